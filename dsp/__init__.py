@@ -1,0 +1,23 @@
+"""myotwitch signal processing: pure numpy/scipy, no I/O, no threads.
+
+Shapes are ``(channels, samples)`` everywhere; samples are microvolts, times are
+seconds from the start of the recording. Every streaming stage keeps its own state
+so that feeding a recording whole or in arbitrary chunks gives identical events.
+"""
+
+from dsp.config import ConfigError, DetectorConfig
+from dsp.episodes import EpisodeGrouper
+from dsp.events import Episode, Event, Gap
+from dsp.pipeline import DetectionResult, Pipeline, detect
+
+__all__ = [
+    "ConfigError",
+    "DetectionResult",
+    "DetectorConfig",
+    "Episode",
+    "EpisodeGrouper",
+    "Event",
+    "Gap",
+    "Pipeline",
+    "detect",
+]

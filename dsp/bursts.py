@@ -1,0 +1,222 @@
+"""Burst segmentation with hysteresis, merging and activity clusters, exact across chunks.
+
+Per channel, incoming samples join a carry buffer. Bursts are runs where the envelope
+exceeds the off-threshold, merged across gaps shorter than ``merge_n``, kept when they
+reach the on-threshold; bursts closer than ``cluster_n`` form a cluster. Everything before
+the last *quiet point* (a position preceded by >= ``cluster_n`` inactive samples) can no
+longer change, so it is finalised; the rest waits for more data. Quiet points are a
+property of the data, not of the chunking, which makes the output chunk-size invariant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# rows of the per-channel carry buffer
+Y, ENV, LF, RAW, FLOOR = range(5)
+
+
+@dataclass(frozen=True)
+class Burst:
+    """A finalised stretch of activity on one channel (absolute sample indices, end exclusive)."""
+
+    channel: int
+    start: int
+    end: int
+    n_bursts: int  # >1 for a cluster reported as one stretch
+    peak_to_peak_uv: float
+    peak_env_uv: float
+    floor_uv: float
+    lf_ptp_uv: float
+    clipped: bool
+    cut: str | None  # "gap" / "end" when the data stopped inside the burst, "limit" at max length
+
+
+def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (exclusive) indices of the True runs in a 1-D bool array."""
+    d = np.diff(mask.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
+    return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+
+
+def _join(starts: np.ndarray, ends: np.ndarray, max_gap: int) -> tuple[np.ndarray, np.ndarray]:
+    """Merge runs separated by fewer than ``max_gap`` samples."""
+    if starts.size <= 1:
+        return starts, ends
+    keep = (starts[1:] - ends[:-1]) >= max_gap
+    return starts[np.r_[True, keep]], ends[np.r_[keep, True]]
+
+
+class BurstSegmenter:
+    """Streaming burst finder for all channels (one carry buffer per channel)."""
+
+    def __init__(self, n_channels: int, *, on: float, off: float, merge_n: int, cluster_n: int,
+                 context_n: int, max_n: int, clip_uv: float | None, clip_run: int,
+                 core_db: float = 20.0) -> None:
+        self.core_rel = 10 ** (-core_db / 20)
+        self.n_channels = n_channels
+        self.on, self.off = on, off
+        self.merge_n, self.cluster_n = merge_n, cluster_n
+        self.context_n = context_n
+        self.max_n = max_n
+        self.clip_uv, self.clip_run = clip_uv, clip_run
+        self.reset()
+
+    def reset(self) -> None:
+        self._buf = [np.empty((5, 0)) for _ in range(self.n_channels)]
+        self._buf_start = [0] * self.n_channels  # absolute index of buf[:, 0]
+        self._origin = [0] * self.n_channels  # bursts may not start before this
+        self._seg_start = 0  # absolute start of the current contiguous segment
+
+    def start_segment(self, at: int) -> None:
+        """Begin a new contiguous stretch of data at absolute sample ``at`` (after a gap)."""
+        self._seg_start = at
+        for c in range(self.n_channels):
+            self._buf[c] = np.empty((5, 0))
+            self._buf_start[c] = at
+            self._origin[c] = at
+
+    def finalised_until(self) -> int:
+        """No burst found later can start before this absolute sample index."""
+        return min(self._origin)
+
+    def process(self, y: np.ndarray, env: np.ndarray, lf: np.ndarray, raw: np.ndarray,
+                floor: np.ndarray) -> list[Burst]:
+        out: list[Burst] = []
+        for c in range(self.n_channels):
+            new = np.stack([y[c], env[c], lf[c], raw[c], floor[c]])
+            buf = self._buf[c] = np.concatenate([self._buf[c], new], axis=1) if self._buf[c].size else new
+            out.extend(self._finalise(c, buf, final=None))
+        return out
+
+    def end_segment(self, why: str) -> list[Burst]:
+        """The data stops here (gap or end): finalise everything, marking bursts that touch the end."""
+        out: list[Burst] = []
+        for c in range(self.n_channels):
+            out.extend(self._finalise(c, self._buf[c], final=why))
+        return out
+
+    # -- internals -------------------------------------------------------------------
+    def _active(self, buf: np.ndarray, o: int) -> tuple[np.ndarray, np.ndarray]:
+        env, fl = buf[ENV], buf[FLOOR]
+        with np.errstate(invalid="ignore"):
+            active = env > self.off * fl
+            strong = env > self.on * fl
+        active[:o] = False
+        strong[:o] = False
+        return active, strong
+
+    def _next_boundary(self, active: np.ndarray, o: int, final: str | None) -> tuple[int, str | None]:
+        """Where to finalise up to: the last quiet point (a position preceded by >= cluster_n
+        inactive samples; the origin counts as one), or a forced cut at ``max_n`` after a quiet
+        point when the activity after it runs longer than ``max_n + context_n`` without one."""
+        L = active.size
+        idx = np.flatnonzero(active[o:]) + o
+        limit = self.max_n + self.context_n
+        if idx.size == 0:
+            return L, None
+        # quiet stretches as (first, last) quiet positions
+        gaps = np.diff(idx) - 1
+        big = np.flatnonzero(gaps >= self.cluster_n)
+        first_q = np.concatenate([[o], idx[big] + 1 + self.cluster_n])
+        last_q = np.concatenate([[idx[0]], idx[big + 1]])
+        trailing = L - 1 - idx[-1] >= self.cluster_n
+        if trailing:
+            first_q = np.append(first_q, idx[-1] + 1 + self.cluster_n)
+            last_q = np.append(last_q, L)
+        spans = first_q[1:] - last_q[:-1]
+        over = np.flatnonzero(spans > limit)
+        if over.size:
+            return int(last_q[over[0]] + self.max_n), "limit"
+        tail_start = int(last_q[-1])
+        if not trailing and L - tail_start >= limit:
+            return tail_start + self.max_n, "limit"
+        if final is not None:
+            return L, final
+        return tail_start, None
+
+    def _finalise(self, c: int, buf: np.ndarray, final: str | None) -> list[Burst]:
+        out: list[Burst] = []
+        b0 = self._buf_start[c]
+        while True:
+            o = self._origin[c] - b0
+            L = buf.shape[1]
+            if L <= o:
+                break
+            active, strong = self._active(buf, o)
+            q, cut = self._next_boundary(active, o, final)
+            if q <= o:
+                break
+            out.extend(self._bursts(c, buf, b0, o, q, active, strong, cut))
+            self._origin[c] = b0 + q
+            if q >= L:
+                break
+        keep = max(self._origin[c] - self.context_n, self._seg_start) - b0
+        keep = min(max(keep, 0), buf.shape[1])
+        self._buf[c] = buf[:, keep:]
+        self._buf_start[c] = b0 + keep
+        return out
+
+    def _bursts(self, c: int, buf: np.ndarray, b0: int, o: int, q: int, active: np.ndarray,
+                strong: np.ndarray, cut: str | None) -> list[Burst]:
+        starts, ends = _runs(active[o:q])
+        if starts.size == 0:
+            return []
+        starts, ends = _join(starts, ends, self.merge_n)
+        cs = np.concatenate([[0], np.cumsum(strong[o:q])])
+        keep = cs[ends] > cs[starts]
+        starts, ends = starts[keep] + o, ends[keep] + o
+        if starts.size == 0:
+            return []
+        # clusters of bursts (voluntary activity is many bursts close together)
+        new_cluster = np.r_[True, (starts[1:] - ends[:-1]) >= self.cluster_n]
+        cluster_id = np.cumsum(new_cluster) - 1
+        out = []
+        L = buf.shape[1]
+        for k in range(int(cluster_id[-1]) + 1):
+            members = np.flatnonzero(cluster_id == k)
+            s_list, e_list = starts[members], ends[members]
+            touches_end = cut is not None and bool(e_list[-1] >= q)
+            out.append(self._features(c, buf, b0, int(s_list[0]), int(e_list[-1]), members.size,
+                                      cut if touches_end else None, L))
+        return out
+
+    def _features(self, c: int, buf: np.ndarray, b0: int, s: int, e: int, n: int, cut: str | None,
+                  L: int) -> Burst:
+        seg0 = max(self._seg_start - b0, 0)
+        env = buf[ENV, s:e]
+        floor = float(np.median(buf[FLOOR, s:e]))
+        if n == 1:
+            # the core: where the envelope is within core_db of its peak, so a large twitch's
+            # filter tail does not count as duration
+            core = np.flatnonzero(env >= max(self.off * floor, env.max() * self.core_rel))
+            s, e = s + int(core[0]), s + int(core[-1]) + 1
+            env = buf[ENV, s:e]
+        y = buf[Y, s:e]
+        lo, hi = max(s - self.context_n, seg0), min(e + self.context_n, L)
+        lf = buf[LF, lo:hi]
+        raw = buf[RAW, s:e]
+        return Burst(
+            channel=c, start=b0 + s, end=b0 + e, n_bursts=n,
+            peak_to_peak_uv=float(y.max() - y.min()),
+            peak_env_uv=float(env.max()),
+            floor_uv=floor,
+            lf_ptp_uv=float(lf.max() - lf.min()) if lf.size else 0.0,
+            clipped=self._clipped(raw),
+            cut=cut,
+        )
+
+    def _clipped(self, raw: np.ndarray) -> bool:
+        if raw.size == 0:
+            return False
+        if self.clip_uv is not None:
+            return bool(np.any(np.abs(raw) >= self.clip_uv))
+        # flat top: clip_run equal samples in a row at the burst's extreme value
+        for extreme in (raw.max(), raw.min()):
+            at = raw == extreme
+            if at.sum() >= self.clip_run:
+                s, e = _runs(at)
+                if np.any(e - s >= self.clip_run):
+                    return True
+        return False

@@ -1,0 +1,46 @@
+"""Decide what a burst is: a twitch, a voluntary contraction, or an artefact (with the reason)."""
+
+from __future__ import annotations
+
+import math
+
+from dsp.bursts import Burst
+from dsp.config import DetectorConfig
+from dsp.events import Event
+
+
+def classify(b: Burst, fs: float, cfg: DetectorConfig, t0: float = 0.0) -> Event:
+    """Turn a finalised burst into an Event. Order matters: data problems first (cut by a gap,
+    clipping), then movement, then duration decides twitch vs contraction."""
+    duration_ms = (b.end - b.start) / fs * 1000.0
+    kind, reason = "twitch", None
+    if b.cut in ("gap", "end"):
+        kind, reason = "artifact", f"cut off by the {'data gap' if b.cut == 'gap' else 'end of data'}"
+    elif b.clipped:
+        kind, reason = "artifact", "ADC clipping (flat top at the input range)"
+    elif b.lf_ptp_uv > cfg.lf_ratio * b.peak_to_peak_uv:
+        kind, reason = "artifact", (
+            f"low-frequency transient {b.lf_ptp_uv:.0f} µV around the burst (movement or electrode pop)"
+        )
+    elif duration_ms >= cfg.contraction_min_ms or b.cut == "limit":
+        kind = "contraction"
+    elif b.n_bursts > 1 or duration_ms > cfg.twitch_max_ms:
+        kind, reason = "artifact", (
+            f"{duration_ms:.0f} ms of activity: longer than a twitch ({cfg.twitch_max_ms:g} ms) "
+            f"but shorter than a contraction ({cfg.contraction_min_ms:g} ms)"
+        )
+    elif duration_ms < cfg.twitch_min_ms:
+        kind, reason = "artifact", f"{duration_ms:.1f} ms spike: shorter than a twitch ({cfg.twitch_min_ms:g} ms)"
+    snr = 20.0 * math.log10(b.peak_env_uv / b.floor_uv) if b.floor_uv > 0 else float("inf")
+    return Event(
+        onset_s=t0 + b.start / fs,
+        offset_s=t0 + b.end / fs,
+        duration_ms=duration_ms,
+        peak_to_peak_uv=b.peak_to_peak_uv,
+        snr_db=snr,
+        channel=b.channel,
+        kind=kind,
+        reason=reason,
+        onset_sample=b.start,
+        offset_sample=b.end,
+    )

@@ -1,0 +1,137 @@
+"""One dataclass holds every detector setting, with defaults chosen for calf sEMG at rest."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+FS_MIN_HZ = 250.0
+FS_MAX_HZ = 4000.0
+MAX_CHANNELS = 8
+
+
+class ConfigError(ValueError):
+    """A detector setting is out of range; the message names the field and what was expected."""
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Detector settings. Durations are in ms or s as their names say; thresholds are
+    multiples of the adaptive noise floor (RMS of the band-passed signal at rest)."""
+
+    #: band-pass edges in Hz. ``None`` for the upper edge means 450 Hz or
+    #: ``band_cap_fraction * fs``, whichever is lower; an explicit edge at or above Nyquist is an error.
+    band_low_hz: float = 20.0
+    band_high_hz: float | None = None
+    #: Butterworth order per edge (the cascade has this many biquads).
+    band_order: int = 2
+    band_cap_fraction: float = 0.45
+    #: "auto" detects 50 or 60 Hz from the first ``mains_probe_s``; 50/60 forces; "off" disables.
+    mains: str | int = "auto"
+    mains_probe_s: float = 2.0
+    #: a mains harmonic is notched when its line stands this many dB over its neighbourhood.
+    mains_detect_db: float = 10.0
+    #: the mains canceller's amplitude/phase is the median over this much past signal.
+    mains_history_s: float = 1.0
+    #: low-pass corner of the RMS envelope (Hz); sets how much a twitch is smoothed.
+    envelope_hz: float = 100.0
+    #: noise floor: RMS over windows of ``noise_window_s``, low percentile over ``noise_history_s``.
+    noise_window_s: float = 0.1
+    noise_history_s: float = 6.0
+    noise_percentile: float = 25.0
+    noise_min_history_s: float = 0.5
+    #: hysteresis: a burst starts when the envelope exceeds ``on_threshold`` x floor and
+    #: extends while it exceeds ``off_threshold`` x floor.
+    on_threshold: float = 5.0
+    off_threshold: float = 2.5
+    #: active runs closer than this are one burst (doublets, zero crossings of a MUAP).
+    merge_gap_ms: float = 12.0
+    #: bursts closer than this form one activity cluster (a contraction's interference pattern).
+    cluster_gap_ms: float = 120.0
+    twitch_min_ms: float = 2.0
+    twitch_max_ms: float = 45.0
+    #: a cluster or burst at least this long is a voluntary contraction.
+    contraction_min_ms: float = 150.0
+    #: movement / electrode-pop test: low-frequency swing around the burst vs the burst itself.
+    lf_low_hz: float = 1.0
+    lf_cutoff_hz: float = 8.0
+    lf_ratio: float = 0.4
+    lf_context_ms: float = 60.0
+    #: ADC clipping: |raw| at or above this (µV) is clipped; ``None`` looks for flat tops.
+    clip_uv: float | None = None
+    clip_run: int = 3
+    #: samples after the start and after each gap that are not searched (filter settling).
+    settle_s: float = 0.15
+    #: twitches closer than this (s) belong to one episode.
+    episode_gap_s: float = 30.0
+    #: activity longer than this is cut so memory stays bounded.
+    max_burst_s: float = 20.0
+
+    def replace(self, **changes: object) -> DetectorConfig:
+        return dataclasses.replace(self, **changes)
+
+    def band_for(self, fs: float) -> tuple[float, float]:
+        """Band-pass edges actually used at ``fs`` (upper edge capped below Nyquist)."""
+        if self.band_high_hz is not None:
+            return self.band_low_hz, self.band_high_hz
+        return self.band_low_hz, min(450.0, self.band_cap_fraction * fs)
+
+    def validate(self, fs: float, n_channels: int = 1) -> None:
+        """Raise ConfigError naming the first setting that cannot work at ``fs``."""
+        if not (FS_MIN_HZ <= fs <= FS_MAX_HZ):
+            raise ConfigError(f"sample rate {fs:g} Hz is outside the supported {FS_MIN_HZ:g}-{FS_MAX_HZ:g} Hz")
+        if not (1 <= n_channels <= MAX_CHANNELS):
+            raise ConfigError(f"channel count {n_channels} is outside 1-{MAX_CHANNELS}")
+        nyq = fs / 2
+        if self.band_low_hz <= 0:
+            raise ConfigError(f"band_low_hz {self.band_low_hz:g} must be > 0")
+        if self.band_high_hz is not None and self.band_high_hz >= nyq:
+            raise ConfigError(
+                f"band upper edge {self.band_high_hz:g} Hz is above Nyquist ({nyq:g} Hz) for fs={fs:g}; "
+                f"use at most {self.band_cap_fraction * fs:g} Hz"
+            )
+        lo, hi = self.band_for(fs)
+        if lo >= hi:
+            raise ConfigError(f"band_low_hz {lo:g} must be below the upper edge {hi:g} Hz at fs={fs:g}")
+        if self.mains not in ("auto", "off", 50, 60):
+            raise ConfigError(f"mains must be 'auto', 'off', 50 or 60, not {self.mains!r}")
+        positive = [
+            "band_order", "mains_probe_s", "mains_history_s", "envelope_hz", "noise_window_s", "noise_history_s",
+            "noise_min_history_s", "on_threshold", "off_threshold", "merge_gap_ms", "cluster_gap_ms",
+            "twitch_min_ms", "twitch_max_ms", "contraction_min_ms", "lf_low_hz", "lf_cutoff_hz", "lf_ratio",
+            "episode_gap_s", "max_burst_s", "clip_run",
+        ]
+        for name in positive:
+            value = getattr(self, name)
+            if not value > 0:
+                raise ConfigError(f"{name} must be > 0, got {value!r}")
+        for name in ("settle_s", "lf_context_ms"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if self.lf_low_hz >= self.lf_cutoff_hz:
+            raise ConfigError(f"lf_low_hz {self.lf_low_hz:g} must be below lf_cutoff_hz {self.lf_cutoff_hz:g}")
+        if self.envelope_hz >= nyq:
+            raise ConfigError(f"envelope_hz {self.envelope_hz:g} must be below Nyquist ({nyq:g} Hz)")
+        if self.off_threshold > self.on_threshold:
+            raise ConfigError(
+                f"off_threshold {self.off_threshold:g} must not exceed on_threshold {self.on_threshold:g}"
+            )
+        if self.twitch_min_ms >= self.twitch_max_ms:
+            raise ConfigError(f"twitch_min_ms {self.twitch_min_ms:g} must be below twitch_max_ms {self.twitch_max_ms:g}")
+        if self.contraction_min_ms < self.twitch_max_ms:
+            raise ConfigError("contraction_min_ms must be at least twitch_max_ms")
+        if not (0 < self.noise_percentile < 100):
+            raise ConfigError(f"noise_percentile must be in (0, 100), got {self.noise_percentile!r}")
+        if self.noise_history_s < self.noise_window_s:
+            raise ConfigError("noise_history_s must be at least noise_window_s")
+        if self.lf_context_ms > self.cluster_gap_ms:
+            raise ConfigError("lf_context_ms must not exceed cluster_gap_ms (the look-ahead that is buffered)")
+        if self.merge_gap_ms > self.cluster_gap_ms:
+            raise ConfigError("merge_gap_ms must not exceed cluster_gap_ms")
+        if self.clip_uv is not None and self.clip_uv <= 0:
+            raise ConfigError(f"clip_uv must be > 0 µV or None, got {self.clip_uv!r}")
+
+    @classmethod
+    def field_docs(cls) -> dict[str, object]:
+        """Defaults by field name, for --help and documentation."""
+        return {f.name: f.default for f in dataclasses.fields(cls)}

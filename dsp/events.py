@@ -1,0 +1,74 @@
+"""The records the pipeline emits: events, gaps and episodes, with the project's field names."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+KINDS = ("twitch", "contraction", "artifact")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One classified burst on one channel. Times in s from the start, duration in ms."""
+
+    onset_s: float
+    offset_s: float
+    duration_ms: float
+    peak_to_peak_uv: float
+    snr_db: float
+    channel: int
+    kind: str
+    reason: str | None = None
+    #: first and one-past-last sample index (absolute), for exact comparisons and plotting.
+    onset_sample: int = field(default=0, compare=True)
+    offset_sample: int = field(default=0, compare=True)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Event:
+        names = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Samples that never arrived (or were NaN): ``n_samples`` starting at ``start_sample``."""
+
+    start_sample: int
+    n_samples: int
+    fs: float
+
+    @property
+    def onset_s(self) -> float:
+        return self.start_sample / self.fs
+
+    @property
+    def duration_s(self) -> float:
+        return self.n_samples / self.fs
+
+    def to_dict(self) -> dict:
+        return {"onset_s": self.onset_s, "duration_s": self.duration_s,
+                "start_sample": self.start_sample, "n_samples": self.n_samples}
+
+
+@dataclass(frozen=True)
+class Episode:
+    """Twitches no further apart than the episode gap, on any channel."""
+
+    start_s: float
+    end_s: float
+    n_twitches: int
+    channels: tuple[int, ...]
+    max_peak_to_peak_uv: float
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["channels"] = list(self.channels)
+        d["duration_s"] = self.duration_s
+        return d

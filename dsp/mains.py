@@ -1,0 +1,195 @@
+"""Mains interference: which of 50/60 Hz is present, at which harmonics, and how strong."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import signal
+
+from dsp.noise import percentile_rows
+
+CANDIDATES_HZ = (50.0, 60.0)
+
+
+@dataclass(frozen=True)
+class MainsEstimate:
+    """``frequency_hz`` is None when no mains line stands out. ``harmonics_hz`` are the lines
+    worth notching; ``level_uv`` is the RMS amplitude of the fundamental."""
+
+    frequency_hz: float | None
+    harmonics_hz: tuple[float, ...] = field(default_factory=tuple)
+    level_uv: float = 0.0
+    line_db: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"frequency_hz": self.frequency_hz, "harmonics_hz": list(self.harmonics_hz),
+                "level_uv_rms": self.level_uv, "line_db": self.line_db}
+
+
+def _line_db(freqs: np.ndarray, psd: np.ndarray, f: float) -> tuple[float, float]:
+    """Height (dB) of the spectral line at ``f`` over the median of its +-10 Hz neighbourhood,
+    and the line's power above that background."""
+    df = freqs[1] - freqs[0]
+    near = np.abs(freqs - f) <= 1.5 * df
+    around = (np.abs(freqs - f) <= 10.0) & ~(np.abs(freqs - f) <= 3.0)
+    if not near.any() or not around.any():
+        return 0.0, 0.0
+    line = psd[near].max()
+    background = max(float(np.median(psd[around])), 1e-30)
+    power = max(float((psd[near] - background).clip(min=0).sum() * df), 0.0)
+    return 10.0 * np.log10(line / background), power
+
+
+def estimate_mains(x: np.ndarray, fs: float, *, forced: float | None = None, max_hz: float | None = None,
+                   detect_db: float = 10.0) -> MainsEstimate:
+    """Estimate mains from ``x`` (channels, n) µV; NaN samples are ignored.
+
+    With ``forced`` the fundamental is taken as given and only its harmonics are tested."""
+    x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+    max_hz = min(max_hz if max_hz is not None else fs / 2, fs / 2 - 5.0)
+    nper = int(min(round(fs), x.shape[1]))  # 1 Hz resolution when there is a second of data
+    if nper < round(fs / 4):
+        return MainsEstimate(forced, (forced,) if forced else ())
+    psds = []
+    for ch in x:
+        ch = ch[np.isfinite(ch)]
+        if ch.size >= nper:
+            f, p = signal.welch(ch - ch.mean(), fs=fs, nperseg=nper, detrend=False)
+            psds.append(p)
+    if not psds:
+        return MainsEstimate(forced, (forced,) if forced else ())
+    psd = np.mean(psds, axis=0)
+    scores = {f0: _line_db(f, psd, f0) for f0 in CANDIDATES_HZ}
+    if forced is not None:
+        f0 = float(forced)
+    else:
+        f0 = max(scores, key=lambda k: scores[k][0])
+        if scores[f0][0] < detect_db:
+            return MainsEstimate(None, (), 0.0, float(max(s[0] for s in scores.values())))
+    line_db, power = scores[f0]
+    harmonics = [f0]
+    k = 2
+    while k * f0 <= max_hz:
+        if _line_db(f, psd, k * f0)[0] >= detect_db:
+            harmonics.append(k * f0)
+        k += 1
+    return MainsEstimate(f0, tuple(harmonics), float(np.sqrt(power)), float(line_db))
+
+
+def _block_length(fs: float, f0: float, max_periods: int = 12) -> tuple[int, float]:
+    """Samples per analysis block holding a whole number of mains periods, and the mains
+    frequency that makes it exact (the nearest to ``f0``)."""
+    best = min(range(1, max_periods + 1), key=lambda m: (abs(m * fs / f0 - round(m * fs / f0)) > 1e-9 * fs, m))
+    if abs(best * fs / f0 - round(best * fs / f0)) > 1e-9 * fs:
+        best = min(range(1, max_periods + 1), key=lambda m: abs(m * fs / f0 - round(m * fs / f0)) / m)
+    n = int(round(best * fs / f0))
+    return n, best * fs / n
+
+
+class MainsCanceller:
+    """Removes mains by subtracting a sinusoid per harmonic whose amplitude and phase are the
+    *median* of per-block estimates over the last ``history_s``.
+
+    A notch filter rings for hundreds of ms after a large twitch (the twitch's own 50/60 Hz
+    content is taken out and smeared over time, and reads as activity); a median over past
+    blocks ignores a twitch entirely, so nothing rings. Blocks hold a whole number of mains
+    periods and are aligned to absolute sample indices, and only past blocks are used, so the
+    output is causal and independent of chunking."""
+
+    def __init__(self, fs: float, n_channels: int, f0: float, harmonics_hz: tuple[float, ...],
+                 history_s: float = 1.0) -> None:
+        self.n_channels = n_channels
+        self.block, self.f_exact = _block_length(fs, f0)
+        ks = np.array(sorted({int(round(h / f0)) for h in harmonics_hz} or {1}), dtype=float)
+        self.harmonics_hz = tuple(ks * self.f_exact)
+        n = np.arange(self.block)
+        phase = 2j * np.pi * np.outer(n, ks * self.f_exact / fs)  # (block, H)
+        self._demod = (np.exp(-phase) * (2.0 / self.block)).T.copy()  # (H, block)
+        recon = np.exp(phase).T  # (H, block)
+        self._recon_re, self._recon_im = recon.real.copy(), recon.imag.copy()
+        self.hist_len = max(3, int(round(history_s * fs / self.block)))
+        #: the estimate is refreshed every ``stride`` blocks (~0.1 s): mains drifts slowly
+        self.stride = max(1, int(round(0.1 * fs / self.block)))
+        self.keep = self.hist_len + self.stride
+        self.reset()
+
+    def reset(self) -> None:
+        self._pos = 0  # absolute sample index of the next sample
+        self.restart()
+
+    def restart(self, skipped: int = 0) -> None:
+        """After a gap of ``skipped`` samples: phase stays absolute, history starts again."""
+        self._pos += skipped
+        n_h = len(self.harmonics_hz)
+        # amplitudes of absolute blocks [cur - keep, cur); NaN = unknown
+        self._hist = np.full((self.n_channels, self.keep, n_h), np.nan + 0j)
+        self._part = np.empty((self.n_channels, 0))  # samples of the block being filled
+        self._discard = self._pos % self.block != 0  # the block now starting is incomplete
+
+    def level_uv(self) -> float:
+        """Current RMS amplitude of the fundamental (mean over channels), µV."""
+        est = self._estimates(self._hist, self._pos // self.block, np.array([self._pos // self.block]))
+        return float(np.mean(np.abs(est[:, 0, 0])) / np.sqrt(2))
+
+    def _estimates(self, allh: np.ndarray, cur: int, blocks: np.ndarray) -> np.ndarray:
+        """Amplitude estimate for each absolute block index in ``blocks``: the median over the
+        ``hist_len`` blocks before its update point (the last multiple of ``stride``)."""
+        upd = (blocks // self.stride) * self.stride
+        uniq, inv = np.unique(upd, return_inverse=True)
+        base = cur - self.keep  # absolute block index of allh[:, 0]
+        idx = (uniq - base)[:, None] - self.hist_len + np.arange(self.hist_len)[None, :]  # (U, M)
+        win = np.moveaxis(allh[:, idx], 2, 3)  # (ch, U, H, M)
+        est = percentile_rows(win.real, 50.0) + 1j * percentile_rows(win.imag, 50.0)
+        est[~np.isfinite(est)] = 0
+        return est[:, inv]  # (ch, len(blocks), H)
+
+    def _subtract(self, out: np.ndarray, est: np.ndarray, r0: int) -> None:
+        """out[c, i] -= Re(sum_h est[c, h] * e^{j phase_h(r0 + i)}), summed in a fixed order."""
+        n = out.shape[1]
+        re, im = self._recon_re[:, r0: r0 + n], self._recon_im[:, r0: r0 + n]
+        for h in range(re.shape[0]):
+            out -= est[:, h, None].real * re[h] - est[:, h, None].imag * im[h]
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        """Return ``x`` with the current mains estimate subtracted. Block amplitudes are
+        computed elementwise on whole blocks (partial blocks are carried as samples), so the
+        arithmetic is identical for any chunking: bit-exact chunk invariance."""
+        ch, n = x.shape
+        if n == 0:
+            return x.copy()
+        cur = self._pos // self.block  # absolute index of the block being filled
+        r0 = self._pos % self.block
+        m = self._part.shape[1]
+        first = self.block - r0
+        out = x.copy()
+        if n < first:
+            est = self._estimates(self._hist, cur, np.array([cur]))[:, 0]
+            self._subtract(out, est, r0)
+            self._part = np.concatenate([self._part, x], axis=1)
+            self._pos += n
+            return out
+        k = 1 + (n - first) // self.block  # blocks completed in this chunk
+        body_end = first + (k - 1) * self.block
+        # the block in progress; after a restart mid-block its missing start is zero (discarded)
+        head = np.concatenate([np.zeros((ch, self.block - m - first)), self._part, x[:, :first]], axis=1)
+        blocks = np.concatenate([head[:, None, :], x[:, first:body_end].reshape(ch, k - 1, self.block)], axis=1)
+        amps = (blocks[:, :, None, :] * self._demod[None, None]).sum(axis=-1)  # (ch, k, H)
+        if self._discard:
+            amps[:, 0] = np.nan
+            self._discard = False
+        allh = np.concatenate([self._hist, amps], axis=1)
+        est = self._estimates(allh, cur, cur + np.arange(k + 1))  # (ch, k+1, H)
+        self._subtract(out[:, :first], est[:, 0], r0)
+        if k > 1:  # whole blocks: the same per-sample arithmetic as _subtract
+            body = out[:, first:body_end].reshape(ch, k - 1, self.block)
+            re, im = self._recon_re, self._recon_im
+            for h in range(re.shape[0]):
+                body -= est[:, 1:k, h, None].real * re[h] - est[:, 1:k, h, None].imag * im[h]
+            out[:, first:body_end] = body.reshape(ch, -1)
+        if n > body_end:
+            self._subtract(out[:, body_end:], est[:, k], 0)
+        self._hist = allh[:, -self.keep:].copy()
+        self._part = x[:, body_end:].copy()
+        self._pos += n
+        return out

@@ -1,0 +1,107 @@
+"""Adaptive noise floor that short bursts cannot inflate.
+
+The band-passed signal's RMS is taken over fixed windows aligned to absolute sample
+indices; the floor for a window is a low percentile of the preceding windows' RMS, so a
+twitch (or even a few seconds of contraction) moves it little. Only completed windows
+before a sample are used, which keeps the result independent of chunk size."""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: log-spaced bins (µV RMS) for the running noise-floor histogram used in quality reports.
+_HIST_EDGES = np.logspace(-2, 5, 561)
+
+
+def percentile_rows(windows: np.ndarray, q: float) -> np.ndarray:
+    """Linear-interpolated percentile along the last axis, ignoring NaN (all-NaN -> NaN).
+    Written out so the same numbers come out whichever rows are batched together."""
+    s = np.sort(windows, axis=-1)  # NaN sorts last
+    count = np.sum(~np.isnan(s), axis=-1)
+    pos = (q / 100.0) * np.maximum(count - 1, 0)
+    lo = np.floor(pos).astype(np.intp)
+    hi = np.minimum(lo + 1, np.maximum(count - 1, 0))
+    frac = pos - lo
+    a = np.take_along_axis(s, lo[..., None], axis=-1)[..., 0]
+    b = np.take_along_axis(s, hi[..., None], axis=-1)[..., 0]
+    out = a + frac * (b - a)
+    out[count == 0] = np.nan
+    return out
+
+
+class NoiseFloor:
+    """Per-channel robust noise floor (µV RMS of the band-passed signal)."""
+
+    def __init__(self, fs: float, n_channels: int, window_s: float, history_s: float,
+                 percentile: float, min_history_s: float) -> None:
+        self.n_channels = n_channels
+        self.win = max(1, int(round(window_s * fs)))
+        self.hist_len = max(1, int(round(history_s / window_s)))
+        self.min_hist = max(1, min(self.hist_len, int(round(min_history_s / window_s))))
+        self.percentile = percentile
+        self.reset()
+
+    def reset(self) -> None:
+        self._hist = np.full((self.n_channels, self.hist_len), np.nan)
+        self._n_hist = 0
+        self.restart()
+        self.histogram = np.zeros((self.n_channels, len(_HIST_EDGES) - 1), dtype=np.int64)
+
+    def restart(self) -> None:
+        """After a gap: drop the partial window but keep the history (same electrodes, same skin)."""
+        self._part = np.empty((self.n_channels, 0))
+
+    def _floor(self, hist: np.ndarray, n_valid: np.ndarray) -> np.ndarray:
+        floors = percentile_rows(hist, self.percentile)
+        floors[..., n_valid < self.min_hist] = np.nan
+        return floors
+
+    def process(self, y2: np.ndarray) -> np.ndarray:
+        """``y2`` is the squared band-passed block (channels, n); returns the floor per sample.
+
+        The partial window's samples are carried (not their sum), so every window's sum is
+        computed by the same code on the same numbers whatever the chunking: bit-exact."""
+        ch, n = y2.shape
+        m = self._part.shape[1]
+        first = self.win - m
+        if n < first:
+            floor = self._floor(self._hist, np.array(self._n_hist))
+            self._part = np.concatenate([self._part, y2], axis=1)
+            return np.repeat(floor[:, None], n, axis=1)
+        data = np.concatenate([self._part, y2], axis=1) if m else y2
+        k = (m + n) // self.win
+        rms = np.sqrt(data[:, : k * self.win].reshape(ch, k, self.win).sum(axis=2) / self.win)
+        allh = np.concatenate([self._hist, rms], axis=1)
+        views = np.lib.stride_tricks.sliding_window_view(allh, self.hist_len, axis=1)  # (ch, k+1, H)
+        n_valid = np.minimum(self._n_hist + np.arange(k + 1), self.hist_len)
+        floors = self._floor(views, n_valid)
+        lengths = np.full(k + 1, self.win)
+        lengths[0] = first
+        lengths[-1] = m + n - k * self.win
+        self._hist = allh[:, -self.hist_len:].copy()
+        self._n_hist = min(self._n_hist + k, self.hist_len)
+        self._part = data[:, k * self.win:].copy()
+        finite = np.isfinite(rms)
+        bins = np.clip(np.searchsorted(_HIST_EDGES, rms[finite], side="right") - 1, 0, len(_HIST_EDGES) - 2)
+        np.add.at(self.histogram, (np.nonzero(finite)[0], bins), 1)
+        return np.repeat(floors, lengths, axis=1)
+
+    def median_floor_uv(self) -> np.ndarray:
+        """Median window RMS per channel so far (µV), from a bounded histogram."""
+        out = np.full(self.n_channels, np.nan)
+        centres = np.sqrt(_HIST_EDGES[:-1] * _HIST_EDGES[1:])
+        for c in range(self.n_channels):
+            h = self.histogram[c]
+            if h.sum():
+                out[c] = centres[np.searchsorted(np.cumsum(h), h.sum() / 2)]
+        return out
+
+    def low_floor_uv(self, percentile: float = 10.0) -> np.ndarray:
+        """A low percentile of window RMS per channel: the resting noise floor."""
+        out = np.full(self.n_channels, np.nan)
+        centres = np.sqrt(_HIST_EDGES[:-1] * _HIST_EDGES[1:])
+        for c in range(self.n_channels):
+            h = self.histogram[c]
+            if h.sum():
+                out[c] = centres[np.searchsorted(np.cumsum(h), h.sum() * percentile / 100)]
+        return out

@@ -1,0 +1,265 @@
+"""The streaming detector: mains -> band-pass -> envelope -> noise floor -> bursts -> classes -> episodes.
+
+``Pipeline.process`` takes ``(channels, n)`` µV blocks of any size; NaN samples (or an
+explicit ``gap(n)``) mark missing data. ``detect`` runs the very same stages over a whole
+array in fixed chunks, so offline and live results are identical.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dsp.bursts import BurstSegmenter
+from dsp.classify import classify
+from dsp.config import DetectorConfig
+from dsp.episodes import EpisodeGrouper
+from dsp.events import Episode, Event, Gap
+from dsp.filters import StreamingSOS, bandpass_sos, lowpass_sos
+from dsp.mains import MainsCanceller, MainsEstimate, estimate_mains
+from dsp.noise import NoiseFloor
+
+OFFLINE_CHUNK = 1 << 18  # samples per channel per internal step in detect(): bounds memory
+
+
+class Pipeline:
+    """Streaming twitch detector for one recording (fixed ``fs`` and channel count).
+
+    Events come back from ``process``/``gap``/``flush`` once they are final (at most
+    ``cluster_gap_ms`` plus the lookahead after they end). Episodes, gaps and the mains
+    estimate are collected on the object."""
+
+    def __init__(self, fs: float, n_channels: int = 1, config: DetectorConfig | None = None) -> None:
+        self.config = cfg = config or DetectorConfig()
+        cfg.validate(fs, n_channels)
+        self.fs = float(fs)
+        self.n_channels = n_channels
+        ms = self.fs / 1000.0
+        self._noise = NoiseFloor(self.fs, n_channels, cfg.noise_window_s, cfg.noise_history_s,
+                                 cfg.noise_percentile, cfg.noise_min_history_s)
+        self._segmenter = BurstSegmenter(
+            n_channels, on=cfg.on_threshold, off=cfg.off_threshold,
+            merge_n=max(1, round(cfg.merge_gap_ms * ms)), cluster_n=max(1, round(cfg.cluster_gap_ms * ms)),
+            context_n=round(cfg.lf_context_ms * ms), max_n=max(1, round(cfg.max_burst_s * self.fs)),
+            clip_uv=cfg.clip_uv, clip_run=cfg.clip_run,
+        )
+        self._env = StreamingSOS(lowpass_sos(cfg.envelope_hz, self.fs, 1), n_channels)
+        self._lf = StreamingSOS(bandpass_sos(cfg.lf_low_hz, cfg.lf_cutoff_hz, self.fs, 2), n_channels)
+        self._probe_n = max(1, round(cfg.mains_probe_s * self.fs))
+        self._settle_n = round(cfg.settle_s * self.fs)
+        self._episodes = EpisodeGrouper(cfg.episode_gap_s)
+        self.reset()
+
+    # -- public API -------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget everything: the next sample is sample 0 of a new recording."""
+        self.samples_seen = 0
+        self.gaps: list[Gap] = []
+        self.episodes: list[Episode] = []
+        self.mains: MainsEstimate | None = None
+        self._band: StreamingSOS | None = None
+        self._mains: MainsCanceller | None = None
+        self._pending: list[tuple[str, object]] = []  # input held until mains is decided
+        self._pending_n = 0
+        self._noise.reset()
+        self._segmenter.reset()
+        self._env.reset()
+        self._lf.reset()
+        self._episodes.reset()
+        self._in_gap = False
+        self._settle_left = self._settle_n
+        self._clipped = np.zeros(self.n_channels, dtype=np.int64)
+        self._finite = np.zeros(self.n_channels, dtype=np.int64)
+        self._sum = np.zeros(self.n_channels)
+        self._sumsq = np.zeros(self.n_channels)
+        if self.config.mains == "off":
+            self._decide_mains(None)
+
+    def process(self, block: np.ndarray) -> list[Event]:
+        """Feed ``(channels, n)`` µV (1-D is taken as one channel). Returns newly final events."""
+        x = np.asarray(block, dtype=np.float64)
+        if x.ndim == 1:
+            x = x[None, :]
+        if x.shape[0] != self.n_channels:
+            raise ValueError(f"block has {x.shape[0]} channels, pipeline expects {self.n_channels}")
+        if self._band is None:
+            return self._hold(("data", x.copy()), x.shape[1])
+        return self._run(x)
+
+    def gap(self, n_samples: int) -> list[Event]:
+        """``n_samples`` were lost here. Bursts in progress are closed; filters restart after it."""
+        if n_samples <= 0:
+            return []
+        if self._band is None:
+            return self._hold(("gap", int(n_samples)), 0)
+        return self._gap(int(n_samples))
+
+    def flush(self) -> list[Event]:
+        """End of data: decide mains on what there is, close every open burst and episode."""
+        events: list[Event] = []
+        if self._band is None:
+            events += self._release()
+        if not self._in_gap:
+            events += self._classify(self._segmenter.end_segment("end"))
+        self.episodes += self._episodes.flush()
+        return events
+
+    @property
+    def time_s(self) -> float:
+        """Time of the next sample, s from the start."""
+        return self.samples_seen / self.fs
+
+    @property
+    def latency_horizon_s(self) -> float:
+        """Events starting before this time have all been reported."""
+        return self._segmenter.finalised_until() / self.fs
+
+    def quality(self) -> dict:
+        """Signal-quality figures so far (per channel lists): noise floor, mains, clipping, gaps."""
+        n = np.maximum(self._finite, 1)
+        mean = self._sum / n
+        return {
+            "noise_floor_uv_rms": [float(v) for v in self._noise.low_floor_uv(10.0)],
+            "median_window_rms_uv": [float(v) for v in self._noise.median_floor_uv()],
+            "raw_rms_uv": [float(v) for v in np.sqrt(np.maximum(self._sumsq / n - mean**2, 0))],
+            "clipped_fraction": [float(v) for v in self._clipped / n],
+            "mains": self.mains.to_dict() if self.mains else None,
+            "gaps": len(self.gaps),
+            "gap_s": float(sum(g.duration_s for g in self.gaps)),
+            "samples": int(self.samples_seen),
+        }
+
+    # -- mains decision ------------------------------------------------------------------
+    def _hold(self, item: tuple[str, object], n: int) -> list[Event]:
+        self._pending.append(item)
+        self._pending_n += n
+        if self._pending_n >= self._probe_n:
+            return self._release()
+        return []
+
+    def _release(self) -> list[Event]:
+        data = [x for kind, x in self._pending if kind == "data"]
+        probe = np.concatenate(data, axis=1)[:, : self._probe_n] if data else np.empty((self.n_channels, 0))
+        cfg = self.config
+        forced = None if cfg.mains == "auto" else float(cfg.mains)
+        _, hi = cfg.band_for(self.fs)
+        self._decide_mains(estimate_mains(probe, self.fs, forced=forced, max_hz=hi + 10.0,
+                                          detect_db=cfg.mains_detect_db))
+        pending, self._pending = self._pending, []
+        events: list[Event] = []
+        for kind, item in pending:
+            events += self._run(item) if kind == "data" else self._gap(item)  # type: ignore[arg-type]
+        return events
+
+    def _decide_mains(self, est: MainsEstimate | None) -> None:
+        self.mains = est
+        cfg = self.config
+        lo, hi = cfg.band_for(self.fs)
+        self._band = StreamingSOS(bandpass_sos(lo, hi, self.fs, cfg.band_order), self.n_channels)
+        if est is not None and est.frequency_hz:
+            harmonics = tuple(h for h in est.harmonics_hz if h < hi + 10.0) or (est.frequency_hz,)
+            self._mains = MainsCanceller(self.fs, self.n_channels, est.frequency_hz, harmonics,
+                                         cfg.mains_history_s)
+
+    # -- the per-block path ------------------------------------------------------------
+    def _run(self, x: np.ndarray) -> list[Event]:
+        finite = np.isfinite(x).all(axis=0)
+        if finite.all():
+            return self._run_segment(x)
+        events: list[Event] = []
+        bounds = [0, *(np.flatnonzero(finite[1:] != finite[:-1]) + 1).tolist(), x.shape[1]]
+        for start, end in zip(bounds[:-1], bounds[1:]):
+            events += self._run_segment(x[:, start:end]) if finite[start] else self._gap(end - start)
+        return events
+
+    def _gap(self, n: int) -> list[Event]:
+        events: list[Event] = []
+        if not self._in_gap:
+            events = self._classify(self._segmenter.end_segment("gap"))
+        if self.gaps and self._in_gap:
+            last = self.gaps[-1]
+            self.gaps[-1] = Gap(last.start_sample, last.n_samples + n, self.fs)
+        else:
+            self.gaps.append(Gap(self.samples_seen, n, self.fs))
+        self._in_gap = True
+        self.samples_seen += n
+        if self._mains is not None:
+            self._mains.restart(n)
+        return events
+
+    def _run_segment(self, x: np.ndarray) -> list[Event]:
+        n = x.shape[1]
+        if self._in_gap:
+            self._in_gap = False
+            self._band.reset()  # type: ignore[union-attr]
+            self._env.reset()
+            self._lf.reset()
+            self._noise.restart()
+            self._segmenter.start_segment(self.samples_seen)
+            self._settle_left = self._settle_n
+        self._account(x)
+        clean = self._mains.process(x) if self._mains is not None else x
+        y = self._band.process(clean)  # type: ignore[union-attr]
+        y2 = y * y
+        env = np.sqrt(np.maximum(self._env.process(y2), 0.0))
+        lf = self._lf.process(clean)
+        floor = self._noise.process(y2)
+        if self._settle_left:
+            k = min(self._settle_left, n)
+            floor[:, :k] = np.nan
+            self._settle_left -= k
+        self.samples_seen += n
+        return self._classify(self._segmenter.process(y, env, lf, x, floor))
+
+    def _account(self, x: np.ndarray) -> None:
+        self._finite += x.shape[1]
+        self._sum += x.sum(axis=1)
+        self._sumsq += np.einsum("ij,ij->i", x, x)
+        if self.config.clip_uv is not None:
+            self._clipped += (np.abs(x) >= self.config.clip_uv).sum(axis=1)
+
+    def _classify(self, bursts: list) -> list[Event]:
+        if not bursts:
+            if self._episodes._pending:
+                self.episodes += self._episodes.advance(self.latency_horizon_s)
+            return []
+        events = sorted((classify(b, self.fs, self.config) for b in bursts),
+                        key=lambda e: (e.onset_sample, e.channel))
+        self.episodes += self._episodes.process(events, self.latency_horizon_s)
+        return events
+
+
+@dataclass
+class DetectionResult:
+    """Everything ``detect`` found in one recording."""
+
+    events: list[Event]
+    episodes: list[Episode]
+    gaps: list[Gap]
+    mains: MainsEstimate | None
+    quality: dict
+    fs: float
+    duration_s: float
+    config: DetectorConfig = field(default_factory=DetectorConfig)
+
+    @property
+    def twitches(self) -> list[Event]:
+        return [e for e in self.events if e.kind == "twitch"]
+
+
+def detect(signal: np.ndarray, fs: float, config: DetectorConfig | None = None,
+           chunk: int = OFFLINE_CHUNK) -> DetectionResult:
+    """Offline detection over a whole ``(channels, n)`` array (or 1-D): the streaming stages fed
+    in ``chunk``-sample steps, so the result equals live use sample for sample."""
+    x = np.asarray(signal)
+    if x.ndim == 1:
+        x = x[None, :]
+    pipe = Pipeline(fs, x.shape[0], config)
+    events: list[Event] = []
+    for i in range(0, x.shape[1], chunk):
+        events += pipe.process(x[:, i: i + chunk])
+    events += pipe.flush()
+    events.sort(key=lambda e: (e.onset_sample, e.channel))
+    return DetectionResult(events, pipe.episodes, pipe.gaps, pipe.mains, pipe.quality(), pipe.fs,
+                           x.shape[1] / pipe.fs, pipe.config)
