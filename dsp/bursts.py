@@ -84,9 +84,15 @@ class BurstSegmenter:
     def process(self, y: np.ndarray, env: np.ndarray, lf: np.ndarray, raw: np.ndarray,
                 floor: np.ndarray) -> list[Burst]:
         out: list[Burst] = []
+        n = y.shape[1]
         for c in range(self.n_channels):
-            new = np.stack([y[c], env[c], lf[c], raw[c], floor[c]])
-            buf = self._buf[c] = np.concatenate([self._buf[c], new], axis=1) if self._buf[c].size else new
+            carry = self._buf[c]
+            m = carry.shape[1]
+            buf = np.empty((5, m + n))  # one copy: carry + the new rows
+            buf[:, :m] = carry
+            for row, arr in ((Y, y), (ENV, env), (LF, lf), (RAW, raw), (FLOOR, floor)):
+                buf[row, m:] = arr[c]
+            self._buf[c] = buf
             out.extend(self._finalise(c, buf, final=None))
         return out
 
@@ -186,7 +192,7 @@ class BurstSegmenter:
                   L: int) -> Burst:
         seg0 = max(self._seg_start - b0, 0)
         env = buf[ENV, s:e]
-        floor = float(np.median(buf[FLOOR, s:e]))
+        floor = float(buf[FLOOR, s])  # the floor is constant over a noise window
         if n == 1:
             # the core: where the envelope is within core_db of its peak, so a large twitch's
             # filter tail does not count as duration

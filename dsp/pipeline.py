@@ -45,7 +45,7 @@ class Pipeline:
             clip_uv=cfg.clip_uv, clip_run=cfg.clip_run,
         )
         self._env = StreamingSOS(lowpass_sos(cfg.envelope_hz, self.fs, 1), n_channels)
-        self._lf = StreamingSOS(bandpass_sos(cfg.lf_low_hz, cfg.lf_cutoff_hz, self.fs, 2), n_channels)
+        self._lf = StreamingSOS(bandpass_sos(cfg.lf_low_hz, cfg.lf_cutoff_hz, self.fs, 1), n_channels)
         self._probe_n = max(1, round(cfg.mains_probe_s * self.fs))
         self._settle_n = round(cfg.settle_s * self.fs)
         self._episodes = EpisodeGrouper(cfg.episode_gap_s)
@@ -54,7 +54,8 @@ class Pipeline:
     # -- public API -------------------------------------------------------------------
     def reset(self) -> None:
         """Forget everything: the next sample is sample 0 of a new recording."""
-        self.samples_seen = 0
+        self.samples_seen = 0  # samples through the detector (lags input while mains is probed)
+        self.samples_in = 0  # samples and gap samples given to process()/gap()
         self.gaps: list[Gap] = []
         self.episodes: list[Episode] = []
         self.mains: MainsEstimate | None = None
@@ -83,6 +84,7 @@ class Pipeline:
             x = x[None, :]
         if x.shape[0] != self.n_channels:
             raise ValueError(f"block has {x.shape[0]} channels, pipeline expects {self.n_channels}")
+        self.samples_in += x.shape[1]
         if self._band is None:
             return self._hold(("data", x.copy()), x.shape[1])
         return self._run(x)
@@ -91,6 +93,7 @@ class Pipeline:
         """``n_samples`` were lost here. Bursts in progress are closed; filters restart after it."""
         if n_samples <= 0:
             return []
+        self.samples_in += int(n_samples)
         if self._band is None:
             return self._hold(("gap", int(n_samples)), 0)
         return self._gap(int(n_samples))

@@ -104,24 +104,27 @@ def _loguniform(rng: np.random.Generator, lo_hi: tuple[float, float]) -> float:
     return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
 
 
-def synthesize(spec: SynthSpec) -> tuple[np.ndarray, GroundTruth]:
-    """Return ``(x, truth)``: x is float32 µV of shape (channels, n)."""
-    rng = np.random.default_rng(spec.seed)
+def synthesize(spec: SynthSpec, start_s: float = 0.0, segment: int | None = None) -> tuple[np.ndarray, GroundTruth]:
+    """Return ``(x, truth)``: x is float32 µV of shape (channels, n); truth times are relative
+    to the start of ``x``. ``start_s``/``segment`` generate one piece of an endless stream:
+    slow components (baseline wander, mains phase) continue across pieces."""
+    rng = np.random.default_rng(spec.seed if segment is None else [spec.seed, segment])
+    slow = np.random.default_rng([spec.seed, 0x5EED])  # same for every segment: continuity
     fs, ch = spec.fs, spec.n_channels
     n = int(round(spec.duration_s * fs))
-    t = np.arange(n) / fs
+    t = start_s + np.arange(n) / fs
     x = np.empty((ch, n))
     truth = GroundTruth()
     for c in range(ch):
         x[c] = _band_noise(rng, n, fs, 15.0, 500.0, spec.noise_uv)
         for _ in range(3):  # slow baseline wander
-            f = rng.uniform(0.05, 0.5)
-            x[c] += spec.baseline_uv / 3 * np.sin(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi))
+            f = slow.uniform(0.05, 0.5)
+            x[c] += spec.baseline_uv / 3 * np.sin(2 * np.pi * f * t + slow.uniform(0, 2 * np.pi))
     if spec.mains_hz:
         drift = 1 + 0.1 * np.sin(2 * np.pi * 0.05 * t)
         for k, rel in enumerate(spec.mains_harmonics, start=1):
+            phase = slow.uniform(0, 2 * np.pi, ch)[:, None]
             if k * spec.mains_hz < fs / 2 - 5:
-                phase = rng.uniform(0, 2 * np.pi, ch)[:, None]
                 x += np.sqrt(2) * spec.mains_uv * rel * drift * np.sin(2 * np.pi * k * spec.mains_hz * t + phase)
 
     busy = np.zeros(n, dtype=bool)  # where twitches are not placed (confounders + margin)
@@ -186,6 +189,32 @@ def synthesize(spec: SynthSpec) -> tuple[np.ndarray, GroundTruth]:
         truth.twitches = [tw for tw in truth.twitches if tw.offset_s <= s / fs or tw.onset_s >= e / fs]
     truth.twitches.sort(key=lambda tw: (tw.onset_s, tw.channel))
     return x.astype(np.float32), truth
+
+
+class SynthStream:
+    """An endless synthetic recording, read in any block size; ground truth in absolute time."""
+
+    def __init__(self, spec: SynthSpec, segment_s: float = 10.0) -> None:
+        self.spec = spec
+        self.segment_s = segment_s
+        self.truth = GroundTruth()
+        self._buf = np.empty((spec.n_channels, 0), dtype=np.float32)
+        self._segment = 0
+        self.samples_read = 0
+
+    def read(self, n: int) -> np.ndarray:
+        while self._buf.shape[1] < n:
+            start = self._segment * self.segment_s
+            x, truth = synthesize(self.spec.with_(duration_s=self.segment_s), start, self._segment)
+            for tw in truth.twitches:
+                self.truth.twitches.append(replace(tw, onset_s=tw.onset_s + start, offset_s=tw.offset_s + start))
+            for kind, a, b, c in truth.confounders:
+                self.truth.confounders.append((kind, a + start, b + start, c))
+            self._buf = np.concatenate([self._buf, x], axis=1)
+            self._segment += 1
+        out, self._buf = self._buf[:, :n], self._buf[:, n:]
+        self.samples_read += n
+        return out
 
 
 #: The labelled evaluation suite: case family -> spec changes (on top of SynthSpec defaults).

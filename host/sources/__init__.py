@@ -1,0 +1,82 @@
+"""Source specs -> source objects. Backends are imported lazily, so a missing optional
+dependency breaks only the backend that needs it, with a clear message.
+
+Specs: ``serial:PORT`` (``?baud=N``), ``serial:auto``, ``ble:NAME_OR_ADDRESS``, ``ble:auto``,
+``sim:`` with ``key=value`` options separated by ``,`` or ``&`` (an optional ``?`` may
+precede them: ``sim:rate=2000,channels=2`` == ``sim:?rate=2000&channels=2``),
+``file:PATH`` (``?speed=N``: N x real time, 0 = as fast as possible). A bare path to an
+.edf/.bdf/.csv file means ``file:``; a bare /dev/... or COM port means ``serial:``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from host.errors import UsageError
+from host.sources.base import Link, LinkError, LinkSource, Source
+
+__all__ = ["Link", "LinkError", "LinkSource", "Source", "open_source", "parse_spec"]
+
+
+def parse_spec(spec: str) -> tuple[str, str, dict[str, str]]:
+    """``'sim:rate=2000,channels=2'`` -> ``('sim', '', {'rate': '2000', 'channels': '2'})``."""
+    text = spec.strip()
+    if re.match(r"^[a-z]+:", text) is None or re.match(r"^[A-Za-z]:[\\/]", text):
+        low = text.lower()
+        if low.endswith((".edf", ".bdf", ".csv", ".rec")):
+            text = "file:" + text
+        elif text.startswith("/dev/") or re.match(r"^COM\d+$", text, re.I):
+            text = "serial:" + text
+        else:
+            raise UsageError(f"source '{spec}': expected serial:PORT, serial:auto, ble:NAME, ble:auto, "
+                             "sim:[options] or file:PATH")
+    kind, _, rest = text.partition(":")
+    opts: dict[str, str] = {}
+    if kind == "sim":
+        target, options = "", rest.lstrip("?")
+    else:
+        target, _, options = rest.partition("?")
+    for part in filter(None, re.split(r"[,&]", options)):
+        key, eq, value = part.partition("=")
+        if not eq:
+            raise UsageError(f"source '{spec}': option '{part}' should be key=value")
+        opts[key.strip()] = value.strip()
+    if kind not in ("serial", "ble", "sim", "file"):
+        raise UsageError(f"source '{spec}': unknown kind '{kind}' (serial, ble, sim or file)")
+    if kind in ("serial", "ble", "file") and not target:
+        raise UsageError(f"source '{spec}': {kind}: needs a {'path' if kind == 'file' else 'port or auto'}")
+    return kind, target, opts
+
+
+def open_source(spec: str, **kw: object) -> Source:
+    """Open the source a spec names. Keyword arguments go to the backend (reconnect, ...)."""
+    kind, target, opts = parse_spec(spec)
+    if kind == "sim":
+        from host.sources.sim import SimSource, parse_sim_options
+
+        synth, faults, speed = parse_sim_options(opts)
+        return SimSource(spec, synth, faults, speed, **kw)  # type: ignore[arg-type]
+    if kind == "serial":
+        from host.sources.serial import DEFAULT_BAUD, SerialLink, resolve_auto
+
+        port = resolve_auto() if target == "auto" else target
+        try:
+            baud = int(opts.pop("baud", DEFAULT_BAUD))
+        except ValueError as e:
+            raise UsageError(f"source '{spec}': baud must be a whole number") from e
+        if opts:
+            raise UsageError(f"source '{spec}': unknown option(s) {', '.join(opts)} (serial takes baud=N)")
+        return LinkSource(f"serial:{port}", SerialLink(port, baud), **kw)  # type: ignore[arg-type]
+    if kind == "ble":
+        from host.sources.ble import BleLink
+
+        return LinkSource(spec, BleLink(target), **kw)  # type: ignore[arg-type]
+    from host.sources.replay import ReplaySource
+
+    try:
+        speed = float(opts.pop("speed", "1"))
+    except ValueError as e:
+        raise UsageError(f"source '{spec}': speed must be a number") from e
+    if opts:
+        raise UsageError(f"source '{spec}': unknown option(s) {', '.join(opts)} (file takes speed=N)")
+    return ReplaySource(target, speed=speed)

@@ -1,0 +1,229 @@
+"""One source interface for every transport, and the shared byte-link policy.
+
+A ``Source`` yields records (``host.stream``): DeviceInfo, SampleBlock, GapRecord,
+StatusRecord, LinkEvent. Byte transports (serial, BLE, simulator) only implement a small
+``Link`` (open/read/write/close); ``LinkSource`` holds the policy they share: decoding,
+sample accounting, stall detection and reconnecting with backoff, never hiding a gap.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+
+from host import protocol as P
+from host.errors import SourceError
+from host.stream import DeviceInfo, LinkEvent, Record, StreamAssembler
+
+log = logging.getLogger(__name__)
+
+
+class LinkError(Exception):
+    """The transport failed (unplugged, dropped, closed). LinkSource reconnects."""
+
+
+class Source(ABC):
+    """Base class for all sources. ``read`` returns whatever records are ready (possibly none)
+    within ``timeout`` seconds. ``close`` is idempotent; ``with source:`` closes it."""
+
+    spec: str = ""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    @property
+    @abstractmethod
+    def info(self) -> DeviceInfo | None: ...
+
+    @abstractmethod
+    def read(self, timeout: float = 0.5) -> list[Record]: ...
+
+    def send_command(self, opcode: int, argument: int = 0) -> None:
+        raise SourceError(f"{self.spec}: this source does not accept commands")
+
+    def stats(self) -> dict:
+        return {}
+
+    def close(self) -> None:
+        self.closed = True
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[Record]:
+        while not self.closed:
+            yield from self.read()
+
+    def wait_for_info(self, timeout: float = 5.0) -> tuple[DeviceInfo, list[Record]]:
+        """Read until the device has identified itself; returns the info and what was read."""
+        deadline = time.monotonic() + timeout
+        got: list[Record] = []
+        while self.info is None:
+            if time.monotonic() > deadline:
+                raise SourceError(f"{self.spec}: no device information received within {timeout:g} s "
+                                  "(is this a myotwitch device, and is it powered?)")
+            got += self.read(0.2)
+        return self.info, got
+
+
+class Link(ABC):
+    """A byte transport. ``open`` raises SourceError for problems a user must fix (no such
+    port, permission denied) and LinkError for ones that may go away (device not there yet)."""
+
+    name: str = ""
+
+    @abstractmethod
+    def open(self) -> None: ...
+
+    @abstractmethod
+    def read(self, timeout: float) -> bytes: ...
+
+    @abstractmethod
+    def write(self, data: bytes) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+class LinkSource(Source):
+    """Decoder + assembler + reconnect policy over a Link."""
+
+    def __init__(self, spec: str, link: Link, *, reconnect: bool = True, stall_timeout_s: float = 3.0,
+                 backoff_s: tuple[float, float] = (0.25, 5.0), start: bool = True) -> None:
+        super().__init__()
+        self.spec = spec
+        self.link = link
+        self.reconnect = reconnect
+        self.stall_timeout_s = stall_timeout_s
+        self.backoff_min, self.backoff_max = backoff_s
+        self.start = start
+        self.decoder = P.Decoder()
+        self.assembler = StreamAssembler(spec)
+        self.reconnects = 0
+        self._seq = 0
+        self._connected = False
+        self._down_since: float | None = None
+        self._next_try = 0.0
+        self._backoff = self.backoff_min
+        self._last_rx = time.monotonic()
+        self._pending: list[Record] = []
+        self._connect(first=True)
+
+    @property
+    def info(self) -> DeviceInfo | None:
+        return self.assembler.info
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    def stats(self) -> dict:
+        a = self.assembler.stats
+        return {"samples": a.samples, "samples_lost": a.samples_lost, "gaps": a.gaps, "reconnects": self.reconnects,
+                "duplicates": a.duplicates, "device_overruns": a.device_overruns, **{
+                    f"decoder_{k}": v for k, v in self.decoder.stats.to_dict().items() if k != "last_error"}}
+
+    def send_command(self, opcode: int, argument: int = 0) -> None:
+        frame = P.encode_command(self._seq, opcode, argument)
+        self._seq = (self._seq + 1) & 0xFFFF
+        try:
+            self.link.write(frame)
+        except LinkError as e:
+            self._lost(str(e))
+
+    def _connect(self, first: bool = False) -> None:
+        try:
+            self.link.open()
+        except LinkError as e:
+            if first and not self.reconnect:
+                raise SourceError(f"{self.spec}: {e}") from e
+            if first:
+                self._down_since = time.monotonic()
+                self._pending.append(LinkEvent("reconnecting", str(e)))
+            self._schedule_retry()
+            return
+        now = time.monotonic()
+        self._connected = True
+        self._last_rx = now
+        self.decoder.reset()
+        if self._down_since is not None and not first:
+            self.reconnects += 1
+            self.assembler.on_reconnect(now - self._down_since)
+        self._down_since = None
+        self._backoff = self.backoff_min
+        self._pending.append(LinkEvent("connected", self.link.name))
+        log.info("%s: connected (%s)", self.spec, self.link.name)
+        self.send_command(P.CMD_GET_INFO)
+        if self.start:
+            self.send_command(P.CMD_START)
+
+    def _schedule_retry(self) -> None:
+        self._next_try = time.monotonic() + self._backoff
+        self._backoff = min(self._backoff * 2, self.backoff_max)
+
+    def _lost(self, why: str) -> None:
+        if not self._connected:
+            return
+        self._connected = False
+        self._down_since = time.monotonic()
+        try:
+            self.link.close()
+        except Exception:  # noqa: BLE001 - closing a dead link may fail any way it likes
+            log.debug("close after loss failed", exc_info=True)
+        self._pending.append(LinkEvent("disconnected", why))
+        log.warning("%s: link lost (%s)%s", self.spec, why, "; reconnecting" if self.reconnect else "")
+        if not self.reconnect:
+            self.closed = True
+        self._backoff = self.backoff_min
+        self._next_try = time.monotonic() + self._backoff
+
+    def read(self, timeout: float = 0.5) -> list[Record]:
+        out, self._pending = self._pending, []
+        if self.closed:
+            return out
+        if not self._connected:
+            wait = self._next_try - time.monotonic()
+            if wait > 0:
+                time.sleep(min(wait, timeout))
+                return out + self._pending
+            self._connect()
+            out += self._pending
+            self._pending = []
+            return out
+        try:
+            data = self.link.read(timeout)
+        except LinkError as e:
+            self._lost(str(e))
+            return out + self._drain()
+        now = time.monotonic()
+        if data:
+            self._last_rx = now
+            out += self.assembler.feed(self.decoder.feed(data), now)
+        elif now - self._last_rx > self.stall_timeout_s:
+            self._pending.append(LinkEvent("stalled", f"no data for {now - self._last_rx:.1f} s"))
+            self._lost("stalled")
+        return out + self._drain()
+
+    def _drain(self) -> list[Record]:
+        out, self._pending = self._pending, []
+        return out
+
+    def close(self) -> None:
+        if self.closed and not self._connected:
+            return
+        if self._connected:
+            try:
+                self.link.write(P.encode_command(self._seq, P.CMD_STOP))
+            except Exception:  # noqa: BLE001
+                pass
+            try:
+                self.link.close()
+            except Exception:  # noqa: BLE001
+                log.debug("close failed", exc_info=True)
+        self._connected = False
+        self.closed = True

@@ -1,0 +1,228 @@
+"""What sources yield: device info, sample blocks in µV, explicit gaps, status and link events.
+
+``StreamAssembler`` turns decoded frames into these records. It owns the session's sample
+timeline: every sample gets an index (and so a time) from the device's running sample
+counter, and every missing stretch becomes a ``GapRecord`` with its exact length, or an
+estimate from the host clock when the device restarted and its counter began again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from host.protocol import AckFrame, Frame, InfoFrame, PongFrame, SamplesFrame, StatusFrame
+
+log = logging.getLogger(__name__)
+COUNTER_MOD = 1 << 32
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """What the device says about itself (from its INFO frame) plus where it was found."""
+
+    source: str
+    device_id: str
+    firmware: str
+    fs: float
+    n_channels: int
+    sample_format: int
+    uv_per_count: float
+    labels: tuple[str, ...]
+    protocol_version: int = 1
+
+    @classmethod
+    def from_frame(cls, f: InfoFrame, source: str) -> DeviceInfo:
+        return cls(source, f.device_id_hex, ".".join(map(str, f.firmware)), float(f.sample_rate_hz),
+                   f.n_channels, f.sample_format, f.uv_per_count, f.labels, f.protocol_version)
+
+    @property
+    def bits(self) -> int:
+        return 16 if self.sample_format == 1 else 24
+
+    @property
+    def range_uv(self) -> tuple[float, float]:
+        """Physical range implied by the ADC width and scale."""
+        half = 1 << (self.bits - 1)
+        return -half * self.uv_per_count, (half - 1) * self.uv_per_count
+
+    def same_stream(self, other: DeviceInfo) -> bool:
+        """True when samples from ``other`` can continue this stream in the same file."""
+        return (self.device_id, self.fs, self.n_channels, self.sample_format, self.uv_per_count) == (
+            other.device_id, other.fs, other.n_channels, other.sample_format, other.uv_per_count)
+
+    def to_dict(self) -> dict:
+        return {"source": self.source, "device_id": self.device_id, "firmware": self.firmware, "fs": self.fs,
+                "n_channels": self.n_channels, "sample_format": self.sample_format,
+                "uv_per_count": self.uv_per_count, "labels": list(self.labels)}
+
+
+@dataclass(frozen=True)
+class SampleBlock:
+    """``uv`` is float32 (channels, n); ``first_sample`` indexes the session timeline."""
+
+    first_sample: int
+    fs: float
+    uv: np.ndarray
+    received_at: float = 0.0  # time.monotonic() when the bytes arrived (latency measurement)
+
+    @property
+    def n(self) -> int:
+        return self.uv.shape[1]
+
+    @property
+    def t0(self) -> float:
+        return self.first_sample / self.fs
+
+
+@dataclass(frozen=True)
+class GapRecord:
+    """``n_samples`` missing at ``start_sample``. ``exact`` is False when the length comes from
+    the host clock because the device restarted."""
+
+    start_sample: int
+    n_samples: int
+    fs: float
+    reason: str
+    exact: bool = True
+
+    @property
+    def onset_s(self) -> float:
+        return self.start_sample / self.fs
+
+    @property
+    def duration_s(self) -> float:
+        return self.n_samples / self.fs
+
+
+@dataclass(frozen=True)
+class StatusRecord:
+    at_sample: int
+    battery_mv: int
+    battery_pct: int | None
+    lead_off: bool
+    saturated: bool
+    streaming: bool
+    overruns: int
+    lead_off_mask: int = 0
+
+
+@dataclass(frozen=True)
+class LinkEvent:
+    """Connection changes: connected, disconnected, reconnecting, stalled, error."""
+
+    kind: str
+    detail: str = ""
+    at: float = field(default_factory=time.time)
+
+
+Record = DeviceInfo | SampleBlock | GapRecord | StatusRecord | LinkEvent
+
+
+@dataclass
+class AssemblerStats:
+    samples: int = 0
+    samples_lost: int = 0
+    gaps: int = 0
+    duplicates: int = 0
+    mismatched: int = 0
+    before_info: int = 0
+    device_overruns: int = 0
+
+
+class StreamAssembler:
+    """Frames in, records out. One per source; survives reconnects."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.info: DeviceInfo | None = None
+        self.stats = AssemblerStats()
+        self.next_index = 0  # session sample index of the next sample
+        self._expected: int | None = None  # device counter of the next sample
+        self._reconnect_gap_s: float | None = None
+        self.pongs: list[int] = []
+        self.acks: list[AckFrame] = []
+
+    def on_reconnect(self, elapsed_s: float) -> None:
+        """The link was down for ``elapsed_s``; the next samples decide how many were lost."""
+        self._reconnect_gap_s = elapsed_s
+
+    def feed(self, frames: list[Frame], received_at: float | None = None) -> list[Record]:
+        out: list[Record] = []
+        now = time.monotonic() if received_at is None else received_at
+        for f in frames:
+            if isinstance(f, SamplesFrame):
+                out.extend(self._samples(f, now))
+            elif isinstance(f, InfoFrame):
+                out.extend(self._info(f))
+            elif isinstance(f, StatusFrame):
+                self.stats.device_overruns = f.overruns
+                out.append(StatusRecord(self.next_index, f.battery_mv, None if f.battery_pct == 255 else f.battery_pct,
+                                        f.lead_off, f.saturated, f.streaming, f.overruns, f.lead_off_mask))
+            elif isinstance(f, PongFrame):
+                self.pongs.append(f.token)
+            elif isinstance(f, AckFrame):
+                self.acks.append(f)
+        return out
+
+    def _info(self, f: InfoFrame) -> list[Record]:
+        info = DeviceInfo.from_frame(f, self.source)
+        if self.info is not None and not self.info.same_stream(info):
+            log.warning("device format changed: %s -> %s", self.info.to_dict(), info.to_dict())
+            self._expected = None
+        self.info = info
+        return [info]
+
+    def _samples(self, f: SamplesFrame, now: float) -> list[Record]:
+        info = self.info
+        if info is None:
+            self.stats.before_info += 1
+            return []
+        if f.n_channels != info.n_channels or f.sample_format != info.sample_format:
+            self.stats.mismatched += 1
+            return []
+        out: list[Record] = []
+        counts = np.asarray(f.counts, dtype=np.int32).reshape(-1, f.n_channels).T
+        n = counts.shape[1]
+        if self._expected is None:
+            self._expected = f.first_sample
+        diff = (f.first_sample - self._expected) % COUNTER_MOD
+        if self._reconnect_gap_s is not None:
+            elapsed, self._reconnect_gap_s = self._reconnect_gap_s, None
+            by_clock = int(round(elapsed * info.fs))
+            if diff < COUNTER_MOD // 2 and abs(diff - by_clock) <= max(2 * info.fs, 0.5 * by_clock):
+                if diff:
+                    out.append(self._gap(diff, "link down; device kept counting", True))
+            else:
+                out.append(self._gap(max(by_clock, 1), "device restarted; length from host clock", False))
+            self._expected = (f.first_sample + n) % COUNTER_MOD
+        elif diff == 0:
+            self._expected = (self._expected + n) % COUNTER_MOD
+        elif diff < COUNTER_MOD // 2:
+            out.append(self._gap(diff, "samples lost in transit or on the device", True))
+            self._expected = (f.first_sample + n) % COUNTER_MOD
+        else:
+            overlap = COUNTER_MOD - diff  # samples we already have
+            if overlap >= n:
+                self.stats.duplicates += 1
+                return out
+            counts = counts[:, overlap:]
+            n = counts.shape[1]
+            self._expected = (self._expected + n) % COUNTER_MOD
+        uv = (counts * np.float32(info.uv_per_count)).astype(np.float32)
+        out.append(SampleBlock(self.next_index, info.fs, uv, now))
+        self.next_index += n
+        self.stats.samples += n
+        return out
+
+    def _gap(self, n: int, reason: str, exact: bool) -> GapRecord:
+        assert self.info is not None
+        gap = GapRecord(self.next_index, n, self.info.fs, reason, exact)
+        self.next_index += n
+        self.stats.samples_lost += n
+        self.stats.gaps += 1
+        log.info("gap of %d samples (%.3f s) at %.3f s: %s", n, gap.duration_s, gap.onset_s, reason)
+        return gap
