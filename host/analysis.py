@@ -1,0 +1,126 @@
+"""Offline analysis of one recording: read in chunks, run the same streaming detector as
+live use, summarise. Memory stays bounded whatever the file length."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+
+import numpy as np
+
+from dsp import DetectorConfig, Event, Pipeline
+from dsp.config import ConfigError
+from host.errors import FormatError
+from host.session import summarize
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[float], None]  # fraction done, 0..1
+
+
+def check_units(x: np.ndarray, name: str, unit_hint: str) -> list[str]:
+    """Warnings when the numbers do not look like surface EMG in µV."""
+    warnings = []
+    finite = x[np.isfinite(x)]
+    if finite.size == 0:
+        return warnings
+    p2p = float(np.percentile(finite, 99.5) - np.percentile(finite, 0.5))
+    if p2p < 0.05:
+        warnings.append(f"{name}: values span only {p2p:.3g} {unit_hint}; they look like volts or millivolts, "
+                        "not µV (use --units V or --units mV)")
+    elif np.allclose(finite[: 10000], np.round(finite[: 10000])) and p2p > 200 and finite.min() >= 0:
+        warnings.append(f"{name}: values are non-negative whole numbers spanning {p2p:.0f}; they look like raw ADC "
+                        "counts, not µV (give --units counts:UV_PER_COUNT:OFFSET)")
+    return warnings
+
+
+def signal_problems(x: np.ndarray, name: str) -> list[str]:
+    """All-zero, constant or saturated signals: not analysable."""
+    problems = []
+    for c in range(x.shape[0]):
+        row = x[c][np.isfinite(x[c])]
+        if row.size == 0:
+            continue
+        if np.all(row == 0):
+            problems.append(f"{name}: channel {c} is all zeros (electrode not connected?)")
+        elif np.ptp(row) == 0:
+            problems.append(f"{name}: channel {c} is constant at {row[0]:g} (saturated or disconnected)")
+        else:
+            at_rail = np.mean((row == row.max()) | (row == row.min()))
+            if at_rail > 0.2:
+                problems.append(f"{name}: channel {c} sits at its extreme values {at_rail:.0%} of the time (saturated)")
+    return problems
+
+
+def analyze_reader(reader, config: DetectorConfig | None = None, progress: Progress | None = None,
+                   name: str = "", start=None, device: dict | None = None,
+                   extra_quality: dict | None = None) -> dict:
+    """Run the detector over a reader's ``iter_records`` chunks and summarise."""
+    fs = reader.fs
+    try:
+        pipe = Pipeline(fs, len(reader.channels), config)
+    except ConfigError as e:
+        raise FormatError(f"{name}: {e}") from e
+    events: list[Event] = []
+    expected = 0
+    total = max(reader.n_samples, 1)
+    checked = False
+    problems: list[str] = []
+    warnings: list[str] = []
+    for first, x in reader.iter_records():
+        if first > expected:
+            events += pipe.gap(first - expected)
+        if not checked:
+            warnings += check_units(x, name, "units")
+            problems += signal_problems(x, name)
+            checked = True
+        events += pipe.process(x)
+        expected = first + x.shape[1]
+        if progress:
+            progress(min(expected / total, 1.0))
+    events += pipe.flush()
+    events.sort(key=lambda e: (e.onset_sample, e.channel))
+    for w in warnings + problems:
+        log.warning("%s", w)
+    q = dict(extra_quality or {})
+    q["warnings"] = warnings + problems
+    return summarize(events, pipe.episodes, pipe, file=name, start=start, labels=reader.labels,
+                     device=device, extra_quality=q)
+
+
+def open_reader(path: str | os.PathLike, channels: list[str] | None = None, units: str | None = None,
+                fs: float | None = None):
+    """An EDF/BDF or CSV reader for ``path`` (chosen by content/extension)."""
+    path = os.fspath(path)
+    name = os.path.basename(path)
+    if not os.path.exists(path):
+        raise FormatError(f"{name}: no such file")
+    if os.path.isdir(path):
+        raise FormatError(f"{name}: is a directory; give recording files (or a glob)")
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if path.lower().endswith(".csv") or (head[:1] not in (b"0", b"\xff") and not path.lower().endswith((".edf", ".bdf"))):
+        from host.csvio import CsvReader
+
+        reader = CsvReader(path, units=units, fs=fs)
+    else:
+        from host.edf import EdfReader
+
+        reader = EdfReader(path)
+    reader.select(channels)
+    return reader
+
+
+def analyze_file(path: str | os.PathLike, config: DetectorConfig | None = None, channels: list[str] | None = None,
+                 units: str | None = None, progress: Progress | None = None) -> dict:
+    """Analyse one recording file; returns the session dict (see host.session)."""
+    path = os.fspath(path)
+    reader = open_reader(path, channels, units)
+    if reader.n_samples == 0:
+        raise FormatError(f"{os.path.basename(path)}: holds no samples")
+    if reader.fs < 250:
+        raise FormatError(f"{os.path.basename(path)}: sample rate {reader.fs:g} Hz is below 250 Hz; "
+                          "twitches (3-30 ms) need at least 250 Hz")
+    start = getattr(getattr(reader, "edf", None), "start", None)
+    return analyze_reader(reader, config, progress, name=path, start=start)

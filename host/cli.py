@@ -1,0 +1,312 @@
+"""The ``myotwitch`` command: one entry point, one sub-command per way of using the sensor.
+
+Errors a user can cause print one line on stderr and exit non-zero; ``--debug`` shows
+tracebacks. Sub-commands import their heavy modules lazily so ``--help`` stays fast and the
+headless parts never import Qt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from importlib.metadata import PackageNotFoundError, version
+
+from dsp import DetectorConfig
+from dsp.config import ConfigError
+from host.errors import MyotwitchError, UsageError
+
+log = logging.getLogger("myotwitch")
+
+EPILOG = """\
+sources (--source):
+  serial:PORT | serial:auto        USB serial (e.g. serial:/dev/ttyACM0); add ?baud=N for UART boards
+  ble:NAME_OR_ADDRESS | ble:auto   Bluetooth LE (the device advertises the myotwitch service)
+  sim:[key=value,...]              built-in simulator, e.g. sim:rate=2000,channels=2,twitch_rate=10,mains=50
+  file:PATH[?speed=N]              replay a recording at N x real time (0 = as fast as possible)
+  auto                             the first attached device, else the simulator (says so)
+
+examples:
+  myotwitch live                              # desktop app; simulator if nothing is plugged in
+  myotwitch record --source serial:auto --out ~/emg --rotate daily
+  myotwitch analyze night1.edf night2.edf --report report.html
+  myotwitch simulate --pty                    # a virtual device any serial program can open
+  myotwitch log caffeine 300 --unit mg && myotwitch advice
+"""
+
+
+def _version() -> str:
+    try:
+        return version("myotwitch")
+    except PackageNotFoundError:
+        return "0.1.0+source"
+
+
+def add_detector_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("detector")
+    g.add_argument("--mains", choices=["auto", "50", "60", "off"], default="auto",
+                   help="mains frequency to remove (default: detect 50 or 60 Hz)")
+    g.add_argument("--band", metavar="LO-HI", help="band-pass in Hz (default 20-450, capped at 0.45 x rate)")
+    g.add_argument("--sensitivity", type=float, metavar="X",
+                   help="on-threshold as a multiple of the noise floor (default 5; lower finds smaller twitches "
+                        "and more false ones)")
+    g.add_argument("--episode-gap", type=float, metavar="S", help="twitches closer than S seconds form one episode "
+                   "(default 30)")
+
+
+def detector_config(args: argparse.Namespace) -> DetectorConfig:
+    kw: dict = {}
+    if args.mains != "auto":
+        kw["mains"] = args.mains if args.mains == "off" else int(args.mains)
+    if args.band:
+        try:
+            lo, hi = (float(v) for v in args.band.split("-"))
+        except ValueError as e:
+            raise UsageError(f"--band {args.band}: expected LO-HI in Hz, e.g. 20-450") from e
+        kw["band_low_hz"], kw["band_high_hz"] = lo, hi
+    if args.sensitivity is not None:
+        kw["on_threshold"] = args.sensitivity
+        kw["off_threshold"] = min(DetectorConfig.off_threshold, args.sensitivity)
+    if args.episode_gap is not None:
+        kw["episode_gap_s"] = args.episode_gap
+    cfg = DetectorConfig(**kw)
+    try:
+        cfg.validate(2000.0)
+    except ConfigError as e:
+        if "Nyquist" not in str(e) and "sample rate" not in str(e):
+            raise UsageError(str(e)) from e
+    return cfg
+
+
+def resolve_source(spec: str | None) -> str:
+    """'auto' -> the first attached device, else the simulator (and say so)."""
+    if spec and spec != "auto":
+        return spec
+    try:
+        from host.sources.serial import resolve_auto
+
+        return "serial:" + resolve_auto()
+    except MyotwitchError:
+        log.warning("no myotwitch device found; using the built-in simulator (sim:). "
+                    "Pass --source to choose a device.")
+        return "sim:"
+
+
+# -- sub-commands ---------------------------------------------------------------------------------
+def cmd_record(args: argparse.Namespace) -> int:
+    from host.edf import Subject
+    from host.recorder import Recorder, parse_duration
+    from host.sources import open_source
+
+    subject = Subject(code=args.patient_code or "X", sex=args.sex or "X", name=args.patient_name or "X",
+                      birthdate=_date(args.birthdate) if args.birthdate else None)
+    duration = parse_duration(args.duration)
+    if args.rotate not in (None, "daily", "none"):
+        parse_duration(args.rotate)
+    events = args.events if args.events is not None else "auto"
+    src = open_source(resolve_source(args.source))
+    rec = Recorder(src, args.out, config=detector_config(args), rotate=args.rotate, duration_s=duration,
+                   events_path=None if events == "none" else events, subject=subject,
+                   annotate_rejected=not args.no_rejected, status_interval_s=args.status_interval)
+    rec.install_signal_handlers()
+    rec.run()
+    for path in rec.closed_files:
+        print(path, file=sys.stderr)
+    return 0
+
+
+def _date(text: str):
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as e:
+        raise UsageError(f"--birthdate {text}: expected YYYY-MM-DD") from e
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from host.simtool import run_simulator
+
+    return run_simulator(args)
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    from host.devices import list_all
+
+    return list_all(args)
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from host.analyze_cmd import run_analyze
+
+    return run_analyze(args, detector_config(args))
+
+
+def cmd_live(args: argparse.Namespace) -> int:
+    try:
+        from host.gui.app import run_live
+    except ImportError as e:
+        raise MyotwitchError(f"the live app needs the GUI extra: pip install 'myotwitch[gui]' ({e.name} missing)") from e
+    return run_live(args, detector_config(args))
+
+
+def cmd_advice(args: argparse.Namespace) -> int:
+    from host.advice_cmd import run_advice
+
+    return run_advice(args)
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    from host.advice_cmd import run_log
+
+    return run_log(args)
+
+
+# -- parser -------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="myotwitch",
+        description="Count calf/ankle muscle twitches from surface EMG. Not a medical device.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"myotwitch {_version()}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
+    p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name: str, func, help_text: str, description: str | None = None) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_text, description=description or help_text,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+        sp.set_defaults(func=func)
+        return sp
+
+    sp = add("live", cmd_live, "desktop app: live trace, twitch counter, episodes, advice",
+             "Open the desktop app. With no device attached it runs on the built-in simulator and says so.")
+    sp.add_argument("--source", default="auto", help="source spec (default: auto)")
+    sp.add_argument("--window", type=float, default=10.0, help="seconds of trace shown (2-60, default 10)")
+    sp.add_argument("--out", default=None, help="folder for recordings started from the app")
+    sp.add_argument("--screenshot", metavar="PNG", help="save a screenshot after --run-for seconds and quit")
+    sp.add_argument("--run-for", type=float, metavar="S", help="quit after S seconds (demos, benchmarks)")
+    add_detector_options(sp)
+
+    sp = add("record", cmd_record, "headless recorder: crash-safe EDF+ files and a live event log",
+             "Record until stopped (SIGINT/SIGTERM stop cleanly, SIGHUP starts a new file).\n"
+             "Files: OUT/myotwitch_<start>_<device>.edf (+ .summary.json when closed) and\n"
+             "OUT/myotwitch_<start>.events.jsonl. An interrupted recording is repaired on the next start.")
+    sp.add_argument("--source", default="auto", help="source spec (default: auto = first device, else simulator)")
+    sp.add_argument("--out", default="recordings", help="output folder (default: ./recordings)")
+    sp.add_argument("--rotate", metavar="1h|daily", help="start a new file every interval (e.g. 1h, 30m) or at midnight")
+    sp.add_argument("--duration", metavar="T", help="stop after T of data (e.g. 90s, 8h)")
+    sp.add_argument("--events", metavar="PATH", help="JSON-lines event log: a path, - for stdout, or none "
+                    "(default: next to the recordings)")
+    sp.add_argument("--no-rejected", action="store_true", help="do not annotate contractions and artefacts")
+    sp.add_argument("--status-interval", type=float, default=60.0, metavar="S", help="status line every S seconds")
+    sp.add_argument("--patient-code", help="EDF+ patient code")
+    sp.add_argument("--patient-name", help="EDF+ patient name (stored in the file header)")
+    sp.add_argument("--sex", choices=["M", "F", "X"], help="EDF+ patient sex")
+    sp.add_argument("--birthdate", metavar="YYYY-MM-DD", help="EDF+ patient birth date")
+    add_detector_options(sp)
+
+    sp = add("analyze", cmd_analyze, "analyse recordings: counts, rates, episodes, quality, report, advice",
+             "Analyse EDF/EDF+/BDF or CSV recordings (many files or globs). Prints a summary per file;\n"
+             "--json/--csv/--report write machine-readable results. Exit code = number of files that failed.")
+    sp.add_argument("files", nargs="+", help="recordings (globs allowed)")
+    sp.add_argument("--json", nargs="?", const="-", metavar="PATH",
+                    help="write the result as JSON (to stdout when no PATH; one object per file, a list for many)")
+    sp.add_argument("--csv", metavar="PATH", help="write the event table as CSV")
+    sp.add_argument("--report", metavar="HTML", help="write a self-contained HTML report (plots embedded)")
+    sp.add_argument("--out-dir", metavar="DIR", help="batch: write <name>.json per file and sessions.csv here")
+    sp.add_argument("--channels", metavar="A,B", help="channels by name or 0-based index")
+    sp.add_argument("--units", metavar="U", help="CSV units: uV, mV, V or counts:UV_PER_COUNT[:OFFSET]")
+    sp.add_argument("-j", "--jobs", type=int, default=0, help="parallel workers (default: all cores)")
+    sp.add_argument("--scheduler", metavar="ADDRESS", help="run per-file work on a Dask cluster (needs myotwitch[dask])")
+    sp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sp.add_argument("--no-index", action="store_true", help="do not add the sessions to the local session index")
+    add_detector_options(sp)
+
+    sp = add("simulate", cmd_simulate, "virtual device speaking the real protocol (for tests and demos)",
+             "Run a virtual myotwitch device. With --pty it creates a pseudo-terminal and prints its path,\n"
+             "so `myotwitch record --source serial:PATH` or any serial program can open it.")
+    sp.add_argument("--pty", action="store_true", help="serve on a pseudo-terminal (default)")
+    sp.add_argument("--link", metavar="PATH", help="also keep a symlink at PATH pointing to the current pty "
+                    "(stable across simulated replugs)")
+    sp.add_argument("--rate", type=float, default=1000.0, help="sample rate in Hz (250-4000)")
+    sp.add_argument("--channels", type=int, default=1, help="channels (1-8)")
+    sp.add_argument("--twitch-rate", type=float, default=6.0, help="twitches per minute")
+    sp.add_argument("--mains", type=float, default=None, help="add 50 or 60 Hz interference")
+    sp.add_argument("--seed", type=int, default=1, help="random seed (same seed, same signal)")
+    sp.add_argument("--duration", metavar="T", help="stop after T (e.g. 60s)")
+    sp.add_argument("--bit-errors", type=float, default=0.0, metavar="RATE", help="bit errors per byte")
+    sp.add_argument("--drop", type=float, default=0.0, metavar="P", help="probability of dropping a frame")
+    sp.add_argument("--unplug-every", type=float, default=0.0, metavar="S", help="close the pty every S seconds "
+                    "and open a new one (a replug), keeping the device's counter running")
+    sp.add_argument("--unplug-for", type=float, default=1.0, metavar="S", help="how long each unplug lasts")
+    sp.add_argument("--stall-every", type=float, default=0.0, metavar="S", help="stop sending every S seconds")
+    sp.add_argument("--stall-for", type=float, default=3.0, metavar="S", help="how long each stall lasts")
+    sp.add_argument("--truth", metavar="JSON", help="write the ground-truth twitches here when stopping")
+
+    sp = add("devices", cmd_devices, "list attached myotwitch devices (serial and BLE)")
+    sp.add_argument("--no-ble", action="store_true", help="skip the Bluetooth scan")
+    sp.add_argument("--scan-time", type=float, default=4.0, help="BLE scan seconds")
+    sp.add_argument("--probe-all", action="store_true", help="probe every serial port, not just known USB ids")
+
+    sp = add("advice", cmd_advice, "what the twitch counts and your diary suggest (not a diagnosis)")
+    sp.add_argument("--days", type=int, default=28, help="how far back to look (default 28 days)")
+    sp.add_argument("--json", action="store_true", help="machine-readable output")
+    sp.add_argument("--rules", metavar="TOML", help="use another rules file")
+
+    sp = add("log", cmd_log, "symptom and intake diary: add, list, edit, delete entries",
+             "Diary entries feed the advice. Examples:\n"
+             "  myotwitch log caffeine 300 --unit mg       myotwitch log sleep 5.5\n"
+             "  myotwitch log symptom weakness --note 'left calf'   myotwitch log stress 4\n"
+             "  myotwitch log medication salbutamol        myotwitch log --list\n"
+             "  myotwitch log --edit 3 --value 200         myotwitch log --delete 3")
+    sp.add_argument("what", nargs="?", help="caffeine | fluids | sleep | exercise | stress | symptom | medication")
+    sp.add_argument("value", nargs="?", help="amount, level or name (see `myotwitch advice --help`)")
+    sp.add_argument("--unit", help="unit of the value (mg, ml, l, h)")
+    sp.add_argument("--at", metavar="WHEN", help="time of the entry (YYYY-MM-DD[ HH:MM], default now)")
+    sp.add_argument("--note", help="free text")
+    sp.add_argument("--list", action="store_true", help="list entries")
+    sp.add_argument("--days", type=int, default=28, help="with --list: how far back")
+    sp.add_argument("--edit", type=int, metavar="ID", help="change entry ID (with --value/--at/--note)")
+    sp.add_argument("--set-value", dest="set_value", metavar="V", help="with --edit: the new value")
+    sp.add_argument("--delete", type=int, metavar="ID", help="delete entry ID")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.DEBUG if args.debug else (logging.WARNING if args.quiet else logging.INFO)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s" if args.debug
+                        else "myotwitch: %(message)s", stream=sys.stderr)
+    if not args.debug:
+        for noisy in ("bleak", "asyncio", "matplotlib", "PIL", "distributed"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except MyotwitchError as e:
+        if args.debug:
+            raise
+        print(f"myotwitch: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except ConfigError as e:
+        if args.debug:
+            raise
+        print(f"myotwitch: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as e:  # noqa: BLE001 - last resort: one line, not a traceback
+        if args.debug:
+            raise
+        print(f"myotwitch: internal error: {type(e).__name__}: {e} (run with --debug for details)", file=sys.stderr)
+        return 70
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""``myotwitch devices``: what is attached, over serial and BLE."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from host.errors import SourceError
+
+log = logging.getLogger(__name__)
+
+
+def list_all(args: argparse.Namespace) -> int:
+    from host.sources.serial import list_devices
+
+    rows = list_devices(probe_all=args.probe_all)
+    if not args.no_ble:
+        try:
+            from host.sources.ble import scan
+
+            rows += scan(args.scan_time)
+        except SourceError as e:
+            log.warning("%s", e)
+    if not rows:
+        print("no myotwitch devices found. Plug one in (USB) or switch it on (BLE); "
+              "`myotwitch live --source sim:` runs the simulator.")
+        return 0
+    print(f"{'SOURCE':34} {'DESCRIPTION':36} DETAILS")
+    for r in rows:
+        details = []
+        if r.get("rssi_dbm") is not None:
+            details.append(f"{r['rssi_dbm']} dBm")
+        if r.get("device_id"):
+            details.append(f"id {r['device_id']} @ {r['sample_rate_hz']} Hz")
+        elif "answers_protocol" in r:
+            details.append("did not answer the protocol probe")
+        print(f"{r['spec']:34} {r['description'][:36]:36} {', '.join(details)}")
+    return 0

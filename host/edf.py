@@ -1,0 +1,538 @@
+"""EDF+/BDF+ writing (streaming, crash-safe) and reading (chunked, with gaps and annotations).
+
+Writing: one data record per ``record_s`` (1 s). Each record goes to disk in a single
+write followed by fsync, and only then is the header's record count updated, so after a
+``kill -9`` or power cut the file holds every record but the one being filled; ``repair``
+fixes a count that lags or a torn last record. Gaps are kept as documented in PROTOCOL.md:
+the file stays EDF+C (continuous), samples inside a gap hold the digital minimum, and a
+``gap`` annotation gives its exact onset and duration; ``read`` turns them back into NaN.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from host.errors import FormatError
+
+log = logging.getLogger(__name__)
+
+ANNOT_BYTES = 512  # bytes of annotations per data record (TALs beyond this wait for the next record)
+GAP_TEXT = "gap"
+_MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+
+
+def _field(value: object, width: int) -> bytes:
+    text = str(value)
+    if len(text) > width:
+        text = text[:width]
+    return text.ljust(width).encode("ascii", "replace")
+
+
+def _num(value: float, width: int = 8) -> str:
+    """Shortest decimal text of ``value`` that fits ``width`` characters (EDF number fields)."""
+    for digits in range(10, -1, -1):
+        text = f"{value:.{digits}f}".rstrip("0").rstrip(".") if digits else f"{value:.0f}"
+        if len(text) <= width:
+            return text
+    raise ValueError(f"{value} does not fit in {width} characters")
+
+
+def _edfplus_text(text: str) -> str:
+    return re.sub(r"[^\x20-\x7e]", "_", text).replace(" ", "_") or "X"
+
+
+@dataclass
+class Annotation:
+    onset_s: float
+    duration_s: float | None
+    text: str
+
+    def tal(self) -> bytes:
+        onset = f"{self.onset_s:+.4f}".rstrip("0").rstrip(".")
+        dur = "" if self.duration_s is None else "\x15" + f"{self.duration_s:.4f}".rstrip("0").rstrip(".")
+        return (onset + dur + "\x14" + self.text.replace("\x14", " ") + "\x14\x00").encode("utf-8")
+
+
+@dataclass
+class Subject:
+    """EDF+ patient and recording identification (unknown parts become 'X')."""
+
+    code: str = "X"
+    sex: str = "X"
+    birthdate: dt.date | None = None
+    name: str = "X"
+    equipment: str = "myotwitch"
+    technician: str = "X"
+    recording_code: str = "X"
+
+    def patient_field(self) -> str:
+        bd = "X" if self.birthdate is None else f"{self.birthdate.day:02d}-{_MONTHS[self.birthdate.month - 1]}-{self.birthdate.year}"
+        sex = self.sex.upper()[:1] if self.sex and self.sex.upper()[:1] in "MF" else "X"
+        return " ".join(_edfplus_text(p) for p in (self.code, sex, bd, self.name))
+
+    def recording_field(self, start: dt.datetime) -> str:
+        date = f"{start.day:02d}-{_MONTHS[start.month - 1]}-{start.year}"
+        return "Startdate " + " ".join([date] + [_edfplus_text(p) for p in (self.recording_code, self.technician,
+                                                                           self.equipment)])
+
+
+class EdfWriter:
+    """Streaming EDF+C (16-bit) / BDF+C (24-bit) writer.
+
+    ``write(uv)`` appends (channels, n) µV; ``gap(n)`` appends n missing samples;
+    ``annotate(onset_s, duration_s, text)`` adds an annotation (any time order)."""
+
+    def __init__(self, path: str | os.PathLike, *, fs: float, labels: list[str] | tuple[str, ...],
+                 uv_per_count: float, bits: int = 16, start: dt.datetime | None = None,
+                 subject: Subject | None = None, record_s: float = 1.0, prefilter: str = "HP:none LP:none",
+                 transducer: str = "Ag/AgCl surface electrodes") -> None:
+        if bits not in (16, 24):
+            raise ValueError("bits must be 16 (EDF) or 24 (BDF)")
+        spr = fs * record_s
+        if abs(spr - round(spr)) > 1e-9:
+            raise ValueError(f"fs={fs} x record {record_s} s is not a whole number of samples")
+        self.path = os.fspath(path)
+        self.fs, self.record_s = fs, record_s
+        self.spr = int(round(spr))
+        self.labels = [str(label) for label in labels]
+        self.n_channels = len(self.labels)
+        self.bits = bits
+        self.width = bits // 8
+        self.uv_per_count = uv_per_count
+        self.dig_min, self.dig_max = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+        self.start = (start or dt.datetime.now()).replace(microsecond=0)
+        self.subject = subject or Subject()
+        self.records = 0
+        self.samples_written = 0
+        self._pending = np.empty((self.n_channels, 0), dtype=np.int32)
+        self._annotations: list[Annotation] = []
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        self.closed = False
+        header = self._header(prefilter, transducer)
+        self.header_bytes = len(header)
+        self.record_bytes = self.spr * self.n_channels * self.width + ANNOT_BYTES
+        os.write(self._fd, header)
+        os.fsync(self._fd)
+
+    # -- header ----------------------------------------------------------------------------
+    def _header(self, prefilter: str, transducer: str) -> bytes:
+        ns = self.n_channels + 1
+        bdf = self.bits == 24
+        h = bytearray()
+        h += (b"\xffBIOSEMI" if bdf else _field("0", 8))
+        h += _field(self.subject.patient_field(), 80)
+        h += _field(self.subject.recording_field(self.start), 80)
+        h += _field(self.start.strftime("%d.%m.%y"), 8) + _field(self.start.strftime("%H.%M.%S"), 8)
+        h += _field(256 * (ns + 1), 8)
+        h += _field("BDF+C" if bdf else "EDF+C", 44)
+        h += _field(-1, 8)  # number of records: updated after every record
+        h += _field(_num(self.record_s), 8) + _field(ns, 4)
+        pmin, pmax = self.dig_min * self.uv_per_count, self.dig_max * self.uv_per_count
+        annot = "BDF Annotations" if bdf else "EDF Annotations"
+        sig = [(lab, transducer, "uV", pmin, pmax, self.dig_min, self.dig_max, prefilter, self.spr)
+               for lab in self.labels]
+        sig.append((annot, "", "", -1, 1, self.dig_min, self.dig_max, "", ANNOT_BYTES // self.width))
+        widths = (16, 80, 8, 8, 8, 8, 8, 80, 8)
+        for col, width in enumerate(widths):
+            for row in sig:
+                v = row[col]
+                h += _field(_num(v) if isinstance(v, float) else v, width)
+        h += b" " * 32 * ns
+        return bytes(h)
+
+    # -- data ---------------------------------------------------------------------------
+    def to_counts(self, uv: np.ndarray) -> np.ndarray:
+        """µV -> ADC counts (the device's own quantisation, so this is exact for device data)."""
+        counts = np.rint(np.asarray(uv, dtype=np.float64) / self.uv_per_count)
+        return np.clip(counts, self.dig_min + 1, self.dig_max).astype(np.int32)
+
+    def write(self, uv: np.ndarray) -> None:
+        uv = np.atleast_2d(uv)
+        if uv.shape[0] != self.n_channels:
+            raise ValueError(f"{self.path}: got {uv.shape[0]} channels, file has {self.n_channels}")
+        counts = self.to_counts(np.nan_to_num(uv, nan=self.dig_min * self.uv_per_count))
+        counts[:, np.isnan(uv).any(axis=0)] = self.dig_min
+        self._append(counts)
+
+    def gap(self, n: int) -> None:
+        """``n`` samples are missing here: filled with the digital minimum and annotated."""
+        if n <= 0:
+            return
+        self.annotate(self.samples_written_total / self.fs, n / self.fs, GAP_TEXT)
+        block = self.spr * 10
+        while n > 0:
+            k = min(n, block)
+            self._append(np.full((self.n_channels, k), self.dig_min, dtype=np.int32))
+            n -= k
+
+    @property
+    def samples_written_total(self) -> int:
+        """Samples given so far (written or waiting for their record to fill)."""
+        return self.records * self.spr + self._pending.shape[1]
+
+    def annotate(self, onset_s: float, duration_s: float | None, text: str) -> None:
+        self._annotations.append(Annotation(onset_s, duration_s, text))
+
+    def _append(self, counts: np.ndarray) -> None:
+        self._pending = np.concatenate([self._pending, counts], axis=1) if self._pending.size else counts
+        while self._pending.shape[1] >= self.spr:
+            self._write_record(self._pending[:, : self.spr])
+            self._pending = self._pending[:, self.spr:]
+
+    def _annotation_block(self, onset: float) -> bytes:
+        keep = (f"+{_num(onset, 20)}\x14\x14\x00").encode()
+        while self._annotations and len(keep) + len(self._annotations[0].tal()) <= ANNOT_BYTES:
+            keep += self._annotations.pop(0).tal()
+        return keep.ljust(ANNOT_BYTES, b"\x00")
+
+    def _write_record(self, counts: np.ndarray) -> None:
+        data = counts.astype("<i4")
+        if self.width == 2:
+            raw = data.astype("<i2").tobytes()
+        else:
+            raw = data.view(np.uint8).reshape(data.shape + (4,))[..., :3].tobytes()
+        record = raw + self._annotation_block(self.records * self.record_s)
+        os.write(self._fd, record)  # one write per record: never torn by kill -9
+        os.fsync(self._fd)
+        self.records += 1
+        self.samples_written = self.records * self.spr
+        self._set_count(self.records)
+
+    def _set_count(self, n: int) -> None:
+        os.pwrite(self._fd, _field(n, 8), 236)
+        os.fsync(self._fd)
+
+    def flush_annotations(self) -> None:
+        """Write pending annotations now (in an otherwise unfilled record, if needed) - used at close."""
+        while self._annotations:
+            pad = self.spr - self._pending.shape[1]
+            self._append(np.full((self.n_channels, pad), self.dig_min, dtype=np.int32))
+
+    def close(self) -> None:
+        """Pad the last record (annotated as a gap so readers know it is not data) and finish."""
+        if self.closed:
+            return
+        try:
+            if self._pending.shape[1] or self._annotations:
+                real = self._pending.shape[1]
+                pad = (self.spr - real) % self.spr
+                if pad:
+                    self.annotate((self.records * self.spr + real) / self.fs, pad / self.fs, "end_padding")
+                    self._append(np.full((self.n_channels, pad), self.dig_min, dtype=np.int32))
+                self.flush_annotations()
+        finally:
+            os.close(self._fd)
+            self.closed = True
+
+    def __enter__(self) -> EdfWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# -- reading ------------------------------------------------------------------------------
+@dataclass
+class Signal:
+    label: str
+    unit: str
+    phys_min: float
+    phys_max: float
+    dig_min: int
+    dig_max: int
+    spr: int
+    prefilter: str = ""
+
+    @property
+    def gain(self) -> float:
+        return (self.phys_max - self.phys_min) / (self.dig_max - self.dig_min)
+
+    @property
+    def offset(self) -> float:
+        return self.phys_max - self.gain * self.dig_max
+
+    @property
+    def is_annotation(self) -> bool:
+        return self.label.strip() in ("EDF Annotations", "BDF Annotations")
+
+
+@dataclass
+class EdfFile:
+    path: str
+    bdf: bool
+    plus: str  # "", "EDF+C", "EDF+D", ...
+    patient: str
+    recording: str
+    start: dt.datetime
+    header_bytes: int
+    n_records: int
+    record_s: float
+    signals: list[Signal]
+    annotations: list[Annotation] = field(default_factory=list)
+    record_onsets: np.ndarray | None = None  # from time-keeping TALs (EDF+)
+    truncated_bytes: int = 0
+
+    @property
+    def width(self) -> int:
+        return 3 if self.bdf else 2
+
+    @property
+    def data_signals(self) -> list[int]:
+        return [i for i, s in enumerate(self.signals) if not s.is_annotation]
+
+    @property
+    def record_bytes(self) -> int:
+        return sum(s.spr for s in self.signals) * self.width
+
+    @property
+    def duration_s(self) -> float:
+        if self.record_onsets is not None and self.n_records:
+            return float(self.record_onsets[-1] + self.record_s)
+        return self.n_records * self.record_s
+
+
+def _text(b: bytes) -> str:
+    return b.decode("latin-1").strip()
+
+
+def read_header(path: str | os.PathLike, *, allow_truncated: bool = True) -> EdfFile:
+    """Parse the header and annotations of an EDF/EDF+/BDF/BDF+ file. Raises FormatError
+    (naming the file and the field) when it is not one."""
+    path = os.fspath(path)
+    name = os.path.basename(path)
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            head = f.read(256)
+            if len(head) < 256:
+                raise FormatError(f"{name}: only {len(head)} bytes; an EDF header needs at least 256")
+            bdf = head[:8] == b"\xffBIOSEMI"
+            if not bdf and head[:8].strip() != b"0":
+                raise FormatError(f"{name}: not an EDF/BDF file (version field is {head[:8]!r}, expected '0')")
+            try:
+                header_bytes = int(_text(head[184:192]))
+                n_records = int(_text(head[236:244]))
+                record_s = float(_text(head[244:252]))
+                ns = int(_text(head[252:256]))
+            except ValueError as e:
+                raise FormatError(f"{name}: header number field is not a number ({e})") from e
+            if ns < 1 or header_bytes != 256 * (ns + 1):
+                raise FormatError(f"{name}: header says {ns} signals and {header_bytes} header bytes; "
+                                  f"expected {256 * (ns + 1)}")
+            rest = f.read(256 * ns)
+            if len(rest) < 256 * ns:
+                raise FormatError(f"{name}: truncated inside the signal headers")
+    except OSError as e:
+        raise FormatError(f"{name}: cannot read ({e.strerror or e})") from e
+
+    def col(offset: int, width: int) -> list[str]:
+        base = offset * ns
+        return [_text(rest[base + i * width: base + (i + 1) * width]) for i in range(ns)]
+
+    widths = [("label", 16), ("transducer", 80), ("unit", 8), ("pmin", 8), ("pmax", 8), ("dmin", 8),
+              ("dmax", 8), ("prefilter", 80), ("spr", 8), ("reserved", 32)]
+    cols: dict[str, list[str]] = {}
+    offset = 0
+    for key, width in widths:
+        cols[key] = col(offset, width)
+        offset += width
+    signals = []
+    for i in range(ns):
+        try:
+            signals.append(Signal(cols["label"][i], cols["unit"][i], float(cols["pmin"][i]), float(cols["pmax"][i]),
+                                  int(cols["dmin"][i]), int(cols["dmax"][i]), int(cols["spr"][i]), cols["prefilter"][i]))
+        except ValueError as e:
+            raise FormatError(f"{name}: signal {i + 1} ({cols['label'][i]!r}) has a non-numeric range or "
+                              f"samples-per-record field") from e
+        s = signals[-1]
+        if s.dig_max <= s.dig_min or s.spr < 1:
+            raise FormatError(f"{name}: signal {s.label!r} has digital range {s.dig_min}..{s.dig_max} and "
+                              f"{s.spr} samples per record")
+    try:
+        start = dt.datetime.strptime(_text(head[168:176]) + " " + _text(head[176:184]), "%d.%m.%y %H.%M.%S")
+    except ValueError:
+        start = dt.datetime(1985, 1, 1)
+        log.warning("%s: start date/time unreadable, using 1985-01-01", name)
+    edf = EdfFile(path, bdf, _text(head[192:236])[:5], _text(head[8:88]), _text(head[88:168]), start, header_bytes,
+                  n_records, record_s, signals)
+    available = (size - header_bytes) // edf.record_bytes if edf.record_bytes else 0
+    torn = (size - header_bytes) % edf.record_bytes if edf.record_bytes else 0
+    if n_records < 0 or n_records > available:
+        if not allow_truncated:
+            raise FormatError(f"{name}: header promises {n_records} data records, file holds {available}")
+        if n_records > available:
+            log.warning("%s: header promises %d data records, file holds %d (truncated?)", name, n_records, available)
+        edf.n_records = available
+    edf.truncated_bytes = torn
+    _read_annotations(edf)
+    return edf
+
+
+def _read_annotations(edf: EdfFile) -> None:
+    ann_idx = [i for i, s in enumerate(edf.signals) if s.is_annotation]
+    if not ann_idx or edf.n_records == 0:
+        return
+    offsets = np.cumsum([0] + [s.spr * edf.width for s in edf.signals])
+    onsets = np.empty(edf.n_records)
+    mm = np.memmap(edf.path, dtype=np.uint8, mode="r", offset=edf.header_bytes,
+                   shape=(edf.n_records, edf.record_bytes))
+    for r in range(edf.n_records):
+        first = True
+        for i in ann_idx:
+            raw = bytes(mm[r, offsets[i]: offsets[i + 1]])
+            for tal in raw.split(b"\x00"):
+                if not tal:
+                    continue
+                parts = tal.split(b"\x14")
+                head = parts[0].decode("latin-1")
+                onset_txt, _, dur_txt = head.partition("\x15")
+                try:
+                    onset = float(onset_txt)
+                    dur = float(dur_txt) if dur_txt else None
+                except ValueError:
+                    continue
+                texts = [p.decode("utf-8", "replace") for p in parts[1:] if p]
+                if first and i == ann_idx[0]:
+                    onsets[r] = onset
+                    first = False
+                    texts = texts  # the time-keeping TAL may also carry text
+                for t in texts:
+                    edf.annotations.append(Annotation(onset, dur, t))
+        if first:
+            onsets[r] = r * edf.record_s
+    del mm
+    edf.record_onsets = onsets
+
+
+class EdfReader:
+    """Chunked reading of the data signals as µV float32 with NaN where data is missing
+    (our gap annotations, or holes between EDF+D records)."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.edf = read_header(path)
+        e = self.edf
+        sig = e.data_signals
+        if not sig:
+            raise FormatError(f"{os.path.basename(e.path)}: no data signals (only annotations)")
+        sprs = {e.signals[i].spr for i in sig}
+        if len(sprs) != 1:
+            raise FormatError(f"{os.path.basename(e.path)}: signals have different sample rates "
+                              f"({sorted(s / e.record_s for s in sprs)} Hz); choose channels of one rate")
+        self.spr = sprs.pop()
+        self.fs = self.spr / e.record_s
+        self.channels = sig
+        self.labels = [e.signals[i].label for i in sig]
+        self.units = [e.signals[i].unit for i in sig]
+        self._layout = np.cumsum([0] + [s.spr * e.width for s in e.signals])
+        # timeline: record r starts at sample round(onset * fs)
+        onsets = e.record_onsets if e.record_onsets is not None else np.arange(e.n_records) * e.record_s
+        self.record_start = np.rint((onsets - (onsets[0] if len(onsets) else 0)) * self.fs).astype(np.int64)
+        self.n_samples = int(self.record_start[-1] + self.spr) if e.n_records else 0
+        self.gaps = [(a.onset_s, a.duration_s or 0.0) for a in e.annotations if a.text in (GAP_TEXT, "end_padding")]
+
+    @property
+    def duration_s(self) -> float:
+        return self.n_samples / self.fs
+
+    def select(self, wanted: list[str] | None) -> None:
+        """Keep only the channels named (label, case-insensitive) or indexed (0-based) in ``wanted``."""
+        if not wanted:
+            return
+        keep = []
+        for w in wanted:
+            if w.isdigit() and int(w) < len(self.channels):
+                keep.append(int(w))
+                continue
+            hits = [i for i, lab in enumerate(self.labels) if lab.lower() == w.lower()]
+            if not hits:
+                raise FormatError(f"{os.path.basename(self.edf.path)}: no channel '{w}' "
+                                  f"(channels: {', '.join(self.labels)})")
+            keep += hits
+        self.channels = [self.channels[i] for i in keep]
+        self.labels = [self.labels[i] for i in keep]
+        self.units = [self.units[i] for i in keep]
+
+    def _scale(self) -> tuple[np.ndarray, np.ndarray]:
+        gains, offsets = [], []
+        for i in self.channels:
+            s = self.edf.signals[i]
+            unit = s.unit.lower().replace("µ", "u")
+            k = {"uv": 1.0, "mv": 1e3, "v": 1e6, "nv": 1e-3}.get(unit, 1.0)
+            gains.append(s.gain * k)
+            offsets.append(s.offset * k)
+        return np.array(gains)[:, None], np.array(offsets)[:, None]
+
+    def iter_records(self, records_per_chunk: int = 60) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(first_sample, uv)`` chunks; uv is float32 (channels, n) with NaN in gaps."""
+        e = self.edf
+        dtype = np.dtype("<i2") if e.width == 2 else np.uint8
+        gains, offsets = self._scale()
+        gap_ranges = [(int(round(on * self.fs)), int(round((on + d) * self.fs))) for on, d in self.gaps]
+        mm = np.memmap(e.path, dtype=np.uint8, mode="r", offset=e.header_bytes, shape=(e.n_records, e.record_bytes))
+        try:
+            for r0 in range(0, e.n_records, records_per_chunk):
+                r1 = min(e.n_records, r0 + records_per_chunk)
+                block = np.asarray(mm[r0:r1])
+                out = np.empty((len(self.channels), (r1 - r0) * self.spr), dtype=np.float32)
+                for k, i in enumerate(self.channels):
+                    raw = block[:, self._layout[i]: self._layout[i + 1]]
+                    if e.width == 2:
+                        counts = raw.copy().view(dtype).reshape(-1).astype(np.float64)
+                    else:
+                        b = raw.reshape(-1, 3).astype(np.int32)
+                        v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
+                        counts = np.where(v >= 1 << 23, v - (1 << 24), v).astype(np.float64)
+                    out[k] = counts * gains[k, 0] + offsets[k, 0]
+                starts = self.record_start[r0:r1]
+                contiguous = np.all(np.diff(starts) == self.spr)
+                first = int(starts[0])
+                if not contiguous:  # EDF+D: place records on the timeline, NaN between
+                    span = int(starts[-1] - first + self.spr)
+                    placed = np.full((out.shape[0], span), np.nan, dtype=np.float32)
+                    for j, s in enumerate(starts):
+                        placed[:, s - first: s - first + self.spr] = out[:, j * self.spr: (j + 1) * self.spr]
+                    out = placed
+                for a, b in gap_ranges:
+                    lo, hi = max(a - first, 0), min(b - first, out.shape[1])
+                    if lo < hi:
+                        out[:, lo:hi] = np.nan
+                yield first, out
+                if r1 < e.n_records and self.record_start[r1] > starts[-1] + self.spr:
+                    pass  # the hole before the next chunk shows as a jump in first_sample
+        finally:
+            del mm
+
+    def read_all(self) -> tuple[np.ndarray, float]:
+        """Whole recording as (channels, n) µV with NaN in gaps, and fs. For short files/tests."""
+        out = np.full((len(self.channels), self.n_samples), np.nan, dtype=np.float32)
+        for first, x in self.iter_records():
+            out[:, first: first + x.shape[1]] = x
+        return out, self.fs
+
+
+def repair(path: str | os.PathLike) -> tuple[int, int]:
+    """Make an interrupted recording consistent: drop a torn last record and set the header's
+    record count to what is on disk. Returns (records in header before, records after).
+    Never deletes a complete record."""
+    path = os.fspath(path)
+    edf = read_header(path)
+    with open(path, "rb") as f:
+        f.seek(236)
+        before = int(_text(f.read(8)) or -1)
+    size = os.path.getsize(path)
+    good = edf.header_bytes + edf.n_records * edf.record_bytes
+    with open(path, "r+b") as f:
+        if size > good:
+            f.truncate(good)
+        f.seek(236)
+        f.write(_field(edf.n_records, 8))
+        f.flush()
+        os.fsync(f.fileno())
+    return before, edf.n_records

@@ -1,0 +1,56 @@
+"""JSON-lines event log: one object per line, flushed as it happens, so other programs can
+``tail -f`` it (or read ``--events -`` from stdout) and follow twitches live."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import IO
+
+
+class EventLog:
+    """Writes ``{"type": ..., "time": <unix s>, ...}`` lines. ``path`` '-' means stdout."""
+
+    def __init__(self, path: str | os.PathLike | None) -> None:
+        self.path = None if path is None else os.fspath(path)
+        self._fh: IO[str] | None
+        if self.path is None:
+            self._fh = None
+        elif self.path == "-":
+            self._fh = sys.stdout
+        else:
+            self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the log
+
+    def write(self, record_type: str, /, **fields: object) -> None:
+        if self._fh is None:
+            return
+        line = json.dumps({"type": record_type, "time": round(time.time(), 3), **fields}, default=_default)
+        self._fh.write(line + "\n")
+        self._fh.flush()
+
+    def close(self) -> None:
+        if self._fh is not None and self._fh is not sys.stdout:
+            self._fh.close()
+        self._fh = None
+
+
+def _default(o: object) -> object:
+    if hasattr(o, "to_dict"):
+        return o.to_dict()  # type: ignore[no-any-return]
+    if isinstance(o, float):
+        return o
+    return str(o)
+
+
+def read_events(path: str | os.PathLike) -> list[dict]:
+    """All well-formed lines of a JSON-lines log (a torn last line after a crash is skipped)."""
+    out = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return out

@@ -1,0 +1,454 @@
+"""The headless recorder: source -> detector -> crash-safe EDF+ files + JSON-lines events.
+
+Runs for nights and weeks. Every second of data is on disk (fsync) a second later;
+unplugs and drops become annotated gaps; files rotate without losing a sample; an
+interrupted recording is found and repaired on the next start, never overwritten.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import json
+import logging
+import os
+import shutil
+import signal
+import time
+from dataclasses import dataclass, field
+
+from dsp import DetectorConfig, Episode, Event, Pipeline
+from host import edf
+from host.errors import MyotwitchError, SourceError
+from host.eventlog import EventLog
+from host.session import summarize, write_summary
+from host.sources import Source
+from host.stream import DeviceInfo, GapRecord, LinkEvent, SampleBlock, StatusRecord
+
+log = logging.getLogger(__name__)
+
+MARKER_SUFFIX = ".recording"
+LOW_DISK_WARN_BYTES = 500 * 1024 * 1024
+
+
+class RecorderError(MyotwitchError):
+    exit_code = 5
+
+
+def parse_duration(text: str | None) -> float | None:
+    """'90s', '15m', '8h', '1d', '1h30m' or plain seconds -> seconds."""
+    if text is None:
+        return None
+    import re
+
+    t = text.strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", t):
+        return float(t)
+    parts = re.findall(r"(\d+(?:\.\d+)?)\s*([smhd])", t)
+    if not parts or "".join(a + b for a, b in parts) != t.replace(" ", ""):
+        raise MyotwitchError(f"duration '{text}': expected e.g. 90s, 15m, 8h, 1d or 1h30m")
+    return sum(float(v) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[u] for v, u in parts)
+
+
+@dataclass
+class OpenFile:
+    writer: edf.EdfWriter
+    first_sample: int  # session sample index of the file's first sample
+    start: dt.datetime
+    events: list[Event] = field(default_factory=list)
+    episodes: list[Episode] = field(default_factory=list)
+    gaps: int = 0
+    gap_samples: int = 0
+    reconnects: int = 0
+    end_sample: int | None = None  # set when rotated away (data stops there)
+
+    @property
+    def path(self) -> str:
+        return self.writer.path
+
+
+def recover(out_dir: str, config: DetectorConfig | None = None) -> list[str]:
+    """Repair recordings left behind by a crash (a marker file whose process is gone)."""
+    recovered = []
+    for name in sorted(os.listdir(out_dir)):
+        if not name.endswith(MARKER_SUFFIX):
+            continue
+        marker = os.path.join(out_dir, name)
+        path = marker[: -len(MARKER_SUFFIX)]
+        try:
+            with open(marker, encoding="utf-8") as fh:
+                pid = int(json.load(fh).get("pid", -1))
+        except (OSError, ValueError):
+            pid = -1
+        if pid > 0 and _alive(pid) and pid != os.getpid():
+            log.warning("%s is being recorded by process %d; leaving it alone", path, pid)
+            continue
+        if not os.path.exists(path):
+            os.remove(marker)
+            continue
+        try:
+            before, after = edf.repair(path)
+            from host.analysis import analyze_file
+
+            summary = analyze_file(path, config)
+            summary["recovered"] = {"records_in_header": before, "records_kept": after}
+            write_summary(path, summary)
+            log.warning("recovered interrupted recording %s: %d s kept (header said %s)", path, after,
+                        before if before >= 0 else "unknown")
+            recovered.append(path)
+        except MyotwitchError as e:
+            log.error("could not recover %s: %s", path, e)
+            continue
+        os.remove(marker)
+    return recovered
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Recorder:
+    """``run()`` records until the duration is reached or a stop signal arrives."""
+
+    def __init__(self, source: Source, out_dir: str, *, config: DetectorConfig | None = None,
+                 rotate: str | None = None, duration_s: float | None = None, events_path: str | None = None,
+                 subject: edf.Subject | None = None, annotate_rejected: bool = True,
+                 status_interval_s: float = 60.0, prefix: str = "myotwitch") -> None:
+        self.source = source
+        self.out_dir = out_dir
+        self.config = config or DetectorConfig()
+        self.rotate = rotate
+        self.rotate_s = None if rotate in (None, "daily", "none") else parse_duration(rotate)
+        self.duration_s = duration_s
+        self.subject = subject or edf.Subject()
+        self.annotate_rejected = annotate_rejected
+        self.status_interval_s = status_interval_s
+        self.prefix = prefix
+        self.events_path = events_path
+        self.eventlog: EventLog | None = None
+        self.info: DeviceInfo | None = None
+        self.pipe: Pipeline | None = None
+        self.current: OpenFile | None = None
+        self.closing: list[OpenFile] = []
+        self.closed_files: list[str] = []
+        self.samples = 0
+        self.twitches = 0
+        self.gaps = 0
+        self.lost_samples = 0
+        self.reconnects = 0
+        self._stop = False
+        self._rotate_requested = False
+        self._session_start = dt.datetime.now()
+        self._last_status = time.monotonic()
+        self._last_flags: tuple[bool, bool] | None = None
+        self._disk_warned = False
+        self.error: str | None = None
+        self._episodes_seen = 0
+
+    # -- control ------------------------------------------------------------------------------
+    def request_stop(self, *_: object) -> None:
+        self._stop = True
+
+    def request_rotate(self, *_: object) -> None:
+        self._rotate_requested = True
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGINT, self.request_stop)
+        signal.signal(signal.SIGTERM, self.request_stop)
+        if hasattr(signal, "SIGHUP"):
+            signal.signal(signal.SIGHUP, self.request_rotate)
+
+    # -- main loop ------------------------------------------------------------------------------
+    def run(self) -> int:
+        """Returns 0 after a clean stop; raises RecorderError for disk problems (file left valid)."""
+        self._check_dir()
+        recover(self.out_dir, self.config)
+        if self.events_path == "auto":
+            self.events_path = os.path.join(self.out_dir, f"{self.prefix}_{self._session_start:%Y%m%d-%H%M%S}.events.jsonl")
+        self.eventlog = EventLog(self.events_path)
+        started = time.monotonic()
+        try:
+            while not self._stop:
+                for rec in self.source.read(0.2):
+                    self._handle(rec)
+                if self.duration_s is not None and self.info and self.samples >= self.duration_s * self.info.fs:
+                    break
+                if self.duration_s is not None and not self.info and time.monotonic() - started > self.duration_s + 30:
+                    raise SourceError(f"{self.source.spec}: no data from the device")
+                if self._rotate_requested or self._rotation_due():
+                    self._rotate_requested = False
+                    self._rotate("rotation")
+                self._maybe_status()
+                if self.source.closed:
+                    break
+        except OSError as e:
+            self.error = self._disk_error(e)
+            raise RecorderError(self.error) from e
+        finally:
+            self._finish()
+        return 0
+
+    def _check_dir(self) -> None:
+        try:
+            os.makedirs(self.out_dir, exist_ok=True)
+        except OSError as e:
+            raise RecorderError(f"cannot create output directory {self.out_dir}: {e.strerror}") from e
+        if not os.access(self.out_dir, os.W_OK):
+            raise RecorderError(f"output directory {self.out_dir} is not writable (read-only or permissions)")
+
+    def _disk_error(self, e: OSError) -> str:
+        where = getattr(e, "filename", None) or (self.current.path if self.current else self.out_dir)
+        if e.errno == errno.ENOSPC:
+            return f"disk full while writing {where}; recording stopped, the file holds everything up to the last second"
+        if e.errno == errno.EROFS:
+            return f"{where}: file system became read-only; recording stopped"
+        return f"write to {where} failed ({e.strerror or e}); recording stopped"
+
+    def _handle(self, rec: object) -> None:
+        if isinstance(rec, SampleBlock):
+            self._samples(rec)
+        elif isinstance(rec, DeviceInfo):
+            self._device(rec)
+        elif isinstance(rec, GapRecord):
+            self._gap(rec)
+        elif isinstance(rec, LinkEvent):
+            self._link(rec)
+        elif isinstance(rec, StatusRecord):
+            self._status(rec)
+
+    def _device(self, info: DeviceInfo) -> None:
+        if self.info is not None and self.info.same_stream(info):
+            return
+        if self.info is not None:
+            log.warning("device changed format; starting a new file")
+            self._close_all()
+        self.info = info
+        self.pipe = Pipeline(info.fs, info.n_channels, self.config)
+        self._episodes_seen = 0
+        self.eventlog and self.eventlog.write("device", **info.to_dict())
+        log.info("device %s fw %s: %d ch at %g Hz, %g µV/count", info.device_id, info.firmware, info.n_channels,
+                 info.fs, info.uv_per_count)
+
+    def _new_file(self, first_sample: int) -> OpenFile:
+        assert self.info is not None
+        start = self._session_start + dt.timedelta(seconds=first_sample / self.info.fs)
+        base = f"{self.prefix}_{start:%Y%m%d-%H%M%S}_{self.info.device_id[-8:]}"
+        path = os.path.join(self.out_dir, base + ".edf" if self.info.bits == 16 else base + ".bdf")
+        k = 1
+        while os.path.exists(path) or os.path.exists(path + MARKER_SUFFIX):
+            path = os.path.join(self.out_dir, f"{base}-{k}" + os.path.splitext(path)[1])
+            k += 1
+        with open(path + MARKER_SUFFIX, "w", encoding="utf-8") as fh:
+            json.dump({"pid": os.getpid(), "started": start.isoformat(), "source": self.source.spec}, fh)
+        writer = edf.EdfWriter(path, fs=self.info.fs, labels=list(self.info.labels), uv_per_count=self.info.uv_per_count,
+                               bits=self.info.bits, start=start, subject=self.subject,
+                               prefilter=f"device {self.info.device_id} fw {self.info.firmware}")
+        f = OpenFile(writer, first_sample, start)
+        log.info("recording to %s", path)
+        self.eventlog and self.eventlog.write("file", path=path, start=start.isoformat())
+        return f
+
+    def _samples(self, block: SampleBlock) -> None:
+        if self.info is None or self.pipe is None:
+            return
+        uv = block.uv
+        if self.duration_s is not None:  # stop exactly at the requested duration
+            room = int(round(self.duration_s * self.info.fs)) - self.samples
+            uv = uv[:, :max(room, 0)]
+            if uv.shape[1] == 0:
+                return
+        if self.current is None:
+            self.current = self._new_file(block.first_sample)
+        self.current.writer.write(uv)
+        self.samples += uv.shape[1]
+        self._events(self.pipe.process(uv))
+        self._check_disk()
+
+    def _gap(self, gap: GapRecord) -> None:
+        self.gaps += 1
+        self.lost_samples += gap.n_samples
+        if self.pipe is None:
+            return
+        if self.current is not None:
+            self.current.gaps += 1
+            self.current.gap_samples += gap.n_samples
+            self.current.writer.gap(gap.n_samples)
+        self._events(self.pipe.gap(gap.n_samples))
+        self.eventlog and self.eventlog.write("gap", onset_s=gap.onset_s, duration_s=gap.duration_s,
+                                              reason=gap.reason, exact=gap.exact)
+
+    def _link(self, ev: LinkEvent) -> None:
+        if ev.kind == "connected" and self.info is not None:
+            self.reconnects += 1
+            if self.current:
+                self.current.reconnects += 1
+        self._annotate_now(f"link {ev.kind}: {ev.detail}")
+        self.eventlog and self.eventlog.write("link", kind=ev.kind, detail=ev.detail)
+
+    def _status(self, st: StatusRecord) -> None:
+        flags = (st.lead_off, st.saturated)
+        if flags != self._last_flags:
+            if self._last_flags is not None or any(flags):
+                text = f"status lead_off={int(st.lead_off)} saturated={int(st.saturated)}"
+                self._annotate_now(text)
+            self._last_flags = flags
+        self.eventlog and self.eventlog.write("status", battery_mv=st.battery_mv, battery_pct=st.battery_pct,
+                                              lead_off=st.lead_off, saturated=st.saturated, overruns=st.overruns)
+
+    def _annotate_now(self, text: str) -> None:
+        if self.current is not None and self.info is not None:
+            self.current.writer.annotate(self.current.writer.samples_written_total / self.info.fs, None, text)
+
+    def _events(self, events: list[Event]) -> None:
+        assert self.pipe is not None and self.info is not None
+        for e in events:
+            target = self._file_for(e.onset_sample)
+            if e.kind == "twitch":
+                self.twitches += 1
+            if target is not None:
+                target.events.append(e)
+                if e.kind == "twitch" or self.annotate_rejected:
+                    rel = (e.onset_sample - target.first_sample) / self.info.fs
+                    text = f"{e.kind} ch{e.channel} {e.peak_to_peak_uv:.0f}uV {e.snr_db:.0f}dB"
+                    if e.reason:
+                        text += f" ({e.reason})"
+                    target.writer.annotate(rel, e.duration_ms / 1000.0, text)
+            self.eventlog and self.eventlog.write("event", **e.to_dict())
+        new_episodes = self.pipe.episodes[self._episodes_seen:]
+        self._episodes_seen = len(self.pipe.episodes)
+        for ep in new_episodes:
+            target = self._file_for(int(ep.start_s * self.info.fs)) or self.current
+            if target is not None:
+                target.episodes.append(ep)
+                rel = ep.start_s - target.first_sample / self.info.fs
+                target.writer.annotate(rel, ep.duration_s, f"episode {ep.n_twitches} twitches")
+            self.eventlog and self.eventlog.write("episode", **ep.to_dict())
+        self._close_finished()
+
+    def _all_files(self) -> list[OpenFile]:
+        return self.closing + ([self.current] if self.current else [])
+
+    def _file_for(self, sample: int) -> OpenFile | None:
+        for f in self._all_files():
+            if f.first_sample <= sample and (f.end_sample is None or sample < f.end_sample):
+                return f
+        return None
+
+    # -- rotation and closing ------------------------------------------------------------------------
+    def _rotation_due(self) -> bool:
+        if self.current is None or self.info is None:
+            return False
+        if self.rotate_s:
+            return (self.samples_in_session() - self.current.first_sample) >= self.rotate_s * self.info.fs
+        if self.rotate == "daily":
+            now = self._session_start + dt.timedelta(seconds=self.samples_in_session() / self.info.fs)
+            return now.date() != self.current.start.date()
+        return False
+
+    def samples_in_session(self) -> int:
+        return self.pipe.samples_in if self.pipe else 0
+
+    def _rotate(self, why: str) -> None:
+        if self.current is None:
+            return
+        boundary = self.samples_in_session()
+        self.current.end_sample = boundary
+        self.closing.append(self.current)
+        self.current = self._new_file(boundary)
+        log.info("rotated (%s) at %.1f s", why, boundary / self.info.fs if self.info else 0)
+        self._close_finished()
+
+    def _close_finished(self, force: bool = False) -> None:
+        if self.pipe is None or self.info is None:
+            return
+        horizon = self.pipe.latency_horizon_s * self.info.fs
+        for f in list(self.closing):
+            if force or (f.end_sample is not None and horizon >= f.end_sample + self.config.episode_gap_s * self.info.fs):
+                self.closing.remove(f)
+                self._close(f)
+
+    def _close(self, f: OpenFile) -> None:
+        assert self.pipe is not None and self.info is not None
+        f.writer.close()
+        extra = {"reconnects": f.reconnects, "link_gaps": f.gaps, "source": self.source.spec}
+        summary = summarize(f.events, f.episodes, self.pipe, file=f.path, start=f.start, labels=list(self.info.labels),
+                            device=self.info.to_dict(), extra_quality=extra)
+        end = f.end_sample if f.end_sample is not None else self.samples_in_session()
+        summary["duration_s"] = (end - f.first_sample) / self.info.fs
+        summary["valid_s"] = summary["duration_s"] - f.gap_samples / self.info.fs
+        summary["quality"]["gap_s"] = f.gap_samples / self.info.fs
+        summary["quality"]["gaps"] = f.gaps
+        hours = summary["valid_s"] / 3600
+        summary["twitches_per_hour"] = summary["counts"]["twitch"] / hours if hours else 0.0
+        write_summary(f.path, summary)
+        try:
+            os.remove(f.path + MARKER_SUFFIX)
+        except FileNotFoundError:
+            pass
+        self.closed_files.append(f.path)
+        try:
+            from host.index import SessionIndex
+
+            SessionIndex.default().add_summary(summary)
+        except Exception as e:  # noqa: BLE001 - the index is a convenience; never lose the recording over it
+            log.warning("session index not updated: %s", e)
+        log.info("closed %s (%.0f s, %d twitches)", f.path, summary["duration_s"], summary["counts"]["twitch"])
+        self.eventlog and self.eventlog.write("file_closed", path=f.path, summary=os.path.basename(f.path))
+
+    def _close_all(self) -> None:
+        if self.pipe is not None:
+            self._events(self.pipe.flush())
+        if self.current is not None:
+            self.current.end_sample = self.samples_in_session()
+            self.closing.append(self.current)
+            self.current = None
+        self._close_finished(force=True)
+
+    def _finish(self) -> None:
+        try:
+            self._close_all()
+        except OSError as e:
+            log.error("%s", self._disk_error(e))
+        finally:
+            self.source.close()
+            if self.eventlog:
+                self.eventlog.close()
+            self._log_status()
+
+    # -- status ----------------------------------------------------------------------------
+    def _check_disk(self) -> None:
+        if self._disk_warned or self.current is None:
+            return
+        try:
+            free = shutil.disk_usage(self.out_dir).free
+        except OSError:
+            return
+        if free < LOW_DISK_WARN_BYTES:
+            self._disk_warned = True
+            hours = free / max(self.current.writer.record_bytes * 3600, 1)
+            log.warning("low disk space in %s: %.0f MB free (about %.1f h of recording left)", self.out_dir,
+                        free / 1e6, hours)
+
+    def _maybe_status(self) -> None:
+        if time.monotonic() - self._last_status >= self.status_interval_s:
+            self._last_status = time.monotonic()
+            self._log_status()
+
+    def _log_status(self) -> None:
+        fs = self.info.fs if self.info else 0
+        t = self.samples / fs if fs else 0
+        rate = self.twitches / (t / 3600) if t else 0
+        log.info("status source=%s rate=%gHz recorded=%s twitches=%d (%.0f/h) gaps=%d lost=%.1fs reconnects=%d file=%s",
+                 self.source.spec, fs, _hms(t), self.twitches, rate, self.gaps, self.lost_samples / fs if fs else 0,
+                 self.reconnects, os.path.basename(self.current.path) if self.current else "-")
+
+
+def _hms(t: float) -> str:
+    t = int(t)
+    return f"{t // 3600:02d}:{t % 3600 // 60:02d}:{t % 60:02d}"

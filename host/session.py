@@ -1,0 +1,76 @@
+"""Per-session results in one versioned shape, shared by the recorder's summaries, ``analyze``
+(--json) and the advice engine."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from dataclasses import asdict
+
+from dsp import DetectorConfig, Episode, Event, Pipeline
+
+SCHEMA = "myotwitch.session/1"
+
+
+def summarize(events: list[Event], episodes: list[Episode], pipe: Pipeline, *, file: str | None,
+              start: dt.datetime | None, labels: list[str] | tuple[str, ...], device: dict | None = None,
+              extra_quality: dict | None = None, include_events: bool = True) -> dict:
+    """The session dict: counts, rates over the time with data, episodes, quality, advice inputs."""
+    counts = {k: 0 for k in ("twitch", "contraction", "artifact")}
+    per_channel = [0] * pipe.n_channels
+    for e in events:
+        counts[e.kind] = counts.get(e.kind, 0) + 1
+        if e.kind == "twitch":
+            per_channel[e.channel] += 1
+    quality = pipe.quality()
+    quality.update(extra_quality or {})
+    duration_s = pipe.samples_seen / pipe.fs
+    valid_s = max(duration_s - quality["gap_s"], 0.0)
+    hours = valid_s / 3600.0
+    twitch_amps = sorted(e.peak_to_peak_uv for e in events if e.kind == "twitch")
+    out = {
+        "schema": SCHEMA,
+        "file": file,
+        "start": start.isoformat() if start else None,
+        "duration_s": duration_s,
+        "valid_s": valid_s,
+        "fs": pipe.fs,
+        "channels": list(labels),
+        "device": device,
+        "counts": counts,
+        "twitches_per_channel": per_channel,
+        "twitches_per_hour": counts["twitch"] / hours if hours > 0 else 0.0,
+        "median_twitch_uv": twitch_amps[len(twitch_amps) // 2] if twitch_amps else None,
+        "episodes": [e.to_dict() for e in episodes],
+        "quality": quality,
+        "detector": {k: v for k, v in asdict(pipe.config).items()},
+    }
+    if include_events:
+        out["events"] = [e.to_dict() for e in events]
+        out["gaps"] = [g.to_dict() for g in pipe.gaps]
+    return out
+
+
+def summary_path(recording: str | os.PathLike) -> str:
+    base = os.fspath(recording)
+    return os.path.splitext(base)[0] + ".summary.json"
+
+
+def write_summary(recording: str | os.PathLike, summary: dict) -> str:
+    """Write atomically next to the recording (tmp file + rename)."""
+    path = summary_path(recording)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(summary, fh, indent=1, default=str)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def config_from_dict(d: dict | None) -> DetectorConfig:
+    if not d:
+        return DetectorConfig()
+    names = DetectorConfig.__dataclass_fields__
+    return DetectorConfig(**{k: v for k, v in d.items() if k in names})

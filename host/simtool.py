@@ -1,0 +1,152 @@
+"""``myotwitch simulate``: the virtual device on a pseudo-terminal, paced in real time.
+
+A replug is simulated by closing the pty and opening a new one (a new path, like a real
+USB re-enumeration); ``--link`` keeps a stable symlink to whichever pty is current."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import logging
+import os
+import select
+import signal
+import sys
+import time
+import tty
+
+from dsp.synth import SynthSpec
+from host.errors import UsageError
+from host.simulator import Faults, VirtualDevice
+
+log = logging.getLogger(__name__)
+
+
+class PtyServer:
+    def __init__(self, device: VirtualDevice, link: str | None = None) -> None:
+        self.device = device
+        self.link = link
+        self.master = self.slave = -1
+        self.path = ""
+        self.bytes_dropped = 0
+
+    def open(self) -> str:
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)  # binary-clean: no echo, no newline translation
+        os.set_blocking(self.master, False)
+        self.path = os.ttyname(self.slave)
+        if self.link:
+            tmp = self.link + ".tmp"
+            if os.path.lexists(tmp):
+                os.remove(tmp)
+            os.symlink(self.path, tmp)
+            os.replace(tmp, self.link)
+        return self.path
+
+    def close(self) -> None:
+        for fd in (self.master, self.slave):
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.master = self.slave = -1
+        if self.link and os.path.lexists(self.link):
+            os.remove(self.link)
+
+    def send(self, data: bytes) -> None:
+        while data:
+            try:
+                n = os.write(self.master, data)
+            except BlockingIOError:
+                self.bytes_dropped += len(data)  # nobody reading: the device's buffer overflows
+                return
+            except OSError as e:
+                if e.errno in (errno.EIO, errno.EAGAIN):
+                    self.bytes_dropped += len(data)
+                    return
+                raise
+            data = data[n:]
+
+    def receive(self, timeout: float) -> bytes:
+        r, _, _ = select.select([self.master], [], [], timeout)
+        if not r:
+            return b""
+        try:
+            return os.read(self.master, 4096)
+        except (BlockingIOError, OSError):
+            return b""
+
+
+def run_simulator(args: argparse.Namespace) -> int:
+    from host.recorder import parse_duration
+
+    if not 250 <= args.rate <= 4000:
+        raise UsageError(f"--rate {args.rate:g}: expected 250-4000 Hz")
+    if not 1 <= args.channels <= 8:
+        raise UsageError(f"--channels {args.channels}: expected 1-8")
+    duration = parse_duration(args.duration)
+    spec = SynthSpec(fs=args.rate, n_channels=args.channels, twitch_rate=args.twitch_rate, mains_hz=args.mains,
+                     seed=args.seed, duration_s=10.0)
+    faults = Faults(bit_error_rate=args.bit_errors, drop_frame_rate=args.drop, stall_every_s=args.stall_every,
+                    stall_for_s=args.stall_for)
+    device = VirtualDevice(spec, faults=faults)
+    server = PtyServer(device, args.link)
+    stop = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    path = server.open()
+    print(path, flush=True)
+    log.info("virtual device on %s (%g Hz, %d ch)%s; Ctrl-C to stop", path, args.rate, args.channels,
+             f", link {args.link}" if args.link else "")
+    t_start = last = time.monotonic()
+    carry = 0.0
+    next_unplug = t_start + args.unplug_every if args.unplug_every else None
+    try:
+        while not stop:
+            if duration is not None and device.time_s >= duration:
+                break
+            data = server.receive(0.005)
+            if data:
+                server.send(device.receive(data))
+            now = time.monotonic()
+            due = (now - last) * device.fs + carry
+            n = int(due)
+            carry, last = due - n, now
+            if n:
+                out = device.step(n)
+                _, stalled = device.fault_schedule()
+                if stalled:
+                    device.overruns += n if device.streaming else 0
+                else:
+                    server.send(out)
+            if next_unplug is not None and now >= next_unplug:
+                server.close()
+                log.info("simulated unplug for %g s", args.unplug_for)
+                t_end = now + args.unplug_for
+                while time.monotonic() < t_end and not stop:  # the device keeps sampling, unheard
+                    time.sleep(0.01)
+                    now = time.monotonic()
+                    k = int((now - last) * device.fs + carry)
+                    carry = (now - last) * device.fs + carry - k
+                    last = now
+                    device.step(k)
+                path = server.open()
+                print(path, flush=True)
+                log.info("replugged as %s", path)
+                next_unplug = time.monotonic() + args.unplug_every
+    finally:
+        server.close()
+        if args.truth:
+            with open(args.truth, "w", encoding="utf-8") as fh:
+                json.dump({"fs": device.fs, "samples": device.sample_counter, **device.synth.truth.to_dict()}, fh)
+    log.info("stopped after %.1f s of device time (%d samples, %d bytes dropped with no reader)",
+             device.time_s, device.sample_counter, server.bytes_dropped)
+    sys.stdout.flush()
+    return 0
