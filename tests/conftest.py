@@ -1,0 +1,17 @@
+"""Shared fixtures: every test gets its own data directory; Qt runs offscreen."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path, monkeypatch):
+    """Keep the session index and diary of each test apart from the user's and each other's."""
+    home = tmp_path / "myotwitch-home"
+    monkeypatch.setenv("MYOTWITCH_HOME", str(home))
+    return home

@@ -1,0 +1,177 @@
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dsp import DetectorConfig, Pipeline, detect
+from dsp.evaluate import match
+from dsp.synth import CASES, SynthSpec, case_spec, synthesize
+
+
+def onsets(events, kind="twitch", ch=None):
+    return np.array([e.onset_s for e in events if e.kind == kind and (ch is None or e.channel == ch)])
+
+
+@pytest.mark.parametrize("case", sorted(set(CASES) - {"no_twitch_rest"}))
+@pytest.mark.parametrize("fs", [500.0, 2000.0])
+def test_detects_the_true_twitches(case, fs):
+    x, truth = synthesize(case_spec(case, fs, 120.0, seed=11))
+    res = detect(x, fs)
+    tp, fp, fn = match(onsets(res.events), np.array([t.onset_s for t in truth.twitches]))
+    assert tp + fn == len(truth.twitches) > 0
+    f1 = 2 * tp / (2 * tp + fp + fn)
+    assert f1 >= 0.9, (case, tp, fp, fn)
+    assert fp <= 1
+
+
+def test_quiet_rest_gives_no_false_twitches():
+    x, truth = synthesize(case_spec("no_twitch_rest", 1000.0, 900.0, seed=5))
+    assert truth.twitches == []
+    res = detect(x, 1000.0)
+    assert [e for e in res.events if e.kind == "twitch"] == []
+
+
+def test_contractions_are_not_twitches():
+    spec = SynthSpec(fs=1000.0, duration_s=120.0, twitch_rate=0.0, contraction_rate=6.0, seed=3)
+    x, truth = synthesize(spec)
+    res = detect(x, 1000.0)
+    assert res.twitches == []
+    contractions = [e for e in res.events if e.kind == "contraction"]
+    true = [c for c in truth.confounders if c[0] == "contraction"]
+    assert len(contractions) >= 0.8 * len(true) > 0
+    assert all(e.duration_ms >= 150 for e in contractions)
+
+
+def test_electrode_pops_and_clipping_are_artifacts_with_reasons():
+    spec = SynthSpec(fs=1000.0, duration_s=120.0, twitch_rate=0.0, pop_rate=6.0, clip_uv=2000.0, seed=4)
+    x, truth = synthesize(spec)
+    res = detect(x, 1000.0)
+    assert res.twitches == []
+    artifacts = [e for e in res.events if e.kind == "artifact"]
+    assert artifacts and all(e.reason for e in artifacts)
+    reasons = " ".join(e.reason for e in artifacts)
+    assert "low-frequency transient" in reasons
+
+
+def test_event_fields_are_consistent():
+    x, truth = synthesize(case_spec("clean_rest", 1000.0, 60.0, seed=2))
+    res = detect(x, 1000.0)
+    assert res.twitches
+    for e in res.events:
+        assert e.offset_s > e.onset_s
+        assert e.duration_ms == pytest.approx((e.offset_s - e.onset_s) * 1000)
+        assert e.peak_to_peak_uv > 0 and e.snr_db > 0
+        assert e.kind in ("twitch", "contraction", "artifact")
+        assert (e.reason is None) == (e.kind != "artifact")
+    big = max(truth.twitches, key=lambda t: t.peak_to_peak_uv)
+    hit = min(res.twitches, key=lambda e: abs(e.onset_s - big.onset_s))
+    assert hit.peak_to_peak_uv == pytest.approx(big.peak_to_peak_uv, rel=0.35)
+
+
+# -- chunk-size invariance -----------------------------------------------------------------------
+_SIGNAL = {}
+
+
+def _mixed_signal():
+    if not _SIGNAL:
+        spec = case_spec("mixed", 1000.0, 40.0, seed=9, n_channels=2).with_(twitch_rate=30.0, gap_rate=3.0)
+        x, _ = synthesize(spec)
+        _SIGNAL["x"] = x
+        _SIGNAL["ref"] = detect(x, 1000.0)
+    return _SIGNAL["x"], _SIGNAL["ref"]
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), max_chunk=st.sampled_from([1, 20, 333, 10_000]))
+def test_chunking_never_changes_the_events(seed, max_chunk):
+    x, ref = _mixed_signal()
+    rng = np.random.default_rng(seed)
+    # tiny chunks on a stretch, random sizes up to max_chunk elsewhere (keeps 1-sample runs affordable)
+    pipe = Pipeline(1000.0, 2)
+    events = []
+    i = 0
+    while i < x.shape[1]:
+        hi = max_chunk if max_chunk > 1 or 15_000 <= i < 17_000 else 500
+        n = int(rng.integers(1, hi + 1))
+        events += pipe.process(x[:, i: i + n])
+        i += n
+    events += pipe.flush()
+    events.sort(key=lambda e: (e.onset_sample, e.channel))
+    assert events == ref.events
+    assert pipe.episodes == ref.episodes
+    assert [g.to_dict() for g in pipe.gaps] == [g.to_dict() for g in ref.gaps]
+
+
+# -- gaps ------------------------------------------------------------------------------------------
+def test_no_event_spans_a_gap_and_gaps_are_reported():
+    spec = case_spec("clean_rest", 1000.0, 60.0, seed=21).with_(twitch_rate=40.0)
+    x, _ = synthesize(spec)
+    x = x.copy()
+    x[:, 20_000:21_500] = np.nan
+    res = detect(x, 1000.0)
+    assert [(g.start_sample, g.n_samples) for g in res.gaps] == [(20_000, 1500)]
+    for e in res.events:
+        assert e.offset_sample <= 20_000 or e.onset_sample >= 21_500
+
+
+def test_explicit_gap_equals_nan_run():
+    x, _ = synthesize(case_spec("clean_rest", 1000.0, 30.0, seed=22).with_(twitch_rate=40.0))
+    with_nan = x.copy()
+    with_nan[:, 10_000:10_700] = np.nan
+    ref = detect(with_nan, 1000.0)
+    pipe = Pipeline(1000.0, 1)
+    ev = pipe.process(x[:, :10_000]) + pipe.gap(700) + pipe.process(x[:, 10_700:]) + pipe.flush()
+    assert sorted(ev, key=lambda e: e.onset_sample) == ref.events
+
+
+def test_a_twitch_cut_by_a_gap_is_not_counted():
+    fs = 1000.0
+    x, truth = synthesize(SynthSpec(fs=fs, duration_s=20.0, twitch_rate=20.0, seed=8, twitch_ms=(20.0, 30.0)))
+    tw = truth.twitches[3]
+    cut = int((tw.onset_s + tw.offset_s) / 2 * fs)
+    x = x.copy()
+    x[:, cut: cut + 300] = np.nan
+    res = detect(x, fs)
+    assert not any(abs(e.onset_s - tw.onset_s) < 0.03 for e in res.twitches)
+    assert any(e.kind == "artifact" and "gap" in (e.reason or "") for e in res.events)
+
+
+# -- latency ---------------------------------------------------------------------------------------
+def test_twitches_are_reported_within_300_ms_of_their_end():
+    fs = 1000.0
+    x, truth = synthesize(case_spec("clean_rest", fs, 60.0, seed=13).with_(twitch_rate=20.0))
+    pipe = Pipeline(fs, 1)
+    block = 50
+    delays = []
+    for i in range(0, x.shape[1], block):
+        for e in pipe.process(x[:, i: i + block]):
+            if e.kind == "twitch":
+                delays.append((i + block) / fs - e.offset_s)
+    assert len(delays) > 5
+    assert max(delays) <= 0.300
+
+
+def test_mains_is_detected_and_reported():
+    x, _ = synthesize(case_spec("mains_60", 1000.0, 30.0, seed=1))
+    res = detect(x, 1000.0)
+    assert res.mains.frequency_hz == 60.0
+    assert res.quality["mains"]["frequency_hz"] == 60.0
+
+
+def test_forced_mains_overrides_detection():
+    x, _ = synthesize(case_spec("mains_50", 1000.0, 20.0, seed=1))
+    assert detect(x, 1000.0, DetectorConfig(mains=60)).mains.frequency_hz == 60.0
+    assert detect(x, 1000.0, DetectorConfig(mains="off")).mains is None
+
+
+def test_noise_floor_is_measured_and_not_inflated_by_twitches():
+    x, _ = synthesize(SynthSpec(fs=1000.0, duration_s=60.0, noise_uv=5.0, twitch_rate=60.0, seed=2))
+    q = detect(x, 1000.0).quality
+    # the band-passed noise (20-450 Hz of a 15-500 Hz noise of 5 µV RMS) is a bit under 5 µV
+    assert 3.5 < q["noise_floor_uv_rms"][0] < 5.5
+
+
+def test_short_input_is_flushed():
+    x, _ = synthesize(SynthSpec(fs=1000.0, duration_s=1.5, seed=1))
+    res = detect(x, 1000.0)  # shorter than the mains probe
+    assert res.duration_s == 1.5
