@@ -12,7 +12,7 @@ import struct
 from dataclasses import asdict, dataclass, field
 
 PROTOCOL_VERSION = 1
-MAX_BODY = 512  # bytes of header + payload + CRC before COBS
+MAX_BODY = 2048  # bytes of header + payload + CRC before COBS (frames larger than this are rejected)
 DELIMITER = b"\x00"
 
 T_INFO, T_SAMPLES, T_STATUS, T_PONG, T_ACK = 0x01, 0x02, 0x03, 0x04, 0x05

@@ -1,0 +1,134 @@
+/* myotwitch for Arduino Uno / Nano (ATmega328P @ 16 MHz): one EMG channel on A0, sampled by a
+ * Timer1 interrupt, streamed as protocol frames over the UART at 250000 baud.
+ *
+ * Board layer only: everything testable lives in ../../core. Build with `make avr`, flash with
+ *   avrdude -p m328p -c arduino -P /dev/ttyACM0 -b 115200 -U flash:w:build/myotwitch_uno.elf
+ * The analog front end (e.g. BioAmp EXG Pill) outputs mid-supply at rest; see hardware.md for
+ * the µV-per-count formula (FRONTEND_GAIN below). */
+#include <avr/interrupt.h>
+#include <avr/io.h>
+#include <string.h>
+
+#include "../../core/mt_device.h"
+
+#ifndef FRONTEND_GAIN
+#define FRONTEND_GAIN 1000.0f /* BioAmp EXG Pill default gain is about 1000 */
+#endif
+#ifndef MT_DEVICE_ID
+#define MT_DEVICE_ID 0x00A7000000000001ull
+#endif
+#define VREF_UV 5000000.0f /* AVCC reference, µV */
+#define UART_UBRR 3u       /* 16 MHz / 16 / 250000 - 1: exact */
+
+static mt_device_t dev;
+static volatile uint16_t rate_hz = 1000u;
+static volatile uint32_t ms;
+static volatile uint16_t ms_acc;
+
+static void timer_set(uint16_t hz)
+{
+    /* CTC mode, prescaler 8: 2 MHz timer clock */
+    TCCR1A = 0;
+    TCCR1B = (uint8_t)((1 << WGM12) | (1 << CS11));
+    OCR1A = (uint16_t)(2000000UL / hz - 1u);
+    TIMSK1 = (uint8_t)(1 << OCIE1A);
+}
+
+static uint8_t board_set_rate(void *ctx, uint16_t hz)
+{
+    (void)ctx;
+    if (hz < 250u || hz > 4000u) {
+        return 0u;
+    }
+    cli();
+    rate_hz = hz;
+    timer_set(hz);
+    sei();
+    return 1u;
+}
+
+static uint32_t board_millis(void *ctx)
+{
+    uint32_t t;
+    (void)ctx;
+    cli();
+    t = ms;
+    sei();
+    return t;
+}
+
+static uint16_t board_battery_mv(void *ctx) { (void)ctx; return 5000u; } /* USB powered */
+static uint8_t board_battery_pct(void *ctx) { (void)ctx; return 255u; }
+
+static const mt_board_t board = {board_set_rate, board_battery_mv, board_battery_pct, 0, board_millis, 0};
+
+ISR(TIMER1_COMPA_vect)
+{
+    int32_t v = (int32_t)ADC - 512; /* result of the conversion started one period ago */
+    ADCSRA |= (uint8_t)(1 << ADSC);   /* start the next one now: sampling instants stay on the timer */
+    if (v <= -512 || v >= 511) {
+        dev.saturated = 1u;
+    }
+    mt_device_sample(&dev, &v);
+    ms_acc += 1000u;
+    while (ms_acc >= rate_hz) {
+        ms_acc -= rate_hz;
+        ms++;
+    }
+}
+
+static void uart_init(void)
+{
+    UBRR0H = 0;
+    UBRR0L = UART_UBRR;
+    UCSR0A = 0;
+    UCSR0B = (uint8_t)((1 << RXEN0) | (1 << TXEN0));
+    UCSR0C = (uint8_t)((1 << UCSZ01) | (1 << UCSZ00)); /* 8N1 */
+}
+
+static void uart_write(const uint8_t *p, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        while (!(UCSR0A & (1 << UDRE0))) {
+        }
+        UDR0 = p[i];
+    }
+}
+
+int main(void)
+{
+    static uint8_t frame[96];
+    mt_info_t info;
+    memset(&info, 0, sizeof info);
+    info.protocol_version = MT_PROTOCOL_VERSION;
+    info.fw_major = 0u;
+    info.fw_minor = 1u;
+    info.device_id = MT_DEVICE_ID;
+    info.sample_rate_hz = rate_hz;
+    info.n_channels = 1u;
+    info.sample_format = MT_FMT_INT16;
+    info.uv_per_count = VREF_UV / 1024.0f / FRONTEND_GAIN;
+    strcpy(info.labels[0], "calf");
+    mt_device_init(&dev, &info, &board, 16u);
+
+    ADMUX = (uint8_t)(1 << REFS0);                                  /* AVCC reference, channel A0 */
+    ADCSRA = (uint8_t)((1 << ADEN) | (1 << ADPS2));                 /* enable, clock /16 = 1 MHz */
+    ADCSRA |= (uint8_t)(1 << ADSC);
+    uart_init();
+    timer_set(rate_hz);
+    sei();
+    /* announce ourselves: a host that opens the port late asks with GET_INFO anyway */
+    uart_write(frame, mt_frame_info(&dev.info, dev.seq++, frame, sizeof frame));
+    for (;;) {
+        size_t n;
+        if (UCSR0A & (1 << RXC0)) {
+            uint8_t b = UDR0;
+            mt_device_receive(&dev, &b, 1u);
+        }
+        n = mt_device_poll(&dev, frame, sizeof frame);
+        if (n) {
+            uart_write(frame, n);
+        }
+    }
+}
