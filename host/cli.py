@@ -104,7 +104,7 @@ def cmd_record(args: argparse.Namespace) -> int:
     if args.rotate not in (None, "daily", "none"):
         parse_duration(args.rotate)
     events = args.events if args.events is not None else "auto"
-    src = open_source(resolve_source(args.source))
+    src = open_source(resolve_source(args.source), wait=args.wait)
     rec = Recorder(src, args.out, config=detector_config(args), rotate=args.rotate, duration_s=duration,
                    events_path=None if events == "none" else events, subject=subject,
                    annotate_rejected=not args.no_rejected, status_interval_s=args.status_interval)
@@ -194,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
              "OUT/myotwitch_<start>.events.jsonl. An interrupted recording is repaired on the next start.")
     sp.add_argument("--source", default="auto", help="source spec (default: auto = first device, else simulator)")
     sp.add_argument("--out", default="recordings", help="output folder (default: ./recordings)")
+    sp.add_argument("--wait", action="store_true", help="wait for the device to appear instead of failing "
+                    "(for services started before the sensor is plugged in)")
     sp.add_argument("--rotate", metavar="1h|daily", help="start a new file every interval (e.g. 1h, 30m) or at midnight")
     sp.add_argument("--duration", metavar="T", help="stop after T of data (e.g. 90s, 8h)")
     sp.add_argument("--events", metavar="PATH", help="JSON-lines event log: a path, - for stdout, or none "

@@ -119,7 +119,7 @@ class Recorder:
     def __init__(self, source: Source, out_dir: str, *, config: DetectorConfig | None = None,
                  rotate: str | None = None, duration_s: float | None = None, events_path: str | None = None,
                  subject: edf.Subject | None = None, annotate_rejected: bool = True,
-                 status_interval_s: float = 60.0, prefix: str = "myotwitch") -> None:
+                 status_interval_s: float = 60.0, prefix: str = "myotwitch", info_timeout_s: float = 10.0) -> None:
         self.source = source
         self.out_dir = out_dir
         self.config = config or DetectorConfig()
@@ -130,6 +130,7 @@ class Recorder:
         self.annotate_rejected = annotate_rejected
         self.status_interval_s = status_interval_s
         self.prefix = prefix
+        self.info_timeout_s = info_timeout_s
         self.events_path = events_path
         self.eventlog: EventLog | None = None
         self.info: DeviceInfo | None = None
@@ -179,8 +180,10 @@ class Recorder:
                     self._handle(rec)
                 if self.duration_s is not None and self.info and self.samples >= self.duration_s * self.info.fs:
                     break
-                if self.duration_s is not None and not self.info and time.monotonic() - started > self.duration_s + 30:
-                    raise SourceError(f"{self.source.spec}: no data from the device")
+                if not self.info and not getattr(self.source, "wait", False) and \
+                        time.monotonic() - started > self.info_timeout_s:
+                    raise SourceError(f"{self.source.spec}: no myotwitch device information received within "
+                                      f"{self.info_timeout_s:g} s (wrong device, or wrong baud rate?)")
                 if self._rotate_requested or self._rotation_due():
                     self._rotate_requested = False
                     self._rotate("rotation")

@@ -94,7 +94,7 @@ class LinkSource(Source):
     """Decoder + assembler + reconnect policy over a Link."""
 
     def __init__(self, spec: str, link: Link, *, reconnect: bool = True, stall_timeout_s: float = 3.0,
-                 backoff_s: tuple[float, float] = (0.25, 5.0), start: bool = True) -> None:
+                 backoff_s: tuple[float, float] = (0.25, 5.0), start: bool = True, wait: bool = False) -> None:
         super().__init__()
         self.spec = spec
         self.link = link
@@ -102,6 +102,7 @@ class LinkSource(Source):
         self.stall_timeout_s = stall_timeout_s
         self.backoff_min, self.backoff_max = backoff_s
         self.start = start
+        self.wait = wait
         self.decoder = P.Decoder()
         self.assembler = StreamAssembler(spec)
         self.reconnects = 0
@@ -140,7 +141,7 @@ class LinkSource(Source):
         try:
             self.link.open()
         except LinkError as e:
-            if first and not self.reconnect:
+            if first and not self.wait:
                 raise SourceError(f"{self.spec}: {e}") from e
             if first:
                 self._down_since = time.monotonic()

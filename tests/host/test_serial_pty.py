@@ -1,0 +1,99 @@
+"""End to end over a pseudo-terminal: `myotwitch simulate --pty` -> serial source -> decoder -> detector."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from dsp.evaluate import match
+from host.sources import open_source
+from tests.host.test_sources import run_source
+
+
+def start_sim(tmp_path, *extra):
+    link = tmp_path / "dev"
+    truth = tmp_path / "truth.json"
+    proc = subprocess.Popen([sys.executable, "-m", "host.cli", "simulate", "--pty", "--link", str(link),
+                             "--truth", str(truth), *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while not link.exists():
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.monotonic() < deadline, "simulator did not start"
+        time.sleep(0.05)
+    return proc, link, truth
+
+
+def stop_sim(proc):
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+
+
+def test_pty_end_to_end_matches_the_simulators_truth(tmp_path):
+    proc, link, truth_path = start_sim(tmp_path, "--rate", "1000", "--channels", "2", "--twitch-rate", "30",
+                                       "--seed", "7")
+    try:
+        src = open_source(f"serial:{link}")
+        pipe, events, records = run_source(src, 8000)
+        src.close()
+    finally:
+        stop_sim(proc)
+    truth = json.loads(truth_path.read_text())
+    assert src.stats()["samples_lost"] == 0 and src.stats()["decoder_errors"] == 0
+    # the host's sample 0 is the device's first streamed sample: align truth by that offset
+    first_counter = next(r for r in records if hasattr(r, "uv")).first_sample
+    assert first_counter == 0
+    t_end = pipe.samples_in / 1000
+    for ch in (0, 1):
+        got = np.array([e.onset_s for e in events if e.kind == "twitch" and e.channel == ch])
+        want = np.array([t["onset_s"] for t in truth["twitches"]
+                         if t["channel"] == ch and 0.3 < t["onset_s"] and t["offset_s"] < t_end - 0.2])
+        tp, fp, fn = match(got[(got > 0.3) & (got < t_end - 0.2)], want)
+        assert fp == 0 and fn == 0, (ch, tp, fp, fn)
+
+
+def test_unplug_and_replug_reports_the_exact_gap(tmp_path):
+    proc, link, _ = start_sim(tmp_path, "--rate", "1000", "--twitch-rate", "40", "--unplug-every", "3",
+                              "--unplug-for", "1")
+    try:
+        src = open_source(f"serial:{link}")
+        pipe, events, records = run_source(src, 9000)
+        src.close()
+    finally:
+        stop_sim(proc)
+    from host.stream import GapRecord, LinkEvent
+
+    kinds = [r.kind for r in records if isinstance(r, LinkEvent)]
+    assert "disconnected" in kinds and kinds.count("connected") >= 2
+    gaps = [r for r in records if isinstance(r, GapRecord)]
+    assert gaps and all(g.exact for g in gaps)
+    assert all(0.8 < g.duration_s < 2.5 for g in gaps)  # one unplug each, measured by the device counter
+    for g in gaps:
+        for e in events:
+            assert e.offset_sample <= g.start_sample or e.onset_sample >= g.start_sample + g.n_samples
+
+
+def test_a_port_that_is_not_our_device_is_one_clear_error(tmp_path):
+    master, slave = os.openpty()
+    try:
+        os.write(master, b"hello, I am a GPS receiver\r\n" * 20)
+        from host.recorder import Recorder
+
+        src = open_source(f"serial:{os.ttyname(slave)}")
+        rec = Recorder(src, str(tmp_path / "out"), info_timeout_s=1.5, status_interval_s=999)
+        from host.errors import SourceError
+
+        with pytest.raises(SourceError, match="no myotwitch device information"):
+            rec.run()
+    finally:
+        os.close(master)
+        os.close(slave)

@@ -1,0 +1,111 @@
+"""Sources without hardware: spec parsing, the in-process simulator with faults, errors."""
+
+import numpy as np
+import pytest
+
+from dsp import Pipeline
+from dsp.evaluate import match
+from host.errors import SourceError, UsageError
+from host.sources import open_source, parse_spec
+from host.stream import DeviceInfo, GapRecord, LinkEvent, SampleBlock
+
+
+@pytest.mark.parametrize("spec, expected", [
+    ("sim:", ("sim", "", {})),
+    ("sim:rate=2000,channels=2", ("sim", "", {"rate": "2000", "channels": "2"})),
+    ("sim:?rate=2000&channels=2", ("sim", "", {"rate": "2000", "channels": "2"})),
+    ("serial:/dev/ttyACM0?baud=250000", ("serial", "/dev/ttyACM0", {"baud": "250000"})),
+    ("/dev/ttyUSB0", ("serial", "/dev/ttyUSB0", {})),
+    ("night.edf", ("file", "night.edf", {})),
+    ("file:x.edf?speed=0", ("file", "x.edf", {"speed": "0"})),
+    ("ble:auto", ("ble", "auto", {})),
+])
+def test_parse_spec(spec, expected):
+    assert parse_spec(spec) == expected
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("usb:thing", "unknown kind"),
+    ("nonsense", "expected serial:PORT"),
+    ("serial:", "needs a port"),
+    ("sim:rate=abc", "not a number"),
+    ("sim:colour=red", "unknown option 'colour'"),
+    ("sim:rate=100", "outside 250-4000"),
+    ("serial:/dev/x?speed=3", "unknown option"),
+])
+def test_bad_specs_name_the_problem(spec, message):
+    with pytest.raises(UsageError, match=message):
+        open_source(spec)
+
+
+def run_source(src, n_samples, pipe_cls=Pipeline):
+    """Consume a source like the recorder does; returns (pipeline, events, records)."""
+    import time
+
+    pipe, events, records = None, [], []
+    deadline = time.monotonic() + 60
+    while pipe is None or pipe.samples_in < n_samples:
+        assert time.monotonic() < deadline, f"source delivered too little: {records[-5:]}"
+        for r in src.read(0.2):
+            records.append(r)
+            if isinstance(r, DeviceInfo) and pipe is None:
+                pipe = pipe_cls(r.fs, r.n_channels)
+            elif isinstance(r, SampleBlock):
+                assert r.first_sample == pipe.samples_in  # every sample accounted for, in order
+                events += pipe.process(r.uv)
+            elif isinstance(r, GapRecord):
+                events += pipe.gap(r.n_samples)
+    events += pipe.flush()
+    return pipe, events, records
+
+
+def test_simulator_source_matches_ground_truth():
+    src = open_source("sim:rate=1000,channels=2,twitch_rate=20,seed=4,speed=0")
+    pipe, events, records = run_source(src, 60_000)
+    truth = src.truth.twitches
+    for ch in (0, 1):
+        tp, fp, fn = match(np.array([e.onset_s for e in events if e.kind == "twitch" and e.channel == ch]),
+                           np.array([t.onset_s for t in truth if t.channel == ch and t.offset_s < pipe.samples_in / 1000]))
+        assert fp == 0 and fn <= 1 and tp > 5
+    assert src.stats()["samples_lost"] == 0
+    src.close()
+
+
+def test_dropped_frames_become_exact_gaps_and_no_event_spans_them():
+    src = open_source("sim:rate=1000,twitch_rate=30,seed=2,speed=0,drop=0.02,ber=0.00002")
+    pipe, events, records = run_source(src, 30_000)
+    gaps = [r for r in records if isinstance(r, GapRecord)]
+    dropped = src.device.dropped_frames
+    assert gaps, "expected some dropped frames"
+    # every gap the host reports is a frame the device dropped or one that bit errors destroyed
+    lost = sum(g.n_samples for g in gaps)
+    assert lost >= sum(n for first, n in dropped if first + n <= pipe.samples_in)
+    assert src.stats()["decoder_crc_errors"] + src.stats()["decoder_cobs_errors"] >= 0
+    for g in gaps:
+        for e in events:
+            assert e.offset_sample <= g.start_sample or e.onset_sample >= g.start_sample + g.n_samples
+    src.close()
+
+
+def test_disconnects_are_reconnected_and_the_gap_is_exact():
+    src = open_source("sim:rate=1000,seed=3,speed=0,disconnect_every=4,disconnect_for=1")
+    pipe, events, records = run_source(src, 15_000)
+    kinds = [r.kind for r in records if isinstance(r, LinkEvent)]
+    assert kinds.count("disconnected") >= 2 and kinds.count("connected") >= 3
+    gaps = [r for r in records if isinstance(r, GapRecord)]
+    assert gaps and all(g.exact for g in gaps)
+    # the device counter ran on: total = received + lost, exactly
+    assert pipe.samples_in == src.stats()["samples"] + src.stats()["samples_lost"]
+    src.close()
+
+
+def test_missing_serial_port_is_one_clear_error():
+    with pytest.raises(SourceError, match="does not exist"):
+        open_source("serial:/dev/ttyDOESNOTEXIST")
+
+
+def test_missing_file_is_one_clear_error(tmp_path):
+    from host.errors import FormatError
+
+    with pytest.raises(FormatError, match="no such file"):
+        open_source(f"file:{tmp_path}/missing.edf")
