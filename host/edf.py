@@ -105,8 +105,17 @@ class EdfWriter:
         self.n_channels = len(self.labels)
         self.bits = bits
         self.width = bits // 8
+        self.annot_bytes = (ANNOT_BYTES // self.width) * self.width  # whole samples of the annotation signal
         self.uv_per_count = uv_per_count
+        # the lowest digital value is reserved for samples inside gaps (a gap annotation marks
+        # them too); data is scaled with the gain and offset readers derive from the header's
+        # 8-character physical range, so what they read is what we meant (exact for 16-bit
+        # devices with binary-fraction scales such as 0.125 µV/count, within half a step otherwise)
         self.dig_min, self.dig_max = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+        self._pmin = _num(self.dig_min * uv_per_count)
+        self._pmax = _num(self.dig_max * uv_per_count)
+        self.gain = (float(self._pmax) - float(self._pmin)) / (self.dig_max - self.dig_min)
+        self.offset = float(self._pmax) - self.gain * self.dig_max
         self.start = (start or dt.datetime.now()).replace(microsecond=0)
         self.subject = subject or Subject()
         self.records = 0
@@ -117,7 +126,7 @@ class EdfWriter:
         self.closed = False
         header = self._header(prefilter, transducer)
         self.header_bytes = len(header)
-        self.record_bytes = self.spr * self.n_channels * self.width + ANNOT_BYTES
+        self.record_bytes = self.spr * self.n_channels * self.width + self.annot_bytes
         os.write(self._fd, header)
         os.fsync(self._fd)
 
@@ -134,11 +143,11 @@ class EdfWriter:
         h += _field("BDF+C" if bdf else "EDF+C", 44)
         h += _field(-1, 8)  # number of records: updated after every record
         h += _field(_num(self.record_s), 8) + _field(ns, 4)
-        pmin, pmax = self.dig_min * self.uv_per_count, self.dig_max * self.uv_per_count
         annot = "BDF Annotations" if bdf else "EDF Annotations"
-        sig = [(lab, transducer, "uV", pmin, pmax, self.dig_min, self.dig_max, prefilter, self.spr)
+        sig = [(lab, transducer, "uV", self._pmin, self._pmax, self.dig_min, self.dig_max, prefilter, self.spr)
                for lab in self.labels]
-        sig.append((annot, "", "", -1, 1, self.dig_min, self.dig_max, "", ANNOT_BYTES // self.width))
+        full = 1 << (self.bits - 1)  # the annotation signal must declare the full range (EDF+ spec)
+        sig.append((annot, "", "", -1, 1, -full, full - 1, "", self.annot_bytes // self.width))
         widths = (16, 80, 8, 8, 8, 8, 8, 80, 8)
         for col, width in enumerate(widths):
             for row in sig:
@@ -149,15 +158,15 @@ class EdfWriter:
 
     # -- data ---------------------------------------------------------------------------
     def to_counts(self, uv: np.ndarray) -> np.ndarray:
-        """µV -> ADC counts (the device's own quantisation, so this is exact for device data)."""
-        counts = np.rint(np.asarray(uv, dtype=np.float64) / self.uv_per_count)
+        """µV -> digital values, with the gain and offset the header implies."""
+        counts = np.rint((np.asarray(uv, dtype=np.float64) - self.offset) / self.gain)
         return np.clip(counts, self.dig_min + 1, self.dig_max).astype(np.int32)
 
     def write(self, uv: np.ndarray) -> None:
         uv = np.atleast_2d(uv)
         if uv.shape[0] != self.n_channels:
             raise ValueError(f"{self.path}: got {uv.shape[0]} channels, file has {self.n_channels}")
-        counts = self.to_counts(np.nan_to_num(uv, nan=self.dig_min * self.uv_per_count))
+        counts = self.to_counts(np.nan_to_num(uv, nan=0.0))
         counts[:, np.isnan(uv).any(axis=0)] = self.dig_min
         self._append(counts)
 
@@ -188,9 +197,9 @@ class EdfWriter:
 
     def _annotation_block(self, onset: float) -> bytes:
         keep = (f"+{_num(onset, 20)}\x14\x14\x00").encode()
-        while self._annotations and len(keep) + len(self._annotations[0].tal()) <= ANNOT_BYTES:
+        while self._annotations and len(keep) + len(self._annotations[0].tal()) <= self.annot_bytes:
             keep += self._annotations.pop(0).tal()
-        return keep.ljust(ANNOT_BYTES, b"\x00")
+        return keep.ljust(self.annot_bytes, b"\x00")
 
     def _write_record(self, counts: np.ndarray) -> None:
         data = counts.astype("<i4")

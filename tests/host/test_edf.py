@@ -1,0 +1,138 @@
+"""Our EDF+/BDF+ writer checked by independent readers (pyedflib, edfio), and our reader."""
+
+import datetime as dt
+import os
+
+import edfio
+import numpy as np
+import pyedflib
+import pytest
+
+from host.edf import EdfReader, EdfWriter, Subject, read_header, repair
+from host.errors import FormatError
+
+
+def write(path, x, fs=1000, uvpc=0.125, bits=16, gaps=(), annotations=()):
+    w = EdfWriter(path, fs=fs, labels=[f"ch{i}" for i in range(x.shape[0])], uv_per_count=uvpc, bits=bits,
+                  start=dt.datetime(2026, 11, 28, 23, 5, 7),
+                  subject=Subject(code="P01", sex="F", birthdate=dt.date(1980, 2, 3), name="Test Person"))
+    pos = 0
+    for at, n in gaps:
+        w.write(x[:, pos:at])
+        w.gap(n)
+        pos = at
+    w.write(x[:, pos:])
+    for a in annotations:
+        w.annotate(*a)
+    w.close()
+    return w
+
+
+def quantised(rng, shape, uvpc, bits=16):
+    lim = (1 << (bits - 1)) - 2
+    return (np.clip(np.rint(rng.normal(0, 300, shape) / uvpc), -lim, lim) * uvpc).astype(np.float64)
+
+
+def test_pyedflib_reads_samples_annotations_and_header(tmp_path):
+    rng = np.random.default_rng(0)
+    x = quantised(rng, (2, 4500), 0.125)
+    p = tmp_path / "a.edf"
+    write(p, x, annotations=[(1.25, 0.012, "twitch ch0 120uV"), (3.5, None, "link disconnected")])
+    f = pyedflib.EdfReader(str(p))
+    try:
+        assert f.getSignalLabels() == ["ch0", "ch1"]
+        assert list(f.getSampleFrequencies()) == [1000.0, 1000.0]
+        assert f.getPhysicalDimension(0) == "uV"
+        assert f.getStartdatetime() == dt.datetime(2026, 11, 28, 23, 5, 7)
+        assert f.getPatientCode() == "P01" and f.getSex() in ("F", "Female")
+        np.testing.assert_allclose(f.readSignal(0)[:4500], x[0], atol=1e-9)
+        onsets, durations, texts = f.readAnnotations()
+        assert ("twitch ch0 120uV" in list(texts)) and 1.25 in list(onsets)
+        assert "end_padding" in list(texts)  # the last, partial record is padded and says so
+    finally:
+        f.close()
+
+
+def test_edfio_reads_it_too(tmp_path):
+    rng = np.random.default_rng(1)
+    x = quantised(rng, (1, 3000), 0.5)
+    p = tmp_path / "b.edf"
+    write(p, x, uvpc=0.5, annotations=[(0.5, 0.01, "twitch")])
+    e = edfio.read_edf(p)
+    np.testing.assert_allclose(e.signals[0].data[:3000], x[0], atol=1e-9)
+    assert [a.text for a in e.annotations if a.text == "twitch"] == ["twitch"]
+
+
+def test_bdf_24_bit_roundtrip(tmp_path):
+    rng = np.random.default_rng(2)
+    uvpc = 0.0238418579
+    x = quantised(rng, (2, 2500), uvpc, bits=24)
+    p = tmp_path / "c.bdf"
+    write(p, x, uvpc=uvpc, bits=24)
+    y, fs = EdfReader(p).read_all()
+    # the header's 8-character range limits the scale: within half a quantisation step
+    np.testing.assert_allclose(y[:, :2500], x, atol=uvpc * 0.51)
+    f = pyedflib.EdfReader(str(p))
+    try:
+        np.testing.assert_allclose(f.readSignal(1)[:2500], x[1], atol=uvpc * 0.51)
+    finally:
+        f.close()
+
+
+def test_gaps_are_annotated_and_read_back_as_nan(tmp_path):
+    rng = np.random.default_rng(3)
+    x = quantised(rng, (1, 5000), 0.125)
+    p = tmp_path / "d.edf"
+    write(p, x, gaps=[(2000, 1500)])
+    r = EdfReader(p)
+    y, fs = r.read_all()
+    assert np.isnan(y[0, 2000:3500]).all()
+    np.testing.assert_array_equal(y[0, :2000], x[0, :2000].astype(np.float32))
+    np.testing.assert_array_equal(y[0, 3500:6500], x[0, 2000:].astype(np.float32))
+    assert np.isnan(y[0, 6500:]).all()  # the padded end of the last record
+    assert (2.0, 1.5) in r.gaps
+
+
+def test_torn_file_is_repaired_without_losing_complete_records(tmp_path):
+    rng = np.random.default_rng(4)
+    x = quantised(rng, (1, 6000), 0.125)
+    p = tmp_path / "e.edf"
+    w = write(p, x)
+    size = os.path.getsize(p)
+    with open(p, "r+b") as fh:  # a power cut: header says more, last record torn
+        fh.seek(236)
+        fh.write(b"99      ")
+        fh.truncate(size - 700)
+    before, after = repair(p)
+    assert before == 99 and after == w.records - 1
+    f = pyedflib.EdfReader(str(p))
+    try:
+        assert f.datarecords_in_file == after
+    finally:
+        f.close()
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "only 0 bytes"),
+    (b"NOTANEDF" + b" " * 300, "not an EDF/BDF file"),
+    (b"0       " + b" " * 176 + b"abc     " + b" " * 300, "not a number"),
+])
+def test_corrupt_headers_give_one_clear_error(tmp_path, content, message):
+    p = tmp_path / "bad.edf"
+    p.write_bytes(content)
+    with pytest.raises(FormatError, match=message):
+        read_header(p)
+
+
+def test_header_is_valid_while_recording(tmp_path):
+    """Readers opening the file mid-recording (or after kill -9) see only complete records."""
+    rng = np.random.default_rng(5)
+    p = tmp_path / "live.edf"
+    w = EdfWriter(p, fs=500, labels=["calf"], uv_per_count=0.25)
+    w.write(quantised(rng, (1, 1700), 0.25))
+    f = pyedflib.EdfReader(str(p))
+    try:
+        assert f.datarecords_in_file == 3
+    finally:
+        f.close()
+    w.close()
