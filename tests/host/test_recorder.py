@@ -1,0 +1,235 @@
+"""The recorder: round trip against independent readers, faults (kill -9, SIGTERM, unplug,
+disk full), rotation without losing a sample, recovery of interrupted files."""
+
+import errno
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import edfio
+import pathlib
+import numpy as np
+import pyedflib
+import pytest
+
+from dsp.synth import SynthStream
+from host import edf as edf_mod
+from host.edf import EdfReader, read_header
+from host.errors import MyotwitchError
+from host.eventlog import read_events
+from host.recorder import Recorder, RecorderError
+from host.simulator import VirtualDevice
+from host.sources import open_source
+from host.sources.sim import parse_sim_options
+
+SIM = "sim:rate=1000,channels=2,twitch_rate=30,seed=12,speed=0"
+
+
+def reference_uv(spec_text, n):
+    """What the simulated device sampled, in µV (its own quantisation)."""
+    opts = dict(p.split("=") for p in spec_text.split(":", 1)[1].split(","))
+    spec, _, _ = parse_sim_options(opts)
+    dev = VirtualDevice(spec)
+    return dev.to_counts(SynthStream(spec).read(n)) * dev.uv_per_count
+
+
+def record(tmp_path, spec=SIM, **kw):
+    out = tmp_path / "rec"
+    rec = Recorder(open_source(spec), str(out), events_path=str(tmp_path / "events.jsonl"),
+                   status_interval_s=999, **kw)
+    rec.run()
+    return rec, out
+
+
+def test_round_trip_samples_and_annotations(tmp_path):
+    rec, out = record(tmp_path, duration_s=30.0)
+    [path] = rec.closed_files
+    ref = reference_uv(SIM, 30_000)
+    ours, fs = EdfReader(path).read_all()
+    np.testing.assert_allclose(ours[:, :30_000], ref, atol=1e-3)  # equal to the quantisation step
+    f = pyedflib.EdfReader(path)
+    try:
+        np.testing.assert_allclose(f.readSignal(1)[:30_000], ref[1], atol=1e-3)
+        onsets, durations, texts = f.readAnnotations()
+    finally:
+        f.close()
+    e = edfio.read_edf(path)
+    np.testing.assert_allclose(e.signals[0].data[:30_000], ref[0], atol=1e-3)
+    # every twitch in the event log is an annotation at the same time
+    events = [r for r in read_events(tmp_path / "events.jsonl") if r["type"] == "event"]
+    twitches = [r for r in events if r["kind"] == "twitch"]
+    assert len(twitches) > 10
+    annotated = sorted(o for o, t in zip(onsets, texts) if t.startswith("twitch"))
+    assert np.allclose(annotated, sorted(r["onset_s"] for r in twitches), atol=1e-3)
+    summary = json.loads(pathlib.Path(path[:-4] + ".summary.json").read_text())
+    assert summary["counts"]["twitch"] == len(twitches)
+    assert summary["duration_s"] == pytest.approx(30.0)
+    assert not os.path.exists(path + ".recording")
+
+
+def test_unplug_replug_is_a_gap_in_the_file(tmp_path):
+    spec = "sim:rate=1000,twitch_rate=30,seed=3,speed=0,disconnect_every=6,disconnect_for=1.5"
+    rec, out = record(tmp_path, spec=spec, duration_s=14.0)
+    [path] = rec.closed_files
+    r = EdfReader(path)
+    gaps = [g for g in r.gaps if g[1] < 5]
+    assert len([g for g in r.gaps]) >= 2
+    y, fs = r.read_all()
+    for onset, dur in gaps:
+        assert np.isnan(y[:, int(onset * fs): int((onset + dur) * fs)]).all()
+    texts = [a.text for a in r.edf.annotations]
+    assert any(t.startswith("link disconnected") for t in texts)
+    summary = json.loads(pathlib.Path(path[:-4] + ".summary.json").read_text())
+    assert summary["quality"]["reconnects"] >= 1
+    for ev in (x for x in read_events(tmp_path / "events.jsonl") if x["type"] == "event"):
+        for onset, dur in gaps:
+            assert ev["offset_s"] <= onset + 1e-9 or ev["onset_s"] >= onset + dur - 1e-9
+
+
+def test_rotation_splits_without_losing_a_sample(tmp_path):
+    rec, out = record(tmp_path, duration_s=25.0, rotate="10s")
+    files = sorted(rec.closed_files)
+    assert len(files) == 3
+    data = np.concatenate([EdfReader(p).read_all()[0] for p in files], axis=1)
+    # each file ends with its own padding (NaN); drop it and the pieces must join exactly
+    pieces = []
+    for p in files:
+        y, _ = EdfReader(p).read_all()
+        pieces.append(y[:, : int(json.loads(pathlib.Path(p[:-4] + ".summary.json").read_text())["duration_s"] * 1000 + 0.5)])
+    joined = np.concatenate(pieces, axis=1)
+    np.testing.assert_allclose(joined, reference_uv(SIM, 25_000), atol=1e-3)
+    assert data.shape[1] >= 25_000
+
+
+def test_disk_full_stops_with_a_clear_error_and_a_valid_file(tmp_path, monkeypatch):
+    real_write = os.write
+    calls = {"n": 0}
+
+    def failing_write(fd, data):
+        if len(data) > 2000:  # data records (4.5 kB), not the header (1 kB)
+            calls["n"] += 1
+            if calls["n"] > 5:
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(edf_mod.os, "write", failing_write)
+    with pytest.raises(RecorderError, match="disk full"):
+        record(tmp_path, duration_s=30.0)
+    [path] = glob.glob(str(tmp_path / "rec" / "*.edf"))
+    monkeypatch.setattr(edf_mod.os, "write", real_write)
+    f = pyedflib.EdfReader(path)
+    try:
+        assert f.datarecords_in_file == 5  # everything that reached the disk is readable
+    finally:
+        f.close()
+
+
+def test_unwritable_output_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(MyotwitchError, match="cannot create output directory"):
+        Recorder(open_source(SIM), str(blocker / "sub")).run()
+
+
+def _cli(*args, **kw):
+    return subprocess.Popen([sys.executable, "-m", "host.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kw)
+
+
+def _records_on_disk(path):
+    return read_header(path).n_records
+
+
+def _wait_for_file(out, minimum_records, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        files = glob.glob(str(out / "*.edf"))
+        if files and _records_on_disk(files[0]) >= minimum_records:
+            return files[0]
+        time.sleep(0.1)
+    raise AssertionError("recorder produced no file")
+
+
+def test_kill_9_loses_at_most_a_second_and_is_repaired_on_restart(tmp_path):
+    out = tmp_path / "rec"
+    proc = _cli("record", "--source", "sim:rate=2000,channels=2,seed=5", "--out", str(out),
+                "--status-interval", "999")
+    try:
+        path = _wait_for_file(out, 3)
+        t_file = json.loads(pathlib.Path(path + ".recording").read_text())["started"]
+        time.sleep(2.3)
+        killed_at = time.time()
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    import datetime as dt
+
+    recorded = killed_at - dt.datetime.fromisoformat(t_file).timestamp()
+    f = pyedflib.EdfReader(path)  # an independent reader opens it as it is
+    try:
+        on_disk = f.datarecords_in_file
+    finally:
+        f.close()
+    assert recorded - on_disk <= 1.5  # at most the record being filled (1 s) plus scheduling slack
+    assert os.path.exists(path + ".recording")
+    # the next start finds and repairs it, writes its summary, and never overwrites it
+    size_before = os.path.getsize(path)
+    rec = Recorder(open_source("sim:seed=6,speed=0"), str(out), duration_s=2.0, status_interval_s=999,
+                   events_path=None)
+    rec.run()
+    assert not os.path.exists(path + ".recording")
+    assert os.path.exists(path[:-4] + ".summary.json")
+    assert os.path.getsize(path) == size_before
+    assert path not in rec.closed_files and len(rec.closed_files) == 1
+
+
+def test_sigterm_closes_cleanly_without_loss(tmp_path):
+    out = tmp_path / "rec"
+    events = tmp_path / "ev.jsonl"
+    proc = _cli("record", "--source", "sim:rate=1000,seed=5", "--out", str(out), "--events", str(events),
+                "--status-interval", "999")
+    try:
+        path = _wait_for_file(out, 3)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    summary = json.loads(pathlib.Path(path[:-4] + ".summary.json").read_text())
+    r = EdfReader(path)
+    y, fs = r.read_all()
+    n_data = int(round(summary["duration_s"] * fs))
+    assert np.isfinite(y[:, :n_data]).all()  # every received sample is in the file
+    assert not np.isfinite(y[:, n_data:]).any()  # and the padding is marked as such
+    assert any(e["type"] == "file_closed" for e in read_events(events))
+
+
+def test_sighup_rotates(tmp_path):
+    out = tmp_path / "rec"
+    proc = _cli("record", "--source", "sim:rate=1000,seed=5", "--out", str(out), "--events", "none",
+                "--status-interval", "999")
+    try:
+        _wait_for_file(out, 2)
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 15
+        while len(glob.glob(str(out / "*.edf"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert len(glob.glob(str(out / "*.edf"))) == 2
+    assert len(glob.glob(str(out / "*.summary.json"))) == 2
