@@ -49,7 +49,7 @@ class DetectorConfig:
     #: bursts closer than this form one activity cluster (a contraction's interference pattern).
     cluster_gap_ms: float = 120.0
     twitch_min_ms: float = 2.0
-    twitch_max_ms: float = 45.0
+    twitch_max_ms: float = 60.0
     #: a cluster or burst at least this long is a voluntary contraction.
     contraction_min_ms: float = 150.0
     #: movement / electrode-pop test: low-frequency swing around the burst vs the burst itself.

@@ -17,9 +17,15 @@ class EpisodeGrouper:
 
     def reset(self) -> None:
         self._pending: list[Event] = []
+        self._last_end = float("-inf")  # latest twitch end among pending
+        self._added = False
 
     def process(self, events: list[Event], horizon_s: float | None = None) -> list[Episode]:
-        self._pending.extend(e for e in events if e.kind == "twitch")
+        for e in events:
+            if e.kind == "twitch":
+                self._pending.append(e)
+                self._last_end = max(self._last_end, e.offset_s)
+                self._added = True
         return self.advance(horizon_s) if horizon_s is not None else []
 
     def advance(self, horizon_s: float) -> list[Episode]:
@@ -27,6 +33,9 @@ class EpisodeGrouper:
         (the earliest time a future twitch can still start)."""
         if not self._pending:
             return []
+        if not self._added and horizon_s - self._last_end <= self.gap_s:
+            return []  # nothing new, and the last episode can still grow: the common case
+        self._added = False
         self._pending.sort(key=lambda e: (e.onset_s, e.channel))
         closed: list[Episode] = []
         group: list[Event] = []
@@ -41,6 +50,7 @@ class EpisodeGrouper:
             closed.append(_episode(group))
             keep_from = len(self._pending)
         self._pending = self._pending[keep_from:]
+        self._last_end = max((e.offset_s for e in self._pending), default=float("-inf"))
         return closed
 
     def flush(self) -> list[Episode]:

@@ -5,6 +5,12 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal
 
+try:  # the compiled kernel behind scipy.signal.sosfilt; its wrapper costs ~70 µs per call,
+    # which dominates 50 ms live blocks. Checked against the public sosfilt in the tests.
+    from scipy.signal._sosfilt import _sosfilt as _kernel
+except ImportError:  # pragma: no cover - a future scipy may move it
+    _kernel = None
+
 
 class StreamingSOS:
     """A second-order-section cascade applied along the last axis of ``(channels, n)`` blocks.
@@ -16,6 +22,7 @@ class StreamingSOS:
         self.sos = np.ascontiguousarray(sos, dtype=np.float64)
         self.n_channels = n_channels
         self._zi_unit = signal.sosfilt_zi(self.sos)  # (sections, 2)
+        #: filter state, (channels, sections, 2) C-contiguous (the kernel's layout)
         self.zi: np.ndarray | None = None
 
     def reset(self) -> None:
@@ -25,8 +32,13 @@ class StreamingSOS:
         if x.shape[-1] == 0:
             return np.empty_like(x, dtype=np.float64)
         if self.zi is None:
-            self.zi = self._zi_unit[:, None, :] * x[:, 0][None, :, None]
-        y, self.zi = signal.sosfilt(self.sos, x, axis=-1, zi=self.zi)
+            self.zi = np.ascontiguousarray(x[:, 0][:, None, None] * self._zi_unit[None, :, :], dtype=np.float64)
+        if _kernel is not None:
+            y = np.array(x, dtype=np.float64, order="C")  # filtered in place
+            _kernel(self.sos, y, self.zi)
+            return y
+        y, zf = signal.sosfilt(self.sos, x, axis=-1, zi=np.moveaxis(self.zi, 0, 1))
+        self.zi = np.ascontiguousarray(np.moveaxis(zf, 1, 0))
         return y
 
 

@@ -17,6 +17,12 @@ def percentile_rows(windows: np.ndarray, q: float) -> np.ndarray:
     """Linear-interpolated percentile along the last axis, ignoring NaN (all-NaN -> NaN).
     Written out so the same numbers come out whichever rows are batched together."""
     s = np.sort(windows, axis=-1)  # NaN sorts last
+    if not np.isnan(s[..., -1]).any():  # full history everywhere: scalar positions, same arithmetic
+        n = s.shape[-1]
+        pos = (q / 100.0) * (n - 1)
+        lo = int(np.floor(pos))
+        hi = min(lo + 1, n - 1)
+        return s[..., lo] + (pos - lo) * (s[..., hi] - s[..., lo])
     count = np.sum(~np.isnan(s), axis=-1)
     pos = (q / 100.0) * np.maximum(count - 1, 0)
     lo = np.floor(pos).astype(np.intp)
@@ -44,6 +50,7 @@ class NoiseFloor:
     def reset(self) -> None:
         self._hist = np.full((self.n_channels, self.hist_len), np.nan)
         self._n_hist = 0
+        self._current: np.ndarray | None = None  # floor for the window being filled
         self.restart()
         self.histogram = np.zeros((self.n_channels, len(_HIST_EDGES) - 1), dtype=np.int64)
 
@@ -65,7 +72,9 @@ class NoiseFloor:
         m = self._part.shape[1]
         first = self.win - m
         if n < first:
-            floor = self._floor(self._hist, np.array(self._n_hist))
+            if self._current is None:
+                self._current = self._floor(self._hist, np.array(self._n_hist))
+            floor = self._current
             self._part = np.concatenate([self._part, y2], axis=1)
             return np.repeat(floor[:, None], n, axis=1)
         data = np.concatenate([self._part, y2], axis=1) if m else y2
@@ -81,6 +90,7 @@ class NoiseFloor:
         self._hist = allh[:, -self.hist_len:].copy()
         self._n_hist = min(self._n_hist + k, self.hist_len)
         self._part = data[:, k * self.win:].copy()
+        self._current = floors[:, -1]
         finite = np.isfinite(rms)
         bins = np.clip(np.searchsorted(_HIST_EDGES, rms[finite], side="right") - 1, 0, len(_HIST_EDGES) - 2)
         np.add.at(self.histogram, (np.nonzero(finite)[0], bins), 1)
