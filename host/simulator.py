@@ -52,9 +52,11 @@ class VirtualDevice:
         self.sample_format = sample_format
         self.fs = int(spec.fs)
         self.n_channels = spec.n_channels
-        # frames sized for one 244-byte BLE notification by default (see PROTOCOL.md)
+        # like the firmware: a frame fits one 244-byte BLE notification and spans at most 20 ms,
+        # so no sample waits longer than that on the device (see PROTOCOL.md)
         width = P.SAMPLE_BYTES[sample_format]
-        self.frame_samples = frame_samples or max(1, min(255, (200 - 13) // (width * self.n_channels)))
+        self.frame_samples = frame_samples or max(1, min(64, (244 - 16) // (width * self.n_channels),
+                                                         int(self.fs) // 50))
         self.device_id = device_id
         self.labels = labels or tuple(["gastrocnemius", "soleus", "tibialis", "ch4", "ch5", "ch6", "ch7", "ch8"]
                                       [: self.n_channels])

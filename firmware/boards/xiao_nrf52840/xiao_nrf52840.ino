@@ -121,7 +121,10 @@ void setup() {
   info.uv_per_count = ADC_FULL_SCALE_UV / 4096.0f / FRONTEND_GAIN;
   strcpy(info.labels[0], "gastrocnemius");
   strcpy(info.labels[1], "soleus");
-  mt_device_init(&dev, &info, &board, mt_frame_samples_for_mtu(247, N_CHANNELS, MT_FMT_INT16));
+  // one BLE notification per frame, and at most 20 ms of samples per frame (latency)
+  uint8_t per_frame = mt_frame_samples_for_mtu(247, N_CHANNELS, MT_FMT_INT16);
+  if (per_frame > rate_hz / 50) per_frame = rate_hz / 50;
+  mt_device_init(&dev, &info, &board, per_frame);
 
   Bluefruit.configPrphBandwidth(BANDWIDTH_MAX);
   Bluefruit.begin();
