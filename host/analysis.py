@@ -123,4 +123,8 @@ def analyze_file(path: str | os.PathLike, config: DetectorConfig | None = None, 
         raise FormatError(f"{os.path.basename(path)}: sample rate {reader.fs:g} Hz is below 250 Hz; "
                           "twitches (3-30 ms) need at least 250 Hz")
     start = getattr(getattr(reader, "edf", None), "start", None)
+    config = config or DetectorConfig()
+    clip = getattr(reader, "clip_uv", None)
+    if config.clip_uv is None and clip:
+        config = config.replace(clip_uv=clip)  # the file's input range tells where clipping starts
     return analyze_reader(reader, config, progress, name=path, start=start)

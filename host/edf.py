@@ -444,7 +444,11 @@ class EdfReader:
         onsets = e.record_onsets if e.record_onsets is not None else np.arange(e.n_records) * e.record_s
         self.record_start = np.rint((onsets - (onsets[0] if len(onsets) else 0)) * self.fs).astype(np.int64)
         self.n_samples = int(self.record_start[-1] + self.spr) if e.n_records else 0
-        self.gaps = [(a.onset_s, a.duration_s or 0.0) for a in e.annotations if a.text in (GAP_TEXT, "end_padding")]
+        self.gaps = [(a.onset_s, a.duration_s or 0.0) for a in e.annotations if a.text == GAP_TEXT]
+        # our recorder pads the last record and says so: the data ends where the padding starts
+        for a in e.annotations:
+            if a.text == "end_padding" and a.duration_s and abs(a.onset_s + a.duration_s - self.n_samples / self.fs) < 1e-3:
+                self.n_samples = int(round(a.onset_s * self.fs))
 
     @property
     def duration_s(self) -> float:
@@ -467,6 +471,18 @@ class EdfReader:
         self.channels = [self.channels[i] for i in keep]
         self.labels = [self.labels[i] for i in keep]
         self.units = [self.units[i] for i in keep]
+
+    @property
+    def clip_uv(self) -> float | None:
+        """|µV| at which the recording's input range ends (ADC clipping), from the header."""
+        gains, offsets = self._scale()
+        levels = []
+        for k, i in enumerate(self.channels):
+            s = self.edf.signals[i]
+            lo = (s.dig_min + 1) * gains[k, 0] + offsets[k, 0]
+            hi = s.dig_max * gains[k, 0] + offsets[k, 0]
+            levels.append(min(abs(lo), abs(hi)))
+        return 0.999 * min(levels) if levels else None
 
     def _scale(self) -> tuple[np.ndarray, np.ndarray]:
         gains, offsets = [], []
@@ -512,7 +528,10 @@ class EdfReader:
                     lo, hi = max(a - first, 0), min(b - first, out.shape[1])
                     if lo < hi:
                         out[:, lo:hi] = np.nan
-                yield first, out
+                if first + out.shape[1] > self.n_samples:
+                    out = out[:, : max(self.n_samples - first, 0)]
+                if out.shape[1]:
+                    yield first, out
                 if r1 < e.n_records and self.record_start[r1] > starts[-1] + self.spr:
                     pass  # the hole before the next chunk shows as a jump in first_sample
         finally:

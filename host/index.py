@@ -77,6 +77,7 @@ class SessionIndex:
         """Insert or update the session a summary describes (keyed by file path)."""
         if not s.get("file"):
             return
+        st = s["stats"]
         start = s.get("start") or dt.datetime.now().isoformat()
         self.db.execute(
             "INSERT INTO sessions(file, start, duration_s, valid_s, twitches, twitches_per_hour, episodes, per_channel,"
@@ -84,18 +85,18 @@ class SessionIndex:
             " duration_s=excluded.duration_s, valid_s=excluded.valid_s, twitches=excluded.twitches,"
             " twitches_per_hour=excluded.twitches_per_hour, episodes=excluded.episodes,"
             " per_channel=excluded.per_channel, channels=excluded.channels, added_at=excluded.added_at",
-            (os.path.abspath(s["file"]), start, s.get("duration_s", 0.0), s.get("valid_s", s.get("duration_s", 0.0)),
-             s["counts"]["twitch"], s.get("twitches_per_hour", 0.0), len(s.get("episodes", [])),
-             json.dumps(s.get("twitches_per_channel", [])), json.dumps(s.get("channels", [])),
+            (os.path.abspath(s["file"]), start, st["duration_s"], st.get("valid_s", st["duration_s"]),
+             st["counts"]["twitch"], st.get("twitches_per_hour", 0.0), st.get("episodes", 0),
+             json.dumps(st.get("twitches_per_channel", [])), json.dumps(s.get("channels", [])),
              dt.datetime.now().isoformat(timespec="seconds")))
 
     def add_session(self, *, file: str, start: dt.datetime, duration_s: float, twitches: int,
                     per_channel: list[int] | None = None, channels: list[str] | None = None, episodes: int = 0) -> None:
         hours = duration_s / 3600
-        self.add_summary({"file": file, "start": start.isoformat(), "duration_s": duration_s, "valid_s": duration_s,
-                          "counts": {"twitch": twitches}, "twitches_per_hour": twitches / hours if hours else 0.0,
-                          "episodes": [None] * episodes, "twitches_per_channel": per_channel or [twitches],
-                          "channels": channels or ["ch0"]})
+        self.add_summary({"file": file, "start": start.isoformat(), "channels": channels or ["ch0"],
+                          "stats": {"duration_s": duration_s, "valid_s": duration_s, "counts": {"twitch": twitches},
+                                    "twitches_per_hour": twitches / hours if hours else 0.0, "episodes": episodes,
+                                    "twitches_per_channel": per_channel or [twitches]}})
 
     def sessions(self, since: dt.datetime | None = None) -> list[dict]:
         q = "SELECT file, start, duration_s, valid_s, twitches, twitches_per_hour, episodes, per_channel, channels FROM sessions"

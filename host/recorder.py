@@ -383,12 +383,15 @@ class Recorder:
         summary = summarize(f.events, f.episodes, self.pipe, file=f.path, start=f.start, labels=list(self.info.labels),
                             device=self.info.to_dict(), extra_quality=extra)
         end = f.end_sample if f.end_sample is not None else self.samples_in_session()
-        summary["duration_s"] = (end - f.first_sample) / self.info.fs
-        summary["valid_s"] = summary["duration_s"] - f.gap_samples / self.info.fs
+        st = summary["stats"]
+        st["duration_s"] = (end - f.first_sample) / self.info.fs
+        st["valid_s"] = st["duration_s"] - f.gap_samples / self.info.fs
         summary["quality"]["gap_s"] = f.gap_samples / self.info.fs
         summary["quality"]["gaps"] = f.gaps
-        hours = summary["valid_s"] / 3600
-        summary["twitches_per_hour"] = summary["counts"]["twitch"] / hours if hours else 0.0
+        summary["gaps"] = [g for g in summary.get("gaps", [])
+                           if f.first_sample <= g["start_sample"] < end]
+        hours = st["valid_s"] / 3600
+        st["twitches_per_hour"] = st["counts"]["twitch"] / hours if hours else 0.0
         write_summary(f.path, summary)
         try:
             os.remove(f.path + MARKER_SUFFIX)
@@ -401,7 +404,7 @@ class Recorder:
             SessionIndex.default().add_summary(summary)
         except Exception as e:  # noqa: BLE001 - the index is a convenience; never lose the recording over it
             log.warning("session index not updated: %s", e)
-        log.info("closed %s (%.0f s, %d twitches)", f.path, summary["duration_s"], summary["counts"]["twitch"])
+        log.info("closed %s (%.0f s, %d twitches)", f.path, st["duration_s"], st["counts"]["twitch"])
         self.eventlog and self.eventlog.write("file_closed", path=f.path, summary=os.path.basename(f.path))
 
     def _close_all(self) -> None:

@@ -66,8 +66,8 @@ def test_round_trip_samples_and_annotations(tmp_path):
     annotated = sorted(o for o, t in zip(onsets, texts) if t.startswith("twitch"))
     assert np.allclose(annotated, sorted(r["onset_s"] for r in twitches), atol=1e-3)
     summary = json.loads(pathlib.Path(path[:-4] + ".summary.json").read_text())
-    assert summary["counts"]["twitch"] == len(twitches)
-    assert summary["duration_s"] == pytest.approx(30.0)
+    assert summary["stats"]["counts"]["twitch"] == len(twitches)
+    assert summary["stats"]["duration_s"] == pytest.approx(30.0)
     assert not os.path.exists(path + ".recording")
 
 
@@ -99,7 +99,7 @@ def test_rotation_splits_without_losing_a_sample(tmp_path):
     pieces = []
     for p in files:
         y, _ = EdfReader(p).read_all()
-        pieces.append(y[:, : int(json.loads(pathlib.Path(p[:-4] + ".summary.json").read_text())["duration_s"] * 1000 + 0.5)])
+        pieces.append(y[:, : int(json.loads(pathlib.Path(p[:-4] + ".summary.json").read_text())["stats"]["duration_s"] * 1000 + 0.5)])
     joined = np.concatenate(pieces, axis=1)
     np.testing.assert_allclose(joined, reference_uv(SIM, 25_000), atol=1e-3)
     assert data.shape[1] >= 25_000
@@ -208,7 +208,7 @@ def test_sigterm_closes_cleanly_without_loss(tmp_path):
     summary = json.loads(pathlib.Path(path[:-4] + ".summary.json").read_text())
     r = EdfReader(path)
     y, fs = r.read_all()
-    n_data = int(round(summary["duration_s"] * fs))
+    n_data = int(round(summary["stats"]["duration_s"] * fs))
     assert np.isfinite(y[:, :n_data]).all()  # every received sample is in the file
     assert not np.isfinite(y[:, n_data:]).any()  # and the padding is marked as such
     assert any(e["type"] == "file_closed" for e in read_events(events))

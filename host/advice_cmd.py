@@ -1,0 +1,135 @@
+"""``myotwitch advice`` and ``myotwitch log`` (the diary)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+
+from host.errors import UsageError
+
+KINDS = {
+    "caffeine": ("mg", "caffeine in mg (or --unit cups: 1 cup of coffee ~ 95 mg)"),
+    "fluids": ("l", "fluids in litres (or --unit ml)"),
+    "sleep": ("h", "hours slept"),
+    "exercise": ("level", "none, light, moderate or hard (0-3)"),
+    "stress": ("level", "1 (calm) to 5 (very stressed)"),
+    "symptom": ("name", "pain, weakness, numbness, muscle_loss, coordination, twitching_elsewhere"),
+    "medication": ("name", "the medicine's name, e.g. salbutamol"),
+}
+SYMPTOM_WORDS = {
+    "pain": "pain", "ache": "pain", "weakness": "weakness", "weak": "weakness", "numbness": "numbness",
+    "numb": "numbness", "tingling": "numbness", "muscle_loss": "muscle_loss", "muscle-loss": "muscle_loss",
+    "wasting": "muscle_loss", "atrophy": "muscle_loss", "coordination": "coordination", "clumsiness": "coordination",
+    "balance": "coordination", "twitching_elsewhere": "twitching_elsewhere", "elsewhere": "twitching_elsewhere",
+    "spreading": "twitching_elsewhere",
+}
+EXERCISE = {"none": 0, "light": 1, "moderate": 2, "hard": 3}
+
+
+def parse_when(text: str | None) -> dt.datetime:
+    if not text:
+        return dt.datetime.now().replace(second=0, microsecond=0)
+    for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d"):
+        try:
+            return dt.datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    raise UsageError(f"--at '{text}': expected YYYY-MM-DD or 'YYYY-MM-DD HH:MM'")
+
+
+def parse_entry(what: str, value: str | None, unit: str | None) -> tuple[str, str, float | None]:
+    """Validate one diary entry -> (kind, name, value). Raises UsageError with what was expected."""
+    kind = (what or "").lower()
+    if kind not in KINDS:
+        raise UsageError(f"unknown diary entry '{what}': expected one of {', '.join(KINDS)}")
+    if value is None:
+        raise UsageError(f"'{kind}' needs a value: {KINDS[kind][1]}")
+    if kind == "symptom":
+        name = SYMPTOM_WORDS.get(value.lower().replace(" ", "_"))
+        if name is None:
+            raise UsageError(f"unknown symptom '{value}': expected {KINDS['symptom'][1]}")
+        return kind, name, None
+    if kind == "medication":
+        if not value.strip() or len(value) > 80:
+            raise UsageError("medication: give its name (at most 80 characters)")
+        return kind, value.strip().lower(), None
+    if kind == "exercise" and value.lower() in EXERCISE:
+        return kind, kind, float(EXERCISE[value.lower()])
+    try:
+        number = float(value)
+    except ValueError as e:
+        raise UsageError(f"'{kind}' value '{value}' is not a number ({KINDS[kind][1]})") from e
+    if not number == number or number < 0:
+        raise UsageError(f"'{kind}' value {value} must not be negative")
+    u = (unit or KINDS[kind][0]).lower()
+    if kind == "caffeine":
+        number = number * 95 if u in ("cup", "cups") else number
+        if u not in ("mg", "cup", "cups"):
+            raise UsageError(f"caffeine unit '{unit}': use mg or cups")
+        if number > 3000:
+            raise UsageError(f"caffeine {number:g} mg in one entry is implausible (over 3000 mg)")
+    elif kind == "fluids":
+        number = number / 1000 if u == "ml" else number
+        if u not in ("l", "ml"):
+            raise UsageError(f"fluids unit '{unit}': use l or ml")
+        if number > 15:
+            raise UsageError(f"fluids {number:g} l in one entry is implausible")
+    elif kind == "sleep" and number > 24:
+        raise UsageError(f"sleep {number:g} h: a night has at most 24 hours")
+    elif kind == "stress" and not 1 <= number <= 5:
+        raise UsageError(f"stress {number:g}: use 1 (calm) to 5 (very stressed)")
+    elif kind == "exercise" and number not in (0, 1, 2, 3):
+        raise UsageError(f"exercise '{value}': use none, light, moderate or hard (0-3)")
+    return kind, kind, number
+
+
+def run_log(args: argparse.Namespace) -> int:
+    from host.index import SessionIndex
+
+    with SessionIndex.default() as idx:
+        if args.delete is not None:
+            if not idx.delete_entry(args.delete):
+                raise UsageError(f"no diary entry with id {args.delete} (see `myotwitch log --list`)")
+            print(f"deleted entry {args.delete}")
+            return 0
+        if args.edit is not None:
+            fields: dict = {"note": args.note}
+            if args.at:
+                fields["time"] = parse_when(args.at)
+            if args.set_value is not None:
+                row = [e for e in idx.entries() if e["id"] == args.edit]
+                if not row:
+                    raise UsageError(f"no diary entry with id {args.edit}")
+                kind, name, value = parse_entry(row[0]["kind"], args.set_value, args.unit)
+                fields.update(name=name, value=value)
+            if not idx.update_entry(args.edit, **fields):
+                raise UsageError(f"no diary entry with id {args.edit} (see `myotwitch log --list`)")
+            print(f"updated entry {args.edit}")
+            return 0
+        if args.list or not args.what:
+            since = dt.datetime.now() - dt.timedelta(days=args.days)
+            rows = idx.entries(since)
+            if not rows:
+                print(f"no diary entries in the last {args.days} days. Add one: myotwitch log sleep 7")
+            for e in rows:
+                value = "" if e["value"] is None else f"{e['value']:g}"
+                print(f"{e['id']:>4}  {e['time']:%Y-%m-%d %H:%M}  {e['kind']:<10} {e['name'] if e['kind'] in ('symptom', 'medication') else value:<18} {e['note'] or ''}")
+            return 0
+        kind, name, value = parse_entry(args.what, args.value, args.unit)
+        entry_id = idx.add_entry(parse_when(args.at), kind, name, value, args.note)
+        print(f"logged #{entry_id}: {kind} {name if value is None else f'{value:g}'}")
+    return 0
+
+
+def run_advice(args: argparse.Namespace) -> int:
+    from host.advice import advise, format_advice, load_rules
+
+    rules = load_rules(args.rules) if args.rules else load_rules()
+    rules.definitions["window_days"] = args.days
+    advice = advise(ruleset=rules)
+    if args.json:
+        print(json.dumps(advice.to_dict(), indent=1, default=str))
+    else:
+        print(format_advice(advice))
+    return 0

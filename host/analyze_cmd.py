@@ -1,0 +1,255 @@
+"""``myotwitch analyze``: one or many recordings -> summaries, JSON/CSV, HTML report, advice.
+
+Many files run in parallel (all cores by default, or a Dask cluster with --scheduler); a bad
+file is reported on one line and skipped; the exit code is the number of files that failed."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import glob
+import json
+import logging
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
+
+from dsp import DetectorConfig
+from host.errors import MyotwitchError, UsageError
+
+log = logging.getLogger(__name__)
+ANALYSIS_SCHEMA = "myotwitch.analysis/1"
+EVENT_COLUMNS = ["file", "channel", "channel_label", "kind", "onset_s", "offset_s", "duration_ms", "peak_to_peak_uv",
+                 "snr_db", "reason"]
+
+
+def expand(patterns: list[str]) -> tuple[list[str], list[str]]:
+    files, missing = [], []
+    for p in patterns:
+        hits = sorted(glob.glob(os.path.expanduser(p))) if any(c in p for c in "*?[") else [p]
+        if not hits:
+            missing.append(p)
+        files += hits
+    return list(dict.fromkeys(files)), missing
+
+
+def analyze_one(path: str, config: DetectorConfig, channels: list[str] | None, units: str | None) -> dict:
+    """Worker: returns the session dict or {'file': path, 'error': message}. Never raises."""
+    from host.analysis import analyze_file
+
+    try:
+        return analyze_file(path, config, channels, units)
+    except MyotwitchError as e:
+        return {"file": path, "error": str(e)}
+    except MemoryError:
+        return {"file": path, "error": f"{os.path.basename(path)}: out of memory"}
+    except Exception as e:  # noqa: BLE001 - one bad file must not stop a batch
+        return {"file": path, "error": f"{os.path.basename(path)}: {type(e).__name__}: {e}"}
+
+
+def _run_local(files, config, channels, units, jobs, progress) -> list[dict]:
+    if len(files) == 1 or jobs == 1:
+        results = []
+        for f in files:
+            if progress and len(files) == 1:
+                results.append(_single_with_bar(f, config, channels, units))
+            else:
+                results.append(analyze_one(f, config, channels, units))
+                progress and progress.update(1)
+        return results
+    results = [None] * len(files)
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(analyze_one, f, config, channels, units): i for i, f in enumerate(files)}
+        for fut in as_completed(futures):
+            results[futures[fut]] = fut.result()
+            if progress:
+                progress.update(1)
+    return results  # type: ignore[return-value]
+
+
+def _single_with_bar(path, config, channels, units) -> dict:
+    from tqdm import tqdm
+
+    from host.analysis import analyze_file
+
+    with tqdm(total=100, desc=os.path.basename(path)[:30], unit="%", leave=False, file=sys.stderr,
+              bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}") as bar:
+        last = [0]
+
+        def tick(frac: float) -> None:
+            now = int(frac * 100)
+            if now > last[0]:
+                bar.update(now - last[0])
+                last[0] = now
+
+        try:
+            return analyze_file(path, config, channels, units, progress=tick)
+        except MyotwitchError as e:
+            return {"file": path, "error": str(e)}
+
+
+def _run_dask(address, files, config, channels, units, progress) -> list[dict]:
+    try:
+        from distributed import Client, as_completed as dask_completed
+    except ImportError as e:
+        raise UsageError("--scheduler needs Dask: pip install 'myotwitch[dask]'") from e
+    try:
+        client = Client(address, timeout="10s")
+    except (OSError, TimeoutError) as e:
+        raise UsageError(f"--scheduler {address}: cannot connect ({e})") from e
+    with client:
+        futures = client.map(analyze_one, files, config=config, channels=channels, units=units, pure=False)
+        index = {f.key: i for i, f in enumerate(futures)}
+        results: list = [None] * len(files)
+        for fut in dask_completed(futures):
+            results[index[fut.key]] = fut.result()
+            if progress:
+                progress.update(1)
+    return results
+
+
+def summary_text(r: dict) -> str:
+    """The readable terminal summary of one session."""
+    st, q = r["stats"], r["quality"]
+    hours = st["valid_s"] / 3600
+    mains = q.get("mains") or {}
+    lines = [
+        f"{r['file']}",
+        f"  duration   {_hms(st['duration_s'])} ({_hms(st['valid_s'])} with data), {r['fs']:g} Hz, "
+        f"channels: {', '.join(r['channels'])}",
+        f"  twitches   {st['counts']['twitch']}  ({st['twitches_per_hour']:.1f} per hour"
+        + (f"; per channel {', '.join(f'{lab} {n}' for lab, n in zip(r['channels'], st['twitches_per_channel']))}"
+           if len(r["channels"]) > 1 else "")
+        + (f"; median size {st['median_twitch_uv']:.0f} µV p-p)" if st["median_twitch_uv"] else ")"),
+        f"  episodes   {st['episodes']}" + (f" (longest {max(e['duration_s'] for e in r['episodes']):.0f} s, "
+                                              f"most twitches {max(e['n_twitches'] for e in r['episodes'])})"
+                                              if r["episodes"] else ""),
+        f"  rejected   {st['counts']['contraction']} contractions, {st['counts']['artifact']} artefacts",
+        f"  quality    noise floor {', '.join(f'{v:.1f}' for v in q['noise_floor_uv_rms'])} µV RMS; mains "
+        + (f"{mains['frequency_hz']:g} Hz at {mains['level_uv_rms']:.1f} µV RMS (removed)" if mains.get("frequency_hz")
+           else "not detected")
+        + f"; clipped {100 * max(q.get('clipped_fraction') or [0]):.2f}%; gaps {q['gaps']} ({q['gap_s']:.1f} s)",
+    ]
+    for w in q.get("warnings", []):
+        lines.append(f"  warning    {w}")
+    if hours < 0.05:
+        lines.append("  note       under 3 minutes of data: rates are rough")
+    return "\n".join(lines)
+
+
+def _hms(s: float) -> str:
+    s = int(round(s))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def write_events_csv(path: str, results: list[dict]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=EVENT_COLUMNS, extrasaction="ignore")
+        w.writeheader()
+        for r in results:
+            for e in r.get("events", []):
+                w.writerow({**e, "file": r["file"], "channel_label": r["channels"][e["channel"]]})
+
+
+def write_sessions_csv(path: str, results: list[dict]) -> None:
+    cols = ["file", "start", "duration_s", "valid_s", "twitches", "twitches_per_hour", "episodes", "contractions",
+            "artifacts", "noise_floor_uv_rms", "mains_hz", "gaps"]
+    rows = sorted(results, key=lambda r: (r.get("start") or "", r["file"]))
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(cols)
+        for r in rows:
+            st, q = r["stats"], r["quality"]
+            w.writerow([r["file"], r.get("start") or "", f"{st['duration_s']:.1f}", f"{st['valid_s']:.1f}",
+                        st["counts"]["twitch"], f"{st['twitches_per_hour']:.2f}", st["episodes"],
+                        st["counts"]["contraction"], st["counts"]["artifact"],
+                        ";".join(f"{v:.2f}" for v in q["noise_floor_uv_rms"]),
+                        (q.get("mains") or {}).get("frequency_hz") or "", q["gaps"]])
+
+
+def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
+    files, missing = expand(args.files)
+    for m in missing:
+        print(f"myotwitch: error: {m}: no such file", file=sys.stderr)
+    if not files:
+        return min(len(missing), 125) or 1
+    channels = [c.strip() for c in args.channels.split(",")] if args.channels else None
+    jobs = args.jobs or os.cpu_count() or 1
+    show = not args.no_progress and sys.stderr.isatty() or (not args.no_progress and len(files) > 1)
+    progress = None
+    if show and len(files) > 1:
+        from tqdm import tqdm
+
+        progress = tqdm(total=len(files), desc="analysing", unit="file", file=sys.stderr)
+    try:
+        if args.scheduler:
+            results = _run_dask(args.scheduler, files, config, channels, args.units, progress)
+        else:
+            results = _run_local(files, config, channels, args.units, jobs, progress if progress else (
+                show and len(files) == 1))
+    finally:
+        if progress:
+            progress.close()
+    ok = [r for r in results if "error" not in r]
+    failed = [r for r in results if "error" in r]
+    for r in failed:
+        print(f"myotwitch: error: {r['error']}", file=sys.stderr)
+    if ok:
+        from host.advice import advise
+
+        for r in ok:
+            try:
+                r["advice"] = advise(extra_session=r).to_dict()
+            except MyotwitchError as e:
+                log.warning("advice unavailable: %s", e)
+        if not args.no_index:
+            try:
+                from host.index import SessionIndex
+
+                with SessionIndex.default() as idx:
+                    for r in ok:
+                        idx.add_summary(r)
+            except Exception as e:  # noqa: BLE001 - the index is a convenience
+                log.warning("session index not updated: %s", e)
+    _write_outputs(args, ok)
+    return min(len(failed) + len(missing), 125)
+
+
+def _write_outputs(args: argparse.Namespace, ok: list[dict]) -> None:
+    if args.out_dir:
+        os.makedirs(args.out_dir, exist_ok=True)
+        for r in ok:
+            base = os.path.splitext(os.path.basename(r["file"]))[0]
+            with open(os.path.join(args.out_dir, base + ".json"), "w", encoding="utf-8") as fh:
+                json.dump(r, fh, indent=1, default=str)
+        write_sessions_csv(os.path.join(args.out_dir, "sessions.csv"), ok)
+    if args.csv:
+        write_events_csv(args.csv, ok)
+    if args.report and ok:
+        from host.report import write_report
+
+        write_report(args.report, ok)
+        log.info("report written to %s", args.report)
+    if args.json:
+        payload = ok[0] if len(ok) == 1 else {"schema": ANALYSIS_SCHEMA, "sessions": ok}
+        text = json.dumps(payload, indent=1, default=str)
+        if args.json == "-":
+            print(text)
+        else:
+            with open(args.json, "w", encoding="utf-8") as fh:
+                fh.write(text)
+    if args.json != "-":
+        for r in ok:
+            print(summary_text(r))
+            print()
+        if len(ok) > 1:
+            print("sessions (oldest first):")
+            for r in sorted(ok, key=lambda r: (r.get("start") or "", r["file"])):
+                st = r["stats"]
+                print(f"  {(r.get('start') or '')[:16]:16}  {st['twitches_per_hour']:7.1f}/h  {st['counts']['twitch']:6d} "
+                      f"twitches  {_hms(st['valid_s'])}  {os.path.basename(r['file'])}")
+        if ok and "advice" in ok[-1]:
+            from host.advice import Advice, AdviceItem, format_advice
+
+            a = ok[-1]["advice"]
+            print(format_advice(Advice(a["notice"], [AdviceItem(**i) for i in a["items"]], {})))

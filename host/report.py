@@ -1,0 +1,226 @@
+"""Self-contained HTML reports: plots embedded as PNG, readable on a phone."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import io
+import os
+
+import numpy as np
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:980px;padding:12px;
+color:#1b1b1b;line-height:1.45}
+h1{font-size:1.5em}h2{font-size:1.2em;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:1.6em}
+img{width:100%;height:auto}table{border-collapse:collapse;width:100%;font-size:.92em}
+td,th{border-bottom:1px solid #eee;padding:4px 6px;text-align:left}.num{text-align:right}
+.consult{border-left:5px solid #c62828;padding:6px 10px;background:#fdecea;margin:6px 0}
+.self-care{border-left:5px solid #2e7d32;padding:6px 10px;background:#edf7ed;margin:6px 0}
+.info{border-left:5px solid #1565c0;padding:6px 10px;background:#e8f1fb;margin:6px 0}
+.why{color:#555;font-size:.9em}.src{color:#777;font-size:.85em}.notice{background:#fff8e1;padding:8px;
+border:1px solid #f0d98c}.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:8px}
+"""
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return '<img alt="plot" src="data:image/png;base64,' + base64.b64encode(buf.getvalue()).decode() + '">'
+
+
+def _signal_views(r: dict, bins: int = 1500):
+    """One pass over the file: min/max envelope for the timeline, twitch snippets, a PSD."""
+    from scipy import signal as sps
+
+    from dsp.filters import bandpass_sos
+    from host.analysis import open_reader
+
+    reader = open_reader(r["file"])
+    fs, n = reader.fs, max(reader.n_samples, 1)
+    edges = np.linspace(0, n, bins + 1).astype(np.int64)
+    lo = np.full(bins, np.nan)
+    hi = np.full(bins, np.nan)
+    sos = bandpass_sos(20.0, min(450.0, 0.45 * fs), fs, 2)
+    twitch = [e for e in r.get("events", []) if e["kind"] == "twitch"]
+    twitch = sorted(twitch, key=lambda e: -e["snr_db"])[:30]
+    wanted = {int(e["onset_s"] * fs): e for e in twitch}
+    pre, post = int(0.02 * fs), int(0.06 * fs)
+    snippets = []
+    psd_data = []
+    for first, x in reader.iter_records():
+        ch0 = np.nan_to_num(x[0].astype(np.float64))
+        y = sps.sosfiltfilt(sos, ch0) if ch0.size > 30 else ch0
+        y[~np.isfinite(x[0])] = np.nan
+        b0 = np.searchsorted(edges, first, side="right") - 1
+        b1 = np.searchsorted(edges, first + x.shape[1], side="right")
+        for b in range(max(b0, 0), min(b1, bins)):
+            a, c = max(edges[b] - first, 0), min(edges[b + 1] - first, x.shape[1])
+            if c > a:
+                seg = y[a:c]
+                if np.isfinite(seg).any():
+                    lo[b] = np.nanmin([lo[b], np.nanmin(seg)]) if np.isfinite(lo[b]) else np.nanmin(seg)
+                    hi[b] = np.nanmax([hi[b], np.nanmax(seg)]) if np.isfinite(hi[b]) else np.nanmax(seg)
+        for onset, e in wanted.items():
+            if first <= onset - pre and onset + post <= first + x.shape[1] and e["channel"] == 0:
+                snippets.append(y[onset - pre - first: onset + post - first])
+        if sum(len(p) for p in psd_data) < 300 * fs:
+            psd_data.append(ch0 - np.median(ch0))
+    raw = np.concatenate(psd_data) if psd_data else np.zeros(16)
+    f, p = sps.welch(raw, fs=fs, nperseg=int(min(fs * 2, raw.size)))
+    return fs, edges, lo, hi, snippets, (f, p)
+
+
+def _plots(r: dict) -> dict[str, str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = {}
+    fs, edges, lo, hi, snippets, (f, p) = _signal_views(r)
+    t = edges[:-1] / fs / 60
+    events = r.get("events", [])
+    fig, ax = plt.subplots(figsize=(10, 2.8))
+    ax.fill_between(t, lo, hi, color="#555", lw=0, step="mid")
+    top = np.nanmax(hi) if np.isfinite(hi).any() else 1
+    for e in events:
+        if e["kind"] == "contraction":
+            ax.axvspan(e["onset_s"] / 60, e["offset_s"] / 60, color="#f0b429", alpha=0.35, lw=0)
+    tw = [e["onset_s"] / 60 for e in events if e["kind"] == "twitch"]
+    ax.plot(tw, [top * 1.05] * len(tw), "v", color="#c62828", ms=4, label="twitch")
+    art = [e["onset_s"] / 60 for e in events if e["kind"] == "artifact"]
+    ax.plot(art, [top * 1.12] * len(art), "x", color="#888", ms=4, label="artefact")
+    for g in r.get("gaps", []):
+        ax.axvspan(g["onset_s"] / 60, (g["onset_s"] + g["duration_s"]) / 60, color="#90caf9", alpha=0.5, lw=0)
+    ax.set_xlabel("minutes from start")
+    ax.set_ylabel("µV (band-passed, ch 0)")
+    ax.set_title("Timeline: twitches ▼, contractions (yellow), gaps (blue)")
+    out["timeline"] = _png(fig)
+
+    dur_min = max(r["stats"]["duration_s"] / 60, 1e-9)
+    width = 10 if dur_min > 30 else max(1, int(dur_min // 6) or 1)
+    nb = int(np.ceil(dur_min / width))
+    counts = np.zeros(max(nb, 1))
+    for e in events:
+        if e["kind"] == "twitch":
+            counts[min(int(e["onset_s"] / 60 // width), len(counts) - 1)] += 1
+    fig, ax = plt.subplots(figsize=(10, 2.4))
+    ax.bar(np.arange(len(counts)) * width, counts * 60 / width, width=width * 0.9, align="edge", color="#c62828")
+    ax.set_xlabel("minutes from start")
+    ax.set_ylabel("twitches per hour")
+    ax.set_title(f"Rate per {width} min")
+    out["rate"] = _png(fig)
+
+    amps = [e["peak_to_peak_uv"] for e in events if e["kind"] == "twitch"]
+    fig, ax = plt.subplots(figsize=(5, 3))
+    if amps:
+        ax.hist(amps, bins=np.logspace(np.log10(max(min(amps), 1)), np.log10(max(amps) + 1), 20), color="#1565c0")
+        ax.set_xscale("log")
+    ax.set_xlabel("peak-to-peak (µV)")
+    ax.set_ylabel("twitches")
+    ax.set_title("Twitch sizes")
+    out["amplitudes"] = _png(fig)
+
+    fig, ax = plt.subplots(figsize=(5, 3))
+    tt = (np.arange(int(0.08 * fs)) - int(0.02 * fs)) / fs * 1000
+    for s in snippets:
+        ax.plot(tt[: len(s)], s, lw=0.8, alpha=0.6)
+    ax.set_xlabel("ms from onset")
+    ax.set_ylabel("µV")
+    ax.set_title(f"{len(snippets)} example twitches (channel 0)")
+    out["waveforms"] = _png(fig)
+
+    fig, ax = plt.subplots(figsize=(10, 2.8))
+    ax.semilogy(f, np.maximum(p, 1e-12), color="#333", lw=0.8)
+    lo_hz, hi_hz = r["detector"]["band_low_hz"], r["detector"]["band_high_hz"] or min(450, 0.45 * r["fs"])
+    ax.axvspan(lo_hz, hi_hz, color="#a5d6a7", alpha=0.3, label="detection band")
+    mains = (r["quality"].get("mains") or {})
+    for h in mains.get("harmonics_hz") or []:
+        ax.axvline(h, color="#c62828", lw=0.8, ls="--")
+    ax.set_xlabel("Hz")
+    ax.set_ylabel("µV²/Hz")
+    ax.set_title("Spectrum (first 5 min, ch 0): band shaded" + (", mains lines dashed" if mains.get("harmonics_hz") else ""))
+    out["spectrum"] = _png(fig)
+    return out
+
+
+def _advice_html(advice: dict | None) -> str:
+    if not advice:
+        return ""
+    parts = ["<h2>Advice</h2>"]
+    for item in advice["items"]:
+        why = f'<div class="why">why: {html.escape(item["why"])}</div>' if item["why"] else ""
+        parts.append(f'<div class="{item["level"]}"><b>{html.escape(item["level"])}</b>: {html.escape(item["text"])}'
+                     f'{why}<div class="src">source: reference article, section “{html.escape(item["section"])}”</div></div>')
+    parts.append(f'<p class="notice">{html.escape(advice["notice"])}</p>')
+    return "\n".join(parts)
+
+
+def _session_html(r: dict) -> str:
+    st, q = r["stats"], r["quality"]
+    plots = _plots(r)
+    mains = q.get("mains") or {}
+    rows = [("Duration", f"{st['duration_s'] / 3600:.2f} h ({st['valid_s'] / 3600:.2f} h with data)"),
+            ("Twitches", f"{st['counts']['twitch']} ({st['twitches_per_hour']:.1f} per hour)"),
+            ("Per channel", ", ".join(f"{lab}: {n}" for lab, n in zip(r["channels"], st["twitches_per_channel"]))),
+            ("Episodes", str(st["episodes"])),
+            ("Rejected", f"{st['counts']['contraction']} contractions, {st['counts']['artifact']} artefacts"),
+            ("Noise floor", ", ".join(f"{v:.1f}" for v in q["noise_floor_uv_rms"]) + " µV RMS"),
+            ("Mains", f"{mains['frequency_hz']:g} Hz, {mains['level_uv_rms']:.1f} µV RMS (removed)"
+             if mains.get("frequency_hz") else "not detected"),
+            ("Gaps", f"{q['gaps']} ({q['gap_s']:.1f} s)")]
+    table = "<table>" + "".join(f"<tr><th>{k}</th><td>{html.escape(v)}</td></tr>" for k, v in rows) + "</table>"
+    episodes = ""
+    if r["episodes"]:
+        episodes = ("<h3>Episodes</h3><table><tr><th>start (min)</th><th class=num>length (s)</th>"
+                    "<th class=num>twitches</th><th class=num>largest (µV)</th></tr>" + "".join(
+                        f"<tr><td>{e['start_s'] / 60:.1f}</td><td class=num>{e['duration_s']:.0f}</td>"
+                        f"<td class=num>{e['n_twitches']}</td><td class=num>{e['max_peak_to_peak_uv']:.0f}</td></tr>"
+                        for e in r["episodes"][:50]) + "</table>")
+    return (f"<h2>{html.escape(os.path.basename(r['file']))}</h2><p>{html.escape(r.get('start') or '')}</p>{table}"
+            f"{plots['timeline']}{plots['rate']}<div class=grid>{plots['amplitudes']}{plots['waveforms']}</div>"
+            f"{plots['spectrum']}{episodes}")
+
+
+def _trend_html(results: list[dict]) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rs = sorted(results, key=lambda r: (r.get("start") or "", r["file"]))
+    fig, ax = plt.subplots(figsize=(10, 2.8))
+    dated = all(r.get("start") for r in rs)  # a time axis only when every session has a start time
+    x = [dt.datetime.fromisoformat(r["start"]) for r in rs] if dated else list(range(1, len(rs) + 1))
+    ax.plot(x, [r["stats"]["twitches_per_hour"] for r in rs], "o-", color="#c62828")
+    if not dated:
+        ax.set_xlabel("session")
+    ax.set_ylabel("twitches per hour")
+    ax.set_title("Sessions over time")
+    fig.autofmt_xdate()
+    rows = "".join(f"<tr><td>{html.escape((r.get('start') or '')[:16])}</td><td>{html.escape(os.path.basename(r['file']))}"
+                   f"</td><td class=num>{r['stats']['twitches_per_hour']:.1f}</td><td class=num>"
+                   f"{r['stats']['counts']['twitch']}</td><td class=num>{r['stats']['valid_s'] / 3600:.2f}</td></tr>"
+                   for r in rs)
+    return ("<h2>Across sessions</h2>" + _png(fig) + "<table><tr><th>start</th><th>file</th><th class=num>per hour</th>"
+            "<th class=num>twitches</th><th class=num>hours</th></tr>" + rows + "</table>")
+
+
+def write_report(path: str, results: list[dict]) -> None:
+    body = []
+    if len(results) > 1:
+        body.append(_trend_html(results))
+    for r in results:
+        body.append(_session_html(r))
+    body.append(_advice_html(results[-1].get("advice")))
+    doc = (f"<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport "
+           f"content='width=device-width, initial-scale=1'><title>myotwitch report</title><style>{CSS}</style></head>"
+           f"<body><h1>myotwitch report</h1><p>Generated {dt.datetime.now():%Y-%m-%d %H:%M}. Twitch counts from surface "
+           f"EMG; not a medical device.</p>{''.join(body)}</body></html>")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(doc)
