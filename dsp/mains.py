@@ -38,7 +38,7 @@ def _line_db(freqs: np.ndarray, psd: np.ndarray, f: float) -> tuple[float, float
     line = psd[near].max()
     background = max(float(np.median(psd[around])), 1e-30)
     power = max(float((psd[near] - background).clip(min=0).sum() * df), 0.0)
-    return 10.0 * np.log10(line / background), power
+    return 10.0 * np.log10(max(line, 1e-30) / background), power
 
 
 def estimate_mains(x: np.ndarray, fs: float, *, forced: float | None = None, max_hz: float | None = None,

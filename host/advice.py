@@ -20,8 +20,6 @@ from host.errors import FormatError
 from host.paths import data_dir
 
 LEVELS = ("consult", "self-care", "info")
-SECTIONS = ("Opening paragraph", "Everyday Reasons for Ankle Twitches", "Other Potential Causes",
-            "When to Consult a Doctor and Self-Care Tips")
 SYMPTOMS = ("pain", "weakness", "numbness", "muscle_loss", "coordination", "twitching_elsewhere")
 
 #: every metric a rule may use, with its value when there is no data
@@ -71,6 +69,7 @@ class AdviceItem:
 @dataclass
 class RuleSet:
     notice: str
+    sections: dict[str, str]  # key -> heading in the reference article
     definitions: dict
     medications: dict[str, list[str]]
     rules: list[Rule]
@@ -146,7 +145,7 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
         raise FormatError(f"{path}: rules file not found") from e
     except tomllib.TOMLDecodeError as e:
         raise FormatError(f"{name}: not valid TOML ({e})") from e
-    for key in ("notice", "definitions", "medications", "rule"):
+    for key in ("notice", "sections", "definitions", "medications", "rule"):
         if key not in raw:
             raise FormatError(f"{name}: missing '{key}'")
     rules, seen = [], set()
@@ -160,9 +159,9 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
         seen.add(rid)
         if r["level"] not in LEVELS:
             raise FormatError(f"{name}: rule '{rid}': level '{r['level']}' must be one of {', '.join(LEVELS)}")
-        if r["section"] not in SECTIONS:
+        if r["section"] not in raw["sections"]:
             raise FormatError(f"{name}: rule '{rid}': section '{r['section']}' is not a section of the reference "
-                              f"article ({'; '.join(SECTIONS)})")
+                              f"article (one of {', '.join(raw['sections'])})")
         try:
             parse_condition(r["when"])
         except ValueError as e:
@@ -170,9 +169,9 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
         unknown = set(r) - {"id", "section", "level", "when", "text", "why", "example", "near_miss"}
         if unknown:
             raise FormatError(f"{name}: rule '{rid}': unknown field(s) {', '.join(sorted(unknown))}")
-        rules.append(Rule(r["id"], r["section"], r["level"], r["when"], r["text"].strip(), r.get("why", ""),
+        rules.append(Rule(r["id"], raw["sections"][r["section"]], r["level"], r["when"], r["text"].strip(), r.get("why", ""),
                           r.get("example", {}), r.get("near_miss", {})))
-    return RuleSet(raw["notice"].strip(), raw["definitions"], raw["medications"], rules, str(path))
+    return RuleSet(raw["notice"].strip(), raw["sections"], raw["definitions"], raw["medications"], rules, str(path))
 
 
 def evaluate(ruleset: RuleSet, metrics: dict) -> list[AdviceItem]:

@@ -1,0 +1,242 @@
+"""Advice rules: every rule fires on its example and not its near miss; metrics from
+recordings and diary; the trend test ignores noise; rules stay in our own words; the diary
+validates input and survives concurrent writers."""
+
+import datetime as dt
+import multiprocessing
+import pathlib
+import re
+
+import numpy as np
+import pytest
+
+from host.advice import METRICS, advise, compute_metrics, evaluate, format_advice, load_rules
+from host.advice_cmd import parse_entry, parse_when
+from host.errors import FormatError, UsageError
+from host.index import SessionIndex
+
+RULES = load_rules()
+ARTICLE = pathlib.Path(__file__).resolve().parents[3] / "shared" / "reference" / "ankle-twitch-article.txt"
+NOW = dt.datetime(2026, 11, 29, 12, 0)
+
+
+@pytest.mark.parametrize("rule", RULES.rules, ids=lambda r: r.id)
+def test_rule_fires_on_its_example_and_not_on_its_near_miss(rule):
+    assert rule.example and rule.near_miss, "every rule needs a crafted case and a near miss"
+    assert rule.id in [i.id for i in evaluate(RULES, rule.example)]
+    assert rule.id not in [i.id for i in evaluate(RULES, rule.near_miss)]
+
+
+def test_every_symptom_and_consult_sign_has_a_rule():
+    text = " ".join(r.when for r in RULES.rules)
+    for needed in ("persistent", "worsening", "spreading", "symptom_pain", "symptom_weakness", "symptom_numbness",
+                   "symptom_muscle_loss", "symptom_coordination", "medication_linked"):
+        assert needed in text
+    assert {r.section for r in RULES.rules} == set(RULES.sections.values())  # every section is used
+
+
+@pytest.mark.skipif(not ARTICLE.exists(), reason="reference article not present")
+def test_sections_are_the_articles_headings():
+    lines = {ln.strip() for ln in ARTICLE.read_text().splitlines()}
+    for key, heading in RULES.sections.items():
+        assert key == "opening" or heading in lines, heading
+
+
+def _words(t):
+    return re.findall(r"[a-z0-9]+", t.lower())
+
+
+@pytest.mark.skipif(not ARTICLE.exists(), reason="reference article not present")
+def test_no_sentence_is_copied_from_the_article():
+    ref = _words(ARTICLE.read_text())
+    grams = {tuple(ref[i:i + 7]) for i in range(len(ref) - 6)}
+    for r in RULES.rules:
+        w = _words(r.text + " " + r.why)
+        copied = [" ".join(w[i:i + 7]) for i in range(len(w) - 6) if tuple(w[i:i + 7]) in grams]
+        assert not copied, f"{r.id} copies the article: {copied[0]}"
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda t: t.replace('level = "consult"', 'level = "urgent"', 1), "level 'urgent' must be one of"),
+    (lambda t: t.replace('when = "persistent"', 'when = "persistant"', 1), "unknown metric 'persistant'"),
+    (lambda t: t.replace('when = "persistent"', 'when = "__import__(1)"', 1), "not allowed"),
+    (lambda t: t.replace('id = "consult-worsening"', 'id = "consult-persistent"', 1), "defined twice"),
+    (lambda t: t.replace('section = "other"', 'section = "chapter-9"', 1), "not a section"),
+    (lambda t: t + "\n[[rule]]\nid = 'x'\n", "field 'section' must be a non-empty string"),
+    (lambda t: t + "\n[[[", "not valid TOML"),
+])
+def test_invalid_rules_files_name_the_rule_and_field(tmp_path, mutate, message):
+    p = tmp_path / "rules.toml"
+    p.write_text(mutate(pathlib.Path(RULES.path).read_text()))
+    with pytest.raises(FormatError, match=message):
+        load_rules(p)
+
+
+# -- metrics -----------------------------------------------------------------------------------------
+def session(day, rate, hours=8.0, per_channel=None, channels=("gastrocnemius",), hour=23):
+    start = NOW.replace(hour=hour) - dt.timedelta(days=day)
+    n = int(round(rate * hours))
+    return {"file": f"s{day}-{hour}", "start": start, "duration_s": hours * 3600, "valid_s": hours * 3600,
+            "twitches": n, "twitches_per_hour": n / hours, "episodes": 1,
+            "per_channel": list(per_channel or [n]), "channels": list(channels)}
+
+
+def entry(days_ago, kind, name, value=None, hour=8):
+    return {"time": NOW.replace(hour=hour) - dt.timedelta(days=days_ago), "kind": kind, "name": name, "value": value,
+            "note": None}
+
+
+def test_persistent_needs_most_days_over_two_weeks():
+    yes = [session(d, 20) for d in range(16)]
+    assert compute_metrics(yes, [], RULES, NOW)["persistent"]
+    short = [session(d, 20) for d in range(10)]
+    assert not compute_metrics(short, [], RULES, NOW)["persistent"]
+    sparse = [session(d, 20 if d % 3 == 0 else 0) for d in range(16)]
+    assert not compute_metrics(sparse, [], RULES, NOW)["persistent"]
+
+
+def test_rising_rates_are_worsening():
+    rng = np.random.default_rng(0)
+    rising = [session(d, 10 + 3 * (14 - d) + rng.normal(0, 2)) for d in range(14)]
+    m = compute_metrics(rising, [], RULES, NOW)
+    assert m["worsening"] and m["trend_p"] < 0.05 and m["trend_end_rate"] > 1.5 * m["trend_start_rate"]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_flat_noisy_rates_are_not_worsening(seed):
+    rng = np.random.default_rng(seed)
+    flat = [session(d, max(0.0, 20 + rng.normal(0, 8))) for d in range(14)]
+    assert not compute_metrics(flat, [], RULES, NOW)["worsening"]
+
+
+def test_a_new_site_is_spreading():
+    early = [session(d, 20, per_channel=[160, 0], channels=("gastrocnemius", "soleus")) for d in range(10, 14)]
+    late = [session(d, 20, per_channel=[100, 60], channels=("gastrocnemius", "soleus")) for d in range(0, 4)]
+    m = compute_metrics(early + late, [], RULES, NOW)
+    assert m["spreading"] and "soleus" in m["spreading_detail"]
+    steady = [session(d, 20, per_channel=[100, 60], channels=("gastrocnemius", "soleus")) for d in range(14)]
+    assert not compute_metrics(steady, [], RULES, NOW)["spreading"]
+
+
+def test_twitching_elsewhere_in_the_diary_is_spreading():
+    assert compute_metrics([], [entry(2, "symptom", "twitching_elsewhere")], RULES, NOW)["spreading"]
+
+
+def test_caffeine_association_with_numbers():
+    sessions, diary = [], []
+    for d in range(12):
+        high = d % 2 == 0
+        sessions.append(session(d, 40 if high else 12, hour=22))
+        diary.append(entry(d, "caffeine", "caffeine", 400 if high else 100))
+    m = compute_metrics(sessions, diary, RULES, NOW)
+    assert m["caffeine_association"] and m["caffeine_high_rate"] == pytest.approx(40) and m["caffeine_high_n"] == 6
+    items = {i.id: i for i in evaluate(RULES, m)}
+    assert "info-caffeine-association" in items and "40 twitches per hour" in items["info-caffeine-association"].why
+    # no association when rates do not differ
+    flat = [dict(s, twitches_per_hour=20.0) for s in sessions]
+    assert not compute_metrics(flat, diary, RULES, NOW)["caffeine_association"]
+
+
+def test_medication_classes():
+    m = compute_metrics([], [entry(1, "medication", "salbutamol"), entry(1, "medication", "sertraline 50mg")],
+                        RULES, NOW)
+    assert m["medication_linked"] == 2
+    assert "asthma beta agonist" in m["medication_classes"] and "ssri" in m["medication_classes"]
+    assert compute_metrics([], [entry(1, "medication", "paracetamol")], RULES, NOW)["medication_linked"] == 0
+
+
+def test_old_symptoms_do_not_count():
+    assert compute_metrics([], [entry(20, "symptom", "weakness")], RULES, NOW)["symptom_weakness"] == 0
+    assert compute_metrics([], [entry(3, "symptom", "weakness")], RULES, NOW)["symptom_weakness"] == 1
+
+
+def test_consult_items_come_first_with_the_notice():
+    a = advise([session(d, 25) for d in range(16)], [entry(1, "symptom", "numbness")], now=NOW)
+    levels = [i.level for i in a.items]
+    assert levels == sorted(levels, key=["consult", "self-care", "info"].index)
+    assert levels[0] == "consult"
+    text = format_advice(a)
+    assert text.index("SEE A DOCTOR") < text.index("GOOD TO KNOW")
+    assert "not a medical device" in text and "why: numbness logged 1 time" in text
+
+
+def test_no_data_gives_only_the_notice():
+    a = advise([], [], now=NOW)
+    assert a.items == [] and "not a medical device" in format_advice(a)
+
+
+# -- diary -----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("args, message", [
+    (("symptom", "sparkles", None), "unknown symptom 'sparkles'"),
+    (("caffeine", "-20", None), "must not be negative"),
+    (("caffeine", "lots", None), "is not a number"),
+    (("caffeine", "2", "litres"), "caffeine unit"),
+    (("sleep", "30", None), "at most 24 hours"),
+    (("stress", "9", None), "use 1 (calm) to 5"),
+    (("mood", "good", None), "unknown diary entry 'mood'"),
+    (("sleep", None, None), "needs a value"),
+])
+def test_bad_diary_input_is_one_clear_error(args, message):
+    with pytest.raises(UsageError, match=re.escape(message)):
+        parse_entry(*args)
+
+
+def test_diary_units_and_words():
+    assert parse_entry("caffeine", "2", "cups") == ("caffeine", "caffeine", 190.0)
+    assert parse_entry("fluids", "500", "ml") == ("fluids", "fluids", 0.5)
+    assert parse_entry("exercise", "hard", None) == ("exercise", "exercise", 3.0)
+    assert parse_entry("symptom", "numb", None) == ("symptom", "numbness", None)
+
+
+@pytest.mark.parametrize("text", ["2026-13-01", "yesterday", "29/11/2026"])
+def test_malformed_dates(text):
+    with pytest.raises(UsageError, match="expected YYYY-MM-DD"):
+        parse_when(text)
+
+
+def _writer(path, who, n):
+    idx = SessionIndex(path)
+    for i in range(n):
+        idx.add_entry(dt.datetime(2026, 11, 1) + dt.timedelta(minutes=i), "caffeine", "caffeine", float(i), who)
+        if who == "recorder":
+            idx.add_session(file=f"/rec/{i}.edf", start=dt.datetime(2026, 11, 1) + dt.timedelta(hours=i),
+                            duration_s=3600, twitches=i)
+    idx.close()
+
+
+def test_diary_survives_concurrent_writers(tmp_path):
+    path = tmp_path / "db.sqlite"
+    SessionIndex(path).close()
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_writer, args=(path, who, 60)) for who in ("recorder", "cli", "cli2", "gui")]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    with SessionIndex(path) as idx:
+        assert len(idx.entries()) == 240
+        assert len(idx.sessions()) == 60
+
+
+def test_log_cli_round_trip(capsys):
+    from host.cli import main
+
+    assert main(["log", "caffeine", "250", "--at", "2026-11-28 09:00"]) == 0
+    assert main(["log", "symptom", "weakness", "--note", "left calf"]) == 0
+    assert main(["log", "--list", "--days", "3650"]) == 0
+    out = capsys.readouterr().out
+    assert "caffeine" in out and "weakness" in out and "left calf" in out
+    first = int(re.search(r"logged #(\d+): caffeine", out).group(1))
+    assert main(["log", "--edit", str(first), "--set-value", "100"]) == 0
+    assert main(["log", "--delete", str(first)]) == 0
+    assert main(["log", "--delete", "9999"]) == 2
+    assert "no diary entry with id 9999" in capsys.readouterr().err
+    assert main(["advice"]) == 0
+    assert "SEE A DOCTOR ABOUT" in capsys.readouterr().out
+
+
+def test_metrics_used_by_rules_exist():
+    for r in RULES.rules:
+        for name in re.findall(r"[a-z_]+", r.when):
+            assert name in METRICS or name in ("and", "or", "not")

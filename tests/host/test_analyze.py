@@ -1,0 +1,201 @@
+"""`myotwitch analyze`: outputs, batch behaviour, Dask, and one clear line for every bad input."""
+
+import csv
+import json
+import pathlib
+import shutil
+
+import numpy as np
+import pytest
+
+from dsp import detect
+from host.analysis import analyze_file
+from host.cli import main
+from host.csvio import write_csv
+from host.edf import EdfReader, EdfWriter
+from host.errors import FormatError
+
+EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "data" / "examples"
+EDF = EXAMPLES / "calf-10min.edf"
+
+
+def test_chunked_analysis_equals_whole_array_detection():
+    r = analyze_file(EDF)
+    x, fs = EdfReader(EDF).read_all()
+    from dsp import DetectorConfig
+
+    ref = detect(x, fs, DetectorConfig(clip_uv=EdfReader(EDF).clip_uv))
+    assert [e["onset_sample"] for e in r["events"]] == [e.onset_sample for e in ref.events]
+    assert r["stats"]["counts"]["twitch"] == len(ref.twitches) > 50
+
+
+def test_json_schema(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert main(["analyze", str(EDF), "--json", str(out), "--no-progress"]) == 0
+    r = json.loads(out.read_text())
+    assert r["schema"] == "myotwitch.session/1"
+    for key in ("events", "episodes", "stats", "quality", "advice"):
+        assert key in r
+    ev = r["events"][0]
+    for key in ("onset_s", "offset_s", "duration_ms", "peak_to_peak_uv", "snr_db", "channel", "kind", "reason"):
+        assert key in ev
+    assert r["quality"]["mains"]["frequency_hz"] == 50.0
+    assert r["quality"]["gaps"] == 1 and r["quality"]["gap_s"] == pytest.approx(1.5)
+    assert any(i["level"] == "info" for i in r["advice"]["items"]) and r["advice"]["notice"]
+    printed = capsys.readouterr().out
+    assert "twitches" in printed and "noise floor" in printed and "not a medical device" in printed
+
+
+def test_json_to_stdout_is_one_object(capsys):
+    assert main(["analyze", str(EDF), "--json", "--no-progress", "--no-index"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["file"] == str(EDF)
+
+
+def test_csv_input_gives_the_same_twitches(tmp_path):
+    x, fs = EdfReader(EDF).read_all()
+    p = tmp_path / "same.csv"
+    write_csv(p, np.nan_to_num(x[:, :120_000]), fs, ["gastrocnemius", "soleus"])
+    a = analyze_file(p)
+    b = analyze_file(EDF)
+    onsets_b = [e["onset_s"] for e in b["events"] if e["kind"] == "twitch" and e["onset_s"] < 119.5]
+    onsets_a = [e["onset_s"] for e in a["events"] if e["kind"] == "twitch"]
+    assert len(onsets_a) == len(onsets_b) > 10
+    assert np.allclose(onsets_a, onsets_b, atol=0.003)
+
+
+def test_csv_units_from_header_and_option(tmp_path):
+    x, fs = EdfReader(EDF).read_all()
+    x = np.nan_to_num(x[:1, :30_000])
+    mv = tmp_path / "mv.csv"
+    np.savetxt(mv, np.column_stack([np.arange(x.shape[1]) / fs, x[0] / 1000]), delimiter=",",
+               header="time_s,calf_mV", comments="")
+    counts = tmp_path / "counts.csv"
+    np.savetxt(counts, np.column_stack([np.arange(x.shape[1]) / fs, np.rint(x[0] / 0.125) + 2048]), delimiter=",",
+               header="time_s,calf", comments="", fmt="%.6f")
+    ref = analyze_file(mv)["stats"]["counts"]["twitch"]
+    assert ref > 0
+    assert analyze_file(counts, units="counts:0.125:2048")["stats"]["counts"]["twitch"] == ref
+
+
+def test_batch_runs_in_parallel_skips_a_bad_file_and_counts_it(tmp_path, capsys):
+    good = []
+    for i in range(3):
+        p = tmp_path / f"night{i}.edf"
+        shutil.copy(EDF, p)
+        good.append(str(p))
+    bad = tmp_path / "broken.edf"
+    bad.write_bytes(b"0       garbage")
+    outdir = tmp_path / "out"
+    code = main(["analyze", *good, str(bad), "--jobs", "2", "--out-dir", str(outdir), "--csv",
+                 str(tmp_path / "events.csv"), "--no-progress"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "broken.edf" in err and "Traceback" not in err
+    rows = list(csv.DictReader((outdir / "sessions.csv").read_text().splitlines()))
+    assert len(rows) == 3 and len(list(outdir.glob("night*.json"))) == 3
+    events = list(csv.DictReader((tmp_path / "events.csv").read_text().splitlines()))
+    assert {r["file"] for r in events} == set(good)
+
+
+def test_glob_and_missing_file(tmp_path, capsys):
+    shutil.copy(EDF, tmp_path / "a.edf")
+    assert main(["analyze", str(tmp_path / "*.edf"), str(tmp_path / "nope.edf"), "--no-progress", "--no-index"]) == 1
+    assert "nope.edf: no such file" in capsys.readouterr().err
+
+
+def test_report_is_self_contained_html(tmp_path):
+    out = tmp_path / "report.html"
+    assert main(["analyze", str(EDF), "--report", str(out), "--no-progress", "--no-index"]) == 0
+    text = out.read_text()
+    assert text.count("data:image/png;base64,") >= 5
+    assert 'name=viewport' in text and "source: reference article" in text
+    assert "http://" not in text.replace("http://www.w3.org", "") and "<script" not in text
+
+
+def test_dask_scheduler_gives_the_same_results(tmp_path, capsys):
+    distributed = pytest.importorskip("distributed")
+    files = []
+    for i in range(2):
+        p = tmp_path / f"n{i}.edf"
+        shutil.copy(EDF, p)
+        files.append(str(p))
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cl:
+        out = tmp_path / "d.json"
+        assert main(["analyze", *files, "--scheduler", cl.scheduler_address, "--json", str(out), "--no-progress",
+                     "--no-index"]) == 0
+    d = json.loads(out.read_text())
+    local = analyze_file(EDF)
+    assert [s["stats"]["counts"] for s in d["sessions"]] == [local["stats"]["counts"]] * 2
+
+
+# -- bad input: one clear line each ----------------------------------------------------------------
+def _edf(path, x, fs=1000.0, labels=None):
+    w = EdfWriter(path, fs=fs, labels=labels or [f"c{i}" for i in range(x.shape[0])], uv_per_count=0.125)
+    w.write(x)
+    w.close()
+    return path
+
+
+def test_truncated_edf_is_read_up_to_the_damage(tmp_path, caplog):
+    p = tmp_path / "cut.edf"
+    shutil.copy(EDF, p)
+    with open(p, "r+b") as fh:
+        fh.truncate(p.stat().st_size // 2 + 123)
+    r = analyze_file(p)
+    assert 250 < r["stats"]["duration_s"] < 350
+    assert "truncated" in caplog.text
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"0       " + b"x" * 100, "only 108 bytes"),
+    (b"%PDF-1.4" + b" " * 400, "not an EDF/BDF file"),
+])
+def test_corrupt_edf(tmp_path, content, message):
+    p = tmp_path / "bad.edf"
+    p.write_bytes(content)
+    with pytest.raises(FormatError, match=message):
+        analyze_file(p)
+
+
+def test_csv_with_text_in_a_number_column(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text("time_s,calf_uV\n0.000,1.0\n0.001,2.0\n0.002,oops\n0.003,1.0\n")
+    with pytest.raises(FormatError, match=r"t.csv: line 4, column 'calf_uV': 'oops' is not a number"):
+        analyze_file(p)
+
+
+def test_file_without_emg_channels(tmp_path):
+    p = tmp_path / "x.csv"
+    p.write_text("time_s\n0\n0.001\n")
+    with pytest.raises(FormatError, match="needs a time column and at least one channel"):
+        analyze_file(p)
+
+
+def test_sample_rate_below_250(tmp_path):
+    p = _edf(tmp_path / "slow.edf", np.zeros((1, 2000)), fs=200.0)
+    with pytest.raises(FormatError, match="sample rate 200 Hz is below 250 Hz"):
+        analyze_file(p)
+
+
+@pytest.mark.parametrize("make, warning", [
+    (lambda n: np.zeros((1, n)), "all zeros"),
+    (lambda n: np.full((1, n), 4095.875), "constant"),
+    (lambda n: np.random.default_rng(0).normal(0, 5e-6, (1, n)), "look like volts"),
+])
+def test_implausible_signals_warn(tmp_path, make, warning):
+    x = make(20_000)
+    if "volts" in warning:
+        p = tmp_path / "v.csv"
+        write_csv(p, x, 1000.0, ["calf"])
+    else:
+        p = _edf(tmp_path / "s.edf", x)
+    r = analyze_file(p)
+    assert any(warning in w for w in r["quality"]["warnings"])
+
+
+def test_adc_counts_warn(tmp_path):
+    x = np.rint(np.random.default_rng(1).normal(2048, 40, (1, 20_000)))
+    p = tmp_path / "counts.csv"
+    write_csv(p, x, 1000.0, ["calf"])
+    assert any("ADC counts" in w for w in analyze_file(p)["quality"]["warnings"])
