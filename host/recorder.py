@@ -167,35 +167,67 @@ class Recorder:
 
     # -- main loop ------------------------------------------------------------------------------
     def run(self) -> int:
-        """Returns 0 after a clean stop; raises RecorderError for disk problems (file left valid)."""
-        self._check_dir()
-        recover(self.out_dir, self.config)
-        if self.events_path == "auto":
-            self.events_path = os.path.join(self.out_dir, f"{self.prefix}_{self._session_start:%Y%m%d-%H%M%S}.events.jsonl")
-        self.eventlog = EventLog(self.events_path)
+        """Record until stopped; returns 0 after a clean stop. Raises RecorderError for disk
+        problems (the file stays valid up to the last whole second)."""
+        self.begin()
         started = time.monotonic()
         try:
             while not self._stop:
                 for rec in self.source.read(0.2):
-                    self._handle(rec)
+                    self.handle(rec)
                 if self.duration_s is not None and self.info and self.samples >= self.duration_s * self.info.fs:
                     break
                 if not self.info and not getattr(self.source, "wait", False) and \
                         time.monotonic() - started > self.info_timeout_s:
                     raise SourceError(f"{self.source.spec}: no myotwitch device information received within "
                                       f"{self.info_timeout_s:g} s (wrong device, or wrong baud rate?)")
-                if self._rotate_requested or self._rotation_due():
-                    self._rotate_requested = False
-                    self._rotate("rotation")
-                self._maybe_status()
+                self.tick()
                 if self.source.closed:
                     break
+        finally:
+            self.finish()
+        return 0
+
+    def begin(self) -> None:
+        """Check the output folder, repair interrupted recordings, open the event log."""
+        self._check_dir()
+        recover(self.out_dir, self.config)
+        if self.events_path == "auto":
+            self.events_path = os.path.join(self.out_dir, f"{self.prefix}_{self._session_start:%Y%m%d-%H%M%S}.events.jsonl")
+        self.eventlog = EventLog(self.events_path)
+
+    def handle(self, rec: object) -> None:
+        """Take one record from a source (the GUI feeds records here while it records)."""
+        try:
+            self._handle(rec)
         except OSError as e:
             self.error = self._disk_error(e)
             raise RecorderError(self.error) from e
+
+    def tick(self) -> None:
+        """Periodic duties: rotation and status lines."""
+        if self._rotate_requested or self._rotation_due():
+            self._rotate_requested = False
+            try:
+                self._rotate("rotation")
+            except OSError as e:
+                self.error = self._disk_error(e)
+                raise RecorderError(self.error) from e
+        self._maybe_status()
+
+    def finish(self, close_source: bool = True) -> None:
+        """Close every file cleanly (summaries written, markers removed)."""
+        try:
+            self._close_all()
+        except OSError as e:
+            log.error("%s", self._disk_error(e))
         finally:
-            self._finish()
-        return 0
+            if close_source:
+                self.source.close()
+            if self.eventlog:
+                self.eventlog.close()
+                self.eventlog = None
+            self._log_status()
 
     def _check_dir(self) -> None:
         try:
@@ -415,17 +447,6 @@ class Recorder:
             self.closing.append(self.current)
             self.current = None
         self._close_finished(force=True)
-
-    def _finish(self) -> None:
-        try:
-            self._close_all()
-        except OSError as e:
-            log.error("%s", self._disk_error(e))
-        finally:
-            self.source.close()
-            if self.eventlog:
-                self.eventlog.close()
-            self._log_status()
 
     # -- status ----------------------------------------------------------------------------
     def _check_disk(self) -> None:

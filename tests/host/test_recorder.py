@@ -209,7 +209,10 @@ def test_sigterm_closes_cleanly_without_loss(tmp_path):
     r = EdfReader(path)
     y, fs = r.read_all()
     n_data = int(round(summary["stats"]["duration_s"] * fs))
-    assert np.isfinite(y[:, :n_data]).all()  # every received sample is in the file
+    expected = np.ones(n_data, dtype=bool)
+    for onset, dur in r.gaps:  # a stall under heavy load would be a (legitimate, annotated) gap
+        expected[int(round(onset * fs)): int(round((onset + dur) * fs))] = False
+    assert np.isfinite(y[:, :n_data][:, expected]).all()  # every received sample is in the file
     assert not np.isfinite(y[:, n_data:]).any()  # and the padding is marked as such
     assert any(e["type"] == "file_closed" for e in read_events(events))
 
