@@ -118,6 +118,11 @@ class Pipeline:
         """Events starting before this time have all been reported."""
         return self._segmenter.finalised_until() / self.fs
 
+    def current_floor(self) -> np.ndarray | None:
+        """The noise floor (µV RMS per channel) now in use; None while it is being learnt."""
+        floor = self._noise._current
+        return None if floor is None else floor.copy()
+
     def quality(self) -> dict:
         """Signal-quality figures so far (per channel lists): noise floor, mains, clipping, gaps."""
         n = np.maximum(self._finite, 1)

@@ -1,0 +1,225 @@
+"""Acquisition and detection off the GUI thread.
+
+A worker thread reads the source, runs the detector, optionally records, and hands the GUI
+what it needs through a lock-protected ring buffer and a queue: the GUI thread never
+blocks on I/O and no Qt object is touched from the worker."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dsp import DetectorConfig, Event, Pipeline
+from dsp.filters import StreamingSOS, bandpass_sos
+from host.errors import MyotwitchError
+from host.stream import DeviceInfo, GapRecord, LinkEvent, SampleBlock, StatusRecord
+
+log = logging.getLogger(__name__)
+BUFFER_S = 60.0
+
+
+class DisplayBuffer:
+    """The last ``BUFFER_S`` seconds of raw and band-passed samples (NaN in gaps), plus the
+    detection threshold, indexed by absolute sample number."""
+
+    def __init__(self, fs: float, n_channels: int, seconds: float = BUFFER_S) -> None:
+        self.fs = fs
+        self.n = int(seconds * fs)
+        self.raw = np.full((n_channels, self.n), np.nan, dtype=np.float32)
+        self.filt = np.full((n_channels, self.n), np.nan, dtype=np.float32)
+        self.threshold = np.full(n_channels, np.nan)
+        self.end = 0  # absolute index of the next sample
+        self.lock = threading.Lock()
+
+    def append(self, raw: np.ndarray, filt: np.ndarray | None) -> None:
+        with self.lock:
+            k = raw.shape[1]
+            if k >= self.n:
+                raw, filt = raw[:, -self.n:], None if filt is None else filt[:, -self.n:]
+                self.end += k - self.n
+                k = self.n
+            idx = (self.end + np.arange(k)) % self.n
+            self.raw[:, idx] = raw
+            self.filt[:, idx] = np.nan if filt is None else filt
+            self.end += k
+
+    def window(self, t_end: int, n: int, filtered: bool) -> np.ndarray:
+        """Samples [t_end - n, t_end) (NaN where older than the buffer or missing)."""
+        with self.lock:
+            n = min(n, self.n)
+            src = self.filt if filtered else self.raw
+            idx = np.arange(t_end - n, t_end)
+            out = src[:, idx % self.n].copy()
+            out[:, (idx < self.end - self.n) | (idx >= self.end)] = np.nan
+            return out
+
+
+@dataclass
+class LinkState:
+    source: str = ""
+    connected: bool = False
+    banner: str = ""
+    fs: float = 0.0
+    n_channels: int = 0
+    labels: tuple[str, ...] = ()
+    samples: int = 0
+    lost: int = 0
+    gaps: int = 0
+    reconnects: int = 0
+    battery_pct: int | None = None
+    battery_mv: int | None = None
+    lead_off: bool = False
+    simulator: bool = False
+    recording: str = ""
+    error: str = ""
+
+
+@dataclass
+class Update:
+    """What happened since the GUI last asked."""
+
+    events: list[Event] = field(default_factory=list)
+    gaps: list[tuple[int, int]] = field(default_factory=list)
+
+
+class Acquisition:
+    """Runs a source in a thread. ``open_source`` is called in the thread so that slow BLE
+    scans or serial probes never freeze the window."""
+
+    def __init__(self, spec: str, config: DetectorConfig, open_source=None) -> None:
+        from host.sources import open_source as default_open
+
+        self.spec = spec
+        self.config = config
+        self._open = open_source or default_open
+        self.state = LinkState(source=spec, simulator=spec.startswith("sim"))
+        self.buffer: DisplayBuffer | None = None
+        self.pipe: Pipeline | None = None
+        self.updates: queue.Queue[Update] = queue.Queue()
+        self.all_events: list[Event] = []
+        self.received: list[tuple[int, np.ndarray]] = []  # kept only when keep_samples (tests)
+        self.keep_samples = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="myotwitch-acquisition", daemon=True)
+        self._display_filter: StreamingSOS | None = None
+        self._recorder = None
+        self._rec_lock = threading.Lock()
+        self.source = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        self.stop_recording()
+
+    # -- recording ---------------------------------------------------------------------------
+    def start_recording(self, out_dir: str) -> str:
+        from host.recorder import Recorder
+
+        with self._rec_lock:
+            if self._recorder is not None or self.source is None:
+                return self.state.recording
+            rec = Recorder(self.source, out_dir, config=self.config, events_path="auto", status_interval_s=3600)
+            rec.begin()
+            if self.pipe is not None and self.state.fs:
+                info = self.source.info
+                if info is not None:
+                    rec.handle(info)
+            self._recorder = rec
+            self.state.recording = out_dir
+            return out_dir
+
+    def stop_recording(self) -> list[str]:
+        with self._rec_lock:
+            rec, self._recorder = self._recorder, None
+            self.state.recording = ""
+        if rec is None:
+            return []
+        rec.finish(close_source=False)
+        return rec.closed_files
+
+    # -- the thread ------------------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            self.source = self._open(self.spec)
+        except MyotwitchError as e:
+            self.state.error = str(e)
+            self.state.banner = str(e)
+            return
+        try:
+            while not self._stop.is_set():
+                for rec in self.source.read(0.05):
+                    self._handle(rec)
+                    with self._rec_lock:
+                        if self._recorder is not None:
+                            try:
+                                self._recorder.handle(rec)
+                                self._recorder.tick()
+                            except MyotwitchError as e:
+                                self.state.error = str(e)
+                                self._recorder = None
+                                self.state.recording = ""
+                if self.source.closed:
+                    self.state.connected = False
+                    self.state.banner = "source ended"
+                    break
+        except Exception as e:  # noqa: BLE001 - surface to the GUI, never die silently
+            log.exception("acquisition failed")
+            self.state.error = f"{type(e).__name__}: {e}"
+            self.state.banner = self.state.error
+        finally:
+            self.source.close()
+
+    def _handle(self, rec: object) -> None:
+        st = self.state
+        if isinstance(rec, DeviceInfo):
+            if self.pipe is None or (st.fs, st.n_channels) != (rec.fs, rec.n_channels):
+                self.pipe = Pipeline(rec.fs, rec.n_channels, self.config)
+                self.buffer = DisplayBuffer(rec.fs, rec.n_channels)
+                lo, hi = self.config.band_for(rec.fs)
+                self._display_filter = StreamingSOS(bandpass_sos(lo, hi, rec.fs, 2), rec.n_channels)
+            st.fs, st.n_channels, st.labels = rec.fs, rec.n_channels, rec.labels
+        elif isinstance(rec, SampleBlock) and self.pipe is not None:
+            events = self.pipe.process(rec.uv)
+            filt = self._display_filter.process(rec.uv.astype(np.float64)).astype(np.float32)
+            self.buffer.append(rec.uv, filt)
+            floor = self.pipe.current_floor()
+            if floor is not None:
+                self.buffer.threshold = floor * self.config.on_threshold
+            st.samples += rec.n
+            if self.keep_samples:
+                self.received.append((rec.first_sample, rec.uv.copy()))
+            if events:
+                self.all_events += events
+                self.updates.put(Update(events=events))
+        elif isinstance(rec, GapRecord) and self.pipe is not None:
+            events = self.pipe.gap(rec.n_samples)
+            self.buffer.append(np.full((st.n_channels, min(rec.n_samples, self.buffer.n)), np.nan, np.float32), None)
+            if rec.n_samples > self.buffer.n:
+                self.buffer.end += rec.n_samples - self.buffer.n
+            self._display_filter.reset()
+            st.lost += rec.n_samples
+            st.gaps += 1
+            self.all_events += events
+            self.updates.put(Update(events=events, gaps=[(rec.start_sample, rec.n_samples)]))
+        elif isinstance(rec, LinkEvent):
+            if rec.kind == "connected":
+                if st.samples:
+                    st.reconnects += 1
+                st.connected = True
+                st.banner = ""
+            elif rec.kind in ("disconnected", "stalled", "reconnecting"):
+                st.connected = False
+                st.banner = f"Sensor {rec.kind}: {rec.detail}. Reconnecting…"
+            elif rec.kind == "end":
+                st.banner = "End of file"
+        elif isinstance(rec, StatusRecord):
+            st.battery_pct, st.battery_mv, st.lead_off = rec.battery_pct, rec.battery_mv, rec.lead_off
+        time.sleep(0)

@@ -1,0 +1,482 @@
+"""The main window: traces with twitches marked, counters, events, link status, controls, advice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from dsp import DetectorConfig
+from host.gui.acquisition import Acquisition
+from host.gui.envelope import minmax_envelope
+
+COLORS = {"twitch": (198, 40, 40), "contraction": (240, 180, 41, 70), "artifact": (120, 120, 120, 70),
+          "gap": (100, 160, 230, 60)}
+
+
+class MainWindow(QtWidgets.QMainWindow):
+    def __init__(self, spec: str, config: DetectorConfig, *, window_s: float = 10.0, out_dir: str | None = None,
+                 settings: QtCore.QSettings | None = None, fps: int = 30, open_source=None) -> None:
+        super().__init__()
+        self.setWindowTitle("myotwitch live")
+        self.settings = settings or QtCore.QSettings("myotwitch", "live")
+        self.config = config
+        self.spec = spec
+        self.window_s = float(self.settings.value("window_s", window_s))
+        self.out_dir = out_dir or str(self.settings.value("out_dir", os.path.expanduser("~/myotwitch-recordings")))
+        self.filtered = self.settings.value("filtered", "true") in (True, "true")
+        self.paused = False
+        self.view_end: int | None = None  # absolute sample shown at the right edge when paused
+        self.events: list = []
+        self.gaps: list[tuple[int, int]] = []
+        self.frames = 0
+        self._open_source = open_source
+        self._build()
+        self._restore()
+        self.acq: Acquisition | None = None
+        self.start_source(spec)
+        self.timer = QtCore.QTimer(self)
+        self.timer.timeout.connect(self.redraw)
+        self.timer.start(int(1000 / fps))
+        self.advice_timer = QtCore.QTimer(self)
+        self.advice_timer.timeout.connect(self.update_advice)
+        self.advice_timer.start(15_000)
+        QtCore.QTimer.singleShot(2000, self.update_advice)
+
+    # -- layout --------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        central = QtWidgets.QWidget()
+        self.setCentralWidget(central)
+        outer = QtWidgets.QVBoxLayout(central)
+        self.banner = QtWidgets.QLabel()
+        self.banner.setStyleSheet("background:#c62828;color:white;padding:6px;font-weight:bold")
+        self.banner.hide()
+        self.sim_banner = QtWidgets.QLabel("No sensor found: showing the built-in simulator. Choose a source on the right.")
+        self.sim_banner.setStyleSheet("background:#fff3c4;color:#5d4700;padding:4px")
+        self.sim_banner.hide()
+        outer.addWidget(self.banner)
+        outer.addWidget(self.sim_banner)
+        split = QtWidgets.QSplitter()
+        outer.addWidget(split, 1)
+        self.plots = pg.GraphicsLayoutWidget()
+        self.plots.setBackground("w")
+        split.addWidget(self.plots)
+        side = QtWidgets.QWidget()
+        side.setMinimumWidth(320)
+        split.addWidget(side)
+        split.setStretchFactor(0, 4)
+        split.setStretchFactor(1, 1)
+        split.setSizes([900, 380])
+        form = QtWidgets.QVBoxLayout(side)
+
+        counters = QtWidgets.QGroupBox("Twitches")
+        g = QtWidgets.QGridLayout(counters)
+        self.lbl_count = QtWidgets.QLabel("0")
+        self.lbl_count.setStyleSheet("font-size:32px;font-weight:bold;color:#c62828")
+        self.lbl_rate = QtWidgets.QLabel("– /min")
+        self.lbl_episodes = QtWidgets.QLabel("episodes: 0")
+        self.lbl_last = QtWidgets.QLabel("last: –")
+        g.addWidget(self.lbl_count, 0, 0, 2, 1)
+        g.addWidget(self.lbl_rate, 0, 1)
+        g.addWidget(self.lbl_episodes, 1, 1)
+        g.addWidget(self.lbl_last, 2, 0, 1, 2)
+        self.rate_plot = pg.PlotWidget(background="w")
+        self.rate_plot.setFixedHeight(80)
+        self.rate_plot.setMouseEnabled(False, False)
+        self.rate_plot.hideButtons()
+        self.rate_plot.getPlotItem().setLabel("left", "/min")
+        self.rate_bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush=pg.mkBrush(198, 40, 40))
+        self.rate_plot.addItem(self.rate_bars)
+        self.rate_plot.getPlotItem().setLabel("bottom", "minute")
+        g.addWidget(self.rate_plot, 3, 0, 1, 2)
+        form.addWidget(counters)
+
+        self.event_list = QtWidgets.QListWidget()
+        self.event_list.itemClicked.connect(self.jump_to_event)
+        box = QtWidgets.QGroupBox("Events (click to view)")
+        QtWidgets.QVBoxLayout(box).addWidget(self.event_list)
+        form.addWidget(box, 1)
+
+        link = QtWidgets.QGroupBox("Sensor")
+        lg = QtWidgets.QFormLayout(link)
+        self.source_box = QtWidgets.QComboBox()
+        self.source_box.setEditable(True)
+        self.source_box.addItems(["sim:", "sim:rate=2000,channels=2", "serial:auto", "ble:auto"])
+        self.source_box.setCurrentText(self.spec)
+        self.source_box.activated.connect(lambda _i: self.start_source(self.source_box.currentText()))
+        btn_scan = QtWidgets.QPushButton("Find devices")
+        btn_scan.clicked.connect(self.find_devices)
+        btn_file = QtWidgets.QPushButton("Replay file…")
+        btn_file.clicked.connect(self.choose_file)
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(btn_scan)
+        row.addWidget(btn_file)
+        self.lbl_link = QtWidgets.QLabel("–")
+        self.lbl_link.setWordWrap(True)
+        lg.addRow("Source", self.source_box)
+        lg.addRow(row)
+        lg.addRow(self.lbl_link)
+        form.addWidget(link)
+
+        ctl = QtWidgets.QGroupBox("Display and detection")
+        cg = QtWidgets.QFormLayout(ctl)
+        self.win_spin = QtWidgets.QDoubleSpinBox()
+        self.win_spin.setRange(2, 60)
+        self.win_spin.setSuffix(" s")
+        self.win_spin.setValue(self.window_s)
+        self.win_spin.valueChanged.connect(self._set_window)
+        self.chk_filtered = QtWidgets.QCheckBox("band-passed (F)")
+        self.chk_filtered.setChecked(self.filtered)
+        self.chk_filtered.toggled.connect(self._set_filtered)
+        self.mains_box = QtWidgets.QComboBox()
+        self.mains_box.addItems(["auto", "50", "60", "off"])
+        self.mains_box.setCurrentText(str(self.config.mains))
+        self.mains_box.activated.connect(self._detector_changed)
+        self.sens_spin = QtWidgets.QDoubleSpinBox()
+        self.sens_spin.setRange(2.5, 20)
+        self.sens_spin.setSingleStep(0.5)
+        self.sens_spin.setValue(self.config.on_threshold)
+        self.sens_spin.setToolTip("on-threshold in multiples of the noise floor: lower finds smaller twitches")
+        self.sens_spin.editingFinished.connect(self._detector_changed)
+        self.band_edit = QtWidgets.QLineEdit(f"{self.config.band_low_hz:g}-{self.config.band_high_hz or 450:g}")
+        self.band_edit.editingFinished.connect(self._detector_changed)
+        cg.addRow("Window", self.win_spin)
+        cg.addRow("Trace", self.chk_filtered)
+        cg.addRow("Mains", self.mains_box)
+        cg.addRow("Band (Hz)", self.band_edit)
+        cg.addRow("Threshold ×", self.sens_spin)
+        buttons = QtWidgets.QHBoxLayout()
+        self.btn_pause = QtWidgets.QPushButton("Pause (Space)")
+        self.btn_pause.setCheckable(True)
+        self.btn_pause.toggled.connect(self.set_paused)
+        self.btn_record = QtWidgets.QPushButton("● Record (R)")
+        self.btn_record.setCheckable(True)
+        self.btn_record.toggled.connect(self.set_recording)
+        buttons.addWidget(self.btn_pause)
+        buttons.addWidget(self.btn_record)
+        cg.addRow(buttons)
+        form.addWidget(ctl)
+
+        self.advice = QtWidgets.QTextBrowser()
+        self.advice.setOpenExternalLinks(False)
+        abox = QtWidgets.QGroupBox("Advice (not a diagnosis)")
+        QtWidgets.QVBoxLayout(abox).addWidget(self.advice)
+        form.addWidget(abox, 1)
+        self.status = self.statusBar()
+
+        for key, slot in (("Space", lambda: self.btn_pause.toggle()), ("R", lambda: self.btn_record.toggle()),
+                          ("F", lambda: self.chk_filtered.toggle()), ("+", lambda: self.win_spin.stepUp()),
+                          ("-", lambda: self.win_spin.stepDown()), ("Ctrl+Q", self.close),
+                          ("End", lambda: self.btn_pause.setChecked(False))):
+            QtGui.QShortcut(QtGui.QKeySequence(key), self, activated=slot)
+
+    def _restore(self) -> None:
+        geo = self.settings.value("geometry")
+        if geo is not None:
+            self.restoreGeometry(geo)
+        else:
+            self.resize(1280, 760)
+
+    def _make_plots(self, labels: tuple[str, ...]) -> None:
+        self.plots.clear()
+        self.curves, self.thr_hi, self.thr_lo, self.markers, self.items = [], [], [], [], []
+        for i, label in enumerate(labels):
+            p = self.plots.addPlot(row=i, col=0)
+            p.setLabel("left", f"{label} (µV)")
+            p.getAxis("left").enableAutoSIPrefix(False)
+            p.showGrid(x=True, y=True, alpha=0.2)
+            p.setClipToView(True)
+            p.setMouseEnabled(x=True, y=False)
+            if i == len(labels) - 1:
+                p.setLabel("bottom", "seconds before the right edge")
+            p.enableAutoRange(x=False, y=False)
+            curve = p.plot(pen=pg.mkPen((40, 40, 40), width=1), skipFiniteCheck=False, connect="finite")
+            hi = p.plot(pen=pg.mkPen((21, 101, 192), width=1, style=QtCore.Qt.PenStyle.DashLine))
+            lo = p.plot(pen=pg.mkPen((21, 101, 192), width=1, style=QtCore.Qt.PenStyle.DashLine))
+            marks = pg.ScatterPlotItem(symbol="t", size=11, brush=pg.mkBrush(*COLORS["twitch"]), pen=None)
+            p.addItem(marks)
+            self.curves.append(curve)
+            self.thr_hi.append(hi)
+            self.thr_lo.append(lo)
+            self.markers.append(marks)
+            self.items.append(p)
+            if i:
+                p.setXLink(self.items[0])
+        self.regions: list[list] = [[] for _ in labels]
+        self._region_keys: list[tuple] = [() for _ in labels]
+        self._yrange = [0.0 for _ in labels]
+        self._x_window = None
+
+    # -- sources ------------------------------------------------------------------------------------
+    def start_source(self, spec: str) -> None:
+        from host.cli import resolve_source
+
+        if self.acq is not None:
+            self.set_recording(False)
+            self.acq.stop()
+        spec = spec.strip() or "sim:"
+        if spec == "auto":
+            spec = resolve_source("auto")
+        self.spec = spec
+        self.settings.setValue("source", spec)
+        self.events, self.gaps = [], []
+        self.event_list.clear()
+        self.acq = Acquisition(spec, self.config, self._open_source)
+        self.acq.start()
+        self._labels: tuple[str, ...] = ()
+        self.sim_banner.setVisible(spec.startswith("sim"))
+
+    def find_devices(self) -> None:
+        from host.sources.serial import list_devices
+
+        found = [d["spec"] for d in list_devices()]
+        try:
+            from host.sources.ble import scan
+
+            found += [d["spec"] for d in scan(3.0)]
+        except Exception as e:  # noqa: BLE001 - no adapter is fine here
+            self.status.showMessage(f"BLE: {e}", 8000)
+        for spec in found:
+            if self.source_box.findText(spec) < 0:
+                self.source_box.addItem(spec)
+        self.status.showMessage(f"{len(found)} device(s) found" if found else "no devices found", 5000)
+
+    def choose_file(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Replay a recording", "", "Recordings (*.edf *.bdf *.csv)")
+        if path:
+            self.source_box.setCurrentText(f"file:{path}")
+            self.start_source(f"file:{path}")
+
+    # -- controls ----------------------------------------------------------------------------------------
+    def _set_window(self, v: float) -> None:
+        self.window_s = v
+        self.settings.setValue("window_s", v)
+
+    def _set_filtered(self, on: bool) -> None:
+        self.filtered = on
+        self.settings.setValue("filtered", on)
+
+    def _detector_changed(self) -> None:
+        try:
+            lo, hi = (float(v) for v in self.band_edit.text().split("-"))
+            mains = self.mains_box.currentText()
+            cfg = self.config.replace(mains=mains if mains in ("auto", "off") else int(mains), band_low_hz=lo,
+                                      band_high_hz=hi, on_threshold=self.sens_spin.value(),
+                                      off_threshold=min(self.config.off_threshold, self.sens_spin.value()))
+            if self.acq is not None and self.acq.state.fs:
+                cfg.validate(self.acq.state.fs, max(self.acq.state.n_channels, 1))
+        except Exception as e:  # noqa: BLE001 - show, don't crash
+            self.status.showMessage(f"detector settings not applied: {e}", 8000)
+            return
+        if cfg != self.config:
+            self.config = cfg
+            self.start_source(self.spec)
+
+    def set_paused(self, on: bool) -> None:
+        self.paused = on
+        if on and self.acq and self.acq.buffer:
+            self.view_end = self.acq.buffer.end
+        else:
+            self.view_end = None
+
+    def set_recording(self, on: bool) -> None:
+        if self.acq is None:
+            return
+        if on:
+            out = self.acq.start_recording(self.out_dir)
+            self.status.showMessage(f"recording to {out}", 5000)
+            self.btn_record.setText("■ Stop (R)")
+        else:
+            files = self.acq.stop_recording()
+            self.btn_record.blockSignals(True)
+            self.btn_record.setChecked(False)
+            self.btn_record.blockSignals(False)
+            self.btn_record.setText("● Record (R)")
+            if files:
+                self.status.showMessage(f"saved {', '.join(os.path.basename(f) for f in files)}", 10000)
+
+    def jump_to_event(self, item: QtWidgets.QListWidgetItem) -> None:
+        ev = item.data(QtCore.Qt.ItemDataRole.UserRole)
+        if ev is None or self.acq is None or self.acq.buffer is None:
+            return
+        self.btn_pause.setChecked(True)
+        fs = self.acq.buffer.fs
+        self.view_end = int(ev.onset_sample + 0.5 * self.window_s * fs)
+
+    # -- drawing -----------------------------------------------------------------------------------------
+    def redraw(self) -> None:
+        acq = self.acq
+        if acq is None:
+            return
+        st = acq.state
+        self.banner.setVisible(bool(st.banner))
+        self.banner.setText(st.banner)
+        fresh = not acq.updates.empty()
+        while not acq.updates.empty():
+            up = acq.updates.get_nowait()
+            self.gaps += up.gaps
+            for e in up.events:
+                self.events.append(e)
+                self._list_event(e)
+        buf = acq.buffer
+        if buf is None:
+            return
+        if st.labels != self._labels:
+            self._labels = st.labels
+            self._make_plots(st.labels)
+        fs = buf.fs
+        end = self.view_end if (self.paused and self.view_end is not None) else buf.end
+        n = int(self.window_s * fs)
+        data = buf.window(end, n, self.filtered)
+        t_hi = end / fs
+        t_lo = t_hi - n / fs
+        columns = max(int(self.plots.width()), 200)
+        # x is drawn relative to the right edge, so the axis (and its text layout) stays still
+        if self._x_window != self.window_s:
+            self._x_window = self.window_s
+            self.items[0].setXRange(-self.window_s, 0, padding=0)
+        for c, curve in enumerate(self.curves):
+            x, y = minmax_envelope(data[c], -n / fs, 1 / fs, columns)
+            curve.setData(x, y)
+            thr = buf.threshold[c] if c < len(buf.threshold) else np.nan
+            if np.isfinite(thr) and self.filtered:
+                self.thr_hi[c].setData([-self.window_s, 0], [thr, thr])
+                self.thr_lo[c].setData([-self.window_s, 0], [-thr, -thr])
+            else:
+                self.thr_hi[c].setData([], [])
+                self.thr_lo[c].setData([], [])
+            self._draw_events(c, t_lo, t_hi, data[c])
+            self._fit_y(c, y)
+        self.items[0].setTitle(f"right edge at {t_hi:,.1f} s" + ("  (paused: Space resumes)" if self.paused else ""),
+                               size="8pt")
+        if fresh or self.frames % 8 == 0:  # text and layout are costly: only when they change
+            self._update_counters(buf.end / fs)
+        self.frames += 1
+
+    def _fit_y(self, c: int, y: np.ndarray) -> None:
+        """Follow the signal's size, but only when it changes a lot (steady axes draw cheaply)."""
+        finite = y[np.isfinite(y)]
+        if finite.size == 0:
+            return
+        top = float(np.max(np.abs(finite))) * 1.15 + 1e-6
+        if not (0.6 * self._yrange[c] <= top <= self._yrange[c]):
+            self._yrange[c] = top * 1.3
+            self.items[c].setYRange(-self._yrange[c], self._yrange[c], padding=0)
+
+    def _draw_events(self, c: int, t_lo: float, t_hi: float, y: np.ndarray) -> None:
+        """Twitch markers, and shaded contractions/artefacts/gaps, relative to the right edge."""
+        plot = self.items[c]
+        fs = self.acq.buffer.fs if self.acq and self.acq.buffer else 1.0
+        xs, spans = [], []
+        for e in self.events:
+            if e.channel != c or e.offset_s < t_lo or e.onset_s > t_hi:
+                continue
+            if e.kind == "twitch":
+                xs.append(e.onset_s - t_hi)
+            else:
+                spans.append((e.onset_s, e.offset_s, e.kind))
+        for start, n in self.gaps:
+            a, b = start / fs, (start + n) / fs
+            if b >= t_lo and a <= t_hi:
+                spans.append((a, b, "gap"))
+        top = self._yrange[c] / 1.3 if self._yrange[c] else 100.0
+        self.markers[c].setData(xs, [top] * len(xs))
+        key = (t_hi, tuple(spans)) if spans else ()
+        if key == self._region_keys[c]:
+            return
+        self._region_keys[c] = key
+        for item in self.regions[c]:
+            plot.removeItem(item)
+        self.regions[c] = []
+        for a, b, kind in spans:
+            reg = pg.LinearRegionItem((a - t_hi, b - t_hi), movable=False, brush=pg.mkBrush(*COLORS[kind]),
+                                      pen=pg.mkPen(None))
+            plot.addItem(reg)
+            self.regions[c].append(reg)
+
+    def _list_event(self, e) -> None:
+        label = self._labels[e.channel] if e.channel < len(self._labels) else f"ch{e.channel}"
+        text = f"{e.onset_s:8.2f} s  {e.kind:<11} {label:<10} {e.peak_to_peak_uv:6.0f} µV"
+        if e.reason:
+            text += f"  ({e.reason[:40]})"
+        item = QtWidgets.QListWidgetItem(text)
+        item.setData(QtCore.Qt.ItemDataRole.UserRole, e)
+        if e.kind == "twitch":
+            item.setForeground(QtGui.QColor(*COLORS["twitch"][:3]))
+        else:
+            item.setForeground(QtGui.QColor(110, 110, 110))
+        self.event_list.insertItem(0, item)
+        if self.event_list.count() > 2000:
+            self.event_list.takeItem(self.event_list.count() - 1)
+
+    @staticmethod
+    def _set(label: QtWidgets.QLabel, text: str) -> None:
+        if label.text() != text:
+            label.setText(text)
+
+    def _update_counters(self, now_s: float) -> None:
+        acq = self.acq
+        twitches = [e for e in self.events if e.kind == "twitch"]
+        self._set(self.lbl_count, str(len(twitches)))
+        recent = [e for e in twitches if e.onset_s >= now_s - 60]
+        self._set(self.lbl_rate, f"{len(recent)} /min (last 60 s)")
+        eps = acq.pipe.episodes if acq and acq.pipe else []
+        open_ep = 1 if twitches and (not eps or twitches[-1].onset_s > eps[-1].end_s) else 0
+        self._set(self.lbl_episodes, f"episodes: {len(eps) + open_ep}")
+        if twitches:
+            last = twitches[-1]
+            self._set(self.lbl_last, f"last: {last.peak_to_peak_uv:.0f} µV at {last.onset_s:.1f} s "
+                                  f"({now_s - last.offset_s:.0f} s ago)")
+        minute = int(now_s // 60)
+        counts = np.zeros(max(minute + 1, 1))
+        for e in twitches:
+            counts[min(int(e.onset_s // 60), minute)] += 1
+        shown = counts[-30:]
+        self.rate_bars.setOpts(x=np.arange(len(counts) - len(shown), len(counts)), height=shown)
+        self.rate_plot.setYRange(0, max(float(shown.max()), 1.0) * 1.1, padding=0)
+        self.rate_plot.setXRange(len(counts) - 30.5, len(counts) - 0.5, padding=0)
+        st = acq.state
+        bat = f"{st.battery_pct}%" if st.battery_pct is not None else "–"
+        self._set(self.lbl_link, 
+            f"{'connected' if st.connected else 'not connected'} · {st.fs:g} Hz · {st.n_channels} ch<br>"
+            f"samples {st.samples:,} · lost {st.lost:,} in {st.gaps} gaps · reconnects {st.reconnects}<br>"
+            f"battery {bat} · lead-off {'YES' if st.lead_off else 'no'}"
+            + (f"<br><b style='color:#c62828'>recording to {st.recording}</b>" if st.recording else "")
+            + (f"<br><b style='color:#c62828'>{st.error}</b>" if st.error else ""))
+
+    def update_advice(self) -> None:
+        from host.advice import advise
+
+        acq = self.acq
+        if acq is None or acq.pipe is None or not acq.state.fs:
+            return
+        try:
+            pipe = acq.pipe
+            twitches = [e for e in self.events if e.kind == "twitch"]
+            hours = max(pipe.samples_seen / pipe.fs / 3600, 1e-9)
+            per = [sum(1 for e in twitches if e.channel == c) for c in range(pipe.n_channels)]
+            live = {"file": "(live session)", "start": dt.datetime.now().isoformat(), "channels": list(self._labels),
+                    "stats": {"duration_s": hours * 3600, "valid_s": hours * 3600, "counts": {"twitch": len(twitches)},
+                              "twitches_per_hour": len(twitches) / hours, "episodes": len(pipe.episodes),
+                              "twitches_per_channel": per}}
+            a = advise(extra_session=live)
+        except Exception as e:  # noqa: BLE001 - advice must never take the app down
+            self.advice.setPlainText(f"advice unavailable: {e}")
+            return
+        colors = {"consult": "#c62828", "self-care": "#2e7d32", "info": "#1565c0"}
+        html = "".join(f"<p><b style='color:{colors[i.level]}'>{i.level}</b>: {i.text}"
+                       + (f"<br><small>why: {i.why}</small>" if i.why else "")
+                       + f"<br><small style='color:#777'>source: “{i.section}”</small></p>" for i in a.items)
+        self.advice.setHtml(html + f"<p><i>{a.notice}</i></p>")
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt API
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.timer.stop()
+        if self.acq is not None:
+            self.set_recording(False)
+            self.acq.stop()
+        super().closeEvent(event)

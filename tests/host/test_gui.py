@@ -1,0 +1,99 @@
+"""The live app under pytest-qt (offscreen): starts on the simulator, counts what the detector
+counts, shows and clears the unplug banner, records a valid file."""
+
+import glob
+import os
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pyqtgraph")
+
+from PySide6 import QtCore  # noqa: E402
+
+from dsp import DetectorConfig, Pipeline  # noqa: E402
+from host.gui.envelope import minmax_envelope  # noqa: E402
+from host.gui.window import MainWindow  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def settings(tmp_path):
+    s = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
+    yield s
+    s.sync()
+
+
+def make_window(qtbot, spec, settings, **kw):
+    win = MainWindow(spec, DetectorConfig(), settings=settings, **kw)
+    qtbot.addWidget(win)
+    win.acq.keep_samples = True
+    win.show()
+    return win
+
+
+def test_starts_on_the_simulator_and_counts_like_the_detector(qtbot, settings):
+    win = make_window(qtbot, "sim:rate=1000,channels=2,twitch_rate=40,seed=8,speed=4", settings)
+    assert win.sim_banner.isVisible()
+    qtbot.waitUntil(lambda: win.acq.state.samples >= 30_000, timeout=30_000)
+    win.acq.stop()
+    qtbot.wait(200)
+    win.redraw()
+    # the same samples through a fresh detector give the same twitches
+    pipe = Pipeline(1000.0, 2)
+    ref = []
+    for first, uv in win.acq.received:
+        ref += pipe.process(uv)
+    shown = int(win.lbl_count.text())
+    assert shown == len([e for e in ref if e.kind == "twitch"]) > 5
+    assert win.event_list.count() >= shown
+    assert win.frames > 10
+
+
+def test_unplug_shows_a_banner_and_replug_clears_it(qtbot, settings):
+    win = make_window(qtbot, "sim:rate=1000,seed=2,speed=1,disconnect_every=3,disconnect_for=1", settings)
+    qtbot.waitUntil(lambda: win.banner.isVisible() and "disconnected" in win.banner.text(), timeout=15_000)
+    qtbot.waitUntil(lambda: not win.banner.isVisible(), timeout=15_000)
+    qtbot.waitUntil(lambda: win.acq.state.gaps >= 1, timeout=10_000)
+    assert win.gaps and win.acq.state.reconnects >= 1
+    win.close()
+
+
+def test_record_from_the_app_writes_a_valid_file(qtbot, settings, tmp_path):
+    import pyedflib
+
+    win = make_window(qtbot, "sim:rate=1000,seed=3,speed=1", settings, out_dir=str(tmp_path / "rec"))
+    qtbot.waitUntil(lambda: win.acq.state.samples > 1000, timeout=15_000)
+    win.btn_record.click()
+    qtbot.waitUntil(lambda: win.acq.state.samples > 5000, timeout=15_000)
+    qtbot.wait(2500)
+    win.btn_record.click()
+    files = glob.glob(str(tmp_path / "rec" / "*.edf"))
+    assert len(files) == 1
+    f = pyedflib.EdfReader(files[0])
+    try:
+        assert f.datarecords_in_file >= 2 and f.getSampleFrequency(0) == 1000
+    finally:
+        f.close()
+    assert os.path.exists(files[0][:-4] + ".summary.json")
+    win.close()
+
+
+def test_settings_are_remembered(qtbot, settings):
+    win = make_window(qtbot, "sim:speed=1", settings)
+    win.win_spin.setValue(25)
+    win.chk_filtered.setChecked(False)
+    win.close()
+    again = make_window(qtbot, "sim:speed=1", settings)
+    assert again.window_s == 25 and not again.filtered
+    again.close()
+
+
+def test_envelope_keeps_a_single_sample_spike():
+    y = np.zeros(200_000)
+    y[123_457] = 500.0
+    x, env = minmax_envelope(y, 0.0, 1 / 2000, 800)
+    assert env.max() == 500.0 and len(env) == 1600
+    assert np.isnan(minmax_envelope(np.full(5000, np.nan), 0, 1, 100)[1]).all()
