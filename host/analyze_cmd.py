@@ -90,7 +90,8 @@ def _single_with_bar(path, config, channels, units) -> dict:
 
 def _run_dask(address, files, config, channels, units, progress) -> list[dict]:
     try:
-        from distributed import Client, as_completed as dask_completed
+        from distributed import Client
+        from distributed import as_completed as dask_completed
     except ImportError as e:
         raise UsageError("--scheduler needs Dask: pip install 'myotwitch[dask]'") from e
     try:

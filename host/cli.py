@@ -166,7 +166,7 @@ def cmd_log(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="myotwitch",
-        description="Count calf/ankle muscle twitches from surface EMG. Not a medical device.",
+        description="Count calf/ankle muscle twitches from surface EMG. myotwitch is not a medical device.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"myotwitch {_version()}")
     p.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import time
 
 import numpy as np
 import pyqtgraph as pg
@@ -441,7 +440,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.rate_plot.setXRange(len(counts) - 30.5, len(counts) - 0.5, padding=0)
         st = acq.state
         bat = f"{st.battery_pct}%" if st.battery_pct is not None else "–"
-        self._set(self.lbl_link, 
+        self._set(self.lbl_link,
             f"{'connected' if st.connected else 'not connected'} · {st.fs:g} Hz · {st.n_channels} ch<br>"
             f"samples {st.samples:,} · lost {st.lost:,} in {st.gaps} gaps · reconnects {st.reconnects}<br>"
             f"battery {bat} · lead-off {'YES' if st.lead_off else 'no'}"

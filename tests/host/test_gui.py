@@ -44,7 +44,7 @@ def test_starts_on_the_simulator_and_counts_like_the_detector(qtbot, settings):
     # the same samples through a fresh detector give the same twitches
     pipe = Pipeline(1000.0, 2)
     ref = []
-    for first, uv in win.acq.received:
+    for _first, uv in win.acq.received:
         ref += pipe.process(uv)
     shown = int(win.lbl_count.text())
     assert shown == len([e for e in ref if e.kind == "twitch"]) > 5

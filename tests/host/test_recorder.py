@@ -5,13 +5,13 @@ import errno
 import glob
 import json
 import os
+import pathlib
 import signal
 import subprocess
 import sys
 import time
 
 import edfio
-import pathlib
 import numpy as np
 import pyedflib
 import pytest

@@ -1,0 +1,60 @@
+"""The command line: help teaches, version answers, user errors are one line without a traceback."""
+
+import subprocess
+import sys
+
+import pytest
+
+
+def run(*args, timeout=60):
+    return subprocess.run([sys.executable, "-m", "host.cli", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_help_and_version():
+    r = run("--help")
+    assert r.returncode == 0
+    for word in ("live", "record", "analyze", "simulate", "devices", "advice", "log", "sim:", "not a medical device"):
+        assert word in r.stdout
+    assert run("--version").stdout.startswith("myotwitch ")
+    for sub in ("record", "analyze", "simulate", "live", "log"):
+        assert run(sub, "--help").returncode == 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (("record", "--source", "serial:/dev/ttyNOPE", "--out", "/tmp/x"), "does not exist"),
+    (("record", "--source", "sim:rate=abc"), "not a number"),
+    (("record", "--source", "bogus:thing"), "unknown kind"),
+    (("record", "--source", "sim:", "--duration", "soon"), "expected e.g. 90s"),
+    (("record", "--source", "sim:", "--band", "20-x"), "--band 20-x"),
+    (("record", "--source", "sim:", "--sensitivity", "-1"), "on_threshold must be > 0"),
+    (("analyze", "/nonexistent/file.edf"), "no such file"),
+    (("simulate", "--rate", "100"), "expected 250-4000 Hz"),
+    (("log", "symptom", "glitter"), "unknown symptom"),
+])
+def test_user_errors_are_one_line(args, message, tmp_path):
+    r = run(*args)
+    assert r.returncode != 0
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr
+    assert len([ln for ln in r.stderr.splitlines() if "error" in ln]) == 1
+
+
+def test_debug_shows_the_traceback():
+    r = run("--debug", "record", "--source", "bogus:thing")
+    assert "Traceback" in r.stderr
+
+
+def test_record_on_the_simulator_from_the_command_line(tmp_path):
+    r = run("record", "--source", "sim:speed=0,seed=4", "--out", str(tmp_path), "--duration", "20s",
+            "--events", "-", timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert '"type": "event"' in r.stdout  # the live event log on stdout
+    assert list(tmp_path.glob("*.edf")) and list(tmp_path.glob("*.summary.json"))
+
+
+def test_live_without_a_display_is_one_line(monkeypatch):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    r = subprocess.run([sys.executable, "-m", "host.cli", "live"], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode != 0 and "no display" in r.stderr and "Traceback" not in r.stderr
