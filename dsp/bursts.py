@@ -103,6 +103,10 @@ class BurstSegmenter:
             out.extend(self._finalise(c, buf, final=None))
         return out
 
+    def flush(self) -> list[Burst]:
+        """End of data: everything still open is finalised (bursts touching the end are marked)."""
+        return self.end_segment("end")
+
     def end_segment(self, why: str) -> list[Burst]:
         """The data stops here (gap or end): finalise everything, marking bursts that touch the end."""
         out: list[Burst] = []

@@ -38,6 +38,8 @@ def analyze_one(path: str, config: DetectorConfig, channels: list[str] | None, u
     from host.analysis import analyze_file
 
     try:
+        if path.endswith(".summary.json"):  # a recorder's sidecar: already analysed, use it as is
+            return _load_summary(path)
         return analyze_file(path, config, channels, units)
     except MyotwitchError as e:
         return {"file": path, "error": str(e)}
@@ -45,6 +47,21 @@ def analyze_one(path: str, config: DetectorConfig, channels: list[str] | None, u
         return {"file": path, "error": f"{os.path.basename(path)}: out of memory"}
     except Exception as e:  # noqa: BLE001 - one bad file must not stop a batch
         return {"file": path, "error": f"{os.path.basename(path)}: {type(e).__name__}: {e}"}
+
+
+def _load_summary(path: str) -> dict:
+    from host.errors import FormatError
+    from host.session import SCHEMA
+
+    name = os.path.basename(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            s = json.load(fh)
+    except (OSError, json.JSONDecodeError) as e:
+        raise FormatError(f"{name}: not a readable summary ({e})") from e
+    if not isinstance(s, dict) or s.get("schema") != SCHEMA or "stats" not in s:
+        raise FormatError(f"{name}: not a myotwitch session summary (expected schema {SCHEMA})")
+    return s
 
 
 def _run_local(files, config, channels, units, jobs, progress) -> list[dict]:

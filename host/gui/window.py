@@ -149,7 +149,7 @@ class MainWindow(QtWidgets.QMainWindow):
         cg.addRow("Band (Hz)", self.band_edit)
         cg.addRow("Threshold ×", self.sens_spin)
         buttons = QtWidgets.QHBoxLayout()
-        self.btn_pause = QtWidgets.QPushButton("Pause (Space)")
+        self.btn_pause = QtWidgets.QPushButton("Pause (Space, ←/→ scroll)")
         self.btn_pause.setCheckable(True)
         self.btn_pause.toggled.connect(self.set_paused)
         self.btn_record = QtWidgets.QPushButton("● Record (R)")
@@ -170,7 +170,8 @@ class MainWindow(QtWidgets.QMainWindow):
         for key, slot in (("Space", lambda: self.btn_pause.toggle()), ("R", lambda: self.btn_record.toggle()),
                           ("F", lambda: self.chk_filtered.toggle()), ("+", lambda: self.win_spin.stepUp()),
                           ("-", lambda: self.win_spin.stepDown()), ("Ctrl+Q", self.close),
-                          ("End", lambda: self.btn_pause.setChecked(False))):
+                          ("End", lambda: self.btn_pause.setChecked(False)),
+                          ("Left", lambda: self.scroll(-0.5)), ("Right", lambda: self.scroll(0.5))):
             QtGui.QShortcut(QtGui.QKeySequence(key), self, activated=slot)
 
     def _restore(self) -> None:
@@ -297,6 +298,17 @@ class MainWindow(QtWidgets.QMainWindow):
             self.btn_record.setText("● Record (R)")
             if files:
                 self.status.showMessage(f"saved {', '.join(os.path.basename(f) for f in files)}", 10000)
+
+    def scroll(self, windows: float) -> None:
+        """Look back (or forward) by a fraction of the window; pauses the live view."""
+        if self.acq is None or self.acq.buffer is None:
+            return
+        if not self.paused:
+            self.btn_pause.setChecked(True)
+        buf = self.acq.buffer
+        step = int(windows * self.window_s * buf.fs)
+        oldest = buf.end - buf.n + int(self.window_s * buf.fs)
+        self.view_end = int(min(max((self.view_end or buf.end) + step, oldest), buf.end))
 
     def jump_to_event(self, item: QtWidgets.QListWidgetItem) -> None:
         ev = item.data(QtCore.Qt.ItemDataRole.UserRole)

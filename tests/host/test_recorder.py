@@ -236,3 +236,26 @@ def test_sighup_rotates(tmp_path):
             proc.communicate()
     assert len(glob.glob(str(out / "*.edf"))) == 2
     assert len(glob.glob(str(out / "*.summary.json"))) == 2
+
+
+def test_low_disk_space_warns_ahead(tmp_path, monkeypatch, caplog):
+    import collections
+    import shutil
+
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10**9, 10**9 - 50 * 10**6, 50 * 10**6))
+    with caplog.at_level("WARNING"):
+        record(tmp_path, duration_s=3.0)
+    assert "low disk space" in caplog.text and "h of recording left" in caplog.text
+
+
+def test_summary_sidecars_feed_a_batch(tmp_path, capsys):
+    from host.cli import main
+
+    rec, out = record(tmp_path, duration_s=20.0)
+    summary = rec.closed_files[0][:-4] + ".summary.json"
+    bad = tmp_path / "other.summary.json"
+    bad.write_text('{"schema": "something-else"}')
+    assert main(["analyze", summary, str(bad), "--no-progress", "--no-index"]) == 1
+    captured = capsys.readouterr()
+    assert "twitches" in captured.out and "not a myotwitch session summary" in captured.err

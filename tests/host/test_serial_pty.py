@@ -97,3 +97,41 @@ def test_a_port_that_is_not_our_device_is_one_clear_error(tmp_path):
     finally:
         os.close(master)
         os.close(slave)
+
+
+def test_bit_errors_and_dropped_frames_over_the_pty(tmp_path):
+    from host.stream import GapRecord
+
+    proc, link, _ = start_sim(tmp_path, "--rate", "1000", "--twitch-rate", "40", "--bit-errors", "0.00005",
+                              "--drop", "0.02", "--seed", "3")
+    try:
+        src = open_source(f"serial:{link}")
+        pipe, events, records = run_source(src, 10_000)
+        stats = src.stats()
+        src.close()
+    finally:
+        stop_sim(proc)
+    gaps = [r for r in records if isinstance(r, GapRecord)]
+    assert gaps and stats["samples_lost"] == sum(g.n_samples for g in gaps)
+    assert pipe.samples_in == stats["samples"] + stats["samples_lost"]
+    for g in gaps:
+        for e in events:
+            assert e.offset_sample <= g.start_sample or e.onset_sample >= g.start_sample + g.n_samples
+
+
+def test_permission_denied_is_one_clear_error(monkeypatch, tmp_path):
+    import errno
+
+    import serial
+
+    from host.errors import SourceError
+
+    port = tmp_path / "ttyFAKE"
+    port.write_text("")
+
+    def denied(*a, **k):
+        raise serial.SerialException(errno.EACCES, f"could not open port {port}: [Errno 13] Permission denied")
+
+    monkeypatch.setattr(serial, "serial_for_url", denied)
+    with pytest.raises(SourceError, match="permission denied.*dialout"):
+        open_source(f"serial:{port}")
