@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from host.channels import select_channels
 from host.errors import FormatError
 
 CHUNK_ROWS = 200_000
@@ -90,18 +91,8 @@ class CsvReader:
         self.n_samples = self._n_rows
 
     def select(self, wanted: list[str] | None) -> None:
-        if not wanted:
-            return
-        keep = []
-        for w in wanted:
-            if w.isdigit() and int(w) < len(self.all_labels):
-                keep.append(int(w))
-                continue
-            hits = [i for i, lab in enumerate(self.labels) if lab.lower() == w.lower()]
-            if not hits:
-                raise FormatError(f"{self.name}: no channel '{w}' (channels: {', '.join(self.labels)})")
-            keep += hits
-        self.channels = keep
+        keep = select_channels(self.labels, wanted, self.name)
+        self.channels = [self.channels[i] for i in keep]
         self.labels = [self.labels[i] for i in keep]
 
     def iter_records(self) -> Iterator[tuple[int, np.ndarray]]:

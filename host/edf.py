@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from host.channels import select_channels
 from host.errors import FormatError
 
 log = logging.getLogger(__name__)
@@ -456,18 +457,7 @@ class EdfReader:
 
     def select(self, wanted: list[str] | None) -> None:
         """Keep only the channels named (label, case-insensitive) or indexed (0-based) in ``wanted``."""
-        if not wanted:
-            return
-        keep = []
-        for w in wanted:
-            if w.isdigit() and int(w) < len(self.channels):
-                keep.append(int(w))
-                continue
-            hits = [i for i, lab in enumerate(self.labels) if lab.lower() == w.lower()]
-            if not hits:
-                raise FormatError(f"{os.path.basename(self.edf.path)}: no channel '{w}' "
-                                  f"(channels: {', '.join(self.labels)})")
-            keep += hits
+        keep = select_channels(self.labels, wanted, os.path.basename(self.edf.path))
         self.channels = [self.channels[i] for i in keep]
         self.labels = [self.labels[i] for i in keep]
         self.units = [self.units[i] for i in keep]

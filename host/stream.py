@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dsp.events import Gap
 from host.protocol import AckFrame, Frame, InfoFrame, PongFrame, SamplesFrame, StatusFrame
 
 log = logging.getLogger(__name__)
@@ -79,23 +80,12 @@ class SampleBlock:
 
 
 @dataclass(frozen=True)
-class GapRecord:
-    """``n_samples`` missing at ``start_sample``. ``exact`` is False when the length comes from
-    the host clock because the device restarted."""
+class GapRecord(Gap):
+    """A detector Gap plus why it happened. ``exact`` is False when the length comes from the
+    host clock because the device restarted."""
 
-    start_sample: int
-    n_samples: int
-    fs: float
-    reason: str
+    reason: str = ""
     exact: bool = True
-
-    @property
-    def onset_s(self) -> float:
-        return self.start_sample / self.fs
-
-    @property
-    def duration_s(self) -> float:
-        return self.n_samples / self.fs
 
 
 @dataclass(frozen=True)
