@@ -104,7 +104,10 @@ def cmd_record(args: argparse.Namespace) -> int:
     if args.rotate not in (None, "daily", "none"):
         parse_duration(args.rotate)
     events = args.events if args.events is not None else "auto"
-    src = open_source(resolve_source(args.source), wait=args.wait)
+    # a recorder never falls back to the simulator on its own: recording fake data unnoticed
+    # would be worse than an error; `--source sim:` records the simulator on purpose
+    spec = "serial:auto" if args.source == "auto" else args.source
+    src = open_source(spec, wait=args.wait)
     rec = Recorder(src, args.out, config=detector_config(args), rotate=args.rotate, duration_s=duration,
                    events_path=None if events == "none" else events, subject=subject,
                    annotate_rejected=not args.no_rejected, status_interval_s=args.status_interval)
@@ -192,7 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
              "Record until stopped (SIGINT/SIGTERM stop cleanly, SIGHUP starts a new file).\n"
              "Files: OUT/myotwitch_<start>_<device>.edf (+ .summary.json when closed) and\n"
              "OUT/myotwitch_<start>.events.jsonl. An interrupted recording is repaired on the next start.")
-    sp.add_argument("--source", default="auto", help="source spec (default: auto = first device, else simulator)")
+    sp.add_argument("--source", default="auto", help="source spec (default: auto = the first attached USB device; "
+                    "use sim: to record the simulator)")
     sp.add_argument("--out", default="recordings", help="output folder (default: ./recordings)")
     sp.add_argument("--wait", action="store_true", help="wait for the device to appear instead of failing "
                     "(for services started before the sensor is plugged in)")

@@ -57,16 +57,17 @@ def open_source(spec: str, **kw: object) -> Source:
         synth, faults, speed = parse_sim_options(opts)
         return SimSource(spec, synth, faults, speed, **kw)  # type: ignore[arg-type]
     if kind == "serial":
-        from host.sources.serial import DEFAULT_BAUD, SerialLink, resolve_auto
+        from host.sources.serial import DEFAULT_BAUD, AutoSerialLink, SerialLink
 
-        port = resolve_auto() if target == "auto" else target
         try:
             baud = int(opts.pop("baud", DEFAULT_BAUD))
         except ValueError as e:
             raise UsageError(f"source '{spec}': baud must be a whole number") from e
         if opts:
             raise UsageError(f"source '{spec}': unknown option(s) {', '.join(opts)} (serial takes baud=N)")
-        return LinkSource(f"serial:{port}", SerialLink(port, baud), **kw)  # type: ignore[arg-type]
+        if target == "auto":
+            return LinkSource("serial:auto", AutoSerialLink(baud), **kw)  # type: ignore[arg-type]
+        return LinkSource(f"serial:{target}", SerialLink(target, baud), **kw)  # type: ignore[arg-type]
     if kind == "ble":
         from host.sources.ble import BleLink
 

@@ -79,6 +79,23 @@ class SerialLink(Link):
             ser.close()
 
 
+class AutoSerialLink(SerialLink):
+    """``serial:auto``: finds the device again at every (re)connect, so a replug that comes
+    back under another name (/dev/ttyACM0 -> /dev/ttyACM1) is followed."""
+
+    def __init__(self, baudrate: int = DEFAULT_BAUD) -> None:
+        super().__init__("auto", baudrate)
+        self.name = "serial auto"
+
+    def open(self) -> None:
+        try:
+            self.port = resolve_auto()
+        except SourceError as e:
+            raise LinkError(str(e).removeprefix("serial:auto: ")) from e
+        self.name = f"serial {self.port}"
+        super().open()
+
+
 def candidate_ports() -> list[tuple[str, str]]:
     """(device path, description) of ports whose USB id matches a supported board."""
     out = []

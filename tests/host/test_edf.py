@@ -136,3 +136,17 @@ def test_header_is_valid_while_recording(tmp_path):
     finally:
         f.close()
     w.close()
+
+
+def test_mne_reads_samples_and_annotations(tmp_path):
+    mne = pytest.importorskip("mne")
+    rng = np.random.default_rng(6)
+    x = quantised(rng, (2, 3000), 0.125)
+    p = tmp_path / "m.edf"
+    write(p, x, gaps=[(1000, 500)], annotations=[(0.25, 0.01, "twitch ch1 88uV")])
+    raw = mne.io.read_raw_edf(p, preload=True, verbose="error")
+    data = raw.get_data() * 1e6  # MNE works in volts
+    np.testing.assert_allclose(data[:, :1000], x[:, :1000], atol=1e-6)
+    np.testing.assert_allclose(data[:, 1500:3500], x[:, 1000:], atol=1e-6)
+    descriptions = list(raw.annotations.description)
+    assert "gap" in descriptions and "twitch ch1 88uV" in descriptions

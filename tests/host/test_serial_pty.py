@@ -135,3 +135,46 @@ def test_permission_denied_is_one_clear_error(monkeypatch, tmp_path):
     monkeypatch.setattr(serial, "serial_for_url", denied)
     with pytest.raises(SourceError, match="permission denied.*dialout"):
         open_source(f"serial:{port}")
+
+
+def test_serial_auto_follows_a_replug_under_a_new_name(tmp_path, monkeypatch):
+    """A real unplug often comes back as another device node; serial:auto finds it again."""
+    import threading
+
+    from host.sources import serial as serial_mod
+    from host.stream import GapRecord
+
+    proc = subprocess.Popen([sys.executable, "-m", "host.cli", "simulate", "--pty", "--rate", "1000",
+                             "--unplug-every", "3", "--unplug-for", "1"], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    paths: list[str] = []
+
+    def follow():
+        for line in proc.stdout:
+            paths.append(line.strip())
+
+    threading.Thread(target=follow, daemon=True).start()
+    deadline = time.monotonic() + 20
+    while not paths:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+    def current():
+        path = paths[-1]
+        if not os.path.exists(path):
+            from host.errors import SourceError
+
+            raise SourceError("serial:auto: no myotwitch device found")
+        return path
+
+    monkeypatch.setattr(serial_mod, "resolve_auto", current)
+    try:
+        src = open_source("serial:auto")
+        pipe, events, records = run_source(src, 8000)
+        src.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(15)
+        proc.stdout.close()
+    assert len(set(paths)) >= 1 and src.reconnects >= 1
+    assert [r for r in records if isinstance(r, GapRecord)]
