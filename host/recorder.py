@@ -7,6 +7,7 @@ interrupted recording is found and repaired on the next start, never overwritten
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import errno
 import json
@@ -299,7 +300,8 @@ class Recorder:
             if uv.shape[1] == 0:
                 return
         if self.current is None:
-            self.current = self._new_file(block.first_sample)
+            # the recorder's own sample count, not the source's: the live app starts recording mid-stream
+            self.current = self._new_file(self.samples_in_session())
         self.current.writer.write(uv)
         self.samples += uv.shape[1]
         self._events(self.pipe.process(uv))
@@ -412,7 +414,13 @@ class Recorder:
         assert self.pipe is not None and self.info is not None
         f.writer.close()
         extra = {"reconnects": f.reconnects, "link_gaps": f.gaps, "source": self.source.spec}
-        summary = summarize(f.events, f.episodes, self.pipe, file=f.path, start=f.start, labels=list(self.info.labels),
+        # times in a file's summary are relative to that file, like its annotations
+        t0, n0 = f.first_sample / self.info.fs, f.first_sample
+        events = [dataclasses.replace(e, onset_s=e.onset_s - t0, offset_s=e.offset_s - t0,
+                                      onset_sample=e.onset_sample - n0, offset_sample=e.offset_sample - n0)
+                  for e in f.events]
+        episodes = [dataclasses.replace(ep, start_s=ep.start_s - t0, end_s=ep.end_s - t0) for ep in f.episodes]
+        summary = summarize(events, episodes, self.pipe, file=f.path, start=f.start, labels=list(self.info.labels),
                             device=self.info.to_dict(), extra_quality=extra)
         end = f.end_sample if f.end_sample is not None else self.samples_in_session()
         st = summary["stats"]
@@ -420,8 +428,8 @@ class Recorder:
         st["valid_s"] = st["duration_s"] - f.gap_samples / self.info.fs
         summary["quality"]["gap_s"] = f.gap_samples / self.info.fs
         summary["quality"]["gaps"] = f.gaps
-        summary["gaps"] = [g for g in summary.get("gaps", [])
-                           if f.first_sample <= g["start_sample"] < end]
+        summary["gaps"] = [{**g, "start_sample": g["start_sample"] - n0, "onset_s": g["onset_s"] - t0}
+                           for g in summary.get("gaps", []) if f.first_sample <= g["start_sample"] < end]
         hours = st["valid_s"] / 3600
         st["twitches_per_hour"] = st["counts"]["twitch"] / hours if hours else 0.0
         write_summary(f.path, summary)

@@ -2,7 +2,9 @@
 counts, shows and clears the unplug banner, records a valid file."""
 
 import glob
+import json
 import os
+import pathlib
 
 import numpy as np
 import pytest
@@ -64,11 +66,10 @@ def test_unplug_shows_a_banner_and_replug_clears_it(qtbot, settings):
 def test_record_from_the_app_writes_a_valid_file(qtbot, settings, tmp_path):
     import pyedflib
 
-    win = make_window(qtbot, "sim:rate=1000,seed=3,speed=1", settings, out_dir=str(tmp_path / "rec"))
-    qtbot.waitUntil(lambda: win.acq.state.samples > 1000, timeout=15_000)
+    win = make_window(qtbot, "sim:rate=1000,seed=3,speed=2,twitch_rate=60", settings, out_dir=str(tmp_path / "rec"))
+    qtbot.waitUntil(lambda: win.acq.state.samples > 4000, timeout=15_000)  # start recording mid-stream
     win.btn_record.click()
-    qtbot.waitUntil(lambda: win.acq.state.samples > 5000, timeout=15_000)
-    qtbot.wait(2500)
+    qtbot.waitUntil(lambda: win.acq.state.samples > 20_000, timeout=20_000)
     win.btn_record.click()
     files = glob.glob(str(tmp_path / "rec" / "*.edf"))
     assert len(files) == 1
@@ -77,7 +78,10 @@ def test_record_from_the_app_writes_a_valid_file(qtbot, settings, tmp_path):
         assert f.datarecords_in_file >= 2 and f.getSampleFrequency(0) == 1000
     finally:
         f.close()
-    assert os.path.exists(files[0][:-4] + ".summary.json")
+    summary = json.loads(pathlib.Path(files[0][:-4] + ".summary.json").read_text())
+    assert summary["stats"]["counts"]["twitch"] > 3
+    duration = summary["stats"]["duration_s"]
+    assert all(0 <= e["onset_s"] <= duration for e in summary["events"])  # times are relative to the file
     win.close()
 
 

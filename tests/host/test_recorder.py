@@ -259,3 +259,13 @@ def test_summary_sidecars_feed_a_batch(tmp_path, capsys):
     assert main(["analyze", summary, str(bad), "--no-progress", "--no-index"]) == 1
     captured = capsys.readouterr()
     assert "twitches" in captured.out and "not a myotwitch session summary" in captured.err
+
+
+def test_rotated_summaries_use_file_relative_times(tmp_path):
+    rec, out = record(tmp_path, spec="sim:rate=1000,twitch_rate=40,seed=9,speed=0", duration_s=25.0, rotate="10s")
+    for path in sorted(rec.closed_files):
+        s = json.loads(pathlib.Path(path[:-4] + ".summary.json").read_text())
+        reader = EdfReader(path)
+        annotated = sorted(a.onset_s for a in reader.edf.annotations if a.text.startswith("twitch"))
+        assert np.allclose(sorted(e["onset_s"] for e in s["events"] if e["kind"] == "twitch"), annotated, atol=1e-3)
+        assert all(0 <= e["onset_s"] <= s["stats"]["duration_s"] for e in s["events"])
