@@ -3,7 +3,6 @@ counts, shows and clears the unplug banner, records a valid file."""
 
 import glob
 import json
-import os
 import pathlib
 
 import numpy as np
