@@ -130,8 +130,3 @@ class DetectorConfig:
             raise ConfigError("merge_gap_ms must not exceed cluster_gap_ms")
         if self.clip_uv is not None and self.clip_uv <= 0:
             raise ConfigError(f"clip_uv must be > 0 µV or None, got {self.clip_uv!r}")
-
-    @classmethod
-    def field_docs(cls) -> dict[str, object]:
-        """Defaults by field name, for --help and documentation."""
-        return {f.name: f.default for f in dataclasses.fields(cls)}

@@ -409,10 +409,9 @@ def _read_annotations(edf: EdfFile) -> None:
                 except ValueError:
                     continue
                 texts = [p.decode("utf-8", "replace") for p in parts[1:] if p]
-                if first and i == ann_idx[0]:
+                if first and i == ann_idx[0]:  # the record's time-keeping TAL (it may carry text too)
                     onsets[r] = onset
                     first = False
-                    texts = texts  # the time-keeping TAL may also carry text
                 for t in texts:
                     edf.annotations.append(Annotation(onset, dur, t))
         if first:
@@ -521,9 +520,7 @@ class EdfReader:
                 if first + out.shape[1] > self.n_samples:
                     out = out[:, : max(self.n_samples - first, 0)]
                 if out.shape[1]:
-                    yield first, out
-                if r1 < e.n_records and self.record_start[r1] > starts[-1] + self.spr:
-                    pass  # the hole before the next chunk shows as a jump in first_sample
+                    yield first, out  # a hole before the next chunk shows as a jump in first_sample
         finally:
             del mm
 

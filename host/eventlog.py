@@ -39,8 +39,6 @@ class EventLog:
 def _default(o: object) -> object:
     if hasattr(o, "to_dict"):
         return o.to_dict()  # type: ignore[no-any-return]
-    if isinstance(o, float):
-        return o
     return str(o)
 
 

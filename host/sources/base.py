@@ -59,17 +59,6 @@ class Source(ABC):
         while not self.closed:
             yield from self.read()
 
-    def wait_for_info(self, timeout: float = 5.0) -> tuple[DeviceInfo, list[Record]]:
-        """Read until the device has identified itself; returns the info and what was read."""
-        deadline = time.monotonic() + timeout
-        got: list[Record] = []
-        while self.info is None:
-            if time.monotonic() > deadline:
-                raise SourceError(f"{self.spec}: no device information received within {timeout:g} s "
-                                  "(is this a myotwitch device, and is it powered?)")
-            got += self.read(0.2)
-        return self.info, got
-
 
 class Link(ABC):
     """A byte transport. ``open`` raises SourceError for problems a user must fix (no such

@@ -143,7 +143,9 @@ def list_devices(probe_all: bool = False) -> list[dict]:
 
 def resolve_auto() -> str:
     """The port of the first attached device that answers the protocol."""
-    candidates = [d for d, _ in candidate_ports()] + [p.device for p in list_ports.comports()]
+    # supported boards first, then other USB serial ports; never legacy UARTs (ttyS*), which
+    # could be anything and should not be sent probes
+    candidates = [d for d, _ in candidate_ports()] + [p.device for p in list_ports.comports() if p.vid is not None]
     seen = set()
     for dev in candidates:
         if dev in seen:
