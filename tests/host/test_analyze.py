@@ -199,3 +199,39 @@ def test_adc_counts_warn(tmp_path):
     p = tmp_path / "counts.csv"
     write_csv(p, x, 1000.0, ["calf"])
     assert any("ADC counts" in w for w in analyze_file(p)["quality"]["warnings"])
+
+
+def test_channel_selection_by_name_and_index(tmp_path):
+    by_name = analyze_file(EDF, channels=["soleus"])
+    by_index = analyze_file(EDF, channels=["1"])
+    both = analyze_file(EDF)
+    assert by_name["channels"] == ["soleus"] == by_index["channels"]
+    assert by_name["stats"]["counts"]["twitch"] == both["stats"]["twitches_per_channel"][1]
+    with pytest.raises(FormatError, match="no channel 'tibialis' \\(channels: gastrocnemius, soleus\\)"):
+        analyze_file(EDF, channels=["tibialis"])
+
+
+def test_edf_plus_d_records_are_placed_on_the_timeline(tmp_path):
+    """Another program's discontinuous EDF+D: a jump in the records' time-keeping onsets is a gap."""
+    rng = np.random.default_rng(3)
+    x = np.rint(rng.normal(0, 40, (1, 6000)) / 0.125) * 0.125
+    p = _edf(tmp_path / "d.edf", x)
+    data = bytearray(p.read_bytes())
+    data[192:197] = b"EDF+D"
+    w_hdr = 256 * 3  # header: 1 EMG signal + the annotation signal
+    rec = 1000 * 2 + 512
+    for r, new in ((3, b"+9"), (4, b"+10"), (5, b"+11")):
+        at = w_hdr + r * rec + 2000
+        old = f"+{r}".encode()
+        assert data[at: at + len(old)] == old
+        # rewrite the onset; a longer one ("+10") pushes the rest of the TAL into the zero padding
+        tail = bytes(data[at + len(old): at + 500])
+        data[at: at + 500] = (new + tail)[:500]
+    p.write_bytes(bytes(data))
+    r = EdfReader(p)
+    y, fs = r.read_all()
+    assert y.shape[1] == 12_000
+    assert np.isnan(y[0, 3000:9000]).all() and np.isfinite(y[0, 9000:12_000]).all()
+    np.testing.assert_array_equal(y[0, 9000:12_000], x[0, 3000:6000].astype(np.float32))
+    res = analyze_file(p)
+    assert res["quality"]["gaps"] == 1 and res["quality"]["gap_s"] == pytest.approx(6.0)

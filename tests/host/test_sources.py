@@ -109,3 +109,35 @@ def test_missing_file_is_one_clear_error(tmp_path):
 
     with pytest.raises(FormatError, match="no such file"):
         open_source(f"file:{tmp_path}/missing.edf")
+
+
+def test_file_replay_equals_offline_analysis():
+    import pathlib
+
+    from host.analysis import analyze_file
+
+    edf = pathlib.Path(__file__).resolve().parents[2] / "data" / "examples" / "calf-10min.edf"
+    src = open_source(f"file:{edf}?speed=0")
+    pipe, events, records = run_source(src, 600_000)
+    gaps = [r for r in records if isinstance(r, GapRecord)]
+    assert [(g.start_sample, g.n_samples) for g in gaps] == [(300_000, 1500)]
+    from dsp import DetectorConfig
+
+    offline = analyze_file(edf, DetectorConfig())  # the same settings as the replayed pipeline
+    assert len([e for e in events if e.kind == "twitch"]) > 100
+    assert [e.onset_sample for e in events if e.kind == "twitch"] == [
+        e["onset_sample"] for e in offline["events"] if e["kind"] == "twitch"]
+
+
+def test_file_replay_paces_at_the_requested_speed():
+    import pathlib
+    import time
+
+    edf = pathlib.Path(__file__).resolve().parents[2] / "data" / "examples" / "calf-10min.edf"
+    src = open_source(f"file:{edf}?speed=20")
+    t0 = time.monotonic()
+    n = 0
+    while n < 40_000:  # 40 s of recording at 20x: about 2 s
+        n += sum(r.n for r in src.read(0.2) if isinstance(r, SampleBlock))
+    elapsed = time.monotonic() - t0
+    assert 1.5 < elapsed < 4.0
