@@ -36,6 +36,15 @@ def best_of(fn, n=3):
     return min(times)
 
 
+def stream(x: np.ndarray, fs: float, block_s: float = 0.05) -> None:
+    """Feed ``x`` to a fresh pipeline in live-sized blocks."""
+    p = Pipeline(fs, x.shape[0])
+    n = int(block_s * fs)
+    for i in range(0, x.shape[1], n):
+        p.process(x[:, i: i + n])
+    p.flush()
+
+
 MEMORY_CHILD = r"""
 import resource, sys, numpy as np
 from dsp import Pipeline
@@ -60,24 +69,9 @@ def main() -> None:
     sos = bandpass_sos(20, 450, 1000.0, 2)
     xd = x[0].astype(np.float64)
     t_floor = best_of(lambda: signal.sosfilt(sos, xd))
-    short = x[:, :600_000]
-
-    def stream():
-        p = Pipeline(1000.0, 1)
-        for i in range(0, short.shape[1], 50):
-            p.process(short[:, i: i + 50])
-        p.flush()
-
-    t_stream = best_of(stream, 2)
+    t_stream = best_of(lambda: stream(x[:, :600_000], 1000.0), 2)
     two, _ = synthesize(case_spec("clean_rest", 2000.0, 600.0, seed=1, n_channels=2))
-
-    def stream2():
-        p = Pipeline(2000.0, 2)
-        for i in range(0, two.shape[1], 100):
-            p.process(two[:, i: i + 100])
-        p.flush()
-
-    t_stream2 = best_of(stream2, 2)
+    t_stream2 = best_of(lambda: stream(two, 2000.0), 2)
     # latency: from the end of a twitch to the end of the 50 ms block that reports it
     lat_x, _ = synthesize(case_spec("clean_rest", 1000.0, 600.0, seed=7).with_(twitch_rate=20.0))
     p = Pipeline(1000.0, 1)

@@ -81,7 +81,10 @@ class NoiseFloor:
         k = (m + n) // self.win
         rms = np.sqrt(data[:, : k * self.win].reshape(ch, k, self.win).sum(axis=2) / self.win)
         allh = np.concatenate([self._hist, rms], axis=1)
-        views = np.lib.stride_tricks.sliding_window_view(allh, self.hist_len, axis=1)  # (ch, k+1, H)
+        # the history window ending at each of the k+1 windows this block touches: (ch, k+1, H);
+        # as_strided directly (sliding_window_view's checks cost more than the work for k=1)
+        s0, s1 = allh.strides
+        views = np.lib.stride_tricks.as_strided(allh, (ch, k + 1, self.hist_len), (s0, s1, s1), writeable=False)
         n_valid = np.minimum(self._n_hist + np.arange(k + 1), self.hist_len)
         floors = self._floor(views, n_valid)
         lengths = np.full(k + 1, self.win)
