@@ -1,5 +1,10 @@
 """EDF+/BDF+ writing (streaming, crash-safe) and reading (chunked, with gaps and annotations).
 
+Why our own writer: edfio builds whole files in memory, and pyedflib (EDFlib) settles the
+header's record count only when the file is closed, so after a kill -9 the header would not
+describe what is on disk. The files are proven with independent readers in the tests
+(pyedflib, edfio, MNE).
+
 Writing: one data record per ``record_s`` (1 s). Each record goes to disk in a single
 write followed by fsync, and only then is the header's record count updated, so after a
 ``kill -9`` or power cut the file holds every record but the one being filled; ``repair``
