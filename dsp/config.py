@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 FS_MIN_HZ = 250.0
 FS_MAX_HZ = 4000.0
@@ -67,7 +68,7 @@ class DetectorConfig:
     #: activity longer than this is cut so memory stays bounded.
     max_burst_s: float = 20.0
 
-    def replace(self, **changes: object) -> DetectorConfig:
+    def replace(self, **changes: Any) -> DetectorConfig:
         return dataclasses.replace(self, **changes)
 
     def band_for(self, fs: float) -> tuple[float, float]:

@@ -147,7 +147,7 @@ class Pipeline:
         return []
 
     def _release(self) -> list[Event]:
-        data = [x for kind, x in self._pending if kind == "data"]
+        data: list[np.ndarray] = [x for kind, x in self._pending if kind == "data"]  # type: ignore[misc]
         probe = np.concatenate(data, axis=1)[:, : self._probe_n] if data else np.empty((self.n_channels, 0))
         cfg = self.config
         forced = None if cfg.mains == "auto" else float(cfg.mains)

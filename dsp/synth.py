@@ -7,6 +7,7 @@ at 8x the output rate and decimated, so short motor-unit potentials look right a
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
 import numpy as np
 from scipy import signal
@@ -44,7 +45,7 @@ class SynthSpec:
     gap_rate: float = 0.0
     gap_s: tuple[float, float] = (0.05, 2.0)
 
-    def with_(self, **kw: object) -> SynthSpec:
+    def with_(self, **kw: Any) -> SynthSpec:
         return replace(self, **kw)
 
 
@@ -159,8 +160,8 @@ def synthesize(spec: SynthSpec, start_s: float = 0.0, segment: int | None = None
         e = min(n, s + int(5 * tau * fs))
         amp = _loguniform(rng, spec.pop_uv) * rng.choice([-1, 1])
         rise = max(1, int(rng.uniform(0.5, 3.0) / 1000 * fs))
-        k = np.arange(e - s)
-        x[c, s:e] += amp * np.minimum(k / rise, 1.0) * np.exp(-k / (tau * fs))
+        since = np.arange(e - s)
+        x[c, s:e] += amp * np.minimum(since / rise, 1.0) * np.exp(-since / (tau * fs))
         mark("pop", s, min(n, s + int(0.5 * fs)), c)
 
     spacing = int(spec.twitch_min_spacing_s * fs)

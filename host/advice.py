@@ -244,7 +244,7 @@ def compute_metrics(sessions: list[dict], diary: list[dict], ruleset: RuleSet,
             per_site[label].append((s["start"], n, s["valid_s"]))
     totals = {k: sum(n for _, n, _ in v) for k, v in per_site.items()}
     if totals and sum(totals.values()) > 0:
-        top = max(totals, key=totals.get)
+        top = max(totals, key=lambda k: totals[k])
         m["one_site"], m["one_site_share"] = top, totals[top] / sum(totals.values())
     new_sites = []
     if len(sessions) >= 4:
@@ -321,7 +321,8 @@ def _associations(m: dict, sessions: list[dict], caffeine: dict, sleep: list[dic
         p = stats.mannwhitneyu(hi, lo, alternative="greater").pvalue
         return bool(a >= 1.5 * max(b, 0.5) and p < 0.1), a, b
 
-    hi, lo = [], []
+    hi: list[float] = []
+    lo: list[float] = []
     for s in sessions:
         day = s["start"].date()
         # the day of the session, or the day before for recordings that start at night
@@ -331,7 +332,8 @@ def _associations(m: dict, sessions: list[dict], caffeine: dict, sleep: list[dic
     ok, a, b = compare((hi, lo))
     m.update(caffeine_association=ok, caffeine_high_rate=a, caffeine_low_rate=b, caffeine_high_n=len(hi),
              caffeine_low_n=len(lo))
-    short, long_ = [], []
+    short: list[float] = []
+    long_: list[float] = []
     for s in sessions:
         before = [e for e in sleep if dt.timedelta(0) <= s["start"] - e["time"] <= dt.timedelta(hours=24)]
         if before:

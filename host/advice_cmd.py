@@ -101,8 +101,8 @@ def run_log(args: argparse.Namespace) -> int:
                 row = [e for e in idx.entries() if e["id"] == args.edit]
                 if not row:
                     raise UsageError(f"no diary entry with id {args.edit}")
-                kind, name, value = parse_entry(row[0]["kind"], args.set_value, args.unit)
-                fields.update(name=name, value=value)
+                _, new_name, new_value = parse_entry(row[0]["kind"], args.set_value, args.unit)
+                fields.update(name=new_name, value=new_value)
             if not idx.update_entry(args.edit, **fields):
                 raise UsageError(f"no diary entry with id {args.edit} (see `myotwitch log --list`)")
             print(f"updated entry {args.edit}")
@@ -113,8 +113,9 @@ def run_log(args: argparse.Namespace) -> int:
             if not rows:
                 print(f"no diary entries in the last {args.days} days. Add one: myotwitch log sleep 7")
             for e in rows:
-                value = "" if e["value"] is None else f"{e['value']:g}"
-                print(f"{e['id']:>4}  {e['time']:%Y-%m-%d %H:%M}  {e['kind']:<10} {e['name'] if e['kind'] in ('symptom', 'medication') else value:<18} {e['note'] or ''}")
+                shown = e["name"] if e["kind"] in ("symptom", "medication") else (
+                    "" if e["value"] is None else f"{e['value']:g}")
+                print(f"{e['id']:>4}  {e['time']:%Y-%m-%d %H:%M}  {e['kind']:<10} {shown:<18} {e['note'] or ''}")
             return 0
         kind, name, value = parse_entry(args.what, args.value, args.unit)
         entry_id = idx.add_entry(parse_when(args.at), kind, name, value, args.note)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +22,7 @@ Progress = Callable[[float], None]  # fraction done, 0..1
 
 def check_units(x: np.ndarray, name: str, unit_hint: str) -> list[str]:
     """Warnings when the numbers do not look like surface EMG in µV."""
-    warnings = []
+    warnings: list[str] = []
     finite = x[np.isfinite(x)]
     if finite.size == 0:
         return warnings
@@ -100,6 +101,7 @@ def open_reader(path: str | os.PathLike, channels: list[str] | None = None, unit
         raise FormatError(f"{name}: is a directory; give recording files (or a glob)")
     with open(path, "rb") as fh:
         head = fh.read(8)
+    reader: Any
     if path.lower().endswith(".csv") or (head[:1] not in (b"0", b"\xff") and not path.lower().endswith((".edf", ".bdf"))):
         from host.csvio import CsvReader
 

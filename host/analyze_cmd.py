@@ -64,24 +64,25 @@ def _load_summary(path: str) -> dict:
     return s
 
 
-def _run_local(files, config, channels, units, jobs, progress) -> list[dict]:
+def _run_local(files, config, channels, units, jobs, bar, single_bar: bool) -> list[dict]:
+    """One file (with a per-file progress bar when asked) or a process pool over many."""
+    if len(files) == 1 and single_bar:
+        return [_single_with_bar(files[0], config, channels, units)]
     if len(files) == 1 or jobs == 1:
-        results = []
+        done = []
         for f in files:
-            if progress and len(files) == 1:
-                results.append(_single_with_bar(f, config, channels, units))
-            else:
-                results.append(analyze_one(f, config, channels, units))
-                progress and progress.update(1)
-        return results
-    results = [None] * len(files)
+            done.append(analyze_one(f, config, channels, units))
+            if bar:
+                bar.update(1)
+        return done
+    results: list[dict] = [{} for _ in files]
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         futures = {pool.submit(analyze_one, f, config, channels, units): i for i, f in enumerate(files)}
         for fut in as_completed(futures):
             results[futures[fut]] = fut.result()
-            if progress:
-                progress.update(1)
-    return results  # type: ignore[return-value]
+            if bar:
+                bar.update(1)
+    return results
 
 
 def _single_with_bar(path, config, channels, units) -> dict:
@@ -203,8 +204,7 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
         if args.scheduler:
             results = _run_dask(args.scheduler, files, config, channels, args.units, progress)
         else:
-            results = _run_local(files, config, channels, args.units, jobs, progress if progress else (
-                show and len(files) == 1))
+            results = _run_local(files, config, channels, args.units, jobs, progress, bool(show))
     finally:
         if progress:
             progress.close()

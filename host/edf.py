@@ -150,10 +150,11 @@ class EdfWriter:
         h += _field(-1, 8)  # number of records: updated after every record
         h += _field(_num(self.record_s), 8) + _field(ns, 4)
         annot = "BDF Annotations" if bdf else "EDF Annotations"
-        sig = [(lab, transducer, "uV", self._pmin, self._pmax, self.dig_min, self.dig_max, prefilter, self.spr)
-               for lab in self.labels]
+        sig: list[tuple[object, ...]] = [
+            (lab, transducer, "uV", self._pmin, self._pmax, self.dig_min, self.dig_max, prefilter, self.spr)
+            for lab in self.labels]
         full = 1 << (self.bits - 1)  # the annotation signal must declare the full range (EDF+ spec)
-        sig.append((annot, "", "", -1, 1, -full, full - 1, "", self.annot_bytes // self.width))
+        sig.append((annot, "", "", "-1", "1", -full, full - 1, "", self.annot_bytes // self.width))
         widths = (16, 80, 8, 8, 8, 8, 8, 80, 8)
         for col, width in enumerate(widths):
             for row in sig:
@@ -515,11 +516,12 @@ class EdfReader:
                 if not contiguous:  # EDF+D: place records on the timeline, NaN between
                     span = int(starts[-1] - first + self.spr)
                     placed = np.full((out.shape[0], span), np.nan, dtype=np.float32)
-                    for j, s in enumerate(starts):
-                        placed[:, s - first: s - first + self.spr] = out[:, j * self.spr: (j + 1) * self.spr]
+                    for j, rec_start in enumerate(starts.tolist()):
+                        at = rec_start - first
+                        placed[:, at: at + self.spr] = out[:, j * self.spr: (j + 1) * self.spr]
                     out = placed
-                for a, b in gap_ranges:
-                    lo, hi = max(a - first, 0), min(b - first, out.shape[1])
+                for g0, g1 in gap_ranges:
+                    lo, hi = max(g0 - first, 0), min(g1 - first, out.shape[1])
                     if lo < hi:
                         out[:, lo:hi] = np.nan
                 if first + out.shape[1] > self.n_samples:

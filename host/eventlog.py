@@ -38,7 +38,7 @@ class EventLog:
 
 def _default(o: object) -> object:
     if hasattr(o, "to_dict"):
-        return o.to_dict()  # type: ignore[no-any-return]
+        return o.to_dict()
     return str(o)
 
 

@@ -121,6 +121,7 @@ class SessionIndex:
         cur = self.db.execute("INSERT INTO diary(time, kind, name, value, note, created_at) VALUES (?,?,?,?,?,?)",
                               (time.isoformat(timespec="minutes"), kind, name, value, note,
                                dt.datetime.now().isoformat(timespec="seconds")))
+        assert cur.lastrowid is not None
         return int(cur.lastrowid)
 
     def entries(self, since: dt.datetime | None = None) -> list[dict]:
@@ -137,7 +138,7 @@ class SessionIndex:
         allowed = {"time", "kind", "name", "value", "note"}
         sets = {k: v for k, v in fields.items() if k in allowed and v is not None}
         if "time" in sets and isinstance(sets["time"], dt.datetime):
-            sets["time"] = sets["time"].isoformat(timespec="minutes")  # type: ignore[union-attr]
+            sets["time"] = sets["time"].isoformat(timespec="minutes")
         if not sets:
             return self.db.execute("SELECT 1 FROM diary WHERE id=?", (entry_id,)).fetchone() is not None
         cur = self.db.execute(f"UPDATE diary SET {', '.join(f'{k}=?' for k in sets)} WHERE id=?",

@@ -133,7 +133,7 @@ class Recorder:
         self.prefix = prefix
         self.info_timeout_s = info_timeout_s
         self.events_path = events_path
-        self.eventlog: EventLog | None = None
+        self.eventlog = EventLog(None)  # replaced in begin(); EventLog(None) writes nothing
         self.info: DeviceInfo | None = None
         self.pipe: Pipeline | None = None
         self.current: OpenFile | None = None
@@ -225,9 +225,7 @@ class Recorder:
         finally:
             if close_source:
                 self.source.close()
-            if self.eventlog:
-                self.eventlog.close()
-                self.eventlog = None
+            self.eventlog.close()
             self._log_status()
 
     def _check_dir(self) -> None:
@@ -267,7 +265,7 @@ class Recorder:
         self.info = info
         self.pipe = Pipeline(info.fs, info.n_channels, self.config)
         self._episodes_seen = 0
-        self.eventlog and self.eventlog.write("device", **info.to_dict())
+        self.eventlog.write("device", **info.to_dict())
         log.info("device %s fw %s: %d ch at %g Hz, %g µV/count", info.device_id, info.firmware, info.n_channels,
                  info.fs, info.uv_per_count)
 
@@ -287,7 +285,7 @@ class Recorder:
                                prefilter=f"device {self.info.device_id} fw {self.info.firmware}")
         f = OpenFile(writer, first_sample, start)
         log.info("recording to %s", path)
-        self.eventlog and self.eventlog.write("file", path=path, start=start.isoformat())
+        self.eventlog.write("file", path=path, start=start.isoformat())
         return f
 
     def _samples(self, block: SampleBlock) -> None:
@@ -317,7 +315,7 @@ class Recorder:
             self.current.gap_samples += gap.n_samples
             self.current.writer.gap(gap.n_samples)
         self._events(self.pipe.gap(gap.n_samples))
-        self.eventlog and self.eventlog.write("gap", onset_s=gap.onset_s, duration_s=gap.duration_s,
+        self.eventlog.write("gap", onset_s=gap.onset_s, duration_s=gap.duration_s,
                                               reason=gap.reason, exact=gap.exact)
 
     def _link(self, ev: LinkEvent) -> None:
@@ -326,7 +324,7 @@ class Recorder:
             if self.current:
                 self.current.reconnects += 1
         self._annotate_now(f"link {ev.kind}: {ev.detail}")
-        self.eventlog and self.eventlog.write("link", kind=ev.kind, detail=ev.detail)
+        self.eventlog.write("link", kind=ev.kind, detail=ev.detail)
 
     def _status(self, st: StatusRecord) -> None:
         flags = (st.lead_off, st.saturated)
@@ -335,7 +333,7 @@ class Recorder:
                 text = f"status lead_off={int(st.lead_off)} saturated={int(st.saturated)}"
                 self._annotate_now(text)
             self._last_flags = flags
-        self.eventlog and self.eventlog.write("status", battery_mv=st.battery_mv, battery_pct=st.battery_pct,
+        self.eventlog.write("status", battery_mv=st.battery_mv, battery_pct=st.battery_pct,
                                               lead_off=st.lead_off, saturated=st.saturated, overruns=st.overruns)
 
     def _annotate_now(self, text: str) -> None:
@@ -356,7 +354,7 @@ class Recorder:
                     if e.reason:
                         text += f" ({e.reason})"
                     target.writer.annotate(rel, e.duration_ms / 1000.0, text)
-            self.eventlog and self.eventlog.write("event", **e.to_dict())
+            self.eventlog.write("event", **e.to_dict())
         new_episodes = self.pipe.episodes[self._episodes_seen:]
         self._episodes_seen = len(self.pipe.episodes)
         for ep in new_episodes:
@@ -365,7 +363,7 @@ class Recorder:
                 target.episodes.append(ep)
                 rel = ep.start_s - target.first_sample / self.info.fs
                 target.writer.annotate(rel, ep.duration_s, f"episode {ep.n_twitches} twitches")
-            self.eventlog and self.eventlog.write("episode", **ep.to_dict())
+            self.eventlog.write("episode", **ep.to_dict())
         self._close_finished()
 
     def _all_files(self) -> list[OpenFile]:
@@ -445,7 +443,7 @@ class Recorder:
         except Exception as e:  # noqa: BLE001 - the index is a convenience; never lose the recording over it
             log.warning("session index not updated: %s", e)
         log.info("closed %s (%.0f s, %d twitches)", f.path, st["duration_s"], st["counts"]["twitch"])
-        self.eventlog and self.eventlog.write("file_closed", path=f.path, summary=os.path.basename(f.path))
+        self.eventlog.write("file_closed", path=f.path, summary=os.path.basename(f.path))
 
     def _close_all(self) -> None:
         if self.pipe is not None:

@@ -51,7 +51,7 @@ def _signal_views(r: dict, bins: int = 1500):
     wanted = {int(e["onset_s"] * fs): e for e in twitch}
     pre, post = int(0.02 * fs), int(0.06 * fs)
     snippets = []
-    psd_data = []
+    psd_data: list[np.ndarray] = []
     for first, x in reader.iter_records():
         ch0 = np.nan_to_num(x[0].astype(np.float64))
         y = sps.sosfiltfilt(sos, ch0) if ch0.size > 30 else ch0
@@ -68,7 +68,7 @@ def _signal_views(r: dict, bins: int = 1500):
         for onset, e in wanted.items():
             if first <= onset - pre and onset + post <= first + x.shape[1] and e["channel"] == 0:
                 snippets.append(y[onset - pre - first: onset + post - first])
-        if sum(len(p) for p in psd_data) < 300 * fs:
+        if sum(p.size for p in psd_data) < 300 * fs:
             psd_data.append(ch0 - np.median(ch0))
     raw = np.concatenate(psd_data) if psd_data else np.zeros(16)
     f, p = sps.welch(raw, fs=fs, nperseg=int(min(fs * 2, raw.size)))
@@ -119,7 +119,8 @@ def _plots(r: dict) -> dict[str, str]:
     amps = [e["peak_to_peak_uv"] for e in events if e["kind"] == "twitch"]
     fig, ax = plt.subplots(figsize=(5, 3))
     if amps:
-        ax.hist(amps, bins=np.logspace(np.log10(max(min(amps), 1)), np.log10(max(amps) + 1), 20), color="#1565c0")
+        edges = np.logspace(np.log10(max(min(amps), 1)), np.log10(max(amps) + 1), 20).tolist()
+        ax.hist(amps, bins=edges, color="#1565c0")
         ax.set_xscale("log")
     ax.set_xlabel("peak-to-peak (µV)")
     ax.set_ylabel("twitches")
@@ -196,7 +197,7 @@ def _trend_html(results: list[dict]) -> str:
     rs = sorted(results, key=lambda r: (r.get("start") or "", r["file"]))
     fig, ax = plt.subplots(figsize=(10, 2.8))
     dated = all(r.get("start") for r in rs)  # a time axis only when every session has a start time
-    x = [dt.datetime.fromisoformat(r["start"]) for r in rs] if dated else list(range(1, len(rs) + 1))
+    x: list = [dt.datetime.fromisoformat(r["start"]) for r in rs] if dated else list(range(1, len(rs) + 1))
     ax.plot(x, [r["stats"]["twitches_per_hour"] for r in rs], "o-", color="#c62828")
     if not dated:
         ax.set_xlabel("session")

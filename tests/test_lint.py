@@ -15,6 +15,12 @@ def test_ruff_is_clean():
     assert r.returncode == 0, r.stdout
 
 
+@pytest.mark.skipif(shutil.which("mypy") is None, reason="mypy not installed")
+def test_mypy_is_clean():
+    r = subprocess.run(["mypy"], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stdout
+
+
 def test_dsp_never_imports_host_or_qt():
     for path in (ROOT / "dsp").glob("*.py"):
         text = path.read_text()

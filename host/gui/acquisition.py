@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,6 +16,8 @@ import numpy as np
 from dsp import DetectorConfig, Event, Pipeline
 from dsp.filters import StreamingSOS, bandpass_sos
 from host.errors import MyotwitchError
+from host.recorder import Recorder
+from host.sources.base import Source
 from host.stream import DeviceInfo, GapRecord, LinkEvent, SampleBlock, StatusRecord
 
 log = logging.getLogger(__name__)
@@ -107,9 +108,9 @@ class Acquisition:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="myotwitch-acquisition", daemon=True)
         self._display_filter: StreamingSOS | None = None
-        self._recorder = None
+        self._recorder: Recorder | None = None
         self._rec_lock = threading.Lock()
-        self.source = None
+        self.source: Source | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -121,8 +122,6 @@ class Acquisition:
 
     # -- recording ---------------------------------------------------------------------------
     def start_recording(self, out_dir: str) -> str:
-        from host.recorder import Recorder
-
         with self._rec_lock:
             if self._recorder is not None or self.source is None:
                 return self.state.recording
@@ -148,14 +147,14 @@ class Acquisition:
     # -- the thread ------------------------------------------------------------------------------
     def _run(self) -> None:
         try:
-            self.source = self._open(self.spec)
+            source = self.source = self._open(self.spec)
         except MyotwitchError as e:
             self.state.error = str(e)
             self.state.banner = str(e)
             return
         try:
             while not self._stop.is_set():
-                for rec in self.source.read(0.05):
+                for rec in source.read(0.05):
                     self._handle(rec)
                     with self._rec_lock:
                         if self._recorder is not None:
@@ -166,7 +165,7 @@ class Acquisition:
                                 self.state.error = str(e)
                                 self._recorder = None
                                 self.state.recording = ""
-                if self.source.closed:
+                if source.closed:
                     self.state.connected = False
                     self.state.banner = "source ended"
                     break
@@ -175,10 +174,25 @@ class Acquisition:
             self.state.error = f"{type(e).__name__}: {e}"
             self.state.banner = self.state.error
         finally:
-            self.source.close()
+            source.close()
 
     def _handle(self, rec: object) -> None:
         st = self.state
+        if isinstance(rec, LinkEvent):
+            if rec.kind == "connected":
+                if st.samples:
+                    st.reconnects += 1
+                st.connected = True
+                st.banner = ""
+            elif rec.kind in ("disconnected", "stalled", "reconnecting"):
+                st.connected = False
+                st.banner = f"Sensor {rec.kind}: {rec.detail}. Reconnecting…"
+            elif rec.kind == "end":
+                st.banner = "End of file"
+            return
+        if isinstance(rec, StatusRecord):
+            st.battery_pct, st.battery_mv, st.lead_off = rec.battery_pct, rec.battery_mv, rec.lead_off
+            return
         if isinstance(rec, DeviceInfo):
             if self.pipe is None or (st.fs, st.n_channels) != (rec.fs, rec.n_channels):
                 self.pipe = Pipeline(rec.fs, rec.n_channels, self.config)
@@ -186,7 +200,10 @@ class Acquisition:
                 lo, hi = self.config.band_for(rec.fs)
                 self._display_filter = StreamingSOS(bandpass_sos(lo, hi, rec.fs, 2), rec.n_channels)
             st.fs, st.n_channels, st.labels = rec.fs, rec.n_channels, rec.labels
-        elif isinstance(rec, SampleBlock) and self.pipe is not None:
+            return
+        if self.pipe is None or self.buffer is None or self._display_filter is None:
+            return  # nothing can be shown before the device has said what it is
+        if isinstance(rec, SampleBlock):
             events = self.pipe.process(rec.uv)
             filt = self._display_filter.process(rec.uv.astype(np.float64)).astype(np.float32)
             self.buffer.append(rec.uv, filt)
@@ -199,9 +216,10 @@ class Acquisition:
             if events:
                 self.all_events += events
                 self.updates.put(Update(events=events))
-        elif isinstance(rec, GapRecord) and self.pipe is not None:
+        elif isinstance(rec, GapRecord):
             events = self.pipe.gap(rec.n_samples)
-            self.buffer.append(np.full((st.n_channels, min(rec.n_samples, self.buffer.n)), np.nan, np.float32), None)
+            shown = min(rec.n_samples, self.buffer.n)
+            self.buffer.append(np.full((st.n_channels, shown), np.nan, dtype=np.float32), None)
             if rec.n_samples > self.buffer.n:
                 self.buffer.end += rec.n_samples - self.buffer.n
             self._display_filter.reset()
@@ -209,17 +227,3 @@ class Acquisition:
             st.gaps += 1
             self.all_events += events
             self.updates.put(Update(events=events, gaps=[(rec.start_sample, rec.n_samples)]))
-        elif isinstance(rec, LinkEvent):
-            if rec.kind == "connected":
-                if st.samples:
-                    st.reconnects += 1
-                st.connected = True
-                st.banner = ""
-            elif rec.kind in ("disconnected", "stalled", "reconnecting"):
-                st.connected = False
-                st.banner = f"Sensor {rec.kind}: {rec.detail}. Reconnecting…"
-            elif rec.kind == "end":
-                st.banner = "End of file"
-        elif isinstance(rec, StatusRecord):
-            st.battery_pct, st.battery_mv, st.lead_off = rec.battery_pct, rec.battery_mv, rec.lead_off
-        time.sleep(0)

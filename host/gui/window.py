@@ -25,7 +25,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.settings = settings or QtCore.QSettings("myotwitch", "live")
         self.config = config
         self.spec = spec
-        self.window_s = float(self.settings.value("window_s", window_s))
+        self.window_s = float(str(self.settings.value("window_s", window_s)))
         self.out_dir = out_dir or str(self.settings.value("out_dir", os.path.expanduser("~/myotwitch-recordings")))
         self.filtered = self.settings.value("filtered", "true") in (True, "true")
         self.paused = False
@@ -171,8 +171,8 @@ class MainWindow(QtWidgets.QMainWindow):
                           ("F", lambda: self.chk_filtered.toggle()), ("+", lambda: self.win_spin.stepUp()),
                           ("-", lambda: self.win_spin.stepDown()), ("Ctrl+Q", self.close),
                           ("End", lambda: self.btn_pause.setChecked(False)),
-                          ("Left", lambda: self.scroll(-0.5)), ("Right", lambda: self.scroll(0.5))):
-            QtGui.QShortcut(QtGui.QKeySequence(key), self, activated=slot)
+                          ("Left", lambda: self.scroll_view(-0.5)), ("Right", lambda: self.scroll_view(0.5))):
+            QtGui.QShortcut(QtGui.QKeySequence(key), self).activated.connect(slot)
 
     def _restore(self) -> None:
         geo = self.settings.value("geometry")
@@ -209,7 +209,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.regions: list[list] = [[] for _ in labels]
         self._region_keys: list[tuple] = [() for _ in labels]
         self._yrange = [0.0 for _ in labels]
-        self._x_window = None
+        self._x_window: float | None = None
 
     # -- sources ------------------------------------------------------------------------------------
     def start_source(self, spec: str) -> None:
@@ -299,7 +299,7 @@ class MainWindow(QtWidgets.QMainWindow):
             if files:
                 self.status.showMessage(f"saved {', '.join(os.path.basename(f) for f in files)}", 10000)
 
-    def scroll(self, windows: float) -> None:
+    def scroll_view(self, windows: float) -> None:
         """Look back (or forward) by a fraction of the window; pauses the live view."""
         if self.acq is None or self.acq.buffer is None:
             return
@@ -450,6 +450,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.rate_bars.setOpts(x=np.arange(len(counts) - len(shown), len(counts)), height=shown)
         self.rate_plot.setYRange(0, max(float(shown.max()), 1.0) * 1.1, padding=0)
         self.rate_plot.setXRange(len(counts) - 30.5, len(counts) - 0.5, padding=0)
+        if acq is None:
+            return
         st = acq.state
         bat = f"{st.battery_pct}%" if st.battery_pct is not None else "–"
         self._set(self.lbl_link,

@@ -55,7 +55,7 @@ def open_source(spec: str, **kw: object) -> Source:
         from host.sources.sim import SimSource, parse_sim_options
 
         synth, faults, speed = parse_sim_options(opts)
-        return SimSource(spec, synth, faults, speed, **kw)  # type: ignore[arg-type]
+        return SimSource(spec, synth, faults, speed, **kw)
     if kind == "serial":
         from host.sources.serial import DEFAULT_BAUD, AutoSerialLink, SerialLink
 

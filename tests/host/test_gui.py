@@ -105,12 +105,12 @@ def test_envelope_keeps_a_single_sample_spike():
 def test_scroll_back_while_paused(qtbot, settings):
     win = make_window(qtbot, "sim:rate=1000,seed=4,speed=4", settings)
     qtbot.waitUntil(lambda: win.acq.state.samples >= 25_000, timeout=30_000)
-    win.scroll(-0.5)
+    win.scroll_view(-0.5)
     assert win.paused
     end = win.acq.buffer.end
     assert win.view_end == end - 5000 or win.view_end < end
     before = win.view_end
-    win.scroll(-1.0)
+    win.scroll_view(-1.0)
     assert win.view_end == before - 10_000
     qtbot.keyClick(win, QtCore.Qt.Key.Key_Space)
     assert not win.paused and win.view_end is None
