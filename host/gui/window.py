@@ -61,9 +61,16 @@ class MainWindow(QtWidgets.QMainWindow):
         outer.addWidget(self.sim_banner)
         split = QtWidgets.QSplitter()
         outer.addWidget(split, 1)
+        left = QtWidgets.QWidget()
+        left_layout = QtWidgets.QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        self.lbl_time = QtWidgets.QLabel()
+        self.lbl_time.setStyleSheet("color:#666")
         self.plots = pg.GraphicsLayoutWidget()
         self.plots.setBackground("w")
-        split.addWidget(self.plots)
+        left_layout.addWidget(self.lbl_time)
+        left_layout.addWidget(self.plots, 1)
+        split.addWidget(left)
         side = QtWidgets.QWidget()
         side.setMinimumWidth(320)
         split.addWidget(side)
@@ -194,6 +201,8 @@ class MainWindow(QtWidgets.QMainWindow):
             if i == len(labels) - 1:
                 p.setLabel("bottom", "seconds before the right edge")
             p.enableAutoRange(x=False, y=False)
+            for side in ("left", "bottom"):  # axes change rarely: blit a cached pixmap each frame
+                p.getAxis(side).setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
             curve = p.plot(pen=pg.mkPen((40, 40, 40), width=1), skipFiniteCheck=False, connect="finite")
             hi = p.plot(pen=pg.mkPen((21, 101, 192), width=1, style=QtCore.Qt.PenStyle.DashLine))
             lo = p.plot(pen=pg.mkPen((21, 101, 192), width=1, style=QtCore.Qt.PenStyle.DashLine))
@@ -362,8 +371,9 @@ class MainWindow(QtWidgets.QMainWindow):
                 self.thr_lo[c].setData([], [])
             self._draw_events(c, t_lo, t_hi, data[c])
             self._fit_y(c, y)
-        self.items[0].setTitle(f"right edge at {t_hi:,.1f} s" + ("  (paused: Space resumes)" if self.paused else ""),
-                               size="8pt")
+        # outside the plots: changing text inside the scene would re-lay it out and repaint the axes
+        self._set(self.lbl_time, f"right edge at {t_hi:,.1f} s" + ("   (paused: Space resumes, ←/→ scroll)"
+                                                                     if self.paused else ""))
         if fresh or self.frames % 8 == 0:  # text and layout are costly: only when they change
             self._update_counters(buf.end / fs)
         self.frames += 1
