@@ -24,6 +24,7 @@ def main() -> None:
     from host.gui.window import MainWindow
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+    app.setApplicationName("myotwitch-benchmark")  # (keeps the application object referenced)
     with tempfile.TemporaryDirectory() as tmp:
         settings = QtCore.QSettings(os.path.join(tmp, "s.ini"), QtCore.QSettings.Format.IniFormat)
         win = MainWindow("sim:rate=2000,channels=2,twitch_rate=20,seed=1", DetectorConfig(), window_s=10.0,
