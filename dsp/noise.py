@@ -101,16 +101,10 @@ class NoiseFloor:
 
     def median_floor_uv(self) -> np.ndarray:
         """Median window RMS per channel so far (µV), from a bounded histogram."""
-        out = np.full(self.n_channels, np.nan)
-        centres = np.sqrt(_HIST_EDGES[:-1] * _HIST_EDGES[1:])
-        for c in range(self.n_channels):
-            h = self.histogram[c]
-            if h.sum():
-                out[c] = centres[np.searchsorted(np.cumsum(h), h.sum() / 2)]
-        return out
+        return self.low_floor_uv(50.0)
 
     def low_floor_uv(self, percentile: float = 10.0) -> np.ndarray:
-        """A low percentile of window RMS per channel: the resting noise floor."""
+        """A percentile of window RMS per channel so far (µV); a low one is the resting noise floor."""
         out = np.full(self.n_channels, np.nan)
         centres = np.sqrt(_HIST_EDGES[:-1] * _HIST_EDGES[1:])
         for c in range(self.n_channels):

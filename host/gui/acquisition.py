@@ -102,7 +102,6 @@ class Acquisition:
         self.buffer: DisplayBuffer | None = None
         self.pipe: Pipeline | None = None
         self.updates: queue.Queue[Update] = queue.Queue()
-        self.all_events: list[Event] = []
         self.received: list[tuple[int, np.ndarray]] = []  # kept only when keep_samples (tests)
         self.keep_samples = False
         self._stop = threading.Event()
@@ -214,7 +213,6 @@ class Acquisition:
             if self.keep_samples:
                 self.received.append((rec.first_sample, rec.uv.copy()))
             if events:
-                self.all_events += events
                 self.updates.put(Update(events=events))
         elif isinstance(rec, GapRecord):
             events = self.pipe.gap(rec.n_samples)
@@ -225,5 +223,4 @@ class Acquisition:
             self._display_filter.reset()
             st.lost += rec.n_samples
             st.gaps += 1
-            self.all_events += events
             self.updates.put(Update(events=events, gaps=[(rec.start_sample, rec.n_samples)]))

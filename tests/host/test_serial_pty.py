@@ -38,17 +38,24 @@ def stop_sim(proc):
         raise
 
 
-def test_pty_end_to_end_matches_the_simulators_truth(tmp_path):
-    proc, link, truth_path = start_sim(tmp_path, "--rate", "1000", "--channels", "2", "--twitch-rate", "30",
-                                       "--seed", "7")
+def run_over_pty(tmp_path, n_samples, *sim_args):
+    """Start the simulator on a pty, read ``n_samples`` through serial:LINK, stop it.
+    Returns (pipeline, events, records, source stats, truth path)."""
+    proc, link, truth = start_sim(tmp_path, *sim_args)
     try:
         src = open_source(f"serial:{link}")
-        pipe, events, records = run_source(src, 8000)
+        pipe, events, records = run_source(src, n_samples)
         src.close()
     finally:
         stop_sim(proc)
+    return pipe, events, records, src.stats(), truth
+
+
+def test_pty_end_to_end_matches_the_simulators_truth(tmp_path):
+    pipe, events, records, stats, truth_path = run_over_pty(
+        tmp_path, 8000, "--rate", "1000", "--channels", "2", "--twitch-rate", "30", "--seed", "7")
     truth = json.loads(truth_path.read_text())
-    assert src.stats()["samples_lost"] == 0 and src.stats()["decoder_errors"] == 0
+    assert stats["samples_lost"] == 0 and stats["decoder_errors"] == 0
     # the host's sample 0 is the device's first streamed sample: align truth by that offset
     first_counter = next(r for r in records if hasattr(r, "uv")).first_sample
     assert first_counter == 0
@@ -62,14 +69,8 @@ def test_pty_end_to_end_matches_the_simulators_truth(tmp_path):
 
 
 def test_unplug_and_replug_reports_the_exact_gap(tmp_path):
-    proc, link, _ = start_sim(tmp_path, "--rate", "1000", "--twitch-rate", "40", "--unplug-every", "3",
-                              "--unplug-for", "1")
-    try:
-        src = open_source(f"serial:{link}")
-        pipe, events, records = run_source(src, 9000)
-        src.close()
-    finally:
-        stop_sim(proc)
+    pipe, events, records, _, _ = run_over_pty(tmp_path, 9000, "--rate", "1000", "--twitch-rate", "40",
+                                               "--unplug-every", "3", "--unplug-for", "1")
     from host.stream import GapRecord, LinkEvent
 
     kinds = [r.kind for r in records if isinstance(r, LinkEvent)]
@@ -102,15 +103,8 @@ def test_a_port_that_is_not_our_device_is_one_clear_error(tmp_path):
 def test_bit_errors_and_dropped_frames_over_the_pty(tmp_path):
     from host.stream import GapRecord
 
-    proc, link, _ = start_sim(tmp_path, "--rate", "1000", "--twitch-rate", "40", "--bit-errors", "0.00005",
-                              "--drop", "0.02", "--seed", "3")
-    try:
-        src = open_source(f"serial:{link}")
-        pipe, events, records = run_source(src, 10_000)
-        stats = src.stats()
-        src.close()
-    finally:
-        stop_sim(proc)
+    pipe, events, records, stats, _ = run_over_pty(tmp_path, 10_000, "--rate", "1000", "--twitch-rate", "40",
+                                                   "--bit-errors", "0.00005", "--drop", "0.02", "--seed", "3")
     gaps = [r for r in records if isinstance(r, GapRecord)]
     assert gaps and stats["samples_lost"] == sum(g.n_samples for g in gaps)
     assert pipe.samples_in == stats["samples"] + stats["samples_lost"]
