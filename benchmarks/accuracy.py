@@ -15,9 +15,9 @@ import warnings
 import numpy as np
 
 from benchmarks.common import machine, write_section
-from dsp import detect
-from dsp.evaluate import Score, match
-from dsp.synth import CASES, RATES_HZ, case_spec, synthesize
+from myotwitch.dsp import detect
+from myotwitch.dsp.evaluate import Score, match
+from myotwitch.dsp.synth import CASES, RATES_HZ, case_spec, synthesize
 
 CONFOUNDED = ("contractions", "movement", "mixed")
 

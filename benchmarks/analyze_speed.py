@@ -14,12 +14,12 @@ import time
 import numpy as np
 
 from benchmarks.common import machine, write_section
-from dsp.synth import case_spec, synthesize
-from host.edf import EdfWriter
+from myotwitch.dsp.synth import case_spec, synthesize
+from myotwitch.host.edf import EdfWriter
 
 CHILD = r"""
 import json, resource, sys, time
-from host.analysis import analyze_file
+from myotwitch.host.analysis import analyze_file
 t = time.perf_counter()
 r = analyze_file(sys.argv[1])
 text = json.dumps(r, default=str)
@@ -57,7 +57,7 @@ def main() -> None:
         times = {}
         for jobs in (1, 2):
             t = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "host.cli", "-q", "analyze", *files, "--jobs", str(jobs),
+            subprocess.run([sys.executable, "-m", "myotwitch.host.cli", "-q", "analyze", *files, "--jobs", str(jobs),
                             "--no-progress", "--no-index", "--json", os.path.join(tmp, f"j{jobs}.json")],
                            check=True, env=env, capture_output=True)
             times[jobs] = time.perf_counter() - t

@@ -20,8 +20,8 @@ def main() -> None:
     from PySide6 import QtCore, QtWidgets
 
     from benchmarks.common import machine, write_section
-    from dsp import DetectorConfig
-    from host.gui.window import MainWindow
+    from myotwitch.dsp import DetectorConfig
+    from myotwitch.host.gui.window import MainWindow
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     app.setApplicationName("myotwitch-benchmark")  # (keeps the application object referenced)

@@ -22,10 +22,10 @@ import tty
 import numpy as np
 
 from benchmarks.common import machine, write_section
-from host import protocol as P
-from host.sources.base import LinkSource
-from host.sources.serial import SerialLink
-from host.stream import GapRecord, SampleBlock
+from myotwitch.host import protocol as P
+from myotwitch.host.sources.base import LinkSource
+from myotwitch.host.sources.serial import SerialLink
+from myotwitch.host.stream import GapRecord, SampleBlock
 
 
 def fake_device(master: int, fs: int, n_ch: int, per_frame: int, seconds: float, stamps: dict, stop: threading.Event):
@@ -91,11 +91,11 @@ def recorder_cpu(seconds: float, tmp: str) -> float:
     import psutil
 
     link = os.path.join(tmp, "dev")
-    sim = subprocess.Popen([sys.executable, "-m", "host.cli", "-q", "simulate", "--pty", "--link", link,
+    sim = subprocess.Popen([sys.executable, "-m", "myotwitch.host.cli", "-q", "simulate", "--pty", "--link", link,
                             "--rate", "2000", "--channels", "2"], stdout=subprocess.DEVNULL)
     while not os.path.exists(link):
         time.sleep(0.05)
-    rec = subprocess.Popen([sys.executable, "-m", "host.cli", "-q", "record", "--source", f"serial:{link}",
+    rec = subprocess.Popen([sys.executable, "-m", "myotwitch.host.cli", "-q", "record", "--source", f"serial:{link}",
                             "--out", os.path.join(tmp, "rec"), "--events", "none"])
     try:
         p = psutil.Process(rec.pid)

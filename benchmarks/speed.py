@@ -22,9 +22,9 @@ import numpy as np  # noqa: E402
 from scipy import signal  # noqa: E402
 
 from benchmarks.common import machine, write_section  # noqa: E402
-from dsp import Pipeline, detect  # noqa: E402
-from dsp.filters import bandpass_sos  # noqa: E402
-from dsp.synth import case_spec, synthesize  # noqa: E402
+from myotwitch.dsp import Pipeline, detect  # noqa: E402
+from myotwitch.dsp.filters import bandpass_sos  # noqa: E402
+from myotwitch.dsp.synth import case_spec, synthesize  # noqa: E402
 
 
 def best_of(fn, n=3):
@@ -47,8 +47,8 @@ def stream(x: np.ndarray, fs: float, block_s: float = 0.05) -> None:
 
 MEMORY_CHILD = r"""
 import resource, sys, numpy as np
-from dsp import Pipeline
-from dsp.synth import case_spec, synthesize
+from myotwitch.dsp import Pipeline
+from myotwitch.dsp.synth import case_spec, synthesize
 x, _ = synthesize(case_spec("mixed", 1000.0, 600.0, seed=3))
 pipe = Pipeline(1000.0, 1)
 n = 0

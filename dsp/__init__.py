@@ -5,10 +5,10 @@ seconds from the start of the recording. Every streaming stage keeps its own sta
 so that feeding a recording whole or in arbitrary chunks gives identical events.
 """
 
-from dsp.config import ConfigError, DetectorConfig
-from dsp.episodes import EpisodeGrouper
-from dsp.events import Episode, Event, Gap
-from dsp.pipeline import DetectionResult, Pipeline, detect
+from myotwitch.dsp.config import ConfigError, DetectorConfig
+from myotwitch.dsp.episodes import EpisodeGrouper
+from myotwitch.dsp.events import Episode, Event, Gap
+from myotwitch.dsp.pipeline import DetectionResult, Pipeline, detect
 
 __all__ = [
     "ConfigError",

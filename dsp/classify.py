@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
-from dsp.bursts import Burst
-from dsp.config import DetectorConfig
-from dsp.events import Event
+from myotwitch.dsp.bursts import Burst
+from myotwitch.dsp.config import DetectorConfig
+from myotwitch.dsp.events import Event
 
 
 def classify(b: Burst, fs: float, cfg: DetectorConfig, t0: float = 0.0) -> Event:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dsp.events import Episode, Event
+from myotwitch.dsp.events import Episode, Event
 
 
 class EpisodeGrouper:

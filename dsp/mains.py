@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import signal
 
-from dsp.noise import percentile_rows
+from myotwitch.dsp.noise import percentile_rows
 
 CANDIDATES_HZ = (50.0, 60.0)
 

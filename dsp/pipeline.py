@@ -11,14 +11,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dsp.bursts import BurstSegmenter
-from dsp.classify import classify
-from dsp.config import DetectorConfig
-from dsp.episodes import EpisodeGrouper
-from dsp.events import Episode, Event, Gap
-from dsp.filters import StreamingSOS, bandpass_sos, lowpass_sos
-from dsp.mains import MainsCanceller, MainsEstimate, estimate_mains
-from dsp.noise import NoiseFloor
+from myotwitch.dsp.bursts import BurstSegmenter
+from myotwitch.dsp.classify import classify
+from myotwitch.dsp.config import DetectorConfig
+from myotwitch.dsp.episodes import EpisodeGrouper
+from myotwitch.dsp.events import Episode, Event, Gap
+from myotwitch.dsp.filters import StreamingSOS, bandpass_sos, lowpass_sos
+from myotwitch.dsp.mains import MainsCanceller, MainsEstimate, estimate_mains
+from myotwitch.dsp.noise import NoiseFloor
 
 OFFLINE_CHUNK = 1 << 18  # samples per channel per internal step in detect(): bounds memory
 

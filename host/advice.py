@@ -16,8 +16,8 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
-from host.errors import FormatError
-from host.paths import data_dir
+from myotwitch.host.errors import FormatError
+from myotwitch.host.paths import data_dir
 
 LEVELS = ("consult", "self-care", "info")
 SYMPTOMS = ("pain", "weakness", "numbness", "muscle_loss", "coordination", "twitching_elsewhere")
@@ -350,7 +350,7 @@ def advise(sessions: list[dict] | None = None, diary: list[dict] | None = None, 
     ruleset = ruleset or load_rules()
     now = now or dt.datetime.now()
     if sessions is None or diary is None:
-        from host.index import SessionIndex
+        from myotwitch.host.index import SessionIndex
 
         idx = index or SessionIndex.default()
         since = now - dt.timedelta(days=ruleset.definitions["window_days"])

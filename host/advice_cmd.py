@@ -6,7 +6,7 @@ import argparse
 import datetime as dt
 import json
 
-from host.errors import UsageError
+from myotwitch.host.errors import UsageError
 
 KINDS = {
     "caffeine": ("mg", "caffeine in mg (or --unit cups: 1 cup of coffee ~ 95 mg)"),
@@ -85,7 +85,7 @@ def parse_entry(what: str, value: str | None, unit: str | None) -> tuple[str, st
 
 
 def run_log(args: argparse.Namespace) -> int:
-    from host.index import SessionIndex
+    from myotwitch.host.index import SessionIndex
 
     with SessionIndex.default() as idx:
         if args.delete is not None:
@@ -124,7 +124,7 @@ def run_log(args: argparse.Namespace) -> int:
 
 
 def run_advice(args: argparse.Namespace) -> int:
-    from host.advice import advise, format_advice, load_rules
+    from myotwitch.host.advice import advise, format_advice, load_rules
 
     rules = load_rules(args.rules) if args.rules else load_rules()
     rules.definitions["window_days"] = args.days

@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from dsp import DetectorConfig, Event, Pipeline
-from dsp.config import ConfigError
-from host.errors import FormatError
-from host.session import summarize
+from myotwitch.dsp import DetectorConfig, Event, Pipeline
+from myotwitch.dsp.config import ConfigError
+from myotwitch.host.errors import FormatError
+from myotwitch.host.session import summarize
 
 log = logging.getLogger(__name__)
 
@@ -103,11 +103,11 @@ def open_reader(path: str | os.PathLike, channels: list[str] | None = None, unit
         head = fh.read(8)
     reader: Any
     if path.lower().endswith(".csv") or (head[:1] not in (b"0", b"\xff") and not path.lower().endswith((".edf", ".bdf"))):
-        from host.csvio import CsvReader
+        from myotwitch.host.csvio import CsvReader
 
         reader = CsvReader(path, units=units, fs=fs)
     else:
-        from host.edf import EdfReader
+        from myotwitch.host.edf import EdfReader
 
         reader = EdfReader(path)
     reader.select(channels)

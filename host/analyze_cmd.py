@@ -14,8 +14,8 @@ import os
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
-from dsp import DetectorConfig
-from host.errors import MyotwitchError, UsageError
+from myotwitch.dsp import DetectorConfig
+from myotwitch.host.errors import MyotwitchError, UsageError
 
 log = logging.getLogger(__name__)
 ANALYSIS_SCHEMA = "myotwitch.analysis/1"
@@ -35,7 +35,7 @@ def expand(patterns: list[str]) -> tuple[list[str], list[str]]:
 
 def analyze_one(path: str, config: DetectorConfig, channels: list[str] | None, units: str | None) -> dict:
     """Worker: returns the session dict or {'file': path, 'error': message}. Never raises."""
-    from host.analysis import analyze_file
+    from myotwitch.host.analysis import analyze_file
 
     try:
         if path.endswith(".summary.json"):  # a recorder's sidecar: already analysed, use it as is
@@ -50,8 +50,8 @@ def analyze_one(path: str, config: DetectorConfig, channels: list[str] | None, u
 
 
 def _load_summary(path: str) -> dict:
-    from host.errors import FormatError
-    from host.session import SCHEMA
+    from myotwitch.host.errors import FormatError
+    from myotwitch.host.session import SCHEMA
 
     name = os.path.basename(path)
     try:
@@ -88,7 +88,7 @@ def _run_local(files, config, channels, units, jobs, bar, single_bar: bool) -> l
 def _single_with_bar(path, config, channels, units) -> dict:
     from tqdm import tqdm
 
-    from host.analysis import analyze_file
+    from myotwitch.host.analysis import analyze_file
 
     with tqdm(total=100, desc=os.path.basename(path)[:30], unit="%", leave=False, file=sys.stderr,
               bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}") as bar:
@@ -213,7 +213,7 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
     for r in failed:
         print(f"myotwitch: error: {r['error']}", file=sys.stderr)
     if ok:
-        from host.advice import advise
+        from myotwitch.host.advice import advise
 
         for r in ok:
             try:
@@ -222,7 +222,7 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
                 log.warning("advice unavailable: %s", e)
         if not args.no_index:
             try:
-                from host.index import SessionIndex
+                from myotwitch.host.index import SessionIndex
 
                 with SessionIndex.default() as idx:
                     for r in ok:
@@ -244,7 +244,7 @@ def _write_outputs(args: argparse.Namespace, ok: list[dict]) -> None:
     if args.csv:
         write_events_csv(args.csv, ok)
     if args.report and ok:
-        from host.report import write_report
+        from myotwitch.host.report import write_report
 
         write_report(args.report, ok)
         log.info("report written to %s", args.report)
@@ -267,7 +267,7 @@ def _write_outputs(args: argparse.Namespace, ok: list[dict]) -> None:
                 print(f"  {(r.get('start') or '')[:16]:16}  {st['twitches_per_hour']:7.1f}/h  {st['counts']['twitch']:6d} "
                       f"twitches  {_hms(st['valid_s'])}  {os.path.basename(r['file'])}")
         if ok and "advice" in ok[-1]:
-            from host.advice import Advice, AdviceItem, format_advice
+            from myotwitch.host.advice import Advice, AdviceItem, format_advice
 
             a = ok[-1]["advice"]
             print(format_advice(Advice(a["notice"], [AdviceItem(**i) for i in a["items"]], {})))

@@ -3,7 +3,7 @@ so both sides are checked against the same golden vectors in data/protocol/."""
 
 from __future__ import annotations
 
-from host import protocol as P
+from myotwitch.host import protocol as P
 
 
 def canonical(f: P.Frame) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from host.errors import FormatError
+from myotwitch.host.errors import FormatError
 
 
 def select_channels(labels: list[str], wanted: list[str] | None, file_name: str) -> list[int]:

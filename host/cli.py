@@ -12,9 +12,9 @@ import logging
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from dsp import DetectorConfig
-from dsp.config import ConfigError
-from host.errors import MyotwitchError, UsageError
+from myotwitch.dsp import DetectorConfig
+from myotwitch.dsp.config import ConfigError
+from myotwitch.host.errors import MyotwitchError, UsageError
 
 log = logging.getLogger("myotwitch")
 
@@ -83,7 +83,7 @@ def resolve_source(spec: str | None) -> str:
     if spec and spec != "auto":
         return spec
     try:
-        from host.sources.serial import resolve_auto
+        from myotwitch.host.sources.serial import resolve_auto
 
         return "serial:" + resolve_auto()
     except MyotwitchError:
@@ -94,9 +94,9 @@ def resolve_source(spec: str | None) -> str:
 
 # -- sub-commands ---------------------------------------------------------------------------------
 def cmd_record(args: argparse.Namespace) -> int:
-    from host.edf import Subject
-    from host.recorder import Recorder, parse_duration
-    from host.sources import open_source
+    from myotwitch.host.edf import Subject
+    from myotwitch.host.recorder import Recorder, parse_duration
+    from myotwitch.host.sources import open_source
 
     subject = Subject(code=args.patient_code or "X", sex=args.sex or "X", name=args.patient_name or "X",
                       birthdate=_date(args.birthdate) if args.birthdate else None)
@@ -128,39 +128,39 @@ def _date(text: str):
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from host.simtool import run_simulator
+    from myotwitch.host.simtool import run_simulator
 
     return run_simulator(args)
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
-    from host.devices import list_all
+    from myotwitch.host.devices import list_all
 
     return list_all(args)
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from host.analyze_cmd import run_analyze
+    from myotwitch.host.analyze_cmd import run_analyze
 
     return run_analyze(args, detector_config(args))
 
 
 def cmd_live(args: argparse.Namespace) -> int:
     try:
-        from host.gui.app import run_live
+        from myotwitch.host.gui.app import run_live
     except ImportError as e:
         raise MyotwitchError(f"the live app needs the GUI extra: pip install 'myotwitch[gui]' ({e.name} missing)") from e
     return run_live(args, detector_config(args))
 
 
 def cmd_advice(args: argparse.Namespace) -> int:
-    from host.advice_cmd import run_advice
+    from myotwitch.host.advice_cmd import run_advice
 
     return run_advice(args)
 
 
 def cmd_log(args: argparse.Namespace) -> int:
-    from host.advice_cmd import run_log
+    from myotwitch.host.advice_cmd import run_log
 
     return run_log(args)
 

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from host.channels import select_channels
-from host.errors import FormatError
+from myotwitch.host.channels import select_channels
+from myotwitch.host.errors import FormatError
 
 CHUNK_ROWS = 200_000
 _UNIT_RE = re.compile(r"(?:[_\s\[(])(uv|µv|mv|v|counts)\]?\)?$", re.I)

@@ -5,18 +5,18 @@ from __future__ import annotations
 import argparse
 import logging
 
-from host.errors import SourceError
+from myotwitch.host.errors import SourceError
 
 log = logging.getLogger(__name__)
 
 
 def list_all(args: argparse.Namespace) -> int:
-    from host.sources.serial import list_devices
+    from myotwitch.host.sources.serial import list_devices
 
     rows = list_devices(probe_all=args.probe_all)
     if not args.no_ble:
         try:
-            from host.sources.ble import scan
+            from myotwitch.host.sources.ble import scan
 
             rows += scan(args.scan_time)
         except SourceError as e:

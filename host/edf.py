@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from host.channels import select_channels
-from host.errors import FormatError
+from myotwitch.host.channels import select_channels
+from myotwitch.host.errors import FormatError
 
 log = logging.getLogger(__name__)
 

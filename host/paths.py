@@ -1,13 +1,12 @@
-"""Where shipped data lives: data/ next to the packages in a checkout, share/myotwitch when installed."""
+"""Where shipped data lives: the ``myotwitch.data`` package (data/ in a checkout)."""
 
 from __future__ import annotations
 
-import sys
+from importlib import resources
 from pathlib import Path
 
 
 def data_dir() -> Path:
-    here = Path(__file__).resolve().parents[1] / "data"
-    if here.is_dir():
-        return here
-    return Path(sys.prefix) / "share" / "myotwitch"
+    """The folder holding advice/, examples/ and protocol/. Installed wheels and editable
+    installs both keep it on disk, so a real path (not only a Traversable) can be returned."""
+    return Path(str(resources.files("myotwitch.data")))

@@ -18,13 +18,13 @@ import signal
 import time
 from dataclasses import dataclass, field
 
-from dsp import DetectorConfig, Episode, Event, Pipeline
-from host import edf
-from host.errors import MyotwitchError, SourceError
-from host.eventlog import EventLog
-from host.session import summarize, write_summary
-from host.sources import Source
-from host.stream import DeviceInfo, GapRecord, LinkEvent, SampleBlock, StatusRecord
+from myotwitch.dsp import DetectorConfig, Episode, Event, Pipeline
+from myotwitch.host import edf
+from myotwitch.host.errors import MyotwitchError, SourceError
+from myotwitch.host.eventlog import EventLog
+from myotwitch.host.session import summarize, write_summary
+from myotwitch.host.sources import Source
+from myotwitch.host.stream import DeviceInfo, GapRecord, LinkEvent, SampleBlock, StatusRecord
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def recover(out_dir: str, config: DetectorConfig | None = None) -> list[str]:
             continue
         try:
             before, after = edf.repair(path)
-            from host.analysis import analyze_file
+            from myotwitch.host.analysis import analyze_file
 
             summary = analyze_file(path, config)
             summary["recovered"] = {"records_in_header": before, "records_kept": after}
@@ -437,7 +437,7 @@ class Recorder:
             pass
         self.closed_files.append(f.path)
         try:
-            from host.index import SessionIndex
+            from myotwitch.host.index import SessionIndex
 
             SessionIndex.default().add_summary(summary)
         except Exception as e:  # noqa: BLE001 - the index is a convenience; never lose the recording over it

@@ -37,8 +37,8 @@ def _signal_views(r: dict, bins: int = 1500):
     """One pass over the file: min/max envelope for the timeline, twitch snippets, a PSD."""
     from scipy import signal as sps
 
-    from dsp.filters import bandpass_sos
-    from host.analysis import open_reader
+    from myotwitch.dsp.filters import bandpass_sos
+    from myotwitch.host.analysis import open_reader
 
     reader = open_reader(r["file"])
     fs, n = reader.fs, max(reader.n_samples, 1)

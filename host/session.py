@@ -8,7 +8,7 @@ import json
 import os
 from dataclasses import asdict
 
-from dsp import DetectorConfig, Episode, Event, Pipeline
+from myotwitch.dsp import DetectorConfig, Episode, Event, Pipeline
 
 SCHEMA = "myotwitch.session/1"
 

@@ -16,9 +16,9 @@ import sys
 import time
 import tty
 
-from dsp.synth import SynthSpec
-from host.errors import UsageError
-from host.simulator import Faults, VirtualDevice
+from myotwitch.dsp.synth import SynthSpec
+from myotwitch.host.errors import UsageError
+from myotwitch.host.simulator import Faults, VirtualDevice
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class PtyServer:
 
 
 def run_simulator(args: argparse.Namespace) -> int:
-    from host.recorder import parse_duration
+    from myotwitch.host.recorder import parse_duration
 
     if not 250 <= args.rate <= 4000:
         raise UsageError(f"--rate {args.rate:g}: expected 250-4000 Hz")

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dsp.synth import SynthSpec, SynthStream
-from host import protocol as P
+from myotwitch.dsp.synth import SynthSpec, SynthStream
+from myotwitch.host import protocol as P
 
 log = logging.getLogger(__name__)
 

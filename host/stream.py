@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dsp.events import Gap
-from host.protocol import AckFrame, Frame, InfoFrame, PongFrame, SamplesFrame, StatusFrame
+from myotwitch.dsp.events import Gap
+from myotwitch.host.protocol import AckFrame, Frame, InfoFrame, PongFrame, SamplesFrame, StatusFrame
 
 log = logging.getLogger(__name__)
 COUNTER_MOD = 1 << 32
@@ -187,7 +187,7 @@ class StreamAssembler:
                 if diff:
                     out.append(self._gap(diff, "link down; device kept counting", True))
             else:
-                out.append(self._gap(max(by_clock, 1), "device restarted; length from host clock", False))
+                out.append(self._gap(max(by_clock, 1), "device restarted; length from myotwitch.host clock", False))
             self._expected = (f.first_sample + n) % COUNTER_MOD
         elif diff == 0:
             self._expected = (self._expected + n) % COUNTER_MOD

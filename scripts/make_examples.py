@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import pathlib
 
-from dsp.synth import SynthSpec, SynthStream
-from host.csvio import write_csv
-from host.edf import EdfWriter, Subject
-from host.simulator import VirtualDevice
+from myotwitch.dsp.synth import SynthSpec, SynthStream
+from myotwitch.host.csvio import write_csv
+from myotwitch.host.edf import EdfWriter, Subject
+from myotwitch.host.simulator import VirtualDevice
 
 OUT = pathlib.Path(__file__).resolve().parents[1] / "data" / "examples"
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 import pathlib
 
-from host import protocol as P
-from host.canonical import canonical
+from myotwitch.host import protocol as P
+from myotwitch.host.canonical import canonical
 
 OUT = pathlib.Path(__file__).resolve().parents[1] / "data" / "protocol"
 

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dsp import DetectorConfig, Event, Pipeline
-from dsp.filters import StreamingSOS, bandpass_sos
-from host.errors import MyotwitchError
-from host.recorder import Recorder
-from host.sources.base import Source
-from host.stream import DeviceInfo, GapRecord, LinkEvent, SampleBlock, StatusRecord
+from myotwitch.dsp import DetectorConfig, Event, Pipeline
+from myotwitch.dsp.filters import StreamingSOS, bandpass_sos
+from myotwitch.host.errors import MyotwitchError
+from myotwitch.host.recorder import Recorder
+from myotwitch.host.sources.base import Source
+from myotwitch.host.stream import DeviceInfo, GapRecord, LinkEvent, SampleBlock, StatusRecord
 
 log = logging.getLogger(__name__)
 BUFFER_S = 60.0
@@ -93,7 +93,7 @@ class Acquisition:
     scans or serial probes never freeze the window."""
 
     def __init__(self, spec: str, config: DetectorConfig, open_source=None) -> None:
-        from host.sources import open_source as default_open
+        from myotwitch.host.sources import open_source as default_open
 
         self.spec = spec
         self.config = config

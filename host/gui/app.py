@@ -6,8 +6,8 @@ import argparse
 import os
 import sys
 
-from dsp import DetectorConfig
-from host.errors import MyotwitchError
+from myotwitch.dsp import DetectorConfig
+from myotwitch.host.errors import MyotwitchError
 
 
 def run_live(args: argparse.Namespace, config: DetectorConfig) -> int:
@@ -18,8 +18,8 @@ def run_live(args: argparse.Namespace, config: DetectorConfig) -> int:
     import pyqtgraph as pg
     from PySide6 import QtCore, QtWidgets
 
-    from host.cli import resolve_source
-    from host.gui.window import MainWindow
+    from myotwitch.host.cli import resolve_source
+    from myotwitch.host.gui.window import MainWindow
 
     if not 2 <= args.window <= 60:
         raise MyotwitchError(f"--window {args.window:g}: expected 2-60 seconds")

@@ -9,9 +9,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from dsp import DetectorConfig
-from host.gui.acquisition import Acquisition
-from host.gui.envelope import minmax_envelope
+from myotwitch.dsp import DetectorConfig
+from myotwitch.host.gui.acquisition import Acquisition
+from myotwitch.host.gui.envelope import minmax_envelope
 
 COLORS = {"twitch": (198, 40, 40), "contraction": (240, 180, 41, 70), "artifact": (120, 120, 120, 70),
           "gap": (100, 160, 230, 60)}
@@ -222,7 +222,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # -- sources ------------------------------------------------------------------------------------
     def start_source(self, spec: str) -> None:
-        from host.cli import resolve_source
+        from myotwitch.host.cli import resolve_source
 
         if self.acq is not None:
             self.set_recording(False)
@@ -240,11 +240,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.sim_banner.setVisible(spec.startswith("sim"))
 
     def find_devices(self) -> None:
-        from host.sources.serial import list_devices
+        from myotwitch.host.sources.serial import list_devices
 
         found = [d["spec"] for d in list_devices()]
         try:
-            from host.sources.ble import scan
+            from myotwitch.host.sources.ble import scan
 
             found += [d["spec"] for d in scan(3.0)]
         except Exception as e:  # noqa: BLE001 - no adapter is fine here
@@ -472,7 +472,7 @@ class MainWindow(QtWidgets.QMainWindow):
             + (f"<br><b style='color:#c62828'>{st.error}</b>" if st.error else ""))
 
     def update_advice(self) -> None:
-        from host.advice import advise
+        from myotwitch.host.advice import advise
 
         acq = self.acq
         if acq is None or acq.pipe is None or not acq.state.fs:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import re
 
-from host.errors import UsageError
-from host.sources.base import Link, LinkError, LinkSource, Source
+from myotwitch.host.errors import UsageError
+from myotwitch.host.sources.base import Link, LinkError, LinkSource, Source
 
 __all__ = ["Link", "LinkError", "LinkSource", "Source", "open_source", "parse_spec"]
 
@@ -52,12 +52,12 @@ def open_source(spec: str, **kw: object) -> Source:
     """Open the source a spec names. Keyword arguments go to the backend (reconnect, ...)."""
     kind, target, opts = parse_spec(spec)
     if kind == "sim":
-        from host.sources.sim import SimSource, parse_sim_options
+        from myotwitch.host.sources.sim import SimSource, parse_sim_options
 
         synth, faults, speed = parse_sim_options(opts)
         return SimSource(spec, synth, faults, speed, **kw)
     if kind == "serial":
-        from host.sources.serial import DEFAULT_BAUD, AutoSerialLink, SerialLink
+        from myotwitch.host.sources.serial import DEFAULT_BAUD, AutoSerialLink, SerialLink
 
         try:
             baud = int(opts.pop("baud", DEFAULT_BAUD))
@@ -69,10 +69,10 @@ def open_source(spec: str, **kw: object) -> Source:
             return LinkSource("serial:auto", AutoSerialLink(baud), **kw)  # type: ignore[arg-type]
         return LinkSource(f"serial:{target}", SerialLink(target, baud), **kw)  # type: ignore[arg-type]
     if kind == "ble":
-        from host.sources.ble import BleLink
+        from myotwitch.host.sources.ble import BleLink
 
         return LinkSource(spec, BleLink(target), **kw)  # type: ignore[arg-type]
-    from host.sources.replay import ReplaySource
+    from myotwitch.host.sources.replay import ReplaySource
 
     try:
         speed = float(opts.pop("speed", "1"))

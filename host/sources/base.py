@@ -13,9 +13,9 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 
-from host import protocol as P
-from host.errors import SourceError
-from host.stream import DeviceInfo, LinkEvent, Record, StreamAssembler
+from myotwitch.host import protocol as P
+from myotwitch.host.errors import SourceError
+from myotwitch.host.stream import DeviceInfo, LinkEvent, Record, StreamAssembler
 
 log = logging.getLogger(__name__)
 

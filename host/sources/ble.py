@@ -15,8 +15,8 @@ import queue
 import threading
 from typing import Any
 
-from host.errors import SourceError
-from host.sources.base import Link, LinkError
+from myotwitch.host.errors import SourceError
+from myotwitch.host.sources.base import Link, LinkError
 
 log = logging.getLogger(__name__)
 

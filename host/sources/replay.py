@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from host.sources.base import Source
-from host.stream import DeviceInfo, GapRecord, LinkEvent, Record, SampleBlock
+from myotwitch.host.sources.base import Source
+from myotwitch.host.stream import DeviceInfo, GapRecord, LinkEvent, Record, SampleBlock
 
 
 class ReplaySource(Source):
@@ -18,7 +18,7 @@ class ReplaySource(Source):
 
     def __init__(self, path: str, speed: float = 1.0, block_s: float = 0.05) -> None:
         super().__init__()
-        from host.analysis import open_reader
+        from myotwitch.host.analysis import open_reader
 
         self.spec = f"file:{path}"
         self.path = path

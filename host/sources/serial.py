@@ -10,9 +10,9 @@ import time
 import serial
 from serial.tools import list_ports
 
-from host import protocol as P
-from host.errors import SourceError
-from host.sources.base import Link, LinkError
+from myotwitch.host import protocol as P
+from myotwitch.host.errors import SourceError
+from myotwitch.host.sources.base import Link, LinkError
 
 log = logging.getLogger(__name__)
 

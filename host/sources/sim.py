@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from dsp.synth import SynthSpec
-from host.simulator import Faults, VirtualDevice
-from host.sources.base import Link, LinkError, LinkSource
+from myotwitch.dsp.synth import SynthSpec
+from myotwitch.host.simulator import Faults, VirtualDevice
+from myotwitch.host.sources.base import Link, LinkError, LinkSource
 
 #: sim: options -> (SynthSpec/Faults field, type). Documented in ``myotwitch simulate --help``.
 SIM_OPTIONS = {
@@ -24,7 +24,7 @@ FAULT_OPTIONS = {
 
 def parse_sim_options(opts: dict[str, str]) -> tuple[SynthSpec, Faults, float]:
     """Turn ``key=value`` options into (signal spec, faults, speed). Unknown keys are errors."""
-    from host.errors import UsageError
+    from myotwitch.host.errors import UsageError
 
     spec_kw: dict = {"duration_s": 10.0, "n_channels": 1}
     fault_kw: dict = {}

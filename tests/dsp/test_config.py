@@ -1,6 +1,6 @@
 import pytest
 
-from dsp import ConfigError, DetectorConfig, Pipeline
+from myotwitch.dsp import ConfigError, DetectorConfig, Pipeline
 
 
 def test_default_band_is_capped_below_nyquist():

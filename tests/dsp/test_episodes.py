@@ -1,5 +1,5 @@
-from dsp import EpisodeGrouper, Event
-from dsp.episodes import group_episodes
+from myotwitch.dsp import EpisodeGrouper, Event
+from myotwitch.dsp.episodes import group_episodes
 
 
 def ev(t, ch=0, kind="twitch", amp=100.0):

@@ -1,7 +1,7 @@
 import numpy as np
 from scipy import signal
 
-from dsp.filters import StreamingSOS, bandpass_sos
+from myotwitch.dsp.filters import StreamingSOS, bandpass_sos
 
 
 def test_streaming_sos_equals_scipy_on_the_whole_signal():

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from dsp.mains import MainsCanceller, _block_length, estimate_mains
+from myotwitch.dsp.mains import MainsCanceller, _block_length, estimate_mains
 
 
 def _mains(fs, f0, n, amp=50.0, noise=3.0, seed=0):

@@ -3,9 +3,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dsp import DetectorConfig, Pipeline, detect
-from dsp.evaluate import match
-from dsp.synth import CASES, SynthSpec, case_spec, synthesize
+from myotwitch.dsp import DetectorConfig, Pipeline, detect
+from myotwitch.dsp.evaluate import match
+from myotwitch.dsp.synth import CASES, SynthSpec, case_spec, synthesize
 
 
 def onsets(events, kind="twitch", ch=None):

@@ -1,6 +1,6 @@
 import numpy as np
 
-from dsp.synth import SynthSpec, SynthStream, muap, synthesize
+from myotwitch.dsp.synth import SynthSpec, SynthStream, muap, synthesize
 
 
 def test_same_seed_same_signal():

@@ -7,7 +7,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from host import protocol as P
+from myotwitch.host import protocol as P
 
 FW = pathlib.Path(__file__).resolve().parents[2] / "firmware"
 

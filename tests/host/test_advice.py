@@ -10,10 +10,10 @@ import re
 import numpy as np
 import pytest
 
-from host.advice import METRICS, advise, compute_metrics, evaluate, format_advice, load_rules
-from host.advice_cmd import parse_entry, parse_when
-from host.errors import FormatError, UsageError
-from host.index import SessionIndex
+from myotwitch.host.advice import METRICS, advise, compute_metrics, evaluate, format_advice, load_rules
+from myotwitch.host.advice_cmd import parse_entry, parse_when
+from myotwitch.host.errors import FormatError, UsageError
+from myotwitch.host.index import SessionIndex
 
 RULES = load_rules()
 ARTICLE = pathlib.Path(__file__).resolve().parents[3] / "shared" / "reference" / "ankle-twitch-article.txt"
@@ -220,7 +220,7 @@ def test_diary_survives_concurrent_writers(tmp_path):
 
 
 def test_log_cli_round_trip(capsys):
-    from host.cli import main
+    from myotwitch.host.cli import main
 
     assert main(["log", "caffeine", "250", "--at", "2026-11-28 09:00"]) == 0
     assert main(["log", "symptom", "weakness", "--note", "left calf"]) == 0

@@ -8,12 +8,12 @@ import shutil
 import numpy as np
 import pytest
 
-from dsp import detect
-from host.analysis import analyze_file
-from host.cli import main
-from host.csvio import write_csv
-from host.edf import EdfReader, EdfWriter
-from host.errors import FormatError
+from myotwitch.dsp import detect
+from myotwitch.host.analysis import analyze_file
+from myotwitch.host.cli import main
+from myotwitch.host.csvio import write_csv
+from myotwitch.host.edf import EdfReader, EdfWriter
+from myotwitch.host.errors import FormatError
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "data" / "examples"
 EDF = EXAMPLES / "calf-10min.edf"
@@ -22,7 +22,7 @@ EDF = EXAMPLES / "calf-10min.edf"
 def test_chunked_analysis_equals_whole_array_detection():
     r = analyze_file(EDF)
     x, fs = EdfReader(EDF).read_all()
-    from dsp import DetectorConfig
+    from myotwitch.dsp import DetectorConfig
 
     ref = detect(x, fs, DetectorConfig(clip_uv=EdfReader(EDF).clip_uv))
     assert [e["onset_sample"] for e in r["events"]] == [e.onset_sample for e in ref.events]

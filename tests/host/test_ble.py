@@ -6,13 +6,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from dsp.synth import SynthSpec
-from host import protocol as P
-from host.errors import SourceError
-from host.simulator import VirtualDevice
-from host.sources.base import LinkSource
-from host.sources.ble import COMMAND_UUID, NOTIFY_UUID, SERVICE_UUID, BleLink, scan
-from host.stream import GapRecord, LinkEvent, SampleBlock
+from myotwitch.dsp.synth import SynthSpec
+from myotwitch.host import protocol as P
+from myotwitch.host.errors import SourceError
+from myotwitch.host.simulator import VirtualDevice
+from myotwitch.host.sources.base import LinkSource
+from myotwitch.host.sources.ble import COMMAND_UUID, NOTIFY_UUID, SERVICE_UUID, BleLink, scan
+from myotwitch.host.stream import GapRecord, LinkEvent, SampleBlock
 from tests.host.test_sources import run_source
 
 

@@ -7,7 +7,7 @@ import pytest
 
 
 def run(*args, timeout=60):
-    return subprocess.run([sys.executable, "-m", "host.cli", *args], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "myotwitch.host.cli", *args], capture_output=True, text=True, timeout=timeout)
 
 
 def test_help_and_version():
@@ -56,5 +56,5 @@ def test_live_without_a_display_is_one_line(monkeypatch):
     import os
 
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
-    r = subprocess.run([sys.executable, "-m", "host.cli", "live"], capture_output=True, text=True, env=env, timeout=60)
+    r = subprocess.run([sys.executable, "-m", "myotwitch.host.cli", "live"], capture_output=True, text=True, env=env, timeout=60)
     assert r.returncode != 0 and "no display" in r.stderr and "Traceback" not in r.stderr

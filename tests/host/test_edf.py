@@ -8,8 +8,8 @@ import numpy as np
 import pyedflib
 import pytest
 
-from host.edf import EdfReader, EdfWriter, Subject, read_header, repair
-from host.errors import FormatError
+from myotwitch.host.edf import EdfReader, EdfWriter, Subject, read_header, repair
+from myotwitch.host.errors import FormatError
 
 
 def write(path, x, fs=1000, uvpc=0.125, bits=16, gaps=(), annotations=()):

@@ -13,9 +13,9 @@ pytest.importorskip("pyqtgraph")
 
 from PySide6 import QtCore  # noqa: E402
 
-from dsp import DetectorConfig, Pipeline  # noqa: E402
-from host.gui.envelope import minmax_envelope  # noqa: E402
-from host.gui.window import MainWindow  # noqa: E402
+from myotwitch.dsp import DetectorConfig, Pipeline  # noqa: E402
+from myotwitch.host.gui.envelope import minmax_envelope  # noqa: E402
+from myotwitch.host.gui.window import MainWindow  # noqa: E402
 
 pytestmark = pytest.mark.gui
 

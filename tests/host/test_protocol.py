@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from host import protocol as P
-from host.canonical import canonical
+from myotwitch.host import protocol as P
+from myotwitch.host.canonical import canonical
 
 VECTORS = pathlib.Path(__file__).resolve().parents[2] / "data" / "protocol"
 

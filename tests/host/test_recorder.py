@@ -16,15 +16,15 @@ import numpy as np
 import pyedflib
 import pytest
 
-from dsp.synth import SynthStream
-from host import edf as edf_mod
-from host.edf import EdfReader, read_header
-from host.errors import MyotwitchError
-from host.eventlog import read_events
-from host.recorder import Recorder, RecorderError
-from host.simulator import VirtualDevice
-from host.sources import open_source
-from host.sources.sim import parse_sim_options
+from myotwitch.dsp.synth import SynthStream
+from myotwitch.host import edf as edf_mod
+from myotwitch.host.edf import EdfReader, read_header
+from myotwitch.host.errors import MyotwitchError
+from myotwitch.host.eventlog import read_events
+from myotwitch.host.recorder import Recorder, RecorderError
+from myotwitch.host.simulator import VirtualDevice
+from myotwitch.host.sources import open_source
+from myotwitch.host.sources.sim import parse_sim_options
 
 SIM = "sim:rate=1000,channels=2,twitch_rate=30,seed=12,speed=0"
 
@@ -136,7 +136,7 @@ def test_unwritable_output_is_a_clear_error(tmp_path):
 
 
 def _cli(*args, **kw):
-    return subprocess.Popen([sys.executable, "-m", "host.cli", *args], stdout=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-m", "myotwitch.host.cli", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, **kw)
 
 
@@ -250,7 +250,7 @@ def test_low_disk_space_warns_ahead(tmp_path, monkeypatch, caplog):
 
 
 def test_summary_sidecars_feed_a_batch(tmp_path, capsys):
-    from host.cli import main
+    from myotwitch.host.cli import main
 
     rec, out = record(tmp_path, duration_s=20.0)
     summary = rec.closed_files[0][:-4] + ".summary.json"

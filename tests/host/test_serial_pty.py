@@ -10,15 +10,15 @@ import time
 import numpy as np
 import pytest
 
-from dsp.evaluate import match
-from host.sources import open_source
+from myotwitch.dsp.evaluate import match
+from myotwitch.host.sources import open_source
 from tests.host.test_sources import run_source
 
 
 def start_sim(tmp_path, *extra):
     link = tmp_path / "dev"
     truth = tmp_path / "truth.json"
-    proc = subprocess.Popen([sys.executable, "-m", "host.cli", "simulate", "--pty", "--link", str(link),
+    proc = subprocess.Popen([sys.executable, "-m", "myotwitch.host.cli", "simulate", "--pty", "--link", str(link),
                              "--truth", str(truth), *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 20
     while not link.exists():
@@ -71,7 +71,7 @@ def test_pty_end_to_end_matches_the_simulators_truth(tmp_path):
 def test_unplug_and_replug_reports_the_exact_gap(tmp_path):
     pipe, events, records, _, _ = run_over_pty(tmp_path, 9000, "--rate", "1000", "--twitch-rate", "40",
                                                "--unplug-every", "3", "--unplug-for", "1")
-    from host.stream import GapRecord, LinkEvent
+    from myotwitch.host.stream import GapRecord, LinkEvent
 
     kinds = [r.kind for r in records if isinstance(r, LinkEvent)]
     assert "disconnected" in kinds and kinds.count("connected") >= 2
@@ -87,11 +87,11 @@ def test_a_port_that_is_not_our_device_is_one_clear_error(tmp_path):
     master, slave = os.openpty()
     try:
         os.write(master, b"hello, I am a GPS receiver\r\n" * 20)
-        from host.recorder import Recorder
+        from myotwitch.host.recorder import Recorder
 
         src = open_source(f"serial:{os.ttyname(slave)}")
         rec = Recorder(src, str(tmp_path / "out"), info_timeout_s=1.5, status_interval_s=999)
-        from host.errors import SourceError
+        from myotwitch.host.errors import SourceError
 
         with pytest.raises(SourceError, match="no myotwitch device information"):
             rec.run()
@@ -101,7 +101,7 @@ def test_a_port_that_is_not_our_device_is_one_clear_error(tmp_path):
 
 
 def test_bit_errors_and_dropped_frames_over_the_pty(tmp_path):
-    from host.stream import GapRecord
+    from myotwitch.host.stream import GapRecord
 
     pipe, events, records, stats, _ = run_over_pty(tmp_path, 10_000, "--rate", "1000", "--twitch-rate", "40",
                                                    "--bit-errors", "0.00005", "--drop", "0.02", "--seed", "3")
@@ -118,7 +118,7 @@ def test_permission_denied_is_one_clear_error(monkeypatch, tmp_path):
 
     import serial
 
-    from host.errors import SourceError
+    from myotwitch.host.errors import SourceError
 
     port = tmp_path / "ttyFAKE"
     port.write_text("")
@@ -135,10 +135,10 @@ def test_serial_auto_follows_a_replug_under_a_new_name(tmp_path, monkeypatch):
     """A real unplug often comes back as another device node; serial:auto finds it again."""
     import threading
 
-    from host.sources import serial as serial_mod
-    from host.stream import GapRecord
+    from myotwitch.host.sources import serial as serial_mod
+    from myotwitch.host.stream import GapRecord
 
-    proc = subprocess.Popen([sys.executable, "-m", "host.cli", "simulate", "--pty", "--rate", "1000",
+    proc = subprocess.Popen([sys.executable, "-m", "myotwitch.host.cli", "simulate", "--pty", "--rate", "1000",
                              "--unplug-every", "3", "--unplug-for", "1"], stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True)
     paths: list[str] = []
@@ -156,7 +156,7 @@ def test_serial_auto_follows_a_replug_under_a_new_name(tmp_path, monkeypatch):
     def current():
         path = paths[-1]
         if not os.path.exists(path):
-            from host.errors import SourceError
+            from myotwitch.host.errors import SourceError
 
             raise SourceError("serial:auto: no myotwitch device found")
         return path

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from dsp import Pipeline
-from dsp.evaluate import match
-from host.errors import SourceError, UsageError
-from host.sources import open_source, parse_spec
-from host.stream import DeviceInfo, GapRecord, LinkEvent, SampleBlock
+from myotwitch.dsp import Pipeline
+from myotwitch.dsp.evaluate import match
+from myotwitch.host.errors import SourceError, UsageError
+from myotwitch.host.sources import open_source, parse_spec
+from myotwitch.host.stream import DeviceInfo, GapRecord, LinkEvent, SampleBlock
 
 
 @pytest.mark.parametrize("spec, expected", [
@@ -105,7 +105,7 @@ def test_missing_serial_port_is_one_clear_error():
 
 
 def test_missing_file_is_one_clear_error(tmp_path):
-    from host.errors import FormatError
+    from myotwitch.host.errors import FormatError
 
     with pytest.raises(FormatError, match="no such file"):
         open_source(f"file:{tmp_path}/missing.edf")
@@ -114,14 +114,14 @@ def test_missing_file_is_one_clear_error(tmp_path):
 def test_file_replay_equals_offline_analysis():
     import pathlib
 
-    from host.analysis import analyze_file
+    from myotwitch.host.analysis import analyze_file
 
     edf = pathlib.Path(__file__).resolve().parents[2] / "data" / "examples" / "calf-10min.edf"
     src = open_source(f"file:{edf}?speed=0")
     pipe, events, records = run_source(src, 600_000)
     gaps = [r for r in records if isinstance(r, GapRecord)]
     assert [(g.start_sample, g.n_samples) for g in gaps] == [(300_000, 1500)]
-    from dsp import DetectorConfig
+    from myotwitch.dsp import DetectorConfig
 
     offline = analyze_file(edf, DetectorConfig())  # the same settings as the replayed pipeline
     assert len([e for e in events if e.kind == "twitch"]) > 100

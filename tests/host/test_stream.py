@@ -1,7 +1,7 @@
 import numpy as np
 
-from host import protocol as P
-from host.stream import DeviceInfo, GapRecord, SampleBlock, StreamAssembler
+from myotwitch.host import protocol as P
+from myotwitch.host.stream import DeviceInfo, GapRecord, SampleBlock, StreamAssembler
 
 INFO = P.InfoFrame(0, 1, (0, 1, 0), 7, 1000, 2, P.FMT_INT16, 0.5, True, ("a", "b"))
 
