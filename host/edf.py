@@ -242,6 +242,8 @@ class EdfWriter:
                 if pad:
                     self.annotate((self.records * self.spr + real) / self.fs, pad / self.fs, "end_padding")
                     self._append(np.full((self.n_channels, pad), self.dig_min, dtype=np.int32))
+                elif self._annotations:  # the data filled its last record; the annotations need one more
+                    self.annotate(self.samples_written_total / self.fs, self.record_s, "end_padding")
                 self.flush_annotations()
         finally:
             os.close(self._fd)

@@ -4,14 +4,16 @@
 - samples: type ``EMG``, µV, the channel labels, the device's name as source id;
 - ``Markers``: one JSON string per event, stamped at the event's onset in LSL time.
 
-Samples are stamped on one straight line per stream (sample index / rate plus an offset); the
-offset is the earliest arrival seen over the last seconds, because arrival times are only ever
-late. Markers use the same line, so a marker sits on the sample where its event starts, even
-though the detector reports it a fraction of a second later.
+Samples are stamped on a line (sample index / rate plus an offset). The offset aims at the
+earliest arrival seen over the last seconds, because arrival times are only ever late; it
+moves earlier by at most 0.1 % of the elapsed time, so stamps never run backwards. Markers
+are stamped with the offset their onset sample was published with, so a marker sits on the
+sample where its event starts, though the detector reports it a fraction of a second later.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 import time
@@ -27,6 +29,10 @@ log = logging.getLogger(__name__)
 
 #: how long an arrival time may keep the stream's time line early (s)
 CLOCK_WINDOW_S = 10.0
+#: how fast the time line may move earlier (s per s): stamps stay in order
+MAX_SLEW = 1e-3
+#: how far back (s) an event's onset may lie behind the newest sample and still be stamped exactly
+HISTORY_S = 120.0
 
 
 def marker_text(e: Event, labels: tuple[str, ...]) -> str:
@@ -56,6 +62,8 @@ class LslPublisher:
         self._markers = None
         self._index = 0  # samples (and gap samples) seen since the outlets were made
         self._offsets: deque[tuple[float, float]] = deque()  # (arrival, arrival - index/fs)
+        self._history: deque[tuple[int, float]] = deque()  # (first index of a block, offset used)
+        self._offset: float | None = None
         self._clock_offset = self.pylsl.local_clock() - time.monotonic()
         self.markers_sent = 0
 
@@ -78,7 +86,7 @@ class LslPublisher:
         self._markers = pylsl.StreamOutlet(m)
         self.info = info
         self._index = 0
-        self._offsets.clear()
+        self._restart_line()
         log.info("publishing LSL streams '%s %s' (EMG) and '%s %s markers' (Markers)", self.name, sid, self.name, sid)
 
     def close(self) -> None:
@@ -95,7 +103,11 @@ class LslPublisher:
         elif isinstance(rec, GapRecord) and self.info is not None:
             self._index += rec.n_samples
             if not rec.exact:  # the device restarted: its old time line no longer holds
-                self._offsets.clear()
+                self._restart_line()
+
+    def _restart_line(self) -> None:
+        self._offsets.clear()
+        self._offset = None
 
     def _push(self, block: SampleBlock) -> None:
         assert self.info is not None and self._samples is not None
@@ -108,13 +120,24 @@ class LslPublisher:
         while self._offsets and self._offsets[-1][1] >= offset:
             self._offsets.pop()  # a later, earlier-or-equal offset makes older larger ones irrelevant
         self._offsets.append((arrived, offset))
+        target = self._offsets[0][1]
+        if self._offset is None or target > self._offset:
+            self._offset = target
+        else:
+            self._offset = max(target, self._offset - MAX_SLEW * block.n / fs)
+        self._history.append((self._index, self._offset))
+        while len(self._history) > 1 and self._history[1][0] < self._index - HISTORY_S * fs:
+            self._history.popleft()
         self._samples.push_chunk(np.ascontiguousarray(block.uv.T, dtype=np.float32), self.lsl_time(last))
         self._index += block.n
 
     def lsl_time(self, sample: int) -> float:
-        """LSL time of a sample index on the published time line."""
+        """LSL time of a sample index, with the offset its block was published with."""
         assert self.info is not None
-        return self._offsets[0][1] + sample / self.info.fs if self._offsets else self.pylsl.local_clock()
+        if not self._history:
+            return self.pylsl.local_clock()
+        k = bisect.bisect_right(self._history, sample, key=lambda h: h[0]) - 1
+        return self._history[max(k, 0)][1] + sample / self.info.fs
 
     def events(self, events: list[Event]) -> None:
         """Detector events: one marker each, stamped at its onset."""
