@@ -176,6 +176,7 @@ def cmd_live(args: argparse.Namespace) -> int:
         from myotwitch.host.gui.app import run_live
     except ImportError as e:
         raise MyotwitchError(f"the live app needs the GUI extra: pip install 'myotwitch[gui]' ({e.name} missing)") from e
+    lsl_publisher(args, check_only=True)
     return run_live(args, detector_config(args))
 
 

@@ -31,7 +31,8 @@ def run_live(args: argparse.Namespace, config: DetectorConfig) -> int:
     if spec == "auto":
         saved = settings.value("source")
         spec = resolve_source("auto") if not saved or saved.startswith("sim") else saved
-    win = MainWindow(spec, config, window_s=args.window, out_dir=args.out, settings=settings)
+    win = MainWindow(spec, config, window_s=args.window, out_dir=args.out, settings=settings,
+                     lsl=getattr(args, "lsl", False))
     if args.screenshot:
         win.resize(1280, 760)
     win.show()

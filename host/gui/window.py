@@ -19,8 +19,9 @@ COLORS = {"twitch": (198, 40, 40), "contraction": (240, 180, 41, 70), "artifact"
 
 class MainWindow(QtWidgets.QMainWindow):
     def __init__(self, spec: str, config: DetectorConfig, *, window_s: float = 10.0, out_dir: str | None = None,
-                 settings: QtCore.QSettings | None = None, fps: int = 30, open_source=None) -> None:
+                 settings: QtCore.QSettings | None = None, fps: int = 30, open_source=None, lsl: bool = False) -> None:
         super().__init__()
+        self.lsl = lsl  # --lsl: the acquisition publishes LSL streams
         self.setWindowTitle("myotwitch live")
         self.settings = settings or QtCore.QSettings("myotwitch", "live")
         self.config = config
@@ -234,7 +235,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.settings.setValue("source", spec)
         self.events, self.gaps = [], []
         self.event_list.clear()
-        self.acq = Acquisition(spec, self.config, self._open_source)
+        self.acq = Acquisition(spec, self.config, self._open_source, lsl=self.lsl)
         self.acq.start()
         self._labels: tuple[str, ...] = ()
         self.sim_banner.setVisible(spec.startswith("sim"))

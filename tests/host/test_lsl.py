@@ -290,3 +290,27 @@ def test_record_sim_with_lsl_is_seen_by_an_independent_inlet(tmp_path):
     rate = (len(stamps) - 1) / (stamps[-1] - stamps[0])
     assert abs(rate - 1000.0) < 5.0 and len(stamps) > 0.5 * 1000 * min(wall, 7)
     assert [m for m in marks if m["kind"] == "twitch"], marks
+
+
+def test_live_app_acquisition_publishes_when_asked():
+    """`live --lsl`: the app's acquisition thread publishes the same two streams."""
+    from myotwitch.dsp import DetectorConfig
+    from myotwitch.host.gui.acquisition import Acquisition
+
+    acq = Acquisition("sim:twitch_rate=120,seed=9,speed=3", DetectorConfig(), lsl=True)
+    acq.start()
+    try:
+        pred = "starts-with(name,'myotwitch') and type='{}'"
+        emg = pylsl.StreamInlet(pylsl.resolve_bypred(pred.format("EMG"), 1, 10)[0])
+        mk = pylsl.StreamInlet(pylsl.resolve_bypred(pred.format("Markers"), 1, 10)[0])
+        emg.open_stream(3)
+        mk.open_stream(3)
+        n, marks, deadline = 0, [], time.monotonic() + 15
+        while (n < 3000 or not marks) and time.monotonic() < deadline:
+            _, ts = emg.pull_chunk(timeout=0.1, max_samples=10000)
+            n += len(ts)
+            m, _ = mk.pull_chunk(timeout=0.0)
+            marks += [json.loads(s[0]) for s in m]
+    finally:
+        acq.stop()
+    assert n >= 3000 and any(m["kind"] == "twitch" for m in marks), (n, marks, acq.state.error)
