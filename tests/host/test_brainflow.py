@@ -121,3 +121,28 @@ def test_record_synthetic_board_for_6_s_writes_a_readable_file(tmp_path):
         assert f.getSampleFrequency(0) == 250 and f.getPhysicalDimension(0) == "uV"
         x = f.readSignal(0)
     assert x.size == 1500 and 1.0 < np.ptp(x) < 1000.0
+
+
+def test_a_board_that_goes_quiet_is_restarted_and_the_outage_is_a_gap():
+    from myotwitch.host.stream import LinkEvent
+
+    def until(recs, pred, timeout_s=10.0):
+        deadline = time.monotonic() + timeout_s
+        while not pred(recs):
+            assert time.monotonic() < deadline, recs[-5:]
+            recs += src.read(0.1)
+        return recs
+
+    with open_source("brainflow:synthetic?channels=1", stall_timeout_s=0.5, backoff_s=(0.2, 1.0)) as src:
+        recs = until([], lambda r: sum(x.n for x in r if isinstance(x, SampleBlock)) >= 100)
+        before = sum(x.n for x in recs if isinstance(x, SampleBlock))
+        src._board.stop_stream()  # the board stops sending (as when its radio drops)
+        quiet = time.monotonic()
+        recs = until([], lambda r: any(isinstance(x, GapRecord) for x in r))
+        recs = until(recs, lambda r: sum(x.n for x in r if isinstance(x, SampleBlock)) >= 50)
+        assert src.stats()["reconnects"] == 1
+    kinds = [x.kind for x in recs if isinstance(x, LinkEvent)]
+    assert kinds[:3] == ["stalled", "disconnected", "connected"]
+    gap = next(x for x in recs if isinstance(x, GapRecord))
+    assert gap.start_sample >= before and not gap.exact
+    assert 0.3 < gap.duration_s < time.monotonic() - quiet + 0.5
