@@ -250,6 +250,9 @@ class MainWindow(QtWidgets.QMainWindow):
             found += [d["spec"] for d in scan(3.0)]
         except Exception as e:  # noqa: BLE001 - no adapter is fine here
             self.status.showMessage(f"BLE: {e}", 8000)
+        from myotwitch.host.sources.lsl import list_streams
+
+        found += [d["spec"] for d in list_streams(0.5)]  # empty without myotwitch[lsl]
         for spec in found:
             if self.source_box.findText(spec) < 0:
                 self.source_box.addItem(spec)
