@@ -252,7 +252,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.status.showMessage(f"BLE: {e}", 8000)
         from myotwitch.host.sources.lsl import list_streams
 
-        found += [d["spec"] for d in list_streams(0.5)]  # empty without myotwitch[lsl]
+        found += [d["spec"] for d in list_streams(0.5, usable_only=True)]  # empty without myotwitch[lsl]
         for spec in found:
             if self.source_box.findText(spec) < 0:
                 self.source_box.addItem(spec)

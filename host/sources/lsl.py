@@ -346,8 +346,9 @@ class LslSource(Source):
         self.closed = True
 
 
-def list_streams(wait_s: float = 1.0) -> list[dict]:
-    """Visible LSL streams as ``myotwitch devices`` rows (empty without pylsl)."""
+def list_streams(wait_s: float = 1.0, usable_only: bool = False) -> list[dict]:
+    """Visible LSL streams as ``myotwitch devices`` rows (empty without pylsl); with
+    ``usable_only`` just those with a fixed rate (not marker streams)."""
     try:
         pylsl = require_pylsl()
     except SourceError as e:
@@ -356,6 +357,8 @@ def list_streams(wait_s: float = 1.0) -> list[dict]:
     rows = []
     for s in pylsl.resolve_streams(wait_time=wait_s):
         rate = s.nominal_srate()
+        if usable_only and rate <= 0:
+            continue
         rows.append({"spec": f"lsl:{s.name()}", "description": f"LSL {s.type() or '?'} stream on {s.hostname()}",
                      "lsl": f"{s.channel_count()} ch @ {rate:g} Hz" if rate > 0 else
                      f"{s.channel_count()} ch, irregular rate (not usable)",
