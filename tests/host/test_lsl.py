@@ -314,3 +314,19 @@ def test_live_app_acquisition_publishes_when_asked():
     finally:
         acq.stop()
     assert n >= 3000 and any(m["kind"] == "twitch" for m in marks), (n, marks, acq.state.error)
+
+
+def test_devices_lists_the_lsl_streams_it_sees(capsys):
+    import argparse
+
+    from myotwitch.host.devices import list_all
+
+    name = unique("seen")
+    _keep = outlet(name, 2, fs=500.0, units=["uV", "uV"])
+    _markers = pylsl.StreamOutlet(pylsl.StreamInfo(name + "-m", "Markers", 1, pylsl.IRREGULAR_RATE,
+                                                   pylsl.cf_string, name + "-m"))
+    assert list_all(argparse.Namespace(probe_all=False, no_ble=True, no_lsl=False, lsl_wait=1.0)) == 0
+    lines = capsys.readouterr().out.splitlines()
+    row = next(line for line in lines if line.startswith(f"lsl:{name} "))
+    assert "2 ch @ 500 Hz" in row and f"source_id {name}-sid" in row
+    assert "irregular rate (not usable)" in next(line for line in lines if line.startswith(f"lsl:{name}-m "))
