@@ -146,3 +146,11 @@ def test_a_board_that_goes_quiet_is_restarted_and_the_outage_is_a_gap():
     gap = next(x for x in recs if isinstance(x, GapRecord))
     assert gap.start_sample >= before and not gap.exact
     assert 0.3 < gap.duration_s < time.monotonic() - quiet + 0.5
+
+
+def test_missing_brainflow_says_which_extra(monkeypatch):
+    from myotwitch.host.sources import brainflow_board
+
+    monkeypatch.setitem(sys.modules, "brainflow", None)
+    with pytest.raises(SourceError, match=r"pip install 'myotwitch\[brainflow\]'"):
+        brainflow_board.require_brainflow()
