@@ -147,9 +147,7 @@ def plan_stream(spec: str, info, unit: str | None, channels: list[str] | None) -
 
 
 class LslSource(Source):
-    """Resolves the stream, pulls chunks, converts to µV and accounts for every sample.
-
-    ``jitter_samples``: timestamp deviations up to this are sender jitter, not lost samples."""
+    """Resolves the stream, pulls chunks, converts to µV and accounts for every sample."""
 
     def __init__(self, spec: str, target: str, opts: dict[str, str], *, wait: bool = False,
                  reconnect: bool = True, stall_timeout_s: float = 3.0, resolve_timeout_s: float | None = None,
@@ -183,7 +181,8 @@ class LslSource(Source):
         self._plan: StreamPlan | None = None
         self._pending: list[Record] = []
         self._next_index = 0
-        self._expected_ts: float | None = None  # LSL time of the next sample
+        self._t_next: float | None = None  # LSL time the next sample is expected at
+        self._jitter_s = 0.005  # mean deviation from that line; starts generous, learns the sender
         self._down_since: float | None = None
         self._last_rx = time.monotonic()
         self.samples = self.samples_lost = self.gaps = self.reconnects = 0
@@ -199,8 +198,11 @@ class LslSource(Source):
         return self._info
 
     @property
-    def jitter_samples(self) -> float:
-        return max(2.0, 0.004 * self._info.fs) if self._info else 2.0
+    def tolerance_s(self) -> float:
+        """Timestamp deviations up to this are the sender's jitter, not lost samples: 4 ms (at
+        least 2 samples), or 4 x the jitter seen, whichever is more."""
+        fs = self._info.fs if self._info else 1000.0
+        return max(2.0 / fs, 0.004, 4.0 * self._jitter_s)
 
     def stats(self) -> dict:
         return {"samples": self.samples, "samples_lost": self.samples_lost, "gaps": self.gaps,
@@ -232,7 +234,7 @@ class LslSource(Source):
                           self.sample_format, self.uv_per_count, plan.labels)
         if self._info is not None and not self._info.same_stream(info):
             log.warning("%s: the stream came back with another format (%s)", self.spec, info.to_dict())
-            self._expected_ts = None
+            self._t_next = None
         first = self._info is None
         self._inlet, self._plan, self._info = inlet, plan, info
         self._last_rx = time.monotonic()
@@ -297,35 +299,52 @@ class LslSource(Source):
         fs = self._info.fs
         uv = (x[:, self._plan.keep].T.astype(np.float64) * self._plan.uv_scale).astype(np.float32)
         out: list[Record] = []
-        # split where timestamps jump inside the chunk (a sender pushing stamped samples)
-        steps = np.diff(ts) * fs
-        cuts = (np.flatnonzero(np.abs(steps - 1.0) > self.jitter_samples) + 1).tolist()
-        for a, b in zip([0, *cuts], [*cuts, len(ts)]):
-            out += self._account(ts[a], now)
+        down, self._down_since = self._down_since, None
+        if down is not None and self._t_next is None and self._next_index:
+            # the stream came back in another format: only the host clock knows the outage
+            out.append(self._gap(max(1, int(round((now - down) * fs))), "LSL stream lost; length from the host clock",
+                                 False))
+        for a, b, missing in self._timeline(ts):
+            if missing:
+                exact = down is None
+                out.append(self._gap(missing, "LSL timestamps jump (samples lost)" if exact else
+                                     "LSL sender was gone; length from its timestamps", exact))
+            down = None
             out.append(SampleBlock(self._next_index, fs, uv[:, a:b], now))
             self._next_index += b - a
             self.samples += b - a
-            self._expected_ts = ts[b - 1] + 1.0 / fs
         return out
 
-    def _account(self, t_first: float, now: float) -> list[Record]:
-        """A gap record when ``t_first`` is later than the next sample was due."""
+    def _timeline(self, ts: np.ndarray) -> list[tuple[int, int, int]]:
+        """Split a chunk where samples are missing: [(start, end, missing before start)].
+
+        The next sample is expected at ``_t_next``; each run of samples on that line nudges it
+        by a tenth of their mean deviation (following the sender's clock drift and averaging
+        the jitter of senders that stamp bursts). A sample later than the tolerance is the first
+        after a loss of round(lateness x rate) samples; an earlier one re-anchors the line."""
         assert self._info is not None
         fs = self._info.fs
-        down, self._down_since = self._down_since, None
-        if self._expected_ts is None:
-            if down is None:
-                return []
-            # the stream came back with another format: only the host clock knows the outage
-            return [self._gap(max(1, int(round((now - down) * fs))), "LSL stream lost; length from the host clock",
-                              False)]
-        missing = (t_first - self._expected_ts) * fs
-        if missing > self.jitter_samples:
-            why = "LSL sender was gone" if down is not None else "LSL timestamps jump (samples lost)"
-            return [self._gap(int(round(missing)), why, down is None)]
-        if missing < -self.jitter_samples:
-            log.warning("%s: LSL timestamps went back %.3f s; continuing without a gap", self.spec, -missing / fs)
-        return []
+        out: list[tuple[int, int, int]] = []
+        a, n, missing = 0, len(ts), 0
+        while a < n:
+            if self._t_next is None:
+                self._t_next = float(ts[a])
+            dev = ts[a:] - (self._t_next + np.arange(n - a) / fs)
+            off = np.flatnonzero(np.abs(dev) > self.tolerance_s)
+            if off.size and off[0] == 0:
+                if dev[0] > 0:
+                    missing += int(round(dev[0] * fs))
+                else:
+                    log.warning("%s: LSL timestamps went back %.3f s; continuing without a gap", self.spec, -dev[0])
+                self._t_next = float(ts[a])
+                continue
+            b = a + (int(off[0]) if off.size else n - a)
+            run = dev[: b - a]
+            self._jitter_s = 0.9 * self._jitter_s + 0.1 * float(np.mean(np.abs(run)))
+            self._t_next += (b - a) / fs + 0.1 * float(np.mean(run))
+            out.append((a, b, missing))
+            a, missing = b, 0
+        return out
 
     def _gap(self, n: int, reason: str, exact: bool) -> GapRecord:
         assert self._info is not None

@@ -150,6 +150,30 @@ def test_a_jump_inside_one_chunk_is_a_gap_too():
     assert (137, 100.0) in blocks
 
 
+def test_a_sender_stamping_bursts_gives_no_false_gaps_and_real_losses_still_show():
+    """Senders that push_sample() a burst of samples with one arrival stamp (not the sample
+    times): the jitter is learned, and only the lost stretch becomes a gap."""
+    name = unique("bursty")
+    out = outlet(name, 1, units=["uV"])
+    rng = np.random.default_rng(1)
+    with open_source(f"lsl:{name}", resolve_timeout_s=3) as src:
+        collect(src, lambda r: any(isinstance(x, DeviceInfo) for x in r))
+        t0 = pylsl.local_clock()
+        sent = 0
+        for burst in range(300):  # 10 samples per 10 ms, stamped when the burst arrived
+            if 150 <= burst < 160:
+                continue  # 100 samples lost
+            stamp = t0 + (10 * burst + 9) / 1000 + rng.uniform(0, 0.002)
+            for i in range(10):
+                out.push_sample([float(10 * burst + i)], stamp)
+                sent += 1
+        recs = collect(src, lambda r: n_samples(r) >= sent)
+    gaps = [g for g in recs if isinstance(g, GapRecord)]
+    assert len(gaps) == 1 and abs(gaps[0].start_sample - 1500) <= 0 and abs(gaps[0].n_samples - 100) <= 5, gaps
+    x = samples_of(recs)[0]
+    np.testing.assert_array_equal(x[:1500], np.arange(1500))
+
+
 def test_sender_stops_and_comes_back():
     name = unique("back")
     out = outlet(name, 1, units=["uV"])
