@@ -368,3 +368,22 @@ def test_devices_lists_the_lsl_streams_it_sees(capsys):
     row = next(line for line in lines if line.startswith(f"lsl:{name} "))
     assert "2 ch @ 500 Hz" in row and f"source_id {name}-sid" in row
     assert "irregular rate (not usable)" in next(line for line in lines if line.startswith(f"lsl:{name}-m "))
+
+
+def test_marker_json_is_strict_and_carries_the_unit_label_when_known():
+    import dataclasses
+
+    from myotwitch.dsp.events import Event
+    from myotwitch.host.lsl_publish import marker_text
+
+    e = Event(1.25, 1.27, 20.0, 512.3, float("nan"), 1, "twitch", None, 1250, 1270)
+    d = json.loads(marker_text(e, ("left", "right")))
+    assert d == {"kind": "twitch", "channel": 1, "label": "right", "onset_s": 1.25, "duration_ms": 20.0,
+                 "peak_to_peak_uv": 512.3, "snr_db": None}
+
+    @dataclasses.dataclass(frozen=True)
+    class WithUnit(Event):
+        unit: str | None = None
+
+    d = json.loads(marker_text(WithUnit(1.0, 1.01, 10.0, 80.0, 20.0, 0, "twitch", unit="U3"), ("calf",)))
+    assert d["unit"] == "U3" and d["label"] == "calf"
