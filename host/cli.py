@@ -26,7 +26,7 @@ sources (--source):
   file:PATH[?speed=N]              replay a recording at N x real time (0 = as fast as possible)
   lsl:NAME | lsl:type=EMG          a Lab Streaming Layer stream (also lsl:source_id=ID); ?unit=uV when
                                    its metadata has no unit, ?channels=A,B to pick (needs myotwitch[lsl])
-  brainflow:BOARD                  a BrainFlow board: synthetic, cyton, ganglion, ... or its id, with
+  brainflow:BOARD                  a BrainFlow board at 250 Hz or more: synthetic, cyton, ... or its id, with
                                    BrainFlow's connection options, e.g. brainflow:cyton?serial_port=/dev/ttyUSB0
                                    and ?channels=1,2 (needs myotwitch[brainflow])
   auto                             the first attached device, else the simulator (says so)

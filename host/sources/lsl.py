@@ -234,7 +234,7 @@ class LslSource(Source):
                           self.sample_format, self.uv_per_count, plan.labels)
         if self._info is not None and not self._info.same_stream(info):
             log.warning("%s: the stream came back with another format (%s)", self.spec, info.to_dict())
-            self._t_next = None
+            self._t_next, self._jitter_s = None, 0.005
         first = self._info is None
         self._inlet, self._plan, self._info = inlet, plan, info
         self._last_rx = time.monotonic()
@@ -272,7 +272,12 @@ class LslSource(Source):
             if wait > 0:
                 time.sleep(min(wait, timeout))
                 return out
-            if not self._connect(min(max(timeout, 0.2), 1.0)):
+            try:
+                ok = self._connect(min(max(timeout, 0.2), 1.0))
+            except (SourceError, UsageError) as e:  # it came back unusable: say so, keep waiting
+                log.warning("%s", e)
+                ok = False
+            if not ok:
                 self._next_try = time.monotonic() + self._backoff
                 self._backoff = min(self._backoff * 2, self.backoff_max)
             return out + self._drain()
