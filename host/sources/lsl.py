@@ -35,6 +35,10 @@ UNIT_TO_UV = {
 #: board's format (EDF, ±4.1 mV); 24 bits keeps DC-coupled amplifiers' offsets (BDF, ±168 mV).
 FILE_FORMATS = {16: (1, 0.125), 24: (2, 0.02)}
 QUERY_KEYS = ("name", "type", "source_id")
+#: a lateness shared by this much of the following signal (s) is a loss, not a late push
+CONFIRM_S = 0.25
+#: samples wait at most this long (s) for that decision
+HOLD_S = 0.5
 LSL_OPTIONS = "unit=uV|mV|V, channels=A,B, bits=16|24, timeout=S"
 
 
@@ -182,6 +186,10 @@ class LslSource(Source):
         self._pending: list[Record] = []
         self._next_index = 0
         self._t_next: float | None = None  # LSL time the next sample is expected at
+        self._held: tuple[np.ndarray, np.ndarray] | None = None  # (samples, stamps) awaiting a decision
+        self._held_since = 0.0
+        self._early = 0  # samples in a row earlier than the line
+        self._after_reconnect = False
         self._jitter_s = 0.005  # mean deviation from that line; starts generous, learns the sender
         self._down_since: float | None = None
         self._last_rx = time.monotonic()
@@ -241,6 +249,7 @@ class LslSource(Source):
         self._backoff = self.backoff_min
         if self._down_since is not None and not first:
             self.reconnects += 1
+            self._after_reconnect = True
         self._pending.append(LinkEvent("connected", f"LSL stream '{full.name()}' on {full.hostname()}"))
         self._pending.append(info)
         log.info("%s: connected to LSL stream '%s' (%s, %d ch at %g Hz)", self.spec, full.name(), full.hostname(),
@@ -248,6 +257,8 @@ class LslSource(Source):
         return True
 
     def _lost(self, why: str) -> None:
+        if self._held is not None:
+            self._pending += self._samples(None, None, time.monotonic(), force=True)
         if self._inlet is not None:
             try:
                 self._inlet.close_stream()
@@ -290,6 +301,8 @@ class LslSource(Source):
         if len(ts):
             self._last_rx = now
             out += self._samples(np.asarray(x), np.asarray(ts, dtype=np.float64), now)
+        elif self._held is not None and now - self._held_since > HOLD_S:
+            out += self._samples(None, None, now, force=True)
         elif now - self._last_rx > self.stall_timeout_s:
             self._pending.append(LinkEvent("stalled", f"no samples for {now - self._last_rx:.1f} s"))
             self._lost("stalled")
@@ -299,34 +312,53 @@ class LslSource(Source):
         out, self._pending = self._pending, []
         return out
 
-    def _samples(self, x: np.ndarray, ts: np.ndarray, now: float) -> list[Record]:
+    def _samples(self, x: np.ndarray | None, ts: np.ndarray | None, now: float, force: bool = False) -> list[Record]:
+        """New samples (and any held back) -> records. Samples whose lateness is not yet
+        explained (a loss, or a push that came late?) wait for the next ones, up to HOLD_S."""
         assert self._plan is not None and self._info is not None
         fs = self._info.fs
-        uv = (x[:, self._plan.keep].T.astype(np.float64) * self._plan.uv_scale).astype(np.float32)
+        parts = [p for p in (self._held, None if x is None else (x, ts)) if p is not None]
+        if not parts:
+            return []
+        x = np.concatenate([p[0] for p in parts]) if len(parts) > 1 else parts[0][0]
+        ts = np.concatenate([p[1] for p in parts]) if len(parts) > 1 else parts[0][1]
         out: list[Record] = []
-        down, self._down_since = self._down_since, None
-        if down is not None and self._t_next is None and self._next_index:
+        if self._down_since is not None and self._t_next is None and self._next_index:
             # the stream came back in another format: only the host clock knows the outage
-            out.append(self._gap(max(1, int(round((now - down) * fs))), "LSL stream lost; length from the host clock",
-                                 False))
-        for a, b, missing in self._timeline(ts):
+            out.append(self._gap(max(1, int(round((now - self._down_since) * fs))),
+                                 "LSL stream lost; length from the host clock", False))
+        self._down_since = None
+        segments, held_from = self._timeline(ts, force)
+        uv = (x[:held_from, self._plan.keep].T.astype(np.float64) * self._plan.uv_scale).astype(np.float32)
+        for a, b, missing in segments:
             if missing:
-                exact = down is None
+                exact = not self._after_reconnect
                 out.append(self._gap(missing, "LSL timestamps jump (samples lost)" if exact else
                                      "LSL sender was gone; length from its timestamps", exact))
-            down = None
+            self._after_reconnect = False
             out.append(SampleBlock(self._next_index, fs, uv[:, a:b], now))
             self._next_index += b - a
             self.samples += b - a
+        if held_from < len(ts):
+            if self._held is None or held_from > 0:
+                self._held_since = now
+            self._held = (x[held_from:], ts[held_from:])
+        else:
+            self._held = None
         return out
 
-    def _timeline(self, ts: np.ndarray) -> list[tuple[int, int, int]]:
-        """Split a chunk where samples are missing: [(start, end, missing before start)].
+    def _timeline(self, ts: np.ndarray, force: bool) -> tuple[list[tuple[int, int, int]], int]:
+        """Split samples where some are missing: ([(start, end, missing before start)], index
+        from which the decision has to wait for more samples).
 
-        The next sample is expected at ``_t_next``; each run of samples on that line nudges it
-        by a tenth of their mean deviation (following the sender's clock drift and averaging
-        the jitter of senders that stamp bursts). A sample later than the tolerance is the first
-        after a loss of round(lateness x rate) samples; an earlier one re-anchors the line."""
+        The next sample is expected at ``_t_next``; runs of samples on that line nudge it by a
+        tenth of their mean deviation (following the sender's clock and averaging the jitter of
+        senders that stamp bursts). Earlier samples are never a loss; when they stay early for
+        CONFIRM_S the line moves to them. Later ones are either the first after a loss, or a
+        push that came late (stamped on arrival): the samples after them tell. Back on the old
+        line within CONFIRM_S, it was lateness; late all along, it was a loss of round(median
+        lateness x rate) samples. After HOLD_S without more samples, only a lateness above twice
+        the tolerance counts as a loss."""
         assert self._info is not None
         fs = self._info.fs
         out: list[tuple[int, int, int]] = []
@@ -334,22 +366,47 @@ class LslSource(Source):
         while a < n:
             if self._t_next is None:
                 self._t_next = float(ts[a])
+            tol = self.tolerance_s
             dev = ts[a:] - (self._t_next + np.arange(n - a) / fs)
-            off = np.flatnonzero(np.abs(dev) > self.tolerance_s)
-            if off.size and off[0] == 0:
-                if dev[0] > 0:
-                    missing += int(round(dev[0] * fs))
-                else:
-                    log.warning("%s: LSL timestamps went back %.3f s; continuing without a gap", self.spec, -dev[0])
-                self._t_next = float(ts[a])
+            off = np.flatnonzero(np.abs(dev) > tol)
+            if not off.size or off[0] > 0:  # a run on the line
+                b = a + (int(off[0]) if off.size else n - a)
+                run = dev[: b - a]
+                self._jitter_s = 0.9 * self._jitter_s + 0.1 * float(np.mean(np.abs(run)))
+                self._t_next += (b - a) / fs + 0.1 * float(np.mean(run))
+                out.append((a, b, missing))
+                a, missing, self._early = b, 0, 0
                 continue
-            b = a + (int(off[0]) if off.size else n - a)
-            run = dev[: b - a]
-            self._jitter_s = 0.9 * self._jitter_s + 0.1 * float(np.mean(np.abs(run)))
-            self._t_next += (b - a) / fs + 0.1 * float(np.mean(run))
-            out.append((a, b, missing))
-            a, missing = b, 0
-        return out
+            late = float(dev[0])
+            if late < 0:  # earlier than the line: never a loss; a line that stays late is moved
+                rest = np.flatnonzero(np.abs(dev - late) > tol)
+                run_end = a + (int(rest[0]) if rest.size else n - a)
+                out.append((a, run_end, missing))
+                self._t_next += (run_end - a) / fs
+                self._early += run_end - a
+                if self._early >= CONFIRM_S * fs or (rest.size and dev[rest[0]] < late - tol):
+                    if late < -1.0:
+                        log.warning("%s: LSL timestamps went back %.3f s; no gap", self.spec, -late)
+                    self._t_next = float(ts[run_end - 1]) + 1 / fs
+                    self._early = 0
+                a, missing = run_end, 0
+                continue
+            # late: a push that came late (samples come back to the line) or a loss (they stay late)
+            confirm = int(CONFIRM_S * fs)
+            window = dev[:confirm]
+            back = np.flatnonzero(window <= tol)
+            if back.size or (len(window) < confirm and (not force or window.min() <= 2 * tol)):
+                if not back.size and not force:
+                    return out, a  # wait for what follows
+                b = a + (int(back[0]) if back.size else len(window))
+                out.append((a, b, missing))  # lateness, not loss: the line stays
+                self._t_next += (b - a) / fs
+                a, missing = b, 0
+                continue
+            loss = float(np.median(window))  # the line sits amid the jitter, so does the median
+            missing += int(round(loss * fs))
+            self._t_next += loss
+        return out, n
 
     def _gap(self, n: int, reason: str, exact: bool) -> GapRecord:
         assert self._info is not None

@@ -142,12 +142,30 @@ def test_a_jump_inside_one_chunk_is_a_gap_too():
     with open_source(f"lsl:{name}", resolve_timeout_s=3) as src:
         collect(src, lambda r: any(isinstance(x, DeviceInfo) for x in r))
         t0 = pylsl.local_clock()
-        stamps = [t0 + i / 1000 for i in range(100)] + [t0 + (100 + 37 + i) / 1000 for i in range(100)]
-        out.push_chunk(np.arange(200, dtype=np.float32)[:, None], stamps)  # 37 samples missing after #99
-        recs = collect(src, lambda r: n_samples(r) >= 200)
-    assert [(g.start_sample, g.n_samples) for g in recs if isinstance(g, GapRecord)] == [(100, 37)]
+        stamps = [t0 + i / 1000 for i in range(100)] + [t0 + (100 + 67 + i) / 1000 for i in range(400)]
+        out.push_chunk(np.arange(500, dtype=np.float32)[:, None], stamps)  # 67 samples missing after #99
+        recs = collect(src, lambda r: n_samples(r) >= 500)
+    assert [(g.start_sample, g.n_samples) for g in recs if isinstance(g, GapRecord)] == [(100, 67)]
     blocks = [(b.first_sample, b.uv[0, 0]) for b in recs if isinstance(b, SampleBlock)]
-    assert (137, 100.0) in blocks
+    assert (167, 100.0) in blocks
+
+
+def test_a_late_push_is_not_a_loss():
+    """A sender that stamps chunks when it pushes them: one push 15 ms late, then on time again,
+    and a last one 6 ms late with nothing after it. No sample is missing, so no gap."""
+    name = unique("late")
+    out = outlet(name, 1, units=["uV"])
+    with open_source(f"lsl:{name}", resolve_timeout_s=3) as src:
+        collect(src, lambda r: any(isinstance(x, DeviceInfo) for x in r))
+        t0 = pylsl.local_clock()
+        recs = []
+        for k in range(40):  # 20-sample chunks every 20 ms; stamp = last sample's time (+ lateness)
+            lateness = 0.015 if k == 30 else 0.006 if k == 39 else 0.0
+            out.push_chunk(np.full((20, 1), k, np.float32), t0 + (20 * k + 19) / 1000 + lateness)
+            recs += src.read(0.02)
+        recs += collect(src, lambda r: n_samples(r) >= 800 - n_samples(recs))
+    assert not [g for g in recs if isinstance(g, GapRecord)]
+    np.testing.assert_array_equal(samples_of(recs)[0], np.repeat(np.arange(40), 20))
 
 
 def test_a_sender_stamping_bursts_gives_no_false_gaps_and_real_losses_still_show():
