@@ -58,6 +58,8 @@ class Recording:
     source: str
     licence: str
     task: str = ""
+    #: stretches of sparse, regular single-motor-unit firing (voluntary, never twitches)
+    tonic: tuple[tuple[float, float], ...] = ()
 
     @property
     def path(self) -> Path:
@@ -90,12 +92,13 @@ def manifest() -> Manifest:
         if r.get("activity") not in ACTIVITIES:
             raise ValueError(f"{where}: activity {r.get('activity')!r}, expected one of {ACTIVITIES}")
         quiet = tuple((float(a), float(b)) for a, b in r.get("quiet", []))
-        if any(not 0 <= a < b <= float(r["duration_s"]) for a, b in quiet):
-            raise ValueError(f"{where}: quiet stretches must lie inside 0..duration_s with start < end")
+        tonic = tuple((float(a), float(b)) for a, b in r.get("tonic", []))
+        if any(not 0 <= a < b <= float(r["duration_s"]) for a, b in quiet + tonic):
+            raise ValueError(f"{where}: quiet and tonic stretches must lie inside 0..duration_s with start < end")
         recs.append(Recording(file=r["file"], activity=r["activity"], muscle=r["muscle"], fs_hz=float(r["fs_hz"]),
                               duration_s=float(r["duration_s"]), adc_bits=int(r["adc_bits"]),
                               expected_max_twitches=int(r["expected_max_twitches"]), quiet=quiet,
-                              source=r["source"], licence=r["licence"], task=r.get("task", "")))
+                              source=r["source"], licence=r["licence"], task=r.get("task", ""), tonic=tonic))
     return Manifest(tuple(recs), float(raw["quiet_max_twitches_per_100s"]))
 
 
@@ -160,6 +163,7 @@ class RecordingResult:
     recording: Recording
     twitches: int
     quiet_twitches: int
+    tonic_twitches: int
     noise_rms_uv: float
     injected: int = 0
     found: int = 0
@@ -178,7 +182,8 @@ def evaluate(rec: Recording, config: DetectorConfig | None = None, seeds: tuple[
     x, fs = rec.load()
     res = detect(x, fs, config)
     rms = noise_rms(x, fs, rec.quiet, config)
-    out = RecordingResult(rec, len(res.twitches), len(twitches_in(res.events, rec.quiet)), rms, events=res.events)
+    out = RecordingResult(rec, len(res.twitches), len(twitches_in(res.events, rec.quiet)),
+                          len(twitches_in(res.events, rec.tonic)), rms, events=res.events)
     for seed in seeds if rec.quiet else ():
         inj = inject(x, fs, rec.quiet, rms, seed=seed, size=size)
         got = twitches_in(detect(inj.signal, fs, config).events, rec.quiet)
