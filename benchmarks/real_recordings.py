@@ -85,6 +85,10 @@ def run(seeds: int) -> str:
         "Targets (issue #15): 0 twitches on voluntary activity and movement (single-unit trains included); "
         "<= 2 per 100 s of quiet; "
         "recall >= 0.90 at 8-10x and >= 0.98 at >= 10x the noise RMS; no extra twitches.",
+        "Noise RMS: the detector's pass band (zero-phase) over the manifest's quiet stretches; injected sizes are "
+        "peak-to-peak multiples of it, one 5-30 ms potential per ~0.6 s of quiet. Floor p5: 5th percentile of the "
+        "100 ms RMS of the 20-450 Hz band, for every file. Quiet and tonic (single-motor-unit train) stretches "
+        "are listed in data/recordings/manifest.toml.",
         "", *rows])
 
 
