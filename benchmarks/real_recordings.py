@@ -86,7 +86,7 @@ def run(seeds: int) -> str:
         "<= 2 per 100 s of quiet; "
         "recall >= 0.90 at 8-10x and >= 0.98 at >= 10x the noise RMS; no extra twitches.",
         "Noise RMS: the detector's pass band (zero-phase) over the manifest's quiet stretches; injected sizes are "
-        "peak-to-peak multiples of it, one 5-30 ms potential per ~0.6 s of quiet. Floor p5: 5th percentile of the "
+        "peak-to-peak multiples of it, 5-30 ms potentials 0.45-0.9 s apart (irregular). Floor p5: 5th percentile of the "
         "100 ms RMS of the 20-450 Hz band, for every file. Quiet and tonic (single-motor-unit train) stretches "
         "are listed in data/recordings/manifest.toml.",
         "", *rows])
@@ -94,7 +94,7 @@ def run(seeds: int) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--seeds", type=int, default=3, help="injection runs per file and size band")
+    ap.add_argument("--seeds", type=int, default=4, help="injection runs per file and size band")
     ap.add_argument("--write", action="store_true", help="update the section in benchmarks/RESULTS.md")
     args = ap.parse_args()
     body = run(args.seeds)

@@ -32,8 +32,9 @@ ACTIVITIES = ("voluntary", "movement", "walking", "intramuscular", "quiet")
 INJECT_SIZE = (10.0, 20.0)
 #: injected twitch durations (ms): the issue's 5-30 ms motor-unit potentials
 INJECT_MS = (5.0, 30.0)
-#: one injected twitch per this many seconds of quiet, kept this far from a stretch's ends
-INJECT_SPACING_S = 0.6
+#: injected twitches are this far apart (s, uniform: irregular, as fasciculations are, and far
+#: slower than a motor unit's 5-30 Hz), and kept this far from a quiet stretch's ends
+INJECT_INTERVAL_S = (0.45, 0.9)
 INJECT_MARGIN_S = 0.25
 #: an injected twitch counts as found when a twitch's onset is within this of its start
 MATCH_TOLERANCE_S = 0.030
@@ -134,15 +135,15 @@ class Injection:
 
 def inject(x: np.ndarray, fs: float, stretches: tuple[tuple[float, float], ...], rms_uv: float,
            seed: int = 0, size: tuple[float, float] = INJECT_SIZE) -> Injection:
-    """Add one bi- or triphasic potential (dsp.synth.muap, 5-30 ms, ``size`` times ``rms_uv``
-    peak-to-peak) every ~INJECT_SPACING_S of each quiet stretch, away from its ends."""
+    """Add bi- or triphasic potentials (dsp.synth.muap, 5-30 ms, ``size`` times ``rms_uv``
+    peak-to-peak, random polarity) at irregular INJECT_INTERVAL_S intervals through each
+    quiet stretch, away from its ends."""
     rng = np.random.default_rng(seed)
     y = np.array(x, dtype=np.float64, copy=True)
     onsets, sizes = [], []
     for a, b in stretches:
-        t = a + INJECT_MARGIN_S
-        while t + INJECT_MS[1] / 1000 <= b - INJECT_MARGIN_S:
-            at = t + rng.uniform(0.0, 0.1)
+        at = a + INJECT_MARGIN_S + rng.uniform(0.0, INJECT_INTERVAL_S[0])
+        while at + INJECT_MS[1] / 1000 <= b - INJECT_MARGIN_S:
             w = muap(rng.uniform(*INJECT_MS), fs, rng, doublet=False)
             ptp = rng.uniform(*size) * rms_uv
             i = int(round(at * fs))
@@ -152,7 +153,7 @@ def inject(x: np.ndarray, fs: float, stretches: tuple[tuple[float, float], ...],
             first = int(np.argmax(np.abs(w) > 0.02))
             onsets.append((i + first) / fs)
             sizes.append(ptp)
-            t += INJECT_SPACING_S
+            at += rng.uniform(*INJECT_INTERVAL_S)
     return Injection(y, np.array(onsets), np.array(sizes))
 
 

@@ -29,7 +29,7 @@ from myotwitch.host.realdata import (
 MANIFEST = manifest()
 RECORDINGS = {r.file: r for r in MANIFEST.recordings}
 WITH_QUIET = [r for r in MANIFEST.recordings if r.quiet]
-SEEDS = (0, 1, 2)  # ~150 injected twitches in all: enough to tell 0.87 from 0.90
+SEEDS = (0, 1, 2, 3)  # ~170 injected twitches in all
 
 #: false twitches the detector of 2026-11-29 (envelope threshold, before issue #15) reports
 CURRENT_FALSE_TWITCHES = {
@@ -113,7 +113,7 @@ def test_injection_touches_only_the_quiet_stretches():
     rms = noise_rms(x, fs, rec.quiet)
     assert 1.0 < rms < 4.0  # the stretches really are quiet (band-passed µV RMS)
     inj = inject(x, fs, rec.quiet, rms, seed=5, size=(10.0, 20.0))
-    assert len(inj.onsets_s) >= 40
+    assert len(inj.onsets_s) >= 30
     assert all(any(a + INJECT_MARGIN_S <= t < b for a, b in rec.quiet) for t in inj.onsets_s)
     assert ((inj.ptp_uv >= 10 * rms) & (inj.ptp_uv <= 20 * rms)).all()
     changed = np.flatnonzero(inj.signal != x) / fs
@@ -136,12 +136,12 @@ def _injected(size):
 @pytest.mark.parametrize("size, min_recall", [
     # issue #15 item 4 brief: 10-20x the noise RMS, recall >= 0.9
     pytest.param((10.0, 20.0), 0.90, marks=pytest.mark.xfail(
-        strict=True, reason="current detector: recall 0.87 at 10-20x; issue #15"), id="10-20x-brief"),
+        strict=True, reason="current detector: recall 0.84 at 10-20x; issue #15"), id="10-20x-brief"),
     # issue #15, "Done when": recall >= 0.98 at >= 10x and >= 0.90 at 8-10x
     pytest.param((10.0, 20.0), 0.98, marks=pytest.mark.xfail(
-        strict=True, reason="current detector: recall 0.87 at 10-20x; issue #15"), id="10-20x-issue"),
+        strict=True, reason="current detector: recall 0.84 at 10-20x; issue #15"), id="10-20x-issue"),
     pytest.param((8.0, 10.0), 0.90, marks=pytest.mark.xfail(
-        strict=True, reason="current detector: recall 0.27 at 8-10x; issue #15"), id="8-10x-issue"),
+        strict=True, reason="current detector: recall 0.30 at 8-10x; issue #15"), id="8-10x-issue"),
     # large twitches on real background: the current detector finds them all; keep it so
     pytest.param((20.0, 40.0), 0.98, id="20-40x"),
 ])
