@@ -3,7 +3,7 @@
 uint16_t mt_battery_mv(const mt_battery_divider_t *div, int32_t raw)
 {
     uint64_t pin_uv_times_full, mv;
-    uint32_t full = 1uL << div->resolution_bits;
+    uint32_t full = (uint32_t)1u << div->resolution_bits;
     if (raw <= 0 || div->r_bottom_ohm == 0u) {
         return 0u;
     }
