@@ -148,6 +148,8 @@ static void on_disconnect(uint16_t, uint8_t) { conn_handle = BLE_CONN_HANDLE_INV
 // The ATT MTU agreed on the connection right now. Bluefruit starts every connection at 23 and
 // updates BLEConnection::getMtu() when an exchange completes (either side starting it), so
 // reading it before each frame follows every change; no connection counts as the smallest MTU.
+// After our own request, core 1.1.8 stores the central's server_rx_mtu without taking the
+// minimum with ours (a phone answering 517 reads as 517): mt_notify_follow() clamps to 247.
 static uint16_t link_mtu() {
   const uint16_t handle = conn_handle;
   if (handle == BLE_CONN_HANDLE_INVALID) return MT_ATT_MTU_MIN;
