@@ -382,6 +382,8 @@ static void test_notify_follows_mtu_changes(void)
     CHECK(mt_notify_follow(&l, &d, 247u) == 244u && d.frame_samples == 57u);
     CHECK(mt_notify_follow(&l, &d, 185u) == 182u && d.frame_samples == 41u);
     CHECK(mt_notify_follow(&l, &d, 0u) == 20u); /* no connection: the smallest MTU */
+    /* Bluefruit 1.1.8 reports the central's receive MTU after our request (e.g. 517): use 247 */
+    CHECK(mt_notify_follow(&l, &d, 517u) == 244u && d.frame_samples == 57u);
 }
 
 int main(void)
