@@ -2,7 +2,7 @@
 
 uint16_t mt_battery_mv(const mt_battery_divider_t *div, int32_t raw)
 {
-    uint64_t pin_uv_times_full, mv;
+    uint64_t numerator, mv;
     uint32_t full = (uint32_t)1u << div->resolution_bits;
     if (raw <= 0 || div->r_bottom_ohm == 0u) {
         return 0u;
@@ -11,8 +11,8 @@ uint16_t mt_battery_mv(const mt_battery_divider_t *div, int32_t raw)
         raw = (int32_t)full;
     }
     /* mv = raw / 2^bits * full_scale * (top + bottom) / bottom, rounded to nearest */
-    pin_uv_times_full = (uint64_t)(uint32_t)raw * div->full_scale_mv * ((uint64_t)div->r_top_ohm + div->r_bottom_ohm);
-    mv = (pin_uv_times_full + ((uint64_t)full * div->r_bottom_ohm) / 2u) / ((uint64_t)full * div->r_bottom_ohm);
+    numerator = (uint64_t)(uint32_t)raw * div->full_scale_mv * ((uint64_t)div->r_top_ohm + div->r_bottom_ohm);
+    mv = (numerator + ((uint64_t)full * div->r_bottom_ohm) / 2u) / ((uint64_t)full * div->r_bottom_ohm);
     return (uint16_t)(mv > 0xFFFFu ? 0xFFFFu : mv);
 }
 
