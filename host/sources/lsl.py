@@ -317,19 +317,21 @@ class LslSource(Source):
         explained (a loss, or a push that came late?) wait for the next ones, up to HOLD_S."""
         assert self._plan is not None and self._info is not None
         fs = self._info.fs
-        parts = [p for p in (self._held, None if x is None else (x, ts)) if p is not None]
+        parts = [] if self._held is None else [self._held]
+        if x is not None and ts is not None:
+            parts.append((x, ts))
         if not parts:
             return []
-        x = np.concatenate([p[0] for p in parts]) if len(parts) > 1 else parts[0][0]
-        ts = np.concatenate([p[1] for p in parts]) if len(parts) > 1 else parts[0][1]
+        xs = np.concatenate([p[0] for p in parts])
+        stamps = np.concatenate([p[1] for p in parts])
         out: list[Record] = []
         if self._down_since is not None and self._t_next is None and self._next_index:
             # the stream came back in another format: only the host clock knows the outage
             out.append(self._gap(max(1, int(round((now - self._down_since) * fs))),
                                  "LSL stream lost; length from the host clock", False))
         self._down_since = None
-        segments, held_from = self._timeline(ts, force)
-        uv = (x[:held_from, self._plan.keep].T.astype(np.float64) * self._plan.uv_scale).astype(np.float32)
+        segments, held_from = self._timeline(stamps, force)
+        uv = (xs[:held_from, self._plan.keep].T.astype(np.float64) * self._plan.uv_scale).astype(np.float32)
         for a, b, missing in segments:
             if missing:
                 exact = not self._after_reconnect
@@ -339,10 +341,10 @@ class LslSource(Source):
             out.append(SampleBlock(self._next_index, fs, uv[:, a:b], now))
             self._next_index += b - a
             self.samples += b - a
-        if held_from < len(ts):
+        if held_from < len(stamps):
             if self._held is None or held_from > 0:
                 self._held_since = now
-            self._held = (x[held_from:], ts[held_from:])
+            self._held = (xs[held_from:], stamps[held_from:])
         else:
             self._held = None
         return out
