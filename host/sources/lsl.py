@@ -325,11 +325,14 @@ class LslSource(Source):
         xs = np.concatenate([p[0] for p in parts])
         stamps = np.concatenate([p[1] for p in parts])
         out: list[Record] = []
-        if self._down_since is not None and self._t_next is None and self._next_index:
-            # the stream came back in another format: only the host clock knows the outage
-            out.append(self._gap(max(1, int(round((now - self._down_since) * fs))),
+        down, self._down_since = self._down_since, None
+        if down is not None and self._t_next is not None and stamps[0] < self._t_next:
+            self._t_next = None  # back with a clock that is behind the old one: its stamps cannot tell
+        if down is not None and self._t_next is None and self._next_index:
+            # the stream came back in another format or clock: only the host clock knows the outage
+            out.append(self._gap(max(1, int(round((now - down) * fs))),
                                  "LSL stream lost; length from the host clock", False))
-        self._down_since = None
+            self._after_reconnect = False
         segments, held_from = self._timeline(stamps, force)
         uv = (xs[:held_from, self._plan.keep].T.astype(np.float64) * self._plan.uv_scale).astype(np.float32)
         for a, b, missing in segments:

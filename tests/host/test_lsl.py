@@ -216,6 +216,26 @@ def test_sender_stops_and_comes_back():
     assert np.all(samples_of(recs) == 1)
 
 
+def test_a_sender_back_with_an_older_clock_gets_the_outage_from_the_host_clock():
+    name = unique("oldclock")
+    out = outlet(name, 1, units=["uV"])
+    with open_source(f"lsl:{name}", resolve_timeout_s=3, stall_timeout_s=1.0) as src:
+        collect(src, lambda r: any(isinstance(x, DeviceInfo) for x in r))
+        out.push_chunk(np.zeros((200, 1), np.float32))
+        collect(src, lambda r: n_samples(r) >= 200)
+        del out
+        gc.collect()
+        gone = time.monotonic()
+        collect(src, lambda r: any(isinstance(x, LinkEvent) and x.kind == "disconnected" for x in r))
+        out = outlet(name, 1, units=["uV"])
+        collect(src, lambda r: any(isinstance(x, LinkEvent) and x.kind == "connected" for x in r))
+        out.push_chunk(np.ones((100, 1), np.float32), pylsl.local_clock() - 60.0)  # a clock a minute behind
+        recs = collect(src, lambda r: n_samples(r) >= 100)
+        outage = time.monotonic() - gone
+    gaps = [r for r in recs if isinstance(r, GapRecord)]
+    assert len(gaps) == 1 and not gaps[0].exact and 0.0 < gaps[0].duration_s <= outage
+
+
 def test_missing_pylsl_says_which_extra(monkeypatch):
     from myotwitch.host.sources import lsl
 
