@@ -311,6 +311,9 @@ class Recorder:
         if self.pipe is None:
             return
         if self.current is not None:
+            if not gap.exact:  # a device restart or a resynchronised counter: say so in the file
+                what = "device restarted" if "restart" in gap.reason else "sample counter resynchronised"
+                self._annotate_now(f"{what} (gap length {gap.duration_s:.3f} s from the host clock)")
             self.current.gaps += 1
             self.current.gap_samples += gap.n_samples
             self.current.writer.gap(gap.n_samples)
