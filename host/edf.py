@@ -16,6 +16,7 @@ the file stays EDF+C (continuous), samples inside a gap hold the digital minimum
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import logging
 import os
 import re
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 ANNOT_BYTES = 512  # bytes of annotations per data record (TALs beyond this wait for the next record)
 GAP_TEXT = "gap"
+MAX_ANNOTATION_CHARS = 200
 _MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
 
 
@@ -128,13 +130,20 @@ class EdfWriter:
         self.samples_written = 0
         self._pending = np.empty((self.n_channels, 0), dtype=np.int32)
         self._annotations: list[Annotation] = []
+        self._last_block: tuple[int, int] | None = None  # (file offset, bytes used) of the last annotation block
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         self.closed = False
         header = self._header(prefilter, transducer)
         self.header_bytes = len(header)
         self.record_bytes = self.spr * self.n_channels * self.width + self.annot_bytes
-        os.write(self._fd, header)
-        os.fsync(self._fd)
+        self.records = 0
+        try:
+            self._write_whole(header)
+            os.fsync(self._fd)
+        except OSError:
+            os.close(self._fd)
+            os.unlink(self.path)  # a file without a whole header is of no use to anyone
+            raise
 
     # -- header ----------------------------------------------------------------------------
     def _header(self, prefilter: str, transducer: str) -> bytes:
@@ -194,7 +203,9 @@ class EdfWriter:
         return self.records * self.spr + self._pending.shape[1]
 
     def annotate(self, onset_s: float, duration_s: float | None, text: str) -> None:
-        self._annotations.append(Annotation(onset_s, duration_s, text))
+        # one TAL must always fit a record's annotation signal; control characters never reach the file
+        clean = re.sub(r"[\x00-\x1f\x7f]", " ", str(text))[:MAX_ANNOTATION_CHARS]
+        self._annotations.append(Annotation(onset_s, duration_s, clean))
 
     def _append(self, counts: np.ndarray) -> None:
         self._pending = np.concatenate([self._pending, counts], axis=1) if self._pending.size else counts
@@ -214,34 +225,95 @@ class EdfWriter:
             raw = data.astype("<i2").tobytes()
         else:
             raw = data.view(np.uint8).reshape(data.shape + (4,))[..., :3].tobytes()
-        record = raw + self._annotation_block(self.records * self.record_s)
-        os.write(self._fd, record)  # one write per record: never torn by kill -9
+        block = self._annotation_block(self.records * self.record_s)
+        self._write_whole(raw + block)  # one write per record: never torn by kill -9
         os.fsync(self._fd)
+        self._last_block = (self.header_bytes + self.records * self.record_bytes + len(raw),
+                            len(block.rstrip(b"\x00")) + 1)  # keep the last TAL's closing 0
         self.records += 1
         self.samples_written = self.records * self.spr
         self._set_count(self.records)
 
+    def _write_whole(self, record: bytes) -> None:
+        """Write all of ``record`` or nothing: a short write is continued, and a failure
+        (disk full) truncates the file back to its last whole record before raising."""
+        view = memoryview(record)
+        try:
+            while view:
+                done = os.write(self._fd, view)
+                if done <= 0:
+                    raise OSError(errno.EIO, "write made no progress")
+                view = view[done:]
+        except OSError:
+            try:
+                os.ftruncate(self._fd, self.header_bytes + self.records * self.record_bytes)
+            except OSError:
+                log.error("%s: could not truncate a torn record", self.path)
+            raise
+
     def _set_count(self, n: int) -> None:
-        os.pwrite(self._fd, _field(n, 8), 236)
+        field_bytes = _field(n, 8)
+        if os.pwrite(self._fd, field_bytes, 236) != len(field_bytes):
+            raise OSError(errno.EIO, "short write of the header's record count")
         os.fsync(self._fd)
 
+    def _pad(self, n: int) -> None:
+        """``n`` samples of 0 µV after the data (other viewers draw a flat line at zero, not a
+        step to the digital minimum); an ``end_padding`` annotation says they are not data."""
+        if n > 0:
+            self._append(np.full((self.n_channels, n), self.to_counts(np.zeros(1))[0], dtype=np.int32))
+
+    def _amend_last_record(self) -> None:
+        """Put annotations left at close into the free room of the last record's annotation
+        signal, so a recording that ends on a whole record needs no extra record."""
+        if not self._annotations or self._last_block is None:
+            return
+        offset, used = self._last_block
+        extra = b""
+        while self._annotations and used + len(extra) + len(self._annotations[0].tal()) <= self.annot_bytes:
+            extra += self._annotations.pop(0).tal()
+        if extra:
+            if os.pwrite(self._fd, extra, offset + used) != len(extra):
+                raise OSError(errno.EIO, "short write of annotations")
+            os.fsync(self._fd)
+            self._last_block = (offset, used + len(extra))
+
+    def _records_for(self, annotations: list[Annotation], first_room: int) -> int:
+        """Padding records needed to hold ``annotations`` after ``first_room`` bytes of room."""
+        room, records = first_room, 0
+        overhead = 24  # the time-keeping TAL of each record
+        for a in annotations:
+            size = len(a.tal())
+            while size > room:
+                records += 1
+                room = self.annot_bytes - overhead
+            room -= size
+        return records
+
     def flush_annotations(self) -> None:
-        """Write pending annotations now (in an otherwise unfilled record, if needed) - used at close."""
-        while self._annotations:
-            pad = self.spr - self._pending.shape[1]
-            self._append(np.full((self.n_channels, pad), self.dig_min, dtype=np.int32))
+        """Write pending annotations now (used at close): into the last record if they fit, else
+        into padding of 0 µV that one ``end_padding`` annotation marks as not data."""
+        real_end = self.samples_written_total
+        partial = (self.spr - self._pending.shape[1]) % self.spr
+        if not partial:
+            self._amend_last_record()
+            if not self._annotations:
+                return
+        room = (self.annot_bytes - 24) if partial else 0
+        marker = Annotation(real_end / self.fs, 99999.0, "end_padding")
+        pad = partial + self._records_for([*self._annotations, marker], room) * self.spr
+        self.annotate(real_end / self.fs, pad / self.fs, "end_padding")
+        self._pad(pad)
+        while self._annotations:  # only if the estimate above fell short
+            self.annotate(self.samples_written_total / self.fs, self.record_s, "end_padding")
+            self._pad(self.spr)
 
     def close(self) -> None:
-        """Pad the last record (annotated as a gap so readers know it is not data) and finish."""
+        """Finish the last record (0 µV padding, annotated, only if needed) and the annotations."""
         if self.closed:
             return
         try:
             if self._pending.shape[1] or self._annotations:
-                real = self._pending.shape[1]
-                pad = (self.spr - real) % self.spr
-                if pad:
-                    self.annotate((self.records * self.spr + real) / self.fs, pad / self.fs, "end_padding")
-                    self._append(np.full((self.n_channels, pad), self.dig_min, dtype=np.int32))
                 self.flush_annotations()
         finally:
             os.close(self._fd)
@@ -452,9 +524,9 @@ class EdfReader:
         self.n_samples = int(self.record_start[-1] + self.spr) if e.n_records else 0
         self.gaps = [(a.onset_s, a.duration_s or 0.0) for a in e.annotations if a.text == GAP_TEXT]
         # our recorder pads the last record and says so: the data ends where the padding starts
-        for a in e.annotations:
-            if a.text == "end_padding" and a.duration_s and abs(a.onset_s + a.duration_s - self.n_samples / self.fs) < 1e-3:
-                self.n_samples = int(round(a.onset_s * self.fs))
+        for a in sorted((a for a in e.annotations if a.text == "end_padding"), key=lambda a: -a.onset_s):
+            if a.duration_s and abs(a.onset_s + a.duration_s - self.n_samples / self.fs) < 1e-3:
+                self.n_samples = max(int(round(a.onset_s * self.fs)), 0)
 
     @property
     def duration_s(self) -> float:
@@ -547,7 +619,10 @@ def repair(path: str | os.PathLike) -> tuple[int, int]:
     edf = read_header(path)
     with open(path, "rb") as f:
         f.seek(236)
-        before = int(_text(f.read(8)) or -1)
+        try:
+            before = int(_text(f.read(8)) or -1)
+        except ValueError:
+            before = -1
     size = os.path.getsize(path)
     good = edf.header_bytes + edf.n_records * edf.record_bytes
     with open(path, "r+b") as f:

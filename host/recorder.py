@@ -89,19 +89,43 @@ def recover(out_dir: str, config: DetectorConfig | None = None) -> list[str]:
             continue
         try:
             before, after = edf.repair(path)
+        except MyotwitchError as e:
+            log.error("could not recover %s: %s", path, e)
+            _remove_quietly(marker)  # once: the file is left as it is, and not tried again at every start
+            continue
+        except OSError as e:
+            log.error("could not recover %s now (%s); will try again at the next start", path, e.strerror or e)
+            continue
+        if after == 0:  # killed before the first second was complete: nothing to keep
+            _remove_quietly(path)
+            log.warning("removed interrupted recording %s: it ended before its first second of data", path)
+            _remove_quietly(marker)
+            continue
+        try:
             from myotwitch.host.analysis import analyze_file
 
             summary = analyze_file(path, config)
             summary["recovered"] = {"records_in_header": before, "records_kept": after}
             write_summary(path, summary)
+        except OSError as e:
+            log.error("recovered %s (%d s kept) but could not write its summary (%s); will try again at the next "
+                      "start", path, after, e.strerror or e)
+            continue
+        except MyotwitchError as e:
+            log.warning("recovered %s (%d s kept) but could not analyse it: %s", path, after, e)
+        else:
             log.warning("recovered interrupted recording %s: %d s kept (header said %s)", path, after,
                         before if before >= 0 else "unknown")
             recovered.append(path)
-        except MyotwitchError as e:
-            log.error("could not recover %s: %s", path, e)
-            continue
         os.remove(marker)
     return recovered
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
 
 
 def _alive(pid: int) -> bool:
