@@ -29,6 +29,9 @@ from myotwitch.host.stream import DeviceInfo, GapRecord, LinkEvent, SampleBlock,
 log = logging.getLogger(__name__)
 
 MARKER_SUFFIX = ".recording"
+#: Gaps longer than this end the file; recording goes on in a new file dated after the gap.
+#: A gap costs O(1) that way, where filling it would write hours of filler synchronously.
+LONG_GAP_S = 60.0
 LOW_DISK_WARN_BYTES = 500 * 1024 * 1024
 
 
@@ -176,6 +179,7 @@ class Recorder:
         self._disk_warned = False
         self.error: str | None = None
         self._episodes_seen = 0
+        self._next_file_note = ""
 
     # -- control ------------------------------------------------------------------------------
     def request_stop(self, *_: object) -> None:
@@ -308,6 +312,9 @@ class Recorder:
                                bits=self.info.bits, start=start, subject=self.subject,
                                prefilter=f"device {self.info.device_id} fw {self.info.firmware}")
         f = OpenFile(writer, first_sample, start)
+        if self._next_file_note:
+            writer.annotate(0.0, None, self._next_file_note)
+            self._next_file_note = ""
         log.info("recording to %s", path)
         self.eventlog.write("file", path=path, start=start.isoformat())
         return f
@@ -334,7 +341,14 @@ class Recorder:
         self.lost_samples += gap.n_samples
         if self.pipe is None:
             return
-        if self.current is not None:
+        if self.current is not None and gap.n_samples > LONG_GAP_S * gap.fs:
+            note = f"gap of {gap.duration_s:.0f} s ({gap.reason}); recording continues in a new file"
+            self._annotate_now(note)
+            self.current.end_sample = self.samples_in_session()
+            self.closing.append(self.current)
+            self.current = None
+            self._next_file_note = f"after a gap of {gap.duration_s:.0f} s ({gap.reason})"
+        elif self.current is not None:
             if not gap.exact:  # a device restart or a resynchronised counter: say so in the file
                 what = "device restarted" if "restart" in gap.reason else "sample counter resynchronised"
                 self._annotate_now(f"{what} (gap length {gap.duration_s:.3f} s from the host clock)")

@@ -92,3 +92,37 @@ def test_assembler_state_is_bounded_under_many_suspect_frames():
     for c in rng.integers(0, 2**32, 500):
         a.feed([frame(int(c))], received_at=0.0)
     assert len(a._suspects) <= 8
+
+
+class _NoSource:
+    spec = "test"
+    closed = False
+
+    def close(self):
+        self.closed = True
+
+
+def test_a_long_gap_costs_constant_disk_and_time_in_the_recorder(tmp_path):
+    import time
+
+    from myotwitch.host.edf import EdfReader
+    from myotwitch.host.recorder import Recorder
+    from myotwitch.host.stream import DeviceInfo
+
+    info = DeviceInfo("test", "00000000000000aa", "0.1.0", 1000.0, 1, 1, 0.5, ("calf",))
+    rec = Recorder(_NoSource(), str(tmp_path), status_interval_s=999)
+    rng = np.random.default_rng(0)
+    started = time.monotonic()
+    rec.handle(info)
+    rec.handle(SampleBlock(0, 1000.0, rng.normal(0, 5, (1, 5000)).astype(np.float32)))
+    rec.handle(GapRecord(5000, 2**31, 1000.0, "samples lost in transit or on the device", True))  # 596 hours
+    rec.handle(SampleBlock(5000 + 2**31, 1000.0, rng.normal(0, 5, (1, 5000)).astype(np.float32)))
+    rec.finish(close_source=False)
+    assert time.monotonic() - started < 10
+    files = sorted(tmp_path.glob("*.edf"))
+    assert len(files) == 2 and sum(f.stat().st_size for f in files) < 1_000_000
+    first, second = (EdfReader(f) for f in files)
+    assert first.duration_s == 5.0 and second.duration_s == 5.0
+    assert abs((second.edf.start - first.edf.start).total_seconds() - (5 + 2**31 / 1000)) < 1  # whole-second header
+    assert any("continues in a new file" in a.text for a in first.edf.annotations)
+    assert any(a.text.startswith("after a gap") for a in second.edf.annotations)
