@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 ANNOT_BYTES = 512  # bytes of annotations per data record (TALs beyond this wait for the next record)
 GAP_TEXT = "gap"
 MAX_ANNOTATION_CHARS = 200
+#: Reading limits: a header or a time stamp must not be able to claim unbounded memory or time.
+MAX_GAP_S = 7 * 86400.0  # one hole between EDF+D records
+MAX_ANNOTATIONS = 200_000
+TIME_TOLERANCE_S = 1e-3
 _MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
 
 
@@ -366,6 +370,11 @@ class EdfFile:
     annotations: list[Annotation] = field(default_factory=list)
     record_onsets: np.ndarray | None = None  # from time-keeping TALs (EDF+)
     truncated_bytes: int = 0
+    warnings: list[str] = field(default_factory=list)  # what was wrong but could be read around
+
+    def warn(self, text: str) -> None:
+        log.warning("%s", text)
+        self.warnings.append(text)
 
     @property
     def width(self) -> int:
@@ -411,9 +420,14 @@ def read_header(path: str | os.PathLike, *, allow_truncated: bool = True) -> Edf
                 ns = int(_text(head[252:256]))
             except ValueError as e:
                 raise FormatError(f"{name}: header number field is not a number ({e})") from e
+            if not (np.isfinite(record_s) and 0 < record_s <= 86400):
+                raise FormatError(f"{name}: data record duration is {_text(head[244:252])!r} s; expected a "
+                                  "positive number of seconds")
             if ns < 1 or header_bytes != 256 * (ns + 1):
                 raise FormatError(f"{name}: header says {ns} signals and {header_bytes} header bytes; "
                                   f"expected {256 * (ns + 1)}")
+            if ns > 4096:
+                raise FormatError(f"{name}: header says {ns} signals; at most 4096 are supported")
             rest = f.read(256 * ns)
             if len(rest) < 256 * ns:
                 raise FormatError(f"{name}: truncated inside the signal headers")
@@ -456,11 +470,51 @@ def read_header(path: str | os.PathLike, *, allow_truncated: bool = True) -> Edf
         if not allow_truncated:
             raise FormatError(f"{name}: header promises {n_records} data records, file holds {available}")
         if n_records > available:
-            log.warning("%s: header promises %d data records, file holds %d (truncated?)", name, n_records, available)
+            edf.warn(f"{name}: header promises {n_records} data records, file holds {available} (truncated?)")
+        elif n_records < 0:
+            edf.warn(f"{name}: header's record count is {n_records} (recording interrupted?); read the "
+                     f"{available} whole records on disk")
         edf.n_records = available
     edf.truncated_bytes = torn
+    if torn and n_records != edf.n_records:
+        edf.warn(f"{name}: {torn} bytes after the last whole data record ignored (torn record)")
     _read_annotations(edf)
+    _check_timeline(edf)
     return edf
+
+
+def _check_timeline(edf: EdfFile) -> None:
+    """Record start times from the time-keeping TALs must agree with the header: in EDF+C
+    they are record x duration (a mismatch is read as what the file holds, and said); in EDF+D
+    they must increase, with holes no longer than ``MAX_GAP_S``."""
+    onsets = edf.record_onsets
+    name = os.path.basename(edf.path)
+    if onsets is None or not len(onsets):
+        return
+    rel = onsets - onsets[0]
+    nominal = np.arange(len(onsets)) * edf.record_s
+    if not np.all(np.isfinite(onsets)):
+        bad = int(np.argmin(np.isfinite(onsets)))
+        edf.warn(f"{name}: record {bad + 1} has no readable start time; records placed one after another")
+        edf.record_onsets = nominal + (onsets[0] if np.isfinite(onsets[0]) else 0.0)
+        return
+    if "+D" not in edf.plus:
+        if not np.allclose(rel, nominal, atol=TIME_TOLERANCE_S, rtol=0):
+            bad = int(np.argmax(np.abs(rel - nominal) > TIME_TOLERANCE_S))
+            edf.warn(f"{name}: continuous ({edf.plus or 'EDF'}) file, but record {bad + 1} is time-stamped "
+                     f"{onsets[bad]:+g} s where record x duration gives {onsets[0] + nominal[bad]:+g} s; "
+                     "read as the records it holds")
+            edf.record_onsets = onsets[0] + nominal
+        return
+    steps = np.diff(rel)
+    if np.any(steps < edf.record_s - TIME_TOLERANCE_S):
+        bad = int(np.argmax(steps < edf.record_s - TIME_TOLERANCE_S)) + 1
+        raise FormatError(f"{name}: record {bad + 1} starts at {onsets[bad]:+g} s, before the end of record {bad} "
+                          f"({onsets[bad - 1] + edf.record_s:+g} s); EDF+D records must be in time order")
+    if np.any(steps - edf.record_s > MAX_GAP_S):
+        bad = int(np.argmax(steps - edf.record_s > MAX_GAP_S)) + 1
+        raise FormatError(f"{name}: a hole of {steps[bad - 1] - edf.record_s:.0f} s before record {bad + 1}; "
+                          f"more than {MAX_GAP_S / 86400:g} days between records is not believed")
 
 
 def _read_annotations(edf: EdfFile) -> None:
@@ -471,6 +525,7 @@ def _read_annotations(edf: EdfFile) -> None:
     onsets = np.empty(edf.n_records)
     mm = np.memmap(edf.path, dtype=np.uint8, mode="r", offset=edf.header_bytes,
                    shape=(edf.n_records, edf.record_bytes))
+    bad, capped = 0, False
     for r in range(edf.n_records):
         first = True
         for i in ann_idx:
@@ -485,17 +540,29 @@ def _read_annotations(edf: EdfFile) -> None:
                     onset = float(onset_txt)
                     dur = float(dur_txt) if dur_txt else None
                 except ValueError:
+                    bad += 1
                     continue
                 texts = [p.decode("utf-8", "replace") for p in parts[1:] if p]
                 if first and i == ann_idx[0]:  # the record's time-keeping TAL (it may carry text too)
-                    onsets[r] = onset
+                    onsets[r] = onset if np.isfinite(onset) else np.nan
                     first = False
+                if not np.isfinite(onset) or (dur is not None and not (np.isfinite(dur) and dur >= 0)):
+                    bad += 1
+                    continue
                 for t in texts:
+                    if len(edf.annotations) >= MAX_ANNOTATIONS:
+                        capped = True
+                        break
                     edf.annotations.append(Annotation(onset, dur, t))
         if first:
             onsets[r] = r * edf.record_s
     del mm
     edf.record_onsets = onsets
+    name = os.path.basename(edf.path)
+    if bad:
+        edf.warn(f"{name}: {bad} annotation(s) with an unreadable, infinite or negative time ignored")
+    if capped:
+        edf.warn(f"{name}: more than {MAX_ANNOTATIONS} annotations; the rest ignored")
 
 
 class EdfReader:
@@ -522,7 +589,9 @@ class EdfReader:
         onsets = e.record_onsets if e.record_onsets is not None else np.arange(e.n_records) * e.record_s
         self.record_start = np.rint((onsets - (onsets[0] if len(onsets) else 0)) * self.fs).astype(np.int64)
         self.n_samples = int(self.record_start[-1] + self.spr) if e.n_records else 0
-        self.gaps = [(a.onset_s, a.duration_s or 0.0) for a in e.annotations if a.text == GAP_TEXT]
+        end_s = self.n_samples / self.fs
+        self.gaps = [(a.onset_s, min(a.duration_s or 0.0, end_s)) for a in e.annotations
+                     if a.text == GAP_TEXT and 0 <= a.onset_s <= end_s]
         # our recorder pads the last record and says so: the data ends where the padding starts
         for a in sorted((a for a in e.annotations if a.text == "end_padding"), key=lambda a: -a.onset_s):
             if a.duration_s and abs(a.onset_s + a.duration_s - self.n_samples / self.fs) < 1e-3:
@@ -531,6 +600,11 @@ class EdfReader:
     @property
     def duration_s(self) -> float:
         return self.n_samples / self.fs
+
+    @property
+    def warnings(self) -> list[str]:
+        """What was wrong with the file but could be read around (for quality.warnings)."""
+        return self.edf.warnings
 
     def select(self, wanted: list[str] | None) -> None:
         """Keep only the channels named (label, case-insensitive) or indexed (0-based) in ``wanted``."""
@@ -583,23 +657,20 @@ class EdfReader:
                         counts = np.where(v >= 1 << 23, v - (1 << 24), v).astype(np.float64)
                     out[k] = counts * gains[k, 0] + offsets[k, 0]
                 starts = self.record_start[r0:r1]
-                contiguous = np.all(np.diff(starts) == self.spr)
-                first = int(starts[0])
-                if not contiguous:  # EDF+D: place records on the timeline, NaN between
-                    span = int(starts[-1] - first + self.spr)
-                    placed = np.full((out.shape[0], span), np.nan, dtype=np.float32)
-                    for j, rec_start in enumerate(starts.tolist()):
-                        at = rec_start - first
-                        placed[:, at: at + self.spr] = out[:, j * self.spr: (j + 1) * self.spr]
-                    out = placed
-                for g0, g1 in gap_ranges:
-                    lo, hi = max(g0 - first, 0), min(g1 - first, out.shape[1])
-                    if lo < hi:
-                        out[:, lo:hi] = np.nan
-                if first + out.shape[1] > self.n_samples:
-                    out = out[:, : max(self.n_samples - first, 0)]
-                if out.shape[1]:
-                    yield first, out  # a hole before the next chunk shows as a jump in first_sample
+                # EDF+D: each run of back-to-back records is yielded on its own; a hole between
+                # runs shows as a jump in first_sample (memory stays one chunk, whatever the hole)
+                breaks = [0, *(np.nonzero(np.diff(starts) != self.spr)[0] + 1).tolist(), len(starts)]
+                for a, b in zip(breaks[:-1], breaks[1:]):
+                    first = int(starts[a])
+                    part = out[:, a * self.spr: b * self.spr]
+                    for g0, g1 in gap_ranges:
+                        lo, hi = max(g0 - first, 0), min(g1 - first, part.shape[1])
+                        if lo < hi:
+                            part[:, lo:hi] = np.nan
+                    if first + part.shape[1] > self.n_samples:
+                        part = part[:, : max(self.n_samples - first, 0)]
+                    if part.shape[1]:
+                        yield first, part
         finally:
             del mm
 

@@ -9,6 +9,7 @@ import os
 from dataclasses import asdict
 
 from myotwitch.dsp import DetectorConfig, Episode, Event, Pipeline
+from myotwitch.host.strict import strict
 
 SCHEMA = "myotwitch.session/1"
 
@@ -66,7 +67,7 @@ def write_summary(recording: str | os.PathLike, summary: dict) -> str:
     tmp = path + ".tmp"
     try:
         with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(summary, fh, indent=1, default=str)
+            json.dump(strict(summary)[0], fh, indent=1, default=str, allow_nan=False)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
