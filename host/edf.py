@@ -113,7 +113,9 @@ class EdfWriter:
         self.path = os.fspath(path)
         self.fs, self.record_s = fs, record_s
         self.spr = int(round(spr))
-        self.labels = [str(label) for label in labels]
+        from myotwitch.host.stream import safe_labels
+
+        self.labels = list(safe_labels([str(label) for label in labels]))
         self.n_channels = len(self.labels)
         self.bits = bits
         self.width = bits // 8
@@ -124,8 +126,19 @@ class EdfWriter:
         # 8-character physical range, so what they read is what we meant (exact for 16-bit
         # devices with binary-fraction scales such as 0.125 µV/count, within half a step otherwise)
         self.dig_min, self.dig_max = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-        self._pmin = _num(self.dig_min * uv_per_count)
-        self._pmax = _num(self.dig_max * uv_per_count)
+        # the physical range must fit the header's 8 characters: large scales (the protocol allows
+        # up to 10^6 µV per count) are written in mV or V instead of µV
+        for unit, per_uv in (("uV", 1.0), ("mV", 1e-3), ("V", 1e-6)):
+            try:
+                self._pmin = _num(self.dig_min * uv_per_count * per_uv)
+                self._pmax = _num(self.dig_max * uv_per_count * per_uv)
+            except ValueError:
+                continue
+            if float(self._pmax) > float(self._pmin):
+                break
+        else:
+            raise ValueError(f"{uv_per_count} µV per count cannot be written as an EDF physical range")
+        self.unit, self._per_uv = unit, per_uv
         self.gain = (float(self._pmax) - float(self._pmin)) / (self.dig_max - self.dig_min)
         self.offset = float(self._pmax) - self.gain * self.dig_max
         self.start = (start or dt.datetime.now()).replace(microsecond=0)
@@ -164,7 +177,7 @@ class EdfWriter:
         h += _field(_num(self.record_s), 8) + _field(ns, 4)
         annot = "BDF Annotations" if bdf else "EDF Annotations"
         sig: list[tuple[object, ...]] = [
-            (lab, transducer, "uV", self._pmin, self._pmax, self.dig_min, self.dig_max, prefilter, self.spr)
+            (lab, transducer, self.unit, self._pmin, self._pmax, self.dig_min, self.dig_max, prefilter, self.spr)
             for lab in self.labels]
         full = 1 << (self.bits - 1)  # the annotation signal must declare the full range (EDF+ spec)
         sig.append((annot, "", "", "-1", "1", -full, full - 1, "", self.annot_bytes // self.width))
@@ -179,7 +192,7 @@ class EdfWriter:
     # -- data ---------------------------------------------------------------------------
     def to_counts(self, uv: np.ndarray) -> np.ndarray:
         """µV -> digital values, with the gain and offset the header implies."""
-        counts = np.rint((np.asarray(uv, dtype=np.float64) - self.offset) / self.gain)
+        counts = np.rint((np.asarray(uv, dtype=np.float64) * self._per_uv - self.offset) / self.gain)
         return np.clip(counts, self.dig_min + 1, self.dig_max).astype(np.int32)
 
     def write(self, uv: np.ndarray) -> None:

@@ -33,6 +33,22 @@ CONFIRM_FRAMES = 3
 RECENT_S = 1.0
 
 
+RESERVED_LABELS = ("edf annotations", "bdf annotations")
+
+
+def safe_labels(labels: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Channel labels as a device sent them, made safe for files and terminals: printable
+    ASCII only (no escape sequences), never an EDF annotation signal's name, never empty,
+    and unique (``chN`` stands in where needed)."""
+    out: list[str] = []
+    for i, raw in enumerate(labels):
+        text = "".join(c if 32 <= ord(c) < 127 else "?" for c in str(raw)).strip()[:16]
+        if not text.strip("?") or text.lower().strip() in RESERVED_LABELS or text in out:
+            text = f"ch{i + 1}"
+        out.append(text)
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class DeviceInfo:
     """What the device says about itself (from its INFO frame) plus where it was found."""
@@ -50,7 +66,7 @@ class DeviceInfo:
     @classmethod
     def from_frame(cls, f: InfoFrame, source: str) -> DeviceInfo:
         return cls(source, f.device_id_hex, ".".join(map(str, f.firmware)), float(f.sample_rate_hz),
-                   f.n_channels, f.sample_format, f.uv_per_count, f.labels, f.protocol_version)
+                   f.n_channels, f.sample_format, f.uv_per_count, safe_labels(f.labels), f.protocol_version)
 
     @property
     def bits(self) -> int:
