@@ -135,10 +135,10 @@ class EdfWriter:
             except ValueError:
                 continue
             if float(self._pmax) > float(self._pmin):
+                self.unit, self._per_uv = unit, per_uv
                 break
         else:
             raise ValueError(f"{uv_per_count} µV per count cannot be written as an EDF physical range")
-        self.unit, self._per_uv = unit, per_uv
         self.gain = (float(self._pmax) - float(self._pmin)) / (self.dig_max - self.dig_min)
         self.offset = float(self._pmax) - self.gain * self.dig_max
         self.start = (start or dt.datetime.now()).replace(microsecond=0)
