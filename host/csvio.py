@@ -10,7 +10,7 @@ import datetime as dt
 import itertools
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 import numpy as np
 
@@ -101,7 +101,7 @@ class CsvReader:
         self._n_rows = max(sum(1 for _, line in self._lines() if line.strip()) - 1, 0)
         self.n_samples = self._n_rows
 
-    def _lines(self) -> Iterator[tuple[int, str]]:
+    def _lines(self) -> Generator[tuple[int, str], None, None]:
         """(line number, text) for every line (LF, CRLF or CR endings), each bounded in length."""
         with open(self.path, encoding="utf-8-sig", errors="replace") as fh:
             no = 0

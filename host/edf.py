@@ -673,9 +673,9 @@ class EdfReader:
                 # EDF+D: each run of back-to-back records is yielded on its own; a hole between
                 # runs shows as a jump in first_sample (memory stays one chunk, whatever the hole)
                 breaks = [0, *(np.nonzero(np.diff(starts) != self.spr)[0] + 1).tolist(), len(starts)]
-                for a, b in zip(breaks[:-1], breaks[1:]):
-                    first = int(starts[a])
-                    part = out[:, a * self.spr: b * self.spr]
+                for run_start, run_end in zip(breaks[:-1], breaks[1:]):
+                    first = int(starts[run_start])
+                    part = out[:, run_start * self.spr: run_end * self.spr]
                     for g0, g1 in gap_ranges:
                         lo, hi = max(g0 - first, 0), min(g1 - first, part.shape[1])
                         if lo < hi:
