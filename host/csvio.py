@@ -19,6 +19,8 @@ from myotwitch.host.errors import FormatError
 
 CHUNK_ROWS = 200_000
 MAX_LINE = 64 * 1024  # characters; a recording's line is a few dozen
+CHUNK_CHARS = 16 << 20  # characters of text parsed at a time
+MAX_CHANNELS = 256
 GAP_INTERVALS = 2.5  # a time step above this many sample intervals is a gap
 MAX_GAP_S = 7 * 86400.0
 _UNIT_RE = re.compile(r"(?:[_\s\[(])(uv|µv|mv|v|counts)\]?\)?$", re.I)
@@ -75,6 +77,9 @@ class CsvReader:
             raise FormatError(f"{self.name}: first line is numbers; expected a header like 'time_s,gastroc_uV'")
         except ValueError:
             pass
+        if len(cols) - 1 > MAX_CHANNELS:
+            raise FormatError(f"{self.name}: header has {len(cols) - 1} channel columns; at most {MAX_CHANNELS} "
+                              "are supported")
         self.all_labels = cols[1:]
         forced = parse_units(units)
         self._scale = []
@@ -160,10 +165,12 @@ class CsvReader:
         next(lines, None)  # the header
         while True:
             chunk = []
+            size = 0
             for no, line in lines:
                 if line.strip():
                     chunk.append((no, line))
-                if len(chunk) >= CHUNK_ROWS:
+                    size += len(line)
+                if len(chunk) >= CHUNK_ROWS or size >= CHUNK_CHARS:
                     break
             if not chunk:
                 if jumps > 3:

@@ -37,6 +37,8 @@ MAX_ANNOTATION_CHARS = 200
 MAX_GAP_S = 7 * 86400.0  # one hole between EDF+D records
 MAX_ANNOTATIONS = 200_000
 TIME_TOLERANCE_S = 1e-3
+MAX_RECORD_BYTES = 64 << 20
+CHUNK_BYTES = 16 << 20  # raw bytes read at a time
 _MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
 
 
@@ -467,6 +469,9 @@ def read_header(path: str | os.PathLike, *, allow_truncated: bool = True) -> Edf
             raise FormatError(f"{name}: signal {i + 1} ({cols['label'][i]!r}) has a non-numeric range or "
                               f"samples-per-record field") from e
         s = signals[-1]
+        if not all(np.isfinite([s.phys_min, s.phys_max])) or max(abs(s.phys_min), abs(s.phys_max)) > 1e15:
+            raise FormatError(f"{name}: signal {s.label!r} has physical range {cols['pmin'][i]}..{cols['pmax'][i]}; "
+                              "expected finite numbers")
         if s.dig_max <= s.dig_min or s.spr < 1:
             raise FormatError(f"{name}: signal {s.label!r} has digital range {s.dig_min}..{s.dig_max} and "
                               f"{s.spr} samples per record")
@@ -477,6 +482,9 @@ def read_header(path: str | os.PathLike, *, allow_truncated: bool = True) -> Edf
         log.warning("%s: start date/time unreadable, using 1985-01-01", name)
     edf = EdfFile(path, bdf, _text(head[192:236])[:5], _text(head[8:88]), _text(head[88:168]), start, header_bytes,
                   n_records, record_s, signals)
+    if edf.record_bytes > MAX_RECORD_BYTES:
+        raise FormatError(f"{name}: data records of {edf.record_bytes} bytes; at most {MAX_RECORD_BYTES >> 20} MiB "
+                          "are supported")
     available = (size - header_bytes) // edf.record_bytes if edf.record_bytes else 0
     torn = (size - header_bytes) % edf.record_bytes if edf.record_bytes else 0
     if n_records < 0 or n_records > available:
@@ -651,6 +659,7 @@ class EdfReader:
     def iter_records(self, records_per_chunk: int = 60) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(first_sample, uv)`` chunks; uv is float32 (channels, n) with NaN in gaps."""
         e = self.edf
+        records_per_chunk = max(1, min(records_per_chunk, CHUNK_BYTES // max(e.record_bytes, 1)))
         dtype = np.dtype("<i2") if e.width == 2 else np.uint8
         gains, offsets = self._scale()
         gap_ranges = [(int(round(on * self.fs)), int(round((on + d) * self.fs))) for on, d in self.gaps]
