@@ -86,3 +86,15 @@ def test_record_cli_with_reset_every_holds_the_duration(tmp_path):
     y, _ = r.read_all()
     assert np.isfinite(y).sum() == 12_000
     assert sum(a.text.startswith("device restart") for a in r.edf.annotations) == 2
+
+
+def test_source_stats_report_restarts():
+    src = open_source("sim:reset_every=1,speed=0")
+    try:
+        seen = 0
+        while seen < 2500:
+            seen += sum(r.n for r in src.read(0.1) if hasattr(r, "uv"))
+        assert src.stats()["device_restarts"] == 2
+        assert src.stats()["duplicates"] == 0
+    finally:
+        src.close()
