@@ -226,10 +226,9 @@ class StreamAssembler:
             self._expected = f.first_sample
         diff = (f.first_sample - self._expected) % COUNTER_MOD
         if self._reconnect_gap_s is not None:
-            out: list[Record] = []
+            out: list[Record] = self._drop_suspects()
             elapsed, self._reconnect_gap_s = self._reconnect_gap_s, None
             self._info_repeated = False
-            self._suspects.clear()
             by_clock = int(round(elapsed * info.fs))
             if diff < COUNTER_MOD // 2 and abs(diff - by_clock) <= max(2 * info.fs, 0.5 * by_clock):
                 if diff:
