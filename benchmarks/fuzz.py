@@ -32,6 +32,7 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+from benchmarks.common import machine, write_section  # noqa: E402
 from myotwitch.host import protocol as P  # noqa: E402
 from myotwitch.host.errors import MyotwitchError  # noqa: E402
 from myotwitch.host.stream import CONFIRM_FRAMES, GapRecord, SampleBlock, StreamAssembler  # noqa: E402
@@ -296,8 +297,13 @@ def main() -> None:
             counts["decoder"] += 1
         for kind, base in (("edf", edf_base), ("csv", csv_base)):
             counts[f"{kind} {file_case(kind, base, rng, folder)}"] += 1
-    print(f"seed {args.seed}, {args.minutes:g} min: " + ", ".join(f"{k} {v}" for k, v in counts.items())
-          + "; 0 failures")
+    line = (f"seed {args.seed}, {args.minutes:g} min: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+            + "; 0 failures")
+    print(line)
+    write_section("Fuzzing", f"`python -m benchmarks.fuzz --minutes {args.minutes:g}` on {machine()}:\n\n{line} "
+                  "(a failure stops the run and keeps the mutant).\n\nCases: assembler scenarios against the model, "
+                  "damaged decoder streams, EDF and CSV mutants (ok = read, refused = one-line FormatError; "
+                  f"traced memory < {MEMORY_LIMIT / 1e6:.0f} MB each).")
 
 
 if __name__ == "__main__":
