@@ -78,20 +78,6 @@ def detector_config(args: argparse.Namespace) -> DetectorConfig:
     return cfg
 
 
-def resolve_source(spec: str | None) -> str:
-    """'auto' -> the first attached device, else the simulator (and say so)."""
-    if spec and spec != "auto":
-        return spec
-    try:
-        from myotwitch.host.sources.serial import resolve_auto
-
-        return "serial:" + resolve_auto()
-    except MyotwitchError:
-        log.warning("no myotwitch device found; using the built-in simulator (sim:). "
-                    "Pass --source to choose a device.")
-        return "sim:"
-
-
 # -- sub-commands ---------------------------------------------------------------------------------
 def cmd_record(args: argparse.Namespace) -> int:
     from myotwitch.host.edf import Subject

@@ -18,8 +18,8 @@ def run_live(args: argparse.Namespace, config: DetectorConfig) -> int:
     import pyqtgraph as pg
     from PySide6 import QtCore, QtWidgets
 
-    from myotwitch.host.cli import resolve_source
     from myotwitch.host.gui.window import MainWindow
+    from myotwitch.host.sources.auto import resolve_source
 
     if not 2 <= args.window <= 60:
         raise MyotwitchError(f"--window {args.window:g}: expected 2-60 seconds")

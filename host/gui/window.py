@@ -222,7 +222,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # -- sources ------------------------------------------------------------------------------------
     def start_source(self, spec: str) -> None:
-        from myotwitch.host.cli import resolve_source
+        from myotwitch.host.sources.auto import resolve_source
 
         if self.acq is not None:
             self.set_recording(False)
