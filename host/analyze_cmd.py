@@ -61,7 +61,9 @@ def _load_summary(path: str) -> dict:
         raise FormatError(f"{name}: not a readable summary ({e})") from e
     if not isinstance(s, dict) or s.get("schema") != SCHEMA or "stats" not in s:
         raise FormatError(f"{name}: not a myotwitch session summary (expected schema {SCHEMA})")
-    return s
+    from myotwitch.host.summary_check import validate_summary
+
+    return validate_summary(s, name)  # a sidecar is outside input: its shape and types are checked
 
 
 def _run_local(files, config, channels, units, jobs, bar, single_bar: bool) -> list[dict]:
