@@ -15,7 +15,8 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 aut
 color:#1b1b1b;line-height:1.45}
 h1{font-size:1.5em}h2{font-size:1.2em;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:1.6em}
 img{width:100%;height:auto}table{border-collapse:collapse;width:100%;font-size:.92em}
-.scroll{overflow-x:auto;max-width:100%}h1,h2,h3,p,td,th{overflow-wrap:anywhere}
+.scroll{overflow-x:auto;max-width:100%}h1,h2,h3,p{overflow-wrap:anywhere}td,th{overflow-wrap:break-word}
+.num,th{white-space:nowrap}
 td,th{border-bottom:1px solid #eee;padding:4px 6px;text-align:left}.num{text-align:right}
 .consult{border-left:5px solid #c62828;padding:6px 10px;background:#fdecea;margin:6px 0}
 .self-care{border-left:5px solid #2e7d32;padding:6px 10px;background:#edf7ed;margin:6px 0}
