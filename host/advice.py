@@ -165,7 +165,7 @@ def _why_fields(template: str) -> list[tuple[str, str, str | None]]:
     no positions, attributes, indexes or nested fields."""
     import string
 
-    out = []
+    out: list[tuple[str, str, str | None]] = []
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError as e:

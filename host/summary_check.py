@@ -60,8 +60,8 @@ def validate_summary(s: object, name: str) -> dict:
     if s.get("start"):
         try:
             dt.datetime.fromisoformat(s["start"])
-        except ValueError as e:
-            raise c.fail("start", "an ISO date and time") from e
+        except ValueError as err:
+            raise c.fail("start", "an ISO date and time") from err
     c.number(s.get("fs"), "fs", minimum=1e-9)
     channels = c.items(s.get("channels"), "channels", limit=256)
     if not channels:
@@ -103,25 +103,25 @@ def validate_summary(s: object, name: str) -> dict:
     det = c.table(s.get("detector"), "detector")
     c.number(det.get("band_low_hz"), "detector.band_low_hz")
     c.number(det.get("band_high_hz"), "detector.band_high_hz", optional=True)
-    for i, e in enumerate(c.items(s.get("episodes", []), "episodes")):
-        e = c.table(e, f"episodes[{i}]")
+    for i, item in enumerate(c.items(s.get("episodes", []), "episodes")):
+        ev = c.table(item, f"episodes[{i}]")
         for key in ("start_s", "end_s", "max_peak_to_peak_uv"):
-            c.number(e.get(key), f"episodes[{i}].{key}")
-        c.number(e.get("duration_s"), f"episodes[{i}].duration_s", optional=True)
-        c.integer(e.get("n_twitches"), f"episodes[{i}].n_twitches")
-    for i, e in enumerate(c.items(s.get("events", []), "events")):
-        e = c.table(e, f"events[{i}]")
+            c.number(ev.get(key), f"episodes[{i}].{key}")
+        c.number(ev.get("duration_s"), f"episodes[{i}].duration_s", optional=True)
+        c.integer(ev.get("n_twitches"), f"episodes[{i}].n_twitches")
+    for i, item in enumerate(c.items(s.get("events", []), "events")):
+        ev = c.table(item, f"events[{i}]")
         for key in ("onset_s", "offset_s", "duration_ms", "peak_to_peak_uv"):
-            c.number(e.get(key), f"events[{i}].{key}")
-        c.number(e.get("snr_db"), f"events[{i}].snr_db", optional=True, minimum=None)
-        c.integer(e.get("channel"), f"events[{i}].channel")
-        if e["channel"] >= len(channels):
+            c.number(ev.get(key), f"events[{i}].{key}")
+        c.number(ev.get("snr_db"), f"events[{i}].snr_db", optional=True, minimum=None)
+        c.integer(ev.get("channel"), f"events[{i}].channel")
+        if ev["channel"] >= len(channels):
             raise c.fail(f"events[{i}].channel", f"a channel index below {len(channels)}")
-        if e.get("kind") not in KINDS:
+        if ev.get("kind") not in KINDS:
             raise c.fail(f"events[{i}].kind", "twitch, contraction or artifact")
-        c.text(e.get("reason"), f"events[{i}].reason", optional=True)
-    for i, g in enumerate(c.items(s.get("gaps", []), "gaps")):
-        g = c.table(g, f"gaps[{i}]")
+        c.text(ev.get("reason"), f"events[{i}].reason", optional=True)
+    for i, item in enumerate(c.items(s.get("gaps", []), "gaps")):
+        g = c.table(item, f"gaps[{i}]")
         c.number(g.get("onset_s"), f"gaps[{i}].onset_s")
         c.number(g.get("duration_s"), f"gaps[{i}].duration_s")
     return s

@@ -13,7 +13,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from myotwitch.dsp import DetectorConfig
 from myotwitch.host.errors import MyotwitchError
-from myotwitch.host.gui.acquisition import Acquisition
+from myotwitch.host.gui.acquisition import Acquisition, DisplayBuffer
 from myotwitch.host.gui.envelope import minmax_envelope
 
 THRESHOLD_RANGE = (2.5, 20.0)
@@ -65,7 +65,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.gaps: list[tuple[int, int]] = []
         self.frames = 0
         self._open_source = open_source
-        self._plotted = None  # the DisplayBuffer the plots were made for
+        self._plotted: DisplayBuffer | None = None  # the buffer the plots were made for
         self.curves: list = []
         self._x_window: float | None = None
         self._labels: tuple[str, ...] = ()
@@ -278,7 +278,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.regions: list[list] = [[] for _ in labels]
         self._region_keys: list[tuple] = [() for _ in labels]
         self._yrange = [0.0 for _ in labels]
-        self._x_window: float | None = None
+        self._x_window = None
 
     # -- sources ------------------------------------------------------------------------------------
     def start_source(self, spec: str) -> None:
