@@ -39,19 +39,28 @@ class RecorderError(MyotwitchError):
     exit_code = 5
 
 
-def parse_duration(text: str | None) -> float | None:
-    """'90s', '15m', '8h', '1d', '1h30m' or plain seconds -> seconds."""
+def parse_duration(text: str | None, name: str = "duration", extra: str = "") -> float | None:
+    """'90s', '15m', '8h', '1d', '1h30m' or plain seconds -> seconds (more than zero).
+    ``name`` is the option the text came from; ``extra`` lists other words it accepts."""
     if text is None:
         return None
+    import math
     import re
 
     t = text.strip().lower()
+    expected = f"expected {extra}e.g. 90s, 15m, 8h, 1d or 1h30m"
     if re.fullmatch(r"\d+(\.\d+)?", t):
-        return float(t)
-    parts = re.findall(r"(\d+(?:\.\d+)?)\s*([smhd])", t)
-    if not parts or "".join(a + b for a, b in parts) != t.replace(" ", ""):
-        raise MyotwitchError(f"duration '{text}': expected e.g. 90s, 15m, 8h, 1d or 1h30m")
-    return sum(float(v) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[u] for v, u in parts)
+        total = float(t)
+    else:
+        parts = re.findall(r"(\d+(?:\.\d+)?)\s*([smhd])", t)
+        if not parts or "".join(a + b for a, b in parts) != t.replace(" ", ""):
+            raise MyotwitchError(f"{name} '{text}': {expected}")
+        total = sum(float(v) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[u] for v, u in parts)
+    if not math.isfinite(total) or total <= 0:
+        raise MyotwitchError(f"{name} '{text}': must be longer than zero ({expected})")
+    if total > 100 * 365 * 86400:
+        raise MyotwitchError(f"{name} '{text}': longer than 100 years ({expected})")
+    return total
 
 
 @dataclass

@@ -37,7 +37,7 @@ def make_window(qtbot, spec, settings, **kw):
 
 def test_starts_on_the_simulator_and_counts_like_the_detector(qtbot, settings):
     win = make_window(qtbot, "sim:rate=1000,channels=2,twitch_rate=40,seed=8,speed=4", settings)
-    assert win.sim_banner.isVisible()
+    assert not win.sim_banner.isVisible()  # the simulator was asked for: no "no sensor found"
     qtbot.waitUntil(lambda: win.acq.state.samples >= 30_000, timeout=30_000)
     win.acq.stop()
     qtbot.wait(200)
