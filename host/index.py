@@ -141,7 +141,7 @@ def same_session(row: dict, other: dict) -> bool:
     if row.get("key") and row.get("key") == other.get("key"):
         return True
     a, b = row.get("file"), other.get("file")
-    return bool(a and b) and resolved(a) == resolved(b)
+    return bool(a) and bool(b) and resolved(str(a)) == resolved(str(b))
 
 
 class SessionIndex:
