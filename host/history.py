@@ -13,7 +13,7 @@ import os
 import statistics
 from collections import defaultdict
 
-from myotwitch.host.advice import RuleSet, compute_metrics, daily_rates, evaluate, site_changes
+from myotwitch.host.advice import METRICS, RuleSet, compute_metrics, daily_rates, evaluate, site_changes
 
 SCHEMA = "myotwitch.history/1"
 #: diary kinds drawn beside the rates, with how a day's entries combine and the unit shown
@@ -41,7 +41,7 @@ def build_history(sessions: list[dict], diary: list[dict], ruleset: RuleSet, *, 
     dated = sorted((s for s in sessions if s.get("start") is not None and s["start"] >= since),
                    key=lambda s: s["start"])
     diary = [e for e in diary if e["time"] >= since]
-    m = compute_metrics(dated, diary, rs, now)
+    m = {**METRICS, **compute_metrics(dated, diary, rs, now)}  # the defaults the rules see when unmeasured
 
     by_day: dict[dt.date, list[dict]] = defaultdict(list)
     for s in dated:

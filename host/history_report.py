@@ -58,7 +58,7 @@ def plots(h: dict) -> dict[str, str]:
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"font.size": 11})
+    plt.rcParams.update({"font.size": 13})
     lo = _day(h["window"]["from"])
     hi = _day(h["window"]["to"]) + dt.timedelta(days=1)
     days = h["days"]
