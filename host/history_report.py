@@ -175,8 +175,8 @@ def render_history(h: dict) -> str:
                  if "diary" in pics else "<p>No diary entries in this window (add some with "
                  "<code>myotwitch log</code>).</p>")
     parts.append("<h2>Associations</h2>")
-    for _, assoc, text in association_statements(h):
-        parts.append(f"<div class=assoc>{html.escape(text)}</div>")
+    for _, associated, text in association_statements(h):
+        parts.append(f"<div class=assoc>{'<b>association</b>: ' if associated else ''}{html.escape(text)}</div>")
     parts.append("<p class=src>Associations say what went together in your own records, not what causes what.</p>")
     diary = {r["date"]: r for r in h["diary"]}
     parts.append("<h2>Days</h2>")
