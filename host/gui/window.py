@@ -12,6 +12,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from myotwitch.dsp import DetectorConfig
 from myotwitch.host.gui.acquisition import Acquisition
 from myotwitch.host.gui.envelope import minmax_envelope
+from myotwitch.host.gui.history_tab import HistoryTab
 
 COLORS = {"twitch": (198, 40, 40), "contraction": (240, 180, 41, 70), "artifact": (120, 120, 120, 70),
           "gap": (100, 160, 230, 60)}
@@ -60,7 +61,11 @@ class MainWindow(QtWidgets.QMainWindow):
         outer.addWidget(self.banner)
         outer.addWidget(self.sim_banner)
         split = QtWidgets.QSplitter()
-        outer.addWidget(split, 1)
+        self.tabs = QtWidgets.QTabWidget()
+        self.tabs.addTab(split, "Live")
+        self.history_tab = HistoryTab()
+        self.tabs.addTab(self.history_tab, "History")
+        outer.addWidget(self.tabs, 1)
         left = QtWidgets.QWidget()
         left_layout = QtWidgets.QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -307,6 +312,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.btn_record.setText("● Record (R)")
             if files:
                 self.status.showMessage(f"saved {', '.join(os.path.basename(f) for f in files)}", 10000)
+                self.history_tab.refresh()  # the recording is in the session index now
 
     def scroll_view(self, windows: float) -> None:
         """Look back (or forward) by a fraction of the window; pauses the live view."""
