@@ -48,7 +48,7 @@ class Pipeline:
         self._lf = StreamingSOS(bandpass_sos(cfg.lf_low_hz, cfg.lf_cutoff_hz, self.fs, 1), n_channels)
         self._probe_n = max(1, round(cfg.mains_probe_s * self.fs))
         self._settle_n = round(cfg.settle_s * self.fs)
-        self._episodes = EpisodeGrouper(cfg.episode_gap_s)
+        self._episodes = EpisodeGrouper(cfg.episode_gap_s, cfg.episode_max_s)
         self.reset()
 
     # -- public API -------------------------------------------------------------------
@@ -229,7 +229,7 @@ class Pipeline:
 
     def _classify(self, bursts: list) -> list[Event]:
         if not bursts:
-            if self._episodes._pending:
+            if self._episodes.has_open:
                 self.episodes += self._episodes.advance(self.latency_horizon_s)
             return []
         events = sorted((classify(b, self.fs, self.config) for b in bursts),
