@@ -153,7 +153,8 @@ def diary_days(diary: list[dict]) -> list[dict]:
         row: dict = {"date": day.isoformat()}
         for kind, (how, _) in DIARY_SERIES.items():
             vals = [float(v) for v in days[day].get(kind, []) if v is not None]
-            row[kind] = None if not vals else {"sum": sum, "mean": statistics.fmean, "max": max}[how](vals)
+            row[kind] = (None if not vals else sum(vals) if how == "sum" else statistics.fmean(vals) if how == "mean"
+                         else max(vals))
         row["symptoms"] = sorted(set(days[day].get("symptom", [])))
         row["medication"] = sorted(set(days[day].get("medication", [])))
         out.append(row)

@@ -50,6 +50,13 @@ def _day(iso: str) -> dt.datetime:
     return dt.datetime.fromisoformat(iso[:10])
 
 
+def _num(t: dt.datetime) -> float:
+    """Matplotlib's date number: the axes stay dated (ConciseDateFormatter) and typed."""
+    import matplotlib.dates as mdates
+
+    return float(mdates.date2num(t))
+
+
 def plots(h: dict) -> dict[str, str]:
     """name -> base64 PNG: rate (with the fitted trend), hours and episodes, channels, units, diary."""
     import matplotlib
@@ -62,10 +69,10 @@ def plots(h: dict) -> dict[str, str]:
     lo = _day(h["window"]["from"])
     hi = _day(h["window"]["to"]) + dt.timedelta(days=1)
     days = h["days"]
-    x = [_day(r["date"]) + dt.timedelta(hours=12) for r in days]
+    x = [_num(_day(r["date"]) + dt.timedelta(hours=12)) for r in days]
 
     def dated(ax) -> None:
-        ax.set_xlim(lo, hi)
+        ax.set_xlim(_num(lo), _num(hi))
         loc = mdates.AutoDateLocator(minticks=3, maxticks=6)
         ax.xaxis.set_major_locator(loc)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
@@ -77,7 +84,7 @@ def plots(h: dict) -> dict[str, str]:
     w = h["rules"]["worsening"]
     if w["line"]:
         ln = w["line"]
-        ax.plot([dt.datetime.fromisoformat(ln["from"]), dt.datetime.fromisoformat(ln["to"])],
+        ax.plot([_num(dt.datetime.fromisoformat(ln["from"])), _num(dt.datetime.fromisoformat(ln["to"]))],
                 [ln["start_rate_per_hour"], ln["end_rate_per_hour"]], "--", color="#111", lw=2,
                 label=f"Theil–Sen fit (fold {w['fold_change']:.2f})")
         ax.legend(loc="upper left", fontsize=9, frameon=False)
@@ -106,7 +113,7 @@ def plots(h: dict) -> dict[str, str]:
             pts = [(xx, r[key][label]["rate_per_hour"]) for xx, r in zip(x, days) if label in r[key]]
             line, = ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", ms=3, label=label)
             if first.get(label):
-                ax.axvline(_day(first[label]), color=line.get_color(), ls=":", lw=1.5)
+                ax.axvline(_num(_day(first[label])), color=line.get_color(), ls=":", lw=1.5)
         ax.set_ylabel("twitches per hour")
         ax.set_title(f"Rate per {name[:-1]} (dotted: first seen)")
         ax.legend(fontsize=8, frameon=False, ncol=2)
@@ -120,14 +127,14 @@ def plots(h: dict) -> dict[str, str]:
         rows = len(kinds) + (1 if marks else 0)
         fig, axes = plt.subplots(rows, 1, figsize=(6, 1.25 * rows + 0.6), sharex=True, squeeze=False)
         for ax, kind in zip(axes[:, 0], kinds):
-            pts = [(_day(r["date"]) + dt.timedelta(hours=12), r[kind]) for r in diary if r.get(kind) is not None]
+            pts = [(_num(_day(r["date"]) + dt.timedelta(hours=12)), r[kind]) for r in diary if r.get(kind) is not None]
             ax.bar([p[0] for p in pts], [p[1] for p in pts], width=0.8, color="#1565c0")
             ax.set_ylabel(f"{kind}\n({DIARY_SERIES[kind][1]})", fontsize=9)
             dated(ax)
         if marks:
             ax = axes[-1, 0]
             for r in marks:
-                ax.plot([_day(r["date"]) + dt.timedelta(hours=12)], [0], "v", color="#c62828", ms=9)
+                ax.plot([_num(_day(r["date"]) + dt.timedelta(hours=12))], [0], "v", color="#c62828", ms=9)
             ax.set_yticks([])
             ax.set_ylabel("symptoms,\nmedicines", fontsize=9)
             dated(ax)
