@@ -254,18 +254,18 @@ def format_history(h: dict, width: int = 100) -> str:
            f"on {len(h['days'])} day(s)"]
     if h["undated"]["count"]:
         out.append(textwrap.fill(undated_statement(h), width))
-    if h["days"]:
-        out += ["", "date         hours  twitches    rate/h  episodes  diary"]
-        diary = {r["date"]: r for r in h["diary"]}
-        for r in h["days"]:
-            out.append(f"{r['date']}  {r['hours']:5.2f}  {r['twitches']:8d}  {r['rate_per_hour']:8.1f}  "
-                       f"{r['episodes']:8d}  {diary_text(diary.get(r['date']))}")
-        other = [r for r in h["diary"] if r["date"] not in {d["date"] for d in h["days"]}]
-        for r in other:
-            out.append(f"{r['date']}  {'–':>5}  {'–':>8}  {'–':>8}  {'–':>8}  {diary_text(r)}")
-    else:
+    if not h["days"]:
         out.append("no dated recordings in this window. Record (`myotwitch record`) or analyse files "
                    "(`myotwitch analyze FILE`) to add sessions.")
+    if h["days"] or h["diary"]:
+        out += ["", "date         hours  twitches    rate/h  episodes  diary"]
+        recorded = {r["date"]: r for r in h["days"]}
+        diary = {r["date"]: r for r in h["diary"]}
+        for day in sorted(set(recorded) | set(diary)):
+            r = recorded.get(day)
+            numbers = (f"{r['hours']:5.2f}  {r['twitches']:8d}  {r['rate_per_hour']:8.1f}  {r['episodes']:8d}" if r
+                       else f"{'–':>5}  {'–':>8}  {'–':>8}  {'–':>8}")
+            out.append(f"{day}  {numbers}  {diary_text(diary.get(day))}".rstrip())
     if h["channels"]:
         out += ["", "per channel: " + "; ".join(
             f"{k} {v['twitches']} twitches, {fmt_rate(v['rate_per_hour'])}, first seen {v['first_seen'] or '–'}"

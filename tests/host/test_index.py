@@ -147,3 +147,32 @@ def test_rules_window_sees_only_dated_sessions_via_index(tmp_path):
             idx.add_session(file=f"/rec/{i}.csv", start=None, duration_s=600, twitches=0)
         a = advise(index=idx, ruleset=rules, now=dt.datetime(2026, 11, 10))
     assert a.metrics["sessions"] == 8 and a.metrics["worsening"]
+
+
+def _open_and_add(path, who):
+    with SessionIndex(path) as idx:
+        idx.add_session(file=f"/rec/{who}.edf", start=dt.datetime(2026, 11, 3), duration_s=60, twitches=1)
+
+
+def test_processes_opening_an_old_database_at_once_migrate_it_once(tmp_path):
+    import multiprocessing
+
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE sessions (id INTEGER PRIMARY KEY, file TEXT UNIQUE, start TEXT, duration_s REAL,"
+               " valid_s REAL, twitches INTEGER, twitches_per_hour REAL, episodes INTEGER, per_channel TEXT,"
+               " channels TEXT, added_at TEXT)")
+    db.executemany("INSERT INTO sessions(file, start, duration_s, valid_s, twitches, twitches_per_hour, episodes,"
+                   " per_channel, channels, added_at) VALUES (?, '2026-11-01T23:00:00', 60, 60, 1, 60, 0, '[1]',"
+                   " '[\"c\"]', '2026-11-02')", [(f"/old/{i}.edf",) for i in range(20)])
+    db.commit()
+    db.close()
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_open_and_add, args=(path, f"p{i}")) for i in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    with SessionIndex(path) as idx:
+        assert len(idx.sessions()) == 24
