@@ -60,7 +60,7 @@ def _run(*args: str, cwd=None) -> subprocess.CompletedProcess:
                           cwd=cwd, env=os.environ.copy(), timeout=120)
 
 
-def test_rising_nights_report_json_and_text_agree(rising, tmp_path):
+def test_rising_nights_report_json_and_text_agree(rising, tmp_path, capsys):
     page, js = tmp_path / "h.html", tmp_path / "h.json"
     r = _run("history", "--report", str(page), "--json", str(js))
     assert r.returncode == 0, r.stderr
@@ -89,8 +89,9 @@ def test_rising_nights_report_json_and_text_agree(rising, tmp_path):
     assert "<script" not in html.lower() and "http://" not in html and "https://" not in html
     assert "Content-Security-Policy" in html and "default-src 'none'" in html
     # --json to stdout is strict JSON and the same document
-    out = _run("history", "--json")
-    same = json.loads(out.stdout, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
+    capsys.readouterr()
+    assert main(["history", "--json"]) == 0
+    same = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
     assert same["rules"] == h["rules"] and same["days"] == h["days"]
 
 
@@ -307,12 +308,14 @@ def test_csv_one_row_per_day(rising, tmp_path):
     assert {r["caffeine_mg"] for r in rows} == {"400", "95"}
 
 
-def test_history_help_teaches():
-    r = _run("history", "--help")
-    assert r.returncode == 0
+def test_history_help_teaches(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["history", "--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out.lower()
     for text in ("Kendall", "Theil-Sen", "fold change", "undated", "--forget", "--before", "rules.toml",
                  "associations, not causes", "examples:"):
-        assert text.lower() in r.stdout.lower(), text
+        assert text.lower() in out, text
 
 
 def test_history_page_in_a_phone_browser(rising, tmp_path, chromium_page):
