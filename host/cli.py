@@ -32,6 +32,7 @@ examples:
   myotwitch analyze night1.edf night2.edf --report report.html
   myotwitch simulate --pty                    # a virtual device any serial program can open
   myotwitch log caffeine 300 --unit mg && myotwitch advice
+  myotwitch history --report history.html    # weeks of rates, diary and the advice's evidence
 """
 
 
@@ -145,6 +146,12 @@ def cmd_advice(args: argparse.Namespace) -> int:
     return run_advice(args)
 
 
+def cmd_history(args: argparse.Namespace) -> int:
+    from myotwitch.host.history_cmd import run_history
+
+    return run_history(args)
+
+
 def cmd_log(args: argparse.Namespace) -> int:
     from myotwitch.host.advice_cmd import run_log
 
@@ -246,6 +253,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--days", type=int, default=28, help="how far back to look (default 28 days)")
     sp.add_argument("--json", action="store_true", help="machine-readable output")
     sp.add_argument("--rules", metavar="TOML", help="use another rules file")
+
+    sp = add("history", cmd_history, "your twitches over weeks: daily rates, diary, the evidence behind the advice")
+    from myotwitch.host.history_cmd import configure_parser
+
+    configure_parser(sp)
 
     sp = add("log", cmd_log, "symptom and intake diary: add, list, edit, delete entries",
              "Diary entries feed the advice. Examples:\n"

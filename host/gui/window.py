@@ -15,6 +15,7 @@ from myotwitch.dsp import DetectorConfig
 from myotwitch.host.errors import MyotwitchError
 from myotwitch.host.gui.acquisition import Acquisition, DisplayBuffer
 from myotwitch.host.gui.envelope import minmax_envelope
+from myotwitch.host.gui.history_tab import HistoryTab
 
 THRESHOLD_RANGE = (2.5, 20.0)
 #: "Replay file…" speeds: name -> x real time (0 = as fast as possible)
@@ -95,7 +96,11 @@ class MainWindow(QtWidgets.QMainWindow):
         outer.addWidget(self.banner)
         outer.addWidget(self.sim_banner)
         split = QtWidgets.QSplitter()
-        outer.addWidget(split, 1)
+        self.tabs = QtWidgets.QTabWidget()
+        self.tabs.addTab(split, "Live")
+        self.history_tab = HistoryTab()
+        self.tabs.addTab(self.history_tab, "History")
+        outer.addWidget(self.tabs, 1)
         left = QtWidgets.QWidget()
         left_layout = QtWidgets.QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -433,6 +438,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self._show_record_button(False)
             if files:
                 self.say(f"saved {', '.join(os.path.basename(f) for f in files)}")
+                self.history_tab.refresh()  # the recording is in the session index now
 
     def _show_record_button(self, recording: bool) -> None:
         self.btn_record.blockSignals(True)
