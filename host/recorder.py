@@ -17,6 +17,7 @@ import shutil
 import signal
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from myotwitch.dsp import DetectorConfig, Episode, Event, Pipeline
 from myotwitch.host import edf
@@ -25,6 +26,9 @@ from myotwitch.host.eventlog import EventLog
 from myotwitch.host.session import summarize, write_summary
 from myotwitch.host.sources import Source
 from myotwitch.host.stream import DeviceInfo, GapRecord, LinkEvent, SampleBlock, StatusRecord
+
+if TYPE_CHECKING:
+    from myotwitch.host.lsl_publish import LslPublisher
 
 log = logging.getLogger(__name__)
 
@@ -156,8 +160,10 @@ class Recorder:
     def __init__(self, source: Source, out_dir: str, *, config: DetectorConfig | None = None,
                  rotate: str | None = None, duration_s: float | None = None, events_path: str | None = None,
                  subject: edf.Subject | None = None, annotate_rejected: bool = True,
-                 status_interval_s: float = 60.0, prefix: str = "myotwitch", info_timeout_s: float = 10.0) -> None:
+                 status_interval_s: float = 60.0, prefix: str = "myotwitch", info_timeout_s: float = 10.0,
+                 publisher: LslPublisher | None = None) -> None:
         self.source = source
+        self.publisher = publisher  # --lsl: samples and event markers also go out over LSL
         self.out_dir = out_dir
         self.config = config or DetectorConfig()
         self.rotate = rotate
@@ -262,6 +268,8 @@ class Recorder:
         finally:
             if close_source:
                 self.source.close()
+            if self.publisher is not None:
+                self.publisher.close()
             self.eventlog.close()
             self._log_status()
 
@@ -282,6 +290,8 @@ class Recorder:
         return f"write to {where} failed ({e.strerror or e}); recording stopped"
 
     def _handle(self, rec: object) -> None:
+        if self.publisher is not None:
+            self.publisher.record(rec)
         if isinstance(rec, SampleBlock):
             self._samples(rec)
         elif isinstance(rec, DeviceInfo):
@@ -392,6 +402,8 @@ class Recorder:
 
     def _events(self, events: list[Event]) -> None:
         assert self.pipe is not None and self.info is not None
+        if self.publisher is not None:
+            self.publisher.events(events)
         for e in events:
             target = self._file_for(e.onset_sample)
             if e.kind == "twitch":
