@@ -37,6 +37,7 @@ examples:
   myotwitch analyze night1.edf night2.edf --report report.html
   myotwitch simulate --pty                    # a virtual device any serial program can open
   myotwitch log caffeine 300 --unit mg && myotwitch advice
+  myotwitch history --report history.html    # weeks of rates, diary and the advice's evidence
 """
 
 
@@ -88,20 +89,6 @@ def detector_config(args: argparse.Namespace) -> DetectorConfig:
     return cfg
 
 
-def resolve_source(spec: str | None) -> str:
-    """'auto' -> the first attached device, else the simulator (and say so)."""
-    if spec and spec != "auto":
-        return spec
-    try:
-        from myotwitch.host.sources.serial import resolve_auto
-
-        return "serial:" + resolve_auto()
-    except MyotwitchError:
-        log.warning("no myotwitch device found; using the built-in simulator (sim:). "
-                    "Pass --source to choose a device.")
-        return "sim:"
-
-
 # -- sub-commands ---------------------------------------------------------------------------------
 def cmd_record(args: argparse.Namespace) -> int:
     from myotwitch.host.edf import Subject
@@ -110,9 +97,9 @@ def cmd_record(args: argparse.Namespace) -> int:
 
     subject = Subject(code=args.patient_code or "X", sex=args.sex or "X", name=args.patient_name or "X",
                       birthdate=_date(args.birthdate) if args.birthdate else None)
-    duration = parse_duration(args.duration)
+    duration = parse_duration(args.duration, "--duration")
     if args.rotate not in (None, "daily", "none"):
-        parse_duration(args.rotate)
+        parse_duration(args.rotate, "--rotate", extra="daily, none or ")
     events = args.events if args.events is not None else "auto"
     # a recorder never falls back to the simulator on its own: recording fake data unnoticed
     # would be worse than an error; `--source sim:` records the simulator on purpose
@@ -186,6 +173,12 @@ def cmd_advice(args: argparse.Namespace) -> int:
     return run_advice(args)
 
 
+def cmd_history(args: argparse.Namespace) -> int:
+    from myotwitch.host.history_cmd import run_history
+
+    return run_history(args)
+
+
 def cmd_log(args: argparse.Namespace) -> int:
     from myotwitch.host.advice_cmd import run_log
 
@@ -212,7 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("live", cmd_live, "desktop app: live trace, twitch counter, episodes, advice",
              "Open the desktop app. With no device attached it runs on the built-in simulator and says so.")
     sp.add_argument("--source", default="auto", help="source spec (default: auto)")
-    sp.add_argument("--window", type=float, default=10.0, help="seconds of trace shown (2-60, default 10)")
+    sp.add_argument("--window", type=float, default=None, help="seconds of trace shown (2-60; default: the last "
+                    "one used, else 10)")
     sp.add_argument("--out", default=None, help="folder for recordings started from the app")
     sp.add_argument("--screenshot", metavar="PNG", help="save a screenshot after --run-for seconds and quit")
     sp.add_argument("--run-for", type=float, metavar="S", help="quit after S seconds (demos, benchmarks)")
@@ -252,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out-dir", metavar="DIR", help="batch: write <name>.json per file and sessions.csv here")
     sp.add_argument("--channels", metavar="A,B", help="channels by name or 0-based index")
     sp.add_argument("--units", metavar="U", help="CSV units: uV, mV, V or counts:UV_PER_COUNT[:OFFSET]")
-    sp.add_argument("-j", "--jobs", type=int, default=0, help="parallel workers (default: all cores)")
+    sp.add_argument("-j", "--jobs", type=int, default=None, help="parallel workers (default: all cores)")
     sp.add_argument("--scheduler", metavar="ADDRESS", help="run per-file work on a Dask cluster (needs myotwitch[dask])")
     sp.add_argument("--no-progress", action="store_true", help="no progress bar")
     sp.add_argument("--no-index", action="store_true", help="do not add the sessions to the local session index")
@@ -291,15 +285,20 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true", help="machine-readable output")
     sp.add_argument("--rules", metavar="TOML", help="use another rules file")
 
+    sp = add("history", cmd_history, "your twitches over weeks: daily rates, diary, the evidence behind the advice")
+    from myotwitch.host.history_cmd import configure_parser
+
+    configure_parser(sp)
+
     sp = add("log", cmd_log, "symptom and intake diary: add, list, edit, delete entries",
              "Diary entries feed the advice. Examples:\n"
              "  myotwitch log caffeine 300 --unit mg       myotwitch log sleep 5.5\n"
              "  myotwitch log symptom weakness --note 'left calf'   myotwitch log stress 4\n"
              "  myotwitch log medication salbutamol        myotwitch log --list\n"
-             "  myotwitch log --edit 3 --value 200         myotwitch log --delete 3")
+             "  myotwitch log --edit 3 --set-value 200     myotwitch log --delete 3")
     sp.add_argument("what", nargs="?", help="caffeine | fluids | sleep | exercise | stress | symptom | medication")
     sp.add_argument("value", nargs="?", help="amount, level or name (see `myotwitch advice --help`)")
-    sp.add_argument("--unit", help="unit of the value (mg, ml, l, h)")
+    sp.add_argument("--unit", help="unit of the value: caffeine mg|cups, fluids l|ml, sleep h|min")
     sp.add_argument("--at", metavar="WHEN", help="time of the entry (YYYY-MM-DD[ HH:MM], default now)")
     sp.add_argument("--note", help="free text")
     sp.add_argument("--list", action="store_true", help="list entries")
