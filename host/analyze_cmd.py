@@ -61,7 +61,9 @@ def _load_summary(path: str) -> dict:
         raise FormatError(f"{name}: not a readable summary ({e})") from e
     if not isinstance(s, dict) or s.get("schema") != SCHEMA or "stats" not in s:
         raise FormatError(f"{name}: not a myotwitch session summary (expected schema {SCHEMA})")
-    return s
+    from myotwitch.host.summary_check import validate_summary
+
+    return validate_summary(s, name)  # a sidecar is outside input: its shape and types are checked
 
 
 def _run_local(files, config, channels, units, jobs, bar, single_bar: bool) -> list[dict]:
@@ -191,7 +193,22 @@ def write_sessions_csv(path: str, results: list[dict]) -> None:
                         (q.get("mains") or {}).get("frequency_hz") or "", q["gaps"]])
 
 
+def check_outputs(args: argparse.Namespace) -> None:
+    """Refuse bad options and unwritable outputs before any file is analysed."""
+    from myotwitch.host.outputs import check_folder, check_range, check_writable, require_extra
+
+    check_range("-j/--jobs", args.jobs, 1, 4096, "a number of parallel workers, 1 or more")
+    for option, path in (("--json", args.json), ("--csv", args.csv), ("--report", args.report)):
+        if path and path != "-":
+            check_writable(option, path)
+    if args.out_dir:
+        check_folder("--out-dir", args.out_dir)
+    if args.report:
+        require_extra("--report")
+
+
 def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
+    check_outputs(args)
     files, missing = expand(args.files)
     for m in missing:
         print(f"myotwitch: error: {m}: no such file", file=sys.stderr)
@@ -220,12 +237,18 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
     if ok:
         from myotwitch.host.advice import advise
 
+        db_broken = False
         for r in ok:
             try:
                 r["advice"] = advise(extra_session=r).to_dict()
             except MyotwitchError as e:
                 log.warning("advice unavailable: %s", e)
-        if not args.no_index:
+            except Exception as e:  # noqa: BLE001 - a broken diary database must never stop the analysis
+                log.warning("advice unavailable: diary database %s cannot be read (%s: %s)", _index_path(),
+                            type(e).__name__, e)
+                db_broken = True
+                break
+        if not args.no_index and not db_broken:
             try:
                 from myotwitch.host.index import SessionIndex
 
@@ -233,9 +256,15 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
                     for r in ok:
                         idx.add_summary(r)
             except Exception as e:  # noqa: BLE001 - the index is a convenience
-                log.warning("session index not updated: %s", e)
+                log.warning("session index %s not updated (%s: %s)", _index_path(), type(e).__name__, e)
     _write_outputs(args, ok)
     return min(len(failed) + len(missing), 125)
+
+
+def _index_path() -> str:
+    from myotwitch.host.index import data_dir
+
+    return str(data_dir() / "myotwitch.sqlite")
 
 
 def _write_outputs(args: argparse.Namespace, ok: list[dict]) -> None:

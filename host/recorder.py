@@ -17,6 +17,7 @@ import shutil
 import signal
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from myotwitch.dsp import DetectorConfig, Episode, Event, Pipeline
 from myotwitch.host import edf
@@ -25,6 +26,9 @@ from myotwitch.host.eventlog import EventLog
 from myotwitch.host.session import summarize, write_summary
 from myotwitch.host.sources import Source
 from myotwitch.host.stream import DeviceInfo, GapRecord, LinkEvent, SampleBlock, StatusRecord
+
+if TYPE_CHECKING:
+    from myotwitch.host.lsl_publish import LslPublisher
 
 log = logging.getLogger(__name__)
 
@@ -39,19 +43,28 @@ class RecorderError(MyotwitchError):
     exit_code = 5
 
 
-def parse_duration(text: str | None) -> float | None:
-    """'90s', '15m', '8h', '1d', '1h30m' or plain seconds -> seconds."""
+def parse_duration(text: str | None, name: str = "duration", extra: str = "") -> float | None:
+    """'90s', '15m', '8h', '1d', '1h30m' or plain seconds -> seconds (more than zero).
+    ``name`` is the option the text came from; ``extra`` lists other words it accepts."""
     if text is None:
         return None
+    import math
     import re
 
     t = text.strip().lower()
+    expected = f"expected {extra}e.g. 90s, 15m, 8h, 1d or 1h30m"
     if re.fullmatch(r"\d+(\.\d+)?", t):
-        return float(t)
-    parts = re.findall(r"(\d+(?:\.\d+)?)\s*([smhd])", t)
-    if not parts or "".join(a + b for a, b in parts) != t.replace(" ", ""):
-        raise MyotwitchError(f"duration '{text}': expected e.g. 90s, 15m, 8h, 1d or 1h30m")
-    return sum(float(v) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[u] for v, u in parts)
+        total = float(t)
+    else:
+        parts = re.findall(r"(\d+(?:\.\d+)?)\s*([smhd])", t)
+        if not parts or "".join(a + b for a, b in parts) != t.replace(" ", ""):
+            raise MyotwitchError(f"{name} '{text}': {expected}")
+        total = sum(float(v) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[u] for v, u in parts)
+    if not math.isfinite(total) or total <= 0:
+        raise MyotwitchError(f"{name} '{text}': must be longer than zero ({expected})")
+    if total > 100 * 365 * 86400:
+        raise MyotwitchError(f"{name} '{text}': longer than 100 years ({expected})")
+    return total
 
 
 @dataclass
@@ -147,8 +160,10 @@ class Recorder:
     def __init__(self, source: Source, out_dir: str, *, config: DetectorConfig | None = None,
                  rotate: str | None = None, duration_s: float | None = None, events_path: str | None = None,
                  subject: edf.Subject | None = None, annotate_rejected: bool = True,
-                 status_interval_s: float = 60.0, prefix: str = "myotwitch", info_timeout_s: float = 10.0) -> None:
+                 status_interval_s: float = 60.0, prefix: str = "myotwitch", info_timeout_s: float = 10.0,
+                 publisher: LslPublisher | None = None) -> None:
         self.source = source
+        self.publisher = publisher  # --lsl: samples and event markers also go out over LSL
         self.out_dir = out_dir
         self.config = config or DetectorConfig()
         self.rotate = rotate
@@ -253,6 +268,8 @@ class Recorder:
         finally:
             if close_source:
                 self.source.close()
+            if self.publisher is not None:
+                self.publisher.close()
             self.eventlog.close()
             self._log_status()
 
@@ -273,6 +290,8 @@ class Recorder:
         return f"write to {where} failed ({e.strerror or e}); recording stopped"
 
     def _handle(self, rec: object) -> None:
+        if self.publisher is not None:
+            self.publisher.record(rec)
         if isinstance(rec, SampleBlock):
             self._samples(rec)
         elif isinstance(rec, DeviceInfo):
@@ -383,6 +402,8 @@ class Recorder:
 
     def _events(self, events: list[Event]) -> None:
         assert self.pipe is not None and self.info is not None
+        if self.publisher is not None:
+            self.publisher.events(events)
         for e in events:
             target = self._file_for(e.onset_sample)
             if e.kind == "twitch":

@@ -148,7 +148,7 @@ class LinkSource(Source):
         self._down_since = None
         self._backoff = self.backoff_min
         self._pending.append(LinkEvent("connected", self.link.name))
-        log.info("%s: connected (%s)", self.spec, self.link.name)
+        log.info("connected to %s (%s)", self.spec, self.link.name)
         self.send_command(P.CMD_GET_INFO)
         if self.start:
             self.send_command(P.CMD_START)
