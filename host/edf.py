@@ -319,7 +319,7 @@ class EdfWriter:
             if not self._annotations:
                 return
         room = (self.annot_bytes - 24) if partial else 0
-        marker = Annotation(real_end / self.fs, 99999.0, "end_padding")
+        marker = Annotation(real_end / self.fs, 99999.0, "end_padding")  # as long as the real one, or longer
         pad = partial + self._records_for([*self._annotations, marker], room) * self.spr
         self.annotate(real_end / self.fs, pad / self.fs, "end_padding")
         self._pad(pad)
