@@ -19,7 +19,7 @@ import pytest
 from myotwitch.dsp.synth import SynthStream
 from myotwitch.host import edf as edf_mod
 from myotwitch.host.edf import EdfReader, read_header
-from myotwitch.host.errors import MyotwitchError
+from myotwitch.host.errors import FormatError, MyotwitchError
 from myotwitch.host.eventlog import read_events
 from myotwitch.host.recorder import Recorder, RecorderError
 from myotwitch.host.simulator import VirtualDevice
@@ -141,7 +141,10 @@ def _cli(*args, **kw):
 
 
 def _records_on_disk(path):
-    return read_header(path).n_records
+    try:
+        return read_header(path).n_records
+    except FormatError:  # created but its header not yet written: the recorder is starting
+        return 0
 
 
 def _wait_for_file(out, minimum_records, timeout=30):
