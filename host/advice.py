@@ -331,6 +331,34 @@ def _kendall_trend(times: list[float], rates: list[float]) -> tuple[float, float
     return p, intercept + slope * times[0], intercept + slope * times[-1]
 
 
+def daily_rates(by_day: dict[dt.date, list[dict]]) -> dict[dt.date, float]:
+    """Twitches per hour of each day: the day's twitches over its hours with data."""
+    return {day: sum(x["twitches"] for x in ss) / max(sum(x["valid_s"] for x in ss) / 3600, 1e-9)
+            for day, ss in by_day.items()}
+
+
+def site_changes(sessions: list[dict]) -> dict[str, dict]:
+    """Per channel (site): twitches, and the rates before and after the middle session. A site is
+    new when it had data but (almost) no twitches in the first half and clearly has them in the
+    second: at most 0.5/h before, then at least 5 twitches and 2/h. Sessions oldest first."""
+    per_site: dict[str, list[tuple[dt.datetime, int, float]]] = defaultdict(list)
+    for s in sessions:
+        for label, n in zip(s.get("channels") or [], s.get("per_channel") or []):
+            per_site[label].append((s["start"], n, s["valid_s"]))
+    mid = sessions[len(sessions) // 2]["start"] if len(sessions) >= 4 else None
+    out: dict[str, dict] = {}
+    for label, rows in per_site.items():
+        early = [(n, v) for t, n, v in rows if mid is not None and t < mid]
+        late = [(n, v) for t, n, v in rows if mid is not None and t >= mid]
+        e_rate = sum(n for n, _ in early) / max(sum(v for _, v in early) / 3600, 1e-9) if early else 0.0
+        l_n = sum(n for n, _ in late)
+        l_rate = l_n / max(sum(v for _, v in late) / 3600, 1e-9) if late else 0.0
+        out[label] = {"twitches": sum(n for _, n, _ in rows), "split_at": mid, "early_rate": e_rate,
+                      "late_rate": l_rate, "late_twitches": l_n,
+                      "new": bool(early) and e_rate < 0.5 and l_n >= 5 and l_rate >= 2.0}
+    return out
+
+
 def compute_metrics(sessions: list[dict], diary: list[dict], ruleset: RuleSet,
                     now: dt.datetime | None = None) -> dict:
     """Turn session rows (host.index) and diary entries into the metric values the rules use."""
@@ -350,8 +378,7 @@ def compute_metrics(sessions: list[dict], diary: list[dict], ruleset: RuleSet,
     by_day: dict[dt.date, list[dict]] = defaultdict(list)
     for s in sessions:
         by_day[s["start"].date()].append(s)
-    day_rate = {day: sum(x["twitches"] for x in ss) / max(sum(x["valid_s"] for x in ss) / 3600, 1e-9)
-                for day, ss in by_day.items()}
+    day_rate = daily_rates(by_day)
     if day_rate:
         days = sorted(day_rate)
         m["recorded_days"] = len(days)
@@ -369,25 +396,12 @@ def compute_metrics(sessions: list[dict], diary: list[dict], ruleset: RuleSet,
                      trend_sessions=len(sessions))
             m["worsening"] = p < d["trend_p"] and end >= d["trend_min_ratio"] * max(start, 1.0)
     # sites
-    per_site: dict[str, list[tuple[dt.datetime, int, float]]] = defaultdict(list)
-    for s in sessions:
-        for label, n in zip(s.get("channels") or [], s.get("per_channel") or []):
-            per_site[label].append((s["start"], n, s["valid_s"]))
-    totals = {k: sum(n for _, n, _ in v) for k, v in per_site.items()}
+    sites = site_changes(sessions)
+    totals = {k: v["twitches"] for k, v in sites.items()}
     if totals and sum(totals.values()) > 0:
         top = max(totals, key=lambda k: totals[k])
         m["one_site"], m["one_site_share"] = top, totals[top] / sum(totals.values())
-    new_sites = []
-    if len(sessions) >= 4:
-        mid = sessions[len(sessions) // 2]["start"]
-        for label, rows in per_site.items():
-            early = [(n, v) for t, n, v in rows if t < mid]
-            late = [(n, v) for t, n, v in rows if t >= mid]
-            e_rate = sum(n for n, _ in early) / max(sum(v for _, v in early) / 3600, 1e-9) if early else 0.0
-            l_n = sum(n for n, _ in late)
-            l_rate = l_n / max(sum(v for _, v in late) / 3600, 1e-9) if late else 0.0
-            if early and e_rate < 0.5 and l_n >= 5 and l_rate >= 2.0:
-                new_sites.append(label)
+    new_sites = [label for label, v in sites.items() if v["new"]]
     # diary
     symptom_cut = now - dt.timedelta(days=d["symptom_days"])
     for sname in SYMPTOMS:
@@ -444,13 +458,13 @@ def _associations(m: dict, sessions: list[dict], caffeine: dict, sleep: list[dic
     Mann-Whitney test; stated as associations, never as causes."""
     from scipy import stats
 
-    def compare(groups: tuple[list[float], list[float]]) -> tuple[bool, float, float]:
+    def compare(groups: tuple[list[float], list[float]]) -> tuple[bool, float, float, float | None]:
         hi, lo = groups
         if len(hi) < d["association_min_days"] or len(lo) < d["association_min_days"]:
-            return False, 0.0, 0.0
+            return False, 0.0, 0.0, None
         a, b = statistics.fmean(hi), statistics.fmean(lo)
-        p = stats.mannwhitneyu(hi, lo, alternative="greater").pvalue
-        return bool(a >= 1.5 * max(b, 0.5) and p < 0.1), a, b
+        p = float(stats.mannwhitneyu(hi, lo, alternative="greater").pvalue)
+        return bool(a >= 1.5 * max(b, 0.5) and p < 0.1), a, b, p
 
     hi: list[float] = []
     lo: list[float] = []
@@ -460,7 +474,7 @@ def _associations(m: dict, sessions: list[dict], caffeine: dict, sleep: list[dic
         mg = caffeine.get(day if s["start"].hour >= 12 else day - dt.timedelta(days=1))
         if mg is not None:
             (hi if mg >= d["high_caffeine_mg"] else lo).append(s["twitches_per_hour"])
-    ok, a, b = compare((hi, lo))
+    ok, a, b, m["_caffeine_p"] = compare((hi, lo))  # the p-values are shown by `myotwitch history`
     m.update(caffeine_association=ok, caffeine_high_rate=a, caffeine_low_rate=b, caffeine_high_n=len(hi),
              caffeine_low_n=len(lo))
     short: list[float] = []
@@ -469,7 +483,7 @@ def _associations(m: dict, sessions: list[dict], caffeine: dict, sleep: list[dic
         before = [e for e in sleep if dt.timedelta(0) <= s["start"] - e["time"] <= dt.timedelta(hours=24)]
         if before:
             (short if before[-1]["value"] < d["short_sleep_h"] else long_).append(s["twitches_per_hour"])
-    ok, a, b = compare((short, long_))
+    ok, a, b, m["_sleep_p"] = compare((short, long_))
     m.update(sleep_association=ok, sleep_short_rate=a, sleep_long_rate=b, sleep_short_n=len(short),
              sleep_long_n=len(long_))
 
@@ -493,13 +507,12 @@ def advise(sessions: list[dict] | None = None, diary: list[dict] | None = None, 
                 idx.close()
     sessions = list(sessions)
     if extra_session is not None:
-        st = extra_session["stats"]
-        start = dt.datetime.fromisoformat(extra_session["start"]) if extra_session.get("start") else now
-        if not any(s.get("file") == extra_session.get("file") for s in sessions):
-            sessions.append({"file": extra_session.get("file"), "start": start, "duration_s": st["duration_s"],
-                             "valid_s": st["valid_s"], "twitches": st["counts"]["twitch"],
-                             "twitches_per_hour": st["twitches_per_hour"], "episodes": st["episodes"],
-                             "per_channel": st["twitches_per_channel"], "channels": extra_session["channels"]})
+        from myotwitch.host.index import same_session, summary_row
+
+        # the same recording already indexed (by content or path) counts once; undated ones stay out of trends
+        row = summary_row(extra_session)
+        if row["start"] is not None and not any(same_session(s, row) for s in sessions):
+            sessions.append(row)
     metrics = compute_metrics(sessions, diary, ruleset, now)
     return Advice(ruleset.notice, evaluate(ruleset, metrics), metrics)
 

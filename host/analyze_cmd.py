@@ -146,16 +146,21 @@ def summary_text(r: dict) -> str:
                                               f"most twitches {max(e['n_twitches'] for e in r['episodes'])})"
                                               if r["episodes"] else ""),
         f"  rejected   {st['counts']['contraction']} contractions, {st['counts']['artifact']} artefacts",
-        f"  quality    noise floor {', '.join(f'{v:.1f}' for v in q['noise_floor_uv_rms'])} µV RMS; mains "
+        f"  quality    noise floor {', '.join(_num(v, '.1f') for v in q['noise_floor_uv_rms'])} µV RMS; mains "
         + (f"{mains['frequency_hz']:g} Hz at {mains['level_uv_rms']:.1f} µV RMS (removed)" if mains.get("frequency_hz")
            else "not detected")
-        + f"; clipped {100 * max(q.get('clipped_fraction') or [0]):.2f}%; gaps {q['gaps']} ({q['gap_s']:.1f} s)",
+        + f"; clipped {100 * max((v for v in q.get('clipped_fraction') or [] if v is not None), default=0):.2f}%; gaps {q['gaps']} ({q['gap_s']:.1f} s)",
     ]
     for w in q.get("warnings", []):
         lines.append(f"  warning    {w}")
     if hours < 0.05:
         lines.append("  note       under 3 minutes of data: rates are rough")
     return "\n".join(lines)
+
+
+def _num(v: float | None, fmt: str) -> str:
+    """A figure, or 'n/a' where it could not be computed (null in the JSON)."""
+    return "n/a" if v is None else format(v, fmt)
 
 
 def _hms(s: float) -> str:
@@ -184,7 +189,7 @@ def write_sessions_csv(path: str, results: list[dict]) -> None:
             w.writerow([r["file"], r.get("start") or "", f"{st['duration_s']:.1f}", f"{st['valid_s']:.1f}",
                         st["counts"]["twitch"], f"{st['twitches_per_hour']:.2f}", st["episodes"],
                         st["counts"]["contraction"], st["counts"]["artifact"],
-                        ";".join(f"{v:.2f}" for v in q["noise_floor_uv_rms"]),
+                        ";".join(_num(v, ".2f") for v in q["noise_floor_uv_rms"]),
                         (q.get("mains") or {}).get("frequency_hz") or "", q["gaps"]])
 
 

@@ -10,6 +10,7 @@ import logging
 import queue
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +21,9 @@ from myotwitch.host.errors import MyotwitchError
 from myotwitch.host.recorder import Recorder
 from myotwitch.host.sources.base import Source
 from myotwitch.host.stream import DeviceInfo, GapRecord, LinkEvent, SampleBlock, StatusRecord
+
+if TYPE_CHECKING:
+    from myotwitch.host.lsl_publish import LslPublisher
 
 log = logging.getLogger(__name__)
 BUFFER_S = 60.0
@@ -96,10 +100,12 @@ class Acquisition:
     """Runs a source in a thread. ``open_source`` is called in the thread so that slow BLE
     scans or serial probes never freeze the window."""
 
-    def __init__(self, spec: str, config: DetectorConfig, open_source=None) -> None:
+    def __init__(self, spec: str, config: DetectorConfig, open_source=None, lsl: bool = False) -> None:
         from myotwitch.host.sources import open_source as default_open
 
         self.spec = spec
+        self.lsl = lsl  # live --lsl: publish samples and event markers (made in the thread)
+        self.publisher: LslPublisher | None = None
         self.config = config
         self._open = open_source or default_open
         self.state = LinkState(source=spec, simulator=spec.startswith("sim"))
@@ -170,6 +176,10 @@ class Acquisition:
     # -- the thread ------------------------------------------------------------------------------
     def _run(self) -> None:
         try:
+            if self.lsl:
+                from myotwitch.host.lsl_publish import LslPublisher
+
+                self.publisher = LslPublisher()
             source = self.source = self._open(self.spec)
         except MyotwitchError as e:
             self.failure = e
@@ -204,8 +214,19 @@ class Acquisition:
             self.state.banner = self.state.error
         finally:
             source.close()
+            if self.publisher is not None:
+                self.publisher.close()
 
     def _handle(self, rec: object) -> None:
+        if self.publisher is not None:
+            self.publisher.record(rec)
+        self._handle_record(rec)
+
+    def _publish(self, events: list[Event]) -> None:
+        if self.publisher is not None and events:
+            self.publisher.events(events)
+
+    def _handle_record(self, rec: object) -> None:
         st = self.state
         if isinstance(rec, LinkEvent):
             if rec.kind == "connected":
@@ -246,10 +267,12 @@ class Acquisition:
             st.samples += rec.n
             if self.keep_samples:
                 self.received.append((rec.first_sample, rec.uv.copy()))
+            self._publish(events)
             if events:
                 self.updates.put(Update(events=events))
         elif isinstance(rec, GapRecord):
             events = self.pipe.gap(rec.n_samples)
+            self._publish(events)
             shown = min(rec.n_samples, self.buffer.n)
             self.buffer.append(np.full((st.n_channels, shown), np.nan, dtype=np.float32), None)
             if rec.n_samples > self.buffer.n:

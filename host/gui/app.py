@@ -50,7 +50,8 @@ def run_live(args: argparse.Namespace, config: DetectorConfig) -> int:
         saved = settings.value("source")
         if saved and not str(saved).startswith("sim"):
             spec = str(saved)
-    win = MainWindow(spec, config, window_s=args.window, out_dir=args.out, settings=settings)
+    win = MainWindow(spec, config, window_s=args.window, out_dir=args.out, settings=settings,
+                     lsl=getattr(args, "lsl", False))
     if args.screenshot:
         win.resize(1280, 760)
     win.show()

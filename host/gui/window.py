@@ -15,6 +15,7 @@ from myotwitch.dsp import DetectorConfig
 from myotwitch.host.errors import MyotwitchError
 from myotwitch.host.gui.acquisition import Acquisition, DisplayBuffer
 from myotwitch.host.gui.envelope import minmax_envelope
+from myotwitch.host.gui.history_tab import HistoryTab
 
 THRESHOLD_RANGE = (2.5, 20.0)
 #: "Replay file…" speeds: name -> x real time (0 = as fast as possible)
@@ -49,8 +50,9 @@ COLORS = {"twitch": (198, 40, 40), "contraction": (240, 180, 41, 70), "artifact"
 
 class MainWindow(QtWidgets.QMainWindow):
     def __init__(self, spec: str, config: DetectorConfig, *, window_s: float | None = None, out_dir: str | None = None,
-                 settings: QtCore.QSettings | None = None, fps: int = 30, open_source=None) -> None:
+                 settings: QtCore.QSettings | None = None, fps: int = 30, open_source=None, lsl: bool = False) -> None:
         super().__init__()
+        self.lsl = lsl  # --lsl: the acquisition publishes LSL streams
         self.setWindowTitle("myotwitch live")
         self.settings = settings or QtCore.QSettings("myotwitch", "live")
         self.config = config
@@ -95,7 +97,11 @@ class MainWindow(QtWidgets.QMainWindow):
         outer.addWidget(self.banner)
         outer.addWidget(self.sim_banner)
         split = QtWidgets.QSplitter()
-        outer.addWidget(split, 1)
+        self.tabs = QtWidgets.QTabWidget()
+        self.tabs.addTab(split, "Live")
+        self.history_tab = HistoryTab()
+        self.tabs.addTab(self.history_tab, "History")
+        outer.addWidget(self.tabs, 1)
         left = QtWidgets.QWidget()
         left_layout = QtWidgets.QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -296,7 +302,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.events, self.gaps = [], []
         self.event_list.clear()
         self._clear_display()
-        self.acq = Acquisition(spec, self.config, self._open_source)
+        self.acq = Acquisition(spec, self.config, self._open_source, lsl=self.lsl)
         self.acq.start()
         # "no sensor found" only when we fell back to the simulator, not when it was asked for
         self.sim_banner.setVisible(fallback and spec.startswith("sim"))
@@ -334,6 +340,9 @@ class MainWindow(QtWidgets.QMainWindow):
             found += [d["spec"] for d in scan(3.0)]
         except Exception as e:  # noqa: BLE001 - no adapter is fine here
             self.say(f"BLE: {e}", error=True)
+        from myotwitch.host.sources.lsl import list_streams
+
+        found += [d["spec"] for d in list_streams(0.5, usable_only=True)]  # empty without myotwitch[lsl]
         for spec in found:
             if self.source_box.findText(spec) < 0:
                 self.source_box.addItem(spec)
@@ -433,6 +442,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self._show_record_button(False)
             if files:
                 self.say(f"saved {', '.join(os.path.basename(f) for f in files)}")
+                self.history_tab.refresh()  # the recording is in the session index now
 
     def _show_record_button(self, recording: bool) -> None:
         self.btn_record.blockSignals(True)
