@@ -45,7 +45,8 @@ def _setuptools_major() -> int:
 def installed(tmp_path_factory):
     work = tmp_path_factory.mktemp("wheel")
     src = _sources(work / "src")
-    # without build isolation when the build backend is at hand (fast, offline); else pip fetches it
+    # without build isolation when a recent enough backend is at hand (fast, offline); else pip fetches
+    # setuptools>=68 into an isolated build environment
     have_backend = importlib.util.find_spec("wheel") is not None and _setuptools_major() >= 68
     cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(work / "dist"), str(src)]
     if have_backend:

@@ -322,5 +322,6 @@ class Acquisition:
         self.episodes_before = self.episodes_before + list(old.episodes)
         self._new_display_chain(old.fs, old.n_channels)
         self.pipe = new
+        self._publish(final)
         if final:
             self.updates.put(Update(events=final))

@@ -164,3 +164,4 @@ def test_live_screenshot_is_confirmed(tmp_path):
     assert r.returncode == 0, r.stderr
     assert shot.stat().st_size > 1000
     assert f"screenshot saved to {shot}" in r.stderr
+    assert "connected to sim:" in r.stderr and "sim::" not in r.stderr  # no doubled colon

@@ -252,3 +252,16 @@ def test_no_sensor_banner_only_when_falling_back(qtbot, settings, monkeypatch):
     win.start_source("sim:")
     assert not win.sim_banner.isVisible()
     win.close()
+
+
+def test_rate_history_labels_only_zero_and_the_top(qtbot, settings):
+    """The 80 px rate history has room for two y labels; automatic ticks overlapped."""
+    win = make_window(qtbot, "sim:rate=1000,seed=8,speed=8,twitch_rate=60", settings)
+    qtbot.waitUntil(lambda: int(win.lbl_count.text()) >= 3, timeout=30_000)
+    win._update_counters(win.acq.buffer.end / win.acq.buffer.fs)
+    axis = win.rate_plot.getAxis("left")
+    levels = axis._tickLevels  # what the axis draws (None = pyqtgraph's automatic, crowded ticks)
+    assert levels is not None
+    shown = sorted(v for level in levels for v, _label in level)
+    assert shown[0] == 0 and len(shown) == 2, levels
+    win.close()
