@@ -46,7 +46,7 @@ class UnitConfig:
     noise_ms: float = 150.0
     #: residual allowed: noise expectation x (1 + z * its relative spread) + (shape_tol x fit)^2
     z: float = 3.5
-    shape_tol: float = 0.12
+    shape_tol: float = 0.3
     #: gain must be within 1 +- (amp_tol + amp_noise_k / sqrt(template energy over noise))
     amp_tol: float = 0.22
     amp_noise_k: float = 2.5
@@ -55,6 +55,10 @@ class UnitConfig:
     #: memory bounds
     max_templates: int = 48
     keep_snippets: int = 12
+    #: doublets/overlaps: up to two known waveforms are looked for this far beyond the snippet (ms),
+    #: at least this far apart (ms)
+    overlap_ms: float = 10.0
+    overlap_min_sep_ms: float = 2.0
     #: coincident detections on other channels within this window are the same twitch (ms)
     coincidence_ms: float = 4.0
 
@@ -69,6 +73,8 @@ class _Template:
     sigma: np.ndarray  # mean noise RMS per channel of its members (µV)
     unit: str | None = None
     snippets: deque | None = None
+    #: started by a twitch that two known units also explain: it must out-fit them to grow
+    from_overlap: bool = False
 
 
 class UnitTracker:
@@ -85,20 +91,22 @@ class UnitTracker:
         self.post_n = max(2, round(cfg.post_ms * ms))
         self.lag_n = max(1, round(cfg.lag_ms * ms))
         self.pad_n = 6  # extra samples so resampling edge effects stay outside the snippet
+        self.wide_n = max(2, round(cfg.overlap_ms * ms))  # more context to explain doublets/overlaps
+        self.min_sep = max(1, round(cfg.overlap_min_sep_ms * ms * self.up))
         self.noise_n = max(8, round(cfg.noise_ms * ms))
         self.guard_n = max(1, round(3 * ms))
         self.L = (self.pre_n + self.post_n) * self.up  # template length per channel (upsampled)
         self.n_lags = 2 * self.lag_n * self.up + 1
         # effective degrees of freedom of band-limited noise over the snippet
-        occupied = min(1.0, 2.0 * (band_high_hz or 0.45 * fs) / fs)
+        self.occupied = min(1.0, 2.0 * (band_high_hz or 0.45 * fs) / fs)
         self.n_dof = n_channels * (self.pre_n + self.post_n)
-        self.spread = cfg.z * math.sqrt(2.0 / max(self.n_dof * occupied, 1.0))
+        self.spread = cfg.z * math.sqrt(2.0 / max(self.n_dof * self.occupied, 1.0))
         self.reset()
 
     @property
     def lookback_n(self) -> int:
         """How far before a twitch's onset the ring must reach."""
-        return self.noise_n + self.pre_n + self.lag_n + self.pad_n + self.guard_n + 1
+        return self.noise_n + self.pre_n + self.lag_n + self.wide_n + self.pad_n + self.guard_n + 1
 
     def reset(self) -> None:
         self._templates: list[_Template] = []
@@ -113,17 +121,26 @@ class UnitTracker:
         snip = self._snippet(e, ring)
         if snip is None:
             return None
-        seg, sigma = snip  # seg: (channels, L + 2*lag*up) µV upsampled; sigma: (channels,)
+        wide, sigma = snip  # wide: (channels, L + 2*(lag+wide)*up) µV upsampled; sigma: (channels,)
+        x = self.wide_n * self.up
+        seg = wide[:, x: wide.shape[1] - x]
         wscale = np.repeat(1.0 / sigma, self.L)
         windows = self._windows(seg)  # (n_lags, C*L) µV
         ww = windows * wscale
         best = self._best(ww, wscale)
-        if best is not None:
-            k, lag = best
+        overlap = None
+        if best is None or (self._templates[best[0]].from_overlap and self._templates[best[0]].n < 3):
+            overlap = self._overlap(wide / sigma[:, None], wscale)
+        if best is not None and (overlap is None or best[2] <= overlap[2]):
+            k, lag, _ = best
             return self._join(k, windows[lag], sigma, e)
-        if self._is_overlap(seg, sigma, wscale):
-            return None
-        self._create(windows[self.lag_n * self.up], sigma, e)
+        if best is None:
+            # a new waveform, or a doublet/overlap of known ones: keep it provisionally either way,
+            # so a new source that happens to resemble two known ones still gets its own unit
+            self._create(windows[self.lag_n * self.up], sigma, e, from_overlap=overlap is not None)
+        if overlap is not None:
+            a, b, _ = overlap  # two known waveforms: the same unit twice (a doublet) keeps its unit
+            return a.unit if a is b else None
         return None
 
     def _snippet(self, e: Event, ring: SignalRing) -> tuple[np.ndarray, np.ndarray] | None:
@@ -136,8 +153,8 @@ class UnitTracker:
         energy = ((y / sigma[:, None]) ** 2).sum(axis=0)
         total = energy.sum()
         centre = at + (int(round(float((energy * np.arange(energy.size)).sum() / total))) if total > 0 else 0)
-        lo = centre - self.pre_n - self.lag_n - self.pad_n
-        hi = centre + self.post_n + self.lag_n + self.pad_n
+        lo = centre - self.pre_n - self.lag_n - self.wide_n - self.pad_n
+        hi = centre + self.post_n + self.lag_n + self.wide_n + self.pad_n
         seg, at = ring.window(lo, hi)
         if at != lo or seg.shape[1] != hi - lo:
             return None
@@ -190,39 +207,89 @@ class UnitTracker:
         passes = (d > 0) & amp_ok & (ratio <= 1.0)
         return lag, gain, ratio, passes
 
-    def _best(self, ww: np.ndarray, wscale: np.ndarray) -> tuple[int, int] | None:
+    def _best(self, ww: np.ndarray, wscale: np.ndarray) -> tuple[int, int, float] | None:
         if not self._templates:
             return None
         lag, _, ratio, passes = self._fit(ww, wscale, self._templates)
         if not passes.any():
             return None
         k = int(np.argmin(np.where(passes, ratio, np.inf)))
-        return k, int(lag[k])
+        return k, int(lag[k]), float(ratio[k])
 
-    def _is_overlap(self, seg: np.ndarray, sigma: np.ndarray, wscale: np.ndarray) -> bool:
-        """Is the snippet a known waveform plus another known waveform (doublet, overlap)?"""
-        if not self._templates:
-            return False
-        ww = self._windows(seg) * wscale
-        lag, gain, _, _ = self._fit(ww, wscale, self._templates, amp_range=(0.3, 3.0))
-        T = np.stack([t.wave for t in self._templates]) * wscale
-        tt = np.einsum("ij,ij->i", T, T)
-        wsq = np.einsum("ij,ij->i", ww, ww)
-        explained = gain * gain * tt
-        ok = (gain >= 0.3) & (gain <= 3.0)
-        if not ok.any():
-            return False
-        j = int(np.argmax(np.where(ok, explained, -np.inf)))
-        if explained[j] < 0.3 * wsq[lag[j]]:
-            return False
-        # subtract the best-fitting waveform where it sits, then look for a second one in the rest
-        rest = seg.copy()
-        s = int(lag[j])
-        rest[:, s: s + self.L] -= gain[j] * self._templates[j].wave.reshape(self.n_channels, self.L)
-        rw = self._windows(rest) * wscale
-        _, _, _, passes = self._fit(rw, wscale, self._templates, amp_range=(0.3, 3.0),
-                                    extra_n=np.full(len(self._templates), 2.0))
-        return bool(passes.any())
+    def _overlap(self, segw: np.ndarray, wscale: np.ndarray) -> tuple[_Template, _Template, float] | None:
+        """Is the (wide, whitened) snippet two known waveforms? Two copies of one unit (a doublet)
+        are fitted jointly over every pair of positions; two different units greedily. Only
+        units (recurring templates) count, at gains 0.3-3 and at least ``overlap_min_sep_ms``
+        apart. If what is left is noise, the two templates are returned."""
+        cands = [t for t in self._templates if t.unit is not None]
+        if not cands:
+            return None
+        C, L = self.n_channels, self.L
+        Tw = np.stack([t.wave for t in cands]) * wscale  # (K, C*L)
+        tt = np.einsum("ij,ij->i", Tw, Tw)
+        wins = self._windows(segw)  # (P, C*L)
+        P = wins.shape[0]
+        d = Tw @ wins.T  # (K, P)
+        best: tuple[float, int, int, int, int] | None = None  # (resid/allowed, k1, p1, k2, p2)
+        pos = np.arange(P)
+        delta = pos[None, :] - pos[:, None]  # p2 - p1
+        far = np.abs(delta) >= self.min_sep
+        for k in range(len(cands)):
+            t3 = Tw[k].reshape(C, L)
+            auto = sum(np.correlate(t3[c], t3[c], mode="full") for c in range(C))  # lag -(L-1)..L-1
+            r = np.where(np.abs(delta) < L, auto[np.clip(delta + L - 1, 0, 2 * L - 2)], 0.0)
+            det = tt[k] ** 2 - r * r
+            d1, d2 = d[k][:, None], d[k][None, :]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                g1 = (tt[k] * d1 - r * d2) / det
+                g2 = (tt[k] * d2 - r * d1) / det
+                ok = far & (g1 >= 0.3) & (g1 <= 3) & (g2 >= 0.3) & (g2 <= 3) & (det > 1e-9 * tt[k] ** 2)
+                expl = np.where(ok, g1 * d1 + g2 * d2, -np.inf)
+            if not np.isfinite(expl).any():
+                continue
+            p1, p2 = np.unravel_index(int(np.argmax(expl)), expl.shape)
+            ratio = self._overlap_ratio(segw, [(Tw[k], float(g1[p1, p2]), int(p1)),
+                                               (Tw[k], float(g2[p1, p2]), int(p2))], cands[k].n)
+            if best is None or ratio < best[0]:
+                best = (ratio, k, int(p1), k, int(p2))
+        if len(cands) > 1:  # two different units: the best one, then the best other in the rest
+            gain = d / tt[:, None]
+            score = np.where((gain >= 0.3) & (gain <= 3.0), d * d / tt[:, None], -np.inf)
+            k1, p1 = np.unravel_index(int(np.argmax(score)), score.shape)
+            if np.isfinite(score[k1, p1]):
+                rest = segw.copy()
+                rest[:, p1: p1 + L] -= gain[k1, p1] * Tw[k1].reshape(C, L)
+                d_r = Tw @ self._windows(rest).T
+                g_r = d_r / tt[:, None]
+                sc = np.where((g_r >= 0.3) & (g_r <= 3.0) & (np.abs(pos - p1)[None, :] >= self.min_sep),
+                              d_r * d_r / tt[:, None], -np.inf)
+                sc[k1] = -np.inf
+                k2, p2 = np.unravel_index(int(np.argmax(sc)), sc.shape)
+                if np.isfinite(sc[k2, p2]):
+                    ratio = self._overlap_ratio(segw, [(Tw[k1], float(gain[k1, p1]), int(p1)),
+                                                       (Tw[k2], float(g_r[k2, p2]), int(p2))],
+                                                min(cands[k1].n, cands[k2].n))
+                    if best is None or ratio < best[0]:
+                        best = (ratio, int(k1), int(p1), int(k2), int(p2))
+        if best is None or best[0] > 1.0:
+            return None
+        return cands[best[1]], cands[best[3]], best[0]
+
+    def _overlap_ratio(self, segw: np.ndarray, parts: list[tuple[np.ndarray, float, int]], n_min: int) -> float:
+        """Residual after subtracting the parts, over what noise (and shape tolerance) allows."""
+        C, L = self.n_channels, self.L
+        rest = segw.copy()
+        for tw, g, p in parts:
+            rest[:, p: p + L] -= g * tw.reshape(C, L)
+        lo = min(p for _, _, p in parts)
+        hi = max(p for _, _, p in parts) + L
+        resid = float((rest[:, lo:hi] ** 2).sum()) / self.up
+        n_dof = C * (hi - lo) / self.up
+        spread = self.cfg.z * math.sqrt(2.0 / max(n_dof * self.occupied, 1.0))
+        fitted = sum(g * g * float(tw @ tw) for tw, g, _ in parts) / self.up
+        allowed = n_dof * (1.0 + 2.0 / min(n_min, self.cfg.mean_cap)) * (1.0 + spread) \
+            + self.cfg.shape_tol ** 2 * fitted
+        return resid / allowed
 
     # -- template bookkeeping ------------------------------------------------------------
     def _join(self, k: int, aligned: np.ndarray, sigma: np.ndarray, e: Event) -> str | None:
@@ -241,11 +308,11 @@ class UnitTracker:
         self._merge_into_older(k)
         return unit
 
-    def _create(self, aligned: np.ndarray, sigma: np.ndarray, e: Event) -> None:
+    def _create(self, aligned: np.ndarray, sigma: np.ndarray, e: Event, from_overlap: bool = False) -> None:
         if len(self._templates) >= self.cfg.max_templates:
             self._evict()
         t = _Template(aligned.copy(), 1, self._created, (e.onset_sample, e.channel), e.onset_sample,
-                      sigma.copy(), snippets=deque(maxlen=self.cfg.keep_snippets))
+                      sigma.copy(), snippets=deque(maxlen=self.cfg.keep_snippets), from_overlap=from_overlap)
         self._keep_snippet(t, aligned)
         self._created += 1
         self._templates.append(t)
