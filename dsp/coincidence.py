@@ -1,8 +1,8 @@
 """One twitch seen on several channels counts once.
 
 Electrodes a few centimetres apart pick up the same motor unit within a few ms (volume
-conduction). Twitch detections on different channels whose onsets lie within
-``window_ms`` of the group's first one become a single twitch: the channel where it is
+conduction). Twitch detections on different channels that overlap in time (or lie
+within ``window_ms`` of each other) become a single twitch: the channel where it is
 largest carries it, and it lists the band-passed peak-to-peak on every channel (its
 spatial signature) and the channels whose detector fired.
 
@@ -49,19 +49,22 @@ class CoincidenceMerger:
         i, n = 0, len(self._pending)
         while i < n:
             first = self._pending[i]
-            if not final and first.onset_sample + self.window_n >= horizon:
-                break
             group = [first]
             j = i + 1
+            end = first.onset_sample + self.window_n
             if first.kind == "twitch" and self.n_channels > 1:
                 seen = {first.channel}
-                while j < n and self._pending[j].onset_sample - first.onset_sample <= self.window_n:
+                end = first.offset_sample + self.window_n
+                while j < n and self._pending[j].onset_sample <= end:
                     e = self._pending[j]
                     if e.kind != "twitch" or e.channel in seen:
                         break
                     group.append(e)
                     seen.add(e.channel)
+                    end = max(end, e.offset_sample + self.window_n)
                     j += 1
+            if not final and end >= horizon:
+                break
             out.append(self._merge(group, ring) if first.kind == "twitch" and self.n_channels > 1 else first)
             i = j
         self._pending = self._pending[i:]
