@@ -20,7 +20,7 @@ from myotwitch.host.errors import MyotwitchError, UsageError
 log = logging.getLogger(__name__)
 ANALYSIS_SCHEMA = "myotwitch.analysis/1"
 EVENT_COLUMNS = ["file", "channel", "channel_label", "kind", "onset_s", "offset_s", "duration_ms", "peak_to_peak_uv",
-                 "snr_db", "reason"]
+                 "snr_db", "reason", "unit"]
 
 
 def expand(patterns: list[str]) -> tuple[list[str], list[str]]:
