@@ -312,7 +312,8 @@ def random_sources(rng: np.random.Generator, n: int, n_channels: int = 1,
     while len(out) < n:
         shape = rng.normal(size=3)
         shape[int(rng.integers(3))] *= 3  # one dominant phase pattern
-        cand = Source(tuple(float(v) for v in shape / np.linalg.norm(shape)), float(rng.uniform(*duration_ms)),
+        unit_shape = shape / np.linalg.norm(shape)
+        cand = Source((float(unit_shape[0]), float(unit_shape[1]), float(unit_shape[2])), float(rng.uniform(*duration_ms)),
                       _loguniform(rng, ptp_uv), float(rng.uniform(*rate_per_min)),
                       tuple(float(v) for v in ([1.0] + list(rng.uniform(0.15, 0.7, n_channels - 1)))),
                       tuple(float(v) for v in ([0.0] + list(rng.uniform(0.0, 3.0, n_channels - 1)))))
@@ -377,7 +378,7 @@ def synthesize_units(spec: UnitSynthSpec) -> tuple[np.ndarray, GroundTruth]:
             if c == main:
                 support = np.flatnonzero(np.abs(w) > 0.02 * np.abs(w).max())
                 support_on, support_off = (s + support[0]) / fs, (s + support[-1] + 1) / fs
-        if support_on is None:
+        if support_on is None or support_off is None:
             continue
         truth.twitches.append(SourceTwitch(support_on, support_off, main, amp * src.gains[main], doublet, k))
         last = onset

@@ -82,7 +82,7 @@ def unit_summaries(events: list[Event], stage: UnitStage, valid_s: float,
         multi = [e.channels_peak_to_peak_uv for e in evs if e.channels_peak_to_peak_uv]
         row["channels_peak_to_peak_uv"] = ([_num(float(v)) for v in np.median(np.array(multi), axis=0)]
                                            if multi else None)
-        if d is not None:
+        if d is not None and tmpl is not None:
             row["template_fs"] = fs
             row["template"] = [[_num(float(v), 2) for v in ch[::up]] for ch in tmpl]
             row["snippets"] = [[[_num(float(v), 2) for v in ch] for ch in s] for s in d["snippets"][-keep_snippets:]]

@@ -236,7 +236,7 @@ class UnitTracker:
         far = np.abs(delta) >= self.min_sep
         for k in range(len(cands)):
             t3 = Tw[k].reshape(C, L)
-            auto = sum(np.correlate(t3[c], t3[c], mode="full") for c in range(C))  # lag -(L-1)..L-1
+            auto = np.sum([np.correlate(t3[c], t3[c], mode="full") for c in range(C)], axis=0)  # lag -(L-1)..L-1
             r = np.where(np.abs(delta) < L, auto[np.clip(delta + L - 1, 0, 2 * L - 2)], 0.0)
             det = tt[k] ** 2 - r * r
             d1, d2 = d[k][:, None], d[k][None, :]
@@ -354,15 +354,14 @@ class UnitTracker:
         old.n = total
         old.last_sample = max(old.last_sample, young.last_sample)
         if old.unit is None:
-            old.unit = young.unit
             if young.unit is None:
-                old.unit = f"U{self._next_unit}"
+                young.unit = f"U{self._next_unit}"
                 self._next_unit += 1
+            old.unit = young.unit
             self.founders[old.founder] = old.unit
         elif young.unit is not None:
             self.aliases[young.unit] = old.unit
-        if young.unit is None or young.unit != old.unit:
-            self.founders[young.founder] = old.unit
+        self.founders[young.founder] = old.unit
         assert old.snippets is not None and young.snippets is not None
         old.snippets.extend(young.snippets)
         self._templates.remove(young)

@@ -216,6 +216,10 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
         from myotwitch.host.advice import advise
 
         for r in ok:
+            if not args.no_index:
+                from myotwitch.host.unit_registry import register_summary
+
+                register_summary(r)  # units seen in earlier sessions keep their lasting names
             try:
                 r["advice"] = advise(extra_session=r).to_dict()
             except MyotwitchError as e:

@@ -5,8 +5,15 @@ from hypothesis import strategies as st
 
 from myotwitch.dsp import DetectorConfig, Pipeline, detect
 from myotwitch.dsp.evaluate import match
-from myotwitch.dsp.synth import (CASES, SynthSpec, UnitSynthSpec, case_spec, random_sources, synthesize,
-                                 synthesize_units)
+from myotwitch.dsp.synth import (
+    CASES,
+    SynthSpec,
+    UnitSynthSpec,
+    case_spec,
+    random_sources,
+    synthesize,
+    synthesize_units,
+)
 
 
 def onsets(events, kind="twitch", ch=None):
