@@ -383,3 +383,81 @@ def synthesize_units(spec: UnitSynthSpec) -> tuple[np.ndarray, GroundTruth]:
         truth.twitches.append(SourceTwitch(support_on, support_off, main, amp * src.gains[main], doublet, k))
         last = onset
     return x.astype(np.float32), truth
+
+
+# -- the simulator's scene: recurring sources and volume conduction ------------------------------
+@dataclass(frozen=True)
+class SceneSpec(SynthSpec):
+    """``SynthSpec`` plus ``units`` recurring sources (on top of the one-off twitches) and
+    ``crosstalk``: each channel also picks up the others at up to this gain, 0-3 ms later."""
+
+    units: int = 0
+    crosstalk: float = 0.0
+
+
+class Crosstalk:
+    """Streaming volume conduction: ``y_c = x_c + sum_k g_ck x_k(t - d_ck)`` for k != c, with
+    gains ``crosstalk * U(0.5, 1)`` and delays of 0-3 ms drawn once per pair."""
+
+    def __init__(self, fs: float, n_channels: int, crosstalk: float, seed: int = 0) -> None:
+        rng = np.random.default_rng([seed, 0xC7])
+        self.gain = crosstalk * rng.uniform(0.5, 1.0, (n_channels, n_channels))
+        np.fill_diagonal(self.gain, 0.0)
+        self.delay = rng.integers(0, int(0.003 * fs) + 1, (n_channels, n_channels))
+        self._hist = np.zeros((n_channels, int(self.delay.max())))
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        d = self._hist.shape[1]
+        full = np.concatenate([self._hist, x], axis=1)
+        y = np.array(x, dtype=np.float64)
+        n = x.shape[1]
+        for c in range(x.shape[0]):
+            for k in range(x.shape[0]):
+                if self.gain[c, k]:
+                    s = d - int(self.delay[c, k])
+                    y[c] += self.gain[c, k] * full[k, s: s + n]
+        self._hist = full[:, full.shape[1] - d:] if d else self._hist
+        return y
+
+
+class SceneStream:
+    """``SynthStream`` with the scene's recurring sources added and crosstalk applied; truth
+    holds the one-off twitches and the sources' firings (``SourceTwitch``) in absolute time."""
+
+    def __init__(self, spec: SceneSpec, segment_s: float = 10.0) -> None:
+        self.base = SynthStream(spec, segment_s)
+        self.spec = spec
+        self.truth = self.base.truth
+        self.segment_s = segment_s
+        rng = np.random.default_rng([spec.seed, 0x50])
+        self.sources = random_sources(rng, spec.units, spec.n_channels, rate_per_min=(4.0, 15.0)) if spec.units else ()
+        self.mixer = Crosstalk(spec.fs, spec.n_channels, spec.crosstalk, spec.seed) if spec.crosstalk else None
+        self._buf = np.empty((spec.n_channels, 0))
+        self._segment = 0
+        self.samples_read = 0
+
+    def read(self, n: int) -> np.ndarray:
+        x = self.base.read(n).astype(np.float64)
+        if self.sources:
+            while self._buf.shape[1] < n:
+                start = self._segment * self.segment_s
+                u, truth = synthesize_units(UnitSynthSpec(self.sources, fs=self.spec.fs, duration_s=self.segment_s,
+                                                          n_channels=self.spec.n_channels, noise_uv=0.0,
+                                                          baseline_uv=0.0, seed=self.spec.seed * 100_003 + self._segment))
+                self.truth.twitches += [replace(t, onset_s=t.onset_s + start, offset_s=t.offset_s + start)
+                                        for t in truth.twitches]
+                self._buf = np.concatenate([self._buf, u], axis=1)
+                self._segment += 1
+            x += self._buf[:, :n]
+            self._buf = self._buf[:, n:]
+        if self.mixer is not None:
+            x = self.mixer.process(x)
+        self.samples_read += n
+        return x.astype(np.float32)
+
+
+def scene_stream(spec: SynthSpec) -> SynthStream | SceneStream:
+    """The stream a simulator plays: a scene when the spec asks for units or crosstalk."""
+    if isinstance(spec, SceneSpec) and (spec.units or spec.crosstalk):
+        return SceneStream(spec)
+    return SynthStream(spec)

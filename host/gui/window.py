@@ -12,6 +12,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from myotwitch.dsp import DetectorConfig
 from myotwitch.host.gui.acquisition import Acquisition
 from myotwitch.host.gui.envelope import minmax_envelope
+from myotwitch.host.gui.units_panel import UnitsPanel
 
 COLORS = {"twitch": (198, 40, 40), "contraction": (240, 180, 41, 70), "artifact": (120, 120, 120, 70),
           "gap": (100, 160, 230, 60)}
@@ -100,6 +101,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.rate_plot.getPlotItem().setLabel("bottom", "minute")
         g.addWidget(self.rate_plot, 3, 0, 1, 2)
         form.addWidget(counters)
+        self.units_panel = UnitsPanel(self._unit_templates)
+        form.addWidget(self.units_panel)
 
         self.event_list = QtWidgets.QListWidget()
         self.event_list.itemClicked.connect(self.jump_to_event)
@@ -234,6 +237,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.settings.setValue("source", spec)
         self.events, self.gaps = [], []
         self.event_list.clear()
+        self.units_panel.clear()
         self.acq = Acquisition(spec, self.config, self._open_source)
         self.acq.start()
         self._labels: tuple[str, ...] = ()
@@ -392,12 +396,13 @@ class MainWindow(QtWidgets.QMainWindow):
         """Twitch markers, and shaded contractions/artefacts/gaps, relative to the right edge."""
         plot = self.items[c]
         fs = self.acq.buffer.fs if self.acq and self.acq.buffer else 1.0
-        xs, spans = [], []
+        xs, spans, brushes = [], [], []
         for e in self.events:
             if e.channel != c or e.offset_s < t_lo or e.onset_s > t_hi:
                 continue
             if e.kind == "twitch":
                 xs.append(e.onset_s - t_hi)
+                brushes.append(self.units_panel.brush(e.unit))  # a colour per recurring source
             else:
                 spans.append((e.onset_s, e.offset_s, e.kind))
         for start, n in self.gaps:
@@ -405,7 +410,7 @@ class MainWindow(QtWidgets.QMainWindow):
             if b >= t_lo and a <= t_hi:
                 spans.append((a, b, "gap"))
         top = self._yrange[c] / 1.3 if self._yrange[c] else 100.0
-        self.markers[c].setData(xs, [top] * len(xs))
+        self.markers[c].setData(xs, [top] * len(xs), brush=brushes)
         key = (t_hi, tuple(spans)) if spans else ()
         if key == self._region_keys[c]:
             return
@@ -443,6 +448,7 @@ class MainWindow(QtWidgets.QMainWindow):
         acq = self.acq
         twitches = [e for e in self.events if e.kind == "twitch"]
         self._set(self.lbl_count, str(len(twitches)))
+        self.units_panel.update_counts(twitches)
         recent = [e for e in twitches if e.onset_s >= now_s - 60]
         self._set(self.lbl_rate, f"{len(recent)} /min (last 60 s)")
         eps = acq.pipe.episodes if acq and acq.pipe else []
@@ -470,6 +476,10 @@ class MainWindow(QtWidgets.QMainWindow):
             f"battery {bat} · lead-off {'YES' if st.lead_off else 'no'}"
             + (f"<br><b style='color:#c62828'>recording to {st.recording}</b>" if st.recording else "")
             + (f"<br><b style='color:#c62828'>{st.error}</b>" if st.error else ""))
+
+    def _unit_templates(self) -> dict:
+        pipe = self.acq.pipe if self.acq else None
+        return pipe.units.tracker.units() if pipe is not None else {}
 
     def update_advice(self) -> None:
         from myotwitch.host.advice import advise

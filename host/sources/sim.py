@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from myotwitch.dsp.synth import SynthSpec
+from myotwitch.dsp.synth import SceneSpec, SynthSpec
 from myotwitch.host.simulator import Faults, VirtualDevice
 from myotwitch.host.sources.base import Link, LinkError, LinkSource
 
@@ -14,6 +14,7 @@ SIM_OPTIONS = {
     "twitch_rate": ("twitch_rate", float), "noise": ("noise_uv", float), "mains": ("mains_hz", float),
     "mains_uv": ("mains_uv", float), "contractions": ("contraction_rate", float),
     "movement": ("movement_rate", float), "pops": ("pop_rate", float),
+    "units": ("units", int), "crosstalk": ("crosstalk", float),
 }
 FAULT_OPTIONS = {
     "ber": ("bit_error_rate", float), "drop": ("drop_frame_rate", float),
@@ -44,11 +45,15 @@ def parse_sim_options(opts: dict[str, str]) -> tuple[SynthSpec, Faults, float]:
                 raise UsageError(f"sim: unknown option '{key}' (known: {known})")
         except ValueError as e:
             raise UsageError(f"sim: option {key}={value!r} is not a number") from e
-    spec = SynthSpec(**spec_kw)
+    spec = SceneSpec(**spec_kw)  # SynthSpec plus recurring units and crosstalk
     if not 250 <= spec.fs <= 4000:
         raise UsageError(f"sim: rate={spec.fs:g} is outside 250-4000 Hz")
     if not 1 <= spec.n_channels <= 8:
         raise UsageError(f"sim: channels={spec.n_channels} is outside 1-8")
+    if not 0 <= spec.units <= 8:
+        raise UsageError(f"sim: units={spec.units} is outside 0-8")
+    if not 0 <= spec.crosstalk < 1:
+        raise UsageError(f"sim: crosstalk={spec.crosstalk:g} must be a gain from 0 up to (not including) 1")
     return spec, Faults(**fault_kw), speed
 
 

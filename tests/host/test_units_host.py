@@ -145,3 +145,37 @@ def test_registered_sightings_reach_the_advice_through_the_index(tmp_path):
         rows = attach_sightings(idx.sessions(), idx.path)
     assert rows[0]["units"] == [{"known_as": "P1", "count": 10}]
     assert np.isfinite(rows[0]["twitches_per_hour"])
+
+
+# -- the simulator's scene ------------------------------------------------------------------------
+def test_simulator_models_crosstalk_and_recurring_sources():
+    from myotwitch.dsp import Pipeline
+    from myotwitch.dsp.synth import SourceTwitch
+    from myotwitch.host.sources.sim import parse_sim_options
+
+    spec, _, _ = parse_sim_options({"rate": "1000", "channels": "2", "units": "3", "crosstalk": "0.5",
+                                    "twitch_rate": "0", "seed": "6"})
+    from myotwitch.host.simulator import VirtualDevice
+
+    stream = VirtualDevice(spec).synth
+    pipe = Pipeline(1000.0, 2)
+    events = []
+    for _ in range(60):
+        events += pipe.process(stream.read(5000))
+    events += pipe.flush()
+    twitches = [e for e in events if e.kind == "twitch"]
+    truth = [t for t in stream.truth.twitches if isinstance(t, SourceTwitch)]
+    assert len(truth) > 50
+    assert abs(len(twitches) - len(truth)) <= 0.02 * len(truth)
+    hits = sum(len(e.hit_channels) for e in twitches)
+    assert hits > 1.5 * len(twitches)  # most firings reach both channels
+
+
+@pytest.mark.parametrize("opts, message", [({"units": "9"}, "units=9 is outside 0-8"),
+                                           ({"crosstalk": "1.5"}, "crosstalk=1.5 must be a gain")])
+def test_simulator_scene_options_are_checked(opts, message):
+    from myotwitch.host.errors import UsageError
+    from myotwitch.host.sources.sim import parse_sim_options
+
+    with pytest.raises(UsageError, match=message):
+        parse_sim_options(opts)
