@@ -65,6 +65,9 @@ class DetectorConfig:
     settle_s: float = 0.15
     #: twitches closer than this (s) belong to one episode.
     episode_gap_s: float = 30.0
+    #: continuous activity is reported in parts of at most this length (s), so a night of
+    #: twitching reads as hourly rates, not one many-hour episode.
+    episode_max_s: float = 3600.0
     #: activity longer than this is cut so memory stays bounded.
     max_burst_s: float = 20.0
 
@@ -100,7 +103,7 @@ class DetectorConfig:
             "band_order", "mains_probe_s", "mains_history_s", "envelope_hz", "noise_window_s", "noise_history_s",
             "noise_min_history_s", "on_threshold", "off_threshold", "merge_gap_ms", "cluster_gap_ms",
             "twitch_min_ms", "twitch_max_ms", "contraction_min_ms", "lf_low_hz", "lf_cutoff_hz", "lf_ratio",
-            "episode_gap_s", "max_burst_s", "clip_run",
+            "episode_gap_s", "episode_max_s", "max_burst_s", "clip_run",
         ]
         for name in positive:
             value = getattr(self, name)

@@ -70,13 +70,16 @@ class Gap:
 
 @dataclass(frozen=True)
 class Episode:
-    """Twitches no further apart than the episode gap, on any channel."""
+    """Twitches no further apart than the episode gap, on any channel. Continuous activity is
+    cut into parts of at most ``DetectorConfig.episode_max_s``; a part that follows another
+    without a pause has ``continues_previous`` set."""
 
     start_s: float
     end_s: float
     n_twitches: int
     channels: tuple[int, ...]
     max_peak_to_peak_uv: float
+    continues_previous: bool = False
 
     @property
     def duration_s(self) -> float:

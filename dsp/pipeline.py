@@ -49,7 +49,7 @@ class Pipeline:
         self._lf = StreamingSOS(bandpass_sos(cfg.lf_low_hz, cfg.lf_cutoff_hz, self.fs, 1), n_channels)
         self._probe_n = max(1, round(cfg.mains_probe_s * self.fs))
         self._settle_n = round(cfg.settle_s * self.fs)
-        self._episodes = EpisodeGrouper(cfg.episode_gap_s)
+        self._episodes = EpisodeGrouper(cfg.episode_gap_s, cfg.episode_max_s)
         #: after classification: one twitch across channels counts once, twitches get units
         self.units = UnitStage(self.fs, n_channels, band_high_hz=cfg.band_for(self.fs)[1])
         self.reset()
@@ -236,7 +236,7 @@ class Pipeline:
         events = [classify(b, self.fs, self.config) for b in bursts]
         events = self.units.process(events, self._segmenter.finalised_until(), final)
         if not events:
-            if self._episodes._pending:
+            if self._episodes.has_open:
                 self.episodes += self._episodes.advance(self.latency_horizon_s)
             return []
         events.sort(key=lambda e: (e.onset_sample, e.channel))

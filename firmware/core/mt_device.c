@@ -21,9 +21,14 @@ void mt_device_init(mt_device_t *d, const mt_info_t *info, const mt_board_t *boa
     d->streaming = 0u;
     d->saturated = 0u;
     d->seq = 0u;
-    d->frame_samples = (frame_samples == 0u) ? 1u : (frame_samples > MT_FRAME_SAMPLES_MAX ? MT_FRAME_SAMPLES_MAX : frame_samples);
+    mt_device_set_frame_samples(d, frame_samples);
     d->last_status_ms = 0u;
     d->n_replies = 0u;
+}
+
+void mt_device_set_frame_samples(mt_device_t *d, uint8_t frame_samples)
+{
+    d->frame_samples = (frame_samples == 0u) ? 1u : (frame_samples > MT_FRAME_SAMPLES_MAX ? MT_FRAME_SAMPLES_MAX : frame_samples);
 }
 
 void mt_device_sample(mt_device_t *d, const int32_t *values_ptr)

@@ -53,6 +53,9 @@ typedef struct {
 /* Initialise with the device's identity; frame_samples = samples per channel per frame. */
 void mt_device_init(mt_device_t *d, const mt_info_t *info, const mt_board_t *board, uint8_t frame_samples);
 
+/* Change the samples per frame (main loop, e.g. when the BLE MTU changes); clamped to 1..MT_FRAME_SAMPLES_MAX. */
+void mt_device_set_frame_samples(mt_device_t *d, uint8_t frame_samples);
+
 /* Sampling interrupt: one reading per channel. Counts every sample; queues it when streaming. */
 void mt_device_sample(mt_device_t *d, const int32_t *values_ptr);
 

@@ -1,13 +1,17 @@
 /* Unit tests of the portable firmware core, run on the host under ASan/UBSan. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/mt_battery.h"
 #include "../core/mt_cmd.h"
 #include "../core/mt_cobs.h"
 #include "../core/mt_crc16.h"
 #include "../core/mt_device.h"
 #include "../core/mt_frame.h"
+#include "../core/mt_notify.h"
 #include "../core/mt_ring.h"
+#include "../core/mt_scan.h"
 #include "check.h"
 
 static uint32_t fake_ms;
@@ -226,6 +230,162 @@ static void test_decode_rejects(void)
     free(f);
 }
 
+static const mt_battery_divider_t xiao_divider = {12u, 3600u, 1000000u, 510000u}; /* SAADC 0.6 V / (1/6), 1M over 510k */
+
+static void test_battery(void)
+{
+    int32_t raw;
+    for (raw = 1; raw <= 4096; raw++) { /* against the same formula in double precision */
+        double exact = raw * 3600.0 / 4096.0 * 1510000.0 / 510000.0;
+        CHECK(fabs(mt_battery_mv(&xiao_divider, raw) - exact) <= 0.5 + 1e-9);
+    }
+    /* a 3.7 V cell: 1.2497 V at the pin, 1421.8 counts */
+    CHECK(abs((int)mt_battery_mv(&xiao_divider, 1422) - 3700) <= 2);
+    CHECK(abs((int)mt_battery_mv(&xiao_divider, 1614) - 4200) <= 2);
+    CHECK(mt_battery_mv(&xiao_divider, 0) == 0u && mt_battery_mv(&xiao_divider, -3) == 0u);
+    CHECK(mt_battery_mv(&xiao_divider, 99999) == mt_battery_mv(&xiao_divider, 4096));
+    CHECK(mt_battery_pct(0u) == 255u);
+    CHECK(mt_battery_pct(3000u) == 0u && mt_battery_pct(3300u) == 0u);
+    CHECK(mt_battery_pct(3725u) == 50u);
+    CHECK(mt_battery_pct(4150u) == 100u && mt_battery_pct(4300u) == 100u);
+}
+
+/* A fake SAADC drives the scan like the TIMER2 interrupt does: every tick delivers one EMG
+ * sample to the device; the battery rides along every Nth tick and never displaces EMG. */
+static void test_scan_interleaves_battery(void)
+{
+    static mt_device_t d;
+    static mt_frame_t f;
+    mt_scan_t s;
+    mt_info_t info;
+    uint8_t out[600], scratch[600];
+    size_t n;
+    uint32_t t, battery_ticks = 0, scans_with_battery = 0, next = 0, values_ok = 1, first_battery_tick = 999;
+    memset(&info, 0, sizeof info);
+    info.sample_rate_hz = 1000;
+    info.n_channels = 2;
+    info.sample_format = MT_FMT_INT16;
+    mt_device_init(&d, &info, &board, 10u);
+    d.streaming = 1u;
+    mt_scan_init(&s, 2u, 100u, 2048, 4095);
+    CHECK(mt_scan_battery_raw(&s) == -1);
+    for (t = 0; t < 2000; t++) {
+        int16_t res[3];
+        uint8_t k;
+        if (t == 1000) {
+            mt_scan_set_battery_every(&s, 250u); /* e.g. after a rate change */
+        }
+        k = mt_scan_begin(&s);
+        CHECK(k == 2u || k == 3u);
+        res[0] = (int16_t)(2048 + (int32_t)(t % 1000u) - 500);
+        res[1] = (int16_t)(2048 - (int32_t)(t % 1000u) + 500);
+        res[2] = (int16_t)(1000 + t); /* battery counts, only valid in a 3-channel scan */
+        if (k == 3u) {
+            scans_with_battery++;
+            if (first_battery_tick == 999) {
+                first_battery_tick = t;
+            }
+        }
+        mt_scan_end(&s, &d, res, k);
+        if (k == 3u) {
+            battery_ticks++;
+            CHECK(mt_scan_battery_raw(&s) == (int32_t)(1000 + t));
+        }
+        CHECK(d.counter == t + 1u); /* one sample per tick: the battery never stalls sampling */
+        while ((n = mt_device_poll(&d, out, sizeof out)) > 0) {
+            uint8_t j;
+            CHECK(mt_frame_decode(out, n - 1, scratch, sizeof scratch, &f) == MT_OK);
+            if (f.type != MT_T_SAMPLES) {
+                continue;
+            }
+            CHECK(f.u.samples.first == next);
+            for (j = 0; j < f.u.samples.n; j++) {
+                uint32_t i = f.u.samples.first + j;
+                values_ok &= f.u.samples.counts[2 * j] == (int32_t)(i % 1000u) - 500;
+                values_ok &= f.u.samples.counts[2 * j + 1] == -((int32_t)(i % 1000u) - 500);
+            }
+            next = f.u.samples.first + f.u.samples.n;
+        }
+    }
+    CHECK(values_ok);
+    CHECK(next == 2000u);
+    CHECK(first_battery_tick == 0u);           /* a reading exists from the first tick */
+    CHECK(battery_ticks == 10u + 4u);          /* ticks 0,100..900, then 1000,1250,..,1750 */
+    CHECK(scans_with_battery == battery_ticks && s.battery_samples == battery_ticks);
+    CHECK(d.saturated == 0u);
+    { /* a rail hit is flagged; a missing battery result is not taken from a short scan */
+        int16_t res[3] = {0, 2048, 77};
+        int32_t before = mt_scan_battery_raw(&s);
+        mt_scan_end(&s, &d, res, 2u);
+        CHECK(d.saturated == 1u && mt_scan_battery_raw(&s) == before);
+    }
+}
+
+static void test_notify_sizes_frames_for_the_mtu(void)
+{
+    static const uint16_t mtus[] = {23u, 27u, 50u, 100u, 185u, 247u};
+    static const uint16_t rates[] = {250u, 500u, 1000u, 2000u, 4000u};
+    uint8_t out[400];
+    int32_t counts[64 * 2];
+    size_t m, r, i;
+    uint8_t ch;
+    for (i = 0; i < 128; i++) {
+        counts[i] = 0x0101 * (int32_t)(i + 1); /* no zero bytes: the longest COBS encoding */
+    }
+    CHECK(mt_notify_payload(23u) == 20u && mt_notify_payload(185u) == 182u && mt_notify_payload(247u) == 244u);
+    CHECK(mt_notify_payload(0u) == 20u && mt_notify_payload(512u) == 244u); /* fall back / cap */
+    CHECK(mt_notify_count(95u, 23u) == 5u && mt_notify_count(20u, 23u) == 1u && mt_notify_count(21u, 23u) == 2u);
+    /* the planned length bounds the real frame */
+    for (i = 1; i <= 64; i++) {
+        size_t real = mt_frame_samples(0x01010101u, 2u, MT_FMT_INT16, counts, (uint8_t)i, 0x0101u, out, sizeof out);
+        CHECK(real > 0u && real <= mt_samples_frame_len((uint8_t)i, 2u, MT_FMT_INT16));
+        CHECK(real + 1u >= mt_samples_frame_len((uint8_t)i, 2u, MT_FMT_INT16));
+    }
+    for (m = 0; m < sizeof mtus / sizeof mtus[0]; m++) {
+        for (r = 0; r < sizeof rates / sizeof rates[0]; r++) {
+            for (ch = 1u; ch <= 2u; ch++) {
+                uint8_t best = mt_notify_frame_samples(mtus[m], rates[r], ch, MT_FMT_INT16, 64u);
+                uint32_t limit = rates[r] / 50u > 64u ? 64u : rates[r] / 50u, k_best;
+                size_t len = mt_frame_samples(1u, ch, MT_FMT_INT16, counts, best, 1u, out, sizeof out);
+                CHECK(best >= 1u && best <= limit);
+                CHECK(len > 0u && len <= 300u); /* the sketch's frame buffer */
+                k_best = (uint32_t)((len + mt_notify_payload(mtus[m]) - 1u) / mt_notify_payload(mtus[m]));
+                for (i = 1; i <= limit; i++) { /* no other size needs fewer notifications per sample */
+                    size_t li = mt_frame_samples(1u, ch, MT_FMT_INT16, counts, (uint8_t)i, 1u, out, sizeof out);
+                    uint32_t ki = (uint32_t)((li + mt_notify_payload(mtus[m]) - 1u) / mt_notify_payload(mtus[m]));
+                    CHECK(ki * best >= k_best * i);
+                }
+            }
+        }
+    }
+    /* large MTU: 20 ms in one notification; MTU 23: 16 samples in 4 full notifications */
+    CHECK(mt_notify_frame_samples(247u, 1000u, 2u, MT_FMT_INT16, 64u) == 20u);
+    CHECK(mt_notify_frame_samples(185u, 1000u, 2u, MT_FMT_INT16, 64u) == 20u);
+    CHECK(mt_notify_frame_samples(23u, 1000u, 2u, MT_FMT_INT16, 64u) == 16u);
+    CHECK(mt_notify_frame_samples(23u, 100u, 2u, MT_FMT_INT16, 64u) == 1u);
+}
+
+static void test_notify_follows_mtu_changes(void)
+{
+    static mt_device_t d;
+    mt_info_t info;
+    mt_notify_link_t l;
+    memset(&info, 0, sizeof info);
+    info.sample_rate_hz = 1000;
+    info.n_channels = 2;
+    info.sample_format = MT_FMT_INT16;
+    mt_device_init(&d, &info, &board, 64u);
+    mt_notify_link_init(&l);
+    CHECK(mt_notify_follow(&l, &d, 23u) == 20u && d.frame_samples == 16u); /* before the exchange */
+    CHECK(mt_notify_follow(&l, &d, 247u) == 244u && d.frame_samples == 20u);
+    d.info.sample_rate_hz = 4000u; /* SET_RATE while stopped */
+    CHECK(mt_notify_follow(&l, &d, 247u) == 244u && d.frame_samples == 57u);
+    CHECK(mt_notify_follow(&l, &d, 185u) == 182u && d.frame_samples == 41u);
+    CHECK(mt_notify_follow(&l, &d, 0u) == 20u); /* no connection: the smallest MTU */
+    /* Bluefruit 1.1.8 reports the central's receive MTU after our request (e.g. 517): use 247 */
+    CHECK(mt_notify_follow(&l, &d, 517u) == 244u && d.frame_samples == 57u);
+}
+
 int main(void)
 {
     test_crc();
@@ -234,5 +394,9 @@ int main(void)
     test_cmd_parser();
     test_device();
     test_decode_rejects();
+    test_battery();
+    test_scan_interleaves_battery();
+    test_notify_sizes_frames_for_the_mtu();
+    test_notify_follows_mtu_changes();
     return CHECK_REPORT();
 }

@@ -1,6 +1,8 @@
 """The firmware core on the host (ASan/UBSan), its cross builds, and the AVR build in simavr."""
 
+import os
 import pathlib
+import re
 import shutil
 import subprocess
 
@@ -64,3 +66,33 @@ def test_avr_firmware_streams_decodable_frames_in_simavr(tmp_path):
     freqs = np.fft.rfftfreq(x.size, 1 / 1000.0)
     assert abs(freqs[spec.argmax()] - 5.0) < 0.5
     assert 195 < (x.max() - x.min()) / 2 < 212
+
+
+SKETCH = FW / "boards" / "xiao_nrf52840" / "xiao_nrf52840.ino"
+NRF52_CORE = os.environ.get("MYOTWITCH_NRF52_CORE", "")
+
+
+def test_xiao_sketch_leaves_the_saadc_to_the_sampling_interrupt():
+    """The core's analogRead() reconfigures and disables the SAADC under the sampling interrupt
+    (issue 17): the sketch must never call it, and must close the battery divider itself."""
+    code = re.sub(r"//[^\n]*", "", SKETCH.read_text())
+    assert "analogRead" not in code
+    assert "digitalWrite(VBAT_ENABLE, LOW)" in code
+    # SAADC registers only in the init and the TIMER2 interrupt (the two functions that own it)
+    owners = re.findall(r"\n(?:static |extern \"C\" )?[\w ]+?(\w+)\([^)]*\) \{", code)
+    body_of = dict(zip(owners, re.split(r"\n(?:static |extern \"C\" )?[\w ]+?\w+\([^)]*\) \{", code)[1:]))
+    users = {name for name, body in body_of.items() if "NRF_SAADC" in body.split("\n}\n")[0]}
+    assert users == {"saadc_init", "TIMER2_IRQHandler"}
+
+
+@pytest.mark.skipif(not NRF52_CORE, reason="no Arduino nRF52 core given: set MYOTWITCH_NRF52_CORE to its folder "
+                    "(e.g. ~/.arduino15/packages/Seeeduino/hardware/nrf52/1.1.8) to compile the XIAO sketch")
+def test_xiao_sketch_compiles_against_the_real_core_without_warnings():
+    r = subprocess.run([str(FW / "scripts" / "build_nrf52.sh"), NRF52_CORE], capture_output=True, text=True,
+                       timeout=1200)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "sketch warnings (-Wall -Wextra -Wconversion): 0" in r.stdout, r.stdout
+    flash = int(re.search(r"^flash: (\d+) bytes .* of (\d+)", r.stdout, re.M).group(1))
+    ram = int(re.search(r"^ram: +(\d+) bytes", r.stdout, re.M).group(1))
+    assert 50_000 < flash < 811_008 // 4  # a real BLE image, well inside the application flash
+    assert 8_000 < ram < 237_568 // 4

@@ -1,20 +1,37 @@
 // myotwitch for Seeed XIAO nRF52840 (Adafruit nRF52 Arduino core, "Seeed nRF52 Boards").
 // Samples up to 2 EMG channels (A0, A1) from a hardware timer and streams protocol frames
 // over USB CDC serial and BLE (the myotwitch GATT service, plus Device Information and
-// Battery). Board layer only: framing, CRC, ring buffer and commands live in src/core and
-// are tested on the host. Verified only on real hardware: see README "What CI verifies".
+// Battery). Board layer only: framing, CRC, ring buffer, commands, the ADC scan schedule,
+// the battery conversion and frame sizing for the BLE MTU live in src/core and are tested on
+// the host. Verified only on real hardware: see README "What CI verifies".
+//
+// The SAADC has exactly one owner: the TIMER2 interrupt. It converts the EMG channels on every
+// tick and the battery (P0.31 = AIN7) as one more channel of the same scan once a second.
+// Nothing else may touch the SAADC -- in particular never call analogRead(): the core's
+// analogRead() reconfigures the SAADC and disables it, which would stall the next scan.
 #include <Arduino.h>
 #include <bluefruit.h>
 
 extern "C" {
+#include "src/core/mt_battery.h"
 #include "src/core/mt_device.h"
+#include "src/core/mt_notify.h"
+#include "src/core/mt_scan.h"
 }
 
 #define N_CHANNELS 2
-#define FRONTEND_GAIN 1000.0f      // BioAmp EXG Pill ~1000; MyoWare 2.0 raw ~200 (see hardware.md)
+#define FRONTEND_GAIN 1000.0f         // BioAmp EXG Pill ~1000; MyoWare 2.0 raw ~200 (see hardware.md)
 #define ADC_FULL_SCALE_UV 3600000.0f  // SAADC: internal 0.6 V reference, gain 1/6
 #define ADC_MID 2048                  // front end idles at mid-supply (1.65 V of 3.3 V)
-#define BATTERY_PIN PIN_VBAT
+#define ADC_MAX 4095
+#define START_RATE_HZ 1000
+#define VBAT_SLOT N_CHANNELS                            // SAADC channel used for the battery
+#define VBAT_AIN SAADC_CH_PSELP_PSELP_AnalogInput7      // PIN_VBAT = P0.31 = AIN7 on the XIAO
+#define SAADC_WAIT_SPINS 4000u                          // >> a 3-channel scan (~60 us); bounds a fault
+
+// XIAO nRF52840: VBAT -> 1 Mohm -> P0.31 -> 510 kohm -> P0.14 (VBAT_ENABLE). P0.14 LOW closes the
+// divider; the SAADC reads it with the same 0.6 V / (1/6) = 3.6 V full scale as the EMG channels.
+static const mt_battery_divider_t VBAT_DIVIDER = {12u, 3600u, 1000000UL, 510000UL};
 
 static const uint8_t SERVICE_UUID[16] = {0x69,0x77,0x74,0x6f,0x79,0x6d,0x6e,0x9b,0x1e,0x4c,0x2c,0x8f,0x01,0x43,0x54,0x4d};
 static const uint8_t NOTIFY_UUID[16]  = {0x69,0x77,0x74,0x6f,0x79,0x6d,0x6e,0x9b,0x1e,0x4c,0x2c,0x8f,0x02,0x43,0x54,0x4d};
@@ -27,13 +44,17 @@ BLEDis bledis;
 BLEBas blebas;
 
 static mt_device_t dev;
-static volatile uint16_t rate_hz = 1000;
+static mt_scan_t scan;
+static mt_notify_link_t ble_link;
+static volatile uint32_t saadc_faults;  // scans that did not finish in time (should stay 0)
 static uint8_t frame[300];
-static uint16_t conn_handle = BLE_CONN_HANDLE_INVALID;
+static volatile uint16_t conn_handle = BLE_CONN_HANDLE_INVALID;
+static bool ble_resync;  // a notification failed mid-frame: send a delimiter before the next frame
 
-// -- sampling: TIMER2 compare interrupt, SAADC one-shot scan of both channels -----------------------
+// -- sampling: TIMER2 compare interrupt, one SAADC scan per tick ------------------------------------
 static void timer_start(uint16_t hz) {
   NRF_TIMER2->TASKS_STOP = 1;
+  mt_scan_set_battery_every(&scan, hz);  // the battery once a second at any rate
   NRF_TIMER2->MODE = TIMER_MODE_MODE_Timer;
   NRF_TIMER2->BITMODE = TIMER_BITMODE_BITMODE_32Bit;
   NRF_TIMER2->PRESCALER = 4;  // 1 MHz
@@ -46,54 +67,69 @@ static void timer_start(uint16_t hz) {
   NRF_TIMER2->TASKS_START = 1;
 }
 
-static volatile int16_t saadc_result[N_CHANNELS];
+static volatile int16_t saadc_result[N_CHANNELS + 1];
+
+static uint32_t saadc_config(uint32_t tacq) {
+  return (SAADC_CH_CONFIG_GAIN_Gain1_6 << SAADC_CH_CONFIG_GAIN_Pos) |
+         (SAADC_CH_CONFIG_REFSEL_Internal << SAADC_CH_CONFIG_REFSEL_Pos) |
+         (tacq << SAADC_CH_CONFIG_TACQ_Pos);
+}
 
 static void saadc_init() {
-  NRF_SAADC->RESOLUTION = SAADC_RESOLUTION_VAL_12bit;
-  for (int c = 0; c < N_CHANNELS; c++) {
-    NRF_SAADC->CH[c].PSELP = SAADC_CH_PSELP_PSELP_AnalogInput0 + c;  // A0 = AIN0, A1 = AIN1 on XIAO
+  NRF_SAADC->ENABLE = 0;
+  for (uint32_t c = 0; c < 8; c++) {
+    NRF_SAADC->CH[c].PSELP = SAADC_CH_PSELP_PSELP_NC;
     NRF_SAADC->CH[c].PSELN = SAADC_CH_PSELN_PSELN_NC;
-    NRF_SAADC->CH[c].CONFIG = (SAADC_CH_CONFIG_GAIN_Gain1_6 << SAADC_CH_CONFIG_GAIN_Pos) |
-                              (SAADC_CH_CONFIG_REFSEL_Internal << SAADC_CH_CONFIG_REFSEL_Pos) |
-                              (SAADC_CH_CONFIG_TACQ_5us << SAADC_CH_CONFIG_TACQ_Pos);
   }
+  NRF_SAADC->RESOLUTION = SAADC_RESOLUTION_VAL_12bit;
+  NRF_SAADC->OVERSAMPLE = SAADC_OVERSAMPLE_OVERSAMPLE_Bypass;
+  for (uint32_t c = 0; c < N_CHANNELS; c++) {
+    NRF_SAADC->CH[c].CONFIG = saadc_config(SAADC_CH_CONFIG_TACQ_5us);  // A0 = AIN0, A1 = AIN1 on XIAO
+    NRF_SAADC->CH[c].PSELP = SAADC_CH_PSELP_PSELP_AnalogInput0 + c;
+  }
+  // the divider's source impedance is ~340 kohm: 40 us acquisition (nRF52840 PS, SAADC TACQ table)
+  NRF_SAADC->CH[VBAT_SLOT].CONFIG = saadc_config(SAADC_CH_CONFIG_TACQ_40us);
   NRF_SAADC->RESULT.PTR = (uint32_t)saadc_result;
   NRF_SAADC->RESULT.MAXCNT = N_CHANNELS;
   NRF_SAADC->ENABLE = 1;
 }
 
+static bool saadc_wait(volatile uint32_t *event) {
+  for (uint32_t i = 0; i < SAADC_WAIT_SPINS; i++) {
+    if (*event) return true;
+  }
+  return false;
+}
+
 extern "C" void TIMER2_IRQHandler(void) {
   if (!NRF_TIMER2->EVENTS_COMPARE[0]) return;
   NRF_TIMER2->EVENTS_COMPARE[0] = 0;
+  const uint8_t n = mt_scan_begin(&scan);  // N_CHANNELS, or N_CHANNELS + 1 with the battery
+  NRF_SAADC->CH[VBAT_SLOT].PSELP = (n > N_CHANNELS) ? VBAT_AIN : SAADC_CH_PSELP_PSELP_NC;
+  NRF_SAADC->RESULT.PTR = (uint32_t)saadc_result;
+  NRF_SAADC->RESULT.MAXCNT = n;
+  NRF_SAADC->EVENTS_STARTED = 0;
   NRF_SAADC->EVENTS_END = 0;
   NRF_SAADC->TASKS_START = 1;
-  NRF_SAADC->TASKS_SAMPLE = 1;
-  while (!NRF_SAADC->EVENTS_END) {}  // ~15 us for two channels
-  int32_t v[N_CHANNELS];
-  for (int c = 0; c < N_CHANNELS; c++) {
-    v[c] = (int32_t)saadc_result[c] - ADC_MID;
-    if (saadc_result[c] <= 0 || saadc_result[c] >= 4095) dev.saturated = 1;
+  bool ok = saadc_wait(&NRF_SAADC->EVENTS_STARTED);
+  if (ok) {
+    NRF_SAADC->TASKS_SAMPLE = 1;
+    ok = saadc_wait(&NRF_SAADC->EVENTS_END);
   }
-  mt_device_sample(&dev, v);
+  int16_t r[N_CHANNELS + 1];
+  for (uint8_t c = 0; c < n; c++) r[c] = ok ? saadc_result[c] : (int16_t)ADC_MID;
+  if (!ok) saadc_faults = saadc_faults + 1;
+  mt_scan_end(&scan, &dev, r, ok ? n : (uint8_t)N_CHANNELS);  // the sample counts either way
 }
 
-// -- board hooks ----------------------------------------------------------------------------------
+// -- board hooks (main loop; none of them touches the SAADC) ---------------------------------------
 static uint8_t board_set_rate(void *, uint16_t hz) {
   if (hz < 250 || hz > 4000) return 0;
-  rate_hz = hz;
   timer_start(hz);
   return 1;
 }
-static uint16_t board_battery_mv(void *) {
-  // XIAO: VBAT through a 1M/510k divider, enabled by P0.14 low
-  return (uint16_t)(analogRead(BATTERY_PIN) * 3600UL / 1023UL * 1510UL / 510UL);
-}
-static uint8_t board_battery_pct(void *ctx) {
-  uint16_t mv = board_battery_mv(ctx);
-  if (mv < 3300) return 0;
-  if (mv > 4150) return 100;
-  return (uint8_t)((mv - 3300) * 100UL / 850UL);
-}
+static uint16_t board_battery_mv(void *) { return mt_battery_mv(&VBAT_DIVIDER, mt_scan_battery_raw(&scan)); }
+static uint8_t board_battery_pct(void *ctx) { return mt_battery_pct(board_battery_mv(ctx)); }
 static uint32_t board_millis(void *) { return millis(); }
 static const mt_board_t board = {board_set_rate, board_battery_mv, board_battery_pct, nullptr, board_millis, nullptr};
 
@@ -104,27 +140,65 @@ static void on_command(uint16_t, BLECharacteristic *, uint8_t *data, uint16_t le
 static void on_connect(uint16_t handle) {
   conn_handle = handle;
   BLEConnection *conn = Bluefruit.Connection(handle);
-  conn->requestMtuExchange(247);
-  conn->requestConnectionParameter(6);  // 7.5 ms interval: room for 2 ch x 2 kHz
+  conn->requestMtuExchange(MT_ATT_MTU_MAX);  // a request: the central may agree less (or nothing)
+  conn->requestConnectionParameter(6);       // 7.5 ms interval if the central allows it
 }
 static void on_disconnect(uint16_t, uint8_t) { conn_handle = BLE_CONN_HANDLE_INVALID; }
 
+// The ATT MTU agreed on the connection right now. Bluefruit starts every connection at 23 and
+// updates BLEConnection::getMtu() when an exchange completes (either side starting it), so
+// reading it before each frame follows every change; no connection counts as the smallest MTU.
+// After our own request, core 1.1.8 stores the central's server_rx_mtu without taking the
+// minimum with ours (a phone answering 517 reads as 517): mt_notify_follow() clamps to 247.
+static uint16_t link_mtu() {
+  const uint16_t handle = conn_handle;
+  if (handle == BLE_CONN_HANDLE_INVALID) return MT_ATT_MTU_MIN;
+  BLEConnection *conn = Bluefruit.Connection(handle);
+  return conn ? conn->getMtu() : (uint16_t)MT_ATT_MTU_MIN;
+}
+
+// One frame as notifications of at most `payload` bytes (MTU - 3). The host reassembles at the
+// 0x00 delimiters; if a notification fails, the rest of the frame is dropped and the next frame
+// is preceded by a lone delimiter so the host discards only the broken one.
+static void notify_frame(const uint8_t *data, size_t len, uint16_t payload) {
+  const uint16_t handle = conn_handle;
+  if (handle == BLE_CONN_HANDLE_INVALID || !frameChr.notifyEnabled(handle)) return;
+  if (ble_resync) {
+    static const uint8_t delimiter = 0;
+    if (!frameChr.notify(handle, &delimiter, 1)) return;
+    ble_resync = false;
+  }
+  for (size_t off = 0; off < len; off += payload) {
+    const size_t left = len - off;
+    const uint16_t chunk = (uint16_t)(left < payload ? left : payload);
+    if (!frameChr.notify(handle, data + off, chunk)) {
+      ble_resync = true;
+      return;
+    }
+  }
+}
+
 void setup() {
+  // The variant drives VBAT_ENABLE high at start-up; low connects the divider. Seeed advises
+  // against high while a battery is attached (P0.31 would sit near its 3.6 V limit), and the
+  // divider draws under 3 uA, so it stays low for good.
+  pinMode(VBAT_ENABLE, OUTPUT);
+  digitalWrite(VBAT_ENABLE, LOW);
+
   Serial.begin(115200);  // USB CDC: the baud rate is ignored
   mt_info_t info = {};
   info.protocol_version = MT_PROTOCOL_VERSION;
-  info.fw_major = 0; info.fw_minor = 1; info.fw_patch = 0;
+  info.fw_major = 0; info.fw_minor = 2; info.fw_patch = 0;
   info.device_id = ((uint64_t)NRF_FICR->DEVICEID[1] << 32) | NRF_FICR->DEVICEID[0];
-  info.sample_rate_hz = rate_hz;
+  info.sample_rate_hz = START_RATE_HZ;
   info.n_channels = N_CHANNELS;
   info.sample_format = MT_FMT_INT16;
   info.uv_per_count = ADC_FULL_SCALE_UV / 4096.0f / FRONTEND_GAIN;
   strcpy(info.labels[0], "gastrocnemius");
   strcpy(info.labels[1], "soleus");
-  // one BLE notification per frame, and at most 20 ms of samples per frame (latency)
-  uint8_t per_frame = mt_frame_samples_for_mtu(247, N_CHANNELS, MT_FMT_INT16);
-  if (per_frame > rate_hz / 50) per_frame = rate_hz / 50;
-  mt_device_init(&dev, &info, &board, per_frame);
+  mt_device_init(&dev, &info, &board, 1);
+  mt_notify_link_init(&ble_link);
+  (void)mt_notify_follow(&ble_link, &dev, MT_ATT_MTU_MIN);  // frames for the smallest MTU until told more
 
   Bluefruit.configPrphBandwidth(BANDWIDTH_MAX);
   Bluefruit.begin();
@@ -133,13 +207,13 @@ void setup() {
   Bluefruit.Periph.setDisconnectCallback(on_disconnect);
   bledis.setManufacturer("myotwitch");
   bledis.setModel("XIAO nRF52840");
-  bledis.setFirmwareRev("0.1.0");
+  bledis.setFirmwareRev("0.2.0");
   bledis.begin();
   blebas.begin();
   emgService.begin();
   frameChr.setProperties(CHR_PROPS_NOTIFY);
   frameChr.setPermission(SECMODE_OPEN, SECMODE_NO_ACCESS);
-  frameChr.setMaxLen(244);
+  frameChr.setMaxLen(MT_ATT_MTU_MAX - 3);
   frameChr.begin();
   commandChr.setProperties(CHR_PROPS_WRITE | CHR_PROPS_WRITE_WO_RESP);
   commandChr.setPermission(SECMODE_NO_ACCESS, SECMODE_OPEN);
@@ -153,8 +227,9 @@ void setup() {
   Bluefruit.Advertising.restartOnDisconnect(true);
   Bluefruit.Advertising.start(0);
 
+  mt_scan_init(&scan, N_CHANNELS, START_RATE_HZ, ADC_MID, ADC_MAX);
   saadc_init();
-  timer_start(rate_hz);
+  timer_start(START_RATE_HZ);
 }
 
 void loop() {
@@ -162,13 +237,15 @@ void loop() {
     uint8_t b = (uint8_t)Serial.read();
     mt_device_receive(&dev, &b, 1);
   }
+  const uint16_t payload = mt_notify_follow(&ble_link, &dev, link_mtu());
   size_t n = mt_device_poll(&dev, frame, sizeof frame);
   if (!n) return;
   if (Serial) Serial.write(frame, n);  // USB host attached
-  if (conn_handle != BLE_CONN_HANDLE_INVALID) frameChr.notify(conn_handle, frame, (uint16_t)n);
+  notify_frame(frame, n, payload);
   static uint32_t last_bas;
   if (millis() - last_bas > 60000) {
     last_bas = millis();
-    blebas.write(board_battery_pct(nullptr));
+    const uint8_t pct = board_battery_pct(nullptr);
+    if (pct <= 100) blebas.write(pct);
   }
 }
