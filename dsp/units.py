@@ -63,12 +63,18 @@ class UnitConfig:
     coincidence_ms: float = 4.0
 
 
+def _key(e: Event) -> tuple[int, int, float]:
+    """Identifies a twitch for hindsight labels (the size makes a chance match impossible when
+    a caller has shifted sample numbers, as the recorder does per file)."""
+    return (e.onset_sample, e.channel, e.peak_to_peak_uv)
+
+
 @dataclass(eq=False)
 class _Template:
     wave: np.ndarray  # (channels * L_up,) µV, aligned
     n: int
     created: int  # creation order (older wins a merge)
-    founder: tuple[int, int]  # (onset_sample, channel) of the twitch that started it
+    founder: tuple[int, int, float]  # (onset_sample, channel, peak-to-peak) of the twitch that started it
     last_sample: int
     sigma: np.ndarray  # mean noise RMS per channel of its members (µV)
     unit: str | None = None
@@ -113,7 +119,7 @@ class UnitTracker:
         self._created = 0
         self._next_unit = 1
         self.aliases: dict[str, str] = {}  # merged unit -> surviving unit
-        self.founders: dict[tuple[int, int], str] = {}  # founding twitch -> its unit (known in hindsight)
+        self.founders: dict[tuple[int, int, float], str] = {}  # founding twitch -> its unit (known in hindsight)
         self.retired: list[dict] = []  # units evicted to bound memory (their summaries)
 
     # -- matching ------------------------------------------------------------------------
@@ -311,7 +317,7 @@ class UnitTracker:
     def _create(self, aligned: np.ndarray, sigma: np.ndarray, e: Event, from_overlap: bool = False) -> None:
         if len(self._templates) >= self.cfg.max_templates:
             self._evict()
-        t = _Template(aligned.copy(), 1, self._created, (e.onset_sample, e.channel), e.onset_sample,
+        t = _Template(aligned.copy(), 1, self._created, _key(e), e.onset_sample,
                       sigma.copy(), snippets=deque(maxlen=self.cfg.keep_snippets), from_overlap=from_overlap)
         self._keep_snippet(t, aligned)
         self._created += 1
@@ -429,7 +435,7 @@ class UnitStage:
             if e.kind != "twitch":
                 out.append(e)
                 continue
-            unit = tr.founders.get((e.onset_sample, e.channel)) if e.unit is None else e.unit
+            unit = tr.founders.get(_key(e)) if e.unit is None else e.unit
             unit = tr.resolve(unit)
             out.append(e if unit == e.unit else replace(e, unit=unit))
         return out
