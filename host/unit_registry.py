@@ -167,8 +167,13 @@ def attach_sightings(sessions: list[dict], path: str | os.PathLike | None = None
     except (sqlite3.Error, OSError) as e:
         log.warning("unit registry unavailable: %s", e)
         return sessions
-    return [{**s, "units": seen[os.path.abspath(s["file"])]} if s.get("file") and not s.get("units")
+    return [{**s, "units": seen[os.path.abspath(s["file"])]} if s.get("file") and not _named(s.get("units"))
             and os.path.abspath(s["file"]) in seen else s for s in sessions]
+
+
+def _named(units: object) -> bool:
+    """Does a session's ``units`` entry already carry lasting names (whatever else it holds)?"""
+    return isinstance(units, list) and any(isinstance(u, dict) and u.get("known_as") for u in units)
 
 
 def new_unit_metrics(sessions: list[dict], span_days: int = 14, baseline_days: int = 7,
