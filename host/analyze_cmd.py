@@ -149,6 +149,11 @@ def summary_text(r: dict) -> str:
            else "not detected")
         + f"; clipped {100 * max(q.get('clipped_fraction') or [0]):.2f}%; gaps {q['gaps']} ({q['gap_s']:.1f} s)",
     ]
+    units = [u for u in r.get("units") or [] if u["count"] >= 3]
+    if units:  # recurring sources: the three largest groups, with their share of the twitches
+        lines.append(f"  units      {len(units)} recurring waveforms: " + ", ".join(
+            f"{u['unit']} {u['count']}" + (f" (= {u['known_as']})" if u.get("known_as") else "")
+            for u in sorted(units, key=lambda u: -u["count"])[:3]) + (", ..." if len(units) > 3 else ""))
     for w in q.get("warnings", []):
         lines.append(f"  warning    {w}")
     if hours < 0.05:

@@ -427,6 +427,8 @@ class MainWindow(QtWidgets.QMainWindow):
     def _list_event(self, e) -> None:
         label = self._labels[e.channel] if e.channel < len(self._labels) else f"ch{e.channel}"
         text = f"{e.onset_s:8.2f} s  {e.kind:<11} {label:<10} {e.peak_to_peak_uv:6.0f} µV"
+        if e.unit:
+            text += f"  {e.unit}"
         if e.reason:
             text += f"  ({e.reason[:40]})"
         item = QtWidgets.QListWidgetItem(text)
