@@ -136,43 +136,173 @@ def evaluate_condition(tree: ast.AST, metrics: dict) -> object:
     return ev(tree)
 
 
+#: definitions every rules file must give, all numbers
+DEFINITIONS = ("window_days", "persistent_days", "persistent_fraction", "persistent_min_rate", "trend_min_sessions",
+               "trend_p", "trend_min_ratio", "association_min_days", "high_caffeine_mg", "short_sleep_h",
+               "symptom_days")
+#: the diary and the trends look back at most this many days (100 years)
+MAX_WINDOW_DAYS = 36_500
+
+
+def _kind(value: object) -> str:
+    return "text" if isinstance(value, str) else "number"
+
+
+def _check_types(tree: ast.AST) -> None:
+    """Text metrics compare only with text, numbers and flags only with numbers and flags."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            operands = [node.left, *node.comparators]
+            kinds = {_kind(METRICS[o.id]) if isinstance(o, ast.Name) else _kind(o.value)
+                     for o in operands if isinstance(o, (ast.Name, ast.Constant))}
+            if len(kinds) > 1 or any(not isinstance(o, (ast.Name, ast.Constant)) for o in operands):
+                raise ValueError(f"'{ast.unparse(node)}' compares text with a number")
+        elif isinstance(node, ast.Constant) and not isinstance(node.value, (bool, int, float, str)):
+            raise ValueError(f"constant {node.value!r} is not a number, flag or text")
+
+
+def _why_fields(template: str) -> list[tuple[str, str, str | None]]:
+    """(literal, metric, format spec) pieces of a ``why`` template; only plain metric names,
+    no positions, attributes, indexes or nested fields."""
+    import string
+
+    out: list[tuple[str, str, str | None]] = []
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as e:
+        raise ValueError(f"'{template}': {e}") from e
+    for literal, field_name, spec, conversion in parsed:
+        if field_name is None:
+            out.append((literal, "", None))
+            continue
+        if field_name not in METRICS:
+            raise ValueError(f"'{{{field_name}}}' is not a metric (use plain metric names, e.g. {{rate_latest}})")
+        if conversion or (spec and "{" in spec):
+            raise ValueError(f"'{{{field_name}}}': conversions and nested fields are not allowed")
+        out.append((literal, field_name, spec or ""))
+    return out
+
+
+def format_why(template: str, values: dict) -> str:
+    """Fill a ``why`` template with plain metric values: no attribute or index lookups, ever."""
+    parts = []
+    for literal, name, spec in _why_fields(template):
+        parts.append(literal)
+        if name:
+            value = values.get(name, METRICS[name])
+            if not isinstance(value, (bool, int, float, str)):
+                value = str(value)
+            parts.append(format(value, spec or ""))
+    return "".join(parts)
+
+
 def load_rules(path: str | Path | None = None) -> RuleSet:
-    """Load and validate a rules file; FormatError names the rule and field at fault."""
+    """Load and fully validate a rules file; FormatError (one line) names the rule and field at
+    fault, so nothing fails later while advice is computed."""
     path = Path(path) if path else data_dir() / "advice" / "rules.toml"
     name = path.name
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as e:
         raise FormatError(f"{path}: rules file not found") from e
+    except IsADirectoryError as e:
+        raise FormatError(f"{path}: is a folder, expected a rules file") from e
+    except UnicodeDecodeError as e:
+        raise FormatError(f"{name}: not UTF-8 text (byte {e.start}); save the file as UTF-8") from e
+    except RecursionError as e:
+        raise FormatError(f"{name}: nested too deeply") from e
     except tomllib.TOMLDecodeError as e:
         raise FormatError(f"{name}: not valid TOML ({e})") from e
+    except OSError as e:
+        raise FormatError(f"{path}: cannot read ({e.strerror or e})") from e
+    try:
+        return _validated(raw, name, str(path))
+    except RecursionError as e:
+        raise FormatError(f"{name}: nested too deeply") from e
+
+
+def _validated(raw: dict, name: str, path: str) -> RuleSet:
+    def fail(msg: str) -> FormatError:
+        return FormatError(f"{name}: {msg}")
+
     for key in ("notice", "sections", "definitions", "medications", "rule"):
         if key not in raw:
-            raise FormatError(f"{name}: missing '{key}'")
+            raise fail(f"missing '{key}'")
+    unknown_top = set(raw) - {"notice", "sections", "definitions", "medications", "rule"}
+    if unknown_top:
+        raise fail(f"unknown key(s) {', '.join(sorted(unknown_top))}")
+    if not isinstance(raw["notice"], str) or not raw["notice"].strip():
+        raise fail("'notice' must be non-empty text")
+    sections = raw["sections"]
+    if not isinstance(sections, dict) or not sections or \
+            not all(isinstance(v, str) and v.strip() for v in sections.values()):
+        raise fail("[sections] must map keys to headings (text)")
+    d = raw["definitions"]
+    if not isinstance(d, dict):
+        raise fail("[definitions] must be a table")
+    for key in DEFINITIONS:
+        if key not in d:
+            raise fail(f"[definitions] is missing '{key}'")
+    for key, value in d.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value < 0:
+            raise fail(f"[definitions] '{key}' must be a number of 0 or more, not {value!r}")
+    if not 1 <= d["window_days"] <= MAX_WINDOW_DAYS:
+        raise fail(f"[definitions] 'window_days' must be 1 to {MAX_WINDOW_DAYS}")
+    meds = raw["medications"]
+    if not isinstance(meds, dict) or not all(
+            isinstance(v, list) and all(isinstance(x, str) and x.strip() for x in v) for v in meds.values()):
+        raise fail("[medications] must map each class to a list of names (text)")
+    if not isinstance(raw["rule"], list) or not all(isinstance(r, dict) for r in raw["rule"]):
+        raise fail("'rule' must be a list of [[rule]] tables")
     rules, seen = [], set()
     for i, r in enumerate(raw["rule"]):
-        rid = r.get("id") or f"#{i + 1}"
+        rid = r.get("id") if isinstance(r.get("id"), str) and r.get("id") else f"#{i + 1}"
         for key in ("id", "section", "level", "when", "text"):
             if not isinstance(r.get(key), str) or not r[key].strip():
-                raise FormatError(f"{name}: rule '{rid}': field '{key}' must be a non-empty string")
+                raise fail(f"rule '{rid}': field '{key}' must be a non-empty string")
         if rid in seen:
-            raise FormatError(f"{name}: rule '{rid}' is defined twice")
+            raise fail(f"rule '{rid}' is defined twice")
         seen.add(rid)
         if r["level"] not in LEVELS:
-            raise FormatError(f"{name}: rule '{rid}': level '{r['level']}' must be one of {', '.join(LEVELS)}")
-        if r["section"] not in raw["sections"]:
-            raise FormatError(f"{name}: rule '{rid}': section '{r['section']}' is not a section of the reference "
-                              f"article (one of {', '.join(raw['sections'])})")
-        try:
-            parse_condition(r["when"])
-        except ValueError as e:
-            raise FormatError(f"{name}: rule '{rid}': field 'when': {e}") from e
+            raise fail(f"rule '{rid}': level '{r['level']}' must be one of {', '.join(LEVELS)}")
+        if r["section"] not in sections:
+            raise fail(f"rule '{rid}': section '{r['section']}' is not a section of the reference "
+                       f"article (one of {', '.join(sections)})")
         unknown = set(r) - {"id", "section", "level", "when", "text", "why", "example", "near_miss"}
         if unknown:
-            raise FormatError(f"{name}: rule '{rid}': unknown field(s) {', '.join(sorted(unknown))}")
-        rules.append(Rule(r["id"], raw["sections"][r["section"]], r["level"], r["when"], r["text"].strip(), r.get("why", ""),
+            raise fail(f"rule '{rid}': unknown field(s) {', '.join(sorted(unknown))}")
+        try:
+            tree = parse_condition(r["when"])
+            _check_types(tree)
+        except ValueError as e:
+            raise fail(f"rule '{rid}': field 'when': {e}") from e
+        why = r.get("why", "")
+        if not isinstance(why, str):
+            raise fail(f"rule '{rid}': field 'why' must be text")
+        try:
+            _why_fields(why)
+        except ValueError as e:
+            raise fail(f"rule '{rid}': field 'why': {e}") from e
+        for key in ("example", "near_miss"):
+            case = r.get(key, {})
+            if not isinstance(case, dict):
+                raise fail(f"rule '{rid}': field '{key}' must be a table of metric values")
+            for metric, value in case.items():
+                if metric not in METRICS:
+                    raise fail(f"rule '{rid}': field '{key}': unknown metric '{metric}'")
+                if _kind(value) != _kind(METRICS[metric]) or not isinstance(value, (bool, int, float, str)):
+                    raise fail(f"rule '{rid}': field '{key}': '{metric}' must be {_kind(METRICS[metric])}")
+        # a trial run on the defaults and on the crafted cases: anything that would fail later fails now
+        for case in ({}, r.get("example", {}), r.get("near_miss", {})):
+            values = {**METRICS, **d, **case}
+            try:
+                evaluate_condition(tree, values)
+                format_why(why, values)
+            except (TypeError, ValueError) as e:
+                raise fail(f"rule '{rid}': cannot be evaluated ({e})") from e
+        rules.append(Rule(r["id"], sections[r["section"]], r["level"], r["when"], r["text"].strip(), why,
                           r.get("example", {}), r.get("near_miss", {})))
-    return RuleSet(raw["notice"].strip(), raw["sections"], raw["definitions"], raw["medications"], rules, str(path))
+    return RuleSet(raw["notice"].strip(), sections, d, meds, rules, path)
 
 
 def evaluate(ruleset: RuleSet, metrics: dict) -> list[AdviceItem]:
@@ -182,8 +312,8 @@ def evaluate(ruleset: RuleSet, metrics: dict) -> list[AdviceItem]:
     for r in ruleset.rules:
         if evaluate_condition(parse_condition(r.when), full):
             try:
-                why = r.why.format(**full) if r.why else ""
-            except (KeyError, ValueError):
+                why = format_why(r.why, full) if r.why else ""
+            except (KeyError, ValueError, TypeError):
                 why = ""
             items.append(AdviceItem(r.id, r.level, r.section, r.text, why))
     items.sort(key=lambda i: LEVELS.index(i.level))
@@ -202,14 +332,43 @@ def _kendall_trend(times: list[float], rates: list[float]) -> tuple[float, float
     return p, intercept + slope * times[0], intercept + slope * times[-1]
 
 
+def daily_rates(by_day: dict[dt.date, list[dict]]) -> dict[dt.date, float]:
+    """Twitches per hour of each day: the day's twitches over its hours with data."""
+    return {day: sum(x["twitches"] for x in ss) / max(sum(x["valid_s"] for x in ss) / 3600, 1e-9)
+            for day, ss in by_day.items()}
+
+
+def site_changes(sessions: list[dict]) -> dict[str, dict]:
+    """Per channel (site): twitches, and the rates before and after the middle session. A site is
+    new when it had data but (almost) no twitches in the first half and clearly has them in the
+    second: at most 0.5/h before, then at least 5 twitches and 2/h. Sessions oldest first."""
+    per_site: dict[str, list[tuple[dt.datetime, int, float]]] = defaultdict(list)
+    for s in sessions:
+        for label, n in zip(s.get("channels") or [], s.get("per_channel") or []):
+            per_site[label].append((s["start"], n, s["valid_s"]))
+    mid = sessions[len(sessions) // 2]["start"] if len(sessions) >= 4 else None
+    out: dict[str, dict] = {}
+    for label, rows in per_site.items():
+        early = [(n, v) for t, n, v in rows if mid is not None and t < mid]
+        late = [(n, v) for t, n, v in rows if mid is not None and t >= mid]
+        e_rate = sum(n for n, _ in early) / max(sum(v for _, v in early) / 3600, 1e-9) if early else 0.0
+        l_n = sum(n for n, _ in late)
+        l_rate = l_n / max(sum(v for _, v in late) / 3600, 1e-9) if late else 0.0
+        out[label] = {"twitches": sum(n for _, n, _ in rows), "split_at": mid, "early_rate": e_rate,
+                      "late_rate": l_rate, "late_twitches": l_n,
+                      "new": bool(early) and e_rate < 0.5 and l_n >= 5 and l_rate >= 2.0}
+    return out
+
+
 def compute_metrics(sessions: list[dict], diary: list[dict], ruleset: RuleSet,
                     now: dt.datetime | None = None) -> dict:
     """Turn session rows (host.index) and diary entries into the metric values the rules use."""
     d = ruleset.definitions
     now = now or dt.datetime.now()
-    window = dt.timedelta(days=d["window_days"])
+    window = dt.timedelta(days=min(d["window_days"], MAX_WINDOW_DAYS))
     sessions = sorted((s for s in sessions if s["start"] >= now - window), key=lambda s: s["start"])
-    diary = [e for e in diary if e["time"] >= now - window]
+    # entries dated in the future (a typo, a wrong clock) would count forever: leave them out
+    diary = [e for e in diary if now - window <= e["time"] <= now + dt.timedelta(minutes=5)]
     m: dict = {"window_days": d["window_days"], "short_sleep_h": d["short_sleep_h"],
                "high_caffeine_mg": d["high_caffeine_mg"], "symptom_days": d["symptom_days"]}
     m["sessions"] = len(sessions)
@@ -220,8 +379,7 @@ def compute_metrics(sessions: list[dict], diary: list[dict], ruleset: RuleSet,
     by_day: dict[dt.date, list[dict]] = defaultdict(list)
     for s in sessions:
         by_day[s["start"].date()].append(s)
-    day_rate = {day: sum(x["twitches"] for x in ss) / max(sum(x["valid_s"] for x in ss) / 3600, 1e-9)
-                for day, ss in by_day.items()}
+    day_rate = daily_rates(by_day)
     if day_rate:
         days = sorted(day_rate)
         m["recorded_days"] = len(days)
@@ -239,25 +397,12 @@ def compute_metrics(sessions: list[dict], diary: list[dict], ruleset: RuleSet,
                      trend_sessions=len(sessions))
             m["worsening"] = p < d["trend_p"] and end >= d["trend_min_ratio"] * max(start, 1.0)
     # sites
-    per_site: dict[str, list[tuple[dt.datetime, int, float]]] = defaultdict(list)
-    for s in sessions:
-        for label, n in zip(s.get("channels") or [], s.get("per_channel") or []):
-            per_site[label].append((s["start"], n, s["valid_s"]))
-    totals = {k: sum(n for _, n, _ in v) for k, v in per_site.items()}
+    sites = site_changes(sessions)
+    totals = {k: v["twitches"] for k, v in sites.items()}
     if totals and sum(totals.values()) > 0:
         top = max(totals, key=lambda k: totals[k])
         m["one_site"], m["one_site_share"] = top, totals[top] / sum(totals.values())
-    new_sites = []
-    if len(sessions) >= 4:
-        mid = sessions[len(sessions) // 2]["start"]
-        for label, rows in per_site.items():
-            early = [(n, v) for t, n, v in rows if t < mid]
-            late = [(n, v) for t, n, v in rows if t >= mid]
-            e_rate = sum(n for n, _ in early) / max(sum(v for _, v in early) / 3600, 1e-9) if early else 0.0
-            l_n = sum(n for n, _ in late)
-            l_rate = l_n / max(sum(v for _, v in late) / 3600, 1e-9) if late else 0.0
-            if early and e_rate < 0.5 and l_n >= 5 and l_rate >= 2.0:
-                new_sites.append(label)
+    new_sites = [label for label, v in sites.items() if v["new"]]
     # diary
     symptom_cut = now - dt.timedelta(days=d["symptom_days"])
     for sname in SYMPTOMS:
@@ -322,13 +467,13 @@ def _associations(m: dict, sessions: list[dict], caffeine: dict, sleep: list[dic
     Mann-Whitney test; stated as associations, never as causes."""
     from scipy import stats
 
-    def compare(groups: tuple[list[float], list[float]]) -> tuple[bool, float, float]:
+    def compare(groups: tuple[list[float], list[float]]) -> tuple[bool, float, float, float | None]:
         hi, lo = groups
         if len(hi) < d["association_min_days"] or len(lo) < d["association_min_days"]:
-            return False, 0.0, 0.0
+            return False, 0.0, 0.0, None
         a, b = statistics.fmean(hi), statistics.fmean(lo)
-        p = stats.mannwhitneyu(hi, lo, alternative="greater").pvalue
-        return bool(a >= 1.5 * max(b, 0.5) and p < 0.1), a, b
+        p = float(stats.mannwhitneyu(hi, lo, alternative="greater").pvalue)
+        return bool(a >= 1.5 * max(b, 0.5) and p < 0.1), a, b, p
 
     hi: list[float] = []
     lo: list[float] = []
@@ -338,7 +483,7 @@ def _associations(m: dict, sessions: list[dict], caffeine: dict, sleep: list[dic
         mg = caffeine.get(day if s["start"].hour >= 12 else day - dt.timedelta(days=1))
         if mg is not None:
             (hi if mg >= d["high_caffeine_mg"] else lo).append(s["twitches_per_hour"])
-    ok, a, b = compare((hi, lo))
+    ok, a, b, m["_caffeine_p"] = compare((hi, lo))  # the p-values are shown by `myotwitch history`
     m.update(caffeine_association=ok, caffeine_high_rate=a, caffeine_low_rate=b, caffeine_high_n=len(hi),
              caffeine_low_n=len(lo))
     short: list[float] = []
@@ -347,7 +492,7 @@ def _associations(m: dict, sessions: list[dict], caffeine: dict, sleep: list[dic
         before = [e for e in sleep if dt.timedelta(0) <= s["start"] - e["time"] <= dt.timedelta(hours=24)]
         if before:
             (short if before[-1]["value"] < d["short_sleep_h"] else long_).append(s["twitches_per_hour"])
-    ok, a, b = compare((short, long_))
+    ok, a, b, m["_sleep_p"] = compare((short, long_))
     m.update(sleep_association=ok, sleep_short_rate=a, sleep_long_rate=b, sleep_short_n=len(short),
              sleep_long_n=len(long_))
 
@@ -362,24 +507,24 @@ def advise(sessions: list[dict] | None = None, diary: list[dict] | None = None, 
         from myotwitch.host.index import SessionIndex
 
         idx = index or SessionIndex.default()
-        since = now - dt.timedelta(days=ruleset.definitions["window_days"])
-        if sessions is None:
-            from myotwitch.host.unit_registry import attach_sightings
+        since = now - dt.timedelta(days=min(ruleset.definitions["window_days"], MAX_WINDOW_DAYS))
+        try:
+            if sessions is None:  # lasting unit names for sessions indexed before they were registered
+                from myotwitch.host.unit_registry import attach_sightings
 
-            sessions = attach_sightings(idx.sessions(since), getattr(idx, "path", None))
-        diary = idx.entries(since) if diary is None else diary
-        if index is None:
-            idx.close()
+                sessions = attach_sightings(idx.sessions(since), getattr(idx, "path", None))
+            diary = idx.entries(since) if diary is None else diary
+        finally:
+            if index is None:
+                idx.close()
     sessions = list(sessions)
     if extra_session is not None:
-        st = extra_session["stats"]
-        start = dt.datetime.fromisoformat(extra_session["start"]) if extra_session.get("start") else now
-        if not any(s.get("file") == extra_session.get("file") for s in sessions):
-            sessions.append({"file": extra_session.get("file"), "start": start, "duration_s": st["duration_s"],
-                             "valid_s": st["valid_s"], "twitches": st["counts"]["twitch"],
-                             "twitches_per_hour": st["twitches_per_hour"], "episodes": st["episodes"],
-                             "per_channel": st["twitches_per_channel"], "channels": extra_session["channels"],
-                             "units": extra_session.get("units")})
+        from myotwitch.host.index import same_session, summary_row
+
+        # the same recording already indexed (by content or path) counts once; undated ones stay out of trends
+        row = summary_row(extra_session)
+        if row["start"] is not None and not any(same_session(s, row) for s in sessions):
+            sessions.append(row)
     metrics = compute_metrics(sessions, diary, ruleset, now)
     return Advice(ruleset.notice, evaluate(ruleset, metrics), metrics)
 

@@ -11,7 +11,7 @@ from myotwitch.host.errors import UsageError
 KINDS = {
     "caffeine": ("mg", "caffeine in mg (or --unit cups: 1 cup of coffee ~ 95 mg)"),
     "fluids": ("l", "fluids in litres (or --unit ml)"),
-    "sleep": ("h", "hours slept"),
+    "sleep": ("h", "hours slept (or --unit min)"),
     "exercise": ("level", "none, light, moderate or hard (0-3)"),
     "stress": ("level", "1 (calm) to 5 (very stressed)"),
     "symptom": ("name", "pain, weakness, numbness, muscle_loss, coordination, twitching_elsewhere"),
@@ -27,14 +27,30 @@ SYMPTOM_WORDS = {
 EXERCISE = {"none": 0, "light": 1, "moderate": 2, "hard": 3}
 
 
+#: the diary looks back at most this far (--days); 100 years
+MAX_DAYS = 36_500
+#: the kinds that take a unit, with the units they accept
+UNITS = {"caffeine": ("mg", "cup", "cups"), "fluids": ("l", "ml"), "sleep": ("h", "min")}
+
+
+def check_days(days: int) -> int:
+    if not 1 <= days <= MAX_DAYS:
+        raise UsageError(f"--days {days}: expected 1 to {MAX_DAYS} days")
+    return days
+
+
 def parse_when(text: str | None) -> dt.datetime:
+    """The entry's time; entries in the future are refused (they would count forever)."""
     if not text:
         return dt.datetime.now().replace(second=0, microsecond=0)
     for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d"):
         try:
-            return dt.datetime.strptime(text, fmt)
+            when = dt.datetime.strptime(text, fmt)
         except ValueError:
             continue
+        if when > dt.datetime.now() + dt.timedelta(minutes=5):
+            raise UsageError(f"--at '{text}': is in the future; diary entries record what already happened")
+        return when
     raise UsageError(f"--at '{text}': expected YYYY-MM-DD or 'YYYY-MM-DD HH:MM'")
 
 
@@ -43,6 +59,9 @@ def parse_entry(what: str, value: str | None, unit: str | None) -> tuple[str, st
     kind = (what or "").lower()
     if kind not in KINDS:
         raise UsageError(f"unknown diary entry '{what}': expected one of {', '.join(KINDS)}")
+    if unit is not None and unit.lower() not in UNITS.get(kind, ()):
+        accepted = f"use {' or '.join(UNITS[kind])}" if kind in UNITS else f"{kind} takes no unit"
+        raise UsageError(f"{kind} unit '{unit}': {accepted}")
     if value is None:
         raise UsageError(f"'{kind}' needs a value: {KINDS[kind][1]}")
     if kind == "symptom":
@@ -75,8 +94,10 @@ def parse_entry(what: str, value: str | None, unit: str | None) -> tuple[str, st
             raise UsageError(f"fluids unit '{unit}': use l or ml")
         if number > 15:
             raise UsageError(f"fluids {number:g} l in one entry is implausible")
-    elif kind == "sleep" and number > 24:
-        raise UsageError(f"sleep {number:g} h: a night has at most 24 hours")
+    elif kind == "sleep":
+        number = number / 60 if u == "min" else number
+        if number > 24:
+            raise UsageError(f"sleep {number:g} h: a night has at most 24 hours")
     elif kind == "stress" and not 1 <= number <= 5:
         raise UsageError(f"stress {number:g}: use 1 (calm) to 5 (very stressed)")
     elif kind == "exercise" and number not in (0, 1, 2, 3):
@@ -108,6 +129,7 @@ def run_log(args: argparse.Namespace) -> int:
             print(f"updated entry {args.edit}")
             return 0
         if args.list or not args.what:
+            check_days(args.days)
             since = dt.datetime.now() - dt.timedelta(days=args.days)
             rows = idx.entries(since)
             if not rows:
@@ -126,6 +148,7 @@ def run_log(args: argparse.Namespace) -> int:
 def run_advice(args: argparse.Namespace) -> int:
     from myotwitch.host.advice import advise, format_advice, load_rules
 
+    check_days(args.days)
     rules = load_rules(args.rules) if args.rules else load_rules()
     rules.definitions["window_days"] = args.days
     advice = advise(ruleset=rules)

@@ -14,6 +14,7 @@ from myotwitch.dsp import DetectorConfig, Event, Pipeline
 from myotwitch.dsp.config import ConfigError
 from myotwitch.host.errors import FormatError
 from myotwitch.host.session import summarize
+from myotwitch.host.strict import strict
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +86,23 @@ def analyze_reader(reader, config: DetectorConfig | None = None, progress: Progr
     for w in warnings + problems:
         log.warning("%s", w)
     q = dict(extra_quality or {})
-    q["warnings"] = warnings + problems
-    return summarize(events, pipe.episodes, pipe, file=name, start=start, labels=reader.labels,
-                     device=device, extra_quality=q)
+    # what went wrong while reading (truncation, bad time stamps, skipped lines) comes first
+    q["warnings"] = list(getattr(reader, "warnings", [])) + warnings + problems
+    summary = summarize(events, pipe.episodes, pipe, file=name, start=start, labels=reader.labels,
+                        device=device, extra_quality=q)
+    summary["dated"] = start is not None
+    return strict_summary(summary)
+
+
+def strict_summary(summary: dict) -> dict:
+    """NaN or infinite figures (all-NaN channels, non-finite ranges) become null, with a warning."""
+    clean, replaced = strict(summary)
+    if replaced:
+        shown = ", ".join(replaced[:5]) + (f" and {len(replaced) - 5} more" if len(replaced) > 5 else "")
+        text = f"{os.path.basename(str(summary.get('file') or ''))}: not computable (no finite data), left empty: {shown}"
+        log.warning("%s", text)
+        clean.setdefault("quality", {}).setdefault("warnings", []).append(text)
+    return clean
 
 
 def open_reader(path: str | os.PathLike, channels: list[str] | None = None, units: str | None = None,
@@ -124,7 +139,9 @@ def analyze_file(path: str | os.PathLike, config: DetectorConfig | None = None, 
     if reader.fs < 250:
         raise FormatError(f"{os.path.basename(path)}: sample rate {reader.fs:g} Hz is below 250 Hz; "
                           "twitches (3-30 ms) need at least 250 Hz")
-    start = getattr(getattr(reader, "edf", None), "start", None)
+    # an EDF header has a start; a CSV only when its time column holds clock time (Unix seconds);
+    # otherwise the session is undated (None), never dated by when it was analysed
+    start = getattr(getattr(reader, "edf", None), "start", None) or getattr(reader, "start", None)
     config = config or DetectorConfig()
     clip = getattr(reader, "clip_uv", None)
     if config.clip_uv is None and clip:

@@ -61,7 +61,9 @@ def _load_summary(path: str) -> dict:
         raise FormatError(f"{name}: not a readable summary ({e})") from e
     if not isinstance(s, dict) or s.get("schema") != SCHEMA or "stats" not in s:
         raise FormatError(f"{name}: not a myotwitch session summary (expected schema {SCHEMA})")
-    return s
+    from myotwitch.host.summary_check import validate_summary
+
+    return validate_summary(s, name)  # a sidecar is outside input: its shape and types are checked
 
 
 def _run_local(files, config, channels, units, jobs, bar, single_bar: bool) -> list[dict]:
@@ -144,10 +146,10 @@ def summary_text(r: dict) -> str:
                                               f"most twitches {max(e['n_twitches'] for e in r['episodes'])})"
                                               if r["episodes"] else ""),
         f"  rejected   {st['counts']['contraction']} contractions, {st['counts']['artifact']} artefacts",
-        f"  quality    noise floor {', '.join(f'{v:.1f}' for v in q['noise_floor_uv_rms'])} µV RMS; mains "
+        f"  quality    noise floor {', '.join(_num(v, '.1f') for v in q['noise_floor_uv_rms'])} µV RMS; mains "
         + (f"{mains['frequency_hz']:g} Hz at {mains['level_uv_rms']:.1f} µV RMS (removed)" if mains.get("frequency_hz")
            else "not detected")
-        + f"; clipped {100 * max(q.get('clipped_fraction') or [0]):.2f}%; gaps {q['gaps']} ({q['gap_s']:.1f} s)",
+        + f"; clipped {100 * max((v for v in q.get('clipped_fraction') or [] if v is not None), default=0):.2f}%; gaps {q['gaps']} ({q['gap_s']:.1f} s)",
     ]
     units = [u for u in r.get("units") or [] if u["count"] >= 3]
     if units:  # recurring sources: the three largest groups, with their share of the twitches
@@ -159,6 +161,11 @@ def summary_text(r: dict) -> str:
     if hours < 0.05:
         lines.append("  note       under 3 minutes of data: rates are rough")
     return "\n".join(lines)
+
+
+def _num(v: float | None, fmt: str) -> str:
+    """A figure, or 'n/a' where it could not be computed (null in the JSON)."""
+    return "n/a" if v is None else format(v, fmt)
 
 
 def _hms(s: float) -> str:
@@ -187,11 +194,26 @@ def write_sessions_csv(path: str, results: list[dict]) -> None:
             w.writerow([r["file"], r.get("start") or "", f"{st['duration_s']:.1f}", f"{st['valid_s']:.1f}",
                         st["counts"]["twitch"], f"{st['twitches_per_hour']:.2f}", st["episodes"],
                         st["counts"]["contraction"], st["counts"]["artifact"],
-                        ";".join(f"{v:.2f}" for v in q["noise_floor_uv_rms"]),
+                        ";".join(_num(v, ".2f") for v in q["noise_floor_uv_rms"]),
                         (q.get("mains") or {}).get("frequency_hz") or "", q["gaps"]])
 
 
+def check_outputs(args: argparse.Namespace) -> None:
+    """Refuse bad options and unwritable outputs before any file is analysed."""
+    from myotwitch.host.outputs import check_folder, check_range, check_writable, require_extra
+
+    check_range("-j/--jobs", args.jobs, 1, 4096, "a number of parallel workers, 1 or more")
+    for option, path in (("--json", args.json), ("--csv", args.csv), ("--report", args.report)):
+        if path and path != "-":
+            check_writable(option, path)
+    if args.out_dir:
+        check_folder("--out-dir", args.out_dir)
+    if args.report:
+        require_extra("--report")
+
+
 def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
+    check_outputs(args)
     files, missing = expand(args.files)
     for m in missing:
         print(f"myotwitch: error: {m}: no such file", file=sys.stderr)
@@ -220,6 +242,7 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
     if ok:
         from myotwitch.host.advice import advise
 
+        db_broken = False
         for r in ok:
             if not args.no_index:
                 from myotwitch.host.unit_registry import register_summary
@@ -229,7 +252,12 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
                 r["advice"] = advise(extra_session=r).to_dict()
             except MyotwitchError as e:
                 log.warning("advice unavailable: %s", e)
-        if not args.no_index:
+            except Exception as e:  # noqa: BLE001 - a broken diary database must never stop the analysis
+                log.warning("advice unavailable: diary database %s cannot be read (%s: %s)", _index_path(),
+                            type(e).__name__, e)
+                db_broken = True
+                break
+        if not args.no_index and not db_broken:
             try:
                 from myotwitch.host.index import SessionIndex
 
@@ -237,9 +265,15 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
                     for r in ok:
                         idx.add_summary(r)
             except Exception as e:  # noqa: BLE001 - the index is a convenience
-                log.warning("session index not updated: %s", e)
+                log.warning("session index %s not updated (%s: %s)", _index_path(), type(e).__name__, e)
     _write_outputs(args, ok)
     return min(len(failed) + len(missing), 125)
+
+
+def _index_path() -> str:
+    from myotwitch.host.index import data_dir
+
+    return str(data_dir() / "myotwitch.sqlite")
 
 
 def _write_outputs(args: argparse.Namespace, ok: list[dict]) -> None:

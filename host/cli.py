@@ -24,6 +24,11 @@ sources (--source):
   ble:NAME_OR_ADDRESS | ble:auto   Bluetooth LE (the device advertises the myotwitch service)
   sim:[key=value,...]              built-in simulator, e.g. sim:rate=2000,channels=2,twitch_rate=10,mains=50
   file:PATH[?speed=N]              replay a recording at N x real time (0 = as fast as possible)
+  lsl:NAME | lsl:type=EMG          a Lab Streaming Layer stream (also lsl:source_id=ID); ?unit=uV when
+                                   its metadata has no unit, ?channels=A,B to pick (needs myotwitch[lsl])
+  brainflow:BOARD                  a BrainFlow board at 250 Hz or more: synthetic, cyton, ... or its id, with
+                                   BrainFlow's connection options, e.g. brainflow:cyton?serial_port=/dev/ttyUSB0
+                                   and ?channels=1,2 (needs myotwitch[brainflow])
   auto                             the first attached device, else the simulator (says so)
 
 examples:
@@ -32,6 +37,7 @@ examples:
   myotwitch analyze night1.edf night2.edf --report report.html
   myotwitch simulate --pty                    # a virtual device any serial program can open
   myotwitch log caffeine 300 --unit mg && myotwitch advice
+  myotwitch history --report history.html    # weeks of rates, diary and the advice's evidence
 """
 
 
@@ -52,6 +58,11 @@ def add_detector_options(p: argparse.ArgumentParser) -> None:
                         "and more false ones)")
     g.add_argument("--episode-gap", type=float, metavar="S", help="twitches closer than S seconds form one episode "
                    "(default 30)")
+
+
+def add_lsl_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--lsl", action="store_true", help="also publish the samples (type EMG, µV) and one JSON "
+                   "marker per event (type Markers) as Lab Streaming Layer streams (needs myotwitch[lsl])")
 
 
 def detector_config(args: argparse.Namespace) -> DetectorConfig:
@@ -78,20 +89,6 @@ def detector_config(args: argparse.Namespace) -> DetectorConfig:
     return cfg
 
 
-def resolve_source(spec: str | None) -> str:
-    """'auto' -> the first attached device, else the simulator (and say so)."""
-    if spec and spec != "auto":
-        return spec
-    try:
-        from myotwitch.host.sources.serial import resolve_auto
-
-        return "serial:" + resolve_auto()
-    except MyotwitchError:
-        log.warning("no myotwitch device found; using the built-in simulator (sim:). "
-                    "Pass --source to choose a device.")
-        return "sim:"
-
-
 # -- sub-commands ---------------------------------------------------------------------------------
 def cmd_record(args: argparse.Namespace) -> int:
     from myotwitch.host.edf import Subject
@@ -100,22 +97,38 @@ def cmd_record(args: argparse.Namespace) -> int:
 
     subject = Subject(code=args.patient_code or "X", sex=args.sex or "X", name=args.patient_name or "X",
                       birthdate=_date(args.birthdate) if args.birthdate else None)
-    duration = parse_duration(args.duration)
+    duration = parse_duration(args.duration, "--duration")
     if args.rotate not in (None, "daily", "none"):
-        parse_duration(args.rotate)
+        parse_duration(args.rotate, "--rotate", extra="daily, none or ")
     events = args.events if args.events is not None else "auto"
     # a recorder never falls back to the simulator on its own: recording fake data unnoticed
     # would be worse than an error; `--source sim:` records the simulator on purpose
     spec = "serial:auto" if args.source == "auto" else args.source
+    lsl_publisher(args, check_only=True)  # a missing pylsl fails before the device is opened
     src = open_source(spec, wait=args.wait)
     rec = Recorder(src, args.out, config=detector_config(args), rotate=args.rotate, duration_s=duration,
                    events_path=None if events == "none" else events, subject=subject,
-                   annotate_rejected=not args.no_rejected, status_interval_s=args.status_interval)
+                   annotate_rejected=not args.no_rejected, status_interval_s=args.status_interval,
+                   publisher=lsl_publisher(args))
     rec.install_signal_handlers()
     rec.run()
     for path in rec.closed_files:
         print(path, file=sys.stderr)
     return 0
+
+
+def lsl_publisher(args: argparse.Namespace, check_only: bool = False):
+    """``--lsl``: the publisher of the EMG and Markers outlets (None without the flag)."""
+    if not getattr(args, "lsl", False):
+        return None
+    if check_only:
+        from myotwitch.host.sources.lsl import require_pylsl
+
+        require_pylsl()
+        return None
+    from myotwitch.host.lsl_publish import LslPublisher
+
+    return LslPublisher()
 
 
 def _date(text: str):
@@ -150,6 +163,7 @@ def cmd_live(args: argparse.Namespace) -> int:
         from myotwitch.host.gui.app import run_live
     except ImportError as e:
         raise MyotwitchError(f"the live app needs the GUI extra: pip install 'myotwitch[gui]' ({e.name} missing)") from e
+    lsl_publisher(args, check_only=True)
     return run_live(args, detector_config(args))
 
 
@@ -157,6 +171,12 @@ def cmd_advice(args: argparse.Namespace) -> int:
     from myotwitch.host.advice_cmd import run_advice
 
     return run_advice(args)
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from myotwitch.host.history_cmd import run_history
+
+    return run_history(args)
 
 
 def cmd_log(args: argparse.Namespace) -> int:
@@ -185,10 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("live", cmd_live, "desktop app: live trace, twitch counter, episodes, advice",
              "Open the desktop app. With no device attached it runs on the built-in simulator and says so.")
     sp.add_argument("--source", default="auto", help="source spec (default: auto)")
-    sp.add_argument("--window", type=float, default=10.0, help="seconds of trace shown (2-60, default 10)")
+    sp.add_argument("--window", type=float, default=None, help="seconds of trace shown (2-60; default: the last "
+                    "one used, else 10)")
     sp.add_argument("--out", default=None, help="folder for recordings started from the app")
     sp.add_argument("--screenshot", metavar="PNG", help="save a screenshot after --run-for seconds and quit")
     sp.add_argument("--run-for", type=float, metavar="S", help="quit after S seconds (demos, benchmarks)")
+    add_lsl_option(sp)
     add_detector_options(sp)
 
     sp = add("record", cmd_record, "headless recorder: crash-safe EDF+ files and a live event log",
@@ -210,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--patient-name", help="EDF+ patient name (stored in the file header)")
     sp.add_argument("--sex", choices=["M", "F", "X"], help="EDF+ patient sex")
     sp.add_argument("--birthdate", metavar="YYYY-MM-DD", help="EDF+ patient birth date")
+    add_lsl_option(sp)
     add_detector_options(sp)
 
     sp = add("analyze", cmd_analyze, "analyse recordings: counts, rates, episodes, quality, report, advice",
@@ -223,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out-dir", metavar="DIR", help="batch: write <name>.json per file and sessions.csv here")
     sp.add_argument("--channels", metavar="A,B", help="channels by name or 0-based index")
     sp.add_argument("--units", metavar="U", help="CSV units: uV, mV, V or counts:UV_PER_COUNT[:OFFSET]")
-    sp.add_argument("-j", "--jobs", type=int, default=0, help="parallel workers (default: all cores)")
+    sp.add_argument("-j", "--jobs", type=int, default=None, help="parallel workers (default: all cores)")
     sp.add_argument("--scheduler", metavar="ADDRESS", help="run per-file work on a Dask cluster (needs myotwitch[dask])")
     sp.add_argument("--no-progress", action="store_true", help="no progress bar")
     sp.add_argument("--no-index", action="store_true", help="do not add the sessions to the local session index")
@@ -250,8 +273,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--stall-for", type=float, default=3.0, metavar="S", help="how long each stall lasts")
     sp.add_argument("--truth", metavar="JSON", help="write the ground-truth twitches here when stopping")
 
-    sp = add("devices", cmd_devices, "list attached myotwitch devices (serial and BLE)")
+    sp = add("devices", cmd_devices, "list attached myotwitch devices (serial and BLE) and visible LSL streams")
     sp.add_argument("--no-ble", action="store_true", help="skip the Bluetooth scan")
+    sp.add_argument("--no-lsl", action="store_true", help="skip looking for Lab Streaming Layer streams")
+    sp.add_argument("--lsl-wait", type=float, default=1.0, metavar="S", help="seconds to look for LSL streams")
     sp.add_argument("--scan-time", type=float, default=4.0, help="BLE scan seconds")
     sp.add_argument("--probe-all", action="store_true", help="probe every serial port, not just known USB ids")
 
@@ -260,15 +285,20 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true", help="machine-readable output")
     sp.add_argument("--rules", metavar="TOML", help="use another rules file")
 
+    sp = add("history", cmd_history, "your twitches over weeks: daily rates, diary, the evidence behind the advice")
+    from myotwitch.host.history_cmd import configure_parser
+
+    configure_parser(sp)
+
     sp = add("log", cmd_log, "symptom and intake diary: add, list, edit, delete entries",
              "Diary entries feed the advice. Examples:\n"
              "  myotwitch log caffeine 300 --unit mg       myotwitch log sleep 5.5\n"
              "  myotwitch log symptom weakness --note 'left calf'   myotwitch log stress 4\n"
              "  myotwitch log medication salbutamol        myotwitch log --list\n"
-             "  myotwitch log --edit 3 --value 200         myotwitch log --delete 3")
+             "  myotwitch log --edit 3 --set-value 200     myotwitch log --delete 3")
     sp.add_argument("what", nargs="?", help="caffeine | fluids | sleep | exercise | stress | symptom | medication")
     sp.add_argument("value", nargs="?", help="amount, level or name (see `myotwitch advice --help`)")
-    sp.add_argument("--unit", help="unit of the value (mg, ml, l, h)")
+    sp.add_argument("--unit", help="unit of the value: caffeine mg|cups, fluids l|ml, sleep h|min")
     sp.add_argument("--at", metavar="WHEN", help="time of the entry (YYYY-MM-DD[ HH:MM], default now)")
     sp.add_argument("--note", help="free text")
     sp.add_argument("--list", action="store_true", help="list entries")

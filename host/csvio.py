@@ -6,9 +6,11 @@ stay within bounded memory; the sample rate comes from the time column unless gi
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 import numpy as np
 
@@ -16,6 +18,11 @@ from myotwitch.host.channels import select_channels
 from myotwitch.host.errors import FormatError
 
 CHUNK_ROWS = 200_000
+MAX_LINE = 64 * 1024  # characters; a recording's line is a few dozen
+CHUNK_CHARS = 16 << 20  # characters of text parsed at a time
+MAX_CHANNELS = 256
+GAP_INTERVALS = 2.5  # a time step above this many sample intervals is a gap
+MAX_GAP_S = 7 * 86400.0
 _UNIT_RE = re.compile(r"(?:[_\s\[(])(uv|µv|mv|v|counts)\]?\)?$", re.I)
 _SCALE = {"uv": 1.0, "µv": 1.0, "mv": 1e3, "v": 1e6}
 
@@ -39,21 +46,40 @@ def parse_units(spec: str | None) -> tuple[float, float] | None:
 
 
 class CsvReader:
+    """Reads a CSV recording in chunks. Memory is bounded by ``CHUNK_ROWS`` x ``MAX_LINE``,
+    whatever the file holds: a line longer than ``MAX_LINE`` is an error, not a buffer.
+
+    The sample rate is the mean interval over gap-free rows (exact for jittered time
+    stamps, whose errors cancel); a jump in the time column is a gap, a time that goes back
+    or is not a number is an error naming the line."""
+
     def __init__(self, path: str | os.PathLike, units: str | None = None, fs: float | None = None) -> None:
         self.path = os.fspath(path)
         self.name = os.path.basename(self.path)
-        with open(self.path, encoding="utf-8-sig", errors="replace") as fh:
-            header = fh.readline()
-            sample_lines = [fh.readline() for _ in range(2000)]
+        self.warnings: list[str] = []
+        lines = self._lines()
+        try:
+            header = next(lines)[1]
+            sample_lines = [line for _, line in itertools.islice(lines, 2000)]
+        except StopIteration:
+            raise FormatError(f"{self.name}: is empty; expected a header like 'time_s,gastroc_uV'") from None
+        finally:
+            lines.close()
         self.delimiter = ";" if header.count(";") > header.count(",") else ("\t" if "\t" in header else ",")
         cols = [c.strip().strip('"') for c in header.strip().split(self.delimiter)]
-        if len(cols) < 2:
-            raise FormatError(f"{self.name}: needs a time column and at least one channel column; header is {header.strip()!r}")
+        while len(cols) > 2 and cols[-1] == "":  # a trailing separator is not an empty channel
+            cols.pop()
+        if len(cols) < 2 or not all(cols[1:]):
+            raise FormatError(f"{self.name}: needs a time column and at least one channel column; header is "
+                              f"{_quote(header.strip())}")
         try:
             [float(c) for c in cols]
             raise FormatError(f"{self.name}: first line is numbers; expected a header like 'time_s,gastroc_uV'")
         except ValueError:
             pass
+        if len(cols) - 1 > MAX_CHANNELS:
+            raise FormatError(f"{self.name}: header has {len(cols) - 1} channel columns; at most {MAX_CHANNELS} "
+                              "are supported")
         self.all_labels = cols[1:]
         forced = parse_units(units)
         self._scale = []
@@ -69,26 +95,61 @@ class CsvReader:
         self.channels = list(range(len(self.all_labels)))
         rows = [line for line in sample_lines if line.strip()]
         t = []
-        for i, line in enumerate(rows[:1000]):
-            try:
-                t.append(float(line.split(self.delimiter)[0]))
-            except ValueError as e:
-                raise FormatError(f"{self.name}: line {i + 2}, column 'time': {line.split(self.delimiter)[0]!r} "
-                                  "is not a number") from e
+        for i, line in enumerate(rows):
+            t.append(self._time(line.split(self.delimiter)[0], i + 2))
         if fs is None:
-            if len(t) < 2:
-                raise FormatError(f"{self.name}: fewer than 2 data rows; cannot tell the sample rate")
-            dtm = float(np.median(np.diff(t)))
-            if dtm <= 0:
-                raise FormatError(f"{self.name}: time column does not increase")
-            fs = 1.0 / dtm
-            if abs(fs - round(fs)) < 1e-3 * fs:
-                fs = float(round(fs))
+            fs = self._rate(np.asarray(t))
         self.fs = float(fs)
         self.t0 = t[0] if t else 0.0
-        with open(self.path, "rb") as fh:
-            self._n_rows = max(sum(1 for line in fh if line.strip()) - 1, 0)
+        # a time column in Unix seconds (2001-2096) dates the recording; relative time does not
+        self.start = dt.datetime.fromtimestamp(self.t0) if 1e9 <= self.t0 < 4e9 else None
+        self._n_rows = max(sum(1 for _, line in self._lines() if line.strip()) - 1, 0)
         self.n_samples = self._n_rows
+
+    def _lines(self) -> Generator[tuple[int, str], None, None]:
+        """(line number, text) for every line (LF, CRLF or CR endings), each bounded in length."""
+        with open(self.path, encoding="utf-8-sig", errors="replace") as fh:
+            no = 0
+            while True:
+                line = fh.readline(MAX_LINE + 1)
+                if not line:
+                    return
+                no += 1
+                if len(line) > MAX_LINE and not line.endswith(("\n", "\r")):
+                    raise FormatError(f"{self.name}: line {no} is longer than {MAX_LINE} characters "
+                                      "(not a CSV recording?)")
+                yield no, line
+
+    def _time(self, text: str, line_no: int) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise FormatError(f"{self.name}: line {line_no}, column 'time': {_quote(text)} is not a number") from None
+        if not np.isfinite(value):
+            raise FormatError(f"{self.name}: line {line_no}, column 'time': {_quote(text)} is not a time")
+        return value
+
+    def _rate(self, t: np.ndarray) -> float:
+        if len(t) < 2:
+            raise FormatError(f"{self.name}: fewer than 2 data rows; cannot tell the sample rate")
+        d = np.diff(t)
+        med = float(np.median(d))
+        if med <= 0:
+            raise FormatError(f"{self.name}: time column does not increase")
+        steady = d <= GAP_INTERVALS * med  # leave out gaps
+        # the time spanned by gap-free runs over their intervals: jitter cancels except at the ends
+        interval = float(d[steady].sum() / steady.sum()) if steady.any() else med
+        if not interval > 0:
+            raise FormatError(f"{self.name}: time column does not increase")
+        fs = 1.0 / interval
+        if abs(fs - round(fs)) < 2e-3 * fs:
+            fs = float(round(fs))
+        jitter = float(np.std(d[steady])) / np.sqrt(2) if steady.sum() > 1 else 0.0
+        if jitter > 0.05 * interval:
+            self.warnings.append(f"{self.name}: time stamps jitter by {jitter * 1e3:.3g} ms RMS around a "
+                                 f"{interval * 1e3:.4g} ms interval; sample rate taken as {fs:g} Hz from the mean "
+                                 "interval, samples placed one interval apart")
+        return fs
 
     def select(self, wanted: list[str] | None) -> None:
         keep = select_channels(self.labels, wanted, self.name)
@@ -96,39 +157,75 @@ class CsvReader:
         self.labels = [self.labels[i] for i in keep]
 
     def iter_records(self) -> Iterator[tuple[int, np.ndarray]]:
-        first = 0
         ncols = len(self.all_labels) + 1
-        with open(self.path, encoding="utf-8-sig", errors="replace") as fh:
-            fh.readline()
-            line_no = 1
-            while True:
-                lines = []
-                for line in fh:
-                    line_no += 1
-                    if line.strip():
-                        lines.append((line_no, line))
-                    if len(lines) >= CHUNK_ROWS:
-                        break
-                if not lines:
-                    return
-                data = np.empty((len(lines), ncols))
-                for j, (no, line) in enumerate(lines):
-                    parts = line.rstrip("\r\n").split(self.delimiter)
-                    if len(parts) != ncols:
-                        raise FormatError(f"{self.name}: line {no} has {len(parts)} columns, header has {ncols}")
-                    try:
-                        data[j] = [float(p) if p.strip() not in ("", "nan", "NaN") else np.nan for p in parts]
-                    except ValueError:
-                        bad = next(k for k, p in enumerate(parts) if not _is_number(p))
-                        col = "time" if bad == 0 else self.all_labels[bad - 1]
-                        raise FormatError(f"{self.name}: line {no}, column '{col}': {parts[bad].strip()!r} "
-                                          "is not a number") from None
-                out = np.empty((len(self.channels), len(lines)), dtype=np.float32)
-                for k, c in enumerate(self.channels):
-                    scale, offset = self._scale[c]
-                    out[k] = data[:, c + 1] * scale + offset
-                yield first, out
-                first += len(lines)
+        index = 0  # sample index of the next row
+        last_t: float | None = None
+        jumps = 0
+        lines = self._lines()
+        next(lines, None)  # the header
+        while True:
+            chunk = []
+            size = 0
+            for no, line in lines:
+                if line.strip():
+                    chunk.append((no, line))
+                    size += len(line)
+                if len(chunk) >= CHUNK_ROWS or size >= CHUNK_CHARS:
+                    break
+            if not chunk:
+                if jumps > 3:
+                    self.warnings.append(f"{self.name}: {jumps - 3} more jumps in the time column treated as gaps")
+                return
+            data = np.empty((len(chunk), ncols))
+            for j, (no, line) in enumerate(chunk):
+                parts = line.rstrip("\r\n").split(self.delimiter)
+                if len(parts) == ncols + 1 and not parts[-1].strip():
+                    parts.pop()  # trailing separator
+                if len(parts) != ncols:
+                    raise FormatError(f"{self.name}: line {no} has {len(parts)} columns, header has {ncols}")
+                try:
+                    data[j] = [float(p) if p.strip() not in ("", "nan", "NaN") else np.nan for p in parts]
+                except ValueError:
+                    bad = next(k for k, p in enumerate(parts) if not _is_number(p))
+                    col = "time" if bad == 0 else self.all_labels[bad - 1]
+                    raise FormatError(f"{self.name}: line {no}, column '{col}': {_quote(parts[bad].strip())} "
+                                      "is not a number") from None
+            t = data[:, 0]
+            if not np.all(np.isfinite(t)):
+                j = int(np.argmin(np.isfinite(t)))
+                raise FormatError(f"{self.name}: line {chunk[j][0]}, column 'time': {t[j]} is not a time")
+            steps = np.diff(t, prepend=t[0] if last_t is None else last_t)
+            if np.any(steps < -1.0 / self.fs):
+                j = int(np.argmax(steps < -1.0 / self.fs))
+                raise FormatError(f"{self.name}: line {chunk[j][0]}: time goes back by {-steps[j]:.6g} s; "
+                                  "expected increasing times")
+            gap_at = np.nonzero(steps > GAP_INTERVALS / self.fs)[0]
+            out = np.empty((len(self.channels), len(chunk)), dtype=np.float32)
+            for k, c in enumerate(self.channels):
+                scale, offset = self._scale[c]
+                out[k] = data[:, c + 1] * scale + offset
+            start = 0
+            for j in [*gap_at.tolist(), len(chunk)]:
+                if j > start:
+                    yield index, out[:, start:j]
+                    index += j - start
+                if j < len(chunk):
+                    if steps[j] > MAX_GAP_S:
+                        raise FormatError(f"{self.name}: line {chunk[j][0]}: time jumps by {steps[j]:.6g} s; more "
+                                          f"than {MAX_GAP_S / 86400:g} days is not believed")
+                    missing = int(round(steps[j] * self.fs)) - 1
+                    jumps += 1
+                    if jumps <= 3:
+                        self.warnings.append(f"{self.name}: line {chunk[j][0]}: time jumps by {steps[j]:.6g} s; "
+                                             f"treated as a gap of {missing / self.fs:.6g} s")
+                    index += missing
+                start = j
+            last_t = float(t[-1])
+
+
+def _quote(text: str, limit: int = 40) -> str:
+    """``repr`` of user text, cut short: an error message never echoes a whole file."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")
 
 
 def _is_number(text: str) -> bool:

@@ -1,4 +1,4 @@
-"""``myotwitch devices``: what is attached, over serial and BLE."""
+"""``myotwitch devices``: what is attached over serial and BLE, and the LSL streams in reach."""
 
 from __future__ import annotations
 
@@ -14,6 +14,10 @@ def list_all(args: argparse.Namespace) -> int:
     from myotwitch.host.sources.serial import list_devices
 
     rows = list_devices(probe_all=args.probe_all)
+    if not getattr(args, "no_lsl", False):
+        from myotwitch.host.sources.lsl import list_streams
+
+        rows += list_streams(getattr(args, "lsl_wait", 1.0))
     if not args.no_ble:
         try:
             from myotwitch.host.sources.ble import scan
@@ -22,7 +26,7 @@ def list_all(args: argparse.Namespace) -> int:
         except SourceError as e:
             log.warning("%s", e)
     if not rows:
-        print("no myotwitch devices found. Plug one in (USB) or switch it on (BLE); "
+        print("no myotwitch devices or LSL streams found. Plug one in (USB) or switch it on (BLE); "
               "`myotwitch live --source sim:` runs the simulator.")
         return 0
     print(f"{'SOURCE':34} {'DESCRIPTION':36} DETAILS")
@@ -32,6 +36,8 @@ def list_all(args: argparse.Namespace) -> int:
             details.append(f"{r['rssi_dbm']} dBm")
         if r.get("device_id"):
             details.append(f"id {r['device_id']} @ {r['sample_rate_hz']} Hz")
+        elif r.get("lsl"):
+            details.append(r["lsl"] + (f", source_id {r['source_id']}" if r.get("source_id") else ""))
         elif "answers_protocol" in r:
             details.append("did not answer the protocol probe")
         print(f"{r['spec']:34} {r['description'][:36]:36} {', '.join(details)}")

@@ -16,6 +16,7 @@ the file stays EDF+C (continuous), samples inside a gap hold the digital minimum
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import logging
 import os
 import re
@@ -31,6 +32,13 @@ log = logging.getLogger(__name__)
 
 ANNOT_BYTES = 512  # bytes of annotations per data record (TALs beyond this wait for the next record)
 GAP_TEXT = "gap"
+MAX_ANNOTATION_CHARS = 200
+#: Reading limits: a header or a time stamp must not be able to claim unbounded memory or time.
+MAX_GAP_S = 7 * 86400.0  # one hole between EDF+D records
+MAX_ANNOTATIONS = 200_000
+TIME_TOLERANCE_S = 1e-3
+MAX_RECORD_BYTES = 64 << 20
+CHUNK_BYTES = 16 << 20  # raw bytes read at a time
 _MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
 
 
@@ -107,7 +115,9 @@ class EdfWriter:
         self.path = os.fspath(path)
         self.fs, self.record_s = fs, record_s
         self.spr = int(round(spr))
-        self.labels = [str(label) for label in labels]
+        from myotwitch.host.stream import safe_labels
+
+        self.labels = list(safe_labels([str(label) for label in labels]))
         self.n_channels = len(self.labels)
         self.bits = bits
         self.width = bits // 8
@@ -118,8 +128,19 @@ class EdfWriter:
         # 8-character physical range, so what they read is what we meant (exact for 16-bit
         # devices with binary-fraction scales such as 0.125 µV/count, within half a step otherwise)
         self.dig_min, self.dig_max = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-        self._pmin = _num(self.dig_min * uv_per_count)
-        self._pmax = _num(self.dig_max * uv_per_count)
+        # the physical range must fit the header's 8 characters: large scales (the protocol allows
+        # up to 10^6 µV per count) are written in mV or V instead of µV
+        for unit, per_uv in (("uV", 1.0), ("mV", 1e-3), ("V", 1e-6)):
+            try:
+                self._pmin = _num(self.dig_min * uv_per_count * per_uv)
+                self._pmax = _num(self.dig_max * uv_per_count * per_uv)
+            except ValueError:
+                continue
+            if float(self._pmax) > float(self._pmin):
+                self.unit, self._per_uv = unit, per_uv
+                break
+        else:
+            raise ValueError(f"{uv_per_count} µV per count cannot be written as an EDF physical range")
         self.gain = (float(self._pmax) - float(self._pmin)) / (self.dig_max - self.dig_min)
         self.offset = float(self._pmax) - self.gain * self.dig_max
         self.start = (start or dt.datetime.now()).replace(microsecond=0)
@@ -128,13 +149,20 @@ class EdfWriter:
         self.samples_written = 0
         self._pending = np.empty((self.n_channels, 0), dtype=np.int32)
         self._annotations: list[Annotation] = []
+        self._last_block: tuple[int, int] | None = None  # (file offset, bytes used) of the last annotation block
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         self.closed = False
         header = self._header(prefilter, transducer)
         self.header_bytes = len(header)
         self.record_bytes = self.spr * self.n_channels * self.width + self.annot_bytes
-        os.write(self._fd, header)
-        os.fsync(self._fd)
+        self.records = 0
+        try:
+            self._write_whole(header)
+            os.fsync(self._fd)
+        except OSError:
+            os.close(self._fd)
+            os.unlink(self.path)  # a file without a whole header is of no use to anyone
+            raise
 
     # -- header ----------------------------------------------------------------------------
     def _header(self, prefilter: str, transducer: str) -> bytes:
@@ -151,7 +179,7 @@ class EdfWriter:
         h += _field(_num(self.record_s), 8) + _field(ns, 4)
         annot = "BDF Annotations" if bdf else "EDF Annotations"
         sig: list[tuple[object, ...]] = [
-            (lab, transducer, "uV", self._pmin, self._pmax, self.dig_min, self.dig_max, prefilter, self.spr)
+            (lab, transducer, self.unit, self._pmin, self._pmax, self.dig_min, self.dig_max, prefilter, self.spr)
             for lab in self.labels]
         full = 1 << (self.bits - 1)  # the annotation signal must declare the full range (EDF+ spec)
         sig.append((annot, "", "", "-1", "1", -full, full - 1, "", self.annot_bytes // self.width))
@@ -166,7 +194,7 @@ class EdfWriter:
     # -- data ---------------------------------------------------------------------------
     def to_counts(self, uv: np.ndarray) -> np.ndarray:
         """µV -> digital values, with the gain and offset the header implies."""
-        counts = np.rint((np.asarray(uv, dtype=np.float64) - self.offset) / self.gain)
+        counts = np.rint((np.asarray(uv, dtype=np.float64) * self._per_uv - self.offset) / self.gain)
         return np.clip(counts, self.dig_min + 1, self.dig_max).astype(np.int32)
 
     def write(self, uv: np.ndarray) -> None:
@@ -194,7 +222,9 @@ class EdfWriter:
         return self.records * self.spr + self._pending.shape[1]
 
     def annotate(self, onset_s: float, duration_s: float | None, text: str) -> None:
-        self._annotations.append(Annotation(onset_s, duration_s, text))
+        # one TAL must always fit a record's annotation signal; control characters never reach the file
+        clean = re.sub(r"[\x00-\x1f\x7f]", " ", str(text))[:MAX_ANNOTATION_CHARS]
+        self._annotations.append(Annotation(onset_s, duration_s, clean))
 
     def _append(self, counts: np.ndarray) -> None:
         self._pending = np.concatenate([self._pending, counts], axis=1) if self._pending.size else counts
@@ -214,34 +244,95 @@ class EdfWriter:
             raw = data.astype("<i2").tobytes()
         else:
             raw = data.view(np.uint8).reshape(data.shape + (4,))[..., :3].tobytes()
-        record = raw + self._annotation_block(self.records * self.record_s)
-        os.write(self._fd, record)  # one write per record: never torn by kill -9
+        block = self._annotation_block(self.records * self.record_s)
+        self._write_whole(raw + block)  # one write per record: never torn by kill -9
         os.fsync(self._fd)
+        self._last_block = (self.header_bytes + self.records * self.record_bytes + len(raw),
+                            len(block.rstrip(b"\x00")) + 1)  # keep the last TAL's closing 0
         self.records += 1
         self.samples_written = self.records * self.spr
         self._set_count(self.records)
 
+    def _write_whole(self, record: bytes) -> None:
+        """Write all of ``record`` or nothing: a short write is continued, and a failure
+        (disk full) truncates the file back to its last whole record before raising."""
+        view = memoryview(record)
+        try:
+            while view:
+                done = os.write(self._fd, view)
+                if done <= 0:
+                    raise OSError(errno.EIO, "write made no progress")
+                view = view[done:]
+        except OSError:
+            try:
+                os.ftruncate(self._fd, self.header_bytes + self.records * self.record_bytes)
+            except OSError:
+                log.error("%s: could not truncate a torn record", self.path)
+            raise
+
     def _set_count(self, n: int) -> None:
-        os.pwrite(self._fd, _field(n, 8), 236)
+        field_bytes = _field(n, 8)
+        if os.pwrite(self._fd, field_bytes, 236) != len(field_bytes):
+            raise OSError(errno.EIO, "short write of the header's record count")
         os.fsync(self._fd)
 
+    def _pad(self, n: int) -> None:
+        """``n`` samples of 0 µV after the data (other viewers draw a flat line at zero, not a
+        step to the digital minimum); an ``end_padding`` annotation says they are not data."""
+        if n > 0:
+            self._append(np.full((self.n_channels, n), self.to_counts(np.zeros(1))[0], dtype=np.int32))
+
+    def _amend_last_record(self) -> None:
+        """Put annotations left at close into the free room of the last record's annotation
+        signal, so a recording that ends on a whole record needs no extra record."""
+        if not self._annotations or self._last_block is None:
+            return
+        offset, used = self._last_block
+        extra = b""
+        while self._annotations and used + len(extra) + len(self._annotations[0].tal()) <= self.annot_bytes:
+            extra += self._annotations.pop(0).tal()
+        if extra:
+            if os.pwrite(self._fd, extra, offset + used) != len(extra):
+                raise OSError(errno.EIO, "short write of annotations")
+            os.fsync(self._fd)
+            self._last_block = (offset, used + len(extra))
+
+    def _records_for(self, annotations: list[Annotation], first_room: int) -> int:
+        """Padding records needed to hold ``annotations`` after ``first_room`` bytes of room."""
+        room, records = first_room, 0
+        overhead = 24  # the time-keeping TAL of each record
+        for a in annotations:
+            size = len(a.tal())
+            while size > room:
+                records += 1
+                room = self.annot_bytes - overhead
+            room -= size
+        return records
+
     def flush_annotations(self) -> None:
-        """Write pending annotations now (in an otherwise unfilled record, if needed) - used at close."""
-        while self._annotations:
-            pad = self.spr - self._pending.shape[1]
-            self._append(np.full((self.n_channels, pad), self.dig_min, dtype=np.int32))
+        """Write pending annotations now (used at close): into the last record if they fit, else
+        into padding of 0 µV that one ``end_padding`` annotation marks as not data."""
+        real_end = self.samples_written_total
+        partial = (self.spr - self._pending.shape[1]) % self.spr
+        if not partial:
+            self._amend_last_record()
+            if not self._annotations:
+                return
+        room = (self.annot_bytes - 24) if partial else 0
+        marker = Annotation(real_end / self.fs, 99999.0, "end_padding")
+        pad = partial + self._records_for([*self._annotations, marker], room) * self.spr
+        self.annotate(real_end / self.fs, pad / self.fs, "end_padding")
+        self._pad(pad)
+        while self._annotations:  # only if the estimate above fell short
+            self.annotate(self.samples_written_total / self.fs, self.record_s, "end_padding")
+            self._pad(self.spr)
 
     def close(self) -> None:
-        """Pad the last record (annotated as a gap so readers know it is not data) and finish."""
+        """Finish the last record (0 µV padding, annotated, only if needed) and the annotations."""
         if self.closed:
             return
         try:
             if self._pending.shape[1] or self._annotations:
-                real = self._pending.shape[1]
-                pad = (self.spr - real) % self.spr
-                if pad:
-                    self.annotate((self.records * self.spr + real) / self.fs, pad / self.fs, "end_padding")
-                    self._append(np.full((self.n_channels, pad), self.dig_min, dtype=np.int32))
                 self.flush_annotations()
         finally:
             os.close(self._fd)
@@ -294,6 +385,11 @@ class EdfFile:
     annotations: list[Annotation] = field(default_factory=list)
     record_onsets: np.ndarray | None = None  # from time-keeping TALs (EDF+)
     truncated_bytes: int = 0
+    warnings: list[str] = field(default_factory=list)  # what was wrong but could be read around
+
+    def warn(self, text: str) -> None:
+        log.warning("%s", text)
+        self.warnings.append(text)
 
     @property
     def width(self) -> int:
@@ -339,9 +435,14 @@ def read_header(path: str | os.PathLike, *, allow_truncated: bool = True) -> Edf
                 ns = int(_text(head[252:256]))
             except ValueError as e:
                 raise FormatError(f"{name}: header number field is not a number ({e})") from e
+            if not (np.isfinite(record_s) and 0 < record_s <= 86400):
+                raise FormatError(f"{name}: data record duration is {_text(head[244:252])!r} s; expected a "
+                                  "positive number of seconds")
             if ns < 1 or header_bytes != 256 * (ns + 1):
                 raise FormatError(f"{name}: header says {ns} signals and {header_bytes} header bytes; "
                                   f"expected {256 * (ns + 1)}")
+            if ns > 4096:
+                raise FormatError(f"{name}: header says {ns} signals; at most 4096 are supported")
             rest = f.read(256 * ns)
             if len(rest) < 256 * ns:
                 raise FormatError(f"{name}: truncated inside the signal headers")
@@ -368,6 +469,9 @@ def read_header(path: str | os.PathLike, *, allow_truncated: bool = True) -> Edf
             raise FormatError(f"{name}: signal {i + 1} ({cols['label'][i]!r}) has a non-numeric range or "
                               f"samples-per-record field") from e
         s = signals[-1]
+        if not all(np.isfinite([s.phys_min, s.phys_max])) or max(abs(s.phys_min), abs(s.phys_max)) > 1e15:
+            raise FormatError(f"{name}: signal {s.label!r} has physical range {cols['pmin'][i]}..{cols['pmax'][i]}; "
+                              "expected finite numbers")
         if s.dig_max <= s.dig_min or s.spr < 1:
             raise FormatError(f"{name}: signal {s.label!r} has digital range {s.dig_min}..{s.dig_max} and "
                               f"{s.spr} samples per record")
@@ -378,17 +482,60 @@ def read_header(path: str | os.PathLike, *, allow_truncated: bool = True) -> Edf
         log.warning("%s: start date/time unreadable, using 1985-01-01", name)
     edf = EdfFile(path, bdf, _text(head[192:236])[:5], _text(head[8:88]), _text(head[88:168]), start, header_bytes,
                   n_records, record_s, signals)
+    if edf.record_bytes > MAX_RECORD_BYTES:
+        raise FormatError(f"{name}: data records of {edf.record_bytes} bytes; at most {MAX_RECORD_BYTES >> 20} MiB "
+                          "are supported")
     available = (size - header_bytes) // edf.record_bytes if edf.record_bytes else 0
     torn = (size - header_bytes) % edf.record_bytes if edf.record_bytes else 0
     if n_records < 0 or n_records > available:
         if not allow_truncated:
             raise FormatError(f"{name}: header promises {n_records} data records, file holds {available}")
         if n_records > available:
-            log.warning("%s: header promises %d data records, file holds %d (truncated?)", name, n_records, available)
+            edf.warn(f"{name}: header promises {n_records} data records, file holds {available} (truncated?)")
+        elif n_records < 0:
+            edf.warn(f"{name}: header's record count is {n_records} (recording interrupted?); read the "
+                     f"{available} whole records on disk")
         edf.n_records = available
     edf.truncated_bytes = torn
+    if torn and n_records != edf.n_records:
+        edf.warn(f"{name}: {torn} bytes after the last whole data record ignored (torn record)")
     _read_annotations(edf)
+    _check_timeline(edf)
     return edf
+
+
+def _check_timeline(edf: EdfFile) -> None:
+    """Record start times from the time-keeping TALs must agree with the header: in EDF+C
+    they are record x duration (a mismatch is read as what the file holds, and said); in EDF+D
+    they must increase, with holes no longer than ``MAX_GAP_S``."""
+    onsets = edf.record_onsets
+    name = os.path.basename(edf.path)
+    if onsets is None or not len(onsets):
+        return
+    rel = onsets - onsets[0]
+    nominal = np.arange(len(onsets)) * edf.record_s
+    if not np.all(np.isfinite(onsets)):
+        bad = int(np.argmin(np.isfinite(onsets)))
+        edf.warn(f"{name}: record {bad + 1} has no readable start time; records placed one after another")
+        edf.record_onsets = nominal + (onsets[0] if np.isfinite(onsets[0]) else 0.0)
+        return
+    if "+D" not in edf.plus:
+        if not np.allclose(rel, nominal, atol=TIME_TOLERANCE_S, rtol=0):
+            bad = int(np.argmax(np.abs(rel - nominal) > TIME_TOLERANCE_S))
+            edf.warn(f"{name}: continuous ({edf.plus or 'EDF'}) file, but record {bad + 1} is time-stamped "
+                     f"{onsets[bad]:+g} s where record x duration gives {onsets[0] + nominal[bad]:+g} s; "
+                     "read as the records it holds")
+            edf.record_onsets = onsets[0] + nominal
+        return
+    steps = np.diff(rel)
+    if np.any(steps < edf.record_s - TIME_TOLERANCE_S):
+        bad = int(np.argmax(steps < edf.record_s - TIME_TOLERANCE_S)) + 1
+        raise FormatError(f"{name}: record {bad + 1} starts at {onsets[bad]:+g} s, before the end of record {bad} "
+                          f"({onsets[bad - 1] + edf.record_s:+g} s); EDF+D records must be in time order")
+    if np.any(steps - edf.record_s > MAX_GAP_S):
+        bad = int(np.argmax(steps - edf.record_s > MAX_GAP_S)) + 1
+        raise FormatError(f"{name}: a hole of {steps[bad - 1] - edf.record_s:.0f} s before record {bad + 1}; "
+                          f"more than {MAX_GAP_S / 86400:g} days between records is not believed")
 
 
 def _read_annotations(edf: EdfFile) -> None:
@@ -399,6 +546,7 @@ def _read_annotations(edf: EdfFile) -> None:
     onsets = np.empty(edf.n_records)
     mm = np.memmap(edf.path, dtype=np.uint8, mode="r", offset=edf.header_bytes,
                    shape=(edf.n_records, edf.record_bytes))
+    bad, capped = 0, False
     for r in range(edf.n_records):
         first = True
         for i in ann_idx:
@@ -413,17 +561,29 @@ def _read_annotations(edf: EdfFile) -> None:
                     onset = float(onset_txt)
                     dur = float(dur_txt) if dur_txt else None
                 except ValueError:
+                    bad += 1
                     continue
                 texts = [p.decode("utf-8", "replace") for p in parts[1:] if p]
                 if first and i == ann_idx[0]:  # the record's time-keeping TAL (it may carry text too)
-                    onsets[r] = onset
+                    onsets[r] = onset if np.isfinite(onset) else np.nan
                     first = False
+                if not np.isfinite(onset) or (dur is not None and not (np.isfinite(dur) and dur >= 0)):
+                    bad += 1
+                    continue
                 for t in texts:
+                    if len(edf.annotations) >= MAX_ANNOTATIONS:
+                        capped = True
+                        break
                     edf.annotations.append(Annotation(onset, dur, t))
         if first:
             onsets[r] = r * edf.record_s
     del mm
     edf.record_onsets = onsets
+    name = os.path.basename(edf.path)
+    if bad:
+        edf.warn(f"{name}: {bad} annotation(s) with an unreadable, infinite or negative time ignored")
+    if capped:
+        edf.warn(f"{name}: more than {MAX_ANNOTATIONS} annotations; the rest ignored")
 
 
 class EdfReader:
@@ -450,15 +610,22 @@ class EdfReader:
         onsets = e.record_onsets if e.record_onsets is not None else np.arange(e.n_records) * e.record_s
         self.record_start = np.rint((onsets - (onsets[0] if len(onsets) else 0)) * self.fs).astype(np.int64)
         self.n_samples = int(self.record_start[-1] + self.spr) if e.n_records else 0
-        self.gaps = [(a.onset_s, a.duration_s or 0.0) for a in e.annotations if a.text == GAP_TEXT]
+        end_s = self.n_samples / self.fs
+        self.gaps = [(a.onset_s, min(a.duration_s or 0.0, end_s)) for a in e.annotations
+                     if a.text == GAP_TEXT and 0 <= a.onset_s <= end_s]
         # our recorder pads the last record and says so: the data ends where the padding starts
-        for a in e.annotations:
-            if a.text == "end_padding" and a.duration_s and abs(a.onset_s + a.duration_s - self.n_samples / self.fs) < 1e-3:
-                self.n_samples = int(round(a.onset_s * self.fs))
+        for a in sorted((a for a in e.annotations if a.text == "end_padding"), key=lambda a: -a.onset_s):
+            if a.duration_s and abs(a.onset_s + a.duration_s - self.n_samples / self.fs) < 1e-3:
+                self.n_samples = max(int(round(a.onset_s * self.fs)), 0)
 
     @property
     def duration_s(self) -> float:
         return self.n_samples / self.fs
+
+    @property
+    def warnings(self) -> list[str]:
+        """What was wrong with the file but could be read around (for quality.warnings)."""
+        return self.edf.warnings
 
     def select(self, wanted: list[str] | None) -> None:
         """Keep only the channels named (label, case-insensitive) or indexed (0-based) in ``wanted``."""
@@ -492,6 +659,7 @@ class EdfReader:
     def iter_records(self, records_per_chunk: int = 60) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(first_sample, uv)`` chunks; uv is float32 (channels, n) with NaN in gaps."""
         e = self.edf
+        records_per_chunk = max(1, min(records_per_chunk, CHUNK_BYTES // max(e.record_bytes, 1)))
         dtype = np.dtype("<i2") if e.width == 2 else np.uint8
         gains, offsets = self._scale()
         gap_ranges = [(int(round(on * self.fs)), int(round((on + d) * self.fs))) for on, d in self.gaps]
@@ -511,23 +679,20 @@ class EdfReader:
                         counts = np.where(v >= 1 << 23, v - (1 << 24), v).astype(np.float64)
                     out[k] = counts * gains[k, 0] + offsets[k, 0]
                 starts = self.record_start[r0:r1]
-                contiguous = np.all(np.diff(starts) == self.spr)
-                first = int(starts[0])
-                if not contiguous:  # EDF+D: place records on the timeline, NaN between
-                    span = int(starts[-1] - first + self.spr)
-                    placed = np.full((out.shape[0], span), np.nan, dtype=np.float32)
-                    for j, rec_start in enumerate(starts.tolist()):
-                        at = rec_start - first
-                        placed[:, at: at + self.spr] = out[:, j * self.spr: (j + 1) * self.spr]
-                    out = placed
-                for g0, g1 in gap_ranges:
-                    lo, hi = max(g0 - first, 0), min(g1 - first, out.shape[1])
-                    if lo < hi:
-                        out[:, lo:hi] = np.nan
-                if first + out.shape[1] > self.n_samples:
-                    out = out[:, : max(self.n_samples - first, 0)]
-                if out.shape[1]:
-                    yield first, out  # a hole before the next chunk shows as a jump in first_sample
+                # EDF+D: each run of back-to-back records is yielded on its own; a hole between
+                # runs shows as a jump in first_sample (memory stays one chunk, whatever the hole)
+                breaks = [0, *(np.nonzero(np.diff(starts) != self.spr)[0] + 1).tolist(), len(starts)]
+                for run_start, run_end in zip(breaks[:-1], breaks[1:]):
+                    first = int(starts[run_start])
+                    part = out[:, run_start * self.spr: run_end * self.spr]
+                    for g0, g1 in gap_ranges:
+                        lo, hi = max(g0 - first, 0), min(g1 - first, part.shape[1])
+                        if lo < hi:
+                            part[:, lo:hi] = np.nan
+                    if first + part.shape[1] > self.n_samples:
+                        part = part[:, : max(self.n_samples - first, 0)]
+                    if part.shape[1]:
+                        yield first, part
         finally:
             del mm
 
@@ -547,7 +712,10 @@ def repair(path: str | os.PathLike) -> tuple[int, int]:
     edf = read_header(path)
     with open(path, "rb") as f:
         f.seek(236)
-        before = int(_text(f.read(8)) or -1)
+        try:
+            before = int(_text(f.read(8)) or -1)
+        except ValueError:
+            before = -1
     size = os.path.getsize(path)
     good = edf.header_bytes + edf.n_records * edf.record_bytes
     with open(path, "r+b") as f:

@@ -1,22 +1,36 @@
 """Local session index and symptom diary (SQLite in the user data directory).
 
 The recorder and ``analyze`` add one row per session; ``myotwitch log`` writes diary
-entries; the advice engine reads both. WAL mode and a busy timeout let the recorder and
-the CLI write at the same time."""
+entries; the advice engine and ``myotwitch history`` read both. WAL mode and a busy timeout
+let the recorder and the CLI write at the same time.
+
+A session is keyed by the content of its file, not by the name it was given: analysing a
+file again, by a relative path, a symlink or a copy, updates the one row instead of adding a
+second (which would double its twitches in the advice). Sessions without a trustworthy start
+time are kept but marked undated, and left out of trends."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+import logging
 import os
 import sqlite3
 from pathlib import Path
 
-SCHEMA = """
+log = logging.getLogger(__name__)
+
+#: bumped when the sessions table changes; older databases are migrated on open
+SCHEMA_VERSION = 2
+
+SESSIONS_TABLE = """
 CREATE TABLE IF NOT EXISTS sessions (
     id INTEGER PRIMARY KEY,
-    file TEXT UNIQUE,
+    key TEXT NOT NULL UNIQUE,
+    file TEXT,
     start TEXT,
+    dated INTEGER NOT NULL DEFAULT 1,
     duration_s REAL,
     valid_s REAL,
     twitches INTEGER,
@@ -24,8 +38,13 @@ CREATE TABLE IF NOT EXISTS sessions (
     episodes INTEGER,
     per_channel TEXT,
     channels TEXT,
+    units TEXT,
     added_at TEXT
 );
+CREATE INDEX IF NOT EXISTS sessions_start ON sessions(start);
+CREATE INDEX IF NOT EXISTS sessions_file ON sessions(file);
+"""
+DIARY_TABLE = """
 CREATE TABLE IF NOT EXISTS diary (
     id INTEGER PRIMARY KEY,
     time TEXT NOT NULL,
@@ -36,8 +55,11 @@ CREATE TABLE IF NOT EXISTS diary (
     created_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS diary_time ON diary(time);
-CREATE INDEX IF NOT EXISTS sessions_start ON sessions(start);
 """
+COLUMNS = ("key", "file", "start", "dated", "duration_s", "valid_s", "twitches", "twitches_per_hour", "episodes",
+           "per_channel", "channels", "units", "added_at")
+
+_SAMPLE = 1 << 20  # bytes read at the head, middle and tail of a large file
 
 
 def data_dir() -> Path:
@@ -50,6 +72,78 @@ def data_dir() -> Path:
     return Path(user_data_dir("myotwitch", appauthor=False))
 
 
+def resolved(path: str | os.PathLike) -> str:
+    """One spelling per file: absolute, symlinks followed."""
+    return os.path.realpath(os.fspath(path))
+
+
+def content_key(path: str | os.PathLike) -> str | None:
+    """A cheap, stable identity of a file's bytes: its size and a hash of all of it (small
+    files) or of 1 MiB at its head, middle and tail (large ones; the header and the signal
+    there differ between any two recordings). None when the file cannot be read."""
+    try:
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            h = hashlib.blake2b(digest_size=16)
+            h.update(str(size).encode())
+            if size <= 3 * _SAMPLE:
+                h.update(fh.read())
+            else:
+                for offset in (0, size // 2 - _SAMPLE // 2, size - _SAMPLE):
+                    fh.seek(offset)
+                    h.update(fh.read(_SAMPLE))
+    except OSError:
+        return None
+    return f"b2:{h.hexdigest()}"
+
+
+def session_key(file: str | os.PathLike) -> str:
+    """The index key of the recording at ``file``: its content identity, or its resolved path
+    when the file is not there (a summary whose recording was moved, or a test row)."""
+    return content_key(file) or "path:" + resolved(file)
+
+
+def _local_naive(start: object) -> dt.datetime | None:
+    if isinstance(start, dt.datetime):
+        t = start
+    elif isinstance(start, str) and start:
+        try:
+            t = dt.datetime.fromisoformat(start)
+        except ValueError:
+            return None
+    else:
+        return None
+    return t.astimezone().replace(tzinfo=None) if t.tzinfo else t
+
+
+def is_dated(summary: dict) -> bool:
+    """A summary has a start time the trends may use (not missing, not flagged ``dated: false``)."""
+    return summary.get("dated", True) is not False and _local_naive(summary.get("start")) is not None
+
+
+def summary_row(summary: dict) -> dict:
+    """The session row an analysis summary gives, in the shape ``SessionIndex.sessions`` returns
+    (``start`` None when undated)."""
+    st = summary["stats"]
+    file = summary.get("file") or ""
+    units = summary.get("units")
+    return {"key": session_key(file) if file else "", "file": resolved(file) if file else "",
+            "start": _local_naive(summary.get("start")) if is_dated(summary) else None,
+            "dated": is_dated(summary), "duration_s": st["duration_s"],
+            "valid_s": st.get("valid_s", st["duration_s"]), "twitches": st["counts"]["twitch"],
+            "twitches_per_hour": st.get("twitches_per_hour", 0.0), "episodes": st.get("episodes", 0),
+            "per_channel": list(st.get("twitches_per_channel", [])), "channels": list(summary.get("channels", [])),
+            "units": list(units) if isinstance(units, list) else []}
+
+
+def same_session(row: dict, other: dict) -> bool:
+    """Two session rows describe the same recording (same content, or the same file)."""
+    if row.get("key") and row.get("key") == other.get("key"):
+        return True
+    a, b = row.get("file"), other.get("file")
+    return bool(a) and bool(b) and resolved(str(a)) == resolved(str(b))
+
+
 class SessionIndex:
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
@@ -57,7 +151,50 @@ class SessionIndex:
         self.db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA busy_timeout=30000")
-        self.db.executescript(SCHEMA)
+        self.db.executescript(DIARY_TABLE)
+        self._upgrade()
+
+    def _upgrade(self) -> None:
+        """Create the sessions table, or migrate one keyed by file path (schema 1) to content keys."""
+        if self.db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+            return
+        self.db.execute("BEGIN IMMEDIATE")  # one process migrates; the others wait and find it done
+        try:
+            if self.db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                cols = [r[1] for r in self.db.execute("PRAGMA table_info(sessions)")]
+                if cols and "key" not in cols:
+                    self._migrate_from_paths()
+                else:
+                    self._create_sessions()
+                self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def _create_sessions(self) -> None:
+        for stmt in SESSIONS_TABLE.split(";"):  # not executescript: it would commit the open transaction
+            if stmt.strip():
+                self.db.execute(stmt)
+
+    def _migrate_from_paths(self) -> None:
+        old = self.db.execute("SELECT file, start, duration_s, valid_s, twitches, twitches_per_hour, episodes,"
+                              " per_channel, channels, added_at FROM sessions ORDER BY added_at, id").fetchall()
+        self.db.execute("ALTER TABLE sessions RENAME TO sessions_v1")
+        self.db.execute("DROP INDEX IF EXISTS sessions_start")
+        self._create_sessions()
+        for file, start, *rest, added_at in old:
+            path = resolved(file) if file and os.path.exists(file) else file
+            # the same recording under two paths: the later row wins (one session, not two)
+            self.db.execute("INSERT OR REPLACE INTO sessions(key, file, start, dated, duration_s, valid_s, twitches,"
+                            " twitches_per_hour, episodes, per_channel, channels, units, added_at)"
+                            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                            (session_key(file) if file else f"row:{added_at}:{start}", path, start,
+                             int(start is not None), *rest, "[]", added_at))
+        self.db.execute("DROP TABLE sessions_v1")
+        merged = len(old) - self.db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
+        log.info("session index migrated to content keys (%d rows%s)", len(old),
+                 f", {merged} duplicate(s) of the same file merged" if merged else "")
 
     @classmethod
     def default(cls) -> SessionIndex:
@@ -73,48 +210,75 @@ class SessionIndex:
         self.close()
 
     # -- sessions -----------------------------------------------------------------------------
-    def add_summary(self, s: dict) -> None:
-        """Insert or update the session a summary describes (keyed by file path)."""
+    def add_summary(self, s: dict) -> bool:
+        """Insert or update the session a summary describes. Keyed by the file's content, so a
+        file analysed again under any path stays one session; a file whose content changed at
+        the same path (a repaired recording) replaces its old row. True when the row is new."""
         if not s.get("file"):
-            return
-        st = s["stats"]
-        start = s.get("start") or dt.datetime.now().isoformat()
-        self.db.execute(
-            "INSERT INTO sessions(file, start, duration_s, valid_s, twitches, twitches_per_hour, episodes, per_channel,"
-            " channels, added_at) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(file) DO UPDATE SET start=excluded.start,"
-            " duration_s=excluded.duration_s, valid_s=excluded.valid_s, twitches=excluded.twitches,"
-            " twitches_per_hour=excluded.twitches_per_hour, episodes=excluded.episodes,"
-            " per_channel=excluded.per_channel, channels=excluded.channels, added_at=excluded.added_at",
-            (os.path.abspath(s["file"]), start, st["duration_s"], st.get("valid_s", st["duration_s"]),
-             st["counts"]["twitch"], st.get("twitches_per_hour", 0.0), st.get("episodes", 0),
-             json.dumps(st.get("twitches_per_channel", [])), json.dumps(s.get("channels", [])),
-             dt.datetime.now().isoformat(timespec="seconds")))
+            return False
+        row = summary_row(s)
+        values = (row["key"], row["file"], row["start"].isoformat() if row["start"] else None, int(row["dated"]),
+                  row["duration_s"], row["valid_s"], row["twitches"], row["twitches_per_hour"], row["episodes"],
+                  json.dumps(row["per_channel"]), json.dumps(row["channels"]), json.dumps(row["units"]),
+                  dt.datetime.now().isoformat(timespec="seconds"))
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute("DELETE FROM sessions WHERE file=? AND key<>?", (row["file"], row["key"]))
+            new = self.db.execute("SELECT 1 FROM sessions WHERE key=?", (row["key"],)).fetchone() is None
+            self.db.execute(
+                f"INSERT INTO sessions({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+                " ON CONFLICT(key) DO UPDATE SET " + ", ".join(f"{c}=excluded.{c}" for c in COLUMNS[1:]), values)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return new
 
-    def add_session(self, *, file: str, start: dt.datetime, duration_s: float, twitches: int,
-                    per_channel: list[int] | None = None, channels: list[str] | None = None, episodes: int = 0) -> None:
+    def add_session(self, *, file: str, start: dt.datetime | None, duration_s: float, twitches: int,
+                    per_channel: list[int] | None = None, channels: list[str] | None = None, episodes: int = 0,
+                    units: list[dict] | None = None) -> bool:
+        """A session from plain numbers (tests, imports); ``start=None`` adds it undated."""
         hours = duration_s / 3600
-        self.add_summary({"file": file, "start": start.isoformat(), "channels": channels or ["ch0"],
-                          "stats": {"duration_s": duration_s, "valid_s": duration_s, "counts": {"twitch": twitches},
-                                    "twitches_per_hour": twitches / hours if hours else 0.0, "episodes": episodes,
-                                    "twitches_per_channel": per_channel or [twitches]}})
+        summary: dict = {"file": file, "start": start.isoformat() if start else None, "channels": channels or ["ch0"],
+                         "stats": {"duration_s": duration_s, "valid_s": duration_s, "counts": {"twitch": twitches},
+                                   "twitches_per_hour": twitches / hours if hours else 0.0, "episodes": episodes,
+                                   "twitches_per_channel": per_channel or [twitches]}}
+        if units is not None:
+            summary["units"] = units
+        return self.add_summary(summary)
 
-    def sessions(self, since: dt.datetime | None = None) -> list[dict]:
-        q = "SELECT file, start, duration_s, valid_s, twitches, twitches_per_hour, episodes, per_channel, channels FROM sessions"
+    def sessions(self, since: dt.datetime | None = None, *, include_undated: bool = False) -> list[dict]:
+        """Session rows, oldest first. Undated sessions only with ``include_undated`` (they come
+        last, with ``start`` None): trends and advice must not place them in time."""
+        keys = ["key", "file", "start", "dated", "duration_s", "valid_s", "twitches", "twitches_per_hour", "episodes",
+                "per_channel", "channels", "units"]
+        q = f"SELECT {', '.join(keys)} FROM sessions WHERE (dated=1 AND start IS NOT NULL"
         args: tuple = ()
         if since is not None:
-            q += " WHERE start >= ?"
+            q += " AND start >= ?"
             args = (since.isoformat(),)
-        rows = self.db.execute(q + " ORDER BY start", args).fetchall()
-        keys = ["file", "start", "duration_s", "valid_s", "twitches", "twitches_per_hour", "episodes", "per_channel",
-                "channels"]
+        q += ")" + (" OR dated=0 OR start IS NULL" if include_undated else "")
+        rows = self.db.execute(q + " ORDER BY start IS NULL, start, id", args).fetchall()
         out = []
         for r in rows:
             d = dict(zip(keys, r))
-            d["start"] = dt.datetime.fromisoformat(d["start"])
-            d["per_channel"] = json.loads(d["per_channel"] or "[]")
-            d["channels"] = json.loads(d["channels"] or "[]")
+            d["dated"] = bool(d["dated"]) and d["start"] is not None
+            d["start"] = dt.datetime.fromisoformat(d["start"]) if d["dated"] else None
+            for k in ("per_channel", "channels", "units"):
+                d[k] = json.loads(d[k] or "[]")
             out.append(d)
         return out
+
+    def forget(self, file: str | os.PathLike) -> int:
+        """Remove the session of ``file`` (matched by content, or by path if the file is gone)."""
+        key = content_key(file)
+        return self.db.execute("DELETE FROM sessions WHERE key=? OR file=? OR file=?",
+                               (key or "", resolved(file), os.path.abspath(file))).rowcount
+
+    def forget_before(self, when: dt.datetime) -> int:
+        """Remove the dated sessions that started before ``when`` (undated ones have no date to compare)."""
+        return self.db.execute("DELETE FROM sessions WHERE dated=1 AND start IS NOT NULL AND start < ?",
+                               (when.isoformat(),)).rowcount
 
     # -- diary ----------------------------------------------------------------------------------
     def add_entry(self, time: dt.datetime, kind: str, name: str, value: float | None, note: str | None) -> int:

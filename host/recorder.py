@@ -17,6 +17,7 @@ import shutil
 import signal
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from myotwitch.dsp import DetectorConfig, Episode, Event, Pipeline
 from myotwitch.host import edf
@@ -26,9 +27,15 @@ from myotwitch.host.session import summarize, write_summary
 from myotwitch.host.sources import Source
 from myotwitch.host.stream import DeviceInfo, GapRecord, LinkEvent, SampleBlock, StatusRecord
 
+if TYPE_CHECKING:
+    from myotwitch.host.lsl_publish import LslPublisher
+
 log = logging.getLogger(__name__)
 
 MARKER_SUFFIX = ".recording"
+#: Gaps longer than this end the file; recording goes on in a new file dated after the gap.
+#: A gap costs O(1) that way, where filling it would write hours of filler synchronously.
+LONG_GAP_S = 60.0
 LOW_DISK_WARN_BYTES = 500 * 1024 * 1024
 
 
@@ -36,19 +43,28 @@ class RecorderError(MyotwitchError):
     exit_code = 5
 
 
-def parse_duration(text: str | None) -> float | None:
-    """'90s', '15m', '8h', '1d', '1h30m' or plain seconds -> seconds."""
+def parse_duration(text: str | None, name: str = "duration", extra: str = "") -> float | None:
+    """'90s', '15m', '8h', '1d', '1h30m' or plain seconds -> seconds (more than zero).
+    ``name`` is the option the text came from; ``extra`` lists other words it accepts."""
     if text is None:
         return None
+    import math
     import re
 
     t = text.strip().lower()
+    expected = f"expected {extra}e.g. 90s, 15m, 8h, 1d or 1h30m"
     if re.fullmatch(r"\d+(\.\d+)?", t):
-        return float(t)
-    parts = re.findall(r"(\d+(?:\.\d+)?)\s*([smhd])", t)
-    if not parts or "".join(a + b for a, b in parts) != t.replace(" ", ""):
-        raise MyotwitchError(f"duration '{text}': expected e.g. 90s, 15m, 8h, 1d or 1h30m")
-    return sum(float(v) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[u] for v, u in parts)
+        total = float(t)
+    else:
+        parts = re.findall(r"(\d+(?:\.\d+)?)\s*([smhd])", t)
+        if not parts or "".join(a + b for a, b in parts) != t.replace(" ", ""):
+            raise MyotwitchError(f"{name} '{text}': {expected}")
+        total = sum(float(v) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[u] for v, u in parts)
+    if not math.isfinite(total) or total <= 0:
+        raise MyotwitchError(f"{name} '{text}': must be longer than zero ({expected})")
+    if total > 100 * 365 * 86400:
+        raise MyotwitchError(f"{name} '{text}': longer than 100 years ({expected})")
+    return total
 
 
 @dataclass
@@ -89,19 +105,43 @@ def recover(out_dir: str, config: DetectorConfig | None = None) -> list[str]:
             continue
         try:
             before, after = edf.repair(path)
+        except MyotwitchError as e:
+            log.error("could not recover %s: %s", path, e)
+            _remove_quietly(marker)  # once: the file is left as it is, and not tried again at every start
+            continue
+        except OSError as e:
+            log.error("could not recover %s now (%s); will try again at the next start", path, e.strerror or e)
+            continue
+        if after == 0:  # killed before the first second was complete: nothing to keep
+            _remove_quietly(path)
+            log.warning("removed interrupted recording %s: it ended before its first second of data", path)
+            _remove_quietly(marker)
+            continue
+        try:
             from myotwitch.host.analysis import analyze_file
 
             summary = analyze_file(path, config)
             summary["recovered"] = {"records_in_header": before, "records_kept": after}
             write_summary(path, summary)
+        except OSError as e:
+            log.error("recovered %s (%d s kept) but could not write its summary (%s); will try again at the next "
+                      "start", path, after, e.strerror or e)
+            continue
+        except MyotwitchError as e:
+            log.warning("recovered %s (%d s kept) but could not analyse it: %s", path, after, e)
+        else:
             log.warning("recovered interrupted recording %s: %d s kept (header said %s)", path, after,
                         before if before >= 0 else "unknown")
             recovered.append(path)
-        except MyotwitchError as e:
-            log.error("could not recover %s: %s", path, e)
-            continue
         os.remove(marker)
     return recovered
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
 
 
 def _alive(pid: int) -> bool:
@@ -120,8 +160,10 @@ class Recorder:
     def __init__(self, source: Source, out_dir: str, *, config: DetectorConfig | None = None,
                  rotate: str | None = None, duration_s: float | None = None, events_path: str | None = None,
                  subject: edf.Subject | None = None, annotate_rejected: bool = True,
-                 status_interval_s: float = 60.0, prefix: str = "myotwitch", info_timeout_s: float = 10.0) -> None:
+                 status_interval_s: float = 60.0, prefix: str = "myotwitch", info_timeout_s: float = 10.0,
+                 publisher: LslPublisher | None = None) -> None:
         self.source = source
+        self.publisher = publisher  # --lsl: samples and event markers also go out over LSL
         self.out_dir = out_dir
         self.config = config or DetectorConfig()
         self.rotate = rotate
@@ -152,6 +194,7 @@ class Recorder:
         self._disk_warned = False
         self.error: str | None = None
         self._episodes_seen = 0
+        self._next_file_note = ""
 
     # -- control ------------------------------------------------------------------------------
     def request_stop(self, *_: object) -> None:
@@ -225,6 +268,8 @@ class Recorder:
         finally:
             if close_source:
                 self.source.close()
+            if self.publisher is not None:
+                self.publisher.close()
             self.eventlog.close()
             self._log_status()
 
@@ -245,6 +290,8 @@ class Recorder:
         return f"write to {where} failed ({e.strerror or e}); recording stopped"
 
     def _handle(self, rec: object) -> None:
+        if self.publisher is not None:
+            self.publisher.record(rec)
         if isinstance(rec, SampleBlock):
             self._samples(rec)
         elif isinstance(rec, DeviceInfo):
@@ -284,6 +331,9 @@ class Recorder:
                                bits=self.info.bits, start=start, subject=self.subject,
                                prefilter=f"device {self.info.device_id} fw {self.info.firmware}")
         f = OpenFile(writer, first_sample, start)
+        if self._next_file_note:
+            writer.annotate(0.0, None, self._next_file_note)
+            self._next_file_note = ""
         log.info("recording to %s", path)
         self.eventlog.write("file", path=path, start=start.isoformat())
         return f
@@ -310,7 +360,17 @@ class Recorder:
         self.lost_samples += gap.n_samples
         if self.pipe is None:
             return
-        if self.current is not None:
+        if self.current is not None and gap.n_samples > LONG_GAP_S * gap.fs:
+            note = f"gap of {gap.duration_s:.0f} s ({gap.reason}); recording continues in a new file"
+            self._annotate_now(note)
+            self.current.end_sample = self.samples_in_session()
+            self.closing.append(self.current)
+            self.current = None
+            self._next_file_note = f"after a gap of {gap.duration_s:.0f} s ({gap.reason})"
+        elif self.current is not None:
+            if not gap.exact:  # a device restart or a resynchronised counter: say so in the file
+                what = "device restarted" if "restart" in gap.reason else "sample counter resynchronised"
+                self._annotate_now(f"{what} (gap length {gap.duration_s:.3f} s from the host clock)")
             self.current.gaps += 1
             self.current.gap_samples += gap.n_samples
             self.current.writer.gap(gap.n_samples)
@@ -342,6 +402,8 @@ class Recorder:
 
     def _events(self, events: list[Event]) -> None:
         assert self.pipe is not None and self.info is not None
+        if self.publisher is not None:
+            self.publisher.events(events)
         for e in events:
             target = self._file_for(e.onset_sample)
             if e.kind == "twitch":

@@ -17,12 +17,14 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 aut
 color:#1b1b1b;line-height:1.45}
 h1{font-size:1.5em}h2{font-size:1.2em;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:1.6em}
 img{width:100%;height:auto}table{border-collapse:collapse;width:100%;font-size:.92em}
+.scroll{overflow-x:auto;max-width:100%}h1,h2,h3,p{overflow-wrap:anywhere}td,th{overflow-wrap:break-word}
+.num,th{white-space:nowrap}
 td,th{border-bottom:1px solid #eee;padding:4px 6px;text-align:left}.num{text-align:right}
 .consult{border-left:5px solid #c62828;padding:6px 10px;background:#fdecea;margin:6px 0}
 .self-care{border-left:5px solid #2e7d32;padding:6px 10px;background:#edf7ed;margin:6px 0}
 .info{border-left:5px solid #1565c0;padding:6px 10px;background:#e8f1fb;margin:6px 0}
 .why{color:#555;font-size:.9em}.src{color:#777;font-size:.85em}.notice{background:#fff8e1;padding:8px;
-border:1px solid #f0d98c}.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:8px}
+border:1px solid #f0d98c}.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(300px,100%),1fr));gap:8px}
 """
 
 
@@ -158,7 +160,7 @@ def _advice_html(advice: dict | None) -> str:
     parts = ["<h2>Advice</h2>"]
     for item in advice["items"]:
         why = f'<div class="why">why: {html.escape(item["why"])}</div>' if item["why"] else ""
-        parts.append(f'<div class="{item["level"]}"><b>{html.escape(item["level"])}</b>: {html.escape(item["text"])}'
+        parts.append(f'<div class="{_e(item["level"])}"><b>{_e(item["level"])}</b>: {_e(item["text"])}'
                      f'{why}<div class="src">source: reference article, section “{html.escape(item["section"])}”</div></div>')
     parts.append(f'<p class="notice">{html.escape(advice["notice"])}</p>')
     return "\n".join(parts)
@@ -177,41 +179,76 @@ def _session_html(r: dict) -> str:
             ("Mains", f"{mains['frequency_hz']:g} Hz, {mains['level_uv_rms']:.1f} µV RMS (removed)"
              if mains.get("frequency_hz") else "not detected"),
             ("Gaps", f"{q['gaps']} ({q['gap_s']:.1f} s)")]
-    table = "<table>" + "".join(f"<tr><th>{k}</th><td>{html.escape(v)}</td></tr>" for k, v in rows) + "</table>"
+    table = "<table>" + "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows) + "</table>"
     episodes = ""
     if r["episodes"]:
         episodes = ("<h3>Episodes</h3><table><tr><th>start (min)</th><th class=num>length (s)</th>"
                     "<th class=num>twitches</th><th class=num>largest (µV)</th></tr>" + "".join(
-                        f"<tr><td>{e['start_s'] / 60:.1f}</td><td class=num>{e['duration_s']:.0f}</td>"
-                        f"<td class=num>{e['n_twitches']}</td><td class=num>{e['max_peak_to_peak_uv']:.0f}</td></tr>"
+                        f"<tr><td>{_n(e['start_s'] / 60, '.1f')}</td><td class=num>{_n(e['duration_s'], '.0f')}</td>"
+                        f"<td class=num>{_n(e['n_twitches'], 'd')}</td><td class=num>{_n(e['max_peak_to_peak_uv'], '.0f')}</td></tr>"
                         for e in r["episodes"][:50]) + "</table>")
-    return (f"<h2>{html.escape(os.path.basename(r['file']))}</h2><p>{html.escape(r.get('start') or '')}</p>{table}"
+    return (f"<h2>{_e(os.path.basename(r['file']))}</h2><p>{_e(r.get('start') or '')}</p>{table}"
             f"{plots['timeline']}{plots['rate']}<div class=grid>{plots['amplitudes']}{plots['waveforms']}</div>"
             f"{plots['spectrum']}{episodes}{units_html(r)}")
 
 
 def _trend_html(results: list[dict]) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     rs = sorted(results, key=lambda r: (r.get("start") or "", r["file"]))
-    fig, ax = plt.subplots(figsize=(10, 2.8))
-    dated = all(r.get("start") for r in rs)  # a time axis only when every session has a start time
-    x: list = [dt.datetime.fromisoformat(r["start"]) for r in rs] if dated else list(range(1, len(rs) + 1))
-    ax.plot(x, [r["stats"]["twitches_per_hour"] for r in rs], "o-", color="#c62828")
-    if not dated:
-        ax.set_xlabel("session")
-    ax.set_ylabel("twitches per hour")
-    ax.set_title("Sessions over time")
-    fig.autofmt_xdate()
-    rows = "".join(f"<tr><td>{html.escape((r.get('start') or '')[:16])}</td><td>{html.escape(os.path.basename(r['file']))}"
-                   f"</td><td class=num>{r['stats']['twitches_per_hour']:.1f}</td><td class=num>"
-                   f"{r['stats']['counts']['twitch']}</td><td class=num>{r['stats']['valid_s'] / 3600:.2f}</td></tr>"
+    fig = trend_figure(rs)
+    rows = "".join(f"<tr><td>{_e((r.get('start') or '')[:16])}</td><td>{_e(os.path.basename(r['file']))}"
+                   f"</td><td class=num>{_n(r['stats']['twitches_per_hour'], '.1f')}</td><td class=num>"
+                   f"{_n(r['stats']['counts']['twitch'], 'd')}</td><td class=num>{_n(r['stats']['valid_s'] / 3600, '.2f')}</td></tr>"
                    for r in rs)
     return ("<h2>Across sessions</h2>" + _png(fig) + "<table><tr><th>start</th><th>file</th><th class=num>per hour</th>"
             "<th class=num>twitches</th><th class=num>hours</th></tr>" + rows + "</table>")
+
+
+def trend_figure(rs: list[dict]):
+    """Rate per session on a date axis (dated ticks, never fractional session numbers).
+    Sessions without a start time cannot be placed in time: they are left out and counted in
+    the title; with none dated, the axis is whole session numbers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = plt.subplots(figsize=(10, 2.8))
+    dated = [r for r in rs if r.get("start")]
+    if dated:
+        x: list = [dt.datetime.fromisoformat(r["start"]) for r in dated]
+        ax.plot(x, [r["stats"]["twitches_per_hour"] for r in dated], "o-", color="#c62828")
+        locator = mdates.AutoDateLocator(minticks=2, maxticks=8)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        if len({d.date() for d in x}) == 1:  # one day: pad so the axis shows that day's hours
+            ax.set_xlim(min(x) - dt.timedelta(hours=1), max(x) + dt.timedelta(hours=1))
+    else:
+        ax.plot(range(1, len(rs) + 1), [r["stats"]["twitches_per_hour"] for r in rs], "o-", color="#c62828")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("session (no start times recorded)")
+    ax.set_ylabel("twitches per hour")
+    undated = len(rs) - len(dated) if dated else 0
+    ax.set_title("Sessions over time" + (f" ({undated} without a start time not shown)" if undated else ""))
+    return fig
+
+
+def _e(value: object) -> str:
+    """Every value that reaches the page is escaped, numbers included (they may come from a file)."""
+    return html.escape(str(value), quote=True)
+
+
+def _n(value: object, spec: str) -> str:
+    """A number formatted and escaped; anything else shown as escaped text."""
+    try:
+        return _e(format(value, spec))
+    except (TypeError, ValueError):
+        return _e(value)
+
+
+#: the report runs no script at all; images are embedded data: URIs, styles inline
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 
 
 def write_report(path: str, results: list[dict]) -> None:
@@ -221,9 +258,12 @@ def write_report(path: str, results: list[dict]) -> None:
     for r in results:
         body.append(_session_html(r))
     body.append(_advice_html(results[-1].get("advice")))
-    doc = (f"<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport "
+    doc = (f"<!doctype html><html lang=en><head><meta charset=utf-8>"
+           f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\"><meta name=viewport "
            f"content='width=device-width, initial-scale=1'><title>myotwitch report</title><style>{CSS}</style></head>"
            f"<body><h1>myotwitch report</h1><p>Generated {dt.datetime.now():%Y-%m-%d %H:%M}. Twitch counts from surface "
            f"EMG; not a medical device.</p>{''.join(body)}</body></html>")
+    # a wide table scrolls inside its own box on a phone, never the page
+    doc = doc.replace("<table>", "<div class=scroll><table>").replace("</table>", "</table></div>")
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(doc)

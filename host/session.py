@@ -11,6 +11,7 @@ from dataclasses import asdict
 from myotwitch.dsp import DetectorConfig, Episode, Event, Pipeline
 from myotwitch.dsp.coincidence import channel_hits
 from myotwitch.dsp.unit_measures import unit_summaries
+from myotwitch.host.strict import strict
 
 SCHEMA = "myotwitch.session/1"
 
@@ -70,11 +71,18 @@ def write_summary(recording: str | os.PathLike, summary: dict) -> str:
     """Write atomically next to the recording (tmp file + rename)."""
     path = summary_path(recording)
     tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(summary, fh, indent=1, default=str)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(strict(summary)[0], fh, indent=1, default=str, allow_nan=False)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:  # a full disk must not leave a half-written temp file behind
+            os.remove(tmp)
+        except OSError:
+            pass
+        raise
     return path
 
 

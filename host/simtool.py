@@ -86,7 +86,15 @@ def run_simulator(args: argparse.Namespace) -> int:
         raise UsageError(f"--rate {args.rate:g}: expected 250-4000 Hz")
     if not 1 <= args.channels <= 8:
         raise UsageError(f"--channels {args.channels}: expected 1-8")
-    duration = parse_duration(args.duration)
+    duration = parse_duration(args.duration, "--duration")
+    if args.link:
+        from myotwitch.host.outputs import check_writable
+
+        check_writable("--link", args.link)
+    if args.truth:
+        from myotwitch.host.outputs import check_writable
+
+        check_writable("--truth", args.truth)
     spec = SynthSpec(fs=args.rate, n_channels=args.channels, twitch_rate=args.twitch_rate, mains_hz=args.mains,
                      seed=args.seed, duration_s=10.0)
     faults = Faults(bit_error_rate=args.bit_errors, drop_frame_rate=args.drop, stall_every_s=args.stall_every,

@@ -32,11 +32,13 @@ class Faults:
     disconnect_for_s: float = 1.0
     stall_every_s: float = 0.0
     stall_for_s: float = 3.0
+    reset_every_s: float = 0.0  # the device restarts (counter back to 0, INFO again) while the link stays up
     seed: int = 1
 
     @property
     def any(self) -> bool:
-        return bool(self.bit_error_rate or self.drop_frame_rate or self.disconnect_every_s or self.stall_every_s)
+        return bool(self.bit_error_rate or self.drop_frame_rate or self.disconnect_every_s or self.stall_every_s
+                    or self.reset_every_s)
 
 
 class VirtualDevice:
@@ -73,6 +75,7 @@ class VirtualDevice:
         self._pending_first = 0
         self.sent_frames = 0
         self.dropped_frames: list[tuple[int, int]] = []  # (first_sample, n) of frames not sent
+        self.resets = 0
 
     # -- host -> device ----------------------------------------------------------------
     def receive(self, data: bytes) -> bytes:
@@ -131,8 +134,12 @@ class VirtualDevice:
 
     def step(self, n: int) -> bytes:
         """Advance device time by ``n`` samples; return the bytes sent meanwhile."""
+        before = self.time_s
         self.time_s += n / self.fs
         out = bytearray()
+        every = self.faults.reset_every_s
+        if every and int(self.time_s // every) != int(before // every):
+            out += self._reset()
         if self.streaming:
             counts = self.to_counts(self.synth.read(n))
             if self._pending.shape[1] == 0:
@@ -148,6 +155,19 @@ class VirtualDevice:
                 self._since_status -= self.fs
                 out += self.status_frame()
         return self._corrupt(bytes(out))
+
+    def _reset(self) -> bytes:
+        """A watchdog or brown-out reset: RAM (unsent samples, counters) is gone; the board
+        streams from power-up and announces itself with INFO, as the firmware does."""
+        self.resets += 1
+        self.sample_counter = 0
+        self.overruns = 0
+        self._since_status = 0
+        self._seq = 0
+        self._pending = self._pending[:, :0]
+        self._pending_first = 0
+        log.info("simulated device reset %d at %.2f s", self.resets, self.time_s)
+        return self.info_frame()
 
     def _flush_pending(self) -> bytes:
         if self._pending.shape[1] == 0:

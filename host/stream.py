@@ -19,6 +19,34 @@ from myotwitch.host.protocol import AckFrame, Frame, InfoFrame, PongFrame, Sampl
 
 log = logging.getLogger(__name__)
 COUNTER_MOD = 1 << 32
+#: A forward counter jump on a live link is believed up to this many seconds of samples, or
+#: up to what the host clock says passed since the last samples (plus slack), whichever is
+#: larger. A 16-bit CRC lets about 1 corrupt frame in 65,536 through, and its counter can
+#: say anything; a larger jump has to be confirmed by the frames that follow.
+MAX_JUMP_S = 10.0
+JUMP_SLACK_S = 5.0
+#: Frames that agree with each other (each starts where the previous ended) but not with the
+#: timeline so far; this many confirm a restart or a counter jump. They are held, not dropped.
+CONFIRM_FRAMES = 3
+#: Seconds of recent samples kept to tell a true duplicate (same counter, same values) from a
+#: device that restarted its counter (same counter, other values).
+RECENT_S = 1.0
+
+
+RESERVED_LABELS = ("edf annotations", "bdf annotations")
+
+
+def safe_labels(labels: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Channel labels as a device sent them, made safe for files and terminals: printable
+    ASCII only (no escape sequences), never an EDF annotation signal's name, never empty,
+    and unique (``chN`` stands in where needed)."""
+    out: list[str] = []
+    for i, raw in enumerate(labels):
+        text = "".join(c if 32 <= ord(c) < 127 else "?" for c in str(raw)).strip()[:16]
+        if not text.strip("?") or text.lower().strip() in RESERVED_LABELS or text in out:
+            text = f"ch{i + 1}"
+        out.append(text)
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -38,7 +66,7 @@ class DeviceInfo:
     @classmethod
     def from_frame(cls, f: InfoFrame, source: str) -> DeviceInfo:
         return cls(source, f.device_id_hex, ".".join(map(str, f.firmware)), float(f.sample_rate_hz),
-                   f.n_channels, f.sample_format, f.uv_per_count, f.labels, f.protocol_version)
+                   f.n_channels, f.sample_format, f.uv_per_count, safe_labels(f.labels), f.protocol_version)
 
     @property
     def bits(self) -> int:
@@ -121,10 +149,20 @@ class AssemblerStats:
     mismatched: int = 0
     before_info: int = 0
     device_overruns: int = 0
+    restarts: int = 0  # the device's counter began again behind a live link
+    implausible_jumps: int = 0  # frames whose counter jump was not believed (dropped)
+    resyncs: int = 0  # implausible jumps confirmed by the frames that followed
 
 
 class StreamAssembler:
-    """Frames in, records out. One per source; survives reconnects."""
+    """Frames in, records out. One per source; survives reconnects and device restarts.
+
+    A counter behind the timeline is a duplicate only when the values match what was
+    received; otherwise the device restarted (a repeated INFO frame says so at once, or
+    ``CONFIRM_FRAMES`` consecutive frames do) and the new data starts a new segment after a
+    gap whose length comes from the host clock. An implausibly large forward jump is held
+    the same way: confirmed, it becomes a clock-length gap; contradicted by the next normal
+    frame, it was a corrupt frame and is dropped and reported."""
 
     def __init__(self, source: str) -> None:
         self.source = source
@@ -133,6 +171,10 @@ class StreamAssembler:
         self.next_index = 0  # session sample index of the next sample
         self._expected: int | None = None  # device counter of the next sample
         self._reconnect_gap_s: float | None = None
+        self._info_repeated = False  # an INFO frame arrived mid-stream: a restart is likely
+        self._last_rx: float | None = None  # host time of the last accepted samples
+        self._recent = np.empty((0, 0), dtype=np.int32)  # last samples' counts, ending at _expected
+        self._suspects: list[tuple[SamplesFrame, float]] = []
         self.pongs: list[int] = []
         self.acks: list[AckFrame] = []
 
@@ -163,6 +205,10 @@ class StreamAssembler:
         if self.info is not None and not self.info.same_stream(info):
             log.warning("device format changed: %s -> %s", self.info.to_dict(), info.to_dict())
             self._expected = None
+            self._recent = np.empty((0, 0), dtype=np.int32)
+            self._suspects.clear()
+        elif self._expected is not None:
+            self._info_repeated = True
         self.info = info
         return [info]
 
@@ -174,39 +220,106 @@ class StreamAssembler:
         if f.n_channels != info.n_channels or f.sample_format != info.sample_format:
             self.stats.mismatched += 1
             return []
-        out: list[Record] = []
         counts = np.asarray(f.counts, dtype=np.int32).reshape(-1, f.n_channels).T
         n = counts.shape[1]
         if self._expected is None:
             self._expected = f.first_sample
         diff = (f.first_sample - self._expected) % COUNTER_MOD
         if self._reconnect_gap_s is not None:
+            out: list[Record] = self._drop_suspects()
             elapsed, self._reconnect_gap_s = self._reconnect_gap_s, None
+            self._info_repeated = False
             by_clock = int(round(elapsed * info.fs))
             if diff < COUNTER_MOD // 2 and abs(diff - by_clock) <= max(2 * info.fs, 0.5 * by_clock):
                 if diff:
                     out.append(self._gap(diff, "link down; device kept counting", True))
             else:
-                out.append(self._gap(max(by_clock, 1), "device restarted; length from myotwitch.host clock", False))
-            self._expected = (f.first_sample + n) % COUNTER_MOD
-        elif diff == 0:
-            self._expected = (self._expected + n) % COUNTER_MOD
-        elif diff < COUNTER_MOD // 2:
-            out.append(self._gap(diff, "samples lost in transit or on the device", True))
-            self._expected = (f.first_sample + n) % COUNTER_MOD
-        else:
-            overlap = COUNTER_MOD - diff  # samples we already have
+                out.append(self._gap(max(by_clock, 1), "device restarted; length from the host clock", False))
+            return out + self._accept(f.first_sample, counts, now)
+        if diff == 0:
+            return self._drop_suspects() + self._accept(f.first_sample, counts, now)
+        if diff < COUNTER_MOD // 2:
+            elapsed = 0.0 if self._last_rx is None else max(now - self._last_rx, 0.0)
+            if diff <= max(MAX_JUMP_S, elapsed + JUMP_SLACK_S) * info.fs:
+                out = self._drop_suspects()
+                out.append(self._gap(diff, "samples lost in transit or on the device", True))
+                return out + self._accept(f.first_sample, counts, now)
+            return self._suspect(f, counts, now, backward=False)
+        behind = COUNTER_MOD - diff  # samples we may already have
+        overlap = min(behind, n)
+        have = self._recent.shape[1]
+        if behind <= have and np.array_equal(counts[:, :overlap], self._recent[:, have - behind: have - behind + overlap]):
             if overlap >= n:
                 self.stats.duplicates += 1
-                return out
-            counts = counts[:, overlap:]
-            n = counts.shape[1]
-            self._expected = (self._expected + n) % COUNTER_MOD
-        uv = (counts * np.float32(info.uv_per_count)).astype(np.float32)
-        out.append(SampleBlock(self.next_index, info.fs, uv, now))
+                return []
+            return self._drop_suspects() + self._accept((f.first_sample + overlap) % COUNTER_MOD, counts[:, overlap:],
+                                                        now)
+        if self._info_repeated:
+            return self._resync([(f, now)], backward=True)
+        return self._suspect(f, counts, now, backward=True)
+
+    def _suspect(self, f: SamplesFrame, counts: np.ndarray, now: float, backward: bool) -> list[Record]:
+        """Hold a frame that does not fit the timeline until the next frames confirm it."""
+        out: list[Record] = []
+        if self._suspects:
+            last = self._suspects[-1][0]
+            if (last.first_sample + last.n_samples) % COUNTER_MOD != f.first_sample:
+                out = self._drop_suspects()
+        self._suspects.append((f, now))
+        if len(self._suspects) >= CONFIRM_FRAMES:
+            held, self._suspects = self._suspects, []
+            return out + self._resync(held, backward)
+        return out
+
+    def _drop_suspects(self) -> list[Record]:
+        """The timeline went on as before: the held frames were corrupt. Say so."""
+        if not self._suspects:
+            return []
+        n = len(self._suspects)
+        first = self._suspects[0][0].first_sample
+        self._suspects.clear()
+        self.stats.implausible_jumps += n
+        why = f"{n} frame(s) with an implausible sample counter ({first}, expected {self._expected}) dropped"
+        log.warning("%s: %s", self.source, why)
+        return [LinkEvent("error", why)]
+
+    def _resync(self, held: list[tuple[SamplesFrame, float]], backward: bool) -> list[Record]:
+        """Start a new segment at the held frames, after a gap measured by the host clock."""
+        assert self.info is not None
+        f0, t0 = held[0]
+        fs = self.info.fs
+        since = 0.0 if self._last_rx is None else max(t0 - self._last_rx, 0.0)
+        uptime = (f0.first_sample + f0.n_samples) / fs if backward else f0.n_samples / fs
+        n_gap = max(int(round((since - uptime) * fs)), 1)
+        if backward:
+            self.stats.restarts += 1
+            reason = "device restarted (counter began again); length from the host clock"
+        else:
+            self.stats.resyncs += 1
+            reason = "sample counter jumped; resynchronised, length from the host clock"
+        log.warning("%s: %s", self.source, reason)
+        self._info_repeated = False
+        out: list[Record] = [self._gap(n_gap, reason, False)]
+        self._recent = np.empty((0, 0), dtype=np.int32)
+        for f, t in held:
+            counts = np.asarray(f.counts, dtype=np.int32).reshape(-1, f.n_channels).T
+            out += self._accept(f.first_sample, counts, t)
+        return out
+
+    def _accept(self, first_counter: int, counts: np.ndarray, now: float) -> list[Record]:
+        assert self.info is not None
+        n = counts.shape[1]
+        self._expected = (first_counter + n) % COUNTER_MOD
+        self._last_rx = now
+        self._info_repeated = False
+        keep = max(int(RECENT_S * self.info.fs), 1)
+        recent = counts if self._recent.shape[0] != counts.shape[0] else np.concatenate([self._recent, counts], axis=1)
+        self._recent = recent[:, -keep:]
+        uv = (counts * np.float32(self.info.uv_per_count)).astype(np.float32)
+        block = SampleBlock(self.next_index, self.info.fs, uv, now)
         self.next_index += n
         self.stats.samples += n
-        return out
+        return [block]
 
     def _gap(self, n: int, reason: str, exact: bool) -> GapRecord:
         assert self.info is not None
@@ -214,5 +327,6 @@ class StreamAssembler:
         self.next_index += n
         self.stats.samples_lost += n
         self.stats.gaps += 1
+        self._recent = np.empty((0, 0), dtype=np.int32)
         log.info("gap of %d samples (%.3f s) at %.3f s: %s", n, gap.duration_s, gap.onset_s, reason)
         return gap

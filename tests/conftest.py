@@ -15,3 +15,6 @@ def _isolated_home(tmp_path, monkeypatch):
     home = tmp_path / "myotwitch-home"
     monkeypatch.setenv("MYOTWITCH_HOME", str(home))
     return home
+
+
+from tests.browser import chromium_page  # noqa: E402,F401 - shared headless-Chromium fixture

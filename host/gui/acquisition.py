@@ -10,15 +10,20 @@ import logging
 import queue
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from myotwitch.dsp import DetectorConfig, Event, Pipeline
 from myotwitch.dsp.filters import StreamingSOS, bandpass_sos
+from myotwitch.dsp.mains import MainsCanceller
 from myotwitch.host.errors import MyotwitchError
 from myotwitch.host.recorder import Recorder
 from myotwitch.host.sources.base import Source
 from myotwitch.host.stream import DeviceInfo, GapRecord, LinkEvent, SampleBlock, StatusRecord
+
+if TYPE_CHECKING:
+    from myotwitch.host.lsl_publish import LslPublisher
 
 log = logging.getLogger(__name__)
 BUFFER_S = 60.0
@@ -28,8 +33,11 @@ class DisplayBuffer:
     """The last ``BUFFER_S`` seconds of raw and band-passed samples (NaN in gaps), plus the
     detection threshold, indexed by absolute sample number."""
 
-    def __init__(self, fs: float, n_channels: int, seconds: float = BUFFER_S) -> None:
+    def __init__(self, fs: float, n_channels: int, seconds: float = BUFFER_S, labels: tuple[str, ...] = ()) -> None:
         self.fs = fs
+        self.n_channels = n_channels
+        #: channel names, fixed with the buffer: the GUI swaps buffer, labels and plots together
+        self.labels = tuple(labels) or tuple(f"ch{i}" for i in range(n_channels))
         self.n = int(seconds * fs)
         self.raw = np.full((n_channels, self.n), np.nan, dtype=np.float32)
         self.filt = np.full((n_channels, self.n), np.nan, dtype=np.float32)
@@ -92,10 +100,12 @@ class Acquisition:
     """Runs a source in a thread. ``open_source`` is called in the thread so that slow BLE
     scans or serial probes never freeze the window."""
 
-    def __init__(self, spec: str, config: DetectorConfig, open_source=None) -> None:
+    def __init__(self, spec: str, config: DetectorConfig, open_source=None, lsl: bool = False) -> None:
         from myotwitch.host.sources import open_source as default_open
 
         self.spec = spec
+        self.lsl = lsl  # live --lsl: publish samples and event markers (made in the thread)
+        self.publisher: LslPublisher | None = None
         self.config = config
         self._open = open_source or default_open
         self.state = LinkState(source=spec, simulator=spec.startswith("sim"))
@@ -107,12 +117,28 @@ class Acquisition:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="myotwitch-acquisition", daemon=True)
         self._display_filter: StreamingSOS | None = None
+        self._display_mains: MainsCanceller | None = None
+        self._display_mains_decided = False
+        self._pending_config: DetectorConfig | None = None
+        #: episodes closed by detectors replaced after a settings change (the counts carry on)
+        self.episodes_before: list = []
+        #: why the source could not be opened or read (None while it works)
+        self.failure: MyotwitchError | None = None
         self._recorder: Recorder | None = None
         self._rec_lock = threading.Lock()
         self.source: Source | None = None
 
     def start(self) -> None:
         self._thread.start()
+
+    def reconfigure(self, config: DetectorConfig) -> None:
+        """New detector settings, applied in the worker at the next block. The stream, the
+        recording and the time line carry on; only detection from now on uses the new settings."""
+        self._pending_config = config
+
+    @property
+    def episodes(self) -> list:
+        return self.episodes_before + (list(self.pipe.episodes) if self.pipe is not None else [])
 
     def stop(self) -> None:
         self._stop.set()
@@ -121,9 +147,13 @@ class Acquisition:
 
     # -- recording ---------------------------------------------------------------------------
     def start_recording(self, out_dir: str) -> str:
+        """Start recording to ``out_dir``; raises MyotwitchError when that is not possible."""
         with self._rec_lock:
-            if self._recorder is not None or self.source is None:
+            if self._recorder is not None:
                 return self.state.recording
+            if self.source is None or self.failure is not None or not self.state.fs:
+                raise MyotwitchError("cannot record: no working source" + (f" ({self.failure})" if self.failure else
+                                                                          " yet (wait until data arrives)"))
             rec = Recorder(self.source, out_dir, config=self.config, events_path="auto", status_interval_s=3600)
             rec.begin()
             if self.pipe is not None and self.state.fs:
@@ -146,8 +176,13 @@ class Acquisition:
     # -- the thread ------------------------------------------------------------------------------
     def _run(self) -> None:
         try:
+            if self.lsl:
+                from myotwitch.host.lsl_publish import LslPublisher
+
+                self.publisher = LslPublisher()
             source = self.source = self._open(self.spec)
         except MyotwitchError as e:
+            self.failure = e
             self.state.error = str(e)
             self.state.banner = str(e)
             return
@@ -168,14 +203,30 @@ class Acquisition:
                     self.state.connected = False
                     self.state.banner = "source ended"
                     break
+        except MyotwitchError as e:
+            self.failure = e
+            self.state.connected = False
+            self.state.error = self.state.banner = str(e)
         except Exception as e:  # noqa: BLE001 - surface to the GUI, never die silently
             log.exception("acquisition failed")
+            self.failure = MyotwitchError(f"{type(e).__name__}: {e}")
             self.state.error = f"{type(e).__name__}: {e}"
             self.state.banner = self.state.error
         finally:
             source.close()
+            if self.publisher is not None:
+                self.publisher.close()
 
     def _handle(self, rec: object) -> None:
+        if self.publisher is not None:
+            self.publisher.record(rec)
+        self._handle_record(rec)
+
+    def _publish(self, events: list[Event]) -> None:
+        if self.publisher is not None and events:
+            self.publisher.events(events)
+
+    def _handle_record(self, rec: object) -> None:
         st = self.state
         if isinstance(rec, LinkEvent):
             if rec.kind == "connected":
@@ -194,17 +245,21 @@ class Acquisition:
             return
         if isinstance(rec, DeviceInfo):
             if self.pipe is None or (st.fs, st.n_channels) != (rec.fs, rec.n_channels):
-                self.pipe = Pipeline(rec.fs, rec.n_channels, self.config)
-                self.buffer = DisplayBuffer(rec.fs, rec.n_channels)
-                lo, hi = self.config.band_for(rec.fs)
-                self._display_filter = StreamingSOS(bandpass_sos(lo, hi, rec.fs, 2), rec.n_channels)
+                pipe = Pipeline(rec.fs, rec.n_channels, self.config)
+                self._new_display_chain(rec.fs, rec.n_channels)
+                self.pipe, self.episodes_before = pipe, []
+                # the GUI redraws from the buffer alone: it (with its labels and channel count)
+                # is swapped in one assignment, last
+                self.buffer = DisplayBuffer(rec.fs, rec.n_channels, labels=rec.labels)
             st.fs, st.n_channels, st.labels = rec.fs, rec.n_channels, rec.labels
             return
         if self.pipe is None or self.buffer is None or self._display_filter is None:
             return  # nothing can be shown before the device has said what it is
+        if self._pending_config is not None:
+            self._apply_config()
         if isinstance(rec, SampleBlock):
             events = self.pipe.process(rec.uv)
-            filt = self._display_filter.process(rec.uv.astype(np.float64)).astype(np.float32)
+            filt = self._display(rec.uv.astype(np.float64)).astype(np.float32)
             self.buffer.append(rec.uv, filt)
             floor = self.pipe.current_floor()
             if floor is not None:
@@ -212,15 +267,60 @@ class Acquisition:
             st.samples += rec.n
             if self.keep_samples:
                 self.received.append((rec.first_sample, rec.uv.copy()))
+            self._publish(events)
             if events:
                 self.updates.put(Update(events=events))
         elif isinstance(rec, GapRecord):
             events = self.pipe.gap(rec.n_samples)
+            self._publish(events)
             shown = min(rec.n_samples, self.buffer.n)
             self.buffer.append(np.full((st.n_channels, shown), np.nan, dtype=np.float32), None)
             if rec.n_samples > self.buffer.n:
                 self.buffer.end += rec.n_samples - self.buffer.n
             self._display_filter.reset()
+            if self._display_mains is not None:
+                self._display_mains.restart(rec.n_samples)
             st.lost += rec.n_samples
             st.gaps += 1
             self.updates.put(Update(events=events, gaps=[(rec.start_sample, rec.n_samples)]))
+
+    # -- what the detector sees, for the display ------------------------------------------------
+    def _new_display_chain(self, fs: float, n_channels: int) -> None:
+        lo, hi = self.config.band_for(fs)
+        self._display_filter = StreamingSOS(bandpass_sos(lo, hi, fs, self.config.band_order), n_channels)
+        self._display_mains = None
+        self._display_mains_decided = False
+
+    def _display(self, x: np.ndarray) -> np.ndarray:
+        """Mains-cancelled and band-passed like the detector's input, so the trace and the
+        threshold lines are comparable. Until the detector has decided on mains (its first
+        second or so) the trace is band-passed only."""
+        pipe = self.pipe
+        if not self._display_mains_decided and pipe is not None and pipe.mains is not None:
+            self._display_mains_decided = True
+            est, cfg = pipe.mains, self.config
+            if est.frequency_hz:
+                _, hi = cfg.band_for(pipe.fs)
+                harmonics = tuple(h for h in est.harmonics_hz if h < hi + 10.0) or (est.frequency_hz,)
+                self._display_mains = MainsCanceller(pipe.fs, pipe.n_channels, est.frequency_hz, harmonics,
+                                                     cfg.mains_history_s)
+        clean = self._display_mains.process(x) if self._display_mains is not None else x
+        assert self._display_filter is not None
+        return self._display_filter.process(clean)
+
+    def _apply_config(self) -> None:
+        """Swap in a detector with the new settings. It continues the old one's time line (its
+        first input is a gap as long as what came before), so event times stay absolute."""
+        cfg, self._pending_config = self._pending_config, None
+        old = self.pipe
+        if cfg is None or old is None:
+            return
+        final = old.flush()
+        new = Pipeline(old.fs, old.n_channels, cfg)
+        new.gap(old.samples_in)
+        self.config = cfg
+        self.episodes_before = self.episodes_before + list(old.episodes)
+        self._new_display_chain(old.fs, old.n_channels)
+        self.pipe = new
+        if final:
+            self.updates.put(Update(events=final))

@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 
 from myotwitch.dsp import DetectorConfig
 from myotwitch.host.errors import MyotwitchError
+
+log = logging.getLogger("myotwitch")
+
+
+def _qt_message(mode, _context, message: str) -> None:
+    """Qt's own chatter (e.g. the offscreen platform's "does not support propagateSizeHints")
+    goes to the debug log, so stderr holds only what the user must read."""
+    from PySide6 import QtCore
+
+    serious = mode in (QtCore.QtMsgType.QtCriticalMsg, QtCore.QtMsgType.QtFatalMsg)
+    logging.getLogger("myotwitch.qt").log(logging.WARNING if serious else logging.DEBUG, "Qt: %s", message)
 
 
 def run_live(args: argparse.Namespace, config: DetectorConfig) -> int:
@@ -15,31 +27,49 @@ def run_live(args: argparse.Namespace, config: DetectorConfig) -> int:
             and os.environ.get("QT_QPA_PLATFORM") not in ("offscreen", "minimal", "vnc"):
         raise MyotwitchError("no display: `myotwitch live` needs a desktop session (or QT_QPA_PLATFORM=offscreen "
                              "with --screenshot). Headless? Use `myotwitch record --source sim:`")
+    if args.window is not None and not 2 <= args.window <= 60:
+        raise MyotwitchError(f"--window {args.window:g}: expected 2-60 seconds")
+    if args.run_for is not None and not 0 < args.run_for <= 7 * 86400:
+        raise MyotwitchError(f"--run-for {args.run_for:g}: expected seconds, more than 0")
+    if args.screenshot:
+        from myotwitch.host.outputs import check_writable
+
+        check_writable("--screenshot", args.screenshot)
     import pyqtgraph as pg
     from PySide6 import QtCore, QtWidgets
 
-    from myotwitch.host.cli import resolve_source
     from myotwitch.host.gui.window import MainWindow
 
-    if not 2 <= args.window <= 60:
-        raise MyotwitchError(f"--window {args.window:g}: expected 2-60 seconds")
+    QtCore.qInstallMessageHandler(_qt_message)
     pg.setConfigOptions(antialias=False, useOpenGL=False)
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     app.setApplicationName("myotwitch")
     settings = QtCore.QSettings("myotwitch", "live")
     spec = args.source
-    if spec == "auto":
+    if spec == "auto":  # a remembered device first; "auto" falls back to the simulator and says so
         saved = settings.value("source")
-        spec = resolve_source("auto") if not saved or saved.startswith("sim") else saved
-    win = MainWindow(spec, config, window_s=args.window, out_dir=args.out, settings=settings)
+        if saved and not str(saved).startswith("sim"):
+            spec = str(saved)
+    win = MainWindow(spec, config, window_s=args.window, out_dir=args.out, settings=settings,
+                     lsl=getattr(args, "lsl", False))
     if args.screenshot:
         win.resize(1280, 760)
     win.show()
+    failed: list[str] = []
     if args.run_for or args.screenshot:
         def finish() -> None:
             if args.screenshot:
-                win.grab().save(args.screenshot)
+                if win.grab().save(args.screenshot):
+                    log.info("screenshot saved to %s", args.screenshot)
+                else:
+                    failed.append(f"--screenshot {args.screenshot}: the image could not be saved")
             win.close()
 
         QtCore.QTimer.singleShot(int((args.run_for or 8.0) * 1000), finish)
-    return app.exec()
+    status = app.exec()
+    if failed:
+        raise MyotwitchError(failed[0])
+    error = win.source_failure()
+    if error is not None:  # the window showed it in red; the command line gets it too
+        raise error
+    return status

@@ -3,30 +3,63 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import os
+import re
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from myotwitch.dsp import DetectorConfig
-from myotwitch.host.gui.acquisition import Acquisition
+from myotwitch.host.errors import MyotwitchError
+from myotwitch.host.gui.acquisition import Acquisition, DisplayBuffer
 from myotwitch.host.gui.envelope import minmax_envelope
+from myotwitch.host.gui.history_tab import HistoryTab
 from myotwitch.host.gui.units_panel import UnitsPanel
+
+THRESHOLD_RANGE = (2.5, 20.0)
+#: "Replay file…" speeds: name -> x real time (0 = as fast as possible)
+REPLAY_SPEEDS = {"real time (1×)": 1.0, "10× faster": 10.0, "60× faster": 60.0, "as fast as possible": 0.0}
+
+
+def parse_band(text: str) -> tuple[float, float] | str:
+    """'20-450' -> (20.0, 450.0); otherwise the reason it is not a band."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*[-–]\s*(\d+(?:\.\d+)?)\s*(?:hz)?\s*", text, re.IGNORECASE)
+    if m is None:
+        return "expected LO-HI in Hz with positive numbers, e.g. 20-450"
+    lo, hi = float(m.group(1)), float(m.group(2))
+    if not 0 < lo < hi:
+        return "the low edge must be above 0 and below the high edge"
+    return lo, hi
+
+
+def parse_threshold(text: str) -> float | str:
+    """The on-threshold (a multiple of the noise floor), or the reason the text is not one."""
+    try:
+        value = float(text)
+    except ValueError:
+        return f"expected a number from {THRESHOLD_RANGE[0]:g} to {THRESHOLD_RANGE[1]:g}"
+    if not THRESHOLD_RANGE[0] <= value <= THRESHOLD_RANGE[1]:
+        return f"must be from {THRESHOLD_RANGE[0]:g} to {THRESHOLD_RANGE[1]:g} times the noise floor"
+    return value
+
 
 COLORS = {"twitch": (198, 40, 40), "contraction": (240, 180, 41, 70), "artifact": (120, 120, 120, 70),
           "gap": (100, 160, 230, 60)}
 
 
 class MainWindow(QtWidgets.QMainWindow):
-    def __init__(self, spec: str, config: DetectorConfig, *, window_s: float = 10.0, out_dir: str | None = None,
-                 settings: QtCore.QSettings | None = None, fps: int = 30, open_source=None) -> None:
+    def __init__(self, spec: str, config: DetectorConfig, *, window_s: float | None = None, out_dir: str | None = None,
+                 settings: QtCore.QSettings | None = None, fps: int = 30, open_source=None, lsl: bool = False) -> None:
         super().__init__()
+        self.lsl = lsl  # --lsl: the acquisition publishes LSL streams
         self.setWindowTitle("myotwitch live")
         self.settings = settings or QtCore.QSettings("myotwitch", "live")
         self.config = config
         self.spec = spec
-        self.window_s = float(str(self.settings.value("window_s", window_s)))
+        # a window length given on the command line wins over the remembered one
+        self.window_s = float(window_s) if window_s is not None else float(str(self.settings.value("window_s", 10.0)))
         self.out_dir = out_dir or str(self.settings.value("out_dir", os.path.expanduser("~/myotwitch-recordings")))
         self.filtered = self.settings.value("filtered", "true") in (True, "true")
         self.paused = False
@@ -35,6 +68,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.gaps: list[tuple[int, int]] = []
         self.frames = 0
         self._open_source = open_source
+        self._plotted: DisplayBuffer | None = None  # the buffer the plots were made for
+        self.curves: list = []
+        self._x_window: float | None = None
+        self._labels: tuple[str, ...] = ()
         self._build()
         self._restore()
         self.acq: Acquisition | None = None
@@ -61,7 +98,11 @@ class MainWindow(QtWidgets.QMainWindow):
         outer.addWidget(self.banner)
         outer.addWidget(self.sim_banner)
         split = QtWidgets.QSplitter()
-        outer.addWidget(split, 1)
+        self.tabs = QtWidgets.QTabWidget()
+        self.tabs.addTab(split, "Live")
+        self.history_tab = HistoryTab()
+        self.tabs.addTab(self.history_tab, "History")
+        outer.addWidget(self.tabs, 1)
         left = QtWidgets.QWidget()
         left_layout = QtWidgets.QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -74,7 +115,14 @@ class MainWindow(QtWidgets.QMainWindow):
         split.addWidget(left)
         side = QtWidgets.QWidget()
         side.setMinimumWidth(320)
-        split.addWidget(side)
+        # the side panel scrolls rather than forcing a tall window (fits a 1366x768 laptop)
+        side_scroll = QtWidgets.QScrollArea()
+        side_scroll.setWidgetResizable(True)
+        side_scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        side_scroll.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        side_scroll.setMinimumWidth(340)
+        side_scroll.setWidget(side)
+        split.addWidget(side_scroll)
         split.setStretchFactor(0, 4)
         split.setStretchFactor(1, 1)
         split.setSizes([900, 380])
@@ -96,6 +144,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.rate_plot.setMouseEnabled(False, False)
         self.rate_plot.hideButtons()
         self.rate_plot.getPlotItem().setLabel("left", "/min")
+        self.rate_plot.getAxis("left").setWidth(42)  # ticks set per update: 0 and the top only, never overlapping
         self.rate_bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush=pg.mkBrush(198, 40, 40))
         self.rate_plot.addItem(self.rate_bars)
         self.rate_plot.getPlotItem().setLabel("bottom", "minute")
@@ -105,10 +154,12 @@ class MainWindow(QtWidgets.QMainWindow):
         form.addWidget(self.units_panel)
 
         self.event_list = QtWidgets.QListWidget()
+        self.event_list.setWordWrap(True)  # long reasons wrap: no horizontal scrolling at the default width
+        self.event_list.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.event_list.setMinimumHeight(90)
         self.event_list.itemClicked.connect(self.jump_to_event)
         box = QtWidgets.QGroupBox("Events (click to view)")
         QtWidgets.QVBoxLayout(box).addWidget(self.event_list)
-        form.addWidget(box, 1)
 
         link = QtWidgets.QGroupBox("Sensor")
         lg = QtWidgets.QFormLayout(link)
@@ -145,19 +196,17 @@ class MainWindow(QtWidgets.QMainWindow):
         self.mains_box.addItems(["auto", "50", "60", "off"])
         self.mains_box.setCurrentText(str(self.config.mains))
         self.mains_box.activated.connect(self._detector_changed)
-        self.sens_spin = QtWidgets.QDoubleSpinBox()
-        self.sens_spin.setRange(2.5, 20)
-        self.sens_spin.setSingleStep(0.5)
-        self.sens_spin.setValue(self.config.on_threshold)
-        self.sens_spin.setToolTip("on-threshold in multiples of the noise floor: lower finds smaller twitches")
-        self.sens_spin.editingFinished.connect(self._detector_changed)
+        self.thr_edit = QtWidgets.QLineEdit(f"{self.config.on_threshold:g}")
+        self.thr_edit.setToolTip(f"on-threshold in multiples of the noise floor ({THRESHOLD_RANGE[0]:g}-"
+                                 f"{THRESHOLD_RANGE[1]:g}): lower finds smaller twitches")
+        self.thr_edit.editingFinished.connect(self._detector_changed)
         self.band_edit = QtWidgets.QLineEdit(f"{self.config.band_low_hz:g}-{self.config.band_high_hz or 450:g}")
         self.band_edit.editingFinished.connect(self._detector_changed)
         cg.addRow("Window", self.win_spin)
         cg.addRow("Trace", self.chk_filtered)
         cg.addRow("Mains", self.mains_box)
         cg.addRow("Band (Hz)", self.band_edit)
-        cg.addRow("Threshold ×", self.sens_spin)
+        cg.addRow("Threshold ×", self.thr_edit)
         buttons = QtWidgets.QHBoxLayout()
         self.btn_pause = QtWidgets.QPushButton("Pause (Space, ←/→ scroll)")
         self.btn_pause.setCheckable(True)
@@ -169,13 +218,22 @@ class MainWindow(QtWidgets.QMainWindow):
         buttons.addWidget(self.btn_record)
         cg.addRow(buttons)
         form.addWidget(ctl)
+        form.addWidget(box, 1)  # the lists take what height is left, controls stay in view
 
         self.advice = QtWidgets.QTextBrowser()
         self.advice.setOpenExternalLinks(False)
+        self.advice.setMinimumHeight(110)
+        self.advice.setLineWrapMode(QtWidgets.QTextEdit.LineWrapMode.WidgetWidth)
         abox = QtWidgets.QGroupBox("Advice (not a diagnosis)")
         QtWidgets.QVBoxLayout(abox).addWidget(self.advice)
         form.addWidget(abox, 1)
         self.status = self.statusBar()
+        self.status_label = QtWidgets.QLabel()  # messages stay until replaced (errors) or for 30 s
+        self.status_label.setWordWrap(True)
+        self.status.addWidget(self.status_label, 1)
+        self._status_timer = QtCore.QTimer(self)
+        self._status_timer.setSingleShot(True)
+        self._status_timer.timeout.connect(lambda: self.status_label.setText(""))
 
         for key, slot in (("Space", lambda: self.btn_pause.toggle()), ("R", lambda: self.btn_record.toggle()),
                           ("F", lambda: self.chk_filtered.toggle()), ("+", lambda: self.win_spin.stepUp()),
@@ -190,6 +248,14 @@ class MainWindow(QtWidgets.QMainWindow):
             self.restoreGeometry(geo)
         else:
             self.resize(1280, 760)
+
+    def say(self, text: str, error: bool = False) -> None:
+        """A status message: errors stay until the next message, others for 30 s."""
+        self.status_label.setStyleSheet("color:#c62828;font-weight:bold" if error else "")
+        self.status_label.setText(text)
+        self._status_timer.stop()
+        if not error:
+            self._status_timer.start(30_000)
 
     def _make_plots(self, labels: tuple[str, ...]) -> None:
         self.plots.clear()
@@ -221,27 +287,52 @@ class MainWindow(QtWidgets.QMainWindow):
         self.regions: list[list] = [[] for _ in labels]
         self._region_keys: list[tuple] = [() for _ in labels]
         self._yrange = [0.0 for _ in labels]
-        self._x_window: float | None = None
+        self._x_window = None
 
     # -- sources ------------------------------------------------------------------------------------
     def start_source(self, spec: str) -> None:
-        from myotwitch.host.cli import resolve_source
+        from myotwitch.host.sources.auto import resolve_source
 
         if self.acq is not None:
             self.set_recording(False)
             self.acq.stop()
         spec = spec.strip() or "sim:"
-        if spec == "auto":
+        fallback = spec == "auto"
+        if fallback:
             spec = resolve_source("auto")
         self.spec = spec
         self.settings.setValue("source", spec)
         self.events, self.gaps = [], []
         self.event_list.clear()
         self.units_panel.clear()
-        self.acq = Acquisition(spec, self.config, self._open_source)
+        self._clear_display()
+        self.acq = Acquisition(spec, self.config, self._open_source, lsl=self.lsl)
         self.acq.start()
-        self._labels: tuple[str, ...] = ()
-        self.sim_banner.setVisible(spec.startswith("sim"))
+        # "no sensor found" only when we fell back to the simulator, not when it was asked for
+        self.sim_banner.setVisible(fallback and spec.startswith("sim"))
+
+    def _clear_display(self) -> None:
+        """Forget the previous source's trace, markers, counters and link text."""
+        self.plots.clear()
+        self.curves = []
+        self._plotted = None
+        self._labels = ()
+        self._x_window = None
+        self.paused = False
+        self.view_end = None
+        if self.btn_pause.isChecked():
+            self.btn_pause.blockSignals(True)
+            self.btn_pause.setChecked(False)
+            self.btn_pause.blockSignals(False)
+        for label, text in ((self.lbl_count, "0"), (self.lbl_rate, "– /min"), (self.lbl_episodes, "episodes: 0"),
+                            (self.lbl_last, "last: –"), (self.lbl_link, "connecting…"), (self.lbl_time, "")):
+            label.setText(text)
+        self.rate_bars.setOpts(x=[], height=[])
+
+    def source_failure(self):
+        """The error that stopped the current source before it delivered any data, else None."""
+        acq = self.acq
+        return acq.failure if acq is not None and acq.failure is not None and not acq.state.samples else None
 
     def find_devices(self) -> None:
         from myotwitch.host.sources.serial import list_devices
@@ -252,17 +343,26 @@ class MainWindow(QtWidgets.QMainWindow):
 
             found += [d["spec"] for d in scan(3.0)]
         except Exception as e:  # noqa: BLE001 - no adapter is fine here
-            self.status.showMessage(f"BLE: {e}", 8000)
+            self.say(f"BLE: {e}", error=True)
+        from myotwitch.host.sources.lsl import list_streams
+
+        found += [d["spec"] for d in list_streams(0.5, usable_only=True)]  # empty without myotwitch[lsl]
         for spec in found:
             if self.source_box.findText(spec) < 0:
                 self.source_box.addItem(spec)
-        self.status.showMessage(f"{len(found)} device(s) found" if found else "no devices found", 5000)
+        self.say(f"{len(found)} device(s) found" if found else "no devices found")
 
     def choose_file(self) -> None:
         path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Replay a recording", "", "Recordings (*.edf *.bdf *.csv)")
-        if path:
-            self.source_box.setCurrentText(f"file:{path}")
-            self.start_source(f"file:{path}")
+        if not path:
+            return
+        names = list(REPLAY_SPEEDS)
+        choice, ok = QtWidgets.QInputDialog.getItem(self, "Replay speed", "Play the recording at", names, 1, False)
+        if not ok:
+            return
+        spec = f"file:{path}?speed={REPLAY_SPEEDS[choice]:g}"
+        self.source_box.setCurrentText(spec)
+        self.start_source(spec)
 
     # -- controls ----------------------------------------------------------------------------------------
     def _set_window(self, v: float) -> None:
@@ -274,20 +374,47 @@ class MainWindow(QtWidgets.QMainWindow):
         self.settings.setValue("filtered", on)
 
     def _detector_changed(self) -> None:
+        """Apply edited detector settings without stopping the stream or a recording; refuse
+        (and restore the box) what is not valid, saying why."""
+        band = parse_band(self.band_edit.text())
+        if isinstance(band, str):
+            self.say(f"Band '{self.band_edit.text()}': {band}; still using {self._band_text()}", error=True)
+            self.band_edit.setText(self._band_text())
+            return
+        thr = parse_threshold(self.thr_edit.text())
+        if isinstance(thr, str):
+            self.say(f"Threshold '{self.thr_edit.text()}': {thr}; still using {self.config.on_threshold:g}", error=True)
+            self.thr_edit.setText(f"{self.config.on_threshold:g}")
+            return
+        mains = self.mains_box.currentText()
         try:
-            lo, hi = (float(v) for v in self.band_edit.text().split("-"))
-            mains = self.mains_box.currentText()
-            cfg = self.config.replace(mains=mains if mains in ("auto", "off") else int(mains), band_low_hz=lo,
-                                      band_high_hz=hi, on_threshold=self.sens_spin.value(),
-                                      off_threshold=min(self.config.off_threshold, self.sens_spin.value()))
+            cfg = self.config.replace(mains=mains if mains in ("auto", "off") else int(mains), band_low_hz=band[0],
+                                      band_high_hz=band[1], on_threshold=thr,
+                                      off_threshold=min(self.config.off_threshold, thr))
             if self.acq is not None and self.acq.state.fs:
                 cfg.validate(self.acq.state.fs, max(self.acq.state.n_channels, 1))
+            else:
+                cfg.validate(max(2.3 * band[1], 1000.0))
         except Exception as e:  # noqa: BLE001 - show, don't crash
-            self.status.showMessage(f"detector settings not applied: {e}", 8000)
+            self.say(f"detector settings not applied: {e}", error=True)
+            self.band_edit.setText(self._band_text())
+            self.thr_edit.setText(f"{self.config.on_threshold:g}")
             return
-        if cfg != self.config:
-            self.config = cfg
-            self.start_source(self.spec)
+        if cfg == self.config:
+            return
+        self.config = cfg
+        if self.acq is not None:
+            self.acq.reconfigure(cfg)
+        recording = " (the recording in progress keeps the settings it started with)" \
+            if self.acq is not None and self.acq.state.recording else ""
+        self.say(f"detector settings applied from {self._now_s():,.1f} s; counts so far are kept{recording}")
+
+    def _band_text(self) -> str:
+        return f"{self.config.band_low_hz:g}-{self.config.band_high_hz or 450:g}"
+
+    def _now_s(self) -> float:
+        buf = self.acq.buffer if self.acq is not None else None
+        return buf.end / buf.fs if buf is not None else 0.0
 
     def set_paused(self, on: bool) -> None:
         self.paused = on
@@ -297,20 +424,35 @@ class MainWindow(QtWidgets.QMainWindow):
             self.view_end = None
 
     def set_recording(self, on: bool) -> None:
+        """The button says Stop only while a recording really runs."""
         if self.acq is None:
+            self._show_record_button(False)
             return
         if on:
-            out = self.acq.start_recording(self.out_dir)
-            self.status.showMessage(f"recording to {out}", 5000)
-            self.btn_record.setText("■ Stop (R)")
+            try:
+                out = self.acq.start_recording(self.out_dir)
+            except MyotwitchError as e:
+                self._show_record_button(False)
+                self.say(f"not recording: {e}", error=True)
+                return
+            self._show_record_button(True)
+            self.say(f"recording to {out}")
         else:
-            files = self.acq.stop_recording()
-            self.btn_record.blockSignals(True)
-            self.btn_record.setChecked(False)
-            self.btn_record.blockSignals(False)
-            self.btn_record.setText("● Record (R)")
+            try:
+                files = self.acq.stop_recording()
+            except MyotwitchError as e:
+                files = []
+                self.say(f"recording stopped with an error: {e}", error=True)
+            self._show_record_button(False)
             if files:
-                self.status.showMessage(f"saved {', '.join(os.path.basename(f) for f in files)}", 10000)
+                self.say(f"saved {', '.join(os.path.basename(f) for f in files)}")
+                self.history_tab.refresh()  # the recording is in the session index now
+
+    def _show_record_button(self, recording: bool) -> None:
+        self.btn_record.blockSignals(True)
+        self.btn_record.setChecked(recording)
+        self.btn_record.blockSignals(False)
+        self.btn_record.setText("■ Stop (R)" if recording else "● Record (R)")
 
     def scroll_view(self, windows: float) -> None:
         """Look back (or forward) by a fraction of the window; pauses the live view."""
@@ -320,8 +462,12 @@ class MainWindow(QtWidgets.QMainWindow):
             self.btn_pause.setChecked(True)
         buf = self.acq.buffer
         step = int(windows * self.window_s * buf.fs)
-        oldest = buf.end - buf.n + int(self.window_s * buf.fs)
-        self.view_end = int(min(max((self.view_end or buf.end) + step, oldest), buf.end))
+        self.view_end = self._clamp_view(buf, (self.view_end or buf.end) + step)
+
+    def _clamp_view(self, buf, end: int) -> int:
+        """A right edge that shows data: never before the first sample nor after the last."""
+        oldest = min(max(buf.end - buf.n, 0) + int(self.window_s * buf.fs), buf.end)
+        return int(min(max(end, oldest), buf.end))
 
     def jump_to_event(self, item: QtWidgets.QListWidgetItem) -> None:
         ev = item.data(QtCore.Qt.ItemDataRole.UserRole)
@@ -329,7 +475,7 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self.btn_pause.setChecked(True)
         fs = self.acq.buffer.fs
-        self.view_end = int(ev.onset_sample + 0.5 * self.window_s * fs)
+        self.view_end = self._clamp_view(self.acq.buffer, int(ev.onset_sample + 0.5 * self.window_s * fs))
 
     # -- drawing -----------------------------------------------------------------------------------------
     def redraw(self) -> None:
@@ -338,7 +484,10 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         st = acq.state
         self.banner.setVisible(bool(st.banner))
-        self.banner.setText(st.banner)
+        self._set(self.banner, st.banner)
+        if self.btn_record.isChecked() and not st.recording:  # the recorder failed in the worker
+            self._show_record_button(False)
+            self.say(f"recording stopped: {st.error or 'the source ended'}", error=True)
         fresh = not acq.updates.empty()
         while not acq.updates.empty():
             up = acq.updates.get_nowait()
@@ -348,10 +497,13 @@ class MainWindow(QtWidgets.QMainWindow):
                 self._list_event(e)
         buf = acq.buffer
         if buf is None:
+            if acq.failure is not None or st.error:
+                self._set(self.lbl_link, f"not connected<br><b style='color:#c62828'>{html.escape(st.error)}</b>")
             return
-        if st.labels != self._labels:
-            self._labels = st.labels
-            self._make_plots(st.labels)
+        if buf is not self._plotted:  # a new stream (or channel count): buffer, labels and plots together
+            self._plotted = buf
+            self._labels = buf.labels
+            self._make_plots(buf.labels)
         fs = buf.fs
         end = self.view_end if (self.paused and self.view_end is not None) else buf.end
         n = int(self.window_s * fs)
@@ -453,7 +605,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.units_panel.update_counts(twitches)
         recent = [e for e in twitches if e.onset_s >= now_s - 60]
         self._set(self.lbl_rate, f"{len(recent)} /min (last 60 s)")
-        eps = acq.pipe.episodes if acq and acq.pipe else []
+        eps = acq.episodes if acq else []
         open_ep = 1 if twitches and (not eps or twitches[-1].onset_s > eps[-1].end_s) else 0
         self._set(self.lbl_episodes, f"episodes: {len(eps) + open_ep}")
         if twitches:
@@ -466,7 +618,9 @@ class MainWindow(QtWidgets.QMainWindow):
             counts[min(int(e.onset_s // 60), minute)] += 1
         shown = counts[-30:]
         self.rate_bars.setOpts(x=np.arange(len(counts) - len(shown), len(counts)), height=shown)
-        self.rate_plot.setYRange(0, max(float(shown.max()), 1.0) * 1.1, padding=0)
+        top = max(float(shown.max()), 1.0)
+        self.rate_plot.getAxis("left").setTicks([[(0, "0"), (top, f"{top:g}")]])
+        self.rate_plot.setYRange(0, top * 1.15, padding=0)
         self.rate_plot.setXRange(len(counts) - 30.5, len(counts) - 0.5, padding=0)
         if acq is None:
             return
@@ -477,7 +631,7 @@ class MainWindow(QtWidgets.QMainWindow):
             f"samples {st.samples:,} · lost {st.lost:,} in {st.gaps} gaps · reconnects {st.reconnects}<br>"
             f"battery {bat} · lead-off {'YES' if st.lead_off else 'no'}"
             + (f"<br><b style='color:#c62828'>recording to {st.recording}</b>" if st.recording else "")
-            + (f"<br><b style='color:#c62828'>{st.error}</b>" if st.error else ""))
+            + (f"<br><b style='color:#c62828'>{html.escape(st.error)}</b>" if st.error else ""))
 
     def _unit_templates(self) -> dict:
         pipe = self.acq.pipe if self.acq else None

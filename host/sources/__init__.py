@@ -4,8 +4,12 @@ dependency breaks only the backend that needs it, with a clear message.
 Specs: ``serial:PORT`` (``?baud=N``), ``serial:auto``, ``ble:NAME_OR_ADDRESS``, ``ble:auto``,
 ``sim:`` with ``key=value`` options separated by ``,`` or ``&`` (an optional ``?`` may
 precede them: ``sim:rate=2000,channels=2`` == ``sim:?rate=2000&channels=2``),
-``file:PATH`` (``?speed=N``: N x real time, 0 = as fast as possible). A bare path to an
-.edf/.bdf/.csv file means ``file:``; a bare /dev/... or COM port means ``serial:``.
+``file:PATH`` (``?speed=N``: N x real time, 0 = as fast as possible), ``lsl:NAME``,
+``lsl:type=EMG``, ``lsl:source_id=ID`` (a Lab Streaming Layer stream; ``?unit=uV``,
+``channels=A,B``, ``bits=24``), ``brainflow:BOARD`` (a BrainFlow board by name or id; its
+connection parameters such as ``?serial_port=/dev/ttyUSB0`` and ``channels=1,2``). A value
+may hold commas (``channels=1,2``): a part without ``=`` continues the previous option.
+A bare path to an .edf/.bdf/.csv file means ``file:``; a bare /dev/... or COM port means ``serial:``.
 """
 
 from __future__ import annotations
@@ -16,6 +20,10 @@ from myotwitch.host.errors import UsageError
 from myotwitch.host.sources.base import Link, LinkError, LinkSource, Source
 
 __all__ = ["Link", "LinkError", "LinkSource", "Source", "open_source", "parse_spec"]
+
+KINDS = ("serial", "ble", "sim", "file", "lsl", "brainflow")
+#: kinds whose option values may be comma lists (channels=1,2)
+LIST_KINDS = ("lsl", "brainflow")
 
 
 def parse_spec(spec: str) -> tuple[str, str, dict[str, str]]:
@@ -29,22 +37,28 @@ def parse_spec(spec: str) -> tuple[str, str, dict[str, str]]:
             text = "serial:" + text
         else:
             raise UsageError(f"source '{spec}': expected serial:PORT, serial:auto, ble:NAME, ble:auto, "
-                             "sim:[options] or file:PATH")
+                             "sim:[options], file:PATH, lsl:NAME or brainflow:BOARD")
     kind, _, rest = text.partition(":")
     opts: dict[str, str] = {}
     if kind == "sim":
         target, options = "", rest.lstrip("?")
     else:
         target, _, options = rest.partition("?")
+    last = None
     for part in filter(None, re.split(r"[,&]", options)):
         key, eq, value = part.partition("=")
+        if not eq and kind in LIST_KINDS and last is not None:
+            opts[last] += "," + part.strip()  # channels=1,2: the list goes on
+            continue
         if not eq:
             raise UsageError(f"source '{spec}': option '{part}' should be key=value")
-        opts[key.strip()] = value.strip()
-    if kind not in ("serial", "ble", "sim", "file"):
-        raise UsageError(f"source '{spec}': unknown kind '{kind}' (serial, ble, sim or file)")
-    if kind in ("serial", "ble", "file") and not target:
-        raise UsageError(f"source '{spec}': {kind}: needs a {'path' if kind == 'file' else 'port or auto'}")
+        last = key.strip()
+        opts[last] = value.strip()
+    if kind not in KINDS:
+        raise UsageError(f"source '{spec}': unknown kind '{kind}' ({', '.join(KINDS[:-1])} or {KINDS[-1]})")
+    if kind in ("serial", "ble", "file", "lsl", "brainflow") and not target:
+        what = {"file": "path", "lsl": "stream name, type=TYPE or source_id=ID", "brainflow": "board name or id"}
+        raise UsageError(f"source '{spec}': {kind}: needs a {what.get(kind, 'port or auto')}")
     return kind, target, opts
 
 
@@ -68,6 +82,14 @@ def open_source(spec: str, **kw: object) -> Source:
         if target == "auto":
             return LinkSource("serial:auto", AutoSerialLink(baud), **kw)  # type: ignore[arg-type]
         return LinkSource(f"serial:{target}", SerialLink(target, baud), **kw)  # type: ignore[arg-type]
+    if kind == "lsl":
+        from myotwitch.host.sources.lsl import LslSource
+
+        return LslSource(spec, target, opts, **kw)  # type: ignore[arg-type]
+    if kind == "brainflow":
+        from myotwitch.host.sources.brainflow_board import BrainFlowSource
+
+        return BrainFlowSource(spec, target, opts, **kw)  # type: ignore[arg-type]
     if kind == "ble":
         from myotwitch.host.sources.ble import BleLink
 

@@ -115,7 +115,8 @@ class LinkSource(Source):
     def stats(self) -> dict:
         a = self.assembler.stats
         return {"samples": a.samples, "samples_lost": a.samples_lost, "gaps": a.gaps, "reconnects": self.reconnects,
-                "duplicates": a.duplicates, "device_overruns": a.device_overruns, **{
+                "duplicates": a.duplicates, "device_overruns": a.device_overruns, "device_restarts": a.restarts,
+                "implausible_jumps": a.implausible_jumps, "resyncs": a.resyncs, **{
                     f"decoder_{k}": v for k, v in self.decoder.stats.to_dict().items() if k != "last_error"}}
 
     def send_command(self, opcode: int, argument: int = 0) -> None:
@@ -147,7 +148,7 @@ class LinkSource(Source):
         self._down_since = None
         self._backoff = self.backoff_min
         self._pending.append(LinkEvent("connected", self.link.name))
-        log.info("%s: connected (%s)", self.spec, self.link.name)
+        log.info("connected to %s (%s)", self.spec, self.link.name)
         self.send_command(P.CMD_GET_INFO)
         if self.start:
             self.send_command(P.CMD_START)

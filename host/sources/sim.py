@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 from myotwitch.dsp.synth import SceneSpec, SynthSpec
@@ -20,41 +21,77 @@ FAULT_OPTIONS = {
     "ber": ("bit_error_rate", float), "drop": ("drop_frame_rate", float),
     "disconnect_every": ("disconnect_every_s", float), "disconnect_for": ("disconnect_for_s", float),
     "stall_every": ("stall_every_s", float), "stall_for": ("stall_for_s", float),
+    "reset_every": ("reset_every_s", float),
 }
+#: accepted range of every numeric option (inclusive); fault rates stay low enough that data
+#: still flows, so a recording with a duration always ends
+OPTION_RANGES: dict[str, tuple[float, float]] = {
+    "rate": (250, 4000), "channels": (1, 8), "seed": (0, 2**32 - 1), "twitch_rate": (0, 600),
+    "noise": (0, 10_000), "mains_uv": (0, 100_000), "contractions": (0, 600), "movement": (0, 600),
+    "pops": (0, 600), "ber": (0, 0.01), "drop": (0, 0.5), "disconnect_every": (0, 86_400),
+    "disconnect_for": (0.05, 3600), "stall_every": (0, 86_400), "stall_for": (0.05, 3600),
+    "reset_every": (0, 86_400), "speed": (0, 1000), "units": (0, 8), "crosstalk": (0, 0.95),
+}
+#: intervals where 0 means off and anything else must leave the device time to stream
+MIN_INTERVAL_S = {"disconnect_every": 1.0, "stall_every": 1.0, "reset_every": 1.0}
 
 
 def parse_sim_options(opts: dict[str, str]) -> tuple[SynthSpec, Faults, float]:
-    """Turn ``key=value`` options into (signal spec, faults, speed). Unknown keys are errors."""
+    """Turn ``key=value`` options into (signal spec, faults, speed). Unknown keys, values that
+    are not numbers and values outside their range are errors naming the option and range."""
     from myotwitch.host.errors import UsageError
 
     spec_kw: dict = {"duration_s": 10.0, "n_channels": 1}
     fault_kw: dict = {}
     speed = 1.0
+    known = sorted([*SIM_OPTIONS, *FAULT_OPTIONS, "speed"])
     for key, value in opts.items():
-        try:
-            if key in SIM_OPTIONS:
-                name, typ = SIM_OPTIONS[key]
-                spec_kw[name] = None if (key == "mains" and value in ("0", "off", "none")) else typ(value)
-            elif key in FAULT_OPTIONS:
-                name, typ = FAULT_OPTIONS[key]
-                fault_kw[name] = typ(value)
-            elif key == "speed":
-                speed = float(value)
-            else:
-                known = ", ".join(sorted([*SIM_OPTIONS, *FAULT_OPTIONS, "speed"]))
-                raise UsageError(f"sim: unknown option '{key}' (known: {known})")
-        except ValueError as e:
-            raise UsageError(f"sim: option {key}={value!r} is not a number") from e
-    spec = SceneSpec(**spec_kw)  # SynthSpec plus recurring units and crosstalk
-    if not 250 <= spec.fs <= 4000:
-        raise UsageError(f"sim: rate={spec.fs:g} is outside 250-4000 Hz")
-    if not 1 <= spec.n_channels <= 8:
-        raise UsageError(f"sim: channels={spec.n_channels} is outside 1-8")
-    if not 0 <= spec.units <= 8:
-        raise UsageError(f"sim: units={spec.units} is outside 0-8")
-    if not 0 <= spec.crosstalk < 1:
-        raise UsageError(f"sim: crosstalk={spec.crosstalk:g} must be a gain from 0 up to (not including) 1")
-    return spec, Faults(**fault_kw), speed
+        if key not in known:
+            raise UsageError(f"sim: unknown option '{key}' (known: {', '.join(known)})")
+        if key == "mains":
+            spec_kw["mains_hz"] = _mains(value)
+            continue
+        typ = SIM_OPTIONS[key][1] if key in SIM_OPTIONS else FAULT_OPTIONS[key][1] if key in FAULT_OPTIONS else float
+        number = _number(key, value, typ)
+        if key in SIM_OPTIONS:
+            spec_kw[SIM_OPTIONS[key][0]] = number
+        elif key in FAULT_OPTIONS:
+            fault_kw[FAULT_OPTIONS[key][0]] = number
+        else:
+            speed = float(number)
+    for every, length in (("disconnect_every", "disconnect_for"), ("stall_every", "stall_for")):
+        e = fault_kw.get(FAULT_OPTIONS[every][0], 0.0)
+        f = fault_kw.get(FAULT_OPTIONS[length][0], Faults.__dataclass_fields__[FAULT_OPTIONS[length][0]].default)
+        if e and f >= 0.5 * e:
+            raise UsageError(f"sim: {length}={f:g} must be under half of {every}={e:g} (the device must stream "
+                             "some of the time)")
+    return SceneSpec(**spec_kw), Faults(**fault_kw), speed  # SceneSpec: SynthSpec + recurring units, crosstalk
+
+
+def _number(key: str, value: str, typ: type) -> float | int:
+    from myotwitch.host.errors import UsageError
+
+    lo, hi = OPTION_RANGES[key]
+    what = "a whole number" if typ is int else "a number"
+    try:
+        number = typ(value)
+    except ValueError:
+        raise UsageError(f"sim: option {key}={value!r} is not {what} (expected {lo:g} to {hi:g})") from None
+    if not math.isfinite(number) or not lo <= number <= hi:
+        raise UsageError(f"sim: {key}={value} is outside {lo:g} to {hi:g}")
+    if key in MIN_INTERVAL_S and 0 < number < MIN_INTERVAL_S[key]:
+        raise UsageError(f"sim: {key}={value} is outside 0 (off) or {MIN_INTERVAL_S[key]:g} to {hi:g} s")
+    return number
+
+
+def _mains(value: str) -> float | None:
+    from myotwitch.host.errors import UsageError
+
+    if value.lower() in ("0", "off", "none"):
+        return None
+    if value in ("50", "60", "50.0", "60.0"):
+        return float(value)
+    raise UsageError(f"sim: mains={value} must be 50, 60 or off (the mains frequencies in use)")
 
 
 class SimLink(Link):

@@ -150,3 +150,16 @@ def test_mne_reads_samples_and_annotations(tmp_path):
     np.testing.assert_allclose(data[:, 1500:3500], x[:, 1000:], atol=1e-6)
     descriptions = list(raw.annotations.description)
     assert "gap" in descriptions and "twitch ch1 88uV" in descriptions
+
+
+def test_annotations_after_a_full_last_record_do_not_lengthen_the_data(tmp_path):
+    """Data that fills its last record exactly, with annotations still pending at close (events
+    the detector reports just after the data): the extra record that carries them is padding."""
+    p = tmp_path / "full.edf"
+    w = EdfWriter(p, fs=250.0, labels=["a"], uv_per_count=0.125)
+    w.write(np.zeros((1, 500), np.float32))
+    w.annotate(1.5, 0.02, "twitch")
+    w.close()
+    r = EdfReader(p)
+    assert r.n_samples == 500 and r.duration_s == 2.0
+    assert any(a.text == "twitch" for a in read_header(p).annotations)

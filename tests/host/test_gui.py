@@ -37,7 +37,7 @@ def make_window(qtbot, spec, settings, **kw):
 
 def test_starts_on_the_simulator_and_counts_like_the_detector(qtbot, settings):
     win = make_window(qtbot, "sim:rate=1000,channels=2,twitch_rate=40,seed=8,speed=4", settings)
-    assert win.sim_banner.isVisible()
+    assert not win.sim_banner.isVisible()  # the simulator was asked for: no "no sensor found"
     qtbot.waitUntil(lambda: win.acq.state.samples >= 30_000, timeout=30_000)
     win.acq.stop()
     qtbot.wait(200)
@@ -114,4 +114,35 @@ def test_scroll_back_while_paused(qtbot, settings):
     assert win.view_end == before - 10_000
     qtbot.keyClick(win, QtCore.Qt.Key.Key_Space)
     assert not win.paused and win.view_end is None
+    win.close()
+
+
+def test_history_tab_shows_rates_and_refreshes_when_a_recording_ends(qtbot, settings, tmp_path):
+    import datetime as dt
+
+    from myotwitch.host.index import SessionIndex
+
+    today = dt.datetime.combine(dt.date.today(), dt.time())
+    with SessionIndex.default() as idx:
+        for i in range(8):  # a rising week: the worsening rule fires
+            idx.add_session(file=f"/rec/{i}.edf", start=today - dt.timedelta(days=8 - i, hours=1), duration_s=3600,
+                            twitches=30 + 40 * i)
+    win = make_window(qtbot, "sim:rate=1000,seed=3,speed=2,twitch_rate=60", settings, out_dir=str(tmp_path / "rec"))
+    win.tabs.setCurrentWidget(win.history_tab)  # shown -> refreshed
+    h = win.history_tab.history
+    assert h is not None and len(h["days"]) == 8 and h["rules"]["worsening"]["fires"]
+    xs, heights = win.history_tab.bars.opts["x"], win.history_tab.bars.opts["height"]
+    assert list(heights) == [d["rate_per_hour"] for d in h["days"]]
+    assert dt.date.fromtimestamp(xs[0]).isoformat() == h["days"][0]["date"]
+    fit_x, fit_y = win.history_tab.fit.getData()
+    assert list(fit_y) == [h["rules"]["worsening"]["line"]["start_rate_per_hour"],
+                           h["rules"]["worsening"]["line"]["end_rate_per_hour"]]
+    text = win.history_tab.evidence.toPlainText()
+    assert "Worsening rule: worsening" in text and "Persistent rule" in text and "Spreading rule" in text
+    win.tabs.setCurrentIndex(0)
+    qtbot.waitUntil(lambda: win.acq.state.samples > 3000, timeout=15_000)
+    win.btn_record.click()
+    qtbot.waitUntil(lambda: win.acq.state.samples > 12_000, timeout=20_000)
+    win.btn_record.click()  # the recording ends: the tab re-reads the index without being shown again
+    assert len(win.history_tab.history["sessions"]) == 9
     win.close()

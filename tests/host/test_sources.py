@@ -30,7 +30,7 @@ def test_parse_spec(spec, expected):
     ("serial:", "needs a port"),
     ("sim:rate=abc", "not a number"),
     ("sim:colour=red", "unknown option 'colour'"),
-    ("sim:rate=100", "outside 250-4000"),
+    ("sim:rate=100", "outside 250 to 4000"),
     ("serial:/dev/x?speed=3", "unknown option"),
 ])
 def test_bad_specs_name_the_problem(spec, message):

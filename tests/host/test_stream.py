@@ -37,7 +37,9 @@ def test_counter_wrap_is_not_a_gap():
 
 def test_duplicates_and_overlaps_are_dropped():
     a = StreamAssembler("test")
-    out = a.feed([INFO, samples(0, 10), samples(0, 10), samples(5, 10)])
+    # a true overlap carries the same values for the counters already received
+    overlap = P.SamplesFrame(1, 5, 2, P.FMT_INT16, tuple(range(10, 30)))
+    out = a.feed([INFO, samples(0, 10), samples(0, 10), overlap])
     blocks = [r for r in out if isinstance(r, SampleBlock)]
     assert [(b.first_sample, b.n) for b in blocks] == [(0, 10), (10, 5)]
     assert a.stats.duplicates == 1

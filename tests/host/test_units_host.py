@@ -171,8 +171,8 @@ def test_simulator_models_crosstalk_and_recurring_sources():
     assert hits > 1.5 * len(twitches)  # most firings reach both channels
 
 
-@pytest.mark.parametrize("opts, message", [({"units": "9"}, "units=9 is outside 0-8"),
-                                           ({"crosstalk": "1.5"}, "crosstalk=1.5 must be a gain")])
+@pytest.mark.parametrize("opts, message", [({"units": "9"}, "units=9 is outside 0 to 8"),
+                                           ({"crosstalk": "1.5"}, "crosstalk=1.5 is outside 0 to 0.95")])
 def test_simulator_scene_options_are_checked(opts, message):
     from myotwitch.host.errors import UsageError
     from myotwitch.host.sources.sim import parse_sim_options

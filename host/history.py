@@ -1,0 +1,330 @@
+"""Twitches over weeks: per-day rates, the diary beside them, and what each time rule of the
+advice (persistent, worsening, spreading) measured. Every verdict and number comes from the
+advice engine's own functions and rules file, so the history explains the advice instead of
+re-deriving it. Used by ``myotwitch history`` (text, JSON, CSV, HTML) and the live app."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import math
+import os
+import statistics
+from collections import defaultdict
+
+from myotwitch.host.advice import METRICS, RuleSet, compute_metrics, daily_rates, evaluate, site_changes
+
+SCHEMA = "myotwitch.history/1"
+#: diary kinds drawn beside the rates, with how a day's entries combine and the unit shown
+DIARY_SERIES = {"caffeine": ("sum", "mg"), "sleep": ("sum", "h"), "stress": ("mean", "1-5"),
+                "exercise": ("max", "0-3"), "fluids": ("sum", "l")}
+
+
+def _rate(twitches: float, seconds: float) -> float:
+    return twitches / max(seconds / 3600, 1e-9)
+
+
+def _unit_label(u: dict) -> str:
+    return f"unit {u.get('unit')} ({u.get('channel')})"
+
+
+def build_history(sessions: list[dict], diary: list[dict], ruleset: RuleSet, *, days: int,
+                  now: dt.datetime | None = None) -> dict:
+    """The history of the last ``days`` days as plain data (JSON-ready apart from NaN cleaning).
+    ``sessions`` are index rows, undated ones included (they are counted, not placed in time)."""
+    now = now or dt.datetime.now()
+    rs = dataclasses.replace(ruleset, definitions={**ruleset.definitions, "window_days": days})
+    d = rs.definitions
+    since = now - dt.timedelta(days=days)
+    undated = [s for s in sessions if s.get("start") is None]
+    dated = sorted((s for s in sessions if s.get("start") is not None and s["start"] >= since),
+                   key=lambda s: s["start"])
+    diary = [e for e in diary if e["time"] >= since]
+    m = {**METRICS, **compute_metrics(dated, diary, rs, now)}  # the defaults the rules see when unmeasured
+
+    by_day: dict[dt.date, list[dict]] = defaultdict(list)
+    for s in dated:
+        by_day[s["start"].date()].append(s)
+    rates = daily_rates(by_day)
+    day_rows = []
+    for day in sorted(by_day):
+        ss = by_day[day]
+        valid = sum(s["valid_s"] for s in ss)
+        per_channel: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
+        per_unit: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
+        for s in ss:
+            for label, n in zip(s.get("channels") or [], s.get("per_channel") or []):
+                per_channel[label][0] += n
+                per_channel[label][1] += s["valid_s"]
+            for u in s.get("units") or []:
+                per_unit[_unit_label(u)][0] += int(u.get("count") or 0)
+                per_unit[_unit_label(u)][1] += s["valid_s"]
+        day_rows.append({
+            "date": day.isoformat(), "sessions": len(ss), "hours": valid / 3600,
+            "recorded_hours": sum(s["duration_s"] for s in ss) / 3600,
+            "twitches": sum(s["twitches"] for s in ss), "rate_per_hour": rates[day],
+            "episodes": sum(s.get("episodes") or 0 for s in ss),
+            "twitch_day": rates[day] >= d["persistent_min_rate"],
+            "per_channel": {k: {"twitches": int(n), "rate_per_hour": _rate(n, v)} for k, (n, v) in per_channel.items()},
+            "per_unit": {k: {"twitches": int(n), "rate_per_hour": _rate(n, v)} for k, (n, v) in per_unit.items()},
+        })
+
+    first_seen: dict[str, str] = {}
+    for s in dated:
+        for label, n in zip(s.get("channels") or [], s.get("per_channel") or []):
+            if n > 0 and label not in first_seen:
+                first_seen[label] = s["start"].date().isoformat()
+    sites = site_changes(dated)
+    channels = {}
+    for label, v in sites.items():
+        hours = sum(s["valid_s"] for s in dated if label in (s.get("channels") or []))
+        channels[label] = {"twitches": v["twitches"], "hours": hours / 3600,
+                           "rate_per_hour": _rate(v["twitches"], hours), "first_seen": first_seen.get(label),
+                           "early_rate_per_hour": v["early_rate"], "late_rate_per_hour": v["late_rate"],
+                           "late_twitches": v["late_twitches"], "new": v["new"]}
+    unit_sessions = [s for s in dated if s.get("units")]
+    unit_hours = sum(s["valid_s"] for s in unit_sessions)
+    units: dict[str, dict] = {}
+    for s in unit_sessions:
+        for u in s["units"]:
+            row = units.setdefault(_unit_label(u), {"unit": u.get("unit"), "channel": u.get("channel"), "twitches": 0,
+                                                    "first_seen": None})
+            row["twitches"] += int(u.get("count") or 0)
+            if (u.get("count") or 0) > 0 and row["first_seen"] is None:
+                row["first_seen"] = s["start"].date().isoformat()
+    for row in units.values():
+        row["rate_per_hour"] = _rate(row["twitches"], unit_hours)
+
+    tested = m["trend_sessions"] > 0
+    start_rate, end_rate = m["trend_start_rate"], m["trend_end_rate"]
+    split = next((v["split_at"] for v in sites.values() if v["split_at"] is not None), None)
+    rules = {
+        "persistent": {"fires": bool(m["persistent"]), "twitch_days": m["twitch_days"],
+                       "recorded_days": m["recorded_days"], "span_days": m["span_days"],
+                       "min_rate_per_hour": d["persistent_min_rate"], "min_span_days": d["persistent_days"],
+                       "min_fraction": d["persistent_fraction"]},
+        "worsening": {"fires": bool(m["worsening"]), "tested": tested, "sessions": len(dated),
+                      "min_sessions": d["trend_min_sessions"], "p": m["trend_p"] if tested else None,
+                      "max_p": d["trend_p"], "start_rate_per_hour": start_rate if tested else None,
+                      "end_rate_per_hour": end_rate if tested else None,
+                      "fold_change": end_rate / max(start_rate, 1.0) if tested else None,
+                      "min_fold_change": d["trend_min_ratio"],
+                      "line": {"from": dated[0]["start"].isoformat(), "to": dated[-1]["start"].isoformat(),
+                               "start_rate_per_hour": start_rate, "end_rate_per_hour": end_rate} if tested else None},
+        "spreading": {"fires": bool(m["spreading"]), "detail": m["spreading_detail"],
+                      "split_at": split.isoformat() if split else None,
+                      "new_channels": sorted(k for k, v in sites.items() if v["new"]),
+                      "first_seen": first_seen,
+                      "units_first_seen": {k: v["first_seen"] for k, v in units.items()},
+                      "twitching_elsewhere_logged": m["symptom_twitching_elsewhere"]},
+    }
+    associations = {
+        "caffeine": {"associated": bool(m["caffeine_association"]), "threshold_mg": d["high_caffeine_mg"],
+                     "high_rate_per_hour": m["caffeine_high_rate"], "low_rate_per_hour": m["caffeine_low_rate"],
+                     "high_n": m["caffeine_high_n"], "low_n": m["caffeine_low_n"], "p": m.get("_caffeine_p"),
+                     "min_n": d["association_min_days"]},
+        "sleep": {"associated": bool(m["sleep_association"]), "threshold_h": d["short_sleep_h"],
+                  "short_rate_per_hour": m["sleep_short_rate"], "long_rate_per_hour": m["sleep_long_rate"],
+                  "short_n": m["sleep_short_n"], "long_n": m["sleep_long_n"], "p": m.get("_sleep_p"),
+                  "min_n": d["association_min_days"]},
+    }
+    items = evaluate(rs, m)
+    return {
+        "schema": SCHEMA, "generated": now.isoformat(timespec="seconds"), "rules_file": rs.path,
+        "window": {"days": days, "from": since.date().isoformat(), "to": now.date().isoformat()},
+        "sessions": [{"start": s["start"].isoformat(), "file": s.get("file"), "hours": s["valid_s"] / 3600,
+                      "twitches": s["twitches"], "rate_per_hour": s["twitches_per_hour"],
+                      "episodes": s.get("episodes") or 0} for s in dated],
+        "undated": {"count": len(undated), "files": [os.path.basename(s.get("file") or "") for s in undated]},
+        "days": day_rows, "diary": diary_days(diary), "channels": channels, "units": units,
+        "rules": rules, "associations": associations,
+        "advice": {"notice": rs.notice, "items": [i.to_dict() for i in items]},
+    }
+
+
+def diary_days(diary: list[dict]) -> list[dict]:
+    """One row per diary day: each kind combined over the day, symptoms and medicines listed."""
+    days: dict[dt.date, dict] = defaultdict(lambda: defaultdict(list))
+    for e in diary:
+        days[e["time"].date()][e["kind"]].append(e["value"] if e["kind"] in DIARY_SERIES else e["name"])
+    out = []
+    for day in sorted(days):
+        row: dict = {"date": day.isoformat()}
+        for kind, (how, _) in DIARY_SERIES.items():
+            vals = [float(v) for v in days[day].get(kind, []) if v is not None]
+            row[kind] = (None if not vals else sum(vals) if how == "sum" else statistics.fmean(vals) if how == "mean"
+                         else max(vals))
+        row["symptoms"] = sorted(set(days[day].get("symptom", [])))
+        row["medication"] = sorted(set(days[day].get("medication", [])))
+        out.append(row)
+    return out
+
+
+# -- words and numbers shared by the text, the HTML page and the live app ---------------------------
+def fmt_p(p: float | None) -> str:
+    return "–" if p is None else (f"{p:.2g}" if p < 0.001 else f"{p:.3f}")
+
+
+def fmt_rate(r: float | None) -> str:
+    return "–" if r is None else f"{r:.1f}/h"
+
+
+def rule_statements(h: dict) -> list[tuple[str, bool, str]]:
+    """(rule, fires, one sentence of evidence with the numbers the rule used) per time rule."""
+    out = []
+    p = h["rules"]["persistent"]
+    out.append(("persistent", p["fires"],
+                f"Persistent rule: {'persistent' if p['fires'] else 'not persistent'} — twitches (at least "
+                f"{p['min_rate_per_hour']:g}/h) on {p['twitch_days']} of {p['recorded_days']} recorded days, over "
+                f"{p['span_days']} days (the rule needs at least {p['min_fraction']:.0%} of the recorded days, over "
+                f"at least {p['min_span_days']} days)"))
+    w = h["rules"]["worsening"]
+    if w["tested"]:
+        line = w["line"]
+        out.append(("worsening", w["fires"],
+                    f"Worsening rule: {'worsening' if w['fires'] else 'not worsening'} — Kendall trend test over {w['sessions']} "
+                    f"sessions, one-sided p = {fmt_p(w['p'])} (the rule needs p < {w['max_p']:g}); Theil–Sen "
+                    f"fitted rate {fmt_rate(w['start_rate_per_hour'])} on {line['from'][:10]} → "
+                    f"{fmt_rate(w['end_rate_per_hour'])} on {line['to'][:10]}, fold change "
+                    f"{w['fold_change']:.2f} (the rule needs at least {w['min_fold_change']:g})"))
+    else:
+        why = (f"needs at least {w['min_sessions']} dated sessions, {w['sessions']} recorded"
+               if w["sessions"] < w["min_sessions"] else "every session has the same rate")
+        out.append(("worsening", False, f"Worsening rule: not worsening — not tested: {why}"))
+    s = h["rules"]["spreading"]
+    seen = ", ".join(f"{k} {v}" for k, v in sorted(s["first_seen"].items(), key=lambda kv: kv[1])) or "none yet"
+    text = f"Spreading rule: {'spreading' if s['fires'] else 'not spreading'} — channels first seen with twitches: {seen}"
+    if s["new_channels"]:
+        text += f" (newly twitching: {', '.join(s['new_channels'])})"
+    if s["units_first_seen"]:
+        text += "; units first seen: " + ", ".join(f"{k} {v}" for k, v in s["units_first_seen"].items() if v)
+    if s["split_at"]:
+        chans = h["channels"]
+        text += (f"; rates before and after {s['split_at'][:10]}: " + ", ".join(
+            f"{k} {fmt_rate(v['early_rate_per_hour'])} → {fmt_rate(v['late_rate_per_hour'])}" for k, v in chans.items()))
+    else:
+        text += "; a new site needs at least 4 dated sessions to compare halves"
+    if s["twitching_elsewhere_logged"]:
+        text += f"; twitching elsewhere logged {s['twitching_elsewhere_logged']} time(s) in the diary"
+    out.append(("spreading", s["fires"], text))
+    return out
+
+
+def association_statements(h: dict) -> list[tuple[str, bool, str]]:
+    """Associations in words, with rates, counts and p; never as causes."""
+    out = []
+    c = h["associations"]["caffeine"]
+    if min(c["high_n"], c["low_n"]) < c["min_n"]:
+        text = (f"Caffeine: not enough data (needs {c['min_n']} sessions after high-caffeine days "
+                f"(≥ {c['threshold_mg']:g} mg) and {c['min_n']} after other diary days; have {c['high_n']} and "
+                f"{c['low_n']})")
+    else:
+        text = (f"Caffeine: sessions after high-caffeine days (≥ {c['threshold_mg']:g} mg) averaged "
+                f"{fmt_rate(c['high_rate_per_hour'])} (n = {c['high_n']}) against {fmt_rate(c['low_rate_per_hour'])} "
+                f"(n = {c['low_n']}) after other days; one-sided Mann–Whitney p = {fmt_p(c['p'])}: "
+                + ("an association, not proof of a cause" if c["associated"] else "no clear association"))
+    out.append(("caffeine", c["associated"], text))
+    s = h["associations"]["sleep"]
+    if min(s["short_n"], s["long_n"]) < s["min_n"]:
+        text = (f"Sleep: not enough data (needs {s['min_n']} sessions after short nights (< {s['threshold_h']:g} h) "
+                f"and {s['min_n']} after longer ones; have {s['short_n']} and {s['long_n']})")
+    else:
+        text = (f"Sleep: sessions after short nights (< {s['threshold_h']:g} h) averaged "
+                f"{fmt_rate(s['short_rate_per_hour'])} (n = {s['short_n']}) against "
+                f"{fmt_rate(s['long_rate_per_hour'])} (n = {s['long_n']}) after longer nights; one-sided "
+                f"Mann–Whitney p = {fmt_p(s['p'])}: "
+                + ("an association, not proof of a cause" if s["associated"] else "no clear association"))
+    out.append(("sleep", s["associated"], text))
+    return out
+
+
+def undated_statement(h: dict) -> str:
+    n = h["undated"]["count"]
+    return (f"{n} undated session(s) (no start time in the file) are kept in the index but left out of the "
+            f"trends: {', '.join(h['undated']['files'][:5])}{' …' if n > 5 else ''}") if n else ""
+
+
+def format_history(h: dict, width: int = 100) -> str:
+    """Plain text with the same numbers as the JSON and the HTML page."""
+    import textwrap
+
+    w = h["window"]
+    out = [f"myotwitch history {w['from']} to {w['to']} ({w['days']} days): {len(h['sessions'])} dated session(s) "
+           f"on {len(h['days'])} day(s)"]
+    if h["undated"]["count"]:
+        out.append(textwrap.fill(undated_statement(h), width))
+    if not h["days"]:
+        out.append("no dated recordings in this window. Record (`myotwitch record`) or analyse files "
+                   "(`myotwitch analyze FILE`) to add sessions.")
+    if h["days"] or h["diary"]:
+        out += ["", "date         hours  twitches    rate/h  episodes  diary"]
+        recorded = {r["date"]: r for r in h["days"]}
+        diary = {r["date"]: r for r in h["diary"]}
+        for day in sorted(set(recorded) | set(diary)):
+            r = recorded.get(day)
+            numbers = (f"{r['hours']:5.2f}  {r['twitches']:8d}  {r['rate_per_hour']:8.1f}  {r['episodes']:8d}" if r
+                       else f"{'–':>5}  {'–':>8}  {'–':>8}  {'–':>8}")
+            out.append(f"{day}  {numbers}  {diary_text(diary.get(day))}".rstrip())
+    if h["channels"]:
+        out += ["", "per channel: " + "; ".join(
+            f"{k} {v['twitches']} twitches, {fmt_rate(v['rate_per_hour'])}, first seen {v['first_seen'] or '–'}"
+            for k, v in h["channels"].items())]
+    if h["units"]:
+        out.append("per unit: " + "; ".join(
+            f"{k} {v['twitches']} twitches, {fmt_rate(v['rate_per_hour'])}, first seen {v['first_seen'] or '–'}"
+            for k, v in h["units"].items()))
+    out += ["", "WHAT THE TIME RULES MEASURED"]
+    for _, _, text in rule_statements(h):
+        out.append(textwrap.fill(text, width, initial_indent="  * ", subsequent_indent="    "))
+    out += ["", "ASSOCIATIONS (not causes)"]
+    for _, _, text in association_statements(h):
+        out.append(textwrap.fill(text, width, initial_indent="  * ", subsequent_indent="    "))
+    out += ["", f"rules: {h['rules_file']}", textwrap.fill(h["advice"]["notice"], width)]
+    return "\n".join(out)
+
+
+def diary_text(r: dict | None) -> str:
+    if not r:
+        return ""
+    parts = [f"{k} {r[k]:g}{'' if unit.startswith(('0', '1')) else ' ' + unit}" for k, (_, unit) in
+             DIARY_SERIES.items() if r.get(k) is not None]
+    parts += [f"symptom {s.replace('_', ' ')}" for s in r["symptoms"]]
+    parts += [f"medication {s}" for s in r["medication"]]
+    return ", ".join(parts)
+
+
+def strict(obj: object) -> object:
+    """A copy safe for strict JSON: NaN and infinities become null."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): strict(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict(v) for v in obj]
+    return obj
+
+
+def write_csv(h: dict, path: str) -> None:
+    """One row per day with recordings or diary entries: rates, hours, episodes, channels, diary."""
+    labels = sorted(h["channels"])
+    units = sorted(h["units"])
+    rec = {r["date"]: r for r in h["days"]}
+    diary = {r["date"]: r for r in h["diary"]}
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["date", "hours", "twitches", "rate_per_hour", "episodes", *[f"rate_per_hour:{k}" for k in labels],
+                    *[f"rate_per_hour:{k}" for k in units], *[f"{k}_{u}" for k, (_, u) in DIARY_SERIES.items()],
+                    "symptoms", "medication"])
+        for day in sorted(set(rec) | set(diary)):
+            r, dy = rec.get(day), diary.get(day) or {}
+
+            def num(v: object) -> str:
+                return "" if v is None else f"{v:.6g}" if isinstance(v, float) else str(v)
+
+            w.writerow([day, num(r and r["hours"]), num(r and r["twitches"]), num(r and r["rate_per_hour"]),
+                        num(r and r["episodes"]),
+                        *[num(r and (r["per_channel"].get(k) or {}).get("rate_per_hour")) for k in labels],
+                        *[num(r and (r["per_unit"].get(k) or {}).get("rate_per_hour")) for k in units],
+                        *[num(dy.get(k)) for k in DIARY_SERIES], ";".join(dy.get("symptoms", [])),
+                        ";".join(dy.get("medication", []))])

@@ -1,0 +1,145 @@
+"""``myotwitch history``: your twitches over weeks, and the evidence behind the advice."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+
+from myotwitch.host.errors import MyotwitchError, UsageError
+
+MAX_DAYS = 3650
+
+DESCRIPTION = """\
+Show your twitch rate over the days and weeks you recorded, with your diary beside it, and
+what the advice's time rules measured:
+
+  persistent  days with twitches out of the days you recorded, and over how long a span;
+  worsening   a Kendall trend test of the session rates against time (its p-value) and a
+              Theil-Sen fitted line from the first session to the last (its fold change);
+  spreading   when each channel (and each motor unit, once the analysis reports units) was
+              first seen twitching, and the rates before and after the middle session.
+
+Rates are twitches per hour of recorded data, so 10 minutes is not read like a night.
+Associations (rates after high-caffeine days, after short nights) are shown with their
+counts and p-values; they are associations, not causes. The verdicts use the same rules
+file as `myotwitch advice` (data/advice/rules.toml), so the two always agree.
+
+Sessions come from the local index: `myotwitch record` and `myotwitch analyze` add them.
+A file is one session however it is named (relative path, symlink, copy). Undated files
+(no start time, e.g. CSV without timestamps) are kept but left out of the trends, and the
+output says so."""
+
+EXAMPLES = """\
+examples:
+  myotwitch history                          # the last 28 days in the terminal
+  myotwitch history --days 90 --report history.html
+  myotwitch history --json history.json --csv days.csv
+  myotwitch history --forget night3.edf      # remove one session from the index
+  myotwitch history --before 2026-01-01      # remove dated sessions older than that
+"""
+
+
+def configure_parser(sp: argparse.ArgumentParser) -> None:
+    sp.description = DESCRIPTION
+    sp.epilog = EXAMPLES
+    sp.add_argument("--days", type=str, default=None, metavar="N",
+                    help=f"how far back to look (1-{MAX_DAYS}; default: the rules' window, 28)")
+    sp.add_argument("--report", metavar="HTML", help="write a self-contained HTML page (needs myotwitch[report])")
+    sp.add_argument("--json", nargs="?", const="-", metavar="PATH", help="write JSON (to stdout when no PATH)")
+    sp.add_argument("--csv", metavar="PATH", help="write one row per day (rates, hours, episodes, diary)")
+    sp.add_argument("--rules", metavar="TOML", help="use another rules file (as `advice --rules`)")
+    g = sp.add_argument_group("removing sessions from the index")
+    g.add_argument("--forget", metavar="FILE", action="append",
+                   help="remove the session of FILE (found by content, or by path if the file is gone)")
+    g.add_argument("--before", metavar="YYYY-MM-DD", help="remove the dated sessions that started before this date")
+
+
+def parse_days(text: str | None, default: int) -> int:
+    if text is None:
+        return default
+    try:
+        days = int(text)
+    except ValueError as e:
+        raise UsageError(f"--days {text}: expected a whole number of days, 1 to {MAX_DAYS}") from e
+    if not 1 <= days <= MAX_DAYS:
+        raise UsageError(f"--days {text}: expected 1 to {MAX_DAYS} days")
+    return days
+
+
+def check_writable(option: str, path: str) -> None:
+    """Fail before the work, with one line naming the path, when an output cannot be written."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise UsageError(f"{option} {path}: is a directory; give a file name")
+    if not os.path.isdir(folder):
+        raise UsageError(f"{option} {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise UsageError(f"{option} {path}: not writable")
+
+
+def run_history(args: argparse.Namespace) -> int:
+    from myotwitch.host.advice import load_rules
+    from myotwitch.host.index import SessionIndex
+
+    if args.forget or args.before:
+        return _remove(args)
+    rules = load_rules(args.rules) if args.rules else load_rules()
+    days = parse_days(args.days, int(rules.definitions["window_days"]))
+    for option, path in (("--report", args.report), ("--csv", args.csv),
+                         ("--json", args.json if args.json not in (None, "-") else None)):
+        if path:
+            check_writable(option, path)
+    if args.report:
+        import importlib.util
+
+        if importlib.util.find_spec("matplotlib") is None:
+            raise MyotwitchError("--report needs matplotlib: pip install 'myotwitch[report]'")
+    from myotwitch.host.history import build_history, format_history, strict, write_csv
+
+    now = dt.datetime.now()
+    with SessionIndex.default() as idx:
+        sessions = idx.sessions(include_undated=True)
+        diary = idx.entries(now - dt.timedelta(days=days))
+    h = build_history(sessions, diary, rules, days=days, now=now)
+    if args.csv:
+        write_csv(h, args.csv)
+    if args.report:
+        from myotwitch.host.history_report import write_history_report
+
+        write_history_report(args.report, h)
+        print(f"history report written to {args.report}", file=sys.stderr)
+    if args.json:
+        text = json.dumps(strict(h), indent=1, allow_nan=False)
+        if args.json == "-":
+            print(text)
+            return 0
+        with open(args.json, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    print(format_history(h))
+    return 0
+
+
+def _remove(args: argparse.Namespace) -> int:
+    from myotwitch.host.index import SessionIndex
+
+    before = None
+    if args.before:
+        try:
+            before = dt.datetime.combine(dt.date.fromisoformat(args.before), dt.time())
+        except ValueError as e:
+            raise UsageError(f"--before {args.before}: expected a date YYYY-MM-DD") from e
+    with SessionIndex.default() as idx:
+        for f in args.forget or []:
+            n = idx.forget(f)
+            if not n:
+                raise UsageError(f"{f}: no session of this file in the index (see `myotwitch history`)")
+            print(f"removed {n} session(s) of {f}")
+        if before is not None:
+            n = idx.forget_before(before)
+            undated = sum(1 for s in idx.sessions(include_undated=True) if s["start"] is None)
+            print(f"removed {n} session(s) that started before {before:%Y-%m-%d}"
+                  + (f"; {undated} undated session(s) kept (remove them with --forget FILE)" if undated else ""))
+    return 0

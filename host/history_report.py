@@ -1,0 +1,218 @@
+"""The history as one self-contained HTML page: dated plots embedded as PNG data URIs, no
+scripts (a Content-Security-Policy forbids them), no outside resources, readable on a phone."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import io
+
+from myotwitch.host.history import (
+    DIARY_SERIES,
+    association_statements,
+    diary_text,
+    fmt_rate,
+    rule_statements,
+    undated_statement,
+)
+
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:860px;padding:12px;
+color:#1b1b1b;line-height:1.45;font-size:16px;overflow-wrap:anywhere}
+h1{font-size:1.45em}h2{font-size:1.2em;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:1.6em}
+img{display:block;width:100%;max-width:760px;height:auto;margin:8px 0}
+.scroll{overflow-x:auto;max-width:100%}table{border-collapse:collapse;font-size:.92em;min-width:100%}
+td,th{border-bottom:1px solid #eee;padding:4px 6px;text-align:left;white-space:nowrap}.num{text-align:right}
+td.wrap{white-space:normal;min-width:12em}
+.fires{border-left:5px solid #c62828;padding:6px 10px;background:#fdecea;margin:6px 0}
+.quiet{border-left:5px solid #2e7d32;padding:6px 10px;background:#edf7ed;margin:6px 0}
+.assoc{border-left:5px solid #1565c0;padding:6px 10px;background:#e8f1fb;margin:6px 0}
+.note{background:#fff8e1;padding:8px;border:1px solid #f0d98c}.src{color:#666;font-size:.85em}
+"""
+
+
+def _png(fig) -> str:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=160, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def _img(b64: str, alt: str) -> str:
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{b64}">'
+
+
+def _day(iso: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(iso[:10])
+
+
+def _num(t: dt.datetime) -> float:
+    """Matplotlib's date number: the axes stay dated (ConciseDateFormatter) and typed."""
+    import matplotlib.dates as mdates
+
+    return float(mdates.date2num(t))
+
+
+def plots(h: dict) -> dict[str, str]:
+    """name -> base64 PNG: rate (with the fitted trend), hours and episodes, channels, units, diary."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"font.size": 13})
+    lo = _day(h["window"]["from"])
+    hi = _day(h["window"]["to"]) + dt.timedelta(days=1)
+    days = h["days"]
+    x = [_num(_day(r["date"]) + dt.timedelta(hours=12)) for r in days]
+
+    def dated(ax) -> None:
+        ax.set_xlim(_num(lo), _num(hi))
+        loc = mdates.AutoDateLocator(minticks=3, maxticks=6)
+        ax.xaxis.set_major_locator(loc)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
+        ax.grid(axis="y", alpha=0.3)
+
+    out = {}
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    ax.bar(x, [r["rate_per_hour"] for r in days], width=0.8, color="#c62828", alpha=0.85, label="rate per day")
+    w = h["rules"]["worsening"]
+    if w["line"]:
+        ln = w["line"]
+        ax.plot([_num(dt.datetime.fromisoformat(ln["from"])), _num(dt.datetime.fromisoformat(ln["to"]))],
+                [ln["start_rate_per_hour"], ln["end_rate_per_hour"]], "--", color="#111", lw=2,
+                label=f"Theil–Sen fit (fold {w['fold_change']:.2f})")
+        ax.legend(loc="upper left", fontsize=9, frameon=False)
+    ax.set_ylabel("twitches per hour")
+    ax.set_title("Twitch rate per recorded day")
+    dated(ax)
+    out["rate"] = _png(fig)
+
+    fig, (a1, a2) = plt.subplots(2, 1, figsize=(6, 3.6), sharex=True)
+    a1.bar(x, [r["hours"] for r in days], width=0.8, color="#607d8b")
+    a1.set_ylabel("hours")
+    a1.set_title("Hours with data and episodes per day")
+    a2.bar(x, [r["episodes"] for r in days], width=0.8, color="#8e24aa")
+    a2.set_ylabel("episodes")
+    dated(a1)
+    dated(a2)
+    out["hours"] = _png(fig)
+
+    for name, key, first in (("channels", "per_channel", h["rules"]["spreading"]["first_seen"]),
+                             ("units", "per_unit", h["rules"]["spreading"]["units_first_seen"])):
+        labels = sorted({k for r in days for k in r[key]})
+        if not labels:
+            continue
+        fig, ax = plt.subplots(figsize=(6, 3.2))
+        for label in labels:
+            pts = [(xx, r[key][label]["rate_per_hour"]) for xx, r in zip(x, days) if label in r[key]]
+            line, = ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", ms=3, label=label)
+            if first.get(label):
+                ax.axvline(_num(_day(first[label])), color=line.get_color(), ls=":", lw=1.5)
+        ax.set_ylabel("twitches per hour")
+        ax.set_title(f"Rate per {name[:-1]} (dotted: first seen)")
+        ax.legend(fontsize=8, frameon=False, ncol=2)
+        dated(ax)
+        out[name] = _png(fig)
+
+    diary = h["diary"]
+    kinds = [k for k in DIARY_SERIES if any(r.get(k) is not None for r in diary)]
+    marks = [r for r in diary if r["symptoms"] or r["medication"]]
+    if kinds or marks:
+        rows = len(kinds) + (1 if marks else 0)
+        fig, axes = plt.subplots(rows, 1, figsize=(6, 1.25 * rows + 0.6), sharex=True, squeeze=False)
+        for ax, kind in zip(axes[:, 0], kinds):
+            pts = [(_num(_day(r["date"]) + dt.timedelta(hours=12)), r[kind]) for r in diary if r.get(kind) is not None]
+            ax.bar([p[0] for p in pts], [p[1] for p in pts], width=0.8, color="#1565c0")
+            ax.set_ylabel(f"{kind}\n({DIARY_SERIES[kind][1]})", fontsize=9)
+            dated(ax)
+        if marks:
+            ax = axes[-1, 0]
+            for r in marks:
+                ax.plot([_num(_day(r["date"]) + dt.timedelta(hours=12))], [0], "v", color="#c62828", ms=9)
+            ax.set_yticks([])
+            ax.set_ylabel("symptoms,\nmedicines", fontsize=9)
+            dated(ax)
+        axes[0, 0].set_title("Diary")
+        out["diary"] = _png(fig)
+    return out
+
+
+def _table(head: list[str], rows: list[list[str]], wrap_last: bool = False) -> str:
+    """First column a label, the rest numbers (right-aligned); a long last text column wraps."""
+    def cls(i: int, n: int) -> str:
+        return "" if i == 0 else " class=wrap" if wrap_last and i == n - 1 else " class=num"
+
+    th = "".join(f"<th{cls(i, len(head))}>{html.escape(c)}</th>" for i, c in enumerate(head))
+    body = "".join("<tr>" + "".join(f"<td{cls(i, len(r))}>{html.escape(c)}</td>" for i, c in enumerate(r)) + "</tr>"
+                   for r in rows)
+    return f"<div class=scroll><table><tr>{th}</tr>{body}</table></div>"
+
+
+def render_history(h: dict) -> str:
+    """The page as a string."""
+    pics = plots(h)
+    w = h["window"]
+    parts = [f"<h1>Your twitches over {w['days']} days</h1>",
+             f"<p>{html.escape(w['from'])} to {html.escape(w['to'])}: {len(h['sessions'])} dated session(s) on "
+             f"{len(h['days'])} day(s). Rates are twitches per hour of recorded data. Generated "
+             f"{html.escape(h['generated'][:16].replace('T', ' '))}.</p>"]
+    if h["undated"]["count"]:
+        parts.append(f"<p class=note>{html.escape(undated_statement(h))}</p>")
+    if not h["days"]:
+        parts.append("<p class=note>No dated recordings in this window yet.</p>")
+    parts.append("<h2>What the time rules measured</h2>")
+    for _, fires, text in rule_statements(h):
+        parts.append(f"<div class={'fires' if fires else 'quiet'}>{html.escape(text)}</div>")
+    parts.append(f"<p class=src>Same definitions and thresholds as the advice (rules file "
+                 f"{html.escape(h['rules_file'].rsplit('/', 1)[-1])}).</p>")
+    if "rate" in pics:
+        parts.append(_img(pics["rate"], "twitch rate per recorded day with the fitted trend line"))
+        parts.append(_img(pics["hours"], "hours with data and episodes per day"))
+    for name in ("channels", "units"):
+        if name in pics:
+            parts.append(_img(pics[name], f"rate per {name[:-1]} per day"))
+    parts.append("<h2>Diary</h2>")
+    parts.append(_img(pics["diary"], "diary: caffeine, sleep, stress, exercise, fluids, symptoms")
+                 if "diary" in pics else "<p>No diary entries in this window (add some with "
+                 "<code>myotwitch log</code>).</p>")
+    parts.append("<h2>Associations</h2>")
+    for _, associated, text in association_statements(h):
+        parts.append(f"<div class=assoc>{'<b>association</b>: ' if associated else ''}{html.escape(text)}</div>")
+    parts.append("<p class=src>Associations say what went together in your own records, not what causes what.</p>")
+    diary = {r["date"]: r for r in h["diary"]}
+    parts.append("<h2>Days</h2>")
+    parts.append(_table(["date", "hours", "twitches", "rate", "episodes", "diary"],
+                        [[r["date"], f"{r['hours']:.2f}", str(r["twitches"]), fmt_rate(r["rate_per_hour"]),
+                          str(r["episodes"]), diary_text(diary.get(r["date"]))] for r in h["days"]], wrap_last=True))
+    if h["channels"]:
+        parts.append("<h2>Channels and units</h2>")
+        rows = [[k, str(v["twitches"]), fmt_rate(v["rate_per_hour"]), v["first_seen"] or "–"]
+                for k, v in h["channels"].items()]
+        rows += [[k, str(v["twitches"]), fmt_rate(v["rate_per_hour"]), v["first_seen"] or "–"]
+                 for k, v in h["units"].items()]
+        parts.append(_table(["channel / unit", "twitches", "rate", "first seen"], rows, wrap_last=True))
+    items = h["advice"]["items"]
+    if items:
+        parts.append("<h2>Advice</h2>")
+        level_class = {"consult": "fires", "self-care": "quiet", "info": "assoc"}
+        for i in items:
+            parts.append(f"<div class={level_class.get(i['level'], 'assoc')}><b>{html.escape(i['level'])}</b>: "
+                         f"{html.escape(i['text'])}" + (f"<div class=src>why: {html.escape(i['why'])}</div>"
+                                                        if i["why"] else "") + "</div>")
+    parts.append(f"<p class=note>{html.escape(h['advice']['notice'])}</p>")
+    return (f"<!doctype html><html lang=en><head><meta charset=utf-8>"
+            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+            f"<meta name=viewport content='width=device-width, initial-scale=1'><title>myotwitch history</title>"
+            f"<style>{CSS}</style></head><body>{''.join(parts)}</body></html>")
+
+
+def write_history_report(path: str, h: dict) -> None:
+    text = render_history(h)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)

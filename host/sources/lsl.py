@@ -1,0 +1,447 @@
+"""``lsl:`` — read a Lab Streaming Layer stream, so any amplifier or tool that publishes one
+(OpenBCI GUI, BITalino, Chords, research amplifiers) feeds the same recorder and detector.
+
+The stream's nominal rate is the rate; its timestamps only decide where samples are missing:
+a jump between chunks of N sample periods becomes a gap of N samples. A sender that goes away
+is waited for and picked up again (a new instance of the same query), like a serial replug.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from types import ModuleType
+
+import numpy as np
+
+from myotwitch.dsp.config import FS_MAX_HZ, FS_MIN_HZ, MAX_CHANNELS
+from myotwitch.host.channels import select_channels
+from myotwitch.host.errors import FormatError, SourceError, UsageError
+from myotwitch.host.sources.base import Source
+from myotwitch.host.stream import DeviceInfo, GapRecord, LinkEvent, Record, SampleBlock
+
+log = logging.getLogger(__name__)
+
+#: unit spellings seen in LSL metadata (XDF convention "microvolts", short forms, and the
+#: power-of-ten factors pylsl/MNE write) -> µV per unit
+UNIT_TO_UV = {
+    "uv": 1.0, "µv": 1.0, "μv": 1.0, "microvolt": 1.0, "microvolts": 1.0, "-6": 1.0,
+    "mv": 1e3, "millivolt": 1e3, "millivolts": 1e3, "-3": 1e3,
+    "v": 1e6, "volt": 1e6, "volts": 1e6,
+}
+#: how files of foreign streams are written: (bits, µV per count). 16 bits at 0.125 µV is our own
+#: board's format (EDF, ±4.1 mV); 24 bits keeps DC-coupled amplifiers' offsets (BDF, ±168 mV).
+FILE_FORMATS = {16: (1, 0.125), 24: (2, 0.02)}
+QUERY_KEYS = ("name", "type", "source_id")
+#: a lateness shared by this much of the following signal (s) is a loss, not a late push
+CONFIRM_S = 0.25
+#: samples wait at most this long (s) for that decision
+HOLD_S = 0.5
+LSL_OPTIONS = "unit=uV|mV|V, channels=A,B, bits=16|24, timeout=S"
+
+
+_quieted = False
+
+
+def require_pylsl() -> ModuleType:
+    """pylsl, or one line saying which extra to install."""
+    global _quieted
+    try:
+        import pylsl
+    except (ImportError, OSError, RuntimeError) as e:  # OSError/RuntimeError: liblsl itself missing
+        raise SourceError(f"Lab Streaming Layer needs the lsl extra: pip install 'myotwitch[lsl]' ({e})") from e
+    if not _quieted:
+        _quieted = True
+        _quiet_liblsl(pylsl)
+    return pylsl
+
+
+def _quiet_liblsl(pylsl: ModuleType) -> None:
+    """liblsl logs INFO lines on stderr; keep to warnings unless the user has an LSL config
+    of their own (which may hold network settings we must not replace)."""
+    own = [os.environ.get("LSLAPICFG", ""), "lsl_api.cfg", os.path.expanduser("~/lsl_api/lsl_api.cfg"),
+           "/etc/lsl_api/lsl_api.cfg"]
+    if log.isEnabledFor(logging.DEBUG) or any(p and os.path.exists(p) for p in own):
+        return
+    try:
+        pylsl.set_config_content("[log]\nlevel = -1\n")
+    except Exception:  # noqa: BLE001 - only cosmetic; older pylsl has no set_config_content
+        log.debug("could not quiet liblsl", exc_info=True)
+
+
+def unit_scale(unit: str | None) -> float | None:
+    """µV per unit for a unit string, None when it is not a voltage we know."""
+    if unit is None:
+        return None
+    return UNIT_TO_UV.get(unit.strip().lower().replace(" ", ""))
+
+
+def parse_query(target: str) -> tuple[str, str]:
+    """``'type=EMG'`` -> ``('type', 'EMG')``; a bare name -> ``('name', NAME)``."""
+    key, eq, value = target.partition("=")
+    if eq and key.strip() in QUERY_KEYS:
+        return key.strip(), value.strip()
+    if eq:
+        raise UsageError(f"lsl:{target}: expected lsl:NAME, lsl:type=TYPE or lsl:source_id=ID")
+    return "name", target
+
+
+def file_format(spec: str, bits: str | int) -> tuple[int, float]:
+    try:
+        return FILE_FORMATS[int(bits)]
+    except (KeyError, ValueError) as e:
+        raise UsageError(f"{spec}: bits={bits} must be 16 (EDF) or 24 (BDF)") from e
+
+
+@dataclass(frozen=True)
+class StreamPlan:
+    """What a resolved stream means for us: rate, channels kept, their labels and µV factors."""
+
+    fs: float
+    keep: list[int]
+    labels: tuple[str, ...]
+    uv_scale: np.ndarray  # (len(keep), 1) µV per stream unit
+    device_id: str
+
+
+def plan_stream(spec: str, info, unit: str | None, channels: list[str] | None) -> StreamPlan:
+    """Check a stream's full info (with metadata) and decide how to read it. Raises one-line
+    errors for what cannot work: irregular or unsupported rates, text streams, unknown units."""
+    fs = float(info.nominal_srate())
+    name = info.name()
+    if fs <= 0:
+        raise SourceError(f"{spec}: stream '{name}' has an irregular rate (markers or events, not samples); "
+                          "myotwitch needs a stream with a fixed nominal rate")
+    if abs(fs - round(fs)) > 1e-6:
+        raise SourceError(f"{spec}: stream '{name}' runs at {fs:g} Hz; myotwitch needs a whole-number rate")
+    if not FS_MIN_HZ <= fs <= FS_MAX_HZ:
+        raise SourceError(f"{spec}: stream '{name}' runs at {fs:g} Hz; the twitch detector needs "
+                          f"{FS_MIN_HZ:g}-{FS_MAX_HZ:g} Hz (twitch energy lies above 20 Hz up to ~450 Hz)")
+    if info.channel_format() == 3:  # cf_string
+        raise SourceError(f"{spec}: stream '{name}' carries text, not samples")
+    n = info.channel_count()
+    labels = [lab or f"ch{i + 1}" for i, lab in enumerate(info.get_channel_labels() or [None] * n)]
+    units = info.get_channel_units() or [None] * n
+    try:
+        keep = select_channels(labels, channels, spec)
+    except FormatError as e:
+        raise UsageError(str(e)) from e
+    if len(keep) > MAX_CHANNELS:
+        log.warning("%s: %d channels; using the first %d (pick others with ?channels=A,B)", spec, len(keep),
+                    MAX_CHANNELS)
+        keep = keep[:MAX_CHANNELS]
+    if unit is not None:
+        factor = unit_scale(unit)
+        if factor is None:
+            raise UsageError(f"{spec}: unit={unit} must be uV, mV or V")
+        scales = [factor] * len(keep)
+    else:
+        scales = []
+        for i in keep:
+            factor = unit_scale(units[i])
+            if factor is None:
+                said = f"unit '{units[i]}'" if units[i] else "no unit"
+                raise SourceError(f"{spec}: channel '{labels[i]}' of stream '{name}' has {said} in its metadata; "
+                                  "say what it is with ?unit=uV (or mV, V)")
+            scales.append(factor)
+    return StreamPlan(fs, keep, tuple(labels[i] for i in keep),
+                      np.asarray(scales, dtype=np.float64)[:, None], info.source_id() or name)
+
+
+class LslSource(Source):
+    """Resolves the stream, pulls chunks, converts to µV and accounts for every sample."""
+
+    def __init__(self, spec: str, target: str, opts: dict[str, str], *, wait: bool = False,
+                 reconnect: bool = True, stall_timeout_s: float = 3.0, resolve_timeout_s: float | None = None,
+                 backoff_s: tuple[float, float] = (0.25, 2.0)) -> None:
+        super().__init__()
+        self.pylsl = require_pylsl()
+        self.spec = spec
+        self.prop, self.value = parse_query(target)
+        opts = dict(opts)
+        self.unit = opts.pop("unit", None)
+        if self.unit is not None and unit_scale(self.unit) is None:
+            raise UsageError(f"{spec}: unit={self.unit} must be uV, mV or V")
+        chans = opts.pop("channels", None)
+        self.channels = [c.strip() for c in chans.split(",") if c.strip()] if chans else None
+        self.sample_format, self.uv_per_count = file_format(spec, opts.pop("bits", "16"))
+        try:
+            timeout = float(opts.pop("timeout", resolve_timeout_s if resolve_timeout_s is not None else 5.0))
+        except ValueError as e:
+            raise UsageError(f"{spec}: timeout must be seconds") from e
+        if opts:
+            raise UsageError(f"{spec}: unknown option(s) {', '.join(opts)} (lsl takes {LSL_OPTIONS})")
+        self.resolve_timeout_s = timeout
+        self.wait = wait
+        self.reconnect = reconnect
+        self.stall_timeout_s = stall_timeout_s
+        self.backoff_min, self.backoff_max = backoff_s
+        self._backoff = self.backoff_min
+        self._next_try = 0.0
+        self._inlet = None
+        self._info: DeviceInfo | None = None
+        self._plan: StreamPlan | None = None
+        self._pending: list[Record] = []
+        self._next_index = 0
+        self._t_next: float | None = None  # LSL time the next sample is expected at
+        self._held: tuple[np.ndarray, np.ndarray] | None = None  # (samples, stamps) awaiting a decision
+        self._held_since = 0.0
+        self._early = 0  # samples in a row earlier than the line
+        self._after_reconnect = False
+        self._jitter_s = 0.005  # mean deviation from that line; starts generous, learns the sender
+        self._down_since: float | None = None
+        self._last_rx = time.monotonic()
+        self.samples = self.samples_lost = self.gaps = self.reconnects = 0
+        if not self._connect(self.resolve_timeout_s):
+            if not wait:
+                raise SourceError(f"{spec}: no LSL stream with {self.prop} '{self.value}' found within "
+                                  f"{self.resolve_timeout_s:g} s (`myotwitch devices` lists the streams it sees)")
+            self._down_since = time.monotonic()
+            self._pending.append(LinkEvent("reconnecting", f"waiting for LSL stream {self.prop}={self.value}"))
+
+    @property
+    def info(self) -> DeviceInfo | None:
+        return self._info
+
+    @property
+    def tolerance_s(self) -> float:
+        """Timestamp deviations up to this are the sender's jitter, not lost samples: 4 ms (at
+        least 2 samples), or 4 x the jitter seen, whichever is more."""
+        fs = self._info.fs if self._info else 1000.0
+        return max(2.0 / fs, 0.004, 4.0 * self._jitter_s)
+
+    def stats(self) -> dict:
+        return {"samples": self.samples, "samples_lost": self.samples_lost, "gaps": self.gaps,
+                "reconnects": self.reconnects}
+
+    # -- connecting ------------------------------------------------------------------------------
+    def _connect(self, timeout: float) -> bool:
+        pylsl = self.pylsl
+        found = pylsl.resolve_byprop(self.prop, self.value, minimum=1, timeout=timeout)
+        if not found:
+            return False
+        if len(found) > 1:
+            log.warning("%s: %d streams match; using '%s' from %s (source_id '%s')", self.spec, len(found),
+                        found[0].name(), found[0].hostname(), found[0].source_id())
+        inlet = pylsl.StreamInlet(found[0], max_buflen=360, recover=False,
+                                  processing_flags=pylsl.proc_clocksync)
+        try:
+            full = inlet.info(timeout=max(timeout, 2.0))
+            plan = plan_stream(self.spec, full, self.unit, self.channels)
+            inlet.open_stream(timeout=max(timeout, 2.0))
+        except (pylsl.util.TimeoutError, pylsl.util.LostError) as e:
+            inlet.close_stream()
+            log.info("%s: stream found but not readable yet (%s)", self.spec, e)
+            return False
+        except Exception:
+            inlet.close_stream()
+            raise
+        info = DeviceInfo(self.spec, plan.device_id, f"lsl {full.name()}@{full.hostname()}", plan.fs, len(plan.keep),
+                          self.sample_format, self.uv_per_count, plan.labels)
+        if self._info is not None and not self._info.same_stream(info):
+            log.warning("%s: the stream came back with another format (%s)", self.spec, info.to_dict())
+            self._t_next, self._jitter_s = None, 0.005
+        first = self._info is None
+        self._inlet, self._plan, self._info = inlet, plan, info
+        self._last_rx = time.monotonic()
+        self._backoff = self.backoff_min
+        if self._down_since is not None and not first:
+            self.reconnects += 1
+            self._after_reconnect = True
+        self._pending.append(LinkEvent("connected", f"LSL stream '{full.name()}' on {full.hostname()}"))
+        self._pending.append(info)
+        log.info("%s: connected to LSL stream '%s' (%s, %d ch at %g Hz)", self.spec, full.name(), full.hostname(),
+                 len(plan.keep), plan.fs)
+        return True
+
+    def _lost(self, why: str) -> None:
+        if self._held is not None:
+            self._pending += self._samples(None, None, time.monotonic(), force=True)
+        if self._inlet is not None:
+            try:
+                self._inlet.close_stream()
+            except Exception:  # noqa: BLE001 - closing a lost inlet may fail any way it likes
+                log.debug("close after loss failed", exc_info=True)
+        self._inlet = None
+        self._down_since = time.monotonic()
+        self._pending.append(LinkEvent("disconnected", why))
+        log.warning("%s: LSL stream lost (%s)%s", self.spec, why, "; waiting for it" if self.reconnect else "")
+        if not self.reconnect:
+            self.closed = True
+        self._backoff = self.backoff_min
+        self._next_try = time.monotonic() + self._backoff
+
+    # -- reading ------------------------------------------------------------------------------
+    def read(self, timeout: float = 0.5) -> list[Record]:
+        out, self._pending = self._pending, []
+        if self.closed:
+            return out
+        if self._inlet is None:
+            wait = self._next_try - time.monotonic()
+            if wait > 0:
+                time.sleep(min(wait, timeout))
+                return out
+            try:
+                ok = self._connect(min(max(timeout, 0.2), 1.0))
+            except (SourceError, UsageError) as e:  # it came back unusable: say so, keep waiting
+                log.warning("%s", e)
+                ok = False
+            if not ok:
+                self._next_try = time.monotonic() + self._backoff
+                self._backoff = min(self._backoff * 2, self.backoff_max)
+            return out + self._drain()
+        try:
+            x, ts = self._inlet.pull_chunk(timeout=timeout, max_samples=4096, min_samples=1, as_numpy=True)
+        except self.pylsl.util.LostError:
+            self._lost("the sender went away")
+            return out + self._drain()
+        now = time.monotonic()
+        if len(ts):
+            self._last_rx = now
+            out += self._samples(np.asarray(x), np.asarray(ts, dtype=np.float64), now)
+        elif self._held is not None and now - self._held_since > HOLD_S:
+            out += self._samples(None, None, now, force=True)
+        elif now - self._last_rx > self.stall_timeout_s:
+            self._pending.append(LinkEvent("stalled", f"no samples for {now - self._last_rx:.1f} s"))
+            self._lost("stalled")
+        return out + self._drain()
+
+    def _drain(self) -> list[Record]:
+        out, self._pending = self._pending, []
+        return out
+
+    def _samples(self, x: np.ndarray | None, ts: np.ndarray | None, now: float, force: bool = False) -> list[Record]:
+        """New samples (and any held back) -> records. Samples whose lateness is not yet
+        explained (a loss, or a push that came late?) wait for the next ones, up to HOLD_S."""
+        assert self._plan is not None and self._info is not None
+        fs = self._info.fs
+        parts = [p for p in (self._held, None if x is None else (x, ts)) if p is not None]
+        if not parts:
+            return []
+        x = np.concatenate([p[0] for p in parts]) if len(parts) > 1 else parts[0][0]
+        ts = np.concatenate([p[1] for p in parts]) if len(parts) > 1 else parts[0][1]
+        out: list[Record] = []
+        if self._down_since is not None and self._t_next is None and self._next_index:
+            # the stream came back in another format: only the host clock knows the outage
+            out.append(self._gap(max(1, int(round((now - self._down_since) * fs))),
+                                 "LSL stream lost; length from the host clock", False))
+        self._down_since = None
+        segments, held_from = self._timeline(ts, force)
+        uv = (x[:held_from, self._plan.keep].T.astype(np.float64) * self._plan.uv_scale).astype(np.float32)
+        for a, b, missing in segments:
+            if missing:
+                exact = not self._after_reconnect
+                out.append(self._gap(missing, "LSL timestamps jump (samples lost)" if exact else
+                                     "LSL sender was gone; length from its timestamps", exact))
+            self._after_reconnect = False
+            out.append(SampleBlock(self._next_index, fs, uv[:, a:b], now))
+            self._next_index += b - a
+            self.samples += b - a
+        if held_from < len(ts):
+            if self._held is None or held_from > 0:
+                self._held_since = now
+            self._held = (x[held_from:], ts[held_from:])
+        else:
+            self._held = None
+        return out
+
+    def _timeline(self, ts: np.ndarray, force: bool) -> tuple[list[tuple[int, int, int]], int]:
+        """Split samples where some are missing: ([(start, end, missing before start)], index
+        from which the decision has to wait for more samples).
+
+        The next sample is expected at ``_t_next``; runs of samples on that line nudge it by a
+        tenth of their mean deviation (following the sender's clock and averaging the jitter of
+        senders that stamp bursts). Earlier samples are never a loss; when they stay early for
+        CONFIRM_S the line moves to them. Later ones are either the first after a loss, or a
+        push that came late (stamped on arrival): the samples after them tell. Back on the old
+        line within CONFIRM_S, it was lateness; late all along, it was a loss of round(median
+        lateness x rate) samples. After HOLD_S without more samples, only a lateness above twice
+        the tolerance counts as a loss."""
+        assert self._info is not None
+        fs = self._info.fs
+        out: list[tuple[int, int, int]] = []
+        a, n, missing = 0, len(ts), 0
+        while a < n:
+            if self._t_next is None:
+                self._t_next = float(ts[a])
+            tol = self.tolerance_s
+            dev = ts[a:] - (self._t_next + np.arange(n - a) / fs)
+            off = np.flatnonzero(np.abs(dev) > tol)
+            if not off.size or off[0] > 0:  # a run on the line
+                b = a + (int(off[0]) if off.size else n - a)
+                run = dev[: b - a]
+                self._jitter_s = 0.9 * self._jitter_s + 0.1 * float(np.mean(np.abs(run)))
+                self._t_next += (b - a) / fs + 0.1 * float(np.mean(run))
+                out.append((a, b, missing))
+                a, missing, self._early = b, 0, 0
+                continue
+            late = float(dev[0])
+            if late < 0:  # earlier than the line: never a loss; a line that stays late is moved
+                rest = np.flatnonzero(np.abs(dev - late) > tol)
+                run_end = a + (int(rest[0]) if rest.size else n - a)
+                out.append((a, run_end, missing))
+                self._t_next += (run_end - a) / fs
+                self._early += run_end - a
+                if self._early >= CONFIRM_S * fs or (rest.size and dev[rest[0]] < late - tol):
+                    if late < -1.0:
+                        log.warning("%s: LSL timestamps went back %.3f s; no gap", self.spec, -late)
+                    self._t_next = float(ts[run_end - 1]) + 1 / fs
+                    self._early = 0
+                a, missing = run_end, 0
+                continue
+            # late: a push that came late (samples come back to the line) or a loss (they stay late)
+            confirm = int(CONFIRM_S * fs)
+            window = dev[:confirm]
+            back = np.flatnonzero(window <= tol)
+            if back.size or (len(window) < confirm and (not force or window.min() <= 2 * tol)):
+                if not back.size and not force:
+                    return out, a  # wait for what follows
+                b = a + (int(back[0]) if back.size else len(window))
+                out.append((a, b, missing))  # lateness, not loss: the line stays
+                self._t_next += (b - a) / fs
+                a, missing = b, 0
+                continue
+            loss = float(np.median(window))  # the line sits amid the jitter, so does the median
+            missing += int(round(loss * fs))
+            self._t_next += loss
+        return out, n
+
+    def _gap(self, n: int, reason: str, exact: bool) -> GapRecord:
+        assert self._info is not None
+        gap = GapRecord(self._next_index, n, self._info.fs, reason, exact)
+        self._next_index += n
+        self.samples_lost += n
+        self.gaps += 1
+        log.info("gap of %d samples (%.3f s) at %.3f s: %s", n, gap.duration_s, gap.onset_s, reason)
+        return gap
+
+    def close(self) -> None:
+        if self._inlet is not None:
+            try:
+                self._inlet.close_stream()
+            except Exception:  # noqa: BLE001
+                log.debug("close failed", exc_info=True)
+            self._inlet = None
+        self.closed = True
+
+
+def list_streams(wait_s: float = 1.0, usable_only: bool = False) -> list[dict]:
+    """Visible LSL streams as ``myotwitch devices`` rows (empty without pylsl); with
+    ``usable_only`` just those with a fixed rate (not marker streams)."""
+    try:
+        pylsl = require_pylsl()
+    except SourceError as e:
+        log.info("%s", e)
+        return []
+    rows = []
+    for s in pylsl.resolve_streams(wait_time=wait_s):
+        rate = s.nominal_srate()
+        if usable_only and rate <= 0:
+            continue
+        rows.append({"spec": f"lsl:{s.name()}", "description": f"LSL {s.type() or '?'} stream on {s.hostname()}",
+                     "lsl": f"{s.channel_count()} ch @ {rate:g} Hz" if rate > 0 else
+                     f"{s.channel_count()} ch, irregular rate (not usable)",
+                     "source_id": s.source_id()})
+    return rows

@@ -1,0 +1,118 @@
+"""CSV reading: bounded memory and error text for any input (#16 item 6) and the edge cases
+that gave wrong results (#16 item 9)."""
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from myotwitch.host.analysis import analyze_file, open_reader
+from myotwitch.host.errors import FormatError
+
+
+def rows(n, fs=1000.0, sep=",", end="\n", t0=0.0, jump_at=None, jump_s=0.0, jitter=0.0, trailing=""):
+    rng = np.random.default_rng(0)
+    t = t0 + np.arange(n) / fs + rng.uniform(-jitter, jitter, n)
+    if jump_at is not None:
+        t[jump_at:] += jump_s
+    x = rng.normal(0, 10, n)
+    return "".join(f"{a:.6f}{sep}{b:.3f}{trailing}{end}" for a, b in zip(t, x))
+
+
+def test_trailing_separator_is_not_an_empty_channel(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text("time_s,calf_uV,\n" + rows(5000, trailing=","))
+    res = analyze_file(p)
+    assert res["channels"] == ["calf"]
+    assert res["stats"]["valid_s"] == pytest.approx(5.0)
+
+
+def test_a_jump_in_the_time_column_is_a_gap(tmp_path):
+    p = tmp_path / "j.csv"
+    p.write_text("time_s,calf_uV\n" + rows(6000, jump_at=3000, jump_s=1000.0))
+    res = analyze_file(p)
+    assert res["quality"]["gaps"] == 1
+    assert res["quality"]["gap_s"] == pytest.approx(1000.0, abs=0.002)
+    assert res["stats"]["valid_s"] == pytest.approx(6.0, abs=0.002)
+    assert any("time jumps by 1000" in w for w in res["quality"]["warnings"])
+
+
+def test_cr_only_line_endings(tmp_path):
+    p = tmp_path / "cr.csv"
+    p.write_bytes(("time_s,calf_uV\r" + rows(3000, end="\r")).encode())
+    res = analyze_file(p)
+    assert res["stats"]["duration_s"] == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("where", [2, 2500])
+def test_nan_time_is_one_line_naming_the_line(tmp_path, where):
+    p = tmp_path / "n.csv"
+    lines = ("time_s,calf_uV\n" + rows(3000)).splitlines()
+    lines[where] = "nan,1.0"
+    p.write_text("\n".join(lines) + "\n")
+    with pytest.raises(FormatError, match=f"line {where + 1}, column 'time'") as e:
+        analyze_file(p)
+    assert "\n" not in str(e.value)
+
+
+def test_time_going_back_is_one_line(tmp_path):
+    p = tmp_path / "b.csv"
+    p.write_text("time_s,calf_uV\n" + rows(3000) + rows(3000))
+    with pytest.raises(FormatError, match="line 3002: time goes back"):
+        analyze_file(p)
+
+
+def test_jittered_timestamps_give_the_true_rate_and_a_jitter_warning(tmp_path):
+    p = tmp_path / "jit.csv"
+    # time stamps taken by a busy host: each off by up to +-0.4 ms
+    p.write_text("time_s,calf_uV\n" + rows(20_000, jitter=0.0004))
+    reader = open_reader(p)
+    assert reader.fs == 1000.0
+    res = analyze_file(p)
+    assert res["fs"] == 1000.0 and res["quality"]["gaps"] == 0
+    assert any("jitter" in w for w in res["quality"]["warnings"])
+
+
+def test_long_line_is_a_short_error_and_memory_stays_bounded(tmp_path):
+    import tracemalloc
+
+    p = tmp_path / "long.csv"
+    p.write_bytes(b"1.0," * 2_000_000)  # 8 MB, no line break
+    tracemalloc.start()
+    try:
+        with pytest.raises(FormatError, match="line 1 is longer than") as e:
+            analyze_file(p)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(str(e.value)) < 200 and peak < 5e6
+
+
+@pytest.mark.parametrize("make", ["zero", "sparse", "digits"])
+def test_cli_ends_bad_inputs_quickly_with_one_short_line(tmp_path, make):
+    target = str(tmp_path / "huge.csv")
+    if make == "zero":
+        target = "/dev/zero"
+    elif make == "sparse":  # 300 MB without a newline (sparse, so the test costs no disk)
+        with open(target, "wb") as fh:
+            fh.write(b"time_s,calf_uV,")
+            fh.truncate(300 * 1024 * 1024)
+    else:  # 30 MB of numbers without a newline: the error must not echo them
+        with open(target, "wb") as fh:
+            fh.write(b"0123456789" * 3_000_000)
+    started = time.monotonic()
+    r = subprocess.run([sys.executable, "-m", "myotwitch.host.cli", "analyze", target, "--no-index",
+                        "--no-progress"], capture_output=True, text=True, timeout=60)
+    assert time.monotonic() - started < 30
+    assert r.returncode != 0
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and len(lines[0]) < 300, r.stderr[:500]
+
+
+def test_unix_time_column_is_not_mistaken_for_a_gap(tmp_path):
+    p = tmp_path / "u.csv"
+    p.write_text("time_s,calf_uV\n" + rows(3000, t0=1_764_000_000.0))
+    res = analyze_file(p)
+    assert res["quality"]["gaps"] == 0 and res["dated"] is True

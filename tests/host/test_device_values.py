@@ -1,0 +1,78 @@
+"""What a device says about itself is sanitised before it reaches files and terminals (#16 item 10)."""
+
+import numpy as np
+import pyedflib
+import pytest
+
+from myotwitch.host import protocol as P
+from myotwitch.host.edf import EdfReader, EdfWriter
+from myotwitch.host.recorder import Recorder
+from myotwitch.host.stream import DeviceInfo, SampleBlock, StreamAssembler
+
+
+class _NoSource:
+    spec = "test"
+    closed = False
+
+    def close(self):
+        self.closed = True
+
+
+def info_frame(labels, uvpc=0.5, fmt=P.FMT_INT16):
+    return P.InfoFrame(0, 1, (0, 1, 0), 9, 1000, len(labels), fmt, uvpc, True, tuple(labels))
+
+
+def test_labels_are_made_safe():
+    a = StreamAssembler("t")
+    [info] = a.feed([info_frame(["EDF Annotations", "\x1b[31mred\x07", "", "BDF annotations "])])
+    assert isinstance(info, DeviceInfo)
+    for label in info.labels:
+        assert label and label.strip().lower() not in ("edf annotations", "bdf annotations")
+        assert all(32 <= ord(c) < 127 for c in label)
+    assert len(set(info.labels)) == 4
+
+
+def _record(tmp_path, info, blocks):
+    rec = Recorder(_NoSource(), str(tmp_path), status_interval_s=999)
+    rec.handle(info)
+    first = 0
+    for uv in blocks:
+        rec.handle(SampleBlock(first, info.fs, uv))
+        first += uv.shape[1]
+    rec.finish(close_source=False)
+    [path] = rec.closed_files
+    return path
+
+
+def test_a_channel_called_edf_annotations_stays_readable(tmp_path):
+    info = DeviceInfo.from_frame(info_frame(["EDF Annotations", "soleus"]), "t")
+    x = np.rint(np.random.default_rng(0).normal(0, 20, (2, 3000)) / 0.5) * 0.5
+    path = _record(tmp_path, info, [x.astype(np.float32)])
+    r = EdfReader(path)
+    assert len(r.channels) == 2
+    np.testing.assert_allclose(r.read_all()[0], x, atol=1e-3)
+
+
+@pytest.mark.parametrize("uvpc, fmt", [(400.0, P.FMT_INT16), (2.0, P.FMT_INT24), (1e5, P.FMT_INT24)])
+def test_large_scales_choose_a_unit_that_fits_the_header(tmp_path, uvpc, fmt):
+    info = DeviceInfo.from_frame(info_frame(["calf"], uvpc, fmt), "t")
+    x = (np.rint(np.random.default_rng(1).normal(0, 2000, (1, 3000))) * uvpc).astype(np.float64)
+    path = _record(tmp_path, info, [x.astype(np.float32)])
+    ours = EdfReader(path).read_all()[0]
+    np.testing.assert_allclose(ours, x, rtol=1e-5, atol=uvpc * 0.51)
+    f = pyedflib.EdfReader(path)
+    try:
+        unit = f.getPhysicalDimension(0)
+        k = {"uV": 1.0, "mV": 1e3, "V": 1e6}[unit]
+        np.testing.assert_allclose(f.readSignal(0) * k, x[0], rtol=1e-5, atol=uvpc * 0.51)
+    finally:
+        f.close()
+
+
+def test_writer_refuses_nothing_the_protocol_allows(tmp_path):
+    for uvpc in (1e-6, 0.001, 999_999.0):
+        for bits in (16, 24):
+            with EdfWriter(tmp_path / f"w{uvpc}_{bits}.edf", fs=1000, labels=["EDF Annotations\x1b"],
+                           uv_per_count=uvpc, bits=bits) as w:
+                w.write(np.zeros((1, 1000)))
+            assert EdfReader(w.path).labels[0] != "EDF Annotations"

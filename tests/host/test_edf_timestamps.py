@@ -1,0 +1,116 @@
+"""EDF+ time stamps are checked against the header, not trusted (#16 item 5), and what went
+wrong while reading reaches quality.warnings (#18 item 5)."""
+
+import datetime as dt
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from myotwitch.host.analysis import analyze_file
+from myotwitch.host.edf import EdfReader, EdfWriter, read_header
+from myotwitch.host.errors import FormatError
+
+HEADER = 256 * 3  # one EMG signal and the annotation signal
+RECORD = 1000 * 2 + 512
+
+
+def make(path, seconds=20, annotations=()):
+    rng = np.random.default_rng(1)
+    with EdfWriter(path, fs=1000, labels=["calf"], uv_per_count=0.125, start=dt.datetime(2026, 11, 1, 22)) as w:
+        w.write(np.rint(rng.normal(0, 10, (1, seconds * 1000)) / 0.125) * 0.125)
+        for a in annotations:
+            w.annotate(*a)
+    return path
+
+
+def set_onset(path, record, new, plus=None):
+    data = bytearray(path.read_bytes())
+    at = HEADER + record * RECORD + 2000
+    old = f"+{record}".encode()
+    assert data[at: at + len(old)] == old
+    tail = bytes(data[at + len(old): at + 500])
+    data[at: at + 500] = (new + tail)[:500]
+    if plus:
+        data[192:197] = plus
+    path.write_bytes(bytes(data))
+
+
+def test_continuous_file_with_a_wild_last_time_stamp_is_read_as_what_it_holds(tmp_path):
+    p = make(tmp_path / "a.edf")
+    set_onset(p, 19, b"+100000")
+    tracemalloc.start()
+    try:
+        res = analyze_file(p)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert res["stats"]["duration_s"] == pytest.approx(20.0)
+    assert peak < 200e6
+    assert any("record 20 is time-stamped +100000" in w for w in res["quality"]["warnings"])
+
+
+def test_two_flipped_bits_in_a_time_stamp_do_not_stretch_the_file(tmp_path):
+    p = make(tmp_path / "b.edf")
+    set_onset(p, 10, b"+18")
+    r = EdfReader(p)
+    assert r.duration_s == pytest.approx(20.0)
+    assert any("record 11" in w for w in r.edf.warnings)
+
+
+def test_discontinuous_file_with_a_huge_hole_is_refused_in_one_line(tmp_path):
+    p = make(tmp_path / "c.edf")
+    set_onset(p, 19, b"+1000000", plus=b"EDF+D")
+    with pytest.raises(FormatError, match="hole of .* before record 20") as e:
+        read_header(p)
+    assert "\n" not in str(e.value)
+
+
+def test_discontinuous_file_with_a_long_hole_costs_no_memory(tmp_path):
+    p = make(tmp_path / "d.edf")
+    set_onset(p, 19, b"+100000", plus=b"EDF+D")
+    tracemalloc.start()
+    try:
+        res = analyze_file(p)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 200e6
+    assert res["stats"]["valid_s"] == pytest.approx(20.0)
+    assert res["quality"]["gaps"] == 1
+
+
+def test_out_of_order_time_stamps_are_one_clear_error(tmp_path):
+    p = make(tmp_path / "e.edf")
+    set_onset(p, 5, b"+2", plus=b"EDF+D")
+    with pytest.raises(FormatError, match="record 6 starts at \\+2 s, before the end of record 5"):
+        analyze_file(p)
+
+
+@pytest.mark.parametrize("duration", [float("inf"), float("nan"), -3.0])
+def test_gap_annotation_with_an_impossible_duration_is_ignored_and_said(tmp_path, duration):
+    p = make(tmp_path / "f.edf", annotations=[(2.0, duration, "gap")])
+    res = analyze_file(p)
+    assert res["stats"]["valid_s"] == pytest.approx(20.0)
+    assert any("annotation(s) with an unreadable, infinite or negative time" in w for w in res["quality"]["warnings"])
+
+
+@pytest.mark.parametrize("value", [b"0       ", b"nan     ", b"-1      "])
+def test_record_length_zero_is_one_clear_error(tmp_path, value):
+    p = make(tmp_path / "g.edf")
+    data = bytearray(p.read_bytes())
+    data[244:252] = value
+    p.write_bytes(bytes(data))
+    with pytest.raises(FormatError, match="data record duration") as e:
+        analyze_file(p)
+    assert "\n" not in str(e.value)
+
+
+def test_truncated_file_says_so_in_quality_warnings(tmp_path):
+    p = make(tmp_path / "h.edf")
+    data = p.read_bytes()
+    p.write_bytes(data[: len(data) - RECORD * 3 - 700])
+    res = analyze_file(p)
+    assert res["stats"]["duration_s"] == pytest.approx(16.0)
+    warnings = res["quality"]["warnings"]
+    assert any("header promises 20 data records, file holds 16" in w for w in warnings)

@@ -1,0 +1,254 @@
+"""The live app driven as a user would (offscreen): settings changes keep the recording and the
+counts, the Record button tells the truth, failed sources clear the display, channel-count
+switches never race, the window fits a laptop, the controls refuse bad values with a message."""
+
+import glob
+import os
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pyqtgraph")
+
+from PySide6 import QtCore, QtWidgets  # noqa: E402
+
+from myotwitch.dsp import DetectorConfig  # noqa: E402
+from myotwitch.host.gui.acquisition import DisplayBuffer  # noqa: E402
+from myotwitch.host.gui.window import MainWindow  # noqa: E402
+from myotwitch.host.paths import data_dir  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def settings(tmp_path):
+    s = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
+    yield s
+    s.sync()
+
+
+def make_window(qtbot, spec, settings, **kw):
+    win = MainWindow(spec, DetectorConfig(), settings=settings, **kw)
+    qtbot.addWidget(win)
+    win.show()
+    return win
+
+
+def edit(widget, text):
+    widget.setText(text)
+    widget.editingFinished.emit()
+
+
+def test_changing_the_threshold_keeps_one_recording_and_the_counts(qtbot, settings, tmp_path):
+    import pyedflib
+
+    out = tmp_path / "rec"
+    win = make_window(qtbot, "sim:rate=1000,seed=5,speed=4,twitch_rate=60", settings, out_dir=str(out))
+    qtbot.waitUntil(lambda: win.acq.state.samples > 3000, timeout=15_000)
+    win.btn_record.click()
+    assert win.btn_record.isChecked() and win.acq.state.recording
+    qtbot.waitUntil(lambda: int(win.lbl_count.text()) >= 3, timeout=30_000)
+    counted, listed, samples = int(win.lbl_count.text()), win.event_list.count(), win.acq.state.samples
+    acq = win.acq
+    edit(win.thr_edit, "4")
+    assert win.config.on_threshold == 4
+    assert win.acq is acq, "the stream was restarted"
+    assert win.btn_record.isChecked() and "Stop" in win.btn_record.text() and acq.state.recording
+    assert int(win.lbl_count.text()) >= counted and win.event_list.count() >= listed
+    assert "applied" in win.status_label.text()
+    qtbot.waitUntil(lambda: acq.state.samples > samples + 8000, timeout=20_000)
+    qtbot.waitUntil(lambda: acq.config.on_threshold == 4, timeout=5_000)
+    assert acq.state.samples > samples  # the stream carried on, it did not restart from 0
+    later = [e for e in win.events if e.onset_s * 1000 > samples]
+    assert all(e.onset_s * 1000 <= acq.state.samples for e in win.events)  # times stay absolute
+    win.btn_record.click()
+    files = glob.glob(str(out / "*.edf"))
+    assert len(files) == 1, files  # one continuous recording
+    f = pyedflib.EdfReader(files[0])
+    try:
+        seconds = f.datarecords_in_file * f.datarecord_duration
+    finally:
+        f.close()
+    assert seconds >= (acq.state.samples - 3000 - 2000) / 1000 - 1
+    assert later or int(win.lbl_count.text()) >= counted
+    win.close()
+
+
+def test_record_refuses_truthfully_when_the_folder_cannot_be_written(qtbot, settings, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    win = make_window(qtbot, "sim:speed=2", settings, out_dir=str(blocker / "rec"))
+    qtbot.waitUntil(lambda: win.acq.state.samples > 1000, timeout=15_000)
+    win.btn_record.click()
+    assert not win.btn_record.isChecked() and "Record" in win.btn_record.text()
+    assert not win.acq.state.recording
+    assert "not recording" in win.status_label.text()
+    win.close()
+
+
+def test_record_refuses_truthfully_when_the_source_failed(qtbot, settings, tmp_path):
+    win = make_window(qtbot, "file:/nope/missing.edf", settings, out_dir=str(tmp_path / "rec"))
+    qtbot.waitUntil(lambda: win.acq.failure is not None, timeout=10_000)
+    win.btn_record.click()
+    assert not win.btn_record.isChecked()
+    assert "no working source" in win.status_label.text()
+    assert not (tmp_path / "rec").exists() or not os.listdir(tmp_path / "rec")
+    win.close()
+
+
+def test_a_failed_source_clears_the_old_display(qtbot, settings):
+    win = make_window(qtbot, "sim:rate=1000,seed=8,speed=4,twitch_rate=60", settings)
+    qtbot.waitUntil(lambda: int(win.lbl_count.text()) >= 2 and "connected ·" in win.lbl_link.text(), timeout=30_000)
+    win.source_box.setCurrentText("bogus")
+    win.start_source("bogus")
+    qtbot.waitUntil(lambda: win.acq.failure is not None, timeout=5_000)
+    qtbot.wait(100)
+    assert win.lbl_count.text() == "0" and win.event_list.count() == 0
+    assert win.curves == [] and len(win.plots.ci.items) == 0
+    assert "not connected" in win.lbl_link.text() and "connected ·" not in win.lbl_link.text()
+    assert win.banner.isVisible() and "bogus" in win.banner.text()
+    win.close()
+
+
+@pytest.mark.slow
+def test_switching_between_one_and_four_channels_twenty_times_prints_nothing(qtbot, settings, capfd):
+    import time
+
+    win = make_window(qtbot, "sim:channels=1,speed=8", settings)
+    win.timer.stop()  # the loop below draws; the timer would only add frames
+    for i in range(20):
+        n = 4 if i % 2 == 0 else 1
+        win.start_source(f"sim:channels={n},seed={i}")
+        deadline = time.monotonic() + 10
+        frames = 0
+        while frames < 5 and time.monotonic() < deadline:  # redraw often: hit any race
+            win.redraw()
+            frames += win.acq.buffer is not None
+            time.sleep(0.001)
+        QtWidgets.QApplication.processEvents()
+        assert len(win.curves) == n
+    win.close()
+    err = capfd.readouterr().err
+    assert err == "", err
+
+
+def test_the_first_redraw_waits_for_a_complete_buffer(qtbot, settings):
+    win = make_window(qtbot, "sim:speed=1", settings)
+    win.timer.stop()
+    win.acq.stop()
+    # the worker published a buffer but not yet the link state's labels
+    win.acq.buffer = DisplayBuffer(1000.0, 2, labels=("left", "right"))
+    win.acq.state.labels = ()
+    win.redraw()
+    assert len(win.curves) == 2 and win._x_window == win.window_s
+    win.close()
+
+
+def test_the_window_fits_a_1366x768_laptop(qtbot, settings):
+    win = make_window(qtbot, "sim:speed=1", settings)
+    win.resize(800, 500)
+    qtbot.wait(50)
+    assert win.height() <= 520
+    assert win.minimumSizeHint().height() < 600
+    win.close()
+
+
+def test_the_command_line_window_wins_over_the_remembered_one(qtbot, settings):
+    settings.setValue("window_s", 25.0)
+    win = make_window(qtbot, "sim:speed=1", settings, window_s=5.0)
+    assert win.window_s == 5.0 and win.win_spin.value() == 5.0
+    win.close()
+    again = make_window(qtbot, "sim:speed=1", settings)
+    assert again.window_s == 25.0  # without the option, the remembered one
+    again.close()
+
+
+def test_no_scrolling_before_the_data_starts(qtbot, settings):
+    win = make_window(qtbot, "sim:rate=1000,speed=2", settings)
+    qtbot.waitUntil(lambda: win.acq.buffer is not None and win.acq.buffer.end > 2000, timeout=10_000)
+    for _ in range(5):
+        win.scroll_view(-1.0)
+    assert win.paused and win.view_end is not None and win.view_end > 0
+    win.redraw()
+    assert "-" not in win.lbl_time.text().split("s")[0]  # "right edge at -34.3 s" no more
+    win.close()
+
+
+def test_replay_file_offers_a_speed(qtbot, settings, monkeypatch):
+    example = str(data_dir() / "examples" / "calf-10min.edf")
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (example, "")))
+    asked = {}
+
+    def get_item(parent, title, label, items, current, editable):
+        asked["items"] = items
+        return "60× faster", True
+
+    monkeypatch.setattr(QtWidgets.QInputDialog, "getItem", staticmethod(get_item))
+    win = make_window(qtbot, "sim:speed=1", settings)
+    win.choose_file()
+    assert any("real time" in i for i in asked["items"]) and len(asked["items"]) >= 3
+    assert win.spec == f"file:{example}?speed=60"
+    qtbot.waitUntil(lambda: win.acq.state.samples > 0, timeout=10_000)
+    win.close()
+
+
+@pytest.mark.parametrize("text", ["abc", "-5-100", "450-20", "20-"])
+def test_a_bad_band_is_refused_with_a_message_and_the_box_restored(qtbot, settings, text):
+    win = make_window(qtbot, "sim:speed=1", settings)
+    before = win.config
+    edit(win.band_edit, text)
+    assert win.config == before
+    assert win.band_edit.text() == "20-450"
+    msg = win.status_label.text()
+    assert msg.startswith(f"Band '{text}'") and "LO-HI" in msg or "low edge" in msg
+    assert "could not convert" not in msg
+    assert not win._status_timer.isActive()  # an error stays until the next message
+    win.close()
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "x", "100"])
+def test_a_bad_threshold_is_refused_with_a_message(qtbot, settings, text):
+    win = make_window(qtbot, "sim:speed=1", settings)
+    edit(win.thr_edit, text)
+    assert win.config.on_threshold == 5 and win.thr_edit.text() == "5"
+    assert win.status_label.text().startswith(f"Threshold '{text}'")
+    win.close()
+
+
+def test_band_and_threshold_parsers():
+    from myotwitch.host.gui.window import parse_band, parse_threshold
+
+    assert parse_band("20-450") == (20.0, 450.0) and parse_band(" 10.5 – 300 Hz") == (10.5, 300.0)
+    assert isinstance(parse_band("-5-100"), str) and isinstance(parse_band("0-100"), str)
+    assert parse_threshold("4.5") == 4.5 and isinstance(parse_threshold("nan"), str)
+
+
+def test_the_trace_shows_what_the_detector_sees(qtbot, settings):
+    """With strong mains hum the band-passed trace must be mains-cancelled like the detector's
+    input: it stays inside the threshold lines when nothing twitches."""
+    win = make_window(qtbot, "sim:rate=1000,seed=3,speed=8,twitch_rate=0,mains=50,mains_uv=60", settings)
+    qtbot.waitUntil(lambda: win.acq.state.samples > 20_000 and np.isfinite(win.acq.buffer.threshold).all(),
+                    timeout=30_000)
+    buf = win.acq.buffer
+    shown = buf.window(buf.end, 5000, filtered=True)[0]
+    floor = float(buf.threshold[0]) / win.config.on_threshold
+    rms = float(np.sqrt(np.nanmean(shown ** 2)))
+    assert rms < 2.0 * floor, (rms, floor)
+    assert np.nanmax(np.abs(shown)) < buf.threshold[0]
+    win.close()
+
+
+def test_no_sensor_banner_only_when_falling_back(qtbot, settings, monkeypatch):
+    from myotwitch.host.errors import SourceError
+    from myotwitch.host.sources import serial as serial_mod
+
+    def nothing():
+        raise SourceError("no device")
+
+    monkeypatch.setattr(serial_mod, "resolve_auto", nothing)
+    win = make_window(qtbot, "auto", settings)
+    assert win.spec == "sim:" and win.sim_banner.isVisible()
+    win.start_source("sim:")
+    assert not win.sim_banner.isVisible()
+    win.close()

@@ -1,0 +1,336 @@
+"""`myotwitch history`: weeks of rates with the advice's own evidence (issue 14)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from myotwitch.host.advice import advise, load_rules
+from myotwitch.host.cli import main
+from myotwitch.host.history import build_history, fmt_p, format_history, strict
+from myotwitch.host.index import SessionIndex
+
+TODAY = dt.datetime.combine(dt.date.today(), dt.time())
+
+
+def _nights(idx: SessionIndex, per_min: list[float], seed: int = 3, channels=("gastrocnemius",)) -> list[dt.datetime]:
+    """One night per rate, ending last night; 5-8 hours each, so hours matter for the rate."""
+    rng = np.random.default_rng(seed)
+    starts = []
+    for i, rate in enumerate(per_min):
+        start = TODAY - dt.timedelta(days=len(per_min) - i) + dt.timedelta(hours=23)
+        hours = float(rng.uniform(5, 8))
+        n = int(round(rate * 60 * hours))
+        idx.add_session(file=f"/rec/night{i:02d}.edf", start=start, duration_s=hours * 3600, twitches=n,
+                        channels=list(channels), per_channel=[n] + [0] * (len(channels) - 1), episodes=i % 4)
+        starts.append(start)
+    return starts
+
+
+def _diary(idx: SessionIndex, days: int) -> None:
+    for i in range(days):
+        day = TODAY - dt.timedelta(days=days - i)
+        idx.add_entry(day + dt.timedelta(hours=9), "caffeine", "caffeine", 400.0 if i % 2 else 95.0, None)
+        idx.add_entry(day + dt.timedelta(hours=7), "sleep", "sleep", 5.0 if i % 3 == 0 else 7.5, None)
+        idx.add_entry(day + dt.timedelta(hours=20), "stress", "stress", float(1 + i % 5), None)
+    idx.add_entry(TODAY - dt.timedelta(days=3, hours=-12), "symptom", "twitching_elsewhere", None, "left thigh")
+
+
+RISING = [2 + 18 * i / 15 for i in range(16)]  # 2 -> 20 twitches per minute
+STEADY = [5.0 * f for f in np.random.default_rng(11).uniform(0.85, 1.15, 16)]
+
+
+@pytest.fixture
+def rising(_isolated_home):
+    with SessionIndex.default() as idx:
+        _nights(idx, RISING)
+        _diary(idx, 16)
+    return _isolated_home
+
+
+def _run(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "myotwitch.host.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, env=os.environ.copy(), timeout=120)
+
+
+def test_rising_nights_report_json_and_text_agree(rising, tmp_path, capsys):
+    page, js = tmp_path / "h.html", tmp_path / "h.json"
+    r = _run("history", "--report", str(page), "--json", str(js))
+    assert r.returncode == 0, r.stderr
+    h = json.loads(js.read_text())
+    w = h["rules"]["worsening"]
+    # the same verdict and numbers as the advice engine on the same index
+    with SessionIndex.default() as idx:
+        m = advise(index=idx).metrics
+    assert w["fires"] and m["worsening"]
+    assert w["p"] == pytest.approx(m["trend_p"]) and w["p"] < 0.001
+    assert w["fold_change"] == pytest.approx(m["trend_end_rate"] / max(m["trend_start_rate"], 1.0))
+    assert 7 < w["fold_change"] < 13  # about 10x: 2 -> 20 per minute
+    assert w["start_rate_per_hour"] == pytest.approx(120, rel=0.15)
+    assert w["end_rate_per_hour"] == pytest.approx(1200, rel=0.15)
+    assert w["line"]["from"][:10] == (TODAY - dt.timedelta(days=16)).date().isoformat()
+    assert h["rules"]["persistent"]["fires"] and h["rules"]["persistent"]["twitch_days"] == 16
+    assert len(h["days"]) == 16 and all(5 <= d["hours"] <= 8 for d in h["days"])
+    assert [d["rate_per_hour"] for d in h["days"]] == pytest.approx([s["rate_per_hour"] for s in h["sessions"]])
+    html = page.read_text()
+    terminal = " ".join(r.stdout.split())  # undo the line wrapping
+    for text in (f"p = {fmt_p(w['p'])}", f"fold change {w['fold_change']:.2f}", "Worsening rule: worsening",
+                 "Persistent rule: persistent", "twitching elsewhere logged 1 time(s)"):
+        assert text in html and text in terminal, text
+    assert 'alt="twitch rate per recorded day with the fitted trend line"' in html
+    assert 'alt="diary: caffeine, sleep, stress, exercise, fluids, symptoms"' in html
+    assert "<script" not in html.lower() and "http://" not in html and "https://" not in html
+    assert "Content-Security-Policy" in html and "default-src 'none'" in html
+    # --json to stdout is strict JSON and the same document
+    capsys.readouterr()
+    assert main(["history", "--json"]) == 0
+    same = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
+    assert same["rules"] == h["rules"] and same["days"] == h["days"]
+
+
+def test_steady_nights_say_not_worsening_with_numbers(tmp_path):
+    with SessionIndex.default() as idx:
+        _nights(idx, STEADY)
+    page = tmp_path / "steady.html"
+    r = _run("history", "--report", str(page), "--json", str(tmp_path / "s.json"))
+    assert r.returncode == 0, r.stderr
+    w = json.loads((tmp_path / "s.json").read_text())["rules"]["worsening"]
+    assert w["tested"] and not w["fires"] and w["fold_change"] < 1.5
+    html = page.read_text()
+    assert "Worsening rule: not worsening" in html
+    assert f"p = {fmt_p(w['p'])}" in html and f"fold change {w['fold_change']:.2f}" in html
+
+
+def test_rate_and_diary_plots_have_dated_axes(rising, monkeypatch):
+    import matplotlib.dates as mdates
+
+    from myotwitch.host import history_report
+
+    figs = []
+
+    def keep(fig):
+        figs.append(fig)
+        return "x"
+
+    monkeypatch.setattr(history_report, "_png", keep)
+    with SessionIndex.default() as idx:
+        h = build_history(idx.sessions(include_undated=True), idx.entries(), load_rules(), days=28)
+    names = list(history_report.plots(h))
+    assert names == ["rate", "hours", "channels", "diary"]
+    for fig in figs:
+        for ax in fig.axes:
+            assert isinstance(ax.xaxis.get_major_formatter(), mdates.ConciseDateFormatter)
+            lo, hi = (mdates.num2date(v).date() for v in ax.get_xlim())
+            assert (lo.isoformat(), hi) == (h["window"]["from"], dt.date.today() + dt.timedelta(days=1))
+    rate_ax = figs[0].axes[0]
+    fit = [ln for ln in rate_ax.get_lines() if ln.get_linestyle() == "--"]
+    assert len(fit) == 1 and fit[0].get_ydata()[1] == pytest.approx(h["rules"]["worsening"]["end_rate_per_hour"])
+
+
+def test_reanalysing_by_another_path_does_not_change_history(tmp_path, monkeypatch):
+    """Content keys: a file given again by a relative path, a symlink or a copy is the same session."""
+    monkeypatch.chdir(tmp_path)
+    files = []
+    for i in range(8):
+        f = tmp_path / f"n{i}.edf"
+        f.write_bytes(b"0       " + bytes([i]) * 5000)
+        files.append(f)
+    rules = load_rules()
+
+    def summary(path, i):
+        start = (TODAY - dt.timedelta(days=8 - i, hours=1)).isoformat()
+        n = 100 * (i + 1)
+        return {"file": str(path), "start": start, "channels": ["c"],
+                "stats": {"duration_s": 3600.0, "valid_s": 3600.0, "counts": {"twitch": n},
+                          "twitches_per_hour": float(n), "episodes": 1, "twitches_per_channel": [n]}}
+
+    with SessionIndex.default() as idx:
+        for i, f in enumerate(files):
+            idx.add_summary(summary(f, i))
+        now = dt.datetime.now()
+        before = build_history(idx.sessions(include_undated=True), idx.entries(), rules, days=28, now=now)
+        os.symlink(files[0], tmp_path / "link.edf")
+        (tmp_path / "copy").mkdir()
+        (tmp_path / "copy" / "n1.edf").write_bytes(files[1].read_bytes())
+        for i, f in enumerate(files):
+            idx.add_summary(summary(os.path.relpath(f), i))
+        idx.add_summary(summary("link.edf", 0))
+        idx.add_summary(summary("copy/n1.edf", 1))
+        after = build_history(idx.sessions(include_undated=True), idx.entries(), rules, days=28, now=now)
+    assert after["days"] == before["days"] and after["rules"] == before["rules"]
+    assert len(after["sessions"]) == 8
+
+
+def _write_edf(path, start: dt.datetime, seed: int, rate: float) -> None:
+    from myotwitch.dsp.synth import SynthSpec, synthesize
+    from myotwitch.host.edf import EdfWriter
+
+    x, _ = synthesize(SynthSpec(fs=1000.0, duration_s=40.0, seed=seed, twitch_rate=rate))
+    w = EdfWriter(path, fs=1000.0, labels=["calf"], uv_per_count=0.125, start=start)
+    w.write(x)
+    w.close()
+
+
+def test_end_to_end_analyze_twice_by_relative_and_absolute_path(tmp_path):
+    folder = tmp_path / "recs"
+    folder.mkdir()
+    names = []
+    for i in range(3):
+        name = f"night{i}.edf"
+        _write_edf(folder / name, TODAY - dt.timedelta(days=3 - i, hours=2), seed=i, rate=10 + 10 * i)
+        names.append(name)
+    first = _run("analyze", *names, "--no-progress", "-j", "1", cwd=folder)
+    assert first.returncode == 0, first.stderr
+    h1 = json.loads(_run("history", "--json").stdout)
+    again = _run("analyze", *[str(folder / n) for n in names], "--no-progress", "-j", "1", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    h2 = json.loads(_run("history", "--json").stdout)
+    assert len(h1["sessions"]) == 3 and h2["days"] == h1["days"] and h2["rules"] == h1["rules"]
+    assert sum(d["twitches"] for d in h1["days"]) > 10
+    # the advice printed by the second analysis counts each night once (issue 18: it said 4 of 3)
+    m = re.search(r"(\d+) twitches in (\d+) recording", " ".join(again.stdout.split()))
+    assert m and (int(m.group(1)), int(m.group(2))) == (sum(d["twitches"] for d in h1["days"]), 3)
+
+
+def test_undated_sessions_are_counted_and_left_out(_isolated_home):
+    with SessionIndex.default() as idx:
+        _nights(idx, RISING[:3])
+        idx.add_session(file="/rec/notime.csv", start=None, duration_s=600, twitches=50)
+        h = build_history(idx.sessions(include_undated=True), [], load_rules(), days=28)
+    assert h["undated"] == {"count": 1, "files": ["notime.csv"]}
+    assert len(h["sessions"]) == 3 and sum(d["twitches"] for d in h["days"]) == sum(s["twitches"] for s in h["sessions"])
+    text = format_history(h)
+    assert "1 undated session(s)" in text and "left out of the trends" in text and "notime.csv" in text
+    assert "not tested: needs at least 6 dated sessions, 3 recorded" in text
+
+
+def test_per_unit_rates_and_first_seen(_isolated_home):
+    with SessionIndex.default() as idx:
+        for i in range(6):
+            units = [{"unit": 1, "channel": "calf", "count": 60}] + (
+                [{"unit": 2, "channel": "calf", "count": 30}] if i >= 3 else [])
+            idx.add_session(file=f"/rec/u{i}.edf", start=TODAY - dt.timedelta(days=6 - i), duration_s=3600,
+                            twitches=90 if i >= 3 else 60, channels=["calf"], units=units)
+        h = build_history(idx.sessions(include_undated=True), [], load_rules(), days=28)
+    u1, u2 = h["units"]["unit 1 (calf)"], h["units"]["unit 2 (calf)"]
+    assert (u1["twitches"], u1["rate_per_hour"]) == (360, pytest.approx(60.0))
+    assert (u2["twitches"], u2["rate_per_hour"]) == (90, pytest.approx(15.0))
+    assert u2["first_seen"] == (TODAY - dt.timedelta(days=3)).date().isoformat()
+    assert h["days"][-1]["per_unit"]["unit 2 (calf)"] == {"twitches": 30, "rate_per_hour": pytest.approx(30.0)}
+    assert f"unit 2 (calf) {u2['first_seen']}" in format_history(h)
+
+
+def test_caffeine_association_stated_with_counts(_isolated_home):
+    """Rates after high-caffeine days are higher: said as an association, with rates, n and p."""
+    rates = [20.0 if i % 2 else 5.0 for i in range(10)]
+    with SessionIndex.default() as idx:
+        starts = _nights(idx, [r / 60 for r in rates])
+        for i, s in enumerate(starts):
+            idx.add_entry(s.replace(hour=9), "caffeine", "caffeine", 400.0 if i % 2 else 50.0, None)
+        h = build_history(idx.sessions(include_undated=True), idx.entries(), load_rules(), days=28)
+        m = advise(index=idx).metrics
+    c = h["associations"]["caffeine"]
+    assert c["associated"] and m["caffeine_association"]
+    assert (c["high_n"], c["low_n"]) == (5, 5) and c["high_rate_per_hour"] == pytest.approx(20.0, rel=0.01)
+    assert 0 < c["p"] < 0.1
+    text = " ".join(format_history(h).split())
+    assert "(n = 5) against 5.0/h (n = 5)" in text and "an association, not proof of a cause" in text
+
+
+def test_json_is_strict():
+    assert strict({"a": float("nan"), "b": [float("inf"), 1.5]}) == {"a": None, "b": [None, 1.5]}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--days", "0"], "--days 0: expected 1 to 3650 days"),
+    (["--days", "-5"], "--days -5: expected 1 to 3650 days"),
+    (["--days", "100000"], "--days 100000: expected 1 to 3650 days"),
+    (["--days", "two"], "--days two: expected a whole number"),
+    (["--before", "yesterday"], "--before yesterday: expected a date YYYY-MM-DD"),
+    (["--forget", "/nope/x.edf"], "/nope/x.edf: no session of this file in the index"),
+    (["--report", "/nope/dir/x.html"], "--report /nope/dir/x.html: folder /nope/dir does not exist"),
+    (["--csv", "/nope/dir/x.csv"], "--csv /nope/dir/x.csv: folder /nope/dir does not exist"),
+])
+def test_bad_arguments_one_line(args, message, capsys):
+    assert main(["history", *args]) != 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+def test_report_without_matplotlib_names_the_extra(monkeypatch, tmp_path, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    assert main(["history", "--report", str(tmp_path / "h.html")]) != 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pip install 'myotwitch[report]'" in err
+    assert not (tmp_path / "h.html").exists()
+
+
+def test_forget_and_before_from_the_cli(capsys, tmp_path):
+    rec = tmp_path / "a.edf"
+    rec.write_bytes(b"0       data" * 100)
+    with SessionIndex.default() as idx:
+        _nights(idx, RISING[:4])
+        idx.add_session(file=str(rec), start=TODAY - dt.timedelta(days=1), duration_s=60, twitches=1)
+        idx.add_session(file="/rec/undated.csv", start=None, duration_s=60, twitches=1)
+    link = tmp_path / "link.edf"
+    link.symlink_to(rec)
+    assert main(["history", "--forget", str(link)]) == 0
+    assert main(["history", "--before", (TODAY - dt.timedelta(days=2)).date().isoformat()]) == 0
+    out = capsys.readouterr().out
+    assert f"removed 1 session(s) of {link}" in out
+    assert "removed 2 session(s) that started before" in out and "1 undated session(s) kept" in out
+    with SessionIndex.default() as idx:
+        assert [s["file"] for s in idx.sessions(include_undated=True)] == [
+            "/rec/night02.edf", "/rec/night03.edf", "/rec/undated.csv"]
+
+
+def test_csv_one_row_per_day(rising, tmp_path):
+    import csv
+
+    path = tmp_path / "days.csv"
+    assert main(["history", "--csv", str(path)]) == 0
+    with path.open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 16
+    with SessionIndex.default() as idx:
+        h = build_history(idx.sessions(include_undated=True), idx.entries(), load_rules(), days=28)
+    assert [float(r["rate_per_hour"]) for r in rows] == pytest.approx([d["rate_per_hour"] for d in h["days"]], rel=1e-5)
+    assert {r["caffeine_mg"] for r in rows} == {"400", "95"}
+
+
+def test_history_help_teaches(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["history", "--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out.lower()
+    for text in ("Kendall", "Theil-Sen", "fold change", "undated", "--forget", "--before", "rules.toml",
+                 "associations, not causes", "examples:"):
+        assert text.lower() in out, text
+
+
+def test_history_page_in_a_phone_browser(rising, tmp_path, chromium_page):
+    page = tmp_path / "h.html"
+    assert main(["history", "--report", str(page)]) == 0
+    view = chromium_page(page)
+    assert view.errors == []
+    assert view.broken_images() == []
+    assert view.page.evaluate("document.images.length") >= 4
+    assert view.scroll_width() <= 390
+    assert view.smallest_font_px() >= 12
+    # a script injected into the page is refused by its Content-Security-Policy
+    html = page.read_text().replace("</body>", "<script>document.title='ran'</script></body>")
+    hacked = tmp_path / "hacked.html"
+    hacked.write_text(html)
+    view = chromium_page(hacked)
+    assert view.page.title() == "myotwitch history"
+    assert any("Content Security Policy" in e for e in view.errors)

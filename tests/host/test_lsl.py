@@ -1,0 +1,407 @@
+"""Lab Streaming Layer in and out, with real pylsl outlets and inlets on this machine."""
+
+from __future__ import annotations
+
+import gc
+import json
+import subprocess
+import sys
+import time
+import uuid
+
+import numpy as np
+import pytest
+
+pylsl = pytest.importorskip("pylsl", reason="pylsl (myotwitch[lsl]) is not installed")
+
+from myotwitch.dsp import Pipeline  # noqa: E402
+from myotwitch.dsp.evaluate import match  # noqa: E402
+from myotwitch.dsp.synth import SynthSpec, SynthStream  # noqa: E402
+from myotwitch.host.errors import SourceError, UsageError  # noqa: E402
+from myotwitch.host.lsl_publish import LslPublisher  # noqa: E402
+from myotwitch.host.sources import open_source, parse_spec  # noqa: E402
+from myotwitch.host.stream import DeviceInfo, GapRecord, LinkEvent, SampleBlock  # noqa: E402
+
+CLI = [sys.executable, "-m", "myotwitch.host.cli"]
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def outlet(name: str, n_ch: int = 1, fs: float = 1000.0, units=None, labels=None, fmt=None, source_id=None):
+    info = pylsl.StreamInfo(name, "EMG", n_ch, fs, fmt if fmt is not None else pylsl.cf_float32,
+                            source_id or name + "-sid")
+    if labels:
+        info.set_channel_labels(labels)
+    if units:
+        info.set_channel_units(units)
+    return pylsl.StreamOutlet(info)
+
+
+def collect(src, until, timeout_s: float = 10.0) -> list:
+    """Read records until ``until(records)`` holds."""
+    out: list = []
+    deadline = time.monotonic() + timeout_s
+    while not until(out):
+        assert time.monotonic() < deadline, f"gave up; last records: {out[-4:]}"
+        out += src.read(0.05)
+    return out
+
+
+def n_samples(records) -> int:
+    return sum(r.n for r in records if isinstance(r, SampleBlock))
+
+
+def samples_of(records) -> np.ndarray:
+    return np.concatenate([r.uv for r in records if isinstance(r, SampleBlock)], axis=1)
+
+
+def test_specs_parse():
+    assert parse_spec("lsl:type=EMG?unit=uV") == ("lsl", "type=EMG", {"unit": "uV"})
+    assert parse_spec("lsl:My Amp?channels=L,R&unit=mV") == ("lsl", "My Amp", {"channels": "L,R", "unit": "mV"})
+    with pytest.raises(UsageError, match="needs a stream name"):
+        parse_spec("lsl:")
+
+
+def test_round_trip_labels_and_unit_conversion():
+    name = unique("rt")
+    out = outlet(name, 2, units=["millivolts", "uV"], labels=["left calf", "right calf"])
+    with open_source(f"lsl:{name}", resolve_timeout_s=3) as src:
+        head = collect(src, lambda r: any(isinstance(x, DeviceInfo) for x in r))
+        info = next(x for x in head if isinstance(x, DeviceInfo))
+        assert (info.fs, info.n_channels, info.labels) == (1000.0, 2, ("left calf", "right calf"))
+        x = np.stack([np.arange(1500) * 1e-3, np.arange(1500) * 1.0], axis=1).astype(np.float32)
+        t0 = pylsl.local_clock()
+        for i in range(0, 1500, 100):  # stamped like an amplifier does: sample i at t0 + i/fs
+            out.push_chunk(x[i:i + 100], t0 + (i + 99) / 1000.0)
+        recs = collect(src, lambda r: n_samples(r) >= 1500)
+    got = samples_of(recs)
+    assert not any(isinstance(r, GapRecord) for r in recs)
+    assert [r.first_sample for r in recs if isinstance(r, SampleBlock)][0] == 0
+    np.testing.assert_allclose(got[0], np.arange(1500), atol=1e-3)  # mV -> µV
+    np.testing.assert_array_equal(got[1], np.arange(1500))
+
+
+def test_unknown_unit_is_refused_in_one_line_unless_given():
+    name = unique("nounit")
+    out = outlet(name, 1)  # no units in the metadata
+    with pytest.raises(SourceError, match=r"has no unit .*\?unit=uV"):
+        open_source(f"lsl:{name}", resolve_timeout_s=3)
+    odd = unique("odd")
+    out2 = outlet(odd, 1, units=["furlongs"])
+    with pytest.raises(SourceError, match="unit 'furlongs'"):
+        open_source(f"lsl:{odd}", resolve_timeout_s=3)
+    with open_source(f"lsl:{name}?unit=V", resolve_timeout_s=3) as src:
+        collect(src, lambda r: any(isinstance(x, DeviceInfo) for x in r))
+        out.push_chunk(np.full((50, 1), 2e-6, dtype=np.float32))
+        recs = collect(src, lambda r: n_samples(r) >= 50)
+    np.testing.assert_allclose(samples_of(recs), 2.0, rtol=1e-5)  # V -> µV
+    del out2
+
+
+def test_irregular_and_slow_streams_are_refused():
+    name = unique("irr")
+    _keep = outlet(name, 1, fs=pylsl.IRREGULAR_RATE, units=["uV"])
+    with pytest.raises(SourceError, match="irregular rate"):
+        open_source(f"lsl:{name}", resolve_timeout_s=3)
+    slow = unique("slow")
+    _keep2 = outlet(slow, 1, fs=200.0, units=["uV"])
+    with pytest.raises(SourceError, match="200 Hz.*250-4000 Hz"):
+        open_source(f"lsl:{slow}", resolve_timeout_s=3)
+
+
+def test_resolves_by_type_and_source_id():
+    name, sid = unique("bysid"), unique("sid")
+    _keep = outlet(name, 1, units=["uV"], source_id=sid)
+    with open_source(f"lsl:source_id={sid}", resolve_timeout_s=3) as src:
+        assert src.info is not None and src.info.device_id == sid
+    with pytest.raises(SourceError, match="no LSL stream with source_id"):
+        open_source(f"lsl:source_id={unique('none')}", resolve_timeout_s=0.3)
+
+
+def test_timestamp_jump_becomes_an_exact_gap():
+    name = unique("jump")
+    out = outlet(name, 1, units=["uV"])
+    with open_source(f"lsl:{name}", resolve_timeout_s=3) as src:
+        collect(src, lambda r: any(isinstance(x, DeviceInfo) for x in r))
+        t0 = pylsl.local_clock()
+        out.push_chunk(np.zeros((500, 1), np.float32), t0 + 499 / 1000)
+        # 250 samples never arrive: the next chunk starts 0.25 s later than due
+        out.push_chunk(np.ones((300, 1), np.float32), t0 + (750 + 299) / 1000)
+        recs = collect(src, lambda r: n_samples(r) >= 800)
+    gaps = [r for r in recs if isinstance(r, GapRecord)]
+    assert [(g.start_sample, g.n_samples, g.exact) for g in gaps] == [(500, 250, True)]
+    after = [r for r in recs if isinstance(r, SampleBlock) and r.first_sample >= 750]
+    assert after and after[0].first_sample == 750 and np.all(after[0].uv == 1)
+
+
+def test_a_jump_inside_one_chunk_is_a_gap_too():
+    name = unique("inchunk")
+    out = outlet(name, 1, units=["uV"])
+    with open_source(f"lsl:{name}", resolve_timeout_s=3) as src:
+        collect(src, lambda r: any(isinstance(x, DeviceInfo) for x in r))
+        t0 = pylsl.local_clock()
+        stamps = [t0 + i / 1000 for i in range(100)] + [t0 + (100 + 67 + i) / 1000 for i in range(400)]
+        out.push_chunk(np.arange(500, dtype=np.float32)[:, None], stamps)  # 67 samples missing after #99
+        recs = collect(src, lambda r: n_samples(r) >= 500)
+    assert [(g.start_sample, g.n_samples) for g in recs if isinstance(g, GapRecord)] == [(100, 67)]
+    blocks = [(b.first_sample, b.uv[0, 0]) for b in recs if isinstance(b, SampleBlock)]
+    assert (167, 100.0) in blocks
+
+
+def test_a_late_push_is_not_a_loss():
+    """A sender that stamps chunks when it pushes them: one push 15 ms late, then on time again,
+    and a last one 6 ms late with nothing after it. No sample is missing, so no gap."""
+    name = unique("late")
+    out = outlet(name, 1, units=["uV"])
+    with open_source(f"lsl:{name}", resolve_timeout_s=3) as src:
+        collect(src, lambda r: any(isinstance(x, DeviceInfo) for x in r))
+        t0 = pylsl.local_clock()
+        recs = []
+        for k in range(40):  # 20-sample chunks every 20 ms; stamp = last sample's time (+ lateness)
+            lateness = 0.015 if k == 30 else 0.006 if k == 39 else 0.0
+            out.push_chunk(np.full((20, 1), k, np.float32), t0 + (20 * k + 19) / 1000 + lateness)
+            recs += src.read(0.02)
+        recs += collect(src, lambda r: n_samples(r) >= 800 - n_samples(recs))
+    assert not [g for g in recs if isinstance(g, GapRecord)]
+    np.testing.assert_array_equal(samples_of(recs)[0], np.repeat(np.arange(40), 20))
+
+
+def test_a_sender_stamping_bursts_gives_no_false_gaps_and_real_losses_still_show():
+    """Senders that push_sample() a burst of samples with one arrival stamp (not the sample
+    times): the jitter is learned, and only the lost stretch becomes a gap."""
+    name = unique("bursty")
+    out = outlet(name, 1, units=["uV"])
+    rng = np.random.default_rng(1)
+    with open_source(f"lsl:{name}", resolve_timeout_s=3) as src:
+        collect(src, lambda r: any(isinstance(x, DeviceInfo) for x in r))
+        t0 = pylsl.local_clock()
+        sent = 0
+        for burst in range(300):  # 10 samples per 10 ms, stamped when the burst arrived
+            if 150 <= burst < 160:
+                continue  # 100 samples lost
+            stamp = t0 + (10 * burst + 9) / 1000 + rng.uniform(0, 0.002)
+            for i in range(10):
+                out.push_sample([float(10 * burst + i)], stamp)
+                sent += 1
+        recs = collect(src, lambda r: n_samples(r) >= sent)
+    gaps = [g for g in recs if isinstance(g, GapRecord)]
+    assert len(gaps) == 1 and abs(gaps[0].start_sample - 1500) <= 0 and abs(gaps[0].n_samples - 100) <= 5, gaps
+    x = samples_of(recs)[0]
+    np.testing.assert_array_equal(x[:1500], np.arange(1500))
+
+
+def test_sender_stops_and_comes_back():
+    name = unique("back")
+    out = outlet(name, 1, units=["uV"])
+    with open_source(f"lsl:{name}", resolve_timeout_s=3, stall_timeout_s=1.0) as src:
+        collect(src, lambda r: any(isinstance(x, DeviceInfo) for x in r))
+        out.push_chunk(np.zeros((200, 1), np.float32))  # stamped: the last sample now
+        pushed = pylsl.local_clock()
+        recs = collect(src, lambda r: n_samples(r) >= 200)
+        del out
+        gc.collect()  # the sender goes away
+        recs = collect(src, lambda r: any(isinstance(x, LinkEvent) and x.kind == "disconnected" for x in r))
+        time.sleep(0.7)
+        out = outlet(name, 1, units=["uV"])  # a new instance of the same sender
+        recs = collect(src, lambda r: any(isinstance(x, LinkEvent) and x.kind == "connected" for x in r))
+        out.push_chunk(np.ones((100, 1), np.float32))  # its first sample 99 ms before now
+        down_s = pylsl.local_clock() - pushed - 0.1
+        recs += collect(src, lambda r: n_samples(r) >= 100)
+        assert src.stats()["reconnects"] == 1
+    gaps = [r for r in recs if isinstance(r, GapRecord)]
+    assert len(gaps) == 1 and not gaps[0].exact and gaps[0].start_sample == 200
+    assert abs(gaps[0].duration_s - down_s) < 0.05  # the outage, measured on LSL's clock
+    assert np.all(samples_of(recs) == 1)
+
+
+def test_missing_pylsl_says_which_extra(monkeypatch):
+    from myotwitch.host.sources import lsl
+
+    monkeypatch.setitem(sys.modules, "pylsl", None)
+    with pytest.raises(SourceError, match=r"pip install 'myotwitch\[lsl\]'"):
+        lsl.require_pylsl()
+
+
+def test_published_markers_sit_on_the_event_onsets():
+    """Feed the publisher a synthetic twitch signal and the detector's events; an independent
+    inlet gets samples at the nominal rate and one marker per event, stamped at the onset."""
+    fs = 1000.0
+    synth = SynthStream(SynthSpec(fs=fs, duration_s=10.0, seed=7, twitch_rate=60.0, twitch_ptp_uv=(300.0, 1500.0)))
+    pipe = Pipeline(fs, 1)
+    pub = LslPublisher(name=unique("pub"))
+    info = DeviceInfo("sim:", unique("dev"), "test", fs, 1, 1, 0.125, ("calf",))
+    pub.record(info)
+    emg = pylsl.StreamInlet(pylsl.resolve_byprop("source_id", info.device_id, 1, 3)[0])
+    markers = pylsl.StreamInlet(pylsl.resolve_byprop("source_id", info.device_id + "-markers", 1, 3)[0])
+    emg.open_stream(3)
+    markers.open_stream(3)
+    got_x, got_t, got_m = [], [], []
+    start = time.monotonic()
+    index = 0
+    while index < 4.5 * fs:  # 4.5 s in real time, 20 ms blocks
+        due = int((time.monotonic() - start) * fs)
+        if due > index:
+            arrived = time.monotonic()
+            x = synth.read(due - index)
+            pub.record(SampleBlock(index, fs, x, arrived))
+            pub.events(pipe.process(x))
+            index = due
+        x_, t_ = emg.pull_chunk(timeout=0.0, max_samples=10000, as_numpy=True)
+        got_x.append(x_[:, 0])
+        got_t.append(t_)
+        m, mt = markers.pull_chunk(timeout=0.0)
+        got_m += list(zip(mt, m))
+        time.sleep(0.02)
+    pub.events(pipe.flush())
+    time.sleep(0.3)
+    x_, t_ = emg.pull_chunk(timeout=0.2, max_samples=10000, as_numpy=True)
+    got_x.append(x_[:, 0])
+    got_t.append(t_)
+    m, mt = markers.pull_chunk(timeout=0.2)
+    got_m += list(zip(mt, m))
+    x, t = np.concatenate(got_x), np.concatenate(got_t)
+    assert np.median(np.diff(t)) == pytest.approx(1 / fs, abs=1e-7)  # the nominal rate, in order
+    assert np.all(np.diff(t) > 0) and abs((len(t) - 1) / (t[-1] - t[0]) - fs) < 2.0
+    twitches = [(stamp, json.loads(s[0])) for stamp, s in got_m if json.loads(s[0])["kind"] == "twitch"]
+    assert len(twitches) >= 3 and pub.markers_sent == len(got_m)
+    truth = [tw.onset_s for tw in synth.truth.twitches if tw.onset_s < index / fs - 0.5]
+    tp, fp, fn = match(np.array([m["onset_s"] for _, m in twitches]), np.array(truth))
+    assert tp >= 0.8 * len(truth)
+    # where the inlet's own samples show each twitch starting vs where its marker is stamped
+    for stamp, m in twitches:
+        assert m["label"] == "calf" and m["channel"] == 0 and m["peak_to_peak_uv"] > 0
+        w = (t >= stamp - 0.1) & (t <= stamp + 0.1)
+        d = np.abs(np.diff(x[w]))
+        rise = t[w][1:][np.argmax(d > 0.25 * d.max())]  # first steep slope of the twitch
+        assert abs(rise - stamp) < 0.020, (m, rise - stamp)
+    pub.close()
+
+
+def test_record_from_a_plain_pylsl_outlet_finds_the_twitches_sent(tmp_path):
+    """The issue's outside check: 1 ch, 1 kHz, float32, µV for 10 s -> EDF -> analysis."""
+    from myotwitch.host.analysis import analyze_file
+
+    fs = 1000.0
+    name = unique("plain")
+    info = pylsl.StreamInfo(name, "EMG", 1, fs, pylsl.cf_float32, name)
+    info.set_channel_units("microvolts")
+    out = pylsl.StreamOutlet(info, chunk_size=20)
+    spec = SynthSpec(fs=fs, duration_s=10.0, seed=11, twitch_rate=30.0, twitch_ptp_uv=(200.0, 1500.0))
+    synth = SynthStream(spec)
+    proc = subprocess.Popen([*CLI, "record", "--source", f"lsl:{name}", "--duration", "10s", "--out",
+                             str(tmp_path)], stderr=subprocess.PIPE, text=True)
+    try:
+        assert out.wait_for_consumers(20), "the recorder never connected"
+        t0 = pylsl.local_clock()
+        sent = 0
+        while sent < 10 * fs:  # 4 x real time, stamped at the nominal rate: the stream's own clock
+            n = min(int((pylsl.local_clock() - t0) * 4 * fs) - sent, int(10 * fs) - sent)
+            if n > 0:
+                out.push_chunk(synth.read(n).T.copy(), t0 + (sent + n - 1) / fs)
+                sent += n
+            time.sleep(0.005)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    edfs = sorted(tmp_path.glob("*.edf"))
+    assert len(edfs) == 1, err
+    result = analyze_file(edfs[0])
+    assert result["stats"]["duration_s"] == pytest.approx(10.0), (result["quality"], result.get("gaps"), err[-1500:])
+    found = [e["onset_s"] for e in result["events"] if e["kind"] == "twitch"]
+    truth = [tw.onset_s for tw in synth.truth.twitches if tw.onset_s < 9.8]
+    tp, fp, fn = match(np.array(found), np.array(truth))
+    assert len(truth) >= 3 and tp >= len(truth) - 1 and fp <= 1, (found, truth)
+
+
+def test_record_sim_with_lsl_is_seen_by_an_independent_inlet(tmp_path):
+    """While `record --source sim: --lsl` runs, a separate inlet sees EMG and Markers streams."""
+    proc = subprocess.Popen([*CLI, "record", "--source", "sim:twitch_rate=60,seed=5", "--lsl", "--duration", "5s",
+                             "--out", str(tmp_path)], stderr=subprocess.PIPE, text=True)
+    try:
+        pred = "starts-with(name,'myotwitch') and type='{}'"
+        emg_info = pylsl.resolve_bypred(pred.format("EMG"), 1, 15)
+        mk_info = pylsl.resolve_bypred(pred.format("Markers"), 1, 15)
+        assert emg_info and mk_info, "no EMG/Markers streams published"
+        emg, mk = pylsl.StreamInlet(emg_info[0]), pylsl.StreamInlet(mk_info[0])
+        assert emg.info(2).get_channel_units() == ["microvolts"]
+        emg.open_stream(2)
+        mk.open_stream(2)
+        stamps, marks = [], []
+        t_start = time.monotonic()
+        while proc.poll() is None or time.monotonic() - t_start < 1:
+            _, ts = emg.pull_chunk(timeout=0.1, max_samples=10000)
+            stamps += ts
+            m, mt = mk.pull_chunk(timeout=0.0)
+            marks += [json.loads(s[0]) for s in m]
+            if time.monotonic() - t_start > 30:
+                break
+        wall = time.monotonic() - t_start
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    rate = (len(stamps) - 1) / (stamps[-1] - stamps[0])
+    assert abs(rate - 1000.0) < 5.0 and len(stamps) > 0.5 * 1000 * min(wall, 5)
+    assert [m for m in marks if m["kind"] == "twitch"], marks
+
+
+def test_live_app_acquisition_publishes_when_asked():
+    """`live --lsl`: the app's acquisition thread publishes the same two streams."""
+    from myotwitch.dsp import DetectorConfig
+    from myotwitch.host.gui.acquisition import Acquisition
+
+    acq = Acquisition("sim:twitch_rate=120,seed=9,speed=3", DetectorConfig(), lsl=True)
+    acq.start()
+    try:
+        pred = "starts-with(name,'myotwitch') and type='{}'"
+        emg = pylsl.StreamInlet(pylsl.resolve_bypred(pred.format("EMG"), 1, 10)[0])
+        mk = pylsl.StreamInlet(pylsl.resolve_bypred(pred.format("Markers"), 1, 10)[0])
+        emg.open_stream(3)
+        mk.open_stream(3)
+        n, marks, deadline = 0, [], time.monotonic() + 15
+        while (n < 3000 or not marks) and time.monotonic() < deadline:
+            _, ts = emg.pull_chunk(timeout=0.1, max_samples=10000)
+            n += len(ts)
+            m, _ = mk.pull_chunk(timeout=0.0)
+            marks += [json.loads(s[0]) for s in m]
+    finally:
+        acq.stop()
+    assert n >= 3000 and any(m["kind"] == "twitch" for m in marks), (n, marks, acq.state.error)
+
+
+def test_devices_lists_the_lsl_streams_it_sees(capsys):
+    import argparse
+
+    from myotwitch.host.devices import list_all
+
+    name = unique("seen")
+    _keep = outlet(name, 2, fs=500.0, units=["uV", "uV"])
+    _markers = pylsl.StreamOutlet(pylsl.StreamInfo(name + "-m", "Markers", 1, pylsl.IRREGULAR_RATE,
+                                                   pylsl.cf_string, name + "-m"))
+    assert list_all(argparse.Namespace(probe_all=False, no_ble=True, no_lsl=False, lsl_wait=1.0)) == 0
+    lines = capsys.readouterr().out.splitlines()
+    row = next(line for line in lines if line.startswith(f"lsl:{name} "))
+    assert "2 ch @ 500 Hz" in row and f"source_id {name}-sid" in row
+    assert "irregular rate (not usable)" in next(line for line in lines if line.startswith(f"lsl:{name}-m "))
+
+
+def test_marker_json_is_strict_and_carries_the_unit_label_when_known():
+    import dataclasses
+
+    from myotwitch.dsp.events import Event
+    from myotwitch.host.lsl_publish import marker_text
+
+    e = Event(1.25, 1.27, 20.0, 512.3, float("nan"), 1, "twitch", None, 1250, 1270)
+    d = json.loads(marker_text(e, ("left", "right")))
+    assert d == {"kind": "twitch", "channel": 1, "label": "right", "onset_s": 1.25, "duration_ms": 20.0,
+                 "peak_to_peak_uv": 512.3, "snr_db": None}
+
+    @dataclasses.dataclass(frozen=True)
+    class WithUnit(Event):
+        unit: str | None = None
+
+    d = json.loads(marker_text(WithUnit(1.0, 1.01, 10.0, 80.0, 20.0, 0, "twitch", unit="U3"), ("calf",)))
+    assert d["unit"] == "U3" and d["label"] == "calf"

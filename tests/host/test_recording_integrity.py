@@ -1,0 +1,141 @@
+"""Recording files hold exactly the samples received (#18 item 1, padding item 10) and stay
+whole when the disk fills (#16 item 2) or the recorder is killed in its first second (#16 item 3).
+Checked with independent readers: pyedflib, edfio and MNE."""
+
+import datetime as dt
+import errno
+import json
+import logging
+import os
+import subprocess
+import sys
+
+import edfio
+import numpy as np
+import pyedflib
+import pytest
+
+from myotwitch.host import edf as edf_mod
+from myotwitch.host import session as session_mod
+from myotwitch.host.analysis import analyze_file
+from myotwitch.host.edf import EdfReader, EdfWriter, read_header
+from myotwitch.host.recorder import MARKER_SUFFIX, Recorder, RecorderError, recover
+from myotwitch.host.sources import open_source
+
+SIM = "sim:rate=1000,channels=1,twitch_rate=120,seed=4,speed=0"
+
+
+def pyedflib_read(path):
+    f = pyedflib.EdfReader(str(path))
+    try:
+        return f.datarecords_in_file, f.readSignal(0), f.readAnnotations()
+    finally:
+        f.close()
+
+
+def test_record_20s_holds_exactly_20s_and_nothing_clipped(tmp_path):
+    rec = Recorder(open_source(SIM), str(tmp_path), duration_s=20.0, status_interval_s=999)
+    rec.run()
+    [path] = rec.closed_files
+    records, signal, (onsets, _, texts) = pyedflib_read(path)
+    assert records == 20 and len(signal) == 20_000  # no extra record at the digital minimum
+    assert signal.min() > -4000
+    with open(path[:-4] + ".summary.json", encoding="utf-8") as fh:
+        summary = json.load(fh)
+    # every annotation the recorder made (twitches, the episode open at the end) is in the file
+    assert sum(t.startswith("twitch") for t in texts) == summary["stats"]["counts"]["twitch"] > 0
+    assert sum(t.startswith("episode") for t in texts) == summary["stats"]["episodes"] > 0
+    result = analyze_file(path)
+    assert result["stats"]["duration_s"] == pytest.approx(20.0)
+    assert max(result["quality"]["clipped_fraction"]) == 0
+    assert edfio.read_edf(path).duration == pytest.approx(20.0)
+    mne = pytest.importorskip("mne")
+    assert mne.io.read_raw_edf(path, verbose="error").n_times == 20_000
+
+
+def test_partial_last_record_is_padded_with_zero_and_excluded(tmp_path):
+    p = tmp_path / "p.edf"
+    x = np.full((1, 1500), 100.0)
+    with EdfWriter(p, fs=1000, labels=["calf"], uv_per_count=0.125) as w:
+        w.write(x)
+        for k in range(60):  # more annotations at close than one record's annotation signal holds
+            w.annotate(1.4, 0.01, f"twitch ch0 {k}uV 20dB")
+    records, signal, (onsets, durations, texts) = pyedflib_read(p)
+    assert records >= 3
+    np.testing.assert_allclose(signal[:1500], 100.0)
+    assert np.all(signal[1500:] == 0.0)  # 0 µV, never a step to -4096
+    assert sum(t.startswith("twitch") for t in texts) == 60 and "end_padding" in texts
+    r = EdfReader(p)
+    assert r.n_samples == 1500
+    assert edfio.read_edf(p).num_signals == 1
+    mne = pytest.importorskip("mne")
+    mne.io.read_raw_edf(p, verbose="error")
+
+
+def _short_then_full(real_write, good_records):
+    calls = {"n": 0}
+
+    def write(fd, data):
+        if len(data) > 2000:  # data records, not the header
+            calls["n"] += 1
+            if calls["n"] == good_records + 1:
+                return real_write(fd, bytes(data[:1536]))  # the disk had room for 1,536 more bytes
+            if calls["n"] > good_records + 1:
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+    return write
+
+
+def test_disk_full_mid_record_leaves_whole_records_and_no_temp_files(tmp_path, monkeypatch):
+    out = tmp_path / "rec"
+    real_write, real_dump = os.write, json.dump
+    monkeypatch.setattr(edf_mod.os, "write", _short_then_full(real_write, 16))
+
+    def full_dump(obj, fh, *a, **k):
+        if str(getattr(fh, "name", "")).endswith(".summary.json.tmp"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_dump(obj, fh, *a, **k)
+    monkeypatch.setattr(session_mod.json, "dump", full_dump)
+    with pytest.raises(RecorderError, match="disk full"):
+        Recorder(open_source("sim:rate=1000,channels=2,seed=2,speed=0"), str(out), duration_s=30.0,
+                 status_interval_s=999).run()
+    [path] = out.glob("*.edf")
+    h = read_header(path)
+    assert h.n_records == 16 and h.truncated_bytes == 0
+    assert os.path.getsize(path) == h.header_bytes + 16 * h.record_bytes
+    assert pyedflib_read(path)[0] == 16
+    # restarting on the still-full disk: no crash, no temp file, the file stays readable
+    recover(str(out))
+    assert not list(out.glob("*.tmp"))
+    assert pyedflib_read(path)[0] == 16
+    # once there is room again, the summary is written and the marker cleared
+    monkeypatch.setattr(session_mod.json, "dump", real_dump)
+    monkeypatch.setattr(edf_mod.os, "write", real_write)
+    assert recover(str(out)) == [str(path)]
+    assert not list(out.glob("*" + MARKER_SUFFIX)) and not list(out.glob("*.tmp"))
+
+
+def _dead_pid():
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+def test_kill_in_the_first_second_is_recovered_once(tmp_path, caplog):
+    out = tmp_path / "rec"
+    out.mkdir()
+    path = out / "myotwitch_20261129-010203_00000001.edf"
+    w = EdfWriter(path, fs=1000, labels=["calf"], uv_per_count=0.125, start=dt.datetime(2026, 11, 29, 1, 2, 3))
+    w.write(np.zeros((1, 400)))  # killed before the first record was complete: header only, count -1
+    os.close(w._fd)
+    (out / (path.name + MARKER_SUFFIX)).write_text(json.dumps({"pid": _dead_pid()}))
+    with caplog.at_level(logging.WARNING):
+        recover(str(out))
+    assert not any("could not recover" in r.message for r in caplog.records)
+    assert not list(out.glob("*" + MARKER_SUFFIX))
+    if path.exists():  # either removed, or a valid empty recording
+        assert read_header(path, allow_truncated=False).n_records == 0
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        assert recover(str(out)) == []
+    assert not caplog.records

@@ -1,0 +1,95 @@
+"""The HTML report trusts nothing from files: sidecars are validated, every value is escaped,
+and a Content-Security-Policy forbids scripts. Its trend plot has dated ticks."""
+
+import copy
+import json
+import re
+
+import pytest
+
+pytest.importorskip("matplotlib")
+
+from myotwitch.dsp import DetectorConfig  # noqa: E402
+from myotwitch.host.analysis import analyze_file  # noqa: E402
+from myotwitch.host.analyze_cmd import _load_summary  # noqa: E402
+from myotwitch.host.cli import main  # noqa: E402
+from myotwitch.host.errors import FormatError  # noqa: E402
+from myotwitch.host.paths import data_dir  # noqa: E402
+from myotwitch.host.report import write_report  # noqa: E402
+
+CSV = str(data_dir() / "examples" / "calf-30s.csv")
+SCRIPT = "<script>alert(1)</script>"
+
+
+@pytest.fixture(scope="module")
+def session():
+    s = analyze_file(CSV, DetectorConfig())
+    assert s["episodes"], "the example needs an episode for these tests"
+    return s
+
+
+def sidecar(tmp_path, s, name="night.summary.json"):
+    p = tmp_path / name
+    p.write_text(json.dumps(s))
+    return p
+
+
+@pytest.mark.parametrize("tamper, field", [
+    (lambda s: s["episodes"][0].__setitem__("n_twitches", SCRIPT), "episodes[0].n_twitches"),
+    (lambda s: s["stats"]["counts"].__setitem__("twitch", SCRIPT), "stats.counts.twitch"),
+    (lambda s: s["stats"].__setitem__("twitches_per_hour", float("inf")), "stats.twitches_per_hour"),
+    (lambda s: s["quality"].__setitem__("noise_floor_uv_rms", SCRIPT), "quality.noise_floor_uv_rms"),
+    (lambda s: s["events"][0].__setitem__("kind", SCRIPT), "events[0].kind"),
+    (lambda s: s["events"][0].__setitem__("channel", 7), "events[0].channel"),
+    (lambda s: s.__setitem__("start", SCRIPT), "start"),
+    (lambda s: s["stats"].__setitem__("twitches_per_channel", [1]), "stats.twitches_per_channel"),
+])
+def test_tampered_sidecars_are_refused_naming_the_field(tmp_path, session, tamper, field):
+    s = copy.deepcopy(session)
+    tamper(s)
+    with pytest.raises(FormatError, match=re.escape(f"field '{field}'")):
+        _load_summary(str(sidecar(tmp_path, s)))
+
+
+def test_a_tampered_sidecar_cannot_put_a_script_in_the_report(tmp_path, session, capsys):
+    s = copy.deepcopy(session)
+    s["episodes"][0]["n_twitches"] = SCRIPT
+    out = tmp_path / "r.html"
+    rc = main(["analyze", str(sidecar(tmp_path, s)), "--report", str(out), "--no-index", "--no-progress"])
+    assert rc == 1 and "episodes[0].n_twitches" in capsys.readouterr().err
+    assert not out.exists() or "<script" not in out.read_text()
+
+
+def test_text_from_files_is_escaped_everywhere_and_scripts_are_forbidden(tmp_path, session):
+    a, b = copy.deepcopy(session), copy.deepcopy(session)
+    a["channels"] = [SCRIPT, "\"'><img src=x onerror=alert(2)>"]
+    a["start"], b["start"] = "2026-11-01T22:00:00", "2026-11-03T23:00:00"
+    b["quality"]["warnings"] = [SCRIPT]
+    b["advice"] = {"notice": SCRIPT, "items": [{"id": "x", "level": "info\" onmouseover=\"alert(3)", "section": SCRIPT,
+                                              "text": SCRIPT, "why": SCRIPT}]}
+    out = tmp_path / "r.html"
+    write_report(str(out), [a, b])
+    doc = out.read_text()
+    assert "<script" not in doc.lower() and "<img src=x" not in doc and 'onmouseover="alert' not in doc
+    assert "&lt;script&gt;" in doc
+    csp = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', doc)
+    assert csp and "default-src 'none'" in csp.group(1) and "script-src" not in csp.group(1)
+
+
+def test_sessions_over_time_has_dated_ticks(session):
+    from myotwitch.host.report import trend_figure
+
+    rs = []
+    for day in (1, 4, 9):
+        s = copy.deepcopy(session)
+        s["start"] = f"2026-11-{day:02d}T22:30:00"
+        rs.append(s)
+    fig = trend_figure(rs)
+    fig.canvas.draw()
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels() if t.get_text()]
+    assert labels and not any(re.fullmatch(r"[\d.]+", t) and "." in t for t in labels), labels
+    assert any(re.search(r"Nov|\b\d{1,2}\b|2026", t) for t in labels), labels
+    undated = [copy.deepcopy(session) for _ in range(3)]
+    fig = trend_figure(undated)
+    locs = [v for v in fig.axes[0].get_xticks() if 0.5 <= v <= 3.5]
+    assert locs and all(float(v).is_integer() for v in locs), locs
