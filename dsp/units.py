@@ -268,22 +268,22 @@ class UnitTracker:
         if len(cands) > 1:  # two different units: the best one, then the best other in the rest
             gain = d / tt[:, None]
             score = np.where((gain >= 0.3) & (gain <= 3.0), d * d / tt[:, None], -np.inf)
-            k1, p1 = np.unravel_index(int(np.argmax(score)), score.shape)
-            if np.isfinite(score[k1, p1]):
+            k1, q1 = (int(v) for v in np.unravel_index(int(np.argmax(score)), score.shape))
+            if np.isfinite(score[k1, q1]):
                 rest = segw.copy()
-                rest[:, p1: p1 + L] -= gain[k1, p1] * Tw[k1].reshape(C, L)
+                rest[:, q1: q1 + L] -= gain[k1, q1] * Tw[k1].reshape(C, L)
                 d_r = Tw @ self._windows(rest).T
                 g_r = d_r / tt[:, None]
-                sc = np.where((g_r >= 0.3) & (g_r <= 3.0) & (np.abs(np.arange(P) - p1)[None, :] >= self.min_sep),
+                sc = np.where((g_r >= 0.3) & (g_r <= 3.0) & (np.abs(np.arange(P) - q1)[None, :] >= self.min_sep),
                               d_r * d_r / tt[:, None], -np.inf)
                 sc[k1] = -np.inf
-                k2, p2 = np.unravel_index(int(np.argmax(sc)), sc.shape)
-                if np.isfinite(sc[k2, p2]):
-                    ratio = self._overlap_ratio(segw, [(Tw[k1], float(gain[k1, p1]), int(p1)),
-                                                       (Tw[k2], float(g_r[k2, p2]), int(p2))],
+                k2, q2 = (int(v) for v in np.unravel_index(int(np.argmax(sc)), sc.shape))
+                if np.isfinite(sc[k2, q2]):
+                    ratio = self._overlap_ratio(segw, [(Tw[k1], float(gain[k1, q1]), int(q1)),
+                                                       (Tw[k2], float(g_r[k2, q2]), int(q2))],
                                                 min(cands[k1].n, cands[k2].n))
                     if best is None or ratio < best[0]:
-                        best = (ratio, int(k1), int(p1), int(k2), int(p2))
+                        best = (ratio, int(k1), int(q1), int(k2), int(q2))
         if best is None or best[0] > 1.0:
             return None
         return cands[best[1]], cands[best[3]], best[0]
