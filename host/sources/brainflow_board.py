@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from types import ModuleType
 
 import numpy as np
@@ -34,7 +35,13 @@ INT_PARAMS = ("ip_port", "ip_port_aux", "ip_port_anc", "ip_protocol", "timeout",
 def require_brainflow() -> ModuleType:
     """brainflow.board_shim, or one line saying which extra to install."""
     try:
-        from brainflow import board_shim
+        with warnings.catch_warnings():
+            # board_shim loads its library through pkg_resources (on first use), which new
+            # setuptools flags on stderr: not ours to show, so load it here, quietly
+            warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+            from brainflow import board_shim
+
+            board_shim.BoardControllerDLL.get_instance()
     except (ImportError, OSError) as e:
         raise SourceError(f"BrainFlow boards need the brainflow extra: pip install 'myotwitch[brainflow]' ({e})") from e
     if not log.isEnabledFor(logging.DEBUG):

@@ -322,6 +322,7 @@ class LslSource(Source):
             return []
         x = np.concatenate([p[0] for p in parts]) if len(parts) > 1 else parts[0][0]
         ts = np.concatenate([p[1] for p in parts]) if len(parts) > 1 else parts[0][1]
+        assert ts is not None  # every held or new part carries its time stamps
         out: list[Record] = []
         if self._down_since is not None and self._t_next is None and self._next_index:
             # the stream came back in another format: only the host clock knows the outage

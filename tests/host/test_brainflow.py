@@ -9,13 +9,16 @@ import time
 import numpy as np
 import pytest
 
-pytest.importorskip("brainflow", reason="brainflow (myotwitch[brainflow]) is not installed")
-
-from brainflow.board_shim import BoardIds, BoardShim, BrainFlowInputParams  # noqa: E402
-
 from myotwitch.host.errors import SourceError, UsageError  # noqa: E402
 from myotwitch.host.sources import open_source, parse_spec  # noqa: E402
-from myotwitch.host.sources.brainflow_board import PackageCounter  # noqa: E402
+from myotwitch.host.sources.brainflow_board import PackageCounter, require_brainflow  # noqa: E402
+
+# imported the way the source imports it (quietly: board_shim pulls in the deprecated pkg_resources)
+try:
+    _bs = require_brainflow()
+except SourceError:
+    pytest.skip("brainflow (myotwitch[brainflow]) is not installed", allow_module_level=True)
+BoardIds, BoardShim, BrainFlowInputParams = _bs.BoardIds, _bs.BoardShim, _bs.BrainFlowInputParams
 from myotwitch.host.stream import DeviceInfo, GapRecord, SampleBlock  # noqa: E402
 
 CLI = [sys.executable, "-m", "myotwitch.host.cli"]
