@@ -22,14 +22,29 @@ class Event:
     #: first and one-past-last sample index (absolute), for exact comparisons and plotting.
     onset_sample: int = field(default=0, compare=True)
     offset_sample: int = field(default=0, compare=True)
+    #: the recurring source (motor-unit waveform) this twitch matched, e.g. "U3"; None when
+    #: it matched none (a one-off, an overlap, or not a twitch). See dsp/units.py.
+    unit: str | None = None
+    #: multi-channel twitches: band-passed peak-to-peak on every channel (µV), and the
+    #: channels whose detector fired for it (one twitch seen on several channels counts once).
+    channels_peak_to_peak_uv: tuple[float, ...] | None = None
+    hit_channels: tuple[int, ...] | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        for k in ("channels_peak_to_peak_uv", "hit_channels"):
+            if d[k] is not None:
+                d[k] = list(d[k])
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> Event:
         names = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        kw = {k: v for k, v in d.items() if k in names}
+        for k in ("channels_peak_to_peak_uv", "hit_channels"):
+            if kw.get(k) is not None:
+                kw[k] = tuple(kw[k])
+        return cls(**kw)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from myotwitch.dsp.events import Episode, Event, Gap
 from myotwitch.dsp.filters import StreamingSOS, bandpass_sos, lowpass_sos
 from myotwitch.dsp.mains import MainsCanceller, MainsEstimate, estimate_mains
 from myotwitch.dsp.noise import NoiseFloor
+from myotwitch.dsp.units import UnitStage
 
 OFFLINE_CHUNK = 1 << 18  # samples per channel per internal step in detect(): bounds memory
 
@@ -49,6 +50,8 @@ class Pipeline:
         self._probe_n = max(1, round(cfg.mains_probe_s * self.fs))
         self._settle_n = round(cfg.settle_s * self.fs)
         self._episodes = EpisodeGrouper(cfg.episode_gap_s, cfg.episode_max_s)
+        #: after classification: one twitch across channels counts once, twitches get units
+        self.units = UnitStage(self.fs, n_channels, band_high_hz=cfg.band_for(self.fs)[1])
         self.reset()
 
     # -- public API -------------------------------------------------------------------
@@ -68,6 +71,7 @@ class Pipeline:
         self._env.reset()
         self._lf.reset()
         self._episodes.reset()
+        self.units.reset()
         self._in_gap = False
         self._settle_left = self._settle_n
         self._clipped = np.zeros(self.n_channels, dtype=np.int64)
@@ -104,7 +108,7 @@ class Pipeline:
         if self._band is None:
             events += self._release()
         if not self._in_gap:
-            events += self._classify(self._segmenter.end_segment("end"))
+            events += self._classify(self._segmenter.end_segment("end"), final=True)
         self.episodes += self._episodes.flush()
         return events
 
@@ -116,7 +120,7 @@ class Pipeline:
     @property
     def latency_horizon_s(self) -> float:
         """Events starting before this time have all been reported."""
-        return self._segmenter.finalised_until() / self.fs
+        return self.units.held_from(self._segmenter.finalised_until()) / self.fs
 
     def current_floor(self) -> np.ndarray | None:
         """The noise floor (µV RMS per channel) now in use; None while it is being learnt."""
@@ -184,7 +188,7 @@ class Pipeline:
     def _gap(self, n: int) -> list[Event]:
         events: list[Event] = []
         if not self._in_gap:
-            events = self._classify(self._segmenter.end_segment("gap"))
+            events = self._classify(self._segmenter.end_segment("gap"), final=True)
         if self.gaps and self._in_gap:
             last = self.gaps[-1]
             self.gaps[-1] = Gap(last.start_sample, last.n_samples + n, self.fs)
@@ -213,6 +217,7 @@ class Pipeline:
         env = np.sqrt(np.maximum(self._env.process(y2), 0.0))
         lf = self._lf.process(clean)
         floor = self._noise.process(y2)
+        self.units.push(y, self.samples_seen)
         if self._settle_left:
             k = min(self._settle_left, n)
             floor[:, :k] = np.nan
@@ -227,13 +232,14 @@ class Pipeline:
         if self.config.clip_uv is not None:
             self._clipped += (np.abs(x) >= self.config.clip_uv).sum(axis=1)
 
-    def _classify(self, bursts: list) -> list[Event]:
-        if not bursts:
+    def _classify(self, bursts: list, final: bool = False) -> list[Event]:
+        events = [classify(b, self.fs, self.config) for b in bursts]
+        events = self.units.process(events, self._segmenter.finalised_until(), final)
+        if not events:
             if self._episodes.has_open:
                 self.episodes += self._episodes.advance(self.latency_horizon_s)
             return []
-        events = sorted((classify(b, self.fs, self.config) for b in bursts),
-                        key=lambda e: (e.onset_sample, e.channel))
+        events.sort(key=lambda e: (e.onset_sample, e.channel))
         self.episodes += self._episodes.process(events, self.latency_horizon_s)
         return events
 

@@ -236,3 +236,228 @@ RATES_HZ = (500.0, 1000.0, 2000.0)
 
 def case_spec(name: str, fs: float, duration_s: float, seed: int, n_channels: int = 1) -> SynthSpec:
     return SynthSpec(fs=fs, duration_s=duration_s, seed=seed, n_channels=n_channels, **CASES[name])
+
+
+# -- recurring sources (motor-unit fingerprints) -------------------------------------------------
+@dataclass(frozen=True)
+class Source:
+    """One recurring source: a fixed waveform that fires again and again.
+
+    The shape is a weighted sum of the first three Hermite functions (biphasic, triphasic,
+    polyphasic) over ``duration_ms``; ``gains``/``delays_ms`` say how it reaches each channel
+    (volume conduction: a smaller, slightly later copy on the neighbouring electrodes)."""
+
+    shape: tuple[float, float, float]
+    duration_ms: float
+    ptp_uv: float
+    rate_per_min: float
+    gains: tuple[float, ...] = (1.0,)
+    delays_ms: tuple[float, ...] = (0.0,)
+
+
+@dataclass(frozen=True)
+class SourceTwitch(TrueTwitch):
+    """A true twitch with the source that fired it."""
+
+    source: int = -1
+
+
+@dataclass(frozen=True)
+class UnitSynthSpec:
+    """A recording of recurring sources in noise. Firings of different sources are kept at
+    least ``min_spacing_s`` apart; ``doublet_prob`` adds a second discharge 3-8 ms later."""
+
+    sources: tuple[Source, ...]
+    fs: float = 1000.0
+    duration_s: float = 600.0
+    n_channels: int = 1
+    seed: int = 0
+    noise_uv: float = 4.0
+    baseline_uv: float = 20.0
+    amp_jitter: float = 0.05
+    doublet_prob: float = 0.0
+    min_spacing_s: float = 0.25
+
+    def with_(self, **kw: Any) -> UnitSynthSpec:
+        return replace(self, **kw)
+
+
+def _hermite_wave(shape: tuple[float, float, float], t: np.ndarray) -> np.ndarray:
+    g = np.exp(-t * t / 2)
+    h1, h2, h3 = t * g, (t * t - 1) * g, (t**3 - 3 * t) * g / 1.5
+    return shape[0] * h1 + shape[1] * h2 + shape[2] * h3
+
+
+def source_waveform(src: Source, fs: float, shift_s: float = 0.0) -> np.ndarray:
+    """The source's waveform sampled at ``fs`` (unit peak-to-peak at shift 0), starting
+    ``shift_s`` late: evaluated at 8x the rate, then decimated, so sub-sample shifts are exact."""
+    fs_hi = fs * OVERSAMPLE
+    half = src.duration_ms / 2000.0
+    n = int(np.ceil((2 * half + 0.004) * fs_hi / OVERSAMPLE)) * OVERSAMPLE + 4 * OVERSAMPLE
+    t_hi = (np.arange(n) / fs_hi - shift_s - half - 0.002) / half * 3.0
+    w = _hermite_wave(src.shape, t_hi)
+    w = signal.resample_poly(w, 1, OVERSAMPLE)
+    ref = signal.resample_poly(_hermite_wave(src.shape, (np.arange(n) / fs_hi - half - 0.002) / half * 3.0),
+                               1, OVERSAMPLE)
+    return w / (ref.max() - ref.min())
+
+
+def random_sources(rng: np.random.Generator, n: int, n_channels: int = 1,
+                   ptp_uv: tuple[float, float] = (60.0, 600.0), rate_per_min: tuple[float, float] = (2.0, 10.0),
+                   duration_ms: tuple[float, float] = (5.0, 25.0)) -> tuple[Source, ...]:
+    """``n`` sources that a careful observer could tell apart: each differs from every other
+    in shape (correlation < 0.9 at the best lag) or in size (ratio > 1.5)."""
+    out: list[Source] = []
+    fs = 4000.0
+    while len(out) < n:
+        shape = rng.normal(size=3)
+        shape[int(rng.integers(3))] *= 3  # one dominant phase pattern
+        unit_shape = shape / np.linalg.norm(shape)
+        cand = Source((float(unit_shape[0]), float(unit_shape[1]), float(unit_shape[2])), float(rng.uniform(*duration_ms)),
+                      _loguniform(rng, ptp_uv), float(rng.uniform(*rate_per_min)),
+                      tuple(float(v) for v in ([1.0] + list(rng.uniform(0.15, 0.7, n_channels - 1)))),
+                      tuple(float(v) for v in ([0.0] + list(rng.uniform(0.0, 3.0, n_channels - 1)))))
+        if n_channels > 1:  # the strongest channel need not be channel 0
+            order = rng.permutation(n_channels)
+            cand = replace(cand, gains=tuple(cand.gains[i] for i in order),
+                           delays_ms=tuple(cand.delays_ms[i] for i in order))
+        w = source_waveform(cand, fs)
+        if all(_distinct(w, cand.ptp_uv, source_waveform(o, fs), o.ptp_uv) for o in out):
+            out.append(cand)
+    return tuple(out)
+
+
+def _distinct(a: np.ndarray, a_ptp: float, b: np.ndarray, b_ptp: float) -> bool:
+    ratio = max(a_ptp, b_ptp) / min(a_ptp, b_ptp)
+    xc = signal.correlate(a, b, mode="full") / (np.linalg.norm(a) * np.linalg.norm(b))
+    return ratio > 1.5 or float(xc.max()) < 0.9
+
+
+def synthesize_units(spec: UnitSynthSpec) -> tuple[np.ndarray, GroundTruth]:
+    """Return ``(x, truth)`` like ``synthesize``; truth twitches are ``SourceTwitch`` (one per
+    firing, on the channel where the source is largest)."""
+    rng = np.random.default_rng([spec.seed, 0x5C])
+    fs, ch = spec.fs, spec.n_channels
+    n = int(round(spec.duration_s * fs))
+    t = np.arange(n) / fs
+    x = np.empty((ch, n))
+    for c in range(ch):
+        x[c] = _band_noise(rng, n, fs, 15.0, 500.0, spec.noise_uv)
+        for _ in range(3):
+            x[c] += spec.baseline_uv / 3 * np.sin(2 * np.pi * rng.uniform(0.05, 0.5) * t + rng.uniform(0, 2 * np.pi))
+    firings = []
+    for k, src in enumerate(spec.sources):
+        for onset in _events(rng, src.rate_per_min, spec.duration_s):
+            firings.append((float(onset), k))
+    firings.sort()
+    truth = GroundTruth()
+    last = -np.inf
+    for onset, k in firings:
+        if onset - last < spec.min_spacing_s:
+            continue
+        src = spec.sources[k]
+        amp = src.ptp_uv * (1.0 + spec.amp_jitter * rng.standard_normal())
+        doublet = bool(rng.random() < spec.doublet_prob)
+        lag2 = rng.uniform(0.003, 0.008)
+        amp2 = amp * rng.uniform(0.5, 1.0)
+        main = int(np.argmax(src.gains[:ch]))
+        support_on = support_off = None
+        for c in range(ch):
+            s_exact = onset + src.delays_ms[c] / 1000.0
+            s = int(np.floor(s_exact * fs))
+            w = amp * src.gains[c] * source_waveform(src, fs, s_exact - s / fs)
+            if doublet:
+                s2 = s_exact + lag2
+                w2 = amp2 * src.gains[c] * source_waveform(src, fs, s2 - s / fs)
+                m = max(w.size, w2.size)
+                w = np.pad(w, (0, m - w.size)) + np.pad(w2, (0, m - w2.size))
+            e = min(n, s + w.size)
+            if s >= n:
+                break
+            x[c, s:e] += w[: e - s]
+            if c == main:
+                support = np.flatnonzero(np.abs(w) > 0.02 * np.abs(w).max())
+                support_on, support_off = (s + support[0]) / fs, (s + support[-1] + 1) / fs
+        if support_on is None or support_off is None:
+            continue
+        truth.twitches.append(SourceTwitch(support_on, support_off, main, amp * src.gains[main], doublet, k))
+        last = onset
+    return x.astype(np.float32), truth
+
+
+# -- the simulator's scene: recurring sources and volume conduction ------------------------------
+@dataclass(frozen=True)
+class SceneSpec(SynthSpec):
+    """``SynthSpec`` plus ``units`` recurring sources (on top of the one-off twitches) and
+    ``crosstalk``: each channel also picks up the others at up to this gain, 0-3 ms later."""
+
+    units: int = 0
+    crosstalk: float = 0.0
+
+
+class Crosstalk:
+    """Streaming volume conduction: ``y_c = x_c + sum_k g_ck x_k(t - d_ck)`` for k != c, with
+    gains ``crosstalk * U(0.5, 1)`` and delays of 0-3 ms drawn once per pair."""
+
+    def __init__(self, fs: float, n_channels: int, crosstalk: float, seed: int = 0) -> None:
+        rng = np.random.default_rng([seed, 0xC7])
+        self.gain = crosstalk * rng.uniform(0.5, 1.0, (n_channels, n_channels))
+        np.fill_diagonal(self.gain, 0.0)
+        self.delay = rng.integers(0, int(0.003 * fs) + 1, (n_channels, n_channels))
+        self._hist = np.zeros((n_channels, int(self.delay.max())))
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        d = self._hist.shape[1]
+        full = np.concatenate([self._hist, x], axis=1)
+        y = np.array(x, dtype=np.float64)
+        n = x.shape[1]
+        for c in range(x.shape[0]):
+            for k in range(x.shape[0]):
+                if self.gain[c, k]:
+                    s = d - int(self.delay[c, k])
+                    y[c] += self.gain[c, k] * full[k, s: s + n]
+        self._hist = full[:, full.shape[1] - d:] if d else self._hist
+        return y
+
+
+class SceneStream:
+    """``SynthStream`` with the scene's recurring sources added and crosstalk applied; truth
+    holds the one-off twitches and the sources' firings (``SourceTwitch``) in absolute time."""
+
+    def __init__(self, spec: SceneSpec, segment_s: float = 10.0) -> None:
+        self.base = SynthStream(spec, segment_s)
+        self.spec = spec
+        self.truth = self.base.truth
+        self.segment_s = segment_s
+        rng = np.random.default_rng([spec.seed, 0x50])
+        self.sources = random_sources(rng, spec.units, spec.n_channels, rate_per_min=(4.0, 15.0)) if spec.units else ()
+        self.mixer = Crosstalk(spec.fs, spec.n_channels, spec.crosstalk, spec.seed) if spec.crosstalk else None
+        self._buf = np.empty((spec.n_channels, 0))
+        self._segment = 0
+        self.samples_read = 0
+
+    def read(self, n: int) -> np.ndarray:
+        x = self.base.read(n).astype(np.float64)
+        if self.sources:
+            while self._buf.shape[1] < n:
+                start = self._segment * self.segment_s
+                u, truth = synthesize_units(UnitSynthSpec(self.sources, fs=self.spec.fs, duration_s=self.segment_s,
+                                                          n_channels=self.spec.n_channels, noise_uv=0.0,
+                                                          baseline_uv=0.0, seed=self.spec.seed * 100_003 + self._segment))
+                self.truth.twitches += [replace(t, onset_s=t.onset_s + start, offset_s=t.offset_s + start)
+                                        for t in truth.twitches]
+                self._buf = np.concatenate([self._buf, u], axis=1)
+                self._segment += 1
+            x += self._buf[:, :n]
+            self._buf = self._buf[:, n:]
+        if self.mixer is not None:
+            x = self.mixer.process(x)
+        self.samples_read += n
+        return x.astype(np.float32)
+
+
+def scene_stream(spec: SynthSpec) -> SynthStream | SceneStream:
+    """The stream a simulator plays: a scene when the spec asks for units or crosstalk."""
+    if isinstance(spec, SceneSpec) and (spec.units or spec.crosstalk):
+        return SceneStream(spec)
+    return SynthStream(spec)

@@ -39,6 +39,7 @@ METRICS: dict[str, object] = {
     "sleep_association": False, "sleep_short_rate": 0.0, "sleep_long_rate": 0.0, "sleep_short_n": 0,
     "sleep_long_n": 0,
     "stress_avg": 0.0, "one_site_share": 0.0, "one_site": "",
+    "units_known": 0, "units_new": 0, "units_span_days": 0, "units_new_detail": "",
 }
 
 
@@ -408,9 +409,17 @@ def compute_metrics(sessions: list[dict], diary: list[dict], ruleset: RuleSet,
         m[f"symptom_{sname}"] = sum(1 for e in diary if e["kind"] == "symptom" and e["name"] == sname
                                     and e["time"] >= symptom_cut)
     elsewhere = m["symptom_twitching_elsewhere"] > 0
-    m["spreading"] = bool(new_sites) or elsewhere
+    # recurring sources (host/unit_registry.py): new ones that keep firing, over >= 2 weeks
+    from myotwitch.host.unit_registry import new_unit_metrics
+
+    m.update(new_unit_metrics(sessions, d.get("new_unit_span_days", 14), d.get("new_unit_baseline_days", 7),
+                              d.get("new_unit_min_sessions", 2)))
+    new_units = (m["units_span_days"] >= d.get("new_unit_span_days", 14)
+                 and m["units_new"] >= d.get("new_units_min", 2))
+    m["spreading"] = bool(new_sites) or elsewhere or new_units
     m["spreading_detail"] = "; ".join(
         ([f"twitches newly recorded on {', '.join(new_sites)}"] if new_sites else [])
+        + ([f"{m['units_new']} new recurring twitch sources over {m['units_span_days']} days"] if new_units else [])
         + (["twitching elsewhere in your diary"] if elsewhere else []))
     listed = [s.replace("_", " ") for s in SYMPTOMS[:5] if m[f"symptom_{s}"]]
     m["symptoms_any"] = len(listed)
@@ -500,7 +509,10 @@ def advise(sessions: list[dict] | None = None, diary: list[dict] | None = None, 
         idx = index or SessionIndex.default()
         since = now - dt.timedelta(days=min(ruleset.definitions["window_days"], MAX_WINDOW_DAYS))
         try:
-            sessions = idx.sessions(since) if sessions is None else sessions
+            if sessions is None:  # lasting unit names for sessions indexed before they were registered
+                from myotwitch.host.unit_registry import attach_sightings
+
+                sessions = attach_sightings(idx.sessions(since), getattr(idx, "path", None))
             diary = idx.entries(since) if diary is None else diary
         finally:
             if index is None:

@@ -20,7 +20,7 @@ from myotwitch.host.errors import MyotwitchError, UsageError
 log = logging.getLogger(__name__)
 ANALYSIS_SCHEMA = "myotwitch.analysis/1"
 EVENT_COLUMNS = ["file", "channel", "channel_label", "kind", "onset_s", "offset_s", "duration_ms", "peak_to_peak_uv",
-                 "snr_db", "reason"]
+                 "snr_db", "reason", "unit"]
 
 
 def expand(patterns: list[str]) -> tuple[list[str], list[str]]:
@@ -151,6 +151,11 @@ def summary_text(r: dict) -> str:
            else "not detected")
         + f"; clipped {100 * max((v for v in q.get('clipped_fraction') or [] if v is not None), default=0):.2f}%; gaps {q['gaps']} ({q['gap_s']:.1f} s)",
     ]
+    units = [u for u in r.get("units") or [] if u["count"] >= 3]
+    if units:  # recurring sources: the three largest groups, with their share of the twitches
+        lines.append(f"  units      {len(units)} recurring waveforms: " + ", ".join(
+            f"{u['unit']} {u['count']}" + (f" (= {u['known_as']})" if u.get("known_as") else "")
+            for u in sorted(units, key=lambda u: -u["count"])[:3]) + (", ..." if len(units) > 3 else ""))
     for w in q.get("warnings", []):
         lines.append(f"  warning    {w}")
     if hours < 0.05:
@@ -239,6 +244,10 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
 
         db_broken = False
         for r in ok:
+            if not args.no_index:
+                from myotwitch.host.unit_registry import register_summary
+
+                register_summary(r)  # units seen in earlier sessions keep their lasting names
             try:
                 r["advice"] = advise(extra_session=r).to_dict()
             except MyotwitchError as e:

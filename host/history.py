@@ -26,7 +26,8 @@ def _rate(twitches: float, seconds: float) -> float:
 
 
 def _unit_label(u: dict) -> str:
-    return f"unit {u.get('unit')} ({u.get('channel')})"
+    # a lasting name (host/unit_registry.py) is the same source across sessions; "U1" is per session
+    return f"unit {u['known_as']}" if u.get("known_as") else f"unit {u.get('unit')} ({u.get('channel')})"
 
 
 def build_history(sessions: list[dict], diary: list[dict], ruleset: RuleSet, *, days: int,

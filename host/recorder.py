@@ -492,6 +492,11 @@ class Recorder:
                            for g in summary.get("gaps", []) if f.first_sample <= g["start_sample"] < end]
         hours = st["valid_s"] / 3600
         st["twitches_per_hour"] = st["counts"]["twitch"] / hours if hours else 0.0
+        for u in summary.get("units", []):
+            u["rate_per_hour"] = u["count"] / hours if hours else None
+        from myotwitch.host.unit_registry import register_summary
+
+        register_summary(summary)  # units seen in earlier sessions keep their lasting names
         write_summary(f.path, summary)
         try:
             os.remove(f.path + MARKER_SUFFIX)

@@ -10,6 +10,8 @@ import os
 
 import numpy as np
 
+from myotwitch.host.report_units import units_html
+
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:980px;padding:12px;
 color:#1b1b1b;line-height:1.45}
@@ -187,7 +189,7 @@ def _session_html(r: dict) -> str:
                         for e in r["episodes"][:50]) + "</table>")
     return (f"<h2>{_e(os.path.basename(r['file']))}</h2><p>{_e(r.get('start') or '')}</p>{table}"
             f"{plots['timeline']}{plots['rate']}<div class=grid>{plots['amplitudes']}{plots['waveforms']}</div>"
-            f"{plots['spectrum']}{episodes}")
+            f"{plots['spectrum']}{episodes}{units_html(r)}")
 
 
 def _trend_html(results: list[dict]) -> str:

@@ -9,6 +9,8 @@ import os
 from dataclasses import asdict
 
 from myotwitch.dsp import DetectorConfig, Episode, Event, Pipeline
+from myotwitch.dsp.coincidence import channel_hits
+from myotwitch.dsp.unit_measures import unit_summaries
 from myotwitch.host.strict import strict
 
 SCHEMA = "myotwitch.session/1"
@@ -17,7 +19,9 @@ SCHEMA = "myotwitch.session/1"
 def summarize(events: list[Event], episodes: list[Episode], pipe: Pipeline, *, file: str | None,
               start: dt.datetime | None, labels: list[str] | tuple[str, ...], device: dict | None = None,
               extra_quality: dict | None = None, include_events: bool = True) -> dict:
-    """The session dict: counts, rates over the time with data, episodes, quality, advice inputs."""
+    """The session dict: counts, rates over the time with data, episodes, quality, advice inputs,
+    and the recurring sources (``units``; event labels as known at the end of the session)."""
+    events = pipe.units.resolved(events)
     counts = {k: 0 for k in ("twitch", "contraction", "artifact")}
     per_channel = [0] * pipe.n_channels
     for e in events:
@@ -43,6 +47,7 @@ def summarize(events: list[Event], episodes: list[Episode], pipe: Pipeline, *, f
             "counts": counts,
             "twitches_per_hour": counts["twitch"] / hours if hours > 0 else 0.0,
             "twitches_per_channel": per_channel,
+            "channel_hits": channel_hits(events, pipe.n_channels),
             "median_twitch_uv": twitch_amps[len(twitch_amps) // 2] if twitch_amps else None,
             "episodes": len(episodes),
         },
@@ -50,6 +55,7 @@ def summarize(events: list[Event], episodes: list[Episode], pipe: Pipeline, *, f
         "quality": quality,
         "detector": {k: v for k, v in asdict(pipe.config).items()},
     }
+    out["units"] = unit_summaries(events, pipe.units, valid_s)
     if include_events:
         out["events"] = [e.to_dict() for e in events]
         out["gaps"] = [g.to_dict() for g in pipe.gaps]

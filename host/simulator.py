@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from myotwitch.dsp.synth import SynthSpec, SynthStream
+from myotwitch.dsp.synth import SynthSpec, scene_stream
 from myotwitch.host import protocol as P
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class VirtualDevice:
                  frame_samples: int | None = None, device_id: int = SIM_DEVICE_ID, streaming: bool = False,
                  faults: Faults | None = None, labels: tuple[str, ...] | None = None) -> None:
         self.spec = spec
-        self.synth = SynthStream(spec)
+        self.synth = scene_stream(spec)  # with recurring sources / crosstalk if asked
         self.uv_per_count = uv_per_count
         self.sample_format = sample_format
         self.fs = int(spec.fs)
@@ -97,7 +97,7 @@ class VirtualDevice:
                     out += self._ack(op, P.ACK_BUSY if self.streaming else P.ACK_BAD_ARG)
                 else:
                     self.spec = self.spec.with_(fs=float(frame.argument))
-                    self.synth = SynthStream(self.spec)
+                    self.synth = scene_stream(self.spec)
                     self.fs = frame.argument
                     out += self._ack(op, P.ACK_OK) + self.info_frame()
             elif op == P.CMD_PING:

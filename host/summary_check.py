@@ -120,8 +120,43 @@ def validate_summary(s: object, name: str) -> dict:
         if ev.get("kind") not in KINDS:
             raise c.fail(f"events[{i}].kind", "twitch, contraction or artifact")
         c.text(ev.get("reason"), f"events[{i}].reason", optional=True)
+        c.text(ev.get("unit"), f"events[{i}].unit", optional=True, limit=32)
+    _check_units(c, s.get("units", []), len(channels))
     for i, item in enumerate(c.items(s.get("gaps", []), "gaps")):
         g = c.table(item, f"gaps[{i}]")
         c.number(g.get("onset_s"), f"gaps[{i}].onset_s")
         c.number(g.get("duration_s"), f"gaps[{i}].duration_s")
     return s
+
+
+def _check_units(c: _Check, units: object, n_channels: int) -> None:
+    """The ``units`` list (dsp/unit_measures.py): names, counts, measures, template and snippets."""
+    def waves(v: object, where: str) -> None:
+        for j, row in enumerate(c.items(v, where, limit=n_channels)):
+            for k, x in enumerate(c.items(row, f"{where}[{j}]", limit=100_000)):
+                c.number(x, f"{where}[{j}][{k}]", optional=True, minimum=None)
+
+    for i, item in enumerate(c.items(units, "units", limit=100_000)):
+        u = c.table(item, f"units[{i}]")
+        c.text(u.get("unit"), f"units[{i}].unit", limit=32)
+        c.text(u.get("known_as"), f"units[{i}].known_as", optional=True, limit=32)
+        c.integer(u.get("count"), f"units[{i}].count")
+        c.integer(u.get("channel"), f"units[{i}].channel")
+        if u["channel"] >= n_channels:
+            raise c.fail(f"units[{i}].channel", f"a channel index below {n_channels}")
+        for key in ("rate_per_hour", "median_peak_to_peak_uv", "duration_ms", "isi_median_s", "isi_cv",
+                    "first_seen_s", "last_seen_s", "template_fs"):
+            c.number(u.get(key), f"units[{i}].{key}", optional=True)
+        for key in ("phases", "turns"):
+            if u.get(key) is not None:
+                c.integer(u[key], f"units[{i}].{key}")
+        for k, x in enumerate(c.items(u.get("onsets_s", []), f"units[{i}].onsets_s")):
+            c.number(x, f"units[{i}].onsets_s[{k}]", optional=True)
+        if u.get("channels_peak_to_peak_uv") is not None:
+            for k, x in enumerate(c.items(u["channels_peak_to_peak_uv"], f"units[{i}].channels_peak_to_peak_uv",
+                                          limit=n_channels)):
+                c.number(x, f"units[{i}].channels_peak_to_peak_uv[{k}]", optional=True)
+        if u.get("template") is not None:
+            waves(u["template"], f"units[{i}].template")
+        for k, snip in enumerate(c.items(u.get("snippets", []), f"units[{i}].snippets", limit=1000)):
+            waves(snip, f"units[{i}].snippets[{k}]")

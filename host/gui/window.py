@@ -16,6 +16,7 @@ from myotwitch.host.errors import MyotwitchError
 from myotwitch.host.gui.acquisition import Acquisition, DisplayBuffer
 from myotwitch.host.gui.envelope import minmax_envelope
 from myotwitch.host.gui.history_tab import HistoryTab
+from myotwitch.host.gui.units_panel import UnitsPanel
 
 THRESHOLD_RANGE = (2.5, 20.0)
 #: "Replay file…" speeds: name -> x real time (0 = as fast as possible)
@@ -149,6 +150,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.rate_plot.getPlotItem().setLabel("bottom", "minute")
         g.addWidget(self.rate_plot, 3, 0, 1, 2)
         form.addWidget(counters)
+        self.units_panel = UnitsPanel(self._unit_templates)
+        form.addWidget(self.units_panel)
 
         self.event_list = QtWidgets.QListWidget()
         self.event_list.setWordWrap(True)  # long reasons wrap: no horizontal scrolling at the default width
@@ -301,6 +304,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.settings.setValue("source", spec)
         self.events, self.gaps = [], []
         self.event_list.clear()
+        self.units_panel.clear()
         self._clear_display()
         self.acq = Acquisition(spec, self.config, self._open_source, lsl=self.lsl)
         self.acq.start()
@@ -544,12 +548,13 @@ class MainWindow(QtWidgets.QMainWindow):
         """Twitch markers, and shaded contractions/artefacts/gaps, relative to the right edge."""
         plot = self.items[c]
         fs = self.acq.buffer.fs if self.acq and self.acq.buffer else 1.0
-        xs, spans = [], []
+        xs, spans, brushes = [], [], []
         for e in self.events:
             if e.channel != c or e.offset_s < t_lo or e.onset_s > t_hi:
                 continue
             if e.kind == "twitch":
                 xs.append(e.onset_s - t_hi)
+                brushes.append(self.units_panel.brush(e.unit))  # a colour per recurring source
             else:
                 spans.append((e.onset_s, e.offset_s, e.kind))
         for start, n in self.gaps:
@@ -557,7 +562,7 @@ class MainWindow(QtWidgets.QMainWindow):
             if b >= t_lo and a <= t_hi:
                 spans.append((a, b, "gap"))
         top = self._yrange[c] / 1.3 if self._yrange[c] else 100.0
-        self.markers[c].setData(xs, [top] * len(xs))
+        self.markers[c].setData(xs, [top] * len(xs), brush=brushes)
         key = (t_hi, tuple(spans)) if spans else ()
         if key == self._region_keys[c]:
             return
@@ -574,6 +579,8 @@ class MainWindow(QtWidgets.QMainWindow):
     def _list_event(self, e) -> None:
         label = self._labels[e.channel] if e.channel < len(self._labels) else f"ch{e.channel}"
         text = f"{e.onset_s:8.2f} s  {e.kind:<11} {label:<10} {e.peak_to_peak_uv:6.0f} µV"
+        if e.unit:
+            text += f"  {e.unit}"
         if e.reason:
             text += f"  ({e.reason[:40]})"
         item = QtWidgets.QListWidgetItem(text)
@@ -595,6 +602,7 @@ class MainWindow(QtWidgets.QMainWindow):
         acq = self.acq
         twitches = [e for e in self.events if e.kind == "twitch"]
         self._set(self.lbl_count, str(len(twitches)))
+        self.units_panel.update_counts(twitches)
         recent = [e for e in twitches if e.onset_s >= now_s - 60]
         self._set(self.lbl_rate, f"{len(recent)} /min (last 60 s)")
         eps = acq.episodes if acq else []
@@ -624,6 +632,10 @@ class MainWindow(QtWidgets.QMainWindow):
             f"battery {bat} · lead-off {'YES' if st.lead_off else 'no'}"
             + (f"<br><b style='color:#c62828'>recording to {st.recording}</b>" if st.recording else "")
             + (f"<br><b style='color:#c62828'>{html.escape(st.error)}</b>" if st.error else ""))
+
+    def _unit_templates(self) -> dict:
+        pipe = self.acq.pipe if self.acq else None
+        return pipe.units.tracker.units() if pipe is not None else {}
 
     def update_advice(self) -> None:
         from myotwitch.host.advice import advise

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 
-from myotwitch.dsp.synth import SynthSpec
+from myotwitch.dsp.synth import SceneSpec, SynthSpec
 from myotwitch.host.simulator import Faults, VirtualDevice
 from myotwitch.host.sources.base import Link, LinkError, LinkSource
 
@@ -15,6 +15,7 @@ SIM_OPTIONS = {
     "twitch_rate": ("twitch_rate", float), "noise": ("noise_uv", float), "mains": ("mains_hz", float),
     "mains_uv": ("mains_uv", float), "contractions": ("contraction_rate", float),
     "movement": ("movement_rate", float), "pops": ("pop_rate", float),
+    "units": ("units", int), "crosstalk": ("crosstalk", float),
 }
 FAULT_OPTIONS = {
     "ber": ("bit_error_rate", float), "drop": ("drop_frame_rate", float),
@@ -29,7 +30,7 @@ OPTION_RANGES: dict[str, tuple[float, float]] = {
     "noise": (0, 10_000), "mains_uv": (0, 100_000), "contractions": (0, 600), "movement": (0, 600),
     "pops": (0, 600), "ber": (0, 0.01), "drop": (0, 0.5), "disconnect_every": (0, 86_400),
     "disconnect_for": (0.05, 3600), "stall_every": (0, 86_400), "stall_for": (0.05, 3600),
-    "reset_every": (0, 86_400), "speed": (0, 1000),
+    "reset_every": (0, 86_400), "speed": (0, 1000), "units": (0, 8), "crosstalk": (0, 0.95),
 }
 #: intervals where 0 means off and anything else must leave the device time to stream
 MIN_INTERVAL_S = {"disconnect_every": 1.0, "stall_every": 1.0, "reset_every": 1.0}
@@ -64,7 +65,7 @@ def parse_sim_options(opts: dict[str, str]) -> tuple[SynthSpec, Faults, float]:
         if e and f >= 0.5 * e:
             raise UsageError(f"sim: {length}={f:g} must be under half of {every}={e:g} (the device must stream "
                              "some of the time)")
-    return SynthSpec(**spec_kw), Faults(**fault_kw), speed
+    return SceneSpec(**spec_kw), Faults(**fault_kw), speed  # SceneSpec: SynthSpec + recurring units, crosstalk
 
 
 def _number(key: str, value: str, typ: type) -> float | int:

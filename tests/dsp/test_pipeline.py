@@ -5,7 +5,15 @@ from hypothesis import strategies as st
 
 from myotwitch.dsp import DetectorConfig, Pipeline, detect
 from myotwitch.dsp.evaluate import match
-from myotwitch.dsp.synth import CASES, SynthSpec, case_spec, synthesize
+from myotwitch.dsp.synth import (
+    CASES,
+    SynthSpec,
+    UnitSynthSpec,
+    case_spec,
+    random_sources,
+    synthesize,
+    synthesize_units,
+)
 
 
 def onsets(events, kind="twitch", ch=None):
@@ -76,6 +84,12 @@ def _mixed_signal():
     if not _SIGNAL:
         spec = case_spec("mixed", 1000.0, 40.0, seed=9, n_channels=2).with_(twitch_rate=30.0, gap_rate=3.0)
         x, _ = synthesize(spec)
+        # recurring sources seen on both channels: unit labels and cross-channel merges must not
+        # depend on the chunking either
+        sources = random_sources(np.random.default_rng(9), 2, n_channels=2, rate_per_min=(40.0, 60.0))
+        xu, _ = synthesize_units(UnitSynthSpec(sources, fs=1000.0, duration_s=40.0, n_channels=2, seed=9,
+                                               noise_uv=0.0, baseline_uv=0.0, doublet_prob=0.1))
+        x = x + xu
         _SIGNAL["x"] = x
         _SIGNAL["ref"] = detect(x, 1000.0)
     return _SIGNAL["x"], _SIGNAL["ref"]
@@ -98,6 +112,8 @@ def test_chunking_never_changes_the_events(seed, max_chunk):
     events += pipe.flush()
     events.sort(key=lambda e: (e.onset_sample, e.channel))
     assert events == ref.events
+    assert sum(e.unit is not None for e in ref.events) >= 10
+    assert any(e.hit_channels == (0, 1) for e in ref.events)
     assert pipe.episodes == ref.episodes
     assert [g.to_dict() for g in pipe.gaps] == [g.to_dict() for g in ref.gaps]
 

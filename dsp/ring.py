@@ -1,0 +1,59 @@
+"""A short history of the band-passed signal, addressed by absolute sample index.
+
+Later stages (coincidence, unit fingerprints) need the waveform around a twitch that the
+burst finder has already let go of. The ring keeps only what they can still ask for.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class SignalRing:
+    """Recent ``(channels, n)`` samples; ``start`` is the absolute index of the oldest one kept.
+
+    Appending data that does not continue the last sample (after a gap) starts afresh, so a
+    window never mixes the two sides of a gap."""
+
+    def __init__(self, n_channels: int) -> None:
+        self.n_channels = n_channels
+        self.reset(0)
+
+    def reset(self, at: int) -> None:
+        self._buf = np.zeros((self.n_channels, 1024))
+        self._lo = 0  # offset of the oldest kept sample in _buf
+        self._hi = 0  # one past the newest
+        self.start = at
+
+    @property
+    def end(self) -> int:
+        """Absolute index one past the newest sample."""
+        return self.start + self._hi - self._lo
+
+    def append(self, y: np.ndarray, at: int) -> None:
+        if at != self.end:
+            self.reset(at)
+        n = y.shape[1]
+        if self._hi + n > self._buf.shape[1]:
+            kept = self._hi - self._lo
+            cap = self._buf.shape[1]
+            while kept + n > cap // 2:
+                cap *= 2
+            buf = np.zeros((self.n_channels, cap)) if cap != self._buf.shape[1] else self._buf
+            buf[:, :kept] = self._buf[:, self._lo:self._hi]
+            self._buf, self._lo, self._hi = buf, 0, kept
+        self._buf[:, self._hi:self._hi + n] = y
+        self._hi += n
+
+    def forget_before(self, at: int) -> None:
+        """Samples before absolute index ``at`` will not be asked for again."""
+        drop = min(max(at - self.start, 0), self._hi - self._lo)
+        self._lo += drop
+        self.start += drop
+
+    def window(self, lo: int, hi: int) -> tuple[np.ndarray, int]:
+        """Samples ``[lo, hi)`` clipped to what is kept: ``(array, absolute start of array)``."""
+        a, b = max(lo, self.start), min(hi, self.end)
+        if b <= a:
+            return np.empty((self.n_channels, 0)), a
+        return self._buf[:, self._lo + a - self.start: self._lo + b - self.start], a

@@ -1,0 +1,448 @@
+"""Motor-unit fingerprints: which twitches come from the same recurring source.
+
+A fasciculating motor unit fires again and again with nearly the same waveform at a fixed
+electrode. Each twitch's band-passed snippet (all channels, centred on its energy centroid,
+upsampled to ~4 kHz so sub-sample jitter does not matter) is fitted against running
+templates over a small range of lags, in one matrix product. It joins a template when the
+residual after fitting a gain is what the noise alone would leave (plus a small shape
+tolerance) and the gain is close to 1; otherwise a provisional template is started. A
+template that recurs becomes a *unit* ("U1", "U2", ... in order of recognition); templates
+that converge are merged (the younger name becomes an alias of the older). A twitch that
+is two known waveforms on top of each other (a doublet, an overlap) gets no unit and
+starts no template.
+
+A unit is a recurring waveform at this electrode position, not an anatomical motor unit
+and not a diagnosis. Everything here is deterministic given the event order, which the
+coincidence stage makes chunk-independent.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, replace
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy import signal
+
+from myotwitch.dsp.coincidence import CoincidenceMerger
+from myotwitch.dsp.events import Event
+from myotwitch.dsp.ring import SignalRing
+
+
+@dataclass(frozen=True)
+class UnitConfig:
+    """Settings of the unit stage (defaults tuned on the synthetic recurring-source suite)."""
+
+    #: snippet before/after the twitch's energy centroid (ms)
+    pre_ms: float = 15.0
+    post_ms: float = 15.0
+    #: alignment search either side (ms): covers centroid wobble and 0-3 ms conduction delays
+    lag_ms: float = 4.0
+    #: snippets are upsampled to at least this rate before alignment
+    upsample_to_hz: float = 4000.0
+    #: noise is measured over this much band-passed signal before the twitch (ms)
+    noise_ms: float = 150.0
+    #: residual allowed: noise expectation x (1 + z * its relative spread) + (shape_tol x fit)^2
+    z: float = 3.5
+    shape_tol: float = 0.3
+    #: gain must be within 1 +- (amp_tol + amp_noise_k / sqrt(template energy over noise))
+    amp_tol: float = 0.22
+    amp_noise_k: float = 2.5
+    #: running mean over at most this many members (slow drift is followed)
+    mean_cap: int = 30
+    #: memory bounds
+    max_templates: int = 48
+    keep_snippets: int = 12
+    #: doublets/overlaps: up to two known waveforms are looked for this far beyond the snippet (ms),
+    #: at least this far apart (ms)
+    overlap_ms: float = 10.0
+    overlap_min_sep_ms: float = 2.0
+    #: coincident detections on other channels within this window are the same twitch (ms)
+    coincidence_ms: float = 4.0
+
+
+def _key(e: Event) -> tuple[int, int, float]:
+    """Identifies a twitch for hindsight labels (the size makes a chance match impossible when
+    a caller has shifted sample numbers, as the recorder does per file)."""
+    return (e.onset_sample, e.channel, e.peak_to_peak_uv)
+
+
+@dataclass(eq=False)
+class _Template:
+    wave: np.ndarray  # (channels * L_up,) µV, aligned
+    n: int
+    created: int  # creation order (older wins a merge)
+    founder: tuple[int, int, float]  # (onset_sample, channel, peak-to-peak) of the twitch that started it
+    last_sample: int
+    sigma: np.ndarray  # mean noise RMS per channel of its members (µV)
+    unit: str | None = None
+    snippets: deque | None = None
+    #: started by a twitch that two known units also explain: it must out-fit them to grow
+    from_overlap: bool = False
+
+
+class UnitTracker:
+    """Online template matching. ``observe(event, ring)`` returns the event's unit (or None)."""
+
+    def __init__(self, fs: float, n_channels: int, config: UnitConfig | None = None,
+                 band_high_hz: float | None = None) -> None:
+        self.cfg = cfg = config or UnitConfig()
+        self.fs = fs
+        self.n_channels = n_channels
+        self.up = max(1, math.ceil(cfg.upsample_to_hz / fs))
+        ms = fs / 1000.0
+        self.pre_n = max(2, round(cfg.pre_ms * ms))
+        self.post_n = max(2, round(cfg.post_ms * ms))
+        self.lag_n = max(1, round(cfg.lag_ms * ms))
+        self.pad_n = 6  # extra samples so resampling edge effects stay outside the snippet
+        self.wide_n = max(2, round(cfg.overlap_ms * ms))  # more context to explain doublets/overlaps
+        self.min_sep = max(1, round(cfg.overlap_min_sep_ms * ms * self.up))
+        self.noise_n = max(8, round(cfg.noise_ms * ms))
+        self.guard_n = max(1, round(3 * ms))
+        self.L = (self.pre_n + self.post_n) * self.up  # template length per channel (upsampled)
+        # resample_poly's own anti-imaging filter, designed once instead of per twitch
+        self._fir = signal.firwin(20 * self.up + 1, 1.0 / self.up, window=("kaiser", 5.0)) if self.up > 1 else None
+        self.n_lags = 2 * self.lag_n * self.up + 1
+        # effective degrees of freedom of band-limited noise over the snippet
+        self.occupied = min(1.0, 2.0 * (band_high_hz or 0.45 * fs) / fs)
+        self.n_dof = n_channels * (self.pre_n + self.post_n)
+        self.spread = cfg.z * math.sqrt(2.0 / max(self.n_dof * self.occupied, 1.0))
+        self.reset()
+
+    @property
+    def lookback_n(self) -> int:
+        """How far before a twitch's onset the ring must reach."""
+        return self.noise_n + self.pre_n + self.lag_n + self.wide_n + self.pad_n + self.guard_n + 1
+
+    def reset(self) -> None:
+        self._templates: list[_Template] = []
+        self._created = 0
+        self._next_unit = 1
+        self.aliases: dict[str, str] = {}  # merged unit -> surviving unit
+        self.founders: dict[tuple[int, int, float], str] = {}  # founding twitch -> its unit (known in hindsight)
+        self.retired: list[dict] = []  # units evicted to bound memory (their summaries)
+
+    # -- matching ------------------------------------------------------------------------
+    def observe(self, e: Event, ring: SignalRing) -> str | None:
+        snip = self._snippet(e, ring)
+        if snip is None:
+            return None
+        wide, sigma = snip  # wide: (channels, L + 2*(lag+wide)*up) µV upsampled; sigma: (channels,)
+        x = self.wide_n * self.up
+        seg = wide[:, x: wide.shape[1] - x]
+        wscale = np.repeat(1.0 / sigma, self.L)
+        windows = self._windows(seg)  # (n_lags, C*L) µV
+        ww = windows * wscale
+        best = self._best(ww, wscale)
+        overlap = None
+        if best is None or (self._templates[best[0]].from_overlap and self._templates[best[0]].n < 3):
+            overlap = self._overlap(wide / sigma[:, None], wscale)
+        if best is not None and (overlap is None or best[2] <= overlap[2]):
+            k, lag, _ = best
+            return self._join(k, windows[lag], sigma, e)
+        if best is None:
+            # a new waveform, or a doublet/overlap of known ones: keep it provisionally either way,
+            # so a new source that happens to resemble two known ones still gets its own unit
+            self._create(windows[self.lag_n * self.up], sigma, e, from_overlap=overlap is not None)
+        if overlap is not None:
+            a, b, _ = overlap  # two known waveforms: the same unit twice (a doublet) keeps its unit
+            return a.unit if a is b else None
+        return None
+
+    def _snippet(self, e: Event, ring: SignalRing) -> tuple[np.ndarray, np.ndarray] | None:
+        y, at = ring.window(e.onset_sample, e.offset_sample)
+        if y.shape[1] == 0:
+            return None
+        sigma = self._noise(e, ring)
+        if sigma is None:
+            return None
+        energy = ((y / sigma[:, None]) ** 2).sum(axis=0)
+        total = energy.sum()
+        centre = at + (int(round(float((energy * np.arange(energy.size)).sum() / total))) if total > 0 else 0)
+        lo = centre - self.pre_n - self.lag_n - self.wide_n - self.pad_n
+        hi = centre + self.post_n + self.lag_n + self.wide_n + self.pad_n
+        seg, at = ring.window(lo, hi)
+        if at != lo or seg.shape[1] != hi - lo:
+            return None
+        if self.up > 1:
+            seg = signal.resample_poly(seg, self.up, 1, axis=1, window=self._fir)
+        cut = self.pad_n * self.up
+        return seg[:, cut: seg.shape[1] - cut], sigma
+
+    def _noise(self, e: Event, ring: SignalRing) -> np.ndarray | None:
+        """Robust band-passed noise RMS per channel just before the twitch (after it when the
+        data start or a gap leave too little before)."""
+        lo_onset = e.onset_sample - self.lag_n - self.pad_n - self.guard_n
+        y, _ = ring.window(lo_onset - self.noise_n, lo_onset)
+        if y.shape[1] < self.noise_n // 2:
+            after = e.offset_sample + self.lag_n + self.pad_n + self.guard_n
+            y, _ = ring.window(after, after + self.noise_n)
+            if y.shape[1] < 8:
+                return None
+        sigma = 1.4826 * np.median(np.abs(y - np.median(y, axis=1, keepdims=True)), axis=1)
+        return np.maximum(sigma, 1e-6)
+
+    def _windows(self, seg: np.ndarray) -> np.ndarray:
+        win = sliding_window_view(seg, self.L, axis=1)  # (C, n_lags, L)
+        return np.ascontiguousarray(win.transpose(1, 0, 2)).reshape(win.shape[1], -1)
+
+    def _fit(self, ww: np.ndarray, wscale: np.ndarray, templates: list[_Template],
+             extra_n: np.ndarray | None = None, amp_range: tuple[float, float] | None = None
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """For each template, the best lag: (lag, gain, residual/threshold, passes)."""
+        cfg = self.cfg
+        T = np.stack([t.wave for t in templates]) * wscale  # whitened
+        tt = np.einsum("ij,ij->i", T, T)
+        dots = T @ ww.T  # (K, n_lags)
+        wsq = np.einsum("ij,ij->i", ww, ww)
+        explained = np.where(dots > 0, dots * dots / tt[:, None], -np.inf)
+        lag = explained.argmax(axis=1)
+        k = np.arange(len(templates))
+        d = dots[k, lag]
+        gain = d / tt
+        resid = (wsq[lag] - np.maximum(explained[k, lag], 0.0)) / self.up
+        n_t = np.array([t.n for t in templates], dtype=float)
+        noise_factor = 1.0 + 1.0 / np.minimum(n_t, cfg.mean_cap) if extra_n is None else extra_n
+        allowed = self.n_dof * noise_factor * (1.0 + self.spread) + (cfg.shape_tol * gain) ** 2 * tt / self.up
+        ratio = resid / allowed
+        if amp_range is None:
+            tol = cfg.amp_tol + cfg.amp_noise_k / np.sqrt(np.maximum(tt / self.up, 1e-12))
+            amp_ok = np.abs(gain - 1.0) <= tol
+        else:
+            amp_ok = (gain >= amp_range[0]) & (gain <= amp_range[1])
+        passes = (d > 0) & amp_ok & (ratio <= 1.0)
+        return lag, gain, ratio, passes
+
+    def _best(self, ww: np.ndarray, wscale: np.ndarray) -> tuple[int, int, float] | None:
+        if not self._templates:
+            return None
+        lag, _, ratio, passes = self._fit(ww, wscale, self._templates)
+        if not passes.any():
+            return None
+        k = int(np.argmin(np.where(passes, ratio, np.inf)))
+        return k, int(lag[k]), float(ratio[k])
+
+    def _overlap(self, segw: np.ndarray, wscale: np.ndarray) -> tuple[_Template, _Template, float] | None:
+        """Is the (wide, whitened) snippet two known waveforms? Two copies of one unit (a doublet)
+        are fitted jointly over every pair of positions; two different units greedily. Only
+        units (recurring templates) count, at gains 0.3-3 and at least ``overlap_min_sep_ms``
+        apart. If what is left is noise, the two templates are returned."""
+        cands = [t for t in self._templates if t.unit is not None]
+        if not cands:
+            return None
+        C, L = self.n_channels, self.L
+        Tw = np.stack([t.wave for t in cands]) * wscale  # (K, C*L)
+        tt = np.einsum("ij,ij->i", Tw, Tw)
+        wins = self._windows(segw)  # (P, C*L)
+        P = wins.shape[0]
+        d = Tw @ wins.T  # (K, P)
+        best: tuple[float, int, int, int, int] | None = None  # (resid/allowed, k1, p1, k2, p2)
+        # pairs of positions on a ~2 kHz grid (the fit is checked exactly afterwards)
+        grid = np.arange(0, P, max(1, self.up // 2))
+        dg = d[:, grid]  # (K, G)
+        delta = np.abs(grid[None, :] - grid[:, None])
+        far = delta >= self.min_sep
+        spec = np.fft.rfft(Tw.reshape(len(cands), C, L), n=2 * L, axis=2)
+        auto = np.fft.irfft((spec * spec.conj()).real, n=2 * L, axis=2).sum(axis=1)  # (K, 2L): r(lag) at lag
+        r = np.where(delta[None] < L, auto[:, np.minimum(delta, L - 1)], 0.0)  # (K, G, G), symmetric in lag
+        t2 = tt[:, None, None]
+        det = t2 * t2 - r * r
+        d1, d2 = dg[:, :, None], dg[:, None, :]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g1 = (t2 * d1 - r * d2) / det
+            g2 = (t2 * d2 - r * d1) / det
+            ok = far[None] & (g1 >= 0.3) & (g1 <= 3) & (g2 >= 0.3) & (g2 <= 3) & (det > 1e-9 * t2 * t2)
+            expl = np.where(ok, g1 * d1 + g2 * d2, -np.inf).reshape(len(cands), -1)
+        top = expl.max(axis=1)
+        for k in np.argsort(-top)[:2]:  # the two units that explain most as a pair of copies
+            if not np.isfinite(top[k]):
+                break
+            i1, i2 = np.unravel_index(int(np.argmax(expl[k])), (grid.size, grid.size))
+            p1, p2 = int(grid[i1]), int(grid[i2])
+            ratio = self._overlap_ratio(segw, [(Tw[k], float(g1[k, i1, i2]), p1),
+                                               (Tw[k], float(g2[k, i1, i2]), p2)], cands[k].n)
+            if best is None or ratio < best[0]:
+                best = (ratio, int(k), p1, int(k), p2)
+        if len(cands) > 1:  # two different units: the best one, then the best other in the rest
+            gain = d / tt[:, None]
+            score = np.where((gain >= 0.3) & (gain <= 3.0), d * d / tt[:, None], -np.inf)
+            k1, q1 = (int(v) for v in np.unravel_index(int(np.argmax(score)), score.shape))
+            if np.isfinite(score[k1, q1]):
+                rest = segw.copy()
+                rest[:, q1: q1 + L] -= gain[k1, q1] * Tw[k1].reshape(C, L)
+                d_r = Tw @ self._windows(rest).T
+                g_r = d_r / tt[:, None]
+                sc = np.where((g_r >= 0.3) & (g_r <= 3.0) & (np.abs(np.arange(P) - q1)[None, :] >= self.min_sep),
+                              d_r * d_r / tt[:, None], -np.inf)
+                sc[k1] = -np.inf
+                k2, q2 = (int(v) for v in np.unravel_index(int(np.argmax(sc)), sc.shape))
+                if np.isfinite(sc[k2, q2]):
+                    ratio = self._overlap_ratio(segw, [(Tw[k1], float(gain[k1, q1]), int(q1)),
+                                                       (Tw[k2], float(g_r[k2, q2]), int(q2))],
+                                                min(cands[k1].n, cands[k2].n))
+                    if best is None or ratio < best[0]:
+                        best = (ratio, int(k1), int(q1), int(k2), int(q2))
+        if best is None or best[0] > 1.0:
+            return None
+        return cands[best[1]], cands[best[3]], best[0]
+
+    def _overlap_ratio(self, segw: np.ndarray, parts: list[tuple[np.ndarray, float, int]], n_min: int) -> float:
+        """Residual after subtracting the parts, over what noise (and shape tolerance) allows."""
+        C, L = self.n_channels, self.L
+        rest = segw.copy()
+        for tw, g, p in parts:
+            rest[:, p: p + L] -= g * tw.reshape(C, L)
+        lo = min(p for _, _, p in parts)
+        hi = max(p for _, _, p in parts) + L
+        resid = float((rest[:, lo:hi] ** 2).sum()) / self.up
+        n_dof = C * (hi - lo) / self.up
+        spread = self.cfg.z * math.sqrt(2.0 / max(n_dof * self.occupied, 1.0))
+        fitted = sum(g * g * float(tw @ tw) for tw, g, _ in parts) / self.up
+        allowed = n_dof * (1.0 + 2.0 / min(n_min, self.cfg.mean_cap)) * (1.0 + spread) \
+            + self.cfg.shape_tol ** 2 * fitted
+        return resid / allowed
+
+    # -- template bookkeeping ------------------------------------------------------------
+    def _join(self, k: int, aligned: np.ndarray, sigma: np.ndarray, e: Event) -> str | None:
+        t = self._templates[k]
+        t.n += 1
+        step = 1.0 / min(t.n, self.cfg.mean_cap)
+        t.wave = t.wave + (aligned - t.wave) * step
+        t.sigma = t.sigma + (sigma - t.sigma) * step
+        t.last_sample = e.onset_sample
+        self._keep_snippet(t, aligned)
+        if t.unit is None:
+            t.unit = f"U{self._next_unit}"
+            self._next_unit += 1
+            self.founders[t.founder] = t.unit
+        unit = t.unit
+        self._merge_into_older(k)
+        return unit
+
+    def _create(self, aligned: np.ndarray, sigma: np.ndarray, e: Event, from_overlap: bool = False) -> None:
+        if len(self._templates) >= self.cfg.max_templates:
+            self._evict()
+        t = _Template(aligned.copy(), 1, self._created, _key(e), e.onset_sample,
+                      sigma.copy(), snippets=deque(maxlen=self.cfg.keep_snippets), from_overlap=from_overlap)
+        self._keep_snippet(t, aligned)
+        self._created += 1
+        self._templates.append(t)
+
+    def _keep_snippet(self, t: _Template, aligned: np.ndarray) -> None:
+        assert t.snippets is not None
+        t.snippets.append(aligned.reshape(self.n_channels, self.L)[:, :: self.up].astype(np.float32))
+
+    def _evict(self) -> None:
+        """Drop the least recently seen provisional template (else the least recently seen unit)."""
+        prov = [i for i, t in enumerate(self._templates) if t.unit is None]
+        pool = prov or list(range(len(self._templates)))
+        i = min(pool, key=lambda i: self._templates[i].last_sample)
+        t = self._templates.pop(i)
+        if t.unit is not None:
+            self.retired.append(self.template_info(t))
+
+    def _merge_into_older(self, k: int) -> None:
+        """After template k changed: if another template now fits it, they are one source."""
+        if len(self._templates) < 2:
+            return
+        t = self._templates[k]
+        others = [o for i, o in enumerate(self._templates) if i != k]
+        # the members' noise; centroids of noisy twitches wander, so search twice the lags
+        wscale = np.repeat(1.0 / t.sigma, self.L)
+        pad = np.zeros((self.n_channels, 2 * self.lag_n * self.up))
+        seg = np.concatenate([pad, t.wave.reshape(self.n_channels, self.L), pad], axis=1)
+        ww = self._windows(seg) * wscale
+        n_o = np.array([o.n for o in others], dtype=float)
+        extra = 1.0 / np.minimum(n_o, self.cfg.mean_cap) + 1.0 / min(t.n, self.cfg.mean_cap)
+        _, _, ratio, passes = self._fit(ww, wscale, others, extra_n=extra)
+        if not passes.any():
+            return
+        o = others[int(np.argmin(np.where(passes, ratio, np.inf)))]
+        old, young = (o, t) if o.created < t.created else (t, o)
+        total = old.n + young.n
+        old.wave = (old.wave * old.n + young.wave * young.n) / total
+        old.sigma = (old.sigma * old.n + young.sigma * young.n) / total
+        old.n = total
+        old.last_sample = max(old.last_sample, young.last_sample)
+        if old.unit is None:
+            if young.unit is None:
+                young.unit = f"U{self._next_unit}"
+                self._next_unit += 1
+            old.unit = young.unit
+            self.founders[old.founder] = old.unit
+        elif young.unit is not None:
+            self.aliases[young.unit] = old.unit
+        self.founders[young.founder] = old.unit
+        assert old.snippets is not None and young.snippets is not None
+        old.snippets.extend(young.snippets)
+        self._templates.remove(young)
+
+    # -- results -------------------------------------------------------------------------
+    def resolve(self, unit: str | None) -> str | None:
+        while unit in self.aliases:
+            unit = self.aliases[unit]
+        return unit
+
+    def template_info(self, t: _Template) -> dict:
+        w = t.wave.reshape(self.n_channels, self.L)
+        return {"unit": t.unit, "n": t.n, "template": w, "template_fs": self.fs * self.up,
+                "snippets": list(t.snippets or []), "snippet_fs": self.fs}
+
+    def units(self) -> dict[str, dict]:
+        """Current unit templates by id (including retired ones), for measures and reports."""
+        out = {d["unit"]: d for d in self.retired}
+        for t in self._templates:
+            if t.unit is not None:
+                out[t.unit] = self.template_info(t)
+        return out
+
+
+class UnitStage:
+    """Pipeline stage after classification: keeps the band-passed ring, merges coincident
+    channels, labels twitches with units. ``push`` every band-passed block, ``process`` every
+    batch of classified events with the pipeline's finalised horizon."""
+
+    def __init__(self, fs: float, n_channels: int, config: UnitConfig | None = None,
+                 band_high_hz: float | None = None) -> None:
+        cfg = config or UnitConfig()
+        self.ring = SignalRing(n_channels)
+        self.merger = CoincidenceMerger(fs, n_channels, cfg.coincidence_ms)
+        self.tracker = UnitTracker(fs, n_channels, cfg, band_high_hz)
+        self.reset()
+
+    def reset(self) -> None:
+        self.ring.reset(0)
+        self.merger.reset()
+        self.tracker.reset()
+
+    def push(self, y: np.ndarray, at: int) -> None:
+        self.ring.append(y, at)
+
+    def process(self, events: list[Event], horizon: int, final: bool = False) -> list[Event]:
+        out = []
+        for e in self.merger.process(events, horizon, self.ring, final):
+            if e.kind == "twitch":
+                e = replace(e, unit=self.tracker.observe(e, self.ring))
+            out.append(e)
+        self.ring.forget_before(self.held_from(horizon) - self.tracker.lookback_n - self.merger.window_n)
+        return out
+
+    def held_from(self, horizon: int) -> int:
+        """The horizon, moved back to the earliest event still held for its partners."""
+        first = self.merger.earliest_pending
+        return horizon if first is None else min(horizon, first)
+
+    def resolved(self, events: list[Event]) -> list[Event]:
+        """Labels as known in hindsight: merged units renamed, each unit's founding twitch labelled."""
+        tr = self.tracker
+        out = []
+        for e in events:
+            if e.kind != "twitch":
+                out.append(e)
+                continue
+            unit = tr.founders.get(_key(e)) if e.unit is None else e.unit
+            unit = tr.resolve(unit)
+            out.append(e if unit == e.unit else replace(e, unit=unit))
+        return out

@@ -1,0 +1,99 @@
+"""The live app's unit panel: a colour and a running count per recurring source (unit);
+clicking one shows its template (every channel, in the unit's colour)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+PALETTE = ((21, 101, 192), (46, 125, 50), (106, 27, 154), (239, 108, 0), (0, 131, 143), (173, 20, 87),
+           (78, 52, 46), (40, 53, 147), (158, 157, 36), (0, 105, 92))
+NO_UNIT = (198, 40, 40)  # the usual twitch red: not (yet) a recurring source
+
+
+def unit_colour(unit: str | None) -> tuple[int, int, int]:
+    """Stable colour for a unit id ("U7"); None keeps the twitch red."""
+    if not unit:
+        return NO_UNIT
+    digits = "".join(ch for ch in unit if ch.isdigit())
+    return PALETTE[(int(digits) - 1) % len(PALETTE)] if digits else PALETTE[0]
+
+
+class UnitsPanel(QtWidgets.QGroupBox):
+    """``templates()`` returns the detector's current unit templates (id -> info dict)."""
+
+    def __init__(self, templates: Callable[[], dict], parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__("Units: recurring waveforms (click one)", parent)
+        self._templates = templates
+        self._counts: Counter = Counter()
+        self._brushes: dict[str | None, QtGui.QBrush] = {}
+        layout = QtWidgets.QVBoxLayout(self)
+        self.list = QtWidgets.QListWidget()
+        self.list.setMaximumHeight(96)
+        self.list.itemClicked.connect(self.show_template)
+        self.caption = QtWidgets.QLabel("no recurring source yet")
+        self.caption.setStyleSheet("color:#666")
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setFixedHeight(110)
+        self.plot.setMouseEnabled(False, False)
+        self.plot.hideButtons()
+        self.plot.getPlotItem().setLabel("bottom", "ms")
+        self.plot.hide()
+        layout.addWidget(self.list)
+        layout.addWidget(self.caption)
+        layout.addWidget(self.plot)
+        self.shown: str | None = None
+
+    def brush(self, unit: str | None) -> QtGui.QBrush:
+        """Marker brush for a twitch of ``unit`` (cached: markers are redrawn every frame)."""
+        b = self._brushes.get(unit)
+        if b is None:
+            b = self._brushes[unit] = pg.mkBrush(*unit_colour(unit))
+        return b
+
+    def clear(self) -> None:
+        self._counts = Counter()
+        self.list.clear()
+        self.plot.hide()
+        self.shown = None
+        self.caption.setText("no recurring source yet")
+
+    def update_counts(self, twitches: list) -> None:
+        """Recount the twitches per unit; the list only changes when a count does."""
+        counts = Counter(e.unit for e in twitches if getattr(e, "unit", None))
+        if counts == self._counts:
+            return
+        self._counts = counts
+        self.list.clear()
+        for unit in sorted(counts, key=lambda u: int("".join(ch for ch in u if ch.isdigit()) or 0)):
+            item = QtWidgets.QListWidgetItem(f"● {unit}   {counts[unit]} twitches")
+            item.setForeground(QtGui.QColor(*unit_colour(unit)))
+            item.setData(QtCore.Qt.ItemDataRole.UserRole, unit)
+            self.list.addItem(item)
+        unlabelled = sum(1 for e in twitches if not getattr(e, "unit", None))
+        self.caption.setText(f"{len(counts)} units; {unlabelled} twitches not (yet) matched to one")
+
+    def show_template(self, item: QtWidgets.QListWidgetItem) -> None:
+        unit = item.data(QtCore.Qt.ItemDataRole.UserRole)
+        try:
+            info = self._templates().get(unit)
+        except Exception:  # noqa: BLE001 - the detector thread may be replacing it; try next click
+            info = None
+        if info is None:
+            self.caption.setText(f"{unit}: template not available")
+            return
+        tmpl = np.asarray(info["template"], dtype=float)
+        fs = float(info["template_fs"])
+        self.plot.clear()
+        colour = unit_colour(unit)
+        for c, row in enumerate(tmpl):
+            width = 2 if c == int(np.argmax(np.ptp(tmpl, axis=1))) else 1
+            self.plot.plot(np.arange(row.size) / fs * 1000.0, row, pen=pg.mkPen(colour, width=width))
+        self.plot.show()
+        self.shown = unit
+        self.caption.setText(f"{unit}: template from {info['n']} twitches, "
+                             f"{np.ptp(tmpl, axis=1).max():.0f} µV peak-to-peak")
