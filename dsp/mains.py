@@ -52,10 +52,19 @@ def estimate_mains(x: np.ndarray, fs: float, *, forced: float | None = None, max
     if nper < round(fs / 4):
         return MainsEstimate(forced, (forced,) if forced else ())
     psds = []
+    seg = nseg_len = 0
     for ch in x:
         ch = ch[np.isfinite(ch)]
-        if ch.size >= nper:
-            f, p = signal.welch(ch - ch.mean(), fs=fs, nperseg=nper, detrend=False)
+        if ch.size > nper:
+            # First differences turn an electrode pop's step into a single impulse whose flat
+            # spectrum cannot bury a line (the line's height over its neighbourhood is unchanged),
+            # and short segments averaged by their median ignore the one segment a pop or a big
+            # twitch spoils.
+            # 2 Hz bins put 50 and 60 Hz on a bin, and leave several segments for the median
+            seg = min(int(round(fs / 2)), ch.size - 1)
+            nseg_len = ch.size - 1
+            f, p = signal.welch(np.diff(ch), fs=fs, nperseg=seg, noverlap=seg // 2, detrend=False,
+                                average="median")
             psds.append(p)
     if not psds:
         return MainsEstimate(forced, (forced,) if forced else ())
@@ -74,7 +83,19 @@ def estimate_mains(x: np.ndarray, fs: float, *, forced: float | None = None, max
         if _line_db(f, psd, k * f0)[0] >= detect_db:
             harmonics.append(k * f0)
         k += 1
+    # undo what the estimate did to a pure line: the difference filter's gain at f0, and the
+    # correction for noise that Welch's median applies (a line's segments do not scatter)
+    n_seg = max(1, (nseg_len - seg // 2) // (seg - seg // 2)) if seg else 1
+    gain = (2 * np.sin(np.pi * f0 / fs)) ** 2
+    power *= _median_bias(n_seg) / gain
     return MainsEstimate(f0, tuple(harmonics), float(np.sqrt(power)), float(line_db))
+
+
+def _median_bias(n: int) -> float:
+    """scipy.signal.welch divides a median average by this (the median of n chi-square(2)
+    values over their mean)."""
+    ii_2 = 2 * np.arange(1.0, (n - 1) // 2 + 1)
+    return float(1 + np.sum(1.0 / (ii_2 + 1) - 1.0 / ii_2))
 
 
 def _block_length(fs: float, f0: float, max_periods: int = 12) -> tuple[int, float]:
@@ -103,6 +124,9 @@ class MainsCanceller:
         self.block, self.f_exact = _block_length(fs, f0)
         ks = np.array(sorted({int(round(h / f0)) for h in harmonics_hz} or {1}), dtype=float)
         self.harmonics_hz = tuple(ks * self.f_exact)
+        self.orders = ks / ks[0]  # rotation of each harmonic relative to the lowest one kept
+        #: largest drift followed: 0.5 Hz off nominal, in radians of the lowest harmonic per block
+        self.max_step = 2 * np.pi * 0.5 * ks[0] * self.block / fs
         n = np.arange(self.block)
         phase = 2j * np.pi * np.outer(n, ks * self.f_exact / fs)  # (block, H)
         self._demod = (np.exp(-phase) * (2.0 / self.block)).T.copy()  # (H, block)
@@ -134,15 +158,33 @@ class MainsCanceller:
 
     def _estimates(self, allh: np.ndarray, cur: int, blocks: np.ndarray) -> np.ndarray:
         """Amplitude estimate for each absolute block index in ``blocks``: the median over the
-        ``hist_len`` blocks before its update point (the last multiple of ``stride``)."""
+        ``hist_len`` blocks before its update point (the last multiple of ``stride``).
+
+        The grid is rarely exactly 50/60 Hz: 0.05 Hz off turns each block's phase by 0.36° per
+        period (1.8° at the 5th harmonic), so a median over a second of blocks would lag by tens
+        of degrees. The drift is measured from the fundamental's block-to-block rotation in the
+        same window, every block estimate is turned forward to the block it is applied to, and
+        only then is the median taken: robust to twitches, and exact for an off-nominal grid."""
         upd = (blocks // self.stride) * self.stride
         uniq, inv = np.unique(upd, return_inverse=True)
         base = cur - self.keep  # absolute block index of allh[:, 0]
         idx = (uniq - base)[:, None] - self.hist_len + np.arange(self.hist_len)[None, :]  # (U, M)
-        win = np.moveaxis(allh[:, idx], 2, 3)  # (ch, U, H, M)
-        est = percentile_rows(win.real, 50.0) + 1j * percentile_rows(win.imag, 50.0)
+        win = np.ascontiguousarray(np.moveaxis(allh[:, idx], 2, 3))  # (ch, U, H, M)
+        # drift: the turn between the (median) fundamental of the window's older and newer half
+        h = self.hist_len // 2
+        fund = win[:, :, 0]  # (ch, U, M)
+        older = percentile_rows(fund[..., :h].real, 50.0) + 1j * percentile_rows(fund[..., :h].imag, 50.0)
+        newer = percentile_rows(fund[..., h:2 * h].real, 50.0) + 1j * percentile_rows(fund[..., h:2 * h].imag, 50.0)
+        turn = np.where(np.isfinite(older) & np.isfinite(newer), newer * np.conj(older), 0).sum(axis=0)  # (U,)
+        step = np.clip(np.angle(turn) / h, -self.max_step, self.max_step)  # radians per block, lowest harmonic
+        ahead = self.hist_len - np.arange(self.hist_len)  # blocks from each history block to the update point
+        rot = np.exp(1j * step[:, None, None] * self.orders[None, :, None] * ahead[None, None, :])  # (U, H, M)
+        win = win * rot[None]
+        est = percentile_rows(win.real, 50.0) + 1j * percentile_rows(win.imag, 50.0)  # at the update point
         est[~np.isfinite(est)] = 0
-        return est[:, inv]  # (ch, len(blocks), H)
+        est = est[:, inv]  # (ch, len(blocks), H)
+        since = (blocks - upd).astype(float)  # blocks from the update point to each block
+        return est * np.exp(1j * step[inv][:, None] * since[:, None] * self.orders[None, :])[None]
 
     def _subtract(self, out: np.ndarray, est: np.ndarray, r0: int) -> None:
         """out[c, i] -= Re(sum_h est[c, h] * e^{j phase_h(r0 + i)}), summed in a fixed order."""
