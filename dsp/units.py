@@ -105,6 +105,7 @@ class UnitTracker:
         # resample_poly's own anti-imaging filter, designed once instead of per twitch
         self._fir = signal.firwin(20 * self.up + 1, 1.0 / self.up, window=("kaiser", 5.0)) if self.up > 1 else None
         self.n_lags = 2 * self.lag_n * self.up + 1
+        self._win_idx = np.arange(self.n_lags)[:, None] + np.arange(self.L)[None, :]  # (n_lags, L)
         # effective degrees of freedom of band-limited noise over the snippet
         self.occupied = min(1.0, 2.0 * (band_high_hz or 0.45 * fs) / fs)
         self.n_dof = n_channels * (self.pre_n + self.post_n)
@@ -126,14 +127,21 @@ class UnitTracker:
 
     # -- matching ------------------------------------------------------------------------
     def observe(self, e: Event, ring: SignalRing) -> str | None:
-        snip = self._snippet(e, ring)
+        """One twitch at a time (the reference the batched path must equal)."""
+        return self.observe_prepared(e, self._snippet(e, ring))
+
+    def observe_all(self, events: list[Event], ring: SignalRing) -> list[str | None]:
+        """Units of ``events`` (in order): the snippets and noise figures of all of them are
+        cut and upsampled at once; only the template decisions run one twitch at a time."""
+        return [self.observe_prepared(e, s) for e, s in zip(events, self.snippets(events, ring))]
+
+    def observe_prepared(self, e: Event, snip: tuple[np.ndarray, np.ndarray] | None) -> str | None:
         if snip is None:
             return None
         wide, sigma = snip  # wide: (channels, L + 2*(lag+wide)*up) µV upsampled; sigma: (channels,)
         x = self.wide_n * self.up
-        seg = wide[:, x: wide.shape[1] - x]
         wscale = np.repeat(1.0 / sigma, self.L)
-        windows = self._windows(seg)  # (n_lags, C*L) µV
+        windows = wide[:, x + self._win_idx].transpose(1, 0, 2).reshape(self.n_lags, -1)  # (n_lags, C*L) µV
         ww = windows * wscale
         best = self._best(ww, wscale)
         overlap = None
@@ -150,6 +158,56 @@ class UnitTracker:
             a, b, _ = overlap  # two known waveforms: the same unit twice (a doublet) keeps its unit
             return a.unit if a is b else None
         return None
+
+    def snippets(self, events: list[Event], ring: SignalRing) -> list[tuple[np.ndarray, np.ndarray] | None]:
+        """``_snippet`` for many twitches: the same numbers, with the medians, the gathering and
+        the upsampling done once over stacked arrays."""
+        if len(events) < 2:
+            return [self._snippet(e, ring) for e in events]
+        onsets = np.fromiter((e.onset_sample for e in events), dtype=np.int64, count=len(events))
+        sig = ring.gather(onsets - (self.lag_n + self.pad_n + self.guard_n + self.noise_n), self.noise_n)
+        sigmas: list[np.ndarray | None]
+        if sig is None:
+            sigmas = [None] * len(events)
+        else:
+            y, ok = sig
+            med = np.median(y, axis=2, keepdims=True)
+            s_all = np.maximum(1.4826 * np.median(np.abs(y - med), axis=2), 1e-6)
+            sigmas = [s_all[i] if ok[i] else None for i in range(len(events))]
+        los = np.empty(len(events), dtype=np.int64)
+        sig_list: list[np.ndarray | None] = []
+        for i, e in enumerate(events):
+            sigma = sigmas[i] if sigmas[i] is not None else self._noise(e, ring)
+            sig_list.append(sigma)
+            centre = self._centre(e, ring, sigma) if sigma is not None else None
+            los[i] = -1 if centre is None else centre - self.pre_n - self.lag_n - self.wide_n - self.pad_n
+        width = self.pre_n + self.post_n + 2 * (self.lag_n + self.wide_n + self.pad_n)
+        got = ring.gather(los, width)
+        out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(events)
+        if got is None:
+            return out
+        seg, ok = got
+        ok &= (los >= 0) & np.array([s is not None for s in sig_list])
+        idx = np.flatnonzero(ok)
+        if idx.size == 0:
+            return out
+        seg = seg[idx]
+        if self.up > 1:
+            seg = signal.resample_poly(seg, self.up, 1, axis=2, window=self._fir)
+        cut = self.pad_n * self.up
+        seg = seg[:, :, cut: seg.shape[2] - cut]
+        for j, i in enumerate(idx):
+            out[i] = (seg[j], sig_list[i])  # type: ignore[assignment]
+        return out
+
+    def _centre(self, e: Event, ring: SignalRing, sigma: np.ndarray) -> int | None:
+        """The twitch's energy centroid (absolute sample)."""
+        y, at = ring.window(e.onset_sample, e.offset_sample)
+        if y.shape[1] == 0:
+            return None
+        energy = ((y / sigma[:, None]) ** 2).sum(axis=0)
+        total = energy.sum()
+        return at + (int(round(float((energy * np.arange(energy.size)).sum() / total))) if total > 0 else 0)
 
     def _snippet(self, e: Event, ring: SignalRing) -> tuple[np.ndarray, np.ndarray] | None:
         y, at = ring.window(e.onset_sample, e.offset_sample)
@@ -421,11 +479,10 @@ class UnitStage:
         self.ring.append(y, at)
 
     def process(self, events: list[Event], horizon: int, final: bool = False) -> list[Event]:
-        out = []
-        for e in self.merger.process(events, horizon, self.ring, final):
-            if e.kind == "twitch":
-                e = replace(e, unit=self.tracker.observe(e, self.ring))
-            out.append(e)
+        out = self.merger.process(events, horizon, self.ring, final)
+        at = [i for i, e in enumerate(out) if e.kind == "twitch"]
+        for i, unit in zip(at, self.tracker.observe_all([out[i] for i in at], self.ring)):
+            out[i] = replace(out[i], unit=unit)
         self.ring.forget_before(self.held_from(horizon) - self.tracker.lookback_n - self.merger.window_n)
         return out
 
