@@ -248,39 +248,60 @@ class UnitTracker:
 
     def _fit(self, ww: np.ndarray, wscale: np.ndarray, templates: list[_Template],
              extra_n: np.ndarray | None = None, amp_range: tuple[float, float] | None = None
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """For each template, the best lag: (lag, gain, residual/threshold, passes)."""
+             ) -> tuple[list[int], list[float], list[float], list[bool]]:
+        """For each template, the best lag: (lag, gain, residual/threshold, passes).
+
+        The products over lags are one matrix product; the few figures per template are
+        plain floats (the same IEEE operations in the same order as array code, without its
+        per-call overhead, which dominated at one twitch at a time)."""
         cfg = self.cfg
         T = np.stack([t.wave for t in templates]) * wscale  # whitened
-        tt = np.einsum("ij,ij->i", T, T)
+        tt_a = np.einsum("ij,ij->i", T, T)
         dots = T @ ww.T  # (K, n_lags)
-        wsq = np.einsum("ij,ij->i", ww, ww)
-        explained = np.where(dots > 0, dots * dots / tt[:, None], -np.inf)
-        lag = explained.argmax(axis=1)
+        explained = np.where(dots > 0, dots * dots / tt_a[:, None], -np.inf)
+        lags = explained.argmax(axis=1)
         k = np.arange(len(templates))
-        d = dots[k, lag]
-        gain = d / tt
-        resid = (wsq[lag] - np.maximum(explained[k, lag], 0.0)) / self.up
-        n_t = np.array([t.n for t in templates], dtype=float)
-        noise_factor = 1.0 + 1.0 / np.minimum(n_t, cfg.mean_cap) if extra_n is None else extra_n
-        allowed = self.n_dof * noise_factor * (1.0 + self.spread) + (cfg.shape_tol * gain) ** 2 * tt / self.up
-        ratio = resid / allowed
-        if amp_range is None:
-            tol = cfg.amp_tol + cfg.amp_noise_k / np.sqrt(np.maximum(tt / self.up, 1e-12))
-            amp_ok = np.abs(gain - 1.0) <= tol
-        else:
-            amp_ok = (gain >= amp_range[0]) & (gain <= amp_range[1])
-        passes = (d > 0) & amp_ok & (ratio <= 1.0)
-        return lag, gain, ratio, passes
+        wsq = np.einsum("ij,ij->i", ww, ww)[lags].tolist()
+        d_l = dots[k, lags].tolist()
+        ex_l = explained[k, lags].tolist()
+        tt_l = tt_a.tolist()
+        up, cap = self.up, cfg.mean_cap
+        base = float(self.n_dof)
+        spread1 = 1.0 + self.spread
+        out_gain, out_ratio, out_pass = [], [], []
+        for i, t in enumerate(templates):
+            d, tt = d_l[i], tt_l[i]
+            gain = d / tt
+            resid = (wsq[i] - max(ex_l[i], 0.0)) / up
+            nf = 1.0 + 1.0 / min(float(t.n), cap) if extra_n is None else float(extra_n[i])
+            sg = cfg.shape_tol * gain
+            allowed = base * nf * spread1 + sg * sg * tt / up
+            ratio = resid / allowed
+            if amp_range is None:
+                tol = cfg.amp_tol + cfg.amp_noise_k / math.sqrt(max(tt / up, 1e-12))
+                amp_ok = abs(gain - 1.0) <= tol
+            else:
+                amp_ok = amp_range[0] <= gain <= amp_range[1]
+            out_gain.append(gain)
+            out_ratio.append(ratio)
+            out_pass.append(d > 0 and amp_ok and ratio <= 1.0)
+        return lags.tolist(), out_gain, out_ratio, out_pass
+
+    @staticmethod
+    def _first_best(ratio: list[float], passes: list[bool]) -> int | None:
+        """Index of the smallest passing ratio (the first on a tie), None if none passes."""
+        best, k = math.inf, None
+        for i, (r, ok) in enumerate(zip(ratio, passes)):
+            if ok and r < best:
+                best, k = r, i
+        return k
 
     def _best(self, ww: np.ndarray, wscale: np.ndarray) -> tuple[int, int, float] | None:
         if not self._templates:
             return None
         lag, _, ratio, passes = self._fit(ww, wscale, self._templates)
-        if not passes.any():
-            return None
-        k = int(np.argmin(np.where(passes, ratio, np.inf)))
-        return k, int(lag[k]), float(ratio[k])
+        k = self._first_best(ratio, passes)
+        return None if k is None else (k, lag[k], ratio[k])
 
     def _overlap(self, segw: np.ndarray, wscale: np.ndarray) -> tuple[_Template, _Template, float] | None:
         """Is the (wide, whitened) snippet two known waveforms? Two copies of one unit (a doublet)
@@ -415,9 +436,10 @@ class UnitTracker:
         n_o = np.array([o.n for o in others], dtype=float)
         extra = 1.0 / np.minimum(n_o, self.cfg.mean_cap) + 1.0 / min(t.n, self.cfg.mean_cap)
         _, _, ratio, passes = self._fit(ww, wscale, others, extra_n=extra)
-        if not passes.any():
+        j = self._first_best(ratio, passes)
+        if j is None:
             return
-        o = others[int(np.argmin(np.where(passes, ratio, np.inf)))]
+        o = others[j]
         old, young = (o, t) if o.created < t.created else (t, o)
         total = old.n + young.n
         old.wave = (old.wave * old.n + young.wave * young.n) / total
