@@ -120,6 +120,7 @@ class UnitTracker:
     def reset(self) -> None:
         self._templates: list[_Template] = []
         self._created = 0
+        self._stack: np.ndarray | None = None  # the templates' waves stacked (kept in step with them)
         self._next_unit = 1
         self.aliases: dict[str, str] = {}  # merged unit -> surviving unit
         self.founders: dict[tuple[int, int, float], str] = {}  # founding twitch -> its unit (known in hindsight)
@@ -247,15 +248,15 @@ class UnitTracker:
         return np.ascontiguousarray(win.transpose(1, 0, 2)).reshape(win.shape[1], -1)
 
     def _fit(self, ww: np.ndarray, wscale: np.ndarray, templates: list[_Template],
-             extra_n: np.ndarray | None = None, amp_range: tuple[float, float] | None = None
-             ) -> tuple[list[int], list[float], list[float], list[bool]]:
+             extra_n: np.ndarray | None = None, amp_range: tuple[float, float] | None = None,
+             stack: np.ndarray | None = None) -> tuple[list[int], list[float], list[float], list[bool]]:
         """For each template, the best lag: (lag, gain, residual/threshold, passes).
 
         The products over lags are one matrix product; the few figures per template are
         plain floats (the same IEEE operations in the same order as array code, without its
         per-call overhead, which dominated at one twitch at a time)."""
         cfg = self.cfg
-        T = np.stack([t.wave for t in templates]) * wscale  # whitened
+        T = (np.stack([t.wave for t in templates]) if stack is None else stack) * wscale  # whitened
         tt_a = np.einsum("ij,ij->i", T, T)
         dots = T @ ww.T  # (K, n_lags)
         explained = np.where(dots > 0, dots * dots / tt_a[:, None], -np.inf)
@@ -299,7 +300,9 @@ class UnitTracker:
     def _best(self, ww: np.ndarray, wscale: np.ndarray) -> tuple[int, int, float] | None:
         if not self._templates:
             return None
-        lag, _, ratio, passes = self._fit(ww, wscale, self._templates)
+        if self._stack is None:
+            self._stack = np.stack([t.wave for t in self._templates])
+        lag, _, ratio, passes = self._fit(ww, wscale, self._templates, stack=self._stack)
         k = self._first_best(ratio, passes)
         return None if k is None else (k, lag[k], ratio[k])
 
@@ -389,6 +392,8 @@ class UnitTracker:
         t.n += 1
         step = 1.0 / min(t.n, self.cfg.mean_cap)
         t.wave = t.wave + (aligned - t.wave) * step
+        if self._stack is not None:
+            self._stack[k] = t.wave
         t.sigma = t.sigma + (sigma - t.sigma) * step
         t.last_sample = e.onset_sample
         self._keep_snippet(t, aligned)
@@ -408,6 +413,7 @@ class UnitTracker:
         self._keep_snippet(t, aligned)
         self._created += 1
         self._templates.append(t)
+        self._stack = None
 
     def _keep_snippet(self, t: _Template, aligned: np.ndarray) -> None:
         assert t.snippets is not None
@@ -419,6 +425,7 @@ class UnitTracker:
         pool = prov or list(range(len(self._templates)))
         i = min(pool, key=lambda i: self._templates[i].last_sample)
         t = self._templates.pop(i)
+        self._stack = None
         if t.unit is not None:
             self.retired.append(self.template_info(t))
 
@@ -458,6 +465,7 @@ class UnitTracker:
         assert old.snippets is not None and young.snippets is not None
         old.snippets.extend(young.snippets)
         self._templates.remove(young)
+        self._stack = None
 
     # -- results -------------------------------------------------------------------------
     def resolve(self, unit: str | None) -> str | None:
