@@ -262,7 +262,8 @@ class UnitTracker:
         explained = np.where(dots > 0, dots * dots / tt_a[:, None], -np.inf)
         lags = explained.argmax(axis=1)
         k = np.arange(len(templates))
-        wsq = np.einsum("ij,ij->i", ww, ww)[lags].tolist()
+        sel = ww[lags]  # only the chosen lags' energies are needed
+        wsq = np.einsum("ij,ij->i", sel, sel).tolist()
         d_l = dots[k, lags].tolist()
         ex_l = explained[k, lags].tolist()
         tt_l = tt_a.tolist()
