@@ -31,6 +31,40 @@ from myotwitch.dsp.events import Event
 from myotwitch.dsp.ring import SignalRing
 
 
+class _Upsampler:
+    """``scipy.signal.resample_poly(x, up, 1, axis=-1, window=fir)`` for a fixed input length,
+    bit for bit (the same zero-padded filter through ``upfirdn``), with the padding worked out
+    once instead of per call."""
+
+    def __init__(self, fir: np.ndarray, up: int, n_in: int) -> None:
+        half_len = (fir.size - 1) // 2
+        h = fir * up
+        n_pre_pad = 1 - half_len % 1
+        self.n_out = n_in * up
+        self.start = (half_len + n_pre_pad)
+        n_post_pad = 0
+        while (n_in - 1) * up + h.size + n_pre_pad + n_post_pad < self.n_out + self.start:
+            n_post_pad += 1  # the same test as resample_poly's (upfirdn's output length)
+        self.h = np.concatenate([np.zeros(n_pre_pad), h, np.zeros(n_post_pad)])
+        self.up = up
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        y = signal.upfirdn(self.h, x, self.up, 1, axis=-1)
+        return y[..., self.start: self.start + self.n_out]
+
+
+def median_last(y: np.ndarray) -> np.ndarray:
+    """``np.median(y, axis=-1)`` for finite data, bit for bit (the middle one, or the two middle
+    ones added and halved), without np.median's per-call checks, which cost more than the work
+    for one twitch's window."""
+    n = y.shape[-1]
+    h = n // 2
+    if n % 2:
+        return np.partition(y, h, axis=-1)[..., h]
+    p = np.partition(y, (h - 1, h), axis=-1)
+    return (p[..., h - 1] + p[..., h]) / 2.0
+
+
 @dataclass(frozen=True)
 class UnitConfig:
     """Settings of the unit stage (defaults tuned on the synthetic recurring-source suite)."""
@@ -104,6 +138,8 @@ class UnitTracker:
         self.L = (self.pre_n + self.post_n) * self.up  # template length per channel (upsampled)
         # resample_poly's own anti-imaging filter, designed once instead of per twitch
         self._fir = signal.firwin(20 * self.up + 1, 1.0 / self.up, window=("kaiser", 5.0)) if self.up > 1 else None
+        self._upsampler = _Upsampler(self._fir, self.up, self.pre_n + self.post_n
+                                     + 2 * (self.lag_n + self.wide_n + self.pad_n)) if self._fir is not None else None
         self.n_lags = 2 * self.lag_n * self.up + 1
         self._win_idx = np.arange(self.n_lags)[:, None] + np.arange(self.L)[None, :]  # (n_lags, L)
         # effective degrees of freedom of band-limited noise over the snippet
@@ -163,8 +199,8 @@ class UnitTracker:
     def snippets(self, events: list[Event], ring: SignalRing) -> list[tuple[np.ndarray, np.ndarray] | None]:
         """``_snippet`` for many twitches: the same numbers, with the medians, the gathering and
         the upsampling done once over stacked arrays."""
-        if len(events) < 2:
-            return [self._snippet(e, ring) for e in events]
+        if not events:
+            return []
         onsets = np.fromiter((e.onset_sample for e in events), dtype=np.int64, count=len(events))
         sig = ring.gather(onsets - (self.lag_n + self.pad_n + self.guard_n + self.noise_n), self.noise_n)
         sigmas: list[np.ndarray | None]
@@ -172,8 +208,8 @@ class UnitTracker:
             sigmas = [None] * len(events)
         else:
             y, ok = sig
-            med = np.median(y, axis=2, keepdims=True)
-            s_all = np.maximum(1.4826 * np.median(np.abs(y - med), axis=2), 1e-6)
+            med = median_last(y)[..., None]
+            s_all = np.maximum(1.4826 * median_last(np.abs(y - med)), 1e-6)
             sigmas = [s_all[i] if ok[i] else None for i in range(len(events))]
         los = np.empty(len(events), dtype=np.int64)
         sig_list: list[np.ndarray | None] = []
@@ -193,8 +229,8 @@ class UnitTracker:
         if idx.size == 0:
             return out
         seg = seg[idx]
-        if self.up > 1:
-            seg = signal.resample_poly(seg, self.up, 1, axis=2, window=self._fir)
+        if self._upsampler is not None:
+            seg = self._upsampler(seg)
         cut = self.pad_n * self.up
         seg = seg[:, :, cut: seg.shape[2] - cut]
         for j, i in enumerate(idx):
