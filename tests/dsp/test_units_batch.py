@@ -98,3 +98,17 @@ def test_50_ms_blocks_equal_whole_array_detect():
         streamed += pipe.process(x[:, i: i + 50])
     streamed += pipe.flush()
     assert sorted(streamed, key=lambda e: (e.onset_sample, e.channel)) == whole
+
+
+def test_fast_median_and_upsampler_equal_numpy_and_scipy_bit_for_bit():
+    from myotwitch.dsp.units import median_last
+
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 7, 150, 151):
+        y = rng.normal(size=(4, 3, n)) * 20.0
+        assert np.array_equal(median_last(y), np.median(y, axis=-1))
+    for fs in (500.0, 1000.0, 2000.0):
+        tr = UnitTracker(fs, 2)
+        width = tr.pre_n + tr.post_n + 2 * (tr.lag_n + tr.wide_n + tr.pad_n)
+        x = rng.normal(size=(5, 2, width)) * 30.0
+        assert np.array_equal(tr._upsampler(x), signal.resample_poly(x, tr.up, 1, axis=2, window=tr._fir))
