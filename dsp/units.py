@@ -233,7 +233,7 @@ class UnitTracker:
             seg = self._upsampler(seg)
         cut = self.pad_n * self.up
         seg = seg[:, :, cut: seg.shape[2] - cut]
-        for j, i in enumerate(idx):
+        for j, i in enumerate(idx.tolist()):
             out[i] = (seg[j], sig_list[i])  # type: ignore[assignment]
         return out
 
