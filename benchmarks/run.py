@@ -15,7 +15,7 @@ def main() -> None:
     args = ap.parse_args()
     accuracy = ["--minutes", "2", "--quiet-hours", "1", "--no-baselines"] if args.quick else []
     for name, extra in (("speed", []), ("link", []), ("analyze_speed", []), ("gui_fps", []), ("lsl", []),
-                        ("accuracy", accuracy), ("real_recordings", ["--write"]), ("fuzz", ["--minutes", "2"]),
+                        ("accuracy", accuracy), ("heldout", ["--write"]), ("real_recordings", ["--write"]), ("fuzz", ["--minutes", "2"]),
                         ("units", ["--quick"] if args.quick else [])):
         print(f"\n=== {name} ===", flush=True)
         r = subprocess.run([sys.executable, "-m", f"benchmarks.{name}", *extra])

@@ -175,16 +175,17 @@ class MainsCanceller:
         fund = win[:, :, 0]  # (ch, U, M)
         older = percentile_rows(fund[..., :h].real, 50.0) + 1j * percentile_rows(fund[..., :h].imag, 50.0)
         newer = percentile_rows(fund[..., h:2 * h].real, 50.0) + 1j * percentile_rows(fund[..., h:2 * h].imag, 50.0)
-        turn = np.where(np.isfinite(older) & np.isfinite(newer), newer * np.conj(older), 0).sum(axis=0)  # (U,)
+        # per channel, so a channel's result never depends on which other channels are analysed
+        turn = np.where(np.isfinite(older) & np.isfinite(newer), newer * np.conj(older), 0)  # (ch, U)
         step = np.clip(np.angle(turn) / h, -self.max_step, self.max_step)  # radians per block, lowest harmonic
         ahead = self.hist_len - np.arange(self.hist_len)  # blocks from each history block to the update point
-        rot = np.exp(1j * step[:, None, None] * self.orders[None, :, None] * ahead[None, None, :])  # (U, H, M)
-        win = win * rot[None]
+        rot = np.exp(1j * step[:, :, None, None] * self.orders[None, None, :, None] * ahead)  # (ch, U, H, M)
+        win = win * rot
         est = percentile_rows(win.real, 50.0) + 1j * percentile_rows(win.imag, 50.0)  # at the update point
         est[~np.isfinite(est)] = 0
         est = est[:, inv]  # (ch, len(blocks), H)
         since = (blocks - upd).astype(float)  # blocks from the update point to each block
-        return est * np.exp(1j * step[inv][:, None] * since[:, None] * self.orders[None, :])[None]
+        return est * np.exp(1j * step[:, inv, None] * since[None, :, None] * self.orders[None, None, :])
 
     def _subtract(self, out: np.ndarray, est: np.ndarray, r0: int) -> None:
         """out[c, i] -= Re(sum_h est[c, h] * e^{j phase_h(r0 + i)}), summed in a fixed order."""

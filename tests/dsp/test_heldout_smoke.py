@@ -1,0 +1,81 @@
+"""Keeps benchmarks/heldout.py (the independent held-out check) working: its generator makes what
+it says and its scorer counts right on hand-made detections. Not a test of detector quality."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from scipy import signal as sps
+
+from benchmarks import heldout as h
+
+
+@dataclass
+class Ev:
+    onset_s: float
+    offset_s: float
+    kind: str = "twitch"
+
+
+@pytest.fixture(scope="module")
+def case():
+    spec = h.CaseSpec("smoke_mixed", 1000.0, 0.75, noise_uv=(3.0, 3.0), mains_uv=(50, 50), quant_lsb=0.5,
+                      twitch_every_s=2.0, burst_runs_per_min=2, contractions_per_min=2, tonic_per_min=2,
+                      pops_per_min=2)
+    h.ORACLE_NOISE_H, old = 0.05, h.ORACLE_NOISE_H
+    try:
+        x, bg, truth = h.generate(spec, 900001)
+    finally:
+        h.ORACLE_NOISE_H = old
+    return spec, x, bg, truth
+
+
+def test_generator_labels_match_the_signal(case):
+    spec, x, bg, truth = case
+    assert x.dtype == np.float32 and len(x) == int(spec.minutes * 60 * spec.fs)
+    assert len(truth.twitches) >= 10 and {k for k, _, _ in truth.confounders} >= {"contraction", "tonic"}
+    sos = h.band_sos(spec.fs)
+    # the labelled noise RMS is the background's in-band RMS (quantisation error included)
+    assert np.std(sps.sosfilt(sos, bg)[1000:]) == pytest.approx(truth.noise_rms, rel=0.02)
+    for tw in truth.twitches:
+        assert 4 <= tw.size_x * truth.noise_rms / 3.0 < 61 * 1.01
+        assert 0.005 <= tw.offset_s - tw.onset_s <= 0.030 + h.DOUBLET_MAX_S
+        if tw.doublet:
+            assert tw.potentials[1].centre_s - tw.potentials[0].centre_s < h.DOUBLET_MAX_S
+        # the labelled size is the band-passed peak-to-peak of the waveform that was added
+        _, w, _ = h.twitch_wave(tw, spec.fs, sos)
+        assert np.ptp(w) == pytest.approx(tw.p2p_uv, rel=1e-6)
+    assert all(b.onset_s > a.onset_s for a, b in zip(truth.twitches, truth.twitches[1:]))
+
+
+def test_perfect_detection_scores_one(case):
+    _, _, _, truth = case
+    events = [Ev(tw.onset_s + 0.01, tw.offset_s) for tw in truth.twitches]
+    events += [Ev(s, e, "contraction") for k, s, e in truth.confounders]  # other kinds never count
+    sc = h.score("perfect", truth, events)
+    assert (sc.tp, sc.fp, sc.fn, sc.f1) == (len(truth.twitches), 0, 0, 1.0)
+
+
+def test_one_miss_one_late_one_false():
+    truth = h.Truth(1000.0, 60.0, 3.0, confounders=[("contraction", 30.0, 35.0)])
+    sizes = [7.0, 9.0, 12.0, 50.0]
+    for i, s in enumerate(sizes):
+        truth.twitches.append(h.Twitch(5.0 + 5 * i, 5.02 + 5 * i, [], size_x=s))
+    events = [Ev(5.0, 5.02), Ev(10.024, 10.05), Ev(15.03, 15.05),  # third is 30 ms late: a miss and a false
+              Ev(32.0, 32.01), Ev(50.0, 50.01), Ev(20.0, 20.2, "artifact")]
+    sc = h.score("hand", truth, events)
+    assert (sc.tp, sc.fn) == (2, 2)
+    assert sc.recall == 0.5 and sc.precision == pytest.approx(2 / 5)
+    assert sc.conf_fp["contraction"] == 1 and sc.rest_fp == 1 and sc.near_fp == 1
+    assert sc.band_hits == {"6-8x": (1, 1), "8-10x": (1, 1), "10-15x": (0, 1), ">=40x": (0, 1)}
+    assert sc.miss_as == {"twitch-offset": 1, "artifact": 1}
+    s = h.summary([sc])
+    assert s["recall_ge10"] == 0.0 and s["conf"]["contraction"][2] == pytest.approx(1 / (5.2 / 3600))
+
+
+def test_matching_is_one_to_one_nearest_first():
+    pairs = h.match(np.array([1.0, 1.03]), np.array([1.02, 1.025]))
+    assert sorted(pairs) == [(0, 0), (1, 1)]
+    assert h.match(np.array([1.0]), np.array([0.97, 1.0, 1.02])) == [(0, 1)]
