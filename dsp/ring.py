@@ -57,3 +57,13 @@ class SignalRing:
         if b <= a:
             return np.empty((self.n_channels, 0)), a
         return self._buf[:, self._lo + a - self.start: self._lo + b - self.start], a
+
+    def gather(self, starts: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Many windows ``[start, start + n)`` at once: ``(len(starts), channels, n)`` and which
+        of them lie wholly in what is kept (the others hold arbitrary numbers); None if none do."""
+        ok = (starts >= self.start) & (starts + n <= self.end)
+        if not ok.any():
+            return None
+        first = np.where(ok, starts - self.start, 0) + self._lo
+        idx = first[:, None] + np.arange(n)[None, :]
+        return self._buf[:, idx].transpose(1, 0, 2), ok

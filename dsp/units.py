@@ -31,6 +31,40 @@ from myotwitch.dsp.events import Event
 from myotwitch.dsp.ring import SignalRing
 
 
+class _Upsampler:
+    """``scipy.signal.resample_poly(x, up, 1, axis=-1, window=fir)`` for a fixed input length,
+    bit for bit (the same zero-padded filter through ``upfirdn``), with the padding worked out
+    once instead of per call."""
+
+    def __init__(self, fir: np.ndarray, up: int, n_in: int) -> None:
+        half_len = (fir.size - 1) // 2
+        h = fir * up
+        n_pre_pad = 1 - half_len % 1
+        self.n_out = n_in * up
+        self.start = (half_len + n_pre_pad)
+        n_post_pad = 0
+        while (n_in - 1) * up + h.size + n_pre_pad + n_post_pad < self.n_out + self.start:
+            n_post_pad += 1  # the same test as resample_poly's (upfirdn's output length)
+        self.h = np.concatenate([np.zeros(n_pre_pad), h, np.zeros(n_post_pad)])
+        self.up = up
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        y = signal.upfirdn(self.h, x, self.up, 1, axis=-1)
+        return y[..., self.start: self.start + self.n_out]
+
+
+def median_last(y: np.ndarray) -> np.ndarray:
+    """``np.median(y, axis=-1)`` for finite data, bit for bit (the middle one, or the two middle
+    ones added and halved), without np.median's per-call checks, which cost more than the work
+    for one twitch's window."""
+    n = y.shape[-1]
+    h = n // 2
+    if n % 2:
+        return np.partition(y, h, axis=-1)[..., h]
+    p = np.partition(y, (h - 1, h), axis=-1)
+    return (p[..., h - 1] + p[..., h]) / 2.0
+
+
 @dataclass(frozen=True)
 class UnitConfig:
     """Settings of the unit stage (defaults tuned on the synthetic recurring-source suite)."""
@@ -104,7 +138,10 @@ class UnitTracker:
         self.L = (self.pre_n + self.post_n) * self.up  # template length per channel (upsampled)
         # resample_poly's own anti-imaging filter, designed once instead of per twitch
         self._fir = signal.firwin(20 * self.up + 1, 1.0 / self.up, window=("kaiser", 5.0)) if self.up > 1 else None
+        self._upsampler = _Upsampler(self._fir, self.up, self.pre_n + self.post_n
+                                     + 2 * (self.lag_n + self.wide_n + self.pad_n)) if self._fir is not None else None
         self.n_lags = 2 * self.lag_n * self.up + 1
+        self._win_idx = np.arange(self.n_lags)[:, None] + np.arange(self.L)[None, :]  # (n_lags, L)
         # effective degrees of freedom of band-limited noise over the snippet
         self.occupied = min(1.0, 2.0 * (band_high_hz or 0.45 * fs) / fs)
         self.n_dof = n_channels * (self.pre_n + self.post_n)
@@ -119,6 +156,7 @@ class UnitTracker:
     def reset(self) -> None:
         self._templates: list[_Template] = []
         self._created = 0
+        self._stack: np.ndarray | None = None  # the templates' waves stacked (kept in step with them)
         self._next_unit = 1
         self.aliases: dict[str, str] = {}  # merged unit -> surviving unit
         self.founders: dict[tuple[int, int, float], str] = {}  # founding twitch -> its unit (known in hindsight)
@@ -126,14 +164,21 @@ class UnitTracker:
 
     # -- matching ------------------------------------------------------------------------
     def observe(self, e: Event, ring: SignalRing) -> str | None:
-        snip = self._snippet(e, ring)
+        """One twitch at a time (the reference the batched path must equal)."""
+        return self.observe_prepared(e, self._snippet(e, ring))
+
+    def observe_all(self, events: list[Event], ring: SignalRing) -> list[str | None]:
+        """Units of ``events`` (in order): the snippets and noise figures of all of them are
+        cut and upsampled at once; only the template decisions run one twitch at a time."""
+        return [self.observe_prepared(e, s) for e, s in zip(events, self.snippets(events, ring))]
+
+    def observe_prepared(self, e: Event, snip: tuple[np.ndarray, np.ndarray] | None) -> str | None:
         if snip is None:
             return None
         wide, sigma = snip  # wide: (channels, L + 2*(lag+wide)*up) µV upsampled; sigma: (channels,)
         x = self.wide_n * self.up
-        seg = wide[:, x: wide.shape[1] - x]
         wscale = np.repeat(1.0 / sigma, self.L)
-        windows = self._windows(seg)  # (n_lags, C*L) µV
+        windows = wide[:, x + self._win_idx].transpose(1, 0, 2).reshape(self.n_lags, -1)  # (n_lags, C*L) µV
         ww = windows * wscale
         best = self._best(ww, wscale)
         overlap = None
@@ -150,6 +195,56 @@ class UnitTracker:
             a, b, _ = overlap  # two known waveforms: the same unit twice (a doublet) keeps its unit
             return a.unit if a is b else None
         return None
+
+    def snippets(self, events: list[Event], ring: SignalRing) -> list[tuple[np.ndarray, np.ndarray] | None]:
+        """``_snippet`` for many twitches: the same numbers, with the medians, the gathering and
+        the upsampling done once over stacked arrays."""
+        if not events:
+            return []
+        onsets = np.fromiter((e.onset_sample for e in events), dtype=np.int64, count=len(events))
+        sig = ring.gather(onsets - (self.lag_n + self.pad_n + self.guard_n + self.noise_n), self.noise_n)
+        sigmas: list[np.ndarray | None]
+        if sig is None:
+            sigmas = [None] * len(events)
+        else:
+            y, ok = sig
+            med = median_last(y)[..., None]
+            s_all = np.maximum(1.4826 * median_last(np.abs(y - med)), 1e-6)
+            sigmas = [s_all[i] if ok[i] else None for i in range(len(events))]
+        los = np.empty(len(events), dtype=np.int64)
+        sig_list: list[np.ndarray | None] = []
+        for i, e in enumerate(events):
+            sigma = sigmas[i] if sigmas[i] is not None else self._noise(e, ring)
+            sig_list.append(sigma)
+            centre = self._centre(e, ring, sigma) if sigma is not None else None
+            los[i] = -1 if centre is None else centre - self.pre_n - self.lag_n - self.wide_n - self.pad_n
+        width = self.pre_n + self.post_n + 2 * (self.lag_n + self.wide_n + self.pad_n)
+        got = ring.gather(los, width)
+        out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(events)
+        if got is None:
+            return out
+        seg, ok = got
+        ok &= (los >= 0) & np.array([s is not None for s in sig_list])
+        idx = np.flatnonzero(ok)
+        if idx.size == 0:
+            return out
+        seg = seg[idx]
+        if self._upsampler is not None:
+            seg = self._upsampler(seg)
+        cut = self.pad_n * self.up
+        seg = seg[:, :, cut: seg.shape[2] - cut]
+        for j, i in enumerate(idx.tolist()):
+            out[i] = (seg[j], sig_list[i])  # type: ignore[assignment]
+        return out
+
+    def _centre(self, e: Event, ring: SignalRing, sigma: np.ndarray) -> int | None:
+        """The twitch's energy centroid (absolute sample)."""
+        y, at = ring.window(e.onset_sample, e.offset_sample)
+        if y.shape[1] == 0:
+            return None
+        energy = ((y / sigma[:, None]) ** 2).sum(axis=0)
+        total = energy.sum()
+        return at + (int(round(float((energy * np.arange(energy.size)).sum() / total))) if total > 0 else 0)
 
     def _snippet(self, e: Event, ring: SignalRing) -> tuple[np.ndarray, np.ndarray] | None:
         y, at = ring.window(e.onset_sample, e.offset_sample)
@@ -189,40 +284,64 @@ class UnitTracker:
         return np.ascontiguousarray(win.transpose(1, 0, 2)).reshape(win.shape[1], -1)
 
     def _fit(self, ww: np.ndarray, wscale: np.ndarray, templates: list[_Template],
-             extra_n: np.ndarray | None = None, amp_range: tuple[float, float] | None = None
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """For each template, the best lag: (lag, gain, residual/threshold, passes)."""
+             extra_n: np.ndarray | None = None, amp_range: tuple[float, float] | None = None,
+             stack: np.ndarray | None = None) -> tuple[list[int], list[float], list[float], list[bool]]:
+        """For each template, the best lag: (lag, gain, residual/threshold, passes).
+
+        The products over lags are one matrix product; the few figures per template are
+        plain floats (the same IEEE operations in the same order as array code, without its
+        per-call overhead, which dominated at one twitch at a time)."""
         cfg = self.cfg
-        T = np.stack([t.wave for t in templates]) * wscale  # whitened
-        tt = np.einsum("ij,ij->i", T, T)
+        T = (np.stack([t.wave for t in templates]) if stack is None else stack) * wscale  # whitened
+        tt_a = np.einsum("ij,ij->i", T, T)
         dots = T @ ww.T  # (K, n_lags)
-        wsq = np.einsum("ij,ij->i", ww, ww)
-        explained = np.where(dots > 0, dots * dots / tt[:, None], -np.inf)
-        lag = explained.argmax(axis=1)
+        explained = np.where(dots > 0, dots * dots / tt_a[:, None], -np.inf)
+        lags = explained.argmax(axis=1)
         k = np.arange(len(templates))
-        d = dots[k, lag]
-        gain = d / tt
-        resid = (wsq[lag] - np.maximum(explained[k, lag], 0.0)) / self.up
-        n_t = np.array([t.n for t in templates], dtype=float)
-        noise_factor = 1.0 + 1.0 / np.minimum(n_t, cfg.mean_cap) if extra_n is None else extra_n
-        allowed = self.n_dof * noise_factor * (1.0 + self.spread) + (cfg.shape_tol * gain) ** 2 * tt / self.up
-        ratio = resid / allowed
-        if amp_range is None:
-            tol = cfg.amp_tol + cfg.amp_noise_k / np.sqrt(np.maximum(tt / self.up, 1e-12))
-            amp_ok = np.abs(gain - 1.0) <= tol
-        else:
-            amp_ok = (gain >= amp_range[0]) & (gain <= amp_range[1])
-        passes = (d > 0) & amp_ok & (ratio <= 1.0)
-        return lag, gain, ratio, passes
+        sel = ww[lags]  # only the chosen lags' energies are needed
+        wsq = np.einsum("ij,ij->i", sel, sel).tolist()
+        d_l = dots[k, lags].tolist()
+        ex_l = explained[k, lags].tolist()
+        tt_l = tt_a.tolist()
+        up, cap = self.up, cfg.mean_cap
+        base = float(self.n_dof)
+        spread1 = 1.0 + self.spread
+        out_gain, out_ratio, out_pass = [], [], []
+        for i, t in enumerate(templates):
+            d, tt = d_l[i], tt_l[i]
+            gain = d / tt
+            resid = (wsq[i] - max(ex_l[i], 0.0)) / up
+            nf = 1.0 + 1.0 / min(float(t.n), cap) if extra_n is None else float(extra_n[i])
+            sg = cfg.shape_tol * gain
+            allowed = base * nf * spread1 + sg * sg * tt / up
+            ratio = resid / allowed
+            if amp_range is None:
+                tol = cfg.amp_tol + cfg.amp_noise_k / math.sqrt(max(tt / up, 1e-12))
+                amp_ok = abs(gain - 1.0) <= tol
+            else:
+                amp_ok = amp_range[0] <= gain <= amp_range[1]
+            out_gain.append(gain)
+            out_ratio.append(ratio)
+            out_pass.append(d > 0 and amp_ok and ratio <= 1.0)
+        return lags.tolist(), out_gain, out_ratio, out_pass
+
+    @staticmethod
+    def _first_best(ratio: list[float], passes: list[bool]) -> int | None:
+        """Index of the smallest passing ratio (the first on a tie), None if none passes."""
+        best, k = math.inf, None
+        for i, (r, ok) in enumerate(zip(ratio, passes)):
+            if ok and r < best:
+                best, k = r, i
+        return k
 
     def _best(self, ww: np.ndarray, wscale: np.ndarray) -> tuple[int, int, float] | None:
         if not self._templates:
             return None
-        lag, _, ratio, passes = self._fit(ww, wscale, self._templates)
-        if not passes.any():
-            return None
-        k = int(np.argmin(np.where(passes, ratio, np.inf)))
-        return k, int(lag[k]), float(ratio[k])
+        if self._stack is None:
+            self._stack = np.stack([t.wave for t in self._templates])
+        lag, _, ratio, passes = self._fit(ww, wscale, self._templates, stack=self._stack)
+        k = self._first_best(ratio, passes)
+        return None if k is None else (k, lag[k], ratio[k])
 
     def _overlap(self, segw: np.ndarray, wscale: np.ndarray) -> tuple[_Template, _Template, float] | None:
         """Is the (wide, whitened) snippet two known waveforms? Two copies of one unit (a doublet)
@@ -310,6 +429,8 @@ class UnitTracker:
         t.n += 1
         step = 1.0 / min(t.n, self.cfg.mean_cap)
         t.wave = t.wave + (aligned - t.wave) * step
+        if self._stack is not None:
+            self._stack[k] = t.wave
         t.sigma = t.sigma + (sigma - t.sigma) * step
         t.last_sample = e.onset_sample
         self._keep_snippet(t, aligned)
@@ -329,6 +450,7 @@ class UnitTracker:
         self._keep_snippet(t, aligned)
         self._created += 1
         self._templates.append(t)
+        self._stack = None
 
     def _keep_snippet(self, t: _Template, aligned: np.ndarray) -> None:
         assert t.snippets is not None
@@ -340,6 +462,7 @@ class UnitTracker:
         pool = prov or list(range(len(self._templates)))
         i = min(pool, key=lambda i: self._templates[i].last_sample)
         t = self._templates.pop(i)
+        self._stack = None
         if t.unit is not None:
             self.retired.append(self.template_info(t))
 
@@ -357,9 +480,10 @@ class UnitTracker:
         n_o = np.array([o.n for o in others], dtype=float)
         extra = 1.0 / np.minimum(n_o, self.cfg.mean_cap) + 1.0 / min(t.n, self.cfg.mean_cap)
         _, _, ratio, passes = self._fit(ww, wscale, others, extra_n=extra)
-        if not passes.any():
+        j = self._first_best(ratio, passes)
+        if j is None:
             return
-        o = others[int(np.argmin(np.where(passes, ratio, np.inf)))]
+        o = others[j]
         old, young = (o, t) if o.created < t.created else (t, o)
         total = old.n + young.n
         old.wave = (old.wave * old.n + young.wave * young.n) / total
@@ -378,6 +502,7 @@ class UnitTracker:
         assert old.snippets is not None and young.snippets is not None
         old.snippets.extend(young.snippets)
         self._templates.remove(young)
+        self._stack = None
 
     # -- results -------------------------------------------------------------------------
     def resolve(self, unit: str | None) -> str | None:
@@ -421,11 +546,10 @@ class UnitStage:
         self.ring.append(y, at)
 
     def process(self, events: list[Event], horizon: int, final: bool = False) -> list[Event]:
-        out = []
-        for e in self.merger.process(events, horizon, self.ring, final):
-            if e.kind == "twitch":
-                e = replace(e, unit=self.tracker.observe(e, self.ring))
-            out.append(e)
+        out = self.merger.process(events, horizon, self.ring, final)
+        at = [i for i, e in enumerate(out) if e.kind == "twitch"]
+        for i, unit in zip(at, self.tracker.observe_all([out[i] for i in at], self.ring)):
+            out[i] = replace(out[i], unit=unit)
         self.ring.forget_before(self.held_from(horizon) - self.tracker.lookback_n - self.merger.window_n)
         return out
 
