@@ -79,6 +79,37 @@ class Link(ABC):
     def close(self) -> None: ...
 
 
+class Backoff:
+    """When to try a lost device again: soon after a loss, then doubling up to a ceiling.
+    One policy for every source that reconnects (serial, BLE, LSL, BrainFlow)."""
+
+    def __init__(self, lo: float, hi: float) -> None:
+        self.lo, self.hi = lo, hi
+        self.delay = lo
+        self.next_try = 0.0
+
+    def connected(self) -> None:
+        self.delay = self.lo
+
+    def failed(self) -> None:
+        """A try failed: wait the current delay, and twice as long next time."""
+        self.next_try = time.monotonic() + self.delay
+        self.delay = min(self.delay * 2, self.hi)
+
+    def lost(self) -> None:
+        """A working link went away: the first try comes after the shortest delay."""
+        self.delay = self.lo
+        self.next_try = time.monotonic() + self.delay
+
+    def wait(self, timeout: float) -> bool:
+        """Sleep toward the next try (at most ``timeout``); True while it is not due yet."""
+        left = self.next_try - time.monotonic()
+        if left > 0:
+            time.sleep(min(left, timeout))
+            return True
+        return False
+
+
 class LinkSource(Source):
     """Decoder + assembler + reconnect policy over a Link."""
 
@@ -89,7 +120,7 @@ class LinkSource(Source):
         self.link = link
         self.reconnect = reconnect
         self.stall_timeout_s = stall_timeout_s
-        self.backoff_min, self.backoff_max = backoff_s
+        self.retry = Backoff(*backoff_s)
         self.start = start
         self.wait = wait
         self.decoder = P.Decoder()
@@ -98,8 +129,6 @@ class LinkSource(Source):
         self._seq = 0
         self._connected = False
         self._down_since: float | None = None
-        self._next_try = 0.0
-        self._backoff = self.backoff_min
         self._last_rx = time.monotonic()
         self._pending: list[Record] = []
         self._connect(first=True)
@@ -136,7 +165,7 @@ class LinkSource(Source):
             if first:
                 self._down_since = time.monotonic()
                 self._pending.append(LinkEvent("reconnecting", str(e)))
-            self._schedule_retry()
+            self.retry.failed()
             return
         now = time.monotonic()
         self._connected = True
@@ -146,16 +175,12 @@ class LinkSource(Source):
             self.reconnects += 1
             self.assembler.on_reconnect(now - self._down_since)
         self._down_since = None
-        self._backoff = self.backoff_min
+        self.retry.connected()
         self._pending.append(LinkEvent("connected", self.link.name))
         log.info("connected to %s (%s)", self.spec, self.link.name)
         self.send_command(P.CMD_GET_INFO)
         if self.start:
             self.send_command(P.CMD_START)
-
-    def _schedule_retry(self) -> None:
-        self._next_try = time.monotonic() + self._backoff
-        self._backoff = min(self._backoff * 2, self.backoff_max)
 
     def _lost(self, why: str) -> None:
         if not self._connected:
@@ -170,17 +195,14 @@ class LinkSource(Source):
         log.warning("%s: link lost (%s)%s", self.spec, why, "; reconnecting" if self.reconnect else "")
         if not self.reconnect:
             self.closed = True
-        self._backoff = self.backoff_min
-        self._next_try = time.monotonic() + self._backoff
+        self.retry.lost()
 
     def read(self, timeout: float = 0.5) -> list[Record]:
         out, self._pending = self._pending, []
         if self.closed:
             return out
         if not self._connected:
-            wait = self._next_try - time.monotonic()
-            if wait > 0:
-                time.sleep(min(wait, timeout))
+            if self.retry.wait(timeout):
                 return out + self._pending
             self._connect()
             out += self._pending

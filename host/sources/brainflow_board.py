@@ -22,7 +22,7 @@ import numpy as np
 
 from myotwitch.dsp.config import FS_MAX_HZ, FS_MIN_HZ, MAX_CHANNELS
 from myotwitch.host.errors import SourceError, UsageError
-from myotwitch.host.sources.base import Source
+from myotwitch.host.sources.base import Backoff, Source
 from myotwitch.host.sources.lsl import file_format
 from myotwitch.host.stream import DeviceInfo, GapRecord, LinkEvent, Record, SampleBlock
 
@@ -151,9 +151,7 @@ class BrainFlowSource(Source):
         self.wait = wait
         self.reconnect = reconnect
         self.stall_timeout_s = stall_timeout_s
-        self.backoff_min, self.backoff_max = backoff_s
-        self._backoff = self.backoff_min
-        self._next_try = 0.0
+        self.retry = Backoff(*backoff_s)
         self._board = None
         self._ever_connected = False
         self._pending: list[Record] = []
@@ -169,7 +167,7 @@ class BrainFlowSource(Source):
                 raise
             self._down_since = time.monotonic()
             self._pending.append(LinkEvent("reconnecting", f"waiting for {name}"))
-            self._schedule_retry()
+            self.retry.failed()
 
     def _pick(self, chans: str | None, labels: list[str]) -> list[int]:
         if not chans:
@@ -213,7 +211,7 @@ class BrainFlowSource(Source):
         self._ever_connected = True
         self._board = board
         self._last_rx = time.monotonic()
-        self._backoff = self.backoff_min
+        self.retry.connected()
         self._pending += [LinkEvent("connected", f"BrainFlow {self.name}"), self._info]
         log.info("%s: BrainFlow %s streaming, %d EMG ch at %g Hz", self.spec, self.name, len(self.rows), self.fs)
 
@@ -227,10 +225,6 @@ class BrainFlowSource(Source):
             except Exception:  # noqa: BLE001 - a board that is gone fails any way it likes
                 log.debug("BrainFlow %s failed", step.__name__, exc_info=True)
 
-    def _schedule_retry(self) -> None:
-        self._next_try = time.monotonic() + self._backoff
-        self._backoff = min(self._backoff * 2, self.backoff_max)
-
     def _lost(self, why: str) -> None:
         self._release()
         self._down_since = time.monotonic()
@@ -238,8 +232,7 @@ class BrainFlowSource(Source):
         log.warning("%s: %s%s", self.spec, why, "; reconnecting" if self.reconnect else "")
         if not self.reconnect:
             self.closed = True
-        self._backoff = self.backoff_min
-        self._schedule_retry()
+        self.retry.lost()
 
     # -- reading ------------------------------------------------------------------------------
     def read(self, timeout: float = 0.5) -> list[Record]:
@@ -247,15 +240,13 @@ class BrainFlowSource(Source):
         if self.closed:
             return out
         if self._board is None:
-            wait = self._next_try - time.monotonic()
-            if wait > 0:
-                time.sleep(min(wait, timeout))
+            if self.retry.wait(timeout):
                 return out
             try:
                 self._connect()
             except SourceError as e:
                 log.info("%s", e)
-                self._schedule_retry()
+                self.retry.failed()
             return out + self._drain()
         deadline = time.monotonic() + timeout
         try:

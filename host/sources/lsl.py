@@ -19,7 +19,7 @@ import numpy as np
 from myotwitch.dsp.config import FS_MAX_HZ, FS_MIN_HZ, MAX_CHANNELS
 from myotwitch.host.channels import select_channels
 from myotwitch.host.errors import FormatError, SourceError, UsageError
-from myotwitch.host.sources.base import Source
+from myotwitch.host.sources.base import Backoff, Source
 from myotwitch.host.stream import DeviceInfo, GapRecord, LinkEvent, Record, SampleBlock
 
 log = logging.getLogger(__name__)
@@ -177,9 +177,7 @@ class LslSource(Source):
         self.wait = wait
         self.reconnect = reconnect
         self.stall_timeout_s = stall_timeout_s
-        self.backoff_min, self.backoff_max = backoff_s
-        self._backoff = self.backoff_min
-        self._next_try = 0.0
+        self.retry = Backoff(*backoff_s)
         self._inlet = None
         self._info: DeviceInfo | None = None
         self._plan: StreamPlan | None = None
@@ -246,7 +244,7 @@ class LslSource(Source):
         first = self._info is None
         self._inlet, self._plan, self._info = inlet, plan, info
         self._last_rx = time.monotonic()
-        self._backoff = self.backoff_min
+        self.retry.connected()
         if self._down_since is not None and not first:
             self.reconnects += 1
             self._after_reconnect = True
@@ -270,8 +268,7 @@ class LslSource(Source):
         log.warning("%s: LSL stream lost (%s)%s", self.spec, why, "; waiting for it" if self.reconnect else "")
         if not self.reconnect:
             self.closed = True
-        self._backoff = self.backoff_min
-        self._next_try = time.monotonic() + self._backoff
+        self.retry.lost()
 
     # -- reading ------------------------------------------------------------------------------
     def read(self, timeout: float = 0.5) -> list[Record]:
@@ -279,9 +276,7 @@ class LslSource(Source):
         if self.closed:
             return out
         if self._inlet is None:
-            wait = self._next_try - time.monotonic()
-            if wait > 0:
-                time.sleep(min(wait, timeout))
+            if self.retry.wait(timeout):
                 return out
             try:
                 ok = self._connect(min(max(timeout, 0.2), 1.0))
@@ -289,8 +284,7 @@ class LslSource(Source):
                 log.warning("%s", e)
                 ok = False
             if not ok:
-                self._next_try = time.monotonic() + self._backoff
-                self._backoff = min(self._backoff * 2, self.backoff_max)
+                self.retry.failed()
             return out + self._drain()
         try:
             x, ts = self._inlet.pull_chunk(timeout=timeout, max_samples=4096, min_samples=1, as_numpy=True)
