@@ -110,7 +110,25 @@ class Backoff:
         return False
 
 
-class LinkSource(Source):
+class ReconnectingSource(Source):
+    """A source that waits for its device to come back (serial/BLE link, LSL, BrainFlow): the
+    bookkeeping every loss shares, in one place."""
+
+    spec: str
+    reconnect: bool
+    retry: Backoff
+    _pending: list[Record]
+
+    def _announce_loss(self, why: str, headline: str, waiting: str) -> None:
+        """Queue the disconnect, say it once, and either schedule the first retry or close."""
+        self._pending.append(LinkEvent("disconnected", why))
+        log.warning("%s: %s%s", self.spec, headline, f"; {waiting}" if self.reconnect else "")
+        if not self.reconnect:
+            self.closed = True
+        self.retry.lost()
+
+
+class LinkSource(ReconnectingSource):
     """Decoder + assembler + reconnect policy over a Link."""
 
     def __init__(self, spec: str, link: Link, *, reconnect: bool = True, stall_timeout_s: float = 3.0,
@@ -191,11 +209,7 @@ class LinkSource(Source):
             self.link.close()
         except Exception:  # noqa: BLE001 - closing a dead link may fail any way it likes
             log.debug("close after loss failed", exc_info=True)
-        self._pending.append(LinkEvent("disconnected", why))
-        log.warning("%s: link lost (%s)%s", self.spec, why, "; reconnecting" if self.reconnect else "")
-        if not self.reconnect:
-            self.closed = True
-        self.retry.lost()
+        self._announce_loss(why, f"link lost ({why})", "reconnecting")
 
     def read(self, timeout: float = 0.5) -> list[Record]:
         out, self._pending = self._pending, []

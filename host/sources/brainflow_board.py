@@ -22,7 +22,7 @@ import numpy as np
 
 from myotwitch.dsp.config import FS_MAX_HZ, FS_MIN_HZ, MAX_CHANNELS
 from myotwitch.host.errors import SourceError, UsageError
-from myotwitch.host.sources.base import Backoff, Source
+from myotwitch.host.sources.base import Backoff, ReconnectingSource
 from myotwitch.host.sources.lsl import file_format
 from myotwitch.host.stream import DeviceInfo, GapRecord, LinkEvent, Record, SampleBlock
 
@@ -103,7 +103,7 @@ class PackageCounter:
         return [(a, b, int(missing[a])) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
-class BrainFlowSource(Source):
+class BrainFlowSource(ReconnectingSource):
     """One BrainFlow board session; reconnects (release, prepare, start) when data stops."""
 
     def __init__(self, spec: str, target: str, opts: dict[str, str], *, wait: bool = False,
@@ -228,11 +228,7 @@ class BrainFlowSource(Source):
     def _lost(self, why: str) -> None:
         self._release()
         self._down_since = time.monotonic()
-        self._pending.append(LinkEvent("disconnected", why))
-        log.warning("%s: %s%s", self.spec, why, "; reconnecting" if self.reconnect else "")
-        if not self.reconnect:
-            self.closed = True
-        self.retry.lost()
+        self._announce_loss(why, why, "reconnecting")
 
     # -- reading ------------------------------------------------------------------------------
     def read(self, timeout: float = 0.5) -> list[Record]:

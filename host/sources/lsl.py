@@ -19,7 +19,7 @@ import numpy as np
 from myotwitch.dsp.config import FS_MAX_HZ, FS_MIN_HZ, MAX_CHANNELS
 from myotwitch.host.channels import select_channels
 from myotwitch.host.errors import FormatError, SourceError, UsageError
-from myotwitch.host.sources.base import Backoff, Source
+from myotwitch.host.sources.base import Backoff, ReconnectingSource
 from myotwitch.host.stream import DeviceInfo, GapRecord, LinkEvent, Record, SampleBlock
 
 log = logging.getLogger(__name__)
@@ -150,7 +150,7 @@ def plan_stream(spec: str, info, unit: str | None, channels: list[str] | None) -
                       np.asarray(scales, dtype=np.float64)[:, None], info.source_id() or name)
 
 
-class LslSource(Source):
+class LslSource(ReconnectingSource):
     """Resolves the stream, pulls chunks, converts to µV and accounts for every sample."""
 
     def __init__(self, spec: str, target: str, opts: dict[str, str], *, wait: bool = False,
@@ -264,11 +264,7 @@ class LslSource(Source):
                 log.debug("close after loss failed", exc_info=True)
         self._inlet = None
         self._down_since = time.monotonic()
-        self._pending.append(LinkEvent("disconnected", why))
-        log.warning("%s: LSL stream lost (%s)%s", self.spec, why, "; waiting for it" if self.reconnect else "")
-        if not self.reconnect:
-            self.closed = True
-        self.retry.lost()
+        self._announce_loss(why, f"LSL stream lost ({why})", "waiting for it")
 
     # -- reading ------------------------------------------------------------------------------
     def read(self, timeout: float = 0.5) -> list[Record]:

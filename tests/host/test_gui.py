@@ -20,13 +20,6 @@ from myotwitch.host.gui.window import MainWindow  # noqa: E402
 pytestmark = pytest.mark.gui
 
 
-@pytest.fixture
-def settings(tmp_path):
-    s = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
-    yield s
-    s.sync()
-
-
 def make_window(qtbot, spec, settings, **kw):
     win = MainWindow(spec, DetectorConfig(), settings=settings, **kw)
     qtbot.addWidget(win)

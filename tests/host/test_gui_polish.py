@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pyqtgraph")
 
-from PySide6 import QtCore, QtWidgets  # noqa: E402
+from PySide6 import QtWidgets  # noqa: E402
 
 from myotwitch.dsp import DetectorConfig  # noqa: E402
 from myotwitch.host.gui.acquisition import DisplayBuffer  # noqa: E402
@@ -19,13 +19,6 @@ from myotwitch.host.gui.window import MainWindow  # noqa: E402
 from myotwitch.host.paths import data_dir  # noqa: E402
 
 pytestmark = pytest.mark.gui
-
-
-@pytest.fixture
-def settings(tmp_path):
-    s = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
-    yield s
-    s.sync()
 
 
 def make_window(qtbot, spec, settings, **kw):
