@@ -24,8 +24,6 @@ steps) so the result is exact whatever the chunking.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from scipy import signal, stats
 
