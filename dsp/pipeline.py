@@ -254,7 +254,8 @@ class Pipeline:
             rows = np.concatenate([self._held, rows], axis=2)
         k = stat.shape[1]
         self._held = rows[:, :, k:]
-        return self._classify(self._segmenter.process(*rows[:, :, :k], stat))
+        y, env, lf, x, floor = rows[:, :, :k]
+        return self._classify(self._segmenter.process(y, env, lf, x, floor, stat))
 
     def _drain(self) -> list[Event]:
         """The data stops: the samples held for the centred statistic go through with it."""
@@ -262,7 +263,8 @@ class Pipeline:
         rows, self._held = self._held, None
         if rows is None or not stat.shape[1]:
             return []
-        return self._classify(self._segmenter.process(*rows, stat))
+        y, env, lf, x, floor = rows
+        return self._classify(self._segmenter.process(y, env, lf, x, floor, stat))
 
     def _account(self, x: np.ndarray) -> None:
         self._finite += x.shape[1]
