@@ -794,8 +794,25 @@ def run_case(spec: CaseSpec, seed: int, detect) -> CaseScore:
 
 def _worker(args):
     from myotwitch.dsp import detect
-    spec, seed = args
+    spec, seed, overrides = args
+    if overrides:
+        from myotwitch.dsp.config import DetectorConfig
+        cfg = DetectorConfig(**overrides)
+        return run_case(spec, seed, lambda x, fs: detect(x, fs, cfg))
     return run_case(spec, seed, detect)
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """``KEY=VALUE`` detector settings (VALUE read as a Python literal, else as a string)."""
+    import ast
+    out = {}
+    for item in items:
+        key, _, val = item.partition("=")
+        try:
+            out[key] = ast.literal_eval(val)
+        except (ValueError, SyntaxError):
+            out[key] = val
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -811,6 +828,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=pathlib.Path, help="write the per-case scores and misses here")
     ap.add_argument("--compare", nargs="*", default=[], metavar="LABEL=JSON",
                     help="earlier --json outputs (e.g. of another detector commit) to tabulate beside this run")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="detector settings to override (DetectorConfig fields), e.g. detector=energy")
     args = ap.parse_args(argv)
     specs = [c for c in suite(args.quick) if not args.cases or c.name in args.cases]
     if args.exact_mains:
@@ -819,7 +838,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"heldout: no case named {args.cases}", file=sys.stderr)
         return 2
     t0 = time.perf_counter()
-    jobs = [(c, args.seed) for c in specs]
+    jobs = [(c, args.seed, parse_overrides(args.set)) for c in specs]
     if args.jobs > 1:
         import multiprocessing as mp
         with mp.get_context("fork").Pool(args.jobs) as pool:

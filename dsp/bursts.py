@@ -10,12 +10,13 @@ property of the data, not of the chunking, which makes the output chunk-size inv
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 # rows of the per-channel carry buffer
-Y, ENV, LF, RAW, FLOOR = range(5)
+Y, ENV, LF, RAW, FLOOR, STAT = range(6)
+N_ROWS = 6
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,12 @@ class Burst:
     lf_ptp_uv: float
     clipped: bool
     cut: str | None  # "gap" / "end" when the data stopped inside the burst, "limit" at max length
+    #: how much of the raw event one sample carries: its departure from its neighbours' mean over
+    #: the raw peak-to-peak around it (1.0 for a single-sample glitch; a potential is smoother)
+    spike_ratio: float = 0.0
+    #: unit-norm band-passed waveform centred on the largest sample (single potentials only),
+    #: to recognise the same motor unit firing again
+    snippet: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -60,8 +67,12 @@ class BurstSegmenter:
 
     def __init__(self, n_channels: int, *, on: float, off: float, merge_n: int, cluster_n: int,
                  context_n: int, max_n: int, clip_uv: float | None, clip_run: int,
-                 core_db: float = 20.0) -> None:
+                 core_db: float = 20.0, spike_n: int = 4, twitch_max_n: int = 0, dense_n: int = 8,
+                 dense_rate: float = 0.015) -> None:
         self.core_rel = 10 ** (-core_db / 20)
+        self.twitch_max_n, self.dense_n, self.dense_rate = twitch_max_n, dense_n, dense_rate
+        self.snip_n = max(2, spike_n * 2)
+        self.spike_n = spike_n
         self.n_channels = n_channels
         self.on, self.off = on, off
         self.merge_n, self.cluster_n = merge_n, cluster_n
@@ -71,33 +82,38 @@ class BurstSegmenter:
         self.reset()
 
     def reset(self) -> None:
-        self._buf = [np.empty((5, 0)) for _ in range(self.n_channels)]
+        self._buf = [np.empty((N_ROWS, 0)) for _ in range(self.n_channels)]
         self._buf_start = [0] * self.n_channels  # absolute index of buf[:, 0]
         self._origin = [0] * self.n_channels  # bursts may not start before this
         self._seg_start = 0  # absolute start of the current contiguous segment
+        self._pending: list[int | None] = [None] * self.n_channels
 
     def start_segment(self, at: int) -> None:
         """Begin a new contiguous stretch of data at absolute sample ``at`` (after a gap)."""
         self._seg_start = at
         for c in range(self.n_channels):
-            self._buf[c] = np.empty((5, 0))
+            self._buf[c] = np.empty((N_ROWS, 0))
             self._buf_start[c] = at
             self._origin[c] = at
+
+    def pending_from(self) -> list[int | None]:
+        """Per channel, where activity that is not yet finalised starts (None: no such activity)."""
+        return list(self._pending)
 
     def finalised_until(self) -> int:
         """No burst found later can start before this absolute sample index."""
         return min(self._origin)
 
     def process(self, y: np.ndarray, env: np.ndarray, lf: np.ndarray, raw: np.ndarray,
-                floor: np.ndarray) -> list[Burst]:
+                floor: np.ndarray, stat: np.ndarray) -> list[Burst]:
         out: list[Burst] = []
         n = y.shape[1]
         for c in range(self.n_channels):
             carry = self._buf[c]
             m = carry.shape[1]
-            buf = np.empty((5, m + n))  # one copy: carry + the new rows
+            buf = np.empty((N_ROWS, m + n))  # one copy: carry + the new rows
             buf[:, :m] = carry
-            for row, arr in ((Y, y), (ENV, env), (LF, lf), (RAW, raw), (FLOOR, floor)):
+            for row, arr in ((Y, y), (ENV, env), (LF, lf), (RAW, raw), (FLOOR, floor), (STAT, stat)):
                 buf[row, m:] = arr[c]
             self._buf[c] = buf
             out.extend(self._finalise(c, buf, final=None))
@@ -117,9 +133,9 @@ class BurstSegmenter:
     # -- internals -------------------------------------------------------------------
     def _active(self, buf: np.ndarray, o: int) -> tuple[np.ndarray, np.ndarray]:
         env, fl = buf[ENV], buf[FLOOR]
+        strong = buf[STAT] >= 1.0  # the multi-scale energy statistic (dsp/energy.py)
         with np.errstate(invalid="ignore"):
-            active = env > self.off * fl
-            strong = env > self.on * fl
+            active = (env > self.off * fl) | strong
         active[:o] = False
         strong[:o] = False
         return active, strong
@@ -169,6 +185,12 @@ class BurstSegmenter:
             self._origin[c] = b0 + q
             if q >= L:
                 break
+        o = self._origin[c] - b0
+        if final is None and o < buf.shape[1]:
+            act = np.flatnonzero(self._active(buf, o)[1][o:])  # strong samples not yet finalised
+            self._pending[c] = b0 + o + int(act[0]) if act.size else None
+        else:
+            self._pending[c] = None
         keep = max(self._origin[c] - self.context_n, self._seg_start) - b0
         keep = min(max(keep, 0), buf.shape[1])
         self._buf[c] = buf[:, keep:]
@@ -195,9 +217,27 @@ class BurstSegmenter:
             members = np.flatnonzero(cluster_id == k)
             s_list, e_list = starts[members], ends[members]
             touches_end = cut is not None and bool(e_list[-1] >= q)
+            if self._separate(s_list, e_list):
+                # separate potentials that happen to be close: each is judged on its own (a run of
+                # twitches); voluntary trains among them are recognised later by their regularity
+                for i, (bs, be) in enumerate(zip(s_list, e_list)):
+                    last = i == len(s_list) - 1
+                    out.append(self._features(c, buf, b0, int(bs), int(be), 1,
+                                              cut if touches_end and last else None, L))
+                continue
             out.append(self._features(c, buf, b0, int(s_list[0]), int(e_list[-1]), members.size,
                                       cut if touches_end else None, L))
         return out
+
+    def _separate(self, s_list: np.ndarray, e_list: np.ndarray) -> bool:
+        """A cluster of several short potentials with quiet between them, not dense enough to be
+        an interference pattern: every member as long as a twitch at most, and fewer than
+        ``dense_n`` members or a rate below ``dense_rate`` per sample."""
+        n = s_list.size
+        if n < 2 or np.any(e_list - s_list > self.twitch_max_n):
+            return False
+        span = int(e_list[-1] - s_list[0])
+        return not (n >= self.dense_n and n / max(span, 1) >= self.dense_rate)
 
     def _features(self, c: int, buf: np.ndarray, b0: int, s: int, e: int, n: int, cut: str | None,
                   L: int) -> Burst:
@@ -207,7 +247,8 @@ class BurstSegmenter:
         if n == 1:
             # the core: where the envelope is within core_db of its peak, so a large twitch's
             # filter tail does not count as duration
-            core = np.flatnonzero(env >= max(self.off * floor, env.max() * self.core_rel))
+            top = env.max()
+            core = np.flatnonzero(env >= min(max(self.off * floor, top * self.core_rel), top))
             s, e = s + int(core[0]), s + int(core[-1]) + 1
             env = buf[ENV, s:e]
         y = buf[Y, s:e]
@@ -222,7 +263,29 @@ class BurstSegmenter:
             lf_ptp_uv=float(lf.max() - lf.min()) if lf.size else 0.0,
             clipped=self._clipped(raw),
             cut=cut,
+            spike_ratio=self._spike_ratio(buf, s, e, seg0, L),
+            snippet=self._snippet(buf, s, e, seg0, L) if n == 1 else None,
         )
+
+    def _snippet(self, buf: np.ndarray, s: int, e: int, seg0: int, L: int) -> np.ndarray | None:
+        i = s + int(np.argmax(np.abs(buf[Y, s:e])))
+        lo, hi = i - self.snip_n, i + self.snip_n + 1
+        if lo < seg0 or hi > L:
+            return None
+        w = buf[Y, lo:hi]
+        norm = float(np.sqrt(np.dot(w, w)))
+        return w / norm if norm > 0 else None
+
+    def _spike_ratio(self, buf: np.ndarray, s: int, e: int, seg0: int, L: int) -> float:
+        y = buf[Y, s:e]
+        i = s + int(np.argmax(np.abs(y)))
+        lo, hi = max(i - self.spike_n, seg0), min(i + self.spike_n + 1, L)
+        raw = buf[RAW, lo:hi]
+        if raw.size < 3:
+            return 0.0
+        r = np.abs(raw[1:-1] - 0.5 * (raw[:-2] + raw[2:]))
+        span = float(raw.max() - raw.min())
+        return float(r.max() / span) if span > 0 else 0.0
 
     def _clipped(self, raw: np.ndarray) -> bool:
         if raw.size == 0:

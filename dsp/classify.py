@@ -18,6 +18,8 @@ def classify(b: Burst, fs: float, cfg: DetectorConfig, t0: float = 0.0) -> Event
         kind, reason = "artifact", f"cut off by the {'data gap' if b.cut == 'gap' else 'end of data'}"
     elif b.clipped:
         kind, reason = "artifact", "ADC clipping (flat top at the input range)"
+    elif cfg.detector == "energy" and b.spike_ratio >= cfg.spike_ratio:
+        kind, reason = "artifact", "single-sample spike in the raw signal (ADC or cable glitch)"
     elif b.lf_ptp_uv > cfg.lf_ratio * b.peak_to_peak_uv:
         kind, reason = "artifact", (
             f"low-frequency transient {b.lf_ptp_uv:.0f} µV around the burst (movement or electrode pop)"

@@ -41,6 +41,19 @@ class DetectorConfig:
     noise_history_s: float = 6.0
     noise_percentile: float = 25.0
     noise_min_history_s: float = 0.5
+    #: "envelope": a burst starts where the RMS envelope crosses ``on_threshold`` x floor (the
+    #: established, precise detector). "energy": the shape-aware detector under evaluation for
+    #: small twitches (multi-scale energy, separate potentials in close runs, voluntary trains;
+    #: see README "How detection works"); more sensitive, not yet as precise.
+    detector: str = "envelope"
+    #: detection: the band-passed energy summed over windows of these lengths (ms), centred on
+    #: each sample, each against its own threshold (dsp/energy.py); a burst starts where any
+    #: window's energy is as unlikely in noise as one sample beyond ``on_threshold`` x floor.
+    energy_windows_ms: tuple[float, ...] = (5.0, 10.0, 20.0)
+    #: the "energy" detector's threshold: every window is held to the false-alarm probability of
+    #: one Gaussian sample beyond this many floors (5.8: under 1 false twitch per hour in Gaussian
+    #: noise at 500-2000 Hz, measured).
+    energy_on_threshold: float = 5.8
     #: hysteresis: a burst starts when the envelope exceeds ``on_threshold`` x floor and
     #: extends while it exceeds ``off_threshold`` x floor.
     on_threshold: float = 5.0
@@ -49,10 +62,27 @@ class DetectorConfig:
     merge_gap_ms: float = 12.0
     #: bursts closer than this form one activity cluster (a contraction's interference pattern).
     cluster_gap_ms: float = 120.0
+    #: a cluster of separate twitch-length potentials is judged potential by potential unless it
+    #: holds at least ``dense_min_potentials`` at ``dense_min_hz`` or more (an interference pattern)
+    dense_min_potentials: int = 8
+    dense_min_hz: float = 15.0
+    #: a voluntary motor unit: at least ``train_min_potentials`` potentials of one shape
+    #: (correlation >= ``train_min_corr``) and size (within a factor ``train_similarity``) firing
+    #: at ``train_min_hz``-``train_max_hz``, each interval within ``train_regularity`` of the last.
+    train_min_hz: float = 5.0
+    train_max_hz: float = 30.0
+    train_regularity: float = 1.5
+    train_similarity: float = 1.6
+    train_min_corr: float = 0.7
+    train_min_potentials: int = 3
     twitch_min_ms: float = 2.0
     twitch_max_ms: float = 60.0
     #: a cluster or burst at least this long is a voluntary contraction.
     contraction_min_ms: float = 150.0
+    #: a burst whose largest raw sample departs from its neighbours' mean by at least this share
+    #: of the raw peak-to-peak around it is a single-sample glitch, not a potential (1.0 for an
+    #: ideal glitch; a 5 ms potential sampled at 2 kHz stays below 0.5, at 1 kHz mostly below 0.8).
+    spike_ratio: float = 0.8
     #: movement / electrode-pop test: low-frequency swing around the burst vs the burst itself.
     lf_low_hz: float = 1.0
     lf_cutoff_hz: float = 8.0
@@ -97,13 +127,17 @@ class DetectorConfig:
         lo, hi = self.band_for(fs)
         if lo >= hi:
             raise ConfigError(f"band_low_hz {lo:g} must be below the upper edge {hi:g} Hz at fs={fs:g}")
+        if self.detector not in ("envelope", "energy"):
+            raise ConfigError(f"detector must be 'envelope' or 'energy', not {self.detector!r}")
         if self.mains not in ("auto", "off", 50, 60):
             raise ConfigError(f"mains must be 'auto', 'off', 50 or 60, not {self.mains!r}")
         positive = [
             "band_order", "mains_probe_s", "mains_history_s", "envelope_hz", "noise_window_s", "noise_history_s",
             "noise_min_history_s", "on_threshold", "off_threshold", "merge_gap_ms", "cluster_gap_ms",
             "twitch_min_ms", "twitch_max_ms", "contraction_min_ms", "lf_low_hz", "lf_cutoff_hz", "lf_ratio",
-            "episode_gap_s", "episode_max_s", "max_burst_s", "clip_run",
+            "episode_gap_s", "episode_max_s", "max_burst_s", "clip_run", "dense_min_potentials", "dense_min_hz",
+            "spike_ratio", "energy_on_threshold", "train_min_hz", "train_max_hz", "train_regularity", "train_similarity",
+            "train_min_corr", "train_min_potentials",
         ]
         for name in positive:
             value = getattr(self, name)

@@ -62,3 +62,55 @@ def score(detected: dict[int, np.ndarray], truth: dict[int, np.ndarray], duratio
         a, b, e = match(detected.get(c, np.empty(0)), truth.get(c, np.empty(0)), tolerance_s)
         tp, fp, fn = tp + a, fp + b, fn + e
     return Score(tp, fp, fn, duration_s / 3600.0)
+
+
+#: size bands (peak-to-peak over background noise RMS) for recall reports
+SIZE_BANDS = ((4.0, 6.0), (6.0, 8.0), (8.0, 10.0), (10.0, 15.0), (15.0, 20.0), (20.0, 40.0), (40.0, float("inf")))
+
+
+def matched_flags(detected_onsets: np.ndarray, true_onsets: np.ndarray,
+                  tolerance_s: float = 0.030) -> tuple[np.ndarray, np.ndarray]:
+    """Like ``match`` but returns which true onsets were found and which detections were false
+    (greedy, one-to-one, in time order)."""
+    d = np.sort(np.asarray(detected_onsets, dtype=float))
+    t = np.asarray(true_onsets, dtype=float)
+    order = np.argsort(t)
+    ts = t[order]
+    used = np.zeros(t.size, dtype=bool)
+    false = np.ones(d.size, dtype=bool)
+    for i, onset in enumerate(d):
+        lo = np.searchsorted(ts, onset - tolerance_s, side="left")
+        hi = np.searchsorted(ts, onset + tolerance_s, side="right")
+        cands = [j for j in range(lo, hi) if not used[j]]
+        if cands:
+            j = min(cands, key=lambda k: abs(ts[k] - onset))
+            used[j] = True
+            false[i] = False
+    found = np.zeros(t.size, dtype=bool)
+    found[order] = used
+    return found, d[false]
+
+
+def confounder_of(times: np.ndarray, confounders: list, margin_s: float = 1.0) -> list[str]:
+    """For each time, the kind of the confounder it falls in or near (``margin_s``), else 'rest'."""
+    out = []
+    for t in times:
+        kind = "rest"
+        for c in confounders:
+            if c[1] - margin_s <= t <= c[2] + margin_s:
+                kind = c[0]
+                break
+        out.append(kind)
+    return out
+
+
+def confounder_hours(confounders: list, duration_s: float, margin_s: float = 1.0) -> dict[str, float]:
+    """Hours of each confounder kind (with margins, merged) and of the rest."""
+    n = int(np.ceil(duration_s * 10))
+    owner = np.full(n, "", dtype=object)
+    for c in confounders:
+        a, b = max(0, int((c[1] - margin_s) * 10)), min(n, int((c[2] + margin_s) * 10))
+        sel = owner[a:b] == ""
+        owner[a:b][sel] = c[0]
+    kinds, counts = np.unique(np.where(owner == "", "rest", owner).astype(str), return_counts=True)
+    return {str(k): float(v) / 10 / 3600 for k, v in zip(kinds, counts)}

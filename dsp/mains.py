@@ -181,10 +181,19 @@ class MainsCanceller:
         ahead = self.hist_len - np.arange(self.hist_len)  # blocks from each history block to the update point
         rot = np.exp(1j * step[:, :, None, None] * self.orders[None, None, :, None] * ahead)  # (ch, U, H, M)
         win = win * rot
-        est = percentile_rows(win.real, 50.0) + 1j * percentile_rows(win.imag, 50.0)  # at the update point
+
+        def median(a: np.ndarray) -> np.ndarray:
+            return percentile_rows(a.real, 50.0) + 1j * percentile_rows(a.imag, 50.0)
+        est = median(win)  # the level at the window's centre, turned to the update point
+        # amplitude drift (the hum swells and fades with load and posture): the change between the
+        # older and newer half's medians, extrapolated from the window's centre to each block
+        slope = (median(win[..., h:2 * h]) - median(win[..., :h])) / max(h, 1)  # per block
+        slope[~np.isfinite(slope)] = 0
+        est = est + slope * ((self.hist_len + 1) / 2.0)
         est[~np.isfinite(est)] = 0
-        est = est[:, inv]  # (ch, len(blocks), H)
+        est, slope = est[:, inv], slope[:, inv]  # (ch, len(blocks), H)
         since = (blocks - upd).astype(float)  # blocks from the update point to each block
+        est = est + slope * since[None, :, None]
         return est * np.exp(1j * step[:, inv, None] * since[None, :, None] * self.orders[None, None, :])
 
     def _subtract(self, out: np.ndarray, est: np.ndarray, r0: int) -> None:

@@ -14,11 +14,13 @@ import numpy as np
 from myotwitch.dsp.bursts import BurstSegmenter
 from myotwitch.dsp.classify import classify
 from myotwitch.dsp.config import DetectorConfig
+from myotwitch.dsp.energy import MultiScaleEnergy, floor_bias, window_samples, window_thresholds
 from myotwitch.dsp.episodes import EpisodeGrouper
 from myotwitch.dsp.events import Episode, Event, Gap
 from myotwitch.dsp.filters import StreamingSOS, bandpass_sos, lowpass_sos
 from myotwitch.dsp.mains import MainsCanceller, MainsEstimate, estimate_mains
 from myotwitch.dsp.noise import NoiseFloor
+from myotwitch.dsp.trains import TrainStage
 from myotwitch.dsp.units import UnitStage
 
 OFFLINE_CHUNK = 1 << 18  # samples per channel per internal step in detect(): bounds memory
@@ -43,13 +45,25 @@ class Pipeline:
             n_channels, on=cfg.on_threshold, off=cfg.off_threshold,
             merge_n=max(1, round(cfg.merge_gap_ms * ms)), cluster_n=max(1, round(cfg.cluster_gap_ms * ms)),
             context_n=round(cfg.lf_context_ms * ms), max_n=max(1, round(cfg.max_burst_s * self.fs)),
-            clip_uv=cfg.clip_uv, clip_run=cfg.clip_run,
+            clip_uv=cfg.clip_uv, clip_run=cfg.clip_run, spike_n=max(2, round(4 * ms)),
+            twitch_max_n=round(cfg.twitch_max_ms * ms) if cfg.detector == "energy" else 0,
+            dense_n=cfg.dense_min_potentials,
+            dense_rate=cfg.dense_min_hz / self.fs,
         )
         self._env = StreamingSOS(lowpass_sos(cfg.envelope_hz, self.fs, 1), n_channels)
         self._lf = StreamingSOS(bandpass_sos(cfg.lf_low_hz, cfg.lf_cutoff_hz, self.fs, 1), n_channels)
+        lo, hi = cfg.band_for(self.fs)
+        windows = window_samples(self.fs, cfg.energy_windows_ms)
+        band = bandpass_sos(lo, hi, self.fs, cfg.band_order)
+        bias = floor_bias(band, max(1, int(round(cfg.noise_window_s * self.fs))), cfg.noise_percentile)
+        self._energy = MultiScaleEnergy(n_channels, windows, window_thresholds(band, windows, cfg.energy_on_threshold, self.fs, bias))
         self._probe_n = max(1, round(cfg.mains_probe_s * self.fs))
         self._settle_n = round(cfg.settle_s * self.fs)
         self._episodes = EpisodeGrouper(cfg.episode_gap_s, cfg.episode_max_s)
+        #: voluntary motor-unit trains among the twitch candidates
+        self._trains = TrainStage(self.fs, n_channels, min_hz=cfg.train_min_hz, max_hz=cfg.train_max_hz,
+                                  regularity=cfg.train_regularity, size_ratio=cfg.train_similarity,
+                                  min_corr=cfg.train_min_corr, min_len=cfg.train_min_potentials)
         #: after classification: one twitch across channels counts once, twitches get units
         self.units = UnitStage(self.fs, n_channels, band_high_hz=cfg.band_for(self.fs)[1])
         self.reset()
@@ -70,7 +84,10 @@ class Pipeline:
         self._segmenter.reset()
         self._env.reset()
         self._lf.reset()
+        self._energy.reset()
+        self._held: np.ndarray | None = None  # rows waiting for the centred statistic
         self._episodes.reset()
+        self._trains.reset()
         self.units.reset()
         self._in_gap = False
         self._settle_left = self._settle_n
@@ -108,6 +125,7 @@ class Pipeline:
         if self._band is None:
             events += self._release()
         if not self._in_gap:
+            events += self._drain()
             events += self._classify(self._segmenter.end_segment("end"), final=True)
         self.episodes += self._episodes.flush()
         return events
@@ -120,7 +138,7 @@ class Pipeline:
     @property
     def latency_horizon_s(self) -> float:
         """Events starting before this time have all been reported."""
-        return self.units.held_from(self._segmenter.finalised_until()) / self.fs
+        return self.units.held_from(self._trains.held_from(self._segmenter.finalised_until())) / self.fs
 
     def current_floor(self) -> np.ndarray | None:
         """The noise floor (µV RMS per channel) now in use; None while it is being learnt."""
@@ -188,7 +206,8 @@ class Pipeline:
     def _gap(self, n: int) -> list[Event]:
         events: list[Event] = []
         if not self._in_gap:
-            events = self._classify(self._segmenter.end_segment("gap"), final=True)
+            events = self._drain()
+            events += self._classify(self._segmenter.end_segment("gap"), final=True)
         if self.gaps and self._in_gap:
             last = self.gaps[-1]
             self.gaps[-1] = Gap(last.start_sample, last.n_samples + n, self.fs)
@@ -207,6 +226,8 @@ class Pipeline:
             self._band.reset()  # type: ignore[union-attr]
             self._env.reset()
             self._lf.reset()
+            self._energy.reset()
+            self._held = None
             self._noise.restart()
             self._segmenter.start_segment(self.samples_seen)
             self._settle_left = self._settle_n
@@ -223,7 +244,27 @@ class Pipeline:
             floor[:, :k] = np.nan
             self._settle_left -= k
         self.samples_seen += n
-        return self._classify(self._segmenter.process(y, env, lf, x, floor))
+        if self.config.detector == "envelope":
+            with np.errstate(invalid="ignore"):
+                strong = (env > self.config.on_threshold * floor).astype(np.float64)
+            return self._classify(self._segmenter.process(y, env, lf, x, floor, strong))
+        stat = self._energy.process(y, floor)
+        rows = np.stack([y, env, lf, x, floor])
+        if self._held is not None:
+            rows = np.concatenate([self._held, rows], axis=2)
+        k = stat.shape[1]
+        self._held = rows[:, :, k:]
+        y, env, lf, x, floor = rows[:, :, :k]
+        return self._classify(self._segmenter.process(y, env, lf, x, floor, stat))
+
+    def _drain(self) -> list[Event]:
+        """The data stops: the samples held for the centred statistic go through with it."""
+        stat = self._energy.drain()
+        rows, self._held = self._held, None
+        if rows is None or not stat.shape[1]:
+            return []
+        y, env, lf, x, floor = rows
+        return self._classify(self._segmenter.process(y, env, lf, x, floor, stat))
 
     def _account(self, x: np.ndarray) -> None:
         self._finite += x.shape[1]
@@ -233,8 +274,13 @@ class Pipeline:
             self._clipped += (np.abs(x) >= self.config.clip_uv).sum(axis=1)
 
     def _classify(self, bursts: list, final: bool = False) -> list[Event]:
-        events = [classify(b, self.fs, self.config) for b in bursts]
-        events = self.units.process(events, self._segmenter.finalised_until(), final)
+        until = self._segmenter.finalised_until()
+        if self.config.detector == "envelope":
+            events = self.units.process([classify(b, self.fs, self.config) for b in bursts], until, final)
+        else:
+            events = self._trains.process([(b, classify(b, self.fs, self.config)) for b in bursts], until, final,
+                                          self._segmenter.pending_from())
+            events = self.units.process(events, self._trains.held_from(until), final)
         if not events:
             if self._episodes.has_open:
                 self.episodes += self._episodes.advance(self.latency_horizon_s)

@@ -238,6 +238,229 @@ def case_spec(name: str, fs: float, duration_s: float, seed: int, n_channels: in
     return SynthSpec(fs=fs, duration_s=duration_s, seed=seed, n_channels=n_channels, **CASES[name])
 
 
+# -- the hard suite (detection v2): small Hermite-Rodriguez twitches, recruited voluntary activity,
+# -- walking, non-Gaussian 1/f background, quantisation, strong mains. Truth sizes are in multiples
+# -- of the background noise RMS, so recall can be reported by size band.
+
+@dataclass(frozen=True)
+class HardTwitch:
+    onset_s: float
+    offset_s: float
+    channel: int
+    peak_to_peak_uv: float
+    doublet: bool
+    snr_x: float  # peak-to-peak over the background noise RMS
+    waveform: tuple[float, ...] = field(default=(), repr=False, compare=False)  # µV, from onset
+
+
+@dataclass
+class HardTruth:
+    twitches: list[HardTwitch] = field(default_factory=list)
+    #: (kind, onset_s, offset_s): contraction, walking, motion, tonic
+    confounders: list[tuple[str, float, float]] = field(default_factory=list)
+    noise_rms_uv: float = 0.0
+    #: the background alone (noise + quantisation, no mains, twitches or confounders), for the oracle
+    background: np.ndarray | None = field(default=None, repr=False)
+
+
+def hr_muap(duration_ms: float, fs: float, rng: np.random.Generator, doublet: bool = False) -> np.ndarray:
+    """A Hermite-Rodriguez motor-unit potential (a random mix of orders 1 and 2, so bi- to
+    triphasic), unit peak-to-peak, random polarity; a doublet repeats it 3-10 ms later."""
+    fs_hi = fs * OVERSAMPLE
+    lam = duration_ms / 5.0 / 1000.0 * fs_hi  # the potential spans about +-2.5 lambda
+    half = int(np.ceil(3.0 * lam))
+    t = np.arange(-half, half + 1) / max(lam, 1e-9)
+    g = np.exp(-t * t)
+    mix = rng.uniform(0.0, 1.0)
+    w = (1 - mix) * t * g + mix * (1 - 2 * t * t) * g * rng.choice([-1.0, 1.0]) * 0.8
+    if doublet:
+        lag = int(round(rng.uniform(3.0, 10.0) / 1000 * fs_hi))
+        second = np.zeros(w.size + lag)
+        second[lag:] = w * rng.uniform(0.5, 1.0)
+        second[: w.size] += w
+        w = second
+    w = w * rng.choice([-1.0, 1.0])
+    w = signal.resample_poly(np.concatenate([np.zeros(OVERSAMPLE * 2), w, np.zeros(OVERSAMPLE * 2)]), 1, OVERSAMPLE)
+    return w / (w.max() - w.min())
+
+
+def hard_background(rng: np.random.Generator, n: int, fs: float, rms: float, pink: float,
+                    heavy: float) -> np.ndarray:
+    """Background noise of ``rms`` µV: white-ish band noise, a 1/f share ``pink`` (0-1) and a
+    heavy-tailed (Student t, 5 dof) share ``heavy`` (0-1)."""
+    white = _band_noise(rng, n, fs, 10.0, 0.48 * fs, 1.0)
+    spec = np.fft.rfft(rng.standard_normal(n))
+    f = np.fft.rfftfreq(n, 1 / fs)
+    spec[1:] /= np.sqrt(f[1:])
+    spec[f < 2.0] = 0
+    p = np.fft.irfft(spec, n)
+    p /= p.std() + 1e-12
+    t = rng.standard_t(5, n)
+    t = signal.sosfilt(signal.butter(2, [10.0, 0.45 * fs], btype="bandpass", fs=fs, output="sos"), t)
+    t /= t.std() + 1e-12
+    x = np.sqrt(max(1 - pink - heavy, 0)) * white + np.sqrt(pink) * p + np.sqrt(heavy) * t
+    return x * (rms / (x.std() + 1e-12))
+
+
+def voluntary_activity(rng: np.random.Generator, n: int, fs: float, s: int, e: int, noise_rms: float,
+                       n_units: int, ramp_s: tuple[float, float] = (0.5, 2.0), level: float = 1.0) -> np.ndarray:
+    """Low-level voluntary contraction from ``s`` to ``e``: a slow trapezoid drive recruits units
+    in size order; each fires at 6-8 Hz when recruited, rising to 20-25 Hz with drive (ISI jitter
+    ~15 %), and derecruits in reverse on the way down. The first units are small (a few times the
+    noise), which is what makes the onset and offset hard."""
+    out = np.zeros(n)
+    dur = (e - s) / fs
+    ramp = min(rng.uniform(*ramp_s), dur / 2)
+    tt = np.arange(e - s) / fs
+    drive = np.clip(np.minimum(tt / ramp, (dur - tt) / ramp), 0, 1) * level
+    thresholds = np.sort(rng.uniform(0.02, 0.9, n_units))
+    thresholds[0] = 0.02
+    for th in thresholds:
+        amp = noise_rms * rng.uniform(6, 12) * (1 + 6 * th) * rng.uniform(0.8, 1.2)
+        w = hr_muap(rng.uniform(5.0, 15.0), fs, rng) * amp
+        r0, rmax = rng.uniform(6, 8), rng.uniform(20, 25)
+        k = 0
+        above = np.flatnonzero(drive > th)
+        if not above.size:
+            continue
+        k = int(above[0])
+        while k < e - s:
+            d = drive[k]
+            if d <= th:
+                nxt = np.flatnonzero(drive[k:] > th)
+                if not nxt.size:
+                    break
+                k += int(nxt[0])
+                continue
+            rate = r0 + (rmax - r0) * min((d - th) / max(1 - th, 1e-3) * 1.5, 1)
+            a = s + k
+            b = min(n, a + w.size)
+            out[a:b] += w[: b - a]
+            k += max(1, int(fs / rate * (1 + 0.15 * rng.standard_normal())))
+    return out
+
+
+#: hard case family -> parameters (on top of the defaults in ``hard_case``)
+HARD_CASES: dict[str, dict] = {
+    "rest_quiet": dict(noise=(2.0, 4.0)),
+    "rest_1f_heavy": dict(noise=(4.0, 10.0), pink=0.4, heavy=0.4),
+    "quantised": dict(noise=(1.0, 1.5), lsb=(0.5, 1.0), heavy=0.2),
+    "mains_strong": dict(noise=(3.0, 6.0), mains=(80.0, 150.0)),
+    "bursty_high_rate": dict(rate=90.0, bursts=True),
+    "voluntary_low": dict(voluntary_rate=4.0),
+    "walking": dict(walking=True, rate=10.0),
+    "near_contraction": dict(voluntary_rate=5.0, near=True, rate=10.0),
+    "motion": dict(motion_rate=4.0),
+    "no_twitch_rest": dict(rate=0.0, pink=0.3, heavy=0.3),
+    "no_twitch_voluntary": dict(rate=0.0, voluntary_rate=6.0, walking=True),
+}
+
+
+def hard_case(name: str, fs: float, duration_s: float, seed: int) -> tuple[np.ndarray, HardTruth]:
+    """One recording of a hard case family: ``(x (1, n) float32 µV, truth)``."""
+    p: dict[str, Any] = dict(noise=(2.0, 8.0), pink=0.2, heavy=0.2, lsb=None, mains=(20.0, 60.0), rate=20.0, bursts=False,
+             voluntary_rate=0.0, walking=False, near=False, motion_rate=0.0)
+    p.update(HARD_CASES[name])
+    rng = np.random.default_rng([seed, int(fs), sum(map(ord, name))])
+    n = int(round(duration_s * fs))
+    t = np.arange(n) / fs
+    noise_rms = _loguniform(rng, p["noise"])
+    bg = hard_background(rng, n, fs, noise_rms, p["pink"], p["heavy"])
+    if p["lsb"] is not None:
+        lsb = rng.uniform(*p["lsb"])
+        bg = np.round(bg / lsb) * lsb
+    truth = HardTruth(noise_rms_uv=float(bg.std()), background=bg.copy())
+    x = bg.copy()
+    mains_hz = rng.choice([50.0, 60.0])
+    level = _loguniform(rng, p["mains"])
+    drift = 1 + 0.1 * np.sin(2 * np.pi * rng.uniform(0.02, 0.1) * t)
+    for k in range(1, 12):
+        if k * mains_hz < fs / 2 - 5:
+            rel = 1.0 if k == 1 else rng.uniform(0.05, 0.4) / (1 + 0.3 * k)
+            x += np.sqrt(2) * level * rel * drift * np.sin(2 * np.pi * k * mains_hz * t + rng.uniform(0, 2 * np.pi))
+    busy = np.zeros(n, bool)
+    edges: list[tuple[int, int]] = []
+
+    def mark(kind: str, s: int, e: int, margin_s: float = 0.3) -> None:
+        truth.confounders.append((kind, s / fs, e / fs))
+        busy[max(0, s - int(margin_s * fs)): min(n, e + int(margin_s * fs))] = True
+
+    for onset in _events(rng, p["voluntary_rate"], duration_s):
+        s = int(onset * fs)
+        e = min(n, s + int(rng.uniform(2.0, 8.0) * fs))
+        if e - s < fs or busy[s:e].any():
+            continue
+        act = voluntary_activity(rng, n, fs, s, e, noise_rms, int(rng.integers(3, 9)), level=rng.uniform(0.3, 1.0))
+        x += act
+        nz = np.flatnonzero(act)
+        if nz.size:
+            mark("contraction", int(nz[0]), int(nz[-1]) + 1)
+            edges.append((int(nz[0]), int(nz[-1]) + 1))
+    if p["walking"]:
+        pos = int(rng.uniform(1, 5) * fs)
+        while pos < n - 3 * fs:
+            bout = int(rng.uniform(5, 15) * fs)
+            stride = rng.uniform(0.9, 1.2)
+            k = pos
+            while k < min(n - fs, pos + bout):
+                b = int(rng.uniform(0.2, 0.4) * fs)
+                x += voluntary_activity(rng, n, fs, k, k + b, noise_rms, 6, ramp_s=(0.05, 0.12))
+                step = int(rng.uniform(0.05, 0.1) * fs)
+                x[k: k + step] += rng.uniform(50, 400) * np.sin(np.pi * np.arange(min(step, n - k)) / step)
+                k += int(stride * fs)
+            mark("walking", pos, min(n, k))
+            pos = k + int(rng.uniform(10, 30) * fs)
+    for onset in _events(rng, p["motion_rate"], duration_s):
+        s = int(onset * fs)
+        f = rng.uniform(1.0, 4.0)
+        e = min(n, s + int(fs / f))
+        x[s:e] += _loguniform(rng, (200.0, 3000.0)) * rng.choice([-1, 1]) * np.sin(np.pi * np.arange(e - s) / (fs / f))
+        mark("motion", s, e)
+    # twitches
+    cand = list(_events(rng, p["rate"], duration_s))
+    if p["bursts"]:  # clusters of 2-4 twitches 50-150 ms apart
+        extra = []
+        for c0 in cand[::3]:
+            for i in range(int(rng.integers(1, 4))):
+                extra.append(c0 + (i + 1) * rng.uniform(0.05, 0.15))
+        cand = sorted(cand + extra)
+    if p["near"]:
+        for s, e in edges:
+            cand.append((s / fs) - rng.uniform(0.3, 0.8) - 0.03)
+            cand.append((e / fs) + rng.uniform(0.3, 0.8))
+        cand.sort()
+    last_end = -1
+    for onset in cand:
+        s = int(onset * fs)
+        if s < int(1.0 * fs):
+            continue
+        doublet = rng.random() < 0.12
+        w = hr_muap(rng.uniform(5.0, 30.0), fs, rng, doublet)
+        e = s + w.size
+        near_ok = p["near"] and not busy[s:e].all()
+        if e >= n or s <= last_end + int(0.03 * fs):
+            continue
+        if busy[s:e].any() and not near_ok:
+            continue
+        if p["near"] and any(a - int(0.25 * fs) <= s <= b + int(0.25 * fs) for a, b in edges):
+            continue
+        band = rng.random()
+        snr_x = rng.uniform(4.0, 10.0) if band < 0.45 else _loguniform(rng, (10.0, 80.0))
+        ptp = snr_x * noise_rms
+        x[s:e] += ptp * w
+        support = np.flatnonzero(np.abs(w) > 0.02 * np.abs(w).max())
+        truth.twitches.append(HardTwitch((s + support[0]) / fs, (s + support[-1] + 1) / fs, 0, float(ptp), doublet,
+                                         float(snr_x), tuple((ptp * w[support[0]: support[-1] + 1]).tolist())))
+        last_end = e
+    return x[None, :].astype(np.float32), truth
+
+
+HARD_RATES_HZ = (500.0, 1000.0, 2000.0)
+#: seeds: tuning split (thresholds were chosen on these) and the held-out test split (never tuned on)
+HARD_TUNING_SEEDS = (1001, 1002)
+HARD_TEST_SEEDS = (7001, 7002, 7003)
+
+
 # -- recurring sources (motor-unit fingerprints) -------------------------------------------------
 @dataclass(frozen=True)
 class Source:
