@@ -602,6 +602,9 @@ class UnitStage:
         self.ring.append(y, at)
 
     def process(self, events: list[Event], horizon: int, final: bool = False) -> list[Event]:
+        if not events and not self.merger.has_pending:  # most live blocks: nothing to do but forget
+            self.ring.forget_before(horizon - self.tracker.lookback_n - self.merger.window_n)
+            return []
         out = self.merger.process(events, horizon, self.ring, final)
         at = [i for i, e in enumerate(out) if e.kind == "twitch"]
         for i, unit in zip(at, self.tracker.observe_all([out[i] for i in at], self.ring)):
