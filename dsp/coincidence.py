@@ -35,7 +35,13 @@ class CoincidenceMerger:
 
     @property
     def earliest_pending(self) -> int | None:
-        return min((e.onset_sample for e in self._pending), default=None)
+        if not self._pending:
+            return None
+        return min(e.onset_sample for e in self._pending)
+
+    @property
+    def has_pending(self) -> bool:
+        return bool(self._pending)
 
     def process(self, events: list[Event], horizon: int, ring: SignalRing, final: bool = False) -> list[Event]:
         """Add ``events``; return the ones that are complete. No event starting before

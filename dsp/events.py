@@ -47,6 +47,17 @@ class Event:
         return cls(**kw)
 
 
+def evolve(e: Event, **changes: object) -> Event:
+    """``dataclasses.replace(e, **changes)`` for the hot path: the same record, built by copying
+    the fields instead of re-running ``__init__`` (a fifth of the cost, which matters at a
+    twitch every second for hours). Only for field names of ``Event``."""
+    out = object.__new__(Event)
+    d = out.__dict__
+    d.update(e.__dict__)
+    d.update(changes)
+    return out
+
+
 @dataclass(frozen=True)
 class Gap:
     """Samples that never arrived (or were NaN): ``n_samples`` starting at ``start_sample``."""

@@ -7,10 +7,13 @@ before a sample are used, which keeps the result independent of chunk size."""
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 import numpy as np
 
 #: log-spaced bins (µV RMS) for the running noise-floor histogram used in quality reports.
 _HIST_EDGES = np.logspace(-2, 5, 561)
+_EDGES_LIST = _HIST_EDGES.tolist()
 
 
 def percentile_rows(windows: np.ndarray, q: float) -> np.ndarray:
@@ -45,6 +48,7 @@ class NoiseFloor:
         self.hist_len = max(1, int(round(history_s / window_s)))
         self.min_hist = max(1, min(self.hist_len, int(round(min_history_s / window_s))))
         self.percentile = percentile
+        self._partbuf = np.empty((n_channels, self.win))
         self.reset()
 
     def reset(self) -> None:
@@ -56,7 +60,7 @@ class NoiseFloor:
 
     def restart(self) -> None:
         """After a gap: drop the partial window but keep the history (same electrodes, same skin)."""
-        self._part = np.empty((self.n_channels, 0))
+        self._m = 0  # samples of the window being filled, carried in _partbuf[:, :_m]
 
     def _floor(self, hist: np.ndarray, n_valid: np.ndarray) -> np.ndarray:
         floors = percentile_rows(hist, self.percentile)
@@ -67,17 +71,42 @@ class NoiseFloor:
         """``y2`` is the squared band-passed block (channels, n); returns the floor per sample.
 
         The partial window's samples are carried (not their sum), so every window's sum is
-        computed by the same code on the same numbers whatever the chunking: bit-exact."""
+        computed by the same code on the same numbers whatever the chunking: bit-exact.
+        The floor is a percentile of the history, so it does not depend on the order in which
+        the history is kept, and the floor of the window being filled is computed once."""
         ch, n = y2.shape
-        m = self._part.shape[1]
+        m = self._m
         first = self.win - m
+        if self._current is None:
+            self._current = self._floor(self._hist, np.array(self._n_hist))
         if n < first:
-            if self._current is None:
-                self._current = self._floor(self._hist, np.array(self._n_hist))
-            floor = self._current
-            self._part = np.concatenate([self._part, y2], axis=1)
-            return np.repeat(floor[:, None], n, axis=1)
-        data = np.concatenate([self._part, y2], axis=1) if m else y2
+            self._partbuf[:, m: m + n] = y2
+            self._m = m + n
+            out = np.empty((ch, n))
+            out[...] = self._current[:, None]
+            return out
+        if n - first < self.win:  # one window completes (live blocks shorter than a window)
+            buf = self._partbuf
+            buf[:, m:] = y2[:, :first]
+            rms = np.sqrt(buf.sum(axis=1) / self.win)
+            hist = self._hist
+            hist[:, :-1] = hist[:, 1:]
+            hist[:, -1] = rms
+            self._n_hist = min(self._n_hist + 1, self.hist_len)
+            new = percentile_rows(hist, self.percentile)
+            if self._n_hist < self.min_hist:
+                new[:] = np.nan
+            out = np.empty((ch, n))
+            out[:, :first] = self._current[:, None]
+            out[:, first:] = new[:, None]
+            self._m = n - first
+            buf[:, : self._m] = y2[:, first:]
+            self._current = new
+            for c, r in enumerate(rms.tolist()):  # the quality histogram, one window per channel
+                if r == r and r not in (np.inf, -np.inf):
+                    self.histogram[c, min(max(bisect_right(_EDGES_LIST, r) - 1, 0), len(_EDGES_LIST) - 2)] += 1
+            return out
+        data = np.concatenate([self._partbuf[:, :m], y2], axis=1) if m else y2
         k = (m + n) // self.win
         rms = np.sqrt(data[:, : k * self.win].reshape(ch, k, self.win).sum(axis=2) / self.win)
         allh = np.concatenate([self._hist, rms], axis=1)
@@ -92,12 +121,17 @@ class NoiseFloor:
         lengths[-1] = m + n - k * self.win
         self._hist = allh[:, -self.hist_len:].copy()
         self._n_hist = min(self._n_hist + k, self.hist_len)
-        self._part = data[:, k * self.win:].copy()
+        self._m = m + n - k * self.win
+        self._partbuf[:, : self._m] = data[:, k * self.win:]
         self._current = floors[:, -1]
+        self._count(rms)
+        return np.repeat(floors, lengths, axis=1)
+
+    def _count(self, rms: np.ndarray) -> None:
+        """Add completed windows' RMS ``(ch, k)`` to the quality histogram."""
         finite = np.isfinite(rms)
         bins = np.clip(np.searchsorted(_HIST_EDGES, rms[finite], side="right") - 1, 0, len(_HIST_EDGES) - 2)
         np.add.at(self.histogram, (np.nonzero(finite)[0], bins), 1)
-        return np.repeat(floors, lengths, axis=1)
 
     def median_floor_uv(self) -> np.ndarray:
         """Median window RMS per channel so far (µV), from a bounded histogram."""

@@ -23,11 +23,11 @@ from collections import deque
 from dataclasses import dataclass, replace
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 from scipy import signal
 
 from myotwitch.dsp.coincidence import CoincidenceMerger
-from myotwitch.dsp.events import Event
+from myotwitch.dsp.events import Event, evolve
 from myotwitch.dsp.ring import SignalRing
 
 
@@ -141,7 +141,10 @@ class UnitTracker:
         self._upsampler = _Upsampler(self._fir, self.up, self.pre_n + self.post_n
                                      + 2 * (self.lag_n + self.wide_n + self.pad_n)) if self._fir is not None else None
         self.n_lags = 2 * self.lag_n * self.up + 1
-        self._win_idx = np.arange(self.n_lags)[:, None] + np.arange(self.L)[None, :]  # (n_lags, L)
+        #: the merge check searches twice the lags: a template padded by this much either side
+        self._merge_pad = 2 * self.lag_n * self.up
+        #: twitches whose lag windows are cut together (bounds memory: 8 ch x 2 kHz is ~0.5 MB each)
+        self.batch = 64
         # effective degrees of freedom of band-limited noise over the snippet
         self.occupied = min(1.0, 2.0 * (band_high_hz or 0.45 * fs) / fs)
         self.n_dof = n_channels * (self.pre_n + self.post_n)
@@ -168,74 +171,122 @@ class UnitTracker:
         return self.observe_prepared(e, self._snippet(e, ring))
 
     def observe_all(self, events: list[Event], ring: SignalRing) -> list[str | None]:
-        """Units of ``events`` (in order): the snippets and noise figures of all of them are
-        cut and upsampled at once; only the template decisions run one twitch at a time."""
-        return [self.observe_prepared(e, s) for e, s in zip(events, self.snippets(events, ring))]
+        """Units of ``events`` (in order): the snippets, noise figures and whitened lag windows
+        of all of them are cut and upsampled at once (in batches, to bound memory); only the
+        template decisions run one twitch at a time."""
+        out: list[str | None] = [None] * len(events)
+        x = self.wide_n * self.up
+        for b0 in range(0, len(events), self.batch):
+            batch = events[b0: b0 + self.batch]
+            idx, seg, sig = self._prepare(batch, ring)
+            if not idx:
+                continue
+            inv = 1.0 / sig  # (B, C)
+            # whitening the snippet then cutting the lags gives the very products of cutting then
+            # scaling (each element is the same sample times the same 1/sigma)
+            ww_all = self._lag_windows(seg * inv[:, :, None], x, self.n_lags)  # (B, n_lags, C*L)
+            wscale_all = np.repeat(inv, self.L, axis=1)  # (B, C*L)
+            for j, i in enumerate(idx):
+                out[b0 + i] = self._decide(batch[i], seg[j], sig[j], ww_all[j], wscale_all[j])
+        return out
 
     def observe_prepared(self, e: Event, snip: tuple[np.ndarray, np.ndarray] | None) -> str | None:
+        """One twitch's unit from its prepared snippet ``(wide, sigma)`` (see ``snippets``)."""
         if snip is None:
             return None
         wide, sigma = snip  # wide: (channels, L + 2*(lag+wide)*up) µV upsampled; sigma: (channels,)
         x = self.wide_n * self.up
-        wscale = np.repeat(1.0 / sigma, self.L)
-        windows = wide[:, x + self._win_idx].transpose(1, 0, 2).reshape(self.n_lags, -1)  # (n_lags, C*L) µV
-        ww = windows * wscale
+        inv = 1.0 / sigma
+        ww = self._lag_windows(wide * inv[:, None], x, self.n_lags)
+        return self._decide(e, wide, sigma, ww, np.repeat(inv, self.L))
+
+    def _lag_windows(self, seg: np.ndarray, start: int, n_lags: int) -> np.ndarray:
+        """``(..., C, W)`` -> ``(..., n_lags, C*L)``: window ``i`` is ``seg[..., :, start+i : start+i+L]``
+        with the channels concatenated, as a fresh C-contiguous array (a strided view copied once;
+        fancy indexing costs ~100x more here)."""
+        v = seg[..., start:]
+        *lead, C, _ = v.shape
+        st = v.strides
+        win = as_strided(v, (*lead, n_lags, C, self.L), (*st[:-2], st[-1], st[-2], st[-1]), writeable=False)
+        out = np.empty((*lead, n_lags, C * self.L))
+        out.reshape(win.shape)[...] = win
+        return out
+
+    def _aligned(self, wide: np.ndarray, lag: int) -> np.ndarray:
+        """The (unwhitened) snippet at lag index ``lag``, channels concatenated."""
+        x = self.wide_n * self.up + lag
+        return wide[:, x: x + self.L].reshape(-1)
+
+    def _decide(self, e: Event, wide: np.ndarray, sigma: np.ndarray, ww: np.ndarray,
+                wscale: np.ndarray) -> str | None:
+        """Join, start or explain away one twitch; ``ww`` are its whitened lag windows."""
         best = self._best(ww, wscale)
         overlap = None
         if best is None or (self._templates[best[0]].from_overlap and self._templates[best[0]].n < 3):
             overlap = self._overlap(wide / sigma[:, None], wscale)
         if best is not None and (overlap is None or best[2] <= overlap[2]):
             k, lag, _ = best
-            return self._join(k, windows[lag], sigma, e)
+            return self._join(k, self._aligned(wide, lag), sigma, e)
         if best is None:
             # a new waveform, or a doublet/overlap of known ones: keep it provisionally either way,
             # so a new source that happens to resemble two known ones still gets its own unit
-            self._create(windows[self.lag_n * self.up], sigma, e, from_overlap=overlap is not None)
+            self._create(self._aligned(wide, self.lag_n * self.up), sigma, e, from_overlap=overlap is not None)
         if overlap is not None:
             a, b, _ = overlap  # two known waveforms: the same unit twice (a doublet) keeps its unit
             return a.unit if a is b else None
         return None
 
     def snippets(self, events: list[Event], ring: SignalRing) -> list[tuple[np.ndarray, np.ndarray] | None]:
-        """``_snippet`` for many twitches: the same numbers, with the medians, the gathering and
-        the upsampling done once over stacked arrays."""
+        """``_snippet`` for many twitches: ``(wide, sigma)`` per twitch, None where it cannot be cut."""
+        idx, seg, sig = self._prepare(events, ring)
+        out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(events)
+        for j, i in enumerate(idx):
+            out[i] = (seg[j], sig[j])
+        return out
+
+    def _prepare(self, events: list[Event], ring: SignalRing) -> tuple[list[int], np.ndarray, np.ndarray]:
+        """The same numbers as ``_snippet`` for many twitches, with the medians, the gathering and
+        the upsampling done once over stacked arrays: which events could be cut, their upsampled
+        wide snippets ``(B, C, W)`` and noise figures ``(B, C)``."""
+        none: tuple[list[int], np.ndarray, np.ndarray] = ([], np.empty((0, self.n_channels, 0)),
+                                                          np.empty((0, self.n_channels)))
         if not events:
-            return []
+            return none
         onsets = np.fromiter((e.onset_sample for e in events), dtype=np.int64, count=len(events))
         sig = ring.gather(onsets - (self.lag_n + self.pad_n + self.guard_n + self.noise_n), self.noise_n)
-        sigmas: list[np.ndarray | None]
         if sig is None:
-            sigmas = [None] * len(events)
+            s_all = np.empty((len(events), self.n_channels))
+            ok_all = np.zeros(len(events), dtype=bool)
         else:
-            y, ok = sig
+            y, ok_all = sig
             med = median_last(y)[..., None]
             s_all = np.maximum(1.4826 * median_last(np.abs(y - med)), 1e-6)
-            sigmas = [s_all[i] if ok[i] else None for i in range(len(events))]
         los = np.empty(len(events), dtype=np.int64)
-        sig_list: list[np.ndarray | None] = []
+        have = np.ones(len(events), dtype=bool)
         for i, e in enumerate(events):
-            sigma = sigmas[i] if sigmas[i] is not None else self._noise(e, ring)
-            sig_list.append(sigma)
-            centre = self._centre(e, ring, sigma) if sigma is not None else None
+            if not ok_all[i]:
+                sigma = self._noise(e, ring)
+                if sigma is None:
+                    have[i] = False
+                    los[i] = -1
+                    continue
+                s_all[i] = sigma
+            centre = self._centre(e, ring, s_all[i])
             los[i] = -1 if centre is None else centre - self.pre_n - self.lag_n - self.wide_n - self.pad_n
         width = self.pre_n + self.post_n + 2 * (self.lag_n + self.wide_n + self.pad_n)
         got = ring.gather(los, width)
-        out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(events)
         if got is None:
-            return out
+            return none
         seg, ok = got
-        ok &= (los >= 0) & np.array([s is not None for s in sig_list])
+        ok &= (los >= 0) & have
         idx = np.flatnonzero(ok)
         if idx.size == 0:
-            return out
+            return none
         seg = seg[idx]
         if self._upsampler is not None:
             seg = self._upsampler(seg)
         cut = self.pad_n * self.up
-        seg = seg[:, :, cut: seg.shape[2] - cut]
-        for j, i in enumerate(idx.tolist()):
-            out[i] = (seg[j], sig_list[i])  # type: ignore[assignment]
-        return out
+        return idx.tolist(), seg[:, :, cut: seg.shape[2] - cut], s_all[idx]
 
     def _centre(self, e: Event, ring: SignalRing, sigma: np.ndarray) -> int | None:
         """The twitch's energy centroid (absolute sample)."""
@@ -284,7 +335,7 @@ class UnitTracker:
         return np.ascontiguousarray(win.transpose(1, 0, 2)).reshape(win.shape[1], -1)
 
     def _fit(self, ww: np.ndarray, wscale: np.ndarray, templates: list[_Template],
-             extra_n: np.ndarray | None = None, amp_range: tuple[float, float] | None = None,
+             extra_n: list[float] | None = None, amp_range: tuple[float, float] | None = None,
              stack: np.ndarray | None = None) -> tuple[list[int], list[float], list[float], list[bool]]:
         """For each template, the best lag: (lag, gain, residual/threshold, passes).
 
@@ -471,15 +522,20 @@ class UnitTracker:
         if len(self._templates) < 2:
             return
         t = self._templates[k]
-        others = [o for i, o in enumerate(self._templates) if i != k]
-        # the members' noise; centroids of noisy twitches wander, so search twice the lags
-        wscale = np.repeat(1.0 / t.sigma, self.L)
-        pad = np.zeros((self.n_channels, 2 * self.lag_n * self.up))
-        seg = np.concatenate([pad, t.wave.reshape(self.n_channels, self.L), pad], axis=1)
-        ww = self._windows(seg) * wscale
-        n_o = np.array([o.n for o in others], dtype=float)
-        extra = 1.0 / np.minimum(n_o, self.cfg.mean_cap) + 1.0 / min(t.n, self.cfg.mean_cap)
-        _, _, ratio, passes = self._fit(ww, wscale, others, extra_n=extra)
+        others = self._templates[:k] + self._templates[k + 1:]
+        stack = self._stack if self._stack is not None else np.stack([o.wave for o in self._templates])
+        # the members' noise; centroids of noisy twitches wander, so search twice the lags.
+        # The zero-padded template is whitened before its windows are cut: the same products.
+        inv = 1.0 / t.sigma
+        C, L, pad = self.n_channels, self.L, self._merge_pad
+        segw = np.zeros((C, L + 2 * pad))
+        segw[:, pad: pad + L] = t.wave.reshape(C, L) * inv[:, None]
+        ww = self._lag_windows(segw, 0, 2 * pad + 1)
+        cap = self.cfg.mean_cap
+        own = 1.0 / min(t.n, cap)
+        extra = [1.0 / min(o.n, cap) + own for o in others]
+        _, _, ratio, passes = self._fit(ww, np.repeat(inv, L), others, extra_n=extra,
+                                        stack=np.concatenate([stack[:k], stack[k + 1:]]))
         j = self._first_best(ratio, passes)
         if j is None:
             return
@@ -546,10 +602,13 @@ class UnitStage:
         self.ring.append(y, at)
 
     def process(self, events: list[Event], horizon: int, final: bool = False) -> list[Event]:
+        if not events and not self.merger.has_pending:  # most live blocks: nothing to do but forget
+            self.ring.forget_before(horizon - self.tracker.lookback_n - self.merger.window_n)
+            return []
         out = self.merger.process(events, horizon, self.ring, final)
         at = [i for i, e in enumerate(out) if e.kind == "twitch"]
         for i, unit in zip(at, self.tracker.observe_all([out[i] for i in at], self.ring)):
-            out[i] = replace(out[i], unit=unit)
+            out[i] = evolve(out[i], unit=unit)
         self.ring.forget_before(self.held_from(horizon) - self.tracker.lookback_n - self.merger.window_n)
         return out
 
