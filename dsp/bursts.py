@@ -86,7 +86,6 @@ class BurstSegmenter:
         self._buf_start = [0] * self.n_channels  # absolute index of buf[:, 0]
         self._origin = [0] * self.n_channels  # bursts may not start before this
         self._seg_start = 0  # absolute start of the current contiguous segment
-        self._pending: list[int | None] = [None] * self.n_channels
 
     def start_segment(self, at: int) -> None:
         """Begin a new contiguous stretch of data at absolute sample ``at`` (after a gap)."""
@@ -96,9 +95,9 @@ class BurstSegmenter:
             self._buf_start[c] = at
             self._origin[c] = at
 
-    def pending_from(self) -> list[int | None]:
-        """Per channel, where activity that is not yet finalised starts (None: no such activity)."""
-        return list(self._pending)
+    def position(self) -> int:
+        """Absolute index of the next sample to arrive."""
+        return self._buf_start[0] + self._buf[0].shape[1]
 
     def finalised_until(self) -> int:
         """No burst found later can start before this absolute sample index."""
@@ -185,12 +184,6 @@ class BurstSegmenter:
             self._origin[c] = b0 + q
             if q >= L:
                 break
-        o = self._origin[c] - b0
-        if final is None and o < buf.shape[1]:
-            act = np.flatnonzero(self._active(buf, o)[1][o:])  # strong samples not yet finalised
-            self._pending[c] = b0 + o + int(act[0]) if act.size else None
-        else:
-            self._pending[c] = None
         keep = max(self._origin[c] - self.context_n, self._seg_start) - b0
         keep = min(max(keep, 0), buf.shape[1])
         self._buf[c] = buf[:, keep:]

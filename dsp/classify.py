@@ -8,6 +8,10 @@ from myotwitch.dsp.bursts import Burst
 from myotwitch.dsp.config import DetectorConfig
 from myotwitch.dsp.events import Event
 
+#: below this rate the shortest potentials (3-5 ms) are only a few samples long and as sharp as
+#: a single-sample glitch, so the raw spike test would reject real twitches
+SPIKE_TEST_MIN_FS = 1500.0
+
 
 def classify(b: Burst, fs: float, cfg: DetectorConfig, t0: float = 0.0) -> Event:
     """Turn a finalised burst into an Event. Order matters: data problems first (cut by a gap,
@@ -18,7 +22,7 @@ def classify(b: Burst, fs: float, cfg: DetectorConfig, t0: float = 0.0) -> Event
         kind, reason = "artifact", f"cut off by the {'data gap' if b.cut == 'gap' else 'end of data'}"
     elif b.clipped:
         kind, reason = "artifact", "ADC clipping (flat top at the input range)"
-    elif cfg.detector == "energy" and b.spike_ratio >= cfg.spike_ratio:
+    elif cfg.detector == "energy" and fs >= SPIKE_TEST_MIN_FS and b.spike_ratio >= cfg.spike_ratio:
         kind, reason = "artifact", "single-sample spike in the raw signal (ADC or cable glitch)"
     elif b.lf_ptp_uv > cfg.lf_ratio * b.peak_to_peak_uv:
         kind, reason = "artifact", (
@@ -33,6 +37,10 @@ def classify(b: Burst, fs: float, cfg: DetectorConfig, t0: float = 0.0) -> Event
         )
     elif duration_ms < cfg.twitch_min_ms:
         kind, reason = "artifact", f"{duration_ms:.1f} ms spike: shorter than a twitch ({cfg.twitch_min_ms:g} ms)"
+    elif b.peak_to_peak_uv < cfg.min_twitch_uv:
+        kind, reason = "artifact", (
+            f"{b.peak_to_peak_uv:.1f} µV: smaller than the smallest twitch counted ({cfg.min_twitch_uv:g} µV)"
+        )
     snr = 20.0 * math.log10(b.peak_env_uv / b.floor_uv) if b.floor_uv > 0 else float("inf")
     return Event(
         onset_s=t0 + b.start / fs,

@@ -41,15 +41,16 @@ class DetectorConfig:
     noise_history_s: float = 6.0
     noise_percentile: float = 25.0
     noise_min_history_s: float = 0.5
-    #: "envelope": a burst starts where the RMS envelope crosses ``on_threshold`` x floor (the
-    #: established, precise detector). "energy": the shape-aware detector under evaluation for
-    #: small twitches (multi-scale energy, separate potentials in close runs, voluntary trains;
-    #: see README "How detection works"); more sensitive, not yet as precise.
-    detector: str = "envelope"
+    #: "energy" (default): the shape-aware detector (multi-scale energy against thresholds that
+    #: follow the background's tails, separate potentials in close runs, voluntary trains, quiet
+    #: background at rest; README "How detection works"). "envelope": the first-generation
+    #: detector (a burst starts where the RMS envelope crosses ``on_threshold`` x floor): fewer
+    #: false twitches on impulsive noise, but it misses most twitches under 10x the noise.
+    detector: str = "energy"
     #: detection: the band-passed energy summed over windows of these lengths (ms), centred on
     #: each sample, each against its own threshold (dsp/energy.py); a burst starts where any
     #: window's energy is as unlikely in noise as one sample beyond ``on_threshold`` x floor.
-    energy_windows_ms: tuple[float, ...] = (5.0, 10.0, 20.0)
+    energy_windows_ms: tuple[float, ...] = (10.0, 20.0)
     #: the "energy" detector's threshold: every window is held to the false-alarm probability of
     #: one Gaussian sample beyond this many floors (5.8: under 1 false twitch per hour in Gaussian
     #: noise at 500-2000 Hz, measured).
@@ -57,6 +58,10 @@ class DetectorConfig:
     #: hysteresis: a burst starts when the envelope exceeds ``on_threshold`` x floor and
     #: extends while it exceeds ``off_threshold`` x floor.
     on_threshold: float = 5.0
+    #: the smallest twitch counted, peak-to-peak µV. Surface twitches on the calf are tens to
+    #: hundreds of µV; 10 µV is about 8-10x the noise of a quiet front end near 1 µV RMS, so a
+    #: trace at the ADC's quantisation floor cannot turn a few-LSB spike into a twitch.
+    min_twitch_uv: float = 10.0
     off_threshold: float = 2.5
     #: active runs closer than this are one burst (doublets, zero crossings of a MUAP).
     merge_gap_ms: float = 12.0
@@ -75,6 +80,18 @@ class DetectorConfig:
     train_similarity: float = 1.6
     train_min_corr: float = 0.7
     train_min_potentials: int = 3
+    #: two potentials of one unit (size within ``pair_similarity``, correlation >= ``pair_min_corr``,
+    #: stricter than for a train) at a voluntary interval are already voluntary (0 turns it off)
+    pair_similarity: float = 1.3
+    pair_min_corr: float = 0.85
+    #: a twitch stands out of a quiet background: in ``quiet_context_s`` either side of it (other
+    #: twitch candidates left out) the band-passed power must stay below ``quiet_context_ratio``
+    #: x the noise floor's power ("energy" detector; 0 s turns the check off)
+    quiet_context_s: float = 0.15
+    quiet_context_ratio: float = 2.5
+    #: the noise level at rest is the quietest floor of this long (the running floor rises
+    #: during sustained voluntary activity; this one does not)
+    rest_history_s: float = 60.0
     twitch_min_ms: float = 2.0
     twitch_max_ms: float = 60.0
     #: a cluster or burst at least this long is a voluntary contraction.
@@ -137,13 +154,13 @@ class DetectorConfig:
             "twitch_min_ms", "twitch_max_ms", "contraction_min_ms", "lf_low_hz", "lf_cutoff_hz", "lf_ratio",
             "episode_gap_s", "episode_max_s", "max_burst_s", "clip_run", "dense_min_potentials", "dense_min_hz",
             "spike_ratio", "energy_on_threshold", "train_min_hz", "train_max_hz", "train_regularity", "train_similarity",
-            "train_min_corr", "train_min_potentials",
+            "train_min_corr", "train_min_potentials", "quiet_context_ratio", "rest_history_s",
         ]
         for name in positive:
             value = getattr(self, name)
             if not value > 0:
                 raise ConfigError(f"{name} must be > 0, got {value!r}")
-        for name in ("settle_s", "lf_context_ms"):
+        for name in ("settle_s", "lf_context_ms", "quiet_context_s", "min_twitch_uv"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         if self.lf_low_hz >= self.lf_cutoff_hz:

@@ -7,6 +7,7 @@ array in fixed chunks, so offline and live results are identical.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,7 +15,7 @@ import numpy as np
 from myotwitch.dsp.bursts import BurstSegmenter
 from myotwitch.dsp.classify import classify
 from myotwitch.dsp.config import DetectorConfig
-from myotwitch.dsp.energy import MultiScaleEnergy, floor_bias, window_samples, window_thresholds
+from myotwitch.dsp.energy import MultiScaleEnergy, TailWeight, floor_bias, threshold_table, window_samples
 from myotwitch.dsp.episodes import EpisodeGrouper
 from myotwitch.dsp.events import Episode, Event, Gap
 from myotwitch.dsp.filters import StreamingSOS, bandpass_sos, lowpass_sos
@@ -55,15 +56,23 @@ class Pipeline:
         lo, hi = cfg.band_for(self.fs)
         windows = window_samples(self.fs, cfg.energy_windows_ms)
         band = bandpass_sos(lo, hi, self.fs, cfg.band_order)
-        bias = floor_bias(band, max(1, int(round(cfg.noise_window_s * self.fs))), cfg.noise_percentile)
-        self._energy = MultiScaleEnergy(n_channels, windows, window_thresholds(band, windows, cfg.energy_on_threshold, self.fs, bias))
+        noise_n = max(1, int(round(cfg.noise_window_s * self.fs)))
+        bias = floor_bias(band, noise_n, cfg.noise_percentile)
+        table = threshold_table(band, windows, cfg.energy_on_threshold, self.fs, noise_n, cfg.noise_percentile)
+        tail = TailWeight(n_channels, noise_n, max(1, int(round(cfg.noise_history_s / cfg.noise_window_s))))
+        self._energy = MultiScaleEnergy(n_channels, windows, table, tail)
         self._probe_n = max(1, round(cfg.mains_probe_s * self.fs))
         self._settle_n = round(cfg.settle_s * self.fs)
         self._episodes = EpisodeGrouper(cfg.episode_gap_s, cfg.episode_max_s)
         #: voluntary motor-unit trains among the twitch candidates
         self._trains = TrainStage(self.fs, n_channels, min_hz=cfg.train_min_hz, max_hz=cfg.train_max_hz,
                                   regularity=cfg.train_regularity, size_ratio=cfg.train_similarity,
-                                  min_corr=cfg.train_min_corr, min_len=cfg.train_min_potentials)
+                                  min_corr=cfg.train_min_corr, min_len=cfg.train_min_potentials,
+                                  quiet_s=cfg.quiet_context_s, quiet_ratio=cfg.quiet_context_ratio, floor_bias=bias,
+                                  pair_ratio=cfg.pair_similarity, pair_corr=cfg.pair_min_corr,
+                                  rest_s=cfg.rest_history_s,
+                                  rest_step=max(1, int(round(cfg.noise_window_s * self.fs))),
+                                  ring_s=1.0 / (2.0 * math.pi * lo * math.sqrt(0.5)))
         #: after classification: one twitch across channels counts once, twitches get units
         self.units = UnitStage(self.fs, n_channels, band_high_hz=cfg.band_for(self.fs)[1])
         self.reset()
@@ -255,6 +264,7 @@ class Pipeline:
         k = stat.shape[1]
         self._held = rows[:, :, k:]
         y, env, lf, x, floor = rows[:, :, :k]
+        self._trains.feed(y, floor, self._segmenter.position())
         return self._classify(self._segmenter.process(y, env, lf, x, floor, stat))
 
     def _drain(self) -> list[Event]:
@@ -264,6 +274,7 @@ class Pipeline:
         if rows is None or not stat.shape[1]:
             return []
         y, env, lf, x, floor = rows
+        self._trains.feed(y, floor, self._segmenter.position())
         return self._classify(self._segmenter.process(y, env, lf, x, floor, stat))
 
     def _account(self, x: np.ndarray) -> None:
@@ -278,8 +289,7 @@ class Pipeline:
         if self.config.detector == "envelope":
             events = self.units.process([classify(b, self.fs, self.config) for b in bursts], until, final)
         else:
-            events = self._trains.process([(b, classify(b, self.fs, self.config)) for b in bursts], until, final,
-                                          self._segmenter.pending_from())
+            events = self._trains.process([(b, classify(b, self.fs, self.config)) for b in bursts], until, final)
             events = self.units.process(events, self._trains.held_from(until), final)
         if not events:
             if self._episodes.has_open:

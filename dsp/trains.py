@@ -15,6 +15,7 @@ their onset), or, when one does, until the chain it starts is confirmed or broke
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, replace
 
@@ -23,12 +24,21 @@ import numpy as np
 from myotwitch.dsp.bursts import Burst
 from myotwitch.dsp.events import Event
 
+#: the resting level is a low percentile, not the minimum, of the floors seen: the minimum of
+#: many noisy estimates sits well below a typical quiet stretch
+REST_PERCENTILE = 10.0
+
+EDGE = "at the edge of voluntary activity (recruitment or derecruitment)"
+
 
 @dataclass
 class _Potential:
     onset: int
     ptp: float
     snippet: np.ndarray  # unit-norm band-passed waveform centred on the peak
+    offset: int = 0
+    floor: float = 0.0  # noise floor (µV RMS) at the potential
+    voluntary: bool = False  # recognised as a firing of a voluntary unit
 
 
 def similar(a: _Potential, b: _Potential, size_ratio: float, min_corr: float, max_lag: int = 2) -> bool:
@@ -49,21 +59,36 @@ def similar(a: _Potential, b: _Potential, size_ratio: float, min_corr: float, ma
     return best >= min_corr
 
 
-def regular_chain(times: list[int], k: int, isi_min: float, isi_max: float, regularity: float,
-                  min_len: int) -> tuple[int, int] | None:
-    """The (first, last) time of a run of at least ``min_len`` consecutive times through
-    ``times[k]`` whose intervals are within [isi_min, isi_max] and each within ``regularity`` of
-    the one before; None when there is no such run."""
-    n = len(times)
-    ok = [isi_min <= times[i + 1] - times[i] <= isi_max for i in range(n - 1)]
+def firing_intervals(d: float, isi_min: float, isi_max: float, max_missed: int) -> int:
+    """How many firing intervals the gap ``d`` spans (1 + missed firings), 0 when it cannot be
+    one unit's voluntary firing (too short, or longer than ``1 + max_missed`` slowest intervals)."""
+    if d < isi_min:
+        return 0
+    m = max(1, int(round(d / isi_max)) if d > isi_max else 1)
+    while m <= 1 + max_missed:
+        if isi_min <= d / m <= isi_max:
+            return m
+        m += 1
+    return 0
 
-    def smooth(i: int) -> bool:  # interval i and interval i+1 are alike
-        a, b = times[i + 1] - times[i], times[i + 2] - times[i + 1]
+
+def regular_chain(times: list[int], k: int, isi_min: float, isi_max: float, regularity: float,
+                  min_len: int, max_missed: int = 1) -> tuple[int, int] | None:
+    """The (first, last) time of a run of at least ``min_len`` consecutive times through
+    ``times[k]`` whose intervals are voluntary firing intervals (allowing ``max_missed`` firings
+    too small to see between two seen ones), each within ``regularity`` of the one before once
+    the missed firings are counted; None when there is no such run."""
+    n = len(times)
+    steps = [firing_intervals(times[i + 1] - times[i], isi_min, isi_max, max_missed) for i in range(n - 1)]
+
+    def smooth(i: int) -> bool:  # interval i and interval i+1 are alike (per firing)
+        a = (times[i + 1] - times[i]) / steps[i]
+        b = (times[i + 2] - times[i + 1]) / steps[i + 1]
         return max(a, b) <= regularity * min(a, b)
     lo = hi = k  # grow the run [lo, hi] of times around k
-    while lo > 0 and ok[lo - 1] and (hi - lo < 1 or smooth(lo - 1)):
+    while lo > 0 and steps[lo - 1] and (hi - lo < 1 or smooth(lo - 1)):
         lo -= 1
-    while hi < n - 1 and ok[hi] and (hi - lo < 1 or smooth(hi - 1)):
+    while hi < n - 1 and steps[hi] and (hi - lo < 1 or smooth(hi - 1)):
         hi += 1
     return (times[lo], times[hi]) if hi - lo + 1 >= min_len else None
 
@@ -73,38 +98,110 @@ class TrainStage:
     are part of a voluntary train. Events leave in onset order."""
 
     def __init__(self, fs: float, n_channels: int, *, min_hz: float, max_hz: float, regularity: float,
-                 size_ratio: float, min_corr: float, min_len: int, context_s: float = 0.15) -> None:
+                 size_ratio: float, min_corr: float, min_len: int, context_s: float = 0.15,
+                 quiet_s: float = 0.0, quiet_ratio: float = 2.0, floor_bias: float = 1.0,
+                 pair_ratio: float = 0.0, pair_corr: float = 0.9, rest_s: float = 60.0,
+                 rest_step: int = 100, ring_s: float = 0.011) -> None:
         self.fs = fs
         self.n_channels = n_channels
         self.isi_min = fs / max_hz
         self.isi_max = fs / min_hz
         self.regularity, self.size_ratio, self.min_corr, self.min_len = regularity, size_ratio, min_corr, min_len
-        self.memory = int(self.isi_max * (min_len + 1))
+        self.memory = int(2 * self.isi_max * (min_len + 1))  # a chain may skip a firing
+        #: a unit recognised as voluntary keeps that label across up to two unseen firings
+        self.continue_gap = 3 * self.isi_max
         #: potentials this close to a recognised train are part of the same voluntary activity
         #: (another unit joining, a firing whose shape the noise spoiled)
         self.margin = int(round(context_s * fs))
+        #: a twitch stands out of a quiet background: the band-passed power in ``quiet_s`` either
+        #: side of it (other twitch candidates left out) must stay below ``quiet_ratio`` x the
+        #: noise power at rest; ``floor_bias`` is the true noise power over the floor squared.
+        #: Voluntary activity brings many potentials too small to detect one by one.
+        self.pair_ratio, self.pair_corr = pair_ratio, pair_corr
+        self.rest_n, self.rest_step = int(round(rest_s * fs)), max(1, rest_step)
+        self.quiet_n = int(round(quiet_s * fs))
+        self.quiet_limit = quiet_ratio * floor_bias
+        self.pad = max(1, int(round(0.005 * fs)))
+        self.ring_n = ring_s * fs
         self.reset()
 
     def reset(self) -> None:
         self._held: list[tuple[Event, _Potential | None]] = []
         self._recent: list[deque[_Potential]] = [deque() for _ in range(self.n_channels)]
         self._spans: list[deque[tuple[int, int]]] = [deque() for _ in range(self.n_channels)]
+        self._y2 = np.empty((self.n_channels, 0))  # recent squared band-passed signal
+        self._y2_start = 0  # absolute index of _y2[:, 0]
+        self._rest: list[deque[tuple[int, float]]] = [deque() for _ in range(self.n_channels)]
+
+    def feed(self, y: np.ndarray, floor: np.ndarray, start: int) -> None:
+        """The band-passed samples ``y`` and their noise floor (channels, n) from absolute sample
+        ``start`` on."""
+        if not self.quiet_n:
+            return
+        if start != self._y2_start + self._y2.shape[1]:  # a new segment after a gap
+            self._y2 = np.empty((self.n_channels, 0))
+            self._y2_start = start
+        self._y2 = np.concatenate([self._y2, y * y], axis=1)
+        # the floor sampled on a fixed grid of absolute indices, so the rest level is the same
+        # whatever the block sizes
+        first = -(-start // self.rest_step) * self.rest_step
+        idx = np.arange(first, start + y.shape[1], self.rest_step)
+        if idx.size:
+            vals = floor[:, idx - start]
+            for c in range(self.n_channels):
+                for i, v in zip(idx.tolist(), vals[c].tolist()):
+                    if v == v:  # not NaN (settling)
+                        self._rest[c].append((i, v))
+
+    def rest_floor(self, c: int, at: int) -> float:
+        """A low percentile of channel c's noise floor in the ``rest_s`` before sample ``at``: the level
+        of the muscle at rest, which the running floor leaves during sustained activity."""
+        dq = self._rest[c]
+        while dq and dq[0][0] < at - self.rest_n - self.memory:
+            dq.popleft()
+        vals = [v for i, v in dq if at - self.rest_n <= i <= at]
+        return float(np.percentile(vals, REST_PERCENTILE)) if vals else 0.0
+
+    def _trim(self, horizon: int) -> None:
+        drop = min(max(0, horizon - self.quiet_n - self._y2_start), self._y2.shape[1])
+        if drop > 4096 or drop == self._y2.shape[1]:
+            self._y2 = self._y2[:, drop:]
+            self._y2_start += drop
+
+    def _busy_background(self, c: int, pot: _Potential) -> bool:
+        """Is the background around the potential louder than rest?"""
+        lo, hi = pot.onset - self.quiet_n, pot.offset + self.quiet_n
+        end = self._y2_start + self._y2.shape[1]
+        lo, hi = max(lo, self._y2_start), min(hi, end)
+        rest = min(self.rest_floor(c, pot.onset) or pot.floor, pot.floor)
+        if hi <= lo or not rest > 0:
+            return False
+        keep = np.ones(hi - lo, bool)
+        for p in self._recent[c]:
+            # a candidate's own tail (and the band-pass ringing after it) decays over about
+            # ``ring_n`` samples per factor e: leave out as much as it takes to reach the noise
+            pad = self.pad + int(self.ring_n * math.log(max(1.0, p.ptp / (2.0 * rest))))
+            a, b = max(p.onset - pad, lo), min(p.offset + pad, hi)
+            if a < b:
+                keep[a - lo: b - lo] = False
+        n = int(keep.sum())
+        if n < self.quiet_n // 2:
+            return False  # the neighbourhood is candidates, not background
+        power = float(self._y2[c, lo - self._y2_start: hi - self._y2_start][keep].mean())
+        return power > self.quiet_limit * rest * rest
 
     def held_from(self, until: int) -> int:
         """No event released later starts before this sample."""
         return min([until] + [e.onset_sample for e, _ in self._held])
 
-    def process(self, pairs: list[tuple[Burst, Event]], until: int, final: bool,
-                pending: list[int | None] | None = None) -> list[Event]:
-        """``until``: no later burst starts before this sample; ``pending[c]``: where activity
-        not yet finalised starts on channel c (None: none)."""
-        self._pending = pending or [None] * self.n_channels
+    def process(self, pairs: list[tuple[Burst, Event]], until: int, final: bool) -> list[Event]:
+        """``until``: no later burst starts before this sample; ``final``: the data stopped."""
         for b, e in sorted(pairs, key=lambda p: p[1].onset_sample):
             if e.kind == "contraction":
                 self._spans[e.channel].append((e.onset_sample, e.offset_sample))
             pot = None
             if e.kind == "twitch" and b.snippet is not None:
-                pot = _Potential(e.onset_sample, e.peak_to_peak_uv, b.snippet)
+                pot = _Potential(e.onset_sample, e.peak_to_peak_uv, b.snippet, e.offset_sample, b.floor_uv)
                 self._recent[e.channel].append(pot)
             self._held.append((e, pot))
         self._held.sort(key=lambda p: p[0].onset_sample)
@@ -126,28 +223,48 @@ class TrainStage:
             spans = self._spans[c]
             while spans and spans[0][1] < horizon:
                 spans.popleft()
+        self._trim(self.held_from(until) - self.memory)
         return out
 
     def _decide(self, c: int, pot: _Potential, until: int, final: bool) -> str | None:
         """Why the potential is voluntary, "" when it is not, None: wait for more data."""
+        why = self._verdict(c, pot, until, final)
+        if why and why != EDGE:
+            pot.voluntary = True
+        return why
+
+    def _verdict(self, c: int, pot: _Potential, until: int, final: bool) -> str | None:
         near = [p for p in self._recent[c] if abs(p.onset - pot.onset) <= self.memory]
         sim = [p for p in near if p is pot or similar(p, pot, self.size_ratio, self.min_corr)]
+        # the decision looks ahead to a horizon set by the data alone (so it is the same for any
+        # block sizes): one slowest interval, extended by each similar potential inside it, up
+        # to the length of a minimal train
+        horizon, cap = pot.onset + self.isi_max, pot.onset + self.isi_max * (self.min_len - 1)
+        for t in sorted(p.onset for p in sim if p.onset > pot.onset):
+            if t > horizon:
+                break
+            horizon = min(max(horizon, t + self.isi_max), cap)
+        need = max(horizon, pot.onset + self.margin, pot.offset + self.quiet_n if self.quiet_n else 0)
+        if not final and until < need:
+            return None  # a potential that would change the answer may still come
+        sim = [p for p in sim if p.onset <= horizon]
         times = sorted({p.onset for p in sim})
         k = times.index(pot.onset)
         span = regular_chain(times, k, self.isi_min, self.isi_max, self.regularity, self.min_len)
         if span is not None:
             self._spans[c].append(span)
             return "regular firing of one motor unit (similar potentials at a voluntary rate)"
-        after = times[k + 1:]
-        if not final:
-            # could a later potential still complete a chain through this one? Wait for it.
-            needed = self.isi_max if not after else min(after[-1] - pot.onset + self.isi_max,
-                                                        self.isi_max * (self.min_len - 1))
-            if until < pot.onset + needed:
-                return None
-        nxt = self._pending[c]
-        if not final and nxt is not None and nxt - self.margin <= pot.onset:
-            return None  # activity is building up right after it: wait to see what it is
+        if self.pair_ratio and any(
+                self.isi_min <= abs(p.onset - pot.onset) <= self.isi_max
+                and similar(p, pot, self.pair_ratio, self.pair_corr) for p in sim if p is not pot):
+            self._spans[c].append((pot.onset, pot.onset))
+            return "the same motor unit fired again at a voluntary interval"
+        if any(p.voluntary and 0 < pot.onset - p.onset <= self.continue_gap for p in sim):
+            # a unit already seen firing voluntarily, after firings too small to detect
+            self._spans[c].append((pot.onset, pot.onset))
+            return "a voluntary motor unit firing on (its last firings were too small to see)"
         if any(a - self.margin <= pot.onset <= b + self.margin for a, b in self._spans[c]):
-            return "at the edge of voluntary activity (recruitment or derecruitment)"
+            return EDGE
+        if self.quiet_n and self._busy_background(c, pot):
+            return "inside low-level voluntary activity (the background around it is not at rest)"
         return ""

@@ -53,9 +53,15 @@ def add_detector_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--mains", choices=["auto", "50", "60", "off"], default="auto",
                    help="mains frequency to remove (default: detect 50 or 60 Hz)")
     g.add_argument("--band", metavar="LO-HI", help="band-pass in Hz (default 20-450, capped at 0.45 x rate)")
+    g.add_argument("--detector", choices=["energy", "envelope"], default="energy",
+                   help="energy: shape-aware, finds twitches down to ~8x the noise (default); envelope: the "
+                        "first-generation detector, misses most twitches under 10x the noise")
     g.add_argument("--sensitivity", type=float, metavar="X",
-                   help="on-threshold as a multiple of the noise floor (default 5; lower finds smaller twitches "
-                        "and more false ones)")
+                   help="detection threshold in noise-floor units (default 5.8 for energy, 5 for envelope; "
+                        "lower finds smaller twitches and more false ones)")
+    g.add_argument("--min-twitch", type=float, metavar="UV",
+                   help="smallest twitch counted, peak-to-peak µV (default 10: keeps quantisation-level "
+                        "spikes of a very quiet trace out of the counts)")
     g.add_argument("--episode-gap", type=float, metavar="S", help="twitches closer than S seconds form one episode "
                    "(default 30)")
 
@@ -75,9 +81,15 @@ def detector_config(args: argparse.Namespace) -> DetectorConfig:
         except ValueError as e:
             raise UsageError(f"--band {args.band}: expected LO-HI in Hz, e.g. 20-450") from e
         kw["band_low_hz"], kw["band_high_hz"] = lo, hi
+    kw["detector"] = args.detector
     if args.sensitivity is not None:
-        kw["on_threshold"] = args.sensitivity
-        kw["off_threshold"] = min(DetectorConfig.off_threshold, args.sensitivity)
+        if args.detector == "energy":
+            kw["energy_on_threshold"] = args.sensitivity
+        else:
+            kw["on_threshold"] = args.sensitivity
+            kw["off_threshold"] = min(DetectorConfig.off_threshold, args.sensitivity)
+    if args.min_twitch is not None:
+        kw["min_twitch_uv"] = args.min_twitch
     if args.episode_gap is not None:
         kw["episode_gap_s"] = args.episode_gap
     cfg = DetectorConfig(**kw)

@@ -9,7 +9,7 @@ import pytest
 from scipy import signal
 
 from myotwitch.dsp import DetectorConfig, detect
-from myotwitch.dsp.energy import MultiScaleEnergy
+from myotwitch.dsp.energy import KAPPA_GRID, MultiScaleEnergy, TailWeight
 from myotwitch.dsp.filters import bandpass_sos
 from myotwitch.dsp.mains import MainsCanceller
 from myotwitch.dsp.synth import hr_muap
@@ -74,7 +74,7 @@ def test_small_twitches_found_far_more_often_than_by_the_envelope():
     fs = 1000.0
     x, onsets = _twitch_train(fs, np.full(60, 9.0), 4.0, rng)
     energy = _found(detect(x, fs, ENERGY).events, onsets)
-    envelope = _found(detect(x, fs, DetectorConfig(mains="off")).events, onsets)
+    envelope = _found(detect(x, fs, DetectorConfig(detector="envelope", mains="off")).events, onsets)
     assert energy >= 0.8 * onsets.size
     assert energy >= envelope + 0.3 * onsets.size
 
@@ -128,3 +128,108 @@ def test_mains_canceller_follows_a_swelling_hum():
     out = np.concatenate([c.process(hum[None, i:i + 100]) for i in range(0, t.size, 100)], axis=1)[0]
     # without following the swell the median over 1 s lags half a second: ~10 µV RMS left
     assert np.sqrt(np.mean(out[int(3 * fs):] ** 2)) < 4.0
+
+
+def test_heavy_tailed_background_raises_the_thresholds():
+    """A Laplacian background crosses Gaussian thresholds about 1,000 times an hour at 1 kHz
+    (measured with the tail adaptation off); following its kurtosis keeps it near zero."""
+    rng = np.random.default_rng(21)
+    fs = 1000.0
+    x = rng.laplace(0.0, 4.0 / np.sqrt(2), int(fs * 900))
+    assert len(detect(x.astype(np.float32), fs, ENERGY).twitches) <= 2
+    tail = TailWeight(1, 100, 60)
+    band = bandpass_sos(20.0, 450.0, fs)
+    tail.push(signal.sosfilt(band, x[: int(30 * fs)])[None, :])
+    rows = tail.grid_rows(int(20 * fs), 10)
+    assert KAPPA_GRID[rows[0, 0]] >= 3.8  # band-passed Laplacian: about 4.2
+    tail.reset()
+    tail.push(signal.sosfilt(band, rng.standard_normal(int(30 * fs)))[None, :])
+    assert KAPPA_GRID[tail.grid_rows(int(20 * fs), 1)[0, 0]] <= 3.1
+
+
+def test_kurtosis_rows_do_not_depend_on_block_sizes():
+    rng = np.random.default_rng(4)
+    y = np.r_[rng.standard_normal(2500), rng.laplace(0.0, 1.0, 2500)][None, :]
+    results = []
+    for blocks in ([5000], [1, 99, 350, 4550], [37] * 135 + [5]):
+        tw, got, i, done = TailWeight(1, 100, 10), [], 0, 0
+        for b in blocks:
+            tw.push(y[:, i:i + b])
+            i += b
+            ready = i - i % 100  # samples whose rows are known: up to the last complete window
+            got.append(tw.grid_rows(done, ready - done))
+            done = ready
+        results.append(np.concatenate(got, axis=1))
+    assert results[0].shape == (1, 5000)
+    assert results[0][0, -1] > 0  # the Laplacian half moved it off the Gaussian row
+    for other in results[1:]:
+        np.testing.assert_array_equal(other, results[0])
+
+
+def test_a_unit_with_missed_firings_is_still_a_voluntary_train():
+    rng = np.random.default_rng(8)
+    fs, noise = 1000.0, 3.0
+    x = rng.standard_normal(int(20 * fs)) * noise
+    unit = hr_muap(10.0, fs, rng) * 12 * noise
+    t, k = 3.0, 0
+    while t < 8.0:  # ~9 Hz, every third firing too small to see
+        if k % 3 != 2:
+            i = int(t * fs)
+            x[i:i + unit.size] += unit
+        t += rng.normal(0.11, 0.008)
+        k += 1
+    r = detect(x, fs, ENERGY)
+    inside = [e for e in r.events if 3.0 <= e.onset_s <= 8.2]
+    assert inside and not [e for e in inside if e.kind == "twitch"]
+
+
+def test_one_unit_firing_twice_at_a_voluntary_interval_is_not_two_twitches():
+    rng = np.random.default_rng(12)
+    fs, noise = 1000.0, 3.0
+    x = rng.standard_normal(int(20 * fs)) * noise
+    unit = hr_muap(9.0, fs, rng) * 20 * noise
+    other = hr_muap(22.0, fs, rng) * 45 * noise
+    for t, w in ((5.0, unit), (5.12, unit), (12.0, unit), (12.12, other)):
+        i = int(t * fs)
+        x[i:i + w.size] += w
+    r = detect(x, fs, ENERGY)
+    assert _found(r.events, [5.0, 5.12]) == 0  # the same potential again 120 ms later
+    assert _found(r.events, [12.0, 12.12]) == 2  # two different potentials: two twitches
+
+
+def test_potentials_inside_low_level_activity_are_voluntary():
+    """A minute of rest, then 12 s in which many small units raise the background (band-passed
+    noise at 2.2x the resting RMS) with clear potentials on top: only the ones at rest count."""
+    rng = np.random.default_rng(30)
+    fs, noise = 1000.0, 3.0
+    n = int(90 * fs)
+    x = rng.standard_normal(n) * noise
+    busy = slice(int(62 * fs), int(74 * fs))
+    x[busy] += rng.standard_normal(busy.stop - busy.start) * noise * 2.0
+    at_rest = [20.0, 35.5, 50.3, 80.0]
+    inside = [64.0, 66.5, 69.2, 71.7]
+    for t in at_rest + inside:
+        w = hr_muap(rng.uniform(6, 15), fs, rng) * noise * 25
+        i = int(t * fs)
+        x[i:i + w.size] += w
+    r = detect(x, fs, ENERGY)
+    assert _found(r.events, at_rest) == len(at_rest)
+    assert _found(r.events, inside) == 0
+    reasons = {e.reason for e in r.events if 63.5 < e.onset_s < 72.5 and e.kind == "contraction"}
+    assert any("low-level voluntary activity" in (why or "") for why in reasons)
+
+
+def test_quantisation_level_spikes_are_below_the_minimum_size():
+    rng = np.random.default_rng(2)
+    fs = 1000.0
+    x = np.round(rng.standard_normal(int(60 * fs)) * 1.0 / 0.5) * 0.5  # 1 µV RMS, 0.5 µV LSB
+    small, large = [10.0, 25.0, 40.0], [15.0, 30.0, 45.0]
+    for t, size in [(t, 7.0) for t in small] + [(t, 20.0) for t in large]:
+        w = hr_muap(8.0, fs, rng)
+        i = int(t * fs)
+        x[i:i + w.size] += w * size / np.ptp(w)
+    r = detect(x, fs, ENERGY)
+    assert _found(r.events, small) == 0 and _found(r.events, large) == len(large)
+    assert any("smallest twitch counted" in (e.reason or "") for e in r.events)
+    loose = detect(x, fs, DetectorConfig(mains="off", min_twitch_uv=0.0))
+    assert _found(loose.events, small) >= 2  # the limit, not the detector, drops them
