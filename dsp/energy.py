@@ -108,47 +108,52 @@ class TailWeight:
     def reset(self) -> None:
         self._part = np.zeros((self.n_channels, 0))
         self._done = 0  # complete windows so far
-        self._s2 = np.zeros((self.n_channels, 0))  # per window: sum y^2 and sum y^4
+        # per past window: sum y^2 and sum y^4, at most ``history`` of them
+        self._s2 = np.zeros((self.n_channels, 0))
         self._s4 = np.zeros((self.n_channels, 0))
-        self._rows: dict[int, np.ndarray] = {}  # window index -> KAPPA_GRID row per channel
+        # KAPPA_GRID row in force from window index _base + i on (index 0: Gaussian)
+        self._rows = np.zeros((self.n_channels, 1), dtype=np.intp)
+        self._base = 0
 
     def push(self, y: np.ndarray) -> None:
         data = np.concatenate([self._part, y], axis=1) if self._part.shape[1] else y
         k = data.shape[1] // self.window
-        if k:
-            w = data[:, : k * self.window].reshape(self.n_channels, k, self.window)
-            y2 = w * w
-            s2, s4 = y2.sum(axis=2), (y2 * y2).sum(axis=2)
-            for i in range(k):
-                self._s2 = np.concatenate([self._s2, s2[:, i: i + 1]], axis=1)[:, -self.history:]
-                self._s4 = np.concatenate([self._s4, s4[:, i: i + 1]], axis=1)[:, -self.history:]
-                n = self._s2.shape[1]
-                keep = max(1, (3 * n) // 4)
-                order = np.argsort(self._s2, axis=1, kind="stable")[:, :keep]
-                a2 = np.take_along_axis(self._s2, order, axis=1).sum(axis=1)
-                a4 = np.take_along_axis(self._s4, order, axis=1).sum(axis=1)
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    kap = keep * self.window * a4 / (a2 * a2)
-                kap[~np.isfinite(kap)] = 3.0
-                row = np.rint((np.clip(kap, 3.0, KAPPA_GRID[-1]) - 3.0) / 0.05).astype(np.intp)
-                self._done += 1
-                self._rows[self._done] = row  # in force from window index _done on
         self._part = data[:, k * self.window:].copy()
+        if not k:
+            return
+        w = data[:, : k * self.window].reshape(self.n_channels, k, self.window)
+        y2 = w * w
+        h, old = self.history, self._s2.shape[1]
+        # every new window's history at once: (channels, k, history), NaN where none yet
+        pad = np.full((self.n_channels, h - 1 - min(old, h - 1)), np.nan)
+        all2 = np.concatenate([pad, self._s2[:, -(h - 1):] if h > 1 else self._s2[:, :0], y2.sum(axis=2)], axis=1)
+        all4 = np.concatenate([pad, self._s4[:, -(h - 1):] if h > 1 else self._s4[:, :0], (y2 * y2).sum(axis=2)], axis=1)
+        win2 = np.lib.stride_tricks.sliding_window_view(all2, h, axis=1)[:, -k:]
+        win4 = np.lib.stride_tricks.sliding_window_view(all4, h, axis=1)[:, -k:]
+        order = np.argsort(win2, axis=2, kind="stable")  # NaN (no window yet) sorts last
+        n = np.sum(~np.isnan(win2), axis=2)
+        keep = np.maximum(1, (3 * n) // 4)
+        take = np.arange(h) < keep[..., None]
+        a2 = np.where(take, np.take_along_axis(win2, order, axis=2), 0.0).sum(axis=2)
+        a4 = np.where(take, np.take_along_axis(win4, order, axis=2), 0.0).sum(axis=2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            kap = keep * self.window * a4 / (a2 * a2)
+        kap[~np.isfinite(kap)] = 3.0
+        rows = np.rint((np.clip(kap, 3.0, KAPPA_GRID[-1]) - 3.0) / 0.05).astype(np.intp)
+        self._rows = np.concatenate([self._rows, rows], axis=1)  # in force from _done + 1 on
+        self._done += k
+        self._s2 = all2[:, -h:][:, ~np.isnan(all2[0, -h:])]
+        self._s4 = all4[:, -h:][:, ~np.isnan(all2[0, -h:])]
 
     def grid_rows(self, t0: int, m: int) -> np.ndarray:
-        """``(channels, m)`` KAPPA_GRID rows for segment samples t0 .. t0 + m - 1."""
-        out = np.zeros((self.n_channels, m), dtype=np.intp)
-        if m == 0:
-            return out
-        first, last = t0 // self.window, (t0 + m - 1) // self.window
-        for j in range(first, last + 1):
-            row = self._rows.get(min(j, self._done))
-            if row is None:
-                continue
-            a, b = max(j * self.window, t0) - t0, min((j + 1) * self.window, t0 + m) - t0
-            out[:, a:b] = row[:, None]
-        for j in [j for j in self._rows if j < first]:
-            del self._rows[j]
+        """``(channels, m)`` KAPPA_GRID rows for segment samples t0 .. t0 + m - 1 (asked for
+        in increasing order)."""
+        j = np.minimum((t0 + np.arange(m)) // self.window, self._done)
+        out = self._rows[:, j - self._base]
+        drop = (t0 // self.window) - self._base  # rows before the first window asked for
+        if drop > 64:
+            self._rows = self._rows[:, drop:]
+            self._base += drop
         return out
 
 
