@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -58,7 +59,8 @@ class Pipeline:
         band = bandpass_sos(lo, hi, self.fs, cfg.band_order)
         noise_n = max(1, int(round(cfg.noise_window_s * self.fs)))
         bias = floor_bias(band, noise_n, cfg.noise_percentile)
-        table = threshold_table(band, windows, cfg.energy_on_threshold, self.fs, noise_n, cfg.noise_percentile)
+        table = _threshold_table(self.fs, lo, hi, cfg.band_order, windows, cfg.energy_on_threshold, noise_n,
+                                 cfg.noise_percentile)
         tail = TailWeight(n_channels, noise_n, max(1, int(round(cfg.noise_history_s / cfg.noise_window_s))))
         self._energy = MultiScaleEnergy(n_channels, windows, table, tail)
         self._probe_n = max(1, round(cfg.mains_probe_s * self.fs))
@@ -298,6 +300,16 @@ class Pipeline:
         events.sort(key=lambda e: (e.onset_sample, e.channel))
         self.episodes += self._episodes.process(events, self.latency_horizon_s)
         return events
+
+
+@lru_cache(maxsize=32)
+def _threshold_table(fs: float, lo: float, hi: float, order: int, windows: tuple[int, ...], on: float,
+                     noise_n: int, percentile: float) -> np.ndarray:
+    """The energy thresholds for one design (tens of chi-square quantiles: worth keeping
+    when many files of the same rate are analysed)."""
+    table = threshold_table(bandpass_sos(lo, hi, fs, order), windows, on, fs, noise_n, percentile)
+    table.flags.writeable = False
+    return table
 
 
 @dataclass

@@ -131,7 +131,8 @@ class TrainStage:
         self._spans: list[deque[tuple[int, int]]] = [deque() for _ in range(self.n_channels)]
         self._y2 = np.empty((self.n_channels, 0))  # recent squared band-passed signal
         self._y2_start = 0  # absolute index of _y2[:, 0]
-        self._rest: list[deque[tuple[int, float]]] = [deque() for _ in range(self.n_channels)]
+        self._rest_i = np.zeros(0, dtype=np.int64)  # absolute grid indices of the floor samples
+        self._rest_v = np.zeros((self.n_channels, 0))  # the floor there, per channel
 
     def feed(self, y: np.ndarray, floor: np.ndarray, start: int) -> None:
         """The band-passed samples ``y`` and their noise floor (channels, n) from absolute sample
@@ -147,20 +148,24 @@ class TrainStage:
         first = -(-start // self.rest_step) * self.rest_step
         idx = np.arange(first, start + y.shape[1], self.rest_step)
         if idx.size:
-            vals = floor[:, idx - start]
-            for c in range(self.n_channels):
-                for i, v in zip(idx.tolist(), vals[c].tolist()):
-                    if v == v:  # not NaN (settling)
-                        self._rest[c].append((i, v))
+            self._rest_i = np.concatenate([self._rest_i, idx])
+            self._rest_v = np.concatenate([self._rest_v, floor[:, idx - start]], axis=1)  # NaN: settling
 
     def rest_floor(self, c: int, at: int) -> float:
-        """A low percentile of channel c's noise floor in the ``rest_s`` before sample ``at``: the level
-        of the muscle at rest, which the running floor leaves during sustained activity."""
-        dq = self._rest[c]
-        while dq and dq[0][0] < at - self.rest_n - self.memory:
-            dq.popleft()
-        vals = [v for i, v in dq if at - self.rest_n <= i <= at]
-        return float(np.percentile(vals, REST_PERCENTILE)) if vals else 0.0
+        """A low percentile (``REST_PERCENTILE``, the order statistic below it) of channel c's
+        noise floor in the ``rest_s`` before sample ``at``: the level of the muscle at rest,
+        which the running floor leaves during sustained activity."""
+        old = int(np.searchsorted(self._rest_i, at - self.rest_n - self.memory))
+        if old > 256:
+            self._rest_i, self._rest_v = self._rest_i[old:], self._rest_v[:, old:]
+        lo, hi = np.searchsorted(self._rest_i, [at - self.rest_n, at], side="left")
+        hi = int(np.searchsorted(self._rest_i, at, side="right"))
+        vals = self._rest_v[c, int(lo):hi]
+        vals = vals[vals == vals]
+        if not vals.size:
+            return 0.0
+        k = int(REST_PERCENTILE / 100.0 * (vals.size - 1))
+        return float(np.partition(vals, k)[k])
 
     def _trim(self, horizon: int) -> None:
         drop = min(max(0, horizon - self.quiet_n - self._y2_start), self._y2.shape[1])
