@@ -93,6 +93,12 @@ def threshold_table(sos: np.ndarray, windows: tuple[int, ...], on_threshold: flo
     return out
 
 
+#: until this many windows of background are seen (1 s at the default 100 ms), the thresholds
+#: assume the heaviest tails tabulated: the first second after a start or a gap is not enough
+#: to tell a heavy-tailed background from a Gaussian one
+MIN_WINDOWS = 10
+
+
 class TailWeight:
     """Running kurtosis of the background per channel, pooled over the quietest three quarters
     (by power) of the last ``history`` complete windows of ``window`` samples (counted from the
@@ -111,8 +117,8 @@ class TailWeight:
         # per past window: sum y^2 and sum y^4, at most ``history`` of them
         self._s2 = np.zeros((self.n_channels, 0))
         self._s4 = np.zeros((self.n_channels, 0))
-        # KAPPA_GRID row in force from window index _base + i on (index 0: Gaussian)
-        self._rows = np.zeros((self.n_channels, 1), dtype=np.intp)
+        # KAPPA_GRID row in force from window index _base + i on (at the start: the cautious one)
+        self._rows = np.full((self.n_channels, 1), len(KAPPA_GRID) - 1, dtype=np.intp)
         self._base = 0
 
     def push(self, y: np.ndarray) -> None:
@@ -140,6 +146,7 @@ class TailWeight:
             kap = keep * self.window * a4 / (a2 * a2)
         kap[~np.isfinite(kap)] = 3.0
         rows = np.rint((np.clip(kap, 3.0, KAPPA_GRID[-1]) - 3.0) / 0.05).astype(np.intp)
+        rows[n < MIN_WINDOWS] = len(KAPPA_GRID) - 1  # too little background seen: the cautious row
         self._rows = np.concatenate([self._rows, rows], axis=1)  # in force from _done + 1 on
         self._done += k
         self._s2 = all2[:, -h:][:, ~np.isnan(all2[0, -h:])]

@@ -108,6 +108,9 @@ def _block_length(fs: float, f0: float, max_periods: int = 12) -> tuple[int, flo
     return n, best * fs / n
 
 
+#: the largest hum swell followed across one history window, as a fraction of the hum level
+MAX_SWELL = 0.3
+
 class MainsCanceller:
     """Removes mains by subtracting a sinusoid per harmonic whose amplitude and phase are the
     *median* of per-block estimates over the last ``history_s``.
@@ -189,7 +192,16 @@ class MainsCanceller:
         # older and newer half's medians, extrapolated from the window's centre to each block
         slope = (median(win[..., h:2 * h]) - median(win[..., :h])) / max(h, 1)  # per block
         slope[~np.isfinite(slope)] = 0
-        est = est + slope * ((self.hist_len + 1) / 2.0)
+        # a swell moves the level by a fraction of itself over a window; a larger apparent
+        # change comes from a transient (an electrode pop's decay) in one half: follow at most
+        # MAX_SWELL of the level, or a pop's tail would be extrapolated into hum bursts
+        drift = slope * ((self.hist_len + 1) / 2.0)
+        limit = MAX_SWELL * np.abs(est)
+        big = np.abs(drift) > limit
+        if big.any():
+            shrink = np.where(big, limit / np.maximum(np.abs(drift), 1e-300), 1.0)
+            drift, slope = drift * shrink, slope * shrink
+        est = est + drift
         est[~np.isfinite(est)] = 0
         est, slope = est[:, inv], slope[:, inv]  # (ch, len(blocks), H)
         since = (blocks - upd).astype(float)  # blocks from the update point to each block
