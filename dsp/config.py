@@ -84,6 +84,9 @@ class DetectorConfig:
     #: stricter than for a train) at a voluntary interval are already voluntary (0 turns it off)
     pair_similarity: float = 1.3
     pair_min_corr: float = 0.85
+    #: potentials this close to a contraction or to recognised voluntary firing belong to that
+    #: activity (recruitment before it, derecruitment after it)
+    voluntary_margin_s: float = 0.15
     #: a twitch stands out of a quiet background: in ``quiet_context_s`` either side of it (other
     #: twitch candidates left out) the band-passed power must stay below ``quiet_context_ratio``
     #: x the noise floor's power ("energy" detector; 0 s turns the check off)
@@ -160,7 +163,7 @@ class DetectorConfig:
             value = getattr(self, name)
             if not value > 0:
                 raise ConfigError(f"{name} must be > 0, got {value!r}")
-        for name in ("settle_s", "lf_context_ms", "quiet_context_s", "min_twitch_uv"):
+        for name in ("settle_s", "lf_context_ms", "quiet_context_s", "min_twitch_uv", "voluntary_margin_s"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         if self.lf_low_hz >= self.lf_cutoff_hz:

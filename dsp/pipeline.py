@@ -70,7 +70,7 @@ class Pipeline:
         self._trains = TrainStage(self.fs, n_channels, min_hz=cfg.train_min_hz, max_hz=cfg.train_max_hz,
                                   regularity=cfg.train_regularity, size_ratio=cfg.train_similarity,
                                   min_corr=cfg.train_min_corr, min_len=cfg.train_min_potentials,
-                                  quiet_s=cfg.quiet_context_s, quiet_ratio=cfg.quiet_context_ratio, floor_bias=bias,
+                                  context_s=cfg.voluntary_margin_s, quiet_s=cfg.quiet_context_s, quiet_ratio=cfg.quiet_context_ratio, floor_bias=bias,
                                   pair_ratio=cfg.pair_similarity, pair_corr=cfg.pair_min_corr,
                                   rest_s=cfg.rest_history_s,
                                   rest_step=max(1, int(round(cfg.noise_window_s * self.fs))),

@@ -271,5 +271,6 @@ class TrainStage:
         if any(a - self.margin <= pot.onset <= b + self.margin for a, b in self._spans[c]):
             return EDGE
         if self.quiet_n and self._busy_background(c, pot):
+            self._spans[c].append((pot.onset, pot.offset))
             return "inside low-level voluntary activity (the background around it is not at rest)"
         return ""
