@@ -8,6 +8,7 @@ array in fixed chunks, so offline and live results are identical.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -24,6 +25,17 @@ from myotwitch.dsp.trains import TrainStage
 from myotwitch.dsp.units import UnitStage
 
 OFFLINE_CHUNK = 1 << 18  # samples per channel per internal step in detect(): bounds memory
+
+
+@lru_cache(maxsize=32)
+def _energy_thresholds(fs: float, lo: float, hi: float, order: int, windows: tuple[int, ...], on: float,
+                       noise_n: int, percentile: float) -> np.ndarray:
+    """The energy statistic's per-window thresholds: designing them costs as much as detecting
+    ten seconds of signal, and every pipeline with the same settings needs the same ones."""
+    band = bandpass_sos(lo, hi, fs, order)
+    out = window_thresholds(band, windows, on, fs, floor_bias(band, noise_n, percentile))
+    out.setflags(write=False)
+    return out
 
 
 class Pipeline:
@@ -54,9 +66,9 @@ class Pipeline:
         self._lf = StreamingSOS(bandpass_sos(cfg.lf_low_hz, cfg.lf_cutoff_hz, self.fs, 1), n_channels)
         lo, hi = cfg.band_for(self.fs)
         windows = window_samples(self.fs, cfg.energy_windows_ms)
-        band = bandpass_sos(lo, hi, self.fs, cfg.band_order)
-        bias = floor_bias(band, max(1, int(round(cfg.noise_window_s * self.fs))), cfg.noise_percentile)
-        self._energy = MultiScaleEnergy(n_channels, windows, window_thresholds(band, windows, cfg.energy_on_threshold, self.fs, bias))
+        thresholds = _energy_thresholds(self.fs, lo, hi, cfg.band_order, windows, cfg.energy_on_threshold,
+                                        max(1, int(round(cfg.noise_window_s * self.fs))), cfg.noise_percentile)
+        self._energy = MultiScaleEnergy(n_channels, windows, thresholds.copy())
         self._probe_n = max(1, round(cfg.mains_probe_s * self.fs))
         self._settle_n = round(cfg.settle_s * self.fs)
         self._episodes = EpisodeGrouper(cfg.episode_gap_s, cfg.episode_max_s)
