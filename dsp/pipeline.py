@@ -7,6 +7,7 @@ array in fixed chunks, so offline and live results are identical.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -206,6 +207,11 @@ class Pipeline:
 
     # -- the per-block path ------------------------------------------------------------
     def _run(self, x: np.ndarray) -> list[Event]:
+        # the row sums are needed for the quality figures anyway; finite sums mean finite samples
+        # (a sum that overflows only sends the block down the sample-by-sample check)
+        sums = x.sum(axis=1)
+        if all(map(math.isfinite, sums.tolist())):
+            return self._run_segment(x, sums)
         finite = np.isfinite(x).all(axis=0)
         if finite.all():
             return self._run_segment(x)
@@ -231,7 +237,7 @@ class Pipeline:
             self._mains.restart(n)
         return events
 
-    def _run_segment(self, x: np.ndarray) -> list[Event]:
+    def _run_segment(self, x: np.ndarray, sums: np.ndarray | None = None) -> list[Event]:
         n = x.shape[1]
         if self._in_gap:
             self._in_gap = False
@@ -243,11 +249,13 @@ class Pipeline:
             self._noise.restart()
             self._segmenter.start_segment(self.samples_seen)
             self._settle_left = self._settle_n
-        self._account(x)
+        self._account(x, sums)
         clean = self._mains.process(x) if self._mains is not None else x
         y = self._band.process(clean)  # type: ignore[union-attr]
         y2 = y * y
-        env = np.sqrt(np.maximum(self._env.process(y2), 0.0))
+        env = self._env.process(y2)  # a fresh array: rectified and rooted in place
+        np.maximum(env, 0.0, out=env)
+        np.sqrt(env, out=env)
         lf = self._lf.process(clean)
         floor = self._noise.process(y2)
         self.units.push(y, self.samples_seen)
@@ -278,9 +286,9 @@ class Pipeline:
         y, env, lf, x, floor = rows
         return self._classify(self._segmenter.process(y, env, lf, x, floor, stat))
 
-    def _account(self, x: np.ndarray) -> None:
+    def _account(self, x: np.ndarray, sums: np.ndarray | None = None) -> None:
         self._finite += x.shape[1]
-        self._sum += x.sum(axis=1)
+        self._sum += x.sum(axis=1) if sums is None else sums
         self._sumsq += np.einsum("ij,ij->i", x, x)
         if self.config.clip_uv is not None:
             self._clipped += (np.abs(x) >= self.config.clip_uv).sum(axis=1)
