@@ -26,7 +26,16 @@ from benchmarks.speed import twitching  # noqa: E402
 from myotwitch.dsp import Pipeline  # noqa: E402
 from myotwitch.dsp.config import DetectorConfig  # noqa: E402
 from myotwitch.dsp.pipeline import OFFLINE_CHUNK, detect  # noqa: E402
-from myotwitch.dsp.synth import CASES, HARD_CASES, case_spec, hard_case, synthesize  # noqa: E402
+from myotwitch.dsp.synth import (  # noqa: E402
+    CASES,
+    HARD_CASES,
+    UnitSynthSpec,
+    case_spec,
+    hard_case,
+    random_sources,
+    synthesize,
+    synthesize_units,
+)
 from myotwitch.dsp.unit_measures import unit_summaries  # noqa: E402
 
 DEFAULT_REF = "/tmp/myotwitch_speed4_identity.pkl"
@@ -48,6 +57,11 @@ def cases(quick: bool) -> list[tuple[str, np.ndarray, float]]:
         if i % 3 == 0:
             x2, _ = hard_case(name, fs, dur, seed=8001 + i)
             out.append((f"hard:{name}/2ch/{fs:g}", np.concatenate([x, x2]), fs))
+    for i, (n_src, n_ch, fs) in enumerate(((3, 1, 1000.0), (4, 2, 1000.0), (5, 4, 2000.0), (6, 8, 1000.0))):
+        src = random_sources(np.random.default_rng(50 + i), n_src, n_ch, rate_per_min=(10.0, 30.0))
+        x, _ = synthesize_units(UnitSynthSpec(src, fs=fs, duration_s=3 * dur, seed=60 + i, n_channels=n_ch,
+                                              doublet_prob=0.1))
+        out.append((f"units{n_src}/{n_ch}ch/{fs:g}", x, fs))
     out.append(("load1800/1ch/1000", twitching(1000.0, 4 * dur, 1800.0, 1), 1000.0))
     out.append(("load7200/2ch/1000", twitching(1000.0, 2 * dur, 7200.0, 2), 1000.0))
     out.append(("load1800/8ch/2000", twitching(2000.0, dur / 2, 1800.0, 8), 2000.0))

@@ -517,6 +517,29 @@ class UnitTracker:
         if t.unit is not None:
             self.retired.append(self.template_info(t))
 
+    def _may_merge(self, stack: np.ndarray, k: int, inv: np.ndarray, extra: list[float]) -> bool:
+        """Whether ``_fit`` could pass any other template for template ``k`` (False only when it
+        provably cannot, so the exact fit is skipped, not changed). For a passing gain g >= 1 - tol,
+        the residual at any lag is at least sum over channels of (g |T_c| - |t_c|)^2 for the
+        channels where that is positive (a window of the zero-padded t holds at most |t_c|), and
+        the allowance is at most its value at g = 1 + tol. Units on other channels fail this
+        by far, which is most checks with several channels."""
+        cfg = self.cfg
+        K = stack.shape[0]
+        norms = np.sqrt((stack.reshape(K, self.n_channels, self.L) ** 2).sum(axis=2)) * inv  # (K, C) whitened
+        tt = (norms * norms).sum(axis=1)
+        tol = cfg.amp_tol + cfg.amp_noise_k / np.sqrt(np.maximum(tt / self.up, 1e-12))
+        tol = tol * (1 + 1e-6) + 1e-9  # slack for rounding: only clear cases are skipped
+        g_lo = np.maximum(1.0 - tol, 0.0)
+        short = np.maximum(g_lo[:, None] * norms - norms[k], 0.0)
+        low = (short * short).sum(axis=1) / self.up
+        ex = np.array(extra[:k] + [0.0] + extra[k:])
+        sg = cfg.shape_tol * (1.0 + tol)
+        allowed = self.n_dof * ex * (1.0 + self.spread) + sg * sg * tt / self.up
+        fails = low > allowed * 1.001 + 1e-9 * (tt + tt[k]) / self.up
+        fails[k] = True
+        return not bool(fails.all())
+
     def _merge_into_older(self, k: int) -> None:
         """After template k changed: if another template now fits it, they are one source."""
         if len(self._templates) < 2:
@@ -528,12 +551,14 @@ class UnitTracker:
         # The zero-padded template is whitened before its windows are cut: the same products.
         inv = 1.0 / t.sigma
         C, L, pad = self.n_channels, self.L, self._merge_pad
-        segw = np.zeros((C, L + 2 * pad))
-        segw[:, pad: pad + L] = t.wave.reshape(C, L) * inv[:, None]
-        ww = self._lag_windows(segw, 0, 2 * pad + 1)
         cap = self.cfg.mean_cap
         own = 1.0 / min(t.n, cap)
         extra = [1.0 / min(o.n, cap) + own for o in others]
+        if not self._may_merge(stack, k, inv, extra):
+            return
+        segw = np.zeros((C, L + 2 * pad))
+        segw[:, pad: pad + L] = t.wave.reshape(C, L) * inv[:, None]
+        ww = self._lag_windows(segw, 0, 2 * pad + 1)
         _, _, ratio, passes = self._fit(ww, np.repeat(inv, L), others, extra_n=extra,
                                         stack=np.concatenate([stack[:k], stack[k + 1:]]))
         j = self._first_best(ratio, passes)
