@@ -105,7 +105,7 @@ class Pipeline:
         self._in_gap = False
         self._settle_left = self._settle_n
         self._clipped = np.zeros(self.n_channels, dtype=np.int64)
-        self._finite = np.zeros(self.n_channels, dtype=np.int64)
+        self._finite = 0  # samples accounted per channel (every channel sees every finite block)
         self._sum = np.zeros(self.n_channels)
         self._sumsq = np.zeros(self.n_channels)
         if self.config.mains == "off":
@@ -160,7 +160,7 @@ class Pipeline:
 
     def quality(self) -> dict:
         """Signal-quality figures so far (per channel lists): noise floor, mains, clipping, gaps."""
-        n = np.maximum(self._finite, 1)
+        n = max(self._finite, 1)
         mean = self._sum / n
         return {
             "noise_floor_uv_rms": [float(v) for v in self._noise.low_floor_uv(10.0)],
@@ -269,9 +269,13 @@ class Pipeline:
                 strong = (env > self.config.on_threshold * floor).astype(np.float64)
             return self._classify(self._segmenter.process(y, env, lf, x, floor, strong))
         stat = self._energy.process(y, floor)
-        rows = np.stack([y, env, lf, x, floor])
-        if self._held is not None:
-            rows = np.concatenate([self._held, rows], axis=2)
+        held = self._held
+        h = 0 if held is None else held.shape[2]
+        rows = np.empty((5, self.n_channels, h + n))  # the held rows, then this block's
+        if h:
+            rows[:, :, :h] = held
+        for i, arr in enumerate((y, env, lf, x, floor)):
+            rows[i, :, h:] = arr
         k = stat.shape[1]
         self._held = rows[:, :, k:]
         y, env, lf, x, floor = rows[:, :, :k]
@@ -287,7 +291,7 @@ class Pipeline:
         return self._classify(self._segmenter.process(y, env, lf, x, floor, stat))
 
     def _account(self, x: np.ndarray, sums: np.ndarray | None = None) -> None:
-        self._finite += x.shape[1]
+        self._finite += int(x.shape[1])
         self._sum += x.sum(axis=1) if sums is None else sums
         self._sumsq += np.einsum("ij,ij->i", x, x)
         if self.config.clip_uv is not None:
