@@ -548,22 +548,29 @@ class UnitTracker:
         the residual at any lag is at least sum over channels of (g |T_c| - |t_c|)^2 for the
         channels where that is positive (a window of the zero-padded t holds at most |t_c|), and
         the allowance is at most its value at g = 1 + tol. Units on other channels fail this
-        by far, which is most checks with several channels."""
+        by far, which is most checks with several channels. A bound, so plain floats with slack."""
         cfg = self.cfg
-        K = stack.shape[0]
-        norms = np.sqrt((stack.reshape(K, self.n_channels, self.L) ** 2).sum(axis=2)) * inv  # (K, C) whitened
-        tt = (norms * norms).sum(axis=1)
-        tol = cfg.amp_tol + cfg.amp_noise_k / np.sqrt(np.maximum(tt / self.up, 1e-12))
-        tol = tol * (1 + 1e-6) + 1e-9  # slack for rounding: only clear cases are skipped
-        g_lo = np.maximum(1.0 - tol, 0.0)
-        short = np.maximum(g_lo[:, None] * norms - norms[k], 0.0)
-        low = (short * short).sum(axis=1) / self.up
-        ex = np.array(extra[:k] + [0.0] + extra[k:])
-        sg = cfg.shape_tol * (1.0 + tol)
-        allowed = self.n_dof * ex * (1.0 + self.spread) + sg * sg * tt / self.up
-        fails = low > allowed * 1.001 + 1e-9 * (tt + tt[k]) / self.up
-        fails[k] = True
-        return not bool(fails.all())
+        K, C, up = stack.shape[0], self.n_channels, self.up
+        s3 = stack.reshape(K, C, self.L)
+        sq = np.einsum("kcl,kcl->kc", s3, s3).tolist()  # per-channel energies, unwhitened
+        inv_l = inv.tolist()
+        norms = [[math.sqrt(v) * w for v, w in zip(row, inv_l)] for row in sq]  # whitened |T_c|
+        own = norms[k]
+        tt_k = sum(v * v for v in own)
+        base = self.n_dof * (1.0 + self.spread)
+        for o in range(K):
+            if o == k:
+                continue
+            no = norms[o]
+            tt = sum(v * v for v in no)
+            tol = (cfg.amp_tol + cfg.amp_noise_k / math.sqrt(max(tt / up, 1e-12))) * (1 + 1e-6) + 1e-9
+            g = max(1.0 - tol, 0.0)
+            low = sum(max(g * a - b, 0.0) ** 2 for a, b in zip(no, own)) / up
+            sg = cfg.shape_tol * (1.0 + tol)
+            allowed = base * extra[o if o < k else o - 1] + sg * sg * tt / up
+            if not low > allowed * 1.001 + 1e-9 * (tt + tt_k) / up:
+                return True
+        return False
 
     def _merge_into_older(self, k: int) -> None:
         """After template k changed: if another template now fits it, they are one source."""
