@@ -142,10 +142,11 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="10 min instead of 1 h per case, 1 h session test")
     ap.add_argument("--detector", default=DetectorConfig().detector, choices=("envelope", "energy"),
                     help="detector to measure (default: the shipped default)")
+    ap.add_argument("--repeats", type=int, default=None, help="best of N per figure (default 2 quick, 3 full)")
     args = ap.parse_args()
     cfg = DetectorConfig(detector=args.detector)
     seconds = 600.0 if args.quick else 3600.0
-    repeats = 2 if args.quick else 3
+    repeats = args.repeats or (2 if args.quick else 3)
 
     rows, fig = load_table(seconds, repeats, cfg)
     # marginal cost per event: extra time over the quiet hour, divided by the extra events
@@ -157,8 +158,8 @@ def main() -> None:
     fs2 = 2000.0
     load1 = twitching(1000.0, 600.0, 1800.0, 1)
     load8 = twitching(fs2, 120.0, 1800.0, 8)
-    t_s1 = min(stream(load1, 1000.0, config=cfg) for _ in range(2))
-    t_s8 = min(stream(load8, fs2, config=cfg) for _ in range(2))
+    t_s1 = min(stream(load1, 1000.0, config=cfg) for _ in range(repeats))
+    t_s8 = min(stream(load8, fs2, config=cfg) for _ in range(repeats))
     hours = 1.0 if args.quick else 4.0
     first, last, total, n_sess = session_growth(hours, cfg)
 

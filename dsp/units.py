@@ -373,11 +373,11 @@ class UnitTracker:
         dots = T @ ww.T  # (K, n_lags)
         explained = np.where(dots > 0, dots * dots / tt_a[:, None], -np.inf)
         lags = explained.argmax(axis=1)
-        k = np.arange(len(templates))
         sel = ww[lags]  # only the chosen lags' energies are needed
         wsq = np.einsum("ij,ij->i", sel, sel).tolist()
-        d_l = dots[k, lags].tolist()
-        ex_l = explained[k, lags].tolist()
+        lag_l = lags.tolist()
+        d_l = [dots.item(i, lag) for i, lag in enumerate(lag_l)]
+        ex_l = [explained.item(i, lag) for i, lag in enumerate(lag_l)]
         tt_l = tt_a.tolist()
         up, cap = self.up, cfg.mean_cap
         base = float(self.n_dof)
@@ -399,7 +399,7 @@ class UnitTracker:
             out_gain.append(gain)
             out_ratio.append(ratio)
             out_pass.append(d > 0 and amp_ok and ratio <= 1.0)
-        return lags.tolist(), out_gain, out_ratio, out_pass
+        return lag_l, out_gain, out_ratio, out_pass
 
     @staticmethod
     def _first_best(ratio: list[float], passes: list[bool]) -> int | None:
