@@ -53,6 +53,24 @@ class _Upsampler:
         return y[..., self.start: self.start + self.n_out]
 
 
+def _gather(ring: SignalRing, starts: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """``ring.gather``, with slices for a few windows (live blocks bring one twitch at a time, and
+    one fancy index over every channel costs more than the copies): the same samples, and zeros
+    where a window is not wholly kept (``ring.gather`` leaves arbitrary numbers there)."""
+    if len(starts) > 4:
+        return ring.gather(starts, n)
+    first, end = ring.start, ring.end
+    s_l = starts.tolist()
+    ok = [first <= s and s + n <= end for s in s_l]
+    if not any(ok):
+        return None
+    out = np.zeros((len(s_l), ring.n_channels, n))
+    for j, s in enumerate(s_l):
+        if ok[j]:
+            out[j] = ring.window(s, s + n)[0]
+    return out, np.array(ok)
+
+
 def median_last(y: np.ndarray) -> np.ndarray:
     """``np.median(y, axis=-1)`` for finite data, bit for bit (the middle one, or the two middle
     ones added and halved), without np.median's per-call checks, which cost more than the work
@@ -253,7 +271,7 @@ class UnitTracker:
         if not events:
             return none
         onsets = np.fromiter((e.onset_sample for e in events), dtype=np.int64, count=len(events))
-        sig = ring.gather(onsets - (self.lag_n + self.pad_n + self.guard_n + self.noise_n), self.noise_n)
+        sig = _gather(ring, onsets - (self.lag_n + self.pad_n + self.guard_n + self.noise_n), self.noise_n)
         if sig is None:
             s_all = np.empty((len(events), self.n_channels))
             ok_all = np.zeros(len(events), dtype=bool)
@@ -272,7 +290,7 @@ class UnitTracker:
         los = np.array([-1 if c is None else c - back for c in self._centres(events, ring, s_all, have)],
                        dtype=np.int64)
         width = self.pre_n + self.post_n + 2 * (self.lag_n + self.wide_n + self.pad_n)
-        got = ring.gather(los, width)
+        got = _gather(ring, los, width)
         if got is None:
             return none
         seg, ok = got
@@ -296,7 +314,7 @@ class UnitTracker:
             if have[i]:
                 groups.setdefault(e.offset_sample - e.onset_sample, []).append(i)
         for n, idx in groups.items():
-            got = ring.gather(np.array([events[i].onset_sample for i in idx], dtype=np.int64), n) if n > 0 else None
+            got = _gather(ring, np.array([events[i].onset_sample for i in idx], dtype=np.int64), n) if n > 0 else None
             if got is None or len(idx) == 1:
                 for i in idx:
                     out[i] = self._centre(events[i], ring, sigma[i])
@@ -552,6 +570,8 @@ class UnitTracker:
         cfg = self.cfg
         K, C, up = stack.shape[0], self.n_channels, self.up
         s3 = stack.reshape(K, C, self.L)
+        if K * C > 16:
+            return self._may_merge_many(np.einsum("kcl,kcl->kc", s3, s3), k, inv, extra)
         sq = np.einsum("kcl,kcl->kc", s3, s3).tolist()  # per-channel energies, unwhitened
         inv_l = inv.tolist()
         norms = [[math.sqrt(v) * w for v, w in zip(row, inv_l)] for row in sq]  # whitened |T_c|
@@ -571,6 +591,20 @@ class UnitTracker:
             if not low > allowed * 1.001 + 1e-9 * (tt + tt_k) / up:
                 return True
         return False
+
+    def _may_merge_many(self, sq: np.ndarray, k: int, inv: np.ndarray, extra: list[float]) -> bool:
+        """``_may_merge`` for many templates x channels, as array arithmetic."""
+        cfg, up = self.cfg, self.up
+        norms = np.sqrt(sq) * inv  # (K, C) whitened |T_c|
+        tt = (norms * norms).sum(axis=1)
+        tol = (cfg.amp_tol + cfg.amp_noise_k / np.sqrt(np.maximum(tt / up, 1e-12))) * (1 + 1e-6) + 1e-9
+        short = np.maximum(np.maximum(1.0 - tol, 0.0)[:, None] * norms - norms[k], 0.0)
+        low = (short * short).sum(axis=1) / up
+        sg = cfg.shape_tol * (1.0 + tol)
+        allowed = self.n_dof * (1.0 + self.spread) * np.array(extra[:k] + [0.0] + extra[k:]) + sg * sg * tt / up
+        fails = low > allowed * 1.001 + 1e-9 * (tt + tt[k]) / up
+        fails[k] = True
+        return not bool(fails.all())
 
     def _merge_into_older(self, k: int) -> None:
         """After template k changed: if another template now fits it, they are one source."""
