@@ -7,6 +7,7 @@ before a sample are used, which keeps the result independent of chunk size."""
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left, bisect_right, insort
 
 import numpy as np
@@ -99,9 +100,9 @@ class NoiseFloor:
         if n - first < self.win:  # one window completes (live blocks shorter than a window)
             buf = self._partbuf
             buf[:, m:] = y2[:, :first]
-            rms = np.sqrt(buf.sum(axis=1) / self.win)
+            win = self.win
+            rms_l = [math.sqrt(v / win) for v in buf.sum(axis=1).tolist()]  # as np.sqrt(sum / win)
             hist = self._hist
-            rms_l = rms.tolist()
             srt = self._sorted
             if srt is None and self._n_hist >= self.hist_len and not np.isnan(hist).any():
                 srt = self._sorted = [sorted(row) for row in hist.tolist()]
@@ -113,7 +114,7 @@ class NoiseFloor:
                     del row[bisect_left(row, old)]
                     insort(row, r)
             hist[:, :-1] = hist[:, 1:]
-            hist[:, -1] = rms
+            hist[:, -1] = rms_l
             self._n_hist = min(self._n_hist + 1, self.hist_len)
             if srt is not None:  # percentile_rows' arithmetic on the same two sorted values
                 lo, hi, frac = self._lo, self._hi, self._frac

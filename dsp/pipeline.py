@@ -266,7 +266,7 @@ class Pipeline:
         self.samples_seen += n
         if self.config.detector == "envelope":
             with np.errstate(invalid="ignore"):
-                strong = (env > self.config.on_threshold * floor).astype(np.float64)
+                strong = env > self.config.on_threshold * floor  # the segmenter stores it as 1.0 / 0.0
             return self._classify(self._segmenter.process(y, env, lf, x, floor, strong))
         stat = self._energy.process(y, floor)
         held = self._held
