@@ -26,6 +26,11 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 from scipy import signal
 
+try:  # scipy.signal.upfirdn's helper (checked against upfirdn by the tests and identity_check)
+    from scipy.signal._upfirdn import _UpFIRDn
+except ImportError:  # pragma: no cover - a future scipy may move it
+    _UpFIRDn = None
+
 from myotwitch.dsp.coincidence import CoincidenceMerger
 from myotwitch.dsp.events import Event, evolve
 from myotwitch.dsp.ring import SignalRing
@@ -47,9 +52,15 @@ class _Upsampler:
             n_post_pad += 1  # the same test as resample_poly's (upfirdn's output length)
         self.h = np.concatenate([np.zeros(n_pre_pad), h, np.zeros(n_post_pad)])
         self.up = up
+        # upfirdn re-derives its polyphase filter on every call, which costs more than filtering
+        # one twitch: the same helper object it builds, built once (float64 in, as here)
+        self._ufd = _UpFIRDn(self.h, np.dtype(np.float64), up, 1) if _UpFIRDn is not None else None
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        y = signal.upfirdn(self.h, x, self.up, 1, axis=-1)
+        if self._ufd is not None and x.dtype == np.float64:
+            y = self._ufd.apply_filter(x, -1)
+        else:
+            y = signal.upfirdn(self.h, x, self.up, 1, axis=-1)
         return y[..., self.start: self.start + self.n_out]
 
 
