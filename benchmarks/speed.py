@@ -19,6 +19,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
+import pathlib  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -26,8 +27,12 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy import signal  # noqa: E402
 
+if __package__ in (None, ""):
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
 from benchmarks.common import machine, write_section  # noqa: E402
 from myotwitch.dsp import Pipeline, detect  # noqa: E402
+from myotwitch.dsp.config import DetectorConfig  # noqa: E402
 from myotwitch.dsp.synth import case_spec, synthesize  # noqa: E402
 
 FLOOR_SOS = signal.butter(2, [20, 450], btype="bandpass", fs=1000.0, output="sos")  # 4th order overall
@@ -62,9 +67,9 @@ def twitching(fs: float, seconds: float, per_hour: float, n_channels: int = 1, s
     return x
 
 
-def stream(x: np.ndarray, fs: float, block_s: float = 0.05) -> float:
+def stream(x: np.ndarray, fs: float, block_s: float = 0.05, config: DetectorConfig | None = None) -> float:
     """Feed ``x`` to a fresh pipeline in live-sized blocks; returns the seconds it took."""
-    p = Pipeline(fs, x.shape[0])
+    p = Pipeline(fs, x.shape[0], config)
     n = int(block_s * fs)
     t = time.perf_counter()
     for i in range(0, x.shape[1], n):
@@ -73,11 +78,11 @@ def stream(x: np.ndarray, fs: float, block_s: float = 0.05) -> float:
     return time.perf_counter() - t
 
 
-def session_growth(hours: float) -> tuple[float, float, float, int]:
+def session_growth(hours: float, config: DetectorConfig | None = None) -> tuple[float, float, float, int]:
     """Stream ``hours`` at 1 kHz with a twitch every 2 s in 60 s blocks; cost of the first and
     last half hour's blocks, the total, and the events found."""
     fs = 1000.0
-    p = Pipeline(fs, 1)
+    p = Pipeline(fs, 1, config)
     block = int(60 * fs)
     costs = []
     n_events = 0
@@ -95,9 +100,10 @@ def session_growth(hours: float) -> tuple[float, float, float, int]:
 MEMORY_CHILD = r"""
 import resource, sys, numpy as np
 from myotwitch.dsp import Pipeline
+from myotwitch.dsp.config import DetectorConfig
 from myotwitch.dsp.synth import case_spec, synthesize
 x, _ = synthesize(case_spec("mixed", 1000.0, 600.0, seed=3))
-pipe = Pipeline(1000.0, 1)
+pipe = Pipeline(1000.0, 1, DetectorConfig(detector=sys.argv[1]))
 n = 0
 events = 0
 for rep in range(144):  # 144 x 10 min = 24 h
@@ -113,7 +119,7 @@ print(n, events, peak)
 """
 
 
-def load_table(seconds: float, repeats: int) -> tuple[list[str], dict]:
+def load_table(seconds: float, repeats: int, config: DetectorConfig) -> tuple[list[str], dict]:
     rows = ["| channels | twitches / h / channel | events found | detect() | x real time | floor (x real time) "
             "| detect / floor |", "|---|---|---|---|---|---|---|"]
     figures: dict = {}
@@ -121,8 +127,8 @@ def load_table(seconds: float, repeats: int) -> tuple[list[str], dict]:
         for per_hour in (0, 180, 1800, 7200):
             x = twitching(1000.0, seconds, per_hour, n_ch)
             xd = x.astype(np.float64)
-            res = detect(x, 1000.0)
-            t_det = best_of(lambda x=x: detect(x, 1000.0), repeats)
+            res = detect(x, 1000.0, config)
+            t_det = best_of(lambda x=x: detect(x, 1000.0, config), repeats)
             t_floor = best_of(lambda xd=xd: signal.sosfilt(FLOOR_SOS, xd, axis=-1), repeats)
             n_tw = sum(e.kind == "twitch" for e in res.events)
             figures[(n_ch, per_hour)] = (t_det, t_floor, n_tw)
@@ -134,11 +140,15 @@ def load_table(seconds: float, repeats: int) -> tuple[list[str], dict]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="10 min instead of 1 h per case, 1 h session test")
+    ap.add_argument("--detector", default=DetectorConfig().detector, choices=("envelope", "energy"),
+                    help="detector to measure (default: the shipped default)")
+    ap.add_argument("--repeats", type=int, default=None, help="best of N per figure (default 2 quick, 3 full)")
     args = ap.parse_args()
+    cfg = DetectorConfig(detector=args.detector)
     seconds = 600.0 if args.quick else 3600.0
-    repeats = 2 if args.quick else 3
+    repeats = args.repeats or (2 if args.quick else 3)
 
-    rows, fig = load_table(seconds, repeats)
+    rows, fig = load_table(seconds, repeats, cfg)
     # marginal cost per event: extra time over the quiet hour, divided by the extra events
     marg = []
     for n_ch in (1, 2, 8):
@@ -148,21 +158,21 @@ def main() -> None:
     fs2 = 2000.0
     load1 = twitching(1000.0, 600.0, 1800.0, 1)
     load8 = twitching(fs2, 120.0, 1800.0, 8)
-    t_s1 = min(stream(load1, 1000.0) for _ in range(2))
-    t_s8 = min(stream(load8, fs2) for _ in range(2))
+    t_s1 = min(stream(load1, 1000.0, config=cfg) for _ in range(repeats))
+    t_s8 = min(stream(load8, fs2, config=cfg) for _ in range(repeats))
     hours = 1.0 if args.quick else 4.0
-    first, last, total, n_sess = session_growth(hours)
+    first, last, total, n_sess = session_growth(hours, cfg)
 
     # latency: from the end of a twitch to the end of the 50 ms block that reports it
     lat_x, _ = synthesize(case_spec("clean_rest", 1000.0, 600.0, seed=7).with_(twitch_rate=20.0))
-    p = Pipeline(1000.0, 1)
+    p = Pipeline(1000.0, 1, cfg)
     delays = []
     for i in range(0, lat_x.shape[1], 50):
         for e in p.process(lat_x[:, i: i + 50]):
             if e.kind == "twitch":
                 delays.append((i + 50) / 1000.0 - e.offset_s)
     delays_ms = np.array(delays) * 1000
-    out = subprocess.run([sys.executable, "-c", MEMORY_CHILD], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", MEMORY_CHILD, args.detector], capture_output=True, text=True, check=True)
     n, n_events, rss = out.stdout.split()
 
     summary = [
@@ -178,13 +188,13 @@ def main() -> None:
         f"| 24 h x 1 kHz in 60 s chunks ({int(n) / 1000 / 3600:.0f} h, {n_events} events) | peak RSS "
         f"**{float(rss):.0f} MB** | < 500 MB |",
     ]
-    head = (f"One core ({machine()}), best of {repeats}; {seconds / 3600:g} h per case at 1 kHz. Load: 5 µV RMS "
+    head = (f"Detector `{args.detector}`. One core ({machine()}), best of {repeats}; {seconds / 3600:g} h per case at 1 kHz. Load: 5 µV RMS "
             "noise with a 300 µV biphasic twitch at a fixed interval per channel. Floor: one 4th-order (2 x 2 poles) "
             "20-450 Hz Butterworth `sosfilt` over the same float64 array, timed in the same run. "
             "Targets (1 ch): >= 20,000x real time and <= 7.5x the floor at 1,800/h; >= 10,000x at 7,200/h.")
     body = head + "\n\n" + "\n".join(rows) + "\n\n" + "\n".join(summary)
     print(body)
-    if not args.quick:
+    if not args.quick and args.detector == DetectorConfig().detector:
         write_section("Detector speed and memory", body)
 
 

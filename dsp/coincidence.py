@@ -13,11 +13,9 @@ from it downstream, is the same for any chunking.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
-from myotwitch.dsp.events import Event
+from myotwitch.dsp.events import Event, evolve
 from myotwitch.dsp.ring import SignalRing
 
 
@@ -82,12 +80,12 @@ class CoincidenceMerger:
         hi = max(e.offset_sample for e in group) + self.window_n
         y, _ = ring.window(lo, hi)
         if y.shape[1]:
-            ptp = tuple(float(v) for v in y.max(axis=1) - y.min(axis=1))
+            ptp = (y.max(axis=1) - y.min(axis=1)).tolist()
         else:
-            ptp = tuple(0.0 for _ in range(self.n_channels))
-        ptp = tuple(e_ptp if c != main.channel else main.peak_to_peak_uv for c, e_ptp in enumerate(ptp))
-        return replace(main, channels_peak_to_peak_uv=ptp,
-                       hit_channels=tuple(sorted(e.channel for e in group)))
+            ptp = [0.0] * self.n_channels
+        ptp[main.channel] = main.peak_to_peak_uv
+        return evolve(main, channels_peak_to_peak_uv=tuple(ptp),
+                      hit_channels=tuple(sorted(e.channel for e in group)))
 
 
 def channel_hits(events: list[Event], n_channels: int) -> list[int]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from scipy import signal
 
@@ -21,7 +23,7 @@ class StreamingSOS:
     def __init__(self, sos: np.ndarray, n_channels: int) -> None:
         self.sos = np.ascontiguousarray(sos, dtype=np.float64)
         self.n_channels = n_channels
-        self._zi_unit = signal.sosfilt_zi(self.sos)  # (sections, 2)
+        self._zi_unit = _zi_unit(self.sos.tobytes(), self.sos.shape[0])  # (sections, 2)
         #: filter state, (channels, sections, 2) C-contiguous (the kernel's layout)
         self.zi: np.ndarray | None = None
 
@@ -42,10 +44,31 @@ class StreamingSOS:
         return y
 
 
+# Designs are cached: a pipeline needs several, and designing them cost more than detecting
+# a few seconds of signal. Callers get their own copy of the cached read-only array.
+@lru_cache(maxsize=64)
+def _zi_unit_ro(sos_bytes: bytes, n_sections: int) -> np.ndarray:
+    zi = signal.sosfilt_zi(np.frombuffer(sos_bytes).reshape(n_sections, 6))
+    zi.setflags(write=False)
+    return zi
+
+
+def _zi_unit(sos_bytes: bytes, n_sections: int) -> np.ndarray:
+    return _zi_unit_ro(sos_bytes, n_sections).copy()
+
+
+@lru_cache(maxsize=64)
+def _butter_ro(order: int, cutoff: float | tuple[float, float], btype: str, fs: float) -> np.ndarray:
+    sos = signal.butter(order, cutoff if isinstance(cutoff, float) else list(cutoff), btype=btype, fs=fs,
+                        output="sos")
+    sos.setflags(write=False)
+    return sos
+
+
 def bandpass_sos(low_hz: float, high_hz: float, fs: float, order: int = 2) -> np.ndarray:
     """Butterworth band-pass; ``order`` per edge (the cascade has ``order`` sections)."""
-    return signal.butter(order, [low_hz, high_hz], btype="bandpass", fs=fs, output="sos")
+    return _butter_ro(int(order), (float(low_hz), float(high_hz)), "bandpass", float(fs)).copy()
 
 
 def lowpass_sos(cutoff_hz: float, fs: float, order: int = 1) -> np.ndarray:
-    return signal.butter(order, cutoff_hz, btype="lowpass", fs=fs, output="sos")
+    return _butter_ro(int(order), float(cutoff_hz), "lowpass", float(fs)).copy()

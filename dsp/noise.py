@@ -7,7 +7,8 @@ before a sample are used, which keeps the result independent of chunk size."""
 
 from __future__ import annotations
 
-from bisect import bisect_right
+import math
+from bisect import bisect_left, bisect_right, insort
 
 import numpy as np
 
@@ -49,14 +50,25 @@ class NoiseFloor:
         self.min_hist = max(1, min(self.hist_len, int(round(min_history_s / window_s))))
         self.percentile = percentile
         self._partbuf = np.empty((n_channels, self.win))
+        # the percentile's two positions in a full (NaN-free) history, as in percentile_rows
+        pos = (percentile / 100.0) * (self.hist_len - 1)
+        self._lo = int(np.floor(pos))
+        self._hi = min(self._lo + 1, self.hist_len - 1)
+        self._frac = pos - self._lo
         self.reset()
 
     def reset(self) -> None:
-        self._hist = np.full((self.n_channels, self.hist_len), np.nan)
-        self._n_hist = 0
+        self._set_history(np.full((self.n_channels, self.hist_len), np.nan), 0)
         self._current: np.ndarray | None = None  # floor for the window being filled
         self.restart()
         self.histogram = np.zeros((self.n_channels, len(_HIST_EDGES) - 1), dtype=np.int64)
+
+    def _set_history(self, hist: np.ndarray, n_hist: int) -> None:
+        self._hist = hist
+        self._n_hist = n_hist
+        # live blocks add one window at a time: the history is also kept sorted per channel, so
+        # the percentile is an insertion away instead of a sort (None: rebuilt when next needed)
+        self._sorted: list[list[float]] | None = None
 
     def restart(self) -> None:
         """After a gap: drop the partial window but keep the history (same electrodes, same skin)."""
@@ -88,12 +100,27 @@ class NoiseFloor:
         if n - first < self.win:  # one window completes (live blocks shorter than a window)
             buf = self._partbuf
             buf[:, m:] = y2[:, :first]
-            rms = np.sqrt(buf.sum(axis=1) / self.win)
+            win = self.win
+            rms_l = [math.sqrt(v / win) for v in buf.sum(axis=1).tolist()]  # as np.sqrt(sum / win)
             hist = self._hist
+            srt = self._sorted
+            if srt is None and self._n_hist >= self.hist_len and not np.isnan(hist).any():
+                srt = self._sorted = [sorted(row) for row in hist.tolist()]
+            if srt is not None:
+                for row, old, r in zip(srt, hist[:, 0].tolist(), rms_l):
+                    if r != r:  # a NaN window (overflow): back to the sort
+                        srt = self._sorted = None
+                        break
+                    del row[bisect_left(row, old)]
+                    insort(row, r)
             hist[:, :-1] = hist[:, 1:]
-            hist[:, -1] = rms
+            hist[:, -1] = rms_l
             self._n_hist = min(self._n_hist + 1, self.hist_len)
-            new = percentile_rows(hist, self.percentile)
+            if srt is not None:  # percentile_rows' arithmetic on the same two sorted values
+                lo, hi, frac = self._lo, self._hi, self._frac
+                new = np.array([row[lo] + frac * (row[hi] - row[lo]) for row in srt])
+            else:
+                new = percentile_rows(hist, self.percentile)
             if self._n_hist < self.min_hist:
                 new[:] = np.nan
             out = np.empty((ch, n))
@@ -102,7 +129,7 @@ class NoiseFloor:
             self._m = n - first
             buf[:, : self._m] = y2[:, first:]
             self._current = new
-            for c, r in enumerate(rms.tolist()):  # the quality histogram, one window per channel
+            for c, r in enumerate(rms_l):  # the quality histogram, one window per channel
                 if r == r and r not in (np.inf, -np.inf):
                     self.histogram[c, min(max(bisect_right(_EDGES_LIST, r) - 1, 0), len(_EDGES_LIST) - 2)] += 1
             return out
@@ -119,8 +146,7 @@ class NoiseFloor:
         lengths = np.full(k + 1, self.win)
         lengths[0] = first
         lengths[-1] = m + n - k * self.win
-        self._hist = allh[:, -self.hist_len:].copy()
-        self._n_hist = min(self._n_hist + k, self.hist_len)
+        self._set_history(allh[:, -self.hist_len:].copy(), min(self._n_hist + k, self.hist_len))
         self._m = m + n - k * self.win
         self._partbuf[:, : self._m] = data[:, k * self.win:]
         self._current = floors[:, -1]

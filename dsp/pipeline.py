@@ -56,11 +56,9 @@ class Pipeline:
         self._lf = StreamingSOS(bandpass_sos(cfg.lf_low_hz, cfg.lf_cutoff_hz, self.fs, 1), n_channels)
         lo, hi = cfg.band_for(self.fs)
         windows = window_samples(self.fs, cfg.energy_windows_ms)
-        band = bandpass_sos(lo, hi, self.fs, cfg.band_order)
         noise_n = max(1, int(round(cfg.noise_window_s * self.fs)))
-        bias = floor_bias(band, noise_n, cfg.noise_percentile)
-        table = _threshold_table(self.fs, lo, hi, cfg.band_order, windows, cfg.energy_on_threshold, noise_n,
-                                 cfg.noise_percentile)
+        table, bias = _threshold_table(self.fs, lo, hi, cfg.band_order, windows, cfg.energy_on_threshold, noise_n,
+                                       cfg.noise_percentile)
         tail = TailWeight(n_channels, noise_n, max(1, int(round(cfg.noise_history_s / cfg.noise_window_s))))
         self._energy = MultiScaleEnergy(n_channels, windows, table, tail)
         self._probe_n = max(1, round(cfg.mains_probe_s * self.fs))
@@ -103,7 +101,7 @@ class Pipeline:
         self._in_gap = False
         self._settle_left = self._settle_n
         self._clipped = np.zeros(self.n_channels, dtype=np.int64)
-        self._finite = np.zeros(self.n_channels, dtype=np.int64)
+        self._finite = 0  # samples accounted per channel (every channel sees every finite block)
         self._sum = np.zeros(self.n_channels)
         self._sumsq = np.zeros(self.n_channels)
         if self.config.mains == "off":
@@ -158,7 +156,7 @@ class Pipeline:
 
     def quality(self) -> dict:
         """Signal-quality figures so far (per channel lists): noise floor, mains, clipping, gaps."""
-        n = np.maximum(self._finite, 1)
+        n = max(self._finite, 1)
         mean = self._sum / n
         return {
             "noise_floor_uv_rms": [float(v) for v in self._noise.low_floor_uv(10.0)],
@@ -205,6 +203,11 @@ class Pipeline:
 
     # -- the per-block path ------------------------------------------------------------
     def _run(self, x: np.ndarray) -> list[Event]:
+        # the row sums are needed for the quality figures anyway; finite sums mean finite samples
+        # (a sum that overflows only sends the block down the sample-by-sample check)
+        sums = x.sum(axis=1)
+        if all(map(math.isfinite, sums.tolist())):
+            return self._run_segment(x, sums)
         finite = np.isfinite(x).all(axis=0)
         if finite.all():
             return self._run_segment(x)
@@ -230,7 +233,7 @@ class Pipeline:
             self._mains.restart(n)
         return events
 
-    def _run_segment(self, x: np.ndarray) -> list[Event]:
+    def _run_segment(self, x: np.ndarray, sums: np.ndarray | None = None) -> list[Event]:
         n = x.shape[1]
         if self._in_gap:
             self._in_gap = False
@@ -242,11 +245,13 @@ class Pipeline:
             self._noise.restart()
             self._segmenter.start_segment(self.samples_seen)
             self._settle_left = self._settle_n
-        self._account(x)
+        self._account(x, sums)
         clean = self._mains.process(x) if self._mains is not None else x
         y = self._band.process(clean)  # type: ignore[union-attr]
         y2 = y * y
-        env = np.sqrt(np.maximum(self._env.process(y2), 0.0))
+        env = self._env.process(y2)  # a fresh array: rectified and rooted in place
+        np.maximum(env, 0.0, out=env)
+        np.sqrt(env, out=env)
         lf = self._lf.process(clean)
         floor = self._noise.process(y2)
         self.units.push(y, self.samples_seen)
@@ -257,12 +262,16 @@ class Pipeline:
         self.samples_seen += n
         if self.config.detector == "envelope":
             with np.errstate(invalid="ignore"):
-                strong = (env > self.config.on_threshold * floor).astype(np.float64)
+                strong = env > self.config.on_threshold * floor  # the segmenter stores it as 1.0 / 0.0
             return self._classify(self._segmenter.process(y, env, lf, x, floor, strong))
         stat = self._energy.process(y, floor)
-        rows = np.stack([y, env, lf, x, floor])
-        if self._held is not None:
-            rows = np.concatenate([self._held, rows], axis=2)
+        held = self._held
+        h = 0 if held is None else held.shape[2]
+        rows = np.empty((5, self.n_channels, h + n))  # the held rows, then this block's
+        if h:
+            rows[:, :, :h] = held
+        for i, arr in enumerate((y, env, lf, x, floor)):
+            rows[i, :, h:] = arr
         k = stat.shape[1]
         self._held = rows[:, :, k:]
         y, env, lf, x, floor = rows[:, :, :k]
@@ -279,9 +288,9 @@ class Pipeline:
         self._trains.feed(y, floor, self._segmenter.position())
         return self._classify(self._segmenter.process(y, env, lf, x, floor, stat))
 
-    def _account(self, x: np.ndarray) -> None:
-        self._finite += x.shape[1]
-        self._sum += x.sum(axis=1)
+    def _account(self, x: np.ndarray, sums: np.ndarray | None = None) -> None:
+        self._finite += int(x.shape[1])
+        self._sum += x.sum(axis=1) if sums is None else sums
         self._sumsq += np.einsum("ij,ij->i", x, x)
         if self.config.clip_uv is not None:
             self._clipped += (np.abs(x) >= self.config.clip_uv).sum(axis=1)
@@ -304,12 +313,13 @@ class Pipeline:
 
 @lru_cache(maxsize=32)
 def _threshold_table(fs: float, lo: float, hi: float, order: int, windows: tuple[int, ...], on: float,
-                     noise_n: int, percentile: float) -> np.ndarray:
-    """The energy thresholds for one design (tens of chi-square quantiles: worth keeping
-    when many files of the same rate are analysed)."""
-    table = threshold_table(bandpass_sos(lo, hi, fs, order), windows, on, fs, noise_n, percentile)
+                     noise_n: int, percentile: float) -> tuple[np.ndarray, float]:
+    """The energy thresholds and the floor's bias for one design (tens of chi-square quantiles:
+    worth keeping when many files of the same rate are analysed)."""
+    band = bandpass_sos(lo, hi, fs, order)
+    table = threshold_table(band, windows, on, fs, noise_n, percentile)
     table.flags.writeable = False
-    return table
+    return table, floor_bias(band, noise_n, percentile)
 
 
 @dataclass

@@ -26,6 +26,11 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 from scipy import signal
 
+try:  # scipy.signal.upfirdn's helper (checked against upfirdn by the tests and identity_check)
+    from scipy.signal._upfirdn import _UpFIRDn
+except ImportError:  # pragma: no cover - a future scipy may move it
+    _UpFIRDn = None
+
 from myotwitch.dsp.coincidence import CoincidenceMerger
 from myotwitch.dsp.events import Event, evolve
 from myotwitch.dsp.ring import SignalRing
@@ -47,10 +52,34 @@ class _Upsampler:
             n_post_pad += 1  # the same test as resample_poly's (upfirdn's output length)
         self.h = np.concatenate([np.zeros(n_pre_pad), h, np.zeros(n_post_pad)])
         self.up = up
+        # upfirdn re-derives its polyphase filter on every call, which costs more than filtering
+        # one twitch: the same helper object it builds, built once (float64 in, as here)
+        self._ufd = _UpFIRDn(self.h, np.dtype(np.float64), up, 1) if _UpFIRDn is not None else None
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        y = signal.upfirdn(self.h, x, self.up, 1, axis=-1)
+        if self._ufd is not None and x.dtype == np.float64:
+            y = self._ufd.apply_filter(x, -1)
+        else:
+            y = signal.upfirdn(self.h, x, self.up, 1, axis=-1)
         return y[..., self.start: self.start + self.n_out]
+
+
+def _gather(ring: SignalRing, starts: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """``ring.gather``, with slices for a few windows (live blocks bring one twitch at a time, and
+    one fancy index over every channel costs more than the copies): the same samples, and zeros
+    where a window is not wholly kept (``ring.gather`` leaves arbitrary numbers there)."""
+    if len(starts) > 4:
+        return ring.gather(starts, n)
+    first, end = ring.start, ring.end
+    s_l = starts.tolist()
+    ok = [first <= s and s + n <= end for s in s_l]
+    if not any(ok):
+        return None
+    out = np.zeros((len(s_l), ring.n_channels, n))
+    for j, s in enumerate(s_l):
+        if ok[j]:
+            out[j] = ring.window(s, s + n)[0]
+    return out, np.array(ok)
 
 
 def median_last(y: np.ndarray) -> np.ndarray:
@@ -253,7 +282,7 @@ class UnitTracker:
         if not events:
             return none
         onsets = np.fromiter((e.onset_sample for e in events), dtype=np.int64, count=len(events))
-        sig = ring.gather(onsets - (self.lag_n + self.pad_n + self.guard_n + self.noise_n), self.noise_n)
+        sig = _gather(ring, onsets - (self.lag_n + self.pad_n + self.guard_n + self.noise_n), self.noise_n)
         if sig is None:
             s_all = np.empty((len(events), self.n_channels))
             ok_all = np.zeros(len(events), dtype=bool)
@@ -261,20 +290,18 @@ class UnitTracker:
             y, ok_all = sig
             med = median_last(y)[..., None]
             s_all = np.maximum(1.4826 * median_last(np.abs(y - med)), 1e-6)
-        los = np.empty(len(events), dtype=np.int64)
         have = np.ones(len(events), dtype=bool)
-        for i, e in enumerate(events):
-            if not ok_all[i]:
-                sigma = self._noise(e, ring)
-                if sigma is None:
-                    have[i] = False
-                    los[i] = -1
-                    continue
+        for i in np.flatnonzero(~ok_all).tolist():  # too little before: the noise after (rare)
+            sigma = self._noise(events[i], ring)
+            if sigma is None:
+                have[i] = False
+            else:
                 s_all[i] = sigma
-            centre = self._centre(e, ring, s_all[i])
-            los[i] = -1 if centre is None else centre - self.pre_n - self.lag_n - self.wide_n - self.pad_n
+        back = self.pre_n + self.lag_n + self.wide_n + self.pad_n
+        los = np.array([-1 if c is None else c - back for c in self._centres(events, ring, s_all, have)],
+                       dtype=np.int64)
         width = self.pre_n + self.post_n + 2 * (self.lag_n + self.wide_n + self.pad_n)
-        got = ring.gather(los, width)
+        got = _gather(ring, los, width)
         if got is None:
             return none
         seg, ok = got
@@ -287,6 +314,33 @@ class UnitTracker:
             seg = self._upsampler(seg)
         cut = self.pad_n * self.up
         return idx.tolist(), seg[:, :, cut: seg.shape[2] - cut], s_all[idx]
+
+    def _centres(self, events: list[Event], ring: SignalRing, sigma: np.ndarray, have: np.ndarray) -> list[int | None]:
+        """``_centre`` of every event with ``have`` set, twitches of one length at a time: stacked
+        C-contiguous ``(G, C, n)`` the channel sums run channel by channel and the sums over a
+        twitch along its contiguous row, as for one twitch, so the numbers are the same."""
+        out: list[int | None] = [None] * len(events)
+        groups: dict[int, list[int]] = {}
+        for i, e in enumerate(events):
+            if have[i]:
+                groups.setdefault(e.offset_sample - e.onset_sample, []).append(i)
+        for n, idx in groups.items():
+            got = _gather(ring, np.array([events[i].onset_sample for i in idx], dtype=np.int64), n) if n > 0 else None
+            if got is None or len(idx) == 1:
+                for i in idx:
+                    out[i] = self._centre(events[i], ring, sigma[i])
+                continue
+            y, ok = got
+            energy = ((np.ascontiguousarray(y) / sigma[idx][:, :, None]) ** 2).sum(axis=1)  # (G, n)
+            total = energy.sum(axis=1).tolist()
+            moment = (energy * np.arange(n)).sum(axis=1).tolist()
+            for j, i in enumerate(idx):
+                if not ok[j]:  # reaches outside what the ring keeps: clipped, as one at a time
+                    out[i] = self._centre(events[i], ring, sigma[i])
+                else:
+                    t = total[j]
+                    out[i] = events[i].onset_sample + (int(round(moment[j] / t)) if t > 0 else 0)
+        return out
 
     def _centre(self, e: Event, ring: SignalRing, sigma: np.ndarray) -> int | None:
         """The twitch's energy centroid (absolute sample)."""
@@ -348,11 +402,11 @@ class UnitTracker:
         dots = T @ ww.T  # (K, n_lags)
         explained = np.where(dots > 0, dots * dots / tt_a[:, None], -np.inf)
         lags = explained.argmax(axis=1)
-        k = np.arange(len(templates))
         sel = ww[lags]  # only the chosen lags' energies are needed
         wsq = np.einsum("ij,ij->i", sel, sel).tolist()
-        d_l = dots[k, lags].tolist()
-        ex_l = explained[k, lags].tolist()
+        lag_l = lags.tolist()
+        d_l = [dots.item(i, lag) for i, lag in enumerate(lag_l)]
+        ex_l = [explained.item(i, lag) for i, lag in enumerate(lag_l)]
         tt_l = tt_a.tolist()
         up, cap = self.up, cfg.mean_cap
         base = float(self.n_dof)
@@ -374,7 +428,7 @@ class UnitTracker:
             out_gain.append(gain)
             out_ratio.append(ratio)
             out_pass.append(d > 0 and amp_ok and ratio <= 1.0)
-        return lags.tolist(), out_gain, out_ratio, out_pass
+        return lag_l, out_gain, out_ratio, out_pass
 
     @staticmethod
     def _first_best(ratio: list[float], passes: list[bool]) -> int | None:
@@ -517,6 +571,52 @@ class UnitTracker:
         if t.unit is not None:
             self.retired.append(self.template_info(t))
 
+    def _may_merge(self, stack: np.ndarray, k: int, inv: np.ndarray, extra: list[float]) -> bool:
+        """Whether ``_fit`` could pass any other template for template ``k`` (False only when it
+        provably cannot, so the exact fit is skipped, not changed). For a passing gain g >= 1 - tol,
+        the residual at any lag is at least sum over channels of (g |T_c| - |t_c|)^2 for the
+        channels where that is positive (a window of the zero-padded t holds at most |t_c|), and
+        the allowance is at most its value at g = 1 + tol. Units on other channels fail this
+        by far, which is most checks with several channels. A bound, so plain floats with slack."""
+        cfg = self.cfg
+        K, C, up = stack.shape[0], self.n_channels, self.up
+        s3 = stack.reshape(K, C, self.L)
+        if K * C > 16:
+            return self._may_merge_many(np.einsum("kcl,kcl->kc", s3, s3), k, inv, extra)
+        sq = np.einsum("kcl,kcl->kc", s3, s3).tolist()  # per-channel energies, unwhitened
+        inv_l = inv.tolist()
+        norms = [[math.sqrt(v) * w for v, w in zip(row, inv_l)] for row in sq]  # whitened |T_c|
+        own = norms[k]
+        tt_k = sum(v * v for v in own)
+        base = self.n_dof * (1.0 + self.spread)
+        for o in range(K):
+            if o == k:
+                continue
+            no = norms[o]
+            tt = sum(v * v for v in no)
+            tol = (cfg.amp_tol + cfg.amp_noise_k / math.sqrt(max(tt / up, 1e-12))) * (1 + 1e-6) + 1e-9
+            g = max(1.0 - tol, 0.0)
+            low = sum(max(g * a - b, 0.0) ** 2 for a, b in zip(no, own)) / up
+            sg = cfg.shape_tol * (1.0 + tol)
+            allowed = base * extra[o if o < k else o - 1] + sg * sg * tt / up
+            if not low > allowed * 1.001 + 1e-9 * (tt + tt_k) / up:
+                return True
+        return False
+
+    def _may_merge_many(self, sq: np.ndarray, k: int, inv: np.ndarray, extra: list[float]) -> bool:
+        """``_may_merge`` for many templates x channels, as array arithmetic."""
+        cfg, up = self.cfg, self.up
+        norms = np.sqrt(sq) * inv  # (K, C) whitened |T_c|
+        tt = (norms * norms).sum(axis=1)
+        tol = (cfg.amp_tol + cfg.amp_noise_k / np.sqrt(np.maximum(tt / up, 1e-12))) * (1 + 1e-6) + 1e-9
+        short = np.maximum(np.maximum(1.0 - tol, 0.0)[:, None] * norms - norms[k], 0.0)
+        low = (short * short).sum(axis=1) / up
+        sg = cfg.shape_tol * (1.0 + tol)
+        allowed = self.n_dof * (1.0 + self.spread) * np.array(extra[:k] + [0.0] + extra[k:]) + sg * sg * tt / up
+        fails = low > allowed * 1.001 + 1e-9 * (tt + tt[k]) / up
+        fails[k] = True
+        return not bool(fails.all())
+
     def _merge_into_older(self, k: int) -> None:
         """After template k changed: if another template now fits it, they are one source."""
         if len(self._templates) < 2:
@@ -528,12 +628,14 @@ class UnitTracker:
         # The zero-padded template is whitened before its windows are cut: the same products.
         inv = 1.0 / t.sigma
         C, L, pad = self.n_channels, self.L, self._merge_pad
-        segw = np.zeros((C, L + 2 * pad))
-        segw[:, pad: pad + L] = t.wave.reshape(C, L) * inv[:, None]
-        ww = self._lag_windows(segw, 0, 2 * pad + 1)
         cap = self.cfg.mean_cap
         own = 1.0 / min(t.n, cap)
         extra = [1.0 / min(o.n, cap) + own for o in others]
+        if not self._may_merge(stack, k, inv, extra):
+            return
+        segw = np.zeros((C, L + 2 * pad))
+        segw[:, pad: pad + L] = t.wave.reshape(C, L) * inv[:, None]
+        ww = self._lag_windows(segw, 0, 2 * pad + 1)
         _, _, ratio, passes = self._fit(ww, np.repeat(inv, L), others, extra_n=extra,
                                         stack=np.concatenate([stack[:k], stack[k + 1:]]))
         j = self._first_best(ratio, passes)
