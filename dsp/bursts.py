@@ -62,6 +62,16 @@ def _join(starts: np.ndarray, ends: np.ndarray, max_gap: int) -> tuple[np.ndarra
     return starts[np.r_[True, keep]], ends[np.r_[keep, True]]
 
 
+def _gather(row: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The stretches ``row[lo:hi]`` (each non-empty) end to end, where each starts in that
+    array, and every element's position in it (for ``reduceat`` and first-position searches)."""
+    lens = hi - lo
+    off = np.zeros(lens.size, dtype=np.intp)
+    np.cumsum(lens[:-1], out=off[1:])
+    pos = np.arange(int(off[-1] + lens[-1]))
+    return row[pos + np.repeat(lo - off, lens)], off, pos
+
+
 class BurstSegmenter:
     """Streaming burst finder for all channels (one carry buffer per channel)."""
 
@@ -107,16 +117,33 @@ class BurstSegmenter:
                 floor: np.ndarray, stat: np.ndarray) -> list[Burst]:
         out: list[Burst] = []
         n = y.shape[1]
+        # which channels have any activity in the new samples (all channels at once): a channel
+        # with none, and nothing left open, only moves on (most live blocks of most channels)
+        with np.errstate(invalid="ignore"):
+            act = (env > self.off * floor) | (stat >= 1.0)
+        busy = act.any(axis=1).tolist()
+        new = np.array((y, env, lf, raw, floor, stat))  # (N_ROWS, channels, n): one copy for all channels
         for c in range(self.n_channels):
             carry = self._buf[c]
             m = carry.shape[1]
-            buf = np.empty((N_ROWS, m + n))  # one copy: carry + the new rows
-            buf[:, :m] = carry
-            for row, arr in ((Y, y), (ENV, env), (LF, lf), (RAW, raw), (FLOOR, floor), (STAT, stat)):
-                buf[row, m:] = arr[c]
+            b0 = self._buf_start[c]
+            if not busy[c] and self._origin[c] == b0 + m:
+                self._quiet(c, carry, b0, m, n, new[:, c])
+                continue
+            buf = np.concatenate((carry, new[:, c]), axis=1) if m else new[:, c]  # carry + the new rows
             self._buf[c] = buf
             out.extend(self._finalise(c, buf, final=None))
         return out
+
+    def _quiet(self, c: int, carry: np.ndarray, b0: int, m: int, n: int, new: np.ndarray) -> None:
+        """``_finalise`` of a channel whose new samples are all inactive and that had nothing open:
+        no bursts, everything finalised, only the context before the new origin is kept."""
+        L = m + n
+        self._origin[c] = b0 + L
+        keep = min(max(max(b0 + L - self.context_n, self._seg_start) - b0, 0), L)
+        k = max(m - keep, 0)  # carried columns kept
+        self._buf[c] = np.concatenate((carry[:, m - k:], new), axis=1) if k else new[:, keep - m:]
+        self._buf_start[c] = b0 + keep
 
     def flush(self) -> list[Burst]:
         """End of data: everything still open is finalised (bursts touching the end are marked)."""
@@ -171,12 +198,14 @@ class BurstSegmenter:
     def _finalise(self, c: int, buf: np.ndarray, final: str | None) -> list[Burst]:
         out: list[Burst] = []
         b0 = self._buf_start[c]
+        active = strong = None
         while True:
             o = self._origin[c] - b0
             L = buf.shape[1]
             if L <= o:
                 break
-            active, strong = self._active(buf, o)
+            if active is None:  # nothing before the origin is read, so one pass serves every round
+                active, strong = self._active(buf, o)
             q, cut = self._next_boundary(active, o, final)
             if q <= o:
                 break
@@ -203,23 +232,81 @@ class BurstSegmenter:
             return []
         # clusters of bursts (voluntary activity is many bursts close together)
         new_cluster = np.r_[True, (starts[1:] - ends[:-1]) >= self.cluster_n]
-        cluster_id = np.cumsum(new_cluster) - 1
-        out = []
-        L = buf.shape[1]
-        for k in range(int(cluster_id[-1]) + 1):
-            members = np.flatnonzero(cluster_id == k)
-            s_list, e_list = starts[members], ends[members]
-            touches_end = cut is not None and bool(e_list[-1] >= q)
-            if self._separate(s_list, e_list):
+        bounds = np.flatnonzero(new_cluster).tolist() + [starts.size]
+        s_l, e_l = starts.tolist(), ends.tolist()
+        segs: list[tuple[int, int, int, str | None]] = []  # (start, end, members, cut)
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            touches_end = cut is not None and e_l[b - 1] >= q
+            if b - a == 1:
+                segs.append((s_l[a], e_l[a], 1, cut if touches_end else None))
+            elif self._separate(starts[a:b], ends[a:b]):
                 # separate potentials that happen to be close: each is judged on its own (a run of
                 # twitches); voluntary trains among them are recognised later by their regularity
-                for i, (bs, be) in enumerate(zip(s_list, e_list)):
-                    last = i == len(s_list) - 1
-                    out.append(self._features(c, buf, b0, int(bs), int(be), 1,
-                                              cut if touches_end and last else None, L))
-                continue
-            out.append(self._features(c, buf, b0, int(s_list[0]), int(e_list[-1]), members.size,
-                                      cut if touches_end else None, L))
+                for i in range(a, b):
+                    segs.append((s_l[i], e_l[i], 1, cut if touches_end and i == b - 1 else None))
+            else:
+                segs.append((s_l[a], e_l[b - 1], b - a, cut if touches_end else None))
+        return self._features_many(c, buf, b0, segs, buf.shape[1])
+
+    def _features_many(self, c: int, buf: np.ndarray, b0: int, segs: list[tuple[int, int, int, str | None]],
+                       L: int) -> list[Burst]:
+        """``_features`` of many bursts at once: every figure is a maximum, minimum or first
+        position over a stretch (exact with ``reduceat``) or the same element-wise arithmetic;
+        the rare stretches near the buffer's edges or with a flat top go through the one-burst code."""
+        seg0 = max(self._seg_start - b0, 0)
+        s = np.array([g[0] for g in segs], dtype=np.intp)
+        e = np.array([g[1] for g in segs], dtype=np.intp)
+        one = np.array([g[2] == 1 for g in segs])
+        floor = buf[FLOOR, s].tolist()  # the floor is constant over a noise window
+        env, off, pos = _gather(buf[ENV], s, e)
+        top = np.maximum.reduceat(env, off)
+        top_l = top.tolist()
+        # the core (single potentials): where the envelope is within core_db of its peak, so a
+        # large twitch's filter tail does not count as duration; it holds the peak
+        thr = np.array([min(max(self.off * f, t * self.core_rel), t) for f, t in zip(floor, top_l)])
+        ge = env >= np.repeat(thr, e - s)
+        first = np.minimum.reduceat(np.where(ge, pos, env.size), off) - off
+        last = np.maximum.reduceat(np.where(ge, pos, -1), off) - off
+        s, e = np.where(one, s + first, s), np.where(one, s + last + 1, e)
+        y, off, pos = _gather(buf[Y], s, e)
+        ptp = (np.maximum.reduceat(y, off) - np.minimum.reduceat(y, off)).tolist()
+        ay = np.abs(y)
+        amax = np.maximum.reduceat(ay, off)
+        peak_at = s + np.minimum.reduceat(np.where(ay == np.repeat(amax, e - s), pos, y.size), off) - off
+        lf, loff, _ = _gather(buf[LF], np.maximum(s - self.context_n, seg0), np.minimum(e + self.context_n, L))
+        lf_ptp = (np.maximum.reduceat(lf, loff) - np.minimum.reduceat(lf, loff)).tolist()
+        raw, roff, _ = _gather(buf[RAW], s, e)
+        if self.clip_uv is not None:
+            clipped = (np.maximum.reduceat(np.abs(raw), roff) >= self.clip_uv).tolist()
+        else:  # a flat top needs clip_run samples at an extreme: only such stretches are looked at
+            n_mx = np.add.reduceat((raw == np.repeat(np.maximum.reduceat(raw, roff), e - s)).astype(np.intp), roff)
+            n_mn = np.add.reduceat((raw == np.repeat(np.minimum.reduceat(raw, roff), e - s)).astype(np.intp), roff)
+            maybe = ((n_mx >= self.clip_run) | (n_mn >= self.clip_run)).tolist()
+            clipped = [bool(m) and self._clipped(buf[RAW, a:b]) for m, a, b in zip(maybe, s.tolist(), e.tolist())]
+        # spike ratio over the raw samples around the peak (the one-burst code near the edges)
+        sn = self.spike_n
+        full = (peak_at - sn >= seg0) & (peak_at + sn + 1 <= L)
+        win = buf[RAW, np.where(full, peak_at - sn, 0)[:, None] + np.arange(2 * sn + 1)[None, :]]
+        r = np.abs(win[:, 1:-1] - 0.5 * (win[:, :-2] + win[:, 2:])).max(axis=1).tolist()
+        span = (win.max(axis=1) - win.min(axis=1)).tolist()
+        out = []
+        for j, (s_j, e_j, i_j, ok, n_j) in enumerate(zip(s.tolist(), e.tolist(), peak_at.tolist(), full.tolist(),
+                                                          [g[2] for g in segs])):
+            if ok:
+                spike = float(r[j] / span[j]) if span[j] > 0 else 0.0
+            else:
+                spike = self._spike_ratio(buf, s_j, e_j, seg0, L, i_j)
+            out.append(Burst(
+                channel=c, start=b0 + s_j, end=b0 + e_j, n_bursts=n_j,
+                peak_to_peak_uv=ptp[j],
+                peak_env_uv=top_l[j],
+                floor_uv=floor[j],
+                lf_ptp_uv=lf_ptp[j],
+                clipped=bool(clipped[j]),
+                cut=segs[j][3],
+                spike_ratio=spike,
+                snippet=self._snippet(buf, s_j, e_j, seg0, L, i_j) if n_j == 1 else None,
+            ))
         return out
 
     def _separate(self, s_list: np.ndarray, e_list: np.ndarray) -> bool:
@@ -243,25 +330,29 @@ class BurstSegmenter:
             top = env.max()
             core = np.flatnonzero(env >= min(max(self.off * floor, top * self.core_rel), top))
             s, e = s + int(core[0]), s + int(core[-1]) + 1
-            env = buf[ENV, s:e]
+            peak_env = float(top)  # the core holds the peak
+        else:
+            peak_env = float(env.max())
         y = buf[Y, s:e]
         lo, hi = max(s - self.context_n, seg0), min(e + self.context_n, L)
         lf = buf[LF, lo:hi]
         raw = buf[RAW, s:e]
+        i = s + int(np.abs(y).argmax())  # the largest band-passed sample
         return Burst(
             channel=c, start=b0 + s, end=b0 + e, n_bursts=n,
             peak_to_peak_uv=float(y.max() - y.min()),
-            peak_env_uv=float(env.max()),
+            peak_env_uv=peak_env,
             floor_uv=floor,
             lf_ptp_uv=float(lf.max() - lf.min()) if lf.size else 0.0,
             clipped=self._clipped(raw),
             cut=cut,
-            spike_ratio=self._spike_ratio(buf, s, e, seg0, L),
-            snippet=self._snippet(buf, s, e, seg0, L) if n == 1 else None,
+            spike_ratio=self._spike_ratio(buf, s, e, seg0, L, i),
+            snippet=self._snippet(buf, s, e, seg0, L, i) if n == 1 else None,
         )
 
-    def _snippet(self, buf: np.ndarray, s: int, e: int, seg0: int, L: int) -> np.ndarray | None:
-        i = s + int(np.argmax(np.abs(buf[Y, s:e])))
+    def _snippet(self, buf: np.ndarray, s: int, e: int, seg0: int, L: int, i: int | None = None) -> np.ndarray | None:
+        if i is None:
+            i = s + int(np.argmax(np.abs(buf[Y, s:e])))
         lo, hi = i - self.snip_n, i + self.snip_n + 1
         if lo < seg0 or hi > L:
             return None
@@ -269,9 +360,9 @@ class BurstSegmenter:
         norm = float(np.sqrt(np.dot(w, w)))
         return w / norm if norm > 0 else None
 
-    def _spike_ratio(self, buf: np.ndarray, s: int, e: int, seg0: int, L: int) -> float:
-        y = buf[Y, s:e]
-        i = s + int(np.argmax(np.abs(y)))
+    def _spike_ratio(self, buf: np.ndarray, s: int, e: int, seg0: int, L: int, i: int | None = None) -> float:
+        if i is None:
+            i = s + int(np.argmax(np.abs(buf[Y, s:e])))
         lo, hi = max(i - self.spike_n, seg0), min(i + self.spike_n + 1, L)
         raw = buf[RAW, lo:hi]
         if raw.size < 3:
@@ -288,7 +379,7 @@ class BurstSegmenter:
         # flat top: clip_run equal samples in a row at the burst's extreme value
         for extreme in (raw.max(), raw.min()):
             at = raw == extreme
-            if at.sum() >= self.clip_run:
+            if np.count_nonzero(at) >= self.clip_run:
                 s, e = _runs(at)
                 if np.any(e - s >= self.clip_run):
                     return True

@@ -36,6 +36,8 @@ from scipy import signal, stats
 
 #: energy quantum for the exact integer running sums (µV²); far below any noise floor
 _QUANTUM = 1e-3
+#: blocks up to this many samples compute all windows at once (live sizes; bounded memory)
+_LIVE_M = 8192
 _Q_MAX = float(2 ** 52)
 #: the window length whose per-look false-alarm probability ``on_threshold`` sets (s)
 REFERENCE_WINDOW_S = 0.003
@@ -202,6 +204,7 @@ class MultiScaleEnergy:
         self.back = max(windows) - self.lead  # samples of history each centred window may need
         # 1 / (w * threshold) per kurtosis row and window: the scale applied to each window's sum
         self._scale = _QUANTUM / (np.asarray(windows, dtype=np.float64)[None, :] * self.thresholds)
+        self._bounds_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
         self.reset()
 
     def reset(self) -> None:
@@ -225,6 +228,19 @@ class MultiScaleEnergy:
         self.reset()
         return out
 
+    def _bounds(self, h: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """Window starts (clipped at the segment start: silence before it) and ends ``(windows, m)``
+        for emitting ``m`` samples after ``h`` of history; live blocks repeat the same few
+        ``(h, m)``, so they are kept."""
+        got = self._bounds_cache.get((h, m))
+        if got is None:
+            a = np.arange(h, h + m)[None, :] - np.array([w // 2 for w in self.windows])[:, None]
+            got = (np.maximum(a, 0), a + np.array(self.windows)[:, None])
+            if len(self._bounds_cache) >= 16:
+                self._bounds_cache.clear()
+            self._bounds_cache[(h, m)] = got
+        return got
+
     def _emit(self, q_new: np.ndarray, floor_new: np.ndarray, final: bool) -> np.ndarray:
         q = np.concatenate([self._q, q_new], axis=1) if self._q.shape[1] else q_new
         fl = np.concatenate([self._floor, floor_new], axis=1) if self._floor.shape[1] else floor_new
@@ -236,16 +252,24 @@ class MultiScaleEnergy:
         # cumulative sum with a zero in front: c[k] = sum of q[:k] (int64, exact; wraps harmlessly)
         c = np.zeros((self.n_channels, q.shape[1] + 1), dtype=np.int64)
         np.cumsum(q, axis=1, out=c[:, 1:])
-        stat = np.zeros((self.n_channels, m))
-        centre = np.arange(h, h + m)
         rows = self.tail.grid_rows(self._emitted, m) if self.tail is not None else None
-        for j, w in enumerate(self.windows):
-            a = centre - w // 2
-            b = a + w
-            lo = np.maximum(a, 0)  # a window reaching before the segment start sees silence there
+        if 0 < m <= _LIVE_M:  # live blocks: every window at once, (channels, windows, m)
+            lo, b = self._bounds(h, m)
             s = (c[:, b] - c[:, lo]).astype(np.float64)
-            scale = self._scale[rows, j] if rows is not None else self._scale[0, j]
-            np.maximum(stat, s * scale, out=stat)
+            s *= self._scale[0][:, None] if rows is None else self._scale[rows].transpose(0, 2, 1)
+            stat = s.max(axis=1, initial=0.0)  # the same maximum as window by window from zero
+        else:  # long blocks: window by window (bounded memory); the windows are slices of c
+            stat = np.zeros((self.n_channels, m))
+            diff = np.empty((self.n_channels, m), dtype=np.int64)
+            s = np.empty((self.n_channels, m))
+            for j, w in enumerate(self.windows):
+                a = h - w // 2  # window start for the first sample emitted
+                k = min(max(-a, 0), m)  # windows reaching before the segment start see silence there
+                np.subtract(c[:, a + w + k: a + w + m], c[:, a + k: a + m], out=diff[:, k:])
+                diff[:, :k] = c[:, a + w: a + w + k]  # minus c[:, 0], which is 0
+                scale = self._scale[rows, j] if rows is not None else self._scale[0, j]
+                np.multiply(diff, scale, out=s)  # int64 -> float64, then scaled: as astype then *
+                np.maximum(stat, s, out=stat)
         f = fl[:, :m]
         with np.errstate(invalid="ignore", divide="ignore"):
             stat /= f * f
