@@ -182,7 +182,14 @@ class TrainStage:
         if hi <= lo or not rest > 0:
             return False
         keep = np.ones(hi - lo, bool)
-        for p in self._recent[c]:
+        recent = self._recent[c]
+        # the pad grows with the size, so the largest candidate's pad bounds every pad: candidates
+        # farther than that from [lo, hi) cannot reach it and are passed over without the log
+        reach = self.pad + int(self.ring_n * math.log(max(1.0, max((p.ptp for p in recent), default=0.0)
+                                                              / (2.0 * rest)))) + 1
+        for p in recent:
+            if p.offset + reach <= lo or p.onset - reach >= hi:
+                continue
             # a candidate's own tail (and the band-pass ringing after it) decays over about
             # ``ring_n`` samples per factor e: leave out as much as it takes to reach the noise
             pad = self.pad + int(self.ring_n * math.log(max(1.0, p.ptp / (2.0 * rest))))
