@@ -121,7 +121,7 @@ class BurstSegmenter:
         # with none, and nothing left open, only moves on (most live blocks of most channels)
         with np.errstate(invalid="ignore"):
             act = (env > self.off * floor) | (stat >= 1.0)
-        busy = act.any(axis=1).tolist()
+        busy = np.any(act, axis=1, keepdims=True)[:, 0].tolist()
         new = np.array((y, env, lf, raw, floor, stat))  # (N_ROWS, channels, n): one copy for all channels
         for c in range(self.n_channels):
             carry = self._buf[c]
@@ -204,7 +204,7 @@ class BurstSegmenter:
             L = buf.shape[1]
             if L <= o:
                 break
-            if active is None:  # nothing before the origin is read, so one pass serves every round
+            if active is None or strong is None:  # nothing before the origin is read: one pass serves every round
                 active, strong = self._active(buf, o)
             q, cut = self._next_boundary(active, o, final)
             if q <= o:
