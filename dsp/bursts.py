@@ -95,6 +95,7 @@ class BurstSegmenter:
         self._buf = [np.empty((N_ROWS, 0)) for _ in range(self.n_channels)]
         self._buf_start = [0] * self.n_channels  # absolute index of buf[:, 0]
         self._origin = [0] * self.n_channels  # bursts may not start before this
+        self._free = [0] * self.n_channels  # ... nor before this (the first active sample after it)
         self._seg_start = 0  # absolute start of the current contiguous segment
 
     def start_segment(self, at: int) -> None:
@@ -104,6 +105,7 @@ class BurstSegmenter:
             self._buf[c] = np.empty((N_ROWS, 0))
             self._buf_start[c] = at
             self._origin[c] = at
+            self._free[c] = at
 
     def position(self) -> int:
         """Absolute index of the next sample to arrive."""
@@ -111,7 +113,7 @@ class BurstSegmenter:
 
     def finalised_until(self) -> int:
         """No burst found later can start before this absolute sample index."""
-        return min(self._origin)
+        return min(self._free)
 
     def process(self, y: np.ndarray, env: np.ndarray, lf: np.ndarray, raw: np.ndarray,
                 floor: np.ndarray, stat: np.ndarray) -> list[Burst]:
@@ -140,6 +142,7 @@ class BurstSegmenter:
         no bursts, everything finalised, only the context before the new origin is kept."""
         L = m + n
         self._origin[c] = b0 + L
+        self._free[c] = b0 + L
         keep = min(max(max(b0 + L - self.context_n, self._seg_start) - b0, 0), L)
         k = max(m - keep, 0)  # carried columns kept
         self._buf[c] = np.concatenate((carry[:, m - k:], new), axis=1) if k else new[:, keep - m:]
@@ -213,11 +216,32 @@ class BurstSegmenter:
             self._origin[c] = b0 + q
             if q >= L:
                 break
+        self._free[c] = b0 + self._first_possible_start(buf, active, strong, self._origin[c] - b0)
         keep = max(self._origin[c] - self.context_n, self._seg_start) - b0
         keep = min(max(keep, 0), buf.shape[1])
         self._buf[c] = buf[:, keep:]
         self._buf_start[c] = b0 + keep
         return out
+
+    def _first_possible_start(self, buf: np.ndarray, active: np.ndarray | None, strong: np.ndarray | None,
+                              o: int) -> int:
+        """Where the first burst after the origin ``o`` could start: the first active run (runs
+        within merge_n joined) that holds a strong sample or may still grow at the buffer's end.
+        Noise that lifts the envelope now and then without a strong sample holds the origin back
+        (it may belong to a cluster) but can never start a burst, so it does not hold this."""
+        L = buf.shape[1]
+        if o >= L:
+            return L
+        if active is None or strong is None:
+            active, strong = self._active(buf, o)
+        starts, ends = _runs(active[o:])
+        if starts.size == 0:
+            return L
+        starts, ends = _join(starts, ends, self.merge_n)
+        cs = np.concatenate([[0], np.cumsum(strong[o:])])
+        ok = (cs[ends] > cs[starts]) | (ends > L - o - self.merge_n)
+        hit = np.flatnonzero(ok)
+        return o + int(starts[hit[0]]) if hit.size else L
 
     def _bursts(self, c: int, buf: np.ndarray, b0: int, o: int, q: int, active: np.ndarray,
                 strong: np.ndarray, cut: str | None) -> list[Burst]:

@@ -153,10 +153,13 @@ def test_a_twitch_cut_by_a_gap_is_not_counted():
 
 
 # -- latency ---------------------------------------------------------------------------------------
-def test_twitches_are_reported_within_300_ms_of_their_end():
+@pytest.mark.parametrize("detector", ["energy", "envelope"])
+def test_twitches_are_reported_within_300_ms_of_their_end(detector):
+    # long enough for the rare case (a noise crossing of the envelope just after a twitch used
+    # to hold the decision back by a whole cluster gap: 328 ms)
     fs = 1000.0
-    x, truth = synthesize(case_spec("clean_rest", fs, 60.0, seed=13).with_(twitch_rate=20.0))
-    pipe = Pipeline(fs, 1)
+    x, truth = synthesize(case_spec("clean_rest", fs, 600.0, seed=7).with_(twitch_rate=20.0))
+    pipe = Pipeline(fs, 1, DetectorConfig(detector=detector))
     block = 50
     delays = []
     for i in range(0, x.shape[1], block):
