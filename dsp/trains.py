@@ -15,6 +15,7 @@ their onset), or, when one does, until the chain it starts is confirmed or broke
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from dataclasses import dataclass, replace
@@ -127,7 +128,9 @@ class TrainStage:
 
     def reset(self) -> None:
         self._held: list[tuple[Event, _Potential | None]] = []
-        self._recent: list[deque[_Potential]] = [deque() for _ in range(self.n_channels)]
+        # twitch candidates per channel in onset order, with their onsets for bisection
+        self._recent: list[list[_Potential]] = [[] for _ in range(self.n_channels)]
+        self._recent_on: list[list[int]] = [[] for _ in range(self.n_channels)]
         self._spans: list[deque[tuple[int, int]]] = [deque() for _ in range(self.n_channels)]
         self._y2 = np.empty((self.n_channels, 0))  # recent squared band-passed signal
         self._y2_start = 0  # absolute index of _y2[:, 0]
@@ -173,6 +176,11 @@ class TrainStage:
             self._y2 = self._y2[:, drop:]
             self._y2_start += drop
 
+    def _near(self, c: int, a: int, b: int) -> list[_Potential]:
+        """Channel c's candidates with onsets in [a, b]."""
+        on = self._recent_on[c]
+        return self._recent[c][bisect.bisect_left(on, a): bisect.bisect_right(on, b)]
+
     def _busy_background(self, c: int, pot: _Potential) -> bool:
         """Is the background around the potential louder than rest?"""
         lo, hi = pot.onset - self.quiet_n, pot.offset + self.quiet_n
@@ -182,7 +190,7 @@ class TrainStage:
         if hi <= lo or not rest > 0:
             return False
         keep = np.ones(hi - lo, bool)
-        recent = self._recent[c]
+        recent = self._near(c, lo - self.memory, hi + self.memory)
         # the pad grows with the size, so the largest candidate's pad bounds every pad: candidates
         # farther than that from [lo, hi) cannot reach it and are passed over without the log
         reach = self.pad + int(self.ring_n * math.log(max(1.0, max((p.ptp for p in recent), default=0.0)
@@ -214,7 +222,10 @@ class TrainStage:
             pot = None
             if e.kind == "twitch" and b.snippet is not None:
                 pot = _Potential(e.onset_sample, e.peak_to_peak_uv, b.snippet, e.offset_sample, b.floor_uv)
-                self._recent[e.channel].append(pot)
+                on = self._recent_on[e.channel]
+                k = bisect.bisect_right(on, pot.onset)
+                on.insert(k, pot.onset)
+                self._recent[e.channel].insert(k, pot)
             self._held.append((e, pot))
         self._held.sort(key=lambda p: p[0].onset_sample)
         out: list[Event] = []
@@ -228,10 +239,11 @@ class TrainStage:
                     e = replace(e, kind="contraction", reason=verdict)
             out.append(e)
             self._held.pop(0)
-        for c, dq in enumerate(self._recent):
+        for c in range(self.n_channels):
             horizon = self.held_from(until) - self.memory
-            while dq and dq[0].onset < horizon:
-                dq.popleft()
+            k = bisect.bisect_left(self._recent_on[c], horizon)
+            if k:
+                del self._recent[c][:k], self._recent_on[c][:k]
             spans = self._spans[c]
             while spans and spans[0][1] < horizon:
                 spans.popleft()
@@ -246,7 +258,7 @@ class TrainStage:
         return why
 
     def _verdict(self, c: int, pot: _Potential, until: int, final: bool) -> str | None:
-        near = [p for p in self._recent[c] if abs(p.onset - pot.onset) <= self.memory]
+        near = self._near(c, pot.onset - self.memory, pot.onset + self.memory)
         sim = [p for p in near if p is pot or similar(p, pot, self.size_ratio, self.min_corr)]
         # the decision looks ahead to a horizon set by the data alone (so it is the same for any
         # block sizes): one slowest interval, extended by each similar potential inside it, up
