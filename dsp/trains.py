@@ -42,22 +42,21 @@ class _Potential:
     voluntary: bool = False  # recognised as a firing of a voluntary unit
 
 
+def best_correlation(x: np.ndarray, y: np.ndarray, max_lag: int = 2) -> float:
+    """Largest normalised correlation of two unit-norm snippets over a few samples' lag
+    (polarity counts); -1 when they are too short to compare."""
+    n = min(x.size, y.size)
+    if n < 3:
+        return -1.0
+    return float(np.correlate(x[:n], y[:n], mode="full")[n - 1 - max_lag: n + max_lag].max())
+
+
 def similar(a: _Potential, b: _Potential, size_ratio: float, min_corr: float, max_lag: int = 2) -> bool:
     """Same size (within ``size_ratio``) and same shape (normalised correlation >= ``min_corr``
     at the best of a few samples' lag; polarity counts)."""
     if max(a.ptp, b.ptp) > size_ratio * min(a.ptp, b.ptp):
         return False
-    x, y = a.snippet, b.snippet
-    n = min(x.size, y.size)
-    if n < 3:
-        return False
-    best = -1.0
-    for lag in range(-max_lag, max_lag + 1):
-        if lag >= 0:
-            best = max(best, float(np.dot(x[lag:n], y[: n - lag])))
-        else:
-            best = max(best, float(np.dot(x[: n + lag], y[-lag:n])))
-    return best >= min_corr
+    return best_correlation(a.snippet, b.snippet, max_lag) >= min_corr
 
 
 def firing_intervals(d: float, isi_min: float, isi_max: float, max_missed: int) -> int:
