@@ -95,6 +95,10 @@ def threshold_table(sos: np.ndarray, windows: tuple[int, ...], on_threshold: flo
     return out
 
 
+#: the kurtosis is refreshed every this many windows (0.5 s at 100 ms): the background's tails
+#: change slowly, and a refresh costs tens of µs per channel
+UPDATE_WINDOWS = 5
+
 #: until this many windows of background are seen (1 s at the default 100 ms), the thresholds
 #: assume the heaviest tails tabulated: the first second after a start or a gap is not enough
 #: to tell a heavy-tailed background from a Gaussian one
@@ -136,19 +140,32 @@ class TailWeight:
         pad = np.full((self.n_channels, h - 1 - min(old, h - 1)), np.nan)
         all2 = np.concatenate([pad, self._s2[:, -(h - 1):] if h > 1 else self._s2[:, :0], y2.sum(axis=2)], axis=1)
         all4 = np.concatenate([pad, self._s4[:, -(h - 1):] if h > 1 else self._s4[:, :0], (y2 * y2).sum(axis=2)], axis=1)
-        win2 = np.lib.stride_tricks.sliding_window_view(all2, h, axis=1)[:, -k:]
-        win4 = np.lib.stride_tricks.sliding_window_view(all4, h, axis=1)[:, -k:]
-        order = np.argsort(win2, axis=2, kind="stable")  # NaN (no window yet) sorts last
-        n = np.sum(~np.isnan(win2), axis=2)
-        keep = np.maximum(1, (3 * n) // 4)
-        take = np.arange(h) < keep[..., None]
-        a2 = np.where(take, np.take_along_axis(win2, order, axis=2), 0.0).sum(axis=2)
-        a4 = np.where(take, np.take_along_axis(win4, order, axis=2), 0.0).sum(axis=2)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            kap = keep * self.window * a4 / (a2 * a2)
-        kap[~np.isfinite(kap)] = 3.0
-        rows = np.rint((np.clip(kap, 3.0, KAPPA_GRID[-1]) - 3.0) / 0.05).astype(np.intp)
-        rows[n < MIN_WINDOWS] = len(KAPPA_GRID) - 1  # too little background seen: the cautious row
+        # the estimate is refreshed every UPDATE_WINDOWS windows (counted from the segment start,
+        # so the same windows whatever the block sizes); the row in between carries over
+        idx = np.arange(self._done + 1, self._done + k + 1)  # row index each new window sets
+        upd = np.flatnonzero(idx % UPDATE_WINDOWS == 0)
+        rows = np.empty((self.n_channels, k), dtype=np.intp)
+        last = self._rows[:, -1]
+        if upd.size:
+            ends = upd + all2.shape[1] - k  # column (in all2) of each updating window
+            cols = ends[:, None] + np.arange(-h + 1, 1)[None, :]  # (u, h) history columns
+            win2, win4 = all2[:, cols], all4[:, cols]
+            order = np.argsort(win2, axis=2, kind="stable")  # NaN (no window yet) sorts last
+            n = np.sum(~np.isnan(win2), axis=2)
+            keep = np.maximum(1, (3 * n) // 4)
+            take = np.arange(h) < keep[..., None]
+            a2 = np.where(take, np.take_along_axis(win2, order, axis=2), 0.0).sum(axis=2)
+            a4 = np.where(take, np.take_along_axis(win4, order, axis=2), 0.0).sum(axis=2)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                kap = keep * self.window * a4 / (a2 * a2)
+            kap[~np.isfinite(kap)] = 3.0
+            fresh = np.rint((np.clip(kap, 3.0, KAPPA_GRID[-1]) - 3.0) / 0.05).astype(np.intp)
+            fresh[n < MIN_WINDOWS] = len(KAPPA_GRID) - 1  # too little background seen: the cautious row
+            # each new window takes the latest refresh at or before it
+            which = np.searchsorted(upd, np.arange(k), side="right") - 1
+            rows[:] = np.where(which >= 0, fresh[:, np.maximum(which, 0)], last[:, None])
+        else:
+            rows[:] = last[:, None]
         self._rows = np.concatenate([self._rows, rows], axis=1)  # in force from _done + 1 on
         self._done += k
         self._s2 = all2[:, -h:][:, ~np.isnan(all2[0, -h:])]
