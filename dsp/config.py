@@ -124,6 +124,17 @@ class DetectorConfig:
     def replace(self, **changes: Any) -> DetectorConfig:
         return dataclasses.replace(self, **changes)
 
+    @property
+    def sensitivity(self) -> float:
+        """The chosen detector's threshold in noise-floor units: what a sensitivity control sets."""
+        return self.energy_on_threshold if self.detector == "energy" else self.on_threshold
+
+    def with_sensitivity(self, x: float) -> DetectorConfig:
+        """The same settings with the chosen detector's threshold at ``x``."""
+        if self.detector == "energy":
+            return self.replace(energy_on_threshold=x)
+        return self.replace(on_threshold=x, off_threshold=min(self.off_threshold, x))
+
     def band_for(self, fs: float) -> tuple[float, float]:
         """Band-pass edges actually used at ``fs`` (upper edge capped below Nyquist)."""
         if self.band_high_hz is not None:

@@ -82,17 +82,13 @@ def detector_config(args: argparse.Namespace) -> DetectorConfig:
             raise UsageError(f"--band {args.band}: expected LO-HI in Hz, e.g. 20-450") from e
         kw["band_low_hz"], kw["band_high_hz"] = lo, hi
     kw["detector"] = args.detector
-    if args.sensitivity is not None:
-        if args.detector == "energy":
-            kw["energy_on_threshold"] = args.sensitivity
-        else:
-            kw["on_threshold"] = args.sensitivity
-            kw["off_threshold"] = min(DetectorConfig.off_threshold, args.sensitivity)
     if args.min_twitch is not None:
         kw["min_twitch_uv"] = args.min_twitch
     if args.episode_gap is not None:
         kw["episode_gap_s"] = args.episode_gap
     cfg = DetectorConfig(**kw)
+    if args.sensitivity is not None:
+        cfg = cfg.with_sensitivity(args.sensitivity)
     try:
         cfg.validate(2000.0)
     except ConfigError as e:

@@ -263,7 +263,7 @@ class Acquisition:
             self.buffer.append(rec.uv, filt)
             floor = self.pipe.current_floor()
             if floor is not None:
-                self.buffer.threshold = floor * self.config.on_threshold
+                self.buffer.threshold = floor * self.config.sensitivity
             st.samples += rec.n
             if self.keep_samples:
                 self.received.append((rec.first_sample, rec.uv.copy()))

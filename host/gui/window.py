@@ -196,9 +196,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.mains_box.addItems(["auto", "50", "60", "off"])
         self.mains_box.setCurrentText(str(self.config.mains))
         self.mains_box.activated.connect(self._detector_changed)
-        self.thr_edit = QtWidgets.QLineEdit(f"{self.config.on_threshold:g}")
-        self.thr_edit.setToolTip(f"on-threshold in multiples of the noise floor ({THRESHOLD_RANGE[0]:g}-"
-                                 f"{THRESHOLD_RANGE[1]:g}): lower finds smaller twitches")
+        self.thr_edit = QtWidgets.QLineEdit(f"{self.config.sensitivity:g}")
+        self.thr_edit.setToolTip(f"detection threshold in multiples of the noise floor ({THRESHOLD_RANGE[0]:g}-"
+                                 f"{THRESHOLD_RANGE[1]:g}): lower finds smaller twitches and more false ones")
         self.thr_edit.editingFinished.connect(self._detector_changed)
         self.band_edit = QtWidgets.QLineEdit(f"{self.config.band_low_hz:g}-{self.config.band_high_hz or 450:g}")
         self.band_edit.editingFinished.connect(self._detector_changed)
@@ -383,14 +383,13 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         thr = parse_threshold(self.thr_edit.text())
         if isinstance(thr, str):
-            self.say(f"Threshold '{self.thr_edit.text()}': {thr}; still using {self.config.on_threshold:g}", error=True)
-            self.thr_edit.setText(f"{self.config.on_threshold:g}")
+            self.say(f"Threshold '{self.thr_edit.text()}': {thr}; still using {self.config.sensitivity:g}", error=True)
+            self.thr_edit.setText(f"{self.config.sensitivity:g}")
             return
         mains = self.mains_box.currentText()
         try:
             cfg = self.config.replace(mains=mains if mains in ("auto", "off") else int(mains), band_low_hz=band[0],
-                                      band_high_hz=band[1], on_threshold=thr,
-                                      off_threshold=min(self.config.off_threshold, thr))
+                                      band_high_hz=band[1]).with_sensitivity(thr)
             if self.acq is not None and self.acq.state.fs:
                 cfg.validate(self.acq.state.fs, max(self.acq.state.n_channels, 1))
             else:
@@ -398,7 +397,7 @@ class MainWindow(QtWidgets.QMainWindow):
         except Exception as e:  # noqa: BLE001 - show, don't crash
             self.say(f"detector settings not applied: {e}", error=True)
             self.band_edit.setText(self._band_text())
-            self.thr_edit.setText(f"{self.config.on_threshold:g}")
+            self.thr_edit.setText(f"{self.config.sensitivity:g}")
             return
         if cfg == self.config:
             return

@@ -26,3 +26,12 @@ def test_invalid_config_names_the_field(kw, fs, message):
 def test_pipeline_refuses_too_many_channels():
     with pytest.raises(ConfigError, match="channel count 9"):
         Pipeline(1000, 9)
+
+
+def test_sensitivity_sets_the_threshold_of_the_detector_in_use():
+    energy = DetectorConfig().with_sensitivity(4.5)
+    assert energy.detector == "energy" and energy.energy_on_threshold == 4.5 and energy.sensitivity == 4.5
+    assert energy.on_threshold == DetectorConfig().on_threshold
+    envelope = DetectorConfig(detector="envelope").with_sensitivity(2.0)
+    assert envelope.on_threshold == 2.0 and envelope.off_threshold == 2.0 and envelope.sensitivity == 2.0
+    assert envelope.energy_on_threshold == DetectorConfig().energy_on_threshold

@@ -45,13 +45,13 @@ def test_changing_the_threshold_keeps_one_recording_and_the_counts(qtbot, settin
     counted, listed, samples = int(win.lbl_count.text()), win.event_list.count(), win.acq.state.samples
     acq = win.acq
     edit(win.thr_edit, "4")
-    assert win.config.on_threshold == 4
+    assert win.config.sensitivity == 4 and win.config.energy_on_threshold == 4  # the detector in use
     assert win.acq is acq, "the stream was restarted"
     assert win.btn_record.isChecked() and "Stop" in win.btn_record.text() and acq.state.recording
     assert int(win.lbl_count.text()) >= counted and win.event_list.count() >= listed
     assert "applied" in win.status_label.text()
     qtbot.waitUntil(lambda: acq.state.samples > samples + 8000, timeout=20_000)
-    qtbot.waitUntil(lambda: acq.config.on_threshold == 4, timeout=5_000)
+    qtbot.waitUntil(lambda: acq.config.sensitivity == 4, timeout=5_000)
     assert acq.state.samples > samples  # the stream carried on, it did not restart from 0
     later = [e for e in win.events if e.onset_s * 1000 > samples]
     assert all(e.onset_s * 1000 <= acq.state.samples for e in win.events)  # times stay absolute
@@ -204,7 +204,7 @@ def test_a_bad_band_is_refused_with_a_message_and_the_box_restored(qtbot, settin
 def test_a_bad_threshold_is_refused_with_a_message(qtbot, settings, text):
     win = make_window(qtbot, "sim:speed=1", settings)
     edit(win.thr_edit, text)
-    assert win.config.on_threshold == 5 and win.thr_edit.text() == "5"
+    assert win.config.sensitivity == 5.8 and win.thr_edit.text() == "5.8"
     assert win.status_label.text().startswith(f"Threshold '{text}'")
     win.close()
 
@@ -225,7 +225,7 @@ def test_the_trace_shows_what_the_detector_sees(qtbot, settings):
                     timeout=30_000)
     buf = win.acq.buffer
     shown = buf.window(buf.end, 5000, filtered=True)[0]
-    floor = float(buf.threshold[0]) / win.config.on_threshold
+    floor = float(buf.threshold[0]) / win.config.sensitivity
     rms = float(np.sqrt(np.nanmean(shown ** 2)))
     assert rms < 2.0 * floor, (rms, floor)
     assert np.nanmax(np.abs(shown)) < buf.threshold[0]
