@@ -21,8 +21,9 @@ Background noise is not always Gaussian: a Laplacian (heavy-tailed) background m
 windows cross a Gaussian threshold hundreds of times an hour. The squared signal's spread
 grows with the kurtosis k (variance (k - 1) sigma^4 against 2 sigma^4), so a window has
 2 / (k - 1) times the Gaussian degrees of freedom; ``TailWeight`` tracks k of the background
-(median over the recent noise windows, so twitches do not move it) and every threshold uses
-those degrees of freedom, for the floor's bias too. Gaussian noise (k = 3) is unchanged.
+(pooled over the quietest three quarters of the recent noise windows, so twitches do not move
+it) and every threshold uses those degrees of freedom, for the floor's bias too. Gaussian noise
+(k = 3) is unchanged.
 
 Windows are centred: the value at sample t needs the signal up to ``t + lead``, so the output
 lags the input by ``lead`` samples. Sums are taken over integer-quantised energies (1e-3 µV²
@@ -59,11 +60,15 @@ def effective_dof(sos: np.ndarray, w: int, n_impulse: int = 4096) -> float:
     return float((w * r0) ** 2 / var)
 
 
+def _bias(nu: float, percentile: float) -> float:
+    """true variance / floor^2 when each noise window's power has ``nu`` degrees of freedom."""
+    return float(nu / stats.chi2.ppf(percentile / 100.0, nu))
+
+
 def floor_bias(sos: np.ndarray, noise_window: int, percentile: float) -> float:
     """true variance / floor^2 for Gaussian noise: the floor is a low percentile of windowed
     RMS, which sits below the true RMS by an amount set by the window's degrees of freedom."""
-    nu = effective_dof(sos, noise_window)
-    return float(nu / stats.chi2.ppf(percentile / 100.0, nu))
+    return _bias(effective_dof(sos, noise_window), percentile)
 
 
 #: the two-moment chi-square match still underestimates how far a heavy-tailed window sum
@@ -78,16 +83,21 @@ KAPPA_GRID = np.round(np.arange(3.0, 4.5001, 0.05), 2)
 
 def threshold_table(sos: np.ndarray, windows: tuple[int, ...], on_threshold: float, fs: float,
                     noise_window: int, percentile: float, kappas: np.ndarray = KAPPA_GRID) -> np.ndarray:
-    """``(len(kappas), len(windows))`` thresholds: ``window_thresholds`` and the floor's bias
-    with every window's degrees of freedom scaled by 2 / (kurtosis - 1)."""
+    """``(len(kappas), len(windows))`` thresholds on ``sum / (w floor^2)``: per window, the
+    chi-square level noise alone exceeds with probability ``p_w``, times the floor's bias (true
+    variance over floor^2, ``floor_bias``), with every degree of freedom (the windows' and the
+    noise floor's) scaled by (2 / (kurtosis - 1)) ** TAIL_EXPONENT.
+
+    ``p_w`` is a Gaussian sample's two-sided tail beyond ``on_threshold``, scaled by the window
+    length in units of 3 ms: a window of w samples has w times fewer independent looks per hour
+    than one sample, so every window and every sample rate gives the same false alarms per hour."""
     p0 = 2.0 * stats.norm.sf(on_threshold)
     nu_floor = effective_dof(sos, noise_window)
     nus = [effective_dof(sos, w) for w in windows]
     out = np.empty((len(kappas), len(windows)))
     for i, k in enumerate(kappas):
         shrink = (2.0 / (max(float(k), 3.0) - 1.0)) ** TAIL_EXPONENT
-        nf = nu_floor * shrink
-        bias = nf / stats.chi2.ppf(percentile / 100.0, nf)
+        bias = _bias(nu_floor * shrink, percentile)
         for j, (w, nu) in enumerate(zip(windows, nus)):
             p = min(p0 * w / (REFERENCE_WINDOW_S * fs), 0.1)
             nw = nu * shrink
@@ -181,23 +191,6 @@ class TailWeight:
             self._rows = self._rows[:, drop:]
             self._base += drop
         return out
-
-
-def window_thresholds(sos: np.ndarray, windows: tuple[int, ...], on_threshold: float, fs: float,
-                      bias: float = 1.0) -> np.ndarray:
-    """Per-window threshold on ``sum / (w floor^2)``: the chi-square level noise alone exceeds
-    with probability ``p_w``, times ``bias`` (true variance over floor^2, see ``floor_bias``).
-
-    ``p_w`` is a Gaussian sample's two-sided tail beyond ``on_threshold``, scaled by the window
-    length in units of 3 ms: a window of w samples has w times fewer independent looks per hour
-    than one sample, so every window and every sample rate gives the same false alarms per hour."""
-    p0 = 2.0 * stats.norm.sf(on_threshold)
-    out = []
-    for w in windows:
-        p = min(p0 * w / (REFERENCE_WINDOW_S * fs), 0.1)
-        nu = effective_dof(sos, w)
-        out.append(bias * stats.chi2.isf(p, nu) / nu)
-    return np.array(out)
 
 
 class MultiScaleEnergy:
