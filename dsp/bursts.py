@@ -121,9 +121,7 @@ class BurstSegmenter:
         n = y.shape[1]
         # which channels have any activity in the new samples (all channels at once): a channel
         # with none, and nothing left open, only moves on (most live blocks of most channels)
-        with np.errstate(invalid="ignore"):
-            act = (env > self.off * floor) | (stat >= 1.0)
-        busy = np.any(act, axis=1, keepdims=True)[:, 0].tolist()
+        busy = np.any(self._activity(env, floor, stat)[0], axis=1, keepdims=True)[:, 0].tolist()
         new = np.array((y, env, lf, raw, floor, stat))  # (N_ROWS, channels, n): one copy for all channels
         for c in range(self.n_channels):
             carry = self._buf[c]
@@ -160,11 +158,17 @@ class BurstSegmenter:
         return out
 
     # -- internals -------------------------------------------------------------------
-    def _active(self, buf: np.ndarray, o: int) -> tuple[np.ndarray, np.ndarray]:
-        env, fl = buf[ENV], buf[FLOOR]
-        strong = buf[STAT] >= 1.0  # the multi-scale energy statistic (dsp/energy.py)
+    def _activity(self, env: np.ndarray, floor: np.ndarray, stat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(active, strong): strong where the detection statistic (dsp/energy.py, or the
+        envelope test stored as 1.0) fires; active where it does or the envelope is above the
+        off-threshold."""
+        strong = stat >= 1.0
         with np.errstate(invalid="ignore"):
-            active = (env > self.off * fl) | strong
+            active = (env > self.off * floor) | strong
+        return active, strong
+
+    def _active(self, buf: np.ndarray, o: int) -> tuple[np.ndarray, np.ndarray]:
+        active, strong = self._activity(buf[ENV], buf[FLOOR], buf[STAT])
         active[:o] = False
         strong[:o] = False
         return active, strong
@@ -223,6 +227,17 @@ class BurstSegmenter:
         self._buf_start[c] = b0 + keep
         return out
 
+    def _runs_with_strong(self, active: np.ndarray, strong: np.ndarray, o: int,
+                          q: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Active runs in [o, q) with runs closer than merge_n joined (starts and ends relative to
+        o), and which of them hold a strong sample: only those are bursts."""
+        starts, ends = _runs(active[o:q])
+        if starts.size == 0:
+            return starts, ends, np.zeros(0, bool)
+        starts, ends = _join(starts, ends, self.merge_n)
+        cs = np.concatenate([[0], np.cumsum(strong[o:q])])
+        return starts, ends, cs[ends] > cs[starts]
+
     def _first_possible_start(self, buf: np.ndarray, active: np.ndarray | None, strong: np.ndarray | None,
                               o: int) -> int:
         """Where the first burst after the origin ``o`` could start: the first active run (runs
@@ -234,23 +249,13 @@ class BurstSegmenter:
             return L
         if active is None or strong is None:
             active, strong = self._active(buf, o)
-        starts, ends = _runs(active[o:])
-        if starts.size == 0:
-            return L
-        starts, ends = _join(starts, ends, self.merge_n)
-        cs = np.concatenate([[0], np.cumsum(strong[o:])])
-        ok = (cs[ends] > cs[starts]) | (ends > L - o - self.merge_n)
-        hit = np.flatnonzero(ok)
+        starts, ends, ok = self._runs_with_strong(active, strong, o, L)
+        hit = np.flatnonzero(ok | (ends > L - o - self.merge_n))
         return o + int(starts[hit[0]]) if hit.size else L
 
     def _bursts(self, c: int, buf: np.ndarray, b0: int, o: int, q: int, active: np.ndarray,
                 strong: np.ndarray, cut: str | None) -> list[Burst]:
-        starts, ends = _runs(active[o:q])
-        if starts.size == 0:
-            return []
-        starts, ends = _join(starts, ends, self.merge_n)
-        cs = np.concatenate([[0], np.cumsum(strong[o:q])])
-        keep = cs[ends] > cs[starts]
+        starts, ends, keep = self._runs_with_strong(active, strong, o, q)
         starts, ends = starts[keep] + o, ends[keep] + o
         if starts.size == 0:
             return []
