@@ -51,12 +51,9 @@ def best_correlation(x: np.ndarray, y: np.ndarray, max_lag: int = 2) -> float:
     return float(np.correlate(x[:n], y[:n], mode="full")[n - 1 - max_lag: n + max_lag].max())
 
 
-def similar(a: _Potential, b: _Potential, size_ratio: float, min_corr: float, max_lag: int = 2) -> bool:
-    """Same size (within ``size_ratio``) and same shape (normalised correlation >= ``min_corr``
-    at the best of a few samples' lag; polarity counts)."""
-    if max(a.ptp, b.ptp) > size_ratio * min(a.ptp, b.ptp):
-        return False
-    return best_correlation(a.snippet, b.snippet, max_lag) >= min_corr
+def same_size(a: _Potential, b: _Potential, ratio: float) -> bool:
+    """Peak-to-peak sizes within a factor ``ratio`` of each other."""
+    return max(a.ptp, b.ptp) <= ratio * min(a.ptp, b.ptp)
 
 
 def firing_intervals(d: float, isi_min: float, isi_max: float, max_missed: int) -> int:
@@ -113,12 +110,14 @@ class TrainStage:
         #: potentials this close to a recognised train are part of the same voluntary activity
         #: (another unit joining, a firing whose shape the noise spoiled)
         self.margin = int(round(context_s * fs))
+        #: one unit firing again: stricter likeness than for a train (0: check off)
+        self.pair_ratio, self.pair_corr = pair_ratio, pair_corr
+        #: the resting level: floors sampled every ``rest_step`` over the last ``rest_s``
+        self.rest_n, self.rest_step = int(round(rest_s * fs)), max(1, rest_step)
         #: a twitch stands out of a quiet background: the band-passed power in ``quiet_s`` either
         #: side of it (other twitch candidates left out) must stay below ``quiet_ratio`` x the
         #: noise power at rest; ``floor_bias`` is the true noise power over the floor squared.
         #: Voluntary activity brings many potentials too small to detect one by one.
-        self.pair_ratio, self.pair_corr = pair_ratio, pair_corr
-        self.rest_n, self.rest_step = int(round(rest_s * fs)), max(1, rest_step)
         self.quiet_n = int(round(quiet_s * fs))
         self.quiet_limit = quiet_ratio * floor_bias
         self.pad = max(1, int(round(0.005 * fs)))
@@ -160,9 +159,9 @@ class TrainStage:
         old = int(np.searchsorted(self._rest_i, at - self.rest_n - self.memory))
         if old > 256:
             self._rest_i, self._rest_v = self._rest_i[old:], self._rest_v[:, old:]
-        lo, hi = np.searchsorted(self._rest_i, [at - self.rest_n, at], side="left")
+        lo = int(np.searchsorted(self._rest_i, at - self.rest_n, side="left"))
         hi = int(np.searchsorted(self._rest_i, at, side="right"))
-        vals = self._rest_v[c, int(lo):hi]
+        vals = self._rest_v[c, lo:hi]
         vals = vals[vals == vals]
         if not vals.size:
             return 0.0
@@ -238,15 +237,15 @@ class TrainStage:
                     e = replace(e, kind="contraction", reason=verdict)
             out.append(e)
             self._held.pop(0)
+        horizon = self.held_from(until) - self.memory  # nothing older is looked at again
         for c in range(self.n_channels):
-            horizon = self.held_from(until) - self.memory
             k = bisect.bisect_left(self._recent_on[c], horizon)
             if k:
                 del self._recent[c][:k], self._recent_on[c][:k]
             spans = self._spans[c]
             while spans and spans[0][1] < horizon:
                 spans.popleft()
-        self._trim(self.held_from(until) - self.memory)
+        self._trim(horizon)
         return out
 
     def _decide(self, c: int, pot: _Potential, until: int, final: bool) -> str | None:
@@ -258,7 +257,11 @@ class TrainStage:
 
     def _verdict(self, c: int, pot: _Potential, until: int, final: bool) -> str | None:
         near = self._near(c, pot.onset - self.memory, pot.onset + self.memory)
-        sim = [p for p in near if p is pot or similar(p, pot, self.size_ratio, self.min_corr)]
+        # likeness of shape to each neighbour of train-like size, computed once per decision:
+        # similar = that size and correlation >= min_corr; the same unit again is stricter
+        corr = {id(p): best_correlation(p.snippet, pot.snippet) for p in near
+                if p is not pot and same_size(p, pot, self.size_ratio)}
+        sim = [p for p in near if p is pot or corr.get(id(p), -1.0) >= self.min_corr]
         # the decision looks ahead to a horizon set by the data alone (so it is the same for any
         # block sizes): one slowest interval, extended by each similar potential inside it, up
         # to the length of a minimal train
@@ -279,7 +282,7 @@ class TrainStage:
             return "regular firing of one motor unit (similar potentials at a voluntary rate)"
         if self.pair_ratio and any(
                 self.isi_min <= abs(p.onset - pot.onset) <= self.isi_max
-                and similar(p, pot, self.pair_ratio, self.pair_corr) for p in sim if p is not pot):
+                and same_size(p, pot, self.pair_ratio) and corr[id(p)] >= self.pair_corr for p in sim if p is not pot):
             self._spans[c].append((pot.onset, pot.onset))
             return "the same motor unit fired again at a voluntary interval"
         if any(p.voluntary and 0 < pot.onset - p.onset <= self.continue_gap for p in sim):
