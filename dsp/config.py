@@ -58,11 +58,11 @@ class DetectorConfig:
     #: hysteresis: a burst starts when the envelope exceeds ``on_threshold`` x floor and
     #: extends while it exceeds ``off_threshold`` x floor.
     on_threshold: float = 5.0
+    off_threshold: float = 2.5
     #: the smallest twitch counted, peak-to-peak µV. Surface twitches on the calf are tens to
     #: hundreds of µV; 10 µV is about 8-10x the noise of a quiet front end near 1 µV RMS, so a
     #: trace at the ADC's quantisation floor cannot turn a few-LSB spike into a twitch.
     min_twitch_uv: float = 10.0
-    off_threshold: float = 2.5
     #: active runs closer than this are one burst (doublets, zero crossings of a MUAP).
     merge_gap_ms: float = 12.0
     #: bursts closer than this form one activity cluster (a contraction's interference pattern).
@@ -89,11 +89,11 @@ class DetectorConfig:
     voluntary_margin_s: float = 0.15
     #: a twitch stands out of a quiet background: in ``quiet_context_s`` either side of it (other
     #: twitch candidates left out) the band-passed power must stay below ``quiet_context_ratio``
-    #: x the noise floor's power ("energy" detector; 0 s turns the check off)
+    #: x the noise power at rest ("energy" detector; 0 s turns the check off)
     quiet_context_s: float = 0.15
     quiet_context_ratio: float = 2.5
-    #: the noise level at rest is the quietest floor of this long (the running floor rises
-    #: during sustained voluntary activity; this one does not)
+    #: the noise level at rest is a low percentile (10th) of the floor over this long (the
+    #: running floor rises during sustained voluntary activity; this one does not)
     rest_history_s: float = 60.0
     twitch_min_ms: float = 2.0
     twitch_max_ms: float = 60.0

@@ -111,6 +111,7 @@ def _block_length(fs: float, f0: float, max_periods: int = 12) -> tuple[int, flo
 #: the largest hum swell followed across one history window, as a fraction of the hum level
 MAX_SWELL = 0.3
 
+
 class MainsCanceller:
     """Removes mains by subtracting a sinusoid per harmonic whose amplitude and phase are the
     *median* of per-block estimates over the last ``history_s``.

@@ -68,10 +68,11 @@ class Pipeline:
         self._trains = TrainStage(self.fs, n_channels, min_hz=cfg.train_min_hz, max_hz=cfg.train_max_hz,
                                   regularity=cfg.train_regularity, size_ratio=cfg.train_similarity,
                                   min_corr=cfg.train_min_corr, min_len=cfg.train_min_potentials,
-                                  context_s=cfg.voluntary_margin_s, quiet_s=cfg.quiet_context_s, quiet_ratio=cfg.quiet_context_ratio, floor_bias=bias,
+                                  context_s=cfg.voluntary_margin_s, quiet_s=cfg.quiet_context_s,
+                                  quiet_ratio=cfg.quiet_context_ratio, floor_bias=bias,
                                   pair_ratio=cfg.pair_similarity, pair_corr=cfg.pair_min_corr,
-                                  rest_s=cfg.rest_history_s,
-                                  rest_step=max(1, int(round(cfg.noise_window_s * self.fs))),
+                                  rest_s=cfg.rest_history_s, rest_step=noise_n,
+                                  # decay time of the band-pass's low edge (Butterworth: damping sqrt(1/2))
                                   ring_s=1.0 / (2.0 * math.pi * lo * math.sqrt(0.5)))
         #: after classification: one twitch across channels counts once, twitches get units
         self.units = UnitStage(self.fs, n_channels, band_high_hz=cfg.band_for(self.fs)[1])
