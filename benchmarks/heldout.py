@@ -838,7 +838,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"heldout: no case named {args.cases}", file=sys.stderr)
         return 2
     t0 = time.perf_counter()
-    jobs = [(c, args.seed, parse_overrides(args.set)) for c in specs]
+    overrides = parse_overrides(args.set)
+    try:
+        from myotwitch.dsp.config import DetectorConfig
+        DetectorConfig(**overrides)
+    except TypeError as e:
+        print(f"heldout: --set {' '.join(args.set)}: {e}", file=sys.stderr)
+        return 2
+    jobs = [(c, args.seed, overrides) for c in specs]
     if args.jobs > 1:
         import multiprocessing as mp
         with mp.get_context("fork").Pool(args.jobs) as pool:
