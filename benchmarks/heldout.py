@@ -828,7 +828,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=pathlib.Path, help="write the per-case scores and misses here")
     ap.add_argument("--compare", nargs="*", default=[], metavar="LABEL=JSON",
                     help="earlier --json outputs (e.g. of another detector commit) to tabulate beside this run")
-    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+    ap.add_argument("--set", nargs="*", action="extend", default=[], metavar="KEY=VALUE",
                     help="detector settings to override (DetectorConfig fields), e.g. detector=energy")
     args = ap.parse_args(argv)
     specs = [c for c in suite(args.quick) if not args.cases or c.name in args.cases]
