@@ -7,15 +7,17 @@ import math
 from myotwitch.dsp.bursts import Burst
 from myotwitch.dsp.config import DetectorConfig
 from myotwitch.dsp.events import Event
+from myotwitch.dsp.glitch import ImpulseFit
 
 #: below this rate the shortest potentials (3-5 ms) are only a few samples long and as sharp as
 #: a single-sample glitch, so the raw spike test would reject real twitches
 SPIKE_TEST_MIN_FS = 1500.0
 
 
-def classify(b: Burst, fs: float, cfg: DetectorConfig, t0: float = 0.0) -> Event:
+def classify(b: Burst, fs: float, cfg: DetectorConfig, t0: float = 0.0, impulse: ImpulseFit | None = None) -> Event:
     """Turn a finalised burst into an Event. Order matters: data problems first (cut by a gap,
-    clipping), then movement, then duration decides twitch vs contraction."""
+    clipping, glitches), then movement, then duration decides twitch vs contraction.
+    ``impulse``: the band-pass's impulse-response test (dsp/glitch.py), when the rate allows it."""
     duration_ms = (b.end - b.start) / fs * 1000.0
     kind, reason = "twitch", None
     if b.cut in ("gap", "end"):
@@ -24,6 +26,9 @@ def classify(b: Burst, fs: float, cfg: DetectorConfig, t0: float = 0.0) -> Event
         kind, reason = "artifact", "ADC clipping (flat top at the input range)"
     elif cfg.detector == "energy" and fs >= SPIKE_TEST_MIN_FS and b.spike_ratio >= cfg.spike_ratio:
         kind, reason = "artifact", "single-sample spike in the raw signal (ADC or cable glitch)"
+    elif (impulse is not None and b.n_bursts == 1 and b.snippet is not None
+          and impulse(b.snippet) >= cfg.impulse_fit):
+        kind, reason = "artifact", "single-sample spike (its filtered shape is the band-pass's impulse response)"
     elif b.lf_ptp_uv > cfg.lf_ratio * b.peak_to_peak_uv:
         kind, reason = "artifact", (
             f"low-frequency transient {b.lf_ptp_uv:.0f} µV around the burst (movement or electrode pop)"

@@ -87,11 +87,25 @@ class DetectorConfig:
     #: potentials this close to a contraction or to recognised voluntary firing belong to that
     #: activity (recruitment before it, derecruitment after it)
     voluntary_margin_s: float = 0.15
+    #: ... except after it ends, where the margin is this long: derecruitment trails on, and
+    #: looking back costs no waiting (the margin before an onset delays every report)
+    derecruitment_margin_s: float = 0.3
     #: a twitch stands out of a quiet background: in ``quiet_context_s`` either side of it (other
     #: twitch candidates left out) the band-passed power must stay below ``quiet_context_ratio``
     #: x the noise power at rest ("energy" detector; 0 s turns the check off)
     quiet_context_s: float = 0.15
     quiet_context_ratio: float = 2.5
+    #: ... and from ``quiet_lookback_s`` before it to ``quiet_context_s`` after it below
+    #: ``quiet_lookback_ratio`` x that power (a longer stretch of the past measures a smaller
+    #: excess without delaying the report)
+    quiet_lookback_s: float = 0.4
+    quiet_lookback_ratio: float = 2.5
+    #: phasic voluntary activity such as walking (a step about every second): a potential after
+    #: at least ``rhythm_bouts`` separate contractions that ended in the last ``rhythm_window_s``
+    #: is one more burst of it (0 s turns the check off). A twitch just after one contraction
+    #: still counts.
+    rhythm_window_s: float = 3.0
+    rhythm_bouts: int = 2
     #: the noise level at rest is a low percentile (10th) of the floor over this long (the
     #: running floor rises during sustained voluntary activity; this one does not)
     rest_history_s: float = 60.0
@@ -103,6 +117,11 @@ class DetectorConfig:
     #: of the raw peak-to-peak around it is a single-sample glitch, not a potential (1.0 for an
     #: ideal glitch; a 5 ms potential sampled at 2 kHz stays below 0.5, at 1 kHz mostly below 0.8).
     spike_ratio: float = 0.8
+    #: a burst whose band-passed waveform (4 ms either side of its peak) correlates at least this
+    #: well with the band-pass's impulse response is a one-sample glitch (dsp/glitch.py; fs >= 900
+    #: Hz). Simulated 5-30 ms potentials at 1 and 2 kHz stay below 0.95 at every size, while
+    #: glitches 12x the noise or larger reach it; 1 turns the test off.
+    impulse_fit: float = 0.95
     #: movement / electrode-pop test: low-frequency swing around the burst vs the burst itself.
     lf_low_hz: float = 1.0
     lf_cutoff_hz: float = 8.0
@@ -167,14 +186,16 @@ class DetectorConfig:
             "noise_min_history_s", "on_threshold", "off_threshold", "merge_gap_ms", "cluster_gap_ms",
             "twitch_min_ms", "twitch_max_ms", "contraction_min_ms", "lf_low_hz", "lf_cutoff_hz", "lf_ratio",
             "episode_gap_s", "episode_max_s", "max_burst_s", "clip_run", "dense_min_potentials", "dense_min_hz",
-            "spike_ratio", "energy_on_threshold", "train_min_hz", "train_max_hz", "train_regularity", "train_similarity",
-            "train_min_corr", "train_min_potentials", "quiet_context_ratio", "rest_history_s",
+            "spike_ratio", "impulse_fit", "energy_on_threshold", "train_min_hz", "train_max_hz", "train_regularity", "train_similarity",
+            "train_min_corr", "train_min_potentials", "quiet_context_ratio", "quiet_lookback_ratio", "rhythm_bouts",
+            "rest_history_s",
         ]
         for name in positive:
             value = getattr(self, name)
             if not value > 0:
                 raise ConfigError(f"{name} must be > 0, got {value!r}")
-        for name in ("settle_s", "lf_context_ms", "quiet_context_s", "min_twitch_uv", "voluntary_margin_s"):
+        for name in ("settle_s", "lf_context_ms", "quiet_context_s", "quiet_lookback_s", "min_twitch_uv",
+                     "voluntary_margin_s", "derecruitment_margin_s", "rhythm_window_s"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         if self.lf_low_hz >= self.lf_cutoff_hz:

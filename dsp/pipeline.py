@@ -20,6 +20,8 @@ from myotwitch.dsp.energy import MultiScaleEnergy, TailWeight, floor_bias, thres
 from myotwitch.dsp.episodes import EpisodeGrouper
 from myotwitch.dsp.events import Episode, Event, Gap
 from myotwitch.dsp.filters import StreamingSOS, bandpass_sos, lowpass_sos
+from myotwitch.dsp.glitch import MIN_FS as IMPULSE_MIN_FS
+from myotwitch.dsp.glitch import ImpulseFit
 from myotwitch.dsp.mains import MainsCanceller, MainsEstimate, estimate_mains
 from myotwitch.dsp.noise import NoiseFloor
 from myotwitch.dsp.trains import TrainStage
@@ -61,6 +63,8 @@ class Pipeline:
                                        cfg.noise_percentile)
         tail = TailWeight(n_channels, noise_n, max(1, int(round(cfg.noise_history_s / cfg.noise_window_s))))
         self._energy = MultiScaleEnergy(n_channels, windows, table, tail)
+        self._impulse = (ImpulseFit(bandpass_sos(lo, hi, self.fs, cfg.band_order), max(1, round(4 * ms)))
+                         if cfg.detector == "energy" and self.fs >= IMPULSE_MIN_FS and cfg.impulse_fit < 1 else None)
         self._probe_n = max(1, round(cfg.mains_probe_s * self.fs))
         self._settle_n = round(cfg.settle_s * self.fs)
         self._episodes = EpisodeGrouper(cfg.episode_gap_s, cfg.episode_max_s)
@@ -68,8 +72,11 @@ class Pipeline:
         self._trains = TrainStage(self.fs, n_channels, min_hz=cfg.train_min_hz, max_hz=cfg.train_max_hz,
                                   regularity=cfg.train_regularity, size_ratio=cfg.train_similarity,
                                   min_corr=cfg.train_min_corr, min_len=cfg.train_min_potentials,
-                                  context_s=cfg.voluntary_margin_s, quiet_s=cfg.quiet_context_s,
+                                  context_s=cfg.voluntary_margin_s, after_s=cfg.derecruitment_margin_s,
+                                  quiet_s=cfg.quiet_context_s,
                                   quiet_ratio=cfg.quiet_context_ratio, floor_bias=bias,
+                                  lookback_s=cfg.quiet_lookback_s, lookback_ratio=cfg.quiet_lookback_ratio,
+                                  rhythm_s=cfg.rhythm_window_s, rhythm_bouts=cfg.rhythm_bouts,
                                   pair_ratio=cfg.pair_similarity, pair_corr=cfg.pair_min_corr,
                                   rest_s=cfg.rest_history_s, rest_step=noise_n,
                                   # decay time of the band-pass's low edge (Butterworth: damping sqrt(1/2))
@@ -301,7 +308,8 @@ class Pipeline:
         if self.config.detector == "envelope":
             events = self.units.process([classify(b, self.fs, self.config) for b in bursts], until, final)
         else:
-            events = self._trains.process([(b, classify(b, self.fs, self.config)) for b in bursts], until, final)
+            events = self._trains.process([(b, classify(b, self.fs, self.config, impulse=self._impulse))
+                                           for b in bursts], until, final)
             events = self.units.process(events, self._trains.held_from(until), final)
         if not events:
             if self._episodes.has_open:

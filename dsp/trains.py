@@ -30,6 +30,7 @@ from myotwitch.dsp.events import Event
 REST_PERCENTILE = 10.0
 
 EDGE = "at the edge of voluntary activity (recruitment or derecruitment)"
+RHYTHM = "during phasic voluntary activity (bursts of it keep coming, as in walking)"
 
 
 @dataclass
@@ -98,7 +99,9 @@ class TrainStage:
                  size_ratio: float, min_corr: float, min_len: int, context_s: float = 0.15,
                  quiet_s: float = 0.0, quiet_ratio: float = 2.0, floor_bias: float = 1.0,
                  pair_ratio: float = 0.0, pair_corr: float = 0.9, rest_s: float = 60.0,
-                 rest_step: int = 100, ring_s: float = 0.011) -> None:
+                 rest_step: int = 100, ring_s: float = 0.011, lookback_s: float = 0.0,
+                 lookback_ratio: float = 2.0, rhythm_s: float = 0.0, rhythm_bouts: int = 2,
+                 bout_gap_s: float = 0.3, after_s: float | None = None) -> None:
         self.fs = fs
         self.n_channels = n_channels
         self.isi_min = fs / max_hz
@@ -110,6 +113,9 @@ class TrainStage:
         #: potentials this close to a recognised train are part of the same voluntary activity
         #: (another unit joining, a firing whose shape the noise spoiled)
         self.margin = int(round(context_s * fs))
+        #: ... and this long after it ends (derecruitment): the past costs no waiting, so it
+        #: can reach further than the look ahead to an onset
+        self.margin_after = self.margin if after_s is None else int(round(after_s * fs))
         #: one unit firing again: stricter likeness than for a train (0: check off)
         self.pair_ratio, self.pair_corr = pair_ratio, pair_corr
         #: the resting level: floors sampled every ``rest_step`` over the last ``rest_s``
@@ -120,6 +126,18 @@ class TrainStage:
         #: Voluntary activity brings many potentials too small to detect one by one.
         self.quiet_n = int(round(quiet_s * fs))
         self.quiet_limit = quiet_ratio * floor_bias
+        #: ... and over a longer stretch of the past (``lookback_s`` before it to ``quiet_s`` after
+        #: it) below ``lookback_ratio`` x that power: more samples measure a smaller excess, and
+        #: the past costs no waiting. Sparse voluntary firing (the step of a walk, the ramp of a
+        #: contraction) lifts it; the rest around a twitch does not.
+        self.lookback_n = max(int(round(lookback_s * fs)), self.quiet_n) if self.quiet_n else 0
+        self.lookback_limit = lookback_ratio * floor_bias
+        #: phasic voluntary activity (walking): at least ``rhythm_bouts`` separate contractions
+        #: (apart by more than ``bout_gap_s``) ended in the ``rhythm_s`` before a potential: it is
+        #: one more burst of that activity (0: check off). Contractions only: a train or a busy
+        #: background between two brisk movements does not make a rhythm.
+        self.rhythm_n, self.rhythm_bouts = int(round(rhythm_s * fs)), rhythm_bouts
+        self.bout_gap_n = int(round(bout_gap_s * fs))
         self.pad = max(1, int(round(0.005 * fs)))
         self.ring_n = ring_s * fs
         self.reset()
@@ -130,6 +148,7 @@ class TrainStage:
         self._recent: list[list[_Potential]] = [[] for _ in range(self.n_channels)]
         self._recent_on: list[list[int]] = [[] for _ in range(self.n_channels)]
         self._spans: list[deque[tuple[int, int]]] = [deque() for _ in range(self.n_channels)]
+        self._contractions: list[deque[tuple[int, int]]] = [deque() for _ in range(self.n_channels)]
         self._y2 = np.empty((self.n_channels, 0))  # recent squared band-passed signal
         self._y2_start = 0  # absolute index of _y2[:, 0]
         self._rest_i = np.zeros(0, dtype=np.int64)  # absolute grid indices of the floor samples
@@ -169,7 +188,7 @@ class TrainStage:
         return float(np.partition(vals, k)[k])
 
     def _trim(self, horizon: int) -> None:
-        drop = min(max(0, horizon - self.quiet_n - self._y2_start), self._y2.shape[1])
+        drop = min(max(0, horizon - self.lookback_n - self._y2_start), self._y2.shape[1])
         if drop > 4096 or drop == self._y2.shape[1]:
             self._y2 = self._y2[:, drop:]
             self._y2_start += drop
@@ -180,12 +199,13 @@ class TrainStage:
         return self._recent[c][bisect.bisect_left(on, a): bisect.bisect_right(on, b)]
 
     def _busy_background(self, c: int, pot: _Potential) -> bool:
-        """Is the background around the potential louder than rest?"""
-        lo, hi = pot.onset - self.quiet_n, pot.offset + self.quiet_n
-        end = self._y2_start + self._y2.shape[1]
-        lo, hi = max(lo, self._y2_start), min(hi, end)
+        """Is the background around the potential louder than rest (``quiet_n`` either side of
+        it, or from ``lookback_n`` before it to ``quiet_n`` after it)?"""
+        start, end = self._y2_start, self._y2_start + self._y2.shape[1]
+        lo, hi = max(pot.onset - self.lookback_n, start), min(pot.offset + self.quiet_n, end)
+        near_lo = max(pot.onset - self.quiet_n, start)
         rest = min(self.rest_floor(c, pot.onset) or pot.floor, pot.floor)
-        if hi <= lo or not rest > 0:
+        if hi <= near_lo or not rest > 0:
             return False
         keep = np.ones(hi - lo, bool)
         recent = self._near(c, lo - self.memory, hi + self.memory)
@@ -202,11 +222,31 @@ class TrainStage:
             a, b = max(p.onset - pad, lo), min(p.offset + pad, hi)
             if a < b:
                 keep[a - lo: b - lo] = False
-        n = int(keep.sum())
+        y2 = self._y2[c, lo - start: hi - start]
+        k = near_lo - lo  # the near window is keep[k:]
+        near = keep[k:]
+        n = int(near.sum())
         if n < self.quiet_n // 2:
             return False  # the neighbourhood is candidates, not background
-        power = float(self._y2[c, lo - self._y2_start: hi - self._y2_start][keep].mean())
-        return power > self.quiet_limit * rest * rest
+        rest2 = rest * rest
+        near_sum = float(np.dot(y2[k:], near))
+        if near_sum > self.quiet_limit * rest2 * n:
+            return True
+        if k <= 0:
+            return False
+        n_all = n + int(keep[:k].sum())
+        return near_sum + float(np.dot(y2[:k], keep[:k])) > self.lookback_limit * rest2 * n_all
+
+    def _bouts_before(self, c: int, at: int) -> int:
+        """Separate contractions on channel c (closer than ``bout_gap_n`` is one) that ended in
+        the ``rhythm_n`` samples before ``at``."""
+        spans = sorted((a, b) for a, b in self._contractions[c] if at - self.rhythm_n <= b < at)
+        bouts, end = 0, None
+        for a, b in spans:
+            if end is None or a - end > self.bout_gap_n:
+                bouts += 1
+            end = b if end is None else max(end, b)
+        return bouts
 
     def held_from(self, until: int) -> int:
         """No event released later starts before this sample."""
@@ -217,6 +257,7 @@ class TrainStage:
         for b, e in sorted(pairs, key=lambda p: p[1].onset_sample):
             if e.kind == "contraction":
                 self._spans[e.channel].append((e.onset_sample, e.offset_sample))
+                self._contractions[e.channel].append((e.onset_sample, e.offset_sample))
             pot = None
             if e.kind == "twitch" and b.snippet is not None:
                 pot = _Potential(e.onset_sample, e.peak_to_peak_uv, b.snippet, e.offset_sample, b.floor_uv)
@@ -245,6 +286,9 @@ class TrainStage:
             spans = self._spans[c]
             while spans and spans[0][1] < horizon:
                 spans.popleft()
+            bouts = self._contractions[c]
+            while bouts and bouts[0][1] < horizon - self.rhythm_n:
+                bouts.popleft()
         self._trim(horizon)
         return out
 
@@ -289,8 +333,10 @@ class TrainStage:
             # a unit already seen firing voluntarily, after firings too small to detect
             self._spans[c].append((pot.onset, pot.onset))
             return "a voluntary motor unit firing on (its last firings were too small to see)"
-        if any(a - self.margin <= pot.onset <= b + self.margin for a, b in self._spans[c]):
+        if any(a - self.margin <= pot.onset <= b + self.margin_after for a, b in self._spans[c]):
             return EDGE
+        if self.rhythm_n and self._bouts_before(c, pot.onset) >= self.rhythm_bouts:
+            return RHYTHM
         if self.quiet_n and self._busy_background(c, pot):
             self._spans[c].append((pot.onset, pot.offset))
             return "inside low-level voluntary activity (the background around it is not at rest)"

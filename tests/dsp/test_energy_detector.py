@@ -233,3 +233,124 @@ def test_quantisation_level_spikes_are_below_the_minimum_size():
     assert any("smallest twitch counted" in (e.reason or "") for e in r.events)
     loose = detect(x, fs, DetectorConfig(mains="off", min_twitch_uv=0.0))
     assert _found(loose.events, small) >= 2  # the limit, not the detector, drops them
+
+
+def _impulse_ptp(fs: float) -> float:
+    """Band-passed peak-to-peak of a unit single-sample impulse."""
+    sos = bandpass_sos(20.0, min(450.0, 0.45 * fs), fs)
+    imp = np.zeros(int(0.1 * fs))
+    imp[10] = 1.0
+    return float(np.ptp(signal.sosfilt(sos, imp)))
+
+
+@pytest.mark.parametrize("fs", [1000.0, 2000.0])
+def test_single_sample_glitches_are_artefacts_and_short_potentials_twitches(fs):
+    rng = np.random.default_rng(int(fs))
+    noise = 3.0
+    x = rng.standard_normal(int(60 * fs)) * noise
+    sos = bandpass_sos(20.0, min(450.0, 0.45 * fs), fs)
+    noise_bp = float(np.std(signal.sosfilt(sos, x)))
+    glitches = [6.0, 14.0, 22.0, 30.0, 38.0]
+    potentials = [10.0, 18.0, 26.0, 34.0, 42.0]
+    for t in glitches:  # 25x the noise after the band-pass, as from one bad sample
+        x[int(t * fs)] += rng.choice([-1, 1]) * 25 * noise_bp / _impulse_ptp(fs)
+    for t, dur in zip(potentials, (5.0, 6.0, 8.0, 12.0, 20.0)):  # the same size, 5-20 ms long
+        w = hr_muap(dur, fs, rng)
+        ptp = np.ptp(signal.sosfilt(sos, np.r_[w, np.zeros(int(0.05 * fs))]))
+        i = int(t * fs)
+        x[i:i + w.size] += w * 25 * noise_bp / ptp
+    r = detect(x, fs, ENERGY)
+    assert _found(r.events, potentials) == len(potentials)
+    assert _found(r.events, glitches) == 0
+    why = [e.reason for e in r.events if e.kind == "artifact"]
+    assert sum("impulse response" in (w or "") or "single-sample" in (w or "") for w in why) >= len(glitches)
+    if fs < 1500:  # below the raw-sample spike test's rate, only the shape test catches them
+        off = detect(x, fs, ENERGY.replace(impulse_fit=1.0))
+        assert _found(off.events, glitches) >= 4
+
+
+def test_impulse_fit_is_one_for_an_impulse_and_lower_for_a_potential():
+    from myotwitch.dsp.glitch import ImpulseFit
+    fs = 1000.0
+    sos = bandpass_sos(20.0, 450.0, fs)
+    fit = ImpulseFit(sos, 4)
+    imp = np.zeros(200)
+    imp[50] = 1.0
+    y = signal.sosfilt(sos, imp)
+    i = int(np.argmax(np.abs(y)))
+    snip = y[i - 8: i + 9] / np.linalg.norm(y[i - 8: i + 9])
+    assert fit(snip) == pytest.approx(1.0, abs=1e-9)
+    w = hr_muap(10.0, fs, np.random.default_rng(1))
+    y = signal.sosfilt(sos, np.r_[np.zeros(50), w, np.zeros(50)])
+    i = int(np.argmax(np.abs(y)))
+    snip = y[i - 8: i + 9] / np.linalg.norm(y[i - 8: i + 9])
+    assert fit(snip) < 0.9
+
+
+def _contraction(x: np.ndarray, fs: float, t0: float, length: float, uv: float, rng) -> None:
+    """Dense band-limited activity (an interference pattern) of ``uv`` RMS."""
+    i, n = int(t0 * fs), int(length * fs)
+    burst = signal.sosfilt(bandpass_sos(30.0, 300.0, fs), rng.standard_normal(n + 200))[200:]
+    x[i:i + n] += burst / np.std(burst) * uv * np.hanning(n) ** 0.3
+
+
+def test_potentials_between_the_bursts_of_walking_are_voluntary_but_not_after_one_contraction():
+    rng = np.random.default_rng(44)
+    fs, noise = 1000.0, 3.0
+    x = rng.standard_normal(int(110 * fs)) * noise
+    for k in range(10):  # steps: a 0.45 s burst every second from 70 s on
+        _contraction(x, fs, 70.0 + k, 0.45, 40 * noise, rng)
+    _contraction(x, fs, 90.0, 1.0, 40 * noise, rng)  # one contraction alone
+    between = [73.8, 75.8, 77.8]  # 0.35 s after a step ends, 0.2 s before the next
+    after_one = [91.5]  # 0.5 s after the lone contraction
+    at_rest = [20.0, 40.0, 60.0]
+    for t in between + after_one + at_rest:
+        w = hr_muap(rng.uniform(6, 15), fs, rng) * noise * 30
+        i = int(t * fs)
+        x[i:i + w.size] += w
+    rhythm_only = ENERGY.replace(quiet_context_s=0.0)  # the busy-background checks see the steps too
+    r = detect(x, fs, rhythm_only)
+    assert _found(r.events, at_rest + after_one) == len(at_rest) + 1
+    assert _found(r.events, between) == 0
+    assert any("phasic voluntary activity" in (e.reason or "") for e in r.events if 73 < e.onset_s < 78)
+    assert _found(detect(x, fs, ENERGY).events, between) == 0  # and with every check on
+    off = detect(x, fs, rhythm_only.replace(rhythm_window_s=0.0))
+    assert _found(off.events, between) == len(between)  # the rule, not something else, drops them
+
+
+def test_derecruitment_reaches_further_than_recruitment():
+    rng = np.random.default_rng(45)
+    fs, noise = 1000.0, 3.0
+    x = rng.standard_normal(int(80 * fs)) * noise
+    _contraction(x, fs, 30.0, 1.0, 40 * noise, rng)
+    _contraction(x, fs, 50.0, 1.0, 40 * noise, rng)
+    trailing, later = [31.25], [51.45]  # 0.25 s and 0.45 s after the contractions end
+    for t in trailing + later:
+        w = hr_muap(10.0, fs, rng) * noise * 30
+        i = int(t * fs)
+        x[i:i + w.size] += w
+    margins_only = ENERGY.replace(quiet_context_s=0.0)  # the busy-background checks see the tail too
+    r = detect(x, fs, margins_only)
+    assert _found(r.events, trailing) == 0 and _found(r.events, later) == 1
+    assert any("edge of voluntary activity" in (e.reason or "") for e in r.events if 31 < e.onset_s < 31.5)
+    short = detect(x, fs, margins_only.replace(derecruitment_margin_s=0.15))
+    assert _found(short.events, trailing) == 1
+
+
+def test_activity_in_the_recent_past_makes_the_background_busy():
+    """A potential 0.35 s after a contraction: past the derecruitment margin and outside the
+    +-0.15 s window, but the look-back still sees the contraction's last moments."""
+    rng = np.random.default_rng(46)
+    fs, noise = 1000.0, 3.0
+    x = rng.standard_normal(int(80 * fs)) * noise
+    at = [40.0, 55.0]
+    for t in at:
+        _contraction(x, fs, t - 1.35, 1.0, 40 * noise, rng)
+        w = hr_muap(10.0, fs, rng) * noise * 30
+        i = int(t * fs)
+        x[i:i + w.size] += w
+    r = detect(x, fs, ENERGY)
+    assert _found(r.events, at) == 0
+    assert all("low-level voluntary activity" in (e.reason or "") for e in r.events
+               if any(abs(e.onset_s - t) < 0.03 for t in at))
+    assert _found(detect(x, fs, ENERGY.replace(quiet_lookback_s=0.0)).events, at) == len(at)

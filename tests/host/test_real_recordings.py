@@ -31,15 +31,13 @@ RECORDINGS = {r.file: r for r in MANIFEST.recordings}
 WITH_QUIET = [r for r in MANIFEST.recordings if r.quiet]
 SEEDS = (0, 1, 2, 3)  # ~170 injected twitches in all
 
-#: false twitches the shape-aware detector of 2026-12-04 still reports (the envelope detector
+#: false twitches the shape-aware detector still reports (the envelope detector
 #: before issue #15 reported 5, 15, 15, 9, 17 and 15 on these files); strict, so an
 #: improvement must update this table
 CURRENT_FALSE_TWITCHES = {
-    "biceps-cyclic-contractions.edf": 3,
+    "biceps-cyclic-contractions.edf": 2,
     "biceps-flexion-extension.edf": 2,
-    "thumb-adductor-contractions.edf": 14,
-    "thumb-adductor-16bit.edf": 2,
-    "thumb-adductor-8bit.edf": 1,
+    "thumb-adductor-contractions.edf": 5,
 }
 
 
@@ -96,7 +94,7 @@ def test_false_twitches_on_voluntary_recordings_never_grow():
         assert _as_recorded(name).twitches <= CURRENT_FALSE_TWITCHES.get(name, 0), name
 
 
-@pytest.mark.xfail(strict=True, reason="current detector: 5 false twitches in single-unit trains (was 11); issue #15")
+@pytest.mark.xfail(strict=True, reason="current detector: 1 false twitch in single-unit trains (was 11); issue #15")
 def test_single_motor_unit_trains_yield_no_twitches():
     # issue #15, item 2: a sparse, regular train of similar potentials at ~5-30 Hz is a motor
     # unit under voluntary control, even when it never builds an envelope
