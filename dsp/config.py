@@ -85,10 +85,11 @@ class DetectorConfig:
     pair_similarity: float = 1.3
     pair_min_corr: float = 0.85
     #: potentials this close to a contraction or to recognised voluntary firing belong to that
-    #: activity (recruitment before it, derecruitment after it)
-    voluntary_margin_s: float = 0.15
+    #: activity (recruitment before it, derecruitment after it). Looking ahead this far costs no
+    #: extra delay: every decision already waits one slowest firing interval (1 / train_min_hz).
+    voluntary_margin_s: float = 0.2
     #: ... except after it ends, where the margin is this long: derecruitment trails on, and
-    #: looking back costs no waiting (the margin before an onset delays every report)
+    #: looking back costs no waiting (looking further ahead than the margin above would)
     derecruitment_margin_s: float = 0.3
     #: a twitch stands out of a quiet background: in ``quiet_context_s`` either side of it (other
     #: twitch candidates left out) the band-passed power must stay below ``quiet_context_ratio``

@@ -41,6 +41,8 @@ class _Potential:
     offset: int = 0
     floor: float = 0.0  # noise floor (µV RMS) at the potential
     voluntary: bool = False  # recognised as a firing of a voluntary unit
+    need: int = 0  # the decision waits for data up to here ...
+    seen: int = -1  # ... unless candidates arrived on the channel since (their count then)
 
 
 def best_correlation(x: np.ndarray, y: np.ndarray, max_lag: int = 2) -> float:
@@ -147,11 +149,12 @@ class TrainStage:
         # twitch candidates per channel in onset order, with their onsets for bisection
         self._recent: list[list[_Potential]] = [[] for _ in range(self.n_channels)]
         self._recent_on: list[list[int]] = [[] for _ in range(self.n_channels)]
+        self._inserted = [0] * self.n_channels  # candidates ever added per channel
         self._spans: list[deque[tuple[int, int]]] = [deque() for _ in range(self.n_channels)]
         self._contractions: list[deque[tuple[int, int]]] = [deque() for _ in range(self.n_channels)]
         self._y2 = np.empty((self.n_channels, 0))  # recent squared band-passed signal
         self._y2_start = 0  # absolute index of _y2[:, 0]
-        self._rest_i = np.zeros(0, dtype=np.int64)  # absolute grid indices of the floor samples
+        self._rest_i: list[int] = []  # absolute grid indices of the floor samples (bisected per twitch)
         self._rest_v = np.zeros((self.n_channels, 0))  # the floor there, per channel
 
     def feed(self, y: np.ndarray, floor: np.ndarray, start: int) -> None:
@@ -168,18 +171,21 @@ class TrainStage:
         first = -(-start // self.rest_step) * self.rest_step
         idx = np.arange(first, start + y.shape[1], self.rest_step)
         if idx.size:
-            self._rest_i = np.concatenate([self._rest_i, idx])
+            self._rest_i += idx.tolist()
             self._rest_v = np.concatenate([self._rest_v, floor[:, idx - start]], axis=1)  # NaN: settling
 
     def rest_floor(self, c: int, at: int) -> float:
         """A low percentile (``REST_PERCENTILE``, the order statistic below it) of channel c's
         noise floor in the ``rest_s`` before sample ``at``: the level of the muscle at rest,
         which the running floor leaves during sustained activity."""
-        old = int(np.searchsorted(self._rest_i, at - self.rest_n - self.memory))
-        if old > 256:
-            self._rest_i, self._rest_v = self._rest_i[old:], self._rest_v[:, old:]
-        lo = int(np.searchsorted(self._rest_i, at - self.rest_n, side="left"))
-        hi = int(np.searchsorted(self._rest_i, at, side="right"))
+        idx = self._rest_i
+        lo = bisect.bisect_left(idx, at - self.rest_n)
+        if lo > 256 and idx[lo - 257] < at - self.rest_n - self.memory:
+            old = bisect.bisect_left(idx, at - self.rest_n - self.memory)
+            del idx[:old]
+            self._rest_v = self._rest_v[:, old:]
+            lo -= old
+        hi = bisect.bisect_right(idx, at, lo)
         vals = self._rest_v[c, lo:hi]
         vals = vals[vals == vals]
         if not vals.size:
@@ -265,6 +271,7 @@ class TrainStage:
                 k = bisect.bisect_right(on, pot.onset)
                 on.insert(k, pot.onset)
                 self._recent[e.channel].insert(k, pot)
+                self._inserted[e.channel] += 1
             self._held.append((e, pot))
         self._held.sort(key=lambda p: p[0].onset_sample)
         out: list[Event] = []
@@ -300,7 +307,16 @@ class TrainStage:
         return why
 
     def _verdict(self, c: int, pot: _Potential, until: int, final: bool) -> str | None:
+        if not final and until < pot.need and pot.seen == self._inserted[c]:
+            return None  # still waiting, and no candidate arrived that could move the horizon
         near = self._near(c, pot.onset - self.memory, pot.onset + self.memory)
+        if len(near) == 1 and self.min_len > 1:  # alone: no train, pair or unit firing on
+            need = max(pot.onset + self.isi_max, pot.onset + self.margin,
+                       pot.offset + self.quiet_n if self.quiet_n else 0)
+            if not final and until < need:
+                pot.need, pot.seen = need, self._inserted[c]
+                return None
+            return self._context(c, pot)
         # likeness of shape to each neighbour of train-like size, computed once per decision:
         # similar = that size and correlation >= min_corr; the same unit again is stricter
         corr = {id(p): best_correlation(p.snippet, pot.snippet) for p in near
@@ -316,6 +332,7 @@ class TrainStage:
             horizon = min(max(horizon, t + self.isi_max), cap)
         need = max(horizon, pot.onset + self.margin, pot.offset + self.quiet_n if self.quiet_n else 0)
         if not final and until < need:
+            pot.need, pot.seen = need, self._inserted[c]
             return None  # a potential that would change the answer may still come
         sim = [p for p in sim if p.onset <= horizon]
         times = sorted({p.onset for p in sim})
@@ -333,6 +350,10 @@ class TrainStage:
             # a unit already seen firing voluntarily, after firings too small to detect
             self._spans[c].append((pot.onset, pot.onset))
             return "a voluntary motor unit firing on (its last firings were too small to see)"
+        return self._context(c, pot)
+
+    def _context(self, c: int, pot: _Potential) -> str:
+        """The verdict from the potential's surroundings alone (no similar potentials)."""
         if any(a - self.margin <= pot.onset <= b + self.margin_after for a, b in self._spans[c]):
             return EDGE
         if self.rhythm_n and self._bouts_before(c, pot.onset) >= self.rhythm_bouts:
