@@ -50,7 +50,9 @@ class DetectorConfig:
     #: detection: the band-passed energy summed over windows of these lengths (ms), centred on
     #: each sample, each against its own threshold (dsp/energy.py); a burst starts where any
     #: window's energy is as unlikely in noise as one sample beyond ``on_threshold`` x floor.
-    energy_windows_ms: tuple[float, ...] = (10.0, 20.0)
+    #: Three lengths span the 5-30 ms of a twitch; the 25 ms window also joins the sparse
+    #: potentials of a walking step into one burst (a contraction), which (10, 20) left apart.
+    energy_windows_ms: tuple[float, ...] = (7.0, 14.0, 25.0)
     #: the "energy" detector's threshold: every window is held to the false-alarm probability of
     #: one Gaussian sample beyond this many floors (5.8: under 1 false twitch per hour in Gaussian
     #: noise at 500-2000 Hz, measured).

@@ -41,7 +41,7 @@ class _Potential:
     offset: int = 0
     floor: float = 0.0  # noise floor (µV RMS) at the potential
     voluntary: bool = False  # recognised as a firing of a voluntary unit
-    need: int = 0  # the decision waits for data up to here ...
+    need: float = 0.0  # the decision waits for data up to here ...
     seen: int = -1  # ... unless candidates arrived on the channel since (their count then)
 
 
@@ -355,6 +355,7 @@ class TrainStage:
     def _context(self, c: int, pot: _Potential) -> str:
         """The verdict from the potential's surroundings alone (no similar potentials)."""
         if any(a - self.margin <= pot.onset <= b + self.margin_after for a, b in self._spans[c]):
+            self._spans[c].append((pot.onset, pot.offset))  # the edge moves with it
             return EDGE
         if self.rhythm_n and self._bouts_before(c, pot.onset) >= self.rhythm_bouts:
             return RHYTHM

@@ -37,7 +37,7 @@ SEEDS = (0, 1, 2, 3)  # ~170 injected twitches in all
 CURRENT_FALSE_TWITCHES = {
     "biceps-cyclic-contractions.edf": 2,
     "biceps-flexion-extension.edf": 1,
-    "thumb-adductor-contractions.edf": 5,
+    "thumb-adductor-contractions.edf": 3,
 }
 
 
@@ -94,7 +94,6 @@ def test_false_twitches_on_voluntary_recordings_never_grow():
         assert _as_recorded(name).twitches <= CURRENT_FALSE_TWITCHES.get(name, 0), name
 
 
-@pytest.mark.xfail(strict=True, reason="current detector: 1 false twitch in single-unit trains (was 11); issue #15")
 def test_single_motor_unit_trains_yield_no_twitches():
     # issue #15, item 2: a sparse, regular train of similar potentials at ~5-30 Hz is a motor
     # unit under voluntary control, even when it never builds an envelope
@@ -146,7 +145,7 @@ def _injected(size):
     pytest.param((10.0, 20.0), 0.98, marks=pytest.mark.xfail(
         strict=True, reason="current detector: recall 0.85 at 10-20x (was 0.84); issue #15"), id="10-20x-issue"),
     pytest.param((8.0, 10.0), 0.90, marks=pytest.mark.xfail(
-        strict=True, reason="current detector: recall 0.53 at 8-10x (was 0.30); issue #15"), id="8-10x-issue"),
+        strict=True, reason="current detector: recall 0.56 at 8-10x (was 0.30); issue #15"), id="8-10x-issue"),
     # large twitches on real background: the current detector finds them all; keep it so
     pytest.param((20.0, 40.0), 0.98, id="20-40x"),
 ])
