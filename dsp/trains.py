@@ -54,6 +54,19 @@ def best_correlation(x: np.ndarray, y: np.ndarray, max_lag: int = 2) -> float:
     return float(np.correlate(x[:n], y[:n], mode="full")[n - 1 - max_lag: n + max_lag].max())
 
 
+def best_correlations(xs: list[np.ndarray], y: np.ndarray, max_lag: int = 2) -> list[float]:
+    """``best_correlation`` of each of ``xs`` with ``y`` (one product per lag for all of them
+    when they share y's length, which the snippets of one pipeline do)."""
+    n = y.size
+    if n < 3 or any(x.size != n for x in xs):
+        return [best_correlation(x, y, max_lag) for x in xs]
+    X = np.stack(xs)
+    best = X[:, max_lag:] @ y[: n - max_lag]
+    for lag in range(-max_lag, max_lag):
+        np.maximum(best, X[:, lag:] @ y[: n - lag] if lag >= 0 else X[:, : n + lag] @ y[-lag:], out=best)
+    return best.tolist()
+
+
 def same_size(a: _Potential, b: _Potential, ratio: float) -> bool:
     """Peak-to-peak sizes within a factor ``ratio`` of each other."""
     return max(a.ptp, b.ptp) <= ratio * min(a.ptp, b.ptp)
@@ -319,8 +332,8 @@ class TrainStage:
             return self._context(c, pot)
         # likeness of shape to each neighbour of train-like size, computed once per decision:
         # similar = that size and correlation >= min_corr; the same unit again is stricter
-        corr = {id(p): best_correlation(p.snippet, pot.snippet) for p in near
-                if p is not pot and same_size(p, pot, self.size_ratio)}
+        others = [p for p in near if p is not pot and same_size(p, pot, self.size_ratio)]
+        corr = dict(zip(map(id, others), best_correlations([p.snippet for p in others], pot.snippet))) if others else {}
         sim = [p for p in near if p is pot or corr.get(id(p), -1.0) >= self.min_corr]
         # the decision looks ahead to a horizon set by the data alone (so it is the same for any
         # block sizes): one slowest interval, extended by each similar potential inside it, up
