@@ -826,7 +826,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--exact-mains", action="store_true",
                     help="diagnostic only: mains exactly at 50/60 Hz (the suite draws up to +-0.05 Hz, like real grids)")
     ap.add_argument("--json", type=pathlib.Path, help="write the per-case scores and misses here")
-    ap.add_argument("--compare", nargs="*", default=[], metavar="LABEL=JSON",
+    ap.add_argument("--compare", nargs="*", action="extend", default=[], metavar="LABEL=JSON",
                     help="earlier --json outputs (e.g. of another detector commit) to tabulate beside this run")
     ap.add_argument("--set", nargs="*", action="extend", default=[], metavar="KEY=VALUE",
                     help="detector settings to override (DetectorConfig fields), e.g. detector=energy")
