@@ -14,6 +14,15 @@ from myotwitch.dsp.glitch import ImpulseFit
 SPIKE_TEST_MIN_FS = 1500.0
 
 
+def impulse_threshold(b: Burst, cfg: DetectorConfig) -> float:
+    """The glitch-shape threshold for this burst's size: noise pulls a small glitch's fit to the
+    impulse response down (and a small potential's too), so from ``impulse_fit`` at 12x the
+    floor it falls linearly to ``impulse_fit_low`` at 8x."""
+    snr = b.peak_to_peak_uv / b.floor_uv if b.floor_uv > 0 else math.inf
+    t = min(max((snr - 8.0) / 4.0, 0.0), 1.0)
+    return cfg.impulse_fit_low + t * (cfg.impulse_fit - cfg.impulse_fit_low)
+
+
 def classify(b: Burst, fs: float, cfg: DetectorConfig, t0: float = 0.0, impulse: ImpulseFit | None = None) -> Event:
     """Turn a finalised burst into an Event. Order matters: data problems first (cut by a gap,
     clipping, glitches), then movement, then duration decides twitch vs contraction.
@@ -27,7 +36,7 @@ def classify(b: Burst, fs: float, cfg: DetectorConfig, t0: float = 0.0, impulse:
     elif cfg.detector == "energy" and fs >= SPIKE_TEST_MIN_FS and b.spike_ratio >= cfg.spike_ratio:
         kind, reason = "artifact", "single-sample spike in the raw signal (ADC or cable glitch)"
     elif (impulse is not None and b.n_bursts == 1 and b.snippet is not None
-          and impulse(b.snippet) >= cfg.impulse_fit):
+          and impulse(b.snippet) >= impulse_threshold(b, cfg)):
         kind, reason = "artifact", "single-sample spike (its filtered shape is the band-pass's impulse response)"
     elif b.lf_ptp_uv > cfg.lf_ratio * b.peak_to_peak_uv:
         kind, reason = "artifact", (

@@ -354,3 +354,26 @@ def test_activity_in_the_recent_past_makes_the_background_busy():
     assert all("low-level voluntary activity" in (e.reason or "") for e in r.events
                if any(abs(e.onset_s - t) < 0.03 for t in at))
     assert _found(detect(x, fs, ENERGY.replace(quiet_lookback_s=0.0)).events, at) == len(at)
+
+
+def test_small_glitches_meet_a_lower_shape_threshold():
+    """Glitches only 9x the noise: noise pulls their fit to the impulse response below 0.95,
+    so the threshold falls with size; 5-20 ms potentials of the same size still count."""
+    rng = np.random.default_rng(9)
+    fs, noise = 1000.0, 3.0
+    x = rng.standard_normal(int(200 * fs)) * noise
+    sos = bandpass_sos(20.0, 450.0, fs)
+    noise_bp = float(np.std(signal.sosfilt(sos, x)))
+    glitches = list(np.arange(3.0, 198.0, 6.0))
+    potentials = [t + 3.0 for t in glitches]
+    for t in glitches:
+        x[int(t * fs)] += rng.choice([-1, 1]) * 9.5 * noise_bp / _impulse_ptp(fs)
+    for t in potentials:
+        w = hr_muap(rng.uniform(5.0, 20.0), fs, rng)
+        ptp = np.ptp(signal.sosfilt(sos, np.r_[w, np.zeros(int(0.05 * fs))]))
+        i = int(t * fs)
+        x[i:i + w.size] += w * 9.5 * noise_bp / ptp
+    flat = detect(x, fs, ENERGY.replace(impulse_fit_low=ENERGY.impulse_fit))
+    sloped = detect(x, fs, ENERGY)
+    assert _found(sloped.events, glitches) <= _found(flat.events, glitches) - 5
+    assert _found(sloped.events, potentials) >= _found(flat.events, potentials) - 1
