@@ -324,8 +324,7 @@ class TrainStage:
             return None  # still waiting, and no candidate arrived that could move the horizon
         near = self._near(c, pot.onset - self.memory, pot.onset + self.memory)
         if len(near) == 1 and self.min_len > 1:  # alone: no train, pair or unit firing on
-            need = max(pot.onset + self.isi_max, pot.onset + self.margin,
-                       pot.offset + self.quiet_n if self.quiet_n else 0)
+            need = self._wait_until(pot, pot.onset + self.isi_max)
             if not final and until < need:
                 pot.need, pot.seen = need, self._inserted[c]
                 return None
@@ -343,7 +342,7 @@ class TrainStage:
             if t > horizon:
                 break
             horizon = min(max(horizon, t + self.isi_max), cap)
-        need = max(horizon, pot.onset + self.margin, pot.offset + self.quiet_n if self.quiet_n else 0)
+        need = self._wait_until(pot, horizon)
         if not final and until < need:
             pot.need, pot.seen = need, self._inserted[c]
             return None  # a potential that would change the answer may still come
@@ -364,6 +363,11 @@ class TrainStage:
             self._spans[c].append((pot.onset, pot.onset))
             return "a voluntary motor unit firing on (its last firings were too small to see)"
         return self._context(c, pot)
+
+    def _wait_until(self, pot: _Potential, horizon: float) -> float:
+        """The data a decision needs: up to the train horizon, the look-ahead margin for a
+        contraction's onset and the quiet window after the potential."""
+        return max(horizon, pot.onset + self.margin, pot.offset + self.quiet_n if self.quiet_n else 0)
 
     def _context(self, c: int, pot: _Potential) -> str:
         """The verdict from the potential's surroundings alone (no similar potentials)."""
