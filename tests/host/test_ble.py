@@ -2,6 +2,7 @@
 device's bytes as MTU-sized notifications, drop the link, and record command writes."""
 
 import asyncio
+import contextlib
 import ctypes
 import os
 import pathlib
@@ -227,8 +228,10 @@ def firmware_fakes(radio):
             self.task = asyncio.get_running_loop().create_task(self._pump(callback))
 
         async def _pump(self, callback):
-            while self.connected:
+            while True:
                 await asyncio.sleep(0.002)
+                if not self.connected:  # a step after disconnect would race the next test's device
+                    return
                 for note in radio.step(20):  # 20 ms of device time per step
                     callback(None, bytearray(note))
 
@@ -237,7 +240,13 @@ def firmware_fakes(radio):
             radio.receive(data)
 
         async def disconnect(self):
+            # like bleak: notifications stop before disconnect returns (the radio is shared C state)
             self.connected = False
+            task = getattr(self, "task", None)
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     return Client, Scanner
 
