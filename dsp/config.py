@@ -82,6 +82,13 @@ class DetectorConfig:
     train_similarity: float = 1.6
     train_min_corr: float = 0.7
     train_min_potentials: int = 3
+    #: ... and, for trains and pairs alike, sizes within 1 + ``train_size_noise`` x floor / size
+    #: when that is narrower (noise changes a measured size by about a floor or two; a burst of
+    #: twitches has sizes that differ freely, and its chance likeness at high SNR made it a
+    #: "train"), but never narrower than ``train_size_least``: a unit's own firings vary a little.
+    #: 0 turns the narrowing off.
+    train_size_noise: float = 6.0
+    train_size_least: float = 1.1
     #: two potentials of one unit (size within ``pair_similarity``, correlation >= ``pair_min_corr``,
     #: stricter than for a train) at a voluntary interval are already voluntary (0 turns it off)
     pair_similarity: float = 1.3
@@ -202,9 +209,12 @@ class DetectorConfig:
             if not value > 0:
                 raise ConfigError(f"{name} must be > 0, got {value!r}")
         for name in ("settle_s", "lf_context_ms", "quiet_context_s", "quiet_lookback_s", "min_twitch_uv",
-                     "voluntary_margin_s", "derecruitment_margin_s", "rhythm_window_s"):
+                     "voluntary_margin_s", "derecruitment_margin_s", "rhythm_window_s", "train_size_noise"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if not 1.0 <= self.train_size_least <= self.train_similarity:
+            raise ConfigError(f"train_size_least must be between 1 and train_similarity ({self.train_similarity:g}), "
+                              f"got {self.train_size_least!r}")
         if self.impulse_fit_low > self.impulse_fit:
             raise ConfigError(f"impulse_fit_low {self.impulse_fit_low:g} must not exceed impulse_fit {self.impulse_fit:g}")
         if self.lf_low_hz >= self.lf_cutoff_hz:

@@ -67,9 +67,17 @@ def best_correlations(xs: list[np.ndarray], y: np.ndarray, max_lag: int = 2) -> 
     return best.tolist()
 
 
-def same_size(a: _Potential, b: _Potential, ratio: float) -> bool:
-    """Peak-to-peak sizes within a factor ``ratio`` of each other."""
-    return max(a.ptp, b.ptp) <= ratio * min(a.ptp, b.ptp)
+def same_size(a: _Potential, b: _Potential, ratio: float, noise: float = 0.0, least: float = 1.0) -> bool:
+    """Peak-to-peak sizes within a factor ``ratio`` of each other; with ``noise`` > 0 the factor
+    narrows to what the noise can explain, 1 + noise x floor / size (the smaller potential's),
+    but not below ``least``: the firings of one unit differ in size by little more than the
+    noise added to them, while unrelated potentials (a burst of twitches) differ freely."""
+    lo, hi = min(a.ptp, b.ptp), max(a.ptp, b.ptp)
+    if noise > 0.0 and lo > 0.0:
+        floor = max(a.floor, b.floor)
+        if floor > 0.0:
+            ratio = max(least, min(ratio, 1.0 + noise * floor / lo))
+    return hi <= ratio * lo
 
 
 def firing_intervals(d: float, isi_min: float, isi_max: float, max_missed: int) -> int:
@@ -116,12 +124,15 @@ class TrainStage:
                  pair_ratio: float = 0.0, pair_corr: float = 0.9, rest_s: float = 60.0,
                  rest_step: int = 100, ring_s: float = 0.011, lookback_s: float = 0.0,
                  lookback_ratio: float = 2.0, rhythm_s: float = 0.0, rhythm_bouts: int = 2,
-                 bout_gap_s: float = 0.3, after_s: float | None = None) -> None:
+                 bout_gap_s: float = 0.3, after_s: float | None = None, size_noise: float = 0.0,
+                 size_least: float = 1.0) -> None:
         self.fs = fs
         self.n_channels = n_channels
         self.isi_min = fs / max_hz
         self.isi_max = fs / min_hz
         self.regularity, self.size_ratio, self.min_corr, self.min_len = regularity, size_ratio, min_corr, min_len
+        #: sizes must also agree as closely as the noise allows (``same_size``)
+        self.size_noise, self.size_least = size_noise, size_least
         self.memory = int(2 * self.isi_max * (min_len + 1))  # a chain may skip a firing
         #: a unit recognised as voluntary keeps that label across up to two unseen firings
         self.continue_gap = 3 * self.isi_max
@@ -331,7 +342,7 @@ class TrainStage:
             return self._context(c, pot)
         # likeness of shape to each neighbour of train-like size, computed once per decision:
         # similar = that size and correlation >= min_corr; the same unit again is stricter
-        others = [p for p in near if p is not pot and same_size(p, pot, self.size_ratio)]
+        others = [p for p in near if p is not pot and self._same_size(p, pot, self.size_ratio)]
         corr = dict(zip(map(id, others), best_correlations([p.snippet for p in others], pot.snippet))) if others else {}
         sim = [p for p in near if p is pot or corr.get(id(p), -1.0) >= self.min_corr]
         # the decision looks ahead to a horizon set by the data alone (so it is the same for any
@@ -355,7 +366,7 @@ class TrainStage:
             return "regular firing of one motor unit (similar potentials at a voluntary rate)"
         if self.pair_ratio and any(
                 self.isi_min <= abs(p.onset - pot.onset) <= self.isi_max
-                and same_size(p, pot, self.pair_ratio) and corr[id(p)] >= self.pair_corr for p in sim if p is not pot):
+                and self._same_size(p, pot, self.pair_ratio) and corr[id(p)] >= self.pair_corr for p in sim if p is not pot):
             self._spans[c].append((pot.onset, pot.onset))
             return "the same motor unit fired again at a voluntary interval"
         if any(p.voluntary and 0 < pot.onset - p.onset <= self.continue_gap for p in sim):
@@ -363,6 +374,9 @@ class TrainStage:
             self._spans[c].append((pot.onset, pot.onset))
             return "a voluntary motor unit firing on (its last firings were too small to see)"
         return self._context(c, pot)
+
+    def _same_size(self, a: _Potential, b: _Potential, ratio: float) -> bool:
+        return same_size(a, b, ratio, self.size_noise, self.size_least)
 
     def _wait_until(self, pot: _Potential, horizon: float) -> float:
         """The data a decision needs: up to the train horizon, the look-ahead margin for a

@@ -166,6 +166,36 @@ def test_kurtosis_rows_do_not_depend_on_block_sizes():
         np.testing.assert_array_equal(other, results[0])
 
 
+def test_a_run_of_twitches_growing_in_size_is_not_a_train_but_a_jittery_unit_is():
+    """One shape at a regular ~10 Hz, but each potential 1.35x the last: at this SNR noise
+    explains a few per cent, so these are separate twitches (the size test narrowed to what
+    noise explains); without the narrowing the run is taken for one unit. A real unit whose
+    firings differ by 4 % stays voluntary."""
+    def run(cfg):
+        rng = np.random.default_rng(21)
+        fs, noise = 1000.0, 3.0
+        x = rng.standard_normal(int(20 * fs)) * noise
+        shape = hr_muap(8.0, fs, rng)
+        onsets = [5.0, 5.1, 5.21, 5.3, 5.41, 5.5]
+        for t, size in zip(onsets, [16, 22, 29, 39, 53, 72]):
+            i = int(t * fs)
+            x[i:i + shape.size] += shape * size * noise
+        unit = hr_muap(9.0, fs, rng) * 16 * noise
+        t, unit_on = 10.0, []
+        while t < 14.0:
+            i = int(t * fs)
+            x[i:i + unit.size] += unit * rng.normal(1.0, 0.04)
+            unit_on.append(t)
+            t += rng.normal(0.11, 0.008)
+        events = detect(x, fs, cfg).events
+        return _found(events, onsets), _found(events, unit_on), len(unit_on)
+
+    run_found, unit_found, n_unit = run(ENERGY)
+    assert run_found == 6 and unit_found == 0 and n_unit > 30
+    run_found, unit_found, _ = run(ENERGY.replace(train_size_noise=0.0))
+    assert run_found <= 1 and unit_found == 0
+
+
 def test_a_unit_with_missed_firings_is_still_a_voluntary_train():
     rng = np.random.default_rng(8)
     fs, noise = 1000.0, 3.0
