@@ -89,6 +89,13 @@ class DetectorConfig:
     #: 0 turns the narrowing off.
     train_size_noise: float = 6.0
     train_size_least: float = 1.1
+    #: a potential whose own waveform (a matched filter on the band-passed signal) comes back
+    #: at least ``train_min_potentials`` times in a regular voluntary rhythm, from
+    #: ``recurrence_lookback_s`` before it to one slowest interval after it, with correlation
+    #: >= ``recurrence_min_corr`` and a train's size, is a unit of a weak contraction that
+    #: crosses the threshold only now and then (0 turns the check off)
+    recurrence_min_corr: float = 0.8
+    recurrence_lookback_s: float = 0.6
     #: two potentials of one unit (size within ``pair_similarity``, correlation >= ``pair_min_corr``,
     #: stricter than for a train) at a voluntary interval are already voluntary (0 turns it off)
     pair_similarity: float = 1.3
@@ -209,9 +216,12 @@ class DetectorConfig:
             if not value > 0:
                 raise ConfigError(f"{name} must be > 0, got {value!r}")
         for name in ("settle_s", "lf_context_ms", "quiet_context_s", "quiet_lookback_s", "min_twitch_uv",
-                     "voluntary_margin_s", "derecruitment_margin_s", "rhythm_window_s", "train_size_noise"):
+                     "voluntary_margin_s", "derecruitment_margin_s", "rhythm_window_s", "train_size_noise",
+                     "recurrence_min_corr", "recurrence_lookback_s"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if self.recurrence_min_corr > 1.0:
+            raise ConfigError(f"recurrence_min_corr is a correlation (at most 1), got {self.recurrence_min_corr!r}")
         if not 1.0 <= self.train_size_least <= self.train_similarity:
             raise ConfigError(f"train_size_least must be between 1 and train_similarity ({self.train_similarity:g}), "
                               f"got {self.train_size_least!r}")

@@ -79,6 +79,7 @@ class Pipeline:
                                   rhythm_s=cfg.rhythm_window_s, rhythm_bouts=cfg.rhythm_bouts,
                                   pair_ratio=cfg.pair_similarity, pair_corr=cfg.pair_min_corr,
                                   size_noise=cfg.train_size_noise, size_least=cfg.train_size_least,
+                                  recur_corr=cfg.recurrence_min_corr, recur_s=cfg.recurrence_lookback_s,
                                   rest_s=cfg.rest_history_s, rest_step=noise_n,
                                   # decay time of the band-pass's low edge (Butterworth: damping sqrt(1/2))
                                   ring_s=1.0 / (2.0 * math.pi * lo * math.sqrt(0.5)))

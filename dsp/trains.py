@@ -125,7 +125,7 @@ class TrainStage:
                  rest_step: int = 100, ring_s: float = 0.011, lookback_s: float = 0.0,
                  lookback_ratio: float = 2.0, rhythm_s: float = 0.0, rhythm_bouts: int = 2,
                  bout_gap_s: float = 0.3, after_s: float | None = None, size_noise: float = 0.0,
-                 size_least: float = 1.0) -> None:
+                 size_least: float = 1.0, recur_corr: float = 0.0, recur_s: float = 0.6) -> None:
         self.fs = fs
         self.n_channels = n_channels
         self.isi_min = fs / max_hz
@@ -166,6 +166,12 @@ class TrainStage:
         self.bout_gap_n = int(round(bout_gap_s * fs))
         self.pad = max(1, int(round(0.005 * fs)))
         self.ring_n = ring_s * fs
+        #: a waveform that comes back at voluntary intervals, detected or not, is a motor unit
+        #: firing mostly below the threshold: matches (normalised correlation >= ``recur_corr``,
+        #: size as for a train) from ``recur_s`` before the potential to one slowest interval
+        #: after it (0: check off)
+        self.recur_corr = recur_corr
+        self.recur_back = int(round(recur_s * fs)) if recur_corr else 0
         self.reset()
 
     def reset(self) -> None:
@@ -176,8 +182,8 @@ class TrainStage:
         self._inserted = [0] * self.n_channels  # candidates ever added per channel
         self._spans: list[deque[tuple[int, int]]] = [deque() for _ in range(self.n_channels)]
         self._contractions: list[deque[tuple[int, int]]] = [deque() for _ in range(self.n_channels)]
-        self._y2 = np.empty((self.n_channels, 0))  # recent squared band-passed signal
-        self._y2_start = 0  # absolute index of _y2[:, 0]
+        self._y = np.empty((self.n_channels, 0))  # recent band-passed signal
+        self._y_start = 0  # absolute index of _y[:, 0]
         self._rest_i: list[int] = []  # absolute grid indices of the floor samples (bisected per twitch)
         self._rest_v = np.zeros((self.n_channels, 0))  # the floor there, per channel
 
@@ -186,10 +192,10 @@ class TrainStage:
         ``start`` on."""
         if not self.quiet_n:
             return
-        if start != self._y2_start + self._y2.shape[1]:  # a new segment after a gap
-            self._y2 = np.empty((self.n_channels, 0))
-            self._y2_start = start
-        self._y2 = np.concatenate([self._y2, y * y], axis=1)
+        if start != self._y_start + self._y.shape[1]:  # a new segment after a gap
+            self._y = np.empty((self.n_channels, 0))
+            self._y_start = start
+        self._y = np.concatenate([self._y, y], axis=1)
         # the floor sampled on a fixed grid of absolute indices, so the rest level is the same
         # whatever the block sizes
         first = -(-start // self.rest_step) * self.rest_step
@@ -218,10 +224,10 @@ class TrainStage:
         return float(np.partition(vals, k)[k])
 
     def _trim(self, horizon: int) -> None:
-        drop = min(max(0, horizon - self.lookback_n - self._y2_start), self._y2.shape[1])
-        if drop > 4096 or drop == self._y2.shape[1]:
-            self._y2 = self._y2[:, drop:]
-            self._y2_start += drop
+        drop = min(max(0, horizon - max(self.lookback_n, self.recur_back) - self._y_start), self._y.shape[1])
+        if drop > 4096 or drop == self._y.shape[1]:
+            self._y = self._y[:, drop:]
+            self._y_start += drop
 
     def _near(self, c: int, a: int, b: int) -> list[_Potential]:
         """Channel c's candidates with onsets in [a, b]."""
@@ -231,7 +237,7 @@ class TrainStage:
     def _busy_background(self, c: int, pot: _Potential) -> bool:
         """Is the background around the potential louder than rest (``quiet_n`` either side of
         it, or from ``lookback_n`` before it to ``quiet_n`` after it)?"""
-        start, end = self._y2_start, self._y2_start + self._y2.shape[1]
+        start, end = self._y_start, self._y_start + self._y.shape[1]
         lo, hi = max(pot.onset - self.lookback_n, start), min(pot.offset + self.quiet_n, end)
         near_lo = max(pot.onset - self.quiet_n, start)
         rest = min(self.rest_floor(c, pot.onset) or pot.floor, pot.floor)
@@ -252,7 +258,8 @@ class TrainStage:
             a, b = max(p.onset - pad, lo), min(p.offset + pad, hi)
             if a < b:
                 keep[a - lo: b - lo] = False
-        y2 = self._y2[c, lo - start: hi - start]
+        y = self._y[c, lo - start: hi - start]
+        y2 = y * y
         k = near_lo - lo  # the near window is keep[k:]
         near = keep[k:]
         n = int(near.sum())
@@ -390,7 +397,53 @@ class TrainStage:
             return EDGE
         if self.rhythm_n and self._bouts_before(c, pot.onset) >= self.rhythm_bouts:
             return RHYTHM
+        if self.recur_corr and self._recurs(c, pot):
+            self._spans[c].append((pot.onset, pot.offset))
+            return "its waveform repeats at a voluntary rate (a motor unit firing mostly below the threshold)"
         if self.quiet_n and self._busy_background(c, pot):
             self._spans[c].append((pot.onset, pot.offset))
             return "inside low-level voluntary activity (the background around it is not at rest)"
         return ""
+
+    def _recurs(self, c: int, pot: _Potential) -> bool:
+        """Does the potential's waveform come back at voluntary intervals, detected or not? A
+        unit of a weak contraction crosses the threshold only now and then (too seldom for a
+        train of candidates), but its waveform is in the signal at every firing. A matched
+        filter (the potential's own snippet) finds those firings: at least
+        ``min_len`` matches, the potential among them, in a regular chain at voluntary rates."""
+        tpl = pot.snippet
+        n = tpl.size
+        half = n // 2
+        start, end = self._y_start, self._y_start + self._y.shape[1]
+        lo = max(pot.onset - self.recur_back, start)
+        hi = min(pot.onset + int(self.isi_max), end)  # data every decision already waits for
+        if hi - lo < 3 * n:
+            return False
+        seg = self._y[c, lo - start: hi - start]
+        num = np.correlate(seg, tpl, mode="valid")  # [i]: the window centred on lo + i + half
+        c2 = np.concatenate([[0.0], np.cumsum(seg * seg)])
+        ncc = num / np.sqrt(np.maximum(c2[n:] - c2[:-n], 1e-30))
+        # the potential itself: its snippet is centred on its peak, so it matches itself there
+        a, b = max(pot.onset - 2 - lo - half, 0), min(pot.offset + 1 - lo - half, ncc.size)
+        if b <= a:
+            return False
+        own = a + int(np.argmax(ncc[a:b]))
+        size = num[own]
+        if not size > 0:
+            return False
+        ratio = self.size_ratio
+        if self.size_noise and pot.ptp > 0 and pot.floor > 0:
+            ratio = max(self.size_least, min(ratio, 1.0 + self.size_noise * pot.floor / pot.ptp))
+        hits = np.flatnonzero((ncc >= self.recur_corr) & (num >= size / ratio) & (num <= size * ratio))
+        if hits.size < self.min_len - 1:
+            return False
+        # one match per firing: the best ones, at least the shortest interval apart
+        taken = [own]
+        for k in hits[np.argsort(-ncc[hits], kind="stable")].tolist():
+            if all(abs(k - t) >= self.isi_min for t in taken):
+                taken.append(k)
+        if len(taken) < self.min_len:
+            return False
+        times = sorted(taken)
+        return regular_chain(times, times.index(own), self.isi_min, self.isi_max, self.regularity,
+                             self.min_len) is not None

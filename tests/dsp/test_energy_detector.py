@@ -196,6 +196,37 @@ def test_a_run_of_twitches_growing_in_size_is_not_a_train_but_a_jittery_unit_is(
     assert run_found <= 1 and unit_found == 0
 
 
+def test_a_unit_that_crosses_the_threshold_only_now_and_then_is_found_by_its_waveform():
+    """A weak tonic unit (about 5.5x the noise, 10 Hz): only a few firings are candidates, too
+    far apart for a train of candidates, but its waveform is in the signal at every firing; the
+    matched-filter recurrence test finds them. Isolated twitches nearby still count."""
+    def twitches(seed, cfg):
+        rng = np.random.default_rng(seed)
+        fs, noise = 1000.0, 3.0
+        x = rng.standard_normal(int(36 * fs)) * noise
+        unit = hr_muap(14.0, fs, rng) * 5.5 * noise
+        t = 5.0
+        while t < 25.0:
+            i = int(t * fs)
+            x[i:i + unit.size] += unit * rng.normal(1.0, 0.05)
+            t += rng.normal(0.1, 0.01)
+        isolated = [28.0, 30.7, 33.1]
+        for t in isolated:
+            w = hr_muap(rng.uniform(5.0, 20.0), fs, rng) * 25 * noise
+            x[int(t * fs):int(t * fs) + w.size] += w
+        events = detect(x, fs, cfg).events
+        inside = [e for e in events if 5.0 <= e.onset_s <= 25.2]
+        return (sum(e.kind == "twitch" for e in inside), _found(events, isolated),
+                any("waveform repeats" in (e.reason or "") for e in inside))
+
+    on = [twitches(seed, ENERGY) for seed in range(40, 48)]
+    off = [twitches(seed, ENERGY.replace(recurrence_min_corr=0.0)) for seed in range(40, 48)]
+    assert sum(r[0] for r in off) >= 20  # the case is hard without the test ...
+    assert sum(r[0] for r in on) <= 0.6 * sum(r[0] for r in off)  # ... and it removes most
+    assert any(r[2] for r in on)
+    assert all(r[1] == 3 for r in on)
+
+
 def test_a_unit_with_missed_firings_is_still_a_voluntary_train():
     rng = np.random.default_rng(8)
     fs, noise = 1000.0, 3.0

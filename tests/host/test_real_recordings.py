@@ -37,7 +37,7 @@ SEEDS = (0, 1, 2, 3)  # ~170 injected twitches in all
 CURRENT_FALSE_TWITCHES = {
     "biceps-cyclic-contractions.edf": 2,
     "biceps-flexion-extension.edf": 1,
-    "thumb-adductor-contractions.edf": 3,
+    "thumb-adductor-contractions.edf": 1,
 }
 
 
