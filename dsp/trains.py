@@ -421,25 +421,31 @@ class TrainStage:
             return False
         seg = self._y[c, lo - start: hi - start]
         num = np.correlate(seg, tpl, mode="valid")  # [i]: the window centred on lo + i + half
-        c2 = np.concatenate([[0.0], np.cumsum(seg * seg)])
-        ncc = num / np.sqrt(np.maximum(c2[n:] - c2[:-n], 1e-30))
+        energy = np.convolve(seg * seg, np.ones(n), mode="valid")  # of each window
+        ncc = num / np.sqrt(np.maximum(energy, 1e-30))
+        hits = np.flatnonzero(ncc >= self.recur_corr).tolist()  # few: checked one by one
+        if len(hits) < self.min_len:
+            return False
         # the potential itself: its snippet is centred on its peak, so it matches itself there
         a, b = max(pot.onset - 2 - lo - half, 0), min(pot.offset + 1 - lo - half, ncc.size)
         if b <= a:
             return False
         own = a + int(np.argmax(ncc[a:b]))
-        size = num[own]
+        size = float(num[own])
         if not size > 0:
             return False
         ratio = self.size_ratio
         if self.size_noise and pot.ptp > 0 and pot.floor > 0:
             ratio = max(self.size_least, min(ratio, 1.0 + self.size_noise * pot.floor / pot.ptp))
-        hits = np.flatnonzero((ncc >= self.recur_corr) & (num >= size / ratio) & (num <= size * ratio))
-        if hits.size < self.min_len - 1:
+        # matches: local maxima of the correlation, of a train's size
+        last = ncc.size - 1
+        peaks = [(float(ncc[k]), k) for k in hits if k != own and size / ratio <= num[k] <= size * ratio
+                 and (k == 0 or ncc[k] >= ncc[k - 1]) and (k == last or ncc[k] > ncc[k + 1])]
+        if len(peaks) < self.min_len - 1:
             return False
         # one match per firing: the best ones, at least the shortest interval apart
         taken = [own]
-        for k in hits[np.argsort(-ncc[hits], kind="stable")].tolist():
+        for _, k in sorted(peaks, key=lambda p: -p[0]):
             if all(abs(k - t) >= self.isi_min for t in taken):
                 taken.append(k)
         if len(taken) < self.min_len:
