@@ -96,6 +96,9 @@ class DetectorConfig:
     #: crosses the threshold only now and then (0 turns the check off)
     recurrence_min_corr: float = 0.8
     recurrence_lookback_s: float = 0.6
+    #: ... for candidates under this peak-to-peak / floor: a unit with larger firings crosses
+    #: the threshold at nearly every one and the train rule sees it (and the test costs ~25 us)
+    recurrence_max_snr: float = 20.0
     #: two potentials of one unit (size within ``pair_similarity``, correlation >= ``pair_min_corr``,
     #: stricter than for a train) at a voluntary interval are already voluntary (0 turns it off)
     pair_similarity: float = 1.3
@@ -209,7 +212,7 @@ class DetectorConfig:
             "episode_gap_s", "episode_max_s", "max_burst_s", "clip_run", "dense_min_potentials", "dense_min_hz",
             "spike_ratio", "impulse_fit", "impulse_fit_low", "energy_on_threshold", "train_min_hz", "train_max_hz", "train_regularity", "train_similarity",
             "train_min_corr", "train_min_potentials", "quiet_context_ratio", "quiet_lookback_ratio", "rhythm_bouts",
-            "rest_history_s",
+            "rest_history_s", "recurrence_max_snr",
         ]
         for name in positive:
             value = getattr(self, name)

@@ -80,6 +80,7 @@ class Pipeline:
                                   pair_ratio=cfg.pair_similarity, pair_corr=cfg.pair_min_corr,
                                   size_noise=cfg.train_size_noise, size_least=cfg.train_size_least,
                                   recur_corr=cfg.recurrence_min_corr, recur_s=cfg.recurrence_lookback_s,
+                                  recur_max_snr=cfg.recurrence_max_snr,
                                   rest_s=cfg.rest_history_s, rest_step=noise_n,
                                   # decay time of the band-pass's low edge (Butterworth: damping sqrt(1/2))
                                   ring_s=1.0 / (2.0 * math.pi * lo * math.sqrt(0.5)))

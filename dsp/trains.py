@@ -125,7 +125,8 @@ class TrainStage:
                  rest_step: int = 100, ring_s: float = 0.011, lookback_s: float = 0.0,
                  lookback_ratio: float = 2.0, rhythm_s: float = 0.0, rhythm_bouts: int = 2,
                  bout_gap_s: float = 0.3, after_s: float | None = None, size_noise: float = 0.0,
-                 size_least: float = 1.0, recur_corr: float = 0.0, recur_s: float = 0.6) -> None:
+                 size_least: float = 1.0, recur_corr: float = 0.0, recur_s: float = 0.6,
+                 recur_max_snr: float = math.inf) -> None:
         self.fs = fs
         self.n_channels = n_channels
         self.isi_min = fs / max_hz
@@ -171,6 +172,9 @@ class TrainStage:
         #: size as for a train) from ``recur_s`` before the potential to one slowest interval
         #: after it (0: check off)
         self.recur_corr = recur_corr
+        #: ... for potentials below ``recur_max_snr`` x the floor: a unit with larger firings
+        #: crosses the threshold at (nearly) every one, and the train of candidates shows it
+        self.recur_max_snr = recur_max_snr
         self.recur_back = int(round(recur_s * fs)) if recur_corr else 0
         self.reset()
 
@@ -415,7 +419,7 @@ class TrainStage:
             return EDGE
         if self.rhythm_n and self._bouts_before(c, pot.onset) >= self.rhythm_bouts:
             return RHYTHM
-        if self.recur_corr and self._recurs(c, pot):
+        if self.recur_corr and pot.ptp < self.recur_max_snr * pot.floor and self._recurs(c, pot):
             self._spans[c].append((pot.onset, pot.offset))
             return "its waveform repeats at a voluntary rate (a motor unit firing mostly below the threshold)"
         if self.quiet_n and self._busy_background(c, pot):
