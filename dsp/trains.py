@@ -197,8 +197,8 @@ class TrainStage:
     def feed(self, y: np.ndarray, floor: np.ndarray, start: int) -> None:
         """The band-passed samples ``y`` and their noise floor (channels, n) from absolute sample
         ``start`` on."""
-        if not self.quiet_n:
-            return
+        if not (self.quiet_n or self.recur_corr):
+            return  # no check reads the signal
         if start != self._y_start + self._y.shape[1]:  # a new segment after a gap
             self._y = np.empty((self.n_channels, 0))
             self._y_start = start
