@@ -120,6 +120,13 @@ class DetectorConfig:
     #: excess without delaying the report)
     quiet_lookback_s: float = 0.4
     quiet_lookback_ratio: float = 2.5
+    #: ... and below ``cluster_context_ratio`` x that power when at least
+    #: ``cluster_context_min`` other candidates lie within ``quiet_context_s`` of it: a crowd of
+    #: potentials (the step of a walk, a contraction's ramp) is itself a sign of activity, so a
+    #: smaller excess of the background between them tells; a run of fasciculations sits on a
+    #: quiet background and keeps its twitches (0 turns this off)
+    cluster_context_min: int = 2
+    cluster_context_ratio: float = 1.6
     #: phasic voluntary activity such as walking (a step about every second): a potential after
     #: at least ``rhythm_bouts`` separate contractions that ended in the last ``rhythm_window_s``
     #: is one more burst of it (0 s turns the check off). A twitch just after one contraction
@@ -220,7 +227,8 @@ class DetectorConfig:
                 raise ConfigError(f"{name} must be > 0, got {value!r}")
         for name in ("settle_s", "lf_context_ms", "quiet_context_s", "quiet_lookback_s", "min_twitch_uv",
                      "voluntary_margin_s", "derecruitment_margin_s", "rhythm_window_s", "train_size_noise",
-                     "recurrence_min_corr", "recurrence_lookback_s"):
+                     "recurrence_min_corr", "recurrence_lookback_s", "cluster_context_min",
+                     "cluster_context_ratio"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         if self.recurrence_min_corr > 1.0:

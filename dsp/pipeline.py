@@ -81,6 +81,7 @@ class Pipeline:
                                   size_noise=cfg.train_size_noise, size_least=cfg.train_size_least,
                                   recur_corr=cfg.recurrence_min_corr, recur_s=cfg.recurrence_lookback_s,
                                   recur_max_snr=cfg.recurrence_max_snr,
+                                  cluster_min=cfg.cluster_context_min, cluster_ratio=cfg.cluster_context_ratio,
                                   rest_s=cfg.rest_history_s, rest_step=noise_n,
                                   # decay time of the band-pass's low edge (Butterworth: damping sqrt(1/2))
                                   ring_s=1.0 / (2.0 * math.pi * lo * math.sqrt(0.5)))

@@ -126,7 +126,7 @@ class TrainStage:
                  lookback_ratio: float = 2.0, rhythm_s: float = 0.0, rhythm_bouts: int = 2,
                  bout_gap_s: float = 0.3, after_s: float | None = None, size_noise: float = 0.0,
                  size_least: float = 1.0, recur_corr: float = 0.0, recur_s: float = 0.6,
-                 recur_max_snr: float = math.inf) -> None:
+                 recur_max_snr: float = math.inf, cluster_min: int = 0, cluster_ratio: float = 2.0) -> None:
         self.fs = fs
         self.n_channels = n_channels
         self.isi_min = fs / max_hz
@@ -159,6 +159,12 @@ class TrainStage:
         #: contraction) lifts it; the rest around a twitch does not.
         self.lookback_n = max(int(round(lookback_s * fs)), self.quiet_n) if self.quiet_n else 0
         self.lookback_limit = lookback_ratio * floor_bias
+        #: ... and below ``cluster_ratio`` x that power (lower) when at least ``cluster_min`` other
+        #: candidates lie within ``quiet_s`` of it: potentials crowding a step of a walk or the
+        #: ramp of a contraction are themselves a sign of activity, and then a smaller excess of
+        #: the background between them tells (0: off)
+        self.cluster_min = cluster_min
+        self.cluster_limit = min(cluster_ratio, quiet_ratio) * floor_bias
         #: phasic voluntary activity (walking): at least ``rhythm_bouts`` separate contractions
         #: (apart by more than ``bout_gap_s``) ended in the ``rhythm_s`` before a potential: it is
         #: one more burst of that activity (0: check off). Contractions only: a train or a busy
@@ -289,7 +295,11 @@ class TrainStage:
             return False  # the neighbourhood is candidates, not background
         rest2 = rest * rest
         near_sum = float(np.dot(y2[k:], near))
-        if near_sum > self.quiet_limit * rest2 * n:
+        limit = self.quiet_limit
+        if self.cluster_min and sum(1 for p in recent if p is not pot
+                                    and abs(p.onset - pot.onset) <= self.quiet_n) >= self.cluster_min:
+            limit = self.cluster_limit  # candidates crowd around it: less excess power suffices
+        if near_sum > limit * rest2 * n:
             return True
         if k <= 0:
             return False

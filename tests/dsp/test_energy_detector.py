@@ -229,6 +229,36 @@ def test_a_unit_that_crosses_the_threshold_only_now_and_then_is_found_by_its_wav
     assert any(twitches(seed, ENERGY.replace(quiet_context_s=0.0))[2] for seed in range(40, 48))
 
 
+def test_a_crowd_of_potentials_on_a_busier_background_is_voluntary_but_a_quiet_run_is_not():
+    """Three different potentials within 0.25 s over a background with about twice the resting
+    power (a weak step of a walk) are voluntary once candidates crowd (a lower bar for the
+    background's excess); the same three potentials as a run of fasciculations on a quiet
+    background stay twitches, with or without the rule."""
+    def found(seed, cfg):
+        rng = np.random.default_rng(seed)
+        fs, noise = 1000.0, 3.0
+        x = rng.standard_normal(int(30 * fs)) * noise
+        crowd, quiet_run = [], []
+        for t0, busy, out in ((8.0, True, crowd), (16.0, True, crowd), (22.0, False, quiet_run),
+                              (26.0, False, quiet_run)):
+            i0 = int(t0 * fs)
+            if busy:
+                x[i0:i0 + 500] += rng.standard_normal(500) * noise * np.sqrt(1.1)
+            for dt, size in zip((0.1, 0.19, 0.31), (14, 20, 16)):
+                w = hr_muap(rng.uniform(5, 25), fs, rng) * size * noise
+                i = int((t0 + dt) * fs)
+                x[i:i + w.size] += w
+                out.append(t0 + dt)
+        events = detect(x, fs, cfg).events
+        return _found(events, crowd), _found(events, quiet_run)
+
+    on = [found(seed, ENERGY) for seed in range(8)]
+    off = [found(seed, ENERGY.replace(cluster_context_min=0)) for seed in range(8)]
+    assert sum(r[0] for r in off) >= 30  # without the rule most of the crowd counts ...
+    assert sum(r[0] for r in on) <= 0.6 * sum(r[0] for r in off)  # ... with it, far fewer
+    assert [r[1] for r in on] == [r[1] for r in off]  # quiet runs: the rule takes no twitch
+
+
 def test_a_unit_with_missed_firings_is_still_a_voluntary_train():
     rng = np.random.default_rng(8)
     fs, noise = 1000.0, 3.0
