@@ -67,17 +67,21 @@ def best_correlations(xs: list[np.ndarray], y: np.ndarray, max_lag: int = 2) -> 
     return best.tolist()
 
 
+def size_ratio_allowed(ratio: float, size: float, floor: float, noise: float = 0.0, least: float = 1.0) -> float:
+    """The factor two sizes of one unit may differ by: ``ratio``, narrowed with ``noise`` > 0 to
+    what the noise can explain, 1 + noise x floor / size, but not below ``least``. The firings of
+    one unit differ in size by little more than the noise added to them, while unrelated
+    potentials (a burst of twitches) differ freely."""
+    if noise > 0.0 and size > 0.0 and floor > 0.0:
+        return max(least, min(ratio, 1.0 + noise * floor / size))
+    return ratio
+
+
 def same_size(a: _Potential, b: _Potential, ratio: float, noise: float = 0.0, least: float = 1.0) -> bool:
-    """Peak-to-peak sizes within a factor ``ratio`` of each other; with ``noise`` > 0 the factor
-    narrows to what the noise can explain, 1 + noise x floor / size (the smaller potential's),
-    but not below ``least``: the firings of one unit differ in size by little more than the
-    noise added to them, while unrelated potentials (a burst of twitches) differ freely."""
+    """Peak-to-peak sizes within ``size_ratio_allowed`` of each other (judged at the smaller
+    potential's size and the larger floor)."""
     lo, hi = min(a.ptp, b.ptp), max(a.ptp, b.ptp)
-    if noise > 0.0 and lo > 0.0:
-        floor = max(a.floor, b.floor)
-        if floor > 0.0:
-            ratio = max(least, min(ratio, 1.0 + noise * floor / lo))
-    return hi <= ratio * lo
+    return hi <= size_ratio_allowed(ratio, lo, max(a.floor, b.floor), noise, least) * lo
 
 
 def firing_intervals(d: float, isi_min: float, isi_max: float, max_missed: int) -> int:
@@ -296,8 +300,7 @@ class TrainStage:
         rest2 = rest * rest
         near_sum = float(np.dot(y2[k:], near))
         limit = self.quiet_limit
-        if self.cluster_min and sum(1 for p in recent if p is not pot
-                                    and abs(p.onset - pot.onset) <= self.quiet_n) >= self.cluster_min:
+        if self.cluster_min and len(self._near(c, pot.onset - self.quiet_n, pot.onset + self.quiet_n)) > self.cluster_min:
             limit = self.cluster_limit  # candidates crowd around it: less excess power suffices
         if near_sum > limit * rest2 * n:
             return True
@@ -466,9 +469,7 @@ class TrainStage:
         size = float(num[own])
         if not size > 0:
             return False
-        ratio = self.size_ratio
-        if self.size_noise and pot.ptp > 0 and pot.floor > 0:
-            ratio = max(self.size_least, min(ratio, 1.0 + self.size_noise * pot.floor / pot.ptp))
+        ratio = size_ratio_allowed(self.size_ratio, pot.ptp, pot.floor, self.size_noise, self.size_least)
         # matches: local maxima of the correlation, of a train's size
         last = ncc.size - 1
         peaks = [(float(ncc[k]), k) for k in hits if k != own and size / ratio <= num[k] <= size * ratio

@@ -220,6 +220,7 @@ def firmware_fakes(radio):
         def __init__(self, device, disconnected_callback=None):
             self.mtu_size = radio.mtu
             self.connected = False
+            self.task = None
 
         async def connect(self):
             self.connected = True
@@ -242,11 +243,10 @@ def firmware_fakes(radio):
         async def disconnect(self):
             # like bleak: notifications stop before disconnect returns (the radio is shared C state)
             self.connected = False
-            task = getattr(self, "task", None)
-            if task is not None:
-                task.cancel()
+            if self.task is not None:
+                self.task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                    await self.task
 
     return Client, Scanner
 
