@@ -39,6 +39,9 @@ class Burst:
     #: unit-norm band-passed waveform centred on the largest sample (single potentials only),
     #: to recognise the same motor unit firing again
     snippet: np.ndarray | None = field(default=None, compare=False, repr=False)
+    #: only the twitch-shape filters lifted it over the threshold, no energy window did: a
+    #: potential of at most ~10x the noise (dsp/matched.py)
+    shape_only: bool = False
 
 
 def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -162,7 +165,7 @@ class BurstSegmenter:
         """(active, strong): strong where the detection statistic (dsp/energy.py, or the
         envelope test stored as 1.0) fires; active where it does or the envelope is above the
         off-threshold."""
-        strong = stat >= 1.0
+        strong = np.abs(stat) >= 1.0  # negative: strong by the twitch-shape filters alone (dsp/matched.py)
         with np.errstate(invalid="ignore"):
             active = (env > self.off * floor) | strong
         return active, strong
@@ -256,7 +259,10 @@ class BurstSegmenter:
     def _bursts(self, c: int, buf: np.ndarray, b0: int, o: int, q: int, active: np.ndarray,
                 strong: np.ndarray, cut: str | None) -> list[Burst]:
         starts, ends, keep = self._runs_with_strong(active, strong, o, q)
-        starts, ends = starts[keep] + o, ends[keep] + o
+        starts, ends = starts[keep], ends[keep]
+        if starts.size > 1:
+            starts, ends = self._drop_crowded_shape_only(buf[STAT, o:q], starts, ends)
+        starts, ends = starts + o, ends + o
         if starts.size == 0:
             return []
         # clusters of bursts (voluntary activity is many bursts close together)
@@ -279,7 +285,7 @@ class BurstSegmenter:
 
     def _features_many(self, c: int, buf: np.ndarray, b0: int, segs: list[tuple[int, int, int, str | None]],
                        L: int) -> list[Burst]:
-        """``_features`` of many bursts at once: every figure is a maximum, minimum or first
+        """The features of many bursts at once: every figure is a maximum, minimum or first
         position over a stretch (exact with ``reduceat``) or the same element-wise arithmetic;
         the rare stretches near the buffer's edges or with a flat top go through the one-burst code."""
         seg0 = max(self._seg_start - b0, 0)
@@ -296,6 +302,8 @@ class BurstSegmenter:
         ge = env >= np.repeat(thr, e - s)
         first = np.minimum.reduceat(np.where(ge, pos, env.size), off) - off
         last = np.maximum.reduceat(np.where(ge, pos, -1), off) - off
+        st, soff, _ = _gather(buf[STAT], s, e)
+        shape_only = (np.maximum.reduceat(st, soff) < 1.0).tolist()
         s, e = np.where(one, s + first, s), np.where(one, s + last + 1, e)
         y, off, pos = _gather(buf[Y], s, e)
         ptp = (np.maximum.reduceat(y, off) - np.minimum.reduceat(y, off)).tolist()
@@ -335,8 +343,24 @@ class BurstSegmenter:
                 cut=segs[j][3],
                 spike_ratio=spike,
                 snippet=self._snippet(buf, s_j, e_j, seg0, L, i_j) if n_j == 1 else None,
+                shape_only=shape_only[j],
             ))
         return out
+
+    def _drop_crowded_shape_only(self, stat: np.ndarray, starts: np.ndarray,
+                                 ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Leave out the bursts that only the twitch-shape filters made strong (no energy
+        window crossed) when another burst lies within ``cluster_n``: such a small potential
+        counts only on its own; amid other activity it would only add to it (a contraction
+        denser, an edge wider) without being told from a voluntary unit's firing."""
+        cs = np.concatenate([[0], np.cumsum(stat >= 1.0)])
+        shape_only = cs[ends] == cs[starts]
+        if not shape_only.any():
+            return starts, ends
+        gap_before = np.r_[self.cluster_n, starts[1:] - ends[:-1]]
+        gap_after = np.r_[starts[1:] - ends[:-1], self.cluster_n]
+        keep = ~shape_only | (np.minimum(gap_before, gap_after) >= self.cluster_n)
+        return starts[keep], ends[keep]
 
     def _separate(self, s_list: np.ndarray, e_list: np.ndarray) -> bool:
         """A cluster of several short potentials with quiet between them, not dense enough to be
@@ -347,37 +371,6 @@ class BurstSegmenter:
             return False
         span = int(e_list[-1] - s_list[0])
         return not (n >= self.dense_n and n / max(span, 1) >= self.dense_rate)
-
-    def _features(self, c: int, buf: np.ndarray, b0: int, s: int, e: int, n: int, cut: str | None,
-                  L: int) -> Burst:
-        seg0 = max(self._seg_start - b0, 0)
-        env = buf[ENV, s:e]
-        floor = float(buf[FLOOR, s])  # the floor is constant over a noise window
-        if n == 1:
-            # the core: where the envelope is within core_db of its peak, so a large twitch's
-            # filter tail does not count as duration
-            top = env.max()
-            core = np.flatnonzero(env >= min(max(self.off * floor, top * self.core_rel), top))
-            s, e = s + int(core[0]), s + int(core[-1]) + 1
-            peak_env = float(top)  # the core holds the peak
-        else:
-            peak_env = float(env.max())
-        y = buf[Y, s:e]
-        lo, hi = max(s - self.context_n, seg0), min(e + self.context_n, L)
-        lf = buf[LF, lo:hi]
-        raw = buf[RAW, s:e]
-        i = s + int(np.abs(y).argmax())  # the largest band-passed sample
-        return Burst(
-            channel=c, start=b0 + s, end=b0 + e, n_bursts=n,
-            peak_to_peak_uv=float(y.max() - y.min()),
-            peak_env_uv=peak_env,
-            floor_uv=floor,
-            lf_ptp_uv=float(lf.max() - lf.min()) if lf.size else 0.0,
-            clipped=self._clipped(raw),
-            cut=cut,
-            spike_ratio=self._spike_ratio(buf, s, e, seg0, L, i),
-            snippet=self._snippet(buf, s, e, seg0, L, i) if n == 1 else None,
-        )
 
     def _snippet(self, buf: np.ndarray, s: int, e: int, seg0: int, L: int, i: int | None = None) -> np.ndarray | None:
         if i is None:

@@ -57,6 +57,17 @@ class DetectorConfig:
     #: one Gaussian sample beyond this many floors (5.8: under 1 false twitch per hour in Gaussian
     #: noise at 500-2000 Hz, measured).
     energy_on_threshold: float = 5.8
+    #: twitch-shape matched filters beside the energy windows (dsp/matched.py): bi- and
+    #: triphasic waves of these lengths (ms), each held to the false-alarm probability of one
+    #: Gaussian sample beyond ``matched_on_threshold`` x floor. Empty: energy windows only.
+    #: No 5 ms shapes: they answer to single-sample impulses almost as well as to twitches
+    #: (the energy windows cover the shortest twitches). 6.8, not the windows' 5.8: in Gaussian
+    #: noise the windows already come close, and the filters earn their place where heavy tails
+    #: raise the windows' thresholds; at 6.0 they also picked small natural potentials out of
+    #: the quiet stretches of the real recordings (false twitches there), at 6.8 none, and
+    #: recall at 8-10x on those stretches rose from 0.56 to 0.62 (benchmarks/RESULTS.md).
+    matched_lengths_ms: tuple[float, ...] = (8.0, 12.0, 18.0, 25.0)
+    matched_on_threshold: float = 6.8
     #: hysteresis: a burst starts when the envelope exceeds ``on_threshold`` x floor and
     #: extends while it exceeds ``off_threshold`` x floor.
     on_threshold: float = 5.0
@@ -133,6 +144,14 @@ class DetectorConfig:
     #: still counts.
     rhythm_window_s: float = 3.0
     rhythm_bouts: int = 2
+    #: a potential that only the twitch-shape filters find (no energy window) and under
+    #: ``shape_only_max_size`` x the floor peak to peak counts only when no contraction, artifact
+    #: or other such potential lies on its channel from this long before it to one slowest firing
+    #: interval after it: that small, next to other activity, it cannot be told from a voluntary
+    #: unit's firing (0 turns the check off). Such potentials also count as background, not as
+    #: candidates, when the background around a candidate is measured.
+    shape_only_isolation_s: float = 1.0
+    shape_only_max_size: float = 12.0
     #: the noise level at rest is a low percentile (10th) of the floor over this long (the
     #: running floor rises during sustained voluntary activity; this one does not)
     rest_history_s: float = 60.0
@@ -217,9 +236,9 @@ class DetectorConfig:
             "noise_min_history_s", "on_threshold", "off_threshold", "merge_gap_ms", "cluster_gap_ms",
             "twitch_min_ms", "twitch_max_ms", "contraction_min_ms", "lf_low_hz", "lf_cutoff_hz", "lf_ratio",
             "episode_gap_s", "episode_max_s", "max_burst_s", "clip_run", "dense_min_potentials", "dense_min_hz",
-            "spike_ratio", "impulse_fit", "impulse_fit_low", "energy_on_threshold", "train_min_hz", "train_max_hz", "train_regularity", "train_similarity",
+            "spike_ratio", "impulse_fit", "impulse_fit_low", "energy_on_threshold", "matched_on_threshold", "train_min_hz", "train_max_hz", "train_regularity", "train_similarity",
             "train_min_corr", "train_min_potentials", "quiet_context_ratio", "quiet_lookback_ratio", "rhythm_bouts",
-            "rest_history_s", "recurrence_max_snr",
+            "rest_history_s", "recurrence_max_snr", "shape_only_max_size",
         ]
         for name in positive:
             value = getattr(self, name)
@@ -228,9 +247,11 @@ class DetectorConfig:
         for name in ("settle_s", "lf_context_ms", "quiet_context_s", "quiet_lookback_s", "min_twitch_uv",
                      "voluntary_margin_s", "derecruitment_margin_s", "rhythm_window_s", "train_size_noise",
                      "recurrence_min_corr", "recurrence_lookback_s", "cluster_context_min",
-                     "cluster_context_ratio"):
+                     "cluster_context_ratio", "shape_only_isolation_s"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if any(not 0 < v <= 60 for v in self.matched_lengths_ms):
+            raise ConfigError(f"matched_lengths_ms must be twitch lengths in (0, 60] ms, got {self.matched_lengths_ms!r}")
         if self.recurrence_min_corr > 1.0:
             raise ConfigError(f"recurrence_min_corr is a correlation (at most 1), got {self.recurrence_min_corr!r}")
         if not 1.0 <= self.train_size_least <= self.train_similarity:

@@ -201,9 +201,11 @@ class MultiScaleEnergy:
     at a gap or the end of data, with the missing future taken as silence."""
 
     def __init__(self, n_channels: int, windows: tuple[int, ...], thresholds: np.ndarray,
-                 tail: TailWeight | None = None) -> None:
+                 tail: TailWeight | None = None, matched=None) -> None:
         """``thresholds``: one per window, or a ``(len(KAPPA_GRID), len(windows))`` table used
-        with ``tail`` (the background's kurtosis picks the row)."""
+        with ``tail`` (the background's kurtosis picks the row). ``matched``: a
+        ``matched.MatchedBank`` whose twitch-shape filters lift the statistic near candidates."""
+        self.matched = matched
         self.n_channels = n_channels
         self.windows = windows
         self.thresholds = np.asarray(thresholds, dtype=np.float64)
@@ -220,6 +222,7 @@ class MultiScaleEnergy:
     def reset(self) -> None:
         """Start of a contiguous stretch: no history, no held samples."""
         self._q = np.zeros((self.n_channels, 0), dtype=np.int64)  # quantised energy, history + held
+        self._yq = np.zeros((self.n_channels, 0), dtype=np.int64)  # quantised signal, the same columns
         self._floor = np.zeros((self.n_channels, 0))  # floor for the held samples
         self._hist = 0  # how many columns of _q are history before the held samples
         self._emitted = 0  # samples emitted since the segment start
@@ -231,7 +234,8 @@ class MultiScaleEnergy:
         q = np.rint(np.minimum(y * y * (1.0 / _QUANTUM), _Q_MAX)).astype(np.int64)
         if self.tail is not None:
             self.tail.push(y)
-        return self._emit(q, floor, final=False)
+        yq = self.matched.quantise(y) if self.matched is not None else None
+        return self._emit(q, floor, final=False, yq_new=yq)
 
     def drain(self) -> np.ndarray:
         out = self._emit(np.zeros((self.n_channels, 0), dtype=np.int64), np.zeros((self.n_channels, 0)), final=True)
@@ -251,8 +255,14 @@ class MultiScaleEnergy:
             self._bounds_cache[(h, m)] = got
         return got
 
-    def _emit(self, q_new: np.ndarray, floor_new: np.ndarray, final: bool) -> np.ndarray:
+    def _emit(self, q_new: np.ndarray, floor_new: np.ndarray, final: bool,
+              yq_new: np.ndarray | None = None) -> np.ndarray:
         q = np.concatenate([self._q, q_new], axis=1) if self._q.shape[1] else q_new
+        yq = None
+        if self.matched is not None:
+            if yq_new is None:
+                yq_new = np.zeros((self.n_channels, 0), dtype=np.int64)
+            yq = np.concatenate([self._yq, yq_new], axis=1) if self._yq.shape[1] else yq_new
         fl = np.concatenate([self._floor, floor_new], axis=1) if self._floor.shape[1] else floor_new
         h = self._hist
         held = q.shape[1] - h  # samples not yet emitted
@@ -282,13 +292,18 @@ class MultiScaleEnergy:
                 np.maximum(stat, s, out=stat)
         f = fl[:, :m]
         with np.errstate(invalid="ignore", divide="ignore"):
-            stat /= f * f
+            f2 = f * f
+            stat /= f2
+            if yq is not None and m:
+                self.matched.raise_stat(stat, yq, h, rows, f2)
         stat[~(f > 0)] = 0.0  # floor not known yet (settling) or a digitally flat trace
         # keep: the last `back` emitted samples' energies as history, and everything not emitted
         keep_from = max(h + m - self.back, 0)
         self._emitted += m
         if not final:
             self._q = q[:, keep_from:]
+            if yq is not None:
+                self._yq = yq[:, keep_from:]
             self._floor = fl[:, m:]
             self._hist = h + m - keep_from
         return stat

@@ -23,6 +23,7 @@ from myotwitch.dsp.filters import StreamingSOS, bandpass_sos, lowpass_sos
 from myotwitch.dsp.glitch import MIN_FS as IMPULSE_MIN_FS
 from myotwitch.dsp.glitch import ImpulseFit
 from myotwitch.dsp.mains import MainsCanceller, MainsEstimate, estimate_mains
+from myotwitch.dsp.matched import MatchedBank
 from myotwitch.dsp.noise import NoiseFloor
 from myotwitch.dsp.trains import TrainStage
 from myotwitch.dsp.units import UnitStage
@@ -62,7 +63,10 @@ class Pipeline:
         table, bias = _threshold_table(self.fs, lo, hi, cfg.band_order, windows, cfg.energy_on_threshold, noise_n,
                                        cfg.noise_percentile)
         tail = TailWeight(n_channels, noise_n, max(1, int(round(cfg.noise_history_s / cfg.noise_window_s))))
-        self._energy = MultiScaleEnergy(n_channels, windows, table, tail)
+        matched = (_matched_bank(self.fs, lo, hi, cfg.band_order, tuple(cfg.matched_lengths_ms),
+                                 cfg.matched_on_threshold, windows, cfg.energy_on_threshold, noise_n,
+                                 cfg.noise_percentile) if cfg.matched_lengths_ms and cfg.detector == "energy" else None)
+        self._energy = MultiScaleEnergy(n_channels, windows, table, tail, matched)
         self._impulse = (ImpulseFit(bandpass_sos(lo, hi, self.fs, cfg.band_order), max(1, round(4 * ms)))
                          if cfg.detector == "energy" and self.fs >= IMPULSE_MIN_FS and cfg.impulse_fit < 1 else None)
         self._probe_n = max(1, round(cfg.mains_probe_s * self.fs))
@@ -82,6 +86,7 @@ class Pipeline:
                                   recur_corr=cfg.recurrence_min_corr, recur_s=cfg.recurrence_lookback_s,
                                   recur_max_snr=cfg.recurrence_max_snr,
                                   cluster_min=cfg.cluster_context_min, cluster_ratio=cfg.cluster_context_ratio,
+                                  isolation_s=cfg.shape_only_isolation_s, isolation_snr=cfg.shape_only_max_size,
                                   rest_s=cfg.rest_history_s, rest_step=noise_n,
                                   # decay time of the band-pass's low edge (Butterworth: damping sqrt(1/2))
                                   ring_s=1.0 / (2.0 * math.pi * lo * math.sqrt(0.5)))
@@ -333,6 +338,14 @@ def _threshold_table(fs: float, lo: float, hi: float, order: int, windows: tuple
     table = threshold_table(band, windows, on, fs, noise_n, percentile)
     table.flags.writeable = False
     return table, floor_bias(band, noise_n, percentile)
+
+
+@lru_cache(maxsize=32)
+def _matched_bank(fs: float, lo: float, hi: float, order: int, lengths_ms: tuple[float, ...], on: float,
+                  windows: tuple[int, ...], energy_on: float, noise_n: int, percentile: float) -> MatchedBank:
+    """The twitch-shape filters for one design (read-only once built, so pipelines share them)."""
+    table, _ = _threshold_table(fs, lo, hi, order, windows, energy_on, noise_n, percentile)
+    return MatchedBank(bandpass_sos(lo, hi, fs, order), fs, lengths_ms, on, windows, table, noise_n, percentile)
 
 
 @dataclass

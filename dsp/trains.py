@@ -31,6 +31,7 @@ REST_PERCENTILE = 10.0
 
 EDGE = "at the edge of voluntary activity (recruitment or derecruitment)"
 RHYTHM = "during phasic voluntary activity (bursts of it keep coming, as in walking)"
+SHAPE_ONLY = "a small potential next to other activity (too weak to tell from a voluntary unit's firing)"
 
 
 @dataclass
@@ -41,6 +42,7 @@ class _Potential:
     offset: int = 0
     floor: float = 0.0  # noise floor (µV RMS) at the potential
     voluntary: bool = False  # recognised as a firing of a voluntary unit
+    shape_only: bool = False  # only the twitch-shape filters found it (bursts.Burst.shape_only)
     need: float = 0.0  # the decision waits for data up to here ...
     seen: int = -1  # ... unless candidates arrived on the channel since (their count then)
 
@@ -130,7 +132,8 @@ class TrainStage:
                  lookback_ratio: float = 2.0, rhythm_s: float = 0.0, rhythm_bouts: int = 2,
                  bout_gap_s: float = 0.3, after_s: float | None = None, size_noise: float = 0.0,
                  size_least: float = 1.0, recur_corr: float = 0.0, recur_s: float = 0.6,
-                 recur_max_snr: float = math.inf, cluster_min: int = 0, cluster_ratio: float = 2.0) -> None:
+                 recur_max_snr: float = math.inf, cluster_min: int = 0, cluster_ratio: float = 2.0,
+                 isolation_s: float = 0.0, isolation_snr: float = 12.0) -> None:
         self.fs = fs
         self.n_channels = n_channels
         self.isi_min = fs / max_hz
@@ -139,6 +142,9 @@ class TrainStage:
         #: sizes must also agree as closely as the noise allows (``same_size``)
         self.size_noise, self.size_least = size_noise, size_least
         self.memory = int(2 * self.isi_max * (min_len + 1))  # a chain may skip a firing
+        #: a potential found by its shape alone must have nothing else this long before it
+        self.isolation_n = min(int(round(isolation_s * fs)), self.memory)
+        self.isolation_snr = isolation_snr  # ... when under this many floors peak to peak
         #: a unit recognised as voluntary keeps that label across up to two unseen firings
         self.continue_gap = 3 * self.isi_max
         #: potentials this close to a recognised train are part of the same voluntary activity
@@ -196,6 +202,8 @@ class TrainStage:
         self._inserted = [0] * self.n_channels  # candidates ever added per channel
         self._spans: list[deque[tuple[int, int]]] = [deque() for _ in range(self.n_channels)]
         self._contractions: list[deque[tuple[int, int]]] = [deque() for _ in range(self.n_channels)]
+        #: artifacts per channel (a moving limb; for the shape-only check)
+        self._artifacts: list[deque[tuple[int, int]]] = [deque() for _ in range(self.n_channels)]
         self._y = np.empty((self.n_channels, 0))  # recent band-passed signal
         self._y_start = 0  # absolute index of _y[:, 0]
         self._rest_i: list[int] = []  # absolute grid indices of the floor samples (bisected per twitch)
@@ -266,6 +274,20 @@ class TrainStage:
         on = self._recent_on[c]
         return self._recent[c][bisect.bisect_left(on, a): bisect.bisect_right(on, b)]
 
+    def _weak_shape_only(self, pot: _Potential) -> bool:
+        """Found by the shape filters alone and small (where the background's tails raise the
+        energy thresholds, the filters alone also find large twitches: those are clear)."""
+        return bool(self.isolation_n and pot.shape_only and pot.ptp < self.isolation_snr * pot.floor)
+
+    def _not_alone(self, c: int, pot: _Potential) -> bool:
+        """A contraction, an artifact or another shape-only candidate on channel c from
+        ``isolation_n`` before the potential to one slowest firing interval after it (data its
+        decision waits for)? A clear twitch nearby does not count: twitches come in runs."""
+        a, b = pot.onset - self.isolation_n, pot.onset + int(self.isi_max) - 1
+        if any(p is not pot and self._weak_shape_only(p) for p in self._near(c, a, b)):
+            return True
+        return any(s <= b and e >= a for spans in (self._contractions[c], self._artifacts[c]) for s, e in spans)
+
     def _busy_background(self, c: int, pot: _Potential) -> bool:
         """Is the background around the potential louder than rest (``quiet_n`` either side of
         it, or from ``lookback_n`` before it to ``quiet_n`` after it)?"""
@@ -282,8 +304,8 @@ class TrainStage:
         reach = self.pad + int(self.ring_n * math.log(max(1.0, max((p.ptp for p in recent), default=0.0)
                                                               / (2.0 * rest)))) + 1
         for p in recent:
-            if p.offset + reach <= lo or p.onset - reach >= hi:
-                continue
+            if p.offset + reach <= lo or p.onset - reach >= hi or (p is not pot and self._weak_shape_only(p)):
+                continue  # (a small potential only the shape filters find is part of the background)
             # a candidate's own tail (and the band-pass ringing after it) decays over about
             # ``ring_n`` samples per factor e: leave out as much as it takes to reach the noise
             pad = self.pad + int(self.ring_n * math.log(max(1.0, p.ptp / (2.0 * rest))))
@@ -299,15 +321,17 @@ class TrainStage:
             return False  # the neighbourhood is candidates, not background
         rest2 = rest * rest
         near_sum = float(np.dot(y2[k:], near))
-        limit = self.quiet_limit
+        limit, lookback = self.quiet_limit, self.lookback_limit
         if self.cluster_min and len(self._near(c, pot.onset - self.quiet_n, pot.onset + self.quiet_n)) > self.cluster_min:
             limit = self.cluster_limit  # candidates crowd around it: less excess power suffices
+        if self._weak_shape_only(pot):  # that small, it must stand on a background at rest
+            limit, lookback = min(limit, self.cluster_limit), min(lookback, self.cluster_limit)
         if near_sum > limit * rest2 * n:
             return True
         if k <= 0:
             return False
         n_all = n + int(keep[:k].sum())
-        return near_sum + float(np.dot(y2[:k], keep[:k])) > self.lookback_limit * rest2 * n_all
+        return near_sum + float(np.dot(y2[:k], keep[:k])) > lookback * rest2 * n_all
 
     def _bouts_before(self, c: int, at: int) -> int:
         """Separate contractions on channel c (closer than ``bout_gap_n`` is one) that ended in
@@ -330,9 +354,12 @@ class TrainStage:
             if e.kind == "contraction":
                 self._spans[e.channel].append((e.onset_sample, e.offset_sample))
                 self._contractions[e.channel].append((e.onset_sample, e.offset_sample))
+            elif e.kind == "artifact":
+                self._artifacts[e.channel].append((e.onset_sample, e.offset_sample))
             pot = None
             if e.kind == "twitch" and b.snippet is not None:
-                pot = _Potential(e.onset_sample, e.peak_to_peak_uv, b.snippet, e.offset_sample, b.floor_uv)
+                pot = _Potential(e.onset_sample, e.peak_to_peak_uv, b.snippet, e.offset_sample, b.floor_uv,
+                                 shape_only=b.shape_only)
                 on = self._recent_on[e.channel]
                 k = bisect.bisect_right(on, pot.onset)
                 on.insert(k, pot.onset)
@@ -362,13 +389,16 @@ class TrainStage:
             bouts = self._contractions[c]
             while bouts and bouts[0][1] < horizon - self.rhythm_n:
                 bouts.popleft()
+            arts = self._artifacts[c]
+            while arts and arts[0][1] < horizon:
+                arts.popleft()
         self._trim(horizon)
         return out
 
     def _decide(self, c: int, pot: _Potential, until: int, final: bool) -> str | None:
         """Why the potential is voluntary, "" when it is not, None: wait for more data."""
         why = self._verdict(c, pot, until, final)
-        if why and why != EDGE:
+        if why and why not in (EDGE, SHAPE_ONLY):  # only the rules that saw a unit's firing
             pot.voluntary = True
         return why
 
@@ -432,6 +462,8 @@ class TrainStage:
             return EDGE
         if self.rhythm_n and self._bouts_before(c, pot.onset) >= self.rhythm_bouts:
             return RHYTHM
+        if self._weak_shape_only(pot) and self._not_alone(c, pot):
+            return SHAPE_ONLY
         if self.recur_corr and pot.ptp < self.recur_max_snr * pot.floor and self._recurs(c, pot):
             self._spans[c].append((pot.onset, pot.offset))
             return "its waveform repeats at a voluntary rate (a motor unit firing mostly below the threshold)"

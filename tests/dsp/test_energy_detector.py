@@ -219,12 +219,17 @@ def test_a_unit_that_crosses_the_threshold_only_now_and_then_is_found_by_its_wav
         return (sum(e.kind == "twitch" for e in inside), _found(events, isolated),
                 any("waveform repeats" in (e.reason or "") for e in inside))
 
-    on = [twitches(seed, ENERGY) for seed in range(40, 48)]
-    off = [twitches(seed, ENERGY.replace(recurrence_min_corr=0.0)) for seed in range(40, 48)]
+    windows_only = ENERGY.replace(matched_lengths_ms=())  # the rule alone, on the candidates it was made for
+    on = [twitches(seed, windows_only) for seed in range(40, 48)]
+    off = [twitches(seed, windows_only.replace(recurrence_min_corr=0.0)) for seed in range(40, 48)]
     assert sum(r[0] for r in off) >= 20  # the case is hard without the test ...
     assert sum(r[0] for r in on) <= 0.6 * sum(r[0] for r in off)  # ... and it removes most
     assert any(r[2] for r in on)
     assert all(r[1] == 3 for r in on)
+    # the twitch-shape filters find more of the unit's firings; they must not add twitches
+    full = [twitches(seed, ENERGY) for seed in range(40, 48)]
+    assert sum(r[0] for r in full) <= sum(r[0] for r in on)
+    assert all(r[1] == 3 for r in full)
     # the test reads the signal itself: it works with the busy-background check turned off
     assert any(twitches(seed, ENERGY.replace(quiet_context_s=0.0))[2] for seed in range(40, 48))
 
