@@ -140,12 +140,12 @@ def _injected(size):
 @pytest.mark.parametrize("size, min_recall", [
     # issue #15 item 4 brief: 10-20x the noise RMS, recall >= 0.9
     pytest.param((10.0, 20.0), 0.90, marks=pytest.mark.xfail(
-        strict=True, reason="current detector: recall 0.85 at 10-20x (was 0.84); issue #15"), id="10-20x-brief"),
+        strict=True, reason="current detector: recall 0.88 at 10-20x (was 0.85); issue #15"), id="10-20x-brief"),
     # issue #15, "Done when": recall >= 0.98 at >= 10x and >= 0.90 at 8-10x
     pytest.param((10.0, 20.0), 0.98, marks=pytest.mark.xfail(
-        strict=True, reason="current detector: recall 0.85 at 10-20x (was 0.84); issue #15"), id="10-20x-issue"),
+        strict=True, reason="current detector: recall 0.88 at 10-20x (was 0.85); issue #15"), id="10-20x-issue"),
     pytest.param((8.0, 10.0), 0.90, marks=pytest.mark.xfail(
-        strict=True, reason="current detector: recall 0.56 at 8-10x (was 0.30); issue #15"), id="8-10x-issue"),
+        strict=True, reason="current detector: recall 0.62 at 8-10x (was 0.56); issue #15"), id="8-10x-issue"),
     # large twitches on real background: the current detector finds them all; keep it so
     pytest.param((20.0, 40.0), 0.98, id="20-40x"),
 ])
