@@ -145,11 +145,11 @@ class DetectorConfig:
     rhythm_window_s: float = 3.0
     rhythm_bouts: int = 2
     #: a potential that only the twitch-shape filters find (no energy window) and under
-    #: ``shape_only_max_size`` x the floor peak to peak counts only when no contraction, artifact
-    #: or other such potential lies on its channel from this long before it to one slowest firing
-    #: interval after it: that small, next to other activity, it cannot be told from a voluntary
-    #: unit's firing (0 turns the check off). Such potentials also count as background, not as
-    #: candidates, when the background around a candidate is measured.
+    #: ``shape_only_max_size`` x the floor peak to peak counts only when no contraction or
+    #: artifact lies on its channel from this long before it to one slowest firing interval after
+    #: it: that small, next to other activity, it cannot be told from a voluntary unit's firing
+    #: (0 turns the check off). Such potentials also count as background, not as candidates,
+    #: when the background around a candidate is measured, and need a background at rest.
     shape_only_isolation_s: float = 1.0
     shape_only_max_size: float = 12.0
     #: the noise level at rest is a low percentile (10th) of the floor over this long (the

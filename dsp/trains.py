@@ -280,12 +280,10 @@ class TrainStage:
         return bool(self.isolation_n and pot.shape_only and pot.ptp < self.isolation_snr * pot.floor)
 
     def _not_alone(self, c: int, pot: _Potential) -> bool:
-        """A contraction, an artifact or another shape-only candidate on channel c from
-        ``isolation_n`` before the potential to one slowest firing interval after it (data its
-        decision waits for)? A clear twitch nearby does not count: twitches come in runs."""
+        """A contraction or an artifact on channel c from ``isolation_n`` before the potential
+        to one slowest firing interval after it (data its decision waits for)? Other candidates
+        do not count: twitches come in runs, small ones too."""
         a, b = pot.onset - self.isolation_n, pot.onset + int(self.isi_max) - 1
-        if any(p is not pot and self._weak_shape_only(p) for p in self._near(c, a, b)):
-            return True
         return any(s <= b and e >= a for spans in (self._contractions[c], self._artifacts[c]) for s, e in spans)
 
     def _busy_background(self, c: int, pot: _Potential) -> bool:
