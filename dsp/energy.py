@@ -128,41 +128,61 @@ class TailWeight:
         self.reset()
 
     def reset(self) -> None:
-        self._part = np.zeros((self.n_channels, 0))
+        self._part = np.empty((self.n_channels, self.window))  # squares of the window being filled ...
+        self._m = 0  # ... in its first _m columns
         self._done = 0  # complete windows so far
-        # per past window: sum y^2 and sum y^4, at most ``history`` of them
-        self._s2 = np.zeros((self.n_channels, 0))
-        self._s4 = np.zeros((self.n_channels, 0))
-        # KAPPA_GRID row in force from window index _base + i on (at the start: the cautious one)
-        self._rows = np.full((self.n_channels, 1), len(KAPPA_GRID) - 1, dtype=np.intp)
+        # per past window: sum y^2 and sum y^4 (rows 0 and 1), the last ``history`` of them at the
+        # end of the first _n_sums columns (twice the room, so a live window is appended in place)
+        self._sums = np.empty((2, self.n_channels, 2 * self.history))
+        self._n_sums = 0
+        # KAPPA_GRID rows (one per channel) in force from window index _base + i on (at the
+        # start: the cautious one)
+        self._rows: list[tuple[int, ...]] = [(len(KAPPA_GRID) - 1,) * self.n_channels]
         self._base = 0
 
-    def push(self, y: np.ndarray) -> None:
-        data = np.concatenate([self._part, y], axis=1) if self._part.shape[1] else y
-        k = data.shape[1] // self.window
-        self._part = data[:, k * self.window:].copy()
-        if not k:
+    def push(self, y2: np.ndarray) -> None:
+        """``y2``: the squared band-passed block (channels, n)."""
+        m, n, win = self._m, y2.shape[1], self.window
+        if m + n < win:  # no window completes (live blocks shorter than a window)
+            self._part[:, m: m + n] = y2
+            self._m = m + n
             return
-        w = data[:, : k * self.window].reshape(self.n_channels, k, self.window)
-        y2 = w * w
-        h, old = self.history, self._s2.shape[1]
+        if m + n < 2 * win and (self._done + 1) % UPDATE_WINDOWS:  # one completes, no refresh due
+            part = self._part
+            first = win - m
+            part[:, m:] = y2[:, :first]
+            s2, s4 = part.sum(axis=1), (part * part).sum(axis=1)
+            if s2[0] == s2[0]:  # as the general path: a NaN window (overflow) is not history
+                self._append_sums(s2, s4)
+            self._rows.append(self._rows[-1])
+            self._done += 1
+            self._m = m + n - win
+            part[:, : self._m] = y2[:, first:]
+            return
+        data = np.concatenate([self._part[:, :m], y2], axis=1) if m else y2
+        k = data.shape[1] // win
+        self._m = data.shape[1] - k * win
+        self._part[:, : self._m] = data[:, k * win:]
+        w2 = data[:, : k * win].reshape(self.n_channels, k, win)
+        h = self.history
+        old2, old4 = self._sums[:, :, max(self._n_sums - (h - 1), 0): self._n_sums] if h > 1 else self._sums[:, :, :0]
         # every new window's history at once: (channels, k, history), NaN where none yet
-        pad = np.full((self.n_channels, h - 1 - min(old, h - 1)), np.nan)
-        all2 = np.concatenate([pad, self._s2[:, -(h - 1):] if h > 1 else self._s2[:, :0], y2.sum(axis=2)], axis=1)
-        all4 = np.concatenate([pad, self._s4[:, -(h - 1):] if h > 1 else self._s4[:, :0], (y2 * y2).sum(axis=2)], axis=1)
+        pad = np.full((self.n_channels, h - 1 - old2.shape[1]), np.nan)
+        all2 = np.concatenate([pad, old2, w2.sum(axis=2)], axis=1)
+        all4 = np.concatenate([pad, old4, (w2 * w2).sum(axis=2)], axis=1)
         # the estimate is refreshed every UPDATE_WINDOWS windows (counted from the segment start,
         # so the same windows whatever the block sizes); the row in between carries over
         idx = np.arange(self._done + 1, self._done + k + 1)  # row index each new window sets
         upd = np.flatnonzero(idx % UPDATE_WINDOWS == 0)
         rows = np.empty((self.n_channels, k), dtype=np.intp)
-        last = self._rows[:, -1]
+        last = np.array(self._rows[-1], dtype=np.intp)
         if upd.size:
             ends = upd + all2.shape[1] - k  # column (in all2) of each updating window
             cols = ends[:, None] + np.arange(-h + 1, 1)[None, :]  # (u, h) history columns
             win2, win4 = all2[:, cols], all4[:, cols]
             order = np.argsort(win2, axis=2, kind="stable")  # NaN (no window yet) sorts last
-            n = np.sum(~np.isnan(win2), axis=2)
-            keep = np.maximum(1, (3 * n) // 4)
+            n_win = np.sum(~np.isnan(win2), axis=2)
+            keep = np.maximum(1, (3 * n_win) // 4)
             take = np.arange(h) < keep[..., None]
             a2 = np.where(take, np.take_along_axis(win2, order, axis=2), 0.0).sum(axis=2)
             a4 = np.where(take, np.take_along_axis(win4, order, axis=2), 0.0).sum(axis=2)
@@ -170,27 +190,62 @@ class TailWeight:
                 kap = keep * self.window * a4 / (a2 * a2)
             kap[~np.isfinite(kap)] = 3.0
             fresh = np.rint((np.clip(kap, 3.0, KAPPA_GRID[-1]) - 3.0) / 0.05).astype(np.intp)
-            fresh[n < MIN_WINDOWS] = len(KAPPA_GRID) - 1  # too little background seen: the cautious row
+            fresh[n_win < MIN_WINDOWS] = len(KAPPA_GRID) - 1  # too little background seen: the cautious row
             # each new window takes the latest refresh at or before it
             which = np.searchsorted(upd, np.arange(k), side="right") - 1
             rows[:] = np.where(which >= 0, fresh[:, np.maximum(which, 0)], last[:, None])
         else:
             rows[:] = last[:, None]
-        self._rows = np.concatenate([self._rows, rows], axis=1)  # in force from _done + 1 on
+        self._rows.extend(map(tuple, rows.T.tolist()))  # in force from _done + 1 on
         self._done += k
-        self._s2 = all2[:, -h:][:, ~np.isnan(all2[0, -h:])]
-        self._s4 = all4[:, -h:][:, ~np.isnan(all2[0, -h:])]
+        kept = ~np.isnan(all2[0, -h:])
+        self._n_sums = 0
+        self._append_sums(all2[:, -h:][:, kept], all4[:, -h:][:, kept])
+
+    def _append_sums(self, s2: np.ndarray, s4: np.ndarray) -> None:
+        """Add windows' sums ((channels,) for one, (channels, j <= history) for several)."""
+        j = 1 if s2.ndim == 1 else s2.shape[1]
+        n, h = self._n_sums, self.history
+        if n + j > 2 * h:  # out of room: the last history - j move to the front
+            keep = max(h - j, 0)
+            self._sums[:, :, :keep] = self._sums[:, :, n - keep: n]
+            n = keep
+        if s2.ndim == 1:
+            self._sums[0, :, n] = s2
+            self._sums[1, :, n] = s4
+        else:
+            self._sums[0, :, n: n + j] = s2
+            self._sums[1, :, n: n + j] = s4
+        self._n_sums = n + j
+
+    def _forget(self, t0: int) -> None:
+        drop = (t0 // self.window) - self._base  # rows before the first window asked for
+        if drop > 64:
+            del self._rows[:drop]
+            self._base += drop
 
     def grid_rows(self, t0: int, m: int) -> np.ndarray:
         """``(channels, m)`` KAPPA_GRID rows for segment samples t0 .. t0 + m - 1 (asked for
         in increasing order)."""
-        j = np.minimum((t0 + np.arange(m)) // self.window, self._done)
-        out = self._rows[:, j - self._base]
-        drop = (t0 // self.window) - self._base  # rows before the first window asked for
-        if drop > 64:
-            self._rows = self._rows[:, drop:]
-            self._base += drop
+        j = np.minimum((t0 + np.arange(m)) // self.window, self._done) - self._base
+        lo = int(j[0]) if m else 0
+        hi = int(j[-1]) + 1 if m else 0
+        table = np.array(self._rows[lo:hi] or [(0,) * self.n_channels], dtype=np.intp).T  # (channels, hi - lo)
+        out = table[:, j - lo]
+        self._forget(t0)
         return out
+
+    def block_rows(self, t0: int, m: int) -> tuple[int, ...] | None:
+        """The rows (one per channel) in force for all of segment samples t0 .. t0 + m - 1 when
+        they are the same throughout (a live block nearly always), else None."""
+        j0 = min(t0 // self.window, self._done) - self._base
+        j1 = min((t0 + m - 1) // self.window, self._done) - self._base
+        rows = self._rows
+        r0 = rows[j0]
+        if any(rows[j] != r0 for j in range(j0 + 1, j1 + 1)):
+            return None
+        self._forget(t0)
+        return r0
 
 
 class MultiScaleEnergy:
@@ -215,6 +270,7 @@ class MultiScaleEnergy:
         # 1 / (w * threshold) per kurtosis row and window: the scale applied to each window's sum
         self._scale = _QUANTUM / (np.asarray(windows, dtype=np.float64)[None, :] * self.thresholds)
         self._bounds_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._scale_cache: dict[tuple[int, ...], np.ndarray] = {}
         self.reset()
 
     def reset(self) -> None:
@@ -226,11 +282,12 @@ class MultiScaleEnergy:
         if self.tail is not None:
             self.tail.reset()
 
-    def process(self, y: np.ndarray, floor: np.ndarray) -> np.ndarray:
+    def process(self, y2: np.ndarray, floor: np.ndarray) -> np.ndarray:
+        """``y2``: the squared band-passed block (channels, n); ``floor``: its noise floor."""
         # beyond 2**52 quanta (a 2 V swing) the energy is capped: the cast stays defined
-        q = np.rint(np.minimum(y * y * (1.0 / _QUANTUM), _Q_MAX)).astype(np.int64)
+        q = np.rint(np.minimum(y2 * (1.0 / _QUANTUM), _Q_MAX)).astype(np.int64)
         if self.tail is not None:
-            self.tail.push(y)
+            self.tail.push(y2)
         return self._emit(q, floor, final=False)
 
     def drain(self) -> np.ndarray:
@@ -251,6 +308,22 @@ class MultiScaleEnergy:
             self._bounds_cache[(h, m)] = got
         return got
 
+    def _block_scale(self, m: int) -> np.ndarray:
+        """The scale of each window's sum for the next ``m`` samples, ``(channels, windows, m)``
+        or, when the kurtosis rows hold for the whole block, ``(channels, windows, 1)``."""
+        if self.tail is None:
+            return self._scale[0][:, None]
+        rows = self.tail.block_rows(self._emitted, m)
+        if rows is None:
+            return self._scale[self.tail.grid_rows(self._emitted, m)].transpose(0, 2, 1)
+        got = self._scale_cache.get(rows)
+        if got is None:
+            got = self._scale[list(rows)][:, :, None]
+            if len(self._scale_cache) >= 64:
+                self._scale_cache.clear()
+            self._scale_cache[rows] = got
+        return got
+
     def _emit(self, q_new: np.ndarray, floor_new: np.ndarray, final: bool) -> np.ndarray:
         q = np.concatenate([self._q, q_new], axis=1) if self._q.shape[1] else q_new
         fl = np.concatenate([self._floor, floor_new], axis=1) if self._floor.shape[1] else floor_new
@@ -262,13 +335,13 @@ class MultiScaleEnergy:
         # cumulative sum with a zero in front: c[k] = sum of q[:k] (int64, exact; wraps harmlessly)
         c = np.zeros((self.n_channels, q.shape[1] + 1), dtype=np.int64)
         np.cumsum(q, axis=1, out=c[:, 1:])
-        rows = self.tail.grid_rows(self._emitted, m) if self.tail is not None else None
         if 0 < m <= _LIVE_M:  # live blocks: every window at once, (channels, windows, m)
             lo, b = self._bounds(h, m)
             s = (c[:, b] - c[:, lo]).astype(np.float64)
-            s *= self._scale[0][:, None] if rows is None else self._scale[rows].transpose(0, 2, 1)
+            s *= self._block_scale(m)
             stat = s.max(axis=1, initial=0.0)  # the same maximum as window by window from zero
         else:  # long blocks: window by window (bounded memory); the windows are slices of c
+            rows = self.tail.grid_rows(self._emitted, m) if self.tail is not None else None
             stat = np.zeros((self.n_channels, m))
             diff = np.empty((self.n_channels, m), dtype=np.int64)
             s = np.empty((self.n_channels, m))
@@ -281,9 +354,13 @@ class MultiScaleEnergy:
                 np.multiply(diff, scale, out=s)  # int64 -> float64, then scaled: as astype then *
                 np.maximum(stat, s, out=stat)
         f = fl[:, :m]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            stat /= f * f
-        stat[~(f > 0)] = 0.0  # floor not known yet (settling) or a digitally flat trace
+        f2 = f * f
+        if (f2 > 0).all():  # the floor is known everywhere (nearly every block)
+            stat /= f2
+        else:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                stat /= f2
+            stat[~(f > 0)] = 0.0  # floor not known yet (settling) or a digitally flat trace
         # keep: the last `back` emitted samples' energies as history, and everything not emitted
         keep_from = max(h + m - self.back, 0)
         self._emitted += m

@@ -276,7 +276,7 @@ class Pipeline:
             with np.errstate(invalid="ignore"):
                 strong = env > self.config.on_threshold * floor  # the segmenter stores it as 1.0 / 0.0
             return self._classify(self._segmenter.process(y, env, lf, x, floor, strong))
-        stat = self._energy.process(y, floor)
+        stat = self._energy.process(y2, floor)
         held = self._held
         h = 0 if held is None else held.shape[2]
         rows = np.empty((5, self.n_channels, h + n))  # the held rows, then this block's
