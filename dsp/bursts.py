@@ -117,12 +117,14 @@ class BurstSegmenter:
 
     def process(self, y: np.ndarray, env: np.ndarray, lf: np.ndarray, raw: np.ndarray,
                 floor: np.ndarray, stat: np.ndarray) -> list[Burst]:
+        return self.process_rows(np.array((y, env, lf, raw, floor, stat)))
+
+    def process_rows(self, new: np.ndarray) -> list[Burst]:
+        """``process`` with the rows stacked, ``(N_ROWS, channels, n)`` (the pipeline builds
+        them in place)."""
         out: list[Burst] = []
-        n = y.shape[1]
-        # which channels have any activity in the new samples (all channels at once): a channel
-        # with none, and nothing left open, only moves on (most live blocks of most channels)
-        busy = np.any(self._activity(env, floor, stat)[0], axis=1, keepdims=True)[:, 0].tolist()
-        new = np.array((y, env, lf, raw, floor, stat))  # (N_ROWS, channels, n): one copy for all channels
+        n = new.shape[2]
+        busy = self._maybe_active(new)
         for c in range(self.n_channels):
             carry = self._buf[c]
             m = carry.shape[1]
@@ -158,6 +160,19 @@ class BurstSegmenter:
         return out
 
     # -- internals -------------------------------------------------------------------
+    def _maybe_active(self, new: np.ndarray) -> list[bool]:
+        """Per channel, whether any new sample may be active; False only when none can be: the
+        largest envelope is at most the off-threshold at the lowest floor (the product rounds
+        monotonically) and no statistic fires. A channel with none, and nothing left open, only
+        moves on (most live blocks of most channels). NaN (a floor not known yet) counts as
+        active, so the exact test in ``_finalise`` decides."""
+        if not new.shape[2]:
+            return [False] * self.n_channels
+        off = self.off
+        return [not (e <= off * f and s < 1.0) for e, f, s in zip(new[ENV].max(axis=1).tolist(),
+                                                                  new[FLOOR].min(axis=1).tolist(),
+                                                                  new[STAT].max(axis=1).tolist())]
+
     def _activity(self, env: np.ndarray, floor: np.ndarray, stat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(active, strong): strong where the detection statistic (dsp/energy.py, or the
         envelope test stored as 1.0) fires; active where it does or the envelope is above the

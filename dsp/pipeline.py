@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from myotwitch.dsp.bursts import BurstSegmenter
+from myotwitch.dsp.bursts import ENV, FLOOR, LF, N_ROWS, RAW, STAT, BurstSegmenter, Y
 from myotwitch.dsp.classify import classify
 from myotwitch.dsp.config import DetectorConfig
 from myotwitch.dsp.energy import MultiScaleEnergy, TailWeight, floor_bias, threshold_table, window_samples
@@ -279,16 +279,18 @@ class Pipeline:
         stat = self._energy.process(y2, floor)
         held = self._held
         h = 0 if held is None else held.shape[2]
-        rows = np.empty((5, self.n_channels, h + n))  # the held rows, then this block's
+        # the segmenter's rows (Y, ENV, LF, RAW, FLOOR, STAT): the held ones, then this block's;
+        # the statistic lags, so it covers the first k
+        rows = np.empty((N_ROWS, self.n_channels, h + n))
         if h:
             rows[:, :, :h] = held
-        for i, arr in enumerate((y, env, lf, x, floor)):
+        for i, arr in ((Y, y), (ENV, env), (LF, lf), (RAW, x), (FLOOR, floor)):
             rows[i, :, h:] = arr
         k = stat.shape[1]
+        rows[STAT, :, :k] = stat
         self._held = rows[:, :, k:]
-        y, env, lf, x, floor = rows[:, :, :k]
-        self._trains.feed(y, floor, self._segmenter.position())
-        return self._classify(self._segmenter.process(y, env, lf, x, floor, stat))
+        self._trains.feed(rows[Y, :, :k], rows[FLOOR, :, :k], self._segmenter.position())
+        return self._classify(self._segmenter.process_rows(rows[:, :, :k]))
 
     def _drain(self) -> list[Event]:
         """The data stops: the samples held for the centred statistic go through with it."""
@@ -296,9 +298,9 @@ class Pipeline:
         rows, self._held = self._held, None
         if rows is None or not stat.shape[1]:
             return []
-        y, env, lf, x, floor = rows
-        self._trains.feed(y, floor, self._segmenter.position())
-        return self._classify(self._segmenter.process(y, env, lf, x, floor, stat))
+        rows[STAT] = stat
+        self._trains.feed(rows[Y], rows[FLOOR], self._segmenter.position())
+        return self._classify(self._segmenter.process_rows(rows))
 
     def _account(self, x: np.ndarray, sums: np.ndarray | None = None) -> None:
         self._finite += int(x.shape[1])
