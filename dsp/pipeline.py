@@ -316,13 +316,15 @@ class Pipeline:
         else:
             events = self._trains.process([(b, classify(b, self.fs, self.config, impulse=self._impulse))
                                            for b in bursts], until, final)
-            events = self.units.process(events, self._trains.held_from(until), final)
+            until = self._trains.held_from(until)  # the candidates the trains still hold
+            events = self.units.process(events, until, final)
+        horizon_s = self.units.held_from(until) / self.fs  # latency_horizon_s, from the figures at hand
         if not events:
             if self._episodes.has_open:
-                self.episodes += self._episodes.advance(self.latency_horizon_s)
+                self.episodes += self._episodes.advance(horizon_s)
             return []
         events.sort(key=lambda e: (e.onset_sample, e.channel))
-        self.episodes += self._episodes.process(events, self.latency_horizon_s)
+        self.episodes += self._episodes.process(events, horizon_s)
         return events
 
 

@@ -320,6 +320,9 @@ class TrainStage:
 
     def process(self, pairs: list[tuple[Burst, Event]], until: int, final: bool) -> list[Event]:
         """``until``: no later burst starts before this sample; ``final``: the data stopped."""
+        if not pairs and not self._held:  # a quiet block: the candidate lists wait for the next
+            self._trim(until - self.memory)  # trim (what they keep beyond it is never looked at)
+            return []
         for b, e in sorted(pairs, key=lambda p: p[1].onset_sample):
             if e.kind == "contraction":
                 self._spans[e.channel].append((e.onset_sample, e.offset_sample))
