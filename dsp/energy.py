@@ -147,24 +147,29 @@ class TailWeight:
             self._part[:, m: m + n] = y2
             self._m = m + n
             return
-        if m + n < 2 * win and (self._done + 1) % UPDATE_WINDOWS:  # one completes, no refresh due
+        h = self.history
+        refresh = (self._done + 1) % UPDATE_WINDOWS == 0
+        if m + n < 2 * win and (not refresh or self._n_sums >= h - 1):  # one completes, full history
             part = self._part
             first = win - m
             part[:, m:] = y2[:, :first]
             s2, s4 = part.sum(axis=1), (part * part).sum(axis=1)
-            if s2[0] == s2[0]:  # as the general path: a NaN window (overflow) is not history
+            if s2[0] == s2[0]:  # (a NaN window, an overflow, takes the general path)
                 self._append_sums(s2, s4)
-            self._rows.append(self._rows[-1])
-            self._done += 1
-            self._m = m + n - win
-            part[:, : self._m] = y2[:, first:]
-            return
+                row = self._rows[-1]
+                if refresh:  # from the last ``history`` windows, this one included
+                    last = self._sums[:, :, None, self._n_sums - h: self._n_sums]  # (2, channels, 1, h)
+                    row = tuple(self._refreshed(last[0], last[1])[:, 0].tolist())
+                self._rows.append(row)
+                self._done += 1
+                self._m = m + n - win
+                part[:, : self._m] = y2[:, first:]
+                return
         data = np.concatenate([self._part[:, :m], y2], axis=1) if m else y2
         k = data.shape[1] // win
         self._m = data.shape[1] - k * win
         self._part[:, : self._m] = data[:, k * win:]
         w2 = data[:, : k * win].reshape(self.n_channels, k, win)
-        h = self.history
         old2, old4 = self._sums[:, :, max(self._n_sums - (h - 1), 0): self._n_sums] if h > 1 else self._sums[:, :, :0]
         # every new window's history at once: (channels, k, history), NaN where none yet
         pad = np.full((self.n_channels, h - 1 - old2.shape[1]), np.nan)
@@ -179,18 +184,7 @@ class TailWeight:
         if upd.size:
             ends = upd + all2.shape[1] - k  # column (in all2) of each updating window
             cols = ends[:, None] + np.arange(-h + 1, 1)[None, :]  # (u, h) history columns
-            win2, win4 = all2[:, cols], all4[:, cols]
-            order = np.argsort(win2, axis=2, kind="stable")  # NaN (no window yet) sorts last
-            n_win = np.sum(~np.isnan(win2), axis=2)
-            keep = np.maximum(1, (3 * n_win) // 4)
-            take = np.arange(h) < keep[..., None]
-            a2 = np.where(take, np.take_along_axis(win2, order, axis=2), 0.0).sum(axis=2)
-            a4 = np.where(take, np.take_along_axis(win4, order, axis=2), 0.0).sum(axis=2)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                kap = keep * self.window * a4 / (a2 * a2)
-            kap[~np.isfinite(kap)] = 3.0
-            fresh = np.rint((np.clip(kap, 3.0, KAPPA_GRID[-1]) - 3.0) / 0.05).astype(np.intp)
-            fresh[n_win < MIN_WINDOWS] = len(KAPPA_GRID) - 1  # too little background seen: the cautious row
+            fresh = self._refreshed(all2[:, cols], all4[:, cols])
             # each new window takes the latest refresh at or before it
             which = np.searchsorted(upd, np.arange(k), side="right") - 1
             rows[:] = np.where(which >= 0, fresh[:, np.maximum(which, 0)], last[:, None])
@@ -201,6 +195,22 @@ class TailWeight:
         kept = ~np.isnan(all2[0, -h:])
         self._n_sums = 0
         self._append_sums(all2[:, -h:][:, kept], all4[:, -h:][:, kept])
+
+    def _refreshed(self, win2: np.ndarray, win4: np.ndarray) -> np.ndarray:
+        """The KAPPA_GRID rows ``(channels, u)`` from ``u`` histories of window sums
+        ``(channels, u, history)`` (NaN: no window yet)."""
+        order = np.argsort(win2, axis=2, kind="stable")  # NaN (no window yet) sorts last
+        n_win = np.sum(~np.isnan(win2), axis=2)
+        keep = np.maximum(1, (3 * n_win) // 4)
+        take = np.arange(self.history) < keep[..., None]
+        a2 = np.where(take, np.take_along_axis(win2, order, axis=2), 0.0).sum(axis=2)
+        a4 = np.where(take, np.take_along_axis(win4, order, axis=2), 0.0).sum(axis=2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            kap = keep * self.window * a4 / (a2 * a2)
+        kap[~np.isfinite(kap)] = 3.0
+        fresh = np.rint((np.clip(kap, 3.0, KAPPA_GRID[-1]) - 3.0) / 0.05).astype(np.intp)
+        fresh[n_win < MIN_WINDOWS] = len(KAPPA_GRID) - 1  # too little background seen: the cautious row
+        return fresh
 
     def _append_sums(self, s2: np.ndarray, s4: np.ndarray) -> None:
         """Add windows' sums ((channels,) for one, (channels, j <= history) for several)."""
