@@ -200,13 +200,25 @@ class TailWeight:
         """The KAPPA_GRID rows ``(channels, u)`` from ``u`` histories of window sums
         ``(channels, u, history)`` (NaN: no window yet)."""
         order = np.argsort(win2, axis=2, kind="stable")  # NaN (no window yet) sorts last
-        n_win = np.sum(~np.isnan(win2), axis=2)
-        keep = np.maximum(1, (3 * n_win) // 4)
-        take = np.arange(self.history) < keep[..., None]
-        a2 = np.where(take, np.take_along_axis(win2, order, axis=2), 0.0).sum(axis=2)
-        a4 = np.where(take, np.take_along_axis(win4, order, axis=2), 0.0).sum(axis=2)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            kap = keep * self.window * a4 / (a2 * a2)
+        ch, u = np.ogrid[: win2.shape[0], : win2.shape[1]]
+        s2, s4 = win2[ch[..., None], u[..., None], order], win4[ch[..., None], u[..., None], order]
+        if np.isnan(s2[..., -1]).any():
+            n_win = np.sum(~np.isnan(win2), axis=2)
+            keep = np.maximum(1, (3 * n_win) // 4)
+            take = np.arange(self.history) < keep[..., None]
+            s2, s4 = np.where(take, s2, 0.0), np.where(take, s4, 0.0)
+        else:  # full histories (nearly always): the same sums over the same zeros, fewer steps
+            n_win = np.full(s2.shape[:2], self.history)
+            keep = max(1, (3 * self.history) // 4)
+            s2[..., keep:] = 0.0
+            s4[..., keep:] = 0.0
+        a2, a4 = s2.sum(axis=2), s4.sum(axis=2)
+        d = a2 * a2
+        if d.min() > 0:
+            kap = keep * self.window * a4 / d
+        else:  # no power (a flat trace): 3 below
+            with np.errstate(invalid="ignore", divide="ignore"):
+                kap = keep * self.window * a4 / d
         kap[~np.isfinite(kap)] = 3.0
         fresh = np.rint((np.clip(kap, 3.0, KAPPA_GRID[-1]) - 3.0) / 0.05).astype(np.intp)
         fresh[n_win < MIN_WINDOWS] = len(KAPPA_GRID) - 1  # too little background seen: the cautious row
@@ -347,9 +359,9 @@ class MultiScaleEnergy:
         np.cumsum(q, axis=1, out=c[:, 1:])
         if 0 < m <= _LIVE_M:  # live blocks: every window at once, (channels, windows, m)
             lo, b = self._bounds(h, m)
-            s = (c[:, b] - c[:, lo]).astype(np.float64)
-            s *= self._block_scale(m)
-            stat = s.max(axis=1, initial=0.0)  # the same maximum as window by window from zero
+            # int64 -> float64, then scaled: as astype then *; the same maximum as window by
+            # window from zero
+            stat = np.multiply(c[:, b] - c[:, lo], self._block_scale(m)).max(axis=1, initial=0.0)
         else:  # long blocks: window by window (bounded memory); the windows are slices of c
             rows = self.tail.grid_rows(self._emitted, m) if self.tail is not None else None
             stat = np.zeros((self.n_channels, m))
@@ -365,7 +377,7 @@ class MultiScaleEnergy:
                 np.maximum(stat, s, out=stat)
         f = fl[:, :m]
         f2 = f * f
-        if (f2 > 0).all():  # the floor is known everywhere (nearly every block)
+        if not m or f2.min() > 0:  # the floor is known everywhere (nearly every block)
             stat /= f2
         else:
             with np.errstate(invalid="ignore", divide="ignore"):
