@@ -41,6 +41,17 @@ class Burst:
     snippet: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
+@dataclass
+class _OpenRuns:
+    """The active runs (absolute starts and ends, whether they hold a strong sample) after the
+    origin that a segmenter call left open."""
+
+    origin: int
+    starts: list[int]
+    ends: list[int]
+    strong: list[bool]
+
+
 def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start and end (exclusive) indices of the True runs in a 1-D bool array."""
     n = mask.size
@@ -97,6 +108,7 @@ class BurstSegmenter:
         self._origin = [0] * self.n_channels  # bursts may not start before this
         self._free = [0] * self.n_channels  # ... nor before this (the first active sample after it)
         self._seg_start = 0  # absolute start of the current contiguous segment
+        self._open: list[_OpenRuns | None] = [None] * self.n_channels
 
     def start_segment(self, at: int) -> None:
         """Begin a new contiguous stretch of data at absolute sample ``at`` (after a gap)."""
@@ -106,6 +118,7 @@ class BurstSegmenter:
             self._buf_start[c] = at
             self._origin[c] = at
             self._free[c] = at
+            self._open[c] = None
 
     def position(self) -> int:
         """Absolute index of the next sample to arrive."""
@@ -134,8 +147,25 @@ class BurstSegmenter:
                 continue
             buf = np.concatenate((carry, new[:, c]), axis=1) if m else new[:, c]  # carry + the new rows
             self._buf[c] = buf
+            if not busy[c] and self._waits(c, b0 + m + n):
+                continue
             out.extend(self._finalise(c, buf, final=None))
         return out
+
+    def _waits(self, c: int, end: int) -> bool:
+        """``_finalise`` of a channel whose new samples (up to absolute ``end``) are all inactive
+        and whose last call left activity open: it finalises nothing while the quiet after the
+        last active sample is shorter than ``cluster_n`` and the activity shorter than the length
+        limit; only the first possible start can move (a run at the end may no longer grow).
+        False when that is not known (the exact path then runs)."""
+        got = self._open[c]
+        if got is None or got.origin != self._origin[c]:
+            return False
+        if end - got.ends[-1] >= self.cluster_n or end - got.origin >= self.max_n + self.context_n:
+            return False
+        self._free[c] = next((a for a, b, ok in zip(got.starts, got.ends, got.strong) if ok or b > end - self.merge_n),
+                             end)
+        return True
 
     def _quiet(self, c: int, carry: np.ndarray, b0: int, m: int, n: int, new: np.ndarray) -> None:
         """``_finalise`` of a channel whose new samples are all inactive and that had nothing open:
@@ -235,7 +265,7 @@ class BurstSegmenter:
             self._origin[c] = b0 + q
             if q >= L:
                 break
-        self._free[c] = b0 + self._first_possible_start(buf, active, strong, self._origin[c] - b0)
+        self._free[c] = b0 + self._first_possible_start(c, buf, active, strong, self._origin[c] - b0)
         keep = max(self._origin[c] - self.context_n, self._seg_start) - b0
         keep = min(max(keep, 0), buf.shape[1])
         self._buf[c] = buf[:, keep:]
@@ -253,18 +283,23 @@ class BurstSegmenter:
         cs = np.concatenate([[0], np.cumsum(strong[o:q])])
         return starts, ends, cs[ends] > cs[starts]
 
-    def _first_possible_start(self, buf: np.ndarray, active: np.ndarray | None, strong: np.ndarray | None,
+    def _first_possible_start(self, c: int, buf: np.ndarray, active: np.ndarray | None, strong: np.ndarray | None,
                               o: int) -> int:
         """Where the first burst after the origin ``o`` could start: the first active run (runs
         within merge_n joined) that holds a strong sample or may still grow at the buffer's end.
         Noise that lifts the envelope now and then without a strong sample holds the origin back
-        (it may belong to a cluster) but can never start a burst, so it does not hold this."""
+        (it may belong to a cluster) but can never start a burst, so it does not hold this.
+        A few runs are kept for ``_waits``."""
         L = buf.shape[1]
+        self._open[c] = None
         if o >= L:
             return L
         if active is None or strong is None:
             active, strong = self._active(buf, o)
         starts, ends, ok = self._runs_with_strong(active, strong, o, L)
+        if 0 < starts.size <= 32:
+            at = self._buf_start[c] + o
+            self._open[c] = _OpenRuns(at, (starts + at).tolist(), (ends + at).tolist(), ok.tolist())
         hit = np.flatnonzero(ok | (ends > L - o - self.merge_n))
         return o + int(starts[hit[0]]) if hit.size else L
 
