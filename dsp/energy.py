@@ -200,8 +200,8 @@ class TailWeight:
         """The KAPPA_GRID rows ``(channels, u)`` from ``u`` histories of window sums
         ``(channels, u, history)`` (NaN: no window yet)."""
         order = np.argsort(win2, axis=2, kind="stable")  # NaN (no window yet) sorts last
-        ch, u = np.ogrid[: win2.shape[0], : win2.shape[1]]
-        s2, s4 = win2[ch[..., None], u[..., None], order], win4[ch[..., None], u[..., None], order]
+        ch, u = np.arange(win2.shape[0])[:, None, None], np.arange(win2.shape[1])[:, None]
+        s2, s4 = win2[ch, u, order], win4[ch, u, order]
         if np.isnan(s2[..., -1]).any():
             n_win = np.sum(~np.isnan(win2), axis=2)
             keep = np.maximum(1, (3 * n_win) // 4)
