@@ -325,6 +325,8 @@ class BurstSegmenter:
                     segs.append((s_l[i], e_l[i], 1, cut if touches_end and i == b - 1 else None))
             else:
                 segs.append((s_l[a], e_l[b - 1], b - a, cut if touches_end else None))
+        if len(segs) == 1:  # (live blocks) the one-burst code takes fewer steps for one
+            return [self._features(c, buf, b0, *segs[0], buf.shape[1])]
         return self._features_many(c, buf, b0, segs, buf.shape[1])
 
     def _features_many(self, c: int, buf: np.ndarray, b0: int, segs: list[tuple[int, int, int, str | None]],
