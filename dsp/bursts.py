@@ -227,20 +227,21 @@ class BurstSegmenter:
         limit = self.max_n + self.context_n
         if idx.size == 0:
             return L, None
-        # quiet stretches as (first, last) quiet positions
-        gaps = np.diff(idx) - 1
-        big = np.flatnonzero(gaps >= self.cluster_n)
-        first_q = np.concatenate([[o], idx[big] + 1 + self.cluster_n])
-        last_q = np.concatenate([[idx[0]], idx[big + 1]])
-        trailing = L - 1 - idx[-1] >= self.cluster_n
+        # quiet stretches as (first, last) quiet positions: the origin's, then one after every
+        # run of cluster_n or more inactive samples (a few: plain lists)
+        cn = self.cluster_n
+        big = np.flatnonzero(idx[1:] - idx[:-1] > cn)
+        first_q = [o] + [i + 1 + cn for i in idx[big].tolist()]
+        last_q = [int(idx[0])] + idx[big + 1].tolist()
+        last = int(idx[-1])
+        trailing = L - 1 - last >= cn
         if trailing:
-            first_q = np.append(first_q, idx[-1] + 1 + self.cluster_n)
-            last_q = np.append(last_q, L)
-        spans = first_q[1:] - last_q[:-1]
-        over = np.flatnonzero(spans > limit)
-        if over.size:
-            return int(last_q[over[0]] + self.max_n), "limit"
-        tail_start = int(last_q[-1])
+            first_q.append(last + 1 + cn)
+            last_q.append(L)
+        for first, prev_last in zip(first_q[1:], last_q):  # activity between two quiet stretches
+            if first - prev_last > limit:
+                return prev_last + self.max_n, "limit"
+        tail_start = last_q[-1]
         if not trailing and L - tail_start >= limit:
             return tail_start + self.max_n, "limit"
         if final is not None:
@@ -280,7 +281,8 @@ class BurstSegmenter:
         if starts.size == 0:
             return starts, ends, np.zeros(0, bool)
         starts, ends = _join(starts, ends, self.merge_n)
-        cs = np.concatenate([[0], np.cumsum(strong[o:q])])
+        cs = np.zeros(q - o + 1, dtype=np.intp)
+        np.cumsum(strong[o:q], out=cs[1:])
         return starts, ends, cs[ends] > cs[starts]
 
     def _first_possible_start(self, c: int, buf: np.ndarray, active: np.ndarray | None, strong: np.ndarray | None,
