@@ -61,7 +61,7 @@ def best_correlations(xs: list[np.ndarray], y: np.ndarray, max_lag: int = 2) -> 
     n = y.size
     if n < 3 or any(x.size != n for x in xs):
         return [best_correlation(x, y, max_lag) for x in xs]
-    X = np.stack(xs)
+    X = np.array(xs)  # (np.stack's checks cost more than the copy)
     best = X[:, max_lag:] @ y[: n - max_lag]
     for lag in range(-max_lag, max_lag):
         np.maximum(best, X[:, lag:] @ y[: n - lag] if lag >= 0 else X[:, : n + lag] @ y[-lag:], out=best)
@@ -288,7 +288,7 @@ class TrainStage:
         y2 = y * y
         k = near_lo - lo  # the near window is keep[k:]
         near = keep[k:]
-        n = int(near.sum())
+        n = np.count_nonzero(near)
         if n < self.quiet_n // 2:
             return False  # the neighbourhood is candidates, not background
         rest2 = rest * rest
@@ -300,7 +300,7 @@ class TrainStage:
             return True
         if k <= 0:
             return False
-        n_all = n + int(keep[:k].sum())
+        n_all = n + np.count_nonzero(keep[:k])
         return near_sum + float(np.dot(y2[:k], keep[:k])) > self.lookback_limit * rest2 * n_all
 
     def _bouts_before(self, c: int, at: int) -> int:
