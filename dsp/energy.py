@@ -128,8 +128,10 @@ class TailWeight:
         self.reset()
 
     def reset(self) -> None:
-        self._part = np.empty((self.n_channels, self.window))  # squares of the window being filled ...
-        self._m = 0  # ... in its first _m columns
+        # squares of the window being filled in the first _m columns of _part[0] (_part[1]: room
+        # for their squares, so both sums of a live window are one reduction)
+        self._part = np.empty((2, self.n_channels, self.window))
+        self._m = 0
         self._done = 0  # complete windows so far
         # per past window: sum y^2 and sum y^4 (rows 0 and 1), the last ``history`` of them at the
         # end of the first _n_sums columns (twice the room, so a live window is appended in place)
@@ -144,7 +146,7 @@ class TailWeight:
         """``y2``: the squared band-passed block (channels, n)."""
         m, n, win = self._m, y2.shape[1], self.window
         if m + n < win:  # no window completes (live blocks shorter than a window)
-            self._part[:, m: m + n] = y2
+            self._part[0, :, m: m + n] = y2
             self._m = m + n
             return
         h = self.history
@@ -152,10 +154,11 @@ class TailWeight:
         if m + n < 2 * win and (not refresh or self._n_sums >= h - 1):  # one completes, full history
             part = self._part
             first = win - m
-            part[:, m:] = y2[:, :first]
-            s2, s4 = part.sum(axis=1), (part * part).sum(axis=1)
-            if s2[0] == s2[0]:  # (a NaN window, an overflow, takes the general path)
-                self._append_sums(s2, s4)
+            part[0, :, m:] = y2[:, :first]
+            np.multiply(part[0], part[0], out=part[1])
+            sums = part.sum(axis=2)  # (2, channels): sum y^2, sum y^4
+            if sums[0, 0] == sums[0, 0]:  # (a NaN window, an overflow, takes the general path)
+                self._append_sums(sums[:, :, None])
                 row = self._rows[-1]
                 if refresh:  # from the last ``history`` windows, this one included
                     last = self._sums[:, :, None, self._n_sums - h: self._n_sums]  # (2, channels, 1, h)
@@ -163,12 +166,12 @@ class TailWeight:
                 self._rows.append(row)
                 self._done += 1
                 self._m = m + n - win
-                part[:, : self._m] = y2[:, first:]
+                part[0, :, : self._m] = y2[:, first:]
                 return
-        data = np.concatenate([self._part[:, :m], y2], axis=1) if m else y2
+        data = np.concatenate([self._part[0, :, :m], y2], axis=1) if m else y2
         k = data.shape[1] // win
         self._m = data.shape[1] - k * win
-        self._part[:, : self._m] = data[:, k * win:]
+        self._part[0, :, : self._m] = data[:, k * win:]
         w2 = data[:, : k * win].reshape(self.n_channels, k, win)
         old2, old4 = self._sums[:, :, max(self._n_sums - (h - 1), 0): self._n_sums] if h > 1 else self._sums[:, :, :0]
         # every new window's history at once: (channels, k, history), NaN where none yet
@@ -194,7 +197,7 @@ class TailWeight:
         self._done += k
         kept = ~np.isnan(all2[0, -h:])
         self._n_sums = 0
-        self._append_sums(all2[:, -h:][:, kept], all4[:, -h:][:, kept])
+        self._append_sums(np.array((all2[:, -h:][:, kept], all4[:, -h:][:, kept])))
 
     def _refreshed(self, win2: np.ndarray, win4: np.ndarray) -> np.ndarray:
         """The KAPPA_GRID rows ``(channels, u)`` from ``u`` histories of window sums
@@ -224,20 +227,15 @@ class TailWeight:
         fresh[n_win < MIN_WINDOWS] = len(KAPPA_GRID) - 1  # too little background seen: the cautious row
         return fresh
 
-    def _append_sums(self, s2: np.ndarray, s4: np.ndarray) -> None:
-        """Add windows' sums ((channels,) for one, (channels, j <= history) for several)."""
-        j = 1 if s2.ndim == 1 else s2.shape[1]
+    def _append_sums(self, sums: np.ndarray) -> None:
+        """Add ``j <= history`` windows' sums, ``(2, channels, j)`` (sum y^2, sum y^4)."""
+        j = sums.shape[2]
         n, h = self._n_sums, self.history
         if n + j > 2 * h:  # out of room: the last history - j move to the front
             keep = max(h - j, 0)
             self._sums[:, :, :keep] = self._sums[:, :, n - keep: n]
             n = keep
-        if s2.ndim == 1:
-            self._sums[0, :, n] = s2
-            self._sums[1, :, n] = s4
-        else:
-            self._sums[0, :, n: n + j] = s2
-            self._sums[1, :, n: n + j] = s4
+        self._sums[:, :, n: n + j] = sums
         self._n_sums = n + j
 
     def _forget(self, t0: int) -> None:

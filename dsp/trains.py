@@ -213,10 +213,11 @@ class TrainStage:
         # the floor sampled on a fixed grid of absolute indices, so the rest level is the same
         # whatever the block sizes
         first = -(-start // self.rest_step) * self.rest_step
-        idx = np.arange(first, start + y.shape[1], self.rest_step)
-        if idx.size:
-            self._rest_i += idx.tolist()
-            self._rest_v = np.concatenate([self._rest_v, floor[:, idx - start]], axis=1)  # NaN: settling
+        idx = range(first, start + y.shape[1], self.rest_step)
+        if idx:
+            self._rest_i += idx
+            on_grid = floor[:, first - start:: self.rest_step]  # NaN: settling
+            self._rest_v = np.concatenate([self._rest_v, on_grid], axis=1)
 
     def rest_floor(self, c: int, at: int) -> float:
         """A low percentile (``REST_PERCENTILE``, the order statistic below it) of channel c's
