@@ -193,7 +193,7 @@ class TailWeight:
             rows[:] = np.where(which >= 0, fresh[:, np.maximum(which, 0)], last[:, None])
         else:
             rows[:] = last[:, None]
-        self._rows.extend(map(tuple, rows.T.tolist()))  # in force from _done + 1 on
+        self._rows.extend(zip(*rows.tolist()))  # one tuple per window, in force from _done + 1 on
         self._done += k
         kept = ~np.isnan(all2[0, -h:])
         self._n_sums = 0
