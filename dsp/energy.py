@@ -289,7 +289,7 @@ class MultiScaleEnergy:
         self.back = max(windows) - self.lead  # samples of history each centred window may need
         # 1 / (w * threshold) per kurtosis row and window: the scale applied to each window's sum
         self._scale = _QUANTUM / (np.asarray(windows, dtype=np.float64)[None, :] * self.thresholds)
-        self._bounds_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._bounds_cache: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
         self._scale_cache: dict[tuple[int, ...], np.ndarray] = {}
         self.reset()
 

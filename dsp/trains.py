@@ -289,7 +289,7 @@ class TrainStage:
         y2 = y * y
         k = near_lo - lo  # the near window is keep[k:]
         near = keep[k:]
-        n = np.count_nonzero(near)
+        n = int(np.count_nonzero(near))
         if n < self.quiet_n // 2:
             return False  # the neighbourhood is candidates, not background
         rest2 = rest * rest
@@ -301,7 +301,7 @@ class TrainStage:
             return True
         if k <= 0:
             return False
-        n_all = n + np.count_nonzero(keep[:k])
+        n_all = n + int(np.count_nonzero(keep[:k]))
         return near_sum + float(np.dot(y2[:k], keep[:k])) > self.lookback_limit * rest2 * n_all
 
     def _bouts_before(self, c: int, at: int) -> int:
