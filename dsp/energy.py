@@ -247,13 +247,25 @@ class TailWeight:
     def grid_rows(self, t0: int, m: int) -> np.ndarray:
         """``(channels, m)`` KAPPA_GRID rows for segment samples t0 .. t0 + m - 1 (asked for
         in increasing order)."""
-        j = np.minimum((t0 + np.arange(m)) // self.window, self._done) - self._base
-        lo = int(j[0]) if m else 0
-        hi = int(j[-1]) + 1 if m else 0
-        table = np.array(self._rows[lo:hi] or [(0,) * self.n_channels], dtype=np.intp).T  # (channels, hi - lo)
-        out = table[:, j - lo]
+        runs, lengths = self.grid_runs(t0, m)
+        return np.repeat(runs, lengths, axis=1)
+
+    def grid_runs(self, t0: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """``grid_rows`` as runs: the rows ``(channels, runs)`` and how many samples each holds
+        (a row holds for a whole window, so a long block needs a few thousand, not m)."""
+        w = self.window
+        first, last = t0 // w, (t0 + m - 1) // w
+        if m <= 0:
+            runs, lengths = np.zeros((self.n_channels, 0), dtype=np.intp), np.zeros(0, dtype=np.intp)
+        else:
+            starts = np.arange(first, last + 1) * w  # of the windows the block touches
+            starts[0] = t0
+            lengths = np.diff(starts, append=t0 + m)
+            j = np.minimum(np.arange(first, last + 1), self._done) - self._base  # none beyond the last done
+            lo = int(j[0])
+            runs = np.array(self._rows[lo: int(j[-1]) + 1], dtype=np.intp).T[:, j - lo]
         self._forget(t0)
-        return out
+        return runs, lengths
 
     def block_rows(self, t0: int, m: int) -> tuple[int, ...] | None:
         """The rows (one per channel) in force for all of segment samples t0 .. t0 + m - 1 when
@@ -363,7 +375,7 @@ class MultiScaleEnergy:
             # window from zero
             stat = np.multiply(c.take(b) - c.take(lo), self._block_scale(m)).max(axis=1, initial=0.0)
         else:  # long blocks: window by window (bounded memory); the windows are slices of c
-            rows = self.tail.grid_rows(self._emitted, m) if self.tail is not None else None
+            runs = self.tail.grid_runs(self._emitted, m) if self.tail is not None else None
             stat = np.zeros((self.n_channels, m))
             diff = np.empty((self.n_channels, m), dtype=np.int64)
             s = np.empty((self.n_channels, m))
@@ -372,7 +384,7 @@ class MultiScaleEnergy:
                 k = min(max(-a, 0), m)  # windows reaching before the segment start see silence there
                 np.subtract(c[:, a + w + k: a + w + m], c[:, a + k: a + m], out=diff[:, k:])
                 diff[:, :k] = c[:, a + w: a + w + k]  # minus c[:, 0], which is 0
-                scale = self._scale[rows, j] if rows is not None else self._scale[0, j]
+                scale = np.repeat(self._scale[runs[0], j], runs[1], axis=1) if runs is not None else self._scale[0, j]
                 np.multiply(diff, scale, out=s)  # int64 -> float64, then scaled: as astype then *
                 np.maximum(stat, s, out=stat)
         f = fl[:, :m]
