@@ -282,7 +282,7 @@ class BurstSegmenter:
             return starts, ends, np.zeros(0, bool)
         starts, ends = _join(starts, ends, self.merge_n)
         cs = np.zeros(q - o + 1, dtype=np.intp)
-        np.cumsum(strong[o:q], out=cs[1:])
+        np.add.accumulate(strong[o:q], dtype=np.intp, out=cs[1:])
         return starts, ends, cs[ends] > cs[starts]
 
     def _first_possible_start(self, c: int, buf: np.ndarray, active: np.ndarray | None, strong: np.ndarray | None,
