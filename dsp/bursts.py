@@ -44,6 +44,17 @@ class Burst:
     shape_only: bool = False
 
 
+@dataclass
+class _OpenRuns:
+    """The active runs (absolute starts and ends, whether they hold a strong sample) after the
+    origin that a segmenter call left open."""
+
+    origin: int
+    starts: list[int]
+    ends: list[int]
+    strong: list[bool]
+
+
 def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start and end (exclusive) indices of the True runs in a 1-D bool array."""
     n = mask.size
@@ -100,6 +111,7 @@ class BurstSegmenter:
         self._origin = [0] * self.n_channels  # bursts may not start before this
         self._free = [0] * self.n_channels  # ... nor before this (the first active sample after it)
         self._seg_start = 0  # absolute start of the current contiguous segment
+        self._open: list[_OpenRuns | None] = [None] * self.n_channels
 
     def start_segment(self, at: int) -> None:
         """Begin a new contiguous stretch of data at absolute sample ``at`` (after a gap)."""
@@ -109,6 +121,7 @@ class BurstSegmenter:
             self._buf_start[c] = at
             self._origin[c] = at
             self._free[c] = at
+            self._open[c] = None
 
     def position(self) -> int:
         """Absolute index of the next sample to arrive."""
@@ -120,12 +133,14 @@ class BurstSegmenter:
 
     def process(self, y: np.ndarray, env: np.ndarray, lf: np.ndarray, raw: np.ndarray,
                 floor: np.ndarray, stat: np.ndarray) -> list[Burst]:
+        return self.process_rows(np.array((y, env, lf, raw, floor, stat)))
+
+    def process_rows(self, new: np.ndarray) -> list[Burst]:
+        """``process`` with the rows stacked, ``(N_ROWS, channels, n)`` (the pipeline builds
+        them in place)."""
         out: list[Burst] = []
-        n = y.shape[1]
-        # which channels have any activity in the new samples (all channels at once): a channel
-        # with none, and nothing left open, only moves on (most live blocks of most channels)
-        busy = np.any(self._activity(env, floor, stat)[0], axis=1, keepdims=True)[:, 0].tolist()
-        new = np.array((y, env, lf, raw, floor, stat))  # (N_ROWS, channels, n): one copy for all channels
+        n = new.shape[2]
+        busy = self._maybe_active(new)
         for c in range(self.n_channels):
             carry = self._buf[c]
             m = carry.shape[1]
@@ -135,8 +150,25 @@ class BurstSegmenter:
                 continue
             buf = np.concatenate((carry, new[:, c]), axis=1) if m else new[:, c]  # carry + the new rows
             self._buf[c] = buf
+            if not busy[c] and self._waits(c, b0 + m + n):
+                continue
             out.extend(self._finalise(c, buf, final=None))
         return out
+
+    def _waits(self, c: int, end: int) -> bool:
+        """``_finalise`` of a channel whose new samples (up to absolute ``end``) are all inactive
+        and whose last call left activity open: it finalises nothing while the quiet after the
+        last active sample is shorter than ``cluster_n`` and the activity shorter than the length
+        limit; only the first possible start can move (a run at the end may no longer grow).
+        False when that is not known (the exact path then runs)."""
+        got = self._open[c]
+        if got is None or got.origin != self._origin[c]:
+            return False
+        if end - got.ends[-1] >= self.cluster_n or end - got.origin >= self.max_n + self.context_n:
+            return False
+        self._free[c] = next((a for a, b, ok in zip(got.starts, got.ends, got.strong) if ok or b > end - self.merge_n),
+                             end)
+        return True
 
     def _quiet(self, c: int, carry: np.ndarray, b0: int, m: int, n: int, new: np.ndarray) -> None:
         """``_finalise`` of a channel whose new samples are all inactive and that had nothing open:
@@ -161,6 +193,20 @@ class BurstSegmenter:
         return out
 
     # -- internals -------------------------------------------------------------------
+    def _maybe_active(self, new: np.ndarray) -> list[bool]:
+        """Per channel, whether any new sample may be active; False only when none can be: the
+        largest envelope is at most the off-threshold at the lowest floor (the product rounds
+        monotonically) and no statistic fires. A channel with none, and nothing left open, only
+        moves on (most live blocks of most channels). NaN (a floor not known yet) counts as
+        active, so the exact test in ``_finalise`` decides."""
+        if not new.shape[2]:
+            return [False] * self.n_channels
+        off = self.off
+        stat = new[STAT]  # negative where only the twitch-shape filters fire (dsp/matched.py)
+        return [not (e <= off * f and s < 1.0 and t > -1.0)
+                for e, f, s, t in zip(new[ENV].max(axis=1).tolist(), new[FLOOR].min(axis=1).tolist(),
+                                      stat.max(axis=1).tolist(), stat.min(axis=1).tolist())]
+
     def _activity(self, env: np.ndarray, floor: np.ndarray, stat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(active, strong): strong where the detection statistic (dsp/energy.py, or the
         envelope test stored as 1.0) fires; active where it does or the envelope is above the
@@ -185,20 +231,21 @@ class BurstSegmenter:
         limit = self.max_n + self.context_n
         if idx.size == 0:
             return L, None
-        # quiet stretches as (first, last) quiet positions
-        gaps = np.diff(idx) - 1
-        big = np.flatnonzero(gaps >= self.cluster_n)
-        first_q = np.concatenate([[o], idx[big] + 1 + self.cluster_n])
-        last_q = np.concatenate([[idx[0]], idx[big + 1]])
-        trailing = L - 1 - idx[-1] >= self.cluster_n
+        # quiet stretches as (first, last) quiet positions: the origin's, then one after every
+        # run of cluster_n or more inactive samples (a few: plain lists)
+        cn = self.cluster_n
+        big = np.flatnonzero(idx[1:] - idx[:-1] > cn)
+        first_q = [o] + [i + 1 + cn for i in idx[big].tolist()]
+        last_q = [int(idx[0])] + idx[big + 1].tolist()
+        last = int(idx[-1])
+        trailing = L - 1 - last >= cn
         if trailing:
-            first_q = np.append(first_q, idx[-1] + 1 + self.cluster_n)
-            last_q = np.append(last_q, L)
-        spans = first_q[1:] - last_q[:-1]
-        over = np.flatnonzero(spans > limit)
-        if over.size:
-            return int(last_q[over[0]] + self.max_n), "limit"
-        tail_start = int(last_q[-1])
+            first_q.append(last + 1 + cn)
+            last_q.append(L)
+        for first, prev_last in zip(first_q[1:], last_q):  # activity between two quiet stretches
+            if first - prev_last > limit:
+                return prev_last + self.max_n, "limit"
+        tail_start = last_q[-1]
         if not trailing and L - tail_start >= limit:
             return tail_start + self.max_n, "limit"
         if final is not None:
@@ -223,7 +270,7 @@ class BurstSegmenter:
             self._origin[c] = b0 + q
             if q >= L:
                 break
-        self._free[c] = b0 + self._first_possible_start(buf, active, strong, self._origin[c] - b0)
+        self._free[c] = b0 + self._first_possible_start(c, buf, active, strong, self._origin[c] - b0)
         keep = max(self._origin[c] - self.context_n, self._seg_start) - b0
         keep = min(max(keep, 0), buf.shape[1])
         self._buf[c] = buf[:, keep:]
@@ -238,21 +285,27 @@ class BurstSegmenter:
         if starts.size == 0:
             return starts, ends, np.zeros(0, bool)
         starts, ends = _join(starts, ends, self.merge_n)
-        cs = np.concatenate([[0], np.cumsum(strong[o:q])])
+        cs = np.zeros(q - o + 1, dtype=np.intp)
+        np.add.accumulate(strong[o:q], dtype=np.intp, out=cs[1:])
         return starts, ends, cs[ends] > cs[starts]
 
-    def _first_possible_start(self, buf: np.ndarray, active: np.ndarray | None, strong: np.ndarray | None,
+    def _first_possible_start(self, c: int, buf: np.ndarray, active: np.ndarray | None, strong: np.ndarray | None,
                               o: int) -> int:
         """Where the first burst after the origin ``o`` could start: the first active run (runs
         within merge_n joined) that holds a strong sample or may still grow at the buffer's end.
         Noise that lifts the envelope now and then without a strong sample holds the origin back
-        (it may belong to a cluster) but can never start a burst, so it does not hold this."""
+        (it may belong to a cluster) but can never start a burst, so it does not hold this.
+        A few runs are kept for ``_waits``."""
         L = buf.shape[1]
+        self._open[c] = None
         if o >= L:
             return L
         if active is None or strong is None:
             active, strong = self._active(buf, o)
         starts, ends, ok = self._runs_with_strong(active, strong, o, L)
+        if 0 < starts.size <= 32:
+            at = self._buf_start[c] + o
+            self._open[c] = _OpenRuns(at, (starts + at).tolist(), (ends + at).tolist(), ok.tolist())
         hit = np.flatnonzero(ok | (ends > L - o - self.merge_n))
         return o + int(starts[hit[0]]) if hit.size else L
 
@@ -281,11 +334,13 @@ class BurstSegmenter:
                     segs.append((s_l[i], e_l[i], 1, cut if touches_end and i == b - 1 else None))
             else:
                 segs.append((s_l[a], e_l[b - 1], b - a, cut if touches_end else None))
+        if len(segs) == 1:  # (live blocks) the one-burst code takes fewer steps for one
+            return [self._features(c, buf, b0, *segs[0], buf.shape[1])]
         return self._features_many(c, buf, b0, segs, buf.shape[1])
 
     def _features_many(self, c: int, buf: np.ndarray, b0: int, segs: list[tuple[int, int, int, str | None]],
                        L: int) -> list[Burst]:
-        """The features of many bursts at once: every figure is a maximum, minimum or first
+        """``_features`` of many bursts at once: every figure is a maximum, minimum or first
         position over a stretch (exact with ``reduceat``) or the same element-wise arithmetic;
         the rare stretches near the buffer's edges or with a flat top go through the one-burst code."""
         seg0 = max(self._seg_start - b0, 0)
@@ -371,6 +426,39 @@ class BurstSegmenter:
             return False
         span = int(e_list[-1] - s_list[0])
         return not (n >= self.dense_n and n / max(span, 1) >= self.dense_rate)
+
+    def _features(self, c: int, buf: np.ndarray, b0: int, s: int, e: int, n: int, cut: str | None,
+                  L: int) -> Burst:
+        seg0 = max(self._seg_start - b0, 0)
+        env = buf[ENV, s:e]
+        floor = float(buf[FLOOR, s])  # the floor is constant over a noise window
+        shape_only = bool(buf[STAT, s:e].max() < 1.0)
+        if n == 1:
+            # the core: where the envelope is within core_db of its peak, so a large twitch's
+            # filter tail does not count as duration
+            top = env.max()
+            core = np.flatnonzero(env >= min(max(self.off * floor, top * self.core_rel), top))
+            s, e = s + int(core[0]), s + int(core[-1]) + 1
+            peak_env = float(top)  # the core holds the peak
+        else:
+            peak_env = float(env.max())
+        y = buf[Y, s:e]
+        lo, hi = max(s - self.context_n, seg0), min(e + self.context_n, L)
+        lf = buf[LF, lo:hi]
+        raw = buf[RAW, s:e]
+        i = s + int(np.abs(y).argmax())  # the largest band-passed sample
+        return Burst(
+            channel=c, start=b0 + s, end=b0 + e, n_bursts=n,
+            peak_to_peak_uv=float(y.max() - y.min()),
+            peak_env_uv=peak_env,
+            floor_uv=floor,
+            lf_ptp_uv=float(lf.max() - lf.min()) if lf.size else 0.0,
+            clipped=self._clipped(raw),
+            cut=cut,
+            spike_ratio=self._spike_ratio(buf, s, e, seg0, L, i),
+            snippet=self._snippet(buf, s, e, seg0, L, i) if n == 1 else None,
+            shape_only=shape_only,
+        )
 
     def _snippet(self, buf: np.ndarray, s: int, e: int, seg0: int, L: int, i: int | None = None) -> np.ndarray | None:
         if i is None:

@@ -129,69 +129,156 @@ class TailWeight:
         self.reset()
 
     def reset(self) -> None:
-        self._part = np.zeros((self.n_channels, 0))
+        # squares of the window being filled in the first _m columns of _part[0] (_part[1]: room
+        # for their squares, so both sums of a live window are one reduction)
+        self._part = np.empty((2, self.n_channels, self.window))
+        self._m = 0
         self._done = 0  # complete windows so far
-        # per past window: sum y^2 and sum y^4, at most ``history`` of them
-        self._s2 = np.zeros((self.n_channels, 0))
-        self._s4 = np.zeros((self.n_channels, 0))
-        # KAPPA_GRID row in force from window index _base + i on (at the start: the cautious one)
-        self._rows = np.full((self.n_channels, 1), len(KAPPA_GRID) - 1, dtype=np.intp)
+        # per past window: sum y^2 and sum y^4 (rows 0 and 1), the last ``history`` of them at the
+        # end of the first _n_sums columns (twice the room, so a live window is appended in place)
+        self._sums = np.empty((2, self.n_channels, 2 * self.history))
+        self._n_sums = 0
+        # KAPPA_GRID rows (one per channel) in force from window index _base + i on (at the
+        # start: the cautious one)
+        self._rows: list[tuple[int, ...]] = [(len(KAPPA_GRID) - 1,) * self.n_channels]
         self._base = 0
 
-    def push(self, y: np.ndarray) -> None:
-        data = np.concatenate([self._part, y], axis=1) if self._part.shape[1] else y
-        k = data.shape[1] // self.window
-        self._part = data[:, k * self.window:].copy()
-        if not k:
+    def push(self, y2: np.ndarray) -> None:
+        """``y2``: the squared band-passed block (channels, n)."""
+        m, n, win = self._m, y2.shape[1], self.window
+        if m + n < win:  # no window completes (live blocks shorter than a window)
+            self._part[0, :, m: m + n] = y2
+            self._m = m + n
             return
-        w = data[:, : k * self.window].reshape(self.n_channels, k, self.window)
-        y2 = w * w
-        h, old = self.history, self._s2.shape[1]
+        h = self.history
+        refresh = (self._done + 1) % UPDATE_WINDOWS == 0
+        if m + n < 2 * win and (not refresh or self._n_sums >= h - 1):  # one completes, full history
+            part = self._part
+            first = win - m
+            part[0, :, m:] = y2[:, :first]
+            np.multiply(part[0], part[0], out=part[1])
+            sums = part.sum(axis=2)  # (2, channels): sum y^2, sum y^4
+            if sums[0, 0] == sums[0, 0]:  # (a NaN window, an overflow, takes the general path)
+                self._append_sums(sums[:, :, None])
+                row = self._rows[-1]
+                if refresh:  # from the last ``history`` windows, this one included
+                    last = self._sums[:, :, None, self._n_sums - h: self._n_sums]  # (2, channels, 1, h)
+                    row = tuple(self._refreshed(last[0], last[1])[:, 0].tolist())
+                self._rows.append(row)
+                self._done += 1
+                self._m = m + n - win
+                part[0, :, : self._m] = y2[:, first:]
+                return
+        data = np.concatenate([self._part[0, :, :m], y2], axis=1) if m else y2
+        k = data.shape[1] // win
+        self._m = data.shape[1] - k * win
+        self._part[0, :, : self._m] = data[:, k * win:]
+        w2 = data[:, : k * win].reshape(self.n_channels, k, win)
+        old2, old4 = self._sums[:, :, max(self._n_sums - (h - 1), 0): self._n_sums] if h > 1 else self._sums[:, :, :0]
         # every new window's history at once: (channels, k, history), NaN where none yet
-        pad = np.full((self.n_channels, h - 1 - min(old, h - 1)), np.nan)
-        all2 = np.concatenate([pad, self._s2[:, -(h - 1):] if h > 1 else self._s2[:, :0], y2.sum(axis=2)], axis=1)
-        all4 = np.concatenate([pad, self._s4[:, -(h - 1):] if h > 1 else self._s4[:, :0], (y2 * y2).sum(axis=2)], axis=1)
+        pad = np.full((self.n_channels, h - 1 - old2.shape[1]), np.nan)
+        all2 = np.concatenate([pad, old2, w2.sum(axis=2)], axis=1)
+        all4 = np.concatenate([pad, old4, (w2 * w2).sum(axis=2)], axis=1)
         # the estimate is refreshed every UPDATE_WINDOWS windows (counted from the segment start,
         # so the same windows whatever the block sizes); the row in between carries over
         idx = np.arange(self._done + 1, self._done + k + 1)  # row index each new window sets
         upd = np.flatnonzero(idx % UPDATE_WINDOWS == 0)
         rows = np.empty((self.n_channels, k), dtype=np.intp)
-        last = self._rows[:, -1]
+        last = np.array(self._rows[-1], dtype=np.intp)
         if upd.size:
             ends = upd + all2.shape[1] - k  # column (in all2) of each updating window
             cols = ends[:, None] + np.arange(-h + 1, 1)[None, :]  # (u, h) history columns
-            win2, win4 = all2[:, cols], all4[:, cols]
-            order = np.argsort(win2, axis=2, kind="stable")  # NaN (no window yet) sorts last
-            n = np.sum(~np.isnan(win2), axis=2)
-            keep = np.maximum(1, (3 * n) // 4)
-            take = np.arange(h) < keep[..., None]
-            a2 = np.where(take, np.take_along_axis(win2, order, axis=2), 0.0).sum(axis=2)
-            a4 = np.where(take, np.take_along_axis(win4, order, axis=2), 0.0).sum(axis=2)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                kap = keep * self.window * a4 / (a2 * a2)
-            kap[~np.isfinite(kap)] = 3.0
-            fresh = np.rint((np.clip(kap, 3.0, KAPPA_GRID[-1]) - 3.0) / 0.05).astype(np.intp)
-            fresh[n < MIN_WINDOWS] = len(KAPPA_GRID) - 1  # too little background seen: the cautious row
+            fresh = self._refreshed(all2[:, cols], all4[:, cols])
             # each new window takes the latest refresh at or before it
             which = np.searchsorted(upd, np.arange(k), side="right") - 1
             rows[:] = np.where(which >= 0, fresh[:, np.maximum(which, 0)], last[:, None])
         else:
             rows[:] = last[:, None]
-        self._rows = np.concatenate([self._rows, rows], axis=1)  # in force from _done + 1 on
+        self._rows.extend(zip(*rows.tolist()))  # one tuple per window, in force from _done + 1 on
         self._done += k
-        self._s2 = all2[:, -h:][:, ~np.isnan(all2[0, -h:])]
-        self._s4 = all4[:, -h:][:, ~np.isnan(all2[0, -h:])]
+        kept = ~np.isnan(all2[0, -h:])
+        self._n_sums = 0
+        self._append_sums(np.array((all2[:, -h:][:, kept], all4[:, -h:][:, kept])))
+
+    def _refreshed(self, win2: np.ndarray, win4: np.ndarray) -> np.ndarray:
+        """The KAPPA_GRID rows ``(channels, u)`` from ``u`` histories of window sums
+        ``(channels, u, history)`` (NaN: no window yet)."""
+        order = np.argsort(win2, axis=2, kind="stable")  # NaN (no window yet) sorts last
+        ch, u = np.arange(win2.shape[0])[:, None, None], np.arange(win2.shape[1])[:, None]
+        s2, s4 = win2[ch, u, order], win4[ch, u, order]
+        if np.isnan(s2[..., -1]).any():
+            n_win = np.sum(~np.isnan(win2), axis=2)
+            keep = np.maximum(1, (3 * n_win) // 4)
+            take = np.arange(self.history) < keep[..., None]
+            s2, s4 = np.where(take, s2, 0.0), np.where(take, s4, 0.0)
+        else:  # full histories (nearly always): the same sums over the same zeros, fewer steps
+            n_win = np.full(s2.shape[:2], self.history)
+            keep = max(1, (3 * self.history) // 4)
+            s2[..., keep:] = 0.0
+            s4[..., keep:] = 0.0
+        a2, a4 = s2.sum(axis=2), s4.sum(axis=2)
+        d = a2 * a2
+        if d.min() > 0:
+            kap = keep * self.window * a4 / d
+        else:  # no power (a flat trace): 3 below
+            with np.errstate(invalid="ignore", divide="ignore"):
+                kap = keep * self.window * a4 / d
+        kap[~np.isfinite(kap)] = 3.0
+        fresh = np.rint((np.clip(kap, 3.0, KAPPA_GRID[-1]) - 3.0) / 0.05).astype(np.intp)
+        fresh[n_win < MIN_WINDOWS] = len(KAPPA_GRID) - 1  # too little background seen: the cautious row
+        return fresh
+
+    def _append_sums(self, sums: np.ndarray) -> None:
+        """Add ``j <= history`` windows' sums, ``(2, channels, j)`` (sum y^2, sum y^4)."""
+        j = sums.shape[2]
+        n, h = self._n_sums, self.history
+        if n + j > 2 * h:  # out of room: the last history - j move to the front
+            keep = max(h - j, 0)
+            self._sums[:, :, :keep] = self._sums[:, :, n - keep: n]
+            n = keep
+        self._sums[:, :, n: n + j] = sums
+        self._n_sums = n + j
+
+    def _forget(self, t0: int) -> None:
+        drop = (t0 // self.window) - self._base  # rows before the first window asked for
+        if drop > 64:
+            del self._rows[:drop]
+            self._base += drop
 
     def grid_rows(self, t0: int, m: int) -> np.ndarray:
         """``(channels, m)`` KAPPA_GRID rows for segment samples t0 .. t0 + m - 1 (asked for
         in increasing order)."""
-        j = np.minimum((t0 + np.arange(m)) // self.window, self._done)
-        out = self._rows[:, j - self._base]
-        drop = (t0 // self.window) - self._base  # rows before the first window asked for
-        if drop > 64:
-            self._rows = self._rows[:, drop:]
-            self._base += drop
-        return out
+        runs, lengths = self.grid_runs(t0, m)
+        return np.repeat(runs, lengths, axis=1)
+
+    def grid_runs(self, t0: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """``grid_rows`` as runs: the rows ``(channels, runs)`` and how many samples each holds
+        (a row holds for a whole window, so a long block needs a few thousand, not m)."""
+        w = self.window
+        first, last = t0 // w, (t0 + m - 1) // w
+        if m <= 0:
+            runs, lengths = np.zeros((self.n_channels, 0), dtype=np.intp), np.zeros(0, dtype=np.intp)
+        else:
+            starts = np.arange(first, last + 1) * w  # of the windows the block touches
+            starts[0] = t0
+            lengths = np.diff(starts, append=t0 + m)
+            j = np.minimum(np.arange(first, last + 1), self._done) - self._base  # none beyond the last done
+            lo = int(j[0])
+            runs = np.array(self._rows[lo: int(j[-1]) + 1], dtype=np.intp).T[:, j - lo]
+        self._forget(t0)
+        return runs, lengths
+
+    def block_rows(self, t0: int, m: int) -> tuple[int, ...] | None:
+        """The rows (one per channel) in force for all of segment samples t0 .. t0 + m - 1 when
+        they are the same throughout (a live block nearly always), else None."""
+        j0 = min(t0 // self.window, self._done) - self._base
+        j1 = min((t0 + m - 1) // self.window, self._done) - self._base
+        rows = self._rows
+        r0 = rows[j0]
+        if any(rows[j] != r0 for j in range(j0 + 1, j1 + 1)):
+            return None
+        self._forget(t0)
+        return r0
 
 
 class MultiScaleEnergy:
@@ -217,7 +304,8 @@ class MultiScaleEnergy:
         self.back = max(windows) - self.lead  # samples of history each centred window may need
         # 1 / (w * threshold) per kurtosis row and window: the scale applied to each window's sum
         self._scale = _QUANTUM / (np.asarray(windows, dtype=np.float64)[None, :] * self.thresholds)
-        self._bounds_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._bounds_cache: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._scale_cache: dict[tuple[int, ...], np.ndarray] = {}
         self.reset()
 
     def reset(self) -> None:
@@ -230,12 +318,14 @@ class MultiScaleEnergy:
         if self.tail is not None:
             self.tail.reset()
 
-    def process(self, y: np.ndarray, floor: np.ndarray) -> np.ndarray:
+    def process(self, y2: np.ndarray, floor: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
+        """``y2``: the squared band-passed block (channels, n); ``floor``: its noise floor; ``y``:
+        the block itself (needed with ``matched``)."""
         # beyond 2**52 quanta (a 2 V swing) the energy is capped: the cast stays defined
-        q = np.rint(np.minimum(y * y * (1.0 / _QUANTUM), _Q_MAX)).astype(np.int64)
+        q = np.rint(np.minimum(y2 * (1.0 / _QUANTUM), _Q_MAX)).astype(np.int64)
         if self.tail is not None:
-            self.tail.push(y)
-        yq = self.matched.quantise(y) if self.matched is not None else None
+            self.tail.push(y2)
+        yq = self.matched.quantise(y) if self.matched is not None and y is not None else None
         return self._emit(q, floor, final=False, yq_new=yq)
 
     def drain(self) -> np.ndarray:
@@ -243,17 +333,40 @@ class MultiScaleEnergy:
         self.reset()
         return out
 
-    def _bounds(self, h: int, m: int) -> tuple[np.ndarray, np.ndarray]:
-        """Window starts (clipped at the segment start: silence before it) and ends ``(windows, m)``
-        for emitting ``m`` samples after ``h`` of history; live blocks repeat the same few
-        ``(h, m)``, so they are kept."""
-        got = self._bounds_cache.get((h, m))
+    def _bounds(self, h: int, m: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """Window starts (clipped at the segment start: silence before it) and ends ``(channels,
+        windows, m)`` for emitting ``m`` samples after ``h`` of history, as flat indices into the
+        C-contiguous ``(channels, width)`` cumulative sums (``take`` costs less than indexing by
+        row and column); live blocks repeat the same few ``(h, m, width)``, so they are kept."""
+        got = self._bounds_cache.get((h, m, width))
         if got is None:
             a = np.arange(h, h + m)[None, :] - np.array([w // 2 for w in self.windows])[:, None]
-            got = (np.maximum(a, 0), a + np.array(self.windows)[:, None])
+            rows = (np.arange(self.n_channels) * width)[:, None, None]
+            got = (np.maximum(a, 0) + rows, a + np.array(self.windows)[:, None] + rows)
             if len(self._bounds_cache) >= 16:
                 self._bounds_cache.clear()
-            self._bounds_cache[(h, m)] = got
+            self._bounds_cache[(h, m, width)] = got
+        return got
+
+    def _rows_of(self, m: int) -> np.ndarray | None:
+        """``KAPPA_GRID`` rows ``(channels, m)`` of the ``m`` samples being emitted (None: no
+        kurtosis tracking, the Gaussian row)."""
+        return self.tail.grid_rows(self._emitted, m) if self.tail is not None else None
+
+    def _block_scale(self, m: int) -> np.ndarray:
+        """The scale of each window's sum for the next ``m`` samples, ``(channels, windows, m)``
+        or, when the kurtosis rows hold for the whole block, ``(channels, windows, 1)``."""
+        if self.tail is None:
+            return self._scale[0][:, None]
+        rows = self.tail.block_rows(self._emitted, m)
+        if rows is None:
+            return self._scale[self.tail.grid_rows(self._emitted, m)].transpose(0, 2, 1)
+        got = self._scale_cache.get(rows)
+        if got is None:
+            got = self._scale[list(rows)][:, :, None]
+            if len(self._scale_cache) >= 64:
+                self._scale_cache.clear()
+            self._scale_cache[rows] = got
         return got
 
     def _emit(self, q_new: np.ndarray, floor_new: np.ndarray, final: bool,
@@ -272,14 +385,14 @@ class MultiScaleEnergy:
             q = np.concatenate([q, np.zeros((self.n_channels, self.lead), dtype=np.int64)], axis=1)
         # cumulative sum with a zero in front: c[k] = sum of q[:k] (int64, exact; wraps harmlessly)
         c = np.zeros((self.n_channels, q.shape[1] + 1), dtype=np.int64)
-        np.cumsum(q, axis=1, out=c[:, 1:])
-        rows = self.tail.grid_rows(self._emitted, m) if self.tail is not None else None
+        np.add.accumulate(q, axis=1, out=c[:, 1:])  # (np.cumsum's wrapper costs more than the sums)
         if 0 < m <= _LIVE_M:  # live blocks: every window at once, (channels, windows, m)
-            lo, b = self._bounds(h, m)
-            s = (c[:, b] - c[:, lo]).astype(np.float64)
-            s *= self._scale[0][:, None] if rows is None else self._scale[rows].transpose(0, 2, 1)
-            stat = s.max(axis=1, initial=0.0)  # the same maximum as window by window from zero
+            lo, b = self._bounds(h, m, c.shape[1])
+            # int64 -> float64, then scaled: as astype then *; the same maximum as window by
+            # window from zero
+            stat = np.multiply(c.take(b) - c.take(lo), self._block_scale(m)).max(axis=1, initial=0.0)
         else:  # long blocks: window by window (bounded memory); the windows are slices of c
+            runs = self.tail.grid_runs(self._emitted, m) if self.tail is not None else None
             stat = np.zeros((self.n_channels, m))
             diff = np.empty((self.n_channels, m), dtype=np.int64)
             s = np.empty((self.n_channels, m))
@@ -288,16 +401,19 @@ class MultiScaleEnergy:
                 k = min(max(-a, 0), m)  # windows reaching before the segment start see silence there
                 np.subtract(c[:, a + w + k: a + w + m], c[:, a + k: a + m], out=diff[:, k:])
                 diff[:, :k] = c[:, a + w: a + w + k]  # minus c[:, 0], which is 0
-                scale = self._scale[rows, j] if rows is not None else self._scale[0, j]
+                scale = np.repeat(self._scale[runs[0], j], runs[1], axis=1) if runs is not None else self._scale[0, j]
                 np.multiply(diff, scale, out=s)  # int64 -> float64, then scaled: as astype then *
                 np.maximum(stat, s, out=stat)
         f = fl[:, :m]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            f2 = f * f
+        f2 = f * f
+        if not m or f2.min() > 0:  # the floor is known everywhere (nearly every block)
             stat /= f2
-            if yq is not None and m:
-                self.matched.raise_stat(stat, yq, h, rows, f2)
-        stat[~(f > 0)] = 0.0  # floor not known yet (settling) or a digitally flat trace
+        else:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                stat /= f2
+            stat[~(f > 0)] = 0.0  # floor not known yet (settling) or a digitally flat trace
+        if yq is not None and m:
+            self.matched.raise_stat(stat, yq, h, self._rows_of, f2)
         # keep: the last `back` emitted samples' energies as history, and everything not emitted
         keep_from = max(h + m - self.back, 0)
         self._emitted += m

@@ -27,6 +27,7 @@ the taps to 2**-15), so the result is exact whatever the chunking.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 from scipy import signal, stats
@@ -144,18 +145,24 @@ class MatchedBank:
             i = cover[0]
             gate = np.minimum(gate, table[:, j] / (win[i] * energy_table[:, i]))
         self.gate = gate
+        self.gate_min = float(gate.min())
 
     @staticmethod
     def quantise(y: np.ndarray) -> np.ndarray:
         return np.rint(np.clip(y * (1.0 / Y_QUANTUM), -_Y_MAX, _Y_MAX)).astype(np.int64)
 
-    def raise_stat(self, stat: np.ndarray, yq: np.ndarray, first: int, rows: np.ndarray | None,
-                   f2: np.ndarray) -> None:
+    def raise_stat(self, stat: np.ndarray, yq: np.ndarray, first: int,
+                   rows_of: Callable[[int], np.ndarray | None], f2: np.ndarray) -> None:
         """In place: ``stat`` (channels, m) for the samples at columns ``first ..`` of ``yq``
-        (quantised signal, silence beyond its ends); ``rows`` their KAPPA_GRID rows (None: the
-        Gaussian row), ``f2`` their floor squared."""
+        (quantised signal, silence beyond its ends); ``rows_of(m)`` gives their KAPPA_GRID rows
+        (None: the Gaussian row), asked only when a sample reaches the lowest gate; ``f2`` their
+        floor squared."""
+        near = (stat >= self.gate_min) & (stat < 1.0)  # already strong: nothing to add
+        if not near.any():  # nearly every live block
+            return
+        rows = rows_of(stat.shape[1])
         gate = self.gate[rows] if rows is not None else self.gate[0]
-        ch, col = np.nonzero((stat >= gate) & (stat < 1.0))  # already strong: nothing to add
+        ch, col = np.nonzero(near & (stat >= gate))
         if not ch.size:
             return
         idx = col[:, None] + (first + self.offsets)[None, :]

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from myotwitch.dsp.bursts import BurstSegmenter
+from myotwitch.dsp.bursts import ENV, FLOOR, LF, N_ROWS, RAW, STAT, BurstSegmenter, Y
 from myotwitch.dsp.classify import classify
 from myotwitch.dsp.config import DetectorConfig
 from myotwitch.dsp.energy import MultiScaleEnergy, TailWeight, floor_bias, threshold_table, window_samples
@@ -281,19 +281,21 @@ class Pipeline:
             with np.errstate(invalid="ignore"):
                 strong = env > self.config.on_threshold * floor  # the segmenter stores it as 1.0 / 0.0
             return self._classify(self._segmenter.process(y, env, lf, x, floor, strong))
-        stat = self._energy.process(y, floor)
+        stat = self._energy.process(y2, floor, y)
         held = self._held
         h = 0 if held is None else held.shape[2]
-        rows = np.empty((5, self.n_channels, h + n))  # the held rows, then this block's
+        # the segmenter's rows (Y, ENV, LF, RAW, FLOOR, STAT): the held ones, then this block's;
+        # the statistic lags, so it covers the first k
+        rows = np.empty((N_ROWS, self.n_channels, h + n))
         if h:
             rows[:, :, :h] = held
-        for i, arr in enumerate((y, env, lf, x, floor)):
+        for i, arr in ((Y, y), (ENV, env), (LF, lf), (RAW, x), (FLOOR, floor)):
             rows[i, :, h:] = arr
         k = stat.shape[1]
+        rows[STAT, :, :k] = stat
         self._held = rows[:, :, k:]
-        y, env, lf, x, floor = rows[:, :, :k]
-        self._trains.feed(y, floor, self._segmenter.position())
-        return self._classify(self._segmenter.process(y, env, lf, x, floor, stat))
+        self._trains.feed(rows[Y, :, :k], rows[FLOOR, :, :k], self._segmenter.position())
+        return self._classify(self._segmenter.process_rows(rows[:, :, :k]))
 
     def _drain(self) -> list[Event]:
         """The data stops: the samples held for the centred statistic go through with it."""
@@ -301,9 +303,9 @@ class Pipeline:
         rows, self._held = self._held, None
         if rows is None or not stat.shape[1]:
             return []
-        y, env, lf, x, floor = rows
-        self._trains.feed(y, floor, self._segmenter.position())
-        return self._classify(self._segmenter.process(y, env, lf, x, floor, stat))
+        rows[STAT] = stat
+        self._trains.feed(rows[Y], rows[FLOOR], self._segmenter.position())
+        return self._classify(self._segmenter.process_rows(rows))
 
     def _account(self, x: np.ndarray, sums: np.ndarray | None = None) -> None:
         self._finite += int(x.shape[1])
@@ -319,13 +321,15 @@ class Pipeline:
         else:
             events = self._trains.process([(b, classify(b, self.fs, self.config, impulse=self._impulse))
                                            for b in bursts], until, final)
-            events = self.units.process(events, self._trains.held_from(until), final)
+            until = self._trains.held_from(until)  # the candidates the trains still hold
+            events = self.units.process(events, until, final)
+        horizon_s = self.units.held_from(until) / self.fs  # latency_horizon_s, from the figures at hand
         if not events:
             if self._episodes.has_open:
-                self.episodes += self._episodes.advance(self.latency_horizon_s)
+                self.episodes += self._episodes.advance(horizon_s)
             return []
         events.sort(key=lambda e: (e.onset_sample, e.channel))
-        self.episodes += self._episodes.process(events, self.latency_horizon_s)
+        self.episodes += self._episodes.process(events, horizon_s)
         return events
 
 

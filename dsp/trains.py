@@ -24,6 +24,7 @@ import numpy as np
 
 from myotwitch.dsp.bursts import Burst
 from myotwitch.dsp.events import Event
+from myotwitch.dsp.ring import SignalRing
 
 #: the resting level is a low percentile, not the minimum, of the floors seen: the minimum of
 #: many noisy estimates sits well below a typical quiet stretch
@@ -62,7 +63,7 @@ def best_correlations(xs: list[np.ndarray], y: np.ndarray, max_lag: int = 2) -> 
     n = y.size
     if n < 3 or any(x.size != n for x in xs):
         return [best_correlation(x, y, max_lag) for x in xs]
-    X = np.stack(xs)
+    X = np.array(xs)  # (np.stack's checks cost more than the copy)
     best = X[:, max_lag:] @ y[: n - max_lag]
     for lag in range(-max_lag, max_lag):
         np.maximum(best, X[:, lag:] @ y[: n - lag] if lag >= 0 else X[:, : n + lag] @ y[-lag:], out=best)
@@ -204,8 +205,7 @@ class TrainStage:
         self._contractions: list[deque[tuple[int, int]]] = [deque() for _ in range(self.n_channels)]
         #: artifacts per channel (a moving limb; for the shape-only check)
         self._artifacts: list[deque[tuple[int, int]]] = [deque() for _ in range(self.n_channels)]
-        self._y = np.empty((self.n_channels, 0))  # recent band-passed signal
-        self._y_start = 0  # absolute index of _y[:, 0]
+        self._signal = SignalRing(self.n_channels)  # recent band-passed signal
         self._rest_i: list[int] = []  # absolute grid indices of the floor samples (bisected per twitch)
         self._rest_v = np.zeros((self.n_channels, 0))  # the floor there, per channel
         self._rest_base = 0  # grid positions dropped from the front of _rest_i so far
@@ -217,17 +217,15 @@ class TrainStage:
         ``start`` on."""
         if not (self.quiet_n or self.recur_corr):
             return  # no check reads the signal
-        if start != self._y_start + self._y.shape[1]:  # a new segment after a gap
-            self._y = np.empty((self.n_channels, 0))
-            self._y_start = start
-        self._y = np.concatenate([self._y, y], axis=1)
+        self._signal.append(y, start)  # a new segment after a gap starts it afresh
         # the floor sampled on a fixed grid of absolute indices, so the rest level is the same
         # whatever the block sizes
         first = -(-start // self.rest_step) * self.rest_step
-        idx = np.arange(first, start + y.shape[1], self.rest_step)
-        if idx.size:
-            self._rest_i += idx.tolist()
-            self._rest_v = np.concatenate([self._rest_v, floor[:, idx - start]], axis=1)  # NaN: settling
+        idx = range(first, start + y.shape[1], self.rest_step)
+        if idx:
+            self._rest_i += idx
+            on_grid = floor[:, first - start:: self.rest_step]  # NaN: settling
+            self._rest_v = np.concatenate([self._rest_v, on_grid], axis=1)
 
     def rest_floor(self, c: int, at: int) -> float:
         """A low percentile (``REST_PERCENTILE``, the order statistic below it) of channel c's
@@ -264,10 +262,7 @@ class TrainStage:
         return vals[int(REST_PERCENTILE / 100.0 * (len(vals) - 1))]
 
     def _trim(self, horizon: int) -> None:
-        drop = min(max(0, horizon - max(self.lookback_n, self.recur_back) - self._y_start), self._y.shape[1])
-        if drop > 4096 or drop == self._y.shape[1]:
-            self._y = self._y[:, drop:]
-            self._y_start += drop
+        self._signal.forget_before(horizon - max(self.lookback_n, self.recur_back))
 
     def _near(self, c: int, a: int, b: int) -> list[_Potential]:
         """Channel c's candidates with onsets in [a, b]."""
@@ -289,7 +284,7 @@ class TrainStage:
     def _busy_background(self, c: int, pot: _Potential) -> bool:
         """Is the background around the potential louder than rest (``quiet_n`` either side of
         it, or from ``lookback_n`` before it to ``quiet_n`` after it)?"""
-        start, end = self._y_start, self._y_start + self._y.shape[1]
+        start, end = self._signal.start, self._signal.end
         lo, hi = max(pot.onset - self.lookback_n, start), min(pot.offset + self.quiet_n, end)
         near_lo = max(pot.onset - self.quiet_n, start)
         rest = min(self.rest_floor(c, pot.onset) or pot.floor, pot.floor)
@@ -310,11 +305,11 @@ class TrainStage:
             a, b = max(p.onset - pad, lo), min(p.offset + pad, hi)
             if a < b:
                 keep[a - lo: b - lo] = False
-        y = self._y[c, lo - start: hi - start]
+        y = self._signal.window(lo, hi)[0][c]
         y2 = y * y
         k = near_lo - lo  # the near window is keep[k:]
         near = keep[k:]
-        n = int(near.sum())
+        n = int(np.count_nonzero(near))
         if n < self.quiet_n // 2:
             return False  # the neighbourhood is candidates, not background
         rest2 = rest * rest
@@ -328,7 +323,7 @@ class TrainStage:
             return True
         if k <= 0:
             return False
-        n_all = n + int(keep[:k].sum())
+        n_all = n + int(np.count_nonzero(keep[:k]))
         return near_sum + float(np.dot(y2[:k], keep[:k])) > lookback * rest2 * n_all
 
     def _bouts_before(self, c: int, at: int) -> int:
@@ -348,6 +343,9 @@ class TrainStage:
 
     def process(self, pairs: list[tuple[Burst, Event]], until: int, final: bool) -> list[Event]:
         """``until``: no later burst starts before this sample; ``final``: the data stopped."""
+        if not pairs and not self._held:  # a quiet block: the candidate lists wait for the next
+            self._trim(until - self.memory)  # trim (what they keep beyond it is never looked at)
+            return []
         for b, e in sorted(pairs, key=lambda p: p[1].onset_sample):
             if e.kind == "contraction":
                 self._spans[e.channel].append((e.onset_sample, e.offset_sample))
@@ -479,12 +477,12 @@ class TrainStage:
         tpl = pot.snippet
         n = tpl.size
         half = n // 2
-        start, end = self._y_start, self._y_start + self._y.shape[1]
+        start, end = self._signal.start, self._signal.end
         lo = max(pot.onset - self.recur_back, start)
         hi = min(pot.onset + int(self.isi_max), end)  # data every decision already waits for
         if hi - lo < 3 * n:
             return False
-        seg = self._y[c, lo - start: hi - start]
+        seg = self._signal.window(lo, hi)[0][c]
         num = np.correlate(seg, tpl, mode="valid")  # [i]: the window centred on lo + i + half
         energy = np.convolve(seg * seg, np.ones(n), mode="valid")  # of each window
         ncc = num / np.sqrt(np.maximum(energy, 1e-30))

@@ -40,7 +40,7 @@ def test_statistic_equals_brute_force_for_any_chunking(chunks):
     ms = MultiScaleEnergy(1, windows, th)
     parts, i = [], 0
     for c in chunks:
-        parts.append(ms.process(y[None, i:i + c], floor[None, i:i + c])[0])
+        parts.append(ms.process(y[None, i:i + c] ** 2, floor[None, i:i + c])[0])
         i += c
     parts.append(ms.drain()[0])
     got = np.concatenate(parts)
@@ -139,11 +139,11 @@ def test_heavy_tailed_background_raises_the_thresholds():
     assert len(detect(x.astype(np.float32), fs, ENERGY).twitches) <= 2
     tail = TailWeight(1, 100, 60)
     band = bandpass_sos(20.0, 450.0, fs)
-    tail.push(signal.sosfilt(band, x[: int(30 * fs)])[None, :])
+    tail.push(signal.sosfilt(band, x[: int(30 * fs)])[None, :] ** 2)
     rows = tail.grid_rows(int(20 * fs), 10)
     assert KAPPA_GRID[rows[0, 0]] >= 3.8  # band-passed Laplacian: about 4.2
     tail.reset()
-    tail.push(signal.sosfilt(band, rng.standard_normal(int(30 * fs)))[None, :])
+    tail.push(signal.sosfilt(band, rng.standard_normal(int(30 * fs)))[None, :] ** 2)
     assert KAPPA_GRID[tail.grid_rows(int(20 * fs), 1)[0, 0]] <= 3.1
 
 
@@ -154,7 +154,7 @@ def test_kurtosis_rows_do_not_depend_on_block_sizes():
     for blocks in ([5000], [1, 99, 350, 4550], [37] * 135 + [5]):
         tw, got, i, done = TailWeight(1, 100, 10), [], 0, 0
         for b in blocks:
-            tw.push(y[:, i:i + b])
+            tw.push(y[:, i:i + b] ** 2)
             i += b
             ready = i - i % 100  # samples whose rows are known: up to the last complete window
             got.append(tw.grid_rows(done, ready - done))

@@ -50,7 +50,8 @@ def _stat(windows, table, bank, y, chunks):
     ms = MultiScaleEnergy(1, windows, table[:1], None, bank)  # the Gaussian row throughout
     parts, i = [], 0
     for c in chunks:
-        parts.append(ms.process(y[None, i:i + c], np.ones((1, c)))[0])
+        yb = y[None, i:i + c]
+        parts.append(ms.process(yb * yb, np.ones((1, c)), yb)[0])
         i += c
     parts.append(ms.drain()[0])
     return np.concatenate(parts)

@@ -194,3 +194,29 @@ def test_short_input_is_flushed():
     x, _ = synthesize(SynthSpec(fs=1000.0, duration_s=1.5, seed=1))
     res = detect(x, 1000.0)  # shorter than the mains probe
     assert res.duration_s == 1.5
+
+
+@pytest.mark.parametrize("case", ["mixed", "movement"])
+def test_one_burst_code_measures_what_the_batched_code_measures(case, monkeypatch):
+    """Live blocks measure a lone burst with the one-burst code, offline chunks many at once:
+    every figure must be the same."""
+    from myotwitch.dsp.bursts import BurstSegmenter
+
+    batched = BurstSegmenter._features_many
+    compared = []
+
+    def both(self, c, buf, b0, segs, L):
+        many = batched(self, c, buf, b0, segs, L)
+        for g, b in zip(segs, many):
+            one = self._features(c, buf, b0, *g, L)
+            assert one == b
+            assert (one.snippet is None) == (b.snippet is None)
+            if b.snippet is not None:
+                np.testing.assert_array_equal(one.snippet, b.snippet)
+        compared.append(len(many))
+        return many
+
+    monkeypatch.setattr(BurstSegmenter, "_features_many", both)
+    x, _ = synthesize(case_spec(case, 1000.0, 120.0, seed=5))
+    detect(x, 1000.0)
+    assert sum(compared) >= 10
