@@ -311,7 +311,7 @@ class MultiScaleEnergy:
     def reset(self) -> None:
         """Start of a contiguous stretch: no history, no held samples."""
         self._q = np.zeros((self.n_channels, 0), dtype=np.int64)  # quantised energy, history + held
-        self._yq = np.zeros((self.n_channels, 0), dtype=np.int64)  # quantised signal, the same columns
+        self._ys = np.zeros((self.n_channels, 0))  # the signal (for ``matched``), the same columns
         self._floor = np.zeros((self.n_channels, 0))  # floor for the held samples
         self._hist = 0  # how many columns of _q are history before the held samples
         self._emitted = 0  # samples emitted since the segment start
@@ -325,8 +325,7 @@ class MultiScaleEnergy:
         q = np.rint(np.minimum(y2 * (1.0 / _QUANTUM), _Q_MAX)).astype(np.int64)
         if self.tail is not None:
             self.tail.push(y2)
-        yq = self.matched.quantise(y) if self.matched is not None and y is not None else None
-        return self._emit(q, floor, final=False, yq_new=yq)
+        return self._emit(q, floor, final=False, y_new=y if self.matched is not None else None)
 
     def drain(self) -> np.ndarray:
         out = self._emit(np.zeros((self.n_channels, 0), dtype=np.int64), np.zeros((self.n_channels, 0)), final=True)
@@ -351,7 +350,12 @@ class MultiScaleEnergy:
     def _rows_of(self, m: int) -> np.ndarray | None:
         """``KAPPA_GRID`` rows ``(channels, m)`` of the ``m`` samples being emitted (None: no
         kurtosis tracking, the Gaussian row)."""
-        return self.tail.grid_rows(self._emitted, m) if self.tail is not None else None
+        if self.tail is None:
+            return None
+        held = self.tail.block_rows(self._emitted, m)  # one row per channel for the block: the usual case
+        if held is None:
+            return self.tail.grid_rows(self._emitted, m)
+        return np.broadcast_to(np.array(held, dtype=np.intp)[:, None], (self.n_channels, m))
 
     def _block_scale(self, m: int) -> np.ndarray:
         """The scale of each window's sum for the next ``m`` samples, ``(channels, windows, m)``
@@ -370,13 +374,13 @@ class MultiScaleEnergy:
         return got
 
     def _emit(self, q_new: np.ndarray, floor_new: np.ndarray, final: bool,
-              yq_new: np.ndarray | None = None) -> np.ndarray:
+              y_new: np.ndarray | None = None) -> np.ndarray:
         q = np.concatenate([self._q, q_new], axis=1) if self._q.shape[1] else q_new
-        yq = None
+        ys = None
         if self.matched is not None:
-            if yq_new is None:
-                yq_new = np.zeros((self.n_channels, 0), dtype=np.int64)
-            yq = np.concatenate([self._yq, yq_new], axis=1) if self._yq.shape[1] else yq_new
+            if y_new is None:
+                y_new = np.zeros((self.n_channels, 0))
+            ys = np.concatenate([self._ys, y_new], axis=1)  # a copy: the caller's block may be reused
         fl = np.concatenate([self._floor, floor_new], axis=1) if self._floor.shape[1] else floor_new
         h = self._hist
         held = q.shape[1] - h  # samples not yet emitted
@@ -412,15 +416,15 @@ class MultiScaleEnergy:
             with np.errstate(invalid="ignore", divide="ignore"):
                 stat /= f2
             stat[~(f > 0)] = 0.0  # floor not known yet (settling) or a digitally flat trace
-        if yq is not None and m:
-            self.matched.raise_stat(stat, yq, h, self._rows_of, f2)
+        if ys is not None and m:
+            self.matched.raise_stat(stat, ys, h, self._rows_of, f2)
         # keep: the last `back` emitted samples' energies as history, and everything not emitted
         keep_from = max(h + m - self.back, 0)
         self._emitted += m
         if not final:
             self._q = q[:, keep_from:]
-            if yq is not None:
-                self._yq = yq[:, keep_from:]
+            if ys is not None:
+                self._ys = ys[:, keep_from:]
             self._floor = fl[:, m:]
             self._hist = h + m - keep_from
         return stat

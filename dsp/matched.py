@@ -147,18 +147,16 @@ class MatchedBank:
         self.gate = gate
         self.gate_min = float(gate.min())
 
-    @staticmethod
-    def quantise(y: np.ndarray) -> np.ndarray:
-        return np.rint(np.clip(y * (1.0 / Y_QUANTUM), -_Y_MAX, _Y_MAX)).astype(np.int64)
-
-    def raise_stat(self, stat: np.ndarray, yq: np.ndarray, first: int,
+    def raise_stat(self, stat: np.ndarray, ys: np.ndarray, first: int,
                    rows_of: Callable[[int], np.ndarray | None], f2: np.ndarray) -> None:
-        """In place: ``stat`` (channels, m) for the samples at columns ``first ..`` of ``yq``
-        (quantised signal, silence beyond its ends); ``rows_of(m)`` gives their KAPPA_GRID rows
-        (None: the Gaussian row), asked only when a sample reaches the lowest gate; ``f2`` their
-        floor squared."""
+        """In place: ``stat`` (channels, m) for the samples at columns ``first ..`` of ``ys``
+        (the signal, silence beyond its ends; quantised only where a filter is applied);
+        ``rows_of(m)`` gives their KAPPA_GRID rows (None: the Gaussian row), asked only when a
+        sample reaches the lowest gate; ``f2`` their floor squared."""
+        if stat.max(initial=0.0) < self.gate_min:  # a quiet block
+            return
         near = (stat >= self.gate_min) & (stat < 1.0)  # already strong: nothing to add
-        if not near.any():  # nearly every live block
+        if not near.any():
             return
         rows = rows_of(stat.shape[1])
         gate = self.gate[rows] if rows is not None else self.gate[0]
@@ -166,8 +164,9 @@ class MatchedBank:
         if not ch.size:
             return
         idx = col[:, None] + (first + self.offsets)[None, :]
-        inside = (idx >= 0) & (idx < yq.shape[1])
-        win = np.where(inside, yq[ch[:, None], np.clip(idx, 0, yq.shape[1] - 1)], 0)
+        inside = (idx >= 0) & (idx < ys.shape[1])
+        y = ys[ch[:, None], np.clip(idx, 0, ys.shape[1] - 1)]
+        win = np.where(inside, np.rint(np.clip(y * (1.0 / Y_QUANTUM), -_Y_MAX, _Y_MAX)).astype(np.int64), 0)
         c = (win @ self.int_taps).astype(np.float64)
         scale = self._scale[rows[ch, col]] if rows is not None else self._scale[0]
         ratio = (c * c * scale).max(axis=1) / f2[ch, col]
