@@ -100,6 +100,12 @@ class DetectorConfig:
     #: 0 turns the narrowing off.
     train_size_noise: float = 6.0
     train_size_least: float = 1.1
+    #: ... and shapes likewise: two firings of one unit differ by noise, which leaves them
+    #: correlated to about 1 - ``train_corr_noise`` / SNR^2 (SNR: the smaller peak-to-peak over
+    #: its floor), so at high SNR "one shape" means that close, not ``train_min_corr`` (or
+    #: ``pair_min_corr``): different twitches of a fasciculation run, bi- or triphasic waves of
+    #: similar length, correlate 0.9-0.97 and were taken for one unit's train. 0 turns it off.
+    train_corr_noise: float = 60.0
     #: a potential whose own waveform (a matched filter on the band-passed signal) comes back
     #: at least ``train_min_potentials`` times in a regular voluntary rhythm, from
     #: ``recurrence_lookback_s`` before it to one slowest interval after it, with correlation
@@ -245,7 +251,7 @@ class DetectorConfig:
             if not value > 0:
                 raise ConfigError(f"{name} must be > 0, got {value!r}")
         for name in ("settle_s", "lf_context_ms", "quiet_context_s", "quiet_lookback_s", "min_twitch_uv",
-                     "voluntary_margin_s", "derecruitment_margin_s", "rhythm_window_s", "train_size_noise",
+                     "voluntary_margin_s", "derecruitment_margin_s", "rhythm_window_s", "train_size_noise", "train_corr_noise",
                      "recurrence_min_corr", "recurrence_lookback_s", "cluster_context_min",
                      "cluster_context_ratio", "shape_only_isolation_s"):
             if getattr(self, name) < 0:

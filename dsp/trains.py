@@ -132,6 +132,7 @@ class TrainStage:
                  rest_step: int = 100, ring_s: float = 0.011, lookback_s: float = 0.0,
                  lookback_ratio: float = 2.0, rhythm_s: float = 0.0, rhythm_bouts: int = 2,
                  bout_gap_s: float = 0.3, after_s: float | None = None, size_noise: float = 0.0,
+                 corr_noise: float = 0.0,
                  size_least: float = 1.0, recur_corr: float = 0.0, recur_s: float = 0.6,
                  recur_max_snr: float = math.inf, cluster_min: int = 0, cluster_ratio: float = 2.0,
                  isolation_s: float = 0.0, isolation_snr: float = 12.0) -> None:
@@ -142,6 +143,7 @@ class TrainStage:
         self.regularity, self.size_ratio, self.min_corr, self.min_len = regularity, size_ratio, min_corr, min_len
         #: sizes must also agree as closely as the noise allows (``same_size``)
         self.size_noise, self.size_least = size_noise, size_least
+        self.corr_noise = corr_noise  # ... and shapes as close as noise allows (``_corr_needed``)
         self.memory = int(2 * self.isi_max * (min_len + 1))  # a chain may skip a firing
         #: a potential found by its shape alone must have nothing else this long before it
         self.isolation_n = min(int(round(isolation_s * fs)), self.memory)
@@ -412,7 +414,7 @@ class TrainStage:
         # similar = that size and correlation >= min_corr; the same unit again is stricter
         others = [p for p in near if p is not pot and self._same_size(p, pot, self.size_ratio)]
         corr = dict(zip(map(id, others), best_correlations([p.snippet for p in others], pot.snippet))) if others else {}
-        sim = [p for p in near if p is pot or corr.get(id(p), -1.0) >= self.min_corr]
+        sim = [p for p in near if p is pot or corr.get(id(p), -1.0) >= self._corr_needed(p, pot, self.min_corr)]
         # the decision looks ahead to a horizon set by the data alone (so it is the same for any
         # block sizes): one slowest interval, extended by each similar potential inside it, up
         # to the length of a minimal train
@@ -434,7 +436,8 @@ class TrainStage:
             return "regular firing of one motor unit (similar potentials at a voluntary rate)"
         if self.pair_ratio and any(
                 self.isi_min <= abs(p.onset - pot.onset) <= self.isi_max
-                and self._same_size(p, pot, self.pair_ratio) and corr[id(p)] >= self.pair_corr for p in sim if p is not pot):
+                and self._same_size(p, pot, self.pair_ratio) and corr[id(p)] >= self._corr_needed(p, pot, self.pair_corr)
+                for p in sim if p is not pot):
             self._spans[c].append((pot.onset, pot.onset))
             return "the same motor unit fired again at a voluntary interval"
         if any(p.voluntary and 0 < pot.onset - p.onset <= self.continue_gap for p in sim):
@@ -442,6 +445,15 @@ class TrainStage:
             self._spans[c].append((pot.onset, pot.onset))
             return "a voluntary motor unit firing on (its last firings were too small to see)"
         return self._context(c, pot)
+
+    def _corr_needed(self, a: _Potential, b: _Potential, least: float) -> float:
+        """The correlation two potentials need to count as one unit's firings: what noise alone
+        leaves of identical waveforms, 1 - ``corr_noise`` / SNR^2 at the noisier one's SNR
+        (peak to peak over the floor), but never below ``least``."""
+        if not self.corr_noise or not (a.floor > 0 and b.floor > 0):
+            return least
+        snr = min(a.ptp / a.floor, b.ptp / b.floor)
+        return max(least, 1.0 - self.corr_noise / (snr * snr)) if snr > 0 else least
 
     def _same_size(self, a: _Potential, b: _Potential, ratio: float) -> bool:
         return same_size(a, b, ratio, self.size_noise, self.size_least)
