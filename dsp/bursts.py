@@ -142,7 +142,7 @@ class BurstSegmenter:
             carry = self._buf[c]
             m = carry.shape[1]
             b0 = self._buf_start[c]
-            if not busy[c] and self._origin[c] == b0 + m:
+            if not busy[c] and (self._origin[c] == b0 + m or self._noise_ends(c, b0 + m + n)):
                 self._quiet(c, carry, b0, m, n, new[:, c])
                 continue
             buf = np.concatenate((carry, new[:, c]), axis=1) if m else new[:, c]  # carry + the new rows
@@ -167,12 +167,25 @@ class BurstSegmenter:
                              end)
         return True
 
+    def _noise_ends(self, c: int, end: int) -> bool:
+        """Whether the activity a channel's last call left open was noise that ends here: no run
+        of it holds a strong sample, and with the new samples (up to absolute ``end``, all
+        inactive) the quiet after it reaches ``cluster_n`` (within the length limit).
+        ``_finalise`` would then finalise it all and find no burst: the same as ``_quiet``."""
+        got = self._open[c]
+        if got is None or got.origin != self._origin[c] or any(got.strong):
+            return False
+        last_end = got.ends[-1]
+        return end - last_end >= self.cluster_n and last_end + self.cluster_n - got.origin <= self.max_n + self.context_n
+
     def _quiet(self, c: int, carry: np.ndarray, b0: int, m: int, n: int, new: np.ndarray) -> None:
-        """``_finalise`` of a channel whose new samples are all inactive and that had nothing open:
-        no bursts, everything finalised, only the context before the new origin is kept."""
+        """``_finalise`` of a channel whose new samples are all inactive and that had nothing open
+        (or only noise that ends here): no bursts, everything finalised, only the context before
+        the new origin is kept."""
         L = m + n
         self._origin[c] = b0 + L
         self._free[c] = b0 + L
+        self._open[c] = None
         keep = min(max(max(b0 + L - self.context_n, self._seg_start) - b0, 0), L)
         k = max(m - keep, 0)  # carried columns kept
         self._buf[c] = np.concatenate((carry[:, m - k:], new), axis=1) if k else new[:, keep - m:]
