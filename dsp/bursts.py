@@ -111,6 +111,7 @@ class BurstSegmenter:
         self._origin = [0] * self.n_channels  # bursts may not start before this
         self._free = [0] * self.n_channels  # ... nor before this (the first active sample after it)
         self._seg_start = 0  # absolute start of the current contiguous segment
+        # the runs after the origin that the last exact pass left open (see _waits, _noise_ends)
         self._open: list[_OpenRuns | None] = [None] * self.n_channels
 
     def start_segment(self, at: int) -> None:
@@ -145,7 +146,7 @@ class BurstSegmenter:
             carry = self._buf[c]
             m = carry.shape[1]
             b0 = self._buf_start[c]
-            if not busy[c] and self._origin[c] == b0 + m:
+            if not busy[c] and (self._origin[c] == b0 + m or self._noise_ends(c, b0 + m + n)):
                 self._quiet(c, carry, b0, m, n, new[:, c])
                 continue
             buf = np.concatenate((carry, new[:, c]), axis=1) if m else new[:, c]  # carry + the new rows
@@ -161,21 +162,40 @@ class BurstSegmenter:
         last active sample is shorter than ``cluster_n`` and the activity shorter than the length
         limit; only the first possible start can move (a run at the end may no longer grow).
         False when that is not known (the exact path then runs)."""
-        got = self._open[c]
-        if got is None or got.origin != self._origin[c]:
+        got = self._still_open(c)
+        limit = self.max_n + self.context_n
+        if got is None or end - got.ends[-1] >= self.cluster_n or end - got.origin >= limit:
             return False
-        if end - got.ends[-1] >= self.cluster_n or end - got.origin >= self.max_n + self.context_n:
-            return False
-        self._free[c] = next((a for a, b, ok in zip(got.starts, got.ends, got.strong) if ok or b > end - self.merge_n),
+        grow_from = end - self.merge_n  # a run ending after this may still grow
+        self._free[c] = next((a for a, b, ok in zip(got.starts, got.ends, got.strong) if ok or b > grow_from),
                              end)
         return True
 
+    def _noise_ends(self, c: int, end: int) -> bool:
+        """Whether the activity a channel's last call left open was noise that ends here: no run
+        of it holds a strong sample, and with the new samples (up to absolute ``end``, all
+        inactive) the quiet after it reaches ``cluster_n`` (within the length limit).
+        ``_finalise`` would then finalise it all and find no burst: the same as ``_quiet``."""
+        got = self._still_open(c)
+        if got is None or any(got.strong):
+            return False
+        last_end = got.ends[-1]
+        limit = self.max_n + self.context_n
+        return end - last_end >= self.cluster_n and last_end + self.cluster_n - got.origin <= limit
+
+    def _still_open(self, c: int) -> _OpenRuns | None:
+        """The runs the last exact pass kept, while the channel's origin has not moved since."""
+        got = self._open[c]
+        return got if got is not None and got.origin == self._origin[c] else None
+
     def _quiet(self, c: int, carry: np.ndarray, b0: int, m: int, n: int, new: np.ndarray) -> None:
-        """``_finalise`` of a channel whose new samples are all inactive and that had nothing open:
-        no bursts, everything finalised, only the context before the new origin is kept."""
+        """``_finalise`` of a channel whose new samples are all inactive and that had nothing open
+        (or only noise that ends here): no bursts, everything finalised, only the context before
+        the new origin is kept."""
         L = m + n
         self._origin[c] = b0 + L
         self._free[c] = b0 + L
+        self._open[c] = None
         keep = min(max(max(b0 + L - self.context_n, self._seg_start) - b0, 0), L)
         k = max(m - keep, 0)  # carried columns kept
         self._buf[c] = np.concatenate((carry[:, m - k:], new), axis=1) if k else new[:, keep - m:]
@@ -270,7 +290,8 @@ class BurstSegmenter:
             self._origin[c] = b0 + q
             if q >= L:
                 break
-        self._free[c] = b0 + self._first_possible_start(c, buf, active, strong, self._origin[c] - b0)
+        o = self._origin[c] - b0
+        self._free[c] = b0 + self._first_possible_start(c, buf, active, strong, o)
         keep = max(self._origin[c] - self.context_n, self._seg_start) - b0
         keep = min(max(keep, 0), buf.shape[1])
         self._buf[c] = buf[:, keep:]
@@ -289,13 +310,13 @@ class BurstSegmenter:
         np.add.accumulate(strong[o:q], dtype=np.intp, out=cs[1:])
         return starts, ends, cs[ends] > cs[starts]
 
-    def _first_possible_start(self, c: int, buf: np.ndarray, active: np.ndarray | None, strong: np.ndarray | None,
-                              o: int) -> int:
+    def _first_possible_start(self, c: int, buf: np.ndarray, active: np.ndarray | None,
+                              strong: np.ndarray | None, o: int) -> int:
         """Where the first burst after the origin ``o`` could start: the first active run (runs
         within merge_n joined) that holds a strong sample or may still grow at the buffer's end.
         Noise that lifts the envelope now and then without a strong sample holds the origin back
         (it may belong to a cluster) but can never start a burst, so it does not hold this.
-        A few runs are kept for ``_waits``."""
+        A few runs are kept for ``_waits`` and ``_noise_ends``."""
         L = buf.shape[1]
         self._open[c] = None
         if o >= L:

@@ -174,7 +174,7 @@ class TailWeight:
         self._m = data.shape[1] - k * win
         self._part[0, :, : self._m] = data[:, k * win:]
         w2 = data[:, : k * win].reshape(self.n_channels, k, win)
-        old2, old4 = self._sums[:, :, max(self._n_sums - (h - 1), 0): self._n_sums] if h > 1 else self._sums[:, :, :0]
+        old2, old4 = self._sums[:, :, max(self._n_sums - (h - 1), 0) if h > 1 else self._n_sums: self._n_sums]
         # every new window's history at once: (channels, k, history), NaN where none yet
         pad = np.full((self.n_channels, h - 1 - old2.shape[1]), np.nan)
         all2 = np.concatenate([pad, old2, w2.sum(axis=2)], axis=1)
@@ -405,7 +405,8 @@ class MultiScaleEnergy:
                 k = min(max(-a, 0), m)  # windows reaching before the segment start see silence there
                 np.subtract(c[:, a + w + k: a + w + m], c[:, a + k: a + m], out=diff[:, k:])
                 diff[:, :k] = c[:, a + w: a + w + k]  # minus c[:, 0], which is 0
-                scale = np.repeat(self._scale[runs[0], j], runs[1], axis=1) if runs is not None else self._scale[0, j]
+                scale = (self._scale[0, j] if runs is None
+                         else np.repeat(self._scale[runs[0], j], runs[1], axis=1))
                 np.multiply(diff, scale, out=s)  # int64 -> float64, then scaled: as astype then *
                 np.maximum(stat, s, out=stat)
         f = fl[:, :m]
