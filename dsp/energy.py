@@ -245,6 +245,15 @@ class TailWeight:
             del self._rows[:drop]
             self._base += drop
 
+    def rows_at(self, t0: int, ch: np.ndarray, col: np.ndarray) -> np.ndarray:
+        """The KAPPA_GRID rows of a few samples: channel ``ch[i]`` at segment sample ``t0 +
+        col[i]`` (``col`` ascending from 0; what ``grid_rows`` would give there)."""
+        j = np.minimum((t0 + col) // self.window, self._done) - self._base
+        lo = int(j[0])
+        table = np.array(self._rows[lo: int(j[-1]) + 1], dtype=np.intp)  # (windows, channels)
+        self._forget(t0)
+        return table[j - lo, ch]
+
     def grid_rows(self, t0: int, m: int) -> np.ndarray:
         """``(channels, m)`` KAPPA_GRID rows for segment samples t0 .. t0 + m - 1 (asked for
         in increasing order)."""
@@ -347,15 +356,10 @@ class MultiScaleEnergy:
             self._bounds_cache[(h, m, width)] = got
         return got
 
-    def _rows_of(self, m: int) -> np.ndarray | None:
-        """``KAPPA_GRID`` rows ``(channels, m)`` of the ``m`` samples being emitted (None: no
-        kurtosis tracking, the Gaussian row)."""
-        if self.tail is None:
-            return None
-        held = self.tail.block_rows(self._emitted, m)  # one row per channel for the block: the usual case
-        if held is None:
-            return self.tail.grid_rows(self._emitted, m)
-        return np.broadcast_to(np.array(held, dtype=np.intp)[:, None], (self.n_channels, m))
+    def _rows_at(self, ch: np.ndarray, col: np.ndarray) -> np.ndarray | None:
+        """``KAPPA_GRID`` rows of a few of the samples being emitted (channel ``ch[i]``, column
+        ``col[i]``, ascending); None without kurtosis tracking (the Gaussian row)."""
+        return self.tail.rows_at(self._emitted, ch, col) if self.tail is not None else None
 
     def _block_scale(self, m: int) -> np.ndarray:
         """The scale of each window's sum for the next ``m`` samples, ``(channels, windows, m)``
@@ -418,7 +422,7 @@ class MultiScaleEnergy:
                 stat /= f2
             stat[~(f > 0)] = 0.0  # floor not known yet (settling) or a digitally flat trace
         if ys is not None and m:
-            self.matched.raise_stat(stat, ys, h, self._rows_of, f2)
+            self.matched.raise_stat(stat, ys, h, self._rows_at, f2)
         # keep: the last `back` emitted samples' energies as history, and everything not emitted
         keep_from = max(h + m - self.back, 0)
         self._emitted += m

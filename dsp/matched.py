@@ -20,8 +20,9 @@ The bank runs only where the energy statistic already reaches ``gate``: by Cauch
 filter's output squared is at most the energy under its support, and the smallest energy
 window that covers that support, centred on the same sample, holds all of it; so where the
 energy statistic is below the gate no filter can cross its threshold, and the bank costs time
-only near candidates. The correlation is done in integers (the signal quantised to 1e-3 µV,
-the taps to 2**-15), so the result is exact whatever the chunking.
+only near candidates. The correlation is done on integers (the signal quantised to 1e-3 µV,
+the taps to 2**-15, every sum below 2**53 so float64 holds it exactly), so the result is
+exact whatever the chunking.
 """
 
 from __future__ import annotations
@@ -38,8 +39,6 @@ from myotwitch.dsp.energy import KAPPA_GRID, REFERENCE_WINDOW_S, TAIL_EXPONENT, 
 Y_QUANTUM = 1e-3
 #: the taps' quantum (a unit-norm template's taps are below 1)
 TAP_SCALE = 2.0 ** 15
-#: beyond this many quanta (a 1 V swing) the signal is capped: the products stay in int64
-_Y_MAX = 2 ** 40
 
 
 def hermite_rodriguez(t: np.ndarray, lam: float, order: int) -> np.ndarray:
@@ -116,7 +115,11 @@ class MatchedBank:
             s = self.reach - int(self.halves[j])
             taps[s:s + len(q), j] = q
             norms[j] = float(np.sqrt(np.sum(q.astype(np.float64) ** 2)))
-        self.int_taps = taps
+        self.taps_f = taps.astype(np.float64)  # integers: exact in float64
+        #: the signal is capped at this many quanta (volts at any rate) so that every product and
+        #: partial sum of a correlation is an integer below 2**53: float64 then computes it
+        #: exactly, in any order, with BLAS
+        self.y_max = float(2 ** (52 - int(math.log2(TAP_SCALE)) - int(math.ceil(math.log2(width)))))
         # thresholds: sum-free, one degree of freedom; looks counted like the energy windows
         p0 = 2.0 * stats.norm.sf(on_threshold)
         nu_floor = effective_dof(sos, noise_window)
@@ -148,27 +151,33 @@ class MatchedBank:
         self.gate_min = float(gate.min())
 
     def raise_stat(self, stat: np.ndarray, ys: np.ndarray, first: int,
-                   rows_of: Callable[[int], np.ndarray | None], f2: np.ndarray) -> None:
+                   rows_at: Callable[[np.ndarray, np.ndarray], np.ndarray | None], f2: np.ndarray) -> None:
         """In place: ``stat`` (channels, m) for the samples at columns ``first ..`` of ``ys``
         (the signal, silence beyond its ends; quantised only where a filter is applied);
-        ``rows_of(m)`` gives their KAPPA_GRID rows (None: the Gaussian row), asked only when a
-        sample reaches the lowest gate; ``f2`` their floor squared."""
+        ``rows_at(ch, col)`` gives the KAPPA_GRID rows of the samples that reach the lowest gate
+        (None: the Gaussian row); ``f2`` their floor squared."""
         if stat.max(initial=0.0) < self.gate_min:  # a quiet block
             return
-        near = (stat >= self.gate_min) & (stat < 1.0)  # already strong: nothing to add
-        if not near.any():
+        ch, col = np.nonzero((stat >= self.gate_min) & (stat < 1.0))  # already strong: nothing to add
+        if not ch.size:
             return
-        rows = rows_of(stat.shape[1])
-        gate = self.gate[rows] if rows is not None else self.gate[0]
-        ch, col = np.nonzero(near & (stat >= gate))
+        order = np.argsort(col, kind="stable")  # rows are looked up in sample order
+        ch, col = ch[order], col[order]
+        rows = rows_at(ch, col)
+        if rows is not None:
+            keep = stat[ch, col] >= self.gate[rows]
+            ch, col, rows = ch[keep], col[keep], rows[keep]
+        elif self.gate[0] > self.gate_min:
+            keep = stat[ch, col] >= self.gate[0]
+            ch, col = ch[keep], col[keep]
         if not ch.size:
             return
         idx = col[:, None] + (first + self.offsets)[None, :]
         inside = (idx >= 0) & (idx < ys.shape[1])
         y = ys[ch[:, None], np.clip(idx, 0, ys.shape[1] - 1)]
-        win = np.where(inside, np.rint(np.clip(y * (1.0 / Y_QUANTUM), -_Y_MAX, _Y_MAX)).astype(np.int64), 0)
-        c = (win @ self.int_taps).astype(np.float64)
-        scale = self._scale[rows[ch, col]] if rows is not None else self._scale[0]
+        win = np.where(inside, np.rint(np.clip(y * (1.0 / Y_QUANTUM), -self.y_max, self.y_max)), 0.0)
+        c = win @ self.taps_f  # integers below 2**53 throughout: exact
+        scale = self._scale[rows] if rows is not None else self._scale[0]
         ratio = (c * c * scale).max(axis=1) / f2[ch, col]
         lift = ratio >= 1.0
         stat[ch[lift], col[lift]] = -ratio[lift]  # negative: strong by its shape alone
