@@ -72,23 +72,17 @@ def templates(sos: np.ndarray, fs: float, lengths_ms: tuple[float, ...], max_len
     return out
 
 
-def _variance(sos: np.ndarray, h: np.ndarray, n: int = 4096) -> float:
-    """Variance of the filter ``h``'s output on band-passed white noise, in units of the
-    band-passed noise's variance (not 1: the band-pass colours the noise a template sees)."""
-    b = signal.sosfilt(sos, np.r_[1.0, np.zeros(n - 1)])
-    g = np.convolve(b, h[::-1])
-    return float(np.sum(g * g) / np.sum(b * b))
-
-
-def _excess_ratio(sos: np.ndarray, h: np.ndarray, n: int = 4096) -> float:
-    """How much of the band-passed signal's excess kurtosis survives the filter ``h``: white
-    noise of excess e gives e * sum(g^4) / sum(g^2)^2 through an impulse response g."""
+def noise_through(sos: np.ndarray, h: np.ndarray, n: int = 4096) -> tuple[float, float]:
+    """What the filter ``h`` makes of band-passed white noise: its output's variance in units
+    of the band-passed noise's (not 1: the band-pass colours the noise a template sees), and
+    the share of the band-passed noise's excess kurtosis that survives it (white noise of
+    excess e gives e * sum(g^4) / sum(g^2)^2 through an impulse response g)."""
     b = signal.sosfilt(sos, np.r_[1.0, np.zeros(n - 1)])
     g = np.convolve(b, h[::-1])
 
-    def flat(v):
+    def flat(v: np.ndarray) -> float:
         return float(np.sum(v ** 4) / np.sum(v * v) ** 2)
-    return flat(g) / flat(b)
+    return float(np.sum(g * g) / np.sum(b * b)), flat(g) / flat(b)
 
 
 class MatchedBank:
@@ -123,8 +117,7 @@ class MatchedBank:
         # thresholds: sum-free, one degree of freedom; looks counted like the energy windows
         p0 = 2.0 * stats.norm.sf(on_threshold)
         nu_floor = effective_dof(sos, noise_window)
-        ratios = [_excess_ratio(sos, h) for h in self.taps]
-        var = [_variance(sos, h) for h in self.taps]
+        var, ratios = zip(*(noise_through(sos, h) for h in self.taps))
         table = np.empty((len(KAPPA_GRID), k))
         for i, kap in enumerate(KAPPA_GRID):
             bias = _bias(nu_floor * (2.0 / (max(float(kap), 3.0) - 1.0)) ** TAIL_EXPONENT, percentile)
