@@ -329,12 +329,14 @@ class MultiScaleEnergy:
 
     def process(self, y2: np.ndarray, floor: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
         """``y2``: the squared band-passed block (channels, n); ``floor``: its noise floor; ``y``:
-        the block itself (needed with ``matched``)."""
+        the block itself (needed with ``matched``: its filters read the signal, not its square)."""
+        if self.matched is not None and (y is None or y.shape != y2.shape):
+            raise ValueError("MultiScaleEnergy with matched filters needs the block itself beside its square")
         # beyond 2**52 quanta (a 2 V swing) the energy is capped: the cast stays defined
         q = np.rint(np.minimum(y2 * (1.0 / _QUANTUM), _Q_MAX)).astype(np.int64)
         if self.tail is not None:
             self.tail.push(y2)
-        return self._emit(q, floor, final=False, y_new=y if self.matched is not None else None)
+        return self._emit(q, floor, final=False, y_new=y)
 
     def drain(self) -> np.ndarray:
         out = self._emit(np.zeros((self.n_channels, 0), dtype=np.int64), np.zeros((self.n_channels, 0)), final=True)
@@ -382,7 +384,7 @@ class MultiScaleEnergy:
         q = np.concatenate([self._q, q_new], axis=1) if self._q.shape[1] else q_new
         ys = None
         if self.matched is not None:
-            if y_new is None:
+            if y_new is None:  # drain: no new samples
                 y_new = np.zeros((self.n_channels, 0))
             ys = np.concatenate([self._ys, y_new], axis=1)  # a copy: the caller's block may be reused
         fl = np.concatenate([self._floor, floor_new], axis=1) if self._floor.shape[1] else floor_new
