@@ -150,6 +150,16 @@ class DetectorConfig:
     #: still counts.
     rhythm_window_s: float = 3.0
     rhythm_bouts: int = 2
+    #: ... and the early steps of a walk, before any step is strong enough to be a contraction:
+    #: a potential whose burst of activity (candidates and contractions less than 0.3 s apart)
+    #: follows ``stride_bouts`` earlier bursts of at least ``stride_potentials`` potentials at a
+    #: steady stride (each period in ``stride_period_s``, the longest at most
+    #: ``stride_regularity`` x the shortest) is one more step. Runs of fasciculations come at
+    #: random times, and a lone twitch is not a burst (0 bouts turns the check off).
+    stride_bouts: int = 3
+    stride_potentials: int = 2
+    stride_period_s: tuple[float, float] = (0.7, 1.6)
+    stride_regularity: float = 1.25
     #: a potential that only the twitch-shape filters find (no energy window) and under
     #: ``shape_only_max_size`` x the floor peak to peak counts only when no contraction or
     #: artifact lies on its channel from this long before it to one slowest firing interval after
@@ -256,6 +266,14 @@ class DetectorConfig:
                      "cluster_context_ratio", "shape_only_isolation_s"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if self.stride_bouts < 0 or self.stride_potentials < 1:
+            raise ConfigError(f"stride_bouts must be >= 0 and stride_potentials >= 1, got {self.stride_bouts!r} "
+                              f"and {self.stride_potentials!r}")
+        if not (len(self.stride_period_s) == 2 and 0 < self.stride_period_s[0] <= self.stride_period_s[1]):
+            raise ConfigError(f"stride_period_s must be (shortest, longest) seconds, 0 < shortest <= longest, "
+                              f"got {self.stride_period_s!r}")
+        if self.stride_regularity < 1:
+            raise ConfigError(f"stride_regularity is a ratio of periods (>= 1), got {self.stride_regularity!r}")
         if any(not 0 < v <= 60 for v in self.matched_lengths_ms):
             raise ConfigError(f"matched_lengths_ms must be twitch lengths in (0, 60] ms, got {self.matched_lengths_ms!r}")
         if self.recurrence_min_corr > 1.0:

@@ -81,6 +81,8 @@ class Pipeline:
                                   quiet_ratio=cfg.quiet_context_ratio, floor_bias=bias,
                                   lookback_s=cfg.quiet_lookback_s, lookback_ratio=cfg.quiet_lookback_ratio,
                                   rhythm_s=cfg.rhythm_window_s, rhythm_bouts=cfg.rhythm_bouts,
+                                  stride_bouts=cfg.stride_bouts, stride_potentials=cfg.stride_potentials,
+                                  stride_period_s=cfg.stride_period_s, stride_regularity=cfg.stride_regularity,
                                   pair_ratio=cfg.pair_similarity, pair_corr=cfg.pair_min_corr,
                                   size_noise=cfg.train_size_noise, size_least=cfg.train_size_least,
                                   corr_noise=cfg.train_corr_noise,

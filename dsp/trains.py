@@ -32,6 +32,7 @@ REST_PERCENTILE = 10.0
 
 EDGE = "at the edge of voluntary activity (recruitment or derecruitment)"
 RHYTHM = "during phasic voluntary activity (bursts of it keep coming, as in walking)"
+STRIDE = "one more burst of potentials at a steady stride (the early steps of a walk)"
 SHAPE_ONLY = "a small potential next to other activity (too weak to tell from a voluntary unit's firing)"
 
 
@@ -131,7 +132,9 @@ class TrainStage:
                  pair_ratio: float = 0.0, pair_corr: float = 0.9, rest_s: float = 60.0,
                  rest_step: int = 100, ring_s: float = 0.011, lookback_s: float = 0.0,
                  lookback_ratio: float = 2.0, rhythm_s: float = 0.0, rhythm_bouts: int = 2,
-                 bout_gap_s: float = 0.3, after_s: float | None = None, size_noise: float = 0.0,
+                 bout_gap_s: float = 0.3, stride_bouts: int = 0, stride_potentials: int = 2,
+                 stride_period_s: tuple[float, float] = (0.7, 1.6), stride_regularity: float = 1.25,
+                 after_s: float | None = None, size_noise: float = 0.0,
                  corr_noise: float = 0.0,
                  size_least: float = 1.0, recur_corr: float = 0.0, recur_s: float = 0.6,
                  recur_max_snr: float = math.inf, cluster_min: int = 0, cluster_ratio: float = 2.0,
@@ -184,6 +187,13 @@ class TrainStage:
         #: background between two brisk movements does not make a rhythm.
         self.rhythm_n, self.rhythm_bouts = int(round(rhythm_s * fs)), rhythm_bouts
         self.bout_gap_n = int(round(bout_gap_s * fs))
+        #: the early steps of a walk: ``stride_bouts`` earlier bursts of activity (candidates and
+        #: contractions closer than ``bout_gap_s``), each of ``stride_potentials`` or more, at a
+        #: steady stride period before the potential's own burst (0: check off)
+        self.stride_bouts, self.stride_potentials = stride_bouts, stride_potentials
+        self.stride_min, self.stride_max = (round(v * fs) for v in stride_period_s)
+        self.stride_regularity = stride_regularity
+        self.stride_n = (stride_bouts + 1) * self.stride_max  # how far back the bursts may lie
         self.pad = max(1, int(round(0.005 * fs)))
         self.ring_n = ring_s * fs
         #: a waveform that comes back at voluntary intervals, detected or not, is a motor unit
@@ -207,6 +217,9 @@ class TrainStage:
         self._contractions: list[deque[tuple[int, int]]] = [deque() for _ in range(self.n_channels)]
         #: artifacts per channel (a moving limb; for the shape-only check)
         self._artifacts: list[deque[tuple[int, int]]] = [deque() for _ in range(self.n_channels)]
+        #: (onset, offset, potentials) of candidates and contractions per channel, in onset order
+        #: (the bursts of activity the stride check groups)
+        self._activity: list[list[tuple[int, int, int]]] = [[] for _ in range(self.n_channels)]
         self._signal = SignalRing(self.n_channels)  # recent band-passed signal
         self._rest_i: list[int] = []  # absolute grid indices of the floor samples (bisected per twitch)
         self._rest_v = np.zeros((self.n_channels, 0))  # the floor there, per channel
@@ -339,6 +352,31 @@ class TrainStage:
             end = b if end is None else max(end, b)
         return bouts
 
+    def _in_stride(self, c: int, at: int) -> bool:
+        """Is the burst of activity that channel c's potential at ``at`` belongs to (judged from
+        the potentials up to it, so the same for any block sizes) the latest of
+        ``stride_bouts`` + 1 bursts at a steady stride, the earlier ones of at least
+        ``stride_potentials`` potentials each?"""
+        act = self._activity[c]
+        lo = bisect.bisect_left(act, (at - self.stride_n,))
+        hi = bisect.bisect_right(act, (at, math.inf))
+        bouts: list[list[int]] = []  # [start, end, potentials]
+        for a, b, k in act[lo:hi]:
+            if bouts and a - bouts[-1][1] <= self.bout_gap_n:
+                bouts[-1][1] = max(bouts[-1][1], b)
+                bouts[-1][2] += k
+            else:
+                bouts.append([a, b, k])
+        if len(bouts) <= self.stride_bouts:
+            return False
+        last = bouts[-self.stride_bouts - 1:]
+        if any(k < self.stride_potentials for _, _, k in last[:-1]):
+            return False
+        periods = [b[0] - a[0] for a, b in zip(last, last[1:])]
+        shortest, longest = min(periods), max(periods)
+        return (self.stride_min <= shortest and longest <= self.stride_max
+                and longest <= self.stride_regularity * shortest)
+
     def held_from(self, until: int) -> int:
         """No event released later starts before this sample."""
         return min([until] + [e.onset_sample for e, _ in self._held])
@@ -354,6 +392,10 @@ class TrainStage:
                 self._contractions[e.channel].append((e.onset_sample, e.offset_sample))
             elif e.kind == "artifact":
                 self._artifacts[e.channel].append((e.onset_sample, e.offset_sample))
+            if self.stride_bouts and e.kind in ("twitch", "contraction"):
+                # a contraction is a full burst of activity on its own
+                bisect.insort(self._activity[e.channel], (e.onset_sample, e.offset_sample,
+                                                          self.stride_potentials if e.kind == "contraction" else 1))
             pot = None
             if e.kind == "twitch" and b.snippet is not None:
                 pot = _Potential(e.onset_sample, e.peak_to_peak_uv, b.snippet, e.offset_sample, b.floor_uv,
@@ -390,6 +432,9 @@ class TrainStage:
             arts = self._artifacts[c]
             while arts and arts[0][1] < horizon:
                 arts.popleft()
+            act = self._activity[c]
+            if act and act[0][0] < horizon - self.stride_n:
+                del act[:bisect.bisect_left(act, (horizon - self.stride_n,))]
         self._trim(horizon)
         return out
 
@@ -470,6 +515,8 @@ class TrainStage:
             return EDGE
         if self.rhythm_n and self._bouts_before(c, pot.onset) >= self.rhythm_bouts:
             return RHYTHM
+        if self.stride_bouts and self._in_stride(c, pot.onset):
+            return STRIDE
         if self._weak_shape_only(pot) and self._not_alone(c, pot):
             return SHAPE_ONLY
         if self.recur_corr and pot.ptp < self.recur_max_snr * pot.floor and self._recurs(c, pot):

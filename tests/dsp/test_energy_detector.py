@@ -413,8 +413,40 @@ def test_potentials_between_the_bursts_of_walking_are_voluntary_but_not_after_on
     assert _found(r.events, between) == 0
     assert any("phasic voluntary activity" in (e.reason or "") for e in r.events if 73 < e.onset_s < 78)
     assert _found(detect(x, fs, ENERGY).events, between) == 0  # and with every check on
-    off = detect(x, fs, rhythm_only.replace(rhythm_window_s=0.0))
-    assert _found(off.events, between) == len(between)  # the rule, not something else, drops them
+    off = detect(x, fs, rhythm_only.replace(rhythm_window_s=0.0, stride_bouts=0))
+    assert _found(off.events, between) == len(between)  # the rhythm rules, not something else, drop them
+
+
+def test_the_early_steps_of_a_walk_are_voluntary_but_runs_of_twitches_are_not():
+    """Steps too weak to build a contraction: a few potentials of different units per step, a
+    step every 1.05 s. From the fourth step on they are one more step; twitch runs at random
+    times and lone twitches once a second keep counting."""
+    rng = np.random.default_rng(47)
+    fs, noise = 1000.0, 3.0
+    x = rng.standard_normal(int(100 * fs)) * noise
+
+    def put(t: float, size_x: float) -> None:
+        w = hr_muap(rng.uniform(6, 15), fs, rng) * noise * size_x
+        i = int(t * fs)
+        x[i:i + w.size] += w
+    steps = [30.0 + 1.05 * k for k in range(7)]
+    step_pots = []
+    sizes = (12.0, 25.0, 50.0)  # sizes of different units: no rule for one unit's firings applies
+    for t in steps:  # three different units per step, 70-110 ms apart
+        for dt, size in zip(np.cumsum([0.0] + list(rng.uniform(0.07, 0.11, 2))), rng.permutation(sizes)):
+            put(t + dt, size)
+            step_pots.append(t + dt)
+    runs = [t + dt for t in (55.0, 58.4, 63.9) for dt in (0.0, 0.09, 0.2)]  # fasciculation runs
+    lone = [75.0 + k for k in range(8)]  # a twitch every second, alone each time
+    for k, t in enumerate(runs + lone):
+        put(t, sizes[k % 3])
+    later_steps = [t for t in step_pots if t > steps[2] + 0.9]
+    off = detect(x, fs, ENERGY.replace(stride_bouts=0))
+    assert _found(off.events, later_steps) >= len(later_steps) - 2  # nothing else takes them
+    r = detect(x, fs, ENERGY)
+    assert _found(r.events, later_steps) == 0
+    assert sum("steady stride" in (e.reason or "") for e in r.events) >= len(later_steps) - 2
+    assert _found(r.events, runs + lone) == len(runs) + len(lone)
 
 
 def test_derecruitment_reaches_further_than_recruitment():
