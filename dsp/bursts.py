@@ -10,6 +10,7 @@ property of the data, not of the chunking, which makes the output chunk-size inv
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -53,6 +54,24 @@ class _OpenRuns:
     starts: list[int]
     ends: list[int]
     strong: list[bool]
+
+
+def flat_top_run(raw: np.ndarray, noise_uv: float, least: int) -> int:
+    """How many equal samples in a row at a burst's extreme mean ADC clipping. On a trace
+    quantised in steps of q (the smallest change between its samples) with noise of sigma, a
+    peak stays on one level for L samples by chance with a probability of about
+    (q / (sqrt(2) sigma))^(L - 1): the run must make that under 1e-4. An unquantised trace (or
+    noise well above the step) needs only ``least``; a trace whose noise is under the step
+    (a quiet baseline near the quantisation floor, where the top of every potential is flat
+    for a while) needs four times that."""
+    steps = np.abs(np.diff(raw))
+    steps = steps[steps > 0]
+    if not steps.size or not noise_uv > 0:
+        return least
+    spread = math.sqrt(2.0) * noise_uv / float(steps.min())
+    if spread <= 1.0:
+        return 4 * least
+    return min(4 * least, max(least, 1 + math.ceil(4.0 / math.log10(spread))))
 
 
 def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -395,7 +414,8 @@ class BurstSegmenter:
             n_mx = np.add.reduceat((raw == np.repeat(np.maximum.reduceat(raw, roff), e - s)).astype(np.intp), roff)
             n_mn = np.add.reduceat((raw == np.repeat(np.minimum.reduceat(raw, roff), e - s)).astype(np.intp), roff)
             maybe = ((n_mx >= self.clip_run) | (n_mn >= self.clip_run)).tolist()
-            clipped = [bool(m) and self._clipped(buf[RAW, a:b]) for m, a, b in zip(maybe, s.tolist(), e.tolist())]
+            clipped = [bool(m) and self._clipped(buf[RAW, a:b], f)
+                       for m, a, b, f in zip(maybe, s.tolist(), e.tolist(), floor)]
         # spike ratio over the raw samples around the peak (the one-burst code near the edges)
         sn = self.spike_n
         full = (peak_at - sn >= seg0) & (peak_at + sn + 1 <= L)
@@ -474,7 +494,7 @@ class BurstSegmenter:
             peak_env_uv=peak_env,
             floor_uv=floor,
             lf_ptp_uv=float(lf.max() - lf.min()) if lf.size else 0.0,
-            clipped=self._clipped(raw),
+            clipped=self._clipped(raw, floor),
             cut=cut,
             spike_ratio=self._spike_ratio(buf, s, e, seg0, L, i),
             snippet=self._snippet(buf, s, e, seg0, L, i) if n == 1 else None,
@@ -502,16 +522,17 @@ class BurstSegmenter:
         span = float(raw.max() - raw.min())
         return float(r.max() / span) if span > 0 else 0.0
 
-    def _clipped(self, raw: np.ndarray) -> bool:
+    def _clipped(self, raw: np.ndarray, floor: float) -> bool:
         if raw.size == 0:
             return False
         if self.clip_uv is not None:
             return bool(np.any(np.abs(raw) >= self.clip_uv))
-        # flat top: clip_run equal samples in a row at the burst's extreme value
+        # flat top: equal samples in a row at the burst's extreme value
+        need = flat_top_run(raw, floor, self.clip_run)
         for extreme in (raw.max(), raw.min()):
             at = raw == extreme
-            if np.count_nonzero(at) >= self.clip_run:
+            if np.count_nonzero(at) >= need:
                 s, e = _runs(at)
-                if np.any(e - s >= self.clip_run):
+                if np.any(e - s >= need):
                     return True
         return False

@@ -193,7 +193,9 @@ class DetectorConfig:
     lf_cutoff_hz: float = 8.0
     lf_ratio: float = 0.4
     lf_context_ms: float = 60.0
-    #: ADC clipping: |raw| at or above this (µV) is clipped; ``None`` looks for flat tops.
+    #: ADC clipping: |raw| at or above this (µV) is clipped; ``None`` looks for flat tops:
+    #: ``clip_run`` equal samples at a burst's extreme on an unquantised trace, more on a
+    #: quantised one, where the top of a potential holds one level by chance (bursts.flat_top_run)
     clip_uv: float | None = None
     clip_run: int = 3
     #: samples after the start and after each gap that are not searched (filter settling).

@@ -4,12 +4,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from myotwitch.dsp import DetectorConfig, Pipeline, detect
+from myotwitch.dsp.bursts import flat_top_run
 from myotwitch.dsp.evaluate import match
 from myotwitch.dsp.synth import (
     CASES,
     SynthSpec,
     UnitSynthSpec,
     case_spec,
+    hr_muap,
     random_sources,
     synthesize,
     synthesize_units,
@@ -220,3 +222,38 @@ def test_one_burst_code_measures_what_the_batched_code_measures(case, monkeypatc
     x, _ = synthesize(case_spec(case, 1000.0, 120.0, seed=5))
     detect(x, 1000.0)
     assert sum(compared) >= 10
+
+
+def test_flat_top_run_grows_with_the_quantum_against_the_noise():
+    rng = np.random.default_rng(3)
+    float_trace = rng.standard_normal(200)
+    assert flat_top_run(float_trace, 1.0, 3) == 3  # unquantised: three equal samples are a rail
+    coarse = np.round(float_trace * 2.6)  # 1 µV steps under 2.6 µV of noise
+    assert 3 < flat_top_run(coarse, 2.6, 3) < 12
+    assert flat_top_run(np.round(float_trace * 0.5), 0.5, 3) == 12  # noise under the step
+
+
+def test_potentials_on_a_coarsely_quantised_trace_are_not_clipping_but_a_rail_is():
+    """A 1 µV ADC step under 2.6 µV of noise at 2 kHz: the top of a slow potential often holds
+    one level for three samples by chance; only a plateau too long for chance is clipping."""
+    fs, lsb = 2000.0, 1.0
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal(int(120 * fs)) * 2.6
+    onsets = np.arange(10.0, 100.0, 1.5)
+    for t in onsets:  # slow (25-30 ms) potentials, 40-100 µV
+        w = hr_muap(rng.uniform(25, 30), fs, rng) * rng.uniform(40, 100)
+        i = int(t * fs)
+        x[i:i + w.size] += w
+    rail = 60.0
+    for t in (105.0, 110.0, 115.0):  # large potentials driven into a rail at +-60 µV
+        w = hr_muap(30.0, fs, rng) * 400.0
+        i = int(t * fs)
+        x[i:i + w.size] += w
+    x[int(104 * fs):] = np.clip(x[int(104 * fs):], -rail, rail)
+    q = np.round(x / lsb) * lsb
+    res = detect(q, fs, DetectorConfig(detector="energy", mains="off"))
+    clipped = [e for e in res.events if "clipping" in (e.reason or "")]
+    assert all(e.onset_s > 104.0 for e in clipped)
+    assert len(clipped) >= 3
+    tw = np.array([e.onset_s for e in res.events if e.kind == "twitch"])
+    assert sum(bool(np.min(np.abs(tw - t)) < 0.03) for t in onsets) == len(onsets)
