@@ -33,11 +33,15 @@ SEEDS = (0, 1, 2, 3)  # ~170 injected twitches in all
 
 #: false twitches the shape-aware detector still reports (the envelope detector
 #: before issue #15 reported 5, 15, 15, 9, 17 and 15 on these files); strict, so an
-#: improvement must update this table
+#: improvement must update this table. The 8-bit file's one (16.56 s, a recruitment
+#: potential whose background measures 2.49x rest against a limit of 2.5) was reported as
+#: "ADC clipping" until flat tops on quantised traces had to be longer than chance allows:
+#: right count, wrong reason, so it is listed here rather than hidden.
 CURRENT_FALSE_TWITCHES = {
     "biceps-cyclic-contractions.edf": 2,
     "biceps-flexion-extension.edf": 1,
     "thumb-adductor-contractions.edf": 1,
+    "thumb-adductor-8bit.edf": 1,
 }
 
 
