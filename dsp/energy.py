@@ -363,21 +363,23 @@ class MultiScaleEnergy:
         ``col[i]``, ascending); None without kurtosis tracking (the Gaussian row)."""
         return self.tail.rows_at(self._emitted, ch, col) if self.tail is not None else None
 
-    def _block_scale(self, m: int) -> np.ndarray:
+    def _block_scale(self, m: int) -> tuple[np.ndarray, tuple[int, ...] | np.ndarray]:
         """The scale of each window's sum for the next ``m`` samples, ``(channels, windows, m)``
-        or, when the kurtosis rows hold for the whole block, ``(channels, windows, 1)``."""
+        or, when the kurtosis rows hold for the whole block, ``(channels, windows, 1)``; and the
+        rows in force (a tuple, one per channel, or an array)."""
         if self.tail is None:
-            return self._scale[0][:, None]
+            return self._scale[0][:, None], (0,)
         rows = self.tail.block_rows(self._emitted, m)
         if rows is None:
-            return self._scale[self.tail.grid_rows(self._emitted, m)].transpose(0, 2, 1)
+            grid = self.tail.grid_rows(self._emitted, m)
+            return self._scale[grid].transpose(0, 2, 1), grid
         got = self._scale_cache.get(rows)
         if got is None:
             got = self._scale[list(rows)][:, :, None]
             if len(self._scale_cache) >= 64:
                 self._scale_cache.clear()
             self._scale_cache[rows] = got
-        return got
+        return got, rows
 
     def _emit(self, q_new: np.ndarray, floor_new: np.ndarray, final: bool,
               y_new: np.ndarray | None = None) -> np.ndarray:
@@ -398,11 +400,13 @@ class MultiScaleEnergy:
         np.add.accumulate(q, axis=1, out=c[:, 1:])  # (np.cumsum's wrapper costs more than the sums)
         if 0 < m <= _LIVE_M:  # live blocks: every window at once, (channels, windows, m)
             lo, b = self._bounds(h, m, c.shape[1])
+            scale, in_force = self._block_scale(m)
             # int64 -> float64, then scaled: as astype then *; the same maximum as window by
             # window from zero
-            stat = np.multiply(c.take(b) - c.take(lo), self._block_scale(m)).max(axis=1, initial=0.0)
+            stat = np.multiply(c.take(b) - c.take(lo), scale).max(axis=1, initial=0.0)
         else:  # long blocks: window by window (bounded memory); the windows are slices of c
             runs = self.tail.grid_runs(self._emitted, m) if self.tail is not None else None
+            in_force = (0,) if runs is None else runs[0]
             stat = np.zeros((self.n_channels, m))
             diff = np.empty((self.n_channels, m), dtype=np.int64)
             s = np.empty((self.n_channels, m))
@@ -424,7 +428,7 @@ class MultiScaleEnergy:
                 stat /= f2
             stat[~(f > 0)] = 0.0  # floor not known yet (settling) or a digitally flat trace
         if ys is not None and m:
-            self.matched.raise_stat(stat, ys, h, self._rows_at, f2)
+            self.matched.raise_stat(stat, ys, h, self._rows_at, f2, self.matched.lowest_gate(in_force))
         # keep: the last `back` emitted samples' energies as history, and everything not emitted
         keep_from = max(h + m - self.back, 0)
         self._emitted += m

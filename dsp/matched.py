@@ -144,14 +144,19 @@ class MatchedBank:
         self.gate_min = float(gate.min())
 
     def raise_stat(self, stat: np.ndarray, ys: np.ndarray, first: int,
-                   rows_at: Callable[[np.ndarray, np.ndarray], np.ndarray | None], f2: np.ndarray) -> None:
+                   rows_at: Callable[[np.ndarray, np.ndarray], np.ndarray | None], f2: np.ndarray,
+                   gate: float | None = None) -> None:
         """In place: ``stat`` (channels, m) for the samples at columns ``first ..`` of ``ys``
         (the signal, silence beyond its ends; quantised only where a filter is applied);
-        ``rows_at(ch, col)`` gives the KAPPA_GRID rows of the samples that reach the lowest gate
-        (None: the Gaussian row); ``f2`` their floor squared."""
-        if stat.max(initial=0.0) < self.gate_min:  # a quiet block
+        ``rows_at(ch, col)`` gives the KAPPA_GRID rows of the samples that reach ``gate`` (None:
+        the Gaussian row); ``f2`` their floor squared. ``gate``: the lowest gate of the rows in
+        force in the block (``lowest_gate``; default: of any row), so a block whose rows all
+        gate higher than the cautious row's is mostly passed over in one step."""
+        if gate is None:
+            gate = self.gate_min
+        if stat.max(initial=0.0) < gate:  # a quiet block
             return
-        ch, col = np.nonzero((stat >= self.gate_min) & (stat < 1.0))  # already strong: nothing to add
+        ch, col = np.nonzero((stat >= gate) & (stat < 1.0))  # already strong: nothing to add
         if not ch.size:
             return
         order = np.argsort(col, kind="stable")  # rows are looked up in sample order
@@ -160,7 +165,7 @@ class MatchedBank:
         if rows is not None:
             keep = stat[ch, col] >= self.gate[rows]
             ch, col, rows = ch[keep], col[keep], rows[keep]
-        elif self.gate[0] > self.gate_min:
+        elif self.gate[0] > gate:
             keep = stat[ch, col] >= self.gate[0]
             ch, col = ch[keep], col[keep]
         if not ch.size:
@@ -174,3 +179,9 @@ class MatchedBank:
         ratio = (c * c * scale).max(axis=1) / f2[ch, col]
         lift = ratio >= 1.0
         stat[ch[lift], col[lift]] = -ratio[lift]  # negative: strong by its shape alone
+
+    def lowest_gate(self, rows: tuple[int, ...] | np.ndarray) -> float:
+        """The lowest gate among the KAPPA_GRID ``rows`` (a tuple or an array of them)."""
+        if isinstance(rows, tuple):
+            return float(min(self.gate[r] for r in rows))
+        return float(self.gate[rows].min())
