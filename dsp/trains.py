@@ -239,6 +239,9 @@ class TrainStage:
         lo = bisect.bisect_left(idx, at - self.rest_n)
         if lo > 256 and idx[lo - 257] < at - self.rest_n - self.memory:
             old = bisect.bisect_left(idx, at - self.rest_n - self.memory)
+            last = self._rest_win[c][0] - self._rest_base
+            if last >= 0:  # not past the start of this channel's last window: it slides on, not rebuilt
+                old = min(old, last)
             del idx[:old]
             self._rest_v = self._rest_v[:, old:]
             self._rest_base += old
