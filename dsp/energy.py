@@ -313,13 +313,16 @@ class MultiScaleEnergy:
         self.back = max(windows) - self.lead  # samples of history each centred window may need
         # 1 / (w * threshold) per kurtosis row and window: the scale applied to each window's sum
         self._scale = _QUANTUM / (np.asarray(windows, dtype=np.float64)[None, :] * self.thresholds)
-        self._bounds_cache: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._bounds_cache: dict[tuple[int, int, int], np.ndarray] = {}
         self._scale_cache: dict[tuple[int, ...], np.ndarray] = {}
         self.reset()
 
     def reset(self) -> None:
         """Start of a contiguous stretch: no history, no held samples."""
-        self._q = np.zeros((self.n_channels, 0), dtype=np.int64)  # quantised energy, history + held
+        # quantised energy: one column before the history (zero at the segment start: silence),
+        # then the history and the held samples; the column in front makes the cumulative sums'
+        # leading zero (or a constant offset, which the window sums' differences cancel)
+        self._q = np.zeros((self.n_channels, 1), dtype=np.int64)
         self._ys = np.zeros((self.n_channels, 0))  # the signal (for ``matched``), the same columns
         self._floor = np.zeros((self.n_channels, 0))  # floor for the held samples
         self._hist = 0  # how many columns of _q are history before the held samples
@@ -343,16 +346,17 @@ class MultiScaleEnergy:
         self.reset()
         return out
 
-    def _bounds(self, h: int, m: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-        """Window starts (clipped at the segment start: silence before it) and ends ``(channels,
-        windows, m)`` for emitting ``m`` samples after ``h`` of history, as flat indices into the
-        C-contiguous ``(channels, width)`` cumulative sums (``take`` costs less than indexing by
-        row and column); live blocks repeat the same few ``(h, m, width)``, so they are kept."""
+    def _bounds(self, h: int, m: int, width: int) -> np.ndarray:
+        """Window ends and starts (clipped at the segment start: silence before it), ``(2,
+        channels, windows, m)``, for emitting ``m`` samples after ``h`` of history, as flat
+        indices into the C-contiguous ``(channels, width)`` cumulative sums (one ``take`` costs
+        less than indexing by row and column); live blocks repeat the same few ``(h, m,
+        width)``, so they are kept."""
         got = self._bounds_cache.get((h, m, width))
         if got is None:
             a = np.arange(h, h + m)[None, :] - np.array([w // 2 for w in self.windows])[:, None]
             rows = (np.arange(self.n_channels) * width)[:, None, None]
-            got = (np.maximum(a, 0) + rows, a + np.array(self.windows)[:, None] + rows)
+            got = np.array((a + np.array(self.windows)[:, None] + rows, np.maximum(a, 0) + rows))
             if len(self._bounds_cache) >= 16:
                 self._bounds_cache.clear()
             self._bounds_cache[(h, m, width)] = got
@@ -383,7 +387,7 @@ class MultiScaleEnergy:
 
     def _emit(self, q_new: np.ndarray, floor_new: np.ndarray, final: bool,
               y_new: np.ndarray | None = None) -> np.ndarray:
-        q = np.concatenate([self._q, q_new], axis=1) if self._q.shape[1] else q_new
+        q = np.concatenate([self._q, q_new], axis=1)
         ys = None
         if self.matched is not None:
             if y_new is None:  # drain: no new samples
@@ -391,19 +395,19 @@ class MultiScaleEnergy:
             ys = np.concatenate([self._ys, y_new], axis=1)  # a copy: the caller's block may be reused
         fl = np.concatenate([self._floor, floor_new], axis=1) if self._floor.shape[1] else floor_new
         h = self._hist
-        held = q.shape[1] - h  # samples not yet emitted
+        held = q.shape[1] - 1 - h  # samples not yet emitted
         m = held if final else max(held - self.lead, 0)  # samples we can emit now
         if final and self.lead:
             q = np.concatenate([q, np.zeros((self.n_channels, self.lead), dtype=np.int64)], axis=1)
-        # cumulative sum with a zero in front: c[k] = sum of q[:k] (int64, exact; wraps harmlessly)
-        c = np.zeros((self.n_channels, q.shape[1] + 1), dtype=np.int64)
-        np.add.accumulate(q, axis=1, out=c[:, 1:])  # (np.cumsum's wrapper costs more than the sums)
+        # cumulative sums: c[k] - c[0] = the sum of the k samples after the column in front (int64,
+        # exact; wraps harmlessly). (np.cumsum's wrapper costs more than the sums.)
+        c = np.add.accumulate(q, axis=1)
         if 0 < m <= _LIVE_M:  # live blocks: every window at once, (channels, windows, m)
-            lo, b = self._bounds(h, m, c.shape[1])
+            ends = c.take(self._bounds(h, m, c.shape[1]))
             scale, in_force = self._block_scale(m)
             # int64 -> float64, then scaled: as astype then *; the same maximum as window by
             # window from zero
-            stat = np.multiply(c.take(b) - c.take(lo), scale).max(axis=1, initial=0.0)
+            stat = np.multiply(np.subtract(ends[0], ends[1]), scale).max(axis=1, initial=0.0)
         else:  # long blocks: window by window (bounded memory); the windows are slices of c
             runs = self.tail.grid_runs(self._emitted, m) if self.tail is not None else None
             in_force = (0,) if runs is None else runs[0]
@@ -414,7 +418,7 @@ class MultiScaleEnergy:
                 a = h - w // 2  # window start for the first sample emitted
                 k = min(max(-a, 0), m)  # windows reaching before the segment start see silence there
                 np.subtract(c[:, a + w + k: a + w + m], c[:, a + k: a + m], out=diff[:, k:])
-                diff[:, :k] = c[:, a + w: a + w + k]  # minus c[:, 0], which is 0
+                np.subtract(c[:, a + w: a + w + k], c[:, :1], out=diff[:, :k])
                 scale = (self._scale[0, j] if runs is None
                          else np.repeat(self._scale[runs[0], j], runs[1], axis=1))
                 np.multiply(diff, scale, out=s)  # int64 -> float64, then scaled: as astype then *
@@ -428,7 +432,11 @@ class MultiScaleEnergy:
                 stat /= f2
             stat[~(f > 0)] = 0.0  # floor not known yet (settling) or a digitally flat trace
         if ys is not None and m:
-            self.matched.raise_stat(stat, ys, h, self._rows_at, f2, self.matched.lowest_gate(in_force))
+            rows_at = self._rows_at
+            if isinstance(in_force, tuple) and self.tail is not None:  # one row per channel throughout
+                fixed = np.array(in_force, dtype=np.intp)
+                rows_at = lambda ch, col: fixed[ch]  # noqa: E731
+            self.matched.raise_stat(stat, ys, h, rows_at, f2, self.matched.lowest_gate(in_force))
         # keep: the last `back` emitted samples' energies as history, and everything not emitted
         keep_from = max(h + m - self.back, 0)
         self._emitted += m
