@@ -159,8 +159,9 @@ class MatchedBank:
         ch, col = np.nonzero((stat >= gate) & (stat < 1.0))  # already strong: nothing to add
         if not ch.size:
             return
-        order = np.argsort(col, kind="stable")  # rows are looked up in sample order
-        ch, col = ch[order], col[order]
+        if stat.shape[0] > 1:  # rows are looked up in sample order (one channel's already are)
+            order = np.argsort(col, kind="stable")
+            ch, col = ch[order], col[order]
         rows = rows_at(ch, col)
         if rows is not None:
             keep = stat[ch, col] >= self.gate[rows]
