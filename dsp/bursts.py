@@ -17,6 +17,8 @@ import numpy as np
 # rows of the per-channel carry buffer
 Y, ENV, LF, RAW, FLOOR, STAT = range(6)
 N_ROWS = 6
+#: the rows whose extremes tell whether a block may hold activity (see ``_maybe_active``)
+_PEAK_ROWS = [ENV, FLOOR, STAT, STAT]
 
 
 @dataclass(frozen=True)
@@ -222,10 +224,12 @@ class BurstSegmenter:
         if not new.shape[2]:
             return [False] * self.n_channels
         off = self.off
-        stat = new[STAT]  # negative where only the twitch-shape filters fire (dsp/matched.py)
-        return [not (e <= off * f and s < 1.0 and t > -1.0)
-                for e, f, s, t in zip(new[ENV].max(axis=1).tolist(), new[FLOOR].min(axis=1).tolist(),
-                                      stat.max(axis=1).tolist(), stat.min(axis=1).tolist())]
+        # one reduction: the maxima of the envelope, -floor and +-statistic (negation is exact);
+        # the statistic is negative where only the twitch-shape filters fire (dsp/matched.py)
+        peaks = new.take(_PEAK_ROWS, axis=0)
+        np.negative(peaks[1::2], out=peaks[1::2])
+        e_max, neg_f_min, s_max, neg_s_min = peaks.max(axis=2).tolist()
+        return [not (e <= off * -f and s < 1.0 and t < 1.0) for e, f, s, t in zip(e_max, neg_f_min, s_max, neg_s_min)]
 
     def _activity(self, env: np.ndarray, floor: np.ndarray, stat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(active, strong): strong where the detection statistic (dsp/energy.py, or the
