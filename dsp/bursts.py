@@ -17,8 +17,6 @@ import numpy as np
 # rows of the per-channel carry buffer
 Y, ENV, LF, RAW, FLOOR, STAT = range(6)
 N_ROWS = 6
-#: the rows whose extremes tell whether a block may hold activity (see ``_maybe_active``)
-_PEAK_ROWS = [ENV, FLOOR, STAT, STAT]
 
 
 @dataclass(frozen=True)
@@ -224,12 +222,12 @@ class BurstSegmenter:
         if not new.shape[2]:
             return [False] * self.n_channels
         off = self.off
-        # one reduction: the maxima of the envelope, -floor and +-statistic (negation is exact);
-        # the statistic is negative where only the twitch-shape filters fire (dsp/matched.py)
-        peaks = new.take(_PEAK_ROWS, axis=0)
-        np.negative(peaks[1::2], out=peaks[1::2])
-        e_max, neg_f_min, s_max, neg_s_min = peaks.max(axis=2).tolist()
-        return [not (e <= off * -f and s < 1.0 and t < 1.0) for e, f, s, t in zip(e_max, neg_f_min, s_max, neg_s_min)]
+        # two reductions over slices of the rows (ENV .. STAT, FLOOR .. STAT): more rows than
+        # needed, but no copy. The statistic is negative where only the twitch-shape filters fire
+        # (dsp/matched.py)
+        hi, lo = new[ENV:].max(axis=2), new[FLOOR:].min(axis=2)
+        return [not (e <= off * f and s < 1.0 and t > -1.0)
+                for e, f, s, t in zip(hi[0].tolist(), lo[0].tolist(), hi[STAT - ENV].tolist(), lo[1].tolist())]
 
     def _activity(self, env: np.ndarray, floor: np.ndarray, stat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(active, strong): strong where the detection statistic (dsp/energy.py, or the
