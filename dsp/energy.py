@@ -33,6 +33,8 @@ steps) so the result is exact whatever the chunking.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy import signal, stats
 
@@ -245,15 +247,6 @@ class TailWeight:
             del self._rows[:drop]
             self._base += drop
 
-    def rows_at(self, t0: int, ch: np.ndarray, col: np.ndarray) -> np.ndarray:
-        """The KAPPA_GRID rows of a few samples: channel ``ch[i]`` at segment sample ``t0 +
-        col[i]`` (``col`` ascending from 0; what ``grid_rows`` would give there)."""
-        j = np.minimum((t0 + col) // self.window, self._done) - self._base
-        lo = int(j[0])
-        table = np.array(self._rows[lo: int(j[-1]) + 1], dtype=np.intp)  # (windows, channels)
-        self._forget(t0)
-        return table[j - lo, ch]
-
     def grid_rows(self, t0: int, m: int) -> np.ndarray:
         """``(channels, m)`` KAPPA_GRID rows for segment samples t0 .. t0 + m - 1 (asked for
         in increasing order)."""
@@ -362,10 +355,21 @@ class MultiScaleEnergy:
             self._bounds_cache[(h, m, width)] = got
         return got
 
-    def _rows_at(self, ch: np.ndarray, col: np.ndarray) -> np.ndarray | None:
-        """``KAPPA_GRID`` rows of a few of the samples being emitted (channel ``ch[i]``, column
-        ``col[i]``, ascending); None without kurtosis tracking (the Gaussian row)."""
-        return self.tail.rows_at(self._emitted, ch, col) if self.tail is not None else None
+    @staticmethod
+    def _rows_at(rows: tuple[int, ...] | np.ndarray | None,
+                 lengths: np.ndarray | None = None) -> Callable[[np.ndarray, np.ndarray], np.ndarray | None]:
+        """``rows_at(ch, col)`` for the matched bank: the ``KAPPA_GRID`` rows of a few of the
+        samples being emitted, from the rows in force: None (no kurtosis tracking: the Gaussian
+        row), one per channel throughout, ``(channels, m)`` per sample, or ``(channels, runs)``
+        holding for ``lengths`` samples each."""
+        if rows is None:
+            return lambda ch, col: None
+        if isinstance(rows, tuple):
+            return lambda ch, col: np.array(rows, dtype=np.intp)[ch]
+        if lengths is None:
+            return lambda ch, col: rows[ch, col]
+        starts = np.cumsum(lengths) - lengths
+        return lambda ch, col: rows[ch, np.searchsorted(starts, col, side="right") - 1]
 
     def _block_scale(self, m: int) -> tuple[np.ndarray, tuple[int, ...] | np.ndarray]:
         """The scale of each window's sum for the next ``m`` samples, ``(channels, windows, m)``
@@ -405,12 +409,14 @@ class MultiScaleEnergy:
         if 0 < m <= _LIVE_M:  # live blocks: every window at once, (channels, windows, m)
             ends = c.take(self._bounds(h, m, c.shape[1]))
             scale, in_force = self._block_scale(m)
+            rows_at = self._rows_at(None if self.tail is None else in_force)
             # int64 -> float64, then scaled: as astype then *; the same maximum as window by
             # window from zero
             stat = np.multiply(np.subtract(ends[0], ends[1]), scale).max(axis=1, initial=0.0)
         else:  # long blocks: window by window (bounded memory); the windows are slices of c
             runs = self.tail.grid_runs(self._emitted, m) if self.tail is not None else None
             in_force = (0,) if runs is None else runs[0]
+            rows_at = self._rows_at(None) if runs is None else self._rows_at(*runs)
             stat = np.zeros((self.n_channels, m))
             diff = np.empty((self.n_channels, m), dtype=np.int64)
             s = np.empty((self.n_channels, m))
@@ -432,10 +438,6 @@ class MultiScaleEnergy:
                 stat /= f2
             stat[~(f > 0)] = 0.0  # floor not known yet (settling) or a digitally flat trace
         if ys is not None and m:
-            rows_at = self._rows_at
-            if isinstance(in_force, tuple) and self.tail is not None:  # one row per channel throughout
-                fixed = np.array(in_force, dtype=np.intp)
-                rows_at = lambda ch, col: fixed[ch]  # noqa: E731
             self.matched.raise_stat(stat, ys, h, rows_at, f2, self.matched.lowest_gate(in_force))
         # keep: the last `back` emitted samples' energies as history, and everything not emitted
         keep_from = max(h + m - self.back, 0)

@@ -156,19 +156,18 @@ class MatchedBank:
             gate = self.gate_min
         if stat.max(initial=0.0) < gate:  # a quiet block
             return
-        ch, col = np.nonzero((stat >= gate) & (stat < 1.0))  # already strong: nothing to add
+        ch, col = np.nonzero(stat >= gate)
         if not ch.size:
             return
-        if stat.shape[0] > 1:  # rows are looked up in sample order (one channel's already are)
-            order = np.argsort(col, kind="stable")
-            ch, col = ch[order], col[order]
+        v = stat[ch, col]
         rows = rows_at(ch, col)
+        keep = v < 1.0  # already strong: nothing to add
         if rows is not None:
-            keep = stat[ch, col] >= self.gate[rows]
-            ch, col, rows = ch[keep], col[keep], rows[keep]
+            keep &= v >= self.gate[rows]
+            rows = rows[keep]
         elif self.gate[0] > gate:
-            keep = stat[ch, col] >= self.gate[0]
-            ch, col = ch[keep], col[keep]
+            keep &= v >= self.gate[0]
+        ch, col = ch[keep], col[keep]
         if not ch.size:
             return
         idx = col[:, None] + (first + self.offsets)[None, :]
