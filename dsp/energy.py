@@ -329,7 +329,9 @@ class MultiScaleEnergy:
         if self.matched is not None and (y is None or y.shape != y2.shape):
             raise ValueError("MultiScaleEnergy with matched filters needs the block itself beside its square")
         # beyond 2**52 quanta (a 2 V swing) the energy is capped: the cast stays defined
-        q = np.rint(np.minimum(y2 * (1.0 / _QUANTUM), _Q_MAX)).astype(np.int64)
+        q = y2 * (1.0 / _QUANTUM)  # (in place after this: long offline blocks spare two temporaries)
+        np.minimum(q, _Q_MAX, out=q)
+        q = np.rint(q, out=q).astype(np.int64)
         if self.tail is not None:
             self.tail.push(y2)
         return self._emit(q, floor, final=False, y_new=y)
@@ -417,7 +419,9 @@ class MultiScaleEnergy:
             runs = self.tail.grid_runs(self._emitted, m) if self.tail is not None else None
             in_force = (0,) if runs is None else runs[0]
             rows_at = self._rows_at(None) if runs is None else self._rows_at(*runs)
-            stat = np.zeros((self.n_channels, m))
+            # one kurtosis row per channel throughout (nearly always): a column of scales
+            steady = runs is None or bool((runs[0] == runs[0][:, :1]).all())
+            stat = np.empty((self.n_channels, m))
             diff = np.empty((self.n_channels, m), dtype=np.int64)
             s = np.empty((self.n_channels, m))
             for j, w in enumerate(self.windows):
@@ -425,10 +429,17 @@ class MultiScaleEnergy:
                 k = min(max(-a, 0), m)  # windows reaching before the segment start see silence there
                 np.subtract(c[:, a + w + k: a + w + m], c[:, a + k: a + m], out=diff[:, k:])
                 np.subtract(c[:, a + w: a + w + k], c[:, :1], out=diff[:, :k])
-                scale = (self._scale[0, j] if runs is None
-                         else np.repeat(self._scale[runs[0], j], runs[1], axis=1))
-                np.multiply(diff, scale, out=s)  # int64 -> float64, then scaled: as astype then *
-                np.maximum(stat, s, out=stat)
+                if runs is None:
+                    scale = self._scale[0, j]
+                elif steady:
+                    scale = self._scale[runs[0][:, :1], j]
+                else:
+                    scale = np.repeat(self._scale[runs[0], j], runs[1], axis=1)
+                # int64 -> float64, then scaled: as astype then *. Every product is >= +0.0, so
+                # the first window's stand in for the maximum from zero
+                np.multiply(diff, scale, out=s if j else stat)
+                if j:
+                    np.maximum(stat, s, out=stat)
         f = fl[:, :m]
         f2 = f * f
         if not m or f2.min() > 0:  # the floor is known everywhere (nearly every block)

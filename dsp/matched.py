@@ -156,9 +156,10 @@ class MatchedBank:
             gate = self.gate_min
         if stat.max(initial=0.0) < gate:  # a quiet block
             return
-        ch, col = np.nonzero(stat >= gate)
-        if not ch.size:
+        col = np.flatnonzero(stat >= gate)  # (cheaper than a 2-D nonzero on long blocks)
+        if not col.size:
             return
+        ch, col = np.divmod(col, stat.shape[1]) if stat.shape[0] > 1 else (np.zeros_like(col), col)
         v = stat[ch, col]
         rows = rows_at(ch, col)
         keep = v < 1.0  # already strong: nothing to add
