@@ -308,6 +308,7 @@ class MultiScaleEnergy:
         self._scale = _QUANTUM / (np.asarray(windows, dtype=np.float64)[None, :] * self.thresholds)
         self._bounds_cache: dict[tuple[int, int, int], np.ndarray] = {}
         self._scale_cache: dict[tuple[int, ...], np.ndarray] = {}
+        self._gate_cache: dict[tuple[int, ...], float] = {}
         self.reset()
 
     def reset(self) -> None:
@@ -372,6 +373,17 @@ class MultiScaleEnergy:
             return lambda ch, col: rows[ch, col]
         starts = np.cumsum(lengths) - lengths
         return lambda ch, col: rows[ch, np.searchsorted(starts, col, side="right") - 1]
+
+    def _lowest_gate(self, rows: tuple[int, ...] | np.ndarray) -> float:
+        """The matched bank's lowest gate among the rows in force (kept per tuple of rows)."""
+        if not isinstance(rows, tuple):
+            return self.matched.lowest_gate(rows)
+        got = self._gate_cache.get(rows)
+        if got is None:
+            got = self._gate_cache[rows] = self.matched.lowest_gate(rows)
+            if len(self._gate_cache) > 64:
+                self._gate_cache.clear()
+        return got
 
     def _block_scale(self, m: int) -> tuple[np.ndarray, tuple[int, ...] | np.ndarray]:
         """The scale of each window's sum for the next ``m`` samples, ``(channels, windows, m)``
@@ -449,7 +461,7 @@ class MultiScaleEnergy:
                 stat /= f2
             stat[~(f > 0)] = 0.0  # floor not known yet (settling) or a digitally flat trace
         if ys is not None and m:
-            self.matched.raise_stat(stat, ys, h, rows_at, f2, self.matched.lowest_gate(in_force))
+            self.matched.raise_stat(stat, ys, h, rows_at, f2, self._lowest_gate(in_force))
         # keep: the last `back` emitted samples' energies as history, and everything not emitted
         keep_from = max(h + m - self.back, 0)
         self._emitted += m

@@ -156,11 +156,11 @@ class MatchedBank:
             gate = self.gate_min
         if stat.max(initial=0.0) < gate:  # a quiet block
             return
-        col = np.flatnonzero(stat >= gate)  # (cheaper than a 2-D nonzero on long blocks)
-        if not col.size:
+        flat = np.flatnonzero(stat >= gate)  # (cheaper than a 2-D nonzero on long blocks)
+        if not flat.size:
             return
-        ch, col = np.divmod(col, stat.shape[1]) if stat.shape[0] > 1 else (np.zeros_like(col), col)
-        v = stat[ch, col]
+        ch, col = np.divmod(flat, stat.shape[1]) if stat.shape[0] > 1 else (np.zeros_like(flat), flat)
+        v = stat.take(flat)
         rows = rows_at(ch, col)
         keep = v < 1.0  # already strong: nothing to add
         if rows is not None:
@@ -172,9 +172,15 @@ class MatchedBank:
         if not ch.size:
             return
         idx = col[:, None] + (first + self.offsets)[None, :]
-        inside = (idx >= 0) & (idx < ys.shape[1])
-        y = ys[ch[:, None], np.clip(idx, 0, ys.shape[1] - 1)]
-        win = np.where(inside, np.rint(np.clip(y * (1.0 / Y_QUANTUM), -self.y_max, self.y_max)), 0.0)
+        if first >= self.reach and first + stat.shape[1] + self.width - self.reach - 1 <= ys.shape[1]:
+            inside = None  # (live blocks after the first) every window lies within ys
+            y = ys[ch[:, None], idx]
+        else:
+            inside = (idx >= 0) & (idx < ys.shape[1])
+            y = ys[ch[:, None], np.clip(idx, 0, ys.shape[1] - 1)]
+        win = np.rint(np.clip(y * (1.0 / Y_QUANTUM), -self.y_max, self.y_max))
+        if inside is not None:
+            win[~inside] = 0.0
         c = win @ self.taps_f  # integers below 2**53 throughout: exact
         scale = self._scale[rows] if rows is not None else self._scale[0]
         ratio = (c * c * scale).max(axis=1) / f2[ch, col]
