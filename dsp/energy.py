@@ -277,8 +277,9 @@ class TailWeight:
         j1 = min((t0 + m - 1) // self.window, self._done) - self._base
         rows = self._rows
         r0 = rows[j0]
-        if any(rows[j] != r0 for j in range(j0 + 1, j1 + 1)):
-            return None
+        for j in range(j0 + 1, j1 + 1):  # (a live block spans one or two windows)
+            if rows[j] != r0:
+                return None
         self._forget(t0)
         return r0
 

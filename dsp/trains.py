@@ -325,7 +325,7 @@ class TrainStage:
 
     def held_from(self, until: int) -> int:
         """No event released later starts before this sample."""
-        return min([until] + [e.onset_sample for e, _ in self._held])
+        return min([until] + [e.onset_sample for e, _ in self._held]) if self._held else until
 
     def process(self, pairs: list[tuple[Burst, Event]], until: int, final: bool) -> list[Event]:
         """``until``: no later burst starts before this sample; ``final``: the data stopped."""
