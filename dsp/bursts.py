@@ -222,12 +222,12 @@ class BurstSegmenter:
         if not new.shape[2]:
             return [False] * self.n_channels
         off = self.off
-        # two reductions over slices of the rows (ENV .. STAT, FLOOR .. STAT): more rows than
-        # needed, but no copy. The statistic is negative where only the twitch-shape filters fire
-        # (dsp/matched.py)
-        hi, lo = new[ENV:].max(axis=2), new[FLOOR:].min(axis=2)
+        # two reductions over strided slices of the rows, no copy: the maxima of ENV and STAT,
+        # the minima of FLOOR and STAT. The statistic is negative where only the twitch-shape
+        # filters fire (dsp/matched.py)
+        hi, lo = new[ENV:STAT + 1:STAT - ENV].max(axis=2), new[FLOOR:STAT + 1].min(axis=2)
         return [not (e <= off * f and s < 1.0 and t > -1.0)
-                for e, f, s, t in zip(hi[0].tolist(), lo[0].tolist(), hi[STAT - ENV].tolist(), lo[1].tolist())]
+                for e, f, s, t in zip(hi[0].tolist(), lo[0].tolist(), hi[1].tolist(), lo[1].tolist())]
 
     def _activity(self, env: np.ndarray, floor: np.ndarray, stat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(active, strong): strong where the detection statistic (dsp/energy.py, or the
