@@ -210,6 +210,9 @@ class TrainStage:
         self._signal = SignalRing(self.n_channels)  # recent band-passed signal
         self._rest_i: list[int] = []  # absolute grid indices of the floor samples (bisected per twitch)
         self._rest_v = np.zeros((self.n_channels, 0))  # the floor there, per channel
+        self._rest_base = 0  # grid positions dropped from the front of _rest_i so far
+        # per channel: the grid positions [a, b) of the last window asked for, its floors sorted
+        self._rest_win: list[tuple[int, int, list[float]]] = [(0, 0, []) for _ in range(self.n_channels)]
 
     def feed(self, y: np.ndarray, floor: np.ndarray, start: int) -> None:
         """The band-passed samples ``y`` and their noise floor (channels, n) from absolute sample
@@ -229,23 +232,39 @@ class TrainStage:
     def rest_floor(self, c: int, at: int) -> float:
         """A low percentile (``REST_PERCENTILE``, the order statistic below it) of channel c's
         noise floor in the ``rest_s`` before sample ``at``: the level of the muscle at rest,
-        which the running floor leaves during sustained activity (one partition of a few
-        hundred floors)."""
+        which the running floor leaves during sustained activity. The floors in the window are
+        kept sorted per channel and the window slides (asked for in increasing ``at`` per
+        channel; a step back or a long jump starts it afresh)."""
         idx = self._rest_i
         lo = bisect.bisect_left(idx, at - self.rest_n)
         if lo > 256 and idx[lo - 257] < at - self.rest_n - self.memory:
             old = bisect.bisect_left(idx, at - self.rest_n - self.memory)
+            last = self._rest_win[c][0] - self._rest_base
+            if last >= 0:  # not past the start of this channel's last window: it slides on, not rebuilt
+                old = min(old, last)
             del idx[:old]
             self._rest_v = self._rest_v[:, old:]
+            self._rest_base += old
             lo -= old
         hi = bisect.bisect_right(idx, at, lo)
-        vals = self._rest_v[c, lo:hi]
-        vals = vals[vals == vals]  # a copy, without the NaN of settling
-        if not vals.size:
+        lo_abs, hi_abs = lo + self._rest_base, hi + self._rest_base  # positions in the grid ever fed
+        win = self._rest_win[c]
+        a, b, vals = win
+        if lo_abs < a or hi_abs < b or a < self._rest_base or lo_abs - a + hi_abs - b > 64:
+            vals = sorted(v for v in self._rest_v[c, lo:hi].tolist() if v == v)
+        else:
+            row = self._rest_v[c]
+            base = self._rest_base
+            for v in row[a - base: lo_abs - base].tolist():
+                if v == v:
+                    del vals[bisect.bisect_left(vals, v)]
+            for v in row[b - base: hi_abs - base].tolist():
+                if v == v:
+                    bisect.insort(vals, v)
+        self._rest_win[c] = (lo_abs, hi_abs, vals)
+        if not vals:
             return 0.0
-        k = int(REST_PERCENTILE / 100.0 * (vals.size - 1))
-        vals.partition(k)
-        return float(vals[k])
+        return vals[int(REST_PERCENTILE / 100.0 * (len(vals) - 1))]
 
     def _trim(self, horizon: int) -> None:
         self._signal.forget_before(horizon - max(self.lookback_n, self.recur_back))
