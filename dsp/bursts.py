@@ -225,9 +225,10 @@ class BurstSegmenter:
         # two reductions over strided slices of the rows, no copy: the maxima of ENV and STAT,
         # the minima of FLOOR and STAT. The statistic is negative where only the twitch-shape
         # filters fire (dsp/matched.py)
-        hi, lo = new[ENV:STAT + 1:STAT - ENV].max(axis=2), new[FLOOR:STAT + 1].min(axis=2)
+        (env_max, stat_max), (floor_min, stat_min) = (new[ENV:STAT + 1:STAT - ENV].max(axis=2).tolist(),
+                                                      new[FLOOR:STAT + 1].min(axis=2).tolist())
         return [not (e <= off * f and s < 1.0 and t > -1.0)
-                for e, f, s, t in zip(hi[0].tolist(), lo[0].tolist(), hi[1].tolist(), lo[1].tolist())]
+                for e, f, s, t in zip(env_max, floor_min, stat_max, stat_min)]
 
     def _activity(self, env: np.ndarray, floor: np.ndarray, stat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(active, strong): strong where the detection statistic (dsp/energy.py, or the
