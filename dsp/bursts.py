@@ -225,8 +225,8 @@ class BurstSegmenter:
         # two reductions over strided slices of the rows, no copy: the maxima of ENV and STAT,
         # the minima of FLOOR and STAT. The statistic is negative where only the twitch-shape
         # filters fire (dsp/matched.py)
-        (env_max, stat_max), (floor_min, stat_min) = (new[ENV:STAT + 1:STAT - ENV].max(axis=2).tolist(),
-                                                      new[FLOOR:STAT + 1].min(axis=2).tolist())
+        env_max, stat_max = np.maximum.reduce(new[ENV:STAT + 1:STAT - ENV], axis=2).tolist()
+        floor_min, stat_min = np.minimum.reduce(new[FLOOR:STAT + 1], axis=2).tolist()
         return [not (e <= off * f and s < 1.0 and t > -1.0)
                 for e, f, s, t in zip(env_max, floor_min, stat_max, stat_min)]
 

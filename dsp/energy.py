@@ -159,7 +159,7 @@ class TailWeight:
             first = win - m
             part[0, :, m:] = y2[:, :first]
             np.multiply(part[0], part[0], out=part[1])
-            sums = part.sum(axis=2)  # (2, channels): sum y^2, sum y^4
+            sums = np.add.reduce(part, axis=2)  # (2, channels): sum y^2, sum y^4
             if sums[0, 0] == sums[0, 0]:  # (a NaN window, an overflow, takes the general path)
                 self._append_sums(sums[:, :, None])
                 row = self._rows[-1]
@@ -427,7 +427,9 @@ class MultiScaleEnergy:
             rows_at = self._rows_at(None if self.tail is None else in_force)
             # int64 -> float64, then scaled: as astype then *; the same maximum as window by
             # window from zero
-            stat = np.multiply(np.subtract(ends[0], ends[1]), scale).max(axis=1, initial=0.0)
+            # (the ufuncs' reduce, as every per-block reduction here: the ndarray methods add a
+            # Python wrapper that costs more than the work on a live block)
+            stat = np.maximum.reduce(np.multiply(np.subtract(ends[0], ends[1]), scale), axis=1, initial=0.0)
         else:  # long blocks: window by window (bounded memory); the windows are slices of c
             runs = self.tail.grid_runs(self._emitted, m) if self.tail is not None else None
             in_force = (0,) if runs is None else runs[0]
@@ -455,7 +457,7 @@ class MultiScaleEnergy:
                     np.maximum(stat, s, out=stat)
         f = fl[:, :m]
         f2 = f * f
-        if not m or f2.min() > 0:  # the floor is known everywhere (nearly every block)
+        if not m or np.minimum.reduce(f2, axis=None) > 0:  # the floor is known everywhere (nearly every block)
             stat /= f2
         else:
             with np.errstate(invalid="ignore", divide="ignore"):

@@ -154,7 +154,7 @@ class MatchedBank:
         gate higher than the cautious row's is mostly passed over in one step."""
         if gate is None:
             gate = self.gate_min
-        if stat.max(initial=0.0) < gate:  # a quiet block
+        if np.maximum.reduce(stat, axis=None, initial=0.0) < gate:  # a quiet block
             return
         flat = np.flatnonzero(stat >= gate)  # (cheaper than a 2-D nonzero on long blocks)
         if not flat.size:

@@ -223,7 +223,7 @@ class Pipeline:
     def _run(self, x: np.ndarray) -> list[Event]:
         # the row sums are needed for the quality figures anyway; finite sums mean finite samples
         # (a sum that overflows only sends the block down the sample-by-sample check)
-        sums = x.sum(axis=1)
+        sums = np.add.reduce(x, axis=1)
         if all(map(math.isfinite, sums.tolist())):
             return self._run_segment(x, sums)
         finite = np.isfinite(x).all(axis=0)
