@@ -33,6 +33,7 @@ steps) so the result is exact whatever the chunking.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -128,6 +129,7 @@ class TailWeight:
 
     def __init__(self, n_channels: int, window: int, history: int) -> None:
         self.n_channels, self.window, self.history = n_channels, window, history
+        self._index_cache: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = {}
         self.reset()
 
     def reset(self) -> None:
@@ -204,31 +206,48 @@ class TailWeight:
 
     def _refreshed(self, win2: np.ndarray, win4: np.ndarray) -> np.ndarray:
         """The KAPPA_GRID rows ``(channels, u)`` from ``u`` histories of window sums
-        ``(channels, u, history)`` (NaN: no window yet)."""
-        order = np.argsort(win2, axis=2, kind="stable")  # NaN (no window yet) sorts last
-        ch, u = np.arange(win2.shape[0])[:, None, None], np.arange(win2.shape[1])[:, None]
+        ``(channels, u, history)`` (NaN: no window yet). (Live, this runs every fifth window
+        on a single history: methods and ufuncs rather than numpy's Python-level wrappers.)"""
+        order = win2.argsort(axis=2, kind="stable")  # NaN (no window yet) sorts last
+        ch, u = self._grid_index(win2.shape[:2])
         s2, s4 = win2[ch, u, order], win4[ch, u, order]
-        if np.isnan(s2[..., -1]).any():
+        last = np.maximum.reduce(s2[..., -1], axis=None)
+        full = last == last  # else some history is not full (NaN propagates through the maximum)
+        if not full:
             n_win = np.sum(~np.isnan(win2), axis=2)
             keep = np.maximum(1, (3 * n_win) // 4)
             take = np.arange(self.history) < keep[..., None]
             s2, s4 = np.where(take, s2, 0.0), np.where(take, s4, 0.0)
         else:  # full histories (nearly always): the same sums over the same zeros, fewer steps
-            n_win = np.full(s2.shape[:2], self.history)
+            n_win = self.history
             keep = max(1, (3 * self.history) // 4)
             s2[..., keep:] = 0.0
             s4[..., keep:] = 0.0
-        a2, a4 = s2.sum(axis=2), s4.sum(axis=2)
+        a2, a4 = np.add.reduce(s2, axis=2), np.add.reduce(s4, axis=2)
         d = a2 * a2
-        if d.min() > 0:
+        if np.minimum.reduce(d, axis=None) > 0:
             kap = keep * self.window * a4 / d
         else:  # no power (a flat trace): 3 below
             with np.errstate(invalid="ignore", divide="ignore"):
                 kap = keep * self.window * a4 / d
-        kap[~np.isfinite(kap)] = 3.0
-        fresh = np.rint((np.clip(kap, 3.0, KAPPA_GRID[-1]) - 3.0) / 0.05).astype(np.intp)
-        fresh[n_win < MIN_WINDOWS] = len(KAPPA_GRID) - 1  # too little background seen: the cautious row
+        if not math.isfinite(np.add.reduce(kap, axis=None)):  # (a finite sum: every term finite)
+            kap[~np.isfinite(kap)] = 3.0
+        # clipped to the grid (no NaN here: as np.clip)
+        fresh = np.rint((np.minimum(np.maximum(kap, 3.0), KAPPA_GRID[-1]) - 3.0) / 0.05).astype(np.intp)
+        if not full or self.history < MIN_WINDOWS:  # too little background seen: the cautious row
+            fresh[n_win < MIN_WINDOWS] = len(KAPPA_GRID) - 1
         return fresh
+
+    def _grid_index(self, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Channel and history indices broadcasting against ``(channels, u, history)`` (kept:
+        live refreshes repeat one shape)."""
+        got = self._index_cache.get(shape)
+        if got is None:
+            got = (np.arange(shape[0])[:, None, None], np.arange(shape[1])[:, None])
+            if len(self._index_cache) >= 16:
+                self._index_cache.clear()
+            self._index_cache[shape] = got
+        return got
 
     def _append_sums(self, sums: np.ndarray) -> None:
         """Add ``j <= history`` windows' sums, ``(2, channels, j)`` (sum y^2, sum y^4)."""
