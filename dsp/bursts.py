@@ -92,7 +92,7 @@ def _join(starts: np.ndarray, ends: np.ndarray, max_gap: int) -> tuple[np.ndarra
     if starts.size <= 1:
         return starts, ends
     keep = (starts[1:] - ends[:-1]) >= max_gap
-    return starts[np.r_[True, keep]], ends[np.r_[keep, True]]
+    return starts[np.concatenate(([True], keep))], ends[np.concatenate((keep, [True]))]  # (np.r_ costs ~3 us)
 
 
 def _gather(row: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -241,10 +241,13 @@ class BurstSegmenter:
         if not new.shape[2]:
             return [False] * self.n_channels
         off = self.off
-        stat = new[STAT]  # negative where only the twitch-shape filters fire (dsp/matched.py)
+        # two reductions over strided slices of the rows, no copy: the maxima of ENV and STAT,
+        # the minima of FLOOR and STAT. The statistic is negative where only the twitch-shape
+        # filters fire (dsp/matched.py)
+        env_max, stat_max = np.maximum.reduce(new[ENV:STAT + 1:STAT - ENV], axis=2).tolist()
+        floor_min, stat_min = np.minimum.reduce(new[FLOOR:STAT + 1], axis=2).tolist()
         return [not (e <= off * f and s < 1.0 and t > -1.0)
-                for e, f, s, t in zip(new[ENV].max(axis=1).tolist(), new[FLOOR].min(axis=1).tolist(),
-                                      stat.max(axis=1).tolist(), stat.min(axis=1).tolist())]
+                for e, f, s, t in zip(env_max, floor_min, stat_max, stat_min)]
 
     def _activity(self, env: np.ndarray, floor: np.ndarray, stat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(active, strong): strong where the detection statistic (dsp/energy.py, or the
@@ -359,8 +362,7 @@ class BurstSegmenter:
         if starts.size == 0:
             return []
         # clusters of bursts (voluntary activity is many bursts close together)
-        new_cluster = np.r_[True, (starts[1:] - ends[:-1]) >= self.cluster_n]
-        bounds = np.flatnonzero(new_cluster).tolist() + [starts.size]
+        bounds = [0, *(np.flatnonzero((starts[1:] - ends[:-1]) >= self.cluster_n) + 1).tolist(), starts.size]
         s_l, e_l = starts.tolist(), ends.tolist()
         segs: list[tuple[int, int, int, str | None]] = []  # (start, end, members, cut)
         for a, b in zip(bounds[:-1], bounds[1:]):
@@ -453,8 +455,9 @@ class BurstSegmenter:
         shape_only = cs[ends] == cs[starts]
         if not shape_only.any():
             return starts, ends
-        gap_before = np.r_[self.cluster_n, starts[1:] - ends[:-1]]
-        gap_after = np.r_[starts[1:] - ends[:-1], self.cluster_n]
+        gaps = starts[1:] - ends[:-1]
+        gap_before = np.concatenate(([self.cluster_n], gaps))
+        gap_after = np.concatenate((gaps, [self.cluster_n]))
         keep = ~shape_only | (np.minimum(gap_before, gap_after) >= self.cluster_n)
         return starts[keep], ends[keep]
 

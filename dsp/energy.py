@@ -33,6 +33,9 @@ steps) so the result is exact whatever the chunking.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+
 import numpy as np
 from scipy import signal, stats
 
@@ -126,6 +129,7 @@ class TailWeight:
 
     def __init__(self, n_channels: int, window: int, history: int) -> None:
         self.n_channels, self.window, self.history = n_channels, window, history
+        self._index_cache: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = {}
         self.reset()
 
     def reset(self) -> None:
@@ -157,7 +161,7 @@ class TailWeight:
             first = win - m
             part[0, :, m:] = y2[:, :first]
             np.multiply(part[0], part[0], out=part[1])
-            sums = part.sum(axis=2)  # (2, channels): sum y^2, sum y^4
+            sums = np.add.reduce(part, axis=2)  # (2, channels): sum y^2, sum y^4
             if sums[0, 0] == sums[0, 0]:  # (a NaN window, an overflow, takes the general path)
                 self._append_sums(sums[:, :, None])
                 row = self._rows[-1]
@@ -202,31 +206,48 @@ class TailWeight:
 
     def _refreshed(self, win2: np.ndarray, win4: np.ndarray) -> np.ndarray:
         """The KAPPA_GRID rows ``(channels, u)`` from ``u`` histories of window sums
-        ``(channels, u, history)`` (NaN: no window yet)."""
-        order = np.argsort(win2, axis=2, kind="stable")  # NaN (no window yet) sorts last
-        ch, u = np.arange(win2.shape[0])[:, None, None], np.arange(win2.shape[1])[:, None]
+        ``(channels, u, history)`` (NaN: no window yet). (Live, this runs every fifth window
+        on a single history: methods and ufuncs rather than numpy's Python-level wrappers.)"""
+        order = win2.argsort(axis=2, kind="stable")  # NaN (no window yet) sorts last
+        ch, u = self._grid_index(win2.shape[:2])
         s2, s4 = win2[ch, u, order], win4[ch, u, order]
-        if np.isnan(s2[..., -1]).any():
+        last = np.maximum.reduce(s2[..., -1], axis=None)
+        full = last == last  # else some history is not full (NaN propagates through the maximum)
+        if not full:
             n_win = np.sum(~np.isnan(win2), axis=2)
             keep = np.maximum(1, (3 * n_win) // 4)
             take = np.arange(self.history) < keep[..., None]
             s2, s4 = np.where(take, s2, 0.0), np.where(take, s4, 0.0)
         else:  # full histories (nearly always): the same sums over the same zeros, fewer steps
-            n_win = np.full(s2.shape[:2], self.history)
+            n_win = self.history
             keep = max(1, (3 * self.history) // 4)
             s2[..., keep:] = 0.0
             s4[..., keep:] = 0.0
-        a2, a4 = s2.sum(axis=2), s4.sum(axis=2)
+        a2, a4 = np.add.reduce(s2, axis=2), np.add.reduce(s4, axis=2)
         d = a2 * a2
-        if d.min() > 0:
+        if np.minimum.reduce(d, axis=None) > 0:
             kap = keep * self.window * a4 / d
         else:  # no power (a flat trace): 3 below
             with np.errstate(invalid="ignore", divide="ignore"):
                 kap = keep * self.window * a4 / d
-        kap[~np.isfinite(kap)] = 3.0
-        fresh = np.rint((np.clip(kap, 3.0, KAPPA_GRID[-1]) - 3.0) / 0.05).astype(np.intp)
-        fresh[n_win < MIN_WINDOWS] = len(KAPPA_GRID) - 1  # too little background seen: the cautious row
+        if not math.isfinite(np.add.reduce(kap, axis=None)):  # (a finite sum: every term finite)
+            kap[~np.isfinite(kap)] = 3.0
+        # clipped to the grid (no NaN here: as np.clip)
+        fresh = np.rint((np.minimum(np.maximum(kap, 3.0), KAPPA_GRID[-1]) - 3.0) / 0.05).astype(np.intp)
+        if not full or self.history < MIN_WINDOWS:  # too little background seen: the cautious row
+            fresh[n_win < MIN_WINDOWS] = len(KAPPA_GRID) - 1
         return fresh
+
+    def _grid_index(self, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Channel and history indices broadcasting against ``(channels, u, history)`` (kept:
+        live refreshes repeat one shape)."""
+        got = self._index_cache.get(shape)
+        if got is None:
+            got = (np.arange(shape[0])[:, None, None], np.arange(shape[1])[:, None])
+            if len(self._index_cache) >= 16:
+                self._index_cache.clear()
+            self._index_cache[shape] = got
+        return got
 
     def _append_sums(self, sums: np.ndarray) -> None:
         """Add ``j <= history`` windows' sums, ``(2, channels, j)`` (sum y^2, sum y^4)."""
@@ -244,15 +265,6 @@ class TailWeight:
         if drop > 64:
             del self._rows[:drop]
             self._base += drop
-
-    def rows_at(self, t0: int, ch: np.ndarray, col: np.ndarray) -> np.ndarray:
-        """The KAPPA_GRID rows of a few samples: channel ``ch[i]`` at segment sample ``t0 +
-        col[i]`` (``col`` ascending from 0; what ``grid_rows`` would give there)."""
-        j = np.minimum((t0 + col) // self.window, self._done) - self._base
-        lo = int(j[0])
-        table = np.array(self._rows[lo: int(j[-1]) + 1], dtype=np.intp)  # (windows, channels)
-        self._forget(t0)
-        return table[j - lo, ch]
 
     def grid_rows(self, t0: int, m: int) -> np.ndarray:
         """``(channels, m)`` KAPPA_GRID rows for segment samples t0 .. t0 + m - 1 (asked for
@@ -284,8 +296,9 @@ class TailWeight:
         j1 = min((t0 + m - 1) // self.window, self._done) - self._base
         rows = self._rows
         r0 = rows[j0]
-        if any(rows[j] != r0 for j in range(j0 + 1, j1 + 1)):
-            return None
+        for j in range(j0 + 1, j1 + 1):  # (a live block spans one or two windows)
+            if rows[j] != r0:
+                return None
         self._forget(t0)
         return r0
 
@@ -313,13 +326,17 @@ class MultiScaleEnergy:
         self.back = max(windows) - self.lead  # samples of history each centred window may need
         # 1 / (w * threshold) per kurtosis row and window: the scale applied to each window's sum
         self._scale = _QUANTUM / (np.asarray(windows, dtype=np.float64)[None, :] * self.thresholds)
-        self._bounds_cache: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._bounds_cache: dict[tuple[int, int, int], np.ndarray] = {}
         self._scale_cache: dict[tuple[int, ...], np.ndarray] = {}
+        self._gate_cache: dict[tuple[int, ...], float] = {}
         self.reset()
 
     def reset(self) -> None:
         """Start of a contiguous stretch: no history, no held samples."""
-        self._q = np.zeros((self.n_channels, 0), dtype=np.int64)  # quantised energy, history + held
+        # quantised energy: one column before the history (zero at the segment start: silence),
+        # then the history and the held samples; the column in front makes the cumulative sums'
+        # leading zero (or a constant offset, which the window sums' differences cancel)
+        self._q = np.zeros((self.n_channels, 1), dtype=np.int64)
         self._ys = np.zeros((self.n_channels, 0))  # the signal (for ``matched``), the same columns
         self._floor = np.zeros((self.n_channels, 0))  # floor for the held samples
         self._hist = 0  # how many columns of _q are history before the held samples
@@ -333,7 +350,9 @@ class MultiScaleEnergy:
         if self.matched is not None and (y is None or y.shape != y2.shape):
             raise ValueError("MultiScaleEnergy with matched filters needs the block itself beside its square")
         # beyond 2**52 quanta (a 2 V swing) the energy is capped: the cast stays defined
-        q = np.rint(np.minimum(y2 * (1.0 / _QUANTUM), _Q_MAX)).astype(np.int64)
+        q = y2 * (1.0 / _QUANTUM)  # (in place after this: long offline blocks spare two temporaries)
+        np.minimum(q, _Q_MAX, out=q)
+        q = np.rint(q, out=q).astype(np.int64)
         if self.tail is not None:
             self.tail.push(y2)
         return self._emit(q, floor, final=False, y_new=y)
@@ -343,45 +362,70 @@ class MultiScaleEnergy:
         self.reset()
         return out
 
-    def _bounds(self, h: int, m: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-        """Window starts (clipped at the segment start: silence before it) and ends ``(channels,
-        windows, m)`` for emitting ``m`` samples after ``h`` of history, as flat indices into the
-        C-contiguous ``(channels, width)`` cumulative sums (``take`` costs less than indexing by
-        row and column); live blocks repeat the same few ``(h, m, width)``, so they are kept."""
+    def _bounds(self, h: int, m: int, width: int) -> np.ndarray:
+        """Window ends and starts (clipped at the segment start: silence before it), ``(2,
+        channels, windows, m)``, for emitting ``m`` samples after ``h`` of history, as flat
+        indices into the C-contiguous ``(channels, width)`` cumulative sums (one ``take`` costs
+        less than indexing by row and column); live blocks repeat the same few ``(h, m,
+        width)``, so they are kept."""
         got = self._bounds_cache.get((h, m, width))
         if got is None:
             a = np.arange(h, h + m)[None, :] - np.array([w // 2 for w in self.windows])[:, None]
             rows = (np.arange(self.n_channels) * width)[:, None, None]
-            got = (np.maximum(a, 0) + rows, a + np.array(self.windows)[:, None] + rows)
+            got = np.array((a + np.array(self.windows)[:, None] + rows, np.maximum(a, 0) + rows))
             if len(self._bounds_cache) >= 16:
                 self._bounds_cache.clear()
             self._bounds_cache[(h, m, width)] = got
         return got
 
-    def _rows_at(self, ch: np.ndarray, col: np.ndarray) -> np.ndarray | None:
-        """``KAPPA_GRID`` rows of a few of the samples being emitted (channel ``ch[i]``, column
-        ``col[i]``, ascending); None without kurtosis tracking (the Gaussian row)."""
-        return self.tail.rows_at(self._emitted, ch, col) if self.tail is not None else None
+    @staticmethod
+    def _rows_at(rows: tuple[int, ...] | np.ndarray | None,
+                 lengths: np.ndarray | None = None) -> Callable[[np.ndarray, np.ndarray], np.ndarray | None]:
+        """``rows_at(ch, col)`` for the matched bank: the ``KAPPA_GRID`` rows of a few of the
+        samples being emitted, from the rows in force: None (no kurtosis tracking: the Gaussian
+        row), one per channel throughout, ``(channels, m)`` per sample, or ``(channels, runs)``
+        holding for ``lengths`` samples each."""
+        if rows is None:
+            return lambda ch, col: None
+        if isinstance(rows, tuple):
+            return lambda ch, col: np.array(rows, dtype=np.intp)[ch]
+        if lengths is None:
+            return lambda ch, col: rows[ch, col]
+        starts = np.cumsum(lengths) - lengths
+        return lambda ch, col: rows[ch, np.searchsorted(starts, col, side="right") - 1]
 
-    def _block_scale(self, m: int) -> np.ndarray:
+    def _lowest_gate(self, rows: tuple[int, ...] | np.ndarray) -> float:
+        """The matched bank's lowest gate among the rows in force (kept per tuple of rows)."""
+        if not isinstance(rows, tuple):
+            return self.matched.lowest_gate(rows)
+        got = self._gate_cache.get(rows)
+        if got is None:
+            got = self._gate_cache[rows] = self.matched.lowest_gate(rows)
+            if len(self._gate_cache) > 64:
+                self._gate_cache.clear()
+        return got
+
+    def _block_scale(self, m: int) -> tuple[np.ndarray, tuple[int, ...] | np.ndarray]:
         """The scale of each window's sum for the next ``m`` samples, ``(channels, windows, m)``
-        or, when the kurtosis rows hold for the whole block, ``(channels, windows, 1)``."""
+        or, when the kurtosis rows hold for the whole block, ``(channels, windows, 1)``; and the
+        rows in force (a tuple, one per channel, or an array)."""
         if self.tail is None:
-            return self._scale[0][:, None]
+            return self._scale[0][:, None], (0,)
         rows = self.tail.block_rows(self._emitted, m)
         if rows is None:
-            return self._scale[self.tail.grid_rows(self._emitted, m)].transpose(0, 2, 1)
+            grid = self.tail.grid_rows(self._emitted, m)
+            return self._scale[grid].transpose(0, 2, 1), grid
         got = self._scale_cache.get(rows)
         if got is None:
             got = self._scale[list(rows)][:, :, None]
             if len(self._scale_cache) >= 64:
                 self._scale_cache.clear()
             self._scale_cache[rows] = got
-        return got
+        return got, rows
 
     def _emit(self, q_new: np.ndarray, floor_new: np.ndarray, final: bool,
               y_new: np.ndarray | None = None) -> np.ndarray:
-        q = np.concatenate([self._q, q_new], axis=1) if self._q.shape[1] else q_new
+        q = np.concatenate([self._q, q_new], axis=1)
         ys = None
         if self.matched is not None:
             if y_new is None:  # drain: no new samples
@@ -389,42 +433,57 @@ class MultiScaleEnergy:
             ys = np.concatenate([self._ys, y_new], axis=1)  # a copy: the caller's block may be reused
         fl = np.concatenate([self._floor, floor_new], axis=1) if self._floor.shape[1] else floor_new
         h = self._hist
-        held = q.shape[1] - h  # samples not yet emitted
+        held = q.shape[1] - 1 - h  # samples not yet emitted
         m = held if final else max(held - self.lead, 0)  # samples we can emit now
         if final and self.lead:
             q = np.concatenate([q, np.zeros((self.n_channels, self.lead), dtype=np.int64)], axis=1)
-        # cumulative sum with a zero in front: c[k] = sum of q[:k] (int64, exact; wraps harmlessly)
-        c = np.zeros((self.n_channels, q.shape[1] + 1), dtype=np.int64)
-        np.add.accumulate(q, axis=1, out=c[:, 1:])  # (np.cumsum's wrapper costs more than the sums)
+        # cumulative sums: c[k] - c[0] = the sum of the k samples after the column in front (int64,
+        # exact; wraps harmlessly). (np.cumsum's wrapper costs more than the sums.)
+        c = np.add.accumulate(q, axis=1)
         if 0 < m <= _LIVE_M:  # live blocks: every window at once, (channels, windows, m)
-            lo, b = self._bounds(h, m, c.shape[1])
+            ends = c.take(self._bounds(h, m, c.shape[1]))
+            scale, in_force = self._block_scale(m)
+            rows_at = self._rows_at(None if self.tail is None else in_force)
             # int64 -> float64, then scaled: as astype then *; the same maximum as window by
             # window from zero
-            stat = np.multiply(c.take(b) - c.take(lo), self._block_scale(m)).max(axis=1, initial=0.0)
+            # (the ufuncs' reduce, as every per-block reduction here: the ndarray methods add a
+            # Python wrapper that costs more than the work on a live block)
+            stat = np.maximum.reduce(np.multiply(np.subtract(ends[0], ends[1]), scale), axis=1, initial=0.0)
         else:  # long blocks: window by window (bounded memory); the windows are slices of c
             runs = self.tail.grid_runs(self._emitted, m) if self.tail is not None else None
-            stat = np.zeros((self.n_channels, m))
+            in_force = (0,) if runs is None else runs[0]
+            rows_at = self._rows_at(None) if runs is None else self._rows_at(*runs)
+            # one kurtosis row per channel throughout (nearly always): a column of scales
+            steady = runs is None or bool((runs[0] == runs[0][:, :1]).all())
+            stat = np.empty((self.n_channels, m))
             diff = np.empty((self.n_channels, m), dtype=np.int64)
             s = np.empty((self.n_channels, m))
             for j, w in enumerate(self.windows):
                 a = h - w // 2  # window start for the first sample emitted
                 k = min(max(-a, 0), m)  # windows reaching before the segment start see silence there
                 np.subtract(c[:, a + w + k: a + w + m], c[:, a + k: a + m], out=diff[:, k:])
-                diff[:, :k] = c[:, a + w: a + w + k]  # minus c[:, 0], which is 0
-                scale = (self._scale[0, j] if runs is None
-                         else np.repeat(self._scale[runs[0], j], runs[1], axis=1))
-                np.multiply(diff, scale, out=s)  # int64 -> float64, then scaled: as astype then *
-                np.maximum(stat, s, out=stat)
+                np.subtract(c[:, a + w: a + w + k], c[:, :1], out=diff[:, :k])
+                if runs is None:
+                    scale = self._scale[0, j]
+                elif steady:
+                    scale = self._scale[runs[0][:, :1], j]
+                else:
+                    scale = np.repeat(self._scale[runs[0], j], runs[1], axis=1)
+                # int64 -> float64, then scaled: as astype then *. Every product is >= +0.0, so
+                # the first window's stand in for the maximum from zero
+                np.multiply(diff, scale, out=s if j else stat)
+                if j:
+                    np.maximum(stat, s, out=stat)
         f = fl[:, :m]
         f2 = f * f
-        if not m or f2.min() > 0:  # the floor is known everywhere (nearly every block)
+        if not m or np.minimum.reduce(f2, axis=None) > 0:  # the floor is known everywhere (nearly every block)
             stat /= f2
         else:
             with np.errstate(invalid="ignore", divide="ignore"):
                 stat /= f2
             stat[~(f > 0)] = 0.0  # floor not known yet (settling) or a digitally flat trace
         if ys is not None and m:
-            self.matched.raise_stat(stat, ys, h, self._rows_at, f2)
+            self.matched.raise_stat(stat, ys, h, rows_at, f2, self._lowest_gate(in_force))
         # keep: the last `back` emitted samples' energies as history, and everything not emitted
         keep_from = max(h + m - self.back, 0)
         self._emitted += m

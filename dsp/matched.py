@@ -144,33 +144,51 @@ class MatchedBank:
         self.gate_min = float(gate.min())
 
     def raise_stat(self, stat: np.ndarray, ys: np.ndarray, first: int,
-                   rows_at: Callable[[np.ndarray, np.ndarray], np.ndarray | None], f2: np.ndarray) -> None:
+                   rows_at: Callable[[np.ndarray, np.ndarray], np.ndarray | None], f2: np.ndarray,
+                   gate: float | None = None) -> None:
         """In place: ``stat`` (channels, m) for the samples at columns ``first ..`` of ``ys``
         (the signal, silence beyond its ends; quantised only where a filter is applied);
-        ``rows_at(ch, col)`` gives the KAPPA_GRID rows of the samples that reach the lowest gate
-        (None: the Gaussian row); ``f2`` their floor squared."""
-        if stat.max(initial=0.0) < self.gate_min:  # a quiet block
+        ``rows_at(ch, col)`` gives the KAPPA_GRID rows of the samples that reach ``gate`` (None:
+        the Gaussian row); ``f2`` their floor squared. ``gate``: the lowest gate of the rows in
+        force in the block (``lowest_gate``; default: of any row), so a block whose rows all
+        gate higher than the cautious row's is mostly passed over in one step."""
+        if gate is None:
+            gate = self.gate_min
+        if np.maximum.reduce(stat, axis=None, initial=0.0) < gate:  # a quiet block
             return
-        ch, col = np.nonzero((stat >= self.gate_min) & (stat < 1.0))  # already strong: nothing to add
-        if not ch.size:
+        flat = np.flatnonzero(stat >= gate)  # (cheaper than a 2-D nonzero on long blocks)
+        if not flat.size:
             return
-        order = np.argsort(col, kind="stable")  # rows are looked up in sample order
-        ch, col = ch[order], col[order]
+        ch, col = np.divmod(flat, stat.shape[1]) if stat.shape[0] > 1 else (np.zeros_like(flat), flat)
+        v = stat.take(flat)
         rows = rows_at(ch, col)
+        keep = v < 1.0  # already strong: nothing to add
         if rows is not None:
-            keep = stat[ch, col] >= self.gate[rows]
-            ch, col, rows = ch[keep], col[keep], rows[keep]
-        elif self.gate[0] > self.gate_min:
-            keep = stat[ch, col] >= self.gate[0]
-            ch, col = ch[keep], col[keep]
+            keep &= v >= self.gate[rows]
+            rows = rows[keep]
+        elif self.gate[0] > gate:
+            keep &= v >= self.gate[0]
+        ch, col = ch[keep], col[keep]
         if not ch.size:
             return
         idx = col[:, None] + (first + self.offsets)[None, :]
-        inside = (idx >= 0) & (idx < ys.shape[1])
-        y = ys[ch[:, None], np.clip(idx, 0, ys.shape[1] - 1)]
-        win = np.where(inside, np.rint(np.clip(y * (1.0 / Y_QUANTUM), -self.y_max, self.y_max)), 0.0)
+        if first >= self.reach and first + stat.shape[1] + self.width - self.reach - 1 <= ys.shape[1]:
+            inside = None  # (live blocks after the first) every window lies within ys
+            y = ys[ch[:, None], idx]
+        else:
+            inside = (idx >= 0) & (idx < ys.shape[1])
+            y = ys[ch[:, None], np.clip(idx, 0, ys.shape[1] - 1)]
+        win = np.rint(np.clip(y * (1.0 / Y_QUANTUM), -self.y_max, self.y_max))
+        if inside is not None:
+            win[~inside] = 0.0
         c = win @ self.taps_f  # integers below 2**53 throughout: exact
         scale = self._scale[rows] if rows is not None else self._scale[0]
         ratio = (c * c * scale).max(axis=1) / f2[ch, col]
         lift = ratio >= 1.0
         stat[ch[lift], col[lift]] = -ratio[lift]  # negative: strong by its shape alone
+
+    def lowest_gate(self, rows: tuple[int, ...] | np.ndarray) -> float:
+        """The lowest gate among the KAPPA_GRID ``rows`` (a tuple or an array of them)."""
+        if isinstance(rows, tuple):
+            return float(min(self.gate[r] for r in rows))
+        return float(self.gate[rows].min())

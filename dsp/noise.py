@@ -101,7 +101,7 @@ class NoiseFloor:
             buf = self._partbuf
             buf[:, m:] = y2[:, :first]
             win = self.win
-            rms_l = [math.sqrt(v / win) for v in buf.sum(axis=1).tolist()]  # as np.sqrt(sum / win)
+            rms_l = [math.sqrt(v / win) for v in np.add.reduce(buf, axis=1).tolist()]  # as np.sqrt(sum / win)
             hist = self._hist
             srt = self._sorted
             if srt is None and self._n_hist >= self.hist_len and not np.isnan(hist).any():

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from myotwitch.dsp.bursts import ENV, FLOOR, LF, N_ROWS, RAW, STAT, BurstSegmenter, Y
+from myotwitch.dsp.bursts import FLOOR, N_ROWS, STAT, BurstSegmenter, Y
 from myotwitch.dsp.classify import classify
 from myotwitch.dsp.config import DetectorConfig
 from myotwitch.dsp.energy import MultiScaleEnergy, TailWeight, floor_bias, threshold_table, window_samples
@@ -225,7 +225,7 @@ class Pipeline:
     def _run(self, x: np.ndarray) -> list[Event]:
         # the row sums are needed for the quality figures anyway; finite sums mean finite samples
         # (a sum that overflows only sends the block down the sample-by-sample check)
-        sums = x.sum(axis=1)
+        sums = np.add.reduce(x, axis=1)
         if all(map(math.isfinite, sums.tolist())):
             return self._run_segment(x, sums)
         finite = np.isfinite(x).all(axis=0)
@@ -292,8 +292,7 @@ class Pipeline:
         rows = np.empty((N_ROWS, self.n_channels, h + n))
         if h:
             rows[:, :, :h] = held
-        for i, arr in ((Y, y), (ENV, env), (LF, lf), (RAW, x), (FLOOR, floor)):
-            rows[i, :, h:] = arr
+        rows[:STAT, :, h:] = (y, env, lf, x, floor)  # rows Y .. FLOOR, in one assignment
         k = stat.shape[1]
         rows[STAT, :, :k] = stat
         self._held = rows[:, :, k:]

@@ -252,6 +252,9 @@ class TrainStage:
         lo = bisect.bisect_left(idx, at - self.rest_n)
         if lo > 256 and idx[lo - 257] < at - self.rest_n - self.memory:
             old = bisect.bisect_left(idx, at - self.rest_n - self.memory)
+            last = self._rest_win[c][0] - self._rest_base
+            if last >= 0:  # not past the start of this channel's last window: it slides on, not rebuilt
+                old = min(old, last)
             del idx[:old]
             self._rest_v = self._rest_v[:, old:]
             self._rest_base += old
@@ -379,7 +382,7 @@ class TrainStage:
 
     def held_from(self, until: int) -> int:
         """No event released later starts before this sample."""
-        return min([until] + [e.onset_sample for e, _ in self._held])
+        return min([until] + [e.onset_sample for e, _ in self._held]) if self._held else until
 
     def process(self, pairs: list[tuple[Burst, Event]], until: int, final: bool) -> list[Event]:
         """``until``: no later burst starts before this sample; ``final``: the data stopped."""
