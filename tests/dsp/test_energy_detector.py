@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from myotwitch.dsp import DetectorConfig, detect
+from myotwitch.dsp import DetectorConfig, Pipeline, detect
 from myotwitch.dsp.energy import KAPPA_GRID, MultiScaleEnergy, TailWeight
 from myotwitch.dsp.filters import bandpass_sos
 from myotwitch.dsp.mains import MainsCanceller
@@ -447,6 +447,13 @@ def test_the_early_steps_of_a_walk_are_voluntary_but_runs_of_twitches_are_not():
     assert _found(r.events, later_steps) == 0
     assert sum("steady stride" in (e.reason or "") for e in r.events) >= len(later_steps) - 2
     assert _found(r.events, runs + lone) == len(runs) + len(lone)
+    # the bursts are judged from the potentials up to the candidate: live blocks of any size
+    # give the same verdicts
+    for block in (50, 733):
+        pipe = Pipeline(fs, 1, ENERGY)
+        live = [e for i in range(0, x.size, block) for e in pipe.process(x[None, i: i + block])]
+        live += pipe.flush()
+        assert live == r.events
 
 
 def test_derecruitment_reaches_further_than_recruitment():
