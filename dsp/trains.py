@@ -122,6 +122,19 @@ def regular_chain(times: list[int], k: int, isi_min: float, isi_max: float, regu
     return (times[lo], times[hi]) if hi - lo + 1 >= min_len else None
 
 
+def bouts_of(spans: list[tuple[int, int, int]], gap: int) -> list[list[int]]:
+    """Spans ``(start, end, potentials)`` in start order grouped into bouts of activity
+    ``[start, end, potentials]``: spans less than ``gap`` apart (or overlapping) are one bout."""
+    bouts: list[list[int]] = []
+    for a, b, k in spans:
+        if bouts and a - bouts[-1][1] <= gap:
+            bouts[-1][1] = max(bouts[-1][1], b)
+            bouts[-1][2] += k
+        else:
+            bouts.append([a, b, k])
+    return bouts
+
+
 class TrainStage:
     """Holds twitch candidates until their neighbourhood is known, then relabels the ones that
     are part of a voluntary train. Events leave in onset order."""
@@ -347,13 +360,8 @@ class TrainStage:
     def _bouts_before(self, c: int, at: int) -> int:
         """Separate contractions on channel c (closer than ``bout_gap_n`` is one) that ended in
         the ``rhythm_n`` samples before ``at``."""
-        spans = sorted((a, b) for a, b in self._contractions[c] if at - self.rhythm_n <= b < at)
-        bouts, end = 0, None
-        for a, b in spans:
-            if end is None or a - end > self.bout_gap_n:
-                bouts += 1
-            end = b if end is None else max(end, b)
-        return bouts
+        spans = sorted((a, b, 1) for a, b in self._contractions[c] if at - self.rhythm_n <= b < at)
+        return len(bouts_of(spans, self.bout_gap_n))
 
     def _in_stride(self, c: int, at: int) -> bool:
         """Is the burst of activity that channel c's potential at ``at`` belongs to (judged from
@@ -363,13 +371,7 @@ class TrainStage:
         act = self._activity[c]
         lo = bisect.bisect_left(act, (at - self.stride_n,))
         hi = bisect.bisect_right(act, (at, math.inf))
-        bouts: list[list[int]] = []  # [start, end, potentials]
-        for a, b, k in act[lo:hi]:
-            if bouts and a - bouts[-1][1] <= self.bout_gap_n:
-                bouts[-1][1] = max(bouts[-1][1], b)
-                bouts[-1][2] += k
-            else:
-                bouts.append([a, b, k])
+        bouts = bouts_of(act[lo:hi], self.bout_gap_n)
         if len(bouts) <= self.stride_bouts:
             return False
         last = bouts[-self.stride_bouts - 1:]
