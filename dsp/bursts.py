@@ -530,11 +530,13 @@ class BurstSegmenter:
             return False
         if self.clip_uv is not None:
             return bool(np.any(np.abs(raw) >= self.clip_uv))
-        # flat top: equal samples in a row at the burst's extreme value
-        need = flat_top_run(raw, floor, self.clip_run)
+        # flat top: equal samples in a row at the burst's extreme value (how many depends on
+        # the trace's quantisation, worked out only for a burst with clip_run of them at all)
+        need = None
         for extreme in (raw.max(), raw.min()):
             at = raw == extreme
-            if np.count_nonzero(at) >= need:
+            if np.count_nonzero(at) >= self.clip_run:
+                need = flat_top_run(raw, floor, self.clip_run) if need is None else need
                 s, e = _runs(at)
                 if np.any(e - s >= need):
                     return True
