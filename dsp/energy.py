@@ -95,18 +95,37 @@ def threshold_table(sos: np.ndarray, windows: tuple[int, ...], on_threshold: flo
     ``p_w`` is a Gaussian sample's two-sided tail beyond ``on_threshold``, scaled by the window
     length in units of 3 ms: a window of w samples has w times fewer independent looks per hour
     than one sample, so every window and every sample rate gives the same false alarms per hour."""
-    p0 = 2.0 * stats.norm.sf(on_threshold)
     nu_floor = effective_dof(sos, noise_window)
     nus = [effective_dof(sos, w) for w in windows]
     out = np.empty((len(kappas), len(windows)))
     for i, k in enumerate(kappas):
-        shrink = (2.0 / (max(float(k), 3.0) - 1.0)) ** TAIL_EXPONENT
-        bias = _bias(nu_floor * shrink, percentile)
+        shrink = tail_shrink(k)
+        bias = kurtosis_floor_bias(nu_floor, k, percentile)
         for j, (w, nu) in enumerate(zip(windows, nus)):
-            p = min(p0 * w / (REFERENCE_WINDOW_S * fs), 0.1)
+            p = look_probability(on_threshold, w, fs)
             nw = nu * shrink
             out[i, j] = bias * stats.chi2.isf(p, nw) / nw
     return out
+
+
+def tail_shrink(kappa: float) -> float:
+    """The factor a background of kurtosis ``kappa`` (3 or below: Gaussian) applies to every
+    degree of freedom of a power estimate (``TAIL_EXPONENT``)."""
+    return (2.0 / (max(float(kappa), 3.0) - 1.0)) ** TAIL_EXPONENT
+
+
+def kurtosis_floor_bias(nu_floor: float, kappa: float, percentile: float) -> float:
+    """True variance / floor^2 on a background of kurtosis ``kappa``, the floor's windows
+    holding ``nu_floor`` degrees of freedom in Gaussian noise."""
+    return _bias(nu_floor * tail_shrink(kappa), percentile)
+
+
+def look_probability(on_threshold: float, n: int, fs: float) -> float:
+    """The false-alarm probability allowed per look spanning ``n`` samples: a Gaussian sample's
+    two-sided tail beyond ``on_threshold``, scaled by the look's length in units of
+    ``REFERENCE_WINDOW_S`` (n samples give n times fewer independent looks per hour), so every
+    look and every sample rate gives the same false alarms per hour (at most 0.1)."""
+    return min(2.0 * stats.norm.sf(on_threshold) * n / (REFERENCE_WINDOW_S * fs), 0.1)
 
 
 #: the kurtosis is refreshed every this many windows (0.5 s at 100 ms): the background's tails

@@ -33,7 +33,13 @@ from collections.abc import Callable
 import numpy as np
 from scipy import signal, stats
 
-from myotwitch.dsp.energy import KAPPA_GRID, REFERENCE_WINDOW_S, TAIL_EXPONENT, _bias, effective_dof
+from myotwitch.dsp.energy import (
+    KAPPA_GRID,
+    TAIL_EXPONENT,
+    effective_dof,
+    kurtosis_floor_bias,
+    look_probability,
+)
 
 #: the signal's quantum for the integer correlation (µV), as the energy sums use for y^2
 Y_QUANTUM = 1e-3
@@ -115,14 +121,13 @@ class MatchedBank:
         #: exactly, in any order, with BLAS
         self.y_max = float(2 ** (52 - int(math.log2(TAP_SCALE)) - int(math.ceil(math.log2(width)))))
         # thresholds: sum-free, one degree of freedom; looks counted like the energy windows
-        p0 = 2.0 * stats.norm.sf(on_threshold)
         nu_floor = effective_dof(sos, noise_window)
         var, ratios = zip(*(noise_through(sos, h) for h in self.taps))
         table = np.empty((len(KAPPA_GRID), k))
         for i, kap in enumerate(KAPPA_GRID):
-            bias = _bias(nu_floor * (2.0 / (max(float(kap), 3.0) - 1.0)) ** TAIL_EXPONENT, percentile)
+            bias = kurtosis_floor_bias(nu_floor, kap, percentile)
             for j in range(k):
-                p = min(p0 * self.lens[j] / (REFERENCE_WINDOW_S * fs), 0.1)
+                p = look_probability(on_threshold, int(self.lens[j]), fs)
                 e_out = (max(float(kap), 3.0) - 3.0) * ratios[j]
                 shrink = (2.0 / (e_out + 2.0)) ** TAIL_EXPONENT
                 table[i, j] = bias * var[j] * stats.chi2.isf(p, shrink) / shrink
