@@ -13,6 +13,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from myotwitch.dsp import DetectorConfig
 from myotwitch.host.errors import MyotwitchError
+from myotwitch.host.gui import collector
 from myotwitch.host.gui.acquisition import Acquisition, DisplayBuffer
 from myotwitch.host.gui.envelope import minmax_envelope
 from myotwitch.host.gui.history_tab import HistoryTab
@@ -53,6 +54,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def __init__(self, spec: str, config: DetectorConfig, *, window_s: float | None = None, out_dir: str | None = None,
                  settings: QtCore.QSettings | None = None, fps: int = 30, open_source=None, lsl: bool = False) -> None:
         super().__init__()
+        collector.hold(self)  # before any thread starts: cycles with Qt objects die in this thread only
         self.lsl = lsl  # --lsl: the acquisition publishes LSL streams
         self.setWindowTitle("myotwitch live")
         self.settings = settings or QtCore.QSettings("myotwitch", "live")
@@ -667,4 +669,5 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.acq is not None:
             self.set_recording(False)
             self.acq.stop()
+        collector.release(self)
         super().closeEvent(event)
