@@ -29,6 +29,10 @@ from myotwitch.dsp.ring import SignalRing
 #: the resting level is a low percentile, not the minimum, of the floors seen: the minimum of
 #: many noisy estimates sits well below a typical quiet stretch
 REST_PERCENTILE = 10.0
+#: the resting level's window slides (a sorted copy, updated value by value) while it moves by at
+#: most this many grid values at each end per question; farther (twitches seconds apart) one
+#: selection (np.partition) is cheaper than the sorted copy's upkeep
+REST_SLIDE_MAX = 6
 
 EDGE = "at the edge of voluntary activity (recruitment or derecruitment)"
 RHYTHM = "during phasic voluntary activity (bursts of it keep coming, as in walking)"
@@ -237,8 +241,9 @@ class TrainStage:
         self._rest_i: list[int] = []  # absolute grid indices of the floor samples (bisected per twitch)
         self._rest_v = np.zeros((self.n_channels, 0))  # the floor there, per channel
         self._rest_base = 0  # grid positions dropped from the front of _rest_i so far
-        # per channel: the grid positions [a, b) of the last window asked for, its floors sorted
-        self._rest_win: list[tuple[int, int, list[float]]] = [(0, 0, []) for _ in range(self.n_channels)]
+        # per channel: the grid positions [a, b) of the last window asked for, its floors sorted (None:
+        # not kept, the last question was answered by selection)
+        self._rest_win: list[tuple[int, int, list[float] | None]] = [(0, 0, []) for _ in range(self.n_channels)]
 
     def feed(self, y: np.ndarray, floor: np.ndarray, start: int) -> None:
         """The band-passed samples ``y`` and their noise floor (channels, n) from absolute sample
@@ -258,9 +263,9 @@ class TrainStage:
     def rest_floor(self, c: int, at: int) -> float:
         """A low percentile (``REST_PERCENTILE``, the order statistic below it) of channel c's
         noise floor in the ``rest_s`` before sample ``at``: the level of the muscle at rest,
-        which the running floor leaves during sustained activity. The floors in the window are
-        kept sorted per channel and the window slides (asked for in increasing ``at`` per
-        channel; a step back or a long jump starts it afresh)."""
+        which the running floor leaves during sustained activity. Asked for in increasing ``at``
+        per channel: while the window moves little between questions a sorted copy of it slides;
+        when it moves far (or steps back) the order statistic is selected afresh."""
         idx = self._rest_i
         lo = bisect.bisect_left(idx, at - self.rest_n)
         if lo > 256 and idx[lo - 257] < at - self.rest_n - self.memory:
@@ -274,10 +279,21 @@ class TrainStage:
             lo -= old
         hi = bisect.bisect_right(idx, at, lo)
         lo_abs, hi_abs = lo + self._rest_base, hi + self._rest_base  # positions in the grid ever fed
-        win = self._rest_win[c]
-        a, b, vals = win
-        if lo_abs < a or hi_abs < b or a < self._rest_base or lo_abs - a + hi_abs - b > 64:
-            vals = sorted(v for v in self._rest_v[c, lo:hi].tolist() if v == v)
+        a, b, vals = self._rest_win[c]
+        moved = lo_abs - a + hi_abs - b
+        if vals is None or lo_abs < a or hi_abs < b or a < self._rest_base or moved > 2 * REST_SLIDE_MAX:
+            w = self._rest_v[c, lo:hi]
+            total = np.add.reduce(w)
+            if total != total:  # a NaN (settling)
+                w = w[~np.isnan(w)]
+            if moved > 2 * REST_SLIDE_MAX or not w.size:
+                # far from the last window (twitches seconds apart): one selection, no sorted copy
+                self._rest_win[c] = (lo_abs, hi_abs, None)
+                if not w.size:
+                    return 0.0
+                k = int(REST_PERCENTILE / 100.0 * (w.size - 1))
+                return float(np.partition(w, k)[k])
+            vals = np.sort(w).tolist()  # close to the last window: sorted, to slide from here on
         else:
             row = self._rest_v[c]
             base = self._rest_base

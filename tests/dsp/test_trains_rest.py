@@ -1,0 +1,55 @@
+"""The resting level (dsp/trains.py ``TrainStage.rest_floor``) is the low percentile of the noise
+floor over the last ``rest_s``, whatever path computes it: a sorted window sliding value by
+value when questions come close together, one selection when they come seconds apart, a fresh
+start after a step back, a long jump or a settling stretch (NaN floors)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from myotwitch.dsp.trains import REST_PERCENTILE, TrainStage
+
+
+def _stage(rest_s: float = 2.0, step: int = 10) -> TrainStage:
+    return TrainStage(1000.0, 2, min_hz=5.0, max_hz=30.0, regularity=1.3, size_ratio=1.3, min_corr=0.8,
+                      min_len=3, quiet_s=0.15, rest_s=rest_s, rest_step=step)
+
+
+def _reference(floors: np.ndarray, c: int, at: int, rest_n: int, step: int) -> float:
+    """The order statistic below ``REST_PERCENTILE`` of the finite floors on the grid in
+    [at - rest_n, at], by sorting them all."""
+    grid = np.arange(0, floors.shape[1], step)
+    grid = grid[(grid >= at - rest_n) & (grid <= at)]
+    vals = np.sort(floors[c, grid][np.isfinite(floors[c, grid])])
+    return float(vals[int(REST_PERCENTILE / 100.0 * (len(vals) - 1))]) if vals.size else 0.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), gaps=st.lists(st.integers(1, 1500), min_size=5, max_size=60),
+       blocks=st.sampled_from([7, 50, 333, 2000]))
+def test_the_resting_level_is_the_low_percentile_of_the_window_on_every_path(seed, gaps, blocks):
+    rng = np.random.default_rng(seed)
+    n = 12_000
+    # a floor that holds still for stretches (ties), drifts, and starts with a settling stretch
+    floors = np.repeat(rng.uniform(1.0, 5.0, (2, n // 40)).round(1), 40, axis=1)
+    floors[:, : int(rng.integers(0, 300))] = np.nan
+    stage = _stage()
+    y = rng.standard_normal((2, n))
+    for s in range(0, n, blocks):
+        stage.feed(y[:, s:s + blocks], floors[:, s:s + blocks], s)
+    at = 0
+    for g in gaps:  # questions in increasing time per channel, some close, some far apart
+        at = min(at + g, n - 1)
+        c = int(rng.integers(0, 2))
+        assert stage.rest_floor(c, at) == _reference(floors, c, at, stage.rest_n, stage.rest_step)
+
+
+def test_a_step_back_starts_the_window_afresh():
+    rng = np.random.default_rng(3)
+    floors = rng.uniform(1.0, 5.0, (2, 5000)).round(2)
+    stage = _stage()
+    stage.feed(rng.standard_normal((2, 5000)), floors, 0)
+    for at in (4000, 4010, 4020, 3000, 3005, 4990):  # close, close, back, close, far
+        assert stage.rest_floor(0, at) == _reference(floors, 0, at, stage.rest_n, stage.rest_step)
