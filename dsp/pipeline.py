@@ -80,6 +80,7 @@ class Pipeline:
                                   quiet_s=cfg.quiet_context_s,
                                   quiet_ratio=cfg.quiet_context_ratio, floor_bias=bias,
                                   lookback_s=cfg.quiet_lookback_s, lookback_ratio=cfg.quiet_lookback_ratio,
+                                  small_snr=cfg.quiet_small_size, small_ratio=cfg.quiet_small_ratio,
                                   rhythm_s=cfg.rhythm_window_s, rhythm_bouts=cfg.rhythm_bouts,
                                   stride_bouts=cfg.stride_bouts, stride_potentials=cfg.stride_potentials,
                                   stride_period_s=cfg.stride_period_s, stride_regularity=cfg.stride_regularity,

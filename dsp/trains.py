@@ -38,6 +38,8 @@ EDGE = "at the edge of voluntary activity (recruitment or derecruitment)"
 RHYTHM = "during phasic voluntary activity (bursts of it keep coming, as in walking)"
 STRIDE = "one more burst of potentials at a steady stride (the early steps of a walk)"
 SHAPE_ONLY = "a small potential next to other activity (too weak to tell from a voluntary unit's firing)"
+#: ``_busy_background``'s answer when only the bar for small candidates marked the background busy
+SMALL = "small"
 
 
 @dataclass
@@ -148,7 +150,8 @@ class TrainStage:
                  quiet_s: float = 0.0, quiet_ratio: float = 2.0, floor_bias: float = 1.0,
                  pair_ratio: float = 0.0, pair_corr: float = 0.9, rest_s: float = 60.0,
                  rest_step: int = 100, ring_s: float = 0.011, lookback_s: float = 0.0,
-                 lookback_ratio: float = 2.0, rhythm_s: float = 0.0, rhythm_bouts: int = 2,
+                 lookback_ratio: float = 2.0, small_snr: float = 0.0, small_ratio: float = 1.35,
+                 rhythm_s: float = 0.0, rhythm_bouts: int = 2,
                  bout_gap_s: float = 0.3, stride_bouts: int = 0, stride_potentials: int = 2,
                  stride_period_s: tuple[float, float] = (0.7, 1.6), stride_regularity: float = 1.25,
                  after_s: float | None = None, size_noise: float = 0.0,
@@ -192,6 +195,9 @@ class TrainStage:
         #: contraction) lifts it; the rest around a twitch does not.
         self.lookback_n = max(int(round(lookback_s * fs)), self.quiet_n) if self.quiet_n else 0
         self.lookback_limit = lookback_ratio * floor_bias
+        #: ... and a potential under ``small_snr`` x its floor peak to peak below ``small_ratio``
+        #: x the running floor's power over that stretch (0 turns this off)
+        self.small_snr, self.small_limit = small_snr, small_ratio * floor_bias
         #: ... and below ``cluster_ratio`` x that power (lower) when at least ``cluster_min`` other
         #: candidates lie within ``quiet_s`` of it: potentials crowding a step of a walk or the
         #: ramp of a contraction are themselves a sign of activity, and then a smaller excess of
@@ -328,9 +334,10 @@ class TrainStage:
         a, b = pot.onset - self.isolation_n, pot.onset + int(self.isi_max) - 1
         return any(s <= b and e >= a for spans in (self._contractions[c], self._artifacts[c]) for s, e in spans)
 
-    def _busy_background(self, c: int, pot: _Potential) -> bool:
+    def _busy_background(self, c: int, pot: _Potential) -> bool | str:
         """Is the background around the potential louder than rest (``quiet_n`` either side of
-        it, or from ``lookback_n`` before it to ``quiet_n`` after it)?"""
+        it, or from ``lookback_n`` before it to ``quiet_n`` after it)? ``SMALL`` when only the
+        lower bar for a potential near the detection limit says so (``small_snr``)."""
         start, end = self._signal.start, self._signal.end
         lo, hi = max(pot.onset - self.lookback_n, start), min(pot.offset + self.quiet_n, end)
         near_lo = max(pot.onset - self.quiet_n, start)
@@ -371,7 +378,12 @@ class TrainStage:
         if k <= 0:
             return False
         n_all = n + int(np.count_nonzero(keep[:k]))
-        return near_sum + float(np.dot(y2[:k], keep[:k])) > lookback * rest2 * n_all
+        total = near_sum + float(np.dot(y2[:k], keep[:k]))
+        if total > lookback * rest2 * n_all:
+            return True
+        if pot.ptp < self.small_snr * pot.floor and total > self.small_limit * pot.floor * pot.floor * n_all:
+            return SMALL
+        return False
 
     def _bouts_before(self, c: int, at: int) -> int:
         """Separate contractions on channel c (closer than ``bout_gap_n`` is one) that ended in
@@ -543,8 +555,10 @@ class TrainStage:
         if self.recur_corr and pot.ptp < self.recur_max_snr * pot.floor and self._recurs(c, pot):
             self._spans[c].append((pot.onset, pot.offset))
             return "its waveform repeats at a voluntary rate (a motor unit firing mostly below the threshold)"
-        if self.quiet_n and self._busy_background(c, pot):
-            self._spans[c].append((pot.onset, pot.offset))
+        busy = self.quiet_n and self._busy_background(c, pot)
+        if busy:
+            if busy is not SMALL:  # a small one's verdict is its own: it does not spread as an edge
+                self._spans[c].append((pot.onset, pot.offset))
             return "inside low-level voluntary activity (the background around it is not at rest)"
         return ""
 

@@ -539,3 +539,42 @@ def test_a_run_of_like_twitches_is_not_a_train_at_high_snr_but_one_units_firings
     off = sum(found(seed, ENERGY.replace(train_corr_noise=0.0), False) for seed in range(10))
     assert on >= off + 10
     assert sum(found(seed, ENERGY, True) for seed in range(10)) == 0
+
+
+def test_small_potentials_on_a_slightly_raised_background_are_voluntary_but_clear_ones_are_not():
+    """Half-second stretches where sub-threshold units raise the background to about twice the
+    resting power (under the bar for every candidate, 2.5x) carry potentials near the detection
+    limit: those are voluntary (chance sums of the units' own potentials reach that size). A
+    large potential on the same background, and the same small potentials at rest, stay
+    twitches; so does a large twitch just after a small voluntary one (that verdict does not
+    spread as an edge)."""
+    def found(seed, cfg):
+        rng = np.random.default_rng(seed)
+        fs, noise = 1000.0, 3.0
+        x = rng.standard_normal(int(120 * fs)) * noise
+        small_busy, large_busy, small_rest, after = [], [], [], []
+        for k in range(10):
+            t0 = 10.0 + 10.0 * k
+            i0 = int(t0 * fs)
+            x[i0:i0 + 600] += rng.standard_normal(600) * noise  # background at 2x
+            for t, size, out in ((t0 + 0.45, 7.5, small_busy), (t0 + 0.7, 30.0, after), (t0 + 5.0, 7.5, small_rest),
+                                 (t0 + 7.0, 7.5, small_rest), (t0 + 0.3 if k % 2 else t0 + 8.5, 30.0, large_busy)):
+                if k % 2 == 0 and out is after:
+                    continue  # (odd stretches only: a clear twitch 0.25 s after the small voluntary one)
+                if k % 2 == 0 and out is large_busy:
+                    x[int(t * fs) - 300:int(t * fs) + 300] += rng.standard_normal(600) * noise  # its own stretch
+                w = hr_muap(rng.uniform(6, 14), fs, rng) * size * noise
+                i = int(t * fs)
+                x[i:i + w.size] += w
+                out.append(t)
+        events = detect(x, fs, cfg).events
+        return [_found(events, ts) for ts in (small_busy, large_busy, small_rest, after)], events
+
+    on = [found(seed, ENERGY) for seed in range(4)]
+    off = [found(seed, ENERGY.replace(quiet_small_size=0.0)) for seed in range(4)]
+    total = lambda runs, j: sum(r[0][j] for r in runs)  # noqa: E731
+    assert total(off, 0) >= 24  # of 40: without the bar most of the small ones count ...
+    assert total(on, 0) <= 0.25 * total(off, 0)  # ... with it few do
+    assert [r[0][1:] for r in on] == [r[0][1:] for r in off]  # large ones, small ones at rest, the run after
+    reasons = {e.reason for _, events in on for e in events if e.kind == "contraction"}
+    assert any("low-level voluntary activity" in (why or "") for why in reasons)
