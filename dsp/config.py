@@ -145,7 +145,7 @@ class DetectorConfig:
     #: running floor, not the resting level: a real resting background wanders above its quietest
     #: minute. Such a verdict does not spread to later potentials as an edge, so the larger
     #: twitches of a fasciculation run keep their own verdicts. Held out: false twitches in
-    #: contractions fell by half, recall at 8-10x stayed (0 size turns it off).
+    #: contractions fell by a third to a half, recall stayed (0 size turns it off).
     quiet_small_size: float = 12.0
     quiet_small_ratio: float = 1.35
     #: ... and below ``cluster_context_ratio`` x that power when at least
