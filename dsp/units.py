@@ -197,6 +197,7 @@ class UnitTracker:
         self._merge_pad = 2 * self.lag_n * self.up
         #: twitches whose lag windows are cut together (bounds memory: 8 ch x 2 kHz is ~0.5 MB each)
         self.batch = 64
+        self._pairs_cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         # effective degrees of freedom of band-limited noise over the snippet
         self.occupied = min(1.0, 2.0 * (band_high_hz or 0.45 * fs) / fs)
         self.n_dof = n_channels * (self.pre_n + self.post_n)
@@ -492,27 +493,30 @@ class UnitTracker:
         # pairs of positions on a ~2 kHz grid (the fit is checked exactly afterwards)
         grid = np.arange(0, P, max(1, self.up // 2))
         dg = d[:, grid]  # (K, G)
-        delta = np.abs(grid[None, :] - grid[:, None])
-        far = delta >= self.min_sep
+        # the fit of a pair is symmetric in its two positions (the same operations on the same
+        # numbers), so each pair is fitted once: i < j, at least min_sep apart, in row-major order
+        # (the first best of the full square is the first best of these)
+        G = grid.size
+        i_p, j_p, lag_p = self._overlap_pairs(G, grid)
         spec = np.fft.rfft(Tw.reshape(len(cands), C, L), n=2 * L, axis=2)
         auto = np.fft.irfft((spec * spec.conj()).real, n=2 * L, axis=2).sum(axis=1)  # (K, 2L): r(lag) at lag
-        r = np.where(delta[None] < L, auto[:, np.minimum(delta, L - 1)], 0.0)  # (K, G, G), symmetric in lag
-        t2 = tt[:, None, None]
+        r = np.where(lag_p[None] < L, auto[:, np.minimum(lag_p, L - 1)], 0.0)  # (K, pairs)
+        t2 = tt[:, None]
         det = t2 * t2 - r * r
-        d1, d2 = dg[:, :, None], dg[:, None, :]
+        d1, d2 = dg[:, i_p], dg[:, j_p]
         with np.errstate(divide="ignore", invalid="ignore"):
             g1 = (t2 * d1 - r * d2) / det
             g2 = (t2 * d2 - r * d1) / det
-            ok = far[None] & (g1 >= 0.3) & (g1 <= 3) & (g2 >= 0.3) & (g2 <= 3) & (det > 1e-9 * t2 * t2)
-            expl = np.where(ok, g1 * d1 + g2 * d2, -np.inf).reshape(len(cands), -1)
-        top = expl.max(axis=1)
+            ok = (g1 >= 0.3) & (g1 <= 3) & (g2 >= 0.3) & (g2 <= 3) & (det > 1e-9 * t2 * t2)
+            expl = np.where(ok, g1 * d1 + g2 * d2, -np.inf)
+        top = expl.max(axis=1) if expl.shape[1] else np.full(len(cands), -np.inf)
         for k in np.argsort(-top)[:2]:  # the two units that explain most as a pair of copies
             if not np.isfinite(top[k]):
                 break
-            i1, i2 = np.unravel_index(int(np.argmax(expl[k])), (grid.size, grid.size))
-            p1, p2 = int(grid[i1]), int(grid[i2])
-            ratio = self._overlap_ratio(segw, [(Tw[k], float(g1[k, i1, i2]), p1),
-                                               (Tw[k], float(g2[k, i1, i2]), p2)], cands[k].n)
+            m = int(np.argmax(expl[k]))
+            p1, p2 = int(grid[i_p[m]]), int(grid[j_p[m]])
+            ratio = self._overlap_ratio(segw, [(Tw[k], float(g1[k, m]), p1), (Tw[k], float(g2[k, m]), p2)],
+                                        cands[k].n)
             if best is None or ratio < best[0]:
                 best = (ratio, int(k), p1, int(k), p2)
         if len(cands) > 1:  # two different units: the best one, then the best other in the rest
@@ -537,6 +541,17 @@ class UnitTracker:
         if best is None or best[0] > 1.0:
             return None
         return cands[best[1]], cands[best[3]], best[0]
+
+    def _overlap_pairs(self, G: int, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Grid index pairs i < j whose positions are at least ``min_sep`` apart (row-major), and
+        their lags (cached per grid size: the grid is the same for every twitch)."""
+        got = self._pairs_cache.get(G)
+        if got is None:
+            i, j = np.triu_indices(G, 1)
+            lag = grid[j] - grid[i]
+            far = lag >= self.min_sep
+            got = self._pairs_cache[G] = (i[far], j[far], lag[far])
+        return got
 
     def _overlap_ratio(self, segw: np.ndarray, parts: list[tuple[np.ndarray, float, int]], n_min: int) -> float:
         """Residual after subtracting the parts, over what noise (and shape tolerance) allows."""
