@@ -18,12 +18,12 @@ from __future__ import annotations
 import bisect
 import math
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from myotwitch.dsp.bursts import Burst
-from myotwitch.dsp.events import Event
+from myotwitch.dsp.events import Event, evolve
 from myotwitch.dsp.ring import SignalRing
 
 #: the resting level is a low percentile, not the minimum, of the floors seen: the minimum of
@@ -436,7 +436,7 @@ class TrainStage:
                 if verdict is None:
                     break
                 if verdict:
-                    e = replace(e, kind="contraction", reason=verdict)
+                    e = evolve(e, kind="contraction", reason=verdict)
             out.append(e)
             self._held.pop(0)
         horizon = self.held_from(until) - self.memory  # nothing older is looked at again
