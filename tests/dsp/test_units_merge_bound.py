@@ -64,8 +64,21 @@ def test_margins_never_rule_out_a_passing_template(n_ch, fs):
         assert not (now and any(passes))
         ruled += now
         passed += any(passes)
-        # then the templates move, t's noise changes and members join; the margins stay
+        # then the templates move, t's noise changes, members join, templates come and go; the
+        # margins stay
         for _ in range(8):
+            u = rng.random()
+            if u < 0.15 and len(tr._templates) > 2:
+                gone = tr._templates[int(rng.integers(len(tr._templates)))]
+                if gone is not t:
+                    tr._templates.remove(gone)
+            elif u < 0.3:
+                new = _templates(rng, tr, 1)[0]
+                if rng.random() < 0.5:  # near t
+                    new.wave = t.wave * rng.uniform(0.8, 1.2) + rng.normal(0.0, 2.0, t.wave.shape)
+                new.created = 1000 + int(rng.integers(10**6))
+                tr._templates.append(new)
+            k = tr._templates.index(t)
             i = int(rng.integers(len(tr._templates)))
             o = tr._templates[i]
             scale = rng.choice([0.05, 0.5, 2.0, 10.0])
@@ -77,8 +90,8 @@ def test_margins_never_rule_out_a_passing_template(n_ch, fs):
             if rng.random() < 0.5:
                 t.sigma = t.sigma * rng.uniform(0.97, 1.03, n_ch)
             tr._stack = None
-            passes = _exact_passes(tr, k)
             later = tr._merge_ruled_out(k, (1.0 / t.sigma).tolist())
+            passes = _exact_passes(tr, k)
             assert not (later and any(passes))
             ruled_later += later
             passed += any(passes)
@@ -101,7 +114,7 @@ def test_ruling_out_follows_removed_and_added_templates():
     tr._templates.pop(3)
     tr._stack = None
     assert tr._merge_ruled_out(0, (1.0 / tr._templates[0].sigma).tolist())
-    new = copy.deepcopy(tr._templates[1])
+    new = copy.deepcopy(tr._templates[1])  # new: no margin yet, so the exact fit runs
     new.created = 99
     tr._templates.append(new)
     tr._stack = None
