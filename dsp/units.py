@@ -142,7 +142,8 @@ class _Margins:
 
     ids: list[int]  # every template's ``created`` then, in order (t's own included)
     pos: dict[int, int]  # their rows
-    ref: np.ndarray  # (K, C*L) their waves then
+    ref: np.ndarray  # (K, C*L) their waves then, in float32 (half the memory; each element within
+    # 2^-24 of itself, so a distance to it is within 2^-24 of the wave's norm of the distance to the wave)
     inv: list[float]  # t's 1/sigma per channel then
     norm_t: float  # |t| whitened then
     bound: list[float]  # per row (-inf: nothing proven, and t's own row)
@@ -707,7 +708,7 @@ class UnitTracker:
             return v[:own] + [0.0] + v[own:]
 
         assert self._stack is not None
-        t.margins = _Margins(ids, {c: i for i, c in enumerate(ids)}, self._stack.copy(), list(inv), norm_t,
+        t.margins = _Margins(ids, {c: i for i, c in enumerate(ids)}, self._stack.astype(np.float32), list(inv), norm_t,
                              bound_l[:own] + [-math.inf] + bound_l[own:], rows(allow), rows(h_hi), rows(tol),
                              rows(no), rows(dots.max(axis=1)))
 
@@ -756,7 +757,8 @@ class UnitTracker:
         base = float(self.n_dof) * (1.0 + self.spread) * up
         cap = cfg.mean_cap
         own = 1.0 / min(t.n, cap)
-        move_t = moves[k] * (1 + 1e-9)
+        f32 = 6e-8 * r_hi  # the float32 rounding of a stored wave, over its whitened norm then
+        move_t = moves[k] * (1 + 1e-9) + f32 * mg.norm_t
         r_top = max(r_hi, 1.0) - r_lo
         r_mid = 0.5 * (r_lo * r_lo + r_hi * r_hi)  # products scale by rho^2: by r_mid, give or take r_err
         r_err = 0.5 * (r_hi * r_hi - r_lo * r_lo)
@@ -765,8 +767,8 @@ class UnitTracker:
             if i == k:
                 continue
             j = i if rows is None else rows[i]
-            move_o = moves[i] * (1 + 1e-9)
             norm_o, tol = mg.norm_o[j], mg.tol[j]
+            move_o = moves[i] * (1 + 1e-9) + f32 * norm_o
             least = r_lo * norm_o - move_o  # |o| now is at least this
             tol_now = (cfg.amp_tol + cfg.amp_noise_k / math.sqrt(max(least * least / up, 1e-12))) * (1 + 1e-6) \
                 + 1e-9 if least > 0.0 else math.inf  # at least the exact test's tolerance
