@@ -11,7 +11,7 @@ property of the data, not of the chunking, which makes the output chunk-size inv
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -43,6 +43,19 @@ class Burst:
     #: only the twitch-shape filters lifted it over the threshold, no energy window did: a
     #: potential of at most ~10x the noise (dsp/matched.py)
     shape_only: bool = False
+
+
+_BURST_DEFAULTS = {f.name: f.default for f in fields(Burst)}  # every field (the required ones: MISSING)
+
+
+def _new_burst(**values: object) -> Burst:
+    """``Burst(**values)`` without the frozen ``__init__``'s per-field ``object.__setattr__``
+    (one per burst; the same record, its fields set in declaration order)."""
+    out = object.__new__(Burst)
+    d = out.__dict__
+    d.update(_BURST_DEFAULTS)
+    d.update(values)
+    return out
 
 
 @dataclass
@@ -431,7 +444,7 @@ class BurstSegmenter:
                 spike = float(r[j] / span[j]) if span[j] > 0 else 0.0
             else:
                 spike = self._spike_ratio(buf, s_j, e_j, seg0, L, i_j)
-            out.append(Burst(
+            out.append(_new_burst(
                 channel=c, start=b0 + s_j, end=b0 + e_j, n_bursts=n_j,
                 peak_to_peak_uv=ptp[j],
                 peak_env_uv=top_l[j],
@@ -511,7 +524,7 @@ class BurstSegmenter:
         if lo < seg0 or hi > L:
             return None
         w = buf[Y, lo:hi]
-        norm = float(np.sqrt(np.dot(w, w)))
+        norm = math.sqrt(float(np.dot(w, w)))  # the same correctly rounded root as np.sqrt
         return w / norm if norm > 0 else None
 
     def _spike_ratio(self, buf: np.ndarray, s: int, e: int, seg0: int, L: int, i: int | None = None) -> float:

@@ -6,7 +6,7 @@ import math
 
 from myotwitch.dsp.bursts import Burst
 from myotwitch.dsp.config import DetectorConfig
-from myotwitch.dsp.events import Event
+from myotwitch.dsp.events import Event, make_event
 from myotwitch.dsp.glitch import ImpulseFit
 
 #: below this rate the shortest potentials (3-5 ms) are only a few samples long and as sharp as
@@ -56,7 +56,7 @@ def classify(b: Burst, fs: float, cfg: DetectorConfig, t0: float = 0.0, impulse:
             f"{b.peak_to_peak_uv:.1f} µV: smaller than the smallest twitch counted ({cfg.min_twitch_uv:g} µV)"
         )
     snr = 20.0 * math.log10(b.peak_env_uv / b.floor_uv) if b.floor_uv > 0 else float("inf")
-    return Event(
+    return make_event(
         onset_s=t0 + b.start / fs,
         offset_s=t0 + b.end / fs,
         duration_ms=duration_ms,

@@ -133,6 +133,28 @@ def _key(e: Event) -> tuple[int, int, float]:
 
 
 @dataclass(eq=False)
+class _Margins:
+    """What the last exact merge check of a template t proved, in t's whitening at the time: for
+    each other template o (row ``pos[o.created]``), over every lag L and every gain g in
+    [1 - tol, 1 + tol], the distance |w_L - g o| exceeds what the check allows,
+    sqrt(allow^2 + (shape_tol g |o|)^2), by at least ``bound`` (see ``UnitTracker._merge_margins``);
+    and the fitted gain of o was ``d_max`` / ``norm_o`` ^ 2."""
+
+    ids: list[int]  # every template's ``created`` then, in order (t's own included)
+    pos: dict[int, int]  # their rows
+    ref: np.ndarray  # (K, C*L) their waves then, in float32 (half the memory; each element within
+    # 2^-24 of itself, so a distance to it is within 2^-24 of the wave's norm of the distance to the wave)
+    inv: list[float]  # t's 1/sigma per channel then
+    norm_t: float  # |t| whitened then
+    bound: list[float]  # per row (-inf: nothing proven, and t's own row)
+    allow: list[float]  # sqrt(up x the pair's noise allowance) then
+    h_hi: list[float]  # the whole allowance at g = 1 + tol
+    tol: list[float]
+    norm_o: list[float]  # |o| whitened then
+    d_max: list[float]  # the largest product of o with a lag window then (its fitted gain is d_max / |o|^2)
+
+
+@dataclass(eq=False)
 class _Template:
     wave: np.ndarray  # (channels * L_up,) µV, aligned
     n: int
@@ -144,6 +166,8 @@ class _Template:
     snippets: deque | None = None
     #: started by a twitch that two known units also explain: it must out-fit them to grow
     from_overlap: bool = False
+    #: by how much the others provably failed to merge into it at its last exact merge check
+    margins: _Margins | None = None
 
 
 class UnitTracker:
@@ -174,6 +198,7 @@ class UnitTracker:
         self._merge_pad = 2 * self.lag_n * self.up
         #: twitches whose lag windows are cut together (bounds memory: 8 ch x 2 kHz is ~0.5 MB each)
         self.batch = 64
+        self._pairs_cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         # effective degrees of freedom of band-limited noise over the snippet
         self.occupied = min(1.0, 2.0 * (band_high_hz or 0.45 * fs) / fs)
         self.n_dof = n_channels * (self.pre_n + self.post_n)
@@ -390,7 +415,8 @@ class UnitTracker:
 
     def _fit(self, ww: np.ndarray, wscale: np.ndarray, templates: list[_Template],
              extra_n: list[float] | None = None, amp_range: tuple[float, float] | None = None,
-             stack: np.ndarray | None = None) -> tuple[list[int], list[float], list[float], list[bool]]:
+             stack: np.ndarray | None = None, keep: list | None = None,
+             ) -> tuple[list[int], list[float], list[float], list[bool]]:
         """For each template, the best lag: (lag, gain, residual/threshold, passes).
 
         The products over lags are one matrix product; the few figures per template are
@@ -400,6 +426,8 @@ class UnitTracker:
         T = (np.stack([t.wave for t in templates]) if stack is None else stack) * wscale  # whitened
         tt_a = np.einsum("ij,ij->i", T, T)
         dots = T @ ww.T  # (K, n_lags)
+        if keep is not None:  # the merge check's margins are worked out from the same products
+            keep += [dots, tt_a]
         explained = np.where(dots > 0, dots * dots / tt_a[:, None], -np.inf)
         lags = explained.argmax(axis=1)
         sel = ww[lags]  # only the chosen lags' energies are needed
@@ -466,27 +494,30 @@ class UnitTracker:
         # pairs of positions on a ~2 kHz grid (the fit is checked exactly afterwards)
         grid = np.arange(0, P, max(1, self.up // 2))
         dg = d[:, grid]  # (K, G)
-        delta = np.abs(grid[None, :] - grid[:, None])
-        far = delta >= self.min_sep
+        # the fit of a pair is symmetric in its two positions (the same operations on the same
+        # numbers), so each pair is fitted once: i < j, at least min_sep apart, in row-major order
+        # (the first best of the full square is the first best of these)
+        G = grid.size
+        i_p, j_p, lag_p = self._overlap_pairs(G, grid)
         spec = np.fft.rfft(Tw.reshape(len(cands), C, L), n=2 * L, axis=2)
         auto = np.fft.irfft((spec * spec.conj()).real, n=2 * L, axis=2).sum(axis=1)  # (K, 2L): r(lag) at lag
-        r = np.where(delta[None] < L, auto[:, np.minimum(delta, L - 1)], 0.0)  # (K, G, G), symmetric in lag
-        t2 = tt[:, None, None]
+        r = np.where(lag_p[None] < L, auto[:, np.minimum(lag_p, L - 1)], 0.0)  # (K, pairs)
+        t2 = tt[:, None]
         det = t2 * t2 - r * r
-        d1, d2 = dg[:, :, None], dg[:, None, :]
+        d1, d2 = dg[:, i_p], dg[:, j_p]
         with np.errstate(divide="ignore", invalid="ignore"):
             g1 = (t2 * d1 - r * d2) / det
             g2 = (t2 * d2 - r * d1) / det
-            ok = far[None] & (g1 >= 0.3) & (g1 <= 3) & (g2 >= 0.3) & (g2 <= 3) & (det > 1e-9 * t2 * t2)
-            expl = np.where(ok, g1 * d1 + g2 * d2, -np.inf).reshape(len(cands), -1)
-        top = expl.max(axis=1)
+            ok = (g1 >= 0.3) & (g1 <= 3) & (g2 >= 0.3) & (g2 <= 3) & (det > 1e-9 * t2 * t2)
+            expl = np.where(ok, g1 * d1 + g2 * d2, -np.inf)
+        top = expl.max(axis=1) if expl.shape[1] else np.full(len(cands), -np.inf)
         for k in np.argsort(-top)[:2]:  # the two units that explain most as a pair of copies
             if not np.isfinite(top[k]):
                 break
-            i1, i2 = np.unravel_index(int(np.argmax(expl[k])), (grid.size, grid.size))
-            p1, p2 = int(grid[i1]), int(grid[i2])
-            ratio = self._overlap_ratio(segw, [(Tw[k], float(g1[k, i1, i2]), p1),
-                                               (Tw[k], float(g2[k, i1, i2]), p2)], cands[k].n)
+            m = int(np.argmax(expl[k]))
+            p1, p2 = int(grid[i_p[m]]), int(grid[j_p[m]])
+            ratio = self._overlap_ratio(segw, [(Tw[k], float(g1[k, m]), p1), (Tw[k], float(g2[k, m]), p2)],
+                                        cands[k].n)
             if best is None or ratio < best[0]:
                 best = (ratio, int(k), p1, int(k), p2)
         if len(cands) > 1:  # two different units: the best one, then the best other in the rest
@@ -512,6 +543,17 @@ class UnitTracker:
             return None
         return cands[best[1]], cands[best[3]], best[0]
 
+    def _overlap_pairs(self, G: int, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Grid index pairs i < j whose positions are at least ``min_sep`` apart (row-major), and
+        their lags (cached per grid size: the grid is the same for every twitch)."""
+        got = self._pairs_cache.get(G)
+        if got is None:
+            i, j = np.triu_indices(G, 1)
+            lag = grid[j] - grid[i]
+            far = lag >= self.min_sep
+            got = self._pairs_cache[G] = (i[far], j[far], lag[far])
+        return got
+
     def _overlap_ratio(self, segw: np.ndarray, parts: list[tuple[np.ndarray, float, int]], n_min: int) -> float:
         """Residual after subtracting the parts, over what noise (and shape tolerance) allows."""
         C, L = self.n_channels, self.L
@@ -533,7 +575,8 @@ class UnitTracker:
         t = self._templates[k]
         t.n += 1
         step = 1.0 / min(t.n, self.cfg.mean_cap)
-        t.wave = t.wave + (aligned - t.wave) * step
+        old = t.wave
+        t.wave = old + (aligned - old) * step
         if self._stack is not None:
             self._stack[k] = t.wave
         t.sigma = t.sigma + (sigma - t.sigma) * step
@@ -617,13 +660,151 @@ class UnitTracker:
         fails[k] = True
         return not bool(fails.all())
 
-    def _merge_into_older(self, k: int) -> None:
-        """After template k changed: if another template now fits it, they are one source."""
-        if len(self._templates) < 2:
-            return
+    #: a margin covers the gain tolerance of the other template down to this fraction of its energy
+    _TT_FRAC = 0.6
+
+    def _merge_margins(self, t: _Template, others: list[_Template], inv: list[float], extra: list[float],
+                       ww: np.ndarray, dots: np.ndarray, tt: np.ndarray) -> None:
+        """Record in ``t.margins``, for each other template o, a lower bound over every lag L and
+        every gain g in [1 - tol, 1 + tol] (tol covers o's gain tolerance with room for o to
+        shrink) of a(L, g) - h(g), a = |w_L - g o| (whitened; w_L the lag window of the
+        zero-padded t), h = sqrt(up A + (s g |o|)^2) (A the pair's noise allowance, s = shape_tol),
+        from the products of the exact check. The exact check passes o only at a lag and a gain
+        (its least-squares gain d / |o|^2) where a <= h (its residual is a^2 / up, its allowance
+        h^2 / up), so only if this bound is <= 0.
+
+        h is convex in g, so on the interval it lies under its chord l(g); a - l is convex in g
+        (a norm of an affine function less a linear one), and with a = sqrt(|o|^2 (g - g0)^2 + r^2)
+        (g0 = d / |o|^2, r the distance from w_L to the line through o) and the chord's slope
+        k |o|, its minimum is at g0 + k r / (sqrt(1 - k^2) |o|) moved into the interval. The
+        minimum of a - l over lags and gains is the bound."""
+        cfg, up = self.cfg, self.up
+        s = cfg.shape_tol
+        e = np.einsum("ij,ij->i", ww, ww)  # (n_lags,) energy of each window
+        norm_t = math.sqrt(float(e.max()))
+        no = np.sqrt(tt)
+        tol = (cfg.amp_tol + cfg.amp_noise_k / np.sqrt(np.maximum(self._TT_FRAC * tt / up, 1e-12))) * (1 + 1e-6) + 1e-9
+        g_lo = np.maximum(1.0 - tol, 0.0)
+        g_hi = 1.0 + tol
+        allow = np.sqrt(float(self.n_dof) * (1.0 + self.spread) * up * np.array(extra))
+        h_lo = np.sqrt(allow * allow + (s * g_lo) ** 2 * tt)
+        h_hi = np.sqrt(allow * allow + (s * g_hi) ** 2 * tt)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            slope = (h_hi - h_lo) / (g_hi - g_lo)  # the chord: h_lo + slope (g - g_lo)
+            k = np.minimum(slope / no, 1.0)[:, None]  # <= s g |o|^2 / (h |o|) <= s
+            g0 = dots / tt[:, None]
+            r = np.sqrt(np.maximum(e[None, :] - dots * g0, 0.0))
+            g = np.where(k < 1.0, g0 + r * k / (np.sqrt(1.0 - k * k) * no[:, None]), g_hi[:, None])
+            g = np.minimum(np.maximum(g, g_lo[:, None]), g_hi[:, None])
+            a = np.sqrt(np.maximum(e[None, :] - 2.0 * g * dots + g * g * tt[:, None], 0.0))
+            bound = (a - (h_lo[:, None] + slope[:, None] * (g - g_lo[:, None]))).min(axis=1)
+        bound_l = bound.tolist()
+        ids = [o.created for o in self._templates]
+        own = ids.index(t.created)
+        bound_l = [b if b > 0.0 and n_o > 0.0 else -math.inf for b, n_o in zip(bound_l, no.tolist())]
+
+        def rows(v: np.ndarray | list[float]) -> list[float]:  # t's own row put in
+            v = v if isinstance(v, list) else v.tolist()
+            return v[:own] + [0.0] + v[own:]
+
+        assert self._stack is not None
+        t.margins = _Margins(ids, {c: i for i, c in enumerate(ids)}, self._stack.astype(np.float32), list(inv), norm_t,
+                             bound_l[:own] + [-math.inf] + bound_l[own:], rows(allow), rows(h_hi), rows(tol),
+                             rows(no), rows(dots.max(axis=1)))
+
+    def _merge_ruled_out(self, k: int, inv: list[float]) -> bool:
+        """Whether the margins recorded at template k's last exact merge check prove that no other
+        template can pass ``_fit`` for it now (then the fit is skipped: its result would be "no
+        merge").
+
+        Say t (template k) and o have moved by m_t and m_o since (whitened as now) and t's
+        whitening has been scaled by rho (per channel, rho_min to rho_max). Then at every lag and
+        gain a is at least rho_min a_then - m_t - g m_o (the lag window is a 1-Lipschitz map of
+        t), and h at most max(rho_max, 1) h_then + s g m_o + the allowance's growth (n only
+        grows, so it shrinks), so a - h is at least rho_min bound - (max(rho_max, 1) - rho_min)
+        h_hi - m_t - (1 + s) g_hi m_o - growth. The recorded gains cover the exact test's while
+        its tolerance, at the least energy o can now have ((rho_min |o|_then - m_o)^2), is within
+        the recorded one."""
+        t = self._templates[k]
+        mg = t.margins
+        if mg is None:
+            return False
+        temps = self._templates
+        ids = [o.created for o in temps]
+        if self._stack is None:
+            self._stack = np.stack([o.wave for o in temps])
+        if ids == mg.ids:
+            rows = None
+            d = self._stack - mg.ref
+        else:
+            got = [mg.pos.get(c) for c in ids]
+            if None in got:
+                return False
+            rows = got
+            d = self._stack - mg.ref[rows]
+        cfg, up = self.cfg, self.up
+        C = self.n_channels
+        if C == 1:
+            i0 = inv[0]
+            r_lo = r_hi = i0 / mg.inv[0]
+            moves = (np.sqrt(np.einsum("ij,ij->i", d, d)) * i0).tolist()
+        else:
+            rho = [a / b for a, b in zip(inv, mg.inv)]
+            r_lo, r_hi = min(rho), max(rho)
+            d3 = d.reshape(len(temps), C, -1)
+            moves = np.sqrt(np.einsum("kcl,kcl->kc", d3, d3) @ (np.asarray(inv) ** 2)).tolist()
+        s = cfg.shape_tol
+        base = float(self.n_dof) * (1.0 + self.spread) * up
+        cap = cfg.mean_cap
+        own = 1.0 / min(t.n, cap)
+        f32 = 6e-8 * r_hi  # the float32 rounding of a stored wave, over its whitened norm then
+        move_t = moves[k] * (1 + 1e-9) + f32 * mg.norm_t
+        r_top = max(r_hi, 1.0) - r_lo
+        r_mid = 0.5 * (r_lo * r_lo + r_hi * r_hi)  # products scale by rho^2: by r_mid, give or take r_err
+        r_err = 0.5 * (r_hi * r_hi - r_lo * r_lo)
+        norm_t = mg.norm_t
+        for i, o in enumerate(temps):
+            if i == k:
+                continue
+            j = i if rows is None else rows[i]
+            norm_o, tol = mg.norm_o[j], mg.tol[j]
+            move_o = moves[i] * (1 + 1e-9) + f32 * norm_o
+            least = r_lo * norm_o - move_o  # |o| now is at least this
+            tol_now = (cfg.amp_tol + cfg.amp_noise_k / math.sqrt(max(least * least / up, 1e-12))) * (1 + 1e-6) \
+                + 1e-9 if least > 0.0 else math.inf  # at least the exact test's tolerance
+            # the residual: too large at every lag and admissible gain
+            g_hi = 1.0 + tol
+            bound = mg.bound[j]
+            if bound > 0.0 and tol_now <= tol:
+                growth = max(math.sqrt(base * (1.0 / min(o.n, cap) + own)) - mg.allow[j], 0.0)
+                slack = 1e-6 * (r_hi * (norm_t + g_hi * norm_o) + mg.h_hi[j] + move_t + move_o) + 1e-9
+                if r_lo * bound - r_top * mg.h_hi[j] - growth - move_t - g_hi * (1.0 + s) * move_o > slack:
+                    continue
+            # or the gain, d_max / |o|^2: d_max has moved by at most r_err |t||o| + rho_max (|t| m_o + |o| m_t)
+            # + m_t m_o (a product of two vectors that each moved), |o| by at most m_o
+            spread = r_err * norm_t * norm_o + r_hi * (norm_t * move_o + norm_o * move_t) + move_t * move_o \
+                + 1e-9 * (norm_t + move_t) * (norm_o + move_o)
+            d_hi = r_mid * mg.d_max[j] + spread
+            if d_hi <= 0.0:  # no positive product: nothing fits
+                continue
+            if least <= 0.0:
+                return False
+            if d_hi / (least * least) < (1.0 - tol_now) * (1 - 1e-9):
+                continue
+            most = r_hi * norm_o + move_o
+            if (r_mid * mg.d_max[j] - spread) / (most * most) > (1.0 + tol_now) * (1 + 1e-9):
+                continue
+            return False
+        return True
+
+    def _merge_fit(self, k: int) -> tuple[list[_Template], list[float], list[bool]] | None:
+        """The exact merge check of template k against the others (in order): their ratios and
+        whether they pass (None when ``_may_merge`` rules every one out). Records the margins."""
         t = self._templates[k]
         others = self._templates[:k] + self._templates[k + 1:]
-        stack = self._stack if self._stack is not None else np.stack([o.wave for o in self._templates])
+        if self._stack is None:
+            self._stack = np.stack([o.wave for o in self._templates])
+        stack = self._stack
         # the members' noise; centroids of noisy twitches wander, so search twice the lags.
         # The zero-padded template is whitened before its windows are cut: the same products.
         inv = 1.0 / t.sigma
@@ -632,12 +813,27 @@ class UnitTracker:
         own = 1.0 / min(t.n, cap)
         extra = [1.0 / min(o.n, cap) + own for o in others]
         if not self._may_merge(stack, k, inv, extra):
-            return
+            return None
         segw = np.zeros((C, L + 2 * pad))
         segw[:, pad: pad + L] = t.wave.reshape(C, L) * inv[:, None]
         ww = self._lag_windows(segw, 0, 2 * pad + 1)
+        keep: list = []
         _, _, ratio, passes = self._fit(ww, np.repeat(inv, L), others, extra_n=extra,
-                                        stack=np.concatenate([stack[:k], stack[k + 1:]]))
+                                        stack=np.concatenate([stack[:k], stack[k + 1:]]), keep=keep)
+        self._merge_margins(t, others, inv.tolist(), extra, ww, *keep)
+        return others, ratio, passes
+
+    def _merge_into_older(self, k: int) -> None:
+        """After template k changed: if another template now fits it, they are one source."""
+        if len(self._templates) < 2:
+            return
+        t = self._templates[k]
+        if self._merge_ruled_out(k, (1.0 / t.sigma).tolist()):  # the fit below would find none
+            return
+        fit = self._merge_fit(k)
+        if fit is None:
+            return
+        others, ratio, passes = fit
         j = self._first_best(ratio, passes)
         if j is None:
             return

@@ -257,3 +257,26 @@ def test_potentials_on_a_coarsely_quantised_trace_are_not_clipping_but_a_rail_is
     assert len(clipped) >= 3
     tw = np.array([e.onset_s for e in res.events if e.kind == "twitch"])
     assert sum(bool(np.min(np.abs(tw - t)) < 0.03) for t in onsets) == len(onsets)
+
+
+def test_make_event_is_the_dataclass_record():
+    from myotwitch.dsp.events import Event, make_event
+
+    kw = dict(onset_s=1.5, offset_s=1.52, duration_ms=20.0, peak_to_peak_uv=80.0, snr_db=12.0, channel=1,
+              kind="twitch", reason=None, onset_sample=1500, offset_sample=1520)
+    a, b = Event(**kw), make_event(**kw)
+    assert a == b and hash(a) == hash(b) and list(vars(a).items()) == list(vars(b).items())
+    assert make_event(**kw, unit="U2") == Event(**kw, unit="U2")
+
+
+def test_new_burst_is_the_dataclass_record():
+    import numpy as np
+
+    from myotwitch.dsp.bursts import Burst, _new_burst
+
+    kw = dict(channel=0, start=10, end=30, n_bursts=1, peak_to_peak_uv=50.0, peak_env_uv=20.0, floor_uv=3.0,
+              lf_ptp_uv=1.0, clipped=False, cut=None, spike_ratio=0.2, snippet=np.ones(5), shape_only=True)
+    a, b = Burst(**kw), _new_burst(**kw)
+    assert a == b and list(vars(a)) == list(vars(b)) and b.snippet is kw["snippet"]
+    kw.pop("spike_ratio"), kw.pop("snippet"), kw.pop("shape_only")
+    assert Burst(**kw) == _new_burst(**kw) and _new_burst(**kw).snippet is None
