@@ -578,3 +578,42 @@ def test_small_potentials_on_a_slightly_raised_background_are_voluntary_but_clea
     assert [r[0][1:] for r in on] == [r[0][1:] for r in off]  # large ones, small ones at rest, the run after
     reasons = {e.reason for _, events in on for e in events if e.kind == "contraction"}
     assert any("low-level voluntary activity" in (why or "") for why in reasons)
+
+
+def test_a_unit_whose_waveform_drifts_is_one_train_from_its_first_firing():
+    """A unit recruited at 10 Hz whose potential turns a little from firing to firing (a bi- to
+    a triphasic wave, 42 degrees a firing: each firing like its neighbours, the first already
+    unlike the third): more of its first firings are voluntary (the rest fall to noise, which
+    can leave a first firing unlike its neighbour too). Runs of different twitches at the same
+    rate stay what they were."""
+    def run(cfg, seed):
+        rng = np.random.default_rng(seed)
+        fs, noise = 1000.0, 3.0
+        x = rng.standard_normal(int(60 * fs)) * noise
+        t = np.arange(-12, 13) / fs
+        bi, tri = hermite_rodriguez(t, 0.002, 1), hermite_rodriguez(t, 0.002, 2)
+        bi, tri = bi / np.linalg.norm(bi), tri / np.linalg.norm(tri)
+        firsts = []
+        for t0 in (4.0, 14.0, 24.0, 34.0):
+            firsts.append(t0)
+            for k in range(10):
+                angle = np.radians(42.0) * k
+                w = np.cos(angle) * bi + np.sin(angle) * tri
+                w = w / np.ptp(w) * 10 * noise
+                i = int((t0 + 0.1 * k + rng.normal(0, 0.004)) * fs)
+                x[i:i + w.size] += w
+        run_onsets = []
+        for t0 in (48.0, 54.0):  # fasciculations: different shapes at the same intervals
+            for k in range(5):
+                w = hr_muap(rng.uniform(5, 25), fs, rng) * 14 * noise
+                i = int((t0 + 0.1 * k) * fs)
+                x[i:i + w.size] += w
+                run_onsets.append(t0 + 0.1 * k)
+        events = detect(x, fs, cfg).events
+        return _found(events, firsts), _found(events, run_onsets)
+
+    on = [run(ENERGY, seed) for seed in range(12)]
+    off = [run(ENERGY.replace(train_drift=False), seed) for seed in range(12)]
+    assert sum(r[0] for r in off) >= 10  # of 48: without the link many first firings are "twitches"
+    assert sum(r[0] for r in on) <= 0.7 * sum(r[0] for r in off)
+    assert [r[1] for r in on] == [r[1] for r in off]  # the runs of different twitches: unchanged
