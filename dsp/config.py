@@ -106,13 +106,6 @@ class DetectorConfig:
     #: ``pair_min_corr``): different twitches of a fasciculation run, bi- or triphasic waves of
     #: similar length, correlate 0.9-0.97 and were taken for one unit's train. 0 turns it off.
     train_corr_noise: float = 60.0
-    #: ... and a unit's waveform drifts a little from firing to firing (and a firing that
-    #: overlaps another unit's is a little off): a potential like one that is like the candidate
-    #: (one link, within the decision's look-ahead) counts as the same unit's too. The first
-    #: firing of a recruited unit was often just under the likeness asked of the third one and
-    #: stayed a "twitch" while the rest of its train was voluntary. Held out: false twitches in
-    #: tonic activity fell by a tenth to a quarter, recall unchanged.
-    train_drift: bool = True
     #: a potential whose own waveform (a matched filter on the band-passed signal) comes back
     #: at least ``train_min_potentials`` times in a regular voluntary rhythm, from
     #: ``recurrence_lookback_s`` before it to one slowest interval after it, with correlation

@@ -86,7 +86,7 @@ class Pipeline:
                                   stride_period_s=cfg.stride_period_s, stride_regularity=cfg.stride_regularity,
                                   pair_ratio=cfg.pair_similarity, pair_corr=cfg.pair_min_corr,
                                   size_noise=cfg.train_size_noise, size_least=cfg.train_size_least,
-                                  corr_noise=cfg.train_corr_noise, drift=cfg.train_drift,
+                                  corr_noise=cfg.train_corr_noise,
                                   recur_corr=cfg.recurrence_min_corr, recur_s=cfg.recurrence_lookback_s,
                                   recur_max_snr=cfg.recurrence_max_snr,
                                   cluster_min=cfg.cluster_context_min, cluster_ratio=cfg.cluster_context_ratio,

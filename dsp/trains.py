@@ -154,7 +154,7 @@ class TrainStage:
                  bout_gap_s: float = 0.3, stride_bouts: int = 0, stride_potentials: int = 2,
                  stride_period_s: tuple[float, float] = (0.7, 1.6), stride_regularity: float = 1.25,
                  after_s: float | None = None, size_noise: float = 0.0,
-                 corr_noise: float = 0.0, drift: bool = False,
+                 corr_noise: float = 0.0,
                  size_least: float = 1.0, recur_corr: float = 0.0, recur_s: float = 0.6,
                  recur_max_snr: float = math.inf, cluster_min: int = 0, cluster_ratio: float = 2.0,
                  isolation_s: float = 0.0, isolation_snr: float = 12.0) -> None:
@@ -166,7 +166,6 @@ class TrainStage:
         #: sizes must also agree as closely as the noise allows (``same_size``)
         self.size_noise, self.size_least = size_noise, size_least
         self.corr_noise = corr_noise  # ... and shapes as close as noise allows (``_corr_needed``)
-        self.drift = drift  # ... or like a potential that is like it (``_similar_on``)
         self.memory = int(2 * self.isi_max * (min_len + 1))  # a chain may skip a firing
         #: a potential found by its shape alone must have nothing else this long before it
         self.isolation_n = min(int(round(isolation_s * fs)), self.memory)
@@ -507,8 +506,6 @@ class TrainStage:
             pot.need, pot.seen = need, self._inserted[c]
             return None  # a potential that would change the answer may still come
         sim = [p for p in sim if p.onset <= horizon]
-        if self.drift and len(sim) >= 2:
-            sim = self._similar_on(sim, near, pot, horizon)
         times = sorted({p.onset for p in sim})
         k = times.index(pot.onset)
         span = regular_chain(times, k, self.isi_min, self.isi_max, self.regularity, self.min_len)
@@ -526,24 +523,6 @@ class TrainStage:
             self._spans[c].append((pot.onset, pot.onset))
             return "a voluntary motor unit firing on (its last firings were too small to see)"
         return self._context(c, pot)
-
-    def _similar_on(self, sim: list[_Potential], near: list[_Potential], pot: _Potential,
-                    horizon: int) -> list[_Potential]:
-        """``sim`` and the potentials up to ``horizon`` like one of its members other than
-        ``pot`` (a unit's waveform drifts: its first firing may be like the second but less like
-        the third)."""
-        members = [p for p in sim if p is not pot]
-        have = {id(p) for p in sim}
-        rest = [p for p in near if id(p) not in have and p.onset <= horizon]
-        out = list(sim)
-        for p in rest:
-            cands = [m for m in members if self._same_size(m, p, self.size_ratio)]
-            if not cands:
-                continue
-            cs = best_correlations([m.snippet for m in cands], p.snippet)
-            if any(cc >= self._corr_needed(m, p, self.min_corr) for m, cc in zip(cands, cs)):
-                out.append(p)
-        return out
 
     def _corr_needed(self, a: _Potential, b: _Potential, least: float) -> float:
         """The correlation two potentials need to count as one unit's firings: what noise alone
