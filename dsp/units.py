@@ -733,14 +733,16 @@ class UnitTracker:
         ids = [o.created for o in temps]
         if self._stack is None:
             self._stack = np.stack([o.wave for o in temps])
+        rows: list[int] | None = None
         if ids == mg.ids:
-            rows = None
             d = self._stack - mg.ref
         else:
-            got = [mg.pos.get(c) for c in ids]
-            if None in got:
-                return False
-            rows = got
+            rows = []
+            for c in ids:
+                at = mg.pos.get(c)
+                if at is None:  # a template made since the margins were recorded: no margin
+                    return False
+                rows.append(at)
             d = self._stack - mg.ref[rows]
         cfg, up = self.cfg, self.up
         C = self.n_channels
