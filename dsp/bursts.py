@@ -11,9 +11,11 @@ property of the data, not of the chunking, which makes the output chunk-size inv
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 import numpy as np
+
+from myotwitch.dsp.records import frozen_builder
 
 # rows of the per-channel carry buffer
 Y, ENV, LF, RAW, FLOOR, STAT = range(6)
@@ -45,17 +47,8 @@ class Burst:
     shape_only: bool = False
 
 
-_BURST_DEFAULTS = {f.name: f.default for f in fields(Burst)}  # every field (the required ones: MISSING)
-
-
-def _new_burst(**values: object) -> Burst:
-    """``Burst(**values)`` without the frozen ``__init__``'s per-field ``object.__setattr__``
-    (one per burst; the same record, its fields set in declaration order)."""
-    out = object.__new__(Burst)
-    d = out.__dict__
-    d.update(_BURST_DEFAULTS)
-    d.update(values)
-    return out
+#: ``Burst(**values)`` for the hot path (one per burst finalised)
+_new_burst = frozen_builder(Burst)
 
 
 @dataclass

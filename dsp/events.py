@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
+
+from myotwitch.dsp.records import frozen_builder
 
 KINDS = ("twitch", "contraction", "artifact")
 
@@ -47,18 +49,8 @@ class Event:
         return cls(**kw)
 
 
-_DEFAULTS = {f.name: f.default for f in fields(Event)}  # every field (the required ones: MISSING)
-
-
-def make_event(**values: object) -> Event:
-    """``Event(**values)`` for the hot path (one per burst): the same record, its fields set in
-    declaration order without the frozen ``__init__``'s per-field ``object.__setattr__`` (about
-    a third of the cost). ``values`` must give every field without a default."""
-    out = object.__new__(Event)
-    d = out.__dict__
-    d.update(_DEFAULTS)
-    d.update(values)
-    return out
+#: ``Event(**values)`` for the hot path (one per burst): the same record, about a third the cost
+make_event = frozen_builder(Event)
 
 
 def evolve(e: Event, **changes: object) -> Event:

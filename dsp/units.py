@@ -575,8 +575,7 @@ class UnitTracker:
         t = self._templates[k]
         t.n += 1
         step = 1.0 / min(t.n, self.cfg.mean_cap)
-        old = t.wave
-        t.wave = old + (aligned - old) * step
+        t.wave = t.wave + (aligned - t.wave) * step
         if self._stack is not None:
             self._stack[k] = t.wave
         t.sigma = t.sigma + (sigma - t.sigma) * step
@@ -663,7 +662,7 @@ class UnitTracker:
     #: a margin covers the gain tolerance of the other template down to this fraction of its energy
     _TT_FRAC = 0.6
 
-    def _merge_margins(self, t: _Template, others: list[_Template], inv: list[float], extra: list[float],
+    def _merge_margins(self, t: _Template, inv: list[float], extra: list[float],
                        ww: np.ndarray, dots: np.ndarray, tt: np.ndarray) -> None:
         """Record in ``t.margins``, for each other template o, a lower bound over every lag L and
         every gain g in [1 - tol, 1 + tol] (tol covers o's gain tolerance with room for o to
@@ -822,7 +821,7 @@ class UnitTracker:
         keep: list = []
         _, _, ratio, passes = self._fit(ww, np.repeat(inv, L), others, extra_n=extra,
                                         stack=np.concatenate([stack[:k], stack[k + 1:]]), keep=keep)
-        self._merge_margins(t, others, inv.tolist(), extra, ww, *keep)
+        self._merge_margins(t, inv.tolist(), extra, ww, *keep)
         return others, ratio, passes
 
     def _merge_into_older(self, k: int) -> None:
