@@ -31,7 +31,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import machine, write_section  # noqa: E402
-from myotwitch.dsp import Pipeline, detect  # noqa: E402
+from myotwitch.dsp import Pipeline, detect, kernels  # noqa: E402
 from myotwitch.dsp.config import DetectorConfig  # noqa: E402
 from myotwitch.dsp.synth import case_spec, synthesize  # noqa: E402
 
@@ -119,6 +119,11 @@ print(n, events, peak)
 """
 
 
+def _numba_version() -> str:
+    import numba
+    return str(numba.__version__)
+
+
 def load_table(seconds: float, repeats: int, config: DetectorConfig) -> tuple[list[str], dict]:
     rows = ["| channels | twitches / h / channel | events found | detect() | x real time | floor (x real time) "
             "| detect / floor |", "|---|---|---|---|---|---|---|"]
@@ -162,6 +167,22 @@ def main() -> None:
     t_s8 = min(stream(load8, fs2, config=cfg) for _ in range(repeats))
     hours = 1.0 if args.quick else 4.0
     first, last, total, n_sess = session_growth(hours, cfg)
+    # the same hours through the pure numpy/scipy path, when the table above ran compiled kernels:
+    # both paths timed in turn here, so the ratio is not skewed by load that changed since
+    compiled = kernels.front_end() is not None
+    pure_rows = []
+    if compiled:
+        for per_hour in (0, 1800):
+            x = twitching(1000.0, seconds, per_hour, 1)
+            best = {True: np.inf, False: np.inf}
+            for _ in range(repeats):
+                for on in (True, False):
+                    kernels.enabled = on
+                    best[on] = min(best[on], best_of(lambda x=x: detect(x, 1000.0, cfg), 1))
+            kernels.enabled = True
+            pure_rows.append(f"| 1 ch, {per_hour:,} twitches/h: compiled kernels against the pure numpy/scipy "
+                             f"path (`MYOTWITCH_PURE=1`), timed in turn | {seconds / best[True]:,.0f}x against "
+                             f"{seconds / best[False]:,.0f}x real time (**{best[False] / best[True]:.2f}x**) | - |")
 
     # latency: from the end of a twitch to the end of the 50 ms block that reports it
     lat_x, _ = synthesize(case_spec("clean_rest", 1000.0, 600.0, seed=7).with_(twitch_rate=20.0))
@@ -187,11 +208,14 @@ def main() -> None:
         f"{np.median(delays_ms):.0f} ms, **max {delays_ms.max():.0f} ms** | <= 300 ms |",
         f"| 24 h x 1 kHz in 60 s chunks ({int(n) / 1000 / 3600:.0f} h, {n_events} events) | peak RSS "
         f"**{float(rss):.0f} MB** | < 500 MB |",
+        *pure_rows,
     ]
     head = (f"Detector `{args.detector}`. One core ({machine()}), best of {repeats}; {seconds / 3600:g} h per case at 1 kHz. Load: 5 µV RMS "
             "noise with a 300 µV biphasic twitch at a fixed interval per channel. Floor: one 4th-order (2 x 2 poles) "
             "20-450 Hz Butterworth `sosfilt` over the same float64 array, timed in the same run. "
-            "Targets (1 ch): >= 20,000x real time and <= 7.5x the floor at 1,800/h; >= 10,000x at 7,200/h.")
+            "Targets (1 ch): >= 20,000x real time and <= 7.5x the floor at 1,800/h; >= 10,000x at 7,200/h. "
+            + (f"Compiled kernels (`myotwitch[fast]`, numba {_numba_version()}, dsp/kernels.py) on; the pure path "
+               "is in the last rows." if compiled else "Pure numpy/scipy path (no compiled kernels installed)."))
     body = head + "\n\n" + "\n".join(rows) + "\n\n" + "\n".join(summary)
     print(body)
     if not args.quick and args.detector == DetectorConfig().detector:

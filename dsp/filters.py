@@ -7,6 +7,8 @@ from functools import lru_cache
 import numpy as np
 from scipy import signal
 
+from myotwitch.dsp import kernels
+
 try:  # the compiled kernel behind scipy.signal.sosfilt; its wrapper costs ~70 µs per call,
     # which dominates 50 ms live blocks. Checked against the public sosfilt in the tests. Its
     # float64 specialisation spares the fused-type dispatch (~0.2 µs a call).
@@ -44,6 +46,26 @@ class StreamingSOS:
         y, zf = signal.sosfilt(self.sos, x, axis=-1, zi=np.moveaxis(self.zi, 0, 1))
         self.zi = np.ascontiguousarray(np.moveaxis(zf, 1, 0))
         return y
+
+
+def front_end(band: StreamingSOS, env: StreamingSOS, lf: StreamingSOS,
+              x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The detector's first stage on a ``(channels, n)`` block: the band-passed signal ``y``,
+    its square, the envelope (``env`` over the square, floored at 0 and rooted) and the
+    low-frequency band of the input (``lf`` over ``x``). With a compiled kernel
+    (``dsp.kernels``) this is one pass with the same arithmetic, once every state is set."""
+    kernel = kernels.front_end()
+    if kernel is None or band.zi is None or env.zi is None or lf.zi is None or x.shape[-1] == 0:
+        y = band.process(x)
+        y2 = y * y
+        e = env.process(y2)  # a fresh array: floored and rooted in place
+        np.maximum(e, 0.0, out=e)
+        np.sqrt(e, out=e)
+        return y, y2, e, lf.process(x)
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    y, y2, e, low = (np.empty_like(x) for _ in range(4))
+    kernel(band.sos, env.sos, lf.sos, x, band.zi, env.zi, lf.zi, y, y2, e, low)
+    return y, y2, e, low
 
 
 # Designs are cached: a pipeline needs several, and designing them cost more than detecting

@@ -19,7 +19,7 @@ from myotwitch.dsp.config import DetectorConfig
 from myotwitch.dsp.energy import MultiScaleEnergy, TailWeight, floor_bias, threshold_table, window_samples
 from myotwitch.dsp.episodes import EpisodeGrouper
 from myotwitch.dsp.events import Episode, Event, Gap
-from myotwitch.dsp.filters import StreamingSOS, bandpass_sos, lowpass_sos
+from myotwitch.dsp.filters import StreamingSOS, bandpass_sos, front_end, lowpass_sos
 from myotwitch.dsp.glitch import MIN_FS as IMPULSE_MIN_FS
 from myotwitch.dsp.glitch import ImpulseFit
 from myotwitch.dsp.mains import MainsCanceller, MainsEstimate, estimate_mains
@@ -268,12 +268,7 @@ class Pipeline:
             self._settle_left = self._settle_n
         self._account(x, sums)
         clean = self._mains.process(x) if self._mains is not None else x
-        y = self._band.process(clean)  # type: ignore[union-attr]
-        y2 = y * y
-        env = self._env.process(y2)  # a fresh array: rectified and rooted in place
-        np.maximum(env, 0.0, out=env)
-        np.sqrt(env, out=env)
-        lf = self._lf.process(clean)
+        y, y2, env, lf = front_end(self._band, self._env, self._lf, clean)  # type: ignore[arg-type]
         floor = self._noise.process(y2)
         self.units.push(y, self.samples_seen)
         if self._settle_left:

@@ -1,0 +1,93 @@
+"""The optional compiled kernels (dsp/kernels.py, numba) give the pure path's numbers, bit for bit."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from myotwitch.dsp import detect, kernels
+from myotwitch.dsp.filters import StreamingSOS, bandpass_sos, front_end, lowpass_sos
+from myotwitch.dsp.synth import case_spec, hard_case, synthesize
+
+pytest.importorskip("numba")
+
+
+def _bits(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.float64).view(np.uint64)
+
+
+def _stages(fs: float, channels: int, band_order: int) -> tuple[StreamingSOS, StreamingSOS, StreamingSOS]:
+    return (StreamingSOS(bandpass_sos(20, min(450, 0.45 * fs), fs, band_order), channels),
+            StreamingSOS(lowpass_sos(100, fs, 1), channels),
+            StreamingSOS(bandpass_sos(1, 8, fs, 1), channels))
+
+
+def _run(monkeypatch, compiled: bool, x: np.ndarray, cuts: np.ndarray, fs: float, band_order: int):
+    monkeypatch.setattr(kernels, "enabled", compiled)
+    stages = _stages(fs, x.shape[0], band_order)
+    parts = [front_end(*stages, part) for part in np.split(x, cuts, axis=1)]
+    outs = [np.concatenate([p[i] for p in parts], axis=1) for i in range(4)]
+    return outs, [s.zi for s in stages]
+
+
+@pytest.mark.parametrize("fs,band_order", [(500.0, 2), (1000.0, 2), (2000.0, 3)])
+def test_front_end_kernel_gives_the_pure_paths_bits(monkeypatch, fs, band_order):
+    rng = np.random.default_rng(int(fs) + band_order)
+    n = 20_000
+    x = rng.standard_normal((3, n)) * np.array([[2.0], [40.0], [1e-3]]) + 30.0
+    x[1, 5000:5050] = 3e5  # a rail-to-rail swing
+    x[2, 9000:9100] = 0.0  # an exactly flat stretch (envelope at zero, signed zeros)
+    x[0, 12000:12400] = -0.0
+    cuts = np.sort(rng.choice(np.arange(1, n), 30, replace=False))
+    want, want_zi = _run(monkeypatch, False, x, cuts, fs, band_order)
+    got, got_zi = _run(monkeypatch, True, x, cuts, fs, band_order)
+    assert kernels.front_end() is not None  # the compiled path did run
+    for name, a, b in zip(("band", "square", "envelope", "low band"), want, got):
+        assert np.array_equal(_bits(a), _bits(b)), f"{name} differs"
+    for a, b in zip(want_zi, got_zi):
+        assert np.array_equal(_bits(a), _bits(b))
+    # and the pure path is still scipy's band-pass (the kernel is not checked against itself)
+    ref = StreamingSOS(bandpass_sos(20, min(450, 0.45 * fs), fs, band_order), 3).process(x)
+    assert np.array_equal(_bits(want[0]), _bits(ref))
+
+
+def _events(monkeypatch, compiled: bool, x: np.ndarray, fs: float) -> list[str]:
+    monkeypatch.setattr(kernels, "enabled", compiled)
+    return [repr(e) for e in detect(x, fs).events]  # every field; float reprs round-trip exactly
+
+
+def test_detection_is_identical_with_and_without_the_kernels(monkeypatch):
+    spec = case_spec("high_rate", 1000.0, 60.0, seed=3, n_channels=2)
+    x, _ = synthesize(spec)
+    hard, _ = hard_case("near_contraction", 2000.0, 60.0, seed=5)
+    for sig, fs in ((x, 1000.0), (hard, 2000.0)):
+        pure = _events(monkeypatch, False, sig, fs)
+        assert sum(" kind='twitch'" in e for e in pure) > 10
+        assert _events(monkeypatch, True, sig, fs) == pure
+
+
+def test_myotwitch_pure_turns_the_kernels_off():
+    code = "from myotwitch.dsp import kernels; print(kernels.front_end() is None)"
+    env = dict(os.environ, MYOTWITCH_PURE="1")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"
+
+
+def test_a_negative_envelope_state_is_floored_as_the_pure_path_floors_it(monkeypatch):
+    # a low-pass of a square stays >= 0 but for rounding; a state pushed below zero shows
+    # that both paths floor the envelope at 0 (and keep NaN) the same way
+    x = np.zeros((2, 400))
+    x[1, 200:] = np.nan
+    got = []
+    for compiled in (False, True):
+        monkeypatch.setattr(kernels, "enabled", compiled)
+        stages = _stages(1000.0, 2, 2)
+        front_end(*stages, np.ones((2, 50)))
+        stages[1].zi[:] = -3.0
+        got.append(front_end(*stages, x))
+    assert (got[0][2][:, :5] == 0.0).all()  # floored (the band-pass then rings the step out)
+    assert np.isnan(got[0][2][1, 200:]).all()
+    for a, b in zip(*got):
+        assert np.array_equal(_bits(a), _bits(b))
