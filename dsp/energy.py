@@ -39,6 +39,8 @@ from collections.abc import Callable
 import numpy as np
 from scipy import signal, stats
 
+from myotwitch.dsp import kernels
+
 #: energy quantum for the exact integer running sums (µV²); far below any noise floor
 _QUANTUM = 1e-3
 #: blocks up to this many samples compute all windows at once (live sizes; bounded memory)
@@ -345,6 +347,7 @@ class MultiScaleEnergy:
         self.back = max(windows) - self.lead  # samples of history each centred window may need
         # 1 / (w * threshold) per kurtosis row and window: the scale applied to each window's sum
         self._scale = _QUANTUM / (np.asarray(windows, dtype=np.float64)[None, :] * self.thresholds)
+        self._windows = np.array(windows, dtype=np.int64)  # (for the compiled statistic)
         self._bounds_cache: dict[tuple[int, int, int], np.ndarray] = {}
         self._scale_cache: dict[tuple[int, ...], np.ndarray] = {}
         self._gate_cache: dict[tuple[int, ...], float] = {}
@@ -472,6 +475,16 @@ class MultiScaleEnergy:
             runs = self.tail.grid_runs(self._emitted, m) if self.tail is not None else None
             in_force = (0,) if runs is None else runs[0]
             rows_at = self._rows_at(None) if runs is None else self._rows_at(*runs)
+            kernel = kernels.window_stat() if m else None
+            if kernel is not None:  # the same numbers in one pass (dsp/kernels.py)
+                stat, f2 = np.empty((self.n_channels, m)), np.empty((self.n_channels, m))
+                if runs is None:
+                    scale3 = np.repeat(self._scale[:1][None], self.n_channels, axis=0)
+                    run_len = np.array([m], dtype=np.int64)
+                else:
+                    scale3, run_len = self._scale[runs[0]], np.asarray(runs[1], dtype=np.int64)
+                kernel(c, h, m, self._windows, scale3, run_len, np.ascontiguousarray(fl), stat, f2)
+                return self._finish(stat, f2, q, ys, fl, h, m, final, rows_at, in_force)
             # one kurtosis row per channel throughout (nearly always): a column of scales
             steady = runs is None or bool((runs[0] == runs[0][:, :1]).all())
             stat = np.empty((self.n_channels, m))
@@ -501,6 +514,12 @@ class MultiScaleEnergy:
             with np.errstate(invalid="ignore", divide="ignore"):
                 stat /= f2
             stat[~(f > 0)] = 0.0  # floor not known yet (settling) or a digitally flat trace
+        return self._finish(stat, f2, q, ys, fl, h, m, final, rows_at, in_force)
+
+    def _finish(self, stat: np.ndarray, f2: np.ndarray, q: np.ndarray, ys: np.ndarray | None, fl: np.ndarray,
+                h: int, m: int, final: bool, rows_at: Callable[[np.ndarray, np.ndarray], np.ndarray | None],
+                in_force: tuple[int, ...] | np.ndarray) -> np.ndarray:
+        """The matched bank's lift, then what the next block keeps."""
         if ys is not None and m:
             self.matched.raise_stat(stat, ys, h, rows_at, f2, self._lowest_gate(in_force))
         # keep: the last `back` emitted samples' energies as history, and everything not emitted

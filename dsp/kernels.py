@@ -17,7 +17,7 @@ from typing import Any
 #: set to False (or MYOTWITCH_PURE=1) to run the pure numpy/scipy path
 enabled = os.environ.get("MYOTWITCH_PURE", "") in ("", "0")
 
-_front_end: Callable[..., None] | None = None
+_compiled: dict[str, Callable[..., None]] = {}
 _tried = False
 
 
@@ -56,9 +56,34 @@ def _front_end_py(band: Any, env: Any, lf: Any, x: Any, zb: Any, ze: Any, zl: An
             low[c, n] = v
 
 
-def front_end() -> Callable[..., None] | None:
-    """The compiled front end (``_front_end_py``'s signature), or None: no numba, or disabled."""
-    global _front_end, _tried
+def _window_stat_py(c: Any, h: int, m: int, windows: Any, scale: Any, run_len: Any, f: Any,
+                    stat: Any, f2: Any) -> None:  # pragma: no cover - compiled
+    """``energy.MultiScaleEnergy``'s statistic for ``m`` samples after ``h`` of history: per
+    sample the largest window sum (``c``: the channels' cumulative quantised energies, windows
+    reaching before the segment start see silence) times its scale (``scale[ch, run, window]``,
+    each run holding ``run_len`` samples), over the floor squared (``f``; 0 where the floor is
+    not positive). ``f2`` receives the floor squared."""
+    for ch in range(c.shape[0]):
+        i = 0
+        for r in range(run_len.shape[0]):
+            for _ in range(run_len[r]):
+                best = 0.0
+                for j in range(windows.shape[0]):
+                    w = windows[j]
+                    a = h - w // 2 + i
+                    d = c[ch, a + w] - c[ch, a if a > 0 else 0]
+                    v = float(d) * scale[ch, r, j]
+                    if j == 0 or v > best:  # every product >= +0.0: as np.maximum
+                        best = v
+                fl = f[ch, i]
+                q = fl * fl
+                f2[ch, i] = q
+                stat[ch, i] = best / q if fl > 0.0 else 0.0
+                i += 1
+
+
+def _compile(name: str) -> Callable[..., None] | None:
+    global _tried
     if not enabled:
         return None
     if not _tried:
@@ -67,5 +92,18 @@ def front_end() -> Callable[..., None] | None:
             import numba
         except ImportError:
             return None
-        _front_end = numba.njit(cache=True, nogil=True)(_front_end_py)
-    return _front_end
+        jit = numba.njit(cache=True, nogil=True)
+        # numpy's error model: x / 0.0 gives inf or NaN, as numpy does, instead of raising
+        _compiled.update(front_end=jit(_front_end_py),
+                         window_stat=numba.njit(cache=True, nogil=True, error_model="numpy")(_window_stat_py))
+    return _compiled.get(name)
+
+
+def front_end() -> Callable[..., None] | None:
+    """The compiled front end (``_front_end_py``'s signature), or None: no numba, or disabled."""
+    return _compile("front_end")
+
+
+def window_stat() -> Callable[..., None] | None:
+    """The compiled window statistic (``_window_stat_py``'s signature), or None."""
+    return _compile("window_stat")

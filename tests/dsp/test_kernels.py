@@ -91,3 +91,32 @@ def test_a_negative_envelope_state_is_floored_as_the_pure_path_floors_it(monkeyp
     assert np.isnan(got[0][2][1, 200:]).all()
     for a, b in zip(*got):
         assert np.array_equal(_bits(a), _bits(b))
+
+
+@pytest.mark.parametrize("fs", [500.0, 2000.0])
+def test_window_statistic_kernel_gives_the_pure_paths_bits(monkeypatch, fs):
+    from myotwitch.dsp.energy import MultiScaleEnergy, TailWeight, threshold_table, window_samples
+
+    rng = np.random.default_rng(int(fs))
+    n, ch = int(60 * fs), 2
+    band = bandpass_sos(20, min(450, 0.45 * fs), fs, 2)
+    noise_n = int(0.1 * fs)
+    windows = window_samples(fs, (7.0, 14.0, 25.0))
+    table = threshold_table(band, windows, 5.8, fs, noise_n, 25.0)
+    y = rng.standard_normal((ch, n)) * 4.0
+    y[0, n // 3: n // 2] = rng.laplace(0, 6.0, n // 2 - n // 3)  # heavy tails: the kurtosis row moves
+    y[1, 1000:1040] += 300.0  # a burst
+    floor = np.full((ch, n), 4.0)
+    floor[:, : noise_n * 3] = np.nan  # a settling floor
+    floor[1, n // 4: n // 4 + 500] = 0.0  # a digitally flat stretch
+    cuts = [n // 3 + 17, 2 * n // 3 + 5]  # blocks over 8,192 samples: the offline path
+    stats = []
+    for compiled in (False, True):
+        monkeypatch.setattr(kernels, "enabled", compiled)
+        en = MultiScaleEnergy(ch, windows, table, TailWeight(ch, noise_n, 60))
+        parts = [en.process(p * p, f) for p, f in zip(np.split(y, cuts, axis=1), np.split(floor, cuts, axis=1))]
+        stats.append(np.concatenate(parts + [en.drain()], axis=1))
+    assert kernels.window_stat() is not None
+    assert stats[0].shape == (ch, n)
+    assert (stats[0] >= 1.0).any() and (stats[0] == 0.0).any()  # the burst fires; no floor, no statistic
+    assert np.array_equal(_bits(stats[0]), _bits(stats[1]))
