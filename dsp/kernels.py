@@ -92,10 +92,15 @@ def _compile(name: str) -> Callable[..., None] | None:
             import numba
         except ImportError:
             return None
-        jit = numba.njit(cache=True, nogil=True)
-        # numpy's error model: x / 0.0 gives inf or NaN, as numpy does, instead of raising
-        _compiled.update(front_end=jit(_front_end_py),
-                         window_stat=numba.njit(cache=True, nogil=True, error_model="numpy")(_window_stat_py))
+        for cache in (True, False):  # no cache where numba finds nowhere to write one
+            try:
+                jit = numba.njit(cache=cache, nogil=True)
+                # numpy's error model: x / 0.0 gives inf or NaN, as numpy does, instead of raising
+                _compiled.update(front_end=jit(_front_end_py),
+                                 window_stat=numba.njit(cache=cache, nogil=True, error_model="numpy")(_window_stat_py))
+                break
+            except RuntimeError:
+                continue
     return _compiled.get(name)
 
 
