@@ -198,12 +198,18 @@ class TailWeight:
         k = data.shape[1] // win
         self._m = data.shape[1] - k * win
         self._part[0, :, : self._m] = data[:, k * win:]
-        w2 = data[:, : k * win].reshape(self.n_channels, k, win)
+        sums = kernels.window_sums()
+        if sums is not None:  # the same sums in one pass (dsp/kernels.py)
+            new2, new4 = np.empty((self.n_channels, k)), np.empty((self.n_channels, k))
+            sums(np.ascontiguousarray(data), k, win, new2, new4)
+        else:
+            w2 = data[:, : k * win].reshape(self.n_channels, k, win)
+            new2, new4 = w2.sum(axis=2), (w2 * w2).sum(axis=2)
         old2, old4 = self._sums[:, :, max(self._n_sums - (h - 1), 0) if h > 1 else self._n_sums: self._n_sums]
         # every new window's history at once: (channels, k, history), NaN where none yet
         pad = np.full((self.n_channels, h - 1 - old2.shape[1]), np.nan)
-        all2 = np.concatenate([pad, old2, w2.sum(axis=2)], axis=1)
-        all4 = np.concatenate([pad, old4, (w2 * w2).sum(axis=2)], axis=1)
+        all2 = np.concatenate([pad, old2, new2], axis=1)
+        all4 = np.concatenate([pad, old4, new4], axis=1)
         # the estimate is refreshed every UPDATE_WINDOWS windows (counted from the segment start,
         # so the same windows whatever the block sizes); the row in between carries over
         idx = np.arange(self._done + 1, self._done + k + 1)  # row index each new window sets
@@ -212,8 +218,14 @@ class TailWeight:
         last = np.array(self._rows[-1], dtype=np.intp)
         if upd.size:
             ends = upd + all2.shape[1] - k  # column (in all2) of each updating window
-            cols = ends[:, None] + np.arange(-h + 1, 1)[None, :]  # (u, h) history columns
-            fresh = self._refreshed(all2[:, cols], all4[:, cols])
+            rows_kernel = kernels.kurtosis_rows()
+            if rows_kernel is not None:  # the same rows, history by history (dsp/kernels.py)
+                fresh = np.empty((self.n_channels, upd.size), dtype=np.intp)
+                rows_kernel(all2, all4, ends.astype(np.int64), h, self.window, float(KAPPA_GRID[-1]),
+                        len(KAPPA_GRID) - 1, MIN_WINDOWS, fresh)
+            else:
+                cols = ends[:, None] + np.arange(-h + 1, 1)[None, :]  # (u, h) history columns
+                fresh = self._refreshed(all2[:, cols], all4[:, cols])
             # each new window takes the latest refresh at or before it
             which = np.searchsorted(upd, np.arange(k), side="right") - 1
             rows[:] = np.where(which >= 0, fresh[:, np.maximum(which, 0)], last[:, None])

@@ -14,6 +14,8 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 #: set to False (or MYOTWITCH_PURE=1) to run the pure numpy/scipy path
 enabled = os.environ.get("MYOTWITCH_PURE", "") in ("", "0")
 
@@ -82,6 +84,144 @@ def _window_stat_py(c: Any, h: int, m: int, windows: Any, scale: Any, run_len: A
                 i += 1
 
 
+def _leaf_py(a: Any, lo: int, n: int, square: bool) -> float:  # pragma: no cover - compiled
+    """numpy's pairwise summation of ``a[lo:lo+n]`` (of its squares with ``square``) for n <= 128:
+    under 8 terms in order; else eight interleaved partial sums added as ((0+1)+(2+3))+((4+5)+(6+7)),
+    then the rest in order."""
+    if n < 8:
+        v = a[lo]
+        res = v * v if square else v
+        for i in range(lo + 1, lo + n):
+            v = a[i]
+            res += v * v if square else v
+        return res
+    if square:
+        r0, r1, r2, r3 = a[lo] * a[lo], a[lo + 1] * a[lo + 1], a[lo + 2] * a[lo + 2], a[lo + 3] * a[lo + 3]
+        r4, r5, r6, r7 = a[lo + 4] * a[lo + 4], a[lo + 5] * a[lo + 5], a[lo + 6] * a[lo + 6], a[lo + 7] * a[lo + 7]
+    else:
+        r0, r1, r2, r3, r4, r5, r6, r7 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3], a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    m = n - n % 8
+    for i in range(lo + 8, lo + m, 8):
+        if square:
+            r0 += a[i] * a[i]
+            r1 += a[i + 1] * a[i + 1]
+            r2 += a[i + 2] * a[i + 2]
+            r3 += a[i + 3] * a[i + 3]
+            r4 += a[i + 4] * a[i + 4]
+            r5 += a[i + 5] * a[i + 5]
+            r6 += a[i + 6] * a[i + 6]
+            r7 += a[i + 7] * a[i + 7]
+        else:
+            r0 += a[i]
+            r1 += a[i + 1]
+            r2 += a[i + 2]
+            r3 += a[i + 3]
+            r4 += a[i + 4]
+            r5 += a[i + 5]
+            r6 += a[i + 6]
+            r7 += a[i + 7]
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    for i in range(lo + m, lo + n):
+        v = a[i]
+        res += v * v if square else v
+    return res
+
+
+def _pairwise_py(a: Any, lo: int, n: int, square: bool) -> float:  # pragma: no cover - compiled
+    """``np.add.reduce`` of ``a[lo:lo+n]`` (of its squares with ``square``), step for step: beyond
+    128 terms numpy sums two halves (the first a multiple of 8) apart and adds them. Written as a
+    loop over an explicit stack: numba's cache cannot hold a recursive function."""
+    if n <= 128:
+        return _leaf(a, lo, n, square)
+    st_lo = np.empty(64, dtype=np.int64)
+    st_n = np.empty(64, dtype=np.int64)
+    st_stage = np.empty(64, dtype=np.int64)  # 0: not split yet, 1: left half pending, 2: right
+    st_left = np.empty(64)
+    top = 0
+    st_lo[0], st_n[0], st_stage[0] = lo, n, 0
+    while True:
+        cl, cn = st_lo[top], st_n[top]
+        if cn > 128 and st_stage[top] == 0:
+            st_stage[top] = 1
+            n2 = cn // 2
+            n2 -= n2 % 8
+            top += 1
+            st_lo[top], st_n[top], st_stage[top] = cl, n2, 0
+            continue
+        v = _leaf(a, cl, cn, square)
+        top -= 1
+        while top >= 0:  # hand the sum up: a left half waits for its right one, a right one adds
+            if st_stage[top] == 1:
+                st_left[top] = v
+                st_stage[top] = 2
+                n2 = st_n[top] // 2
+                n2 -= n2 % 8
+                top += 1
+                st_lo[top], st_n[top], st_stage[top] = st_lo[top - 1] + n2, st_n[top - 1] - n2, 0
+                break
+            v = st_left[top] + v
+            top -= 1
+        if top < 0:
+            return v
+
+
+_leaf = _leaf_py  # the compiled functions call compiled ones (bound in _compile)
+_pairwise = _pairwise_py
+
+
+def _window_sums_py(data: Any, k: int, win: int, s2: Any, s4: Any) -> None:  # pragma: no cover - compiled
+    """``energy.TailWeight``'s sums of y^2 (``data``) and of its squares over ``k`` consecutive
+    windows of ``win`` samples per channel, as ``.sum(axis=2)`` of the ``(channels, k, win)``
+    view adds them."""
+    for c in range(data.shape[0]):
+        row = data[c]
+        for j in range(k):
+            s2[c, j] = _pairwise(row, j * win, win, False)
+            s4[c, j] = _pairwise(row, j * win, win, True)
+
+
+def _kurtosis_rows_py(all2: Any, all4: Any, ends: Any, h: int, window: int, kappa_hi: float,
+                      cautious: int, min_windows: int, fresh: Any) -> None:  # pragma: no cover - compiled
+    """``energy.TailWeight._refreshed`` for the histories of ``h`` windows ending at each column
+    of ``ends``: the windows in stable order of power (NaN last), the quietest three quarters of
+    the valid ones pooled, the kurtosis of the pool as a KAPPA_GRID row (``cautious`` when fewer
+    than ``min_windows`` windows are valid)."""
+    order = np.empty(h, dtype=np.int64)
+    b2 = np.empty(h)
+    b4 = np.empty(h)
+    for c in range(all2.shape[0]):
+        for u in range(ends.shape[0]):
+            lo = ends[u] - h + 1
+            n_win = 0
+            for i in range(h):  # insertion sort: stable, NaN after every number
+                v = all2[c, lo + i]
+                if v == v:
+                    n_win += 1
+                j = i - 1
+                while j >= 0:
+                    w = all2[c, lo + order[j]]
+                    if not (w != w and v == v) and not (w > v):
+                        break
+                    order[j + 1] = order[j]
+                    j -= 1
+                order[j + 1] = i
+            keep = max(1, (3 * n_win) // 4)
+            for i in range(h):
+                if i < keep:
+                    b2[i] = all2[c, lo + order[i]]
+                    b4[i] = all4[c, lo + order[i]]
+                else:
+                    b2[i] = 0.0
+                    b4[i] = 0.0
+            a2 = _pairwise(b2, 0, h, False)
+            a4 = _pairwise(b4, 0, h, False)
+            kap = float(keep * window) * a4 / (a2 * a2)
+            if not np.isfinite(kap):
+                kap = 3.0
+            row = int(np.rint((min(max(kap, 3.0), kappa_hi) - 3.0) / 0.05))
+            fresh[c, u] = cautious if n_win < min_windows else row
+
+
 def _compile(name: str) -> Callable[..., None] | None:
     global _tried
     if not enabled:
@@ -96,8 +236,12 @@ def _compile(name: str) -> Callable[..., None] | None:
             try:
                 jit = numba.njit(cache=cache, nogil=True)
                 # numpy's error model: x / 0.0 gives inf or NaN, as numpy does, instead of raising
-                _compiled.update(front_end=jit(_front_end_py),
-                                 window_stat=numba.njit(cache=cache, nogil=True, error_model="numpy")(_window_stat_py))
+                njit = numba.njit(cache=cache, nogil=True, error_model="numpy")
+                global _leaf, _pairwise  # numba resolves these names when it compiles the callers
+                _leaf = njit(_leaf_py)
+                _pairwise = njit(_pairwise_py)
+                _compiled.update(front_end=jit(_front_end_py), window_stat=njit(_window_stat_py),
+                                 window_sums=njit(_window_sums_py), kurtosis_rows=njit(_kurtosis_rows_py))
                 break
             except RuntimeError:
                 continue
@@ -112,3 +256,13 @@ def front_end() -> Callable[..., None] | None:
 def window_stat() -> Callable[..., None] | None:
     """The compiled window statistic (``_window_stat_py``'s signature), or None."""
     return _compile("window_stat")
+
+
+def window_sums() -> Callable[..., None] | None:
+    """The compiled window sums (``_window_sums_py``'s signature), or None."""
+    return _compile("window_sums")
+
+
+def kurtosis_rows() -> Callable[..., None] | None:
+    """The compiled kurtosis refresh (``_kurtosis_rows_py``'s signature), or None."""
+    return _compile("kurtosis_rows")

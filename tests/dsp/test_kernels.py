@@ -120,3 +120,44 @@ def test_window_statistic_kernel_gives_the_pure_paths_bits(monkeypatch, fs):
     assert stats[0].shape == (ch, n)
     assert (stats[0] >= 1.0).any() and (stats[0] == 0.0).any()  # the burst fires; no floor, no statistic
     assert np.array_equal(_bits(stats[0]), _bits(stats[1]))
+
+
+@pytest.mark.parametrize("win", [5, 7, 8, 50, 100, 128, 129, 200, 257, 400, 1000])
+def test_window_sums_kernel_adds_as_numpy_adds(win):
+    # numpy's pairwise summation, repeated: under 8 terms, 8 partial sums up to 128, halves beyond
+    rng = np.random.default_rng(win)
+    k = 7
+    data = rng.standard_normal((3, k * win + 3)) ** 2 * 10.0 ** rng.uniform(-3, 3, (3, 1))
+    s2, s4 = np.empty((3, k)), np.empty((3, k))
+    kernels.window_sums()(data, k, win, s2, s4)
+    w2 = np.ascontiguousarray(data[:, : k * win]).reshape(3, k, win)
+    assert np.array_equal(_bits(s2), _bits(w2.sum(axis=2)))
+    assert np.array_equal(_bits(s4), _bits((w2 * w2).sum(axis=2)))
+
+
+def test_kurtosis_rows_kernel_gives_the_pure_rows():
+    from myotwitch.dsp.energy import KAPPA_GRID, MIN_WINDOWS, TailWeight
+
+    rng = np.random.default_rng(7)
+    tail = TailWeight(2, 100, 60)
+    refresh = kernels.kurtosis_rows()
+    seen = set()
+    for trial in range(300):
+        all2 = rng.gamma(2.0, 1.0, (2, 130)) * rng.uniform(0.1, 10.0)
+        # a window's sum of y^4 is about kurtosis x (sum of y^2)^2 / window
+        all4 = all2 ** 2 * rng.uniform(2.8, rng.uniform(3.0, 5.0), (2, 130)) / 100.0
+        if trial % 3 == 0:  # a history still filling (NaN: no window yet)
+            all2[:, : rng.integers(1, 80)] = np.nan
+        if trial % 5 == 0:  # tied powers with different fourth moments: the stable order decides
+            all2[0, 50:90] = 1.0
+        if trial % 7 == 0:  # a digitally flat channel (0 / 0)
+            all2[1], all4[1] = 0.0, 0.0
+        ends = np.sort(rng.choice(np.arange(59, 130), 6, replace=False)).astype(np.int64)
+        cols = ends[:, None] + np.arange(-59, 1)[None, :]
+        want = tail._refreshed(all2[:, cols], all4[:, cols])
+        got = np.empty((2, 6), dtype=np.intp)
+        refresh(all2, all4, ends, 60, 100, float(KAPPA_GRID[-1]), len(KAPPA_GRID) - 1, MIN_WINDOWS, got)
+        assert np.array_equal(want, got), trial
+        seen.update(want.ravel().tolist())
+    assert len(seen) > 10  # the cases span many rows of the grid, the cautious one included
+    assert len(KAPPA_GRID) - 1 in seen and 0 in seen
