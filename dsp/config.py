@@ -165,7 +165,8 @@ class DetectorConfig:
     #: a potential whose burst of activity (candidates and contractions less than 0.3 s apart)
     #: follows ``stride_bouts`` earlier bursts of at least ``stride_potentials`` potentials at a
     #: steady stride (each period in ``stride_period_s``, the longest at most
-    #: ``stride_regularity`` x the shortest) is one more step. Runs of fasciculations come at
+    #: ``stride_regularity`` x the shortest) is one more step. A contraction, or a potential
+    #: already judged voluntary, is a full burst on its own. Runs of fasciculations come at
     #: random times, and a lone twitch is not a burst (0 bouts turns the check off).
     stride_bouts: int = 3
     stride_potentials: int = 2

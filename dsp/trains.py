@@ -449,6 +449,8 @@ class TrainStage:
                     break
                 if verdict:
                     e = evolve(e, kind="contraction", reason=verdict)
+                    if self.stride_bouts and verdict is not SHAPE_ONLY:
+                        self._count_as_burst(e.channel, pot)
             out.append(e)
             self._held.pop(0)
         horizon = self.held_from(until) - self.memory  # nothing older is looked at again
@@ -470,6 +472,16 @@ class TrainStage:
                 del act[:bisect.bisect_left(act, (horizon - self.stride_n,))]
         self._trim(horizon)
         return out
+
+    def _count_as_burst(self, c: int, pot: _Potential) -> None:
+        """A potential judged voluntary is a full burst of activity for the stride check, as a
+        contraction is: the weak step of a walk may show a single potential, on a busy
+        background or firing on a unit's rhythm. (Potentials are decided in onset order, so a
+        later one's check sees this whatever the block sizes.)"""
+        act = self._activity[c]
+        i = bisect.bisect_left(act, (pot.onset, pot.offset, 1))
+        if i < len(act) and act[i] == (pot.onset, pot.offset, 1):
+            act[i] = (pot.onset, pot.offset, self.stride_potentials)
 
     def _decide(self, c: int, pot: _Potential, until: int, final: bool) -> str | None:
         """Why the potential is voluntary, "" when it is not, None: wait for more data."""

@@ -578,3 +578,36 @@ def test_small_potentials_on_a_slightly_raised_background_are_voluntary_but_clea
     assert [r[0][1:] for r in on] == [r[0][1:] for r in off]  # large ones, small ones at rest, the run after
     reasons = {e.reason for _, events in on for e in events if e.kind == "contraction"}
     assert any("low-level voluntary activity" in (why or "") for why in reasons)
+
+
+def test_weak_steps_judged_voluntary_count_as_steps_of_the_stride():
+    """The first steps of a walk show one small potential each on low-level activity (voluntary
+    by the background around it); the later, stronger steps of a few different units then keep
+    the stride at once instead of counting as twitches until three of them have gone by."""
+    rng = np.random.default_rng(48)
+    fs, noise = 1000.0, 3.0
+    x = rng.standard_normal(int(60 * fs)) * noise
+
+    def put(t: float, size_x: float) -> None:
+        w = hr_muap(rng.uniform(6, 15), fs, rng) * noise * size_x
+        i = int(t * fs)
+        x[i:i + w.size] += w
+    later = []
+    for k in range(7):
+        t = 30.0 + 1.05 * k
+        if k < 3:  # a weak step: low-level activity with one potential in it
+            _contraction(x, fs, t, 0.45, 1.2 * noise, rng)
+            put(t + 0.2, 10.0)
+        else:  # three different units, 70-110 ms apart
+            for dt, size in zip(np.cumsum([0.0] + list(rng.uniform(0.07, 0.11, 2))), rng.permutation((12.0, 25.0, 50.0))):
+                put(t + dt, size)
+                later.append(t + dt)
+    r = detect(x, fs, ENERGY)
+    weak = [e for e in r.events if 30.0 < e.onset_s < 33.0 and e.peak_to_peak_uv > 8 * noise]
+    assert weak and all("low-level voluntary activity" in (e.reason or "") for e in weak)
+    assert _found(r.events, later) == 0
+    assert sum("steady stride" in (e.reason or "") for e in r.events) >= len(later) - 1
+    for block in (50, 733):  # decided in onset order: the same verdicts for any block sizes
+        pipe = Pipeline(fs, 1, ENERGY)
+        live = [e for i in range(0, x.size, block) for e in pipe.process(x[None, i: i + block])]
+        assert live + pipe.flush() == r.events
