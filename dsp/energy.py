@@ -363,6 +363,7 @@ class MultiScaleEnergy:
         self._bounds_cache: dict[tuple[int, int, int], np.ndarray] = {}
         self._scale_cache: dict[tuple[int, ...], np.ndarray] = {}
         self._gate_cache: dict[tuple[int, ...], float] = {}
+        self._steady_cache: dict[tuple[tuple[int, ...], int], tuple[np.ndarray, np.ndarray]] = {}
         self.reset()
 
     def reset(self) -> None:
@@ -457,6 +458,20 @@ class MultiScaleEnergy:
             self._scale_cache[rows] = got
         return got, rows
 
+    def _steady_scale(self, rows: tuple[int, ...], m: int) -> tuple[np.ndarray, np.ndarray]:
+        """The compiled statistic's scales ``(channels, 1, windows)`` for kurtosis ``rows`` in
+        force over a whole block of ``m`` samples, and its one run length (kept: live blocks
+        repeat both)."""
+        key = (rows, m)
+        got = self._steady_cache.get(key)
+        if got is None:
+            per_channel = rows if len(rows) == self.n_channels else rows * self.n_channels
+            got = (np.ascontiguousarray(self._scale[list(per_channel)][:, None, :]), np.array([m], dtype=np.int64))
+            if len(self._steady_cache) >= 64:
+                self._steady_cache.clear()
+            self._steady_cache[key] = got
+        return got
+
     def _emit(self, q_new: np.ndarray, floor_new: np.ndarray, final: bool,
               y_new: np.ndarray | None = None) -> np.ndarray:
         q = np.concatenate([self._q, q_new], axis=1)
@@ -475,9 +490,15 @@ class MultiScaleEnergy:
         # exact; wraps harmlessly). (np.cumsum's wrapper costs more than the sums.)
         c = np.add.accumulate(q, axis=1)
         if 0 < m <= _LIVE_M:  # live blocks: every window at once, (channels, windows, m)
-            ends = c.take(self._bounds(h, m, c.shape[1]))
             scale, in_force = self._block_scale(m)
             rows_at = self._rows_at(None if self.tail is None else in_force)
+            kernel = kernels.window_stat()
+            if kernel is not None and isinstance(in_force, tuple):  # one row per channel: one pass
+                stat, f2 = np.empty((self.n_channels, m)), np.empty((self.n_channels, m))
+                scale3, run_len = self._steady_scale(in_force, m)
+                kernel(c, h, m, self._windows, scale3, run_len, np.ascontiguousarray(fl), stat, f2)
+                return self._finish(stat, f2, q, ys, fl, h, m, final, rows_at, in_force)
+            ends = c.take(self._bounds(h, m, c.shape[1]))
             # int64 -> float64, then scaled: as astype then *; the same maximum as window by
             # window from zero
             # (the ufuncs' reduce, as every per-block reduction here: the ndarray methods add a

@@ -93,8 +93,8 @@ def test_a_negative_envelope_state_is_floored_as_the_pure_path_floors_it(monkeyp
         assert np.array_equal(_bits(a), _bits(b))
 
 
-@pytest.mark.parametrize("fs", [500.0, 2000.0])
-def test_window_statistic_kernel_gives_the_pure_paths_bits(monkeypatch, fs):
+@pytest.mark.parametrize("fs,live", [(500.0, False), (2000.0, False), (1000.0, True)])
+def test_window_statistic_kernel_gives_the_pure_paths_bits(monkeypatch, fs, live):
     from myotwitch.dsp.energy import MultiScaleEnergy, TailWeight, threshold_table, window_samples
 
     rng = np.random.default_rng(int(fs))
@@ -109,7 +109,9 @@ def test_window_statistic_kernel_gives_the_pure_paths_bits(monkeypatch, fs):
     floor = np.full((ch, n), 4.0)
     floor[:, : noise_n * 3] = np.nan  # a settling floor
     floor[1, n // 4: n // 4 + 500] = 0.0  # a digitally flat stretch
-    cuts = [n // 3 + 17, 2 * n // 3 + 5]  # blocks over 8,192 samples: the offline path
+    # blocks over 8,192 samples (the offline path), or live blocks of 50 ms (and a few odd ones)
+    cuts = list(range(50, n, 50)) + [n // 3 + 7] if live else [n // 3 + 17, 2 * n // 3 + 5]
+    cuts = sorted(set(cuts))
     stats = []
     for compiled in (False, True):
         monkeypatch.setattr(kernels, "enabled", compiled)
