@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -244,7 +245,27 @@ def _compile(name: str) -> Callable[..., None] | None:
                 break
             except RuntimeError:
                 continue
+        try:
+            _warm_up()
+        except Exception as exc:  # a numba that cannot compile them: the pure path, not a failure mid-recording
+            _compiled.clear()
+            warnings.warn(f"myotwitch: compiled kernels unavailable ({type(exc).__name__}: {exc}); "
+                          "using the pure numpy/scipy path", RuntimeWarning, stacklevel=2)
     return _compiled.get(name)
+
+
+def _warm_up() -> None:
+    """Compile every kernel now, on tiny inputs of the types the pipeline passes."""
+    f = np.zeros((1, 4))
+    sos = np.array([[1.0, 0.0, 0.0, 1.0, 0.0, 0.0]])
+    z = np.zeros((1, 1, 2))
+    _compiled["front_end"](sos, sos, sos, f, z.copy(), z.copy(), z.copy(), f.copy(), f.copy(), f.copy(), f.copy())
+    one = np.array([2], dtype=np.int64)
+    _compiled["window_stat"](np.zeros((1, 8), dtype=np.int64), 2, 2, one, np.ones((1, 1, 1)), one,
+                             np.ones((1, 4)), np.empty((1, 2)), np.empty((1, 2)))
+    _compiled["window_sums"](f, 2, 2, np.empty((1, 2)), np.empty((1, 2)))
+    _compiled["kurtosis_rows"](np.ones((1, 4)), np.ones((1, 4)), np.array([3], dtype=np.int64), 4, 2, 4.5, 30, 2,
+                               np.empty((1, 1), dtype=np.intp))
 
 
 def front_end() -> Callable[..., None] | None:

@@ -163,3 +163,17 @@ def test_kurtosis_rows_kernel_gives_the_pure_rows():
         seen.update(want.ravel().tolist())
     assert len(seen) > 10  # the cases span many rows of the grid, the cautious one included
     assert len(KAPPA_GRID) - 1 in seen and 0 in seen
+
+
+def test_kernels_that_cannot_compile_leave_the_pure_path_with_a_warning(monkeypatch):
+    monkeypatch.setattr(kernels, "_tried", False)
+    monkeypatch.setattr(kernels, "_compiled", {})
+
+    def fails() -> None:
+        raise RuntimeError("no LLVM here")
+    monkeypatch.setattr(kernels, "_warm_up", fails)
+    with pytest.warns(RuntimeWarning, match="pure numpy/scipy path"):
+        assert kernels.front_end() is None
+    assert kernels.window_stat() is None and kernels.kurtosis_rows() is None
+    x, _ = synthesize(case_spec("clean_rest", 1000.0, 20.0, seed=1))
+    assert any(e.kind == "twitch" for e in detect(x, 1000.0).events)  # detection runs on
