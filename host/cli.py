@@ -113,6 +113,7 @@ def cmd_record(args: argparse.Namespace) -> int:
     # would be worse than an error; `--source sim:` records the simulator on purpose
     spec = "serial:auto" if args.source == "auto" else args.source
     lsl_publisher(args, check_only=True)  # a missing pylsl fails before the device is opened
+    prepare_detector()
     src = open_source(spec, wait=args.wait)
     rec = Recorder(src, args.out, config=detector_config(args), rotate=args.rotate, duration_s=duration,
                    events_path=None if events == "none" else events, subject=subject,
@@ -123,6 +124,14 @@ def cmd_record(args: argparse.Namespace) -> int:
     for path in rec.closed_files:
         print(path, file=sys.stderr)
     return 0
+
+
+def prepare_detector() -> None:
+    """Compile (first run) or load the optional kernels (``myotwitch[fast]``) before data flows,
+    so their one-off seconds are not a stall in the acquisition thread."""
+    from myotwitch.dsp import kernels
+
+    kernels.front_end()
 
 
 def lsl_publisher(args: argparse.Namespace, check_only: bool = False):
@@ -172,6 +181,7 @@ def cmd_live(args: argparse.Namespace) -> int:
     except ImportError as e:
         raise MyotwitchError(f"the live app needs the GUI extra: pip install 'myotwitch[gui]' ({e.name} missing)") from e
     lsl_publisher(args, check_only=True)
+    prepare_detector()
     return run_live(args, detector_config(args))
 
 
