@@ -417,6 +417,13 @@ def test_potentials_between_the_bursts_of_walking_are_voluntary_but_not_after_on
     assert _found(off.events, between) == len(between)  # the rhythm rules, not something else, drop them
 
 
+def _put_muap(x: np.ndarray, fs: float, t: float, noise: float, size_x: float, rng) -> None:
+    """Add a 6-15 ms Hermite-Rodriguez potential of about ``size_x`` x ``noise`` at ``t`` seconds."""
+    w = hr_muap(rng.uniform(6, 15), fs, rng) * noise * size_x
+    i = int(t * fs)
+    x[i:i + w.size] += w
+
+
 def test_the_early_steps_of_a_walk_are_voluntary_but_runs_of_twitches_are_not():
     """Steps too weak to build a contraction: a few potentials of different units per step, a
     step every 1.05 s. From the fourth step on they are one more step; twitch runs at random
@@ -426,9 +433,7 @@ def test_the_early_steps_of_a_walk_are_voluntary_but_runs_of_twitches_are_not():
     x = rng.standard_normal(int(100 * fs)) * noise
 
     def put(t: float, size_x: float) -> None:
-        w = hr_muap(rng.uniform(6, 15), fs, rng) * noise * size_x
-        i = int(t * fs)
-        x[i:i + w.size] += w
+        _put_muap(x, fs, t, noise, size_x, rng)
     steps = [30.0 + 1.05 * k for k in range(7)]
     step_pots = []
     sizes = (12.0, 25.0, 50.0)  # sizes of different units: no rule for one unit's firings applies
@@ -589,9 +594,7 @@ def test_weak_steps_judged_voluntary_count_as_steps_of_the_stride():
     x = rng.standard_normal(int(60 * fs)) * noise
 
     def put(t: float, size_x: float) -> None:
-        w = hr_muap(rng.uniform(6, 15), fs, rng) * noise * size_x
-        i = int(t * fs)
-        x[i:i + w.size] += w
+        _put_muap(x, fs, t, noise, size_x, rng)
     later = []
     for k in range(7):
         t = 30.0 + 1.05 * k
