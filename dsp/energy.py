@@ -222,7 +222,7 @@ class TailWeight:
             if rows_kernel is not None:  # the same rows, history by history (dsp/kernels.py)
                 fresh = np.empty((self.n_channels, upd.size), dtype=np.intp)
                 rows_kernel(all2, all4, ends.astype(np.int64), h, self.window, float(KAPPA_GRID[-1]),
-                        len(KAPPA_GRID) - 1, MIN_WINDOWS, fresh)
+                            len(KAPPA_GRID) - 1, MIN_WINDOWS, fresh)
             else:
                 cols = ends[:, None] + np.arange(-h + 1, 1)[None, :]  # (u, h) history columns
                 fresh = self._refreshed(all2[:, cols], all4[:, cols])
