@@ -83,46 +83,39 @@ def _window_stat_py(c: Any, h: int, m: int, windows: Any, scale: Any, run_len: A
                 i += 1
 
 
+def _term_py(a: Any, i: int, square: bool) -> float:  # pragma: no cover - compiled
+    """One term of a sum: ``a[i]``, or its square (rounded as ``y * y`` rounds it)."""
+    v = a[i]
+    return v * v if square else v
+
+
+_term = _term_py  # inlined into the sums (bound in _compile)
+
+
 def _leaf_py(a: Any, lo: int, n: int, square: bool) -> float:  # pragma: no cover - compiled
     """numpy's pairwise summation of ``a[lo:lo+n]`` (of its squares with ``square``) for n <= 128:
     under 8 terms in order; else eight interleaved partial sums added as ((0+1)+(2+3))+((4+5)+(6+7)),
     then the rest in order."""
     if n < 8:
-        v = a[lo]
-        res = v * v if square else v
+        res = _term(a, lo, square)
         for i in range(lo + 1, lo + n):
-            v = a[i]
-            res += v * v if square else v
+            res += _term(a, i, square)
         return res
-    if square:
-        r0, r1, r2, r3 = a[lo] * a[lo], a[lo + 1] * a[lo + 1], a[lo + 2] * a[lo + 2], a[lo + 3] * a[lo + 3]
-        r4, r5, r6, r7 = a[lo + 4] * a[lo + 4], a[lo + 5] * a[lo + 5], a[lo + 6] * a[lo + 6], a[lo + 7] * a[lo + 7]
-    else:
-        r0, r1, r2, r3, r4, r5, r6, r7 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3], a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    r0, r1, r2, r3 = _term(a, lo, square), _term(a, lo + 1, square), _term(a, lo + 2, square), _term(a, lo + 3, square)
+    r4, r5, r6, r7 = _term(a, lo + 4, square), _term(a, lo + 5, square), _term(a, lo + 6, square), _term(a, lo + 7, square)
     m = n - n % 8
     for i in range(lo + 8, lo + m, 8):
-        if square:
-            r0 += a[i] * a[i]
-            r1 += a[i + 1] * a[i + 1]
-            r2 += a[i + 2] * a[i + 2]
-            r3 += a[i + 3] * a[i + 3]
-            r4 += a[i + 4] * a[i + 4]
-            r5 += a[i + 5] * a[i + 5]
-            r6 += a[i + 6] * a[i + 6]
-            r7 += a[i + 7] * a[i + 7]
-        else:
-            r0 += a[i]
-            r1 += a[i + 1]
-            r2 += a[i + 2]
-            r3 += a[i + 3]
-            r4 += a[i + 4]
-            r5 += a[i + 5]
-            r6 += a[i + 6]
-            r7 += a[i + 7]
+        r0 += _term(a, i, square)
+        r1 += _term(a, i + 1, square)
+        r2 += _term(a, i + 2, square)
+        r3 += _term(a, i + 3, square)
+        r4 += _term(a, i + 4, square)
+        r5 += _term(a, i + 5, square)
+        r6 += _term(a, i + 6, square)
+        r7 += _term(a, i + 7, square)
     res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
     for i in range(lo + m, lo + n):
-        v = a[i]
-        res += v * v if square else v
+        res += _term(a, i, square)
     return res
 
 
@@ -199,7 +192,7 @@ def _kurtosis_rows_py(all2: Any, all4: Any, ends: Any, h: int, window: int, kapp
                 j = i - 1
                 while j >= 0:
                     w = all2[c, lo + order[j]]
-                    if not (w != w and v == v) and not (w > v):
+                    if not ((w != w and v == v) or w > v):  # w stays before v
                         break
                     order[j + 1] = order[j]
                     j -= 1
@@ -236,8 +229,9 @@ def _compile(name: str) -> Callable[..., None] | None:
                 jit = numba.njit(cache=cache, nogil=True)
                 # numpy's error model: x / 0.0 gives inf or NaN, as numpy does, instead of raising
                 njit = numba.njit(cache=cache, nogil=True, error_model="numpy")
-                global _cascade, _leaf, _pairwise  # numba resolves these names when it compiles the callers
+                global _cascade, _term, _leaf, _pairwise  # numba resolves these names when it compiles the callers
                 _cascade = numba.njit(cache=cache, nogil=True, inline="always")(_cascade_py)
+                _term = numba.njit(cache=cache, nogil=True, inline="always")(_term_py)
                 _leaf = njit(_leaf_py)
                 _pairwise = njit(_pairwise_py)
                 _compiled.update(front_end=jit(_front_end_py), window_stat=njit(_window_stat_py),
