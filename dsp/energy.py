@@ -472,6 +472,14 @@ class MultiScaleEnergy:
             self._steady_cache[key] = got
         return got
 
+    def _compiled_stat(self, kernel: Callable[..., None], c: np.ndarray, h: int, m: int, scale3: np.ndarray,
+                       run_len: np.ndarray, fl: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The statistic and the floor squared for ``m`` samples by the compiled kernel
+        (``kernels.window_stat``), from the cumulative sums ``c`` and the scales in runs."""
+        stat, f2 = np.empty((self.n_channels, m)), np.empty((self.n_channels, m))
+        kernel(c, h, m, self._windows, scale3, run_len, np.ascontiguousarray(fl), stat, f2)
+        return stat, f2
+
     def _emit(self, q_new: np.ndarray, floor_new: np.ndarray, final: bool,
               y_new: np.ndarray | None = None) -> np.ndarray:
         q = np.concatenate([self._q, q_new], axis=1)
@@ -494,9 +502,7 @@ class MultiScaleEnergy:
             rows_at = self._rows_at(None if self.tail is None else in_force)
             kernel = kernels.window_stat()
             if kernel is not None and isinstance(in_force, tuple):  # one row per channel: one pass
-                stat, f2 = np.empty((self.n_channels, m)), np.empty((self.n_channels, m))
-                scale3, run_len = self._steady_scale(in_force, m)
-                kernel(c, h, m, self._windows, scale3, run_len, np.ascontiguousarray(fl), stat, f2)
+                stat, f2 = self._compiled_stat(kernel, c, h, m, *self._steady_scale(in_force, m), fl)
                 return self._finish(stat, f2, q, ys, fl, h, m, final, rows_at, in_force)
             ends = c.take(self._bounds(h, m, c.shape[1]))
             # int64 -> float64, then scaled: as astype then *; the same maximum as window by
@@ -510,13 +516,9 @@ class MultiScaleEnergy:
             rows_at = self._rows_at(None) if runs is None else self._rows_at(*runs)
             kernel = kernels.window_stat() if m else None
             if kernel is not None:  # the same numbers in one pass (dsp/kernels.py)
-                stat, f2 = np.empty((self.n_channels, m)), np.empty((self.n_channels, m))
-                if runs is None:
-                    scale3 = np.repeat(self._scale[:1][None], self.n_channels, axis=0)
-                    run_len = np.array([m], dtype=np.int64)
-                else:
-                    scale3, run_len = self._scale[runs[0]], np.asarray(runs[1], dtype=np.int64)
-                kernel(c, h, m, self._windows, scale3, run_len, np.ascontiguousarray(fl), stat, f2)
+                scale3, run_len = (self._steady_scale((0,), m) if runs is None
+                                   else (self._scale[runs[0]], np.asarray(runs[1], dtype=np.int64)))
+                stat, f2 = self._compiled_stat(kernel, c, h, m, scale3, run_len, fl)
                 return self._finish(stat, f2, q, ys, fl, h, m, final, rows_at, in_force)
             # one kurtosis row per channel throughout (nearly always): a column of scales
             steady = runs is None or bool((runs[0] == runs[0][:, :1]).all())
