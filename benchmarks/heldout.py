@@ -28,6 +28,7 @@ import dataclasses
 import json
 import math
 import pathlib
+import re
 import subprocess
 import sys
 import time
@@ -782,6 +783,45 @@ def compare_table(runs: list[tuple[str, dict]]) -> str:
     return "\n".join(out)
 
 
+def _table(lines: list[str]) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    cells = [[c.strip() for c in ln.strip().strip("|").split("|")] for ln in lines]
+    return cells[0][1:], [(row[0], row[1:]) for row in cells[2:]]
+
+
+def carried_columns(label: str, drop: list[str]) -> list[str] | None:
+    """The comparison table of the held-out section of RESULTS.md, its 'this run' column
+    relabelled ``label`` and the columns starting with any of ``drop`` left out (lines of a
+    markdown table), or None when there is none."""
+    from benchmarks.common import RESULTS
+    text = RESULTS.read_text() if RESULTS.exists() else ""
+    m = re.search(r"^## Independent held-out check\n(.*?)(?=^## |\Z)", text, re.S | re.M)
+    if not m:
+        return None
+    lines = [ln for ln in m.group(1).splitlines() if ln.startswith("| |")]
+    if not lines:
+        return None
+    body = m.group(1).splitlines()
+    start = body.index(lines[-1])
+    rows = [ln for ln in body[start:] if ln.startswith("|")]
+    rows = rows[:next((i for i, ln in enumerate(rows) if i and not ln.startswith("|")), len(rows))]
+    head, data = _table(rows)
+    keep = [i for i, h in enumerate(head) if not any(h.startswith(p) for p in drop)]
+    head = [label if h == "this run" else h for h in head]
+    out = ["| | " + " | ".join(head[i] for i in keep) + " |", "|---" * (len(keep) + 1) + "|"]
+    out += [f"| {name} | " + " | ".join(vals[i] for i in keep) + " |" for name, vals in data]
+    return out
+
+
+def merge_columns(left: list[str], right: str) -> str:
+    """Two comparison tables with the same rows side by side."""
+    lh, ld = _table(left)
+    rh, rd = _table(right.splitlines())
+    rmap = dict(rd)
+    out = ["| | " + " | ".join(lh + rh) + " |", "|---" * (len(lh) + len(rh) + 1) + "|"]
+    out += [f"| {name} | " + " | ".join(vals + rmap.get(name, ["–"] * len(rh))) + " |" for name, vals in ld]
+    return "\n".join(out)
+
+
 def run_case(spec: CaseSpec, seed: int, detect) -> CaseScore:
     x, _, truth = generate(spec, seed)
     t0 = time.perf_counter()
@@ -828,6 +868,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=pathlib.Path, help="write the per-case scores and misses here")
     ap.add_argument("--compare", nargs="*", action="extend", default=[], metavar="LABEL=JSON",
                     help="earlier --json outputs (e.g. of another detector commit) to tabulate beside this run")
+    ap.add_argument("--carry", metavar="LABEL",
+                    help="with --write: keep the comparison columns already in RESULTS.md (no JSON needed), its "
+                         "'this run' column relabelled LABEL (e.g. 'start of this stop (abc1234)'), and add this run")
+    ap.add_argument("--drop", nargs="*", action="extend", default=[], metavar="PREFIX",
+                    help="with --carry: leave out the carried columns whose label starts with PREFIX")
     ap.add_argument("--set", nargs="*", action="extend", default=[], metavar="KEY=VALUE",
                     help="detector settings to override (DetectorConfig fields), e.g. detector=energy")
     args = ap.parse_args(argv)
@@ -858,7 +903,13 @@ def main(argv: list[str] | None = None) -> int:
                   f"({scores[-1].seconds:.1f} s)", file=sys.stderr, flush=True)
     secs = time.perf_counter() - t0
     text = report(scores, args.detector_label or detector_commit(), args.seed, args.quick, secs)
-    if args.compare:
+    if args.carry:
+        carried = carried_columns(args.carry, args.drop)
+        if carried is None:
+            print("heldout: --carry: RESULTS.md has no comparison table in its held-out section", file=sys.stderr)
+            return 2
+        text += "\n\n" + merge_columns(carried, compare_table([("this run", summary(scores))]))
+    elif args.compare:
         text += "\n\n" + compare_table([(lab, json.loads(pathlib.Path(p).read_text())["summary"])
                                          for lab, p in (c.split("=", 1) for c in args.compare)] + [("this run", summary(scores))])
     print(text)

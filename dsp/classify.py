@@ -36,7 +36,8 @@ def classify(b: Burst, fs: float, cfg: DetectorConfig, t0: float = 0.0, impulse:
     elif cfg.detector == "energy" and fs >= SPIKE_TEST_MIN_FS and b.spike_ratio >= cfg.spike_ratio:
         kind, reason = "artifact", "single-sample spike in the raw signal (ADC or cable glitch)"
     elif (impulse is not None and b.n_bursts == 1 and b.snippet is not None
-          and impulse(b.snippet) >= impulse_threshold(b, cfg)):
+          and (impulse(b.snippet) >= impulse_threshold(b, cfg)
+               or (cfg.impulse_contrast < 1.0 and impulse.contrast(b.snippet) > cfg.impulse_contrast))):
         kind, reason = "artifact", "single-sample spike (its filtered shape is the band-pass's impulse response)"
     elif b.lf_ptp_uv > cfg.lf_ratio * b.peak_to_peak_uv:
         kind, reason = "artifact", (

@@ -200,6 +200,10 @@ class DetectorConfig:
     #: is interpolated. Noise lowers a small glitch's fit (and a small potential's): held-out rest
     #: false twitches fell by a quarter, 7-11x twitches lost 0.3-0.8 % (measured, 1 and 2 kHz).
     impulse_fit_low: float = 0.85
+    #: ... and whatever its size, a single potential whose waveform (the same samples) the impulse
+    #: response fits this much better than it fits every 3-30 ms twitch shape (glitch.contrast:
+    #: noise lowers both fits alike, so their difference outlasts either bar). 1 turns it off.
+    impulse_contrast: float = 0.02
     #: movement / electrode-pop test: low-frequency swing around the burst vs the burst itself.
     lf_low_hz: float = 1.0
     lf_cutoff_hz: float = 8.0
@@ -295,6 +299,8 @@ class DetectorConfig:
         if not 1.0 <= self.train_size_least <= self.train_similarity:
             raise ConfigError(f"train_size_least must be between 1 and train_similarity ({self.train_similarity:g}), "
                               f"got {self.train_size_least!r}")
+        if not -1.0 <= self.impulse_contrast <= 1.0:
+            raise ConfigError(f"impulse_contrast is a difference of correlations (-1 to 1), got {self.impulse_contrast!r}")
         if self.impulse_fit_low > self.impulse_fit:
             raise ConfigError(f"impulse_fit_low {self.impulse_fit_low:g} must not exceed impulse_fit {self.impulse_fit:g}")
         if self.lf_low_hz >= self.lf_cutoff_hz:

@@ -67,7 +67,7 @@ class Pipeline:
                                  cfg.matched_on_threshold, windows, cfg.energy_on_threshold, noise_n,
                                  cfg.noise_percentile) if cfg.matched_lengths_ms and cfg.detector == "energy" else None)
         self._energy = MultiScaleEnergy(n_channels, windows, table, tail, matched)
-        self._impulse = (ImpulseFit(bandpass_sos(lo, hi, self.fs, cfg.band_order), max(1, round(4 * ms)))
+        self._impulse = (ImpulseFit(bandpass_sos(lo, hi, self.fs, cfg.band_order), max(1, round(4 * ms)), self.fs)
                          if cfg.detector == "energy" and self.fs >= IMPULSE_MIN_FS and cfg.impulse_fit < 1 else None)
         self._probe_n = max(1, round(cfg.mains_probe_s * self.fs))
         self._settle_n = round(cfg.settle_s * self.fs)

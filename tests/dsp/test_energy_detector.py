@@ -516,10 +516,64 @@ def test_small_glitches_meet_a_lower_shape_threshold():
         ptp = np.ptp(signal.sosfilt(sos, np.r_[w, np.zeros(int(0.05 * fs))]))
         i = int(t * fs)
         x[i:i + w.size] += w * 9.5 * noise_bp / ptp
-    flat = detect(x, fs, ENERGY.replace(impulse_fit_low=ENERGY.impulse_fit))
-    sloped = detect(x, fs, ENERGY)
+    flat = detect(x, fs, ENERGY.replace(impulse_fit_low=ENERGY.impulse_fit, impulse_contrast=1.0))
+    sloped = detect(x, fs, ENERGY.replace(impulse_contrast=1.0))  # the slope alone
     assert _found(sloped.events, glitches) <= _found(flat.events, glitches) - 5
     assert _found(sloped.events, potentials) >= _found(flat.events, potentials) - 1
+
+
+@pytest.mark.parametrize("fs", [1000.0, 2000.0])
+def test_the_impulse_response_beats_every_twitch_shape_only_for_a_glitch(fs):
+    """``contrast``: a clean glitch's band-passed waveform fits the impulse response better than
+    any 3-30 ms twitch shape; every clean twitch shape fits some twitch shape better than the
+    impulse response, whatever its length, order or polarity."""
+    from myotwitch.dsp.glitch import ImpulseFit
+    sos = bandpass_sos(20.0, min(450.0, 0.45 * fs), fs)
+    fit = ImpulseFit(sos, max(1, round(4 * fs / 1000)), fs)
+    snip_n = 2 * max(2, round(4 * fs / 1000))
+
+    def snippet(x):
+        y = signal.sosfilt(sos, np.r_[np.zeros(100), x, np.zeros(200)])
+        i = int(np.argmax(np.abs(y)))
+        w = y[i - snip_n: i + snip_n + 1]
+        return w / np.linalg.norm(w)
+
+    assert fit.contrast(snippet(np.r_[1.0])) > 0.05
+    assert fit.contrast(snippet(np.r_[-1.0])) > 0.05
+    rng = np.random.default_rng(3)
+    for dur in (3.0, 4.0, 5.0, 8.0, 12.0, 20.0, 30.0):
+        for _ in range(3):  # hr_muap draws the order and the polarity
+            assert fit.contrast(snippet(hr_muap(dur, fs, rng))) < 0.0
+    with pytest.raises(ValueError, match="sampling rate"):
+        ImpulseFit(sos, 4).contrast(snippet(np.r_[1.0]))
+
+
+def test_small_glitches_fit_the_impulse_better_than_a_twitch_shape():
+    """Glitches 8-10x the noise slip under the fixed shape bar (noise lowers their fit); the
+    contrast with the twitch shapes catches about half of those while 3-30 ms potentials of
+    the same sizes all still count (1 and 2 kHz)."""
+    off_g = on_g = off_p = on_p = 0
+    for fs in (1000.0, 2000.0):
+        rng = np.random.default_rng(9)
+        noise = 3.0
+        x = rng.standard_normal(int(300 * fs)) * noise
+        sos = bandpass_sos(20.0, min(450.0, 0.45 * fs), fs)
+        noise_bp = float(np.std(signal.sosfilt(sos, x)))
+        glitches = list(np.arange(3.0, 294.0, 6.0))
+        potentials = [t + 3.0 for t in glitches]
+        for t in glitches:
+            x[int(t * fs)] += rng.choice([-1, 1]) * rng.uniform(8, 10) * noise_bp / _impulse_ptp(fs)
+        for t in potentials:
+            w = hr_muap(rng.uniform(3.0, 30.0), fs, rng)
+            ptp = np.ptp(signal.sosfilt(sos, np.r_[w, np.zeros(int(0.05 * fs))]))
+            i = int(t * fs)
+            x[i:i + w.size] += w * rng.uniform(8, 10) * noise_bp / ptp
+        off = detect(x, fs, ENERGY.replace(impulse_contrast=1.0))
+        on = detect(x, fs, ENERGY)
+        off_g, on_g = off_g + _found(off.events, glitches), on_g + _found(on.events, glitches)
+        off_p, on_p = off_p + _found(off.events, potentials), on_p + _found(on.events, potentials)
+    assert on_g <= off_g - 4
+    assert on_p == off_p
 
 
 def test_a_run_of_like_twitches_is_not_a_train_at_high_snr_but_one_units_firings_are():
