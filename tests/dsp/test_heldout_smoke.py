@@ -79,3 +79,21 @@ def test_matching_is_one_to_one_nearest_first():
     pairs = h.match(np.array([1.0, 1.03]), np.array([1.02, 1.025]))
     assert sorted(pairs) == [(0, 0), (1, 1)]
     assert h.match(np.array([1.0]), np.array([0.97, 1.0, 1.02])) == [(0, 1)]
+
+
+def test_carry_keeps_earlier_columns_and_adds_this_run(tmp_path, monkeypatch):
+    """``--carry``: the comparison table already in RESULTS.md keeps its columns (the old "this
+    run" relabelled, dropped prefixes left out) and gains the new run's, row by row."""
+    import benchmarks.common as common
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# r\n\n## Independent held-out check\n\ntext\n\n| a | b |\n|---|---|\n| x | 1 |\n\n"
+                       "| | first | old stop | this run |\n|---|---|---|---|\n| macro F1 | 0.70 | 0.80 | 0.85 |\n"
+                       "| false/h rest | 0.2 | 5.4 | 4.7 |\n\n## Next\n\nkept\n")
+    monkeypatch.setattr(common, "RESULTS", results)
+    carried = h.carried_columns("start (abc)", ["old"])
+    assert carried[0] == "| | first | start (abc) |"
+    merged = h.merge_columns(carried, "| | this run |\n|---|---|\n| macro F1 | 0.90 |\n| false/h rest | 3.0 |")
+    assert merged.splitlines() == ["| | first | start (abc) | this run |", "|---|---|---|---|",
+                                   "| macro F1 | 0.70 | 0.85 | 0.90 |", "| false/h rest | 0.2 | 4.7 | 3.0 |"]
+    results.write_text("# r\n\n## Independent held-out check\n\nno table\n")
+    assert h.carried_columns("x", []) is None
