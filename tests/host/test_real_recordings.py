@@ -1,7 +1,7 @@
 """The detector on real recordings it was never tuned on (issue #15, item 4).
 
-Every shipped recording is real voluntary activity or movement, so the right number of
-twitches is 0; synthetic twitches injected into their real quiet stretches must be found.
+Every shipped recording is real voluntary activity, movement or walking, so the right number
+of twitches is 0; synthetic twitches injected into their real quiet stretches must be found.
 Cases the current detector fails are strict xfails: when a detector change makes one pass,
 pytest reports XPASS as a failure, and the marker comes off (benchmarks/real_recordings.py
 prints the numbers)."""
@@ -42,6 +42,9 @@ CURRENT_FALSE_TWITCHES = {
     "biceps-flexion-extension.edf": 1,
     "thumb-adductor-contractions.edf": 1,
     "thumb-adductor-8bit.edf": 1,
+    # treadmill walking: the second stance burst in the file (1.41 s, at a heel strike) comes
+    # before the detector has seen enough strides to call the rhythm walking
+    "peroneus-longus-treadmill-walking.edf": 1,
 }
 
 
