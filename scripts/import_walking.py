@@ -12,7 +12,7 @@ pure-Python R data reader ``rdata`` (pip install rdata; 1.1.0 was used), e.g.
 1 kHz in µV, and the trial's right-foot touchdown and lift-off times. Every value is a whole
 step of 3300/32768 µV (a 16-bit converter over ±3.3 mV); the EDF files are written with that
 step, so every sample is carried exactly (the source's 6-decimal rounding is undone). No
-filtering, no resampling. Only the five lower-leg muscles are shipped: the product's calf.
+filtering, no resampling. All 13 muscles are shipped, one file each.
 """
 
 from __future__ import annotations
@@ -38,10 +38,18 @@ START = dt.datetime(2000, 1, 1)
 #: (column in RAW_DATA, output name, EDF label)
 CHANNELS = [
     ("GM", "gastrocnemius-medialis-treadmill-walking.edf", "gastroc_medialis"),
-    ("GL", "gastrocnemius-lateralis-treadmill-walking.edf", "gastroc_lateralis"),
+    ("GL", "gastrocnemius-lateralis-treadmill-walking.edf", "gastroc_lateral"),
     ("SO", "soleus-treadmill-walking.edf", "soleus"),
     ("TA", "tibialis-anterior-treadmill-walking.edf", "tibialis_ant"),
     ("PL", "peroneus-longus-treadmill-walking.edf", "peroneus_longus"),
+    ("ME", "gluteus-medius-treadmill-walking.edf", "gluteus_medius"),
+    ("MA", "gluteus-maximus-treadmill-walking.edf", "gluteus_maximus"),
+    ("FL", "tensor-fasciae-latae-treadmill-walking.edf", "tensor_fasc_lat"),
+    ("RF", "rectus-femoris-treadmill-walking.edf", "rectus_femoris"),
+    ("VM", "vastus-medialis-treadmill-walking.edf", "vastus_medialis"),
+    ("VL", "vastus-lateralis-treadmill-walking.edf", "vastus_lateralis"),
+    ("ST", "semitendinosus-treadmill-walking.edf", "semitendinosus"),
+    ("BF", "biceps-femoris-treadmill-walking.edf", "biceps_femoris"),
 ]
 
 
