@@ -22,7 +22,7 @@ import math
 import numpy as np
 from scipy import signal
 
-from myotwitch.dsp.matched import hermite_rodriguez
+from myotwitch.dsp.matched import bandpassed_shape
 
 #: below this rate the shortest potentials are as sharp as an impulse through the band-pass
 MIN_FS = 900.0
@@ -57,15 +57,22 @@ class ImpulseFit:
         self._templates = np.array(rows)  # (3, 2 * half + 1), unit norm
         self._shapes = _twitch_windows(sos, fs, half) if fs else None
 
-    def __call__(self, snippet: np.ndarray) -> float:
-        """``snippet``: the unit-norm band-passed waveform centred on the peak (odd length)."""
+    def _window(self, snippet: np.ndarray) -> tuple[np.ndarray, float] | None:
+        """The ``half`` samples either side of the snippet's centre and their norm (None when
+        the snippet is too short or silent)."""
         mid = snippet.size // 2
         if mid < self.half:
-            return 0.0
+            return None
         seg = snippet[mid - self.half: mid + self.half + 1]
         norm = math.sqrt(float(np.dot(seg, seg)))
-        if norm == 0.0:
+        return (seg, norm) if norm != 0.0 else None
+
+    def __call__(self, snippet: np.ndarray) -> float:
+        """``snippet``: the unit-norm band-passed waveform centred on the peak (odd length)."""
+        got = self._window(snippet)
+        if got is None:
             return 0.0
+        seg, norm = got
         return max(abs(v) for v in (self._templates @ seg).tolist()) / norm  # three fits: plain floats
 
     def contrast(self, snippet: np.ndarray, fit: float | None = None) -> float:
@@ -75,15 +82,12 @@ class ImpulseFit:
         explains the waveform better."""
         if self._shapes is None:
             raise ValueError("contrast needs the sampling rate (ImpulseFit(..., fs=...))")
+        got = self._window(snippet)
+        if got is None:
+            return 0.0
+        seg, norm = got
         if fit is None:
             fit = self(snippet)
-        mid = snippet.size // 2
-        if mid < self.half:
-            return 0.0
-        seg = snippet[mid - self.half: mid + self.half + 1]
-        norm = math.sqrt(float(np.dot(seg, seg)))
-        if norm == 0.0:
-            return 0.0
         return fit - float(np.max(np.abs(self._shapes @ seg))) / norm
 
 
@@ -93,10 +97,7 @@ def _twitch_windows(sos: np.ndarray, fs: float, half: int) -> np.ndarray:
     rows = []
     for order in (1, 2):
         for d_ms in TWITCH_LENGTHS_MS:
-            d = d_ms / 1000.0
-            k = max(1, int(math.ceil(d * fs)))
-            t = np.arange(-k, k + 1) / fs
-            w = signal.sosfilt(sos, np.concatenate([hermite_rodriguez(t, d / 5.0, order), np.zeros(4 * half + 4)]))
+            w = bandpassed_shape(sos, fs, d_ms, order, tail=4 * half + 4)
             a = np.abs(w)
             peak = a.max()
             lobes = [j for j in range(1, len(w) - 1)

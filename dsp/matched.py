@@ -56,16 +56,24 @@ def hermite_rodriguez(t: np.ndarray, lam: float, order: int) -> np.ndarray:
     return (1.0 - 2.0 * u * u) * g
 
 
+def bandpassed_shape(sos: np.ndarray, fs: float, d_ms: float, order: int, tail: int | None = None) -> np.ndarray:
+    """A Hermite-Rodriguez twitch of ``d_ms`` support (5 lambda) sampled at ``fs`` and passed
+    through the band-pass ``sos``, followed by ``tail`` samples of its ringing (default: twice
+    its half-length)."""
+    d = d_ms / 1000.0
+    half = max(1, int(math.ceil(d * fs)))
+    t = np.arange(-half, half + 1) / fs
+    return signal.sosfilt(sos, np.concatenate([hermite_rodriguez(t, d / 5.0, order),
+                                               np.zeros(half * 2 if tail is None else tail)]))
+
+
 def templates(sos: np.ndarray, fs: float, lengths_ms: tuple[float, ...], max_len: int) -> list[np.ndarray]:
     """Band-passed, unit-norm twitch shapes: orders 1 and 2 at each length (the wave's support,
     5 lambda), each cut to the span holding its energy (at most ``max_len`` samples)."""
     out = []
     for order in (1, 2):
         for d_ms in lengths_ms:
-            d = d_ms / 1000.0
-            half = max(1, int(math.ceil(d * fs)))
-            t = np.arange(-half, half + 1) / fs
-            w = signal.sosfilt(sos, np.concatenate([hermite_rodriguez(t, d / 5.0, order), np.zeros(half * 2)]))
+            w = bandpassed_shape(sos, fs, d_ms, order)
             e = np.cumsum(w * w) / np.sum(w * w)
             a, b = int(np.searchsorted(e, 0.005)), int(np.searchsorted(e, 0.995)) + 1
             if b - a > max_len:  # keep the most energetic max_len samples
