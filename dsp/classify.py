@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from myotwitch.dsp.bursts import Burst
 from myotwitch.dsp.config import DetectorConfig
 from myotwitch.dsp.events import Event, make_event
@@ -23,14 +25,14 @@ def impulse_threshold(b: Burst, cfg: DetectorConfig) -> float:
     return cfg.impulse_fit_low + t * (cfg.impulse_fit - cfg.impulse_fit_low)
 
 
-def _glitch_shaped(b: Burst, cfg: DetectorConfig, impulse: ImpulseFit) -> bool:
+def _glitch_shaped(b: Burst, snippet: np.ndarray, cfg: DetectorConfig, impulse: ImpulseFit) -> bool:
     """The band-passed waveform is the impulse response's: it fits it above the size's bar, or
     fits it better than any twitch shape (only asked of waveforms that fit it at least
     ``CONTRAST_MIN_FIT``: most potentials fit it far worse, and the shape bank costs ~5 us)."""
-    fit = impulse(b.snippet)
+    fit = impulse(snippet)
     if fit >= impulse_threshold(b, cfg):
         return True
-    return cfg.impulse_contrast < 1.0 and fit >= CONTRAST_MIN_FIT and impulse.contrast(b.snippet, fit) > cfg.impulse_contrast
+    return cfg.impulse_contrast < 1.0 and fit >= CONTRAST_MIN_FIT and impulse.contrast(snippet, fit) > cfg.impulse_contrast
 
 
 def classify(b: Burst, fs: float, cfg: DetectorConfig, t0: float = 0.0, impulse: ImpulseFit | None = None) -> Event:
@@ -45,7 +47,7 @@ def classify(b: Burst, fs: float, cfg: DetectorConfig, t0: float = 0.0, impulse:
         kind, reason = "artifact", "ADC clipping (flat top at the input range)"
     elif cfg.detector == "energy" and fs >= SPIKE_TEST_MIN_FS and b.spike_ratio >= cfg.spike_ratio:
         kind, reason = "artifact", "single-sample spike in the raw signal (ADC or cable glitch)"
-    elif impulse is not None and b.n_bursts == 1 and b.snippet is not None and _glitch_shaped(b, cfg, impulse):
+    elif impulse is not None and b.n_bursts == 1 and b.snippet is not None and _glitch_shaped(b, b.snippet, cfg, impulse):
         kind, reason = "artifact", "single-sample spike (its filtered shape is the band-pass's impulse response)"
     elif b.lf_ptp_uv > cfg.lf_ratio * b.peak_to_peak_uv:
         kind, reason = "artifact", (
