@@ -529,6 +529,18 @@ def advise(sessions: list[dict] | None = None, diary: list[dict] | None = None, 
     return Advice(ruleset.notice, evaluate(ruleset, metrics), metrics)
 
 
+def _nothing_to_advise(m: dict) -> str:
+    """Why there is no advice, from what the window held (recordings dated before it, e.g. an
+    old file analysed today, are not in it: "no twitches recorded yet" would be wrong)."""
+    days = m.get("window_days", 28)
+    if not m.get("sessions"):
+        return f"No recordings from the last {days} days and nothing in the diary that calls for advice."
+    n = m.get("twitches_total", 0)
+    counted = "no twitches" if not n else f"{n:,} twitch{'es' if n != 1 else ''}"
+    return (f"{m['sessions']} recording{'s' if m['sessions'] != 1 else ''} in the last {days} days "
+            f"({counted}): nothing in them or in the diary calls for advice.")
+
+
 def format_advice(advice: Advice, width: int = 100) -> str:
     """Plain text, grouped by level, consult first, each item with why and its source."""
     import textwrap
@@ -547,7 +559,7 @@ def format_advice(advice: Advice, width: int = 100) -> str:
             out.append(f"    source: reference article, \"{i.section}\"")
         out.append("")
     if not advice.items:
-        out.append("No twitches recorded yet and nothing in the diary that calls for advice.\n")
+        out.append(_nothing_to_advise(advice.metrics) + "\n")
     out.append(textwrap.fill(advice.notice, width))
     return "\n".join(out)
 

@@ -163,6 +163,16 @@ def test_consult_items_come_first_with_the_notice():
 def test_no_data_gives_only_the_notice():
     a = advise([], [], now=NOW)
     assert a.items == [] and "not a medical device" in format_advice(a)
+    assert "No recordings from the last 28 days" in format_advice(a)
+
+
+def test_no_advice_says_what_the_window_held():
+    # an old recording analysed today is outside the window: not "no twitches recorded"
+    old = advise([session(400, 30)], [], now=NOW)
+    assert old.items == [] and "No recordings from the last 28 days" in format_advice(old)
+    quiet = advise([session(2, 0), session(3, 0)], [], now=NOW)
+    assert quiet.items == [], [i.id for i in quiet.items]
+    assert "2 recordings in the last 28 days (no twitches): nothing in them" in format_advice(quiet)
 
 
 # -- diary -----------------------------------------------------------------------------------------------
