@@ -82,7 +82,7 @@ def run(seeds: int) -> str:
     return "\n".join([
         f"{len(m.recordings)} real recordings (see data/recordings/SOURCES.md), {seeds} injection seeds per size band; "
         f"{machine()}; {took:.1f} s.",
-        "Targets (issue #15): 0 twitches on voluntary activity and movement (single-unit trains included); "
+        "Targets (issue #15): 0 twitches on voluntary activity, movement and walking (single-unit trains included); "
         "<= 2 per 100 s of quiet; "
         "recall >= 0.90 at 8-10x and >= 0.98 at >= 10x the noise RMS; no extra twitches.",
         "Noise RMS: the detector's pass band (zero-phase) over the manifest's quiet stretches; injected sizes are "
