@@ -41,7 +41,8 @@ LOBE_SHARE = 0.6
 class ImpulseFit:
     """Best normalised correlation of a burst's snippet with the band-pass's impulse response,
     over ``half`` samples either side of the peak (the response aligned on its own largest
-    sample, give or take one)."""
+    sample, give or take one). Given the sampling rate ``fs``, it also weighs that fit against
+    the twitch shapes' (``contrast``)."""
 
     def __init__(self, sos: np.ndarray, half: int, fs: float | None = None) -> None:
         n = 4 * half + 8
