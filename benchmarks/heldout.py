@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import math
 import pathlib
@@ -797,13 +798,12 @@ def carried_columns(label: str, drop: list[str]) -> list[str] | None:
     m = re.search(r"^## Independent held-out check\n(.*?)(?=^## |\Z)", text, re.S | re.M)
     if not m:
         return None
-    lines = [ln for ln in m.group(1).splitlines() if ln.startswith("| |")]
-    if not lines:
-        return None
     body = m.group(1).splitlines()
-    start = body.index(lines[-1])
-    rows = [ln for ln in body[start:] if ln.startswith("|")]
-    rows = rows[:next((i for i, ln in enumerate(rows) if i and not ln.startswith("|")), len(rows))]
+    starts = [i for i, ln in enumerate(body) if ln.startswith("| |")]
+    if not starts:
+        return None
+    # the last table with an empty first header cell, up to its first line that is not a row
+    rows = list(itertools.takewhile(lambda ln: ln.startswith("|"), body[starts[-1]:]))
     head, data = _table(rows)
     keep = [i for i, h in enumerate(head) if not any(h.startswith(p) for p in drop)]
     head = [label if h == "this run" else h for h in head]

@@ -88,7 +88,7 @@ def test_carry_keeps_earlier_columns_and_adds_this_run(tmp_path, monkeypatch):
     results = tmp_path / "RESULTS.md"
     results.write_text("# r\n\n## Independent held-out check\n\ntext\n\n| a | b |\n|---|---|\n| x | 1 |\n\n"
                        "| | first | old stop | this run |\n|---|---|---|---|\n| macro F1 | 0.70 | 0.80 | 0.85 |\n"
-                       "| false/h rest | 0.2 | 5.4 | 4.7 |\n\n## Next\n\nkept\n")
+                       "| false/h rest | 0.2 | 5.4 | 4.7 |\n\nafter the table\n\n| not | it |\n\n## Next\n\nkept\n")
     monkeypatch.setattr(common, "RESULTS", results)
     carried = h.carried_columns("start (abc)", ["old"])
     assert carried[0] == "| | first | start (abc) |"
