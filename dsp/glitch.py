@@ -73,7 +73,9 @@ class ImpulseFit:
         got = self._window(snippet)
         if got is None:
             return 0.0
-        seg, norm = got
+        return self._impulse_fit(*got)
+
+    def _impulse_fit(self, seg: np.ndarray, norm: float) -> float:
         return max(abs(v) for v in (self._templates @ seg).tolist()) / norm  # three fits: plain floats
 
     def contrast(self, snippet: np.ndarray, fit: float | None = None) -> float:
@@ -88,7 +90,7 @@ class ImpulseFit:
             return 0.0
         seg, norm = got
         if fit is None:
-            fit = self(snippet)
+            fit = self._impulse_fit(seg, norm)
         return fit - float(np.max(np.abs(self._shapes @ seg))) / norm
 
 
