@@ -45,6 +45,9 @@ class Burst:
     #: only the twitch-shape filters lifted it over the threshold, no energy window did: a
     #: potential of at most ~10x the noise (dsp/matched.py)
     shape_only: bool = False
+    #: the root of the snippet's energy before it was scaled to unit norm (µV): with the floor,
+    #: how much of the snippet is noise, which lowers its likeness to another firing of its unit
+    snippet_norm: float = 0.0
 
 
 #: ``Burst(**values)`` for the hot path (one per burst finalised)
@@ -437,6 +440,7 @@ class BurstSegmenter:
                 spike = float(r[j] / span[j]) if span[j] > 0 else 0.0
             else:
                 spike = self._spike_ratio(buf, s_j, e_j, seg0, L, i_j)
+            snip, snip_norm = self._snippet(buf, s_j, e_j, seg0, L, i_j) if n_j == 1 else (None, 0.0)
             out.append(_new_burst(
                 channel=c, start=b0 + s_j, end=b0 + e_j, n_bursts=n_j,
                 peak_to_peak_uv=ptp[j],
@@ -446,8 +450,9 @@ class BurstSegmenter:
                 clipped=bool(clipped[j]),
                 cut=segs[j][3],
                 spike_ratio=spike,
-                snippet=self._snippet(buf, s_j, e_j, seg0, L, i_j) if n_j == 1 else None,
+                snippet=snip,
                 shape_only=shape_only[j],
+                snippet_norm=snip_norm,
             ))
         return out
 
@@ -497,6 +502,7 @@ class BurstSegmenter:
         lf = buf[LF, lo:hi]
         raw = buf[RAW, s:e]
         i = s + int(np.abs(y).argmax())  # the largest band-passed sample
+        snip, snip_norm = self._snippet(buf, s, e, seg0, L, i) if n == 1 else (None, 0.0)
         return Burst(
             channel=c, start=b0 + s, end=b0 + e, n_bursts=n,
             peak_to_peak_uv=float(y.max() - y.min()),
@@ -506,19 +512,23 @@ class BurstSegmenter:
             clipped=self._clipped(raw, floor),
             cut=cut,
             spike_ratio=self._spike_ratio(buf, s, e, seg0, L, i),
-            snippet=self._snippet(buf, s, e, seg0, L, i) if n == 1 else None,
+            snippet=snip,
             shape_only=shape_only,
+            snippet_norm=snip_norm,
         )
 
-    def _snippet(self, buf: np.ndarray, s: int, e: int, seg0: int, L: int, i: int | None = None) -> np.ndarray | None:
+    def _snippet(self, buf: np.ndarray, s: int, e: int, seg0: int, L: int,
+                 i: int | None = None) -> tuple[np.ndarray | None, float]:
+        """The unit-norm waveform around the largest sample and the norm it had (None, 0 near
+        the buffer's edges)."""
         if i is None:
             i = s + int(np.argmax(np.abs(buf[Y, s:e])))
         lo, hi = i - self.snip_n, i + self.snip_n + 1
         if lo < seg0 or hi > L:
-            return None
+            return None, 0.0
         w = buf[Y, lo:hi]
         norm = math.sqrt(float(np.dot(w, w)))  # the same correctly rounded root as np.sqrt
-        return w / norm if norm > 0 else None
+        return (w / norm, norm) if norm > 0 else (None, 0.0)
 
     def _spike_ratio(self, buf: np.ndarray, s: int, e: int, seg0: int, L: int, i: int | None = None) -> float:
         if i is None:

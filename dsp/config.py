@@ -106,6 +106,15 @@ class DetectorConfig:
     #: ``pair_min_corr``): different twitches of a fasciculation run, bi- or triphasic waves of
     #: similar length, correlate 0.9-0.97 and were taken for one unit's train. 0 turns it off.
     train_corr_noise: float = 60.0
+    #: ... but at low SNR noise takes its toll on the correlation itself: two firings of one
+    #: unit, each snippet a share s of signal energy (the rest noise at the floor), correlate
+    #: about sqrt(s1 s2), so a short potential at 8-12x correlates 0.6-0.8 with its own next
+    #: firing and a weak unit's train went unseen (its firings counted as twitches). The
+    #: train bar ``train_min_corr`` is lowered by that factor, each share taken as at least
+    #: ``train_share_least`` (1 turns this off). The pair rule keeps its bar: lowered too, it
+    #: also took twitches of fasciculation runs. Held-out tuning seeds 123/124: false twitches
+    #: in contraction, tonic and walking 130 -> 119 and 126 -> 118, no twitch lost.
+    train_share_least: float = 0.5
     #: a potential whose own waveform (a matched filter on the band-passed signal) comes back
     #: at least ``train_min_potentials`` times in a regular voluntary rhythm, from
     #: ``recurrence_lookback_s`` before it to one slowest interval after it, with correlation
@@ -301,6 +310,8 @@ class DetectorConfig:
         if not 1.0 <= self.train_size_least <= self.train_similarity:
             raise ConfigError(f"train_size_least must be between 1 and train_similarity ({self.train_similarity:g}), "
                               f"got {self.train_size_least!r}")
+        if not 0.0 < self.train_share_least <= 1.0:
+            raise ConfigError(f"train_share_least is a share of a snippet's energy in (0, 1], got {self.train_share_least!r}")
         if not -1.0 <= self.impulse_contrast <= 1.0:
             raise ConfigError(f"impulse_contrast is a difference of correlations (-1 to 1), got {self.impulse_contrast!r}")
         if self.impulse_fit_low > self.impulse_fit:

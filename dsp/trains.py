@@ -52,6 +52,7 @@ class _Potential:
     shape_only: bool = False  # only the twitch-shape filters found it (bursts.Burst.shape_only)
     need: float = 0.0  # the decision waits for data up to here ...
     seen: int = -1  # ... unless candidates arrived on the channel since (their count then)
+    share: float = 1.0  # the part of the snippet's energy that is the potential's, not noise
 
 
 def best_correlation(x: np.ndarray, y: np.ndarray, max_lag: int = 2) -> float:
@@ -157,7 +158,7 @@ class TrainStage:
                  corr_noise: float = 0.0,
                  size_least: float = 1.0, recur_corr: float = 0.0, recur_s: float = 0.6,
                  recur_max_snr: float = math.inf, cluster_min: int = 0, cluster_ratio: float = 2.0,
-                 isolation_s: float = 0.0, isolation_snr: float = 12.0) -> None:
+                 isolation_s: float = 0.0, isolation_snr: float = 12.0, share_least: float = 1.0) -> None:
         self.fs = fs
         self.n_channels = n_channels
         self.isi_min = fs / max_hz
@@ -166,6 +167,11 @@ class TrainStage:
         #: sizes must also agree as closely as the noise allows (``same_size``)
         self.size_noise, self.size_least = size_noise, size_least
         self.corr_noise = corr_noise  # ... and shapes as close as noise allows (``_corr_needed``)
+        #: noise in a snippet lowers its correlation with another firing of the same unit by the
+        #: root of each one's signal share of its energy; the train bar is lowered alike, the
+        #: share taken as at least ``share_least`` (1: no lowering; the pair bar never is)
+        self.share_least = share_least
+        self.noise_power = floor_bias  # true noise power per sample over the floor squared
         self.memory = int(2 * self.isi_max * (min_len + 1))  # a chain may skip a firing
         #: a potential found by its shape alone must have nothing else this long before it
         self.isolation_n = min(int(round(isolation_s * fs)), self.memory)
@@ -432,7 +438,7 @@ class TrainStage:
             pot = None
             if e.kind == "twitch" and b.snippet is not None:
                 pot = _Potential(e.onset_sample, e.peak_to_peak_uv, b.snippet, e.offset_sample, b.floor_uv,
-                                 shape_only=b.shape_only)
+                                 shape_only=b.shape_only, share=self._share(b))
                 on = self._recent_on[e.channel]
                 k = bisect.bisect_right(on, pot.onset)
                 on.insert(k, pot.onset)
@@ -526,7 +532,7 @@ class TrainStage:
             return "regular firing of one motor unit (similar potentials at a voluntary rate)"
         if self.pair_ratio and any(
                 self.isi_min <= abs(p.onset - pot.onset) <= self.isi_max
-                and self._same_size(p, pot, self.pair_ratio) and corr[id(p)] >= self._corr_needed(p, pot, self.pair_corr)
+                and self._same_size(p, pot, self.pair_ratio) and corr[id(p)] >= self._corr_needed(p, pot, self.pair_corr, shares=False)
                 for p in sim if p is not pot):
             self._spans[c].append((pot.onset, pot.onset))
             return "the same motor unit fired again at a voluntary interval"
@@ -536,10 +542,21 @@ class TrainStage:
             return "a voluntary motor unit firing on (its last firings were too small to see)"
         return self._context(c, pot)
 
-    def _corr_needed(self, a: _Potential, b: _Potential, least: float) -> float:
+    def _share(self, b: Burst) -> float:
+        """The signal's share of the burst's snippet energy (the rest is noise at the floor),
+        at least ``share_least``."""
+        if self.share_least >= 1.0 or not b.snippet_norm > 0:
+            return 1.0
+        noise = b.snippet.size * self.noise_power * b.floor_uv * b.floor_uv
+        return max(self.share_least, 1.0 - noise / (b.snippet_norm * b.snippet_norm))
+
+    def _corr_needed(self, a: _Potential, b: _Potential, least: float, shares: bool = True) -> float:
         """The correlation two potentials need to count as one unit's firings: what noise alone
         leaves of identical waveforms, 1 - ``corr_noise`` / SNR^2 at the noisier one's SNR
-        (peak to peak over the floor), but never below ``least``."""
+        (peak to peak over the floor), but never below ``least`` (lowered by the noise in
+        both snippets: ``least`` x the root of their signal shares)."""
+        if shares and (a.share < 1.0 or b.share < 1.0):
+            least *= math.sqrt(a.share * b.share)
         if not self.corr_noise or not (a.floor > 0 and b.floor > 0):
             return least
         snr = min(a.ptp / a.floor, b.ptp / b.floor)

@@ -17,6 +17,7 @@ def test_default_band_is_capped_below_nyquist():
     ({"mains": 55}, 1000, "mains must be"),
     ({"off_threshold": 9.0}, 1000, "off_threshold"),
     ({"settle_s": -0.1}, 1000, "settle_s must be >= 0"),
+    ({"train_share_least": 0.0}, 1000, "train_share_least is a share"),
 ])
 def test_invalid_config_names_the_field(kw, fs, message):
     with pytest.raises(ConfigError, match=message):

@@ -9,11 +9,13 @@ import pytest
 from scipy import signal
 
 from myotwitch.dsp import DetectorConfig, Pipeline, detect
+from myotwitch.dsp.bursts import Burst
 from myotwitch.dsp.energy import KAPPA_GRID, MultiScaleEnergy, TailWeight
 from myotwitch.dsp.filters import bandpass_sos
 from myotwitch.dsp.mains import MainsCanceller
 from myotwitch.dsp.matched import hermite_rodriguez
 from myotwitch.dsp.synth import hr_muap
+from myotwitch.dsp.trains import TrainStage, _Potential, best_correlation
 
 ENERGY = DetectorConfig(detector="energy", mains="off")
 
@@ -668,3 +670,46 @@ def test_weak_steps_judged_voluntary_count_as_steps_of_the_stride():
         pipe = Pipeline(fs, 1, ENERGY)
         live = [e for i in range(0, x.size, block) for e in pipe.process(x[None, i: i + block])]
         assert live + pipe.flush() == r.events
+
+
+def _noisy_potential(wave: np.ndarray, rng: np.random.Generator, floor: float) -> Burst:
+    """A burst whose snippet is ``wave`` plus white noise at ``floor`` (as bursts.py cuts it)."""
+    y = wave + rng.standard_normal(wave.size) * floor
+    norm = float(np.linalg.norm(y))
+    return Burst(0, 0, 1, 1, float(np.ptp(y)), 0.0, floor, 0.0, False, None, 0.0, y / norm, False, norm)
+
+
+@pytest.mark.parametrize("size", [8.0, 10.0])
+def test_the_train_bar_allows_for_the_noise_in_both_snippets(size):
+    """Two firings of one 6 ms unit at 8-10x the noise, cut as 17-sample snippets, correlate
+    only about 0.65-0.75 (noise fills most of the window), so the fixed bar of 0.7 saw about
+    half of them as different shapes and a weak unit's train went unseen. Lowered by the root of
+    both snippets' signal shares, nearly all pass; a different shape passes less often, and at
+    high SNR (where the shares are near 1) the bar is what it was."""
+    fs = 1000.0
+    t = np.arange(-8, 9) / fs
+    unit = hermite_rodriguez(t, 6 / 5000.0, 1)
+    other = hermite_rodriguez(t, 14 / 5000.0, 2)
+    unit, other = unit / np.ptp(unit), other / np.ptp(other)
+
+    def admitted(share_least, snr, other=other):
+        stage = TrainStage(fs, 1, min_hz=5, max_hz=30, regularity=1.3, size_ratio=1.5, min_corr=0.7, min_len=3,
+                           corr_noise=60.0, share_least=share_least)
+        rng = np.random.default_rng(5)
+        same = diff = 0
+        for _ in range(300):
+            a, b, c = (_noisy_potential(w * snr, rng, 1.0) for w in (unit, unit, other))
+            pa, pb, pc = (_Potential(0, x.peak_to_peak_uv, x.snippet, 6, 1.0, share=stage._share(x)) for x in (a, b, c))
+            same += best_correlation(pa.snippet, pb.snippet) >= stage._corr_needed(pa, pb, 0.7)
+            diff += best_correlation(pa.snippet, pc.snippet) >= stage._corr_needed(pa, pc, 0.7)
+        return same / 300, diff / 300
+
+    fixed_same, fixed_diff = admitted(1.0, size)
+    same, diff = admitted(0.5, size)
+    assert fixed_same < 0.85 and same > 0.95
+    assert diff < same - 0.15
+    # at 40x a 7.5 ms unit against the 6 ms one correlates about as closely as the noise allows:
+    # there the high-SNR bar (corr_noise) decides, and the shares (near 1) change nothing
+    near = hermite_rodriguez(t, 7.5 / 5000.0, 1)
+    lowered, kept = admitted(0.5, 40.0, near / np.ptp(near))[1], admitted(1.0, 40.0, near / np.ptp(near))[1]
+    assert lowered == kept and 0.05 < kept < 0.95
