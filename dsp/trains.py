@@ -508,14 +508,14 @@ class TrainStage:
             return self._context(c, pot)
         # likeness of shape to each neighbour of train-like size, computed once per decision:
         # similar = that size and correlation >= min_corr; the same unit again is stricter
-        others = [p for p in near if p is not pot and self._same_size(p, pot, self.size_ratio)]
-        corr = dict(zip(map(id, others), best_correlations([p.snippet for p in others], pot.snippet))) if others else {}
-        sim = [p for p in near if p is pot or corr.get(id(p), -1.0) >= self._corr_needed(p, pot, self.min_corr)]
+        others = self._sized_like(pot, near, self.size_ratio)
+        corrs = best_correlations([p.snippet for p in others], pot.snippet) if others else []
+        alike = [(p, r) for p, r in zip(others, corrs) if r >= self._corr_needed(p, pot, self.min_corr)]
         # the decision looks ahead to a horizon set by the data alone (so it is the same for any
         # block sizes): one slowest interval, extended by each similar potential inside it, up
         # to the length of a minimal train
         horizon, cap = pot.onset + self.isi_max, pot.onset + self.isi_max * (self.min_len - 1)
-        for t in sorted(p.onset for p in sim if p.onset > pot.onset):
+        for t in sorted(p.onset for p, _ in alike if p.onset > pot.onset):
             if t > horizon:
                 break
             horizon = min(max(horizon, t + self.isi_max), cap)
@@ -523,8 +523,8 @@ class TrainStage:
         if not final and until < need:
             pot.need, pot.seen = need, self._inserted[c]
             return None  # a potential that would change the answer may still come
-        sim = [p for p in sim if p.onset <= horizon]
-        times = sorted({p.onset for p in sim})
+        alike = [(p, r) for p, r in alike if p.onset <= horizon]
+        times = sorted({pot.onset, *(p.onset for p, _ in alike)})
         k = times.index(pot.onset)
         span = regular_chain(times, k, self.isi_min, self.isi_max, self.regularity, self.min_len)
         if span is not None:
@@ -532,11 +532,11 @@ class TrainStage:
             return "regular firing of one motor unit (similar potentials at a voluntary rate)"
         if self.pair_ratio and any(
                 self.isi_min <= abs(p.onset - pot.onset) <= self.isi_max
-                and self._same_size(p, pot, self.pair_ratio) and corr[id(p)] >= self._corr_needed(p, pot, self.pair_corr, shares=False)
-                for p in sim if p is not pot):
+                and self._same_size(p, pot, self.pair_ratio) and r >= self._corr_needed(p, pot, self.pair_corr, shares=False)
+                for p, r in alike):
             self._spans[c].append((pot.onset, pot.onset))
             return "the same motor unit fired again at a voluntary interval"
-        if any(p.voluntary and 0 < pot.onset - p.onset <= self.continue_gap for p in sim):
+        if any(p.voluntary and 0 < pot.onset - p.onset <= self.continue_gap for p, _ in alike):
             # a unit already seen firing voluntarily, after firings too small to detect
             self._spans[c].append((pot.onset, pot.onset))
             return "a voluntary motor unit firing on (its last firings were too small to see)"
@@ -561,6 +561,23 @@ class TrainStage:
             return least
         snr = min(a.ptp / a.floor, b.ptp / b.floor)
         return max(least, 1.0 - self.corr_noise / (snr * snr)) if snr > 0 else least
+
+    def _sized_like(self, pot: _Potential, near: list[_Potential], ratio: float) -> list[_Potential]:
+        """The potentials of ``near`` other than ``pot`` of its size (``_same_size`` written out
+        for the hot path: the same arithmetic, one call per decision instead of one per
+        neighbour)."""
+        noise, least = self.size_noise, self.size_least
+        size, floor = pot.ptp, pot.floor
+        out = []
+        for p in near:
+            if p is pot:
+                continue
+            lo, hi = min(p.ptp, size), max(p.ptp, size)
+            f = max(p.floor, floor)
+            allowed = max(least, min(ratio, 1.0 + noise * f / lo)) if noise > 0.0 and lo > 0.0 and f > 0.0 else ratio
+            if hi <= allowed * lo:
+                out.append(p)
+        return out
 
     def _same_size(self, a: _Potential, b: _Potential, ratio: float) -> bool:
         return same_size(a, b, ratio, self.size_noise, self.size_least)
