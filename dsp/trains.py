@@ -114,16 +114,24 @@ def regular_chain(times: list[int], k: int, isi_min: float, isi_max: float, regu
     too small to see between two seen ones), each within ``regularity`` of the one before once
     the missed firings are counted; None when there is no such run."""
     n = len(times)
-    steps = [firing_intervals(times[i + 1] - times[i], isi_min, isi_max, max_missed) for i in range(n - 1)]
+    if n < min_len:
+        return None
+    got: dict[int, int] = {}  # firing intervals of the gaps the run reaches (most are never asked for)
+
+    def step(i: int) -> int:
+        m = got.get(i)
+        if m is None:
+            m = got[i] = firing_intervals(times[i + 1] - times[i], isi_min, isi_max, max_missed)
+        return m
 
     def smooth(i: int) -> bool:  # interval i and interval i+1 are alike (per firing)
-        a = (times[i + 1] - times[i]) / steps[i]
-        b = (times[i + 2] - times[i + 1]) / steps[i + 1]
+        a = (times[i + 1] - times[i]) / step(i)
+        b = (times[i + 2] - times[i + 1]) / step(i + 1)
         return max(a, b) <= regularity * min(a, b)
     lo = hi = k  # grow the run [lo, hi] of times around k
-    while lo > 0 and steps[lo - 1] and (hi - lo < 1 or smooth(lo - 1)):
+    while lo > 0 and step(lo - 1) and (hi - lo < 1 or smooth(lo - 1)):
         lo -= 1
-    while hi < n - 1 and steps[hi] and (hi - lo < 1 or smooth(hi - 1)):
+    while hi < n - 1 and step(hi) and (hi - lo < 1 or smooth(hi - 1)):
         hi += 1
     return (times[lo], times[hi]) if hi - lo + 1 >= min_len else None
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import signal
 
 from myotwitch.dsp import DetectorConfig, Pipeline, detect
@@ -713,3 +715,34 @@ def test_the_train_bar_allows_for_the_noise_in_both_snippets(size):
     near = hermite_rodriguez(t, 7.5 / 5000.0, 1)
     lowered, kept = admitted(0.5, 40.0, near / np.ptp(near))[1], admitted(1.0, 40.0, near / np.ptp(near))[1]
     assert lowered == kept and 0.05 < kept < 0.95
+
+
+def _regular_chain_reference(times, k, isi_min, isi_max, regularity, min_len, max_missed=1):
+    """regular_chain written out eagerly (every interval's firing count first)."""
+    from myotwitch.dsp.trains import firing_intervals
+    n = len(times)
+    steps = [firing_intervals(times[i + 1] - times[i], isi_min, isi_max, max_missed) for i in range(n - 1)]
+
+    def smooth(i):
+        a = (times[i + 1] - times[i]) / steps[i]
+        b = (times[i + 2] - times[i + 1]) / steps[i + 1]
+        return max(a, b) <= regularity * min(a, b)
+    lo = hi = k
+    while lo > 0 and steps[lo - 1] and (hi - lo < 1 or smooth(lo - 1)):
+        lo -= 1
+    while hi < n - 1 and steps[hi] and (hi - lo < 1 or smooth(hi - 1)):
+        hi += 1
+    return (times[lo], times[hi]) if hi - lo + 1 >= min_len else None
+
+
+@given(st.lists(st.integers(0, 3000), min_size=1, max_size=12, unique=True), st.data(),
+       st.integers(1, 5), st.floats(1.0, 2.0))
+@settings(max_examples=300, deadline=None)
+def test_regular_chain_asks_only_for_the_intervals_it_reaches(times, data, min_len, regularity):
+    """The chain search works out an interval's firing count only when the run reaches it; the
+    answer is the eager one's for any times, potential and settings."""
+    from myotwitch.dsp.trains import regular_chain
+    times = sorted(times)
+    k = data.draw(st.integers(0, len(times) - 1))
+    args = (times, k, 33.0, 200.0, regularity, min_len)
+    assert regular_chain(*args) == _regular_chain_reference(*args)
