@@ -553,7 +553,7 @@ class TrainStage:
     def _share(self, b: Burst) -> float:
         """The signal's share of the burst's snippet energy (the rest is noise at the floor),
         at least ``share_least``."""
-        if self.share_least >= 1.0 or not b.snippet_norm > 0:
+        if self.share_least >= 1.0 or b.snippet is None or not b.snippet_norm > 0:
             return 1.0
         noise = b.snippet.size * self.noise_power * b.floor_uv * b.floor_uv
         return max(self.share_least, 1.0 - noise / (b.snippet_norm * b.snippet_norm))
