@@ -552,8 +552,8 @@ class TrainStage:
 
     def _share(self, b: Burst) -> float:
         """The signal's share of the burst's snippet energy (the rest is noise at the floor),
-        at least ``share_least``."""
-        if self.share_least >= 1.0 or b.snippet is None or not b.snippet_norm > 0:
+        at least ``share_least``; 1 (nothing lowered) when the floor is not known."""
+        if self.share_least >= 1.0 or b.snippet is None or not (b.snippet_norm > 0 and b.floor_uv > 0):
             return 1.0
         noise = b.snippet.size * self.noise_power * b.floor_uv * b.floor_uv
         return max(self.share_least, 1.0 - noise / (b.snippet_norm * b.snippet_norm))

@@ -4,6 +4,8 @@ runs of close twitches, and the mains canceller following a swelling hum."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -706,6 +708,11 @@ def test_the_train_bar_allows_for_the_noise_in_both_snippets(size):
             diff += best_correlation(pa.snippet, pc.snippet) >= stage._corr_needed(pa, pc, 0.7)
         return same / 300, diff / 300
 
+    # a floor still being learnt (NaN) lowers nothing
+    settling = _noisy_potential(unit * size, np.random.default_rng(0), 1.0)
+    stage = TrainStage(fs, 1, min_hz=5, max_hz=30, regularity=1.3, size_ratio=1.5, min_corr=0.7, min_len=3,
+                       share_least=0.5)
+    assert stage._share(settling) < 1.0 and stage._share(dataclasses.replace(settling, floor_uv=float("nan"))) == 1.0
     fixed_same, fixed_diff = admitted(1.0, size)
     same, diff = admitted(0.5, size)
     assert fixed_same < 0.85 and same > 0.95
