@@ -356,6 +356,34 @@ HARD_CASES: dict[str, dict] = {
 }
 
 
+#: a night of benign fasciculation: twitches per minute (the issue's 30-60, and twice that)
+NIGHT_RATES_PER_MIN = (30.0, 60.0, 120.0)
+
+
+def fasciculation_night(rate_per_min: float, fs: float, duration_s: float, seed: int,
+                        size: tuple[float, float] = (10.0, 40.0), noise_uv: float = 5.0) -> tuple[np.ndarray, np.ndarray]:
+    """Rest with nothing but twitches, as a night of benign fasciculation brings them: Poisson at
+    ``rate_per_min`` (never closer than 150 ms), ``size`` times the noise RMS peak to peak
+    (log-uniform), 5-30 ms potentials (``hr_muap``, 12 % doublets), on the hard suite's
+    background (1/f and heavy-tailed shares 0.2). Every one of them should count: this is the
+    load on which rules for voluntary activity must not fire. Returns ``(x (1, n) µV, onsets s)``."""
+    rng = np.random.default_rng([seed, int(fs), int(rate_per_min), 0x4E16])
+    n = int(round(duration_s * fs))
+    x = hard_background(rng, n, fs, noise_uv, 0.2, 0.2)
+    gap = 0.15
+    mean = 60.0 / rate_per_min
+    onsets, t = [], 1.0
+    while True:
+        t += gap + rng.exponential(max(mean - gap, 1e-3))
+        w = hr_muap(rng.uniform(5.0, 30.0), fs, rng, rng.random() < 0.12)
+        s = int(t * fs)
+        if s + w.size >= n - int(fs):
+            break
+        x[s: s + w.size] += w * _loguniform(rng, size) * noise_uv
+        onsets.append((s + int(np.argmax(np.abs(w) > 0.02))) / fs)  # where it leaves the baseline
+    return x[None, :].astype(np.float32), np.array(onsets)
+
+
 def hard_case(name: str, fs: float, duration_s: float, seed: int) -> tuple[np.ndarray, HardTruth]:
     """One recording of a hard case family: ``(x (1, n) float32 µV, truth)``."""
     p: dict[str, Any] = dict(noise=(2.0, 8.0), pink=0.2, heavy=0.2, lsb=None, mains=(20.0, 60.0), rate=20.0, bursts=False,

@@ -65,3 +65,34 @@ def test_false_twitches_at_rest_stay_bounded():
     # a known gap (issue #15 asks for <= 1/h): single-sample glitches and heavy-tailed
     # backgrounds still cross at 1 kHz and below; this keeps it from growing
     assert scores("energy")["fp_per_h"]["rest"] <= 30.0
+
+
+@pytest.mark.parametrize("per_min, least", [(30.0, 0.99), (60.0, 0.985)])
+def test_a_night_of_fasciculation_is_counted_whole(per_min, least):
+    """A night of benign fasciculation (30-60 twitches a minute of 10-40x the noise, nothing
+    else) must not trip the rules for voluntary activity: its runs of twitches look like a
+    unit firing again, steps of a walk or an edge of a contraction only by chance. The
+    generator knows nothing of those rules; its onsets are where each potential leaves the
+    baseline."""
+    from myotwitch.dsp.evaluate import matched_flags
+    from myotwitch.dsp.synth import fasciculation_night
+    counted = total = 0
+    for fs in (500.0, 1000.0):
+        x, onsets = fasciculation_night(per_min, fs, 300.0, HARD_TEST_SEEDS[0])
+        twitches = np.array([e.onset_s for e in detect(x, fs).events if e.kind == "twitch"])
+        hit, false = matched_flags(twitches, onsets)
+        counted += int(hit.sum())
+        total += onsets.size
+        # nor split into more: the rest are the background's own (~16/h here, as in the hard suite)
+        assert false.size <= 0.03 * onsets.size
+    assert total > 250 and counted >= least * total
+
+
+def test_the_night_generator_makes_what_it_says():
+    from myotwitch.dsp.synth import fasciculation_night
+    x, onsets = fasciculation_night(60.0, 1000.0, 600.0, 1)
+    assert x.shape == (1, 600_000) and x.dtype == np.float32
+    gaps = np.diff(onsets)
+    # Poisson at 60/min, starts 150 ms apart at least (onsets: where each one leaves the baseline)
+    assert gaps.min() >= 0.15 - 0.03 and 0.8 < gaps.mean() < 1.2
+    assert 500 < onsets.size < 700
