@@ -571,21 +571,10 @@ class TrainStage:
         return max(least, 1.0 - self.corr_noise / (snr * snr)) if snr > 0 else least
 
     def _sized_like(self, pot: _Potential, near: list[_Potential], ratio: float) -> list[_Potential]:
-        """The potentials of ``near`` other than ``pot`` of its size (``_same_size`` written out
-        for the hot path: the same arithmetic, one call per decision instead of one per
-        neighbour)."""
+        """The potentials of ``near`` other than ``pot`` of its size (``same_size`` called
+        directly: one call per neighbour on the hot path instead of three)."""
         noise, least = self.size_noise, self.size_least
-        size, floor = pot.ptp, pot.floor
-        out = []
-        for p in near:
-            if p is pot:
-                continue
-            lo, hi = min(p.ptp, size), max(p.ptp, size)
-            f = max(p.floor, floor)
-            allowed = max(least, min(ratio, 1.0 + noise * f / lo)) if noise > 0.0 and lo > 0.0 and f > 0.0 else ratio
-            if hi <= allowed * lo:
-                out.append(p)
-        return out
+        return [p for p in near if p is not pot and same_size(p, pot, ratio, noise, least)]
 
     def _same_size(self, a: _Potential, b: _Potential, ratio: float) -> bool:
         return same_size(a, b, ratio, self.size_noise, self.size_least)
