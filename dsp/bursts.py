@@ -439,8 +439,8 @@ class BurstSegmenter:
             if ok:
                 spike = float(r[j] / span[j]) if span[j] > 0 else 0.0
             else:
-                spike = self._spike_ratio(buf, s_j, e_j, seg0, L, i_j)
-            snip, snip_norm = self._snippet(buf, s_j, e_j, seg0, L, i_j) if n_j == 1 else (None, 0.0)
+                spike = self._spike_ratio(buf, i_j, seg0, L)
+            snip, snip_norm = self._snippet(buf, i_j, seg0, L) if n_j == 1 else (None, 0.0)
             out.append(_new_burst(
                 channel=c, start=b0 + s_j, end=b0 + e_j, n_bursts=n_j,
                 peak_to_peak_uv=ptp[j],
@@ -502,7 +502,7 @@ class BurstSegmenter:
         lf = buf[LF, lo:hi]
         raw = buf[RAW, s:e]
         i = s + int(np.abs(y).argmax())  # the largest band-passed sample
-        snip, snip_norm = self._snippet(buf, s, e, seg0, L, i) if n == 1 else (None, 0.0)
+        snip, snip_norm = self._snippet(buf, i, seg0, L) if n == 1 else (None, 0.0)
         return Burst(
             channel=c, start=b0 + s, end=b0 + e, n_bursts=n,
             peak_to_peak_uv=float(y.max() - y.min()),
@@ -511,18 +511,15 @@ class BurstSegmenter:
             lf_ptp_uv=float(lf.max() - lf.min()) if lf.size else 0.0,
             clipped=self._clipped(raw, floor),
             cut=cut,
-            spike_ratio=self._spike_ratio(buf, s, e, seg0, L, i),
+            spike_ratio=self._spike_ratio(buf, i, seg0, L),
             snippet=snip,
             shape_only=shape_only,
             snippet_norm=snip_norm,
         )
 
-    def _snippet(self, buf: np.ndarray, s: int, e: int, seg0: int, L: int,
-                 i: int | None = None) -> tuple[np.ndarray | None, float]:
-        """The unit-norm waveform around the largest sample and the norm it had (None, 0 near
-        the buffer's edges)."""
-        if i is None:
-            i = s + int(np.argmax(np.abs(buf[Y, s:e])))
+    def _snippet(self, buf: np.ndarray, i: int, seg0: int, L: int) -> tuple[np.ndarray | None, float]:
+        """The unit-norm waveform around the largest sample ``i`` and the norm it had (None, 0
+        near the buffer's edges)."""
         lo, hi = i - self.snip_n, i + self.snip_n + 1
         if lo < seg0 or hi > L:
             return None, 0.0
@@ -530,9 +527,8 @@ class BurstSegmenter:
         norm = math.sqrt(float(np.dot(w, w)))  # the same correctly rounded root as np.sqrt
         return (w / norm, norm) if norm > 0 else (None, 0.0)
 
-    def _spike_ratio(self, buf: np.ndarray, s: int, e: int, seg0: int, L: int, i: int | None = None) -> float:
-        if i is None:
-            i = s + int(np.argmax(np.abs(buf[Y, s:e])))
+    def _spike_ratio(self, buf: np.ndarray, i: int, seg0: int, L: int) -> float:
+        """How much of the raw event the sample at ``i`` (the largest band-passed one) carries."""
         lo, hi = max(i - self.spike_n, seg0), min(i + self.spike_n + 1, L)
         raw = buf[RAW, lo:hi]
         if raw.size < 3:
