@@ -15,10 +15,21 @@ def machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
+def _section(name: str) -> re.Pattern[str]:
+    """The section ``## name`` of RESULTS.md, heading included, up to the next one."""
+    return re.compile(rf"^## {re.escape(name)}\n(.*?)(?=^## |\Z)", re.S | re.M)
+
+
+def read_section(name: str) -> str | None:
+    """The body of the section ``## name`` of RESULTS.md (None when there is none)."""
+    m = _section(name).search(RESULTS.read_text()) if RESULTS.exists() else None
+    return m.group(1) if m else None
+
+
 def write_section(name: str, body: str) -> None:
     """Replace (or add) the section ``## name`` of RESULTS.md with ``body``."""
     text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\nRegenerate with `python benchmarks/run.py` (or one script alone).\n"
     block = f"## {name}\n\n{body.strip()}\n"
-    pattern = re.compile(rf"^## {re.escape(name)}\n.*?(?=^## |\Z)", re.S | re.M)
+    pattern = _section(name)
     text = pattern.sub(block + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + block
     RESULTS.write_text(text)

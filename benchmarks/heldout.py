@@ -29,7 +29,6 @@ import itertools
 import json
 import math
 import pathlib
-import re
 import subprocess
 import sys
 import time
@@ -793,12 +792,11 @@ def carried_columns(label: str, drop: list[str]) -> list[str] | None:
     """The comparison table of the held-out section of RESULTS.md, its 'this run' column
     relabelled ``label`` and the columns starting with any of ``drop`` left out (lines of a
     markdown table), or None when there is none."""
-    from benchmarks.common import RESULTS
-    text = RESULTS.read_text() if RESULTS.exists() else ""
-    m = re.search(r"^## Independent held-out check\n(.*?)(?=^## |\Z)", text, re.S | re.M)
-    if not m:
+    from benchmarks.common import read_section
+    section = read_section("Independent held-out check")
+    if section is None:
         return None
-    body = m.group(1).splitlines()
+    body = section.splitlines()
     starts = [i for i, ln in enumerate(body) if ln.startswith("| |")]
     if not starts:
         return None
