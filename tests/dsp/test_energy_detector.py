@@ -696,9 +696,12 @@ def test_the_train_bar_allows_for_the_noise_in_both_snippets(size):
     other = hermite_rodriguez(t, 14 / 5000.0, 2)
     unit, other = unit / np.ptp(unit), other / np.ptp(other)
 
+    def train_stage(share_least):
+        return TrainStage(fs, 1, min_hz=5, max_hz=30, regularity=1.3, size_ratio=1.5, min_corr=0.7, min_len=3,
+                          corr_noise=60.0, share_least=share_least)
+
     def admitted(share_least, snr, other=other):
-        stage = TrainStage(fs, 1, min_hz=5, max_hz=30, regularity=1.3, size_ratio=1.5, min_corr=0.7, min_len=3,
-                           corr_noise=60.0, share_least=share_least)
+        stage = train_stage(share_least)
         rng = np.random.default_rng(5)
         same = diff = 0
         for _ in range(300):
@@ -710,10 +713,9 @@ def test_the_train_bar_allows_for_the_noise_in_both_snippets(size):
 
     # a floor still being learnt (NaN) lowers nothing
     settling = _noisy_potential(unit * size, np.random.default_rng(0), 1.0)
-    stage = TrainStage(fs, 1, min_hz=5, max_hz=30, regularity=1.3, size_ratio=1.5, min_corr=0.7, min_len=3,
-                       share_least=0.5)
+    stage = train_stage(0.5)
     assert stage._share(settling) < 1.0 and stage._share(dataclasses.replace(settling, floor_uv=float("nan"))) == 1.0
-    fixed_same, fixed_diff = admitted(1.0, size)
+    fixed_same, _ = admitted(1.0, size)
     same, diff = admitted(0.5, size)
     assert fixed_same < 0.85 and same > 0.95
     assert diff < same - 0.15
