@@ -518,7 +518,7 @@ class TrainStage:
         # similar = that size and correlation >= min_corr; the same unit again is stricter
         others = self._sized_like(pot, near, self.size_ratio)
         corrs = best_correlations([p.snippet for p in others], pot.snippet) if others else []
-        alike = [(p, r) for p, r in zip(others, corrs) if r >= self._corr_needed(p, pot, self.min_corr)]
+        alike = self._alike(pot, others, corrs)
         # the decision looks ahead to a horizon set by the data alone (so it is the same for any
         # block sizes): one slowest interval, extended by each similar potential inside it, up
         # to the length of a minimal train
@@ -568,13 +568,58 @@ class TrainStage:
         if not self.corr_noise or not (a.floor > 0 and b.floor > 0):
             return least
         snr = min(a.ptp / a.floor, b.ptp / b.floor)
-        return max(least, 1.0 - self.corr_noise / (snr * snr)) if snr > 0 else least
+        return max(least, 1.0 - self.corr_noise / (snr * snr)) if snr * snr > 0 else least
 
     def _sized_like(self, pot: _Potential, near: list[_Potential], ratio: float) -> list[_Potential]:
-        """The potentials of ``near`` other than ``pot`` of its size (``same_size`` called
-        directly: one call per neighbour on the hot path instead of three)."""
+        """The potentials of ``near`` other than ``pot`` of its size: ``same_size(p, pot, ...)``
+        written out (the hot path's commonest test, one per neighbour per decision), with its
+        ``min``/``max`` as the same comparisons, so every operand and operation is the same."""
         noise, least = self.size_noise, self.size_least
-        return [p for p in near if p is not pot and same_size(p, pot, ratio, noise, least)]
+        q, qf = pot.ptp, pot.floor
+        narrowed = noise > 0.0
+        out = []
+        for p in near:
+            if p is pot:
+                continue
+            a = p.ptp
+            lo = q if q < a else a  # min(a, q)
+            hi = q if q > a else a  # max(a, q)
+            pf = p.floor
+            fl = qf if qf > pf else pf  # max(pf, qf)
+            if narrowed and lo > 0.0 and fl > 0.0:  # size_ratio_allowed
+                x = 1.0 + noise * fl / lo
+                m = x if x < ratio else ratio  # min(ratio, x)
+                allowed = m if m > least else least  # max(least, m)
+            else:
+                allowed = ratio
+            if hi <= allowed * lo:
+                out.append(p)
+        return out
+
+    def _alike(self, pot: _Potential, others: list[_Potential], corrs: list[float]) -> list[tuple[_Potential, float]]:
+        """The ``(p, r)`` of ``others`` with their correlations ``corrs`` at or above
+        ``_corr_needed(p, pot, min_corr)``, written out like ``_sized_like`` (the same
+        operations on the same operands, without a call per neighbour)."""
+        cn, base = self.corr_noise, self.min_corr
+        qs, qf = pot.share, pot.floor
+        q_snr = pot.ptp / qf if qf > 0 else 0.0
+        out = []
+        for p, r in zip(others, corrs):
+            least = base
+            ps = p.share
+            if ps < 1.0 or qs < 1.0:
+                least *= math.sqrt(ps * qs)
+            need = least
+            pf = p.floor
+            if cn and pf > 0 and qf > 0:
+                s = p.ptp / pf
+                snr = q_snr if q_snr < s else s  # min(s, q_snr)
+                if snr * snr > 0:  # (not snr > 0: a tiny snr's square underflows to 0)
+                    m = 1.0 - cn / (snr * snr)
+                    need = m if m > least else least  # max(least, m)
+            if r >= need:
+                out.append((p, r))
+        return out
 
     def _same_size(self, a: _Potential, b: _Potential, ratio: float) -> bool:
         return same_size(a, b, ratio, self.size_noise, self.size_least)

@@ -755,3 +755,27 @@ def test_regular_chain_asks_only_for_the_intervals_it_reaches(times, data, min_l
     k = data.draw(st.integers(0, len(times) - 1))
     args = (times, k, 33.0, 200.0, regularity, min_len)
     assert regular_chain(*args) == _regular_chain_reference(*args)
+
+
+_sizes = st.one_of(st.floats(0.0, 400.0), st.sampled_from([0.0, float("nan"), 1e-300]))
+_floors = st.one_of(st.floats(0.0, 20.0), st.sampled_from([0.0, float("nan")]))
+
+
+@given(st.lists(st.tuples(_sizes, _floors, st.floats(0.5, 1.0)), min_size=2, max_size=9),
+       st.floats(1.0, 2.0), st.floats(0.0, 10.0), st.floats(1.0, 1.2), st.floats(0.0, 100.0),
+       st.lists(st.floats(-1.0, 1.0), min_size=9, max_size=9))
+@settings(max_examples=300, deadline=None)
+def test_written_out_neighbour_filters_match_same_size_and_corr_needed(pots, ratio, noise, least, corr_noise, corrs):
+    """``_sized_like`` and ``_alike`` (the decision's per-neighbour tests without a call per
+    neighbour) keep exactly the neighbours ``same_size`` and ``_corr_needed`` keep, NaN and zero
+    sizes and floors included."""
+    from myotwitch.dsp.trains import same_size
+    stage = TrainStage(1000.0, 1, min_hz=5, max_hz=30, regularity=1.3, size_ratio=ratio, min_corr=0.7, min_len=3,
+                       size_noise=noise, size_least=min(least, ratio), corr_noise=corr_noise, share_least=0.5)
+    near = [_Potential(i, ptp, np.zeros(3), i + 1, floor, share=share) for i, (ptp, floor, share) in enumerate(pots)]
+    pot = near[len(near) // 2]
+    want = [p for p in near if p is not pot and same_size(p, pot, ratio, noise, min(least, ratio))]
+    assert stage._sized_like(pot, near, ratio) == want
+    others = [p for p in near if p is not pot]
+    rs = corrs[: len(others)]
+    assert stage._alike(pot, others, rs) == [(p, r) for p, r in zip(others, rs) if r >= stage._corr_needed(p, pot, 0.7)]
