@@ -28,6 +28,8 @@ from myotwitch.dsp.noise import NoiseFloor
 from myotwitch.dsp.trains import TrainStage
 from myotwitch.dsp.units import UnitStage
 
+#: blocks of at least this many samples per channel have their rows staged (BurstSegmenter.stage)
+STAGE_MIN = 2048
 OFFLINE_CHUNK = 1 << 18  # samples per channel per internal step in detect(): bounds memory
 
 
@@ -286,7 +288,10 @@ class Pipeline:
         h = 0 if held is None else held.shape[2]
         # the segmenter's rows (Y, ENV, LF, RAW, FLOOR, STAT): the held ones, then this block's;
         # the statistic lags, so it covers the first k
-        rows = np.empty((N_ROWS, self.n_channels, h + n))
+        # long blocks are written where the segmenter reads them, after its carry (no second copy);
+        # for live blocks, staging costs more than the copy it saves
+        staged = n >= STAGE_MIN
+        rows = self._segmenter.stage(h + n) if staged else np.empty((N_ROWS, self.n_channels, h + n))
         if h:
             rows[:, :, :h] = held
         rows[:STAT, :, h:] = (y, env, lf, x, floor)  # rows Y .. FLOOR, in one assignment
@@ -294,7 +299,8 @@ class Pipeline:
         rows[STAT, :, :k] = stat
         self._held = rows[:, :, k:]
         self._trains.feed(rows[Y, :, :k], rows[FLOOR, :, :k], self._segmenter.position())
-        return self._classify(self._segmenter.process_rows(rows[:, :, :k]))
+        return self._classify(self._segmenter.process_staged(k) if staged
+                              else self._segmenter.process_rows(rows[:, :, :k]))
 
     def _drain(self) -> list[Event]:
         """The data stops: the samples held for the centred statistic go through with it."""

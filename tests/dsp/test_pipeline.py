@@ -1,3 +1,5 @@
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -6,6 +8,7 @@ from hypothesis import strategies as st
 from myotwitch.dsp import DetectorConfig, Pipeline, detect
 from myotwitch.dsp.bursts import flat_top_run
 from myotwitch.dsp.evaluate import match
+from myotwitch.dsp.pipeline import STAGE_MIN
 from myotwitch.dsp.synth import (
     CASES,
     SynthSpec,
@@ -222,6 +225,60 @@ def test_one_burst_code_measures_what_the_batched_code_measures(case, monkeypatc
     x, _ = synthesize(case_spec(case, 1000.0, 120.0, seed=5))
     detect(x, 1000.0)
     assert sum(compared) >= 10
+
+
+@pytest.mark.parametrize("blocks", [(STAGE_MIN,), (4096,), (50, 3000, 700, 9000, 2047)])
+def test_staged_rows_give_what_copied_rows_give(blocks, monkeypatch):
+    """The pipeline writes the rows of long blocks straight after the segmenter's carry
+    (``stage`` / ``process_staged``); a twin segmenter fed copies of the same rows the copying
+    way (``process_rows``) finds the same bursts at every step and keeps the same buffers, with
+    live blocks (copied) in between too."""
+    import copy
+
+    from myotwitch.dsp.bursts import BurstSegmenter
+
+    staged, copying = BurstSegmenter.process_staged, BurstSegmenter.process_rows
+    twins: dict[int, BurstSegmenter] = {}
+    steps = []
+
+    def twin_of(self):
+        if id(self) not in twins:
+            twins[id(self)] = copy.deepcopy(self)
+        return twins[id(self)]
+
+    def shadowed(name):  # the calls that bypass staging (a gap, the end) reach the twin too
+        method = getattr(BurstSegmenter, name)
+
+        def call(self, *args):
+            twin_of(self)
+            got = method(self, *args)
+            assert method(twins[id(self)], *(a.copy() if isinstance(a, np.ndarray) else a for a in args)) == got
+            return got
+        return call
+
+    def both(self, k):
+        twin = twin_of(self)
+        arena, M = self._staged
+        rows = arena[:, :, M: M + k].transpose(1, 0, 2).copy()
+        got, want = staged(self, k), copying(twin, rows)
+        assert got == want
+        for a, b in zip(self._buf, twin._buf):
+            np.testing.assert_array_equal(a, b)
+        steps.append(len(got))
+        return got
+
+    for name in ("process_rows", "end_segment", "start_segment"):
+        monkeypatch.setattr(BurstSegmenter, name, shadowed(name))
+    monkeypatch.setattr(BurstSegmenter, "process_staged", both)
+    x, _ = synthesize(case_spec("mixed", 1000.0, 60.0, seed=3, n_channels=2))
+    pipe = Pipeline(1000.0, 2)
+    i = 0
+    for block in itertools.cycle(blocks):
+        if i >= x.shape[1]:
+            break
+        pipe.process(x[:, i: i + block])
+        i += block
+    assert sum(steps) >= 5 and len(steps) >= 5
 
 
 def test_flat_top_run_grows_with_the_quantum_against_the_noise():
