@@ -294,7 +294,11 @@ class Pipeline:
         rows = self._segmenter.stage(h + n) if staged else np.empty((N_ROWS, self.n_channels, h + n))
         if h:
             rows[:, :, :h] = held
-        rows[:STAT, :, h:] = (y, env, lf, x, floor)  # rows Y .. FLOOR, in one assignment
+        if staged:  # row by row: a tuple assigned at once is first copied into a temporary array
+            for r, v in enumerate((y, env, lf, x, floor)):
+                rows[r, :, h:] = v
+        else:
+            rows[:STAT, :, h:] = (y, env, lf, x, floor)  # rows Y .. FLOOR, in one assignment (fewer calls)
         k = stat.shape[1]
         rows[STAT, :, :k] = stat
         self._held = rows[:, :, k:]
