@@ -175,33 +175,54 @@ def _window_sums_py(data: Any, k: int, win: int, s2: Any, s4: Any) -> None:  # p
 def _kurtosis_rows_py(all2: Any, all4: Any, ends: Any, h: int, window: int, kappa_hi: float,
                       cautious: int, min_windows: int, fresh: Any) -> None:  # pragma: no cover - compiled
     """``energy.TailWeight._refreshed`` for the histories of ``h`` windows ending at each column
-    of ``ends``: the windows in stable order of power (NaN last), the quietest three quarters of
-    the valid ones pooled, the kurtosis of the pool as a KAPPA_GRID row (``cautious`` when fewer
-    than ``min_windows`` windows are valid)."""
-    order = np.empty(h, dtype=np.int64)
+    of ``ends`` (increasing): the windows in stable order of power (NaN last), the quietest three
+    quarters of the valid ones pooled, the kurtosis of the pool as a KAPPA_GRID row (``cautious``
+    when fewer than ``min_windows`` windows are valid). The order is kept from one history to the
+    next: the windows that left are dropped (the rest keep their order) and the new ones are
+    inserted in time order, each after every window it does not precede, which is where a stable
+    sort of the new history puts them."""
+    order = np.empty(h, dtype=np.int64)  # columns of the current history, in stable power order
     b2 = np.empty(h)
     b4 = np.empty(h)
     for c in range(all2.shape[0]):
+        size = 0
+        last_end = -1
         for u in range(ends.shape[0]):
-            lo = ends[u] - h + 1
-            n_win = 0
-            for i in range(h):  # insertion sort: stable, NaN after every number
-                v = all2[c, lo + i]
-                if v == v:
-                    n_win += 1
-                j = i - 1
+            end = ends[u]
+            lo = end - h + 1
+            if u == 0 or end <= last_end or end - last_end >= h:
+                size = 0  # sort this history afresh
+                first_new = lo
+            else:
+                k = 0
+                for i in range(size):  # drop the windows that left, keeping the others' order
+                    if order[i] >= lo:
+                        order[k] = order[i]
+                        k += 1
+                size = k
+                first_new = last_end + 1
+            for col in range(first_new, end + 1):  # insertion: stable, NaN after every number
+                v = all2[c, col]
+                j = size - 1
                 while j >= 0:
-                    w = all2[c, lo + order[j]]
+                    w = all2[c, order[j]]
                     if not ((w != w and v == v) or w > v):  # w stays before v
                         break
                     order[j + 1] = order[j]
                     j -= 1
-                order[j + 1] = i
+                order[j + 1] = col
+                size += 1
+            last_end = end
+            n_win = 0
+            for i in range(h):
+                v = all2[c, lo + i]
+                if v == v:
+                    n_win += 1
             keep = max(1, (3 * n_win) // 4)
             for i in range(h):
                 if i < keep:
-                    b2[i] = all2[c, lo + order[i]]
-                    b4[i] = all4[c, lo + order[i]]
+                    b2[i] = all2[c, order[i]]
+                    b4[i] = all4[c, order[i]]
                 else:
                     b2[i] = 0.0
                     b4[i] = 0.0

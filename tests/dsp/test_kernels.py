@@ -138,7 +138,7 @@ def test_window_sums_kernel_adds_as_numpy_adds(win):
 
 
 def test_kurtosis_rows_kernel_gives_the_pure_rows():
-    from myotwitch.dsp.energy import KAPPA_GRID, MIN_WINDOWS, TailWeight
+    from myotwitch.dsp.energy import KAPPA_GRID, MIN_WINDOWS, UPDATE_WINDOWS, TailWeight
 
     rng = np.random.default_rng(7)
     tail = TailWeight(2, 100, 60)
@@ -154,10 +154,13 @@ def test_kurtosis_rows_kernel_gives_the_pure_rows():
             all2[0, 50:90] = 1.0
         if trial % 7 == 0:  # a digitally flat channel (0 / 0)
             all2[1], all4[1] = 0.0, 0.0
-        ends = np.sort(rng.choice(np.arange(59, 130), 6, replace=False)).astype(np.int64)
+        if trial % 2:  # histories anywhere, overlapping or not
+            ends = np.sort(rng.choice(np.arange(59, 130), 6, replace=False)).astype(np.int64)
+        else:  # a long block's refreshes: every UPDATE_WINDOWS windows (the order carries over)
+            ends = np.arange(int(rng.integers(59, 70)), 130, UPDATE_WINDOWS, dtype=np.int64)
         cols = ends[:, None] + np.arange(-59, 1)[None, :]
         want = tail._refreshed(all2[:, cols], all4[:, cols])
-        got = np.empty((2, 6), dtype=np.intp)
+        got = np.empty((2, ends.size), dtype=np.intp)
         refresh(all2, all4, ends, 60, 100, float(KAPPA_GRID[-1]), len(KAPPA_GRID) - 1, MIN_WINDOWS, got)
         assert np.array_equal(want, got), trial
         seen.update(want.ravel().tolist())
