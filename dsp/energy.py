@@ -167,6 +167,8 @@ class TailWeight:
         # start: the cautious one)
         self._rows: list[tuple[int, ...]] = [(len(KAPPA_GRID) - 1,) * self.n_channels]
         self._base = 0
+        #: the rows the last long block added, ``(list position of the first, (channels, k))``
+        self._pushed: tuple[int, np.ndarray] | None = None
 
     def push(self, y2: np.ndarray) -> None:
         """``y2``: the squared band-passed block (channels, n)."""
@@ -231,6 +233,7 @@ class TailWeight:
             rows[:] = np.where(which >= 0, fresh[:, np.maximum(which, 0)], last[:, None])
         else:
             rows[:] = last[:, None]
+        self._pushed = (len(self._rows), rows)  # (its first list position, before _forget moves it)
         self._rows.extend(zip(*rows.tolist()))  # one tuple per window, in force from _done + 1 on
         self._done += k
         kept = ~np.isnan(all2[0, -h:])
@@ -298,6 +301,10 @@ class TailWeight:
         if drop > 64:
             del self._rows[:drop]
             self._base += drop
+            if self._pushed is not None:
+                at = self._pushed[0] - drop
+                keep = self._pushed[1][:, max(-at, 0):]
+                self._pushed = (max(at, 0), keep) if keep.shape[1] else None
 
     def grid_rows(self, t0: int, m: int) -> np.ndarray:
         """``(channels, m)`` KAPPA_GRID rows for segment samples t0 .. t0 + m - 1 (asked for
@@ -317,8 +324,19 @@ class TailWeight:
             starts[0] = t0
             lengths = np.diff(starts, append=t0 + m)
             j = np.minimum(np.arange(first, last + 1), self._done) - self._base  # none beyond the last done
-            lo = int(j[0])
-            runs = np.array(self._rows[lo: int(j[-1]) + 1], dtype=np.intp).T[:, j - lo]
+            lo, hi = int(j[0]), int(j[-1]) + 1
+            pushed = self._pushed
+            if pushed is not None and pushed[0] < hi <= pushed[0] + pushed[1].shape[1]:
+                # the rows a long block pushed, as the array they came from (the same numbers as
+                # the list holds; converting a few thousand tuples back costs more than the rest)
+                at, arr = pushed[0], pushed[1]
+                if lo >= at:
+                    runs = arr[:, j - at]
+                else:
+                    head = np.array(self._rows[lo: at], dtype=np.intp).T
+                    runs = np.concatenate([head, arr[:, : hi - at]], axis=1)[:, j - lo]
+            else:
+                runs = np.array(self._rows[lo: hi], dtype=np.intp).T[:, j - lo]
         self._forget(t0)
         return runs, lengths
 

@@ -173,6 +173,34 @@ def test_kurtosis_rows_do_not_depend_on_block_sizes():
         np.testing.assert_array_equal(other, results[0])
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_kurtosis_rows_of_a_long_block_are_read_back_as_the_list_holds_them(seed):
+    """``grid_runs`` reads the rows a long block pushed from the array they came from; a twin
+    made to read them from the list (the live path's store) gives the same runs for any blocks
+    and lags, the list trimmed along the way (``_forget``) included."""
+    rng = np.random.default_rng(seed)
+    n = 120_000
+    share = np.repeat(rng.choice([0.0, 0.001, 0.004], (2, n // 10_000)), 10_000, axis=1)  # tails that change
+    y2 = (rng.standard_normal((2, n)) * np.where(rng.random((2, n)) < share, 4.0, 1.0)) ** 2
+    fast, slow = TailWeight(2, 100, 60), TailWeight(2, 100, 60)
+    i = done = 0
+    while i < n:
+        b = int(rng.choice([37, 250, 1000, 6500, 20000]))
+        fast.push(y2[:, i: i + b])
+        slow.push(y2[:, i: i + b])
+        i = min(i + b, n)
+        ready = max(done, i - i % 100 - int(rng.integers(0, 400)))  # rows known, asked for with a lag
+        slow._pushed = None
+        # in one to three pieces: a later piece lies wholly among the rows just pushed
+        for end in sorted(rng.integers(done, ready + 1, int(rng.integers(0, 3))).tolist()) + [ready]:
+            got, want = fast.grid_runs(done, end - done), slow.grid_runs(done, end - done)
+            for a, b_ in zip(got, want):
+                np.testing.assert_array_equal(a, b_)
+            done = end
+    assert fast._base > 0  # the list was trimmed on the way
+    assert len(set(fast._rows)) > 3  # and held rows that differ
+
+
 def test_a_run_of_twitches_growing_in_size_is_not_a_train_but_a_jittery_unit_is():
     """One shape at a regular ~10 Hz, but each potential 1.35x the last: at this SNR noise
     explains a few per cent, so these are separate twitches (the size test narrowed to what
