@@ -235,6 +235,31 @@ def _kurtosis_rows_py(all2: Any, all4: Any, ends: Any, h: int, window: int, kapp
             fresh[c, u] = cautious if n_win < min_windows else row
 
 
+def _quantised_sums_py(old: Any, y2: Any, inv_quantum: float, q_max: float, q: Any,
+                       c: Any) -> None:  # pragma: no cover - compiled
+    """``energy.MultiScaleEnergy``'s integer energies and their running sums in one pass: ``q``
+    is ``old`` (the energies kept from earlier blocks) followed by ``y2`` quantised as
+    ``np.rint(np.minimum(y2 * inv_quantum, q_max)).astype(np.int64)``, and ``c`` its cumulative
+    sum along each row (``np.add.accumulate``; int64, wrapping as numpy's does)."""
+    h = old.shape[1]
+    for ch in range(q.shape[0]):
+        acc: Any = 0
+        v: Any
+        for i in range(h):
+            v = old[ch, i]
+            q[ch, i] = v
+            acc += v
+            c[ch, i] = acc
+        for i in range(y2.shape[1]):
+            x = y2[ch, i] * inv_quantum
+            if x > q_max:  # np.minimum (a NaN stays NaN)
+                x = q_max
+            v = np.int64(np.rint(x))
+            q[ch, h + i] = v
+            acc += v
+            c[ch, h + i] = acc
+
+
 def _compile(name: str) -> Callable[..., None] | None:
     global _tried
     if not enabled:
@@ -256,7 +281,8 @@ def _compile(name: str) -> Callable[..., None] | None:
                 _leaf = njit(_leaf_py)
                 _pairwise = njit(_pairwise_py)
                 _compiled.update(front_end=jit(_front_end_py), window_stat=njit(_window_stat_py),
-                                 window_sums=njit(_window_sums_py), kurtosis_rows=njit(_kurtosis_rows_py))
+                                 window_sums=njit(_window_sums_py), kurtosis_rows=njit(_kurtosis_rows_py),
+                                 quantised_sums=njit(_quantised_sums_py))
                 break
             except RuntimeError:
                 continue
@@ -281,6 +307,8 @@ def _warm_up() -> None:
     _compiled["window_sums"](f, 2, 2, np.empty((1, 2)), np.empty((1, 2)))
     _compiled["kurtosis_rows"](np.ones((1, 4)), np.ones((1, 4)), np.array([3], dtype=np.int64), 4, 2, 4.5, 30, 2,
                                np.empty((1, 1), dtype=np.intp))
+    _compiled["quantised_sums"](np.zeros((1, 1), dtype=np.int64), f, 1000.0, 2.0 ** 52, np.empty((1, 5), dtype=np.int64),
+                                np.empty((1, 5), dtype=np.int64))
 
 
 def front_end() -> Callable[..., None] | None:
@@ -301,3 +329,8 @@ def window_sums() -> Callable[..., None] | None:
 def kurtosis_rows() -> Callable[..., None] | None:
     """The compiled kurtosis refresh (``_kurtosis_rows_py``'s signature), or None."""
     return _compile("kurtosis_rows")
+
+
+def quantised_sums() -> Callable[..., None] | None:
+    """The compiled quantisation and running sums (``_quantised_sums_py``'s signature), or None."""
+    return _compile("quantised_sums")

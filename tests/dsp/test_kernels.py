@@ -137,6 +137,24 @@ def test_window_sums_kernel_adds_as_numpy_adds(win):
     assert np.array_equal(_bits(s4), _bits((w2 * w2).sum(axis=2)))
 
 
+@pytest.mark.parametrize("h, n", [(0, 1), (0, 50), (37, 50), (300, 262_144), (5, 0)])
+def test_quantised_sums_kernel_gives_numpys_integers_and_sums(h, n):
+    from myotwitch.dsp.energy import _Q_MAX, _QUANTUM
+
+    rng = np.random.default_rng(h + n)
+    y2 = (rng.standard_normal((3, n)) * 10.0 ** rng.uniform(-4, 3, (3, 1))) ** 2
+    if n > 3:  # exact halves (rint rounds them to even), a rail beyond 2**52 quanta, zeros, inf
+        y2[0, :4] = np.array([0.5, 1.5, 2.5, 0.0]) * _QUANTUM
+        y2[1, 1] = 1e40
+        y2[2, 2] = np.inf
+    old = rng.integers(0, 2**40, (3, h))
+    q, c = np.empty((3, h + n), dtype=np.int64), np.empty((3, h + n), dtype=np.int64)
+    kernels.quantised_sums()(old, y2, 1.0 / _QUANTUM, _Q_MAX, q, c)
+    want = np.concatenate([old, np.rint(np.minimum(y2 * (1.0 / _QUANTUM), _Q_MAX)).astype(np.int64)], axis=1)
+    np.testing.assert_array_equal(q, want)
+    np.testing.assert_array_equal(c, np.add.accumulate(want, axis=1))
+
+
 def test_kurtosis_rows_kernel_gives_the_pure_rows():
     from myotwitch.dsp.energy import KAPPA_GRID, MIN_WINDOWS, UPDATE_WINDOWS, TailWeight
 
