@@ -151,6 +151,7 @@ class TailWeight:
     def __init__(self, n_channels: int, window: int, history: int) -> None:
         self.n_channels, self.window, self.history = n_channels, window, history
         self._index_cache: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = {}
+        self._last_end = np.array([history - 1], dtype=np.int64)  # a live refresh's one history, for the kernel
         self.reset()
 
     def reset(self) -> None:
@@ -189,8 +190,7 @@ class TailWeight:
                 self._append_sums(sums[:, :, None])
                 row = self._rows[-1]
                 if refresh:  # from the last ``history`` windows, this one included
-                    last = self._sums[:, :, None, self._n_sums - h: self._n_sums]  # (2, channels, 1, h)
-                    row = tuple(self._refreshed(last[0], last[1])[:, 0].tolist())
+                    row = self._refreshed_last()
                 self._rows.append(row)
                 self._done += 1
                 self._m = m + n - win
@@ -239,6 +239,19 @@ class TailWeight:
         kept = ~np.isnan(all2[0, -h:])
         self._n_sums = 0
         self._append_sums(np.array((all2[:, -h:][:, kept], all4[:, -h:][:, kept])))
+
+    def _refreshed_last(self) -> tuple[int, ...]:
+        """The rows (one per channel) from the last ``history`` windows' sums (a live refresh:
+        the compiled refresh when there is one, the same rows as ``_refreshed``)."""
+        n, h = self._n_sums, self.history
+        rows_kernel = kernels.kurtosis_rows()
+        if rows_kernel is None:
+            last = self._sums[:, :, None, n - h: n]  # (2, channels, 1, h)
+            return tuple(self._refreshed(last[0], last[1])[:, 0].tolist())
+        fresh = np.empty((self.n_channels, 1), dtype=np.intp)
+        rows_kernel(np.ascontiguousarray(self._sums[0, :, n - h: n]), np.ascontiguousarray(self._sums[1, :, n - h: n]),
+                    self._last_end, h, self.window, float(KAPPA_GRID[-1]), len(KAPPA_GRID) - 1, MIN_WINDOWS, fresh)
+        return tuple(fresh[:, 0].tolist())
 
     def _refreshed(self, win2: np.ndarray, win4: np.ndarray) -> np.ndarray:
         """The KAPPA_GRID rows ``(channels, u)`` from ``u`` histories of window sums
