@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from myotwitch.dsp import kernels
 from myotwitch.dsp.records import frozen_builder
 
 # rows of the per-channel carry buffer
@@ -286,6 +287,11 @@ class BurstSegmenter:
         if not new.shape[2]:
             return [False] * self.n_channels
         off = self.off
+        kernel = kernels.maybe_active()
+        if kernel is not None:  # the same test in one compiled pass (dsp/kernels.py)
+            out = np.empty(self.n_channels, dtype=np.bool_)
+            kernel(new, ENV, FLOOR, STAT, off, out)
+            return out.tolist()
         # two reductions over strided slices of the rows, no copy: the maxima of ENV and STAT,
         # the minima of FLOOR and STAT. The statistic is negative where only the twitch-shape
         # filters fire (dsp/matched.py)

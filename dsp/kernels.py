@@ -260,6 +260,29 @@ def _quantised_sums_py(old: Any, y2: Any, inv_quantum: float, q_max: float, q: A
             c[ch, h + i] = acc
 
 
+def _maybe_active_py(new: Any, env: int, floor: int, stat: int, off: float,
+                     out: Any) -> None:  # pragma: no cover - compiled
+    """``bursts.BurstSegmenter._maybe_active`` over rows ``(N_ROWS, channels, n)``, n > 0: per
+    channel, not (max envelope <= off x min floor and max statistic < 1 and min statistic > -1),
+    the maxima and minima as ``np.maximum``/``np.minimum`` reduce them (a NaN wins)."""
+    for c in range(new.shape[1]):
+        e, f = new[env, c, 0], new[floor, c, 0]
+        s = t = new[stat, c, 0]
+        for i in range(1, new.shape[2]):
+            v = new[env, c, i]
+            if e == e and (v != v or v > e):
+                e = v
+            v = new[floor, c, i]
+            if f == f and (v != v or v < f):
+                f = v
+            v = new[stat, c, i]
+            if s == s and (v != v or v > s):
+                s = v
+            if t == t and (v != v or v < t):
+                t = v
+        out[c] = not (e <= off * f and s < 1.0 and t > -1.0)
+
+
 def _compile(name: str) -> Callable[..., None] | None:
     global _tried
     if not enabled:
@@ -282,7 +305,7 @@ def _compile(name: str) -> Callable[..., None] | None:
                 _pairwise = njit(_pairwise_py)
                 _compiled.update(front_end=jit(_front_end_py), window_stat=njit(_window_stat_py),
                                  window_sums=njit(_window_sums_py), kurtosis_rows=njit(_kurtosis_rows_py),
-                                 quantised_sums=njit(_quantised_sums_py))
+                                 quantised_sums=njit(_quantised_sums_py), maybe_active=njit(_maybe_active_py))
                 break
             except RuntimeError:
                 continue
@@ -309,6 +332,9 @@ def _warm_up() -> None:
                                np.empty((1, 1), dtype=np.intp))
     _compiled["quantised_sums"](np.zeros((1, 1), dtype=np.int64), f, 1000.0, 2.0 ** 52, np.empty((1, 5), dtype=np.int64),
                                 np.empty((1, 5), dtype=np.int64))
+    rows = np.ones((6, 1, 8))
+    for layout in (rows, rows[:, :, :4]):  # the pipeline's rows: whole, or a block's first columns
+        _compiled["maybe_active"](layout, 1, 4, 5, 3.0, np.empty(1, dtype=np.bool_))
 
 
 def front_end() -> Callable[..., None] | None:
@@ -334,3 +360,8 @@ def kurtosis_rows() -> Callable[..., None] | None:
 def quantised_sums() -> Callable[..., None] | None:
     """The compiled quantisation and running sums (``_quantised_sums_py``'s signature), or None."""
     return _compile("quantised_sums")
+
+
+def maybe_active() -> Callable[..., None] | None:
+    """The compiled quiet-block test (``_maybe_active_py``'s signature), or None."""
+    return _compile("maybe_active")

@@ -155,6 +155,35 @@ def test_quantised_sums_kernel_gives_numpys_integers_and_sums(h, n):
     np.testing.assert_array_equal(c, np.add.accumulate(want, axis=1))
 
 
+def test_maybe_active_kernel_gives_the_pure_flags(monkeypatch):
+    from myotwitch.dsp.bursts import ENV, FLOOR, STAT, BurstSegmenter
+
+    seg = BurstSegmenter(3, on=5.0, off=3.0, merge_n=12, cluster_n=120, context_n=100, max_n=5000,
+                         clip_uv=None, clip_run=3)
+    rng = np.random.default_rng(11)
+    flags = set()
+    for trial in range(400):
+        n = int(rng.integers(1, 60))
+        rows = np.abs(rng.standard_normal((6, 3, n + 5)))
+        rows[FLOOR] += 1.0
+        rows[ENV] *= rng.uniform(0.5, 4.0, (3, 1))  # around the off-threshold x floor
+        rows[STAT] *= rng.uniform(0.0, 1.3, (3, 1)) * rng.choice([-1.0, 1.0], (3, 1))
+        if trial % 7 == 0:
+            rows[FLOOR, 0, int(rng.integers(0, n))] = np.nan  # a settling floor
+        if trial % 11 == 0:
+            rows[ENV, 1, int(rng.integers(0, n))] = np.nan
+        if trial % 13 == 0:  # the exact boundary: max envelope == off x min floor
+            rows[ENV, 2, :n] = 3.0 * rows[FLOOR, 2, :n].min()
+        new = rows[:, :, :n]  # a block's first columns, as the pipeline hands them over
+        monkeypatch.setattr(kernels, "enabled", False)
+        want = seg._maybe_active(new)
+        monkeypatch.setattr(kernels, "enabled", True)
+        assert seg._maybe_active(new) == want, trial
+        assert seg._maybe_active(np.ascontiguousarray(new)) == want
+        flags.update(want)
+    assert flags == {True, False}
+
+
 def test_kurtosis_rows_kernel_gives_the_pure_rows():
     from myotwitch.dsp.energy import KAPPA_GRID, MIN_WINDOWS, UPDATE_WINDOWS, TailWeight
 
