@@ -512,12 +512,13 @@ class MultiScaleEnergy:
         return got
 
     def _compiled_stat(self, kernel: Callable[..., None], c: np.ndarray, h: int, m: int, scale3: np.ndarray,
-                       run_len: np.ndarray, fl: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The statistic and the floor squared for ``m`` samples by the compiled kernel
-        (``kernels.window_stat``), from the cumulative sums ``c`` and the scales in runs."""
-        stat, f2 = np.empty((self.n_channels, m)), np.empty((self.n_channels, m))
-        kernel(c, h, m, self._windows, scale3, run_len, np.ascontiguousarray(fl), stat, f2)
-        return stat, f2
+                       run_len: np.ndarray, fl: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        """The statistic, the floor squared and the statistic's largest value (at least 0) for
+        ``m`` samples by the compiled kernel (``kernels.window_stat``), from the cumulative sums
+        ``c`` and the scales in runs."""
+        stat, f2, top = np.empty((self.n_channels, m)), np.empty((self.n_channels, m)), np.empty(1)
+        kernel(c, h, m, self._windows, scale3, run_len, np.ascontiguousarray(fl), stat, f2, top)
+        return stat, f2, float(top[0])
 
     def _emit(self, q_new: np.ndarray, floor_new: np.ndarray, final: bool,
               y_new: np.ndarray | None = None, summed: np.ndarray | None = None) -> np.ndarray:
@@ -543,8 +544,8 @@ class MultiScaleEnergy:
             rows_at = self._rows_at(None if self.tail is None else in_force)
             kernel = kernels.window_stat()
             if kernel is not None and isinstance(in_force, tuple):  # one row per channel: one pass
-                stat, f2 = self._compiled_stat(kernel, c, h, m, *self._steady_scale(in_force, m), fl)
-                return self._finish(stat, f2, q, ys, fl, h, m, final, rows_at, in_force)
+                stat, f2, top = self._compiled_stat(kernel, c, h, m, *self._steady_scale(in_force, m), fl)
+                return self._finish(stat, f2, q, ys, fl, h, m, final, rows_at, in_force, top)
             ends = c.take(self._bounds(h, m, c.shape[1]))
             # int64 -> float64, then scaled: as astype then *; the same maximum as window by
             # window from zero
@@ -559,8 +560,8 @@ class MultiScaleEnergy:
             if kernel is not None:  # the same numbers in one pass (dsp/kernels.py)
                 scale3, run_len = (self._steady_scale((0,), m) if runs is None
                                    else (self._scale[runs[0]], np.asarray(runs[1], dtype=np.int64)))
-                stat, f2 = self._compiled_stat(kernel, c, h, m, scale3, run_len, fl)
-                return self._finish(stat, f2, q, ys, fl, h, m, final, rows_at, in_force)
+                stat, f2, top = self._compiled_stat(kernel, c, h, m, scale3, run_len, fl)
+                return self._finish(stat, f2, q, ys, fl, h, m, final, rows_at, in_force, top)
             # one kurtosis row per channel throughout (nearly always): a column of scales
             steady = runs is None or bool((runs[0] == runs[0][:, :1]).all())
             stat = np.empty((self.n_channels, m))
@@ -594,10 +595,11 @@ class MultiScaleEnergy:
 
     def _finish(self, stat: np.ndarray, f2: np.ndarray, q: np.ndarray, ys: np.ndarray | None, fl: np.ndarray,
                 h: int, m: int, final: bool, rows_at: Callable[[np.ndarray, np.ndarray], np.ndarray | None],
-                in_force: tuple[int, ...] | np.ndarray) -> np.ndarray:
-        """The matched bank's lift, then what the next block keeps."""
+                in_force: tuple[int, ...] | np.ndarray, top: float | None = None) -> np.ndarray:
+        """The matched bank's lift, then what the next block keeps (``top``: the statistic's
+        largest value when the compiled statistic has it)."""
         if ys is not None and m:
-            self.matched.raise_stat(stat, ys, h, rows_at, f2, self._lowest_gate(in_force))
+            self.matched.raise_stat(stat, ys, h, rows_at, f2, self._lowest_gate(in_force), top)
         # keep: the last `back` emitted samples' energies as history, and everything not emitted
         keep_from = max(h + m - self.back, 0)
         self._emitted += m

@@ -63,7 +63,7 @@ def front_end(band: StreamingSOS, env: StreamingSOS, lf: StreamingSOS,
         np.sqrt(e, out=e)
         return y, y2, e, lf.process(x)
     x = np.ascontiguousarray(x, dtype=np.float64)
-    y, y2, e, low = (np.empty_like(x) for _ in range(4))
+    y, y2, e, low = np.empty_like(x), np.empty_like(x), np.empty_like(x), np.empty_like(x)  # (no generator: live blocks)
     kernel(band.sos, env.sos, lf.sos, x, band.zi, env.zi, lf.zi, y, y2, e, low)
     return y, y2, e, low
 

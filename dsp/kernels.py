@@ -58,12 +58,14 @@ def _front_end_py(band: Any, env: Any, lf: Any, x: Any, zb: Any, ze: Any, zl: An
 
 
 def _window_stat_py(c: Any, h: int, m: int, windows: Any, scale: Any, run_len: Any, f: Any,
-                    stat: Any, f2: Any) -> None:  # pragma: no cover - compiled
+                    stat: Any, f2: Any, top: Any) -> None:  # pragma: no cover - compiled
     """``energy.MultiScaleEnergy``'s statistic for ``m`` samples after ``h`` of history: per
     sample the largest window sum (``c``: the channels' cumulative quantised energies, windows
     reaching before the segment start see silence) times its scale (``scale[ch, run, window]``,
     each run holding ``run_len`` samples), over the floor squared (``f``; 0 where the floor is
-    not positive). ``f2`` receives the floor squared."""
+    not positive). ``f2`` receives the floor squared, ``top[0]`` the largest statistic (at least
+    0, a NaN winning: ``np.maximum.reduce(stat, axis=None, initial=0.0)``)."""
+    mx = 0.0
     for ch in range(c.shape[0]):
         i = 0
         for r in range(run_len.shape[0]):
@@ -79,8 +81,12 @@ def _window_stat_py(c: Any, h: int, m: int, windows: Any, scale: Any, run_len: A
                 fl = f[ch, i]
                 q = fl * fl
                 f2[ch, i] = q
-                stat[ch, i] = best / q if fl > 0.0 else 0.0
+                v = best / q if fl > 0.0 else 0.0
+                stat[ch, i] = v
+                if mx == mx and (v != v or v > mx):
+                    mx = v
                 i += 1
+    top[0] = mx
 
 
 def _term_py(a: Any, i: int, square: bool) -> float:  # pragma: no cover - compiled
@@ -326,7 +332,7 @@ def _warm_up() -> None:
     _compiled["front_end"](sos, sos, sos, f, z.copy(), z.copy(), z.copy(), f.copy(), f.copy(), f.copy(), f.copy())
     one = np.array([2], dtype=np.int64)
     _compiled["window_stat"](np.zeros((1, 8), dtype=np.int64), 2, 2, one, np.ones((1, 1, 1)), one,
-                             np.ones((1, 4)), np.empty((1, 2)), np.empty((1, 2)))
+                             np.ones((1, 4)), np.empty((1, 2)), np.empty((1, 2)), np.empty(1))
     _compiled["window_sums"](f, 2, 2, np.empty((1, 2)), np.empty((1, 2)))
     _compiled["kurtosis_rows"](np.ones((1, 4)), np.ones((1, 4)), np.array([3], dtype=np.int64), 4, 2, 4.5, 30, 2,
                                np.empty((1, 1), dtype=np.intp))

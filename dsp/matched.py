@@ -158,16 +158,17 @@ class MatchedBank:
 
     def raise_stat(self, stat: np.ndarray, ys: np.ndarray, first: int,
                    rows_at: Callable[[np.ndarray, np.ndarray], np.ndarray | None], f2: np.ndarray,
-                   gate: float | None = None) -> None:
+                   gate: float | None = None, top: float | None = None) -> None:
         """In place: ``stat`` (channels, m) for the samples at columns ``first ..`` of ``ys``
         (the signal, silence beyond its ends; quantised only where a filter is applied);
         ``rows_at(ch, col)`` gives the KAPPA_GRID rows of the samples that reach ``gate`` (None:
         the Gaussian row); ``f2`` their floor squared. ``gate``: the lowest gate of the rows in
         force in the block (``lowest_gate``; default: of any row), so a block whose rows all
-        gate higher than the cautious row's is mostly passed over in one step."""
+        gate higher than the cautious row's is mostly passed over in one step. ``top``: the
+        statistic's largest value (at least 0), when the caller has it already."""
         if gate is None:
             gate = self.gate_min
-        if np.maximum.reduce(stat, axis=None, initial=0.0) < gate:  # a quiet block
+        if (np.maximum.reduce(stat, axis=None, initial=0.0) if top is None else top) < gate:  # a quiet block
             return
         flat = np.flatnonzero(stat >= gate)  # (cheaper than a 2-D nonzero on long blocks)
         if not flat.size:

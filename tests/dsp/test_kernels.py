@@ -124,6 +124,24 @@ def test_window_statistic_kernel_gives_the_pure_paths_bits(monkeypatch, fs, live
     assert np.array_equal(_bits(stats[0]), _bits(stats[1]))
 
 
+@pytest.mark.parametrize("m", [1, 50, 3000])
+def test_window_statistic_kernel_reports_its_largest_value(m):
+    """The kernel's ``top`` is what the matched bank's quiet-block test would reduce the
+    statistic to (``np.maximum.reduce(stat, axis=None, initial=0.0)``), so the bank can skip it."""
+    rng = np.random.default_rng(m)
+    windows = np.array([7, 14, 25], dtype=np.int64)
+    h = 30
+    for floor_known in (True, False):
+        q = rng.integers(0, 10**6, (2, h + m + 20)).astype(np.int64)
+        c = np.add.accumulate(q, axis=1)
+        f = rng.uniform(1.0, 5.0, (2, m)) if floor_known else np.zeros((2, m))  # no floor: all 0
+        stat, f2, top = np.empty((2, m)), np.empty((2, m)), np.empty(1)
+        kernels.window_stat()(c, h, m, windows, rng.uniform(1e-9, 1e-6, (2, 1, 3)), np.array([m], dtype=np.int64),
+                              f, stat, f2, top)
+        assert _bits(np.array([top[0]])) == _bits(np.array([np.maximum.reduce(stat, axis=None, initial=0.0)]))
+        assert (top[0] > 0) == floor_known
+
+
 @pytest.mark.parametrize("win", [5, 7, 8, 50, 100, 128, 129, 200, 257, 400, 1000])
 def test_window_sums_kernel_adds_as_numpy_adds(win):
     # numpy's pairwise summation, repeated: under 8 terms, 8 partial sums up to 128, halves beyond
