@@ -359,7 +359,11 @@ class TrainStage:
         if hi <= near_lo or not rest > 0:
             return False
         keep = np.ones(hi - lo, bool)
-        recent = self._near(c, lo - self.memory, hi + self.memory)
+        # only candidates that every block size has delivered by now: those starting before the
+        # least data any decision waits for (a large offline chunk holds later ones too, a live
+        # block not always; one just after the window could mask its end through its pad)
+        known = math.ceil(self._wait_until(pot, pot.onset + self.isi_max)) - 1
+        recent = self._near(c, lo - self.memory, min(hi + self.memory, known))
         # the pad grows with the size, so the largest candidate's pad bounds every pad: candidates
         # farther than that from [lo, hi) cannot reach it and are passed over without the log
         reach = self.pad + int(self.ring_n * math.log(max(1.0, max((p.ptp for p in recent), default=0.0)

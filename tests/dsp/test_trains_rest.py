@@ -53,3 +53,28 @@ def test_a_step_back_starts_the_window_afresh():
     stage.feed(rng.standard_normal((2, 5000)), floors, 0)
     for at in (4000, 4010, 4020, 3000, 3005, 4990):  # close, close, back, close, far
         assert stage.rest_floor(0, at) == _reference(floors, 0, at, stage.rest_n, stage.rest_step)
+
+
+def test_busy_background_sees_only_candidates_every_block_size_has_delivered():
+    """A large candidate starting just after the least data a decision waits for could mask the
+    end of the quiet window after a potential through its pad. A large offline chunk hands it
+    over before the decision, a live block not always, so it must not count: the verdict on a
+    loud end of the window is the same with and without it."""
+    from myotwitch.dsp import Pipeline
+    from myotwitch.dsp.trains import _Potential
+
+    rng = np.random.default_rng(3)
+    y = rng.standard_normal(3000)
+    y[1150:1180] = 5.0 * rng.choice([-1.0, 1.0], 30)  # the window's last 30 samples are loud
+    verdicts = []
+    for future in (False, True):
+        stage = Pipeline(1000.0, 1)._trains
+        stage.feed(y[None, :], np.ones((1, y.size)), 0)
+        pot = _Potential(1000, 20.0, np.zeros(17), 1030, 1.0)
+        near = [pot]
+        if future:  # 200 x the floor, starting at the horizon every block size reaches (1200)
+            near.append(_Potential(1205, 200.0, np.zeros(17), 1215, 1.0))
+        stage._recent[0], stage._recent_on[0] = near, [p.onset for p in near]
+        verdicts.append(stage._busy_background(0, pot))
+    assert verdicts[0] is True  # the loud end counts
+    assert verdicts[1] == verdicts[0]
