@@ -26,8 +26,20 @@ def read_section(name: str) -> str | None:
     return m.group(1) if m else None
 
 
-def write_section(name: str, body: str) -> None:
-    """Replace (or add) the section ``## name`` of RESULTS.md with ``body``."""
+def notes_after_tables(section: str | None) -> str:
+    """The written analysis that follows a section's last table line ('' when there is none)."""
+    lines = (section or "").splitlines()
+    last = max((i for i, ln in enumerate(lines) if ln.startswith("|")), default=len(lines) - 1)
+    return "\n".join(lines[last + 1:]).strip()
+
+
+def write_section(name: str, body: str, keep_notes: bool = False) -> None:
+    """Replace (or add) the section ``## name`` of RESULTS.md with ``body``; with ``keep_notes``
+    the analysis written below the section's tables stays (a script that prints only tables
+    would otherwise drop it at every rerun)."""
+    notes = notes_after_tables(read_section(name)) if keep_notes else ""
+    if notes:
+        body = f"{body.strip()}\n\n{notes}"
     text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\nRegenerate with `python benchmarks/run.py` (or one script alone).\n"
     block = f"## {name}\n\n{body.strip()}\n"
     pattern = _section(name)

@@ -232,7 +232,7 @@ def main() -> None:
     body = head + "\n\n" + "\n".join(rows) + "\n\n" + "\n".join(summary)
     print(body)
     if not args.quick and args.detector == DetectorConfig().detector:
-        write_section("Detector speed and memory", body)
+        write_section("Detector speed and memory", body, keep_notes=True)  # the analysis below the tables stays
 
 
 if __name__ == "__main__":

@@ -97,3 +97,21 @@ def test_carry_keeps_earlier_columns_and_adds_this_run(tmp_path, monkeypatch):
                                    "| macro F1 | 0.70 | 0.85 | 0.90 |", "| false/h rest | 0.2 | 4.7 | 3.0 |"]
     results.write_text("# r\n\n## Independent held-out check\n\nno table\n")
     assert h.carried_columns("x", []) is None
+
+
+def test_a_rerun_benchmark_keeps_the_analysis_written_below_its_tables(tmp_path, monkeypatch):
+    """``write_section(..., keep_notes=True)``: fresh tables replace the old ones, the prose under
+    them stays, and the sections around it are untouched."""
+    from benchmarks import common
+
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# Benchmark results\n\n## Speed\n\nold head\n\n| a |\n|---|\n| 1 |\n\nWhy it is slow.\n\n"
+                       "- a list\n\n## Other\n\nkept\n")
+    monkeypatch.setattr(common, "RESULTS", results)
+    common.write_section("Speed", "new head\n\n| a |\n|---|\n| 2 |", keep_notes=True)
+    text = results.read_text()
+    assert "| 2 |" in text and "| 1 |" not in text and "old head" not in text
+    assert text.index("| 2 |") < text.index("Why it is slow.") < text.index("- a list") < text.index("## Other")
+    assert text.endswith("## Other\n\nkept\n")
+    common.write_section("Speed", "bare\n\n| a |\n|---|\n| 3 |")  # without keep_notes: the tables alone
+    assert "Why it is slow." not in results.read_text()
