@@ -94,6 +94,10 @@ def same_size(a: _Potential, b: _Potential, ratio: float, noise: float = 0.0, le
     return hi <= size_ratio_allowed(ratio, lo, max(a.floor, b.floor), noise, least) * lo
 
 
+#: firings of a voluntary unit too small to see that a train may skip between two seen ones
+MAX_MISSED = 1
+
+
 def firing_intervals(d: float, isi_min: float, isi_max: float, max_missed: int) -> int:
     """How many firing intervals the gap ``d`` spans (1 + missed firings), 0 when it cannot be
     one unit's voluntary firing (too short, or longer than ``1 + max_missed`` slowest intervals)."""
@@ -108,7 +112,7 @@ def firing_intervals(d: float, isi_min: float, isi_max: float, max_missed: int) 
 
 
 def regular_chain(times: list[int], k: int, isi_min: float, isi_max: float, regularity: float,
-                  min_len: int, max_missed: int = 1) -> tuple[int, int] | None:
+                  min_len: int, max_missed: int = MAX_MISSED) -> tuple[int, int] | None:
     """The (first, last) time of a run of at least ``min_len`` consecutive times through
     ``times[k]`` whose intervals are voluntary firing intervals (allowing ``max_missed`` firings
     too small to see between two seen ones), each within ``regularity`` of the one before once
@@ -186,6 +190,11 @@ class TrainStage:
         self.isolation_snr = isolation_snr  # ... when under this many floors peak to peak
         #: a unit recognised as voluntary keeps that label across up to two unseen firings
         self.continue_gap = 3 * self.isi_max
+        #: the farthest a potential's neighbour in a train can be (``firing_intervals``: one
+        #: interval with ``MAX_MISSED`` firings skipped; a sample more for rounding): when no
+        #: potential of its size is that close, nor a voluntary one within ``continue_gap`` before
+        #: it, no train, pair or continued firing can include it and likeness is not worked out
+        self.likeness_reach = (1 + MAX_MISSED) * self.isi_max + 1
         #: potentials this close to a recognised train are part of the same voluntary activity
         #: (another unit joining, a firing whose shape the noise spoiled)
         self.margin = int(round(context_s * fs))
@@ -521,6 +530,9 @@ class TrainStage:
         # likeness of shape to each neighbour of train-like size, computed once per decision:
         # similar = that size and correlation >= min_corr; the same unit again is stricter
         others = self._sized_like(pot, near, self.size_ratio)
+        reach, on, gap = self.likeness_reach, pot.onset, self.continue_gap
+        if not any(-reach <= p.onset - on <= reach or (p.voluntary and 0 < on - p.onset <= gap) for p in others):
+            others = []  # (at a steady twitch every half second, most decisions: the correlations cost most)
         corrs = best_correlations([p.snippet for p in others], pot.snippet) if others else []
         alike = self._alike(pot, others, corrs)
         # the decision looks ahead to a horizon set by the data alone (so it is the same for any

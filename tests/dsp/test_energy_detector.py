@@ -5,6 +5,7 @@ runs of close twitches, and the mains canceller following a swelling hum."""
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -807,3 +808,33 @@ def test_written_out_neighbour_filters_match_same_size_and_corr_needed(pots, rat
     others = [p for p in near if p is not pot]
     rs = corrs[: len(others)]
     assert stage._alike(pot, others, rs) == [(p, r) for p, r in zip(others, rs) if r >= stage._corr_needed(p, pot, 0.7)]
+
+
+@given(st.lists(st.tuples(st.integers(30, 460), st.booleans(), st.floats(0.8, 1.25), st.booleans()),
+                min_size=2, max_size=10), st.integers(0, 2**31 - 1))
+@settings(max_examples=150, deadline=None)
+def test_decisions_skip_likeness_only_where_no_train_can_reach(spacings, seed):
+    """A decision works out its neighbours' likeness only when one of them is close enough to
+    share a train, a pair or a continued firing with it (``likeness_reach``). Potentials of one
+    unit and of others, at intervals up to and beyond two slowest firing intervals (a skipped
+    firing), some marked voluntary: every verdict is the one a stage that always works likeness
+    out gives."""
+    fs = 1000.0
+    t = np.arange(-8, 9) / fs
+    rng = np.random.default_rng(seed)
+    shapes = [hermite_rodriguez(t, 6 / 5000.0, 1), hermite_rodriguez(t, 14 / 5000.0, 2)]
+    pots, at = [], 1000
+    for gap, same, size, voluntary in spacings:
+        at += gap
+        w = shapes[0 if same else 1] + rng.normal(0.0, 0.02, t.size)
+        pots.append((at, 50.0 * size, w / np.linalg.norm(w), voluntary))
+    verdicts = []
+    for reach in (None, math.inf):
+        stage = TrainStage(fs, 1, min_hz=5, max_hz=30, regularity=1.5, size_ratio=1.6, min_corr=0.7, min_len=3,
+                           pair_ratio=1.3, pair_corr=0.85)
+        if reach is not None:
+            stage.likeness_reach = reach
+        near = [_Potential(a, ptp, w, a + 8, 1.0, voluntary=v) for a, ptp, w, v in pots]
+        stage._recent[0], stage._recent_on[0] = near, [p.onset for p in near]
+        verdicts.append([stage._verdict(0, p, 10**9, final=True) for p in near])
+    assert verdicts[0] == verdicts[1]
