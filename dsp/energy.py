@@ -540,12 +540,15 @@ class MultiScaleEnergy:
         # exact; wraps harmlessly). (np.cumsum's wrapper costs more than the sums.)
         c = summed if summed is not None and not final else np.add.accumulate(q, axis=1)
         if 0 < m <= _LIVE_M:  # live blocks: every window at once, (channels, windows, m)
-            scale, in_force = self._block_scale(m)
-            rows_at = self._rows_at(None if self.tail is None else in_force)
             kernel = kernels.window_stat()
-            if kernel is not None and isinstance(in_force, tuple):  # one row per channel: one pass
-                stat, f2, top = self._compiled_stat(kernel, c, h, m, *self._steady_scale(in_force, m), fl)
-                return self._finish(stat, f2, q, ys, fl, h, m, final, rows_at, in_force, top)
+            if kernel is not None:  # one row per channel throughout (nearly always): one pass
+                held_rows = (0,) if self.tail is None else self.tail.block_rows(self._emitted, m)
+                if held_rows is not None:
+                    stat, f2, top = self._compiled_stat(kernel, c, h, m, *self._steady_scale(held_rows, m), fl)
+                    return self._finish(stat, f2, q, ys, fl, h, m, final,
+                                        (None if self.tail is None else held_rows,), held_rows, top)
+            scale, in_force = self._block_scale(m)
+            rows_at: tuple = (None if self.tail is None else in_force,)
             ends = c.take(self._bounds(h, m, c.shape[1]))
             # int64 -> float64, then scaled: as astype then *; the same maximum as window by
             # window from zero
@@ -555,7 +558,7 @@ class MultiScaleEnergy:
         else:  # long blocks: window by window (bounded memory); the windows are slices of c
             runs = self.tail.grid_runs(self._emitted, m) if self.tail is not None else None
             in_force = (0,) if runs is None else runs[0]
-            rows_at = self._rows_at(None) if runs is None else self._rows_at(*runs)
+            rows_at = (None,) if runs is None else runs
             kernel = kernels.window_stat() if m else None
             if kernel is not None:  # the same numbers in one pass (dsp/kernels.py)
                 scale3, run_len = (self._steady_scale((0,), m) if runs is None
@@ -594,12 +597,15 @@ class MultiScaleEnergy:
         return self._finish(stat, f2, q, ys, fl, h, m, final, rows_at, in_force)
 
     def _finish(self, stat: np.ndarray, f2: np.ndarray, q: np.ndarray, ys: np.ndarray | None, fl: np.ndarray,
-                h: int, m: int, final: bool, rows_at: Callable[[np.ndarray, np.ndarray], np.ndarray | None],
-                in_force: tuple[int, ...] | np.ndarray, top: float | None = None) -> np.ndarray:
-        """The matched bank's lift, then what the next block keeps (``top``: the statistic's
-        largest value when the compiled statistic has it)."""
+                h: int, m: int, final: bool, rows_at: tuple, in_force: tuple[int, ...] | np.ndarray,
+                top: float | None = None) -> np.ndarray:
+        """The matched bank's lift, then what the next block keeps (``rows_at``: ``_rows_at``'s
+        arguments, built only for a block the lift may touch; ``top``: the statistic's largest
+        value when the compiled statistic has it, so a quiet block skips the lift outright)."""
         if ys is not None and m:
-            self.matched.raise_stat(stat, ys, h, rows_at, f2, self._lowest_gate(in_force), top)
+            gate = self._lowest_gate(in_force)
+            if top is None or top >= gate:  # (raise_stat itself returns at once below the gate)
+                self.matched.raise_stat(stat, ys, h, self._rows_at(*rows_at), f2, gate, top)
         # keep: the last `back` emitted samples' energies as history, and everything not emitted
         keep_from = max(h + m - self.back, 0)
         self._emitted += m
