@@ -270,22 +270,29 @@ def _maybe_active_py(new: Any, env: int, floor: int, stat: int, off: float,
                      out: Any) -> None:  # pragma: no cover - compiled
     """``bursts.BurstSegmenter._maybe_active`` over rows ``(N_ROWS, channels, n)``, n > 0: per
     channel, not (max envelope <= off x min floor and max statistic < 1 and min statistic > -1),
-    the maxima and minima as ``np.maximum``/``np.minimum`` reduce them (a NaN wins)."""
+    the maxima and minima as ``np.maximum``/``np.minimum`` reduce them (a NaN wins). Every
+    partial maximum only grows and minimum only falls (a NaN stays), so once a stretch makes the
+    test fail (with ``off`` >= 0) the whole block fails it: the scan stops there (a block with a
+    twitch is read up to it, not to its end)."""
+    n = new.shape[2]
     for c in range(new.shape[1]):
         e, f = new[env, c, 0], new[floor, c, 0]
         s = t = new[stat, c, 0]
-        for i in range(1, new.shape[2]):
-            v = new[env, c, i]
-            if e == e and (v != v or v > e):
-                e = v
-            v = new[floor, c, i]
-            if f == f and (v != v or v < f):
-                f = v
-            v = new[stat, c, i]
-            if s == s and (v != v or v > s):
-                s = v
-            if t == t and (v != v or v < t):
-                t = v
+        for i0 in range(1, n, 256):
+            if off >= 0.0 and not (e <= off * f and s < 1.0 and t > -1.0):
+                break
+            for i in range(i0, min(i0 + 256, n)):
+                v = new[env, c, i]
+                if e == e and (v != v or v > e):
+                    e = v
+                v = new[floor, c, i]
+                if f == f and (v != v or v < f):
+                    f = v
+                v = new[stat, c, i]
+                if s == s and (v != v or v > s):
+                    s = v
+                if t == t and (v != v or v < t):
+                    t = v
         out[c] = not (e <= off * f and s < 1.0 and t > -1.0)
 
 
