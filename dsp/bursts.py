@@ -135,12 +135,18 @@ class BurstSegmenter:
         self.reset()
 
     def reset(self) -> None:
-        self._buf = [np.empty((N_ROWS, 0)) for _ in range(self.n_channels)]
-        self._buf_start = [0] * self.n_channels  # absolute index of buf[:, 0]
+        # every channel's buffer lies in one arena, (channels, N_ROWS, capacity): channel c's is
+        # arena[c, :, lo[c]:end]. All channels end at the same sample, so a block's rows are
+        # appended to all of them with one copy, and what a channel lets go of is only a move of
+        # its lo (a quiet channel's block used to cost a copy of its carry and the new rows)
+        self._arena = np.empty((self.n_channels, N_ROWS, 0))
+        self._end = 0
+        self._lo = [0] * self.n_channels
+        self._buf_start = [0] * self.n_channels  # absolute index of the buffer's first column
         self._origin = [0] * self.n_channels  # bursts may not start before this
         self._free = [0] * self.n_channels  # ... nor before this (the first active sample after it)
         self._seg_start = 0  # absolute start of the current contiguous segment
-        self._staged: tuple[np.ndarray, int] | None = None  # (arena, carry room) of ``stage``
+        self._staged = False  # ``stage`` handed out room for rows not processed yet
         # the runs after the origin that the last exact pass left open (see _waits, _noise_ends)
         self._open: list[_OpenRuns | None] = [None] * self.n_channels
 
@@ -148,15 +154,20 @@ class BurstSegmenter:
         """Begin a new contiguous stretch of data at absolute sample ``at`` (after a gap)."""
         self._seg_start = at
         for c in range(self.n_channels):
-            self._buf[c] = np.empty((N_ROWS, 0))
+            self._lo[c] = self._end
             self._buf_start[c] = at
             self._origin[c] = at
             self._free[c] = at
             self._open[c] = None
 
+    @property
+    def _buf(self) -> list[np.ndarray]:
+        """Every channel's buffer, ``(N_ROWS, n)`` (views into the arena)."""
+        return [self._arena[c, :, lo: self._end] for c, lo in enumerate(self._lo)]
+
     def position(self) -> int:
         """Absolute index of the next sample to arrive."""
-        return self._buf_start[0] + self._buf[0].shape[1]
+        return self._buf_start[0] + self._end - self._lo[0]
 
     def finalised_until(self) -> int:
         """No burst found later can start before this absolute sample index."""
@@ -169,50 +180,60 @@ class BurstSegmenter:
     def process_rows(self, new: np.ndarray) -> list[Burst]:
         """``process`` with the rows stacked, ``(N_ROWS, channels, n)`` (the pipeline builds
         them in place)."""
-        return self._process_rows(new, None)
+        n = new.shape[2]
+        self._reserve(n)
+        self._arena[:, :, self._end: self._end + n] = new.transpose(1, 0, 2)
+        self._staged = False
+        return self._process_rows(n)
 
     def stage(self, n: int) -> np.ndarray:
-        """An empty ``(N_ROWS, channels, n)`` array for the next rows, laid out right after each
-        channel's carry: rows written into it and handed over with ``process_staged`` reach the
-        channel's buffer without being copied onto the carry again (for an offline chunk, that
-        copy of every row was a tenth of the quiet path's time)."""
-        M = max(b.shape[1] for b in self._buf)
-        arena = np.empty((self.n_channels, N_ROWS, M + n))
-        for c, carry in enumerate(self._buf):
-            m = carry.shape[1]
-            if m:
-                arena[c, :, M - m: M] = carry
-        self._staged = (arena, M)
-        return arena[:, :, M:].transpose(1, 0, 2)
+        """Room for the next ``n`` columns of rows, ``(N_ROWS, channels, n)``, where the
+        segmenter keeps them: rows written into it and handed over with ``process_staged`` are
+        not copied again (for an offline chunk, that copy of every row was a tenth of the quiet
+        path's time)."""
+        self._reserve(n)
+        self._staged = True
+        return self._arena[:, :, self._end: self._end + n].transpose(1, 0, 2)
 
     def process_staged(self, k: int) -> list[Burst]:
         """``process_rows`` of the first ``k`` columns of the array the last ``stage`` returned
         (the rest may be staged again later; nothing else may change the segmenter in between)."""
-        staged, self._staged = self._staged, None
-        if staged is None:
+        if not self._staged:
             raise RuntimeError("process_staged without stage")
-        arena, M = staged
-        return self._process_rows(arena[:, :, M: M + k].transpose(1, 0, 2), (arena, M))
+        self._staged = False
+        return self._process_rows(k)
 
-    def _process_rows(self, new: np.ndarray, staged: tuple[np.ndarray, int] | None) -> list[Burst]:
+    #: the least room (columns) the arena leaves for new rows when it moves or grows
+    _SLACK = 4096
+
+    def _reserve(self, n: int) -> None:
+        """Room for ``n`` more columns after the buffers' end: the buffers are moved to the arena's
+        start (or into a new arena sized to them, when it is too small or far too large). Columns
+        past the end (rows staged but not processed) are not kept."""
+        cap = self._arena.shape[2]
+        if self._end + n <= cap:
+            return
+        first = min(self._lo)
+        live = self._end - first
+        size = live + n + max((live + n) // 8, self._SLACK)
+        arena = self._arena if live + n <= cap <= 4 * size else np.empty((self.n_channels, N_ROWS, size))
+        arena[:, :, :live] = self._arena[:, :, first: self._end]  # overlapping in place: numpy copies safely
+        self._arena, self._end = arena, live
+        self._lo = [lo - first for lo in self._lo]
+
+    def _process_rows(self, n: int) -> list[Burst]:
+        """The channels' bursts once the ``n`` columns of rows put in the arena right after the
+        buffers' end join them."""
         out: list[Burst] = []
-        n = new.shape[2]
-        busy = self._maybe_active(new)
+        busy = self._maybe_active(self._arena[:, :, self._end: self._end + n].transpose(1, 0, 2))
+        end = self._end = self._end + n
         for c in range(self.n_channels):
-            carry = self._buf[c]
-            m = carry.shape[1]
             b0 = self._buf_start[c]
-            if not busy[c] and (self._origin[c] == b0 + m or self._noise_ends(c, b0 + m + n)):
-                self._quiet(c, carry, b0, m, n, new[:, c], staged)
-                continue
-            if staged is not None:  # carry + the new rows, already side by side
-                buf = staged[0][c, :, staged[1] - m: staged[1] + n]
-            else:
-                buf = np.concatenate((carry, new[:, c]), axis=1) if m else new[:, c]
-            self._buf[c] = buf
-            if not busy[c] and self._waits(c, b0 + m + n):
-                continue
-            out.extend(self._finalise(c, buf, final=None))
+            stop = b0 + end - self._lo[c]  # absolute end of the buffer
+            if not busy[c] and (self._origin[c] == stop - n or self._noise_ends(c, stop)):
+                self._quiet(c, b0, stop)
+            elif busy[c] or not self._waits(c, stop):
+                out.extend(self._finalise(c, final=None))
         return out
 
     def _waits(self, c: int, end: int) -> bool:
@@ -250,23 +271,19 @@ class BurstSegmenter:
         got = self._open[c]
         return got if got is not None and got.origin == self._origin[c] else None
 
-    def _quiet(self, c: int, carry: np.ndarray, b0: int, m: int, n: int, new: np.ndarray,
-               staged: tuple[np.ndarray, int] | None = None) -> None:
+    def _quiet(self, c: int, b0: int, stop: int) -> None:
         """``_finalise`` of a channel whose new samples are all inactive and that had nothing open
-        (or only noise that ends here): no bursts, everything finalised, only the context before
-        the new origin is kept."""
-        L = m + n
-        self._origin[c] = b0 + L
-        self._free[c] = b0 + L
+        (or only noise that ends here): no bursts, everything finalised up to absolute ``stop``
+        (the buffer's end; ``b0`` its start), only the context before the new origin is kept."""
+        self._origin[c] = self._free[c] = stop
         self._open[c] = None
-        keep = min(max(max(b0 + L - self.context_n, self._seg_start) - b0, 0), L)
-        k = max(m - keep, 0)  # carried columns kept
-        if not k:
-            self._buf[c] = new[:, keep - m:]
-        elif staged is not None:  # the carry's last k columns lie just before the new rows
-            self._buf[c] = staged[0][c, :, staged[1] - k: staged[1] + n]
-        else:
-            self._buf[c] = np.concatenate((carry[:, m - k:], new), axis=1)
+        self._keep_from(c, b0, max(stop - self.context_n, self._seg_start))
+
+    def _keep_from(self, c: int, b0: int, at: int) -> None:
+        """Let go of channel c's buffer (starting at absolute ``b0``) before absolute ``at``
+        (clipped to the buffer)."""
+        keep = min(max(at - b0, 0), self._end - self._lo[c])
+        self._lo[c] += keep
         self._buf_start[c] = b0 + keep
 
     def flush(self) -> list[Burst]:
@@ -277,7 +294,7 @@ class BurstSegmenter:
         """The data stops here (gap or end): finalise everything, marking bursts that touch the end."""
         out: list[Burst] = []
         for c in range(self.n_channels):
-            out.extend(self._finalise(c, self._buf[c], final=why))
+            out.extend(self._finalise(c, final=why))
         return out
 
     # -- internals -------------------------------------------------------------------
@@ -363,9 +380,10 @@ class BurstSegmenter:
             return L, final
         return tail_start, None
 
-    def _finalise(self, c: int, buf: np.ndarray, final: str | None) -> list[Burst]:
+    def _finalise(self, c: int, final: str | None) -> list[Burst]:
         out: list[Burst] = []
         b0 = self._buf_start[c]
+        buf = self._arena[c, :, self._lo[c]: self._end]
         active = strong = None
         while True:
             o = self._origin[c] - b0
@@ -383,10 +401,7 @@ class BurstSegmenter:
                 break
         o = self._origin[c] - b0
         self._free[c] = b0 + self._first_possible_start(c, buf, active, strong, o)
-        keep = max(self._origin[c] - self.context_n, self._seg_start) - b0
-        keep = min(max(keep, 0), buf.shape[1])
-        self._buf[c] = buf[:, keep:]
-        self._buf_start[c] = b0 + keep
+        self._keep_from(c, b0, max(self._origin[c] - self.context_n, self._seg_start))
         return out
 
     def _runs_with_strong(self, active: np.ndarray, strong: np.ndarray, o: int,

@@ -293,8 +293,7 @@ def test_staged_rows_give_what_copied_rows_give(blocks, monkeypatch):
 
     def both(self, k):
         twin = twin_of(self)
-        arena, M = self._staged
-        rows = arena[:, :, M: M + k].transpose(1, 0, 2).copy()
+        rows = self._arena[:, :, self._end: self._end + k].transpose(1, 0, 2).copy()
         got, want = staged(self, k), copying(twin, rows)
         assert got == want
         for a, b in zip(self._buf, twin._buf):

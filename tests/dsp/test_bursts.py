@@ -1,0 +1,101 @@
+"""The burst segmenter's own bookkeeping: its buffers, however the blocks come."""
+
+import numpy as np
+import pytest
+
+from myotwitch.dsp.bursts import ENV, FLOOR, N_ROWS, STAT, BurstSegmenter
+
+
+def _segmenter() -> BurstSegmenter:
+    return BurstSegmenter(3, on=5.0, off=3.0, merge_n=12, cluster_n=120, context_n=100, max_n=1500,
+                          clip_uv=None, clip_run=3, twitch_max_n=60)
+
+
+def _rows(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Noise rows with bursts now and then (strong or not, short or long) on 3 channels."""
+    rows = rng.standard_normal((N_ROWS, 3, n))
+    rows[FLOOR] = 1.0
+    rows[ENV] = np.abs(rows[ENV])
+    rows[STAT] = 0.0
+    for c in range(3):
+        for _ in range(rng.poisson(n / 300)):
+            a = int(rng.integers(0, n))
+            b = min(n, a + int(rng.choice([5, 40, 2000])))
+            rows[ENV, c, a:b] = 4.0 + rng.random(b - a)
+            if rng.random() < 0.7:
+                rows[STAT, c, a:b] = 2.0
+    return rows
+
+
+def _bursts_key(bursts: list) -> list:
+    return sorted(bursts, key=lambda b: (b.start, b.channel))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_buffers_hold_the_rows_fed_and_bursts_do_not_depend_on_the_blocks(seed, monkeypatch):
+    """Blocks of any size, copied (``process_rows``) or staged (``stage`` / ``process_staged``,
+    with columns held back as the pipeline holds them), across gaps: every channel's buffer is
+    at every step exactly the rows fed at its positions, and the bursts are those of each
+    segment fed at once. A small slack makes the arena move its buffers and grow and shrink often."""
+    monkeypatch.setattr(BurstSegmenter, "_SLACK", 1)
+    rng = np.random.default_rng(seed)
+    seg, whole = _segmenter(), _segmenter()
+    got, want = [], []
+    moved = grown = 0
+    pos = 0
+    for _ in range(3):  # segments, with a gap between them
+        x = _rows(rng, int(rng.integers(3000, 12000)))
+        seg.start_segment(pos)
+        whole.start_segment(pos)
+        want += whole.process_rows(x) + whole.end_segment("gap")
+        i, held = 0, x[:, :, :0]
+        while i < x.shape[2] or held.shape[2]:
+            n = min(int(rng.choice([1, 7, 100, 100, 2500])), x.shape[2] - i)
+            h = held.shape[2]
+            k = int(rng.integers(0, h + n + 1)) if i + n < x.shape[2] else h + n  # the last block drains
+            arena, end = seg._arena, seg._end
+            if rng.random() < 0.3 and n:
+                rows = seg.stage(h + n)
+                rows[:, :, :h] = held
+                rows[:, :, h:] = x[:, :, i: i + n]
+                got += seg.process_staged(k)
+            else:
+                rows = np.empty((N_ROWS, 3, h + n))
+                rows[:, :, :h] = held
+                rows[:, :, h:] = x[:, :, i: i + n]
+                got += seg.process_rows(rows[:, :, :k])
+            moved += seg._arena is arena and seg._end < end + k
+            grown += seg._arena is not arena
+            held, i = rows[:, :, k:], i + n
+            assert seg.position() == pos + i - held.shape[2]
+            for c, buf in enumerate(seg._buf):
+                a = seg._buf_start[c] - pos
+                np.testing.assert_array_equal(buf, x[:, c, a: a + buf.shape[1]])
+                assert a + buf.shape[1] == i - held.shape[2]
+        got += seg.end_segment("gap")
+        pos += x.shape[2] + 500
+    assert moved and grown
+    assert len(want) > 10
+    assert _bursts_key(got) == _bursts_key(want)
+
+
+def test_process_staged_needs_a_stage():
+    seg = _segmenter()
+    seg.stage(10)
+    seg.process_rows(np.zeros((N_ROWS, 3, 5)))
+    with pytest.raises(RuntimeError):
+        seg.process_staged(5)
+
+
+def test_quiet_channels_keep_only_the_context():
+    """A channel with nothing active keeps ``context_n`` columns, and the arena does not grow
+    with the blocks (its buffers are moved back to its start)."""
+    seg = _segmenter()
+    rng = np.random.default_rng(1)
+    for _ in range(2000):
+        rows = np.abs(rng.standard_normal((N_ROWS, 3, 100)))
+        rows[FLOOR], rows[STAT] = 1.0, 0.0
+        rows[ENV] *= 0.5
+        assert seg.process_rows(rows) == []
+        assert [b.shape[1] for b in seg._buf] == [100] * 3
+    assert seg._arena.shape[2] < 10 * BurstSegmenter._SLACK
