@@ -85,15 +85,25 @@ def _gather(ring: SignalRing, starts: np.ndarray, n: int) -> tuple[np.ndarray, n
 def median_last(y: np.ndarray) -> np.ndarray:
     """``np.median(y, axis=-1)`` for finite data, bit for bit (the middle one, or the two middle
     ones added and halved), without np.median's per-call checks, which cost more than the work
-    for one twitch's window. Of an even count, the lower middle one is the largest of those a
-    partition at the upper one puts before it: one selection instead of two (3x faster on a
-    batch of 8-channel windows)."""
+    for one twitch's window. Of an even count and many rows, the lower middle one is the largest
+    of those a partition at the upper one puts before it (3x faster than np.median on a batch of
+    8-channel windows); on a few rows (one twitch's), a partition at both middles is twice as
+    fast as that (numpy's single-index selection is slow on short rows), though slower on many."""
     n = y.shape[-1]
     h = n // 2
-    p = np.partition(y, h, axis=-1)
     if n % 2:
-        return p[..., h]
+        return np.partition(y, h, axis=-1)[..., h]
+    if y.size <= 64 * n:
+        p = np.partition(y, (h - 1, h), axis=-1)
+        return (p[..., h - 1] + p[..., h]) / 2.0
+    p = np.partition(y, h, axis=-1)
     return (np.maximum.reduce(p[..., :h], axis=-1) + p[..., h]) / 2.0
+
+
+def _robust_rms(y: np.ndarray) -> np.ndarray:
+    """The noise RMS of windows ``(..., n)`` from their median absolute deviation (floored)."""
+    med = median_last(y)[..., None]
+    return np.maximum(1.4826 * median_last(np.abs(y - med)), 1e-6)
 
 
 @dataclass(frozen=True)
@@ -308,6 +318,8 @@ class UnitTracker:
                                                           np.empty((0, self.n_channels)))
         if not events:
             return none
+        if len(events) == 1:  # (live blocks) one twitch: its slices, without the batch's bookkeeping
+            return self._prepare_one(events[0], ring) or none
         onsets = np.fromiter((e.onset_sample for e in events), dtype=np.int64, count=len(events))
         sig = _gather(ring, onsets - (self.lag_n + self.pad_n + self.guard_n + self.noise_n), self.noise_n)
         if sig is None:
@@ -315,8 +327,7 @@ class UnitTracker:
             ok_all = np.zeros(len(events), dtype=bool)
         else:
             y, ok_all = sig
-            med = median_last(y)[..., None]
-            s_all = np.maximum(1.4826 * median_last(np.abs(y - med)), 1e-6)
+            s_all = _robust_rms(y)
         have = np.ones(len(events), dtype=bool)
         for i in np.flatnonzero(~ok_all).tolist():  # too little before: the noise after (rare)
             sigma = self._noise(events[i], ring)
@@ -336,11 +347,33 @@ class UnitTracker:
         idx = np.flatnonzero(ok)
         if idx.size == 0:
             return none
-        seg = seg[idx]
-        if self._upsampler is not None:
-            seg = self._upsampler(seg)
+        return idx.tolist(), self._upsampled(seg[idx]), s_all[idx]
+
+    def _prepare_one(self, e: Event, ring: SignalRing) -> tuple[list[int], np.ndarray, np.ndarray] | None:
+        """``_prepare`` of one twitch (None where it cannot be cut): the same windows of the ring,
+        the same figures computed over them in the same order, with slices for fancy indexing."""
+        lo = e.onset_sample - (self.lag_n + self.pad_n + self.guard_n + self.noise_n)
+        if ring.start <= lo and lo + self.noise_n <= ring.end:
+            sigma = _robust_rms(ring.window(lo, lo + self.noise_n)[0])
+        else:  # too little before: the noise after (rare)
+            got = self._noise(e, ring)
+            if got is None:
+                return None
+            sigma = got
+        centre = self._centre(e, ring, sigma)
+        if centre is None:
+            return None
+        lo = centre - (self.pre_n + self.lag_n + self.wide_n + self.pad_n)
+        hi = lo + self.pre_n + self.post_n + 2 * (self.lag_n + self.wide_n + self.pad_n)
+        if lo < 0 or lo < ring.start or hi > ring.end:
+            return None
+        return [0], self._upsampled(ring.window(lo, hi)[0][None]), sigma[None]
+
+    def _upsampled(self, seg: np.ndarray) -> np.ndarray:
+        """Wide snippets ``(B, C, n)`` upsampled, less the padding (a new array)."""
+        seg = self._upsampler(seg) if self._upsampler is not None else seg.copy()
         cut = self.pad_n * self.up
-        return idx.tolist(), seg[:, :, cut: seg.shape[2] - cut], s_all[idx]
+        return seg[:, :, cut: seg.shape[2] - cut]
 
     def _centres(self, events: list[Event], ring: SignalRing, sigma: np.ndarray, have: np.ndarray) -> list[int | None]:
         """``_centre`` of every event with ``have`` set, twitches of one length at a time: stacked

@@ -112,3 +112,67 @@ def test_fast_median_and_upsampler_equal_numpy_and_scipy_bit_for_bit():
         width = tr.pre_n + tr.post_n + 2 * (tr.lag_n + tr.wide_n + tr.pad_n)
         x = rng.normal(size=(5, 2, width)) * 30.0
         assert np.array_equal(tr._upsampler(x), signal.resample_poly(x, tr.up, 1, axis=2, window=tr._fir))
+
+
+def test_median_of_few_rows_and_of_many_equals_numpy_bit_for_bit():
+    """``median_last`` selects both middles at once on a few rows and the upper one on many:
+    both equal np.median, also with ties (a quantised trace) and a window of 300 samples."""
+    from myotwitch.dsp.units import median_last
+
+    rng = np.random.default_rng(6)
+    for rows in (1, 3, 8, 64, 65, 512):
+        for n in (2, 8, 299, 300):
+            y = rng.normal(size=(rows, n)) * rng.uniform(0.1, 50.0)
+            if rows % 2:
+                y = np.round(y)  # ties
+            assert np.array_equal(median_last(y), np.median(y, axis=-1)), (rows, n)
+            assert np.array_equal(median_last(y.reshape(1, rows, n)), np.median(y, axis=-1)[None])
+
+
+def test_one_twitch_is_prepared_as_in_a_batch():
+    """A lone twitch (live blocks) is cut with slices of the ring instead of the batch's
+    gathering: the same noise figures and upsampled snippets bit for bit as in a batch of a few
+    (slices) and of many (fancy indexing), and as the plain reference, also where the ring
+    keeps too little before (noise after), too little around it, or a flat stretch (floored)."""
+    from myotwitch.dsp.events import Event
+
+    rng = np.random.default_rng(8)
+    for fs, n_channels in [(2000.0, 8), (1000.0, 1), (4000.0, 2)]:
+        tr = UnitTracker(fs, n_channels)
+        ring = SignalRing(n_channels)
+        x = rng.normal(size=(n_channels, 6000)) * rng.uniform(1.0, 30.0, (n_channels, 1))
+        x[:, 3000:3700] = 0.0  # flat: the noise figure is floored
+        ring.append(x, 1000)
+        ring.forget_before(1300)  # kept: [1300, 7000)
+        # one-sample twitches (centred on themselves) whose windows end just inside or outside the ring
+        before = tr.lag_n + tr.pad_n + tr.guard_n + tr.noise_n
+        back = tr.pre_n + tr.lag_n + tr.wide_n + tr.pad_n
+        width = tr.pre_n + tr.post_n + 2 * (tr.lag_n + tr.wide_n + tr.pad_n)
+        onsets = [at + d for at in (1300 + before, 1300 + back, 7000 - width + back) for d in (-1, 0, 1)]
+        lengths = [1] * len(onsets)
+        for _ in range(150):
+            onsets.append(int(rng.integers(1000, 7200)))
+            lengths.append(int(rng.choice([0, 1, 9, 60])))
+        events = [Event(0.0, 0.0, 0.0, 1.0, 0.0, 0, "twitch", onset_sample=a, offset_sample=a + n)
+                  for a, n in zip(onsets, lengths)]
+        kinds = set()
+        for i, e in enumerate(events):
+            one = tr._prepare([e], ring)
+            ref = reference_snippet(tr, e, ring)
+            if ref is None:
+                kinds.add(None)
+            elif e.onset_sample - (tr.lag_n + tr.pad_n + tr.guard_n + tr.noise_n) < ring.start:
+                kinds.add("noise after")
+            else:
+                kinds.add(bool(np.all(ref[1] == 1e-6)))
+            for batch in ([e, events[i - 1]], [e, *events[i - 6: i]]):
+                idx, seg, sig = tr._prepare(batch, ring)
+                if 0 in idx:
+                    assert one[0] == [0]
+                    assert np.array_equal(one[1][0], seg[idx.index(0)])
+                    assert np.array_equal(one[2][0], sig[idx.index(0)])
+                else:
+                    assert one[0] == [] and ref is None
+            if ref is not None:
+                assert np.array_equal(one[1][0], ref[0]) and np.array_equal(one[2][0], ref[1])
+        assert kinds == {True, False, None, "noise after"}  # cut, cut over a flat stretch, not cut
