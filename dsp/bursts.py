@@ -438,6 +438,8 @@ class BurstSegmenter:
 
     def _bursts(self, c: int, buf: np.ndarray, b0: int, o: int, q: int, active: np.ndarray,
                 strong: np.ndarray, cut: str | None) -> list[Burst]:
+        if not strong[o:q].any():  # no run can be a burst (most calls: noise finalised before a twitch)
+            return []
         starts, ends, keep = self._runs_with_strong(active, strong, o, q)
         starts, ends = starts[keep], ends[keep]
         if starts.size > 1:

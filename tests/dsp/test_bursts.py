@@ -99,3 +99,23 @@ def test_quiet_channels_keep_only_the_context():
         assert seg.process_rows(rows) == []
         assert [b.shape[1] for b in seg._buf] == [100] * 3
     assert seg._arena.shape[2] < 10 * BurstSegmenter._SLACK
+
+
+def test_bursts_are_the_runs_holding_a_strong_sample():
+    """``_bursts`` finds none at once where no sample between the origin and the boundary is
+    strong (noise finalised before a twitch), and otherwise one per run that holds one."""
+    seg = _segmenter()
+    rng = np.random.default_rng(3)
+    seen = set()
+    for _ in range(300):
+        rows = _rows(rng, 1500)[:, 0]
+        rows[STAT][rows[STAT] > 0] = 2.0 if rng.random() < 0.5 else 0.0  # not shape-only: none dropped
+        active, strong = seg._active(rows, 0)
+        o, q = sorted(int(v) for v in rng.integers(0, 1501, 2))
+        got = seg._bursts(0, rows, 0, o, q, active, strong, None)
+        starts, ends, keep = seg._runs_with_strong(active, strong, o, q)
+        clusters = np.flatnonzero(starts[keep][1:] - ends[keep][:-1] >= seg.cluster_n).size + 1
+        assert (len(got) > 0) == bool(keep.any()) == bool(strong[o:q].any())
+        assert not got or len(got) >= clusters  # one per cluster of them at least (more: separate)
+        seen.add(len(got) > 0)
+    assert seen == {True, False}
