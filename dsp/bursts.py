@@ -11,6 +11,7 @@ property of the data, not of the chunking, which makes the output chunk-size inv
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -95,6 +96,13 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if mask[-1]:
         edges = np.concatenate([edges, [n]])
     return edges[0::2], edges[1::2]
+
+
+def _edges(mask: np.ndarray, at: int) -> list[int]:
+    """Where the True runs of a 1-D bool array start and end (exclusive), alternately, plus ``at``."""
+    pad = np.zeros(mask.size + 2, dtype=bool)
+    pad[1:-1] = mask
+    return (np.flatnonzero(pad[1:] != pad[:-1]) + at).tolist()
 
 
 def _join(starts: np.ndarray, ends: np.ndarray, max_gap: int) -> tuple[np.ndarray, np.ndarray]:
@@ -232,9 +240,62 @@ class BurstSegmenter:
             stop = b0 + end - self._lo[c]  # absolute end of the buffer
             if not busy[c] and (self._origin[c] == stop - n or self._noise_ends(c, stop)):
                 self._quiet(c, b0, stop)
-            elif busy[c] or not self._waits(c, stop):
+            elif not (self._extends(c, b0, stop, n) if busy[c] else self._waits(c, stop)):
                 out.extend(self._finalise(c, final=None))
         return out
+
+    def _extends(self, c: int, b0: int, end: int, n: int) -> bool:
+        """``_finalise`` of a channel whose new ``n`` samples (up to absolute ``end``; ``b0`` the
+        buffer's start) may be active, when everything before them was finalised or its last
+        exact pass left activity open (such a pass stops at an active origin with no quiet point
+        after it; ``_waits`` and this add none). A block no longer than ``cluster_n`` holds no
+        quiet stretch, so while its first active sample follows the open runs by less than
+        ``cluster_n`` and the activity stays under the length limit, nothing is finalised (but
+        the quiet before the first active sample, when nothing was open): the new runs join the
+        open ones (merged across gaps under ``merge_n``) and the first possible start moves.
+        False when that is not known (the exact path then runs)."""
+        if n > self.cluster_n:
+            return False
+        limit = self.max_n + self.context_n
+        got = self._still_open(c)
+        if got is not None:
+            if end - got.origin >= limit:
+                return False
+            origin, s_l, e_l, ok_l = got.origin, list(got.starts), list(got.ends), list(got.strong)
+        elif self._origin[c] == end - n:  # nothing open
+            origin, s_l, e_l, ok_l = end, [], [], []
+        else:
+            return False
+        new = self._arena[c, :, self._end - n: self._end]
+        active, strong = self._activity(new[ENV], new[FLOOR], new[STAT])
+        at = end - n
+        edges = _edges(active, at)  # (a few runs: plain lists)
+        if not edges:  # nothing active after all
+            if got is None:
+                self._quiet(c, b0, end)
+                return True
+            return self._waits(c, end)
+        if got is None:
+            origin = edges[0]  # the quiet before it is finalised (no burst in it)
+            if end - origin >= limit:
+                return False
+        elif edges[0] - e_l[-1] >= self.cluster_n:  # a quiet stretch before them
+            return False
+        hits = (np.flatnonzero(strong) + at).tolist()
+        for a, b in zip(edges[0::2], edges[1::2]):
+            ok = bisect_left(hits, a) < bisect_left(hits, b)  # a strong sample in [a, b)
+            if e_l and a - e_l[-1] < self.merge_n:
+                e_l[-1], ok_l[-1] = b, ok_l[-1] or ok
+            else:
+                s_l.append(a)
+                e_l.append(b)
+                ok_l.append(ok)
+        self._origin[c] = origin
+        self._open[c] = _OpenRuns(origin, s_l, e_l, ok_l) if len(s_l) <= 32 else None
+        grow_from = end - self.merge_n  # a run ending after this may still grow
+        self._free[c] = next((a for a, b, ok in zip(s_l, e_l, ok_l) if ok or b > grow_from), end)
+        self._keep_from(c, b0, max(origin - self.context_n, self._seg_start))
+        return True
 
     def _waits(self, c: int, end: int) -> bool:
         """``_finalise`` of a channel whose new samples (up to absolute ``end``) are all inactive

@@ -119,3 +119,68 @@ def test_bursts_are_the_runs_holding_a_strong_sample():
         assert not got or len(got) >= clusters  # one per cluster of them at least (more: separate)
         seen.add(len(got) > 0)
     assert seen == {True, False}
+
+
+def _tiny_rows(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Rows for a segmenter with tiny gaps and limit: stretches where samples are active (and
+    strong) at random, so every boundary (a gap of exactly merge_n or cluster_n, the length
+    limit, a block ending just so) comes up by chance."""
+    rows = rng.standard_normal((N_ROWS, 3, n))
+    rows[FLOOR] = 1.0
+    rows[ENV] = np.abs(rows[ENV])
+    rows[STAT] = 0.0
+    busy = np.repeat(rng.random((3, n // 50 + 1)) < 0.5, 50, axis=1)[:, :n]
+    on = busy & (rng.random((3, n)) < rng.uniform(0.05, 0.6))
+    rows[ENV][on] = 4.0
+    rows[STAT][on & (rng.random((3, n)) < 0.3)] = 2.0
+    return rows
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("tiny", [False, True])
+def test_open_activity_that_grows_is_followed_as_the_exact_pass_follows_it(seed, tiny):
+    """A busy block that only extends the activity left open (``_extends``) leaves the
+    segmenter as the exact pass (``_finalise``) does: the same bursts and, after every block,
+    the same origins, first possible starts, open runs and buffers. Blocks shorter and longer
+    than ``cluster_n``, potentials close together and far apart, long activity (the length
+    limit); with tiny gaps and limit, every boundary case."""
+    rng = np.random.default_rng(seed)
+
+    def make() -> BurstSegmenter:
+        if tiny:
+            return BurstSegmenter(3, on=5.0, off=3.0, merge_n=3, cluster_n=12, context_n=5, max_n=40,
+                                  clip_uv=None, clip_run=3, twitch_max_n=8)
+        return _segmenter()
+
+    fast, exact = make(), make()
+    exact._extends = lambda *args: False  # type: ignore[method-assign]
+    took = []
+    extends = fast._extends
+
+    def counted(*args):
+        took.append(extends(*args))
+        return took[-1]
+
+    fast._extends = counted  # type: ignore[method-assign]
+    if tiny:
+        x = _tiny_rows(rng, 30000)
+        sizes = [1, 2, 3, 5, 11, 12, 13, 30]
+    else:
+        x = _rows(rng, 40000)
+        for c in range(3):  # potentials every few blocks (a twitch's open activity spans several)
+            for a in rng.integers(0, 40000, 120).tolist():
+                b = min(40000, a + int(rng.integers(1, 150)))
+                x[ENV, c, a:b] = 3.5 + rng.random(b - a)
+                x[STAT, c, a:b] = rng.choice([0.0, 2.0])
+        sizes = [1, 30, 100, 100, 100, 239, 240, 241, 700]
+    i = 0
+    while i < x.shape[2]:
+        n = int(rng.choice(sizes))
+        assert fast.process_rows(x[:, :, i: i + n]) == exact.process_rows(x[:, :, i: i + n])
+        i += n
+        assert (fast._origin, fast._free, fast._open, fast._buf_start) == \
+            (exact._origin, exact._free, exact._open, exact._buf_start)
+        for a, b in zip(fast._buf, exact._buf):
+            np.testing.assert_array_equal(a, b)
+    assert fast.end_segment("end") == exact.end_segment("end")
+    assert took.count(True) > 100 and took.count(False) > 10
