@@ -238,10 +238,35 @@ class BurstSegmenter:
         for c in range(self.n_channels):
             b0 = self._buf_start[c]
             stop = b0 + end - self._lo[c]  # absolute end of the buffer
-            if not busy[c] and (self._origin[c] == stop - n or self._noise_ends(c, stop)):
+            if busy[c]:
+                if not self._extends(c, b0, stop, n):
+                    out.extend(self._finalise(c, final=None))
+            elif self._origin[c] == stop - n or self._noise_ends(c, stop):
                 self._quiet(c, b0, stop)
-            elif not (self._extends(c, b0, stop, n) if busy[c] else self._waits(c, stop)):
-                out.extend(self._finalise(c, final=None))
+            elif not self._waits(c, stop):
+                closed = self._closes(c, b0, stop)
+                out.extend(self._finalise(c, final=None) if closed is None else closed)
+        return out
+
+    def _closes(self, c: int, b0: int, end: int) -> list[Burst] | None:
+        """``_finalise`` of a channel whose new samples (up to absolute ``end``; ``b0`` the
+        buffer's start) are all inactive and whose open activity (no quiet point in it, see
+        ``_extends``) they close: the quiet after it reaches ``cluster_n`` within the length
+        limit, so everything is finalised, and the bursts are the open runs that hold a strong
+        sample (no need to find the runs again). None when that is not known (the exact path
+        then runs)."""
+        got = self._still_open(c)
+        cn = self.cluster_n
+        if got is None or end - got.ends[-1] < cn or got.ends[-1] + cn - got.origin > self.max_n + self.context_n:
+            return None
+        o = got.origin - b0
+        strong = [(a, b) for a, b, ok in zip(got.starts, got.ends, got.strong) if ok]
+        out = []
+        if strong:
+            runs = np.array(strong, dtype=np.intp) - got.origin
+            out = self._bursts_of(c, self._arena[c, :, self._lo[c]: self._end], b0, o, end - b0,
+                                  runs[:, 0], runs[:, 1], None)
+        self._quiet(c, b0, end)
         return out
 
     def _extends(self, c: int, b0: int, end: int, n: int) -> bool:
@@ -502,7 +527,12 @@ class BurstSegmenter:
         if not strong[o:q].any():  # no run can be a burst (most calls: noise finalised before a twitch)
             return []
         starts, ends, keep = self._runs_with_strong(active, strong, o, q)
-        starts, ends = starts[keep], ends[keep]
+        return self._bursts_of(c, buf, b0, o, q, starts[keep], ends[keep], cut)
+
+    def _bursts_of(self, c: int, buf: np.ndarray, b0: int, o: int, q: int, starts: np.ndarray,
+                   ends: np.ndarray, cut: str | None) -> list[Burst]:
+        """The bursts finalised in [o, q) from its active runs (joined) that hold a strong
+        sample (starts and ends relative to o)."""
         if starts.size > 1:
             starts, ends = self._drop_crowded_shape_only(buf[STAT, o:q], starts, ends)
         starts, ends = starts + o, ends + o
