@@ -115,8 +115,8 @@ def test_fast_median_and_upsampler_equal_numpy_and_scipy_bit_for_bit():
 
 
 def test_median_of_few_rows_and_of_many_equals_numpy_bit_for_bit():
-    """``median_last`` selects both middles at once on a few rows and the upper one on many:
-    both equal np.median, also with ties (a quantised trace) and a window of 300 samples."""
+    """``median_last`` equals np.median on one row, one twitch's rows and a batch's, also with
+    ties (a quantised trace) and a window of 300 samples."""
     from myotwitch.dsp.units import median_last
 
     rng = np.random.default_rng(6)
