@@ -539,7 +539,8 @@ class BurstSegmenter:
         if starts.size == 0:
             return []
         # clusters of bursts (voluntary activity is many bursts close together)
-        bounds = [0, *(np.flatnonzero((starts[1:] - ends[:-1]) >= self.cluster_n) + 1).tolist(), starts.size]
+        bounds = [0, 1] if starts.size == 1 else \
+            [0, *(np.flatnonzero((starts[1:] - ends[:-1]) >= self.cluster_n) + 1).tolist(), starts.size]
         s_l, e_l = starts.tolist(), ends.tolist()
         segs: list[tuple[int, int, int, str | None]] = []  # (start, end, members, cut)
         for a, b in zip(bounds[:-1], bounds[1:]):
@@ -671,7 +672,7 @@ class BurstSegmenter:
         raw = buf[RAW, s:e]
         i = s + int(np.abs(y).argmax())  # the largest band-passed sample
         snip, snip_norm = self._snippet(buf, i, seg0, L) if n == 1 else (None, 0.0)
-        return Burst(
+        return _new_burst(
             channel=c, start=b0 + s, end=b0 + e, n_bursts=n,
             peak_to_peak_uv=float(y.max() - y.min()),
             peak_env_uv=peak_env,

@@ -103,7 +103,8 @@ def test_quiet_channels_keep_only_the_context():
 
 def test_bursts_are_the_runs_holding_a_strong_sample():
     """``_bursts`` finds none at once where no sample between the origin and the boundary is
-    strong (noise finalised before a twitch), and otherwise one per run that holds one."""
+    strong (noise finalised before a twitch), and otherwise one per run that holds one or per
+    cluster of them (a lone run: one burst of one)."""
     seg = _segmenter()
     rng = np.random.default_rng(3)
     seen = set()
@@ -117,6 +118,7 @@ def test_bursts_are_the_runs_holding_a_strong_sample():
         clusters = np.flatnonzero(starts[keep][1:] - ends[keep][:-1] >= seg.cluster_n).size + 1
         assert (len(got) > 0) == bool(keep.any()) == bool(strong[o:q].any())
         assert not got or len(got) >= clusters  # one per cluster of them at least (more: separate)
+        assert sum(b.n_bursts for b in got) == (keep.sum() if got else 0)  # each run in one of them
         seen.add(len(got) > 0)
     assert seen == {True, False}
 
