@@ -251,13 +251,18 @@ class BurstSegmenter:
     def _closes(self, c: int, b0: int, end: int) -> list[Burst] | None:
         """``_finalise`` of a channel whose new samples (up to absolute ``end``; ``b0`` the
         buffer's start) are all inactive and whose open activity (no quiet point in it, see
-        ``_extends``) they close: the quiet after it reaches ``cluster_n`` within the length
-        limit, so everything is finalised, and the bursts are the open runs that hold a strong
-        sample (no need to find the runs again). None when that is not known (the exact path
-        then runs)."""
+        ``_extends``) they close: the quiet after its last run that can still belong to a burst
+        (``_live``) reaches ``cluster_n`` within the length limit, so everything is finalised,
+        and the bursts are the open runs that hold a strong sample (no need to find the runs
+        again). None when that is not known (the exact path then runs)."""
         got = self._still_open(c)
+        if got is None:
+            return None
+        live = self._live(got.starts, got.ends, got.strong, end)
         cn = self.cluster_n
-        if got is None or end - got.ends[-1] < cn or got.ends[-1] + cn - got.origin > self.max_n + self.context_n:
+        # (no live run: only noise that is over, finalised with no burst; gaps of cluster_n
+        # between live runs: the exact pass would finalise in pieces, with the same bursts)
+        if live and (end - live[-1][1] < cn or live[-1][1] + cn - got.origin > self.max_n + self.context_n):
             return None
         o = got.origin - b0
         strong = [(a, b) for a, b, ok in zip(got.starts, got.ends, got.strong) if ok]
@@ -315,30 +320,44 @@ class BurstSegmenter:
                 s_l.append(a)
                 e_l.append(b)
                 ok_l.append(ok)
+        live = self._live(s_l, e_l, ok_l, end)
+        if not self._holds(live, origin, end):  # noise that is over lets a boundary through
+            return False
         self._origin[c] = origin
         self._open[c] = _OpenRuns(origin, s_l, e_l, ok_l) if len(s_l) <= 32 else None
-        grow_from = end - self.merge_n  # a run ending after this may still grow
-        self._free[c] = next((a for a, b, ok in zip(s_l, e_l, ok_l) if ok or b > grow_from), end)
+        self._free[c] = live[0][0]
         self._keep_from(c, b0, max(origin - self.context_n, self._seg_start))
         return True
 
     def _waits(self, c: int, end: int) -> bool:
         """``_finalise`` of a channel whose new samples (up to absolute ``end``) are all inactive
-        and whose last call left activity open: it finalises no burst while no gap of
-        ``cluster_n`` separates the runs that can still belong to one (``_live_runs``: a run
-        ending at or before ``end - merge_n`` without a strong sample no longer can), none
-        follows the last of them, and the activity is shorter than the length limit; only the
-        first possible start can move. False when that is not known (the exact path then runs)."""
+        and whose last call left activity open: it finalises nothing and keeps the origin while
+        the runs that can still belong to a burst (``_live``: a run ending at or before
+        ``end - merge_n`` without a strong sample no longer can) start there, no gap of
+        ``cluster_n`` separates them or follows the last, and the activity is shorter than the
+        length limit (``_holds``); only the first possible start can move. False when that is
+        not known (the exact path then runs)."""
         got = self._still_open(c)
         if got is None or end - got.origin >= self.max_n + self.context_n:
             return False
-        grow_from = end - self.merge_n  # a run ending after this may still grow
-        live = [(a, b) for a, b, ok in zip(got.starts, got.ends, got.strong) if ok or b > grow_from]
-        cn = self.cluster_n
-        if not live or end - live[-1][1] >= cn or any(a2 - b1 >= cn for (_, b1), (a2, _) in zip(live, live[1:])):
+        live = self._live(got.starts, got.ends, got.strong, end)
+        if not self._holds(live, got.origin, end):
             return False
         self._free[c] = live[0][0]
         return True
+
+    def _live(self, starts: list[int], ends: list[int], strong: list[bool], end: int) -> list[tuple[int, int]]:
+        """``_live_runs`` of runs already found (absolute, the buffer ending at ``end``)."""
+        grow_from = end - self.merge_n  # a run ending after this may still grow
+        return [(a, b) for a, b, ok in zip(starts, ends, strong) if ok or b > grow_from]
+
+    def _holds(self, live: list[tuple[int, int]], origin: int, end: int) -> bool:
+        """Whether an exact pass over a buffer ending at ``end`` would leave the origin where it
+        is and finalise nothing: the live runs start at the origin, and no gap of ``cluster_n``
+        lies between them or after the last."""
+        cn = self.cluster_n
+        return bool(live) and live[0][0] == origin and end - live[-1][1] < cn and \
+            all(a2 - b1 < cn for (_, b1), (a2, _) in zip(live, live[1:]))
 
     def _noise_ends(self, c: int, end: int) -> bool:
         """Whether the activity a channel's last call left open was noise that ends here: no run
