@@ -54,7 +54,7 @@ def front_end(band: StreamingSOS, env: StreamingSOS, lf: StreamingSOS,
     its square, the envelope (``env`` over the square, floored at 0 and rooted) and the
     low-frequency band of the input (``lf`` over ``x``). With a compiled kernel
     (``dsp.kernels``) this is one pass with the same arithmetic, once every state is set."""
-    kernel = kernels.front_end()
+    kernel = kernels.front_end((band.sos.shape[0], env.sos.shape[0], lf.sos.shape[0]))
     if kernel is None or band.zi is None or env.zi is None or lf.zi is None or x.shape[-1] == 0:
         y = band.process(x)
         y2 = y * y

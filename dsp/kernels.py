@@ -57,6 +57,50 @@ def _front_end_py(band: Any, env: Any, lf: Any, x: Any, zb: Any, ze: Any, zl: An
             low[c, n] = _cascade(lf, zl, c, xn)
 
 
+def _front_end_211_py(band: Any, env: Any, lf: Any, x: Any, zb: Any, ze: Any, zl: Any,
+                      y: Any, y2: Any, e: Any, low: Any) -> None:  # pragma: no cover - compiled
+    """``_front_end_py`` for the shipped design (a band-pass of two sections, one-section
+    envelope and low band), written out with every coefficient and state in a local variable:
+    the same operations in the same order, but the states no longer go through memory between
+    samples (the compiler cannot tell the state arrays from the outputs, so the generic kernel
+    stores and reloads them every sample, which lengthens each filter's recurrence)."""
+    b00, b01, b02, b04, b05 = band[0, 0], band[0, 1], band[0, 2], band[0, 4], band[0, 5]
+    b10, b11, b12, b14, b15 = band[1, 0], band[1, 1], band[1, 2], band[1, 4], band[1, 5]
+    e0, e1, e2, e4, e5 = env[0, 0], env[0, 1], env[0, 2], env[0, 4], env[0, 5]
+    f0, f1, f2, f4, f5 = lf[0, 0], lf[0, 1], lf[0, 2], lf[0, 4], lf[0, 5]
+    for c in range(x.shape[0]):
+        p0, p1, q0, q1 = zb[c, 0, 0], zb[c, 0, 1], zb[c, 1, 0], zb[c, 1, 1]
+        r0, r1 = ze[c, 0, 0], ze[c, 0, 1]
+        t0, t1 = zl[c, 0, 0], zl[c, 0, 1]
+        for n in range(x.shape[1]):
+            xn = x[c, n]
+            out = b00 * xn + p0  # band-pass, first section (_cascade_py's step)
+            p0 = b01 * xn - b04 * out + p1
+            p1 = b02 * xn - b05 * out
+            v = out
+            out = b10 * v + q0  # second section
+            q0 = b11 * v - b14 * out + q1
+            q1 = b12 * v - b15 * out
+            v = out
+            y[c, n] = v
+            v = v * v
+            y2[c, n] = v
+            out = e0 * v + r0  # envelope
+            r0 = e1 * v - e4 * out + r1
+            r1 = e2 * v - e5 * out
+            v = out
+            if v < 0.0:  # np.maximum(v, 0.0): NaN and -0.0 pass unchanged
+                v = 0.0
+            e[c, n] = math.sqrt(v)
+            out = f0 * xn + t0  # low band
+            t0 = f1 * xn - f4 * out + t1
+            t1 = f2 * xn - f5 * out
+            low[c, n] = out
+        zb[c, 0, 0], zb[c, 0, 1], zb[c, 1, 0], zb[c, 1, 1] = p0, p1, q0, q1
+        ze[c, 0, 0], ze[c, 0, 1] = r0, r1
+        zl[c, 0, 0], zl[c, 0, 1] = t0, t1
+
+
 def _window_stat_py(c: Any, h: int, m: int, windows: Any, scale: Any, run_len: Any, f: Any,
                     stat: Any, f2: Any, top: Any) -> None:  # pragma: no cover - compiled
     """``energy.MultiScaleEnergy``'s statistic for ``m`` samples after ``h`` of history: per
@@ -316,7 +360,8 @@ def _compile(name: str) -> Callable[..., None] | None:
                 _term = numba.njit(cache=cache, nogil=True, inline="always")(_term_py)
                 _leaf = njit(_leaf_py)
                 _pairwise = njit(_pairwise_py)
-                _compiled.update(front_end=jit(_front_end_py), window_stat=njit(_window_stat_py),
+                _compiled.update(front_end=jit(_front_end_py), front_end_211=jit(_front_end_211_py),
+                                 window_stat=njit(_window_stat_py),
                                  window_sums=njit(_window_sums_py), kurtosis_rows=njit(_kurtosis_rows_py),
                                  quantised_sums=njit(_quantised_sums_py), maybe_active=njit(_maybe_active_py))
                 break
@@ -337,6 +382,8 @@ def _warm_up() -> None:
     sos = np.array([[1.0, 0.0, 0.0, 1.0, 0.0, 0.0]])
     z = np.zeros((1, 1, 2))
     _compiled["front_end"](sos, sos, sos, f, z.copy(), z.copy(), z.copy(), f.copy(), f.copy(), f.copy(), f.copy())
+    _compiled["front_end_211"](np.vstack([sos, sos]), sos, sos, f, np.zeros((1, 2, 2)), z.copy(), z.copy(),
+                               f.copy(), f.copy(), f.copy(), f.copy())
     one = np.array([2], dtype=np.int64)
     _compiled["window_stat"](np.zeros((1, 8), dtype=np.int64), 2, 2, one, np.ones((1, 1, 1)), one,
                              np.ones((1, 4)), np.empty((1, 2)), np.empty((1, 2)), np.empty(1))
@@ -350,9 +397,11 @@ def _warm_up() -> None:
         _compiled["maybe_active"](layout, 1, 4, 5, 3.0, np.empty(1, dtype=np.bool_))
 
 
-def front_end() -> Callable[..., None] | None:
-    """The compiled front end (``_front_end_py``'s signature), or None: no numba, or disabled."""
-    return _compile("front_end")
+def front_end(sections: tuple[int, int, int] | None = None) -> Callable[..., None] | None:
+    """The compiled front end (``_front_end_py``'s signature), or None: no numba, or disabled.
+    Given the band-pass's, envelope's and low band's section counts, the written-out kernel
+    when they are the shipped design's (2, 1, 1)."""
+    return _compile("front_end_211" if sections == (2, 1, 1) else "front_end")
 
 
 def window_stat() -> Callable[..., None] | None:

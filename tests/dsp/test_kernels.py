@@ -24,6 +24,11 @@ def _stages(fs: float, channels: int, band_order: int) -> tuple[StreamingSOS, St
             StreamingSOS(bandpass_sos(1, 8, fs, 1), channels))
 
 
+def stages_of(fs: float, band_order: int) -> tuple[int, int, int]:
+    band, env, lf = _stages(fs, 1, band_order)
+    return band.sos.shape[0], env.sos.shape[0], lf.sos.shape[0]
+
+
 def _run(monkeypatch, compiled: bool, x: np.ndarray, cuts: np.ndarray, fs: float, band_order: int):
     monkeypatch.setattr(kernels, "enabled", compiled)
     stages = _stages(fs, x.shape[0], band_order)
@@ -44,6 +49,9 @@ def test_front_end_kernel_gives_the_pure_paths_bits(monkeypatch, fs, band_order)
     want, want_zi = _run(monkeypatch, False, x, cuts, fs, band_order)
     got, got_zi = _run(monkeypatch, True, x, cuts, fs, band_order)
     assert kernels.front_end() is not None  # the compiled path did run
+    # the shipped design (two band-pass sections) runs the written-out kernel, others the generic
+    written_out = kernels.front_end((2, 1, 1))
+    assert (written_out is not kernels.front_end()) and (stages_of(fs, band_order) == (2, 1, 1)) == (band_order == 2)
     for name, a, b in zip(("band", "square", "envelope", "low band"), want, got):
         assert np.array_equal(_bits(a), _bits(b)), f"{name} differs"
     for a, b in zip(want_zi, got_zi):
