@@ -540,7 +540,7 @@ class MultiScaleEnergy:
         # exact; wraps harmlessly). (np.cumsum's wrapper costs more than the sums.)
         c = summed if summed is not None and not final else np.add.accumulate(q, axis=1)
         if 0 < m <= _LIVE_M:  # live blocks: every window at once, (channels, windows, m)
-            kernel = kernels.window_stat()
+            kernel = kernels.window_stat(len(self.windows))
             if kernel is not None:  # one row per channel throughout (nearly always): one pass
                 held_rows = (0,) if self.tail is None else self.tail.block_rows(self._emitted, m)
                 if held_rows is not None:
@@ -559,7 +559,7 @@ class MultiScaleEnergy:
             runs = self.tail.grid_runs(self._emitted, m) if self.tail is not None else None
             in_force = (0,) if runs is None else runs[0]
             rows_at = (None,) if runs is None else runs
-            kernel = kernels.window_stat() if m else None
+            kernel = kernels.window_stat(len(self.windows)) if m else None
             if kernel is not None:  # the same numbers in one pass (dsp/kernels.py)
                 scale3, run_len = (self._steady_scale((0,), m) if runs is None
                                    else (self._scale[runs[0]], np.asarray(runs[1], dtype=np.int64)))

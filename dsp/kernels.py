@@ -133,6 +133,41 @@ def _window_stat_py(c: Any, h: int, m: int, windows: Any, scale: Any, run_len: A
     top[0] = mx
 
 
+def _window_stat_3_py(c: Any, h: int, m: int, windows: Any, scale: Any, run_len: Any, f: Any,
+                      stat: Any, f2: Any, top: Any) -> None:  # pragma: no cover - compiled
+    """``_window_stat_py`` for the shipped design's three windows, written out with the window
+    lengths, starts and each run's scales in local variables: the same operations in the same
+    order, without reloading them for every sample (the compiler cannot tell the scale array
+    from the outputs)."""
+    mx = 0.0
+    w0, w1, w2 = windows[0], windows[1], windows[2]
+    a0, a1, a2 = h - w0 // 2, h - w1 // 2, h - w2 // 2
+    for ch in range(c.shape[0]):
+        i = 0
+        for r in range(run_len.shape[0]):
+            s0, s1, s2 = scale[ch, r, 0], scale[ch, r, 1], scale[ch, r, 2]
+            for _ in range(run_len[r]):
+                a = a0 + i
+                best = float(c[ch, a + w0] - c[ch, a if a > 0 else 0]) * s0
+                a = a1 + i
+                v = float(c[ch, a + w1] - c[ch, a if a > 0 else 0]) * s1
+                if v > best:  # every product >= +0.0: as np.maximum
+                    best = v
+                a = a2 + i
+                v = float(c[ch, a + w2] - c[ch, a if a > 0 else 0]) * s2
+                if v > best:
+                    best = v
+                fl = f[ch, i]
+                q = fl * fl
+                f2[ch, i] = q
+                v = best / q if fl > 0.0 else 0.0
+                stat[ch, i] = v
+                if mx == mx and (v != v or v > mx):
+                    mx = v
+                i += 1
+    top[0] = mx
+
+
 def _term_py(a: Any, i: int, square: bool) -> float:  # pragma: no cover - compiled
     """One term of a sum: ``a[i]``, or its square (rounded as ``y * y`` rounds it)."""
     v = a[i]
@@ -361,7 +396,7 @@ def _compile(name: str) -> Callable[..., None] | None:
                 _leaf = njit(_leaf_py)
                 _pairwise = njit(_pairwise_py)
                 _compiled.update(front_end=jit(_front_end_py), front_end_211=jit(_front_end_211_py),
-                                 window_stat=njit(_window_stat_py),
+                                 window_stat=njit(_window_stat_py), window_stat_3=njit(_window_stat_3_py),
                                  window_sums=njit(_window_sums_py), kurtosis_rows=njit(_kurtosis_rows_py),
                                  quantised_sums=njit(_quantised_sums_py), maybe_active=njit(_maybe_active_py))
                 break
@@ -387,6 +422,8 @@ def _warm_up() -> None:
     one = np.array([2], dtype=np.int64)
     _compiled["window_stat"](np.zeros((1, 8), dtype=np.int64), 2, 2, one, np.ones((1, 1, 1)), one,
                              np.ones((1, 4)), np.empty((1, 2)), np.empty((1, 2)), np.empty(1))
+    _compiled["window_stat_3"](np.zeros((1, 8), dtype=np.int64), 2, 2, np.array([2, 2, 2], dtype=np.int64),
+                               np.ones((1, 1, 3)), one, np.ones((1, 4)), np.empty((1, 2)), np.empty((1, 2)), np.empty(1))
     _compiled["window_sums"](f, 2, 2, np.empty((1, 2)), np.empty((1, 2)))
     _compiled["kurtosis_rows"](np.ones((1, 4)), np.ones((1, 4)), np.array([3], dtype=np.int64), 4, 2, 4.5, 30, 2,
                                np.empty((1, 1), dtype=np.intp))
@@ -404,9 +441,10 @@ def front_end(sections: tuple[int, int, int] | None = None) -> Callable[..., Non
     return _compile("front_end_211" if sections == (2, 1, 1) else "front_end")
 
 
-def window_stat() -> Callable[..., None] | None:
-    """The compiled window statistic (``_window_stat_py``'s signature), or None."""
-    return _compile("window_stat")
+def window_stat(n_windows: int | None = None) -> Callable[..., None] | None:
+    """The compiled window statistic (``_window_stat_py``'s signature), or None; for three
+    windows (the shipped design), the written-out kernel."""
+    return _compile("window_stat_3" if n_windows == 3 else "window_stat")
 
 
 def window_sums() -> Callable[..., None] | None:

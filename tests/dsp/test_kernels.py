@@ -101,15 +101,18 @@ def test_a_negative_envelope_state_is_floored_as_the_pure_path_floors_it(monkeyp
         assert np.array_equal(_bits(a), _bits(b))
 
 
-@pytest.mark.parametrize("fs,live", [(500.0, False), (2000.0, False), (1000.0, True)])
-def test_window_statistic_kernel_gives_the_pure_paths_bits(monkeypatch, fs, live):
+@pytest.mark.parametrize("fs,live,windows_ms", [(500.0, False, (7.0, 14.0, 25.0)), (2000.0, False, (7.0, 14.0, 25.0)),
+                                               (1000.0, True, (7.0, 14.0, 25.0)), (1000.0, False, (5.0, 25.0)),
+                                               (1000.0, True, (4.0, 8.0, 16.0, 32.0))])
+def test_window_statistic_kernel_gives_the_pure_paths_bits(monkeypatch, fs, live, windows_ms):
+    """Both kernels: the written-out one for the shipped three windows, the generic for others."""
     from myotwitch.dsp.energy import MultiScaleEnergy, TailWeight, threshold_table, window_samples
 
     rng = np.random.default_rng(int(fs))
     n, ch = int(60 * fs), 2
     band = bandpass_sos(20, min(450, 0.45 * fs), fs, 2)
     noise_n = int(0.1 * fs)
-    windows = window_samples(fs, (7.0, 14.0, 25.0))
+    windows = window_samples(fs, windows_ms)
     table = threshold_table(band, windows, 5.8, fs, noise_n, 25.0)
     y = rng.standard_normal((ch, n)) * 4.0
     y[0, n // 3: n // 2] = rng.laplace(0, 6.0, n // 2 - n // 3)  # heavy tails: the kurtosis row moves
@@ -144,10 +147,10 @@ def test_window_statistic_kernel_reports_its_largest_value(m):
         c = np.add.accumulate(q, axis=1)
         f = rng.uniform(1.0, 5.0, (2, m)) if floor_known else np.zeros((2, m))  # no floor: all 0
         stat, f2, top = np.empty((2, m)), np.empty((2, m)), np.empty(1)
-        kernels.window_stat()(c, h, m, windows, rng.uniform(1e-9, 1e-6, (2, 1, 3)), np.array([m], dtype=np.int64),
-                              f, stat, f2, top)
-        assert _bits(np.array([top[0]])) == _bits(np.array([np.maximum.reduce(stat, axis=None, initial=0.0)]))
-        assert (top[0] > 0) == floor_known
+        for kernel in (kernels.window_stat(), kernels.window_stat(3)):  # generic, written out
+            kernel(c, h, m, windows, rng.uniform(1e-9, 1e-6, (2, 1, 3)), np.array([m], dtype=np.int64), f, stat, f2, top)
+            assert _bits(np.array([top[0]])) == _bits(np.array([np.maximum.reduce(stat, axis=None, initial=0.0)]))
+            assert (top[0] > 0) == floor_known
 
 
 @pytest.mark.parametrize("win", [5, 7, 8, 50, 100, 128, 129, 200, 257, 400, 1000])
