@@ -20,7 +20,7 @@ import numpy as np
 #: set to False (or MYOTWITCH_PURE=1) to run the pure numpy/scipy path
 enabled = os.environ.get("MYOTWITCH_PURE", "") in ("", "0")
 
-_compiled: dict[str, Callable[..., None]] = {}
+_compiled: dict[str, Callable[..., Any]] = {}
 _tried = False
 
 
@@ -166,6 +166,40 @@ def _window_stat_3_py(c: Any, h: int, m: int, windows: Any, scale: Any, run_len:
                     mx = v
                 i += 1
     top[0] = mx
+
+
+def _kth_smallest_py(x: Any, k: int) -> float:  # pragma: no cover - compiled
+    """``np.partition(x, k)[k]`` of a 1-D array without NaN: the ``k``-th smallest value, by
+    quickselect (median-of-three pivot) on a copy. An order statistic is a value, whatever the
+    selection finds it by, so it is numpy's."""
+    a = x.copy()
+    lo, hi = 0, a.shape[0] - 1
+    while hi > lo:
+        mid = (lo + hi) // 2
+        if a[mid] < a[lo]:
+            a[mid], a[lo] = a[lo], a[mid]
+        if a[hi] < a[lo]:
+            a[hi], a[lo] = a[lo], a[hi]
+        if a[hi] < a[mid]:
+            a[hi], a[mid] = a[mid], a[hi]
+        pivot = a[mid]
+        i, j = lo, hi
+        while i <= j:  # Hoare partition: [lo, j] <= pivot <= [i, hi]
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            return a[k]
+    return a[k]
 
 
 def _term_py(a: Any, i: int, square: bool) -> float:  # pragma: no cover - compiled
@@ -375,7 +409,7 @@ def _maybe_active_py(new: Any, env: int, floor: int, stat: int, off: float,
         out[c] = not (e <= off * f and s < 1.0 and t > -1.0)
 
 
-def _compile(name: str) -> Callable[..., None] | None:
+def _compile(name: str) -> Callable[..., Any] | None:
     global _tried
     if not enabled:
         return None
@@ -398,7 +432,8 @@ def _compile(name: str) -> Callable[..., None] | None:
                 _compiled.update(front_end=jit(_front_end_py), front_end_211=jit(_front_end_211_py),
                                  window_stat=njit(_window_stat_py), window_stat_3=njit(_window_stat_3_py),
                                  window_sums=njit(_window_sums_py), kurtosis_rows=njit(_kurtosis_rows_py),
-                                 quantised_sums=njit(_quantised_sums_py), maybe_active=njit(_maybe_active_py))
+                                 quantised_sums=njit(_quantised_sums_py), maybe_active=njit(_maybe_active_py),
+                                 kth_smallest=jit(_kth_smallest_py))
                 break
             except RuntimeError:
                 continue
@@ -429,6 +464,7 @@ def _warm_up() -> None:
                                np.empty((1, 1), dtype=np.intp))
     _compiled["quantised_sums"](np.zeros((1, 1), dtype=np.int64), f, 1000.0, 2.0 ** 52, np.empty((1, 5), dtype=np.int64),
                                 np.empty((1, 5), dtype=np.int64))
+    _compiled["kth_smallest"](np.array([2.0, 1.0, 3.0]), 1)
     rows = np.ones((6, 1, 8))
     for layout in (rows, rows[:, :, :4]):  # the pipeline's rows: whole, or a block's first columns
         _compiled["maybe_active"](layout, 1, 4, 5, 3.0, np.empty(1, dtype=np.bool_))
@@ -465,3 +501,8 @@ def quantised_sums() -> Callable[..., None] | None:
 def maybe_active() -> Callable[..., None] | None:
     """The compiled quiet-block test (``_maybe_active_py``'s signature), or None."""
     return _compile("maybe_active")
+
+
+def kth_smallest() -> Callable[..., float] | None:
+    """The compiled order statistic (``_kth_smallest_py``'s signature), or None."""
+    return _compile("kth_smallest")

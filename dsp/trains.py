@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from myotwitch.dsp import kernels
 from myotwitch.dsp.bursts import Burst
 from myotwitch.dsp.events import Event, evolve
 from myotwitch.dsp.ring import SignalRing
@@ -321,7 +322,8 @@ class TrainStage:
                 if not x.size:
                     return 0.0
                 q = int(REST_PERCENTILE / 100.0 * (x.size - 1))
-                return float(np.partition(x, q)[q])
+                select = kernels.kth_smallest()  # the same value in one compiled pass (dsp/kernels.py)
+                return float(np.partition(x, q)[q] if select is None else select(x, q))
             vals = sorted(v for v in self._rest_v[c, lo:hi].tolist() if v == v)
         else:
             row = self._rest_v[c]

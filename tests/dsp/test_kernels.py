@@ -262,3 +262,18 @@ def test_kernels_that_cannot_compile_leave_the_pure_path_with_a_warning(monkeypa
     assert kernels.window_stat() is None and kernels.kurtosis_rows() is None
     x, _ = synthesize(case_spec("clean_rest", 1000.0, 20.0, seed=1))
     assert any(e.kind == "twitch" for e in detect(x, 1000.0).events)  # detection runs on
+
+
+def test_kth_smallest_kernel_selects_numpys_order_statistic():
+    """The resting level's selection (dsp/trains.py) in the compiled pass: ``np.partition(x,
+    k)[k]`` for any k, counts down to one, many ties, and the input left as it was."""
+    rng = np.random.default_rng(8)
+    select = kernels.kth_smallest()
+    assert select is not None
+    for n in (1, 2, 3, 8, 61, 600, 601):
+        for decimals in (0, 1, 3):
+            x = rng.uniform(1.0, 5.0, n).round(decimals)
+            before = x.copy()
+            for k in {0, n // 10, n // 2, n - 1, int(rng.integers(0, n))}:
+                assert select(x, k) == np.partition(x, k)[k]
+            assert np.array_equal(x, before)
