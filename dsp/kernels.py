@@ -101,6 +101,24 @@ def _front_end_211_py(band: Any, env: Any, lf: Any, x: Any, zb: Any, ze: Any, zl
         zl[c, 0, 0], zl[c, 0, 1] = t0, t1
 
 
+def _stat_out_py(best: float, f: Any, f2: Any, stat: Any, ch: int, i: int,
+                 mx: float) -> float:  # pragma: no cover - compiled
+    """One sample's statistic: its best window power over the floor squared (0 where the floor
+    is not positive), stored beside the floor squared; returns the running maximum (at least
+    0, a NaN winning: ``np.maximum.reduce(stat, axis=None, initial=0.0)``)."""
+    fl = f[ch, i]
+    q = fl * fl
+    f2[ch, i] = q
+    v = best / q if fl > 0.0 else 0.0
+    stat[ch, i] = v
+    if mx == mx and (v != v or v > mx):
+        mx = v
+    return mx
+
+
+_stat_out = _stat_out_py  # inlined into the window statistics (bound in _compile)
+
+
 def _window_stat_py(c: Any, h: int, m: int, windows: Any, scale: Any, run_len: Any, f: Any,
                     stat: Any, f2: Any, top: Any) -> None:  # pragma: no cover - compiled
     """``energy.MultiScaleEnergy``'s statistic for ``m`` samples after ``h`` of history: per
@@ -122,13 +140,7 @@ def _window_stat_py(c: Any, h: int, m: int, windows: Any, scale: Any, run_len: A
                     v = float(d) * scale[ch, r, j]
                     if j == 0 or v > best:  # every product >= +0.0: as np.maximum
                         best = v
-                fl = f[ch, i]
-                q = fl * fl
-                f2[ch, i] = q
-                v = best / q if fl > 0.0 else 0.0
-                stat[ch, i] = v
-                if mx == mx and (v != v or v > mx):
-                    mx = v
+                mx = _stat_out(best, f, f2, stat, ch, i, mx)
                 i += 1
     top[0] = mx
 
@@ -157,13 +169,7 @@ def _window_stat_3_py(c: Any, h: int, m: int, windows: Any, scale: Any, run_len:
                 v = float(c[ch, a + w2] - c[ch, a if a > 0 else 0]) * s2
                 if v > best:
                     best = v
-                fl = f[ch, i]
-                q = fl * fl
-                f2[ch, i] = q
-                v = best / q if fl > 0.0 else 0.0
-                stat[ch, i] = v
-                if mx == mx and (v != v or v > mx):
-                    mx = v
+                mx = _stat_out(best, f, f2, stat, ch, i, mx)
                 i += 1
     top[0] = mx
 
@@ -424,8 +430,9 @@ def _compile(name: str) -> Callable[..., Any] | None:
                 jit = numba.njit(cache=cache, nogil=True)
                 # numpy's error model: x / 0.0 gives inf or NaN, as numpy does, instead of raising
                 njit = numba.njit(cache=cache, nogil=True, error_model="numpy")
-                global _cascade, _term, _leaf, _pairwise  # numba resolves these names when it compiles the callers
+                global _cascade, _term, _leaf, _pairwise, _stat_out  # numba resolves these names when it compiles the callers
                 _cascade = numba.njit(cache=cache, nogil=True, inline="always")(_cascade_py)
+                _stat_out = numba.njit(cache=cache, nogil=True, inline="always", error_model="numpy")(_stat_out_py)
                 _term = numba.njit(cache=cache, nogil=True, inline="always")(_term_py)
                 _leaf = njit(_leaf_py)
                 _pairwise = njit(_pairwise_py)
