@@ -208,6 +208,43 @@ def _kth_smallest_py(x: Any, k: int) -> float:  # pragma: no cover - compiled
     return a[k]
 
 
+def _matched_lift_py(ys: Any, start: int, ch: Any, col: Any, rows: Any, taps: Any, scale: Any, y_max: float,
+                     inv_quantum: float, f2: Any, stat: Any) -> None:  # pragma: no cover - compiled
+    """``matched.MatchedBank.raise_stat`` from its candidates on: for each (``ch``, ``col``), the
+    signal's window from column ``start + col`` of ``ys`` (silence outside it) quantised as
+    there, correlated with every template (integers below 2**53 throughout, so exact in any
+    order: the same numbers as BLAS), the largest correlation squared times its row's scale over
+    the floor squared; where that reaches 1 the statistic becomes minus it."""
+    width, k = taps.shape
+    n = ys.shape[1]
+    win = np.empty(width)
+    for i in range(ch.shape[0]):
+        c, a = ch[i], start + col[i]
+        for t in range(width):
+            j = a + t
+            if 0 <= j < n:
+                x = ys[c, j] * inv_quantum
+                if x < -y_max:  # np.clip (the signal is finite)
+                    x = -y_max
+                elif x > y_max:
+                    x = y_max
+                win[t] = np.rint(x)
+            else:
+                win[t] = 0.0
+        r = rows[i]
+        best = 0.0
+        for m in range(k):
+            acc = 0.0
+            for t in range(width):
+                acc += win[t] * taps[t, m]
+            v = acc * acc * scale[r, m]
+            if m == 0 or v > best:
+                best = v
+        ratio = best / f2[c, col[i]]
+        if ratio >= 1.0:
+            stat[c, col[i]] = -ratio  # negative: strong by its shape alone
+
+
 def _term_py(a: Any, i: int, square: bool) -> float:  # pragma: no cover - compiled
     """One term of a sum: ``a[i]``, or its square (rounded as ``y * y`` rounds it)."""
     v = a[i]
@@ -440,7 +477,7 @@ def _compile(name: str) -> Callable[..., Any] | None:
                                  window_stat=njit(_window_stat_py), window_stat_3=njit(_window_stat_3_py),
                                  window_sums=njit(_window_sums_py), kurtosis_rows=njit(_kurtosis_rows_py),
                                  quantised_sums=njit(_quantised_sums_py), maybe_active=njit(_maybe_active_py),
-                                 kth_smallest=jit(_kth_smallest_py))
+                                 kth_smallest=jit(_kth_smallest_py), matched_lift=njit(_matched_lift_py))
                 break
             except RuntimeError:
                 continue
@@ -472,6 +509,9 @@ def _warm_up() -> None:
     _compiled["quantised_sums"](np.zeros((1, 1), dtype=np.int64), f, 1000.0, 2.0 ** 52, np.empty((1, 5), dtype=np.int64),
                                 np.empty((1, 5), dtype=np.int64))
     _compiled["kth_smallest"](np.array([2.0, 1.0, 3.0]), 1)
+    at = np.zeros(1, dtype=np.intp)
+    _compiled["matched_lift"](np.ones((1, 4)), -1, at, at, at, np.ones((3, 2)), np.ones((1, 2)), 10.0, 1.0,
+                              np.ones((1, 4)), np.zeros((1, 4)))
     rows = np.ones((6, 1, 8))
     for layout in (rows, rows[:, :, :4]):  # the pipeline's rows: whole, or a block's first columns
         _compiled["maybe_active"](layout, 1, 4, 5, 3.0, np.empty(1, dtype=np.bool_))
@@ -513,3 +553,8 @@ def maybe_active() -> Callable[..., None] | None:
 def kth_smallest() -> Callable[..., float] | None:
     """The compiled order statistic (``_kth_smallest_py``'s signature), or None."""
     return _compile("kth_smallest")
+
+
+def matched_lift() -> Callable[..., None] | None:
+    """The compiled twitch-shape lift (``_matched_lift_py``'s signature), or None."""
+    return _compile("matched_lift")

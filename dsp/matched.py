@@ -33,6 +33,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy import signal, stats
 
+from myotwitch.dsp import kernels
 from myotwitch.dsp.energy import (
     KAPPA_GRID,
     TAIL_EXPONENT,
@@ -184,6 +185,11 @@ class MatchedBank:
             keep &= v >= self.gate[0]
         ch, col = ch[keep], col[keep]
         if not ch.size:
+            return
+        kernel = kernels.matched_lift()
+        if kernel is not None:  # the same numbers in one pass per candidate (dsp/kernels.py)
+            kernel(ys, first - self.reach, ch, col, np.zeros_like(ch) if rows is None else rows, self.taps_f,
+                   self._scale, self.y_max, 1.0 / Y_QUANTUM, f2, stat)
             return
         idx = col[:, None] + (first + self.offsets)[None, :]
         if first >= self.reach and first + stat.shape[1] + self.width - self.reach - 1 <= ys.shape[1]:

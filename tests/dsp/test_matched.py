@@ -185,3 +185,37 @@ def test_a_small_potential_only_the_shape_finds_counts_alone_but_not_next_to_a_c
     assert shape_only >= 3  # the case happens ...
     assert counted_off == shape_only  # ... and the rule is what turns those twitches down
     assert counted_alone >= 15  # alone, the same potential counts
+
+
+@pytest.mark.parametrize("fs", [500.0, 2000.0])
+def test_the_compiled_lift_gives_the_pure_lift(monkeypatch, fs):
+    """``raise_stat`` through the compiled pass (dsp/kernels.py) equals the numpy path bit for
+    bit: windows reaching past both ends of the signal (silence there), a huge sample (the
+    quantisation's cap), two channels, one row throughout or a row per sample, candidates
+    already strong (left alone) and under the gate."""
+    from myotwitch.dsp import kernels
+
+    _, _, bank = _design(fs)
+    rng = np.random.default_rng(int(fs))
+    m = 400
+    lifted = 0
+    for trial in range(30):
+        first = int(rng.integers(0, bank.reach + 3))  # a block at the start of the signal, or later
+        tail = int(rng.integers(0, bank.width + 3))  # the signal may end right after the block
+        ys = rng.standard_normal((2, first + m + tail)) * rng.uniform(0.5, 30.0)
+        # statistics under the gates (~0.4-0.8), between them and 1 (looked at), and strong already
+        stat = rng.uniform(0.3, 1.1, (2, m))
+        big = int(rng.integers(0, m))
+        ys[1, first + big] = 1e9  # capped: the correlations stay exact integers
+        stat[1, max(big - 3, 0): big + 4] = 0.95
+        f2 = rng.uniform(0.3, 3.0, (2, m))
+        row_of = rng.integers(0, bank.table.shape[0], (2, m)) if trial % 2 else None
+        out = []
+        for compiled in (False, True):
+            monkeypatch.setattr(kernels, "enabled", compiled)
+            s = stat.copy()
+            bank.raise_stat(s, ys, first, lambda ch, col, r=row_of: None if r is None else r[ch, col], f2, gate=0.0)
+            out.append(s)
+        assert np.array_equal(out[0].view(np.int64), out[1].view(np.int64)), trial
+        lifted += int((out[0] <= -1.0).sum())
+    assert 50 < lifted < 30 * 2 * m // 2  # lifts happen, not everywhere
