@@ -157,7 +157,9 @@ class NoiseFloor:
         """Add completed windows' RMS ``(ch, k)`` to the quality histogram."""
         finite = np.isfinite(rms)
         bins = np.clip(np.searchsorted(_HIST_EDGES, rms[finite], side="right") - 1, 0, len(_HIST_EDGES) - 2)
-        np.add.at(self.histogram, (np.nonzero(finite)[0], bins), 1)
+        nb = self.histogram.shape[1]  # (bincount: the same counts as np.add.at, several times faster)
+        self.histogram += np.bincount(np.nonzero(finite)[0] * nb + bins,
+                                      minlength=self.histogram.size).reshape(self.histogram.shape)
 
     def median_floor_uv(self) -> np.ndarray:
         """Median window RMS per channel so far (µV), from a bounded histogram."""

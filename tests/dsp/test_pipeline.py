@@ -371,3 +371,35 @@ def test_new_burst_is_the_dataclass_record():
     assert a == b and list(vars(a)) == list(vars(b)) and b.snippet is kw["snippet"]
     kw.pop("spike_ratio"), kw.pop("snippet"), kw.pop("shape_only")
     assert Burst(**kw) == _new_burst(**kw) and _new_burst(**kw).snippet is None
+
+
+def test_the_noise_floors_quality_histogram_counts_every_window_once_whatever_the_blocks():
+    """The windows' RMS histogram (the quality figures' median floor) from one long block (the
+    batched count) and from live blocks (one window at a time) is the same, and is a plain count
+    of the windows' RMS into the bins, the first and last bins taking what lies beyond;
+    windows that are NaN or infinite are not counted."""
+    from myotwitch.dsp.noise import _HIST_EDGES, NoiseFloor
+
+    rng = np.random.default_rng(12)
+    fs, win = 1000.0, 100
+    y2 = (rng.standard_normal((2, 40 * win)) * np.array([[3.0], [40.0]])) ** 2
+    y2[0, 5 * win + 3] = np.nan  # a NaN window
+    y2[1, 9 * win + 1] = np.inf  # an infinite one
+    y2[1, 11 * win: 12 * win] = 0.0  # a digitally flat one (below the first edge)
+    hists = []
+    for blocks in ([y2.shape[1]], [50] * (y2.shape[1] // 50), [7, 993, 3000]):
+        nf = NoiseFloor(fs, 2, win / fs, 30.0, 10.0, 1.0)
+        at = 0
+        for b in blocks:
+            nf.process(y2[:, at: at + b])
+            at += b
+        hists.append(nf.histogram.copy())
+    rms = np.sqrt(y2.reshape(2, -1, win).sum(axis=2) / win)
+    want = np.zeros_like(hists[0])
+    for c in range(2):
+        r = rms[c][np.isfinite(rms[c])]
+        want[c] = np.bincount(np.clip(np.searchsorted(_HIST_EDGES, r, side="right") - 1, 0, len(_HIST_EDGES) - 2),
+                              minlength=want.shape[1])
+    assert want.sum() == 2 * 40 - 2
+    for h in hists:
+        np.testing.assert_array_equal(h, want)
