@@ -347,7 +347,8 @@ class BurstSegmenter:
         return True
 
     def _live(self, starts: list[int], ends: list[int], strong: list[bool], end: int) -> list[tuple[int, int]]:
-        """``_live_runs`` of runs already found (absolute, the buffer ending at ``end``)."""
+        """``_live_runs`` of runs already found, as lists (absolute, the buffer ending at ``end``;
+        the rule of ``_live_mask``)."""
         grow_from = end - self.merge_n  # a run ending after this may still grow
         return [(a, b) for a, b, ok in zip(starts, ends, strong) if ok or b > grow_from]
 
@@ -447,8 +448,13 @@ class BurstSegmenter:
         no burst and is left out of every burst's figures, so it need not hold a boundary back."""
         L = active.size
         starts, ends, ok = self._runs_with_strong(active, strong, o, L)
-        live = ok | (ends > L - o - self.merge_n)
+        live = self._live_mask(ends, ok, L - o)
         return (starts[live] + o).tolist(), (ends[live] + o).tolist()
+
+    def _live_mask(self, ends: np.ndarray, ok: np.ndarray, n: int) -> np.ndarray:
+        """Which of the runs (``ends`` relative to a stretch of ``n`` samples ending at the
+        buffer's end, ``ok``: holding a strong sample) can belong to a burst (``_live_runs``)."""
+        return ok | (ends > n - self.merge_n)
 
     def _next_boundary(self, active: np.ndarray, strong: np.ndarray, o: int,
                        final: str | None) -> tuple[int, str | None]:
@@ -523,11 +529,11 @@ class BurstSegmenter:
 
     def _first_possible_start(self, c: int, buf: np.ndarray, active: np.ndarray | None,
                               strong: np.ndarray | None, o: int) -> int:
-        """Where the first burst after the origin ``o`` could start: the first active run (runs
-        within merge_n joined) that holds a strong sample or may still grow at the buffer's end.
-        Noise that lifts the envelope now and then without a strong sample holds the origin back
-        (it may belong to a cluster) but can never start a burst, so it does not hold this.
-        A few runs are kept for ``_waits`` and ``_noise_ends``."""
+        """Where the first burst after the origin ``o`` could start: the first run that can
+        belong to one (``_live_mask``: runs within merge_n joined, holding a strong sample or
+        still able to grow at the buffer's end). Noise can never start a burst, so it does not
+        hold this. A few runs are kept for ``_waits``, ``_extends``, ``_closes`` and
+        ``_noise_ends``."""
         L = buf.shape[1]
         self._open[c] = None
         if o >= L:
@@ -538,7 +544,7 @@ class BurstSegmenter:
         if 0 < starts.size <= 32:
             at = self._buf_start[c] + o
             self._open[c] = _OpenRuns(at, (starts + at).tolist(), (ends + at).tolist(), ok.tolist())
-        hit = np.flatnonzero(ok | (ends > L - o - self.merge_n))
+        hit = np.flatnonzero(self._live_mask(ends, ok, L - o))
         return o + int(starts[hit[0]]) if hit.size else L
 
     def _bursts(self, c: int, buf: np.ndarray, b0: int, o: int, q: int, active: np.ndarray,
