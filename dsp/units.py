@@ -438,8 +438,7 @@ class UnitTracker:
             y, _ = ring.window(after, after + self.noise_n)
             if y.shape[1] < 8:
                 return None
-        sigma = 1.4826 * np.median(np.abs(y - np.median(y, axis=1, keepdims=True)), axis=1)
-        return np.maximum(sigma, 1e-6)
+        return _robust_rms(y)
 
     def _windows(self, seg: np.ndarray) -> np.ndarray:
         win = sliding_window_view(seg, self.L, axis=1)  # (C, n_lags, L)
