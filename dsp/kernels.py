@@ -208,6 +208,27 @@ def _kth_smallest_py(x: Any, k: int) -> float:  # pragma: no cover - compiled
     return a[k]
 
 
+def _background_sums_py(y: Any, cuts: Any, k: int) -> tuple[int, float, int, float]:  # pragma: no cover - compiled
+    """``trains``' background around a potential: over ``y`` less the spans
+    ``[cuts[2i], cuts[2i+1])``, the count and the sum of squares from sample ``k`` on and before
+    it, each sum added in index order, as ``np.add.accumulate`` adds the kept squares."""
+    n = y.shape[0]
+    keep = np.ones(n, dtype=np.bool_)
+    for i in range(cuts.shape[0] // 2):
+        for j in range(max(cuts[2 * i], 0), min(cuts[2 * i + 1], n)):
+            keep[j] = False
+    near_n, near_s, far_n, far_s = 0, 0.0, 0, 0.0
+    for j in range(min(k, n)):
+        if keep[j]:
+            far_n += 1
+            far_s += y[j] * y[j]
+    for j in range(max(k, 0), n):
+        if keep[j]:
+            near_n += 1
+            near_s += y[j] * y[j]
+    return near_n, near_s, far_n, far_s
+
+
 def _matched_lift_py(ys: Any, start: int, ch: Any, col: Any, rows: Any, taps: Any, scale: Any, y_max: float,
                      inv_quantum: float, f2: Any, stat: Any) -> None:  # pragma: no cover - compiled
     """``matched.MatchedBank.raise_stat`` from its candidates on: for each (``ch``, ``col``), the
@@ -477,7 +498,8 @@ def _compile(name: str) -> Callable[..., Any] | None:
                                  window_stat=njit(_window_stat_py), window_stat_3=njit(_window_stat_3_py),
                                  window_sums=njit(_window_sums_py), kurtosis_rows=njit(_kurtosis_rows_py),
                                  quantised_sums=njit(_quantised_sums_py), maybe_active=njit(_maybe_active_py),
-                                 kth_smallest=jit(_kth_smallest_py), matched_lift=njit(_matched_lift_py))
+                                 kth_smallest=jit(_kth_smallest_py), matched_lift=njit(_matched_lift_py),
+                                 background_sums=jit(_background_sums_py))
                 break
             except RuntimeError:
                 continue
@@ -509,6 +531,7 @@ def _warm_up() -> None:
     _compiled["quantised_sums"](np.zeros((1, 1), dtype=np.int64), f, 1000.0, 2.0 ** 52, np.empty((1, 5), dtype=np.int64),
                                 np.empty((1, 5), dtype=np.int64))
     _compiled["kth_smallest"](np.array([2.0, 1.0, 3.0]), 1)
+    _compiled["background_sums"](np.ones(4), np.array([1, 2], dtype=np.int64), 2)
     at = np.zeros(1, dtype=np.intp)
     _compiled["matched_lift"](np.ones((1, 4)), -1, at, at, at, np.ones((3, 2)), np.ones((1, 2)), 10.0, 1.0,
                               np.ones((1, 4)), np.zeros((1, 4)))
@@ -558,3 +581,8 @@ def kth_smallest() -> Callable[..., float] | None:
 def matched_lift() -> Callable[..., None] | None:
     """The compiled twitch-shape lift (``_matched_lift_py``'s signature), or None."""
     return _compile("matched_lift")
+
+
+def background_sums() -> Callable[..., tuple[int, float, int, float]] | None:
+    """The compiled background sums (``_background_sums_py``'s signature), or None."""
+    return _compile("background_sums")

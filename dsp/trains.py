@@ -369,7 +369,6 @@ class TrainStage:
         rest = min(self.rest_floor(c, pot.onset) or pot.floor, pot.floor)
         if hi <= near_lo or not rest > 0:
             return False
-        keep = np.ones(hi - lo, bool)
         # only candidates that every block size has delivered by now: those starting before the
         # least data any decision waits for (a large offline chunk holds later ones too, a live
         # block not always; one just after the window could mask its end through its pad)
@@ -379,24 +378,20 @@ class TrainStage:
         # farther than that from [lo, hi) cannot reach it and are passed over without the log
         reach = self.pad + int(self.ring_n * math.log(max(1.0, max((p.ptp for p in recent), default=0.0)
                                                               / (2.0 * rest)))) + 1
+        cuts: list[int] = []
         for p in recent:
             if p.offset + reach <= lo or p.onset - reach >= hi or (p is not pot and self._weak_shape_only(p)):
                 continue  # (a small potential only the shape filters find is part of the background)
             # a candidate's own tail (and the band-pass ringing after it) decays over about
             # ``ring_n`` samples per factor e: leave out as much as it takes to reach the noise
             pad = self.pad + int(self.ring_n * math.log(max(1.0, p.ptp / (2.0 * rest))))
-            a, b = max(p.onset - pad, lo), min(p.offset + pad, hi)
-            if a < b:
-                keep[a - lo: b - lo] = False
+            cuts += (p.onset - pad - lo, p.offset + pad - lo)
         y = self._signal.window(lo, hi)[0][c]
-        y2 = y * y
-        k = near_lo - lo  # the near window is keep[k:]
-        near = keep[k:]
-        n = int(np.count_nonzero(near))
+        k = near_lo - lo  # the near window is [k:]
+        n, near_sum, n_far, far_sum = self._background_sums(y, cuts, k)
         if n < self.quiet_n // 2:
             return False  # the neighbourhood is candidates, not background
         rest2 = rest * rest
-        near_sum = float(np.dot(y2[k:], near))
         limit, lookback = self.quiet_limit, self.lookback_limit
         if self.cluster_min and len(self._near(c, pot.onset - self.quiet_n, pot.onset + self.quiet_n)) > self.cluster_min:
             limit = self.cluster_limit  # candidates crowd around it: less excess power suffices
@@ -406,13 +401,30 @@ class TrainStage:
             return True
         if k <= 0:
             return False
-        n_all = n + int(np.count_nonzero(keep[:k]))
-        total = near_sum + float(np.dot(y2[:k], keep[:k]))
+        n_all = n + n_far
+        total = near_sum + far_sum
         if total > lookback * rest2 * n_all:
             return True
         if pot.ptp < self.small_snr * pot.floor and total > self.small_limit * pot.floor * pot.floor * n_all:
             return SMALL
         return False
+
+    @staticmethod
+    def _background_sums(y: np.ndarray, cuts: list[int], k: int) -> tuple[int, float, int, float]:
+        """Over ``y`` less the spans ``[cuts[2i], cuts[2i+1])``: the count and sum of squares from
+        ``k`` on, and before it. Each sum adds the kept squares in order (``np.add.accumulate``),
+        so the compiled pass (dsp/kernels.py) gives the same bits."""
+        kernel = kernels.background_sums()
+        if kernel is not None:
+            return kernel(y, np.array(cuts, dtype=np.int64), k)
+        keep = np.ones(y.shape[0], bool)
+        for a, b in zip(cuts[::2], cuts[1::2]):
+            if a < b:
+                keep[max(a, 0): max(b, 0)] = False
+        y2 = y * y
+        near, far = y2[k:][keep[k:]], y2[:k][keep[:k]]
+        return (near.size, float(np.add.accumulate(near)[-1]) if near.size else 0.0,
+                far.size, float(np.add.accumulate(far)[-1]) if far.size else 0.0)
 
     def _bouts_before(self, c: int, at: int) -> int:
         """Separate contractions on channel c (closer than ``bout_gap_n`` is one) that ended in

@@ -277,3 +277,32 @@ def test_kth_smallest_kernel_selects_numpys_order_statistic():
             for k in {0, n // 10, n // 2, n - 1, int(rng.integers(0, n))}:
                 assert select(x, k) == np.partition(x, k)[k]
             assert np.array_equal(x, before)
+
+
+def test_background_sums_kernel_gives_the_pure_paths_bits(monkeypatch):
+    """The quiet-background check's sums (dsp/trains.py) in the compiled pass: the same counts and
+    the same bits as the pure path, whatever spans are left out (overlapping, empty, reaching past
+    either end, none) and wherever the near window starts; and both are the sums of the samples
+    kept (against a masked float sum, to rounding)."""
+    from myotwitch.dsp.trains import TrainStage
+
+    rng = np.random.default_rng(12)
+    assert kernels.background_sums() is not None
+    for trial in range(300):
+        n = int(rng.integers(1, 700))
+        y = rng.standard_normal(n) * rng.uniform(0.1, 50.0)
+        m = int(rng.integers(0, 4))
+        cuts = [int(v) for v in rng.integers(-80, n + 80, 2 * m)]
+        k = int(rng.integers(0, n + 1))
+        got = TrainStage._background_sums(y, cuts, k)
+        monkeypatch.setattr(kernels, "enabled", False)
+        want = TrainStage._background_sums(y, cuts, k)
+        monkeypatch.setattr(kernels, "enabled", True)
+        assert got[0] == want[0] and got[2] == want[2], trial
+        assert _bits(np.array([got[1], got[3]])).tolist() == _bits(np.array([want[1], want[3]])).tolist(), trial
+        keep = np.ones(n, bool)
+        for a, b in zip(cuts[::2], cuts[1::2]):
+            keep[max(a, 0): max(b, 0)] = False
+        assert got[0] == keep[k:].sum() and got[2] == keep[:k].sum(), trial
+        assert got[1] == pytest.approx(float(np.sum(y[k:] ** 2 * keep[k:])), rel=1e-12, abs=1e-300)
+        assert got[3] == pytest.approx(float(np.sum(y[:k] ** 2 * keep[:k])), rel=1e-12, abs=1e-300)
