@@ -74,6 +74,8 @@ class Pipeline:
         self._probe_n = max(1, round(cfg.mains_probe_s * self.fs))
         self._settle_n = round(cfg.settle_s * self.fs)
         self._episodes = EpisodeGrouper(cfg.episode_gap_s, cfg.episode_max_s)
+        #: after classification: one twitch across channels counts once, twitches get units
+        self.units = UnitStage(self.fs, n_channels, band_high_hz=cfg.band_for(self.fs)[1])
         #: voluntary motor-unit trains among the twitch candidates
         self._trains = TrainStage(self.fs, n_channels, min_hz=cfg.train_min_hz, max_hz=cfg.train_max_hz,
                                   regularity=cfg.train_regularity, size_ratio=cfg.train_similarity,
@@ -96,9 +98,8 @@ class Pipeline:
                                   share_least=cfg.train_share_least,
                                   rest_s=cfg.rest_history_s, rest_step=noise_n,
                                   # decay time of the band-pass's low edge (Butterworth: damping sqrt(1/2))
-                                  ring_s=1.0 / (2.0 * math.pi * lo * math.sqrt(0.5)))
-        #: after classification: one twitch across channels counts once, twitches get units
-        self.units = UnitStage(self.fs, n_channels, band_high_hz=cfg.band_for(self.fs)[1])
+                                  ring_s=1.0 / (2.0 * math.pi * lo * math.sqrt(0.5)),
+                                  signal=self.units.ring)  # one copy of the band-passed signal for both
         self.reset()
 
     # -- public API -------------------------------------------------------------------

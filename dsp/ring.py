@@ -6,6 +6,8 @@ burst finder has already let go of. The ring keeps only what they can still ask 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -13,17 +15,25 @@ class SignalRing:
     """Recent ``(channels, n)`` samples; ``start`` is the absolute index of the oldest one kept.
 
     Appending data that does not continue the last sample (after a gap) starts afresh, so a
-    window never mixes the two sides of a gap."""
+    window never mixes the two sides of a gap. Stages that share one ring (one copy of the
+    signal, not one each) each take a ``holder``: samples go when no holder needs them."""
 
     def __init__(self, n_channels: int) -> None:
         self.n_channels = n_channels
+        self._holds: list[float] = []
         self.reset(0)
+
+    def holder(self) -> int:
+        """A new holder's id for ``forget_before``; until it first says, it needs everything."""
+        self._holds.append(-math.inf)
+        return len(self._holds) - 1
 
     def reset(self, at: int) -> None:
         self._buf = np.zeros((self.n_channels, 1024))
         self._lo = 0  # offset of the oldest kept sample in _buf
         self._hi = 0  # one past the newest
         self.start = at
+        self._holds = [-math.inf] * len(self._holds)  # each holder says again what it needs
 
     @property
     def end(self) -> int:
@@ -45,8 +55,15 @@ class SignalRing:
         self._buf[:, self._hi:self._hi + n] = y
         self._hi += n
 
-    def forget_before(self, at: int) -> None:
-        """Samples before absolute index ``at`` will not be asked for again."""
+    def forget_before(self, at: int, holder: int | None = None) -> None:
+        """Samples before absolute index ``at`` will not be asked for again (by ``holder``; the
+        ring keeps what any holder still needs)."""
+        if holder is not None:
+            self._holds[holder] = at
+            least = min(self._holds)
+            if least == -math.inf:
+                return
+            at = int(least)
         drop = min(max(at - self.start, 0), self._hi - self._lo)
         self._lo += drop
         self.start += drop

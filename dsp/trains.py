@@ -171,7 +171,12 @@ class TrainStage:
                  corr_noise: float = 0.0,
                  size_least: float = 1.0, recur_corr: float = 0.0, recur_s: float = 0.6,
                  recur_max_snr: float = math.inf, cluster_min: int = 0, cluster_ratio: float = 2.0,
-                 isolation_s: float = 0.0, isolation_snr: float = 12.0, share_least: float = 1.0) -> None:
+                 isolation_s: float = 0.0, isolation_snr: float = 12.0, share_least: float = 1.0,
+                 signal: SignalRing | None = None) -> None:
+        #: the band-passed signal: a ring of its own, or one the pipeline shares (``signal``,
+        #: appended to by its owner ahead of ``feed``)
+        self._shared = signal
+        self._hold = None if signal is None else signal.holder()
         self.fs = fs
         self.n_channels = n_channels
         self.isi_min = fs / max_hz
@@ -266,7 +271,10 @@ class TrainStage:
         #: (onset, offset, potentials) of candidates and contractions per channel, in onset order
         #: (the bursts of activity the stride check groups)
         self._activity: list[list[tuple[int, int, int]]] = [[] for _ in range(self.n_channels)]
-        self._signal = SignalRing(self.n_channels)  # recent band-passed signal
+        self._signal = SignalRing(self.n_channels) if self._shared is None else self._shared  # recent band-passed signal
+        #: what of the ring this stage reads: from ``_kept_from`` (a shared ring may keep more
+        #: for others) to ``_fed_end`` (its owner may have appended more)
+        self._kept_from, self._fed_end = 0, 0
         self._rest_i: list[int] = []  # absolute grid indices of the floor samples (bisected per twitch)
         self._rest_v = np.zeros((self.n_channels, 0))  # the floor there, per channel
         self._rest_base = 0  # grid positions dropped from the front of _rest_i so far
@@ -279,7 +287,9 @@ class TrainStage:
         ``start`` on."""
         if not (self.quiet_n or self.recur_corr):
             return  # no check reads the signal
-        self._signal.append(y, start)  # a new segment after a gap starts it afresh
+        if self._shared is None:
+            self._signal.append(y, start)  # a new segment after a gap starts it afresh
+        self._fed_end = start + y.shape[1]
         # the floor sampled on a fixed grid of absolute indices, so the rest level is the same
         # whatever the block sizes
         first = -(-start // self.rest_step) * self.rest_step
@@ -340,7 +350,13 @@ class TrainStage:
         return vals[int(REST_PERCENTILE / 100.0 * (len(vals) - 1))]
 
     def _trim(self, horizon: int) -> None:
-        self._signal.forget_before(horizon - max(self.lookback_n, self.recur_back))
+        self._kept_from = horizon - max(self.lookback_n, self.recur_back)
+        self._signal.forget_before(self._kept_from, self._hold)
+
+    def _signal_span(self) -> tuple[int, int]:
+        """The samples of the ring this stage may read, ``[start, end)``: what its own ring
+        would hold, whoever else shares it."""
+        return max(self._signal.start, self._kept_from), min(self._signal.end, self._fed_end)
 
     def _near(self, c: int, a: int, b: int) -> list[_Potential]:
         """Channel c's candidates with onsets in [a, b]."""
@@ -363,7 +379,7 @@ class TrainStage:
         """Is the background around the potential louder than rest (``quiet_n`` either side of
         it, or from ``lookback_n`` before it to ``quiet_n`` after it)? ``SMALL`` when only the
         lower bar for a potential near the detection limit says so (``small_snr``)."""
-        start, end = self._signal.start, self._signal.end
+        start, end = self._signal_span()
         lo, hi = max(pot.onset - self.lookback_n, start), min(pot.offset + self.quiet_n, end)
         near_lo = max(pot.onset - self.quiet_n, start)
         rest = min(self.rest_floor(c, pot.onset) or pot.floor, pot.floor)
@@ -689,7 +705,7 @@ class TrainStage:
         tpl = pot.snippet
         n = tpl.size
         half = n // 2
-        start, end = self._signal.start, self._signal.end
+        start, end = self._signal_span()
         lo = max(pot.onset - self.recur_back, start)
         hi = min(pot.onset + int(self.isi_max), end)  # data every decision already waits for
         if hi - lo < 3 * n:

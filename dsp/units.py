@@ -919,6 +919,7 @@ class UnitStage:
                  band_high_hz: float | None = None) -> None:
         cfg = config or UnitConfig()
         self.ring = SignalRing(n_channels)
+        self._hold = self.ring.holder()  # the train stage may share the ring (its own holder)
         self.merger = CoincidenceMerger(fs, n_channels, cfg.coincidence_ms)
         self.tracker = UnitTracker(fs, n_channels, cfg, band_high_hz)
         self.reset()
@@ -933,13 +934,13 @@ class UnitStage:
 
     def process(self, events: list[Event], horizon: int, final: bool = False) -> list[Event]:
         if not events and not self.merger.has_pending:  # most live blocks: nothing to do but forget
-            self.ring.forget_before(horizon - self.tracker.lookback_n - self.merger.window_n)
+            self.ring.forget_before(horizon - self.tracker.lookback_n - self.merger.window_n, self._hold)
             return []
         out = self.merger.process(events, horizon, self.ring, final)
         at = [i for i, e in enumerate(out) if e.kind == "twitch"]
         for i, unit in zip(at, self.tracker.observe_all([out[i] for i in at], self.ring)):
             out[i] = evolve(out[i], unit=unit)
-        self.ring.forget_before(self.held_from(horizon) - self.tracker.lookback_n - self.merger.window_n)
+        self.ring.forget_before(self.held_from(horizon) - self.tracker.lookback_n - self.merger.window_n, self._hold)
         return out
 
     def held_from(self, horizon: int) -> int:

@@ -68,7 +68,9 @@ def test_busy_background_sees_only_candidates_every_block_size_has_delivered():
     y[1150:1180] = 5.0 * rng.choice([-1.0, 1.0], 30)  # the window's last 30 samples are loud
     verdicts = []
     for future in (False, True):
-        stage = Pipeline(1000.0, 1)._trains
+        p = Pipeline(1000.0, 1)
+        stage = p._trains
+        p.units.push(y[None, :], 0)  # the ring the stages share, filled ahead of the train stage's feed
         stage.feed(y[None, :], np.ones((1, y.size)), 0)
         pot = _Potential(1000, 20.0, np.zeros(17), 1030, 1.0)
         near = [pot]

@@ -191,6 +191,45 @@ def test_ring_windows_and_restarts_after_a_gap():
     assert at == 100 and y.shape == (2, 3)
 
 
+
+def test_a_shared_ring_keeps_what_any_holder_still_needs():
+    """The pipeline's unit and train stages share one ring of the band-passed signal: a sample
+    goes only when every holder has let it go, a holder that has not spoken yet (or not since
+    a restart) keeps everything, and a restart after a gap forgets the holders' old marks."""
+    ring = SignalRing(1)
+    a, b = ring.holder(), ring.holder()
+    ring.append(np.arange(100.0)[None], 0)
+    ring.forget_before(60, a)
+    assert ring.start == 0  # b has not said what it needs
+    ring.forget_before(30, b)
+    assert ring.start == 30 and ring.window(0, 100)[0][0, 0] == 30.0
+    ring.forget_before(80, b)
+    assert ring.start == 60  # a still needs 60..
+    ring.forget_before(90, a)
+    assert ring.start == 80
+    ring.append(np.ones((1, 10)), 500)  # after a gap: a new start, old marks void
+    ring.forget_before(505, a)
+    assert ring.start == 500
+    ring.forget_before(503, b)
+    assert ring.start == 503 and ring.end == 510
+
+
+def test_the_pipelines_shared_ring_stays_short_and_the_stages_read_their_own_spans():
+    """One copy of the signal for both stages: after a long stream it holds seconds, not the
+    stream, and the train stage never reads past what it was fed (the ring runs ahead)."""
+    from myotwitch.dsp import Pipeline
+    from myotwitch.dsp.synth import case_spec, synthesize
+
+    x, _ = synthesize(case_spec("clean_rest", 1000.0, 120.0, seed=4))
+    p = Pipeline(1000.0, 1)
+    assert p._trains._signal is p.units.ring
+    for i in range(0, x.shape[1], 50):
+        p.process(x[:, i:i + 50])
+        lo, hi = p._trains._signal_span()
+        assert hi <= p.units.ring.end and lo >= p.units.ring.start
+    assert p.units.ring.end - p.units.ring.start < 5000
+    assert p.units.ring.end == p.samples_seen and hi < p.samples_seen
+
 def test_event_round_trip_keeps_unit_fields():
     e = Event(1.0, 1.02, 20.0, 80.0, 20.0, 1, "twitch", None, 1000, 1020, unit="U2",
               channels_peak_to_peak_uv=(30.0, 80.0), hit_channels=(0, 1))
