@@ -48,12 +48,15 @@ class StreamingSOS:
         return y
 
 
-def front_end(band: StreamingSOS, env: StreamingSOS, lf: StreamingSOS,
-              x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def front_end(band: StreamingSOS, env: StreamingSOS, lf: StreamingSOS, x: np.ndarray,
+              out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The detector's first stage on a ``(channels, n)`` block: the band-passed signal ``y``,
     its square, the envelope (``env`` over the square, floored at 0 and rooted) and the
     low-frequency band of the input (``lf`` over ``x``). With a compiled kernel
-    (``dsp.kernels``) this is one pass with the same arithmetic, once every state is set."""
+    (``dsp.kernels``) this is one pass with the same arithmetic, once every state is set, and
+    it writes ``y``, the envelope and the low band into ``out`` when given (where the next stage
+    keeps them: an offline chunk's rows are not copied again); the pure path returns new arrays."""
     kernel = kernels.front_end((band.sos.shape[0], env.sos.shape[0], lf.sos.shape[0]))
     if kernel is None or band.zi is None or env.zi is None or lf.zi is None or x.shape[-1] == 0:
         y = band.process(x)
@@ -63,7 +66,11 @@ def front_end(band: StreamingSOS, env: StreamingSOS, lf: StreamingSOS,
         np.sqrt(e, out=e)
         return y, y2, e, lf.process(x)
     x = np.ascontiguousarray(x, dtype=np.float64)
-    y, y2, e, low = np.empty_like(x), np.empty_like(x), np.empty_like(x), np.empty_like(x)  # (no generator: live blocks)
+    if out is None:
+        y, e, low = np.empty_like(x), np.empty_like(x), np.empty_like(x)  # (no generator: live blocks)
+    else:
+        y, e, low = out
+    y2 = np.empty_like(x)
     kernel(band.sos, env.sos, lf.sos, x, band.zi, env.zi, lf.zi, y, y2, e, low)
     return y, y2, e, low
 

@@ -518,8 +518,10 @@ def _warm_up() -> None:
     sos = np.array([[1.0, 0.0, 0.0, 1.0, 0.0, 0.0]])
     z = np.zeros((1, 1, 2))
     _compiled["front_end"](sos, sos, sos, f, z.copy(), z.copy(), z.copy(), f.copy(), f.copy(), f.copy(), f.copy())
-    _compiled["front_end_211"](np.vstack([sos, sos]), sos, sos, f, np.zeros((1, 2, 2)), z.copy(), z.copy(),
-                               f.copy(), f.copy(), f.copy(), f.copy())
+    for out in (f, np.zeros((2, 2, 4))[:, 0]):  # outputs whole, or rows of a multi-channel offline chunk's arena
+        _compiled["front_end_211"](np.vstack([sos, sos]), sos, sos, np.zeros((out.shape[0], 4)), np.zeros((out.shape[0], 2, 2)),
+                                   np.zeros((out.shape[0], 1, 2)), np.zeros((out.shape[0], 1, 2)), out.copy() if out is f else out,
+                                   np.zeros((out.shape[0], 4)), out.copy() if out is f else out, out.copy() if out is f else out)
     one = np.array([2], dtype=np.int64)
     _compiled["window_stat"](np.zeros((1, 8), dtype=np.int64), 2, 2, one, np.ones((1, 1, 1)), one,
                              np.ones((1, 4)), np.empty((1, 2)), np.empty((1, 2)), np.empty(1))

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from myotwitch.dsp.bursts import FLOOR, N_ROWS, STAT, BurstSegmenter, Y
+from myotwitch.dsp.bursts import ENV, FLOOR, LF, N_ROWS, STAT, BurstSegmenter, Y
 from myotwitch.dsp.classify import classify
 from myotwitch.dsp.config import DetectorConfig
 from myotwitch.dsp.energy import MultiScaleEnergy, TailWeight, floor_bias, threshold_table, window_samples
@@ -272,7 +272,21 @@ class Pipeline:
             self._settle_left = self._settle_n
         self._account(x, sums)
         clean = self._mains.process(x) if self._mains is not None else x
-        y, y2, env, lf = front_end(self._band, self._env, self._lf, clean)  # type: ignore[arg-type]
+        # the segmenter's rows (Y, ENV, LF, RAW, FLOOR, STAT): the held ones, then this block's;
+        # the statistic lags, so it covers the first k. Long blocks are written where the
+        # segmenter reads them, after its carry (no second copy; the compiled front end writes
+        # its rows there itself); for live blocks, staging costs more than the copy it saves
+        held = self._held
+        h = 0 if held is None else held.shape[2]
+        staged = n >= STAGE_MIN and self.config.detector != "envelope"
+        if staged:
+            rows = self._segmenter.stage(h + n)
+            if h:
+                rows[:, :, :h] = held
+            outs = (rows[Y, :, h:], rows[ENV, :, h:], rows[LF, :, h:])
+            y, y2, env, lf = front_end(self._band, self._env, self._lf, clean, outs)  # type: ignore[arg-type]
+        else:
+            y, y2, env, lf = front_end(self._band, self._env, self._lf, clean)  # type: ignore[arg-type]
         floor = self._noise.process(y2)
         self.units.push(y, self.samples_seen)
         if self._settle_left:
@@ -285,20 +299,14 @@ class Pipeline:
                 strong = env > self.config.on_threshold * floor  # the segmenter stores it as 1.0 / 0.0
             return self._classify(self._segmenter.process(y, env, lf, x, floor, strong))
         stat = self._energy.process(y2, floor, y)
-        held = self._held
-        h = 0 if held is None else held.shape[2]
-        # the segmenter's rows (Y, ENV, LF, RAW, FLOOR, STAT): the held ones, then this block's;
-        # the statistic lags, so it covers the first k
-        # long blocks are written where the segmenter reads them, after its carry (no second copy);
-        # for live blocks, staging costs more than the copy it saves
-        staged = n >= STAGE_MIN
-        rows = self._segmenter.stage(h + n) if staged else np.empty((N_ROWS, self.n_channels, h + n))
-        if h:
-            rows[:, :, :h] = held
         if staged:  # row by row: a tuple assigned at once is first copied into a temporary array
             for r, v in enumerate((y, env, lf, x, floor)):
-                rows[r, :, h:] = v
+                if r > LF or v is not outs[r]:  # (what the front end wrote in place is there)
+                    rows[r, :, h:] = v
         else:
+            rows = np.empty((N_ROWS, self.n_channels, h + n))
+            if h:
+                rows[:, :, :h] = held
             rows[:STAT, :, h:] = (y, env, lf, x, floor)  # rows Y .. FLOOR, in one assignment (fewer calls)
         k = stat.shape[1]
         rows[STAT, :, :k] = stat

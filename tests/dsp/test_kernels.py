@@ -306,3 +306,21 @@ def test_background_sums_kernel_gives_the_pure_paths_bits(monkeypatch):
         assert got[0] == keep[k:].sum() and got[2] == keep[:k].sum(), trial
         assert got[1] == pytest.approx(float(np.sum(y[k:] ** 2 * keep[k:])), rel=1e-12, abs=1e-300)
         assert got[3] == pytest.approx(float(np.sum(y[:k] ** 2 * keep[:k])), rel=1e-12, abs=1e-300)
+
+
+def test_front_end_writes_into_the_rows_it_is_given_with_the_same_bits():
+    """An offline chunk's front end writes its rows where the segmenter keeps them (strided rows
+    of a multi-channel arena): the same bits as into new arrays, the given arrays returned."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 5000)) * 20.0
+    plain, given = _stages(1000.0, 3, 2), _stages(1000.0, 3, 2)
+    for stages in (plain, given):
+        front_end(*stages, x[:, :100])  # the first block sets the filter states (pure path)
+    want = front_end(*plain, x[:, 100:])
+    arena = np.full((3, 6, 5100), np.nan)  # (channels, rows, columns), as the segmenter's
+    outs = (arena[:, 0, 100:5000], arena[:, 1, 100:5000], arena[:, 2, 100:5000])
+    got = front_end(*given, x[:, 100:], outs)
+    assert all(g is o for g, o in zip((got[0], got[2], got[3]), outs))
+    for a, b in zip(want, got):
+        assert np.array_equal(_bits(a), _bits(b))
+    assert np.isnan(arena[:, :3, :100]).all() and np.isnan(arena[:, :3, 5000:]).all() and np.isnan(arena[:, 3:]).all()
