@@ -473,6 +473,55 @@ def _maybe_active_py(new: Any, env: int, floor: int, stat: int, off: float,
         out[c] = not (e <= off * f and s < 1.0 and t > -1.0)
 
 
+def _fit_rows_py(dots: Any, tt: Any, e: Any, n: Any, par: Any, lag: Any, ratio: Any,
+                 ok: Any) -> int:  # pragma: no cover - compiled
+    """``units.UnitTracker._fit``'s figures per template from its products: ``dots`` (templates x
+    lags), the whitened templates' energies ``tt``, the lag windows' ``e``. Per template the lag
+    of the largest explained energy (d^2 / tt where d > 0, else -inf; the first of equals, a NaN
+    first, as argmax), its residual over the allowance (``ratio``) and whether it passes (``ok``);
+    returns the first template with the smallest passing ratio (-1: none). ``n``: each template's
+    members, or (``par[7]`` = 0) the merge check's noise factors; ``par``: the member cap, up,
+    n_dof, 1 + spread, shape_tol, amp_tol, amp_noise_k, whether ``n`` holds members. Python's
+    float operations in the same order, so the same numbers."""
+    cap, up, base, spread1, s, amp_tol, amp_k = par[0], par[1], par[2], par[3], par[4], par[5], par[6]
+    by_n = par[7] != 0.0
+    best = math.inf
+    first = -1
+    for i in range(dots.shape[0]):
+        t = tt[i]
+        j = 0
+        mx = 0.0
+        for m in range(dots.shape[1]):
+            d = dots[i, m]
+            v = d * d / t if d > 0.0 else -math.inf
+            if m == 0 or not v <= mx:  # argmax: a larger value or a NaN takes over
+                mx = v
+                j = m
+                if v != v:
+                    break
+        d = dots[i, j]
+        gain = d / t
+        resid = (e[j] - (0.0 if 0.0 > mx else mx)) / up  # max(explained, 0.0)
+        if by_n:
+            c = n[i]
+            nf = 1.0 + 1.0 / (cap if cap < c else c)  # min(n, cap)
+        else:
+            nf = n[i]
+        sg = s * gain
+        allowed = base * nf * spread1 + sg * sg * t / up
+        r = resid / allowed
+        q = t / up
+        tol = amp_tol + amp_k / math.sqrt(1e-12 if 1e-12 > q else q)  # max(tt / up, 1e-12)
+        passed = d > 0.0 and abs(gain - 1.0) <= tol and r <= 1.0
+        lag[i] = j
+        ratio[i] = r
+        ok[i] = passed
+        if passed and r < best:
+            best = r
+            first = i
+    return first
+
+
 def _compile(name: str) -> Callable[..., Any] | None:
     global _tried
     if not enabled:
@@ -499,7 +548,8 @@ def _compile(name: str) -> Callable[..., Any] | None:
                                  window_sums=njit(_window_sums_py), kurtosis_rows=njit(_kurtosis_rows_py),
                                  quantised_sums=njit(_quantised_sums_py), maybe_active=njit(_maybe_active_py),
                                  kth_smallest=jit(_kth_smallest_py), matched_lift=njit(_matched_lift_py),
-                                 background_sums=jit(_background_sums_py))
+                                 background_sums=jit(_background_sums_py),
+                                 fit_rows=njit(_fit_rows_py))
                 break
             except RuntimeError:
                 continue
@@ -537,6 +587,9 @@ def _warm_up() -> None:
     at = np.zeros(1, dtype=np.intp)
     _compiled["matched_lift"](np.ones((1, 4)), -1, at, at, at, np.ones((3, 2)), np.ones((1, 2)), 10.0, 1.0,
                               np.ones((1, 4)), np.zeros((1, 4)))
+    k1 = np.ones(1)
+    _compiled["fit_rows"](np.ones((1, 3)), k1, np.ones(3), k1, np.ones(8), np.empty(1, dtype=np.int64), np.empty(1),
+                          np.empty(1, dtype=np.bool_))
     rows = np.ones((6, 1, 8))
     for layout in (rows, rows[:, :, :4]):  # the pipeline's rows: whole, or a block's first columns
         _compiled["maybe_active"](layout, 1, 4, 5, 3.0, np.empty(1, dtype=np.bool_))
@@ -588,3 +641,8 @@ def matched_lift() -> Callable[..., None] | None:
 def background_sums() -> Callable[..., tuple[int, float, int, float]] | None:
     """The compiled background sums (``_background_sums_py``'s signature), or None."""
     return _compile("background_sums")
+
+
+def fit_rows() -> Callable[..., int] | None:
+    """The compiled template fit figures (``_fit_rows_py``'s signature), or None."""
+    return _compile("fit_rows")

@@ -26,11 +26,17 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 from scipy import signal
 
+try:  # the C routine np.einsum calls (numpy >= 2)
+    from numpy._core._multiarray_umath import c_einsum
+except ImportError:  # pragma: no cover - numpy 1: the wrapper, the same numbers
+    c_einsum = np.einsum
+
 try:  # scipy.signal.upfirdn's helper (checked against upfirdn by the tests and identity_check)
     from scipy.signal._upfirdn import _UpFIRDn
 except ImportError:  # pragma: no cover - a future scipy may move it
     _UpFIRDn = None
 
+from myotwitch.dsp import kernels
 from myotwitch.dsp.coincidence import CoincidenceMerger
 from myotwitch.dsp.events import Event, evolve
 from myotwitch.dsp.ring import SignalRing
@@ -80,6 +86,12 @@ def _gather(ring: SignalRing, starts: np.ndarray, n: int) -> tuple[np.ndarray, n
         if ok[j]:
             out[j] = ring.window(s, s + n)[0]
     return out, np.array(ok)
+
+
+def _dot_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.einsum("...j,...j->...", a, b)``: the C routine itself, without the Python wrapper's
+    per-call cost (a few microseconds, more than the sums for one twitch)."""
+    return c_einsum("...j,...j->...", a, b)
 
 
 def median_last(y: np.ndarray) -> np.ndarray:
@@ -212,6 +224,10 @@ class UnitTracker:
         self.occupied = min(1.0, 2.0 * (band_high_hz or 0.45 * fs) / fs)
         self.n_dof = n_channels * (self.pre_n + self.post_n)
         self.spread = cfg.z * math.sqrt(2.0 / max(self.n_dof * self.occupied, 1.0))
+        #: ``kernels.fit_rows``'s settings: noise factors from members, or given (the merge check)
+        par = [float(cfg.mean_cap), float(self.up), float(self.n_dof), 1.0 + self.spread, cfg.shape_tol,
+               cfg.amp_tol, cfg.amp_noise_k]
+        self._fit_par = (np.array(par + [1.0]), np.array(par + [0.0]))
         self.reset()
 
     @property
@@ -249,8 +265,9 @@ class UnitTracker:
             # scaling (each element is the same sample times the same 1/sigma)
             ww_all = self._lag_windows(seg * inv[:, :, None], x, self.n_lags)  # (B, n_lags, C*L)
             wscale_all = np.repeat(inv, self.L, axis=1)  # (B, C*L)
+            e_all = _dot_rows(ww_all, ww_all)  # (B, n_lags) the windows' energies, row by row as alone
             for j, i in enumerate(idx):
-                out[b0 + i] = self._decide(batch[i], seg[j], sig[j], ww_all[j], wscale_all[j])
+                out[b0 + i] = self._decide(batch[i], seg[j], sig[j], ww_all[j], wscale_all[j], e_all[j])
         return out
 
     def observe_prepared(self, e: Event, snip: tuple[np.ndarray, np.ndarray] | None) -> str | None:
@@ -281,9 +298,10 @@ class UnitTracker:
         return wide[:, x: x + self.L].reshape(-1)
 
     def _decide(self, e: Event, wide: np.ndarray, sigma: np.ndarray, ww: np.ndarray,
-                wscale: np.ndarray) -> str | None:
-        """Join, start or explain away one twitch; ``ww`` are its whitened lag windows."""
-        best = self._best(ww, wscale)
+                wscale: np.ndarray, energy: np.ndarray | None = None) -> str | None:
+        """Join, start or explain away one twitch; ``ww`` are its whitened lag windows (``energy``
+        theirs, when known)."""
+        best = self._best(ww, wscale, energy)
         overlap = None
         if best is None or (self._templates[best[0]].from_overlap and self._templates[best[0]].n < 3):
             overlap = self._overlap(wide / sigma[:, None], wscale)
@@ -445,32 +463,44 @@ class UnitTracker:
         return np.ascontiguousarray(win.transpose(1, 0, 2)).reshape(win.shape[1], -1)
 
     def _fit(self, ww: np.ndarray, wscale: np.ndarray, templates: list[_Template],
-             extra_n: list[float] | None = None, amp_range: tuple[float, float] | None = None,
-             stack: np.ndarray | None = None, keep: list | None = None,
-             ) -> tuple[list[int], list[float], list[float], list[bool]]:
-        """For each template, the best lag: (lag, gain, residual/threshold, passes).
+             extra_n: list[float] | None = None, stack: np.ndarray | None = None, keep: list | None = None,
+             e: np.ndarray | None = None) -> tuple[int | None, list[int], list[float], list[bool]]:
+        """For each template, the best lag: (the first best passing template, lags,
+        residual/threshold, passes). ``e``: the lag windows' energies, if already known.
 
         The products over lags are one matrix product; the few figures per template are
         plain floats (the same IEEE operations in the same order as array code, without its
-        per-call overhead, which dominated at one twitch at a time)."""
-        cfg = self.cfg
+        per-call overhead, which dominated at one twitch at a time), or one compiled pass."""
         T = (np.stack([t.wave for t in templates]) if stack is None else stack) * wscale  # whitened
-        tt_a = np.einsum("ij,ij->i", T, T)
+        tt_a = _dot_rows(T, T)
         dots = T @ ww.T  # (K, n_lags)
+        if e is None:
+            e = _dot_rows(ww, ww)  # each row's sum as for the chosen rows alone (einsum adds row by row)
         if keep is not None:  # the merge check's margins are worked out from the same products
-            keep += [dots, tt_a]
+            keep += [dots, tt_a, e]
+        kernel = kernels.fit_rows()
+        if kernel is not None:  # the same figures in one pass (dsp/kernels.py)
+            K = len(templates)
+            lag_a, ratio_a, ok_a = np.empty(K, dtype=np.int64), np.empty(K), np.empty(K, dtype=bool)
+            if extra_n is None:
+                n = np.fromiter((t.n for t in templates), dtype=np.float64, count=K)
+                first = kernel(dots, tt_a, e, n, self._fit_par[0], lag_a, ratio_a, ok_a)
+            else:
+                first = kernel(dots, tt_a, e, np.array(extra_n, dtype=np.float64), self._fit_par[1],
+                               lag_a, ratio_a, ok_a)
+            return (None if first < 0 else first), lag_a.tolist(), ratio_a.tolist(), ok_a.tolist()
+        cfg = self.cfg
         explained = np.where(dots > 0, dots * dots / tt_a[:, None], -np.inf)
         lags = explained.argmax(axis=1)
-        sel = ww[lags]  # only the chosen lags' energies are needed
-        wsq = np.einsum("ij,ij->i", sel, sel).tolist()
         lag_l = lags.tolist()
+        wsq = e[lags].tolist()  # only the chosen lags' energies are needed
         d_l = [dots.item(i, lag) for i, lag in enumerate(lag_l)]
         ex_l = [explained.item(i, lag) for i, lag in enumerate(lag_l)]
         tt_l = tt_a.tolist()
         up, cap = self.up, cfg.mean_cap
         base = float(self.n_dof)
         spread1 = 1.0 + self.spread
-        out_gain, out_ratio, out_pass = [], [], []
+        out_ratio, out_pass = [], []
         for i, t in enumerate(templates):
             d, tt = d_l[i], tt_l[i]
             gain = d / tt
@@ -479,15 +509,11 @@ class UnitTracker:
             sg = cfg.shape_tol * gain
             allowed = base * nf * spread1 + sg * sg * tt / up
             ratio = resid / allowed
-            if amp_range is None:
-                tol = cfg.amp_tol + cfg.amp_noise_k / math.sqrt(max(tt / up, 1e-12))
-                amp_ok = abs(gain - 1.0) <= tol
-            else:
-                amp_ok = amp_range[0] <= gain <= amp_range[1]
-            out_gain.append(gain)
+            tol = cfg.amp_tol + cfg.amp_noise_k / math.sqrt(max(tt / up, 1e-12))
+            amp_ok = abs(gain - 1.0) <= tol
             out_ratio.append(ratio)
             out_pass.append(d > 0 and amp_ok and ratio <= 1.0)
-        return lag_l, out_gain, out_ratio, out_pass
+        return self._first_best(out_ratio, out_pass), lag_l, out_ratio, out_pass
 
     @staticmethod
     def _first_best(ratio: list[float], passes: list[bool]) -> int | None:
@@ -498,13 +524,12 @@ class UnitTracker:
                 best, k = r, i
         return k
 
-    def _best(self, ww: np.ndarray, wscale: np.ndarray) -> tuple[int, int, float] | None:
+    def _best(self, ww: np.ndarray, wscale: np.ndarray, e: np.ndarray | None = None) -> tuple[int, int, float] | None:
         if not self._templates:
             return None
         if self._stack is None:
             self._stack = np.stack([t.wave for t in self._templates])
-        lag, _, ratio, passes = self._fit(ww, wscale, self._templates, stack=self._stack)
-        k = self._first_best(ratio, passes)
+        k, lag, ratio, _ = self._fit(ww, wscale, self._templates, stack=self._stack, e=e)
         return None if k is None else (k, lag[k], ratio[k])
 
     def _overlap(self, segw: np.ndarray, wscale: np.ndarray) -> tuple[_Template, _Template, float] | None:
@@ -694,7 +719,7 @@ class UnitTracker:
     _TT_FRAC = 0.6
 
     def _merge_margins(self, t: _Template, inv: list[float], extra: list[float],
-                       ww: np.ndarray, dots: np.ndarray, tt: np.ndarray) -> None:
+                       dots: np.ndarray, tt: np.ndarray, e: np.ndarray) -> None:
         """Record in ``t.margins``, for each other template o, a lower bound over every lag L and
         every gain g in [1 - tol, 1 + tol] (tol covers o's gain tolerance with room for o to
         shrink) of a(L, g) - h(g), a = |w_L - g o| (whitened; w_L the lag window of the
@@ -710,7 +735,6 @@ class UnitTracker:
         minimum of a - l over lags and gains is the bound."""
         cfg, up = self.cfg, self.up
         s = cfg.shape_tol
-        e = np.einsum("ij,ij->i", ww, ww)  # (n_lags,) energy of each window
         norm_t = math.sqrt(float(e.max()))
         no = np.sqrt(tt)
         tol = (cfg.amp_tol + cfg.amp_noise_k / np.sqrt(np.maximum(self._TT_FRAC * tt / up, 1e-12))) * (1 + 1e-6) + 1e-9
@@ -852,7 +876,7 @@ class UnitTracker:
         keep: list = []
         _, _, ratio, passes = self._fit(ww, np.repeat(inv, L), others, extra_n=extra,
                                         stack=np.concatenate([stack[:k], stack[k + 1:]]), keep=keep)
-        self._merge_margins(t, inv.tolist(), extra, ww, *keep)
+        self._merge_margins(t, inv.tolist(), extra, *keep)
         return others, ratio, passes
 
     def _merge_into_older(self, k: int) -> None:

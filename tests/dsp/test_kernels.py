@@ -324,3 +324,70 @@ def test_front_end_writes_into_the_rows_it_is_given_with_the_same_bits():
     for a, b in zip(want, got):
         assert np.array_equal(_bits(a), _bits(b))
     assert np.isnan(arena[:, :3, :100]).all() and np.isnan(arena[:, :3, 5000:]).all() and np.isnan(arena[:, 3:]).all()
+
+
+def _fit_both(monkeypatch, tr, ww, wscale, templates, **kw):
+    got = []
+    for on in (False, True):
+        monkeypatch.setattr(kernels, "enabled", on)
+        first, lags, ratio, passes = tr._fit(ww, wscale, templates, **kw)
+        got.append((first, lags, np.array(ratio).view(np.uint64).tolist(), passes))
+    return got
+
+
+@pytest.mark.parametrize("n_ch,fs", [(1, 1000.0), (3, 2000.0), (8, 1000.0)])
+def test_fit_rows_kernel_gives_the_pure_fit(monkeypatch, n_ch, fs):
+    """The template fit's figures per template (dsp/units.py ``_fit``) in one compiled pass: the
+    same best lag (the first of equal ones), ratios to the bit, verdicts and first best template,
+    for twitches that fit, that fit at a gain too far from 1, that fit nothing, with twin
+    templates and repeated lag windows (ties) and with the merge check's noise factors."""
+    from myotwitch.dsp.units import UnitTracker, _Template
+
+    assert kernels.fit_rows() is not None
+    rng = np.random.default_rng(n_ch + int(fs))
+    tr = UnitTracker(fs, n_ch)
+    n_lags, width = tr.n_lags, n_ch * tr.L
+    seen = {"pass": 0, "fail": 0, "tie": 0}
+    for _ in range(150):
+        K = int(rng.integers(1, 9))
+        waves = rng.normal(0.0, 1.0, (K, width)) * rng.uniform(5.0, 300.0, (K, 1))
+        if K > 1 and rng.random() < 0.3:
+            waves[1] = waves[0]  # twin templates: equal ratios, the first wins
+        templates = [_Template(w, int(rng.integers(1, 60)), i, (i, 0, 1.0), 0, np.ones(n_ch))
+                     for i, w in enumerate(waves)]
+        sigma = rng.uniform(2.0, 8.0, n_ch)
+        wscale = np.repeat(1.0 / sigma, tr.L)
+        src = waves[int(rng.integers(K))] * rng.choice([1.0, 1.05, 2.5, -1.0, 0.0])
+        ww = rng.normal(0.0, 1.0, (n_lags, width)) + (src * wscale)[None, :] * rng.uniform(0.9, 1.0, (n_lags, 1))
+        if rng.random() < 0.3:
+            ww[n_lags // 2 + 1] = ww[n_lags // 2]  # a repeated window: equal explained energies
+            seen["tie"] += 1
+        kw: dict = {"stack": waves}
+        if rng.random() < 0.3:
+            kw["extra_n"] = rng.uniform(0.05, 2.0, K).tolist()
+        if rng.random() < 0.5:
+            kw["e"] = np.einsum("ij,ij->i", ww, ww)
+        pure, compiled = _fit_both(monkeypatch, tr, ww, wscale, templates, **kw)
+        assert pure == compiled
+        seen["pass" if pure[0] is not None else "fail"] += 1
+    assert min(seen.values()) > 10  # both verdicts and the ties were exercised
+
+
+def test_fit_rows_kernel_follows_argmax_on_nan_and_silence(monkeypatch):
+    """Products that are NaN (a NaN sample) or never positive (a silent or inverted twitch):
+    argmax's choice (the first NaN; the first lag when none explains anything) in both paths."""
+    from myotwitch.dsp.units import UnitTracker, _Template
+
+    tr = UnitTracker(1000.0, 1)
+    rng = np.random.default_rng(3)
+    w = rng.normal(0.0, 50.0, tr.L)
+    templates = [_Template(w, 5, 0, (0, 0, 1.0), 0, np.ones(1)), _Template(-w, 5, 1, (1, 0, 1.0), 0, np.ones(1))]
+    wscale = np.full(tr.L, 0.2)
+    for case in ("nan", "zero", "negative"):
+        ww = rng.normal(0.0, 1.0, (tr.n_lags, tr.L)) + w * 0.2
+        if case == "nan":
+            ww[5:, 3] = np.nan
+        elif case == "zero":
+            ww[:] = 0.0
+        pure, compiled = _fit_both(monkeypatch, tr, ww, wscale, templates, stack=np.stack([w, -w]))
+        assert pure == compiled
