@@ -522,6 +522,23 @@ def _fit_rows_py(dots: Any, tt: Any, e: Any, n: Any, par: Any, lag: Any, ratio: 
     return first
 
 
+def _join_py(wide: Any, x0: int, up: int, step: float, wave: Any, sig_old: Any, sig_new: Any, out: Any,
+             out_sig: Any, snip: Any) -> None:  # pragma: no cover - compiled
+    """``units.UnitTracker._join``'s update: the running mean ``out`` of the template ``wave``
+    (channels concatenated) and the snippet ``wide[:, x0: x0 + L]`` (w + (a - w) x step), of
+    the noise figures (``out_sig``), and the snippet kept: every ``up``-th sample as float32."""
+    C = wide.shape[0]
+    L = wave.shape[0] // C
+    for c in range(C):
+        for i in range(L):
+            w = wave[c * L + i]
+            out[c * L + i] = w + (wide[c, x0 + i] - w) * step
+        for i in range(snip.shape[1]):
+            snip[c, i] = wide[c, x0 + i * up]  # rounded to float32 as astype rounds
+        s = sig_old[c]
+        out_sig[c] = s + (sig_new[c] - s) * step
+
+
 def _compile(name: str) -> Callable[..., Any] | None:
     global _tried
     if not enabled:
@@ -549,7 +566,7 @@ def _compile(name: str) -> Callable[..., Any] | None:
                                  quantised_sums=njit(_quantised_sums_py), maybe_active=njit(_maybe_active_py),
                                  kth_smallest=jit(_kth_smallest_py), matched_lift=njit(_matched_lift_py),
                                  background_sums=jit(_background_sums_py),
-                                 fit_rows=njit(_fit_rows_py))
+                                 fit_rows=njit(_fit_rows_py), join=jit(_join_py))
                 break
             except RuntimeError:
                 continue
@@ -590,6 +607,8 @@ def _warm_up() -> None:
     k1 = np.ones(1)
     _compiled["fit_rows"](np.ones((1, 3)), k1, np.ones(3), k1, np.ones(8), np.empty(1, dtype=np.int64), np.empty(1),
                           np.empty(1, dtype=np.bool_))
+    _compiled["join"](np.ones((1, 12)), 2, 2, 0.5, np.ones(4), k1, k1, np.empty(4), np.empty(1),
+                      np.empty((1, 2), dtype=np.float32))
     rows = np.ones((6, 1, 8))
     for layout in (rows, rows[:, :, :4]):  # the pipeline's rows: whole, or a block's first columns
         _compiled["maybe_active"](layout, 1, 4, 5, 3.0, np.empty(1, dtype=np.bool_))
@@ -646,3 +665,8 @@ def background_sums() -> Callable[..., tuple[int, float, int, float]] | None:
 def fit_rows() -> Callable[..., int] | None:
     """The compiled template fit figures (``_fit_rows_py``'s signature), or None."""
     return _compile("fit_rows")
+
+
+def join() -> Callable[..., None] | None:
+    """The compiled template update (``_join_py``'s signature), or None."""
+    return _compile("join")

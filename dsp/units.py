@@ -307,7 +307,7 @@ class UnitTracker:
             overlap = self._overlap(wide / sigma[:, None], wscale)
         if best is not None and (overlap is None or best[2] <= overlap[2]):
             k, lag, _ = best
-            return self._join(k, self._aligned(wide, lag), sigma, e)
+            return self._join(k, wide, lag, sigma, e)
         if best is None:
             # a new waveform, or a doublet/overlap of known ones: keep it provisionally either way,
             # so a new source that happens to resemble two known ones still gets its own unit
@@ -627,16 +627,27 @@ class UnitTracker:
         return resid / allowed
 
     # -- template bookkeeping ------------------------------------------------------------
-    def _join(self, k: int, aligned: np.ndarray, sigma: np.ndarray, e: Event) -> str | None:
+    def _join(self, k: int, wide: np.ndarray, lag: int, sigma: np.ndarray, e: Event) -> str | None:
+        """Twitch ``e`` (its snippet ``wide`` at lag index ``lag``) joins template k."""
         t = self._templates[k]
         t.n += 1
         step = 1.0 / min(t.n, self.cfg.mean_cap)
-        t.wave = t.wave + (aligned - t.wave) * step
+        kernel = kernels.join()
+        if kernel is not None:  # the same means and snippet in one pass (dsp/kernels.py)
+            wave, sig = np.empty_like(t.wave), np.empty_like(t.sigma)
+            snip = np.empty((self.n_channels, self.L // self.up), dtype=np.float32)
+            kernel(wide, self.wide_n * self.up + lag, self.up, step, t.wave, t.sigma, sigma, wave, sig, snip)
+            t.wave, t.sigma = wave, sig
+            assert t.snippets is not None
+            t.snippets.append(snip)
+        else:
+            aligned = self._aligned(wide, lag)
+            t.wave = t.wave + (aligned - t.wave) * step
+            t.sigma = t.sigma + (sigma - t.sigma) * step
+            self._keep_snippet(t, aligned)
         if self._stack is not None:
             self._stack[k] = t.wave
-        t.sigma = t.sigma + (sigma - t.sigma) * step
         t.last_sample = e.onset_sample
-        self._keep_snippet(t, aligned)
         if t.unit is None:
             t.unit = f"U{self._next_unit}"
             self._next_unit += 1

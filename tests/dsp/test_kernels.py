@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from collections import deque
 
 import numpy as np
 import pytest
@@ -391,3 +392,34 @@ def test_fit_rows_kernel_follows_argmax_on_nan_and_silence(monkeypatch):
             ww[:] = 0.0
         pure, compiled = _fit_both(monkeypatch, tr, ww, wscale, templates, stack=np.stack([w, -w]))
         assert pure == compiled
+
+
+@pytest.mark.parametrize("n_ch,fs", [(1, 1000.0), (3, 500.0), (8, 2000.0), (2, 4000.0)])
+def test_join_kernel_gives_the_pure_update(monkeypatch, n_ch, fs):
+    """A twitch joining a template (dsp/units.py ``_join``) in one compiled pass: the running
+    means of the waveform and noise and the kept snippet (float32, every up-th sample), to the
+    bit, at every lag, before and after the member cap."""
+    from myotwitch.dsp.events import Event
+    from myotwitch.dsp.units import UnitTracker, _Template
+
+    assert kernels.join() is not None
+    rng = np.random.default_rng(n_ch + int(fs))
+    tr = UnitTracker(fs, n_ch)
+    width = tr.L + 2 * (tr.lag_n + tr.wide_n) * tr.up
+    e = Event(0.0, 0.01, 10.0, 1.0, 0.0, 0, "twitch", onset_sample=1000, offset_sample=1010)
+    wave = rng.normal(0.0, 80.0, n_ch * tr.L)
+    for n in (1, 2, 29, 30, 31, 100):
+        for lag in (0, 1, tr.n_lags // 2, tr.n_lags - 1):
+            wide = rng.normal(0.0, 80.0, (n_ch, width)) * 10.0 ** rng.uniform(-3, 3)
+            sigma = rng.uniform(2.0, 6.0, n_ch)
+            got = []
+            for on in (False, True):
+                monkeypatch.setattr(kernels, "enabled", on)
+                t = _Template(wave.copy(), n, 0, (0, 0, 1.0), 0, np.full(n_ch, 4.0), snippets=deque(maxlen=12))
+                tr._templates, tr._stack = [t], np.stack([wave])
+                tr._join(0, wide, lag, sigma, e)
+                got.append((_bits(t.wave).tolist(), _bits(t.sigma).tolist(), _bits(tr._stack[0]).tolist(),
+                            t.snippets[-1].dtype, t.snippets[-1].view(np.uint32).tolist(), t.n))
+            assert got[0] == got[1]
+            wave = t.wave
+
