@@ -539,6 +539,43 @@ def _join_py(wide: Any, x0: int, up: int, step: float, wave: Any, sig_old: Any, 
         out_sig[c] = s + (sig_new[c] - s) * step
 
 
+def _may_merge_py(sq: Any, k: int, inv: Any, ns: Any, par: Any, buf: Any) -> bool:  # pragma: no cover - compiled
+    """``units.UnitTracker._may_merge_many``: the merge pre-check from the templates' per-channel
+    energies ``sq`` (K x C), template k's 1/sigma per channel ``inv`` and every template's members
+    ``ns``; ``par``: the member cap, up, n_dof x (1 + spread), amp_tol, amp_noise_k, shape_tol.
+    The sums over channels add as numpy's reduction adds a row; ``buf`` (C) is scratch. (The
+    check for a few templates x channels squares by ``** 2``, libm's pow, which can differ from
+    x * x in the last bit: it stays in Python.)"""
+    cap, up, base, amp_tol, amp_k, s = par[0], par[1], par[2], par[3], par[4], par[5]
+    K, C = sq.shape
+    n_k = ns[k]
+    own = 1.0 / (cap if cap < n_k else n_k)
+    for c in range(C):
+        buf[c] = math.sqrt(sq[k, c]) * inv[c]
+    tt_k = _pairwise(buf, 0, C, True)
+    for o in range(K):
+        if o == k:
+            continue
+        for c in range(C):
+            buf[c] = math.sqrt(sq[o, c]) * inv[c]
+        tt = _pairwise(buf, 0, C, True)
+        q = tt / up
+        tol = (amp_tol + amp_k / math.sqrt(q if q >= 1e-12 or q != q else 1e-12)) * (1 + 1e-6) + 1e-9
+        g = 1.0 - tol
+        if not (g >= 0.0 or g != g):  # np.maximum(1 - tol, 0.0)
+            g = 0.0
+        for c in range(C):  # what o's channels fall short of t's at the least gain
+            v = g * buf[c] - math.sqrt(sq[k, c]) * inv[c]
+            buf[c] = v if v >= 0.0 or v != v else 0.0
+        low = _pairwise(buf, 0, C, True) / up
+        sg = s * (1.0 + tol)
+        n_o = ns[o]
+        extra = 1.0 / (cap if cap < n_o else n_o) + own
+        allowed = base * extra + sg * sg * tt / up
+        if not low > allowed * 1.001 + 1e-9 * (tt + tt_k) / up:
+            return True
+    return False
+
 def _compile(name: str) -> Callable[..., Any] | None:
     global _tried
     if not enabled:
@@ -566,7 +603,8 @@ def _compile(name: str) -> Callable[..., Any] | None:
                                  quantised_sums=njit(_quantised_sums_py), maybe_active=njit(_maybe_active_py),
                                  kth_smallest=jit(_kth_smallest_py), matched_lift=njit(_matched_lift_py),
                                  background_sums=jit(_background_sums_py),
-                                 fit_rows=njit(_fit_rows_py), join=jit(_join_py))
+                                 fit_rows=njit(_fit_rows_py), join=jit(_join_py),
+                                 may_merge=njit(_may_merge_py))
                 break
             except RuntimeError:
                 continue
@@ -609,6 +647,7 @@ def _warm_up() -> None:
                           np.empty(1, dtype=np.bool_))
     _compiled["join"](np.ones((1, 12)), 2, 2, 0.5, np.ones(4), k1, k1, np.empty(4), np.empty(1),
                       np.empty((1, 2), dtype=np.float32))
+    _compiled["may_merge"](np.ones((20, 1)), 0, k1, np.ones(20), np.ones(6), np.empty(1))
     rows = np.ones((6, 1, 8))
     for layout in (rows, rows[:, :, :4]):  # the pipeline's rows: whole, or a block's first columns
         _compiled["maybe_active"](layout, 1, 4, 5, 3.0, np.empty(1, dtype=np.bool_))
@@ -670,3 +709,8 @@ def fit_rows() -> Callable[..., int] | None:
 def join() -> Callable[..., None] | None:
     """The compiled template update (``_join_py``'s signature), or None."""
     return _compile("join")
+
+
+def may_merge() -> Callable[..., bool] | None:
+    """The compiled merge pre-check (``_may_merge_py``'s signature), or None."""
+    return _compile("may_merge")

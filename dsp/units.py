@@ -228,6 +228,9 @@ class UnitTracker:
         par = [float(cfg.mean_cap), float(self.up), float(self.n_dof), 1.0 + self.spread, cfg.shape_tol,
                cfg.amp_tol, cfg.amp_noise_k]
         self._fit_par = (np.array(par + [1.0]), np.array(par + [0.0]))
+        #: ``kernels.may_merge``'s
+        self._may_par = np.array([float(cfg.mean_cap), float(self.up), self.n_dof * (1.0 + self.spread), cfg.amp_tol,
+                                  cfg.amp_noise_k, cfg.shape_tol])
         self.reset()
 
     @property
@@ -239,6 +242,7 @@ class UnitTracker:
         self._templates: list[_Template] = []
         self._created = 0
         self._stack: np.ndarray | None = None  # the templates' waves stacked (kept in step with them)
+        self._sq: tuple[np.ndarray, np.ndarray] | None = None  # (the stack, its per-channel energies)
         self._next_unit = 1
         self.aliases: dict[str, str] = {}  # merged unit -> surviving unit
         self.founders: dict[tuple[int, int, float], str] = {}  # founding twitch -> its unit (known in hindsight)
@@ -647,6 +651,9 @@ class UnitTracker:
             self._keep_snippet(t, aligned)
         if self._stack is not None:
             self._stack[k] = t.wave
+            if self._sq is not None and self._sq[0] is self._stack:
+                w = t.wave.reshape(self.n_channels, self.L)
+                self._sq[1][k] = _dot_rows(w, w)
         t.last_sample = e.onset_sample
         if t.unit is None:
             t.unit = f"U{self._next_unit}"
@@ -680,21 +687,20 @@ class UnitTracker:
         if t.unit is not None:
             self.retired.append(self.template_info(t))
 
-    def _may_merge(self, stack: np.ndarray, k: int, inv: np.ndarray, extra: list[float]) -> bool:
+    def _may_merge(self, sq: np.ndarray, k: int, inv: np.ndarray, extra: list[float]) -> bool:
         """Whether ``_fit`` could pass any other template for template ``k`` (False only when it
         provably cannot, so the exact fit is skipped, not changed). For a passing gain g >= 1 - tol,
         the residual at any lag is at least sum over channels of (g |T_c| - |t_c|)^2 for the
         channels where that is positive (a window of the zero-padded t holds at most |t_c|), and
         the allowance is at most its value at g = 1 + tol. Units on other channels fail this
-        by far, which is most checks with several channels. A bound, so plain floats with slack."""
+        by far, which is most checks with several channels. A bound, so plain floats with slack.
+        ``sq``: the templates' per-channel energies, unwhitened (``_energies``)."""
         cfg = self.cfg
-        K, C, up = stack.shape[0], self.n_channels, self.up
-        s3 = stack.reshape(K, C, self.L)
+        K, C, up = sq.shape[0], self.n_channels, self.up
         if K * C > 16:
-            return self._may_merge_many(np.einsum("kcl,kcl->kc", s3, s3), k, inv, extra)
-        sq = np.einsum("kcl,kcl->kc", s3, s3).tolist()  # per-channel energies, unwhitened
+            return self._may_merge_many(sq, k, inv, extra)
         inv_l = inv.tolist()
-        norms = [[math.sqrt(v) * w for v, w in zip(row, inv_l)] for row in sq]  # whitened |T_c|
+        norms = [[math.sqrt(v) * w for v, w in zip(row, inv_l)] for row in sq.tolist()]  # whitened |T_c|
         own = norms[k]
         tt_k = sum(v * v for v in own)
         base = self.n_dof * (1.0 + self.spread)
@@ -711,6 +717,17 @@ class UnitTracker:
             if not low > allowed * 1.001 + 1e-9 * (tt + tt_k) / up:
                 return True
         return False
+
+    def _energies(self) -> np.ndarray:
+        """The templates' per-channel energies ``(K, C)`` (of ``_stack``, which must be built), kept
+        while the stack is the same array: a join redoes its own row (einsum adds each row on its
+        own, so the numbers are those of the whole stack)."""
+        stack = self._stack
+        assert stack is not None
+        if self._sq is None or self._sq[0] is not stack:
+            self._sq = (stack, _dot_rows(stack.reshape(len(stack), self.n_channels, self.L),
+                                         stack.reshape(len(stack), self.n_channels, self.L)))
+        return self._sq[1]
 
     def _may_merge_many(self, sq: np.ndarray, k: int, inv: np.ndarray, extra: list[float]) -> bool:
         """``_may_merge`` for many templates x channels, as array arithmetic."""
@@ -877,9 +894,15 @@ class UnitTracker:
         inv = 1.0 / t.sigma
         C, L, pad = self.n_channels, self.L, self._merge_pad
         cap = self.cfg.mean_cap
+        K = len(self._templates)
+        kernel = kernels.may_merge() if K * C > 16 else None
+        if kernel is not None:  # the same verdict in one pass (dsp/kernels.py)
+            ns = np.fromiter((o.n for o in self._templates), dtype=np.float64, count=K)
+            if not kernel(self._energies(), k, inv, ns, self._may_par, np.empty(C)):
+                return None
         own = 1.0 / min(t.n, cap)
         extra = [1.0 / min(o.n, cap) + own for o in others]
-        if not self._may_merge(stack, k, inv, extra):
+        if kernel is None and not self._may_merge(self._energies(), k, inv, extra):
             return None
         segw = np.zeros((C, L + 2 * pad))
         segw[:, pad: pad + L] = t.wave.reshape(C, L) * inv[:, None]

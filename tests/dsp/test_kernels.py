@@ -423,3 +423,54 @@ def test_join_kernel_gives_the_pure_update(monkeypatch, n_ch, fs):
             assert got[0] == got[1]
             wave = t.wave
 
+
+@pytest.mark.parametrize("n_ch,K", [(1, 17), (2, 9), (8, 3), (3, 6), (8, 8), (4, 12), (16, 2), (9, 2)])
+def test_may_merge_kernel_gives_the_pure_verdict(n_ch, K):
+    """The merge pre-check for many templates x channels (dsp/units.py ``_may_merge_many``) in
+    one compiled pass: the same verdict, also at the very edge, where the template's size is
+    moved to the last float at which the pure check still passes (an operation in another order
+    moves the edge)."""
+    from myotwitch.dsp.units import UnitTracker
+
+    rng = np.random.default_rng(n_ch * 100 + K)
+    tr = UnitTracker(1000.0, n_ch)
+    kernel = kernels.may_merge()
+    assert kernel is not None
+    flips = 0
+    for _ in range(40):
+        sq = rng.uniform(0.0, 1.0, (K, n_ch)) * rng.uniform(1e3, 1e6, (K, 1))
+        ns = rng.integers(1, 60, K).astype(float)
+        inv = 1.0 / rng.uniform(2.0, 6.0, n_ch)
+        k = int(rng.integers(K))
+        o = (k + 1) % K
+        for j in range(K):
+            if j not in (k, o):
+                sq[j] = sq[k] * 1e4  # far bigger than t: fails the check by far
+
+        def pure(f: float, sq=sq, k=k, o=o, inv=inv, ns=ns) -> bool:
+            s = sq.copy()
+            s[o] *= f
+            cap = tr.cfg.mean_cap
+            own = 1.0 / min(int(ns[k]), cap)
+            return tr._may_merge(s, k, inv, [1.0 / min(int(n), cap) + own for i, n in enumerate(ns) if i != k])
+
+        def compiled(f: float, sq=sq, k=k, o=o, inv=inv, ns=ns) -> bool:
+            s = sq.copy()
+            s[o] *= f
+            return kernel(s, k, inv, ns, tr._may_par, np.empty(n_ch))
+
+        lo, hi = 1.0, 1.0  # grow o until it fails (a template far larger than t cannot pass)
+        while pure(hi):
+            lo, hi = hi, hi * 4.0
+        if lo == hi:
+            lo = 0.0
+        if pure(lo):
+            while np.nextafter(lo, hi) < hi:  # the last float at which it passes
+                mid = 0.5 * (lo + hi)
+                if mid in (lo, hi):
+                    break
+                lo, hi = (mid, hi) if pure(mid) else (lo, mid)
+            flips += 1
+        for f in (0.0, 0.5, 1.0, lo, hi, 2.0, 100.0):
+            assert compiled(f) == pure(f), f
+    assert flips > 10
