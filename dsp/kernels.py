@@ -576,6 +576,39 @@ def _may_merge_py(sq: Any, k: int, inv: Any, ns: Any, par: Any, buf: Any) -> boo
             return True
     return False
 
+def _upsample_py(x: Any, h: Any, up: int, start: int, out: Any) -> None:  # pragma: no cover - compiled
+    """``scipy.signal.upfirdn(h, x, up)`` along the last axis of ``x`` (B, C, n), outputs ``start``
+    to ``start + m`` into ``out`` (B, C, m), ``h`` as upfirdn holds it (its phases, each reversed:
+    ``_UpFIRDn._h_trans_flip``). Each output is upfirdn's sum, 0.0 plus the products of its
+    phase's taps with the samples in order; the taps that reach before the signal, which upfirdn
+    skips, come first, and the ones past its end, which it adds as zeros, last, so a signal
+    padded with zeros both sides gives every sum in the same order. Sums run side by side, one
+    output of a phase per lane (the order within each sum is kept)."""
+    n = x.shape[2]
+    m = out.shape[2]
+    hpp = h.shape[0] // up
+    q_lo = start // up  # the input index of the first output
+    nq = (start + m - 1) // up + 1 - q_lo
+    xp = np.zeros(nq + hpp - 1)  # xp[q + j] = x[q_lo + q - hpp + 1 + j], zero outside the signal
+    acc = np.empty(nq)
+    for b in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            for q in range(nq + hpp - 1):
+                i = q_lo - hpp + 1 + q
+                xp[q] = x[b, c, i] if 0 <= i < n else 0.0
+            for t in range(up):
+                for q in range(nq):
+                    acc[q] = 0.0
+                for j in range(hpp):
+                    hv = h[t * hpp + j]
+                    for q in range(nq):
+                        acc[q] = acc[q] + xp[q + j] * hv
+                for q in range(nq):
+                    i = (q_lo + q) * up + t - start
+                    if 0 <= i < m:
+                        out[b, c, i] = acc[q]
+
+
 def _compile(name: str) -> Callable[..., Any] | None:
     global _tried
     if not enabled:
@@ -604,7 +637,7 @@ def _compile(name: str) -> Callable[..., Any] | None:
                                  kth_smallest=jit(_kth_smallest_py), matched_lift=njit(_matched_lift_py),
                                  background_sums=jit(_background_sums_py),
                                  fit_rows=njit(_fit_rows_py), join=jit(_join_py),
-                                 may_merge=njit(_may_merge_py))
+                                 may_merge=njit(_may_merge_py), upsample=jit(_upsample_py))
                 break
             except RuntimeError:
                 continue
@@ -648,6 +681,9 @@ def _warm_up() -> None:
     _compiled["join"](np.ones((1, 12)), 2, 2, 0.5, np.ones(4), k1, k1, np.empty(4), np.empty(1),
                       np.empty((1, 2), dtype=np.float32))
     _compiled["may_merge"](np.ones((20, 1)), 0, k1, np.ones(20), np.ones(6), np.empty(1))
+    x3 = np.ones((1, 1, 8))
+    for x in (x3, x3[:, :, 1:]):  # a batch, and one twitch's slice of the ring
+        _compiled["upsample"](x, np.ones(4), 2, 1, np.empty((1, 1, 8)))
     rows = np.ones((6, 1, 8))
     for layout in (rows, rows[:, :, :4]):  # the pipeline's rows: whole, or a block's first columns
         _compiled["maybe_active"](layout, 1, 4, 5, 3.0, np.empty(1, dtype=np.bool_))
@@ -714,3 +750,8 @@ def join() -> Callable[..., None] | None:
 def may_merge() -> Callable[..., bool] | None:
     """The compiled merge pre-check (``_may_merge_py``'s signature), or None."""
     return _compile("may_merge")
+
+
+def upsample() -> Callable[..., None] | None:
+    """The compiled upsampling (``_upsample_py``'s signature), or None."""
+    return _compile("upsample")

@@ -474,3 +474,32 @@ def test_may_merge_kernel_gives_the_pure_verdict(n_ch, K):
         for f in (0.0, 0.5, 1.0, lo, hi, 2.0, 100.0):
             assert compiled(f) == pure(f), f
     assert flips > 10
+
+
+@pytest.mark.parametrize("fs,n_ch", [(1000.0, 1), (1000.0, 8), (500.0, 3), (2000.0, 8), (250.0, 2), (3000.0, 1)])
+def test_upsample_kernel_gives_upfirdns_bits(monkeypatch, fs, n_ch):
+    """The snippets' upsampling (dsp/units.py ``_Upsampler``) in one compiled pass: scipy's
+    ``resample_poly`` to the bit (and so the pure path), for a batch, for one twitch's slice of
+    a wider buffer, at signed zeros, silence and a rail-to-rail swing."""
+    from scipy import signal
+
+    from myotwitch.dsp.units import UnitTracker
+
+    assert kernels.upsample() is not None
+    tr = UnitTracker(fs, n_ch)
+    ups = tr._upsampler
+    assert ups is not None
+    n = tr.pre_n + tr.post_n + 2 * (tr.lag_n + tr.wide_n + tr.pad_n)
+    rng = np.random.default_rng(int(fs) + n_ch)
+    x = rng.normal(0.0, 50.0, (6, n_ch, n)) * 10.0 ** rng.uniform(-3, 3, (6, n_ch, 1))
+    x[1] = 0.0
+    x[2, :, ::3] = -0.0
+    x[3, :, n // 2] = 3e5
+    buf = rng.normal(0.0, 5.0, (n_ch, 3 * n))
+    for batch in (x, buf[None, :, n: 2 * n]):
+        monkeypatch.setattr(kernels, "enabled", True)
+        got = ups(batch)
+        monkeypatch.setattr(kernels, "enabled", False)
+        pure = ups(batch)
+        ref = signal.resample_poly(batch, ups.up, 1, axis=-1, window=tr._fir)
+        assert np.array_equal(_bits(got), _bits(pure)) and np.array_equal(_bits(got), _bits(ref))
