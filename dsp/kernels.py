@@ -576,6 +576,7 @@ def _may_merge_py(sq: Any, k: int, inv: Any, ns: Any, par: Any, buf: Any) -> boo
             return True
     return False
 
+
 def _upsample_py(x: Any, h: Any, up: int, start: int, out: Any) -> None:  # pragma: no cover - compiled
     """``scipy.signal.upfirdn(h, x, up)`` along the last axis of ``x`` (B, C, n), outputs ``start``
     to ``start + m`` into ``out`` (B, C, m), ``h`` as upfirdn holds it (its phases, each reversed:
