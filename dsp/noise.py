@@ -61,7 +61,18 @@ class NoiseFloor:
         self._set_history(np.full((self.n_channels, self.hist_len), np.nan), 0)
         self._current: np.ndarray | None = None  # floor for the window being filled
         self.restart()
-        self.histogram = np.zeros((self.n_channels, len(_HIST_EDGES) - 1), dtype=np.int64)
+        self._histogram = np.zeros((self.n_channels, len(_HIST_EDGES) - 1), dtype=np.int64)
+        #: live windows' bins per channel, counted in plain ints and added to the array when it is
+        #: read (a numpy element increment per channel and window cost more than the window)
+        self._live_counts: list[list[int]] | None = None
+
+    @property
+    def histogram(self) -> np.ndarray:
+        """Windows counted per channel and log-spaced RMS bin (``_HIST_EDGES``), so far."""
+        if self._live_counts is not None:
+            self._histogram += np.array(self._live_counts, dtype=np.int64)
+            self._live_counts = None
+        return self._histogram
 
     def _set_history(self, hist: np.ndarray, n_hist: int) -> None:
         self._hist = hist
@@ -129,9 +140,12 @@ class NoiseFloor:
             self._m = n - first
             buf[:, : self._m] = y2[:, first:]
             self._current = new
-            for c, r in enumerate(rms_l):  # the quality histogram, one window per channel
-                if r == r and r not in (np.inf, -np.inf):
-                    self.histogram[c, min(max(bisect_right(_EDGES_LIST, r) - 1, 0), len(_EDGES_LIST) - 2)] += 1
+            counts = self._live_counts
+            if counts is None:
+                counts = self._live_counts = [[0] * (len(_EDGES_LIST) - 1) for _ in range(ch)]
+            for tally, r in zip(counts, rms_l):  # the quality histogram, one window per channel
+                if math.isfinite(r):
+                    tally[min(max(bisect_right(_EDGES_LIST, r) - 1, 0), len(_EDGES_LIST) - 2)] += 1
             return out
         data = np.concatenate([self._partbuf[:, :m], y2], axis=1) if m else y2
         k = (m + n) // self.win
@@ -157,9 +171,9 @@ class NoiseFloor:
         """Add completed windows' RMS ``(ch, k)`` to the quality histogram."""
         finite = np.isfinite(rms)
         bins = np.clip(np.searchsorted(_HIST_EDGES, rms[finite], side="right") - 1, 0, len(_HIST_EDGES) - 2)
-        nb = self.histogram.shape[1]  # (bincount: the same counts as np.add.at, several times faster)
-        self.histogram += np.bincount(np.nonzero(finite)[0] * nb + bins,
-                                      minlength=self.histogram.size).reshape(self.histogram.shape)
+        hist = self.histogram
+        nb = hist.shape[1]  # (bincount: the same counts as np.add.at, several times faster)
+        hist += np.bincount(np.nonzero(finite)[0] * nb + bins, minlength=hist.size).reshape(hist.shape)
 
     def median_floor_uv(self) -> np.ndarray:
         """Median window RMS per channel so far (µV), from a bounded histogram."""
@@ -169,8 +183,9 @@ class NoiseFloor:
         """A percentile of window RMS per channel so far (µV); a low one is the resting noise floor."""
         out = np.full(self.n_channels, np.nan)
         centres = np.sqrt(_HIST_EDGES[:-1] * _HIST_EDGES[1:])
+        hist = self.histogram
         for c in range(self.n_channels):
-            h = self.histogram[c]
+            h = hist[c]
             if h.sum():
                 out[c] = centres[np.searchsorted(np.cumsum(h), h.sum() * percentile / 100)]
         return out
