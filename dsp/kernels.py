@@ -610,6 +610,46 @@ def _upsample_py(x: Any, h: Any, up: int, start: int, out: Any) -> None:  # prag
                         out[b, c, i] = acc[q]
 
 
+def _centroid_py(y: Any, sigma: Any) -> float:  # pragma: no cover - compiled
+    """``units.UnitTracker._centre``'s sums for one twitch's window ``y`` (C, n >= 1), noise figures
+    ``sigma`` (C): the energy moment over the total, 0.0 where the total is not positive. The
+    energy of a sample is numpy's ``((y / sigma) ** 2).sum(axis=0)``, the channels added in order;
+    the total and the moment (energy times index) add as ``np.add.reduce``, pairwise."""
+    C, n = y.shape
+    energy = np.empty(n)
+    moment = np.empty(n)
+    for j in range(n):
+        v = y[0, j] / sigma[0]
+        s = v * v
+        for c in range(1, C):
+            v = y[c, j] / sigma[c]
+            s = s + v * v
+        energy[j] = s
+        moment[j] = s * float(j)  # energy * np.arange(n): the index converted exactly
+    total = _pairwise(energy, 0, n, False)
+    return _pairwise(moment, 0, n, False) / total if total > 0.0 else 0.0
+
+
+_centroid = _centroid_py  # the batch calls the compiled one (bound in _compile)
+
+
+def _centroids_py(y: Any, at: int, onsets: Any, offsets: Any, sigma: Any, have: Any, start: Any, ratio: Any,
+                  ok: Any) -> None:  # pragma: no cover - compiled
+    """``_centroid`` of many twitches over one stretch of the ring, ``y`` (C, N) from absolute
+    sample ``at``: per twitch i with ``have[i]``, its window [onset, offset) cut to ``y`` as
+    ``SignalRing.window`` cuts it, its noise figures ``sigma[i]``; ``ok[i]`` whether any of the
+    window is left, ``start[i]`` its first sample, ``ratio[i]`` the centroid's offset from it."""
+    N = y.shape[1]
+    for i in range(onsets.shape[0]):
+        a = max(onsets[i], at)
+        n = min(offsets[i], at + N) - a
+        if not have[i] or n <= 0:
+            ok[i] = False
+            continue
+        ratio[i] = _centroid(y[:, a - at: a - at + n], sigma[i])
+        start[i] = a
+        ok[i] = True
+
 def _compile(name: str) -> Callable[..., Any] | None:
     global _tried
     if not enabled:
@@ -625,12 +665,13 @@ def _compile(name: str) -> Callable[..., Any] | None:
                 jit = numba.njit(cache=cache, nogil=True)
                 # numpy's error model: x / 0.0 gives inf or NaN, as numpy does, instead of raising
                 njit = numba.njit(cache=cache, nogil=True, error_model="numpy")
-                global _cascade, _term, _leaf, _pairwise, _stat_out  # numba resolves these names when it compiles the callers
+                global _cascade, _term, _leaf, _pairwise, _stat_out, _centroid  # numba resolves these names when it compiles the callers
                 _cascade = numba.njit(cache=cache, nogil=True, inline="always")(_cascade_py)
                 _stat_out = numba.njit(cache=cache, nogil=True, inline="always", error_model="numpy")(_stat_out_py)
                 _term = numba.njit(cache=cache, nogil=True, inline="always")(_term_py)
                 _leaf = njit(_leaf_py)
                 _pairwise = njit(_pairwise_py)
+                _centroid = njit(_centroid_py)
                 _compiled.update(front_end=jit(_front_end_py), front_end_211=jit(_front_end_211_py),
                                  window_stat=njit(_window_stat_py), window_stat_3=njit(_window_stat_3_py),
                                  window_sums=njit(_window_sums_py), kurtosis_rows=njit(_kurtosis_rows_py),
@@ -638,7 +679,8 @@ def _compile(name: str) -> Callable[..., Any] | None:
                                  kth_smallest=jit(_kth_smallest_py), matched_lift=njit(_matched_lift_py),
                                  background_sums=jit(_background_sums_py),
                                  fit_rows=njit(_fit_rows_py), join=jit(_join_py),
-                                 may_merge=njit(_may_merge_py), upsample=jit(_upsample_py))
+                                 may_merge=njit(_may_merge_py), upsample=jit(_upsample_py),
+                                 centroid=_centroid, centroids=njit(_centroids_py))
                 break
             except RuntimeError:
                 continue
@@ -685,6 +727,11 @@ def _warm_up() -> None:
     x3 = np.ones((1, 1, 8))
     for x in (x3, x3[:, :, 1:]):  # a batch, and one twitch's slice of the ring
         _compiled["upsample"](x, np.ones(4), 2, 1, np.empty((1, 1, 8)))
+    pos = np.array([1], dtype=np.int64)
+    for y in (f, np.zeros((2, 8))[:, 2:6]):  # the ring's kept stretch: whole, or a view into its buffer
+        _compiled["centroid"](y, np.ones(y.shape[0]))
+        _compiled["centroids"](y, 0, pos, pos + 2, np.ones((1, y.shape[0])), np.ones(1, dtype=np.bool_),
+                               np.empty(1, dtype=np.int64), np.empty(1), np.empty(1, dtype=np.bool_))
     rows = np.ones((6, 1, 8))
     for layout in (rows, rows[:, :, :4]):  # the pipeline's rows: whole, or a block's first columns
         _compiled["maybe_active"](layout, 1, 4, 5, 3.0, np.empty(1, dtype=np.bool_))
@@ -756,3 +803,13 @@ def may_merge() -> Callable[..., bool] | None:
 def upsample() -> Callable[..., None] | None:
     """The compiled upsampling (``_upsample_py``'s signature), or None."""
     return _compile("upsample")
+
+
+def centroid() -> Callable[..., float] | None:
+    """The compiled energy centroid of one twitch (``_centroid_py``'s signature), or None."""
+    return _compile("centroid")
+
+
+def centroids() -> Callable[..., None] | None:
+    """The compiled energy centroids (``_centroids_py``'s signature), or None."""
+    return _compile("centroids")

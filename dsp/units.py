@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -407,6 +408,9 @@ class UnitTracker:
         """``_centre`` of every event with ``have`` set, twitches of one length at a time: stacked
         C-contiguous ``(G, C, n)`` the channel sums run channel by channel and the sums over a
         twitch along its contiguous row, as for one twitch, so the numbers are the same."""
+        kernel = kernels.centroids()
+        if kernel is not None:  # the same sums in one pass over the ring (dsp/kernels.py)
+            return self._centres_compiled(kernel, events, ring, sigma, have)
         out: list[int | None] = [None] * len(events)
         groups: dict[int, list[int]] = {}
         for i, e in enumerate(events):
@@ -430,11 +434,27 @@ class UnitTracker:
                     out[i] = events[i].onset_sample + (int(round(moment[j] / t)) if t > 0 else 0)
         return out
 
+    @staticmethod
+    def _centres_compiled(kernel: Callable[..., None], events: list[Event], ring: SignalRing, sigma: np.ndarray,
+                          have: np.ndarray) -> list[int | None]:
+        """``_centres`` by ``kernels.centroids``: every window cut from what the ring keeps, as
+        ``_centre`` cuts it, and the same sums."""
+        y, at = ring.window(ring.start, ring.end)
+        B = len(events)
+        onsets = np.fromiter((e.onset_sample for e in events), dtype=np.int64, count=B)
+        offsets = np.fromiter((e.offset_sample for e in events), dtype=np.int64, count=B)
+        start, ratio, ok = np.empty(B, dtype=np.int64), np.empty(B), np.empty(B, dtype=bool)
+        kernel(y, at, onsets, offsets, sigma, have, start, ratio, ok)
+        return [a + int(round(r)) if g else None for a, r, g in zip(start.tolist(), ratio.tolist(), ok.tolist())]
+
     def _centre(self, e: Event, ring: SignalRing, sigma: np.ndarray) -> int | None:
         """The twitch's energy centroid (absolute sample)."""
         y, at = ring.window(e.onset_sample, e.offset_sample)
         if y.shape[1] == 0:
             return None
+        kernel = kernels.centroid()
+        if kernel is not None:  # the same sums in one pass (dsp/kernels.py)
+            return at + int(round(kernel(y, sigma)))
         energy = ((y / sigma[:, None]) ** 2).sum(axis=0)
         total = energy.sum()
         return at + (int(round(float((energy * np.arange(energy.size)).sum() / total))) if total > 0 else 0)

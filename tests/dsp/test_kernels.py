@@ -503,3 +503,69 @@ def test_upsample_kernel_gives_upfirdns_bits(monkeypatch, fs, n_ch):
         pure = ups(batch)
         ref = signal.resample_poly(batch, ups.up, 1, axis=-1, window=tr._fir)
         assert np.array_equal(_bits(got), _bits(pure)) and np.array_equal(_bits(got), _bits(ref))
+
+
+def _centroid_pure(y: np.ndarray, sigma: np.ndarray) -> float:
+    energy = ((y / sigma[:, None]) ** 2).sum(axis=0)  # dsp/units.py ``_centre``'s sums
+    total = energy.sum()
+    return float((energy * np.arange(energy.size)).sum() / total) if total > 0 else 0.0
+
+
+@pytest.mark.parametrize("n_ch", [1, 2, 3, 8])
+def test_centroid_kernel_gives_numpys_sums(n_ch):
+    """A twitch's energy centroid (dsp/units.py ``_centre``) in one compiled pass: the moment over
+    the total to the bit (not only the rounded sample), for windows short and long (numpy's
+    pairwise sums split beyond 8 and 128 terms), a wide dynamic range, views into a wider buffer,
+    signed zeros, silence (no total: 0.0) and a NaN (no total either)."""
+    kernel = kernels.centroid()
+    assert kernel is not None
+    rng = np.random.default_rng(40 + n_ch)
+    for n in (1, 2, 7, 8, 9, 17, 64, 129, 300, 1000):
+        for case in ("noise", "range", "view", "zeros", "silent", "nan"):
+            y = rng.normal(0.0, 30.0, (n_ch, n))
+            sigma = rng.uniform(2.0, 9.0, n_ch)
+            if case == "range":
+                y *= 10.0 ** rng.uniform(-6, 6, (n_ch, n))
+            elif case == "view":
+                y = np.ascontiguousarray(rng.normal(0.0, 30.0, (n_ch, n + 7)))[:, 3: 3 + n]
+            elif case == "zeros":
+                y[:, ::2] = -0.0
+                y[:, 1::4] = 0.0
+            elif case == "silent":
+                y = np.where(rng.random((n_ch, n)) < 0.5, 0.0, -0.0)
+            elif case == "nan":
+                y[-1, n // 2] = np.nan
+            got, want = kernel(y, sigma), _centroid_pure(y, sigma)
+            assert np.array_equal(_bits(np.array([got])), _bits(np.array([want]))), (n, case)
+
+
+@pytest.mark.parametrize("n_ch", [1, 3, 8])
+def test_centroids_kernel_gives_the_pure_centres(monkeypatch, n_ch):
+    """Many twitches' centroids (dsp/units.py ``_centres``, and ``_centre`` for one) from the ring
+    in one compiled pass: the same samples as the pure path for windows wholly kept, cut at
+    either end of what the ring keeps, wholly outside it, empty, of one length and of many,
+    silent, and for twitches without noise figures (skipped)."""
+    from myotwitch.dsp.events import Event
+    from myotwitch.dsp.ring import SignalRing
+    from myotwitch.dsp.units import UnitTracker
+
+    assert kernels.centroids() is not None
+    rng = np.random.default_rng(n_ch)
+    tr = UnitTracker(1000.0, n_ch)
+    ring = SignalRing(n_ch)
+    x = rng.normal(0.0, 20.0, (n_ch, 5000)) * 10.0 ** rng.uniform(-2, 2, (n_ch, 5000))
+    x[:, 2000:2100] = 0.0
+    ring.append(x, 1000)
+    ring.forget_before(1500)  # kept: [1500, 6000)
+    spans = [(1400, 1440), (1480, 1530), (1500, 1540), (3000, 3040), (3000, 3040), (3100, 3100), (3010, 3090),
+             (3050, 3050 + 40), (2990, 3110), (5980, 6030), (6100, 6140), (5999, 6000), (3500, 3501)]
+    spans += [(int(a), int(a + d)) for a, d in zip(rng.integers(1450, 6050, 60), rng.integers(0, 120, 60))]
+    events = [Event(0.0, 0.01, 10.0, 1.0, 0.0, 0, "twitch", onset_sample=a, offset_sample=b) for a, b in spans]
+    sigma = rng.uniform(2.0, 8.0, (len(events), n_ch))
+    have = rng.random(len(events)) < 0.9
+    got = []
+    for on in (False, True):
+        monkeypatch.setattr(kernels, "enabled", on)
+        got.append((tr._centres(events, ring, sigma, have), [tr._centre(e, ring, s) for e, s in zip(events, sigma)]))
+    assert got[0] == got[1]
+    assert None in got[0][0] and None in got[0][1]  # outside what is kept, or skipped
