@@ -569,3 +569,65 @@ def test_centroids_kernel_gives_the_pure_centres(monkeypatch, n_ch):
         got.append((tr._centres(events, ring, sigma, have), [tr._centre(e, ring, s) for e, s in zip(events, sigma)]))
     assert got[0] == got[1]
     assert None in got[0][0] and None in got[0][1]  # outside what is kept, or skipped
+
+
+def test_select_kernel_finds_numpys_order_statistic():
+    """The noise figures' selection (dsp/kernels.py ``_select``, compiled with the kernels):
+    ``np.partition(x, k)[k]`` for any k, for counts down to one, many ties (few distinct values,
+    all equal, signed zeros), a range of values too wide to halve often, and the input left as
+    it was."""
+    assert kernels.robust_rms() is not None
+    select = kernels._select
+    rng = np.random.default_rng(9)
+    for n in (1, 2, 3, 13, 14, 25, 26, 150, 151, 300):
+        for case in ("normal", "ties", "few", "equal", "zeros", "range"):
+            x = rng.normal(0.0, 5.0, n)
+            if case == "ties":
+                x = x.round()
+            elif case == "few":
+                x = rng.choice([-1.0, 2.0, 3.5], n)
+            elif case == "equal":
+                x[:] = 4.0
+            elif case == "zeros":
+                x = np.where(rng.random(n) < 0.5, -0.0, 0.0) + np.where(rng.random(n) < 0.3, x, 0.0)
+            elif case == "range":
+                x *= 10.0 ** rng.uniform(-300, 300, n)
+            before = x.copy()
+            for k in {0, n // 2, max(n // 2 - 1, 0), n - 1, int(rng.integers(0, n))}:
+                assert select(x, k, np.empty(n)) == np.partition(x, k)[k], (n, case, k)
+            assert np.array_equal(_bits(x), _bits(before))
+
+
+@pytest.mark.parametrize("n", [8, 9, 150, 151, 300])
+def test_robust_rms_kernel_gives_the_pure_noise_figures(monkeypatch, n):
+    """The noise figures (dsp/units.py ``_robust_rms``: 1.4826 x the median absolute deviation,
+    floored) in one compiled pass: the pure path's bits for odd and even counts, for stacked
+    windows, a gather's transposed layout and one twitch's view of the ring, with ties, signed
+    zeros, silence (the floor), a wide range, and a NaN or an infinity in a row (then the
+    pure path's own answer)."""
+    from myotwitch.dsp.units import _robust_rms
+
+    assert kernels.robust_rms() is not None
+    rng = np.random.default_rng(n)
+    B, C = 7, 3
+    x = rng.normal(0.0, 5.0, (B, C, n)) * 10.0 ** rng.uniform(-2, 2, (B, C, 1))
+    x[0, 0] = x[0, 0].round()
+    x[0, 1] = np.where(rng.random(n) < 0.5, -0.0, 0.0)
+    x[0, 2, : n // 2] = -0.0
+    x[1, 0] = 3.0
+    x[1, 1, ::2] = 7.0
+    x[1, 2] *= 10.0 ** rng.uniform(-200, 200, n)
+    x[2, 0, n // 3] = 1e-310  # a subnormal
+    cases = [x, x.transpose(1, 0, 2).copy().transpose(1, 0, 2), x[3], x[0], x[4, :, 1:]]
+    for bad in (np.nan, np.inf, -np.inf):
+        y = x.copy()
+        y[5, 1, n // 2] = bad
+        y[6, 2, : n // 2 + 2] = bad  # more than half: the median itself
+        cases += [y, y[5], y[6]]
+    for y in cases:
+        got = []
+        for on in (False, True):
+            monkeypatch.setattr(kernels, "enabled", on)
+            with np.errstate(invalid="ignore"):  # inf - inf: NaN, as it comes
+                got.append(_bits(_robust_rms(y)))
+        assert got[0].shape == got[1].shape and np.array_equal(got[0], got[1])
