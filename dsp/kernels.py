@@ -788,6 +788,25 @@ def _centroids_py(y: Any, at: int, onsets: Any, offsets: Any, sigma: Any, have: 
         start[i] = a
         ok[i] = True
 
+def _ptp_rows_py(y: Any, out: Any) -> bool:  # pragma: no cover - compiled
+    """``coincidence.CoincidenceMerger._merge``'s ``y.max(axis=1) - y.min(axis=1)`` of a window
+    ``y`` (C, n >= 1) into ``out`` (C). Returns False, leaving ``out`` unfinished, for a row
+    holding a NaN or only zeros (whose largest and smallest are the zeros numpy's reductions
+    pick, and their difference's sign with them): there the pure path answers."""
+    for c in range(y.shape[0]):
+        hi = lo = y[c, 0]
+        nan = False
+        for j in range(y.shape[1]):
+            v = y[c, j]
+            nan |= v != v
+            hi = v if v > hi else hi
+            lo = v if v < lo else lo
+        if nan or (hi == 0.0 and lo == 0.0):
+            return False
+        out[c] = hi - lo
+    return True
+
+
 def _compile(name: str) -> Callable[..., Any] | None:
     global _tried
     if not enabled:
@@ -822,7 +841,7 @@ def _compile(name: str) -> Callable[..., Any] | None:
                                  fit_rows=njit(_fit_rows_py), join=jit(_join_py),
                                  may_merge=njit(_may_merge_py), upsample=jit(_upsample_py),
                                  centroid=_centroid, centroids=njit(_centroids_py),
-                                 robust_rms=jit(_robust_rms_py))
+                                 robust_rms=jit(_robust_rms_py), ptp_rows=jit(_ptp_rows_py))
                 break
             except RuntimeError:
                 continue
@@ -876,6 +895,8 @@ def _warm_up() -> None:
                                np.empty(1, dtype=np.int64), np.empty(1), np.empty(1, dtype=np.bool_))
     for y in (np.ones((1, 1, 8)), np.ones((1, 2, 8)).transpose(1, 0, 2)):  # stacked windows, a gather's view
         _compiled["robust_rms"](y, np.empty((y.shape[0], 1)))
+    for y in (f, np.ones((2, 8))[:, 2:6]):  # a window of the ring: its whole buffer, or a view
+        _compiled["ptp_rows"](y, np.empty(y.shape[0]))
     rows = np.ones((6, 1, 8))
     for layout in (rows, rows[:, :, :4]):  # the pipeline's rows: whole, or a block's first columns
         _compiled["maybe_active"](layout, 1, 4, 5, 3.0, np.empty(1, dtype=np.bool_))
@@ -952,6 +973,11 @@ def upsample() -> Callable[..., None] | None:
 def robust_rms() -> Callable[..., bool] | None:
     """The compiled noise figures (``_robust_rms_py``'s signature), or None."""
     return _compile("robust_rms")
+
+
+def ptp_rows() -> Callable[..., bool] | None:
+    """The compiled peak-to-peak per channel (``_ptp_rows_py``'s signature), or None."""
+    return _compile("ptp_rows")
 
 
 def centroid() -> Callable[..., float] | None:

@@ -631,3 +631,51 @@ def test_robust_rms_kernel_gives_the_pure_noise_figures(monkeypatch, n):
             with np.errstate(invalid="ignore"):  # inf - inf: NaN, as it comes
                 got.append(_bits(_robust_rms(y)))
         assert got[0].shape == got[1].shape and np.array_equal(got[0], got[1])
+
+
+def test_ptp_rows_kernel_gives_the_merged_twitchs_spatial_signature(monkeypatch):
+    """The coincident twitch's peak-to-peak per channel (dsp/coincidence.py ``_merge``) in one
+    compiled pass: numpy's max - min per row, to the bit, for one sample, a view into the ring's
+    buffer, infinities, and rows of zeros of either sign or a NaN (where the pure path answers);
+    and the merged events are the same on both paths."""
+    from myotwitch.dsp.coincidence import CoincidenceMerger
+    from myotwitch.dsp.events import Event
+    from myotwitch.dsp.ring import SignalRing
+
+    kernel = kernels.ptp_rows()
+    assert kernel is not None
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 9, 60):
+        for case in ("normal", "view", "inf", "zeros", "nan"):
+            y = rng.normal(0.0, 30.0, (4, n)) * 10.0 ** rng.uniform(-5, 5, (4, 1))
+            if case == "view":
+                y = rng.normal(0.0, 30.0, (4, n + 5))[:, 2: 2 + n]
+            elif case == "inf":
+                y[1, -1], y[2, 0] = np.inf, -np.inf
+            elif case == "zeros":
+                y[1], y[2], y[3] = 0.0, -0.0, np.where(np.arange(n) % 2, 0.0, -0.0)
+            elif case == "nan":
+                y[2, n // 2] = np.nan
+            out = np.full(4, 7.0)
+            with np.errstate(invalid="ignore"):
+                want = y.max(axis=1) - y.min(axis=1)
+            if kernel(y, out):
+                assert case not in ("zeros", "nan") and np.array_equal(_bits(out), _bits(want)), (n, case)
+            else:
+                assert case in ("zeros", "nan"), (n, case)
+    C = 4
+    ring = SignalRing(C)
+    x = rng.normal(0.0, 20.0, (C, 3000))
+    x[3, 1500:1600] = 0.0
+    ring.append(x, 0)
+    groups = [[Event(0.0, 0.01, 10.0, float(p), 0.0, c, "twitch", onset_sample=a + c, offset_sample=a + 30 + c)
+               for c, p in zip(chs, rng.uniform(5.0, 50.0, len(chs)))]
+              for a, chs in ((1000, [0, 2]), (1520, [1, 3]), (2990, [0]), (100, [3, 1, 2]))]
+    got = []
+    for on in (False, True):
+        monkeypatch.setattr(kernels, "enabled", on)
+        merger = CoincidenceMerger(1000.0, C)
+        got.append([merger._merge(g, ring) for g in groups])
+    assert got[0] == got[1]
+    assert all(np.array_equal(_bits(np.array(a.channels_peak_to_peak_uv)), _bits(np.array(b.channels_peak_to_peak_uv)))
+               for a, b in zip(*got))
