@@ -261,6 +261,10 @@ class UnitTracker:
         self._created = 0
         self._stack: np.ndarray | None = None  # the templates' waves stacked (kept in step with them)
         self._sq: tuple[np.ndarray, np.ndarray] | None = None  # (the stack, its per-channel energies)
+        self._ns: tuple[np.ndarray, np.ndarray] | None = None  # (the stack, its templates' members as floats)
+        #: ``kernels.fit_rows``'s outputs for ``_best`` (lags, ratios, verdicts), reused
+        self._fit_out = (np.empty(self.cfg.max_templates + 1, dtype=np.int64), np.empty(self.cfg.max_templates + 1),
+                         np.empty(self.cfg.max_templates + 1, dtype=bool))
         self._next_unit = 1
         self.aliases: dict[str, str] = {}  # merged unit -> surviving unit
         self.founders: dict[tuple[int, int, float], str] = {}  # founding twitch -> its unit (known in hindsight)
@@ -512,11 +516,7 @@ class UnitTracker:
         The products over lags are one matrix product; the few figures per template are
         plain floats (the same IEEE operations in the same order as array code, without its
         per-call overhead, which dominated at one twitch at a time), or one compiled pass."""
-        T = (np.stack([t.wave for t in templates]) if stack is None else stack) * wscale  # whitened
-        tt_a = _dot_rows(T, T)
-        dots = T @ ww.T  # (K, n_lags)
-        if e is None:
-            e = _dot_rows(ww, ww)  # each row's sum as for the chosen rows alone (einsum adds row by row)
+        dots, tt_a, e = self._products(ww, wscale, np.stack([t.wave for t in templates]) if stack is None else stack, e)
         if keep is not None:  # the merge check's margins are worked out from the same products
             keep += [dots, tt_a, e]
         kernel = kernels.fit_rows()
@@ -557,6 +557,18 @@ class UnitTracker:
         return self._first_best(out_ratio, out_pass), lag_l, out_ratio, out_pass
 
     @staticmethod
+    def _products(ww: np.ndarray, wscale: np.ndarray, stack: np.ndarray,
+                  e: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``_fit``'s products: of the whitened templates with the lag windows ``(K, n_lags)``, their
+        energies, and the windows' (``e``, unless known)."""
+        T = stack * wscale  # whitened
+        tt_a = _dot_rows(T, T)
+        dots = T @ ww.T  # (K, n_lags)
+        if e is None:
+            e = _dot_rows(ww, ww)  # each row's sum as for the chosen rows alone (einsum adds row by row)
+        return dots, tt_a, e
+
+    @staticmethod
     def _first_best(ratio: list[float], passes: list[bool]) -> int | None:
         """Index of the smallest passing ratio (the first on a tie), None if none passes."""
         best, k = math.inf, None
@@ -570,8 +582,22 @@ class UnitTracker:
             return None
         if self._stack is None:
             self._stack = np.stack([t.wave for t in self._templates])
-        k, lag, ratio, _ = self._fit(ww, wscale, self._templates, stack=self._stack, e=e)
-        return None if k is None else (k, lag[k], ratio[k])
+        kernel = kernels.fit_rows()
+        if kernel is None:
+            k, lag, ratio, _ = self._fit(ww, wscale, self._templates, stack=self._stack, e=e)
+            return None if k is None else (k, lag[k], ratio[k])
+        # ``_fit``'s compiled pass, with the members kept beside the stack and the outputs reused
+        # (their allocation and conversion cost more than the pass for one twitch)
+        dots, tt_a, e = self._products(ww, wscale, self._stack, e)
+        if self._ns is None or self._ns[0] is not self._stack:
+            self._ns = (self._stack, np.array([float(t.n) for t in self._templates]))
+        lag_a, ratio_a, ok_a = self._fit_out
+        if lag_a.size < len(self._templates):
+            lag_a, ratio_a, ok_a = self._fit_out = (np.empty(len(self._templates), dtype=np.int64),
+                                                    np.empty(len(self._templates)),
+                                                    np.empty(len(self._templates), dtype=bool))
+        k = kernel(dots, tt_a, e, self._ns[1], self._fit_par[0], lag_a, ratio_a, ok_a)
+        return None if k < 0 else (k, lag_a.item(k), ratio_a.item(k))
 
     def _overlap(self, segw: np.ndarray, wscale: np.ndarray) -> tuple[_Template, _Template, float] | None:
         """Is the (wide, whitened) snippet two known waveforms? Two copies of one unit (a doublet)
@@ -688,6 +714,8 @@ class UnitTracker:
             self._keep_snippet(t, aligned)
         if self._stack is not None:
             self._stack[k] = t.wave
+            if self._ns is not None and self._ns[0] is self._stack:
+                self._ns[1][k] = t.n
             if self._sq is not None and self._sq[0] is self._stack:
                 w = t.wave.reshape(self.n_channels, self.L)
                 self._sq[1][k] = _dot_rows(w, w)

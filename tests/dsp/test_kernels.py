@@ -679,3 +679,70 @@ def test_ptp_rows_kernel_gives_the_merged_twitchs_spatial_signature(monkeypatch)
     assert got[0] == got[1]
     assert all(np.array_equal(_bits(np.array(a.channels_peak_to_peak_uv)), _bits(np.array(b.channels_peak_to_peak_uv)))
                for a, b in zip(*got))
+
+
+@pytest.mark.parametrize("n_ch", [1, 3])
+def test_units_are_the_same_with_and_without_the_kernels(monkeypatch, n_ch):
+    """The unit stage end to end (dsp/units.py, its compiled fit keeping the templates' members
+    beside their stack through joins, creations, merges and evictions): the same units and
+    templates on both paths, in one offline pass and in live blocks."""
+    from myotwitch.dsp import Pipeline
+    from myotwitch.dsp.synth import UnitSynthSpec, random_sources, synthesize_units
+    from myotwitch.dsp.units import UnitConfig
+
+    src = random_sources(np.random.default_rng(70 + n_ch), 4, n_ch, rate_per_min=(10.0, 30.0))
+    x, _ = synthesize_units(UnitSynthSpec(src, fs=1000.0, duration_s=120.0, seed=80 + n_ch, n_channels=n_ch))
+    got = []
+    for on in (False, True):
+        monkeypatch.setattr(kernels, "enabled", on)
+        runs = [[repr(e) for e in detect(x, 1000.0).events]]
+        pl = Pipeline(1000.0, n_ch)
+        pl.units.tracker.cfg = UnitConfig(max_templates=5)  # evictions too
+        live = []
+        for i in range(0, x.shape[1], 50):
+            live += pl.process(x[:, i: i + 50])
+        live += pl.flush()
+        runs.append([repr(e) for e in live])
+        runs.append([(t.n, _bits(t.wave).tolist()) for t in pl.units.tracker._templates])
+        got.append(runs)
+    assert sum(e.count("unit='U") for e in got[0][0]) > 20
+    assert got[0] == got[1]
+
+
+def test_best_template_keeps_its_members_in_step(monkeypatch):
+    """``_best``'s compiled fit reads the templates' members from an array kept beside their
+    stack: through joins (members grow, up to and past the cap), a new template and a rebuilt
+    stack it gives the pure fit's template, lag and ratio to the bit."""
+    from myotwitch.dsp.events import Event
+    from myotwitch.dsp.units import UnitTracker, _Template
+
+    rng = np.random.default_rng(21)
+    tr = UnitTracker(1000.0, 2)
+    width = tr.L + 2 * (tr.lag_n + tr.wide_n) * tr.up
+    waves = rng.normal(0.0, 60.0, (3, 2 * tr.L))
+    tr._templates = [_Template(w.copy(), n, i, (i, 0, 1.0), 0, np.full(2, 4.0), snippets=deque(maxlen=12))
+                     for i, (w, n) in enumerate(zip(waves, (1, 2, 28)))]
+    e = Event(0.0, 0.01, 10.0, 1.0, 0.0, 0, "twitch", onset_sample=1000, offset_sample=1010)
+    checked = 0
+    for step in range(60):
+        if step == 30:  # a new template: the stack and its members are built anew
+            tr._templates.append(_Template(rng.normal(0.0, 60.0, 2 * tr.L), 3, 3, (3, 0, 1.0), 0, np.full(2, 4.0),
+                                           snippets=deque(maxlen=12)))
+            tr._stack = None
+        src = tr._templates[step % len(tr._templates)].wave.reshape(2, tr.L)
+        wide = rng.normal(0.0, 4.0, (2, width))
+        wide[:, tr.wide_n * tr.up + tr.lag_n * tr.up:][:, : tr.L] += src
+        sigma = rng.uniform(3.5, 4.5, 2)
+        inv = 1.0 / sigma
+        ww = tr._lag_windows(wide * inv[:, None], tr.wide_n * tr.up, tr.n_lags)
+        wscale = np.repeat(inv, tr.L)
+        got = []
+        for on in (False, True):
+            monkeypatch.setattr(kernels, "enabled", on)
+            best = tr._best(ww, wscale)
+            got.append(None if best is None else (best[0], best[1], _bits(np.array([best[2]])).tolist()))
+        assert got[0] == got[1], step
+        if got[1] is not None:
+            checked += 1
+            tr._join(got[1][0], wide, got[1][1], sigma, e)  # with the kernels: the members move in step
+    assert checked > 40 and max(t.n for t in tr._templates) > tr.cfg.mean_cap
