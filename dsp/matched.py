@@ -80,12 +80,11 @@ def bandpassed_shape(sos: np.ndarray, fs: float, d_ms: float, order: int, tail: 
                                                np.zeros(half * 2 if tail is None else tail)]))
 
 
-def templates(sos: np.ndarray, fs: float, lengths_ms: tuple[float, ...], max_len: int,
-              orders: tuple[int, ...] = (1, 2)) -> list[np.ndarray]:
-    """Band-passed, unit-norm twitch shapes: ``orders`` (1 and 2) at each length (the wave's
-    support, 5 lambda), each cut to the span holding its energy (at most ``max_len`` samples)."""
+def templates(sos: np.ndarray, fs: float, lengths_ms: tuple[float, ...], max_len: int) -> list[np.ndarray]:
+    """Band-passed, unit-norm twitch shapes: orders 1 and 2 at each length (the wave's support,
+    5 lambda), each cut to the span holding its energy (at most ``max_len`` samples)."""
     out = []
-    for order in orders:
+    for order in (1, 2):
         for d_ms in lengths_ms:
             w = bandpassed_shape(sos, fs, d_ms, order)
             e = np.cumsum(w * w) / np.sum(w * w)
@@ -121,25 +120,14 @@ class MatchedBank:
     found by its shape alone (``bursts.Burst.shape_only``). Where it reaches 1 but stays under
     ``confirm_below`` (a window's crossing only just over its threshold), the best filter's ratio
     must reach ``confirm_ratio``, or the sample is set to ``DEMOTED``; a sample under 1 that
-    reaches the gate and whose ratio reaches the bar (but not 1) is set to ``CONFIRMS``. A burst whose strong samples are all
-    ``DEMOTED`` and that holds no ``CONFIRMS`` is not a twitch (``bursts.Burst.unconfirmed``): a
-    near-threshold crossing must also look twitch-shaped somewhere in its burst.
-
-    ``short_ms``: shorter shapes (orders ``short_orders``) held to ``short_on_threshold``
-    instead of ``on_threshold``: a shape of a few samples answers to a single-sample impulse
-    nearly as well as to a twitch (the biphasic ones; the triphasic ones much less), so it may be
-    held higher (the pipeline uses them only where the impulse test of dsp/glitch.py follows)."""
+    reaches the gate and whose ratio reaches the bar (but not 1) is set to ``CONFIRMS``. A burst
+    whose strong samples are all ``DEMOTED`` and that holds no ``CONFIRMS`` is not a twitch (``bursts.Burst.unconfirmed``): a
+    near-threshold crossing must also look twitch-shaped somewhere in its burst."""
 
     def __init__(self, sos: np.ndarray, fs: float, lengths_ms: tuple[float, ...], on_threshold: float,
                  windows: tuple[int, ...], energy_table: np.ndarray, noise_window: int, percentile: float,
-                 confirm_below: float = 1.0, confirm_ratio: float = 0.0, short_ms: tuple[float, ...] = (),
-                 short_orders: tuple[int, ...] = (1, 2), short_on_threshold: float | None = None) -> None:
+                 confirm_below: float = 1.0, confirm_ratio: float = 0.0) -> None:
         self.taps = templates(sos, fs, lengths_ms, max(windows))
-        ons = [on_threshold] * len(self.taps)
-        if short_ms:
-            short = templates(sos, fs, short_ms, max(windows), short_orders)
-            self.taps += short
-            ons += [on_threshold if short_on_threshold is None else short_on_threshold] * len(short)
         self.confirm_below, self.confirm_ratio = float(confirm_below), float(confirm_ratio)
         k = len(self.taps)
         self.lens = np.array([len(h) for h in self.taps])
@@ -167,7 +155,7 @@ class MatchedBank:
         for i, kap in enumerate(KAPPA_GRID):
             bias = kurtosis_floor_bias(nu_floor, kap, percentile)
             for j in range(k):
-                p = look_probability(ons[j], int(self.lens[j]), fs)
+                p = look_probability(on_threshold, int(self.lens[j]), fs)
                 e_out = (max(float(kap), 3.0) - 3.0) * ratios[j]
                 shrink = (2.0 / (e_out + 2.0)) ** TAIL_EXPONENT
                 table[i, j] = bias * var[j] * stats.chi2.isf(p, shrink) / shrink

@@ -65,14 +65,11 @@ class Pipeline:
         table, bias = _threshold_table(self.fs, lo, hi, cfg.band_order, windows, cfg.energy_on_threshold, noise_n,
                                        cfg.noise_percentile)
         tail = TailWeight(n_channels, noise_n, max(1, int(round(cfg.noise_history_s / cfg.noise_window_s))))
-        # the short shapes only where the impulse test can follow them (dsp/glitch.py)
-        short = (tuple(cfg.matched_short_ms), tuple(cfg.matched_short_orders), cfg.matched_short_threshold) \
-            if cfg.matched_short_ms and self.fs >= IMPULSE_MIN_FS and cfg.impulse_fit < 1 else ((), (1, 2), None)
         matched = (_matched_bank(self.fs, lo, hi, cfg.band_order, tuple(cfg.matched_lengths_ms),
                                  cfg.matched_on_threshold, windows, cfg.energy_on_threshold, noise_n,
                                  cfg.noise_percentile,
                                  cfg.matched_confirm_below if self.fs >= cfg.matched_confirm_min_fs else 1.0,
-                                 cfg.matched_confirm_ratio, *short)
+                                 cfg.matched_confirm_ratio)
                    if cfg.matched_lengths_ms and cfg.detector == "energy" else None)
         self._energy = MultiScaleEnergy(n_channels, windows, table, tail, matched)
         self._impulse = (ImpulseFit(bandpass_sos(lo, hi, self.fs, cfg.band_order), max(1, round(4 * ms)), self.fs)
@@ -371,12 +368,11 @@ def _threshold_table(fs: float, lo: float, hi: float, order: int, windows: tuple
 @lru_cache(maxsize=32)
 def _matched_bank(fs: float, lo: float, hi: float, order: int, lengths_ms: tuple[float, ...], on: float,
                   windows: tuple[int, ...], energy_on: float, noise_n: int, percentile: float,
-                  confirm_below: float = 1.0, confirm_ratio: float = 0.0, short_ms: tuple[float, ...] = (),
-                  short_orders: tuple[int, ...] = (1, 2), short_on: float | None = None) -> MatchedBank:
+                  confirm_below: float = 1.0, confirm_ratio: float = 0.0) -> MatchedBank:
     """The twitch-shape filters for one design (read-only once built, so pipelines share them)."""
     table, _ = _threshold_table(fs, lo, hi, order, windows, energy_on, noise_n, percentile)
     return MatchedBank(bandpass_sos(lo, hi, fs, order), fs, lengths_ms, on, windows, table, noise_n, percentile,
-                       confirm_below, confirm_ratio, short_ms, short_orders, short_on)
+                       confirm_below, confirm_ratio)
 
 
 @dataclass

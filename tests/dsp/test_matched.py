@@ -221,15 +221,15 @@ def test_the_compiled_lift_gives_the_pure_lift(monkeypatch, fs):
     assert 50 < lifted < 30 * 2 * m // 2  # lifts happen, not everywhere
 
 
-def _confirming_design(fs=FS, confirm_below=1.3, confirm_ratio=0.75, short_ms=(5.0,), energy_on=4.5, on=6.2):
-    """A bank that confirms near-threshold crossings and holds short shapes (energy windows at
-    a low threshold, so that many samples cross only just)."""
+def _confirming_design(fs=FS, confirm_below=1.3, confirm_ratio=0.75, energy_on=4.5, on=6.2):
+    """A bank that confirms near-threshold crossings (energy windows at a low threshold, so that
+    many samples cross only just)."""
     lo, hi = CFG.band_for(fs)
     windows = window_samples(fs, CFG.energy_windows_ms)
     noise_n = int(round(CFG.noise_window_s * fs))
     table, _ = _threshold_table(fs, lo, hi, CFG.band_order, windows, energy_on, noise_n, CFG.noise_percentile)
     bank = MatchedBank(bandpass_sos(lo, hi, fs, CFG.band_order), fs, CFG.matched_lengths_ms, on, windows, table,
-                       noise_n, CFG.noise_percentile, confirm_below, confirm_ratio, short_ms, (2,), on + 0.8)
+                       noise_n, CFG.noise_percentile, confirm_below, confirm_ratio)
     return windows, table, bank
 
 
@@ -273,7 +273,7 @@ def test_a_near_threshold_crossing_stays_strong_only_where_it_looks_twitch_shape
 
 
 @pytest.mark.parametrize("chunks", [[1, 7, 100, 392] * 10 + [1040], [13] * 461 + [7]])
-def test_confirmation_and_short_shapes_are_exact_for_any_chunking_and_either_path(monkeypatch, chunks):
+def test_confirmation_is_exact_for_any_chunking_and_either_path(monkeypatch, chunks):
     from myotwitch.dsp import kernels
     from myotwitch.dsp.matched import CONFIRMS, DEMOTED
 
