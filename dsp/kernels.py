@@ -346,6 +346,26 @@ def _robust_rms_py(y: Any, out: Any) -> bool:  # pragma: no cover - compiled
     return True
 
 
+_kth = _kth_smallest_py  # (bound in _compile)
+
+
+def _rest_select_py(row: Any, lo: int, hi: int, frac: float) -> float:  # pragma: no cover - compiled
+    """``trains``' resting level in one call: the ``int(frac * (m - 1))``-th smallest of the
+    ``m`` non-NaN values of ``row[lo:hi]`` (0.0 when there are none). The selection itself is
+    cheap (~0.5 us for a minute of floors); the Python around it (filtering the NaN, the index,
+    a sorted list slid a floor at a time) cost several times that."""
+    a = np.empty(max(hi - lo, 0))
+    m = 0
+    for j in range(lo, hi):
+        v = row[j]
+        if v == v:
+            a[m] = v
+            m += 1
+    if m == 0:
+        return 0.0
+    return _kth(a[:m], int(frac * (m - 1)))
+
+
 def _background_sums_py(y: Any, cuts: Any, k: int) -> tuple[int, float, int, float]:  # pragma: no cover - compiled
     """``trains``' background around a potential: over ``y`` less the spans
     ``[cuts[2i], cuts[2i+1])``, the count and the sum of squares from sample ``k`` on and before
@@ -830,7 +850,7 @@ def _compile(name: str) -> Callable[..., Any] | None:
                 jit = numba.njit(cache=cache, nogil=True)
                 # numpy's error model: x / 0.0 gives inf or NaN, as numpy does, instead of raising
                 njit = numba.njit(cache=cache, nogil=True, error_model="numpy")
-                global _cascade, _term, _leaf, _pairwise, _stat_out, _centroid, _pick, _select, _median  # numba resolves these names when it compiles the callers
+                global _kth, _cascade, _term, _leaf, _pairwise, _stat_out, _centroid, _pick, _select, _median  # numba resolves these names when it compiles the callers
                 _cascade = numba.njit(cache=cache, nogil=True, inline="always")(_cascade_py)
                 _stat_out = numba.njit(cache=cache, nogil=True, inline="always", error_model="numpy")(_stat_out_py)
                 _term = numba.njit(cache=cache, nogil=True, inline="always")(_term_py)
@@ -840,11 +860,12 @@ def _compile(name: str) -> Callable[..., Any] | None:
                 _pick = jit(_pick_py)
                 _select = jit(_select_py)
                 _median = jit(_median_py)
+                _kth = jit(_kth_smallest_py)
                 _compiled.update(front_end=jit(_front_end_py), front_end_211=jit(_front_end_211_py),
                                  window_stat=njit(_window_stat_py), window_stat_3=njit(_window_stat_3_py),
                                  window_sums=njit(_window_sums_py), kurtosis_rows=njit(_kurtosis_rows_py),
                                  quantised_sums=njit(_quantised_sums_py), maybe_active=njit(_maybe_active_py),
-                                 kth_smallest=jit(_kth_smallest_py), matched_lift=njit(_matched_lift_py),
+                                 kth_smallest=_kth, rest_select=jit(_rest_select_py), matched_lift=njit(_matched_lift_py),
                                  background_sums=jit(_background_sums_py),
                                  fit_rows=njit(_fit_rows_py), join=jit(_join_py),
                                  may_merge=njit(_may_merge_py), upsample=jit(_upsample_py),
@@ -884,6 +905,8 @@ def _warm_up() -> None:
                                 np.empty((1, 5), dtype=np.int64))
     _compiled["kth_smallest"](np.array([2.0, 1.0, 3.0]), 1)
     _compiled["background_sums"](np.ones(4), np.array([1, 2], dtype=np.int64), 2)
+    for row in (np.ones(4), np.ones((2, 4))[:, 1:][0]):  # a floor row: whole, or of a trimmed grid
+        _compiled["rest_select"](row, 0, 3, 0.1)
     at = np.zeros(1, dtype=np.intp)
     _compiled["matched_lift"](np.ones((1, 4)), -1, at, at, at, np.ones((3, 2)), np.ones((1, 2)), 10.0, 1.0,
                               np.ones((1, 4)), np.zeros((1, 4)), 0.0, 0.5, -0.5)
@@ -956,6 +979,11 @@ def matched_lift() -> Callable[..., None] | None:
 def background_sums() -> Callable[..., tuple[int, float, int, float]] | None:
     """The compiled background sums (``_background_sums_py``'s signature), or None."""
     return _compile("background_sums")
+
+
+def rest_select() -> Callable[..., float] | None:
+    """The compiled resting level (``_rest_select_py``'s signature), or None."""
+    return _compile("rest_select")
 
 
 def fit_rows() -> Callable[..., int] | None:

@@ -327,14 +327,16 @@ class TrainStage:
         if lo_abs < a or hi_abs < b or a < self._rest_base or vals is None or slide > REST_SLIDE:
             if slide > REST_SLIDE:  # far: one partition costs less than moving that many floors
                 self._rest_win[c] = (lo_abs, hi_abs, None)
+                select = kernels.rest_select()
+                if select is not None:  # the same order statistic, the NaN left out, in one compiled call
+                    return select(self._rest_v[c], lo, hi, REST_PERCENTILE / 100.0)
                 x = self._rest_v[c, lo:hi]
                 if lo_abs < self._rest_nan_end:
                     x = x[x == x]
                 if not x.size:
                     return 0.0
                 q = int(REST_PERCENTILE / 100.0 * (x.size - 1))
-                select = kernels.kth_smallest()  # the same value in one compiled pass (dsp/kernels.py)
-                return float(np.partition(x, q)[q] if select is None else select(x, q))
+                return float(np.partition(x, q)[q])
             vals = sorted(v for v in self._rest_v[c, lo:hi].tolist() if v == v)
         else:
             row = self._rest_v[c]
@@ -380,39 +382,50 @@ class TrainStage:
         """Is the background around the potential louder than rest (``quiet_n`` either side of
         it, or from ``lookback_n`` before it to ``quiet_n`` after it)? ``SMALL`` when only the
         lower bar for a potential near the detection limit says so (``small_snr``)."""
-        start, end = self._signal_span()
-        lo, hi = max(pot.onset - self.lookback_n, start), min(pot.offset + self.quiet_n, end)
-        near_lo = max(pot.onset - self.quiet_n, start)
-        rest = min(self.rest_floor(c, pot.onset) or pot.floor, pot.floor)
+        sig = self._signal
+        start, end = max(sig.start, self._kept_from), min(sig.end, self._fed_end)  # _signal_span
+        onset, offset, quiet_n = pot.onset, pot.offset, self.quiet_n
+        lo, hi = max(onset - self.lookback_n, start), min(offset + quiet_n, end)
+        near_lo = max(onset - quiet_n, start)
+        rest = min(self.rest_floor(c, onset) or pot.floor, pot.floor)
         if hi <= near_lo or not rest > 0:
             return False
         # only candidates that every block size has delivered by now: those starting before the
         # least data any decision waits for (a large offline chunk holds later ones too, a live
         # block not always; one just after the window could mask its end through its pad)
-        known = math.ceil(self._wait_until(pot, pot.onset + self.isi_max)) - 1
-        recent = self._near(c, lo - self.memory, min(hi + self.memory, known))
-        # the pad grows with the size, so the largest candidate's pad bounds every pad: candidates
-        # farther than that from [lo, hi) cannot reach it and are passed over without the log
-        reach = self.pad + int(self.ring_n * math.log(max(1.0, max((p.ptp for p in recent), default=0.0)
-                                                              / (2.0 * rest)))) + 1
+        known = math.ceil(max(onset + self.isi_max, onset + self.margin, offset + quiet_n)) - 1  # _wait_until
+        on = self._recent_on[c]
+        recent = self._recent[c][bisect.bisect_left(on, lo - self.memory): bisect.bisect_right(on, min(hi + self.memory, known))]
+        # a candidate's own tail (and the band-pass ringing after it) decays over about
+        # ``ring_n`` samples per factor e: leave out as much as it takes to reach the noise. A
+        # cut that misses [lo, hi) leaves the sums as they are, so only the ones that reach it
+        # are passed on (the others, found by the largest candidate's pad before, cost no log).
+        n_y = hi - lo
+        two_rest, ring_n, pad0 = 2.0 * rest, self.ring_n, self.pad
+        iso, iso_snr = self.isolation_n, self.isolation_snr
         cuts: list[int] = []
         for p in recent:
-            if p.offset + reach <= lo or p.onset - reach >= hi or (p is not pot and self._weak_shape_only(p)):
+            if iso and p.shape_only and p.ptp < iso_snr * p.floor and p is not pot:  # _weak_shape_only
                 continue  # (a small potential only the shape filters find is part of the background)
-            # a candidate's own tail (and the band-pass ringing after it) decays over about
-            # ``ring_n`` samples per factor e: leave out as much as it takes to reach the noise
-            pad = self.pad + int(self.ring_n * math.log(max(1.0, p.ptp / (2.0 * rest))))
-            cuts += (p.onset - pad - lo, p.offset + pad - lo)
-        y = self._signal.window(lo, hi)[0][c]
+            r = p.ptp / two_rest
+            pad = pad0 + int(ring_n * math.log(r)) if r > 1.0 else pad0  # log(max(1, r))
+            a, b = p.onset - pad - lo, p.offset + pad - lo
+            if b > 0 and a < n_y:
+                cuts += (a, b)
+        y = sig.window(lo, hi)[0][c]
         k = near_lo - lo  # the near window is [k:]
-        n, near_sum, n_far, far_sum = self._background_sums(y, cuts, k)
-        if n < self.quiet_n // 2:
+        kernel = kernels.background_sums()
+        if kernel is not None:  # (``_background_sums``, without its call)
+            n, near_sum, n_far, far_sum = kernel(y, np.array(cuts, dtype=np.int64), k)
+        else:
+            n, near_sum, n_far, far_sum = self._background_sums(y, cuts, k)
+        if n < quiet_n // 2:
             return False  # the neighbourhood is candidates, not background
         rest2 = rest * rest
         limit, lookback = self.quiet_limit, self.lookback_limit
-        if self.cluster_min and len(self._near(c, pot.onset - self.quiet_n, pot.onset + self.quiet_n)) > self.cluster_min:
+        if self.cluster_min and bisect.bisect_right(on, onset + quiet_n) - bisect.bisect_left(on, onset - quiet_n) > self.cluster_min:
             limit = self.cluster_limit  # candidates crowd around it: less excess power suffices
-        if self._weak_shape_only(pot):  # that small, it must stand on a background at rest
+        if iso and pot.shape_only and pot.ptp < iso_snr * pot.floor:  # _weak_shape_only: that small, it must stand on a background at rest
             limit, lookback = min(limit, self.cluster_limit), min(lookback, self.cluster_limit)
         if near_sum > limit * rest2 * n:
             return True

@@ -280,6 +280,30 @@ def test_kth_smallest_kernel_selects_numpys_order_statistic():
             assert np.array_equal(x, before)
 
 
+def test_rest_select_kernel_gives_the_resting_levels_order_statistic():
+    """The resting level (dsp/trains.py ``rest_floor``) in one compiled call: the same value as
+    the pure path's order statistic of the window's floors with the NaN (a settling floor) left
+    out, for any window of a row (empty, all NaN, one floor, many ties, a trimmed grid's row
+    view), and the same as its pure twin."""
+    rng = np.random.default_rng(21)
+    select = kernels.rest_select()
+    assert select is not None
+    frac = 0.1
+    for trial in range(400):
+        n = int(rng.integers(1, 700))
+        grid = rng.uniform(1.0, 5.0, (2, n + 3)).round(int(rng.integers(0, 3)))
+        row = grid[1, 3:]  # a view, as after the grid's front is dropped
+        row[rng.random(n) < rng.choice([0.0, 0.1, 0.9, 1.0])] = np.nan
+        lo = int(rng.integers(0, n + 1))
+        hi = int(rng.integers(lo, n + 1))
+        x = row[lo:hi][row[lo:hi] == row[lo:hi]]
+        want = float(np.partition(x, int(frac * (x.size - 1)))[int(frac * (x.size - 1))]) if x.size else 0.0
+        before = row.copy()
+        assert select(row, lo, hi, frac) == want, trial
+        assert kernels._rest_select_py(row, lo, hi, frac) == want, trial
+        assert np.array_equal(row, before, equal_nan=True)
+
+
 def test_background_sums_kernel_gives_the_pure_paths_bits(monkeypatch):
     """The quiet-background check's sums (dsp/trains.py) in the compiled pass: the same counts and
     the same bits as the pure path, whatever spans are left out (overlapping, empty, reaching past
