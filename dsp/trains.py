@@ -470,13 +470,32 @@ class TrainStage:
         act = self._activity[c]
         lo = bisect.bisect_left(act, (at - self.stride_n,))
         hi = bisect.bisect_right(act, (at, math.inf))
-        bouts = bouts_of(act[lo:hi], self.bout_gap_n)
-        if len(bouts) <= self.stride_bouts:
+        n_bouts, least = self.stride_bouts, self.stride_potentials
+        # a stride needs n_bouts earlier bursts of >= least potentials and one more of at least
+        # one (every entry counts one or more): too few potentials in all settle it unseen
+        if hi - lo <= n_bouts or (hi - lo <= n_bouts * least
+                                  and sum(k for _, _, k in act[lo:hi]) <= n_bouts * least):
             return False
-        last = bouts[-self.stride_bouts - 1:]
-        if any(k < self.stride_potentials for _, _, k in last[:-1]):
+        # ``bouts_of``, keeping only each bout's start and potentials
+        gap = self.bout_gap_n
+        starts: list[int] = []
+        pots: list[int] = []
+        end = 0
+        for a, b, k in act[lo:hi]:
+            if starts and a - end <= gap:
+                if b > end:
+                    end = b
+                pots[-1] += k
+            else:
+                starts.append(a)
+                pots.append(k)
+                end = b
+        if len(starts) <= n_bouts:
             return False
-        periods = [b[0] - a[0] for a, b in zip(last, last[1:])]
+        if any(k < least for k in pots[-n_bouts - 1:-1]):
+            return False
+        last = starts[-n_bouts - 1:]
+        periods = [b - a for a, b in zip(last, last[1:])]
         shortest, longest = min(periods), max(periods)
         return (self.stride_min <= shortest and longest <= self.stride_max
                 and longest <= self.stride_regularity * shortest)
@@ -697,7 +716,8 @@ class TrainStage:
         if any(a - self.margin <= pot.onset <= b + self.margin_after for a, b in self._spans[c]):
             self._spans[c].append((pot.onset, pot.offset))  # the edge moves with it
             return EDGE
-        if self.rhythm_n and self._bouts_before(c, pot.onset) >= self.rhythm_bouts:
+        if (self.rhythm_n and len(self._contractions[c]) >= self.rhythm_bouts  # (no more bouts than contractions)
+                and self._bouts_before(c, pot.onset) >= self.rhythm_bouts):
             return RHYTHM
         if self.stride_bouts and self._in_stride(c, pot.onset):
             return STRIDE

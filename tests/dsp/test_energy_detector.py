@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy import signal
 
@@ -838,3 +838,41 @@ def test_decisions_skip_likeness_only_where_no_train_can_reach(spacings, seed):
         stage._recent[0], stage._recent_on[0] = near, [p.onset for p in near]
         verdicts.append([stage._verdict(0, p, 10**9, final=True) for p in near])
     assert verdicts[0] == verdicts[1]
+
+
+@given(st.lists(st.tuples(st.integers(500, 1800), st.lists(st.tuples(st.integers(0, 350), st.integers(0, 400),
+                                                                     st.booleans()), min_size=1, max_size=3)),
+                max_size=7), st.integers(1, 3), st.integers(1, 3), st.integers(-400, 600))
+@example([(1000, [(0, 10, True)]), (1000, [(0, 10, True)]), (1000, [(0, 10, False)])], 2, 2, 0)  # just enough potentials
+@settings(max_examples=500, deadline=None)
+def test_stride_check_matches_grouping_every_bout(bursts, n_bouts, least, at_after):
+    """``_in_stride`` (its quick reject on too few potentials, the bouts kept as starts and
+    counts) answers as grouping the whole stretch with ``bouts_of`` does: bursts at about a
+    stride apart, their potentials sometimes a bout of their own, some counted as full bursts."""
+    import bisect
+    import math
+
+    from myotwitch.dsp.trains import bouts_of
+    stage = TrainStage(1000.0, 1, min_hz=5, max_hz=30, regularity=1.3, size_ratio=1.5, min_corr=0.7, min_len=3,
+                       stride_bouts=n_bouts, stride_potentials=least, stride_period_s=(0.7, 1.6), bout_gap_s=0.3)
+    act, t = [], 0
+    for period, pots in bursts:
+        t += period
+        u = t
+        for step, dur, full in pots:
+            u += step
+            act.append((u, u + dur, least if full else 1))
+    act.sort()
+    at = (act[-1][0] if act else 0) + at_after
+    stage._activity[0] = act
+    lo = bisect.bisect_left(act, (at - stage.stride_n,))
+    hi = bisect.bisect_right(act, (at, math.inf))
+    bouts = bouts_of(act[lo:hi], stage.bout_gap_n)
+    want = False
+    if len(bouts) > n_bouts:
+        last = bouts[-n_bouts - 1:]
+        if not any(k < least for _, _, k in last[:-1]):
+            periods = [b[0] - a[0] for a, b in zip(last, last[1:])]
+            want = (stage.stride_min <= min(periods) and max(periods) <= stage.stride_max
+                    and max(periods) <= stage.stride_regularity * min(periods))
+    assert stage._in_stride(0, at) == want
