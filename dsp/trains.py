@@ -586,13 +586,16 @@ class TrainStage:
     def _verdict(self, c: int, pot: _Potential, until: int, final: bool) -> str | None:
         if not final and until < pot.need and pot.seen == self._inserted[c]:
             return None  # still waiting, and no candidate arrived that could move the horizon
-        near = self._near(c, pot.onset - self.memory, pot.onset + self.memory)
-        if len(near) == 1 and self.min_len > 1:  # alone: no train, pair or unit firing on
-            need = self._wait_until(pot, pot.onset + self.isi_max)
+        on_c = self._recent_on[c]  # (``_near``, counted before it is sliced)
+        first, stop = bisect.bisect_left(on_c, pot.onset - self.memory), bisect.bisect_right(on_c, pot.onset + self.memory)
+        if stop - first == 1 and self.min_len > 1:  # alone: no train, pair or unit firing on
+            need = max(pot.onset + self.isi_max, pot.onset + self.margin,  # _wait_until
+                       pot.offset + self.quiet_n if self.quiet_n else 0)
             if not final and until < need:
                 pot.need, pot.seen = need, self._inserted[c]
                 return None
             return self._context(c, pot)
+        near = self._recent[c][first:stop]
         # likeness of shape to each neighbour of train-like size, computed once per decision:
         # similar = that size and correlation >= min_corr; the same unit again is stricter
         others = self._sized_like(pot, near, self.size_ratio)
