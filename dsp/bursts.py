@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from myotwitch.dsp import kernels
-from myotwitch.dsp.matched import CONFIRMS
 from myotwitch.dsp.records import frozen_builder
 
 # rows of the per-channel carry buffer
@@ -51,20 +50,6 @@ class Burst:
     #: the root of the snippet's energy before it was scaled to unit norm (µV): with the floor,
     #: how much of the snippet is noise, which lowers its likeness to another firing of its unit
     snippet_norm: float = 0.0
-    #: every strong sample was an energy window's crossing only just over its threshold that the
-    #: twitch-shape filters did not confirm (``matched.DEMOTED``): activity, not a twitch
-    unconfirmed: bool = False
-
-
-def _unconfirmed(st: np.ndarray, off: np.ndarray) -> list[bool]:
-    """Per burst (the statistic's runs starting at ``off``): every strong sample is an
-    unconfirmed crossing (``matched.DEMOTED``, infinite), none a crossing of its own, and no
-    sample is twitch-shaped enough to confirm them (``matched.CONFIRMS``)."""
-    inf = np.isinf(st)
-    if not inf.any():  # (nearly every block)
-        return [False] * len(off)
-    strong = np.where(inf, 0.0, np.where(st == CONFIRMS, 1.0, np.abs(st)))
-    return (np.maximum.reduceat(strong, off) < 1.0).tolist()
 
 
 #: ``Burst(**values)`` for the hot path (one per burst finalised)
@@ -619,7 +604,6 @@ class BurstSegmenter:
         last = np.maximum.reduceat(np.where(ge, pos, -1), off) - off
         st, soff, _ = _gather(buf[STAT], s, e)
         shape_only = (np.maximum.reduceat(st, soff) < 1.0).tolist()
-        unconfirmed = _unconfirmed(st, soff)
         s, e = np.where(one, s + first, s), np.where(one, s + last + 1, e)
         y, off, pos = _gather(buf[Y], s, e)
         ptp = (np.maximum.reduceat(y, off) - np.minimum.reduceat(y, off)).tolist()
@@ -662,7 +646,6 @@ class BurstSegmenter:
                 spike_ratio=spike,
                 snippet=snip,
                 shape_only=shape_only[j],
-                unconfirmed=unconfirmed[j],
                 snippet_norm=snip_norm,
             ))
         return out
@@ -699,7 +682,6 @@ class BurstSegmenter:
         env = buf[ENV, s:e]
         floor = float(buf[FLOOR, s])  # the floor is constant over a noise window
         shape_only = bool(buf[STAT, s:e].max() < 1.0)
-        unconfirmed = _unconfirmed(buf[STAT, s:e], np.zeros(1, dtype=np.intp))[0]
         if n == 1:
             # the core: where the envelope is within core_db of its peak, so a large twitch's
             # filter tail does not count as duration
@@ -726,7 +708,6 @@ class BurstSegmenter:
             spike_ratio=self._spike_ratio(buf, i, seg0, L),
             snippet=snip,
             shape_only=shape_only,
-            unconfirmed=unconfirmed,
             snippet_norm=snip_norm,
         )
 

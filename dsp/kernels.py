@@ -388,15 +388,12 @@ def _background_sums_py(y: Any, cuts: Any, k: int) -> tuple[int, float, int, flo
 
 
 def _matched_lift_py(ys: Any, start: int, ch: Any, col: Any, rows: Any, taps: Any, scale: Any, y_max: float,
-                     inv_quantum: float, f2: Any, stat: Any, confirm: float,
-                     demoted: float, confirms: float) -> None:  # pragma: no cover - compiled
+                     inv_quantum: float, f2: Any, stat: Any) -> None:  # pragma: no cover - compiled
     """``matched.MatchedBank.raise_stat`` from its candidates on: for each (``ch``, ``col``), the
     signal's window from column ``start + col`` of ``ys`` (silence outside it) quantised as
     there, correlated with every template (integers below 2**53 throughout, so exact in any
     order: the same numbers as BLAS), the largest correlation squared times its row's scale over
-    the floor squared; where that reaches 1 the statistic becomes minus it (a statistic under
-    1) or, where it reaches ``confirm`` only, ``confirms``; where it stays under ``confirm`` a
-    statistic of 1 or more (a near-threshold crossing to confirm) becomes ``demoted``."""
+    the floor squared; where that reaches 1 the statistic becomes minus it."""
     width, k = taps.shape
     n = ys.shape[1]
     win = np.empty(width)
@@ -423,13 +420,8 @@ def _matched_lift_py(ys: Any, start: int, ch: Any, col: Any, rows: Any, taps: An
             if m == 0 or v > best:
                 best = v
         ratio = best / f2[c, col[i]]
-        if stat[c, col[i]] < 1.0:
-            if ratio >= 1.0:
-                stat[c, col[i]] = -ratio  # negative: strong by its shape alone
-            elif ratio >= confirm:
-                stat[c, col[i]] = confirms  # twitch-shaped enough to confirm its burst
-        elif ratio < confirm:
-            stat[c, col[i]] = demoted  # only just over, and not twitch-shaped
+        if ratio >= 1.0:
+            stat[c, col[i]] = -ratio  # negative: strong by its shape alone
 
 
 def _term_py(a: Any, i: int, square: bool) -> float:  # pragma: no cover - compiled
@@ -909,7 +901,7 @@ def _warm_up() -> None:
         _compiled["rest_select"](row, 0, 3, 0.1)
     at = np.zeros(1, dtype=np.intp)
     _compiled["matched_lift"](np.ones((1, 4)), -1, at, at, at, np.ones((3, 2)), np.ones((1, 2)), 10.0, 1.0,
-                              np.ones((1, 4)), np.zeros((1, 4)), 0.0, 0.5, -0.5)
+                              np.ones((1, 4)), np.zeros((1, 4)))
     k1 = np.ones(1)
     _compiled["fit_rows"](np.ones((1, 3)), k1, np.ones(3), k1, np.ones(8), np.empty(1, dtype=np.int64), np.empty(1),
                           np.empty(1, dtype=np.bool_))

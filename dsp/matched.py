@@ -14,11 +14,7 @@ into account. A heavy-tailed background raises the energy windows' thresholds fa
 a filter's, whose output averages many samples: there the filters find what the windows miss.
 
 A matched filter also answers less to what is not twitch-shaped: a single-sample impulse
-fills a short energy window but correlates with a 5-30 ms wave only in part. So the bank also
-confirms the energy windows' near-threshold crossings: a burst that only just crosses must
-look twitch-shaped to some filter somewhere in it to be a twitch (``confirm_below``,
-``confirm_ratio``); otherwise it stays activity (context for the other potentials) but is no
-twitch. Most false twitches at rest were such crossings.
+fills a short energy window but correlates with a 5-30 ms wave only in part.
 
 The bank runs only where the energy statistic already reaches ``gate``: by Cauchy-Schwarz a
 filter's output squared is at most the energy under its support, and the smallest energy
@@ -50,14 +46,6 @@ from myotwitch.dsp.energy import (
 Y_QUANTUM = 1e-3
 #: the taps' quantum (a unit-norm template's taps are below 1)
 TAP_SCALE = 2.0 ** 15
-#: what a near-threshold crossing that does not look twitch-shaped becomes: still strong (it is
-#: activity, the context of other potentials: a walk's weak steps, a train's firings), not
-#: found by a shape alone, and marked so that it is never a twitch by itself
-#: (``bursts.Burst.unconfirmed``)
-DEMOTED = math.inf
-#: what a sample under 1 whose best filter's ratio reaches the confirmation bar becomes (under 1
-#: in size, so neither strong nor a shape's find): it confirms the crossings of its burst
-CONFIRMS = -0.5
 
 
 def hermite_rodriguez(t: np.ndarray, lam: float, order: int) -> np.ndarray:
@@ -117,18 +105,11 @@ class MatchedBank:
 
     ``raise_stat`` takes the energy statistic of the samples being emitted and, where it is
     under 1 but a filter's ratio reaches 1, sets it to minus that ratio: strong, and marked as
-    found by its shape alone (``bursts.Burst.shape_only``). Where it reaches 1 but stays under
-    ``confirm_below`` (a window's crossing only just over its threshold), the best filter's ratio
-    must reach ``confirm_ratio``, or the sample is set to ``DEMOTED``; a sample under 1 that
-    reaches the gate and whose ratio reaches the bar (but not 1) is set to ``CONFIRMS``. A burst
-    whose strong samples are all ``DEMOTED`` and that holds no ``CONFIRMS`` is not a twitch (``bursts.Burst.unconfirmed``): a
-    near-threshold crossing must also look twitch-shaped somewhere in its burst."""
+    found by its shape alone (``bursts.Burst.shape_only``)."""
 
     def __init__(self, sos: np.ndarray, fs: float, lengths_ms: tuple[float, ...], on_threshold: float,
-                 windows: tuple[int, ...], energy_table: np.ndarray, noise_window: int, percentile: float,
-                 confirm_below: float = 1.0, confirm_ratio: float = 0.0) -> None:
+                 windows: tuple[int, ...], energy_table: np.ndarray, noise_window: int, percentile: float) -> None:
         self.taps = templates(sos, fs, lengths_ms, max(windows))
-        self.confirm_below, self.confirm_ratio = float(confirm_below), float(confirm_ratio)
         k = len(self.taps)
         self.lens = np.array([len(h) for h in self.taps])
         self.halves = self.lens // 2  # a template centred on c spans [c - half, c - half + len)
@@ -173,9 +154,6 @@ class MatchedBank:
                 break
             i = cover[0]
             gate = np.minimum(gate, table[:, j] / (win[i] * energy_table[:, i]))
-        if self.confirm_below > 1.0:  # near-threshold crossings are looked at too (the samples
-            gate = np.minimum(gate, 1.0)  # that may confirm them: those that reach the gate; a gate
-            # lowered to reach every sample whose ratio may reach the bar doubled the bank's time)
         self.gate = gate
         self.gate_min = float(gate.min())
 
@@ -199,7 +177,7 @@ class MatchedBank:
         ch, col = np.divmod(flat, stat.shape[1]) if stat.shape[0] > 1 else (np.zeros_like(flat), flat)
         v = stat.take(flat)
         rows = rows_at(ch, col)
-        keep = v < self.confirm_below  # strong enough: nothing to add, nothing to confirm
+        keep = v < 1.0  # already strong: nothing to add
         if rows is not None:
             keep &= v >= self.gate[rows]
             rows = rows[keep]
@@ -211,8 +189,7 @@ class MatchedBank:
         kernel = kernels.matched_lift()
         if kernel is not None:  # the same numbers in one pass per candidate (dsp/kernels.py)
             kernel(ys, first - self.reach, ch, col, np.zeros_like(ch) if rows is None else rows, self.taps_f,
-                   self._scale, self.y_max, 1.0 / Y_QUANTUM, f2, stat,
-                   self.confirm_ratio if self.confirm_below > 1.0 else math.inf, DEMOTED, CONFIRMS)
+                   self._scale, self.y_max, 1.0 / Y_QUANTUM, f2, stat)
             return
         idx = col[:, None] + (first + self.offsets)[None, :]
         if first >= self.reach and first + stat.shape[1] + self.width - self.reach - 1 <= ys.shape[1]:
@@ -227,14 +204,8 @@ class MatchedBank:
         c = win @ self.taps_f  # integers below 2**53 throughout: exact
         scale = self._scale[rows] if rows is not None else self._scale[0]
         ratio = (c * c * scale).max(axis=1) / f2[ch, col]
-        weak = v[keep] < 1.0
-        lift = weak & (ratio >= 1.0)
+        lift = ratio >= 1.0
         stat[ch[lift], col[lift]] = -ratio[lift]  # negative: strong by its shape alone
-        if self.confirm_below > 1.0:
-            drop = ~weak & (ratio < self.confirm_ratio)  # only just over, and not twitch-shaped
-            stat[ch[drop], col[drop]] = DEMOTED
-            mark = weak & (ratio < 1.0) & (ratio >= self.confirm_ratio)
-            stat[ch[mark], col[mark]] = CONFIRMS
 
     def lowest_gate(self, rows: tuple[int, ...] | np.ndarray) -> float:
         """The lowest gate among the KAPPA_GRID ``rows`` (a tuple or an array of them)."""

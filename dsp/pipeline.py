@@ -67,10 +67,7 @@ class Pipeline:
         tail = TailWeight(n_channels, noise_n, max(1, int(round(cfg.noise_history_s / cfg.noise_window_s))))
         matched = (_matched_bank(self.fs, lo, hi, cfg.band_order, tuple(cfg.matched_lengths_ms),
                                  cfg.matched_on_threshold, windows, cfg.energy_on_threshold, noise_n,
-                                 cfg.noise_percentile,
-                                 cfg.matched_confirm_below if self.fs >= cfg.matched_confirm_min_fs else 1.0,
-                                 cfg.matched_confirm_ratio)
-                   if cfg.matched_lengths_ms and cfg.detector == "energy" else None)
+                                 cfg.noise_percentile) if cfg.matched_lengths_ms and cfg.detector == "energy" else None)
         self._energy = MultiScaleEnergy(n_channels, windows, table, tail, matched)
         self._impulse = (ImpulseFit(bandpass_sos(lo, hi, self.fs, cfg.band_order), max(1, round(4 * ms)), self.fs)
                          if cfg.detector == "energy" and self.fs >= IMPULSE_MIN_FS and cfg.impulse_fit < 1 else None)
@@ -367,12 +364,10 @@ def _threshold_table(fs: float, lo: float, hi: float, order: int, windows: tuple
 
 @lru_cache(maxsize=32)
 def _matched_bank(fs: float, lo: float, hi: float, order: int, lengths_ms: tuple[float, ...], on: float,
-                  windows: tuple[int, ...], energy_on: float, noise_n: int, percentile: float,
-                  confirm_below: float = 1.0, confirm_ratio: float = 0.0) -> MatchedBank:
+                  windows: tuple[int, ...], energy_on: float, noise_n: int, percentile: float) -> MatchedBank:
     """The twitch-shape filters for one design (read-only once built, so pipelines share them)."""
     table, _ = _threshold_table(fs, lo, hi, order, windows, energy_on, noise_n, percentile)
-    return MatchedBank(bandpass_sos(lo, hi, fs, order), fs, lengths_ms, on, windows, table, noise_n, percentile,
-                       confirm_below, confirm_ratio)
+    return MatchedBank(bandpass_sos(lo, hi, fs, order), fs, lengths_ms, on, windows, table, noise_n, percentile)
 
 
 @dataclass

@@ -54,7 +54,6 @@ class _Potential:
     need: float = 0.0  # the decision waits for data up to here ...
     seen: int = -1  # ... unless candidates arrived on the channel since (their count then)
     share: float = 1.0  # the part of the snippet's energy that is the potential's, not noise
-    unconfirmed: bool = False  # bursts.Burst.unconfirmed: never a twitch by itself
 
 
 def best_correlation(x: np.ndarray, y: np.ndarray, max_lag: int = 2) -> float:
@@ -522,7 +521,7 @@ class TrainStage:
             pot = None
             if e.kind == "twitch" and b.snippet is not None:
                 pot = _Potential(e.onset_sample, e.peak_to_peak_uv, b.snippet, e.offset_sample, b.floor_uv,
-                                 shape_only=b.shape_only, share=self._share(b), unconfirmed=b.unconfirmed)
+                                 shape_only=b.shape_only, share=self._share(b))
                 on = self._recent_on[e.channel]
                 k = bisect.bisect_right(on, pot.onset)
                 on.insert(k, pot.onset)
@@ -541,9 +540,6 @@ class TrainStage:
                     e = evolve(e, kind="contraction", reason=verdict)
                     if self.stride_bouts and verdict is not SHAPE_ONLY:
                         self._count_as_burst(e.channel, pot)
-                elif pot.unconfirmed:  # a crossing only just over, not twitch-shaped: no event
-                    self._held.pop(0)
-                    continue
             out.append(e)
             self._held.pop(0)
         horizon = self.held_from(until) - self.memory  # nothing older is looked at again
