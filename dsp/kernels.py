@@ -174,45 +174,11 @@ def _window_stat_3_py(c: Any, h: int, m: int, windows: Any, scale: Any, run_len:
     top[0] = mx
 
 
-def _kth_smallest_py(x: Any, k: int) -> float:  # pragma: no cover - compiled
-    """``np.partition(x, k)[k]`` of a 1-D array without NaN: the ``k``-th smallest value, by
-    quickselect (median-of-three pivot) on a copy. An order statistic is a value, whatever the
-    selection finds it by, so it is numpy's."""
-    a = x.copy()
-    lo, hi = 0, a.shape[0] - 1
-    while hi > lo:
-        mid = (lo + hi) // 2
-        if a[mid] < a[lo]:
-            a[mid], a[lo] = a[lo], a[mid]
-        if a[hi] < a[lo]:
-            a[hi], a[lo] = a[lo], a[hi]
-        if a[hi] < a[mid]:
-            a[hi], a[mid] = a[mid], a[hi]
-        pivot = a[mid]
-        i, j = lo, hi
-        while i <= j:  # Hoare partition: [lo, j] <= pivot <= [i, hi]
-            while a[i] < pivot:
-                i += 1
-            while a[j] > pivot:
-                j -= 1
-            if i <= j:
-                a[i], a[j] = a[j], a[i]
-                i += 1
-                j -= 1
-        if k <= j:
-            hi = j
-        elif k >= i:
-            lo = i
-        else:
-            return a[k]
-    return a[k]
-
-
 def _pick_py(a: Any, k: int) -> float:  # pragma: no cover - compiled
     """The ``k``-th smallest value of a 1-D array without NaN, reordering it: quickselect whose
     partition moves every element whatever its side (a swap, and the boundary moved by the
-    comparison), so nothing waits on a branch that noise makes unpredictable (3x faster than
-    ``_kth_smallest_py``'s on fresh windows); a pass that gathers the pivot's equals ends a
+    comparison), so nothing waits on a branch that noise makes unpredictable (3x faster on fresh
+    windows than a quickselect whose partition branches); a pass that gathers the pivot's equals ends a
     run of ties, and the last few are ranked by counting."""
     lo, hi = 0, a.shape[0] - 1
     while hi - lo > 12:
@@ -346,14 +312,12 @@ def _robust_rms_py(y: Any, out: Any) -> bool:  # pragma: no cover - compiled
     return True
 
 
-_kth = _kth_smallest_py  # (bound in _compile)
-
-
 def _rest_select_py(row: Any, lo: int, hi: int, frac: float) -> float:  # pragma: no cover - compiled
     """``trains``' resting level in one call: the ``int(frac * (m - 1))``-th smallest of the
     ``m`` non-NaN values of ``row[lo:hi]`` (0.0 when there are none). The selection itself is
     cheap (~0.5 us for a minute of floors); the Python around it (filtering the NaN, the index,
-    a sorted list slid a floor at a time) cost several times that."""
+    a sorted list slid a floor at a time) cost several times that. The values are copied out,
+    so ``_pick`` may reorder them."""
     a = np.empty(max(hi - lo, 0))
     m = 0
     for j in range(lo, hi):
@@ -363,7 +327,7 @@ def _rest_select_py(row: Any, lo: int, hi: int, frac: float) -> float:  # pragma
             m += 1
     if m == 0:
         return 0.0
-    return _kth(a[:m], int(frac * (m - 1)))
+    return _pick(a[:m], int(frac * (m - 1)))
 
 
 def _background_sums_py(y: Any, cuts: Any, k: int) -> tuple[int, float, int, float]:  # pragma: no cover - compiled
@@ -842,7 +806,7 @@ def _compile(name: str) -> Callable[..., Any] | None:
                 jit = numba.njit(cache=cache, nogil=True)
                 # numpy's error model: x / 0.0 gives inf or NaN, as numpy does, instead of raising
                 njit = numba.njit(cache=cache, nogil=True, error_model="numpy")
-                global _kth, _cascade, _term, _leaf, _pairwise, _stat_out, _centroid, _pick, _select, _median  # numba resolves these names when it compiles the callers
+                global _cascade, _term, _leaf, _pairwise, _stat_out, _centroid, _pick, _select, _median  # numba resolves these names when it compiles the callers
                 _cascade = numba.njit(cache=cache, nogil=True, inline="always")(_cascade_py)
                 _stat_out = numba.njit(cache=cache, nogil=True, inline="always", error_model="numpy")(_stat_out_py)
                 _term = numba.njit(cache=cache, nogil=True, inline="always")(_term_py)
@@ -852,12 +816,11 @@ def _compile(name: str) -> Callable[..., Any] | None:
                 _pick = jit(_pick_py)
                 _select = jit(_select_py)
                 _median = jit(_median_py)
-                _kth = jit(_kth_smallest_py)
                 _compiled.update(front_end=jit(_front_end_py), front_end_211=jit(_front_end_211_py),
                                  window_stat=njit(_window_stat_py), window_stat_3=njit(_window_stat_3_py),
                                  window_sums=njit(_window_sums_py), kurtosis_rows=njit(_kurtosis_rows_py),
                                  quantised_sums=njit(_quantised_sums_py), maybe_active=njit(_maybe_active_py),
-                                 kth_smallest=_kth, rest_select=jit(_rest_select_py), matched_lift=njit(_matched_lift_py),
+                                 rest_select=jit(_rest_select_py), matched_lift=njit(_matched_lift_py),
                                  background_sums=jit(_background_sums_py),
                                  fit_rows=njit(_fit_rows_py), join=jit(_join_py),
                                  may_merge=njit(_may_merge_py), upsample=jit(_upsample_py),
@@ -895,7 +858,6 @@ def _warm_up() -> None:
                                np.empty((1, 1), dtype=np.intp))
     _compiled["quantised_sums"](np.zeros((1, 1), dtype=np.int64), f, 1000.0, 2.0 ** 52, np.empty((1, 5), dtype=np.int64),
                                 np.empty((1, 5), dtype=np.int64))
-    _compiled["kth_smallest"](np.array([2.0, 1.0, 3.0]), 1)
     _compiled["background_sums"](np.ones(4), np.array([1, 2], dtype=np.int64), 2)
     for row in (np.ones(4), np.ones((2, 4))[:, 1:][0]):  # a floor row: whole, or of a trimmed grid
         _compiled["rest_select"](row, 0, 3, 0.1)
@@ -956,11 +918,6 @@ def quantised_sums() -> Callable[..., None] | None:
 def maybe_active() -> Callable[..., None] | None:
     """The compiled quiet-block test (``_maybe_active_py``'s signature), or None."""
     return _compile("maybe_active")
-
-
-def kth_smallest() -> Callable[..., float] | None:
-    """The compiled order statistic (``_kth_smallest_py``'s signature), or None."""
-    return _compile("kth_smallest")
 
 
 def matched_lift() -> Callable[..., None] | None:

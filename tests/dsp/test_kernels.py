@@ -265,18 +265,22 @@ def test_kernels_that_cannot_compile_leave_the_pure_path_with_a_warning(monkeypa
     assert any(e.kind == "twitch" for e in detect(x, 1000.0).events)  # detection runs on
 
 
-def test_kth_smallest_kernel_selects_numpys_order_statistic():
-    """The resting level's selection (dsp/trains.py) in the compiled pass: ``np.partition(x,
-    k)[k]`` for any k, counts down to one, many ties, and the input left as it was."""
+def test_pick_selects_numpys_order_statistic():
+    """The selection the resting level and the noise figures use (``kernels._pick``, compiled):
+    ``np.partition(x, k)[k]`` for any k, counts down to one, many ties; the resting level's call
+    leaves its floors as they were (it selects from a copy)."""
     rng = np.random.default_rng(8)
-    select = kernels.kth_smallest()
-    assert select is not None
+    rest_select = kernels.rest_select()
+    assert rest_select is not None
+    pick = kernels._pick  # bound to the compiled selection once the kernels are built
+    assert pick is not kernels._pick_py
     for n in (1, 2, 3, 8, 61, 600, 601):
         for decimals in (0, 1, 3):
             x = rng.uniform(1.0, 5.0, n).round(decimals)
             before = x.copy()
             for k in {0, n // 10, n // 2, n - 1, int(rng.integers(0, n))}:
-                assert select(x, k) == np.partition(x, k)[k]
+                assert pick(x.copy(), k) == np.partition(x, k)[k]
+            assert rest_select(x, 0, n, 0.5) == np.partition(x, (n - 1) // 2)[(n - 1) // 2]
             assert np.array_equal(x, before)
 
 
