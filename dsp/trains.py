@@ -381,8 +381,7 @@ class TrainStage:
         """Is the background around the potential louder than rest (``quiet_n`` either side of
         it, or from ``lookback_n`` before it to ``quiet_n`` after it)? ``SMALL`` when only the
         lower bar for a potential near the detection limit says so (``small_snr``)."""
-        sig = self._signal
-        start, end = max(sig.start, self._kept_from), min(sig.end, self._fed_end)  # _signal_span
+        start, end = self._signal_span()
         onset, offset, quiet_n = pot.onset, pot.offset, self.quiet_n
         lo, hi = max(onset - self.lookback_n, start), min(offset + quiet_n, end)
         near_lo = max(onset - quiet_n, start)
@@ -392,7 +391,7 @@ class TrainStage:
         # only candidates that every block size has delivered by now: those starting before the
         # least data any decision waits for (a large offline chunk holds later ones too, a live
         # block not always; one just after the window could mask its end through its pad)
-        known = math.ceil(max(onset + self.isi_max, onset + self.margin, offset + quiet_n)) - 1  # _wait_until
+        known = math.ceil(self._wait_until(pot, onset + self.isi_max)) - 1
         on = self._recent_on[c]
         recent = self._recent[c][bisect.bisect_left(on, lo - self.memory): bisect.bisect_right(on, min(hi + self.memory, known))]
         # a candidate's own tail (and the band-pass ringing after it) decays over about
@@ -401,30 +400,25 @@ class TrainStage:
         # are passed on (the others, found by the largest candidate's pad before, cost no log).
         n_y = hi - lo
         two_rest, ring_n, pad0 = 2.0 * rest, self.ring_n, self.pad
-        iso, iso_snr = self.isolation_n, self.isolation_snr
         cuts: list[int] = []
         for p in recent:
-            if iso and p.shape_only and p.ptp < iso_snr * p.floor and p is not pot:  # _weak_shape_only
+            if p.shape_only and p is not pot and self._weak_shape_only(p):
                 continue  # (a small potential only the shape filters find is part of the background)
             r = p.ptp / two_rest
             pad = pad0 + int(ring_n * math.log(r)) if r > 1.0 else pad0  # log(max(1, r))
             a, b = p.onset - pad - lo, p.offset + pad - lo
             if b > 0 and a < n_y:
                 cuts += (a, b)
-        y = sig.window(lo, hi)[0][c]
+        y = self._signal.window(lo, hi)[0][c]
         k = near_lo - lo  # the near window is [k:]
-        kernel = kernels.background_sums()
-        if kernel is not None:  # (``_background_sums``, without its call)
-            n, near_sum, n_far, far_sum = kernel(y, np.array(cuts, dtype=np.int64), k)
-        else:
-            n, near_sum, n_far, far_sum = self._background_sums(y, cuts, k)
+        n, near_sum, n_far, far_sum = self._background_sums(y, cuts, k)
         if n < quiet_n // 2:
             return False  # the neighbourhood is candidates, not background
         rest2 = rest * rest
         limit, lookback = self.quiet_limit, self.lookback_limit
         if self.cluster_min and bisect.bisect_right(on, onset + quiet_n) - bisect.bisect_left(on, onset - quiet_n) > self.cluster_min:
             limit = self.cluster_limit  # candidates crowd around it: less excess power suffices
-        if iso and pot.shape_only and pot.ptp < iso_snr * pot.floor:  # _weak_shape_only: that small, it must stand on a background at rest
+        if self._weak_shape_only(pot):  # that small, it must stand on a background at rest
             limit, lookback = min(limit, self.cluster_limit), min(lookback, self.cluster_limit)
         if near_sum > limit * rest2 * n:
             return True
@@ -475,26 +469,13 @@ class TrainStage:
         if hi - lo <= n_bouts or (hi - lo <= n_bouts * least
                                   and sum(k for _, _, k in act[lo:hi]) <= n_bouts * least):
             return False
-        # ``bouts_of``, keeping only each bout's start and potentials
-        gap = self.bout_gap_n
-        starts: list[int] = []
-        pots: list[int] = []
-        end = 0
-        for a, b, k in act[lo:hi]:
-            if starts and a - end <= gap:
-                if b > end:
-                    end = b
-                pots[-1] += k
-            else:
-                starts.append(a)
-                pots.append(k)
-                end = b
-        if len(starts) <= n_bouts:
+        bouts = bouts_of(act[lo:hi], self.bout_gap_n)
+        if len(bouts) <= n_bouts:
             return False
-        if any(k < least for k in pots[-n_bouts - 1:-1]):
+        last = bouts[-n_bouts - 1:]
+        if any(k < least for _, _, k in last[:-1]):
             return False
-        last = starts[-n_bouts - 1:]
-        periods = [b - a for a, b in zip(last, last[1:])]
+        periods = [b[0] - a[0] for a, b in zip(last, last[1:])]
         shortest, longest = min(periods), max(periods)
         return (self.stride_min <= shortest and longest <= self.stride_max
                 and longest <= self.stride_regularity * shortest)
@@ -585,8 +566,7 @@ class TrainStage:
         on_c = self._recent_on[c]  # (``_near``, counted before it is sliced)
         first, stop = bisect.bisect_left(on_c, pot.onset - self.memory), bisect.bisect_right(on_c, pot.onset + self.memory)
         if stop - first == 1 and self.min_len > 1:  # alone: no train, pair or unit firing on
-            need = max(pot.onset + self.isi_max, pot.onset + self.margin,  # _wait_until
-                       pot.offset + self.quiet_n if self.quiet_n else 0)
+            need = self._wait_until(pot, pot.onset + self.isi_max)
             if not final and until < need:
                 pot.need, pot.seen = need, self._inserted[c]
                 return None
