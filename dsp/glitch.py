@@ -65,18 +65,25 @@ class ImpulseFit:
         if mid < self.half:
             return None
         seg = snippet[mid - self.half: mid + self.half + 1]
-        norm = math.sqrt(float(np.dot(seg, seg)))
+        norm = math.sqrt(float(np.add.reduce(seg * seg)))  # as ``fits`` adds a row
         return (seg, norm) if norm != 0.0 else None
 
     def __call__(self, snippet: np.ndarray) -> float:
         """``snippet``: the unit-norm band-passed waveform centred on the peak (odd length)."""
-        got = self._window(snippet)
-        if got is None:
-            return 0.0
-        return self._impulse_fit(*got)
+        return self.fits(snippet[None])[0]
 
-    def _impulse_fit(self, seg: np.ndarray, norm: float) -> float:
-        return max(abs(v) for v in (self._templates @ seg).tolist()) / norm  # three fits: plain floats
+    def fits(self, snippets: np.ndarray) -> list[float]:
+        """``self(s)`` for each row of ``snippets`` ``(n, odd length)``, at once (a burst's fit
+        is the same alone or among others: every sum adds along one row, as for one)."""
+        mid = snippets.shape[1] // 2
+        if mid < self.half:
+            return [0.0] * snippets.shape[0]
+        seg = snippets[:, mid - self.half: mid + self.half + 1]
+        norm = np.sqrt(np.add.reduce(seg * seg, axis=1))
+        dots = np.add.reduce(seg[:, None, :] * self._templates[None], axis=2)  # (n, 3)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fit = np.maximum.reduce(np.abs(dots), axis=1) / norm
+        return np.where(norm != 0.0, fit, 0.0).tolist()
 
     def contrast(self, snippet: np.ndarray, fit: float | None = None) -> float:
         """The impulse response's fit (``self(snippet)``, when not given) minus the best twitch
@@ -90,7 +97,7 @@ class ImpulseFit:
             return 0.0
         seg, norm = got
         if fit is None:
-            fit = self._impulse_fit(seg, norm)
+            fit = self.fits(seg[None])[0]
         return fit - float(np.max(np.abs(self._shapes @ seg))) / norm
 
 

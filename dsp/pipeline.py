@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 
 from myotwitch.dsp.bursts import ENV, FLOOR, LF, N_ROWS, STAT, BurstSegmenter, Y
-from myotwitch.dsp.classify import classify
+from myotwitch.dsp.classify import classify, classify_many
 from myotwitch.dsp.config import DetectorConfig
 from myotwitch.dsp.energy import MultiScaleEnergy, TailWeight, floor_bias, threshold_table, window_samples
 from myotwitch.dsp.episodes import EpisodeGrouper
@@ -337,8 +337,8 @@ class Pipeline:
         if self.config.detector == "envelope":
             events = self.units.process([classify(b, self.fs, self.config) for b in bursts], until, final)
         else:
-            events = self._trains.process([(b, classify(b, self.fs, self.config, impulse=self._impulse))
-                                           for b in bursts], until, final)
+            events = self._trains.process(list(zip(bursts, classify_many(bursts, self.fs, self.config, self._impulse))),
+                                          until, final)
             until = self._trains.held_from(until)  # the candidates the trains still hold
             events = self.units.process(events, until, final)
         horizon_s = self.units.held_from(until) / self.fs  # latency_horizon_s, from the figures at hand

@@ -421,6 +421,53 @@ def test_impulse_fit_is_one_for_an_impulse_and_lower_for_a_potential():
     assert fit(snip) < 0.9
 
 
+def test_impulse_fits_are_the_same_alone_or_together_and_match_a_plain_correlation():
+    from myotwitch.dsp.glitch import ImpulseFit
+    fs = 2000.0
+    fit = ImpulseFit(bandpass_sos(20.0, 450.0, fs), 8, fs)
+    rng = np.random.default_rng(5)
+    rows = rng.standard_normal((40, 33))
+    rows[3] = 0.0  # silent: fit 0
+    got = fit.fits(rows)
+    assert [fit(r) for r in rows] == got  # bit for bit: a fit does not depend on its batch
+    assert got[3] == 0.0
+    seg = np.delete(rows, 3, axis=0)[:, 16 - 8: 16 + 9]
+    plain = np.abs(seg @ fit._templates.T).max(axis=1) / np.linalg.norm(seg, axis=1)
+    np.testing.assert_allclose(got[:3] + got[4:], plain, rtol=1e-12)
+
+
+def test_classify_many_gives_what_classify_gives_one_burst_at_a_time():
+    from myotwitch.dsp.classify import classify, classify_many
+    fs = 1000.0
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal(int(60 * fs)) * 3.0
+    for t in range(2, 58, 2):  # potentials, some of them single-sample glitches
+        i = int(t * fs)
+        if t % 6:
+            w = hr_muap(float(rng.uniform(5, 20)), fs, rng)
+            x[i:i + w.size] += w / np.ptp(w) * rng.uniform(20, 200)
+        else:
+            x[i] += rng.uniform(60, 200)
+    pipe = Pipeline(fs, 1, ENERGY)
+    seen: list[Burst] = []
+    real = pipe._segmenter.process_staged
+
+    def keep(k: int) -> list[Burst]:
+        out = real(k)
+        seen.extend(out)
+        return out
+
+    pipe._segmenter.process_staged = keep  # type: ignore[method-assign]
+    pipe.process(x)
+    pipe.flush()
+    singles = [b for b in seen if b.snippet is not None]
+    assert len(singles) >= 20 and len(seen) >= 2
+    glitches = [e for e in classify_many(seen, fs, pipe.config, pipe._impulse) if "impulse response" in (e.reason or "")]
+    assert glitches  # the shape test ran on the batch
+    assert classify_many(seen, fs, pipe.config, pipe._impulse) == [
+        classify(b, fs, pipe.config, impulse=pipe._impulse) for b in seen]
+
+
 def _contraction(x: np.ndarray, fs: float, t0: float, length: float, uv: float, rng) -> None:
     """Dense band-limited activity (an interference pattern) of ``uv`` RMS."""
     i, n = int(t0 * fs), int(length * fs)
