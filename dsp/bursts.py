@@ -733,8 +733,9 @@ class BurstSegmenter:
         lo, hi = i - self.snip_n, i + self.snip_n + 1
         if lo < seg0 or hi > L:
             return None, 0.0
-        snips, norms = _unit_rows(buf[Y, lo:hi][None])
-        return (snips[0], norms[0]) if norms[0] > 0 else (None, 0.0)
+        w = buf[Y, lo:hi]
+        norm = math.sqrt(float(np.add.reduce(w * w)))  # as ``_unit_rows`` adds a row; the same rounded root
+        return (w / norm, norm) if norm > 0 else (None, 0.0)
 
     def _spike_ratio(self, buf: np.ndarray, i: int, seg0: int, L: int) -> float:
         """How much of the raw event the sample at ``i`` (the largest band-passed one) carries."""

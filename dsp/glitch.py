@@ -70,7 +70,11 @@ class ImpulseFit:
 
     def __call__(self, snippet: np.ndarray) -> float:
         """``snippet``: the unit-norm band-passed waveform centred on the peak (odd length)."""
-        return self.fits(snippet[None])[0]
+        got = self._window(snippet)
+        if got is None:
+            return 0.0
+        seg, norm = got  # ``fits``' sums for one row, without the batch's steps
+        return max(abs(v) for v in np.add.reduce(seg * self._templates, axis=1).tolist()) / norm
 
     def fits(self, snippets: np.ndarray) -> list[float]:
         """``self(s)`` for each row of ``snippets`` ``(n, odd length)``, at once (a burst's fit
@@ -97,7 +101,7 @@ class ImpulseFit:
             return 0.0
         seg, norm = got
         if fit is None:
-            fit = self.fits(seg[None])[0]
+            fit = self(snippet)
         return fit - float(np.max(np.abs(self._shapes @ seg))) / norm
 
 
