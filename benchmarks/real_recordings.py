@@ -100,7 +100,7 @@ def main() -> None:
     body = run(args.seeds)
     print(body)
     if args.write:
-        write_section("Real recordings", body)
+        write_section("Real recordings", body, keep_notes=True)
 
 
 if __name__ == "__main__":
