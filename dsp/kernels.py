@@ -791,6 +791,78 @@ def _ptp_rows_py(y: Any, out: Any) -> bool:  # pragma: no cover - compiled
     return True
 
 
+def _noise_step_py(part: Any, y2: Any, m: int, hist: Any, srt: Any, lo: int, hi: int, frac: float, edges: Any,
+                   counts: Any, cur: Any, new: Any, out: Any) -> bool:  # pragma: no cover - compiled
+    """``noise.NoiseFloor.process`` for a live block that completes one window with the history
+    full and kept sorted (``srt``: each channel's ``hist`` row in order): the window's RMS per
+    channel (its squares added as ``np.add.reduce`` adds a row), the history shifted by one and
+    its sorted copy moved as ``bisect`` would, the new floor (the percentile's two sorted values,
+    ``lo``, ``hi`` and ``frac``), the floors of the block's samples (``out``: ``cur`` before the
+    window's end, ``new`` after) and the quality histogram's bin (``edges``) counted. False, with
+    only ``part`` filled, when a window's RMS is NaN (the caller's general path then runs)."""
+    C, win = part.shape
+    n = y2.shape[1]
+    first = win - m
+    for c in range(C):
+        for i in range(first):
+            part[c, m + i] = y2[c, i]
+    for c in range(C):
+        r = math.sqrt(_pairwise(part[c], 0, win, False) / win)
+        if r != r:
+            return False
+        new[c] = r  # (the RMS, until the floor replaces it below)
+    H = hist.shape[1]
+    nb = counts.shape[1]
+    for c in range(C):
+        r = new[c]
+        old = hist[c, 0]
+        a, b = 0, H  # bisect_left(srt[c], old)
+        while a < b:
+            k = (a + b) // 2
+            if srt[c, k] < old:
+                a = k + 1
+            else:
+                b = k
+        for k in range(a, H - 1):
+            srt[c, k] = srt[c, k + 1]
+        a, b = 0, H - 1  # bisect_right(srt[c][:H - 1], r)
+        while a < b:
+            k = (a + b) // 2
+            if r < srt[c, k]:
+                b = k
+            else:
+                a = k + 1
+        for k in range(H - 1, a, -1):
+            srt[c, k] = srt[c, k - 1]
+        srt[c, a] = r
+        for k in range(H - 1):
+            hist[c, k] = hist[c, k + 1]
+        hist[c, H - 1] = r
+        if r - r == 0.0:  # finite: its bin, bisect_right(edges, r) - 1 kept in range
+            a, b = 0, edges.shape[0]
+            while a < b:
+                k = (a + b) // 2
+                if r < edges[k]:
+                    b = k
+                else:
+                    a = k + 1
+            j = a - 1
+            if j < 0:
+                j = 0
+            if j > nb - 1:
+                j = nb - 1
+            counts[c, j] += 1
+        f = srt[c, lo] + frac * (srt[c, hi] - srt[c, lo])
+        new[c] = f
+        for i in range(first):
+            out[c, i] = cur[c]
+        for i in range(first, n):
+            out[c, i] = f
+        for i in range(n - first):
+            part[c, i] = y2[c, first + i]
+    return True
+
+
 def _compile(name: str) -> Callable[..., Any] | None:
     global _tried
     if not enabled:
@@ -825,7 +897,8 @@ def _compile(name: str) -> Callable[..., Any] | None:
                                  fit_rows=njit(_fit_rows_py), join=jit(_join_py),
                                  may_merge=njit(_may_merge_py), upsample=jit(_upsample_py),
                                  centroid=_centroid, centroids=njit(_centroids_py),
-                                 robust_rms=jit(_robust_rms_py), ptp_rows=jit(_ptp_rows_py))
+                                 robust_rms=jit(_robust_rms_py), ptp_rows=jit(_ptp_rows_py),
+                                 noise_step=jit(_noise_step_py))
                 break
             except RuntimeError:
                 continue
@@ -882,6 +955,10 @@ def _warm_up() -> None:
         _compiled["robust_rms"](y, np.empty((y.shape[0], 1)))
     for y in (f, np.ones((2, 8))[:, 2:6]):  # a window of the ring: its whole buffer, or a view
         _compiled["ptp_rows"](y, np.empty(y.shape[0]))
+    for y2 in (np.ones((2, 3)), np.ones((2, 6))[:, 1:4]):  # a block: whole, or columns of a longer one
+        _compiled["noise_step"](np.ones((2, 4)), y2, 2, np.ones((2, 4)), np.ones((2, 4)), 1, 2, 0.5,
+                                np.array([0.1, 1.0, 10.0]), np.zeros((2, 2), dtype=np.int64), np.ones(2), np.empty(2),
+                                np.empty((2, 3)))
     rows = np.ones((6, 1, 8))
     for layout in (rows, rows[:, :, :4]):  # the pipeline's rows: whole, or a block's first columns
         _compiled["maybe_active"](layout, 1, 4, 5, 3.0, np.empty(1, dtype=np.bool_))
@@ -973,3 +1050,8 @@ def centroid() -> Callable[..., float] | None:
 def centroids() -> Callable[..., None] | None:
     """The compiled energy centroids (``_centroids_py``'s signature), or None."""
     return _compile("centroids")
+
+
+def noise_step() -> Callable[..., bool] | None:
+    """The compiled live noise-floor step (``_noise_step_py``'s signature), or None."""
+    return _compile("noise_step")

@@ -12,6 +12,8 @@ from bisect import bisect_left, bisect_right, insort
 
 import numpy as np
 
+from myotwitch.dsp import kernels
+
 #: log-spaced bins (µV RMS) for the running noise-floor histogram used in quality reports.
 _HIST_EDGES = np.logspace(-2, 5, 561)
 _EDGES_LIST = _HIST_EDGES.tolist()
@@ -78,8 +80,10 @@ class NoiseFloor:
         self._hist = hist
         self._n_hist = n_hist
         # live blocks add one window at a time: the history is also kept sorted per channel, so
-        # the percentile is an insertion away instead of a sort (None: rebuilt when next needed)
+        # the percentile is an insertion away instead of a sort (None: rebuilt when next needed);
+        # as lists on the pure path, as an array for the compiled step (each path drops the other's)
         self._sorted: list[list[float]] | None = None
+        self._sorted_rows: np.ndarray | None = None
 
     def restart(self) -> None:
         """After a gap: drop the partial window but keep the history (same electrodes, same skin)."""
@@ -109,6 +113,21 @@ class NoiseFloor:
             out[...] = self._current[:, None]
             return out
         if n - first < self.win:  # one window completes (live blocks shorter than a window)
+            kernel = kernels.noise_step()
+            if kernel is not None and self._n_hist >= self.hist_len:  # the same step in one compiled pass
+                rows = self._sorted_rows
+                if rows is None and not np.isnan(self._hist).any():
+                    rows = self._sorted_rows = np.sort(self._hist, axis=1)
+                if rows is not None:
+                    self._sorted = None
+                    out, new = np.empty((ch, n)), np.empty(ch)
+                    if kernel(self._partbuf, y2, m, self._hist, rows, self._lo, self._hi, self._frac, _HIST_EDGES,
+                              self._histogram, np.ascontiguousarray(self._current), new, out):
+                        self._m = n - first
+                        self._current = new
+                        return out
+                    self._sorted_rows = None  # a NaN window: the general path
+            self._sorted_rows = None
             buf = self._partbuf
             buf[:, m:] = y2[:, :first]
             win = self.win

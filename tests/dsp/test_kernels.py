@@ -774,3 +774,45 @@ def test_best_template_keeps_its_members_in_step(monkeypatch):
             checked += 1
             tr._join(got[1][0], wide, got[1][1], sigma, e)  # with the kernels: the members move in step
     assert checked > 40 and max(t.n for t in tr._templates) > tr.cfg.mean_cap
+
+
+@pytest.mark.parametrize("n_ch,fs", [(1, 1000.0), (3, 500.0), (8, 2000.0)])
+def test_noise_step_kernel_gives_the_pure_floor(monkeypatch, n_ch, fs):
+    """Live blocks, now and then a long one, a burst, a NaN window and an overflow: the floors,
+    the history, the floor in force and the quality histogram come out the same bit for bit,
+    and the compiled step did the live windows."""
+    from myotwitch.dsp.noise import NoiseFloor
+
+    rng = np.random.default_rng(n_ch)
+    y = rng.standard_normal((n_ch, int(90 * fs))) * rng.uniform(1, 20, (n_ch, 1))
+    y[:, int(40 * fs): int(40 * fs) + 40] = 1e3  # a burst the floor must not follow
+    y2 = y * y
+    y2[n_ch - 1, int(60 * fs)] = np.nan  # a NaN window: the general path, then back
+    y2[0, int(70 * fs)] = 1e308  # an overflowing window sum: an infinite RMS
+    steps = []
+
+    def run(compiled: bool):
+        monkeypatch.setattr(kernels, "enabled", compiled)
+        nf = NoiseFloor(fs, n_ch, 0.1, 6.0, 25.0, 0.5)
+        n, i, k, out = int(0.05 * fs), 0, 0, []
+        with np.errstate(over="ignore", invalid="ignore"):
+            while i < y2.shape[1]:
+                m = n if k % 40 else int(1.3 * fs)
+                out.append(nf.process(y2[:, i: i + m]))
+                i, k = i + m, k + 1
+        return np.concatenate(out, axis=1), nf.histogram.copy(), nf._hist.copy(), nf._current.copy()
+
+    want = run(False)
+    monkeypatch.setattr(kernels, "enabled", True)
+    step = kernels.noise_step()
+    assert step is not None
+
+    def counted(*a):
+        steps.append(1)
+        return step(*a)
+
+    monkeypatch.setattr(kernels, "noise_step", lambda: counted)
+    got = run(True)
+    assert len(steps) > 100
+    for a, b in zip(want, got):
+        assert np.array_equal(_bits(a), _bits(b)) if a.dtype.kind == "f" else np.array_equal(a, b)
