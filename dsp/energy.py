@@ -183,18 +183,28 @@ class TailWeight:
         if m + n < 2 * win and (not refresh or self._n_sums >= h - 1):  # one completes, full history
             part = self._part
             first = win - m
-            part[0, :, m:] = y2[:, :first]
-            np.multiply(part[0], part[0], out=part[1])
-            sums = np.add.reduce(part, axis=2)  # (2, channels): sum y^2, sum y^4
-            if sums[0, 0] == sums[0, 0]:  # (a NaN window, an overflow, takes the general path)
-                self._append_sums(sums[:, :, None])
+            kernel = kernels.tail_window()
+            if kernel is not None:  # the same sums, appended in place, in one compiled pass
+                at = self._room(1)
+                done = kernel(part, y2, m, self._sums, at)
+                if done:
+                    self._n_sums = at + 1
+            else:
+                part[0, :, m:] = y2[:, :first]
+                np.multiply(part[0], part[0], out=part[1])
+                sums = np.add.reduce(part, axis=2)  # (2, channels): sum y^2, sum y^4
+                done = sums[0, 0] == sums[0, 0]  # (a NaN window, an overflow, takes the general path)
+                if done:
+                    self._append_sums(sums[:, :, None])
+            if done:
                 row = self._rows[-1]
                 if refresh:  # from the last ``history`` windows, this one included
                     row = self._refreshed_last()
                 self._rows.append(row)
                 self._done += 1
                 self._m = m + n - win
-                part[0, :, : self._m] = y2[:, first:]
+                if kernel is None:  # (the kernel has started the next window)
+                    part[0, :, : self._m] = y2[:, first:]
                 return
         data = np.concatenate([self._part[0, :, :m], y2], axis=1) if m else y2
         k = data.shape[1] // win
@@ -301,13 +311,19 @@ class TailWeight:
     def _append_sums(self, sums: np.ndarray) -> None:
         """Add ``j <= history`` windows' sums, ``(2, channels, j)`` (sum y^2, sum y^4)."""
         j = sums.shape[2]
-        n, h = self._n_sums, self.history
-        if n + j > 2 * h:  # out of room: the last history - j move to the front
-            keep = max(h - j, 0)
-            self._sums[:, :, :keep] = self._sums[:, :, n - keep: n]
-            n = keep
+        n = self._room(j)
         self._sums[:, :, n: n + j] = sums
         self._n_sums = n + j
+
+    def _room(self, j: int) -> int:
+        """Where ``j <= history`` more windows' sums go: after the kept ones, which move to the
+        front when the buffer is out of room (the last history - j of them; ``_n_sums`` follows)."""
+        n, h = self._n_sums, self.history
+        if n + j > 2 * h:
+            keep = max(h - j, 0)
+            self._sums[:, :, :keep] = self._sums[:, :, n - keep: n]
+            n = self._n_sums = keep
+        return n
 
     def _forget(self, t0: int) -> None:
         drop = (t0 // self.window) - self._base  # rows before the first window asked for

@@ -863,6 +863,29 @@ def _noise_step_py(part: Any, y2: Any, m: int, hist: Any, srt: Any, lo: int, hi:
     return True
 
 
+def _tail_window_py(part: Any, y2: Any, m: int, sums: Any, at: int) -> bool:  # pragma: no cover - compiled
+    """``energy.TailWeight.push`` for a live block that completes one window: the block's first
+    samples end the window in ``part[0]`` (``m`` already there), its sums of y^2 and y^4 per
+    channel (added as ``np.add.reduce`` adds a row) go to column ``at`` of ``sums``, and the
+    rest of the block starts the next window. False, with only the window filled, when channel
+    0's sum is NaN (the caller's general path then runs)."""
+    C, win = part.shape[1], part.shape[2]
+    n = y2.shape[1]
+    first = win - m
+    for c in range(C):
+        for i in range(first):
+            part[0, c, m + i] = y2[c, i]
+    s0 = _pairwise(part[0, 0], 0, win, False)
+    if s0 != s0:
+        return False
+    for c in range(C):
+        sums[0, c, at] = s0 if c == 0 else _pairwise(part[0, c], 0, win, False)
+        sums[1, c, at] = _pairwise(part[0, c], 0, win, True)
+        for i in range(n - first):
+            part[0, c, i] = y2[c, first + i]
+    return True
+
+
 def _compile(name: str) -> Callable[..., Any] | None:
     global _tried
     if not enabled:
@@ -898,7 +921,7 @@ def _compile(name: str) -> Callable[..., Any] | None:
                                  may_merge=njit(_may_merge_py), upsample=jit(_upsample_py),
                                  centroid=_centroid, centroids=njit(_centroids_py),
                                  robust_rms=jit(_robust_rms_py), ptp_rows=jit(_ptp_rows_py),
-                                 noise_step=jit(_noise_step_py))
+                                 noise_step=jit(_noise_step_py), tail_window=jit(_tail_window_py))
                 break
             except RuntimeError:
                 continue
@@ -959,6 +982,8 @@ def _warm_up() -> None:
         _compiled["noise_step"](np.ones((2, 4)), y2, 2, np.ones((2, 4)), np.ones((2, 4)), 1, 2, 0.5,
                                 np.array([0.1, 1.0, 10.0]), np.zeros((2, 2), dtype=np.int64), np.ones(2), np.empty(2),
                                 np.empty((2, 3)))
+    for y2 in (np.ones((2, 3)), np.ones((2, 6))[:, 1:4]):
+        _compiled["tail_window"](np.ones((2, 2, 4)), y2, 2, np.ones((2, 2, 8)), 1)
     rows = np.ones((6, 1, 8))
     for layout in (rows, rows[:, :, :4]):  # the pipeline's rows: whole, or a block's first columns
         _compiled["maybe_active"](layout, 1, 4, 5, 3.0, np.empty(1, dtype=np.bool_))
@@ -1055,3 +1080,8 @@ def centroids() -> Callable[..., None] | None:
 def noise_step() -> Callable[..., bool] | None:
     """The compiled live noise-floor step (``_noise_step_py``'s signature), or None."""
     return _compile("noise_step")
+
+
+def tail_window() -> Callable[..., bool] | None:
+    """The compiled live kurtosis window (``_tail_window_py``'s signature), or None."""
+    return _compile("tail_window")
