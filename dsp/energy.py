@@ -438,6 +438,21 @@ class MultiScaleEnergy:
         kernel = kernels.quantised_sums()
         if kernel is not None:
             h, n = self._q.shape[1], y2.shape[1]
+            live = kernels.live_energy() if self.matched is not None else None
+            if live is not None:  # a live block: the energies, the kept rows and the statistic in one call
+                m = h + n - 1 - self._hist - self.lead  # (as _emit works it out)
+                if 0 < m <= _LIVE_M:
+                    rows = (0,) if self.tail is None else self.tail.block_rows(self._emitted, m)
+                    if rows is not None:
+                        C = self.n_channels
+                        q, ys = np.empty((C, h + n), dtype=np.int64), np.empty((C, self._ys.shape[1] + n))
+                        fl = np.empty((C, self._floor.shape[1] + n))
+                        stat, f2 = np.empty((C, m)), np.empty((C, m))
+                        scale3, run_len = self._steady_scale(rows, m)
+                        top = live(self._q, y2, 1.0 / _QUANTUM, _Q_MAX, self._ys, y, self._floor, floor, self._hist, m,
+                                   self._windows, scale3, run_len, q, ys, fl, stat, f2)
+                        return self._finish(stat, f2, q, ys, fl, self._hist, m, False,
+                                            (None if self.tail is None else rows,), rows, top)
             q, c = np.empty((self.n_channels, h + n), dtype=np.int64), np.empty((self.n_channels, h + n), dtype=np.int64)
             kernel(self._q, y2, 1.0 / _QUANTUM, _Q_MAX, q, c)
             return self._emit(q, floor, final=False, y_new=y, summed=c)

@@ -886,6 +886,38 @@ def _tail_window_py(part: Any, y2: Any, m: int, sums: Any, at: int) -> bool:  # 
     return True
 
 
+_quantised = _quantised_sums_py  # the live statistic calls the compiled passes (bound in _compile)
+_stat_3 = _window_stat_3_py
+_stat_any = _window_stat_py
+
+
+def _live_energy_py(old: Any, y2: Any, inv_quantum: float, q_max: float, ys_old: Any, y: Any, fl_old: Any,
+                    floor: Any, h: int, m: int, windows: Any, scale: Any, run_len: Any, q: Any, ys: Any, fl: Any,
+                    stat: Any, f2: Any) -> float:  # pragma: no cover - compiled
+    """``energy.MultiScaleEnergy.process`` of a live block whose kurtosis rows hold throughout:
+    the integer energies (``_quantised_sums_py``), the kept signal and floors followed by the
+    block's (``ys``, ``fl``), and the statistic of the ``m`` samples it lets out
+    (``_window_stat_py``) in one call; returns the statistic's largest value."""
+    c = np.empty_like(q)
+    _quantised(old, y2, inv_quantum, q_max, q, c)
+    n, k, j = y2.shape[1], ys_old.shape[1], fl_old.shape[1]
+    for ch in range(q.shape[0]):
+        for i in range(k):
+            ys[ch, i] = ys_old[ch, i]
+        for i in range(n):
+            ys[ch, k + i] = y[ch, i]
+        for i in range(j):
+            fl[ch, i] = fl_old[ch, i]
+        for i in range(n):
+            fl[ch, j + i] = floor[ch, i]
+    top = np.empty(1)
+    if windows.shape[0] == 3:
+        _stat_3(c, h, m, windows, scale, run_len, fl, stat, f2, top)
+    else:
+        _stat_any(c, h, m, windows, scale, run_len, fl, stat, f2, top)
+    return top[0]
+
+
 def _compile(name: str) -> Callable[..., Any] | None:
     global _tried
     if not enabled:
@@ -901,7 +933,7 @@ def _compile(name: str) -> Callable[..., Any] | None:
                 jit = numba.njit(cache=cache, nogil=True)
                 # numpy's error model: x / 0.0 gives inf or NaN, as numpy does, instead of raising
                 njit = numba.njit(cache=cache, nogil=True, error_model="numpy")
-                global _cascade, _term, _leaf, _pairwise, _stat_out, _centroid, _pick, _select, _median  # numba resolves these names when it compiles the callers
+                global _cascade, _term, _leaf, _pairwise, _stat_out, _centroid, _pick, _select, _median, _quantised, _stat_3, _stat_any  # numba resolves these names when it compiles the callers
                 _cascade = numba.njit(cache=cache, nogil=True, inline="always")(_cascade_py)
                 _stat_out = numba.njit(cache=cache, nogil=True, inline="always", error_model="numpy")(_stat_out_py)
                 _term = numba.njit(cache=cache, nogil=True, inline="always")(_term_py)
@@ -911,17 +943,21 @@ def _compile(name: str) -> Callable[..., Any] | None:
                 _pick = jit(_pick_py)
                 _select = jit(_select_py)
                 _median = jit(_median_py)
+                _quantised = njit(_quantised_sums_py)
+                _stat_3 = njit(_window_stat_3_py)
+                _stat_any = njit(_window_stat_py)
                 _compiled.update(front_end=jit(_front_end_py), front_end_211=jit(_front_end_211_py),
-                                 window_stat=njit(_window_stat_py), window_stat_3=njit(_window_stat_3_py),
+                                 window_stat=_stat_any, window_stat_3=_stat_3,
                                  window_sums=njit(_window_sums_py), kurtosis_rows=njit(_kurtosis_rows_py),
-                                 quantised_sums=njit(_quantised_sums_py), maybe_active=njit(_maybe_active_py),
+                                 quantised_sums=_quantised, maybe_active=njit(_maybe_active_py),
                                  rest_select=jit(_rest_select_py), matched_lift=njit(_matched_lift_py),
                                  background_sums=jit(_background_sums_py),
                                  fit_rows=njit(_fit_rows_py), join=jit(_join_py),
                                  may_merge=njit(_may_merge_py), upsample=jit(_upsample_py),
                                  centroid=_centroid, centroids=njit(_centroids_py),
                                  robust_rms=jit(_robust_rms_py), ptp_rows=jit(_ptp_rows_py),
-                                 noise_step=jit(_noise_step_py), tail_window=jit(_tail_window_py))
+                                 noise_step=jit(_noise_step_py), tail_window=jit(_tail_window_py),
+                                 live_energy=njit(_live_energy_py))
                 break
             except RuntimeError:
                 continue
@@ -984,6 +1020,13 @@ def _warm_up() -> None:
                                 np.empty((2, 3)))
     for y2 in (np.ones((2, 3)), np.ones((2, 6))[:, 1:4]):
         _compiled["tail_window"](np.ones((2, 2, 4)), y2, 2, np.ones((2, 2, 8)), 1)
+    for c in (1, 2):  # one channel's kept rows are contiguous, several channels' are views
+        kept_q, kept = np.zeros((c, 4), dtype=np.int64)[:, 1:], np.ones((c, 4))[:, 1:]
+        for w in (np.array([2, 2, 2], dtype=np.int64), one):
+            _compiled["live_energy"](kept_q, np.ones((c, 4)), 1000.0, 2.0 ** 52, kept, np.ones((c, 4)), kept[:, 1:],
+                                     np.ones((c, 4)), 2, 2, w, np.ones((c, 1, w.size)), np.array([2], dtype=np.int64),
+                                     np.empty((c, 7), dtype=np.int64), np.empty((c, 7)), np.empty((c, 6)), np.empty((c, 2)),
+                                     np.empty((c, 2)))
     rows = np.ones((6, 1, 8))
     for layout in (rows, rows[:, :, :4]):  # the pipeline's rows: whole, or a block's first columns
         _compiled["maybe_active"](layout, 1, 4, 5, 3.0, np.empty(1, dtype=np.bool_))
@@ -1085,3 +1128,8 @@ def noise_step() -> Callable[..., bool] | None:
 def tail_window() -> Callable[..., bool] | None:
     """The compiled live kurtosis window (``_tail_window_py``'s signature), or None."""
     return _compile("tail_window")
+
+
+def live_energy() -> Callable[..., float] | None:
+    """The compiled live statistic (``_live_energy_py``'s signature), or None."""
+    return _compile("live_energy")

@@ -859,3 +859,51 @@ def test_tail_window_kernel_gives_the_pure_kurtosis_rows(monkeypatch, n_ch, wind
     assert want[0] == got[0] and want[3] == got[3]
     for a, b in zip(want[1:3], got[1:3]):
         assert np.array_equal(_bits(a), _bits(b))
+
+
+@pytest.mark.parametrize("n_ch,fs", [(1, 1000.0), (3, 2000.0)])
+def test_live_energy_kernel_gives_the_pure_statistic(monkeypatch, n_ch, fs):
+    """The shipped statistic (kurtosis rows and twitch-shape lift) over live blocks, now and
+    then a long one, with a settling floor, bursts and small potentials: the same bits with the
+    fused live call as without any kernel, the live call doing most blocks."""
+    from myotwitch.dsp import Pipeline
+    from myotwitch.dsp.synth import hr_muap
+
+    rng = np.random.default_rng(n_ch)
+    n = int(40 * fs)
+    y = rng.standard_normal((n_ch, n)) * 4.0
+    for t in rng.uniform(1.0, 39.0, 60):  # potentials from the lift's range up to large ones
+        w = hr_muap(float(rng.uniform(5, 20)), fs, rng)
+        i, c = int(t * fs), int(rng.integers(n_ch))
+        y[c, i: i + w.size] += w / np.ptp(w) * rng.choice([25.0, 40.0, 400.0])
+    y[0, n // 2: n // 2 + int(0.5 * fs)] += rng.laplace(0, 30.0, int(0.5 * fs))  # activity: the rows move
+    floor = np.full((n_ch, n), 4.0)
+    floor[:, : int(0.3 * fs)] = np.nan
+    block = int(0.05 * fs)
+    calls = []
+
+    def run(compiled: bool):
+        monkeypatch.setattr(kernels, "enabled", compiled)
+        en = Pipeline(fs, n_ch)._energy
+        out, i, k = [], 0, 0
+        while i < n:
+            m = block if k % 60 else 3 * block + 7
+            s = slice(i, i + m)
+            out.append(en.process(np.ascontiguousarray(y[:, s] ** 2), floor[:, s].copy(), y[:, s].copy()))
+            i, k = i + m, k + 1
+        return np.concatenate(out + [en.drain()], axis=1)
+
+    want = run(False)
+    monkeypatch.setattr(kernels, "enabled", True)
+    live = kernels.live_energy()
+    assert live is not None
+
+    def counted(*a):
+        calls.append(1)
+        return live(*a)
+
+    monkeypatch.setattr(kernels, "live_energy", lambda: counted)
+    got = run(True)
+    assert len(calls) > 0.8 * n / block
+    assert (want <= -1.0).any() and (want >= 1.0).any()  # the lift and the energy windows both fire
+    assert np.array_equal(_bits(want), _bits(got))
