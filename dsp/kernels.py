@@ -329,6 +329,8 @@ def _rest_select_py(row: Any, lo: int, hi: int, frac: float) -> float:  # pragma
         return 0.0
     return _pick(a[:m], int(frac * (m - 1)))
 
+_rest_select = _rest_select_py  # the quiet-background kernel calls the compiled one (bound in _compile)
+
 
 def _background_sums_py(y: Any, cuts: Any, k: int) -> tuple[int, float, int, float]:  # pragma: no cover - compiled
     """``trains``' background around a potential: over ``y`` less the spans
@@ -916,6 +918,170 @@ def _live_energy_py(old: Any, y2: Any, inv_quantum: float, q_max: float, ys_old:
     else:
         _stat_any(c, h, m, windows, scale, run_len, fl, stat, f2, top)
     return top[0]
+def _rest_level_py(row: Any, lo: int, hi: int, frac: float, guess: float) -> float:  # pragma: no cover - compiled
+    """``_rest_select_py``'s order statistic, found from a ``guess`` (the last one asked for):
+    the window slides a little between questions, so the answer is mostly the guess again
+    (one counting pass tells: ~70 % of the questions at a twitch every 2 s) or a value or two
+    beside it (a pass each); farther, the selection. The same value whatever the guess."""
+    if guess != guess:  # none yet
+        return _rest_select(row, lo, hi, frac)
+    m, lt, le = 0, 0, 0
+    for j in range(lo, hi):
+        v = row[j]
+        m += v == v
+        lt += v < guess
+        le += v <= guess
+    if m == 0:
+        return 0.0
+    q = int(frac * (m - 1))
+    if lt <= q < le:  # the guess is in the window, at rank q
+        return guess
+    if q >= le and q - le < 3:  # a little above: the distinct values above it one by one
+        d, cur = q - le, guess
+        for _ in range(q - le + 1):
+            best = math.inf
+            for j in range(lo, hi):
+                v = row[j]
+                x = v if v > cur else math.inf
+                best = x if x < best else best
+            n = 0
+            for j in range(lo, hi):
+                n += row[j] == best
+            if d < n:
+                return best
+            d, cur = d - n, best
+    if q < lt and lt - 1 - q < 3:  # a little below: likewise downwards
+        d, cur = lt - 1 - q, guess
+        for _ in range(lt - q):
+            best = -math.inf
+            for j in range(lo, hi):
+                v = row[j]
+                x = v if v < cur else -math.inf
+                best = x if x > best else best
+            n = 0
+            for j in range(lo, hi):
+                n += row[j] == best
+            if d < n:
+                return best
+            d, cur = d - n, best
+    return _rest_select(row, lo, hi, frac)
+
+
+_rest_level = _rest_level_py  # (bound in _compile)
+
+
+def _quiet_background_py(ys: Any, c: int, y0: int, kept_from: int, fed_end: int, grid: Any, floors: Any,
+                         cand: Any, own: int, onset: int, offset: int, ptp: float, floor: float, shape_only: bool,
+                         par: Any, guess: Any, out: Any) -> Any:  # pragma: no cover - compiled
+    """``trains.TrainStage._busy_background`` in one call: 0 (at rest), 1 (busy) or 2 (only the
+    bar for small potentials says so), with the resting level's grid positions ``[lo, hi)``.
+    ``ys``: what the ring keeps, from absolute sample ``y0`` (channel ``c``), read in the stage's
+    span ``[kept_from, fed_end)``; ``grid``, ``floors``: the floor grid's sample indices and
+    channel c's floors on it; ``cand``: channel c's candidates in onset order as rows (onset,
+    offset, peak to peak, weak shape-only 0/1), ``own`` the potential's row when it is found by
+    its shape alone (else -1); then the potential's onset, offset, peak to peak, floor and
+    whether it is found by its shape alone; ``par``: the stage's figures
+    (``TrainStage._quiet_figures``); ``guess[c]``: the channel's last resting level (where the
+    search for this one starts; updated). ``out`` receives the
+    resting level and the background's count and sum of squares near and further back (-1
+    where not reached), for the tests. The same operations on the same operands as the pure
+    path, so every bit is the same: one call instead of a dozen, and the Python around them."""
+    lookback_n, quiet_n, memory, rest_n = int(par[0]), int(par[1]), int(par[2]), int(par[3])
+    frac, isi_max, margin, ring_n, pad0 = par[4], par[5], int(par[6]), par[7], int(par[8])
+    cluster_min, quiet_limit, lookback_limit, cluster_limit = int(par[9]), par[10], par[11], par[12]
+    small_snr, small_limit, isolation_n, isolation_snr = par[13], par[14], par[15], par[16]
+    weak = isolation_n != 0.0 and shape_only and ptp < isolation_snr * floor  # _weak_shape_only(pot)
+    # the resting level: rest_floor's order statistic of the finite floors in [at - rest_n, at]
+    g_lo = int(np.searchsorted(grid, onset - rest_n, side="left"))
+    g_hi = int(np.searchsorted(grid, onset, side="right"))
+    level = _rest_level(floors, g_lo, g_hi, frac, guess[c])
+    if g_hi > g_lo:
+        guess[c] = level
+    if level == 0.0:  # (``or pot.floor``)
+        level = floor
+    rest = floor if floor < level else level  # min(level, floor)
+    out[0] = rest
+    out[1] = out[2] = out[3] = out[4] = -1.0
+    # the windows, clipped to the stage's span (_signal_span)
+    start = y0 if y0 > kept_from else kept_from
+    end = y0 + ys.shape[1]
+    if fed_end < end:
+        end = fed_end
+    lo = onset - lookback_n
+    if start > lo:
+        lo = start
+    hi = offset + quiet_n
+    if end < hi:
+        hi = end
+    near_lo = onset - quiet_n
+    if start > near_lo:
+        near_lo = start
+    if hi <= near_lo or not rest > 0:
+        return 0, g_lo, g_hi
+    # the candidates every block size has delivered by now that reach the window, cut out
+    need = onset + isi_max  # _wait_until(pot, onset + isi_max)
+    if onset + margin > need:
+        need = onset + margin
+    if offset + quiet_n > need:
+        need = offset + quiet_n
+    known = math.ceil(need) - 1
+    top = hi + memory
+    if known < top:
+        top = known
+    n_y = hi - lo
+    keep = np.ones(n_y, dtype=np.bool_)
+    two_rest = 2.0 * rest
+    m = cand.shape[0]
+    j = np.searchsorted(cand[:, 0], lo - memory, side="left")
+    while j < m and cand[j, 0] <= top:
+        if cand[j, 3] != 0.0 and j != own:  # (a weak one only the shape filters find is background)
+            j += 1
+            continue
+        r = cand[j, 2] / two_rest
+        pad = pad0 + int(ring_n * math.log(r)) if r > 1.0 else pad0
+        a, b = int(cand[j, 0]) - pad - lo, int(cand[j, 1]) + pad - lo
+        if b > 0 and a < n_y:
+            for i in range(max(a, 0), min(b, n_y)):
+                keep[i] = False
+        j += 1
+    k = near_lo - lo
+    y = ys[c]
+    off = lo - y0
+    n, near_sum, n_far, far_sum = 0, 0.0, 0, 0.0
+    for i in range(k):
+        if keep[i]:
+            v = y[off + i]
+            n_far += 1
+            far_sum += v * v
+    for i in range(k, n_y):
+        if keep[i]:
+            v = y[off + i]
+            n += 1
+            near_sum += v * v
+    out[1], out[2], out[3], out[4] = n, near_sum, n_far, far_sum
+    if n < quiet_n // 2:
+        return 0, g_lo, g_hi
+    rest2 = rest * rest
+    limit, lookback = quiet_limit, lookback_limit
+    if cluster_min:
+        crowd = (np.searchsorted(cand[:, 0], onset + quiet_n, side="right")
+                 - np.searchsorted(cand[:, 0], onset - quiet_n, side="left"))
+        if crowd > cluster_min:
+            limit = cluster_limit
+    if weak:
+        limit = cluster_limit if cluster_limit < limit else limit  # min(limit, cluster_limit)
+        lookback = cluster_limit if cluster_limit < lookback else lookback
+    if near_sum > limit * rest2 * n:
+        return 1, g_lo, g_hi
+    if k <= 0:
+        return 0, g_lo, g_hi
+    n_all = n + n_far
+    total = near_sum + far_sum
+    if total > lookback * rest2 * n_all:
+        return 1, g_lo, g_hi
+    if ptp < small_snr * floor and total > small_limit * floor * floor * n_all:
+        return 2, g_lo, g_hi
+    return 0, g_lo, g_hi
 
 
 def _compile(name: str) -> Callable[..., Any] | None:
@@ -946,11 +1112,14 @@ def _compile(name: str) -> Callable[..., Any] | None:
                 _quantised = njit(_quantised_sums_py)
                 _stat_3 = njit(_window_stat_3_py)
                 _stat_any = njit(_window_stat_py)
+                global _rest_select, _rest_level
+                _rest_select = jit(_rest_select_py)
+                _rest_level = jit(_rest_level_py)
                 _compiled.update(front_end=jit(_front_end_py), front_end_211=jit(_front_end_211_py),
                                  window_stat=_stat_any, window_stat_3=_stat_3,
                                  window_sums=njit(_window_sums_py), kurtosis_rows=njit(_kurtosis_rows_py),
                                  quantised_sums=_quantised, maybe_active=njit(_maybe_active_py),
-                                 rest_select=jit(_rest_select_py), matched_lift=njit(_matched_lift_py),
+                                 rest_select=_rest_select, matched_lift=njit(_matched_lift_py),
                                  background_sums=jit(_background_sums_py),
                                  fit_rows=njit(_fit_rows_py), join=jit(_join_py),
                                  may_merge=njit(_may_merge_py), upsample=jit(_upsample_py),
@@ -958,6 +1127,7 @@ def _compile(name: str) -> Callable[..., Any] | None:
                                  robust_rms=jit(_robust_rms_py), ptp_rows=jit(_ptp_rows_py),
                                  noise_step=jit(_noise_step_py), tail_window=jit(_tail_window_py),
                                  live_energy=njit(_live_energy_py))
+                _compiled.update(quiet_background=jit(_quiet_background_py))
                 break
             except RuntimeError:
                 continue
@@ -1030,6 +1200,11 @@ def _warm_up() -> None:
     rows = np.ones((6, 1, 8))
     for layout in (rows, rows[:, :, :4]):  # the pipeline's rows: whole, or a block's first columns
         _compiled["maybe_active"](layout, 1, 4, 5, 3.0, np.empty(1, dtype=np.bool_))
+    grid, cand = np.arange(0, 400, 100), np.array([[0.0, 9.0, 50.0, 0.0], [200.0, 209.0, 20.0, 1.0]])
+    par = np.array([40.0, 15.0, 100.0, 300.0, 0.1, 20.0, 20.0, 1.1, 5.0, 2.0, 2.5, 2.5, 1.6, 12.0, 1.35, 100.0, 12.0])
+    for ys in (np.ones((1, 300)), np.ones((2, 300))[:, 1:]):  # the ring's window: one channel, or a view of several
+        _compiled["quiet_background"](ys, 0, 0, 0, 300, grid, np.ones((2, 4))[:, 1:][0], cand, -1, 200, 209, 20.0,
+                                      1.0, True, par, np.full(1, np.nan), np.empty(5))
 
 
 def front_end(sections: tuple[int, int, int] | None = None) -> Callable[..., None] | None:
@@ -1133,3 +1308,8 @@ def tail_window() -> Callable[..., bool] | None:
 def live_energy() -> Callable[..., float] | None:
     """The compiled live statistic (``_live_energy_py``'s signature), or None."""
     return _compile("live_energy")
+
+
+def quiet_background() -> Callable[..., tuple[int, int, int]] | None:
+    """The compiled quiet-background check (``_quiet_background_py``'s signature), or None."""
+    return _compile("quiet_background")

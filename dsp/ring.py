@@ -75,6 +75,11 @@ class SignalRing:
             return np.empty((self.n_channels, 0)), a
         return self._buf[:, self._lo + a - self.start: self._lo + b - self.start], a
 
+    def kept(self) -> tuple[np.ndarray, int]:
+        """Every sample kept, ``(array, absolute start)``: ``window(start, end)`` without its checks
+        (for a compiled caller that clips for itself)."""
+        return self._buf[:, self._lo: self._hi], self.start
+
     def gather(self, starts: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray] | None:
         """Many windows ``[start, start + n)`` at once: ``(len(starts), channels, n)`` and which
         of them lie wholly in what is kept (the others hold arbitrary numbers); None if none do."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -256,6 +257,13 @@ class TrainStage:
         #: crosses the threshold at (nearly) every one, and the train of candidates shows it
         self.recur_max_snr = recur_max_snr
         self.recur_back = int(round(recur_s * fs)) if recur_corr else 0
+        #: the quiet-background check's figures in one array for its compiled call
+        self._quiet_figures = np.array([self.lookback_n, self.quiet_n, self.memory, self.rest_n,
+                                        REST_PERCENTILE / 100.0, self.isi_max, self.margin, self.ring_n, self.pad,
+                                        self.cluster_min, self.quiet_limit, self.lookback_limit, self.cluster_limit,
+                                        self.small_snr, self.small_limit, self.isolation_n, self.isolation_snr],
+                                       dtype=float)
+        self._quiet_out = np.empty(5)  # (its resting level and sums, for the tests)
         self.reset()
 
     def reset(self) -> None:
@@ -281,6 +289,13 @@ class TrainStage:
         self._rest_nan_end = 0  # grid positions before this may hold NaN (a settling floor); none after
         # per channel: the grid positions [a, b) of the last window asked for, its floors sorted
         self._rest_win: list[tuple[int, int, list[float] | None]] = [(0, 0, []) for _ in range(self.n_channels)]
+        #: for the compiled check: the grid's indices as an array (from grid position
+        #: ``_grid_base`` on, brought up to date when asked) and per channel its candidates as rows
+        #: (onset, offset, peak to peak, weak shape-only), with what they were made from
+        self._grid, self._grid_base = np.zeros(0, dtype=np.int64), 0
+        self._rows: list[tuple[list[_Potential] | None, int, int, np.ndarray]] = [
+            (None, 0, 0, np.zeros((0, 4))) for _ in range(self.n_channels)]
+        self._rest_guess = np.full(self.n_channels, np.nan)  # its resting levels last time (where it starts looking)
 
     def feed(self, y: np.ndarray, floor: np.ndarray, start: int) -> None:
         """The band-passed samples ``y`` and their noise floor (channels, n) from absolute sample
@@ -309,15 +324,7 @@ class TrainStage:
         when it moves far (or steps back) the order statistic is selected afresh."""
         idx = self._rest_i
         lo = bisect.bisect_left(idx, at - self.rest_n)
-        if lo > 256 and idx[lo - 257] < at - self.rest_n - self.memory:
-            old = bisect.bisect_left(idx, at - self.rest_n - self.memory)
-            last = self._rest_win[c][0] - self._rest_base
-            if last >= 0:  # not past the start of this channel's last window: it slides on, not rebuilt
-                old = min(old, last)
-            del idx[:old]
-            self._rest_v = self._rest_v[:, old:]
-            self._rest_base += old
-            lo -= old
+        lo -= self._forget_rest(c, at, lo)
         hi = bisect.bisect_right(idx, at, lo)
         lo_abs, hi_abs = lo + self._rest_base, hi + self._rest_base  # positions in the grid ever fed
         win = self._rest_win[c]
@@ -351,6 +358,22 @@ class TrainStage:
             return 0.0
         return vals[int(REST_PERCENTILE / 100.0 * (len(vals) - 1))]
 
+    def _forget_rest(self, c: int, at: int, lo: int, slid: bool = True) -> int:
+        """Drop the grid's floors long before channel c's window ``[lo, ...)`` for a question at
+        ``at`` (now and then, and with ``slid`` not while the channel's last sorted window still
+        uses them); returns how many went."""
+        idx = self._rest_i
+        if not (lo > 256 and idx[lo - 257] < at - self.rest_n - self.memory):
+            return 0
+        old = bisect.bisect_left(idx, at - self.rest_n - self.memory)
+        last = self._rest_win[c][0] - self._rest_base
+        if slid and last >= 0:  # not past the start of this channel's last window: it slides on, not rebuilt
+            old = min(old, last)
+        del idx[:old]
+        self._rest_v = self._rest_v[:, old:]
+        self._rest_base += old
+        return old
+
     def _trim(self, horizon: int) -> None:
         self._kept_from = horizon - max(self.lookback_n, self.recur_back)
         self._signal.forget_before(self._kept_from, self._hold)
@@ -381,6 +404,9 @@ class TrainStage:
         """Is the background around the potential louder than rest (``quiet_n`` either side of
         it, or from ``lookback_n`` before it to ``quiet_n`` after it)? ``SMALL`` when only the
         lower bar for a potential near the detection limit says so (``small_snr``)."""
+        kernel = kernels.quiet_background()
+        if kernel is not None:
+            return self._busy_compiled(kernel, c, pot)
         start, end = self._signal_span()
         onset, offset, quiet_n = pot.onset, pot.offset, self.quiet_n
         lo, hi = max(onset - self.lookback_n, start), min(offset + quiet_n, end)
@@ -431,6 +457,37 @@ class TrainStage:
         if pot.ptp < self.small_snr * pot.floor and total > self.small_limit * pot.floor * pot.floor * n_all:
             return SMALL
         return False
+
+    def _busy_compiled(self, kernel: Callable[..., tuple[int, int, int]], c: int, pot: _Potential) -> bool | str:
+        """``_busy_background`` in one compiled call (dsp/kernels.py ``_quiet_background_py``),
+        the resting level included (its grid's old floors dropped as ``rest_floor`` drops them;
+        no sorted window is kept, so none bounds that)."""
+        idx = self._rest_i
+        grid = self._grid
+        if self._grid_base != self._rest_base:  # floors dropped from the front since
+            grid = self._grid = grid[self._rest_base - self._grid_base:]
+            self._grid_base = self._rest_base
+        if grid.size != len(idx):  # floors fed since
+            grid = self._grid = np.concatenate([grid, np.array(idx[grid.size:], dtype=np.int64)])
+        rec = self._recent[c]
+        made, n, ins, rows = self._rows[c]
+        if made is not rec or n != len(rec) or ins != self._inserted[c]:
+            iso, snr = self.isolation_n, self.isolation_snr
+            rows = np.array([(p.onset, p.offset, p.ptp, bool(iso and p.shape_only and p.ptp < snr * p.floor))
+                             for p in rec], dtype=float).reshape(-1, 4)
+            self._rows[c] = (rec, len(rec), self._inserted[c], rows)
+        own = -1
+        if pot.shape_only:  # its own row is not left out as a weak one
+            own = bisect.bisect_left(self._recent_on[c], pot.onset)
+            while own < len(rec) and rec[own] is not pot:
+                own += 1
+        ys, y0 = self._signal.kept()
+        busy, lo, _ = kernel(ys, c, y0, self._kept_from, self._fed_end, grid, self._rest_v[c], rows, own, pot.onset,
+                             pot.offset, pot.ptp, pot.floor, pot.shape_only, self._quiet_figures, self._rest_guess,
+                             self._quiet_out)
+        if lo > 256:
+            self._forget_rest(c, pot.onset, lo, slid=False)
+        return (False, True, SMALL)[busy]
 
     @staticmethod
     def _background_sums(y: np.ndarray, cuts: list[int], k: int) -> tuple[int, float, int, float]:

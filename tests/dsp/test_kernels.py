@@ -907,3 +907,102 @@ def test_live_energy_kernel_gives_the_pure_statistic(monkeypatch, n_ch, fs):
     assert len(calls) > 0.8 * n / block
     assert (want <= -1.0).any() and (want >= 1.0).any()  # the lift and the energy windows both fire
     assert np.array_equal(_bits(want), _bits(got))
+def test_quiet_background_kernel_answers_as_the_pure_check(monkeypatch):
+    """The quiet-background check (dsp/trains.py ``_busy_background``) in one compiled call, the
+    resting level included: the same answer (at rest, busy, busy for a small potential) as the
+    pure path and as its pure twin, over backgrounds at rest, loud near the potential or only
+    further back, candidates cut out or crowding it, weak shape-only ones left in, settling
+    (NaN) floors, windows clipped at the start of the signal, on either channel."""
+    import copy
+
+    from myotwitch.dsp.trains import SMALL, TrainStage, _Potential
+
+    rng = np.random.default_rng(19)
+    assert kernels.quiet_background() is not None
+    seen: dict[object, int] = {}
+    weak_seen = 0
+    got: dict[str, object] = {}  # the pure path's resting level and sums, as they come
+    rest_floor, sums = TrainStage.rest_floor, TrainStage._background_sums
+    for trial in range(120):
+        stage = TrainStage(1000.0, 2, min_hz=5, max_hz=30, regularity=1.5, size_ratio=1.6, min_corr=0.7, min_len=3,
+                           quiet_s=0.15, quiet_ratio=2.5, lookback_s=0.4, lookback_ratio=2.5, small_snr=12.0,
+                           small_ratio=1.35, cluster_min=int(rng.integers(0, 3)), cluster_ratio=1.6, isolation_s=1.0,
+                           isolation_snr=12.0, rest_s=float(rng.choice([1.0, 60.0])), rest_step=int(rng.choice([10, 25])),
+                           ring_s=0.011)
+        n = int(rng.integers(2000, 6000))
+        y = rng.standard_normal((2, n)) * rng.uniform(0.8, 1.3)
+        for _ in range(int(rng.integers(0, 4))):  # louder stretches: voluntary activity
+            a = int(rng.integers(0, n))
+            y[:, a: a + int(rng.integers(50, 800))] *= rng.uniform(1.2, 2.5)
+        floors = rng.uniform(0.7, 1.3, (2, n)).round(int(rng.integers(1, 4)))
+        floors[:, : int(rng.integers(0, 400))] = np.nan
+        s = 0
+        while s < n:
+            b = int(rng.choice([50, 333, 2000]))
+            stage.feed(y[:, s:s + b], floors[:, s:s + b], s)
+            s += b
+        stage._kept_from = int(rng.integers(0, 300))
+        for c in range(2):
+            at, pots, spread = 0, [], int(rng.choice([40, 700]))  # (crowded: cuts that end the windows exactly)
+            while True:
+                at += int(rng.integers(1, spread))
+                if at >= n - 10:
+                    break
+                size = float(rng.choice([rng.uniform(2.0, 14.0), rng.uniform(14.0, 400.0)]))
+                pots.append(_Potential(at, size, np.zeros(17), at + int(rng.integers(3, 25)), float(rng.uniform(0.8, 1.2)),
+                                       shape_only=bool(rng.random() < 0.4)))
+            stage._recent[c], stage._recent_on[c] = pots, [p.onset for p in pots]
+        answers = []
+        for way in ("pure", "compiled", "twin"):
+            st = copy.deepcopy(stage)
+            monkeypatch.setattr(kernels, "enabled", way != "pure")
+            if way == "pure":
+                monkeypatch.setattr(TrainStage, "rest_floor", lambda self, c, at: got.setdefault("rest", rest_floor(self, c, at)))
+                monkeypatch.setattr(TrainStage, "_background_sums",
+                                    staticmethod(lambda y, cuts, k: got.setdefault("sums", sums(y, cuts, k))))
+            if way == "twin":
+                monkeypatch.setattr(kernels, "quiet_background", lambda: kernels._quiet_background_py)
+            figures = []
+            for c in range(2):
+                for p in st._recent[c][::3]:
+                    got.clear()
+                    v = st._busy_background(c, p)
+                    if way == "pure":  # (the resting level as the check takes it)
+                        rest, (n_near, near, n_far, far) = min(got["rest"] or p.floor, p.floor), got.get("sums", (-1, -1.0, -1, -1.0))
+                    else:
+                        rest, n_near, near, n_far, far = st._quiet_out.tolist()
+                    figures.append((v, int(n_near), int(n_far), _bits(np.array([rest, near, far])).tolist()))
+            answers.append(figures)
+            monkeypatch.undo()
+        assert answers[0] == answers[1] == answers[2], trial
+        for c in range(2):
+            weak_seen += sum(stage._weak_shape_only(p) for p in stage._recent[c][::3])
+        for v, *_ in answers[0]:
+            seen[v] = seen.get(v, 0) + 1
+    assert set(seen) == {False, True, SMALL} and min(seen.values()) > 10 and weak_seen > 20, seen
+
+
+def test_rest_level_from_a_guess_is_the_order_statistic():
+    """The quiet-background kernel's resting level starts from the last one: whatever the guess
+    (none, the answer, a value or a few beside it in either direction, far off, between the
+    values, outside them all), the value is the order statistic of the window's finite floors,
+    compiled and pure alike."""
+    rng = np.random.default_rng(23)
+    assert kernels.quiet_background() is not None  # (binds the compiled helpers)
+    frac = 0.1
+    for trial in range(600):
+        n = int(rng.integers(1, 700))
+        row = rng.uniform(1.0, 5.0, n + 3).round(int(rng.integers(0, 4)))[3:]
+        row[rng.random(n) < rng.choice([0.0, 0.1, 1.0])] = np.nan
+        lo = int(rng.integers(0, n + 1))
+        hi = int(rng.integers(lo, n + 1))
+        x = np.sort(row[lo:hi][row[lo:hi] == row[lo:hi]])
+        want = float(x[int(frac * (x.size - 1))]) if x.size else 0.0
+        q = int(frac * (x.size - 1))
+        guesses = [np.nan, float(rng.uniform(0.0, 6.0)), -1.0, 9.0]
+        if x.size:
+            guesses += [float(x[min(max(q + d, 0), x.size - 1)]) for d in (-4, -3, -2, -1, 0, 1, 2, 3, 4)]
+            guesses += [float(x[min(max(q + d, 0), x.size - 1)]) + 1e-9 for d in (-2, 0, 1)]
+        for g in guesses:
+            assert kernels._rest_level(row, lo, hi, frac, g) == want, (trial, g)
+            assert kernels._rest_level_py(row, lo, hi, frac, g) == want, (trial, g)
