@@ -285,6 +285,7 @@ class TrainStage:
         self._kept_from, self._fed_end = 0, 0
         self._rest_i: list[int] = []  # absolute grid indices of the floor samples (bisected per twitch)
         self._rest_v = np.zeros((self.n_channels, 0))  # the floor there, per channel
+        self._rest_buf, self._rest_at = self._rest_v, 0  # ... a view of this from column _rest_at on
         self._rest_base = 0  # grid positions dropped from the front of _rest_i so far
         self._rest_nan_end = 0  # grid positions before this may hold NaN (a settling floor); none after
         # per channel: the grid positions [a, b) of the last window asked for, its floors sorted
@@ -312,9 +313,20 @@ class TrainStage:
         if idx:
             self._rest_i += idx
             on_grid = floor[:, first - start:: self.rest_step]  # NaN: settling
-            if np.isnan(on_grid).any():
-                self._rest_nan_end = self._rest_base + self._rest_v.shape[1] + on_grid.shape[1]
-            self._rest_v = np.concatenate([self._rest_v, on_grid], axis=1)
+            n, k = self._rest_v.shape[1], on_grid.shape[1]
+            # (a live block's floor or two: Python's test costs a quarter of numpy's call)
+            if (np.isnan(on_grid).any() if on_grid.size > 16
+                    else any(v != v for row in on_grid.tolist() for v in row)):
+                self._rest_nan_end = self._rest_base + n + k
+            # _rest_v is a view of a buffer with room after it: a live block's floor is written
+            # there instead of the whole grid being copied anew
+            buf, at = self._rest_buf, self._rest_at
+            if at + n + k > buf.shape[1]:
+                buf = self._rest_buf = np.empty((self.n_channels, max(2 * (n + k), 256)))
+                buf[:, :n] = self._rest_v
+                at = self._rest_at = 0
+            buf[:, at + n: at + n + k] = on_grid
+            self._rest_v = buf[:, at: at + n + k]
 
     def rest_floor(self, c: int, at: int) -> float:
         """A low percentile (``REST_PERCENTILE``, the order statistic below it) of channel c's
@@ -371,6 +383,7 @@ class TrainStage:
             old = min(old, last)
         del idx[:old]
         self._rest_v = self._rest_v[:, old:]
+        self._rest_at += old
         self._rest_base += old
         return old
 
