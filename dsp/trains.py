@@ -20,6 +20,7 @@ import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import itemgetter
 
 import numpy as np
 
@@ -41,6 +42,8 @@ STRIDE = "one more burst of potentials at a steady stride (the early steps of a 
 SHAPE_ONLY = "a small potential next to other activity (too weak to tell from a voluntary unit's firing)"
 #: ``_busy_background``'s answer when only the bar for small candidates marked the background busy
 SMALL = "small"
+#: an activity entry's onset (its bisection key)
+_ONSET = itemgetter(0)
 
 
 @dataclass
@@ -531,8 +534,8 @@ class TrainStage:
         ``stride_bouts`` + 1 bursts at a steady stride, the earlier ones of at least
         ``stride_potentials`` potentials each?"""
         act = self._activity[c]
-        lo = bisect.bisect_left(act, (at - self.stride_n,))
-        hi = bisect.bisect_right(act, (at, math.inf))
+        lo = bisect.bisect_left(act, at - self.stride_n, key=_ONSET)  # (as by (onset,): ints compare faster)
+        hi = bisect.bisect_right(act, at, key=_ONSET)  # (as by (at, inf))
         n_bouts, least = self.stride_bouts, self.stride_potentials
         # a stride needs n_bouts earlier bursts of >= least potentials and one more of at least
         # one (every entry counts one or more): too few potentials in all settle it unseen
