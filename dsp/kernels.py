@@ -1084,6 +1084,24 @@ def _quiet_background_py(ys: Any, c: int, y0: int, kept_from: int, fed_end: int,
     return 0, g_lo, g_hi
 
 
+_quiet_background = _quiet_background_py  # the batch calls the compiled one (bound in _compile)
+
+
+def _quiet_backgrounds_py(ys: Any, c: int, y0: int, kept_from: int, fed_end: int, grid: Any, floors: Any,
+                          cand: Any, owns: Any, pots: Any, par: Any, guess: Any, out: Any, codes: Any,
+                          los: Any) -> None:  # pragma: no cover - compiled
+    """``_quiet_background_py`` for the potentials of a block at once (rows of ``pots``: onset,
+    offset, peak to peak, floor, found by its shape alone 0/1; ``owns`` their rows in ``cand``
+    or -1), in order: the answers into ``codes``, the resting level's first grid positions into
+    ``los``. Nothing a decision changes enters the check, so it can run ahead of them; one call
+    per block instead of one per potential."""
+    for i in range(pots.shape[0]):
+        code, lo, _ = _quiet_background(ys, c, y0, kept_from, fed_end, grid, floors, cand, owns[i], int(pots[i, 0]),
+                                        int(pots[i, 1]), pots[i, 2], pots[i, 3], pots[i, 4] != 0.0, par, guess, out)
+        codes[i] = code
+        los[i] = lo
+
+
 def _compile(name: str) -> Callable[..., Any] | None:
     global _tried
     if not enabled:
@@ -1127,7 +1145,9 @@ def _compile(name: str) -> Callable[..., Any] | None:
                                  robust_rms=jit(_robust_rms_py), ptp_rows=jit(_ptp_rows_py),
                                  noise_step=jit(_noise_step_py), tail_window=jit(_tail_window_py),
                                  live_energy=njit(_live_energy_py))
-                _compiled.update(quiet_background=jit(_quiet_background_py))
+                global _quiet_background
+                _quiet_background = jit(_quiet_background_py)
+                _compiled.update(quiet_background=_quiet_background, quiet_backgrounds=jit(_quiet_backgrounds_py))
                 break
             except RuntimeError:
                 continue
@@ -1205,6 +1225,9 @@ def _warm_up() -> None:
     for ys in (np.ones((1, 300)), np.ones((2, 300))[:, 1:]):  # the ring's window: one channel, or a view of several
         _compiled["quiet_background"](ys, 0, 0, 0, 300, grid, np.ones((2, 4))[:, 1:][0], cand, -1, 200, 209, 20.0,
                                       1.0, True, par, np.full(1, np.nan), np.empty(5))
+        _compiled["quiet_backgrounds"](ys, 0, 0, 0, 300, grid, np.ones((2, 4))[:, 1:][0], cand, np.full(2, -1),
+                                       np.ones((2, 5)), par, np.full(1, np.nan), np.empty(5), np.empty(2, dtype=np.int64),
+                                       np.empty(2, dtype=np.int64))
 
 
 def front_end(sections: tuple[int, int, int] | None = None) -> Callable[..., None] | None:
@@ -1313,3 +1336,9 @@ def live_energy() -> Callable[..., float] | None:
 def quiet_background() -> Callable[..., tuple[int, int, int]] | None:
     """The compiled quiet-background check (``_quiet_background_py``'s signature), or None."""
     return _compile("quiet_background")
+
+
+def quiet_backgrounds() -> Callable[..., None] | None:
+    """The compiled quiet-background check of many potentials (``_quiet_backgrounds_py``'s
+    signature), or None."""
+    return _compile("quiet_backgrounds")

@@ -300,6 +300,9 @@ class TrainStage:
         self._rows: list[tuple[list[_Potential] | None, int, int, np.ndarray]] = [
             (None, 0, 0, np.zeros((0, 4))) for _ in range(self.n_channels)]
         self._rest_guess = np.full(self.n_channels, np.nan)  # its resting levels last time (where it starts looking)
+        #: the compiled check's answers worked out ahead for a block's decisions (``_check_ahead``):
+        #: by id, the potential, its answer and its first grid position
+        self._ahead: dict[int, tuple[_Potential, int, int]] = {}
 
     def feed(self, y: np.ndarray, floor: np.ndarray, start: int) -> None:
         """The band-passed samples ``y`` and their noise floor (channels, n) from absolute sample
@@ -474,10 +477,9 @@ class TrainStage:
             return SMALL
         return False
 
-    def _busy_compiled(self, kernel: Callable[..., tuple[int, int, int]], c: int, pot: _Potential) -> bool | str:
-        """``_busy_background`` in one compiled call (dsp/kernels.py ``_quiet_background_py``),
-        the resting level included (its grid's old floors dropped as ``rest_floor`` drops them;
-        no sorted window is kept, so none bounds that)."""
+    def _compiled_inputs(self, c: int) -> tuple[np.ndarray, np.ndarray]:
+        """The floor grid's indices as an array and channel c's candidates as rows (onset,
+        offset, peak to peak, weak shape-only) for the compiled check, brought up to date."""
         idx = self._rest_i
         grid = self._grid
         if self._grid_base != self._rest_base:  # floors dropped from the front since
@@ -492,18 +494,57 @@ class TrainStage:
             rows = np.array([(p.onset, p.offset, p.ptp, bool(iso and p.shape_only and p.ptp < snr * p.floor))
                              for p in rec], dtype=float).reshape(-1, 4)
             self._rows[c] = (rec, len(rec), self._inserted[c], rows)
-        own = -1
-        if pot.shape_only:  # its own row is not left out as a weak one
-            own = bisect.bisect_left(self._recent_on[c], pot.onset)
-            while own < len(rec) and rec[own] is not pot:
-                own += 1
-        ys, y0 = self._signal.kept()
-        busy, lo, _ = kernel(ys, c, y0, self._kept_from, self._fed_end, grid, self._rest_v[c], rows, own, pot.onset,
-                             pot.offset, pot.ptp, pot.floor, pot.shape_only, self._quiet_figures, self._rest_guess,
-                             self._quiet_out)
+        return grid, rows
+
+    def _own_row(self, c: int, pot: _Potential) -> int:
+        """The potential's row among channel c's candidates when only its shape found it (its
+        own row is not left out as a weak one), else -1."""
+        if not pot.shape_only:
+            return -1
+        rec = self._recent[c]
+        own = bisect.bisect_left(self._recent_on[c], pot.onset)
+        while own < len(rec) and rec[own] is not pot:
+            own += 1
+        return own
+
+    def _busy_compiled(self, kernel: Callable[..., tuple[int, int, int]], c: int, pot: _Potential) -> bool | str:
+        """``_busy_background`` in one compiled call (dsp/kernels.py ``_quiet_background_py``),
+        the resting level included (its grid's old floors dropped as ``rest_floor`` drops them;
+        no sorted window is kept, so none bounds that), or its answer worked out ahead with
+        the block's other potentials (``_check_ahead``)."""
+        ahead = self._ahead.get(id(pot))
+        if ahead is not None and ahead[0] is pot:
+            busy, lo = ahead[1], ahead[2] - self._rest_base
+        else:
+            grid, rows = self._compiled_inputs(c)
+            ys, y0 = self._signal.kept()
+            busy, lo, _ = kernel(ys, c, y0, self._kept_from, self._fed_end, grid, self._rest_v[c], rows,
+                                 self._own_row(c, pot), pot.onset, pot.offset, pot.ptp, pot.floor, pot.shape_only,
+                                 self._quiet_figures, self._rest_guess, self._quiet_out)
         if lo > 256:
             self._forget_rest(c, pot.onset, lo, slid=False)
         return (False, True, SMALL)[busy]
+
+    def _check_ahead(self, batch: Callable[..., None]) -> None:
+        """The quiet-background answers of every held potential in one compiled call per
+        channel, before the block's decisions: nothing they change enters the check (the
+        signal, the floors and the candidates stay as they are until the block is done), so
+        each answer is the one its decision would get; those not asked for go unused."""
+        by_channel: dict[int, list[_Potential]] = {}
+        for e, pot in self._held:
+            if pot is not None:
+                by_channel.setdefault(e.channel, []).append(pot)
+        ys, y0 = self._signal.kept()
+        base = self._rest_base
+        for c, pots in by_channel.items():
+            grid, rows = self._compiled_inputs(c)
+            figures = np.array([(p.onset, p.offset, p.ptp, p.floor, p.shape_only) for p in pots], dtype=float)
+            owns = np.array([self._own_row(c, p) for p in pots], dtype=np.int64)
+            codes, los = np.empty(len(pots), dtype=np.int64), np.empty(len(pots), dtype=np.int64)
+            batch(ys, c, y0, self._kept_from, self._fed_end, grid, self._rest_v[c], rows, owns, figures,
+                  self._quiet_figures, self._rest_guess, self._quiet_out, codes, los)
+            for p, code, lo in zip(pots, codes.tolist(), los.tolist()):
+                self._ahead[id(p)] = (p, code, lo + base)
 
     @staticmethod
     def _background_sums(y: np.ndarray, cuts: list[int], k: int) -> tuple[int, float, int, float]:
@@ -583,6 +624,10 @@ class TrainStage:
                 self._inserted[e.channel] += 1
             self._held.append((e, pot))
         self._held.sort(key=lambda p: p[0].onset_sample)
+        if len(self._held) > 1 and self.quiet_n:  # (a live block's one potential: asked for as it comes)
+            batch = kernels.quiet_backgrounds()
+            if batch is not None:
+                self._check_ahead(batch)
         out: list[Event] = []
         while self._held:
             e, pot = self._held[0]
@@ -596,6 +641,7 @@ class TrainStage:
                         self._count_as_burst(e.channel, pot)
             out.append(e)
             self._held.pop(0)
+        self._ahead.clear()
         horizon = self.held_from(until) - self.memory  # nothing older is looked at again
         for c in range(self.n_channels):
             k = bisect.bisect_left(self._recent_on[c], horizon)

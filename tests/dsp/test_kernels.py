@@ -910,10 +910,12 @@ def test_live_energy_kernel_gives_the_pure_statistic(monkeypatch, n_ch, fs):
 def test_quiet_background_kernel_answers_as_the_pure_check(monkeypatch):
     """The quiet-background check (dsp/trains.py ``_busy_background``) in one compiled call, the
     resting level included: the same answer (at rest, busy, busy for a small potential) as the
-    pure path and as its pure twin, over backgrounds at rest, loud near the potential or only
+    pure path and as its pure twin, asked potential by potential or worked out for all of them
+    ahead (``_check_ahead``, compiled or its twin), over backgrounds at rest, loud near the potential or only
     further back, candidates cut out or crowding it, weak shape-only ones left in, settling
     (NaN) floors, windows clipped at the start of the signal, on either channel."""
     import copy
+    from types import SimpleNamespace
 
     from myotwitch.dsp.trains import SMALL, TrainStage, _Potential
 
@@ -953,7 +955,7 @@ def test_quiet_background_kernel_answers_as_the_pure_check(monkeypatch):
                                        shape_only=bool(rng.random() < 0.4)))
             stage._recent[c], stage._recent_on[c] = pots, [p.onset for p in pots]
         answers = []
-        for way in ("pure", "compiled", "twin"):
+        for way in ("pure", "compiled", "twin", "ahead", "ahead twin"):
             st = copy.deepcopy(stage)
             monkeypatch.setattr(kernels, "enabled", way != "pure")
             if way == "pure":
@@ -962,19 +964,26 @@ def test_quiet_background_kernel_answers_as_the_pure_check(monkeypatch):
                                     staticmethod(lambda y, cuts, k: got.setdefault("sums", sums(y, cuts, k))))
             if way == "twin":
                 monkeypatch.setattr(kernels, "quiet_background", lambda: kernels._quiet_background_py)
+            # asked in onset order across the channels, as decisions go (the grid's old floors,
+            # which all channels share, are dropped as questions move on)
+            asked = sorted(((p.onset, c, p) for c in range(2) for p in st._recent[c][::3]), key=lambda a: a[0])
+            if way.startswith("ahead"):  # every potential's answer worked out before any is asked for
+                st._held = [(SimpleNamespace(channel=c), p) for _, c, p in asked]
+                st._check_ahead(kernels._quiet_backgrounds_py if way == "ahead twin" else kernels.quiet_backgrounds())
+                assert len(st._ahead) == len(st._held)
             figures = []
-            for c in range(2):
-                for p in st._recent[c][::3]:
-                    got.clear()
-                    v = st._busy_background(c, p)
-                    if way == "pure":  # (the resting level as the check takes it)
-                        rest, (n_near, near, n_far, far) = min(got["rest"] or p.floor, p.floor), got.get("sums", (-1, -1.0, -1, -1.0))
-                    else:
-                        rest, n_near, near, n_far, far = st._quiet_out.tolist()
-                    figures.append((v, int(n_near), int(n_far), _bits(np.array([rest, near, far])).tolist()))
+            for _, c, p in asked:
+                got.clear()
+                v = st._busy_background(c, p)
+                if way == "pure":  # (the resting level as the check takes it)
+                    rest, (n_near, near, n_far, far) = min(got["rest"] or p.floor, p.floor), got.get("sums", (-1, -1.0, -1, -1.0))
+                else:
+                    rest, n_near, near, n_far, far = st._quiet_out.tolist()
+                figures.append((v, int(n_near), int(n_far), _bits(np.array([rest, near, far])).tolist()))
             answers.append(figures)
             monkeypatch.undo()
         assert answers[0] == answers[1] == answers[2], trial
+        assert [f[0] for f in answers[0]] == [f[0] for f in answers[3]] == [f[0] for f in answers[4]], trial
         for c in range(2):
             weak_seen += sum(stage._weak_shape_only(p) for p in stage._recent[c][::3])
         for v, *_ in answers[0]:
