@@ -348,7 +348,8 @@ class TrainStage:
         win = self._rest_win[c]
         a, b, vals = win
         slide = lo_abs - a + hi_abs - b
-        if lo_abs < a or hi_abs < b or a < self._rest_base or vals is None or slide > REST_SLIDE:
+        # (a window that moved past its last one shares no floor with it: it is made afresh)
+        if lo_abs < a or hi_abs < b or lo_abs > b or a < self._rest_base or vals is None or slide > REST_SLIDE:
             if slide > REST_SLIDE:  # far: one partition costs less than moving that many floors
                 self._rest_win[c] = (lo_abs, hi_abs, None)
                 select = kernels.rest_select()

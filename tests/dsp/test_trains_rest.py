@@ -55,6 +55,17 @@ def test_a_step_back_starts_the_window_afresh():
         assert stage.rest_floor(0, at) == _reference(floors, 0, at, stage.rest_n, stage.rest_step)
 
 
+def test_a_short_window_that_slides_past_its_last_one_starts_afresh():
+    """``rest_history_s`` set to a few floors: two close questions can be further apart than
+    the window is long, and the window then shares nothing with the last one."""
+    rng = np.random.default_rng(4)
+    floors = rng.uniform(1.0, 5.0, (2, 5000))
+    stage = _stage(rest_s=0.1, step=10)  # 10 floors
+    stage.feed(rng.standard_normal((2, 5000)), floors, 0)
+    for at in range(1000, 4000, 113):  # 11 floors on: past the last window, by fewer than REST_SLIDE
+        assert stage.rest_floor(0, at) == _reference(floors, 0, at, stage.rest_n, stage.rest_step)
+
+
 def test_busy_background_sees_only_candidates_every_block_size_has_delivered():
     """A large candidate starting just after the least data a decision waits for could mask the
     end of the quiet window after a potential through its pad. A large offline chunk hands it
