@@ -58,6 +58,17 @@ def front_end(band: StreamingSOS, env: StreamingSOS, lf: StreamingSOS, x: np.nda
     it writes ``y``, the envelope and the low band into ``out`` when given (where the next stage
     keeps them: an offline chunk's rows are not copied again); the pure path returns new arrays."""
     kernel = kernels.front_end((band.sos.shape[0], env.sos.shape[0], lf.sos.shape[0]))
+    if kernel is not None and x.shape[-1] > 1 and (band.zi is None or env.zi is None or lf.zi is None):
+        # a first block: its first sample sets every state (the envelope's from the band-passed
+        # square), the kernel takes the rest; the same numbers as the pure path, as for any cut
+        head = front_end(band, env, lf, x[:, :1])
+        rest = front_end(band, env, lf, x[:, 1:], None if out is None else (out[0][:, 1:], out[1][:, 1:], out[2][:, 1:]))
+        if out is None:
+            y, y2, e, low = (np.concatenate([a, b], axis=1) for a, b in zip(head, rest))
+            return y, y2, e, low
+        for o, a in zip(out, (head[0], head[2], head[3])):
+            o[:, :1] = a
+        return out[0], np.concatenate([head[1], rest[1]], axis=1), out[1], out[2]
     if kernel is None or band.zi is None or env.zi is None or lf.zi is None or x.shape[-1] == 0:
         y = band.process(x)
         y2 = y * y
