@@ -439,6 +439,11 @@ class BurstSegmenter:
         """(active, strong): strong where the detection statistic (dsp/energy.py, or the
         envelope test stored as 1.0) fires; active where it does or the envelope is above the
         off-threshold."""
+        kernel = kernels.activity()
+        if kernel is not None:  # the same masks in one pass, without the temporaries (dsp/kernels.py)
+            active, strong = np.empty(env.shape[0], dtype=bool), np.empty(env.shape[0], dtype=bool)
+            kernel(env, floor, stat, self.off, active, strong)
+            return active, strong
         strong = np.abs(stat) >= 1.0  # negative: strong by the twitch-shape filters alone (dsp/matched.py)
         with np.errstate(invalid="ignore"):
             active = (env > self.off * floor) | strong

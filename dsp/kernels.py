@@ -1102,6 +1102,15 @@ def _quiet_backgrounds_py(ys: Any, c: int, y0: int, kept_from: int, fed_end: int
         los[i] = lo
 
 
+def _activity_py(env: Any, floor: Any, stat: Any, off: float, active: Any, strong: Any) -> None:  # pragma: no cover - compiled
+    """``bursts.BurstSegmenter._activity`` in one pass: ``strong`` where |statistic| >= 1, ``active``
+    where that holds or the envelope is above ``off`` x the floor (a NaN compares false)."""
+    for i in range(env.shape[0]):
+        s = abs(stat[i]) >= 1.0
+        strong[i] = s
+        active[i] = s or env[i] > off * floor[i]
+
+
 def _compile(name: str) -> Callable[..., Any] | None:
     global _tried
     if not enabled:
@@ -1144,7 +1153,7 @@ def _compile(name: str) -> Callable[..., Any] | None:
                                  centroid=_centroid, centroids=njit(_centroids_py),
                                  robust_rms=jit(_robust_rms_py), ptp_rows=jit(_ptp_rows_py),
                                  noise_step=jit(_noise_step_py), tail_window=jit(_tail_window_py),
-                                 live_energy=njit(_live_energy_py))
+                                 live_energy=njit(_live_energy_py), activity=jit(_activity_py))
                 global _quiet_background
                 _quiet_background = jit(_quiet_background_py)
                 _compiled.update(quiet_background=_quiet_background, quiet_backgrounds=jit(_quiet_backgrounds_py))
@@ -1217,6 +1226,8 @@ def _warm_up() -> None:
                                      np.ones((c, 4)), 2, 2, w, np.ones((c, 1, w.size)), np.array([2], dtype=np.int64),
                                      np.empty((c, 7), dtype=np.int64), np.empty((c, 7)), np.empty((c, 6)), np.empty((c, 2)),
                                      np.empty((c, 2)))
+    row = np.ones(8)
+    _compiled["activity"](row, row, row, 3.0, np.empty(8, dtype=np.bool_), np.empty(8, dtype=np.bool_))
     rows = np.ones((6, 1, 8))
     for layout in (rows, rows[:, :, :4]):  # the pipeline's rows: whole, or a block's first columns
         _compiled["maybe_active"](layout, 1, 4, 5, 3.0, np.empty(1, dtype=np.bool_))
@@ -1331,6 +1342,11 @@ def tail_window() -> Callable[..., bool] | None:
 def live_energy() -> Callable[..., float] | None:
     """The compiled live statistic (``_live_energy_py``'s signature), or None."""
     return _compile("live_energy")
+
+
+def activity() -> Callable[..., None] | None:
+    """The compiled activity masks (``_activity_py``'s signature), or None."""
+    return _compile("activity")
 
 
 def quiet_background() -> Callable[..., tuple[int, int, int]] | None:

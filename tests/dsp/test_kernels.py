@@ -1015,3 +1015,25 @@ def test_rest_level_from_a_guess_is_the_order_statistic():
         for g in guesses:
             assert kernels._rest_level(row, lo, hi, frac, g) == want, (trial, g)
             assert kernels._rest_level_py(row, lo, hi, frac, g) == want, (trial, g)
+
+
+def test_activity_kernel_gives_the_pure_masks(monkeypatch):
+    """The burst segmenter's active and strong masks: statistics of either sign, at the bar, NaN
+    floors and statistics, an envelope at the off-threshold."""
+    from myotwitch.dsp.bursts import BurstSegmenter
+
+    rng = np.random.default_rng(9)
+    n = 5000
+    env, floor, stat = rng.uniform(0, 5, n), rng.uniform(0.5, 2, n), rng.normal(0, 1.5, n)
+    stat[::97], stat[1::97], floor[::89], stat[::101] = 1.0, -1.0, np.nan, np.nan
+    env[::83] = 3.0 * floor[::83]
+    seg = BurstSegmenter(1, on=5.0, off=3.0, merge_n=12, cluster_n=120, context_n=100, max_n=1500,
+                         clip_uv=None, clip_run=3, twitch_max_n=60)
+    monkeypatch.setattr(kernels, "enabled", False)
+    want = seg._activity(env, floor, stat)
+    monkeypatch.setattr(kernels, "enabled", True)
+    assert kernels.activity() is not None
+    got = seg._activity(env, floor, stat)
+    assert want[0].any() and not want[0].all() and want[1].any()
+    for a, b in zip(want, got):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
