@@ -1111,6 +1111,90 @@ def _activity_py(env: Any, floor: Any, stat: Any, off: float, active: Any, stron
         active[i] = s or env[i] > off * floor[i]
 
 
+def _noise_block_py(part: Any, y2: Any, m: int, hist: Any, srt: Any, lo: int, hi: int, frac: float, edges: Any,
+                    counts: Any, last: Any, out: Any) -> bool:  # pragma: no cover - compiled
+    """``noise.NoiseFloor.process`` for a block that completes two windows or more with the
+    history full and kept sorted (``srt``): ``_noise_step_py`` window after window. The first
+    window is finished in ``part`` (so its squares are added contiguously, as numpy adds the
+    concatenated block's), the others straight from ``y2``; each window's floor holds from its
+    end on (``out``; ``last``: the floor in force after the block). False, with only ``part``
+    past ``m`` filled, when a window's RMS is NaN."""
+    C, win = part.shape
+    n = y2.shape[1]
+    first = win - m
+    k = (m + n) // win
+    rest = m + n - k * win
+    for c in range(C):
+        for i in range(first):
+            part[c, m + i] = y2[c, i]
+    rms = np.empty((C, k))
+    for c in range(C):
+        for j in range(k):
+            v = _pairwise(part[c], 0, win, False) if j == 0 else _pairwise(y2[c], first + (j - 1) * win, win, False)
+            r = math.sqrt(v / win)
+            if r != r:
+                return False
+            rms[c, j] = r
+    H = hist.shape[1]
+    nb = counts.shape[1]
+    for c in range(C):
+        f = srt[c, lo] + frac * (srt[c, hi] - srt[c, lo])  # the floor in force before the first window ends
+        for i in range(first):
+            out[c, i] = f
+        for j in range(k):
+            r = rms[c, j]
+            old = hist[c, j] if j < H else rms[c, j - H]  # the window leaving the history
+            a, b = 0, H
+            while a < b:
+                t = (a + b) // 2
+                if srt[c, t] < old:
+                    a = t + 1
+                else:
+                    b = t
+            for t in range(a, H - 1):
+                srt[c, t] = srt[c, t + 1]
+            a, b = 0, H - 1
+            while a < b:
+                t = (a + b) // 2
+                if r < srt[c, t]:
+                    b = t
+                else:
+                    a = t + 1
+            for t in range(H - 1, a, -1):
+                srt[c, t] = srt[c, t - 1]
+            srt[c, a] = r
+            if r - r == 0.0:
+                a, b = 0, edges.shape[0]
+                while a < b:
+                    t = (a + b) // 2
+                    if r < edges[t]:
+                        b = t
+                    else:
+                        a = t + 1
+                g = a - 1
+                if g < 0:
+                    g = 0
+                if g > nb - 1:
+                    g = nb - 1
+                counts[c, g] += 1
+            f = srt[c, lo] + frac * (srt[c, hi] - srt[c, lo])
+            end = first + (j + 1) * win if j + 1 < k else n
+            for i in range(first + j * win, end):
+                out[c, i] = f
+        last[c] = f
+        if k >= H:  # the history moves on by the k windows at once
+            for t in range(H):
+                hist[c, t] = rms[c, k - H + t]
+        else:
+            for t in range(H - k):
+                hist[c, t] = hist[c, t + k]
+            for t in range(k):
+                hist[c, H - k + t] = rms[c, t]
+        for i in range(rest):
+            part[c, i] = y2[c, n - rest + i]
+    return True
+
+
 def _compile(name: str) -> Callable[..., Any] | None:
     global _tried
     if not enabled:
@@ -1153,7 +1237,8 @@ def _compile(name: str) -> Callable[..., Any] | None:
                                  centroid=_centroid, centroids=njit(_centroids_py),
                                  robust_rms=jit(_robust_rms_py), ptp_rows=jit(_ptp_rows_py),
                                  noise_step=jit(_noise_step_py), tail_window=jit(_tail_window_py),
-                                 live_energy=njit(_live_energy_py), activity=jit(_activity_py))
+                                 live_energy=njit(_live_energy_py), activity=jit(_activity_py),
+                                 noise_block=jit(_noise_block_py))
                 global _quiet_background
                 _quiet_background = jit(_quiet_background_py)
                 _compiled.update(quiet_background=_quiet_background, quiet_backgrounds=jit(_quiet_backgrounds_py))
@@ -1226,6 +1311,10 @@ def _warm_up() -> None:
                                      np.ones((c, 4)), 2, 2, w, np.ones((c, 1, w.size)), np.array([2], dtype=np.int64),
                                      np.empty((c, 7), dtype=np.int64), np.empty((c, 7)), np.empty((c, 6)), np.empty((c, 2)),
                                      np.empty((c, 2)))
+    for y2 in (np.ones((2, 9)), np.ones((2, 12))[:, 1:10]):
+        _compiled["noise_block"](np.ones((2, 4)), y2, 2, np.ones((2, 4)), np.ones((2, 4)), 1, 2, 0.5,
+                                 np.array([0.1, 1.0, 10.0]), np.zeros((2, 2), dtype=np.int64), np.empty(2),
+                                 np.empty((2, 9)))
     row = np.ones(8)
     _compiled["activity"](row, row, row, 3.0, np.empty(8, dtype=np.bool_), np.empty(8, dtype=np.bool_))
     rows = np.ones((6, 1, 8))
@@ -1342,6 +1431,11 @@ def tail_window() -> Callable[..., bool] | None:
 def live_energy() -> Callable[..., float] | None:
     """The compiled live statistic (``_live_energy_py``'s signature), or None."""
     return _compile("live_energy")
+
+
+def noise_block() -> Callable[..., bool] | None:
+    """The compiled noise floor of a long block (``_noise_block_py``'s signature), or None."""
+    return _compile("noise_block")
 
 
 def activity() -> Callable[..., None] | None:

@@ -166,6 +166,20 @@ class NoiseFloor:
                 if math.isfinite(r):
                     tally[min(max(bisect_right(_EDGES_LIST, r) - 1, 0), len(_EDGES_LIST) - 2)] += 1
             return out
+        kernel = kernels.noise_block()
+        if kernel is not None and self._n_hist >= self.hist_len:  # window after window, in one compiled pass
+            rows = self._sorted_rows
+            if rows is None and not np.isnan(self._hist).any():
+                rows = self._sorted_rows = np.sort(self._hist, axis=1)
+            if rows is not None:
+                self._sorted = None
+                out, last = np.empty((ch, n)), np.empty(ch)
+                if kernel(self._partbuf, y2, m, self._hist, rows, self._lo, self._hi, self._frac, _HIST_EDGES,
+                          self._histogram, last, out):
+                    self._m = (m + n) % self.win
+                    self._current = last
+                    return out
+            self._sorted_rows = None  # the general path below (a NaN window, or a history not yet full)
         data = np.concatenate([self._partbuf[:, :m], y2], axis=1) if m else y2
         k = (m + n) // self.win
         rms = np.sqrt(data[:, : k * self.win].reshape(ch, k, self.win).sum(axis=2) / self.win)

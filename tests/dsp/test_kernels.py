@@ -780,7 +780,7 @@ def test_best_template_keeps_its_members_in_step(monkeypatch):
 def test_noise_step_kernel_gives_the_pure_floor(monkeypatch, n_ch, fs):
     """Live blocks, now and then a long one, a burst, a NaN window and an overflow: the floors,
     the history, the floor in force and the quality histogram come out the same bit for bit,
-    and the compiled step did the live windows."""
+    and the compiled steps did the live windows and long blocks (``noise_step``, ``noise_block``)."""
     from myotwitch.dsp.noise import NoiseFloor
 
     rng = np.random.default_rng(n_ch)
@@ -797,7 +797,7 @@ def test_noise_step_kernel_gives_the_pure_floor(monkeypatch, n_ch, fs):
         n, i, k, out = int(0.05 * fs), 0, 0, []
         with np.errstate(over="ignore", invalid="ignore"):
             while i < y2.shape[1]:
-                m = n if k % 40 else int(1.3 * fs)
+                m = n if k % 40 else int((1.3 if k % 80 else 7.3) * fs)  # long blocks: fewer windows than the history, and more
                 out.append(nf.process(y2[:, i: i + m]))
                 i, k = i + m, k + 1
         return np.concatenate(out, axis=1), nf.histogram.copy(), nf._hist.copy(), nf._current.copy()
@@ -811,9 +811,17 @@ def test_noise_step_kernel_gives_the_pure_floor(monkeypatch, n_ch, fs):
         steps.append(1)
         return step(*a)
 
+    block = kernels.noise_block()
+    blocks = []
+
+    def counted_block(*a):
+        blocks.append(1)
+        return block(*a)
+
     monkeypatch.setattr(kernels, "noise_step", lambda: counted)
+    monkeypatch.setattr(kernels, "noise_block", lambda: counted_block)
     got = run(True)
-    assert len(steps) > 100
+    assert len(steps) > 100 and len(blocks) >= 1  # (the long blocks before the history is full take the general path)
     for a, b in zip(want, got):
         assert np.array_equal(_bits(a), _bits(b)) if a.dtype.kind == "f" else np.array_equal(a, b)
 
