@@ -1193,6 +1193,41 @@ def _noise_block_py(part: Any, y2: Any, m: int, hist: Any, srt: Any, lo: int, hi
         for i in range(rest):
             part[c, i] = y2[c, n - rest + i]
     return True
+_fit_rows = _fit_rows_py  # the fused fit and join calls the compiled ones (bound in _compile)
+_join = _join_py
+
+
+def _fit_join_py(dots: Any, tt: Any, e: Any, ns: Any, par: Any, lag: Any, ratio: Any, ok: Any, guard: Any,
+                 wide: Any, x0: int, up: int, sigma: Any, stack: Any, sigs: Any, wave: Any, sig: Any,
+                 snip: Any) -> int:  # pragma: no cover - compiled
+    """``units.UnitTracker._decide``'s common case in one call: ``_fit_rows`` (members ``ns``), and
+    when a template k passes and it is not one that must out-fit an overlap first (``guard[k]``
+    and fewer than 3 members), ``_join`` of the snippet at its lag (``wide``, from column ``x0``)
+    into it: the new wave, noise figures and snippet into ``wave``, ``sig``, ``snip``, and the
+    rows kept beside the templates (``stack``, ``sigs``, ``ns``) moved with them. Returns k when
+    it joined, -1 when nothing passes, -2 - k when k passes but the overlap check must come
+    first (nothing joined)."""
+    k = _fit_rows(dots, tt, e, ns, par, lag, ratio, ok)
+    if k < 0:
+        return -1
+    if guard[k] and ns[k] < 3.0:
+        return -2 - k
+    n = ns[k] + 1.0
+    ns[k] = n
+    cap = par[0]
+    _join(wide, x0 + lag[k], up, 1.0 / (cap if cap < n else n), stack[k], sigs[k], sigma, wave, sig, snip)
+    stack[k, :] = wave
+    sigs[k, :] = sig
+    return k
+
+
+def _whiten_py(stack: Any, wscale: Any, out: Any, tt: Any) -> None:  # pragma: no cover - compiled
+    """``units.UnitTracker._products``' whitened templates ``out = stack * wscale`` (K x C*L) and
+    their energies ``tt``, each row's squares added as ``np.add.reduce`` adds them."""
+    for k in range(stack.shape[0]):
+        for j in range(stack.shape[1]):
+            out[k, j] = stack[k, j] * wscale[j]
+        tt[k] = _pairwise(out[k], 0, out.shape[1], True)
 
 
 def _compile(name: str) -> Callable[..., Any] | None:
@@ -1210,7 +1245,7 @@ def _compile(name: str) -> Callable[..., Any] | None:
                 jit = numba.njit(cache=cache, nogil=True)
                 # numpy's error model: x / 0.0 gives inf or NaN, as numpy does, instead of raising
                 njit = numba.njit(cache=cache, nogil=True, error_model="numpy")
-                global _cascade, _term, _leaf, _pairwise, _stat_out, _centroid, _pick, _select, _median, _quantised, _stat_3, _stat_any  # numba resolves these names when it compiles the callers
+                global _cascade, _term, _leaf, _pairwise, _stat_out, _centroid, _pick, _select, _median, _quantised, _stat_3, _stat_any, _fit_rows, _join  # numba resolves these names when it compiles the callers
                 _cascade = numba.njit(cache=cache, nogil=True, inline="always")(_cascade_py)
                 _stat_out = numba.njit(cache=cache, nogil=True, inline="always", error_model="numpy")(_stat_out_py)
                 _term = numba.njit(cache=cache, nogil=True, inline="always")(_term_py)
@@ -1226,19 +1261,22 @@ def _compile(name: str) -> Callable[..., Any] | None:
                 global _rest_select, _rest_level
                 _rest_select = jit(_rest_select_py)
                 _rest_level = jit(_rest_level_py)
+                _fit_rows = njit(_fit_rows_py)
+                _join = jit(_join_py)
                 _compiled.update(front_end=jit(_front_end_py), front_end_211=jit(_front_end_211_py),
                                  window_stat=_stat_any, window_stat_3=_stat_3,
                                  window_sums=njit(_window_sums_py), kurtosis_rows=njit(_kurtosis_rows_py),
                                  quantised_sums=_quantised, maybe_active=njit(_maybe_active_py),
                                  rest_select=_rest_select, matched_lift=njit(_matched_lift_py),
                                  background_sums=jit(_background_sums_py),
-                                 fit_rows=njit(_fit_rows_py), join=jit(_join_py),
+                                 fit_rows=_fit_rows, join=_join,
                                  may_merge=njit(_may_merge_py), upsample=jit(_upsample_py),
                                  centroid=_centroid, centroids=njit(_centroids_py),
                                  robust_rms=jit(_robust_rms_py), ptp_rows=jit(_ptp_rows_py),
                                  noise_step=jit(_noise_step_py), tail_window=jit(_tail_window_py),
                                  live_energy=njit(_live_energy_py), activity=jit(_activity_py),
-                                 noise_block=jit(_noise_block_py))
+                                 noise_block=jit(_noise_block_py),
+                                 fit_join=njit(_fit_join_py), whiten=jit(_whiten_py))
                 global _quiet_background
                 _quiet_background = jit(_quiet_background_py)
                 _compiled.update(quiet_background=_quiet_background, quiet_backgrounds=jit(_quiet_backgrounds_py))
@@ -1317,6 +1355,13 @@ def _warm_up() -> None:
                                  np.empty((2, 9)))
     row = np.ones(8)
     _compiled["activity"](row, row, row, 3.0, np.empty(8, dtype=np.bool_), np.empty(8, dtype=np.bool_))
+    for wide in (np.ones((1, 12)), np.ones((2, 2, 14))[0, :, 1:13]):  # whole, or an upsampled batch's trimmed row
+        C = wide.shape[0]
+        _compiled["fit_join"](np.ones((1, 3)), k1, np.ones(3), k1.copy(), np.ones(8), np.empty(1, dtype=np.int64),
+                              np.empty(1), np.empty(1, dtype=np.bool_), np.zeros(1, dtype=np.bool_), wide, 2, 2,
+                              np.ones(C), np.ones((1, 4 * C)), np.ones((1, C)), np.empty(4 * C), np.empty(C),
+                              np.empty((C, 2), dtype=np.float32))
+    _compiled["whiten"](np.ones((1, 4)), np.ones(4), np.empty((1, 4)), np.empty(1))
     rows = np.ones((6, 1, 8))
     for layout in (rows, rows[:, :, :4]):  # the pipeline's rows: whole, or a block's first columns
         _compiled["maybe_active"](layout, 1, 4, 5, 3.0, np.empty(1, dtype=np.bool_))
@@ -1452,3 +1497,13 @@ def quiet_backgrounds() -> Callable[..., None] | None:
     """The compiled quiet-background check of many potentials (``_quiet_backgrounds_py``'s
     signature), or None."""
     return _compile("quiet_backgrounds")
+
+
+def fit_join() -> Callable[..., int] | None:
+    """The compiled fit and join of one twitch (``_fit_join_py``'s signature), or None."""
+    return _compile("fit_join")
+
+
+def whiten() -> Callable[..., None] | None:
+    """The compiled whitened templates and their energies (``_whiten_py``'s signature), or None."""
+    return _compile("whiten")

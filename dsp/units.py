@@ -261,7 +261,11 @@ class UnitTracker:
         self._created = 0
         self._stack: np.ndarray | None = None  # the templates' waves stacked (kept in step with them)
         self._sq: tuple[np.ndarray, np.ndarray] | None = None  # (the stack, its per-channel energies)
-        self._ns: tuple[np.ndarray, np.ndarray] | None = None  # (the stack, its templates' members as floats)
+        #: (the stack, its templates' members as floats, their noise figures (K, C), whether each started
+        #: from an overlap), kept in step with the stack for the compiled fit
+        self._rows: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+        #: the whitened stack and its energies (``_fit_join``'s buffers)
+        self._white, self._white_tt = np.empty((0, 0)), np.empty(0)
         #: ``kernels.fit_rows``'s outputs for ``_best`` (lags, ratios, verdicts), reused
         self._fit_out = (np.empty(self.cfg.max_templates + 1, dtype=np.int64), np.empty(self.cfg.max_templates + 1),
                          np.empty(self.cfg.max_templates + 1, dtype=bool))
@@ -292,8 +296,9 @@ class UnitTracker:
             ww_all = self._lag_windows(seg * inv[:, :, None], x, self.n_lags)  # (B, n_lags, C*L)
             wscale_all = np.repeat(inv, self.L, axis=1)  # (B, C*L)
             e_all = _dot_rows(ww_all, ww_all)  # (B, n_lags) the windows' energies, row by row as alone
+            fused = self._fused()
             for j, i in enumerate(idx):
-                out[b0 + i] = self._decide(batch[i], seg[j], sig[j], ww_all[j], wscale_all[j], e_all[j])
+                out[b0 + i] = self._decide(batch[i], seg[j], sig[j], ww_all[j], wscale_all[j], e_all[j], fused)
         return out
 
     def observe_prepared(self, e: Event, snip: tuple[np.ndarray, np.ndarray] | None) -> str | None:
@@ -304,7 +309,13 @@ class UnitTracker:
         x = self.wide_n * self.up
         inv = 1.0 / sigma
         ww = self._lag_windows(wide * inv[:, None], x, self.n_lags)
-        return self._decide(e, wide, sigma, ww, np.repeat(inv, self.L))
+        return self._decide(e, wide, sigma, ww, np.repeat(inv, self.L), fused=self._fused())
+
+    @staticmethod
+    def _fused() -> tuple[Callable[..., int], Callable[..., None]] | None:
+        """The kernels ``_fit_join`` calls, or None (the pure path)."""
+        fit_join, whiten = kernels.fit_join(), kernels.whiten()
+        return None if fit_join is None or whiten is None else (fit_join, whiten)
 
     def _lag_windows(self, seg: np.ndarray, start: int, n_lags: int) -> np.ndarray:
         """``(..., C, W)`` -> ``(..., n_lags, C*L)``: window ``i`` is ``seg[..., :, start+i : start+i+L]``
@@ -324,10 +335,17 @@ class UnitTracker:
         return wide[:, x: x + self.L].reshape(-1)
 
     def _decide(self, e: Event, wide: np.ndarray, sigma: np.ndarray, ww: np.ndarray,
-                wscale: np.ndarray, energy: np.ndarray | None = None) -> str | None:
+                wscale: np.ndarray, energy: np.ndarray | None = None,
+                fused: tuple[Callable[..., int], Callable[..., None]] | None = None) -> str | None:
         """Join, start or explain away one twitch; ``ww`` are its whitened lag windows (``energy``
-        theirs, when known)."""
-        best = self._best(ww, wscale, energy)
+        theirs, when known). ``fused``: ``kernels.fit_join`` and ``kernels.whiten`` (``_fused``),
+        which decide and join the common case (the best template joins) in two calls."""
+        if fused is not None and self._templates:
+            k, best = self._fit_join(fused[0], fused[1], e, wide, sigma, ww, wscale, energy)
+            if k >= 0:
+                return self._joined(k, e)
+        else:
+            best = self._best(ww, wscale, energy)
         overlap = None
         if best is None or (self._templates[best[0]].from_overlap and self._templates[best[0]].n < 3):
             overlap = self._overlap(wide / sigma[:, None], wscale)
@@ -562,7 +580,7 @@ class UnitTracker:
         """``_fit``'s products: of the whitened templates with the lag windows ``(K, n_lags)``, their
         energies, and the windows' (``e``, unless known)."""
         T = stack * wscale  # whitened
-        tt_a = _dot_rows(T, T)
+        tt_a = np.add.reduce(T * T, axis=1)  # pairwise, in an order kernels.whiten repeats (einsum's is the machine's)
         dots = T @ ww.T  # (K, n_lags)
         if e is None:
             e = _dot_rows(ww, ww)  # each row's sum as for the chosen rows alone (einsum adds row by row)
@@ -589,15 +607,65 @@ class UnitTracker:
         # ``_fit``'s compiled pass, with the members kept beside the stack and the outputs reused
         # (their allocation and conversion cost more than the pass for one twitch)
         dots, tt_a, e = self._products(ww, wscale, self._stack, e)
-        if self._ns is None or self._ns[0] is not self._stack:
-            self._ns = (self._stack, np.array([float(t.n) for t in self._templates]))
-        lag_a, ratio_a, ok_a = self._fit_out
-        if lag_a.size < len(self._templates):
-            lag_a, ratio_a, ok_a = self._fit_out = (np.empty(len(self._templates), dtype=np.int64),
-                                                    np.empty(len(self._templates)),
-                                                    np.empty(len(self._templates), dtype=bool))
-        k = kernel(dots, tt_a, e, self._ns[1], self._fit_par[0], lag_a, ratio_a, ok_a)
+        rows = self._kept_rows()
+        lag_a, ratio_a, ok_a = self._fit_outputs()
+        k = kernel(dots, tt_a, e, rows[1], self._fit_par[0], lag_a, ratio_a, ok_a)
         return None if k < 0 else (k, lag_a.item(k), ratio_a.item(k))
+
+    def _kept_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``_rows`` for the current stack (built anew when the stack was)."""
+        rows = self._rows
+        if rows is None or rows[0] is not self._stack:
+            temps = self._templates
+            assert self._stack is not None
+            rows = self._rows = (self._stack, np.array([float(t.n) for t in temps]), np.stack([t.sigma for t in temps]),
+                                 np.array([t.from_overlap for t in temps], dtype=bool))
+        return rows
+
+    def _fit_outputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``kernels.fit_rows``'s outputs (lags, ratios, verdicts), reused, long enough for every template."""
+        out = self._fit_out
+        K = len(self._templates)
+        if out[0].size < K:
+            out = self._fit_out = (np.empty(K, dtype=np.int64), np.empty(K), np.empty(K, dtype=bool))
+        return out
+
+    def _fit_join(self, kernel: Callable[..., int], whiten: Callable[..., None], e: Event, wide: np.ndarray, sigma: np.ndarray, ww: np.ndarray,
+                  wscale: np.ndarray, energy: np.ndarray | None) -> tuple[int, tuple[int, int, float] | None]:
+        """``_best`` and, when the best template joins without an overlap check, ``_join``'s update,
+        in one compiled call (``kernels.fit_join``): (the template joined or -1, ``_best``'s answer)."""
+        if self._stack is None:
+            self._stack = np.stack([t.wave for t in self._templates])
+        K, width = self._stack.shape
+        if self._white.shape[0] < K or self._white.shape[1] != width:
+            self._white = np.empty((self.cfg.max_templates + 1, width))
+            self._white_tt = np.empty(self.cfg.max_templates + 1)
+        T, tt_a = self._white[:K], self._white_tt[:K]
+        whiten(self._stack, wscale, T, tt_a)  # _products' numbers, into buffers kept for it
+        dots = T @ ww.T
+        if energy is None:
+            energy = _dot_rows(ww, ww)
+        rows = self._kept_rows()
+        lag_a, ratio_a, ok_a = self._fit_outputs()
+        C = self.n_channels
+        wave, sig = np.empty(self._stack.shape[1]), np.empty(C)
+        snip = np.empty((C, self.L // self.up), dtype=np.float32)
+        k = kernel(dots, tt_a, energy, rows[1], self._fit_par[0], lag_a, ratio_a, ok_a, rows[3], wide,
+                   self.wide_n * self.up, self.up, sigma, self._stack, rows[2], wave, sig, snip)
+        if k >= 0:
+            t = self._templates[k]
+            t.n += 1
+            t.wave, t.sigma = wave, sig
+            assert t.snippets is not None
+            t.snippets.append(snip)
+            if self._sq is not None and self._sq[0] is self._stack:
+                w = wave.reshape(C, self.L)
+                self._sq[1][k] = _dot_rows(w, w)
+            return k, (k, lag_a.item(k), ratio_a.item(k))
+        if k == -1:
+            return -1, None
+        k = -2 - k
+        return -1, (k, lag_a.item(k), ratio_a.item(k))
 
     def _overlap(self, segw: np.ndarray, wscale: np.ndarray) -> tuple[_Template, _Template, float] | None:
         """Is the (wide, whitened) snippet two known waveforms? Two copies of one unit (a doublet)
@@ -714,11 +782,17 @@ class UnitTracker:
             self._keep_snippet(t, aligned)
         if self._stack is not None:
             self._stack[k] = t.wave
-            if self._ns is not None and self._ns[0] is self._stack:
-                self._ns[1][k] = t.n
+            if self._rows is not None and self._rows[0] is self._stack:
+                self._rows[1][k] = t.n
+                self._rows[2][k] = t.sigma
             if self._sq is not None and self._sq[0] is self._stack:
                 w = t.wave.reshape(self.n_channels, self.L)
                 self._sq[1][k] = _dot_rows(w, w)
+        return self._joined(k, e)
+
+    def _joined(self, k: int, e: Event) -> str | None:
+        """What follows a join of twitch ``e`` into template k: its unit, and a merge check."""
+        t = self._templates[k]
         t.last_sample = e.onset_sample
         if t.unit is None:
             t.unit = f"U{self._next_unit}"
@@ -962,8 +1036,7 @@ class UnitTracker:
         K = len(self._templates)
         kernel = kernels.may_merge() if K * C > 16 else None
         if kernel is not None:  # the same verdict in one pass (dsp/kernels.py)
-            ns = np.fromiter((o.n for o in self._templates), dtype=np.float64, count=K)
-            if not kernel(self._energies(), k, inv, ns, self._may_par, np.empty(C)):
+            if not kernel(self._energies(), k, inv, self._kept_rows()[1], self._may_par, np.empty(C)):
                 return None
         own = 1.0 / min(t.n, cap)
         extra = [1.0 / min(o.n, cap) + own for o in others]

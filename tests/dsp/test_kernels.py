@@ -1045,3 +1045,81 @@ def test_activity_kernel_gives_the_pure_masks(monkeypatch):
     assert want[0].any() and not want[0].all() and want[1].any()
     for a, b in zip(want, got):
         assert a.dtype == b.dtype and np.array_equal(a, b)
+@pytest.mark.parametrize("K,width", [(1, 120), (3, 7), (5, 130), (8, 960), (2, 1000)])
+def test_whiten_kernel_gives_the_pure_products(K, width):
+    """The whitened templates and their energies (dsp/units.py ``_products``) in one compiled
+    pass: ``stack * wscale`` and each row's squares added as ``np.add.reduce`` adds them
+    (pairwise beyond 8 and 128 terms), to the bit, into rows of a longer buffer."""
+    rng = np.random.default_rng(K * 1000 + width)
+    for _ in range(20):
+        stack = rng.normal(0.0, 1.0, (K, width)) * 10.0 ** rng.uniform(-3, 3, (K, 1))
+        wscale = rng.uniform(0.05, 2.0, width)
+        out, tt = np.full((K + 2, width), np.nan), np.full(K + 2, np.nan)
+        kernels.whiten()(stack, wscale, out[:K], tt[:K])
+        T = stack * wscale
+        assert np.array_equal(_bits(out[:K]), _bits(T))
+        assert np.array_equal(_bits(tt[:K]), _bits(np.add.reduce(T * T, axis=1)))
+        assert np.isnan(out[K:]).all() and np.isnan(tt[K:]).all()
+
+
+def _best_bits(best: tuple[int, int, float] | None) -> tuple[int, int, list[int]] | None:
+    return None if best is None else (best[0], best[1], _bits(np.array([best[2]])).tolist())
+
+
+@pytest.mark.parametrize("n_ch,fs", [(1, 1000.0), (3, 2000.0), (8, 1000.0)])
+def test_fit_join_kernel_gives_the_pure_decision_and_update(monkeypatch, n_ch, fs):
+    """A twitch's fit and join in one compiled call (dsp/units.py ``_fit_join``) against the pure
+    path's ``_best`` then ``_join``: the same template, lag and ratio to the bit; the join only
+    where the pure path joins without an overlap check (not into a template started from an
+    overlap with fewer than 3 members); and the same waves, noise figures, snippets, members
+    and rows kept beside the stack, before and after the member cap."""
+    from myotwitch.dsp.events import Event
+    from myotwitch.dsp.units import UnitTracker, _Template
+
+    rng = np.random.default_rng(n_ch * 7 + int(fs))
+    tr_p, tr_c = UnitTracker(fs, n_ch), UnitTracker(fs, n_ch)
+    width = tr_p.L + 2 * (tr_p.lag_n + tr_p.wide_n) * tr_p.up
+    e = Event(0.0, 0.01, 10.0, 1.0, 0.0, 0, "twitch", onset_sample=1000, offset_sample=1010)
+    seen = {"join": 0, "guard": 0, "none": 0}
+    for trial in range(120):
+        if trial % 8 == 0:  # a fresh set of templates (some from overlaps, few members)
+            K = int(rng.integers(1, 7))
+            waves = rng.normal(0.0, 60.0, (K, n_ch * tr_p.L))
+            spec = [(int(rng.choice([1, 2, 2, 3, 29, 40])), bool(rng.random() < 0.5), rng.uniform(3.0, 5.0, n_ch))
+                    for _ in range(K)]
+            for tr in (tr_p, tr_c):
+                tr._templates = [_Template(w.copy(), n, i, (i, 0, 1.0), 0, sig.copy(), snippets=deque(maxlen=12),
+                                           from_overlap=fo) for i, (w, (n, fo, sig)) in enumerate(zip(waves, spec))]
+                tr._stack = None
+        src = tr_p._templates[int(rng.integers(len(tr_p._templates)))].wave.reshape(n_ch, tr_p.L)
+        wide = rng.normal(0.0, 4.0, (n_ch, width))
+        lag = int(rng.integers(tr_p.n_lags))
+        wide[:, tr_p.wide_n * tr_p.up + lag:][:, : tr_p.L] += src * rng.choice([1.0, 1.02, 0.0, 3.0])
+        sigma = rng.uniform(3.5, 4.5, n_ch)
+        inv = 1.0 / sigma
+        ww = tr_p._lag_windows(wide * inv[:, None], tr_p.wide_n * tr_p.up, tr_p.n_lags)
+        wscale = np.repeat(inv, tr_p.L)
+        energy = np.einsum("ij,ij->i", ww, ww) if rng.random() < 0.5 else None
+        monkeypatch.setattr(kernels, "enabled", False)
+        best = tr_p._best(ww, wscale, energy)
+        k_p = -1
+        if best is not None and not (tr_p._templates[best[0]].from_overlap and tr_p._templates[best[0]].n < 3):
+            k_p = best[0]
+            tr_p._join(best[0], wide, best[1], sigma, e)
+        monkeypatch.setattr(kernels, "enabled", True)
+        fused = tr_c._fused()
+        assert fused is not None
+        k_c, best_c = tr_c._fit_join(fused[0], fused[1], e, wide, sigma, ww, wscale, energy)
+        if k_c >= 0:
+            tr_c._joined(k_c, e)
+        assert (k_c, _best_bits(best_c)) == (k_p, _best_bits(best))
+        seen["join" if k_p >= 0 else "none" if best is None else "guard"] += 1
+        for a, b in zip(tr_p._templates, tr_c._templates):
+            assert (a.n, a.last_sample, a.unit) == (b.n, b.last_sample, b.unit)
+            assert _bits(a.wave).tolist() == _bits(b.wave).tolist() and _bits(a.sigma).tolist() == _bits(b.sigma).tolist()
+            assert [s.view(np.uint32).tolist() for s in a.snippets] == [s.view(np.uint32).tolist() for s in b.snippets]
+        rows = tr_c._kept_rows()
+        assert _bits(rows[0]).tolist() == _bits(np.stack([t.wave for t in tr_c._templates])).tolist()
+        assert rows[1].tolist() == [float(t.n) for t in tr_c._templates]
+        assert _bits(rows[2]).tolist() == _bits(np.stack([t.sigma for t in tr_c._templates])).tolist()
+    assert min(seen.values()) >= 5, seen
