@@ -613,16 +613,7 @@ def _fit_rows_py(dots: Any, tt: Any, e: Any, n: Any, par: Any, lag: Any, ratio: 
     first = -1
     for i in range(dots.shape[0]):
         t = tt[i]
-        j = 0
-        mx = 0.0
-        for m in range(dots.shape[1]):
-            d = dots[i, m]
-            v = d * d / t if d > 0.0 else -math.inf
-            if m == 0 or not v <= mx:  # argmax: a larger value or a NaN takes over
-                mx = v
-                j = m
-                if v != v:
-                    break
+        j, mx = _top_lag(dots, i, t)
         d = dots[i, j]
         gain = d / t
         resid = (e[j] - (0.0 if 0.0 > mx else mx)) / up  # max(explained, 0.0)
@@ -1197,16 +1188,21 @@ _fit_rows = _fit_rows_py  # the fused fit and join calls the compiled ones (boun
 _join = _join_py
 
 
-def _fit_join_py(dots: Any, tt: Any, e: Any, ns: Any, par: Any, lag: Any, ratio: Any, ok: Any, guard: Any,
+def _fit_join_py(dots: Any, tt: Any, ww: Any, e: Any, ns: Any, par: Any, lag: Any, ratio: Any, ok: Any, guard: Any,
                  wide: Any, x0: int, up: int, sigma: Any, stack: Any, sigs: Any, wave: Any, sig: Any,
                  snip: Any) -> int:  # pragma: no cover - compiled
-    """``units.UnitTracker._decide``'s common case in one call: ``_fit_rows`` (members ``ns``), and
+    """``units.UnitTracker._decide``'s common case in one call: ``_fit_rows`` (members ``ns``; of the
+    lag windows ``ww`` only the energies of the rows it reads, added as ``np.add.reduce`` adds
+    each row's squares, into the scratch ``e``), and
     when a template k passes and it is not one that must out-fit an overlap first (``guard[k]``
     and fewer than 3 members), ``_join`` of the snippet at its lag (``wide``, from column ``x0``)
     into it: the new wave, noise figures and snippet into ``wave``, ``sig``, ``snip``, and the
     rows kept beside the templates (``stack``, ``sigs``, ``ns``) moved with them. Returns k when
     it joined, -1 when nothing passes, -2 - k when k passes but the overlap check must come
     first (nothing joined)."""
+    for i in range(dots.shape[0]):
+        j, _ = _top_lag(dots, i, tt[i])
+        e[j] = _pairwise(ww[j], 0, ww.shape[1], True)
     k = _fit_rows(dots, tt, e, ns, par, lag, ratio, ok)
     if k < 0:
         return -1
@@ -1219,6 +1215,25 @@ def _fit_join_py(dots: Any, tt: Any, e: Any, ns: Any, par: Any, lag: Any, ratio:
     stack[k, :] = wave
     sigs[k, :] = sig
     return k
+
+
+def _top_lag_py(dots: Any, i: int, t: float) -> tuple[int, float]:  # pragma: no cover - compiled
+    """Row i's lag of the largest explained energy, d^2 / t where d > 0, else -inf (the first
+    of equals, a NaN first, as argmax), and that energy."""
+    j = 0
+    mx = 0.0
+    for m in range(dots.shape[1]):
+        d = dots[i, m]
+        v = d * d / t if d > 0.0 else -math.inf
+        if m == 0 or not v <= mx:  # argmax: a larger value or a NaN takes over
+            mx = v
+            j = m
+            if v != v:
+                break
+    return j, mx
+
+
+_top_lag = _top_lag_py  # (bound in _compile)
 
 
 def _whiten_py(stack: Any, wscale: Any, out: Any, tt: Any) -> None:  # pragma: no cover - compiled
@@ -1245,7 +1260,7 @@ def _compile(name: str) -> Callable[..., Any] | None:
                 jit = numba.njit(cache=cache, nogil=True)
                 # numpy's error model: x / 0.0 gives inf or NaN, as numpy does, instead of raising
                 njit = numba.njit(cache=cache, nogil=True, error_model="numpy")
-                global _cascade, _term, _leaf, _pairwise, _stat_out, _centroid, _pick, _select, _median, _quantised, _stat_3, _stat_any, _fit_rows, _join  # numba resolves these names when it compiles the callers
+                global _cascade, _term, _leaf, _pairwise, _stat_out, _centroid, _pick, _select, _median, _quantised, _stat_3, _stat_any, _fit_rows, _join, _top_lag  # numba resolves these names when it compiles the callers
                 _cascade = numba.njit(cache=cache, nogil=True, inline="always")(_cascade_py)
                 _stat_out = numba.njit(cache=cache, nogil=True, inline="always", error_model="numpy")(_stat_out_py)
                 _term = numba.njit(cache=cache, nogil=True, inline="always")(_term_py)
@@ -1261,6 +1276,7 @@ def _compile(name: str) -> Callable[..., Any] | None:
                 global _rest_select, _rest_level
                 _rest_select = jit(_rest_select_py)
                 _rest_level = jit(_rest_level_py)
+                _top_lag = njit(_top_lag_py)
                 _fit_rows = njit(_fit_rows_py)
                 _join = jit(_join_py)
                 _compiled.update(front_end=jit(_front_end_py), front_end_211=jit(_front_end_211_py),
@@ -1357,7 +1373,7 @@ def _warm_up() -> None:
     _compiled["activity"](row, row, row, 3.0, np.empty(8, dtype=np.bool_), np.empty(8, dtype=np.bool_))
     for wide in (np.ones((1, 12)), np.ones((2, 2, 14))[0, :, 1:13]):  # whole, or an upsampled batch's trimmed row
         C = wide.shape[0]
-        _compiled["fit_join"](np.ones((1, 3)), k1, np.ones(3), k1.copy(), np.ones(8), np.empty(1, dtype=np.int64),
+        _compiled["fit_join"](np.ones((1, 3)), k1, np.ones((3, 4 * C)), np.ones(3), k1.copy(), np.ones(8), np.empty(1, dtype=np.int64),
                               np.empty(1), np.empty(1, dtype=np.bool_), np.zeros(1, dtype=np.bool_), wide, 2, 2,
                               np.ones(C), np.ones((1, 4 * C)), np.ones((1, C)), np.empty(4 * C), np.empty(C),
                               np.empty((C, 2), dtype=np.float32))

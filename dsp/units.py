@@ -266,6 +266,7 @@ class UnitTracker:
         self._rows: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
         #: the whitened stack and its energies (``_fit_join``'s buffers)
         self._white, self._white_tt = np.empty((0, 0)), np.empty(0)
+        self._e_scratch = np.empty(self.n_lags)  # the lag windows' energies kernels.fit_join reads
         #: ``kernels.fit_rows``'s outputs for ``_best`` (lags, ratios, verdicts), reused
         self._fit_out = (np.empty(self.cfg.max_templates + 1, dtype=np.int64), np.empty(self.cfg.max_templates + 1),
                          np.empty(self.cfg.max_templates + 1, dtype=bool))
@@ -295,10 +296,14 @@ class UnitTracker:
             # scaling (each element is the same sample times the same 1/sigma)
             ww_all = self._lag_windows(seg * inv[:, :, None], x, self.n_lags)  # (B, n_lags, C*L)
             wscale_all = np.repeat(inv, self.L, axis=1)  # (B, C*L)
-            e_all = _dot_rows(ww_all, ww_all)  # (B, n_lags) the windows' energies, row by row as alone
             fused = self._fused()
+            if fused is not None:  # it adds the energies of the few windows it reads
+                for j, i in enumerate(idx):
+                    out[b0 + i] = self._decide(batch[i], seg[j], sig[j], ww_all[j], wscale_all[j], None, fused)
+                continue
+            e_all = np.add.reduce(ww_all * ww_all, axis=-1)  # (B, n_lags) the windows' energies, as _products'
             for j, i in enumerate(idx):
-                out[b0 + i] = self._decide(batch[i], seg[j], sig[j], ww_all[j], wscale_all[j], e_all[j], fused)
+                out[b0 + i] = self._decide(batch[i], seg[j], sig[j], ww_all[j], wscale_all[j], e_all[j])
         return out
 
     def observe_prepared(self, e: Event, snip: tuple[np.ndarray, np.ndarray] | None) -> str | None:
@@ -341,7 +346,7 @@ class UnitTracker:
         theirs, when known). ``fused``: ``kernels.fit_join`` and ``kernels.whiten`` (``_fused``),
         which decide and join the common case (the best template joins) in two calls."""
         if fused is not None and self._templates:
-            k, best = self._fit_join(fused[0], fused[1], e, wide, sigma, ww, wscale, energy)
+            k, best = self._fit_join(fused[0], fused[1], e, wide, sigma, ww, wscale)
             if k >= 0:
                 return self._joined(k, e)
         else:
@@ -583,7 +588,7 @@ class UnitTracker:
         tt_a = np.add.reduce(T * T, axis=1)  # pairwise, in an order kernels.whiten repeats (einsum's is the machine's)
         dots = T @ ww.T  # (K, n_lags)
         if e is None:
-            e = _dot_rows(ww, ww)  # each row's sum as for the chosen rows alone (einsum adds row by row)
+            e = np.add.reduce(ww * ww, axis=-1)  # pairwise, row by row: as kernels.fit_join adds the rows it reads
         return dots, tt_a, e
 
     @staticmethod
@@ -630,10 +635,11 @@ class UnitTracker:
             out = self._fit_out = (np.empty(K, dtype=np.int64), np.empty(K), np.empty(K, dtype=bool))
         return out
 
-    def _fit_join(self, kernel: Callable[..., int], whiten: Callable[..., None], e: Event, wide: np.ndarray, sigma: np.ndarray, ww: np.ndarray,
-                  wscale: np.ndarray, energy: np.ndarray | None) -> tuple[int, tuple[int, int, float] | None]:
-        """``_best`` and, when the best template joins without an overlap check, ``_join``'s update,
-        in one compiled call (``kernels.fit_join``): (the template joined or -1, ``_best``'s answer)."""
+    def _fit_join(self, kernel: Callable[..., int], whiten: Callable[..., None], e: Event, wide: np.ndarray,
+                  sigma: np.ndarray, ww: np.ndarray, wscale: np.ndarray) -> tuple[int, tuple[int, int, float] | None]:
+        """``_best`` and, when the best template joins without an overlap check, ``_join``'s update, by
+        ``kernels.whiten``, one matrix product and ``kernels.fit_join`` (which adds the energies of
+        only the lag windows the fit reads): (the template joined or -1, ``_best``'s answer)."""
         if self._stack is None:
             self._stack = np.stack([t.wave for t in self._templates])
         K, width = self._stack.shape
@@ -643,14 +649,12 @@ class UnitTracker:
         T, tt_a = self._white[:K], self._white_tt[:K]
         whiten(self._stack, wscale, T, tt_a)  # _products' numbers, into buffers kept for it
         dots = T @ ww.T
-        if energy is None:
-            energy = _dot_rows(ww, ww)
         rows = self._kept_rows()
         lag_a, ratio_a, ok_a = self._fit_outputs()
         C = self.n_channels
         wave, sig = np.empty(self._stack.shape[1]), np.empty(C)
         snip = np.empty((C, self.L // self.up), dtype=np.float32)
-        k = kernel(dots, tt_a, energy, rows[1], self._fit_par[0], lag_a, ratio_a, ok_a, rows[3], wide,
+        k = kernel(dots, tt_a, ww, self._e_scratch, rows[1], self._fit_par[0], lag_a, ratio_a, ok_a, rows[3], wide,
                    self.wide_n * self.up, self.up, sigma, self._stack, rows[2], wave, sig, snip)
         if k >= 0:
             t = self._templates[k]
