@@ -1189,7 +1189,7 @@ _join = _join_py
 
 
 def _fit_join_py(dots: Any, tt: Any, ww: Any, e: Any, ns: Any, par: Any, lag: Any, ratio: Any, ok: Any, guard: Any,
-                 wide: Any, x0: int, up: int, sigma: Any, stack: Any, sigs: Any, wave: Any, sig: Any,
+                 wide: Any, x0: int, up: int, sigma: Any, stack: Any, sigs: Any, sq: Any, wave: Any, sig: Any,
                  snip: Any) -> int:  # pragma: no cover - compiled
     """``units.UnitTracker._decide``'s common case in one call: ``_fit_rows`` (members ``ns``; of the
     lag windows ``ww`` only the energies of the rows it reads, added as ``np.add.reduce`` adds
@@ -1197,7 +1197,8 @@ def _fit_join_py(dots: Any, tt: Any, ww: Any, e: Any, ns: Any, par: Any, lag: An
     when a template k passes and it is not one that must out-fit an overlap first (``guard[k]``
     and fewer than 3 members), ``_join`` of the snippet at its lag (``wide``, from column ``x0``)
     into it: the new wave, noise figures and snippet into ``wave``, ``sig``, ``snip``, and the
-    rows kept beside the templates (``stack``, ``sigs``, ``ns``) moved with them. Returns k when
+    rows kept beside the templates (``stack``, ``sigs``, ``ns``, and ``sq``, the per-channel
+    energies, each added as ``np.add.reduce`` adds a row's squares) moved with them. Returns k when
     it joined, -1 when nothing passes, -2 - k when k passes but the overlap check must come
     first (nothing joined)."""
     for i in range(dots.shape[0]):
@@ -1214,6 +1215,9 @@ def _fit_join_py(dots: Any, tt: Any, ww: Any, e: Any, ns: Any, par: Any, lag: An
     _join(wide, x0 + lag[k], up, 1.0 / (cap if cap < n else n), stack[k], sigs[k], sigma, wave, sig, snip)
     stack[k, :] = wave
     sigs[k, :] = sig
+    L = wave.shape[0] // sq.shape[1]
+    for c in range(sq.shape[1]):
+        sq[k, c] = _pairwise(wave, c * L, L, True)
     return k
 
 
@@ -1375,7 +1379,7 @@ def _warm_up() -> None:
         C = wide.shape[0]
         _compiled["fit_join"](np.ones((1, 3)), k1, np.ones((3, 4 * C)), np.ones(3), k1.copy(), np.ones(8), np.empty(1, dtype=np.int64),
                               np.empty(1), np.empty(1, dtype=np.bool_), np.zeros(1, dtype=np.bool_), wide, 2, 2,
-                              np.ones(C), np.ones((1, 4 * C)), np.ones((1, C)), np.empty(4 * C), np.empty(C),
+                              np.ones(C), np.ones((1, 4 * C)), np.ones((1, C)), np.ones((1, C)), np.empty(4 * C), np.empty(C),
                               np.empty((C, 2), dtype=np.float32))
     _compiled["whiten"](np.ones((1, 4)), np.ones(4), np.empty((1, 4)), np.empty(1))
     rows = np.ones((6, 1, 8))

@@ -27,11 +27,6 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 from scipy import signal
 
-try:  # the C routine np.einsum calls (numpy >= 2)
-    from numpy._core._multiarray_umath import c_einsum
-except ImportError:  # pragma: no cover - numpy 1: the wrapper, the same numbers
-    c_einsum = np.einsum
-
 try:  # scipy.signal.upfirdn's helper (checked against upfirdn by the tests and identity_check)
     from scipy.signal._upfirdn import _UpFIRDn
 except ImportError:  # pragma: no cover - a future scipy may move it
@@ -96,12 +91,6 @@ def _gather(ring: SignalRing, starts: np.ndarray, n: int) -> tuple[np.ndarray, n
         if ok[j]:
             out[j] = ring.window(s, s + n)[0]
     return out, np.array(ok)
-
-
-def _dot_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``np.einsum("...j,...j->...", a, b)``: the C routine itself, without the Python wrapper's
-    per-call cost (a few microseconds, more than the sums for one twitch)."""
-    return c_einsum("...j,...j->...", a, b)
 
 
 def median_last(y: np.ndarray) -> np.ndarray:
@@ -260,13 +249,13 @@ class UnitTracker:
         self._templates: list[_Template] = []
         self._created = 0
         self._stack: np.ndarray | None = None  # the templates' waves stacked (kept in step with them)
-        self._sq: tuple[np.ndarray, np.ndarray] | None = None  # (the stack, its per-channel energies)
         #: (the stack, its templates' members as floats, their noise figures (K, C), whether each started
-        #: from an overlap), kept in step with the stack for the compiled fit
-        self._rows: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+        #: from an overlap, their per-channel energies (K, C)), kept in step with the stack
+        self._rows: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
         #: the whitened stack and its energies (``_fit_join``'s buffers)
         self._white, self._white_tt = np.empty((0, 0)), np.empty(0)
         self._e_scratch = np.empty(self.n_lags)  # the lag windows' energies kernels.fit_join reads
+        self._may_scratch = np.empty(self.n_channels)  # kernels.may_merge's
         #: ``kernels.fit_rows``'s outputs for ``_best`` (lags, ratios, verdicts), reused
         self._fit_out = (np.empty(self.cfg.max_templates + 1, dtype=np.int64), np.empty(self.cfg.max_templates + 1),
                          np.empty(self.cfg.max_templates + 1, dtype=bool))
@@ -617,14 +606,17 @@ class UnitTracker:
         k = kernel(dots, tt_a, e, rows[1], self._fit_par[0], lag_a, ratio_a, ok_a)
         return None if k < 0 else (k, lag_a.item(k), ratio_a.item(k))
 
-    def _kept_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _kept_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``_rows`` for the current stack (built anew when the stack was)."""
         rows = self._rows
-        if rows is None or rows[0] is not self._stack:
+        stack = self._stack
+        if rows is None or rows[0] is not stack:
             temps = self._templates
-            assert self._stack is not None
-            rows = self._rows = (self._stack, np.array([float(t.n) for t in temps]), np.stack([t.sigma for t in temps]),
-                                 np.array([t.from_overlap for t in temps], dtype=bool))
+            assert stack is not None
+            s3 = stack.reshape(len(stack), self.n_channels, self.L)
+            rows = self._rows = (stack, np.array([float(t.n) for t in temps]), np.stack([t.sigma for t in temps]),
+                                 np.array([t.from_overlap for t in temps], dtype=bool),
+                                 np.add.reduce(s3 * s3, axis=-1))  # pairwise per channel, as kernels.fit_join
         return rows
 
     def _fit_outputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -655,16 +647,13 @@ class UnitTracker:
         wave, sig = np.empty(self._stack.shape[1]), np.empty(C)
         snip = np.empty((C, self.L // self.up), dtype=np.float32)
         k = kernel(dots, tt_a, ww, self._e_scratch, rows[1], self._fit_par[0], lag_a, ratio_a, ok_a, rows[3], wide,
-                   self.wide_n * self.up, self.up, sigma, self._stack, rows[2], wave, sig, snip)
+                   self.wide_n * self.up, self.up, sigma, self._stack, rows[2], rows[4], wave, sig, snip)
         if k >= 0:
             t = self._templates[k]
             t.n += 1
             t.wave, t.sigma = wave, sig
             assert t.snippets is not None
             t.snippets.append(snip)
-            if self._sq is not None and self._sq[0] is self._stack:
-                w = wave.reshape(C, self.L)
-                self._sq[1][k] = _dot_rows(w, w)
             return k, (k, lag_a.item(k), ratio_a.item(k))
         if k == -1:
             return -1, None
@@ -789,9 +778,8 @@ class UnitTracker:
             if self._rows is not None and self._rows[0] is self._stack:
                 self._rows[1][k] = t.n
                 self._rows[2][k] = t.sigma
-            if self._sq is not None and self._sq[0] is self._stack:
                 w = t.wave.reshape(self.n_channels, self.L)
-                self._sq[1][k] = _dot_rows(w, w)
+                self._rows[4][k] = np.add.reduce(w * w, axis=-1)
         return self._joined(k, e)
 
     def _joined(self, k: int, e: Event) -> str | None:
@@ -863,14 +851,9 @@ class UnitTracker:
 
     def _energies(self) -> np.ndarray:
         """The templates' per-channel energies ``(K, C)`` (of ``_stack``, which must be built), kept
-        while the stack is the same array: a join redoes its own row (einsum adds each row on its
-        own, so the numbers are those of the whole stack)."""
-        stack = self._stack
-        assert stack is not None
-        if self._sq is None or self._sq[0] is not stack:
-            self._sq = (stack, _dot_rows(stack.reshape(len(stack), self.n_channels, self.L),
-                                         stack.reshape(len(stack), self.n_channels, self.L)))
-        return self._sq[1]
+        beside the stack: a join redoes its own row (each row added on its own, pairwise, so the
+        numbers are those of the whole stack)."""
+        return self._kept_rows()[4]
 
     def _may_merge_many(self, sq: np.ndarray, k: int, inv: np.ndarray, extra: list[float]) -> bool:
         """``_may_merge`` for many templates x channels, as array arithmetic."""
@@ -1024,24 +1007,27 @@ class UnitTracker:
             return False
         return True
 
-    def _merge_fit(self, k: int) -> tuple[list[_Template], list[float], list[bool]] | None:
+    def _merge_fit(self, k: int, inv: np.ndarray | None = None) -> tuple[list[_Template], list[float], list[bool]] | None:
         """The exact merge check of template k against the others (in order): their ratios and
-        whether they pass (None when ``_may_merge`` rules every one out). Records the margins."""
+        whether they pass (None when ``_may_merge`` rules every one out). Records the margins.
+        ``inv``: 1 / its noise figures, if known."""
         t = self._templates[k]
-        others = self._templates[:k] + self._templates[k + 1:]
         if self._stack is None:
             self._stack = np.stack([o.wave for o in self._templates])
         stack = self._stack
         # the members' noise; centroids of noisy twitches wander, so search twice the lags.
         # The zero-padded template is whitened before its windows are cut: the same products.
-        inv = 1.0 / t.sigma
+        if inv is None:
+            inv = 1.0 / t.sigma
         C, L, pad = self.n_channels, self.L, self._merge_pad
         cap = self.cfg.mean_cap
         K = len(self._templates)
         kernel = kernels.may_merge() if K * C > 16 else None
         if kernel is not None:  # the same verdict in one pass (dsp/kernels.py)
-            if not kernel(self._energies(), k, inv, self._kept_rows()[1], self._may_par, np.empty(C)):
+            rows = self._kept_rows()
+            if not kernel(rows[4], k, inv, rows[1], self._may_par, self._may_scratch[:C]):
                 return None
+        others = self._templates[:k] + self._templates[k + 1:]
         own = 1.0 / min(t.n, cap)
         extra = [1.0 / min(o.n, cap) + own for o in others]
         if kernel is None and not self._may_merge(self._energies(), k, inv, extra):
@@ -1060,9 +1046,10 @@ class UnitTracker:
         if len(self._templates) < 2:
             return
         t = self._templates[k]
-        if self._merge_ruled_out(k, (1.0 / t.sigma).tolist()):  # the fit below would find none
+        inv = 1.0 / t.sigma
+        if self._merge_ruled_out(k, inv.tolist()):  # the fit below would find none
             return
-        fit = self._merge_fit(k)
+        fit = self._merge_fit(k, inv)
         if fit is None:
             return
         others, ratio, passes = fit

@@ -1123,4 +1123,7 @@ def test_fit_join_kernel_gives_the_pure_decision_and_update(monkeypatch, n_ch, f
         assert _bits(rows[0]).tolist() == _bits(np.stack([t.wave for t in tr_c._templates])).tolist()
         assert rows[1].tolist() == [float(t.n) for t in tr_c._templates]
         assert _bits(rows[2]).tolist() == _bits(np.stack([t.sigma for t in tr_c._templates])).tolist()
+        assert _bits(rows[4]).tolist() == _bits(tr_p._energies()).tolist()  # kept through joins as built anew
+        assert _bits(tr_p._kept_rows()[4]).tolist() == _bits(np.add.reduce(
+            (rows[0] * rows[0]).reshape(len(rows[0]), n_ch, tr_c.L), axis=-1)).tolist()
     assert min(seen.values()) >= 5, seen
