@@ -1240,13 +1240,33 @@ def _top_lag_py(dots: Any, i: int, t: float) -> tuple[int, float]:  # pragma: no
 _top_lag = _top_lag_py  # (bound in _compile)
 
 
-def _whiten_py(stack: Any, wscale: Any, out: Any, tt: Any) -> None:  # pragma: no cover - compiled
-    """``units.UnitTracker._products``' whitened templates ``out = stack * wscale`` (K x C*L) and
-    their energies ``tt``, each row's squares added as ``np.add.reduce`` adds them."""
+def _whiten_py(stack: Any, wide: Any, inv: Any, x0: int, out: Any, tt: Any,
+               ww: Any) -> None:  # pragma: no cover - compiled
+    """A twitch's products' operands, whitened by ``inv`` (1 / its noise per channel): its lag
+    windows ``ww`` (n_lags x C*L; row m is ``wide[:, x0 + m: x0 + m + L]`` with the channels
+    concatenated, as ``units.UnitTracker._lag_windows`` cuts them), the templates ``out`` (K x
+    C*L; ``stack * np.repeat(inv, L)``), and their energies ``tt``, each row's squares added as
+    ``np.add.reduce`` adds them. Each element is one sample times its channel's 1/sigma, as the
+    pure path's."""
+    C = inv.shape[0]
+    L = stack.shape[1] // C
+    for m in range(ww.shape[0]):  # (through 1-D slices: the compiler vectorises the copies)
+        row = ww[m]
+        for c in range(C):
+            v = inv[c]
+            src = wide[c, x0 + m: x0 + m + L]
+            dst = row[c * L: c * L + L]
+            for i in range(L):
+                dst[i] = src[i] * v
     for k in range(stack.shape[0]):
-        for j in range(stack.shape[1]):
-            out[k, j] = stack[k, j] * wscale[j]
-        tt[k] = _pairwise(out[k], 0, out.shape[1], True)
+        row = out[k]
+        for c in range(C):
+            v = inv[c]
+            src = stack[k, c * L: c * L + L]
+            dst = row[c * L: c * L + L]
+            for i in range(L):
+                dst[i] = src[i] * v
+        tt[k] = _pairwise(row, 0, row.shape[0], True)
 
 
 def _compile(name: str) -> Callable[..., Any] | None:
@@ -1381,7 +1401,10 @@ def _warm_up() -> None:
                               np.empty(1), np.empty(1, dtype=np.bool_), np.zeros(1, dtype=np.bool_), wide, 2, 2,
                               np.ones(C), np.ones((1, 4 * C)), np.ones((1, C)), np.ones((1, C)), np.empty(4 * C), np.empty(C),
                               np.empty((C, 2), dtype=np.float32))
-    _compiled["whiten"](np.ones((1, 4)), np.ones(4), np.empty((1, 4)), np.empty(1))
+    for wide in (np.ones((1, 12)), np.ones((2, 2, 14))[0, :, 1:13]):  # whole, or an upsampled batch's trimmed row
+        C = wide.shape[0]
+        _compiled["whiten"](np.ones((1, 4 * C)), wide, np.ones(C), 2, np.empty((1, 4 * C)), np.empty(1),
+                            np.empty((3, 4 * C)))
     rows = np.ones((6, 1, 8))
     for layout in (rows, rows[:, :, :4]):  # the pipeline's rows: whole, or a block's first columns
         _compiled["maybe_active"](layout, 1, 4, 5, 3.0, np.empty(1, dtype=np.bool_))

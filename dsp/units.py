@@ -254,6 +254,7 @@ class UnitTracker:
         self._rows: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
         #: the whitened stack and its energies (``_fit_join``'s buffers)
         self._white, self._white_tt = np.empty((0, 0)), np.empty(0)
+        self._ww = np.empty((self.n_lags, self.n_channels * self.L))  # one twitch's whitened lag windows
         self._e_scratch = np.empty(self.n_lags)  # the lag windows' energies kernels.fit_join reads
         self._may_scratch = np.empty(self.n_channels)  # kernels.may_merge's
         #: ``kernels.fit_rows``'s outputs for ``_best`` (lags, ratios, verdicts), reused
@@ -281,15 +282,15 @@ class UnitTracker:
             if not idx:
                 continue
             inv = 1.0 / sig  # (B, C)
+            fused = self._fused()
+            if fused is not None:  # each twitch's windows cut and whitened by the kernel, in cache
+                for j, i in enumerate(idx):
+                    out[b0 + i] = self._decide_fused(fused, batch[i], seg[j], sig[j], inv[j])
+                continue
             # whitening the snippet then cutting the lags gives the very products of cutting then
             # scaling (each element is the same sample times the same 1/sigma)
             ww_all = self._lag_windows(seg * inv[:, :, None], x, self.n_lags)  # (B, n_lags, C*L)
             wscale_all = np.repeat(inv, self.L, axis=1)  # (B, C*L)
-            fused = self._fused()
-            if fused is not None:  # it adds the energies of the few windows it reads
-                for j, i in enumerate(idx):
-                    out[b0 + i] = self._decide(batch[i], seg[j], sig[j], ww_all[j], wscale_all[j], None, fused)
-                continue
             e_all = np.add.reduce(ww_all * ww_all, axis=-1)  # (B, n_lags) the windows' energies, as _products'
             for j, i in enumerate(idx):
                 out[b0 + i] = self._decide(batch[i], seg[j], sig[j], ww_all[j], wscale_all[j], e_all[j])
@@ -302,8 +303,11 @@ class UnitTracker:
         wide, sigma = snip  # wide: (channels, L + 2*(lag+wide)*up) µV upsampled; sigma: (channels,)
         x = self.wide_n * self.up
         inv = 1.0 / sigma
+        fused = self._fused()
+        if fused is not None:
+            return self._decide_fused(fused, e, wide, sigma, inv)
         ww = self._lag_windows(wide * inv[:, None], x, self.n_lags)
-        return self._decide(e, wide, sigma, ww, np.repeat(inv, self.L), fused=self._fused())
+        return self._decide(e, wide, sigma, ww, np.repeat(inv, self.L))
 
     @staticmethod
     def _fused() -> tuple[Callable[..., int], Callable[..., None]] | None:
@@ -329,17 +333,26 @@ class UnitTracker:
         return wide[:, x: x + self.L].reshape(-1)
 
     def _decide(self, e: Event, wide: np.ndarray, sigma: np.ndarray, ww: np.ndarray,
-                wscale: np.ndarray, energy: np.ndarray | None = None,
-                fused: tuple[Callable[..., int], Callable[..., None]] | None = None) -> str | None:
+                wscale: np.ndarray, energy: np.ndarray | None = None) -> str | None:
         """Join, start or explain away one twitch; ``ww`` are its whitened lag windows (``energy``
-        theirs, when known). ``fused``: ``kernels.fit_join`` and ``kernels.whiten`` (``_fused``),
-        which decide and join the common case (the best template joins) in two calls."""
-        if fused is not None and self._templates:
-            k, best = self._fit_join(fused[0], fused[1], e, wide, sigma, ww, wscale)
+        theirs, when known)."""
+        return self._settle(e, wide, sigma, wscale, self._best(ww, wscale, energy))
+
+    def _decide_fused(self, fused: tuple[Callable[..., int], Callable[..., None]], e: Event, wide: np.ndarray,
+                      sigma: np.ndarray, inv: np.ndarray) -> str | None:
+        """``_decide`` by ``kernels.whiten`` and ``kernels.fit_join`` (``_fused``), which decide and
+        join the common case (the best template joins) in two calls; ``inv``: 1 / ``sigma``."""
+        best = None
+        if self._templates:
+            k, best = self._fit_join(fused[0], fused[1], e, wide, sigma, inv)
             if k >= 0:
                 return self._joined(k, e)
-        else:
-            best = self._best(ww, wscale, energy)
+        return self._settle(e, wide, sigma, np.repeat(inv, self.L), best)
+
+    def _settle(self, e: Event, wide: np.ndarray, sigma: np.ndarray, wscale: np.ndarray,
+                best: tuple[int, int, float] | None) -> str | None:
+        """``_decide`` from ``_best``'s answer: the overlap check where it is due, then a join, a new
+        template or nothing."""
         overlap = None
         if best is None or (self._templates[best[0]].from_overlap and self._templates[best[0]].n < 3):
             overlap = self._overlap(wide / sigma[:, None], wscale)
@@ -424,8 +437,14 @@ class UnitTracker:
 
     def _upsampled(self, seg: np.ndarray) -> np.ndarray:
         """Wide snippets ``(B, C, n)`` upsampled, less the padding (a new array)."""
-        seg = self._upsampler(seg) if self._upsampler is not None else seg.copy()
         cut = self.pad_n * self.up
+        ups = self._upsampler
+        kernel = kernels.upsample() if ups is not None and seg.ndim == 3 and seg.dtype == np.float64 else None
+        if kernel is not None and ups is not None:  # only the outputs kept (each the same sum), contiguous
+            out = np.empty((*seg.shape[:2], ups.n_out - 2 * cut))
+            kernel(seg, ups.h_trans_flip, ups.up, ups.start + cut, out)
+            return out
+        seg = ups(seg) if ups is not None else seg.copy()
         return seg[:, :, cut: seg.shape[2] - cut]
 
     def _centres(self, events: list[Event], ring: SignalRing, sigma: np.ndarray, have: np.ndarray) -> list[int | None]:
@@ -628,18 +647,19 @@ class UnitTracker:
         return out
 
     def _fit_join(self, kernel: Callable[..., int], whiten: Callable[..., None], e: Event, wide: np.ndarray,
-                  sigma: np.ndarray, ww: np.ndarray, wscale: np.ndarray) -> tuple[int, tuple[int, int, float] | None]:
+                  sigma: np.ndarray, inv: np.ndarray) -> tuple[int, tuple[int, int, float] | None]:
         """``_best`` and, when the best template joins without an overlap check, ``_join``'s update, by
-        ``kernels.whiten``, one matrix product and ``kernels.fit_join`` (which adds the energies of
-        only the lag windows the fit reads): (the template joined or -1, ``_best``'s answer)."""
+        ``kernels.whiten`` (the twitch's whitened lag windows and the whitened templates), one matrix
+        product and ``kernels.fit_join`` (which adds the energies of only the lag windows the fit
+        reads): (the template joined or -1, ``_best``'s answer)."""
         if self._stack is None:
             self._stack = np.stack([t.wave for t in self._templates])
         K, width = self._stack.shape
-        if self._white.shape[0] < K or self._white.shape[1] != width:
+        if self._white.shape[0] < K:
             self._white = np.empty((self.cfg.max_templates + 1, width))
             self._white_tt = np.empty(self.cfg.max_templates + 1)
-        T, tt_a = self._white[:K], self._white_tt[:K]
-        whiten(self._stack, wscale, T, tt_a)  # _products' numbers, into buffers kept for it
+        T, tt_a, ww = self._white[:K], self._white_tt[:K], self._ww
+        whiten(self._stack, wide, inv, self.wide_n * self.up, T, tt_a, ww)  # observe_all's and _products' numbers
         dots = T @ ww.T
         rows = self._kept_rows()
         lag_a, ratio_a, ok_a = self._fit_outputs()

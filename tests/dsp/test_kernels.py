@@ -39,6 +39,8 @@ def _run(monkeypatch, compiled: bool, x: np.ndarray, cuts: np.ndarray, fs: float
 
 
 @pytest.mark.parametrize("fs,band_order", [(500.0, 2), (1000.0, 2), (2000.0, 3)])
+
+
 def test_front_end_kernel_gives_the_pure_paths_bits(monkeypatch, fs, band_order):
     rng = np.random.default_rng(int(fs) + band_order)
     n = 20_000
@@ -105,6 +107,8 @@ def test_a_negative_envelope_state_is_floored_as_the_pure_path_floors_it(monkeyp
 @pytest.mark.parametrize("fs,live,windows_ms", [(500.0, False, (7.0, 14.0, 25.0)), (2000.0, False, (7.0, 14.0, 25.0)),
                                                (1000.0, True, (7.0, 14.0, 25.0)), (1000.0, False, (5.0, 25.0)),
                                                (1000.0, True, (4.0, 8.0, 16.0, 32.0))])
+
+
 def test_window_statistic_kernel_gives_the_pure_paths_bits(monkeypatch, fs, live, windows_ms):
     """Both kernels: the written-out one for the shipped three windows, the generic for others."""
     from myotwitch.dsp.energy import MultiScaleEnergy, TailWeight, threshold_table, window_samples
@@ -137,6 +141,8 @@ def test_window_statistic_kernel_gives_the_pure_paths_bits(monkeypatch, fs, live
 
 
 @pytest.mark.parametrize("m", [1, 50, 3000])
+
+
 def test_window_statistic_kernel_reports_its_largest_value(m):
     """The kernel's ``top`` is what the matched bank's quiet-block test would reduce the
     statistic to (``np.maximum.reduce(stat, axis=None, initial=0.0)``), so the bank can skip it."""
@@ -155,6 +161,8 @@ def test_window_statistic_kernel_reports_its_largest_value(m):
 
 
 @pytest.mark.parametrize("win", [5, 7, 8, 50, 100, 128, 129, 200, 257, 400, 1000])
+
+
 def test_window_sums_kernel_adds_as_numpy_adds(win):
     # numpy's pairwise summation, repeated: under 8 terms, 8 partial sums up to 128, halves beyond
     rng = np.random.default_rng(win)
@@ -168,6 +176,8 @@ def test_window_sums_kernel_adds_as_numpy_adds(win):
 
 
 @pytest.mark.parametrize("h, n", [(0, 1), (0, 50), (37, 50), (300, 262_144), (5, 0)])
+
+
 def test_quantised_sums_kernel_gives_numpys_integers_and_sums(h, n):
     from myotwitch.dsp.energy import _Q_MAX, _QUANTUM
 
@@ -365,6 +375,8 @@ def _fit_both(monkeypatch, tr, ww, wscale, templates, **kw):
 
 
 @pytest.mark.parametrize("n_ch,fs", [(1, 1000.0), (3, 2000.0), (8, 1000.0)])
+
+
 def test_fit_rows_kernel_gives_the_pure_fit(monkeypatch, n_ch, fs):
     """The template fit's figures per template (dsp/units.py ``_fit``) in one compiled pass: the
     same best lag (the first of equal ones), ratios to the bit, verdicts and first best template,
@@ -423,6 +435,8 @@ def test_fit_rows_kernel_follows_argmax_on_nan_and_silence(monkeypatch):
 
 
 @pytest.mark.parametrize("n_ch,fs", [(1, 1000.0), (3, 500.0), (8, 2000.0), (2, 4000.0)])
+
+
 def test_join_kernel_gives_the_pure_update(monkeypatch, n_ch, fs):
     """A twitch joining a template (dsp/units.py ``_join``) in one compiled pass: the running
     means of the waveform and noise and the kept snippet (float32, every up-th sample), to the
@@ -453,6 +467,8 @@ def test_join_kernel_gives_the_pure_update(monkeypatch, n_ch, fs):
 
 
 @pytest.mark.parametrize("n_ch,K", [(1, 17), (2, 9), (8, 3), (3, 6), (8, 8), (4, 12), (16, 2), (9, 2)])
+
+
 def test_may_merge_kernel_gives_the_pure_verdict(n_ch, K):
     """The merge pre-check for many templates x channels (dsp/units.py ``_may_merge_many``) in
     one compiled pass: the same verdict, also at the very edge, where the template's size is
@@ -505,6 +521,8 @@ def test_may_merge_kernel_gives_the_pure_verdict(n_ch, K):
 
 
 @pytest.mark.parametrize("fs,n_ch", [(1000.0, 1), (1000.0, 8), (500.0, 3), (2000.0, 8), (250.0, 2), (3000.0, 1)])
+
+
 def test_upsample_kernel_gives_upfirdns_bits(monkeypatch, fs, n_ch):
     """The snippets' upsampling (dsp/units.py ``_Upsampler``) in one compiled pass: scipy's
     ``resample_poly`` to the bit (and so the pure path), for a batch, for one twitch's slice of
@@ -540,6 +558,8 @@ def _centroid_pure(y: np.ndarray, sigma: np.ndarray) -> float:
 
 
 @pytest.mark.parametrize("n_ch", [1, 2, 3, 8])
+
+
 def test_centroid_kernel_gives_numpys_sums(n_ch):
     """A twitch's energy centroid (dsp/units.py ``_centre``) in one compiled pass: the moment over
     the total to the bit (not only the rounded sample), for windows short and long (numpy's
@@ -568,6 +588,8 @@ def test_centroid_kernel_gives_numpys_sums(n_ch):
 
 
 @pytest.mark.parametrize("n_ch", [1, 3, 8])
+
+
 def test_centroids_kernel_gives_the_pure_centres(monkeypatch, n_ch):
     """Many twitches' centroids (dsp/units.py ``_centres``, and ``_centre`` for one) from the ring
     in one compiled pass: the same samples as the pure path for windows wholly kept, cut at
@@ -627,6 +649,8 @@ def test_select_kernel_finds_numpys_order_statistic():
 
 
 @pytest.mark.parametrize("n", [8, 9, 150, 151, 300])
+
+
 def test_robust_rms_kernel_gives_the_pure_noise_figures(monkeypatch, n):
     """The noise figures (dsp/units.py ``_robust_rms``: 1.4826 x the median absolute deviation,
     floored) in one compiled pass: the pure path's bits for odd and even counts, for stacked
@@ -710,6 +734,8 @@ def test_ptp_rows_kernel_gives_the_merged_twitchs_spatial_signature(monkeypatch)
 
 
 @pytest.mark.parametrize("n_ch", [1, 3])
+
+
 def test_units_are_the_same_with_and_without_the_kernels(monkeypatch, n_ch):
     """The unit stage end to end (dsp/units.py, its compiled fit keeping the templates' members
     beside their stack through joins, creations, merges and evictions): the same units and
@@ -777,6 +803,8 @@ def test_best_template_keeps_its_members_in_step(monkeypatch):
 
 
 @pytest.mark.parametrize("n_ch,fs", [(1, 1000.0), (3, 500.0), (8, 2000.0)])
+
+
 def test_noise_step_kernel_gives_the_pure_floor(monkeypatch, n_ch, fs):
     """Live blocks, now and then a long one, a burst, a NaN window and an overflow: the floors,
     the history, the floor in force and the quality histogram come out the same bit for bit,
@@ -827,6 +855,8 @@ def test_noise_step_kernel_gives_the_pure_floor(monkeypatch, n_ch, fs):
 
 
 @pytest.mark.parametrize("n_ch,window", [(1, 100), (3, 50), (8, 200)])
+
+
 def test_tail_window_kernel_gives_the_pure_kurtosis_rows(monkeypatch, n_ch, window):
     """Live blocks completing a window every other block, now and then a long one, sparse firing
     that moves the kurtosis rows and a NaN window: the rows in force, the kept window sums and
@@ -870,6 +900,8 @@ def test_tail_window_kernel_gives_the_pure_kurtosis_rows(monkeypatch, n_ch, wind
 
 
 @pytest.mark.parametrize("n_ch,fs", [(1, 1000.0), (3, 2000.0)])
+
+
 def test_live_energy_kernel_gives_the_pure_statistic(monkeypatch, n_ch, fs):
     """The shipped statistic (kurtosis rows and twitch-shape lift) over live blocks, now and
     then a long one, with a settling floor, bursts and small potentials: the same bits with the
@@ -915,6 +947,8 @@ def test_live_energy_kernel_gives_the_pure_statistic(monkeypatch, n_ch, fs):
     assert len(calls) > 0.8 * n / block
     assert (want <= -1.0).any() and (want >= 1.0).any()  # the lift and the energy windows both fire
     assert np.array_equal(_bits(want), _bits(got))
+
+
 def test_quiet_background_kernel_answers_as_the_pure_check(monkeypatch):
     """The quiet-background check (dsp/trains.py ``_busy_background``) in one compiled call, the
     resting level included: the same answer (at rest, busy, busy for a small potential) as the
@@ -1045,18 +1079,33 @@ def test_activity_kernel_gives_the_pure_masks(monkeypatch):
     assert want[0].any() and not want[0].all() and want[1].any()
     for a, b in zip(want, got):
         assert a.dtype == b.dtype and np.array_equal(a, b)
-@pytest.mark.parametrize("K,width", [(1, 120), (3, 7), (5, 130), (8, 960), (2, 1000)])
-def test_whiten_kernel_gives_the_pure_products(K, width):
-    """The whitened templates and their energies (dsp/units.py ``_products``) in one compiled
-    pass: ``stack * wscale`` and each row's squares added as ``np.add.reduce`` adds them
-    (pairwise beyond 8 and 128 terms), to the bit, into rows of a longer buffer."""
-    rng = np.random.default_rng(K * 1000 + width)
-    for _ in range(20):
-        stack = rng.normal(0.0, 1.0, (K, width)) * 10.0 ** rng.uniform(-3, 3, (K, 1))
-        wscale = rng.uniform(0.05, 2.0, width)
-        out, tt = np.full((K + 2, width), np.nan), np.full(K + 2, np.nan)
-        kernels.whiten()(stack, wscale, out[:K], tt[:K])
-        T = stack * wscale
+
+
+@pytest.mark.parametrize("n_ch,fs", [(1, 1000.0), (3, 2000.0), (8, 2000.0), (2, 500.0)])
+
+
+def test_whiten_kernel_gives_the_pure_products_operands(n_ch, fs):
+    """A twitch's whitened lag windows and the whitened templates with their energies (dsp/units.py
+    ``observe_all`` and ``_products``) in one compiled pass, to the bit: the windows as
+    ``_lag_windows`` cuts the whitened snippet (from a trimmed row of an upsampled batch, as
+    ``_prepare`` gives it), ``stack * wscale``, and each row's squares added as ``np.add.reduce``
+    adds them (pairwise beyond 8 and 128 terms), into rows of longer buffers."""
+    from myotwitch.dsp.units import UnitTracker
+
+    tr = UnitTracker(fs, n_ch)
+    width = tr.L + 2 * (tr.lag_n + tr.wide_n) * tr.up
+    x0 = tr.wide_n * tr.up
+    rng = np.random.default_rng(n_ch * 100 + int(fs))
+    for K in (1, 2, 5, 9):
+        stack = rng.normal(0.0, 1.0, (K, n_ch * tr.L)) * 10.0 ** rng.uniform(-3, 3, (K, 1))
+        batch = rng.normal(0.0, 50.0, (3, n_ch, width + 10)) * 10.0 ** rng.uniform(-3, 3)
+        wide = batch[1, :, 5: 5 + width]
+        inv = 1.0 / rng.uniform(0.5, 9.0, n_ch)
+        out, tt = np.full((K + 2, n_ch * tr.L), np.nan), np.full(K + 2, np.nan)
+        ww = np.full((tr.n_lags, n_ch * tr.L), np.nan)
+        kernels.whiten()(stack, wide, inv, x0, out[:K], tt[:K], ww)
+        T = stack * np.repeat(inv, tr.L)
+        assert np.array_equal(_bits(ww), _bits(tr._lag_windows(wide * inv[:, None], x0, tr.n_lags)))
         assert np.array_equal(_bits(out[:K]), _bits(T))
         assert np.array_equal(_bits(tt[:K]), _bits(np.add.reduce(T * T, axis=1)))
         assert np.isnan(out[K:]).all() and np.isnan(tt[K:]).all()
@@ -1067,6 +1116,8 @@ def _best_bits(best: tuple[int, int, float] | None) -> tuple[int, int, list[int]
 
 
 @pytest.mark.parametrize("n_ch,fs", [(1, 1000.0), (3, 2000.0), (8, 1000.0)])
+
+
 def test_fit_join_kernel_gives_the_pure_decision_and_update(monkeypatch, n_ch, fs):
     """A twitch's fit and join in one compiled call (dsp/units.py ``_fit_join``) against the pure
     path's ``_best`` then ``_join``: the same template, lag and ratio to the bit; the join only
@@ -1110,7 +1161,7 @@ def test_fit_join_kernel_gives_the_pure_decision_and_update(monkeypatch, n_ch, f
         monkeypatch.setattr(kernels, "enabled", True)
         fused = tr_c._fused()
         assert fused is not None
-        k_c, best_c = tr_c._fit_join(fused[0], fused[1], e, wide, sigma, ww, wscale)
+        k_c, best_c = tr_c._fit_join(fused[0], fused[1], e, wide, sigma, inv)
         if k_c >= 0:
             tr_c._joined(k_c, e)
         assert (k_c, _best_bits(best_c)) == (k_p, _best_bits(best))
@@ -1127,3 +1178,23 @@ def test_fit_join_kernel_gives_the_pure_decision_and_update(monkeypatch, n_ch, f
         assert _bits(tr_p._kept_rows()[4]).tolist() == _bits(np.add.reduce(
             (rows[0] * rows[0]).reshape(len(rows[0]), n_ch, tr_c.L), axis=-1)).tolist()
     assert min(seen.values()) >= 5, seen
+
+
+@pytest.mark.parametrize("n_ch,fs", [(1, 1000.0), (8, 2000.0), (3, 500.0)])
+
+
+def test_upsampled_snippets_are_upfirdns_kept_outputs(monkeypatch, n_ch, fs):
+    """``_upsampled`` asks the upsampling kernel for only the outputs it keeps (the padding's are
+    not worked out): each the same sum, so the same bits as the pure path's upsampled and trimmed
+    snippets, in a contiguous array (the windows kernels.whiten cuts from it)."""
+    from myotwitch.dsp.units import UnitTracker
+
+    tr = UnitTracker(fs, n_ch)
+    n = tr.pre_n + tr.post_n + 2 * (tr.lag_n + tr.wide_n + tr.pad_n)
+    seg = np.random.default_rng(n_ch).normal(0.0, 30.0, (5, n_ch, n + 3))[:, :, 2: 2 + n]  # a gather's view
+    got = []
+    for on in (False, True):
+        monkeypatch.setattr(kernels, "enabled", on)
+        got.append(tr._upsampled(seg))
+    assert got[1].flags.c_contiguous and got[0].shape == got[1].shape
+    assert np.array_equal(_bits(got[0]), _bits(got[1]))
