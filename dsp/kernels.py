@@ -1192,8 +1192,9 @@ def _fit_join_py(dots: Any, tt: Any, ww: Any, e: Any, ns: Any, par: Any, lag: An
                  wide: Any, x0: int, up: int, sigma: Any, stack: Any, sigs: Any, sq: Any, wave: Any, sig: Any,
                  snip: Any) -> int:  # pragma: no cover - compiled
     """``units.UnitTracker._decide``'s common case in one call: ``_fit_rows`` (members ``ns``; of the
-    lag windows ``ww`` only the energies of the rows it reads, added as ``np.add.reduce`` adds
-    each row's squares, into the scratch ``e``), and
+    lag windows ``ww`` only the energies of the rows it reads for templates whose gain passes,
+    added as ``np.add.reduce`` adds each row's squares, into the scratch ``e``: the others' ratios
+    are left unworked, as they cannot pass), and
     when a template k passes and it is not one that must out-fit an overlap first (``guard[k]``
     and fewer than 3 members), ``_join`` of the snippet at its lag (``wide``, from column ``x0``)
     into it: the new wave, noise figures and snippet into ``wave``, ``sig``, ``snip``, and the
@@ -1201,9 +1202,15 @@ def _fit_join_py(dots: Any, tt: Any, ww: Any, e: Any, ns: Any, par: Any, lag: An
     energies, each added as ``np.add.reduce`` adds a row's squares) moved with them. Returns k when
     it joined, -1 when nothing passes, -2 - k when k passes but the overlap check must come
     first (nothing joined)."""
+    par_up, amp_tol, amp_k = par[1], par[5], par[6]
     for i in range(dots.shape[0]):
-        j, _ = _top_lag(dots, i, tt[i])
-        e[j] = _pairwise(ww[j], 0, ww.shape[1], True)
+        t = tt[i]
+        j, _ = _top_lag(dots, i, t)
+        d = dots[i, j]
+        q = t / par_up
+        tol = amp_tol + amp_k / math.sqrt(1e-12 if 1e-12 > q else q)  # as _fit_rows
+        if d > 0.0 and abs(d / t - 1.0) <= tol:  # the others fail whatever their window's energy
+            e[j] = _pairwise(ww[j], 0, ww.shape[1], True)
     k = _fit_rows(dots, tt, e, ns, par, lag, ratio, ok)
     if k < 0:
         return -1
