@@ -255,6 +255,7 @@ class UnitTracker:
         #: the whitened stack and its energies (``_fit_join``'s buffers)
         self._white, self._white_tt = np.empty((0, 0)), np.empty(0)
         self._ww = np.empty((self.n_lags, self.n_channels * self.L))  # one twitch's whitened lag windows
+        self._x0 = self.wide_n * self.up  # where a wide snippet's first lag window starts
         self._e_scratch = np.empty(self.n_lags)  # the lag windows' energies kernels.fit_join reads
         self._may_scratch = np.empty(self.n_channels)  # kernels.may_merge's
         #: ``kernels.fit_rows``'s outputs for ``_best`` (lags, ratios, verdicts), reused
@@ -651,30 +652,35 @@ class UnitTracker:
         """``_best`` and, when the best template joins without an overlap check, ``_join``'s update, by
         ``kernels.whiten`` (the twitch's whitened lag windows and the whitened templates), one matrix
         product and ``kernels.fit_join`` (which adds the energies of only the lag windows the fit
-        reads): (the template joined or -1, ``_best``'s answer)."""
-        if self._stack is None:
-            self._stack = np.stack([t.wave for t in self._templates])
-        K, width = self._stack.shape
-        if self._white.shape[0] < K:
-            self._white = np.empty((self.cfg.max_templates + 1, width))
+        reads): (the template joined, and None; or -1 and ``_best``'s answer). Written flat: at one
+        twitch at a time, each Python step is a good part of the cost."""
+        stack = self._stack
+        if stack is None:
+            stack = self._stack = np.stack([t.wave for t in self._templates])
+        K = len(stack)
+        if len(self._white) < K:
+            self._white = np.empty((self.cfg.max_templates + 1, stack.shape[1]))
             self._white_tt = np.empty(self.cfg.max_templates + 1)
         T, tt_a, ww = self._white[:K], self._white_tt[:K], self._ww
-        whiten(self._stack, wide, inv, self.wide_n * self.up, T, tt_a, ww)  # observe_all's and _products' numbers
+        x0, up, C = self._x0, self.up, self.n_channels
+        whiten(stack, wide, inv, x0, T, tt_a, ww)  # observe_all's and _products' numbers
         dots = T @ ww.T
-        rows = self._kept_rows()
-        lag_a, ratio_a, ok_a = self._fit_outputs()
-        C = self.n_channels
-        wave, sig = np.empty(self._stack.shape[1]), np.empty(C)
-        snip = np.empty((C, self.L // self.up), dtype=np.float32)
+        rows = self._rows
+        if rows is None or rows[0] is not stack:
+            rows = self._kept_rows()
+        lag_a, ratio_a, ok_a = self._fit_out
+        if len(lag_a) < K:
+            lag_a, ratio_a, ok_a = self._fit_outputs()
+        wave, sig = np.empty(stack.shape[1]), np.empty(C)
+        snip = np.empty((C, self.L // up), dtype=np.float32)
         k = kernel(dots, tt_a, ww, self._e_scratch, rows[1], self._fit_par[0], lag_a, ratio_a, ok_a, rows[3], wide,
-                   self.wide_n * self.up, self.up, sigma, self._stack, rows[2], rows[4], wave, sig, snip)
+                   x0, up, sigma, stack, rows[2], rows[4], wave, sig, snip)
         if k >= 0:
             t = self._templates[k]
             t.n += 1
             t.wave, t.sigma = wave, sig
-            assert t.snippets is not None
-            t.snippets.append(snip)
-            return k, (k, lag_a.item(k), ratio_a.item(k))
+            t.snippets.append(snip)  # type: ignore[union-attr]  # (every template keeps its snippets)
+            return k, None
         if k == -1:
             return -1, None
         k = -2 - k
@@ -811,7 +817,8 @@ class UnitTracker:
             self._next_unit += 1
             self.founders[t.founder] = t.unit
         unit = t.unit
-        self._merge_into_older(k)
+        if len(self._templates) > 1:
+            self._merge_into_older(k)
         return unit
 
     def _create(self, aligned: np.ndarray, sigma: np.ndarray, e: Event, from_overlap: bool = False) -> None:

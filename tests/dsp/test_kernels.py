@@ -1164,7 +1164,7 @@ def test_fit_join_kernel_gives_the_pure_decision_and_update(monkeypatch, n_ch, f
         k_c, best_c = tr_c._fit_join(fused[0], fused[1], e, wide, sigma, inv)
         if k_c >= 0:
             tr_c._joined(k_c, e)
-        assert (k_c, _best_bits(best_c)) == (k_p, _best_bits(best))
+        assert k_c == k_p and (k_c >= 0 or _best_bits(best_c) == _best_bits(best))  # _best's answer where it did not join
         seen["join" if k_p >= 0 else "none" if best is None else "guard"] += 1
         for a, b in zip(tr_p._templates, tr_c._templates):
             assert (a.n, a.last_sample, a.unit) == (b.n, b.last_sample, b.unit)
