@@ -176,3 +176,19 @@ def test_one_twitch_is_prepared_as_in_a_batch():
             if ref is not None:
                 assert np.array_equal(one[1][0], ref[0]) and np.array_equal(one[2][0], ref[1])
         assert kinds == {True, False, None, "noise after"}  # cut, cut over a flat stretch, not cut
+
+
+def test_ring_gather_gives_each_kept_windows_samples():
+    """``SignalRing.gather`` (windows picked from a strided view of its buffer) gives, for every
+    window wholly kept, the samples ``window`` gives, in the ``(windows, channels, n)`` layout."""
+    rng = np.random.default_rng(5)
+    ring = SignalRing(3)
+    for at in range(0, 5000, 250):
+        ring.append(rng.normal(0.0, 1.0, (3, 250)), at)
+        ring.forget_before(at - 700)
+    starts = np.array([ring.start - 5, ring.start, ring.start + 17, ring.end - 40, ring.end - 39, 4200], dtype=np.int64)
+    y, ok = ring.gather(starts, 40)
+    assert y.shape == (6, 3, 40) and ok.tolist() == [False, True, True, True, False, True]
+    for s, w, good in zip(starts.tolist(), y, ok.tolist()):
+        if good:
+            assert np.array_equal(w, ring.window(s, s + 40)[0])
