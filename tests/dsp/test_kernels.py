@@ -39,8 +39,6 @@ def _run(monkeypatch, compiled: bool, x: np.ndarray, cuts: np.ndarray, fs: float
 
 
 @pytest.mark.parametrize("fs,band_order", [(500.0, 2), (1000.0, 2), (2000.0, 3)])
-
-
 def test_front_end_kernel_gives_the_pure_paths_bits(monkeypatch, fs, band_order):
     rng = np.random.default_rng(int(fs) + band_order)
     n = 20_000
@@ -107,8 +105,6 @@ def test_a_negative_envelope_state_is_floored_as_the_pure_path_floors_it(monkeyp
 @pytest.mark.parametrize("fs,live,windows_ms", [(500.0, False, (7.0, 14.0, 25.0)), (2000.0, False, (7.0, 14.0, 25.0)),
                                                (1000.0, True, (7.0, 14.0, 25.0)), (1000.0, False, (5.0, 25.0)),
                                                (1000.0, True, (4.0, 8.0, 16.0, 32.0))])
-
-
 def test_window_statistic_kernel_gives_the_pure_paths_bits(monkeypatch, fs, live, windows_ms):
     """Both kernels: the written-out one for the shipped three windows, the generic for others."""
     from myotwitch.dsp.energy import MultiScaleEnergy, TailWeight, threshold_table, window_samples
@@ -141,8 +137,6 @@ def test_window_statistic_kernel_gives_the_pure_paths_bits(monkeypatch, fs, live
 
 
 @pytest.mark.parametrize("m", [1, 50, 3000])
-
-
 def test_window_statistic_kernel_reports_its_largest_value(m):
     """The kernel's ``top`` is what the matched bank's quiet-block test would reduce the
     statistic to (``np.maximum.reduce(stat, axis=None, initial=0.0)``), so the bank can skip it."""
@@ -161,8 +155,6 @@ def test_window_statistic_kernel_reports_its_largest_value(m):
 
 
 @pytest.mark.parametrize("win", [5, 7, 8, 50, 100, 128, 129, 200, 257, 400, 1000])
-
-
 def test_window_sums_kernel_adds_as_numpy_adds(win):
     # numpy's pairwise summation, repeated: under 8 terms, 8 partial sums up to 128, halves beyond
     rng = np.random.default_rng(win)
@@ -176,8 +168,6 @@ def test_window_sums_kernel_adds_as_numpy_adds(win):
 
 
 @pytest.mark.parametrize("h, n", [(0, 1), (0, 50), (37, 50), (300, 262_144), (5, 0)])
-
-
 def test_quantised_sums_kernel_gives_numpys_integers_and_sums(h, n):
     from myotwitch.dsp.energy import _Q_MAX, _QUANTUM
 
@@ -375,8 +365,6 @@ def _fit_both(monkeypatch, tr, ww, wscale, templates, **kw):
 
 
 @pytest.mark.parametrize("n_ch,fs", [(1, 1000.0), (3, 2000.0), (8, 1000.0)])
-
-
 def test_fit_rows_kernel_gives_the_pure_fit(monkeypatch, n_ch, fs):
     """The template fit's figures per template (dsp/units.py ``_fit``) in one compiled pass: the
     same best lag (the first of equal ones), ratios to the bit, verdicts and first best template,
@@ -435,8 +423,6 @@ def test_fit_rows_kernel_follows_argmax_on_nan_and_silence(monkeypatch):
 
 
 @pytest.mark.parametrize("n_ch,fs", [(1, 1000.0), (3, 500.0), (8, 2000.0), (2, 4000.0)])
-
-
 def test_join_kernel_gives_the_pure_update(monkeypatch, n_ch, fs):
     """A twitch joining a template (dsp/units.py ``_join``) in one compiled pass: the running
     means of the waveform and noise and the kept snippet (float32, every up-th sample), to the
@@ -467,8 +453,6 @@ def test_join_kernel_gives_the_pure_update(monkeypatch, n_ch, fs):
 
 
 @pytest.mark.parametrize("n_ch,K", [(1, 17), (2, 9), (8, 3), (3, 6), (8, 8), (4, 12), (16, 2), (9, 2)])
-
-
 def test_may_merge_kernel_gives_the_pure_verdict(n_ch, K):
     """The merge pre-check for many templates x channels (dsp/units.py ``_may_merge_many``) in
     one compiled pass: the same verdict, also at the very edge, where the template's size is
@@ -521,8 +505,6 @@ def test_may_merge_kernel_gives_the_pure_verdict(n_ch, K):
 
 
 @pytest.mark.parametrize("fs,n_ch", [(1000.0, 1), (1000.0, 8), (500.0, 3), (2000.0, 8), (250.0, 2), (3000.0, 1)])
-
-
 def test_upsample_kernel_gives_upfirdns_bits(monkeypatch, fs, n_ch):
     """The snippets' upsampling (dsp/units.py ``_Upsampler``) in one compiled pass: scipy's
     ``resample_poly`` to the bit (and so the pure path), for a batch, for one twitch's slice of
@@ -558,8 +540,6 @@ def _centroid_pure(y: np.ndarray, sigma: np.ndarray) -> float:
 
 
 @pytest.mark.parametrize("n_ch", [1, 2, 3, 8])
-
-
 def test_centroid_kernel_gives_numpys_sums(n_ch):
     """A twitch's energy centroid (dsp/units.py ``_centre``) in one compiled pass: the moment over
     the total to the bit (not only the rounded sample), for windows short and long (numpy's
@@ -588,8 +568,6 @@ def test_centroid_kernel_gives_numpys_sums(n_ch):
 
 
 @pytest.mark.parametrize("n_ch", [1, 3, 8])
-
-
 def test_centroids_kernel_gives_the_pure_centres(monkeypatch, n_ch):
     """Many twitches' centroids (dsp/units.py ``_centres``, and ``_centre`` for one) from the ring
     in one compiled pass: the same samples as the pure path for windows wholly kept, cut at
@@ -649,8 +627,6 @@ def test_select_kernel_finds_numpys_order_statistic():
 
 
 @pytest.mark.parametrize("n", [8, 9, 150, 151, 300])
-
-
 def test_robust_rms_kernel_gives_the_pure_noise_figures(monkeypatch, n):
     """The noise figures (dsp/units.py ``_robust_rms``: 1.4826 x the median absolute deviation,
     floored) in one compiled pass: the pure path's bits for odd and even counts, for stacked
@@ -683,8 +659,6 @@ def test_robust_rms_kernel_gives_the_pure_noise_figures(monkeypatch, n):
             with np.errstate(invalid="ignore"):  # inf - inf: NaN, as it comes
                 got.append(_bits(_robust_rms(y)))
         assert got[0].shape == got[1].shape and np.array_equal(got[0], got[1])
-
-
 def test_ptp_rows_kernel_gives_the_merged_twitchs_spatial_signature(monkeypatch):
     """The coincident twitch's peak-to-peak per channel (dsp/coincidence.py ``_merge``) in one
     compiled pass: numpy's max - min per row, to the bit, for one sample, a view into the ring's
@@ -734,8 +708,6 @@ def test_ptp_rows_kernel_gives_the_merged_twitchs_spatial_signature(monkeypatch)
 
 
 @pytest.mark.parametrize("n_ch", [1, 3])
-
-
 def test_units_are_the_same_with_and_without_the_kernels(monkeypatch, n_ch):
     """The unit stage end to end (dsp/units.py, its compiled fit keeping the templates' members
     beside their stack through joins, creations, merges and evictions): the same units and
@@ -803,8 +775,6 @@ def test_best_template_keeps_its_members_in_step(monkeypatch):
 
 
 @pytest.mark.parametrize("n_ch,fs", [(1, 1000.0), (3, 500.0), (8, 2000.0)])
-
-
 def test_noise_step_kernel_gives_the_pure_floor(monkeypatch, n_ch, fs):
     """Live blocks, now and then a long one, a burst, a NaN window and an overflow: the floors,
     the history, the floor in force and the quality histogram come out the same bit for bit,
@@ -855,8 +825,6 @@ def test_noise_step_kernel_gives_the_pure_floor(monkeypatch, n_ch, fs):
 
 
 @pytest.mark.parametrize("n_ch,window", [(1, 100), (3, 50), (8, 200)])
-
-
 def test_tail_window_kernel_gives_the_pure_kurtosis_rows(monkeypatch, n_ch, window):
     """Live blocks completing a window every other block, now and then a long one, sparse firing
     that moves the kurtosis rows and a NaN window: the rows in force, the kept window sums and
@@ -900,8 +868,6 @@ def test_tail_window_kernel_gives_the_pure_kurtosis_rows(monkeypatch, n_ch, wind
 
 
 @pytest.mark.parametrize("n_ch,fs", [(1, 1000.0), (3, 2000.0)])
-
-
 def test_live_energy_kernel_gives_the_pure_statistic(monkeypatch, n_ch, fs):
     """The shipped statistic (kurtosis rows and twitch-shape lift) over live blocks, now and
     then a long one, with a settling floor, bursts and small potentials: the same bits with the
@@ -1082,8 +1048,6 @@ def test_activity_kernel_gives_the_pure_masks(monkeypatch):
 
 
 @pytest.mark.parametrize("n_ch,fs", [(1, 1000.0), (3, 2000.0), (8, 2000.0), (2, 500.0)])
-
-
 def test_whiten_kernel_gives_the_pure_products_operands(n_ch, fs):
     """A twitch's whitened lag windows and the whitened templates with their energies (dsp/units.py
     ``observe_all`` and ``_products``) in one compiled pass, to the bit: the windows as
@@ -1116,8 +1080,6 @@ def _best_bits(best: tuple[int, int, float] | None) -> tuple[int, int, list[int]
 
 
 @pytest.mark.parametrize("n_ch,fs", [(1, 1000.0), (3, 2000.0), (8, 1000.0)])
-
-
 def test_fit_join_kernel_gives_the_pure_decision_and_update(monkeypatch, n_ch, fs):
     """A twitch's fit and join in one compiled call (dsp/units.py ``_fit_join``) against the pure
     path's ``_best`` then ``_join``: the same template, lag and ratio to the bit; the join only
@@ -1181,8 +1143,6 @@ def test_fit_join_kernel_gives_the_pure_decision_and_update(monkeypatch, n_ch, f
 
 
 @pytest.mark.parametrize("n_ch,fs", [(1, 1000.0), (8, 2000.0), (3, 500.0)])
-
-
 def test_upsampled_snippets_are_upfirdns_kept_outputs(monkeypatch, n_ch, fs):
     """``_upsampled`` asks the upsampling kernel for only the outputs it keeps (the padding's are
     not worked out): each the same sum, so the same bits as the pure path's upsampled and trimmed
