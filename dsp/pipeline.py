@@ -89,6 +89,7 @@ class Pipeline:
                                   stride_bouts=cfg.stride_bouts, stride_potentials=cfg.stride_potentials,
                                   stride_period_s=cfg.stride_period_s, stride_regularity=cfg.stride_regularity,
                                   pair_ratio=cfg.pair_similarity, pair_corr=cfg.pair_min_corr,
+                                  pair_unmixed=cfg.pair_unmixed,
                                   size_noise=cfg.train_size_noise, size_least=cfg.train_size_least,
                                   corr_noise=cfg.train_corr_noise,
                                   recur_corr=cfg.recurrence_min_corr, recur_s=cfg.recurrence_lookback_s,

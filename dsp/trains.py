@@ -176,7 +176,7 @@ class TrainStage:
                  size_least: float = 1.0, recur_corr: float = 0.0, recur_s: float = 0.6,
                  recur_max_snr: float = math.inf, cluster_min: int = 0, cluster_ratio: float = 2.0,
                  isolation_s: float = 0.0, isolation_snr: float = 12.0, share_least: float = 1.0,
-                 signal: SignalRing | None = None) -> None:
+                 pair_unmixed: bool = False, signal: SignalRing | None = None) -> None:
         #: the band-passed signal: a ring of its own, or one the pipeline shares (``signal``,
         #: appended to by its owner ahead of ``feed``)
         self._shared = signal
@@ -213,6 +213,8 @@ class TrainStage:
         self.margin_after = self.margin if after_s is None else int(round(after_s * fs))
         #: one unit firing again: stricter likeness than for a train (0: check off)
         self.pair_ratio, self.pair_corr = pair_ratio, pair_corr
+        #: ... but not inside a run of mixed sizes (``_pair_mixed``)
+        self.pair_unmixed = pair_unmixed
         #: the resting level: floors sampled every ``rest_step`` over the last ``rest_s``
         self.rest_n, self.rest_step = int(round(rest_s * fs)), max(1, rest_step)
         #: a twitch stands out of a quiet background: the band-passed power in ``quiet_s`` either
@@ -722,6 +724,7 @@ class TrainStage:
         if self.pair_ratio and any(
                 self.isi_min <= abs(p.onset - pot.onset) <= self.isi_max
                 and self._same_size(p, pot, self.pair_ratio) and r >= self._corr_needed(p, pot, self.pair_corr, shares=False)
+                and not (self.pair_unmixed and self._pair_mixed(c, pot, p, alike, horizon))
                 for p, r in alike):
             self._spans[c].append((pot.onset, pot.onset))
             return "the same motor unit fired again at a voluntary interval"
@@ -730,6 +733,22 @@ class TrainStage:
             self._spans[c].append((pot.onset, pot.onset))
             return "a voluntary motor unit firing on (its last firings were too small to see)"
         return self._context(c, pot)
+
+    def _pair_mixed(self, c: int, pot: _Potential, p: _Potential, alike: list[tuple[_Potential, float]],
+                    horizon: float) -> bool:
+        """Is the pair ``pot``, ``p`` part of a run of mixed potentials rather than one unit's
+        firings: a larger potential of another size (a train's size bar; weak shape-only ones
+        are background) within one slowest interval of the pair, and no third potential like
+        ``pot`` within a train's reach? Recruitment goes by size, so a unit firing voluntarily
+        has smaller units firing around it, not a larger one that fires alone; a run of
+        fasciculations mixes sizes at random. Only candidates up to the decision's horizon
+        count (every block size has delivered them)."""
+        if sum(abs(q.onset - pot.onset) <= self.likeness_reach for q, _ in alike) >= self.min_len - 1:
+            return False  # the unit is seen a third time: the train rules judge it
+        lo = math.ceil(min(pot.onset, p.onset) - self.isi_max)
+        hi = math.floor(min(max(pot.onset, p.onset) + self.isi_max, horizon))
+        return any(q.ptp > pot.ptp and q is not p and not self._weak_shape_only(q)
+                   and not self._same_size(q, pot, self.size_ratio) for q in self._near(c, lo, hi))
 
     def _share(self, b: Burst) -> float:
         """The signal's share of the burst's snippet energy (the rest is noise at the floor),

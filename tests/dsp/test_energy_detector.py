@@ -331,6 +331,28 @@ def test_one_unit_firing_twice_at_a_voluntary_interval_is_not_two_twitches():
     assert _found(r.events, [12.0, 12.12]) == 2  # two different potentials: two twitches
 
 
+def test_a_pair_of_alike_twitches_in_a_run_of_mixed_sizes_is_not_one_unit():
+    """Two alike potentials 120 ms apart with a larger potential of another shape between them
+    are a run of fasciculations (recruitment goes by size: a unit firing voluntarily has smaller
+    units around it, not a larger one firing alone), so all three are twitches; without
+    ``pair_unmixed`` the pair is taken for one unit. The same pair with a smaller potential
+    between them stays one unit's firings."""
+    def run(cfg, other_size):
+        rng = np.random.default_rng(12)
+        fs, noise = 1000.0, 3.0
+        x = rng.standard_normal(int(20 * fs)) * noise
+        unit = hr_muap(9.0, fs, rng) * 20 * noise
+        other = hr_muap(22.0, fs, rng) * other_size * noise
+        for t, w in ((5.0, unit), (5.06, other), (5.12, unit)):
+            i = int(t * fs)
+            x[i:i + w.size] += w
+        return _found(detect(x, fs, cfg).events, [5.0, 5.12])
+
+    assert run(ENERGY, 45) == 2
+    assert run(ENERGY.replace(pair_unmixed=False), 45) == 0
+    assert run(ENERGY, 12) == 0
+
+
 def test_potentials_inside_low_level_activity_are_voluntary():
     """A minute of rest, then 12 s in which many small units raise the background (band-passed
     noise at 2.2x the resting RMS) with clear potentials on top: only the ones at rest count."""
