@@ -677,8 +677,8 @@ class BurstSegmenter:
         window crossed) when another burst lies within ``cluster_n``: such a small potential
         counts only on its own; amid other activity it would only add to it (a contraction
         denser, an edge wider) without being told from a voluntary unit's firing."""
-        cs = np.concatenate([[0], np.cumsum(stat >= 1.0)])
-        shape_only = cs[ends] == cs[starts]
+        strong, off, _ = _gather(stat, starts, ends)  # (the bursts' samples only, not the stretch's)
+        shape_only = np.add.reduceat(strong >= 1.0, off, dtype=np.intp) == 0
         if not shape_only.any():
             return starts, ends
         gaps = starts[1:] - ends[:-1]
