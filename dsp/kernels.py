@@ -22,6 +22,20 @@ enabled = os.environ.get("MYOTWITCH_PURE", "") in ("", "0")
 
 _compiled: dict[str, Callable[..., Any]] = {}
 _tried = False
+#: called (no arguments) just before the kernels are compiled when no cached machine code is found
+#: beside this module: the first run on a machine takes ~30 s there, which an application may say
+on_compile: Callable[[], None] | None = None
+
+
+def _cached() -> bool:
+    """Whether numba's cache of these kernels seems to exist (its index files in the
+    ``__pycache__`` beside this module, or anywhere under ``NUMBA_CACHE_DIR``)."""
+    import pathlib
+
+    root = os.environ.get("NUMBA_CACHE_DIR")
+    here = pathlib.Path(__file__).resolve().parent / "__pycache__"
+    found = pathlib.Path(root).rglob("kernels.*.nbi") if root else here.glob("kernels.*.nbi")
+    return next(iter(found), None) is not None
 
 
 def _cascade_py(sos: Any, z: Any, c: int, v: float) -> float:  # pragma: no cover - compiled
@@ -1286,6 +1300,8 @@ def _compile(name: str) -> Callable[..., Any] | None:
             import numba
         except ImportError:
             return None
+        if on_compile is not None and not _cached():
+            on_compile()
         for cache in (True, False):  # no cache where numba finds nowhere to write one
             try:
                 jit = numba.njit(cache=cache, nogil=True)

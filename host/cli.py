@@ -12,7 +12,7 @@ import logging
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from myotwitch.dsp import DetectorConfig
+from myotwitch.dsp import DetectorConfig, kernels
 from myotwitch.dsp.config import ConfigError
 from myotwitch.host.errors import MyotwitchError, UsageError
 
@@ -336,6 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.debug:
         for noisy in ("bleak", "asyncio", "matplotlib", "PIL", "distributed"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+    kernels.on_compile = lambda: log.info("compiling the detector's kernels: the first run only, ~30 s "
+                                          "(later runs load them in ~1 s)")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -60,3 +60,39 @@ def test_live_without_a_display_is_one_line(monkeypatch):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
     r = subprocess.run([sys.executable, "-m", "myotwitch.host.cli", "live"], capture_output=True, text=True, env=env, timeout=60)
     assert r.returncode != 0 and "no display" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_first_compile_of_the_kernels_is_announced(monkeypatch, tmp_path, caplog):
+    """A machine without numba's cache of the kernels spends ~30 s compiling them on the first
+    detection: the CLI says so before it starts, once, and not when the cache is there."""
+    import logging
+
+    pytest.importorskip("numba")
+    from myotwitch.dsp import kernels
+    from myotwitch.host.cli import main
+
+    cache = tmp_path / "numba"
+    cache.mkdir()
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(cache))  # an empty cache: nothing compiled here yet
+    monkeypatch.setattr(kernels, "enabled", True)
+    warmed = []
+    monkeypatch.setattr(kernels, "_warm_up", lambda: warmed.append(1))  # (the compile itself: not needed)
+    before = dict(vars(kernels))  # _compile rebinds the kernels' helpers: put them all back after
+    try:
+        for cached in (False, True):
+            if cached:
+                (cache / "kernels._front_end_py-41.py311.nbi").write_bytes(b"")  # numba's index, as it names it
+            monkeypatch.setattr(kernels, "_compiled", {})
+            monkeypatch.setattr(kernels, "_tried", False)
+            caplog.clear()
+            with caplog.at_level(logging.INFO, logger="myotwitch"):
+                assert main([]) == 2  # any command line sets the announcement up
+                kernels.front_end()
+                kernels.front_end()
+            said = [r for r in caplog.records if "compiling the detector's kernels" in r.getMessage()]
+            assert len(said) == (0 if cached else 1)
+        assert warmed == [1, 1]
+    finally:
+        for name, value in before.items():
+            if vars(kernels).get(name) is not value:
+                setattr(kernels, name, value)
