@@ -798,78 +798,6 @@ def _ptp_rows_py(y: Any, out: Any) -> bool:  # pragma: no cover - compiled
     return True
 
 
-def _noise_step_py(part: Any, y2: Any, m: int, hist: Any, srt: Any, lo: int, hi: int, frac: float, edges: Any,
-                   counts: Any, cur: Any, new: Any, out: Any) -> bool:  # pragma: no cover - compiled
-    """``noise.NoiseFloor.process`` for a live block that completes one window with the history
-    full and kept sorted (``srt``: each channel's ``hist`` row in order): the window's RMS per
-    channel (its squares added as ``np.add.reduce`` adds a row), the history shifted by one and
-    its sorted copy moved as ``bisect`` would, the new floor (the percentile's two sorted values,
-    ``lo``, ``hi`` and ``frac``), the floors of the block's samples (``out``: ``cur`` before the
-    window's end, ``new`` after) and the quality histogram's bin (``edges``) counted. False, with
-    only ``part`` filled, when a window's RMS is NaN (the caller's general path then runs)."""
-    C, win = part.shape
-    n = y2.shape[1]
-    first = win - m
-    for c in range(C):
-        for i in range(first):
-            part[c, m + i] = y2[c, i]
-    for c in range(C):
-        r = math.sqrt(_pairwise(part[c], 0, win, False) / win)
-        if r != r:
-            return False
-        new[c] = r  # (the RMS, until the floor replaces it below)
-    H = hist.shape[1]
-    nb = counts.shape[1]
-    for c in range(C):
-        r = new[c]
-        old = hist[c, 0]
-        a, b = 0, H  # bisect_left(srt[c], old)
-        while a < b:
-            k = (a + b) // 2
-            if srt[c, k] < old:
-                a = k + 1
-            else:
-                b = k
-        for k in range(a, H - 1):
-            srt[c, k] = srt[c, k + 1]
-        a, b = 0, H - 1  # bisect_right(srt[c][:H - 1], r)
-        while a < b:
-            k = (a + b) // 2
-            if r < srt[c, k]:
-                b = k
-            else:
-                a = k + 1
-        for k in range(H - 1, a, -1):
-            srt[c, k] = srt[c, k - 1]
-        srt[c, a] = r
-        for k in range(H - 1):
-            hist[c, k] = hist[c, k + 1]
-        hist[c, H - 1] = r
-        if r - r == 0.0:  # finite: its bin, bisect_right(edges, r) - 1 kept in range
-            a, b = 0, edges.shape[0]
-            while a < b:
-                k = (a + b) // 2
-                if r < edges[k]:
-                    b = k
-                else:
-                    a = k + 1
-            j = a - 1
-            if j < 0:
-                j = 0
-            if j > nb - 1:
-                j = nb - 1
-            counts[c, j] += 1
-        f = srt[c, lo] + frac * (srt[c, hi] - srt[c, lo])
-        new[c] = f
-        for i in range(first):
-            out[c, i] = cur[c]
-        for i in range(first, n):
-            out[c, i] = f
-        for i in range(n - first):
-            part[c, i] = y2[c, first + i]
-    return True
-
-
 def _tail_window_py(part: Any, y2: Any, m: int, sums: Any, at: int) -> bool:  # pragma: no cover - compiled
     """``energy.TailWeight.push`` for a live block that completes one window: the block's first
     samples end the window in ``part[0]`` (``m`` already there), its sums of y^2 and y^4 per
@@ -941,34 +869,23 @@ def _rest_level_py(row: Any, lo: int, hi: int, frac: float, guess: float) -> flo
     q = int(frac * (m - 1))
     if lt <= q < le:  # the guess is in the window, at rank q
         return guess
-    if q >= le and q - le < 3:  # a little above: the distinct values above it one by one
-        d, cur = q - le, guess
-        for _ in range(q - le + 1):
-            best = math.inf
-            for j in range(lo, hi):
-                v = row[j]
-                x = v if v > cur else math.inf
-                best = x if x < best else best
-            n = 0
-            for j in range(lo, hi):
-                n += row[j] == best
-            if d < n:
-                return best
-            d, cur = d - n, best
-    if q < lt and lt - 1 - q < 3:  # a little below: likewise downwards
-        d, cur = lt - 1 - q, guess
-        for _ in range(lt - q):
-            best = -math.inf
-            for j in range(lo, hi):
-                v = row[j]
-                x = v if v < cur else -math.inf
-                best = x if x > best else best
-            n = 0
-            for j in range(lo, hi):
-                n += row[j] == best
-            if d < n:
-                return best
-            d, cur = d - n, best
+    # a little above (s = 1) or below (s = -1): the distinct values beyond it one by one (the
+    # sign flips the comparisons exactly, a NaN still comparing false)
+    for s, d, steps in ((1.0, q - le, q - le + 1), (-1.0, lt - 1 - q, lt - q)):
+        if 0 <= d < 3:
+            cur = guess
+            for _ in range(steps):
+                best = s * math.inf
+                for j in range(lo, hi):
+                    v = row[j]
+                    x = v if s * v > s * cur else s * math.inf
+                    best = x if s * x < s * best else best
+                n = 0
+                for j in range(lo, hi):
+                    n += row[j] == best
+                if d < n:
+                    return best
+                d, cur = d - n, best
     return _rest_select(row, lo, hi, frac)
 
 
@@ -1118,8 +1035,11 @@ def _activity_py(env: Any, floor: Any, stat: Any, off: float, active: Any, stron
 
 def _noise_block_py(part: Any, y2: Any, m: int, hist: Any, srt: Any, lo: int, hi: int, frac: float, edges: Any,
                     counts: Any, last: Any, out: Any) -> bool:  # pragma: no cover - compiled
-    """``noise.NoiseFloor.process`` for a block that completes two windows or more with the
-    history full and kept sorted (``srt``): ``_noise_step_py`` window after window. The first
+    """``noise.NoiseFloor.process`` for a block that completes one window or more with the
+    history full and kept sorted (``srt``: each channel's ``hist`` row in order), window after
+    window: the window's RMS, the history's sorted copy moved as ``bisect`` would (the window
+    leaving out, the new one in), the floor (the percentile's two sorted values, ``lo``, ``hi``
+    and ``frac``) and the quality histogram's bin (``edges``). The first
     window is finished in ``part`` (so its squares are added contiguously, as numpy adds the
     concatenated block's), the others straight from ``y2``; each window's floor holds from its
     end on (``out``; ``last``: the floor in force after the block). False, with only ``part``
@@ -1336,7 +1256,7 @@ def _compile(name: str) -> Callable[..., Any] | None:
                                  may_merge=njit(_may_merge_py), upsample=jit(_upsample_py),
                                  centroid=_centroid, centroids=njit(_centroids_py),
                                  robust_rms=jit(_robust_rms_py), ptp_rows=jit(_ptp_rows_py),
-                                 noise_step=jit(_noise_step_py), tail_window=jit(_tail_window_py),
+                                 tail_window=jit(_tail_window_py),
                                  live_energy=njit(_live_energy_py), activity=jit(_activity_py),
                                  noise_block=jit(_noise_block_py),
                                  fit_join=njit(_fit_join_py), whiten=jit(_whiten_py))
@@ -1399,10 +1319,6 @@ def _warm_up() -> None:
         _compiled["robust_rms"](y, np.empty((y.shape[0], 1)))
     for y in (f, np.ones((2, 8))[:, 2:6]):  # a window of the ring: its whole buffer, or a view
         _compiled["ptp_rows"](y, np.empty(y.shape[0]))
-    for y2 in (np.ones((2, 3)), np.ones((2, 6))[:, 1:4]):  # a block: whole, or columns of a longer one
-        _compiled["noise_step"](np.ones((2, 4)), y2, 2, np.ones((2, 4)), np.ones((2, 4)), 1, 2, 0.5,
-                                np.array([0.1, 1.0, 10.0]), np.zeros((2, 2), dtype=np.int64), np.ones(2), np.empty(2),
-                                np.empty((2, 3)))
     for y2 in (np.ones((2, 3)), np.ones((2, 6))[:, 1:4]):
         _compiled["tail_window"](np.ones((2, 2, 4)), y2, 2, np.ones((2, 2, 8)), 1)
     for c in (1, 2):  # one channel's kept rows are contiguous, several channels' are views
@@ -1412,7 +1328,7 @@ def _warm_up() -> None:
                                      np.ones((c, 4)), 2, 2, w, np.ones((c, 1, w.size)), np.array([2], dtype=np.int64),
                                      np.empty((c, 7), dtype=np.int64), np.empty((c, 7)), np.empty((c, 6)), np.empty((c, 2)),
                                      np.empty((c, 2)))
-    for y2 in (np.ones((2, 9)), np.ones((2, 12))[:, 1:10]):
+    for y2 in (np.ones((2, 9)), np.ones((2, 12))[:, 1:10], np.ones((2, 6))[:, 1:4]):  # (long or live, whole or columns)
         _compiled["noise_block"](np.ones((2, 4)), y2, 2, np.ones((2, 4)), np.ones((2, 4)), 1, 2, 0.5,
                                  np.array([0.1, 1.0, 10.0]), np.zeros((2, 2), dtype=np.int64), np.empty(2),
                                  np.empty((2, 9)))
@@ -1527,11 +1443,6 @@ def centroid() -> Callable[..., float] | None:
 def centroids() -> Callable[..., None] | None:
     """The compiled energy centroids (``_centroids_py``'s signature), or None."""
     return _compile("centroids")
-
-
-def noise_step() -> Callable[..., bool] | None:
-    """The compiled live noise-floor step (``_noise_step_py``'s signature), or None."""
-    return _compile("noise_step")
 
 
 def tail_window() -> Callable[..., bool] | None:

@@ -112,22 +112,10 @@ class NoiseFloor:
             out = np.empty((ch, n))
             out[...] = self._current[:, None]
             return out
+        done = self._compiled_windows(y2, m)
+        if done is not None:
+            return done
         if n - first < self.win:  # one window completes (live blocks shorter than a window)
-            kernel = kernels.noise_step()
-            if kernel is not None and self._n_hist >= self.hist_len:  # the same step in one compiled pass
-                rows = self._sorted_rows
-                if rows is None and not np.isnan(self._hist).any():
-                    rows = self._sorted_rows = np.sort(self._hist, axis=1)
-                if rows is not None:
-                    self._sorted = None
-                    out, new = np.empty((ch, n)), np.empty(ch)
-                    if kernel(self._partbuf, y2, m, self._hist, rows, self._lo, self._hi, self._frac, _HIST_EDGES,
-                              self._histogram, np.ascontiguousarray(self._current), new, out):
-                        self._m = n - first
-                        self._current = new
-                        return out
-                    self._sorted_rows = None  # a NaN window: the general path
-            self._sorted_rows = None
             buf = self._partbuf
             buf[:, m:] = y2[:, :first]
             win = self.win
@@ -166,20 +154,6 @@ class NoiseFloor:
                 if math.isfinite(r):
                     tally[min(max(bisect_right(_EDGES_LIST, r) - 1, 0), len(_EDGES_LIST) - 2)] += 1
             return out
-        kernel = kernels.noise_block()
-        if kernel is not None and self._n_hist >= self.hist_len:  # window after window, in one compiled pass
-            rows = self._sorted_rows
-            if rows is None and not np.isnan(self._hist).any():
-                rows = self._sorted_rows = np.sort(self._hist, axis=1)
-            if rows is not None:
-                self._sorted = None
-                out, last = np.empty((ch, n)), np.empty(ch)
-                if kernel(self._partbuf, y2, m, self._hist, rows, self._lo, self._hi, self._frac, _HIST_EDGES,
-                          self._histogram, last, out):
-                    self._m = (m + n) % self.win
-                    self._current = last
-                    return out
-            self._sorted_rows = None  # the general path below (a NaN window, or a history not yet full)
         data = np.concatenate([self._partbuf[:, :m], y2], axis=1) if m else y2
         k = (m + n) // self.win
         rms = np.sqrt(data[:, : k * self.win].reshape(ch, k, self.win).sum(axis=2) / self.win)
@@ -199,6 +173,31 @@ class NoiseFloor:
         self._current = floors[:, -1]
         self._count(rms)
         return np.repeat(floors, lengths, axis=1)
+
+    def _compiled_windows(self, y2: np.ndarray, m: int) -> np.ndarray | None:
+        """The floors of a block that completes one window or more, window after window in one
+        compiled pass (``kernels.noise_block``) on the history kept sorted as an array; None when
+        the paths below answer (no kernel, a history not yet full or holding a NaN window), which
+        then drop that sorted copy."""
+        kernel = kernels.noise_block()
+        if kernel is None or self._n_hist < self.hist_len:
+            self._sorted_rows = None
+            return None
+        rows = self._sorted_rows
+        if rows is None:
+            if np.isnan(self._hist).any():
+                return None
+            rows = self._sorted_rows = np.sort(self._hist, axis=1)
+        self._sorted = None
+        ch, n = y2.shape
+        out, last = np.empty((ch, n)), np.empty(ch)
+        if not kernel(self._partbuf, y2, m, self._hist, rows, self._lo, self._hi, self._frac, _HIST_EDGES,
+                      self._histogram, last, out):
+            self._sorted_rows = None  # a NaN window
+            return None
+        self._m = (m + n) % self.win
+        self._current = last
+        return out
 
     def _count(self, rms: np.ndarray) -> None:
         """Add completed windows' RMS ``(ch, k)`` to the quality histogram."""
