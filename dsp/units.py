@@ -612,19 +612,25 @@ class UnitTracker:
     def _best(self, ww: np.ndarray, wscale: np.ndarray, e: np.ndarray | None = None) -> tuple[int, int, float] | None:
         if not self._templates:
             return None
-        if self._stack is None:
-            self._stack = np.stack([t.wave for t in self._templates])
+        stack = self._stacked()
         kernel = kernels.fit_rows()
         if kernel is None:
-            k, lag, ratio, _ = self._fit(ww, wscale, self._templates, stack=self._stack, e=e)
+            k, lag, ratio, _ = self._fit(ww, wscale, self._templates, stack=stack, e=e)
             return None if k is None else (k, lag[k], ratio[k])
         # ``_fit``'s compiled pass, with the members kept beside the stack and the outputs reused
         # (their allocation and conversion cost more than the pass for one twitch)
-        dots, tt_a, e = self._products(ww, wscale, self._stack, e)
+        dots, tt_a, e = self._products(ww, wscale, stack, e)
         rows = self._kept_rows()
         lag_a, ratio_a, ok_a = self._fit_outputs()
         k = kernel(dots, tt_a, e, rows[1], self._fit_par[0], lag_a, ratio_a, ok_a)
         return None if k < 0 else (k, lag_a.item(k), ratio_a.item(k))
+
+    def _stacked(self) -> np.ndarray:
+        """The templates' waves stacked ``(K, C*L)``: built again after a template came or went
+        (a join moves its own row in place)."""
+        if self._stack is None:
+            self._stack = np.stack([t.wave for t in self._templates])
+        return self._stack
 
     def _kept_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``_rows`` for the current stack (built anew when the stack was)."""
@@ -654,9 +660,7 @@ class UnitTracker:
         product and ``kernels.fit_join`` (which adds the energies of only the lag windows the fit
         reads): (the template joined, and None; or -1 and ``_best``'s answer). Written flat: at one
         twitch at a time, each Python step is a good part of the cost."""
-        stack = self._stack
-        if stack is None:
-            stack = self._stack = np.stack([t.wave for t in self._templates])
+        stack = self._stacked()
         K = len(stack)
         if len(self._white) < K:
             self._white = np.empty((self.cfg.max_templates + 1, stack.shape[1]))
@@ -966,11 +970,10 @@ class UnitTracker:
             return False
         temps = self._templates
         ids = [o.created for o in temps]
-        if self._stack is None:
-            self._stack = np.stack([o.wave for o in temps])
+        stack = self._stacked()
         rows: list[int] | None = None
         if ids == mg.ids:
-            d = self._stack - mg.ref
+            d = stack - mg.ref
         else:
             rows = []
             for c in ids:
@@ -978,7 +981,7 @@ class UnitTracker:
                 if at is None:  # a template made since the margins were recorded: no margin
                     return False
                 rows.append(at)
-            d = self._stack - mg.ref[rows]
+            d = stack - mg.ref[rows]
         cfg, up = self.cfg, self.up
         C = self.n_channels
         if C == 1:
@@ -1039,9 +1042,7 @@ class UnitTracker:
         whether they pass (None when ``_may_merge`` rules every one out). Records the margins.
         ``inv``: 1 / its noise figures, if known."""
         t = self._templates[k]
-        if self._stack is None:
-            self._stack = np.stack([o.wave for o in self._templates])
-        stack = self._stack
+        stack = self._stacked()
         # the members' noise; centroids of noisy twitches wander, so search twice the lags.
         # The zero-padded template is whitened before its windows are cut: the same products.
         if inv is None:
