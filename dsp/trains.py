@@ -440,8 +440,7 @@ class TrainStage:
         # least data any decision waits for (a large offline chunk holds later ones too, a live
         # block not always; one just after the window could mask its end through its pad)
         known = math.ceil(self._wait_until(pot, onset + self.isi_max)) - 1
-        on = self._recent_on[c]
-        recent = self._recent[c][bisect.bisect_left(on, lo - self.memory): bisect.bisect_right(on, min(hi + self.memory, known))]
+        recent = self._near(c, lo - self.memory, min(hi + self.memory, known))
         # a candidate's own tail (and the band-pass ringing after it) decays over about
         # ``ring_n`` samples per factor e: leave out as much as it takes to reach the noise. A
         # cut that misses [lo, hi) leaves the sums as they are, so only the ones that reach it
@@ -464,7 +463,7 @@ class TrainStage:
             return False  # the neighbourhood is candidates, not background
         rest2 = rest * rest
         limit, lookback = self.quiet_limit, self.lookback_limit
-        if self.cluster_min and bisect.bisect_right(on, onset + quiet_n) - bisect.bisect_left(on, onset - quiet_n) > self.cluster_min:
+        if self.cluster_min and len(self._near(c, onset - quiet_n, onset + quiet_n)) > self.cluster_min:
             limit = self.cluster_limit  # candidates crowd around it: less excess power suffices
         if self._weak_shape_only(pot):  # that small, it must stand on a background at rest
             limit, lookback = min(limit, self.cluster_limit), min(lookback, self.cluster_limit)
