@@ -880,19 +880,36 @@ class TrainStage:
         if not size > 0:
             return False
         ratio = size_ratio_allowed(self.size_ratio, pot.ptp, pot.floor, self.size_noise, self.size_least)
-        # matches: local maxima of the correlation, of a train's size
+        # matches: local maxima of the correlation, of a train's size (the bar narrowed to what
+        # noise explains); failing that, smaller ones too, down to the unnarrowed train ratio,
+        # if the chain's matches are as alike in size among themselves as that bar asks: the
+        # candidate of a weak unit is the firing the noise lifted over the threshold (its own
+        # match holds its noise too), so the unit's other firings are smaller than it
         last = ncc.size - 1
-        peaks = [(float(ncc[k]), k) for k in hits if k != own and size / ratio <= num[k] <= size * ratio
-                 and (k == 0 or ncc[k] >= ncc[k - 1]) and (k == last or ncc[k] > ncc[k + 1])]
-        if len(peaks) < self.min_len - 1:
-            return False
-        # one match per firing: the best ones, at least the shortest interval apart
-        taken = [own]
-        for _, k in sorted(peaks, key=lambda p: -p[0]):
-            if all(abs(k - t) >= self.isi_min for t in taken):
-                taken.append(k)
-        if len(taken) < self.min_len:
-            return False
-        times = sorted(taken)
-        return regular_chain(times, times.index(own), self.isi_min, self.isi_max, self.regularity,
-                             self.min_len) is not None
+        maxima = [k for k in hits if k != own and num[k] <= size * ratio
+                  and (k == 0 or ncc[k] >= ncc[k - 1]) and (k == last or ncc[k] > ncc[k + 1])]
+        for wider in (False, True):
+            if wider and not ratio < self.size_ratio:
+                break  # (the same bar again)
+            least = size / self.size_ratio if wider else size / ratio
+            peaks = [(float(ncc[k]), k) for k in maxima if least <= num[k]]
+            if len(peaks) < self.min_len - 1:
+                continue
+            # one match per firing: the best ones, at least the shortest interval apart
+            taken = [own]
+            for _, k in sorted(peaks, key=lambda p: -p[0]):
+                if all(abs(k - t) >= self.isi_min for t in taken):
+                    taken.append(k)
+            if len(taken) < self.min_len:
+                continue
+            times = sorted(taken)
+            span = regular_chain(times, times.index(own), self.isi_min, self.isi_max, self.regularity,
+                                 self.min_len)
+            if span is None:
+                continue
+            if not wider:
+                return True
+            sizes = [float(num[k]) for k in times if span[0] <= k <= span[1] and k != own]
+            if max(sizes) <= ratio * min(sizes):
+                return True
+        return False

@@ -91,3 +91,33 @@ def test_busy_background_sees_only_candidates_every_block_size_has_delivered():
         verdicts.append(stage._busy_background(0, pot))
     assert verdicts[0] is True  # the loud end counts
     assert verdicts[1] == verdicts[0]
+
+
+def test_a_weak_units_firings_smaller_than_the_candidate_still_make_it_recur():
+    """The candidate of a weak unit is the firing the noise lifted over the threshold, so the
+    unit's other firings (found by the candidate's own waveform as a matched filter) are
+    smaller than it: 0.7x its size at 16x the floor, under the narrowed size bar (1 + 6 / 16)
+    but within the train's 1.6x, make it a unit firing mostly below the threshold. At 0.5x
+    they are not its firings, nor are matches that differ among themselves by more than the
+    narrowed bar (0.63x with one of 0.95x: chance look-alikes, not one unit)."""
+    from myotwitch.dsp import Pipeline
+    from myotwitch.dsp.trains import _Potential
+
+    t = np.arange(-8, 9) / 3.0
+    tpl = t * np.exp(-t * t)
+    tpl /= np.linalg.norm(tpl)
+    verdicts = []
+    for others in ((0.7,) * 6, (0.5,) * 6, (0.63, 0.63, 0.95, 0.63, 0.63, 0.63)):
+        rng = np.random.default_rng(5)
+        y = 0.002 * rng.standard_normal(1200)
+        sizes = [*others[:4], 1.0, *others[4:]]
+        for centre, a in zip((300, 400, 500, 600, 700, 800, 900), sizes):  # 10 Hz; the candidate at 700
+            y[centre - 8: centre + 9] += tpl * a
+        p = Pipeline(1000.0, 1)
+        stage = p._trains
+        p.units.push(y[None, :], 0)
+        stage.feed(y[None, :], np.ones((1, y.size)), 0)
+        pot = _Potential(692, 16.0, tpl.copy(), 709, 1.0)
+        stage._recent[0], stage._recent_on[0] = [pot], [pot.onset]
+        verdicts.append(stage._recurs(0, pot))
+    assert verdicts == [True, False, False]
