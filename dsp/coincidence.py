@@ -13,11 +13,16 @@ from it downstream, is the same for any chunking.
 
 from __future__ import annotations
 
+import bisect
+from operator import attrgetter
+
 import numpy as np
 
 from myotwitch.dsp import kernels
 from myotwitch.dsp.events import Event, evolve
 from myotwitch.dsp.ring import SignalRing
+
+_onset = attrgetter("onset_sample")
 
 
 class CoincidenceMerger:
@@ -49,6 +54,12 @@ class CoincidenceMerger:
             self._pending.extend(events)
         if not self._pending:
             return []
+        if self.n_channels == 1:  # nothing to merge: each event is its own group in the loop below,
+            # released while it ends (its onset plus the window) before the horizon
+            self._pending.sort(key=_onset)  # (one channel: as by (onset, channel))
+            i = len(self._pending) if final else bisect.bisect_left(self._pending, horizon - self.window_n, key=_onset)
+            released, self._pending = self._pending[:i], self._pending[i:]
+            return released
         self._pending.sort(key=lambda e: (e.onset_sample, e.channel))
         out: list[Event] = []
         i, n = 0, len(self._pending)
