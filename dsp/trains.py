@@ -44,6 +44,7 @@ SHAPE_ONLY = "a small potential next to other activity (too weak to tell from a 
 SMALL = "small"
 #: an activity entry's onset (its bisection key)
 _ONSET = itemgetter(0)
+_OFFSET = itemgetter(1)  # (its end)
 
 
 @dataclass
@@ -585,6 +586,8 @@ class TrainStage:
         if hi - lo <= n_bouts or (hi - lo <= n_bouts * least
                                   and sum(k for _, _, k in act[lo:hi]) <= n_bouts * least):
             return False
+        if self._own_bouts_small(act, lo, hi, least):
+            return False
         bouts = bouts_of(act[lo:hi], self.bout_gap_n)
         if len(bouts) <= n_bouts:
             return False
@@ -595,6 +598,18 @@ class TrainStage:
         shortest, longest = min(periods), max(periods)
         return (self.stride_min <= shortest and longest <= self.stride_max
                 and longest <= self.stride_regularity * shortest)
+
+    def _own_bouts_small(self, act: list[tuple[int, int, int]], lo: int, hi: int, least: int) -> bool:
+        """Are the last two of ``act[lo:hi]`` (at least two) bouts of their own (``bouts_of``), the
+        one before the last of fewer than ``least`` potentials? Then the burst before the
+        potential's own is too small for a stride. At a steady twitching nearly every check ends
+        here, without the bouts (the second to last starts one when it begins more than the
+        bout gap after every earlier entry's end; the last when it begins that long after its end)."""
+        start, end, k = act[hi - 2]
+        gap = self.bout_gap_n
+        if k >= least or act[hi - 1][0] - end <= gap:
+            return False
+        return hi - 2 == lo or start - max(map(_OFFSET, act[lo: hi - 2])) > gap
 
     def held_from(self, until: int) -> int:
         """No event released later starts before this sample."""
