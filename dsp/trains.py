@@ -701,21 +701,15 @@ class TrainStage:
             return None  # still waiting, and no candidate arrived that could move the horizon
         on_c = self._recent_on[c]  # (``_near``, counted before it is sliced)
         first, stop = bisect.bisect_left(on_c, pot.onset - self.memory), bisect.bisect_right(on_c, pot.onset + self.memory)
-        if stop - first == 1 and self.min_len > 1:  # alone: no train, pair or unit firing on
+        alike = self._alike_near(c, pot, first, stop) if stop - first > 1 else []
+        if not alike and self.min_len > 1:
+            # alone, or no neighbour like it: no train, pair or unit firing on (the steps below
+            # would wait for the same data and come to ``_context``)
             need = self._wait_until(pot, pot.onset + self.isi_max)
             if not final and until < need:
                 pot.need, pot.seen = need, self._inserted[c]
                 return None
             return self._context(c, pot)
-        near = self._recent[c][first:stop]
-        # likeness of shape to each neighbour of train-like size, computed once per decision:
-        # similar = that size and correlation >= min_corr; the same unit again is stricter
-        others = self._sized_like(pot, near, self.size_ratio)
-        reach, on, gap = self.likeness_reach, pot.onset, self.continue_gap
-        if not any(-reach <= p.onset - on <= reach or (p.voluntary and 0 < on - p.onset <= gap) for p in others):
-            others = []  # (at a steady twitch every half second, most decisions: the correlations cost most)
-        corrs = best_correlations([p.snippet for p in others], pot.snippet) if others else []
-        alike = self._alike(pot, others, corrs)
         # the decision looks ahead to a horizon set by the data alone (so it is the same for any
         # block sizes): one slowest interval, extended by each similar potential inside it, up
         # to the length of a minimal train
@@ -747,6 +741,19 @@ class TrainStage:
             self._spans[c].append((pot.onset, pot.onset))
             return "a voluntary motor unit firing on (its last firings were too small to see)"
         return self._context(c, pot)
+
+    def _alike_near(self, c: int, pot: _Potential, first: int, stop: int) -> list[tuple[_Potential, float]]:
+        """The ``(p, r)`` of channel c's candidates ``first:stop`` like the potential: its size and
+        a correlation ``r`` at or above ``_corr_needed`` (the same unit again is stricter), worked
+        out once per decision; none when no neighbour of its size is within ``likeness_reach``
+        nor a voluntary one within ``continue_gap`` before it: no train, pair or continued firing
+        can then include it (at a steady twitch every half second, most decisions: the
+        correlations cost most)."""
+        others = self._sized_like(pot, self._recent[c][first:stop], self.size_ratio)
+        reach, on, gap = self.likeness_reach, pot.onset, self.continue_gap
+        if not any(-reach <= p.onset - on <= reach or (p.voluntary and 0 < on - p.onset <= gap) for p in others):
+            return []
+        return self._alike(pot, others, best_correlations([p.snippet for p in others], pot.snippet))
 
     def _pair_mixed(self, c: int, pot: _Potential, p: _Potential, alike: list[tuple[_Potential, float]],
                     horizon: float) -> bool:
