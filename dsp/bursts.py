@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -54,6 +56,27 @@ class Burst:
 
 #: ``Burst(**values)`` for the hot path (one per burst finalised)
 _new_burst = frozen_builder(Burst)
+
+
+class _Figures(NamedTuple):
+    """``BurstSegmenter._features_many``'s figures, a list entry per burst: its stretch (a single
+    potential's core), first largest |y|, the envelope's peak, peak to peak of y and of the low
+    band around it, shape only, clipped (or, without a clipping level, a flat top possible),
+    the spike ratio (None: the one-burst code's, near the buffer's edges) and the snippet,
+    ``snips[row[j]]`` where ``row[j]`` >= 0 and its norm ``norms[row[j]]`` > 0."""
+
+    start: list[int]
+    end: list[int]
+    peak: list[int]
+    top: list[float]
+    ptp: list[float]
+    lf_ptp: list[float]
+    shape_only: list[bool]
+    clip: list[bool]
+    spike: list[float | None]
+    snips: np.ndarray
+    row: list[int]
+    norms: list[float]
 
 
 @dataclass
@@ -600,13 +623,46 @@ class BurstSegmenter:
     def _features_many(self, c: int, buf: np.ndarray, b0: int, segs: list[tuple[int, int, int, str | None]],
                        L: int) -> list[Burst]:
         """``_features`` of many bursts at once: every figure is a maximum, minimum or first
-        position over a stretch (exact with ``reduceat``) or the same element-wise arithmetic;
-        the rare stretches near the buffer's edges or with a flat top go through the one-burst code."""
+        position over a stretch (exact with ``reduceat``, or one compiled pass) or the same
+        element-wise arithmetic; the rare stretches near the buffer's edges or with a flat top
+        go through the one-burst code."""
         seg0 = max(self._seg_start - b0, 0)
         s = np.array([g[0] for g in segs], dtype=np.intp)
         e = np.array([g[1] for g in segs], dtype=np.intp)
         one = np.array([g[2] == 1 for g in segs])
         floor = buf[FLOOR, s].tolist()  # the floor is constant over a noise window
+        kernel = kernels.burst_features()
+        fig = self._figures_compiled(kernel, buf, s, e, one, floor, seg0) if kernel is not None else None
+        if fig is None:
+            fig = self._figures(buf, s, e, one, floor, seg0, L)
+        if self.clip_uv is None:  # (a flat top possible: the one-burst code decides)
+            clipped = [m and self._clipped(buf[RAW, a:b], f) for m, a, b, f in zip(fig.clip, fig.start, fig.end, floor)]
+        else:
+            clipped = fig.clip
+        out = []
+        for j, (s_j, e_j, spike, k) in enumerate(zip(fig.start, fig.end, fig.spike, fig.row)):
+            if spike is None:
+                spike = self._spike_ratio(buf, fig.peak[j], seg0, L)
+            snip, snip_norm = (fig.snips[k], fig.norms[k]) if k >= 0 and fig.norms[k] > 0 else (None, 0.0)
+            out.append(_new_burst(
+                channel=c, start=b0 + s_j, end=b0 + e_j, n_bursts=segs[j][2],
+                peak_to_peak_uv=fig.ptp[j],
+                peak_env_uv=fig.top[j],
+                floor_uv=floor[j],
+                lf_ptp_uv=fig.lf_ptp[j],
+                clipped=clipped[j],
+                cut=segs[j][3],
+                spike_ratio=spike,
+                snippet=snip,
+                shape_only=fig.shape_only[j],
+                snippet_norm=snip_norm,
+            ))
+        return out
+
+    def _figures(self, buf: np.ndarray, s: np.ndarray, e: np.ndarray, one: np.ndarray, floor: list[float],
+                 seg0: int, L: int) -> _Figures:
+        """``_features_many``'s figures of the stretches ``[s, e)`` of ``buf`` (single potentials
+        where ``one``), by ``reduceat`` over the stretches gathered end to end."""
         env, off, pos = _gather(buf[ENV], s, e)
         top = np.maximum.reduceat(env, off)
         top_l = top.tolist()
@@ -628,48 +684,44 @@ class BurstSegmenter:
         lf_ptp = (np.maximum.reduceat(lf, loff) - np.minimum.reduceat(lf, loff)).tolist()
         raw, roff, _ = _gather(buf[RAW], s, e)
         if self.clip_uv is not None:
-            clipped = (np.maximum.reduceat(np.abs(raw), roff) >= self.clip_uv).tolist()
+            clip = (np.maximum.reduceat(np.abs(raw), roff) >= self.clip_uv).tolist()
         else:  # a flat top needs clip_run samples at an extreme: only such stretches are looked at
             n_mx = np.add.reduceat((raw == np.repeat(np.maximum.reduceat(raw, roff), e - s)).astype(np.intp), roff)
             n_mn = np.add.reduceat((raw == np.repeat(np.minimum.reduceat(raw, roff), e - s)).astype(np.intp), roff)
-            maybe = ((n_mx >= self.clip_run) | (n_mn >= self.clip_run)).tolist()
-            clipped = [bool(m) and self._clipped(buf[RAW, a:b], f)
-                       for m, a, b, f in zip(maybe, s.tolist(), e.tolist(), floor)]
+            clip = ((n_mx >= self.clip_run) | (n_mn >= self.clip_run)).tolist()
         # spike ratio over the raw samples around the peak (the one-burst code near the edges)
         sn = self.spike_n
         full = (peak_at - sn >= seg0) & (peak_at + sn + 1 <= L)
         win = buf[RAW, np.where(full, peak_at - sn, 0)[:, None] + np.arange(2 * sn + 1)[None, :]]
         r = np.abs(win[:, 1:-1] - 0.5 * (win[:, :-2] + win[:, 2:])).max(axis=1).tolist()
         span = (win.max(axis=1) - win.min(axis=1)).tolist()
+        spike = [(r_j / span_j if span_j > 0 else 0.0) if ok else None for ok, r_j, span_j in zip(full.tolist(), r, span)]
         # the snippets of single potentials, cut and scaled together (``_snippet``'s arithmetic)
         m = self.snip_n
         cut = one & (peak_at - m >= seg0) & (peak_at + m + 1 <= L)
         at = np.flatnonzero(cut)
         snips, norms = _unit_rows(buf[Y, (peak_at[at] - m)[:, None] + np.arange(2 * m + 1)[None, :]])
-        row = np.full(len(segs), -1)
+        row = np.full(s.size, -1)
         row[at] = np.arange(at.size)
-        out = []
-        for j, (s_j, e_j, ok, n_j, k) in enumerate(zip(s.tolist(), e.tolist(), full.tolist(),
-                                                       [g[2] for g in segs], row.tolist())):
-            if ok:
-                spike = float(r[j] / span[j]) if span[j] > 0 else 0.0
-            else:
-                spike = self._spike_ratio(buf, int(peak_at[j]), seg0, L)
-            snip, snip_norm = (snips[k], norms[k]) if k >= 0 and norms[k] > 0 else (None, 0.0)
-            out.append(_new_burst(
-                channel=c, start=b0 + s_j, end=b0 + e_j, n_bursts=n_j,
-                peak_to_peak_uv=ptp[j],
-                peak_env_uv=top_l[j],
-                floor_uv=floor[j],
-                lf_ptp_uv=lf_ptp[j],
-                clipped=bool(clipped[j]),
-                cut=segs[j][3],
-                spike_ratio=spike,
-                snippet=snip,
-                shape_only=shape_only[j],
-                snippet_norm=snip_norm,
-            ))
-        return out
+        return _Figures(s.tolist(), e.tolist(), peak_at.tolist(), top_l, ptp, lf_ptp, shape_only, clip, spike, snips,
+                        row.tolist(), norms)
+
+    def _figures_compiled(self, kernel: Callable[..., bool], buf: np.ndarray, s: np.ndarray, e: np.ndarray,
+                          one: np.ndarray, floor: list[float], seg0: int) -> _Figures | None:
+        """``_figures`` in one compiled pass over each stretch (dsp/kernels.py
+        ``_burst_features_py``); None where the kernel leaves a chunk to the pure path."""
+        n, m = s.size, self.snip_n
+        at, fig = np.empty((n, 3), dtype=np.intp), np.empty((n, 5))
+        flags, snips = np.empty((n, 3), dtype=bool), np.empty((n, 2 * m + 1))
+        if not kernel(buf[Y], buf[ENV], buf[LF], buf[RAW], buf[STAT], s, e, one, np.array(floor), seg0, self.off,
+                      self.core_rel, self.context_n, self.spike_n, m, -1.0 if self.clip_uv is None else self.clip_uv,
+                      self.clip_run, at, fig, flags, snips):
+            return None
+        full = flags[:, 2].tolist()
+        spike = [v if ok else None for ok, v in zip(full, fig[:, 3].tolist())]
+        return _Figures(at[:, 0].tolist(), at[:, 1].tolist(), at[:, 2].tolist(), fig[:, 0].tolist(), fig[:, 1].tolist(),
+                        fig[:, 2].tolist(), flags[:, 0].tolist(), flags[:, 1].tolist(), spike, snips, list(range(n)),
+                        fig[:, 4].tolist())
 
     def _drop_crowded_shape_only(self, stat: np.ndarray, starts: np.ndarray,
                                  ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1033,6 +1033,123 @@ def _activity_py(env: Any, floor: Any, stat: Any, off: float, active: Any, stron
         active[i] = s or env[i] > off * floor[i]
 
 
+def _burst_features_py(y: Any, env: Any, lf: Any, raw: Any, stat: Any, s: Any, e: Any, one: Any, floor: Any,
+                       seg0: int, off: float, core_rel: float, ctx: int, sn: int, m: int, clip_uv: float,
+                       clip_run: int, at: Any, fig: Any, flags: Any, snips: Any) -> bool:  # pragma: no cover - compiled
+    """``bursts.BurstSegmenter._features_many``'s figures of the stretches ``[s[j], e[j])`` of the
+    rows ``y`` .. ``stat`` (length L), each a single potential's core first where ``one[j]``
+    (the envelope within ``core_rel`` of its peak and over ``off`` x ``floor[j]``), as its
+    ``reduceat`` steps give them. Into ``at[j]``: the stretch's start, end and first largest
+    |y|; ``fig[j]``: the envelope's peak, y's peak to peak, lf's over ``ctx`` more either side
+    (within [seg0, L)), the spike ratio (raw samples ``sn`` either side of the peak, when they
+    lie within [seg0, L)) and the snippet's norm (0 where none is cut, ``m`` samples either side
+    of a single potential's peak); ``flags[j]``: shape only, clipped (``clip_uv`` >= 0: at that
+    level; else a flat top possible, ``clip_run`` equal samples at an extreme), spike window
+    inside; ``snips[j]``: the unit-norm snippet. False, unfinished, at a sample that is not
+    finite or an extreme of zero (of the envelope, y or lf: numpy's reductions pick among signed
+    zeros there): the pure path then answers."""
+    L = y.shape[0]
+    for j in range(s.shape[0]):
+        a, b = s[j], e[j]
+        f = floor[j]
+        if f - f != 0.0:
+            return False
+        top = env[a]
+        st = stat[a]
+        for i in range(a, b):
+            v = env[i]
+            if v - v != 0.0:
+                return False
+            top = v if v > top else top
+            v = stat[i]
+            if v - v != 0.0:
+                return False
+            st = v if v > st else st
+        if top == 0.0:
+            return False
+        flags[j, 0] = st < 1.0
+        if one[j]:  # thr = min(max(off * f, top * core_rel), top), as the builtins pick
+            lo, hi = off * f, top * core_rel
+            thr = hi if hi > lo else lo
+            thr = top if top < thr else thr
+            first, last = b, a - 1
+            for i in range(a, b):
+                if env[i] >= thr:
+                    if i < first:
+                        first = i
+                    last = i
+            a, b = first, last + 1
+        mx = mn = y[a]
+        amax = abs(y[a])
+        peak = a
+        for i in range(a, b):
+            v = y[i]
+            if v - v != 0.0:
+                return False
+            mx = v if v > mx else mx
+            mn = v if v < mn else mn
+            v = abs(v)
+            if v > amax:
+                amax, peak = v, i
+        if mx == 0.0 and mn == 0.0:
+            return False
+        at[j, 0], at[j, 1], at[j, 2] = a, b, peak
+        fig[j, 0], fig[j, 1] = top, mx - mn
+        lo, hi = max(a - ctx, seg0), min(b + ctx, L)
+        mx = mn = lf[lo]
+        for i in range(lo, hi):
+            v = lf[i]
+            if v - v != 0.0:
+                return False
+            mx = v if v > mx else mx
+            mn = v if v < mn else mn
+        if mx == 0.0 and mn == 0.0:
+            return False
+        fig[j, 2] = mx - mn
+        mx = mn = raw[a]
+        big = 0.0
+        for i in range(a, b):
+            v = raw[i]
+            if v - v != 0.0:
+                return False
+            mx = v if v > mx else mx
+            mn = v if v < mn else mn
+            big = abs(v) if abs(v) > big else big
+        if clip_uv >= 0.0:
+            flags[j, 1] = big >= clip_uv
+        else:
+            n_mx = n_mn = 0
+            for i in range(a, b):
+                n_mx += raw[i] == mx
+                n_mn += raw[i] == mn
+            flags[j, 1] = n_mx >= clip_run or n_mn >= clip_run
+        full = peak - sn >= seg0 and peak + sn + 1 <= L
+        flags[j, 2] = full
+        if full:
+            r = 0.0
+            mx = mn = raw[peak - sn]
+            for i in range(peak - sn, peak + sn + 1):
+                v = raw[i]
+                if v - v != 0.0:
+                    return False
+                mx = v if v > mx else mx
+                mn = v if v < mn else mn
+                if peak - sn < i < peak + sn:
+                    d = abs(v - 0.5 * (raw[i - 1] + raw[i + 1]))
+                    r = d if d > r else r
+            span = mx - mn
+            fig[j, 3] = r / span if span > 0.0 else 0.0
+        fig[j, 4] = 0.0
+        if one[j] and peak - m >= seg0 and peak + m + 1 <= L:
+            norm = math.sqrt(_pairwise(y, peak - m, 2 * m + 1, True))  # as ``_unit_rows`` adds a row
+            if norm - norm != 0.0:
+                return False
+            fig[j, 4] = norm
+            for i in range(2 * m + 1):
+                snips[j, i] = y[peak - m + i] / norm
+    return True
+
+
 def _noise_block_py(part: Any, y2: Any, m: int, hist: Any, srt: Any, lo: int, hi: int, frac: float, edges: Any,
                     counts: Any, last: Any, out: Any) -> bool:  # pragma: no cover - compiled
     """``noise.NoiseFloor.process`` for a block that completes one window or more with the
@@ -1258,6 +1375,7 @@ def _compile(name: str) -> Callable[..., Any] | None:
                                  robust_rms=jit(_robust_rms_py), ptp_rows=jit(_ptp_rows_py),
                                  tail_window=jit(_tail_window_py),
                                  live_energy=njit(_live_energy_py), activity=jit(_activity_py),
+                                 burst_features=njit(_burst_features_py),
                                  noise_block=jit(_noise_block_py),
                                  fit_join=njit(_fit_join_py), whiten=jit(_whiten_py))
                 global _quiet_background
@@ -1334,6 +1452,10 @@ def _warm_up() -> None:
                                  np.empty((2, 9)))
     row = np.ones(8)
     _compiled["activity"](row, row, row, 3.0, np.empty(8, dtype=np.bool_), np.empty(8, dtype=np.bool_))
+    two = np.array([1, 3], dtype=np.intp)
+    _compiled["burst_features"](row, row, row, row, row, two, two + 3, np.array([True, False]), np.ones(2), 0, 3.0, 0.1,
+                                2, 1, 1, 0.0, 2, np.empty((2, 3), dtype=np.intp), np.empty((2, 5)),
+                                np.empty((2, 3), dtype=np.bool_), np.empty((2, 3)))
     for wide in (np.ones((1, 12)), np.ones((2, 2, 14))[0, :, 1:13]):  # whole, or an upsampled batch's trimmed row
         C = wide.shape[0]
         _compiled["fit_join"](np.ones((1, 3)), k1, np.ones((3, 4 * C)), np.ones(3), k1.copy(), np.ones(8), np.empty(1, dtype=np.int64),
@@ -1443,6 +1565,11 @@ def centroid() -> Callable[..., float] | None:
 def centroids() -> Callable[..., None] | None:
     """The compiled energy centroids (``_centroids_py``'s signature), or None."""
     return _compile("centroids")
+
+
+def burst_features() -> Callable[..., bool] | None:
+    """The compiled figures of many bursts (``_burst_features_py``'s signature), or None."""
+    return _compile("burst_features")
 
 
 def tail_window() -> Callable[..., bool] | None:

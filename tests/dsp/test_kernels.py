@@ -1139,3 +1139,76 @@ def test_upsampled_snippets_are_upfirdns_kept_outputs(monkeypatch, n_ch, fs):
         got.append(tr._upsampled(seg))
     assert got[1].flags.c_contiguous and got[0].shape == got[1].shape
     assert np.array_equal(_bits(got[0]), _bits(got[1]))
+
+
+def _burst_rows(rng: np.random.Generator, L: int, quantum: float | None) -> np.ndarray:
+    """Segmenter rows (Y, ENV, LF, RAW, FLOOR, STAT) of noise with biphasic twitches and a
+    contraction; ``quantum``: the raw trace on an ADC grid (extremes of equal samples)."""
+    from myotwitch.dsp.bursts import ENV, FLOOR, LF, N_ROWS, RAW, STAT, Y
+
+    rows = np.empty((N_ROWS, L))
+    raw = rng.normal(0.0, 5.0, L)
+    t = np.arange(-6, 7)
+    for at in range(40, L - 40, 97):
+        raw[at + t] += rng.uniform(20, 400) * -t / 2.0 * np.exp(0.5 - t**2 / 8.0)
+    raw[L // 2: L // 2 + 150] += rng.normal(0.0, 60.0, 150)
+    if quantum:
+        raw = np.round(raw / quantum) * quantum
+    rows[RAW] = raw
+    rows[Y] = raw - np.convolve(raw, np.ones(9) / 9, mode="same") + rng.normal(0.0, 1e-3, L)  # (never exactly 0)
+    rows[ENV] = np.sqrt(np.convolve(rows[Y] ** 2, np.ones(5) / 5, mode="same"))
+    rows[LF] = np.convolve(raw, np.ones(31) / 31, mode="same")
+    rows[FLOOR] = np.repeat(rng.uniform(4.0, 6.0, L // 100 + 1), 100)[:L]
+    rows[STAT] = rows[ENV] / rows[FLOOR] / 4.0 - np.where(np.arange(L) % 53 == 0, 2.0, 0.0)
+    return rows
+
+
+@pytest.mark.parametrize("clip_uv,quantum", [(None, None), (None, 7.0), (150.0, None)])
+def test_burst_features_kernel_gives_the_pure_figures(monkeypatch, clip_uv, quantum):
+    """Many bursts' figures (dsp/bursts.py ``_features_many``) in one compiled pass: the stretches
+    (single potentials' cores), peaks, peak to peak, low band, shape only, clipping or flat tops,
+    spike ratios and snippets of the numpy path, to the bit, for stretches at the buffer's and
+    the segment's edges and clusters; a NaN or an extreme of zero leaves the chunk to numpy; and
+    detection runs the kernel."""
+    from myotwitch.dsp.bursts import ENV, FLOOR, LF, RAW, STAT, BurstSegmenter, Y
+
+    rng = np.random.default_rng(17 if quantum else 4)
+    L = 3000
+    buf = _burst_rows(rng, L, quantum)
+    seg = BurstSegmenter(1, on=5.0, off=3.0, merge_n=12, cluster_n=120, context_n=100, max_n=1500,
+                         clip_uv=clip_uv, clip_run=3, spike_n=4)
+    kernel = kernels.burst_features()
+    assert kernel is not None
+    s = np.sort(rng.choice(np.arange(0, L - 30), 120, replace=False)).astype(np.intp)
+    s[:2], s[-1] = (0, 2), L - 3  # the buffer's edges: no full spike window, no snippet
+    s[s.size // 2] = 703  # (and the segment's, at seg0 = 700)
+    e = np.minimum(s + rng.integers(1, 30, s.size), L).astype(np.intp)
+    one = rng.uniform(size=s.size) < 0.8
+    for seg0 in (0, 700):  # (a burst starts after its segment's start)
+        keep = s >= seg0
+        s, e, one = s[keep], e[keep], one[keep]
+        floor = buf[FLOOR, s].tolist()
+        want = seg._figures(buf, s, e, one, floor, seg0, L)
+        got = seg._figures_compiled(kernel, buf, s, e, one, floor, seg0)
+        assert got is not None
+        assert any(v is None for v in want.spike) and any(want.shape_only) and not all(want.shape_only)
+        assert quantum is None or any(want.clip)
+        for name in ("start", "end", "peak", "shape_only", "clip", "spike"):
+            assert getattr(got, name) == getattr(want, name), name
+        for name in ("top", "ptp", "lf_ptp"):
+            assert np.array_equal(_bits(np.array(getattr(got, name))), _bits(np.array(getattr(want, name)))), name
+        for j, (k, k2) in enumerate(zip(want.row, got.row)):
+            cut = k >= 0 and want.norms[k] > 0
+            assert cut == (got.norms[k2] > 0), j
+            if cut:
+                assert np.array_equal(_bits(want.snips[k]), _bits(got.snips[k2])), j
+                assert _bits(np.array(want.norms[k])) == _bits(np.array(got.norms[k2]))
+    for row, value in ((Y, np.nan), (ENV, np.inf), (LF, np.nan), (RAW, np.nan), (STAT, np.nan), (Y, 0.0), (ENV, 0.0)):
+        spoilt = buf.copy()
+        spoilt[row, s[5]: e[5]] = value  # (zeros: y's, the envelope's extremes all zero)
+        if value == 0.0 and row == Y:
+            spoilt[Y, s[5] - 200: e[5] + 200] = 0.0
+        assert seg._figures_compiled(kernel, spoilt, s, e, np.zeros_like(one), buf[FLOOR, s].tolist(), 0) is None
+    calls = _counting(monkeypatch, "burst_features", lambda *a: a[5].size)
+    res = detect(synthesize(case_spec("high_rate", 1000.0, 60.0, seed=3))[0], 1000.0)
+    assert sum(calls) >= sum(e.kind == "twitch" for e in res.events) > 10
