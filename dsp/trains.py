@@ -748,11 +748,16 @@ class TrainStage:
         out once per decision; none when no neighbour of its size is within ``likeness_reach``
         nor a voluntary one within ``continue_gap`` before it: no train, pair or continued firing
         can then include it (at a steady twitch every half second, most decisions: the
-        correlations cost most)."""
-        others = self._sized_like(pot, self._recent[c][first:stop], self.size_ratio)
+        correlations cost most). Those close enough are found first (a bisection, a sample wider
+        either way) and only they are sized up for that."""
         reach, on, gap = self.likeness_reach, pot.onset, self.continue_gap
-        if not any(-reach <= p.onset - on <= reach or (p.voluntary and 0 < on - p.onset <= gap) for p in others):
+        on_c, near = self._recent_on[c], self._recent[c]
+        lo = bisect.bisect_left(on_c, on - max(reach, gap) - 1, first, stop)
+        hi = bisect.bisect_right(on_c, on + reach + 1, lo, stop)
+        close = [p for p in near[lo:hi] if -reach <= p.onset - on <= reach or (p.voluntary and 0 < on - p.onset <= gap)]
+        if not self._sized_like(pot, close, self.size_ratio):
             return []
+        others = self._sized_like(pot, near[first:stop], self.size_ratio)
         return self._alike(pot, others, best_correlations([p.snippet for p in others], pot.snippet))
 
     def _pair_mixed(self, c: int, pot: _Potential, p: _Potential, alike: list[tuple[_Potential, float]],
