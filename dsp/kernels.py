@@ -851,29 +851,44 @@ def _live_energy_py(old: Any, y2: Any, inv_quantum: float, q_max: float, ys_old:
     else:
         _stat_any(c, h, m, windows, scale, run_len, fl, stat, f2, top)
     return top[0]
-def _rest_level_py(row: Any, lo: int, hi: int, frac: float, guess: float) -> float:  # pragma: no cover - compiled
+def _rest_level_py(row: Any, lo: int, hi: int, frac: float, guess: float, cnt: Any) -> float:  # pragma: no cover - compiled
     """``_rest_select_py``'s order statistic, found from a ``guess`` (the last one asked for):
     the window slides a little between questions, so the answer is mostly the guess again
-    (one counting pass tells: ~70 % of the questions at a twitch every 2 s) or a value or two
-    beside it (a pass each); farther, the selection. The same value whatever the guess."""
+    (its counts tell: ~70 % of the questions at a twitch every 2 s) or a value or two
+    beside it (a pass each); farther, the selection. The same value whatever the guess.
+    ``cnt``: (value, lo, hi, finite, below, at or below) of the last window of this ``row``
+    (value NaN: none), updated: when the guess is that value and the window only slid on,
+    the floors that left and came are counted instead of the whole window."""
     if guess != guess:  # none yet
+        cnt[0] = math.nan
         return _rest_select(row, lo, hi, frac)
-    m, lt, le = 0, 0, 0
-    for j in range(lo, hi):
+    if cnt[0] == guess and cnt[1] <= lo <= cnt[2] <= hi:
+        m, lt, le = int(cnt[3]), int(cnt[4]), int(cnt[5])
+        for j in range(int(cnt[1]), lo):
+            v = row[j]
+            m -= v == v
+            lt -= v < guess
+            le -= v <= guess
+        first = int(cnt[2])
+    else:
+        m, lt, le, first = 0, 0, 0, lo
+    for j in range(first, hi):
         v = row[j]
         m += v == v
         lt += v < guess
         le += v <= guess
+    cnt[0], cnt[1], cnt[2], cnt[3], cnt[4], cnt[5] = guess, lo, hi, m, lt, le
     if m == 0:
         return 0.0
     q = int(frac * (m - 1))
     if lt <= q < le:  # the guess is in the window, at rank q
         return guess
     # a little above (s = 1) or below (s = -1): the distinct values beyond it one by one (the
-    # sign flips the comparisons exactly, a NaN still comparing false)
+    # sign flips the comparisons exactly, a NaN still comparing false); each one's counts
+    # follow from the last one's (none lies between them)
     for s, d, steps in ((1.0, q - le, q - le + 1), (-1.0, lt - 1 - q, lt - q)):
         if 0 <= d < 3:
-            cur = guess
+            cur, below, upto = guess, lt, le
             for _ in range(steps):
                 best = s * math.inf
                 for j in range(lo, hi):
@@ -883,9 +898,15 @@ def _rest_level_py(row: Any, lo: int, hi: int, frac: float, guess: float) -> flo
                 n = 0
                 for j in range(lo, hi):
                     n += row[j] == best
+                if s > 0.0:
+                    below, upto = upto, upto + n
+                else:
+                    below, upto = below - n, below
                 if d < n:
+                    cnt[0], cnt[4], cnt[5] = best, below, upto
                     return best
                 d, cur = d - n, best
+    cnt[0] = math.nan
     return _rest_select(row, lo, hi, frac)
 
 
@@ -894,7 +915,7 @@ _rest_level = _rest_level_py  # (bound in _compile)
 
 def _quiet_background_py(ys: Any, c: int, y0: int, kept_from: int, fed_end: int, grid: Any, floors: Any,
                          cand: Any, own: int, onset: int, offset: int, ptp: float, floor: float, shape_only: bool,
-                         par: Any, guess: Any, out: Any) -> Any:  # pragma: no cover - compiled
+                         par: Any, guess: Any, out: Any, cnt: Any) -> Any:  # pragma: no cover - compiled
     """``trains.TrainStage._busy_background`` in one call: 0 (at rest), 1 (busy) or 2 (only the
     bar for small potentials says so), with the resting level's grid positions ``[lo, hi)``.
     ``ys``: what the ring keeps, from absolute sample ``y0`` (channel ``c``), read in the stage's
@@ -904,7 +925,8 @@ def _quiet_background_py(ys: Any, c: int, y0: int, kept_from: int, fed_end: int,
     its shape alone (else -1); then the potential's onset, offset, peak to peak, floor and
     whether it is found by its shape alone; ``par``: the stage's figures
     (``TrainStage._quiet_figures``); ``guess[c]``: the channel's last resting level (where the
-    search for this one starts; updated). ``out`` receives the
+    search for this one starts; updated) and ``cnt`` its counts (``_rest_level_py``; all NaN
+    when the floors changed since). ``out`` receives the
     resting level and the background's count and sum of squares near and further back (-1
     where not reached), for the tests. The same operations on the same operands as the pure
     path, so every bit is the same: one call instead of a dozen, and the Python around them."""
@@ -916,7 +938,7 @@ def _quiet_background_py(ys: Any, c: int, y0: int, kept_from: int, fed_end: int,
     # the resting level: rest_floor's order statistic of the finite floors in [at - rest_n, at]
     g_lo = int(np.searchsorted(grid, onset - rest_n, side="left"))
     g_hi = int(np.searchsorted(grid, onset, side="right"))
-    level = _rest_level(floors, g_lo, g_hi, frac, guess[c])
+    level = _rest_level(floors, g_lo, g_hi, frac, guess[c], cnt)
     if g_hi > g_lo:
         guess[c] = level
     if level == 0.0:  # (``or pot.floor``)
@@ -1016,10 +1038,11 @@ def _quiet_backgrounds_py(ys: Any, c: int, y0: int, kept_from: int, fed_end: int
     offset, peak to peak, floor, found by its shape alone 0/1; ``owns`` their rows in ``cand``
     or -1), in order: the answers into ``codes``, the resting level's first grid positions into
     ``los``. Nothing a decision changes enters the check, so it can run ahead of them; one call
-    per block instead of one per potential."""
+    per block instead of one per potential, whose resting levels share their counts."""
+    cnt = np.full(6, np.nan)
     for i in range(pots.shape[0]):
         code, lo, _ = _quiet_background(ys, c, y0, kept_from, fed_end, grid, floors, cand, owns[i], int(pots[i, 0]),
-                                        int(pots[i, 1]), pots[i, 2], pots[i, 3], pots[i, 4] != 0.0, par, guess, out)
+                                        int(pots[i, 1]), pots[i, 2], pots[i, 3], pots[i, 4] != 0.0, par, guess, out, cnt)
         codes[i] = code
         los[i] = lo
 
@@ -1473,7 +1496,7 @@ def _warm_up() -> None:
     par = np.array([40.0, 15.0, 100.0, 300.0, 0.1, 20.0, 20.0, 1.1, 5.0, 2.0, 2.5, 2.5, 1.6, 12.0, 1.35, 100.0, 12.0])
     for ys in (np.ones((1, 300)), np.ones((2, 300))[:, 1:]):  # the ring's window: one channel, or a view of several
         _compiled["quiet_background"](ys, 0, 0, 0, 300, grid, np.ones((2, 4))[:, 1:][0], cand, -1, 200, 209, 20.0,
-                                      1.0, True, par, np.full(1, np.nan), np.empty(5))
+                                      1.0, True, par, np.full(1, np.nan), np.empty(5), np.full(6, np.nan))
         _compiled["quiet_backgrounds"](ys, 0, 0, 0, 300, grid, np.ones((2, 4))[:, 1:][0], cand, np.full(2, -1),
                                        np.ones((2, 5)), par, np.full(1, np.nan), np.empty(5), np.empty(2, dtype=np.int64),
                                        np.empty(2, dtype=np.int64))

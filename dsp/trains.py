@@ -523,7 +523,7 @@ class TrainStage:
             ys, y0 = self._signal.kept()
             busy, lo, _ = kernel(ys, c, y0, self._kept_from, self._fed_end, grid, self._rest_v[c], rows,
                                  self._own_row(c, pot), pot.onset, pot.offset, pot.ptp, pot.floor, pot.shape_only,
-                                 self._quiet_figures, self._rest_guess, self._quiet_out)
+                                 self._quiet_figures, self._rest_guess, self._quiet_out, np.full(6, np.nan))
         if lo > 256:
             self._forget_rest(c, pot.onset, lo, slid=False)
         return (False, True, SMALL)[busy]

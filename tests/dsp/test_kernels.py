@@ -1002,8 +1002,37 @@ def test_rest_level_from_a_guess_is_the_order_statistic():
             guesses += [float(x[min(max(q + d, 0), x.size - 1)]) for d in (-4, -3, -2, -1, 0, 1, 2, 3, 4)]
             guesses += [float(x[min(max(q + d, 0), x.size - 1)]) + 1e-9 for d in (-2, 0, 1)]
         for g in guesses:
-            assert kernels._rest_level(row, lo, hi, frac, g) == want, (trial, g)
-            assert kernels._rest_level_py(row, lo, hi, frac, g) == want, (trial, g)
+            assert kernels._rest_level(row, lo, hi, frac, g, np.full(6, np.nan)) == want, (trial, g)
+            assert kernels._rest_level_py(row, lo, hi, frac, g, np.full(6, np.nan)) == want, (trial, g)
+
+
+def test_rest_level_counts_carried_along_a_sliding_window():
+    """The resting levels of a block's potentials share their counts: along windows that slide
+    on (by a little, by nothing, past the last one, or back), asked from the last answer or now
+    and then from another guess, each value is still the order statistic of the window's finite
+    floors, compiled and pure alike."""
+    rng = np.random.default_rng(29)
+    assert kernels.quiet_background() is not None  # (binds the compiled helpers)
+    frac = 0.1
+    for trial in range(150):
+        n = int(rng.integers(50, 1500))
+        row = rng.uniform(1.0, 5.0, n).round(int(rng.integers(0, 3)))
+        row[rng.random(n) < rng.choice([0.0, 0.05, 0.5])] = np.nan
+        width = int(rng.integers(1, 700))
+        for level in (kernels._rest_level, kernels._rest_level_py):
+            cnt, guess, lo = np.full(6, np.nan), np.nan, 0
+            while lo < n:
+                lo = max(0, lo + int(rng.choice([0, 1, 2, 5, -3, width + 3])))
+                hi = min(n, lo + width + int(rng.integers(-2, 3)))
+                x = np.sort(row[lo:max(hi, lo)][row[lo:max(hi, lo)] == row[lo:max(hi, lo)]])
+                want = float(x[int(frac * (x.size - 1))]) if x.size else 0.0
+                if rng.random() < 0.1:
+                    guess = float(rng.uniform(0.5, 5.5))
+                got = level(row, lo, hi, frac, guess, cnt)
+                assert got == want, (trial, lo, hi)
+                if hi > lo:
+                    guess = got
+                lo += 1
 
 
 def test_activity_kernel_gives_the_pure_masks(monkeypatch):
