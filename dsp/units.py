@@ -258,7 +258,7 @@ class UnitTracker:
         #: from an overlap, their per-channel energies (K, C)), kept in step with the stack
         self._rows: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
         #: the whitened stack and its energies (``_fit_join``'s buffers)
-        self._white, self._white_tt = np.empty((0, 0)), np.empty(0)
+        self._white, self._white_tt, self._dots = np.empty((0, 0)), np.empty(0), np.empty((0, 0))
         self._ww = np.empty((self.n_lags, self.n_channels * self.L))  # one twitch's whitened lag windows
         self._x0 = self.wide_n * self.up  # where a wide snippet's first lag window starts
         self._e_scratch = np.empty(self.n_lags)  # the lag windows' energies kernels.fit_join reads
@@ -671,10 +671,13 @@ class UnitTracker:
         if len(self._white) < K:
             self._white = np.empty((self.cfg.max_templates + 1, stack.shape[1]))
             self._white_tt = np.empty(self.cfg.max_templates + 1)
+            self._dots = np.empty((self.cfg.max_templates + 1, self.n_lags))
         T, tt_a, ww = self._white[:K], self._white_tt[:K], self._ww
         x0, up, C = self._x0, self.up, self.n_channels
         whiten(stack, wide, inv, x0, T, tt_a, ww)  # observe_all's and _products' numbers
-        dots = T @ ww.T
+        # _products' ``T @ ww.T``: np.dot makes the same BLAS call (gemv for one template, else
+        # gemm; bit for bit the same on every shape tried) with less dispatch, into a kept array
+        dots = np.dot(T, ww.T, out=self._dots[:K])
         rows = self._rows
         if rows is None or rows[0] is not stack:
             rows = self._kept_rows()

@@ -1085,6 +1085,25 @@ def test_whiten_kernel_gives_the_pure_products_operands(n_ch, fs):
         assert np.isnan(out[K:]).all() and np.isnan(tt[K:]).all()
 
 
+@pytest.mark.parametrize("n_ch,fs", [(1, 1000.0), (3, 2000.0), (8, 2000.0), (2, 500.0)])
+def test_fused_products_are_the_pure_products(n_ch, fs):
+    """``_fit_join``'s ``np.dot(T, ww.T, out=...)`` (dsp/units.py) gives ``_products``' ``T @ ww.T``
+    to the bit, for one template (a matrix-vector product) and for many, into rows of a longer
+    buffer: the same BLAS call."""
+    from myotwitch.dsp.units import UnitTracker
+
+    tr = UnitTracker(fs, n_ch)
+    rng = np.random.default_rng(n_ch * 10 + int(fs))
+    for K in range(1, tr.cfg.max_templates + 2):
+        for _ in range(5):
+            T = rng.normal(0.0, 1.0, (K, n_ch * tr.L)) * 10.0 ** rng.uniform(-3, 3, (K, 1))
+            ww = rng.normal(0.0, 1.0, (tr.n_lags, n_ch * tr.L)) * 10.0 ** rng.uniform(-3, 3)
+            buf = np.full((tr.cfg.max_templates + 1, tr.n_lags), np.nan)
+            got = np.dot(T, ww.T, out=buf[:K])
+            assert got.base is buf or got.base is buf.base
+            assert np.array_equal(_bits(got), _bits(T @ ww.T))
+
+
 def _best_bits(best: tuple[int, int, float] | None) -> tuple[int, int, list[int]] | None:
     return None if best is None else (best[0], best[1], _bits(np.array([best[2]])).tolist())
 
