@@ -916,7 +916,7 @@ def main(argv: list[str] | None = None) -> int:
             dataclasses.asdict(sc) for sc in scores]}, indent=1, default=str))
     if args.write:
         from benchmarks.common import write_section
-        write_section("Independent held-out check", text)
+        write_section("Independent held-out check", text, keep_notes=True)  # the analysis below the tables stays
     return 0
 
 
