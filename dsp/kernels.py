@@ -1262,22 +1262,25 @@ _fit_rows = _fit_rows_py  # the fused fit and join calls the compiled ones (boun
 _join = _join_py
 
 
-def _fit_join_py(dots: Any, tt: Any, ww: Any, e: Any, ns: Any, par: Any, lag: Any, ratio: Any, ok: Any, guard: Any,
-                 wide: Any, x0: int, up: int, sigma: Any, stack: Any, sigs: Any, sq: Any, wave: Any, sig: Any,
-                 snip: Any) -> int:  # pragma: no cover - compiled
-    """``units.UnitTracker._decide``'s common case in one call: ``_fit_rows`` (members ``ns``; of the
+def _fit_join_py(dots: Any, ww: Any, per: Any, par: Any, lag: Any, ok: Any, wide: Any, sigma: Any, stack: Any,
+                 per_ch: Any, wave: Any, sig: Any, snip: Any) -> int:  # pragma: no cover - compiled
+    """``units.UnitTracker._decide``'s common case in one call: ``_fit_rows`` (of the K = len(dots)
+    templates: whitened energies ``per[0]``, members ``per[1]``, ratios into ``per[3]``; of the
     lag windows ``ww`` only the energies of the rows it reads for templates whose gain passes,
-    added as ``np.add.reduce`` adds each row's squares, into the scratch ``e``: the others' ratios
-    are left unworked, as they cannot pass), and
-    when a template k passes and it is not one that must out-fit an overlap first (``guard[k]``
-    and fewer than 3 members), ``_join`` of the snippet at its lag (``wide``, from column ``x0``)
-    into it: the new wave, noise figures and snippet into ``wave``, ``sig``, ``snip``, and the
-    rows kept beside the templates (``stack``, ``sigs``, ``ns``, and ``sq``, the per-channel
-    energies, each added as ``np.add.reduce`` adds a row's squares) moved with them. Returns k when
-    it joined, -1 when nothing passes, -2 - k when k passes but the overlap check must come
-    first (nothing joined)."""
+    added as ``np.add.reduce`` adds each row's squares, into ``per[4]``: the others' ratios are
+    left unworked, as they cannot pass), and
+    when a template k passes and it is not one that must out-fit an overlap first (``per[2, k]``
+    and fewer than 3 members), ``_join`` of the snippet at its lag (``wide``, from column
+    ``par[8]``, upsampled by ``par[9]``) into it: the new wave, noise figures and snippet into
+    ``wave``, ``sig``, ``snip``, and the rows kept beside the templates (``stack``, members, and
+    ``per_ch``'s noise figures and per-channel energies, each added as ``np.add.reduce`` adds a
+    row's squares) moved with them. The rows come packed (``per``, ``per_ch``, ``par``) as numba's
+    dispatch costs per argument. Returns k when it joined, -1 when nothing passes, -2 - k when k
+    passes but the overlap check must come first (nothing joined)."""
+    K = dots.shape[0]
+    tt, ns, ratio, e = per[0, :K], per[1, :K], per[3, :K], per[4, :ww.shape[0]]
     par_up, amp_tol, amp_k = par[1], par[5], par[6]
-    for i in range(dots.shape[0]):
+    for i in range(K):
         t = tt[i]
         j, _ = _top_lag(dots, i, t)
         d = dots[i, j]
@@ -1288,12 +1291,14 @@ def _fit_join_py(dots: Any, tt: Any, ww: Any, e: Any, ns: Any, par: Any, lag: An
     k = _fit_rows(dots, tt, e, ns, par, lag, ratio, ok)
     if k < 0:
         return -1
-    if guard[k] and ns[k] < 3.0:
+    if per[2, k] != 0.0 and ns[k] < 3.0:
         return -2 - k
     n = ns[k] + 1.0
     ns[k] = n
     cap = par[0]
-    _join(wide, x0 + lag[k], up, 1.0 / (cap if cap < n else n), stack[k], sigs[k], sigma, wave, sig, snip)
+    sigs, sq = per_ch[0], per_ch[1]
+    _join(wide, int(par[8]) + lag[k], int(par[9]), 1.0 / (cap if cap < n else n), stack[k], sigs[k], sigma, wave, sig,
+          snip)
     stack[k, :] = wave
     sigs[k, :] = sig
     L = wave.shape[0] // sq.shape[1]
@@ -1481,9 +1486,9 @@ def _warm_up() -> None:
                                 np.empty((2, 3), dtype=np.bool_), np.empty((2, 3)))
     for wide in (np.ones((1, 12)), np.ones((2, 2, 14))[0, :, 1:13]):  # whole, or an upsampled batch's trimmed row
         C = wide.shape[0]
-        _compiled["fit_join"](np.ones((1, 3)), k1, np.ones((3, 4 * C)), np.ones(3), k1.copy(), np.ones(8), np.empty(1, dtype=np.int64),
-                              np.empty(1), np.empty(1, dtype=np.bool_), np.zeros(1, dtype=np.bool_), wide, 2, 2,
-                              np.ones(C), np.ones((1, 4 * C)), np.ones((1, C)), np.ones((1, C)), np.empty(4 * C), np.empty(C),
+        _compiled["fit_join"](np.ones((1, 3)), np.ones((3, 4 * C)), np.ones((5, 3)), np.array([1.0] * 8 + [2.0, 2.0]),
+                              np.empty(1, dtype=np.int64), np.empty(1, dtype=np.bool_), wide, np.ones(C),
+                              np.ones((1, 4 * C)), np.ones((2, 1, C)), np.empty(4 * C), np.empty(C),
                               np.empty((C, 2), dtype=np.float32))
     for wide in (np.ones((1, 12)), np.ones((2, 2, 14))[0, :, 1:13]):  # whole, or an upsampled batch's trimmed row
         C = wide.shape[0]

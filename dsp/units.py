@@ -240,6 +240,8 @@ class UnitTracker:
         par = [float(cfg.mean_cap), float(self.up), float(self.n_dof), 1.0 + self.spread, cfg.shape_tol,
                cfg.amp_tol, cfg.amp_noise_k]
         self._fit_par = (np.array(par + [1.0]), np.array(par + [0.0]))
+        #: ``kernels.fit_join``'s: the first, then where a wide snippet's first lag window starts, and up
+        self._join_par = np.array(par + [1.0, float(self.wide_n * self.up), float(self.up)])
         #: ``kernels.may_merge``'s
         self._may_par = np.array([float(cfg.mean_cap), float(self.up), self.n_dof * (1.0 + self.spread), cfg.amp_tol,
                                   cfg.amp_noise_k, cfg.shape_tol])
@@ -258,14 +260,19 @@ class UnitTracker:
         #: from an overlap, their per-channel energies (K, C)), kept in step with the stack
         self._rows: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
         #: the whitened stack and its energies (``_fit_join``'s buffers)
-        self._white, self._white_tt, self._dots = np.empty((0, 0)), np.empty(0), np.empty((0, 0))
+        self._white, self._dots = np.empty((0, 0)), np.empty((0, 0))
         self._ww = np.empty((self.n_lags, self.n_channels * self.L))  # one twitch's whitened lag windows
         self._x0 = self.wide_n * self.up  # where a wide snippet's first lag window starts
-        self._e_scratch = np.empty(self.n_lags)  # the lag windows' energies kernels.fit_join reads
+        cap = self.cfg.max_templates + 1
+        #: the rows ``kernels.fit_join`` reads and writes, packed so that its call passes few arguments
+        #: (numba's dispatch costs ~50 ns an argument): per template, the whitened energies, members,
+        #: whether it started from an overlap and the fit's ratios, then the lag windows' energies ...
+        self._per = np.empty((5, max(cap, self.n_lags)))
+        #: ... and the templates' noise figures and per-channel energies (``_rows``' are views of both)
+        self._per_ch = np.empty((2, cap, self.n_channels))
         self._may_scratch = np.empty(self.n_channels)  # kernels.may_merge's
         #: ``kernels.fit_rows``'s outputs for ``_best`` (lags, ratios, verdicts), reused
-        self._fit_out = (np.empty(self.cfg.max_templates + 1, dtype=np.int64), np.empty(self.cfg.max_templates + 1),
-                         np.empty(self.cfg.max_templates + 1, dtype=bool))
+        self._fit_out = (np.empty(cap, dtype=np.int64), self._per[3, :cap], np.empty(cap, dtype=bool))
         self._next_unit = 1
         self.aliases: dict[str, str] = {}  # merged unit -> surviving unit
         self.founders: dict[tuple[int, int, float], str] = {}  # founding twitch -> its unit (known in hindsight)
@@ -645,10 +652,14 @@ class UnitTracker:
         if rows is None or rows[0] is not stack:
             temps = self._templates
             assert stack is not None
-            s3 = stack.reshape(len(stack), self.n_channels, self.L)
-            rows = self._rows = (stack, np.array([float(t.n) for t in temps]), np.stack([t.sigma for t in temps]),
-                                 np.array([t.from_overlap for t in temps], dtype=bool),
-                                 np.add.reduce(s3 * s3, axis=-1))  # pairwise per channel, as kernels.fit_join
+            K = len(stack)
+            s3 = stack.reshape(K, self.n_channels, self.L)
+            per, per_ch = self._per, self._per_ch
+            per[1, :K] = [float(t.n) for t in temps]
+            per[2, :K] = [t.from_overlap for t in temps]
+            per_ch[0, :K] = [t.sigma for t in temps]
+            per_ch[1, :K] = np.add.reduce(s3 * s3, axis=-1)  # pairwise per channel, as kernels.fit_join
+            rows = self._rows = (stack, per[1, :K], per_ch[0, :K], per[2, :K], per_ch[1, :K])
         return rows
 
     def _fit_outputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -670,24 +681,18 @@ class UnitTracker:
         K = len(stack)
         if len(self._white) < K:
             self._white = np.empty((self.cfg.max_templates + 1, stack.shape[1]))
-            self._white_tt = np.empty(self.cfg.max_templates + 1)
             self._dots = np.empty((self.cfg.max_templates + 1, self.n_lags))
-        T, tt_a, ww = self._white[:K], self._white_tt[:K], self._ww
-        x0, up, C = self._x0, self.up, self.n_channels
-        whiten(stack, wide, inv, x0, T, tt_a, ww)  # observe_all's and _products' numbers
+        T, ww, C = self._white[:K], self._ww, self.n_channels
+        whiten(stack, wide, inv, self._x0, T, self._per[0, :K], ww)  # observe_all's and _products' numbers
         # _products' ``T @ ww.T``: np.dot makes the same BLAS call (gemv for one template, else
         # gemm; bit for bit the same on every shape tried) with less dispatch, into a kept array
         dots = np.dot(T, ww.T, out=self._dots[:K])
-        rows = self._rows
-        if rows is None or rows[0] is not stack:
-            rows = self._kept_rows()
+        if self._rows is None or self._rows[0] is not stack:
+            self._kept_rows()  # (``_per`` and ``_per_ch`` filled for this stack)
         lag_a, ratio_a, ok_a = self._fit_out
-        if len(lag_a) < K:
-            lag_a, ratio_a, ok_a = self._fit_outputs()
         wave, sig = np.empty(stack.shape[1]), np.empty(C)
-        snip = np.empty((C, self.L // up), dtype=np.float32)
-        k = kernel(dots, tt_a, ww, self._e_scratch, rows[1], self._fit_par[0], lag_a, ratio_a, ok_a, rows[3], wide,
-                   x0, up, sigma, stack, rows[2], rows[4], wave, sig, snip)
+        snip = np.empty((C, self.L // self.up), dtype=np.float32)
+        k = kernel(dots, ww, self._per, self._join_par, lag_a, ok_a, wide, sigma, stack, self._per_ch, wave, sig, snip)
         if k >= 0:
             t = self._templates[k]
             t.n += 1
