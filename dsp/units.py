@@ -263,6 +263,9 @@ class UnitTracker:
         self._white, self._dots = np.empty((0, 0)), np.empty((0, 0))
         self._ww = np.empty((self.n_lags, self.n_channels * self.L))  # one twitch's whitened lag windows
         self._x0 = self.wide_n * self.up  # where a wide snippet's first lag window starts
+        self._wave_n = self.n_channels * self.L
+        #: ``_fit_join``'s views (``_join_views_for``), for the stack first in the tuple
+        self._join_views: tuple[np.ndarray, ...] = (np.empty(0),)
         cap = self.cfg.max_templates + 1
         #: the rows ``kernels.fit_join`` reads and writes, packed so that its call passes few arguments
         #: (numba's dispatch costs ~50 ns an argument): per template, the whitened energies, members,
@@ -670,6 +673,17 @@ class UnitTracker:
             out = self._fit_out = (np.empty(K, dtype=np.int64), np.empty(K), np.empty(K, dtype=bool))
         return out
 
+    def _join_views_for(self, stack: np.ndarray) -> tuple[np.ndarray, ...]:
+        """``_fit_join``'s views of its buffers for this stack (its K templates), made once per stack
+        (a view costs ~0.1 us); ``_per`` and ``_per_ch`` filled for it."""
+        K = len(stack)
+        if len(self._white) < K:
+            self._white = np.empty((self.cfg.max_templates + 1, stack.shape[1]))
+            self._dots = np.empty((self.cfg.max_templates + 1, self.n_lags))
+        self._kept_rows()
+        self._join_views = (stack, self._white[:K], self._per[0, :K], self._ww, self._ww.T, self._dots[:K])
+        return self._join_views
+
     def _fit_join(self, kernel: Callable[..., int], whiten: Callable[..., None], e: Event, wide: np.ndarray,
                   sigma: np.ndarray, inv: np.ndarray) -> tuple[int, tuple[int, int, float] | None]:
         """``_best`` and, when the best template joins without an overlap check, ``_join``'s update, by
@@ -678,19 +692,17 @@ class UnitTracker:
         reads): (the template joined, and None; or -1 and ``_best``'s answer). Written flat: at one
         twitch at a time, each Python step is a good part of the cost."""
         stack = self._stacked()
-        K = len(stack)
-        if len(self._white) < K:
-            self._white = np.empty((self.cfg.max_templates + 1, stack.shape[1]))
-            self._dots = np.empty((self.cfg.max_templates + 1, self.n_lags))
-        T, ww, C = self._white[:K], self._ww, self.n_channels
-        whiten(stack, wide, inv, self._x0, T, self._per[0, :K], ww)  # observe_all's and _products' numbers
+        views = self._join_views
+        if views[0] is not stack:
+            views = self._join_views_for(stack)
+        _, T, tt_a, ww, ww_t, dots = views
+        whiten(stack, wide, inv, self._x0, T, tt_a, ww)  # observe_all's and _products' numbers
         # _products' ``T @ ww.T``: np.dot makes the same BLAS call (gemv for one template, else
         # gemm; bit for bit the same on every shape tried) with less dispatch, into a kept array
-        dots = np.dot(T, ww.T, out=self._dots[:K])
-        if self._rows is None or self._rows[0] is not stack:
-            self._kept_rows()  # (``_per`` and ``_per_ch`` filled for this stack)
+        np.dot(T, ww_t, out=dots)
         lag_a, ratio_a, ok_a = self._fit_out
-        wave, sig = np.empty(stack.shape[1]), np.empty(C)
+        C = self.n_channels
+        wave, sig = np.empty(self._wave_n), np.empty(C)
         snip = np.empty((C, self.L // self.up), dtype=np.float32)
         k = kernel(dots, ww, self._per, self._join_par, lag_a, ok_a, wide, sigma, stack, self._per_ch, wave, sig, snip)
         if k >= 0:
