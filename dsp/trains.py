@@ -61,6 +61,15 @@ class _Potential:
     share: float = 1.0  # the part of the snippet's energy that is the potential's, not noise
 
 
+def _columns(*columns: list) -> np.ndarray:
+    """Float rows from one list per column: numpy converts a flat list of numbers faster than a
+    list of tuples (~0.16 against 0.24 us a row of five), to the same values."""
+    out = np.empty((len(columns[0]), len(columns)))
+    for j, col in enumerate(columns):
+        out[:, j] = col
+    return out
+
+
 def best_correlation(x: np.ndarray, y: np.ndarray, max_lag: int = 2) -> float:
     """Largest normalised correlation of two unit-norm snippets over a few samples' lag
     (polarity counts); -1 when they are too short to compare."""
@@ -494,8 +503,8 @@ class TrainStage:
         made, n, ins, rows = self._rows[c]
         if made is not rec or n != len(rec) or ins != self._inserted[c]:
             iso, snr = self.isolation_n, self.isolation_snr
-            rows = np.array([(p.onset, p.offset, p.ptp, bool(iso and p.shape_only and p.ptp < snr * p.floor))
-                             for p in rec], dtype=float).reshape(-1, 4)
+            rows = _columns([p.onset for p in rec], [p.offset for p in rec], [p.ptp for p in rec],
+                            [bool(iso and p.shape_only and p.ptp < snr * p.floor) for p in rec])
             self._rows[c] = (rec, len(rec), self._inserted[c], rows)
         return grid, rows
 
@@ -541,13 +550,14 @@ class TrainStage:
         base = self._rest_base
         for c, pots in by_channel.items():
             grid, rows = self._compiled_inputs(c)
-            figures = np.array([(p.onset, p.offset, p.ptp, p.floor, p.shape_only) for p in pots], dtype=float)
-            owns = np.array([self._own_row(c, p) for p in pots], dtype=np.int64)
+            figures = _columns([p.onset for p in pots], [p.offset for p in pots], [p.ptp for p in pots],
+                               [p.floor for p in pots], [p.shape_only for p in pots])
+            owns = np.array([self._own_row(c, p) if p.shape_only else -1 for p in pots],  # (-1 without the call)
+                            dtype=np.int64)
             codes, los = np.empty(len(pots), dtype=np.int64), np.empty(len(pots), dtype=np.int64)
             batch(ys, c, y0, self._kept_from, self._fed_end, grid, self._rest_v[c], rows, owns, figures,
                   self._quiet_figures, self._rest_guess, self._quiet_out, codes, los)
-            for p, code, lo in zip(pots, codes.tolist(), los.tolist()):
-                self._ahead[id(p)] = (p, code, lo + base)
+            self._ahead.update(zip(map(id, pots), zip(pots, codes.tolist(), (los + base).tolist())))
 
     @staticmethod
     def _background_sums(y: np.ndarray, cuts: list[int], k: int) -> tuple[int, float, int, float]:
