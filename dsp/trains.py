@@ -656,8 +656,7 @@ class TrainStage:
             if batch is not None:
                 self._check_ahead(batch)
         out: list[Event] = []
-        while self._held:
-            e, pot = self._held[0]
+        for e, pot in self._held:  # (the released ones dropped at once after: none of the decisions reads them)
             if pot is not None:
                 verdict = self._decide(e.channel, pot, until, final)
                 if verdict is None:
@@ -667,7 +666,7 @@ class TrainStage:
                     if self.stride_bouts and verdict is not SHAPE_ONLY:
                         self._count_as_burst(e.channel, pot)
             out.append(e)
-            self._held.pop(0)
+        del self._held[:len(out)]
         self._ahead.clear()
         horizon = self.held_from(until) - self.memory  # nothing older is looked at again
         for c in range(self.n_channels):
