@@ -263,7 +263,8 @@ class UnitTracker:
         self._white, self._dots = np.empty((0, 0)), np.empty((0, 0))
         self._ww = np.empty((self.n_lags, self.n_channels * self.L))  # one twitch's whitened lag windows
         self._x0 = self.wide_n * self.up  # where a wide snippet's first lag window starts
-        self._wave_n = self.n_channels * self.L
+        #: the sizes of a join's new wave and kept snippet (worked out once: a fresh pair a twitch)
+        self._wave_n, self._snip_shape = self.n_channels * self.L, (self.n_channels, self.L // self.up)
         #: ``_fit_join``'s views (``_join_views_for``), for the stack first in the tuple
         self._join_views: tuple[np.ndarray, ...] = (np.empty(0),)
         cap = self.cfg.max_templates + 1
@@ -301,8 +302,8 @@ class UnitTracker:
                 continue
             inv = 1.0 / sig  # (B, C)
             if fused is not None:  # each twitch's windows cut and whitened by the kernel, in cache
-                for j, i in enumerate(idx):
-                    out[b0 + i] = self._decide_fused(fused, batch[i], seg[j], sig[j], inv[j])
+                for i, wide, sigma, inv_i in zip(idx, seg, sig, inv):  # (iterating: cheaper views than indexing)
+                    out[b0 + i] = self._decide_fused(fused, batch[i], wide, sigma, inv_i)
                 continue
             # whitening the snippet then cutting the lags gives the very products of cutting then
             # scaling (each element is the same sample times the same 1/sigma)
@@ -701,9 +702,7 @@ class UnitTracker:
         # gemm; bit for bit the same on every shape tried) with less dispatch, into a kept array
         np.dot(T, ww_t, out=dots)
         lag_a, ratio_a, ok_a = self._fit_out
-        C = self.n_channels
-        wave, sig = np.empty(self._wave_n), np.empty(C)
-        snip = np.empty((C, self.L // self.up), dtype=np.float32)
+        wave, sig, snip = np.empty(self._wave_n), np.empty(self.n_channels), np.empty(self._snip_shape, np.float32)
         k = kernel(dots, ww, self._per, self._join_par, lag_a, ok_a, wide, sigma, stack, self._per_ch, wave, sig, snip)
         if k >= 0:
             t = self._templates[k]
