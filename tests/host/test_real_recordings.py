@@ -41,7 +41,6 @@ CURRENT_FALSE_TWITCHES = {
     "biceps-cyclic-contractions.edf": 2,
     "biceps-flexion-extension.edf": 1,
     "thumb-adductor-contractions.edf": 1,
-    "thumb-adductor-8bit.edf": 1,
     # treadmill walking: the second stance burst in the file (1.41 s, at a heel strike) comes
     # before the detector has seen enough strides to call the rhythm walking
     "peroneus-longus-treadmill-walking.edf": 1,
