@@ -275,7 +275,9 @@ class UnitTracker:
         #: ... and the templates' noise figures and per-channel energies (``_rows``' are views of both)
         self._per_ch = np.empty((2, cap, self.n_channels))
         self._may_scratch = np.empty(self.n_channels)  # kernels.may_merge's
-        #: ``kernels.fit_rows``'s outputs for ``_best`` (lags, ratios, verdicts), reused
+        #: ``kernels.fit_rows``'s outputs for ``_best`` and ``_fit_join`` (lags, ratios, verdicts), reused:
+        #: sized for the most templates there can be (``_create`` evicts at the cap), the ratios
+        #: ``_per[3]``, where ``kernels.fit_join`` writes them
         self._fit_out = (np.empty(cap, dtype=np.int64), self._per[3, :cap], np.empty(cap, dtype=bool))
         self._next_unit = 1
         self.aliases: dict[str, str] = {}  # merged unit -> surviving unit
@@ -638,7 +640,7 @@ class UnitTracker:
         # (their allocation and conversion cost more than the pass for one twitch)
         dots, tt_a, e = self._products(ww, wscale, stack, e)
         rows = self._kept_rows()
-        lag_a, ratio_a, ok_a = self._fit_outputs()
+        lag_a, ratio_a, ok_a = self._fit_out
         k = kernel(dots, tt_a, e, rows[1], self._fit_par[0], lag_a, ratio_a, ok_a)
         return None if k < 0 else (k, lag_a.item(k), ratio_a.item(k))
 
@@ -665,14 +667,6 @@ class UnitTracker:
             per_ch[1, :K] = np.add.reduce(s3 * s3, axis=-1)  # pairwise per channel, as kernels.fit_join
             rows = self._rows = (stack, per[1, :K], per_ch[0, :K], per[2, :K], per_ch[1, :K])
         return rows
-
-    def _fit_outputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``kernels.fit_rows``'s outputs (lags, ratios, verdicts), reused, long enough for every template."""
-        out = self._fit_out
-        K = len(self._templates)
-        if out[0].size < K:
-            out = self._fit_out = (np.empty(K, dtype=np.int64), np.empty(K), np.empty(K, dtype=bool))
-        return out
 
     def _join_views_for(self, stack: np.ndarray) -> tuple[np.ndarray, ...]:
         """``_fit_join``'s views of its buffers for this stack (its K templates), made once per stack
