@@ -537,27 +537,101 @@ class TrainStage:
             self._forget_rest(c, pot.onset, lo, slid=False)
         return (False, True, SMALL)[busy]
 
-    def _check_ahead(self, batch: Callable[..., None]) -> None:
-        """The quiet-background answers of every held potential in one compiled call per
-        channel, before the block's decisions: nothing they change enters the check (the
-        signal, the floors and the candidates stay as they are until the block is done), so
-        each answer is the one its decision would get; those not asked for go unused."""
-        by_channel: dict[int, list[_Potential]] = {}
-        for e, pot in self._held:
+    def _held_by_channel(self) -> dict[int, tuple[list[int], list[_Potential], np.ndarray]]:
+        """The held potentials per channel: their places in ``_held``, themselves, and their
+        figures as rows (onset, offset, peak to peak, floor, shape-only)."""
+        places: dict[int, tuple[list[int], list[_Potential]]] = {}
+        for i, (e, pot) in enumerate(self._held):
             if pot is not None:
-                by_channel.setdefault(e.channel, []).append(pot)
+                idx, pots = places.setdefault(e.channel, ([], []))
+                idx.append(i)
+                pots.append(pot)
+        return {c: (idx, pots, _columns([p.onset for p in pots], [p.offset for p in pots], [p.ptp for p in pots],
+                                         [p.floor for p in pots], [p.shape_only for p in pots]))
+                for c, (idx, pots) in places.items()}
+
+    def _check_ahead(self, batch: Callable[..., None],
+                     groups: dict[int, tuple[list[int], list[_Potential], np.ndarray]]) -> None:
+        """The quiet-background answers of every held potential (``groups``: by channel) in one
+        compiled call per channel, before the block's decisions: nothing they change enters the
+        check (the signal, the floors and the candidates stay as they are until the block is
+        done), so each answer is the one its decision would get; those not asked for go unused."""
         ys, y0 = self._signal.kept()
         base = self._rest_base
-        for c, pots in by_channel.items():
+        for c, (_, pots, figures) in groups.items():
             grid, rows = self._compiled_inputs(c)
-            figures = _columns([p.onset for p in pots], [p.offset for p in pots], [p.ptp for p in pots],
-                               [p.floor for p in pots], [p.shape_only for p in pots])
             owns = np.array([self._own_row(c, p) if p.shape_only else -1 for p in pots],  # (-1 without the call)
                             dtype=np.int64)
             codes, los = np.empty(len(pots), dtype=np.int64), np.empty(len(pots), dtype=np.int64)
             batch(ys, c, y0, self._kept_from, self._fed_end, grid, self._rest_v[c], rows, owns, figures,
                   self._quiet_figures, self._rest_guess, self._quiet_out, codes, los)
             self._ahead.update(zip(map(id, pots), zip(pots, codes.tolist(), (los + base).tolist())))
+
+    def _screen(self, groups: dict[int, tuple[list[int], list[_Potential], np.ndarray]], until: int,
+                final: bool) -> list[bool]:
+        """Per held potential (in ``_held``'s order), whether ``_verdict`` would come, with the
+        state as it is before the block's decisions, to its background check: decided now,
+        no neighbour close enough for likeness (``_alike_near``'s reach; no voluntary one within
+        ``continue_gap`` before it), and ``_context``'s checks before the background's all no.
+        Worked out per channel as arrays (at a steady twitching, most decisions), each test
+        the scalar one's on the same integers and floats; one that cannot be settled so goes
+        the scalar way. A decision that changes a channel's state ends its screen's use."""
+        held = self._held
+        out = [False] * len(held)
+        if self.min_len <= 1:
+            return out
+        for c, (idx, pots, fig) in groups.items():
+            if self.rhythm_n and len(self._contractions[c]) >= self.rhythm_bouts:
+                continue  # (the rhythm check then counts bouts: the scalar way)
+            on = fig[:, 0].astype(np.int64)
+            ok = np.array([p.seen < 0 for p in pots])  # never held back yet (a kept horizon is the scalar way's)
+            if not final:  # _wait_until(pot, onset + isi_max)
+                need = np.maximum(on + self.isi_max, on + self.margin)
+                if self.quiet_n:
+                    need = np.maximum(need, fig[:, 1] + self.quiet_n)
+                ok &= until >= need
+            # alone within likeness_reach (|d| <= reach for integer d: |d| <= floor(reach))
+            rec = np.array(self._recent_on[c], dtype=np.int64)
+            reach = math.floor(self.likeness_reach)
+            ok &= np.searchsorted(rec, on + reach, "right") - np.searchsorted(rec, on - reach, "left") == 1
+            vol = np.array([p.voluntary for p in self._recent[c]], dtype=bool)
+            if vol.any():  # none voluntary 0 < onset - p.onset <= continue_gap before it
+                n_vol = np.concatenate([[0], np.cumsum(vol)])
+                gap = math.floor(self.continue_gap)
+                ok &= n_vol[np.searchsorted(rec, on - 1, "right")] == n_vol[np.searchsorted(rec, on - gap, "left")]
+            spans = self._spans[c]
+            if spans:  # no span within the margins (an edge)
+                sp = np.array(spans)
+                ok &= ~(((sp[:, 0] - self.margin)[None, :] <= on[:, None])
+                        & (on[:, None] <= (sp[:, 1] + self.margin_after)[None, :])).any(axis=1)
+            if self.stride_bouts:
+                ok &= self._no_stride(c, on)
+            if self.isolation_n:  # not a weak shape-only one
+                ok &= ~((fig[:, 4] != 0) & (fig[:, 2] < self.isolation_snr * fig[:, 3]))
+            if self.recur_corr:  # too large for the recurrence check
+                ok &= ~(fig[:, 2] < self.recur_max_snr * fig[:, 3])
+            for i, v in zip(idx, ok.tolist()):
+                out[i] = v
+        return out
+
+    def _no_stride(self, c: int, on: np.ndarray) -> np.ndarray:
+        """Where ``_in_stride(c, at)`` is surely False for the onsets ``on``: its early exits (too
+        few entries or potentials; ``_own_bouts_small``, the entries before the last two judged
+        by the largest end of every entry up to them, which is no smaller than theirs)."""
+        act = self._activity[c]
+        if not act:
+            return np.ones(on.size, dtype=bool)
+        a = np.array(act, dtype=np.int64)  # (onset, offset, potentials)
+        lo = np.searchsorted(a[:, 0], on - self.stride_n, "left")
+        hi = np.searchsorted(a[:, 0], on, "right")
+        n_bouts, least, gap = self.stride_bouts, self.stride_potentials, self.bout_gap_n
+        k_sum = np.concatenate([[0], np.cumsum(a[:, 2])])
+        few = (hi - lo <= n_bouts) | ((hi - lo <= n_bouts * least) & (k_sum[hi] - k_sum[lo] <= n_bouts * least))
+        last, before = np.maximum(hi - 1, 0), np.maximum(hi - 2, 0)
+        ends = np.maximum.accumulate(a[:, 1])
+        small = ((hi - lo >= 2) & (a[before, 2] < least) & (a[last, 0] - a[before, 1] > gap)
+                 & ((hi - 2 == lo) | (a[before, 0] - ends[np.maximum(hi - 3, 0)] > gap)))
+        return few | small
 
     @staticmethod
     def _background_sums(y: np.ndarray, cuts: list[int], k: int) -> tuple[int, float, int, float]:
@@ -651,20 +725,26 @@ class TrainStage:
                 self._inserted[e.channel] += 1
             self._held.append((e, pot))
         self._held.sort(key=lambda p: p[0].onset_sample)
-        if len(self._held) > 1 and self.quiet_n:  # (a live block's one potential: asked for as it comes)
-            batch = kernels.quiet_backgrounds()
+        screened: list[bool] = []
+        if len(self._held) > 1:  # (a live block's one potential: decided as it comes)
+            groups = self._held_by_channel()
+            batch = kernels.quiet_backgrounds() if self.quiet_n else None
             if batch is not None:
-                self._check_ahead(batch)
+                self._check_ahead(batch, groups)
+            screened = self._screen(groups, until, final)
+        changed: set[int] = set()  # channels whose state a decision of this block changed
         out: list[Event] = []
-        for e, pot in self._held:  # (the released ones dropped at once after: none of the decisions reads them)
+        for i, (e, pot) in enumerate(self._held):  # (the released ones dropped at once after: none of the decisions reads them)
             if pot is not None:
-                verdict = self._decide(e.channel, pot, until, final)
+                c = e.channel
+                verdict = self._decide(c, pot, until, final, bool(screened) and screened[i] and c not in changed)
                 if verdict is None:
                     break
                 if verdict:
+                    changed.add(c)
                     e = evolve(e, kind="contraction", reason=verdict)
                     if self.stride_bouts and verdict is not SHAPE_ONLY:
-                        self._count_as_burst(e.channel, pot)
+                        self._count_as_burst(c, pot)
             out.append(e)
         del self._held[:len(out)]
         self._ahead.clear()
@@ -698,9 +778,10 @@ class TrainStage:
         if i < len(act) and act[i] == (pot.onset, pot.offset, 1):
             act[i] = (pot.onset, pot.offset, self.stride_potentials)
 
-    def _decide(self, c: int, pot: _Potential, until: int, final: bool) -> str | None:
-        """Why the potential is voluntary, "" when it is not, None: wait for more data."""
-        why = self._verdict(c, pot, until, final)
+    def _decide(self, c: int, pot: _Potential, until: int, final: bool, screened: bool = False) -> str | None:
+        """Why the potential is voluntary, "" when it is not, None: wait for more data.
+        ``screened``: ``_screen`` found every check before the background's settled (no)."""
+        why = self._background(c, pot) if screened else self._verdict(c, pot, until, final)
         if why and why not in (EDGE, SHAPE_ONLY):  # only the rules that saw a unit's firing
             pot.voluntary = True
         return why
@@ -879,6 +960,10 @@ class TrainStage:
         if self.recur_corr and pot.ptp < self.recur_max_snr * pot.floor and self._recurs(c, pot):
             self._spans[c].append((pot.onset, pot.offset))
             return "its waveform repeats at a voluntary rate (a motor unit firing mostly below the threshold)"
+        return self._background(c, pot)
+
+    def _background(self, c: int, pot: _Potential) -> str:
+        """``_context``'s last check: the background around the potential."""
         busy = self.quiet_n and self._busy_background(c, pot)
         if busy:
             if busy is not SMALL:  # a small one's verdict is its own: it does not spread as an edge

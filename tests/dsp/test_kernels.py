@@ -958,7 +958,8 @@ def test_quiet_background_kernel_answers_as_the_pure_check(monkeypatch):
             asked = sorted(((p.onset, c, p) for c in range(2) for p in st._recent[c][::3]), key=lambda a: a[0])
             if way.startswith("ahead"):  # every potential's answer worked out before any is asked for
                 st._held = [(SimpleNamespace(channel=c), p) for _, c, p in asked]
-                st._check_ahead(kernels._quiet_backgrounds_py if way == "ahead twin" else kernels.quiet_backgrounds())
+                st._check_ahead(kernels._quiet_backgrounds_py if way == "ahead twin" else kernels.quiet_backgrounds(),
+                                st._held_by_channel())
                 assert len(st._ahead) == len(st._held)
             figures = []
             for _, c, p in asked:
