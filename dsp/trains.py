@@ -172,6 +172,10 @@ class TrainStage:
     """Holds twitch candidates until their neighbourhood is known, then relabels the ones that
     are part of a voluntary train. Events leave in onset order."""
 
+    #: a channel's held potentials are screened together (``_screen``) from this many on: its
+    #: ~20 array calls cost about what the scalar checks of a dozen or two potentials do
+    screen_min = 32
+
     def __init__(self, fs: float, n_channels: int, *, min_hz: float, max_hz: float, regularity: float,
                  size_ratio: float, min_corr: float, min_len: int, context_s: float = 0.15,
                  quiet_s: float = 0.0, quiet_ratio: float = 2.0, floor_bias: float = 1.0,
@@ -581,6 +585,8 @@ class TrainStage:
         if self.min_len <= 1:
             return out
         for c, (idx, pots, fig) in groups.items():
+            if len(pots) < self.screen_min:
+                continue  # (a few: the scalar way costs less than the arrays)
             if self.rhythm_n and len(self._contractions[c]) >= self.rhythm_bouts:
                 continue  # (the rhythm check then counts bouts: the scalar way)
             on = fig[:, 0].astype(np.int64)
@@ -726,9 +732,9 @@ class TrainStage:
             self._held.append((e, pot))
         self._held.sort(key=lambda p: p[0].onset_sample)
         screened: list[bool] = []
-        if len(self._held) > 1:  # (a live block's one potential: decided as it comes)
+        batch = kernels.quiet_backgrounds() if self.quiet_n and len(self._held) > 1 else None
+        if batch is not None or len(self._held) >= self.screen_min:  # (a live block's few: decided as they come)
             groups = self._held_by_channel()
-            batch = kernels.quiet_backgrounds() if self.quiet_n else None
             if batch is not None:
                 self._check_ahead(batch, groups)
             screened = self._screen(groups, until, final)

@@ -21,6 +21,7 @@ def _checking(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     ``_background`` answering a marker: it must be that marker. Counts screened decisions."""
     decide, background = TrainStage._decide, TrainStage._background
     seen = [0]
+    monkeypatch.setattr(TrainStage, "screen_min", 2)  # (blocks of a few potentials screened too)
 
     def checked(self, c, pot, until, final, screened=False):  # type: ignore[no-untyped-def]
         if screened:
@@ -80,6 +81,7 @@ def _run(onsets: list[list[int]], screen: bool) -> list[tuple[int, str]]:
     check), each decided with all data up to the next block's first; the screen on or off."""
     stage = TrainStage(1000.0, 1, min_hz=5.0, max_hz=30.0, regularity=1.3, size_ratio=1.3, min_corr=0.8,
                        min_len=3, pair_ratio=1.3, pair_corr=0.9)
+    stage.screen_min = 2
     if not screen:
         stage._screen = lambda groups, until, final: [False] * len(stage._held)  # type: ignore[method-assign]
     snip = np.sin(np.linspace(0.0, 2 * np.pi, 16))
