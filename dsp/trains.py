@@ -20,6 +20,7 @@ import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import chain
 from operator import itemgetter
 
 import numpy as np
@@ -47,7 +48,7 @@ _ONSET = itemgetter(0)
 _OFFSET = itemgetter(1)  # (its end)
 
 
-@dataclass
+@dataclass(slots=True)  # (made and read per candidate: slots are quicker for both)
 class _Potential:
     onset: int
     ptp: float
@@ -291,6 +292,9 @@ class TrainStage:
         self._recent: list[list[_Potential]] = [[] for _ in range(self.n_channels)]
         self._recent_on: list[list[int]] = [[] for _ in range(self.n_channels)]
         self._inserted = [0] * self.n_channels  # candidates ever added per channel
+        #: the latest onset of a potential marked voluntary per channel (``_screen`` needs none
+        #: of their marks when this lies more than ``continue_gap`` before its onsets)
+        self._voluntary_last: list[float] = [-math.inf] * self.n_channels
         self._spans: list[deque[tuple[int, int]]] = [deque() for _ in range(self.n_channels)]
         self._contractions: list[deque[tuple[int, int]]] = [deque() for _ in range(self.n_channels)]
         #: artifacts per channel (a moving limb; for the shape-only check)
@@ -600,10 +604,11 @@ class TrainStage:
             rec = np.array(self._recent_on[c], dtype=np.int64)
             reach = math.floor(self.likeness_reach)
             ok &= np.searchsorted(rec, on + reach, "right") - np.searchsorted(rec, on - reach, "left") == 1
-            vol = np.array([p.voluntary for p in self._recent[c]], dtype=bool)
-            if vol.any():  # none voluntary 0 < onset - p.onset <= continue_gap before it
+            gap = math.floor(self.continue_gap)
+            vol = (np.array([p.voluntary for p in self._recent[c]], dtype=bool)
+                   if on.size and self._voluntary_last[c] >= on.min() - gap else None)  # (else none can be that close)
+            if vol is not None and vol.any():  # none voluntary 0 < onset - p.onset <= continue_gap before it
                 n_vol = np.concatenate([[0], np.cumsum(vol)])
-                gap = math.floor(self.continue_gap)
                 ok &= n_vol[np.searchsorted(rec, on - 1, "right")] == n_vol[np.searchsorted(rec, on - gap, "left")]
             spans = self._spans[c]
             if spans:  # no span within the margins (an edge)
@@ -627,7 +632,8 @@ class TrainStage:
         act = self._activity[c]
         if not act:
             return np.ones(on.size, dtype=bool)
-        a = np.array(act, dtype=np.int64)  # (onset, offset, potentials)
+        # (onset, offset, potentials) rows: from the flat numbers, ~0.25 us a row less than from the tuples
+        a = np.fromiter(chain.from_iterable(act), dtype=np.int64, count=3 * len(act)).reshape(-1, 3)
         lo = np.searchsorted(a[:, 0], on - self.stride_n, "left")
         hi = np.searchsorted(a[:, 0], on, "right")
         n_bouts, least, gap = self.stride_bouts, self.stride_potentials, self.bout_gap_n
@@ -790,6 +796,7 @@ class TrainStage:
         why = self._background(c, pot) if screened else self._verdict(c, pot, until, final)
         if why and why not in (EDGE, SHAPE_ONLY):  # only the rules that saw a unit's firing
             pot.voluntary = True
+            self._voluntary_last[c] = max(self._voluntary_last[c], pot.onset)
         return why
 
     def _verdict(self, c: int, pot: _Potential, until: int, final: bool) -> str | None:

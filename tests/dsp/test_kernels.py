@@ -613,6 +613,36 @@ def test_centroids_kernel_gives_the_pure_centres(monkeypatch, n_ch):
         got.append((tr._centres(events, ring, sigma, have), [tr._centre(e, ring, s) for e, s in zip(events, sigma)]))
     assert got[0] == got[1]
     assert None in got[0][0] and None in got[0][1]  # outside what is kept, or skipped
+    onsets = np.array([e.onset_sample for e in events], dtype=np.int64)
+    got_a = tr._centre_array(kernels.centroids(), events, onsets, ring, sigma, have)  # (_prepare's arrays)
+    assert got_a is not None
+    assert [c if ok else None for c, ok in zip(got_a[0].tolist(), got_a[1].tolist())] == got[0][0]
+
+
+def test_centre_array_rounds_as_round_does():
+    """``_centre_array`` rounds the centroids' offsets as ``int(round(r))`` does: halves to even,
+    either sign; one that is not finite sends the batch the list way (None)."""
+    from types import SimpleNamespace
+
+    from myotwitch.dsp.ring import SignalRing
+    from myotwitch.dsp.units import UnitTracker
+
+    ratios = [0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 2.4999999999999996, 3.5000000000000004, 7.0, 1e15 + 0.5, 0.0]
+
+    def fake(y, at, onsets, offsets, sigma, have, start, ratio, ok):  # type: ignore[no-untyped-def]
+        start[:] = 100
+        ratio[:] = ratios
+        ok[:] = True
+
+    ring = SignalRing(1)
+    ring.append(np.zeros((1, 10)), 0)
+    ev = [SimpleNamespace(onset_sample=0, offset_sample=5)] * len(ratios)
+    B = len(ratios)
+    sig, have = np.ones((B, 1)), np.ones(B, dtype=bool)
+    centre, ok = UnitTracker._centre_array(fake, ev, np.zeros(B, dtype=np.int64), ring, sig, have)  # type: ignore[arg-type,misc]
+    assert centre.tolist() == [100 + int(round(r)) for r in ratios] and ok.all()
+    ratios[3] = float("nan")
+    assert UnitTracker._centre_array(fake, ev, np.zeros(B, dtype=np.int64), ring, sig, have) is None  # type: ignore[arg-type]
 
 
 def test_select_kernel_finds_numpys_order_statistic():
