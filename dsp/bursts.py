@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from myotwitch.dsp import kernels
-from myotwitch.dsp.records import frozen_builder
+from myotwitch.dsp.records import frozen_builder, frozen_record
 
 # rows of the per-channel carry buffer
 Y, ENV, LF, RAW, FLOOR, STAT = range(6)
@@ -644,19 +644,19 @@ class BurstSegmenter:
             if spike is None:
                 spike = self._spike_ratio(buf, fig.peak[j], seg0, L)
             snip, snip_norm = (fig.snips[k], fig.norms[k]) if k >= 0 and fig.norms[k] > 0 else (None, 0.0)
-            out.append(_new_burst(
-                channel=c, start=b0 + s_j, end=b0 + e_j, n_bursts=segs[j][2],
-                peak_to_peak_uv=fig.ptp[j],
-                peak_env_uv=fig.top[j],
-                floor_uv=floor[j],
-                lf_ptp_uv=fig.lf_ptp[j],
-                clipped=clipped[j],
-                cut=segs[j][3],
-                spike_ratio=spike,
-                snippet=snip,
-                shape_only=fig.shape_only[j],
-                snippet_norm=snip_norm,
-            ))
+            out.append(frozen_record(Burst, {  # (every field, in order: one a burst)
+                "channel": c, "start": b0 + s_j, "end": b0 + e_j, "n_bursts": segs[j][2],
+                "peak_to_peak_uv": fig.ptp[j],
+                "peak_env_uv": fig.top[j],
+                "floor_uv": floor[j],
+                "lf_ptp_uv": fig.lf_ptp[j],
+                "clipped": clipped[j],
+                "cut": segs[j][3],
+                "spike_ratio": spike,
+                "snippet": snip,
+                "shape_only": fig.shape_only[j],
+                "snippet_norm": snip_norm,
+            }))
         return out
 
     def _figures(self, buf: np.ndarray, s: np.ndarray, e: np.ndarray, one: np.ndarray, floor: list[float],

@@ -8,8 +8,9 @@ import numpy as np
 
 from myotwitch.dsp.bursts import Burst
 from myotwitch.dsp.config import DetectorConfig
-from myotwitch.dsp.events import Event, make_event
+from myotwitch.dsp.events import Event
 from myotwitch.dsp.glitch import CONTRAST_MIN_FIT, ImpulseFit
+from myotwitch.dsp.records import frozen_record
 
 #: below this rate the shortest potentials (3-5 ms) are only a few samples long and as sharp as
 #: a single-sample glitch, so the raw spike test would reject real twitches
@@ -72,18 +73,21 @@ def classify(b: Burst, fs: float, cfg: DetectorConfig, t0: float = 0.0, impulse:
             f"{b.peak_to_peak_uv:.1f} µV: smaller than the smallest twitch counted ({cfg.min_twitch_uv:g} µV)"
         )
     snr = 20.0 * math.log10(b.peak_env_uv / b.floor_uv) if b.floor_uv > 0 else float("inf")
-    return make_event(
-        onset_s=t0 + b.start / fs,
-        offset_s=t0 + b.end / fs,
-        duration_ms=duration_ms,
-        peak_to_peak_uv=b.peak_to_peak_uv,
-        snr_db=snr,
-        channel=b.channel,
-        kind=kind,
-        reason=reason,
-        onset_sample=b.start,
-        offset_sample=b.end,
-    )
+    return frozen_record(Event, {  # (every field, in order: one a burst)
+        "onset_s": t0 + b.start / fs,
+        "offset_s": t0 + b.end / fs,
+        "duration_ms": duration_ms,
+        "peak_to_peak_uv": b.peak_to_peak_uv,
+        "snr_db": snr,
+        "channel": b.channel,
+        "kind": kind,
+        "reason": reason,
+        "onset_sample": b.start,
+        "offset_sample": b.end,
+        "unit": None,
+        "channels_peak_to_peak_uv": None,
+        "hit_channels": None,
+    })
 
 
 def classify_many(bursts: list[Burst], fs: float, cfg: DetectorConfig,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from myotwitch.dsp.records import frozen_builder
+from myotwitch.dsp.records import frozen_builder, frozen_record
 
 KINDS = ("twitch", "contraction", "artifact")
 
@@ -62,6 +62,13 @@ def evolve(e: Event, **changes: object) -> Event:
     d.update(e.__dict__)
     d.update(changes)
     return out
+
+
+def with_unit(e: Event, unit: str | None) -> Event:
+    """``evolve(e, unit=unit)`` without the keywords (one a twitch)."""
+    d = e.__dict__.copy()
+    d["unit"] = unit
+    return frozen_record(Event, d)
 
 
 @dataclass(frozen=True)

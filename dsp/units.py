@@ -34,7 +34,7 @@ except ImportError:  # pragma: no cover - a future scipy may move it
 
 from myotwitch.dsp import kernels
 from myotwitch.dsp.coincidence import CoincidenceMerger
-from myotwitch.dsp.events import Event, evolve
+from myotwitch.dsp.events import Event, with_unit
 from myotwitch.dsp.ring import SignalRing
 
 
@@ -1196,7 +1196,7 @@ class UnitStage:
         out = self.merger.process(events, horizon, self.ring, final)
         at = [i for i, e in enumerate(out) if e.kind == "twitch"]
         for i, unit in zip(at, self.tracker.observe_all([out[i] for i in at], self.ring)):
-            out[i] = evolve(out[i], unit=unit)
+            out[i] = with_unit(out[i], unit)
         self.ring.forget_before(self.held_from(horizon) - self.tracker.lookback_n - self.merger.window_n, self._hold)
         return out
 

@@ -373,6 +373,46 @@ def test_new_burst_is_the_dataclass_record():
     assert Burst(**kw) == _new_burst(**kw) and _new_burst(**kw).snippet is None
 
 
+def test_the_hot_paths_records_are_the_dataclass_records():
+    """The bursts, events and unit-labelled events built by ``records.frozen_record`` (their
+    fields written out at the call site) are the dataclasses' own records: every field, in
+    declaration order, equal to the record the class builds from them."""
+    from dataclasses import fields
+
+    import numpy as np
+
+    from myotwitch.dsp import Pipeline
+    from myotwitch.dsp.bursts import Burst
+    from myotwitch.dsp.events import Event, evolve, with_unit
+
+    fs = 1000.0
+    rng = np.random.default_rng(5)
+    x = rng.normal(0.0, 5.0, (1, 60_000))
+    w = 300.0 * np.sin(np.linspace(0.0, 2 * np.pi, 9))
+    for at in range(500, 59_000, 700):
+        x[0, at: at + w.size] += w
+    pipe = Pipeline(fs, 1)
+    bursts: list[Burst] = []
+    features_many = pipe._segmenter._features_many
+
+    def keep(*a):  # type: ignore[no-untyped-def]
+        got = features_many(*a)
+        bursts.extend(got)
+        return got
+
+    pipe._segmenter._features_many = keep  # type: ignore[method-assign]
+    events = pipe.process(x) + pipe.flush()
+    assert len(bursts) > 20 and sum(e.kind == "twitch" for e in events) > 20
+    assert any(e.unit is not None for e in events)
+    for cls, records in ((Burst, bursts), (Event, events)):
+        names = [f.name for f in fields(cls)]
+        for r in records:
+            assert list(vars(r)) == names
+            assert r == cls(**vars(r))
+    e = events[0]
+    assert list(vars(with_unit(e, "U9")).items()) == list(vars(evolve(e, unit="U9")).items())
+
+
 def test_the_noise_floors_quality_histogram_counts_every_window_once_whatever_the_blocks():
     """The windows' RMS histogram (the quality figures' median floor) from one long block (the
     batched count) and from live blocks (one window at a time) is the same, and is a plain count
