@@ -326,6 +326,48 @@ def _robust_rms_py(y: Any, out: Any) -> bool:  # pragma: no cover - compiled
     return True
 
 
+def _robust_rms_sorted_py(s: Any, out: Any) -> bool:  # pragma: no cover - compiled
+    """``_robust_rms_py`` from windows ``s`` (B, C, n) whose rows numpy has sorted (its SIMD sort
+    of up to 256 values is ~4x faster than the selection): the median from the middle values;
+    the deviations ``|s - med|`` of a sorted row are two sorted runs outward from the median
+    (fl(x - med) is monotonic in x), so their middle values are found by bisecting how many
+    come from the left run. Order statistics are values, and each deviation the same operation
+    on the same numbers, so the figures are the selection's. False (``out`` unfinished) where a
+    row holds a NaN or an infinity (its ends, sorted) or n is 0."""
+    B, C, n = s.shape
+    if n == 0:
+        return False
+    h = n // 2
+    q = h if n % 2 else h - 1  # the rank of the (lower) middle deviation; for even n also q + 1
+    for b in range(B):
+        for c in range(C):
+            r = s[b, c]
+            if not (r[0] - r[0] == 0.0 and r[n - 1] - r[n - 1] == 0.0):
+                return False
+            med = r[h] if n % 2 else (r[h - 1] + r[h]) / 2.0  # (units.median_last's sum)
+            p = np.searchsorted(r, med)  # left run r[p-1], r[p-2], ... (< med); right run r[p], r[p+1], ...
+            nr = n - p
+            lo = q + 1 - nr if q + 1 > nr else 0  # a: how many of the q + 1 smallest are the left run's
+            hi = q + 1 if q + 1 < p else p
+            while lo < hi:
+                a = (lo + hi) // 2
+                if abs(r[p - 1 - a] - med) < abs(r[p + q - a] - med):  # the left's (a+1)-th is needed
+                    lo = a + 1
+                else:
+                    hi = a
+            a = lo
+            x = abs(r[p - a] - med) if a > 0 else -math.inf
+            y = abs(r[p + q - a] - med) if q - a >= 0 else -math.inf
+            v = x if x > y else y  # the (q+1)-th smallest
+            if n % 2 == 0:  # and the next: the smaller of the two runs' next
+                x = abs(r[p - 1 - a] - med) if a < p else math.inf
+                y = abs(r[p + q + 1 - a] - med) if q + 1 - a < nr else math.inf
+                v = (v + (x if x < y else y)) / 2.0
+            v = 1.4826 * v
+            out[b, c] = v if v > 1e-6 else 1e-6  # np.maximum(v, 1e-6), v finite
+    return True
+
+
 def _rest_select_py(row: Any, lo: int, hi: int, frac: float) -> float:  # pragma: no cover - compiled
     """``trains``' resting level in one call: the ``int(frac * (m - 1))``-th smallest of the
     ``m`` non-NaN values of ``row[lo:hi]`` (0.0 when there are none). The selection itself is
@@ -1400,7 +1442,8 @@ def _compile(name: str) -> Callable[..., Any] | None:
                                  fit_rows=_fit_rows, join=_join,
                                  may_merge=njit(_may_merge_py), upsample=jit(_upsample_py),
                                  centroid=_centroid, centroids=njit(_centroids_py),
-                                 robust_rms=jit(_robust_rms_py), ptp_rows=jit(_ptp_rows_py),
+                                 robust_rms=jit(_robust_rms_py), robust_rms_sorted=jit(_robust_rms_sorted_py),
+                                 ptp_rows=jit(_ptp_rows_py),
                                  tail_window=jit(_tail_window_py),
                                  live_energy=njit(_live_energy_py), activity=jit(_activity_py),
                                  burst_features=njit(_burst_features_py),
@@ -1463,6 +1506,7 @@ def _warm_up() -> None:
                                np.empty(1, dtype=np.int64), np.empty(1), np.empty(1, dtype=np.bool_))
     for y in (np.ones((1, 1, 8)), np.ones((1, 2, 8)).transpose(1, 0, 2)):  # stacked windows, a gather's view
         _compiled["robust_rms"](y, np.empty((y.shape[0], 1)))
+    _compiled["robust_rms_sorted"](np.ones((2, 1, 8)), np.empty((2, 1)))  # (numpy's sort: contiguous)
     for y in (f, np.ones((2, 8))[:, 2:6]):  # a window of the ring: its whole buffer, or a view
         _compiled["ptp_rows"](y, np.empty(y.shape[0]))
     for y2 in (np.ones((2, 3)), np.ones((2, 6))[:, 1:4]):
@@ -1578,6 +1622,11 @@ def upsample() -> Callable[..., None] | None:
 def robust_rms() -> Callable[..., bool] | None:
     """The compiled noise figures (``_robust_rms_py``'s signature), or None."""
     return _compile("robust_rms")
+
+
+def robust_rms_sorted() -> Callable[..., bool] | None:
+    """The compiled noise figures from sorted windows (``_robust_rms_sorted_py``'s signature), or None."""
+    return _compile("robust_rms_sorted")
 
 
 def ptp_rows() -> Callable[..., bool] | None:

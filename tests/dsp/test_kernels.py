@@ -672,10 +672,11 @@ def test_select_kernel_finds_numpys_order_statistic():
             assert np.array_equal(_bits(x), _bits(before))
 
 
-@pytest.mark.parametrize("n", [8, 9, 150, 151, 300])
+@pytest.mark.parametrize("n", [2, 3, 8, 9, 150, 151, 256, 300])
 def test_robust_rms_kernel_gives_the_pure_noise_figures(monkeypatch, n):
     """The noise figures (dsp/units.py ``_robust_rms``: 1.4826 x the median absolute deviation,
-    floored) in one compiled pass: the pure path's bits for odd and even counts, for stacked
+    floored) in one compiled pass (a batch of windows of up to ``SORTED_MAX`` sorted by numpy
+    first): the pure path's bits for odd and even counts, for stacked
     windows, a gather's transposed layout and one twitch's view of the ring, with ties, signed
     zeros, silence (the floor), a wide range, and a NaN or an infinity in a row (then the
     pure path's own answer)."""
@@ -705,6 +706,34 @@ def test_robust_rms_kernel_gives_the_pure_noise_figures(monkeypatch, n):
             with np.errstate(invalid="ignore"):  # inf - inf: NaN, as it comes
                 got.append(_bits(_robust_rms(y)))
         assert got[0].shape == got[1].shape and np.array_equal(got[0], got[1])
+
+
+def test_sorted_noise_figures_are_the_selections():
+    """``kernels.robust_rms_sorted`` (the deviations' middle values bisected between the two
+    sorted runs) gives the selection kernel's bits on sorted rows of every count up to 40 and
+    a few longer, with ties, few distinct values, signed zeros and a wide range; a row with a
+    NaN or an infinity is left to the pure path (False)."""
+    by_sort, select = kernels.robust_rms_sorted(), kernels.robust_rms()
+    assert by_sort is not None and select is not None
+    rng = np.random.default_rng(3)
+    for n in [*range(1, 41), 99, 150, 255, 256]:
+        for case in range(12):
+            y = rng.normal(0.0, 5.0, (6, 2, n))
+            if case % 4 == 1:
+                y = y.round()
+            elif case % 4 == 2:
+                y = rng.integers(0, 3, y.shape).astype(float) * np.where(rng.random(y.shape) < 0.5, -1.0, 1.0)
+            elif case % 4 == 3:
+                y *= 10.0 ** rng.uniform(-100, 100, y.shape)
+            want, got = np.empty((6, 2)), np.empty((6, 2))
+            assert select(y, want) and by_sort(np.sort(y, axis=-1), got)
+            assert np.array_equal(_bits(want), _bits(got)), (n, case)
+    y = rng.normal(0.0, 5.0, (2, 1, 9))
+    for bad in (np.nan, np.inf, -np.inf):
+        y[1, 0, 4] = bad
+        assert not by_sort(np.sort(y, axis=-1), np.empty((2, 1)))
+
+
 def test_ptp_rows_kernel_gives_the_merged_twitchs_spatial_signature(monkeypatch):
     """The coincident twitch's peak-to-peak per channel (dsp/coincidence.py ``_merge``) in one
     compiled pass: numpy's max - min per row, to the bit, for one sample, a view into the ring's
