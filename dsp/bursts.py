@@ -640,21 +640,23 @@ class BurstSegmenter:
         else:
             clipped = fig.clip
         out = []
-        for j, (s_j, e_j, spike, k) in enumerate(zip(fig.start, fig.end, fig.spike, fig.row)):
+        snips, norms = fig.snips, fig.norms
+        for j, (seg, s_j, e_j, spike, k, ptp, top, lf_ptp, shape_only) in enumerate(zip(  # (the lists walked, not indexed)
+                segs, fig.start, fig.end, fig.spike, fig.row, fig.ptp, fig.top, fig.lf_ptp, fig.shape_only)):
             if spike is None:
                 spike = self._spike_ratio(buf, fig.peak[j], seg0, L)
-            snip, snip_norm = (fig.snips[k], fig.norms[k]) if k >= 0 and fig.norms[k] > 0 else (None, 0.0)
+            snip, snip_norm = (snips[k], norms[k]) if k >= 0 and norms[k] > 0 else (None, 0.0)
             out.append(frozen_record(Burst, {  # (every field, in order: one a burst)
-                "channel": c, "start": b0 + s_j, "end": b0 + e_j, "n_bursts": segs[j][2],
-                "peak_to_peak_uv": fig.ptp[j],
-                "peak_env_uv": fig.top[j],
+                "channel": c, "start": b0 + s_j, "end": b0 + e_j, "n_bursts": seg[2],
+                "peak_to_peak_uv": ptp,
+                "peak_env_uv": top,
                 "floor_uv": floor[j],
-                "lf_ptp_uv": fig.lf_ptp[j],
+                "lf_ptp_uv": lf_ptp,
                 "clipped": clipped[j],
-                "cut": segs[j][3],
+                "cut": seg[3],
                 "spike_ratio": spike,
                 "snippet": snip,
-                "shape_only": fig.shape_only[j],
+                "shape_only": shape_only,
                 "snippet_norm": snip_norm,
             }))
         return out
