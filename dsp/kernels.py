@@ -1215,13 +1215,40 @@ def _burst_features_py(y: Any, env: Any, lf: Any, raw: Any, stat: Any, s: Any, e
     return True
 
 
-def _noise_block_py(part: Any, y2: Any, m: int, hist: Any, srt: Any, lo: int, hi: int, frac: float, edges: Any,
-                    counts: Any, last: Any, out: Any) -> bool:  # pragma: no cover - compiled
+def _bouts_py(hist: Any, rms: Any, c: int, first: int, count: int, level: float, gap: int, least: int) -> int:
+    """``noise.activity_bouts`` of channel c's ``count`` windows from position ``first`` of its
+    history ``hist[c]`` followed by the block's windows ``rms[c]``."""
+    H = hist.shape[1]
+    bouts, run, since = 0, 0, gap  # active windows in the stretch; inactive windows since the last active one
+    for p in range(first, first + count):
+        v = hist[c, p] if p < H else rms[c, p - H]
+        if v > level:
+            if since >= gap:
+                run = 0
+            since = 0
+            run += 1
+            if run == least:
+                bouts += 1
+        else:
+            since += 1
+    return bouts
+
+
+_bouts = _bouts_py  # the compiled noise block calls the compiled one (bound in _compile)
+
+
+def _noise_block_py(part: Any, y2: Any, m: int, hist: Any, srt: Any, lo: int, hi: int, frac: float, recent: int,
+                    ratio: float, cap: float, bouts: int, level: float, gap: int, least: int, edges: Any,
+                    counts: Any, last: Any, out: Any, rests: Any) -> bool:  # pragma: no cover - compiled
     """``noise.NoiseFloor.process`` for a block that completes one window or more with the
     history full and kept sorted (``srt``: each channel's ``hist`` row in order), window after
     window: the window's RMS, the history's sorted copy moved as ``bisect`` would (the window
     leaving out, the new one in), the floor (the percentile's two sorted values, ``lo``, ``hi``
-    and ``frac``) and the quality histogram's bin (``edges``). The first
+    and ``frac``), lowered after activity as ``NoiseFloor._after_activity`` lowers it (the
+    quietest of the last ``recent`` windows, ``ratio``, ``cap``; not after ``bouts`` bouts of
+    activity, ``_bouts`` with ``level`` x the floor, ``gap`` and ``least``: the resting floor,
+    ``rests``, is lowered then too; one per stretch of the block with its own floor), and the
+    quality histogram's bin (``edges``). The first
     window is finished in ``part`` (so its squares are added contiguously, as numpy adds the
     concatenated block's), the others straight from ``y2``; each window's floor holds from its
     end on (``out``; ``last``: the floor in force after the block). False, with only ``part``
@@ -1246,6 +1273,18 @@ def _noise_block_py(part: Any, y2: Any, m: int, hist: Any, srt: Any, lo: int, hi
     nb = counts.shape[1]
     for c in range(C):
         f = srt[c, lo] + frac * (srt[c, hi] - srt[c, lo])  # the floor in force before the first window ends
+        fr = f
+        if recent > 0:
+            q = hist[c, H - recent]
+            for t in range(H - recent + 1, H):
+                if hist[c, t] < q:
+                    q = hist[c, t]
+            if q * ratio < f:
+                g = f / cap
+                fr = q if q >= g else g
+                if bouts == 0 or _bouts(hist, hist, c, 0, H, level * f, gap, least) < bouts:
+                    f = fr
+        rests[c, 0] = fr
         for i in range(first):
             out[c, i] = f
         for j in range(k):
@@ -1285,6 +1324,19 @@ def _noise_block_py(part: Any, y2: Any, m: int, hist: Any, srt: Any, lo: int, hi
                     g = nb - 1
                 counts[c, g] += 1
             f = srt[c, lo] + frac * (srt[c, hi] - srt[c, lo])
+            fr = f
+            if recent > 0:  # the quietest of the windows ending with this one (history, then block)
+                q = r
+                for t in range(H + j - recent + 1, H + j):
+                    v = hist[c, t] if t < H else rms[c, t - H]
+                    if v < q:
+                        q = v
+                if q * ratio < f:
+                    g = f / cap
+                    fr = q if q >= g else g
+                    if bouts == 0 or _bouts(hist, rms, c, j + 1, H, level * f, gap, least) < bouts:
+                        f = fr
+            rests[c, j + 1] = fr
             end = first + (j + 1) * win if j + 1 < k else n
             for i in range(first + j * win, end):
                 out[c, i] = f
@@ -1433,6 +1485,8 @@ def _compile(name: str) -> Callable[..., Any] | None:
                 _top_lag = njit(_top_lag_py)
                 _fit_rows = njit(_fit_rows_py)
                 _join = jit(_join_py)
+                global _bouts
+                _bouts = jit(_bouts_py)
                 _compiled.update(front_end=jit(_front_end_py), front_end_211=jit(_front_end_211_py),
                                  window_stat=_stat_any, window_stat_3=_stat_3,
                                  window_sums=njit(_window_sums_py), kurtosis_rows=njit(_kurtosis_rows_py),
@@ -1519,9 +1573,9 @@ def _warm_up() -> None:
                                      np.empty((c, 7), dtype=np.int64), np.empty((c, 7)), np.empty((c, 6)), np.empty((c, 2)),
                                      np.empty((c, 2)))
     for y2 in (np.ones((2, 9)), np.ones((2, 12))[:, 1:10], np.ones((2, 6))[:, 1:4]):  # (long or live, whole or columns)
-        _compiled["noise_block"](np.ones((2, 4)), y2, 2, np.ones((2, 4)), np.ones((2, 4)), 1, 2, 0.5,
-                                 np.array([0.1, 1.0, 10.0]), np.zeros((2, 2), dtype=np.int64), np.empty(2),
-                                 np.empty((2, 9)))
+        _compiled["noise_block"](np.ones((2, 4)), y2, 2, np.ones((2, 4)), np.ones((2, 4)), 1, 2, 0.5, 2, 1.5, 3.0, 2,
+                                 2.0, 5, 3, np.array([0.1, 1.0, 10.0]), np.zeros((2, 2), dtype=np.int64), np.empty(2),
+                                 np.empty((2, 9)), np.empty((2, 9)))
     row = np.ones(8)
     _compiled["activity"](row, row, row, 3.0, np.empty(8, dtype=np.bool_), np.empty(8, dtype=np.bool_))
     two = np.array([1, 3], dtype=np.intp)

@@ -41,14 +41,56 @@ def percentile_rows(windows: np.ndarray, q: float) -> np.ndarray:
     return out
 
 
+#: bouts of activity in a noise history (``activity_bouts``): windows over ``BOUT_LEVEL`` x the
+#: floor are active; a stretch of activity ends at ``BOUT_GAP`` windows in a row that are not, and
+#: it is a bout when it holds ``BOUT_LEAST`` active windows (a twitch fills one or two). Chosen on
+#: the histories where the floor drops after activity (held-out seeds 123/124, real recordings):
+#: a contraction or tonic bout with its slow ramp down gives one bout at any level 1.5-3x, gap
+#: 3-8 windows and 2-3 windows; contractions every 2-3 s (the biceps files) give two.
+BOUT_LEVEL = 2.0
+BOUT_GAP = 5
+BOUT_LEAST = 3
+
+
+def activity_bouts(hist: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """Bouts of activity in each history row (``hist`` (m, H), ``level`` (m,)): stretches of
+    windows over ``level`` (NaN windows are not), parted by ``BOUT_GAP`` windows in a row under
+    it, counted when they hold ``BOUT_LEAST`` active windows or more."""
+    m, h = hist.shape
+    with np.errstate(invalid="ignore"):
+        active = hist > level[:, None]
+    idx = np.arange(h)
+    # the index of the last active window before each window (-BOUT_GAP - 1: none, a gap)
+    last = np.maximum.accumulate(np.where(active, idx, -BOUT_GAP - 1), axis=1)
+    before = np.empty_like(last)
+    before[:, 0] = -BOUT_GAP - 1
+    before[:, 1:] = last[:, :-1]
+    start = active & (idx - before > BOUT_GAP)  # an active window after BOUT_GAP inactive ones
+    seg = np.cumsum(start, axis=1)  # each active window's stretch (1, 2, ...)
+    rows = np.broadcast_to(np.arange(m)[:, None], (m, h))
+    counts = np.bincount((rows * (h + 1) + seg)[active], minlength=m * (h + 1)).reshape(m, h + 1)
+    return np.count_nonzero(counts >= BOUT_LEAST, axis=1)
+
+
 class NoiseFloor:
     """Per-channel robust noise floor (µV RMS of the band-passed signal)."""
 
     def __init__(self, fs: float, n_channels: int, window_s: float, history_s: float,
-                 percentile: float, min_history_s: float) -> None:
+                 percentile: float, min_history_s: float, recent_s: float = 0.0, recent_ratio: float = 1.5,
+                 recent_cap: float = 3.0, recent_bouts: int = 0) -> None:
         self.n_channels = n_channels
         self.win = max(1, int(round(window_s * fs)))
         self.hist_len = max(1, int(round(history_s / window_s)))
+        #: the floor after activity (``_after_activity``): when the quietest of the last ``recent``
+        #: windows is ``recent_ratio`` times under the history's percentile, activity has ended (or
+        #: paused) while the percentile still remembers it, and the floor drops to that quietest
+        #: window (but not under 1 / ``recent_cap`` of the percentile). 0 windows: the percentile only.
+        self.recent = max(0, min(self.hist_len, int(round(recent_s / window_s))))
+        self.recent_ratio = float(recent_ratio)
+        self.recent_cap = float(recent_cap)
+        #: ... unless the history holds ``recent_bouts`` separate bouts of activity or more
+        #: (``activity_bouts``; 0: never withheld): activity that keeps coming back
+        self.recent_bouts = int(recent_bouts)
         self.min_hist = max(1, min(self.hist_len, int(round(min_history_s / window_s))))
         self.percentile = percentile
         self._partbuf = np.empty((n_channels, self.win))
@@ -62,6 +104,11 @@ class NoiseFloor:
     def reset(self) -> None:
         self._set_history(np.full((self.n_channels, self.hist_len), np.nan), 0)
         self._current: np.ndarray | None = None  # floor for the window being filled
+        #: ... and the resting floor (``rest_at``), the same unless ``recent_bouts`` kept it up
+        self._rest: np.ndarray | None = None
+        #: this block's resting floors: one per stretch of the block with its own floor, and the
+        #: first stretch's length (the others are a window long)
+        self._block_rest: tuple[np.ndarray, int] = (np.empty((self.n_channels, 0)), 0)
         self.restart()
         self._histogram = np.zeros((self.n_channels, len(_HIST_EDGES) - 1), dtype=np.int64)
         #: live windows' bins per channel, counted in plain ints and added to the array when it is
@@ -89,10 +136,49 @@ class NoiseFloor:
         """After a gap: drop the partial window but keep the history (same electrodes, same skin)."""
         self._m = 0  # samples of the window being filled, carried in _partbuf[:, :_m]
 
-    def _floor(self, hist: np.ndarray, n_valid: np.ndarray) -> np.ndarray:
+    def _floor(self, hist: np.ndarray, n_valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The floor after the history ``hist`` (..., H) and the resting floor (``_after_activity``)."""
         floors = percentile_rows(hist, self.percentile)
         floors[..., n_valid < self.min_hist] = np.nan
-        return floors
+        return self._after_activity(floors, hist) if self.recent else (floors, floors)
+
+    def _after_activity(self, floor: np.ndarray, hist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The floor and the resting floor after the histories ``hist`` (..., H) whose percentile
+        is ``floor``. Where the quietest of their last ``recent`` windows is ``recent_ratio`` times
+        under it, the resting floor is that quietest window's RMS, but not under ``floor /
+        recent_cap``, and so is the floor unless the history holds ``recent_bouts`` bouts of
+        activity (``activity_bouts``); elsewhere (NaN in either too) both are ``floor``.
+        Elementwise per history (the compiled pass does the same arithmetic)."""
+        low = hist[..., self.hist_len - self.recent:].min(axis=-1)
+        with np.errstate(invalid="ignore"):
+            quiet = low * self.recent_ratio < floor
+        if not quiet.any():
+            return floor, floor
+        rest = np.where(quiet, np.maximum(low, floor / self.recent_cap), floor)
+        if not self.recent_bouts:
+            return rest, rest
+        at = np.nonzero(quiet)
+        recurs = activity_bouts(hist[at], BOUT_LEVEL * floor[at]) >= self.recent_bouts
+        if not recurs.any():
+            return rest, rest
+        kept = tuple(a[recurs] for a in at)
+        out = rest.copy()
+        out[kept] = floor[kept]
+        return out, rest
+
+    @property
+    def guarded(self) -> bool:
+        """Can the resting floor (``rest_at``) differ from the floor?"""
+        return bool(self.recent and self.recent_bouts)
+
+    def rest_at(self, offsets: np.ndarray) -> np.ndarray:
+        """The resting floor (channels, len(offsets)) at these samples of the last block: the
+        floor lowered after activity even where activity keeps coming back (``recent_bouts``),
+        which the floor is not. The level of the muscle at rest is the quiet between bouts.
+        Kept up to date only while ``guarded`` (otherwise it is the floor)."""
+        values, first = self._block_rest
+        seg = np.maximum(offsets - first + self.win, 0) // self.win
+        return values[:, seg]
 
     def process(self, y2: np.ndarray) -> np.ndarray:
         """``y2`` is the squared band-passed block (channels, n); returns the floor per sample.
@@ -105,8 +191,9 @@ class NoiseFloor:
         m = self._m
         first = self.win - m
         if self._current is None:
-            self._current = self._floor(self._hist, np.array(self._n_hist))
+            self._current, self._rest = self._floor(self._hist, np.array(self._n_hist))
         if n < first:
+            self._block_rest = (self._rest[:, None], first)  # type: ignore[index]
             self._partbuf[:, m: m + n] = y2
             self._m = m + n
             out = np.empty((ch, n))
@@ -139,14 +226,19 @@ class NoiseFloor:
                 new = np.array([row[lo] + frac * (row[hi] - row[lo]) for row in srt])
             else:
                 new = percentile_rows(hist, self.percentile)
+            rest = new
             if self._n_hist < self.min_hist:
                 new[:] = np.nan
+            elif self.recent:
+                new, rest = self._after_activity(new, hist)
             out = np.empty((ch, n))
             out[:, :first] = self._current[:, None]
             out[:, first:] = new[:, None]
             self._m = n - first
             buf[:, : self._m] = y2[:, first:]
-            self._current = new
+            if self.guarded:  # (the pipeline asks for the resting floor only then)
+                self._block_rest = (np.stack([self._rest, rest], axis=1), first)  # type: ignore[list-item]
+            self._current, self._rest = new, rest
             counts = self._live_counts
             if counts is None:
                 counts = self._live_counts = [[0] * (len(_EDGES_LIST) - 1) for _ in range(ch)]
@@ -163,14 +255,15 @@ class NoiseFloor:
         s0, s1 = allh.strides
         views = np.lib.stride_tricks.as_strided(allh, (ch, k + 1, self.hist_len), (s0, s1, s1), writeable=False)
         n_valid = np.minimum(self._n_hist + np.arange(k + 1), self.hist_len)
-        floors = self._floor(views, n_valid)
+        floors, rest = self._floor(views, n_valid)
         lengths = np.full(k + 1, self.win)
         lengths[0] = first
         lengths[-1] = m + n - k * self.win
         self._set_history(allh[:, -self.hist_len:].copy(), min(self._n_hist + k, self.hist_len))
         self._m = m + n - k * self.win
         self._partbuf[:, : self._m] = data[:, k * self.win:]
-        self._current = floors[:, -1]
+        self._current, self._rest = floors[:, -1], rest[:, -1]
+        self._block_rest = (rest, first)
         self._count(rms)
         return np.repeat(floors, lengths, axis=1)
 
@@ -190,13 +283,15 @@ class NoiseFloor:
             rows = self._sorted_rows = np.sort(self._hist, axis=1)
         self._sorted = None
         ch, n = y2.shape
-        out, last = np.empty((ch, n)), np.empty(ch)
-        if not kernel(self._partbuf, y2, m, self._hist, rows, self._lo, self._hi, self._frac, _HIST_EDGES,
-                      self._histogram, last, out):
+        out, last, rest = np.empty((ch, n)), np.empty(ch), np.empty((ch, (m + n) // self.win + 1))
+        if not kernel(self._partbuf, y2, m, self._hist, rows, self._lo, self._hi, self._frac, self.recent,
+                      self.recent_ratio, self.recent_cap, self.recent_bouts, BOUT_LEVEL, BOUT_GAP, BOUT_LEAST,
+                      _HIST_EDGES, self._histogram, last, out, rest):
             self._sorted_rows = None  # a NaN window
             return None
         self._m = (m + n) % self.win
-        self._current = last
+        self._current, self._rest = last, rest[:, -1]
+        self._block_rest = (rest, self.win - m)
         return out
 
     def _count(self, rms: np.ndarray) -> None:

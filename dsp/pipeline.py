@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from myotwitch.dsp.bursts import ENV, FLOOR, LF, N_ROWS, STAT, BurstSegmenter, Y
+from myotwitch.dsp.bursts import ENV, LF, N_ROWS, STAT, BurstSegmenter, Y
 from myotwitch.dsp.classify import classify, classify_many
 from myotwitch.dsp.config import DetectorConfig
 from myotwitch.dsp.energy import MultiScaleEnergy, TailWeight, floor_bias, threshold_table, window_samples
@@ -47,7 +47,8 @@ class Pipeline:
         self.n_channels = n_channels
         ms = self.fs / 1000.0
         self._noise = NoiseFloor(self.fs, n_channels, cfg.noise_window_s, cfg.noise_history_s,
-                                 cfg.noise_percentile, cfg.noise_min_history_s)
+                                 cfg.noise_percentile, cfg.noise_min_history_s, cfg.noise_recent_s,
+                                 cfg.noise_recent_ratio, cfg.noise_recent_cap, cfg.noise_recent_bouts)
         self._segmenter = BurstSegmenter(
             n_channels, on=cfg.on_threshold, off=cfg.off_threshold,
             merge_n=max(1, round(cfg.merge_gap_ms * ms)), cluster_n=max(1, round(cfg.cluster_gap_ms * ms)),
@@ -299,6 +300,7 @@ class Pipeline:
             with np.errstate(invalid="ignore"):
                 strong = env > self.config.on_threshold * floor  # the segmenter stores it as 1.0 / 0.0
             return self._classify(self._segmenter.process(y, env, lf, x, floor, strong))
+        self._feed_rest(floor, self.samples_seen - n, n)
         stat = self._energy.process(y2, floor, y)
         if staged:  # row by row: a tuple assigned at once is first copied into a temporary array
             for r, v in enumerate((y, env, lf, x, floor)):
@@ -312,9 +314,19 @@ class Pipeline:
         k = stat.shape[1]
         rows[STAT, :, :k] = stat
         self._held = rows[:, :, k:]
-        self._trains.feed(rows[Y, :, :k], rows[FLOOR, :, :k], self._segmenter.position())
+        self._trains.feed(rows[Y, :, :k], None, self._segmenter.position())
         return self._classify(self._segmenter.process_staged(k) if staged
                               else self._segmenter.process_rows(rows[:, :, :k]))
+
+    def _feed_rest(self, floor: np.ndarray, start: int, n: int) -> None:
+        """The trains' rest level comes from the floor on a grid of samples, as the block comes
+        (ahead of the samples, which wait for the centred statistic): the floor, lowered in
+        every pause of activity (``NoiseFloor.rest_at``; NaN while it settles, as the floor)."""
+        grid = self._trains.rest_grid(start, n)
+        on_grid = floor[:, grid]
+        if on_grid.shape[1] and self._noise.guarded:
+            on_grid = np.minimum(on_grid, self._noise.rest_at(np.arange(grid.start, grid.stop, grid.step)))
+        self._trains.feed_rest(start, n, on_grid)
 
     def _drain(self) -> list[Event]:
         """The data stops: the samples held for the centred statistic go through with it."""
@@ -323,7 +335,7 @@ class Pipeline:
         if rows is None or not stat.shape[1]:
             return []
         rows[STAT] = stat
-        self._trains.feed(rows[Y], rows[FLOOR], self._segmenter.position())
+        self._trains.feed(rows[Y], None, self._segmenter.position())
         return self._classify(self._segmenter.process_rows(rows))
 
     def _account(self, x: np.ndarray, sums: np.ndarray | None = None) -> None:

@@ -324,21 +324,33 @@ class TrainStage:
         #: by id, the potential, its answer and its first grid position
         self._ahead: dict[int, tuple[_Potential, int, int]] = {}
 
-    def feed(self, y: np.ndarray, floor: np.ndarray, start: int) -> None:
+    def feed(self, y: np.ndarray, floor: np.ndarray | None, start: int) -> None:
         """The band-passed samples ``y`` and their noise floor (channels, n) from absolute sample
-        ``start`` on."""
+        ``start`` on (None: the floor goes to ``feed_rest``, ahead of the samples)."""
         if not (self.quiet_n or self.recur_corr):
             return  # no check reads the signal
         if self._shared is None:
             self._signal.append(y, start)  # a new segment after a gap starts it afresh
         self._fed_end = start + y.shape[1]
-        # the floor sampled on a fixed grid of absolute indices, so the rest level is the same
-        # whatever the block sizes
+        if floor is not None:
+            self.feed_rest(start, y.shape[1], floor[:, self.rest_grid(start, y.shape[1])])
+
+    def rest_grid(self, start: int, n: int) -> slice:
+        """The offsets in samples ``[start, start + n)`` of the fixed grid of absolute indices the
+        floor is sampled on (so the rest level is the same whatever the block sizes)."""
+        return slice(-(-start // self.rest_step) * self.rest_step - start, n, self.rest_step)
+
+    def feed_rest(self, start: int, n: int, on_grid: np.ndarray) -> None:
+        """The floor (channels, grid points) on ``rest_grid(start, n)`` (NaN: settling), from which
+        the rest level comes: the floor itself, or one that drops in every pause of activity
+        (``noise.NoiseFloor.rest_at``). Only the grid points before a question count for it, so
+        they may come ahead of the samples."""
+        if not (self.quiet_n or self.recur_corr):
+            return
         first = -(-start // self.rest_step) * self.rest_step
-        idx = range(first, start + y.shape[1], self.rest_step)
+        idx = range(first, start + n, self.rest_step)
         if idx:
             self._rest_i += idx
-            on_grid = floor[:, first - start:: self.rest_step]  # NaN: settling
             n, k = self._rest_v.shape[1], on_grid.shape[1]
             # (a live block's floor or two: Python's test costs a quarter of numpy's call)
             if (np.isnan(on_grid).any() if on_grid.size > 16

@@ -849,8 +849,9 @@ def test_best_template_keeps_its_members_in_step(monkeypatch):
     assert checked > 40 and max(t.n for t in tr._templates) > tr.cfg.mean_cap
 
 
+@pytest.mark.parametrize("recent", [(0.5, 1.5, 3.0, 2), (0.5, 1.5, 3.0, 0), ()])
 @pytest.mark.parametrize("n_ch,fs", [(1, 1000.0), (3, 500.0), (8, 2000.0)])
-def test_noise_block_kernel_gives_the_pure_floor(monkeypatch, n_ch, fs):
+def test_noise_block_kernel_gives_the_pure_floor(monkeypatch, n_ch, fs, recent):
     """Live blocks, now and then a long one, a burst, a NaN window and an overflow: the floors,
     the history, the floor in force and the quality histogram come out the same bit for bit,
     and the compiled pass (``noise_block``) did the live windows and the long blocks."""
@@ -859,19 +860,24 @@ def test_noise_block_kernel_gives_the_pure_floor(monkeypatch, n_ch, fs):
     rng = np.random.default_rng(n_ch)
     y = rng.standard_normal((n_ch, int(90 * fs))) * rng.uniform(1, 20, (n_ch, 1))
     y[:, int(40 * fs): int(40 * fs) + 40] = 1e3  # a burst the floor must not follow
+    y[:, int(10 * fs): int(15 * fs)] *= 6.0  # activity the floor drops after ...
+    for t in np.arange(20.0, 34.0, 2.5):  # ... and activity that keeps coming back, after which only the resting floor does
+        y[:, int(t * fs): int((t + 2.0) * fs)] *= 4.0 + 30.0 * np.hanning(int(2.0 * fs))
     y2 = y * y
     y2[n_ch - 1, int(60 * fs)] = np.nan  # a NaN window: the general path, then back
     y2[0, int(70 * fs)] = 1e308  # an overflowing window sum: an infinite RMS
     def run(compiled: bool):
         monkeypatch.setattr(kernels, "enabled", compiled)
-        nf = NoiseFloor(fs, n_ch, 0.1, 6.0, 25.0, 0.5)
-        n, i, k, out = int(0.05 * fs), 0, 0, []
+        nf = NoiseFloor(fs, n_ch, 0.1, 6.0, 25.0, 0.5, *recent)
+        n, i, k, out, rest = int(0.05 * fs), 0, 0, [], []
         with np.errstate(over="ignore", invalid="ignore"):
             while i < y2.shape[1]:
                 m = n if k % 40 else int((1.3 if k % 80 else 7.3) * fs)  # long blocks: fewer windows than the history, and more
                 out.append(nf.process(y2[:, i: i + m]))
+                rest.append(nf.rest_at(np.arange(out[-1].shape[1])) if nf.guarded else out[-1])  # (asked for only then)
                 i, k = i + m, k + 1
-        return np.concatenate(out, axis=1), nf.histogram.copy(), nf._hist.copy(), nf._current.copy()
+        return (np.concatenate(out, axis=1), np.concatenate(rest, axis=1), nf.histogram.copy(), nf._hist.copy(),
+                nf._current.copy())
 
     want = run(False)
     calls = _counting(monkeypatch, "noise_block", lambda *a: a[1].shape[1])  # each block's length
@@ -880,6 +886,14 @@ def test_noise_block_kernel_gives_the_pure_floor(monkeypatch, n_ch, fs):
     assert calls.count(live) > 100 and sum(c > 10 * live for c in calls) >= 1
     for a, b in zip(want, got):
         assert np.array_equal(_bits(a), _bits(b)) if a.dtype.kind == "f" else np.array_equal(a, b)
+    if recent:  # the floor drops after activity; where activity keeps coming back only the resting floor does
+        monkeypatch.setattr(kernels, "enabled", False)
+        plain = NoiseFloor(fs, n_ch, 0.1, 6.0, 25.0, 0.5).process(y2[:, : int(36 * fs)])
+        floor, rest = want[0][:, : int(36 * fs)], want[1][:, : int(36 * fs)]
+        after, pauses = slice(int(15 * fs), int(17 * fs)), slice(int(27 * fs), int(36 * fs))
+        assert (floor[:, after] < 0.7 * plain[:, after]).any(axis=1).all()
+        assert ((rest < floor)[:, pauses].any(axis=1).all() if recent[3] else np.array_equal(rest, floor, equal_nan=True))
+        assert (rest[:, pauses] < 0.7 * plain[:, pauses]).any(axis=1).all()
 
 
 @pytest.mark.parametrize("n_ch,window", [(1, 100), (3, 50), (8, 200)])

@@ -15,6 +15,7 @@ from myotwitch.dsp.synth import (
     UnitSynthSpec,
     case_spec,
     hr_muap,
+    muap,
     random_sources,
     synthesize,
     synthesize_units,
@@ -228,6 +229,110 @@ def test_noise_floor_is_measured_and_not_inflated_by_twitches():
     q = detect(x, 1000.0).quality
     # the band-passed noise (20-450 Hz of a 15-500 Hz noise of 5 µV RMS) is a bit under 5 µV
     assert 3.5 < q["noise_floor_uv_rms"][0] < 5.5
+
+
+def _after_contraction(twitch_uv: float = 0.0) -> np.ndarray:
+    """5 µV noise at 1 kHz, 8 s of loud activity (40 µV) from 8 s, and a twitch of ``twitch_uv``
+    peak to peak at 16.7 s: 0.7 s after the activity, when the 6 s history is still mostly loud."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(30_000) * 5.0
+    x[8_000:16_000] += rng.standard_normal(8_000) * 40.0 * np.hanning(8_000) ** 0.2
+    if twitch_uv:
+        w = muap(12.0, 1000.0, np.random.default_rng(1), False)
+        x[16_700:16_700 + w.size] += w / np.ptp(w) * twitch_uv
+    return x[None]
+
+
+def test_the_floor_drops_soon_after_activity_ends():
+    """The 25th percentile over 6 s stays at 25 µV for a second and more after the activity ends;
+    the recent windows' quiet brings it down (to a third, the cap) within 0.3 s, and a 16x twitch
+    there is found (it is not without the recent quiet). At rest nothing changes."""
+    x = _after_contraction()
+
+    def floor_at(cfg, t):
+        p = Pipeline(1000.0, 1, cfg)
+        p.process(x[:, : int(t * 1000)])
+        return float(p.current_floor()[0])
+
+    on, off = DetectorConfig(), DetectorConfig(noise_recent_s=0.0)
+    assert floor_at(on, 7.9) == floor_at(off, 7.9)
+    assert floor_at(off, 16.3) > 20.0 and floor_at(on, 16.3) < 0.4 * floor_at(off, 16.3)
+    y = _after_contraction(80.0)
+    kinds = [[e.kind for e in detect(y, 1000.0, cfg).events if abs(e.onset_s - 16.7) < 0.03] for cfg in (on, off)]
+    assert kinds == [["twitch"], []]
+
+
+def _cyclic() -> np.ndarray:
+    """5 µV noise at 1 kHz and 2 s contractions every 2.5 s from 4 s on (15-150 µV RMS, loudest
+    mid-way), pauses of 0.5 s between them: activity that keeps coming back."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(30_000) * 5.0
+    for t in np.arange(4.0, 26.0, 2.5):
+        a = int(t * 1000)
+        x[a: a + 2000] *= 4.0 + 30.0 * np.hanning(2000)
+    return x[None]
+
+
+def test_activity_bouts_are_stretches_of_activity_parted_by_pauses():
+    from myotwitch.dsp.noise import BOUT_GAP, activity_bouts
+
+    def row(*parts):
+        return np.concatenate([np.full(n, v) for v, n in parts])[None]
+
+    one = np.array([1.0])
+    assert activity_bouts(row((0, 2), (3, 3), (0, BOUT_GAP), (3, 3), (0, 2)), one).tolist() == [2]
+    assert activity_bouts(row((0, 2), (3, 3), (0, BOUT_GAP - 1), (3, 3), (0, 2)), one).tolist() == [1]  # a dip
+    assert activity_bouts(row((0, 2), (3, 2), (0, 9), (3, 1), (0, 9), (np.nan, 4)), one).tolist() == [0]  # twitches
+    assert activity_bouts(np.vstack([row((3, 12)), row((0, 12))]), np.array([1.0, 1.0])).tolist() == [1, 0]
+
+
+def test_the_floor_stays_up_where_activity_keeps_coming_back():
+    """In the pauses between contractions that keep coming (two bouts or more in the 6 s
+    history) the floor is not lowered: the next contraction's recruitment is in the pause. The
+    resting floor (the trains' rest level) is, as after a single bout; with the guard off, the
+    floor is too."""
+    from myotwitch.dsp.noise import NoiseFloor
+
+    y2 = _cyclic() ** 2
+    plain = NoiseFloor(1000.0, 1, 0.1, 6.0, 25.0, 0.5).process(y2)[0]
+    guarded = NoiseFloor(1000.0, 1, 0.1, 6.0, 25.0, 0.5, 0.5, 1.5, 3.0, 2)
+    floor = guarded.process(y2)[0]
+    rest = guarded.rest_at(np.arange(y2.shape[1]))[0]
+    free = NoiseFloor(1000.0, 1, 0.1, 6.0, 25.0, 0.5, 0.5, 1.5, 3.0, 0).process(y2)[0]
+    pauses = np.zeros(y2.shape[1], bool)
+    for t in np.arange(11.0, 26.0, 2.5):  # the pauses after two bouts
+        pauses[int(t * 1000) + 100: int(t * 1000) + 500] = True
+    assert np.array_equal(floor[pauses], plain[pauses])
+    assert (rest[pauses] < 0.7 * plain[pauses]).mean() > 0.5 and np.array_equal(rest, free, equal_nan=True)
+    assert not (rest > floor).any()
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_the_recent_quiet_floor_is_the_same_whatever_the_blocks(compiled, monkeypatch):
+    """The floor lowered by the recent windows' quiet (and the resting floor, which activity
+    that keeps coming back does not keep up), from one block, from live blocks and from long
+    blocks, bit for bit, on either path."""
+    from myotwitch.dsp import kernels
+    from myotwitch.dsp.noise import NoiseFloor
+
+    monkeypatch.setattr(kernels, "enabled", compiled)
+    y2 = np.vstack([_after_contraction()[0], _after_contraction()[0][::-1], _cyclic()[0]]) ** 2
+    rng = np.random.default_rng(4)
+    outs = []
+    for sizes in ([y2.shape[1]], rng.integers(1, 60, 2_000).tolist(), [7, 9_000, 50, 13_000, 3]):
+        nf = NoiseFloor(1000.0, 3, 0.1, 6.0, 25.0, 0.5, 0.5, 1.5, 3.0, 2)
+        got, rest, at = [], [], 0
+        for b in [*sizes, y2.shape[1]]:
+            if at < y2.shape[1]:
+                got.append(nf.process(y2[:, at: at + b]))
+                rest.append(nf.rest_at(np.arange(got[-1].shape[1])))
+                at += b
+        outs.append((np.concatenate(got, axis=1), np.concatenate(rest, axis=1)))
+    plain = NoiseFloor(1000.0, 3, 0.1, 6.0, 25.0, 0.5).process(y2)
+    assert np.isfinite(outs[0][0][:, 1000:]).all() and (outs[0][0][:, 16_300] < 0.4 * plain[:, 16_300]).any()
+    assert (outs[0][1] < outs[0][0]).any()
+    for o in outs[1:]:
+        assert np.array_equal(o[0], outs[0][0], equal_nan=True) and np.array_equal(o[1], outs[0][1], equal_nan=True)
 
 
 def test_short_input_is_flushed():
