@@ -77,7 +77,7 @@ class NoiseFloor:
 
     def __init__(self, fs: float, n_channels: int, window_s: float, history_s: float,
                  percentile: float, min_history_s: float, recent_s: float = 0.0, recent_ratio: float = 1.5,
-                 recent_cap: float = 3.0, recent_bouts: int = 0) -> None:
+                 recent_cap: float = 4.0, recent_bouts: int = 0) -> None:
         self.n_channels = n_channels
         self.win = max(1, int(round(window_s * fs)))
         self.hist_len = max(1, int(round(history_s / window_s)))

@@ -245,7 +245,7 @@ def _after_contraction(twitch_uv: float = 0.0) -> np.ndarray:
 
 def test_the_floor_drops_soon_after_activity_ends():
     """The 25th percentile over 6 s stays at 25 µV for a second and more after the activity ends;
-    the recent windows' quiet brings it down (to a third, the cap) within 0.3 s, and a 16x twitch
+    the recent windows' quiet brings it down (by up to 4x, the cap) within 0.3 s, and a 16x twitch
     there is found (it is not without the recent quiet). At rest nothing changes."""
     x = _after_contraction()
 
