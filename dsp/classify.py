@@ -93,12 +93,57 @@ def classify(b: Burst, fs: float, cfg: DetectorConfig, t0: float = 0.0, impulse:
 def classify_many(bursts: list[Burst], fs: float, cfg: DetectorConfig,
                   impulse: ImpulseFit | None = None) -> list[Event]:
     """``classify`` of many bursts, the impulse-response fits of their snippets found together
-    (one array pass instead of a few calls per twitch; each fit the same as alone)."""
+    (one array pass instead of a few calls per twitch; each fit the same as alone). A plain
+    twitch (every test of ``classify`` passed, each asked as there, NaN included) is decided
+    with the others as arrays (~1 us a burst saved); any other burst goes through ``classify``."""
     if impulse is None or len(bursts) < 2:
         return [classify(b, fs, cfg, impulse=impulse) for b in bursts]
-    have = [i for i, b in enumerate(bursts) if b.n_bursts == 1 and b.snippet is not None]
-    fits: list[float | None] = [None] * len(bursts)
-    if have:
-        for i, f in zip(have, impulse.fits(np.array([bursts[i].snippet for i in have]))):
-            fits[i] = f
-    return [classify(b, fs, cfg, impulse=impulse, fit=f) for b, f in zip(bursts, fits)]
+    # (a list a field: a tuple a burst would be one more gc-tracked allocation each)
+    start, end, ptp, floor = ([b.start for b in bursts], [b.end for b in bursts],
+                              [b.peak_to_peak_uv for b in bursts], [b.floor_uv for b in bursts])
+    snips = [b.snippet for b in bursts]
+    nb_a = np.array([b.n_bursts for b in bursts])
+    have = np.flatnonzero((nb_a == 1) & np.array([s is not None for s in snips], dtype=bool))
+    fit = np.zeros(len(bursts))
+    if have.size:
+        fit[have] = impulse.fits(np.array([snips[i] for i in have.tolist()]))
+    fits = fit.tolist()
+    p, fl = np.array(ptp, dtype=np.float64), np.array(floor, dtype=np.float64)
+    snr = np.divide(p, fl, out=np.full(len(bursts), math.inf), where=fl > 0)  # impulse_threshold's
+    bar = cfg.impulse_fit_low + np.minimum(np.maximum((snr - 8.0) / 4.0, 0.0), 1.0) * (
+        cfg.impulse_fit - cfg.impulse_fit_low)
+    s_a, e_a = np.array(start, dtype=np.int64), np.array(end, dtype=np.int64)
+    dur = (e_a - s_a) / fs * 1000.0
+    plain = (nb_a == 1) & np.array([b.cut is None for b in bursts], dtype=bool) & ~np.array(
+        [b.clipped for b in bursts], dtype=bool)
+    plain[have] &= ~(fit[have] >= bar[have])
+    if cfg.impulse_contrast < 1.0:
+        plain &= ~(fit >= CONTRAST_MIN_FIT)  # the shape bank's contrast: asked by ``classify``
+    if cfg.detector == "energy" and fs >= SPIKE_TEST_MIN_FS:
+        plain &= ~(np.array([b.spike_ratio for b in bursts], dtype=np.float64) >= cfg.spike_ratio)
+    plain &= ~(np.array([b.lf_ptp_uv for b in bursts], dtype=np.float64) > cfg.lf_ratio * p)
+    plain &= ~(dur >= cfg.contraction_min_ms) & ~(dur > cfg.twitch_max_ms) & ~(dur < cfg.twitch_min_ms)
+    plain &= ~(p < cfg.min_twitch_uv)
+    out = []
+    log10, inf = math.log10, math.inf
+    for b, ok, f, s0, e0, on, off, d, pp, fo in zip(bursts, plain.tolist(), fits, start, end, (s_a / fs).tolist(),
+                                                   (e_a / fs).tolist(), dur.tolist(), ptp, floor):
+        if not ok:
+            out.append(classify(b, fs, cfg, impulse=impulse, fit=f if b.n_bursts == 1 else None))
+            continue
+        out.append(frozen_record(Event, {  # as classify's (t0 = 0)
+            "onset_s": on,
+            "offset_s": off,
+            "duration_ms": d,
+            "peak_to_peak_uv": pp,
+            "snr_db": 20.0 * log10(b.peak_env_uv / fo) if fo > 0 else inf,
+            "channel": b.channel,
+            "kind": "twitch",
+            "reason": None,
+            "onset_sample": s0,
+            "offset_sample": e0,
+            "unit": None,
+            "channels_peak_to_peak_uv": None,
+            "hit_channels": None,
+        }))
+    return out

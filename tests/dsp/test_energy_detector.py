@@ -490,6 +490,58 @@ def test_classify_many_gives_what_classify_gives_one_burst_at_a_time():
         classify(b, fs, pipe.config, impulse=pipe._impulse) for b in seen]
 
 
+
+@pytest.mark.parametrize("fs", [1000.0, 2000.0])
+def test_classify_many_decides_plain_twitches_as_classify_does_on_every_edge(fs, monkeypatch):
+    """The batch's array decision against ``classify`` burst by burst, every test at and either
+    side of its bar (NaN, no floor, every cut, clipped, clusters, no snippet, the contrast):
+    every field, its type and value (repr: NaN and signed zeros too); and only the bursts that
+    are not plain twitches (or ask for the contrast) go through ``classify``."""
+    from myotwitch.dsp import classify as module
+    from myotwitch.dsp.classify import classify, classify_many
+
+    class Stub:  # an impulse fit read off the snippet's first sample; the contrast from it
+        def fits(self, snips):
+            return [float(s[0]) for s in snips]
+
+        def __call__(self, s):
+            return float(s[0])
+
+        def contrast(self, s, fit=None):
+            return float(s[1])
+
+    cfg, stub, rng = ENERGY, Stub(), np.random.default_rng(3)
+    k = fs / 1000.0
+    lengths = [int(v * k) for v in (1, 2, 3, 59, 60, 61, 149, 150, 151)] + [int(2 * k) - 1]
+    sizes = [9.0, 10.0, 10.5, 120.0, math.nan, 0.0]
+    floors = [0.0, 1.0, 10.0, 12.0, 15.0, -1.0]
+    fits = [0.0, 0.69, 0.7, 0.84, 0.85, 0.9, 0.95, 0.96, math.nan]
+    bursts = []
+    for _ in range(6000):
+        ptp, fl = float(rng.choice(sizes)), float(rng.choice(floors))
+        fit = float(rng.choice(fits + [0.85 + min(max((ptp / fl - 8.0) / 4.0, 0.0), 1.0) * 0.1 if fl > 0 else 0.9]))
+        start = int(rng.integers(0, 10**6))
+        bursts.append(Burst(
+            channel=int(rng.integers(0, 3)), start=start, end=start + int(rng.choice(lengths)),
+            n_bursts=int(rng.choice([1, 1, 1, 2, 0])), peak_to_peak_uv=ptp,
+            peak_env_uv=float(rng.choice([50.0, 120.0, math.nan])), floor_uv=fl,
+            lf_ptp_uv=float(rng.choice([0.0, cfg.lf_ratio * ptp, np.nextafter(cfg.lf_ratio * ptp, 1e9)])),
+            clipped=bool(rng.random() < 0.1), cut=rng.choice([None, None, None, "gap", "end", "limit"]),
+            spike_ratio=float(rng.choice([0.0, cfg.spike_ratio, 0.9])),
+            snippet=None if rng.random() < 0.1 else np.array([fit, float(rng.choice([0.0, 0.02, 0.5]))])))
+    with np.errstate(all="ignore"):
+        want = [classify(b, fs, cfg, impulse=stub) for b in bursts]  # type: ignore[arg-type]
+        asked: list[Burst] = []
+        monkeypatch.setattr(module, "classify", lambda b, *a, **k: asked.append(b) or classify(b, *a, **k))
+        got = classify_many(bursts, fs, cfg, stub)  # type: ignore[arg-type]
+    contrast = [e.kind == "twitch" and b.n_bursts == 1 and b.snippet is not None and b.snippet[0] >= 0.7
+                for b, e in zip(bursts, want)]
+    assert asked == [b for b, e, c in zip(bursts, want, contrast) if e.kind != "twitch" or b.n_bursts != 1 or c]
+    assert len({e.kind for e in got}) == 3 and sum(e.kind == "twitch" for e in got) > 100
+    assert [[(type(v), repr(v)) for v in e.__dict__.items()] for e in got] == [
+        [(type(v), repr(v)) for v in e.__dict__.items()] for e in want]
+
+
 def _contraction(x: np.ndarray, fs: float, t0: float, length: float, uv: float, rng) -> None:
     """Dense band-limited activity (an interference pattern) of ``uv`` RMS."""
     i, n = int(t0 * fs), int(length * fs)
