@@ -557,6 +557,17 @@ class TrainStage:
             self._forget_rest(c, pot.onset, lo, slid=False)
         return (False, True, SMALL)[busy]
 
+    def _at_rest_ahead(self, c: int, pot: _Potential) -> bool:
+        """Did ``_check_ahead`` find the background around a screened potential at rest? Then its
+        decision is "" (``_background``'s), the rest grid trimmed as ``_busy_compiled`` trims it."""
+        ahead = self._ahead.get(id(pot))
+        if ahead is None or ahead[0] is not pot or ahead[1] != 0:
+            return False
+        lo = ahead[2] - self._rest_base
+        if lo > 256:
+            self._forget_rest(c, pot.onset, lo, slid=False)
+        return True
+
     def _held_by_channel(self) -> dict[int, tuple[list[int], list[_Potential], np.ndarray]]:
         """The held potentials per channel: their places in ``_held``, themselves, and their
         figures as rows (onset, offset, peak to peak, floor, shape-only)."""
@@ -761,7 +772,12 @@ class TrainStage:
         for i, (e, pot) in enumerate(self._held):  # (the released ones dropped at once after: none of the decisions reads them)
             if pot is not None:
                 c = e.channel
-                verdict = self._decide(c, pot, until, final, bool(screened) and screened[i] and c not in changed)
+                sure = bool(screened) and screened[i] and c not in changed
+                verdict: str | None
+                if sure and self._at_rest_ahead(c, pot):
+                    verdict = ""  # _decide's answer, without its four calls to the check's
+                else:
+                    verdict = self._decide(c, pot, until, final, sure)
                 if verdict is None:
                     break
                 if verdict:

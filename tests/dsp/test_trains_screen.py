@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from myotwitch.dsp import Pipeline
+from myotwitch.dsp import Pipeline, kernels
 from myotwitch.dsp.bursts import Burst
 from myotwitch.dsp.events import make_event
 from myotwitch.dsp.synth import hard_case, muap
@@ -34,6 +34,7 @@ def _checking(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         return decide(self, c, pot, until, final, screened)
 
     monkeypatch.setattr(TrainStage, "_decide", checked)
+    monkeypatch.setattr(TrainStage, "_at_rest_ahead", lambda *_: False)  # (every screened one asked here)
     return seen
 
 
@@ -67,6 +68,38 @@ def test_a_screened_potential_is_one_the_scalar_checks_bring_to_the_background(m
         pipe.process(x[:, i: i + (1 << 13)])
     pipe.flush()
     assert seen[0] > 10  # (the screen did pass some)
+
+
+@pytest.mark.parametrize("name, fs, units", [("near_contraction", 2000.0, 0.0), ("voluntary_low", 1000.0, 0.0),
+                                             ("bursty_high_rate", 1000.0, 0.0), ("rest_quiet", 1000.0, 0.3)])
+def test_a_screened_potential_found_at_rest_ahead_is_decided_as_the_background_check_decides(
+        monkeypatch, name, fs, units):
+    """``_at_rest_ahead``'s shortcut against ``_decide`` for every screened potential: the same
+    events, the same rest grid left, and the shortcut taken (compiled kernels: the pure path
+    works out nothing ahead)."""
+    if kernels.quiet_backgrounds() is None:
+        pytest.skip("no compiled kernels")
+    x = np.stack([_with_twitches(name, fs, 17, units), _with_twitches(name, fs, 18, units)])
+    monkeypatch.setattr(TrainStage, "screen_min", 2)
+    real, hits = TrainStage._at_rest_ahead, [0]
+
+    def counted(self, c, pot):  # type: ignore[no-untyped-def]
+        got = real(self, c, pot)
+        hits[0] += got
+        return got
+
+    runs = []
+    for shortcut in (counted, lambda *_: False):
+        monkeypatch.setattr(TrainStage, "_at_rest_ahead", shortcut)
+        pipe = Pipeline(fs, 2)
+        events = []
+        for i in range(0, x.shape[1], 1 << 13):
+            events += pipe.process(x[:, i: i + (1 << 13)])
+        events += pipe.flush()
+        tr = pipe._trains
+        runs.append((events, tr._rest_base, list(tr._rest_i), tr._rest_v.tolist()))
+    assert hits[0] > 10
+    assert runs[0] == runs[1]
 
 
 def _pair(onset: int, snippet: np.ndarray, ptp: float = 300.0) -> tuple[Burst, object]:
