@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import attrgetter
 
 import numpy as np
 
@@ -359,7 +360,7 @@ class Pipeline:
             if self._episodes.has_open:
                 self.episodes += self._episodes.advance(horizon_s)
             return []
-        events.sort(key=lambda e: (e.onset_sample, e.channel))
+        events.sort(key=_ORDER)
         self.episodes += self._episodes.process(events, horizon_s)
         return events
 
@@ -381,6 +382,10 @@ def _matched_bank(fs: float, lo: float, hi: float, order: int, lengths_ms: tuple
     """The twitch-shape filters for one design (read-only once built, so pipelines share them)."""
     table, _ = _threshold_table(fs, lo, hi, order, windows, energy_on, noise_n, percentile)
     return MatchedBank(bandpass_sos(lo, hi, fs, order), fs, lengths_ms, on, windows, table, noise_n, percentile)
+
+
+#: events in sample order, channel by channel at the same sample (a key without a Python call)
+_ORDER = attrgetter("onset_sample", "channel")
 
 
 @dataclass
