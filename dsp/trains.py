@@ -574,9 +574,11 @@ class TrainStage:
         places: dict[int, tuple[list[int], list[_Potential]]] = {}
         for i, (e, pot) in enumerate(self._held):
             if pot is not None:
-                idx, pots = places.setdefault(e.channel, ([], []))
-                idx.append(i)
-                pots.append(pot)
+                got = places.get(e.channel)
+                if got is None:  # (setdefault would make two lists and a tuple a potential)
+                    got = places[e.channel] = ([], [])
+                got[0].append(i)
+                got[1].append(pot)
         return {c: (idx, pots, _columns([p.onset for p in pots], [p.offset for p in pots], [p.ptp for p in pots],
                                          [p.floor for p in pots], [p.shape_only for p in pots]))
                 for c, (idx, pots) in places.items()}
@@ -910,10 +912,12 @@ class TrainStage:
     def _share(self, b: Burst) -> float:
         """The signal's share of the burst's snippet energy (the rest is noise at the floor),
         at least ``share_least``; 1 (nothing lowered) when the floor is not known."""
-        if self.share_least >= 1.0 or b.snippet is None or not (b.snippet_norm > 0 and b.floor_uv > 0):
+        least, snip, floor, norm = self.share_least, b.snippet, b.floor_uv, b.snippet_norm  # (each read once)
+        if least >= 1.0 or snip is None or not (norm > 0 and floor > 0):
             return 1.0
-        noise = b.snippet.size * self.noise_power * b.floor_uv * b.floor_uv
-        return max(self.share_least, 1.0 - noise / (b.snippet_norm * b.snippet_norm))
+        noise = snip.size * self.noise_power * floor * floor
+        share = 1.0 - noise / (norm * norm)
+        return share if share > least else least  # max(least, share), without the call
 
     def _corr_needed(self, a: _Potential, b: _Potential, least: float, shares: bool = True) -> float:
         """The correlation two potentials need to count as one unit's firings: what noise alone
