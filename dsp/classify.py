@@ -90,12 +90,18 @@ def classify(b: Burst, fs: float, cfg: DetectorConfig, t0: float = 0.0, impulse:
     })
 
 
+#: from this many bursts on, ``classify_many`` decides the plain twitches as arrays (~20 array
+#: calls cost more than a few live blocks' bursts one at a time)
+ARRAYS_MIN = 16
+
+
 def classify_many(bursts: list[Burst], fs: float, cfg: DetectorConfig,
                   impulse: ImpulseFit | None = None) -> list[Event]:
     """``classify`` of many bursts, the impulse-response fits of their snippets found together
     (one array pass instead of a few calls per twitch; each fit the same as alone). A plain
     twitch (every test of ``classify`` passed, each asked as there, NaN included) is decided
-    with the others as arrays (~1 us a burst saved); any other burst goes through ``classify``."""
+    with the others as arrays (~0.3 us a burst saved), from ``ARRAYS_MIN`` bursts on; any other
+    burst goes through ``classify``."""
     if impulse is None or len(bursts) < 2:
         return [classify(b, fs, cfg, impulse=impulse) for b in bursts]
     # (a list a field: a tuple a burst would be one more gc-tracked allocation each)
@@ -108,6 +114,8 @@ def classify_many(bursts: list[Burst], fs: float, cfg: DetectorConfig,
     if have.size:
         fit[have] = impulse.fits(np.array([snips[i] for i in have.tolist()]))
     fits = fit.tolist()
+    if len(bursts) < ARRAYS_MIN:
+        return [classify(b, fs, cfg, impulse=impulse, fit=f if b.n_bursts == 1 else None) for b, f in zip(bursts, fits)]
     p, fl = np.array(ptp, dtype=np.float64), np.array(floor, dtype=np.float64)
     snr = np.divide(p, fl, out=np.full(len(bursts), math.inf), where=fl > 0)  # impulse_threshold's
     bar = cfg.impulse_fit_low + np.minimum(np.maximum((snr - 8.0) / 4.0, 0.0), 1.0) * (
