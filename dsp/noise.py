@@ -109,6 +109,10 @@ class NoiseFloor:
         #: this block's resting floors: one per stretch of the block with its own floor, and the
         #: first stretch's length (the others are a window long)
         self._block_rest: tuple[np.ndarray, int] = (np.empty((self.n_channels, 0)), 0)
+        #: is the resting floor the floor itself, now (``_rest_same``) and over all of the last
+        #: block (``_block_same``, then ``rest_at`` need not be asked; False when unsure)
+        self._rest_same = True
+        self._block_same = True
         self.restart()
         self._histogram = np.zeros((self.n_channels, len(_HIST_EDGES) - 1), dtype=np.int64)
         #: live windows' bins per channel, counted in plain ints and added to the array when it is
@@ -171,6 +175,12 @@ class NoiseFloor:
         """Can the resting floor (``rest_at``) differ from the floor?"""
         return bool(self.recent and self.recent_bouts)
 
+    @property
+    def rest_is_floor(self) -> bool:
+        """Is the resting floor the floor itself over all of the last block (``rest_at`` would
+        give the floor's own values)?"""
+        return self._block_same
+
     def rest_at(self, offsets: np.ndarray) -> np.ndarray:
         """The resting floor (channels, len(offsets)) at these samples of the last block: the
         floor lowered after activity even where activity keeps coming back (``recent_bouts``),
@@ -192,8 +202,10 @@ class NoiseFloor:
         first = self.win - m
         if self._current is None:
             self._current, self._rest = self._floor(self._hist, np.array(self._n_hist))
+            self._rest_same = self._rest is self._current
         if n < first:
             self._block_rest = (self._rest[:, None], first)  # type: ignore[index]
+            self._block_same = self._rest_same
             self._partbuf[:, m: m + n] = y2
             self._m = m + n
             out = np.empty((ch, n))
@@ -238,6 +250,7 @@ class NoiseFloor:
             buf[:, : self._m] = y2[:, first:]
             if self.guarded:  # (the pipeline asks for the resting floor only then)
                 self._block_rest = (np.stack([self._rest, rest], axis=1), first)  # type: ignore[list-item]
+            self._block_same = self._rest_same = self._rest_same and rest is new
             self._current, self._rest = new, rest
             counts = self._live_counts
             if counts is None:
@@ -264,6 +277,8 @@ class NoiseFloor:
         self._partbuf[:, : self._m] = data[:, k * self.win:]
         self._current, self._rest = floors[:, -1], rest[:, -1]
         self._block_rest = (rest, first)
+        self._rest_same = rest is floors
+        self._block_same = False  # (a long block: ``rest_at`` once costs nothing)
         self._count(rms)
         return np.repeat(floors, lengths, axis=1)
 
@@ -292,6 +307,11 @@ class NoiseFloor:
         self._m = (m + n) % self.win
         self._current, self._rest = last, rest[:, -1]
         self._block_rest = (rest, self.win - m)
+        # a live block completes one window: the resting floor is the floor when it was before
+        # and is after (NaN compares unequal: unsure); longer blocks ask ``rest_at`` once
+        same = self._rest.tolist() == last.tolist()
+        self._block_same = self._rest_same and same and rest.shape[1] == 2
+        self._rest_same = same
         return out
 
     def _count(self, rms: np.ndarray) -> None:
