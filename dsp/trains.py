@@ -544,9 +544,9 @@ class TrainStage:
         the resting level included (its grid's old floors dropped as ``rest_floor`` drops them;
         no sorted window is kept, so none bounds that), or its answer worked out ahead with
         the block's other potentials (``_check_ahead``)."""
-        ahead = self._ahead.get(id(pot))
-        if ahead is not None and ahead[0] is pot:
-            busy, lo = ahead[1], ahead[2] - self._rest_base
+        ahead = self._ahead_answer(pot)
+        if ahead is not None:
+            busy, lo = ahead
         else:
             grid, rows = self._compiled_inputs(c)
             ys, y0 = self._signal.kept()
@@ -557,13 +557,21 @@ class TrainStage:
             self._forget_rest(c, pot.onset, lo, slid=False)
         return (False, True, SMALL)[busy]
 
+    def _ahead_answer(self, pot: _Potential) -> tuple[int, int] | None:
+        """``_check_ahead``'s answer for the potential (the kernel's code and the first grid
+        position it read, relative to the grid kept now), None when it has none."""
+        ahead = self._ahead.get(id(pot))
+        if ahead is None or ahead[0] is not pot:
+            return None
+        return ahead[1], ahead[2] - self._rest_base
+
     def _at_rest_ahead(self, c: int, pot: _Potential) -> bool:
         """Did ``_check_ahead`` find the background around a screened potential at rest? Then its
         decision is "" (``_background``'s), the rest grid trimmed as ``_busy_compiled`` trims it."""
-        ahead = self._ahead.get(id(pot))
-        if ahead is None or ahead[0] is not pot or ahead[1] != 0:
+        ahead = self._ahead_answer(pot)
+        if ahead is None or ahead[0] != 0:
             return False
-        lo = ahead[2] - self._rest_base
+        lo = ahead[1]
         if lo > 256:
             self._forget_rest(c, pot.onset, lo, slid=False)
         return True
