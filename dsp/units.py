@@ -716,9 +716,7 @@ class UnitTracker:
         product and ``kernels.fit_join`` (which adds the energies of only the lag windows the fit
         reads): (the template joined, and None; or -1 and ``_best``'s answer). Written flat: at one
         twitch at a time, each Python step is a good part of the cost."""
-        stack = self._stack
-        if stack is None:  # (the call only when the stack is to be built again)
-            stack = self._stacked()
+        stack = self._stacked()
         views = self._join_views
         if views[0] is not stack:
             views = self._join_views_for(stack)
