@@ -178,8 +178,8 @@ class NoiseFloor:
     @property
     def rest_is_floor(self) -> bool:
         """Is the resting floor the floor itself over all of the last block (``rest_at`` would
-        give the floor's own values)?"""
-        return self._block_same
+        give the floor's own values, or is not kept: not ``guarded``)?"""
+        return not self.guarded or self._block_same
 
     def rest_at(self, offsets: np.ndarray) -> np.ndarray:
         """The resting floor (channels, len(offsets)) at these samples of the last block: the

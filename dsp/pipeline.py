@@ -325,7 +325,7 @@ class Pipeline:
         every pause of activity (``NoiseFloor.rest_at``; NaN while it settles, as the floor)."""
         grid = self._trains.rest_grid(start, n)
         on_grid = floor[:, grid]
-        if on_grid.shape[1] and self._noise.guarded and not self._noise.rest_is_floor:
+        if on_grid.shape[1] and not self._noise.rest_is_floor:
             on_grid = np.minimum(on_grid, self._noise.rest_at(np.arange(grid.start, grid.stop, grid.step)))
         self._trains.feed_rest(start, n, on_grid)
 
