@@ -1000,3 +1000,21 @@ def test_stride_check_matches_grouping_every_bout(bursts, n_bouts, least, at_aft
             want = (stage.stride_min <= min(periods) and max(periods) <= stage.stride_max
                     and max(periods) <= stage.stride_regularity * min(periods))
     assert stage._in_stride(0, at) == want
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_kurtosis_row_tuples_are_the_columns_one_object_a_run(seed):
+    """A long block's rows go into the list as its columns' tuples (``zip(*rows.tolist())``),
+    with one tuple object for a run of equal columns, the row before them continued into it."""
+    from myotwitch.dsp.energy import _row_tuples
+
+    rng = np.random.default_rng(seed)
+    n_ch, k = int(rng.integers(1, 4)), int(rng.integers(1, 60))
+    rows = np.repeat(rng.integers(0, 3, (n_ch, k // 5 + 1)), rng.integers(1, 9, k // 5 + 1), axis=1)[:, :k]
+    for last in (tuple(rows[:, 0].tolist()), tuple((rows[:, 0] + 1).tolist())):
+        got = _row_tuples(rows, last)
+        assert got == list(zip(*rows.tolist()))
+        for a, b, i in zip(got, got[1:], range(1, k)):
+            assert (a is b) == (rows[:, i] == rows[:, i - 1]).all()
+        assert (got[0] is last) == (got[0] == last)
+    assert _row_tuples(rows[:, :0], (0,) * n_ch) == []
