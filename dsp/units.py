@@ -270,8 +270,12 @@ class UnitTracker:
         self._white, self._dots = np.empty((0, 0)), np.empty((0, 0))
         self._ww = np.empty((self.n_lags, self.n_channels * self.L))  # one twitch's whitened lag windows
         self._x0 = self.wide_n * self.up  # where a wide snippet's first lag window starts
-        #: the sizes of a join's new wave and kept snippet (worked out once: a fresh pair a twitch)
-        self._wave_n, self._snip_shape = self.n_channels * self.L, (self.n_channels, self.L // self.up)
+        #: the size of a join's kept snippet (worked out once: a fresh one a twitch)
+        self._snip_shape = (self.n_channels, self.L // self.up)
+        #: ``_fit_join``'s new wave and noise figures are written here; a join hands these to the
+        #: template and keeps its old pair for the next (nothing else holds a template's arrays:
+        #: ``template_info`` copies), which saves two fresh arrays a twitch
+        self._spare = (np.empty(self.n_channels * self.L), np.empty(self.n_channels))
         #: ``_fit_join``'s views (``_join_views_for``), for the stack first in the tuple
         self._join_views: tuple[np.ndarray, ...] = (np.empty(0),)
         cap = self.cfg.max_templates + 1
@@ -726,11 +730,13 @@ class UnitTracker:
         # gemm; bit for bit the same on every shape tried) with less dispatch, into a kept array
         np.dot(T, ww_t, out=dots)
         lag_a, ratio_a, ok_a = self._fit_out
-        wave, sig, snip = np.empty(self._wave_n), np.empty(self.n_channels), np.empty(self._snip_shape, np.float32)
+        wave, sig = self._spare
+        snip = np.empty(self._snip_shape, np.float32)
         k = kernel(dots, ww, self._per, self._join_par, lag_a, ok_a, wide, sigma, stack, self._per_ch, wave, sig, snip)
         if k >= 0:
             t = self._templates[k]
             t.n += 1
+            self._spare = (t.wave, t.sigma)
             t.wave, t.sigma = wave, sig
             t.snippets.append(snip)  # type: ignore[union-attr]  # (every template keeps its snippets)
             return k, None
@@ -1161,7 +1167,8 @@ class UnitTracker:
         return unit
 
     def template_info(self, t: _Template) -> dict:
-        w = t.wave.reshape(self.n_channels, self.L)
+        """A template's summary; its wave a copy (a join may write into the template's old arrays)."""
+        w = t.wave.reshape(self.n_channels, self.L).copy()
         return {"unit": t.unit, "n": t.n, "template": w, "template_fs": self.fs * self.up,
                 "snippets": list(t.snippets or []), "snippet_fs": self.fs}
 

@@ -77,6 +77,24 @@ def test_recurring_sources_get_stable_units(fs):
     assert len(set(main.values())) == 3
 
 
+def test_a_units_summary_taken_mid_stream_keeps_its_templates():
+    """``units()`` hands out copies: a join writes the template's new wave into arrays the
+    tracker reuses, so a summary a caller keeps (the live panel) must not move with it."""
+    sources = random_sources(np.random.default_rng(3), 2, rate_per_min=(20.0, 30.0))
+    x, _ = synthesize_units(UnitSynthSpec(sources, fs=1000.0, duration_s=120.0, seed=3))
+    pipe = Pipeline(1000.0, x.shape[0])
+    pipe.process(x[:, :60_000])
+    before = pipe.units.tracker.units()
+    kept = {u: (d["n"], d["template"].copy()) for u, d in before.items()}
+    assert kept
+    pipe.process(x[:, 60_000:])
+    pipe.flush()
+    after = pipe.units.tracker.units()
+    assert any(after[u]["n"] > n for u, (n, _) in kept.items() if u in after)  # they grew
+    for u, (_, t) in kept.items():
+        np.testing.assert_array_equal(before[u]["template"], t)
+
+
 def test_equal_amplitude_different_shape_are_two_units():
     bi = Source((1.0, 0.0, 0.0), 12.0, 150.0, 12.0)
     tri = Source((0.0, 1.0, 0.0), 12.0, 150.0, 12.0)
