@@ -33,14 +33,6 @@ class _Open:
         self.max_pp = ev.peak_to_peak_uv
         self.continues = continues
 
-    def add(self, ev: Event) -> None:
-        if ev.offset_s > self.end:  # (max(end, offset) without the call)
-            self.end = ev.offset_s
-        self.n += 1
-        self.channels.add(ev.channel)
-        if ev.peak_to_peak_uv > self.max_pp:
-            self.max_pp = ev.peak_to_peak_uv
-
     def close(self) -> Episode:
         return Episode(start_s=self.start, end_s=self.end, n_twitches=self.n, channels=tuple(sorted(self.channels)),
                        max_peak_to_peak_uv=self.max_pp, continues_previous=self.continues)
@@ -73,7 +65,7 @@ class EpisodeGrouper:
         return bool(self._pending) or self._open is not None
 
     def process(self, events: list[Event], horizon_s: float | None = None) -> list[Episode]:
-        self._pending.extend(e for e in events if e.kind == "twitch")
+        self._pending += [e for e in events if e.kind == "twitch"]  # (a list display: no generator's resumes)
         return self.advance(horizon_s) if horizon_s is not None else []
 
     def advance(self, horizon_s: float) -> list[Episode]:
@@ -107,8 +99,13 @@ class EpisodeGrouper:
             elif ev.onset_s - cur.start >= max_s:
                 closed.append(cur.close())
                 cur = _Open(ev, continues=True)
-            else:
-                cur.add(ev)
+            else:  # the twitch joins the episode (written out: a method call a twitch cost ~0.1 us)
+                if ev.offset_s > cur.end:  # (max(end, offset) without the call)
+                    cur.end = ev.offset_s
+                cur.n += 1
+                cur.channels.add(ev.channel)
+                if ev.peak_to_peak_uv > cur.max_pp:
+                    cur.max_pp = ev.peak_to_peak_uv
         self._open = cur
 
     def flush(self) -> list[Episode]:
