@@ -58,6 +58,10 @@ class Burst:
 _new_burst = frozen_builder(Burst)
 
 
+#: a chunk's bursts' stretches, a list a field: starts, ends, members (runs joined), cut
+Stretches = tuple[list[int], list[int], list[int], list["str | None"]]
+
+
 class _Figures(NamedTuple):
     """``BurstSegmenter._features_many``'s figures, a list entry per burst: its stretch (a single
     potential's core), first largest |y|, the envelope's peak, peak to peak of y and of the low
@@ -603,33 +607,52 @@ class BurstSegmenter:
         # clusters of bursts (voluntary activity is many bursts close together)
         bounds = [0, 1] if starts.size == 1 else \
             [0, *(np.flatnonzero((starts[1:] - ends[:-1]) >= self.cluster_n) + 1).tolist(), starts.size]
+        segs = self._stretches(starts, ends, bounds, q, cut)
+        if len(segs[0]) == 1:  # (live blocks) the one-burst code takes fewer steps for one
+            return [self._features(c, buf, b0, segs[0][0], segs[1][0], segs[2][0], segs[3][0], buf.shape[1])]
+        return self._features_many(c, buf, b0, segs, buf.shape[1])
+
+    def _stretches(self, starts: np.ndarray, ends: np.ndarray, bounds: list[int], q: int,
+                   cut: str | None) -> Stretches:
+        """The bursts of the clusters ``bounds`` (of the runs ``starts``, ``ends``), as four lists:
+        starts, ends, members and cut (a list a field: a tuple a burst would be one more
+        gc-tracked allocation each). Where every cluster is one run (a steady twitching: nearly
+        every call), the lists the loop would build, made at once."""
         s_l, e_l = starts.tolist(), ends.tolist()
-        segs: list[tuple[int, int, int, str | None]] = []  # (start, end, members, cut)
+        if len(bounds) == len(s_l) + 1:
+            return s_l, e_l, [1] * len(s_l), [None] * len(s_l) if cut is None else [cut if e >= q else None for e in e_l]
+        out: Stretches = ([], [], [], [])
+        s_o, e_o, n_o, cut_o = out
+
+        def add(start: int, end: int, members: int, at_end: str | None) -> None:
+            s_o.append(start)
+            e_o.append(end)
+            n_o.append(members)
+            cut_o.append(at_end)
+
         for a, b in zip(bounds[:-1], bounds[1:]):
             touches_end = cut is not None and e_l[b - 1] >= q
             if b - a == 1:
-                segs.append((s_l[a], e_l[a], 1, cut if touches_end else None))
+                add(s_l[a], e_l[a], 1, cut if touches_end else None)
             elif self._separate(starts[a:b], ends[a:b]):
                 # separate potentials that happen to be close: each is judged on its own (a run of
                 # twitches); voluntary trains among them are recognised later by their regularity
                 for i in range(a, b):
-                    segs.append((s_l[i], e_l[i], 1, cut if touches_end and i == b - 1 else None))
+                    add(s_l[i], e_l[i], 1, cut if touches_end and i == b - 1 else None)
             else:
-                segs.append((s_l[a], e_l[b - 1], b - a, cut if touches_end else None))
-        if len(segs) == 1:  # (live blocks) the one-burst code takes fewer steps for one
-            return [self._features(c, buf, b0, *segs[0], buf.shape[1])]
-        return self._features_many(c, buf, b0, segs, buf.shape[1])
+                add(s_l[a], e_l[b - 1], b - a, cut if touches_end else None)
+        return out
 
-    def _features_many(self, c: int, buf: np.ndarray, b0: int, segs: list[tuple[int, int, int, str | None]],
-                       L: int) -> list[Burst]:
+    def _features_many(self, c: int, buf: np.ndarray, b0: int, segs: Stretches, L: int) -> list[Burst]:
         """``_features`` of many bursts at once: every figure is a maximum, minimum or first
         position over a stretch (exact with ``reduceat``, or one compiled pass) or the same
         element-wise arithmetic; the rare stretches near the buffer's edges or with a flat top
         go through the one-burst code."""
         seg0 = max(self._seg_start - b0, 0)
-        s = np.array([g[0] for g in segs], dtype=np.intp)
-        e = np.array([g[1] for g in segs], dtype=np.intp)
-        one = np.array([g[2] == 1 for g in segs])
+        s_l, e_l, n_l, cut_l = segs
+        s = np.array(s_l, dtype=np.intp)
+        e = np.array(e_l, dtype=np.intp)
+        one = np.array(n_l) == 1
         floor = buf[FLOOR, s].tolist()  # the floor is constant over a noise window
         kernel = kernels.burst_features()
         fig = self._figures_compiled(kernel, buf, s, e, one, floor, seg0) if kernel is not None else None
@@ -641,19 +664,19 @@ class BurstSegmenter:
             clipped = fig.clip
         out = []
         snips, norms = fig.snips, fig.norms
-        for j, (seg, s_j, e_j, spike, k, ptp, top, lf_ptp, shape_only) in enumerate(zip(  # (the lists walked, not indexed)
-                segs, fig.start, fig.end, fig.spike, fig.row, fig.ptp, fig.top, fig.lf_ptp, fig.shape_only)):
+        for j, (n_b, cut_b, s_j, e_j, spike, k, ptp, top, lf_ptp, shape_only) in enumerate(zip(  # (the lists walked)
+                n_l, cut_l, fig.start, fig.end, fig.spike, fig.row, fig.ptp, fig.top, fig.lf_ptp, fig.shape_only)):
             if spike is None:
                 spike = self._spike_ratio(buf, fig.peak[j], seg0, L)
             snip, snip_norm = (snips[k], norms[k]) if k >= 0 and norms[k] > 0 else (None, 0.0)
             out.append(frozen_record(Burst, {  # (every field, in order: one a burst)
-                "channel": c, "start": b0 + s_j, "end": b0 + e_j, "n_bursts": seg[2],
+                "channel": c, "start": b0 + s_j, "end": b0 + e_j, "n_bursts": n_b,
                 "peak_to_peak_uv": ptp,
                 "peak_env_uv": top,
                 "floor_uv": floor[j],
                 "lf_ptp_uv": lf_ptp,
                 "clipped": clipped[j],
-                "cut": seg[3],
+                "cut": cut_b,
                 "spike_ratio": spike,
                 "snippet": snip,
                 "shape_only": shape_only,

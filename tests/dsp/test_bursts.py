@@ -207,3 +207,22 @@ def test_open_activity_that_grows_or_closes_is_followed_as_the_exact_pass_follow
     if tiny and sum(tiny) > 12:  # closed with bursts, and not known (the exact path ran); never over the limit
         assert sum(1 for b in closed if b) > 300 and closed.count(None) > 10
 
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_stretches_of_lone_runs_are_what_the_cluster_loop_makes(seed):
+    """``_stretches`` makes the lists at once where every cluster is one run; the cluster loop
+    (a cluster split into its runs by ``_separate`` takes it, one run at a time) gives the same
+    lists, the cut on the stretch that reaches the end only."""
+    rng = np.random.default_rng(seed)
+    seg = _segmenter()
+    n = int(rng.integers(1, seg.dense_n))  # (fewer than a dense cluster's)
+    starts = np.cumsum(rng.integers(1, 40, n) + 30)
+    ends = starts + rng.integers(5, 25, n)
+    q = int(ends[-1]) + int(rng.integers(0, 2))  # the last one reaches the end, or not
+    for cut in (None, "cut at the block's end"):
+        lone = seg._stretches(starts, ends, list(range(n + 1)), q, cut)
+        one_cluster = seg._stretches(starts, ends, [0, n], q, cut) if n > 1 else lone
+        assert lone == one_cluster  # (short runs with quiet between: _separate splits them)
+        assert lone[0] == starts.tolist() and lone[1] == ends.tolist() and lone[2] == [1] * n
+        assert lone[3] == [cut if cut is not None and e >= q else None for e in ends.tolist()]

@@ -355,7 +355,7 @@ def test_one_burst_code_measures_what_the_batched_code_measures(case, monkeypatc
 
     def both(self, c, buf, b0, segs, L):
         many = batched(self, c, buf, b0, segs, L)
-        for g, b in zip(segs, many):
+        for g, b in zip(zip(*segs), many):
             one = self._features(c, buf, b0, *g, L)
             assert one == b
             assert (one.snippet is None) == (b.snippet is None)
