@@ -564,9 +564,11 @@ class BurstSegmenter:
         if starts.size == 0:
             return starts, ends, np.zeros(0, bool)
         starts, ends = _join(starts, ends, self.merge_n)
-        cs = np.zeros(q - o + 1, dtype=np.intp)
-        np.add.accumulate(strong[o:q], dtype=np.intp, out=cs[1:])
-        return starts, ends, cs[ends] > cs[starts]
+        # a run holds a strong sample when one lies in [start, end): the strong samples' positions
+        # (few: only bursts have any) bisected, instead of a running count over the whole stretch
+        # (a chunk's count wrote 8 bytes a sample: ~4 ms of a quiet hour)
+        at = np.flatnonzero(strong[o:q])
+        return starts, ends, np.searchsorted(at, ends) > np.searchsorted(at, starts)
 
     def _first_possible_start(self, c: int, buf: np.ndarray, active: np.ndarray | None,
                               strong: np.ndarray | None, o: int) -> int:
