@@ -660,9 +660,9 @@ class BurstSegmenter:
         fig = self._figures_compiled(kernel, buf, s, e, one, floor, seg0) if kernel is not None else None
         if fig is None:
             fig = self._figures(buf, s, e, one, floor, seg0, L)
-        if self.clip_uv is None:  # (a flat top possible: the one-burst code decides)
+        if self.clip_uv is None and any(fig.clip):  # (a flat top possible: the one-burst code decides)
             clipped = [m and self._clipped(buf[RAW, a:b], f) for m, a, b, f in zip(fig.clip, fig.start, fig.end, floor)]
-        else:
+        else:  # (or none possible: all False, as the list above would be)
             clipped = fig.clip
         out = []
         snips, norms = fig.snips, fig.norms
