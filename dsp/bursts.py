@@ -125,6 +125,18 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return edges[0::2], edges[1::2]
 
 
+def quiet_stretches(s: np.ndarray, e: np.ndarray, o: int, L: int, cn: int) -> tuple[np.ndarray, np.ndarray]:
+    """The quiet stretches among runs ``[s, e)`` (sorted, apart) in ``[o, L)``, as their first and
+    last quiet positions: the origin's up to the first run, then one after every gap of ``cn``
+    or more between runs, and one after the last run when ``cn`` or more follow it before ``L``
+    (as arrays: at a steady twitching nearly every gap is one; tests/dsp/test_bursts.py holds
+    them to a loop over the runs)."""
+    gap = np.flatnonzero(s[1:] - e[:-1] >= cn)
+    tail = L - e[-1:] >= cn  # (none or one)
+    return (np.concatenate(([o], e[gap] + cn, e[-1:][tail] + cn)),
+            np.concatenate((s[:1], s[gap + 1], np.full(int(tail.sum()), L, dtype=s.dtype))))
+
+
 def _edges(mask: np.ndarray, at: int) -> list[int]:
     """Where the True runs of a 1-D bool array start and end (exclusive), alternately, plus ``at``."""
     pad = np.zeros(mask.size + 2, dtype=bool)
@@ -482,7 +494,7 @@ class BurstSegmenter:
         strong[:o] = False
         return active, strong
 
-    def _live_runs(self, active: np.ndarray, strong: np.ndarray, o: int) -> tuple[list[int], list[int]]:
+    def _live_runs(self, active: np.ndarray, strong: np.ndarray, o: int) -> tuple[np.ndarray, np.ndarray]:
         """The joined runs after the origin ``o`` (absolute within the buffer) that can belong to
         a burst: those holding a strong sample, or ending within ``merge_n`` of the buffer's end
         (they may still grow or join a later run). Any other run is noise that is over: it joins
@@ -490,7 +502,7 @@ class BurstSegmenter:
         L = active.size
         starts, ends, ok = self._runs_with_strong(active, strong, o, L)
         live = self._live_mask(ends, ok, L - o)
-        return (starts[live] + o).tolist(), (ends[live] + o).tolist()
+        return starts[live] + o, ends[live] + o
 
     def _live_mask(self, ends: np.ndarray, ok: np.ndarray, n: int) -> np.ndarray:
         """Which of the runs (``ends`` relative to a stretch of ``n`` samples ending at the
@@ -506,27 +518,17 @@ class BurstSegmenter:
         such activity: it used to keep a twitch's cluster open until 120 ms without any crossing
         came, delaying its report (at 500 Hz 2 % of isolated twitches by 0.3-0.45 s)."""
         L = active.size
-        s_l, e_l = self._live_runs(active, strong, o)
-        limit = self.max_n + self.context_n
-        if not s_l:
+        s, e = self._live_runs(active, strong, o)
+        if not s.size:
             return L, None
-        # quiet stretches as (first, last) quiet positions: the origin's, then one after every
-        # gap of cluster_n or more between live runs (a few: plain lists)
-        cn = self.cluster_n
-        first_q, last_q = [o], [s_l[0]]
-        for e, s2 in zip(e_l[:-1], s_l[1:]):
-            if s2 - e >= cn:
-                first_q.append(e + cn)
-                last_q.append(s2)
-        trailing = L - e_l[-1] >= cn
-        if trailing:
-            first_q.append(e_l[-1] + cn)
-            last_q.append(L)
-        for first, prev_last in zip(first_q[1:], last_q):  # activity between two quiet stretches
-            if first - prev_last > limit:
-                return prev_last + self.max_n, "limit"
-        tail_start = last_q[-1]
-        if not trailing and L - tail_start >= limit:
+        first_q, last_q = quiet_stretches(s, e, o, L, self.cluster_n)
+        trailing = L - int(e[-1]) >= self.cluster_n
+        # activity between two quiet stretches longer than max_n + context_n: a cut after the first
+        over = np.flatnonzero(first_q[1:] - last_q[:-1] > self.max_n + self.context_n)
+        if over.size:
+            return int(last_q[over[0]]) + self.max_n, "limit"
+        tail_start = int(last_q[-1])
+        if not trailing and L - tail_start >= self.max_n + self.context_n:
             return tail_start + self.max_n, "limit"
         if final is not None:
             return L, final

@@ -226,3 +226,32 @@ def test_stretches_of_lone_runs_are_what_the_cluster_loop_makes(seed):
         assert lone == one_cluster  # (short runs with quiet between: _separate splits them)
         assert lone[0] == starts.tolist() and lone[1] == ends.tolist() and lone[2] == [1] * n
         assert lone[3] == [cut if cut is not None and e >= q else None for e in ends.tolist()]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_quiet_stretches_are_the_loop_over_the_runs(seed):
+    """``quiet_stretches`` (arrays) against the loop over the runs it replaced in
+    ``_next_boundary``: the same first and last quiet positions, gaps of exactly ``cn`` included."""
+    from myotwitch.dsp.bursts import quiet_stretches
+
+    rng = np.random.default_rng(seed)
+    cn = int(rng.integers(3, 30))
+    for _ in range(50):
+        n = int(rng.integers(1, 12))
+        gaps = rng.choice([1, cn - 1, cn, cn + 1, 3 * cn], n)
+        o = int(rng.integers(0, 50))
+        s = o + np.cumsum(gaps) + int(rng.integers(0, 2 * cn))
+        e = s + rng.integers(1, 20, n)
+        s[1:] = e[:-1] + gaps[1:]  # runs apart by the drawn gaps
+        e = s + (e - s)
+        L = int(e[-1]) + int(rng.choice([0, cn - 1, cn, 4 * cn]))
+        first_q, last_q = [o], [int(s[0])]  # the loop, as _next_boundary had it
+        for a, b in zip(e[:-1].tolist(), s[1:].tolist()):
+            if b - a >= cn:
+                first_q.append(a + cn)
+                last_q.append(b)
+        if L - int(e[-1]) >= cn:
+            first_q.append(int(e[-1]) + cn)
+            last_q.append(L)
+        got = quiet_stretches(s, e, o, L, cn)
+        assert got[0].tolist() == first_q and got[1].tolist() == last_q
