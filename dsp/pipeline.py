@@ -99,6 +99,7 @@ class Pipeline:
                                   cluster_min=cfg.cluster_context_min, cluster_ratio=cfg.cluster_context_ratio,
                                   isolation_s=cfg.shape_only_isolation_s, isolation_snr=cfg.shape_only_max_size,
                                   share_least=cfg.train_share_least,
+                                  activity_uv=cfg.min_twitch_uv,
                                   rest_s=cfg.rest_history_s, rest_step=noise_n,
                                   # decay time of the band-pass's low edge (Butterworth: damping sqrt(1/2))
                                   ring_s=1.0 / (2.0 * math.pi * lo * math.sqrt(0.5)),

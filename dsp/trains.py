@@ -205,7 +205,7 @@ class TrainStage:
                  size_least: float = 1.0, recur_corr: float = 0.0, recur_s: float = 0.6,
                  recur_max_snr: float = math.inf, cluster_min: int = 0, cluster_ratio: float = 2.0,
                  isolation_s: float = 0.0, isolation_snr: float = 12.0, share_least: float = 1.0,
-                 pair_unmixed: bool = False, signal: SignalRing | None = None) -> None:
+                 activity_uv: float = 0.0, pair_unmixed: bool = False, signal: SignalRing | None = None) -> None:
         #: the band-passed signal: a ring of its own, or one the pipeline shares (``signal``,
         #: appended to by its owner ahead of ``feed``)
         self._shared = signal
@@ -226,6 +226,13 @@ class TrainStage:
         self.memory = int(2 * self.isi_max * (min_len + 1))  # a chain may skip a firing
         #: a potential found by its shape alone must have nothing else this long before it
         self.isolation_n = min(int(round(isolation_s * fs)), self.memory)
+        #: an artifact under this size (µV peak to peak) both in the pass band and in its
+        #: low-frequency swing is no sign of activity for ``_not_alone`` (0: every artifact is).
+        #: The pipeline passes ``min_twitch_uv``: what is too small to be a twitch is too small to
+        #: be a moving limb or a contraction. Twitches come in runs, and a small potential called
+        #: too small (or its LF swing, a few µV of the background's own, called a transient) had
+        #: kept a small twitch 0.45-0.9 s after it from counting (real recordings' injections)
+        self.activity_uv = activity_uv
         self.isolation_snr = isolation_snr  # ... when under this many floors peak to peak
         #: a unit recognised as voluntary keeps that label across up to two unseen firings
         self.continue_gap = 3 * self.isi_max
@@ -311,7 +318,8 @@ class TrainStage:
         self._voluntary_last: list[float] = [-math.inf] * self.n_channels
         self._spans: list[deque[tuple[int, int]]] = [deque() for _ in range(self.n_channels)]
         self._contractions: list[deque[tuple[int, int]]] = [deque() for _ in range(self.n_channels)]
-        #: artifacts per channel (a moving limb; for the shape-only check)
+        #: artifacts per channel (a moving limb; for the shape-only check), those under
+        #: ``activity_uv`` left out
         self._artifacts: list[deque[tuple[int, int]]] = [deque() for _ in range(self.n_channels)]
         #: (onset, offset, potentials) of candidates and contractions per channel, in onset order
         #: (the bursts of activity the stride check groups)
@@ -823,7 +831,7 @@ class TrainStage:
             if kind == "contraction":
                 self._spans[c].append((on, off))
                 self._contractions[c].append((on, off))
-            elif kind == "artifact":
+            elif kind == "artifact" and not (e.peak_to_peak_uv < self.activity_uv and b.lf_ptp_uv < self.activity_uv):
                 self._artifacts[c].append((on, off))
             if stride and kind in ("twitch", "contraction"):
                 # a contraction is a full burst of activity on its own
