@@ -81,7 +81,12 @@ class CoincidenceMerger:
                     j += 1
             if not final and end >= horizon:
                 break
-            out.append(self._merge(group, ring) if first.kind == "twitch" and self.n_channels > 1 else first)
+            if first.kind != "twitch":
+                out.append(first)
+            elif len(group) == 1:  # (the common case: a twitch on one channel only)
+                out.append(self._single(first, ring))
+            else:
+                out.append(self._merge(group, ring))
             i = j
         self._pending = self._pending[i:]
         return out
@@ -90,6 +95,16 @@ class CoincidenceMerger:
         main = max(group, key=lambda e: (e.peak_to_peak_uv, -e.channel))
         lo = min(e.onset_sample for e in group) - self.window_n
         hi = max(e.offset_sample for e in group) + self.window_n
+        return self._signed(main, ring, lo, hi, tuple(sorted(e.channel for e in group)))
+
+    def _single(self, e: Event, ring: SignalRing) -> Event:
+        """``_merge`` of a group of one twitch, without the reductions over the group (a
+        twitch on one channel only is most of them, and this runs once a twitch)."""
+        return self._signed(e, ring, e.onset_sample - self.window_n, e.offset_sample + self.window_n, (e.channel,))
+
+    def _signed(self, main: Event, ring: SignalRing, lo: int, hi: int, hit: tuple[int, ...]) -> Event:
+        """``main`` carrying the peak-to-peak on every channel over samples ``[lo, hi)`` (its own
+        channel's as it was measured) and the channels ``hit``."""
         y, _ = ring.window(lo, hi)
         if y.shape[1]:
             kernel = kernels.ptp_rows()
@@ -101,8 +116,7 @@ class CoincidenceMerger:
         else:
             ptp = [0.0] * self.n_channels
         ptp[main.channel] = main.peak_to_peak_uv
-        return evolve(main, channels_peak_to_peak_uv=tuple(ptp),
-                      hit_channels=tuple(sorted(e.channel for e in group)))
+        return evolve(main, channels_peak_to_peak_uv=tuple(ptp), hit_channels=hit)
 
 
 def channel_hits(events: list[Event], n_channels: int) -> list[int]:
