@@ -748,6 +748,52 @@ def _may_merge_py(sq: Any, k: int, inv: Any, ns: Any, par: Any, buf: Any) -> boo
     return False
 
 
+def _may_merge_few_py(sq: Any, k: int, inv: Any, ns: Any, par: Any) -> int:  # pragma: no cover - compiled
+    """``units.UnitTracker._may_merge``'s verdict for a few templates x channels (``_may_merge_py``'s
+    inputs): 1 where it passes some template, 0 where it fails them all, -1 where it cannot tell
+    (the caller asks Python). Python squares the shortfalls by ``** 2``, libm's pow, which can
+    differ from x * x in the last bit; every other step is Python's, in its order. So a template
+    whose shortfall is within a far wider band (1e-9 of the threshold and of the energies) of its
+    threshold, or a NaN, answers -1."""
+    cap, up, base, amp_tol, amp_k, s = par[0], par[1], par[2], par[3], par[4], par[5]
+    K, C = sq.shape
+    n_k = ns[k]
+    own = 1.0 / (cap if cap < n_k else n_k)
+    tt_k = 0.0
+    for c in range(C):
+        b = math.sqrt(sq[k, c]) * inv[c]
+        tt_k += b * b
+    unsure = False
+    for o in range(K):
+        if o == k:
+            continue
+        tt = 0.0
+        for c in range(C):
+            a = math.sqrt(sq[o, c]) * inv[c]
+            tt += a * a
+        q = tt / up
+        tol = (amp_tol + amp_k / math.sqrt(q if q >= 1e-12 or q != q else 1e-12)) * (1 + 1e-6) + 1e-9
+        g = 1.0 - tol
+        if g < 0.0:  # max(1 - tol, 0.0)
+            g = 0.0
+        low = 0.0
+        for c in range(C):  # what o's channels fall short of t's at the least gain
+            v = g * (math.sqrt(sq[o, c]) * inv[c]) - math.sqrt(sq[k, c]) * inv[c]
+            if v > 0.0 or v != v:  # max(v, 0.0)
+                low += v * v
+        low = low / up
+        sg = s * (1.0 + tol)
+        n_o = ns[o]
+        allowed = base * (1.0 / (cap if cap < n_o else n_o) + own) + sg * sg * tt / up
+        edge = allowed * 1.001 + 1e-9 * (tt + tt_k) / up
+        band = 1e-9 * (abs(edge) + (tt + tt_k) / up)
+        if low < edge - band:
+            return 1
+        if not low > edge + band:  # within the band, or a NaN
+            unsure = True
+    return -1 if unsure else 0
+
+
 def _upsample_py(x: Any, h: Any, up: int, start: int, out: Any) -> None:  # pragma: no cover - compiled
     """``scipy.signal.upfirdn(h, x, up)`` along the last axis of ``x`` (B, C, n), outputs ``start``
     to ``start + m`` into ``out`` (B, C, m), ``h`` as upfirdn holds it (its phases, each reversed:
@@ -1494,7 +1540,8 @@ def _compile(name: str) -> Callable[..., Any] | None:
                                  rest_select=_rest_select, matched_lift=njit(_matched_lift_py),
                                  background_sums=jit(_background_sums_py),
                                  fit_rows=_fit_rows, join=_join,
-                                 may_merge=njit(_may_merge_py), upsample=jit(_upsample_py),
+                                 may_merge=njit(_may_merge_py), may_merge_few=njit(_may_merge_few_py),
+                                 upsample=jit(_upsample_py),
                                  centroid=_centroid, centroids=njit(_centroids_py),
                                  robust_rms=jit(_robust_rms_py), robust_rms_sorted=jit(_robust_rms_sorted_py),
                                  ptp_rows=jit(_ptp_rows_py),
@@ -1550,6 +1597,7 @@ def _warm_up() -> None:
     _compiled["join"](np.ones((1, 12)), 2, 2, 0.5, np.ones(4), k1, k1, np.empty(4), np.empty(1),
                       np.empty((1, 2), dtype=np.float32))
     _compiled["may_merge"](np.ones((20, 1)), 0, k1, np.ones(20), np.ones(6), np.empty(1))
+    _compiled["may_merge_few"](np.ones((2, 1)), 0, k1, np.ones(2), np.ones(6))
     x3 = np.ones((1, 1, 8))
     for x in (x3, x3[:, :, 1:]):  # a batch, and one twitch's slice of the ring
         _compiled["upsample"](x, np.ones(4), 2, 1, np.empty((1, 1, 8)))
@@ -1666,6 +1714,12 @@ def join() -> Callable[..., None] | None:
 def may_merge() -> Callable[..., bool] | None:
     """The compiled merge pre-check (``_may_merge_py``'s signature), or None."""
     return _compile("may_merge")
+
+
+def may_merge_few() -> Callable[..., int] | None:
+    """The compiled merge pre-check for a few templates x channels (``_may_merge_few_py``'s
+    signature), or None."""
+    return _compile("may_merge_few")
 
 
 def upsample() -> Callable[..., None] | None:

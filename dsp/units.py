@@ -935,6 +935,16 @@ class UnitTracker:
                 return True
         return False
 
+    def _may_merge_few(self, k: int, inv: np.ndarray) -> int:
+        """``_may_merge`` for a few templates x channels by ``kernels.may_merge_few`` (it runs after
+        every join once there are two templates, ~4 us a twitch in Python): 1 or 0, its verdict, or
+        -1 where the kernel cannot tell that its squares are Python's (always, on the pure path)."""
+        kernel = kernels.may_merge_few()
+        if kernel is None:
+            return -1
+        rows = self._kept_rows()
+        return kernel(rows[4], k, inv, rows[1], self._may_par)
+
     def _energies(self) -> np.ndarray:
         """The templates' per-channel energies ``(K, C)`` (of ``_stack``, which must be built), kept
         beside the stack: a join redoes its own row (each row added on its own, pairwise, so the
@@ -1110,10 +1120,14 @@ class UnitTracker:
             rows = self._kept_rows()
             if not kernel(rows[4], k, inv, rows[1], self._may_par, self._may_scratch[:C]):
                 return None
+        else:
+            few = self._may_merge_few(k, inv)
+            if few == 0:
+                return None
         others = self._templates[:k] + self._templates[k + 1:]
         own = 1.0 / min(t.n, cap)
         extra = [1.0 / min(o.n, cap) + own for o in others]
-        if kernel is None and not self._may_merge(self._energies(), k, inv, extra):
+        if kernel is None and few < 0 and not self._may_merge(self._energies(), k, inv, extra):
             return None
         segw = np.zeros((C, L + 2 * pad))
         segw[:, pad: pad + L] = t.wave.reshape(C, L) * inv[:, None]

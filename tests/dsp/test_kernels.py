@@ -468,6 +468,64 @@ def test_join_kernel_gives_the_pure_update(monkeypatch, n_ch, fs):
             wave = t.wave
 
 
+@pytest.mark.parametrize("n_ch,K", [(1, 2), (2, 2), (1, 16), (2, 8), (4, 4), (8, 2), (3, 5)])
+def test_may_merge_few_kernel_gives_the_pure_verdict_or_says_it_cannot(n_ch, K):
+    """The merge pre-check for a few templates x channels (dsp/units.py ``_may_merge``, whose
+    squares are libm's pow) in one compiled pass: Python's verdict, or -1 (then Python decides),
+    which it may say only next to the edge: where the template's size is moved to the last float
+    at which Python's check still passes, and never a long way from it."""
+    from myotwitch.dsp.units import UnitTracker
+
+    rng = np.random.default_rng(n_ch * 100 + K + 7)
+    tr = UnitTracker(1000.0, n_ch)
+    kernel = kernels.may_merge_few()
+    assert kernel is not None
+    flips = unsure = 0
+    for _ in range(40):
+        sq = rng.uniform(0.0, 1.0, (K, n_ch)) * rng.uniform(1e3, 1e6, (K, 1))
+        ns = rng.integers(1, 60, K).astype(float)
+        inv = 1.0 / rng.uniform(2.0, 6.0, n_ch)
+        k = int(rng.integers(K))
+        o = (k + 1) % K
+        for j in range(K):
+            if j not in (k, o):
+                sq[j] = sq[k] * 1e4  # far bigger than t: fails the check by far
+
+        def scaled(f: float, sq=sq, o=o) -> np.ndarray:
+            s = sq.copy()
+            s[o] *= f
+            return s
+
+        def pure(f: float, k=k, inv=inv, ns=ns) -> bool:
+            cap = tr.cfg.mean_cap
+            own = 1.0 / min(int(ns[k]), cap)
+            return tr._may_merge(scaled(f), k, inv, [1.0 / min(int(n), cap) + own for i, n in enumerate(ns) if i != k])
+
+        def compiled(f: float, k=k, inv=inv, ns=ns) -> int:
+            return kernel(scaled(f), k, inv, ns, tr._may_par)
+
+        lo, hi = 1.0, 1.0  # grow o until it fails (a template far larger than t cannot pass)
+        while pure(hi):
+            lo, hi = hi, hi * 4.0
+        if lo == hi:
+            lo = 0.0
+        if pure(lo):
+            while np.nextafter(lo, hi) < hi:  # the last float at which it passes
+                mid = 0.5 * (lo + hi)
+                if mid in (lo, hi):
+                    break
+                lo, hi = (mid, hi) if pure(mid) else (lo, mid)
+            flips += 1
+            # a float apart, on either side of Python's edge: too near it to tell
+            unsure += compiled(lo) == -1 and compiled(hi) == -1
+        for f in (lo, hi):
+            assert compiled(f) in (-1, int(pure(f))), f
+        for f in (0.0, 0.5, 1.0, 2.0, 100.0, lo * (1 - 1e-6), hi * (1 + 1e-6)):
+            if not lo * (1 - 1e-7) < f < hi * (1 + 1e-7):  # (away from the edge: sure)
+                assert compiled(f) == int(pure(f)), f
+    assert flips > 10 and unsure == flips
+
+
 @pytest.mark.parametrize("n_ch,K", [(1, 17), (2, 9), (8, 3), (3, 6), (8, 8), (4, 12), (16, 2), (9, 2)])
 def test_may_merge_kernel_gives_the_pure_verdict(n_ch, K):
     """The merge pre-check for many templates x channels (dsp/units.py ``_may_merge_many``) in
