@@ -468,6 +468,40 @@ def test_join_kernel_gives_the_pure_update(monkeypatch, n_ch, fs):
             wave = t.wave
 
 
+def _merge_state(rng: np.random.Generator, K: int, n_ch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
+    """A random state for the merge pre-check: per-channel energies ``sq`` (K x n_ch), members
+    ``ns``, 1 / noise ``inv``, the template ``k`` checked and the one ``o`` whose size the tests
+    move (every other template is far bigger than k, so it fails by far)."""
+    sq = rng.uniform(0.0, 1.0, (K, n_ch)) * rng.uniform(1e3, 1e6, (K, 1))
+    ns = rng.integers(1, 60, K).astype(float)
+    inv = 1.0 / rng.uniform(2.0, 6.0, n_ch)
+    k = int(rng.integers(K))
+    o = (k + 1) % K
+    for j in range(K):
+        if j not in (k, o):
+            sq[j] = sq[k] * 1e4
+    return sq, ns, inv, k, o
+
+
+def _pure_edge(pure) -> tuple[float, float, bool]:  # type: ignore[no-untyped-def]
+    """Where ``pure(f)`` (the merge pre-check with template o's energies scaled by f) turns from
+    pass to fail: grow f until it fails, then bisect to the last float at which it passes
+    (``lo``) and the next (``hi``); False when it fails already at 0."""
+    lo, hi = 1.0, 1.0  # grow o until it fails (a template far larger than t cannot pass)
+    while pure(hi):
+        lo, hi = hi, hi * 4.0
+    if lo == hi:
+        lo = 0.0
+    if not pure(lo):
+        return lo, hi, False
+    while np.nextafter(lo, hi) < hi:  # the last float at which it passes
+        mid = 0.5 * (lo + hi)
+        if mid in (lo, hi):
+            break
+        lo, hi = (mid, hi) if pure(mid) else (lo, mid)
+    return lo, hi, True
+
+
 @pytest.mark.parametrize("n_ch,K", [(1, 2), (2, 2), (1, 16), (2, 8), (4, 4), (8, 2), (3, 5)])
 def test_may_merge_few_kernel_gives_the_pure_verdict_or_says_it_cannot(n_ch, K):
     """The merge pre-check for a few templates x channels (dsp/units.py ``_may_merge``, whose
@@ -482,14 +516,7 @@ def test_may_merge_few_kernel_gives_the_pure_verdict_or_says_it_cannot(n_ch, K):
     assert kernel is not None
     flips = unsure = 0
     for _ in range(40):
-        sq = rng.uniform(0.0, 1.0, (K, n_ch)) * rng.uniform(1e3, 1e6, (K, 1))
-        ns = rng.integers(1, 60, K).astype(float)
-        inv = 1.0 / rng.uniform(2.0, 6.0, n_ch)
-        k = int(rng.integers(K))
-        o = (k + 1) % K
-        for j in range(K):
-            if j not in (k, o):
-                sq[j] = sq[k] * 1e4  # far bigger than t: fails the check by far
+        sq, ns, inv, k, o = _merge_state(rng, K, n_ch)
 
         def scaled(f: float, sq=sq, o=o) -> np.ndarray:
             s = sq.copy()
@@ -504,19 +531,9 @@ def test_may_merge_few_kernel_gives_the_pure_verdict_or_says_it_cannot(n_ch, K):
         def compiled(f: float, k=k, inv=inv, ns=ns) -> int:
             return kernel(scaled(f), k, inv, ns, tr._may_par)
 
-        lo, hi = 1.0, 1.0  # grow o until it fails (a template far larger than t cannot pass)
-        while pure(hi):
-            lo, hi = hi, hi * 4.0
-        if lo == hi:
-            lo = 0.0
-        if pure(lo):
-            while np.nextafter(lo, hi) < hi:  # the last float at which it passes
-                mid = 0.5 * (lo + hi)
-                if mid in (lo, hi):
-                    break
-                lo, hi = (mid, hi) if pure(mid) else (lo, mid)
-            flips += 1
-            # a float apart, on either side of Python's edge: too near it to tell
+        lo, hi, flipped = _pure_edge(pure)
+        flips += flipped
+        if flipped:  # a float apart, on either side of Python's edge: too near it to tell
             unsure += compiled(lo) == -1 and compiled(hi) == -1
         for f in (lo, hi):
             assert compiled(f) in (-1, int(pure(f))), f
@@ -540,14 +557,7 @@ def test_may_merge_kernel_gives_the_pure_verdict(n_ch, K):
     assert kernel is not None
     flips = 0
     for _ in range(40):
-        sq = rng.uniform(0.0, 1.0, (K, n_ch)) * rng.uniform(1e3, 1e6, (K, 1))
-        ns = rng.integers(1, 60, K).astype(float)
-        inv = 1.0 / rng.uniform(2.0, 6.0, n_ch)
-        k = int(rng.integers(K))
-        o = (k + 1) % K
-        for j in range(K):
-            if j not in (k, o):
-                sq[j] = sq[k] * 1e4  # far bigger than t: fails the check by far
+        sq, ns, inv, k, o = _merge_state(rng, K, n_ch)
 
         def pure(f: float, sq=sq, k=k, o=o, inv=inv, ns=ns) -> bool:
             s = sq.copy()
@@ -561,18 +571,8 @@ def test_may_merge_kernel_gives_the_pure_verdict(n_ch, K):
             s[o] *= f
             return kernel(s, k, inv, ns, tr._may_par, np.empty(n_ch))
 
-        lo, hi = 1.0, 1.0  # grow o until it fails (a template far larger than t cannot pass)
-        while pure(hi):
-            lo, hi = hi, hi * 4.0
-        if lo == hi:
-            lo = 0.0
-        if pure(lo):
-            while np.nextafter(lo, hi) < hi:  # the last float at which it passes
-                mid = 0.5 * (lo + hi)
-                if mid in (lo, hi):
-                    break
-                lo, hi = (mid, hi) if pure(mid) else (lo, mid)
-            flips += 1
+        lo, hi, flipped = _pure_edge(pure)
+        flips += flipped
         for f in (0.0, 0.5, 1.0, lo, hi, 2.0, 100.0):
             assert compiled(f) == pure(f), f
     assert flips > 10
