@@ -108,6 +108,11 @@ def median_last(y: np.ndarray) -> np.ndarray:
     return (np.maximum.reduce(p[..., :h], axis=-1) + p[..., h]) / 2.0
 
 
+#: the merge pre-check (``UnitTracker._may_merge``) for up to this many templates x channels is
+#: the list code (compiled: ``kernels.may_merge_few``), for more the array code (``kernels.may_merge``)
+MAY_MERGE_FEW = 16
+
+
 #: a batch of windows of up to this many samples is sorted by numpy for the noise figures (its
 #: SIMD sort of up to 256 values, then ``kernels.robust_rms_sorted``: ~0.5 against ~1 us a window
 #: of 150); longer ones, or one twitch's, go through the selection (numpy's sort is slower there)
@@ -914,7 +919,7 @@ class UnitTracker:
         ``sq``: the templates' per-channel energies, unwhitened (``_energies``)."""
         cfg = self.cfg
         K, C, up = sq.shape[0], self.n_channels, self.up
-        if K * C > 16:
+        if K * C > MAY_MERGE_FEW:
             return self._may_merge_many(sq, k, inv, extra)
         inv_l = inv.tolist()
         norms = [[math.sqrt(v) * w for v, w in zip(row, inv_l)] for row in sq.tolist()]  # whitened |T_c|
@@ -935,15 +940,21 @@ class UnitTracker:
                 return True
         return False
 
-    def _may_merge_few(self, k: int, inv: np.ndarray) -> int:
-        """``_may_merge`` for a few templates x channels by ``kernels.may_merge_few`` (it runs after
-        every join once there are two templates, ~4 us a twitch in Python): 1 or 0, its verdict, or
-        -1 where the kernel cannot tell that its squares are Python's (always, on the pure path)."""
-        kernel = kernels.may_merge_few()
+    def _may_merge_compiled(self, k: int, inv: np.ndarray) -> bool | None:
+        """``_may_merge``'s verdict by a compiled kernel (dsp/kernels.py), None where Python must
+        give it: on the pure path, and where ``kernels.may_merge_few`` (a few templates x channels,
+        which run it after every join: ~4 us a twitch in Python) cannot tell that its squares are
+        Python's."""
+        C = self.n_channels
+        many = len(self._templates) * C > MAY_MERGE_FEW
+        kernel = kernels.may_merge() if many else kernels.may_merge_few()
         if kernel is None:
-            return -1
+            return None
         rows = self._kept_rows()
-        return kernel(rows[4], k, inv, rows[1], self._may_par)
+        if many:
+            return bool(kernel(rows[4], k, inv, rows[1], self._may_par, self._may_scratch[:C]))
+        got = kernel(rows[4], k, inv, rows[1], self._may_par)
+        return None if got < 0 else bool(got)
 
     def _energies(self) -> np.ndarray:
         """The templates' per-channel energies ``(K, C)`` (of ``_stack``, which must be built), kept
@@ -1114,20 +1125,13 @@ class UnitTracker:
             inv = 1.0 / t.sigma
         C, L, pad = self.n_channels, self.L, self._merge_pad
         cap = self.cfg.mean_cap
-        K = len(self._templates)
-        kernel = kernels.may_merge() if K * C > 16 else None
-        if kernel is not None:  # the same verdict in one pass (dsp/kernels.py)
-            rows = self._kept_rows()
-            if not kernel(rows[4], k, inv, rows[1], self._may_par, self._may_scratch[:C]):
-                return None
-        else:
-            few = self._may_merge_few(k, inv)
-            if few == 0:
-                return None
+        compiled = self._may_merge_compiled(k, inv)
+        if compiled is False:
+            return None
         others = self._templates[:k] + self._templates[k + 1:]
         own = 1.0 / min(t.n, cap)
         extra = [1.0 / min(o.n, cap) + own for o in others]
-        if kernel is None and few < 0 and not self._may_merge(self._energies(), k, inv, extra):
+        if compiled is None and not self._may_merge(self._energies(), k, inv, extra):
             return None
         segw = np.zeros((C, L + 2 * pad))
         segw[:, pad: pad + L] = t.wave.reshape(C, L) * inv[:, None]
