@@ -316,7 +316,7 @@ class Pipeline:
         k = stat.shape[1]
         rows[STAT, :, :k] = stat
         self._held = rows[:, :, k:]
-        self._trains.feed(rows[Y, :, :k], None, self._segmenter.position())
+        self._trains.feed(rows[Y, :, :k], self._segmenter.position())
         return self._classify(self._segmenter.process_staged(k) if staged
                               else self._segmenter.process_rows(rows[:, :, :k]))
 
@@ -337,7 +337,7 @@ class Pipeline:
         if rows is None or not stat.shape[1]:
             return []
         rows[STAT] = stat
-        self._trains.feed(rows[Y], None, self._segmenter.position())
+        self._trains.feed(rows[Y], self._segmenter.position())
         return self._classify(self._segmenter.process_rows(rows))
 
     def _account(self, x: np.ndarray, sums: np.ndarray | None = None) -> None:

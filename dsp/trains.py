@@ -343,16 +343,14 @@ class TrainStage:
             (None, 0, 0, np.zeros((0, 4))) for _ in range(self.n_channels)]
         self._rest_guess = np.full(self.n_channels, np.nan)  # its resting levels last time (where it starts looking)
 
-    def feed(self, y: np.ndarray, floor: np.ndarray | None, start: int) -> None:
-        """The band-passed samples ``y`` and their noise floor (channels, n) from absolute sample
-        ``start`` on (None: the floor goes to ``feed_rest``, ahead of the samples)."""
+    def feed(self, y: np.ndarray, start: int) -> None:
+        """The band-passed samples ``y`` (channels, n) from absolute sample ``start`` on (their
+        noise floor comes by ``feed_rest``, ahead of them)."""
         if not (self.quiet_n or self.recur_corr):
             return  # no check reads the signal
         if self._shared is None:
             self._signal.append(y, start)  # a new segment after a gap starts it afresh
         self._fed_end = start + y.shape[1]
-        if floor is not None:
-            self.feed_rest(start, y.shape[1], floor[:, self.rest_grid(start, y.shape[1])])
 
     def rest_grid(self, start: int, n: int) -> slice:
         """The offsets in samples ``[start, start + n)`` of the fixed grid of absolute indices the

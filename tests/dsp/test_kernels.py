@@ -1038,6 +1038,7 @@ def test_quiet_background_kernel_answers_as_the_pure_check(monkeypatch):
     from types import SimpleNamespace
 
     from myotwitch.dsp.trains import SMALL, TrainStage, _Potential
+    from tests.dsp.test_trains_rest import feed
 
     rng = np.random.default_rng(19)
     assert kernels.quiet_background() is not None
@@ -1061,7 +1062,7 @@ def test_quiet_background_kernel_answers_as_the_pure_check(monkeypatch):
         s = 0
         while s < n:
             b = int(rng.choice([50, 333, 2000]))
-            stage.feed(y[:, s:s + b], floors[:, s:s + b], s)
+            feed(stage, y[:, s:s + b], floors[:, s:s + b], s)
             s += b
         stage._kept_from = int(rng.integers(0, 300))
         for c in range(2):

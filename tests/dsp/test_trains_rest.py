@@ -17,6 +17,12 @@ def _stage(rest_s: float = 2.0, step: int = 10) -> TrainStage:
                       min_len=3, quiet_s=0.15, rest_s=rest_s, rest_step=step)
 
 
+def feed(stage: TrainStage, y: np.ndarray, floors: np.ndarray, start: int) -> None:
+    """The samples and their floor into the stage, as the pipeline hands them over."""
+    stage.feed_rest(start, y.shape[1], floors[:, stage.rest_grid(start, y.shape[1])])
+    stage.feed(y, start)
+
+
 def _reference(floors: np.ndarray, c: int, at: int, rest_n: int, step: int) -> float:
     """The order statistic below ``REST_PERCENTILE`` of the finite floors on the grid in
     [at - rest_n, at], by sorting them all."""
@@ -38,7 +44,7 @@ def test_the_resting_level_is_the_low_percentile_of_the_window_on_every_path(see
     stage = _stage()
     y = rng.standard_normal((2, n))
     for s in range(0, n, blocks):
-        stage.feed(y[:, s:s + blocks], floors[:, s:s + blocks], s)
+        feed(stage, y[:, s:s + blocks], floors[:, s:s + blocks], s)
     at = 0
     for g in gaps:  # questions in increasing time per channel, some close, some far apart
         at = min(at + g, n - 1)
@@ -50,7 +56,7 @@ def test_a_step_back_starts_the_window_afresh():
     rng = np.random.default_rng(3)
     floors = rng.uniform(1.0, 5.0, (2, 5000)).round(2)
     stage = _stage()
-    stage.feed(rng.standard_normal((2, 5000)), floors, 0)
+    feed(stage, rng.standard_normal((2, 5000)), floors, 0)
     for at in (4000, 4010, 4020, 3000, 3005, 4990):  # close, close, back, close, far
         assert stage.rest_floor(0, at) == _reference(floors, 0, at, stage.rest_n, stage.rest_step)
 
@@ -61,7 +67,7 @@ def test_a_short_window_that_slides_past_its_last_one_starts_afresh():
     rng = np.random.default_rng(4)
     floors = rng.uniform(1.0, 5.0, (2, 5000))
     stage = _stage(rest_s=0.1, step=10)  # 10 floors
-    stage.feed(rng.standard_normal((2, 5000)), floors, 0)
+    feed(stage, rng.standard_normal((2, 5000)), floors, 0)
     for at in range(1000, 4000, 113):  # 11 floors on: past the last window, by fewer than REST_SLIDE
         assert stage.rest_floor(0, at) == _reference(floors, 0, at, stage.rest_n, stage.rest_step)
 
@@ -82,7 +88,7 @@ def test_busy_background_sees_only_candidates_every_block_size_has_delivered():
         p = Pipeline(1000.0, 1)
         stage = p._trains
         p.units.push(y[None, :], 0)  # the ring the stages share, filled ahead of the train stage's feed
-        stage.feed(y[None, :], np.ones((1, y.size)), 0)
+        feed(stage, y[None, :], np.ones((1, y.size)), 0)
         pot = _Potential(1000, 20.0, np.zeros(17), 1030, 1.0)
         near = [pot]
         if future:  # 200 x the floor, starting at the horizon every block size reaches (1200)
@@ -116,7 +122,7 @@ def test_a_weak_units_firings_smaller_than_the_candidate_still_make_it_recur():
         p = Pipeline(1000.0, 1)
         stage = p._trains
         p.units.push(y[None, :], 0)
-        stage.feed(y[None, :], np.ones((1, y.size)), 0)
+        feed(stage, y[None, :], np.ones((1, y.size)), 0)
         pot = _Potential(692, 16.0, tpl.copy(), 709, 1.0)
         stage._recent[0], stage._recent_on[0] = [pot], [pot.onset]
         verdicts.append(stage._recurs(0, pot))
