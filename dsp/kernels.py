@@ -1283,6 +1283,29 @@ def _bouts_py(hist: Any, rms: Any, c: int, first: int, count: int, level: float,
 _bouts = _bouts_py  # the compiled noise block calls the compiled one (bound in _compile)
 
 
+def _lowered_py(hist: Any, rms: Any, c: int, end: int, f: float, recent: int, ratio: float, cap: float, bouts: int,
+                level: float, gap: int, least: int) -> tuple[float, float]:
+    """``noise.NoiseFloor._after_activity`` for channel c's floor ``f`` after the window at
+    position ``end`` of its history ``hist[c]`` followed by the block's windows ``rms[c]`` (the
+    history holds the ``hist.shape[1]`` windows up to it): the floor and the resting floor."""
+    H = hist.shape[1]
+    q = hist[c, end] if end < H else rms[c, end - H]  # the quietest of the last ``recent`` windows
+    for t in range(end - recent + 1, end):
+        v = hist[c, t] if t < H else rms[c, t - H]
+        if v < q:
+            q = v
+    if not q * ratio < f:
+        return f, f
+    g = f / cap
+    fr = q if q >= g else g
+    if bouts == 0 or _bouts(hist, rms, c, end - H + 1, H, level * f, gap, least) < bouts:
+        return fr, fr
+    return f, fr
+
+
+_lowered = _lowered_py  # (bound in _compile, after _bouts)
+
+
 def _noise_block_py(part: Any, y2: Any, m: int, hist: Any, srt: Any, lo: int, hi: int, frac: float, recent: int,
                     ratio: float, cap: float, bouts: int, level: float, gap: int, least: int, edges: Any,
                     counts: Any, last: Any, out: Any, rests: Any) -> bool:  # pragma: no cover - compiled
@@ -1321,15 +1344,7 @@ def _noise_block_py(part: Any, y2: Any, m: int, hist: Any, srt: Any, lo: int, hi
         f = srt[c, lo] + frac * (srt[c, hi] - srt[c, lo])  # the floor in force before the first window ends
         fr = f
         if recent > 0:
-            q = hist[c, H - recent]
-            for t in range(H - recent + 1, H):
-                if hist[c, t] < q:
-                    q = hist[c, t]
-            if q * ratio < f:
-                g = f / cap
-                fr = q if q >= g else g
-                if bouts == 0 or _bouts(hist, hist, c, 0, H, level * f, gap, least) < bouts:
-                    f = fr
+            f, fr = _lowered(hist, rms, c, H - 1, f, recent, ratio, cap, bouts, level, gap, least)
         rests[c, 0] = fr
         for i in range(first):
             out[c, i] = f
@@ -1371,17 +1386,8 @@ def _noise_block_py(part: Any, y2: Any, m: int, hist: Any, srt: Any, lo: int, hi
                 counts[c, g] += 1
             f = srt[c, lo] + frac * (srt[c, hi] - srt[c, lo])
             fr = f
-            if recent > 0:  # the quietest of the windows ending with this one (history, then block)
-                q = r
-                for t in range(H + j - recent + 1, H + j):
-                    v = hist[c, t] if t < H else rms[c, t - H]
-                    if v < q:
-                        q = v
-                if q * ratio < f:
-                    g = f / cap
-                    fr = q if q >= g else g
-                    if bouts == 0 or _bouts(hist, rms, c, j + 1, H, level * f, gap, least) < bouts:
-                        f = fr
+            if recent > 0:  # after the windows ending with this one (history, then block)
+                f, fr = _lowered(hist, rms, c, H + j, f, recent, ratio, cap, bouts, level, gap, least)
             rests[c, j + 1] = fr
             end = first + (j + 1) * win if j + 1 < k else n
             for i in range(first + j * win, end):
@@ -1531,8 +1537,9 @@ def _compile(name: str) -> Callable[..., Any] | None:
                 _top_lag = njit(_top_lag_py)
                 _fit_rows = njit(_fit_rows_py)
                 _join = jit(_join_py)
-                global _bouts
+                global _bouts, _lowered
                 _bouts = jit(_bouts_py)
+                _lowered = jit(_lowered_py)
                 _compiled.update(front_end=jit(_front_end_py), front_end_211=jit(_front_end_211_py),
                                  window_stat=_stat_any, window_stat_3=_stat_3,
                                  window_sums=njit(_window_sums_py), kurtosis_rows=njit(_kurtosis_rows_py),
