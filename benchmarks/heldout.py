@@ -466,6 +466,11 @@ def _confounder(rng: np.random.Generator, kind: str, x: np.ndarray, fs: float, a
 # ----------------------------------------------------------------------------- oracle
 
 ORACLE_NOISE_H = 1.0
+#: the oracle's threshold is the level its filter crosses once an hour on background alone
+ORACLE_FALSE_PER_H = 1.0
+#: the smallest twitches the outside check's recall table lists (6-8x): F1 from this band up
+#: is the figure comparable with its 0.889 (``SIZE_BANDS`` index)
+OUTSIDE_LEAST_BAND = 1
 ORACLE_REPS = [(order, d) for order in (1, 2) for d in (0.005, 0.010, 0.020, 0.030)]
 
 
@@ -543,8 +548,25 @@ class CaseScore:
 
     @property
     def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
+        return f1_score(self.tp, self.n_true, self.fp)
+
+    def f1_from(self, least_band: int, oracle: bool = False) -> float:
+        """F1 over the twitches in ``SIZE_BANDS[least_band:]`` only (a detection of a smaller
+        twitch is then neither right nor false), the detector's, or the oracle's: its hits, and
+        ``ORACLE_FALSE_PER_H`` false peaks an hour of signal (it knows no voluntary activity, so
+        it is credited with none there)."""
+        names = {band_name(lo) for lo, _ in SIZE_BANDS[least_band:]}
+        hits = self.oracle_hits if oracle else self.band_hits
+        tp = sum(a for k, (a, _) in hits.items() if k in names)
+        n = sum(b for k, (_, b) in hits.items() if k in names)
+        return f1_score(tp, n, ORACLE_FALSE_PER_H * self.hours if oracle else self.fp)
+
+
+def f1_score(tp: float, n_true: int, fp: float) -> float:
+    """F1 of ``tp`` hits among ``n_true`` twitches with ``fp`` false detections."""
+    p = tp / (tp + fp) if tp + fp else 1.0
+    r = tp / n_true if n_true else 1.0
+    return 2 * p * r / (p + r) if p + r else 0.0
 
 
 def band_name(size_x: float) -> str:
@@ -691,6 +713,11 @@ def summary(scores: list[CaseScore]) -> dict:
     cm_h = sum(v[1] for v in conf.values())
     out = {
         "macro_f1": float(np.mean([s.f1 for s in tw])) if tw else None,
+        # the ceiling beside it: the same macro F1 for the oracle, and both over twitches of 6x
+        # and up only (4-6x twitches are a sixth of this suite; the oracle finds half of them)
+        "macro_f1_oracle": float(np.mean([s.f1_from(0, oracle=True) for s in tw])) if tw else None,
+        "macro_f1_ge6": float(np.mean([s.f1_from(OUTSIDE_LEAST_BAND) for s in tw])) if tw else None,
+        "macro_f1_oracle_ge6": float(np.mean([s.f1_from(OUTSIDE_LEAST_BAND, oracle=True) for s in tw])) if tw else None,
         "micro_precision": tp / (tp + fp) if tp + fp else 1.0,
         "micro_recall": tp / n if n else None,
         "n_twitches": n, "tp": tp, "fp": fp,
@@ -744,6 +771,12 @@ def report(scores: list[CaseScore], commit: str, seed: int, quick: bool, secs: f
         f"Macro F1 {_f(s['macro_f1'])} over twitch cases; micro precision {_f(s['micro_precision'])}, "
         f"micro recall {_f(s['micro_recall'])} ({s['tp']} of {s['n_twitches']}, {s['fp']} false).",
         "",
+        "| macro F1 | detector | oracle ceiling (1 false peak/h, none in voluntary activity) |",
+        "|---|---|---|",
+        f"| every twitch (4x and up) | {_f(s['macro_f1'])} | {_f(s.get('macro_f1_oracle'))} |",
+        f"| twitches of 6x and up (the outside check's smallest band; a detection of a smaller one is "
+        f"neither right nor false) | {_f(s.get('macro_f1_ge6'))} | {_f(s.get('macro_f1_oracle_ge6'))} |",
+        "",
         "| size (× noise RMS) | twitches | detector recall | oracle ceiling (1 false peak/h) |",
         "|---|---|---|---|",
     ]
@@ -772,7 +805,8 @@ def report(scores: list[CaseScore], commit: str, seed: int, quick: bool, secs: f
 
 def compare_table(runs: list[tuple[str, dict]]) -> str:
     """Headline figures of several runs (summaries from --json files) side by side."""
-    rows = [("macro F1", lambda s: _f(s["macro_f1"])), ("micro precision", lambda s: _f(s["micro_precision"])),
+    rows = [("macro F1", lambda s: _f(s["macro_f1"])), ("macro F1, twitches >= 6x", lambda s: _f(s.get("macro_f1_ge6"))),
+            ("micro precision", lambda s: _f(s["micro_precision"])),
             ("micro recall", lambda s: _f(s["micro_recall"]))]
     rows += [(f"recall {k}", lambda s, k=k: _f((s["bands"].get(k) or [0, 0, None])[2])) for k in BAND_ORDER]
     rows += [("recall ≥ 10×", lambda s: _f(s["recall_ge10"])), ("false/h rest", lambda s: _f(s["rest_fp_per_h"], "{:.1f}"))]
@@ -811,12 +845,20 @@ def carried_columns(label: str, drop: list[str]) -> list[str] | None:
 
 
 def merge_columns(left: list[str], right: str) -> str:
-    """Two comparison tables with the same rows side by side."""
+    """Two comparison tables side by side, row by row; a row only one of them has gets "–" in
+    the other's columns (a row new in ``right`` goes after the row it follows there)."""
     lh, ld = _table(left)
     rh, rd = _table(right.splitlines())
-    rmap = dict(rd)
+    lmap, rmap = dict(ld), dict(rd)
+    names = [name for name, _ in ld]
+    after = None
+    for name, _ in rd:
+        if name not in lmap:
+            names.insert(names.index(after) + 1 if after in names else len(names), name)
+        after = name
     out = ["| | " + " | ".join(lh + rh) + " |", "|---" * (len(lh) + len(rh) + 1) + "|"]
-    out += [f"| {name} | " + " | ".join(vals + rmap.get(name, ["–"] * len(rh))) + " |" for name, vals in ld]
+    out += [f"| {name} | " + " | ".join(lmap.get(name, ["–"] * len(lh)) + rmap.get(name, ["–"] * len(rh))) + " |"
+            for name in names]
     return "\n".join(out)
 
 

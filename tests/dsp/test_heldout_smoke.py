@@ -73,6 +73,22 @@ def test_one_miss_one_late_one_false():
     assert sc.miss_as == {"twitch-offset": 1, "artifact": 1}
     s = h.summary([sc])
     assert s["recall_ge10"] == 0.0 and s["conf"]["contraction"][2] == pytest.approx(1 / (5.2 / 3600))
+    # F1 from 8x up: the 7x twitch (found) is neither right nor false; the 3 false ones count
+    assert sc.f1_from(2) == pytest.approx(2 * (1 / 4) * (1 / 3) / (1 / 4 + 1 / 3))
+    assert sc.f1_from(0) == sc.f1
+
+
+def test_the_oracle_f1_charges_one_false_peak_an_hour():
+    truth = h.Truth(1000.0, 1800.0, 3.0)
+    for i, s in enumerate([5.0, 7.0, 9.0, 30.0]):
+        truth.twitches.append(h.Twitch(5.0 + 5 * i, 5.02 + 5 * i, [], size_x=s, oracle_z=8.0 if s > 6 else 1.0,
+                                       oracle_thr=6.0))
+    sc = h.score("oracle", truth, [])
+    # half an hour: half a false peak; every twitch of 6x and up found
+    assert sc.f1_from(1, oracle=True) == pytest.approx(2 * (3 / 3.5) * 1.0 / (3 / 3.5 + 1.0))
+    assert sc.f1_from(0, oracle=True) == pytest.approx(h.f1_score(3, 4, 0.5))
+    s = h.summary([sc])
+    assert s["macro_f1_oracle_ge6"] == pytest.approx(sc.f1_from(1, oracle=True)) and s["macro_f1_ge6"] == 0.0
 
 
 def test_matching_is_one_to_one_nearest_first():
@@ -95,6 +111,11 @@ def test_carry_keeps_earlier_columns_and_adds_this_run(tmp_path, monkeypatch):
     merged = h.merge_columns(carried, "| | this run |\n|---|---|\n| macro F1 | 0.90 |\n| false/h rest | 3.0 |")
     assert merged.splitlines() == ["| | first | start (abc) | this run |", "|---|---|---|---|",
                                    "| macro F1 | 0.70 | 0.85 | 0.90 |", "| false/h rest | 0.2 | 4.7 | 3.0 |"]
+    # a row the new run adds goes where it stands in the new table, "–" for the older runs
+    merged = h.merge_columns(carried, "| | this run |\n|---|---|\n| macro F1 | 0.90 |\n| new row | 0.5 |\n"
+                                      "| false/h rest | 3.0 |")
+    assert merged.splitlines()[2:] == ["| macro F1 | 0.70 | 0.85 | 0.90 |", "| new row | – | – | 0.5 |",
+                                       "| false/h rest | 0.2 | 4.7 | 3.0 |"]
     results.write_text("# r\n\n## Independent held-out check\n\nno table\n")
     assert h.carried_columns("x", []) is None
 
