@@ -83,6 +83,7 @@ class Pipeline:
                                   regularity=cfg.train_regularity, size_ratio=cfg.train_similarity,
                                   min_corr=cfg.train_min_corr, min_len=cfg.train_min_potentials,
                                   context_s=cfg.voluntary_margin_s, after_s=cfg.derecruitment_margin_s,
+                                  crowd_s=cfg.crowd_margin_s,
                                   quiet_s=cfg.quiet_context_s,
                                   quiet_ratio=cfg.quiet_context_ratio, floor_bias=bias,
                                   lookback_s=cfg.quiet_lookback_s, lookback_ratio=cfg.quiet_lookback_ratio,

@@ -205,7 +205,8 @@ class TrainStage:
                  size_least: float = 1.0, recur_corr: float = 0.0, recur_s: float = 0.6,
                  recur_max_snr: float = math.inf, cluster_min: int = 0, cluster_ratio: float = 2.0,
                  isolation_s: float = 0.0, isolation_snr: float = 12.0, share_least: float = 1.0,
-                 activity_uv: float = 0.0, pair_unmixed: bool = False, signal: SignalRing | None = None) -> None:
+                 activity_uv: float = 0.0, pair_unmixed: bool = False, crowd_s: float = 0.0,
+                 signal: SignalRing | None = None) -> None:
         #: the band-passed signal: a ring of its own, or one the pipeline shares (``signal``,
         #: appended to by its owner ahead of ``feed``)
         self._shared = signal
@@ -247,6 +248,11 @@ class TrainStage:
         #: ... and this long after it ends (derecruitment): the past costs no waiting, so it
         #: can reach further than the look ahead to an onset
         self.margin_after = self.margin if after_s is None else int(round(after_s * fs))
+        #: ... and this long before it for a potential that another candidate follows within the
+        #: margin (``_crowded``): the first units of a contraction and the weak steps of a walk
+        #: come in crowds, so such a potential waits that long for the activity to show; a
+        #: potential on its own does not wait (0 or no more than the margin: off)
+        self.crowd_margin = max(int(round(crowd_s * fs)), self.margin)
         #: one unit firing again: stricter likeness than for a train (0: check off)
         self.pair_ratio, self.pair_corr = pair_ratio, pair_corr
         #: ... but not inside a run of mixed sizes (``_pair_mixed``)
@@ -876,7 +882,7 @@ class TrainStage:
         if not alike and self.min_len > 1:
             # alone, or no neighbour like it: no train, pair or unit firing on (the steps below
             # would wait for the same data and come to ``_context``)
-            need = self._wait_until(pot, pot.onset + self.isi_max)
+            need = self._wait_until(pot, pot.onset + self.isi_max, c)
             if not final and until < need:
                 pot.need, pot.seen = need, self._inserted[c]
                 return None
@@ -889,7 +895,7 @@ class TrainStage:
             if t > horizon:
                 break
             horizon = min(max(horizon, t + self.isi_max), cap)
-        need = self._wait_until(pot, horizon)
+        need = self._wait_until(pot, horizon, c)
         if not final and until < need:
             pot.need, pot.seen = need, self._inserted[c]
             return None  # a potential that would change the answer may still come
@@ -1023,14 +1029,32 @@ class TrainStage:
     def _same_size(self, a: _Potential, b: _Potential, ratio: float) -> bool:
         return same_size(a, b, ratio, self.size_noise, self.size_least)
 
-    def _wait_until(self, pot: _Potential, horizon: float) -> float:
+    def _wait_until(self, pot: _Potential, horizon: float, c: int = -1) -> float:
         """The data a decision needs: up to the train horizon, the look-ahead margin for a
-        contraction's onset and the quiet window after the potential."""
-        return max(horizon, pot.onset + self.margin, pot.offset + self.quiet_n if self.quiet_n else 0)
+        contraction's onset (on channel ``c``, the longer one when another candidate follows the
+        potential within the margin) and the quiet window after the potential."""
+        need = max(horizon, pot.onset + self.margin, pot.offset + self.quiet_n if self.quiet_n else 0)
+        if c >= 0 and self.crowd_margin > self.margin and self._crowded(c, pot):
+            return max(need, pot.onset + self.crowd_margin)
+        return need
+
+    def _crowded(self, c: int, pot: _Potential) -> bool:
+        """Does another candidate on channel ``c`` start within the margin after the potential?
+        (Asked once the data up to the margin is in, which every block size has delivered.)"""
+        on_c = self._recent_on[c]
+        i = bisect.bisect_right(on_c, pot.onset)
+        return i < len(on_c) and on_c[i] <= pot.onset + self.margin
+
+    def _margin_before(self, c: int, pot: _Potential) -> int:
+        """How far ahead of the potential an onset of activity makes it recruitment."""
+        if self.crowd_margin > self.margin and self._crowded(c, pot):
+            return self.crowd_margin
+        return self.margin
 
     def _context(self, c: int, pot: _Potential) -> str:
         """The verdict from the potential's surroundings alone (no similar potentials)."""
-        if any(a - self.margin <= pot.onset <= b + self.margin_after for a, b in self._spans[c]):
+        before = self._margin_before(c, pot)
+        if any(a - before <= pot.onset <= b + self.margin_after for a, b in self._spans[c]):
             self._spans[c].append((pot.onset, pot.offset))  # the edge moves with it
             return EDGE
         if (self.rhythm_n and len(self._contractions[c]) >= self.rhythm_bouts  # (no more bouts than contractions)

@@ -611,6 +611,42 @@ def test_four_potentials_crowded_into_a_fifth_of_a_second_are_activity_but_a_run
     assert _found(sparse.events, runs) == len(runs)
 
 
+def test_a_crowd_of_potentials_up_to_a_second_before_a_contraction_is_its_recruitment():
+    """Two potentials of different units 0.1 s apart, 0.5-0.8 s before a contraction (its first
+    units, recruited before the envelope is dense) are voluntary; the same pair with no
+    contraction after it stays two twitches, and a lone potential as far before a contraction
+    still counts: only a crowd waits for what follows. Without the longer look-ahead the pairs
+    before a contraction count. The verdicts do not depend on the block size."""
+    rng = np.random.default_rng(61)
+    fs, noise = 1000.0, 3.0
+    x = rng.standard_normal(int(90 * fs)) * noise
+    before, alone_pairs, lone = [], [], []
+    for k in range(6):
+        t0 = 5.0 + 14.0 * k
+        lead = rng.uniform(0.5, 0.8)
+        for dt, size in ((0.0, 18.0), (0.1, 26.0)):
+            _put_muap(x, fs, t0 - lead + dt, noise, size, rng)  # a crowd before the contraction
+            before.append(t0 - lead + dt)
+            _put_muap(x, fs, t0 + 5.0 + dt, noise, size, rng)  # the same crowd at rest
+            alone_pairs.append(t0 + 5.0 + dt)
+        _contraction(x, fs, t0, 2.0, 30 * noise, rng)
+        _put_muap(x, fs, t0 + 9.0 - lead, noise, 20.0, rng)  # a lone potential before ...
+        lone.append(t0 + 9.0 - lead)
+        _contraction(x, fs, t0 + 9.0, 2.0, 30 * noise, rng)  # ... another contraction
+    r = detect(x, fs, ENERGY)
+    assert _found(r.events, before) == 0
+    assert _found(r.events, alone_pairs) == len(alone_pairs)
+    assert _found(r.events, lone) == len(lone)
+    off = detect(x, fs, ENERGY.replace(crowd_margin_s=0.0))
+    assert _found(off.events, before) >= len(before) - 2
+    assert _found(off.events, alone_pairs) == len(alone_pairs) and _found(off.events, lone) == len(lone)
+    for block in (50, 1999):
+        pipe = Pipeline(fs, 1, ENERGY)
+        live = [e for i in range(0, x.size, block) for e in pipe.process(x[None, i: i + block])]
+        live += pipe.flush()
+        assert live == r.events
+
+
 def test_the_early_steps_of_a_walk_are_voluntary_but_runs_of_twitches_are_not():
     """Steps too weak to build a contraction: a few potentials of different units per step, a
     step every 1.05 s. From the fourth step on they are one more step; twitch runs at random
