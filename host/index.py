@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -149,10 +150,27 @@ class SessionIndex:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA busy_timeout=30000")
+        self._use_wal()
         self.db.executescript(DIARY_TABLE)
         self._upgrade()
+
+    def _use_wal(self, wait_s: float = 30.0) -> None:
+        """Put the file in WAL mode (once: the mode is kept in the file). Switching needs the
+        file to itself, and SQLite answers "database is locked" at once, without waiting, when
+        other processes open it at the same moment (a recorder and ``myotwitch history`` at
+        start-up), so this retries until one of them has switched it."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                if self.db.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+                    return
+                self.db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     def _upgrade(self) -> None:
         """Create the sessions table, or migrate one keyed by file path (schema 1) to content keys."""
