@@ -1032,7 +1032,8 @@ class TrainStage:
     def _wait_until(self, pot: _Potential, horizon: float, c: int = -1) -> float:
         """The data a decision needs: up to the train horizon, the look-ahead margin for a
         contraction's onset (on channel ``c``, the longer one when another candidate follows the
-        potential within the margin) and the quiet window after the potential."""
+        potential within the margin; without ``c``, the least any decision waits for) and the
+        quiet window after the potential."""
         need = max(horizon, pot.onset + self.margin, pot.offset + self.quiet_n if self.quiet_n else 0)
         if c >= 0 and self.crowd_margin > self.margin and self._crowded(c, pot):
             return max(need, pot.onset + self.crowd_margin)
@@ -1040,7 +1041,8 @@ class TrainStage:
 
     def _crowded(self, c: int, pot: _Potential) -> bool:
         """Does another candidate on channel ``c`` start within the margin after the potential?
-        (Asked once the data up to the margin is in, which every block size has delivered.)"""
+        A yes is final; a no is final once the data up to the margin is in (every block size has
+        then delivered those candidates), and until then the decision waits anyway."""
         on_c = self._recent_on[c]
         i = bisect.bisect_right(on_c, pot.onset)
         return i < len(on_c) and on_c[i] <= pot.onset + self.margin
