@@ -1039,6 +1039,37 @@ class TrainStage:
             return max(need, pot.onset + self.crowd_margin)
         return need
 
+    def _unit_ahead(self, c: int, pot: _Potential, before: int) -> bool:
+        """Does a candidate within ``before`` after the potential (one it waited for) fire in a
+        regular train of the potential's own unit (the potential alike to it), the train checked
+        as that candidate's own decision will check it, without the potential? Decisions go in
+        onset order, so a crowded potential is decided before the potentials after it and cannot
+        read their verdicts: a unit's first firings, too noisy to pass the pair rule's bar, are
+        seen as its firings only once its train has been recognised. A train of other units,
+        such as chance look-alikes in a run of fasciculations, does not take the potential."""
+        on_c, near = self._recent_on[c], self._recent[c]
+        i = bisect.bisect_right(on_c, pot.onset)
+        known = pot.onset + before  # the data the potential waited for
+        reach = self.isi_max * (self.min_len - 1)
+        while i < len(on_c) and on_c[i] + reach <= known:
+            p = near[i]
+            i += 1
+            first, stop = bisect.bisect_left(on_c, p.onset - self.memory), bisect.bisect_right(on_c, p.onset + self.memory)
+            alike = self._alike_near(c, p, first, stop) if stop - first > 1 else []
+            if not any(q is pot for q, _ in alike):
+                continue  # another unit's firing
+            # ``_verdict``'s horizon for p: one slowest interval, extended by each like potential
+            horizon, cap = p.onset + self.isi_max, p.onset + reach
+            for t in sorted(q.onset for q, _ in alike if q.onset > p.onset):
+                if t > horizon:
+                    break
+                horizon = min(max(horizon, t + self.isi_max), cap)
+            times = sorted({p.onset, *(q.onset for q, _ in alike if q.onset <= horizon and q is not pot)})
+            if len(times) >= self.min_len and regular_chain(times, times.index(p.onset), self.isi_min, self.isi_max,
+                                                            self.regularity, self.min_len):
+                return True
+        return False
+
     def _crowded(self, c: int, pot: _Potential) -> bool:
         """Does another candidate on channel ``c`` start within the margin after the potential?
         A yes is final; a no is final once the data up to the margin is in (every block size has
@@ -1058,6 +1089,9 @@ class TrainStage:
         before = self._margin_before(c, pot)
         if any(a - before <= pot.onset <= b + self.margin_after for a, b in self._spans[c]):
             self._spans[c].append((pot.onset, pot.offset))  # the edge moves with it
+            return EDGE
+        if before > self.margin and self._unit_ahead(c, pot, before):
+            self._spans[c].append((pot.onset, pot.offset))  # (the train that follows is its unit's)
             return EDGE
         if (self.rhythm_n and len(self._contractions[c]) >= self.rhythm_bouts  # (no more bouts than contractions)
                 and self._bouts_before(c, pot.onset) >= self.rhythm_bouts):

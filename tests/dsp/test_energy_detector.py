@@ -647,6 +647,36 @@ def test_a_crowd_of_potentials_up_to_a_second_before_a_contraction_is_its_recrui
         assert live == r.events
 
 
+def test_a_units_first_firings_are_voluntary_once_its_train_follows(monkeypatch):
+    """A unit starting to fire at 10 Hz near the detection limit (9x the noise): its first
+    firings are too noisy for the pair rule's bar, and they are decided before the later
+    firings that make its train. A crowded potential that waited its second is taken when a
+    candidate after it fires in a train of its own unit. Without that, about twice as many of
+    the units' firings count as twitches; runs of twitches of different units stay twitches
+    (``test_a_crowd_of_potentials_up_to_a_second_before_a_contraction_is_its_recruitment``)."""
+    def false_twitches(seed):
+        rng = np.random.default_rng(seed)
+        fs, noise = 1000.0, 3.0
+        x = rng.standard_normal(int(60 * fs)) * noise
+        for k in range(5):
+            w = hr_muap(rng.uniform(6, 12), fs, rng) * noise * 9.0
+            for t in 4.0 + 11.0 * k + 0.1 * np.arange(30) + rng.normal(0, 0.004, 30):
+                i = int(t * fs)
+                x[i:i + w.size] += w
+        r = detect(x, fs, ENERGY)
+        for block in (50,) if seed == 0 else ():  # the same verdicts live
+            pipe = Pipeline(fs, 1, ENERGY)
+            live = [e for i in range(0, x.size, block) for e in pipe.process(x[None, i: i + block])]
+            assert live + pipe.flush() == r.events
+        return sum(e.kind == "twitch" for e in r.events)
+
+    on = [false_twitches(seed) for seed in range(6)]
+    monkeypatch.setattr(TrainStage, "_unit_ahead", lambda self, c, pot, before: False)
+    off = [false_twitches(seed) for seed in range(6)]
+    assert sum(off) >= 12
+    assert sum(on) <= sum(off) // 2
+
+
 def test_the_early_steps_of_a_walk_are_voluntary_but_runs_of_twitches_are_not():
     """Steps too weak to build a contraction: a few potentials of different units per step, a
     step every 1.05 s. From the fourth step on they are one more step; twitch runs at random
