@@ -887,14 +887,7 @@ class TrainStage:
                 pot.need, pot.seen = need, self._inserted[c]
                 return None
             return self._context(c, pot)
-        # the decision looks ahead to a horizon set by the data alone (so it is the same for any
-        # block sizes): one slowest interval, extended by each similar potential inside it, up
-        # to the length of a minimal train
-        horizon, cap = pot.onset + self.isi_max, pot.onset + self.isi_max * (self.min_len - 1)
-        for t in sorted(p.onset for p, _ in alike if p.onset > pot.onset):
-            if t > horizon:
-                break
-            horizon = min(max(horizon, t + self.isi_max), cap)
+        horizon = self._train_horizon(pot, alike)
         need = self._wait_until(pot, horizon, c)
         if not final and until < need:
             pot.need, pot.seen = need, self._inserted[c]
@@ -1029,15 +1022,23 @@ class TrainStage:
     def _same_size(self, a: _Potential, b: _Potential, ratio: float) -> bool:
         return same_size(a, b, ratio, self.size_noise, self.size_least)
 
+    def _train_horizon(self, pot: _Potential, alike: list[tuple[_Potential, float]]) -> float:
+        """How far the train checks of ``pot``'s decision look ahead, set by the data alone (so
+        the same for any block sizes): one slowest interval, extended by each like potential
+        (``alike``) inside it, up to the length of a minimal train."""
+        horizon, cap = pot.onset + self.isi_max, pot.onset + self.isi_max * (self.min_len - 1)
+        for t in sorted(p.onset for p, _ in alike if p.onset > pot.onset):
+            if t > horizon:
+                break
+            horizon = min(max(horizon, t + self.isi_max), cap)
+        return horizon
+
     def _wait_until(self, pot: _Potential, horizon: float, c: int = -1) -> float:
         """The data a decision needs: up to the train horizon, the look-ahead margin for a
-        contraction's onset (on channel ``c``, the longer one when another candidate follows the
-        potential within the margin; without ``c``, the least any decision waits for) and the
-        quiet window after the potential."""
-        need = max(horizon, pot.onset + self.margin, pot.offset + self.quiet_n if self.quiet_n else 0)
-        if c >= 0 and self.crowd_margin > self.margin and self._crowded(c, pot):
-            return max(need, pot.onset + self.crowd_margin)
-        return need
+        contraction's onset (``_margin_before`` on channel ``c``; without ``c``, the least any
+        decision waits for) and the quiet window after the potential."""
+        before = self.margin if c < 0 else self._margin_before(c, pot)
+        return max(horizon, pot.onset + before, pot.offset + self.quiet_n if self.quiet_n else 0)
 
     def _unit_ahead(self, c: int, pot: _Potential, before: int) -> bool:
         """Does a candidate within ``before`` after the potential (one it waited for) fire in a
@@ -1058,12 +1059,7 @@ class TrainStage:
             alike = self._alike_near(c, p, first, stop) if stop - first > 1 else []
             if not any(q is pot for q, _ in alike):
                 continue  # another unit's firing
-            # ``_verdict``'s horizon for p: one slowest interval, extended by each like potential
-            horizon, cap = p.onset + self.isi_max, p.onset + reach
-            for t in sorted(q.onset for q, _ in alike if q.onset > p.onset):
-                if t > horizon:
-                    break
-                horizon = min(max(horizon, t + self.isi_max), cap)
+            horizon = self._train_horizon(p, alike)
             times = sorted({p.onset, *(q.onset for q, _ in alike if q.onset <= horizon and q is not pot)})
             if len(times) >= self.min_len and regular_chain(times, times.index(p.onset), self.isi_min, self.isi_max,
                                                             self.regularity, self.min_len):
@@ -1079,7 +1075,8 @@ class TrainStage:
         return i < len(on_c) and on_c[i] <= pot.onset + self.margin
 
     def _margin_before(self, c: int, pot: _Potential) -> int:
-        """How far ahead of the potential an onset of activity makes it recruitment."""
+        """How far ahead of the potential an onset of activity makes it recruitment: the
+        margin, or the crowd's longer one when another candidate follows within the margin."""
         if self.crowd_margin > self.margin and self._crowded(c, pot):
             return self.crowd_margin
         return self.margin
