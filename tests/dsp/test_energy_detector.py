@@ -77,6 +77,12 @@ def _found(events, onsets, tol=0.03):
     return sum(bool(tw.size and np.min(np.abs(tw - t)) < tol) for t in onsets)
 
 
+def _live(x: np.ndarray, fs: float, cfg: DetectorConfig, block: int) -> list:
+    """The events of a live pipeline fed ``x`` (one channel) in blocks of ``block`` samples."""
+    pipe = Pipeline(fs, 1, cfg)
+    return [e for i in range(0, x.size, block) for e in pipe.process(x[None, i: i + block])] + pipe.flush()
+
+
 def test_small_twitches_found_far_more_often_than_by_the_envelope():
     rng = np.random.default_rng(11)
     fs = 1000.0
@@ -641,10 +647,7 @@ def test_a_crowd_of_potentials_up_to_a_second_before_a_contraction_is_its_recrui
     assert _found(off.events, before) >= len(before) - 2
     assert _found(off.events, alone_pairs) == len(alone_pairs) and _found(off.events, lone) == len(lone)
     for block in (50, 1999):
-        pipe = Pipeline(fs, 1, ENERGY)
-        live = [e for i in range(0, x.size, block) for e in pipe.process(x[None, i: i + block])]
-        live += pipe.flush()
-        assert live == r.events
+        assert _live(x, fs, ENERGY, block) == r.events
 
 
 def test_a_units_first_firings_are_voluntary_once_its_train_follows(monkeypatch):
@@ -664,10 +667,8 @@ def test_a_units_first_firings_are_voluntary_once_its_train_follows(monkeypatch)
                 i = int(t * fs)
                 x[i:i + w.size] += w
         r = detect(x, fs, ENERGY)
-        for block in (50,) if seed == 0 else ():  # the same verdicts live
-            pipe = Pipeline(fs, 1, ENERGY)
-            live = [e for i in range(0, x.size, block) for e in pipe.process(x[None, i: i + block])]
-            assert live + pipe.flush() == r.events
+        if seed == 0:  # the same verdicts live
+            assert _live(x, fs, ENERGY, 50) == r.events
         return sum(e.kind == "twitch" for e in r.events)
 
     on = [false_twitches(seed) for seed in range(6)]
@@ -708,10 +709,7 @@ def test_the_early_steps_of_a_walk_are_voluntary_but_runs_of_twitches_are_not():
     # the bursts are judged from the potentials up to the candidate: live blocks of any size
     # give the same verdicts
     for block in (50, 733):
-        pipe = Pipeline(fs, 1, ENERGY)
-        live = [e for i in range(0, x.size, block) for e in pipe.process(x[None, i: i + block])]
-        live += pipe.flush()
-        assert live == r.events
+        assert _live(x, fs, ENERGY, block) == r.events
 
 
 def test_derecruitment_reaches_further_than_recruitment():
@@ -918,9 +916,7 @@ def test_weak_steps_judged_voluntary_count_as_steps_of_the_stride():
     assert _found(r.events, later) == 0
     assert sum("steady stride" in (e.reason or "") for e in r.events) >= len(later) - 1
     for block in (50, 733):  # decided in onset order: the same verdicts for any block sizes
-        pipe = Pipeline(fs, 1, ENERGY)
-        live = [e for i in range(0, x.size, block) for e in pipe.process(x[None, i: i + block])]
-        assert live + pipe.flush() == r.events
+        assert _live(x, fs, ENERGY, block) == r.events
 
 
 def _noisy_potential(wave: np.ndarray, rng: np.random.Generator, floor: float) -> Burst:
