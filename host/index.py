@@ -145,22 +145,27 @@ def same_session(row: dict, other: dict) -> bool:
     return bool(a) and bool(b) and resolved(str(a)) == resolved(str(b))
 
 
+#: how long a process waits for another one holding the file (a write, a migration, the
+#: switch to WAL) before giving up
+BUSY_WAIT_S = 30.0
+
+
 class SessionIndex:
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        self.db.execute("PRAGMA busy_timeout=30000")
+        self.db = sqlite3.connect(self.path, timeout=BUSY_WAIT_S, isolation_level=None)
+        self.db.execute(f"PRAGMA busy_timeout={int(BUSY_WAIT_S * 1000)}")
         self._use_wal()
         self.db.executescript(DIARY_TABLE)
         self._upgrade()
 
-    def _use_wal(self, wait_s: float = 30.0) -> None:
+    def _use_wal(self) -> None:
         """Put the file in WAL mode (once: the mode is kept in the file). Switching needs the
         file to itself, and SQLite answers "database is locked" at once, without waiting, when
         other processes open it at the same moment (a recorder and ``myotwitch history`` at
         start-up), so this retries until one of them has switched it."""
-        deadline = time.monotonic() + wait_s
+        deadline = time.monotonic() + BUSY_WAIT_S
         while True:
             try:
                 if self.db.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
