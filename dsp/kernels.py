@@ -1002,15 +1002,16 @@ _rest_level = _rest_level_py  # (bound in _compile)
 
 
 def _quiet_background_py(ys: Any, c: int, y0: int, kept_from: int, fed_end: int, grid: Any, floors: Any,
-                         cand: Any, own: int, onset: int, offset: int, ptp: float, floor: float, shape_only: bool,
+                         cand: Any, blips: Any, own: int, onset: int, offset: int, ptp: float, floor: float, shape_only: bool,
                          par: Any, guess: Any, out: Any, cnt: Any) -> Any:  # pragma: no cover - compiled
     """``trains.TrainStage._busy_background`` in one call: 0 (at rest), 1 (busy) or 2 (only the
     bar for small potentials says so), with the resting level's grid positions ``[lo, hi)``.
     ``ys``: what the ring keeps, from absolute sample ``y0`` (channel ``c``), read in the stage's
     span ``[kept_from, fed_end)``; ``grid``, ``floors``: the floor grid's sample indices and
     channel c's floors on it; ``cand``: channel c's candidates in onset order as rows (onset,
-    offset, peak to peak, weak shape-only 0/1), ``own`` the potential's row when it is found by
-    its shape alone (else -1); then the potential's onset, offset, peak to peak, floor and
+    offset, peak to peak, weak shape-only 0/1), ``blips`` its short artifacts as rows (onset,
+    offset, peak to peak; cut out as the candidates are), ``own`` the potential's row when it is
+    found by its shape alone (else -1); then the potential's onset, offset, peak to peak, floor and
     whether it is found by its shape alone; ``par``: the stage's figures
     (``TrainStage._quiet_figures``); ``guess[c]``: the channel's last resting level (where the
     search for this one starts; updated) and ``cnt`` its counts (``_rest_level_py``; all NaN
@@ -1076,6 +1077,14 @@ def _quiet_background_py(ys: Any, c: int, y0: int, kept_from: int, fed_end: int,
             for i in range(max(a, 0), min(b, n_y)):
                 keep[i] = False
         j += 1
+    for q in range(blips.shape[0]):  # (the short artifacts: the same cut)
+        if lo - memory <= blips[q, 0] <= top:
+            r = blips[q, 2] / two_rest
+            pad = pad0 + int(ring_n * math.log(r)) if r > 1.0 else pad0
+            a, b = int(blips[q, 0]) - pad - lo, int(blips[q, 1]) + pad - lo
+            if b > 0 and a < n_y:
+                for i in range(max(a, 0), min(b, n_y)):
+                    keep[i] = False
     k = near_lo - lo
     y = ys[c]
     off = lo - y0
@@ -1120,7 +1129,7 @@ _quiet_background = _quiet_background_py  # the batch calls the compiled one (bo
 
 
 def _quiet_backgrounds_py(ys: Any, c: int, y0: int, kept_from: int, fed_end: int, grid: Any, floors: Any,
-                          cand: Any, owns: Any, pots: Any, par: Any, guess: Any, out: Any, codes: Any,
+                          cand: Any, blips: Any, owns: Any, pots: Any, par: Any, guess: Any, out: Any, codes: Any,
                           los: Any) -> None:  # pragma: no cover - compiled
     """``_quiet_background_py`` for the potentials of a block at once (rows of ``pots``: onset,
     offset, peak to peak, floor, found by its shape alone 0/1; ``owns`` their rows in ``cand``
@@ -1129,7 +1138,7 @@ def _quiet_backgrounds_py(ys: Any, c: int, y0: int, kept_from: int, fed_end: int
     per block instead of one per potential, whose resting levels share their counts."""
     cnt = np.full(6, np.nan)
     for i in range(pots.shape[0]):
-        code, lo, _ = _quiet_background(ys, c, y0, kept_from, fed_end, grid, floors, cand, owns[i], int(pots[i, 0]),
+        code, lo, _ = _quiet_background(ys, c, y0, kept_from, fed_end, grid, floors, cand, blips, owns[i], int(pots[i, 0]),
                                         int(pots[i, 1]), pots[i, 2], pots[i, 3], pots[i, 4] != 0.0, par, guess, out, cnt)
         codes[i] = code
         los[i] = lo
@@ -1653,9 +1662,9 @@ def _warm_up() -> None:
     grid, cand = np.arange(0, 400, 100), np.array([[0.0, 9.0, 50.0, 0.0], [200.0, 209.0, 20.0, 1.0]])
     par = np.array([40.0, 15.0, 100.0, 300.0, 0.1, 20.0, 20.0, 1.1, 5.0, 2.0, 2.5, 2.5, 1.6, 12.0, 1.35, 100.0, 12.0])
     for ys in (np.ones((1, 300)), np.ones((2, 300))[:, 1:]):  # the ring's window: one channel, or a view of several
-        _compiled["quiet_background"](ys, 0, 0, 0, 300, grid, np.ones((2, 4))[:, 1:][0], cand, -1, 200, 209, 20.0,
+        _compiled["quiet_background"](ys, 0, 0, 0, 300, grid, np.ones((2, 4))[:, 1:][0], cand, np.ascontiguousarray(cand[:, :3]), -1, 200, 209, 20.0,
                                       1.0, True, par, np.full(1, np.nan), np.empty(5), np.full(6, np.nan))
-        _compiled["quiet_backgrounds"](ys, 0, 0, 0, 300, grid, np.ones((2, 4))[:, 1:][0], cand, np.full(2, -1),
+        _compiled["quiet_backgrounds"](ys, 0, 0, 0, 300, grid, np.ones((2, 4))[:, 1:][0], cand, np.ascontiguousarray(cand[:, :3]), np.full(2, -1),
                                        np.ones((2, 5)), par, np.full(1, np.nan), np.empty(5), np.empty(2, dtype=np.int64),
                                        np.empty(2, dtype=np.int64))
 

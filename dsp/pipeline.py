@@ -101,6 +101,7 @@ class Pipeline:
                                   isolation_s=cfg.shape_only_isolation_s, isolation_snr=cfg.shape_only_max_size,
                                   share_least=cfg.train_share_least,
                                   activity_uv=cfg.min_twitch_uv,
+                                  blip_max_s=cfg.twitch_max_ms / 1000.0,
                                   rest_s=cfg.rest_history_s, rest_step=noise_n,
                                   # decay time of the band-pass's low edge (Butterworth: damping sqrt(1/2))
                                   ring_s=1.0 / (2.0 * math.pi * lo * math.sqrt(0.5)),

@@ -68,6 +68,15 @@ class _Potential:
     ahead_lo: int = 0
 
 
+#: a short artifact is cut out of the background only from this peak to peak over its floor
+#: (and ``activity_uv``) on: a potential's size. A smaller blip is where the background itself
+#: crossed the threshold for a moment, part of the activity the check measures
+BLIP_MIN_SIZE = 6.0
+
+#: no short artifacts, as the compiled background check's rows
+_NO_BLIPS = np.empty((0, 3))
+
+
 def _columns(*columns: list) -> np.ndarray:
     """Float rows from one list per column: numpy converts a flat list of numbers faster than a
     list of tuples (~0.16 against 0.24 us a row of five), to the same values."""
@@ -206,7 +215,7 @@ class TrainStage:
                  recur_max_snr: float = math.inf, cluster_min: int = 0, cluster_ratio: float = 2.0,
                  isolation_s: float = 0.0, isolation_snr: float = 12.0, share_least: float = 1.0,
                  activity_uv: float = 0.0, pair_unmixed: bool = False, crowd_s: float = 0.0,
-                 signal: SignalRing | None = None) -> None:
+                 blip_max_s: float = 0.0, signal: SignalRing | None = None) -> None:
         #: the band-passed signal: a ring of its own, or one the pipeline shares (``signal``,
         #: appended to by its owner ahead of ``feed``)
         self._shared = signal
@@ -294,6 +303,7 @@ class TrainStage:
         self.stride_regularity = stride_regularity
         self.stride_n = (stride_bouts + 1) * self.stride_max  # how far back the bursts may lie
         self.pad = max(1, int(round(0.005 * fs)))
+        self.blip_max_n = int(round(blip_max_s * fs))
         self.ring_n = ring_s * fs
         #: a waveform that comes back at voluntary intervals, detected or not, is a motor unit
         #: firing mostly below the threshold: matches (normalised correlation >= ``recur_corr``,
@@ -327,6 +337,14 @@ class TrainStage:
         #: artifacts per channel (a moving limb; for the shape-only check), those under
         #: ``activity_uv`` left out
         self._artifacts: list[deque[tuple[int, int]]] = [deque() for _ in range(self.n_channels)]
+        #: (onset, offset, peak to peak) per channel of the artifacts no longer than ``blip_max_s``
+        #: (a twitch's length: a glitch, a potential on a slow swing no larger than itself) and a
+        #: potential's size (``BLIP_MIN_SIZE``): the background check cuts them out as it cuts
+        #: the candidates. Such a blip is one event, not the steady activity that check looks
+        #: for, and a twitch of a run labelled so made its neighbours' background "busy" (0 s:
+        #: none kept)
+        self._blips: list[deque[tuple[int, int, float]]] = [deque() for _ in range(self.n_channels)]
+        self._blip_rows: list[np.ndarray | None] = [None] * self.n_channels  # (their rows, once made)
         #: (onset, offset, potentials) of candidates and contractions per channel, in onset order
         #: (the bursts of activity the stride check groups)
         self._activity: list[list[tuple[int, int, int]]] = [[] for _ in range(self.n_channels)]
@@ -493,7 +511,8 @@ class TrainStage:
         # least data any decision waits for (a large offline chunk holds later ones too, a live
         # block not always; one just after the window could mask its end through its pad)
         known = math.ceil(self._wait_until(pot, onset + self.isi_max)) - 1
-        recent = self._near(c, lo - self.memory, min(hi + self.memory, known))
+        top = min(hi + self.memory, known)
+        recent = self._near(c, lo - self.memory, top)
         # a candidate's own tail (and the band-pass ringing after it) decays over about
         # ``ring_n`` samples per factor e: leave out as much as it takes to reach the noise. A
         # cut that misses [lo, hi) leaves the sums as they are, so only the ones that reach it
@@ -509,6 +528,13 @@ class TrainStage:
             a, b = p.onset - pad - lo, p.offset + pad - lo
             if b > 0 and a < n_y:
                 cuts += (a, b)
+        for on, off, ptp in self._blips[c]:  # (the same cut, for the short artifacts delivered as surely)
+            if lo - self.memory <= on <= top:
+                r = ptp / two_rest
+                pad = pad0 + int(ring_n * math.log(r)) if r > 1.0 else pad0
+                a, b = on - pad - lo, off + pad - lo
+                if b > 0 and a < n_y:
+                    cuts += (a, b)
         y = self._signal.window(lo, hi)[0][c]
         k = near_lo - lo  # the near window is [k:]
         n, near_sum, n_far, far_sum = self._background_sums(y, cuts, k)
@@ -551,6 +577,15 @@ class TrainStage:
             self._rows[c] = (rec, len(rec), self._inserted[c], rows)
         return grid, rows
 
+    def _blips_as_rows(self, c: int) -> np.ndarray:
+        """Channel c's short artifacts as rows (onset, offset, peak to peak) for the compiled
+        check, made again only after the list changed."""
+        rows = self._blip_rows[c]
+        if rows is None:
+            blips = self._blips[c]
+            rows = self._blip_rows[c] = (_columns(*map(list, zip(*blips))) if blips else _NO_BLIPS)
+        return rows
+
     def _own_row(self, c: int, pot: _Potential) -> int:
         """The potential's row among channel c's candidates when only its shape found it (its
         own row is not left out as a weak one), else -1."""
@@ -574,7 +609,7 @@ class TrainStage:
             grid, rows = self._compiled_inputs(c)
             ys, y0 = self._signal.kept()
             busy, lo, _ = kernel(ys, c, y0, self._kept_from, self._fed_end, grid, self._rest_v[c], rows,
-                                 self._own_row(c, pot), pot.onset, pot.offset, pot.ptp, pot.floor, pot.shape_only,
+                                 self._blips_as_rows(c), self._own_row(c, pot), pot.onset, pot.offset, pot.ptp, pot.floor, pot.shape_only,
                                  self._quiet_figures, self._rest_guess, self._quiet_out, np.full(6, np.nan))
         if lo > 256:
             self._forget_rest(c, pot.onset, lo, slid=False)
@@ -625,7 +660,7 @@ class TrainStage:
             owns = np.array([self._own_row(c, p) if p.shape_only else -1 for p in pots],  # (-1 without the call)
                             dtype=np.int64)
             codes, los = np.empty(len(pots), dtype=np.int64), np.empty(len(pots), dtype=np.int64)
-            batch(ys, c, y0, self._kept_from, self._fed_end, grid, self._rest_v[c], rows, owns, figures,
+            batch(ys, c, y0, self._kept_from, self._fed_end, grid, self._rest_v[c], rows, self._blips_as_rows(c), owns, figures,
                   self._quiet_figures, self._rest_guess, self._quiet_out, codes, los)
             for p, code, lo in zip(pots, codes.tolist(), (los + base).tolist()):
                 p.ahead, p.ahead_lo = code, lo
@@ -820,6 +855,11 @@ class TrainStage:
             arts = self._artifacts[c]
             while arts and arts[0][1] < horizon:
                 arts.popleft()
+            blips = self._blips[c]
+            if blips and blips[0][1] < horizon:
+                while blips and blips[0][1] < horizon:
+                    blips.popleft()
+                self._blip_rows[c] = None
             act = self._activity[c]
             if act and act[0][0] < horizon - self.stride_n:
                 del act[:bisect.bisect_left(act, (horizon - self.stride_n,))]
@@ -837,6 +877,10 @@ class TrainStage:
                 self._contractions[c].append((on, off))
             elif kind == "artifact" and not (e.peak_to_peak_uv < self.activity_uv and b.lf_ptp_uv < self.activity_uv):
                 self._artifacts[c].append((on, off))
+            if (kind == "artifact" and off - on <= self.blip_max_n and b.lf_ptp_uv <= e.peak_to_peak_uv
+                    and e.peak_to_peak_uv >= max(self.activity_uv, BLIP_MIN_SIZE * b.floor_uv)):
+                self._blips[c].append((on, off, e.peak_to_peak_uv))
+                self._blip_rows[c] = None
             if stride and kind in ("twitch", "contraction"):
                 # a contraction is a full burst of activity on its own
                 entry, act = (on, off, self.stride_potentials if kind == "contraction" else 1), activity[c]

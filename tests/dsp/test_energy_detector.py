@@ -1108,3 +1108,30 @@ def test_kurtosis_row_tuples_are_the_columns_one_object_a_run(seed):
             assert (a is b) == (rows[:, i] == rows[:, i - 1]).all()
         assert (got[0] is last) == (got[0] == last)
     assert _row_tuples(rows[:, :0], (0,) * n_ch) == []
+
+
+@pytest.mark.parametrize("fs", [1000.0, 2000.0])
+@pytest.mark.parametrize("lead_s", [0.06, 0.12])
+def test_a_glitch_next_to_a_twitch_is_not_a_busy_background(fs, lead_s):
+    """A short artifact (here an ADC glitch: one sample 300 µV up) is one event, not the steady
+    activity the background check looks for: it is cut out of the twitch's background as the
+    candidates are. Left in, its band-passed ring made a 150 µV twitch 60-120 ms after it "inside
+    low-level voluntary activity"; live blocks give the same events."""
+    rng = np.random.default_rng(int(fs) + int(lead_s * 100))
+    x = rng.standard_normal(int(20 * fs)) * 5.0
+    w = hr_muap(12.0, fs, rng)
+    x[int(10.0 * fs): int(10.0 * fs) + w.size] += w * 150.0
+    x[int((10.0 - lead_s) * fs)] += 300.0
+    cfg = DetectorConfig()
+
+    def around(events):
+        return [(e.kind, round(e.onset_s, 3)) for e in events if 9.8 < e.onset_s < 10.1]
+
+    offline = detect(x, fs, cfg).events
+    got = around(offline)
+    assert [k for k, _ in got] == ["artifact", "twitch"], got
+    assert around(_live(x, fs, cfg, 50)) == got
+    # without the cut (no artifact is short enough to be one), the twitch is lost
+    pipe = Pipeline(fs, 1, cfg)
+    pipe._trains.blip_max_n = 0
+    assert [k for k, _ in around(pipe.process(x[None, :]) + pipe.flush())] == ["artifact", "contraction"]
