@@ -55,7 +55,7 @@ def classify(b: Burst, fs: float, cfg: DetectorConfig, t0: float = 0.0, impulse:
         kind, reason = "artifact", "single-sample spike in the raw signal (ADC or cable glitch)"
     elif impulse is not None and b.n_bursts == 1 and b.snippet is not None and _glitch_shaped(b, b.snippet, cfg, impulse, fit):
         kind, reason = "artifact", "single-sample spike (its filtered shape is the band-pass's impulse response)"
-    elif b.lf_ptp_uv > cfg.lf_ratio * b.peak_to_peak_uv:
+    elif b.lf_ptp_uv > cfg.lf_ratio * b.peak_to_peak_uv and not (b.lf_ptp_uv <= cfg.lf_min_floor * b.floor_uv):
         kind, reason = "artifact", (
             f"low-frequency transient {b.lf_ptp_uv:.0f} µV around the burst (movement or electrode pop)"
         )
@@ -129,7 +129,8 @@ def classify_many(bursts: list[Burst], fs: float, cfg: DetectorConfig,
         plain &= ~(fit >= CONTRAST_MIN_FIT)  # the shape bank's contrast: asked by ``classify``
     if cfg.detector == "energy" and fs >= SPIKE_TEST_MIN_FS:
         plain &= ~(np.array([b.spike_ratio for b in bursts], dtype=np.float64) >= cfg.spike_ratio)
-    plain &= ~(np.array([b.lf_ptp_uv for b in bursts], dtype=np.float64) > cfg.lf_ratio * p)
+    lf = np.array([b.lf_ptp_uv for b in bursts], dtype=np.float64)
+    plain &= ~((lf > cfg.lf_ratio * p) & ~(lf <= cfg.lf_min_floor * fl))  # (a floor not known: the ratio alone)
     plain &= ~(dur >= cfg.contraction_min_ms) & ~(dur > cfg.twitch_max_ms) & ~(dur < cfg.twitch_min_ms)
     plain &= ~(p < cfg.min_twitch_uv)
     out = []

@@ -299,6 +299,12 @@ class DetectorConfig:
     lf_cutoff_hz: float = 8.0
     lf_ratio: float = 0.4
     lf_context_ms: float = 60.0
+    #: ... and the swing must stand out of the noise: at least this many times the band's noise
+    #: floor. A 1/f background holds about as much power at 1-8 Hz as at 20-450 Hz, so its slow
+    #: wander alone passed 0.4 x a small twitch and took 4-7x twitches at rest as movement;
+    #: a moving limb or a pop swings tens to hundreds of µV. Held-out tuning seeds 123/124:
+    #: found 2252/2153 -> 2257/2162, false 93/113 -> 94/113; real recordings unchanged (0 off)
+    lf_min_floor: float = 4.0
     #: ADC clipping: |raw| at or above this (µV) is clipped; ``None`` looks for flat tops:
     #: ``clip_run`` equal samples at a burst's extreme on an unquantised trace, more on a
     #: quantised one, where the top of a potential holds one level by chance (bursts.flat_top_run)
@@ -374,7 +380,7 @@ class DetectorConfig:
             raise ConfigError("noise_recent_ratio and noise_recent_cap must be >= 1")
         if not (0 <= self.noise_recent_s <= self.noise_history_s):
             raise ConfigError("noise_recent_s must be >= 0 and at most noise_history_s")
-        for name in ("settle_s", "lf_context_ms", "quiet_context_s", "quiet_lookback_s", "min_twitch_uv",
+        for name in ("settle_s", "lf_context_ms", "lf_min_floor", "quiet_context_s", "quiet_lookback_s", "min_twitch_uv",
                      "voluntary_margin_s", "derecruitment_margin_s", "crowd_margin_s", "rhythm_window_s", "train_size_noise", "train_corr_noise",
                      "recurrence_min_corr", "recurrence_lookback_s", "cluster_context_min",
                      "cluster_context_ratio", "shape_only_isolation_s", "quiet_small_size", "quiet_small_ratio"):

@@ -13,7 +13,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy import signal
 
-from myotwitch.dsp import DetectorConfig, Pipeline, detect
+from myotwitch.dsp import DetectorConfig, Pipeline, detect, synth
 from myotwitch.dsp.bursts import Burst
 from myotwitch.dsp.energy import KAPPA_GRID, MultiScaleEnergy, TailWeight
 from myotwitch.dsp.filters import bandpass_sos
@@ -531,7 +531,8 @@ def test_classify_many_decides_plain_twitches_as_classify_does_on_every_edge(fs,
             channel=int(rng.integers(0, 3)), start=start, end=start + int(rng.choice(lengths)),
             n_bursts=int(rng.choice([1, 1, 1, 2, 0])), peak_to_peak_uv=ptp,
             peak_env_uv=float(rng.choice([50.0, 120.0, math.nan])), floor_uv=fl,
-            lf_ptp_uv=float(rng.choice([0.0, cfg.lf_ratio * ptp, np.nextafter(cfg.lf_ratio * ptp, 1e9)])),
+            lf_ptp_uv=float(rng.choice([0.0, cfg.lf_ratio * ptp, np.nextafter(cfg.lf_ratio * ptp, 1e9),
+                                         cfg.lf_min_floor * fl, np.nextafter(cfg.lf_min_floor * fl, 1e9), 1e4])),
             clipped=bool(rng.random() < 0.1), cut=rng.choice([None, None, None, "gap", "end", "limit"]),
             spike_ratio=float(rng.choice([0.0, cfg.spike_ratio, 0.9])),
             snippet=None if rng.random() < 0.1 else np.array([fit, float(rng.choice([0.0, 0.02, 0.5]))])))
@@ -1135,3 +1136,31 @@ def test_a_glitch_next_to_a_twitch_is_not_a_busy_background(fs, lead_s):
     pipe = Pipeline(fs, 1, cfg)
     pipe._trains.blip_max_n = 0
     assert [k for k, _ in around(pipe.process(x[None, :]) + pipe.flush())] == ["artifact", "contraction"]
+
+
+def test_a_slow_wander_within_the_noise_is_not_movement_but_a_limbs_swing_is():
+    """A 1/f background holds about as much power at 1-8 Hz as in the band, so its slow wander
+    alone passed the movement test's 0.4 x the peak to peak of a small twitch: the swing must
+    also reach 4x the band's floor. A twitch riding a real movement (a 150 µV swing) stays an
+    artifact."""
+    fs, noise = 1000.0, 5.0
+    rng = np.random.default_rng(21)
+    x = synth.hard_background(rng, int(260 * fs), fs, noise, pink=1.0, heavy=0.0)
+    onsets = np.arange(5.0, 245.0, 2.0)
+    for t in onsets:
+        _put_muap(x, fs, t, noise, 6.0, rng)
+    moved = np.arange(5.0, 245.0, 12.0) + 1.0  # halfway between twitches
+    for t in moved:
+        i = int((t - 0.25) * fs)
+        x[i:i + int(0.5 * fs)] += 150.0 * np.sin(np.pi * np.arange(int(0.5 * fs)) / (0.5 * fs))
+        _put_muap(x, fs, t, noise, 12.0, rng)
+
+    def called_movement(cfg, at):
+        ev = detect(x, fs, cfg).events
+        return sum(any(abs(e.onset_s - t) < 0.03 and "low-frequency transient" in (e.reason or "") for e in ev)
+                   for t in at)
+
+    now, before = DetectorConfig(), DetectorConfig(lf_min_floor=0.0)
+    assert called_movement(before, onsets) >= 4  # the wander took them before
+    assert called_movement(now, onsets) <= called_movement(before, onsets) // 4
+    assert called_movement(now, moved) == called_movement(before, moved) >= 0.9 * moved.size
