@@ -1001,6 +1001,23 @@ def _rest_level_py(row: Any, lo: int, hi: int, frac: float, guess: float, cnt: A
 _rest_level = _rest_level_py  # (bound in _compile)
 
 
+def _cut_out_py(keep: Any, onset: int, offset: int, ptp: float, two_rest: float, ring_n: float, pad0: int,
+                lo: int) -> None:  # pragma: no cover - compiled
+    """``keep`` (the window from sample ``lo``) false over a potential and its tail: its band-pass
+    ring decays by e every ``ring_n`` samples, cut until it reaches twice the resting level
+    (``TrainStage._busy_background``'s cut, the same operations)."""
+    r = ptp / two_rest
+    pad = pad0 + int(ring_n * math.log(r)) if r > 1.0 else pad0
+    a, b = onset - pad - lo, offset + pad - lo
+    n_y = keep.shape[0]
+    if b > 0 and a < n_y:
+        for i in range(max(a, 0), min(b, n_y)):
+            keep[i] = False
+
+
+_cut_out = _cut_out_py  # (bound in _compile)
+
+
 def _quiet_background_py(ys: Any, c: int, y0: int, kept_from: int, fed_end: int, grid: Any, floors: Any,
                          cand: Any, blips: Any, own: int, onset: int, offset: int, ptp: float, floor: float, shape_only: bool,
                          par: Any, guess: Any, out: Any, cnt: Any) -> Any:  # pragma: no cover - compiled
@@ -1070,21 +1087,11 @@ def _quiet_background_py(ys: Any, c: int, y0: int, kept_from: int, fed_end: int,
         if cand[j, 3] != 0.0 and j != own:  # (a weak one only the shape filters find is background)
             j += 1
             continue
-        r = cand[j, 2] / two_rest
-        pad = pad0 + int(ring_n * math.log(r)) if r > 1.0 else pad0
-        a, b = int(cand[j, 0]) - pad - lo, int(cand[j, 1]) + pad - lo
-        if b > 0 and a < n_y:
-            for i in range(max(a, 0), min(b, n_y)):
-                keep[i] = False
+        _cut_out(keep, int(cand[j, 0]), int(cand[j, 1]), cand[j, 2], two_rest, ring_n, pad0, lo)
         j += 1
     for q in range(blips.shape[0]):  # (the short artifacts: the same cut)
         if lo - memory <= blips[q, 0] <= top:
-            r = blips[q, 2] / two_rest
-            pad = pad0 + int(ring_n * math.log(r)) if r > 1.0 else pad0
-            a, b = int(blips[q, 0]) - pad - lo, int(blips[q, 1]) + pad - lo
-            if b > 0 and a < n_y:
-                for i in range(max(a, 0), min(b, n_y)):
-                    keep[i] = False
+            _cut_out(keep, int(blips[q, 0]), int(blips[q, 1]), blips[q, 2], two_rest, ring_n, pad0, lo)
     k = near_lo - lo
     y = ys[c]
     off = lo - y0
@@ -1566,7 +1573,8 @@ def _compile(name: str) -> Callable[..., Any] | None:
                                  burst_features=njit(_burst_features_py),
                                  noise_block=jit(_noise_block_py),
                                  fit_join=njit(_fit_join_py), whiten=jit(_whiten_py))
-                global _quiet_background
+                global _quiet_background, _cut_out
+                _cut_out = jit(_cut_out_py)
                 _quiet_background = jit(_quiet_background_py)
                 _compiled.update(quiet_background=_quiet_background, quiet_backgrounds=jit(_quiet_backgrounds_py))
                 break

@@ -519,22 +519,18 @@ class TrainStage:
         # are passed on (the others, found by the largest candidate's pad before, cost no log).
         n_y = hi - lo
         two_rest, ring_n, pad0 = 2.0 * rest, self.ring_n, self.pad
+        # (a small potential only the shape filters find is part of the background; the short
+        # artifacts delivered as surely are cut as the candidates are)
+        spans = [(p.onset, p.offset, p.ptp) for p in recent
+                 if not (p.shape_only and p is not pot and self._weak_shape_only(p))]
+        spans += [blip for blip in self._blips[c] if lo - self.memory <= blip[0] <= top]
         cuts: list[int] = []
-        for p in recent:
-            if p.shape_only and p is not pot and self._weak_shape_only(p):
-                continue  # (a small potential only the shape filters find is part of the background)
-            r = p.ptp / two_rest
+        for on, off, ptp in spans:
+            r = ptp / two_rest
             pad = pad0 + int(ring_n * math.log(r)) if r > 1.0 else pad0  # log(max(1, r))
-            a, b = p.onset - pad - lo, p.offset + pad - lo
+            a, b = on - pad - lo, off + pad - lo
             if b > 0 and a < n_y:
                 cuts += (a, b)
-        for on, off, ptp in self._blips[c]:  # (the same cut, for the short artifacts delivered as surely)
-            if lo - self.memory <= on <= top:
-                r = ptp / two_rest
-                pad = pad0 + int(ring_n * math.log(r)) if r > 1.0 else pad0
-                a, b = on - pad - lo, off + pad - lo
-                if b > 0 and a < n_y:
-                    cuts += (a, b)
         y = self._signal.window(lo, hi)[0][c]
         k = near_lo - lo  # the near window is [k:]
         n, near_sum, n_far, far_sum = self._background_sums(y, cuts, k)
