@@ -871,12 +871,13 @@ class TrainStage:
             if kind == "contraction":
                 self._spans[c].append((on, off))
                 self._contractions[c].append((on, off))
-            elif kind == "artifact" and not (e.peak_to_peak_uv < self.activity_uv and b.lf_ptp_uv < self.activity_uv):
-                self._artifacts[c].append((on, off))
-            if (kind == "artifact" and off - on <= self.blip_max_n and b.lf_ptp_uv <= e.peak_to_peak_uv
-                    and e.peak_to_peak_uv >= max(self.activity_uv, BLIP_MIN_SIZE * b.floor_uv)):
-                self._blips[c].append((on, off, e.peak_to_peak_uv))
-                self._blip_rows[c] = None
+            elif kind == "artifact":
+                ptp, lf = e.peak_to_peak_uv, b.lf_ptp_uv
+                if not (ptp < self.activity_uv and lf < self.activity_uv):
+                    self._artifacts[c].append((on, off))
+                if off - on <= self.blip_max_n and lf <= ptp and ptp >= max(self.activity_uv, BLIP_MIN_SIZE * b.floor_uv):
+                    self._blips[c].append((on, off, ptp))
+                    self._blip_rows[c] = None
             if stride and kind in ("twitch", "contraction"):
                 # a contraction is a full burst of activity on its own
                 entry, act = (on, off, self.stride_potentials if kind == "contraction" else 1), activity[c]
