@@ -91,6 +91,8 @@ class Pipeline:
                                   rhythm_s=cfg.rhythm_window_s, rhythm_bouts=cfg.rhythm_bouts,
                                   stride_bouts=cfg.stride_bouts, stride_potentials=cfg.stride_potentials,
                                   stride_period_s=cfg.stride_period_s, stride_regularity=cfg.stride_regularity,
+                                  stride_missed=cfg.stride_missed_steps,
+                                  stride_missed_regularity=cfg.stride_missed_regularity,
                                   pair_ratio=cfg.pair_similarity, pair_corr=cfg.pair_min_corr,
                                   pair_unmixed=cfg.pair_unmixed,
                                   size_noise=cfg.train_size_noise, size_least=cfg.train_size_least,

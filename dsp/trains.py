@@ -20,7 +20,7 @@ import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, product
 from operator import itemgetter
 
 import numpy as np
@@ -209,6 +209,7 @@ class TrainStage:
                  rhythm_s: float = 0.0, rhythm_bouts: int = 2,
                  bout_gap_s: float = 0.3, stride_bouts: int = 0, stride_potentials: int = 2,
                  stride_period_s: tuple[float, float] = (0.7, 1.6), stride_regularity: float = 1.25,
+                 stride_missed: int = 0, stride_missed_regularity: float = 1.15,
                  after_s: float | None = None, size_noise: float = 0.0,
                  corr_noise: float = 0.0,
                  size_least: float = 1.0, recur_corr: float = 0.0, recur_s: float = 0.6,
@@ -302,6 +303,11 @@ class TrainStage:
         self.stride_min, self.stride_max = (round(v * fs) for v in stride_period_s)
         self.stride_regularity = stride_regularity
         self.stride_n = (stride_bouts + 1) * self.stride_max  # how far back the bursts may lie
+        #: ... or a stride that skips up to ``stride_missed`` steps between two bursts (steadier:
+        #: ``stride_missed_regularity``), anchored by a contraction among the earlier bursts
+        self.stride_missed, self.stride_missed_regularity = stride_missed, stride_missed_regularity
+        #: how long a contraction is kept: for the rhythm check, and to anchor a stride
+        self.contraction_n = max(self.rhythm_n, self.stride_n if stride_bouts and stride_missed else 0)
         self.pad = max(1, int(round(0.005 * fs)))
         self.blip_max_n = int(round(blip_max_s * fs))
         self.ring_n = ring_s * fs
@@ -758,7 +764,10 @@ class TrainStage:
         """Is the burst of activity that channel c's potential at ``at`` belongs to (judged from
         the potentials up to it, so the same for any block sizes) the latest of
         ``stride_bouts`` + 1 bursts at a steady stride, the earlier ones of at least
-        ``stride_potentials`` potentials each?"""
+        ``stride_potentials`` potentials each? Or at a steadier stride that skips steps too weak
+        to show (``_skips_steps``), when a contraction lies among the earlier bursts: a walk's
+        weak steps come between its stronger ones, while a night of fasciculations, whose random
+        times fit such a lattice now and then, has no contraction to anchor it."""
         act = self._activity[c]
         lo = bisect.bisect_left(act, at - self.stride_n, key=_ONSET)  # (as by (onset,): ints compare faster)
         hi = bisect.bisect_right(act, at, key=_ONSET)  # (as by (at, inf))
@@ -778,8 +787,27 @@ class TrainStage:
             return False
         periods = [b[0] - a[0] for a, b in zip(last, last[1:])]
         shortest, longest = min(periods), max(periods)
-        return (self.stride_min <= shortest and longest <= self.stride_max
-                and longest <= self.stride_regularity * shortest)
+        if (self.stride_min <= shortest and longest <= self.stride_max
+                and longest <= self.stride_regularity * shortest):
+            return True
+        return (self.stride_missed > 0 and longest >= 2 * self.stride_min  # (else no step hides in any period)
+                and self._stride_anchored(c, last[0][0], last[-2][1]) and self._skips_steps(periods))
+
+    def _stride_anchored(self, c: int, a: int, b: int) -> bool:
+        """Does a contraction on channel c overlap ``[a, b]`` (the earlier bursts of a stride)?"""
+        return any(s <= b and e >= a for s, e in self._contractions[c])
+
+    def _skips_steps(self, periods: list[int]) -> bool:
+        """Are ``periods`` whole numbers of one steady stride, each one to ``stride_missed`` + 1
+        of them: some count of strides for each, every stride (period over its count) within the
+        stride range and the longest at most ``stride_missed_regularity`` x the shortest?"""
+        for counts in product(range(1, self.stride_missed + 2), repeat=len(periods)):
+            strides = [p / k for p, k in zip(periods, counts)]
+            shortest, longest = min(strides), max(strides)
+            if (self.stride_min <= shortest and longest <= self.stride_max
+                    and longest <= self.stride_missed_regularity * shortest):
+                return True
+        return False
 
     def _own_bouts_small(self, act: list[tuple[int, int, int]], lo: int, hi: int, least: int) -> bool:
         """Are the last two of ``act[lo:hi]`` (at least two) bouts of their own (``bouts_of``), the
@@ -846,7 +874,7 @@ class TrainStage:
             while spans and spans[0][1] < horizon:
                 spans.popleft()
             bouts = self._contractions[c]
-            while bouts and bouts[0][1] < horizon - self.rhythm_n:
+            while bouts and bouts[0][1] < horizon - self.contraction_n:
                 bouts.popleft()
             arts = self._artifacts[c]
             while arts and arts[0][1] < horizon:

@@ -920,6 +920,41 @@ def test_weak_steps_judged_voluntary_count_as_steps_of_the_stride():
         assert _live(x, fs, ENERGY, block) == r.events
 
 
+def test_a_walk_whose_weak_steps_hide_keeps_its_stride_when_a_contraction_anchors_it():
+    """A walk (a step every 1.05 s) whose steps are a contraction, a few potentials of different
+    units, or too weak to show at all: the visible bursts are one or two strides apart. The
+    potentials of its later weak steps are one more step of that stride (the regular stride
+    rule needs every step and misses them). The same bursts with no contraction among them, as
+    a night of fasciculations has none, are not asked: they keep counting."""
+    def weak_step_twitches(anchored: bool, cfg: DetectorConfig, live: bool = False) -> tuple[int, int, int]:
+        rng = np.random.default_rng(49)
+        fs, noise = 1000.0, 3.0
+        x = rng.standard_normal(int(60 * fs)) * noise
+        later = []
+        for k, kind in enumerate("CW-W-CW-W"):  # C: contraction, W: a weak step, -: none shows
+            t = 30.0 + 1.05 * k
+            if kind == "C" and anchored:
+                _contraction(x, fs, t, 0.4, 40 * noise, rng)
+            elif kind != "-":  # three different units, 70-110 ms apart
+                for dt, size in zip(np.cumsum([0.0] + list(rng.uniform(0.07, 0.11, 2))), rng.permutation((12.0, 25.0, 50.0))):
+                    _put_muap(x, fs, t + dt, noise, size, rng)
+                    if k >= 6:
+                        later.append(t + dt)
+        r = detect(x, fs, cfg)
+        if live:  # decided in onset order: the same verdicts for any block sizes
+            for block in (50, 733):
+                assert _live(x, fs, cfg, block) == r.events
+        n_stride = sum("steady stride" in (e.reason or "") for e in r.events if e.onset_s > 36.0)
+        return _found(r.events, later), len(later), n_stride
+
+    found, n, n_stride = weak_step_twitches(True, ENERGY, live=True)
+    assert n == 6 and found == 0 and n_stride >= n - 1
+    found_off, _, _ = weak_step_twitches(True, ENERGY.replace(stride_missed_steps=0))
+    assert found_off >= n - 1  # no other rule takes them
+    found_free, _, _ = weak_step_twitches(False, ENERGY)
+    assert found_free >= n - 1  # without a contraction the lattice is not asked
+
+
 def _noisy_potential(wave: np.ndarray, rng: np.random.Generator, floor: float) -> Burst:
     """A burst whose snippet is ``wave`` plus white noise at ``floor`` (as bursts.py cuts it)."""
     y = wave + rng.standard_normal(wave.size) * floor
@@ -1057,19 +1092,26 @@ def test_decisions_skip_likeness_only_where_no_train_can_reach(spacings, seed):
 
 @given(st.lists(st.tuples(st.integers(500, 1800), st.lists(st.tuples(st.integers(0, 350), st.integers(0, 400),
                                                                      st.booleans()), min_size=1, max_size=3)),
-                max_size=7), st.integers(1, 3), st.integers(1, 3), st.integers(-400, 600))
-@example([(1000, [(0, 10, True)]), (1000, [(0, 10, True)]), (1000, [(0, 10, False)])], 2, 2, 0)  # just enough potentials
+                max_size=7), st.integers(1, 3), st.integers(1, 3), st.integers(-400, 600), st.integers(0, 2),
+       st.none() | st.integers(0, 6))
+@example([(1000, [(0, 10, True)]), (1000, [(0, 10, True)]), (1000, [(0, 10, False)])], 2, 2, 0, 0, None)  # just enough potentials
+@example([(1000, [(0, 10, True)]), (2100, [(0, 10, True)]), (1050, [(0, 10, True)]), (2000, [(0, 10, False)])],
+         3, 1, 0, 1, 0)  # a stride skipping steps, anchored
 @settings(max_examples=500, deadline=None)
-def test_stride_check_matches_grouping_every_bout(bursts, n_bouts, least, at_after):
+def test_stride_check_matches_grouping_every_bout(bursts, n_bouts, least, at_after, missed, anchor):
     """``_in_stride`` (its quick reject on too few potentials, the bouts kept as starts and
     counts) answers as grouping the whole stretch with ``bouts_of`` does: bursts at about a
-    stride apart, their potentials sometimes a bout of their own, some counted as full bursts."""
+    stride apart, their potentials sometimes a bout of their own, some counted as full bursts;
+    with ``missed`` steps allowed, periods of one to ``missed`` + 1 strides, when a contraction
+    (laid over the ``anchor``-th burst's first entry) lies among the earlier bursts."""
     import bisect
     import math
+    from itertools import product
 
     from myotwitch.dsp.trains import bouts_of
     stage = TrainStage(1000.0, 1, min_hz=5, max_hz=30, regularity=1.3, size_ratio=1.5, min_corr=0.7, min_len=3,
-                       stride_bouts=n_bouts, stride_potentials=least, stride_period_s=(0.7, 1.6), bout_gap_s=0.3)
+                       stride_bouts=n_bouts, stride_potentials=least, stride_period_s=(0.7, 1.6), bout_gap_s=0.3,
+                       stride_missed=missed, stride_missed_regularity=1.15)
     act, t = [], 0
     for period, pots in bursts:
         t += period
@@ -1080,6 +1122,9 @@ def test_stride_check_matches_grouping_every_bout(bursts, n_bouts, least, at_aft
     act.sort()
     at = (act[-1][0] if act else 0) + at_after
     stage._activity[0] = act
+    contraction = act[anchor][:2] if anchor is not None and anchor < len(act) else None
+    if contraction is not None:
+        stage._contractions[0].append(contraction)
     lo = bisect.bisect_left(act, (at - stage.stride_n,))
     hi = bisect.bisect_right(act, (at, math.inf))
     bouts = bouts_of(act[lo:hi], stage.bout_gap_n)
@@ -1090,6 +1135,12 @@ def test_stride_check_matches_grouping_every_bout(bursts, n_bouts, least, at_aft
             periods = [b[0] - a[0] for a, b in zip(last, last[1:])]
             want = (stage.stride_min <= min(periods) and max(periods) <= stage.stride_max
                     and max(periods) <= stage.stride_regularity * min(periods))
+            anchored = contraction is not None and last[0][0] <= contraction[1] and contraction[0] <= last[-2][1]
+            if not want and missed and anchored:
+                want = any(stage.stride_min <= min(p / k for p, k in zip(periods, ks))
+                           and max(p / k for p, k in zip(periods, ks)) <= stage.stride_max
+                           and max(p / k for p, k in zip(periods, ks)) <= 1.15 * min(p / k for p, k in zip(periods, ks))
+                           for ks in product(range(1, missed + 2), repeat=len(periods)))
     assert stage._in_stride(0, at) == want
 
 
