@@ -99,6 +99,8 @@ class Pipeline:
                                   corr_noise=cfg.train_corr_noise,
                                   recur_corr=cfg.recurrence_min_corr, recur_s=cfg.recurrence_lookback_s,
                                   recur_max_snr=cfg.recurrence_max_snr,
+                                  recur_refine=cfg.recurrence_refine_min_corr,
+                                  recur_refine_n=cfg.recurrence_refine_windows,
                                   cluster_min=cfg.cluster_context_min, cluster_ratio=cfg.cluster_context_ratio,
                                   isolation_s=cfg.shape_only_isolation_s, isolation_snr=cfg.shape_only_max_size,
                                   share_least=cfg.train_share_least,

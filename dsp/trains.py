@@ -213,7 +213,8 @@ class TrainStage:
                  after_s: float | None = None, size_noise: float = 0.0,
                  corr_noise: float = 0.0,
                  size_least: float = 1.0, recur_corr: float = 0.0, recur_s: float = 0.6,
-                 recur_max_snr: float = math.inf, cluster_min: int = 0, cluster_ratio: float = 2.0,
+                 recur_max_snr: float = math.inf, recur_refine: float = 0.6, recur_refine_n: int = 0,
+                 cluster_min: int = 0, cluster_ratio: float = 2.0,
                  isolation_s: float = 0.0, isolation_snr: float = 12.0, share_least: float = 1.0,
                  activity_uv: float = 0.0, pair_unmixed: bool = False, crowd_s: float = 0.0,
                  blip_max_s: float = 0.0, signal: SignalRing | None = None) -> None:
@@ -320,6 +321,10 @@ class TrainStage:
         #: crosses the threshold at (nearly) every one, and the train of candidates shows it
         self.recur_max_snr = recur_max_snr
         self.recur_back = int(round(recur_s * fs)) if recur_corr else 0
+        #: ... and, when the potential's own snippet finds no chain, a template averaged from it and
+        #: its best matches (``recur_refine`` or better, away from other candidates;
+        #: ``recur_refine_n`` windows in all, 0: not tried) looks once more
+        self.recur_refine, self.recur_refine_n = recur_refine, recur_refine_n
         #: the quiet-background check's figures in one array for its compiled call
         self._quiet_figures = np.array([self.lookback_n, self.quiet_n, self.memory, self.rest_n,
                                         REST_PERCENTILE / 100.0, self.isi_max, self.margin, self.ring_n, self.pad,
@@ -1185,10 +1190,10 @@ class TrainStage:
         unit of a weak contraction crosses the threshold only now and then (too seldom for a
         train of candidates), but its waveform is in the signal at every firing. A matched
         filter (the potential's own snippet) finds those firings: at least
-        ``min_len`` matches, the potential among them, in a regular chain at voluntary rates."""
+        ``min_len`` matches, the potential among them, in a regular chain at voluntary rates.
+        Failing that, a cleaner template is tried once (``_refined_template``)."""
         tpl = pot.snippet
         n = tpl.size
-        half = n // 2
         start, end = self._signal_span()
         lo = max(pot.onset - self.recur_back, start)
         hi = min(pot.onset + int(self.isi_max), end)  # data every decision already waits for
@@ -1198,16 +1203,72 @@ class TrainStage:
         num = np.correlate(seg, tpl, mode="valid")  # [i]: the window centred on lo + i + half
         energy = np.convolve(seg * seg, np.ones(n), mode="valid")  # of each window
         ncc = num / np.sqrt(np.maximum(energy, 1e-30))
-        hits = np.flatnonzero(ncc >= self.recur_corr).tolist()  # few: checked one by one
-        if len(hits) < self.min_len:
-            return False
         # the potential itself: its snippet is centred on its peak, so it matches itself there
-        a, b = max(pot.onset - 2 - lo - half, 0), min(pot.offset + 1 - lo - half, ncc.size)
+        a, b = max(pot.onset - 2 - lo - n // 2, 0), min(pot.offset + 1 - lo - n // 2, ncc.size)
         if b <= a:
             return False
         own = a + int(np.argmax(ncc[a:b]))
+        if self._recurring_chain(pot, num, ncc, own):
+            return True
+        if not self.recur_refine_n:
+            return False
+        away = self._away_from_candidates(c, pot, lo, ncc.size, n // 2)
+        refined = self._refined_template(seg, num, np.where(away, ncc, -1.0), own, n)
+        if refined is None:
+            return False
+        num = np.correlate(seg, refined, mode="valid")
+        ncc = np.where(away, num / np.sqrt(np.maximum(energy, 1e-30)), -1.0)
+        return self._recurring_chain(pot, num, ncc, a + int(np.argmax(ncc[a:b])))
+
+    def _away_from_candidates(self, c: int, pot: _Potential, lo: int, size: int, half: int) -> np.ndarray:
+        """Per matched-filter position from ``lo`` (windows centred ``half`` later), whether it
+        lies clear of every other candidate on channel c (their span and pad): a weak unit's
+        other firings are under the threshold, while a run of twitches offers look-alikes at
+        voluntary rates, each a candidate of its own."""
+        away = np.ones(size, dtype=bool)
+        for q in self._near(c, lo - self.memory, lo + size + 2 * half):
+            if q is not pot:
+                away[max(q.onset - self.pad - lo - half, 0): max(q.offset + self.pad - lo - half + 1, 0)] = False
+        return away
+
+    def _refined_template(self, seg: np.ndarray, num: np.ndarray, ncc: np.ndarray, own: int,
+                          n: int) -> np.ndarray | None:
+        """The potential's waveform averaged with its best matches (correlation >= ``recur_refine``,
+        no larger than it, local maxima at least the shortest interval apart; ``recur_refine_n``
+        windows in all), unit norm: at a weak unit's SNR its snippet is half noise, and noise
+        lowers its correlation with the unit's other firings below the bar, while the average of
+        several firings keeps the waveform and sheds the noise. None when fewer than a train's
+        worth of windows match."""
         size = float(num[own])
         if not size > 0:
+            return None
+        # local maxima (as ``_recurring_chain`` takes them: >= the one before, > the one after)
+        peak = np.ones(ncc.size, dtype=bool)
+        peak[1:] = ncc[1:] >= ncc[:-1]
+        peak[:-1] &= ncc[:-1] > ncc[1:]
+        matches = np.flatnonzero(peak & (ncc >= self.recur_refine) & (num <= size))
+        if matches.size < self.min_len - 1:
+            return None
+        taken = [own]
+        for k in matches[np.argsort(-ncc[matches], kind="stable")].tolist():
+            if len(taken) == self.recur_refine_n:
+                break
+            if k != own and all(abs(k - t) >= self.isi_min for t in taken):
+                taken.append(k)
+        if len(taken) < self.min_len:
+            return None
+        avg = seg[np.add.outer(np.array(taken), np.arange(n))].sum(axis=0)
+        norm = math.sqrt(float(avg @ avg))
+        return avg / norm if norm > 0 else None
+
+    def _recurring_chain(self, pot: _Potential, num: np.ndarray, ncc: np.ndarray, own: int) -> bool:
+        """``_recurs``' chain over one template's matches (``num``, ``ncc``), ``own`` where the
+        template matches the potential itself."""
+        size = float(num[own])
+        if not size > 0:
+            return False
+        hits = np.flatnonzero(ncc >= self.recur_corr).tolist()  # few: checked one by one
+        if len(hits) < self.min_len:
             return False
         ratio = size_ratio_allowed(self.size_ratio, pot.ptp, pot.floor, self.size_noise, self.size_least)
         # matches: local maxima of the correlation, of a train's size (the bar narrowed to what

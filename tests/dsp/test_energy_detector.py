@@ -269,11 +269,79 @@ def test_a_unit_that_crosses_the_threshold_only_now_and_then_is_found_by_its_wav
     assert any(r[2] for r in on)
     assert all(r[1] == 3 for r in on)
     # the twitch-shape filters find more of the unit's firings; they must not add twitches
-    full = [twitches(seed, ENERGY) for seed in range(40, 48)]
-    assert sum(r[0] for r in full) <= sum(r[0] for r in on)
+    # (compared with the snippet's own matches alone: the averaged template's pass, below the
+    # filters' candidates too, takes most of the rest either way)
+    plain = ENERGY.replace(recurrence_refine_windows=0)
+    full = [twitches(seed, plain) for seed in range(40, 48)]
+    assert sum(r[0] for r in full) <= sum(twitches(seed, windows_only.replace(recurrence_refine_windows=0))[0]
+                                          for seed in range(40, 48))
     assert all(r[1] == 3 for r in full)
+    assert sum(twitches(seed, ENERGY)[0] for seed in range(40, 48)) <= 0.6 * sum(r[0] for r in full)
     # the test reads the signal itself: it works with the busy-background check turned off
     assert any(twitches(seed, ENERGY.replace(quiet_context_s=0.0))[2] for seed in range(40, 48))
+
+
+def _weak_tonic_unit(seed: int, cfg: DetectorConfig, size: float, live: bool = False) -> tuple[int, int]:
+    """A tonic unit of ``size`` x the noise at about 8 Hz for 20 s: (its firings counted as
+    twitches, those called voluntary because their waveform repeats)."""
+    rng = np.random.default_rng(seed)
+    fs, noise = 1000.0, 3.0
+    x = rng.standard_normal(int(36 * fs)) * noise
+    unit = hr_muap(rng.uniform(8.0, 14.0), fs, rng) * size * noise
+    t = 5.0
+    while t < 25.0:
+        i = int(t * fs)
+        x[i:i + unit.size] += unit * rng.normal(1.0, 0.05)
+        t += rng.normal(0.125, 0.0125)
+    events = detect(x, fs, cfg).events
+    if live:
+        assert _live(x, fs, cfg, 50) == events
+    inside = [e for e in events if 5.0 <= e.onset_s <= 25.2]
+    return sum(e.kind == "twitch" for e in inside), sum("waveform repeats" in (e.reason or "") for e in inside)
+
+
+@pytest.mark.parametrize("size", [5.5, 6.5])
+def test_a_weak_unit_too_noisy_for_its_own_snippet_is_found_by_the_average_of_its_firings(size):
+    """At 5-7x the noise a tonic unit's candidate snippet is half noise: it correlates with the
+    unit's other firings under the recurrence bar, so some firings counted. The snippet
+    averaged with its best matches sheds the noise, and the average finds the chain."""
+    on = [_weak_tonic_unit(seed, ENERGY, size, live=seed == 60) for seed in range(60, 68)]
+    off = [_weak_tonic_unit(seed, ENERGY.replace(recurrence_refine_windows=0), size) for seed in range(60, 68)]
+    assert sum(n for n, _ in off) >= 12  # hard without the average ...
+    assert sum(n for n, _ in on) <= 0.6 * sum(n for n, _ in off)  # ... which takes most of them
+    assert sum(r for _, r in on) > sum(r for _, r in off)
+
+
+def test_runs_of_twitches_are_left_out_of_the_averaged_template():
+    """Runs of fasciculations (4-7 twitches of any shape and size, 60-150 ms apart: voluntary
+    rates) keep counting as they did without the averaged template, because the other
+    candidates are left out of it and of its matches; let in, their chance look-alikes make
+    chains."""
+    def found(seed, fs):
+        rng = np.random.default_rng(seed)
+        noise = 3.0
+        x = rng.standard_normal(int(130 * fs)) * noise
+        onsets = []
+        for r in range(16):
+            t = 5.0 + 7.5 * r
+            for _ in range(int(rng.integers(4, 8))):
+                d = rng.uniform(5.0, 30.0)
+                tt = np.arange(-int(d * fs / 1000), int(d * fs / 1000) + 1) / fs
+                w = hermite_rodriguez(tt, d / 5000.0, int(rng.integers(1, 3)))
+                w *= rng.choice([-1, 1]) * np.exp(rng.uniform(np.log(8), np.log(40))) * noise / np.ptp(w)
+                i = int(t * fs)
+                x[i:i + w.size] += w
+                onsets.append(t)
+                t += rng.uniform(0.06, 0.15)
+        return [_found(detect(x, fs, cfg).events, onsets)
+                for cfg in (ENERGY, ENERGY.replace(recurrence_refine_windows=0))]
+
+    runs = [found(seed, fs) for seed in (0, 1) for fs in (1000.0, 2000.0)]
+    assert all(on == off for on, off in runs)
+    with pytest.MonkeyPatch.context() as mp:  # the other candidates let in
+        mp.setattr(TrainStage, "_away_from_candidates", lambda self, c, pot, lo, size, half: np.ones(size, dtype=bool))
+        let_in = [found(seed, fs)[0] for seed in (0, 1) for fs in (1000.0, 2000.0)]
+    assert sum(let_in) < sum(on for on, _ in runs)
 
 
 def test_a_crowd_of_potentials_on_a_busier_background_is_voluntary_but_a_quiet_run_is_not():
