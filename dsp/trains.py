@@ -1191,6 +1191,8 @@ class TrainStage:
         train of candidates), but its waveform is in the signal at every firing. A matched
         filter (the potential's own snippet) finds those firings: at least
         ``min_len`` matches, the potential among them, in a regular chain at voluntary rates.
+        Only matches clear of other candidates count (``_away_from_candidates``): those are the
+        train rules' to judge, and a run of twitches offers look-alikes at voluntary rates.
         Failing that, a cleaner template is tried once (``_refined_template``)."""
         tpl = pot.snippet
         n = tpl.size
@@ -1202,7 +1204,8 @@ class TrainStage:
         seg = self._signal.window(lo, hi)[0][c]
         num = np.correlate(seg, tpl, mode="valid")  # [i]: the window centred on lo + i + half
         energy = np.convolve(seg * seg, np.ones(n), mode="valid")  # of each window
-        ncc = num / np.sqrt(np.maximum(energy, 1e-30))
+        away = self._away_from_candidates(c, pot, lo, num.size, n // 2)
+        ncc = np.where(away, num / np.sqrt(np.maximum(energy, 1e-30)), -1.0)
         # the potential itself: its snippet is centred on its peak, so it matches itself there
         a, b = max(pot.onset - 2 - lo - n // 2, 0), min(pot.offset + 1 - lo - n // 2, ncc.size)
         if b <= a:
@@ -1212,8 +1215,7 @@ class TrainStage:
             return True
         if not self.recur_refine_n:
             return False
-        away = self._away_from_candidates(c, pot, lo, ncc.size, n // 2)
-        refined = self._refined_template(seg, num, np.where(away, ncc, -1.0), own, n)
+        refined = self._refined_template(seg, num, ncc, own, n)
         if refined is None:
             return False
         num = np.correlate(seg, refined, mode="valid")
@@ -1222,9 +1224,9 @@ class TrainStage:
 
     def _away_from_candidates(self, c: int, pot: _Potential, lo: int, size: int, half: int) -> np.ndarray:
         """Per matched-filter position from ``lo`` (windows centred ``half`` later), whether it
-        lies clear of every other candidate on channel c (their span and pad): a weak unit's
-        other firings are under the threshold, while a run of twitches offers look-alikes at
-        voluntary rates, each a candidate of its own."""
+        lies clear of every other candidate on channel c (their span and pad): the recurrence
+        test looks for a weak unit's firings under the threshold, while a run of twitches offers
+        look-alikes at voluntary rates, each a candidate of its own."""
         away = np.ones(size, dtype=bool)
         for q in self._near(c, lo - self.memory, lo + size + 2 * half):
             if q is not pot:
