@@ -424,10 +424,9 @@ class DetectorConfig:
             raise ConfigError(f"stride_missed_steps must be >= 0, got {self.stride_missed_steps!r}")
         if any(not 0 < v <= 60 for v in self.matched_lengths_ms):
             raise ConfigError(f"matched_lengths_ms must be twitch lengths in (0, 60] ms, got {self.matched_lengths_ms!r}")
-        if self.recurrence_refine_min_corr > 1.0:
-            raise ConfigError(f"recurrence_refine_min_corr is a correlation (at most 1), got {self.recurrence_refine_min_corr!r}")
-        if self.recurrence_min_corr > 1.0:
-            raise ConfigError(f"recurrence_min_corr is a correlation (at most 1), got {self.recurrence_min_corr!r}")
+        for name in ("recurrence_refine_min_corr", "recurrence_min_corr"):
+            if getattr(self, name) > 1.0:
+                raise ConfigError(f"{name} is a correlation (at most 1), got {getattr(self, name)!r}")
         if not 1.0 <= self.train_size_least <= self.train_similarity:
             raise ConfigError(f"train_size_least must be between 1 and train_similarity ({self.train_similarity:g}), "
                               f"got {self.train_size_least!r}")

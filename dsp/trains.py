@@ -791,12 +791,16 @@ class TrainStage:
         if any(k < least for _, _, k in last[:-1]):
             return False
         periods = [b[0] - a[0] for a, b in zip(last, last[1:])]
-        shortest, longest = min(periods), max(periods)
-        if (self.stride_min <= shortest and longest <= self.stride_max
-                and longest <= self.stride_regularity * shortest):
+        if self._steady(periods, self.stride_regularity):
             return True
-        return (self.stride_missed > 0 and longest >= 2 * self.stride_min  # (else no step hides in any period)
+        return (self.stride_missed > 0 and max(periods) >= 2 * self.stride_min  # (else no step hides in any period)
                 and self._stride_anchored(c, last[0][0], last[-2][1]) and self._skips_steps(periods))
+
+    def _steady(self, strides: list, regularity: float) -> bool:
+        """Is every stride within the stride range, the longest at most ``regularity`` x the
+        shortest?"""
+        shortest, longest = min(strides), max(strides)
+        return self.stride_min <= shortest and longest <= self.stride_max and longest <= regularity * shortest
 
     def _stride_anchored(self, c: int, a: int, b: int) -> bool:
         """Does a contraction on channel c overlap ``[a, b]`` (the earlier bursts of a stride)?"""
@@ -806,13 +810,8 @@ class TrainStage:
         """Are ``periods`` whole numbers of one steady stride, each one to ``stride_missed`` + 1
         of them: some count of strides for each, every stride (period over its count) within the
         stride range and the longest at most ``stride_missed_regularity`` x the shortest?"""
-        for counts in product(range(1, self.stride_missed + 2), repeat=len(periods)):
-            strides = [p / k for p, k in zip(periods, counts)]
-            shortest, longest = min(strides), max(strides)
-            if (self.stride_min <= shortest and longest <= self.stride_max
-                    and longest <= self.stride_missed_regularity * shortest):
-                return True
-        return False
+        return any(self._steady([p / k for p, k in zip(periods, counts)], self.stride_missed_regularity)
+                   for counts in product(range(1, self.stride_missed + 2), repeat=len(periods)))
 
     def _own_bouts_small(self, act: list[tuple[int, int, int]], lo: int, hi: int, least: int) -> bool:
         """Are the last two of ``act[lo:hi]`` (at least two) bouts of their own (``bouts_of``), the
@@ -1204,8 +1203,9 @@ class TrainStage:
         seg = self._signal.window(lo, hi)[0][c]
         num = np.correlate(seg, tpl, mode="valid")  # [i]: the window centred on lo + i + half
         energy = np.convolve(seg * seg, np.ones(n), mode="valid")  # of each window
+        root = np.sqrt(np.maximum(energy, 1e-30))  # (each window's norm, for both templates)
         away = self._away_from_candidates(c, pot, lo, num.size, n // 2)
-        ncc = np.where(away, num / np.sqrt(np.maximum(energy, 1e-30)), -1.0)
+        ncc = np.where(away, num / root, -1.0)
         # the potential itself: its snippet is centred on its peak, so it matches itself there
         a, b = max(pot.onset - 2 - lo - n // 2, 0), min(pot.offset + 1 - lo - n // 2, ncc.size)
         if b <= a:
@@ -1219,7 +1219,7 @@ class TrainStage:
         if refined is None:
             return False
         num = np.correlate(seg, refined, mode="valid")
-        ncc = np.where(away, num / np.sqrt(np.maximum(energy, 1e-30)), -1.0)
+        ncc = np.where(away, num / root, -1.0)
         return self._recurring_chain(pot, num, ncc, a + int(np.argmax(ncc[a:b])))
 
     def _away_from_candidates(self, c: int, pot: _Potential, lo: int, size: int, half: int) -> np.ndarray:

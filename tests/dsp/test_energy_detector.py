@@ -1205,10 +1205,10 @@ def test_stride_check_matches_grouping_every_bout(bursts, n_bouts, least, at_aft
                     and max(periods) <= stage.stride_regularity * min(periods))
             anchored = contraction is not None and last[0][0] <= contraction[1] and contraction[0] <= last[-2][1]
             if not want and missed and anchored:
-                want = any(stage.stride_min <= min(p / k for p, k in zip(periods, ks))
-                           and max(p / k for p, k in zip(periods, ks)) <= stage.stride_max
-                           and max(p / k for p, k in zip(periods, ks)) <= 1.15 * min(p / k for p, k in zip(periods, ks))
-                           for ks in product(range(1, missed + 2), repeat=len(periods)))
+                for ks in product(range(1, missed + 2), repeat=len(periods)):
+                    strides = [p / k for p, k in zip(periods, ks)]
+                    want = want or (stage.stride_min <= min(strides) and max(strides) <= stage.stride_max
+                                    and max(strides) <= 1.15 * min(strides))
     assert stage._in_stride(0, at) == want
 
 
