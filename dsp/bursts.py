@@ -177,9 +177,13 @@ class BurstSegmenter:
     def __init__(self, n_channels: int, *, on: float, off: float, merge_n: int, cluster_n: int,
                  context_n: int, max_n: int, clip_uv: float | None, clip_run: int,
                  core_db: float = 20.0, spike_n: int = 4, twitch_max_n: int = 0, dense_n: int = 8,
-                 dense_rate: float = 0.015) -> None:
+                 dense_rate: float = 0.015, rest_n: int = 0, run_max_n: int = 0) -> None:
         self.core_rel = 10 ** (-core_db / 20)
         self.twitch_max_n, self.dense_n, self.dense_rate = twitch_max_n, dense_n, dense_rate
+        #: a muscle with no activity for ``rest_n`` samples is at rest: there, a cluster of
+        #: separate potentials up to ``run_max_n`` long is a run of twitches even where a large
+        #: one's band-passed tail keeps the envelope up longer than a twitch (0: off)
+        self.rest_n, self.run_max_n = rest_n, run_max_n
         self.snip_n = max(2, spike_n * 2)
         self.spike_n = spike_n
         self.n_channels = n_channels
@@ -205,6 +209,9 @@ class BurstSegmenter:
         self._staged = False  # ``stage`` handed out room for rows not processed yet
         # the runs after the origin that the last exact pass left open (see _waits, _noise_ends)
         self._open: list[_OpenRuns | None] = [None] * self.n_channels
+        #: where each channel's last activity ended (a cluster judged as one, or a run longer
+        #: than a twitch), in absolute samples
+        self._active_end = [-math.inf] * self.n_channels
 
     def start_segment(self, at: int) -> None:
         """Begin a new contiguous stretch of data at absolute sample ``at`` (after a gap)."""
@@ -611,19 +618,24 @@ class BurstSegmenter:
         # clusters of bursts (voluntary activity is many bursts close together)
         bounds = [0, 1] if starts.size == 1 else \
             [0, *(np.flatnonzero((starts[1:] - ends[:-1]) >= self.cluster_n) + 1).tolist(), starts.size]
-        segs = self._stretches(starts, ends, bounds, q, cut)
+        segs = self._stretches(starts, ends, bounds, q, cut, c, buf, b0)
         if len(segs[0]) == 1:  # (live blocks) the one-burst code takes fewer steps for one
             return [self._features(c, buf, b0, segs[0][0], segs[1][0], segs[2][0], segs[3][0], buf.shape[1])]
         return self._features_many(c, buf, b0, segs, buf.shape[1])
 
     def _stretches(self, starts: np.ndarray, ends: np.ndarray, bounds: list[int], q: int,
-                   cut: str | None) -> Stretches:
+                   cut: str | None, c: int, buf: np.ndarray, b0: int) -> Stretches:
         """The bursts of the clusters ``bounds`` (of the runs ``starts``, ``ends``), as four lists:
         starts, ends, members and cut (a list a field: a tuple a burst would be one more
         gc-tracked allocation each). Where every cluster is one run (a steady twitching: nearly
         every call), the lists the loop would build, made at once."""
         s_l, e_l = starts.tolist(), ends.tolist()
+        long_n = self.twitch_max_n
         if len(bounds) == len(s_l) + 1:
+            if self.rest_n and long_n:
+                longer = np.flatnonzero(ends - starts > long_n)
+                if longer.size:
+                    self._active_end[c] = b0 + e_l[longer[-1]]
             return s_l, e_l, [1] * len(s_l), [None] * len(s_l) if cut is None else [cut if e >= q else None for e in e_l]
         out: Stretches = ([], [], [], [])
         s_o, e_o, n_o, cut_o = out
@@ -637,13 +649,17 @@ class BurstSegmenter:
         for a, b in zip(bounds[:-1], bounds[1:]):
             touches_end = cut is not None and e_l[b - 1] >= q
             if b - a == 1:
+                if self.rest_n and long_n and e_l[a] - s_l[a] > long_n:
+                    self._active_end[c] = b0 + e_l[a]
                 add(s_l[a], e_l[a], 1, cut if touches_end else None)
-            elif self._separate(starts[a:b], ends[a:b]):
+            elif self._separate(starts[a:b], ends[a:b], self._run_at_rest(c, buf, b0, starts[a:b], ends[a:b])):
                 # separate potentials that happen to be close: each is judged on its own (a run of
                 # twitches); voluntary trains among them are recognised later by their regularity
                 for i in range(a, b):
                     add(s_l[i], e_l[i], 1, cut if touches_end and i == b - 1 else None)
             else:
+                if self.rest_n:
+                    self._active_end[c] = b0 + e_l[b - 1]
                 add(s_l[a], e_l[b - 1], b - a, cut if touches_end else None)
         return out
 
@@ -768,15 +784,34 @@ class BurstSegmenter:
         keep = ~shape_only | (np.minimum(gap_before, gap_after) >= self.cluster_n)
         return starts[keep], ends[keep]
 
-    def _separate(self, s_list: np.ndarray, e_list: np.ndarray) -> bool:
+    def _separate(self, s_list: np.ndarray, e_list: np.ndarray, lengths: np.ndarray | None = None) -> bool:
         """A cluster of several short potentials with quiet between them, not dense enough to be
-        an interference pattern: every member as long as a twitch at most, and fewer than
-        ``dense_n`` members or a rate below ``dense_rate`` per sample."""
+        an interference pattern: every member as long as a twitch at most (its run, or the
+        ``lengths`` given), and fewer than ``dense_n`` members or a rate below ``dense_rate``
+        per sample."""
         n = s_list.size
-        if n < 2 or np.any(e_list - s_list > self.twitch_max_n):
+        if n < 2 or np.any((e_list - s_list if lengths is None else lengths) > self.twitch_max_n):
             return False
         span = int(e_list[-1] - s_list[0])
         return not (n >= self.dense_n and n / max(span, 1) >= self.dense_rate)
+
+    def _run_at_rest(self, c: int, buf: np.ndarray, b0: int, s: np.ndarray, e: np.ndarray) -> np.ndarray | None:
+        """The members' lengths measured by their cores (where the envelope is within
+        ``core_db`` of the member's own peak, as a lone potential's duration is), when the
+        cluster may be a run of twitches: the muscle at rest (no activity in the ``rest_n``
+        before it) and the cluster no longer than ``run_max_n``. A large twitch's band-passed
+        tail keeps its run above the off-threshold for longer than the twitch, and one such
+        member made a run of fasciculations one contraction. None: the runs' own lengths."""
+        if not (self.rest_n and b0 + int(s[0]) - self._active_end[c] > self.rest_n
+                and int(e[-1] - s[0]) <= self.run_max_n):
+            return None
+        lengths = e - s
+        for i in np.flatnonzero(lengths > self.twitch_max_n).tolist():
+            env = buf[ENV, s[i]: e[i]]
+            top = float(env.max())
+            core = np.flatnonzero(env >= min(max(self.off * float(buf[FLOOR, s[i]]), top * self.core_rel), top))
+            lengths[i] = core[-1] - core[0] + 1
+        return lengths
 
     def _features(self, c: int, buf: np.ndarray, b0: int, s: int, e: int, n: int, cut: str | None,
                   L: int) -> Burst:

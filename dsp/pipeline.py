@@ -58,6 +58,7 @@ class Pipeline:
             twitch_max_n=round(cfg.twitch_max_ms * ms) if cfg.detector == "energy" else 0,
             dense_n=cfg.dense_min_potentials,
             dense_rate=cfg.dense_min_hz / self.fs,
+            rest_n=round(cfg.at_rest_after_s * self.fs), run_max_n=round(cfg.twitch_run_max_s * self.fs),
         )
         self._env = StreamingSOS(lowpass_sos(cfg.envelope_hz, self.fs, 1), n_channels)
         self._lf = StreamingSOS(bandpass_sos(cfg.lf_low_hz, cfg.lf_cutoff_hz, self.fs, 1), n_channels)
@@ -94,7 +95,7 @@ class Pipeline:
                                   stride_missed=cfg.stride_missed_steps,
                                   stride_missed_regularity=cfg.stride_missed_regularity,
                                   pair_ratio=cfg.pair_similarity, pair_corr=cfg.pair_min_corr,
-                                  pair_unmixed=cfg.pair_unmixed,
+                                  pair_unmixed=cfg.pair_unmixed, idle_s=cfg.at_rest_after_s,
                                   size_noise=cfg.train_size_noise, size_least=cfg.train_size_least,
                                   corr_noise=cfg.train_corr_noise,
                                   recur_corr=cfg.recurrence_min_corr, recur_s=cfg.recurrence_lookback_s,

@@ -217,7 +217,7 @@ class TrainStage:
                  cluster_min: int = 0, cluster_ratio: float = 2.0,
                  isolation_s: float = 0.0, isolation_snr: float = 12.0, share_least: float = 1.0,
                  activity_uv: float = 0.0, pair_unmixed: bool = False, crowd_s: float = 0.0,
-                 blip_max_s: float = 0.0, signal: SignalRing | None = None) -> None:
+                 blip_max_s: float = 0.0, idle_s: float = 0.0, signal: SignalRing | None = None) -> None:
         #: the band-passed signal: a ring of its own, or one the pipeline shares (``signal``,
         #: appended to by its owner ahead of ``feed``)
         self._shared = signal
@@ -268,6 +268,8 @@ class TrainStage:
         self.pair_ratio, self.pair_corr = pair_ratio, pair_corr
         #: ... but not inside a run of mixed sizes (``_pair_mixed``)
         self.pair_unmixed = pair_unmixed
+        #: ... nor in a muscle at rest: no contraction in the ``idle_n`` before it (0: off)
+        self.idle_n = int(round(idle_s * fs)) if pair_ratio else 0
         #: the resting level: floors sampled every ``rest_step`` over the last ``rest_s``
         self.rest_n, self.rest_step = int(round(rest_s * fs)), max(1, rest_step)
         #: a twitch stands out of a quiet background: the band-passed power in ``quiet_s`` either
@@ -308,7 +310,7 @@ class TrainStage:
         #: ``stride_missed_regularity``), anchored by a contraction among the earlier bursts
         self.stride_missed, self.stride_missed_regularity = stride_missed, stride_missed_regularity
         #: how long a contraction is kept: for the rhythm check, and to anchor a stride
-        self.contraction_n = max(self.rhythm_n, self.stride_n if stride_bouts and stride_missed else 0)
+        self.contraction_n = max(self.rhythm_n, self.stride_n if stride_bouts and stride_missed else 0, self.idle_n)
         self.pad = max(1, int(round(0.005 * fs)))
         self.blip_max_n = int(round(blip_max_s * fs))
         self.ring_n = ring_s * fs
@@ -972,7 +974,7 @@ class TrainStage:
         if span is not None:
             self._spans[c].append(span)
             return "regular firing of one motor unit (similar potentials at a voluntary rate)"
-        if self.pair_ratio and any(
+        if self.pair_ratio and self._active_lately(c, pot) and any(
                 self.isi_min <= abs(p.onset - pot.onset) <= self.isi_max
                 and self._same_size(p, pot, self.pair_ratio) and r >= self._corr_needed(p, pot, self.pair_corr, shares=False)
                 and not (self.pair_unmixed and self._pair_mixed(c, pot, p, alike, horizon))
@@ -1002,6 +1004,17 @@ class TrainStage:
             return []
         others = self._sized_like(pot, near[first:stop], self.size_ratio)
         return self._alike(pot, others, best_correlations([p.snippet for p in others], pot.snippet))
+
+    def _active_lately(self, c: int, pot: _Potential) -> bool:
+        """Has channel c contracted lately: a contraction begun before the potential and ended
+        no more than ``idle_n`` before it (always, with ``idle_n`` 0)? Two like firings are
+        taken for one unit only there. In a muscle at rest, two alike potentials at a voluntary
+        interval are as often two twitches of a run (whose random shapes and sizes now and then
+        agree) as a unit's first firings, and the train rules judge the unit by its third."""
+        if not self.idle_n:
+            return True
+        at = pot.onset
+        return any(s <= at and e >= at - self.idle_n for s, e in self._contractions[c])
 
     def _pair_mixed(self, c: int, pot: _Potential, p: _Potential, alike: list[tuple[_Potential, float]],
                     horizon: float) -> bool:

@@ -221,8 +221,8 @@ def test_stretches_of_lone_runs_are_what_the_cluster_loop_makes(seed):
     ends = starts + rng.integers(5, 25, n)
     q = int(ends[-1]) + int(rng.integers(0, 2))  # the last one reaches the end, or not
     for cut in (None, "cut at the block's end"):
-        lone = seg._stretches(starts, ends, list(range(n + 1)), q, cut)
-        one_cluster = seg._stretches(starts, ends, [0, n], q, cut) if n > 1 else lone
+        lone = seg._stretches(starts, ends, list(range(n + 1)), q, cut, 0, None, 0)
+        one_cluster = seg._stretches(starts, ends, [0, n], q, cut, 0, None, 0) if n > 1 else lone
         assert lone == one_cluster  # (short runs with quiet between: _separate splits them)
         assert lone[0] == starts.tolist() and lone[1] == ends.tolist() and lone[2] == [1] * n
         assert lone[3] == [cut if cut is not None and e >= q else None for e in ends.tolist()]

@@ -392,17 +392,29 @@ def test_a_unit_with_missed_firings_is_still_a_voluntary_train():
 
 
 def test_one_unit_firing_twice_at_a_voluntary_interval_is_not_two_twitches():
+    """In a muscle that contracted lately, the same potential again 120 ms later is one unit's
+    two firings; two different potentials are two twitches. In a muscle at rest (no contraction
+    for ``at_rest_after_s``) the same pair is two twitches: runs of fasciculations come there,
+    and the train rules judge a unit by its third firing."""
     rng = np.random.default_rng(12)
     fs, noise = 1000.0, 3.0
-    x = rng.standard_normal(int(20 * fs)) * noise
+    x = rng.standard_normal(int(40 * fs)) * noise
     unit = hr_muap(9.0, fs, rng) * 20 * noise
     other = hr_muap(22.0, fs, rng) * 45 * noise
-    for t, w in ((5.0, unit), (5.12, unit), (12.0, unit), (12.12, other)):
+    _contraction(x, fs, 20.0, 1.0, 40 * noise, rng)
+    for t, w in ((5.0, unit), (5.12, unit), (25.0, unit), (25.12, unit), (32.0, unit), (32.12, other)):
         i = int(t * fs)
         x[i:i + w.size] += w
     r = detect(x, fs, ENERGY)
-    assert _found(r.events, [5.0, 5.12]) == 0  # the same potential again 120 ms later
-    assert _found(r.events, [12.0, 12.12]) == 2  # two different potentials: two twitches
+    assert any(e.kind == "contraction" and 19.5 < e.onset_s < 21.5 for e in r.events)
+    assert _found(r.events, [25.0, 25.12]) == 0  # the same potential again, 4 s after a contraction
+    assert _found(r.events, [32.0, 32.12]) == 2  # two different potentials: two twitches
+    assert _found(r.events, [5.0, 5.12]) == 2  # at rest: a run's two twitches
+    assert _found(detect(x, fs, ENERGY.replace(at_rest_after_s=0.0)).events, [5.0, 5.12]) == 0  # (the rule, off)
+    later = x.copy()  # once the rest is long enough, the pair counts again
+    i = int(25.0 * fs)
+    later[i - int(6 * fs): i] = rng.standard_normal(int(6 * fs)) * noise
+    assert _found(detect(later, fs, ENERGY.replace(at_rest_after_s=4.0)).events, [25.0, 25.12]) == 2
 
 
 def test_a_pair_of_alike_twitches_in_a_run_of_mixed_sizes_is_not_one_unit():
@@ -410,21 +422,52 @@ def test_a_pair_of_alike_twitches_in_a_run_of_mixed_sizes_is_not_one_unit():
     are a run of fasciculations (recruitment goes by size: a unit firing voluntarily has smaller
     units around it, not a larger one firing alone), so all three are twitches; without
     ``pair_unmixed`` the pair is taken for one unit. The same pair with a smaller potential
-    between them stays one unit's firings."""
+    between them stays one unit's firings. (A contraction 3 s before: at rest no pair is one
+    unit's on its own.)"""
     def run(cfg, other_size):
         rng = np.random.default_rng(12)
         fs, noise = 1000.0, 3.0
         x = rng.standard_normal(int(20 * fs)) * noise
         unit = hr_muap(9.0, fs, rng) * 20 * noise
         other = hr_muap(22.0, fs, rng) * other_size * noise
-        for t, w in ((5.0, unit), (5.06, other), (5.12, unit)):
+        _contraction(x, fs, 8.0, 1.0, 40 * noise, rng)
+        for t, w in ((12.0, unit), (12.06, other), (12.12, unit)):
             i = int(t * fs)
             x[i:i + w.size] += w
-        return _found(detect(x, fs, cfg).events, [5.0, 5.12])
+        return _found(detect(x, fs, cfg).events, [12.0, 12.12])
 
     assert run(ENERGY, 45) == 2
     assert run(ENERGY.replace(pair_unmixed=False), 45) == 0
     assert run(ENERGY, 12) == 0
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_run_of_twitches_with_large_members_is_not_one_contraction_at_rest(seed):
+    """Five 30 ms potentials 90-120 ms apart, two of them at 80x the noise: each large one's
+    band-passed tail keeps the envelope up past a twitch's length, which made the run one
+    contraction. In a muscle at rest each member counts (live blocks alike); 3 s after a
+    contraction, and when the cluster runs on past ``twitch_run_max_s``, it stays one."""
+    rng = np.random.default_rng(seed)
+    fs, noise = 2000.0, 3.0
+    x = rng.standard_normal(int(40 * fs)) * noise
+    waves = [hr_muap(30.0, fs, rng) * size * noise for size in (20, 80, 25, 80, 15)]
+    run = 10.0 + np.cumsum([0.0, 0.10, 0.12, 0.09, 0.11])
+    _contraction(x, fs, 24.0, 1.0, 40 * noise, rng)
+    for t0 in (0.0, 17.0):  # at rest, and 3 s after the contraction
+        for t, w in zip(run + t0, waves):
+            i = int(t * fs)
+            x[i:i + w.size] += w
+    r = detect(x, fs, ENERGY)
+
+    def own(events):  # the members with an event of their own that is no contraction, and twitches
+        mine = [[e for e in events if abs(e.onset_s - t) <= 0.03] for t in run]
+        return sum(len(m) == 1 and m[0].kind != "contraction" for m in mine), _found(events, run)
+
+    assert own(r.events) == own(_live(x, fs, ENERGY, 50))
+    assert own(r.events)[0] == 5 and own(r.events)[1] >= 4  # (a 30 ms wave may carry a low-frequency swing)
+    assert _found(r.events, run + 17.0) == 0
+    assert _found(detect(x, fs, ENERGY.replace(at_rest_after_s=0.0)).events, run) == 0  # (the rule, off)
+    assert _found(detect(x, fs, ENERGY.replace(twitch_run_max_s=0.3)).events, run) == 0
 
 
 def test_potentials_inside_low_level_activity_are_voluntary():
