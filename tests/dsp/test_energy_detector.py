@@ -470,6 +470,30 @@ def test_a_run_of_twitches_with_large_members_is_not_one_contraction_at_rest(see
     assert _found(detect(x, fs, ENERGY.replace(twitch_run_max_s=0.3)).events, run) == 0
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_a_crowded_step_at_rest_stays_one_contraction(seed):
+    """Six potentials of different units, four of them within 175 ms and two more trailing (a
+    walk's first step): over the whole cluster the rate is under ``dense_min_hz``, so the old
+    rule judged them one by one; at rest, where a cluster is judged as a possible run of
+    twitches, four in a row that close make it one contraction (live blocks alike)."""
+    rng = np.random.default_rng(seed)
+    fs, noise = 1000.0, 3.0
+    x = rng.standard_normal(int(30 * fs)) * noise
+    for t in 10.0 + np.array([0.0, 0.055, 0.11, 0.165, 0.28, 0.39]):
+        w = hr_muap(rng.uniform(6, 12), fs, rng) * rng.uniform(20, 40) * noise
+        i = int(t * fs)
+        x[i:i + w.size] += w
+
+    def there(events):
+        return [e for e in events if 9.9 < e.onset_s < 10.5]
+
+    got = there(detect(x, fs, ENERGY).events)
+    assert len(got) == 1 and got[0].kind == "contraction" and got[0].offset_s > 10.39
+    assert [(e.onset_sample, e.kind) for e in got] == [(e.onset_sample, e.kind) for e in there(_live(x, fs, ENERGY, 50))]
+    old = there(detect(x, fs, ENERGY.replace(at_rest_after_s=0.0)).events)
+    assert len(old) == 6 and all(e.offset_s - e.onset_s < 0.06 for e in old)
+
+
 def test_potentials_inside_low_level_activity_are_voluntary():
     """A minute of rest, then 12 s in which many small units raise the background (band-passed
     noise at 2.2x the resting RMS) with clear potentials on top: only the ones at rest count."""
