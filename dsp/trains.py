@@ -698,7 +698,7 @@ class TrainStage:
                 need = np.maximum(on + self.isi_max, on + self.margin)
                 if self.quiet_n:
                     need = np.maximum(need, fig[:, 1] + self.quiet_n)
-                ok &= until >= need
+                ok &= until > need  # (a burst may still start at ``until`` itself)
             # alone within likeness_reach (|d| <= reach for integer d: |d| <= floor(reach))
             rec = np.array(self._recent_on[c], dtype=np.int64)
             reach = math.floor(self.likeness_reach)
@@ -949,7 +949,7 @@ class TrainStage:
         return why
 
     def _verdict(self, c: int, pot: _Potential, until: int, final: bool) -> str | None:
-        if not final and until < pot.need and pot.seen == self._inserted[c]:
+        if not final and until <= pot.need and pot.seen == self._inserted[c]:
             return None  # still waiting, and no candidate arrived that could move the horizon
         on_c = self._recent_on[c]  # (``_near``, counted before it is sliced)
         first, stop = bisect.bisect_left(on_c, pot.onset - self.memory), bisect.bisect_right(on_c, pot.onset + self.memory)
@@ -958,13 +958,13 @@ class TrainStage:
             # alone, or no neighbour like it: no train, pair or unit firing on (the steps below
             # would wait for the same data and come to ``_context``)
             need = self._wait_until(pot, pot.onset + self.isi_max, c)
-            if not final and until < need:
+            if not final and until <= need:  # (``until``: bursts starting before it have come; one may start at it)
                 pot.need, pot.seen = need, self._inserted[c]
                 return None
             return self._context(c, pot)
         horizon = self._train_horizon(pot, alike)
         need = self._wait_until(pot, horizon, c)
-        if not final and until < need:
+        if not final and until <= need:
             pot.need, pot.seen = need, self._inserted[c]
             return None  # a potential that would change the answer may still come
         alike = [(p, r) for p, r in alike if p.onset <= horizon]
@@ -1122,7 +1122,9 @@ class TrainStage:
     def _wait_until(self, pot: _Potential, horizon: float, c: int = -1) -> float:
         """The data a decision needs: up to the train horizon, the look-ahead margin for a
         contraction's onset (``_margin_before`` on channel ``c``; without ``c``, the least any
-        decision waits for) and the quiet window after the potential."""
+        decision waits for) and the quiet window after the potential. The decision comes once
+        ``until`` is past it: a burst may still start at ``until`` itself, and one starting
+        right at the margin's end makes an edge (a live block that ended there decided without it)."""
         before = self.margin if c < 0 else self._margin_before(c, pot)
         return max(horizon, pot.onset + before, pot.offset + self.quiet_n if self.quiet_n else 0)
 

@@ -494,6 +494,22 @@ def test_a_crowded_step_at_rest_stays_one_contraction(seed):
     assert len(old) == 6 and all(e.offset_s - e.onset_s < 0.06 for e in old)
 
 
+def test_a_burst_starting_where_a_decision_stops_looking_reaches_live_blocks_too():
+    """15 s of the held-out suite's walking at 500 Hz (seed 126) with a crowded potential and a
+    contraction that starts exactly where the potential's 1 s look-ahead ends. Live blocks of 37
+    samples decided it once the data reached that sample, before the contraction had come (the
+    background's reason; offline: the edge's). A decision waits until bursts starting at its
+    last sample have come, so every block size gives the same events and reasons."""
+    from benchmarks import heldout as h
+    spec = next(s for s in h.suite(False) if s.name == "walking_500")
+    x = h.generate(spec, 126)[0][int(300 * spec.fs): int(315 * spec.fs)]
+    offline = detect(x, spec.fs).events
+    assert sum(e.kind == "contraction" for e in offline) >= 5
+    for block in (37, 50):
+        live = _live(x, spec.fs, DetectorConfig(), block)
+        assert [(e.onset_sample, e.kind, e.reason) for e in live] == [(e.onset_sample, e.kind, e.reason) for e in offline]
+
+
 def test_potentials_inside_low_level_activity_are_voluntary():
     """A minute of rest, then 12 s in which many small units raise the background (band-passed
     noise at 2.2x the resting RMS) with clear potentials on top: only the ones at rest count."""
