@@ -177,13 +177,13 @@ class BurstSegmenter:
     def __init__(self, n_channels: int, *, on: float, off: float, merge_n: int, cluster_n: int,
                  context_n: int, max_n: int, clip_uv: float | None, clip_run: int,
                  core_db: float = 20.0, spike_n: int = 4, twitch_max_n: int = 0, dense_n: int = 8,
-                 dense_rate: float = 0.015, rest_n: int = 0, run_max_n: int = 0) -> None:
+                 dense_rate: float = 0.015, idle_n: int = 0, run_max_n: int = 0) -> None:
         self.core_rel = 10 ** (-core_db / 20)
         self.twitch_max_n, self.dense_n, self.dense_rate = twitch_max_n, dense_n, dense_rate
-        #: a muscle with no activity for ``rest_n`` samples is at rest: there, a cluster of
+        #: a muscle with no activity for ``idle_n`` samples is at rest: there, a cluster of
         #: separate potentials up to ``run_max_n`` long is a run of twitches even where a large
         #: one's band-passed tail keeps the envelope up longer than a twitch (0: off)
-        self.rest_n, self.run_max_n = rest_n, run_max_n
+        self.idle_n, self.run_max_n = idle_n, run_max_n
         self.snip_n = max(2, spike_n * 2)
         self.spike_n = spike_n
         self.n_channels = n_channels
@@ -632,7 +632,7 @@ class BurstSegmenter:
         s_l, e_l = starts.tolist(), ends.tolist()
         long_n = self.twitch_max_n
         if len(bounds) == len(s_l) + 1:
-            if self.rest_n and long_n:
+            if self.idle_n and long_n:
                 longer = np.flatnonzero(ends - starts > long_n)
                 if longer.size:
                     self._active_end[c] = b0 + e_l[longer[-1]]
@@ -649,7 +649,7 @@ class BurstSegmenter:
         for a, b in zip(bounds[:-1], bounds[1:]):
             touches_end = cut is not None and e_l[b - 1] >= q
             if b - a == 1:
-                if self.rest_n and long_n and e_l[a] - s_l[a] > long_n:
+                if self.idle_n and long_n and e_l[a] - s_l[a] > long_n:
                     self._active_end[c] = b0 + e_l[a]
                 add(s_l[a], e_l[a], 1, cut if touches_end else None)
             elif self._separate(starts[a:b], ends[a:b], self._run_at_rest(c, buf, b0, starts[a:b], ends[a:b])):
@@ -658,7 +658,7 @@ class BurstSegmenter:
                 for i in range(a, b):
                     add(s_l[i], e_l[i], 1, cut if touches_end and i == b - 1 else None)
             else:
-                if self.rest_n:
+                if self.idle_n:
                     self._active_end[c] = b0 + e_l[b - 1]
                 add(s_l[a], e_l[b - 1], b - a, cut if touches_end else None)
         return out
@@ -804,11 +804,11 @@ class BurstSegmenter:
     def _run_at_rest(self, c: int, buf: np.ndarray, b0: int, s: np.ndarray, e: np.ndarray) -> np.ndarray | None:
         """The members' lengths measured by their cores (where the envelope is within
         ``core_db`` of the member's own peak, as a lone potential's duration is), when the
-        cluster may be a run of twitches: the muscle at rest (no activity in the ``rest_n``
+        cluster may be a run of twitches: the muscle at rest (no activity in the ``idle_n``
         before it) and the cluster no longer than ``run_max_n``. A large twitch's band-passed
         tail keeps its run above the off-threshold for longer than the twitch, and one such
         member made a run of fasciculations one contraction. None: the runs' own lengths."""
-        if not (self.rest_n and b0 + int(s[0]) - self._active_end[c] > self.rest_n
+        if not (self.idle_n and b0 + int(s[0]) - self._active_end[c] > self.idle_n
                 and int(e[-1] - s[0]) <= self.run_max_n):
             return None
         lengths = e - s

@@ -58,7 +58,7 @@ class Pipeline:
             twitch_max_n=round(cfg.twitch_max_ms * ms) if cfg.detector == "energy" else 0,
             dense_n=cfg.dense_min_potentials,
             dense_rate=cfg.dense_min_hz / self.fs,
-            rest_n=round(cfg.at_rest_after_s * self.fs), run_max_n=round(cfg.twitch_run_max_s * self.fs),
+            idle_n=round(cfg.at_rest_after_s * self.fs), run_max_n=round(cfg.twitch_run_max_s * self.fs),
         )
         self._env = StreamingSOS(lowpass_sos(cfg.envelope_hz, self.fs, 1), n_channels)
         self._lf = StreamingSOS(bandpass_sos(cfg.lf_low_hz, cfg.lf_cutoff_hz, self.fs, 1), n_channels)
