@@ -813,11 +813,17 @@ class BurstSegmenter:
             return None
         lengths = e - s
         for i in np.flatnonzero(lengths > self.twitch_max_n).tolist():
-            env = buf[ENV, s[i]: e[i]]
-            top = float(env.max())
-            core = np.flatnonzero(env >= min(max(self.off * float(buf[FLOOR, s[i]]), top * self.core_rel), top))
-            lengths[i] = core[-1] - core[0] + 1
+            first, end, _ = self._core(buf[ENV, s[i]: e[i]], float(buf[FLOOR, s[i]]))
+            lengths[i] = end - first
         return lengths
+
+    def _core(self, env: np.ndarray, floor: float) -> tuple[int, int, float]:
+        """Where one potential's envelope ``env`` is within ``core_db`` of its peak (and over the
+        off-threshold), as ``(first, end)`` positions in it, and the peak: a large twitch's
+        filter tail does not count as its duration."""
+        top = float(env.max())
+        core = np.flatnonzero(env >= min(max(self.off * floor, top * self.core_rel), top))
+        return int(core[0]), int(core[-1]) + 1, top
 
     def _features(self, c: int, buf: np.ndarray, b0: int, s: int, e: int, n: int, cut: str | None,
                   L: int) -> Burst:
@@ -826,12 +832,8 @@ class BurstSegmenter:
         floor = float(buf[FLOOR, s])  # the floor is constant over a noise window
         shape_only = bool(buf[STAT, s:e].max() < 1.0)
         if n == 1:
-            # the core: where the envelope is within core_db of its peak, so a large twitch's
-            # filter tail does not count as duration
-            top = env.max()
-            core = np.flatnonzero(env >= min(max(self.off * floor, top * self.core_rel), top))
-            s, e = s + int(core[0]), s + int(core[-1]) + 1
-            peak_env = float(top)  # the core holds the peak
+            first, end, peak_env = self._core(env, floor)  # (the core holds the peak)
+            s, e = s + first, s + end
         else:
             peak_env = float(env.max())
         y = buf[Y, s:e]

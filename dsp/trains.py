@@ -796,7 +796,7 @@ class TrainStage:
         if self._steady(periods, self.stride_regularity):
             return True
         return (self.stride_missed > 0 and max(periods) >= 2 * self.stride_min  # (else no step hides in any period)
-                and self._stride_anchored(c, last[0][0], last[-2][1]) and self._skips_steps(periods))
+                and self._contracted(c, last[0][0], last[-2][1]) and self._skips_steps(periods))
 
     def _steady(self, strides: list, regularity: float) -> bool:
         """Is every stride within the stride range, the longest at most ``regularity`` x the
@@ -804,8 +804,9 @@ class TrainStage:
         shortest, longest = min(strides), max(strides)
         return self.stride_min <= shortest and longest <= self.stride_max and longest <= regularity * shortest
 
-    def _stride_anchored(self, c: int, a: int, b: int) -> bool:
-        """Does a contraction on channel c overlap ``[a, b]`` (the earlier bursts of a stride)?"""
+    def _contracted(self, c: int, a: int, b: int) -> bool:
+        """Does a contraction on channel c overlap ``[a, b]`` (the earlier bursts of a stride
+        that skips steps; the stretch before a pair)?"""
         return any(s <= b and e >= a for s, e in self._contractions[c])
 
     def _skips_steps(self, periods: list[int]) -> bool:
@@ -1011,10 +1012,7 @@ class TrainStage:
         taken for one unit only there. In a muscle at rest, two alike potentials at a voluntary
         interval are as often two twitches of a run (whose random shapes and sizes now and then
         agree) as a unit's first firings, and the train rules judge the unit by its third."""
-        if not self.idle_n:
-            return True
-        at = pot.onset
-        return any(s <= at and e >= at - self.idle_n for s, e in self._contractions[c])
+        return not self.idle_n or self._contracted(c, pot.onset - self.idle_n, pot.onset)
 
     def _pair_mixed(self, c: int, pot: _Potential, p: _Potential, alike: list[tuple[_Potential, float]],
                     horizon: float) -> bool:
