@@ -40,6 +40,9 @@ REST_SLIDE = 24
 EDGE = "at the edge of voluntary activity (recruitment or derecruitment)"
 RHYTHM = "during phasic voluntary activity (bursts of it keep coming, as in walking)"
 STRIDE = "one more burst of potentials at a steady stride (the early steps of a walk)"
+#: a crowded potential whose own unit's train starts within the look-ahead it waited: a unit's firing,
+#: so it counts for the unit firing on (``_decide``) as a train's firings do
+UNIT_AHEAD = "the first firing of a voluntary motor unit's train (its next firings follow at a voluntary rate)"
 SHAPE_ONLY = "a small potential next to other activity (too weak to tell from a voluntary unit's firing)"
 #: ``_busy_background``'s answer when only the bar for small candidates marked the background busy
 SMALL = "small"
@@ -1175,7 +1178,7 @@ class TrainStage:
             return EDGE
         if before > self.margin and self._unit_ahead(c, pot, before):
             self._spans[c].append((pot.onset, pot.offset))  # (the train that follows is its unit's)
-            return EDGE
+            return UNIT_AHEAD
         if (self.rhythm_n and len(self._contractions[c]) >= self.rhythm_bouts  # (no more bouts than contractions)
                 and self._bouts_before(c, pot.onset) >= self.rhythm_bouts):
             return RHYTHM

@@ -769,22 +769,24 @@ def test_four_potentials_crowded_into_a_fifth_of_a_second_are_activity_but_a_run
     assert _found(sparse.events, runs) == len(runs)
 
 
-def test_a_crowd_of_potentials_up_to_a_second_before_a_contraction_is_its_recruitment():
-    """Two potentials of different units 0.1 s apart, 0.5-0.8 s before a contraction (its first
-    units, recruited before the envelope is dense) are voluntary; the same pair with no
-    contraction after it stays two twitches, and a lone potential as far before a contraction
-    still counts: only a crowd waits for what follows. Without the longer look-ahead the pairs
-    before a contraction count. The verdicts do not depend on the block size."""
+def test_a_crowd_of_potentials_up_to_a_stride_before_a_contraction_is_its_recruitment():
+    """Two potentials of different units 0.1 s apart, 0.5-1.25 s before a contraction (its first
+    units, recruited before the envelope is dense, or a walk's weak step a slow stride before the
+    next one) are voluntary; the same pair with no contraction after it stays two twitches, and a
+    lone potential as far before a contraction still counts: only a crowd waits for what follows.
+    Without the longer look-ahead the pairs before a contraction count, and with a look-ahead of
+    1 s the pairs more than a second before it. The verdicts do not depend on the block size."""
     rng = np.random.default_rng(61)
     fs, noise = 1000.0, 3.0
     x = rng.standard_normal(int(90 * fs)) * noise
-    before, alone_pairs, lone = [], [], []
-    for k in range(6):
+    before, far, alone_pairs, lone = [], [], [], []
+    for k, lead in enumerate((0.55, 0.7, 0.85, 1.1, 1.18, 1.25)):
         t0 = 5.0 + 14.0 * k
-        lead = rng.uniform(0.5, 0.8)
         for dt, size in ((0.0, 18.0), (0.1, 26.0)):
             _put_muap(x, fs, t0 - lead + dt, noise, size, rng)  # a crowd before the contraction
             before.append(t0 - lead + dt)
+            if dt == 0.0 and lead > 1.0:
+                far.append(t0 - lead)
             _put_muap(x, fs, t0 + 5.0 + dt, noise, size, rng)  # the same crowd at rest
             alone_pairs.append(t0 + 5.0 + dt)
         _contraction(x, fs, t0, 2.0, 30 * noise, rng)
@@ -798,6 +800,8 @@ def test_a_crowd_of_potentials_up_to_a_second_before_a_contraction_is_its_recrui
     off = detect(x, fs, ENERGY.replace(crowd_margin_s=0.0))
     assert _found(off.events, before) >= len(before) - 2
     assert _found(off.events, alone_pairs) == len(alone_pairs) and _found(off.events, lone) == len(lone)
+    second = detect(x, fs, ENERGY.replace(crowd_margin_s=1.0))
+    assert _found(second.events, far) == len(far)
     for block in (50, 1999):
         assert _live(x, fs, ENERGY, block) == r.events
 
