@@ -271,8 +271,10 @@ class TrainStage:
         self.pair_ratio, self.pair_corr = pair_ratio, pair_corr
         #: ... but not inside a run of mixed sizes (``_pair_mixed``)
         self.pair_unmixed = pair_unmixed
-        #: ... nor in a muscle at rest: no contraction in the ``idle_n`` before it (0: off)
-        self.idle_n = int(round(idle_s * fs)) if pair_ratio else 0
+        #: ... nor in a muscle at rest: no contraction in the ``idle_n`` before it (0: never at
+        #: rest), where a verdict from a waveform's recurrence or a busy background does not
+        #: spread as an edge either (``_active_lately``)
+        self.idle_n = int(round(idle_s * fs))
         #: the resting level: floors sampled every ``rest_step`` over the last ``rest_s``
         self.rest_n, self.rest_step = int(round(rest_s * fs)), max(1, rest_step)
         #: a twitch stands out of a quiet background: the band-passed power in ``quiet_s`` either
@@ -1014,7 +1016,10 @@ class TrainStage:
         no more than ``idle_n`` before it (always, with ``idle_n`` 0)? Two like firings are
         taken for one unit only there. In a muscle at rest, two alike potentials at a voluntary
         interval are as often two twitches of a run (whose random shapes and sizes now and then
-        agree) as a unit's first firings, and the train rules judge the unit by its third."""
+        agree) as a unit's first firings, and the train rules judge the unit by its third. For
+        the same reason a verdict from a waveform's recurrence or a busy background spreads as
+        an edge only there: at rest it falls as often on one member of a run (the others are its
+        background) as on a unit's first firing, and as an edge it took the rest of the run."""
         return not self.idle_n or self._contracted(c, pot.onset - self.idle_n, pot.onset)
 
     def _pair_mixed(self, c: int, pot: _Potential, p: _Potential, alike: list[tuple[_Potential, float]],
@@ -1187,7 +1192,8 @@ class TrainStage:
         if self._weak_shape_only(pot) and self._not_alone(c, pot):
             return SHAPE_ONLY
         if self.recur_corr and pot.ptp < self.recur_max_snr * pot.floor and self._recurs(c, pot):
-            self._spans[c].append((pot.onset, pot.offset))
+            if self._active_lately(c, pot):  # (at rest the verdict is the potential's own)
+                self._spans[c].append((pot.onset, pot.offset))
             return "its waveform repeats at a voluntary rate (a motor unit firing mostly below the threshold)"
         return self._background(c, pot)
 
@@ -1195,7 +1201,8 @@ class TrainStage:
         """``_context``'s last check: the background around the potential."""
         busy = self.quiet_n and self._busy_background(c, pot)
         if busy:
-            if busy is not SMALL:  # a small one's verdict is its own: it does not spread as an edge
+            # a small one's verdict is its own, and so is any at rest: it does not spread as an edge
+            if busy is not SMALL and self._active_lately(c, pot):
                 self._spans[c].append((pot.onset, pot.offset))
             return "inside low-level voluntary activity (the background around it is not at rest)"
         return ""

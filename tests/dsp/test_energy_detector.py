@@ -20,7 +20,7 @@ from myotwitch.dsp.filters import bandpass_sos
 from myotwitch.dsp.mains import MainsCanceller
 from myotwitch.dsp.matched import hermite_rodriguez
 from myotwitch.dsp.synth import hr_muap
-from myotwitch.dsp.trains import TrainStage, _Potential, best_correlation
+from myotwitch.dsp.trains import EDGE, TrainStage, _Potential, best_correlation
 
 ENERGY = DetectorConfig(detector="energy", mains="off")
 
@@ -346,13 +346,15 @@ def test_runs_of_twitches_are_left_out_of_the_averaged_template():
 
 def test_a_crowd_of_potentials_on_a_busier_background_is_voluntary_but_a_quiet_run_is_not():
     """Three different potentials within 0.25 s over a background with about twice the resting
-    power (a weak step of a walk) are voluntary once candidates crowd (a lower bar for the
-    background's excess); the same three potentials as a run of fasciculations on a quiet
-    background stay twitches, with or without the rule."""
+    power (a weak step of a walk, a few seconds after a contraction) are voluntary once
+    candidates crowd (a lower bar for the background's excess); the same three potentials as a
+    run of fasciculations on a quiet background stay twitches, with or without the rule."""
     def found(seed, cfg):
         rng = np.random.default_rng(seed)
         fs, noise = 1000.0, 3.0
         x = rng.standard_normal(int(30 * fs)) * noise
+        for t0 in (3.0, 11.0):  # the muscle has contracted lately: the crowd's verdict spreads
+            _contraction(x, fs, t0, 1.5, 30 * noise, rng)
         crowd, quiet_run = [], []
         for t0, busy, out in ((8.0, True, crowd), (16.0, True, crowd), (22.0, False, quiet_run),
                               (26.0, False, quiet_run)):
@@ -508,6 +510,33 @@ def test_a_burst_starting_where_a_decision_stops_looking_reaches_live_blocks_too
     for block in (37, 50):
         live = _live(x, spec.fs, DetectorConfig(), block)
         assert [(e.onset_sample, e.kind, e.reason) for e in live] == [(e.onset_sample, e.kind, e.reason) for e in offline]
+
+
+@pytest.mark.parametrize("start, verdict_at, members", [
+    (80.0, 115.011, (115.148, 115.223, 115.370, 115.635)),  # its waveform's recurrence
+    (270.0, 301.870, (301.969, 302.041, 302.122)),  # a busy background
+])
+def test_a_verdict_on_one_member_of_a_run_at_rest_does_not_take_the_rest(monkeypatch, start, verdict_at, members):
+    """Two runs of fasciculations in the held-out suite's bursty case at 2 kHz (seed 131): in
+    each, one member is judged voluntary on its own (the first, as its waveform recurring; the
+    second, on the busy background its neighbours make). At rest the verdict stays that
+    member's: the run's later members, 12-47x the noise, still count, offline and live. When
+    such a verdict spread as an edge, as it still does after a contraction, it took them all."""
+    from benchmarks import heldout as h
+    spec = next(s for s in h.suite(False) if s.name == "bursty_2k")
+    x = h.generate(spec, 131)[0][int(start * spec.fs): int((verdict_at + 3.0) * spec.fs)]
+
+    def near(events, t):
+        return [e for e in events if abs(e.onset_s + start - t) < 0.005]
+
+    offline = detect(x, spec.fs).events
+    assert [e.kind for e in near(offline, verdict_at)] == ["contraction"]
+    assert all([e.kind for e in near(offline, t)] == ["twitch"] for t in members)
+    live = _live(x, spec.fs, DetectorConfig(), 50)
+    assert [(e.onset_sample, e.kind, e.reason) for e in live] == [(e.onset_sample, e.kind, e.reason) for e in offline]
+    monkeypatch.setattr(TrainStage, "_active_lately", lambda self, c, pot: True)
+    spread = detect(x, spec.fs).events
+    assert all([e.reason for e in near(spread, t)] == [EDGE] for t in members)
 
 
 def test_potentials_inside_low_level_activity_are_voluntary():
