@@ -245,7 +245,7 @@ class DetectorConfig:
     #: begin (a fasciculation run waits too, and is reported up to this much later); a potential
     #: on its own is decided as before (0 turns it off). Held-out tuning seeds 123/124: false
     #: twitches 123/146 -> 105/122 (contraction and walking), 2 of 4,399 twitches lost. Such a
-    #: potential is also voluntary when a candidate in that second fires in a train of the
+    #: potential is also voluntary when a candidate in that look-ahead fires in a train of the
     #: potential's own unit (a tonic unit's first firings): 105/122 -> 92/113, none lost.
     #: 1.3 s rather than 1 s covers a slow stride (a walk's next step may start 1.1 s after the
     #: first unit of this one): seeds 123-132, false twitches 1,046 -> 951, found 22,044 -> 22,037;
