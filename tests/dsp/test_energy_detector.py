@@ -20,7 +20,7 @@ from myotwitch.dsp.filters import bandpass_sos
 from myotwitch.dsp.mains import MainsCanceller
 from myotwitch.dsp.matched import hermite_rodriguez
 from myotwitch.dsp.synth import hr_muap
-from myotwitch.dsp.trains import EDGE, TrainStage, _Potential, best_correlation
+from myotwitch.dsp.trains import EDGE, UNIT_AHEAD, TrainStage, _Potential, best_correlation
 
 ENERGY = DetectorConfig(detector="energy", mains="off")
 
@@ -854,11 +854,16 @@ def test_a_units_first_firings_are_voluntary_once_its_train_follows(monkeypatch)
         r = detect(x, fs, ENERGY)
         if seed == 0:  # the same verdicts live
             assert _live(x, fs, ENERGY, 50) == r.events
+        ahead.append(sum(e.reason == UNIT_AHEAD for e in r.events))
         return sum(e.kind == "twitch" for e in r.events)
 
+    ahead: list[int] = []
     on = [false_twitches(seed) for seed in range(6)]
+    assert sum(ahead) >= 5  # the first firings, with the verdict's own reason
     monkeypatch.setattr(TrainStage, "_unit_ahead", lambda self, c, pot, before: False)
+    ahead.clear()
     off = [false_twitches(seed) for seed in range(6)]
+    assert sum(ahead) == 0
     assert sum(off) >= 12
     assert sum(on) <= sum(off) // 2
 
