@@ -83,6 +83,13 @@ def _live(x: np.ndarray, fs: float, cfg: DetectorConfig, block: int) -> list:
     return [e for i in range(0, x.size, block) for e in pipe.process(x[None, i: i + block])] + pipe.flush()
 
 
+def _heldout(case: str, seed: int, t0: float, t1: float) -> tuple[np.ndarray, float]:
+    """Seconds ``t0``-``t1`` of a held-out suite case (benchmarks/heldout.py) and its rate."""
+    from benchmarks import heldout as h
+    spec = next(s for s in h.suite(False) if s.name == case)
+    return h.generate(spec, seed)[0][int(t0 * spec.fs): int(t1 * spec.fs)], spec.fs
+
+
 def test_small_twitches_found_far_more_often_than_by_the_envelope():
     rng = np.random.default_rng(11)
     fs = 1000.0
@@ -502,14 +509,11 @@ def test_a_burst_starting_where_a_decision_stops_looking_reaches_live_blocks_too
     samples decided it once the data reached that sample, before the contraction had come (the
     background's reason; offline: the edge's). A decision waits until bursts starting at its
     last sample have come, so every block size gives the same events and reasons."""
-    from benchmarks import heldout as h
-    spec = next(s for s in h.suite(False) if s.name == "walking_500")
-    x = h.generate(spec, 126)[0][int(300 * spec.fs): int(315 * spec.fs)]
-    offline = detect(x, spec.fs).events
+    x, fs = _heldout("walking_500", 126, 300.0, 315.0)
+    offline = detect(x, fs).events
     assert sum(e.kind == "contraction" for e in offline) >= 5
     for block in (37, 50):
-        live = _live(x, spec.fs, DetectorConfig(), block)
-        assert [(e.onset_sample, e.kind, e.reason) for e in live] == [(e.onset_sample, e.kind, e.reason) for e in offline]
+        assert _live(x, fs, DetectorConfig(), block) == offline
 
 
 @pytest.mark.parametrize("start, verdict_at, members", [
@@ -522,20 +526,17 @@ def test_a_verdict_on_one_member_of_a_run_at_rest_does_not_take_the_rest(monkeyp
     second, on the busy background its neighbours make). At rest the verdict stays that
     member's: the run's later members, 12-47x the noise, still count, offline and live. When
     such a verdict spread as an edge, as it still does after a contraction, it took them all."""
-    from benchmarks import heldout as h
-    spec = next(s for s in h.suite(False) if s.name == "bursty_2k")
-    x = h.generate(spec, 131)[0][int(start * spec.fs): int((verdict_at + 3.0) * spec.fs)]
+    x, fs = _heldout("bursty_2k", 131, start, verdict_at + 3.0)
 
     def near(events, t):
         return [e for e in events if abs(e.onset_s + start - t) < 0.005]
 
-    offline = detect(x, spec.fs).events
+    offline = detect(x, fs).events
     assert [e.kind for e in near(offline, verdict_at)] == ["contraction"]
     assert all([e.kind for e in near(offline, t)] == ["twitch"] for t in members)
-    live = _live(x, spec.fs, DetectorConfig(), 50)
-    assert [(e.onset_sample, e.kind, e.reason) for e in live] == [(e.onset_sample, e.kind, e.reason) for e in offline]
+    assert _live(x, fs, DetectorConfig(), 50) == offline
     monkeypatch.setattr(TrainStage, "_active_lately", lambda self, c, pot: True)
-    spread = detect(x, spec.fs).events
+    spread = detect(x, fs).events
     assert all([e.reason for e in near(spread, t)] == [EDGE] for t in members)
 
 
