@@ -420,7 +420,6 @@ def read_header(path: str | os.PathLike, *, allow_truncated: bool = True) -> Edf
     path = os.fspath(path)
     name = os.path.basename(path)
     try:
-        size = os.path.getsize(path)
         with open(path, "rb") as f:
             head = f.read(256)
             if len(head) < 256:
@@ -446,6 +445,8 @@ def read_header(path: str | os.PathLike, *, allow_truncated: bool = True) -> Edf
             rest = f.read(256 * ns)
             if len(rest) < 256 * ns:
                 raise FormatError(f"{name}: truncated inside the signal headers")
+            # the size after the header was read: a recorder may be writing the file as we read it
+            size = os.fstat(f.fileno()).st_size
     except OSError as e:
         raise FormatError(f"{name}: cannot read ({e.strerror or e})") from e
 
@@ -485,8 +486,8 @@ def read_header(path: str | os.PathLike, *, allow_truncated: bool = True) -> Edf
     if edf.record_bytes > MAX_RECORD_BYTES:
         raise FormatError(f"{name}: data records of {edf.record_bytes} bytes; at most {MAX_RECORD_BYTES >> 20} MiB "
                           "are supported")
-    available = (size - header_bytes) // edf.record_bytes if edf.record_bytes else 0
-    torn = (size - header_bytes) % edf.record_bytes if edf.record_bytes else 0
+    available = max(0, size - header_bytes) // edf.record_bytes if edf.record_bytes else 0
+    torn = max(0, size - header_bytes) % edf.record_bytes if edf.record_bytes else 0
     if n_records < 0 or n_records > available:
         if not allow_truncated:
             raise FormatError(f"{name}: header promises {n_records} data records, file holds {available}")

@@ -8,6 +8,7 @@ import numpy as np
 import pyedflib
 import pytest
 
+from myotwitch.host import edf as edf_module
 from myotwitch.host.edf import EdfReader, EdfWriter, Subject, read_header, repair
 from myotwitch.host.errors import FormatError
 
@@ -136,6 +137,43 @@ def test_header_is_valid_while_recording(tmp_path):
     finally:
         f.close()
     w.close()
+
+
+def test_a_file_read_while_it_is_written_never_counts_negative_records(tmp_path, monkeypatch):
+    """A reader may open a recording whose writer has put down only part of the header (with the
+    record count -1 of a recording in progress), and the writer goes on between the reader's steps.
+    The reader sees an incomplete header or some whole records, never a negative count. (CI once
+    caught read_header sizing the file before the writer finished its header.)"""
+    rng = np.random.default_rng(6)
+    done = tmp_path / "done.edf"
+    write(done, quantised(rng, (1, 5000), 0.125))
+    content = bytearray(done.read_bytes())
+    content[236:244] = b"-1      "
+    header_bytes = int(content[184:192])
+    record_bytes = read_header(done).record_bytes
+    growing = tmp_path / "growing.edf"
+    writer = open(growing, "wb", buffering=0)
+    piece = 61  # pieces that straddle every header field and record
+
+    def open_as_the_writer_goes_on(path, *args, **kw):
+        handle = open(path, *args, **kw)
+        writer.write(bytes(content[writer.tell():writer.tell() + piece]))
+        return handle
+
+    monkeypatch.setattr(edf_module, "open", open_as_the_writer_goes_on, raising=False)
+    try:
+        while writer.tell() < len(content):
+            before = writer.tell()
+            try:
+                n = read_header(growing).n_records
+            except FormatError:
+                assert before < header_bytes
+                continue
+            assert 0 <= n <= max(0, writer.tell() - header_bytes) // record_bytes
+    finally:
+        writer.close()
+    monkeypatch.undo()
+    assert read_header(growing).n_records == (len(content) - header_bytes) // record_bytes
 
 
 def test_mne_reads_samples_and_annotations(tmp_path):
