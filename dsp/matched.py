@@ -68,9 +68,10 @@ def bandpassed_shape(sos: np.ndarray, fs: float, d_ms: float, order: int, tail: 
                                                np.zeros(half * 2 if tail is None else tail)]))
 
 
-def templates(sos: np.ndarray, fs: float, lengths_ms: tuple[float, ...], max_len: int) -> list[np.ndarray]:
-    """Band-passed, unit-norm twitch shapes: orders 1 and 2 at each length (the wave's support,
-    5 lambda), each cut to the span holding its energy (at most ``max_len`` samples)."""
+def templates(sos: np.ndarray, fs: float, lengths_ms: tuple[float, ...], max_len: int) -> list[tuple[int, np.ndarray]]:
+    """Band-passed, unit-norm twitch shapes with their orders: 1 (biphasic) and 2 (triphasic) at
+    each length (the wave's support, 5 lambda), each cut to the span holding its energy (at
+    most ``max_len`` samples)."""
     out = []
     for order in (1, 2):
         for d_ms in lengths_ms:
@@ -83,7 +84,7 @@ def templates(sos: np.ndarray, fs: float, lengths_ms: tuple[float, ...], max_len
                 b = a + max_len
             w = w[a:b]
             if len(w) >= 2:
-                out.append(w / np.linalg.norm(w))
+                out.append((order, w / np.linalg.norm(w)))
     return out
 
 
@@ -107,9 +108,15 @@ class MatchedBank:
     under 1 but a filter's ratio reaches 1, sets it to minus that ratio: strong, and marked as
     found by its shape alone (``bursts.Burst.shape_only``)."""
 
-    def __init__(self, sos: np.ndarray, fs: float, lengths_ms: tuple[float, ...], on_threshold: float,
-                 windows: tuple[int, ...], energy_table: np.ndarray, noise_window: int, percentile: float) -> None:
-        self.taps = templates(sos, fs, lengths_ms, max(windows))
+    def __init__(self, sos: np.ndarray, fs: float, lengths_ms: tuple[float, ...],
+                 on_threshold: float | tuple[float, float], windows: tuple[int, ...], energy_table: np.ndarray,
+                 noise_window: int, percentile: float) -> None:
+        """``on_threshold``: one for every shape, or (biphasic, triphasic)."""
+        shaped = templates(sos, fs, lengths_ms, max(windows))
+        self.taps = [h for _, h in shaped]
+        both = on_threshold if isinstance(on_threshold, tuple) else (on_threshold, on_threshold)
+        #: each template's threshold (x floor, as one Gaussian sample's)
+        self.on = np.array([both[order - 1] for order, _ in shaped])
         k = len(self.taps)
         self.lens = np.array([len(h) for h in self.taps])
         self.halves = self.lens // 2  # a template centred on c spans [c - half, c - half + len)
@@ -136,7 +143,7 @@ class MatchedBank:
         for i, kap in enumerate(KAPPA_GRID):
             bias = kurtosis_floor_bias(nu_floor, kap, percentile)
             for j in range(k):
-                p = look_probability(on_threshold, int(self.lens[j]), fs)
+                p = look_probability(float(self.on[j]), int(self.lens[j]), fs)
                 e_out = (max(float(kap), 3.0) - 3.0) * ratios[j]
                 shrink = (2.0 / (e_out + 2.0)) ** TAIL_EXPONENT
                 table[i, j] = bias * var[j] * stats.chi2.isf(p, shrink) / shrink

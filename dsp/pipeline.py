@@ -69,7 +69,8 @@ class Pipeline:
                                        cfg.noise_percentile)
         tail = TailWeight(n_channels, noise_n, max(1, int(round(cfg.noise_history_s / cfg.noise_window_s))))
         matched = (_matched_bank(self.fs, lo, hi, cfg.band_order, tuple(cfg.matched_lengths_ms),
-                                 cfg.matched_on_threshold, windows, cfg.energy_on_threshold, noise_n,
+                                 (cfg.matched_on_threshold, cfg.matched_triphasic_on_threshold), windows,
+                                 cfg.energy_on_threshold, noise_n,
                                  cfg.noise_percentile) if cfg.matched_lengths_ms and cfg.detector == "energy" else None)
         self._energy = MultiScaleEnergy(n_channels, windows, table, tail, matched)
         self._impulse = (ImpulseFit(bandpass_sos(lo, hi, self.fs, cfg.band_order), max(1, round(4 * ms)), self.fs)
@@ -385,7 +386,8 @@ def _threshold_table(fs: float, lo: float, hi: float, order: int, windows: tuple
 
 
 @lru_cache(maxsize=32)
-def _matched_bank(fs: float, lo: float, hi: float, order: int, lengths_ms: tuple[float, ...], on: float,
+def _matched_bank(fs: float, lo: float, hi: float, order: int, lengths_ms: tuple[float, ...],
+                  on: float | tuple[float, float],
                   windows: tuple[int, ...], energy_on: float, noise_n: int, percentile: float) -> MatchedBank:
     """The twitch-shape filters for one design (read-only once built, so pipelines share them)."""
     table, _ = _threshold_table(fs, lo, hi, order, windows, energy_on, noise_n, percentile)

@@ -12,7 +12,7 @@ from scipy import signal
 from myotwitch.dsp import DetectorConfig, detect
 from myotwitch.dsp.energy import MultiScaleEnergy, window_samples
 from myotwitch.dsp.filters import bandpass_sos
-from myotwitch.dsp.matched import MatchedBank, noise_through
+from myotwitch.dsp.matched import MatchedBank, hermite_rodriguez, noise_through
 from myotwitch.dsp.pipeline import _matched_bank, _threshold_table
 from myotwitch.dsp.synth import hr_muap
 from myotwitch.dsp.trains import SHAPE_ONLY
@@ -30,7 +30,8 @@ def _design(fs=FS, cfg=CFG, on=None):
     table, _ = _threshold_table(fs, lo, hi, cfg.band_order, windows, cfg.energy_on_threshold, noise_n,
                                 cfg.noise_percentile)
     bank = MatchedBank(bandpass_sos(lo, hi, fs, cfg.band_order), fs, cfg.matched_lengths_ms,
-                       on or cfg.matched_on_threshold, windows, table, noise_n, cfg.noise_percentile)
+                       on or (cfg.matched_on_threshold, cfg.matched_triphasic_on_threshold), windows, table, noise_n,
+                       cfg.noise_percentile)
     return windows, table, bank
 
 
@@ -148,13 +149,58 @@ def test_weak_twitches_the_energy_windows_miss_are_found_without_false_alarms():
 
 def test_the_bank_follows_the_design_at_every_rate():
     for fs in (500.0, 1000.0, 2000.0):
-        bank = _matched_bank(fs, *CFG.band_for(fs), CFG.band_order, CFG.matched_lengths_ms, CFG.matched_on_threshold,
+        bank = _matched_bank(fs, *CFG.band_for(fs), CFG.band_order, CFG.matched_lengths_ms,
+                             (CFG.matched_on_threshold, CFG.matched_triphasic_on_threshold),
                              window_samples(fs, CFG.energy_windows_ms), CFG.energy_on_threshold,
                              int(round(CFG.noise_window_s * fs)), CFG.noise_percentile)
         assert len(bank.taps) == 2 * len(CFG.matched_lengths_ms)
         assert bank.lens.max() <= max(window_samples(fs, CFG.energy_windows_ms))
         assert np.all(bank.gate > 0)  # every template is covered by an energy window
         assert np.all(np.diff(bank.table, axis=0) >= 0)  # heavier tails, higher thresholds
+
+
+def test_biphasic_and_triphasic_shapes_each_have_their_own_threshold():
+    """(biphasic, triphasic): each template's thresholds are those of a bank held wholly to
+    its order's value."""
+    _, _, both = _design(on=(6.4, 6.8))
+    _, _, low = _design(on=6.4)
+    _, _, high = _design(on=6.8)
+    orders = np.array([order for order in (1, 2) for _ in CFG.matched_lengths_ms])
+    assert len(both.taps) == orders.size
+    np.testing.assert_array_equal(both.table[:, orders == 1], low.table[:, orders == 1])
+    np.testing.assert_array_equal(both.table[:, orders == 2], high.table[:, orders == 2])
+    assert np.all(low.table < high.table)
+    assert np.all(low.gate <= both.gate) and np.all(both.gate <= high.gate)  # where any filter could cross
+
+
+def _biphasic_twitches(rng, sizes_x, noise):
+    """First-order Hermite-Rodriguez waves of 8-20 ms on a heavy-tailed background."""
+    sos = bandpass_sos(20.0, 450.0, FS)
+    noise_bp = float(np.std(signal.sosfilt(sos, _laplacian(rng, 20000, noise))))
+    onsets = np.cumsum(rng.uniform(1.0, 2.5, sizes_x.size)) + 2.0
+    x = _laplacian(rng, int((onsets[-1] + 2.0) * FS), noise)
+    for t, size in zip(onsets, sizes_x):
+        lam = rng.uniform(8.0, 20.0) / 5.0  # samples at 1 kHz
+        w = hermite_rodriguez(np.arange(-3 * lam, 3 * lam + 1.0), lam, 1) * rng.choice([-1.0, 1.0])
+        w *= size * noise_bp / np.ptp(signal.sosfilt(sos, np.r_[w, np.zeros(50)]))
+        x[int(t * FS):int(t * FS) + w.size] += w
+    return x, onsets
+
+
+def test_the_biphasic_shapes_lower_bar_finds_more_small_biphasic_twitches():
+    """Biphasic shapes are held to a lower bar than triphasic ones (config): on 6-8x biphasic
+    twitches it finds more than the triphasic shapes' bar would for them."""
+    one_bar = CFG.replace(matched_on_threshold=CFG.matched_triphasic_on_threshold)
+    assert CFG.matched_on_threshold < CFG.matched_triphasic_on_threshold
+    found = {"own": 0, "one": 0}
+    total = 0
+    for seed in range(6):
+        rng = np.random.default_rng(200 + seed)
+        x, onsets = _biphasic_twitches(rng, rng.uniform(6.0, 8.0, 30), 4.0)
+        total += onsets.size
+        found["own"] += _found(detect(x, FS, CFG).events, onsets)
+        found["one"] += _found(detect(x, FS, one_bar).events, onsets)
+    assert found["own"] >= found["one"] + 0.05 * total
 
 
 def test_a_small_potential_only_the_shape_finds_counts_alone_but_not_next_to_a_contraction():
