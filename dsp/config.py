@@ -101,12 +101,12 @@ class DetectorConfig:
     #: noise the windows already come close, and the filters earn their place where heavy tails
     #: raise the windows' thresholds. The two shapes differ on the real recordings: under 6.75
     #: the 25 ms triphasic shape picks a 26 µV multiphasic natural potential out of a quiet
-    #: stretch of the biceps file (a false twitch there), and at 6.0 the biphasic ones find
+    #: stretch of the biceps file (a false twitch there), and at 6.0 the other shapes find
     #: natural potentials too; biphasic shapes at 6.4 find none, and held out (seeds 123-132)
-    #: they found 148 more twitches (recall 8-10x +0.01) for 17 more false ones, macro F1 up on
-    #: every seed. Triphasic shapes at 6.4 too (the long one kept at 6.8) found 2-5 more a seed
-    #: for as many false ones; biphasic at 6.2 lost an injected 15-20x twitch on the real
-    #: quiet stretches (benchmarks/RESULTS.md).
+    #: they found 148 more twitches (recall 8-10x +0.005) for 17 more false ones, macro F1 up on
+    #: every seed. Triphasic shapes at 6.4 too (the long one kept at 6.8) found 33 more for 16
+    #: more false ones; biphasic at 6.2 lost an injected 15-20x twitch on the real quiet
+    #: stretches (benchmarks/RESULTS.md).
     #: Measured and left out (held out, seeds 123+124): triphasic 4-6 ms shapes (a tenth of their
     #: answer to a twitch for an impulse) found nothing at 6.8 (every twitch they fit crosses an
     #: energy window too); a shape confirmation of the energy windows' crossings under 1.3x

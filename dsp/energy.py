@@ -655,7 +655,14 @@ class MultiScaleEnergy:
         if ys is not None and m:
             gate = self._lowest_gate(in_force)
             if top is None or top >= gate:  # (raise_stat itself returns at once below the gate)
-                self.matched.raise_stat(stat, ys, h, self._rows_at(*rows_at), f2, gate, top)
+                rows = rows_at[0]
+                if rows is None:
+                    steady: tuple[int, ...] | None = (0,) * self.n_channels  # the Gaussian row
+                elif isinstance(rows, tuple) and len(rows) == self.n_channels:
+                    steady = rows
+                else:
+                    steady = None
+                self.matched.raise_stat(stat, ys, h, self._rows_at(*rows_at), f2, gate, top, steady)
         # keep: the last `back` emitted samples' energies as history, and everything not emitted
         keep_from = max(h + m - self.back, 0)
         self._emitted += m

@@ -409,41 +409,114 @@ def _background_sums_py(y: Any, cuts: Any, k: int) -> tuple[int, float, int, flo
     return near_n, near_s, far_n, far_s
 
 
-def _matched_lift_py(ys: Any, start: int, ch: Any, col: Any, rows: Any, taps: Any, scale: Any, y_max: float,
-                     inv_quantum: float, f2: Any, stat: Any) -> None:  # pragma: no cover - compiled
+def _matched_lift_py(ys: Any, start: int, ch: Any, col: Any, rows: Any, taps: Any, support: Any, scale: Any,
+                     y_max: float, inv_quantum: float, f2: Any, stat: Any) -> None:  # pragma: no cover - compiled
     """``matched.MatchedBank.raise_stat`` from its candidates on: for each (``ch``, ``col``), the
     signal's window from column ``start + col`` of ``ys`` (silence outside it) quantised as
     there, correlated with every template (integers below 2**53 throughout, so exact in any
     order: the same numbers as BLAS), the largest correlation squared times its row's scale over
-    the floor squared; where that reaches 1 the statistic becomes minus it."""
+    the floor squared; where that reaches 1 the statistic becomes minus it. ``support`` (k, 3):
+    each template's first tap, its number of taps and the sum of their squares. A template is
+    correlated only where Cauchy-Schwarz lets it reach 1 (the window's energy under its support
+    times that sum bounds its correlation squared): one it skips is under 1, so it could
+    neither lift the statistic nor be the largest of those that do, and the result is the same."""
     width, k = taps.shape
     n = ys.shape[1]
-    win = np.empty(width)
+    # the quantised signal of the channel at hand, each sample quantised once: the candidates
+    # (sorted by channel and column, as raise_stat gives them) come mostly in runs whose windows
+    # overlap. Positions in q are offset by ``width``; outside the signal, silence. ``sq[u]``:
+    # the sum of the squares of q from ``begin`` to before u (for the bounds only: its rounding,
+    # at most one unit in the last place per addition, is allowed for below).
+    q = np.empty(n + 2 * width)  # (filled before it is read)
+    sq = np.empty(n + 2 * width + 1)
+    first_tap = np.empty(k, dtype=np.int64)
+    last_tap = np.empty(k, dtype=np.int64)  # (one past it)
+    bound = np.empty(scale.shape)  # per row and template: the bound's factor on the energy
+    for m in range(k):
+        first_tap[m] = int(support[m, 0])
+        last_tap[m] = first_tap[m] + int(support[m, 1])
+        for r in range(scale.shape[0]):
+            bound[r, m] = support[m, 2] * scale[r, m]
+    c_done, begin, done = -1, 0, 0  # q holds channel c_done's samples at positions begin .. done
     for i in range(ch.shape[0]):
         c, a = ch[i], start + col[i]
-        for t in range(width):
-            j = a + t
+        lo, hi = a + width, a + 2 * width  # the window in q
+        if c != c_done or lo < begin or done < lo:  # (a new channel, or no overlap: start afresh)
+            c_done, begin, done = c, lo, lo
+            sq[lo] = 0.0
+        for u in range(done, hi):
+            j = u - width
             if 0 <= j < n:
                 x = ys[c, j] * inv_quantum
                 if x < -y_max:  # np.clip (the signal is finite)
                     x = -y_max
                 elif x > y_max:
                     x = y_max
-                win[t] = np.rint(x)
+                x = np.rint(x)
             else:
-                win[t] = 0.0
+                x = 0.0
+            q[u] = x
+            sq[u + 1] = sq[u] + x * x
+        if hi > done:
+            done = hi
+        # every difference of sq below is off by at most this (4 ulp per addition, generously)
+        slack = (hi - begin + 2) * 4.5e-16 * sq[hi]
         r = rows[i]
+        floor2 = f2[c, col[i]]
+        reach = floor2 * (1.0 - 1e-9)  # (a margin far above the bound's rounding)
         best = 0.0
         for m in range(k):
-            acc = 0.0
-            for t in range(width):
-                acc += win[t] * taps[t, m]
+            s0, s1 = first_tap[m], last_tap[m]
+            if (sq[lo + s1] - sq[lo + s0] + slack) * bound[r, m] < reach:
+                continue
+            # four running sums (exact integers, so their order does not matter): not one chain
+            # of dependent additions
+            a0 = a1 = a2 = a3 = 0.0
+            t = s0
+            while t + 4 <= s1:
+                a0 += q[lo + t] * taps[t, m]
+                a1 += q[lo + t + 1] * taps[t + 1, m]
+                a2 += q[lo + t + 2] * taps[t + 2, m]
+                a3 += q[lo + t + 3] * taps[t + 3, m]
+                t += 4
+            while t < s1:
+                a0 += q[lo + t] * taps[t, m]
+                t += 1
+            acc = (a0 + a1) + (a2 + a3)
             v = acc * acc * scale[r, m]
-            if m == 0 or v > best:
+            if v > best:
                 best = v
-        ratio = best / f2[c, col[i]]
+        ratio = best / floor2
         if ratio >= 1.0:
             stat[c, col[i]] = -ratio  # negative: strong by its shape alone
+
+
+_lift = _matched_lift_py  # the compiled scan calls the compiled lift (bound in _compile)
+
+
+def _matched_scan_py(ys: Any, start: int, stat: Any, f2: Any, row_of: Any, gate: float, gates: Any, taps: Any,
+                     support: Any, scale: Any, y_max: float, inv_quantum: float) -> None:  # pragma: no cover - compiled
+    """``matched.MatchedBank.raise_stat`` for a block whose kurtosis rows hold throughout (one per
+    channel, ``row_of``): the candidates it would pick (under 1, at ``gate`` and at their row's
+    gate in ``gates``, in the same order), then ``_matched_lift_py`` on them. One call instead of
+    a dozen numpy steps, for the live blocks where those steps cost more than the lift."""
+    n_ch, m = stat.shape
+    ch = np.empty(n_ch * m, dtype=np.intp)
+    col = np.empty(n_ch * m, dtype=np.intp)
+    rows = np.empty(n_ch * m, dtype=np.intp)
+    n = 0
+    for c in range(n_ch):
+        r = row_of[c]
+        bar = max(gate, gates[r])
+        for t in range(m):
+            v = stat[c, t]
+            if v >= bar and v < 1.0:
+                ch[n] = c
+                col[n] = t
+                rows[n] = r
+                n += 1
+    if n:
+        _lift(ys, start, ch[:n], col[:n], rows[:n], taps, support, scale, y_max, inv_quantum, f2, stat)
 
 
 def _term_py(a: Any, i: int, square: bool) -> float:  # pragma: no cover - compiled
@@ -1547,7 +1620,8 @@ def _compile(name: str) -> Callable[..., Any] | None:
                 _quantised = njit(_quantised_sums_py)
                 _stat_3 = njit(_window_stat_3_py)
                 _stat_any = njit(_window_stat_py)
-                global _rest_select, _rest_level
+                global _rest_select, _rest_level, _lift
+                _lift = njit(_matched_lift_py)
                 _rest_select = jit(_rest_select_py)
                 _rest_level = jit(_rest_level_py)
                 _top_lag = njit(_top_lag_py)
@@ -1560,7 +1634,7 @@ def _compile(name: str) -> Callable[..., Any] | None:
                                  window_stat=_stat_any, window_stat_3=_stat_3,
                                  window_sums=njit(_window_sums_py), kurtosis_rows=njit(_kurtosis_rows_py),
                                  quantised_sums=_quantised, maybe_active=njit(_maybe_active_py),
-                                 rest_select=_rest_select, matched_lift=njit(_matched_lift_py),
+                                 rest_select=_rest_select, matched_lift=_lift, matched_scan=njit(_matched_scan_py),
                                  background_sums=jit(_background_sums_py),
                                  fit_rows=_fit_rows, join=_join,
                                  may_merge=njit(_may_merge_py), may_merge_few=njit(_may_merge_few_py),
@@ -1613,8 +1687,10 @@ def _warm_up() -> None:
     for row in (np.ones(4), np.ones((2, 4))[:, 1:][0]):  # a floor row: whole, or of a trimmed grid
         _compiled["rest_select"](row, 0, 3, 0.1)
     at = np.zeros(1, dtype=np.intp)
-    _compiled["matched_lift"](np.ones((1, 4)), -1, at, at, at, np.ones((3, 2)), np.ones((1, 2)), 10.0, 1.0,
-                              np.ones((1, 4)), np.zeros((1, 4)))
+    _compiled["matched_lift"](np.ones((1, 4)), -1, at, at, at, np.ones((3, 2)), np.ones((2, 3)), np.ones((1, 2)), 10.0,
+                              1.0, np.ones((1, 4)), np.zeros((1, 4)))
+    _compiled["matched_scan"](np.ones((1, 4)), -1, np.zeros((1, 4)), np.ones((1, 4)), at, 0.5, np.ones(1),
+                              np.ones((3, 2)), np.ones((2, 3)), np.ones((1, 2)), 10.0, 1.0)
     k1 = np.ones(1)
     _compiled["fit_rows"](np.ones((1, 3)), k1, np.ones(3), k1, np.ones(8), np.empty(1, dtype=np.int64), np.empty(1),
                           np.empty(1, dtype=np.bool_))
@@ -1713,6 +1789,12 @@ def maybe_active() -> Callable[..., None] | None:
 def matched_lift() -> Callable[..., None] | None:
     """The compiled twitch-shape lift (``_matched_lift_py``'s signature), or None."""
     return _compile("matched_lift")
+
+
+def matched_scan() -> Callable[..., None] | None:
+    """The compiled twitch-shape lift with its own choice of candidates (``_matched_scan_py``'s
+    signature), or None."""
+    return _compile("matched_scan")
 
 
 def background_sums() -> Callable[..., tuple[int, float, int, float]] | None:

@@ -126,11 +126,15 @@ class MatchedBank:
         self.offsets = np.arange(width) - self.reach  # gather offsets around the centre
         taps = np.zeros((width, k), dtype=np.int64)
         norms = np.empty(k)
+        #: per template: its first tap in the matrix, its number of taps, the sum of their squares
+        self.support = np.empty((k, 3))
         for j, h in enumerate(self.taps):
             q = np.rint(h * TAP_SCALE).astype(np.int64)
             s = self.reach - int(self.halves[j])
             taps[s:s + len(q), j] = q
-            norms[j] = float(np.sqrt(np.sum(q.astype(np.float64) ** 2)))
+            square_sum = float(np.sum(q.astype(np.float64) ** 2))
+            norms[j] = math.sqrt(square_sum)
+            self.support[j] = (s, len(q), square_sum)
         self.taps_f = taps.astype(np.float64)  # integers: exact in float64
         #: the signal is capped at this many quanta (volts at any rate) so that every product and
         #: partial sum of a correlation is an integer below 2**53: float64 then computes it
@@ -163,20 +167,32 @@ class MatchedBank:
             gate = np.minimum(gate, table[:, j] / (win[i] * energy_table[:, i]))
         self.gate = gate
         self.gate_min = float(gate.min())
+        self._row_arrays: dict[tuple[int, ...], np.ndarray] = {}  # steady rows as arrays, for the scan
 
     def raise_stat(self, stat: np.ndarray, ys: np.ndarray, first: int,
                    rows_at: Callable[[np.ndarray, np.ndarray], np.ndarray | None], f2: np.ndarray,
-                   gate: float | None = None, top: float | None = None) -> None:
+                   gate: float | None = None, top: float | None = None,
+                   steady: tuple[int, ...] | None = None) -> None:
         """In place: ``stat`` (channels, m) for the samples at columns ``first ..`` of ``ys``
         (the signal, silence beyond its ends; quantised only where a filter is applied);
         ``rows_at(ch, col)`` gives the KAPPA_GRID rows of the samples that reach ``gate`` (None:
         the Gaussian row); ``f2`` their floor squared. ``gate``: the lowest gate of the rows in
         force in the block (``lowest_gate``; default: of any row), so a block whose rows all
         gate higher than the cautious row's is mostly passed over in one step. ``top``: the
-        statistic's largest value (at least 0), when the caller has it already."""
+        statistic's largest value (at least 0), when the caller has it already. ``steady``: the
+        rows when one per channel holds for the whole block (what ``rows_at`` gives then), so
+        the compiled scan can pick the candidates itself."""
         if gate is None:
             gate = self.gate_min
         if (np.maximum.reduce(stat, axis=None, initial=0.0) if top is None else top) < gate:  # a quiet block
+            return
+        scan = kernels.matched_scan() if steady is not None else None
+        if scan is not None and steady is not None:
+            row_of = self._row_arrays.get(steady)
+            if row_of is None:
+                row_of = self._row_arrays[steady] = np.array(steady, dtype=np.intp)
+            scan(ys, first - self.reach, stat, f2, row_of, gate, self.gate, self.taps_f, self.support, self._scale,
+                 self.y_max, 1.0 / Y_QUANTUM)
             return
         flat = np.flatnonzero(stat >= gate)  # (cheaper than a 2-D nonzero on long blocks)
         if not flat.size:
@@ -196,7 +212,7 @@ class MatchedBank:
         kernel = kernels.matched_lift()
         if kernel is not None:  # the same numbers in one pass per candidate (dsp/kernels.py)
             kernel(ys, first - self.reach, ch, col, np.zeros_like(ch) if rows is None else rows, self.taps_f,
-                   self._scale, self.y_max, 1.0 / Y_QUANTUM, f2, stat)
+                   self.support, self._scale, self.y_max, 1.0 / Y_QUANTUM, f2, stat)
             return
         idx = col[:, None] + (first + self.offsets)[None, :]
         if first >= self.reach and first + stat.shape[1] + self.width - self.reach - 1 <= ys.shape[1]:

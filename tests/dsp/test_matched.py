@@ -120,13 +120,14 @@ def _laplacian(rng, n, noise):
     return rng.laplace(0.0, noise / np.sqrt(2.0), n)
 
 
-def _weak_twitches(rng, sizes_x, noise):
+def _weak_twitches(rng, sizes_x, noise, shape=lambda rng: hr_muap(rng.uniform(5.0, 20.0), FS, rng)):
+    """Twitches of ``shape(rng)`` (5-20 ms potentials, bi- to triphasic) on a heavy-tailed background."""
     sos = bandpass_sos(20.0, 450.0, FS)
     noise_bp = float(np.std(signal.sosfilt(sos, _laplacian(rng, 20000, noise))))
     onsets = np.cumsum(rng.uniform(1.0, 2.5, sizes_x.size)) + 2.0
     x = _laplacian(rng, int((onsets[-1] + 2.0) * FS), noise)
     for t, size in zip(onsets, sizes_x):
-        w = hr_muap(rng.uniform(5.0, 20.0), FS, rng)
+        w = shape(rng)
         x[int(t * FS):int(t * FS) + w.size] += w * size * noise_bp / np.ptp(signal.sosfilt(sos, np.r_[w, np.zeros(50)]))
     return x, onsets
 
@@ -173,18 +174,10 @@ def test_biphasic_and_triphasic_shapes_each_have_their_own_threshold():
     assert np.all(low.gate <= both.gate) and np.all(both.gate <= high.gate)  # where any filter could cross
 
 
-def _biphasic_twitches(rng, sizes_x, noise):
-    """First-order Hermite-Rodriguez waves of 8-20 ms on a heavy-tailed background."""
-    sos = bandpass_sos(20.0, 450.0, FS)
-    noise_bp = float(np.std(signal.sosfilt(sos, _laplacian(rng, 20000, noise))))
-    onsets = np.cumsum(rng.uniform(1.0, 2.5, sizes_x.size)) + 2.0
-    x = _laplacian(rng, int((onsets[-1] + 2.0) * FS), noise)
-    for t, size in zip(onsets, sizes_x):
-        lam = rng.uniform(8.0, 20.0) / 5.0  # samples at 1 kHz
-        w = hermite_rodriguez(np.arange(-3 * lam, 3 * lam + 1.0), lam, 1) * rng.choice([-1.0, 1.0])
-        w *= size * noise_bp / np.ptp(signal.sosfilt(sos, np.r_[w, np.zeros(50)]))
-        x[int(t * FS):int(t * FS) + w.size] += w
-    return x, onsets
+def _biphasic(rng):
+    """A first-order Hermite-Rodriguez wave of 8-20 ms at 1 kHz, random polarity."""
+    lam = rng.uniform(8.0, 20.0) / 5.0  # samples
+    return hermite_rodriguez(np.arange(-3 * lam, 3 * lam + 1.0), lam, 1) * rng.choice([-1.0, 1.0])
 
 
 def test_the_biphasic_shapes_lower_bar_finds_more_small_biphasic_twitches():
@@ -196,7 +189,7 @@ def test_the_biphasic_shapes_lower_bar_finds_more_small_biphasic_twitches():
     total = 0
     for seed in range(6):
         rng = np.random.default_rng(200 + seed)
-        x, onsets = _biphasic_twitches(rng, rng.uniform(6.0, 8.0, 30), 4.0)
+        x, onsets = _weak_twitches(rng, rng.uniform(6.0, 8.0, 30), 4.0, _biphasic)
         total += onsets.size
         found["own"] += _found(detect(x, FS, CFG).events, onsets)
         found["one"] += _found(detect(x, FS, one_bar).events, onsets)
@@ -236,9 +229,10 @@ def test_a_small_potential_only_the_shape_finds_counts_alone_but_not_next_to_a_c
 @pytest.mark.parametrize("fs", [500.0, 2000.0])
 def test_the_compiled_lift_gives_the_pure_lift(monkeypatch, fs):
     """``raise_stat`` through the compiled pass (dsp/kernels.py) equals the numpy path bit for
-    bit: windows reaching past both ends of the signal (silence there), a huge sample (the
-    quantisation's cap), two channels, one row throughout or a row per sample, candidates
-    already strong (left alone) and under the gate."""
+    bit, and so does the compiled scan that picks its own candidates where one row per channel
+    holds: windows reaching past both ends of the signal (silence there), a huge sample (the
+    quantisation's cap), two channels, the Gaussian row, a row per channel or a row per sample,
+    candidates already strong (left alone) and under the gate."""
     from myotwitch.dsp import kernels
 
     _, _, bank = _design(fs)
@@ -255,13 +249,22 @@ def test_the_compiled_lift_gives_the_pure_lift(monkeypatch, fs):
         ys[1, first + big] = 1e9  # capped: the correlations stay exact integers
         stat[1, max(big - 3, 0): big + 4] = 0.95
         f2 = rng.uniform(0.3, 3.0, (2, m))
-        row_of = rng.integers(0, bank.table.shape[0], (2, m)) if trial % 2 else None
+        gate = float(rng.choice([0.0, 0.6]))
+        if trial % 3 == 0:  # a row per sample
+            row_of = rng.integers(0, bank.table.shape[0], (2, m))
+            rows_at, steady = (lambda ch, col, r=row_of: r[ch, col]), None
+        elif trial % 3 == 1:  # the Gaussian row throughout
+            rows_at, steady = (lambda ch, col: None), (0, 0)
+        else:  # a row per channel throughout
+            steady = tuple(int(r) for r in rng.integers(0, bank.table.shape[0], 2))
+            rows_at = lambda ch, col, r=steady: np.array(r, dtype=np.intp)[ch]  # noqa: E731
         out = []
-        for compiled in (False, True):
+        for compiled, given in ((False, None), (True, None), (True, steady)):
             monkeypatch.setattr(kernels, "enabled", compiled)
             s = stat.copy()
-            bank.raise_stat(s, ys, first, lambda ch, col, r=row_of: None if r is None else r[ch, col], f2, gate=0.0)
+            bank.raise_stat(s, ys, first, rows_at, f2, gate=gate, steady=given)
             out.append(s)
-        assert np.array_equal(out[0].view(np.int64), out[1].view(np.int64)), trial
+        for other in out[1:]:  # the compiled lift, and the compiled scan where the rows hold
+            assert np.array_equal(out[0].view(np.int64), other.view(np.int64)), trial
         lifted += int((out[0] <= -1.0).sum())
     assert 50 < lifted < 30 * 2 * m // 2  # lifts happen, not everywhere
