@@ -190,6 +190,8 @@ class MatchedBank:
         if scan is not None and steady is not None:
             row_of = self._row_arrays.get(steady)
             if row_of is None:
+                if len(self._row_arrays) >= 64:  # (bounded: many channels' rows combine in many ways)
+                    self._row_arrays.clear()
                 row_of = self._row_arrays[steady] = np.array(steady, dtype=np.intp)
             scan(ys, first - self.reach, stat, f2, row_of, gate, self.gate, self.taps_f, self.support, self._scale,
                  self.y_max, 1.0 / Y_QUANTUM)
