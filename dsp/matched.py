@@ -115,8 +115,7 @@ class MatchedBank:
         shaped = templates(sos, fs, lengths_ms, max(windows))
         self.taps = [h for _, h in shaped]
         both = on_threshold if isinstance(on_threshold, tuple) else (on_threshold, on_threshold)
-        #: each template's threshold (x floor, as one Gaussian sample's)
-        self.on = np.array([both[order - 1] for order, _ in shaped])
+        on = [both[order - 1] for order, _ in shaped]  # each template's threshold
         k = len(self.taps)
         self.lens = np.array([len(h) for h in self.taps])
         self.halves = self.lens // 2  # a template centred on c spans [c - half, c - half + len)
@@ -147,7 +146,7 @@ class MatchedBank:
         for i, kap in enumerate(KAPPA_GRID):
             bias = kurtosis_floor_bias(nu_floor, kap, percentile)
             for j in range(k):
-                p = look_probability(float(self.on[j]), int(self.lens[j]), fs)
+                p = look_probability(on[j], int(self.lens[j]), fs)
                 e_out = (max(float(kap), 3.0) - 3.0) * ratios[j]
                 shrink = (2.0 / (e_out + 2.0)) ** TAIL_EXPONENT
                 table[i, j] = bias * var[j] * stats.chi2.isf(p, shrink) / shrink
@@ -167,7 +166,6 @@ class MatchedBank:
             gate = np.minimum(gate, table[:, j] / (win[i] * energy_table[:, i]))
         self.gate = gate
         self.gate_min = float(gate.min())
-        self._row_arrays: dict[tuple[int, ...], np.ndarray] = {}  # steady rows as arrays, for the scan
 
     def raise_stat(self, stat: np.ndarray, ys: np.ndarray, first: int,
                    rows_at: Callable[[np.ndarray, np.ndarray], np.ndarray | None], f2: np.ndarray,
@@ -186,15 +184,9 @@ class MatchedBank:
             gate = self.gate_min
         if (np.maximum.reduce(stat, axis=None, initial=0.0) if top is None else top) < gate:  # a quiet block
             return
-        scan = kernels.matched_scan() if steady is not None else None
-        if scan is not None and steady is not None:
-            row_of = self._row_arrays.get(steady)
-            if row_of is None:
-                if len(self._row_arrays) >= 64:  # (bounded: many channels' rows combine in many ways)
-                    self._row_arrays.clear()
-                row_of = self._row_arrays[steady] = np.array(steady, dtype=np.intp)
-            scan(ys, first - self.reach, stat, f2, row_of, gate, self.gate, self.taps_f, self.support, self._scale,
-                 self.y_max, 1.0 / Y_QUANTUM)
+        if steady is not None and (scan := kernels.matched_scan()) is not None:
+            scan(ys, first - self.reach, stat, f2, np.array(steady, dtype=np.intp), gate, self.gate, self.taps_f,
+                 self.support, self._scale, self.y_max, 1.0 / Y_QUANTUM)
             return
         flat = np.flatnonzero(stat >= gate)  # (cheaper than a 2-D nonzero on long blocks)
         if not flat.size:

@@ -389,8 +389,7 @@ def _threshold_table(fs: float, lo: float, hi: float, order: int, windows: tuple
 def _matched_bank(fs: float, lo: float, hi: float, order: int, lengths_ms: tuple[float, ...],
                   on: float | tuple[float, float],
                   windows: tuple[int, ...], energy_on: float, noise_n: int, percentile: float) -> MatchedBank:
-    """The twitch-shape filters for one design (read-only once built but for a small cache of row
-    arrays, so pipelines share them)."""
+    """The twitch-shape filters for one design (read-only once built, so pipelines share them)."""
     table, _ = _threshold_table(fs, lo, hi, order, windows, energy_on, noise_n, percentile)
     return MatchedBank(bandpass_sos(lo, hi, fs, order), fs, lengths_ms, on, windows, table, noise_n, percentile)
 
