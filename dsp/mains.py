@@ -108,8 +108,63 @@ def _block_length(fs: float, f0: float, max_periods: int = 12) -> tuple[int, flo
     return n, best * fs / n
 
 
+def _median(a: np.ndarray) -> np.ndarray:
+    """The median of complex values along the last axis, real and imaginary parts apart (NaN
+    skipped)."""
+    return percentile_rows(a.real, 50.0) + 1j * percentile_rows(a.imag, 50.0)
+
+
+def _turned(z: np.ndarray, angle: np.ndarray) -> np.ndarray:
+    """``z * exp(1j * angle)`` in real arithmetic: numpy's complex product may round the last
+    bit differently in its vector loop and its scalar tail, so one block's value would depend
+    on how many were computed together (and the output on the chunking)."""
+    c, s = np.cos(angle), np.sin(angle)
+    zr, zi = z.real, z.imag
+    out = np.empty(np.broadcast_shapes(z.shape, c.shape), dtype=complex)
+    out.real = zr * c - zi * s
+    out.imag = zr * s + zi * c
+    return out
+
+
+def _times_conj(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a * conj(b)`` in real arithmetic (``_turned``)."""
+    out = np.empty(np.broadcast_shapes(a.shape, b.shape), dtype=complex)
+    out.real = a.real * b.real + a.imag * b.imag
+    out.imag = a.imag * b.real - a.real * b.imag
+    return out
+
+
+def _halves(a: np.ndarray, half: int, least: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The medians of the older and newer ``half`` of ``a`` (last axis: blocks, oldest first)
+    and how far apart their blocks' mean positions lie (NaN: a half without blocks), and
+    whether each half holds ``least`` blocks."""
+    valid = np.isfinite(a.real)
+    pos = np.arange(2 * half, dtype=float)
+    n_old, n_new = valid[..., :half].sum(axis=-1), valid[..., half:].sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        apart = (valid[..., half:] @ pos[half:]) / n_new - (valid[..., :half] @ pos[:half]) / n_old
+    enough = np.minimum(n_old, n_new) >= least
+    return apart, _median(a[..., :half]), _median(a[..., half:]), enough
+
+
 #: the largest hum swell followed across one history window, as a fraction of the hum level
 MAX_SWELL = 0.3
+#: the grid's offset from nominal (the turn of the hum's phase from block to block) is measured
+#: over this long: it changes over minutes, and over a second a run of twitches or a
+#: contraction's onset moved the halves' medians it came from far enough to leave 10-20 µV of
+#: hum at the fifth harmonic for the next few hundred ms
+TURN_S = 5.0
+#: a block is left out of the estimates when what it holds besides the mains (its residual,
+#: mean and linear trend removed) has this many times the median power of the ``history_s`` of
+#: blocks before it: a large twitch's own 50/60 Hz content is then not read as hum (a run of
+#: them fills a good share of a second's blocks)
+GATE = 3.0
+#: ... and when that residual holds at least this share of the block's hum energy (less cannot
+#: move the estimate by much; without this floor, blocks of a clean hum whose swell is at its
+#: steepest were left out, and the swell with them)
+GATE_SHARE = 0.01
+#: an unknown block amplitude (real and imaginary parts both NaN, so both medians skip it)
+_UNKNOWN = complex(np.nan, np.nan)
 
 
 class MainsCanceller:
@@ -118,9 +173,12 @@ class MainsCanceller:
 
     A notch filter rings for hundreds of ms after a large twitch (the twitch's own 50/60 Hz
     content is taken out and smeared over time, and reads as activity); a median over past
-    blocks ignores a twitch entirely, so nothing rings. Blocks hold a whole number of mains
-    periods and are aligned to absolute sample indices, and only past blocks are used, so the
-    output is causal and independent of chunking."""
+    blocks ignores a twitch entirely, so nothing rings. Blocks that hold much more than hum and
+    background (a large twitch, a contraction's onset, a pop) are left out of the medians, and
+    the grid's offset from nominal is measured over ``TURN_S``: a run of twitches filled enough
+    of a second's blocks to move the medians, and hum came back for a few hundred ms after it.
+    Blocks hold a whole number of mains periods and are aligned to absolute sample indices, and
+    only past blocks are used, so the output is causal and independent of chunking."""
 
     def __init__(self, fs: float, n_channels: int, f0: float, harmonics_hz: tuple[float, ...],
                  history_s: float = 1.0) -> None:
@@ -139,7 +197,11 @@ class MainsCanceller:
         self.hist_len = max(3, int(round(history_s * fs / self.block)))
         #: the estimate is refreshed every ``stride`` blocks (~0.1 s): mains drifts slowly
         self.stride = max(1, int(round(0.1 * fs / self.block)))
-        self.keep = self.hist_len + self.stride
+        #: the turn's window, in blocks (even, and at least the level's)
+        self.turn_len = max(2 * int(round(TURN_S * fs / self.block / 2)), 2 * (self.hist_len // 2))
+        self.keep = max(self.hist_len, self.turn_len) + self.stride
+        ramp = n - (self.block - 1) / 2.0
+        self._ramp = ramp / np.sqrt(ramp @ ramp)  # a unit linear trend over a block
         self.reset()
 
     def reset(self) -> None:
@@ -150,8 +212,12 @@ class MainsCanceller:
         """After a gap of ``skipped`` samples: phase stays absolute, history starts again."""
         self._pos += skipped
         n_h = len(self.harmonics_hz)
-        # amplitudes of absolute blocks [cur - keep, cur); NaN = unknown
-        self._hist = np.full((self.n_channels, self.keep, n_h), np.nan + 0j)
+        # amplitudes of absolute blocks [cur - keep, cur); NaN = unknown or left out
+        self._hist = np.full((self.n_channels, self.keep, n_h), _UNKNOWN)
+        # residual power of the last hist_len blocks (``_gate``)
+        self._power = np.full((self.n_channels, self.hist_len), np.nan)
+        # the live path's figures at its latest update points (``_estimates``)
+        self._cached: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._part = np.empty((self.n_channels, 0))  # samples of the block being filled
         self._discard = self._pos % self.block != 0  # the block now starting is incomplete
 
@@ -161,53 +227,103 @@ class MainsCanceller:
         return float(np.mean(np.abs(est[:, 0, 0])) / np.sqrt(2))
 
     def _estimates(self, allh: np.ndarray, cur: int, blocks: np.ndarray) -> np.ndarray:
-        """Amplitude estimate for each absolute block index in ``blocks``: the median over the
-        ``hist_len`` blocks before its update point (the last multiple of ``stride``).
+        """Amplitude estimate for each absolute block index in ``blocks``: the level, swell and
+        turn at its update point (the last multiple of ``stride``, ``_at_updates``), carried
+        forward to the block."""
+        upd = (blocks // self.stride) * self.stride
+        uniq, inv = np.unique(upd, return_inverse=True)
+        if uniq.size > 2:  # (offline and long blocks: every update point at once)
+            est, slope, step = self._at_updates(allh, cur - self.keep, uniq)
+        else:  # live blocks meet each update point several times: its figures are kept (the
+            # blocks before an update point never change, nor do the figures from them)
+            points = uniq.tolist()
+            todo = [u for u in points if u not in self._cached]
+            if todo:
+                fresh = self._at_updates(allh, cur - self.keep, np.array(todo))
+                kept = {u: self._cached[u] for u in points if u in self._cached}
+                kept.update((u, (fresh[0][:, j], fresh[1][:, j], fresh[2][:, j])) for j, u in enumerate(todo))
+                self._cached = kept
+            est, slope, step = (np.stack(parts, axis=1) for parts in zip(*(self._cached[u] for u in points)))
+        est, slope = est[:, inv], slope[:, inv]  # (ch, len(blocks), H)
+        since = (blocks - upd).astype(float)  # blocks from the update point to each block
+        est = est + slope * since[None, :, None]
+        return _turned(est, step[:, inv, None] * since[None, :, None] * self.orders[None, None, :])
+
+    def _at_updates(self, allh: np.ndarray, base: int,
+                    uniq: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """At each update point in ``uniq`` (``base``: the absolute block index of
+        ``allh[:, 0]``): the level ``(ch, U, H)``, its swell per block ``(ch, U, H)`` and the
+        turn of the fundamental per block ``(ch, U)``, from the blocks before it.
 
         The grid is rarely exactly 50/60 Hz: 0.05 Hz off turns each block's phase by 0.36° per
         period (1.8° at the 5th harmonic), so a median over a second of blocks would lag by tens
-        of degrees. The drift is measured from the fundamental's block-to-block rotation in the
-        same window, every block estimate is turned forward to the block it is applied to, and
-        only then is the median taken: robust to twitches, and exact for an off-nominal grid."""
-        upd = (blocks // self.stride) * self.stride
-        uniq, inv = np.unique(upd, return_inverse=True)
-        base = cur - self.keep  # absolute block index of allh[:, 0]
-        idx = (uniq - base)[:, None] - self.hist_len + np.arange(self.hist_len)[None, :]  # (U, M)
-        win = np.ascontiguousarray(np.moveaxis(allh[:, idx], 2, 3))  # (ch, U, H, M)
-        # drift: the turn between the (median) fundamental of the window's older and newer half
-        h = self.hist_len // 2
-        fund = win[:, :, 0]  # (ch, U, M)
-        older = percentile_rows(fund[..., :h].real, 50.0) + 1j * percentile_rows(fund[..., :h].imag, 50.0)
-        newer = percentile_rows(fund[..., h:2 * h].real, 50.0) + 1j * percentile_rows(fund[..., h:2 * h].imag, 50.0)
+        of degrees. The turn is measured between the median fundamental of the older and the
+        newer half of the last ``TURN_S``, every block is turned forward to the update point,
+        and only then are medians taken: robust to twitches, and exact for an off-nominal grid.
+        Blocks left out (``_gate``) or not yet seen are skipped; each half's median stands at
+        the mean position of the blocks it had."""
+        m, h, long_n = self.hist_len, self.hist_len // 2, self.turn_len
+        ends = (uniq - base)[:, None]
+        win = np.ascontiguousarray(np.moveaxis(allh[:, ends - m + np.arange(m)[None, :]], 2, 3))  # (ch, U, H, M)
+        # the turn over the long window; until each of its halves holds h blocks (the first
+        # seconds, after a gap), over the level's window as before
+        fund = allh[:, ends - long_n + np.arange(long_n)[None, :], 0]  # (ch, U, L)
+        apart, older, newer, enough = _halves(fund, long_n // 2, least=h)
+        use_long = enough & np.isfinite(apart)
+        turn = _times_conj(newer, older)
+        if not use_long.all():
+            short_apart, short_old, short_new, _ = _halves(win[:, :, 0, : 2 * h], h, least=1)
+            turn = np.where(use_long, turn, _times_conj(short_new, short_old))
+            apart = np.where(use_long, apart, short_apart)
         # per channel, so a channel's result never depends on which other channels are analysed
-        turn = np.where(np.isfinite(older) & np.isfinite(newer), newer * np.conj(older), 0)  # (ch, U)
-        step = np.clip(np.angle(turn) / h, -self.max_step, self.max_step)  # radians per block, lowest harmonic
-        ahead = self.hist_len - np.arange(self.hist_len)  # blocks from each history block to the update point
-        rot = np.exp(1j * step[:, :, None, None] * self.orders[None, None, :, None] * ahead)  # (ch, U, H, M)
-        win = win * rot
-
-        def median(a: np.ndarray) -> np.ndarray:
-            return percentile_rows(a.real, 50.0) + 1j * percentile_rows(a.imag, 50.0)
-        est = median(win)  # the level at the window's centre, turned to the update point
+        known = np.isfinite(turn) & np.isfinite(apart) & (apart > 0)
+        step = np.clip(np.where(known, np.angle(np.where(known, turn, 1.0)) / np.where(known, apart, 1.0), 0.0),
+                       -self.max_step, self.max_step)  # radians per block, lowest harmonic
+        ahead = m - np.arange(m)  # blocks from each history block to the update point
+        win = _turned(win, step[:, :, None, None] * self.orders[None, None, :, None] * ahead)
         # amplitude drift (the hum swells and fades with load and posture): the change between the
-        # older and newer half's medians, extrapolated from the window's centre to each block
-        slope = (median(win[..., h:2 * h]) - median(win[..., :h])) / max(h, 1)  # per block
+        # older and newer half's medians, per block between their positions
+        swell_apart, old_half, new_half, _ = _halves(win[..., : 2 * h], h, least=1)
+        change = new_half - old_half
+        with np.errstate(invalid="ignore", divide="ignore"):  # (real and imaginary parts apart: see _turned)
+            slope = change.real / swell_apart + 1j * (change.imag / swell_apart)
         slope[~np.isfinite(slope)] = 0
         # a swell moves the level by a fraction of itself over a window; a larger apparent
         # change comes from a transient (an electrode pop's decay) in one half: follow at most
         # MAX_SWELL of the level, or a pop's tail would be extrapolated into hum bursts
-        drift = slope * ((self.hist_len + 1) / 2.0)
-        limit = MAX_SWELL * np.abs(est)
+        drift = slope * ((m + 1) / 2.0)
+        limit = MAX_SWELL * np.abs(_median(win))
         big = np.abs(drift) > limit
         if big.any():
-            shrink = np.where(big, limit / np.maximum(np.abs(drift), 1e-300), 1.0)
-            drift, slope = drift * shrink, slope * shrink
-        est = est + drift
+            slope = slope * np.where(big, limit / np.maximum(np.abs(drift), 1e-300), 1.0)
+        # every block carried along the swell to the update point, then their median (where
+        # blocks are missing, still the update point's level)
+        est = _median(win + slope[..., None] * ahead)
         est[~np.isfinite(est)] = 0
-        est, slope = est[:, inv], slope[:, inv]  # (ch, len(blocks), H)
-        since = (blocks - upd).astype(float)  # blocks from the update point to each block
-        est = est + slope * since[None, :, None]
-        return est * np.exp(1j * step[:, inv, None] * since[None, :, None] * self.orders[None, None, :])
+        return est, slope, step
+
+    def _gate(self, blocks: np.ndarray, amps: np.ndarray, discarded: bool) -> None:
+        """Leave out (NaN in ``amps``) the blocks ``(ch, k, block)`` whose residual, after their
+        own mains fit and with their mean and linear trend removed, has over ``GATE`` times the
+        median power of the ``hist_len`` blocks before each (the same blocks whatever the
+        chunking) and at least ``GATE_SHARE`` of the block's hum energy. A discarded block (its
+        start missing) neither counts nor is judged."""
+        r = blocks.copy()  # (element-wise steps and sums along each block: the same bits in any batch)
+        re, im = self._recon_re, self._recon_im
+        for h in range(re.shape[0]):
+            r -= amps[:, :, h, None].real * re[h] - amps[:, :, h, None].imag * im[h]
+        r -= r.sum(axis=-1, keepdims=True) / r.shape[-1]
+        r -= (r * self._ramp).sum(axis=-1, keepdims=True) * self._ramp
+        power = (r * r).sum(axis=-1)
+        if discarded:
+            power[:, 0] = np.nan
+        k, m = power.shape[1], self.hist_len
+        every = np.concatenate([self._power, power], axis=1)
+        before = percentile_rows(every[:, np.arange(k)[:, None] + np.arange(m)[None, :]], 50.0)  # (ch, k)
+        hum = (amps.real * amps.real + amps.imag * amps.imag).sum(axis=-1) * (r.shape[-1] / 2.0)  # the fit's energy
+        with np.errstate(invalid="ignore"):
+            amps[(power > GATE * before) & (power > GATE_SHARE * hum)] = _UNKNOWN
+        self._power = every[:, -m:].copy()
 
     def _subtract(self, out: np.ndarray, est: np.ndarray, r0: int) -> None:
         """out[c, i] -= Re(sum_h est[c, h] * e^{j phase_h(r0 + i)}), summed in a fixed order."""
@@ -241,8 +357,9 @@ class MainsCanceller:
         blocks = np.concatenate([head[:, None, :], x[:, first:body_end].reshape(ch, k - 1, self.block)], axis=1)
         amps = (blocks[:, :, None, :] * self._demod[None, None]).sum(axis=-1)  # (ch, k, H)
         if self._discard:
-            amps[:, 0] = np.nan
-            self._discard = False
+            amps[:, 0] = _UNKNOWN
+        self._gate(blocks, amps, self._discard)
+        self._discard = False
         allh = np.concatenate([self._hist, amps], axis=1)
         est = self._estimates(allh, cur, cur + np.arange(k + 1))  # (ch, k+1, H)
         self._subtract(out[:, :first], est[:, 0], r0)

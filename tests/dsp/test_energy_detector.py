@@ -521,17 +521,19 @@ def test_a_burst_starting_where_a_decision_stops_looking_reaches_live_blocks_too
         assert _live(x, fs, DetectorConfig(), block) == offline
 
 
-@pytest.mark.parametrize("start, verdict_at, members", [
-    (80.0, 115.011, (115.148, 115.223, 115.370, 115.635)),  # its waveform's recurrence
-    (270.0, 301.870, (301.969, 302.041, 302.122)),  # a busy background
+@pytest.mark.parametrize("case, seed, start, verdict_at, members", [
+    ("bursty_500", 126, 120.0, 154.370, (154.496, 154.584, 154.738)),  # its waveform's recurrence
+    ("bursty_2k", 131, 270.0, 301.870, (301.969, 302.041, 302.122)),  # a busy background
 ])
-def test_a_verdict_on_one_member_of_a_run_at_rest_does_not_take_the_rest(monkeypatch, start, verdict_at, members):
-    """Two runs of fasciculations in the held-out suite's bursty case at 2 kHz (seed 131): in
-    each, one member is judged voluntary on its own (the first, as its waveform recurring; the
-    second, on the busy background its neighbours make). At rest the verdict stays that
-    member's: the run's later members, 12-47x the noise, still count, offline and live. When
-    such a verdict spread as an edge, as it still does after a contraction, it took them all."""
-    x, fs = _heldout("bursty_2k", 131, start, verdict_at + 3.0)
+def test_a_verdict_on_one_member_of_a_run_at_rest_does_not_take_the_rest(monkeypatch, case, seed, start, verdict_at,
+                                                                        members):
+    """Two runs of fasciculations in the held-out suite's bursty cases (at 500 Hz, seed 126; at
+    2 kHz, seed 131): in each, one member is judged voluntary on its own (the first, as its
+    waveform recurring; the second, on the busy background its neighbours make). At rest the
+    verdict stays that member's: the run's later members, 14-33x the noise, still count,
+    offline and live. When such a verdict spread as an edge, as it still does after a
+    contraction, it took them all."""
+    x, fs = _heldout(case, seed, start, verdict_at + 3.0)
 
     def near(events, t):
         return [e for e in events if abs(e.onset_s + start - t) < 0.005]
