@@ -277,8 +277,9 @@ class MainsCanceller:
             apart = np.where(use_long, apart, short_apart)
         # per channel, so a channel's result never depends on which other channels are analysed
         known = np.isfinite(turn) & np.isfinite(apart) & (apart > 0)
-        step = np.clip(np.where(known, np.angle(np.where(known, turn, 1.0)) / np.where(known, apart, 1.0), 0.0),
-                       -self.max_step, self.max_step)  # radians per block, lowest harmonic
+        with np.errstate(invalid="ignore", divide="ignore"):
+            step = np.clip(np.where(known, np.angle(turn) / apart, 0.0),
+                           -self.max_step, self.max_step)  # radians per block, lowest harmonic
         ahead = m - np.arange(m)  # blocks from each history block to the update point
         win = _turned(win, step[:, :, None, None] * self.orders[None, None, :, None] * ahead)
         # amplitude drift (the hum swells and fades with load and posture): the change between the
@@ -309,9 +310,7 @@ class MainsCanceller:
         chunking) and at least ``GATE_SHARE`` of the block's hum energy. A discarded block (its
         start missing) neither counts nor is judged."""
         r = blocks.copy()  # (element-wise steps and sums along each block: the same bits in any batch)
-        re, im = self._recon_re, self._recon_im
-        for h in range(re.shape[0]):
-            r -= amps[:, :, h, None].real * re[h] - amps[:, :, h, None].imag * im[h]
+        self._subtract(r, amps, 0)
         r -= r.sum(axis=-1, keepdims=True) / r.shape[-1]
         r -= (r * self._ramp).sum(axis=-1, keepdims=True) * self._ramp
         power = (r * r).sum(axis=-1)
@@ -326,11 +325,12 @@ class MainsCanceller:
         self._power = every[:, -m:].copy()
 
     def _subtract(self, out: np.ndarray, est: np.ndarray, r0: int) -> None:
-        """out[c, i] -= Re(sum_h est[c, h] * e^{j phase_h(r0 + i)}), summed in a fixed order."""
-        n = out.shape[1]
+        """out[..., i] -= Re(sum_h est[..., h] * e^{j phase_h(r0 + i)}), summed in a fixed order
+        (``out`` (ch, n) with ``est`` (ch, H), or whole blocks (ch, k, block) with (ch, k, H))."""
+        n = out.shape[-1]
         re, im = self._recon_re[:, r0: r0 + n], self._recon_im[:, r0: r0 + n]
         for h in range(re.shape[0]):
-            out -= est[:, h, None].real * re[h] - est[:, h, None].imag * im[h]
+            out -= est[..., h, None].real * re[h] - est[..., h, None].imag * im[h]
 
     def process(self, x: np.ndarray) -> np.ndarray:
         """Return ``x`` with the current mains estimate subtracted. Block amplitudes are
@@ -363,11 +363,9 @@ class MainsCanceller:
         allh = np.concatenate([self._hist, amps], axis=1)
         est = self._estimates(allh, cur, cur + np.arange(k + 1))  # (ch, k+1, H)
         self._subtract(out[:, :first], est[:, 0], r0)
-        if k > 1:  # whole blocks: the same per-sample arithmetic as _subtract
+        if k > 1:  # whole blocks
             body = out[:, first:body_end].reshape(ch, k - 1, self.block)
-            re, im = self._recon_re, self._recon_im
-            for h in range(re.shape[0]):
-                body -= est[:, 1:k, h, None].real * re[h] - est[:, 1:k, h, None].imag * im[h]
+            self._subtract(body, est[:, 1:k], 0)
             out[:, first:body_end] = body.reshape(ch, -1)
         if n > body_end:
             self._subtract(out[:, body_end:], est[:, k], 0)

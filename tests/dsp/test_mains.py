@@ -86,28 +86,13 @@ def test_a_pop_in_the_probe_window_does_not_hide_the_mains(fs, tau_s):
     assert est.level_uv == pytest.approx(20.0, rel=0.2)
 
 
-def _hum(fs, f0, n, amp, seed=0):
-    """Mains with harmonics up to the fifth (a strong one at the fifth, as a switched supply's)."""
-    t = np.arange(n) / fs
-    x = np.zeros(n)
-    for k, rel in ((1, 1.0), (2, 0.3), (3, 0.4), (4, 0.15), (5, 0.3)):
-        if k * f0 < fs / 2 - 5:
-            x += amp * rel * np.sin(2 * np.pi * k * f0 * t + k)
-    return x
-
-
-def _canceller_for(fs, f0):
-    return MainsCanceller(fs, 1, round(f0 / 10) * 10.0,
-                          tuple(k * round(f0 / 10) * 10.0 for k in range(1, 6) if k * f0 < fs / 2 - 5))
-
-
 def test_a_run_of_large_twitches_leaves_no_hum_behind():
     """A run of four twitches (13-58x the noise, 60-75 ms apart) on 140 µV of hum at 2 kHz, from
     the held-out suite's bursty case (seed 126), made once with its hum and once without. The
     twitches' own 60 Hz content filled a good share of the blocks the hum's turn and swell came
     from: 7 µV RMS of hum (peaks of 15 µV, three times the noise) stayed for 300 ms after the
-    run and joined its members into one contraction. The blocks they spoil are left out now, and the turn is
-    measured over 5 s."""
+    run and joined its members into one contraction. The blocks they spoil are left out now,
+    and the turn is measured over 5 s."""
     import dataclasses
 
     from benchmarks import heldout as h
@@ -120,6 +105,7 @@ def test_a_run_of_large_twitches_leaves_no_hum_behind():
     left = c.process(x[None, :])[0] - clean  # the hum not removed
     quiet = left[int(8 * fs): int(13.8 * fs)]
     after = left[int(14.1 * fs): int(14.4 * fs)]  # (the run: 73.86-74.09 s)
+
     def rms(v):
         return float(np.sqrt(np.mean(v ** 2)))
     assert rms(quiet) < 2.0
@@ -132,8 +118,8 @@ def test_the_hum_is_removed_from_the_first_second_after_a_gap(fs):
     real part only, so the imaginary parts' median counted them as 0 and the first second's hum
     came out at a wrong phase."""
     n = int(8 * fs)
-    x = _hum(fs, 50.0, n, 100.0)[None, :]
-    c = _canceller_for(fs, 50.0)
+    x = _mains(fs, 50.0, n, amp=100.0, noise=0.0)
+    c = MainsCanceller(fs, 1, 50.0, (50.0, 100.0, 150.0))
     c.process(x[:, : int(4 * fs)])
     skip = int(0.5 * fs)
     c.restart(skip)
