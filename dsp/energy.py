@@ -518,6 +518,17 @@ class MultiScaleEnergy:
         starts = np.cumsum(lengths) - lengths
         return lambda ch, col: rows[ch, np.searchsorted(starts, col, side="right") - 1]
 
+    @staticmethod
+    def _steady_rows(rows: tuple[int, ...] | np.ndarray | None, n_channels: int) -> tuple[int, ...] | None:
+        """The rows in force (as ``_rows_at`` reads them) when one per channel holds for the
+        whole block, the Gaussian row when there is no kurtosis tracking; None when they change
+        within it."""
+        if rows is None:
+            return (0,) * n_channels
+        if isinstance(rows, tuple) and len(rows) == n_channels:
+            return rows
+        return None
+
     def _lowest_gate(self, rows: tuple[int, ...] | np.ndarray) -> float:
         """The matched bank's lowest gate among the rows in force (kept per tuple of rows)."""
         if not isinstance(rows, tuple):
@@ -655,14 +666,8 @@ class MultiScaleEnergy:
         if ys is not None and m:
             gate = self._lowest_gate(in_force)
             if top is None or top >= gate:  # (raise_stat itself returns at once below the gate)
-                rows = rows_at[0]
-                if rows is None:
-                    steady: tuple[int, ...] | None = (0,) * self.n_channels  # the Gaussian row
-                elif isinstance(rows, tuple) and len(rows) == self.n_channels:
-                    steady = rows
-                else:
-                    steady = None
-                self.matched.raise_stat(stat, ys, h, self._rows_at(*rows_at), f2, gate, top, steady)
+                self.matched.raise_stat(stat, ys, h, self._rows_at(*rows_at), f2, gate, top,
+                                        self._steady_rows(rows_at[0], self.n_channels))
         # keep: the last `back` emitted samples' energies as history, and everything not emitted
         keep_from = max(h + m - self.back, 0)
         self._emitted += m
