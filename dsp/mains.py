@@ -118,7 +118,11 @@ def _turned(z: np.ndarray, angle: np.ndarray) -> np.ndarray:
     """``z * exp(1j * angle)`` in real arithmetic: numpy's complex product may round the last
     bit differently in its vector loop and its scalar tail, so one block's value would depend
     on how many were computed together (and the output on the chunking)."""
-    c, s = np.cos(angle), np.sin(angle)
+    return _rotated(z, np.cos(angle), np.sin(angle))
+
+
+def _rotated(z: np.ndarray, c: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """``z * (c + 1j * s)`` in real arithmetic (``_turned``)."""
     zr, zi = z.real, z.imag
     out = np.empty(np.broadcast_shapes(z.shape, c.shape), dtype=complex)
     out.real = zr * c - zi * s
@@ -154,6 +158,10 @@ MAX_SWELL = 0.3
 #: contraction's onset moved the halves' medians it came from far enough to leave 10-20 µV of
 #: hum at the fifth harmonic for the next few hundred ms
 TURN_S = 5.0
+#: ... and measured again this often (at the update points that are multiples of it): the
+#: offset drifts over minutes, and the long window's medians were most of the canceller's cost
+#: when measured at every update point
+TURN_EVERY_S = 1.0
 #: a block is left out of the estimates when what it holds besides the mains (its residual,
 #: mean and linear trend removed) has this many times the median power of the ``history_s`` of
 #: blocks before it: a large twitch's own 50/60 Hz content is then not read as hum (a run of
@@ -199,7 +207,9 @@ class MainsCanceller:
         self.stride = max(1, int(round(0.1 * fs / self.block)))
         #: the turn's window, in blocks (even, and at least the level's)
         self.turn_len = max(2 * int(round(TURN_S * fs / self.block / 2)), 2 * (self.hist_len // 2))
-        self.keep = max(self.hist_len, self.turn_len) + self.stride
+        #: the turn is measured at the update points that are multiples of this (in blocks)
+        self.turn_every = self.stride * max(1, int(round(TURN_EVERY_S * fs / self.block / self.stride)))
+        self.keep = max(self.hist_len, self.turn_len + self.turn_every) + self.stride
         ramp = n - (self.block - 1) / 2.0
         self._ramp = ramp / np.sqrt(ramp @ ramp)  # a unit linear trend over a block
         self.reset()
@@ -218,6 +228,8 @@ class MainsCanceller:
         self._power = np.full((self.n_channels, self.hist_len), np.nan)
         # the live path's figures at its latest update points (``_estimates``)
         self._cached: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        # ... and the turn at its latest turn point (``_turns``)
+        self._turn_cached: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._part = np.empty((self.n_channels, 0))  # samples of the block being filled
         self._discard = self._pos % self.block != 0  # the block now starting is incomplete
 
@@ -258,30 +270,32 @@ class MainsCanceller:
         The grid is rarely exactly 50/60 Hz: 0.05 Hz off turns each block's phase by 0.36° per
         period (1.8° at the 5th harmonic), so a median over a second of blocks would lag by tens
         of degrees. The turn is measured between the median fundamental of the older and the
-        newer half of the last ``TURN_S``, every block is turned forward to the update point,
-        and only then are medians taken: robust to twitches, and exact for an off-nominal grid.
+        newer half of the ``TURN_S`` before the latest turn point (one every ``TURN_EVERY_S``),
+        every block is turned forward to the update point, and only then are medians taken:
+        robust to twitches, and exact for an off-nominal grid.
         Blocks left out (``_gate``) or not yet seen are skipped; each half's median stands at
         the mean position of the blocks it had."""
-        m, h, long_n = self.hist_len, self.hist_len // 2, self.turn_len
+        m, h = self.hist_len, self.hist_len // 2
         ends = (uniq - base)[:, None]
         win = np.ascontiguousarray(np.moveaxis(allh[:, ends - m + np.arange(m)[None, :]], 2, 3))  # (ch, U, H, M)
-        # the turn over the long window; until each of its halves holds h blocks (the first
-        # seconds, after a gap), over the level's window as before
-        fund = allh[:, ends - long_n + np.arange(long_n)[None, :], 0]  # (ch, U, L)
-        apart, older, newer, enough = _halves(fund, long_n // 2, least=h)
-        use_long = enough & np.isfinite(apart)
-        turn = _times_conj(newer, older)
+        # the turn over the long window before the last turn point (every ``turn_every``
+        # blocks); until each of its halves holds h blocks (the first seconds, after a gap),
+        # over the level's window at the update point itself, as before
+        turn_at, which = np.unique((uniq // self.turn_every) * self.turn_every, return_inverse=True)
+        step_t, long_ok = self._turns(allh, base, turn_at)  # (ch, T)
+        use_long = long_ok[:, which]  # (ch, U)
+        step = step_t[:, which]
+        ahead = m - np.arange(m)  # blocks from each history block to the update point
+        # each history block's rotation to the update point: worked out per turn point
+        angle = step_t[:, :, None, None] * self.orders[None, None, :, None] * ahead  # (ch, T, H, M)
+        c, s = np.cos(angle)[:, which], np.sin(angle)[:, which]
         if not use_long.all():
             short_apart, short_old, short_new, _ = _halves(win[:, :, 0, : 2 * h], h, least=1)
-            turn = np.where(use_long, turn, _times_conj(short_new, short_old))
-            apart = np.where(use_long, apart, short_apart)
-        # per channel, so a channel's result never depends on which other channels are analysed
-        known = np.isfinite(turn) & np.isfinite(apart) & (apart > 0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            step = np.clip(np.where(known, np.angle(turn) / apart, 0.0),
-                           -self.max_step, self.max_step)  # radians per block, lowest harmonic
-        ahead = m - np.arange(m)  # blocks from each history block to the update point
-        win = _turned(win, step[:, :, None, None] * self.orders[None, None, :, None] * ahead)
+            step = np.where(use_long, step, self._step(_times_conj(short_new, short_old), short_apart))
+            angle = step[:, :, None, None] * self.orders[None, None, :, None] * ahead
+            fallback = ~use_long[:, :, None, None]
+            c, s = np.where(fallback, np.cos(angle), c), np.where(fallback, np.sin(angle), s)
+        win = _rotated(win, c, s)
         # amplitude drift (the hum swells and fades with load and posture): the change between the
         # older and newer half's medians, per block between their positions
         swell_apart, old_half, new_half, _ = _halves(win[..., : 2 * h], h, least=1)
@@ -293,7 +307,7 @@ class MainsCanceller:
         # change comes from a transient (an electrode pop's decay) in one half: follow at most
         # MAX_SWELL of the level, or a pop's tail would be extrapolated into hum bursts
         drift = slope * ((m + 1) / 2.0)
-        limit = MAX_SWELL * np.abs(_median(win))
+        limit = MAX_SWELL * np.abs(old_half + new_half) / 2.0  # (the level, from the halves' medians)
         big = np.abs(drift) > limit
         if big.any():
             slope = slope * np.where(big, limit / np.maximum(np.abs(drift), 1e-300), 1.0)
@@ -302,6 +316,28 @@ class MainsCanceller:
         est = _median(win + slope[..., None] * ahead)
         est[~np.isfinite(est)] = 0
         return est, slope, step
+
+    def _turns(self, allh: np.ndarray, base: int, turn_at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The turn per block at each turn point, measured over the long window before it, and
+        whether each of that window's halves held enough blocks (``_at_updates``). The live
+        path meets a turn point at ten update points: its figures are kept."""
+        if turn_at.size == 1 and int(turn_at[0]) in self._turn_cached:
+            step, ok = self._turn_cached[int(turn_at[0])]
+            return step[:, None], ok[:, None]
+        long_n = self.turn_len
+        fund = allh[:, (turn_at - base)[:, None] - long_n + np.arange(long_n)[None, :], 0]  # (ch, T, L)
+        apart, older, newer, enough = _halves(fund, long_n // 2, least=self.hist_len // 2)
+        step, ok = self._step(_times_conj(newer, older), apart), enough & np.isfinite(apart)
+        self._turn_cached = {int(turn_at[-1]): (step[:, -1], ok[:, -1])}
+        return step, ok
+
+    def _step(self, turn: np.ndarray, apart: np.ndarray) -> np.ndarray:
+        """The fundamental's turn per block from ``turn`` (the newer median times the older's
+        conjugate) over ``apart`` blocks, within the drift followed (0 where unknown)."""
+        # per channel, so a channel's result never depends on which other channels are analysed
+        known = np.isfinite(turn) & np.isfinite(apart) & (apart > 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.clip(np.where(known, np.angle(turn) / apart, 0.0), -self.max_step, self.max_step)
 
     def _gate(self, blocks: np.ndarray, amps: np.ndarray, discarded: bool) -> None:
         """Leave out (NaN in ``amps``) the blocks ``(ch, k, block)`` whose residual, after their

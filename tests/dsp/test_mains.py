@@ -127,3 +127,34 @@ def test_the_hum_is_removed_from_the_first_second_after_a_gap(fs):
     out = np.concatenate([c.process(rest[:, i: i + 37]) for i in range(0, rest.shape[1], 37)], axis=1)
     first = out[0, int(0.3 * fs): int(1.0 * fs)]
     assert np.sqrt(np.mean(first ** 2)) < 2.0, f"{np.sqrt(np.mean(first ** 2)):.1f} µV of 100 µV hum left"
+
+
+@pytest.mark.parametrize("fs", [500.0, 2000.0])
+def test_the_canceller_gives_the_same_output_in_any_chunking(fs):
+    """Offline the canceller works out every update point of a long chunk at once; live, 50 ms
+    at a time, it keeps each update point's and each turn point's figures for the blocks that
+    meet them again. Both must give the same bits: an off-nominal, swelling hum with large
+    twitches (blocks left out), processed whole, in 37-sample chunks and in 1-80-sample chunks,
+    with a gap between two halves."""
+    n = int(14 * fs)
+    rng = np.random.default_rng(3)
+    x = _mains(fs, 50.03, n, amp=80.0, noise=3.0) * (1 + 0.3 * np.sin(np.arange(n) / fs / 2))
+    for at in rng.integers(int(fs), n - int(fs), 12):  # 400 µV biphasic twitches, 10 ms long
+        k = np.arange(int(0.01 * fs))
+        x[0, at: at + k.size] += 400 * np.sin(2 * np.pi * k / k.size)
+
+    def run(sizes):
+        c = MainsCanceller(fs, 1, 50.0, (50.0, 100.0, 150.0, 200.0))
+        out = []
+        for lo, hi in ((0, n // 2), (n // 2 + 333, n)):
+            if lo:
+                c.restart(333)
+            i = lo
+            while i < hi:
+                m = min(sizes(), hi - i)
+                out.append(c.process(x[:, i:i + m]))
+                i += m
+        return np.concatenate(out, axis=1)
+    whole = run(lambda: n)
+    assert np.array_equal(whole, run(lambda: 37))
+    assert np.array_equal(whole, run(lambda: int(rng.integers(1, 81))))
