@@ -177,13 +177,19 @@ class BurstSegmenter:
     def __init__(self, n_channels: int, *, on: float, off: float, merge_n: int, cluster_n: int,
                  context_n: int, max_n: int, clip_uv: float | None, clip_run: int,
                  core_db: float = 20.0, spike_n: int = 4, twitch_max_n: int = 0, dense_n: int = 8,
-                 dense_rate: float = 0.015, idle_n: int = 0, run_max_n: int = 0) -> None:
+                 dense_rate: float = 0.015, idle_n: int = 0, run_max_n: int = 0,
+                 recent_n: tuple[int, int] = (0, 0), recent_rate: float = 0.015, recent_spread: float = 1.5) -> None:
         self.core_rel = 10 ** (-core_db / 20)
         self.twitch_max_n, self.dense_n, self.dense_rate = twitch_max_n, dense_n, dense_rate
         #: a muscle with no activity for ``idle_n`` samples is at rest: there, a cluster of
         #: separate potentials up to ``run_max_n`` long is a run of twitches even where a large
         #: one's band-passed tail keeps the envelope up longer than a twitch (0: off)
         self.idle_n, self.run_max_n = idle_n, run_max_n
+        #: ... and a cluster up to ``run_max_n`` long that starts ``recent_n`` = (least, most)
+        #: samples after activity ended, of several units (envelope peaks ``recent_spread`` apart
+        #: or more), is the next burst of it when dense at ``recent_rate`` (most 0: off)
+        (self.recent_least, self.recent_n), self.recent_rate = recent_n, recent_rate
+        self.recent_spread = recent_spread
         self.snip_n = max(2, spike_n * 2)
         self.spike_n = spike_n
         self.n_channels = n_channels
@@ -632,7 +638,7 @@ class BurstSegmenter:
         s_l, e_l = starts.tolist(), ends.tolist()
         long_n = self.twitch_max_n
         if len(bounds) == len(s_l) + 1:
-            if self.idle_n and long_n:
+            if (self.idle_n or self.recent_n) and long_n:
                 longer = np.flatnonzero(ends - starts > long_n)
                 if longer.size:
                     self._active_end[c] = b0 + e_l[longer[-1]]
@@ -649,16 +655,19 @@ class BurstSegmenter:
         for a, b in zip(bounds[:-1], bounds[1:]):
             touches_end = cut is not None and e_l[b - 1] >= q
             if b - a == 1:
-                if self.idle_n and long_n and e_l[a] - s_l[a] > long_n:
+                if (self.idle_n or self.recent_n) and long_n and e_l[a] - s_l[a] > long_n:
                     self._active_end[c] = b0 + e_l[a]
                 add(s_l[a], e_l[a], 1, cut if touches_end else None)
-            elif self._separate(starts[a:b], ends[a:b], self._run_at_rest(c, buf, b0, starts[a:b], ends[a:b])):
+            elif self._separate(starts[a:b], ends[a:b], self._run_at_rest(c, buf, b0, starts[a:b], ends[a:b]),
+                                self.recent_least <= b0 + s_l[a] - self._active_end[c] <= self.recent_n
+                                and e_l[b - 1] - s_l[a] <= self.run_max_n
+                                and self._several_units(buf, starts[a:b], ends[a:b])):
                 # separate potentials that happen to be close: each is judged on its own (a run of
                 # twitches); voluntary trains among them are recognised later by their regularity
                 for i in range(a, b):
                     add(s_l[i], e_l[i], 1, cut if touches_end and i == b - 1 else None)
             else:
-                if self.idle_n:
+                if self.idle_n or self.recent_n:
                     self._active_end[c] = b0 + e_l[b - 1]
                 add(s_l[a], e_l[b - 1], b - a, cut if touches_end else None)
         return out
@@ -784,11 +793,14 @@ class BurstSegmenter:
         keep = ~shape_only | (np.minimum(gap_before, gap_after) >= self.cluster_n)
         return starts[keep], ends[keep]
 
-    def _separate(self, s_list: np.ndarray, e_list: np.ndarray, lengths: np.ndarray | None = None) -> bool:
+    def _separate(self, s_list: np.ndarray, e_list: np.ndarray, lengths: np.ndarray | None = None,
+                  recent: bool = False) -> bool:
         """A cluster of several short potentials with quiet between them, not dense enough to be
         an interference pattern: every member as long as a twitch at most, and fewer than
         ``dense_n`` members or a rate below ``dense_rate`` per sample (from the first one's start
-        to the last one's end). With the members' ``lengths`` given (``_run_at_rest``: their
+        to the last one's end); for a ``recent`` cluster (of several units, a stride after
+        activity ended: ``_stretches`` decides), below ``recent_rate``: a walk's next step
+        spreads its units over more of its length than a crowd at rest does. With the members' ``lengths`` given (``_run_at_rest``: their
         cores), no ``dense_n`` of them in a row may reach that rate: the first step of a walk
         crowds its units into a part of a cluster whose slower edges dilute the whole one's rate,
         while a run of fasciculations, 60-150 ms apart, is seldom that dense."""
@@ -797,9 +809,18 @@ class BurstSegmenter:
             return False
         k = self.dense_n
         if lengths is None or n <= k:
-            return not (n >= k and n / max(int(e_list[-1] - s_list[0]), 1) >= self.dense_rate)
+            rate = self.recent_rate if recent and lengths is None else self.dense_rate
+            return not (n >= k and n / max(int(e_list[-1] - s_list[0]), 1) >= rate)
         spans = e_list[k - 1:] - s_list[: n - k + 1]
         return not bool(np.any(k / np.maximum(spans, 1) >= self.dense_rate))
+
+    def _several_units(self, buf: np.ndarray, s: np.ndarray, e: np.ndarray) -> bool:
+        """Do the members' envelope peaks differ by ``recent_spread`` or more? A step's crowd is
+        of several units; one unit firing on (a tonic train) fires at one size, and as a
+        stretch of activity it read as one more bout of a rhythm that took later twitches."""
+        env, off, _ = _gather(buf[ENV], s, e)
+        top = np.maximum.reduceat(env, off)
+        return float(top.max()) >= self.recent_spread * float(top.min())
 
     def _run_at_rest(self, c: int, buf: np.ndarray, b0: int, s: np.ndarray, e: np.ndarray) -> np.ndarray | None:
         """The members' lengths measured by their cores (where the envelope is within

@@ -18,6 +18,8 @@ def test_default_band_is_capped_below_nyquist():
     ({"off_threshold": 9.0}, 1000, "off_threshold"),
     ({"settle_s": -0.1}, 1000, "settle_s must be >= 0"),
     ({"train_share_least": 0.0}, 1000, "train_share_least is a share"),
+    ({"dense_recent_spread": 0.8}, 1000, "dense_recent_spread is a ratio"),
+    ({"dense_recent_s": -1.0}, 1000, "dense_recent_s must be >= 0"),
 ])
 def test_invalid_config_names_the_field(kw, fs, message):
     with pytest.raises(ConfigError, match=message):

@@ -743,7 +743,7 @@ def test_classify_many_decides_plain_twitches_as_classify_does_on_every_edge(fs,
 def _contraction(x: np.ndarray, fs: float, t0: float, length: float, uv: float, rng) -> None:
     """Dense band-limited activity (an interference pattern) of ``uv`` RMS."""
     i, n = int(t0 * fs), int(length * fs)
-    burst = signal.sosfilt(bandpass_sos(30.0, 300.0, fs), rng.standard_normal(n + 200))[200:]
+    burst = signal.sosfilt(bandpass_sos(30.0, min(300.0, 0.4 * fs), fs), rng.standard_normal(n + 200))[200:]
     x[i:i + n] += burst / np.std(burst) * uv * np.hanning(n) ** 0.3
 
 
@@ -804,6 +804,65 @@ def test_four_potentials_crowded_into_a_fifth_of_a_second_are_activity_but_a_run
     sparse = detect(x, fs, ENERGY.replace(dense_min_potentials=8))
     assert _found(sparse.events, crowds) >= len(crowds) - 2
     assert _found(sparse.events, runs) == len(runs)
+
+
+@pytest.mark.parametrize("fs", [500.0, 1000.0, 2000.0])
+def test_a_crowd_a_stride_after_a_contraction_is_its_next_burst_but_not_later(fs):
+    """A walk's next step a stride after a step strong enough to be a contraction: five units
+    firing 70-80 ms apart (about 15 a second, under the 18 a crowd at rest must reach), 0.7 s
+    after the contraction ended, are one stretch of activity. The same crowd 6 s after it (no
+    longer a stride away, not yet at rest) stays five potentials judged one by one (the rule
+    leaves their verdicts as they were), and without
+    the rule (``dense_recent_s`` 0) the crowd a stride after counted as twitches. The verdicts do
+    not depend on the block size."""
+    rng = np.random.default_rng(71)
+    noise = 3.0
+    x = rng.standard_normal(int(100 * fs)) * noise
+    after, later = [], []
+    for k in range(6):
+        t0 = 3.0 + 16.0 * k
+        _contraction(x, fs, t0, 0.4, 40 * noise, rng)
+        for t1, got in ((t0 + 1.1, after), (t0 + 6.4, later)):
+            for dt, size in zip(np.cumsum([0.0, *rng.uniform(0.07, 0.08, 4)]),
+                                rng.permutation([14.0, 18.0, 24.0, 30.0, 40.0])):
+                _put_muap(x, fs, t1 + dt, noise, size, rng)
+                got.append(t1 + dt)
+    r = detect(x, fs, ENERGY)
+    assert _found(r.events, after) == 0
+    assert _found(r.events, later) >= len(later) // 2  # (at 500 Hz two crowds' background reads busy)
+    assert [(e.onset_sample, e.kind) for e in r.events] == [(e.onset_sample, e.kind) for e in _live(x, fs, ENERGY, 50)]
+    off = detect(x, fs, ENERGY.replace(dense_recent_s=0.0))
+    assert _found(off.events, after) >= len(after) - 4
+    assert _found(off.events, later) == _found(r.events, later)
+
+
+@pytest.mark.parametrize("fs", [500.0, 1000.0, 2000.0])
+def test_one_unit_firing_on_after_a_contraction_is_no_new_bout_of_a_rhythm(fs):
+    """A unit firing on at 14 a second for 0.4 s, 0.5 s after a contraction (a tonic train, as
+    on the real thumb recording), is as dense as a step's crowd but of one size: it stays one
+    unit's firings, not one more stretch of activity. As a stretch it made a second bout within
+    3 s, and a twitch 1.3 s after the train went as "phasic voluntary activity" (the check of
+    several units off: ``dense_recent_spread`` 1)."""
+    rng = np.random.default_rng(72)
+    noise = 3.0
+    x = rng.standard_normal(int(100 * fs)) * noise
+    train, twitches = [], []
+    for k in range(6):
+        t0 = 3.0 + 16.0 * k
+        _contraction(x, fs, t0, 0.4, 40 * noise, rng)
+        w = hr_muap(8.0, fs, rng) * noise * 20.0  # one unit: one waveform, one size
+        for j in range(6):
+            i = int((t0 + 0.9 + j / 14.0 + rng.normal(0, 0.003)) * fs)
+            x[i:i + w.size] += w
+            train.append(i / fs)
+        _put_muap(x, fs, t0 + 2.6, noise, 25.0, rng)
+        twitches.append(t0 + 2.6)
+    r = detect(x, fs, ENERGY)
+    assert _found(r.events, twitches) == len(twitches)
+    assert _found(r.events, train) == 0
+    assert not any(e.kind == "contraction" and e.reason is None and 0.8 < (e.onset_s - 3.0) % 16.0 < 1.4
+                   for e in r.events)
+    assert _found(detect(x, fs, ENERGY.replace(dense_recent_spread=1.0)).events, twitches) == 0
 
 
 def test_a_crowd_of_potentials_up_to_a_stride_before_a_contraction_is_its_recruitment():
