@@ -659,9 +659,7 @@ class BurstSegmenter:
                     self._active_end[c] = b0 + e_l[a]
                 add(s_l[a], e_l[a], 1, cut if touches_end else None)
             elif self._separate(starts[a:b], ends[a:b], self._run_at_rest(c, buf, b0, starts[a:b], ends[a:b]),
-                                self.recent_least <= b0 + s_l[a] - self._active_end[c] <= self.recent_n
-                                and e_l[b - 1] - s_l[a] <= self.run_max_n
-                                and self._several_units(buf, starts[a:b], ends[a:b])):
+                                self._stride_after(c, buf, b0, starts[a:b], ends[a:b])):
                 # separate potentials that happen to be close: each is judged on its own (a run of
                 # twitches); voluntary trains among them are recognised later by their regularity
                 for i in range(a, b):
@@ -814,10 +812,15 @@ class BurstSegmenter:
         spans = e_list[k - 1:] - s_list[: n - k + 1]
         return not bool(np.any(k / np.maximum(spans, 1) >= self.dense_rate))
 
-    def _several_units(self, buf: np.ndarray, s: np.ndarray, e: np.ndarray) -> bool:
-        """Do the members' envelope peaks differ by ``recent_spread`` or more? A step's crowd is
-        of several units; one unit firing on (a tonic train) fires at one size, and as a
-        stretch of activity it read as one more bout of a rhythm that took later twitches."""
+    def _stride_after(self, c: int, buf: np.ndarray, b0: int, s: np.ndarray, e: np.ndarray) -> bool:
+        """Is the cluster of runs ``[s, e)`` (in ``buf``, from ``b0``) a stride after activity on
+        channel c ended (``recent_n``), no longer than ``run_max_n``, and of several units (their
+        envelope peaks ``recent_spread`` apart or more)? A step's crowd is of several units; one
+        unit firing on (a tonic train) fires at one size, and as a stretch of activity it read as
+        one more bout of a rhythm that took later twitches."""
+        if not (self.recent_least <= b0 + int(s[0]) - self._active_end[c] <= self.recent_n
+                and int(e[-1] - s[0]) <= self.run_max_n):
+            return False
         env, off, _ = _gather(buf[ENV], s, e)
         top = np.maximum.reduceat(env, off)
         return float(top.max()) >= self.recent_spread * float(top.min())
