@@ -806,22 +806,29 @@ def test_four_potentials_crowded_into_a_fifth_of_a_second_are_activity_but_a_run
     assert _found(sparse.events, runs) == len(runs)
 
 
+def _contractions_every_16_s(fs: float, seed: int, noise: float = 3.0):
+    """100 s of noise with six 0.4 s contractions of 40x it, at 3 s and every 16 s after: the
+    signal, the generator for what is added next, and the contractions' starts."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(int(100 * fs)) * noise
+    starts = [3.0 + 16.0 * k for k in range(6)]
+    for t0 in starts:
+        _contraction(x, fs, t0, 0.4, 40 * noise, rng)
+    return x, rng, starts
+
+
 @pytest.mark.parametrize("fs", [500.0, 1000.0, 2000.0])
 def test_a_crowd_a_stride_after_a_contraction_is_its_next_burst_but_not_later(fs):
     """A walk's next step a stride after a step strong enough to be a contraction: five units
     firing 70-80 ms apart (about 15 a second, under the 18 a crowd at rest must reach), 0.7 s
     after the contraction ended, are one stretch of activity. The same crowd 6 s after it (no
     longer a stride away, not yet at rest) stays five potentials judged one by one (the rule
-    leaves their verdicts as they were), and without
-    the rule (``dense_recent_s`` 0) the crowd a stride after counted as twitches. The verdicts do
-    not depend on the block size."""
-    rng = np.random.default_rng(71)
+    leaves their verdicts as they were), and without the rule (``dense_recent_s`` 0) the crowd
+    a stride after counted as twitches. The verdicts do not depend on the block size."""
     noise = 3.0
-    x = rng.standard_normal(int(100 * fs)) * noise
+    x, rng, starts = _contractions_every_16_s(fs, 71, noise)
     after, later = [], []
-    for k in range(6):
-        t0 = 3.0 + 16.0 * k
-        _contraction(x, fs, t0, 0.4, 40 * noise, rng)
+    for t0 in starts:
         for t1, got in ((t0 + 1.1, after), (t0 + 6.4, later)):
             for dt, size in zip(np.cumsum([0.0, *rng.uniform(0.07, 0.08, 4)]),
                                 rng.permutation([14.0, 18.0, 24.0, 30.0, 40.0])):
@@ -843,13 +850,10 @@ def test_one_unit_firing_on_after_a_contraction_is_no_new_bout_of_a_rhythm(fs):
     unit's firings, not one more stretch of activity. As a stretch it made a second bout within
     3 s, and a twitch 1.3 s after the train went as "phasic voluntary activity" (the check of
     several units off: ``dense_recent_spread`` 1)."""
-    rng = np.random.default_rng(72)
     noise = 3.0
-    x = rng.standard_normal(int(100 * fs)) * noise
+    x, rng, starts = _contractions_every_16_s(fs, 72, noise)
     train, twitches = [], []
-    for k in range(6):
-        t0 = 3.0 + 16.0 * k
-        _contraction(x, fs, t0, 0.4, 40 * noise, rng)
+    for t0 in starts:
         w = hr_muap(8.0, fs, rng) * noise * 20.0  # one unit: one waveform, one size
         for j in range(6):
             i = int((t0 + 0.9 + j / 14.0 + rng.normal(0, 0.003)) * fs)
