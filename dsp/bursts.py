@@ -178,8 +178,7 @@ class BurstSegmenter:
                  context_n: int, max_n: int, clip_uv: float | None, clip_run: int,
                  core_db: float = 20.0, spike_n: int = 4, twitch_max_n: int = 0, dense_n: int = 8,
                  dense_rate: float = 0.015, idle_n: int = 0, run_max_n: int = 0,
-                 recent_n: tuple[int, int] = (0, 0), recent_rate: float = 0.015, recent_spread: float = 1.5,
-                 recent_dense_n: int = 3) -> None:
+                 recent_n: tuple[int, int] = (0, 0), recent_rate: float = 0.015, recent_spread: float = 1.5) -> None:
         self.core_rel = 10 ** (-core_db / 20)
         self.twitch_max_n, self.dense_n, self.dense_rate = twitch_max_n, dense_n, dense_rate
         #: a muscle with no activity for ``idle_n`` samples is at rest: there, a cluster of
@@ -188,10 +187,9 @@ class BurstSegmenter:
         self.idle_n, self.run_max_n = idle_n, run_max_n
         #: ... and a cluster up to ``run_max_n`` long that starts ``recent_n`` = (least, most)
         #: samples after activity ended, of several units (envelope peaks ``recent_spread`` apart
-        #: or more), is the next burst of it when ``recent_dense_n`` or more of its potentials
-        #: come at ``recent_rate`` (most 0: off)
+        #: or more), is the next burst of it when dense at ``recent_rate`` (most 0: off)
         (self.recent_least, self.recent_n), self.recent_rate = recent_n, recent_rate
-        self.recent_spread, self.recent_dense_n = recent_spread, recent_dense_n
+        self.recent_spread = recent_spread
         self.snip_n = max(2, spike_n * 2)
         self.spike_n = spike_n
         self.n_channels = n_channels
@@ -799,9 +797,8 @@ class BurstSegmenter:
         an interference pattern: every member as long as a twitch at most, and fewer than
         ``dense_n`` members or a rate below ``dense_rate`` per sample (from the first one's start
         to the last one's end); for a ``recent`` cluster (of several units, a stride after
-        activity ended: ``_stretches`` decides), fewer than ``recent_dense_n`` or below
-        ``recent_rate``: a walk's next step spreads its units over more of its length, and
-        fewer of them cross, than a crowd at rest does. With the members' ``lengths`` given (``_run_at_rest``: their
+        activity ended: ``_stretches`` decides), below ``recent_rate``: a walk's next step
+        spreads its units over more of its length than a crowd at rest does. With the members' ``lengths`` given (``_run_at_rest``: their
         cores), no ``dense_n`` of them in a row may reach that rate: the first step of a walk
         crowds its units into a part of a cluster whose slower edges dilute the whole one's rate,
         while a run of fasciculations, 60-150 ms apart, is seldom that dense."""
@@ -809,10 +806,9 @@ class BurstSegmenter:
         if n < 2 or np.any((e_list - s_list if lengths is None else lengths) > self.twitch_max_n):
             return False
         k = self.dense_n
-        if recent and lengths is None:
-            return not (n >= self.recent_dense_n and n / max(int(e_list[-1] - s_list[0]), 1) >= self.recent_rate)
         if lengths is None or n <= k:
-            return not (n >= k and n / max(int(e_list[-1] - s_list[0]), 1) >= self.dense_rate)
+            rate = self.recent_rate if recent and lengths is None else self.dense_rate
+            return not (n >= k and n / max(int(e_list[-1] - s_list[0]), 1) >= rate)
         spans = e_list[k - 1:] - s_list[: n - k + 1]
         return not bool(np.any(k / np.maximum(spans, 1) >= self.dense_rate))
 

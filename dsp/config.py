@@ -153,10 +153,6 @@ class DetectorConfig:
     dense_recent_hz: float = 12.0
     dense_recent_s: float = 2.0
     dense_recent_spread: float = 1.5
-    #: ... and three such potentials are enough there (a weak step's units cross the threshold
-    #: only now and then). Tuning seeds, against four: 29 fewer false twitches (walking 13,
-    #: the mixed cases 13), 4 fewer found, macro F1 up on 4 seeds and down 0.0002 on 2.
-    dense_recent_potentials: int = 3
     #: a muscle with no contraction (no burst longer than a twitch, no cluster judged as one) for
     #: ``at_rest_after_s`` is at rest, where twitches come in runs: there a cluster of separate
     #: potentials up to ``twitch_run_max_s`` long is judged potential by potential even when a
@@ -437,7 +433,7 @@ class DetectorConfig:
             "noise_min_history_s", "noise_recent_ratio", "noise_recent_cap", "on_threshold", "off_threshold", "merge_gap_ms", "cluster_gap_ms",
             "twitch_min_ms", "twitch_max_ms", "contraction_min_ms", "lf_low_hz", "lf_cutoff_hz", "lf_ratio",
             "episode_gap_s", "episode_max_s", "max_burst_s", "clip_run", "dense_min_potentials", "dense_min_hz",
-            "dense_recent_hz", "dense_recent_spread", "dense_recent_potentials",
+            "dense_recent_hz", "dense_recent_spread",
             "spike_ratio", "impulse_fit", "impulse_fit_low", "energy_on_threshold", "matched_on_threshold",
             "matched_triphasic_on_threshold", "train_min_hz", "train_max_hz", "train_regularity", "train_similarity",
             "train_min_corr", "train_min_potentials", "quiet_context_ratio", "quiet_lookback_ratio", "rhythm_bouts",
