@@ -190,6 +190,8 @@ class BurstSegmenter:
         #: or more), is the next burst of it when dense at ``recent_rate`` (most 0: off)
         (self.recent_least, self.recent_n), self.recent_rate = recent_n, recent_rate
         self.recent_spread = recent_spread
+        #: both need where activity last ended on each channel (``_active_end``)
+        self._tracks_activity = bool(idle_n or self.recent_n)
         self.snip_n = max(2, spike_n * 2)
         self.spike_n = spike_n
         self.n_channels = n_channels
@@ -638,7 +640,7 @@ class BurstSegmenter:
         s_l, e_l = starts.tolist(), ends.tolist()
         long_n = self.twitch_max_n
         if len(bounds) == len(s_l) + 1:
-            if (self.idle_n or self.recent_n) and long_n:
+            if self._tracks_activity and long_n:
                 longer = np.flatnonzero(ends - starts > long_n)
                 if longer.size:
                     self._active_end[c] = b0 + e_l[longer[-1]]
@@ -655,7 +657,7 @@ class BurstSegmenter:
         for a, b in zip(bounds[:-1], bounds[1:]):
             touches_end = cut is not None and e_l[b - 1] >= q
             if b - a == 1:
-                if (self.idle_n or self.recent_n) and long_n and e_l[a] - s_l[a] > long_n:
+                if self._tracks_activity and long_n and e_l[a] - s_l[a] > long_n:
                     self._active_end[c] = b0 + e_l[a]
                 add(s_l[a], e_l[a], 1, cut if touches_end else None)
             elif self._separate(starts[a:b], ends[a:b], self._run_at_rest(c, buf, b0, starts[a:b], ends[a:b]),
@@ -665,7 +667,7 @@ class BurstSegmenter:
                 for i in range(a, b):
                     add(s_l[i], e_l[i], 1, cut if touches_end and i == b - 1 else None)
             else:
-                if self.idle_n or self.recent_n:
+                if self._tracks_activity:
                     self._active_end[c] = b0 + e_l[b - 1]
                 add(s_l[a], e_l[b - 1], b - a, cut if touches_end else None)
         return out
@@ -797,11 +799,12 @@ class BurstSegmenter:
         an interference pattern: every member as long as a twitch at most, and fewer than
         ``dense_n`` members or a rate below ``dense_rate`` per sample (from the first one's start
         to the last one's end); for a ``recent`` cluster (of several units, a stride after
-        activity ended: ``_stretches`` decides), below ``recent_rate``: a walk's next step
-        spreads its units over more of its length than a crowd at rest does. With the members' ``lengths`` given (``_run_at_rest``: their
-        cores), no ``dense_n`` of them in a row may reach that rate: the first step of a walk
-        crowds its units into a part of a cluster whose slower edges dilute the whole one's rate,
-        while a run of fasciculations, 60-150 ms apart, is seldom that dense."""
+        activity ended: ``_stretches`` decides; not asked at rest), below ``recent_rate``: a
+        walk's next step spreads its units over more of its length than a crowd at rest does.
+        With the members' ``lengths`` given (``_run_at_rest``: their cores), no ``dense_n`` of
+        them in a row may reach that rate: the first step of a walk crowds its units into a part
+        of a cluster whose slower edges dilute the whole one's rate, while a run of
+        fasciculations, 60-150 ms apart, is seldom that dense."""
         n = s_list.size
         if n < 2 or np.any((e_list - s_list if lengths is None else lengths) > self.twitch_max_n):
             return False
