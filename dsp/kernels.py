@@ -1590,6 +1590,191 @@ def _whiten_py(stack: Any, wide: Any, inv: Any, x0: int, out: Any, tt: Any,
         tt[k] = _pairwise(row, 0, row.shape[0], True)
 
 
+def _sort_head_py(buf: Any, n: int) -> None:  # pragma: no cover - compiled
+    """Sort ``buf[:n]`` in place (insertion: the canceller's rows hold 25-50 values)."""
+    for i in range(1, n):
+        v = buf[i]
+        j = i - 1
+        while j >= 0 and buf[j] > v:
+            buf[j + 1] = buf[j]
+            j -= 1
+        buf[j + 1] = v
+
+
+_sort_head = _sort_head_py  # (bound in _compile)
+
+
+def _middle_py(buf: Any, n: int) -> float:  # pragma: no cover - compiled
+    """``noise.percentile_rows(row, 50.0)`` of the ``n`` finite values sorted in ``buf[:n]``:
+    its linear interpolation, operation for operation (NaN when there are none)."""
+    if n == 0:
+        return math.nan
+    pos = 0.5 * (n - 1)
+    lo = int(math.floor(pos))
+    hi = min(lo + 1, n - 1)
+    a = buf[lo]
+    return a + (pos - lo) * (buf[hi] - a)
+
+
+_middle = _middle_py  # (bound in _compile)
+
+
+def _middle_of_py(buf: Any, n: int, scratch: Any) -> float:  # pragma: no cover - compiled
+    """``_middle`` of the ``n`` finite values in ``buf[:n]``, unsorted (left as they are): the
+    lower middle value by ``_select``, the upper one the least value above it unless enough
+    equal it (faster than sorting rows of 25-50; an order statistic is the same value)."""
+    if n == 0:
+        return math.nan
+    pos = 0.5 * (n - 1)
+    lo = int(math.floor(pos))
+    hi = min(lo + 1, n - 1)
+    a = _select(buf[:n], lo, scratch)
+    b = a
+    if hi != lo:
+        le = 0
+        b = math.inf
+        for j in range(n):
+            v = buf[j]
+            le += v <= a
+            if v > a and v < b:
+                b = v
+        if le > hi:
+            b = a
+    return a + (pos - lo) * (b - a)
+
+
+_middle_of = _middle_of_py  # (bound in _compile)
+
+
+def _mains_halves_py(hre: Any, him: Any, ends: Any, m: int, h: int, ct: Any, st: Any, which: Any,
+                     rre: Any, rim: Any, med: Any, apart: Any) -> None:  # pragma: no cover - compiled
+    """``mains.MainsCanceller._at_updates`` up to the swell: per channel, update point and
+    harmonic, the ``m`` history blocks before each update point (``hre``/``him``: the history's
+    real and imaginary parts, ``(ch, blocks, H)``; ``ends``: each update point's block) turned
+    by the rotations of its turn point (``ct``/``st`` ``(ch, rows, H, m)``, the row
+    ``which[ch, u]``), into ``rre``/``rim`` ``(ch, U, H, m)``; the medians of the older and newer
+    ``h`` of them, real and imaginary parts apart, into ``med`` ``(4, ch, U, H)`` (as
+    ``noise.percentile_rows``: NaN skipped), and how far apart the two halves' blocks lie on
+    average into ``apart`` ``(ch, U, H)`` (``mains._halves``)."""
+    C, U = which.shape
+    H = hre.shape[2]
+    buf, scratch = np.empty(m), np.empty(m)
+    for c in range(C):
+        for u in range(U):
+            w = which[c, u]
+            b0 = ends[u] - m
+            for k in range(H):
+                for j in range(m):
+                    zr = hre[c, b0 + j, k]
+                    zi = him[c, b0 + j, k]
+                    cc = ct[c, w, k, j]
+                    ss = st[c, w, k, j]
+                    rre[c, u, k, j] = zr * cc - zi * ss
+                    rim[c, u, k, j] = zr * ss + zi * cc
+                n_old = 0
+                n_new = 0
+                p_old = 0.0
+                p_new = 0.0
+                for j in range(2 * h):
+                    if math.isfinite(rre[c, u, k, j]):
+                        if j < h:
+                            n_old += 1
+                            p_old += j
+                        else:
+                            n_new += 1
+                            p_new += j
+                apart[c, u, k] = p_new / n_new - p_old / n_old
+                for half in range(2):
+                    for part in range(2):
+                        row = rre if part == 0 else rim
+                        n = 0
+                        for j in range(half * h, half * h + h):
+                            v = row[c, u, k, j]
+                            if not math.isnan(v):
+                                buf[n] = v
+                                n += 1
+                        med[2 * half + part, c, u, k] = _middle_of(buf, n, scratch)
+
+
+def _mains_levels_py(rre: Any, rim: Any, sre: Any, sim: Any, med: Any) -> None:  # pragma: no cover - compiled
+    """The level's medians of ``mains.MainsCanceller._at_updates``: every turned block
+    (``rre``/``rim`` ``(ch, U, H, m)``) carried along the swell (``sre``/``sim`` ``(ch, U, H)``)
+    to the update point, as numpy's complex product with the blocks' distance ``m - j`` does
+    it, then the median of the real and of the imaginary parts into ``med`` ``(2, ch, U, H)``."""
+    C, U, H, m = rre.shape
+    buf, scratch = np.empty(m), np.empty(m)
+    for c in range(C):
+        for u in range(U):
+            for k in range(H):
+                a = sre[c, u, k]
+                b = sim[c, u, k]
+                for part in range(2):
+                    n = 0
+                    for j in range(m):
+                        t = float(m - j)
+                        if part == 0:
+                            v = rre[c, u, k, j] + (a * t - b * 0.0)
+                        else:
+                            v = rim[c, u, k, j] + (a * 0.0 + b * t)
+                        if not math.isnan(v):
+                            buf[n] = v
+                            n += 1
+                    med[part, c, u, k] = _middle_of(buf, n, scratch)
+
+
+def _mains_subtract_py(out: Any, start: int, blocks: int, length: int, er: Any, ei: Any, re: Any, im: Any,
+                       r0: int) -> None:  # pragma: no cover - compiled
+    """``mains.MainsCanceller._subtract`` on ``blocks`` runs of ``length`` samples of ``out``
+    ``(ch, n)`` from ``start``, run j with the estimate ``er``/``ei`` ``[:, j]`` ``(ch, k, H)``,
+    from phase ``r0`` of the reconstruction rows ``re``/``im`` ``(H, block)``: each harmonic
+    subtracted in turn, as the pure loop does."""
+    C = out.shape[0]
+    H = re.shape[0]
+    for c in range(C):
+        for j in range(blocks):
+            at = start + j * length
+            for k in range(H):
+                a = er[c, j, k]
+                b = ei[c, j, k]
+                for i in range(length):
+                    out[c, at + i] = out[c, at + i] - (a * re[k, r0 + i] - b * im[k, r0 + i])
+
+
+def _sliding_middle_py(every: Any, k: int, m: int, out: Any) -> None:  # pragma: no cover - compiled
+    """``noise.percentile_rows(every[:, j: j + m], 50.0)`` for j < k into ``out`` ``(ch, k)``:
+    the window's finite values kept sorted as it slides (one removed, one put in its place)."""
+    C = every.shape[0]
+    buf = np.empty(m)
+    for c in range(C):
+        n = 0
+        for j in range(m):
+            v = every[c, j]
+            if not math.isnan(v):
+                buf[n] = v
+                n += 1
+        _sort_head(buf, n)
+        for j in range(k):
+            out[c, j] = _middle(buf, n)
+            if j == k - 1:
+                break
+            old = every[c, j]
+            if not math.isnan(old):  # out of the window: the first equal value goes
+                i = 0
+                while buf[i] != old:
+                    i += 1
+                for q in range(i, n - 1):
+                    buf[q] = buf[q + 1]
+                n -= 1
+            new = every[c, j + m]
+            if not math.isnan(new):
+                i = n
+                while i > 0 and buf[i - 1] > new:
+                    buf[i] = buf[i - 1]
+                    i -= 1
+                buf[i] = new
+                n += 1
+
+
 def _compile(name: str) -> Callable[..., Any] | None:
     global _tried
     if not enabled:
@@ -1627,9 +1812,14 @@ def _compile(name: str) -> Callable[..., Any] | None:
                 _top_lag = njit(_top_lag_py)
                 _fit_rows = njit(_fit_rows_py)
                 _join = jit(_join_py)
-                global _bouts, _lowered
+                global _bouts, _lowered, _sort_head, _middle, _middle_of
                 _bouts = jit(_bouts_py)
                 _lowered = jit(_lowered_py)
+                _sort_head = jit(_sort_head_py)
+                _middle = jit(_middle_py)
+                _middle_of = jit(_middle_of_py)
+                _compiled.update(mains_halves=njit(_mains_halves_py), mains_levels=njit(_mains_levels_py),
+                                 mains_subtract=jit(_mains_subtract_py), sliding_middle=jit(_sliding_middle_py))
                 _compiled.update(front_end=jit(_front_end_py), front_end_211=jit(_front_end_211_py),
                                  window_stat=_stat_any, window_stat_3=_stat_3,
                                  window_sums=njit(_window_sums_py), kurtosis_rows=njit(_kurtosis_rows_py),
@@ -1726,6 +1916,15 @@ def _warm_up() -> None:
                                  np.empty((2, 9)), np.empty((2, 9)))
     row = np.ones(8)
     _compiled["activity"](row, row, row, 3.0, np.empty(8, dtype=np.bool_), np.empty(8, dtype=np.bool_))
+    hist = np.ones((1, 6, 2), dtype=complex)  # the canceller's history: its parts are strided views
+    rot, two = np.ones((1, 1, 2, 4)), np.zeros((1, 1), dtype=np.int64)
+    _compiled["mains_halves"](hist.real, hist.imag, np.array([5], dtype=np.int64), 4, 2, rot, rot, two,
+                              np.empty((1, 1, 2, 4)), np.empty((1, 1, 2, 4)), np.empty((4, 1, 1, 2)), np.empty((1, 1, 2)))
+    _compiled["mains_levels"](rot, rot, np.ones((1, 1, 2)), np.ones((1, 1, 2)), np.empty((2, 1, 1, 2)))
+    for out in (np.ones((1, 8)), np.ones((2, 8))[:, 2:]):  # whole rows, or a block's columns of several channels
+        _compiled["mains_subtract"](out, 0, 1, 2, np.ones((out.shape[0], 1, 2)), np.ones((out.shape[0], 1, 2)),
+                                    np.ones((2, 4)), np.ones((2, 4)), 1)
+    _compiled["sliding_middle"](np.ones((1, 6)), 2, 4, np.empty((1, 2)))
     two = np.array([1, 3], dtype=np.intp)
     _compiled["burst_features"](row, row, row, row, row, two, two + 3, np.array([True, False]), np.ones(2), 0, 3.0, 0.1,
                                 2, 1, 1, 0.0, 2, np.empty((2, 3), dtype=np.intp), np.empty((2, 5)),
@@ -1751,6 +1950,22 @@ def _warm_up() -> None:
         _compiled["quiet_backgrounds"](ys, 0, 0, 0, 300, grid, np.ones((2, 4))[:, 1:][0], cand, np.ascontiguousarray(cand[:, :3]), np.full(2, -1),
                                        np.ones((2, 5)), par, np.full(1, np.nan), np.empty(5), np.empty(2, dtype=np.int64),
                                        np.empty(2, dtype=np.int64))
+
+
+def mains_halves() -> Callable[..., None] | None:
+    return _compile("mains_halves")
+
+
+def mains_levels() -> Callable[..., None] | None:
+    return _compile("mains_levels")
+
+
+def mains_subtract() -> Callable[..., None] | None:
+    return _compile("mains_subtract")
+
+
+def sliding_middle() -> Callable[..., None] | None:
+    return _compile("sliding_middle")
 
 
 def front_end(sections: tuple[int, int, int] | None = None) -> Callable[..., None] | None:

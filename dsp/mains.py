@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import signal
 
+from myotwitch.dsp import kernels
 from myotwitch.dsp.noise import percentile_rows
 
 CANDIDATES_HZ = (50.0, 60.0)
@@ -277,7 +278,8 @@ class MainsCanceller:
         the mean position of the blocks it had."""
         m, h = self.hist_len, self.hist_len // 2
         ends = (uniq - base)[:, None]
-        win = np.ascontiguousarray(np.moveaxis(allh[:, ends - m + np.arange(m)[None, :]], 2, 3))  # (ch, U, H, M)
+        halves_k, levels_k = kernels.mains_halves(), kernels.mains_levels()
+        compiled = halves_k is not None and levels_k is not None
         # the turn over the long window before the last turn point (every ``turn_every``
         # blocks); until each of its halves holds h blocks (the first seconds, after a gap),
         # over the level's window at the update point itself, as before
@@ -288,17 +290,30 @@ class MainsCanceller:
         ahead = m - np.arange(m)  # blocks from each history block to the update point
         # each history block's rotation to the update point: worked out per turn point
         angle = step_t[:, :, None, None] * self.orders[None, None, :, None] * ahead  # (ch, T, H, M)
-        c, s = np.cos(angle)[:, which], np.sin(angle)[:, which]
+        cos_t, sin_t = np.cos(angle), np.sin(angle)
+        rows = np.ascontiguousarray(np.broadcast_to(which, use_long.shape))  # (ch, U): whose rotations
         if not use_long.all():
-            short_apart, short_old, short_new, _ = _halves(win[:, :, 0, : 2 * h], h, least=1)
+            first = allh[:, ends - m + np.arange(2 * h)[None, :], 0]  # the fundamental's first 2h blocks
+            short_apart, short_old, short_new, _ = _halves(first, h, least=1)
             step = np.where(use_long, step, self._step(_times_conj(short_new, short_old), short_apart))
-            angle = step[:, :, None, None] * self.orders[None, None, :, None] * ahead
-            fallback = ~use_long[:, :, None, None]
-            c, s = np.where(fallback, np.cos(angle), c), np.where(fallback, np.sin(angle), s)
-        win = _rotated(win, c, s)
-        # amplitude drift (the hum swells and fades with load and posture): the change between the
-        # older and newer half's medians, per block between their positions
-        swell_apart, old_half, new_half, _ = _halves(win[..., : 2 * h], h, least=1)
+            angle = step[:, :, None, None] * self.orders[None, None, :, None] * ahead  # (ch, U, H, M)
+            # those update points' own rotations, after the turn points' (as rows of their own)
+            cos_t, sin_t = np.concatenate([cos_t, np.cos(angle)], axis=1), np.concatenate([sin_t, np.sin(angle)], axis=1)
+            rows = np.where(use_long, rows, turn_at.size + np.arange(uniq.size)[None, :])
+        if compiled:  # the same arithmetic in two compiled passes (dsp/kernels.py)
+            C, U, H = allh.shape[0], uniq.size, allh.shape[2]
+            turned_re, turned_im = np.empty((C, U, H, m)), np.empty((C, U, H, m))
+            med, swell_apart = np.empty((4, C, U, H)), np.empty((C, U, H))
+            halves_k(allh.real, allh.imag, (uniq - base).astype(np.int64), m, h, cos_t, sin_t, rows.astype(np.int64),
+                     turned_re, turned_im, med, swell_apart)
+            old_half, new_half = med[0] + 1j * med[1], med[2] + 1j * med[3]  # (as _median builds them)
+        else:
+            win = np.ascontiguousarray(np.moveaxis(allh[:, ends - m + np.arange(m)[None, :]], 2, 3))  # (ch, U, H, M)
+            c, s = cos_t[np.arange(cos_t.shape[0])[:, None], rows], sin_t[np.arange(sin_t.shape[0])[:, None], rows]
+            win = _rotated(win, c, s)
+            # amplitude drift (the hum swells and fades with load and posture): the change between the
+            # older and newer half's medians, per block between their positions
+            swell_apart, old_half, new_half, _ = _halves(win[..., : 2 * h], h, least=1)
         change = new_half - old_half
         with np.errstate(invalid="ignore", divide="ignore"):  # (real and imaginary parts apart: see _turned)
             slope = change.real / swell_apart + 1j * (change.imag / swell_apart)
@@ -313,7 +328,12 @@ class MainsCanceller:
             slope = slope * np.where(big, limit / np.maximum(np.abs(drift), 1e-300), 1.0)
         # every block carried along the swell to the update point, then their median (where
         # blocks are missing, still the update point's level)
-        est = _median(win + slope[..., None] * ahead)
+        if compiled:
+            levels = np.empty((2,) + slope.shape)
+            levels_k(turned_re, turned_im, np.ascontiguousarray(slope.real), np.ascontiguousarray(slope.imag), levels)
+            est = levels[0] + 1j * levels[1]
+        else:
+            est = _median(win + slope[..., None] * ahead)
         est[~np.isfinite(est)] = 0
         return est, slope, step
 
@@ -354,7 +374,12 @@ class MainsCanceller:
             power[:, 0] = np.nan
         k, m = power.shape[1], self.hist_len
         every = np.concatenate([self._power, power], axis=1)
-        before = percentile_rows(every[:, np.arange(k)[:, None] + np.arange(m)[None, :]], 50.0)  # (ch, k)
+        sliding = kernels.sliding_middle()
+        if sliding is not None:
+            before = np.empty(power.shape)
+            sliding(every, k, m, before)
+        else:
+            before = percentile_rows(every[:, np.arange(k)[:, None] + np.arange(m)[None, :]], 50.0)  # (ch, k)
         hum = (amps.real * amps.real + amps.imag * amps.imag).sum(axis=-1) * (r.shape[-1] / 2.0)  # the fit's energy
         with np.errstate(invalid="ignore"):
             amps[(power > GATE * before) & (power > GATE_SHARE * hum)] = _UNKNOWN
@@ -364,6 +389,13 @@ class MainsCanceller:
         """out[..., i] -= Re(sum_h est[..., h] * e^{j phase_h(r0 + i)}), summed in a fixed order
         (``out`` (ch, n) with ``est`` (ch, H), or whole blocks (ch, k, block) with (ch, k, H))."""
         n = out.shape[-1]
+        kernel = kernels.mains_subtract()
+        if kernel is not None:
+            rows = out.reshape(out.shape[0], -1)  # (whole blocks: contiguous, so a view)
+            k = 1 if out.ndim == 2 else out.shape[1]
+            kernel(rows, 0, k, n, np.ascontiguousarray(est.real).reshape(est.shape[0], k, -1),
+                   np.ascontiguousarray(est.imag).reshape(est.shape[0], k, -1), self._recon_re, self._recon_im, r0)
+            return
         re, im = self._recon_re[:, r0: r0 + n], self._recon_im[:, r0: r0 + n]
         for h in range(re.shape[0]):
             out -= est[..., h, None].real * re[h] - est[..., h, None].imag * im[h]

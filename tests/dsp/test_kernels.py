@@ -1393,3 +1393,52 @@ def test_burst_features_kernel_gives_the_pure_figures(monkeypatch, clip_uv, quan
     calls = _counting(monkeypatch, "burst_features", lambda *a: a[5].size)
     res = detect(synthesize(case_spec("high_rate", 1000.0, 60.0, seed=3))[0], 1000.0)
     assert sum(calls) >= sum(e.kind == "twitch" for e in res.events) > 10
+
+
+def _hum(fs: float, n: int, n_ch: int, seed: int) -> np.ndarray:
+    """Off-nominal hum (50.03 Hz, four harmonics) swelling by 30 %, with 400 µV twitches whose
+    blocks the canceller leaves out."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / fs
+    x = 3.0 * rng.standard_normal((n_ch, n))
+    for c in range(n_ch):
+        for k, rel in ((1, 1.0), (2, 0.4), (3, 0.2), (4, 0.1)):
+            x[c] += 80 * rel * (1 + 0.3 * np.sin(t / 2 + c)) * np.sin(2 * np.pi * k * 50.03 * t + k + c)
+        for at in rng.integers(int(fs), n - int(fs), 20):
+            w = np.arange(int(0.01 * fs))
+            x[c, at: at + w.size] += 400 * np.sin(2 * np.pi * w / w.size)
+    return x
+
+
+@pytest.mark.parametrize("fs", [500.0, 1000.0, 2000.0])
+@pytest.mark.parametrize("n_ch", [1, 2])
+def test_mains_kernels_give_the_pure_cancellers_bits(monkeypatch, fs, n_ch):
+    """The canceller's update points (turned blocks, the halves' and the level's medians), its
+    subtraction and its left-out test, compiled: the same bits as the pure path, whole and in
+    live blocks of 1-120 samples, across a gap (where the turn falls back to the short window)."""
+    from myotwitch.dsp.mains import MainsCanceller
+
+    x = _hum(fs, int(16 * fs), n_ch, int(fs) + n_ch)
+    n = x.shape[1]
+    rng = np.random.default_rng(5)
+
+    def run(sizes):
+        c = MainsCanceller(fs, n_ch, 50.0, (50.0, 100.0, 150.0, 200.0))
+        out = []
+        for lo, hi in ((0, n // 2), (n // 2 + 333, n)):
+            if lo:
+                c.restart(333)
+            i = lo
+            while i < hi:
+                m = min(sizes(), hi - i)
+                out.append(c.process(x[:, i:i + m]))
+                i += m
+        return np.concatenate(out, axis=1)
+
+    monkeypatch.setattr(kernels, "enabled", False)
+    pure = run(lambda: n)
+    calls = [_counting(monkeypatch, name) for name in ("mains_halves", "mains_levels", "mains_subtract", "sliding_middle")]
+    assert np.array_equal(_bits(run(lambda: n)), _bits(pure))
+    assert np.array_equal(_bits(run(lambda: int(rng.integers(1, 121)))), _bits(pure))
+    assert all(calls)
+    assert np.median(np.abs(pure[:, int(2 * fs):])) < 5  # (3 µV of noise left, not the 80 µV hum)
