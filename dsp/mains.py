@@ -279,7 +279,7 @@ class MainsCanceller:
         m, h = self.hist_len, self.hist_len // 2
         ends = (uniq - base)[:, None]
         halves_k, levels_k = kernels.mains_halves(), kernels.mains_levels()
-        compiled = halves_k is not None and levels_k is not None
+        compiled = (halves_k, levels_k) if halves_k is not None and levels_k is not None else None
         # the turn over the long window before the last turn point (every ``turn_every``
         # blocks); until each of its halves holds h blocks (the first seconds, after a gap),
         # over the level's window at the update point itself, as before
@@ -300,12 +300,12 @@ class MainsCanceller:
             # those update points' own rotations, after the turn points' (as rows of their own)
             cos_t, sin_t = np.concatenate([cos_t, np.cos(angle)], axis=1), np.concatenate([sin_t, np.sin(angle)], axis=1)
             rows = np.where(use_long, rows, turn_at.size + np.arange(uniq.size)[None, :])
-        if compiled:  # the same arithmetic in two compiled passes (dsp/kernels.py)
+        if compiled is not None:  # the same arithmetic in two compiled passes (dsp/kernels.py)
             C, U, H = allh.shape[0], uniq.size, allh.shape[2]
             turned_re, turned_im = np.empty((C, U, H, m)), np.empty((C, U, H, m))
             med, swell_apart = np.empty((4, C, U, H)), np.empty((C, U, H))
-            halves_k(allh.real, allh.imag, (uniq - base).astype(np.int64), m, h, cos_t, sin_t, rows.astype(np.int64),
-                     turned_re, turned_im, med, swell_apart)
+            compiled[0](allh.real, allh.imag, (uniq - base).astype(np.int64), m, h, cos_t, sin_t, rows.astype(np.int64),
+                        turned_re, turned_im, med, swell_apart)
             old_half, new_half = med[0] + 1j * med[1], med[2] + 1j * med[3]  # (as _median builds them)
         else:
             win = np.ascontiguousarray(np.moveaxis(allh[:, ends - m + np.arange(m)[None, :]], 2, 3))  # (ch, U, H, M)
@@ -328,9 +328,9 @@ class MainsCanceller:
             slope = slope * np.where(big, limit / np.maximum(np.abs(drift), 1e-300), 1.0)
         # every block carried along the swell to the update point, then their median (where
         # blocks are missing, still the update point's level)
-        if compiled:
+        if compiled is not None:
             levels = np.empty((2,) + slope.shape)
-            levels_k(turned_re, turned_im, np.ascontiguousarray(slope.real), np.ascontiguousarray(slope.imag), levels)
+            compiled[1](turned_re, turned_im, np.ascontiguousarray(slope.real), np.ascontiguousarray(slope.imag), levels)
             est = levels[0] + 1j * levels[1]
         else:
             est = _median(win + slope[..., None] * ahead)
