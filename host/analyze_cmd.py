@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import glob
 import json
 import logging
@@ -243,8 +244,9 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
         from myotwitch.host.advice import advise
 
         db_broken = False
+        mine = [r for r in ok if not _shipped_example(r["file"])]  # (a demo is nobody's history)
         for r in ok:
-            if not args.no_index:
+            if not args.no_index and r in mine:
                 from myotwitch.host.unit_registry import register_summary
 
                 register_summary(r)  # units seen in earlier sessions keep their lasting names
@@ -262,12 +264,24 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
                 from myotwitch.host.index import SessionIndex
 
                 with SessionIndex.default() as idx:
-                    for r in ok:
+                    for r in mine:
                         idx.add_summary(r)
             except Exception as e:  # noqa: BLE001 - the index is a convenience
                 log.warning("session index %s not updated (%s: %s)", _index_path(), type(e).__name__, e)
     _write_outputs(args, ok)
     return min(len(failed) + len(missing), 125)
+
+
+def _shipped_example(path: str) -> bool:
+    """Is ``path`` one of the example recordings shipped in the package's data folder? Their
+    analysis is shown, but they are not the user's sessions: the history and the advice's
+    rules over past sessions leave them out."""
+    from myotwitch.host.paths import data_dir
+
+    try:
+        return os.path.realpath(path).startswith(os.path.realpath(data_dir() / "examples") + os.sep)
+    except (OSError, ValueError):
+        return False
 
 
 def _index_path() -> str:
@@ -276,29 +290,37 @@ def _index_path() -> str:
     return str(data_dir() / "myotwitch.sqlite")
 
 
+def _write_json(path: str, payload: object) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(payload, fh, indent=1, default=str)
+
+
 def _write_outputs(args: argparse.Namespace, ok: list[dict]) -> None:
+    from myotwitch.host.outputs import Writes
+
+    write = Writes()
     if args.out_dir:
         os.makedirs(args.out_dir, exist_ok=True)
         for r in ok:
             base = os.path.splitext(os.path.basename(r["file"]))[0]
-            with open(os.path.join(args.out_dir, base + ".json"), "w", encoding="utf-8") as fh:
-                json.dump(r, fh, indent=1, default=str)
-        write_sessions_csv(os.path.join(args.out_dir, "sessions.csv"), ok)
+            out = os.path.join(args.out_dir, base + ".json")
+            write(out, functools.partial(_write_json, out, r))
+        sessions = os.path.join(args.out_dir, "sessions.csv")
+        write(sessions, lambda: write_sessions_csv(sessions, ok))
     if args.csv:
-        write_events_csv(args.csv, ok)
+        write(args.csv, lambda: write_events_csv(args.csv, ok))
     if args.report and ok:
         from myotwitch.host.report import write_report
 
-        write_report(args.report, ok)
-        log.info("report written to %s", args.report)
+        write(args.report, lambda: write_report(args.report, ok))
+        if not write.failed:
+            log.info("report written to %s", args.report)
     if args.json:
         payload = ok[0] if len(ok) == 1 else {"schema": ANALYSIS_SCHEMA, "sessions": ok}
-        text = json.dumps(payload, indent=1, default=str)
         if args.json == "-":
-            print(text)
+            print(json.dumps(payload, indent=1, default=str))
         else:
-            with open(args.json, "w", encoding="utf-8") as fh:
-                fh.write(text)
+            write(args.json, lambda: _write_json(args.json, payload))
     if args.json != "-":
         for r in ok:
             print(summary_text(r))
@@ -314,3 +336,4 @@ def _write_outputs(args: argparse.Namespace, ok: list[dict]) -> None:
 
             a = ok[-1]["advice"]
             print(format_advice(Advice(a["notice"], [AdviceItem(**i) for i in a["items"]], {})))
+    write.done()

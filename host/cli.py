@@ -93,8 +93,24 @@ def detector_config(args: argparse.Namespace) -> DetectorConfig:
         cfg.validate(2000.0)
     except ConfigError as e:
         if "Nyquist" not in str(e) and "sample rate" not in str(e):
-            raise UsageError(str(e)) from e
+            raise UsageError(_named_option(args, str(e))) from e
     return cfg
+
+
+#: the detector fields the command line sets -> its option and the argument holding the value
+_FIELD_OPTIONS = {"band_low_hz": ("--band", "band"), "band_high_hz": ("--band", "band"),
+                  "energy_on_threshold": ("--sensitivity", "sensitivity"), "on_threshold": ("--sensitivity", "sensitivity"),
+                  "min_twitch_uv": ("--min-twitch", "min_twitch"), "episode_gap_s": ("--episode-gap", "episode_gap")}
+
+
+def _named_option(args: argparse.Namespace, message: str) -> str:
+    """A detector setting's complaint, led by the option the user typed and its value (the
+    setting is checked at a stand-in rate of 2 kHz: the rate itself is not known yet)."""
+    for field_name, (option, dest) in _FIELD_OPTIONS.items():
+        if message.startswith(field_name) and getattr(args, dest, None) is not None:
+            value = getattr(args, dest)
+            return f"{option} {value if isinstance(value, str) else f'{value:g}'}: {message.split(' at fs=')[0]}"
+    return message
 
 
 # -- sub-commands ---------------------------------------------------------------------------------
@@ -109,13 +125,21 @@ def cmd_record(args: argparse.Namespace) -> int:
     if args.rotate not in (None, "daily", "none"):
         parse_duration(args.rotate, "--rotate", extra="daily, none or ")
     events = args.events if args.events is not None else "auto"
+    # every option and output is checked before the device is opened (or waited for)
+    from myotwitch.host.outputs import check_folder, check_range, check_writable
+
+    check_range("--status-interval", args.status_interval, 1.0, 86_400.0, "1 to 86400 seconds")
+    check_folder("--out", args.out)
+    if events not in ("auto", "none", "-"):
+        check_writable("--events", events)
+    config = detector_config(args)
     # a recorder never falls back to the simulator on its own: recording fake data unnoticed
     # would be worse than an error; `--source sim:` records the simulator on purpose
     spec = "serial:auto" if args.source == "auto" else args.source
     lsl_publisher(args, check_only=True)  # a missing pylsl fails before the device is opened
     prepare_detector()
     src = open_source(spec, wait=args.wait)
-    rec = Recorder(src, args.out, config=detector_config(args), rotate=args.rotate, duration_s=duration,
+    rec = Recorder(src, args.out, config=config, rotate=args.rotate, duration_s=duration,
                    events_path=None if events == "none" else events, subject=subject,
                    annotate_rejected=not args.no_rejected, status_interval_s=args.status_interval,
                    publisher=lsl_publisher(args))
@@ -177,9 +201,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 def cmd_live(args: argparse.Namespace) -> int:
     try:
-        from myotwitch.host.gui.app import run_live
+        from myotwitch.host.gui.app import check_live, run_live
     except ImportError as e:
         raise MyotwitchError(f"the live app needs the GUI extra: pip install 'myotwitch[gui]' ({e.name} missing)") from e
+    check_live(args)  # (no display: said at once, not after the kernels have loaded)
     lsl_publisher(args, check_only=True)
     prepare_detector()
     return run_live(args, detector_config(args))

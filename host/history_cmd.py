@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import sys
 
 from myotwitch.host.errors import MyotwitchError, UsageError
+from myotwitch.host.outputs import Writes, check_writable
 
 MAX_DAYS = 3650
 
@@ -69,17 +69,6 @@ def parse_days(text: str | None, default: int) -> int:
     return days
 
 
-def check_writable(option: str, path: str) -> None:
-    """Fail before the work, with one line naming the path, when an output cannot be written."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise UsageError(f"{option} {path}: is a directory; give a file name")
-    if not os.path.isdir(folder):
-        raise UsageError(f"{option} {path}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
-        raise UsageError(f"{option} {path}: not writable")
-
-
 def run_history(args: argparse.Namespace) -> int:
     from myotwitch.host.advice import load_rules
     from myotwitch.host.index import SessionIndex
@@ -104,22 +93,30 @@ def run_history(args: argparse.Namespace) -> int:
         sessions = idx.sessions(include_undated=True)
         diary = idx.entries(now - dt.timedelta(days=days))
     h = build_history(sessions, diary, rules, days=days, now=now)
+    write = Writes()
     if args.csv:
-        write_csv(h, args.csv)
+        write(args.csv, lambda: write_csv(h, args.csv))
     if args.report:
         from myotwitch.host.history_report import write_history_report
 
-        write_history_report(args.report, h)
-        print(f"history report written to {args.report}", file=sys.stderr)
+        write(args.report, lambda: write_history_report(args.report, h))
+        if not write.failed:
+            print(f"history report written to {args.report}", file=sys.stderr)
     if args.json:
         text = json.dumps(strict(h), indent=1, allow_nan=False)
         if args.json == "-":
             print(text)
+            write.done()
             return 0
-        with open(args.json, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        write(args.json, lambda: _write_text(args.json, text))
     print(format_history(h))
+    write.done()
     return 0
+
+
+def _write_text(path: str, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
 
 
 def _remove(args: argparse.Namespace) -> int:

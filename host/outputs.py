@@ -6,11 +6,28 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import tempfile
+from collections.abc import Callable
 
-from myotwitch.host.errors import UsageError
+from myotwitch.host.errors import MyotwitchError, UsageError
 
 #: optional feature -> (module it needs, the extra that installs it)
 EXTRAS = {"--report": ("matplotlib", "report"), "live": ("PySide6", "gui"), "--scheduler": ("distributed", "dask")}
+
+
+def _cannot_write_in(folder: str) -> OSError | None:
+    """Why a file cannot be made in ``folder``, found by making (and removing) one: permission
+    bits say nothing to root, nor about read-only mounts or kernel file systems such as /sys."""
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".myotwitch-probe-")
+    except OSError as e:
+        return e
+    os.close(fd)
+    try:
+        os.unlink(probe)
+    except OSError:
+        pass
+    return None
 
 
 def check_writable(option: str, path: str) -> None:
@@ -23,6 +40,15 @@ def check_writable(option: str, path: str) -> None:
         raise UsageError(f"{option} {path}: folder {parent} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK) or (os.path.exists(full) and not os.access(full, os.W_OK)):
         raise UsageError(f"{option} {path}: not writable (permission denied)")
+    why = _cannot_write_in(parent)
+    if why is None and os.path.exists(full):
+        try:
+            with open(full, "ab"):  # (appends nothing: the file is left as it is)
+                pass
+        except OSError as e:
+            why = e
+    if why is not None:
+        raise UsageError(f"{option} {path}: not writable ({why.strerror or why})")
 
 
 def check_folder(option: str, path: str) -> None:
@@ -34,6 +60,9 @@ def check_folder(option: str, path: str) -> None:
         raise UsageError(f"{option} {path}: cannot create the folder ({e.strerror or e})") from e
     if not os.access(full, os.W_OK | os.X_OK):
         raise UsageError(f"{option} {path}: folder is not writable (permission denied)")
+    why = _cannot_write_in(full)
+    if why is not None:
+        raise UsageError(f"{option} {path}: folder is not writable ({why.strerror or why})")
 
 
 def require_extra(feature: str) -> None:
@@ -50,3 +79,22 @@ def require_extra(feature: str) -> None:
 def check_range(option: str, value: float | int | None, lo: float, hi: float, what: str) -> None:
     if value is not None and not lo <= value <= hi:
         raise UsageError(f"{option} {value}: expected {what}")
+
+
+class Writes:
+    """Output files written after the work, one after another: one that fails (a disk filling
+    up, a folder gone since the checks) is named and the others are still written, so the
+    work is not lost for one file; ``done`` then fails with one line naming each."""
+
+    def __init__(self) -> None:
+        self.failed: list[str] = []
+
+    def __call__(self, path: str, write: Callable[[], object]) -> None:
+        try:
+            write()
+        except OSError as e:
+            self.failed.append(f"{getattr(e, 'filename', None) or path}: cannot write ({e.strerror or e})")
+
+    def done(self) -> None:
+        if self.failed:
+            raise MyotwitchError("; ".join(self.failed))

@@ -9,6 +9,7 @@ import argparse
 import errno
 import json
 import logging
+import math
 import os
 import select
 import signal
@@ -79,6 +80,33 @@ class PtyServer:
             return b""
 
 
+#: simulate's options -> the ``sim:`` option whose range they share (host/sources/sim.py)
+_SHARED_RANGES = {"--twitch-rate": "twitch_rate", "--seed": "seed", "--bit-errors": "ber", "--drop": "drop",
+                  "--unplug-every": "disconnect_every", "--unplug-for": "disconnect_for",
+                  "--stall-every": "stall_every", "--stall-for": "stall_for"}
+
+
+def _check_faults(args: argparse.Namespace) -> None:
+    """The signal and fault options in the ranges ``sim:`` accepts, so that data still flows
+    and a recording with a duration always ends."""
+    from myotwitch.host.sources.sim import MIN_INTERVAL_S, OPTION_RANGES
+
+    for flag, key in _SHARED_RANGES.items():
+        value = getattr(args, flag[2:].replace("-", "_"))
+        lo, hi = OPTION_RANGES[key]
+        off = key in MIN_INTERVAL_S
+        if not (math.isfinite(value) and lo <= value <= hi) or (off and 0 < value < MIN_INTERVAL_S[key]):
+            raise UsageError(f"{flag} {value:g}: expected " + (f"0 (off) or {MIN_INTERVAL_S[key]:g} to {hi:g} s"
+                                                              if off else f"{lo:g} to {hi:g}"))
+    if args.mains not in (None, 0.0, 50.0, 60.0):
+        raise UsageError(f"--mains {args.mains:g}: expected 50 or 60 (Hz)")
+    for every, length in (("--unplug-every", "--unplug-for"), ("--stall-every", "--stall-for")):
+        e, f = (getattr(args, o[2:].replace("-", "_")) for o in (every, length))
+        if e and f >= 0.5 * e:
+            raise UsageError(f"{length} {f:g} must be under half of {every} {e:g} (the device must stream "
+                             "some of the time)")
+
+
 def run_simulator(args: argparse.Namespace) -> int:
     from myotwitch.host.recorder import parse_duration
 
@@ -87,6 +115,7 @@ def run_simulator(args: argparse.Namespace) -> int:
     if not 1 <= args.channels <= 8:
         raise UsageError(f"--channels {args.channels}: expected 1-8")
     duration = parse_duration(args.duration, "--duration")
+    _check_faults(args)
     if args.link:
         from myotwitch.host.outputs import check_writable
 

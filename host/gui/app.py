@@ -22,7 +22,9 @@ def _qt_message(mode, _context, message: str) -> None:
     logging.getLogger("myotwitch.qt").log(logging.WARNING if serious else logging.DEBUG, "Qt: %s", message)
 
 
-def run_live(args: argparse.Namespace, config: DetectorConfig) -> int:
+def check_live(args: argparse.Namespace) -> None:
+    """What can be refused before the detector's kernels load (up to ~30 s on a first run):
+    no display, options out of range, a screenshot path that cannot be written."""
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY") and sys.platform.startswith("linux") \
             and os.environ.get("QT_QPA_PLATFORM") not in ("offscreen", "minimal", "vnc"):
         raise MyotwitchError("no display: `myotwitch live` needs a desktop session (or QT_QPA_PLATFORM=offscreen "
@@ -35,6 +37,10 @@ def run_live(args: argparse.Namespace, config: DetectorConfig) -> int:
         from myotwitch.host.outputs import check_writable
 
         check_writable("--screenshot", args.screenshot)
+
+
+def run_live(args: argparse.Namespace, config: DetectorConfig) -> int:
+    check_live(args)
     import pyqtgraph as pg
     from PySide6 import QtCore, QtWidgets
 

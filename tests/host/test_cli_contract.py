@@ -4,6 +4,7 @@ source or screenshot path on stderr with a non-zero exit."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -63,6 +64,103 @@ def test_an_output_that_is_a_folder_is_refused(tmp_path, cli):
     one_error_line(cli("analyze", CSV, "--json", str(tmp_path)), "--json", "is a folder")
 
 
+@pytest.mark.skipif(not os.path.isdir("/sys/kernel"), reason="needs Linux's /sys")
+@pytest.mark.parametrize("args, option", [
+    (("analyze", CSV, "--json", "/sys/myotwitch-test.json"), "--json"),
+    (("analyze", CSV, "--out-dir", "/sys/kernel/myotwitch-test"), "--out-dir"),
+    (("history", "--report", "/sys/myotwitch-test.html"), "--report"),
+    (("simulate", "--truth", "/sys/myotwitch-test.json", "--duration", "1s"), "--truth"),
+])
+def test_an_output_the_system_will_not_take_is_refused_before_the_work(args, option, _isolated_home, cli):
+    """/sys takes no new files, even from root, whose permission bits always pass: the check
+    makes a file there instead of trusting them (it was an "internal error" after the work)."""
+    r = cli(*args)
+    one_error_line(r, option, "not writable" if option != "--out-dir" else "--out-dir")
+    assert r.stdout == ""
+
+
+def test_an_output_that_fails_after_the_analysis_is_named_and_the_others_are_written(tmp_path, _isolated_home, cli,
+                                                                                    monkeypatch):
+    """A disk that fills up while the results are written: the events table fails, the JSON is
+    still written and the summary printed, and one line names the file that failed."""
+    import errno
+
+    from myotwitch.host import analyze_cmd
+
+    def full(path, sessions):
+        raise OSError(errno.ENOSPC, "No space left on device", path)
+
+    monkeypatch.setattr(analyze_cmd, "write_events_csv", full)
+    out, table = tmp_path / "a.json", tmp_path / "events.csv"
+    r = cli("analyze", CSV, "--json", str(out), "--csv", str(table))
+    one_error_line(r, str(table), "No space left on device")
+    assert json.loads(out.read_text())["stats"]["counts"]["twitch"] >= 0
+    assert "twitches" in r.stdout
+
+
+@pytest.mark.parametrize("args, words", [
+    (("--status-interval", "0"), ["--status-interval 0"]),
+    (("--events", "/nope/dir/ev.jsonl"), ["--events", "/nope/dir"]),
+    (("--out", "/sys/kernel/myotwitch-test"), ["--out"]),
+])
+def test_record_refuses_bad_options_and_outputs_before_opening_the_device(args, words, tmp_path, cli):
+    """The source named here does not exist: the option's error comes first, so nothing waits
+    for (or talks to) a device before a mistake in the command line is known."""
+    if "/sys/" in " ".join(args) and not os.path.isdir("/sys/kernel"):
+        pytest.skip("needs Linux's /sys")
+    base = ["record", "--source", "serial:/nope/tty", "--duration", "1s"]
+    if "--out" not in args:
+        base += ["--out", str(tmp_path)]
+    one_error_line(cli(*base, *args), *words)
+
+
+@pytest.mark.parametrize("args, words", [
+    (("--drop", "2"), ["--drop 2", "0 to 0.5"]),
+    (("--bit-errors", "5"), ["--bit-errors 5"]),
+    (("--mains", "55"), ["--mains 55", "50 or 60"]),
+    (("--twitch-rate", "-3"), ["--twitch-rate -3"]),
+    (("--unplug-every", "0.5"), ["--unplug-every 0.5", "0 (off)"]),
+    (("--unplug-every", "1", "--unplug-for", "5"), ["--unplug-for 5", "half of --unplug-every 1"]),
+])
+def test_simulate_refuses_faults_that_would_stop_the_data(args, words, cli):
+    """The ranges ``sim:`` takes: beyond them no frame may get through, and a recording
+    against it with a duration never ended."""
+    one_error_line(cli("simulate", *args, "--duration", "1s"), *words)
+
+
+def test_live_without_a_display_says_so_before_loading_the_detector(cli, monkeypatch):
+    """On a headless machine the first run compiled the kernels (~30 s) before this line."""
+    pytest.importorskip("PySide6")
+    from myotwitch.host import cli as cli_module
+
+    def loading(*a):
+        raise AssertionError("the detector was loaded before the display was checked")
+
+    monkeypatch.setattr(cli_module, "prepare_detector", loading)
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    one_error_line(cli("live"), "no display")
+
+
+def test_a_shipped_example_is_analysed_but_kept_out_of_the_history(tmp_path, _isolated_home, cli):
+    """The demo recording is nobody's session: analysing it shows its figures without adding
+    it to the history (whose advice rules would then read the demo's rate as the user's);
+    the same file copied elsewhere is the user's own and is added."""
+    from myotwitch.host.index import SessionIndex
+
+    r = cli("analyze", CSV)
+    assert r.returncode == 0, r.stderr
+    assert "twitches" in r.stdout
+    with SessionIndex.default() as idx:
+        assert idx.sessions(include_undated=True) == []
+    mine = tmp_path / "mine.csv"
+    shutil.copyfile(CSV, mine)
+    assert cli("analyze", str(mine)).returncode == 0
+    with SessionIndex.default() as idx:
+        assert [os.path.basename(s["file"]) for s in idx.sessions(include_undated=True)] == ["mine.csv"]
+
+
 def test_simulate_link_in_a_missing_folder_is_refused(cli):
     one_error_line(cli("simulate", "--link", "/nope/dir/link", "--duration", "1s"), "--link", "/nope/dir")
 
@@ -85,6 +183,9 @@ def test_report_without_matplotlib_names_the_extra(tmp_path, cli, monkeypatch):
     (("log", "stress", "3", "--unit", "min"), ["stress takes no unit"]),
     (("log", "sleep", "7", "--unit", "days"), ["sleep unit 'days'", "h or min"]),
     (("log", "sleep", "7", "--at", "2099-01-01"), ["in the future"]),
+    (("analyze", CSV, "--band", "500-20"), ["--band 500-20", "below the upper edge"]),
+    (("analyze", CSV, "--sensitivity", "-1"), ["--sensitivity -1"]),
+    (("analyze", CSV, "--episode-gap", "0"), ["--episode-gap 0"]),
 ])
 def test_accepted_but_wrong_options_are_refused(args, words, cli):
     one_error_line(cli(*args), *words)
