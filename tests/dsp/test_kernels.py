@@ -1416,29 +1416,15 @@ def test_mains_kernels_give_the_pure_cancellers_bits(monkeypatch, fs, n_ch):
     """The canceller's update points (turned blocks, the halves' and the level's medians), its
     subtraction and its left-out test, compiled: the same bits as the pure path, whole and in
     live blocks of 1-120 samples, across a gap (where the turn falls back to the short window)."""
-    from myotwitch.dsp.mains import MainsCanceller
+    from .test_mains import cancel_in_chunks
 
     x = _hum(fs, int(16 * fs), n_ch, int(fs) + n_ch)
     n = x.shape[1]
     rng = np.random.default_rng(5)
-
-    def run(sizes):
-        c = MainsCanceller(fs, n_ch, 50.0, (50.0, 100.0, 150.0, 200.0))
-        out = []
-        for lo, hi in ((0, n // 2), (n // 2 + 333, n)):
-            if lo:
-                c.restart(333)
-            i = lo
-            while i < hi:
-                m = min(sizes(), hi - i)
-                out.append(c.process(x[:, i:i + m]))
-                i += m
-        return np.concatenate(out, axis=1)
-
     monkeypatch.setattr(kernels, "enabled", False)
-    pure = run(lambda: n)
+    pure = cancel_in_chunks(x, fs, lambda: n)
     calls = [_counting(monkeypatch, name) for name in ("mains_halves", "mains_levels", "mains_subtract", "sliding_middle")]
-    assert np.array_equal(_bits(run(lambda: n)), _bits(pure))
-    assert np.array_equal(_bits(run(lambda: int(rng.integers(1, 121)))), _bits(pure))
+    assert np.array_equal(_bits(cancel_in_chunks(x, fs, lambda: n)), _bits(pure))
+    assert np.array_equal(_bits(cancel_in_chunks(x, fs, lambda: int(rng.integers(1, 121)))), _bits(pure))
     assert all(calls)
     assert np.median(np.abs(pure[:, int(2 * fs):])) < 5  # (3 µV of noise left, not the 80 µV hum)
