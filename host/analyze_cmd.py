@@ -299,8 +299,7 @@ def _write_outputs(args: argparse.Namespace, ok: list[dict]) -> None:
     from myotwitch.host.outputs import Writes
 
     write = Writes()
-    if args.out_dir:
-        os.makedirs(args.out_dir, exist_ok=True)
+    if args.out_dir and write(args.out_dir, lambda: os.makedirs(args.out_dir, exist_ok=True)):
         for r in ok:
             base = os.path.splitext(os.path.basename(r["file"]))[0]
             out = os.path.join(args.out_dir, base + ".json")
@@ -312,8 +311,7 @@ def _write_outputs(args: argparse.Namespace, ok: list[dict]) -> None:
     if args.report and ok:
         from myotwitch.host.report import write_report
 
-        write(args.report, lambda: write_report(args.report, ok))
-        if not write.failed:
+        if write(args.report, lambda: write_report(args.report, ok)):
             log.info("report written to %s", args.report)
     if args.json:
         payload = ok[0] if len(ok) == 1 else {"schema": ANALYSIS_SCHEMA, "sessions": ok}

@@ -99,8 +99,7 @@ def run_history(args: argparse.Namespace) -> int:
     if args.report:
         from myotwitch.host.history_report import write_history_report
 
-        write(args.report, lambda: write_history_report(args.report, h))
-        if not write.failed:
+        if write(args.report, lambda: write_history_report(args.report, h)):
             print(f"history report written to {args.report}", file=sys.stderr)
     if args.json:
         text = json.dumps(strict(h), indent=1, allow_nan=False)

@@ -89,11 +89,14 @@ class Writes:
     def __init__(self) -> None:
         self.failed: list[str] = []
 
-    def __call__(self, path: str, write: Callable[[], object]) -> None:
+    def __call__(self, path: str, write: Callable[[], object]) -> bool:
+        """Run ``write`` (which writes ``path``); whether it succeeded."""
         try:
             write()
         except OSError as e:
             self.failed.append(f"{getattr(e, 'filename', None) or path}: cannot write ({e.strerror or e})")
+            return False
+        return True
 
     def done(self) -> None:
         if self.failed:
