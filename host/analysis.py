@@ -113,9 +113,12 @@ def open_reader(path: str | os.PathLike, channels: list[str] | None = None, unit
     if not os.path.exists(path):
         raise FormatError(f"{name}: no such file")
     if os.path.isdir(path):
-        raise FormatError(f"{name}: is a directory; give recording files (or a glob)")
+        raise FormatError(f"{path}: is a directory; give recording files (or a glob)")
     with open(path, "rb") as fh:
         head = fh.read(8)
+    if head.lstrip()[:1] in (b"{", b"["):
+        raise FormatError(f"{name}: JSON, not a recording (an event log or a report?); expected EDF, BDF or CSV "
+                          "samples, or a recorder's .summary.json")
     reader: Any
     if path.lower().endswith(".csv") or (head[:1] not in (b"0", b"\xff") and not path.lower().endswith((".edf", ".bdf"))):
         from myotwitch.host.csvio import CsvReader

@@ -270,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--events", metavar="PATH", help="JSON-lines event log: a path, - for stdout, or none "
                     "(default: next to the recordings)")
     sp.add_argument("--no-rejected", action="store_true", help="do not annotate contractions and artefacts")
-    sp.add_argument("--status-interval", type=float, default=60.0, metavar="S", help="status line every S seconds")
+    sp.add_argument("--status-interval", type=float, default=60.0, metavar="S", help="status line every S seconds (default 60; 1 to 86400)")
     sp.add_argument("--patient-code", help="EDF+ patient code")
     sp.add_argument("--patient-name", help="EDF+ patient name (stored in the file header)")
     sp.add_argument("--sex", choices=["M", "F", "X"], help="EDF+ patient sex")
@@ -298,29 +298,29 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("simulate", cmd_simulate, "virtual device speaking the real protocol (for tests and demos)",
              "Run a virtual myotwitch device. With --pty it creates a pseudo-terminal and prints its path,\n"
              "so `myotwitch record --source serial:PATH` or any serial program can open it.")
-    sp.add_argument("--pty", action="store_true", help="serve on a pseudo-terminal (default)")
+    sp.add_argument("--pty", action="store_true", help="serve on a pseudo-terminal (what simulate always does; kept for scripts)")
     sp.add_argument("--link", metavar="PATH", help="also keep a symlink at PATH pointing to the current pty "
                     "(stable across simulated replugs)")
     sp.add_argument("--rate", type=float, default=1000.0, help="sample rate in Hz (250-4000)")
     sp.add_argument("--channels", type=int, default=1, help="channels (1-8)")
-    sp.add_argument("--twitch-rate", type=float, default=6.0, help="twitches per minute")
-    sp.add_argument("--mains", type=float, default=None, help="add 50 or 60 Hz interference")
+    sp.add_argument("--twitch-rate", type=float, default=6.0, help="twitches per minute (default 6; 0 to 600)")
+    sp.add_argument("--mains", type=float, default=None, help="add 50 or 60 Hz interference (default: none)")
     sp.add_argument("--seed", type=int, default=1, help="random seed (same seed, same signal)")
     sp.add_argument("--duration", metavar="T", help="stop after T (e.g. 60s)")
-    sp.add_argument("--bit-errors", type=float, default=0.0, metavar="RATE", help="bit errors per byte")
-    sp.add_argument("--drop", type=float, default=0.0, metavar="P", help="probability of dropping a frame")
+    sp.add_argument("--bit-errors", type=float, default=0.0, metavar="RATE", help="bit errors per byte (default 0; at most 0.01)")
+    sp.add_argument("--drop", type=float, default=0.0, metavar="P", help="probability of dropping a frame (default 0; at most 0.5)")
     sp.add_argument("--unplug-every", type=float, default=0.0, metavar="S", help="close the pty every S seconds "
-                    "and open a new one (a replug), keeping the device's counter running")
-    sp.add_argument("--unplug-for", type=float, default=1.0, metavar="S", help="how long each unplug lasts")
-    sp.add_argument("--stall-every", type=float, default=0.0, metavar="S", help="stop sending every S seconds")
-    sp.add_argument("--stall-for", type=float, default=3.0, metavar="S", help="how long each stall lasts")
+                    "and open a new one (a replug), keeping the device's counter running (default 0: never; else at least 1)")
+    sp.add_argument("--unplug-for", type=float, default=1.0, metavar="S", help="how long each unplug lasts (default 1; under half of --unplug-every)")
+    sp.add_argument("--stall-every", type=float, default=0.0, metavar="S", help="stop sending every S seconds (default 0: never; else at least 1)")
+    sp.add_argument("--stall-for", type=float, default=3.0, metavar="S", help="how long each stall lasts (default 3; under half of --stall-every)")
     sp.add_argument("--truth", metavar="JSON", help="write the ground-truth twitches here when stopping")
 
     sp = add("devices", cmd_devices, "list attached myotwitch devices (serial and BLE) and visible LSL streams")
     sp.add_argument("--no-ble", action="store_true", help="skip the Bluetooth scan")
     sp.add_argument("--no-lsl", action="store_true", help="skip looking for Lab Streaming Layer streams")
     sp.add_argument("--lsl-wait", type=float, default=1.0, metavar="S", help="seconds to look for LSL streams")
-    sp.add_argument("--scan-time", type=float, default=4.0, help="BLE scan seconds")
+    sp.add_argument("--scan-time", type=float, default=4.0, help="BLE scan seconds (default 4)")
     sp.add_argument("--probe-all", action="store_true", help="probe every serial port, not just known USB ids")
 
     sp = add("advice", cmd_advice, "what the twitch counts and your diary suggest (not a diagnosis)")

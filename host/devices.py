@@ -14,10 +14,17 @@ def list_all(args: argparse.Namespace) -> int:
     from myotwitch.host.sources.serial import list_devices
 
     rows = list_devices(probe_all=args.probe_all)
+    lsl_note = "LSL streams were not looked for (--no-lsl)."
     if not getattr(args, "no_lsl", False):
+        import importlib.util
+
         from myotwitch.host.sources.lsl import list_streams
 
-        rows += list_streams(getattr(args, "lsl_wait", 1.0))
+        if importlib.util.find_spec("pylsl") is None:
+            lsl_note = "LSL streams were not looked for: pylsl is not installed (pip install 'myotwitch[lsl]')."
+        else:
+            lsl_note = ""
+            rows += list_streams(getattr(args, "lsl_wait", 1.0))
     if not args.no_ble:
         try:
             from myotwitch.host.sources.ble import scan
@@ -26,9 +33,13 @@ def list_all(args: argparse.Namespace) -> int:
         except SourceError as e:
             log.warning("%s", e)
     if not rows:
-        print("no myotwitch devices or LSL streams found. Plug one in (USB) or switch it on (BLE); "
-              "`myotwitch live --source sim:` runs the simulator.")
+        print(f"no myotwitch devices{'' if lsl_note else ' or LSL streams'} found. Plug one in (USB) or switch it on "
+              "(BLE); `myotwitch live --source sim:` runs the simulator.")
+        if lsl_note:
+            print(lsl_note)
         return 0
+    if lsl_note:
+        print(lsl_note)
     print(f"{'SOURCE':34} {'DESCRIPTION':36} DETAILS")
     for r in rows:
         details = []

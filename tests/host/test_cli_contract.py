@@ -161,6 +161,15 @@ def test_a_shipped_example_is_analysed_but_kept_out_of_the_history(tmp_path, _is
         assert [os.path.basename(s["file"]) for s in idx.sessions(include_undated=True)] == ["mine.csv"]
 
 
+def test_a_json_file_or_a_folder_given_to_analyze_is_named_as_such(tmp_path, cli):
+    """An event log is not a recording (it was read as a CSV whose 'time' column held JSON),
+    and a folder is named by the path typed, not its last part."""
+    log = tmp_path / "night.events.jsonl"
+    log.write_text('{"type": "device"}\n{"type": "twitch"}\n')
+    one_error_line(cli("analyze", str(log), "--no-index"), "night.events.jsonl", "JSON, not a recording")
+    one_error_line(cli("analyze", str(tmp_path), "--no-index"), str(tmp_path), "is a directory")
+
+
 def test_simulate_link_in_a_missing_folder_is_refused(cli):
     one_error_line(cli("simulate", "--link", "/nope/dir/link", "--duration", "1s"), "--link", "/nope/dir")
 

@@ -426,3 +426,23 @@ def test_marker_json_is_strict_and_carries_the_unit_label_when_known():
 
     d = json.loads(marker_text(WithUnit(1.0, 1.01, 10.0, 80.0, 20.0, 0, "twitch", unit="U3"), ("calf",)))
     assert d["unit"] == "U3" and d["label"] == "calf"
+
+
+@pytest.mark.parametrize("no_lsl, missing, words", [
+    (True, False, "not looked for (--no-lsl)"),
+    (False, True, "pylsl is not installed"),
+])
+def test_devices_says_when_it_did_not_look_for_lsl_streams(no_lsl, missing, words, capsys, monkeypatch):
+    """"no LSL streams found" was printed when none had been looked for."""
+    import argparse
+    import importlib.util
+
+    from myotwitch.host import devices
+
+    if missing:
+        real = importlib.util.find_spec
+        monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pylsl" else real(name, *a))
+    monkeypatch.setattr("myotwitch.host.sources.serial.list_devices", lambda probe_all=False: [])
+    assert devices.list_all(argparse.Namespace(probe_all=False, no_ble=True, no_lsl=no_lsl, lsl_wait=0.1)) == 0
+    out = capsys.readouterr().out
+    assert words in out and "or LSL streams found" not in out
