@@ -390,8 +390,8 @@ class MainsCanceller:
         (``out`` (ch, n) with ``est`` (ch, H), or whole blocks (ch, k, block) with (ch, k, H))."""
         n = out.shape[-1]
         kernel = kernels.mains_subtract()
-        if kernel is not None:
-            rows = out.reshape(out.shape[0], -1)  # (whole blocks: contiguous, so a view)
+        if kernel is not None and (out.ndim == 2 or out.flags.c_contiguous):  # (rows of whole blocks: a view)
+            rows = out.reshape(out.shape[0], -1)
             k = 1 if out.ndim == 2 else out.shape[1]
             kernel(rows, 0, k, n, np.ascontiguousarray(est.real).reshape(est.shape[0], k, -1),
                    np.ascontiguousarray(est.imag).reshape(est.shape[0], k, -1), self._recon_re, self._recon_im, r0)

@@ -244,9 +244,9 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
         from myotwitch.host.advice import advise
 
         db_broken = False
-        mine = [r for r in ok if not _shipped_example(r["file"])]  # (a demo is nobody's history)
-        for r in ok:
-            if not args.no_index and r in mine:
+        shipped = [_shipped_example(r["file"]) for r in ok]  # (a demo is nobody's history)
+        for r, demo in zip(ok, shipped):
+            if not args.no_index and not demo:
                 from myotwitch.host.unit_registry import register_summary
 
                 register_summary(r)  # units seen in earlier sessions keep their lasting names
@@ -264,8 +264,9 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
                 from myotwitch.host.index import SessionIndex
 
                 with SessionIndex.default() as idx:
-                    for r in mine:
-                        idx.add_summary(r)
+                    for r, demo in zip(ok, shipped):
+                        if not demo:
+                            idx.add_summary(r)
             except Exception as e:  # noqa: BLE001 - the index is a convenience
                 log.warning("session index %s not updated (%s: %s)", _index_path(), type(e).__name__, e)
     _write_outputs(args, ok)

@@ -16,11 +16,11 @@ def list_all(args: argparse.Namespace) -> int:
     rows = list_devices(probe_all=args.probe_all)
     lsl_note = "LSL streams were not looked for (--no-lsl)."
     if not getattr(args, "no_lsl", False):
-        import importlib.util
+        from myotwitch.host.sources.lsl import list_streams, require_pylsl
 
-        from myotwitch.host.sources.lsl import list_streams
-
-        if importlib.util.find_spec("pylsl") is None:
+        try:
+            require_pylsl()
+        except SourceError:
             lsl_note = "LSL streams were not looked for: pylsl is not installed (pip install 'myotwitch[lsl]')."
         else:
             lsl_note = ""

@@ -9,7 +9,6 @@ import argparse
 import errno
 import json
 import logging
-import math
 import os
 import select
 import signal
@@ -89,20 +88,18 @@ _SHARED_RANGES = {"--twitch-rate": "twitch_rate", "--seed": "seed", "--bit-error
 def _check_faults(args: argparse.Namespace) -> None:
     """The signal and fault options in the ranges ``sim:`` accepts, so that data still flows
     and a recording with a duration always ends."""
-    from myotwitch.host.sources.sim import MIN_INTERVAL_S, OPTION_RANGES
+    from myotwitch.host.sources.sim import out_of_range, outage_too_long
 
     for flag, key in _SHARED_RANGES.items():
         value = getattr(args, flag[2:].replace("-", "_"))
-        lo, hi = OPTION_RANGES[key]
-        off = key in MIN_INTERVAL_S
-        if not (math.isfinite(value) and lo <= value <= hi) or (off and 0 < value < MIN_INTERVAL_S[key]):
-            raise UsageError(f"{flag} {value:g}: expected " + (f"0 (off) or {MIN_INTERVAL_S[key]:g} to {hi:g} s"
-                                                              if off else f"{lo:g} to {hi:g}"))
+        expected = out_of_range(key, value)
+        if expected is not None:
+            raise UsageError(f"{flag} {value:g}: expected {expected}")
     if args.mains not in (None, 0.0, 50.0, 60.0):
         raise UsageError(f"--mains {args.mains:g}: expected 50 or 60 (Hz)")
     for every, length in (("--unplug-every", "--unplug-for"), ("--stall-every", "--stall-for")):
         e, f = (getattr(args, o[2:].replace("-", "_")) for o in (every, length))
-        if e and f >= 0.5 * e:
+        if outage_too_long(e, f):
             raise UsageError(f"{length} {f:g} must be under half of {every} {e:g} (the device must stream "
                              "some of the time)")
 

@@ -59,13 +59,32 @@ def parse_sim_options(opts: dict[str, str]) -> tuple[SynthSpec, Faults, float]:
             fault_kw[FAULT_OPTIONS[key][0]] = number
         else:
             speed = float(number)
-    for every, length in (("disconnect_every", "disconnect_for"), ("stall_every", "stall_for")):
+    for every, length in OUTAGES:
         e = fault_kw.get(FAULT_OPTIONS[every][0], 0.0)
         f = fault_kw.get(FAULT_OPTIONS[length][0], Faults.__dataclass_fields__[FAULT_OPTIONS[length][0]].default)
-        if e and f >= 0.5 * e:
+        if outage_too_long(e, f):
             raise UsageError(f"sim: {length}={f:g} must be under half of {every}={e:g} (the device must stream "
                              "some of the time)")
     return SceneSpec(**spec_kw), Faults(**fault_kw), speed  # SceneSpec: SynthSpec + recurring units, crosstalk
+
+
+#: (interval, outage) option pairs: an outage must leave the device streaming some of the time
+OUTAGES = (("disconnect_every", "disconnect_for"), ("stall_every", "stall_for"))
+
+
+def outage_too_long(every: float, length: float) -> bool:
+    """Would outages of ``length`` s every ``every`` s (0: never) leave too little streaming?"""
+    return bool(every) and length >= 0.5 * every
+
+
+def out_of_range(key: str, number: float) -> str | None:
+    """What option ``key`` accepts, when ``number`` is not in it (None when it is)."""
+    lo, hi = OPTION_RANGES[key]
+    if not math.isfinite(number) or not lo <= number <= hi:
+        return f"{lo:g} to {hi:g}"
+    if key in MIN_INTERVAL_S and 0 < number < MIN_INTERVAL_S[key]:
+        return f"0 (off) or {MIN_INTERVAL_S[key]:g} to {hi:g} s"
+    return None
 
 
 def _number(key: str, value: str, typ: type) -> float | int:
@@ -77,10 +96,9 @@ def _number(key: str, value: str, typ: type) -> float | int:
         number = typ(value)
     except ValueError:
         raise UsageError(f"sim: option {key}={value!r} is not {what} (expected {lo:g} to {hi:g})") from None
-    if not math.isfinite(number) or not lo <= number <= hi:
-        raise UsageError(f"sim: {key}={value} is outside {lo:g} to {hi:g}")
-    if key in MIN_INTERVAL_S and 0 < number < MIN_INTERVAL_S[key]:
-        raise UsageError(f"sim: {key}={value} is outside 0 (off) or {MIN_INTERVAL_S[key]:g} to {hi:g} s")
+    expected = out_of_range(key, number)
+    if expected is not None:
+        raise UsageError(f"sim: {key}={value} is outside {expected}")
     return number
 
 

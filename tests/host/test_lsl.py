@@ -435,13 +435,11 @@ def test_marker_json_is_strict_and_carries_the_unit_label_when_known():
 def test_devices_says_when_it_did_not_look_for_lsl_streams(no_lsl, missing, words, capsys, monkeypatch):
     """"no LSL streams found" was printed when none had been looked for."""
     import argparse
-    import importlib.util
 
     from myotwitch.host import devices
 
     if missing:
-        real = importlib.util.find_spec
-        monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pylsl" else real(name, *a))
+        monkeypatch.setitem(sys.modules, "pylsl", None)  # as if the lsl extra were not installed
     monkeypatch.setattr("myotwitch.host.sources.serial.list_devices", lambda probe_all=False: [])
     assert devices.list_all(argparse.Namespace(probe_all=False, no_ble=True, no_lsl=no_lsl, lsl_wait=0.1)) == 0
     out = capsys.readouterr().out
