@@ -114,3 +114,40 @@ def test_truncated_file_says_so_in_quality_warnings(tmp_path):
     assert res["stats"]["duration_s"] == pytest.approx(16.0)
     warnings = res["quality"]["warnings"]
     assert any("header promises 20 data records, file holds 16" in w for w in warnings)
+
+
+def set_record_tals(path, record, tals):
+    """Replace record ``record``'s whole annotation signal with ``tals`` (NUL-padded)."""
+    data = bytearray(path.read_bytes())
+    at = HEADER + record * RECORD + 2000
+    data[at: at + 512] = tals.ljust(512, b"\x00")
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("tals", [
+    b"+3\x14\x14\x00",                          # plain time keeping, as the recorder writes
+    b"+3\x14\x14\x00+3.5\x14note\x14\x00",      # a second TAL with text
+    b"+3\x14note on the clock\x14\x00",         # text on the time-keeping TAL itself
+    b"+3\x151\x14\x14\x00",                     # a duration on it
+    b"+x\x14\x14\x00",                          # unreadable
+    b"+inf\x14\x14\x00",                        # not finite
+    b"\x14\x14\x00",                            # no onset at all
+    b"\x00+3\x14\x14\x00",                      # starts with a NUL
+])
+def test_records_read_at_once_read_as_tal_by_tal(tmp_path, monkeypatch, tals):
+    """Records holding only their time stamp are read in one pass over the file; every record
+    must come out as the TAL-by-TAL parser reads it, whichever way it is written."""
+    import myotwitch.host.edf as edf
+    p = make(tmp_path / "i.edf", annotations=[(7.25, 0.5, "marker")])
+    set_record_tals(p, 3, tals)
+    fast = read_header(p)
+    at_once = edf._timekeeping_only
+    monkeypatch.setattr(edf, "_timekeeping_only", lambda mm, spans: at_once(mm, spans, chunk=3))
+    fast_in_chunks = read_header(p)
+    monkeypatch.setattr(edf, "_timekeeping_only", lambda mm, spans: {})
+    slow = read_header(p)
+    for got in (fast, fast_in_chunks):
+        np.testing.assert_array_equal(got.record_onsets, slow.record_onsets)
+        assert got.annotations == slow.annotations
+        assert got.warnings == slow.warnings
+    assert any(a.text == "marker" for a in fast.annotations)
