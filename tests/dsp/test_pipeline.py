@@ -82,6 +82,23 @@ def test_event_fields_are_consistent():
     assert hit.peak_to_peak_uv == pytest.approx(big.peak_to_peak_uv, rel=0.35)
 
 
+
+def test_event_dicts_are_asdicts_with_lists():
+    """``Event.to_dict`` is built field by field; it must say what ``dataclasses.asdict`` says
+    (with the tuples as lists, as JSON has them), for one-channel and two-channel events."""
+    import dataclasses
+    _, ref = _mixed_signal()
+    events = ref.events
+    assert any(e.hit_channels for e in events) and any(e.unit for e in events)
+    for e in events:
+        want = dataclasses.asdict(e)
+        for k in ("channels_peak_to_peak_uv", "hit_channels"):
+            want[k] = None if want[k] is None else list(want[k])
+        got = e.to_dict()
+        assert got == want and list(got) == list(want)
+        assert type(got["hit_channels"]) is type(want["hit_channels"])
+
+
 # -- chunk-size invariance -----------------------------------------------------------------------
 _SIGNAL = {}
 
