@@ -730,6 +730,38 @@ def test_select_kernel_finds_numpys_order_statistic():
             assert np.array_equal(_bits(x), _bits(before))
 
 
+def test_tracked_middle_is_the_middle_whatever_the_series_before_it():
+    """The canceller's medians along its update points (``_middle_tracked``: a window around
+    the last median tried first, ``_middle_near``, then the full selection): every value is
+    ``noise.percentile_rows(row, 50)``'s, for series that drift slowly (the window holds), jump
+    (it misses), shrink to one value or none, tie at the window's edges (values on a coarse
+    grid), and for rows whose middle pair straddles the window's edge."""
+    from myotwitch.dsp.noise import percentile_rows
+
+    assert kernels.mains_levels() is not None
+    tracked, near = kernels._middle_tracked, kernels._middle_near
+    rng = np.random.default_rng(4)
+    for case in ("drift", "jumps", "ties", "counts"):
+        track = np.full((2, 1), np.nan)
+        for step in range(400):
+            n = 50 if case != "counts" else int(rng.integers(0, 6)) if step % 7 == 0 else int(rng.integers(20, 51))
+            row = rng.normal(0.01 * step, 1.0, n)
+            if case == "jumps" and step % 5 == 0:
+                row += rng.normal(0.0, 30.0)
+            if case == "ties":
+                row = np.round(row * 2.0) / 2.0
+            before = row.copy()
+            want = float(percentile_rows(row[None, :].copy(), 50.0)[0]) if n else np.nan
+            got = tracked(row, n, np.empty(max(n, 1)), track, 0)
+            assert _bits(np.array(got)) == _bits(np.array(want)), (case, step, n)
+            assert np.array_equal(_bits(row), _bits(before))
+    # the two middle values either side of the window's edge: not inside, so NaN (not a guess)
+    row = np.arange(10.0)
+    assert np.isnan(near(row, 10, 4.5, 9.0, np.empty(10)))
+    assert np.isnan(near(row, 10, 0.0, 4.5, np.empty(10)))
+    assert near(row, 10, 4.0, 5.0, np.empty(10)) == 4.5
+
+
 @pytest.mark.parametrize("n", [2, 3, 8, 9, 150, 151, 256, 300])
 def test_robust_rms_kernel_gives_the_pure_noise_figures(monkeypatch, n):
     """The noise figures (dsp/units.py ``_robust_rms``: 1.4826 x the median absolute deviation,
