@@ -105,6 +105,19 @@ def strict_summary(summary: dict) -> dict:
     return clean
 
 
+def is_csv(path: str, head: bytes | None = None) -> bool:
+    """Read as CSV (else as EDF/BDF): by the name, else by the first byte (EDF's version is
+    "0", BDF's is 0xFF). ``head``: the file's first bytes, when already read."""
+    if head is None:
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(8)
+        except OSError:
+            head = b""
+    low = path.lower()
+    return low.endswith(".csv") or (head[:1] not in (b"0", b"\xff") and not low.endswith((".edf", ".bdf")))
+
+
 def open_reader(path: str | os.PathLike, channels: list[str] | None = None, units: str | None = None,
                 fs: float | None = None):
     """An EDF/BDF or CSV reader for ``path`` (chosen by content/extension)."""
@@ -120,7 +133,7 @@ def open_reader(path: str | os.PathLike, channels: list[str] | None = None, unit
         raise FormatError(f"{name}: JSON, not a recording (an event log or a report?); expected EDF, BDF or CSV "
                           "samples, or a recorder's .summary.json")
     reader: Any
-    if path.lower().endswith(".csv") or (head[:1] not in (b"0", b"\xff") and not path.lower().endswith((".edf", ".bdf"))):
+    if is_csv(path, head):
         from myotwitch.host.csvio import CsvReader
 
         reader = CsvReader(path, units=units, fs=fs)

@@ -155,7 +155,7 @@ def summary_text(r: dict) -> str:
     units = [u for u in r.get("units") or [] if u["count"] >= 3]
     if units:  # recurring sources: the three largest groups, with their share of the twitches
         lines.append(f"  units      {len(units)} recurring waveforms: " + ", ".join(
-            f"{u['unit']} {u['count']}" + (f" (= {u['known_as']})" if u.get("known_as") else "")
+            f"{u['unit']} with {u['count']} twitches" + (f" (lasting name {u['known_as']})" if u.get("known_as") else "")
             for u in sorted(units, key=lambda u: -u["count"])[:3]) + (", ..." if len(units) > 3 else ""))
     for w in q.get("warnings", []):
         lines.append(f"  warning    {w}")
@@ -201,9 +201,11 @@ def write_sessions_csv(path: str, results: list[dict]) -> None:
 
 def check_outputs(args: argparse.Namespace) -> None:
     """Refuse bad options and unwritable outputs before any file is analysed."""
-    from myotwitch.host.outputs import check_folder, check_range, check_writable, require_extra
+    from myotwitch.host.outputs import check_folder, check_html, check_range, check_writable, require_extra
 
     check_range("-j/--jobs", args.jobs, 1, 4096, "a number of parallel workers, 1 or more")
+    if args.report:
+        check_html("--report", args.report)
     for option, path in (("--json", args.json), ("--csv", args.csv), ("--report", args.report)):
         if path and path != "-":
             check_writable(option, path)
@@ -213,6 +215,18 @@ def check_outputs(args: argparse.Namespace) -> None:
         require_extra("--report")
 
 
+def _say_units_unused(units: str, files: list[str]) -> None:
+    """``--units`` scales CSV samples; an EDF/BDF header gives its own units and scaling, so
+    the option does nothing there: say so rather than leave the user believing it applied."""
+    from myotwitch.host.analysis import is_csv
+
+    edf = [os.path.basename(f) for f in files if not is_csv(f)]
+    if edf:
+        more = f" and {len(edf) - 1} more" if len(edf) > 1 else ""
+        log.warning("--units %s is for CSV files; not applied to %s%s, whose EDF/BDF header gives the units",
+                    units, edf[0], more)
+
+
 def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
     check_outputs(args)
     files, missing = expand(args.files)
@@ -220,6 +234,8 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
         print(f"myotwitch: error: {m}: no such file", file=sys.stderr)
     if not files:
         return min(len(missing), 125) or 1
+    if args.units:
+        _say_units_unused(args.units, files)
     channels = [c.strip() for c in args.channels.split(",")] if args.channels else None
     jobs = args.jobs or os.cpu_count() or 1
     show = not args.no_progress and sys.stderr.isatty() or (not args.no_progress and len(files) > 1)

@@ -237,10 +237,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"myotwitch {_version()}")
     p.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    # the same two after the command (``myotwitch analyze x.edf -q``); SUPPRESS keeps the value
+    # given before it when they are not repeated
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks and debug logging")
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="only warnings and errors")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     def add(name: str, func, help_text: str, description: str | None = None) -> argparse.ArgumentParser:
-        sp = sub.add_parser(name, help=help_text, description=description or help_text,
+        sp = sub.add_parser(name, help=help_text, description=description or help_text, parents=[common],
                             formatter_class=argparse.RawDescriptionHelpFormatter)
         sp.set_defaults(func=func)
         return sp

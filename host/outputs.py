@@ -51,6 +51,14 @@ def check_writable(option: str, path: str) -> None:
         raise UsageError(f"{option} {path}: not writable ({why.strerror or why})")
 
 
+def check_html(option: str, path: str) -> None:
+    """A report is an HTML page: a name that says otherwise (``--report r.txt``, ``r.pdf``)
+    would be opened by the wrong program, or be a slip for another option."""
+    if os.path.splitext(path)[1].lower() not in (".html", ".htm"):
+        raise UsageError(f"{option} {path}: the report is an HTML page; give a name ending in .html "
+                         "(for tables use --csv, for data --json)")
+
+
 def check_folder(option: str, path: str) -> None:
     """``path`` is (or can be made) a writable folder; creates it."""
     full = os.path.abspath(os.path.expanduser(path))

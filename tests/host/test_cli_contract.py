@@ -275,3 +275,55 @@ def test_live_screenshot_is_confirmed(tmp_path):
     assert shot.stat().st_size > 1000
     assert f"screenshot saved to {shot}" in r.stderr
     assert "connected to sim:" in r.stderr and "sim::" not in r.stderr  # no doubled colon
+
+
+@pytest.mark.parametrize("command", ["analyze", "history"])
+@pytest.mark.parametrize("name", ["r.txt", "r.pdf", "report"])
+def test_a_report_named_as_something_else_is_refused(command, name, tmp_path, _isolated_home, cli):
+    """The report is an HTML page: ``--report r.txt`` was written as HTML under a text name."""
+    args = (command, CSV) if command == "analyze" else (command,)
+    one_error_line(cli(*args, "--report", str(tmp_path / name)), "--report", name, ".html")
+    assert not (tmp_path / name).exists()
+
+
+def test_units_for_an_edf_file_are_said_to_be_unused(tmp_path, _isolated_home, cli, caplog):
+    """``--units`` scales CSV samples; an EDF header gives its own, so the option was silently
+    ignored. It still is (the header is right), but the user is told, naming the file."""
+    import logging
+
+    edf = str(data_dir() / "examples" / "calf-10min.edf")
+    with caplog.at_level(logging.WARNING):
+        r = cli("analyze", CSV, edf, "--units", "mV", "--no-index", "--no-progress", "--json", str(tmp_path / "r.json"))
+    assert r.returncode == 0, r.stderr
+    said = [m for m in caplog.messages if "--units mV" in m]
+    assert len(said) == 1 and "calf-10min.edf" in said[0] and "calf-30s.csv" not in said[0]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        assert cli("analyze", CSV, "--units", "mV", "--no-index", "--json", str(tmp_path / "r.json")).returncode == 0
+    assert not [m for m in caplog.messages if "--units" in m]
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_quiet_and_debug_work_after_the_command_too(where, tmp_path, _isolated_home, cli):
+    """``myotwitch analyze x.csv -q`` was refused ('unrecognized arguments'): the common options
+    are taken on either side of the command, and one given before is not undone after."""
+    out = str(tmp_path / "r.json")
+    args = ["-q", "analyze", CSV, "--json", out] if where == "before" else ["analyze", CSV, "--json", out, "-q"]
+    r = cli(*args)
+    assert r.returncode == 0, r.stderr
+    with open(out, encoding="utf-8") as fh:
+        assert "stats" in json.load(fh)
+    assert r.stderr == ""
+    from myotwitch.host.cli import build_parser
+
+    assert build_parser().parse_args(["--debug", "analyze", CSV]).debug is True
+    assert build_parser().parse_args(["analyze", CSV, "--debug"]).debug is True
+    assert build_parser().parse_args(["analyze", CSV]).debug is False
+
+
+def test_the_terminal_summary_names_units_in_words(tmp_path, _isolated_home, cli):
+    """Recurring waveforms were listed as 'U5 6 (= P1)'; they read 'U5 with 6 twitches'."""
+    edf = str(data_dir() / "examples" / "calf-10min.edf")
+    r = cli("analyze", edf, "--no-index")
+    line = next((ln for ln in r.stdout.splitlines() if ln.strip().startswith("units")), "")
+    assert " with " in line and " twitches" in line and "(=" not in line, r.stdout
