@@ -34,8 +34,8 @@ class Event:
 
     def to_dict(self) -> dict:
         """``dataclasses.asdict`` with the tuples as lists. Built field by field: every value is
-        immutable, so asdict's deep copy (a fifth of a day's analysis after the detector, at a
-        twitch every 12 s) would copy nothing."""
+        immutable, so asdict's deep copy (~1 s of a day's analysis at a twitch every 12 s)
+        would copy nothing."""
         d = {k: getattr(self, k) for k in _EVENT_FIELDS}
         for k in ("channels_peak_to_peak_uv", "hit_channels"):
             if d[k] is not None:
