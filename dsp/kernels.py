@@ -1619,6 +1619,22 @@ def _middle_py(buf: Any, n: int) -> float:  # pragma: no cover - compiled
 _middle = _middle_py  # (bound in _compile)
 
 
+def _next_above_py(vals: Any, m: int, a: float, hi: int, le: int) -> float:  # pragma: no cover - compiled
+    """The ``hi``-th smallest value (0-based) when ``a`` is the one just below it in rank and
+    ``le`` values outside ``vals[:m]`` are at most ``a``: ``a`` itself when enough equal it,
+    else the least value of ``vals[:m]`` above it."""
+    b = math.inf
+    for j in range(m):
+        v = vals[j]
+        le += v <= a
+        if v > a and v < b:
+            b = v
+    return a if le > hi else b
+
+
+_next_above = _next_above_py  # (bound in _compile)
+
+
 def _middle_of_py(buf: Any, n: int, scratch: Any) -> float:  # pragma: no cover - compiled
     """``_middle`` of the ``n`` finite values in ``buf[:n]``, unsorted (left as they are): the
     lower middle value by ``_select``, the upper one the least value above it unless enough
@@ -1629,17 +1645,7 @@ def _middle_of_py(buf: Any, n: int, scratch: Any) -> float:  # pragma: no cover 
     lo = int(math.floor(pos))
     hi = min(lo + 1, n - 1)
     a = _select(buf[:n], lo, scratch)
-    b = a
-    if hi != lo:
-        le = 0
-        b = math.inf
-        for j in range(n):
-            v = buf[j]
-            le += v <= a
-            if v > a and v < b:
-                b = v
-        if le > hi:
-            b = a
+    b = a if hi == lo else _next_above(buf, n, a, hi, 0)
     return a + (pos - lo) * (b - a)
 
 
@@ -1666,17 +1672,7 @@ def _middle_near_py(buf: Any, n: int, lo_v: float, hi_v: float, scratch: Any) ->
     if not (below <= lo and hi < below + m):
         return math.nan
     a = _pick(scratch[:m], lo - below)
-    b = a
-    if hi != lo:  # the least value above a, unless enough equal it (those below lie under lo_v)
-        le = below
-        b = math.inf
-        for j in range(m):
-            v = scratch[j]
-            le += v <= a
-            if v > a and v < b:
-                b = v
-        if le > hi:
-            b = a
+    b = a if hi == lo else _next_above(scratch, m, a, hi, below)  # (those below lie under lo_v)
     return a + (pos - lo) * (b - a)
 
 
@@ -1886,6 +1882,8 @@ def _compile(name: str) -> Callable[..., Any] | None:
                 _lowered = jit(_lowered_py)
                 _sort_head = jit(_sort_head_py)
                 _middle = jit(_middle_py)
+                global _next_above
+                _next_above = jit(_next_above_py)
                 _middle_of = jit(_middle_of_py)
                 global _middle_near, _middle_tracked
                 _middle_near = jit(_middle_near_py)
