@@ -6,6 +6,8 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from myotwitch.host.analysis import analyze_file
 from myotwitch.host.edf import EdfReader, EdfWriter, read_header
@@ -133,6 +135,7 @@ def set_record_tals(path, record, tals):
     b"+inf\x14\x14\x00",                        # not finite
     b"\x14\x14\x00",                            # no onset at all
     b"\x00+3\x14\x14\x00",                      # starts with a NUL
+    b"\xa0+3\x14\x14\x00",                      # a Latin-1 no-break space (float() strips it from text)
 ])
 def test_records_read_at_once_read_as_tal_by_tal(tmp_path, monkeypatch, tals):
     """Records holding only their time stamp are read in one pass over the file; every record
@@ -151,3 +154,40 @@ def test_records_read_at_once_read_as_tal_by_tal(tmp_path, monkeypatch, tals):
         assert got.annotations == slow.annotations
         assert got.warnings == slow.warnings
     assert any(a.text == "marker" for a in fast.annotations)
+
+
+_NUMBER = st.lists(st.sampled_from([b"+", b"-", b"0", b"1", b"3", b".", b"e", b"x", b"inf", b"nan", b" ", b"\xa0", b"_"]),
+                   max_size=6).map(b"".join)
+#: one TAL: onset, perhaps a duration, then texts, each closed by 0x14, the TAL by a NUL
+_TAL = st.tuples(_NUMBER, st.one_of(st.just(b""), _NUMBER.map(lambda d: b"\x15" + d)),
+                 st.lists(st.sampled_from([b"", b"note", b"gap"]), max_size=2)).map(
+    lambda t: t[0] + t[1] + b"\x14" + b"".join(x + b"\x14" for x in t[2]) + (b"" if t[2] else b"\x14") + b"\x00")
+_NOISE = st.lists(st.sampled_from([b"+", b"1", b".", b"\x14", b"\x15", b"\x00", b"x"]), max_size=12).map(b"".join)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(tals=st.lists(st.one_of(_TAL, _NOISE), min_size=0, max_size=3).map(b"".join), record=st.integers(0, 19))
+def test_any_annotation_bytes_read_at_once_as_tal_by_tal(tmp_path, monkeypatch, tals, record):
+    """Whatever bytes a record's annotation signal holds (well-formed TALs with odd numbers,
+    durations and texts, or garbage), the bulk reader and the TAL-by-TAL parser agree on the
+    record onsets, the annotations and the warnings."""
+    import myotwitch.host.edf as edf
+    p = tmp_path / "j.edf"
+    if not p.exists():
+        make(p)
+    base = p.read_bytes()
+    try:
+        set_record_tals(p, record, tals[:512])
+        got = []
+        for bulk in (True, False):
+            if not bulk:
+                monkeypatch.setattr(edf, "_timekeeping_only", lambda mm, spans: {})
+            try:
+                h = read_header(p)
+                got.append((h.record_onsets.tobytes(), h.annotations, h.warnings))
+            except FormatError as e:
+                got.append(("error", str(e)))
+        monkeypatch.undo()
+        assert got[0] == got[1]
+    finally:
+        p.write_bytes(base)
