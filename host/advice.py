@@ -8,6 +8,7 @@ import ast
 import datetime as dt
 import statistics
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -498,9 +499,11 @@ def _associations(m: dict, sessions: list[dict], caffeine: dict, sleep: list[dic
 
 
 def advise(sessions: list[dict] | None = None, diary: list[dict] | None = None, *, ruleset: RuleSet | None = None,
-           now: dt.datetime | None = None, index=None, extra_session: dict | None = None) -> Advice:
+           now: dt.datetime | None = None, index=None, extra_session: dict | None = None,
+           extra_sessions: Sequence[dict] = ()) -> Advice:
     """Structured advice. With no sessions/diary given, reads the local session index.
-    ``extra_session`` (an analyze summary) is included as if it were indexed."""
+    ``extra_session`` (an analyze summary), and each of ``extra_sessions`` (one run's files), is
+    included as if it were indexed."""
     ruleset = ruleset or load_rules()
     now = now or dt.datetime.now()
     if sessions is None or diary is None:
@@ -518,13 +521,15 @@ def advise(sessions: list[dict] | None = None, diary: list[dict] | None = None, 
             if index is None:
                 idx.close()
     sessions = list(sessions)
-    if extra_session is not None:
+    extras = list(extra_sessions) + ([extra_session] if extra_session is not None else [])
+    if extras:
         from myotwitch.host.index import same_session, summary_row
 
         # the same recording already indexed (by content or path) counts once; undated ones stay out of trends
-        row = summary_row(extra_session)
-        if row["start"] is not None and not any(same_session(s, row) for s in sessions):
-            sessions.append(row)
+        for extra in extras:
+            row = summary_row(extra)
+            if row["start"] is not None and not any(same_session(s, row) for s in sessions):
+                sessions.append(row)
     metrics = compute_metrics(sessions, diary, ruleset, now)
     return Advice(ruleset.notice, evaluate(ruleset, metrics), metrics)
 

@@ -261,20 +261,25 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
 
         db_broken = False
         shipped = [_shipped_example(r["file"]) for r in ok]  # (a demo is nobody's history)
-        for r, demo in zip(ok, shipped):
-            if not args.no_index and not demo:
-                from myotwitch.host.unit_registry import register_summary
+        if not args.no_index:
+            from myotwitch.host.unit_registry import register_summary
 
-                register_summary(r)  # units seen in earlier sessions keep their lasting names
-            try:
-                r["advice"] = advise(extra_session=r).to_dict()
-            except MyotwitchError as e:
-                log.warning("advice unavailable: %s", e)
-            except Exception as e:  # noqa: BLE001 - a broken diary database must never stop the analysis
-                log.warning("advice unavailable: diary database %s cannot be read (%s: %s)", _index_path(),
-                            type(e).__name__, e)
-                db_broken = True
-                break
+            for r, demo in zip(ok, shipped):
+                if not demo:
+                    register_summary(r)  # units seen in earlier sessions keep their lasting names
+        # one advice for the run: the history and every file analysed now (the user's own; the
+        # shipped examples only when nothing else was given), each file's JSON carrying it
+        mine = [r for r, demo in zip(ok, shipped) if not demo] or ok
+        try:
+            advice = advise(extra_sessions=mine).to_dict()
+            for r in ok:
+                r["advice"] = advice
+        except MyotwitchError as e:
+            log.warning("advice unavailable: %s", e)
+        except Exception as e:  # noqa: BLE001 - a broken diary database must never stop the analysis
+            log.warning("advice unavailable: diary database %s cannot be read (%s: %s)", _index_path(),
+                        type(e).__name__, e)
+            db_broken = True
         if not args.no_index and not db_broken:
             try:
                 from myotwitch.host.index import SessionIndex

@@ -327,3 +327,36 @@ def test_the_terminal_summary_names_units_in_words(tmp_path, _isolated_home, cli
     r = cli("analyze", edf, "--no-index")
     line = next((ln for ln in r.stdout.splitlines() if ln.strip().startswith("units")), "")
     assert " with " in line and " twitches" in line and "(=" not in line, r.stdout
+
+
+def _dated_recording(path, seed, hours_ago):
+    """A 60 s EDF+ of resting calf with twitches, started ``hours_ago`` before now."""
+    import datetime as dt
+
+    import numpy as np
+
+    from myotwitch.dsp.synth import case_spec, synthesize
+    from myotwitch.host.edf import EdfWriter
+
+    x, _ = synthesize(case_spec("clean_rest", 1000.0, 60.0, seed=seed))
+    start = (dt.datetime.now() - dt.timedelta(hours=hours_ago)).replace(microsecond=0)
+    with EdfWriter(str(path), fs=1000.0, labels=["calf"], uv_per_count=0.125, start=start) as w:
+        w.write(np.nan_to_num(x))
+    return str(path)
+
+
+def test_the_advice_of_a_run_counts_every_file_it_analysed(tmp_path, _isolated_home, cli):
+    """With several files, the advice (printed once, and in each file's JSON) was built from
+    the history and the last file only: the others were left out until the next run."""
+    a = _dated_recording(tmp_path / "a.edf", 1, hours_ago=3)
+    b = _dated_recording(tmp_path / "b.edf", 2, hours_ago=2)
+    out = tmp_path / "r.json"
+    r = cli("analyze", a, b, "--json", str(out), "--no-progress")
+    assert r.returncode == 0, r.stderr
+    with open(out, encoding="utf-8") as fh:
+        results = json.load(fh)["sessions"]
+    twitches = sum(x["stats"]["counts"]["twitch"] for x in results)
+    assert twitches > 0
+    for x in results:
+        m = x["advice"]["metrics"]
+        assert m["sessions"] == 2 and m["twitches_total"] == twitches
