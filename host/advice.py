@@ -25,7 +25,7 @@ SYMPTOMS = ("pain", "weakness", "numbness", "muscle_loss", "coordination", "twit
 
 #: every metric a rule may use, with its value when there is no data
 METRICS: dict[str, object] = {
-    "twitches_total": 0, "sessions": 0, "rate_latest": 0.0,
+    "twitches_total": 0, "sessions": 0, "short_sessions": 0, "rate_latest": 0.0,
     "persistent": False, "twitch_days": 0, "recorded_days": 0, "span_days": 0,
     "worsening": False, "trend_start_rate": 0.0, "trend_end_rate": 0.0, "trend_sessions": 0, "trend_p": 1.0,
     "spreading": False, "spreading_detail": "",
@@ -361,6 +361,18 @@ def site_changes(sessions: list[dict]) -> dict[str, dict]:
     return out
 
 
+#: ``min_session_minutes`` when a rules file predates it
+MIN_SESSION_MINUTES = 1.0
+
+
+def split_short(sessions: list[dict], definitions: dict) -> tuple[list[dict], list[dict]]:
+    """(sessions long enough to give a rate, the shorter ones). A recording of a second or two
+    with one twitch in it reads thousands an hour: one such file made a trend line climb to
+    200,000/h. The short ones are listed, not measured."""
+    least = 60.0 * float(definitions.get("min_session_minutes", MIN_SESSION_MINUTES))
+    return [s for s in sessions if s["valid_s"] >= least], [s for s in sessions if s["valid_s"] < least]
+
+
 def compute_metrics(sessions: list[dict], diary: list[dict], ruleset: RuleSet,
                     now: dt.datetime | None = None) -> dict:
     """Turn session rows (host.index) and diary entries into the metric values the rules use."""
@@ -368,11 +380,13 @@ def compute_metrics(sessions: list[dict], diary: list[dict], ruleset: RuleSet,
     now = now or dt.datetime.now()
     window = dt.timedelta(days=min(d["window_days"], MAX_WINDOW_DAYS))
     sessions = sorted((s for s in sessions if s["start"] >= now - window), key=lambda s: s["start"])
+    sessions, short = split_short(sessions, d)
     # entries dated in the future (a typo, a wrong clock) would count forever: leave them out
     diary = [e for e in diary if now - window <= e["time"] <= now + dt.timedelta(minutes=5)]
     m: dict = {"window_days": d["window_days"], "short_sleep_h": d["short_sleep_h"],
                "high_caffeine_mg": d["high_caffeine_mg"], "symptom_days": d["symptom_days"]}
     m["sessions"] = len(sessions)
+    m["short_sessions"] = len(short)
     m["twitches_total"] = sum(s["twitches"] for s in sessions)
     m["rate_latest"] = sessions[-1]["twitches_per_hour"] if sessions else 0.0
 

@@ -13,7 +13,16 @@ import os
 import statistics
 from collections import defaultdict
 
-from myotwitch.host.advice import METRICS, RuleSet, compute_metrics, daily_rates, evaluate, site_changes
+from myotwitch.host.advice import (
+    METRICS,
+    MIN_SESSION_MINUTES,
+    RuleSet,
+    compute_metrics,
+    daily_rates,
+    evaluate,
+    site_changes,
+    split_short,
+)
 
 SCHEMA = "myotwitch.history/1"
 #: diary kinds drawn beside the rates, with how a day's entries combine and the unit shown
@@ -41,6 +50,7 @@ def build_history(sessions: list[dict], diary: list[dict], ruleset: RuleSet, *, 
     undated = [s for s in sessions if s.get("start") is None]
     dated = sorted((s for s in sessions if s.get("start") is not None and s["start"] >= since),
                    key=lambda s: s["start"])
+    dated, short = split_short(dated, d)
     diary = [e for e in diary if e["time"] >= since]
     m = {**METRICS, **compute_metrics(dated, diary, rs, now)}  # the defaults the rules see when unmeasured
 
@@ -138,6 +148,8 @@ def build_history(sessions: list[dict], diary: list[dict], ruleset: RuleSet, *, 
                       "twitches": s["twitches"], "rate_per_hour": s["twitches_per_hour"],
                       "episodes": s.get("episodes") or 0} for s in dated],
         "undated": {"count": len(undated), "files": [os.path.basename(s.get("file") or "") for s in undated]},
+        "short": {"count": len(short), "min_minutes": float(d.get("min_session_minutes", MIN_SESSION_MINUTES)),
+                  "files": [os.path.basename(s.get("file") or "") for s in short]},
         "days": day_rows, "diary": diary_days(diary), "channels": channels, "units": units,
         "rules": rules, "associations": associations,
         "advice": {"notice": rs.notice, "items": [i.to_dict() for i in items]},
@@ -240,6 +252,13 @@ def association_statements(h: dict) -> list[tuple[str, bool, str]]:
     return out
 
 
+def short_statement(h: dict) -> str:
+    short = h.get("short") or {"count": 0}
+    n = short["count"]
+    return (f"{n} recording(s) under {short['min_minutes']:g} min of data are too short to give a rate and are left "
+            f"out: {', '.join(short['files'][:5])}{' …' if n > 5 else ''}") if n else ""
+
+
 def undated_statement(h: dict) -> str:
     n = h["undated"]["count"]
     return (f"{n} undated session(s) (no start time in the file) are kept in the index but left out of the "
@@ -255,6 +274,8 @@ def format_history(h: dict, width: int = 100) -> str:
            f"on {len(h['days'])} day(s)"]
     if h["undated"]["count"]:
         out.append(textwrap.fill(undated_statement(h), width))
+    if short_statement(h):
+        out.append(textwrap.fill(short_statement(h), width))
     if not h["days"]:
         out.append("no dated recordings in this window. Record (`myotwitch record`) or analyse files "
                    "(`myotwitch analyze FILE`) to add sessions.")

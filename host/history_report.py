@@ -14,6 +14,7 @@ from myotwitch.host.history import (
     diary_text,
     fmt_rate,
     rule_statements,
+    short_statement,
     undated_statement,
 )
 
@@ -164,6 +165,8 @@ def render_history(h: dict) -> str:
              f"{html.escape(h['generated'][:16].replace('T', ' '))}.</p>"]
     if h["undated"]["count"]:
         parts.append(f"<p class=note>{html.escape(undated_statement(h))}</p>")
+    if short_statement(h):
+        parts.append(f"<p class=note>{html.escape(short_statement(h))}</p>")
     if not h["days"]:
         parts.append("<p class=note>No dated recordings in this window yet.</p>")
     parts.append("<h2>What the time rules measured</h2>")

@@ -172,7 +172,7 @@ def _write_edf(path, start: dt.datetime, seed: int, rate: float) -> None:
     from myotwitch.dsp.synth import SynthSpec, synthesize
     from myotwitch.host.edf import EdfWriter
 
-    x, _ = synthesize(SynthSpec(fs=1000.0, duration_s=40.0, seed=seed, twitch_rate=rate))
+    x, _ = synthesize(SynthSpec(fs=1000.0, duration_s=65.0, seed=seed, twitch_rate=rate))  # (rates need >= 1 min)
     w = EdfWriter(path, fs=1000.0, labels=["calf"], uv_per_count=0.125, start=start)
     w.write(x)
     w.close()
@@ -209,6 +209,31 @@ def test_undated_sessions_are_counted_and_left_out(_isolated_home):
     text = format_history(h)
     assert "1 undated session(s)" in text and "left out of the trends" in text and "notime.csv" in text
     assert "not tested: needs at least 6 dated sessions, 3 recorded" in text
+
+
+def test_recordings_too_short_for_a_rate_are_listed_not_measured(_isolated_home):
+    """A recorder stopped within its first second left 0.2-2 s sessions with a twitch or two:
+    their 'rates' of thousands an hour made the trend line climb to 200,000/h and bury the
+    nights' bars. Under ``min_session_minutes`` a recording is listed, not measured, in the
+    history and in the advice alike."""
+    with SessionIndex.default() as idx:
+        _nights(idx, STEADY)
+        last = TODAY - dt.timedelta(hours=2)
+        for i, secs in enumerate((0.2, 0.5, 1.0, 2.0, 30.0)):
+            idx.add_session(file=f"/rec/blip{i}.edf", start=last + dt.timedelta(minutes=i), duration_s=secs,
+                            twitches=1)
+        sessions = idx.sessions(include_undated=True)
+    rules = load_rules()
+    h = build_history(sessions, [], rules, days=28)
+    assert h["short"]["count"] == 5 and "blip0.edf" in h["short"]["files"]
+    assert len(h["sessions"]) == len(STEADY)
+    w = h["rules"]["worsening"]
+    assert w["tested"] and max(w["start_rate_per_hour"], w["end_rate_per_hour"]) < 2 * 60 * max(STEADY)
+    assert all(d["rate_per_hour"] < 2 * 60 * max(STEADY) for d in h["days"])
+    assert "5 recording(s) under 1 min of data are too short to give a rate" in format_history(h)
+    a = advise(sessions=[s for s in sessions if s["start"] is not None], diary=[], ruleset=rules)
+    assert a.metrics["short_sessions"] == 5 and a.metrics["sessions"] == len(STEADY)
+    assert a.metrics["rate_latest"] == pytest.approx(h["sessions"][-1]["rate_per_hour"])
 
 
 def test_per_unit_rates_and_first_seen(_isolated_home):
