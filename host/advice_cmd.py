@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 
 from myotwitch.host.errors import UsageError
 
@@ -50,6 +51,8 @@ def parse_when(text: str | None) -> dt.datetime:
             continue
         if when > dt.datetime.now() + dt.timedelta(minutes=5):
             raise UsageError(f"--at '{text}': is in the future; diary entries record what already happened")
+        if when < dt.datetime.now() - dt.timedelta(days=MAX_DAYS):
+            raise UsageError(f"--at '{text}': more than {MAX_DAYS // 365} years ago; expected the date it happened")
         return when
     raise UsageError(f"--at '{text}': expected YYYY-MM-DD or 'YYYY-MM-DD HH:MM'")
 
@@ -79,8 +82,8 @@ def parse_entry(what: str, value: str | None, unit: str | None) -> tuple[str, st
         number = float(value)
     except ValueError as e:
         raise UsageError(f"'{kind}' value '{value}' is not a number ({KINDS[kind][1]})") from e
-    if not number == number or number < 0:
-        raise UsageError(f"'{kind}' value {value} must not be negative")
+    if not math.isfinite(number) or number < 0:
+        raise UsageError(f"'{kind}' value {value}: expected a number of 0 or more ({KINDS[kind][1]})")
     u = (unit or KINDS[kind][0]).lower()
     if kind == "caffeine":
         number = number * 95 if u in ("cup", "cups") else number
@@ -105,9 +108,33 @@ def parse_entry(what: str, value: str | None, unit: str | None) -> tuple[str, st
     return kind, kind, number
 
 
+def shown_value(kind: str, name: str, value: float | None) -> str:
+    """An entry's value as the diary stores it, with its unit (caffeine in mg, fluids in l,
+    sleep in h, whatever unit it was typed in)."""
+    if value is None:
+        return name
+    unit = KINDS.get(kind, ("",))[0]
+    return f"{value:g} {unit}" if unit in ("mg", "l", "h") else f"{value:g}"
+
+
+def _one_action(args: argparse.Namespace) -> None:
+    """Adding, listing, editing and deleting are separate commands: with two of them, one was
+    done and the other dropped without a word."""
+    actions = [name for name, given in (("an entry to add", args.what is not None), ("--list", args.list),
+                                        ("--edit", args.edit is not None), ("--delete", args.delete is not None))
+               if given]
+    if len(actions) > 1:
+        raise UsageError(f"give one of an entry to add, --list, --edit ID or --delete ID, not {' and '.join(actions)}")
+    if args.edit is None and args.set_value is not None:
+        raise UsageError("--set-value goes with --edit ID")
+    if args.edit is not None and args.set_value is None and args.at is None and args.note is None:
+        raise UsageError(f"--edit {args.edit}: nothing to change; give --set-value, --at or --note")
+
+
 def run_log(args: argparse.Namespace) -> int:
     from myotwitch.host.index import SessionIndex
 
+    _one_action(args)
     with SessionIndex.default() as idx:
         if args.delete is not None:
             if not idx.delete_entry(args.delete):
@@ -135,13 +162,12 @@ def run_log(args: argparse.Namespace) -> int:
             if not rows:
                 print(f"no diary entries in the last {args.days} days. Add one: myotwitch log sleep 7")
             for e in rows:
-                shown = e["name"] if e["kind"] in ("symptom", "medication") else (
-                    "" if e["value"] is None else f"{e['value']:g}")
+                shown = shown_value(e["kind"], e["name"], e["value"])
                 print(f"{e['id']:>4}  {e['time']:%Y-%m-%d %H:%M}  {e['kind']:<10} {shown:<18} {e['note'] or ''}")
             return 0
         kind, name, value = parse_entry(args.what, args.value, args.unit)
         entry_id = idx.add_entry(parse_when(args.at), kind, name, value, args.note)
-        print(f"logged #{entry_id}: {kind} {name if value is None else f'{value:g}'}")
+        print(f"logged #{entry_id}: {kind} {shown_value(kind, name, value)}")
     return 0
 
 

@@ -347,13 +347,14 @@ def build_parser() -> argparse.ArgumentParser:
              "  myotwitch log medication salbutamol        myotwitch log --list\n"
              "  myotwitch log --edit 3 --set-value 200     myotwitch log --delete 3")
     sp.add_argument("what", nargs="?", help="caffeine | fluids | sleep | exercise | stress | symptom | medication")
-    sp.add_argument("value", nargs="?", help="amount, level or name (see `myotwitch advice --help`)")
+    sp.add_argument("value", nargs="?", help="caffeine mg (or cups), fluids l, sleep h: an amount; stress 1-5; "
+                    "exercise none|light|moderate|hard; symptom or medication: a name")
     sp.add_argument("--unit", help="unit of the value: caffeine mg|cups, fluids l|ml, sleep h|min")
     sp.add_argument("--at", metavar="WHEN", help="time of the entry (YYYY-MM-DD[ HH:MM], default now)")
     sp.add_argument("--note", help="free text")
     sp.add_argument("--list", action="store_true", help="list entries")
     sp.add_argument("--days", type=int, default=28, help="with --list: how far back")
-    sp.add_argument("--edit", type=int, metavar="ID", help="change entry ID (with --value/--at/--note)")
+    sp.add_argument("--edit", type=int, metavar="ID", help="change entry ID (with --set-value/--at/--note)")
     sp.add_argument("--set-value", dest="set_value", metavar="V", help="with --edit: the new value")
     sp.add_argument("--delete", type=int, metavar="ID", help="delete entry ID")
     return p

@@ -178,7 +178,8 @@ def test_no_advice_says_what_the_window_held():
 # -- diary -----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("args, message", [
     (("symptom", "sparkles", None), "unknown symptom 'sparkles'"),
-    (("caffeine", "-20", None), "must not be negative"),
+    (("caffeine", "-20", None), "expected a number of 0 or more"),
+    (("caffeine", "nan", None), "expected a number of 0 or more"),
     (("caffeine", "lots", None), "is not a number"),
     (("caffeine", "2", "litres"), "caffeine unit"),
     (("sleep", "30", None), "at most 24 hours"),

@@ -360,3 +360,44 @@ def test_the_advice_of_a_run_counts_every_file_it_analysed(tmp_path, _isolated_h
     for x in results:
         m = x["advice"]["metrics"]
         assert m["sessions"] == 2 and m["twitches_total"] == twitches
+
+
+@pytest.mark.parametrize("args, words", [
+    (("log", "sleep", "7", "--list"), ["an entry to add and --list"]),
+    (("log", "--delete", "3", "--edit", "4", "--set-value", "8"), ["--edit and --delete"]),
+    (("log", "--edit", "3"), ["--edit 3: nothing to change"]),
+    (("log", "--set-value", "3"), ["--set-value goes with --edit"]),
+    (("log", "sleep", "7", "--at", "1900-01-01"), ["--at '1900-01-01'", "years ago"]),
+])
+def test_diary_commands_that_would_drop_part_of_what_was_typed_are_refused(args, words, _isolated_home, cli):
+    """`log sleep 7 --list` listed and dropped the entry; `--delete 3 --edit 4` deleted and
+    dropped the edit; `--edit 3` alone said 'updated'. Each is one line now, and nothing is
+    written."""
+    from myotwitch.host.index import SessionIndex
+
+    one_error_line(cli(*args), *words)
+    with SessionIndex.default() as idx:
+        assert idx.entries() == []
+
+
+def test_diary_values_carry_their_unit(_isolated_home, cli):
+    """`log caffeine 2 --unit cups` said 'caffeine 190': the stored unit (mg) is shown, in the
+    confirmation and in the list."""
+    r = cli("log", "caffeine", "2", "--unit", "cups")
+    assert r.returncode == 0 and "caffeine 190 mg" in r.stdout
+    cli("log", "sleep", "90", "--unit", "min")
+    listed = cli("log", "--list").stdout
+    assert "190 mg" in listed and "1.5 h" in listed
+    assert "--set-value/--at/--note" in " ".join(cli_help("log").split())
+
+
+def cli_help(command):
+    import contextlib
+    import io
+
+    from myotwitch.host.cli import build_parser
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf), contextlib.suppress(SystemExit):
+        build_parser().parse_args([command, "--help"])
+    return buf.getvalue()
