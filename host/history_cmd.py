@@ -52,8 +52,9 @@ def configure_parser(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--csv", metavar="PATH", help="write one row per day (rates, hours, episodes, diary)")
     sp.add_argument("--rules", metavar="TOML", help="use another rules file (as `advice --rules`)")
     g = sp.add_argument_group("removing sessions from the index")
-    g.add_argument("--forget", metavar="FILE", action="append",
-                   help="remove the session of FILE (found by content, or by path if the file is gone)")
+    g.add_argument("--forget", metavar="FILE", action="extend", nargs="+",
+                   help="remove the sessions of these files (found by content, or by path if the file is gone; "
+                        "`history --json` lists the sessions' files)")
     g.add_argument("--before", metavar="YYYY-MM-DD", help="remove the dated sessions that started before this date")
 
 
@@ -126,11 +127,15 @@ def _remove(args: argparse.Namespace) -> int:
             before = dt.datetime.combine(dt.date.fromisoformat(args.before), dt.time())
         except ValueError as e:
             raise UsageError(f"--before {args.before}: expected a date YYYY-MM-DD") from e
+        if before > dt.datetime.now() + dt.timedelta(days=1):
+            raise UsageError(f"--before {args.before}: is in the future, so every dated session would go; "
+                             "to remove them all, give tomorrow's date")
     with SessionIndex.default() as idx:
         for f in args.forget or []:
             n = idx.forget(f)
             if not n:
-                raise UsageError(f"{f}: no session of this file in the index (see `myotwitch history`)")
+                raise UsageError(f"{f}: no session of this file in the index (`myotwitch history --json` lists "
+                                 "the sessions' files)")
             print(f"removed {n} session(s) of {f}")
         if before is not None:
             n = idx.forget_before(before)

@@ -280,6 +280,7 @@ def test_json_is_strict():
     (["--days", "two"], "--days two: expected a whole number"),
     (["--before", "yesterday"], "--before yesterday: expected a date YYYY-MM-DD"),
     (["--forget", "/nope/x.edf"], "/nope/x.edf: no session of this file in the index"),
+    (["--before", "2099-01-01"], "--before 2099-01-01: is in the future, so every dated session would go"),
     (["--report", "/nope/dir/x.html"], "--report /nope/dir/x.html: folder /nope/dir does not exist"),
     (["--csv", "/nope/dir/x.csv"], "--csv /nope/dir/x.csv: folder /nope/dir does not exist"),
 ])
@@ -317,6 +318,17 @@ def test_forget_and_before_from_the_cli(capsys, tmp_path):
     with SessionIndex.default() as idx:
         assert [s["file"] for s in idx.sessions(include_undated=True)] == [
             "/rec/night02.edf", "/rec/night03.edf", "/rec/undated.csv"]
+
+
+def test_forget_takes_several_files_and_a_future_date_removes_nothing(capsys):
+    """`--forget a.edf b.edf` was refused ('unrecognized arguments'), and `--before 2099-01-01`
+    removed every dated session without a question."""
+    with SessionIndex.default() as idx:
+        _nights(idx, RISING[:4])
+    assert main(["history", "--before", "2099-01-01"]) != 0
+    assert main(["history", "--forget", "/rec/night00.edf", "/rec/night01.edf"]) == 0
+    with SessionIndex.default() as idx:
+        assert [s["file"] for s in idx.sessions(include_undated=True)] == ["/rec/night02.edf", "/rec/night03.edf"]
 
 
 def test_csv_one_row_per_day(rising, tmp_path):
