@@ -34,9 +34,15 @@ def _rate(twitches: float, seconds: float) -> float:
     return twitches / max(seconds / 3600, 1e-9)
 
 
+def _named_units(s: dict) -> list[dict]:
+    """The session's units with a lasting name (host/unit_registry.py): only those are the same
+    source from one session to the next. A per-session label ("U2") is not: two files' U2 had
+    been added up as one unit."""
+    return [u for u in s.get("units") or [] if isinstance(u, dict) and u.get("known_as")]
+
+
 def _unit_label(u: dict) -> str:
-    # a lasting name (host/unit_registry.py) is the same source across sessions; "U1" is per session
-    return f"unit {u['known_as']}" if u.get("known_as") else f"unit {u.get('unit')} ({u.get('channel')})"
+    return f"unit {u['known_as']}"
 
 
 def build_history(sessions: list[dict], diary: list[dict], ruleset: RuleSet, *, days: int,
@@ -68,7 +74,7 @@ def build_history(sessions: list[dict], diary: list[dict], ruleset: RuleSet, *, 
             for label, n in zip(s.get("channels") or [], s.get("per_channel") or []):
                 per_channel[label][0] += n
                 per_channel[label][1] += s["valid_s"]
-            for u in s.get("units") or []:
+            for u in _named_units(s):
                 per_unit[_unit_label(u)][0] += int(u.get("count") or 0)
                 per_unit[_unit_label(u)][1] += s["valid_s"]
         day_rows.append({
@@ -94,11 +100,12 @@ def build_history(sessions: list[dict], diary: list[dict], ruleset: RuleSet, *, 
                            "rate_per_hour": _rate(v["twitches"], hours), "first_seen": first_seen.get(label),
                            "early_rate_per_hour": v["early_rate"], "late_rate_per_hour": v["late_rate"],
                            "late_twitches": v["late_twitches"], "new": v["new"]}
-    unit_sessions = [s for s in dated if s.get("units")]
+    unit_sessions = [s for s in dated if _named_units(s)]
     unit_hours = sum(s["valid_s"] for s in unit_sessions)
+    unnamed = sum(len(s.get("units") or []) - len(_named_units(s)) for s in dated)
     units: dict[str, dict] = {}
     for s in unit_sessions:
-        for u in s["units"]:
+        for u in _named_units(s):
             row = units.setdefault(_unit_label(u), {"unit": u.get("unit"), "channel": u.get("channel"), "twitches": 0,
                                                     "first_seen": None})
             row["twitches"] += int(u.get("count") or 0)
@@ -151,6 +158,7 @@ def build_history(sessions: list[dict], diary: list[dict], ruleset: RuleSet, *, 
         "short": {"count": len(short), "min_minutes": float(d.get("min_session_minutes", MIN_SESSION_MINUTES)),
                   "files": [os.path.basename(s.get("file") or "") for s in short]},
         "days": day_rows, "diary": diary_days(diary), "channels": channels, "units": units,
+        "unnamed_units": unnamed,
         "rules": rules, "associations": associations,
         "advice": {"notice": rs.notice, "items": [i.to_dict() for i in items]},
     }
@@ -294,8 +302,11 @@ def format_history(h: dict, width: int = 100) -> str:
             for k, v in h["channels"].items())]
     if h["units"]:
         out.append("per unit: " + "; ".join(
-            f"{k} {v['twitches']} twitches, {fmt_rate(v['rate_per_hour'])}, first seen {v['first_seen'] or '–'}"
-            for k, v in h["units"].items()))
+            f"{k} {v['twitches']} {'twitch' if v['twitches'] == 1 else 'twitches'}, {fmt_rate(v['rate_per_hour'])}, "
+            f"first seen {v['first_seen'] or '–'}" for k, v in h["units"].items()))
+    if h.get("unnamed_units"):
+        out.append(f"({h['unnamed_units']} unit(s) seen in one session only, too few twitches for a lasting name, "
+                   "are not followed across sessions)")
     out += ["", "WHAT THE TIME RULES MEASURED"]
     for _, _, text in rule_statements(h):
         out.append(textwrap.fill(text, width, initial_indent="  * ", subsequent_indent="    "))

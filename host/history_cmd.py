@@ -90,7 +90,10 @@ def run_history(args: argparse.Namespace) -> int:
 
     now = dt.datetime.now()
     with SessionIndex.default() as idx:
-        sessions = idx.sessions(include_undated=True)
+        from myotwitch.host.unit_registry import attach_sightings
+
+        # lasting unit names for sessions indexed before they were registered, as the advice reads them
+        sessions = attach_sightings(idx.sessions(include_undated=True), getattr(idx, "path", None))
         diary = idx.entries(now - dt.timedelta(days=days))
     h = build_history(sessions, diary, rules, days=days, now=now)
     write = Writes()

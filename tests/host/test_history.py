@@ -239,17 +239,21 @@ def test_recordings_too_short_for_a_rate_are_listed_not_measured(_isolated_home)
 def test_per_unit_rates_and_first_seen(_isolated_home):
     with SessionIndex.default() as idx:
         for i in range(6):
-            units = [{"unit": 1, "channel": "calf", "count": 60}] + (
-                [{"unit": 2, "channel": "calf", "count": 30}] if i >= 3 else [])
+            units = [{"unit": "U1", "channel": 0, "count": 60, "known_as": "P1"}] + (
+                [{"unit": "U2", "channel": 0, "count": 30, "known_as": "P2"}] if i >= 3 else []) + (
+                [{"unit": "U3", "channel": 0, "count": 2}] if i in (1, 4) else [])  # one session's label only
             idx.add_session(file=f"/rec/u{i}.edf", start=TODAY - dt.timedelta(days=6 - i), duration_s=3600,
                             twitches=90 if i >= 3 else 60, channels=["calf"], units=units)
         h = build_history(idx.sessions(include_undated=True), [], load_rules(), days=28)
-    u1, u2 = h["units"]["unit 1 (calf)"], h["units"]["unit 2 (calf)"]
+    u1, u2 = h["units"]["unit P1"], h["units"]["unit P2"]
     assert (u1["twitches"], u1["rate_per_hour"]) == (360, pytest.approx(60.0))
     assert (u2["twitches"], u2["rate_per_hour"]) == (90, pytest.approx(15.0))
     assert u2["first_seen"] == (TODAY - dt.timedelta(days=3)).date().isoformat()
-    assert h["days"][-1]["per_unit"]["unit 2 (calf)"] == {"twitches": 30, "rate_per_hour": pytest.approx(30.0)}
-    assert f"unit 2 (calf) {u2['first_seen']}" in format_history(h)
+    assert h["days"][-1]["per_unit"]["unit P2"] == {"twitches": 30, "rate_per_hour": pytest.approx(30.0)}
+    assert f"unit P2 {u2['first_seen']}" in format_history(h)
+    # two sessions' "U3" are two sources, not one: neither is added up nor first seen
+    assert set(h["units"]) == {"unit P1", "unit P2"} and h["unnamed_units"] == 2
+    assert "2 unit(s) seen in one session only" in format_history(h)
 
 
 def test_caffeine_association_stated_with_counts(_isolated_home):
