@@ -13,6 +13,7 @@ import errno
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import time
@@ -316,10 +317,24 @@ class Recorder:
         log.info("device %s fw %s: %d ch at %g Hz, %g µV/count", info.device_id, info.firmware, info.n_channels,
                  info.fs, info.uv_per_count)
 
+    @property
+    def _replay(self) -> bool:
+        """Recording a file's replay (``file:``): a copy of a recording that already exists."""
+        return self.info is not None and self.info.firmware == "replay"
+
+    def _device_tag(self) -> str:
+        """The file name's device part: a device's id (its last 8 hex digits), or for a replay
+        ``replay-`` and the replayed file's name (its last 8 characters cut through words)."""
+        assert self.info is not None
+        if not self._replay:
+            return self.info.device_id[-8:]
+        stem = os.path.splitext(os.path.splitext(self.info.device_id)[0])[0]
+        return "replay-" + (re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-")[:24] or "file")
+
     def _new_file(self, first_sample: int) -> OpenFile:
         assert self.info is not None
         start = self._session_start + dt.timedelta(seconds=first_sample / self.info.fs)
-        base = f"{self.prefix}_{start:%Y%m%d-%H%M%S}_{self.info.device_id[-8:]}"
+        base = f"{self.prefix}_{start:%Y%m%d-%H%M%S}_{self._device_tag()}"
         path = os.path.join(self.out_dir, base + ".edf" if self.info.bits == 16 else base + ".bdf")
         k = 1
         while os.path.exists(path) or os.path.exists(path + MARKER_SUFFIX):
@@ -494,21 +509,26 @@ class Recorder:
         st["twitches_per_hour"] = st["counts"]["twitch"] / hours if hours else 0.0
         for u in summary.get("units", []):
             u["rate_per_hour"] = u["count"] / hours if hours else None
-        from myotwitch.host.unit_registry import register_summary
+        if not self._replay:  # (a replay's units are the original's, registered when it was)
+            from myotwitch.host.unit_registry import register_summary
 
-        register_summary(summary)  # units seen in earlier sessions keep their lasting names
+            register_summary(summary)  # units seen in earlier sessions keep their lasting names
         write_summary(f.path, summary)
         try:
             os.remove(f.path + MARKER_SUFFIX)
         except FileNotFoundError:
             pass
         self.closed_files.append(f.path)
-        try:
-            from myotwitch.host.index import SessionIndex
+        if self._replay:  # dated now, it would be the same data counted again in the history
+            log.info("%s replays %s: not added to the session history (the original is, once analysed)",
+                     os.path.basename(f.path), self.info.device_id if self.info else "a file")
+        else:
+            try:
+                from myotwitch.host.index import SessionIndex
 
-            SessionIndex.default().add_summary(summary)
-        except Exception as e:  # noqa: BLE001 - the index is a convenience; never lose the recording over it
-            log.warning("session index not updated: %s", e)
+                SessionIndex.default().add_summary(summary)
+            except Exception as e:  # noqa: BLE001 - the index is a convenience; never lose the recording over it
+                log.warning("session index not updated: %s", e)
         log.info("closed %s (%.0f s, %d twitches)", f.path, st["duration_s"], st["counts"]["twitch"])
         self.eventlog.write("file_closed", path=f.path, summary=os.path.basename(f.path))
 

@@ -95,11 +95,15 @@ def open_source(spec: str, **kw: object) -> Source:
 
         return LinkSource(spec, BleLink(target), **kw)  # type: ignore[arg-type]
     from myotwitch.host.sources.replay import ReplaySource
+    from myotwitch.host.sources.sim import out_of_range
 
     try:
         speed = float(opts.pop("speed", "1"))
     except ValueError as e:
         raise UsageError(f"source '{spec}': speed must be a number") from e
+    allowed = out_of_range("speed", speed)  # (sim:'s range: 0 = as fast as read, up to 1000x)
+    if allowed:
+        raise UsageError(f"source '{spec}': speed {speed:g} must be {allowed} (0 = as fast as it is read)")
     if opts:
         raise UsageError(f"source '{spec}': unknown option(s) {', '.join(opts)} (file takes speed=N)")
     return ReplaySource(target, speed=speed)

@@ -401,3 +401,28 @@ def cli_help(command):
     with contextlib.redirect_stdout(buf), contextlib.suppress(SystemExit):
         build_parser().parse_args([command, "--help"])
     return buf.getvalue()
+
+
+@pytest.mark.parametrize("speed", ["-1", "100000", "nan", "inf"])
+def test_a_replay_speed_out_of_range_is_refused(speed, tmp_path, cli):
+    """`file:...?speed=-1` was taken, and `--duration 2s` then recorded 4 s."""
+    one_error_line(cli("record", "--source", f"file:{CSV}?speed={speed}", "--duration", "2s", "--out", str(tmp_path)),
+                   f"speed {float(speed):g} must be 0 to 1000")
+    assert not list(tmp_path.iterdir())
+
+
+def test_recording_a_replay_keeps_it_out_of_the_history(tmp_path, _isolated_home, cli):
+    """Recording a file's replay made a new session dated now: the same data counted again
+    (a CSV without a date became a dated one). The copy is written, named after the file
+    replayed, and left out of the index."""
+    from myotwitch.host.index import SessionIndex
+
+    mine = tmp_path / "my night.csv"
+    shutil.copyfile(CSV, mine)
+    out = tmp_path / "out"
+    r = cli("record", "--source", f"file:{mine}?speed=0", "--duration", "5s", "--out", str(out), "--events", "none")
+    assert r.returncode == 0, r.stderr
+    written = sorted(p.name for p in out.iterdir() if p.suffix == ".edf")
+    assert len(written) == 1 and written[0].endswith("_replay-my-night.edf"), written
+    with SessionIndex.default() as idx:
+        assert idx.sessions(include_undated=True) == []
