@@ -162,4 +162,17 @@ def analyze_file(path: str | os.PathLike, config: DetectorConfig | None = None, 
     clip = getattr(reader, "clip_uv", None)
     if config.clip_uv is None and clip:
         config = config.replace(clip_uv=clip)  # the file's input range tells where clipping starts
-    return analyze_reader(reader, config, progress, name=path, start=start)
+    result = analyze_reader(reader, config, progress, name=path, start=start)
+    if still_recording(path):
+        note = (f"{os.path.basename(path)}: still being recorded (its {os.path.basename(path)}.recording marker is "
+                "there): this is what was written so far; the recorder adds the session to the history when it closes")
+        log.warning("%s", note)
+        result["quality"]["warnings"].insert(0, note)
+    return result
+
+
+def still_recording(path: str) -> bool:
+    """Is ``path`` a file the recorder still writes (its marker, removed on close, is there)?"""
+    from myotwitch.host.recorder import MARKER_SUFFIX
+
+    return os.path.exists(path + MARKER_SUFFIX)

@@ -260,7 +260,10 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
         from myotwitch.host.advice import advise
 
         db_broken = False
-        shipped = [_shipped_example(r["file"]) for r in ok]  # (a demo is nobody's history)
+        # a demo is nobody's history; a recording still being written is added by its recorder
+        from myotwitch.host.analysis import still_recording
+
+        shipped = [_shipped_example(r["file"]) or still_recording(r["file"]) for r in ok]
         if not args.no_index:
             from myotwitch.host.unit_registry import register_summary
 

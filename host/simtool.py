@@ -180,7 +180,8 @@ def run_simulator(args: argparse.Namespace) -> int:
         if args.truth:
             with open(args.truth, "w", encoding="utf-8") as fh:
                 json.dump({"fs": device.fs, "samples": device.sample_counter, **device.synth.truth.to_dict()}, fh)
-    log.info("stopped after %.1f s of simulated time (%s samples a channel)%s", device.time_s,
+    log.info("stopped after %.1f s; streamed %.1f s of it (%s samples a channel: a device streams only while a "
+             "program has asked it to)%s", device.time_s, device.sample_counter / device.fs,
              f"{device.sample_counter:,}", f"; {server.bytes_dropped:,} bytes were sent while no program had the "
              "port open, and are lost" if server.bytes_dropped else "")
     sys.stdout.flush()

@@ -426,3 +426,19 @@ def test_recording_a_replay_keeps_it_out_of_the_history(tmp_path, _isolated_home
     assert len(written) == 1 and written[0].endswith("_replay-my-night.edf"), written
     with SessionIndex.default() as idx:
         assert idx.sessions(include_undated=True) == []
+
+
+def test_a_recording_still_being_written_is_said_to_be_and_left_to_its_recorder(tmp_path, _isolated_home, cli):
+    """`analyze` on a file the recorder still writes reported its first seconds as if whole, and
+    indexed them; the recorder then added the finished file as well."""
+    from myotwitch.host.index import SessionIndex
+
+    rec = _dated_recording(tmp_path / "night.edf", 3, hours_ago=1)
+    (tmp_path / "night.edf.recording").write_text("{}")
+    out = tmp_path / "r.json"
+    assert cli("analyze", rec, "--json", str(out)).returncode == 0
+    with open(out, encoding="utf-8") as fh:
+        warnings = json.load(fh)["quality"]["warnings"]
+    assert "still being recorded" in warnings[0]
+    with SessionIndex.default() as idx:
+        assert idx.sessions(include_undated=True) == []
