@@ -1923,6 +1923,13 @@ def _compile(name: str) -> Callable[..., Any] | None:
     return _compiled.get(name)
 
 
+def prepare() -> bool:
+    """Compile (or load from numba's cache) every kernel now; whether they are in use. A parent
+    calls it before starting workers, which then load the cache (or inherit the machine code)
+    instead of each compiling, and each saying so, at once."""
+    return _compile("front_end") is not None
+
+
 def _warm_up() -> None:
     """Compile every kernel now, on tiny inputs of the types the pipeline passes."""
     f = np.zeros((1, 4))

@@ -78,6 +78,9 @@ def _run_local(files, config, channels, units, jobs, bar, single_bar: bool) -> l
             if bar:
                 bar.update(1)
         return done
+    from myotwitch.dsp import kernels
+
+    kernels.prepare()  # compiled once here, not in every worker at once (and said once)
     results: list[dict] = [{} for _ in files]
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         futures = {pool.submit(analyze_one, f, config, channels, units): i for i, f in enumerate(files)}

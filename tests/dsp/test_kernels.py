@@ -1460,3 +1460,10 @@ def test_mains_kernels_give_the_pure_cancellers_bits(monkeypatch, fs, n_ch):
     assert np.array_equal(_bits(cancel_in_chunks(x, fs, lambda: int(rng.integers(1, 121)))), _bits(pure))
     assert all(calls)
     assert np.median(np.abs(pure[:, int(2 * fs):])) < 5  # (3 µV of noise left, not the 80 µV hum)
+
+
+def test_prepare_says_whether_the_kernels_are_in_use(monkeypatch):
+    """``kernels.prepare`` (a parent compiles before its workers) answers as the kernels do."""
+    assert kernels.prepare() is True and kernels.front_end() is not None
+    monkeypatch.setattr(kernels, "enabled", False)
+    assert kernels.prepare() is False and kernels.front_end() is None
