@@ -52,7 +52,7 @@ def _day(iso: str) -> dt.datetime:
 
 
 def _num(t: dt.datetime) -> float:
-    """Matplotlib's date number: the axes stay dated (ConciseDateFormatter) and typed."""
+    """Matplotlib's date number: the axes stay dated (day and month on each tick) and typed."""
     import matplotlib.dates as mdates
 
     return float(mdates.date2num(t))
@@ -74,9 +74,10 @@ def plots(h: dict) -> dict[str, str]:
 
     def dated(ax) -> None:
         ax.set_xlim(_num(lo), _num(hi))
-        loc = mdates.AutoDateLocator(minticks=3, maxticks=6)
-        ax.xaxis.set_major_locator(loc)
-        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
+        ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=6))
+        # every tick its day and month ("22 Nov"): a concise axis labelled 08 15 22 with a
+        # "2026-Dec" offset was read as December's days when they were November's
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))
         ax.grid(axis="y", alpha=0.3)
 
     out = {}
@@ -135,7 +136,10 @@ def plots(h: dict) -> dict[str, str]:
         if marks:
             ax = axes[-1, 0]
             for r in marks:
-                ax.plot([_num(_day(r["date"]) + dt.timedelta(hours=12))], [0], "v", color="#c62828", ms=9)
+                at = _num(_day(r["date"]) + dt.timedelta(hours=12))
+                ax.plot([at], [0], "v", color="#c62828", ms=9)
+                ax.annotate(", ".join(r["symptoms"] + r["medication"]).replace("_", " "), (at, 0), xytext=(0, 8),
+                            textcoords="offset points", ha="center", fontsize=7)
             ax.set_yticks([])
             ax.set_ylabel("symptoms,\nmedicines", fontsize=9)
             dated(ax)

@@ -126,9 +126,13 @@ def test_rate_and_diary_plots_have_dated_axes(rising, monkeypatch):
     assert names == ["rate", "hours", "channels", "diary"]
     for fig in figs:
         for ax in fig.axes:
-            assert isinstance(ax.xaxis.get_major_formatter(), mdates.ConciseDateFormatter)
+            fmt = ax.xaxis.get_major_formatter()
+            assert isinstance(fmt, mdates.DateFormatter)  # day and month on every tick, no offset to misread
+            assert fmt(mdates.date2num(dt.datetime(2026, 11, 22))) == "22 Nov"
             lo, hi = (mdates.num2date(v).date() for v in ax.get_xlim())
             assert (lo.isoformat(), hi) == (h["window"]["from"], dt.date.today() + dt.timedelta(days=1))
+    marks = figs[-1].axes[-1]  # symptoms and medicines: each marker says what was logged
+    assert "twitching elsewhere" in [t.get_text() for t in marks.texts]
     rate_ax = figs[0].axes[0]
     fit = [ln for ln in rate_ax.get_lines() if ln.get_linestyle() == "--"]
     assert len(fit) == 1 and fit[0].get_ydata()[1] == pytest.approx(h["rules"]["worsening"]["end_rate_per_hour"])
