@@ -226,9 +226,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.advice.setOpenExternalLinks(False)
         self.advice.setMinimumHeight(110)
         self.advice.setLineWrapMode(QtWidgets.QTextEdit.LineWrapMode.WidgetWidth)
+        self.advice.setMaximumHeight(180)  # (it scrolls: the panels below stay within reach)
         abox = QtWidgets.QGroupBox("Advice (not a diagnosis)")
         QtWidgets.QVBoxLayout(abox).addWidget(self.advice)
-        form.addWidget(abox, 1)
+        # right under the counters: on a laptop screen the bottom of the side panel is out of
+        # sight, and the advice is what the counts are for
+        form.insertWidget(1, abox)
         self.status = self.statusBar()
         self.status_label = QtWidgets.QLabel()  # messages stay until replaced (errors) or for 30 s
         self.status_label.setWordWrap(True)
@@ -275,7 +278,10 @@ class MainWindow(QtWidgets.QMainWindow):
             for side in ("left", "bottom"):  # axes change rarely: blit a cached pixmap each frame
                 p.getAxis(side).setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
             curve = p.plot(pen=pg.mkPen((40, 40, 40), width=1), skipFiniteCheck=False, connect="finite")
-            hi = p.plot(pen=pg.mkPen((21, 101, 192), width=1, style=QtCore.Qt.PenStyle.DashLine))
+            if i == 0:  # the dashed lines say what they are (once, on the top trace)
+                p.addLegend(offset=(-10, 5), brush=pg.mkBrush(255, 255, 255, 200), labelTextSize="8pt")
+            hi = p.plot(pen=pg.mkPen((21, 101, 192), width=1, style=QtCore.Qt.PenStyle.DashLine),
+                        name="detection threshold (x noise floor)" if i == 0 else None)
             lo = p.plot(pen=pg.mkPen((21, 101, 192), width=1, style=QtCore.Qt.PenStyle.DashLine))
             marks = pg.ScatterPlotItem(symbol="t", size=11, brush=pg.mkBrush(*COLORS["twitch"]), pen=None)
             p.addItem(marks)
