@@ -473,11 +473,26 @@ def compute_metrics(sessions: list[dict], diary: list[dict], ruleset: RuleSet,
     stress = [e["value"] for e in diary if e["kind"] == "stress" and e["value"] is not None]
     if stress:
         m["stress_avg"] = statistics.fmean(stress)
-    _associations(m, sessions, caffeine, sleep, d)
+    intake = [(e["time"], float(e["value"])) for e in diary if e["kind"] == "caffeine" and e["value"] is not None]
+    _associations(m, sessions, caffeine, intake, sleep, d)
     return m
 
 
-def _associations(m: dict, sessions: list[dict], caffeine: dict, sleep: list[dict], d: dict) -> None:
+def _caffeine_before(s: dict, caffeine: dict, intake: list[tuple[dt.datetime, float]]) -> float | None:
+    """The caffeine that came before session ``s``: the day before's for a recording that starts
+    at night (before noon); for one that starts later, what that day's diary logged up to its
+    start (a cup logged after an evening recording did not come before it). None when the day
+    has no caffeine logged."""
+    day = s["start"].date()
+    if s["start"].hour < 12:
+        return caffeine.get(day - dt.timedelta(days=1))
+    if day not in caffeine:
+        return None
+    return sum(v for t, v in intake if t.date() == day and t <= s["start"])
+
+
+def _associations(m: dict, sessions: list[dict], caffeine: dict, intake: list[tuple[dt.datetime, float]],
+                  sleep: list[dict], d: dict) -> None:
     """Rates on sessions after high-caffeine days / short nights vs the others, with a one-sided
     Mann-Whitney test; stated as associations, never as causes."""
     from scipy import stats
@@ -493,9 +508,7 @@ def _associations(m: dict, sessions: list[dict], caffeine: dict, sleep: list[dic
     hi: list[float] = []
     lo: list[float] = []
     for s in sessions:
-        day = s["start"].date()
-        # the day of the session, or the day before for recordings that start at night
-        mg = caffeine.get(day if s["start"].hour >= 12 else day - dt.timedelta(days=1))
+        mg = _caffeine_before(s, caffeine, intake)
         if mg is not None:
             (hi if mg >= d["high_caffeine_mg"] else lo).append(s["twitches_per_hour"])
     ok, a, b, m["_caffeine_p"] = compare((hi, lo))  # the p-values are shown by `myotwitch history`

@@ -137,6 +137,26 @@ def test_caffeine_association_with_numbers():
     assert not compute_metrics(flat, diary, RULES, NOW)["caffeine_association"]
 
 
+def test_caffeine_logged_after_a_recording_did_not_come_before_it():
+    """Evening sessions and a day's coffee logged after them counted as 'after a high-caffeine
+    day'. Only what the diary logged before an afternoon or evening session counts for it; a
+    night session (before noon) takes the whole day before."""
+    sessions, diary = [], []
+    for d in range(1, 9):
+        sessions.append(session(d, 30, hour=18))  # 18:00; the coffee comes at 20:00
+        diary.append(entry(d, "caffeine", "caffeine", 400, hour=20))
+    m = compute_metrics(sessions, diary, RULES, NOW)
+    assert (m["caffeine_high_n"], m["caffeine_low_n"]) == (0, 8)
+    # the same coffee at 10:00 comes before each 18:00 session
+    early = [dict(e, time=e["time"].replace(hour=10)) for e in diary]
+    m = compute_metrics(sessions, early, RULES, NOW)
+    assert (m["caffeine_high_n"], m["caffeine_low_n"]) == (8, 0)
+    # a night session (02:00) takes the day before's whole diary, whenever in the day it was logged
+    nights = [session(d, 30, hour=2) for d in range(0, 8)]
+    m = compute_metrics(nights, diary, RULES, NOW)
+    assert m["caffeine_high_n"] == 8
+
+
 def test_medication_classes():
     m = compute_metrics([], [entry(1, "medication", "salbutamol"), entry(1, "medication", "sertraline 50mg")],
                         RULES, NOW)
