@@ -305,7 +305,7 @@ def format_history(h: dict, width: int = 100) -> str:
             f"{k} {v['twitches']} {'twitch' if v['twitches'] == 1 else 'twitches'}, {fmt_rate(v['rate_per_hour'])}, "
             f"first seen {v['first_seen'] or '–'}" for k, v in h["units"].items()))
     if h.get("unnamed_units"):
-        out.append(f"({h['unnamed_units']} unit(s) seen in one session only, too few twitches for a lasting name, "
+        out.append(f"({h['unnamed_units']} unit(s) without a lasting name, each known in its own session only, "
                    "are not followed across sessions)")
     out += ["", "WHAT THE TIME RULES MEASURED"]
     for _, _, text in rule_statements(h):

@@ -257,7 +257,7 @@ def test_per_unit_rates_and_first_seen(_isolated_home):
     assert f"unit P2 {u2['first_seen']}" in format_history(h)
     # two sessions' "U3" are two sources, not one: neither is added up nor first seen
     assert set(h["units"]) == {"unit P1", "unit P2"} and h["unnamed_units"] == 2
-    assert "2 unit(s) seen in one session only" in format_history(h)
+    assert "2 unit(s) without a lasting name" in format_history(h)
 
 
 def test_caffeine_association_stated_with_counts(_isolated_home):
