@@ -324,7 +324,8 @@ class Recorder:
 
     def _device_tag(self) -> str:
         """The file name's device part: a device's id (its last 8 hex digits), or for a replay
-        ``replay-`` and the replayed file's name (its last 8 characters cut through words)."""
+        ``replay-`` and up to 24 characters of the replayed file's name (the last 8 characters
+        of a file name had cut through words: ``_ight.edf.edf``)."""
         assert self.info is not None
         if not self._replay:
             return self.info.device_id[-8:]
