@@ -300,6 +300,13 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
     return min(len(failed) + len(missing), 125)
 
 
+def _short_names(files: list[str]) -> dict[str, str]:
+    """file -> how the session list names it: its base name, or its path where two files of the
+    batch share a base name (recordings of the same second from two folders)."""
+    base = [os.path.basename(f) for f in files]
+    return {f: b if base.count(b) == 1 else f for f, b in zip(files, base)}
+
+
 def _shipped_example(path: str) -> bool:
     """Is ``path`` one of the example recordings shipped in the package's data folder? Their
     analysis is shown, but they are not the user's sessions: the history and the advice's
@@ -353,10 +360,11 @@ def _write_outputs(args: argparse.Namespace, ok: list[dict]) -> None:
             print()
         if len(ok) > 1:
             print("sessions (oldest first):")
+            names = _short_names([r["file"] for r in ok])
             for r in sorted(ok, key=lambda r: (r.get("start") or "", r["file"])):
                 st = r["stats"]
                 print(f"  {(r.get('start') or '')[:16]:16}  {st['twitches_per_hour']:7.1f}/h  {st['counts']['twitch']:6d} "
-                      f"twitches  {_hms(st['valid_s'])}  {os.path.basename(r['file'])}")
+                      f"twitches  {_hms(st['valid_s'])}  {names[r['file']]}")
         if ok and "advice" in ok[-1]:
             from myotwitch.host.advice import Advice, AdviceItem, format_advice
 

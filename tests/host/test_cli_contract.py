@@ -442,3 +442,15 @@ def test_a_recording_still_being_written_is_said_to_be_and_left_to_its_recorder(
     assert "still being recorded" in warnings[0]
     with SessionIndex.default() as idx:
         assert idx.sessions(include_undated=True) == []
+
+
+def test_the_session_list_tells_files_of_the_same_name_apart(tmp_path, _isolated_home, cli):
+    """Two folders' recordings of the same name were listed under one base name each."""
+    (tmp_path / "left").mkdir()
+    (tmp_path / "right").mkdir()
+    a = _dated_recording(tmp_path / "left" / "night.edf", 4, hours_ago=3)
+    b = _dated_recording(tmp_path / "right" / "night.edf", 5, hours_ago=2)
+    c = _dated_recording(tmp_path / "other.edf", 6, hours_ago=1)
+    out = cli("analyze", a, b, c, "--no-index", "--no-progress").stdout
+    listed = out[out.index("sessions (oldest first):"):]
+    assert a in listed and b in listed and "  other.edf" in listed and str(tmp_path / "other.edf") not in listed
