@@ -34,7 +34,8 @@ def list_all(args: argparse.Namespace) -> int:
             log.warning("%s", e)
     if not rows:
         print(f"no myotwitch devices{'' if lsl_note else ' or LSL streams'} found. Plug one in (USB) or switch it on "
-              "(BLE); `myotwitch live --source sim:` runs the simulator.")
+              "(BLE); `myotwitch live --source sim:` runs the simulator. A `myotwitch simulate --pty` device is no "
+              "USB port, so it is not listed: open it by the path it prints (--source serial:PATH).")
         if lsl_note:
             print(lsl_note)
         return 0

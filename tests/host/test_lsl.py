@@ -444,3 +444,4 @@ def test_devices_says_when_it_did_not_look_for_lsl_streams(no_lsl, missing, word
     assert devices.list_all(argparse.Namespace(probe_all=False, no_ble=True, no_lsl=no_lsl, lsl_wait=0.1)) == 0
     out = capsys.readouterr().out
     assert words in out and "or LSL streams found" not in out
+    assert "simulate --pty" in out and "serial:PATH" in out  # (a pty is no USB port: how to open one)
