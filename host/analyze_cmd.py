@@ -266,16 +266,16 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
         # a demo is nobody's history; a recording still being written is added by its recorder
         from myotwitch.host.analysis import still_recording
 
-        shipped = [_shipped_example(r["file"]) or still_recording(r["file"]) for r in ok]
+        kept_out = [_shipped_example(r["file"]) or still_recording(r["file"]) for r in ok]
         if not args.no_index:
             from myotwitch.host.unit_registry import register_summary
 
-            for r, demo in zip(ok, shipped):
-                if not demo:
+            for r, out in zip(ok, kept_out):
+                if not out:
                     register_summary(r)  # units seen in earlier sessions keep their lasting names
         # one advice for the run: the history and every file analysed now (the user's own; the
-        # shipped examples only when nothing else was given), each file's JSON carrying it
-        mine = [r for r, demo in zip(ok, shipped) if not demo] or ok
+        # ones kept out only when nothing else was given), each file's JSON carrying it
+        mine = [r for r, out in zip(ok, kept_out) if not out] or ok
         try:
             advice = advise(extra_sessions=mine).to_dict()
             for r in ok:
@@ -291,8 +291,8 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
                 from myotwitch.host.index import SessionIndex
 
                 with SessionIndex.default() as idx:
-                    for r, demo in zip(ok, shipped):
-                        if not demo:
+                    for r, out in zip(ok, kept_out):
+                        if not out:
                             idx.add_summary(r)
             except Exception as e:  # noqa: BLE001 - the index is a convenience
                 log.warning("session index %s not updated (%s: %s)", _index_path(), type(e).__name__, e)

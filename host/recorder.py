@@ -26,6 +26,7 @@ from myotwitch.host.errors import MyotwitchError, SourceError
 from myotwitch.host.eventlog import EventLog
 from myotwitch.host.session import summarize, write_summary
 from myotwitch.host.sources import Source
+from myotwitch.host.sources.replay import REPLAY_FIRMWARE
 from myotwitch.host.stream import DeviceInfo, GapRecord, LinkEvent, SampleBlock, StatusRecord
 
 if TYPE_CHECKING:
@@ -320,7 +321,7 @@ class Recorder:
     @property
     def _replay(self) -> bool:
         """Recording a file's replay (``file:``): a copy of a recording that already exists."""
-        return self.info is not None and self.info.firmware == "replay"
+        return self.info is not None and self.info.firmware == REPLAY_FIRMWARE
 
     def _device_tag(self) -> str:
         """The file name's device part: a device's id (its last 8 hex digits), or for a replay

@@ -11,6 +11,9 @@ import numpy as np
 from myotwitch.host.sources.base import Source
 from myotwitch.host.stream import DeviceInfo, GapRecord, LinkEvent, Record, SampleBlock
 
+#: the firmware a replay reports: how a consumer (the recorder) tells a copy from a device
+REPLAY_FIRMWARE = "replay"
+
 
 class ReplaySource(Source):
     """Yields DeviceInfo, then SampleBlocks (~50 ms each) and GapRecords where the file has
@@ -29,7 +32,7 @@ class ReplaySource(Source):
         uvpc = 1.0
         if edf is not None:
             uvpc = abs(edf.signals[self.reader.channels[0]].gain)
-        self._info = DeviceInfo(self.spec, os.path.basename(path), "replay", fs, len(self.reader.channels),
+        self._info = DeviceInfo(self.spec, os.path.basename(path), REPLAY_FIRMWARE, fs, len(self.reader.channels),
                                 1, uvpc, tuple(self.reader.labels))
         self.block = max(1, int(round(block_s * fs)))
         self._it = self._records()
