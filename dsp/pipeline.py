@@ -19,7 +19,7 @@ from myotwitch.dsp.classify import classify, classify_many
 from myotwitch.dsp.config import DetectorConfig
 from myotwitch.dsp.energy import MultiScaleEnergy, TailWeight, floor_bias, threshold_table, window_samples
 from myotwitch.dsp.episodes import EpisodeGrouper
-from myotwitch.dsp.events import Episode, Event, Gap
+from myotwitch.dsp.events import Episode, Event, Gap, evolve
 from myotwitch.dsp.filters import StreamingSOS, bandpass_sos, front_end, lowpass_sos
 from myotwitch.dsp.glitch import MIN_FS as IMPULSE_MIN_FS
 from myotwitch.dsp.glitch import ImpulseFit
@@ -47,6 +47,10 @@ class Pipeline:
         self.fs = float(fs)
         self.n_channels = n_channels
         ms = self.fs / 1000.0
+        #: ``max_rest_floor_uv`` (0: off), and the held twitch candidates over it, by (channel,
+        #: onset sample), until the trains release them
+        self._rest_bar = cfg.max_rest_floor_uv
+        self._busy_floors: dict[tuple[int, int], float] = {}
         self._noise = NoiseFloor(self.fs, n_channels, cfg.noise_window_s, cfg.noise_history_s,
                                  cfg.noise_percentile, cfg.noise_min_history_s, cfg.noise_recent_s,
                                  cfg.noise_recent_ratio, cfg.noise_recent_cap, cfg.noise_recent_bouts)
@@ -360,10 +364,18 @@ class Pipeline:
     def _classify(self, bursts: list, final: bool = False) -> list[Event]:
         until = self._segmenter.finalised_until()
         if self.config.detector == "envelope":
-            events = self.units.process([classify(b, self.fs, self.config) for b in bursts], until, final)
+            events = [classify(b, self.fs, self.config) for b in bursts]
+            if self._rest_bar:
+                self._note_busy_floors(bursts, events)
+                events = self._over_rest_floor(events)
+            events = self.units.process(events, until, final)
         else:
-            events = self._trains.process(list(zip(bursts, classify_many(bursts, self.fs, self.config, self._impulse))),
-                                          until, final)
+            classes = classify_many(bursts, self.fs, self.config, self._impulse)
+            if self._rest_bar:
+                self._note_busy_floors(bursts, classes)
+            events = self._trains.process(list(zip(bursts, classes)), until, final)
+            if self._busy_floors:
+                events = self._over_rest_floor(events)
             until = self._trains.held_from(until)  # the candidates the trains still hold
             events = self.units.process(events, until, final)
         horizon_s = self.units.held_from(until) / self.fs  # latency_horizon_s, from the figures at hand
@@ -374,6 +386,34 @@ class Pipeline:
         events.sort(key=_ORDER)
         self.episodes += self._episodes.process(events, horizon_s)
         return events
+
+    def _note_busy_floors(self, bursts: list, events: list[Event]) -> None:
+        """Remember the twitch candidates whose floor is over ``max_rest_floor_uv`` (none at rest)."""
+        bar, busy = self._rest_bar, self._busy_floors
+        for b, e in zip(bursts, events):
+            if b.floor_uv > bar and e.kind == "twitch":
+                busy[(e.channel, e.onset_sample)] = b.floor_uv
+
+    def _over_rest_floor(self, events: list[Event]) -> list[Event]:
+        """A twitch on a floor over ``max_rest_floor_uv`` is a contraction. Decided after the trains,
+        on what they release, so it changes no other verdict: such a candidate still counts for
+        its neighbours as the twitch candidate it was (a context the trains were tuned with)."""
+        busy, out = self._busy_floors, []
+        for e in events:
+            floor = busy.pop((e.channel, e.onset_sample), None)
+            if floor is not None and e.kind == "twitch":
+                e = evolve(e, kind="contraction", reason=busy_floor_reason(floor, self._rest_bar))
+            out.append(e)
+        return out
+
+
+def busy_floor_reason(floor_uv: float, bar_uv: float) -> str:
+    """Why nothing counts as a twitch over ``max_rest_floor_uv``: every bar is relative to the
+    floor, and here the floor is a working muscle's activity (or, less often, noise no stage
+    removed: a loose electrode, hum that was not cancelled), out of which its largest units
+    stand as twitches would."""
+    return (f"inside muscle activity: the background itself is {floor_uv:.0f} µV RMS, more than a muscle "
+            f"at rest gives ({bar_uv:g} µV; or noise that was not removed)")
 
 
 @lru_cache(maxsize=32)

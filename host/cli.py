@@ -62,6 +62,10 @@ def add_detector_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--min-twitch", type=float, metavar="UV",
                    help="smallest twitch counted, peak-to-peak µV (default 10: keeps quantisation-level "
                         "spikes of a very quiet trace out of the counts)")
+    g.add_argument("--max-rest-floor", type=float, metavar="UV",
+                   help="highest noise floor (µV RMS) a muscle at rest gives; over it nothing counts as a twitch, "
+                        "the background itself being muscle activity (default 25; 0 turns it off, e.g. for a "
+                        "front end noisier than that at rest)")
     g.add_argument("--episode-gap", type=float, metavar="S", help="twitches closer than S seconds form one episode "
                    "(default 30)")
 
@@ -84,6 +88,8 @@ def detector_config(args: argparse.Namespace) -> DetectorConfig:
     kw["detector"] = args.detector
     if args.min_twitch is not None:
         kw["min_twitch_uv"] = args.min_twitch
+    if args.max_rest_floor is not None:
+        kw["max_rest_floor_uv"] = args.max_rest_floor
     if args.episode_gap is not None:
         kw["episode_gap_s"] = args.episode_gap
     cfg = DetectorConfig(**kw)
@@ -100,7 +106,8 @@ def detector_config(args: argparse.Namespace) -> DetectorConfig:
 #: the detector fields the command line sets -> its option and the argument holding the value
 _FIELD_OPTIONS = {"band_low_hz": ("--band", "band"), "band_high_hz": ("--band", "band"),
                   "energy_on_threshold": ("--sensitivity", "sensitivity"), "on_threshold": ("--sensitivity", "sensitivity"),
-                  "min_twitch_uv": ("--min-twitch", "min_twitch"), "episode_gap_s": ("--episode-gap", "episode_gap")}
+                  "min_twitch_uv": ("--min-twitch", "min_twitch"), "max_rest_floor_uv": ("--max-rest-floor", "max_rest_floor"),
+                  "episode_gap_s": ("--episode-gap", "episode_gap")}
 
 
 def _named_option(args: argparse.Namespace, message: str) -> str:

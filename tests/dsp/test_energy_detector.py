@@ -585,6 +585,39 @@ def test_quantisation_level_spikes_are_below_the_minimum_size():
     assert _found(loose.events, small) >= 2  # the limit, not the detector, drops them
 
 
+@pytest.mark.parametrize("fs", [1000.0, 4000.0])
+def test_no_twitch_is_counted_on_a_background_that_is_itself_muscle_activity(fs):
+    # a needle in a gently working muscle: motor-unit potentials overlap into a background of
+    # tens of µV RMS with no quiet moment, and its larger units stand out of it as twitches would
+    rng = np.random.default_rng(int(fs) + 7)
+    n = int(40 * fs)
+    busy = np.zeros(n)
+    for i in rng.integers(0, n - int(0.05 * fs), int(250 * 40)):  # ~250 small potentials a second
+        w = hr_muap(float(rng.uniform(3, 10)), fs, rng)
+        busy[i:i + w.size] += w * rng.uniform(20, 60) / np.ptp(w)
+    busy *= 45.0 / np.std(signal.sosfiltfilt(bandpass_sos(20.0, 450.0, fs), busy))
+    times = [6.3, 11.1, 17.8, 22.4, 29.0, 34.6]
+    pots = np.zeros(n)
+    for t in times:
+        w = hr_muap(float(rng.uniform(6, 14)), fs, rng)
+        pots[int(t * fs): int(t * fs) + w.size] += w * 700.0 / np.ptp(w)
+    quiet = rng.standard_normal(n) * 4.0
+    assert _found(detect(quiet + pots, fs, ENERGY).events, times) == len(times)  # at rest: twitches
+    for cfg in (ENERGY, dataclasses.replace(ENERGY, detector="envelope")):
+        r = detect(busy + pots, fs, cfg)
+        assert not r.twitches
+        at = [e for e in r.events if any(abs(e.onset_s - t) < 0.03 for t in times)]
+        assert len(at) >= 4 and all(e.kind == "contraction" for e in at)
+        assert any("more than a muscle at rest gives (25 µV;" in (e.reason or "") for e in at)
+        # the rule, not the rest of the detector, keeps them out, and it changes nothing else
+        off = detect(busy + pots, fs, dataclasses.replace(cfg, max_rest_floor_uv=0.0))
+        assert _found(off.events, times) >= 3
+        assert [(e.onset_sample, e.kind == "twitch" or e.kind) for e in off.events] == [
+            (e.onset_sample, "inside muscle activity" in (e.reason or "") or e.kind) for e in r.events]
+        # live blocks give what a whole-file run gives
+        assert _live(busy + pots, fs, cfg, 137) == r.events
+
+
 def _impulse_ptp(fs: float) -> float:
     """Band-passed peak-to-peak of a unit single-sample impulse."""
     sos = bandpass_sos(20.0, min(450.0, 0.45 * fs), fs)

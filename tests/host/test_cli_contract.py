@@ -195,6 +195,7 @@ def test_report_without_matplotlib_names_the_extra(tmp_path, cli, monkeypatch):
     (("analyze", CSV, "--band", "500-20"), ["--band 500-20", "below the upper edge"]),
     (("analyze", CSV, "--sensitivity", "-1"), ["--sensitivity -1"]),
     (("analyze", CSV, "--episode-gap", "0"), ["--episode-gap 0"]),
+    (("analyze", CSV, "--max-rest-floor", "-1"), ["--max-rest-floor -1", ">= 0"]),
 ])
 def test_accepted_but_wrong_options_are_refused(args, words, cli):
     one_error_line(cli(*args), *words)
