@@ -455,3 +455,19 @@ def test_the_session_list_tells_files_of_the_same_name_apart(tmp_path, _isolated
     out = cli("analyze", a, b, c, "--no-index", "--no-progress").stdout
     listed = out[out.index("sessions (oldest first):"):]
     assert a in listed and b in listed and "  other.edf" in listed and str(tmp_path / "other.edf") not in listed
+
+
+def test_max_rest_floor_keeps_a_working_muscle_out_of_the_twitch_count(tmp_path, _isolated_home, cli):
+    """A needle recording of a working muscle has no quiet background: its larger units stood
+    out of their own activity as twitches. The default bar keeps them out; --max-rest-floor 0
+    turns it off (for a front end noisier than that at rest) and they come back."""
+    needle = str(data_dir() / "recordings" / "tibialis-anterior-needle-healthy.edf")
+
+    def twitches(*options):
+        out = tmp_path / f"r{len(options)}.json"
+        r = cli("analyze", needle, "--json", str(out), *options)
+        assert r.returncode == 0, r.stderr
+        return [e for e in json.loads(out.read_text())["events"] if e["kind"] == "twitch"]
+
+    assert twitches() == []
+    assert len(twitches("--max-rest-floor", "0")) >= 1
