@@ -26,6 +26,11 @@ def impulse_threshold(b: Burst, cfg: DetectorConfig) -> float:
     return cfg.impulse_fit_low + t * (cfg.impulse_fit - cfg.impulse_fit_low)
 
 
+def too_small_reason(ptp_uv: float, least_uv: float) -> str:
+    """Why a potential is no twitch: under ``min_twitch_uv`` (``least_uv``)."""
+    return f"{ptp_uv:.1f} µV: smaller than the smallest twitch counted ({least_uv:g} µV)"
+
+
 def _glitch_shaped(b: Burst, snippet: np.ndarray, cfg: DetectorConfig, impulse: ImpulseFit,
                    fit: float | None = None) -> bool:
     """The band-passed waveform is the impulse response's: it fits it above the size's bar, or
@@ -68,10 +73,8 @@ def classify(b: Burst, fs: float, cfg: DetectorConfig, t0: float = 0.0, impulse:
         )
     elif duration_ms < cfg.twitch_min_ms:
         kind, reason = "artifact", f"{duration_ms:.1f} ms spike: shorter than a twitch ({cfg.twitch_min_ms:g} ms)"
-    elif b.peak_to_peak_uv < cfg.min_twitch_uv:
-        kind, reason = "artifact", (
-            f"{b.peak_to_peak_uv:.1f} µV: smaller than the smallest twitch counted ({cfg.min_twitch_uv:g} µV)"
-        )
+    elif b.peak_to_peak_uv < cfg.candidate_min_uv:
+        kind, reason = "artifact", too_small_reason(b.peak_to_peak_uv, cfg.min_twitch_uv)
     snr = 20.0 * math.log10(b.peak_env_uv / b.floor_uv) if b.floor_uv > 0 else float("inf")
     return frozen_record(Event, {  # (every field, in order: one a burst)
         "onset_s": t0 + b.start / fs,
@@ -132,7 +135,7 @@ def classify_many(bursts: list[Burst], fs: float, cfg: DetectorConfig,
     lf = np.array([b.lf_ptp_uv for b in bursts], dtype=np.float64)
     plain &= ~((lf > cfg.lf_ratio * p) & ~(lf <= cfg.lf_min_floor * fl))  # (a floor not known: the ratio alone)
     plain &= ~(dur >= cfg.contraction_min_ms) & ~(dur > cfg.twitch_max_ms) & ~(dur < cfg.twitch_min_ms)
-    plain &= ~(p < cfg.min_twitch_uv)
+    plain &= ~(p < cfg.candidate_min_uv)
     out = []
     log10, inf = math.log10, math.inf
     for b, ok, f, s0, e0, on, off, d, pp, fo in zip(bursts, plain.tolist(), fits, start, end, (s_a / fs).tolist(),

@@ -15,7 +15,7 @@ from operator import attrgetter
 import numpy as np
 
 from myotwitch.dsp.bursts import ENV, LF, N_ROWS, STAT, BurstSegmenter, Y
-from myotwitch.dsp.classify import classify, classify_many
+from myotwitch.dsp.classify import classify, classify_many, too_small_reason
 from myotwitch.dsp.config import DetectorConfig
 from myotwitch.dsp.energy import MultiScaleEnergy, TailWeight, floor_bias, threshold_table, window_samples
 from myotwitch.dsp.episodes import EpisodeGrouper
@@ -47,10 +47,12 @@ class Pipeline:
         self.fs = float(fs)
         self.n_channels = n_channels
         ms = self.fs / 1000.0
-        #: ``max_rest_floor_uv`` (0: off), and the held twitch candidates over it, by (channel,
-        #: onset sample), until the trains release them
+        #: the bars on what the trains release (``_count_bars``): ``max_rest_floor_uv`` (0: off),
+        #: with the held twitch candidates over it by (channel, onset sample), and
+        #: ``min_twitch_uv`` where it is above the candidates' minimum (else 0)
         self._rest_bar = cfg.max_rest_floor_uv
         self._busy_floors: dict[tuple[int, int], float] = {}
+        self._size_bar = cfg.min_twitch_uv if cfg.min_twitch_uv > cfg.candidate_min_uv else 0.0
         self._noise = NoiseFloor(self.fs, n_channels, cfg.noise_window_s, cfg.noise_history_s,
                                  cfg.noise_percentile, cfg.noise_min_history_s, cfg.noise_recent_s,
                                  cfg.noise_recent_ratio, cfg.noise_recent_cap, cfg.noise_recent_bouts)
@@ -112,7 +114,7 @@ class Pipeline:
                                   cluster_min=cfg.cluster_context_min, cluster_ratio=cfg.cluster_context_ratio,
                                   isolation_s=cfg.shape_only_isolation_s, isolation_snr=cfg.shape_only_max_size,
                                   share_least=cfg.train_share_least,
-                                  activity_uv=cfg.min_twitch_uv,
+                                  activity_uv=cfg.candidate_min_uv,
                                   blip_max_s=cfg.twitch_max_ms / 1000.0,
                                   rest_s=cfg.rest_history_s, rest_step=noise_n,
                                   # decay time of the band-pass's low edge (Butterworth: damping sqrt(1/2))
@@ -367,15 +369,16 @@ class Pipeline:
             events = [classify(b, self.fs, self.config) for b in bursts]
             if self._rest_bar:
                 self._note_busy_floors(bursts, events)
-                events = self._over_rest_floor(events)
+            if self._busy_floors or self._size_bar:
+                events = self._count_bars(events)
             events = self.units.process(events, until, final)
         else:
             classes = classify_many(bursts, self.fs, self.config, self._impulse)
             if self._rest_bar:
                 self._note_busy_floors(bursts, classes)
             events = self._trains.process(list(zip(bursts, classes)), until, final)
-            if self._busy_floors:
-                events = self._over_rest_floor(events)
+            if self._busy_floors or self._size_bar:
+                events = self._count_bars(events)
             until = self._trains.held_from(until)  # the candidates the trains still hold
             events = self.units.process(events, until, final)
         horizon_s = self.units.held_from(until) / self.fs  # latency_horizon_s, from the figures at hand
@@ -394,15 +397,19 @@ class Pipeline:
             if b.floor_uv > bar and e.kind == "twitch":
                 busy[(e.channel, e.onset_sample)] = b.floor_uv
 
-    def _over_rest_floor(self, events: list[Event]) -> list[Event]:
-        """A twitch on a floor over ``max_rest_floor_uv`` is a contraction. Decided after the trains,
-        on what they release, so it changes no other verdict: such a candidate still counts for
-        its neighbours as the twitch candidate it was (a context the trains were tuned with)."""
-        busy, out = self._busy_floors, []
+    def _count_bars(self, events: list[Event]) -> list[Event]:
+        """A twitch smaller than ``min_twitch_uv`` is an artifact, one on a floor over
+        ``max_rest_floor_uv`` a contraction. Decided after the trains, on what they release, so
+        no other verdict moves: such a candidate still counts for its neighbours as the twitch
+        candidate it was (a context the trains were tuned with)."""
+        busy, least, out = self._busy_floors, self._size_bar, []
         for e in events:
-            floor = busy.pop((e.channel, e.onset_sample), None)
-            if floor is not None and e.kind == "twitch":
-                e = evolve(e, kind="contraction", reason=busy_floor_reason(floor, self._rest_bar))
+            floor = busy.pop((e.channel, e.onset_sample), None) if busy else None
+            if e.kind == "twitch":
+                if e.peak_to_peak_uv < least:
+                    e = evolve(e, kind="artifact", reason=too_small_reason(e.peak_to_peak_uv, least))
+                elif floor is not None:
+                    e = evolve(e, kind="contraction", reason=busy_floor_reason(floor, self._rest_bar))
             out.append(e)
         return out
 

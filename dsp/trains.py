@@ -243,7 +243,7 @@ class TrainStage:
         self.isolation_n = min(int(round(isolation_s * fs)), self.memory)
         #: an artifact under this size (µV peak to peak) both in the pass band and in its
         #: low-frequency swing is no sign of activity for ``_not_alone`` (0: every artifact is).
-        #: The pipeline passes ``min_twitch_uv``: what is too small to be a twitch is too small to
+        #: The pipeline passes ``candidate_min_uv``: what is too small to be a twitch is too small to
         #: be a moving limb or a contraction. Twitches come in runs, and a small potential called
         #: too small (or its LF swing, a few µV of the background's own, called a transient) had
         #: kept a small twitch 0.45-0.9 s after it from counting (real recordings' injections)

@@ -585,6 +585,29 @@ def test_quantisation_level_spikes_are_below_the_minimum_size():
     assert _found(loose.events, small) >= 2  # the limit, not the detector, drops them
 
 
+def test_potentials_under_the_smallest_twitch_counted_are_weighed_but_not_counted():
+    # a trace near its converter's floor (1.2 µV RMS, 0.73 µV steps): 12 µV potentials are
+    # 10x its noise, clear candidates, but smaller than any calf twitch at the skin
+    rng = np.random.default_rng(12)
+    fs, lsb = 1000.0, 3000.0 / 4096
+    x = rng.standard_normal(int(90 * fs)) * 1.2
+    small, large = [8.0, 21.0, 37.0, 52.0, 68.0], [14.0, 29.0, 45.0, 60.0, 76.0]
+    for t, size in [(t, 12.0) for t in small] + [(t, 25.0) for t in large]:
+        w = hr_muap(8.0, fs, rng)
+        x[int(t * fs): int(t * fs) + w.size] += w * size / np.ptp(w)
+    x = np.round(x / lsb) * lsb
+    r = detect(x, fs, ENERGY)
+    assert _found(r.events, small) == 0 and _found(r.events, large) == len(large)
+    under = [e for e in r.events if any(abs(e.onset_s - t) < 0.03 for t in small)]
+    assert len(under) >= 4 and all(e.kind == "artifact" and "smallest twitch counted (15 µV)" in e.reason for e in under)
+    # at 10 µV they count, and nothing else changes: the bar is applied after the trains
+    loose = detect(x, fs, dataclasses.replace(ENERGY, min_twitch_uv=10.0))
+    assert _found(loose.events, small) >= 4
+    assert [(e.onset_sample, "artifact" if e.kind == "twitch" and e.peak_to_peak_uv < 15 else e.kind)
+            for e in loose.events] == [(e.onset_sample, e.kind) for e in r.events]
+    assert _live(x, fs, ENERGY, 250) == r.events
+
+
 @pytest.mark.parametrize("fs", [1000.0, 4000.0])
 def test_no_twitch_is_counted_on_a_background_that_is_itself_muscle_activity(fs):
     # a needle in a gently working muscle: motor-unit potentials overlap into a background of
