@@ -46,6 +46,10 @@ CURRENT_FALSE_TWITCHES = {
     # treadmill walking: the second stance burst in the file (1.41 s, at a heel strike) comes
     # before the detector has seen enough strides to call the rhythm walking
     "peroneus-longus-treadmill-walking.edf": 1,
+    # the quiet baseline near the converter's floor: a 15.1 µV potential at 35.76 s, just before
+    # its second weak activation (8 of 10-15 µV before the smallest twitch counted rose from 10
+    # to 15 µV; issue #15 allows this file 2)
+    "biosppy-quiet-baseline.edf": 1,
 }
 
 
@@ -57,8 +61,9 @@ def _as_recorded(name):
 
 def _voluntary_params():
     for name in RECORDINGS:
-        n = CURRENT_FALSE_TWITCHES.get(name)
-        marks = [pytest.mark.xfail(strict=True, reason=f"current detector: {n} false twitches; issue #15")] if n else []
+        n = CURRENT_FALSE_TWITCHES.get(name, 0)
+        marks = [pytest.mark.xfail(strict=True, reason=f"current detector: {n} false twitches; issue #15")
+                 ] if n > RECORDINGS[name].expected_max_twitches else []
         yield pytest.param(name, marks=marks, id=name.removesuffix(".edf"))
 
 
@@ -78,14 +83,14 @@ def test_manifest_describes_the_files_shipped():
         x, _ = reader.read_all()
         assert not np.isnan(x).any()
         # real EMG in µV: on the skin, a floor of a few µV RMS (quietest 100 ms windows of the
-        # band-passed signal) and activity of hundreds; through a needle in a working muscle,
-        # no quiet window at all (tens of µV at the least)
+        # band-passed signal) and activity of hundreds (a quiet baseline: of tens at most);
+        # through a needle in a working muscle, no quiet window at all (tens of µV at the least)
         y = signal.sosfiltfilt(signal.butter(2, [20, 450], "bandpass", fs=reader.fs, output="sos"), x[0])
         w = int(0.1 * reader.fs)
         windows = y[: len(y) // w * w].reshape(-1, w)
         least, most = (20, 300) if rec.activity == "intramuscular" else (0.5, 20)
         assert least < np.percentile(np.sqrt(np.mean(windows ** 2, axis=1)), 5) < most, rec.file
-        assert np.abs(y).max() > 100
+        assert np.abs(y).max() > 100 if rec.activity != "quiet" else 5 < np.abs(y).max() < 100
 
 
 @pytest.mark.parametrize("name", _voluntary_params())
@@ -155,7 +160,8 @@ def _injected(size):
     pytest.param((10.0, 20.0), 0.98, marks=pytest.mark.xfail(
         strict=True, reason="current detector: recall 0.95 at 10-20x (was 0.85); issue #15"), id="10-20x-issue"),
     pytest.param((8.0, 10.0), 0.90, marks=pytest.mark.xfail(
-        strict=True, reason="current detector: recall 0.66 at 8-10x (was 0.56); issue #15"), id="8-10x-issue"),
+        strict=True, reason="current detector: recall 0.61 at 8-10x (0.66 with the smallest twitch counted at 10 "
+                                 "µV, 0.56 before the shape filters); issue #15"), id="8-10x-issue"),
     # large twitches on real background: the current detector finds them all; keep it so
     pytest.param((20.0, 40.0), 0.98, id="20-40x"),
 ])
