@@ -61,8 +61,8 @@ def add_detector_options(p: argparse.ArgumentParser) -> None:
                         "lower finds smaller twitches and more false ones)")
     g.add_argument("--min-twitch", type=float, metavar="UV",
                    help="smallest twitch counted, peak-to-peak µV (default 15: keeps the spikes and tiny "
-                        "potentials of a very quiet trace out of the counts; lower counts smaller twitches on a "
-                        "quiet front end, down to 10 at no other cost)")
+                        "potentials of a very quiet trace out of the counts; lower counts smaller twitches of a "
+                        "quiet front end, and under 10 smaller potentials become candidates too)")
     g.add_argument("--max-rest-floor", type=float, metavar="UV",
                    help="highest noise floor (µV RMS) a muscle at rest gives; over it nothing counts as a twitch, "
                         "the background itself being muscle activity (default 25; 0 turns it off, e.g. for a "
