@@ -130,7 +130,7 @@ class DetectorConfig:
     #: 100 s at 10 µV (issue #15 allows 2); at 15 µV, 1 (at 14, 2; BITalino's scale, 9 %
     #: larger, would leave 2 at 15). The price is the smallest twitches on quiet skin: held-out
     #: seeds 123-126 and 900000 lost 14-27 twitches each of ~2,300 (4-10x on the 2-3 µV traces;
-    #: 8-10x recall -0.013 at most, macro F1 -0.005, false twitches 427 -> 422), the hard suite's
+    #: 8-10x recall -0.014 at most, macro F1 -0.005, false twitches 427 -> 422), the hard suite's
     #: 1-1.5 µV quantised case a sixth of its twitches (macro F1 0.857 -> 0.842), the real
     #: recordings' injected 6-10x twitches (on 2.2-3.3 µV of noise) 0.05 of their recall: twitches
     #: of 10-15 µV, which calf twitches at the skin are not. Applied to what the trains release
