@@ -566,9 +566,17 @@ class Recorder:
         fs = self.info.fs if self.info else 0
         t = self.samples / fs if fs else 0
         rate = self.twitches / (t / 3600) if t else 0
-        log.info("status source=%s rate=%gHz recorded=%s twitches=%d (%.0f/h) gaps=%d lost=%.1fs reconnects=%d file=%s",
-                 self.source.spec, fs, _hms(t), self.twitches, rate, self.gaps, self.lost_samples / fs if fs else 0,
-                 self.reconnects, os.path.basename(self.current.path) if self.current else "-")
+        floor = self.pipe.current_floor() if self.pipe is not None else None
+        floors = "-" if floor is None else ",".join(f"{v:.1f}" for v in floor)
+        log.info("status source=%s rate=%gHz recorded=%s twitches=%d (%.0f/h) gaps=%d lost=%.1fs reconnects=%d "
+                 "floor=%suV file=%s", self.source.spec, fs, _hms(t), self.twitches, rate, self.gaps,
+                 self.lost_samples / fs if fs else 0, self.reconnects, floors,
+                 os.path.basename(self.current.path) if self.current else "-")
+        bar = self.config.max_rest_floor_uv
+        busy = [str(c) for c, v in enumerate(floor if floor is not None else []) if bar > 0 and v > bar]
+        if busy:
+            log.warning("the noise floor is over %g µV RMS on channel %s: no twitch counts there while it is "
+                        "(a working muscle, or poor skin contact)", bar, ",".join(busy))
 
 
 def _hms(t: float) -> str:

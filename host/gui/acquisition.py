@@ -42,6 +42,7 @@ class DisplayBuffer:
         self.raw = np.full((n_channels, self.n), np.nan, dtype=np.float32)
         self.filt = np.full((n_channels, self.n), np.nan, dtype=np.float32)
         self.threshold = np.full(n_channels, np.nan)
+        self.floor = np.full(n_channels, np.nan)  # the detector's noise floor (µV RMS) per channel
         self.end = 0  # absolute index of the next sample
         self.lock = threading.Lock()
 
@@ -264,6 +265,7 @@ class Acquisition:
             floor = self.pipe.current_floor()
             if floor is not None:
                 self.buffer.threshold = floor * self.config.sensitivity
+                self.buffer.floor = floor
             st.samples += rec.n
             if self.keep_samples:
                 self.received.append((rec.first_sample, rec.uv.copy()))

@@ -35,6 +35,21 @@ def parse_band(text: str) -> tuple[float, float] | str:
     return lo, hi
 
 
+def floor_note(floor: np.ndarray, labels: tuple[str, ...], bar_uv: float) -> str:
+    """The sensor panel's line on the background (HTML): its level, and, where a channel's is
+    over ``max_rest_floor_uv``, that no twitch counts there and why (else a user sees the count
+    stand still with no reason given)."""
+    known = [(lab, float(v)) for lab, v in zip(labels, floor) if np.isfinite(v)]
+    if not known:
+        return "noise floor: learning…"
+    text = "noise floor " + " · ".join(f"{v:.1f}" for _, v in known) + " µV RMS"
+    over = [lab for lab, v in known if bar_uv > 0 and v > bar_uv]
+    if over:
+        text += (f"<br><b style='color:#c62828'>over {bar_uv:g} µV on {', '.join(over)}: no twitch counts "
+                 f"there (a working muscle, or poor skin contact)</b>")
+    return text
+
+
 def parse_threshold(text: str) -> float | str:
     """The on-threshold (a multiple of the noise floor), or the reason the text is not one."""
     try:
@@ -636,7 +651,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self._set(self.lbl_link,
             f"{'connected' if st.connected else 'not connected'} · {st.fs:g} Hz · {st.n_channels} ch<br>"
             f"samples {st.samples:,} · lost {st.lost:,} in {st.gaps} gaps · reconnects {st.reconnects}<br>"
-            f"battery {bat} · lead-off {'YES' if st.lead_off else 'no'}"
+            f"battery {bat} · lead-off {'YES' if st.lead_off else 'no'}<br>"
+            + (floor_note(acq.buffer.floor, self._labels, self.config.max_rest_floor_uv)
+               if acq.buffer is not None else "noise floor: –")
             + (f"<br><b style='color:#c62828'>recording to {st.recording}</b>" if st.recording else "")
             + (f"<br><b style='color:#c62828'>{html.escape(st.error)}</b>" if st.error else ""))
 

@@ -258,3 +258,24 @@ def test_rate_history_labels_only_zero_and_the_top(qtbot, settings):
     shown = sorted(v for level in levels for v, _label in level)
     assert shown[0] == 0 and len(shown) == 2, levels
     win.close()
+
+
+def test_the_sensor_panel_says_why_nothing_counts_over_the_rest_floor():
+    from myotwitch.host.gui.window import floor_note
+
+    assert floor_note(np.array([np.nan]), ("calf",), 25.0) == "noise floor: learning…"
+    quiet = floor_note(np.array([3.24, 4.0]), ("calf", "shin"), 25.0)
+    assert quiet == "noise floor 3.2 · 4.0 µV RMS"
+    busy = floor_note(np.array([3.2, 41.0]), ("calf", "shin"), 25.0)
+    assert "over 25 µV on shin: no twitch counts" in busy and "calf," not in busy
+    assert "no twitch counts" not in floor_note(np.array([41.0]), ("calf",), 0.0)  # the bar turned off
+
+
+def test_a_needle_recording_shows_its_busy_floor_in_the_sensor_panel(qtbot, settings):
+    from myotwitch.host.paths import data_dir
+
+    needle = data_dir() / "recordings" / "tibialis-anterior-needle-healthy.edf"
+    win = make_window(qtbot, f"file:{needle}?speed=8", settings)
+    qtbot.waitUntil(lambda: "no twitch counts" in win.lbl_link.text(), timeout=30_000)
+    assert "noise floor" in win.lbl_link.text()
+    win.close()

@@ -272,3 +272,21 @@ def test_rotated_summaries_use_file_relative_times(tmp_path):
         annotated = sorted(a.onset_s for a in reader.edf.annotations if a.text.startswith("twitch"))
         assert np.allclose(sorted(e["onset_s"] for e in s["events"] if e["kind"] == "twitch"), annotated, atol=1e-3)
         assert all(0 <= e["onset_s"] <= s["stats"]["duration_s"] for e in s["events"])
+
+
+def test_status_lines_carry_the_floor_and_say_when_nothing_can_count(tmp_path, caplog):
+    """A headless recorder's only window is its log: the floor goes in the status line, and a
+    floor over max_rest_floor_uv (a working muscle, or poor contact) is said as a warning."""
+    from myotwitch.host.paths import data_dir
+
+    needle = data_dir() / "recordings" / "tibialis-anterior-needle-healthy.edf"
+    with caplog.at_level("INFO"):
+        Recorder(open_source(f"file:{needle}?speed=0"), str(tmp_path / "busy"), duration_s=12.0,
+                 status_interval_s=0.001).run()
+    assert "floor=" in caplog.text
+    assert "noise floor is over 25 µV RMS on channel 0: no twitch counts there" in caplog.text
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        Recorder(open_source("sim:rate=1000,seed=3,speed=0"), str(tmp_path / "rest"), duration_s=12.0,
+                 status_interval_s=0.001).run()
+    assert "floor=" in caplog.text and "no twitch counts" not in caplog.text
