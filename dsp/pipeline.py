@@ -414,13 +414,18 @@ class Pipeline:
         return out
 
 
+#: how ``busy_floor_reason`` begins (so that a report can count such verdicts)
+BUSY_FLOOR = "inside muscle activity"
+
+
 def busy_floor_reason(floor_uv: float, bar_uv: float) -> str:
     """Why nothing counts as a twitch over ``max_rest_floor_uv``: every bar is relative to the
     floor, and here the floor is a working muscle's activity (or, less often, noise no stage
     removed: a loose electrode, hum that was not cancelled), out of which its largest units
     stand as twitches would."""
-    return (f"inside muscle activity: the background itself is {floor_uv:.0f} µV RMS, more than a muscle "
+    return (f"{BUSY_FLOOR}: the background itself is {floor_uv:.0f} µV RMS, more than a muscle "
             f"at rest gives ({bar_uv:g} µV; or noise that was not removed)")
+
 
 
 @lru_cache(maxsize=32)

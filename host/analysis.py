@@ -12,6 +12,7 @@ import numpy as np
 
 from myotwitch.dsp import DetectorConfig, Event, Pipeline
 from myotwitch.dsp.config import ConfigError
+from myotwitch.dsp.pipeline import BUSY_FLOOR
 from myotwitch.host.errors import FormatError
 from myotwitch.host.session import summarize
 from myotwitch.host.strict import strict
@@ -83,6 +84,11 @@ def analyze_reader(reader, config: DetectorConfig | None = None, progress: Progr
             progress(min(expected / total, 1.0))
     events += pipe.flush()
     events.sort(key=lambda e: (e.onset_sample, e.channel))
+    busy = sorted({e.channel for e in events if e.kind == "contraction" and (e.reason or "").startswith(BUSY_FLOOR)})
+    if busy:
+        warnings.append(f"{name}: the noise floor was over {pipe.config.max_rest_floor_uv:g} µV RMS on "
+                        f"{', '.join(reader.labels[c] for c in busy)}, where nothing counts as a twitch (a working "
+                        f"muscle, or poor skin contact; --max-rest-floor)")
     for w in warnings + problems:
         log.warning("%s", w)
     q = dict(extra_quality or {})

@@ -463,11 +463,15 @@ def test_max_rest_floor_keeps_a_working_muscle_out_of_the_twitch_count(tmp_path,
     turns it off (for a front end noisier than that at rest) and they come back."""
     needle = str(data_dir() / "recordings" / "tibialis-anterior-needle-healthy.edf")
 
-    def twitches(*options):
+    def run(*options):
         out = tmp_path / f"r{len(options)}.json"
         r = cli("analyze", needle, "--json", str(out), *options)
         assert r.returncode == 0, r.stderr
-        return [e for e in json.loads(out.read_text())["events"] if e["kind"] == "twitch"]
+        result = json.loads(out.read_text())
+        return [e for e in result["events"] if e["kind"] == "twitch"], result["quality"]["warnings"]
 
-    assert twitches() == []
-    assert len(twitches("--max-rest-floor", "0")) >= 1
+    twitches, warnings = run()
+    assert twitches == []
+    assert any("noise floor was over 25 µV RMS on tibialis_ant" in w for w in warnings)  # and why
+    twitches, warnings = run("--max-rest-floor", "0")
+    assert len(twitches) >= 1 and not any("noise floor was over" in w for w in warnings)
