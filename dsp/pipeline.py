@@ -427,7 +427,6 @@ def busy_floor_reason(floor_uv: float, bar_uv: float) -> str:
             f"at rest gives ({bar_uv:g} µV; or noise that was not removed)")
 
 
-
 @lru_cache(maxsize=32)
 def _threshold_table(fs: float, lo: float, hi: float, order: int, windows: tuple[int, ...], on: float,
                      noise_n: int, percentile: float) -> tuple[np.ndarray, float]:
