@@ -11,6 +11,7 @@ import io
 from myotwitch.host.history import (
     DIARY_SERIES,
     association_statements,
+    counting_statement,
     diary_text,
     fmt_rate,
     rule_statements,
@@ -171,6 +172,8 @@ def render_history(h: dict) -> str:
         parts.append(f"<p class=note>{html.escape(undated_statement(h))}</p>")
     if short_statement(h):
         parts.append(f"<p class=note>{html.escape(short_statement(h))}</p>")
+    if counting_statement(h):
+        parts.append(f"<p class=note>{html.escape(counting_statement(h))}</p>")
     if not h["days"]:
         parts.append("<p class=note>No dated recordings in this window yet.</p>")
     parts.append("<h2>What the time rules measured</h2>")

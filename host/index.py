@@ -22,8 +22,9 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-#: bumped when the sessions table changes; older databases are migrated on open
-SCHEMA_VERSION = 2
+#: bumped when the sessions table changes; older databases are migrated on open (3: the
+#: detector settings a session was counted with)
+SCHEMA_VERSION = 3
 
 SESSIONS_TABLE = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -40,7 +41,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     per_channel TEXT,
     channels TEXT,
     units TEXT,
-    added_at TEXT
+    added_at TEXT,
+    counting TEXT
 );
 CREATE INDEX IF NOT EXISTS sessions_start ON sessions(start);
 CREATE INDEX IF NOT EXISTS sessions_file ON sessions(file);
@@ -58,7 +60,11 @@ CREATE TABLE IF NOT EXISTS diary (
 CREATE INDEX IF NOT EXISTS diary_time ON diary(time);
 """
 COLUMNS = ("key", "file", "start", "dated", "duration_s", "valid_s", "twitches", "twitches_per_hour", "episodes",
-           "per_channel", "channels", "units", "added_at")
+           "per_channel", "channels", "units", "added_at", "counting")
+#: the detector settings that change what a session counts (``summary["detector"]``): two
+#: sessions counted with different ones cannot be compared rate for rate
+COUNTING_SETTINGS = ("detector", "energy_on_threshold", "on_threshold", "min_twitch_uv", "max_rest_floor_uv",
+                     "band_low_hz", "band_high_hz")
 
 _SAMPLE = 1 << 20  # bytes read at the head, middle and tail of a large file
 
@@ -134,7 +140,15 @@ def summary_row(summary: dict) -> dict:
             "valid_s": st.get("valid_s", st["duration_s"]), "twitches": st["counts"]["twitch"],
             "twitches_per_hour": st.get("twitches_per_hour", 0.0), "episodes": st.get("episodes", 0),
             "per_channel": list(st.get("twitches_per_channel", [])), "channels": list(summary.get("channels", [])),
-            "units": list(units) if isinstance(units, list) else []}
+            "units": list(units) if isinstance(units, list) else [], "counting": counting_settings(summary)}
+
+
+def counting_settings(summary: dict) -> dict | None:
+    """The settings of ``COUNTING_SETTINGS`` a summary was counted with (None: not recorded)."""
+    det = summary.get("detector")
+    if not isinstance(det, dict):
+        return None
+    return {k: det.get(k) for k in COUNTING_SETTINGS}
 
 
 def same_session(row: dict, other: dict) -> bool:
@@ -187,6 +201,8 @@ class SessionIndex:
                 cols = [r[1] for r in self.db.execute("PRAGMA table_info(sessions)")]
                 if cols and "key" not in cols:
                     self._migrate_from_paths()
+                elif cols and "counting" not in cols:  # schema 2: the rows stay, their settings unknown
+                    self.db.execute("ALTER TABLE sessions ADD COLUMN counting TEXT")
                 else:
                     self._create_sessions()
                 self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
@@ -243,7 +259,8 @@ class SessionIndex:
         values = (row["key"], row["file"], row["start"].isoformat() if row["start"] else None, int(row["dated"]),
                   row["duration_s"], row["valid_s"], row["twitches"], row["twitches_per_hour"], row["episodes"],
                   json.dumps(row["per_channel"]), json.dumps(row["channels"]), json.dumps(row["units"]),
-                  dt.datetime.now().isoformat(timespec="seconds"))
+                  dt.datetime.now().isoformat(timespec="seconds"),
+                  None if row["counting"] is None else json.dumps(row["counting"], sort_keys=True))
         self.db.execute("BEGIN IMMEDIATE")
         try:
             self.db.execute("DELETE FROM sessions WHERE file=? AND key<>?", (row["file"], row["key"]))
@@ -274,7 +291,7 @@ class SessionIndex:
         """Session rows, oldest first. Undated sessions only with ``include_undated`` (they come
         last, with ``start`` None): trends and advice must not place them in time."""
         keys = ["key", "file", "start", "dated", "duration_s", "valid_s", "twitches", "twitches_per_hour", "episodes",
-                "per_channel", "channels", "units"]
+                "per_channel", "channels", "units", "counting"]
         q = f"SELECT {', '.join(keys)} FROM sessions WHERE (dated=1 AND start IS NOT NULL"
         args: tuple = ()
         if since is not None:
@@ -289,6 +306,7 @@ class SessionIndex:
             d["start"] = dt.datetime.fromisoformat(d["start"]) if d["dated"] else None
             for k in ("per_channel", "channels", "units"):
                 d[k] = json.loads(d[k] or "[]")
+            d["counting"] = json.loads(d["counting"]) if d["counting"] else None
             out.append(d)
         return out
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -379,3 +380,42 @@ def test_history_page_in_a_phone_browser(rising, tmp_path, chromium_page):
     view = chromium_page(hacked)
     assert view.page.title() == "myotwitch history"
     assert any("Content Security Policy" in e for e in view.errors)
+
+
+def test_sessions_counted_with_different_settings_are_said_to_be(tmp_path):
+    """A rate that fell because --min-twitch rose (or a release changed a default) is not the
+    muscle's: history says which settings differ, and names sessions whose settings it does not
+    know, in the text, the JSON and the page alike."""
+    from myotwitch.dsp import DetectorConfig
+    from myotwitch.host.history import counting_statement
+
+    now = dt.datetime(2026, 11, 20, 12, 0)
+
+    def session(i, cfg):
+        s = {"file": f"/rec/{i}.edf", "start": (now - dt.timedelta(days=10 - i)).isoformat(), "channels": ["calf"],
+             "stats": {"duration_s": 7200.0, "valid_s": 7200.0, "counts": {"twitch": 100}, "twitches_per_hour": 50.0,
+                       "episodes": 1, "twitches_per_channel": [100]}}
+        if cfg is not None:
+            s["detector"] = dataclasses.asdict(cfg)
+        return s
+
+    def history(configs):
+        with SessionIndex(tmp_path / f"{len(configs)}-{id(configs)}.sqlite") as idx:
+            for i, cfg in enumerate(configs):
+                idx.add_summary(session(i, cfg))
+            return build_history(idx.sessions(), [], load_rules(), days=28, now=now)
+
+    same = history([DetectorConfig()] * 3)
+    assert counting_statement(same) == "" and len(same["counting"]["sets"]) == 1
+    mixed = history([DetectorConfig(min_twitch_uv=10.0)] * 2 + [DetectorConfig()] * 2)
+    text = counting_statement(mixed)
+    assert "different detector settings (min_twitch_uv 10.0 / 15.0; 2 / 2 session(s))" in text
+    assert mixed["counting"]["differ"] == ["min_twitch_uv"]
+    assert "different detector settings" in format_history(mixed).replace("\n", " ")
+    pytest.importorskip("matplotlib")
+    from myotwitch.host.history_report import render_history
+
+    assert "different detector settings (min_twitch_uv 10.0 / 15.0" in render_history(mixed)
+    old = history([None, None, DetectorConfig()])
+    assert counting_statement(old).startswith("2 session(s) were indexed before the index kept the detector settings")
+    assert counting_statement(history([None, None])) == ""  # nothing known to compare with

@@ -3,6 +3,7 @@ migrated without losing rows, undated sessions kept but out of trends, sessions 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import shutil
@@ -185,3 +186,36 @@ def test_processes_opening_an_old_database_at_once_migrate_it_once(tmp_path, rou
     assert [p.exitcode for p in procs] == [0] * 8
     with SessionIndex(path) as idx:
         assert len(idx.sessions()) == 28
+
+
+def test_each_session_keeps_the_detector_settings_it_was_counted_with(tmp_path):
+    from myotwitch.dsp import DetectorConfig
+    from myotwitch.host.index import COUNTING_SETTINGS
+
+    s = _summary("/rec/a.edf")
+    s["detector"] = dataclasses.asdict(DetectorConfig(min_twitch_uv=12.0))
+    with SessionIndex(tmp_path / "db.sqlite") as idx:
+        idx.add_summary(s)
+        idx.add_summary(_summary("/rec/b.edf", start="2026-11-02T23:00:00"))  # a summary without them
+        got = {os.path.basename(r["file"]): r["counting"] for r in idx.sessions()}
+    assert set(got["a.edf"]) == set(COUNTING_SETTINGS) and got["a.edf"]["min_twitch_uv"] == 12.0
+    assert got["b.edf"] is None
+
+
+def test_schema_2_database_gains_the_settings_column_and_keeps_its_rows(tmp_path):
+    path = tmp_path / "v2.sqlite"
+    with SessionIndex(path) as idx:
+        idx.add_summary(_summary("/rec/old.edf"))
+    db = sqlite3.connect(path)  # make it a schema-2 file: no settings column
+    db.execute("ALTER TABLE sessions DROP COLUMN counting")
+    db.execute("PRAGMA user_version=2")
+    db.commit()
+    db.close()
+    with SessionIndex(path) as idx:
+        rows = idx.sessions()
+        assert [(os.path.basename(r["file"]), r["counting"]) for r in rows] == [("old.edf", None)]
+        s = _summary("/rec/new.edf", start="2026-11-03T23:00:00")
+        s["detector"] = {"min_twitch_uv": 15.0}
+        idx.add_summary(s)
+        assert idx.sessions()[-1]["counting"]["min_twitch_uv"] == 15.0
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 3
