@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import json
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
@@ -83,9 +84,12 @@ class Advice:
     notice: str
     items: list[AdviceItem]
     metrics: dict
+    #: what the reader should know about the numbers themselves (sessions counted with different
+    #: detector settings)
+    caveats: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"notice": self.notice, "items": [i.to_dict() for i in self.items],
+        return {"notice": self.notice, "items": [i.to_dict() for i in self.items], "caveats": list(self.caveats),
                 "metrics": {k: v for k, v in self.metrics.items() if not k.startswith("_")}}
 
 
@@ -558,7 +562,36 @@ def advise(sessions: list[dict] | None = None, diary: list[dict] | None = None, 
             if row["start"] is not None and not any(same_session(s, row) for s in sessions):
                 sessions.append(row)
     metrics = compute_metrics(sessions, diary, ruleset, now)
-    return Advice(ruleset.notice, evaluate(ruleset, metrics), metrics)
+    note = counting_note(counting_summary([s for s in sessions if s.get("start") is not None]))
+    return Advice(ruleset.notice, evaluate(ruleset, metrics), metrics, [note] if note else [])
+
+
+def counting_summary(sessions: list[dict]) -> dict:
+    """The detector settings the sessions were counted with: each set and how many sessions
+    used it, the settings in which they differ, and how many sessions were indexed before the
+    index kept them (``unknown``)."""
+    seen: dict[str, dict] = {}
+    for s in sessions:
+        c = s.get("counting")
+        if c is not None:
+            seen.setdefault(json.dumps(c, sort_keys=True), {"settings": c, "sessions": 0})["sessions"] += 1
+    sets = list(seen.values())
+    differ = sorted({k for a in sets for b in sets for k in a["settings"] if a["settings"][k] != b["settings"].get(k)})
+    return {"sets": sets, "differ": differ, "unknown": sum(1 for s in sessions if s.get("counting") is None)}
+
+
+def counting_note(c: dict) -> str:
+    """A warning when rates were counted with different detector settings (``counting_summary``;
+    or with settings the index does not know): a change between them may be the settings'."""
+    if len(c["sets"]) > 1:
+        what = "; ".join(f"{k} " + " / ".join(str(x["settings"].get(k)) for x in c["sets"]) for k in c["differ"])
+        return (f"these sessions were counted with different detector settings ({what}; "
+                f"{' / '.join(str(x['sessions']) for x in c['sets'])} session(s)): a change in rate between them may "
+                "be the settings', not the muscle's. Analyse the files again with one setting to compare them.")
+    if c["unknown"] and c["sets"]:
+        return (f"{c['unknown']} session(s) were indexed before the index kept the detector settings; if the "
+                "settings or the version of myotwitch changed since, analyse those files again to compare rates.")
+    return ""
 
 
 def _nothing_to_advise(m: dict) -> str:
@@ -592,6 +625,8 @@ def format_advice(advice: Advice, width: int = 100) -> str:
         out.append("")
     if not advice.items:
         out.append(_nothing_to_advise(advice.metrics) + "\n")
+    for c in advice.caveats:
+        out.append(textwrap.fill(f"note: {c}", width) + "\n")
     out.append(textwrap.fill(advice.notice, width))
     return "\n".join(out)
 

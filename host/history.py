@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as dt
-import json
 import math
 import os
 import statistics
@@ -19,6 +18,8 @@ from myotwitch.host.advice import (
     MIN_SESSION_MINUTES,
     RuleSet,
     compute_metrics,
+    counting_note,
+    counting_summary,
     daily_rates,
     evaluate,
     site_changes,
@@ -262,33 +263,9 @@ def association_statements(h: dict) -> list[tuple[str, bool, str]]:
     return out
 
 
-def counting_summary(sessions: list[dict]) -> dict:
-    """The detector settings the sessions were counted with: each set and how many sessions
-    used it, the settings in which they differ, and how many sessions were indexed before the
-    index kept them (``unknown``)."""
-    seen: dict[str, dict] = {}
-    for s in sessions:
-        c = s.get("counting")
-        if c is not None:
-            seen.setdefault(json.dumps(c, sort_keys=True), {"settings": c, "sessions": 0})["sessions"] += 1
-    sets = list(seen.values())
-    differ = sorted({k for a in sets for b in sets for k in a["settings"] if a["settings"][k] != b["settings"].get(k)})
-    return {"sets": sets, "differ": differ, "unknown": sum(1 for s in sessions if s.get("counting") is None)}
-
-
 def counting_statement(h: dict) -> str:
-    """A warning when the window's rates were counted with different detector settings (or
-    with settings the index does not know): a change between them may be the settings'."""
-    c = h.get("counting") or {"sets": [], "differ": [], "unknown": 0}
-    if len(c["sets"]) > 1:
-        what = "; ".join(f"{k} " + " / ".join(str(x["settings"].get(k)) for x in c["sets"]) for k in c["differ"])
-        return (f"these sessions were counted with different detector settings ({what}; "
-                f"{' / '.join(str(x['sessions']) for x in c['sets'])} session(s)): a change in rate between them may "
-                "be the settings', not the muscle's. Analyse the files again with one setting to compare them.")
-    if c["unknown"] and c["sets"]:
-        return (f"{c['unknown']} session(s) were indexed before the index kept the detector settings; if the "
-                "settings or the version of myotwitch changed since, analyse those files again to compare rates.")
-    return ""
+    """``advice.counting_note`` of the history's sessions."""
+    return counting_note(h.get("counting") or {"sets": [], "differ": [], "unknown": 0})
 
 
 def short_statement(h: dict) -> str:

@@ -419,3 +419,24 @@ def test_sessions_counted_with_different_settings_are_said_to_be(tmp_path):
     old = history([None, None, DetectorConfig()])
     assert counting_statement(old).startswith("2 session(s) were indexed before the index kept the detector settings")
     assert counting_statement(history([None, None])) == ""  # nothing known to compare with
+
+
+def test_advice_carries_the_same_caveat_as_history(tmp_path):
+    # the worsening rule reads the same rates: advice says the settings changed, as history does
+    from myotwitch.dsp import DetectorConfig
+    from myotwitch.host.advice import format_advice
+
+    now = dt.datetime(2026, 11, 20, 12, 0)
+    sessions = []
+    for i, cfg in enumerate([DetectorConfig(min_twitch_uv=10.0)] * 2 + [DetectorConfig()] * 2):
+        sessions.append({"file": f"/rec/{i}.edf", "start": now - dt.timedelta(days=10 - i), "dated": True,
+                         "duration_s": 7200.0, "valid_s": 7200.0, "twitches": 100, "twitches_per_hour": 50.0,
+                         "episodes": 1, "per_channel": [100], "channels": ["calf"], "units": [],
+                         "counting": dataclasses.asdict(cfg)})
+    mixed = advise(sessions, [], now=now)
+    assert mixed.caveats and "min_twitch_uv 10.0 / 15.0" in mixed.caveats[0]
+    assert mixed.to_dict()["caveats"] == mixed.caveats
+    assert "note: these sessions were counted with different detector settings" in format_advice(mixed).replace("\n", " ")
+    for s in sessions:
+        s["counting"] = dataclasses.asdict(DetectorConfig())
+    assert advise(sessions, [], now=now).caveats == []
