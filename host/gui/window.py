@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import html
 import os
@@ -675,7 +676,8 @@ class MainWindow(QtWidgets.QMainWindow):
             live = {"file": "(live session)", "start": dt.datetime.now().isoformat(), "channels": list(self._labels),
                     "stats": {"duration_s": hours * 3600, "valid_s": hours * 3600, "counts": {"twitch": len(twitches)},
                               "twitches_per_hour": len(twitches) / hours, "episodes": len(pipe.episodes),
-                              "twitches_per_channel": per}}
+                              "twitches_per_channel": per},
+                    "detector": dataclasses.asdict(pipe.config)}  # (the settings it is counted with)
             a = advise(extra_session=live)
         except Exception as e:  # noqa: BLE001 - advice must never take the app down
             self.advice.setPlainText(f"advice unavailable: {e}")
@@ -684,7 +686,8 @@ class MainWindow(QtWidgets.QMainWindow):
         html = "".join(f"<p><b style='color:{colors[i.level]}'>{i.level}</b>: {i.text}"
                        + (f"<br><small>why: {i.why}</small>" if i.why else "")
                        + f"<br><small style='color:#777'>source: “{i.section}”</small></p>" for i in a.items)
-        self.advice.setHtml(html + f"<p><i>{a.notice}</i></p>")
+        notes = "".join(f"<p><small style='color:#777'>note: {c}</small></p>" for c in a.caveats)
+        self.advice.setHtml(html + notes + f"<p><i>{a.notice}</i></p>")
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt API
         self.settings.setValue("geometry", self.saveGeometry())

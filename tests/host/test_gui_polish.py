@@ -279,3 +279,21 @@ def test_a_needle_recording_shows_its_busy_floor_in_the_sensor_panel(qtbot, sett
     qtbot.waitUntil(lambda: "no twitch counts" in win.lbl_link.text(), timeout=30_000)
     assert "noise floor" in win.lbl_link.text()
     win.close()
+
+
+def test_the_advice_panel_says_when_the_sessions_were_counted_differently(qtbot, settings):
+    import dataclasses
+    import datetime as dt
+
+    from myotwitch.dsp import DetectorConfig
+    from myotwitch.host.index import SessionIndex
+
+    with SessionIndex.default() as idx:  # last night's session, counted with a lower minimum
+        idx.add_summary({"file": "/rec/last-night.edf", "start": (dt.datetime.now() - dt.timedelta(days=1)).isoformat(),
+                         "channels": ["ch0"], "detector": dataclasses.asdict(DetectorConfig(min_twitch_uv=10.0)),
+                         "stats": {"duration_s": 7200.0, "valid_s": 7200.0, "counts": {"twitch": 40},
+                                   "twitches_per_hour": 20.0, "episodes": 1, "twitches_per_channel": [40]}})
+    win = make_window(qtbot, "sim:rate=1000,seed=8,speed=4", settings)
+    qtbot.waitUntil(lambda: "counted with different detector settings" in win.advice.toPlainText(), timeout=30_000)
+    assert "min_twitch_uv 10.0 / 15.0" in win.advice.toPlainText()
+    win.close()
