@@ -28,7 +28,7 @@ def impulse_threshold(b: Burst, cfg: DetectorConfig) -> float:
 
 def too_small_reason(ptp_uv: float, least_uv: float) -> str:
     """Why a potential is no twitch: under ``min_twitch_uv`` (``least_uv``)."""
-    return f"{ptp_uv:.1f} µV: smaller than the smallest twitch counted ({least_uv:g} µV)"
+    return f"{math.floor(ptp_uv * 10) / 10:.1f} µV: smaller than the smallest twitch counted ({least_uv:g} µV)"
 
 
 def _glitch_shaped(b: Burst, snippet: np.ndarray, cfg: DetectorConfig, impulse: ImpulseFit,

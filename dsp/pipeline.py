@@ -48,8 +48,8 @@ class Pipeline:
         self.n_channels = n_channels
         ms = self.fs / 1000.0
         #: the bars on what the trains release (``_count_bars``): ``max_rest_floor_uv`` (0: off),
-        #: with the held twitch candidates over it by (channel, onset sample), and
-        #: ``min_twitch_uv`` where it is above the candidates' minimum (else 0)
+        #: with the held twitch candidates over it by (channel, onset sample; ``reset`` empties
+        #: them), and ``min_twitch_uv`` where it is above the candidates' minimum (else 0)
         self._rest_bar = cfg.max_rest_floor_uv
         self._busy_floors: dict[tuple[int, int], float] = {}
         self._size_bar = cfg.min_twitch_uv if cfg.min_twitch_uv > cfg.candidate_min_uv else 0.0
@@ -134,6 +134,7 @@ class Pipeline:
         self._mains: MainsCanceller | None = None
         self._pending: list[tuple[str, object]] = []  # input held until mains is decided
         self._pending_n = 0
+        self._busy_floors = {}
         self._noise.reset()
         self._segmenter.reset()
         self._env.reset()

@@ -377,6 +377,15 @@ def split_short(sessions: list[dict], definitions: dict) -> tuple[list[dict], li
     return [s for s in sessions if s["valid_s"] >= least], [s for s in sessions if s["valid_s"] < least]
 
 
+def rule_sessions(sessions: list[dict], ruleset: RuleSet, now: dt.datetime) -> list[dict]:
+    """The dated sessions the rules measure: in the window, oldest first, none too short to
+    give a rate."""
+    window = dt.timedelta(days=min(ruleset.definitions["window_days"], MAX_WINDOW_DAYS))
+    dated = sorted((s for s in sessions if s.get("start") is not None and s["start"] >= now - window),
+                   key=lambda s: s["start"])
+    return split_short(dated, ruleset.definitions)[0]
+
+
 def compute_metrics(sessions: list[dict], diary: list[dict], ruleset: RuleSet,
                     now: dt.datetime | None = None) -> dict:
     """Turn session rows (host.index) and diary entries into the metric values the rules use."""
@@ -562,7 +571,7 @@ def advise(sessions: list[dict] | None = None, diary: list[dict] | None = None, 
             if row["start"] is not None and not any(same_session(s, row) for s in sessions):
                 sessions.append(row)
     metrics = compute_metrics(sessions, diary, ruleset, now)
-    note = counting_note(counting_summary([s for s in sessions if s.get("start") is not None]))
+    note = counting_note(counting_summary(rule_sessions(sessions, ruleset, now)))
     return Advice(ruleset.notice, evaluate(ruleset, metrics), metrics, [note] if note else [])
 
 
@@ -583,7 +592,7 @@ def counting_summary(sessions: list[dict]) -> dict:
 def counting_note(c: dict) -> str:
     """A warning when rates were counted with different detector settings (``counting_summary``;
     or with settings the index does not know): a change between them may be the settings'."""
-    if len(c["sets"]) > 1:
+    if len(c["sets"]) > 1 and c["differ"]:
         what = "; ".join(f"{k} " + " / ".join(str(x["settings"].get(k)) for x in c["sets"]) for k in c["differ"])
         return (f"these sessions were counted with different detector settings ({what}; "
                 f"{' / '.join(str(x['sessions']) for x in c['sets'])} session(s)): a change in rate between them may "

@@ -369,5 +369,5 @@ def _write_outputs(args: argparse.Namespace, ok: list[dict]) -> None:
             from myotwitch.host.advice import Advice, AdviceItem, format_advice
 
             a = ok[-1]["advice"]
-            print(format_advice(Advice(a["notice"], [AdviceItem(**i) for i in a["items"]], {})))
+            print(format_advice(Advice(a["notice"], [AdviceItem(**i) for i in a["items"]], {}, a.get("caveats", []))))
     write.done()

@@ -144,11 +144,18 @@ def summary_row(summary: dict) -> dict:
 
 
 def counting_settings(summary: dict) -> dict | None:
-    """The settings of ``COUNTING_SETTINGS`` a summary was counted with (None: not recorded)."""
+    """The settings of ``COUNTING_SETTINGS`` a summary was counted with (None: not recorded), as
+    the detector used them: numbers as floats, the band's upper edge resolved at the summary's
+    rate (the default, None, is 450 Hz or just under Nyquist), so equal settings compare equal."""
     det = summary.get("detector")
     if not isinstance(det, dict):
         return None
-    return {k: det.get(k) for k in COUNTING_SETTINGS}
+    out = {k: (float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v)
+           for k, v in ((k, det.get(k)) for k in COUNTING_SETTINGS)}
+    fs = summary.get("fs")
+    if out["band_high_hz"] is None and isinstance(fs, (int, float)) and fs > 0:
+        out["band_high_hz"] = min(450.0, float(det.get("band_cap_fraction") or 0.45) * float(fs))
+    return out
 
 
 def same_session(row: dict, other: dict) -> bool:

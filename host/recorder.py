@@ -192,6 +192,7 @@ class Recorder:
         self._rotate_requested = False
         self._session_start = dt.datetime.now()
         self._last_status = time.monotonic()
+        self._busy_floor: list[str] = []  # channels last said to be over max_rest_floor_uv
         self._last_flags: tuple[bool, bool] | None = None
         self._disk_warned = False
         self.error: str | None = None
@@ -573,10 +574,16 @@ class Recorder:
                  self.lost_samples / fs if fs else 0, self.reconnects, floors,
                  os.path.basename(self.current.path) if self.current else "-")
         bar = self.config.max_rest_floor_uv
-        busy = [str(c) for c, v in enumerate(floor if floor is not None else []) if bar > 0 and v > bar]
-        if busy:
-            log.warning("the noise floor is over %g µV RMS on channel %s: no twitch counts there while it is "
-                        "(a working muscle, or poor skin contact)", bar, ",".join(busy))
+        labels = list(self.info.labels) if self.info else []
+        busy = [labels[c] if c < len(labels) else f"ch{c}"
+                for c, v in enumerate(floor if floor is not None else []) if bar > 0 and v > bar]
+        if busy != self._busy_floor:  # said when it starts (and when it ends), not on every status line
+            if busy:
+                log.warning("the noise floor is over %g µV RMS on %s: no twitch counts there while it is "
+                            "(a working muscle, or poor skin contact)", bar, ", ".join(busy))
+            elif self._busy_floor:
+                log.info("the noise floor is back under %g µV RMS: twitches count again", bar)
+            self._busy_floor = busy
 
 
 def _hms(t: float) -> str:

@@ -677,7 +677,7 @@ class MainWindow(QtWidgets.QMainWindow):
                     "stats": {"duration_s": hours * 3600, "valid_s": hours * 3600, "counts": {"twitch": len(twitches)},
                               "twitches_per_hour": len(twitches) / hours, "episodes": len(pipe.episodes),
                               "twitches_per_channel": per},
-                    "detector": dataclasses.asdict(pipe.config)}  # (the settings it is counted with)
+                    "detector": dataclasses.asdict(pipe.config)}  # (the settings now: earlier changes in the session are not told apart)
             a = advise(extra_session=live)
         except Exception as e:  # noqa: BLE001 - advice must never take the app down
             self.advice.setPlainText(f"advice unavailable: {e}")

@@ -475,3 +475,23 @@ def test_max_rest_floor_keeps_a_working_muscle_out_of_the_twitch_count(tmp_path,
     assert any("noise floor was over 25 µV RMS on tibialis_ant" in w for w in warnings)  # and why
     twitches, warnings = run("--max-rest-floor", "0")
     assert len(twitches) >= 1 and not any("noise floor was over" in w for w in warnings)
+
+
+def test_analyze_prints_the_note_on_sessions_counted_differently(_isolated_home, cli):
+    import dataclasses
+    import datetime as dt
+
+    from myotwitch.dsp import DetectorConfig
+    from myotwitch.host.index import SessionIndex
+
+    with SessionIndex.default() as idx:
+        for i, least in enumerate((10.0, 15.0)):
+            idx.add_summary({"file": f"/rec/{i}.edf", "start": (dt.datetime.now() - dt.timedelta(days=2 - i)).isoformat(),
+                             "channels": ["ch0"], "fs": 1000.0,
+                             "detector": dataclasses.asdict(DetectorConfig(min_twitch_uv=least)),
+                             "stats": {"duration_s": 7200.0, "valid_s": 7200.0, "counts": {"twitch": 40},
+                                       "twitches_per_hour": 20.0, "episodes": 1, "twitches_per_channel": [40]}})
+    r = cli("analyze", CSV)
+    assert r.returncode == 0, r.stderr
+    assert "note: these sessions were counted with different detector settings (min_twitch_uv 10.0 / 15.0" in \
+        r.stdout.replace("\n", " ")

@@ -440,3 +440,18 @@ def test_advice_carries_the_same_caveat_as_history(tmp_path):
     for s in sessions:
         s["counting"] = dataclasses.asdict(DetectorConfig())
     assert advise(sessions, [], now=now).caveats == []
+
+
+def test_the_settings_note_weighs_only_the_sessions_the_rules_use(tmp_path):
+    # a 20 s recording with other settings gives no rate to compare, so it gives no note
+    from myotwitch.dsp import DetectorConfig
+
+    now = dt.datetime(2026, 11, 20, 12, 0)
+    sessions = []
+    for i, (cfg, seconds) in enumerate([(DetectorConfig(), 7200.0)] * 3 + [(DetectorConfig(min_twitch_uv=10.0), 20.0)]):
+        sessions.append({"file": f"/rec/{i}.edf", "start": now - dt.timedelta(days=5 - i), "dated": True,
+                         "duration_s": seconds, "valid_s": seconds, "twitches": 3, "twitches_per_hour": 3 / seconds * 3600,
+                         "episodes": 1, "per_channel": [3], "channels": ["calf"], "units": [],
+                         "counting": dataclasses.asdict(DetectorConfig()) | {"min_twitch_uv": cfg.min_twitch_uv}})
+    assert advise(sessions, [], now=now).caveats == []
+    assert build_history(sessions, [], load_rules(), days=28, now=now)["counting"]["differ"] == []

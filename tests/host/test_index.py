@@ -219,3 +219,16 @@ def test_schema_2_database_gains_the_settings_column_and_keeps_its_rows(tmp_path
         idx.add_summary(s)
         assert idx.sessions()[-1]["counting"]["min_twitch_uv"] == 15.0
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 3
+
+
+def test_equal_settings_are_stored_alike_however_they_were_written(tmp_path):
+    # the band's default upper edge (None) is 450 Hz at 1 kHz, as the live app writes it out;
+    # a whole number is the same setting as its float
+    a = _summary("/rec/a.edf", fs=1000.0, detector={"band_high_hz": None, "min_twitch_uv": 15})
+    b = _summary("/rec/b.edf", start="2026-11-02T23:00:00", fs=1000.0,
+                 detector={"band_high_hz": 450.0, "min_twitch_uv": 15.0})
+    with SessionIndex(tmp_path / "db.sqlite") as idx:
+        idx.add_summary(a)
+        idx.add_summary(b)
+        first, second = (r["counting"] for r in idx.sessions())
+    assert first == second and first["band_high_hz"] == 450.0
