@@ -293,7 +293,10 @@ def test_the_advice_panel_says_when_the_sessions_were_counted_differently(qtbot,
                          "channels": ["ch0"], "detector": dataclasses.asdict(DetectorConfig(min_twitch_uv=10.0)),
                          "stats": {"duration_s": 7200.0, "valid_s": 7200.0, "counts": {"twitch": 40},
                                    "twitches_per_hour": 20.0, "episodes": 1, "twitches_per_channel": [40]}})
-    win = make_window(qtbot, "sim:rate=1000,seed=8,speed=4", settings)
-    qtbot.waitUntil(lambda: "counted with different detector settings" in win.advice.toPlainText(), timeout=30_000)
+    win = make_window(qtbot, "sim:rate=1000,seed=8,speed=30", settings)
+    # the live session weighs once it holds a minute of data (shorter ones give no rate)
+    qtbot.waitUntil(lambda: win.acq.pipe is not None and win.acq.pipe.samples_seen > 61_000, timeout=30_000)
+    win.update_advice()
+    assert "counted with different detector settings" in win.advice.toPlainText()
     assert "min_twitch_uv 10.0 / 15.0" in win.advice.toPlainText()
     win.close()
