@@ -377,13 +377,13 @@ def split_short(sessions: list[dict], definitions: dict) -> tuple[list[dict], li
     return [s for s in sessions if s["valid_s"] >= least], [s for s in sessions if s["valid_s"] < least]
 
 
-def rule_sessions(sessions: list[dict], ruleset: RuleSet, now: dt.datetime) -> list[dict]:
-    """The dated sessions the rules measure: in the window, oldest first, none too short to
-    give a rate."""
-    window = dt.timedelta(days=min(ruleset.definitions["window_days"], MAX_WINDOW_DAYS))
+def rule_sessions(sessions: list[dict], definitions: dict, now: dt.datetime) -> tuple[list[dict], list[dict]]:
+    """The dated sessions in the rules' window, oldest first, as ``split_short`` parts them:
+    (those the rules measure, those too short to give a rate)."""
+    window = dt.timedelta(days=min(definitions["window_days"], MAX_WINDOW_DAYS))
     dated = sorted((s for s in sessions if s.get("start") is not None and s["start"] >= now - window),
                    key=lambda s: s["start"])
-    return split_short(dated, ruleset.definitions)[0]
+    return split_short(dated, definitions)
 
 
 def compute_metrics(sessions: list[dict], diary: list[dict], ruleset: RuleSet,
@@ -392,8 +392,7 @@ def compute_metrics(sessions: list[dict], diary: list[dict], ruleset: RuleSet,
     d = ruleset.definitions
     now = now or dt.datetime.now()
     window = dt.timedelta(days=min(d["window_days"], MAX_WINDOW_DAYS))
-    sessions = sorted((s for s in sessions if s["start"] >= now - window), key=lambda s: s["start"])
-    sessions, short = split_short(sessions, d)
+    sessions, short = rule_sessions(sessions, d, now)
     # entries dated in the future (a typo, a wrong clock) would count forever: leave them out
     diary = [e for e in diary if now - window <= e["time"] <= now + dt.timedelta(minutes=5)]
     m: dict = {"window_days": d["window_days"], "short_sleep_h": d["short_sleep_h"],
@@ -571,7 +570,7 @@ def advise(sessions: list[dict] | None = None, diary: list[dict] | None = None, 
             if row["start"] is not None and not any(same_session(s, row) for s in sessions):
                 sessions.append(row)
     metrics = compute_metrics(sessions, diary, ruleset, now)
-    note = counting_note(counting_summary(rule_sessions(sessions, ruleset, now)))
+    note = counting_note(counting_summary(rule_sessions(sessions, ruleset.definitions, now)[0]))
     return Advice(ruleset.notice, evaluate(ruleset, metrics), metrics, [note] if note else [])
 
 
