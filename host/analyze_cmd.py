@@ -204,18 +204,12 @@ def write_sessions_csv(path: str, results: list[dict]) -> None:
 
 def check_outputs(args: argparse.Namespace) -> None:
     """Refuse bad options and unwritable outputs before any file is analysed."""
-    from myotwitch.host.outputs import check_folder, check_html, check_range, check_writable, require_extra
+    from myotwitch.host.outputs import check_files, check_folder, check_range
 
     check_range("-j/--jobs", args.jobs, 1, 4096, "a number of parallel workers, 1 or more")
-    if args.report:
-        check_html("--report", args.report)
-    for option, path in (("--json", args.json), ("--csv", args.csv), ("--report", args.report)):
-        if path and path != "-":
-            check_writable(option, path)
+    check_files([("--json", args.json), ("--csv", args.csv), ("--report", args.report)])
     if args.out_dir:
         check_folder("--out-dir", args.out_dir)
-    if args.report:
-        require_extra("--report")
 
 
 def _say_units_unused(units: str, files: list[str]) -> None:

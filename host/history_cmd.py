@@ -8,7 +8,7 @@ import json
 import sys
 
 from myotwitch.host.errors import UsageError
-from myotwitch.host.outputs import Writes, check_html, check_writable, require_extra
+from myotwitch.host.outputs import Writes, check_files
 
 MAX_DAYS = 3650
 
@@ -78,14 +78,7 @@ def run_history(args: argparse.Namespace) -> int:
         return _remove(args)
     rules = load_rules(args.rules) if args.rules else load_rules()
     days = parse_days(args.days, int(rules.definitions["window_days"]))
-    if args.report:
-        check_html("--report", args.report)
-    for option, path in (("--report", args.report), ("--csv", args.csv),
-                         ("--json", args.json if args.json not in (None, "-") else None)):
-        if path:
-            check_writable(option, path)
-    if args.report:
-        require_extra("--report")
+    check_files([("--report", args.report), ("--csv", args.csv), ("--json", args.json)])
     from myotwitch.host.history import build_history, format_history, strict, write_csv
 
     now = dt.datetime.now()

@@ -59,6 +59,20 @@ def check_html(option: str, path: str) -> None:
                          "(for tables use --csv, for data --json)")
 
 
+def check_files(outputs: list[tuple[str, str | None]]) -> None:
+    """Each ``(option, path)`` given can be written, and a ``--report`` among them is an HTML
+    page whose extra is installed: what ``analyze`` and ``history`` ask of their outputs before
+    any work (``-`` is stdout)."""
+    report = dict(outputs).get("--report")
+    if report:
+        check_html("--report", report)
+    for option, path in outputs:
+        if path and path != "-":
+            check_writable(option, path)
+    if report:
+        require_extra("--report")
+
+
 def check_folder(option: str, path: str) -> None:
     """``path`` is (or can be made) a writable folder; creates it."""
     full = os.path.abspath(os.path.expanduser(path))
