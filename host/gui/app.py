@@ -40,7 +40,7 @@ def check_live(args: argparse.Namespace) -> None:
 
 
 def run_live(args: argparse.Namespace, config: DetectorConfig) -> int:
-    check_live(args)
+    """The live app, once ``check_live`` has passed (``cli.cmd_live`` asks it first)."""
     import pyqtgraph as pg
     from PySide6 import QtCore, QtWidgets
 
