@@ -14,9 +14,13 @@ import logging
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import TYPE_CHECKING
 
 from myotwitch.dsp import DetectorConfig
 from myotwitch.host.errors import MyotwitchError, UsageError
+
+if TYPE_CHECKING:
+    from myotwitch.host.advice import Advice
 
 log = logging.getLogger(__name__)
 ANALYSIS_SCHEMA = "myotwitch.analysis/1"
@@ -253,6 +257,7 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
     failed = [r for r in results if "error" in r]
     for r in failed:
         print(f"myotwitch: error: {r['error']}", file=sys.stderr)
+    run_advice = None
     if ok:
         from myotwitch.host.advice import advise
 
@@ -271,9 +276,9 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
         # ones kept out only when nothing else was given), each file's JSON carrying it
         mine = [r for r, out in zip(ok, kept_out) if not out] or ok
         try:
-            advice = advise(extra_sessions=mine).to_dict()
+            run_advice = advise(extra_sessions=mine)
             for r in ok:
-                r["advice"] = advice
+                r["advice"] = run_advice.to_dict()
         except MyotwitchError as e:
             log.warning("advice unavailable: %s", e)
         except Exception as e:  # noqa: BLE001 - a broken diary database must never stop the analysis
@@ -290,7 +295,7 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
                             idx.add_summary(r)
             except Exception as e:  # noqa: BLE001 - the index is a convenience
                 log.warning("session index %s not updated (%s: %s)", _index_path(), type(e).__name__, e)
-    _write_outputs(args, ok)
+    _write_outputs(args, ok, run_advice)
     return min(len(failed) + len(missing), 125)
 
 
@@ -324,7 +329,7 @@ def _write_json(path: str, payload: object) -> None:
         json.dump(payload, fh, indent=1, default=str)
 
 
-def _write_outputs(args: argparse.Namespace, ok: list[dict]) -> None:
+def _write_outputs(args: argparse.Namespace, ok: list[dict], run_advice: Advice | None) -> None:
     from myotwitch.host.outputs import Writes
 
     write = Writes()
@@ -359,9 +364,8 @@ def _write_outputs(args: argparse.Namespace, ok: list[dict]) -> None:
                 st = r["stats"]
                 print(f"  {(r.get('start') or '')[:16]:16}  {st['twitches_per_hour']:7.1f}/h  {st['counts']['twitch']:6d} "
                       f"twitches  {_hms(st['valid_s'])}  {names[r['file']]}")
-        if ok and "advice" in ok[-1]:
-            from myotwitch.host.advice import Advice, AdviceItem, format_advice
+        if run_advice is not None:
+            from myotwitch.host.advice import format_advice
 
-            a = ok[-1]["advice"]
-            print(format_advice(Advice(a["notice"], [AdviceItem(**i) for i in a["items"]], {}, a.get("caveats", []))))
+            print(format_advice(run_advice))
     write.done()

@@ -495,3 +495,28 @@ def test_analyze_prints_the_note_on_sessions_counted_differently(_isolated_home,
     assert r.returncode == 0, r.stderr
     assert "note: these sessions were counted with different detector settings (min_twitch_uv 10.0 / 15.0" in \
         r.stdout.replace("\n", " ")
+
+
+def test_analyze_says_what_the_window_held_when_there_is_no_advice(tmp_path, _isolated_home, cli):
+    """With no advice item, analyze said "No recordings from the last 28 days" about a run of
+    recordings from today: the advice it printed had been rebuilt without the numbers."""
+    import datetime as dt
+
+    import numpy as np
+
+    from myotwitch.host.edf import EdfWriter
+
+    files = []
+    for i in range(2):  # quiet skin, no twitch: nothing calls for advice
+        path = str(tmp_path / f"quiet{i}.edf")
+        start = (dt.datetime.now() - dt.timedelta(hours=3 - i)).replace(microsecond=0)
+        with EdfWriter(path, fs=1000.0, labels=["calf"], uv_per_count=0.125, start=start) as w:
+            w.write(np.random.default_rng(i).normal(0.0, 3.0, 60_000))
+        files.append(path)
+    out = tmp_path / "r.json"
+    r = cli("analyze", *files, "--json", str(out), "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(out.read_text())["sessions"][0]["advice"]["items"] == []
+    text = r.stdout.replace("\n", " ")
+    assert "No recordings from the last" not in text
+    assert "2 recordings in the last 28 days (no twitches): nothing in them" in text
