@@ -211,9 +211,30 @@ def check_outputs(args: argparse.Namespace) -> None:
     from myotwitch.host.outputs import check_files, check_folder, check_range
 
     check_range("-j/--jobs", args.jobs, 1, 4096, "a number of parallel workers, 1 or more")
+    for option, path in _output_files(args):
+        if path.lower().endswith((".edf", ".bdf", ".rec")):
+            hint = (" (--json takes the word after it as its file: give the recordings first, or --json FILE.json)"
+                    if option == "--json" else "")
+            raise UsageError(f"{option} {path}: that is a recording's name, not an output file; it would be "
+                             f"overwritten{hint}")
     check_files([("--json", args.json), ("--csv", args.csv), ("--report", args.report)])
     if args.out_dir:
         check_folder("--out-dir", args.out_dir)
+
+
+def _output_files(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """The (option, path) of each output file given (not stdout)."""
+    return [(o, p) for o, p in (("--json", args.json), ("--csv", args.csv), ("--report", args.report))
+            if p and p != "-"]
+
+
+def check_not_inputs(args: argparse.Namespace, files: list[str]) -> None:
+    """No output file is one of the recordings: writing it would destroy the recording."""
+    inputs = {os.path.realpath(f) for f in files}
+    for option, path in _output_files(args):
+        if os.path.realpath(path) in inputs:
+            raise UsageError(f"{option} {path}: that is one of the recordings to analyse; it would be "
+                             f"overwritten (give another file name)")
 
 
 def _say_units_unused(units: str, files: list[str]) -> None:
@@ -235,6 +256,7 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
         print(f"myotwitch: error: {m}: no such file", file=sys.stderr)
     if not files:
         return min(len(missing), 125) or 1
+    check_not_inputs(args, files)
     if args.units:
         _say_units_unused(args.units, files)
     channels = [c.strip() for c in args.channels.split(",")] if args.channels else None
@@ -306,16 +328,47 @@ def _short_names(files: list[str]) -> dict[str, str]:
     return {f: b if base.count(b) == 1 else f for f, b in zip(files, base)}
 
 
+def _out_names(files: list[str]) -> dict[str, str]:
+    """file -> the name of its result in ``--out-dir``: its base name without the extension, or,
+    where two files of the batch share that, its path from where their paths part (folders
+    joined by ``__``, extension kept), so that no result overwrites another."""
+    stems = [os.path.splitext(os.path.basename(f))[0] for f in files]
+    out = {}
+    for f, stem in zip(files, stems):
+        same = [os.path.abspath(g) for g, s in zip(files, stems) if s == stem]
+        if len(same) == 1:
+            out[f] = stem
+        else:
+            common = os.path.commonpath([os.path.dirname(g) for g in same])
+            out[f] = os.path.relpath(os.path.abspath(f), common).replace(os.sep, "__")
+    return out
+
+
 def _shipped_example(path: str) -> bool:
-    """Is ``path`` one of the example recordings shipped in the package's data folder? Their
-    analysis is shown, but they are not the user's sessions: the history and the advice's
-    rules over past sessions leave them out."""
+    """Is ``path`` one of the example recordings shipped in the package's data folder (or a
+    copy of one: the README's example names the one in a source checkout)? Their analysis is
+    shown, but they are not the user's sessions: the history and the advice's rules over past
+    sessions leave them out."""
     from myotwitch.host.paths import data_dir
 
+    examples = data_dir() / "examples"
     try:
-        return os.path.realpath(path).startswith(os.path.realpath(data_dir() / "examples") + os.sep)
+        if os.path.realpath(path).startswith(os.path.realpath(examples) + os.sep):
+            return True
+        twin = examples / os.path.basename(path)
+        return twin.is_file() and twin.stat().st_size == os.path.getsize(path) and _digest(twin) == _digest(path)
     except (OSError, ValueError):
         return False
+
+
+def _digest(path: str | os.PathLike) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def _index_path() -> str:
@@ -334,9 +387,9 @@ def _write_outputs(args: argparse.Namespace, ok: list[dict], run_advice: Advice 
 
     write = Writes()
     if args.out_dir and write(args.out_dir, lambda: os.makedirs(args.out_dir, exist_ok=True)):
+        names = _out_names([r["file"] for r in ok])
         for r in ok:
-            base = os.path.splitext(os.path.basename(r["file"]))[0]
-            out = os.path.join(args.out_dir, base + ".json")
+            out = os.path.join(args.out_dir, names[r["file"]] + ".json")
             write(out, functools.partial(_write_json, out, r))
         sessions = os.path.join(args.out_dir, "sessions.csv")
         write(sessions, lambda: write_sessions_csv(sessions, ok))

@@ -301,7 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="write the result as JSON (to stdout when no PATH; one object per file, a list for many)")
     sp.add_argument("--csv", metavar="PATH", help="write the event table as CSV")
     sp.add_argument("--report", metavar="HTML", help="write a self-contained HTML report (plots embedded)")
-    sp.add_argument("--out-dir", metavar="DIR", help="batch: write <name>.json per file and sessions.csv here")
+    sp.add_argument("--out-dir", metavar="DIR", help="batch: write <name>.json per file and sessions.csv here (files of the same name from "
+                    "two folders: <folder>__<name>.json)")
     sp.add_argument("--channels", metavar="A,B", help="channels by name or 0-based index")
     sp.add_argument("--units", metavar="U", help="CSV units: uV, mV, V or counts:UV_PER_COUNT[:OFFSET]")
     sp.add_argument("-j", "--jobs", type=int, default=None, help="parallel workers (default: all cores)")

@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
 from typing import IO
+
+log = logging.getLogger(__name__)
 
 
 class EventLog:
@@ -27,13 +30,21 @@ class EventLog:
         if self._fh is None:
             return
         line = json.dumps({"type": record_type, "time": round(time.time(), 3), **fields}, default=_default)
-        self._fh.write(line + "\n")
-        self._fh.flush()
+        try:
+            self._fh.write(line + "\n")
+            self._fh.flush()
+        except OSError as e:  # (a full disk, a closed pipe): the recording matters more than its log
+            log.error("event log %s: write failed (%s); no more events are logged there, the recording goes on",
+                      "stdout" if self.path == "-" else self.path, e.strerror or e)
+            self.close()
 
     def close(self) -> None:
-        if self._fh is not None and self._fh is not sys.stdout:
-            self._fh.close()
-        self._fh = None
+        fh, self._fh = self._fh, None
+        if fh is not None and fh is not sys.stdout:
+            try:
+                fh.close()
+            except OSError:  # (what a failed flush left unwritten; said by write already)
+                pass
 
 
 def _default(o: object) -> object:

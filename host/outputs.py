@@ -12,7 +12,8 @@ from collections.abc import Callable
 from myotwitch.host.errors import MyotwitchError, UsageError
 
 #: optional feature -> (module it needs, the extra that installs it)
-EXTRAS = {"--report": ("matplotlib", "report"), "live": ("PySide6", "gui"), "--scheduler": ("distributed", "dask")}
+EXTRAS = {"--report": (("matplotlib",), "report"), "live": (("PySide6", "pyqtgraph"), "gui"),
+          "--scheduler": (("distributed",), "dask")}
 
 
 def _cannot_write_in(folder: str) -> OSError | None:
@@ -89,13 +90,14 @@ def check_folder(option: str, path: str) -> None:
 
 def require_extra(feature: str) -> None:
     """One line naming the extra to install when an optional feature's module is missing."""
-    module, extra = EXTRAS[feature]
-    try:
-        found = importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        found = False
-    if not found:
-        raise UsageError(f"{feature} needs {module}, which is not installed: pip install 'myotwitch[{extra}]'")
+    modules, extra = EXTRAS[feature]
+    for module in modules:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            raise UsageError(f"{feature} needs {module}, which is not installed: pip install 'myotwitch[{extra}]'")
 
 
 def check_range(option: str, value: float | int | None, lo: float, hi: float, what: str) -> None:

@@ -29,6 +29,9 @@ def check_live(args: argparse.Namespace) -> None:
             and os.environ.get("QT_QPA_PLATFORM") not in ("offscreen", "minimal", "vnc"):
         raise MyotwitchError("no display: `myotwitch live` needs a desktop session (or QT_QPA_PLATFORM=offscreen "
                              "with --screenshot). Headless? Use `myotwitch record --source sim:`")
+    from myotwitch.host.outputs import require_extra
+
+    require_extra("live")  # (the Qt modules load later, in run_live)
     if args.window is not None and not 2 <= args.window <= 60:
         raise MyotwitchError(f"--window {args.window:g}: expected 2-60 seconds")
     if args.run_for is not None and not 0 < args.run_for <= 7 * 86400:

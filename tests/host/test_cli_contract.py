@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -520,3 +521,86 @@ def test_analyze_says_what_the_window_held_when_there_is_no_advice(tmp_path, _is
     text = r.stdout.replace("\n", " ")
     assert "No recordings from the last" not in text
     assert "2 recordings in the last 28 days (no twitches): nothing in them" in text
+
+
+def test_a_copy_of_a_shipped_example_under_its_own_name_is_kept_out_of_the_history(tmp_path, _isolated_home, cli):
+    """README's example names the demo in a source checkout; with the package installed
+    (not editable) that is another path than the package's, and the demo became the user's
+    session, its units given lasting names."""
+    from myotwitch.host.index import SessionIndex
+
+    checkout = tmp_path / "myotwitch" / "data" / "examples"
+    checkout.mkdir(parents=True)
+    shutil.copyfile(CSV, checkout / os.path.basename(CSV))
+    assert cli("analyze", str(checkout / os.path.basename(CSV))).returncode == 0
+    with SessionIndex.default() as idx:
+        assert idx.sessions(include_undated=True) == []
+    edited = tmp_path / os.path.basename(CSV)  # the same name, other samples: the user's own
+    edited.write_text(Path(CSV).read_text(encoding="utf-8").replace(",-17.875,", ",-17.5,", 1), encoding="utf-8")
+    assert cli("analyze", str(edited)).returncode == 0
+    with SessionIndex.default() as idx:
+        assert len(idx.sessions(include_undated=True)) == 1
+
+
+@pytest.mark.parametrize("option", ["--json", "--csv", "--report"])
+def test_an_output_that_is_a_recording_is_refused_and_the_recording_kept(tmp_path, option, _isolated_home, cli):
+    """`analyze --json x.edf y.edf` took x.edf as the JSON file and wrote over the recording
+    (exit 0); so did `analyze x.csv --csv x.csv`."""
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    shutil.copyfile(CSV, a)
+    shutil.copyfile(CSV, b)
+    before = a.read_bytes()
+    edf = tmp_path / "night.edf"
+    edf.write_bytes(b"0" * 256)
+    r = cli("analyze", option, str(edf), str(a))
+    one_error_line(r, option, "night.edf", "recording")
+    assert edf.read_bytes() == b"0" * 256
+    r = cli("analyze", str(a), str(b), option, str(a))
+    line = one_error_line(r, option, "a.csv")
+    assert "one of the recordings" in line or option == "--report"  # (a report must be .html anyway)
+    assert a.read_bytes() == before
+
+
+def test_out_dir_keeps_one_result_per_file_when_names_repeat(tmp_path, _isolated_home, cli):
+    for d in ("d1", "d2"):
+        (tmp_path / d).mkdir()
+        shutil.copyfile(CSV, tmp_path / d / "x.csv")
+    out = tmp_path / "out"
+    r = cli("analyze", str(tmp_path / "d1" / "x.csv"), str(tmp_path / "d2" / "x.csv"), "--out-dir", str(out),
+            "--no-progress", "--no-index")
+    assert r.returncode == 0, r.stderr
+    results = sorted(p.name for p in out.glob("*.json"))
+    assert results == ["d1__x.csv.json", "d2__x.csv.json"]
+    assert {json.loads((out / n).read_text())["file"] for n in results} == {
+        str(tmp_path / d / "x.csv") for d in ("d1", "d2")}
+
+
+def test_live_without_the_gui_extra_says_which_extra(monkeypatch):
+    """Without pyqtgraph the live app failed with an internal error after the checks."""
+    import argparse
+    import importlib.util
+
+    from myotwitch.host.errors import MyotwitchError
+    from myotwitch.host.gui.app import check_live
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pyqtgraph" else real(name, *a))
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    args = argparse.Namespace(window=None, run_for=None, screenshot=None)
+    with pytest.raises(MyotwitchError, match=r"live needs pyqtgraph.*pip install 'myotwitch\[gui\]'"):
+        check_live(args)
+
+
+def test_a_failing_event_log_does_not_stop_the_recording(tmp_path, caplog):
+    """`record --events /dev/full` ended in an internal error (the log's close raised again
+    after the recorder had said 'disk full', naming the recording)."""
+    from myotwitch.host.eventlog import EventLog
+
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    log = EventLog("/dev/full")
+    log.write("event", kind="twitch")
+    log.write("event", kind="twitch")  # (said once; later writes go nowhere)
+    log.close()
+    said = [r.getMessage() for r in caplog.records if "event log" in r.getMessage()]
+    assert len(said) == 1 and "/dev/full" in said[0] and "recording goes on" in said[0]
