@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from myotwitch.dsp import kernels
 from myotwitch.dsp.bursts import Burst
 from myotwitch.dsp.config import DetectorConfig
 from myotwitch.dsp.events import Event
@@ -29,6 +30,14 @@ def impulse_threshold(b: Burst, cfg: DetectorConfig) -> float:
 def too_small_reason(ptp_uv: float, least_uv: float) -> str:
     """Why a potential is no twitch: under ``min_twitch_uv`` (``least_uv``)."""
     return f"{math.floor(ptp_uv * 10) / 10:.1f} µV: smaller than the smallest twitch counted ({least_uv:g} µV)"
+
+
+def phase_count(y: np.ndarray, step: float) -> int:
+    """The phases of a waveform: its swings up and down of at least ``step`` (smaller wiggles,
+    noise, are part of the swing they sit on). A motor unit's potential has two to four; two
+    potentials overlapping (a doublet) up to about eight; the activity of several units more."""
+    kernel = kernels.phases()
+    return int(kernel(y, step)) if kernel is not None else kernels._phases_py(y, step)
 
 
 def _glitch_shaped(b: Burst, snippet: np.ndarray, cfg: DetectorConfig, impulse: ImpulseFit,

@@ -959,6 +959,38 @@ def _ptp_rows_py(y: Any, out: Any) -> bool:  # pragma: no cover - compiled
     return True
 
 
+def _phases_py(y: Any, step: float) -> int:
+    """``classify.phase_count``: the swings up and down of at least ``step`` in ``y`` (1-D),
+    smaller wiggles belonging to the swing they sit on (a zigzag with ``step`` of hysteresis).
+    Run as it is where numba is missing (a few µs for a twitch's samples)."""
+    n = y.shape[0]
+    if n == 0 or not step > 0.0:
+        return 0
+    lo = hi = y[0]
+    rising = 0  # the swing under way: +1 up, -1 down, 0 none yet
+    swings = 0
+    for j in range(1, n):
+        v = y[j]
+        if rising == 0:
+            lo = v if v < lo else lo
+            hi = v if v > hi else hi
+            if hi - lo >= step:
+                rising = 1 if v == hi else -1
+                swings = 1
+                lo = hi = v
+        elif rising > 0:
+            if v > hi:
+                hi = v
+            elif hi - v >= step:
+                rising, swings, lo = -1, swings + 1, v
+        else:
+            if v < lo:
+                lo = v
+            elif v - lo >= step:
+                rising, swings, hi = 1, swings + 1, v
+    return swings
+
+
 def _tail_window_py(part: Any, y2: Any, m: int, sums: Any, at: int) -> bool:  # pragma: no cover - compiled
     """``energy.TailWeight.push`` for a live block that completes one window: the block's first
     samples end the window in ``part[0]`` (``m`` already there), its sums of y^2 and y^4 per
@@ -1901,7 +1933,7 @@ def _compile(name: str) -> Callable[..., Any] | None:
                                  upsample=jit(_upsample_py),
                                  centroid=_centroid, centroids=njit(_centroids_py),
                                  robust_rms=jit(_robust_rms_py), robust_rms_sorted=jit(_robust_rms_sorted_py),
-                                 ptp_rows=jit(_ptp_rows_py),
+                                 ptp_rows=jit(_ptp_rows_py), phases=jit(_phases_py),
                                  tail_window=jit(_tail_window_py),
                                  live_energy=njit(_live_energy_py), activity=jit(_activity_py),
                                  burst_features=njit(_burst_features_py),
@@ -1978,6 +2010,8 @@ def _warm_up() -> None:
     _compiled["robust_rms_sorted"](np.ones((2, 1, 8)), np.empty((2, 1)))  # (numpy's sort: contiguous)
     for y in (f, np.ones((2, 8))[:, 2:6]):  # a window of the ring: its whole buffer, or a view
         _compiled["ptp_rows"](y, np.empty(y.shape[0]))
+    for y in (np.ones(8), np.ones((2, 8))[1, 2:6], np.ones((8, 2))[:, 0]):  # a ring row: contiguous, or strided
+        _compiled["phases"](y, 1.0)
     for y2 in (np.ones((2, 3)), np.ones((2, 6))[:, 1:4]):
         _compiled["tail_window"](np.ones((2, 2, 4)), y2, 2, np.ones((2, 2, 8)), 1)
     for c in (1, 2):  # one channel's kept rows are contiguous, several channels' are views
@@ -2133,6 +2167,11 @@ def robust_rms() -> Callable[..., bool] | None:
 def robust_rms_sorted() -> Callable[..., bool] | None:
     """The compiled noise figures from sorted windows (``_robust_rms_sorted_py``'s signature), or None."""
     return _compile("robust_rms_sorted")
+
+
+def phases() -> Callable[..., int] | None:
+    """The compiled phase count (``_phases_py``'s signature), or None."""
+    return _compile("phases")
 
 
 def ptp_rows() -> Callable[..., bool] | None:

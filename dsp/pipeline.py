@@ -15,7 +15,7 @@ from operator import attrgetter
 import numpy as np
 
 from myotwitch.dsp.bursts import ENV, LF, N_ROWS, STAT, BurstSegmenter, Y
-from myotwitch.dsp.classify import classify, classify_many, too_small_reason
+from myotwitch.dsp.classify import classify, classify_many, phase_count, too_small_reason
 from myotwitch.dsp.config import DetectorConfig
 from myotwitch.dsp.energy import MultiScaleEnergy, TailWeight, floor_bias, threshold_table, window_samples
 from myotwitch.dsp.episodes import EpisodeGrouper
@@ -53,6 +53,10 @@ class Pipeline:
         self._rest_bar = cfg.max_rest_floor_uv
         self._busy_floors: dict[tuple[int, int], float] = {}
         self._size_bar = cfg.min_twitch_uv if cfg.min_twitch_uv > cfg.candidate_min_uv else 0.0
+        #: ... and ``max_twitch_phases`` (0: off; from ``PHASES_MIN_FS`` up), with the candidates
+        #: over it held the same way
+        self._phase_bar = cfg.max_twitch_phases if self.fs >= PHASES_MIN_FS else 0
+        self._many_phases: dict[tuple[int, int], int] = {}
         self._noise = NoiseFloor(self.fs, n_channels, cfg.noise_window_s, cfg.noise_history_s,
                                  cfg.noise_percentile, cfg.noise_min_history_s, cfg.noise_recent_s,
                                  cfg.noise_recent_ratio, cfg.noise_recent_cap, cfg.noise_recent_bouts)
@@ -135,6 +139,7 @@ class Pipeline:
         self._pending: list[tuple[str, object]] = []  # input held until mains is decided
         self._pending_n = 0
         self._busy_floors = {}
+        self._many_phases = {}
         self._noise.reset()
         self._segmenter.reset()
         self._env.reset()
@@ -368,17 +373,15 @@ class Pipeline:
         until = self._segmenter.finalised_until()
         if self.config.detector == "envelope":
             events = [classify(b, self.fs, self.config) for b in bursts]
-            if self._rest_bar:
-                self._note_busy_floors(bursts, events)
-            if self._busy_floors or self._size_bar:
+            self._note_bars(bursts, events)
+            if self._busy_floors or self._size_bar or self._many_phases:
                 events = self._count_bars(events)
             events = self.units.process(events, until, final)
         else:
             classes = classify_many(bursts, self.fs, self.config, self._impulse)
-            if self._rest_bar:
-                self._note_busy_floors(bursts, classes)
+            self._note_bars(bursts, classes)
             events = self._trains.process(list(zip(bursts, classes)), until, final)
-            if self._busy_floors or self._size_bar:
+            if self._busy_floors or self._size_bar or self._many_phases:
                 events = self._count_bars(events)
             until = self._trains.held_from(until)  # the candidates the trains still hold
             events = self.units.process(events, until, final)
@@ -391,28 +394,57 @@ class Pipeline:
         self.episodes += self._episodes.process(events, horizon_s)
         return events
 
-    def _note_busy_floors(self, bursts: list, events: list[Event]) -> None:
-        """Remember the twitch candidates whose floor is over ``max_rest_floor_uv`` (none at rest)."""
-        bar, busy = self._rest_bar, self._busy_floors
+    def _note_bars(self, bursts: list, events: list[Event]) -> None:
+        """Remember the twitch candidates whose floor is over ``max_rest_floor_uv`` (none at rest)
+        and those of more than ``max_twitch_phases`` phases (read from the band-passed signal
+        while it is at hand: the candidate has just ended)."""
+        bar, busy, most = self._rest_bar, self._busy_floors, self._phase_bar
         for b, e in zip(bursts, events):
-            if b.floor_uv > bar and e.kind == "twitch":
+            if e.kind != "twitch":
+                continue
+            if bar and b.floor_uv > bar:
                 busy[(e.channel, e.onset_sample)] = b.floor_uv
+            if most and b.end - b.start > most:  # (a phase takes a sample at least)
+                y, _ = self.units.ring.window(b.start, b.end)
+                if y.shape[1] == b.end - b.start:
+                    n = phase_count(y[b.channel], max(self.config.phase_step * b.peak_to_peak_uv, PHASE_FLOORS * b.floor_uv))
+                    if n > most:
+                        self._many_phases[(e.channel, e.onset_sample)] = n
 
     def _count_bars(self, events: list[Event]) -> list[Event]:
         """A twitch smaller than ``min_twitch_uv`` is an artifact, one on a floor over
-        ``max_rest_floor_uv`` a contraction. Decided after the trains, on what they release, so
+        ``max_rest_floor_uv`` or of more than ``max_twitch_phases`` phases a contraction. Decided after the trains, on what they release, so
         no other verdict moves: such a candidate still counts for its neighbours as the twitch
         candidate it was (a context the trains were tuned with)."""
-        busy, least, out = self._busy_floors, self._size_bar, []
+        busy, least, phased, out = self._busy_floors, self._size_bar, self._many_phases, []
         for e in events:
-            floor = busy.pop((e.channel, e.onset_sample), None) if busy else None
+            key = (e.channel, e.onset_sample)
+            floor = busy.pop(key, None) if busy else None
+            phases = phased.pop(key, None) if phased else None
             if e.kind == "twitch":
                 if e.peak_to_peak_uv < least:
                     e = evolve(e, kind="artifact", reason=too_small_reason(e.peak_to_peak_uv, least))
                 elif floor is not None:
                     e = evolve(e, kind="contraction", reason=busy_floor_reason(floor, self._rest_bar))
+                elif phases is not None:
+                    e = evolve(e, kind="contraction", reason=many_phases_reason(phases, self._phase_bar))
             out.append(e)
         return out
+
+
+#: below this rate the band-pass's upper edge (0.45 x the rate) cuts into a short potential's
+#: spectrum, and its ringing adds phases: at 500 Hz doublets of twitches reached 8-10 (the
+#: fasciculation nights lost 8 twitches at 500 Hz, none at 1 and 2 kHz)
+PHASES_MIN_FS = 900.0
+#: a phase is a swing of at least this many noise floors (µV RMS) too: Gaussian noise swings
+#: by 4 floors between neighbouring extrema now and then, by 6 hardly ever
+PHASE_FLOORS = 6.0
+
+
+def many_phases_reason(phases: int, most: int) -> str:
+    """Why a potential of many phases is no twitch."""
+    return (f"{phases} phases: several motor units firing together (voluntary activity), not one "
+            f"unit's potential (at most {most})")
 
 
 #: how ``busy_floor_reason`` begins (so that a report can count such verdicts)

@@ -1467,3 +1467,27 @@ def test_prepare_says_whether_the_kernels_are_in_use(monkeypatch):
     assert kernels.prepare() is True and kernels.front_end() is not None
     monkeypatch.setattr(kernels, "enabled", False)
     assert kernels.prepare() is False and kernels.front_end() is None
+
+
+def test_phases_kernel_counts_as_the_pure_loop_does():
+    """The phase count of a twitch candidate (dsp/classify.py ``phase_count``) compiled and
+    run as Python give the same count: noise, potentials, plateaus, a strided row, NaN."""
+    from myotwitch.dsp.classify import phase_count
+
+    kernel = kernels.phases()
+    assert kernel is not None
+    rng = np.random.default_rng(9)
+    for n in (0, 1, 2, 7, 45, 300):
+        for case in ("noise", "plateau", "strided", "nan"):
+            y = rng.normal(0.0, 10.0, n)
+            if case == "plateau":
+                y = np.round(y / 8.0) * 8.0
+            elif case == "strided":
+                y = rng.normal(0.0, 10.0, (n, 2))[:, 1]
+            elif case == "nan" and n:
+                y[n // 2] = np.nan
+            for step in (0.0, 5.0, 20.0, 1e9):
+                assert kernel(y, step) == kernels._phases_py(y, step) == phase_count(y, step), (n, case, step)
+    t = np.linspace(0.0, 1.0, 101)
+    assert kernels._phases_py(np.sin(2 * np.pi * t), 0.5) == 3  # up, down, up again
+    assert kernels._phases_py(np.array([0.0, 5.0, 5.0, 0.0]), 4.0) == 2  # a flat top is one extreme

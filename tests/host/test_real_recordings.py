@@ -43,9 +43,8 @@ CURRENT_FALSE_TWITCHES = {
     # level came to follow those pauses, and the flexion file's one (13.26 s, 0.2 s before a
     # contraction) when the floor dropped up to 4x after activity)
     "thumb-adductor-contractions.edf": 1,
-    # treadmill walking: the second stance burst in the file (1.41 s, at a heel strike) comes
-    # before the detector has seen enough strides to call the rhythm walking
-    "peroneus-longus-treadmill-walking.edf": 1,
+    # (treadmill walking's 45 ms burst at 1.41 s, before the detector has seen enough strides to
+    # call the rhythm walking, went when a potential of more than 7 phases became activity)
     # the quiet baseline near the converter's floor: a 15.1 µV potential at 35.76 s, just before
     # its second weak activation (8 of 10-15 µV before the smallest twitch counted rose from 10
     # to 15 µV; issue #15 allows this file 2)
