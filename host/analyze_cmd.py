@@ -14,7 +14,7 @@ import logging
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from myotwitch.dsp import DetectorConfig
 from myotwitch.host.errors import MyotwitchError, UsageError
@@ -182,12 +182,20 @@ def _hms(s: float) -> str:
 
 
 def write_events_csv(path: str, results: list[dict]) -> None:
+    """The event table; ``path`` '-' is stdout."""
+    if path == "-":
+        _events_csv(sys.stdout, results)
+        return
     with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=EVENT_COLUMNS, extrasaction="ignore")
-        w.writeheader()
-        for r in results:
-            for e in r.get("events", []):
-                w.writerow({**e, "file": r["file"], "channel_label": r["channels"][e["channel"]]})
+        _events_csv(fh, results)
+
+
+def _events_csv(fh: IO[str], results: list[dict]) -> None:
+    w = csv.DictWriter(fh, fieldnames=EVENT_COLUMNS, extrasaction="ignore")
+    w.writeheader()
+    for r in results:
+        for e in r.get("events", []):
+            w.writerow({**e, "file": r["file"], "channel_label": r["channels"][e["channel"]]})
 
 
 def write_sessions_csv(path: str, results: list[dict]) -> None:
@@ -317,7 +325,8 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
                             idx.add_summary(r)
             except Exception as e:  # noqa: BLE001 - the index is a convenience
                 log.warning("session index %s not updated (%s: %s)", _index_path(), type(e).__name__, e)
-    _write_outputs(args, ok, run_advice)
+    several = len(files) + len(missing) > 1 or any(c in p for p in args.files for c in "*?[")
+    _write_outputs(args, ok, run_advice, several)
     return min(len(failed) + len(missing), 125)
 
 
@@ -382,7 +391,9 @@ def _write_json(path: str, payload: object) -> None:
         json.dump(payload, fh, indent=1, default=str)
 
 
-def _write_outputs(args: argparse.Namespace, ok: list[dict], run_advice: Advice | None) -> None:
+def _write_outputs(args: argparse.Namespace, ok: list[dict], run_advice: Advice | None, several: bool) -> None:
+    """``several``: more than one file, or a pattern, was given (the JSON is then the list of
+    sessions, however many were analysed)."""
     from myotwitch.host.outputs import Writes
 
     write = Writes()
@@ -393,7 +404,9 @@ def _write_outputs(args: argparse.Namespace, ok: list[dict], run_advice: Advice 
             write(out, functools.partial(_write_json, out, r))
         sessions = os.path.join(args.out_dir, "sessions.csv")
         write(sessions, lambda: write_sessions_csv(sessions, ok))
-    if args.csv:
+    if args.csv == "-":
+        write_events_csv("-", ok)
+    elif args.csv:
         write(args.csv, lambda: write_events_csv(args.csv, ok))
     if args.report and ok:
         from myotwitch.host.report import write_report
@@ -401,12 +414,12 @@ def _write_outputs(args: argparse.Namespace, ok: list[dict], run_advice: Advice 
         if write(args.report, lambda: write_report(args.report, ok)):
             log.info("report written to %s", args.report)
     if args.json:
-        payload = ok[0] if len(ok) == 1 else {"schema": ANALYSIS_SCHEMA, "sessions": ok}
+        payload = {"schema": ANALYSIS_SCHEMA, "sessions": ok} if several or not ok else ok[0]
         if args.json == "-":
             print(json.dumps(payload, indent=1, default=str))
         else:
             write(args.json, lambda: _write_json(args.json, payload))
-    if args.json != "-":
+    if "-" not in (args.json, args.csv):  # (stdout carries the data alone)
         for r in ok:
             print(summary_text(r))
             print()

@@ -29,7 +29,8 @@ sources (--source):
   brainflow:BOARD                  a BrainFlow board at 250 Hz or more: synthetic, cyton, ... or its id, with
                                    BrainFlow's connection options, e.g. brainflow:cyton?serial_port=/dev/ttyUSB0
                                    and ?channels=1,2 (needs myotwitch[brainflow])
-  auto                             the first attached device, else the simulator (says so)
+  auto                             the first attached device; live falls back to the simulator (and says
+                                   so), record never does (it is serial:auto there)
 
 examples:
   myotwitch live                              # desktop app; simulator if nothing is plugged in
@@ -146,6 +147,8 @@ def cmd_record(args: argparse.Namespace) -> int:
     spec = "serial:auto" if args.source == "auto" else args.source
     lsl_publisher(args, check_only=True)  # a missing pylsl fails before the device is opened
     prepare_detector()
+    if args.wait:
+        log.info("waiting for the sensor (%s); Ctrl+C stops", spec)
     src = open_source(spec, wait=args.wait)
     rec = Recorder(src, args.out, config=config, rotate=args.rotate, duration_s=duration,
                    events_path=None if events == "none" else events, subject=subject,
@@ -298,8 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
              "--json/--csv/--report write machine-readable results. Exit code = number of files that failed.")
     sp.add_argument("files", nargs="+", help="recordings (globs allowed)")
     sp.add_argument("--json", nargs="?", const="-", metavar="PATH",
-                    help="write the result as JSON (to stdout when no PATH; one object per file, a list for many)")
-    sp.add_argument("--csv", metavar="PATH", help="write the event table as CSV")
+                    help="write the result as JSON (to stdout when no PATH or '-'): one file's result, or for "
+                         "several files {\"schema\": ..., \"sessions\": [...]}")
+    sp.add_argument("--csv", metavar="PATH", help="write the event table as CSV ('-': stdout)")
     sp.add_argument("--report", metavar="HTML", help="write a self-contained HTML report (plots embedded)")
     sp.add_argument("--out-dir", metavar="DIR", help="batch: write <name>.json per file and sessions.csv here (files of the same name from "
                     "two folders: <folder>__<name>.json)")
@@ -319,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "(stable across simulated replugs)")
     sp.add_argument("--rate", type=float, default=1000.0, help="sample rate in Hz (250-4000)")
     sp.add_argument("--channels", type=int, default=1, help="channels (1-8)")
-    sp.add_argument("--twitch-rate", type=float, default=6.0, help="twitches per minute (default 6; 0 to 600)")
+    sp.add_argument("--twitch-rate", type=float, default=6.0, help="twitches per minute on each channel (default 6; 0 to 600)")
     sp.add_argument("--mains", type=float, default=None, help="add 50 or 60 Hz interference (default: none)")
     sp.add_argument("--seed", type=int, default=1, help="random seed (same seed, same signal)")
     sp.add_argument("--duration", metavar="T", help="stop after T (e.g. 60s)")

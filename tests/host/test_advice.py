@@ -193,6 +193,10 @@ def test_no_advice_says_what_the_window_held():
     quiet = advise([session(2, 0), session(3, 0)], [], now=NOW)
     assert quiet.items == [], [i.id for i in quiet.items]
     assert "2 recordings in the last 28 days (no twitches): nothing in them" in format_advice(quiet)
+    # two 20 s recordings give no rate: said so, not "no recordings"
+    short = advise([session(2, 0, hours=20 / 3600), session(3, 0, hours=20 / 3600)], [], now=NOW)
+    assert short.items == [] and "No recordings" not in format_advice(short)
+    assert "2 recordings in the last 28 days, all too short to give a rate" in format_advice(short)
 
 
 # -- diary -----------------------------------------------------------------------------------------------

@@ -604,3 +604,26 @@ def test_a_failing_event_log_does_not_stop_the_recording(tmp_path, caplog):
     log.close()
     said = [r.getMessage() for r in caplog.records if "event log" in r.getMessage()]
     assert len(said) == 1 and "/dev/full" in said[0] and "recording goes on" in said[0]
+
+
+def test_the_json_of_several_files_is_a_session_list_however_many_were_read(tmp_path, _isolated_home, cli):
+    """With one of two files unreadable the JSON was the one session's object, not the list
+    README gives for several files."""
+    out = tmp_path / "r.json"
+    r = cli("analyze", CSV, str(tmp_path / "nothere.csv"), "--json", str(out), "--no-index")
+    assert r.returncode == 1
+    result = json.loads(out.read_text())
+    assert result["schema"] == "myotwitch.analysis/1" and len(result["sessions"]) == 1
+    one = tmp_path / "one.json"
+    assert cli("analyze", CSV, "--json", str(one), "--no-index").returncode == 0
+    assert "events" in json.loads(one.read_text())  # one file: its result itself
+
+
+def test_csv_dash_is_stdout(tmp_path, monkeypatch, _isolated_home, cli):
+    """`--csv -` made a file named '-' (while `--json -` meant stdout)."""
+    monkeypatch.chdir(tmp_path)
+    r = cli("analyze", CSV, "--csv", "-", "--no-index")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0].startswith("file,channel,channel_label,kind,onset_s")
+    assert "twitches" not in r.stdout.splitlines()[1]  # the table alone, no summary text
+    assert not (tmp_path / "-").exists()
