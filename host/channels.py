@@ -19,4 +19,7 @@ def select_channels(labels: list[str], wanted: list[str] | None, file_name: str)
         if not hits:
             raise FormatError(f"{file_name}: no channel '{w}' (channels: {', '.join(labels)})")
         keep += hits
+    twice = sorted({labels[i] for i in keep if keep.count(i) > 1})
+    if twice:
+        raise FormatError(f"{file_name}: channel '{twice[0]}' chosen twice (--channels {','.join(wanted)})")
     return keep

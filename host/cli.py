@@ -187,9 +187,12 @@ def _date(text: str):
     import datetime as dt
 
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError as e:
         raise UsageError(f"--birthdate {text}: expected YYYY-MM-DD") from e
+    if day > dt.date.today():
+        raise UsageError(f"--birthdate {text}: in the future (expected YYYY-MM-DD, the subject's birth date)")
+    return day
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -200,6 +203,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def cmd_devices(args: argparse.Namespace) -> int:
     from myotwitch.host.devices import list_all
+    from myotwitch.host.outputs import check_range
+
+    check_range("--scan-time", args.scan_time, 0.1, 600, "0.1-600 seconds to scan for Bluetooth devices")
+    check_range("--lsl-wait", args.lsl_wait, 0.0, 600, "0-600 seconds to look for LSL streams")
 
     return list_all(args)
 

@@ -627,3 +627,18 @@ def test_csv_dash_is_stdout(tmp_path, monkeypatch, _isolated_home, cli):
     assert r.stdout.splitlines()[0].startswith("file,channel,channel_label,kind,onset_s")
     assert "twitches" not in r.stdout.splitlines()[1]  # the table alone, no summary text
     assert not (tmp_path / "-").exists()
+
+
+@pytest.mark.parametrize("args, words", [
+    (("devices", "--scan-time", "-1", "--no-lsl"), ("--scan-time -1", "0.1-600 seconds")),
+    (("devices", "--lsl-wait", "-1", "--no-ble"), ("--lsl-wait -1", "0-600 seconds")),
+    (("record", "--source", "sim:", "--out", "OUT", "--duration", "2s", "--birthdate", "2090-01-01"),
+     ("--birthdate 2090-01-01", "future")),
+    (("analyze", CSV, "--channels", "0,0", "--no-index"), ("calf-30s.csv", "chosen twice")),
+])
+def test_values_that_cannot_be_meant_are_refused_in_one_line(args, words, tmp_path, _isolated_home, cli):
+    """Accepted before: a negative scan or wait, a birth date in the future, one channel twice
+    (analysed and listed twice)."""
+    r = cli(*[str(tmp_path / "out") if a == "OUT" else a for a in args])
+    one_error_line(r, *words)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").glob("*.edf"))
