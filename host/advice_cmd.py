@@ -81,6 +81,8 @@ def parse_entry(what: str, value: str | None, unit: str | None) -> tuple[str, st
     try:
         number = float(value)
     except ValueError as e:
+        if kind == "exercise":
+            raise UsageError(f"exercise '{value}': use {KINDS['exercise'][1]}") from e
         raise UsageError(f"'{kind}' value '{value}' is not a number ({KINDS[kind][1]})") from e
     if not math.isfinite(number) or number < 0:
         raise UsageError(f"'{kind}' value {value}: expected a number of 0 or more ({KINDS[kind][1]})")
@@ -113,8 +115,15 @@ def shown_value(kind: str, name: str, value: float | None) -> str:
     sleep in h, whatever unit it was typed in)."""
     if value is None:
         return name
+    if kind == "exercise" and value in EXERCISE.values():
+        return next(word for word, level in EXERCISE.items() if level == value)
+    if kind == "stress":
+        return f"{value:g} of 5"
+    if kind == "sleep" and value < 1:
+        return f"{value * 60:.0f} min"
     unit = KINDS.get(kind, ("",))[0]
-    return f"{value:g} {unit}" if unit in ("mg", "l", "h") else f"{value:g}"
+    number = f"{round(value, 2):g}"
+    return f"{number} {unit}" if unit in ("mg", "l", "h") else number
 
 
 def _one_action(args: argparse.Namespace) -> None:
@@ -127,6 +136,12 @@ def _one_action(args: argparse.Namespace) -> None:
         raise UsageError(f"give one of an entry to add, --list, --edit ID or --delete ID, not {' and '.join(actions)}")
     if args.edit is None and args.set_value is not None:
         raise UsageError("--set-value goes with --edit ID")
+    if args.list or args.delete is not None:
+        extra = [o for o, given in (("--at", args.at is not None), ("--note", args.note is not None),
+                                    ("--unit", getattr(args, "unit", None) is not None)) if given]
+        if extra:
+            raise UsageError(f"{extra[0]} goes with an entry to add or --edit ID, not "
+                             f"{'--list' if args.list else '--delete'}")
     if args.edit is not None and args.set_value is None and args.at is None and args.note is None:
         raise UsageError(f"--edit {args.edit}: nothing to change; give --set-value, --at or --note")
 

@@ -275,3 +275,22 @@ def test_metrics_used_by_rules_exist():
     for r in RULES.rules:
         for name in re.findall(r"[a-z_]+", r.when):
             assert name in METRICS or name in ("and", "or", "not")
+
+
+def test_the_diary_shows_values_as_they_were_meant(capsys):
+    """`log exercise hard` was listed as 'exercise 3', 5 minutes of sleep as '0.0833333 h'."""
+    from myotwitch.host.cli import main
+
+    assert main(["log", "exercise", "hard"]) == 0
+    assert main(["log", "sleep", "5", "--unit", "min"]) == 0
+    assert main(["log", "sleep", "7.333333"]) == 0
+    assert main(["log", "stress", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "exercise hard" in out and "sleep 5 min" in out and "sleep 7.33 h" in out and "stress 4 of 5" in out
+    assert main(["log", "--list"]) == 0
+    listed = capsys.readouterr().out
+    assert "hard" in listed and "5 min" in listed and "0.08" not in listed
+    assert main(["log", "exercise", "extreme"]) == 2
+    assert "exercise 'extreme': use none, light, moderate or hard" in capsys.readouterr().err
+    assert main(["log", "--list", "--note", "x"]) == 2  # (the note was dropped without a word)
+    assert "--note goes with an entry to add or --edit ID, not --list" in capsys.readouterr().err
