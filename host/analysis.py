@@ -112,14 +112,18 @@ def strict_summary(summary: dict) -> dict:
 
 
 def is_csv(path: str, head: bytes | None = None) -> bool:
-    """Read as CSV (else as EDF/BDF): by the name, else by the first byte (EDF's version is
-    "0", BDF's is 0xFF). ``head``: the file's first bytes, when already read."""
+    """Read as CSV (else as EDF/BDF): an EDF or BDF header's version field (``0`` and seven
+    spaces, or 0xFF and ``BIOSEMI``) whatever the name (a recording renamed .csv was read as a
+    CSV of binary junk); else by the name, else by the first byte. ``head``: the file's first
+    bytes, when already read."""
     if head is None:
         try:
             with open(path, "rb") as fh:
                 head = fh.read(8)
         except OSError:
             head = b""
+    if head[:8] in (b"0       ", b"\xffBIOSEMI"):
+        return False
     low = path.lower()
     return low.endswith(".csv") or (head[:1] not in (b"0", b"\xff") and not low.endswith((".edf", ".bdf")))
 

@@ -642,3 +642,14 @@ def test_values_that_cannot_be_meant_are_refused_in_one_line(args, words, tmp_pa
     r = cli(*[str(tmp_path / "out") if a == "OUT" else a for a in args])
     one_error_line(r, *words)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").glob("*.edf"))
+
+
+def test_a_recording_renamed_csv_is_read_as_what_it_is(tmp_path, _isolated_home, cli):
+    """An EDF renamed .csv was read as a CSV and its error printed binary junk."""
+    edf = str(data_dir() / "examples" / "calf-10min.edf")
+    renamed = tmp_path / "night.csv"
+    shutil.copyfile(edf, renamed)
+    out = tmp_path / "r.json"
+    r = cli("analyze", str(renamed), "--json", str(out), "--no-index")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(out.read_text())["stats"]["counts"]["twitch"] > 0
