@@ -3,8 +3,10 @@ live use, summarise. Memory stays bounded whatever the file length."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -156,8 +158,9 @@ def open_reader(path: str | os.PathLike, channels: list[str] | None = None, unit
 
 
 def analyze_file(path: str | os.PathLike, config: DetectorConfig | None = None, channels: list[str] | None = None,
-                 units: str | None = None, progress: Progress | None = None) -> dict:
-    """Analyse one recording file; returns the session dict (see host.session)."""
+                 units: str | None = None, progress: Progress | None = None, say_marker: bool = True) -> dict:
+    """Analyse one recording file; returns the session dict (see host.session). ``say_marker``:
+    warn of a recorder's marker beside the file (not when the recorder repairs it)."""
     path = os.fspath(path)
     reader = open_reader(path, channels, units)
     if reader.n_samples == 0:
@@ -173,16 +176,38 @@ def analyze_file(path: str | os.PathLike, config: DetectorConfig | None = None, 
     if config.clip_uv is None and clip:
         config = config.replace(clip_uv=clip)  # the file's input range tells where clipping starts
     result = analyze_reader(reader, config, progress, name=path, start=start)
-    if still_recording(path):
-        note = (f"{os.path.basename(path)}: still being recorded (its {os.path.basename(path)}.recording marker is "
-                "there): this is what was written so far; the recorder adds the session to the history when it closes")
+    state = marker_state(path) if say_marker else None
+    if state is not None:
+        name = os.path.basename(path)
+        note = (f"{name}: still being recorded (its {name}.recording marker is there): this is what was "
+                "written so far; the recorder adds the session to the history when it closes" if state == "live" else
+                f"{name}: its recording was interrupted (the recorder's {name}.recording marker remains): this is what "
+                "was written; the next `myotwitch record` into this folder repairs it and adds it to the history")
         log.warning("%s", note)
         result["quality"]["warnings"].insert(0, note)
     return result
 
 
-def still_recording(path: str) -> bool:
-    """Is ``path`` a file the recorder still writes (its marker, removed on close, is there)?"""
-    from myotwitch.host.recorder import MARKER_SUFFIX
+def marker_state(path: str) -> str | None:
+    """``path``'s recorder marker (removed on close): None when there is none; "interrupted" when
+    it names a process of this computer that is gone (a crash, a full disk, a power cut); else
+    "live" (a recorder writes it, here or on the computer that holds the folder)."""
+    from myotwitch.host.recorder import MARKER_SUFFIX, alive
 
-    return os.path.exists(path + MARKER_SUFFIX)
+    try:
+        with open(path + MARKER_SUFFIX, encoding="utf-8") as fh:
+            marker = json.load(fh)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return "live"  # (being written this moment, or unreadable: the safe answer)
+    pid, host = marker.get("pid"), marker.get("host")
+    if isinstance(pid, int) and pid > 0 and host in (None, socket.gethostname()) and not alive(pid):
+        return "interrupted"
+    return "live"
+
+
+def still_recording(path: str) -> bool:
+    """Is ``path`` a file a recorder writes, or one interrupted that its next start repairs (its
+    marker is there)? Either way it is not yet a session for the history."""
+    return marker_state(path) is not None

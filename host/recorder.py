@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -96,10 +97,14 @@ def recover(out_dir: str, config: DetectorConfig | None = None) -> list[str]:
         path = marker[: -len(MARKER_SUFFIX)]
         try:
             with open(marker, encoding="utf-8") as fh:
-                pid = int(json.load(fh).get("pid", -1))
-        except (OSError, ValueError):
-            pid = -1
-        if pid > 0 and _alive(pid) and pid != os.getpid():
+                content = json.load(fh)
+            pid, host = int(content.get("pid", -1)), content.get("host")
+        except (OSError, ValueError, AttributeError, TypeError):
+            pid, host = -1, None
+        if host not in (None, socket.gethostname()):  # (a shared folder: its pid means nothing here)
+            log.warning("%s is being recorded on %s (its marker says so); leaving it alone", path, host)
+            continue
+        if pid > 0 and alive(pid) and pid != os.getpid():
             log.warning("%s is being recorded by process %d; leaving it alone", path, pid)
             continue
         if not os.path.exists(path):
@@ -122,7 +127,7 @@ def recover(out_dir: str, config: DetectorConfig | None = None) -> list[str]:
         try:
             from myotwitch.host.analysis import analyze_file
 
-            summary = analyze_file(path, config)
+            summary = analyze_file(path, config, say_marker=False)
             summary["recovered"] = {"records_in_header": before, "records_kept": after}
             write_summary(path, summary)
         except OSError as e:
@@ -146,7 +151,8 @@ def _remove_quietly(path: str) -> None:
         pass
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Is process ``pid`` of this computer running?"""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -344,7 +350,8 @@ class Recorder:
             path = os.path.join(self.out_dir, f"{base}-{k}" + os.path.splitext(path)[1])
             k += 1
         with open(path + MARKER_SUFFIX, "w", encoding="utf-8") as fh:
-            json.dump({"pid": os.getpid(), "started": start.isoformat(), "source": self.source.spec}, fh)
+            json.dump({"pid": os.getpid(), "host": socket.gethostname(), "started": start.isoformat(),
+                       "source": self.source.spec}, fh)
         writer = edf.EdfWriter(path, fs=self.info.fs, labels=list(self.info.labels), uv_per_count=self.info.uv_per_count,
                                bits=self.info.bits, start=start, subject=self.subject,
                                prefilter=f"device {self.info.device_id} fw {self.info.firmware}")

@@ -7,6 +7,7 @@ import errno
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 
@@ -139,3 +140,47 @@ def test_kill_in_the_first_second_is_recovered_once(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         assert recover(str(out)) == []
     assert not caplog.records
+
+
+def test_an_interrupted_recording_is_said_to_be_interrupted_and_repaired_without_that_note(tmp_path, caplog):
+    """`analyze` of a file whose recorder died said 'still being recorded'; so did the summary
+    the next start writes when it repairs the file (the marker is still there then)."""
+    from myotwitch.host.analysis import marker_state, still_recording
+    from myotwitch.host.session import summary_path
+
+    out = tmp_path / "rec"
+    out.mkdir()
+    path = out / "myotwitch_20261129-010203_00000001.edf"
+    with EdfWriter(path, fs=1000, labels=["calf"], uv_per_count=0.125, start=dt.datetime(2026, 11, 29, 1, 2, 3)) as w:
+        w.write(np.random.default_rng(1).normal(0.0, 3.0, (1, 5000)))
+    marker = out / (path.name + MARKER_SUFFIX)
+    marker.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+    assert marker_state(str(path)) == "live"
+    marker.write_text(json.dumps({"pid": _dead_pid(), "host": socket.gethostname()}))
+    assert marker_state(str(path)) == "interrupted" and still_recording(str(path))  # (kept out of the history)
+    warnings = analyze_file(str(path))["quality"]["warnings"]
+    assert "was interrupted" in warnings[0] and "still being recorded" not in warnings[0]
+    assert recover(str(out)) == [str(path)]
+    with open(summary_path(path), encoding="utf-8") as fh:
+        assert not any("recording" in w for w in json.load(fh)["quality"]["warnings"])
+    assert marker_state(str(path)) is None
+
+
+def test_a_recording_made_on_another_computer_is_left_alone(tmp_path, caplog):
+    """A folder shared with the bedside recorder: its marker's pid means nothing here, and the
+    next local start repaired (truncated) a file another computer was still writing."""
+    out = tmp_path / "rec"
+    out.mkdir()
+    path = out / "myotwitch_20261129-010203_00000001.edf"
+    with EdfWriter(path, fs=1000, labels=["calf"], uv_per_count=0.125, start=dt.datetime(2026, 11, 29, 1, 2, 3)) as w:
+        w.write(np.zeros((1, 3000)))
+    marker = out / (path.name + MARKER_SUFFIX)
+    marker.write_text(json.dumps({"pid": _dead_pid(), "host": "bedside-pi-" + socket.gethostname()}))
+    before = path.read_bytes()
+    with caplog.at_level(logging.WARNING):
+        assert recover(str(out)) == []
+    assert marker.exists() and path.read_bytes() == before
+    assert any("being recorded on bedside-pi" in r.message for r in caplog.records)
+    from myotwitch.host.analysis import marker_state
+
+    assert marker_state(str(path)) == "live"
