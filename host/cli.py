@@ -11,6 +11,7 @@ import argparse
 import logging
 import sys
 from importlib.metadata import PackageNotFoundError, version
+from typing import NoReturn
 
 from myotwitch.dsp import DetectorConfig, kernels
 from myotwitch.dsp.config import ConfigError
@@ -247,8 +248,15 @@ def cmd_log(args: argparse.Namespace) -> int:
 
 
 # -- parser -------------------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """argparse, its errors in one line (the usage is one --help away, not 10 lines above them)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="myotwitch",
         description="Count calf/ankle muscle twitches from surface EMG. myotwitch is not a medical device.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -257,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     # the same two after the command (``myotwitch analyze x.edf -q``); SUPPRESS keeps the value
     # given before it when they are not repeated
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show tracebacks and debug logging")
     common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,

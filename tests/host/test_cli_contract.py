@@ -653,3 +653,18 @@ def test_a_recording_renamed_csv_is_read_as_what_it_is(tmp_path, _isolated_home,
     r = cli("analyze", str(renamed), "--json", str(out), "--no-index")
     assert r.returncode == 0, r.stderr
     assert json.loads(out.read_text())["stats"]["counts"]["twitch"] > 0
+
+
+@pytest.mark.parametrize("args, words", [
+    (("analyze", "x.edf", "--mains", "55"), ("--mains", "invalid choice: '55'", "see myotwitch analyze --help")),
+    (("simulate", "--seed", "abc"), ("--seed", "'abc'", "see myotwitch simulate --help")),
+    (("bogus",), ("invalid choice: 'bogus'",)),
+])
+def test_option_errors_are_one_line_without_the_usage(args, words, capsys):
+    """argparse printed 5-10 lines of usage above its one line of error."""
+    from myotwitch.host.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(list(args))
+    assert stop.value.code == 2
+    one_error_line(Result(2, "", capsys.readouterr().err), *words)
