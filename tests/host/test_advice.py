@@ -294,3 +294,14 @@ def test_the_diary_shows_values_as_they_were_meant(capsys):
     assert "exercise 'extreme': use none, light, moderate or hard" in capsys.readouterr().err
     assert main(["log", "--list", "--note", "x"]) == 2  # (the note was dropped without a word)
     assert "--note goes with an entry to add or --edit ID, not --list" in capsys.readouterr().err
+
+
+def test_a_night_logged_in_two_parts_is_one_night():
+    """Two sleep entries on one day (a night and a nap) counted as two short nights in advice,
+    while history drew them as one day's sleep."""
+    split = [entry(d, "sleep", "sleep", 3.5, hour=h) for d in (1, 2, 3) for h in (7, 15)]  # 7 h a day
+    m = compute_metrics([session(1, 10)], split, RULES, NOW)
+    assert m["short_sleep_nights"] == 0 and m["sleep_avg_h"] == pytest.approx(7.0)
+    short = split + [entry(4, "sleep", "sleep", 4.0), entry(5, "sleep", "sleep", 5.0, hour=9)]
+    m = compute_metrics([session(1, 10)], short, RULES, NOW)
+    assert m["short_sleep_nights"] == 2 and m["sleep_avg_h"] == pytest.approx((3 * 7.0 + 4.0 + 5.0) / 5)
