@@ -40,6 +40,20 @@ def phase_count(y: np.ndarray, step: float) -> int:
     return int(kernel(y, step)) if kernel is not None else kernels._phases_py(y, step)
 
 
+def phase_counts(ys: np.ndarray, y0: int, starts: np.ndarray, ends: np.ndarray, chans: np.ndarray,
+                 steps: np.ndarray) -> np.ndarray:
+    """``phase_count`` of many windows of ``ys`` (channels x samples, absolute index ``y0`` at its
+    first column): window k is ``[starts[k], ends[k])`` of row ``chans[k]``, with ``steps[k]``;
+    -1 where the window is not wholly in ``ys``."""
+    out = np.empty(len(starts), dtype=np.int64)
+    kernel = kernels.phases_many()
+    if kernel is not None:
+        kernel(ys, y0, starts, ends, chans, steps, out)
+    else:
+        kernels._phases_many_py(ys, y0, starts, ends, chans, steps, out)
+    return out
+
+
 def _glitch_shaped(b: Burst, snippet: np.ndarray, cfg: DetectorConfig, impulse: ImpulseFit,
                    fit: float | None = None) -> bool:
     """The band-passed waveform is the impulse response's: it fits it above the size's bar, or

@@ -159,8 +159,8 @@ class DetectorConfig:
     #: potential has two to four, a doublet of two triphasic potentials six, and the band-pass
     #: and noise add one or two. A 45 ms burst of eight phases between a walk's steps was one
     #: of the two false twitches left on the real recordings (the peroneus file at 1.41 s; no
-    #: twitch of theirs is lost, nor one injected). The margin is thin: a doublet of two 5 ms
-    #: triphasic potentials reached nine (2 of ~11,600 held-out twitches, seeds 123-126 and
+    #: twitch of theirs is lost, nor one injected). The margin is thin: doublets of two triphasic
+    #: potentials reached eight and nine (2 of ~11,800 held-out twitches, seeds 123-126 and
     #: 900000, were lost so). At 900 Hz and up (dsp/pipeline.py ``PHASES_MIN_FS``: lower, the
     #: band-pass's ringing adds phases), applied to what the trains release, as the two bars above.
     max_twitch_phases: int = 7

@@ -991,6 +991,19 @@ def _phases_py(y: Any, step: float) -> int:
     return swings
 
 
+_phases = _phases_py  # the compiled batch calls the compiled count (bound in _compile)
+
+
+def _phases_many_py(ys: Any, y0: int, starts: Any, ends: Any, chans: Any, steps: Any, out: Any) -> None:
+    """``_phases_py`` of many windows of the ring's kept samples ``ys`` (absolute index ``y0`` at
+    column 0): window k is ``[starts[k], ends[k])`` of row ``chans[k]`` with ``steps[k]``; -1 for
+    a window not wholly kept. One call a block of candidates instead of one a twitch."""
+    n = ys.shape[1]
+    for k in range(starts.shape[0]):
+        a, b = starts[k] - y0, ends[k] - y0
+        out[k] = _phases(ys[chans[k], a:b], steps[k]) if 0 <= a and b <= n else -1
+
+
 def _tail_window_py(part: Any, y2: Any, m: int, sums: Any, at: int) -> bool:  # pragma: no cover - compiled
     """``energy.TailWeight.push`` for a live block that completes one window: the block's first
     samples end the window in ``part[0]`` (``m`` already there), its sums of y^2 and y^4 per
@@ -1914,8 +1927,9 @@ def _compile(name: str) -> Callable[..., Any] | None:
                 _lowered = jit(_lowered_py)
                 _sort_head = jit(_sort_head_py)
                 _middle = jit(_middle_py)
-                global _next_above
+                global _next_above, _phases
                 _next_above = jit(_next_above_py)
+                _phases = jit(_phases_py)
                 _middle_of = jit(_middle_of_py)
                 global _middle_near, _middle_tracked
                 _middle_near = jit(_middle_near_py)
@@ -1933,7 +1947,7 @@ def _compile(name: str) -> Callable[..., Any] | None:
                                  upsample=jit(_upsample_py),
                                  centroid=_centroid, centroids=njit(_centroids_py),
                                  robust_rms=jit(_robust_rms_py), robust_rms_sorted=jit(_robust_rms_sorted_py),
-                                 ptp_rows=jit(_ptp_rows_py), phases=jit(_phases_py),
+                                 ptp_rows=jit(_ptp_rows_py), phases=_phases, phases_many=jit(_phases_many_py),
                                  tail_window=jit(_tail_window_py),
                                  live_energy=njit(_live_energy_py), activity=jit(_activity_py),
                                  burst_features=njit(_burst_features_py),
@@ -2012,6 +2026,8 @@ def _warm_up() -> None:
         _compiled["ptp_rows"](y, np.empty(y.shape[0]))
     for y in (np.ones(8), np.ones((2, 8))[1, 2:6], np.ones((8, 2))[:, 0]):  # a ring row: contiguous, or strided
         _compiled["phases"](y, 1.0)
+    for ys in (np.ones((2, 8)), np.ones((2, 12))[:, 2:10]):  # the ring's kept samples: its buffer, or a view
+        _compiled["phases_many"](ys, 0, pos, pos + 2, np.zeros(1, dtype=np.int64), np.ones(1), np.empty(1, dtype=np.int64))
     for y2 in (np.ones((2, 3)), np.ones((2, 6))[:, 1:4]):
         _compiled["tail_window"](np.ones((2, 2, 4)), y2, 2, np.ones((2, 2, 8)), 1)
     for c in (1, 2):  # one channel's kept rows are contiguous, several channels' are views
@@ -2172,6 +2188,11 @@ def robust_rms_sorted() -> Callable[..., bool] | None:
 def phases() -> Callable[..., int] | None:
     """The compiled phase count (``_phases_py``'s signature), or None."""
     return _compile("phases")
+
+
+def phases_many() -> Callable[..., None] | None:
+    """The compiled batch of phase counts (``_phases_many_py``'s signature), or None."""
+    return _compile("phases_many")
 
 
 def ptp_rows() -> Callable[..., bool] | None:

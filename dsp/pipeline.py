@@ -15,7 +15,7 @@ from operator import attrgetter
 import numpy as np
 
 from myotwitch.dsp.bursts import ENV, LF, N_ROWS, STAT, BurstSegmenter, Y
-from myotwitch.dsp.classify import classify, classify_many, phase_count, too_small_reason
+from myotwitch.dsp.classify import classify, classify_many, phase_counts, too_small_reason
 from myotwitch.dsp.config import DetectorConfig
 from myotwitch.dsp.energy import MultiScaleEnergy, TailWeight, floor_bias, threshold_table, window_samples
 from myotwitch.dsp.episodes import EpisodeGrouper
@@ -397,19 +397,27 @@ class Pipeline:
     def _note_bars(self, bursts: list, events: list[Event]) -> None:
         """Remember the twitch candidates whose floor is over ``max_rest_floor_uv`` (none at rest)
         and those of more than ``max_twitch_phases`` phases (read from the band-passed signal
-        while it is at hand: the candidate has just ended)."""
+        while it is at hand: the candidates have just ended; counted together, one call a block)."""
         bar, busy, most = self._rest_bar, self._busy_floors, self._phase_bar
+        counted = []
         for b, e in zip(bursts, events):
             if e.kind != "twitch":
                 continue
             if bar and b.floor_uv > bar:
                 busy[(e.channel, e.onset_sample)] = b.floor_uv
             if most and b.end - b.start > most:  # (a phase takes a sample at least)
-                y, _ = self.units.ring.window(b.start, b.end)
-                if y.shape[1] == b.end - b.start:
-                    n = phase_count(y[b.channel], max(self.config.phase_step * b.peak_to_peak_uv, PHASE_FLOORS * b.floor_uv))
-                    if n > most:
-                        self._many_phases[(e.channel, e.onset_sample)] = n
+                counted.append(b)
+        if counted:
+            ys, y0 = self.units.ring.kept()
+            k, step = len(counted), self.config.phase_step
+            n = phase_counts(ys, y0, np.fromiter((b.start for b in counted), np.int64, k),
+                             np.fromiter((b.end for b in counted), np.int64, k),
+                             np.fromiter((b.channel for b in counted), np.int64, k),
+                             np.fromiter((max(step * b.peak_to_peak_uv, PHASE_FLOORS * b.floor_uv) for b in counted),
+                                         np.float64, k))
+            for b, phases in zip(counted, n.tolist()):
+                if phases > most:
+                    self._many_phases[(b.channel, b.start)] = phases
 
     def _count_bars(self, events: list[Event]) -> list[Event]:
         """A twitch smaller than ``min_twitch_uv`` is an artifact, one on a floor over

@@ -533,8 +533,10 @@ def _associations(m: dict, sessions: list[dict], caffeine: dict, intake: list[tu
     long_: list[float] = []
     for s in sessions:
         before = [e for e in sleep if dt.timedelta(0) <= s["start"] - e["time"] <= dt.timedelta(hours=24)]
-        if before:
-            (short if before[-1]["value"] < d["short_sleep_h"] else long_).append(s["twitches_per_hour"])
+        if before:  # the night before it: that day's entries until the recording (a night and a nap are one)
+            day = before[-1]["time"].date()
+            hours = sum(e["value"] for e in before if e["time"].date() == day)
+            (short if hours < d["short_sleep_h"] else long_).append(s["twitches_per_hour"])
     ok, a, b, m["_sleep_p"] = compare((short, long_))
     m.update(sleep_association=ok, sleep_short_rate=a, sleep_long_rate=b, sleep_short_n=len(short),
              sleep_long_n=len(long_))

@@ -136,12 +136,13 @@ def _one_action(args: argparse.Namespace) -> None:
         raise UsageError(f"give one of an entry to add, --list, --edit ID or --delete ID, not {' and '.join(actions)}")
     if args.edit is None and args.set_value is not None:
         raise UsageError("--set-value goes with --edit ID")
-    if args.list or args.delete is not None:
+    if args.list or args.delete is not None or (args.what is None and args.edit is None):
         extra = [o for o, given in (("--at", args.at is not None), ("--note", args.note is not None),
                                     ("--unit", getattr(args, "unit", None) is not None)) if given]
         if extra:
-            raise UsageError(f"{extra[0]} goes with an entry to add or --edit ID, not "
-                             f"{'--list' if args.list else '--delete'}")
+            alone = "--delete" if args.delete is not None else "--list"
+            raise UsageError(f"{extra[0]} goes with an entry to add or --edit ID, not {alone}"
+                             f"{'' if args.list or args.delete is not None else ' (what `log` does with no entry)'}")
     if args.edit is not None and args.set_value is None and args.at is None and args.note is None:
         raise UsageError(f"--edit {args.edit}: nothing to change; give --set-value, --at or --note")
 

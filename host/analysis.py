@@ -3,10 +3,8 @@ live use, summarise. Memory stays bounded whatever the file length."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -176,38 +174,23 @@ def analyze_file(path: str | os.PathLike, config: DetectorConfig | None = None, 
     if config.clip_uv is None and clip:
         config = config.replace(clip_uv=clip)  # the file's input range tells where clipping starts
     result = analyze_reader(reader, config, progress, name=path, start=start)
+    from myotwitch.host.recorder import marker_state
+
     state = marker_state(path) if say_marker else None
     if state is not None:
         name = os.path.basename(path)
         note = (f"{name}: still being recorded (its {name}.recording marker is there): this is what was "
                 "written so far; the recorder adds the session to the history when it closes" if state == "live" else
                 f"{name}: its recording was interrupted (the recorder's {name}.recording marker remains): this is what "
-                "was written; the next `myotwitch record` into this folder repairs it and adds it to the history")
+                "was written; the next `myotwitch record` into this folder repairs it (analyse it again then)")
         log.warning("%s", note)
         result["quality"]["warnings"].insert(0, note)
     return result
 
 
-def marker_state(path: str) -> str | None:
-    """``path``'s recorder marker (removed on close): None when there is none; "interrupted" when
-    it names a process of this computer that is gone (a crash, a full disk, a power cut); else
-    "live" (a recorder writes it, here or on the computer that holds the folder)."""
-    from myotwitch.host.recorder import MARKER_SUFFIX, alive
-
-    try:
-        with open(path + MARKER_SUFFIX, encoding="utf-8") as fh:
-            marker = json.load(fh)
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError):
-        return "live"  # (being written this moment, or unreadable: the safe answer)
-    pid, host = marker.get("pid"), marker.get("host")
-    if isinstance(pid, int) and pid > 0 and host in (None, socket.gethostname()) and not alive(pid):
-        return "interrupted"
-    return "live"
-
-
 def still_recording(path: str) -> bool:
     """Is ``path`` a file a recorder writes, or one interrupted that its next start repairs (its
     marker is there)? Either way it is not yet a session for the history."""
+    from myotwitch.host.recorder import marker_state
+
     return marker_state(path) is not None

@@ -219,15 +219,32 @@ def check_outputs(args: argparse.Namespace) -> None:
     from myotwitch.host.outputs import check_files, check_folder, check_range
 
     check_range("-j/--jobs", args.jobs, 1, 4096, "a number of parallel workers, 1 or more")
+    if args.json == "-" and args.csv == "-":
+        raise UsageError("--json - and --csv -: only one of them can go to stdout; give the other a file name")
     for option, path in _output_files(args):
-        if path.lower().endswith((".edf", ".bdf", ".rec")):
+        # (a recording's name: --json takes the word after it, so `--json a.csv b.csv` named a.csv)
+        recording = (".edf", ".bdf", ".rec") + ((".csv",) if option == "--json" else ())
+        if path.lower().endswith(recording):
             hint = (" (--json takes the word after it as its file: give the recordings first, or --json FILE.json)"
                     if option == "--json" else "")
             raise UsageError(f"{option} {path}: that is a recording's name, not an output file; it would be "
                              f"overwritten{hint}")
+    if args.csv and args.csv != "-" and _holds_other_than_events(args.csv):
+        raise UsageError(f"--csv {args.csv}: the file exists and is not an event table of myotwitch's (a "
+                         "recording?); it would be overwritten (give another file name)")
     check_files([("--json", args.json), ("--csv", args.csv), ("--report", args.report)])
     if args.out_dir:
         check_folder("--out-dir", args.out_dir)
+
+
+def _holds_other_than_events(path: str) -> bool:
+    """Does ``path`` exist with something in it other than an event table ``--csv`` wrote?"""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(",".join(EVENT_COLUMNS)) + 2)
+    except OSError:
+        return False
+    return bool(head) and not head.lstrip(b"\xef\xbb\xbf").startswith(",".join(EVENT_COLUMNS).encode())
 
 
 def _output_files(args: argparse.Namespace) -> list[tuple[str, str]]:
@@ -342,14 +359,19 @@ def _out_names(files: list[str]) -> dict[str, str]:
     where two files of the batch share that, its path from where their paths part (folders
     joined by ``__``, extension kept), so that no result overwrites another."""
     stems = [os.path.splitext(os.path.basename(f))[0] for f in files]
+    keys = [st.casefold() for st in stems]  # (Rec and rec are one file where names ignore case)
     out = {}
-    for f, stem in zip(files, stems):
-        same = [os.path.abspath(g) for g, s in zip(files, stems) if s == stem]
+    for f, stem, key in zip(files, stems, keys):
+        same = [os.path.abspath(g) for g, k in zip(files, keys) if k == key]
         if len(same) == 1:
             out[f] = stem
-        else:
+            continue
+        try:
             common = os.path.commonpath([os.path.dirname(g) for g in same])
-            out[f] = os.path.relpath(os.path.abspath(f), common).replace(os.sep, "__")
+            rel = os.path.relpath(os.path.abspath(f), common)
+        except ValueError:  # (two drives: no common folder)
+            rel = os.path.splitdrive(os.path.abspath(f))[1].lstrip("\\/")
+        out[f] = rel.replace(os.sep, "__").replace("/", "__")
     return out
 
 

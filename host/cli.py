@@ -321,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--csv", metavar="PATH", help="write the event table as CSV ('-': stdout)")
     sp.add_argument("--report", metavar="HTML", help="write a self-contained HTML report (plots embedded)")
     sp.add_argument("--out-dir", metavar="DIR", help="batch: write <name>.json per file and sessions.csv here (files of the same name from "
-                    "two folders: <folder>__<name>.json)")
+                    "several folders: their paths from where they part, e.g. d1__x.edf.json)")
     sp.add_argument("--channels", metavar="A,B", help="channels by name or 0-based index")
     sp.add_argument("--units", metavar="U", help="CSV units: uV, mV, V or counts:UV_PER_COUNT[:OFFSET]")
     sp.add_argument("-j", "--jobs", type=int, default=None, help="parallel workers (default: all cores)")

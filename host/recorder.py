@@ -95,20 +95,12 @@ def recover(out_dir: str, config: DetectorConfig | None = None) -> list[str]:
             continue
         marker = os.path.join(out_dir, name)
         path = marker[: -len(MARKER_SUFFIX)]
-        try:
-            with open(marker, encoding="utf-8") as fh:
-                content = json.load(fh)
-            pid, host = int(content.get("pid", -1)), content.get("host")
-        except (OSError, ValueError, AttributeError, TypeError):
-            pid, host = -1, None
-        if host not in (None, socket.gethostname()):  # (a shared folder: its pid means nothing here)
-            log.warning("%s is being recorded on %s (its marker says so); leaving it alone", path, host)
-            continue
-        if pid > 0 and alive(pid) and pid != os.getpid():
-            log.warning("%s is being recorded by process %d; leaving it alone", path, pid)
-            continue
         if not os.path.exists(path):
             os.remove(marker)
+            continue
+        if marker_state(path) == "live":
+            log.warning("%s is being recorded (its marker names a running recorder, or another computer and "
+                        "the file is still growing); leaving it alone", path)
             continue
         try:
             before, after = edf.repair(path)
@@ -151,8 +143,11 @@ def _remove_quietly(path: str) -> None:
         pass
 
 
-def alive(pid: int) -> bool:
-    """Is process ``pid`` of this computer running?"""
+def alive(pid: int) -> bool | None:
+    """Is process ``pid`` of this computer running? None where that cannot be asked safely
+    (Windows, where signal 0 is Ctrl+C)."""
+    if os.name == "nt":
+        return None
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -160,6 +155,37 @@ def alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+#: a file whose marker cannot say (another computer's, or an unreadable marker) is taken as
+#: interrupted once it has not changed for this long: a recorder writes every second, and ends
+#: the file in a gap longer than a minute
+STALE_S = 300.0
+
+
+def marker_state(path: str) -> str | None:
+    """``path``'s recorder marker (removed on close): None when there is none; "interrupted" when
+    its recorder is gone (its process of this computer has ended, or, where the marker cannot
+    say, the file has not changed for ``STALE_S``); else "live"."""
+    try:
+        with open(path + MARKER_SUFFIX, encoding="utf-8") as fh:
+            marker = json.load(fh)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        marker = None
+    pid = marker.get("pid") if isinstance(marker, dict) else None
+    host = marker.get("host") if isinstance(marker, dict) else None
+    running = None
+    if isinstance(pid, int) and pid > 0 and host in (None, socket.gethostname()):
+        # (our own pid: a previous process's, given the same number after a restart)
+        running = False if pid == os.getpid() else alive(pid)
+    if running is None:  # (another computer's marker, or one that cannot say: the file's age decides)
+        try:
+            running = time.time() - os.path.getmtime(path) < STALE_S
+        except OSError:
+            running = False
+    return "live" if running else "interrupted"
 
 
 class Recorder:

@@ -294,6 +294,9 @@ def test_the_diary_shows_values_as_they_were_meant(capsys):
     assert "exercise 'extreme': use none, light, moderate or hard" in capsys.readouterr().err
     assert main(["log", "--list", "--note", "x"]) == 2  # (the note was dropped without a word)
     assert "--note goes with an entry to add or --edit ID, not --list" in capsys.readouterr().err
+    assert main(["log", "--at", "2026-12-01"]) == 2  # no entry: `log` lists, and the time was dropped
+    assert "--at goes with an entry to add or --edit ID, not --list (what `log` does with no entry)" in \
+        capsys.readouterr().err
 
 
 def test_a_night_logged_in_two_parts_is_one_night():
@@ -305,3 +308,8 @@ def test_a_night_logged_in_two_parts_is_one_night():
     short = split + [entry(4, "sleep", "sleep", 4.0), entry(5, "sleep", "sleep", 5.0, hour=9)]
     m = compute_metrics([session(1, 10)], short, RULES, NOW)
     assert m["short_sleep_nights"] == 2 and m["sleep_avg_h"] == pytest.approx((3 * 7.0 + 4.0 + 5.0) / 5)
+    # ... and the sleep-twitch association reads the same nights: a 7.5 h night and a 1 h nap
+    # before each recording is no short night
+    napped = [entry(d, "sleep", "sleep", v, hour=h) for d in range(1, 9) for v, h in ((7.5, 7), (1.0, 15))]
+    m = compute_metrics([session(d, 10, hour=23) for d in range(1, 9)], napped, RULES, NOW)
+    assert m["sleep_short_n"] == 0 and m["sleep_long_n"] == 8

@@ -557,8 +557,15 @@ def test_an_output_that_is_a_recording_is_refused_and_the_recording_kept(tmp_pat
     assert edf.read_bytes() == b"0" * 256
     r = cli("analyze", str(a), str(b), option, str(a))
     line = one_error_line(r, option, "a.csv")
-    assert "one of the recordings" in line or option == "--report"  # (a report must be .html anyway)
+    assert "would be overwritten" in line or option == "--report"  # (a report must be .html anyway)
     assert a.read_bytes() == before
+    r = cli("analyze", option, str(a), str(b))  # `--json a.csv b.csv`: a.csv taken as the output
+    one_error_line(r, option, "a.csv")
+    assert a.read_bytes() == before
+
+
+def test_json_and_csv_cannot_both_go_to_stdout(_isolated_home, cli):
+    one_error_line(cli("analyze", CSV, "--json", "-", "--csv", "-"), "--json - and --csv -", "only one")
 
 
 def test_out_dir_keeps_one_result_per_file_when_names_repeat(tmp_path, _isolated_home, cli):
@@ -571,6 +578,11 @@ def test_out_dir_keeps_one_result_per_file_when_names_repeat(tmp_path, _isolated
     assert r.returncode == 0, r.stderr
     results = sorted(p.name for p in out.glob("*.json"))
     assert results == ["d1__x.csv.json", "d2__x.csv.json"]
+    from myotwitch.host.analyze_cmd import (
+        _out_names,  # names that differ only in case are one file on some systems
+    )
+
+    assert len(set(_out_names(["d1/Rec.edf", "d2/rec.edf"]).values())) == 2
     assert {json.loads((out / n).read_text())["file"] for n in results} == {
         str(tmp_path / d / "x.csv") for d in ("d1", "d2")}
 
@@ -668,3 +680,10 @@ def test_option_errors_are_one_line_without_the_usage(args, words, capsys):
         main(list(args))
     assert stop.value.code == 2
     one_error_line(Result(2, "", capsys.readouterr().err), *words)
+
+
+def test_csv_writes_over_its_own_event_table_again(tmp_path, _isolated_home, cli):
+    table = tmp_path / "events.csv"
+    assert cli("analyze", CSV, "--csv", str(table), "--no-index").returncode == 0
+    assert cli("analyze", CSV, "--csv", str(table), "--no-index").returncode == 0  # (a rerun is no recording)
+    assert table.read_text().startswith("file,channel,")

@@ -145,7 +145,8 @@ def test_kill_in_the_first_second_is_recovered_once(tmp_path, caplog):
 def test_an_interrupted_recording_is_said_to_be_interrupted_and_repaired_without_that_note(tmp_path, caplog):
     """`analyze` of a file whose recorder died said 'still being recorded'; so did the summary
     the next start writes when it repairs the file (the marker is still there then)."""
-    from myotwitch.host.analysis import marker_state, still_recording
+    from myotwitch.host.analysis import still_recording
+    from myotwitch.host.recorder import marker_state
     from myotwitch.host.session import summary_path
 
     out = tmp_path / "rec"
@@ -154,8 +155,13 @@ def test_an_interrupted_recording_is_said_to_be_interrupted_and_repaired_without
     with EdfWriter(path, fs=1000, labels=["calf"], uv_per_count=0.125, start=dt.datetime(2026, 11, 29, 1, 2, 3)) as w:
         w.write(np.random.default_rng(1).normal(0.0, 3.0, (1, 5000)))
     marker = out / (path.name + MARKER_SUFFIX)
-    marker.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+    marker.write_text(json.dumps({"pid": os.getppid(), "host": socket.gethostname()}))
     assert marker_state(str(path)) == "live"
+    marker.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+    assert marker_state(str(path)) == "interrupted"  # (our own number: a previous process's, after a restart)
+    for odd in ("[]", "null", "{\"pid\": \"x\"}", "{"):  # a marker that cannot say: the file is new, so live
+        marker.write_text(odd)
+        assert marker_state(str(path)) == "live"
     marker.write_text(json.dumps({"pid": _dead_pid(), "host": socket.gethostname()}))
     assert marker_state(str(path)) == "interrupted" and still_recording(str(path))  # (kept out of the history)
     warnings = analyze_file(str(path))["quality"]["warnings"]
@@ -180,7 +186,13 @@ def test_a_recording_made_on_another_computer_is_left_alone(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         assert recover(str(out)) == []
     assert marker.exists() and path.read_bytes() == before
-    assert any("being recorded on bedside-pi" in r.message for r in caplog.records)
-    from myotwitch.host.analysis import marker_state
+    assert any("is being recorded" in r.message and "another computer" in r.message for r in caplog.records)
+    from myotwitch.host.recorder import STALE_S, marker_state
 
     assert marker_state(str(path)) == "live"
+    # ... until the file has not changed for a while: its recorder is gone (or the computer's
+    # name changed since the crash), and the next start repairs it
+    old = path.stat().st_mtime - STALE_S - 5
+    os.utime(path, (old, old))
+    assert marker_state(str(path)) == "interrupted"
+    assert recover(str(out)) == [str(path)] and not marker.exists()
