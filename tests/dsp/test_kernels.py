@@ -1491,3 +1491,28 @@ def test_phases_kernel_counts_as_the_pure_loop_does():
     t = np.linspace(0.0, 1.0, 101)
     assert kernels._phases_py(np.sin(2 * np.pi * t), 0.5) == 3  # up, down, up again
     assert kernels._phases_py(np.array([0.0, 5.0, 5.0, 0.0]), 4.0) == 2  # a flat top is one extreme
+
+
+def test_phases_many_kernel_counts_each_window_as_one_at_a_time():
+    """The block's batch of phase counts (dsp/pipeline.py ``_note_bars``), compiled and as
+    Python: each window's count as ``_phases_py`` alone, -1 for a window not wholly kept."""
+    from myotwitch.dsp.classify import phase_counts
+
+    kernel = kernels.phases_many()
+    assert kernel is not None
+    rng = np.random.default_rng(4)
+    for ys in (rng.normal(0.0, 10.0, (3, 400)), rng.normal(0.0, 10.0, (3, 420))[:, 10:410]):
+        y0 = 1000
+        starts = np.array([1000, 1050, 1390, 990, 1200, 1395], dtype=np.int64)
+        ends = np.array([1040, 1100, 1400, 1010, 1201, 1405], dtype=np.int64)
+        chans = np.array([0, 2, 1, 0, 1, 2], dtype=np.int64)
+        steps = np.array([5.0, 20.0, 1.0, 5.0, 3.0, 5.0])
+        want = [kernels._phases_py(ys[c, a - y0:b - y0], st) if a >= y0 and b <= y0 + ys.shape[1] else -1
+                for a, b, c, st in zip(starts, ends, chans, steps)]
+        assert want[3] == -1 and want[5] == -1 and max(want) > 1
+        out = np.empty(len(starts), dtype=np.int64)
+        kernel(ys, y0, starts, ends, chans, steps, out)
+        assert out.tolist() == want == phase_counts(ys, y0, starts, ends, chans, steps).tolist()
+        pure = np.empty(len(starts), dtype=np.int64)
+        kernels._phases_many_py(ys, y0, starts, ends, chans, steps, pure)
+        assert pure.tolist() == want
