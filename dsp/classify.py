@@ -36,8 +36,9 @@ def phase_count(y: np.ndarray, step: float) -> int:
     """The phases of a waveform: its swings up and down of at least ``step`` (smaller wiggles,
     noise, are part of the swing they sit on). A motor unit's potential has two to four; two
     potentials overlapping (a doublet) up to about eight; the activity of several units more."""
-    kernel = kernels.phases()
-    return int(kernel(y, step)) if kernel is not None else kernels._phases_py(y, step)
+    one = np.zeros(1, dtype=np.int64)
+    return int(phase_counts(np.asarray(y, dtype=np.float64)[None, :], 0, one, one + len(y), one,
+                            np.array([step], dtype=np.float64))[0])
 
 
 def phase_counts(ys: np.ndarray, y0: int, starts: np.ndarray, ends: np.ndarray, chans: np.ndarray,

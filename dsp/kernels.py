@@ -960,7 +960,7 @@ def _ptp_rows_py(y: Any, out: Any) -> bool:  # pragma: no cover - compiled
 
 
 def _phases_py(y: Any, step: float) -> int:
-    """``classify.phase_count``: the swings up and down of at least ``step`` in ``y`` (1-D),
+    """``classify.phase_count``'s count: the swings up and down of at least ``step`` in ``y`` (1-D),
     smaller wiggles belonging to the swing they sit on (a zigzag with ``step`` of hysteresis).
     Run as it is where numba is missing (a few µs for a twitch's samples)."""
     n = y.shape[0]
@@ -1947,7 +1947,7 @@ def _compile(name: str) -> Callable[..., Any] | None:
                                  upsample=jit(_upsample_py),
                                  centroid=_centroid, centroids=njit(_centroids_py),
                                  robust_rms=jit(_robust_rms_py), robust_rms_sorted=jit(_robust_rms_sorted_py),
-                                 ptp_rows=jit(_ptp_rows_py), phases=_phases, phases_many=jit(_phases_many_py),
+                                 ptp_rows=jit(_ptp_rows_py), phases_many=jit(_phases_many_py),
                                  tail_window=jit(_tail_window_py),
                                  live_energy=njit(_live_energy_py), activity=jit(_activity_py),
                                  burst_features=njit(_burst_features_py),
@@ -2024,8 +2024,6 @@ def _warm_up() -> None:
     _compiled["robust_rms_sorted"](np.ones((2, 1, 8)), np.empty((2, 1)))  # (numpy's sort: contiguous)
     for y in (f, np.ones((2, 8))[:, 2:6]):  # a window of the ring: its whole buffer, or a view
         _compiled["ptp_rows"](y, np.empty(y.shape[0]))
-    for y in (np.ones(8), np.ones((2, 8))[1, 2:6], np.ones((8, 2))[:, 0]):  # a ring row: contiguous, or strided
-        _compiled["phases"](y, 1.0)
     for ys in (np.ones((2, 8)), np.ones((2, 12))[:, 2:10]):  # the ring's kept samples: its buffer, or a view
         _compiled["phases_many"](ys, 0, pos, pos + 2, np.zeros(1, dtype=np.int64), np.ones(1), np.empty(1, dtype=np.int64))
     for y2 in (np.ones((2, 3)), np.ones((2, 6))[:, 1:4]):
@@ -2183,11 +2181,6 @@ def robust_rms() -> Callable[..., bool] | None:
 def robust_rms_sorted() -> Callable[..., bool] | None:
     """The compiled noise figures from sorted windows (``_robust_rms_sorted_py``'s signature), or None."""
     return _compile("robust_rms_sorted")
-
-
-def phases() -> Callable[..., int] | None:
-    """The compiled phase count (``_phases_py``'s signature), or None."""
-    return _compile("phases")
 
 
 def phases_many() -> Callable[..., None] | None:

@@ -47,16 +47,15 @@ class Pipeline:
         self.fs = float(fs)
         self.n_channels = n_channels
         ms = self.fs / 1000.0
-        #: the bars on what the trains release (``_count_bars``): ``max_rest_floor_uv`` (0: off),
-        #: with the held twitch candidates over it by (channel, onset sample; ``reset`` empties
-        #: them), and ``min_twitch_uv`` where it is above the candidates' minimum (else 0)
+        #: the bars on what the trains release (``_count_bars``): ``max_rest_floor_uv`` and
+        #: ``max_twitch_phases`` (0: off; the phases from ``PHASES_MIN_FS`` up), and
+        #: ``min_twitch_uv`` where it is above the candidates' minimum (else 0). The twitch
+        #: candidates the first two make contractions wait with that verdict's reason, by
+        #: (channel, onset sample) (``reset`` empties them)
         self._rest_bar = cfg.max_rest_floor_uv
-        self._busy_floors: dict[tuple[int, int], float] = {}
-        self._size_bar = cfg.min_twitch_uv if cfg.min_twitch_uv > cfg.candidate_min_uv else 0.0
-        #: ... and ``max_twitch_phases`` (0: off; from ``PHASES_MIN_FS`` up), with the candidates
-        #: over it held the same way
         self._phase_bar = cfg.max_twitch_phases if self.fs >= PHASES_MIN_FS else 0
-        self._many_phases: dict[tuple[int, int], int] = {}
+        self._size_bar = cfg.min_twitch_uv if cfg.min_twitch_uv > cfg.candidate_min_uv else 0.0
+        self._activity: dict[tuple[int, int], str] = {}
         self._noise = NoiseFloor(self.fs, n_channels, cfg.noise_window_s, cfg.noise_history_s,
                                  cfg.noise_percentile, cfg.noise_min_history_s, cfg.noise_recent_s,
                                  cfg.noise_recent_ratio, cfg.noise_recent_cap, cfg.noise_recent_bouts)
@@ -138,8 +137,7 @@ class Pipeline:
         self._mains: MainsCanceller | None = None
         self._pending: list[tuple[str, object]] = []  # input held until mains is decided
         self._pending_n = 0
-        self._busy_floors = {}
-        self._many_phases = {}
+        self._activity = {}
         self._noise.reset()
         self._segmenter.reset()
         self._env.reset()
@@ -374,14 +372,14 @@ class Pipeline:
         if self.config.detector == "envelope":
             events = [classify(b, self.fs, self.config) for b in bursts]
             self._note_bars(bursts, events)
-            if self._busy_floors or self._size_bar or self._many_phases:
+            if self._activity or self._size_bar:
                 events = self._count_bars(events)
             events = self.units.process(events, until, final)
         else:
             classes = classify_many(bursts, self.fs, self.config, self._impulse)
             self._note_bars(bursts, classes)
             events = self._trains.process(list(zip(bursts, classes)), until, final)
-            if self._busy_floors or self._size_bar or self._many_phases:
+            if self._activity or self._size_bar:
                 events = self._count_bars(events)
             until = self._trains.held_from(until)  # the candidates the trains still hold
             events = self.units.process(events, until, final)
@@ -395,17 +393,18 @@ class Pipeline:
         return events
 
     def _note_bars(self, bursts: list, events: list[Event]) -> None:
-        """Remember the twitch candidates whose floor is over ``max_rest_floor_uv`` (none at rest)
-        and those of more than ``max_twitch_phases`` phases (read from the band-passed signal
-        while it is at hand: the candidates have just ended; counted together, one call a block)."""
-        bar, busy, most = self._rest_bar, self._busy_floors, self._phase_bar
+        """Hold the reason of each twitch candidate whose floor is over ``max_rest_floor_uv`` (none
+        at rest), or else of more than ``max_twitch_phases`` phases (read from the band-passed
+        signal while it is at hand: the candidates have just ended; counted together, one call a
+        block)."""
+        bar, most, held = self._rest_bar, self._phase_bar, self._activity
         counted = []
         for b, e in zip(bursts, events):
             if e.kind != "twitch":
                 continue
             if bar and b.floor_uv > bar:
-                busy[(e.channel, e.onset_sample)] = b.floor_uv
-            if most and b.end - b.start > most:  # (a phase takes a sample at least)
+                held[(b.channel, b.start)] = busy_floor_reason(b.floor_uv, bar)
+            elif most and b.end - b.start > most:  # (a phase takes a sample at least)
                 counted.append(b)
         if counted:
             ys, y0 = self.units.ring.kept()
@@ -417,28 +416,24 @@ class Pipeline:
                                          np.float64, k))
             for b, phases in zip(counted, n.tolist()):
                 if phases > most:
-                    self._many_phases[(b.channel, b.start)] = phases
+                    held[(b.channel, b.start)] = many_phases_reason(phases, most)
 
     def _count_bars(self, events: list[Event]) -> list[Event]:
         """A twitch smaller than ``min_twitch_uv`` is an artifact, one on a floor over
-        ``max_rest_floor_uv`` or of more than ``max_twitch_phases`` phases a contraction. Decided after the trains, on what they release, so
-        no other verdict moves: such a candidate still counts for its neighbours as the twitch
-        candidate it was (a context the trains were tuned with)."""
-        busy, least, phased, out = self._busy_floors, self._size_bar, self._many_phases, []
+        ``max_rest_floor_uv`` or of more than ``max_twitch_phases`` phases a contraction. Decided
+        after the trains, on what they release, so no other verdict moves: such a candidate still
+        counts for its neighbours as the twitch candidate it was (a context the trains were tuned
+        with)."""
+        held, least, out = self._activity, self._size_bar, []
         for e in events:
-            key = (e.channel, e.onset_sample)
-            floor = busy.pop(key, None) if busy else None
-            phases = phased.pop(key, None) if phased else None
+            reason = held.pop((e.channel, e.onset_sample), None) if held else None
             if e.kind == "twitch":
                 if e.peak_to_peak_uv < least:
                     e = evolve(e, kind="artifact", reason=too_small_reason(e.peak_to_peak_uv, least))
-                elif floor is not None:
-                    e = evolve(e, kind="contraction", reason=busy_floor_reason(floor, self._rest_bar))
-                elif phases is not None:
-                    e = evolve(e, kind="contraction", reason=many_phases_reason(phases, self._phase_bar))
+                elif reason is not None:
+                    e = evolve(e, kind="contraction", reason=reason)
             out.append(e)
         return out
-
 
 #: below this rate the band-pass's upper edge (0.45 x the rate) cuts into a short potential's
 #: spectrum, and its ringing adds phases: at 500 Hz doublets of twitches reached 8-10 (the

@@ -1474,8 +1474,9 @@ def test_phases_kernel_counts_as_the_pure_loop_does():
     run as Python give the same count: noise, potentials, plateaus, a strided row, NaN."""
     from myotwitch.dsp.classify import phase_count
 
-    kernel = kernels.phases()
+    kernel = kernels.phases_many()
     assert kernel is not None
+    one = np.zeros(1, dtype=np.int64)
     rng = np.random.default_rng(9)
     for n in (0, 1, 2, 7, 45, 300):
         for case in ("noise", "plateau", "strided", "nan"):
@@ -1487,7 +1488,9 @@ def test_phases_kernel_counts_as_the_pure_loop_does():
             elif case == "nan" and n:
                 y[n // 2] = np.nan
             for step in (0.0, 5.0, 20.0, 1e9):
-                assert kernel(y, step) == kernels._phases_py(y, step) == phase_count(y, step), (n, case, step)
+                out = np.empty(1, dtype=np.int64)
+                kernel(y[None, :], 0, one, one + n, one, np.array([step]), out)
+                assert out[0] == kernels._phases_py(y, step) == phase_count(y, step), (n, case, step)
     t = np.linspace(0.0, 1.0, 101)
     assert kernels._phases_py(np.sin(2 * np.pi * t), 0.5) == 3  # up, down, up again
     assert kernels._phases_py(np.array([0.0, 5.0, 5.0, 0.0]), 4.0) == 2  # a flat top is one extreme
