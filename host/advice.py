@@ -472,9 +472,7 @@ def compute_metrics(sessions: list[dict], diary: list[dict], ruleset: RuleSet,
 
     sleep = [e for e in diary if e["kind"] == "sleep" and e["value"] is not None]
     if sleep:  # a night is a day's entries together (a night and a nap, or a night logged in two parts), as history draws them
-        nights: dict[dt.date, float] = {}
-        for e in sleep:
-            nights[e["time"].date()] = nights.get(e["time"].date(), 0.0) + e["value"]
+        nights = daily("sleep")
         m["sleep_avg_h"] = statistics.fmean(nights.values())
         m["short_sleep_nights"] = sum(1 for h in nights.values() if h < d["short_sleep_h"])
     m["hard_exercise_days"] = len({e["time"].date() for e in diary if e["kind"] == "exercise" and (e["value"] or 0) >= 3})

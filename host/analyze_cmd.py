@@ -232,7 +232,7 @@ def check_outputs(args: argparse.Namespace) -> None:
     if args.csv and args.csv != "-" and _holds_other_than_events(args.csv):
         raise UsageError(f"--csv {args.csv}: the file exists and is not an event table of myotwitch's (a "
                          "recording?); it would be overwritten (give another file name)")
-    check_files([("--json", args.json), ("--csv", args.csv), ("--report", args.report)])
+    check_files(_output_files(args))
     if args.out_dir:
         check_folder("--out-dir", args.out_dir)
 
@@ -380,6 +380,7 @@ def _shipped_example(path: str) -> bool:
     copy of one: the README's example names the one in a source checkout)? Their analysis is
     shown, but they are not the user's sessions: the history and the advice's rules over past
     sessions leave them out."""
+    from myotwitch.host.index import content_key
     from myotwitch.host.paths import data_dir
 
     examples = data_dir() / "examples"
@@ -387,19 +388,10 @@ def _shipped_example(path: str) -> bool:
         if os.path.realpath(path).startswith(os.path.realpath(examples) + os.sep):
             return True
         twin = examples / os.path.basename(path)
-        return twin.is_file() and twin.stat().st_size == os.path.getsize(path) and _digest(twin) == _digest(path)
+        return (twin.is_file() and twin.stat().st_size == os.path.getsize(path)
+                and content_key(twin) == content_key(path) is not None)
     except (OSError, ValueError):
         return False
-
-
-def _digest(path: str | os.PathLike) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _index_path() -> str:

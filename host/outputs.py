@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from myotwitch.host.errors import MyotwitchError, UsageError
 
@@ -60,7 +60,7 @@ def check_html(option: str, path: str) -> None:
                          "(for tables use --csv, for data --json)")
 
 
-def check_files(outputs: list[tuple[str, str | None]]) -> None:
+def check_files(outputs: Sequence[tuple[str, str | None]]) -> None:
     """Each ``(option, path)`` given can be written, and a ``--report`` among them is an HTML
     page whose extra is installed: what ``analyze`` and ``history`` ask of their outputs before
     any work (``-`` is stdout)."""
