@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from typing import NoReturn
@@ -250,6 +251,13 @@ def cmd_log(args: argparse.Namespace) -> int:
 # -- parser -------------------------------------------------------------------------------------
 class _Parser(argparse.ArgumentParser):
     """argparse, its errors in one line (the usage is one --help away, not 10 lines above them)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # a value that starts like a negative number ("-5s", "-0.5") is the option's value, so
+        # its own check says what is wrong with it, not "expected one argument" (argparse
+        # takes only plain numbers as values; none of the options is named like a number)
+        self._negative_number_matcher = re.compile(r"^-\.?\d")
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")

@@ -647,10 +647,13 @@ def test_csv_dash_is_stdout(tmp_path, monkeypatch, _isolated_home, cli):
     (("record", "--source", "sim:", "--out", "OUT", "--duration", "2s", "--birthdate", "2090-01-01"),
      ("--birthdate 2090-01-01", "future")),
     (("analyze", CSV, "--channels", "0,0", "--no-index"), ("calf-30s.csv", "chosen twice")),
+    (("record", "--source", "sim:", "--out", "OUT", "--duration", "-5s"), ("--duration '-5s'", "expected e.g.")),
+    (("simulate", "--duration", "-1m"), ("--duration", "-1m")),
 ])
 def test_values_that_cannot_be_meant_are_refused_in_one_line(args, words, tmp_path, _isolated_home, cli):
     """Accepted before: a negative scan or wait, a birth date in the future, one channel twice
-    (analysed and listed twice)."""
+    (analysed and listed twice). A negative duration written as its own word ("--duration -5s")
+    was "expected one argument", as if the value were missing."""
     r = cli(*[str(tmp_path / "out") if a == "OUT" else a for a in args])
     one_error_line(r, *words)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").glob("*.edf"))
