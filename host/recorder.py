@@ -116,11 +116,17 @@ def recover(out_dir: str, config: DetectorConfig | None = None) -> list[str]:
             log.warning("removed interrupted recording %s: it ended before its first second of data", path)
             _remove_quietly(marker)
             continue
+        # a replay's recording is a copy of a session the history has (or gets when analysed)
+        replay = (_read_marker(path) or {}).get("replay") is True
         try:
             from myotwitch.host.analysis import analyze_file
 
             summary = analyze_file(path, config, say_marker=False)
             summary["recovered"] = {"records_in_header": before, "records_kept": after}
+            if not replay:
+                from myotwitch.host.unit_registry import register_summary
+
+                register_summary(summary)  # as a recording closed in the normal way
             write_summary(path, summary)
         except OSError as e:
             log.error("recovered %s (%d s kept) but could not write its summary (%s); will try again at the next "
@@ -131,9 +137,22 @@ def recover(out_dir: str, config: DetectorConfig | None = None) -> list[str]:
         else:
             log.warning("recovered interrupted recording %s: %d s kept (header said %s)", path, after,
                         before if before >= 0 else "unknown")
+            if not replay:
+                _index(summary)  # into the history, as its recorder would have done at the close
             recovered.append(path)
         os.remove(marker)
     return recovered
+
+
+def _index(summary: dict) -> None:
+    """Add a closed (or repaired) recording's session to the history's index: a convenience,
+    so a failure is a warning and never costs the recording."""
+    try:
+        from myotwitch.host.index import SessionIndex
+
+        SessionIndex.default().add_summary(summary)
+    except Exception as e:  # noqa: BLE001 - the index is a convenience; never lose the recording over it
+        log.warning("session index not updated: %s", e)
 
 
 def _remove_quietly(path: str) -> None:
@@ -167,13 +186,9 @@ def marker_state(path: str) -> str | None:
     """``path``'s recorder marker (removed on close): None when there is none; "interrupted" when
     its recorder is gone (its process of this computer has ended, or, where the marker cannot
     say, the file has not changed for ``STALE_S``); else "live"."""
-    try:
-        with open(path + MARKER_SUFFIX, encoding="utf-8") as fh:
-            marker = json.load(fh)
-    except FileNotFoundError:
+    if not os.path.exists(path + MARKER_SUFFIX):
         return None
-    except (OSError, ValueError):
-        marker = None
+    marker = _read_marker(path)
     pid = marker.get("pid") if isinstance(marker, dict) else None
     host = marker.get("host") if isinstance(marker, dict) else None
     running = None
@@ -186,6 +201,16 @@ def marker_state(path: str) -> str | None:
         except OSError:
             running = False
     return "live" if running else "interrupted"
+
+
+def _read_marker(path: str) -> dict | None:
+    """``path``'s recorder marker as written (None when missing or unreadable)."""
+    try:
+        with open(path + MARKER_SUFFIX, encoding="utf-8") as fh:
+            marker = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    return marker if isinstance(marker, dict) else None
 
 
 class Recorder:
@@ -377,7 +402,7 @@ class Recorder:
             k += 1
         with open(path + MARKER_SUFFIX, "w", encoding="utf-8") as fh:
             json.dump({"pid": os.getpid(), "host": socket.gethostname(), "started": start.isoformat(),
-                       "source": self.source.spec}, fh)
+                       "source": self.source.spec, "replay": self._replay}, fh)
         writer = edf.EdfWriter(path, fs=self.info.fs, labels=list(self.info.labels), uv_per_count=self.info.uv_per_count,
                                bits=self.info.bits, start=start, subject=self.subject,
                                prefilter=f"device {self.info.device_id} fw {self.info.firmware}")
@@ -559,12 +584,7 @@ class Recorder:
             log.info("%s replays %s: not added to the session history (the original is, once analysed)",
                      os.path.basename(f.path), self.info.device_id if self.info else "a file")
         else:
-            try:
-                from myotwitch.host.index import SessionIndex
-
-                SessionIndex.default().add_summary(summary)
-            except Exception as e:  # noqa: BLE001 - the index is a convenience; never lose the recording over it
-                log.warning("session index not updated: %s", e)
+            _index(summary)
         log.info("closed %s (%.0f s, %d twitches)", f.path, st["duration_s"], st["counts"]["twitch"])
         self.eventlog.write("file_closed", path=f.path, summary=os.path.basename(f.path))
 

@@ -196,3 +196,22 @@ def test_a_recording_made_on_another_computer_is_left_alone(tmp_path, caplog):
     os.utime(path, (old, old))
     assert marker_state(str(path)) == "interrupted"
     assert recover(str(out)) == [str(path)] and not marker.exists()
+
+
+@pytest.mark.parametrize("replay", [False, True])
+def test_a_repaired_recording_enters_the_history_unless_it_replays_a_file(replay, tmp_path):
+    """A recording repaired after a crash got its summary but never reached the history (analyze
+    leaves a file with a marker out, and the repair removed the marker); a replay's recording is
+    a copy of a session, kept out as at a normal close."""
+    from myotwitch.host.index import SessionIndex
+
+    out = tmp_path / "rec"
+    out.mkdir()
+    path = out / "myotwitch_20261129-010203_00000001.edf"
+    w = EdfWriter(path, fs=1000, labels=["calf"], uv_per_count=0.125, start=dt.datetime(2026, 11, 29, 1, 2, 3))
+    w.write(np.random.default_rng(1).normal(0, 3, (1, 5500)))
+    os.close(w._fd)  # killed: the header still says the record count is unknown
+    (out / (path.name + MARKER_SUFFIX)).write_text(json.dumps({"pid": _dead_pid(), "replay": replay}))
+    assert recover(str(out)) == [str(path)]
+    indexed = [os.path.abspath(s["file"]) for s in SessionIndex.default().sessions(include_undated=True)]
+    assert indexed == ([] if replay else [os.path.abspath(path)])
