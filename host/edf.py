@@ -378,7 +378,7 @@ class EdfFile:
     plus: str  # "", "EDF+C", "EDF+D", ...
     patient: str
     recording: str
-    start: dt.datetime
+    start: dt.datetime | None  # None: the header's date or time cannot be read
     header_bytes: int
     n_records: int
     record_s: float
@@ -477,11 +477,13 @@ def read_header(path: str | os.PathLike, *, allow_truncated: bool = True) -> Edf
         if s.dig_max <= s.dig_min or s.spr < 1:
             raise FormatError(f"{name}: signal {s.label!r} has digital range {s.dig_min}..{s.dig_max} and "
                               f"{s.spr} samples per record")
+    start: dt.datetime | None
     try:
         start = dt.datetime.strptime(_text(head[168:176]) + " " + _text(head[176:184]), "%d.%m.%y %H.%M.%S")
-    except ValueError:
-        start = dt.datetime(1985, 1, 1)
-        log.warning("%s: start date/time unreadable, using 1985-01-01", name)
+    except ValueError:  # undated, as a CSV without clock times: a made-up date hid it in the history
+        start = None
+        log.warning("%s: start date/time %r unreadable (expected dd.mm.yy hh.mm.ss); the session is undated",
+                    name, _text(head[168:184]))
     edf = EdfFile(path, bdf, _text(head[192:236])[:5], _text(head[8:88]), _text(head[88:168]), start, header_bytes,
                   n_records, record_s, signals)
     if edf.record_bytes > MAX_RECORD_BYTES:

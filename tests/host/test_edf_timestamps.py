@@ -191,3 +191,21 @@ def test_any_annotation_bytes_read_at_once_as_tal_by_tal(tmp_path, monkeypatch, 
         assert got[0] == got[1]
     finally:
         p.write_bytes(base)
+
+
+def test_an_unreadable_start_date_makes_an_undated_session_the_history_lists(tmp_path, caplog):
+    """It was dated 1985-01-01, which no `history --days` reaches, and so it was not listed among
+    the undated sessions either: the session was in the index but could not be seen."""
+    from myotwitch.host.index import SessionIndex
+
+    p = make(tmp_path / "d.edf")
+    with open(p, "r+b") as fh:
+        fh.seek(168)
+        fh.write(b"99.99.99")
+    assert read_header(p).start is None
+    res = analyze_file(p)
+    assert res["dated"] is False and "unreadable" in caplog.text and "99.99.99" in caplog.text
+    idx = SessionIndex.default()
+    idx.add_summary(res)
+    assert [s["file"] for s in idx.sessions(include_undated=True)] == [res["file"]]
+    assert idx.sessions() == []  # not among the dated ones, at 1985 or any other date
