@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import re
+import signal
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from typing import NoReturn
@@ -165,10 +166,23 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 def prepare_detector() -> None:
     """Compile (first run) or load the optional kernels (``myotwitch[fast]``) before data flows,
-    so their one-off seconds are not a stall in the acquisition thread."""
+    so their one-off seconds are not a stall in the acquisition thread. A Ctrl+C meanwhile stops
+    the command once the compiler is done: raised where the compiler happened to be, inside a
+    destructor, its KeyboardInterrupt was printed as ignored, and recording began."""
     from myotwitch.dsp import kernels
 
-    kernels.front_end()
+    pressed: list[int] = []
+    try:
+        before = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+    except ValueError:  # (not the main thread: its signals are not ours to hold)
+        kernels.front_end()
+        return
+    try:
+        kernels.front_end()
+    finally:
+        signal.signal(signal.SIGINT, before)
+    if pressed:
+        raise KeyboardInterrupt
 
 
 def lsl_publisher(args: argparse.Namespace, check_only: bool = False):

@@ -690,3 +690,29 @@ def test_csv_writes_over_its_own_event_table_again(tmp_path, _isolated_home, cli
     assert cli("analyze", CSV, "--csv", str(table), "--no-index").returncode == 0
     assert cli("analyze", CSV, "--csv", str(table), "--no-index").returncode == 0  # (a rerun is no recording)
     assert table.read_text().startswith("file,channel,")
+
+
+def test_ctrl_c_while_the_kernels_compile_stops_the_command(monkeypatch):
+    """On a first run, a Ctrl+C during the ~30 s compile was raised inside the compiler's
+    cleanup code, printed as ignored, and the recorder went on to record until stopped again."""
+    import os
+    import signal
+    import time
+
+    from myotwitch.dsp import kernels
+    from myotwitch.host.cli import prepare_detector
+
+    def compile_that_swallows_interrupts():
+        try:  # (where the interrupt used to land: a destructor, whose exceptions Python drops)
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+        except KeyboardInterrupt:
+            pass
+
+    monkeypatch.setattr(kernels, "front_end", compile_that_swallows_interrupts)
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        prepare_detector()
+    assert signal.getsignal(signal.SIGINT) is before
+    monkeypatch.setattr(kernels, "front_end", lambda: None)
+    prepare_detector()  # no Ctrl+C: nothing raised
