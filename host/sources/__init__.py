@@ -71,7 +71,9 @@ def open_source(spec: str, **kw: object) -> Source:
         synth, faults, speed = parse_sim_options(opts)
         return SimSource(spec, synth, faults, speed, **kw)
     if kind == "serial":
-        from myotwitch.host.sources.serial import DEFAULT_BAUD, AutoSerialLink, SerialLink
+        from myotwitch.host.sources.serial import DEFAULT_BAUD, RETRY_S, AutoSerialLink, SerialLink
+
+        kw.setdefault("backoff_s", RETRY_S)
 
         try:
             baud = int(opts.pop("baud", DEFAULT_BAUD))

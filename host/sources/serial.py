@@ -17,6 +17,11 @@ from myotwitch.host.sources.base import Link, LinkError
 log = logging.getLogger(__name__)
 
 DEFAULT_BAUD = 1_000_000  # ignored by USB CDC; the AVR build uses 250000 (see PROTOCOL.md)
+#: a lost port is looked for again after 0.25 s, then every 0.5 s (the reconnect backoff's
+#: shortest and longest wait): a device streams from the moment it is plugged back, so each
+#: second of waiting is a second of data lost, and a look costs a scan of the system's ports
+#: (~1 ms). With the 5 s ceiling a BLE scan needs, a 2 s unplug cost 4 s of data
+RETRY_S = (0.25, 0.5)
 #: USB vendor/product ids of boards the firmware supports (makers may add theirs).
 KNOWN_USB_IDS = {
     (0x2886, 0x8045): "Seeed XIAO nRF52840",
