@@ -17,7 +17,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import IO, TYPE_CHECKING
 
 from myotwitch.dsp import DetectorConfig
-from myotwitch.host.errors import MyotwitchError, UsageError
+from myotwitch.host.errors import HistoryError, MyotwitchError, UsageError
 
 if TYPE_CHECKING:
     from myotwitch.host.advice import Advice
@@ -326,11 +326,14 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
             run_advice = advise(extra_sessions=mine)
             for r in ok:
                 r["advice"] = run_advice.to_dict()
+        except HistoryError as e:  # (the analysis stands; only what the history adds is missing)
+            log.warning("advice unavailable, and the sessions are not added to the history: %s", e)
+            db_broken = True
         except MyotwitchError as e:
             log.warning("advice unavailable: %s", e)
         except Exception as e:  # noqa: BLE001 - a broken diary database must never stop the analysis
-            log.warning("advice unavailable: diary database %s cannot be read (%s: %s)", _index_path(),
-                        type(e).__name__, e)
+            log.warning("advice unavailable, and the sessions are not added to the history: the history database "
+                        "%s cannot be read (%s: %s)", _index_path(), type(e).__name__, e)
             db_broken = True
         if not args.no_index and not db_broken:
             try:

@@ -11,6 +11,7 @@ import argparse
 import logging
 import re
 import signal
+import sqlite3
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from typing import NoReturn
@@ -436,6 +437,13 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"myotwitch: error: {e}", file=sys.stderr)
         return 2
+    except sqlite3.DatabaseError as e:  # (found by a query, after the history database opened)
+        if args.debug:
+            raise
+        from myotwitch.host.index import data_dir, unusable
+
+        print(f"myotwitch: error: {unusable(data_dir() / 'myotwitch.sqlite', e)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

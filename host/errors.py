@@ -23,3 +23,7 @@ class UsageError(MyotwitchError):
     """An option or argument is invalid."""
 
     exit_code = 2
+
+
+class HistoryError(MyotwitchError):
+    """The local history database (session index, diary, unit registry) cannot be opened or read."""

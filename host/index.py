@@ -15,10 +15,13 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import math
 import os
 import sqlite3
 import time
 from pathlib import Path
+
+from myotwitch.host.errors import HistoryError
 
 log = logging.getLogger(__name__)
 
@@ -171,15 +174,47 @@ def same_session(row: dict, other: dict) -> bool:
 BUSY_WAIT_S = 30.0
 
 
+def unusable(path: str | os.PathLike, e: BaseException) -> str:
+    """One line on why the history database at ``path`` cannot be used, and what to do."""
+    if isinstance(e, sqlite3.DatabaseError) and not isinstance(e, sqlite3.OperationalError) or "malformed" in str(e):
+        return (f"{path}: the history database is damaged ({e}); move it aside and the history and diary start "
+                "again empty (`myotwitch analyze` on your recordings adds their sessions back)")
+    if isinstance(e, OSError):
+        return (f"{path}: the history database cannot be created there ({e.strerror or e}); set MYOTWITCH_HOME "
+                "to a folder you can write")
+    return f"{path}: the history database cannot be used ({e})"
+
+
+def _decoded(d: dict) -> dict:
+    """A session row as ``sessions`` returns it; ValueError naming the field that is not what the
+    index writes (a row edited or damaged by hand)."""
+    for k in ("duration_s", "valid_s", "twitches", "twitches_per_hour", "episodes"):
+        v = d[k]
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
+            raise ValueError(f"{k} is {v!r}, not a number")
+    d["dated"] = bool(d["dated"]) and d["start"] is not None
+    field = "start"
+    try:
+        d["start"] = dt.datetime.fromisoformat(d["start"]) if d["dated"] else None
+        for field in ("per_channel", "channels", "units", "counting"):
+            d[field] = json.loads(d[field]) if d[field] else (None if field == "counting" else [])
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{field}: {e}") from e
+    return d
+
+
 class SessionIndex:
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, timeout=BUSY_WAIT_S, isolation_level=None)
-        self.db.execute(f"PRAGMA busy_timeout={int(BUSY_WAIT_S * 1000)}")
-        self._use_wal()
-        self.db.executescript(DIARY_TABLE)
-        self._upgrade()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, timeout=BUSY_WAIT_S, isolation_level=None)
+            self.db.execute(f"PRAGMA busy_timeout={int(BUSY_WAIT_S * 1000)}")
+            self._use_wal()
+            self.db.executescript(DIARY_TABLE)
+            self._upgrade()
+        except (OSError, sqlite3.Error) as e:
+            raise HistoryError(unusable(self.path, e)) from e
 
     def _use_wal(self) -> None:
         """Put the file in WAL mode (once: the mode is kept in the file). Switching needs the
@@ -309,12 +344,11 @@ class SessionIndex:
         out = []
         for r in rows:
             d = dict(zip(keys, r))
-            d["dated"] = bool(d["dated"]) and d["start"] is not None
-            d["start"] = dt.datetime.fromisoformat(d["start"]) if d["dated"] else None
-            for k in ("per_channel", "channels", "units"):
-                d[k] = json.loads(d[k] or "[]")
-            d["counting"] = json.loads(d["counting"]) if d["counting"] else None
-            out.append(d)
+            try:
+                out.append(_decoded(d))
+            except (ValueError, TypeError) as e:  # one damaged row must not hide the others
+                log.warning("%s: the session of %s cannot be read (%s), so it is left out; "
+                            "`myotwitch history --forget %s` removes it", self.path, d["file"], e, d["file"])
         return out
 
     def forget(self, file: str | os.PathLike) -> int:

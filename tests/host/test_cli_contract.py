@@ -716,3 +716,55 @@ def test_ctrl_c_while_the_kernels_compile_stops_the_command(monkeypatch):
     assert signal.getsignal(signal.SIGINT) is before
     monkeypatch.setattr(kernels, "front_end", lambda: None)
     prepare_detector()  # no Ctrl+C: nothing raised
+
+
+@pytest.mark.parametrize("command", [("history",), ("log", "--list"), ("advice",)])
+def test_a_damaged_history_database_is_named_with_what_to_do(command, _isolated_home, cli):
+    """It was "internal error: DatabaseError: file is not a database", naming no file."""
+    _isolated_home.mkdir(parents=True, exist_ok=True)
+    db = _isolated_home / "myotwitch.sqlite"
+    db.write_bytes(b"this is not an SQLite file " * 200)
+    one_error_line(cli(*command), str(db), "damaged", "move it aside")
+    assert db.read_bytes().startswith(b"this is not")  # left as it was: the user decides
+
+
+def test_a_home_that_is_a_file_is_named_with_what_to_do(tmp_path, monkeypatch, cli):
+    home = tmp_path / "home"
+    home.write_text("a file, not a folder")
+    monkeypatch.setenv("MYOTWITCH_HOME", str(home))
+    one_error_line(cli("history"), "myotwitch.sqlite", "cannot be created", "MYOTWITCH_HOME")
+
+
+def test_analyze_says_the_sessions_did_not_reach_a_damaged_history(tmp_path, _isolated_home, cli, caplog):
+    """The analysis stands (exit 0); before, nothing said the session was not indexed."""
+    _isolated_home.mkdir(parents=True, exist_ok=True)
+    (_isolated_home / "myotwitch.sqlite").write_bytes(b"\x00garbage" * 500)
+    r = cli("analyze", CSV, "--json", str(tmp_path / "r.json"))
+    assert r.returncode == 0, r.stderr
+    assert "not added to the history" in caplog.text and "damaged" in caplog.text
+    assert json.loads((tmp_path / "r.json").read_text())["stats"]["counts"]["twitch"] > 0
+
+
+@pytest.mark.parametrize("column, value", [("per_channel", "{not json"), ("start", "yesterday-ish"),
+                                           ("valid_s", "abc"), ("units", "[1,")])
+def test_one_damaged_session_row_leaves_the_others_in_the_history(column, value, _isolated_home, cli, caplog):
+    """One malformed row made `history` and `advice` fail with an internal error."""
+    import datetime as dt
+
+    from myotwitch.host.index import SessionIndex
+
+    now = dt.datetime.now().replace(microsecond=0)
+    with SessionIndex.default() as idx:
+        for k in range(3):
+            idx.add_session(file=f"/data/night{k}.edf", start=now - dt.timedelta(days=k + 1), duration_s=3600,
+                            twitches=10 * (k + 1))
+        idx.db.execute(f"UPDATE sessions SET {column}=? WHERE file=?", (value, "/data/night1.edf"))
+    r = cli("history", "--json", "-")
+    assert r.returncode == 0, r.stderr
+    assert "night1.edf cannot be read" in caplog.text and "--forget /data/night1.edf" in caplog.text
+    listed = json.dumps(json.loads(r.stdout))
+    assert "night0.edf" in listed and "night2.edf" in listed and "night1.edf" not in listed
+    assert cli("advice").returncode == 0
+    assert cli("history", "--forget", "/data/night1.edf").returncode == 0
+    caplog.clear()
+    assert cli("history").returncode == 0 and "cannot be read" not in caplog.text
