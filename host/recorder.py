@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from myotwitch.dsp import DetectorConfig, Episode, Event, Pipeline
+from myotwitch.dsp.episodes import group_episodes
 from myotwitch.host import edf
 from myotwitch.host.errors import MyotwitchError, SourceError
 from myotwitch.host.eventlog import EventLog
@@ -76,7 +77,9 @@ class OpenFile:
     first_sample: int  # session sample index of the file's first sample
     start: dt.datetime
     events: list[Event] = field(default_factory=list)
-    episodes: list[Episode] = field(default_factory=list)
+    #: episodes annotated in the file as they closed (whole inside it); the file's summary has
+    #: its own, grouped from its twitches at close, as ``analyze`` would group them
+    annotated: set[tuple[float, float, int]] = field(default_factory=set)  # (start_s, end_s, twitches)
     gaps: int = 0
     gap_samples: int = 0
     reconnects: int = 0
@@ -496,11 +499,12 @@ class Recorder:
         new_episodes = self.pipe.episodes[self._episodes_seen:]
         self._episodes_seen = len(self.pipe.episodes)
         for ep in new_episodes:
-            target = self._file_for(int(ep.start_s * self.info.fs)) or self.current
-            if target is not None:
-                target.episodes.append(ep)
-                rel = ep.start_s - target.first_sample / self.info.fs
-                target.writer.annotate(rel, ep.duration_s, f"episode {ep.n_twitches} twitches")
+            target = self._file_for(int(ep.start_s * self.info.fs))
+            # one that runs on past its file's end is annotated part by part as each file
+            # closes (``_close``): a file's annotations stay inside it
+            if target is not None and (target.end_sample is None or ep.end_s * self.info.fs <= target.end_sample):
+                target.annotated.add((ep.start_s, ep.end_s, ep.n_twitches))
+                self._annotate_episode(target, ep)
             self.eventlog.write("episode", **ep.to_dict())
         self._close_finished()
 
@@ -546,16 +550,27 @@ class Recorder:
                 self.closing.remove(f)
                 self._close(f)
 
+    def _annotate_episode(self, f: OpenFile, ep: Episode) -> None:
+        assert self.info is not None
+        f.writer.annotate(ep.start_s - f.first_sample / self.info.fs, ep.duration_s, f"episode {ep.n_twitches} twitches")
+
     def _close(self, f: OpenFile) -> None:
         assert self.pipe is not None and self.info is not None
-        f.writer.close()
         extra = {"reconnects": f.reconnects, "link_gaps": f.gaps, "source": self.source.spec}
         # times in a file's summary are relative to that file, like its annotations
         t0, n0 = f.first_sample / self.info.fs, f.first_sample
         events = [dataclasses.replace(e, onset_s=e.onset_s - t0, offset_s=e.offset_s - t0,
                                       onset_sample=e.onset_sample - n0, offset_sample=e.offset_sample - n0)
                   for e in f.events]
-        episodes = [dataclasses.replace(ep, start_s=ep.start_s - t0, end_s=ep.end_s - t0) for ep in f.episodes]
+        # the file's episodes from its own twitches (an episode across a rotation is one in each
+        # file, as analysing the files gives); the parts not annotated as they closed are now
+        own = group_episodes([e for e in f.events if e.kind == "twitch"], self.config.episode_gap_s,
+                             self.config.episode_max_s)
+        for ep in own:
+            if (ep.start_s, ep.end_s, ep.n_twitches) not in f.annotated:
+                self._annotate_episode(f, ep)
+        f.writer.close()
+        episodes = [dataclasses.replace(ep, start_s=ep.start_s - t0, end_s=ep.end_s - t0) for ep in own]
         summary = summarize(events, episodes, self.pipe, file=f.path, start=f.start, labels=list(self.info.labels),
                             device=self.info.to_dict(), extra_quality=extra)
         end = f.end_sample if f.end_sample is not None else self.samples_in_session()
@@ -563,6 +578,7 @@ class Recorder:
         st["duration_s"] = (end - f.first_sample) / self.info.fs
         st["valid_s"] = st["duration_s"] - f.gap_samples / self.info.fs
         summary["quality"]["gap_s"] = f.gap_samples / self.info.fs
+        summary["quality"]["samples"] = end - f.first_sample  # (the pipeline's count is the session's)
         summary["quality"]["gaps"] = f.gaps
         summary["gaps"] = [{**g, "start_sample": g["start_sample"] - n0, "onset_s": g["onset_s"] - t0}
                            for g in summary.get("gaps", []) if f.first_sample <= g["start_sample"] < end]

@@ -18,6 +18,7 @@ import pytest
 
 from myotwitch.dsp.synth import SynthStream
 from myotwitch.host import edf as edf_mod
+from myotwitch.host.analysis import analyze_file
 from myotwitch.host.edf import EdfReader, read_header
 from myotwitch.host.errors import FormatError, MyotwitchError
 from myotwitch.host.eventlog import read_events
@@ -278,6 +279,15 @@ def test_rotated_summaries_use_file_relative_times(tmp_path):
         annotated = sorted(a.onset_s for a in reader.edf.annotations if a.text.startswith("twitch"))
         assert np.allclose(sorted(e["onset_s"] for e in s["events"] if e["kind"] == "twitch"), annotated, atol=1e-3)
         assert all(0 <= e["onset_s"] <= s["stats"]["duration_s"] for e in s["events"])
+        # episodes are the file's own, as analysing the file finds them: one running across a
+        # rotation was all the first file's (ending past its end) and missing from the next
+        episodes = [a for a in reader.edf.annotations if a.text.startswith("episode")]
+        assert len(episodes) == s["stats"]["episodes"] == len(s["episodes"]) > 0
+        assert all(0 <= a.onset_s and a.onset_s + a.duration_s <= s["stats"]["duration_s"] + 0.5 for a in episodes)
+        assert sum(ep["n_twitches"] for ep in s["episodes"]) == s["stats"]["counts"]["twitch"]
+        again = analyze_file(path)
+        assert [ep["n_twitches"] for ep in again["episodes"]] == [ep["n_twitches"] for ep in s["episodes"]]
+        assert s["quality"]["samples"] == round(s["stats"]["duration_s"] * 1000)
 
 
 def test_status_lines_carry_the_floor_and_say_when_nothing_can_count(tmp_path, caplog):
