@@ -168,7 +168,7 @@ def analyze_file(path: str | os.PathLike, config: DetectorConfig | None = None, 
                           "twitches (3-30 ms) need at least 250 Hz")
     # an EDF header has a start; a CSV only when its time column holds clock time (Unix seconds);
     # otherwise the session is undated (None), never dated by when it was analysed
-    start = getattr(getattr(reader, "edf", None), "start", None) or getattr(reader, "start", None)
+    start = getattr(getattr(reader, "edf", None), "data_start", None) or getattr(reader, "start", None)
     config = config or DetectorConfig()
     clip = getattr(reader, "clip_uv", None)
     if config.clip_uv is None and clip:

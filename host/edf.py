@@ -144,7 +144,12 @@ class EdfWriter:
             raise ValueError(f"{uv_per_count} µV per count cannot be written as an EDF physical range")
         self.gain = (float(self._pmax) - float(self._pmin)) / (self.dig_max - self.dig_min)
         self.offset = float(self._pmax) - self.gain * self.dig_max
-        self.start = (start or dt.datetime.now()).replace(microsecond=0)
+        exact = start or dt.datetime.now()
+        self.start = exact.replace(microsecond=0)  # the header's start: whole seconds
+        #: where the first sample lies after the header's start (< 1 s): EDF+ says it in the
+        #: first record's time-keeping TAL ("+0.52"), and every onset in the file counts from
+        #: the header's start, so readers (edflib/pyedflib, MNE) place the data to the microsecond
+        self.offset_s = round((exact - self.start).total_seconds(), 4)  # (an annotation's onset has 4 decimals)
         self.subject = subject or Subject()
         self.records = 0
         self.samples_written = 0
@@ -225,7 +230,7 @@ class EdfWriter:
     def annotate(self, onset_s: float, duration_s: float | None, text: str) -> None:
         # one TAL must always fit a record's annotation signal; control characters never reach the file
         clean = re.sub(r"[\x00-\x1f\x7f]", " ", str(text))[:MAX_ANNOTATION_CHARS]
-        self._annotations.append(Annotation(onset_s, duration_s, clean))
+        self._annotations.append(Annotation(self.offset_s + onset_s, duration_s, clean))
 
     def _append(self, counts: np.ndarray) -> None:
         self._pending = np.concatenate([self._pending, counts], axis=1) if self._pending.size else counts
@@ -245,7 +250,7 @@ class EdfWriter:
             raw = data.astype("<i2").tobytes()
         else:
             raw = data.view(np.uint8).reshape(data.shape + (4,))[..., :3].tobytes()
-        block = self._annotation_block(self.records * self.record_s)
+        block = self._annotation_block(self.offset_s + self.records * self.record_s)
         self._write_whole(raw + block)  # one write per record: never torn by kill -9
         os.fsync(self._fd)
         self._last_block = (self.header_bytes + self.records * self.record_bytes + len(raw),
@@ -320,7 +325,7 @@ class EdfWriter:
             if not self._annotations:
                 return
         room = (self.annot_bytes - 24) if partial else 0
-        marker = Annotation(real_end / self.fs, 99999.0, "end_padding")  # as long as the real one, or longer
+        marker = Annotation(self.offset_s + real_end / self.fs, 99999.0, "end_padding")  # as long as the real one, or longer
         pad = partial + self._records_for([*self._annotations, marker], room) * self.spr
         self.annotate(real_end / self.fs, pad / self.fs, "end_padding")
         self._pad(pad)
@@ -383,7 +388,7 @@ class EdfFile:
     n_records: int
     record_s: float
     signals: list[Signal]
-    annotations: list[Annotation] = field(default_factory=list)
+    annotations: list[Annotation] = field(default_factory=list)  # onsets from the first sample
     record_onsets: np.ndarray | None = None  # from time-keeping TALs (EDF+)
     truncated_bytes: int = 0
     warnings: list[str] = field(default_factory=list)  # what was wrong but could be read around
@@ -406,9 +411,23 @@ class EdfFile:
 
     @property
     def duration_s(self) -> float:
+        """From the first record's start to the last one's end."""
         if self.record_onsets is not None and self.n_records:
-            return float(self.record_onsets[-1] + self.record_s)
+            return float(self.record_onsets[-1] - self.first_record_s + self.record_s)
         return self.n_records * self.record_s
+
+    @property
+    def first_record_s(self) -> float:
+        """The first record's start after the header's (EDF+ time-keeping; 0 for plain EDF): the
+        header holds whole seconds, the fraction is here ("+0.52")."""
+        if self.record_onsets is not None and len(self.record_onsets) and np.isfinite(self.record_onsets[0]):
+            return float(self.record_onsets[0])
+        return 0.0
+
+    @property
+    def data_start(self) -> dt.datetime | None:
+        """When the first sample was taken: the header's start and ``first_record_s``."""
+        return None if self.start is None else self.start + dt.timedelta(seconds=self.first_record_s)
 
 
 def _text(b: bytes) -> str:
@@ -505,6 +524,10 @@ def read_header(path: str | os.PathLike, *, allow_truncated: bool = True) -> Edf
         edf.warn(f"{name}: {torn} bytes after the last whole data record ignored (torn record)")
     _read_annotations(edf)
     _check_timeline(edf)
+    t0 = edf.first_record_s
+    if t0:  # annotations count from the header's start in the file, from the first sample here
+        # (to 100 ns, edflib's resolution: "+6.52" less "+0.52" is 6 s, not 5.999999999)
+        edf.annotations = [Annotation(round(a.onset_s - t0, 7), a.duration_s, a.text) for a in edf.annotations]
     return edf
 
 
@@ -646,7 +669,8 @@ class EdfReader:
         self._layout = np.cumsum([0] + [s.spr * e.width for s in e.signals])
         # timeline: record r starts at sample round(onset * fs)
         onsets = e.record_onsets if e.record_onsets is not None else np.arange(e.n_records) * e.record_s
-        self.record_start = np.rint((onsets - (onsets[0] if len(onsets) else 0)) * self.fs).astype(np.int64)
+        # sample 0 is the first record's start; annotations count from the header's start
+        self.record_start = np.rint((onsets - e.first_record_s) * self.fs).astype(np.int64)
         self.n_samples = int(self.record_start[-1] + self.spr) if e.n_records else 0
         end_s = self.n_samples / self.fs
         self.gaps = [(a.onset_s, min(a.duration_s or 0.0, end_s)) for a in e.annotations

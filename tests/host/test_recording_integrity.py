@@ -215,3 +215,39 @@ def test_a_repaired_recording_enters_the_history_unless_it_replays_a_file(replay
     assert recover(str(out)) == [str(path)]
     indexed = [os.path.abspath(s["file"]) for s in SessionIndex.default().sessions(include_undated=True)]
     assert indexed == ([] if replay else [os.path.abspath(path)])
+
+
+def test_a_start_between_seconds_is_kept_to_the_tenth_of_a_millisecond(tmp_path):
+    """The header holds whole seconds and the writer cut the rest, so every reader placed the
+    data up to 1 s early. EDF+ puts the fraction in the first record's time-keeping TAL and
+    counts every onset from the header's start; edflib, edfio and MNE read it so."""
+    p = tmp_path / "s.edf"
+    start = dt.datetime(2026, 12, 7, 2, 32, 14, 520000)
+    x = np.zeros((1, 5500))
+    x[0, 2000:2010] = 100.0
+    with EdfWriter(p, fs=1000, labels=["calf"], uv_per_count=0.125, start=start) as w:
+        w.write(x[:, :3000])
+        w.gap(500)
+        w.write(x[:, 3500:])
+        w.annotate(2.0, 0.01, "twitch ch0 100uV 20dB")
+    f = pyedflib.EdfReader(str(p))
+    try:
+        assert f.starttime_subsecond == 5_200_000  # (edflib's unit: 100 ns)
+        onsets, _, texts = f.readAnnotations()
+        assert onsets[list(texts).index("twitch ch0 100uV 20dB")] == pytest.approx(2.0)
+        assert int(np.argmax(f.readSignal(0))) == 2000
+    finally:
+        f.close()
+    e = edfio.read_edf(p)
+    assert dt.datetime.combine(e.startdate, e.starttime) == start
+    assert [a.onset for a in e.annotations if a.text.startswith("twitch")] == [pytest.approx(2.0)]
+    mne = pytest.importorskip("mne")
+    raw = mne.io.read_raw_edf(p, verbose="error")
+    assert raw.annotations.onset[list(raw.annotations.description).index("twitch ch0 100uV 20dB")] == pytest.approx(2.0)
+    h = read_header(p)
+    assert h.start == start.replace(microsecond=0) and h.data_start == start and h.duration_s == pytest.approx(6.0)
+    r = EdfReader(p)
+    assert r.gaps == [(3.0, 0.5)] and r.n_samples == 5500
+    y, _ = r.read_all()
+    assert np.isnan(y[0, 3000:3500]).all() and not np.isnan(y[0, :3000]).any() and int(np.nanargmax(y[0])) == 2000
+    assert analyze_file(p)["start"].startswith("2026-12-07T02:32:14.52")
