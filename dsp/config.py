@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -457,6 +458,10 @@ class DetectorConfig:
 
     def validate(self, fs: float, n_channels: int = 1) -> None:
         """Raise ConfigError naming the first setting that cannot work at ``fs``."""
+        for f in dataclasses.fields(self):  # (NaN passes every comparison below; no setting means infinity)
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{f.name} must be a finite number, got {value!r}")
         if not (FS_MIN_HZ <= fs <= FS_MAX_HZ):
             raise ConfigError(f"sample rate {fs:g} Hz is outside the supported {FS_MIN_HZ:g}-{FS_MAX_HZ:g} Hz")
         if not (1 <= n_channels <= MAX_CHANNELS):

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from myotwitch.dsp import DetectorConfig, Episode, Event, Pipeline
 from myotwitch.dsp.episodes import group_episodes
 from myotwitch.host import edf
-from myotwitch.host.errors import MyotwitchError, SourceError
+from myotwitch.host.errors import MyotwitchError, SourceError, UsageError
 from myotwitch.host.eventlog import EventLog
 from myotwitch.host.session import summarize, write_summary
 from myotwitch.host.sources import Source
@@ -62,12 +62,12 @@ def parse_duration(text: str | None, name: str = "duration", extra: str = "") ->
     else:
         parts = re.findall(r"(\d+(?:\.\d+)?)\s*([smhd])", t)
         if not parts or "".join(a + b for a, b in parts) != t.replace(" ", ""):
-            raise MyotwitchError(f"{name} '{text}': {expected}")
+            raise UsageError(f"{name} '{text}': {expected}")
         total = sum(float(v) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[u] for v, u in parts)
     if not math.isfinite(total) or total <= 0:
-        raise MyotwitchError(f"{name} '{text}': must be longer than zero ({expected})")
+        raise UsageError(f"{name} '{text}': must be longer than zero ({expected})")
     if total > 100 * 365 * 86400:
-        raise MyotwitchError(f"{name} '{text}': longer than 100 years ({expected})")
+        raise UsageError(f"{name} '{text}': longer than 100 years ({expected})")
     return total
 
 

@@ -649,6 +649,8 @@ def test_csv_dash_is_stdout(tmp_path, monkeypatch, _isolated_home, cli):
     (("analyze", CSV, "--channels", "0,0", "--no-index"), ("calf-30s.csv", "chosen twice")),
     (("record", "--source", "sim:", "--out", "OUT", "--duration", "-5s"), ("--duration '-5s'", "expected e.g.")),
     (("simulate", "--duration", "-1m"), ("--duration", "-1m")),
+    (("analyze", CSV, "--min-twitch", "nan", "--no-index"), ("--min-twitch nan", "finite number")),
+    (("analyze", CSV, "--max-rest-floor", "inf", "--no-index"), ("--max-rest-floor inf", "finite number")),
 ])
 def test_values_that_cannot_be_meant_are_refused_in_one_line(args, words, tmp_path, _isolated_home, cli):
     """Accepted before: a negative scan or wait, a birth date in the future, one channel twice
@@ -768,3 +770,13 @@ def test_one_damaged_session_row_leaves_the_others_in_the_history(column, value,
     assert cli("history", "--forget", "/data/night1.edf").returncode == 0
     caplog.clear()
     assert cli("history").returncode == 0 and "cannot be read" not in caplog.text
+
+
+@pytest.mark.parametrize("args", [("record", "--source", "sim:", "--out", "OUT", "--duration", "soon"),
+                                  ("record", "--source", "sim:", "--out", "OUT", "--rotate", "hourly"),
+                                  ("simulate", "--duration", "0s")])
+def test_a_bad_time_option_exits_as_any_bad_option(args, tmp_path, _isolated_home, cli):
+    """They exited 1 (a failure) where every other option error exits 2 (usage)."""
+    r = cli(*[str(tmp_path / "out") if a == "OUT" else a for a in args])
+    one_error_line(r, "expected")
+    assert r.returncode == 2
