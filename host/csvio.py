@@ -57,6 +57,7 @@ class CsvReader:
         self.path = os.fspath(path)
         self.name = os.path.basename(self.path)
         self.warnings: list[str] = []
+        self._said_huge = False  # (values beyond float32: said once)
         lines = self._lines()
         try:
             header = next(lines)[1]
@@ -203,7 +204,15 @@ class CsvReader:
             out = np.empty((len(self.channels), len(chunk)), dtype=np.float32)
             for k, c in enumerate(self.channels):
                 scale, offset = self._scale[c]
-                out[k] = data[:, c + 1] * scale + offset
+                with np.errstate(over="ignore"):  # (beyond float32: infinite, read as missing as inf is)
+                    out[k] = data[:, c + 1] * scale + offset
+                if not self._said_huge:
+                    huge = np.isfinite(data[:, c + 1]) & ~np.isfinite(out[k])
+                    if huge.any():
+                        self._said_huge = True
+                        self.warnings.append(f"{self.name}: line {chunk[int(np.argmax(huge))][0]}, column "
+                                             f"'{self.all_labels[c]}': a value beyond ±3.4e38 µV; such values "
+                                             "are read as missing")
             start = 0
             for j in [*gap_at.tolist(), len(chunk)]:
                 if j > start:

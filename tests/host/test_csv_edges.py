@@ -116,3 +116,19 @@ def test_unix_time_column_is_not_mistaken_for_a_gap(tmp_path):
     p.write_text("time_s,calf_uV\n" + rows(3000, t0=1_764_000_000.0))
     res = analyze_file(p)
     assert res["quality"]["gaps"] == 0 and res["dated"] is True
+
+
+def test_a_value_beyond_float32_is_missing_with_a_warning_naming_its_line(tmp_path, recwarn):
+    """It printed numpy's "RuntimeWarning: overflow encountered in cast" with our source line."""
+    from myotwitch.host.csvio import CsvReader
+
+    x = np.random.default_rng(0).normal(0, 5, 3000)
+    p = tmp_path / "big.csv"
+    rows = [f"{i / 1000},{v}" for i, v in enumerate(x)]
+    rows[100] = "0.1,1e300"
+    p.write_text("time,ch0\n" + "\n".join(rows) + "\n")
+    r = CsvReader(p)
+    got = np.concatenate([u[0] for _, u in r.iter_records()])
+    assert np.isinf(got[100]) and np.isfinite(np.delete(got, 100)).all()
+    assert r.warnings == ["big.csv: line 102, column 'ch0': a value beyond ±3.4e38 µV; such values are read as missing"]
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
