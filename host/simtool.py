@@ -17,7 +17,7 @@ import time
 import tty
 
 from myotwitch.dsp.synth import SynthSpec
-from myotwitch.host.errors import UsageError
+from myotwitch.host.errors import MyotwitchError, UsageError
 from myotwitch.host.simulator import Faults, VirtualDevice
 
 log = logging.getLogger(__name__)
@@ -178,8 +178,11 @@ def run_simulator(args: argparse.Namespace) -> int:
     finally:
         server.close()
         if args.truth:
-            with open(args.truth, "w", encoding="utf-8") as fh:
-                json.dump({"fs": device.fs, "samples": device.sample_counter, **device.synth.truth.to_dict()}, fh)
+            try:
+                with open(args.truth, "w", encoding="utf-8") as fh:
+                    json.dump({"fs": device.fs, "samples": device.sample_counter, **device.synth.truth.to_dict()}, fh)
+            except OSError as e:  # (checked writable at the start; the disk can still fill)
+                raise MyotwitchError(f"--truth {args.truth}: could not be written ({e.strerror or e})") from e
     log.info("stopped after %.1f s; streamed %.1f s of it (%s samples a channel: a device streams only while a "
              "program has asked it to)%s", device.time_s, device.sample_counter / device.fs,
              f"{device.sample_counter:,}", f"; {server.bytes_dropped:,} bytes were sent while no program had the "

@@ -780,3 +780,11 @@ def test_a_bad_time_option_exits_as_any_bad_option(args, tmp_path, _isolated_hom
     r = cli(*[str(tmp_path / "out") if a == "OUT" else a for a in args])
     one_error_line(r, "expected")
     assert r.returncode == 2
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_truth_file_the_disk_will_not_hold_is_one_line(_isolated_home, cli):
+    """/dev/full passes the start-up check (it opens for writing) and fails when written: it was
+    "internal error: OSError"."""
+    r = cli("simulate", "--truth", "/dev/full", "--duration", "1s")
+    one_error_line(r, "--truth /dev/full", "could not be written")
