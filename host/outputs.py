@@ -76,6 +76,8 @@ def check_files(outputs: Sequence[tuple[str, str | None]]) -> None:
 
 def check_folder(option: str, path: str) -> None:
     """``path`` is (or can be made) a writable folder; creates it."""
+    if not path.strip():  # (abspath would make it the current folder, which later code does not)
+        raise UsageError(f"{option}: expected a folder, got an empty name")
     full = os.path.abspath(os.path.expanduser(path))
     try:
         os.makedirs(full, exist_ok=True)

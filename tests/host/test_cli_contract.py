@@ -651,6 +651,8 @@ def test_csv_dash_is_stdout(tmp_path, monkeypatch, _isolated_home, cli):
     (("simulate", "--duration", "-1m"), ("--duration", "-1m")),
     (("analyze", CSV, "--min-twitch", "nan", "--no-index"), ("--min-twitch nan", "finite number")),
     (("analyze", CSV, "--max-rest-floor", "inf", "--no-index"), ("--max-rest-floor inf", "finite number")),
+    (("record", "--source", "sim:", "--out", "", "--duration", "2s"), ("--out", "empty name")),
+    (("analyze", CSV, "--out-dir", " ", "--no-index"), ("--out-dir", "empty name")),
 ])
 def test_values_that_cannot_be_meant_are_refused_in_one_line(args, words, tmp_path, _isolated_home, cli):
     """Accepted before: a negative scan or wait, a birth date in the future, one channel twice
