@@ -10,6 +10,8 @@ import math
 from myotwitch.host.errors import FormatError
 
 KINDS = ("twitch", "contraction", "artifact")
+#: the longest session a summary may describe (s): a century, as ``record --duration`` allows
+LONGEST_S = 100 * 365 * 86400.0
 
 
 class _Check:
@@ -19,12 +21,14 @@ class _Check:
     def fail(self, where: str, expected: str) -> FormatError:
         return FormatError(f"{self.name}: field '{where}' must be {expected}")
 
-    def number(self, v: object, where: str, *, optional: bool = False, minimum: float | None = 0.0) -> None:
+    def number(self, v: object, where: str, *, optional: bool = False, minimum: float | None = 0.0,
+               maximum: float | None = None) -> None:
         if v is None and optional:
             return
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
-                or (minimum is not None and v < minimum):
+                or (minimum is not None and v < minimum) or (maximum is not None and v > maximum):
             raise self.fail(where, "a finite number" + (f" >= {minimum:g}" if minimum is not None else "")
+                            + (f" and <= {maximum:g}" if maximum is not None else "")
                             + (" or null" if optional else ""))
 
     def integer(self, v: object, where: str) -> None:
@@ -73,8 +77,11 @@ def validate_summary(s: object, name: str) -> dict:
             if not isinstance(v, (str, int, float, bool, type(None), list)):
                 raise c.fail(f"device.{k}", "a plain value")
     st = c.table(s.get("stats"), "stats")
-    for key in ("duration_s", "valid_s", "twitches_per_hour"):
-        c.number(st.get(key), f"stats.{key}")
+    for key in ("duration_s", "valid_s"):  # (a century: what a recording's --duration may be at most)
+        c.number(st.get(key), f"stats.{key}", maximum=LONGEST_S)
+    c.number(st.get("twitches_per_hour"), "stats.twitches_per_hour")
+    if st["valid_s"] > st["duration_s"] + 1.0:
+        raise c.fail("stats.valid_s", f"at most stats.duration_s ({st['duration_s']:g} s)")
     c.number(st.get("median_twitch_uv"), "stats.median_twitch_uv", optional=True)
     c.integer(st.get("episodes"), "stats.episodes")
     counts = c.table(st.get("counts"), "stats.counts")

@@ -43,6 +43,9 @@ def sidecar(tmp_path, s, name="night.summary.json"):
     (lambda s: s["events"][0].__setitem__("channel", 7), "events[0].channel"),
     (lambda s: s.__setitem__("start", SCRIPT), "start"),
     (lambda s: s["stats"].__setitem__("twitches_per_channel", [1]), "stats.twitches_per_channel"),
+    # a session of 31,700 years showed as 277777777.78 hours on one day of the history
+    (lambda s: s["stats"].update(duration_s=1e12, valid_s=1e12), "stats.duration_s"),
+    (lambda s: s["stats"].__setitem__("valid_s", s["stats"]["duration_s"] * 2), "stats.valid_s"),
 ])
 def test_tampered_sidecars_are_refused_naming_the_field(tmp_path, session, tamper, field):
     s = copy.deepcopy(session)
