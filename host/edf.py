@@ -149,7 +149,8 @@ class EdfWriter:
         #: where the first sample lies after the header's start (< 1 s): EDF+ says it in the
         #: first record's time-keeping TAL ("+0.52"), and every onset in the file counts from
         #: the header's start, so readers (edflib/pyedflib, MNE) place the data to the microsecond
-        self.offset_s = round((exact - self.start).total_seconds(), 4)  # (an annotation's onset has 4 decimals)
+        # (to 0.1 ms, an annotation onset's 4 decimals; rounded down, so never a whole "+1")
+        self.offset_s = (exact - self.start) // dt.timedelta(microseconds=100) / 1e4
         self.subject = subject or Subject()
         self.records = 0
         self.samples_written = 0
@@ -539,6 +540,13 @@ def _check_timeline(edf: EdfFile) -> None:
     name = os.path.basename(edf.path)
     if onsets is None or not len(onsets):
         return
+    first = float(onsets[0])
+    most = edf.record_s if "+D" not in edf.plus else MAX_GAP_S
+    if math.isfinite(first) and not 0.0 <= first < most:
+        # (the start is the header's plus this: a stamp beyond them dated a file in the year 5193)
+        edf.warn(f"{name}: the first record is time-stamped {first:+g} s from the header's start, expected 0 to "
+                 f"{most:g} s; the recording is taken to start at the header's time")
+        onsets = edf.record_onsets = onsets - first
     rel = onsets - onsets[0]
     nominal = np.arange(len(onsets)) * edf.record_s
     if not np.all(np.isfinite(onsets)):

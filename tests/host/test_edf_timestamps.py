@@ -209,3 +209,16 @@ def test_an_unreadable_start_date_makes_an_undated_session_the_history_lists(tmp
     idx.add_summary(res)
     assert [s["file"] for s in idx.sessions(include_undated=True)] == [res["file"]]
     assert idx.sessions() == []  # not among the dated ones, at 1985 or any other date
+
+
+@pytest.mark.parametrize("plus, stamp", [(None, b"+99999999999"), (None, b"+1.5"), (None, b"-2")])
+def test_a_first_record_stamped_beyond_reason_starts_at_the_header(tmp_path, plus, stamp, caplog):
+    """The start is the header's plus the first record's stamp: one of 10^11 s dated the file in
+    the year 5193 (never in the history), and 10^12 s was an OverflowError."""
+    p = make(tmp_path / "w.edf", annotations=[(5.0, 0.01, "note")])
+    set_onset(p, 0, stamp, plus)
+    h = read_header(p)
+    assert h.data_start == dt.datetime(2026, 11, 1, 22) and h.first_record_s == 0.0
+    assert "the first record is time-stamped" in caplog.text and "header's time" in caplog.text
+    res = analyze_file(p)
+    assert res["start"].startswith("2026-11-01T22:00:00") and res["stats"]["duration_s"] == pytest.approx(20.0)

@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import edfio
 import numpy as np
@@ -198,8 +199,14 @@ def test_a_recording_made_on_another_computer_is_left_alone(tmp_path, caplog):
     assert recover(str(out)) == [str(path)] and not marker.exists()
 
 
-@pytest.mark.parametrize("replay", [False, True])
-def test_a_repaired_recording_enters_the_history_unless_it_replays_a_file(replay, tmp_path):
+@pytest.mark.parametrize("marker, replay", [
+    ({"replay": False, "source": "sim:"}, False),
+    ({"replay": True, "source": "file:/data/night.edf"}, True),
+    ({"source": "file:/data/night.edf"}, True),  # (a marker of the version before "replay")
+    ({"source": "serial:auto"}, False),
+    (None, True),  # a marker torn by the crash: the header's "fw replay" tells
+])
+def test_a_repaired_recording_enters_the_history_unless_it_replays_a_file(marker, replay, tmp_path):
     """A recording repaired after a crash got its summary but never reached the history (analyze
     leaves a file with a marker out, and the repair removed the marker); a replay's recording is
     a copy of a session, kept out as at a normal close."""
@@ -208,10 +215,14 @@ def test_a_repaired_recording_enters_the_history_unless_it_replays_a_file(replay
     out = tmp_path / "rec"
     out.mkdir()
     path = out / "myotwitch_20261129-010203_00000001.edf"
-    w = EdfWriter(path, fs=1000, labels=["calf"], uv_per_count=0.125, start=dt.datetime(2026, 11, 29, 1, 2, 3))
+    w = EdfWriter(path, fs=1000, labels=["calf"], uv_per_count=0.125, start=dt.datetime(2026, 11, 29, 1, 2, 3),
+                  prefilter="device night.edf fw replay" if replay else "device 0000beef fw 1.2")
     w.write(np.random.default_rng(1).normal(0, 3, (1, 5500)))
     os.close(w._fd)  # killed: the header still says the record count is unknown
-    (out / (path.name + MARKER_SUFFIX)).write_text(json.dumps({"pid": _dead_pid(), "replay": replay}))
+    (out / (path.name + MARKER_SUFFIX)).write_text(
+        json.dumps({"pid": _dead_pid(), **marker}) if marker else '{"pid": 12')
+    if marker is None:  # (a marker that cannot say whose it is waits until the file is old)
+        os.utime(path, (time.time() - 3600, time.time() - 3600))
     assert recover(str(out)) == [str(path)]
     indexed = [os.path.abspath(s["file"]) for s in SessionIndex.default().sessions(include_undated=True)]
     assert indexed == ([] if replay else [os.path.abspath(path)])
@@ -251,3 +262,17 @@ def test_a_start_between_seconds_is_kept_to_the_tenth_of_a_millisecond(tmp_path)
     y, _ = r.read_all()
     assert np.isnan(y[0, 3000:3500]).all() and not np.isnan(y[0, :3000]).any() and int(np.nanargmax(y[0])) == 2000
     assert analyze_file(p)["start"].startswith("2026-12-07T02:32:14.52")
+
+
+def test_a_start_a_hair_before_the_next_second_stays_in_its_second(tmp_path):
+    """Rounded to 0.1 ms, 0.99996 s became a time stamp of "+1", which pyedflib refuses."""
+    p = tmp_path / "h.edf"
+    start = dt.datetime(2024, 5, 1, 10, 0, 0, 999960)
+    with EdfWriter(p, fs=1000, labels=["calf"], uv_per_count=0.125, start=start) as w:
+        w.write(np.zeros((1, 2000)))
+    f = pyedflib.EdfReader(str(p))
+    try:
+        assert f.starttime_subsecond == 9_999_000 and f.datarecords_in_file == 2
+    finally:
+        f.close()
+    assert read_header(p).data_start == start.replace(microsecond=999900)
