@@ -80,6 +80,9 @@ class OpenFile:
     #: episodes annotated in the file as they closed (whole inside it); the file's summary has
     #: its own, grouped from its twitches at close, as ``analyze`` would group them
     annotated: set[tuple[float, float, int]] = field(default_factory=set)  # (start_s, end_s, twitches)
+    #: an episode chain (parts of continuous twitching, cut every ``episode_max_s``) began in this
+    #: file: from then on its parts are cut where the file's own grouping cuts them
+    chain_here: bool = False
     gaps: int = 0
     gap_samples: int = 0
     reconnects: int = 0
@@ -119,8 +122,7 @@ def recover(out_dir: str, config: DetectorConfig | None = None) -> list[str]:
             log.warning("removed interrupted recording %s: it ended before its first second of data", path)
             _remove_quietly(marker)
             continue
-        # a replay's recording is a copy of a session the history has (or gets when analysed)
-        replay = (_read_marker(path) or {}).get("replay") is True
+        replay = _replays(path)
         try:
             from myotwitch.host.analysis import analyze_file
 
@@ -145,6 +147,21 @@ def recover(out_dir: str, config: DetectorConfig | None = None) -> list[str]:
             recovered.append(path)
         os.remove(marker)
     return recovered
+
+
+def _replays(path: str) -> bool:
+    """Is the recording at ``path`` a file's replay (a copy of a session the history has, or gets
+    when that file is analysed)? Its marker says so; a marker of an older version, or one torn
+    by the crash, by its source; failing that, the file's header (``fw replay``)."""
+    marker = _read_marker(path) or {}
+    if isinstance(marker.get("replay"), bool):
+        return marker["replay"]
+    if isinstance(marker.get("source"), str):
+        return marker["source"].startswith("file:")
+    try:
+        return any(f"fw {REPLAY_FIRMWARE}" in s.prefilter for s in edf.read_header(path).signals)
+    except (OSError, MyotwitchError):
+        return False
 
 
 def _index(summary: dict) -> None:
@@ -500,9 +517,14 @@ class Recorder:
         self._episodes_seen = len(self.pipe.episodes)
         for ep in new_episodes:
             target = self._file_for(int(ep.start_s * self.info.fs))
-            # one that runs on past its file's end is annotated part by part as each file
-            # closes (``_close``): a file's annotations stay inside it
-            if target is not None and (target.end_sample is None or ep.end_s * self.info.fs <= target.end_sample):
+            if target is not None and not ep.continues_previous:
+                target.chain_here = True
+            # annotated now when it is one of the file's own episodes (``_close``): inside the file,
+            # and part of a chain that began there (a chain from an earlier file is cut an hour
+            # after its own start, the file's grouping an hour after the file's first twitch);
+            # the rest are annotated from the file's own grouping as it closes
+            if target is not None and target.chain_here and (
+                    target.end_sample is None or ep.end_s * self.info.fs <= target.end_sample):
                 target.annotated.add((ep.start_s, ep.end_s, ep.n_twitches))
                 self._annotate_episode(target, ep)
             self.eventlog.write("episode", **ep.to_dict())

@@ -271,8 +271,16 @@ def test_summary_sidecars_feed_a_batch(tmp_path, capsys):
     assert "twitches" in captured.out and "not a myotwitch session summary" in captured.err
 
 
-def test_rotated_summaries_use_file_relative_times(tmp_path):
-    rec, out = record(tmp_path, spec="sim:rate=1000,twitch_rate=40,seed=9,speed=0", duration_s=25.0, rotate="10s")
+@pytest.mark.parametrize("episode_max_s", [3600.0, 3.0])
+def test_rotated_summaries_use_file_relative_times(episode_max_s, tmp_path):
+    """... and, with continuous twitching cut into parts (``episode_max_s``), a file's parts are
+    cut from its own first twitch, as analysing it cuts them, and annotated once: the parts of
+    a chain begun in the file before had been annotated as well, overlapping them."""
+    from myotwitch.dsp import DetectorConfig
+
+    config = DetectorConfig(episode_max_s=episode_max_s)
+    rec, out = record(tmp_path, spec="sim:rate=1000,twitch_rate=40,seed=9,speed=0", duration_s=25.0, rotate="10s",
+                      config=config)
     for path in sorted(rec.closed_files):
         s = json.loads(pathlib.Path(path[:-4] + ".summary.json").read_text())
         reader = EdfReader(path)
@@ -285,8 +293,10 @@ def test_rotated_summaries_use_file_relative_times(tmp_path):
         assert len(episodes) == s["stats"]["episodes"] == len(s["episodes"]) > 0
         assert all(0 <= a.onset_s and a.onset_s + a.duration_s <= s["stats"]["duration_s"] + 0.5 for a in episodes)
         assert sum(ep["n_twitches"] for ep in s["episodes"]) == s["stats"]["counts"]["twitch"]
-        again = analyze_file(path)
+        again = analyze_file(path, config)
         assert [ep["n_twitches"] for ep in again["episodes"]] == [ep["n_twitches"] for ep in s["episodes"]]
+        spans = sorted((a.onset_s, a.onset_s + a.duration_s) for a in episodes)
+        assert all(b[0] >= a[1] - 1e-3 for a, b in zip(spans, spans[1:])), spans  # no two overlap
         assert s["quality"]["samples"] == round(s["stats"]["duration_s"] * 1000)
 
 
