@@ -176,13 +176,26 @@ BUSY_WAIT_S = 30.0
 
 def unusable(path: str | os.PathLike, e: BaseException) -> str:
     """One line on why the history database at ``path`` cannot be used, and what to do."""
-    if isinstance(e, sqlite3.DatabaseError) and not isinstance(e, sqlite3.OperationalError) or "malformed" in str(e):
+    # (only a file SQLite finds damaged gets the advice that empties the history and diary)
+    code = getattr(e, "sqlite_errorname", "")
+    if code in ("SQLITE_CORRUPT", "SQLITE_NOTADB") or "malformed" in str(e) or "not a database" in str(e):
         return (f"{path}: the history database is damaged ({e}); move it aside and the history and diary start "
                 "again empty (`myotwitch analyze` on your recordings adds their sessions back)")
-    if isinstance(e, OSError):
-        return (f"{path}: the history database cannot be created there ({e.strerror or e}); set MYOTWITCH_HOME "
-                "to a folder you can write")
+    if isinstance(e, OSError) or code in ("SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_PERM"):
+        return (f"{path}: the history database cannot be opened or written there ({getattr(e, 'strerror', None) or e}); "
+                "set MYOTWITCH_HOME to a folder you can write")
     return f"{path}: the history database cannot be used ({e})"
+
+
+def _shell_quoted(path: str) -> str:
+    """``path`` as one word of a command line on this system (spaces are common in Windows paths)."""
+    if os.name == "nt":
+        import subprocess
+
+        return subprocess.list2cmdline([path])
+    import shlex
+
+    return shlex.quote(path)
 
 
 def _decoded(d: dict) -> dict:
@@ -347,8 +360,11 @@ class SessionIndex:
             try:
                 out.append(_decoded(d))
             except (ValueError, TypeError) as e:  # one damaged row must not hide the others
-                log.warning("%s: the session of %s cannot be read (%s), so it is left out; "
-                            "`myotwitch history --forget %s` removes it", self.path, d["file"], e, d["file"])
+                remedy = (f"`myotwitch history --forget {_shell_quoted(d['file'])}` removes it" if d["file"] else
+                          "it has no file name; `myotwitch history --before YYYY-MM-DD` removes dated sessions "
+                          "before a day")
+                log.warning("%s: the session of %s cannot be read (%s), so it is left out; %s", self.path,
+                            d["file"] or "an unnamed file", e, remedy)
         return out
 
     def forget(self, file: str | os.PathLike) -> int:
