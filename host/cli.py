@@ -134,6 +134,7 @@ def cmd_record(args: argparse.Namespace) -> int:
 
     subject = Subject(code=args.patient_code or "X", sex=args.sex or "X", name=args.patient_name or "X",
                       birthdate=_date(args.birthdate) if args.birthdate else None)
+    _say_header_changes(subject, args)
     duration = parse_duration(args.duration, "--duration")
     if args.rotate not in (None, "daily", "none"):
         parse_duration(args.rotate, "--rotate", extra="daily, none or ")
@@ -163,6 +164,19 @@ def cmd_record(args: argparse.Namespace) -> int:
     for path in rec.closed_files:
         print(path, file=sys.stderr)
     return 0
+
+
+def _say_header_changes(subject, args: argparse.Namespace) -> None:
+    """Say how the patient fields are written when the EDF header cannot hold them as typed:
+    ASCII only (accents dropped, other letters ``_``), 80 characters in all."""
+    from myotwitch.host.edf import edfplus_text
+
+    for option, value in (("--patient-name", args.patient_name), ("--patient-code", args.patient_code)):
+        if value and edfplus_text(value) != value.replace(" ", "_"):
+            log.warning("%s %r is written as %r (an EDF header holds ASCII only)", option, value, edfplus_text(value))
+    field = subject.patient_field()
+    if len(field) > 80:
+        log.warning("the patient fields take %d characters and an EDF header keeps 80: %r", len(field), field[:80])
 
 
 def prepare_detector() -> None:

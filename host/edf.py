@@ -21,6 +21,7 @@ import logging
 import math
 import os
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -59,8 +60,11 @@ def _num(value: float, width: int = 8) -> str:
     raise ValueError(f"{value} does not fit in {width} characters")
 
 
-def _edfplus_text(text: str) -> str:
-    return re.sub(r"[^\x20-\x7e]", "_", text).replace(" ", "_") or "X"
+def edfplus_text(text: str) -> str:
+    """One EDF+ subfield: printable ASCII without spaces; accents are dropped from their letters
+    (``Jürgen`` -> ``Jurgen``), anything else becomes ``_``."""
+    plain = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+    return re.sub(r"[^\x20-\x7e]", "_", plain).replace(" ", "_") or "X"
 
 
 @dataclass
@@ -90,11 +94,11 @@ class Subject:
     def patient_field(self) -> str:
         bd = "X" if self.birthdate is None else f"{self.birthdate.day:02d}-{_MONTHS[self.birthdate.month - 1]}-{self.birthdate.year}"
         sex = self.sex.upper()[:1] if self.sex and self.sex.upper()[:1] in "MF" else "X"
-        return " ".join(_edfplus_text(p) for p in (self.code, sex, bd, self.name))
+        return " ".join(edfplus_text(p) for p in (self.code, sex, bd, self.name))
 
     def recording_field(self, start: dt.datetime) -> str:
         date = f"{start.day:02d}-{_MONTHS[start.month - 1]}-{start.year}"
-        return "Startdate " + " ".join([date] + [_edfplus_text(p) for p in (self.recording_code, self.technician,
+        return "Startdate " + " ".join([date] + [edfplus_text(p) for p in (self.recording_code, self.technician,
                                                                            self.equipment)])
 
 

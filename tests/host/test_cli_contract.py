@@ -792,3 +792,18 @@ def test_a_truth_file_the_disk_will_not_hold_is_one_line(_isolated_home, cli):
     "internal error: OSError"."""
     r = cli("simulate", "--truth", "/dev/full", "--duration", "1s")
     one_error_line(r, "--truth /dev/full", "could not be written")
+
+
+def test_patient_fields_the_header_cannot_hold_are_written_near_as_typed_and_said(tmp_path, _isolated_home, cli,
+                                                                                 caplog):
+    """A non-ASCII name became underscores, and long fields were cut, without a word."""
+    from myotwitch.host.edf import read_header
+
+    out = tmp_path / "out"
+    r = cli("record", "--source", "sim:speed=0", "--out", str(out), "--duration", "2s",
+            "--patient-name", "Jürgen Groß", "--patient-code", "P" * 70)
+    assert r.returncode == 0, r.stderr
+    assert "--patient-name 'Jürgen Groß' is written as 'Jurgen_Gro_'" in caplog.text
+    assert "the patient fields take 86 characters and an EDF header keeps 80" in caplog.text
+    [edf] = out.glob("*.edf")
+    assert read_header(edf).patient == "P" * 70 + " X X Jurge"  # (80 characters)
