@@ -22,8 +22,9 @@ log = logging.getLogger(__name__)
 Progress = Callable[[float], None]  # fraction done, 0..1
 
 
-def check_units(x: np.ndarray, name: str, unit_hint: str) -> list[str]:
-    """Warnings when the numbers do not look like surface EMG in µV."""
+def check_units(x: np.ndarray, name: str, unit_hint: str, remedy: str = "use --units V or --units mV") -> list[str]:
+    """Warnings when the numbers do not look like surface EMG in µV (``remedy``: what to do
+    when they look like volts or millivolts)."""
     warnings: list[str] = []
     finite = x[np.isfinite(x)]
     if finite.size == 0:
@@ -31,7 +32,7 @@ def check_units(x: np.ndarray, name: str, unit_hint: str) -> list[str]:
     p2p = float(np.percentile(finite, 99.5) - np.percentile(finite, 0.5))
     if p2p < 0.05:
         warnings.append(f"{name}: values span only {p2p:.3g} {unit_hint}; they look like volts or millivolts, "
-                        "not µV (use --units V or --units mV)")
+                        f"not µV ({remedy})")
     elif np.allclose(finite[: 10000], np.round(finite[: 10000])) and p2p > 200 and finite.min() >= 0:
         warnings.append(f"{name}: values are non-negative whole numbers spanning {p2p:.0f}; they look like raw ADC "
                         "counts, not µV (give --units counts:UV_PER_COUNT:OFFSET)")

@@ -21,6 +21,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from myotwitch.dsp import DetectorConfig, Episode, Event, Pipeline
 from myotwitch.dsp.episodes import group_episodes
 from myotwitch.host import edf
@@ -40,6 +42,8 @@ MARKER_SUFFIX = ".recording"
 #: Gaps longer than this end the file; recording goes on in a new file dated after the gap.
 #: A gap costs O(1) that way, where filling it would write hours of filler synchronously.
 LONG_GAP_S = 60.0
+#: seconds of a new stream checked for looking like EMG in µV (``Recorder._check_stream``)
+PROBE_S = 5.0
 LOW_DISK_WARN_BYTES = 500 * 1024 * 1024
 
 
@@ -275,6 +279,8 @@ class Recorder:
         self.error: str | None = None
         self._episodes_seen = 0
         self._next_file_note = ""
+        self._probe: list[np.ndarray] | None = None  # (``_check_stream``)
+        self.stream_warnings: list[str] = []  # what ``_check_stream`` found, for every file's summary
 
     # -- control ------------------------------------------------------------------------------
     def request_stop(self, *_: object) -> None:
@@ -390,7 +396,11 @@ class Recorder:
             log.warning("device changed format; starting a new file")
             self._close_all()
         self.info = info
-        self.pipe = Pipeline(info.fs, info.n_channels, self.config)
+        config = self.config
+        if config.clip_uv is None:  # where the file clips, as analysing the file takes it (its range)
+            config = config.replace(clip_uv=0.999 * ((1 << (info.bits - 1)) - 1) * info.uv_per_count)
+        self.pipe = Pipeline(info.fs, info.n_channels, config)
+        self._probe = []  # the stream's first seconds, to check they look like EMG in µV
         self._episodes_seen = 0
         self.eventlog.write("device", **info.to_dict())
         log.info("device %s fw %s: %d ch at %g Hz, %g µV/count", info.device_id, info.firmware, info.n_channels,
@@ -448,8 +458,37 @@ class Recorder:
             self.current = self._new_file(self.samples_in_session())
         self.current.writer.write(uv)
         self.samples += uv.shape[1]
+        if self._probe is not None:
+            self._check_stream(uv)
         self._events(self.pipe.process(uv))
         self._check_disk()
+
+    def _check_stream(self, uv: np.ndarray) -> None:
+        """Once ``PROBE_S`` of the stream are in: does it look like EMG in µV, within the file's
+        range? A stream in volts records zeros and one in µV labelled volts records the range's
+        ends, all night; said at once (log, event log, and the files' quality warnings)."""
+        assert self.info is not None and self.pipe is not None and self._probe is not None
+        self._probe.append(uv.copy())
+        if sum(b.shape[1] for b in self._probe) < PROBE_S * self.info.fs:
+            return
+        x = np.concatenate(self._probe, axis=1)
+        self._probe = None
+        from myotwitch.host.analysis import check_units, signal_problems
+
+        name = self.source.spec
+        found = check_units(x, name, "µV", remedy="check the stream's unit, or the device's µV per count")
+        found += signal_problems(x, name)
+        clip = self.pipe.config.clip_uv
+        finite = x[np.isfinite(x)]
+        beyond = float(np.mean(np.abs(finite) >= clip)) if clip and finite.size else 0.0
+        if beyond > 0.2:
+            found.append(f"{name}: {beyond:.0%} of the samples are beyond the file's range of ±{clip:.0f} µV and are "
+                         "clipped there: the stream's unit or the device's µV per count is wrong, or the amplifier "
+                         "saturates")
+        for text in found:
+            log.warning("%s", text)
+            self.eventlog.write("warning", text=text)
+            self.stream_warnings.append(text)
 
     def _gap(self, gap: GapRecord) -> None:
         self.gaps += 1
@@ -601,6 +640,8 @@ class Recorder:
         st["valid_s"] = st["duration_s"] - f.gap_samples / self.info.fs
         summary["quality"]["gap_s"] = f.gap_samples / self.info.fs
         summary["quality"]["samples"] = end - f.first_sample  # (the pipeline's count is the session's)
+        if self.stream_warnings:
+            summary["quality"]["warnings"] = self.stream_warnings + summary["quality"].get("warnings", [])
         summary["quality"]["gaps"] = f.gaps
         summary["gaps"] = [{**g, "start_sample": g["start_sample"] - n0, "onset_s": g["onset_s"] - t0}
                            for g in summary.get("gaps", []) if f.first_sample <= g["start_sample"] < end]

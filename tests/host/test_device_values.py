@@ -76,3 +76,29 @@ def test_writer_refuses_nothing_the_protocol_allows(tmp_path):
                            uv_per_count=uvpc, bits=bits) as w:
                 w.write(np.zeros((1, 1000)))
             assert EdfReader(w.path).labels[0] != "EDF Annotations"
+
+
+@pytest.mark.parametrize("scale, said", [
+    (1e-6, "they look like volts or millivolts"),  # a stream in volts labelled µV: a file of zeros
+    (1e3, "beyond the file's range"),  # µV labelled mV: a file at the ends of its range
+    (1.0, None),
+])
+def test_a_stream_that_does_not_look_like_emg_in_uv_is_said_at_once(tmp_path, caplog, scale, said):
+    """Both wrong units recorded unusable files all night with no word and exit 0; analysing the
+    files afterwards was the first to notice. The recorder's summary also said 0 % clipped of a
+    file clipped throughout: it now counts clipping where the file clips."""
+    import json
+    import pathlib
+
+    info = DeviceInfo.from_frame(info_frame(["calf"], 0.5), "t")  # ±16 mV range
+    x = np.random.default_rng(2).normal(0, 20, (1, 12000)) * scale
+    path = _record(tmp_path, info, [x[:, k:k + 500].astype(np.float32) for k in range(0, 12000, 500)])
+    summary = json.loads(pathlib.Path(path[:-4] + ".summary.json").read_text(encoding="utf-8"))
+    warnings = summary["quality"].get("warnings", [])
+    if said is None:
+        assert not warnings and "look like" not in caplog.text
+        return
+    assert said in caplog.text and any(said in w for w in warnings)
+    assert caplog.text.count(said) == 1  # once, at the start, not at every block
+    if scale > 1:
+        assert summary["quality"]["clipped_fraction"][0] > 0.3  # (about 40 % beyond ±16 mV)
