@@ -412,14 +412,18 @@ class Recorder:
         return self.info is not None and self.info.firmware == REPLAY_FIRMWARE
 
     def _device_tag(self) -> str:
-        """The file name's device part: a device's id (its last 8 hex digits), or for a replay
-        ``replay-`` and up to 24 characters of the replayed file's name (the last 8 characters
-        of a file name had cut through words: ``_ight.edf.edf``)."""
+        """The file name's device part: a myotwitch device's id (its last 8 hex digits); up to 24
+        characters of any other source's id (an LSL stream's, a BrainFlow board's: their last 8
+        had cut through words, ``ynthetic``); for a replay ``replay-`` and up to 24 characters
+        of the replayed file's name."""
         assert self.info is not None
-        if not self._replay:
-            return self.info.device_id[-8:]
-        stem = os.path.splitext(os.path.splitext(self.info.device_id)[0])[0]
-        return "replay-" + (re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-")[:24] or "file")
+        ident = self.info.device_id
+        if re.fullmatch(r"[0-9a-fA-F]{8,}", ident):
+            return ident[-8:]
+        if self._replay:
+            stem = os.path.splitext(os.path.splitext(ident)[0])[0]
+            return "replay-" + (re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-")[:24] or "file")
+        return re.sub(r"[^A-Za-z0-9_-]+", "-", ident).strip("-")[:24] or "device"
 
     def _new_file(self, first_sample: int) -> OpenFile:
         assert self.info is not None

@@ -102,3 +102,15 @@ def test_a_stream_that_does_not_look_like_emg_in_uv_is_said_at_once(tmp_path, ca
     assert caplog.text.count(said) == 1  # once, at the start, not at every block
     if scale > 1:
         assert summary["quality"]["clipped_fraction"][0] > 0.3  # (about 40 % beyond ±16 mV)
+
+
+@pytest.mark.parametrize("device_id, tag", [("00c0ffee12345678", "_12345678.edf"), ("synthetic@COM3", "_synthetic-COM3.edf"),
+                                            ("qa2-Micro", "_qa2-Micro.edf"), ("qa1-Micro", "_qa1-Micro.edf")])
+def test_file_names_keep_a_readable_device_tag(tmp_path, device_id, tag):
+    """The last 8 characters suit a device's hex id; of an LSL or BrainFlow id they cut words
+    (``ynthetic``), and ids that differ only at the start got one name."""
+    import dataclasses
+
+    info = dataclasses.replace(DeviceInfo.from_frame(info_frame(["calf"]), "t"), device_id=device_id)
+    path = _record(tmp_path, info, [np.zeros((1, 2000), dtype=np.float32)])
+    assert path.endswith(tag)
