@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import statistics
 from dataclasses import asdict
 
 from myotwitch.dsp import DetectorConfig, Episode, Event, Pipeline
@@ -33,7 +34,7 @@ def summarize(events: list[Event], episodes: list[Episode], pipe: Pipeline, *, f
     duration_s = pipe.samples_seen / pipe.fs
     valid_s = max(duration_s - quality["gap_s"], 0.0)
     hours = valid_s / 3600.0
-    twitch_amps = sorted(e.peak_to_peak_uv for e in events if e.kind == "twitch")
+    twitch_amps = [e.peak_to_peak_uv for e in events if e.kind == "twitch"]
     out = {
         "schema": SCHEMA,
         "file": file,
@@ -48,7 +49,7 @@ def summarize(events: list[Event], episodes: list[Episode], pipe: Pipeline, *, f
             "twitches_per_hour": counts["twitch"] / hours if hours > 0 else 0.0,
             "twitches_per_channel": per_channel,
             "channel_hits": channel_hits(events, pipe.n_channels),
-            "median_twitch_uv": twitch_amps[len(twitch_amps) // 2] if twitch_amps else None,
+            "median_twitch_uv": statistics.median(twitch_amps) if twitch_amps else None,
             "episodes": len(episodes),
         },
         "episodes": [e.to_dict() for e in episodes],
