@@ -95,6 +95,17 @@ def test_envelope_keeps_a_single_sample_spike():
     assert np.isnan(minmax_envelope(np.full(5000, np.nan), 0, 1, 100)[1]).all()
 
 
+@pytest.mark.parametrize("n, columns", [(10_000, 1_100), (2_000, 700), (200_000, 800), (4_001, 1_000)])
+def test_envelope_draws_from_the_window_s_first_sample(n, columns):
+    """The first ``n mod columns`` samples were cut: 0.3 s of a 10 s window at 1 kHz was empty."""
+    y = np.arange(n, dtype=float)
+    x, env = minmax_envelope(y, -n / 1000, 1 / 1000, columns)
+    assert env[0] == 0.0 and env[-1] == n - 1  # the oldest and newest samples both drawn
+    per = -(-n // columns)  # samples a column
+    assert x[0] - (-n / 1000) < per / 1000 and x[-1] < 0 and np.all(np.diff(x) >= 0)
+    assert len(env) <= 2 * columns
+
+
 def test_scroll_back_while_paused(qtbot, settings):
     win = make_window(qtbot, "sim:rate=1000,seed=4,speed=4", settings)
     qtbot.waitUntil(lambda: win.acq.state.samples >= 25_000, timeout=30_000)
