@@ -159,7 +159,9 @@ def summary_text(r: dict) -> str:
            else "not detected")
         + f"; clipped {100 * max((v for v in q.get('clipped_fraction') or [] if v is not None), default=0):.2f}%; gaps {q['gaps']} ({q['gap_s']:.1f} s)",
     ]
-    units = [u for u in r.get("units") or [] if u["count"] >= 3]
+    from myotwitch.host.report_units import recurring_units
+
+    units = recurring_units(r)
     if units:  # recurring sources: the three largest groups, with their share of the twitches
         lines.append(f"  units      {len(units)} recurring waveforms: " + ", ".join(
             f"{u['unit']} with {u['count']} twitches" + (f" (lasting name {u['known_as']})" if u.get("known_as") else "")

@@ -8,6 +8,8 @@ import html
 import numpy as np
 
 MAX_UNITS = 12
+#: a unit with this many twitches or more is a recurring source, in the text and the report alike
+RECURRING_MIN = 3
 COLOURS = ("#1565c0", "#c62828", "#2e7d32", "#6a1b9a", "#ef6c00", "#00838f", "#ad1457", "#4e342e",
            "#283593", "#9e9d24", "#00695c", "#5d4037")
 
@@ -21,7 +23,10 @@ def _fmt(v, spec: str = ".1f", none: str = "–") -> str:
 
 def units_html(r: dict) -> str:
     """HTML for the session's ``units`` (empty when there are none)."""
-    units = [u for u in r.get("units") or [] if u.get("count", 0) >= 2][:MAX_UNITS]
+    recurring = recurring_units(r)
+    # the largest ``MAX_UNITS``, in the session's order; the rest are named, not dropped unsaid
+    shown = {id(u) for u in sorted(recurring, key=lambda u: -u["count"])[:MAX_UNITS]}
+    units = [u for u in recurring if id(u) in shown]
     if not units:
         return ""
     import matplotlib
@@ -48,7 +53,17 @@ def units_html(r: dict) -> str:
     for i, u in enumerate(units):
         cells.append(_unit_card(u, i, labels, plt, _png))
     parts.append("<div class=grid>" + "".join(cells) + "</div>")
+    if len(recurring) > len(units):
+        rest = [u for u in recurring if id(u) not in shown]
+        parts.append(f'<p class="why">{len(rest)} more recurring source(s) with fewer twitches, not drawn here: '
+                     + html.escape(", ".join(f"{u['unit']} ({u['count']})" for u in rest))
+                     + ' (all are in the analysis JSON, <code>units</code>).</p>')
     return "\n".join(parts)
+
+
+def recurring_units(r: dict) -> list[dict]:
+    """The session's units of ``RECURRING_MIN`` twitches or more, in its order."""
+    return [u for u in r.get("units") or [] if u.get("count", 0) >= RECURRING_MIN]
 
 
 def _unit_card(u: dict, i: int, labels: list, plt, png) -> str:

@@ -179,3 +179,19 @@ def test_simulator_scene_options_are_checked(opts, message):
 
     with pytest.raises(UsageError, match=message):
         parse_sim_options(opts)
+
+
+def test_the_report_and_the_text_count_the_same_recurring_sources_and_name_those_not_drawn():
+    """The text counted units of 3 twitches or more, the report drew those of 2 or more, and
+    cut at 12 cards without a word."""
+    from myotwitch.host.report_units import MAX_UNITS, recurring_units, units_html
+
+    counts = [2, 40, 3, 9, 2, 5, 7, 3, 11, 4, 6, 8, 3, 12, 3, 20]
+    units = [{"unit": f"U{k + 1}", "count": n, "channel": 0, "onsets_s": [1.0] * n} for k, n in enumerate(counts)]
+    r = {"units": units, "channels": ["calf"], "stats": {"duration_s": 600.0}}
+    page = units_html(r)
+    recurring = recurring_units(r)  # (what the text counts)
+    assert [u["count"] for u in recurring] == [n for n in counts if n >= 3]
+    assert page.count("<h4>") == MAX_UNITS < len(recurring) == 14
+    assert "2 more recurring source(s) with fewer twitches, not drawn here: U13 (3), U15 (3)" in page
+    assert "<h4>U1 " not in page and "<h4>U5 " not in page  # 2 twitches: not a recurring source
