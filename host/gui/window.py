@@ -332,6 +332,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._clear_display()
         self.acq = Acquisition(spec, self.config, self._open_source, lsl=self.lsl)
         self.acq.start()
+        self.say(f"source: {spec}")  # (an error about the source before is no longer news)
         # "no sensor found" only when we fell back to the simulator, not when it was asked for
         self.sim_banner.setVisible(fallback and spec.startswith("sim"))
 

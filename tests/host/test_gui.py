@@ -151,3 +151,14 @@ def test_history_tab_shows_rates_and_refreshes_when_a_recording_ends(qtbot, sett
     h = win.history_tab.history  # (a recording of a few seconds is listed as too short for a rate)
     assert len(h["sessions"]) + h["short"]["count"] == 9
     win.close()
+
+
+def test_switching_to_a_working_source_clears_the_last_source_s_error(qtbot, settings):
+    """A red "not recording: no working source (serial:…)" stayed after switching to a working
+    source and recording from it."""
+    win = make_window(qtbot, "serial:/dev/ttyMYOTWITCHNOPE", settings)
+    win.say("not recording: cannot record: no working source (serial:/dev/ttyMYOTWITCHNOPE)", error=True)
+    win.start_source("sim:rate=1000,speed=4")
+    assert "no working source" not in win.status_label.text() and "c62828" not in win.status_label.styleSheet()
+    assert "sim:rate=1000,speed=4" in win.status_label.text()
+    win.acq.stop()
