@@ -162,3 +162,20 @@ def test_switching_to_a_working_source_clears_the_last_source_s_error(qtbot, set
     assert "no working source" not in win.status_label.text() and "c62828" not in win.status_label.styleSheet()
     assert "sim:rate=1000,speed=4" in win.status_label.text()
     win.acq.stop()
+
+
+def test_history_tab_says_why_short_recordings_are_not_counted(qtbot, settings):
+    """It said "0 dated session(s) on 0 day(s)" after a few short recordings; the CLI and the
+    report name them as too short to give a rate."""
+    import datetime as dt
+
+    from myotwitch.host.index import SessionIndex
+
+    with SessionIndex.default() as idx:
+        idx.add_session(file="/rec/short.edf", start=dt.datetime.now() - dt.timedelta(hours=1), duration_s=9,
+                        twitches=2)
+    win = make_window(qtbot, "sim:speed=0", settings)
+    win.tabs.setCurrentWidget(win.history_tab)
+    text = win.history_tab.evidence.toPlainText()
+    assert "too short to give a rate" in text and "short.edf" in text
+    win.acq.stop()
