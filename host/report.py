@@ -29,12 +29,17 @@ border:1px solid #f0d98c}.grid{display:grid;grid-template-columns:repeat(auto-fi
 
 
 def _png(fig) -> str:
+    """The figure as an inline PNG, its alternative text the figure's titles (for screen readers
+    and when images are off: every image was "plot")."""
+    sup = getattr(fig, "_suptitle", None)  # (Figure.get_suptitle needs matplotlib 3.8; 3.7 is allowed)
+    titles = [t for t in ([sup.get_text()] if sup is not None else []) + [a.get_title() for a in fig.axes] if t]
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     import matplotlib.pyplot as plt
 
     plt.close(fig)
-    return '<img alt="plot" src="data:image/png;base64,' + base64.b64encode(buf.getvalue()).decode() + '">'
+    alt = html.escape("; ".join(dict.fromkeys(titles)) or "plot", quote=True)
+    return f'<img alt="{alt}" src="data:image/png;base64,' + base64.b64encode(buf.getvalue()).decode() + '">'
 
 
 def _signal_views(r: dict, bins: int = 1500):

@@ -96,3 +96,13 @@ def test_sessions_over_time_has_dated_ticks(session):
     fig = trend_figure(undated)
     locs = [v for v in fig.axes[0].get_xticks() if 0.5 <= v <= 3.5]
     assert locs and all(float(v).is_integer() for v in locs), locs
+
+
+def test_every_plot_of_the_report_has_its_titles_as_alternative_text(tmp_path, session):
+    """Every image was alt="plot" (screen readers, images off)."""
+    a = copy.deepcopy(session)
+    a["channels"] = ['calf "left"', "soleus"]  # (a title holding a quote stays inside the attribute)
+    out = tmp_path / "r.html"
+    write_report(str(out), [a])
+    alts = re.findall(r'<img alt="([^"]*)" src="data:image/png', out.read_text())
+    assert alts and "plot" not in alts and all(len(alt) > 5 for alt in alts)
