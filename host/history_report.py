@@ -118,6 +118,7 @@ def plots(h: dict) -> dict[str, str]:
             if first.get(label):
                 ax.axvline(_num(_day(first[label])), color=line.get_color(), ls=":", lw=1.5)
         ax.set_ylabel("twitches per hour")
+        ax.set_ylim(bottom=0)  # (a rate from zero: one point alone got an axis of 240-265)
         ax.set_title(f"Rate per {name[:-1]} (dotted: first seen)")
         ax.legend(fontsize=8, frameon=False, ncol=2)
         dated(ax)
