@@ -326,11 +326,13 @@ class NoiseFloor:
         """Median window RMS per channel so far (µV), from a bounded histogram."""
         return self.low_floor_uv(50.0)
 
-    def low_floor_uv(self, percentile: float = 10.0) -> np.ndarray:
-        """A percentile of window RMS per channel so far (µV); a low one is the resting noise floor."""
+    def low_floor_uv(self, percentile: float = 10.0, hist: np.ndarray | None = None) -> np.ndarray:
+        """A percentile of window RMS per channel so far (µV); a low one is the resting noise floor.
+        ``hist``: of these counts instead (a part of the session: the difference of two copies of
+        ``histogram``)."""
         out = np.full(self.n_channels, np.nan)
         centres = np.sqrt(_HIST_EDGES[:-1] * _HIST_EDGES[1:])
-        hist = self.histogram
+        hist = self.histogram if hist is None else hist
         for c in range(self.n_channels):
             h = hist[c]
             if h.sum():

@@ -34,6 +34,17 @@ STAGE_MIN = 2048
 OFFLINE_CHUNK = 1 << 18  # samples per channel per internal step in detect(): bounds memory
 
 
+
+@dataclass(frozen=True)
+class QualityTally:
+    """``Pipeline.quality``'s running counts at one moment (``Pipeline.quality_tally``)."""
+
+    histogram: np.ndarray  # window RMS counts per channel (noise.py's bins)
+    finite: int  # samples accounted a channel
+    sum: np.ndarray
+    sumsq: np.ndarray
+    clipped: np.ndarray
+
 class Pipeline:
     """Streaming twitch detector for one recording (fixed ``fs`` and channel count).
 
@@ -203,15 +214,27 @@ class Pipeline:
         floor = self._noise._current
         return None if floor is None else floor.copy()
 
-    def quality(self) -> dict:
-        """Signal-quality figures so far (per channel lists): noise floor, mains, clipping, gaps."""
-        n = max(self._finite, 1)
-        mean = self._sum / n
+    def quality_tally(self) -> QualityTally:
+        """The running counts ``quality`` is made of, copied: two of them bound a part of the
+        session (a recorder's rotated file), whose figures ``quality(since=...)`` gives."""
+        return QualityTally(self._noise.histogram.copy(), self._finite, self._sum.copy(), self._sumsq.copy(),
+                            self._clipped.copy())
+
+    def quality(self, since: QualityTally | None = None, until: QualityTally | None = None) -> dict:
+        """Signal-quality figures so far (per channel lists): noise floor, mains, clipping, gaps.
+        Noise, level and clipping of the part between two tallies when ``since`` is given
+        (``until``: now when not given); mains, gaps and samples stay the session's."""
+        end = until or self.quality_tally()
+        start = since or QualityTally(np.zeros_like(end.histogram), 0, np.zeros_like(end.sum), np.zeros_like(end.sumsq),
+                                      np.zeros_like(end.clipped))
+        n = max(end.finite - start.finite, 1)
+        mean = (end.sum - start.sum) / n
+        hist = end.histogram - start.histogram
         return {
-            "noise_floor_uv_rms": [float(v) for v in self._noise.low_floor_uv(10.0)],
-            "median_window_rms_uv": [float(v) for v in self._noise.median_floor_uv()],
-            "raw_rms_uv": [float(v) for v in np.sqrt(np.maximum(self._sumsq / n - mean**2, 0))],
-            "clipped_fraction": [float(v) for v in self._clipped / n],
+            "noise_floor_uv_rms": [float(v) for v in self._noise.low_floor_uv(10.0, hist)],
+            "median_window_rms_uv": [float(v) for v in self._noise.low_floor_uv(50.0, hist)],
+            "raw_rms_uv": [float(v) for v in np.sqrt(np.maximum((end.sumsq - start.sumsq) / n - mean**2, 0))],
+            "clipped_fraction": [float(v) for v in (end.clipped - start.clipped) / n],
             "mains": self.mains.to_dict() if self.mains else None,
             "gaps": len(self.gaps),
             "gap_s": float(sum(g.duration_s for g in self.gaps)),

@@ -25,6 +25,7 @@ import numpy as np
 
 from myotwitch.dsp import DetectorConfig, Episode, Event, Pipeline
 from myotwitch.dsp.episodes import group_episodes
+from myotwitch.dsp.pipeline import QualityTally
 from myotwitch.host import edf
 from myotwitch.host.errors import MyotwitchError, SourceError, UsageError
 from myotwitch.host.eventlog import EventLog
@@ -87,6 +88,10 @@ class OpenFile:
     #: an episode chain (parts of continuous twitching, cut every ``episode_max_s``) began in this
     #: file: from then on its parts are cut where the file's own grouping cuts them
     chain_here: bool = False
+    #: the pipeline's quality counts where the file starts and (once rotated away) ends: its
+    #: summary's noise, level and clipping are its own, not the session's so far
+    tally: QualityTally | None = None
+    end_tally: QualityTally | None = None
     gaps: int = 0
     gap_samples: int = 0
     reconnects: int = 0
@@ -440,7 +445,7 @@ class Recorder:
         writer = edf.EdfWriter(path, fs=self.info.fs, labels=list(self.info.labels), uv_per_count=self.info.uv_per_count,
                                bits=self.info.bits, start=start, subject=self.subject,
                                prefilter=f"device {self.info.device_id} fw {self.info.firmware}")
-        f = OpenFile(writer, first_sample, start)
+        f = OpenFile(writer, first_sample, start, tally=self.pipe.quality_tally() if self.pipe is not None else None)
         if self._next_file_note:
             writer.annotate(0.0, None, self._next_file_note)
             self._next_file_note = ""
@@ -601,6 +606,7 @@ class Recorder:
             return
         boundary = self.samples_in_session()
         self.current.end_sample = boundary
+        self.current.end_tally = self.pipe.quality_tally() if self.pipe is not None else None
         self.closing.append(self.current)
         self.current = self._new_file(boundary)
         log.info("rotated (%s) at %.1f s", why, boundary / self.info.fs if self.info else 0)
@@ -637,7 +643,8 @@ class Recorder:
         f.writer.close()
         episodes = [dataclasses.replace(ep, start_s=ep.start_s - t0, end_s=ep.end_s - t0) for ep in own]
         summary = summarize(events, episodes, self.pipe, file=f.path, start=f.start, labels=list(self.info.labels),
-                            device=self.info.to_dict(), extra_quality=extra)
+                            device=self.info.to_dict(), extra_quality=extra,
+                            span=(f.tally, f.end_tally) if f.tally is not None else None)
         end = f.end_sample if f.end_sample is not None else self.samples_in_session()
         st = summary["stats"]
         st["duration_s"] = (end - f.first_sample) / self.info.fs
@@ -676,6 +683,7 @@ class Recorder:
             self._events(self.pipe.flush())
         if self.current is not None:
             self.current.end_sample = self.samples_in_session()
+            self.current.end_tally = self.pipe.quality_tally() if self.pipe is not None else None
             self.closing.append(self.current)
             self.current = None
         self._close_finished(force=True)

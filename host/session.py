@@ -11,6 +11,7 @@ from dataclasses import asdict
 
 from myotwitch.dsp import DetectorConfig, Episode, Event, Pipeline
 from myotwitch.dsp.coincidence import channel_hits
+from myotwitch.dsp.pipeline import QualityTally
 from myotwitch.dsp.unit_measures import unit_summaries
 from myotwitch.host.strict import strict
 
@@ -19,9 +20,12 @@ SCHEMA = "myotwitch.session/1"
 
 def summarize(events: list[Event], episodes: list[Episode], pipe: Pipeline, *, file: str | None,
               start: dt.datetime | None, labels: list[str] | tuple[str, ...], device: dict | None = None,
-              extra_quality: dict | None = None, include_events: bool = True) -> dict:
+              extra_quality: dict | None = None, include_events: bool = True,
+              span: tuple[QualityTally, QualityTally | None] | None = None) -> dict:
     """The session dict: counts, rates over the time with data, episodes, quality, advice inputs,
-    and the recurring sources (``units``; event labels as known at the end of the session)."""
+    and the recurring sources (``units``; event labels as known at the end of the session).
+    ``span``: the quality figures of a part of the session (a rotated file), between two of the
+    pipeline's tallies (the second None: now)."""
     events = pipe.units.resolved(events)
     counts = {k: 0 for k in ("twitch", "contraction", "artifact")}
     per_channel = [0] * pipe.n_channels
@@ -29,7 +33,7 @@ def summarize(events: list[Event], episodes: list[Episode], pipe: Pipeline, *, f
         counts[e.kind] = counts.get(e.kind, 0) + 1
         if e.kind == "twitch":
             per_channel[e.channel] += 1
-    quality = pipe.quality()
+    quality = pipe.quality(*span) if span else pipe.quality()
     quality.update(extra_quality or {})
     duration_s = pipe.samples_seen / pipe.fs
     valid_s = max(duration_s - quality["gap_s"], 0.0)

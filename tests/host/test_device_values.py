@@ -114,3 +114,32 @@ def test_file_names_keep_a_readable_device_tag(tmp_path, device_id, tag):
     info = dataclasses.replace(DeviceInfo.from_frame(info_frame(["calf"]), "t"), device_id=device_id)
     path = _record(tmp_path, info, [np.zeros((1, 2000), dtype=np.float32)])
     assert path.endswith(tag)
+
+
+def test_each_rotated_file_s_quality_figures_are_its_own(tmp_path):
+    """A rotated file's noise floor, level and clipping were the session's so far: a daemon
+    rotating daily for a month wrote the month's 10th percentile into every day's summary."""
+    import json
+    import pathlib
+
+    info = DeviceInfo.from_frame(info_frame(["calf"], 0.5), "t")  # ±16 mV range
+    rng = np.random.default_rng(3)
+    rec = Recorder(_NoSource(), str(tmp_path), status_interval_s=999)
+    rec.handle(info)
+    first = 0
+    for part, (sd, n) in enumerate(((5.0, 15_000), (50.0, 15_000))):
+        if part:
+            rec.request_rotate()
+            rec.tick()
+        x = rng.normal(0, sd, (1, n))
+        if part:
+            x[0, ::10] = 20_000.0  # a tenth of the second file beyond the range
+        for k in range(0, n, 500):
+            rec.handle(SampleBlock(first, info.fs, x[:, k:k + 500].astype(np.float32)))
+            first += 500
+    rec.finish(close_source=False)
+    q = [json.loads(pathlib.Path(p[:-4] + ".summary.json").read_text())["quality"] for p in sorted(rec.closed_files)]
+    assert len(q) == 2
+    assert q[0]["noise_floor_uv_rms"][0] < 8 and q[1]["noise_floor_uv_rms"][0] > 30
+    assert q[0]["raw_rms_uv"][0] < 8 and q[1]["raw_rms_uv"][0] > 1000
+    assert q[0]["clipped_fraction"][0] == 0 and q[1]["clipped_fraction"][0] == pytest.approx(0.1, abs=0.01)
