@@ -322,10 +322,6 @@ class NoiseFloor:
         nb = hist.shape[1]  # (bincount: the same counts as np.add.at, several times faster)
         hist += np.bincount(np.nonzero(finite)[0] * nb + bins, minlength=hist.size).reshape(hist.shape)
 
-    def median_floor_uv(self) -> np.ndarray:
-        """Median window RMS per channel so far (µV), from a bounded histogram."""
-        return self.low_floor_uv(50.0)
-
     def low_floor_uv(self, percentile: float = 10.0, hist: np.ndarray | None = None) -> np.ndarray:
         """A percentile of window RMS per channel so far (µV); a low one is the resting noise floor.
         ``hist``: of these counts instead (a part of the session: the difference of two copies of

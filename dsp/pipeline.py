@@ -34,7 +34,6 @@ STAGE_MIN = 2048
 OFFLINE_CHUNK = 1 << 18  # samples per channel per internal step in detect(): bounds memory
 
 
-
 @dataclass(frozen=True)
 class QualityTally:
     """``Pipeline.quality``'s running counts at one moment (``Pipeline.quality_tally``)."""
@@ -44,6 +43,7 @@ class QualityTally:
     sum: np.ndarray
     sumsq: np.ndarray
     clipped: np.ndarray
+
 
 class Pipeline:
     """Streaming twitch detector for one recording (fixed ``fs`` and channel count).
