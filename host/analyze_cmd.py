@@ -309,6 +309,7 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
     run_advice = None
     if ok:
         from myotwitch.host.advice import advise
+        from myotwitch.host.index import database_path
 
         db_broken = False
         # a demo is nobody's history; a recording still being written is added by its recorder
@@ -335,7 +336,7 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
             log.warning("advice unavailable: %s", e)
         except Exception as e:  # noqa: BLE001 - a broken diary database must never stop the analysis
             log.warning("advice unavailable, and the sessions are not added to the history: the history database "
-                        "%s cannot be read (%s: %s)", _index_path(), type(e).__name__, e)
+                        "%s cannot be read (%s: %s)", database_path(), type(e).__name__, e)
             db_broken = True
         if not args.no_index and not db_broken:
             try:
@@ -346,7 +347,7 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
                         if not out:
                             idx.add_summary(r)
             except Exception as e:  # noqa: BLE001 - the index is a convenience
-                log.warning("session index %s not updated (%s: %s)", _index_path(), type(e).__name__, e)
+                log.warning("session index %s not updated (%s: %s)", database_path(), type(e).__name__, e)
     several = len(files) + len(missing) > 1 or any(c in p for p in args.files for c in "*?[")
     _write_outputs(args, ok, run_advice, several)
     return min(len(failed) + len(missing), 125)
@@ -397,12 +398,6 @@ def _shipped_example(path: str) -> bool:
                 and content_key(twin) == content_key(path) is not None)
     except (OSError, ValueError):
         return False
-
-
-def _index_path() -> str:
-    from myotwitch.host.index import data_dir
-
-    return str(data_dir() / "myotwitch.sqlite")
 
 
 def _write_json(path: str, payload: object) -> None:

@@ -454,9 +454,9 @@ def main(argv: list[str] | None = None) -> int:
     except sqlite3.DatabaseError as e:  # (found by a query, after the history database opened)
         if args.debug:
             raise
-        from myotwitch.host.index import data_dir, unusable
+        from myotwitch.host.index import database_path, unusable
 
-        print(f"myotwitch: error: {unusable(data_dir() / 'myotwitch.sqlite', e)}", file=sys.stderr)
+        print(f"myotwitch: error: {unusable(database_path(), e)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

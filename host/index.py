@@ -82,6 +82,11 @@ def data_dir() -> Path:
     return Path(user_data_dir("myotwitch", appauthor=False))
 
 
+def database_path() -> Path:
+    """The history database: session index, diary and unit registry in one SQLite file."""
+    return data_dir() / "myotwitch.sqlite"
+
+
 def resolved(path: str | os.PathLike) -> str:
     """One spelling per file: absolute, symlinks followed."""
     return os.path.realpath(os.fspath(path))
@@ -292,7 +297,7 @@ class SessionIndex:
 
     @classmethod
     def default(cls) -> SessionIndex:
-        return cls(data_dir() / "myotwitch.sqlite")
+        return cls(database_path())
 
     def close(self) -> None:
         self.db.close()

@@ -3,7 +3,7 @@
 Each session's unit templates are compared with the ones stored from earlier sessions that
 had the same channel names (resampled to a common rate, aligned, normalised correlation and
 size ratio). A match gives the unit its lasting name ("P3"); otherwise it is stored as new.
-Tables live in the session index's SQLite file (host/index.py ``data_dir``), next to, not
+Tables live in the session index's SQLite file (host/index.py ``database_path``), next to, not
 inside, the index's own tables.
 """
 
@@ -80,9 +80,9 @@ class UnitRegistry:
 
     @classmethod
     def default(cls) -> UnitRegistry:
-        from myotwitch.host.index import data_dir
+        from myotwitch.host.index import database_path
 
-        return cls(data_dir() / "myotwitch.sqlite")
+        return cls(database_path())
 
     def close(self) -> None:
         self.db.close()
