@@ -402,8 +402,9 @@ class Recorder:
             self._close_all()
         self.info = info
         config = self.config
-        if config.clip_uv is None:  # where the file clips, as analysing the file takes it (its range)
-            config = config.replace(clip_uv=0.999 * ((1 << (info.bits - 1)) - 1) * info.uv_per_count)
+        if config.clip_uv is None:  # where the file clips, as analysing the file takes it (its range;
+            # the writer keeps the lowest count for gaps, so both ends are the top of ``range_uv``)
+            config = config.replace(clip_uv=0.999 * info.range_uv[1])
         self.pipe = Pipeline(info.fs, info.n_channels, config)
         self._probe = []  # the stream's first seconds, to check they look like EMG in µV
         self._episodes_seen = 0
@@ -425,10 +426,9 @@ class Recorder:
         ident = self.info.device_id
         if re.fullmatch(r"[0-9a-fA-F]{8,}", ident):
             return ident[-8:]
-        if self._replay:
-            stem = os.path.splitext(os.path.splitext(ident)[0])[0]
-            return "replay-" + (re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-")[:24] or "file")
-        return re.sub(r"[^A-Za-z0-9_-]+", "-", ident).strip("-")[:24] or "device"
+        name = os.path.splitext(os.path.splitext(ident)[0])[0] if self._replay else ident
+        tag = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")[:24]
+        return "replay-" + (tag or "file") if self._replay else tag or "device"
 
     def _new_file(self, first_sample: int) -> OpenFile:
         assert self.info is not None
