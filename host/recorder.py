@@ -33,6 +33,7 @@ from myotwitch.host.session import summarize, write_summary
 from myotwitch.host.sources import Source
 from myotwitch.host.sources.replay import REPLAY_FIRMWARE
 from myotwitch.host.stream import DeviceInfo, GapRecord, LinkEvent, SampleBlock, StatusRecord
+from myotwitch.host.summary_check import LONGEST_S
 
 if TYPE_CHECKING:
     from myotwitch.host.lsl_publish import LslPublisher
@@ -71,7 +72,7 @@ def parse_duration(text: str | None, name: str = "duration", extra: str = "") ->
         total = sum(float(v) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[u] for v, u in parts)
     if not math.isfinite(total) or total <= 0:
         raise UsageError(f"{name} '{text}': must be longer than zero ({expected})")
-    if total > 100 * 365 * 86400:
+    if total > LONGEST_S:
         raise UsageError(f"{name} '{text}': longer than 100 years ({expected})")
     return total
 

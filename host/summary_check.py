@@ -10,7 +10,7 @@ import math
 from myotwitch.host.errors import FormatError
 
 KINDS = ("twitch", "contraction", "artifact")
-#: the longest session a summary may describe (s): a century, as ``record --duration`` allows
+#: the longest session a summary may describe, and ``record --duration`` may ask for (s): a century
 LONGEST_S = 100 * 365 * 86400.0
 
 

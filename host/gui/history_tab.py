@@ -93,8 +93,9 @@ class HistoryTab(QtWidgets.QWidget):
         parts += [f"<p style='color:{colors[fires]}'>{html.escape(text)}</p>" for _, fires, text in rule_statements(h)]
         parts.append("<b>Associations (not causes)</b>")
         parts += [f"<p>{html.escape(text)}</p>" for _, _, text in association_statements(h)]
-        if short_statement(h):  # (as the CLI and the report say it: why a recording is not counted)
-            parts.append(f"<p><i>{html.escape(short_statement(h))}</i></p>")
+        short = short_statement(h)
+        if short:  # (as the CLI and the report say it: why a recording is not counted)
+            parts.append(f"<p><i>{html.escape(short)}</i></p>")
         if h["undated"]["count"]:
             parts.append(f"<p><i>{html.escape(undated_statement(h))}</i></p>")
         self.evidence.setHtml("".join(parts))
