@@ -366,9 +366,12 @@ def _out_names(files: list[str]) -> dict[str, str]:
     joined by ``__``, extension kept), so that no result overwrites another."""
     stems = [os.path.splitext(os.path.basename(f))[0] for f in files]
     keys = [st.casefold() for st in stems]  # (Rec and rec are one file where names ignore case)
+    groups: dict[str, list[str]] = {}  # (one pass: a batch of thousands compared each file with all)
+    for f, key in zip(files, keys):
+        groups.setdefault(key, []).append(os.path.abspath(f))
     out = {}
     for f, stem, key in zip(files, stems, keys):
-        same = [os.path.abspath(g) for g, k in zip(files, keys) if k == key]
+        same = groups[key]
         if len(same) == 1:
             out[f] = stem
             continue
