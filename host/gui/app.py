@@ -47,20 +47,21 @@ def run_live(args: argparse.Namespace, config: DetectorConfig) -> int:
     import pyqtgraph as pg
     from PySide6 import QtCore, QtWidgets
 
-    from myotwitch.host.gui.window import MainWindow
+    from myotwitch.host.gui.window import MainWindow, live_settings
 
     QtCore.qInstallMessageHandler(_qt_message)
     pg.setConfigOptions(antialias=False, useOpenGL=False)
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     app.setApplicationName("myotwitch")
-    settings = QtCore.QSettings("myotwitch", "live")
-    spec = args.source
+    settings = live_settings()
+    spec, remembered = args.source, False
     if spec == "auto":  # a remembered device first; "auto" falls back to the simulator and says so
         saved = settings.value("source")
         if saved and not str(saved).startswith("sim"):
-            spec = str(saved)
+            spec, remembered = str(saved), True
+            log.info("source: %s, remembered from the last run (--source chooses another)", spec)
     win = MainWindow(spec, config, window_s=args.window, out_dir=args.out, settings=settings,
-                     lsl=getattr(args, "lsl", False))
+                     lsl=getattr(args, "lsl", False), remembered=remembered)
     if args.screenshot:
         win.resize(1280, 760)
     win.show()

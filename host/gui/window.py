@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import html
+import logging
 import os
 import re
 
@@ -19,6 +20,8 @@ from myotwitch.host.gui.acquisition import Acquisition, DisplayBuffer
 from myotwitch.host.gui.envelope import minmax_envelope
 from myotwitch.host.gui.history_tab import HistoryTab
 from myotwitch.host.gui.units_panel import UnitsPanel
+
+log = logging.getLogger(__name__)
 
 THRESHOLD_RANGE = (2.5, 20.0)
 #: "Replay file…" speeds: name -> x real time (0 = as fast as possible)
@@ -66,14 +69,25 @@ COLORS = {"twitch": (198, 40, 40), "contraction": (240, 180, 41, 70), "artifact"
           "gap": (100, 160, 230, 60)}
 
 
+def live_settings() -> QtCore.QSettings:
+    """Where the live app remembers its source, window and geometry: beside the history in
+    ``$MYOTWITCH_HOME`` when that is set (a test or a second profile stays apart from the
+    user's), else Qt's per-user place."""
+    home = os.environ.get("MYOTWITCH_HOME")
+    if home:
+        return QtCore.QSettings(os.path.join(home, "live.conf"), QtCore.QSettings.Format.IniFormat)
+    return QtCore.QSettings("myotwitch", "live")
+
+
 class MainWindow(QtWidgets.QMainWindow):
     def __init__(self, spec: str, config: DetectorConfig, *, window_s: float | None = None, out_dir: str | None = None,
-                 settings: QtCore.QSettings | None = None, fps: int = 30, open_source=None, lsl: bool = False) -> None:
+                 settings: QtCore.QSettings | None = None, fps: int = 30, open_source=None, lsl: bool = False,
+                 remembered: bool = False) -> None:
         super().__init__()
         collector.hold(self)  # before any thread starts: cycles with Qt objects die in this thread only
         self.lsl = lsl  # --lsl: the acquisition publishes LSL streams
         self.setWindowTitle("myotwitch live")
-        self.settings = settings or QtCore.QSettings("myotwitch", "live")
+        self.settings = settings or live_settings()
         self.config = config
         self.spec = spec
         # a window length given on the command line wins over the remembered one
@@ -93,6 +107,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self._build()
         self._restore()
         self.acq: Acquisition | None = None
+        #: the source to remember once it has delivered data (a source that never did, such as a
+        #: mistyped port, must not replace "auto" at the next start)
+        self._remember: str | None = None
+        #: ``spec`` came from the settings, not from the user: when it fails before any data the
+        #: window falls back to "auto" (a sensor, else the simulator) and says so
+        self._from_memory = remembered
         self.start_source(spec)
         self.timer = QtCore.QTimer(self)
         self.timer.timeout.connect(self.redraw)
@@ -325,7 +345,8 @@ class MainWindow(QtWidgets.QMainWindow):
         if fallback:
             spec = resolve_source("auto")
         self.spec = spec
-        self.settings.setValue("source", spec)
+        # a fallback to the simulator is not a choice to remember: the device remembered before stays
+        self._remember = None if fallback and spec.startswith("sim") else spec
         self.events, self.gaps = [], []
         self.event_list.clear()
         self.units_panel.clear()
@@ -507,6 +528,17 @@ class MainWindow(QtWidgets.QMainWindow):
         if acq is None:
             return
         st = acq.state
+        if self._remember is not None and st.samples:
+            self.settings.setValue("source", self._remember)
+            self._remember = None
+        if self._from_memory and acq.failure is not None and not st.samples:
+            self._from_memory = False
+            failed = acq.failure
+            self.start_source("auto")
+            note = f"the remembered source is not available ({failed}); using {self.spec} instead"
+            log.warning("%s", note)
+            self.say(note)
+            return
         self.banner.setVisible(bool(st.banner))
         self._set(self.banner, st.banner)
         if self.btn_record.isChecked() and not st.recording:  # the recorder failed in the worker

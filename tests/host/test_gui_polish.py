@@ -300,3 +300,48 @@ def test_the_advice_panel_says_when_the_sessions_were_counted_differently(qtbot,
     assert "counted with different detector settings" in win.advice.toPlainText()
     assert "min_twitch_uv 10.0 / 15.0" in win.advice.toPlainText()
     win.close()
+
+
+def test_a_source_that_never_delivered_is_not_remembered(qtbot, settings):
+    """A mistyped port must not become the next start's source (plain `myotwitch live` then
+    failed every time, though it promises the simulator when nothing is plugged in)."""
+    win = make_window(qtbot, "serial:/dev/nonexistent-myotwitch", settings)
+    qtbot.waitUntil(lambda: win.acq.failure is not None, timeout=5_000)
+    qtbot.wait(100)
+    win.close()
+    assert settings.value("source") is None
+    ok = make_window(qtbot, "sim:speed=4", settings)
+    qtbot.waitUntil(lambda: ok.acq.state.samples > 0, timeout=10_000)
+    qtbot.wait(100)
+    ok.close()
+    assert settings.value("source") == "sim:speed=4"
+
+
+def test_a_remembered_source_that_fails_falls_back_and_says_so(qtbot, settings, monkeypatch):
+    from myotwitch.host.errors import SourceError
+    from myotwitch.host.sources import serial as serial_mod
+
+    def nothing():
+        raise SourceError("no device")
+
+    monkeypatch.setattr(serial_mod, "resolve_auto", nothing)
+    settings.setValue("source", "serial:/dev/nonexistent-myotwitch")
+    win = make_window(qtbot, "serial:/dev/nonexistent-myotwitch", settings, remembered=True)
+    qtbot.waitUntil(lambda: win.spec.startswith("sim"), timeout=5_000)
+    assert "nonexistent-myotwitch" in win.status_label.text() and "sim:" in win.status_label.text()
+    qtbot.waitUntil(lambda: win.acq.state.samples > 0, timeout=10_000)
+    qtbot.wait(100)
+    assert win.source_failure() is None
+    win.close()
+    # the device stays remembered: the simulator was a stand-in, not a choice
+    assert settings.value("source") == "serial:/dev/nonexistent-myotwitch"
+
+
+def test_live_settings_follow_myotwitch_home(tmp_path, monkeypatch):
+    from myotwitch.host.gui.window import live_settings
+
+    monkeypatch.setenv("MYOTWITCH_HOME", str(tmp_path))
+    s = live_settings()
+    s.setValue("window_s", 12.0)
+    s.sync()
+    assert (tmp_path / "live.conf").is_file() and "window_s" in (tmp_path / "live.conf").read_text()
