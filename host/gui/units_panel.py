@@ -10,6 +10,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from myotwitch.host.report_units import RECURRING_MIN
+
 PALETTE = ((21, 101, 192), (46, 125, 50), (106, 27, 154), (239, 108, 0), (0, 131, 143), (173, 20, 87),
            (78, 52, 46), (40, 53, 147), (158, 157, 36), (0, 105, 92))
 NO_UNIT = (198, 40, 40)  # the usual twitch red: not (yet) a recurring source
@@ -47,9 +49,13 @@ class UnitsPanel(QtWidgets.QGroupBox):
         layout.addWidget(self.caption)
         layout.addWidget(self.plot)
         self.shown: str | None = None
+        self._shown_counts: tuple = ()
 
     def brush(self, unit: str | None) -> QtGui.QBrush:
-        """Marker brush for a twitch of ``unit`` (cached: markers are redrawn every frame)."""
+        """Marker brush for a twitch of ``unit`` (cached: markers are redrawn every frame); a
+        waveform seen fewer than ``RECURRING_MIN`` times keeps the twitch red, as it is not listed."""
+        if unit and self._counts[unit] < RECURRING_MIN:
+            unit = None
         b = self._brushes.get(unit)
         if b is None:
             b = self._brushes[unit] = pg.mkBrush(*unit_colour(unit))
@@ -57,25 +63,35 @@ class UnitsPanel(QtWidgets.QGroupBox):
 
     def clear(self) -> None:
         self._counts = Counter()
+        self._shown_counts = ()
         self.list.clear()
         self.plot.hide()
         self.shown = None
         self.caption.setText("no recurring source yet")
 
     def update_counts(self, twitches: list) -> None:
-        """Recount the twitches per unit; the list only changes when a count does."""
+        """Recount the twitches per unit. Listed are the units of ``RECURRING_MIN`` twitches or
+        more, as in `analyze` and its report; the caption accounts for every other twitch, so
+        the numbers add up to the total. Nothing is redrawn unless a number changed."""
         counts = Counter(e.unit for e in twitches if getattr(e, "unit", None))
-        if counts == self._counts:
-            return
+        recurring = sorted((u for u in counts if counts[u] >= RECURRING_MIN),
+                           key=lambda u: int("".join(ch for ch in u if ch.isdigit()) or 0))
+        rest = len(twitches) - sum(counts[u] for u in recurring)
+        key = (tuple((u, counts[u]) for u in recurring), rest)
         self._counts = counts
+        if key == self._shown_counts:
+            return
+        self._shown_counts = key
         self.list.clear()
-        for unit in sorted(counts, key=lambda u: int("".join(ch for ch in u if ch.isdigit()) or 0)):
+        for unit in recurring:
             item = QtWidgets.QListWidgetItem(f"● {unit}   {counts[unit]} twitches")
             item.setForeground(QtGui.QColor(*unit_colour(unit)))
             item.setData(QtCore.Qt.ItemDataRole.UserRole, unit)
             self.list.addItem(item)
-        unlabelled = sum(1 for e in twitches if not getattr(e, "unit", None))
-        self.caption.setText(f"{len(counts)} units; {unlabelled} twitches not (yet) matched to one")
+        if self.shown is None or self.shown in recurring:
+            k = len(recurring)
+            self.caption.setText(f"{k} unit{'' if k == 1 else 's'} of {RECURRING_MIN}+ twitches; "
+                                 f"{rest} twitches in none of them (yet)")
 
     def show_template(self, item: QtWidgets.QListWidgetItem) -> None:
         unit = item.data(QtCore.Qt.ItemDataRole.UserRole)
@@ -95,5 +111,7 @@ class UnitsPanel(QtWidgets.QGroupBox):
             self.plot.plot(np.arange(row.size) / fs * 1000.0, row, pen=pg.mkPen(colour, width=width))
         self.plot.show()
         self.shown = unit
-        self.caption.setText(f"{unit}: template from {info['n']} twitches, "
+        n, listed = int(info["n"]), self._counts[unit]
+        early = f" ({n - listed} before it was named)" if n > listed else ""
+        self.caption.setText(f"{unit}: template from {n} twitches{early}, "
                              f"{np.ptp(tmpl, axis=1).max():.0f} µV peak-to-peak")

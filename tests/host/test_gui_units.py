@@ -30,6 +30,9 @@ def test_units_are_coloured_counted_and_show_their_template(qtbot, tmp_path):
     first = panel.list.item(0)
     unit = first.data(QtCore.Qt.ItemDataRole.UserRole)
     assert first.text().endswith(f"{sum(e.unit == unit for e in twitches)} twitches")
+    listed = [int(panel.list.item(i).text().split()[-2]) for i in range(panel.list.count())]
+    rest = int(panel.caption.text().split("; ")[1].split()[0])
+    assert sum(listed) + rest == len(twitches)  # the panel's numbers add up to the total
     # crosstalk: each firing reaches both channels but is one twitch
     assert any(e.hit_channels == (0, 1) for e in twitches)
     panel.show_template(first)
@@ -44,3 +47,26 @@ def test_units_are_coloured_counted_and_show_their_template(qtbot, tmp_path):
     assert unit_colour(unit) in colours
     assert unit_colour(unit) != NO_UNIT
     win.close()
+
+
+def test_the_panel_lists_recurring_units_and_its_numbers_always_add_up(qtbot):
+    """Units seen once or twice are not listed (as in `analyze` and its report), and the
+    caption's unmatched count follows every new twitch, not only a unit's."""
+    from types import SimpleNamespace as E
+
+    from myotwitch.host.gui.units_panel import UnitsPanel
+    from myotwitch.host.report_units import RECURRING_MIN
+
+    panel = UnitsPanel(lambda: {})
+    qtbot.addWidget(panel)
+    tw = [E(unit="U1")] * 4 + [E(unit="U2")] * (RECURRING_MIN - 1) + [E(unit=None)] * 3
+    panel.update_counts(tw)
+    assert panel.list.count() == 1 and panel.list.item(0).text().endswith("4 twitches")
+    assert panel.caption.text() == f"1 unit of {RECURRING_MIN}+ twitches; 5 twitches in none of them (yet)"
+    assert panel.brush("U2").color().getRgb()[:3] == NO_UNIT != panel.brush("U1").color().getRgb()[:3]
+    panel.update_counts(tw + [E(unit=None)])  # only an unmatched twitch more
+    assert "6 twitches in none" in panel.caption.text()
+    panel.update_counts(tw + [E(unit=None), E(unit="U2")])  # U2 now recurs: listed, coloured
+    assert panel.list.count() == 2 and panel.caption.text().startswith("2 units of")
+    assert "4 twitches in none" in panel.caption.text()
+    assert panel.brush("U2").color().getRgb()[:3] == unit_colour("U2")
