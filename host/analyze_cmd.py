@@ -18,6 +18,7 @@ from typing import IO, TYPE_CHECKING
 
 from myotwitch.dsp import DetectorConfig
 from myotwitch.host.errors import HistoryError, MyotwitchError, UsageError
+from myotwitch.host.wording import counted, hms, per_channel
 
 if TYPE_CHECKING:
     from myotwitch.host.advice import Advice
@@ -144,7 +145,7 @@ def summary_text(r: dict) -> str:
     mains = q.get("mains") or {}
     lines = [
         f"{r['file']}",
-        f"  duration   {_hms(st['duration_s'])} ({_hms(st['valid_s'])} with data), {r['fs']:g} Hz, "
+        f"  duration   {hms(st['duration_s'])} ({hms(st['valid_s'])} with data), {r['fs']:g} Hz, "
         f"channels: {', '.join(r['channels'])}",
         f"  twitches   {st['counts']['twitch']}  ({st['twitches_per_hour']:.1f} per hour"
         + (f"; per channel {', '.join(f'{lab} {n}' for lab, n in zip(r['channels'], st['twitches_per_channel']))}"
@@ -153,19 +154,23 @@ def summary_text(r: dict) -> str:
         f"  episodes   {st['episodes']}" + (f" (longest {max(e['duration_s'] for e in r['episodes']):.0f} s, "
                                               f"most twitches {max(e['n_twitches'] for e in r['episodes'])})"
                                               if r["episodes"] else ""),
-        f"  rejected   {st['counts']['contraction']} contractions, {st['counts']['artifact']} artefacts",
-        f"  quality    noise floor {', '.join(_num(v, '.1f') for v in q['noise_floor_uv_rms'])} µV RMS; mains "
+        f"  rejected   {counted(st['counts']['contraction'], 'contraction')}, {counted(st['counts']['artifact'], 'artefact')}",
+        f"  quality    noise floor {per_channel(r.get('channels') or [], q['noise_floor_uv_rms'])} µV RMS; mains "
         + (f"{mains['frequency_hz']:g} Hz at {mains['level_uv_rms']:.1f} µV RMS (removed)" if mains.get("frequency_hz")
            else "not detected")
         + f"; clipped {100 * max((v for v in q.get('clipped_fraction') or [] if v is not None), default=0):.2f}%; gaps {q['gaps']} ({q['gap_s']:.1f} s)",
     ]
-    from myotwitch.host.report_units import recurring_units
+    from myotwitch.host.report_units import recurring_units, unrecurring_note
 
     units = recurring_units(r)
     if units:  # recurring sources: the three largest groups, with their share of the twitches
-        lines.append(f"  units      {len(units)} recurring waveforms: " + ", ".join(
-            f"{u['unit']} with {u['count']} twitches" + (f" (lasting name {u['known_as']})" if u.get("known_as") else "")
+        lines.append(f"  units      {counted(len(units), 'recurring waveform')}: " + ", ".join(
+            f"{u['unit']} with {counted(u['count'], 'twitch', 'twitches')}"
+            + (f" (lasting name {u['known_as']})" if u.get("known_as") else "")
             for u in sorted(units, key=lambda u: -u["count"])[:3]) + (", ..." if len(units) > 3 else ""))
+    rare = unrecurring_note(r)
+    if rare:
+        lines.append(f"  units      {rare}")
     for w in q.get("warnings", []):
         lines.append(f"  warning    {w}")
     if hours < 0.05:
@@ -176,11 +181,6 @@ def summary_text(r: dict) -> str:
 def _num(v: float | None, fmt: str) -> str:
     """A figure, or 'n/a' where it could not be computed (null in the JSON)."""
     return "n/a" if v is None else format(v, fmt)
-
-
-def _hms(s: float) -> str:
-    s = int(round(s))
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
 def write_events_csv(path: str, results: list[dict]) -> None:
@@ -446,7 +446,7 @@ def _write_outputs(args: argparse.Namespace, ok: list[dict], run_advice: Advice 
             for r in sorted(ok, key=lambda r: (r.get("start") or "", r["file"])):
                 st = r["stats"]
                 print(f"  {(r.get('start') or '')[:16]:16}  {st['twitches_per_hour']:7.1f}/h  {st['counts']['twitch']:6d} "
-                      f"twitches  {_hms(st['valid_s'])}  {names[r['file']]}")
+                      f"twitches  {hms(st['valid_s'])}  {names[r['file']]}")
         if run_advice is not None:
             from myotwitch.host.advice import format_advice
 

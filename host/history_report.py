@@ -18,9 +18,10 @@ from myotwitch.host.history import (
     short_statement,
     undated_statement,
 )
+from myotwitch.host.report import SCROLL_HINT
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
-CSS = """
+CSS = SCROLL_HINT + """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:860px;padding:12px;
 color:#1b1b1b;line-height:1.45;font-size:16px;overflow-wrap:anywhere}
 h1{font-size:1.45em}h2{font-size:1.2em;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:1.6em}

@@ -11,8 +11,21 @@ import os
 import numpy as np
 
 from myotwitch.host.report_units import units_html
+from myotwitch.host.wording import counted, hms, per_channel, when
 
-CSS = """
+#: a shadow at the edge a table (or wide plot) can be swiped towards, so a phone shows that
+#: more lies beyond it (pure CSS: the pages run no scripts)
+SCROLL_HINT = """
+.scroll,.wide{background:linear-gradient(to right,#fff 30%,#fff0),linear-gradient(to right,#fff0,#fff 70%) 100% 0,
+radial-gradient(farthest-side at 0 50%,#0003,#0000),radial-gradient(farthest-side at 100% 50%,#0003,#0000) 100% 0;
+background-repeat:no-repeat;background-size:40px 100%,40px 100%,14px 100%,14px 100%;
+background-attachment:local,local,scroll,scroll}
+"""
+#: a plot this many inches wide or more keeps a readable size on a phone and scrolls sideways
+WIDE_IN = 8.0
+
+CSS = SCROLL_HINT + """
+@media (max-width:700px){.wide{overflow-x:auto}.wide img{width:700px;max-width:none}}
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:980px;padding:12px;
 color:#1b1b1b;line-height:1.45}
 h1{font-size:1.5em}h2{font-size:1.2em;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:1.6em}
@@ -39,11 +52,18 @@ def _png(fig) -> str:
 
     plt.close(fig)
     alt = html.escape("; ".join(dict.fromkeys(titles)) or "plot", quote=True)
-    return f'<img alt="{alt}" src="data:image/png;base64,' + base64.b64encode(buf.getvalue()).decode() + '">'
+    img = f'<img alt="{alt}" src="data:image/png;base64,' + base64.b64encode(buf.getvalue()).decode() + '">'
+    return f"<div class=wide>{img}</div>" if fig.get_figwidth() >= WIDE_IN else img
+
+
+#: the timeline draws this many channels at most (one panel each)
+TIMELINE_CHANNELS = 4
 
 
 def _signal_views(r: dict, bins: int = 1500):
-    """One pass over the file: min/max envelope for the timeline, twitch snippets, a PSD."""
+    """One pass over the file: a min/max envelope per channel (up to ``TIMELINE_CHANNELS``) for
+    the timeline, the largest twitches' snippets (each from its own channel), a PSD of
+    channel 0."""
     from scipy import signal as sps
 
     from myotwitch.dsp.filters import bandpass_sos
@@ -52,36 +72,44 @@ def _signal_views(r: dict, bins: int = 1500):
     reader = open_reader(r["file"])
     fs, n = reader.fs, max(reader.n_samples, 1)
     edges = np.linspace(0, n, bins + 1).astype(np.int64)
-    lo = np.full(bins, np.nan)
-    hi = np.full(bins, np.nan)
+    shown = min(TIMELINE_CHANNELS, max(len(r.get("channels") or []), 1))
+    lo = np.full((shown, bins), np.nan)
+    hi = np.full((shown, bins), np.nan)
     sos = bandpass_sos(20.0, min(450.0, 0.45 * fs), fs, 2)
     twitch = [e for e in r.get("events", []) if e["kind"] == "twitch"]
     twitch = sorted(twitch, key=lambda e: -e["snr_db"])[:30]
-    wanted = {int(e["onset_s"] * fs): e for e in twitch}
+    wanted = {(int(e["onset_s"] * fs), e["channel"]) for e in twitch}
     pre, post = int(0.02 * fs), int(0.06 * fs)
     snippets = []
     psd_data: list[np.ndarray] = []
     for first, x in reader.iter_records():
-        ch0 = np.nan_to_num(x[0].astype(np.float64))
-        y = sps.sosfiltfilt(sos, ch0) if ch0.size > 30 else ch0
-        y[~np.isfinite(x[0])] = np.nan
+        shown = min(shown, x.shape[0])
+        ys = {}
+        for c in sorted({c for _, c in wanted} | set(range(shown))):
+            if c >= x.shape[0]:
+                continue
+            raw = np.nan_to_num(x[c].astype(np.float64))
+            y = sps.sosfiltfilt(sos, raw) if raw.size > 30 else raw
+            y[~np.isfinite(x[c])] = np.nan
+            ys[c] = y
         b0 = np.searchsorted(edges, first, side="right") - 1
         b1 = np.searchsorted(edges, first + x.shape[1], side="right")
         for b in range(max(b0, 0), min(b1, bins)):
-            a, c = max(edges[b] - first, 0), min(edges[b + 1] - first, x.shape[1])
-            if c > a:
-                seg = y[a:c]
-                if np.isfinite(seg).any():
-                    lo[b] = np.nanmin([lo[b], np.nanmin(seg)]) if np.isfinite(lo[b]) else np.nanmin(seg)
-                    hi[b] = np.nanmax([hi[b], np.nanmax(seg)]) if np.isfinite(hi[b]) else np.nanmax(seg)
-        for onset, e in wanted.items():
-            if first <= onset - pre and onset + post <= first + x.shape[1] and e["channel"] == 0:
-                snippets.append(y[onset - pre - first: onset + post - first])
+            a, z = max(edges[b] - first, 0), min(edges[b + 1] - first, x.shape[1])
+            for c in range(shown):
+                seg = ys[c][a:z]
+                if z > a and np.isfinite(seg).any():
+                    lo[c, b] = np.fmin(lo[c, b], np.nanmin(seg))
+                    hi[c, b] = np.fmax(hi[c, b], np.nanmax(seg))
+        for onset, c in sorted(wanted):
+            if first <= onset - pre and onset + post <= first + x.shape[1] and c in ys:
+                snippets.append(ys[c][onset - pre - first: onset + post - first])
         if sum(p.size for p in psd_data) < 300 * fs:
+            ch0 = np.nan_to_num(x[0].astype(np.float64))
             psd_data.append(ch0 - np.median(ch0))
     raw = np.concatenate(psd_data) if psd_data else np.zeros(16)
     f, p = sps.welch(raw, fs=fs, nperseg=int(min(fs * 2, raw.size)))
-    return fs, edges, lo, hi, snippets, (f, p)
+    return fs, edges, lo[:shown], hi[:shown], snippets, (f, p)
 
 
 def _plots(r: dict) -> dict[str, str]:
@@ -94,21 +122,27 @@ def _plots(r: dict) -> dict[str, str]:
     fs, edges, lo, hi, snippets, (f, p) = _signal_views(r)
     t = edges[:-1] / fs / 60
     events = r.get("events", [])
-    fig, ax = plt.subplots(figsize=(10, 2.8))
-    ax.fill_between(t, lo, hi, color="#555", lw=0, step="mid")
-    top = np.nanmax(hi) if np.isfinite(hi).any() else 1
-    for e in events:
-        if e["kind"] == "contraction":
-            ax.axvspan(e["onset_s"] / 60, e["offset_s"] / 60, color="#f0b429", alpha=0.35, lw=0)
-    tw = [e["onset_s"] / 60 for e in events if e["kind"] == "twitch"]
-    ax.plot(tw, [top * 1.05] * len(tw), "v", color="#c62828", ms=4, label="twitch")
-    art = [e["onset_s"] / 60 for e in events if e["kind"] == "artifact"]
-    ax.plot(art, [top * 1.12] * len(art), "x", color="#888", ms=4, label="artefact")
-    for g in r.get("gaps", []):
-        ax.axvspan(g["onset_s"] / 60, (g["onset_s"] + g["duration_s"]) / 60, color="#90caf9", alpha=0.5, lw=0)
-    ax.set_xlabel("minutes from start")
-    ax.set_ylabel("µV (band-passed, ch 0)")
-    ax.set_title("Timeline: twitches ▼, contractions (yellow), gaps (blue)")
+    labels = list(r.get("channels") or [])
+    n_ch = lo.shape[0]
+    fig, axes = plt.subplots(n_ch, 1, figsize=(10, 1.2 + 1.6 * n_ch), sharex=True, squeeze=False)
+    for c, ax in enumerate(axes[:, 0]):
+        ax.fill_between(t, lo[c], hi[c], color="#555", lw=0, step="mid")
+        top = np.nanmax(hi[c]) if np.isfinite(hi[c]).any() else 1
+        mine = [e for e in events if e.get("channel", 0) == c]
+        for e in mine:
+            if e["kind"] == "contraction":
+                ax.axvspan(e["onset_s"] / 60, e["offset_s"] / 60, color="#f0b429", alpha=0.35, lw=0)
+        tw = [e["onset_s"] / 60 for e in mine if e["kind"] == "twitch"]
+        ax.plot(tw, [top * 1.05] * len(tw), "v", color="#c62828", ms=4, label="twitch")
+        art = [e["onset_s"] / 60 for e in mine if e["kind"] == "artifact"]
+        ax.plot(art, [top * 1.12] * len(art), "x", color="#888", ms=4, label="artefact")
+        for g in r.get("gaps", []):
+            ax.axvspan(g["onset_s"] / 60, (g["onset_s"] + g["duration_s"]) / 60, color="#90caf9", alpha=0.5, lw=0)
+        ax.set_ylabel(f"µV\n{labels[c] if c < len(labels) else f'channel {c}'}", fontsize=8)
+    axes[-1, 0].set_xlabel("minutes from start")
+    more = f" (first {n_ch} of {len(labels)} channels)" if len(labels) > n_ch else ""
+    axes[0, 0].set_title("Timeline, band-passed: twitches ▼ and artefacts × on the channel they were counted on; "
+                         f"contractions yellow, gaps blue{more}", fontsize=9)
     out["timeline"] = _png(fig)
 
     dur_min = max(r["stats"]["duration_s"] / 60, 1e-9)
@@ -122,7 +156,7 @@ def _plots(r: dict) -> dict[str, str]:
     ax.bar(np.arange(len(counts)) * width, counts * 60 / width, width=width * 0.9, align="edge", color="#c62828")
     ax.set_xlabel("minutes from start")
     ax.set_ylabel("twitches per hour")
-    ax.set_title(f"Rate per {width} min")
+    ax.set_title(f"Twitch rate in {width}-minute bins (per hour)")
     out["rate"] = _png(fig)
 
     amps = [e["peak_to_peak_uv"] for e in events if e["kind"] == "twitch"]
@@ -142,7 +176,7 @@ def _plots(r: dict) -> dict[str, str]:
         ax.plot(tt[: len(s)], s, lw=0.8, alpha=0.6)
     ax.set_xlabel("ms from onset")
     ax.set_ylabel("µV")
-    ax.set_title(f"{len(snippets)} example twitches (channel 0)")
+    ax.set_title(f"The {len(snippets)} clearest twitches, each on its channel")
     out["waveforms"] = _png(fig)
 
     fig, ax = plt.subplots(figsize=(10, 2.8))
@@ -154,7 +188,8 @@ def _plots(r: dict) -> dict[str, str]:
         ax.axvline(h, color="#c62828", lw=0.8, ls="--")
     ax.set_xlabel("Hz")
     ax.set_ylabel("µV²/Hz")
-    ax.set_title("Spectrum (first 5 min, ch 0): band shaded" + (", mains lines dashed" if mains.get("harmonics_hz") else ""))
+    name = labels[0] if labels else "channel 0"
+    ax.set_title(f"Spectrum (first 5 min, {name}): band shaded" + (", mains lines dashed" if mains.get("harmonics_hz") else ""))
     out["spectrum"] = _png(fig)
     return out
 
@@ -175,12 +210,13 @@ def _session_html(r: dict) -> str:
     st, q = r["stats"], r["quality"]
     plots = _plots(r)
     mains = q.get("mains") or {}
-    rows = [("Duration", f"{st['duration_s'] / 3600:.2f} h ({st['valid_s'] / 3600:.2f} h with data)"),
+    rows = [("Duration", f"{hms(st['duration_s'])} ({hms(st['valid_s'])} with data)"),
             ("Twitches", f"{st['counts']['twitch']} ({st['twitches_per_hour']:.1f} per hour)"),
             ("Per channel", ", ".join(f"{lab}: {n}" for lab, n in zip(r["channels"], st["twitches_per_channel"]))),
             ("Episodes", str(st["episodes"])),
-            ("Rejected", f"{st['counts']['contraction']} contractions, {st['counts']['artifact']} artefacts"),
-            ("Noise floor", ", ".join(f"{v:.1f}" for v in q["noise_floor_uv_rms"]) + " µV RMS"),
+            ("Rejected", f"{counted(st['counts']['contraction'], 'contraction')}, "
+                         f"{counted(st['counts']['artifact'], 'artefact')}"),
+            ("Noise floor", per_channel(r.get("channels") or [], q["noise_floor_uv_rms"]) + " µV RMS"),
             ("Mains", f"{mains['frequency_hz']:g} Hz, {mains['level_uv_rms']:.1f} µV RMS (removed)"
              if mains.get("frequency_hz") else "not detected"),
             ("Gaps", f"{q['gaps']} ({q['gap_s']:.1f} s)")]
@@ -192,7 +228,7 @@ def _session_html(r: dict) -> str:
                         f"<tr><td>{_n(e['start_s'] / 60, '.1f')}</td><td class=num>{_n(e['duration_s'], '.0f')}</td>"
                         f"<td class=num>{_n(e['n_twitches'], 'd')}</td><td class=num>{_n(e['max_peak_to_peak_uv'], '.0f')}</td></tr>"
                         for e in r["episodes"][:50]) + "</table>")
-    return (f"<h2>{_e(os.path.basename(r['file']))}</h2><p>{_e(r.get('start') or '')}</p>{table}"
+    return (f"<h2>{_e(os.path.basename(r['file']))}</h2><p>{_e(when(r.get('start')))}</p>{table}"
             f"{plots['timeline']}{plots['rate']}<div class=grid>{plots['amplitudes']}{plots['waveforms']}</div>"
             f"{plots['spectrum']}{episodes}{units_html(r)}")
 

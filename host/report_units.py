@@ -29,6 +29,7 @@ def units_html(r: dict) -> str:
     units = [u for u in recurring if id(u) in shown]
     if not units:
         return ""
+    rare = unrecurring_note(r)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -58,12 +59,26 @@ def units_html(r: dict) -> str:
         parts.append(f'<p class="why">{len(rest)} more recurring source(s) with fewer twitches, not drawn here: '
                      + html.escape(", ".join(f"{u['unit']} ({u['count']})" for u in rest))
                      + ' (all are in the analysis JSON, <code>units</code>).</p>')
+    if rare:
+        parts.append(f'<p class="why">{html.escape(rare[0].upper() + rare[1:])}.</p>')
     return "\n".join(parts)
 
 
 def recurring_units(r: dict) -> list[dict]:
     """The session's units of ``RECURRING_MIN`` twitches or more, in its order."""
     return [u for u in r.get("units") or [] if u.get("count", 0) >= RECURRING_MIN]
+
+
+def unrecurring_note(r: dict) -> str:
+    """A sentence naming the waveforms seen fewer than ``RECURRING_MIN`` times, which the text
+    and the report leave out (their ids are why the shown units' numbers have gaps); empty
+    when there are none."""
+    rare = [u for u in r.get("units") or [] if u.get("count", 0) < RECURRING_MIN]
+    if not rare:
+        return ""
+    names = ", ".join(u["unit"] for u in rare[:8]) + (", ..." if len(rare) > 8 else "")
+    more = " more" if len(rare) < len(r.get("units") or []) else ""
+    return f"{len(rare)}{more} seen only once or twice ({names}): not recurring yet, listed in the JSON"
 
 
 def _unit_card(u: dict, i: int, labels: list, plt, png) -> str:

@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from myotwitch.dsp import detect
+from myotwitch.dsp import DetectorConfig, detect
 from myotwitch.host.analysis import analyze_file
 from myotwitch.host.cli import main
 from myotwitch.host.csvio import write_csv
@@ -237,3 +237,22 @@ def test_edf_plus_d_records_are_placed_on_the_timeline(tmp_path):
     np.testing.assert_array_equal(y[0, 9000:12_000], x[0, 3000:6000].astype(np.float32))
     res = analyze_file(p)
     assert res["quality"]["gaps"] == 1 and res["quality"]["gap_s"] == pytest.approx(6.0)
+
+
+def test_the_summary_text_names_channels_counts_in_number_and_accounts_for_every_unit():
+    """"1 contractions", floors without their channels, and units seen once or twice left
+    out unsaid (the report numbered its units with gaps)."""
+    import copy
+
+    from myotwitch.host.analyze_cmd import summary_text
+    from myotwitch.host.paths import data_dir
+
+    r = copy.deepcopy(analyze_file(str(data_dir() / "examples" / "calf-30s.csv"), DetectorConfig()))
+    r["stats"]["counts"]["contraction"] = 1
+    r["quality"]["noise_floor_uv_rms"] = [3.25, None]
+    r["units"] = [{"unit": "U1", "count": 4}, {"unit": "U2", "count": 1}, {"unit": "U3", "count": 3}]
+    text = summary_text(r)
+    assert "rejected   1 contraction," in text
+    assert f"noise floor {r['channels'][0]} 3.2, {r['channels'][1]} n/a µV RMS" in text
+    assert "2 recurring waveforms: U1 with 4 twitches, U3 with 3 twitches" in text
+    assert "1 more seen only once or twice (U2)" in text

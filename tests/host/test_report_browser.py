@@ -91,3 +91,15 @@ def test_text_is_readable(page_at_phone_width):
     assert sizes and min(sizes) >= 11, min(sizes)
     line_height = page.evaluate("parseFloat(getComputedStyle(document.body).lineHeight)")
     assert line_height >= 1.3 * 16 * 0.95
+
+
+def test_wide_plots_keep_a_readable_size_and_scroll_in_their_own_box(page_at_phone_width):
+    """Squeezed to a 366 px column, the timeline's axis text was ~4 px tall."""
+    page, _ = page_at_phone_width
+    boxes = page.evaluate("""Array.from(document.querySelectorAll('.wide')).map(b => {
+        const img = b.querySelector('img'), r = b.getBoundingClientRect();
+        return {img: img.getBoundingClientRect().width, right: r.right, scrolls: getComputedStyle(b).overflowX};
+    })""")
+    assert len(boxes) >= 3
+    for b in boxes:
+        assert b["img"] >= 600 and b["right"] <= 390 and b["scrolls"] == "auto", b

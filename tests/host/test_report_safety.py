@@ -5,6 +5,7 @@ import copy
 import json
 import re
 
+import numpy as np
 import pytest
 
 pytest.importorskip("matplotlib")
@@ -106,3 +107,16 @@ def test_every_plot_of_the_report_has_its_titles_as_alternative_text(tmp_path, s
     write_report(str(out), [a])
     alts = re.findall(r'<img alt="([^"]*)" src="data:image/png', out.read_text())
     assert alts and "plot" not in alts and all(len(alt) > 5 for alt in alts)
+
+
+def test_the_timeline_draws_each_channel_with_its_own_twitches():
+    """One trace (channel 0) had carried every channel's markers."""
+    from myotwitch.host.report import _signal_views
+
+    r = analyze_file(str(data_dir() / "examples" / "calf-30s.csv"), DetectorConfig())
+    assert len(r["channels"]) == 2 and {e["channel"] for e in r["events"] if e["kind"] == "twitch"} == {0, 1}
+    fs, edges, lo, hi, snippets, _ = _signal_views(r)
+    assert lo.shape == hi.shape == (2, len(edges) - 1)
+    assert np.isfinite(hi).all() and (hi > lo).all()
+    n_twitches = sum(e["kind"] == "twitch" for e in r["events"])
+    assert len(snippets) == min(30, n_twitches)  # the clearest twitches of both channels
