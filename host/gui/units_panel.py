@@ -39,6 +39,7 @@ class UnitsPanel(QtWidgets.QGroupBox):
         self.list.itemClicked.connect(self.show_template)
         self.caption = QtWidgets.QLabel("no recurring source yet")
         self.caption.setStyleSheet("color:#666")
+        self.caption.setWordWrap(True)
         self.plot = pg.PlotWidget(background="w")
         self.plot.setFixedHeight(110)
         self.plot.setMouseEnabled(False, False)
@@ -88,7 +89,9 @@ class UnitsPanel(QtWidgets.QGroupBox):
             item.setForeground(QtGui.QColor(*unit_colour(unit)))
             item.setData(QtCore.Qt.ItemDataRole.UserRole, unit)
             self.list.addItem(item)
-        if self.shown is None or self.shown in recurring:
+        if not recurring and self.shown is None:
+            self.caption.setText("no recurring source yet" + (f"; {rest} twitches so far" if rest else ""))
+        elif self.shown is None or self.shown in recurring:
             k = len(recurring)
             self.caption.setText(f"{k} unit{'' if k == 1 else 's'} of {RECURRING_MIN}+ twitches; "
                                  f"{rest} twitches in none of them (yet)")

@@ -24,6 +24,12 @@ from myotwitch.host.gui.units_panel import UnitsPanel
 log = logging.getLogger(__name__)
 
 THRESHOLD_RANGE = (2.5, 20.0)
+#: the advice box's least and greatest height, px
+ADVICE_HEIGHT = (60, 180)
+#: the rate plot's span, minutes
+RATE_MINUTES = 30
+#: what the dashed lines on the band-passed trace are
+THRESHOLD_NOTE = "dashed blue: the detection threshold"
 #: "Replay file…" speeds: name -> x real time (0 = as fast as possible)
 REPLAY_SPEEDS = {"real time (1×)": 1.0, "10× faster": 10.0, "60× faster": 60.0, "as fast as possible": 0.0}
 
@@ -39,6 +45,11 @@ def parse_band(text: str) -> tuple[float, float] | str:
     return lo, hi
 
 
+def busy_channels(floor: np.ndarray, labels: tuple[str, ...], bar_uv: float) -> list[str]:
+    """The channels whose noise floor is over ``max_rest_floor_uv``: no twitch counts there."""
+    return [lab for lab, v in zip(labels, floor) if np.isfinite(v) and bar_uv > 0 and float(v) > bar_uv]
+
+
 def floor_note(floor: np.ndarray, labels: tuple[str, ...], bar_uv: float) -> str:
     """The sensor panel's line on the background (HTML): its level, and, where a channel's is
     over ``max_rest_floor_uv``, that no twitch counts there and why (else a user sees the count
@@ -47,7 +58,7 @@ def floor_note(floor: np.ndarray, labels: tuple[str, ...], bar_uv: float) -> str
     if not known:
         return "noise floor: learning…"
     text = "noise floor " + " · ".join(f"{v:.1f}" for _, v in known) + " µV RMS"
-    over = [lab for lab, v in known if bar_uv > 0 and v > bar_uv]
+    over = busy_channels(floor, labels, bar_uv)
     if over:
         text += (f"<br><b style='color:#c62828'>over {bar_uv:g} µV on {', '.join(over)}: no twitch counts "
                  f"there (a working muscle, or poor skin contact)</b>")
@@ -173,6 +184,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.lbl_rate = QtWidgets.QLabel("– /min")
         self.lbl_episodes = QtWidgets.QLabel("episodes: 0")
         self.lbl_last = QtWidgets.QLabel("last: –")
+        #: why the count stands still, where it can be seen (the sensor panel may be scrolled away)
+        self.lbl_hold = QtWidgets.QLabel("")
+        self.lbl_hold.setWordWrap(True)
+        self.lbl_hold.setStyleSheet("color:#c62828;font-weight:bold")
+        self.lbl_hold.hide()
+        g.addWidget(self.lbl_hold, 4, 0, 1, 2)
         g.addWidget(self.lbl_count, 0, 0, 2, 1)
         g.addWidget(self.lbl_rate, 0, 1)
         g.addWidget(self.lbl_episodes, 1, 1)
@@ -185,7 +202,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.rate_plot.getAxis("left").setWidth(42)  # ticks set per update: 0 and the top only, never overlapping
         self.rate_bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush=pg.mkBrush(198, 40, 40))
         self.rate_plot.addItem(self.rate_bars)
-        self.rate_plot.getPlotItem().setLabel("bottom", "minute")
+        self.rate_plot.getPlotItem().setLabel("bottom", "minutes since the start")
+        self._draw_rate(np.zeros(1))
         g.addWidget(self.rate_plot, 3, 0, 1, 2)
         form.addWidget(counters)
         self.units_panel = UnitsPanel(self._unit_templates)
@@ -193,6 +211,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
         self.event_list = QtWidgets.QListWidget()
         self.event_list.setWordWrap(True)  # long reasons wrap: no horizontal scrolling at the default width
+        self.event_list.setFont(QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont))
         self.event_list.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.event_list.setMinimumHeight(90)
         self.event_list.itemClicked.connect(self.jump_to_event)
@@ -260,9 +279,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
         self.advice = QtWidgets.QTextBrowser()
         self.advice.setOpenExternalLinks(False)
-        self.advice.setMinimumHeight(110)
         self.advice.setLineWrapMode(QtWidgets.QTextEdit.LineWrapMode.WidgetWidth)
-        self.advice.setMaximumHeight(180)  # (it scrolls: the panels below stay within reach)
+        self._fit_advice()
         abox = QtWidgets.QGroupBox("Advice (not a diagnosis)")
         QtWidgets.QVBoxLayout(abox).addWidget(self.advice)
         # right under the counters: on a laptop screen the bottom of the side panel is out of
@@ -314,10 +332,9 @@ class MainWindow(QtWidgets.QMainWindow):
             for side in ("left", "bottom"):  # axes change rarely: blit a cached pixmap each frame
                 p.getAxis(side).setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
             curve = p.plot(pen=pg.mkPen((40, 40, 40), width=1), skipFiniteCheck=False, connect="finite")
-            if i == 0:  # the dashed lines say what they are (once, on the top trace)
-                p.addLegend(offset=(-10, 5), brush=pg.mkBrush(255, 255, 255, 200), labelTextSize="8pt")
-            hi = p.plot(pen=pg.mkPen((21, 101, 192), width=1, style=QtCore.Qt.PenStyle.DashLine),
-                        name="detection threshold (x noise floor)" if i == 0 else None)
+            # (the dashed lines are explained under the plots: a legend inside one covered the
+            # row where twitches are marked)
+            hi = p.plot(pen=pg.mkPen((21, 101, 192), width=1, style=QtCore.Qt.PenStyle.DashLine))
             lo = p.plot(pen=pg.mkPen((21, 101, 192), width=1, style=QtCore.Qt.PenStyle.DashLine))
             marks = pg.ScatterPlotItem(symbol="t", size=11, brush=pg.mkBrush(*COLORS["twitch"]), pen=None)
             p.addItem(marks)
@@ -373,7 +390,7 @@ class MainWindow(QtWidgets.QMainWindow):
         for label, text in ((self.lbl_count, "0"), (self.lbl_rate, "– /min"), (self.lbl_episodes, "episodes: 0"),
                             (self.lbl_last, "last: –"), (self.lbl_link, "connecting…"), (self.lbl_time, "")):
             label.setText(text)
-        self.rate_bars.setOpts(x=[], height=[])
+        self._draw_rate(np.zeros(1))
 
     def source_failure(self):
         """The error that stopped the current source before it delivered any data, else None."""
@@ -585,7 +602,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self._fit_y(c, y)
         # outside the plots: changing text inside the scene would re-lay it out and repaint the axes
         self._set(self.lbl_time, f"right edge at {t_hi:,.1f} s" + ("   (paused: Space resumes, ←/→ scroll)"
-                                                                     if self.paused else ""))
+                                                                     if self.paused else "")
+                  + (f"   ·   {THRESHOLD_NOTE}" if self.filtered else ""))
         if fresh or self.frames % 8 == 0:  # text and layout are costly: only when they change
             self._update_counters(buf.end / fs)
         self.frames += 1
@@ -634,12 +652,16 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _list_event(self, e) -> None:
         label = self._labels[e.channel] if e.channel < len(self._labels) else f"ch{e.channel}"
-        text = f"{e.onset_s:8.2f} s  {e.kind:<11} {label:<10} {e.peak_to_peak_uv:6.0f} µV"
+        width = max((len(x) for x in self._labels), default=0)
+        # columns line up in the list's fixed-pitch font; the reason, whole, on a line of its own
+        text = f"{e.onset_s:8.1f} s {e.kind:<11} {label:<{width}} {e.peak_to_peak_uv:5.0f}\u00a0µV"
         if e.unit:
-            text += f"  {e.unit}"
+            text += f" {e.unit}"
         if e.reason:
-            text += f"  ({e.reason[:40]})"
+            text += f"\n           {e.reason}"
         item = QtWidgets.QListWidgetItem(text)
+        if e.reason:
+            item.setToolTip(e.reason)
         item.setData(QtCore.Qt.ItemDataRole.UserRole, e)
         if e.kind == "twitch":
             item.setForeground(QtGui.QColor(*COLORS["twitch"][:3]))
@@ -660,7 +682,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self._set(self.lbl_count, str(len(twitches)))
         self.units_panel.update_counts(twitches)
         recent = [e for e in twitches if e.onset_s >= now_s - 60]
-        self._set(self.lbl_rate, f"{len(recent)} /min (last 60 s)")
+        hours = now_s / 3600.0
+        self._set(self.lbl_rate, f"{len(recent)} /min (last 60 s)"
+                  + (f"<br>{len(twitches) / hours:.0f} /h so far" if now_s >= 60 else ""))
         eps = acq.episodes if acq else []
         open_ep = 1 if twitches and (not eps or twitches[-1].onset_s > eps[-1].end_s) else 0
         self._set(self.lbl_episodes, f"episodes: {len(eps) + open_ep}")
@@ -672,24 +696,38 @@ class MainWindow(QtWidgets.QMainWindow):
         counts = np.zeros(max(minute + 1, 1))
         for e in twitches:
             counts[min(int(e.onset_s // 60), minute)] += 1
-        shown = counts[-30:]
-        self.rate_bars.setOpts(x=np.arange(len(counts) - len(shown), len(counts)), height=shown)
-        top = max(float(shown.max()), 1.0)
-        self.rate_plot.getAxis("left").setTicks([[(0, "0"), (top, f"{top:g}")]])
-        self.rate_plot.setYRange(0, top * 1.15, padding=0)
-        self.rate_plot.setXRange(len(counts) - 30.5, len(counts) - 0.5, padding=0)
+        self._draw_rate(counts)
         if acq is None:
             return
+        busy = busy_channels(acq.buffer.floor, self._labels, self.config.max_rest_floor_uv) \
+            if acq.buffer is not None else []
+        self._set(self.lbl_hold, f"not counting on {', '.join(busy)}: the background is over "
+                                 f"{self.config.max_rest_floor_uv:g} µV (see Sensor)" if busy else "")
+        self.lbl_hold.setVisible(bool(busy))
         st = acq.state
         bat = f"{st.battery_pct}%" if st.battery_pct is not None else "–"
         self._set(self.lbl_link,
             f"{'connected' if st.connected else 'not connected'} · {st.fs:g} Hz · {st.n_channels} ch<br>"
-            f"samples {st.samples:,} · lost {st.lost:,} in {st.gaps} gaps · reconnects {st.reconnects}<br>"
+            f"samples&nbsp;{st.samples:,} · lost&nbsp;{st.lost:,}&nbsp;in&nbsp;{st.gaps}&nbsp;gaps · "
+            f"reconnects&nbsp;{st.reconnects}<br>"
             f"battery {bat} · lead-off {'YES' if st.lead_off else 'no'}<br>"
             + (floor_note(acq.buffer.floor, self._labels, self.config.max_rest_floor_uv)
                if acq.buffer is not None else "noise floor: –")
             + (f"<br><b style='color:#c62828'>recording to {st.recording}</b>" if st.recording else "")
             + (f"<br><b style='color:#c62828'>{html.escape(st.error)}</b>" if st.error else ""))
+
+    def _draw_rate(self, counts: np.ndarray) -> None:
+        """Twitches per minute, the last ``RATE_MINUTES`` minutes; the axis starts at minute 0
+        until that many have passed (no negative minutes), and is labelled at 0 and the top
+        only (before any data too: pyqtgraph's own ticks crowded the small plot)."""
+        shown = counts[-RATE_MINUTES:]
+        first = len(counts) - len(shown)
+        self.rate_bars.setOpts(x=np.arange(first, len(counts)), height=shown)
+        top = max(float(shown.max()), 1.0)
+        self.rate_plot.getAxis("left").setTicks([[(0, "0"), (top, f"{top:g}")]])
+        self.rate_plot.setYRange(0, top * 1.15, padding=0)
+        right = max(len(counts), RATE_MINUTES) - 0.5
+        self.rate_plot.setXRange(right - RATE_MINUTES, right, padding=0)
 
     def _unit_templates(self) -> dict:
         pipe = self.acq.pipe if self.acq else None
@@ -721,6 +759,16 @@ class MainWindow(QtWidgets.QMainWindow):
                        + f"<br><small style='color:#777'>source: “{i.section}”</small></p>" for i in a.items)
         notes = "".join(f"<p><small style='color:#777'>note: {c}</small></p>" for c in a.caveats)
         self.advice.setHtml(html + notes + f"<p><i>{a.notice}</i></p>")
+        self._fit_advice()
+
+    def _fit_advice(self) -> None:
+        """As tall as the advice is, from ``ADVICE_HEIGHT[0]`` to ``ADVICE_HEIGHT[1]`` px (then it
+        scrolls): the notice alone had a fixed 180 px that pushed the sensor panel and the
+        event list out of sight on a laptop screen."""
+        doc = self.advice.document()
+        doc.setTextWidth(max(self.advice.viewport().width(), 200))
+        frame = 2 * self.advice.frameWidth() + 4
+        self.advice.setFixedHeight(int(min(max(doc.size().height() + frame, ADVICE_HEIGHT[0]), ADVICE_HEIGHT[1])))
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt API
         self.settings.setValue("geometry", self.saveGeometry())

@@ -278,6 +278,8 @@ def test_a_needle_recording_shows_its_busy_floor_in_the_sensor_panel(qtbot, sett
     win = make_window(qtbot, f"file:{needle}?speed=8", settings)
     qtbot.waitUntil(lambda: "no twitch counts" in win.lbl_link.text(), timeout=30_000)
     assert "noise floor" in win.lbl_link.text()
+    # ... and under the counter, which stays in view when the sensor panel is scrolled away
+    assert win.lbl_hold.isVisible() and win.lbl_hold.text().startswith("not counting on ")
     win.close()
 
 
@@ -345,3 +347,29 @@ def test_live_settings_follow_myotwitch_home(tmp_path, monkeypatch):
     s.setValue("window_s", 12.0)
     s.sync()
     assert (tmp_path / "live.conf").is_file() and "window_s" in (tmp_path / "live.conf").read_text()
+
+
+
+def test_the_twitch_panel_reads_at_a_glance(qtbot, settings):
+    """Found by looking at screenshots: the threshold's legend covered the twitch markers, the
+    rate plot ran minutes from -29 and crammed its ticks before any data, event reasons were cut
+    at 40 characters, and the advice's notice alone held 180 px of a laptop's side panel."""
+    from myotwitch.host.gui.window import ADVICE_HEIGHT, RATE_MINUTES, THRESHOLD_NOTE
+
+    win = make_window(qtbot, "sim:rate=1000,seed=3,speed=8,twitch_rate=60,contractions=6", settings)
+    lo, hi = win.rate_plot.getViewBox().viewRange()[0]
+    assert lo == pytest.approx(-0.5) and hi == pytest.approx(RATE_MINUTES - 0.5)
+    assert len(win.rate_plot.getAxis("left")._tickLevels[0]) == 2  # 0 and the top, before any data too
+    qtbot.waitUntil(lambda: any(e.reason for e in win.events) and win.frames > 3, timeout=30_000)
+    assert win.items[0].legend is None and THRESHOLD_NOTE in win.lbl_time.text()
+    e = next(e for e in win.events if e.reason)
+    item = next(win.event_list.item(i) for i in range(win.event_list.count())
+                if win.event_list.item(i).data(0x0100) is e)
+    assert e.reason in item.text() and item.toolTip() == e.reason
+    from PySide6 import QtGui
+
+    fixed = QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont)
+    assert win.event_list.font().family() == fixed.family()
+    win.update_advice()
+    assert ADVICE_HEIGHT[0] <= win.advice.height() < ADVICE_HEIGHT[1]
+    win.close()
