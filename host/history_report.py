@@ -67,6 +67,7 @@ def plots(h: dict) -> dict[str, str]:
     matplotlib.use("Agg")
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     plt.rcParams.update({"font.size": 13})
     lo = _day(h["window"]["from"])
@@ -103,6 +104,7 @@ def plots(h: dict) -> dict[str, str]:
     a1.set_title("Hours with data and episodes per day")
     a2.bar(x, [r["episodes"] for r in days], width=0.8, color="#8e24aa")
     a2.set_ylabel("episodes")
+    a2.yaxis.set_major_locator(MaxNLocator(integer=True))  # (no half episodes)
     dated(a1)
     dated(a2)
     out["hours"] = _png(fig)
@@ -115,7 +117,8 @@ def plots(h: dict) -> dict[str, str]:
         fig, ax = plt.subplots(figsize=(6, 3.2))
         for label in labels:
             pts = [(xx, r[key][label]["rate_per_hour"]) for xx, r in zip(x, days) if label in r[key]]
-            line, = ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", ms=3, label=label)
+            # (unclipped: a point on the last day or at the top was cut by the frame)
+            line, = ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", ms=3, label=label, clip_on=False)
             if first.get(label):
                 ax.axvline(_num(_day(first[label])), color=line.get_color(), ls=":", lw=1.5)
         ax.set_ylabel("twitches per hour")
@@ -184,7 +187,8 @@ def render_history(h: dict) -> str:
     parts.append(f"<p class=src>Same definitions and thresholds as the advice (rules file "
                  f"{html.escape(h['rules_file'].rsplit('/', 1)[-1])}).</p>")
     if "rate" in pics:
-        parts.append(_img(pics["rate"], "twitch rate per recorded day with the fitted trend line"))
+        parts.append(_img(pics["rate"], "twitch rate per recorded day"
+                          + (" with the fitted trend line" if h["rules"]["worsening"]["line"] else "")))
         parts.append(_img(pics["hours"], "hours with data and episodes per day"))
     for name in ("channels", "units"):
         if name in pics:

@@ -137,6 +137,23 @@ def test_rate_and_diary_plots_have_dated_axes(rising, monkeypatch):
     rate_ax = figs[0].axes[0]
     fit = [ln for ln in rate_ax.get_lines() if ln.get_linestyle() == "--"]
     assert len(fit) == 1 and fit[0].get_ydata()[1] == pytest.approx(h["rules"]["worsening"]["end_rate_per_hour"])
+    episodes_ax = figs[1].axes[1]
+    assert all(float(v).is_integer() for v in episodes_ax.get_yticks())  # no half episodes
+    # a point on the last day or at the top is drawn whole, not cut by the frame
+    assert all(not ln.get_clip_on() for ln in figs[2].axes[0].get_lines() if ln.get_marker() == "o")
+
+
+def test_the_rate_plot_s_alt_text_names_a_trend_line_only_when_one_is_drawn(rising):
+    pytest.importorskip("matplotlib")
+    from myotwitch.host.history_report import render_history
+
+    with SessionIndex.default() as idx:
+        h = build_history(idx.sessions(include_undated=True), idx.entries(), load_rules(), days=28)
+    assert h["rules"]["worsening"]["line"]
+    assert 'alt="twitch rate per recorded day with the fitted trend line"' in render_history(h)
+    h["rules"]["worsening"].update(line=None, tested=False)  # (too few sessions for the trend test)
+    page = render_history(h)
+    assert 'alt="twitch rate per recorded day"' in page and "fitted trend line" not in page
 
 
 def test_reanalysing_by_another_path_does_not_change_history(tmp_path, monkeypatch):
