@@ -420,22 +420,22 @@ def _write_outputs(args: argparse.Namespace, ok: list[dict], run_advice: Advice 
             out = os.path.join(args.out_dir, names[r["file"]] + ".json")
             write(out, functools.partial(_write_json, out, r))
         sessions = os.path.join(args.out_dir, "sessions.csv")
-        write(sessions, lambda: write_sessions_csv(sessions, ok))
+        if write(sessions, lambda: write_sessions_csv(sessions, ok)):
+            log.info("%d JSON files and sessions.csv written to %s", len(ok), args.out_dir)
     if args.csv == "-":
         write_events_csv("-", ok)
     elif args.csv:
-        write(args.csv, lambda: write_events_csv(args.csv, ok))
+        write(args.csv, lambda: write_events_csv(args.csv, ok), "event table (CSV)")
     if args.report and ok:
         from myotwitch.host.report import write_report
 
-        if write(args.report, lambda: write_report(args.report, ok)):
-            log.info("report written to %s", args.report)
+        write(args.report, lambda: write_report(args.report, ok), "report")
     if args.json:
         payload = {"schema": ANALYSIS_SCHEMA, "sessions": ok} if several or not ok else ok[0]
         if args.json == "-":
             print(json.dumps(payload, indent=1, default=str))
         else:
-            write(args.json, lambda: _write_json(args.json, payload))
+            write(args.json, lambda: _write_json(args.json, payload), "JSON")
     if "-" not in (args.json, args.csv):  # (stdout carries the data alone)
         for r in ok:
             print(summary_text(r))

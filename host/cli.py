@@ -59,15 +59,17 @@ def add_detector_options(p: argparse.ArgumentParser) -> None:
                    help="mains frequency to remove (default: detect 50 or 60 Hz)")
     g.add_argument("--band", metavar="LO-HI", help="band-pass in Hz (default 20-450, capped at 0.45 x rate)")
     g.add_argument("--detector", choices=["energy", "envelope"], default="energy",
-                   help="energy: shape-aware, finds twitches down to ~8x the noise (default); envelope: the "
-                        "first-generation detector, misses most twitches under 10x the noise")
+                   help="energy: shape-aware, finds most twitches of 8x the noise RMS (peak to peak) and "
+                        "larger (default); envelope: the first-generation detector, misses most twitches under 10x")
     g.add_argument("--sensitivity", type=float, metavar="X",
-                   help="detection threshold in noise-floor units (default 5.8 for energy, 5 for envelope; "
-                        "lower finds smaller twitches and more false ones)")
+                   help="threshold on the detector's statistic, in units of the noise floor (default 5.8 for "
+                        "energy, 5 for envelope; the live app's 'Threshold x'). It is not a twitch size: at 5.8 "
+                        "the energy detector finds twitches from about 8x the noise RMS. Lower finds smaller "
+                        "twitches and more false ones")
     g.add_argument("--min-twitch", type=float, metavar="UV",
                    help="smallest twitch counted, peak-to-peak µV (default 15: keeps the spikes and tiny "
-                        "potentials of a very quiet trace out of the counts; lower counts smaller twitches of a "
-                        "quiet front end, and under 10 smaller potentials become candidates too)")
+                        "potentials of a very quiet trace out of the counts). Lower it for a quiet front end; "
+                        "under 10 it also lowers the 10 µV under which a potential is not even considered")
     g.add_argument("--max-rest-floor", type=float, metavar="UV",
                    help="highest noise floor (µV RMS) a muscle at rest gives; over it nothing counts as a twitch, "
                         "the background itself being muscle activity (default 25; 0 turns it off, e.g. for a "
@@ -317,11 +319,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("live", cmd_live, "desktop app: live trace, twitch counter, episodes, advice",
              "Open the desktop app. With no device attached it runs on the built-in simulator and says so.")
-    sp.add_argument("--source", default="auto", help="source spec (default: auto)")
+    sp.add_argument("--source", default="auto", help="source spec, e.g. sim:, serial:auto, ble:auto, "
+                    "file:REC.edf, lsl:NAME (all forms: myotwitch --help). Default auto: the last source that "
+                    "delivered data, else the first attached sensor, else the simulator")
     sp.add_argument("--window", type=float, default=None, help="seconds of trace shown (2-60; default: the last "
                     "one used, else 10)")
     sp.add_argument("--out", default=None, help="folder for recordings started from the app")
-    sp.add_argument("--screenshot", metavar="PNG", help="save a screenshot after --run-for seconds and quit")
+    sp.add_argument("--screenshot", metavar="PNG", help="save a screenshot of a 1280x760 window after "
+                    "--run-for seconds (default 8) and quit")
     sp.add_argument("--run-for", type=float, metavar="S", help="quit after S seconds (demos, benchmarks)")
     add_lsl_option(sp)
     add_detector_options(sp)
@@ -330,8 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
              "Record until stopped (SIGINT/SIGTERM stop cleanly, SIGHUP starts a new file).\n"
              "Files: OUT/myotwitch_<start>_<device>.edf (+ .summary.json when closed) and\n"
              "OUT/myotwitch_<start>.events.jsonl. An interrupted recording is repaired on the next start.")
-    sp.add_argument("--source", default="auto", help="source spec (default: auto = the first attached USB device; "
-                    "use sim: to record the simulator)")
+    sp.add_argument("--source", default="auto", help="source spec, e.g. serial:auto, ble:auto, sim:, "
+                    "lsl:NAME, brainflow:BOARD, file:REC.edf (all forms: myotwitch --help). Default auto = the "
+                    "first attached USB device; use sim: to record the simulator")
     sp.add_argument("--out", default="recordings", help="output folder (default: ./recordings)")
     sp.add_argument("--wait", action="store_true", help="wait for the device to appear instead of failing "
                     "(for services started before the sensor is plugged in)")

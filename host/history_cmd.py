@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import sys
 
 from myotwitch.host.errors import UsageError
 from myotwitch.host.outputs import Writes, check_files
@@ -91,19 +90,18 @@ def run_history(args: argparse.Namespace) -> int:
     h = build_history(sessions, diary, rules, days=days, now=now)
     write = Writes()
     if args.csv:
-        write(args.csv, lambda: write_csv(h, args.csv))
+        write(args.csv, lambda: write_csv(h, args.csv), "daily table (CSV)")
     if args.report:
         from myotwitch.host.history_report import write_history_report
 
-        if write(args.report, lambda: write_history_report(args.report, h)):
-            print(f"history report written to {args.report}", file=sys.stderr)
+        write(args.report, lambda: write_history_report(args.report, h), "history report")
     if args.json:
         text = json.dumps(strict(h), indent=1, allow_nan=False)
         if args.json == "-":
             print(text)
             write.done()
             return 0
-        write(args.json, lambda: _write_text(args.json, text))
+        write(args.json, lambda: _write_text(args.json, text), "JSON")
     print(format_history(h))
     write.done()
     return 0

@@ -5,11 +5,14 @@ so an hour of analysis is never thrown away at the end."""
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import tempfile
 from collections.abc import Callable, Sequence
 
 from myotwitch.host.errors import MyotwitchError, UsageError
+
+log = logging.getLogger(__name__)
 
 #: optional feature -> (module it needs, the extra that installs it)
 EXTRAS = {"--report": (("matplotlib",), "report"), "live": (("PySide6", "pyqtgraph"), "gui"),
@@ -115,13 +118,17 @@ class Writes:
     def __init__(self) -> None:
         self.failed: list[str] = []
 
-    def __call__(self, path: str, write: Callable[[], object]) -> bool:
-        """Run ``write`` (which writes ``path``); whether it succeeded."""
+    def __call__(self, path: str, write: Callable[[], object], what: str = "") -> bool:
+        """Run ``write`` (which writes ``path``); whether it succeeded. With ``what`` ("report"),
+        a success is said on stderr ("report written to PATH"), so a file the user asked for is
+        confirmed whichever command wrote it."""
         try:
             write()
         except OSError as e:
             self.failed.append(f"{getattr(e, 'filename', None) or path}: cannot write ({e.strerror or e})")
             return False
+        if what:
+            log.info("%s written to %s", what, path)
         return True
 
     def done(self) -> None:

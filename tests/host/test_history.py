@@ -472,3 +472,15 @@ def test_the_settings_note_weighs_only_the_sessions_the_rules_use(tmp_path):
                          "counting": dataclasses.asdict(DetectorConfig()) | {"min_twitch_uv": cfg.min_twitch_uv}})
     assert advise(sessions, [], now=now).caveats == []
     assert build_history(sessions, [], load_rules(), days=28, now=now)["counting"]["differ"] == []
+
+
+def test_every_file_written_is_confirmed_the_same_way(rising, tmp_path):
+    """`history --json PATH` wrote its file in silence, and the report's line lacked the
+    "myotwitch:" every other message carries."""
+    out = tmp_path / "h.json"
+    done = _run("history", "--json", str(out), "--csv", str(tmp_path / "h.csv"))
+    assert done.returncode == 0 and out.is_file()
+    assert f"myotwitch: JSON written to {out}" in done.stderr
+    assert f"myotwitch: daily table (CSV) written to {tmp_path / 'h.csv'}" in done.stderr
+    quiet = _run("-q", "history", "--json", str(out))
+    assert quiet.returncode == 0 and "written" not in quiet.stderr
