@@ -25,6 +25,7 @@ from myotwitch.host.advice import (
     site_changes,
     split_short,
 )
+from myotwitch.host.report_units import RECURRING_MIN
 
 SCHEMA = "myotwitch.history/1"
 #: diary kinds drawn beside the rates, with how a day's entries combine and the unit shown
@@ -104,7 +105,10 @@ def build_history(sessions: list[dict], diary: list[dict], ruleset: RuleSet, *, 
                            "late_twitches": v["late_twitches"], "new": v["new"]}
     unit_sessions = [s for s in dated if _named_units(s)]
     unit_hours = sum(s["valid_s"] for s in unit_sessions)
-    unnamed = sum(len(s.get("units") or []) - len(_named_units(s)) for s in dated)
+    # (the recurring ones only, as `analyze` and its report list them: a waveform seen once or
+    # twice is no unit there, and was counted here)
+    unnamed = sum(1 for s in dated for u in s.get("units") or []
+                  if isinstance(u, dict) and not u.get("known_as") and u.get("count", 0) >= RECURRING_MIN)
     units: dict[str, dict] = {}
     for s in unit_sessions:
         for u in _named_units(s):
@@ -315,7 +319,7 @@ def format_history(h: dict, width: int = 100) -> str:
             f"{k} {v['twitches']} {'twitch' if v['twitches'] == 1 else 'twitches'}, {fmt_rate(v['rate_per_hour'])}, "
             f"first seen {v['first_seen'] or '–'}" for k, v in h["units"].items()))
     if h.get("unnamed_units"):
-        out.append(f"({h['unnamed_units']} unit(s) without a lasting name, each known in its own session only, "
+        out.append(f"({h['unnamed_units']} recurring unit(s) without a lasting name, each known in its own session only, "
                    "are not followed across sessions)")
     out += ["", "WHAT THE TIME RULES MEASURED"]
     for _, _, text in rule_statements(h):

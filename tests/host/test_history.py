@@ -263,7 +263,7 @@ def test_per_unit_rates_and_first_seen(_isolated_home):
         for i in range(6):
             units = [{"unit": "U1", "channel": 0, "count": 60, "known_as": "P1"}] + (
                 [{"unit": "U2", "channel": 0, "count": 30, "known_as": "P2"}] if i >= 3 else []) + (
-                [{"unit": "U3", "channel": 0, "count": 2}] if i in (1, 4) else [])  # one session's label only
+                [{"unit": "U3", "channel": 0, "count": 3 if i == 1 else 2}] if i in (1, 4) else [])  # one session's label only
             idx.add_session(file=f"/rec/u{i}.edf", start=TODAY - dt.timedelta(days=6 - i), duration_s=3600,
                             twitches=90 if i >= 3 else 60, channels=["calf"], units=units)
         h = build_history(idx.sessions(include_undated=True), [], load_rules(), days=28)
@@ -273,9 +273,10 @@ def test_per_unit_rates_and_first_seen(_isolated_home):
     assert u2["first_seen"] == (TODAY - dt.timedelta(days=3)).date().isoformat()
     assert h["days"][-1]["per_unit"]["unit P2"] == {"twitches": 30, "rate_per_hour": pytest.approx(30.0)}
     assert f"unit P2 {u2['first_seen']}" in format_history(h)
-    # two sessions' "U3" are two sources, not one: neither is added up nor first seen
-    assert set(h["units"]) == {"unit P1", "unit P2"} and h["unnamed_units"] == 2
-    assert "2 unit(s) without a lasting name" in format_history(h)
+    # two sessions' "U3" are two sources, not one: neither is added up nor first seen; the one
+    # seen only twice is no recurring unit (as `analyze` and its report count them)
+    assert set(h["units"]) == {"unit P1", "unit P2"} and h["unnamed_units"] == 1
+    assert "(1 recurring unit(s) without a lasting name" in format_history(h)
 
 
 def test_caffeine_association_stated_with_counts(_isolated_home):
