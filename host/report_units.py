@@ -97,7 +97,7 @@ def _unit_card(u: dict, i: int, labels: list, plt, png) -> str:
     ax.set_xlabel("ms")
     ax.set_ylabel("µV")
     label = labels[ch] if ch < len(labels) else f"channel {ch}"
-    ax.set_title(f"{u['count']} twitches: members (grey) and template")
+    ax.set_title(f"{u['unit']}, {u['count']} twitches: members (grey) and template")
     rows = [("count", str(u["count"])),
             ("rate", f"{_fmt(u.get('rate_per_hour'))} per hour"),
             ("median size", f"{_fmt(u.get('median_peak_to_peak_uv'), '.0f')} µV peak-to-peak"),

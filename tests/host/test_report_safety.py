@@ -120,3 +120,15 @@ def test_the_timeline_draws_each_channel_with_its_own_twitches():
     assert np.isfinite(hi).all() and (hi > lo).all()
     n_twitches = sum(e["kind"] == "twitch" for e in r["events"])
     assert len(snippets) == min(30, n_twitches)  # the clearest twitches of both channels
+
+
+def test_each_unit_card_is_named_in_its_alternative_text(tmp_path):
+    """Eleven cards read "4 twitches: members (grey) and template" and the like, never saying
+    which unit each is."""
+    r = analyze_file(str(data_dir() / "examples" / "calf-10min.edf"), DetectorConfig())
+    out = tmp_path / "r.html"
+    write_report(str(out), [r])
+    alts = [a for a in re.findall(r'<img alt="([^"]*)"', out.read_text()) if "members (grey)" in a]
+    recurring = [u["unit"] for u in r["units"] if u["count"] >= 3]
+    assert len(alts) == len(recurring) >= 2 and len(set(alts)) == len(alts)
+    assert [a.split(",")[0] for a in alts] == recurring
