@@ -118,7 +118,7 @@ class Pipeline:
                                   stride_missed=cfg.stride_missed_steps,
                                   stride_missed_regularity=cfg.stride_missed_regularity,
                                   pair_ratio=cfg.pair_similarity, pair_corr=cfg.pair_min_corr,
-                                  pair_unmixed=cfg.pair_unmixed, idle_s=cfg.at_rest_after_s,
+                                  pair_unmixed=cfg.pair_unmixed, train_unmixed=cfg.train_unmixed, idle_s=cfg.at_rest_after_s,
                                   size_noise=cfg.train_size_noise, size_least=cfg.train_size_least,
                                   corr_noise=cfg.train_corr_noise,
                                   recur_corr=cfg.recurrence_min_corr, recur_s=cfg.recurrence_lookback_s,

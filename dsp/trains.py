@@ -219,7 +219,7 @@ class TrainStage:
                  recur_max_snr: float = math.inf, recur_refine: float = 0.6, recur_refine_n: int = 0,
                  cluster_min: int = 0, cluster_ratio: float = 2.0,
                  isolation_s: float = 0.0, isolation_snr: float = 12.0, share_least: float = 1.0,
-                 activity_uv: float = 0.0, pair_unmixed: bool = False, crowd_s: float = 0.0,
+                 activity_uv: float = 0.0, pair_unmixed: bool = False, train_unmixed: bool = False, crowd_s: float = 0.0,
                  blip_max_s: float = 0.0, idle_s: float = 0.0, signal: SignalRing | None = None) -> None:
         #: the band-passed signal: a ring of its own, or one the pipeline shares (``signal``,
         #: appended to by its owner ahead of ``feed``)
@@ -271,6 +271,7 @@ class TrainStage:
         self.pair_ratio, self.pair_corr = pair_ratio, pair_corr
         #: ... but not inside a run of mixed sizes (``_pair_mixed``)
         self.pair_unmixed = pair_unmixed
+        self.train_unmixed = train_unmixed
         #: ... nor in a muscle at rest: no contraction in the ``idle_n`` before it (0: never at
         #: rest), where a verdict from a waveform's recurrence or a busy background does not
         #: spread as an edge either (``_active_lately``)
@@ -977,6 +978,10 @@ class TrainStage:
         times = sorted({pot.onset, *(p.onset for p, _ in alike)})
         k = times.index(pot.onset)
         span = regular_chain(times, k, self.isi_min, self.isi_max, self.regularity, self.min_len)
+        if span is not None and self.train_unmixed and not self._active_lately(c, pot):
+            members = [p for p, _ in alike if span[0] <= p.onset <= span[1]]
+            if len(members) + 1 == self.min_len and self._run_mixed(c, pot, members, span, horizon):
+                span = None
         if span is not None:
             self._spans[c].append(span)
             return "regular firing of one motor unit (similar potentials at a voluntary rate)"
@@ -1021,6 +1026,19 @@ class TrainStage:
         an edge only there: at rest it falls as often on one member of a run (the others are its
         background) as on a unit's first firing, and as an edge it took the rest of the run."""
         return not self.idle_n or self._contracted(c, pot.onset - self.idle_n, pot.onset)
+
+    def _run_mixed(self, c: int, pot: _Potential, members: list[_Potential], span: tuple[int, int],
+                   horizon: float) -> bool:
+        """Is the shortest train (``pot`` and ``members``) in a muscle at rest part of a run of mixed
+        potentials: a larger potential of another size (weak shape-only ones are background)
+        within one slowest interval of it? As ``_pair_mixed``: a unit that starts firing
+        voluntarily has smaller units around it, not a larger one firing alone. Only candidates
+        up to the decision's horizon count (every block size has delivered them)."""
+        lo = math.ceil(span[0] - self.isi_max)
+        hi = math.floor(min(span[1] + self.isi_max, horizon))
+        return any(q.ptp > pot.ptp and q is not pot and all(q is not m for m in members)
+                   and not self._weak_shape_only(q) and not self._same_size(q, pot, self.size_ratio)
+                   for q in self._near(c, lo, hi))
 
     def _pair_mixed(self, c: int, pot: _Potential, p: _Potential, alike: list[tuple[_Potential, float]],
                     horizon: float) -> bool:

@@ -241,8 +241,44 @@ def test_a_run_of_twitches_growing_in_size_is_not_a_train_but_a_jittery_unit_is(
 
     run_found, unit_found, n_unit = run(ENERGY)
     assert run_found == 6 and unit_found == 0 and n_unit > 30
-    run_found, unit_found, _ = run(ENERGY.replace(train_size_noise=0.0))
+    # (the run at rest is also mixed in size, which the shortest-train rule checks on its own)
+    run_found, unit_found, _ = run(ENERGY.replace(train_size_noise=0.0, train_unmixed=False))
     assert run_found <= 1 and unit_found == 0
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_three_alike_twitches_of_a_mixed_run_at_rest_are_no_unit_but_a_tonic_unit_stays_one(seed):
+    """A run of fasciculations at rest: three look-alike potentials at a regular ~10 Hz, with a
+    larger one of another shape among them. Voluntary recruitment goes by size, so a unit
+    firing only three times does not have a larger unit firing alone beside it: the three were
+    taken for one unit's train and the edge rule took the larger one too. A tonic unit firing on
+    with the same larger potential among its firings stays voluntary."""
+    rng = np.random.default_rng(seed)
+    fs, noise = 1000.0, 3.0
+    x = rng.standard_normal(int(30 * fs)) * noise
+    a, b = hr_muap(8.0, fs, rng) * 16 * noise, hr_muap(14.0, fs, rng) * 45 * noise
+
+    def put(w, t):
+        i = int(t * fs)
+        x[i:i + w.size] += w * rng.normal(1.0, 0.02)
+
+    run = [26.0, 26.1, 26.205]  # (more than at_rest_after_s after the tonic bout)
+    for t in run:
+        put(a, t)
+    put(b, 26.15)
+    t, tonic = 3.0, []
+    while t < 7.0:
+        put(a, t)
+        tonic.append(t)
+        t += rng.normal(0.11, 0.006)
+    put(b, 5.05)
+
+    def counts(cfg):
+        ev = detect(x, fs, cfg).events
+        return _found(ev, run + [26.15]), _found(ev, tonic)
+
+    assert counts(ENERGY) == (4, 0)
+    assert counts(ENERGY.replace(train_unmixed=False))[0] <= 1
 
 
 def test_a_unit_that_crosses_the_threshold_only_now_and_then_is_found_by_its_waveform():
