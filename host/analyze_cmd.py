@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 ANALYSIS_SCHEMA = "myotwitch.analysis/1"
+#: the names the recorder gives a recording's summary and a session's event log
+SIDECAR = ".summary.json"
+EVENT_LOG = ".events.jsonl"
 EVENT_COLUMNS = ["file", "channel", "channel_label", "kind", "onset_s", "offset_s", "duration_ms", "peak_to_peak_uv",
                  "snr_db", "reason", "unit"]
 
@@ -44,7 +47,7 @@ def analyze_one(path: str, config: DetectorConfig, channels: list[str] | None, u
     from myotwitch.host.analysis import analyze_file
 
     try:
-        if path.endswith(".summary.json"):  # a recorder's sidecar: already analysed, use it as is
+        if path.endswith(SIDECAR):  # a recorder's sidecar: already analysed, use it as is
             return _load_summary(path)
         return analyze_file(path, config, channels, units)
     except MyotwitchError as e:
@@ -69,7 +72,41 @@ def _load_summary(path: str) -> dict:
         raise FormatError(f"{name}: not a myotwitch session summary (expected schema {SCHEMA})")
     from myotwitch.host.summary_check import validate_summary
 
-    return validate_summary(s, name)  # a sidecar is outside input: its shape and types are checked
+    s = validate_summary(s, name)  # a sidecar is outside input: its shape and types are checked
+    beside = sidecar_recording(path)
+    if beside is not None and not os.path.isfile(str(s["file"])):
+        # the folder was moved or copied since: the recording is the one beside its sidecar, so
+        # the history keys it by that file's content, as when the recording itself is analysed
+        # (by the old path, the same night had counted twice)
+        s["file"] = beside
+    return s
+
+
+def sidecar_recording(path: str) -> str | None:
+    """The recording a recorder's ``X.summary.json`` sits beside (``X.edf`` or ``X.bdf``), if it
+    is there."""
+    if not path.endswith(SIDECAR):
+        return None
+    stem = path[: -len(SIDECAR)]
+    return next((stem + ext for ext in (".edf", ".bdf") if os.path.isfile(stem + ext)), None)
+
+
+def _batch(files: list[str], named: list[str]) -> list[str]:
+    """The files to analyse: a sidecar whose recording is in the batch too is left out (the
+    recording is analysed once, with the settings given now), and so is a recorder's event
+    log that a pattern picked up (``dir/*``; one ``named`` as such is refused as no
+    recording); each is said once."""
+    given = {os.path.realpath(f) for f in files}
+    out = []
+    for f in files:
+        rec = sidecar_recording(f)
+        if rec is not None and os.path.realpath(rec) in given:
+            log.info("%s: its recording %s is in this batch and is analysed instead", f, rec)
+        elif f.endswith(EVENT_LOG) and f not in named:
+            log.info("%s: the recorder's event log, not a recording: skipped", f)
+        else:
+            out.append(f)
+    return out
 
 
 def _run_local(files, config, channels, units, jobs, bar, single_bar: bool) -> list[dict]:
@@ -281,8 +318,10 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
     files, missing = expand(args.files)
     for m in missing:
         print(f"myotwitch: error: {m}: no such file", file=sys.stderr)
+    given = len(files)
+    files = _batch(files, args.files)
     if not files:
-        return min(len(missing), 125) or 1
+        return min(len(missing), 125) or (0 if given else 1)
     check_not_inputs(args, files)
     if args.units:
         _say_units_unused(args.units, files)
@@ -305,7 +344,7 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
     ok = [r for r in results if "error" not in r]
     failed = [r for r in results if "error" in r]
     for r in failed:
-        print(f"myotwitch: error: {r['error']}", file=sys.stderr)
+        print(f"myotwitch: error: {_as_given(r)}", file=sys.stderr)
     run_advice = None
     if ok:
         from myotwitch.host.advice import advise
@@ -351,6 +390,16 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
     several = len(files) + len(missing) > 1 or any(c in p for p in args.files for c in "*?[")
     _write_outputs(args, ok, run_advice, several)
     return min(len(failed) + len(missing), 125)
+
+
+def _as_given(r: dict) -> str:
+    """A failed file's error naming it by the path it was given as: readers name a file by its
+    base name, and in a batch two folders' x.csv (or /dev/null's "null") could not be told apart."""
+    error, path = str(r["error"]), str(r["file"])
+    name = os.path.basename(path)
+    if error.startswith(name + ":") and name != path:
+        return path + error[len(name):]
+    return error
 
 
 def _short_names(files: list[str]) -> dict[str, str]:

@@ -256,3 +256,64 @@ def test_the_summary_text_names_channels_counts_in_number_and_accounts_for_every
     assert f"noise floor {r['channels'][0]} 3.2, {r['channels'][1]} n/a µV RMS" in text
     assert "2 recurring waveforms: U1 with 4 twitches, U3 with 3 twitches" in text
     assert "1 more seen only once or twice (U2)" in text
+
+
+def _recorded(folder):
+    from myotwitch.host.recorder import Recorder
+    from myotwitch.host.sources import open_source
+
+    rec = Recorder(open_source("sim:rate=1000,channels=1,twitch_rate=30,seed=5,speed=0"), str(folder),
+                   events_path=str(folder / "x.events.jsonl"), status_interval_s=999, duration_s=90.0)
+    rec.run()
+    [edf] = rec.closed_files
+    return pathlib.Path(edf)
+
+
+def test_a_moved_recording_folder_stays_one_session_in_the_history(tmp_path, capsys):
+    """The sidecar named the recording by its old path, so the history keyed the same night
+    twice (by content when the EDF was analysed, by the old path when its sidecar was)."""
+    from myotwitch.host.index import SessionIndex
+
+    edf = _recorded(tmp_path / "night")
+    assert main(["analyze", str(edf)]) == 0
+    moved = tmp_path / "moved"
+    shutil.move(str(tmp_path / "night"), moved)
+    sidecar = moved / (edf.stem + ".summary.json")
+    assert main(["analyze", str(sidecar), "--json", str(tmp_path / "s.json")]) == 0
+    with SessionIndex.default() as idx:
+        rows = idx.sessions(include_undated=True)
+    assert len(rows) == 1
+    assert json.loads((tmp_path / "s.json").read_text())["file"] == str(moved / edf.name)
+
+
+def test_a_batch_analyses_a_recording_once_and_skips_event_logs(tmp_path, caplog):
+    import logging
+
+    edf = _recorded(tmp_path / "night")
+    caplog.set_level(logging.INFO, logger="myotwitch")
+    assert main(["analyze", str(tmp_path / "night" / "*"), "--json", str(tmp_path / "all.json")]) == 0
+    sessions = json.loads((tmp_path / "all.json").read_text())["sessions"]
+    assert [s["file"] for s in sessions] == [str(edf)]
+    said = caplog.text
+    assert "x.events.jsonl: the recorder's event log, not a recording: skipped" in said
+    assert f"its recording {edf} is in this batch" in said
+
+
+def test_batch_errors_name_each_file_by_the_path_given(tmp_path, capsys):
+    for d in ("d1", "d2"):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "x.csv").write_text("")
+    assert main(["analyze", str(tmp_path / "d1" / "x.csv"), str(tmp_path / "d2" / "x.csv"), "/dev/null"]) == 3
+    err = capsys.readouterr().err
+    for path in (tmp_path / "d1" / "x.csv", tmp_path / "d2" / "x.csv", "/dev/null"):
+        assert f"myotwitch: error: {path}:" in err
+
+
+def test_out_dir_is_made_only_inside_a_folder_that_exists(tmp_path, capsys):
+    csv_file = str(pathlib.Path(__file__).parents[2] / "data" / "examples" / "calf-30s.csv")
+    missing = tmp_path / "not-mounted" / "results"
+    assert main(["analyze", csv_file, "--out-dir", str(missing)]) == 2
+    assert f"folder {missing.parent} does not exist" in capsys.readouterr().err
+    assert not missing.parent.exists()
+    assert main(["analyze", csv_file, "--out-dir", str(tmp_path / "results")]) == 0
+    assert (tmp_path / "results" / "sessions.csv").is_file()
