@@ -72,14 +72,13 @@ def build_history(sessions: list[dict], diary: list[dict], ruleset: RuleSet, *, 
         ss = by_day[day]
         valid = sum(s["valid_s"] for s in ss)
         per_channel: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
-        per_unit: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
+        per_unit: dict[str, int] = defaultdict(int)
         for s in ss:
             for label, n in zip(s.get("channels") or [], s.get("per_channel") or []):
                 per_channel[label][0] += n
                 per_channel[label][1] += s["valid_s"]
             for u in _named_units(s):
-                per_unit[_unit_label(u)][0] += int(u.get("count") or 0)
-                per_unit[_unit_label(u)][1] += s["valid_s"]
+                per_unit[_unit_label(u)] += int(u.get("count") or 0)
         day_rows.append({
             "date": day.isoformat(), "sessions": len(ss), "hours": valid / 3600,
             "recorded_hours": sum(s["duration_s"] for s in ss) / 3600,
@@ -87,7 +86,10 @@ def build_history(sessions: list[dict], diary: list[dict], ruleset: RuleSet, *, 
             "episodes": sum(s.get("episodes") or 0 for s in ss),
             "twitch_day": rates[day] >= d["persistent_min_rate"],
             "per_channel": {k: {"twitches": int(n), "rate_per_hour": _rate(n, v)} for k, (n, v) in per_channel.items()},
-            "per_unit": {k: {"twitches": int(n), "rate_per_hour": _rate(n, v)} for k, (n, v) in per_unit.items()},
+            # a unit's rate over the day's hours, as the day's own: a unit is silent in the
+            # sessions it is missing from (over their hours alone, 19 twitches read 142/h where
+            # the day's 0.43 h give 44/h)
+            "per_unit": {k: {"twitches": n, "rate_per_hour": _rate(n, valid)} for k, n in per_unit.items()},
         })
 
     first_seen: dict[str, str] = {}
@@ -104,7 +106,7 @@ def build_history(sessions: list[dict], diary: list[dict], ruleset: RuleSet, *, 
                            "early_rate_per_hour": v["early_rate"], "late_rate_per_hour": v["late_rate"],
                            "late_twitches": v["late_twitches"], "new": v["new"]}
     unit_sessions = [s for s in dated if _named_units(s)]
-    unit_hours = sum(s["valid_s"] for s in unit_sessions)
+    unit_hours = sum(s["valid_s"] for s in dated)  # (every session's, as the days' rates)
     # (the recurring ones only, as `analyze` and its report list them: a waveform seen once or
     # twice is no unit there, and was counted here)
     unnamed = sum(1 for s in dated for u in s.get("units") or []
