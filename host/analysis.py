@@ -30,7 +30,7 @@ def check_units(x: np.ndarray, name: str, unit_hint: str, remedy: str = "use --u
     if finite.size == 0:
         return warnings
     p2p = float(np.percentile(finite, 99.5) - np.percentile(finite, 0.5))
-    if p2p < 0.05:
+    if 0 < p2p < 0.05:  # (flat is no unit: ``signal_problems`` says so)
         warnings.append(f"{name}: values span only {p2p:.3g} {unit_hint}; they look like volts or millivolts, "
                         f"not µV ({remedy})")
     elif np.allclose(finite[: 10000], np.round(finite[: 10000])) and p2p > 200 and finite.min() >= 0:
@@ -76,7 +76,11 @@ def analyze_reader(reader, config: DetectorConfig | None = None, progress: Progr
         if first > expected:
             events += pipe.gap(first - expected)
         if not checked:
-            warnings += check_units(x, name, "units")
+            from myotwitch.host.csvio import CsvReader
+
+            warnings += check_units(x, name, "units") if isinstance(reader, CsvReader) else check_units(
+                x, name, "units", remedy="the header's physical dimension or range is wrong; --units applies to "
+                "CSV files only")
             problems += signal_problems(x, name)
             checked = True
         events += pipe.process(x)

@@ -452,13 +452,17 @@ def read_header(path: str | os.PathLike, *, allow_truncated: bool = True) -> Edf
             bdf = head[:8] == b"\xffBIOSEMI"
             if not bdf and head[:8].strip() != b"0":
                 raise FormatError(f"{name}: not an EDF/BDF file (version field is {head[:8]!r}, expected '0')")
-            try:
-                header_bytes = int(_text(head[184:192]))
-                n_records = int(_text(head[236:244]))
-                record_s = float(_text(head[244:252]))
-                ns = int(_text(head[252:256]))
-            except ValueError as e:
-                raise FormatError(f"{name}: header number field is not a number ({e})") from e
+            fields = {"header size": (184, 192, int), "number of data records": (236, 244, int),
+                      "data record duration": (244, 252, float), "number of signals": (252, 256, int)}
+            numbers: dict[str, float] = {}
+            for field, (a, b, kind) in fields.items():
+                try:
+                    numbers[field] = kind(_text(head[a:b]))
+                except ValueError as e:
+                    raise FormatError(f"{name}: header field '{field}' is {_text(head[a:b])!r}; expected a "
+                                      f"{'whole ' if kind is int else ''}number") from e
+            header_bytes, n_records = int(numbers["header size"]), int(numbers["number of data records"])
+            record_s, ns = numbers["data record duration"], int(numbers["number of signals"])
             if not (np.isfinite(record_s) and 0 < record_s <= 86400):
                 raise FormatError(f"{name}: data record duration is {_text(head[244:252])!r} s; expected a "
                                   "positive number of seconds")
@@ -498,6 +502,9 @@ def read_header(path: str | os.PathLike, *, allow_truncated: bool = True) -> Edf
         if not all(np.isfinite([s.phys_min, s.phys_max])) or max(abs(s.phys_min), abs(s.phys_max)) > 1e15:
             raise FormatError(f"{name}: signal {s.label!r} has physical range {cols['pmin'][i]}..{cols['pmax'][i]}; "
                               "expected finite numbers")
+        if s.phys_min == s.phys_max and not s.label.endswith("Annotations"):
+            raise FormatError(f"{name}: signal {s.label!r} has physical minimum and maximum both {cols['pmin'][i]}; "
+                              "expected a range (every sample would read as that one value)")
         if s.dig_max <= s.dig_min or s.spr < 1:
             raise FormatError(f"{name}: signal {s.label!r} has digital range {s.dig_min}..{s.dig_max} and "
                               f"{s.spr} samples per record")

@@ -317,3 +317,20 @@ def test_out_dir_is_made_only_inside_a_folder_that_exists(tmp_path, capsys):
     assert not missing.parent.exists()
     assert main(["analyze", csv_file, "--out-dir", str(tmp_path / "results")]) == 0
     assert (tmp_path / "results" / "sessions.csv").is_file()
+
+
+def test_unit_warnings_fit_the_file(tmp_path):
+    """An EDF of zeros was told it "looks like volts" and to use --units, which EDF files refuse;
+    an EDF that does look like volts is pointed at its header instead."""
+    from myotwitch.host.edf import EdfWriter
+
+    rng = np.random.default_rng(3)
+    for name, uv in (("zeros.edf", np.zeros((1, 20_000))),
+                     ("volts.edf", np.round(rng.normal(0, 0.005, (1, 20_000)) / 1e-6) * 1e-6)):  # (µV, on its counts)
+        w = EdfWriter(tmp_path / name, fs=1000, labels=["calf"], uv_per_count=1e-6)
+        w.write(uv)
+        w.close()
+    zeros = analyze_file(str(tmp_path / "zeros.edf"), DetectorConfig())["quality"]["warnings"]
+    assert not any("volts" in w for w in zeros)
+    volts = analyze_file(str(tmp_path / "volts.edf"), DetectorConfig())["quality"]["warnings"]
+    assert any("look like volts" in w and "header's physical dimension" in w and "--units V" not in w for w in volts)

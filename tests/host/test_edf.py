@@ -116,7 +116,9 @@ def test_torn_file_is_repaired_without_losing_complete_records(tmp_path):
 @pytest.mark.parametrize("content, message", [
     (b"", "only 0 bytes"),
     (b"NOTANEDF" + b" " * 300, "not an EDF/BDF file"),
-    (b"0       " + b" " * 176 + b"abc     " + b" " * 300, "not a number"),
+    (b"0       " + b" " * 176 + b"abc     " + b" " * 300, "header field 'header size' is 'abc'; expected a whole number"),
+    (b"0       " + b" " * 176 + b"512     " + b" " * 44 + b"abc     " + b" " * 300,
+     "header field 'number of data records' is 'abc'; expected a whole number"),
 ])
 def test_corrupt_headers_give_one_clear_error(tmp_path, content, message):
     p = tmp_path / "bad.edf"
@@ -201,3 +203,18 @@ def test_annotations_after_a_full_last_record_do_not_lengthen_the_data(tmp_path)
     r = EdfReader(p)
     assert r.n_samples == 500 and r.duration_s == 2.0
     assert any(a.text == "twitch" for a in read_header(p).annotations)
+
+
+def test_a_signal_without_a_physical_range_is_refused_naming_it(tmp_path):
+    """Physical minimum equal to maximum: every sample reads as one value, and the file was
+    analysed as a channel "constant at 4095.88 (saturated or disconnected)" and indexed."""
+    src = tmp_path / "ok.edf"
+    write(src, np.zeros((1, 2000), dtype=np.int32))
+    data = bytearray(src.read_bytes())
+    ns = int(data[252:256])
+    pmin = 256 + ns * (16 + 80 + 8)
+    data[pmin: pmin + 8] = data[pmin + ns * 8: pmin + ns * 8 + 8]
+    bad = tmp_path / "bad.edf"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(FormatError, match="has physical minimum and maximum both .*; expected a range"):
+        read_header(bad)
