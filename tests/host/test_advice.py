@@ -27,6 +27,14 @@ def test_rule_fires_on_its_example_and_not_on_its_near_miss(rule):
     assert rule.id not in [i.id for i in evaluate(RULES, rule.near_miss)]
 
 
+def test_twitching_that_spreads_is_not_also_said_to_stay_in_one_spot():
+    """Both items fired at once: "stays in one spot" beside "shows up in more places"."""
+    one_spot = {**METRICS, "twitches_total": 100, "one_site_share": 1.0, "one_site": "gastrocnemius"}
+    assert "info-nerve-irritation" in [i.id for i in evaluate(RULES, one_spot)]
+    ids = [i.id for i in evaluate(RULES, {**one_spot, "spreading": True, "spreading_detail": "twitching elsewhere"})]
+    assert "consult-spreading" in ids and "info-nerve-irritation" not in ids
+
+
 def test_every_symptom_and_consult_sign_has_a_rule():
     text = " ".join(r.when for r in RULES.rules)
     for needed in ("persistent", "worsening", "spreading", "symptom_pain", "symptom_weakness", "symptom_numbness",
