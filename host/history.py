@@ -217,7 +217,10 @@ def rule_statements(h: dict) -> list[tuple[str, bool, str]]:
                     f"sessions, one-sided p = {fmt_p(w['p'])} (the rule needs p < {w['max_p']:g}); Theil–Sen "
                     f"fitted rate {fmt_rate(w['start_rate_per_hour'])} on {line['from'][:10]} → "
                     f"{fmt_rate(w['end_rate_per_hour'])} on {line['to'][:10]}, fold change "
-                    f"{w['fold_change']:.2f} (the rule needs at least {w['min_fold_change']:g})"))
+                    f"{w['fold_change']:.2f}"
+                    # (a fitted start under 1/h is divided as 1/h: a fold from 0 is no number)
+                    + (" over a start counted as 1/h" if w["start_rate_per_hour"] < 1.0 else "")
+                    + f" (the rule needs at least {w['min_fold_change']:g})"))
     else:
         why = (f"needs at least {w['min_sessions']} dated sessions, {w['sessions']} recorded"
                if w["sessions"] < w["min_sessions"] else "every session has the same rate")

@@ -489,3 +489,17 @@ def test_every_file_written_is_confirmed_the_same_way(rising, tmp_path):
     assert f"myotwitch: daily table (CSV) written to {tmp_path / 'h.csv'}" in done.stderr
     quiet = _run("-q", "history", "--json", str(out))
     assert quiet.returncode == 0 and "written" not in quiet.stderr
+
+
+def test_a_fold_change_from_a_fitted_zero_says_what_it_divided_by(rising):
+    """"fitted rate 0.0/h → 313.3/h, fold change 313.32": a fold from zero is no number; the
+    rule divides by at least 1/h, and now says so."""
+    from myotwitch.host.history import rule_statements
+
+    with SessionIndex.default() as idx:
+        h = build_history(idx.sessions(include_undated=True), [], load_rules(), days=28)
+    worsening = next(text for kind, _, text in rule_statements(h) if kind == "worsening")
+    assert h["rules"]["worsening"]["start_rate_per_hour"] >= 1 and "counted as 1/h" not in worsening
+    h["rules"]["worsening"]["start_rate_per_hour"] = 0.0
+    worsening = next(text for kind, _, text in rule_statements(h) if kind == "worsening")
+    assert "fold change" in worsening and "over a start counted as 1/h" in worsening
