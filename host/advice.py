@@ -613,7 +613,8 @@ def _nothing_to_advise(m: dict) -> str:
         short = m.get("short_sessions", 0)
         if short:  # (too short to give a rate, so the rules leave them out)
             return (f"{short} recording{'s' if short != 1 else ''} in the last {days} days, "
-                    f"{'all' if short != 1 else 'it'} too short to give a rate; nothing in the diary calls for advice.")
+                    f"{'all too short' if short != 1 else 'too short'} to give a rate; nothing in the diary calls "
+                    "for advice.")
         return f"No recordings from the last {days} days and nothing in the diary that calls for advice."
     n = m.get("twitches_total", 0)
     counted = "no twitches" if not n else f"{n:,} twitch{'es' if n != 1 else ''}"

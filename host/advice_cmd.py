@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import logging
 import math
 
 from myotwitch.host.errors import UsageError
+
+log = logging.getLogger(__name__)
 
 KINDS = {
     "caffeine": ("mg", "caffeine in mg (or --unit cups: 1 cup of coffee ~ 95 mg)"),
@@ -34,6 +37,16 @@ MAX_DAYS = 36_500
 UNITS = {"caffeine": ("mg", "cup", "cups"), "fluids": ("l", "ml"), "sleep": ("h", "min")}
 
 
+#: a caffeine amount in mg this small was probably meant in cups
+CUPS_HINT_MG = 10
+
+
+def _echo(text: str | None, most: int = 40) -> str:
+    """User input quoted back in an error, cut short (a pasted paragraph filled the screen)."""
+    text = text or ""
+    return text if len(text) <= most else text[: most - 1] + "…"
+
+
 def check_days(days: int) -> int:
     if not 1 <= days <= MAX_DAYS:
         raise UsageError(f"--days {days}: expected 1 to {MAX_DAYS} days")
@@ -41,9 +54,12 @@ def check_days(days: int) -> int:
 
 
 def parse_when(text: str | None) -> dt.datetime:
-    """The entry's time; entries in the future are refused (they would count forever)."""
-    if not text:
+    """The entry's time (now when not given); entries in the future are refused (they would
+    count forever), and so is an empty --at (it had meant "now" without a word)."""
+    if text is None:
         return dt.datetime.now().replace(second=0, microsecond=0)
+    if not text.strip():
+        raise UsageError("--at '': expected YYYY-MM-DD or 'YYYY-MM-DD HH:MM' (leave --at out for now)")
     for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d"):
         try:
             when = dt.datetime.strptime(text, fmt)
@@ -61,7 +77,7 @@ def parse_entry(what: str, value: str | None, unit: str | None) -> tuple[str, st
     """Validate one diary entry -> (kind, name, value). Raises UsageError with what was expected."""
     kind = (what or "").lower()
     if kind not in KINDS:
-        raise UsageError(f"unknown diary entry '{what}': expected one of {', '.join(KINDS)}")
+        raise UsageError(f"unknown diary entry '{_echo(what)}': expected one of {', '.join(KINDS)}")
     if unit is not None and unit.lower() not in UNITS.get(kind, ()):
         accepted = f"use {' or '.join(UNITS[kind])}" if kind in UNITS else f"{kind} takes no unit"
         raise UsageError(f"{kind} unit '{unit}': {accepted}")
@@ -70,7 +86,7 @@ def parse_entry(what: str, value: str | None, unit: str | None) -> tuple[str, st
     if kind == "symptom":
         name = SYMPTOM_WORDS.get(value.lower().replace(" ", "_"))
         if name is None:
-            raise UsageError(f"unknown symptom '{value}': expected {KINDS['symptom'][1]}")
+            raise UsageError(f"unknown symptom '{_echo(value)}': expected {KINDS['symptom'][1]}")
         return kind, name, None
     if kind == "medication":
         if not value.strip() or len(value) > 80:
@@ -82,8 +98,8 @@ def parse_entry(what: str, value: str | None, unit: str | None) -> tuple[str, st
         number = float(value)
     except ValueError as e:
         if kind == "exercise":
-            raise UsageError(f"exercise '{value}': use {KINDS['exercise'][1]}") from e
-        raise UsageError(f"'{kind}' value '{value}' is not a number ({KINDS[kind][1]})") from e
+            raise UsageError(f"exercise '{_echo(value)}': use {KINDS['exercise'][1]}") from e
+        raise UsageError(f"'{kind}' value '{_echo(value)}' is not a number ({KINDS[kind][1]})") from e
     if not math.isfinite(number) or number < 0:
         raise UsageError(f"'{kind}' value {value}: expected a number of 0 or more ({KINDS[kind][1]})")
     u = (unit or KINDS[kind][0]).lower()
@@ -93,6 +109,9 @@ def parse_entry(what: str, value: str | None, unit: str | None) -> tuple[str, st
             raise UsageError(f"caffeine unit '{unit}': use mg or cups")
         if number > 3000:
             raise UsageError(f"caffeine {number:g} mg in one entry is implausible (over 3000 mg)")
+        if unit is None and 0 < number < CUPS_HINT_MG:
+            log.warning("caffeine %g mg noted; if you meant cups, give `log caffeine %g --unit cups` (about 95 mg each)",
+                        number, number)
     elif kind == "fluids":
         number = number / 1000 if u == "ml" else number
         if u not in ("l", "ml"):
@@ -119,7 +138,7 @@ def shown_value(kind: str, name: str, value: float | None) -> str:
         return next(word for word, level in EXERCISE.items() if level == value)
     if kind == "stress":
         return f"{value:g} of 5"
-    if kind == "sleep" and value < 1:
+    if kind == "sleep" and 0 < value < 1:
         return f"{value * 60:.0f} min"
     unit = KINDS.get(kind, ("",))[0]
     number = f"{round(value, 2):g}"
@@ -129,6 +148,8 @@ def shown_value(kind: str, name: str, value: float | None) -> str:
 def _one_action(args: argparse.Namespace) -> None:
     """Adding, listing, editing and deleting are separate commands: with two of them, one was
     done and the other dropped without a word."""
+    if args.what is not None and not args.what.strip():
+        raise UsageError(f"diary entry '': expected one of {', '.join(KINDS)}")
     actions = [name for name, given in (("an entry to add", args.what is not None), ("--list", args.list),
                                         ("--edit", args.edit is not None), ("--delete", args.delete is not None))
                if given]

@@ -339,8 +339,10 @@ def format_history(h: dict, width: int = 100) -> str:
 def diary_text(r: dict | None) -> str:
     if not r:
         return ""
-    parts = [f"{k} {r[k]:g}{'' if unit.startswith(('0', '1')) else ' ' + unit}" for k, (_, unit) in
-             DIARY_SERIES.items() if r.get(k) is not None]
+    from myotwitch.host.advice_cmd import shown_value
+
+    # (as `log --list` shows them: "6.67 h" and "moderate", not "6.66667 h" and "2")
+    parts = [f"{k} {shown_value(k, k, r[k])}" for k in DIARY_SERIES if r.get(k) is not None]
     parts += [f"symptom {s.replace('_', ' ')}" for s in r["symptoms"]]
     parts += [f"medication {s}" for s in r["medication"]]
     return ", ".join(parts)

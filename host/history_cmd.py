@@ -73,6 +73,8 @@ def run_history(args: argparse.Namespace) -> int:
     from myotwitch.host.advice import load_rules
     from myotwitch.host.index import SessionIndex
 
+    if args.before is not None and not args.before.strip():
+        raise UsageError("--before '': expected a date YYYY-MM-DD")
     if args.forget or args.before:
         return _remove(args)
     rules = load_rules(args.rules) if args.rules else load_rules()

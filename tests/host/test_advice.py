@@ -218,6 +218,7 @@ def test_no_advice_says_what_the_window_held():
     (("stress", "9", None), "use 1 (calm) to 5"),
     (("mood", "good", None), "unknown diary entry 'mood'"),
     (("sleep", None, None), "needs a value"),
+    (("symptom", "x" * 5000, None), "unknown symptom '" + "x" * 39 + "…'"),  # (not the whole paste)
 ])
 def test_bad_diary_input_is_one_clear_error(args, message):
     with pytest.raises(UsageError, match=re.escape(message)):
@@ -231,7 +232,7 @@ def test_diary_units_and_words():
     assert parse_entry("symptom", "numb", None) == ("symptom", "numbness", None)
 
 
-@pytest.mark.parametrize("text", ["2026-13-01", "yesterday", "29/11/2026"])
+@pytest.mark.parametrize("text", ["2026-13-01", "yesterday", "29/11/2026", "", "  "])
 def test_malformed_dates(text):
     with pytest.raises(UsageError, match="expected YYYY-MM-DD"):
         parse_when(text)
@@ -321,3 +322,25 @@ def test_a_night_logged_in_two_parts_is_one_night():
     napped = [entry(d, "sleep", "sleep", v, hour=h) for d in range(1, 9) for v, h in ((7.5, 7), (1.0, 15))]
     m = compute_metrics([session(d, 10, hour=23) for d in range(1, 9)], napped, RULES, NOW)
     assert m["sleep_short_n"] == 0 and m["sleep_long_n"] == 8
+
+
+def test_empty_diary_words_are_refused_and_odd_amounts_questioned(capsys, caplog):
+    """`log '' 3` listed the diary, `--at ''` meant now, `history --before ''` was ignored;
+    `caffeine 2` was 2 mg without a word, and `sleep 0` read '0 min' among hours."""
+    from myotwitch.host.cli import main
+
+    assert main(["log", "", "3"]) == 2 and "diary entry '': expected one of" in capsys.readouterr().err
+    assert main(["history", "--before", ""]) == 2 and "--before '': expected a date" in capsys.readouterr().err
+    assert main(["log", "caffeine", "2"]) == 0
+    assert "if you meant cups, give `log caffeine 2 --unit cups`" in caplog.text
+    caplog.clear()
+    assert main(["log", "caffeine", "2", "--unit", "cups"]) == 0 and "meant cups" not in caplog.text
+    assert main(["log", "sleep", "0"]) == 0 and "sleep 0 h" in capsys.readouterr().out
+
+
+def test_history_shows_diary_values_as_the_diary_does():
+    from myotwitch.host.history import diary_text
+
+    text = diary_text({"sleep": 20 / 3, "exercise": 2.0, "stress": 2.5, "caffeine": 190.0, "fluids": None,
+                       "symptoms": [], "medication": []})
+    assert text == "caffeine 190 mg, sleep 6.67 h, stress 2.5 of 5, exercise moderate"
