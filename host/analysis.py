@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 from collections.abc import Callable
 from typing import Any
 
@@ -142,6 +143,9 @@ def open_reader(path: str | os.PathLike, channels: list[str] | None = None, unit
         raise FormatError(f"{name}: no such file")
     if os.path.isdir(path):
         raise FormatError(f"{path}: is a directory; give recording files (or a glob)")
+    if stat.S_ISFIFO(os.stat(path).st_mode) or stat.S_ISSOCK(os.stat(path).st_mode):
+        # (reading one waits for a writer that may never come, and a batch stalled on it)
+        raise FormatError(f"{path}: is a pipe or socket, not a recording file")
     with open(path, "rb") as fh:
         head = fh.read(8)
     if head.lstrip()[:1] in (b"{", b"["):

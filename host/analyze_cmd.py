@@ -327,7 +327,8 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
         _say_units_unused(args.units, files)
     channels = [c.strip() for c in args.channels.split(",")] if args.channels else None
     jobs = args.jobs or os.cpu_count() or 1
-    show = not args.no_progress and sys.stderr.isatty() or (not args.no_progress and len(files) > 1)
+    # (a bar only for a person: in a log file its redraws are line noise)
+    show = not args.no_progress and sys.stderr.isatty()
     progress = None
     if show and len(files) > 1:
         from tqdm import tqdm

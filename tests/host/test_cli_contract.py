@@ -169,6 +169,9 @@ def test_a_json_file_or_a_folder_given_to_analyze_is_named_as_such(tmp_path, cli
     log.write_text('{"type": "device"}\n{"type": "twitch"}\n')
     one_error_line(cli("analyze", str(log), "--no-index"), "night.events.jsonl", "JSON, not a recording")
     one_error_line(cli("analyze", str(tmp_path), "--no-index"), str(tmp_path), "is a directory")
+    fifo = tmp_path / "stream.edf"
+    os.mkfifo(fifo)  # (reading it waited for a writer forever, and stalled the whole batch)
+    one_error_line(cli("analyze", str(fifo), "--no-index"), str(fifo), "is a pipe or socket")
 
 
 def test_simulate_link_in_a_missing_folder_is_refused(cli):
