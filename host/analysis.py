@@ -173,7 +173,8 @@ def analyze_file(path: str | os.PathLike, config: DetectorConfig | None = None, 
     if reader.n_samples == 0:
         raise FormatError(f"{os.path.basename(path)}: holds no samples")
     if reader.fs < 250:
-        raise FormatError(f"{os.path.basename(path)}: sample rate {reader.fs:g} Hz is below 250 Hz; "
+        where = f" (from the time column '{reader.time_label}', read in seconds)" if hasattr(reader, "time_label") else ""
+        raise FormatError(f"{os.path.basename(path)}: sample rate {reader.fs:g} Hz{where} is below 250 Hz; "
                           "twitches (3-30 ms) need at least 250 Hz")
     # an EDF header has a start; a CSV only when its time column holds clock time (Unix seconds);
     # otherwise the session is undated (None), never dated by when it was analysed

@@ -78,6 +78,11 @@ class CsvReader:
             raise FormatError(f"{self.name}: first line is numbers; expected a header like 'time_s,gastroc_uV'")
         except ValueError:
             pass
+        if _UNIT_RE.search(cols[0].lower()):
+            raise FormatError(f"{self.name}: the first column is {cols[0]!r}, a channel by the unit in its name; the "
+                              "first column must be the time in seconds (e.g. 'time_s')")
+        #: the time column's name, as the header gives it (errors name it so)
+        self.time_label = cols[0]
         if len(cols) - 1 > MAX_CHANNELS:
             raise FormatError(f"{self.name}: header has {len(cols) - 1} channel columns; at most {MAX_CHANNELS} "
                               "are supported")
@@ -109,7 +114,7 @@ class CsvReader:
 
     def _lines(self) -> Generator[tuple[int, str], None, None]:
         """(line number, text) for every line (LF, CRLF or CR endings), each bounded in length."""
-        with open(self.path, encoding="utf-8-sig", errors="replace") as fh:
+        with open(self.path, encoding=self._encoding(), errors="replace") as fh:
             no = 0
             while True:
                 line = fh.readline(MAX_LINE + 1)
@@ -121,13 +126,29 @@ class CsvReader:
                                       "(not a CSV recording?)")
                 yield no, line
 
+    def _encoding(self) -> str:
+        """UTF-8 (with or without a BOM), else Latin-1: a header written by an older tool in
+        Latin-1 ('Wade_\xb5V') had its µ replaced by '\ufffd', and lost its unit."""
+        enc = getattr(self, "_enc", None)
+        if enc is None:
+            with open(self.path, "rb") as fh:
+                head = fh.read(MAX_LINE)
+            try:
+                head.decode("utf-8")
+                enc = "utf-8-sig"
+            except UnicodeDecodeError as e:
+                enc = "utf-8-sig" if e.start > len(head) - 4 else "latin-1"  # (a character cut at the end)
+            self._enc = enc
+        return enc
+
     def _time(self, text: str, line_no: int) -> float:
         try:
-            value = float(text)
+            value = float(text.strip().strip('"'))
         except ValueError:
-            raise FormatError(f"{self.name}: line {line_no}, column 'time': {_quote(text)} is not a number") from None
+            raise FormatError(f"{self.name}: line {line_no}, column '{self.time_label}': {_quote(text)} is not a "
+                              "number") from None
         if not np.isfinite(value):
-            raise FormatError(f"{self.name}: line {line_no}, column 'time': {_quote(text)} is not a time")
+            raise FormatError(f"{self.name}: line {line_no}, column '{self.time_label}': {_quote(text)} is not a time")
         return value
 
     def _rate(self, t: np.ndarray) -> float:
@@ -136,12 +157,12 @@ class CsvReader:
         d = np.diff(t)
         med = float(np.median(d))
         if med <= 0:
-            raise FormatError(f"{self.name}: time column does not increase")
+            raise FormatError(f"{self.name}: the time column ('{self.time_label}') does not increase")
         steady = d <= GAP_INTERVALS * med  # leave out gaps
         # the time spanned by gap-free runs over their intervals: jitter cancels except at the ends
         interval = float(d[steady].sum() / steady.sum()) if steady.any() else med
         if not interval > 0:
-            raise FormatError(f"{self.name}: time column does not increase")
+            raise FormatError(f"{self.name}: the time column ('{self.time_label}') does not increase")
         fs = 1.0 / interval
         if abs(fs - round(fs)) < 2e-3 * fs:
             fs = float(round(fs))
@@ -187,14 +208,18 @@ class CsvReader:
                 try:
                     data[j] = [float(p) if p.strip() not in ("", "nan", "NaN") else np.nan for p in parts]
                 except ValueError:
+                    parts = [p.strip().strip('"') for p in parts]  # (quoted numbers, as spreadsheets write them)
+                    if all(_is_number(p) for p in parts):
+                        data[j] = [float(p) if p not in ("", "nan", "NaN") else np.nan for p in parts]
+                        continue
                     bad = next(k for k, p in enumerate(parts) if not _is_number(p))
-                    col = "time" if bad == 0 else self.all_labels[bad - 1]
+                    col = self.time_label if bad == 0 else self.all_labels[bad - 1]
                     raise FormatError(f"{self.name}: line {no}, column '{col}': {_quote(parts[bad].strip())} "
                                       "is not a number") from None
             t = data[:, 0]
             if not np.all(np.isfinite(t)):
                 j = int(np.argmin(np.isfinite(t)))
-                raise FormatError(f"{self.name}: line {chunk[j][0]}, column 'time': {t[j]} is not a time")
+                raise FormatError(f"{self.name}: line {chunk[j][0]}, column '{self.time_label}': {t[j]} is not a time")
             steps = np.diff(t, prepend=t[0] if last_t is None else last_t)
             if np.any(steps < -1.0 / self.fs):
                 j = int(np.argmax(steps < -1.0 / self.fs))

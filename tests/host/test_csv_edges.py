@@ -1,6 +1,7 @@
 """CSV reading: bounded memory and error text for any input (#16 item 6) and the edge cases
 that gave wrong results (#16 item 9)."""
 
+import re
 import subprocess
 import sys
 import time
@@ -52,7 +53,7 @@ def test_nan_time_is_one_line_naming_the_line(tmp_path, where):
     lines = ("time_s,calf_uV\n" + rows(3000)).splitlines()
     lines[where] = "nan,1.0"
     p.write_text("\n".join(lines) + "\n")
-    with pytest.raises(FormatError, match=f"line {where + 1}, column 'time'") as e:
+    with pytest.raises(FormatError, match=f"line {where + 1}, column 'time_s'") as e:  # (as the header names it)
         analyze_file(p)
     assert "\n" not in str(e.value)
 
@@ -132,3 +133,34 @@ def test_a_value_beyond_float32_is_missing_with_a_warning_naming_its_line(tmp_pa
     assert np.isinf(got[100]) and np.isfinite(np.delete(got, 100)).all()
     assert r.warnings == ["big.csv: line 102, column 'ch0': a value beyond ±3.4e38 µV; such values are read as missing"]
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+@pytest.mark.parametrize("header, body, message", [
+    ("a_uV,b_uV", "1,2\n3,4\n5,6\n", "the first column is 'a_uV', a channel by the unit in its name"),
+    ("foo;bar", "1;2\n3;4\n5;6\n", "sample rate 0.5 Hz (from the time column 'foo', read in seconds) is below"),
+    ("stamp,calf_uV", "2,1\n1,2\n0,3\n", "the time column ('stamp') does not increase"),
+])
+def test_a_first_column_that_is_no_time_is_named(tmp_path, header, body, message):
+    """A header without a time column had its first channel read as time: "time column does
+    not increase", or a sample rate of 0.5 Hz, without a word about which column was meant."""
+    p = tmp_path / "x.csv"
+    p.write_text(header + "\n" + body)
+    with pytest.raises(FormatError, match=re.escape(message)):
+        analyze_file(p)
+
+
+def test_quoted_numbers_and_a_latin1_header_are_read(tmp_path):
+    """Spreadsheets quote numbers ('"0.001"' was "not a number"), and an older tool's Latin-1
+    'calf_\xb5V' became 'calf_\ufffdV' and lost its unit."""
+    body = rows(3000)
+    quoted = tmp_path / "q.csv"
+    quoted.write_text('"time_s","calf_uV"\n' + "".join(
+        ",".join(f'"{v}"' for v in line.split(",")) + "\n" for line in body.splitlines()))
+    plain = tmp_path / "p.csv"
+    plain.write_text("time_s,calf_uV\n" + body)
+    latin = tmp_path / "l.csv"
+    latin.write_bytes(("time_s,calf_\u00b5V\n" + body).encode("latin-1"))
+    ref = analyze_file(plain)
+    for other in (quoted, latin):
+        got = analyze_file(other)
+        assert got["channels"] == ["calf"] and got["stats"] == ref["stats"]
