@@ -285,6 +285,8 @@ class Recorder:
         self.error: str | None = None
         self._episodes_seen = 0
         self._next_file_note = ""
+        #: a "link connected" note waiting for the first samples after the outage
+        self._back_note: str | None = None
         self._probe: list[np.ndarray] | None = None  # (``_check_stream``)
         self.stream_warnings: list[str] = []  # what ``_check_stream`` found, for every file's summary
 
@@ -466,6 +468,9 @@ class Recorder:
         if self.current is None:
             # the recorder's own sample count, not the source's: the live app starts recording mid-stream
             self.current = self._new_file(self.samples_in_session())
+        if self._back_note is not None:
+            self._annotate_now(self._back_note)
+            self._back_note = None
         self.current.writer.write(uv)
         self.samples += uv.shape[1]
         if self._probe is not None:
@@ -514,8 +519,8 @@ class Recorder:
             self._next_file_note = f"after a gap of {gap.duration_s:.0f} s ({gap.reason})"
         elif self.current is not None:
             if not gap.exact:  # a device restart or a resynchronised counter: say so in the file
-                what = "device restarted" if "restart" in gap.reason else "sample counter resynchronised"
-                self._annotate_now(f"{what} (gap length {gap.duration_s:.3f} s from the host clock)")
+                # (the reason says where the length came from: the host clock, or a sender's stamps)
+                self._annotate_now(f"gap of {gap.duration_s:.3f} s: {gap.reason}")
             self.current.gaps += 1
             self.current.gap_samples += gap.n_samples
             self.current.writer.gap(gap.n_samples)
@@ -524,11 +529,16 @@ class Recorder:
                                               reason=gap.reason, exact=gap.exact)
 
     def _link(self, ev: LinkEvent) -> None:
+        text = f"link {ev.kind}: {ev.detail}"
         if ev.kind == "connected" and self.info is not None:
             self.reconnects += 1
             if self.current:
                 self.current.reconnects += 1
-        self._annotate_now(f"link {ev.kind}: {ev.detail}")
+            # said where the data resumes: the outage's gap is written when the first samples
+            # after it come, so here the note fell at the gap's start
+            self._back_note = text
+        else:
+            self._annotate_now(text)
         self.eventlog.write("link", kind=ev.kind, detail=ev.detail)
 
     def _status(self, st: StatusRecord) -> None:

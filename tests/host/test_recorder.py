@@ -84,6 +84,14 @@ def test_unplug_replug_is_a_gap_in_the_file(tmp_path):
         assert np.isnan(y[:, int(onset * fs): int((onset + dur) * fs)]).all()
     texts = [a.text for a in r.edf.annotations]
     assert any(t.startswith("link disconnected") for t in texts)
+    # each outage is annotated where it starts and where the data resumes (the "connected" note
+    # had fallen at the gap's start, where the first samples after it were not yet written)
+    gone = [a.onset_s for a in r.edf.annotations if a.text.startswith("link disconnected")]
+    back = [a.onset_s for a in r.edf.annotations if a.text.startswith("link connected")]
+    assert back and len(back) == len(gone)
+    for g0, b0 in zip(gone, back):
+        gap = next((o, d) for o, d in r.gaps if abs(o - g0) < 0.05)
+        assert b0 == pytest.approx(gap[0] + gap[1], abs=0.01)
     summary = json.loads(pathlib.Path(path[:-4] + ".summary.json").read_text())
     assert summary["quality"]["reconnects"] >= 1
     for ev in (x for x in read_events(tmp_path / "events.jsonl") if x["type"] == "event"):
@@ -317,3 +325,12 @@ def test_status_lines_carry_the_floor_and_say_when_nothing_can_count(tmp_path, c
         Recorder(open_source("sim:rate=1000,seed=3,speed=0"), str(tmp_path / "rest"), duration_s=12.0,
                  status_interval_s=0.001).run()
     assert "floor=" in caplog.text and "no twitch counts" not in caplog.text
+
+
+def test_a_gap_measured_by_the_host_clock_says_so_in_the_file(tmp_path):
+    """A device that restarts its counter: the file names the gap and where its length came
+    from in the source's own words (an LSL sender's stamps had been called "the host clock")."""
+    rec, out = record(tmp_path, spec="sim:rate=1000,twitch_rate=0,seed=3,speed=1,reset_every=3", duration_s=7.0)
+    texts = [a.text for p in rec.closed_files for a in EdfReader(p).edf.annotations]
+    resets = [t for t in texts if t.startswith("gap of ")]
+    assert resets and all("device restarted" in t and "host clock" in t for t in resets), texts
