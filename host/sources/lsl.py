@@ -431,12 +431,37 @@ def list_streams(wait_s: float = 1.0, usable_only: bool = False) -> list[dict]:
         log.info("%s", e)
         return []
     rows = []
-    for s in pylsl.resolve_streams(wait_time=wait_s):
+    streams = pylsl.resolve_streams(wait_time=wait_s)
+    names = [s.name() for s in streams]
+    for s in streams:
         rate = s.nominal_srate()
         if usable_only and rate <= 0:
             continue
-        rows.append({"spec": f"lsl:{s.name()}", "description": f"LSL {s.type() or '?'} stream on {s.hostname()}",
-                     "lsl": f"{s.channel_count()} ch @ {rate:g} Hz" if rate > 0 else
+        rows.append({"spec": _spec_for(s.name(), s.source_id(), names.count(s.name()) > 1),
+                     "description": f"LSL {s.type() or '?'} stream on {s.hostname()}",
+                     "lsl": f"{s.channel_count()} ch @ {rate:g} Hz" + _unusable(rate) if rate > 0 else
                      f"{s.channel_count()} ch, irregular rate (not usable)",
                      "source_id": s.source_id()})
     return rows
+
+
+#: characters of a stream name that a source spec reads as its own syntax (options, values)
+SPEC_SYNTAX = set("?&,=")
+
+
+def _spec_for(name: str, source_id: str, shared: bool) -> str:
+    """The spec that opens this stream: by name, unless the name is shared by another stream
+    or holds the spec's own syntax (``lsl:weird?x=1`` was read as an option); then by its
+    source id, when that is usable."""
+    if (shared or not name or SPEC_SYNTAX & set(name)) and source_id and not SPEC_SYNTAX & set(source_id):
+        return f"lsl:source_id={source_id}"
+    return f"lsl:{name}"
+
+
+def _unusable(rate: float) -> str:
+    """Why ``plan_stream`` will refuse a stream of this rate, as a note for the list."""
+    if abs(rate - round(rate)) > 1e-6:
+        return " (not usable: not a whole-number rate)"
+    if not FS_MIN_HZ <= rate <= FS_MAX_HZ:
+        return f" (not usable: the detector needs {FS_MIN_HZ:g}-{FS_MAX_HZ:g} Hz)"
+    return ""

@@ -409,6 +409,27 @@ def test_devices_lists_the_lsl_streams_it_sees(capsys):
     assert "irregular rate (not usable)" in next(line for line in lines if line.startswith(f"lsl:{name}-m "))
 
 
+def test_devices_suggests_a_spec_that_opens_each_stream(capsys):
+    """A name holding '?' was suggested as `lsl:weird?x=1`, which then failed as an unknown
+    option; two streams of one name got the same spec; a 200 Hz stream looked usable."""
+    import argparse
+
+    from myotwitch.host.devices import list_all
+    from myotwitch.host.sources import open_source
+
+    base = unique("dup")
+    _keep = [outlet(base, source_id=base + "-a"), outlet(base, source_id=base + "-b"),
+             outlet(base + "?x=1", source_id=base + "-odd", units=["uV"]), outlet(base + "-slow", fs=200.0)]
+    assert list_all(argparse.Namespace(probe_all=False, no_ble=True, no_lsl=False, lsl_wait=1.0)) == 0
+    lines = capsys.readouterr().out.splitlines()
+    specs = {line.split()[0] for line in lines if base in line}
+    assert {f"lsl:source_id={base}-a", f"lsl:source_id={base}-b", f"lsl:source_id={base}-odd"} <= specs
+    assert "below" not in " ".join(lines) and any(
+        line.startswith(f"lsl:{base}-slow ") and "(not usable: the detector needs" in line for line in lines)
+    src = open_source(f"lsl:source_id={base}-odd")  # the suggestion opens the stream
+    src.close()
+
+
 def test_marker_json_is_strict_and_carries_the_unit_label_when_known():
     import dataclasses
 
