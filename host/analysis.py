@@ -102,7 +102,6 @@ def analyze_reader(reader, config: DetectorConfig | None = None, progress: Progr
     q["warnings"] = list(getattr(reader, "warnings", [])) + warnings + problems
     summary = summarize(events, pipe.episodes, pipe, file=name, start=start, labels=reader.labels,
                         device=device, extra_quality=q)
-    summary["dated"] = start is not None
     return strict_summary(summary)
 
 

@@ -35,6 +35,7 @@ def summarize(events: list[Event], episodes: list[Episode], pipe: Pipeline, *, f
             per_channel[e.channel] += 1
     quality = pipe.quality(*span) if span else pipe.quality()
     quality.update(extra_quality or {})
+    quality.setdefault("warnings", [])  # (present when empty: a sidecar has the analysis's keys)
     duration_s = pipe.samples_seen / pipe.fs
     valid_s = max(duration_s - quality["gap_s"], 0.0)
     hours = valid_s / 3600.0
@@ -43,6 +44,7 @@ def summarize(events: list[Event], episodes: list[Episode], pipe: Pipeline, *, f
         "schema": SCHEMA,
         "file": file,
         "start": start.isoformat() if start else None,
+        "dated": start is not None,
         "fs": pipe.fs,
         "channels": list(labels),
         "device": device,

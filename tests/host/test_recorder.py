@@ -334,3 +334,15 @@ def test_a_gap_measured_by_the_host_clock_says_so_in_the_file(tmp_path):
     texts = [a.text for p in rec.closed_files for a in EdfReader(p).edf.annotations]
     resets = [t for t in texts if t.startswith("gap of ")]
     assert resets and all("device restarted" in t and "host clock" in t for t in resets), texts
+
+
+def test_the_recorder_s_summary_has_the_analysis_s_keys(tmp_path):
+    """The sidecar left out `dated` and an empty `quality.warnings`, which `analyze --json` has."""
+    rec, out = record(tmp_path, duration_s=5.0)
+    [path] = rec.closed_files
+    sidecar = json.loads(pathlib.Path(path[:-4] + ".summary.json").read_text())
+    analysed = analyze_file(path)
+    missing = {k for k in analysed if k not in sidecar} | {f"quality.{k}" for k in analysed["quality"]
+                                                          if k not in sidecar["quality"]}
+    assert missing <= {"advice"}, missing
+    assert sidecar["dated"] is True and sidecar["quality"]["warnings"] == []
