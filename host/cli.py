@@ -320,8 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("live", cmd_live, "desktop app: live trace, twitch counter, episodes, advice",
              "Open the desktop app. With no device attached it runs on the built-in simulator and says so.")
     sp.add_argument("--source", default="auto", help="source spec, e.g. sim:, serial:auto, ble:auto, "
-                    "file:REC.edf, lsl:NAME (all forms: myotwitch --help). Default auto: the last source that "
-                    "delivered data, else the first attached sensor, else the simulator")
+                    "file:REC.edf, lsl:NAME (all forms: myotwitch --help). Default auto: the last device or stream "
+                    "that delivered data, else the first attached sensor, else the simulator")
     sp.add_argument("--window", type=float, default=None, help="seconds of trace shown (2-60; default: the last "
                     "one used, else 10)")
     sp.add_argument("--out", default=None, help="folder for recordings started from the app")

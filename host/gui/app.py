@@ -40,6 +40,10 @@ def check_live(args: argparse.Namespace) -> None:
         from myotwitch.host.outputs import check_writable
 
         check_writable("--screenshot", args.screenshot)
+    if args.out:  # (made when recording starts, but only inside a folder that exists, as `record --out`)
+        parent = os.path.dirname(os.path.abspath(os.path.expanduser(args.out)))
+        if not os.path.isdir(parent):
+            raise MyotwitchError(f"--out {args.out}: folder {parent} does not exist")
 
 
 def run_live(args: argparse.Namespace, config: DetectorConfig) -> int:
@@ -57,7 +61,7 @@ def run_live(args: argparse.Namespace, config: DetectorConfig) -> int:
     spec, remembered = args.source, False
     if spec == "auto":  # a remembered device first; "auto" falls back to the simulator and says so
         saved = settings.value("source")
-        if saved and not str(saved).startswith("sim"):
+        if saved and not str(saved).startswith(("sim", "file:")):  # (a replay is a one-off, not a sensor)
             spec, remembered = str(saved), True
             log.info("source: %s, remembered from the last run (--source chooses another)", spec)
     win = MainWindow(spec, config, window_s=args.window, out_dir=args.out, settings=settings,

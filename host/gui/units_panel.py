@@ -29,7 +29,7 @@ class UnitsPanel(QtWidgets.QGroupBox):
     """``templates()`` returns the detector's current unit templates (id -> info dict)."""
 
     def __init__(self, templates: Callable[[], dict], parent: QtWidgets.QWidget | None = None) -> None:
-        super().__init__("Units: recurring waveforms (click one)", parent)
+        super().__init__("Units: recurring waveforms (click one; again to close)", parent)
         self._templates = templates
         self._counts: Counter = Counter()
         self._brushes: dict[str | None, QtGui.QBrush] = {}
@@ -51,6 +51,7 @@ class UnitsPanel(QtWidgets.QGroupBox):
         layout.addWidget(self.plot)
         self.shown: str | None = None
         self._shown_counts: tuple = ()
+        self._twitches: list = []
 
     def brush(self, unit: str | None) -> QtGui.QBrush:
         """Marker brush for a twitch of ``unit`` (cached: markers are redrawn every frame); a
@@ -64,6 +65,7 @@ class UnitsPanel(QtWidgets.QGroupBox):
 
     def clear(self) -> None:
         self._counts = Counter()
+        self._twitches = []
         self._shown_counts = ()
         self.list.clear()
         self.plot.hide()
@@ -74,6 +76,7 @@ class UnitsPanel(QtWidgets.QGroupBox):
         """Recount the twitches per unit. Listed are the units of ``RECURRING_MIN`` twitches or
         more, as in `analyze` and its report; the caption accounts for every other twitch, so
         the numbers add up to the total. Nothing is redrawn unless a number changed."""
+        self._twitches = twitches
         counts = Counter(e.unit for e in twitches if getattr(e, "unit", None))
         recurring = sorted((u for u in counts if counts[u] >= RECURRING_MIN),
                            key=lambda u: int("".join(ch for ch in u if ch.isdigit()) or 0))
@@ -89,15 +92,24 @@ class UnitsPanel(QtWidgets.QGroupBox):
             item.setForeground(QtGui.QColor(*unit_colour(unit)))
             item.setData(QtCore.Qt.ItemDataRole.UserRole, unit)
             self.list.addItem(item)
-        if not recurring and self.shown is None:
+        if self.shown is not None:
+            return  # (the caption describes the template shown until another is clicked)
+        if not recurring:
             self.caption.setText("no recurring source yet" + (f"; {rest} twitches so far" if rest else ""))
-        elif self.shown is None or self.shown in recurring:
+        else:
             k = len(recurring)
             self.caption.setText(f"{k} unit{'' if k == 1 else 's'} of {RECURRING_MIN}+ twitches; "
                                  f"{rest} twitches in none of them (yet)")
 
     def show_template(self, item: QtWidgets.QListWidgetItem) -> None:
+        """Show the clicked unit's template; a second click on it goes back to the counts."""
         unit = item.data(QtCore.Qt.ItemDataRole.UserRole)
+        if unit == self.shown:
+            self.plot.hide()
+            self.shown = None
+            self._shown_counts = ()
+            self.update_counts(self._twitches)
+            return
         try:
             info = self._templates().get(unit)
         except Exception:  # noqa: BLE001 - the detector thread may be replacing it; try next click
@@ -114,7 +126,6 @@ class UnitsPanel(QtWidgets.QGroupBox):
             self.plot.plot(np.arange(row.size) / fs * 1000.0, row, pen=pg.mkPen(colour, width=width))
         self.plot.show()
         self.shown = unit
-        n, listed = int(info["n"]), self._counts[unit]
-        early = f" ({n - listed} before it was named)" if n > listed else ""
-        self.caption.setText(f"{unit}: template from {n} twitches{early}, "
-                             f"{np.ptp(tmpl, axis=1).max():.0f} µV peak-to-peak")
+        # (the template holds every firing, the list only those labelled since the unit was named)
+        self.caption.setText(f"{unit}: template from {int(info['n'])} firings (the list counts those since it "
+                             f"was named), {np.ptp(tmpl, axis=1).max():.0f} µV peak-to-peak")

@@ -357,6 +357,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.acq is not None:
             self.set_recording(False)
             self.acq.stop()
+            self._from_memory = False  # (a source chosen now is the user's: its failure stays shown)
         spec = spec.strip() or "sim:"
         fallback = spec == "auto"
         if fallback:
@@ -545,9 +546,11 @@ class MainWindow(QtWidgets.QMainWindow):
         if acq is None:
             return
         st = acq.state
-        if self._remember is not None and st.samples:
-            self.settings.setValue("source", self._remember)
-            self._remember = None
+        if st.samples:
+            self._from_memory = False  # (it works: a later failure is an outage, not a stale memory)
+            if self._remember is not None:
+                self.settings.setValue("source", self._remember)
+                self._remember = None
         if self._from_memory and acq.failure is not None and not st.samples:
             self._from_memory = False
             failed = acq.failure

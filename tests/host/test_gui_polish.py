@@ -373,3 +373,26 @@ def test_the_twitch_panel_reads_at_a_glance(qtbot, settings):
     win.update_advice()
     assert ADVICE_HEIGHT[0] <= win.advice.height() < ADVICE_HEIGHT[1]
     win.close()
+
+
+def test_a_source_chosen_in_the_window_that_fails_stays_shown(qtbot, settings):
+    """A remembered source that worked had left the window ready to swap any later failure
+    for the simulator: the user's own choice vanished with its error."""
+    win = make_window(qtbot, "sim:speed=4", settings, remembered=True)
+    qtbot.waitUntil(lambda: win.acq.state.samples > 0, timeout=10_000)
+    win.start_source("serial:/dev/nonexistent-myotwitch")
+    qtbot.waitUntil(lambda: win.acq.failure is not None, timeout=5_000)
+    qtbot.wait(200)
+    assert win.spec == "serial:/dev/nonexistent-myotwitch" and win.source_failure() is not None
+    win.close()
+
+
+def test_live_out_in_a_missing_folder_is_refused(tmp_path):
+    import argparse
+
+    from myotwitch.host.errors import MyotwitchError
+    from myotwitch.host.gui.app import check_live
+
+    args = argparse.Namespace(window=None, run_for=None, screenshot=None, out=str(tmp_path / "gone" / "rec"))
+    with pytest.raises(MyotwitchError, match="does not exist"):
+        check_live(args)

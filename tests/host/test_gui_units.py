@@ -70,3 +70,25 @@ def test_the_panel_lists_recurring_units_and_its_numbers_always_add_up(qtbot):
     assert panel.list.count() == 2 and panel.caption.text().startswith("2 units of")
     assert "4 twitches in none" in panel.caption.text()
     assert panel.brush("U2").color().getRgb()[:3] == unit_colour("U2")
+
+
+def test_a_shown_template_keeps_its_caption_until_clicked_again(qtbot):
+    """Every new twitch rewrote the caption, so a clicked unit's template lost its words within
+    a second; a second click goes back to the counts."""
+    from types import SimpleNamespace as E
+
+    import numpy as np
+
+    from myotwitch.host.gui.units_panel import UnitsPanel
+
+    panel = UnitsPanel(lambda: {"U1": {"template": np.ones((1, 40)) * np.hanning(40), "template_fs": 4000.0, "n": 5}})
+    qtbot.addWidget(panel)
+    tw = [E(unit="U1")] * 4 + [E(unit=None)]
+    panel.update_counts(tw)
+    panel.show_template(panel.list.item(0))
+    shown = panel.caption.text()
+    assert shown.startswith("U1: template from 5 firings (the list counts those since it was named)")
+    panel.update_counts(tw + [E(unit=None)] * 3)
+    assert panel.caption.text() == shown and not panel.plot.isHidden()
+    panel.show_template(panel.list.item(0))  # again: back to the counts
+    assert panel.plot.isHidden() and "4 twitches in none of them" in panel.caption.text()
