@@ -520,7 +520,7 @@ class Recorder:
         elif self.current is not None:
             if not gap.exact:  # a device restart or a resynchronised counter: say so in the file
                 # (the reason says where the length came from: the host clock, or a sender's stamps)
-                self._annotate_now(f"gap of {gap.duration_s:.3f} s: {gap.reason}")
+                self._annotate_now(f"{gap.reason} (gap of {gap.duration_s:.3f} s)")
             self.current.gaps += 1
             self.current.gap_samples += gap.n_samples
             self.current.writer.gap(gap.n_samples)
@@ -536,6 +536,8 @@ class Recorder:
                 self.current.reconnects += 1
             # said where the data resumes: the outage's gap is written when the first samples
             # after it come, so here the note fell at the gap's start
+            if self._back_note is not None:  # (back twice with no samples between: both said)
+                self._annotate_now(self._back_note)
             self._back_note = text
         else:
             self._annotate_now(text)
@@ -692,6 +694,9 @@ class Recorder:
     def _close_all(self) -> None:
         if self.pipe is not None:
             self._events(self.pipe.flush())
+        if self._back_note is not None:  # (the link came back but no samples followed before the stop)
+            self._annotate_now(self._back_note)
+            self._back_note = None
         if self.current is not None:
             self.current.end_sample = self.samples_in_session()
             self.current.end_tally = self.pipe.quality_tally() if self.pipe is not None else None
