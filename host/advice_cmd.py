@@ -137,7 +137,7 @@ def shown_value(kind: str, name: str, value: float | None) -> str:
     if kind == "exercise" and value in EXERCISE.values():
         return next(word for word, level in EXERCISE.items() if level == value)
     if kind == "stress":
-        return f"{value:g} of 5"
+        return f"{round(value, 1):g} of 5"  # (a day's mean in the history: 3.3, not 3.33333)
     if kind == "sleep" and 0 < value < 1:
         return f"{value * 60:.0f} min"
     unit = KINDS.get(kind, ("",))[0]

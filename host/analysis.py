@@ -133,6 +133,14 @@ def is_csv(path: str, head: bytes | None = None) -> bool:
     return low.endswith(".csv") or (head[:1] not in (b"0", b"\xff") and not low.endswith((".edf", ".bdf")))
 
 
+def refuse_pipe(path: str) -> None:
+    """A pipe or socket is no recording: reading one waits for a writer that may never come,
+    and a batch stalled on it."""
+    mode = os.stat(path).st_mode
+    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+        raise FormatError(f"{path}: is a pipe or socket, not a recording file")
+
+
 def open_reader(path: str | os.PathLike, channels: list[str] | None = None, units: str | None = None,
                 fs: float | None = None):
     """An EDF/BDF or CSV reader for ``path`` (chosen by content/extension)."""
@@ -142,9 +150,7 @@ def open_reader(path: str | os.PathLike, channels: list[str] | None = None, unit
         raise FormatError(f"{name}: no such file")
     if os.path.isdir(path):
         raise FormatError(f"{path}: is a directory; give recording files (or a glob)")
-    if stat.S_ISFIFO(os.stat(path).st_mode) or stat.S_ISSOCK(os.stat(path).st_mode):
-        # (reading one waits for a writer that may never come, and a batch stalled on it)
-        raise FormatError(f"{path}: is a pipe or socket, not a recording file")
+    refuse_pipe(path)
     with open(path, "rb") as fh:
         head = fh.read(8)
     if head.lstrip()[:1] in (b"{", b"["):

@@ -18,6 +18,7 @@ from typing import IO, TYPE_CHECKING
 
 from myotwitch.dsp import DetectorConfig
 from myotwitch.host.errors import HistoryError, MyotwitchError, UsageError
+from myotwitch.host.session import SIDECAR, sidecar_recording
 from myotwitch.host.wording import counted, hms, per_channel
 
 if TYPE_CHECKING:
@@ -25,8 +26,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 ANALYSIS_SCHEMA = "myotwitch.analysis/1"
-#: the names the recorder gives a recording's summary and a session's event log
-SIDECAR = ".summary.json"
+#: the name the recorder gives a session's event log
 EVENT_LOG = ".events.jsonl"
 EVENT_COLUMNS = ["file", "channel", "channel_label", "kind", "onset_s", "offset_s", "duration_ms", "peak_to_peak_uv",
                  "snr_db", "reason", "unit"]
@@ -44,10 +44,12 @@ def expand(patterns: list[str]) -> tuple[list[str], list[str]]:
 
 def analyze_one(path: str, config: DetectorConfig, channels: list[str] | None, units: str | None) -> dict:
     """Worker: returns the session dict or {'file': path, 'error': message}. Never raises."""
-    from myotwitch.host.analysis import analyze_file
+    from myotwitch.host.analysis import analyze_file, refuse_pipe
 
     try:
         if path.endswith(SIDECAR):  # a recorder's sidecar: already analysed, use it as is
+            if os.path.exists(path):
+                refuse_pipe(path)
             return _load_summary(path)
         return analyze_file(path, config, channels, units)
     except MyotwitchError as e:
@@ -80,15 +82,6 @@ def _load_summary(path: str) -> dict:
         # (by the old path, the same night had counted twice)
         s["file"] = beside
     return s
-
-
-def sidecar_recording(path: str) -> str | None:
-    """The recording a recorder's ``X.summary.json`` sits beside (``X.edf`` or ``X.bdf``), if it
-    is there."""
-    if not path.endswith(SIDECAR):
-        return None
-    stem = path[: -len(SIDECAR)]
-    return next((stem + ext for ext in (".edf", ".bdf") if os.path.isfile(stem + ext)), None)
 
 
 def _batch(files: list[str], named: list[str]) -> list[str]:
@@ -321,7 +314,10 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
     given = len(files)
     files = _batch(files, args.files)
     if not files:
-        return min(len(missing), 125) or (0 if given else 1)
+        if given:  # (every file given was left out: nothing was analysed, which is no success)
+            print("myotwitch: error: no recordings among the files given (event logs and sidecars of "
+                  "recordings in the batch are left out)", file=sys.stderr)
+        return min(len(missing), 125) or 1
     check_not_inputs(args, files)
     if args.units:
         _say_units_unused(args.units, files)
@@ -388,7 +384,7 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
                             idx.add_summary(r)
             except Exception as e:  # noqa: BLE001 - the index is a convenience
                 log.warning("session index %s not updated (%s: %s)", database_path(), type(e).__name__, e)
-    several = len(files) + len(missing) > 1 or any(c in p for p in args.files for c in "*?[")
+    several = given + len(missing) > 1 or any(c in p for p in args.files for c in "*?[")
     _write_outputs(args, ok, run_advice, several)
     return min(len(failed) + len(missing), 125)
 
@@ -466,11 +462,12 @@ def _write_outputs(args: argparse.Namespace, ok: list[dict], run_advice: Advice 
     write = Writes()
     if args.out_dir and write(args.out_dir, lambda: os.makedirs(args.out_dir, exist_ok=True)):
         names = _out_names([r["file"] for r in ok])
+        failed_before = len(write.failed)
         for r in ok:
             out = os.path.join(args.out_dir, names[r["file"]] + ".json")
             write(out, functools.partial(_write_json, out, r))
         sessions = os.path.join(args.out_dir, "sessions.csv")
-        if write(sessions, lambda: write_sessions_csv(sessions, ok)):
+        if write(sessions, lambda: write_sessions_csv(sessions, ok)) and len(write.failed) == failed_before:
             log.info("%d JSON files and sessions.csv written to %s", len(ok), args.out_dir)
     if args.csv == "-":
         write_events_csv("-", ok)

@@ -137,7 +137,8 @@ class CsvReader:
                 head.decode("utf-8")
                 enc = "utf-8-sig"
             except UnicodeDecodeError as e:
-                enc = "utf-8-sig" if e.start > len(head) - 4 else "latin-1"  # (a character cut at the end)
+                cut = len(head) == MAX_LINE and e.start > len(head) - 4  # (a character cut by the read)
+                enc = "utf-8-sig" if cut else "latin-1"
             self._enc = enc
         return enc
 

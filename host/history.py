@@ -67,6 +67,17 @@ def build_history(sessions: list[dict], diary: list[dict], ruleset: RuleSet, *, 
     for s in dated:
         by_day[s["start"].date()].append(s)
     rates = daily_rates(by_day)
+    # a unit can only be seen where its electrodes were: its rate is over the hours of the
+    # sessions recorded with the same channels as one that named it (a night at another site
+    # is no time it was silent)
+    unit_sites: dict[str, set[tuple]] = defaultdict(set)
+    for s in dated:
+        for u in _named_units(s):
+            unit_sites[_unit_label(u)].add(tuple(s.get("channels") or ()))
+
+    def unit_hours_in(label: str, ss: list[dict]) -> float:
+        return sum(x["valid_s"] for x in ss if tuple(x.get("channels") or ()) in unit_sites[label])
+
     day_rows = []
     for day in sorted(by_day):
         ss = by_day[day]
@@ -86,10 +97,11 @@ def build_history(sessions: list[dict], diary: list[dict], ruleset: RuleSet, *, 
             "episodes": sum(s.get("episodes") or 0 for s in ss),
             "twitch_day": rates[day] >= d["persistent_min_rate"],
             "per_channel": {k: {"twitches": int(n), "rate_per_hour": _rate(n, v)} for k, (n, v) in per_channel.items()},
-            # a unit's rate over the day's hours, as the day's own: a unit is silent in the
-            # sessions it is missing from (over their hours alone, 19 twitches read 142/h where
-            # the day's 0.43 h give 44/h)
-            "per_unit": {k: {"twitches": n, "rate_per_hour": _rate(n, valid)} for k, n in per_unit.items()},
+            # a unit's rate over the day's hours at its site: it is silent in the sessions there
+            # it is missing from (over its own sessions' hours alone, 19 twitches read 142/h
+            # where the day's 0.43 h give 44/h)
+            "per_unit": {k: {"twitches": n, "rate_per_hour": _rate(n, unit_hours_in(k, ss))}
+                         for k, n in per_unit.items()},
         })
 
     first_seen: dict[str, str] = {}
@@ -106,7 +118,6 @@ def build_history(sessions: list[dict], diary: list[dict], ruleset: RuleSet, *, 
                            "early_rate_per_hour": v["early_rate"], "late_rate_per_hour": v["late_rate"],
                            "late_twitches": v["late_twitches"], "new": v["new"]}
     unit_sessions = [s for s in dated if _named_units(s)]
-    unit_hours = sum(s["valid_s"] for s in dated)  # (every session's, as the days' rates)
     # (the recurring ones only, as `analyze` and its report list them: a waveform seen once or
     # twice is no unit there, and was counted here)
     unnamed = sum(1 for s in dated for u in s.get("units") or []
@@ -119,8 +130,8 @@ def build_history(sessions: list[dict], diary: list[dict], ruleset: RuleSet, *, 
             row["twitches"] += int(u.get("count") or 0)
             if (u.get("count") or 0) > 0 and row["first_seen"] is None:
                 row["first_seen"] = s["start"].date().isoformat()
-    for row in units.values():
-        row["rate_per_hour"] = _rate(row["twitches"], unit_hours)
+    for label, row in units.items():
+        row["rate_per_hour"] = _rate(row["twitches"], unit_hours_in(label, dated))
 
     tested = m["trend_sessions"] > 0
     start_rate, end_rate = m["trend_start_rate"], m["trend_end_rate"]

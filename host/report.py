@@ -60,6 +60,22 @@ def _png(fig) -> str:
 TIMELINE_CHANNELS = 4
 
 
+def _select_as_analysed(reader, names: list[str]) -> None:
+    """Pick the reader's channels that the analysis used (``analyze --channels soleus``: the
+    panel named soleus drew the file's first channel), by position, so that labels holding
+    digits or repeated labels cannot be misread as a selection."""
+    labels = list(reader.labels)
+    if not names or labels == names:
+        return
+    used: list[int] = []
+    for name in names:
+        i = next((k for k, lab in enumerate(labels) if lab == name and k not in used), None)
+        if i is None:
+            return  # (the file changed since: draw it as it is)
+        used.append(i)
+    reader.select([str(i) for i in used])
+
+
 def _signal_views(r: dict, bins: int = 1500):
     """One pass over the file: a min/max envelope per channel (up to ``TIMELINE_CHANNELS``) for
     the timeline, the largest twitches' snippets (each from its own channel), a PSD of
@@ -70,6 +86,7 @@ def _signal_views(r: dict, bins: int = 1500):
     from myotwitch.host.analysis import open_reader
 
     reader = open_reader(r["file"])
+    _select_as_analysed(reader, r.get("channels") or [])
     fs, n = reader.fs, max(reader.n_samples, 1)
     edges = np.linspace(0, n, bins + 1).astype(np.int64)
     shown = min(TIMELINE_CHANNELS, max(len(r.get("channels") or []), 1))

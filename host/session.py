@@ -69,9 +69,22 @@ def summarize(events: list[Event], episodes: list[Episode], pipe: Pipeline, *, f
     return out
 
 
+#: what the recorder appends to a recording's name (less its extension) for its summary
+SIDECAR = ".summary.json"
+
+
 def summary_path(recording: str | os.PathLike) -> str:
     base = os.fspath(recording)
-    return os.path.splitext(base)[0] + ".summary.json"
+    return os.path.splitext(base)[0] + SIDECAR
+
+
+def sidecar_recording(path: str) -> str | None:
+    """The recording a recorder's ``X.summary.json`` sits beside (``X.edf`` or ``X.bdf``), if
+    it is there: ``summary_path``'s inverse."""
+    if not path.endswith(SIDECAR):
+        return None
+    stem = path[: -len(SIDECAR)]
+    return next((stem + ext for ext in (".edf", ".bdf") if os.path.isfile(stem + ext)), None)
 
 
 def write_summary(recording: str | os.PathLike, summary: dict) -> str:

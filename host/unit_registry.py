@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 from scipy import signal
 
+from myotwitch.host.report_units import RECURRING_MIN
+
 log = logging.getLogger(__name__)
 
 COMMON_FS = 4000
@@ -70,7 +72,7 @@ class UnitRegistry:
     """Stored unit templates and where each was seen."""
 
     def __init__(self, path: str | os.PathLike, min_corr: float = 0.9, max_ratio: float = 1.5,
-                 min_count: int = 3) -> None:
+                 min_count: int = RECURRING_MIN) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)

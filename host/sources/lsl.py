@@ -424,7 +424,8 @@ class LslSource(ReconnectingSource):
 
 def list_streams(wait_s: float = 1.0, usable_only: bool = False) -> list[dict]:
     """Visible LSL streams as ``myotwitch devices`` rows (empty without pylsl); with
-    ``usable_only`` just those with a fixed rate (not marker streams)."""
+    ``usable_only`` just those the detector can take (a fixed, whole-number rate in its range;
+    not marker streams)."""
     try:
         pylsl = require_pylsl()
     except SourceError as e:
@@ -435,7 +436,7 @@ def list_streams(wait_s: float = 1.0, usable_only: bool = False) -> list[dict]:
     names = [s.name() for s in streams]
     for s in streams:
         rate = s.nominal_srate()
-        if usable_only and rate <= 0:
+        if usable_only and (rate <= 0 or _unusable(rate)):
             continue
         rows.append({"spec": _spec_for(s.name(), s.source_id(), names.count(s.name()) > 1),
                      "description": f"LSL {s.type() or '?'} stream on {s.hostname()}",

@@ -341,6 +341,6 @@ def test_empty_diary_words_are_refused_and_odd_amounts_questioned(capsys, caplog
 def test_history_shows_diary_values_as_the_diary_does():
     from myotwitch.host.history import diary_text
 
-    text = diary_text({"sleep": 20 / 3, "exercise": 2.0, "stress": 2.5, "caffeine": 190.0, "fluids": None,
+    text = diary_text({"sleep": 20 / 3, "exercise": 2.0, "stress": 10 / 3, "caffeine": 190.0, "fluids": None,
                        "symptoms": [], "medication": []})
-    assert text == "caffeine 190 mg, sleep 6.67 h, stress 2.5 of 5, exercise moderate"
+    assert text == "caffeine 190 mg, sleep 6.67 h, stress 3.3 of 5, exercise moderate"

@@ -334,3 +334,18 @@ def test_unit_warnings_fit_the_file(tmp_path):
     assert not any("volts" in w for w in zeros)
     volts = analyze_file(str(tmp_path / "volts.edf"), DetectorConfig())["quality"]["warnings"]
     assert any("look like volts" in w and "header's physical dimension" in w and "--units V" not in w for w in volts)
+
+
+def test_a_batch_left_with_nothing_to_analyse_fails_and_says_so(tmp_path, capsys):
+    (tmp_path / "night.events.jsonl").write_text('{"type": "device"}\n')
+    assert main(["analyze", str(tmp_path / "*.jsonl"), "--json", str(tmp_path / "o.json")]) == 1
+    assert "no recordings among the files given" in capsys.readouterr().err
+    assert not (tmp_path / "o.json").exists()
+
+
+def test_a_recording_given_with_its_sidecar_is_still_a_batch_in_the_json(tmp_path):
+    edf = _recorded(tmp_path / "night")
+    sidecar = edf.with_name(edf.stem + ".summary.json")
+    assert main(["analyze", str(edf), str(sidecar), "--json", str(tmp_path / "o.json")]) == 0
+    out = json.loads((tmp_path / "o.json").read_text())
+    assert [s["file"] for s in out["sessions"]] == [str(edf)]  # (two files given: the batch schema)

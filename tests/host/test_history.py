@@ -266,15 +266,18 @@ def test_per_unit_rates_and_first_seen(_isolated_home):
                 [{"unit": "U3", "channel": 0, "count": 3 if i == 1 else 2}] if i in (1, 4) else [])  # one session's label only
             idx.add_session(file=f"/rec/u{i}.edf", start=TODAY - dt.timedelta(days=6 - i), duration_s=3600,
                             twitches=90 if i >= 3 else 60, channels=["calf"], units=units)
-        # the last day also has an hour in which no unit fired: the units' rates count it too
+        # the last day also has an hour in which no unit fired: the units' rates count it too;
+        # and an hour at another site, where they could not have been seen: that one does not
         idx.add_session(file="/rec/quiet.edf", start=TODAY - dt.timedelta(hours=3), duration_s=3600,
                         twitches=0, channels=["calf"], units=[])
+        idx.add_session(file="/rec/shin.edf", start=TODAY - dt.timedelta(hours=2), duration_s=3600,
+                        twitches=10, channels=["shin"], units=[])
         h = build_history(idx.sessions(include_undated=True), [], load_rules(), days=28)
     u1, u2 = h["units"]["unit P1"], h["units"]["unit P2"]
     assert (u1["twitches"], u1["rate_per_hour"]) == (360, pytest.approx(360 / 7))
     assert (u2["twitches"], u2["rate_per_hour"]) == (90, pytest.approx(90 / 7))
     assert u2["first_seen"] == (TODAY - dt.timedelta(days=3)).date().isoformat()
-    assert h["days"][-1]["hours"] == pytest.approx(2.0)
+    assert h["days"][-1]["hours"] == pytest.approx(3.0)
     assert h["days"][-1]["per_unit"]["unit P2"] == {"twitches": 30, "rate_per_hour": pytest.approx(15.0)}
     assert f"unit P2 {u2['first_seen']}" in format_history(h)
     # two sessions' "U3" are two sources, not one: neither is added up nor first seen; the one

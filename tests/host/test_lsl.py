@@ -428,6 +428,10 @@ def test_devices_suggests_a_spec_that_opens_each_stream(capsys):
         line.startswith(f"lsl:{base}-slow ") and "(not usable: the detector needs" in line for line in lines)
     src = open_source(f"lsl:source_id={base}-odd")  # the suggestion opens the stream
     src.close()
+    from myotwitch.host.sources.lsl import list_streams
+
+    usable = {r["spec"] for r in list_streams(1.0, usable_only=True)}  # (the live app's "Find devices")
+    assert f"lsl:source_id={base}-a" in usable and f"lsl:{base}-slow" not in usable
 
 
 def test_marker_json_is_strict_and_carries_the_unit_label_when_known():

@@ -132,3 +132,17 @@ def test_each_unit_card_is_named_in_its_alternative_text(tmp_path):
     recurring = [u["unit"] for u in r["units"] if u["count"] >= 3]
     assert len(alts) == len(recurring) >= 2 and len(set(alts)) == len(alts)
     assert [a.split(",")[0] for a in alts] == recurring
+
+
+def test_the_timeline_draws_the_channels_the_analysis_used():
+    """After `analyze --channels soleus`, the panel named soleus drew the file's first channel."""
+    from myotwitch.host.report import _signal_views
+
+    both = analyze_file(CSV, DetectorConfig())
+    second = analyze_file(CSV, DetectorConfig(), channels=["1"])
+    assert second["channels"] == both["channels"][1:]
+    _, _, lo_all, hi_all, _, _ = _signal_views(both)
+    _, _, lo_one, hi_one, _, _ = _signal_views(second)
+    assert lo_one.shape[0] == 1
+    np.testing.assert_array_equal(lo_one[0], lo_all[1])
+    np.testing.assert_array_equal(hi_one[0], hi_all[1])
