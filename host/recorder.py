@@ -468,9 +468,7 @@ class Recorder:
         if self.current is None:
             # the recorder's own sample count, not the source's: the live app starts recording mid-stream
             self.current = self._new_file(self.samples_in_session())
-        if self._back_note is not None:
-            self._annotate_now(self._back_note)
-            self._back_note = None
+        self._say_back()
         self.current.writer.write(uv)
         self.samples += uv.shape[1]
         if self._probe is not None:
@@ -513,9 +511,7 @@ class Recorder:
         if self.current is not None and gap.n_samples > LONG_GAP_S * gap.fs:
             note = f"gap of {gap.duration_s:.0f} s ({gap.reason}); recording continues in a new file"
             self._annotate_now(note)
-            self.current.end_sample = self.samples_in_session()
-            self.closing.append(self.current)
-            self.current = None
+            self._end_current()
             self._next_file_note = f"after a gap of {gap.duration_s:.0f} s ({gap.reason})"
         elif self.current is not None:
             if not gap.exact:  # a device restart or a resynchronised counter: say so in the file
@@ -536,8 +532,7 @@ class Recorder:
                 self.current.reconnects += 1
             # said where the data resumes: the outage's gap is written when the first samples
             # after it come, so here the note fell at the gap's start
-            if self._back_note is not None:  # (back twice with no samples between: both said)
-                self._annotate_now(self._back_note)
+            self._say_back()  # (back twice with no samples between: both said)
             self._back_note = text
         else:
             self._annotate_now(text)
@@ -617,10 +612,7 @@ class Recorder:
     def _rotate(self, why: str) -> None:
         if self.current is None:
             return
-        boundary = self.samples_in_session()
-        self.current.end_sample = boundary
-        self.current.end_tally = self.pipe.quality_tally() if self.pipe is not None else None
-        self.closing.append(self.current)
+        boundary = self._end_current()
         self.current = self._new_file(boundary)
         log.info("rotated (%s) at %.1f s", why, boundary / self.info.fs if self.info else 0)
         self._close_finished()
@@ -694,15 +686,28 @@ class Recorder:
     def _close_all(self) -> None:
         if self.pipe is not None:
             self._events(self.pipe.flush())
-        if self._back_note is not None:  # (the link came back but no samples followed before the stop)
+        self._say_back()  # (the link came back but no samples followed before the stop)
+        if self.current is not None:
+            self._end_current()
+        self._close_finished(force=True)
+
+    def _end_current(self) -> int:
+        """The current file ends here (a rotation, a long gap, the stop): its last sample and
+        quality counts are taken now, and it waits in ``closing`` for its last events. Returns
+        the boundary (session samples)."""
+        assert self.current is not None
+        boundary = self.samples_in_session()
+        self.current.end_sample = boundary
+        self.current.end_tally = self.pipe.quality_tally() if self.pipe is not None else None
+        self.closing.append(self.current)
+        self.current = None
+        return boundary
+
+    def _say_back(self) -> None:
+        """Write the pending "link connected" note, where the file now is."""
+        if self._back_note is not None:
             self._annotate_now(self._back_note)
             self._back_note = None
-        if self.current is not None:
-            self.current.end_sample = self.samples_in_session()
-            self.current.end_tally = self.pipe.quality_tally() if self.pipe is not None else None
-            self.closing.append(self.current)
-            self.current = None
-        self._close_finished(force=True)
 
     # -- status ----------------------------------------------------------------------------
     def _check_disk(self) -> None:

@@ -126,3 +126,23 @@ def test_a_long_gap_costs_constant_disk_and_time_in_the_recorder(tmp_path):
     assert abs((second.edf.start - first.edf.start).total_seconds() - (5 + 2**31 / 1000)) < 1  # whole-second header
     assert any("continues in a new file" in a.text for a in first.edf.annotations)
     assert any(a.text.startswith("after a gap") for a in second.edf.annotations)
+
+
+def test_a_file_ended_by_a_long_gap_has_its_own_quality_figures(tmp_path):
+    """The file before a long gap took its noise and level up to when it was closed, later:
+    the next file's first seconds were in them."""
+    import json
+
+    from myotwitch.host.recorder import Recorder
+    from myotwitch.host.stream import DeviceInfo
+
+    info = DeviceInfo("test", "00000000000000aa", "0.1.0", 1000.0, 1, 1, 0.5, ("calf",))
+    rec = Recorder(_NoSource(), str(tmp_path), status_interval_s=999)
+    rng = np.random.default_rng(1)
+    rec.handle(info)
+    rec.handle(SampleBlock(0, 1000.0, rng.normal(0, 5, (1, 20_000)).astype(np.float32)))
+    rec.handle(GapRecord(20_000, 100_000, 1000.0, "samples lost in transit or on the device", True))
+    rec.handle(SampleBlock(120_000, 1000.0, rng.normal(0, 60, (1, 60_000)).astype(np.float32)))
+    rec.finish(close_source=False)
+    first, second = (json.loads(p.read_text())["quality"] for p in sorted(tmp_path.glob("*.summary.json")))
+    assert first["raw_rms_uv"][0] < 6 < 50 < second["raw_rms_uv"][0]
