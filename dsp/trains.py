@@ -980,7 +980,9 @@ class TrainStage:
         span = regular_chain(times, k, self.isi_min, self.isi_max, self.regularity, self.min_len)
         if span is not None and self.train_unmixed and not self._active_lately(c, pot):
             members = [p for p, _ in alike if span[0] <= p.onset <= span[1]]
-            if len(members) + 1 == self.min_len and self._run_mixed(c, pot, members, span, horizon):
+            # the shortest train at rest, beside a larger potential of another size: three chance
+            # look-alikes of a run of fasciculations, not a unit that has just started firing
+            if len(members) + 1 == self.min_len and self._larger_other_near(c, pot, members, *span, horizon):
                 span = None
         if span is not None:
             self._spans[c].append(span)
@@ -1027,34 +1029,27 @@ class TrainStage:
         background) as on a unit's first firing, and as an edge it took the rest of the run."""
         return not self.idle_n or self._contracted(c, pot.onset - self.idle_n, pot.onset)
 
-    def _run_mixed(self, c: int, pot: _Potential, members: list[_Potential], span: tuple[int, int],
-                   horizon: float) -> bool:
-        """Is the shortest train (``pot`` and ``members``) in a muscle at rest part of a run of mixed
-        potentials: a larger potential of another size (weak shape-only ones are background)
-        within one slowest interval of it? As ``_pair_mixed``: a unit that starts firing
-        voluntarily has smaller units around it, not a larger one firing alone. Only candidates
-        up to the decision's horizon count (every block size has delivered them)."""
-        lo = math.ceil(span[0] - self.isi_max)
-        hi = math.floor(min(span[1] + self.isi_max, horizon))
-        return any(q.ptp > pot.ptp and q is not pot and all(q is not m for m in members)
-                   and not self._weak_shape_only(q) and not self._same_size(q, pot, self.size_ratio)
-                   for q in self._near(c, lo, hi))
+    def _larger_other_near(self, c: int, pot: _Potential, firings: list[_Potential], first: float, last: float,
+                           horizon: float) -> bool:
+        """A larger potential of another size than ``pot`` (a train's size bar; weak shape-only
+        ones are background), not one of ``firings``, within one slowest interval of
+        ``first``..``last``: recruitment goes by size, so a unit that starts firing voluntarily
+        has smaller units around it, not a larger one firing alone, while a run of
+        fasciculations mixes sizes at random. Only candidates up to the decision's horizon count
+        (every block size has delivered them)."""
+        lo = math.ceil(first - self.isi_max)
+        hi = math.floor(min(last + self.isi_max, horizon))
+        return any(q.ptp > pot.ptp and all(q is not f for f in firings) and not self._weak_shape_only(q)
+                   and not self._same_size(q, pot, self.size_ratio) for q in self._near(c, lo, hi))
 
     def _pair_mixed(self, c: int, pot: _Potential, p: _Potential, alike: list[tuple[_Potential, float]],
                     horizon: float) -> bool:
         """Is the pair ``pot``, ``p`` part of a run of mixed potentials rather than one unit's
-        firings: a larger potential of another size (a train's size bar; weak shape-only ones
-        are background) within one slowest interval of the pair, and no third potential like
-        ``pot`` within a train's reach? Recruitment goes by size, so a unit firing voluntarily
-        has smaller units firing around it, not a larger one that fires alone; a run of
-        fasciculations mixes sizes at random. Only candidates up to the decision's horizon
-        count (every block size has delivered them)."""
+        firings (``_larger_other_near``), with no third potential like ``pot`` within a train's
+        reach?"""
         if sum(abs(q.onset - pot.onset) <= self.likeness_reach for q, _ in alike) >= self.min_len - 1:
             return False  # the unit is seen a third time: the train rules judge it
-        lo = math.ceil(min(pot.onset, p.onset) - self.isi_max)
-        hi = math.floor(min(max(pot.onset, p.onset) + self.isi_max, horizon))
-        return any(q.ptp > pot.ptp and q is not p and not self._weak_shape_only(q)
-                   and not self._same_size(q, pot, self.size_ratio) for q in self._near(c, lo, hi))
+        return self._larger_other_near(c, pot, [p], min(pot.onset, p.onset), max(pot.onset, p.onset), horizon)
 
     def _share(self, b: Burst) -> float:
         """The signal's share of the burst's snippet energy (the rest is noise at the floor),
