@@ -23,7 +23,12 @@ log = logging.getLogger(__name__)
 Progress = Callable[[float], None]  # fraction done, 0..1
 
 
-def check_units(x: np.ndarray, name: str, unit_hint: str, remedy: str = "use --units V or --units mV") -> list[str]:
+#: what to do about values that look like volts: in a CSV, and in an EDF/BDF file
+CSV_REMEDY = "use --units V or --units mV"
+EDF_REMEDY = "the header's physical dimension or range is wrong; --units applies to CSV files only"
+
+
+def check_units(x: np.ndarray, name: str, unit_hint: str, remedy: str = CSV_REMEDY) -> list[str]:
     """Warnings when the numbers do not look like surface EMG in µV (``remedy``: what to do
     when they look like volts or millivolts)."""
     warnings: list[str] = []
@@ -79,9 +84,8 @@ def analyze_reader(reader, config: DetectorConfig | None = None, progress: Progr
         if not checked:
             from myotwitch.host.csvio import CsvReader
 
-            warnings += check_units(x, name, "units") if isinstance(reader, CsvReader) else check_units(
-                x, name, "units", remedy="the header's physical dimension or range is wrong; --units applies to "
-                "CSV files only")
+            # (--units applies to a CSV; an EDF/BDF header states its own unit and range)
+            warnings += check_units(x, name, "units", CSV_REMEDY if isinstance(reader, CsvReader) else EDF_REMEDY)
             problems += signal_problems(x, name)
             checked = True
         events += pipe.process(x)

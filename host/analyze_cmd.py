@@ -19,7 +19,7 @@ from typing import IO, TYPE_CHECKING
 from myotwitch.dsp import DetectorConfig
 from myotwitch.host.errors import HistoryError, MyotwitchError, UsageError
 from myotwitch.host.session import SIDECAR, sidecar_recording
-from myotwitch.host.wording import counted, hms, per_channel
+from myotwitch.host.wording import counted, figure, hms, per_channel
 
 if TYPE_CHECKING:
     from myotwitch.host.advice import Advice
@@ -44,12 +44,10 @@ def expand(patterns: list[str]) -> tuple[list[str], list[str]]:
 
 def analyze_one(path: str, config: DetectorConfig, channels: list[str] | None, units: str | None) -> dict:
     """Worker: returns the session dict or {'file': path, 'error': message}. Never raises."""
-    from myotwitch.host.analysis import analyze_file, refuse_pipe
+    from myotwitch.host.analysis import analyze_file
 
     try:
         if path.endswith(SIDECAR):  # a recorder's sidecar: already analysed, use it as is
-            if os.path.exists(path):
-                refuse_pipe(path)
             return _load_summary(path)
         return analyze_file(path, config, channels, units)
     except MyotwitchError as e:
@@ -61,11 +59,13 @@ def analyze_one(path: str, config: DetectorConfig, channels: list[str] | None, u
 
 
 def _load_summary(path: str) -> dict:
+    from myotwitch.host.analysis import refuse_pipe
     from myotwitch.host.errors import FormatError
     from myotwitch.host.session import SCHEMA
 
     name = os.path.basename(path)
     try:
+        refuse_pipe(path)  # (before the open, which would wait for a writer)
         with open(path, encoding="utf-8") as fh:
             s = json.load(fh)
     except (OSError, json.JSONDecodeError) as e:
@@ -208,11 +208,6 @@ def summary_text(r: dict) -> str:
     return "\n".join(lines)
 
 
-def _num(v: float | None, fmt: str) -> str:
-    """A figure, or 'n/a' where it could not be computed (null in the JSON)."""
-    return "n/a" if v is None else format(v, fmt)
-
-
 def write_events_csv(path: str, results: list[dict]) -> None:
     """The event table; ``path`` '-' is stdout."""
     if path == "-":
@@ -242,7 +237,7 @@ def write_sessions_csv(path: str, results: list[dict]) -> None:
             w.writerow([r["file"], r.get("start") or "", f"{st['duration_s']:.1f}", f"{st['valid_s']:.1f}",
                         st["counts"]["twitch"], f"{st['twitches_per_hour']:.2f}", st["episodes"],
                         st["counts"]["contraction"], st["counts"]["artifact"],
-                        ";".join(_num(v, ".2f") for v in q["noise_floor_uv_rms"]),
+                        ";".join(figure(v, ".2f") for v in q["noise_floor_uv_rms"]),
                         (q.get("mains") or {}).get("frequency_hz") or "", q["gaps"]])
 
 

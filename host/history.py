@@ -25,7 +25,7 @@ from myotwitch.host.advice import (
     site_changes,
     split_short,
 )
-from myotwitch.host.report_units import RECURRING_MIN
+from myotwitch.host.report_units import recurring_units
 
 SCHEMA = "myotwitch.history/1"
 #: diary kinds drawn beside the rates, with how a day's entries combine and the unit shown
@@ -120,8 +120,7 @@ def build_history(sessions: list[dict], diary: list[dict], ruleset: RuleSet, *, 
     unit_sessions = [s for s in dated if _named_units(s)]
     # (the recurring ones only, as `analyze` and its report list them: a waveform seen once or
     # twice is no unit there, and was counted here)
-    unnamed = sum(1 for s in dated for u in s.get("units") or []
-                  if isinstance(u, dict) and not u.get("known_as") and u.get("count", 0) >= RECURRING_MIN)
+    unnamed = sum(1 for s in dated for u in recurring_units(s) if not u.get("known_as"))
     units: dict[str, dict] = {}
     for s in unit_sessions:
         for u in _named_units(s):

@@ -77,16 +77,23 @@ def check_files(outputs: Sequence[tuple[str, str | None]]) -> None:
         require_extra("--report")
 
 
+def check_parent(option: str, path: str) -> str:
+    """A folder ``path`` that exists or could be made in one that does (its full path):
+    a mistyped or unmounted parent must not become a new tree of folders."""
+    full = os.path.abspath(os.path.expanduser(path))
+    parent = os.path.dirname(full)
+    if not os.path.isdir(full) and not os.path.isdir(parent):
+        raise UsageError(f"{option} {path}: folder {parent} does not exist")
+    return full
+
+
 def check_folder(option: str, path: str) -> None:
     """``path`` is (or can be made) a writable folder; creates it, but only in a folder that
     exists (as a file output is checked): a mistyped or unmounted parent (a USB stick not
     plugged in) must not become a new tree of folders on the system disk."""
     if not path.strip():  # (abspath would make it the current folder, which later code does not)
         raise UsageError(f"{option}: expected a folder, got an empty name")
-    full = os.path.abspath(os.path.expanduser(path))
-    parent = os.path.dirname(full)
-    if not os.path.isdir(full) and not os.path.isdir(parent):
-        raise UsageError(f"{option} {path}: folder {parent} does not exist")
+    full = check_parent(option, path)
     try:
         os.makedirs(full, exist_ok=True)
     except OSError as e:

@@ -66,7 +66,7 @@ def units_html(r: dict) -> str:
 
 def recurring_units(r: dict) -> list[dict]:
     """The session's units of ``RECURRING_MIN`` twitches or more, in its order."""
-    return [u for u in r.get("units") or [] if u.get("count", 0) >= RECURRING_MIN]
+    return [u for u in r.get("units") or [] if isinstance(u, dict) and u.get("count", 0) >= RECURRING_MIN]
 
 
 def unrecurring_note(r: dict) -> str:

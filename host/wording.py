@@ -8,10 +8,14 @@ def counted(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
+def figure(value: float | None, fmt: str) -> str:
+    """A figure, or "n/a" where it could not be computed (null in the JSON)."""
+    return "n/a" if value is None else format(value, fmt)
+
+
 def per_channel(labels: list[str], values: list[float | None], fmt: str = ".1f") -> str:
-    """One figure per channel, each named ("gastrocnemius 3.7, soleus 3.6"); a figure that
-    could not be computed (null in the JSON) reads "n/a"."""
-    figures = ["n/a" if v is None else format(v, fmt) for v in values]
+    """One figure per channel, each named ("gastrocnemius 3.7, soleus 3.6")."""
+    figures = [figure(v, fmt) for v in values]
     if len(labels) != len(figures):
         return ", ".join(figures)
     return ", ".join(f"{name} {f}" for name, f in zip(labels, figures))

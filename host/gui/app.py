@@ -41,9 +41,9 @@ def check_live(args: argparse.Namespace) -> None:
 
         check_writable("--screenshot", args.screenshot)
     if args.out:  # (made when recording starts, but only inside a folder that exists, as `record --out`)
-        parent = os.path.dirname(os.path.abspath(os.path.expanduser(args.out)))
-        if not os.path.isdir(parent):
-            raise MyotwitchError(f"--out {args.out}: folder {parent} does not exist")
+        from myotwitch.host.outputs import check_parent
+
+        check_parent("--out", args.out)
 
 
 def run_live(args: argparse.Namespace, config: DetectorConfig) -> int:
