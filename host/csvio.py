@@ -207,11 +207,11 @@ class CsvReader:
                 if len(parts) != ncols:
                     raise FormatError(f"{self.name}: line {no} has {len(parts)} columns, header has {ncols}")
                 try:
-                    data[j] = [float(p) if p.strip() not in ("", "nan", "NaN") else np.nan for p in parts]
+                    data[j] = _values(parts)
                 except ValueError:
                     parts = [p.strip().strip('"') for p in parts]  # (quoted numbers, as spreadsheets write them)
                     if all(_is_number(p) for p in parts):
-                        data[j] = [float(p) if p not in ("", "nan", "NaN") else np.nan for p in parts]
+                        data[j] = _values(parts)
                         continue
                     bad = next(k for k, p in enumerate(parts) if not _is_number(p))
                     col = self.time_label if bad == 0 else self.all_labels[bad - 1]
@@ -263,9 +263,18 @@ def _quote(text: str, limit: int = 40) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "…")
 
 
+#: a cell that is missing (read as NaN)
+_MISSING = ("", "nan", "NaN")
+
+
+def _values(parts: list[str]) -> list[float]:
+    """A row's cells as numbers, missing ones NaN; ValueError when one is not a number."""
+    return [float(p) if p.strip() not in _MISSING else np.nan for p in parts]
+
+
 def _is_number(text: str) -> bool:
     t = text.strip()
-    if t in ("", "nan", "NaN"):
+    if t in _MISSING:
         return True
     try:
         float(t)
