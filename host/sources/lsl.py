@@ -114,11 +114,9 @@ def plan_stream(spec: str, info, unit: str | None, channels: list[str] | None) -
     if fs <= 0:
         raise SourceError(f"{spec}: stream '{name}' has an irregular rate (markers or events, not samples); "
                           "myotwitch needs a stream with a fixed nominal rate")
-    if abs(fs - round(fs)) > 1e-6:
-        raise SourceError(f"{spec}: stream '{name}' runs at {fs:g} Hz; myotwitch needs a whole-number rate")
-    if not FS_MIN_HZ <= fs <= FS_MAX_HZ:
-        raise SourceError(f"{spec}: stream '{name}' runs at {fs:g} Hz; the twitch detector needs "
-                          f"{FS_MIN_HZ:g}-{FS_MAX_HZ:g} Hz (twitch energy lies above 20 Hz up to ~450 Hz)")
+    why = rate_problem(fs)
+    if why:
+        raise SourceError(f"{spec}: stream '{name}' runs at {fs:g} Hz; {why}")
     if info.channel_format() == 3:  # cf_string
         raise SourceError(f"{spec}: stream '{name}' carries text, not samples")
     n = info.channel_count()
@@ -436,11 +434,13 @@ def list_streams(wait_s: float = 1.0, usable_only: bool = False) -> list[dict]:
     names = [s.name() for s in streams]
     for s in streams:
         rate = s.nominal_srate()
-        if usable_only and (rate <= 0 or _unusable(rate)):
+        why = rate_problem(rate) if rate > 0 else ""
+        if usable_only and (rate <= 0 or why):
             continue
         rows.append({"spec": _spec_for(s.name(), s.source_id(), names.count(s.name()) > 1),
                      "description": f"LSL {s.type() or '?'} stream on {s.hostname()}",
-                     "lsl": f"{s.channel_count()} ch @ {rate:g} Hz" + _unusable(rate) if rate > 0 else
+                     "lsl": f"{s.channel_count()} ch @ {rate:g} Hz" + (f" (not usable: {why})" if why else "")
+                     if rate > 0 else
                      f"{s.channel_count()} ch, irregular rate (not usable)",
                      "source_id": s.source_id()})
     return rows
@@ -459,10 +459,11 @@ def _spec_for(name: str, source_id: str, shared: bool) -> str:
     return f"lsl:{name}"
 
 
-def _unusable(rate: float) -> str:
-    """Why ``plan_stream`` will refuse a stream of this rate, as a note for the list."""
-    if abs(rate - round(rate)) > 1e-6:
-        return " (not usable: not a whole-number rate)"
-    if not FS_MIN_HZ <= rate <= FS_MAX_HZ:
-        return f" (not usable: the detector needs {FS_MIN_HZ:g}-{FS_MAX_HZ:g} Hz)"
+def rate_problem(fs: float) -> str:
+    """Why a stream of this nominal rate cannot be read ("" when it can): ``plan_stream``
+    refuses it so, and ``list_streams`` marks it."""
+    if abs(fs - round(fs)) > 1e-6:
+        return "myotwitch needs a whole-number rate"
+    if not FS_MIN_HZ <= fs <= FS_MAX_HZ:
+        return f"the twitch detector needs {FS_MIN_HZ:g}-{FS_MAX_HZ:g} Hz (twitch energy lies above 20 Hz up to ~450 Hz)"
     return ""

@@ -425,7 +425,7 @@ def test_devices_suggests_a_spec_that_opens_each_stream(capsys):
     specs = {line.split()[0] for line in lines if base in line}
     assert {f"lsl:source_id={base}-a", f"lsl:source_id={base}-b", f"lsl:source_id={base}-odd"} <= specs
     assert "below" not in " ".join(lines) and any(
-        line.startswith(f"lsl:{base}-slow ") and "(not usable: the detector needs" in line for line in lines)
+        line.startswith(f"lsl:{base}-slow ") and "(not usable: the twitch detector needs" in line for line in lines)
     src = open_source(f"lsl:source_id={base}-odd")  # the suggestion opens the stream
     src.close()
     from myotwitch.host.sources.lsl import list_streams
