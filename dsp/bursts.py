@@ -39,7 +39,9 @@ class Burst:
     floor_uv: float
     lf_ptp_uv: float
     clipped: bool
-    cut: str | None  # "gap" / "end" when the data stopped inside the burst, "limit" at max length
+    #: "gap" / "end" when the data stopped inside the burst, "start" when it was under way where
+    #: the channel's floor first existed (set by the pipeline), "limit" at max length
+    cut: str | None
     #: how much of the raw event one sample carries: its departure from its neighbours' mean over
     #: the raw peak-to-peak around it (1.0 for a single-sample glitch; a potential is smoother)
     spike_ratio: float = 0.0

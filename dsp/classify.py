@@ -16,6 +16,9 @@ from myotwitch.dsp.records import frozen_record
 #: below this rate the shortest potentials (3-5 ms) are only a few samples long and as sharp as
 #: a single-sample glitch, so the raw spike test would reject real twitches
 SPIKE_TEST_MIN_FS = 1500.0
+#: the reason of a burst already under way when its channel's noise floor first existed (the
+#: recording's first 0.5 s, or the first 0.15 s after a gap): its onset and size are not known
+STARTED_BEFORE_FLOOR = "cut off by the start of data (it began before the detector had a noise floor)"
 
 
 def impulse_threshold(b: Burst, cfg: DetectorConfig) -> float:
@@ -78,6 +81,8 @@ def classify(b: Burst, fs: float, cfg: DetectorConfig, t0: float = 0.0, impulse:
     kind, reason = "twitch", None
     if b.cut in ("gap", "end"):
         kind, reason = "artifact", f"cut off by the {'data gap' if b.cut == 'gap' else 'end of data'}"
+    elif b.cut == "start":
+        kind, reason = "artifact", STARTED_BEFORE_FLOOR
     elif b.clipped:
         kind, reason = "artifact", "ADC clipping (flat top at the input range)"
     elif cfg.detector == "energy" and fs >= SPIKE_TEST_MIN_FS and b.spike_ratio >= cfg.spike_ratio:

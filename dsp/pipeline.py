@@ -8,7 +8,7 @@ array in fixed chunks, so offline and live results are identical.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from operator import attrgetter
 
@@ -160,6 +160,8 @@ class Pipeline:
         self.units.reset()
         self._in_gap = False
         self._settle_left = self._settle_n
+        self._floor_waits = list(range(self.n_channels))  # channels whose floor is still unknown
+        self._floor_starts: dict[int, int] = {}  # channel -> first sample with a floor, until judged
         self._clipped = np.zeros(self.n_channels, dtype=np.int64)
         self._finite = 0  # samples accounted per channel (every channel sees every finite block)
         self._sum = np.zeros(self.n_channels)
@@ -317,6 +319,7 @@ class Pipeline:
             self._noise.restart()
             self._segmenter.start_segment(self.samples_seen)
             self._settle_left = self._settle_n
+            self._floor_waits = list(range(self.n_channels))
         self._account(x, sums)
         clean = self._mains.process(x) if self._mains is not None else x
         # the segmenter's rows (Y, ENV, LF, RAW, FLOOR, STAT): the held ones, then this block's;
@@ -340,6 +343,8 @@ class Pipeline:
             k = min(self._settle_left, n)
             floor[:, :k] = np.nan
             self._settle_left -= k
+        if self._floor_waits:
+            self._note_floor_start(floor)
         self.samples_seen += n
         if self.config.detector == "envelope":
             with np.errstate(invalid="ignore"):
@@ -390,8 +395,32 @@ class Pipeline:
         if self.config.clip_uv is not None:
             self._clipped += (np.abs(x) >= self.config.clip_uv).sum(axis=1)
 
+    def _note_floor_start(self, floor: np.ndarray) -> None:
+        """Note where each waiting channel's floor first exists in this segment (this block
+        starts at ``samples_seen``): activity there may have begun before it."""
+        for c in list(self._floor_waits):
+            known = np.flatnonzero(np.isfinite(floor[c]))
+            if known.size:
+                self._floor_starts[c] = self.samples_seen + int(known[0])
+                self._floor_waits.remove(c)
+
+    def _cut_at_floor_start(self, bursts: list, until: int) -> list:
+        """A burst that starts where its channel's floor first exists, or closer to it than the
+        segmenter's merge gap, may have been under way before the detector could see it: it is
+        cut at its start, as a gap cuts one at its end (an artifact, never counted: its onset
+        and size are not known)."""
+        starts, near = self._floor_starts, self._segmenter.merge_n
+        out = [replace(b, cut="start") if 0 <= b.start - starts.get(b.channel, -near) < near else b
+               for b in bursts]
+        for c, at in list(starts.items()):
+            if at + near <= until:  # judged: no later burst can start that close
+                del starts[c]
+        return out
+
     def _classify(self, bursts: list, final: bool = False) -> list[Event]:
         until = self._segmenter.finalised_until()
+        if self._floor_starts:
+            bursts = self._cut_at_floor_start(bursts, until)
         if self.config.detector == "envelope":
             events = [classify(b, self.fs, self.config) for b in bursts]
             self._note_bars(bursts, events)

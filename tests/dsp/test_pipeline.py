@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from myotwitch.dsp import DetectorConfig, Pipeline, detect
 from myotwitch.dsp.bursts import flat_top_run
+from myotwitch.dsp.classify import STARTED_BEFORE_FLOOR
 from myotwitch.dsp.evaluate import match
 from myotwitch.dsp.pipeline import STAGE_MIN
 from myotwitch.dsp.synth import (
@@ -173,6 +174,42 @@ def test_a_twitch_cut_by_a_gap_is_not_counted():
     res = detect(x, fs)
     assert not any(abs(e.onset_s - tw.onset_s) < 0.03 for e in res.twitches)
     assert any(e.kind == "artifact" and "gap" in (e.reason or "") for e in res.events)
+
+
+def _twitch_at(x: np.ndarray, fs: float, at_s: float, ptp: float = 120.0) -> None:
+    w = muap(20.0, fs, np.random.default_rng(3), False)
+    i = int(at_s * fs)
+    x[0, i: i + w.size] += w / np.ptp(w) * ptp
+
+
+@pytest.mark.parametrize("detector", ["energy", "envelope"])
+@pytest.mark.parametrize("at_s", [0.47, 0.48, 0.49])
+def test_a_twitch_under_way_when_the_floor_first_exists_is_cut_at_its_start(detector, at_s):
+    # the floor exists from 0.5 s: the tail of a twitch that began before it was reported as a
+    # 1-17 ms "low-frequency transient" of 0-35 µV starting at 0.5 s
+    fs = 1000.0
+    x = np.random.default_rng(1).normal(0.0, 3.0, (1, 4000))
+    _twitch_at(x, fs, at_s)
+    _twitch_at(x, fs, 2.0)
+    cfg = DetectorConfig(detector=detector)
+    for block in (1000, 37):
+        pipe = Pipeline(fs, 1, cfg)
+        ev = [e for i in range(0, x.shape[1], block) for e in pipe.process(x[:, i: i + block])] + pipe.flush()
+        early = [e for e in ev if e.onset_s < 1.0]
+        assert early and all(e.kind == "artifact" and e.reason == STARTED_BEFORE_FLOOR for e in early)
+        assert [round(e.onset_s, 1) for e in ev if e.kind == "twitch"] == [2.0]
+
+
+def test_a_twitch_under_way_when_the_floor_returns_after_a_gap_is_cut_at_its_start():
+    fs = 1000.0
+    x = np.random.default_rng(2).normal(0.0, 3.0, (1, 6000))
+    x[:, 2000:2500] = np.nan  # the floor is back 0.15 s after the gap, at 2.65 s
+    _twitch_at(x, fs, 2.63)
+    _twitch_at(x, fs, 4.0)
+    res = detect(x, fs)
+    after = [e for e in res.events if 2.5 <= e.onset_s < 3.5]
+    assert after and all(e.kind == "artifact" and e.reason == STARTED_BEFORE_FLOOR for e in after)
+    assert [round(e.onset_s, 1) for e in res.twitches] == [4.0]
 
 
 # -- latency ---------------------------------------------------------------------------------------
