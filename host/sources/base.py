@@ -13,11 +13,22 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 
+from myotwitch.dsp.config import FS_MAX_HZ, FS_MIN_HZ
 from myotwitch.host import protocol as P
 from myotwitch.host.errors import SourceError
 from myotwitch.host.stream import DeviceInfo, LinkEvent, Record, StreamAssembler
 
 log = logging.getLogger(__name__)
+
+
+def rate_problem(fs: float) -> str:
+    """Why samples at this nominal rate cannot be read ("" when it can): an LSL stream's
+    ``plan_stream`` and a BrainFlow board refuse it so, and ``lsl.list_streams`` marks it."""
+    if abs(fs - round(fs)) > 1e-6:
+        return "myotwitch needs a whole-number rate"
+    if not FS_MIN_HZ <= fs <= FS_MAX_HZ:
+        return f"the twitch detector needs {FS_MIN_HZ:g}-{FS_MAX_HZ:g} Hz (twitch energy lies above 20 Hz up to ~450 Hz)"
+    return ""
 
 
 class LinkError(Exception):

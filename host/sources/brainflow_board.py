@@ -20,9 +20,9 @@ from types import ModuleType
 
 import numpy as np
 
-from myotwitch.dsp.config import FS_MAX_HZ, FS_MIN_HZ, MAX_CHANNELS
+from myotwitch.dsp.config import FS_MIN_HZ, MAX_CHANNELS
 from myotwitch.host.errors import SourceError, UsageError
-from myotwitch.host.sources.base import Backoff, ReconnectingSource
+from myotwitch.host.sources.base import Backoff, ReconnectingSource, rate_problem
 from myotwitch.host.sources.lsl import file_format
 from myotwitch.host.stream import DeviceInfo, GapRecord, LinkEvent, Record, SampleBlock
 
@@ -130,10 +130,10 @@ class BrainFlowSource(ReconnectingSource):
         shim = bs.BoardShim
         self.fs = float(shim.get_sampling_rate(described))
         name = shim.get_device_name(described)
-        if self.fs < FS_MIN_HZ or self.fs > FS_MAX_HZ:
-            raise UsageError(f"{spec}: {name} samples at {self.fs:g} Hz; the twitch detector needs "
-                             f"{FS_MIN_HZ:g}-{FS_MAX_HZ:g} Hz (at {self.fs:g} Hz the twitches' 20-450 Hz energy is "
-                             "mostly above Nyquist); use a board at 250 Hz or more, e.g. brainflow:cyton")
+        why = rate_problem(self.fs)
+        if why:
+            hint = "; use a board at 250 Hz or more, e.g. brainflow:cyton" if self.fs < FS_MIN_HZ else ""
+            raise UsageError(f"{spec}: {name} samples at {self.fs:g} Hz; {why}{hint}")
         emg = list(shim.get_emg_channels(described))
         if not emg:
             raise UsageError(f"{spec}: BrainFlow lists no EMG channels for {name}")

@@ -16,10 +16,10 @@ from types import ModuleType
 
 import numpy as np
 
-from myotwitch.dsp.config import FS_MAX_HZ, FS_MIN_HZ, MAX_CHANNELS
+from myotwitch.dsp.config import MAX_CHANNELS
 from myotwitch.host.channels import select_channels
 from myotwitch.host.errors import FormatError, SourceError, UsageError
-from myotwitch.host.sources.base import Backoff, ReconnectingSource
+from myotwitch.host.sources.base import Backoff, ReconnectingSource, rate_problem
 from myotwitch.host.stream import DeviceInfo, GapRecord, LinkEvent, Record, SampleBlock
 
 log = logging.getLogger(__name__)
@@ -457,13 +457,3 @@ def _spec_for(name: str, source_id: str, shared: bool) -> str:
     if (shared or not name or SPEC_SYNTAX & set(name)) and source_id and not SPEC_SYNTAX & set(source_id):
         return f"lsl:source_id={source_id}"
     return f"lsl:{name}"
-
-
-def rate_problem(fs: float) -> str:
-    """Why a stream of this nominal rate cannot be read ("" when it can): ``plan_stream``
-    refuses it so, and ``list_streams`` marks it."""
-    if abs(fs - round(fs)) > 1e-6:
-        return "myotwitch needs a whole-number rate"
-    if not FS_MIN_HZ <= fs <= FS_MAX_HZ:
-        return f"the twitch detector needs {FS_MIN_HZ:g}-{FS_MAX_HZ:g} Hz (twitch energy lies above 20 Hz up to ~450 Hz)"
-    return ""

@@ -47,7 +47,9 @@ def test_specs_parse():
 
 
 @pytest.mark.parametrize("spec, error, message", [
-    ("brainflow:ganglion", UsageError, r"Ganglion samples at 200 Hz; the twitch detector needs 250-4000 Hz"),
+    # in the words an LSL stream's refusal uses (rate_problem), with the board hint after them
+    ("brainflow:ganglion", UsageError, r"Ganglion samples at 200 Hz; the twitch detector needs 250-4000 Hz \(twitch "
+     r"energy lies above 20 Hz up to ~450 Hz\); use a board at 250 Hz or more"),
     ("brainflow:cyton_daisy", UsageError, "125 Hz"),
     ("brainflow:toaster", UsageError, "unknown BrainFlow board 'toaster'"),
     ("brainflow:12345", UsageError, "no board id 12345"),
