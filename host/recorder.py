@@ -34,6 +34,7 @@ from myotwitch.host.sources import Source
 from myotwitch.host.sources.replay import REPLAY_FIRMWARE
 from myotwitch.host.stream import DeviceInfo, GapRecord, LinkEvent, SampleBlock, StatusRecord
 from myotwitch.host.summary_check import LONGEST_S
+from myotwitch.host.wording import hms
 
 if TYPE_CHECKING:
     from myotwitch.host.lsl_publish import LslPublisher
@@ -114,7 +115,8 @@ def recover(out_dir: str, config: DetectorConfig | None = None) -> list[str]:
         if not os.path.exists(path):
             os.remove(marker)
             continue
-        if marker_state(path) == "live":
+        written = _read_marker(path)  # (read once: its state, then whether it replays a file)
+        if _state(path, written) == "live":
             log.warning("%s is being recorded (its marker names a running recorder, or another computer and "
                         "the file is still growing); leaving it alone", path)
             continue
@@ -132,7 +134,7 @@ def recover(out_dir: str, config: DetectorConfig | None = None) -> list[str]:
             log.warning("removed interrupted recording %s: it ended before its first second of data", path)
             _remove_quietly(marker)
             continue
-        replay = _replays(path)
+        replay = _replays(path, written)
         try:
             from myotwitch.host.analysis import analyze_file
 
@@ -159,11 +161,11 @@ def recover(out_dir: str, config: DetectorConfig | None = None) -> list[str]:
     return recovered
 
 
-def _replays(path: str) -> bool:
+def _replays(path: str, marker: dict | None) -> bool:
     """Is the recording at ``path`` a file's replay (a copy of a session the history has, or gets
-    when that file is analysed)? Its marker says so; a marker of an older version, or one torn
+    when that file is analysed)? Its ``marker`` says so; a marker of an older version, or one torn
     by the crash, by its source; failing that, the file's header (``fw replay``)."""
-    marker = _read_marker(path) or {}
+    marker = marker or {}
     if isinstance(marker.get("replay"), bool):
         return marker["replay"]
     if isinstance(marker.get("source"), str):
@@ -218,9 +220,13 @@ def marker_state(path: str) -> str | None:
     say, the file has not changed for ``STALE_S``); else "live"."""
     if not os.path.exists(path + MARKER_SUFFIX):
         return None
-    marker = _read_marker(path)
-    pid = marker.get("pid") if isinstance(marker, dict) else None
-    host = marker.get("host") if isinstance(marker, dict) else None
+    return _state(path, _read_marker(path))
+
+
+def _state(path: str, marker: dict | None) -> str:
+    """``marker_state`` of a marker that exists, as read (None: unreadable)."""
+    pid = marker.get("pid") if marker else None
+    host = marker.get("host") if marker else None
     running = None
     if isinstance(pid, int) and pid > 0 and host in (None, socket.gethostname()):
         # (our own pid: a previous process's, given the same number after a restart)
@@ -735,7 +741,7 @@ class Recorder:
         floor = self.pipe.current_floor() if self.pipe is not None else None
         floors = "-" if floor is None else ",".join(f"{v:.1f}" for v in floor)
         log.info("status source=%s rate=%gHz recorded=%s twitches=%d (%.0f/h) gaps=%d lost=%.1fs reconnects=%d "
-                 "floor=%suV file=%s", self.source.spec, fs, _hms(t), self.twitches, rate, self.gaps,
+                 "floor=%suV file=%s", self.source.spec, fs, hms(t), self.twitches, rate, self.gaps,
                  self.lost_samples / fs if fs else 0, self.reconnects, floors,
                  os.path.basename(self.current.path) if self.current else "-")
         bar = self.config.max_rest_floor_uv
@@ -751,6 +757,3 @@ class Recorder:
             self._busy_floor = busy
 
 
-def _hms(t: float) -> str:
-    t = int(t)
-    return f"{t // 3600:02d}:{t % 3600 // 60:02d}:{t % 60:02d}"
