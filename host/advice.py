@@ -145,8 +145,9 @@ def evaluate_condition(tree: ast.AST, metrics: dict) -> object:
 DEFINITIONS = ("window_days", "persistent_days", "persistent_fraction", "persistent_min_rate", "trend_min_sessions",
                "trend_p", "trend_min_ratio", "association_min_days", "high_caffeine_mg", "short_sleep_h",
                "symptom_days")
-#: the diary and the trends look back at most this many days (100 years)
-MAX_WINDOW_DAYS = 36_500
+#: the rules' window, the diary, the history and its trends look back at most this many days
+#: (10 years: one bound for every --days and for a diary entry's --at)
+MAX_WINDOW_DAYS = 3650
 
 
 def _kind(value: object) -> str:

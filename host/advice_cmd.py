@@ -8,6 +8,7 @@ import json
 import logging
 import math
 
+from myotwitch.host.advice import MAX_WINDOW_DAYS as MAX_DAYS
 from myotwitch.host.errors import UsageError
 
 log = logging.getLogger(__name__)
@@ -31,8 +32,6 @@ SYMPTOM_WORDS = {
 EXERCISE = {"none": 0, "light": 1, "moderate": 2, "hard": 3}
 
 
-#: the diary looks back at most this far (--days); 100 years
-MAX_DAYS = 36_500
 #: the kinds that take a unit, with the units they accept
 UNITS = {"caffeine": ("mg", "cup", "cups"), "fluids": ("l", "ml"), "sleep": ("h", "min")}
 
@@ -48,6 +47,7 @@ def _echo(text: str | None, most: int = 40) -> str:
 
 
 def check_days(days: int) -> int:
+    """``--days`` of ``log``, ``advice`` and ``history``: 1 to ``MAX_DAYS``."""
     if not 1 <= days <= MAX_DAYS:
         raise UsageError(f"--days {days}: expected 1 to {MAX_DAYS} days")
     return days

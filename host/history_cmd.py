@@ -6,10 +6,10 @@ import argparse
 import datetime as dt
 import json
 
+from myotwitch.host.advice import MAX_WINDOW_DAYS as MAX_DAYS
+from myotwitch.host.advice_cmd import check_days
 from myotwitch.host.errors import UsageError
 from myotwitch.host.outputs import Writes, check_files
-
-MAX_DAYS = 3650
 
 DESCRIPTION = """\
 Show your twitch rate over the days and weeks you recorded, with your diary beside it, and
@@ -64,9 +64,7 @@ def parse_days(text: str | None, default: int) -> int:
         days = int(text)
     except ValueError as e:
         raise UsageError(f"--days {text}: expected a whole number of days, 1 to {MAX_DAYS}") from e
-    if not 1 <= days <= MAX_DAYS:
-        raise UsageError(f"--days {text}: expected 1 to {MAX_DAYS} days")
-    return days
+    return check_days(days)
 
 
 def run_history(args: argparse.Namespace) -> int:

@@ -11,6 +11,8 @@ import logging
 import pyqtgraph as pg
 from PySide6 import QtWidgets
 
+from myotwitch.host.advice import MAX_WINDOW_DAYS
+
 log = logging.getLogger(__name__)
 
 
@@ -23,7 +25,7 @@ class HistoryTab(QtWidgets.QWidget):
         self.summary = QtWidgets.QLabel("–")
         self.summary.setWordWrap(True)
         self.days_spin = QtWidgets.QSpinBox()
-        self.days_spin.setRange(1, 3650)
+        self.days_spin.setRange(1, MAX_WINDOW_DAYS)
         self.days_spin.setValue(28)
         self.days_spin.setSuffix(" days")
         self.days_spin.valueChanged.connect(lambda _v: self.refresh())

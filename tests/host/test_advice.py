@@ -344,3 +344,15 @@ def test_history_shows_diary_values_as_the_diary_does():
     text = diary_text({"sleep": 20 / 3, "exercise": 2.0, "stress": 10 / 3, "caffeine": 190.0, "fluids": None,
                        "symptoms": [], "medication": []})
     assert text == "caffeine 190 mg, sleep 6.67 h, stress 3.3 of 5, exercise moderate"
+
+
+@pytest.mark.parametrize("argv", [["log", "--list", "--days", "3651"], ["advice", "--days", "3651"],
+                                  ["history", "--days", "3651"], ["log", "sleep", "7", "--at", "2000-01-01"]])
+def test_every_look_back_has_the_one_ten_year_bound(argv, capsys):
+    # log and advice took 100 years where history took 10; a diary entry older than the
+    # history can look back could be logged but never listed
+    from myotwitch.host.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "3650" in err or "10 years ago" in err, err
