@@ -71,12 +71,12 @@ def open_source(spec: str, **kw: object) -> Source:
         synth, faults, speed = parse_sim_options(opts)
         return SimSource(spec, synth, faults, speed, **kw)
     if kind == "serial":
-        from myotwitch.host.sources.serial import DEFAULT_BAUD, RETRY_S, AutoSerialLink, SerialLink
+        from myotwitch.host.sources.serial import RETRY_S, AutoSerialLink, SerialLink
 
         kw.setdefault("backoff_s", RETRY_S)
 
         try:
-            baud = int(opts.pop("baud", DEFAULT_BAUD))
+            baud = int(opts.pop("baud")) if "baud" in opts else None  # None: the board's own (Uno 250000)
         except ValueError as e:
             raise UsageError(f"source '{spec}': baud must be a whole number") from e
         if opts:

@@ -6,6 +6,7 @@ import errno
 import logging
 import os
 import time
+from dataclasses import dataclass
 
 import serial
 from serial.tools import list_ports
@@ -22,28 +23,60 @@ DEFAULT_BAUD = 1_000_000  # ignored by USB CDC; the AVR build uses 250000 (see P
 #: second of waiting is a second of data lost, and a look costs a scan of the system's ports
 #: (~1 ms). With the 5 s ceiling a BLE scan needs, a 2 s unplug cost 4 s of data
 RETRY_S = (0.25, 0.5)
+#: the AVR build's UART rate (exact at 16 MHz; PROTOCOL.md); USB CDC boards ignore the rate
+AVR_BAUD = 250_000
+#: an Arduino resets when its port is opened (DTR) and its bootloader listens for about a second
+#: before the firmware starts and says INFO: a probe of one waits this long
+AVR_SETTLE_S = 2.5
+
+
+@dataclass(frozen=True)
+class Board:
+    """A USB id's board: its name, the rate its firmware talks at, and how long a probe waits."""
+
+    name: str
+    baud: int = DEFAULT_BAUD
+    probe_s: float = 1.0
+
+
 #: USB vendor/product ids of boards the firmware supports (makers may add theirs).
 KNOWN_USB_IDS = {
-    (0x2886, 0x8045): "Seeed XIAO nRF52840",
-    (0x2886, 0x0045): "Seeed XIAO nRF52840 (bootloader)",
-    (0x239A, 0x8029): "Adafruit nRF52840",
-    (0x2341, 0x0043): "Arduino Uno",
-    (0x2341, 0x0001): "Arduino Uno",
-    (0x1A86, 0x7523): "CH340 USB-serial (Uno/Nano clone)",
-    (0x0403, 0x6001): "FTDI USB-serial (Nano)",
+    (0x2886, 0x8045): Board("Seeed XIAO nRF52840"),
+    (0x2886, 0x0045): Board("Seeed XIAO nRF52840 (bootloader)"),
+    (0x239A, 0x8029): Board("Adafruit nRF52840"),
+    (0x2341, 0x0043): Board("Arduino Uno", AVR_BAUD, AVR_SETTLE_S),
+    (0x2341, 0x0001): Board("Arduino Uno", AVR_BAUD, AVR_SETTLE_S),
+    (0x1A86, 0x7523): Board("CH340 USB-serial (Uno/Nano clone)", AVR_BAUD, AVR_SETTLE_S),
+    (0x0403, 0x6001): Board("FTDI USB-serial (Nano)", AVR_BAUD, AVR_SETTLE_S),
 }
+#: a port of no known board (``--probe-all``, ``serial:auto``'s other USB ports)
+OTHER = Board("")
+
+
+def board_of(port: str) -> Board:
+    """The known board at ``port`` (by its USB id), else ``OTHER``."""
+    for p in list_ports.comports():
+        if p.device == port and p.vid is not None:
+            return KNOWN_USB_IDS.get((p.vid, p.pid), OTHER)
+    return OTHER
 
 
 class SerialLink(Link):
-    def __init__(self, port: str, baudrate: int = DEFAULT_BAUD) -> None:
+    """A serial port at ``baudrate``; None: the rate of the board at the port (``board_of``), so
+    an Uno is read at 250000 baud without ``?baud=``."""
+
+    def __init__(self, port: str, baudrate: int | None = None) -> None:
         self.port = port
         self.name = f"serial {port}"
-        self.baudrate = baudrate
+        self.explicit_baud = baudrate
+        self.baudrate = baudrate or DEFAULT_BAUD
         self._ser: serial.Serial | None = None
 
     def open(self) -> None:
         if "://" not in self.port and not os.path.exists(self.port):
             raise LinkError(f"{self.port} does not exist (unplugged?)")
+        if self.explicit_baud is None and "://" not in self.port:
+            self.baudrate = board_of(self.port).baud
         try:
             self._ser = serial.serial_for_url(self.port, baudrate=self.baudrate, timeout=0.05, write_timeout=1.0)
         except serial.SerialException as e:
@@ -88,13 +121,13 @@ class AutoSerialLink(SerialLink):
     """``serial:auto``: finds the device again at every (re)connect, so a replug that comes
     back under another name (/dev/ttyACM0 -> /dev/ttyACM1) is followed."""
 
-    def __init__(self, baudrate: int = DEFAULT_BAUD) -> None:
+    def __init__(self, baudrate: int | None = None) -> None:
         super().__init__("auto", baudrate)
         self.name = "serial auto"
 
     def open(self) -> None:
         try:
-            self.port = resolve_auto()
+            self.port = resolve_auto(self.explicit_baud)
         except SourceError as e:
             raise LinkError(str(e).removeprefix("serial:auto: ")) from e
         self.name = f"serial {self.port}"
@@ -106,22 +139,29 @@ def candidate_ports() -> list[tuple[str, str]]:
     out = []
     for p in list_ports.comports():
         if (p.vid, p.pid) in KNOWN_USB_IDS:
-            out.append((p.device, KNOWN_USB_IDS[(p.vid, p.pid)]))
+            out.append((p.device, KNOWN_USB_IDS[(p.vid, p.pid)].name))
     return out
 
 
-def probe(port: str, timeout: float = 1.0, baudrate: int = DEFAULT_BAUD) -> P.InfoFrame | None:
-    """Ask ``port`` for its INFO frame; None if nothing that speaks our protocol answers."""
-    link = SerialLink(port, baudrate)
+def probe(port: str, timeout: float | None = None, baudrate: int | None = None) -> P.InfoFrame | None:
+    """Ask ``port`` for its INFO frame; None if nothing that speaks our protocol answers. By
+    default at the rate of the board there (``board_of``), waiting as long as it needs: an
+    Arduino resets when the port opens, and its bootloader swallows what arrives meanwhile, so
+    GET_INFO is asked again every half second (the AVR build also says INFO when it starts)."""
+    board = board_of(port)
+    link = SerialLink(port, baudrate or board.baud)
     try:
         link.open()
     except (LinkError, SourceError):
         return None
     try:
-        link.write(P.encode_command(0, P.CMD_GET_INFO))
         dec = P.Decoder()
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + max(timeout or 0.0, board.probe_s)
+        ask = 0.0
         while time.monotonic() < deadline:
+            if time.monotonic() >= ask:
+                link.write(P.encode_command(0, P.CMD_GET_INFO))
+                ask = time.monotonic() + 0.5
             for f in dec.feed(link.read(0.1)):
                 if isinstance(f, P.InfoFrame):
                     return f
@@ -139,15 +179,16 @@ def list_devices(probe_all: bool = False) -> list[dict]:
         known = KNOWN_USB_IDS.get((p.vid, p.pid)) if p.vid is not None else None
         info = probe(p.device) if (known or probe_all) else None
         if known or info:
-            found.append({"spec": f"serial:{p.device}", "description": known or p.description,
+            found.append({"spec": f"serial:{p.device}", "description": known.name if known else p.description,
                           "device_id": info.device_id_hex if info else None,
                           "sample_rate_hz": info.sample_rate_hz if info else None,
                           "answers_protocol": info is not None})
     return found
 
 
-def resolve_auto() -> str:
-    """The port of the first attached device that answers the protocol."""
+def resolve_auto(baudrate: int | None = None) -> str:
+    """The port of the first attached device that answers the protocol (at ``baudrate``, or
+    each board's own rate)."""
     # supported boards first, then other USB serial ports; never legacy UARTs (ttyS*), which
     # could be anything and should not be sent probes
     candidates = [d for d, _ in candidate_ports()] + [p.device for p in list_ports.comports() if p.vid is not None]
@@ -156,7 +197,7 @@ def resolve_auto() -> str:
         if dev in seen:
             continue
         seen.add(dev)
-        if probe(dev, timeout=0.7):
+        if probe(dev, timeout=0.7, baudrate=baudrate):
             return dev
     raise SourceError("serial:auto: no myotwitch device found on any serial port "
                       "(plug it in, or use sim: to run the simulator)")

@@ -157,7 +157,7 @@ def test_serial_auto_follows_a_replug_under_a_new_name(tmp_path, monkeypatch):
         assert time.monotonic() < deadline
         time.sleep(0.05)
 
-    def current():
+    def current(baudrate=None):
         path = paths[-1]
         if not os.path.exists(path):
             from myotwitch.host.errors import SourceError
@@ -176,3 +176,68 @@ def test_serial_auto_follows_a_replug_under_a_new_name(tmp_path, monkeypatch):
         proc.stdout.close()
     assert len(set(paths)) >= 1 and src.reconnects >= 1
     assert [r for r in records if isinstance(r, GapRecord)]
+
+
+def _fake_uno(monkeypatch, swallow_s):
+    """A pty listed as an Arduino Uno's USB id, whose 'firmware' (a thread) ignores what it
+    hears for ``swallow_s`` (the bootloader after the open's reset), then answers GET_INFO."""
+    import select
+    import threading
+    import tty
+    from types import SimpleNamespace
+
+    from myotwitch.dsp.synth import SynthSpec
+    from myotwitch.host.simulator import VirtualDevice
+    from myotwitch.host.sources import serial as serial_mod
+
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    path = os.ttyname(slave)
+    monkeypatch.setattr(serial_mod.list_ports, "comports",
+                        lambda: [SimpleNamespace(device=path, vid=0x2341, pid=0x0043, description="Uno")])
+    dev = VirtualDevice(SynthSpec(fs=1000.0))
+    stop = threading.Event()
+
+    def firmware():
+        start = None
+        while not stop.is_set():
+            if not select.select([master], [], [], 0.02)[0]:
+                continue
+            data = os.read(master, 4096)
+            start = start or time.monotonic()
+            if time.monotonic() - start >= swallow_s:
+                os.write(master, dev.receive(data))
+
+    thread = threading.Thread(target=firmware, daemon=True)
+    thread.start()
+
+    def close():
+        stop.set()
+        thread.join(2)
+        os.close(master)
+        os.close(slave)
+
+    return path, close
+
+
+def test_an_uno_is_read_at_its_own_baud_rate_and_probed_past_its_bootloader(monkeypatch):
+    # the probe asked at 1 Mbaud, once, for 0.7-1 s: `devices` and serial:auto never found an
+    # Uno (250000 baud, reset by the port's opening, its bootloader deaf for about a second)
+    from myotwitch.host.sources import serial as serial_mod
+
+    path, close = _fake_uno(monkeypatch, swallow_s=1.2)
+    try:
+        assert serial_mod.board_of(path).baud == serial_mod.AVR_BAUD
+        link = serial_mod.SerialLink(path)
+        link.open()
+        assert link._ser.baudrate == 250_000
+        link.close()
+        explicit = serial_mod.SerialLink(path, 115_200)
+        explicit.open()
+        assert explicit._ser.baudrate == 115_200  # ?baud= wins
+        explicit.close()
+        assert serial_mod.resolve_auto() == path
+        [row] = serial_mod.list_devices()
+        assert row["answers_protocol"] and row["description"] == "Arduino Uno"
+    finally:
+        close()
