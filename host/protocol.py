@@ -323,6 +323,8 @@ def parse_body(body: bytes) -> Frame:
             return CommandFrame(seq, op, struct.unpack_from("<I", p, 1)[0])
         if op in (CMD_START, CMD_STOP, CMD_GET_INFO, CMD_GET_STATUS) and len(p) == 1:
             return CommandFrame(seq, op, 0)
+        if op not in COMMAND_NAMES:  # (a command of a newer host: the device answers ACK "unknown")
+            return CommandFrame(seq, op, 0)
         raise FieldError(f"command {op} with {len(p) - 1} argument bytes")
     raise FieldError(f"unknown frame type 0x{ftype:02x}")
 

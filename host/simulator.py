@@ -106,6 +106,8 @@ class VirtualDevice:
                 out += self.info_frame()
             elif op == P.CMD_GET_STATUS:
                 out += self.status_frame()
+            else:
+                out += self._ack(op, P.ACK_UNKNOWN)
         return bytes(out)
 
     def _ack(self, op: int, status: int) -> bytes:

@@ -216,6 +216,14 @@ static void test_device(void)
     n = mt_frame_command(MT_CMD_SET_RATE, 3000, 5, cmd, sizeof cmd); /* the board refuses */
     mt_device_receive(&d, cmd, n);
     CHECK(d.info.sample_rate_hz == 2000);
+    while (mt_device_poll(&d, out, sizeof out) > 0) {
+    }
+    /* a command this firmware does not know (a newer host's) is answered ACK "unknown" */
+    n = mt_frame_command(9, 0, 6, cmd, sizeof cmd);
+    mt_device_receive(&d, cmd, n);
+    n = mt_device_poll(&d, out, sizeof out);
+    CHECK(n > 0 && mt_frame_decode(out, n - 1, scratch, sizeof scratch, &f) == MT_OK);
+    CHECK(f.type == MT_T_ACK && f.u.ack.opcode == 9 && f.u.ack.status == MT_ACK_UNKNOWN);
 }
 
 static void test_decode_rejects(void)

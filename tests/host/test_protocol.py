@@ -143,3 +143,24 @@ def test_impossible_fields_are_rejected(ftype, payload, message):
     dec = P.Decoder()
     assert dec.feed(P.cobs_encode(body) + b"\x00") == []
     assert dec.stats.field_errors == 1 and message in dec.stats.last_error
+
+
+def _command_bytes(opcode: int, argument: bytes = b"") -> bytes:
+    body = bytes([1, P.T_COMMAND, 6, 0, opcode]) + argument
+    return P.cobs_encode(body + P.crc16(body).to_bytes(2, "little")) + b"\x00"
+
+
+def test_a_command_unknown_to_the_device_is_answered_unknown_and_a_damaged_one_dropped():
+    # PROTOCOL.md's ACK status 1: the decoders rejected an unknown opcode as a field error, so
+    # neither the firmware nor the simulator could ever send it (the C core's test_core checks
+    # the firmware's side)
+    from myotwitch.dsp.synth import SynthSpec
+    from myotwitch.host.simulator import VirtualDevice
+
+    dev = VirtualDevice(SynthSpec(fs=1000.0))
+    [ack] = P.Decoder().feed(dev.receive(_command_bytes(9, b"\x01\x02")))
+    assert isinstance(ack, P.AckFrame) and (ack.opcode, ack.status) == (9, P.ACK_UNKNOWN)
+    dec = P.Decoder()
+    assert dec.feed(_command_bytes(P.CMD_START, b"\x01")) == []  # a known one of the wrong length
+    assert dec.stats.field_errors == 1
+    assert dev.receive(_command_bytes(P.CMD_START, b"\x01")) == b""
