@@ -142,7 +142,9 @@ class VirtualDevice:
         every = self.faults.reset_every_s
         if every and int(self.time_s // every) != int(before // every):
             out += self._reset()
-        if self.streaming:
+        if not self.streaming:  # sampled all the same: the counter runs from power-up, as the firmware's
+            self.sample_counter += n
+        else:
             counts = self.to_counts(self.synth.read(n))
             if self._pending.shape[1] == 0:
                 self._pending_first = self.sample_counter
@@ -159,9 +161,11 @@ class VirtualDevice:
         return self._corrupt(bytes(out))
 
     def _reset(self) -> bytes:
-        """A watchdog or brown-out reset: RAM (unsent samples, counters) is gone; the board
-        streams from power-up and announces itself with INFO, as the firmware does."""
+        """A watchdog or brown-out reset: RAM (unsent samples, counters) is gone; as the
+        firmware, the board announces itself with INFO and waits for START (the host, wanting
+        samples, sends it when it reads that INFO)."""
         self.resets += 1
+        self.streaming = False
         self.sample_counter = 0
         self.overruns = 0
         self._since_status = 0

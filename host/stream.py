@@ -178,6 +178,11 @@ class StreamAssembler:
         self.pongs: list[int] = []
         self.acks: list[AckFrame] = []
 
+    @property
+    def last_samples_at(self) -> float | None:
+        """When the last samples arrived (``feed``'s clock), None before any."""
+        return self._last_rx
+
     def on_reconnect(self, elapsed_s: float) -> None:
         """The link was down for ``elapsed_s``; the next samples decide how many were lost."""
         self._reconnect_gap_s = elapsed_s

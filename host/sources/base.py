@@ -200,9 +200,12 @@ class LinkSource(ReconnectingSource):
         self._connected = True
         self._last_rx = now
         self.decoder.reset()
-        if self._down_since is not None and not first:
-            self.reconnects += 1
-            self.assembler.on_reconnect(now - self._down_since)
+        last = self.assembler.last_samples_at
+        if self._down_since is not None and not first and last is not None:  # (no samples yet: none lost,
+            self.reconnects += 1                                                # as while --wait waits)
+            # the outage began with the last samples, not when it was noticed: a stall is
+            # noticed stall_timeout_s later, and those seconds are lost too
+            self.assembler.on_reconnect(now - min(last, self._down_since))
         self._down_since = None
         self.retry.connected()
         self._pending.append(LinkEvent("connected", self.link.name))
@@ -241,7 +244,13 @@ class LinkSource(ReconnectingSource):
         now = time.monotonic()
         if data:
             self._last_rx = now
-            out += self.assembler.feed(self.decoder.feed(data), now)
+            frames = self.decoder.feed(data)
+            if self.start and any(type(f) is P.InfoFrame and not f.streaming for f in frames):
+                # a device that says it is not streaming while we want samples: an Arduino the
+                # port's opening reset, whose bootloader swallowed the START sent at connect
+                # (its firmware then says INFO), or a board that restarted behind the link
+                self.send_command(P.CMD_START)
+            out += self.assembler.feed(frames, now)
         elif now - self._last_rx > self.stall_timeout_s:
             self._pending.append(LinkEvent("stalled", f"no data for {now - self._last_rx:.1f} s"))
             self._lost("stalled")

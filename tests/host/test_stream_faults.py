@@ -146,3 +146,133 @@ def test_a_file_ended_by_a_long_gap_has_its_own_quality_figures(tmp_path):
     rec.finish(close_source=False)
     first, second = (json.loads(p.read_text())["quality"] for p in sorted(tmp_path.glob("*.summary.json")))
     assert first["raw_rms_uv"][0] < 6 < 50 < second["raw_rms_uv"][0]
+
+
+# -- a byte link on a fake clock: outages measured from the last samples --------------------------
+class _Clock:
+    def __init__(self):
+        self.t = 100.0
+
+    def monotonic(self):
+        return self.t
+
+    def sleep(self, dt):
+        self.t += dt
+
+
+class _ScriptedLink:
+    """A virtual device behind a link on ``clock``: it samples all the time, delivers nothing
+    while ``silent(t)`` (a stall: the port stays open) and cannot be opened while ``absent(t)``."""
+
+    name = "scripted"
+
+    def __init__(self, clock, fs=500, silent=lambda t: False, absent=lambda t: False):
+        from myotwitch.dsp.synth import SynthSpec
+        from myotwitch.host.simulator import VirtualDevice
+
+        self.clock, self.silent, self.absent = clock, silent, absent
+        self.device = VirtualDevice(SynthSpec(fs=float(fs), twitch_rate=0.0))
+        self.t_dev = None  # device time is host time once it is powered (first opened)
+        self.out = bytearray()
+
+    def _advance(self):
+        t = self.clock.t
+        if self.t_dev is None:
+            self.t_dev = t
+        n = int((t - self.t_dev) * self.device.fs)
+        if n > 0:
+            data = self.device.step(n)
+            self.t_dev += n / self.device.fs
+            if not self.silent(t):
+                self.out += data
+
+    def open(self):
+        from myotwitch.host.sources.base import LinkError
+
+        if self.absent(self.clock.t):
+            raise LinkError("not there")
+        self._advance()
+        self.out.clear()
+
+    def read(self, timeout):
+        self.clock.sleep(timeout)
+        self._advance()
+        data, self.out = bytes(self.out), bytearray()
+        return data
+
+    def write(self, data):
+        self.out += self.device.receive(data)
+
+    def close(self):
+        pass
+
+
+def _run_link(monkeypatch, link, clock, until, **kw):
+    from myotwitch.host.sources import base
+
+    monkeypatch.setattr(base, "time", clock)
+    src = base.LinkSource("scripted", link, backoff_s=(0.25, 0.5), **kw)
+    out = []
+    while clock.t < until:
+        out += src.read(0.05)
+    return src, out
+
+
+def test_a_stall_is_a_gap_as_long_as_the_silence_not_from_when_it_was_noticed(monkeypatch):
+    # the device samples on while its frames stop for 5 s; the host notices after 3 s and
+    # reopens the port. The outage had been measured from the noticing (0.25 s), judged a
+    # restart, and every later time in the file was 5 s early
+    clock = _Clock()
+    link = _ScriptedLink(clock, silent=lambda t: 102.0 <= t < 107.0)
+    src, out = _run_link(monkeypatch, link, clock, 110.0)
+    gaps = [r for r in out if isinstance(r, GapRecord)]
+    assert len(gaps) == 1 and gaps[0].exact and "kept counting" in gaps[0].reason, gaps
+    assert abs(gaps[0].n_samples / 500 - 5.0) < 0.1
+    timeline = sum(r.n for r in out if isinstance(r, SampleBlock)) + gaps[0].n_samples
+    assert abs(timeline - link.device.sample_counter) <= 20  # (a frame may still be on the device)
+
+
+def test_a_source_waited_for_loses_nothing_before_its_first_samples(monkeypatch):
+    # record --wait: the sensor appears 5 s after the start; that wait was a 4.8 s "device
+    # restarted" gap at 0 s, and every event-log time 4.8 s late
+    clock = _Clock()
+    link = _ScriptedLink(clock, absent=lambda t: t < 105.0)
+    src, out = _run_link(monkeypatch, link, clock, 108.0, wait=True)
+    assert not [r for r in out if isinstance(r, GapRecord)]
+    assert sum(r.n for r in out if isinstance(r, SampleBlock)) > 2.5 * 500
+    assert src.reconnects == 0
+
+
+class _ResetOnOpenLink(_ScriptedLink):
+    """An Arduino: opening the port resets it, its bootloader swallows the host's bytes for a
+    second, then the firmware says INFO (not streaming) and waits for START (main_avr.c)."""
+
+    def open(self):
+        super().open()
+        self.device.streaming = False
+        self.boot_until = self.clock.t + 1.0
+        self.booted = False
+
+    def _advance(self):
+        if not getattr(self, "booted", True) and self.clock.t >= self.boot_until:
+            self.booted = True
+            self.t_dev = self.clock.t
+            self.out += self.device.info_frame()
+        if getattr(self, "booted", True):
+            super()._advance()
+
+    def write(self, data):
+        if self.booted:
+            super().write(data)
+
+
+def test_a_board_the_port_reset_is_started_when_it_says_it_is_not_streaming(monkeypatch):
+    # the GET_INFO and START sent at connect went to the Uno's bootloader; the firmware's INFO
+    # then said "not streaming" and the host waited for samples until it declared a stall and
+    # reopened the port, which reset the board again, for ever
+    clock = _Clock()
+    link = _ResetOnOpenLink(clock)
+    src, out = _run_link(monkeypatch, link, clock, 106.0)
+    assert link.device.streaming and src.reconnects == 0
+    assert not [r for r in out if isinstance(r, LinkEvent) and r.kind == "stalled"]
+    assert sum(r.n for r in out if isinstance(r, SampleBlock)) > 4.5 * 500
