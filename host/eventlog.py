@@ -26,6 +26,22 @@ class EventLog:
         else:
             self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the log
 
+    @classmethod
+    def new(cls, stem: str, suffix: str) -> EventLog:
+        """A log in a file of its own: ``stem + suffix``, or ``stem-1 + suffix`` and so on when
+        that exists (created exclusively, so two recorders never share one)."""
+        k = 0
+        while True:
+            path = stem + (f"-{k}" if k else "") + suffix
+            try:
+                fh = open(path, "x", encoding="utf-8")  # noqa: SIM115 - lives as long as the log
+            except FileExistsError:
+                k += 1
+                continue
+            log_ = cls(None)
+            log_.path, log_._fh = path, fh
+            return log_
+
     def write(self, record_type: str, /, **fields: object) -> None:
         if self._fh is None:
             return

@@ -29,7 +29,7 @@ from myotwitch.dsp.pipeline import QualityTally
 from myotwitch.host import edf
 from myotwitch.host.errors import MyotwitchError, SourceError, UsageError
 from myotwitch.host.eventlog import EventLog
-from myotwitch.host.session import summarize, write_summary
+from myotwitch.host.session import summarize, summary_path, write_summary
 from myotwitch.host.sources import Source
 from myotwitch.host.sources.replay import REPLAY_FIRMWARE
 from myotwitch.host.stream import DeviceInfo, GapRecord, LinkEvent, SampleBlock, StatusRecord
@@ -140,6 +140,8 @@ def recover(out_dir: str, config: DetectorConfig | None = None) -> list[str]:
 
             summary = analyze_file(path, config, say_marker=False)
             summary["recovered"] = {"records_in_header": before, "records_kept": after}
+            if isinstance(written, dict) and isinstance(written.get("device"), dict):
+                summary["device"] = written["device"]  # (the file alone does not say; its marker does)
             if not replay:
                 from myotwitch.host.unit_registry import register_summary
 
@@ -271,6 +273,7 @@ class Recorder:
         self.info_timeout_s = info_timeout_s
         self.events_path = events_path
         self.eventlog = EventLog(None)  # replaced in begin(); EventLog(None) writes nothing
+        self._own_log = False  # begin() named the log (events_path "auto")
         self.info: DeviceInfo | None = None
         self.pipe: Pipeline | None = None
         self.current: OpenFile | None = None
@@ -336,9 +339,13 @@ class Recorder:
         """Check the output folder, repair interrupted recordings, open the event log."""
         self._check_dir()
         recover(self.out_dir, self.config)
-        if self.events_path == "auto":
-            self.events_path = os.path.join(self.out_dir, f"{self.prefix}_{self._session_start:%Y%m%d-%H%M%S}.events.jsonl")
-        self.eventlog = EventLog(self.events_path)
+        if self.events_path == "auto":  # (its own: two recorders started in one second had shared one)
+            self.eventlog = EventLog.new(os.path.join(self.out_dir, f"{self.prefix}_{self._session_start:%Y%m%d-%H%M%S}"),
+                                         ".events.jsonl")
+            self.events_path = self.eventlog.path
+            self._own_log = True
+        else:
+            self.eventlog = EventLog(self.events_path)
 
     def handle(self, rec: object) -> None:
         """Take one record from a source (the GUI feeds records here while it records)."""
@@ -364,13 +371,20 @@ class Recorder:
         try:
             self._close_all()
         except OSError as e:
-            log.error("%s", self._disk_error(e))
+            if self.error is None:
+                log.error("%s", self._disk_error(e))
+            else:  # (the disk error that stopped the recording, said by it, also kept a file from closing)
+                where = self.current.path if self.current else getattr(e, "filename", None) or self.out_dir
+                log.error("%s could not be closed either (%s); the next `record` start into %s writes its summary",
+                          where, e.strerror or e, self.out_dir)
         finally:
             if close_source:
                 self.source.close()
             if self.publisher is not None:
                 self.publisher.close()
             self.eventlog.close()
+            if self._own_log and not self.closed_files and self.events_path:  # (no sensor ever came:
+                _remove_quietly(self.events_path)                             # no stray log)
             self._log_status()
 
     def _check_dir(self) -> None:
@@ -450,7 +464,7 @@ class Recorder:
             k += 1
         with open(path + MARKER_SUFFIX, "w", encoding="utf-8") as fh:
             json.dump({"pid": os.getpid(), "host": socket.gethostname(), "started": start.isoformat(),
-                       "source": self.source.spec, "replay": self._replay}, fh)
+                       "source": self.source.spec, "replay": self._replay, "device": self.info.to_dict()}, fh)
         writer = edf.EdfWriter(path, fs=self.info.fs, labels=list(self.info.labels), uv_per_count=self.info.uv_per_count,
                                bits=self.info.bits, start=start, subject=self.subject,
                                prefilter=f"device {self.info.device_id} fw {self.info.firmware}")
@@ -574,7 +588,7 @@ class Recorder:
                     if e.reason:
                         text += f" ({e.reason})"
                     target.writer.annotate(rel, e.duration_ms / 1000.0, text)
-            self.eventlog.write("event", **e.to_dict())
+            self.eventlog.write("event", **e.to_dict(), **self._in_file(target, e.onset_sample))
         new_episodes = self.pipe.episodes[self._episodes_seen:]
         self._episodes_seen = len(self.pipe.episodes)
         for ep in new_episodes:
@@ -589,8 +603,15 @@ class Recorder:
                     target.end_sample is None or ep.end_s * self.info.fs <= target.end_sample):
                 target.annotated.add((ep.start_s, ep.end_s, ep.n_twitches))
                 self._annotate_episode(target, ep)
-            self.eventlog.write("episode", **ep.to_dict())
+            self.eventlog.write("episode", **ep.to_dict(), **self._in_file(target, int(ep.start_s * self.info.fs)))
         self._close_finished()
+
+    def _in_file(self, f: OpenFile | None, sample: int) -> dict:
+        """Where an event-log line lies in its file (the file's name and seconds from its start),
+        beside its seconds from the session's start: a rotation or a long gap starts a new file."""
+        if f is None or self.info is None:
+            return {}
+        return {"file": os.path.basename(f.path), "file_onset_s": round((sample - f.first_sample) / self.info.fs, 3)}
 
     def _all_files(self) -> list[OpenFile]:
         return self.closing + ([self.current] if self.current else [])
@@ -687,7 +708,7 @@ class Recorder:
         else:
             _index(summary)
         log.info("closed %s (%.0f s, %d twitches)", f.path, st["duration_s"], st["counts"]["twitch"])
-        self.eventlog.write("file_closed", path=f.path, summary=os.path.basename(f.path))
+        self.eventlog.write("file_closed", path=f.path, summary=os.path.basename(summary_path(f.path)))
 
     def _close_all(self) -> None:
         if self.pipe is not None:

@@ -18,6 +18,7 @@ import pytest
 
 from myotwitch.dsp.synth import SynthStream
 from myotwitch.host import edf as edf_mod
+from myotwitch.host import recorder as recorder_mod
 from myotwitch.host.analysis import analyze_file
 from myotwitch.host.edf import EdfReader, read_header
 from myotwitch.host.errors import FormatError, MyotwitchError
@@ -114,20 +115,28 @@ def test_rotation_splits_without_losing_a_sample(tmp_path):
     assert data.shape[1] >= 25_000
 
 
-def test_disk_full_stops_with_a_clear_error_and_a_valid_file(tmp_path, monkeypatch):
+def test_disk_full_stops_with_a_clear_error_and_a_valid_file(tmp_path, monkeypatch, caplog):
     real_write = os.write
     calls = {"n": 0}
 
     def failing_write(fd, data):
         if len(data) > 2000:  # data records (4.5 kB), not the header (1 kB)
             calls["n"] += 1
-            if calls["n"] > 5:
-                raise OSError(errno.ENOSPC, "No space left on device")
+        if calls["n"] > 5:  # full: then the header's update at the close fails too
+            raise OSError(errno.ENOSPC, "No space left on device")
         return real_write(fd, data)
 
+    def no_room(path, summary):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
     monkeypatch.setattr(edf_mod.os, "write", failing_write)
-    with pytest.raises(RecorderError, match="disk full"):
+    monkeypatch.setattr(recorder_mod, "write_summary", no_room)
+    with caplog.at_level("ERROR"), pytest.raises(RecorderError, match="disk full"):
         record(tmp_path, duration_s=30.0)
+    # the error says "disk full" once (the close's failure said it again); the close says why
+    # the marker stays
+    said = [r.getMessage() for r in caplog.records]
+    assert not [m for m in said if "disk full" in m] and len(said) == 1 and "writes its summary" in said[0], said
     [path] = glob.glob(str(tmp_path / "rec" / "*.edf"))
     monkeypatch.setattr(edf_mod.os, "write", real_write)
     f = pyedflib.EdfReader(path)
@@ -198,6 +207,8 @@ def test_kill_9_loses_at_most_a_second_and_is_repaired_on_restart(tmp_path):
     rec.run()
     assert not os.path.exists(path + ".recording")
     assert os.path.exists(path[:-4] + ".summary.json")
+    repaired = json.loads(pathlib.Path(path[:-4] + ".summary.json").read_text())
+    assert repaired["device"]["source"].startswith("sim:rate=2000") and repaired["device"]["n_channels"] == 2  # (was null)
     assert os.path.getsize(path) == size_before
     assert path not in rec.closed_files and len(rec.closed_files) == 1
     # the repaired recording enters the history as a closed one does (it was left out before:
@@ -346,3 +357,49 @@ def test_the_recorder_s_summary_has_the_analysis_s_keys(tmp_path):
                                                           if k not in sidecar["quality"]}
     assert missing <= {"advice"}, missing
     assert sidecar["dated"] is True and sidecar["quality"]["warnings"] == []
+
+
+def test_event_log_lines_name_their_file_and_two_recorders_never_share_a_log(tmp_path):
+    # the log counts from the session's start, a rotated file from its own: event lines name
+    # their file and where in it they lie; two recorders started in one second had written one
+    # log; file_closed named the EDF as its summary
+    out = tmp_path / "rec"
+    recs = [Recorder(open_source(SIM), str(out), duration_s=25.0, rotate="10s", status_interval_s=999,
+                     events_path="auto") for _ in range(2)]
+    for rec in recs:
+        rec._session_start = recs[0]._session_start  # (the same second)
+        rec.run()
+    assert len({rec.events_path for rec in recs}) == 2
+    lines = read_events(recs[1].events_path)
+    twitches = [e for e in lines if e["type"] == "event" and e["kind"] == "twitch"]
+    later = [e for e in twitches if e["onset_s"] > 10.5]
+    assert later and all(e["file"] != twitches[0]["file"] for e in later)
+    for e in twitches:
+        path = out / e["file"]
+        onsets = [a.onset_s for a in EdfReader(path).edf.annotations if a.text.startswith("twitch")]
+        assert min(abs(t - e["file_onset_s"]) for t in onsets) < 1e-3
+        assert e["file_onset_s"] == pytest.approx(e["onset_s"] - 10.0 * int(e["onset_s"] // 10), abs=2e-3)
+    closed = [e for e in lines if e["type"] == "file_closed"]
+    assert len(closed) == 3 and all(e["summary"].endswith(".summary.json") and (out / e["summary"]).exists()
+                                    for e in closed)
+
+
+def test_a_recorder_that_never_got_a_sensor_leaves_no_log(tmp_path):
+    from myotwitch.host.sources.base import LinkError, LinkSource
+
+    class Absent:
+        name = "absent"
+
+        def open(self):
+            raise LinkError("not there")
+
+        def close(self):
+            pass
+
+    out = tmp_path / "rec"
+    rec = Recorder(LinkSource("serial:auto", Absent(), wait=True), str(out), status_interval_s=999,
+                   events_path="auto")
+    rec.begin()
+    rec.handle(next(iter(rec.source.read(0.01)), None))
+    rec.finish()
+    assert os.listdir(out) == []
