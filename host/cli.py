@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import signal
 import sqlite3
@@ -154,6 +155,10 @@ def cmd_record(args: argparse.Namespace) -> int:
     spec = "serial:auto" if args.source == "auto" else args.source
     lsl_publisher(args, check_only=True)  # a missing pylsl fails before the device is opened
     prepare_detector()
+    if os.path.isdir(args.out):  # repaired even when the sensor is missing and the start fails
+        from myotwitch.host.recorder import recover
+
+        recover(args.out, config)
     if args.wait:
         log.info("waiting for the sensor (%s); Ctrl+C stops", spec)
     src = open_source(spec, wait=args.wait)

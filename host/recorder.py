@@ -326,8 +326,10 @@ class Recorder:
                     break
                 if not self.info and not getattr(self.source, "wait", False) and \
                         time.monotonic() - started > self.info_timeout_s:
+                    heard = self.source.heard()
                     raise SourceError(f"{self.source.spec}: no myotwitch device information received within "
-                                      f"{self.info_timeout_s:g} s (wrong device, or wrong baud rate?)")
+                                      f"{self.info_timeout_s:g} s ({heard + '; ' if heard else ''}wrong device, "
+                                      "or wrong baud rate?)")
                 self.tick()
                 if self.source.closed:
                     break

@@ -57,6 +57,10 @@ class Source(ABC):
     def stats(self) -> dict:
         return {}
 
+    def heard(self) -> str:
+        """What came in so far, in words, for an error when nothing usable did ("" if unknown)."""
+        return ""
+
     def close(self) -> None:
         self.closed = True
 
@@ -176,6 +180,17 @@ class LinkSource(ReconnectingSource):
                 "duplicates": a.duplicates, "device_overruns": a.device_overruns, "device_restarts": a.restarts,
                 "implausible_jumps": a.implausible_jumps, "resyncs": a.resyncs, **{
                     f"decoder_{k}": v for k, v in self.decoder.stats.to_dict().items() if k != "last_error"}}
+
+    def heard(self) -> str:
+        d = self.decoder.stats
+        if not d.bytes_in:
+            return "not a byte came in"
+        text = f"{d.bytes_in} bytes came in, {d.frames} whole frames"
+        if d.errors:
+            text += f", {d.errors} damaged (last: {d.last_error})"
+        elif not d.frames:
+            text += " (no frame delimiters: another protocol, or the wrong baud rate)"
+        return text
 
     def send_command(self, opcode: int, argument: int = 0) -> None:
         frame = P.encode_command(self._seq, opcode, argument)

@@ -403,3 +403,56 @@ def test_a_recorder_that_never_got_a_sensor_leaves_no_log(tmp_path):
     rec.handle(next(iter(rec.source.read(0.01)), None))
     rec.finish()
     assert os.listdir(out) == []
+
+
+def test_a_start_without_its_sensor_still_repairs_the_folder(tmp_path, caplog):
+    # without --wait a missing sensor ends the start (exit 3) before the recorder looked at the
+    # folder, so last night's interrupted file stayed "interrupted" until a start that worked
+    from myotwitch.host.cli import main
+
+    rec, out = record(tmp_path, duration_s=3.0)
+    [path] = rec.closed_files
+    os.remove(path[:-4] + ".summary.json")
+    pathlib.Path(path + ".recording").write_text(json.dumps({"pid": 2**22 + 1, "host": os.uname().nodename}))
+    assert main(["record", "--source", "serial:/dev/no-such-sensor", "--out", str(out)]) == 3
+    assert not os.path.exists(path + ".recording") and os.path.exists(path[:-4] + ".summary.json")
+
+
+@pytest.mark.parametrize("chatter, words", [
+    (b"", "not a byte came in"),
+    (b"hello from another protocol\r\n" * 20, r"0 whole frames, \d+ damaged \(last: frame longer"),
+    ("crc", r"0 whole frames, \d+ damaged \(last: [^)]*(crc|CRC)"),
+])
+def test_no_device_information_says_what_did_come_in(tmp_path, chatter, words):
+    # a maker's board that sent its CRC big-endian got only "wrong device, or wrong baud rate?"
+    from myotwitch.host import protocol as P
+    from myotwitch.host.errors import SourceError
+    from myotwitch.host.sources.base import LinkSource
+
+    if chatter == "crc":
+        good = P.encode_info(0, firmware=(0, 1, 0), device_id=1, sample_rate_hz=1000, n_channels=1,
+                             sample_format=P.FMT_INT16, uv_per_count=0.5, streaming=False, labels=("a",))
+        body = bytearray(P.cobs_decode(good[:-1]))
+        body[-2:] = body[-2:][::-1]  # the CRC sent big-endian
+        chatter = P.cobs_encode(bytes(body)) + b"\x00"
+
+    class Board:
+        name = "board"
+
+        def open(self):
+            pass
+
+        def read(self, timeout):
+            time.sleep(0.01)
+            return chatter
+
+        def write(self, data):
+            pass
+
+        def close(self):
+            pass
+
+    rec = Recorder(LinkSource("serial:board", Board(), stall_timeout_s=60), str(tmp_path / "rec"),
+                   info_timeout_s=0.3, status_interval_s=999, events_path=None)
+    with pytest.raises(SourceError, match=words):
+        rec.run()
