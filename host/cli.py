@@ -379,17 +379,24 @@ def build_parser() -> argparse.ArgumentParser:
     add_detector_options(sp)
 
     sp = add("simulate", cmd_simulate, "virtual device speaking the real protocol (for tests and demos)",
-             "Run a virtual myotwitch device. With --pty it creates a pseudo-terminal and prints its path,\n"
-             "so `myotwitch record --source serial:PATH` or any serial program can open it.")
+             "Run a virtual myotwitch device on a pseudo-terminal and print its path, so `myotwitch record\n"
+             "--source serial:PATH`, `myotwitch live --source serial:PATH` or any serial program can open it.\n\n"
+             "Building a board? Give the simulator your board's scale and sample width (--uv-per-count,\n"
+             "--int24) and compare what the host says of both: `myotwitch record --source serial:PORT\n"
+             "--duration 30s --out DIR` on each, then the summaries' stats (no decoder errors, no gaps).\n"
+             "The frames are those of PROTOCOL.md; data/protocol holds byte-exact test vectors.")
     sp.add_argument("--pty", action="store_true", help="serve on a pseudo-terminal (what simulate always does; kept for scripts)")
     sp.add_argument("--link", metavar="PATH", help="also keep a symlink at PATH pointing to the current pty "
                     "(stable across simulated replugs)")
-    sp.add_argument("--rate", type=float, default=1000.0, help="sample rate in Hz (250-4000)")
-    sp.add_argument("--channels", type=int, default=1, help="channels (1-8)")
+    sp.add_argument("--rate", type=float, default=1000.0, help="sample rate in Hz (default 1000; 250-4000)")
+    sp.add_argument("--channels", type=int, default=1, help="channels (default 1; 1-8)")
     sp.add_argument("--twitch-rate", type=float, default=6.0, help="twitches per minute on each channel (default 6; 0 to 600)")
     sp.add_argument("--mains", type=float, default=None, help="add 50 or 60 Hz interference (default: none)")
-    sp.add_argument("--seed", type=int, default=1, help="random seed (same seed, same signal)")
-    sp.add_argument("--duration", metavar="T", help="stop after T (e.g. 60s)")
+    sp.add_argument("--seed", type=int, default=1, help="random seed (default 1; same seed, same signal)")
+    sp.add_argument("--duration", metavar="T", help="stop after T (e.g. 60s; default: until Ctrl+C)")
+    sp.add_argument("--uv-per-count", type=float, default=0.125, metavar="UV",
+                    help="µV per ADC count the device states, as a board's INFO does (default 0.125)")
+    sp.add_argument("--int24", action="store_true", help="send 24-bit samples (sample format 2) instead of 16-bit")
     sp.add_argument("--bit-errors", type=float, default=0.0, metavar="RATE", help="bit errors per byte (default 0; at most 0.01)")
     sp.add_argument("--drop", type=float, default=0.0, metavar="P", help="probability of dropping a frame (default 0; at most 0.5)")
     sp.add_argument("--unplug-every", type=float, default=0.0, metavar="S", help="close the pty every S seconds "

@@ -21,6 +21,8 @@ FMT_INT16, FMT_INT24 = 1, 2
 SAMPLE_BYTES = {FMT_INT16: 2, FMT_INT24: 3}
 
 CMD_START, CMD_STOP, CMD_SET_RATE, CMD_PING, CMD_GET_INFO, CMD_GET_STATUS = 1, 2, 3, 4, 5, 6
+#: an INFO's scale must lie in (0, this) µV per count (PROTOCOL.md)
+MAX_UV_PER_COUNT = 1e6
 COMMAND_NAMES = {CMD_START: "start", CMD_STOP: "stop", CMD_SET_RATE: "set_rate", CMD_PING: "ping",
                  CMD_GET_INFO: "get_info", CMD_GET_STATUS: "get_status"}
 ACK_OK, ACK_UNKNOWN, ACK_BAD_ARG, ACK_BUSY = 0, 1, 2, 3
@@ -288,8 +290,8 @@ def parse_body(body: bytes) -> Frame:
             raise FieldError(f"unknown sample format {fmt}")
         if not RATE_MIN_HZ <= rate <= RATE_MAX_HZ:
             raise FieldError(f"sample rate {rate} Hz outside {RATE_MIN_HZ}-{RATE_MAX_HZ}")
-        if not (uvpc > 0 and uvpc < 1e6):
-            raise FieldError(f"µV per count {uvpc!r} is not a positive number")
+        if not (uvpc > 0 and uvpc < MAX_UV_PER_COUNT):
+            raise FieldError(f"µV per count {uvpc!r} is not a number above 0 and under {MAX_UV_PER_COUNT:g}")
         labels, i = [], INFO_FIXED
         for _ in range(nch):
             if i >= len(p) or p[i] > MAX_LABEL or i + 1 + p[i] > len(p):

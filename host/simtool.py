@@ -17,6 +17,7 @@ import time
 import tty
 
 from myotwitch.dsp.synth import SynthSpec
+from myotwitch.host import protocol as P
 from myotwitch.host.errors import MyotwitchError, UsageError
 from myotwitch.host.simulator import Faults, VirtualDevice
 
@@ -112,6 +113,9 @@ def run_simulator(args: argparse.Namespace) -> int:
     if not 1 <= args.channels <= 8:
         raise UsageError(f"--channels {args.channels}: expected 1-8")
     duration = parse_duration(args.duration, "--duration")
+    if not 0 < args.uv_per_count < P.MAX_UV_PER_COUNT:
+        raise UsageError(f"--uv-per-count {args.uv_per_count:g}: expected a scale above 0 and under "
+                         f"{P.MAX_UV_PER_COUNT:g} µV per count")
     _check_faults(args)
     if args.link:
         from myotwitch.host.outputs import check_writable
@@ -125,7 +129,8 @@ def run_simulator(args: argparse.Namespace) -> int:
                      seed=args.seed, duration_s=10.0)
     faults = Faults(bit_error_rate=args.bit_errors, drop_frame_rate=args.drop, stall_every_s=args.stall_every,
                     stall_for_s=args.stall_for)
-    device = VirtualDevice(spec, faults=faults)
+    device = VirtualDevice(spec, faults=faults, uv_per_count=args.uv_per_count,
+                           sample_format=P.FMT_INT24 if args.int24 else P.FMT_INT16)
     server = PtyServer(device, args.link)
     stop = False
 

@@ -235,6 +235,22 @@ static void test_decode_rejects(void)
     out[3] ^= 1;
     CHECK(mt_frame_decode(out, n - 1, scratch, sizeof scratch, f) != MT_OK);
     CHECK(mt_frame_decode(out, 2, scratch, sizeof scratch, f) != MT_OK);
+    {   /* an INFO whose scale is not a number above 0 and under 1e6 µV per count (as the host) */
+        static const float scales[] = {0.5f, 0.0f, -1.0f, 1e6f, INFINITY, NAN};
+        uint8_t big[128], scratch2[128];
+        mt_info_t info;
+        size_t k;
+        memset(&info, 0, sizeof info);
+        info.protocol_version = 1;
+        info.sample_rate_hz = 1000;
+        info.n_channels = 1;
+        info.sample_format = MT_FMT_INT16;
+        for (k = 0; k < sizeof scales / sizeof scales[0]; k++) {
+            info.uv_per_count = scales[k];
+            n = mt_frame_info(&info, 1, big, sizeof big);
+            CHECK(n > 0 && (mt_frame_decode(big, n - 1, scratch2, sizeof scratch2, f) == MT_OK) == (k == 0));
+        }
+    }
     free(f);
 }
 

@@ -241,3 +241,29 @@ def test_an_uno_is_read_at_its_own_baud_rate_and_probed_past_its_bootloader(monk
         assert row["answers_protocol"] and row["description"] == "Arduino Uno"
     finally:
         close()
+
+
+def test_simulate_states_the_scale_and_width_of_a_makers_board(tmp_path):
+    # a maker compares their board with the simulator: same scale and sample width (the
+    # simulator was fixed at 0.125 µV per count, 16 bits)
+    from myotwitch.host.stream import DeviceInfo
+
+    proc, link, _ = start_sim(tmp_path, "--uv-per-count", "0.879", "--int24", "--channels", "2")
+    try:
+        src = open_source(f"serial:{link}")
+        deadline = time.monotonic() + 10
+        info = None
+        while info is None and time.monotonic() < deadline:
+            info = next((r for r in src.read(0.2) if isinstance(r, DeviceInfo)), None)
+        src.close()
+    finally:
+        stop_sim(proc)
+    assert info is not None and info.sample_format == 2 and info.n_channels == 2
+    assert info.uv_per_count == pytest.approx(0.879, rel=1e-6)
+
+
+@pytest.mark.parametrize("scale", ["0", "-1", "1e6", "nan"])
+def test_simulate_refuses_an_impossible_scale(scale):
+    p = subprocess.run([sys.executable, "-m", "myotwitch.host.cli", "simulate", "--uv-per-count", scale],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and "--uv-per-count" in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
