@@ -346,7 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", default="recordings", help="output folder (default: ./recordings)")
     sp.add_argument("--wait", action="store_true", help="wait for the device to appear instead of failing "
                     "(for services started before the sensor is plugged in)")
-    sp.add_argument("--rotate", metavar="1h|daily", help="start a new file every interval (e.g. 1h, 30m) or at midnight")
+    sp.add_argument("--rotate", metavar="1h|daily|none", help="start a new file every interval (e.g. 1h, 30m) or at "
+                    "midnight (default none: one file, until a gap over 60 s)")
     sp.add_argument("--duration", metavar="T", help="stop after T of data (e.g. 90s, 8h)")
     sp.add_argument("--events", metavar="PATH", help="JSON-lines event log: a path, - for stdout, or none "
                     "(default: next to the recordings)")

@@ -119,7 +119,7 @@ def require_extra(feature: str) -> None:
 
 def check_range(option: str, value: float | int | None, lo: float, hi: float, what: str) -> None:
     if value is not None and not lo <= value <= hi:
-        raise UsageError(f"{option} {value}: expected {what}")
+        raise UsageError(f"{option} {value:g}: expected {what}")  # (as typed: 0, not 0.0)
 
 
 class Writes:

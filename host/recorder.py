@@ -758,6 +758,11 @@ class Recorder:
             self._log_status()
 
     def _log_status(self) -> None:
+        if self.info is None:  # (no data yet: "rate=0Hz ... floor=-uV" said nothing true)
+            log.info("status source=%s: no data yet (%s)", self.source.spec,
+                     "connected, waiting for the device's information" if getattr(self.source, "connected", True)
+                     else "waiting for the device")
+            return
         fs = self.info.fs if self.info else 0
         t = self.samples / fs if fs else 0
         rate = self.twitches / (t / 3600) if t else 0

@@ -100,7 +100,7 @@ def test_an_output_that_fails_after_the_analysis_is_named_and_the_others_are_wri
 
 
 @pytest.mark.parametrize("args, words", [
-    (("--status-interval", "0"), ["--status-interval 0"]),
+    (("--status-interval", "0"), ["--status-interval 0: expected"]),  # (it said "0.0")
     (("--events", "/nope/dir/ev.jsonl"), ["--events", "/nope/dir"]),
     (("--out", "/sys/kernel/myotwitch-test"), ["--out"]),
 ])

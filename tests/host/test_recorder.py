@@ -384,7 +384,7 @@ def test_event_log_lines_name_their_file_and_two_recorders_never_share_a_log(tmp
                                     for e in closed)
 
 
-def test_a_recorder_that_never_got_a_sensor_leaves_no_log(tmp_path):
+def test_a_recorder_that_never_got_a_sensor_leaves_no_log(tmp_path, caplog):
     from myotwitch.host.sources.base import LinkError, LinkSource
 
     class Absent:
@@ -401,8 +401,12 @@ def test_a_recorder_that_never_got_a_sensor_leaves_no_log(tmp_path):
                    events_path="auto")
     rec.begin()
     rec.handle(next(iter(rec.source.read(0.01)), None))
-    rec.finish()
+    with caplog.at_level("INFO", logger="myotwitch.host.recorder"):
+        rec.finish()
     assert os.listdir(out) == []
+    # its status line says there is no data yet, not "rate=0Hz ... floor=-uV"
+    [status] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("status")]
+    assert "no data yet (waiting for the device)" in status and "rate=" not in status
 
 
 def test_a_start_without_its_sensor_still_repairs_the_folder(tmp_path, caplog):
