@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 
 from myotwitch.host.errors import SourceError
 
@@ -52,5 +53,6 @@ def list_all(args: argparse.Namespace) -> int:
             details.append(r["lsl"] + (f", source_id {r['source_id']}" if r.get("source_id") else ""))
         elif "answers_protocol" in r:
             details.append("did not answer the protocol probe")
-        print(f"{r['spec']:34} {r['description'][:36]:36} {', '.join(details)}")
+        spec = shlex.quote(r["spec"])  # (pasted after --source as shown: 'lsl:calf EMG' needs its quotes)
+        print(f"{spec:34} {r['description'][:36]:36} {', '.join(details)}")
     return 0

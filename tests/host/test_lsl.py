@@ -470,3 +470,19 @@ def test_devices_says_when_it_did_not_look_for_lsl_streams(no_lsl, missing, word
     out = capsys.readouterr().out
     assert words in out and "or LSL streams found" not in out
     assert "simulate --pty" in out and "serial:PATH" in out  # (a pty is no USB port: how to open one)
+
+
+def test_devices_quotes_a_spec_with_a_space_so_it_can_be_pasted(capsys):
+    import argparse
+    import shlex
+
+    from myotwitch.host.devices import list_all
+    from myotwitch.host.sources import open_source
+
+    name = unique("calf EMG")
+    _keep = outlet(name, 1, fs=500.0, units=["uV"])
+    assert list_all(argparse.Namespace(probe_all=False, no_ble=True, no_lsl=False, lsl_wait=1.0)) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if name in line)
+    [spec] = shlex.split(row[:34])  # the SOURCE column, as a shell reads it
+    assert spec == f"lsl:{name}"
+    open_source(spec, resolve_timeout_s=3).close()
