@@ -168,6 +168,10 @@ def cmd_record(args: argparse.Namespace) -> int:
                    publisher=lsl_publisher(args))
     rec.install_signal_handlers()
     rec.run()
+    # every file is closed: a Ctrl+C still arriving (pressed twice or thrice) changes nothing. Left
+    # to the recorder's handler, one during the interpreter's shutdown met the default one and
+    # made a clean stop exit 130 (ignored, Python's shutdown leaves it ignored)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     for path in rec.closed_files:
         print(path, file=sys.stderr)
     return 0

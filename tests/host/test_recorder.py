@@ -460,3 +460,34 @@ def test_no_device_information_says_what_did_come_in(tmp_path, chatter, words):
                    info_timeout_s=0.3, status_interval_s=999, events_path=None)
     with pytest.raises(SourceError, match=words):
         rec.run()
+
+
+def test_ctrl_c_pressed_again_while_the_recorder_stops_is_still_a_clean_stop(tmp_path):
+    # presses after the first (a user pressing three times) met Python's default handler during
+    # the shutdown, and a stop with every file closed ended as killed by SIGINT (exit 130)
+    import threading
+
+    proc = _cli("record", "--source", "sim:", "--out", str(tmp_path), "--status-interval", "999")
+    try:
+        for line in proc.stderr:
+            if "recording to" in line:
+                break
+        time.sleep(1.5)
+
+        def press():
+            while proc.poll() is None:
+                try:
+                    proc.send_signal(signal.SIGINT)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.002)
+
+        threading.Thread(target=press, daemon=True).start()
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0
+    [path] = glob.glob(str(tmp_path / "*.edf"))
+    assert os.path.exists(path[:-4] + ".summary.json") and not os.path.exists(path + ".recording")
