@@ -685,9 +685,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self._set(self.lbl_count, str(len(twitches)))
         self.units_panel.update_counts(twitches)
         recent = [e for e in twitches if e.onset_s >= now_s - 60]
-        hours = now_s / 3600.0
-        self._set(self.lbl_rate, f"{len(recent)} /min (last 60 s)"
-                  + (f"<br>{len(twitches) / hours:.0f} /h so far" if now_s >= 60 else ""))
+        st = acq.state if acq else None
+        lost_s = st.lost / st.fs if st is not None and st.fs else 0.0
+        hours = max(now_s - lost_s, 0.0) / 3600.0  # of data: gaps are no time recorded (as the summary's)
+        self._set(self.lbl_rate, (f"{len(recent)} /min (last 60 s)" if now_s >= 60 else
+                                  f"{len(recent)} in the first {now_s:.0f} s")
+                  + (f"<br>{len(twitches) / hours:.0f} /h so far" if hours * 3600 >= 60 else ""))
         eps = acq.episodes if acq else []
         open_ep = 1 if twitches and (not eps or twitches[-1].onset_s > eps[-1].end_s) else 0
         self._set(self.lbl_episodes, f"episodes: {len(eps) + open_ep}")

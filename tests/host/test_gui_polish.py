@@ -396,3 +396,21 @@ def test_live_out_in_a_missing_folder_is_refused(tmp_path):
     args = argparse.Namespace(window=None, run_for=None, screenshot=None, out=str(tmp_path / "gone" / "rec"))
     with pytest.raises(MyotwitchError, match="does not exist"):
         check_live(args)
+
+
+def test_the_rate_so_far_counts_hours_of_data_not_gaps(qtbot, settings):
+    # a faulty link's gaps were counted as time recorded: 594 /h in the window where the
+    # recording's summary and the history said 1050 /h
+    from myotwitch.dsp.events import Event
+
+    win = make_window(qtbot, "sim:rate=1000,seed=8,speed=0,twitch_rate=0", settings)
+    qtbot.waitUntil(lambda: win.acq is not None and win.acq.state.fs > 0, timeout=30_000)
+    win.acq.stop()
+    win.events = [Event(onset_s=10.0 + i, offset_s=10.02 + i, duration_ms=20.0, peak_to_peak_uv=100.0, snr_db=20.0,
+                        channel=0, kind="twitch") for i in range(10)]
+    win.acq.state.lost = 60_000  # 60 s of gaps in 120 s
+    win._update_counters(120.0)
+    assert "600 /h so far" in win.lbl_rate.text()
+    win._update_counters(30.0)
+    assert win.lbl_rate.text().startswith("10 in the first 30 s") and "/h" not in win.lbl_rate.text()
+    win.close()
