@@ -16,8 +16,9 @@ from myotwitch.dsp.records import frozen_record
 #: below this rate the shortest potentials (3-5 ms) are only a few samples long and as sharp as
 #: a single-sample glitch, so the raw spike test would reject real twitches
 SPIKE_TEST_MIN_FS = 1500.0
-#: the reason of a burst already under way when its channel's noise floor first existed (the
-#: recording's first 0.5 s, or the first 0.15 s after a gap): its onset and size are not known
+#: the reason of a burst already under way when its channel's noise floor first existed in the
+#: recording's first 0.5 s: its onset and size are not known (after a gap, the gap cut it, and
+#: its reason says so)
 STARTED_BEFORE_FLOOR = "cut off by the start of data (it began before the detector had a noise floor)"
 
 

@@ -410,7 +410,8 @@ class Pipeline:
         cut at its start, as a gap cuts one at its end (an artifact, never counted: its onset
         and size are not known)."""
         starts, near = self._floor_starts, self._segmenter.merge_n
-        out = [replace(b, cut="start") if 0 <= b.start - starts.get(b.channel, -near) < near else b
+        why = "gap" if self.gaps else "start"  # (after a gap, that gap cut it: said as for its end)
+        out = [replace(b, cut=why) if 0 <= b.start - starts.get(b.channel, -near) < near else b
                for b in bursts]
         for c, at in list(starts.items()):
             if at + near <= until:  # judged: no later burst can start that close
