@@ -127,11 +127,10 @@ class SimLink(Link):
         self._open = False
 
     def open(self) -> None:
+        self._advance_while_closed()  # (the device sampled on since the link closed or the last try)
         if self.device.fault_schedule()[0]:
-            self._advance_while_closed()
             raise LinkError("simulated device is unplugged")
         self._open = True
-        self._t_last = time.monotonic()
 
     def _advance_while_closed(self) -> None:
         # device time runs on while the link is down (it keeps sampling, like a BLE drop)

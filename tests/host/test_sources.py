@@ -141,3 +141,21 @@ def test_file_replay_paces_at_the_requested_speed():
         n += sum(r.n for r in src.read(0.2) if isinstance(r, SampleBlock))
     elapsed = time.monotonic() - t0
     assert 1.5 < elapsed < 4.0
+
+
+def test_a_simulated_unplug_keeps_the_timeline_on_the_device_clock():
+    # the simulated device stood still from its last failed reopen until the reopen that
+    # worked, so an unplug of 1 s lasted up to the reconnect backoff longer on the host's
+    # clock than on the device's, and the timeline ran ahead of the device
+    import time
+
+    src = open_source("sim:rate=500,seed=3,speed=4,twitch_rate=0,disconnect_every=4,disconnect_for=1")
+    records, deadline = [], time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        records += src.read(0.05)
+    gaps = [r for r in records if isinstance(r, GapRecord)]
+    timeline = sum(r.n for r in records if isinstance(r, SampleBlock)) + sum(g.n_samples for g in gaps)
+    ahead = timeline - src.device.sample_counter
+    src.close()
+    assert len(gaps) >= 3 and all(g.exact for g in gaps), gaps
+    assert -3 * src.device.frame_samples <= ahead <= 0, ahead  # (frames may still be on the device)
