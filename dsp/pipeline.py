@@ -160,6 +160,7 @@ class Pipeline:
         self.units.reset()
         self._in_gap = False
         self._settle_left = self._settle_n
+        self._settling_n = 0  # samples the filters settled after gaps (``settling_after_gaps_s``)
         self._floor_waits = list(range(self.n_channels))  # channels whose floor is still unknown
         self._floor_starts: dict[int, int] = {}  # channel -> first sample with a floor, until judged
         self._clipped = np.zeros(self.n_channels, dtype=np.int64)
@@ -221,6 +222,12 @@ class Pipeline:
         session (a recorder's rotated file), whose figures ``quality(since=...)`` gives."""
         return QualityTally(self._noise.histogram.copy(), self._finite, self._sum.copy(), self._sumsq.copy(),
                             self._clipped.copy())
+
+    @property
+    def settling_after_gaps_s(self) -> float:
+        """Seconds of data that came while the detector settled after a gap (``settle_s`` after
+        each): nothing is found there, so a link that loses data often loses twitches too."""
+        return self._settling_n / self.fs
 
     def quality(self, since: QualityTally | None = None, until: QualityTally | None = None) -> dict:
         """Signal-quality figures so far (per channel lists): noise floor, mains, clipping, gaps.
@@ -343,6 +350,8 @@ class Pipeline:
             k = min(self._settle_left, n)
             floor[:, :k] = np.nan
             self._settle_left -= k
+            if self.gaps:
+                self._settling_n += k
         if self._floor_waits:
             self._note_floor_start(floor)
         self.samples_seen += n

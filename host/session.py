@@ -18,6 +18,21 @@ from myotwitch.host.strict import strict
 SCHEMA = "myotwitch.session/1"
 
 
+#: over this share of the data in the detector's settling after gaps, the summary warns
+SETTLING_WARN = 0.05
+
+
+def settling_warning(pipe: Pipeline, valid_s: float, gaps: int) -> str:
+    """A warning when much of the data came while the detector settled after gaps (it counts
+    nothing then): a link losing frames often makes the rate read low without it."""
+    blind = pipe.settling_after_gaps_s
+    if valid_s <= 0 or blind <= SETTLING_WARN * valid_s:
+        return ""
+    return (f"{100 * blind / valid_s:.0f}% of the data came in the {pipe.config.settle_s:g} s after one of "
+            f"{gaps} gaps, while the detector restarts and counts nothing: the link lost data often "
+            "(Bluetooth range, a loose cable?), so the twitch rate reads low")
+
+
 def summarize(events: list[Event], episodes: list[Episode], pipe: Pipeline, *, file: str | None,
               start: dt.datetime | None, labels: list[str] | tuple[str, ...], device: dict | None = None,
               extra_quality: dict | None = None, include_events: bool = True,
@@ -39,6 +54,9 @@ def summarize(events: list[Event], episodes: list[Episode], pipe: Pipeline, *, f
     duration_s = pipe.samples_seen / pipe.fs
     valid_s = max(duration_s - quality["gap_s"], 0.0)
     hours = valid_s / 3600.0
+    blind = settling_warning(pipe, valid_s, quality["gaps"])
+    if blind and blind not in quality["warnings"]:
+        quality["warnings"].append(blind)
     twitch_amps = [e.peak_to_peak_uv for e in events if e.kind == "twitch"]
     out = {
         "schema": SCHEMA,

@@ -20,6 +20,7 @@ from myotwitch.host.gui.acquisition import Acquisition, DisplayBuffer
 from myotwitch.host.gui.envelope import minmax_envelope
 from myotwitch.host.gui.history_tab import HistoryTab
 from myotwitch.host.gui.units_panel import UnitsPanel
+from myotwitch.host.session import settling_warning
 
 log = logging.getLogger(__name__)
 
@@ -719,8 +720,19 @@ class MainWindow(QtWidgets.QMainWindow):
             f"battery {bat} · lead-off {'YES' if st.lead_off else 'no'}<br>"
             + (floor_note(acq.buffer.floor, self._labels, self.config.max_rest_floor_uv)
                if acq.buffer is not None else "noise floor: –")
+            + self._settling_note(acq, st)
             + (f"<br><b style='color:#c62828'>recording to {st.recording}</b>" if st.recording else "")
             + (f"<br><b style='color:#c62828'>{html.escape(st.error)}</b>" if st.error else ""))
+
+    @staticmethod
+    def _settling_note(acq, st) -> str:
+        """The summary's warning, live: much of the data came while the detector settled after
+        gaps, where it counts nothing (a link that loses frames often)."""
+        pipe = acq.pipe
+        if pipe is None or not st.fs:
+            return ""
+        text = settling_warning(pipe, max(pipe.samples_seen / st.fs - st.lost / st.fs, 0.0), st.gaps)
+        return f"<br><b style='color:#c62828'>{html.escape(text)}</b>" if text else ""
 
     def _draw_rate(self, counts: np.ndarray) -> None:
         """Twitches per minute, the last ``RATE_MINUTES`` minutes; the axis starts at minute 0

@@ -414,3 +414,11 @@ def test_the_rate_so_far_counts_hours_of_data_not_gaps(qtbot, settings):
     win._update_counters(30.0)
     assert win.lbl_rate.text().startswith("10 in the first 30 s") and "/h" not in win.lbl_rate.text()
     win.close()
+
+
+def test_the_sensor_panel_says_when_a_lossy_link_keeps_the_detector_settling(qtbot, settings):
+    win = make_window(qtbot, "sim:rate=1000,seed=8,speed=4,drop=0.1", settings)
+    qtbot.waitUntil(lambda: win.acq is not None and win.acq.state.samples > 20_000, timeout=60_000)
+    win._update_counters(win.acq.buffer.end / win.acq.buffer.fs)
+    assert "the link lost data often" in win.lbl_link.text()
+    win.close()

@@ -1,0 +1,27 @@
+"""A link that loses frames often: the detector restarts after every gap and counts nothing
+while it settles (0.15 s), so a 5 % frame loss cost about 40 % of the twitches with no word
+in the summary or the live window (a QA walk-through's measurement)."""
+
+import numpy as np
+import pytest
+
+from myotwitch.dsp import Pipeline
+from myotwitch.dsp.synth import case_spec, synthesize
+from myotwitch.host.session import summarize
+
+
+@pytest.mark.parametrize("every, warned", [(400, True), (20_000, False)])
+def test_the_summary_warns_when_much_of_the_data_came_while_the_detector_settled(every, warned):
+    x, _ = synthesize(case_spec("clean_rest", 1000.0, 60.0, seed=3).with_(twitch_rate=30.0))
+    x = x.copy()
+    for i in range(2000, 60_000, every):
+        x[:, i: i + 20] = np.nan  # 20 ms frames lost
+    pipe = Pipeline(1000.0, 1)
+    events = pipe.process(x) + pipe.flush()
+    warnings = summarize(events, pipe.episodes, pipe, file=None, start=None, labels=["calf"])["quality"]["warnings"]
+    said = [w for w in warnings if "the link lost data often" in w]
+    assert bool(said) == warned, warnings
+    if warned:  # the share is the settled seconds over the seconds of data
+        valid = 60.0 - sum(g.duration_s for g in pipe.gaps)
+        assert said[0].startswith(f"{100 * pipe.settling_after_gaps_s / valid:.0f}% of the data")
+        assert pipe.settling_after_gaps_s == pytest.approx(0.15 * len(pipe.gaps), rel=0.01)
