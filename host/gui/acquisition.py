@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -87,6 +88,7 @@ class LinkState:
     simulator: bool = False
     recording: str = ""
     error: str = ""
+    last_data_at: float = 0.0  # time.monotonic() of the last samples (0: none yet)
 
 
 @dataclass
@@ -267,6 +269,7 @@ class Acquisition:
                 self.buffer.threshold = floor * self.config.sensitivity
                 self.buffer.floor = floor
             st.samples += rec.n
+            st.last_data_at = time.monotonic()
             if self.keep_samples:
                 self.received.append((rec.first_sample, rec.uv.copy()))
             self._publish(events)

@@ -8,6 +8,7 @@ import html
 import logging
 import os
 import re
+import time
 
 import numpy as np
 import pyqtgraph as pg
@@ -29,6 +30,8 @@ THRESHOLD_RANGE = (2.5, 20.0)
 ADVICE_HEIGHT = (60, 180)
 #: the rate plot's span, minutes
 RATE_MINUTES = 30
+#: a connected source silent this long is said to be (a frame comes every 20 ms)
+SILENT_S = 1.0
 #: what the dashed lines on the band-passed trace are
 THRESHOLD_NOTE = "dashed blue: the detection threshold"
 #: "Replay file…" speeds: name -> x real time (0 = as fast as possible)
@@ -713,8 +716,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.lbl_hold.setVisible(bool(busy))
         st = acq.state
         bat = f"{st.battery_pct}%" if st.battery_pct is not None else "–"
+        silent = time.monotonic() - st.last_data_at if st.connected and st.last_data_at else 0.0
+        link = "connected" if st.connected else "not connected"
+        if silent >= SILENT_S:  # (a stalled link is declared lost only after 3 s; said from the first)
+            link = f"<b style='color:#c62828'>connected, no data for {silent:.0f} s</b>"
         self._set(self.lbl_link,
-            f"{'connected' if st.connected else 'not connected'} · {st.fs:g} Hz · {st.n_channels} ch<br>"
+            f"{link} · {st.fs:g} Hz · {st.n_channels} ch<br>"
             f"samples&nbsp;{st.samples:,} · lost&nbsp;{st.lost:,}&nbsp;in&nbsp;{st.gaps}&nbsp;gaps · "
             f"reconnects&nbsp;{st.reconnects}<br>"
             f"battery {bat} · lead-off {'YES' if st.lead_off else 'no'}<br>"

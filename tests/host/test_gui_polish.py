@@ -422,3 +422,21 @@ def test_the_sensor_panel_says_when_a_lossy_link_keeps_the_detector_settling(qtb
     win._update_counters(win.acq.buffer.end / win.acq.buffer.fs)
     assert "the link lost data often" in win.lbl_link.text()
     win.close()
+
+
+def test_the_sensor_panel_says_a_connected_source_has_gone_silent(qtbot, settings):
+    # a stall read "connected" for the 3 s before it is declared lost, and again after the
+    # reopen while the device was still silent
+    import time
+
+    win = make_window(qtbot, "sim:rate=1000,seed=8", settings)
+    qtbot.waitUntil(lambda: win.acq is not None and win.acq.state.samples > 2000, timeout=30_000)
+    win.acq.stop()
+    win.acq.state.connected = True
+    win.acq.state.last_data_at = time.monotonic() - 2.4
+    win._update_counters(win.acq.buffer.end / win.acq.buffer.fs)
+    assert "connected, no data for 2 s" in win.lbl_link.text()
+    win.acq.state.last_data_at = time.monotonic()
+    win._update_counters(win.acq.buffer.end / win.acq.buffer.fs)
+    assert "no data" not in win.lbl_link.text()
+    win.close()
