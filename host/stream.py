@@ -294,8 +294,10 @@ class StreamAssembler:
         f0, t0 = held[0]
         fs = self.info.fs
         since = 0.0 if self._last_rx is None else max(t0 - self._last_rx, 0.0)
-        uptime = (f0.first_sample + f0.n_samples) / fs if backward else f0.n_samples / fs
-        n_gap = max(int(round((since - uptime) * fs)), 1)
+        # the gap runs to the first held sample, which came f0.n_samples before f0 arrived; the
+        # samples a restarted board took before the host's START (its counter's start) were
+        # never sent and lie in the gap too
+        n_gap = max(int(round((since - f0.n_samples / fs) * fs)), 1)
         if backward:
             self.stats.restarts += 1
             reason = "device restarted (counter began again); length from the host clock"

@@ -276,3 +276,17 @@ def test_a_board_the_port_reset_is_started_when_it_says_it_is_not_streaming(monk
     assert link.device.streaming and src.reconnects == 0
     assert not [r for r in out if isinstance(r, LinkEvent) and r.kind == "stalled"]
     assert sum(r.n for r in out if isinstance(r, SampleBlock)) > 4.5 * 500
+
+
+def test_a_restart_gap_includes_the_samples_taken_before_start():
+    # a board restarts, says INFO and streams from the host's START: its first frame starts at
+    # counter 200, the samples taken before START were never sent. The gap had subtracted them
+    # as if they had come (100 ms here, where 300 ms passed without samples)
+    a = StreamAssembler("t")
+    a.feed([INFO], received_at=0.0)
+    for k in range(50):
+        a.feed([frame(k * 20)], received_at=(k + 1) * 0.02)  # the last at 1.0 s
+    a.feed([INFO], received_at=1.30)
+    out = a.feed([frame(200, value=7)], received_at=1.32)  # (new data, not a duplicate)
+    [gap] = [r for r in out if isinstance(r, GapRecord)]
+    assert gap.n_samples == 300 and not gap.exact and "restart" in gap.reason
