@@ -22,6 +22,7 @@ from myotwitch.host.gui.envelope import minmax_envelope
 from myotwitch.host.gui.history_tab import HistoryTab
 from myotwitch.host.gui.units_panel import UnitsPanel
 from myotwitch.host.session import settling_warning
+from myotwitch.host.wording import counted
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +120,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.curves: list = []
         self._x_window: float | None = None
         self._labels: tuple[str, ...] = ()
+        self._saved = ""  # what the last stop of a recording saved, and where
         self._build()
         self._restore()
         self.acq: Acquisition | None = None
@@ -358,8 +360,11 @@ class MainWindow(QtWidgets.QMainWindow):
     def start_source(self, spec: str) -> None:
         from myotwitch.host.sources.auto import resolve_source
 
+        stopped = ""
         if self.acq is not None:
+            self._saved = ""
             self.set_recording(False)
+            stopped = self._saved  # (said with the new source below, which would hide it)
             self.acq.stop()
             self._from_memory = False  # (a source chosen now is the user's: its failure stays shown)
         spec = spec.strip() or "sim:"
@@ -375,7 +380,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._clear_display()
         self.acq = Acquisition(spec, self.config, self._open_source, lsl=self.lsl)
         self.acq.start()
-        self.say(f"source: {spec}")  # (an error about the source before is no longer news)
+        # (an error about the source before is no longer news; a recording it stopped is)
+        self.say(f"source: {spec}" + (f"; the recording stopped: {stopped}" if stopped else ""))
         # "no sensor found" only when we fell back to the simulator, not when it was asked for
         self.sim_banner.setVisible(fallback and spec.startswith("sim"))
 
@@ -512,7 +518,9 @@ class MainWindow(QtWidgets.QMainWindow):
                 self.say(f"recording stopped with an error: {e}", error=True)
             self._show_record_button(False)
             if files:
-                self.say(f"saved {', '.join(os.path.basename(f) for f in files)}")
+                self._saved = (f"saved {', '.join(os.path.basename(f) for f in files)} in "
+                               f"{os.path.dirname(os.path.abspath(files[0]))}")
+                self.say(self._saved)
                 self.history_tab.refresh()  # the recording is in the session index now
 
     def _show_record_button(self, recording: bool) -> None:
@@ -722,7 +730,7 @@ class MainWindow(QtWidgets.QMainWindow):
             link = f"<b style='color:#c62828'>connected, no data for {silent:.0f} s</b>"
         self._set(self.lbl_link,
             f"{link} · {st.fs:g} Hz · {st.n_channels} ch<br>"
-            f"samples&nbsp;{st.samples:,} · lost&nbsp;{st.lost:,}&nbsp;in&nbsp;{st.gaps}&nbsp;gaps · "
+            f"samples&nbsp;{st.samples:,} · lost&nbsp;{st.lost:,}&nbsp;in&nbsp;{counted(st.gaps, 'gap')} · "
             f"reconnects&nbsp;{st.reconnects}<br>"
             f"battery {bat} · lead-off {'YES' if st.lead_off else 'no'}<br>"
             + (floor_note(acq.buffer.floor, self._labels, self.config.max_rest_floor_uv)

@@ -440,3 +440,20 @@ def test_the_sensor_panel_says_a_connected_source_has_gone_silent(qtbot, setting
     win._update_counters(win.acq.buffer.end / win.acq.buffer.fs)
     assert "no data" not in win.lbl_link.text()
     win.close()
+
+
+def test_switching_source_while_recording_says_the_recording_stopped_and_where_it_is(qtbot, settings, tmp_path):
+    # the "saved" message was replaced at once by "source: ...", and the button quietly went
+    # back to Record: the recording had ended without a word
+    out = tmp_path / "rec"
+    win = make_window(qtbot, "sim:rate=1000,seed=5,speed=4", settings, out_dir=str(out))
+    qtbot.waitUntil(lambda: win.acq.state.samples > 3000, timeout=15_000)
+    win.btn_record.click()
+    qtbot.waitUntil(lambda: win.acq.state.samples > 6000, timeout=15_000)
+    win.start_source("sim:rate=1000,seed=9")
+    said = win.status_label.text()
+    [edf] = glob.glob(str(out / "*.edf"))
+    assert said.startswith("source: sim:rate=1000,seed=9; the recording stopped: saved ") and \
+        os.path.basename(edf) in said and str(out) in said, said
+    assert not win.btn_record.isChecked()
+    win.close()
