@@ -380,10 +380,21 @@ class MainWindow(QtWidgets.QMainWindow):
         self._clear_display()
         self.acq = Acquisition(spec, self.config, self._open_source, lsl=self.lsl)
         self.acq.start()
+        self._show_spec(spec)
         # (an error about the source before is no longer news; a recording it stopped is)
         self.say(f"source: {spec}" + (f"; the recording stopped: {stopped}" if stopped else ""))
         # "no sensor found" only when we fell back to the simulator, not when it was asked for
         self.sim_banner.setVisible(fallback and spec.startswith("sim"))
+
+    def _show_spec(self, spec: str) -> None:
+        """The source box shows the spec from its start (a long one's options were what showed,
+        its kind cut off), whole in its tooltip."""
+        if self.source_box.currentText() != spec:
+            self.source_box.setCurrentText(spec)
+        line = self.source_box.lineEdit()  # (editable: always there)
+        if line is not None:
+            line.setCursorPosition(0)
+        self.source_box.setToolTip(spec)
 
     def _clear_display(self) -> None:
         """Forget the previous source's trace, markers, counters and link text."""

@@ -457,3 +457,12 @@ def test_switching_source_while_recording_says_the_recording_stopped_and_where_i
         os.path.basename(edf) in said and str(out) in said, said
     assert not win.btn_record.isChecked()
     win.close()
+
+
+def test_the_source_box_shows_a_long_spec_from_its_start(qtbot, settings):
+    spec = "sim:rate=1000,seed=5,channels=2,twitch_rate=30,reset_every=5,mains=50,mains_uv=20"
+    win = make_window(qtbot, "sim:", settings)
+    win.start_source(spec)
+    edit_ = win.source_box.lineEdit()
+    assert edit_.text() == spec and edit_.cursorPosition() == 0 and win.source_box.toolTip() == spec
+    win.close()
