@@ -11,6 +11,7 @@
 #include "../core/mt_frame.h"
 #include "../core/mt_notify.h"
 #include "../core/mt_ring.h"
+#include "../core/mt_rxq.h"
 #include "../core/mt_scan.h"
 #include "check.h"
 
@@ -103,6 +104,73 @@ static void test_ring(void)
         CHECK(mt_ring_pop(&r, &s));
     }
     CHECK(mt_ring_count(&r) == MT_RING_CAPACITY - 10);
+}
+
+static void test_rxq(void)
+{
+    static mt_rxq_t q;
+    uint8_t b = 0;
+    unsigned i;
+    mt_rxq_init(&q);
+    CHECK(!mt_rxq_get(&q, &b));
+    for (i = 0; i < MT_RXQ_CAPACITY; i++) {
+        CHECK(mt_rxq_put(&q, (uint8_t)i));
+    }
+    CHECK(!mt_rxq_put(&q, 0xEE) && q.dropped == 1); /* full: dropped and counted */
+    for (i = 0; i < MT_RXQ_CAPACITY; i++) {
+        CHECK(mt_rxq_get(&q, &b) && b == (uint8_t)i); /* in order, the dropped byte absent */
+    }
+    CHECK(!mt_rxq_get(&q, &b));
+    for (i = 0; i < 1000; i++) { /* the 8-bit indices wrap many times */
+        CHECK(mt_rxq_put(&q, (uint8_t)(i * 7u)) && mt_rxq_put(&q, (uint8_t)(i * 7u + 1u)));
+        CHECK(mt_rxq_get(&q, &b) && b == (uint8_t)(i * 7u));
+        CHECK(mt_rxq_get(&q, &b) && b == (uint8_t)(i * 7u + 1u));
+    }
+    for (i = 0; i < MT_RXQ_CAPACITY + 300u; i++) {
+        (void)mt_rxq_put(&q, 1u);
+    }
+    CHECK(q.dropped == 255); /* saturates */
+}
+
+/* A command whose bytes arrive while the main loop is busy sending frames (the receive
+ * interrupt queues them) is answered once the loop drains the queue. */
+static void test_rxq_keeps_a_command_that_arrives_mid_frame(void)
+{
+    static mt_device_t d;
+    static mt_rxq_t q;
+    static uint8_t out[600], scratch[600];
+    static mt_frame_t f;
+    uint8_t cmd[32], b;
+    size_t n, k, len, replies = 0;
+    int32_t v = 0;
+    mt_info_t info;
+    memset(&info, 0, sizeof info);
+    info.protocol_version = MT_PROTOCOL_VERSION;
+    info.sample_rate_hz = 1000;
+    info.n_channels = 1;
+    info.sample_format = MT_FMT_INT16;
+    info.uv_per_count = 4.8828125f;
+    mt_device_init(&d, &info, &board, 16);
+    mt_rxq_init(&q);
+    d.streaming = 1u;
+    n = mt_frame_command(MT_CMD_PING, 777u, 5, cmd, sizeof cmd);
+    for (k = 0; k < 64; k++) {
+        mt_device_sample(&d, &v);
+        if (k < n) {
+            CHECK(mt_rxq_put(&q, cmd[k])); /* one byte per sample: the loop never looks meanwhile */
+        }
+    }
+    while (mt_rxq_get(&q, &b)) {
+        mt_device_receive(&d, &b, 1u);
+    }
+    while ((len = mt_device_poll(&d, out, sizeof out)) > 0) {
+        CHECK(mt_frame_decode(out, len - 1, scratch, sizeof scratch, &f) == MT_OK);
+        if (f.type == MT_T_PONG) {
+            CHECK(f.u.pong.token == 777u);
+            replies++;
+        }
+    }
+    CHECK(replies == 1 && q.dropped == 0);
 }
 
 static void test_cmd_parser(void)
@@ -415,6 +483,8 @@ int main(void)
     test_crc();
     test_cobs_roundtrip();
     test_ring();
+    test_rxq();
+    test_rxq_keeps_a_command_that_arrives_mid_frame();
     test_cmd_parser();
     test_device();
     test_decode_rejects();

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../../core/mt_device.h"
+#include "../../core/mt_rxq.h"
 
 #ifndef FRONTEND_GAIN
 #define FRONTEND_GAIN 1000.0f /* BioAmp EXG Pill default gain is about 1000 */
@@ -21,6 +22,7 @@
 #define UART_UBRR 3u       /* 16 MHz / 16 / 250000 - 1: exact */
 
 static mt_device_t dev;
+static mt_rxq_t rx; /* command bytes from the UART receive interrupt */
 static volatile uint16_t rate_hz = 1000u;
 static volatile uint32_t ms;
 static volatile uint16_t ms_acc;
@@ -77,12 +79,21 @@ ISR(TIMER1_COMPA_vect)
     }
 }
 
+/* The UART holds only two received characters, and sending one frame keeps the main loop busy
+ * for ~2 ms (47 bytes at 250000 baud), while a command arrives a character every 40 µs: every
+ * received byte goes to a queue at once, and the main loop reads the queue between frames. */
+ISR(USART_RX_vect)
+{
+    (void)mt_rxq_put(&rx, UDR0);
+}
+
 static void uart_init(void)
 {
+    mt_rxq_init(&rx);
     UBRR0H = 0;
     UBRR0L = UART_UBRR;
     UCSR0A = 0;
-    UCSR0B = (uint8_t)((1 << RXEN0) | (1 << TXEN0));
+    UCSR0B = (uint8_t)((1 << RXCIE0) | (1 << RXEN0) | (1 << TXEN0));
     UCSR0C = (uint8_t)((1 << UCSZ01) | (1 << UCSZ00)); /* 8N1 */
 }
 
@@ -122,8 +133,8 @@ int main(void)
     uart_write(frame, mt_frame_info(&dev.info, dev.seq++, frame, sizeof frame));
     for (;;) {
         size_t n;
-        if (UCSR0A & (1 << RXC0)) {
-            uint8_t b = UDR0;
+        uint8_t b;
+        while (mt_rxq_get(&rx, &b)) {
             mt_device_receive(&dev, &b, 1u);
         }
         n = mt_device_poll(&dev, frame, sizeof frame);
