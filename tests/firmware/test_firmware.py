@@ -85,6 +85,28 @@ def test_avr_firmware_streams_decodable_frames_in_simavr(tmp_path):
 
 
 @needs_simavr
+def test_avr_firmware_streams_at_its_highest_rate_with_the_adc_clock_in_spec(tmp_path):
+    """4 kHz, the top of the protocol's range: the ADC runs at 16 MHz / 128 = 125 kHz (inside the
+    datasheet's 50-200 kHz for 10 bits; simavr times a conversion from the prescaler), so a
+    conversion takes 104 µs of the 250 µs period; the UART carries ~12 of its 25 kB/s."""
+    data, report = run_avr(tmp_path, 2.0, P.encode_command(0, P.CMD_SET_RATE, 4000) + P.encode_command(1, P.CMD_START))
+    assert "rx overruns: 0" in report, report
+    dec = P.Decoder()
+    frames = dec.feed(data)
+    assert dec.stats.errors == 0
+    assert [f.sample_rate_hz for f in frames if isinstance(f, P.InfoFrame)][-1] == 4000
+    assert all(f.overruns == 0 for f in frames if isinstance(f, P.StatusFrame))
+    s = [f for f in frames if isinstance(f, P.SamplesFrame)]
+    for a, b in zip(s, s[1:]):
+        assert b.first_sample == a.first_sample + a.n_samples
+    assert 7500 <= s[-1].first_sample + s[-1].n_samples - s[0].first_sample <= 8000
+    x = np.concatenate([f.counts for f in s]).astype(float)
+    spec = np.abs(np.fft.rfft(x - x.mean()))
+    assert abs(np.fft.rfftfreq(x.size, 1 / 4000.0)[spec.argmax()] - 5.0) < 0.75
+    assert 195 < (x.max() - x.min()) / 2 < 212
+
+
+@needs_simavr
 def test_avr_firmware_answers_commands_that_arrive_while_it_sends_a_frame(tmp_path):
     """A frame keeps the Uno's main loop busy for ~2 ms and its UART holds two characters: the
     receive interrupt queues command bytes, so a PING and a STOP sent at the line rate while a

@@ -124,7 +124,11 @@ int main(void)
     mt_device_init(&dev, &info, &board, 16u);
 
     ADMUX = (uint8_t)(1 << REFS0);                                  /* AVCC reference, channel A0 */
-    ADCSRA = (uint8_t)((1 << ADEN) | (1 << ADPS2));                 /* enable, clock /16 = 1 MHz */
+    /* enable, ADC clock 16 MHz / 128 = 125 kHz: the datasheet wants 50-200 kHz for the full 10 bits
+     * (/64 would be 250 kHz). A conversion is 13 ADC clocks = 104 µs (the first 25 = 200 µs),
+     * inside the 250 µs period of the highest rate, 4 kHz, so each tick's conversion is done
+     * before the next tick reads it. */
+    ADCSRA = (uint8_t)((1 << ADEN) | (1 << ADPS2) | (1 << ADPS1) | (1 << ADPS0));
     ADCSRA |= (uint8_t)(1 << ADSC);
     uart_init();
     timer_set(rate_hz);
