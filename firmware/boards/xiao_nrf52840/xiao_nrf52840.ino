@@ -21,8 +21,11 @@ extern "C" {
 
 #define N_CHANNELS 2
 #define FRONTEND_GAIN 1000.0f         // BioAmp EXG Pill ~1000; MyoWare 2.0 raw ~200 (see hardware.md)
-#define ADC_FULL_SCALE_UV 3600000.0f  // SAADC: internal 0.6 V reference, gain 1/6
-#define ADC_MID 2048                  // front end idles at mid-supply (1.65 V of 3.3 V)
+// EMG channels: VDD/4 reference, gain 1/4, so full scale = VDD = 3.3 V (nRF52840 PS, SAADC
+// "Reference"). The front end runs from the same 3V3 and idles at VDD/2: ratiometric, mid-scale
+// (2048) at rest whatever the regulator's exact voltage, and its whole 0..VDD swing in range.
+#define ADC_FULL_SCALE_UV 3300000.0f  // VDD; the uV scale is as exact as the 3V3 regulator
+#define ADC_MID 2048                  // VDD/2, where the front end idles
 #define ADC_MAX 4095
 #define START_RATE_HZ 1000
 #define VBAT_SLOT N_CHANNELS                            // SAADC channel used for the battery
@@ -30,7 +33,8 @@ extern "C" {
 #define SAADC_WAIT_SPINS 4000u                          // >> a 3-channel scan (~60 us); bounds a fault
 
 // XIAO nRF52840: VBAT -> 1 Mohm -> P0.31 -> 510 kohm -> P0.14 (VBAT_ENABLE). P0.14 LOW closes the
-// divider; the SAADC reads it with the same 0.6 V / (1/6) = 3.6 V full scale as the EMG channels.
+// divider; the SAADC reads it against the internal 0.6 V reference with gain 1/6 (3.6 V full scale):
+// an absolute measurement, unlike the ratiometric EMG channels.
 static const mt_battery_divider_t VBAT_DIVIDER = {12u, 3600u, 1000000UL, 510000UL};
 
 static const uint8_t SERVICE_UUID[16] = {0x69,0x77,0x74,0x6f,0x79,0x6d,0x6e,0x9b,0x1e,0x4c,0x2c,0x8f,0x01,0x43,0x54,0x4d};
@@ -69,9 +73,8 @@ static void timer_start(uint16_t hz) {
 
 static volatile int16_t saadc_result[N_CHANNELS + 1];
 
-static uint32_t saadc_config(uint32_t tacq) {
-  return (SAADC_CH_CONFIG_GAIN_Gain1_6 << SAADC_CH_CONFIG_GAIN_Pos) |
-         (SAADC_CH_CONFIG_REFSEL_Internal << SAADC_CH_CONFIG_REFSEL_Pos) |
+static uint32_t saadc_config(uint32_t gain, uint32_t refsel, uint32_t tacq) {
+  return (gain << SAADC_CH_CONFIG_GAIN_Pos) | (refsel << SAADC_CH_CONFIG_REFSEL_Pos) |
          (tacq << SAADC_CH_CONFIG_TACQ_Pos);
 }
 
@@ -84,11 +87,15 @@ static void saadc_init() {
   NRF_SAADC->RESOLUTION = SAADC_RESOLUTION_VAL_12bit;
   NRF_SAADC->OVERSAMPLE = SAADC_OVERSAMPLE_OVERSAMPLE_Bypass;
   for (uint32_t c = 0; c < N_CHANNELS; c++) {
-    NRF_SAADC->CH[c].CONFIG = saadc_config(SAADC_CH_CONFIG_TACQ_5us);  // A0 = AIN0, A1 = AIN1 on XIAO
+    // A0 = AIN0, A1 = AIN1 on XIAO; VDD/4 reference, gain 1/4: 0..VDD
+    NRF_SAADC->CH[c].CONFIG = saadc_config(SAADC_CH_CONFIG_GAIN_Gain1_4, SAADC_CH_CONFIG_REFSEL_VDD1_4,
+                                           SAADC_CH_CONFIG_TACQ_5us);
     NRF_SAADC->CH[c].PSELP = SAADC_CH_PSELP_PSELP_AnalogInput0 + c;
   }
-  // the divider's source impedance is ~340 kohm: 40 us acquisition (nRF52840 PS, SAADC TACQ table)
-  NRF_SAADC->CH[VBAT_SLOT].CONFIG = saadc_config(SAADC_CH_CONFIG_TACQ_40us);
+  // the divider's source impedance is ~340 kohm: 40 us acquisition (nRF52840 PS, SAADC TACQ table);
+  // internal 0.6 V reference, gain 1/6 (VBAT_DIVIDER's 3600 mV full scale)
+  NRF_SAADC->CH[VBAT_SLOT].CONFIG = saadc_config(SAADC_CH_CONFIG_GAIN_Gain1_6, SAADC_CH_CONFIG_REFSEL_Internal,
+                                                 SAADC_CH_CONFIG_TACQ_40us);
   NRF_SAADC->RESULT.PTR = (uint32_t)saadc_result;
   NRF_SAADC->RESULT.MAXCNT = N_CHANNELS;
   NRF_SAADC->ENABLE = 1;
