@@ -40,9 +40,13 @@ class Board:
 
 
 #: USB vendor/product ids of boards the firmware supports (makers may add theirs).
+#: Seeed ids from boards.txt of "Seeed nRF52 Boards" (Seeed-Studio/Adafruit_nRF52_Arduino):
+#: 0x80xx the sketch's USB CDC, 0x00xx the UF2 bootloader.
 KNOWN_USB_IDS = {
-    (0x2886, 0x8045): Board("Seeed XIAO nRF52840"),
-    (0x2886, 0x0045): Board("Seeed XIAO nRF52840 (bootloader)"),
+    (0x2886, 0x8044): Board("Seeed XIAO nRF52840"),
+    (0x2886, 0x0044): Board("Seeed XIAO nRF52840 (bootloader)"),
+    (0x2886, 0x8045): Board("Seeed XIAO nRF52840 Sense"),
+    (0x2886, 0x0045): Board("Seeed XIAO nRF52840 Sense (bootloader)"),
     (0x239A, 0x8029): Board("Adafruit nRF52840"),
     (0x2341, 0x0043): Board("Arduino Uno", AVR_BAUD, AVR_SETTLE_S),
     (0x2341, 0x0001): Board("Arduino Uno", AVR_BAUD, AVR_SETTLE_S),
