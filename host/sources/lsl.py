@@ -31,8 +31,9 @@ UNIT_TO_UV = {
     "mv": 1e3, "millivolt": 1e3, "millivolts": 1e3, "-3": 1e3,
     "v": 1e6, "volt": 1e6, "volts": 1e6,
 }
-#: how files of foreign streams are written: (bits, µV per count). 16 bits at 0.125 µV is our own
-#: board's format (EDF, ±4.1 mV); 24 bits keeps DC-coupled amplifiers' offsets (BDF, ±168 mV).
+#: how files of foreign streams are written: (bits, µV per count). 16 bits at 0.125 µV is the
+#: simulator's scale (EDF, ±4.1 mV; the real boards' steps are in hardware.md); 24 bits keeps
+#: DC-coupled amplifiers' offsets (BDF, ±168 mV).
 FILE_FORMATS = {16: (1, 0.125), 24: (2, 0.02)}
 QUERY_KEYS = ("name", "type", "source_id")
 #: a lateness shared by this much of the following signal (s) is a loss, not a late push
