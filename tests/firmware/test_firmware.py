@@ -69,7 +69,10 @@ def test_avr_firmware_streams_decodable_frames_in_simavr(tmp_path):
     info = [f for f in frames if isinstance(f, P.InfoFrame)]
     assert info and info[-1].sample_rate_hz == 1000 and info[-1].n_channels == 1
     assert any(isinstance(f, P.PongFrame) and f.token == 1234 for f in frames)
-    assert any(isinstance(f, P.StatusFrame) for f in frames)
+    status = [f for f in frames if isinstance(f, P.StatusFrame)]
+    assert status
+    # no battery on an Uno: "not measured" (0 mV, 255 %), never a made-up 5000 mV; no lead-off sensing
+    assert all(f.battery_mv == 0 and f.battery_pct == 255 and f.flags & 0x09 == 0 for f in status)
     s = [f for f in frames if isinstance(f, P.SamplesFrame)]
     # contiguous, gap-free sample counter at the configured rate
     for a, b in zip(s, s[1:]):

@@ -59,10 +59,9 @@ static uint32_t board_millis(void *ctx)
     return t;
 }
 
-static uint16_t board_battery_mv(void *ctx) { (void)ctx; return 5000u; } /* USB powered */
-static uint8_t board_battery_pct(void *ctx) { (void)ctx; return 255u; }
-
-static const mt_board_t board = {board_set_rate, board_battery_mv, board_battery_pct, 0, board_millis, 0};
+/* No battery (the Uno runs from USB) and no lead-off sensing: no hooks, so STATUS says
+ * battery_mv 0 / battery_pct 255, the protocol's "not measured", and lead-off 0. */
+static const mt_board_t board = {board_set_rate, 0, 0, 0, board_millis, 0};
 
 ISR(TIMER1_COMPA_vect)
 {
