@@ -1,7 +1,7 @@
 // myotwitch for Seeed XIAO nRF52840 (Adafruit nRF52 Arduino core, "Seeed nRF52 Boards").
 // Samples up to 2 EMG channels (A0, A1) from a hardware timer and streams protocol frames
-// over USB CDC serial and BLE (the myotwitch GATT service, plus Device Information and
-// Battery). Board layer only: framing, CRC, ring buffer, commands, the ADC scan schedule,
+// over USB CDC serial and BLE (the myotwitch GATT service, advertised, plus the Device Information
+// and Battery services in the GATT table). Board layer only: framing, CRC, ring buffer, commands, the ADC scan schedule,
 // the battery conversion and frame sizing for the BLE MTU live in src/core and are tested on
 // the host. Verified only on real hardware: see README "What CI verifies".
 //
@@ -239,20 +239,27 @@ void setup() {
   timer_start(START_RATE_HZ);
 }
 
+// The Battery service's level: as soon as there is a reading, then once a minute, streaming or not.
+static void update_bas() {
+  static uint32_t last_bas;
+  static bool bas_set;
+  if (bas_set && millis() - last_bas < 60000) return;
+  const uint8_t pct = board_battery_pct(nullptr);
+  if (pct > 100) return;  // no reading yet
+  blebas.write(pct);
+  bas_set = true;
+  last_bas = millis();
+}
+
 void loop() {
   while (Serial.available()) {
     uint8_t b = (uint8_t)Serial.read();
     mt_device_receive(&dev, &b, 1);
   }
+  update_bas();
   const uint16_t payload = mt_notify_follow(&ble_link, &dev, link_mtu());
   size_t n = mt_device_poll(&dev, frame, sizeof frame);
   if (!n) return;
   if (Serial) Serial.write(frame, n);  // USB host attached
   notify_frame(frame, n, payload);
-  static uint32_t last_bas;
-  if (millis() - last_bas > 60000) {
-    last_bas = millis();
-    const uint8_t pct = board_battery_pct(nullptr);
-    if (pct <= 100) blebas.write(pct);
-  }
 }
