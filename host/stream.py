@@ -119,7 +119,7 @@ class GapRecord(Gap):
 @dataclass(frozen=True)
 class StatusRecord:
     at_sample: int
-    battery_mv: int
+    battery_mv: int | None  # None: not measured (sent as 0)
     battery_pct: int | None
     lead_off: bool
     saturated: bool
@@ -197,7 +197,7 @@ class StreamAssembler:
                 out.extend(self._info(f))
             elif isinstance(f, StatusFrame):
                 self.stats.device_overruns = f.overruns
-                out.append(StatusRecord(self.next_index, f.battery_mv, None if f.battery_pct == 255 else f.battery_pct,
+                out.append(StatusRecord(self.next_index, f.battery_mv or None, None if f.battery_pct == 255 else f.battery_pct,
                                         f.lead_off, f.saturated, f.streaming, f.overruns, f.lead_off_mask))
             elif isinstance(f, PongFrame):
                 self.pongs.append(f.token)

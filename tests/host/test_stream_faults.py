@@ -290,3 +290,11 @@ def test_a_restart_gap_includes_the_samples_taken_before_start():
     out = a.feed([frame(200, value=7)], received_at=1.32)  # (new data, not a duplicate)
     [gap] = [r for r in out if isinstance(r, GapRecord)]
     assert gap.n_samples == 300 and not gap.exact and "restart" in gap.reason
+
+
+def test_a_status_without_a_battery_reading_says_none():
+    # the Uno runs from USB and sends 0 mV / 255 %: logged as a battery of 0 mV before
+    a = StreamAssembler("t")
+    [none] = a.feed([P.StatusFrame(1, 0, 255, 0, 0, 0, 0, 0)])
+    [some] = a.feed([P.StatusFrame(2, 3700, 80, 0, 0, 0, 0, 0)])
+    assert (none.battery_mv, none.battery_pct) == (None, None) and (some.battery_mv, some.battery_pct) == (3700, 80)
