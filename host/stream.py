@@ -183,9 +183,12 @@ class StreamAssembler:
         """When the last samples arrived (``feed``'s clock), None before any."""
         return self._last_rx
 
-    def on_reconnect(self, elapsed_s: float) -> None:
-        """The link was down for ``elapsed_s``; the next samples decide how many were lost."""
-        self._reconnect_gap_s = elapsed_s
+    def on_reconnect(self, elapsed_s: float | None = None) -> None:
+        """The link was down; the next samples decide how many were lost. ``elapsed_s``: for how
+        long; None (a link source): measured by the host clock from the last samples to the
+        first new one, when it comes (a board that resets as its port opens takes a second in
+        its bootloader before it streams again, and that second is lost too)."""
+        self._reconnect_gap_s = -1.0 if elapsed_s is None else elapsed_s
 
     def feed(self, frames: list[Frame], received_at: float | None = None) -> list[Record]:
         out: list[Record] = []
@@ -233,6 +236,8 @@ class StreamAssembler:
         if self._reconnect_gap_s is not None:
             out: list[Record] = self._drop_suspects()
             elapsed, self._reconnect_gap_s = self._reconnect_gap_s, None
+            if elapsed < 0:  # (to the first new sample, which came n samples before this frame)
+                elapsed = 0.0 if self._last_rx is None else max(now - n / info.fs - self._last_rx, 0.0)
             self._info_repeated = False
             by_clock = int(round(elapsed * info.fs))
             if diff < COUNTER_MOD // 2 and abs(diff - by_clock) <= max(2 * info.fs, 0.5 * by_clock):

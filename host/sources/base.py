@@ -218,9 +218,9 @@ class LinkSource(ReconnectingSource):
         last = self.assembler.last_samples_at
         if self._down_since is not None and not first and last is not None:  # (no samples yet: none lost,
             self.reconnects += 1                                                # as while --wait waits)
-            # the outage began with the last samples, not when it was noticed: a stall is
-            # noticed stall_timeout_s later, and those seconds are lost too
-            self.assembler.on_reconnect(now - min(last, self._down_since))
+            # the outage runs from the last samples (a stall is noticed stall_timeout_s later) to
+            # the first new ones (an Uno spends a second in its bootloader after the reopen)
+            self.assembler.on_reconnect()
         self._down_since = None
         self.retry.connected()
         self._pending.append(LinkEvent("connected", self.link.name))

@@ -249,7 +249,7 @@ class _ResetOnOpenLink(_ScriptedLink):
 
     def open(self):
         super().open()
-        self.device.streaming = False
+        self.device._reset()  # (its INFO goes to no one: the board is in its bootloader)
         self.boot_until = self.clock.t + 1.0
         self.booted = False
 
@@ -298,3 +298,17 @@ def test_a_status_without_a_battery_reading_says_none():
     [none] = a.feed([P.StatusFrame(1, 0, 255, 0, 0, 0, 0, 0)])
     [some] = a.feed([P.StatusFrame(2, 3700, 80, 0, 0, 0, 0, 0)])
     assert (none.battery_mv, none.battery_pct) == (None, None) and (some.battery_mv, some.battery_pct) == (3700, 80)
+
+
+def test_a_replugged_board_that_resets_is_a_gap_to_its_first_new_sample(monkeypatch):
+    # gone 4 s; the reopen resets it and its bootloader takes 1 s more: 5 s without samples.
+    # The gap had been measured to the reopen (4 s), so every later time was 1 s early
+    clock = _Clock()
+    link = _ResetOnOpenLink(clock, absent=lambda t: 104.0 <= t < 108.0)
+    link.silent = lambda t: 104.0 <= t < 108.0
+    src, out = _run_link(monkeypatch, link, clock, 112.0)
+    gaps = [r for r in out if isinstance(r, GapRecord)]
+    assert len(gaps) == 1 and not gaps[0].exact, gaps
+    timeline = sum(r.n for r in out if isinstance(r, SampleBlock)) + gaps[0].n_samples
+    first = 101.0  # (the first open's bootloader second)
+    assert abs(timeline / 500 - (clock.t - first)) < 0.15, (timeline / 500, clock.t - first)
