@@ -34,6 +34,10 @@ STAGE_MIN = 2048
 OFFLINE_CHUNK = 1 << 18  # samples per channel per internal step in detect(): bounds memory
 
 
+#: a burst starting this close after its channel's floor first exists began before it
+FLOOR_START_MS = 2.0
+
+
 @dataclass(frozen=True)
 class QualityTally:
     """``Pipeline.quality``'s running counts at one moment (``Pipeline.quality_tally``)."""
@@ -99,6 +103,7 @@ class Pipeline:
                          if cfg.detector == "energy" and self.fs >= IMPULSE_MIN_FS and cfg.impulse_fit < 1 else None)
         self._probe_n = max(1, round(cfg.mains_probe_s * self.fs))
         self._settle_n = round(cfg.settle_s * self.fs)
+        self._floor_start_n = max(2, round(FLOOR_START_MS * ms))
         self._episodes = EpisodeGrouper(cfg.episode_gap_s, cfg.episode_max_s)
         #: after classification: one twitch across channels counts once, twitches get units
         self.units = UnitStage(self.fs, n_channels, band_high_hz=cfg.band_for(self.fs)[1])
@@ -414,11 +419,12 @@ class Pipeline:
                 self._floor_waits.remove(c)
 
     def _cut_at_floor_start(self, bursts: list, until: int) -> list:
-        """A burst that starts where its channel's floor first exists, or closer to it than the
-        segmenter's merge gap, may have been under way before the detector could see it: it is
-        cut at its start, as a gap cuts one at its end (an artifact, never counted: its onset
-        and size are not known)."""
-        starts, near = self._floor_starts, self._segmenter.merge_n
+        """A burst that starts where its channel's floor first exists (or within
+        ``FLOOR_START_MS``: the tail of a potential crosses a sample or two late) was under way
+        before the detector could see it: it is cut at its start, as a gap cuts one at its end
+        (an artifact: its onset and size are not known). A potential that begins later is
+        judged as any other."""
+        starts, near = self._floor_starts, self._floor_start_n
         why = "gap" if self.gaps else "start"  # (after a gap, that gap cut it: said as for its end)
         out = [replace(b, cut=why) if 0 <= b.start - starts.get(b.channel, -near) < near else b
                for b in bursts]

@@ -606,3 +606,14 @@ def test_the_noise_floors_quality_histogram_counts_every_window_once_whatever_th
     assert want.sum() == 2 * 40 - 2
     for h in hists:
         np.testing.assert_array_equal(h, want)
+
+
+@pytest.mark.parametrize("at_s", [0.500, 0.503, 2.650, 2.653])
+def test_a_twitch_that_begins_once_the_floor_exists_counts(at_s):
+    # the cut at the floor's start reached 12 ms (the merge gap) and took real twitches there
+    fs = 1000.0
+    x = np.random.default_rng(2).normal(0.0, 3.0, (1, 6000))
+    x[:, 2000:2500] = np.nan  # the floor is back at 2.65 s
+    _twitch_at(x, fs, at_s)
+    res = detect(x, fs)
+    assert len([e for e in res.twitches if abs(e.onset_s - at_s) < 0.02]) == 1, res.events
