@@ -47,6 +47,7 @@ class QualityTally:
     sum: np.ndarray
     sumsq: np.ndarray
     clipped: np.ndarray
+    settling: int = 0  # samples settled after gaps (``Pipeline.settling_after_gaps_s``)
 
 
 class Pipeline:
@@ -226,7 +227,7 @@ class Pipeline:
         """The running counts ``quality`` is made of, copied: two of them bound a part of the
         session (a recorder's rotated file), whose figures ``quality(since=...)`` gives."""
         return QualityTally(self._noise.histogram.copy(), self._finite, self._sum.copy(), self._sumsq.copy(),
-                            self._clipped.copy())
+                            self._clipped.copy(), self._settling_n)
 
     @property
     def settling_after_gaps_s(self) -> float:

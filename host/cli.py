@@ -8,6 +8,7 @@ headless parts never import Qt.
 from __future__ import annotations
 
 import argparse
+import atexit
 import logging
 import os
 import re
@@ -166,12 +167,14 @@ def cmd_record(args: argparse.Namespace) -> int:
                    events_path=None if events == "none" else events, subject=subject,
                    annotate_rejected=not args.no_rejected, status_interval_s=args.status_interval,
                    publisher=lsl_publisher(args))
+    rec.repaired = os.path.isdir(args.out)  # (done above: its notes once)
     rec.install_signal_handlers()
     rec.run()
-    # every file is closed: a Ctrl+C still arriving (pressed twice or thrice) changes nothing. Left
-    # to the recorder's handler, one during the interpreter's shutdown met the default one and
-    # made a clean stop exit 130 (ignored, Python's shutdown leaves it ignored)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # every file is closed: a Ctrl+C still arriving (pressed twice or thrice) changes nothing. The
+    # interpreter's shutdown puts the default handler back in place of the recorder's, so one
+    # then made a clean stop exit 130; ignored from the exit on, it stays ignored (an in-process
+    # caller of main() keeps its own handling until then)
+    atexit.register(signal.signal, signal.SIGINT, signal.SIG_IGN)
     for path in rec.closed_files:
         print(path, file=sys.stderr)
     return 0

@@ -274,6 +274,9 @@ class Recorder:
         self.events_path = events_path
         self.eventlog = EventLog(None)  # replaced in begin(); EventLog(None) writes nothing
         self._own_log = False  # begin() named the log (events_path "auto")
+        self._files_opened = 0  # files begun (a log is kept when any was, closed or not)
+        self._closing = ""  # the file being closed
+        self.repaired = False  # recover() already ran on out_dir (the CLI runs it before opening the source)
         self.info: DeviceInfo | None = None
         self.pipe: Pipeline | None = None
         self.current: OpenFile | None = None
@@ -340,7 +343,8 @@ class Recorder:
     def begin(self) -> None:
         """Check the output folder, repair interrupted recordings, open the event log."""
         self._check_dir()
-        recover(self.out_dir, self.config)
+        if not self.repaired:
+            recover(self.out_dir, self.config)
         if self.events_path == "auto":  # (its own: two recorders started in one second had shared one)
             self.eventlog = EventLog.new(os.path.join(self.out_dir, f"{self.prefix}_{self._session_start:%Y%m%d-%H%M%S}"),
                                          ".events.jsonl")
@@ -376,7 +380,7 @@ class Recorder:
             if self.error is None:
                 log.error("%s", self._disk_error(e))
             else:  # (the disk error that stopped the recording, said by it, also kept a file from closing)
-                where = self.current.path if self.current else getattr(e, "filename", None) or self.out_dir
+                where = self._closing or getattr(e, "filename", None) or self.out_dir
                 log.error("%s could not be closed either (%s); the next `record` start into %s writes its summary",
                           where, e.strerror or e, self.out_dir)
         finally:
@@ -385,7 +389,7 @@ class Recorder:
             if self.publisher is not None:
                 self.publisher.close()
             self.eventlog.close()
-            if self._own_log and not self.closed_files and self.events_path:  # (no sensor ever came:
+            if self._own_log and not self._files_opened and self.events_path:  # (no sensor ever came:
                 _remove_quietly(self.events_path)                             # no stray log)
             self._log_status()
 
@@ -474,6 +478,7 @@ class Recorder:
         if self._next_file_note:
             writer.annotate(0.0, None, self._next_file_note)
             self._next_file_note = ""
+        self._files_opened += 1
         log.info("recording to %s", path)
         self.eventlog.write("file", path=path, start=start.isoformat())
         return f
@@ -661,6 +666,7 @@ class Recorder:
 
     def _close(self, f: OpenFile) -> None:
         assert self.pipe is not None and self.info is not None
+        self._closing = f.path  # (named if the close fails)
         extra = {"reconnects": f.reconnects, "link_gaps": f.gaps, "source": self.source.spec}
         # times in a file's summary are relative to that file, like its annotations
         t0, n0 = f.first_sample / self.info.fs, f.first_sample

@@ -22,14 +22,14 @@ SCHEMA = "myotwitch.session/1"
 SETTLING_WARN = 0.05
 
 
-def settling_warning(pipe: Pipeline, valid_s: float, gaps: int) -> str:
-    """A warning when much of the data came while the detector settled after gaps (it counts
-    nothing then): a link losing frames often makes the rate read low without it."""
-    blind = pipe.settling_after_gaps_s
-    if valid_s <= 0 or blind <= SETTLING_WARN * valid_s:
+def settling_warning(pipe: Pipeline, blind_s: float, valid_s: float) -> str:
+    """A warning when much of the data (``blind_s`` of ``valid_s``) came while the detector
+    settled after gaps (it counts nothing then): a link losing frames often makes the rate
+    read low without it."""
+    if valid_s <= 0 or blind_s <= SETTLING_WARN * valid_s:
         return ""
-    return (f"{100 * blind / valid_s:.0f}% of the data came in the {pipe.config.settle_s:g} s after one of "
-            f"{gaps} gaps, while the detector restarts and counts nothing: the link lost data often "
+    return (f"{100 * blind_s / valid_s:.0f}% of the data came in the {pipe.config.settle_s:g} s after a gap, "
+            "while the detector restarts and counts nothing: the link lost data often "
             "(Bluetooth range, a loose cable?), so the twitch rate reads low")
 
 
@@ -54,7 +54,11 @@ def summarize(events: list[Event], episodes: list[Episode], pipe: Pipeline, *, f
     duration_s = pipe.samples_seen / pipe.fs
     valid_s = max(duration_s - quality["gap_s"], 0.0)
     hours = valid_s / 3600.0
-    blind = settling_warning(pipe, valid_s, quality["gaps"])
+    if span:  # (a rotated file: its own settled seconds over its own seconds of data)
+        first, last = span[0], span[1] or pipe.quality_tally()
+        blind = settling_warning(pipe, (last.settling - first.settling) / pipe.fs, (last.finite - first.finite) / pipe.fs)
+    else:
+        blind = settling_warning(pipe, pipe.settling_after_gaps_s, valid_s)
     if blind and blind not in quality["warnings"]:
         quality["warnings"].append(blind)
     twitch_amps = [e.peak_to_peak_uv for e in events if e.kind == "twitch"]

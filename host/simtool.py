@@ -185,12 +185,12 @@ def run_simulator(args: argparse.Namespace) -> int:
         if args.truth:
             try:
                 with open(args.truth, "w", encoding="utf-8") as fh:
-                    json.dump({"fs": device.fs, "samples": device.sample_counter, **device.synth.truth.to_dict()}, fh)
+                    json.dump({"fs": device.fs, "samples": device.streamed, **device.synth.truth.to_dict()}, fh)
             except OSError as e:  # (checked writable at the start; the disk can still fill)
                 raise MyotwitchError(f"--truth {args.truth}: could not be written ({e.strerror or e})") from e
     log.info("stopped after %.1f s; streamed %.1f s of it (%s samples a channel: a device streams only while a "
-             "program has asked it to)%s", device.time_s, device.sample_counter / device.fs,
-             f"{device.sample_counter:,}", f"; {server.bytes_dropped:,} bytes were sent while no program had the "
+             "program has asked it to)%s", device.time_s, device.streamed / device.fs,
+             f"{device.streamed:,}", f"; {server.bytes_dropped:,} bytes were sent while no program had the "
              "port open, and are lost" if server.bytes_dropped else "")
     sys.stdout.flush()
     return 0

@@ -68,6 +68,7 @@ class VirtualDevice:
         self._decoder = P.Decoder()
         self._seq = 0
         self.sample_counter = 0  # the device's running counter: counts every sample taken
+        self.streamed = 0  # samples taken while streaming (the synthetic signal's, and its truth's, length)
         self.overruns = 0
         self._since_status = 0
         self.time_s = 0.0
@@ -150,6 +151,7 @@ class VirtualDevice:
                 self._pending_first = self.sample_counter
             self._pending = np.concatenate([self._pending, counts], axis=1)
             self.sample_counter += n
+            self.streamed += n
             k = self.frame_samples
             while self._pending.shape[1] >= k:
                 out += self._samples_frame(self._pending[:, :k])

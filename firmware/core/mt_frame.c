@@ -212,7 +212,7 @@ static mt_result_t parse_info(const uint8_t *p, size_t n, mt_info_t *info)
     if (info->n_channels == 0u || info->n_channels > MT_MAX_CHANNELS ||
         (info->sample_format != MT_FMT_INT16 && info->sample_format != MT_FMT_INT24) ||
         info->sample_rate_hz < 250u || info->sample_rate_hz > 4000u ||
-        !(info->uv_per_count > 0.0f && info->uv_per_count < 1e6f)) { /* (NaN and +inf fail too) */
+        !(info->uv_per_count > 0.0f && info->uv_per_count < MT_MAX_UV_PER_COUNT)) { /* (NaN and +inf fail too) */
         return MT_ERR_FIELD;
     }
     for (ch = 0; ch < info->n_channels; ch++) {

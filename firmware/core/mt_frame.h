@@ -26,6 +26,8 @@ typedef enum {
 } mt_result_t;
 
 #define MT_LABEL_MAX 16u
+/* an INFO's scale must lie in (0, this) µV per count (PROTOCOL.md; host protocol.MAX_UV_PER_COUNT) */
+#define MT_MAX_UV_PER_COUNT 1e6f
 
 typedef struct {
     uint8_t protocol_version;

@@ -304,7 +304,7 @@ static void test_decode_rejects(void)
     CHECK(mt_frame_decode(out, n - 1, scratch, sizeof scratch, f) != MT_OK);
     CHECK(mt_frame_decode(out, 2, scratch, sizeof scratch, f) != MT_OK);
     {   /* an INFO whose scale is not a number above 0 and under 1e6 µV per count (as the host) */
-        static const float scales[] = {0.5f, 0.0f, -1.0f, 1e6f, INFINITY, NAN};
+        static const float scales[] = {0.5f, 0.0f, -1.0f, MT_MAX_UV_PER_COUNT, INFINITY, NAN};
         uint8_t big[128], scratch2[128];
         mt_info_t info;
         size_t k;

@@ -757,7 +757,7 @@ class MainWindow(QtWidgets.QMainWindow):
         pipe = acq.pipe
         if pipe is None or not st.fs:
             return ""
-        text = settling_warning(pipe, max(pipe.samples_seen / st.fs - st.lost / st.fs, 0.0), st.gaps)
+        text = settling_warning(pipe, pipe.settling_after_gaps_s, max(pipe.samples_seen / st.fs - st.lost / st.fs, 0.0))
         return f"<br><b style='color:#c62828'>{html.escape(text)}</b>" if text else ""
 
     def _draw_rate(self, counts: np.ndarray) -> None:

@@ -59,8 +59,9 @@ OTHER = Board("")
 
 def board_of(port: str) -> Board:
     """The known board at ``port`` (by its USB id), else ``OTHER``."""
+    real = os.path.realpath(port)  # (a /dev/serial/by-id/ link names the same port)
     for p in list_ports.comports():
-        if p.device == port and p.vid is not None:
+        if os.path.realpath(p.device) == real and p.vid is not None:
             return KNOWN_USB_IDS.get((p.vid, p.pid), OTHER)
     return OTHER
 

@@ -131,13 +131,16 @@ def test_disk_full_stops_with_a_clear_error_and_a_valid_file(tmp_path, monkeypat
 
     monkeypatch.setattr(edf_mod.os, "write", failing_write)
     monkeypatch.setattr(recorder_mod, "write_summary", no_room)
+    rec = Recorder(open_source(SIM), str(tmp_path / "rec"), events_path="auto", status_interval_s=999, duration_s=30.0)
     with caplog.at_level("ERROR"), pytest.raises(RecorderError, match="disk full"):
-        record(tmp_path, duration_s=30.0)
-    # the error says "disk full" once (the close's failure said it again); the close says why
-    # the marker stays
+        rec.run()
+    # the error says "disk full" once (the close's failure said it again); the close names the
+    # file it could not close and why its marker stays
     said = [r.getMessage() for r in caplog.records]
-    assert not [m for m in said if "disk full" in m] and len(said) == 1 and "writes its summary" in said[0], said
     [path] = glob.glob(str(tmp_path / "rec" / "*.edf"))
+    assert not [m for m in said if "disk full" in m] and len(said) == 1 and "writes its summary" in said[0], said
+    assert said[0].startswith(path + " could not be closed"), said
+    assert glob.glob(str(tmp_path / "rec" / "*.events.jsonl"))  # the log of what was recorded stays
     monkeypatch.setattr(edf_mod.os, "write", real_write)
     f = pyedflib.EdfReader(path)
     try:
@@ -491,3 +494,16 @@ def test_ctrl_c_pressed_again_while_the_recorder_stops_is_still_a_clean_stop(tmp
     assert proc.returncode == 0
     [path] = glob.glob(str(tmp_path / "*.edf"))
     assert os.path.exists(path[:-4] + ".summary.json") and not os.path.exists(path + ".recording")
+
+
+def test_a_file_another_recorder_writes_is_said_once(tmp_path, caplog):
+    # the CLI's repair before opening the source and the recorder's own both said it
+    from myotwitch.host.cli import main
+
+    out = tmp_path / "rec"
+    out.mkdir()
+    (out / "other.edf").write_bytes(b"0")
+    (out / "other.edf.recording").write_text(json.dumps({"pid": 1, "host": os.uname().nodename}))
+    with caplog.at_level("WARNING"):
+        assert main(["record", "--source", "sim:speed=0", "--duration", "1s", "--out", str(out)]) == 0
+    assert sum("is being recorded" in r.getMessage() for r in caplog.records) == 1

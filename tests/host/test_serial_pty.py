@@ -220,7 +220,7 @@ def _fake_uno(monkeypatch, swallow_s):
     return path, close
 
 
-def test_an_uno_is_read_at_its_own_baud_rate_and_probed_past_its_bootloader(monkeypatch):
+def test_an_uno_is_read_at_its_own_baud_rate_and_probed_past_its_bootloader(monkeypatch, tmp_path):
     # the probe asked at 1 Mbaud, once, for 0.7-1 s: `devices` and serial:auto never found an
     # Uno (250000 baud, reset by the port's opening, its bootloader deaf for about a second)
     from myotwitch.host.sources import serial as serial_mod
@@ -228,6 +228,9 @@ def test_an_uno_is_read_at_its_own_baud_rate_and_probed_past_its_bootloader(monk
     path, close = _fake_uno(monkeypatch, swallow_s=1.2)
     try:
         assert serial_mod.board_of(path).baud == serial_mod.AVR_BAUD
+        by_id = tmp_path / "usb-Arduino_Uno-if00"  # (as /dev/serial/by-id/ names it)
+        by_id.symlink_to(path)
+        assert serial_mod.board_of(str(by_id)).baud == serial_mod.AVR_BAUD
         link = serial_mod.SerialLink(path)
         link.open()
         assert link._ser.baudrate == 250_000

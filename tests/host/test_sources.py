@@ -159,3 +159,18 @@ def test_a_simulated_unplug_keeps_the_timeline_on_the_device_clock():
     src.close()
     assert len(gaps) >= 3 and all(g.exact for g in gaps), gaps
     assert -3 * src.device.frame_samples <= ahead <= 0, ahead  # (frames may still be on the device)
+
+
+def test_a_simulated_device_counts_what_it_streamed_apart_from_its_counter():
+    # `simulate` said it had streamed (and its --truth held) samples taken while no program
+    # had asked it to stream
+    from myotwitch.dsp.synth import SynthSpec
+    from myotwitch.host import protocol as P
+    from myotwitch.host.simulator import VirtualDevice
+
+    dev = VirtualDevice(SynthSpec(fs=1000.0))
+    dev.step(2000)
+    assert (dev.sample_counter, dev.streamed) == (2000, 0)
+    dev.receive(P.encode_command(0, P.CMD_START))
+    dev.step(500)
+    assert (dev.sample_counter, dev.streamed) == (2500, 500)

@@ -25,3 +25,23 @@ def test_the_summary_warns_when_much_of_the_data_came_while_the_detector_settled
         valid = 60.0 - sum(g.duration_s for g in pipe.gaps)
         assert said[0].startswith(f"{100 * pipe.settling_after_gaps_s / valid:.0f}% of the data")
         assert pipe.settling_after_gaps_s == pytest.approx(0.15 * len(pipe.gaps), rel=0.01)
+
+
+def test_a_rotated_file_is_warned_by_its_own_settling_not_the_sessions():
+    # a clean file after a lossy hour said "13-15% of the data came after one of 150 gaps"
+    x, _ = synthesize(case_spec("clean_rest", 1000.0, 120.0, seed=4).with_(twitch_rate=30.0))
+    x = x.copy()
+    for i in range(2000, 60_000, 400):
+        x[:, i: i + 20] = np.nan
+    pipe = Pipeline(1000.0, 1)
+    start = pipe.quality_tally()
+    events = pipe.process(x[:, :60_000])
+    middle = pipe.quality_tally()
+    events += pipe.process(x[:, 60_000:]) + pipe.flush()
+
+    def said(span):
+        warnings = summarize(events, pipe.episodes, pipe, file=None, start=None, labels=["calf"],
+                             span=span)["quality"]["warnings"]
+        return any("the link lost data often" in w for w in warnings)
+
+    assert said((start, middle)) and not said((middle, None))
