@@ -56,9 +56,7 @@ def test_pty_end_to_end_matches_the_simulators_truth(tmp_path):
         tmp_path, 8000, "--rate", "1000", "--channels", "2", "--twitch-rate", "30", "--seed", "7")
     truth = json.loads(truth_path.read_text())
     assert stats["samples_lost"] == 0 and stats["decoder_errors"] == 0
-    # the host's sample 0 is the device's first streamed sample: align truth by that offset
-    first_counter = next(r for r in records if hasattr(r, "uv")).first_sample
-    assert first_counter == 0
+    # (the host's sample 0 is the device's first streamed sample, the truth's time 0)
     t_end = pipe.samples_in / 1000
     for ch in (0, 1):
         got = np.array([e.onset_s for e in events if e.kind == "twitch" and e.channel == ch])
