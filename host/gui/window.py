@@ -120,7 +120,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self.curves: list = []
         self._x_window: float | None = None
         self._labels: tuple[str, ...] = ()
-        self._saved = ""  # what the last stop of a recording saved, and where
         self._build()
         self._restore()
         self.acq: Acquisition | None = None
@@ -362,9 +361,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
         stopped = ""
         if self.acq is not None:
-            self._saved = ""
-            self.set_recording(False)
-            stopped = self._saved  # (said with the new source below, which would hide it)
+            stopped = self.set_recording(False)  # (said with the new source below, which would hide it)
             self.acq.stop()
             self._from_memory = False  # (a source chosen now is the user's: its failure stays shown)
         spec = spec.strip() or "sim:"
@@ -507,18 +504,19 @@ class MainWindow(QtWidgets.QMainWindow):
         else:
             self.view_end = None
 
-    def set_recording(self, on: bool) -> None:
-        """The button says Stop only while a recording really runs."""
+    def set_recording(self, on: bool) -> str:
+        """The button says Stop only while a recording really runs. Returns what a stop saved,
+        and where ("" when nothing)."""
         if self.acq is None:
             self._show_record_button(False)
-            return
+            return ""
         if on:
             try:
                 out = self.acq.start_recording(self.out_dir)
             except MyotwitchError as e:
                 self._show_record_button(False)
                 self.say(f"not recording: {e}", error=True)
-                return
+                return ""
             self._show_record_button(True)
             self.say(f"recording to {out}")
         else:
@@ -529,10 +527,12 @@ class MainWindow(QtWidgets.QMainWindow):
                 self.say(f"recording stopped with an error: {e}", error=True)
             self._show_record_button(False)
             if files:
-                self._saved = (f"saved {', '.join(os.path.basename(f) for f in files)} in "
-                               f"{os.path.dirname(os.path.abspath(files[0]))}")
-                self.say(self._saved)
+                saved = (f"saved {', '.join(os.path.basename(f) for f in files)} in "
+                         f"{os.path.dirname(os.path.abspath(files[0]))}")
+                self.say(saved)
                 self.history_tab.refresh()  # the recording is in the session index now
+                return saved
+        return ""
 
     def _show_record_button(self, recording: bool) -> None:
         self.btn_record.blockSignals(True)
@@ -709,8 +709,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.units_panel.update_counts(twitches)
         recent = [e for e in twitches if e.onset_s >= now_s - 60]
         st = acq.state if acq else None
-        lost_s = st.lost / st.fs if st is not None and st.fs else 0.0
-        hours = max(now_s - lost_s, 0.0) / 3600.0  # of data: gaps are no time recorded (as the summary's)
+        # seconds of data: gaps are no time recorded (as in the summary)
+        data_s = max(now_s - (st.lost / st.fs if st is not None and st.fs else 0.0), 0.0)
+        hours = data_s / 3600.0
         self._set(self.lbl_rate, (f"{len(recent)} /min (last 60 s)" if now_s >= 60 else
                                   f"{len(recent)} in the first {now_s:.0f} s")
                   + (f"<br>{len(twitches) / hours:.0f} /h so far" if hours * 3600 >= 60 else ""))
@@ -746,18 +747,15 @@ class MainWindow(QtWidgets.QMainWindow):
             f"battery {bat} · lead-off {'YES' if st.lead_off else 'no'}<br>"
             + (floor_note(acq.buffer.floor, self._labels, self.config.max_rest_floor_uv)
                if acq.buffer is not None else "noise floor: –")
-            + self._settling_note(acq, st)
+            + self._settling_note(acq.pipe, data_s)
             + (f"<br><b style='color:#c62828'>recording to {st.recording}</b>" if st.recording else "")
             + (f"<br><b style='color:#c62828'>{html.escape(st.error)}</b>" if st.error else ""))
 
     @staticmethod
-    def _settling_note(acq, st) -> str:
-        """The summary's warning, live: much of the data came while the detector settled after
-        gaps, where it counts nothing (a link that loses frames often)."""
-        pipe = acq.pipe
-        if pipe is None or not st.fs:
-            return ""
-        text = settling_warning(pipe, pipe.settling_after_gaps_s, max(pipe.samples_seen / st.fs - st.lost / st.fs, 0.0))
+    def _settling_note(pipe, data_s: float) -> str:
+        """The summary's warning, live: much of the ``data_s`` came while the detector settled
+        after gaps, where it counts nothing (a link that loses frames often)."""
+        text = settling_warning(pipe, pipe.settling_after_gaps_s, data_s) if pipe is not None else ""
         return f"<br><b style='color:#c62828'>{html.escape(text)}</b>" if text else ""
 
     def _draw_rate(self, counts: np.ndarray) -> None:
