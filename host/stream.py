@@ -170,7 +170,7 @@ class StreamAssembler:
         self.stats = AssemblerStats()
         self.next_index = 0  # session sample index of the next sample
         self._expected: int | None = None  # device counter of the next sample
-        self._reconnect_gap_s: float | None = None
+        self._reconnected = False  # the link came back: the next samples decide how many were lost
         self._info_repeated = False  # an INFO frame arrived mid-stream: a restart is likely
         self._last_rx: float | None = None  # host time of the last accepted samples
         self._recent = np.empty((0, 0), dtype=np.int32)  # last samples' counts, ending at _expected
@@ -183,12 +183,18 @@ class StreamAssembler:
         """When the last samples arrived (``feed``'s clock), None before any."""
         return self._last_rx
 
-    def on_reconnect(self, elapsed_s: float | None = None) -> None:
-        """The link was down; the next samples decide how many were lost. ``elapsed_s``: for how
-        long; None (a link source): measured by the host clock from the last samples to the
-        first new one, when it comes (a board that resets as its port opens takes a second in
-        its bootloader before it streams again, and that second is lost too)."""
-        self._reconnect_gap_s = -1.0 if elapsed_s is None else elapsed_s
+    def on_reconnect(self) -> None:
+        """The link was down; the next samples decide how many were lost, against the host
+        clock's time from the last samples to the first new one (``_silence_s``: a board that
+        resets as its port opens takes a second in its bootloader before it streams again, and
+        that second is lost too)."""
+        self._reconnected = True
+
+    def _silence_s(self, f: SamplesFrame, received_at: float) -> float:
+        """Host-clock seconds from the last samples to ``f``'s first one, which came a frame's
+        length before ``f`` arrived (0 before any samples)."""
+        assert self.info is not None
+        return 0.0 if self._last_rx is None else max(received_at - f.n_samples / self.info.fs - self._last_rx, 0.0)
 
     def feed(self, frames: list[Frame], received_at: float | None = None) -> list[Record]:
         out: list[Record] = []
@@ -233,13 +239,10 @@ class StreamAssembler:
         if self._expected is None:
             self._expected = f.first_sample
         diff = (f.first_sample - self._expected) % COUNTER_MOD
-        if self._reconnect_gap_s is not None:
+        if self._reconnected:
             out: list[Record] = self._drop_suspects()
-            elapsed, self._reconnect_gap_s = self._reconnect_gap_s, None
-            if elapsed < 0:  # (to the first new sample, which came n samples before this frame)
-                elapsed = 0.0 if self._last_rx is None else max(now - n / info.fs - self._last_rx, 0.0)
-            self._info_repeated = False
-            by_clock = int(round(elapsed * info.fs))
+            self._reconnected = self._info_repeated = False
+            by_clock = int(round(self._silence_s(f, now) * info.fs))
             if diff < COUNTER_MOD // 2 and abs(diff - by_clock) <= max(2 * info.fs, 0.5 * by_clock):
                 if diff:
                     out.append(self._gap(diff, "link down; device kept counting", True))
@@ -298,11 +301,9 @@ class StreamAssembler:
         assert self.info is not None
         f0, t0 = held[0]
         fs = self.info.fs
-        since = 0.0 if self._last_rx is None else max(t0 - self._last_rx, 0.0)
-        # the gap runs to the first held sample, which came f0.n_samples before f0 arrived; the
-        # samples a restarted board took before the host's START (its counter's start) were
+        # the samples a restarted board took before the host's START (its counter's start) were
         # never sent and lie in the gap too
-        n_gap = max(int(round((since - f0.n_samples / fs) * fs)), 1)
+        n_gap = max(int(round(self._silence_s(f0, t0) * fs)), 1)
         if backward:
             self.stats.restarts += 1
             reason = "device restarted (counter began again); length from the host clock"

@@ -47,18 +47,18 @@ def test_duplicates_and_overlaps_are_dropped():
 
 def test_reconnect_with_restarted_device_uses_the_clock():
     a = StreamAssembler("test")
-    a.feed([INFO, samples(5000, 10)])
-    a.on_reconnect(2.0)
-    out = a.feed([INFO, samples(0, 10)])
+    a.feed([INFO, samples(5000, 10)], received_at=0.0)
+    a.on_reconnect()  # (2 s without samples, to the first new one)
+    out = a.feed([INFO, samples(0, 10)], received_at=2.01)
     gap = [r for r in out if isinstance(r, GapRecord)][0]
     assert gap.n_samples == 2000 and not gap.exact
 
 
 def test_reconnect_with_running_device_uses_the_counter():
     a = StreamAssembler("test")
-    a.feed([INFO, samples(0, 10)])
-    a.on_reconnect(1.5)
-    out = a.feed([samples(1510, 10)])
+    a.feed([INFO, samples(0, 10)], received_at=0.0)
+    a.on_reconnect()  # (1.5 s without samples)
+    out = a.feed([samples(1510, 10)], received_at=1.51)
     gap = [r for r in out if isinstance(r, GapRecord)][0]
     assert gap.n_samples == 1500 and gap.exact
 
