@@ -156,7 +156,8 @@ def cmd_record(args: argparse.Namespace) -> int:
     spec = "serial:auto" if args.source == "auto" else args.source
     lsl_publisher(args, check_only=True)  # a missing pylsl fails before the device is opened
     prepare_detector()
-    if os.path.isdir(args.out):  # repaired even when the sensor is missing and the start fails
+    repaired = os.path.isdir(args.out)  # repaired even when the sensor is missing and the start fails
+    if repaired:
         from myotwitch.host.recorder import recover
 
         recover(args.out, config)
@@ -167,7 +168,7 @@ def cmd_record(args: argparse.Namespace) -> int:
                    events_path=None if events == "none" else events, subject=subject,
                    annotate_rejected=not args.no_rejected, status_interval_s=args.status_interval,
                    publisher=lsl_publisher(args))
-    rec.repaired = os.path.isdir(args.out)  # (done above: its notes once)
+    rec.repaired = repaired  # (done above: its notes once)
     rec.install_signal_handlers()
     rec.run()
     # every file is closed: a Ctrl+C still arriving (pressed twice or thrice) changes nothing. The

@@ -140,7 +140,7 @@ def recover(out_dir: str, config: DetectorConfig | None = None) -> list[str]:
 
             summary = analyze_file(path, config, say_marker=False)
             summary["recovered"] = {"records_in_header": before, "records_kept": after}
-            if isinstance(written, dict) and isinstance(written.get("device"), dict):
+            if written and isinstance(written.get("device"), dict):
                 summary["device"] = written["device"]  # (the file alone does not say; its marker does)
             if not replay:
                 from myotwitch.host.unit_registry import register_summary
@@ -769,17 +769,17 @@ class Recorder:
                      "connected, waiting for the device's information" if getattr(self.source, "connected", True)
                      else "waiting for the device")
             return
-        fs = self.info.fs if self.info else 0
-        t = self.samples / fs if fs else 0
+        fs = self.info.fs
+        t = self.samples / fs
         rate = self.twitches / (t / 3600) if t else 0
         floor = self.pipe.current_floor() if self.pipe is not None else None
         floors = "-" if floor is None else ",".join(f"{v:.1f}" for v in floor)
         log.info("status source=%s rate=%gHz recorded=%s twitches=%d (%.0f/h) gaps=%d lost=%.1fs reconnects=%d "
                  "floor=%suV file=%s", self.source.spec, fs, hms(t), self.twitches, rate, self.gaps,
-                 self.lost_samples / fs if fs else 0, self.reconnects, floors,
+                 self.lost_samples / fs, self.reconnects, floors,
                  os.path.basename(self.current.path) if self.current else "-")
         bar = self.config.max_rest_floor_uv
-        labels = list(self.info.labels) if self.info else []
+        labels = list(self.info.labels)
         busy = [labels[c] if c < len(labels) else f"ch{c}"
                 for c, v in enumerate(floor if floor is not None else []) if bar > 0 and v > bar]
         if busy != self._busy_floor:  # said when it starts (and when it ends), not on every status line
