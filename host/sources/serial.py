@@ -139,21 +139,14 @@ class AutoSerialLink(SerialLink):
         super().open()
 
 
-def candidate_ports() -> list[tuple[str, str]]:
-    """(device path, description) of ports whose USB id matches a supported board."""
-    out = []
-    for p in list_ports.comports():
-        if (p.vid, p.pid) in KNOWN_USB_IDS:
-            out.append((p.device, KNOWN_USB_IDS[(p.vid, p.pid)].name))
-    return out
-
-
-def probe(port: str, timeout: float | None = None, baudrate: int | None = None) -> P.InfoFrame | None:
+def probe(port: str, timeout: float | None = None, baudrate: int | None = None,
+          board: Board | None = None) -> P.InfoFrame | None:
     """Ask ``port`` for its INFO frame; None if nothing that speaks our protocol answers. By
     default at the rate of the board there (``board_of``), waiting as long as it needs: an
     Arduino resets when the port opens, and its bootloader swallows what arrives meanwhile, so
-    GET_INFO is asked again every half second (the AVR build also says INFO when it starts)."""
-    board = board_of(port)
+    GET_INFO is asked again every half second (the AVR build also says INFO when it starts).
+    ``board``: the port's, when the caller has it from its own scan of the ports."""
+    board = board or board_of(port)
     link = SerialLink(port, baudrate or board.baud)
     try:
         link.open()
@@ -182,7 +175,7 @@ def list_devices(probe_all: bool = False) -> list[dict]:
     found = []
     for p in list_ports.comports():
         known = KNOWN_USB_IDS.get((p.vid, p.pid)) if p.vid is not None else None
-        info = probe(p.device) if (known or probe_all) else None
+        info = probe(p.device, board=known or OTHER) if (known or probe_all) else None
         if known or info:
             found.append({"spec": f"serial:{p.device}", "description": known.name if known else p.description,
                           "device_id": info.device_id_hex if info else None,
@@ -196,13 +189,9 @@ def resolve_auto(baudrate: int | None = None) -> str:
     each board's own rate)."""
     # supported boards first, then other USB serial ports; never legacy UARTs (ttyS*), which
     # could be anything and should not be sent probes
-    candidates = [d for d, _ in candidate_ports()] + [p.device for p in list_ports.comports() if p.vid is not None]
-    seen = set()
-    for dev in candidates:
-        if dev in seen:
-            continue
-        seen.add(dev)
-        if probe(dev, timeout=0.7, baudrate=baudrate):
+    usb = [(p.device, KNOWN_USB_IDS.get((p.vid, p.pid))) for p in list_ports.comports() if p.vid is not None]
+    for dev, board in sorted(usb, key=lambda d: d[1] is None):  # (supported boards first, in port order)
+        if probe(dev, timeout=0.7, baudrate=baudrate, board=board or OTHER):
             return dev
     raise SourceError("serial:auto: no myotwitch device found on any serial port "
                       "(plug it in, or use sim: to run the simulator)")
