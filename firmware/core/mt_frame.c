@@ -175,18 +175,31 @@ mt_result_t mt_command_parse(const uint8_t *p, size_t plen, uint8_t *opcode, uin
     }
     *opcode = p[0];
     *argument = 0u;
-    if (p[0] == MT_CMD_SET_RATE && plen == 3u) {
-        *argument = rd16(p + 1);
-    } else if (p[0] == MT_CMD_PING && plen == 5u) {
-        *argument = rd32(p + 1);
-    } else if (p[0] == MT_CMD_START || p[0] == MT_CMD_STOP || p[0] == MT_CMD_GET_INFO ||
-               p[0] == MT_CMD_GET_STATUS || p[0] == MT_CMD_SET_RATE || p[0] == MT_CMD_PING) {
-        if (plen != ((p[0] == MT_CMD_SET_RATE) ? 3u : (p[0] == MT_CMD_PING) ? 5u : 1u)) {
-            return MT_ERR_FIELD; /* a known command of the wrong length: damaged, dropped */
+    switch (p[0]) { /* a known command of the wrong length is damaged: dropped */
+    case MT_CMD_SET_RATE:
+        if (plen != 3u) {
+            return MT_ERR_FIELD;
         }
+        *argument = rd16(p + 1);
+        break;
+    case MT_CMD_PING:
+        if (plen != 5u) {
+            return MT_ERR_FIELD;
+        }
+        *argument = rd32(p + 1);
+        break;
+    case MT_CMD_START:
+    case MT_CMD_STOP:
+    case MT_CMD_GET_INFO:
+    case MT_CMD_GET_STATUS:
+        if (plen != 1u) {
+            return MT_ERR_FIELD;
+        }
+        break;
+    default: /* an opcode this firmware does not know is delivered, so the device can answer
+              * ACK "unknown command" (a newer host's command), whatever its argument bytes */
+        break;
     }
-    /* an opcode this firmware does not know is delivered, so the device can answer ACK
-     * "unknown command" (a newer host's command), whatever its argument bytes */
     return MT_OK;
 }
 
