@@ -234,6 +234,22 @@ class MainsCanceller:
         self._part = np.empty((self.n_channels, 0))  # samples of the block being filled
         self._discard = self._pos % self.block != 0  # the block now starting is incomplete
 
+    def skip(self, n: int) -> None:
+        """A short gap of ``n`` samples: the hum is the same after it, so the history stays;
+        the blocks the gap touched are unknown and the one it ends in is incomplete."""
+        if n <= 0:
+            return
+        cur = self._pos // self.block
+        self._pos += n
+        ended = self._pos // self.block - cur  # blocks that ended in the gap
+        if ended:
+            ch, h = self._hist.shape[0], self._hist.shape[2]
+            self._hist = np.concatenate([self._hist, np.full((ch, ended, h), _UNKNOWN)], axis=1)[:, -self.keep:]
+            self._power = np.concatenate([self._power, np.full((ch, ended), np.nan)], axis=1)[:, -self.hist_len:]
+            self._part = np.empty((ch, 0))
+        # the block now filling misses samples (its start, or some of its middle): not estimated
+        self._discard = not ended or self._pos % self.block != 0
+
     def level_uv(self) -> float:
         """Current RMS amplitude of the fundamental (mean over channels), µV."""
         est = self._estimates(self._hist, self._pos // self.block, np.array([self._pos // self.block]))

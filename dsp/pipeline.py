@@ -1,7 +1,8 @@
 """The streaming detector: mains -> band-pass -> envelope -> noise floor -> bursts -> classes -> episodes.
 
 ``Pipeline.process`` takes ``(channels, n)`` µV blocks of any size; NaN samples (or an
-explicit ``gap(n)``) mark missing data. ``detect`` runs the very same stages over a whole
+explicit ``gap(n)``) mark missing data: a short gap is bridged, a longer one restarts the
+filters. ``detect`` runs the very same stages over a whole
 array in fixed chunks, so offline and live results are identical.
 """
 
@@ -36,6 +37,9 @@ OFFLINE_CHUNK = 1 << 18  # samples per channel per internal step in detect(): bo
 
 #: a burst starting this close after its channel's floor first exists began before it
 FLOOR_START_MS = 2.0
+#: a burst this close to a bridged gap may have lost a part in it (a centred window reaches
+#: half its length past the edge, and the fill's kink rings for a few ms in the band-pass)
+BRIDGE_MARGIN_MS = 5.0
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,10 @@ class Pipeline:
         self._probe_n = max(1, round(cfg.mains_probe_s * self.fs))
         self._settle_n = round(cfg.settle_s * self.fs)
         self._floor_start_n = max(2, round(FLOOR_START_MS * ms))
+        self._bridge_max_n = round(cfg.bridge_gap_s * self.fs)
+        self._bridge_margin_n = max(2, round(BRIDGE_MARGIN_MS * ms))
+        self._contraction_n = cfg.contraction_min_ms * ms
+        self._max_burst_n = round(cfg.max_burst_s * self.fs)
         self._episodes = EpisodeGrouper(cfg.episode_gap_s, cfg.episode_max_s)
         #: after classification: one twitch across channels counts once, twitches get units
         self.units = UnitStage(self.fs, n_channels, band_high_hz=cfg.band_for(self.fs)[1])
@@ -165,6 +173,9 @@ class Pipeline:
         self._trains.reset()
         self.units.reset()
         self._in_gap = False
+        self._bridge_n = 0  # samples of a short gap, bridged when the data comes back
+        self._bridges: list[tuple[int, int]] = []  # bridged gaps (start, end sample) bursts are judged against
+        self._last: tuple[np.ndarray, np.ndarray] | None = None  # the last (raw, mains-free) sample: a bridge's start
         self._settle_left = self._settle_n
         self._settling_n = 0  # samples the filters settled after gaps (``settling_after_gaps_s``)
         self._floor_waits = list(range(self.n_channels))  # channels whose floor is still unknown
@@ -189,7 +200,9 @@ class Pipeline:
         return self._run(x)
 
     def gap(self, n_samples: int) -> list[Event]:
-        """``n_samples`` were lost here. Bursts in progress are closed; filters restart after it."""
+        """``n_samples`` were lost here. Up to ``bridge_gap_s`` (with the gaps just before it) the
+        filters run on across it; after a longer gap, bursts in progress are closed and the
+        filters restart."""
         if n_samples <= 0:
             return []
         self.samples_in += int(n_samples)
@@ -202,6 +215,8 @@ class Pipeline:
         events: list[Event] = []
         if self._band is None:
             events += self._release()
+        if self._bridge_n:  # the data ended in a short gap: nothing after it to bridge to
+            events += self._gap(0, bridge=False)
         if not self._in_gap:
             events += self._drain()
             events += self._classify(self._segmenter.end_segment("end"), final=True)
@@ -304,24 +319,48 @@ class Pipeline:
             events += self._run_segment(x[:, start:end]) if finite[start] else self._gap(end - start)
         return events
 
-    def _gap(self, n: int) -> list[Event]:
+    def _gap(self, n: int, bridge: bool = True) -> list[Event]:
+        """``n`` samples lost. Up to ``bridge_gap_s`` in all (after data), the gap waits to be
+        bridged by the next data (``_bridged``); a longer one ends the segment, and the filters
+        restart after it."""
+        pending = self._bridge_n
+        if bridge and not self._in_gap and self._last is not None and pending + n <= self._bridge_max_n:
+            self._note_gap(n, extend=pending > 0)
+            self._bridge_n += n
+            return []
         events: list[Event] = []
         if not self._in_gap:
             events = self._drain()
             events += self._classify(self._segmenter.end_segment("gap"), final=True)
-        if self.gaps and self._in_gap:
+        self._note_gap(n, extend=self._in_gap or pending > 0)
+        self._bridge_n = 0
+        self._last = None
+        self._in_gap = True
+        self.samples_seen += pending + n
+        if self._mains is not None:
+            self._mains.restart(pending + n)
+        return events
+
+    def _note_gap(self, n: int, extend: bool) -> None:
+        if extend:
             last = self.gaps[-1]
             self.gaps[-1] = Gap(last.start_sample, last.n_samples + n, self.fs)
         else:
             self.gaps.append(Gap(self.samples_seen, n, self.fs))
-        self._in_gap = True
-        self.samples_seen += n
-        if self._mains is not None:
-            self._mains.restart(n)
-        return events
+
+    def _bridged(self, x: np.ndarray, clean: np.ndarray, n_fill: int) -> tuple[np.ndarray, np.ndarray]:
+        """The segment ``x`` (raw) and ``clean`` (mains removed) after a short gap of ``n_fill``,
+        each led by a straight line from the sample before the gap to the first after it: the
+        filters run on without a restart, and the gap's samples carry no activity."""
+        raw0, clean0 = self._last  # type: ignore[misc]
+        t = np.arange(1, n_fill + 1) / (n_fill + 1)
+        start = self.samples_seen
+        self._bridges.append((start, start + n_fill))
+        return (np.concatenate([raw0[:, None] + (x[:, :1] - raw0[:, None]) * t, x], axis=1),
+                np.concatenate([clean0[:, None] + (clean[:, :1] - clean0[:, None]) * t, clean], axis=1))
 
     def _run_segment(self, x: np.ndarray, sums: np.ndarray | None = None) -> list[Event]:
-        n = x.shape[1]
+        n_fill, self._bridge_n = self._bridge_n, 0
         if self._in_gap:
             self._in_gap = False
             self._band.reset()  # type: ignore[union-attr]
@@ -334,7 +373,13 @@ class Pipeline:
             self._settle_left = self._settle_n
             self._floor_waits = list(range(self.n_channels))
         self._account(x, sums)
+        if n_fill and self._mains is not None:
+            self._mains.skip(n_fill)
         clean = self._mains.process(x) if self._mains is not None else x
+        if n_fill:
+            x, clean = self._bridged(x, clean, n_fill)
+        self._last = (x[:, -1].copy(), clean[:, -1].copy())
+        n = x.shape[1]
         # the segmenter's rows (Y, ENV, LF, RAW, FLOOR, STAT): the held ones, then this block's;
         # the statistic lags, so it covers the first k. Long blocks are written where the
         # segmenter reads them, after its carry (no second copy; the compiled front end writes
@@ -350,6 +395,9 @@ class Pipeline:
             y, y2, env, lf = front_end(self._band, self._env, self._lf, clean, outs)  # type: ignore[arg-type]
         else:
             y, y2, env, lf = front_end(self._band, self._env, self._lf, clean)  # type: ignore[arg-type]
+        if n_fill and self._noise._current is not None:  # the bridge holds the noise's own level
+            level = self._noise._current[:, None] ** 2
+            y2[:, :n_fill] = np.where(np.isfinite(level), level, y2[:, :n_fill])
         floor = self._noise.process(y2)
         self.units.push(y, self.samples_seen)
         if self._settle_left:
@@ -357,7 +405,7 @@ class Pipeline:
             floor[:, :k] = np.nan
             self._settle_left -= k
             if self.gaps:
-                self._settling_n += k
+                self._settling_n += max(0, k - n_fill)  # (seconds of data: not the bridge's)
         if self._floor_waits:
             self._note_floor_start(floor)
         self.samples_seen += n
@@ -434,10 +482,23 @@ class Pipeline:
                 del starts[c]
         return out
 
+    def _cut_at_bridges(self, bursts: list, until: int) -> list:
+        """A burst shorter than a contraction that reaches into a bridged gap (or within
+        ``BRIDGE_MARGIN_MS`` of it) may have lost part of itself there: cut by the gap, as where
+        the filters restart. A contraction across a short gap stays one contraction."""
+        m, bridges = self._bridge_margin_n, self._bridges
+        out = [replace(b, cut="gap") if b.cut is None and b.end - b.start < self._contraction_n
+               and any(b.start < e + m and b.end > s - m for s, e in bridges) else b for b in bursts]
+        old = until - self._max_burst_n  # no burst still to come starts before this
+        self._bridges = [(s, e) for s, e in bridges if e + m > old]
+        return out
+
     def _classify(self, bursts: list, final: bool = False) -> list[Event]:
         until = self._segmenter.finalised_until()
         if self._floor_starts:
             bursts = self._cut_at_floor_start(bursts, until)
+        if self._bridges:
+            bursts = self._cut_at_bridges(bursts, until)
         if self.config.detector == "envelope":
             events = [classify(b, self.fs, self.config) for b in bursts]
             self._note_bars(bursts, events)

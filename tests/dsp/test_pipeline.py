@@ -114,6 +114,9 @@ def _mixed_signal():
         xu, _ = synthesize_units(UnitSynthSpec(sources, fs=1000.0, duration_s=40.0, n_channels=2, seed=9,
                                                noise_uv=0.0, baseline_uv=0.0, doublet_prob=0.1))
         x = x + xu
+        # short gaps (bridged; one inside the stretch read a sample at a time) and one just too long
+        for at, n in ((5_000, 20), (12_000, 3), (15_500, 50), (16_990, 100), (30_000, 101)):
+            x[:, at: at + n] = np.nan
         _SIGNAL["x"] = x
         _SIGNAL["ref"] = detect(x, 1000.0)
     return _SIGNAL["x"], _SIGNAL["ref"]

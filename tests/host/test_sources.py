@@ -71,7 +71,7 @@ def test_simulator_source_matches_ground_truth():
     src.close()
 
 
-def test_dropped_frames_become_exact_gaps_and_no_event_spans_them():
+def test_dropped_frames_become_exact_gaps_and_no_twitch_spans_them():
     src = open_source("sim:rate=1000,twitch_rate=30,seed=2,speed=0,drop=0.02,ber=0.00002")
     pipe, events, records = run_source(src, 30_000)
     gaps = [r for r in records if isinstance(r, GapRecord)]
@@ -81,9 +81,11 @@ def test_dropped_frames_become_exact_gaps_and_no_event_spans_them():
     lost = sum(g.n_samples for g in gaps)
     assert lost >= sum(n for first, n in dropped if first + n <= pipe.samples_in)
     assert src.stats()["decoder_crc_errors"] + src.stats()["decoder_cobs_errors"] >= 0
-    for g in gaps:
-        for e in events:
-            assert e.offset_sample <= g.start_sample or e.onset_sample >= g.start_sample + g.n_samples
+    # a lost frame is bridged: what reaches into it is a contraction across it or an artefact
+    # the gap cut, never a twitch
+    touched = [e for e in events for g in gaps
+               if e.offset_sample > g.start_sample and e.onset_sample < g.start_sample + g.n_samples]
+    assert touched and all(e.kind == "contraction" or e.reason == "cut off by the data gap" for e in touched)
     src.close()
 
 

@@ -1,6 +1,7 @@
-"""A link that loses frames often: the detector restarts after every gap and counts nothing
-while it settles (0.15 s), so a 5 % frame loss cost about 40 % of the twitches with no word
-in the summary or the live window (a QA walk-through's measurement)."""
+"""A link that loses data often: after every gap longer than the bridge (0.1 s) the detector
+restarts and counts nothing while it settles (0.15 s). Before short gaps were bridged, a 5 %
+loss of 20 ms frames cost about 40 % of the twitches with no word in the summary or the live
+window (a QA walk-through's measurement); longer outages still do, and are warned of."""
 
 import numpy as np
 import pytest
@@ -10,12 +11,12 @@ from myotwitch.dsp.synth import case_spec, synthesize
 from myotwitch.host.session import summarize
 
 
-@pytest.mark.parametrize("every, warned", [(400, True), (20_000, False)])
-def test_the_summary_warns_when_much_of_the_data_came_while_the_detector_settled(every, warned):
+@pytest.mark.parametrize("every, lost, warned", [(2000, 200, True), (20_000, 200, False), (400, 20, False)])
+def test_the_summary_warns_when_much_of_the_data_came_while_the_detector_settled(every, lost, warned):
     x, _ = synthesize(case_spec("clean_rest", 1000.0, 60.0, seed=3).with_(twitch_rate=30.0))
     x = x.copy()
     for i in range(2000, 60_000, every):
-        x[:, i: i + 20] = np.nan  # 20 ms frames lost
+        x[:, i: i + lost] = np.nan  # 0.2 s outages, or 20 ms frames lost (bridged: no settling)
     pipe = Pipeline(1000.0, 1)
     events = pipe.process(x) + pipe.flush()
     warnings = summarize(events, pipe.episodes, pipe, file=None, start=None, labels=["calf"])["quality"]["warnings"]
@@ -24,15 +25,15 @@ def test_the_summary_warns_when_much_of_the_data_came_while_the_detector_settled
     if warned:  # the share is the settled seconds over the seconds of data
         valid = 60.0 - sum(g.duration_s for g in pipe.gaps)
         assert said[0].startswith(f"{100 * pipe.settling_after_gaps_s / valid:.0f}% of the data")
-        assert pipe.settling_after_gaps_s == pytest.approx(0.15 * len(pipe.gaps), rel=0.01)
+    assert pipe.settling_after_gaps_s == (0.0 if lost == 20 else pytest.approx(0.15 * len(pipe.gaps), rel=0.01))
 
 
 def test_a_rotated_file_is_warned_by_its_own_settling_not_the_sessions():
     # a clean file after a lossy hour said "13-15% of the data came after one of 150 gaps"
     x, _ = synthesize(case_spec("clean_rest", 1000.0, 120.0, seed=4).with_(twitch_rate=30.0))
     x = x.copy()
-    for i in range(2000, 60_000, 400):
-        x[:, i: i + 20] = np.nan
+    for i in range(2000, 60_000, 2000):
+        x[:, i: i + 200] = np.nan
     pipe = Pipeline(1000.0, 1)
     start = pipe.quality_tally()
     events = pipe.process(x[:, :60_000])
