@@ -14,7 +14,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     accuracy = ["--minutes", "2", "--quiet-hours", "1", "--no-baselines"] if args.quick else []
-    for name, extra in (("speed", []), ("link", []), ("analyze_speed", []), ("gui_fps", []), ("lsl", []),
+    for name, extra in (("speed", []), ("link", []), ("frame_loss", []), ("analyze_speed", []), ("gui_fps", []), ("lsl", []),
                         ("accuracy", accuracy), ("heldout", ["--write"]), ("real_recordings", ["--write"]), ("fuzz", ["--minutes", "2"]),
                         ("units", ["--quick"] if args.quick else [])):
         print(f"\n=== {name} ===", flush=True)
