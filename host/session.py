@@ -24,12 +24,12 @@ SETTLING_WARN = 0.05
 
 def settling_warning(pipe: Pipeline, blind_s: float, valid_s: float) -> str:
     """A warning when much of the data (``blind_s`` of ``valid_s``) came while the detector
-    settled after gaps (it counts nothing then): a link losing frames often makes the rate
-    read low without it."""
+    settled after gaps too long to bridge (it counts nothing then): a link that drops out
+    often makes the rate read low without it."""
     if valid_s <= 0 or blind_s <= SETTLING_WARN * valid_s:
         return ""
-    return (f"{100 * blind_s / valid_s:.0f}% of the data came in the {pipe.config.settle_s:g} s after a gap, "
-            "while the detector restarts and counts nothing: the link lost data often "
+    return (f"{100 * blind_s / valid_s:.0f}% of the data came in the {pipe.config.settle_s:g} s after a gap "
+            f"of over {pipe.config.bridge_gap_s:g} s, while the detector restarts and counts nothing: the link lost data often "
             "(Bluetooth range, a loose cable?), so the twitch rate reads low")
 
 

@@ -24,7 +24,8 @@ def test_the_summary_warns_when_much_of_the_data_came_while_the_detector_settled
     assert bool(said) == warned, warnings
     if warned:  # the share is the settled seconds over the seconds of data
         valid = 60.0 - sum(g.duration_s for g in pipe.gaps)
-        assert said[0].startswith(f"{100 * pipe.settling_after_gaps_s / valid:.0f}% of the data")
+        assert said[0].startswith(f"{100 * pipe.settling_after_gaps_s / valid:.0f}% of the data came in the 0.15 s "
+                                  "after a gap of over 0.1 s")
     assert pipe.settling_after_gaps_s == (0.0 if lost == 20 else pytest.approx(0.15 * len(pipe.gaps), rel=0.01))
 
 
