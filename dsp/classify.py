@@ -20,6 +20,8 @@ SPIKE_TEST_MIN_FS = 1500.0
 #: recording's first 0.5 s: its onset and size are not known (after a gap, the gap cut it, and
 #: its reason says so)
 STARTED_BEFORE_FLOOR = "cut off by the start of data (it began before the detector had a noise floor)"
+#: ... and one that lost part of itself in a gap in the data
+CUT_BY_GAP = "cut off by the data gap"
 
 
 def impulse_threshold(b: Burst, cfg: DetectorConfig) -> float:
@@ -81,7 +83,7 @@ def classify(b: Burst, fs: float, cfg: DetectorConfig, t0: float = 0.0, impulse:
     duration_ms = (b.end - b.start) / fs * 1000.0
     kind, reason = "twitch", None
     if b.cut in ("gap", "end"):
-        kind, reason = "artifact", f"cut off by the {'data gap' if b.cut == 'gap' else 'end of data'}"
+        kind, reason = "artifact", CUT_BY_GAP if b.cut == "gap" else "cut off by the end of data"
     elif b.cut == "start":
         kind, reason = "artifact", STARTED_BEFORE_FLOOR
     elif b.clipped:

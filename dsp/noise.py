@@ -102,6 +102,14 @@ class NoiseFloor:
         self.reset()
 
     def reset(self) -> None:
+        self._forget()
+        self._histogram = np.zeros((self.n_channels, len(_HIST_EDGES) - 1), dtype=np.int64)
+        #: live windows' bins per channel, counted in plain ints and added to the array when it is
+        #: read (a numpy element increment per channel and window cost more than the window)
+        self._live_counts: list[list[int]] | None = None
+
+    def _forget(self) -> None:
+        """No history: the floor is learnt again (the quality figures' histogram stays)."""
         self._set_history(np.full((self.n_channels, self.hist_len), np.nan), 0)
         self._current: np.ndarray | None = None  # floor for the window being filled
         #: ... and the resting floor (``rest_at``), the same unless ``recent_bouts`` kept it up
@@ -114,10 +122,6 @@ class NoiseFloor:
         self._rest_same = True
         self._block_same = True
         self.restart()
-        self._histogram = np.zeros((self.n_channels, len(_HIST_EDGES) - 1), dtype=np.int64)
-        #: live windows' bins per channel, counted in plain ints and added to the array when it is
-        #: read (a numpy element increment per channel and window cost more than the window)
-        self._live_counts: list[list[int]] | None = None
 
     @property
     def histogram(self) -> np.ndarray:
@@ -136,8 +140,14 @@ class NoiseFloor:
         self._sorted: list[list[float]] | None = None
         self._sorted_rows: np.ndarray | None = None
 
-    def restart(self) -> None:
-        """After a gap: drop the partial window but keep the history (same electrodes, same skin)."""
+    def restart(self, forget: bool = False) -> None:
+        """After a gap: drop the partial window but keep the history (same electrodes, same
+        skin), unless the gap was as long as the history (``forget``): the floor is the
+        percentile of the last ``history_s``, which then hold no data, so it is learnt again, as
+        a file that starts after the gap would learn it."""
+        if forget:
+            self._forget()
+            return
         self._m = 0  # samples of the window being filled, carried in _partbuf[:, :_m]
 
     def _floor(self, hist: np.ndarray, n_valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -169,6 +179,12 @@ class NoiseFloor:
         out = rest.copy()
         out[kept] = floor[kept]
         return out, rest
+
+    def level_sq(self) -> np.ndarray:
+        """The floor squared per channel, ``(channels, 1)``, as a stand-in for samples that were
+        not measured (a bridged gap); NaN where the floor is not known yet."""
+        cur = self._current
+        return np.full((self.n_channels, 1), np.nan) if cur is None else (cur ** 2)[:, None]
 
     @property
     def guarded(self) -> bool:

@@ -40,6 +40,13 @@ FLOOR_START_MS = 2.0
 #: a burst this close to a bridged gap may have lost a part in it (a centred window reaches
 #: half its length past the edge, and the fill's kink rings for a few ms in the band-pass)
 BRIDGE_MARGIN_MS = 5.0
+#: ... and it is cut when those gaps add up to more than this share of its length
+BRIDGE_LOST_SHARE = 0.25
+#: ... and this much, lost near a potential, hides too little of one (3-30 ms) to change it
+BRIDGE_KEEP_MS = 4.0
+#: ... when it is this many noise floors (RMS) peak to peak: a small one may be the fill's own
+#: kink, rung through the band-pass, over the noise
+BRIDGE_KEEP_SIZE = 16.0
 
 
 @dataclass(frozen=True)
@@ -110,9 +117,9 @@ class Pipeline:
         self._settle_n = round(cfg.settle_s * self.fs)
         self._floor_start_n = max(2, round(FLOOR_START_MS * ms))
         self._bridge_max_n = round(cfg.bridge_gap_s * self.fs)
-        self._bridge_margin_n = max(2, round(BRIDGE_MARGIN_MS * ms))
-        self._contraction_n = cfg.contraction_min_ms * ms
-        self._max_burst_n = round(cfg.max_burst_s * self.fs)
+        self._bridge_margin_n = max(2, math.ceil(BRIDGE_MARGIN_MS * ms))
+        self._bridge_keep_n = BRIDGE_KEEP_MS * ms
+        self._contraction_n = round(cfg.contraction_min_ms * ms)
         self._episodes = EpisodeGrouper(cfg.episode_gap_s, cfg.episode_max_s)
         #: after classification: one twitch across channels counts once, twitches get units
         self.units = UnitStage(self.fs, n_channels, band_high_hz=cfg.band_for(self.fs)[1])
@@ -177,6 +184,7 @@ class Pipeline:
         self._bridges: list[tuple[int, int]] = []  # bridged gaps (start, end sample) bursts are judged against
         self._last: tuple[np.ndarray, np.ndarray] | None = None  # the last (raw, mains-free) sample: a bridge's start
         self._settle_left = self._settle_n
+        self._restarted = False  # the filters restarted after a gap (a bridged one is no restart)
         self._settling_n = 0  # samples the filters settled after gaps (``settling_after_gaps_s``)
         self._floor_waits = list(range(self.n_channels))  # channels whose floor is still unknown
         self._floor_starts: dict[int, int] = {}  # channel -> first sample with a floor, until judged
@@ -194,6 +202,8 @@ class Pipeline:
             x = x[None, :]
         if x.shape[0] != self.n_channels:
             raise ValueError(f"block has {x.shape[0]} channels, pipeline expects {self.n_channels}")
+        if not x.shape[1]:
+            return []
         self.samples_in += x.shape[1]
         if self._band is None:
             return self._hold(("data", x.copy()), x.shape[1])
@@ -222,6 +232,12 @@ class Pipeline:
             events += self._classify(self._segmenter.end_segment("end"), final=True)
         self.episodes += self._episodes.flush()
         return events
+
+    @property
+    def bridging(self) -> bool:
+        """Is the data now in a short gap that the next samples will bridge (the filters and the
+        mains canceller run on across it), rather than one after which they restart?"""
+        return self._bridge_n > 0
 
     @property
     def time_s(self) -> float:
@@ -267,7 +283,7 @@ class Pipeline:
             "clipped_fraction": [float(v) for v in (end.clipped - start.clipped) / n],
             "mains": self.mains.to_dict() if self.mains else None,
             "gaps": len(self.gaps),
-            "gap_s": float(sum(g.duration_s for g in self.gaps)),
+            "gap_s": sum(g.n_samples for g in self.gaps) / self.fs,  # (in samples: a sum of seconds drifts)
             "samples": int(self.samples_seen),
         }
 
@@ -279,9 +295,36 @@ class Pipeline:
             return self._release()
         return []
 
+    def _probe(self) -> np.ndarray:
+        """The held input the mains decision looks at (its first ``mains_probe_s``). Short gaps
+        are drawn straight across, as the detector bridges them, so the hum's phase runs on;
+        longer ones are left out. (Joined end to end, lost frames had put phase jumps in the
+        hum: at 5 % of frames lost, harmonics went unfound and stayed for the whole session.)"""
+        short = self._bridge_max_n
+        parts: list[np.ndarray] = []
+        for kind, item in self._pending:
+            if kind == "data":
+                parts.append(item)  # type: ignore[arg-type]
+            else:  # (a long gap is as left out as one just over the bridge)
+                n: int = min(int(item), short + 1)  # type: ignore[call-overload]
+                parts.append(np.full((self.n_channels, n), np.nan))
+        if not parts:
+            return np.empty((self.n_channels, 0))
+        x: np.ndarray = np.concatenate(parts, axis=1)
+        lost = ~np.isfinite(x).all(axis=0)
+        if lost.any():
+            edges = np.flatnonzero(np.diff(np.concatenate([[0], lost.astype(np.int8), [0]])))
+            keep = ~lost
+            for s, e in zip(edges[::2], edges[1::2]):
+                if 0 < s and e < x.shape[1] and e - s <= short:
+                    t = np.arange(1, e - s + 1) / (e - s + 1)
+                    x[:, s:e] = x[:, s - 1: s] + (x[:, e: e + 1] - x[:, s - 1: s]) * t
+                    keep[s:e] = True
+            x = x[:, keep]
+        return x[:, : self._probe_n]
+
     def _release(self) -> list[Event]:
-        data: list[np.ndarray] = [x for kind, x in self._pending if kind == "data"]  # type: ignore[misc]
-        probe = np.concatenate(data, axis=1)[:, : self._probe_n] if data else np.empty((self.n_channels, 0))
+        probe = self._probe()
         cfg = self.config
         forced = None if cfg.mains == "auto" else float(cfg.mains)
         _, hi = cfg.band_for(self.fs)
@@ -342,6 +385,7 @@ class Pipeline:
         return events
 
     def _note_gap(self, n: int, extend: bool) -> None:
+        """Record ``n`` lost samples: a new gap, or more of the one just before (``extend``)."""
         if extend:
             last = self.gaps[-1]
             self.gaps[-1] = Gap(last.start_sample, last.n_samples + n, self.fs)
@@ -354,8 +398,6 @@ class Pipeline:
         filters run on without a restart, and the gap's samples carry no activity."""
         raw0, clean0 = self._last  # type: ignore[misc]
         t = np.arange(1, n_fill + 1) / (n_fill + 1)
-        start = self.samples_seen
-        self._bridges.append((start, start + n_fill))
         return (np.concatenate([raw0[:, None] + (x[:, :1] - raw0[:, None]) * t, x], axis=1),
                 np.concatenate([clean0[:, None] + (clean[:, :1] - clean0[:, None]) * t, clean], axis=1))
 
@@ -368,9 +410,10 @@ class Pipeline:
             self._lf.reset()
             self._energy.reset()
             self._held = None
-            self._noise.restart()
+            self._noise.restart(forget=self.gaps[-1].n_samples >= self._noise.hist_len * self._noise.win)
             self._segmenter.start_segment(self.samples_seen)
             self._settle_left = self._settle_n
+            self._restarted = True
             self._floor_waits = list(range(self.n_channels))
         self._account(x, sums)
         if n_fill and self._mains is not None:
@@ -378,6 +421,7 @@ class Pipeline:
         clean = self._mains.process(x) if self._mains is not None else x
         if n_fill:
             x, clean = self._bridged(x, clean, n_fill)
+            self._bridges.append((self.samples_seen, self.samples_seen + n_fill))
         self._last = (x[:, -1].copy(), clean[:, -1].copy())
         n = x.shape[1]
         # the segmenter's rows (Y, ENV, LF, RAW, FLOOR, STAT): the held ones, then this block's;
@@ -395,16 +439,21 @@ class Pipeline:
             y, y2, env, lf = front_end(self._band, self._env, self._lf, clean, outs)  # type: ignore[arg-type]
         else:
             y, y2, env, lf = front_end(self._band, self._env, self._lf, clean)  # type: ignore[arg-type]
-        if n_fill and self._noise._current is not None:  # the bridge holds the noise's own level
-            level = self._noise._current[:, None] ** 2
+        y2_noise = y2
+        if n_fill:  # the bridge holds the noise's own level; while that is unknown, no level at all
+            # (the fill band-passes to ~0, and windows of it pulled the floor being learnt down by
+            # up to noise_recent_cap): a window touching the fill is left out of the history (NaN)
+            level = self._noise.level_sq()
             y2[:, :n_fill] = np.where(np.isfinite(level), level, y2[:, :n_fill])
-        floor = self._noise.process(y2)
+            y2_noise = y2.copy()
+            y2_noise[:, :n_fill] = level  # NaN where unknown
+        floor = self._noise.process(y2_noise)
         self.units.push(y, self.samples_seen)
         if self._settle_left:
             k = min(self._settle_left, n)
             floor[:, :k] = np.nan
             self._settle_left -= k
-            if self.gaps:
+            if self._restarted:
                 self._settling_n += max(0, k - n_fill)  # (seconds of data: not the bridge's)
         if self._floor_waits:
             self._note_floor_start(floor)
@@ -474,7 +523,7 @@ class Pipeline:
         (an artifact: its onset and size are not known). A potential that begins later is
         judged as any other."""
         starts, near = self._floor_starts, self._floor_start_n
-        why = "gap" if self.gaps else "start"  # (after a gap, that gap cut it: said as for its end)
+        why = "gap" if self._restarted else "start"  # (after a gap, that gap cut it: said as for its end)
         out = [replace(b, cut=why) if 0 <= b.start - starts.get(b.channel, -near) < near else b
                for b in bursts]
         for c, at in list(starts.items()):
@@ -483,14 +532,23 @@ class Pipeline:
         return out
 
     def _cut_at_bridges(self, bursts: list, until: int) -> list:
-        """A burst shorter than a contraction that reaches into a bridged gap (or within
-        ``BRIDGE_MARGIN_MS`` of it) may have lost part of itself there: cut by the gap, as where
-        the filters restart. A contraction across a short gap stays one contraction."""
+        """A burst shorter than a contraction may have lost part of itself in the bridged gaps
+        that lie in it or within ``BRIDGE_MARGIN_MS`` of it (its onset or end may be in one just
+        outside it): all of such a gap may have been the burst's. It is cut by the gap, as
+        where the filters restart, when those gaps add up to more than ``BRIDGE_LOST_SHARE`` of
+        its length. A gap of a few samples leaves a twitch whole enough to count: at 4 kHz a
+        lost frame is 3.5 ms, and cutting every burst near one lost a third of the twitches at
+        5 % of frames lost. A contraction across a short gap stays one contraction."""
         m, bridges = self._bridge_margin_n, self._bridges
-        out = [replace(b, cut="gap") if b.cut is None and b.end - b.start < self._contraction_n
-               and any(b.start < e + m and b.end > s - m for s, e in bridges) else b for b in bursts]
-        old = until - self._max_burst_n  # no burst still to come starts before this
-        self._bridges = [(s, e) for s, e in bridges if e + m > old]
+        out = []
+        for b in bursts:
+            if b.cut is None and b.end - b.start < self._contraction_n:
+                lost = sum(e - s for s, e in bridges if s < b.end + m and e > b.start - m)
+                keep = self._bridge_keep_n if b.peak_to_peak_uv >= BRIDGE_KEEP_SIZE * b.floor_uv else 0
+                if lost > max(BRIDGE_LOST_SHARE * (b.end - b.start), keep):
+                    b = replace(b, cut="gap")
+            out.append(b)
+        self._bridges = [(s, e) for s, e in bridges if e + m > until]  # no burst found later starts before until
         return out
 
     def _classify(self, bursts: list, final: bool = False) -> list[Event]:
