@@ -282,9 +282,13 @@ class Acquisition:
             self.buffer.append(np.full((st.n_channels, shown), np.nan, dtype=np.float32), None)
             if rec.n_samples > self.buffer.n:
                 self.buffer.end += rec.n_samples - self.buffer.n
-            self._display_filter.reset()
-            if self._display_mains is not None:
-                self._display_mains.restart(rec.n_samples)
+            if self.pipe.bridging:  # a short gap the detector bridges: its canceller keeps its history
+                if self._display_mains is not None:
+                    self._display_mains.skip(rec.n_samples)
+            else:
+                self._display_filter.reset()
+                if self._display_mains is not None:
+                    self._display_mains.restart(rec.n_samples)
             st.lost += rec.n_samples
             st.gaps += 1
             self.updates.put(Update(events=events, gaps=[(rec.start_sample, rec.n_samples)]))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import datetime as dt
 import html
 import logging
+import math
 import os
 import re
 import time
@@ -15,16 +17,21 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from myotwitch.dsp import DetectorConfig
+from myotwitch.dsp.classify import CUT_BY_GAP
 from myotwitch.host.errors import MyotwitchError
 from myotwitch.host.gui import collector
 from myotwitch.host.gui.acquisition import Acquisition, DisplayBuffer
 from myotwitch.host.gui.envelope import minmax_envelope
 from myotwitch.host.gui.history_tab import HistoryTab
 from myotwitch.host.gui.units_panel import UnitsPanel
-from myotwitch.host.session import settling_warning
+from myotwitch.host.session import link_loss_warning
 from myotwitch.host.wording import counted
 
 log = logging.getLogger(__name__)
+
+
+def _onset(e) -> float:
+    return e.onset_s
 
 THRESHOLD_RANGE = (2.5, 20.0)
 #: the advice box's least and greatest height, px
@@ -112,7 +119,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.filtered = self.settings.value("filtered", "true") in (True, "true")
         self.paused = False
         self.view_end: int | None = None  # absolute sample shown at the right edge when paused
-        self.events: list = []
+        self.events: list = []  # in onset order
+        self._cut = self._twitches = 0  # potentials cut off by gaps, and twitches, among them
         self.gaps: list[tuple[int, int]] = []
         self.frames = 0
         self._open_source = open_source
@@ -372,6 +380,7 @@ class MainWindow(QtWidgets.QMainWindow):
         # a fallback to the simulator is not a choice to remember: the device remembered before stays
         self._remember = None if fallback and spec.startswith("sim") else spec
         self.events, self.gaps = [], []
+        self._cut = self._twitches = 0
         self.event_list.clear()
         self.units_panel.clear()
         self._clear_display()
@@ -592,7 +601,11 @@ class MainWindow(QtWidgets.QMainWindow):
             up = acq.updates.get_nowait()
             self.gaps += up.gaps
             for e in up.events:
-                self.events.append(e)
+                # kept in onset order (an event held for its context comes after later ones), so
+                # a redraw finds the window's by bisection: a night holds tens of thousands
+                bisect.insort(self.events, e, key=_onset)
+                self._cut += e.reason == CUT_BY_GAP
+                self._twitches += e.kind == "twitch"
                 self._list_event(e)
         buf = acq.buffer
         if buf is None:
@@ -649,17 +662,21 @@ class MainWindow(QtWidgets.QMainWindow):
         plot = self.items[c]
         fs = self.acq.buffer.fs if self.acq and self.acq.buffer else 1.0
         xs, spans, brushes = [], [], []
-        for e in self.events:
-            if e.channel != c or e.offset_s < t_lo or e.onset_s > t_hi:
+        first = bisect.bisect_left(self.events, t_lo - self.config.max_burst_s, key=_onset)
+        for e in self.events[first: bisect.bisect_right(self.events, t_hi, key=_onset)]:
+            if e.channel != c or e.offset_s < t_lo:
                 continue
             if e.kind == "twitch":
                 xs.append(e.onset_s - t_hi)
                 brushes.append(self.units_panel.brush(e.unit))  # a colour per recurring source
             else:
                 spans.append((e.onset_s, e.offset_s, e.kind))
-        for start, n in self.gaps:
+        # gaps come in order and never overlap: from the last one starting before the window
+        for start, n in self.gaps[max(bisect.bisect_right(self.gaps, (t_lo * fs, math.inf)) - 1, 0):]:
             a, b = start / fs, (start + n) / fs
-            if b >= t_lo and a <= t_hi:
+            if a > t_hi:
+                break
+            if b >= t_lo:
                 spans.append((a, b, "gap"))
         top = self._yrange[c] / 1.3 if self._yrange[c] else 100.0
         self.markers[c].setData(xs, [top] * len(xs), brush=brushes)
@@ -667,14 +684,21 @@ class MainWindow(QtWidgets.QMainWindow):
         if key == self._region_keys[c]:
             return
         self._region_keys[c] = key
-        for item in self.regions[c]:
-            plot.removeItem(item)
-        self.regions[c] = []
-        for a, b, kind in spans:
-            reg = pg.LinearRegionItem((a - t_hi, b - t_hi), movable=False, brush=pg.mkBrush(*COLORS[kind]),
-                                      pen=pg.mkPen(None))
-            plot.addItem(reg)
-            self.regions[c].append(reg)
+        # the shaded regions move with the right edge at every redraw: the items are kept and
+        # moved (made anew, a lossy link's gaps in view cost ~20 ms a redraw)
+        pool = self.regions[c]
+        for i, (a, b, kind) in enumerate(spans):
+            if i == len(pool):
+                pool.append(pg.LinearRegionItem(movable=False, pen=pg.mkPen(None)))
+                plot.addItem(pool[i])
+            reg = pool[i]
+            reg.setRegion((a - t_hi, b - t_hi))
+            if getattr(reg, "kind", None) != kind:
+                reg.setBrush(pg.mkBrush(*COLORS[kind]))
+                reg.kind = kind
+            reg.setVisible(True)
+        for reg in pool[len(spans):]:
+            reg.setVisible(False)
 
     def _list_event(self, e) -> None:
         label = self._labels[e.channel] if e.channel < len(self._labels) else f"ch{e.channel}"
@@ -747,15 +771,15 @@ class MainWindow(QtWidgets.QMainWindow):
             f"battery {bat} · lead-off {'YES' if st.lead_off else 'no'}<br>"
             + (floor_note(acq.buffer.floor, self._labels, self.config.max_rest_floor_uv)
                if acq.buffer is not None else "noise floor: –")
-            + self._settling_note(acq.pipe, data_s)
+            + self._link_loss_note(acq.pipe, data_s, st.lost / st.fs if st.fs else None)
             + (f"<br><b style='color:#c62828'>recording to {st.recording}</b>" if st.recording else "")
             + (f"<br><b style='color:#c62828'>{html.escape(st.error)}</b>" if st.error else ""))
 
-    @staticmethod
-    def _settling_note(pipe, data_s: float) -> str:
+    def _link_loss_note(self, pipe, data_s: float, lost_s: float | None) -> str:
         """The summary's warning, live: much of the ``data_s`` came while the detector settled
-        after gaps, where it counts nothing (a link that loses frames often)."""
-        text = settling_warning(pipe, pipe.settling_after_gaps_s, data_s) if pipe is not None else ""
+        after long gaps, or gaps cut off many potentials (a link that loses frames often)."""
+        text = (link_loss_warning(pipe, (self._cut, self._twitches), pipe.settling_after_gaps_s, data_s, lost_s)
+                if pipe is not None else "")
         return f"<br><b style='color:#c62828'>{html.escape(text)}</b>" if text else ""
 
     def _draw_rate(self, counts: np.ndarray) -> None:

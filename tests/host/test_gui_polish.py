@@ -3,6 +3,7 @@ counts, the Record button tells the truth, failed sources clear the display, cha
 switches never race, the window fits a laptop, the controls refuse bad values with a message."""
 
 import glob
+import itertools
 import os
 
 import numpy as np
@@ -472,4 +473,57 @@ def test_the_source_box_shows_a_long_spec_from_its_start(qtbot, settings):
     win.start_source(spec)
     edit_ = win.source_box.lineEdit()
     assert edit_.text() == spec and edit_.cursorPosition() == 0 and win.source_box.toolTip() == spec
+    win.close()
+
+
+def test_the_live_trace_keeps_its_mains_cancelled_across_a_bridged_gap():
+    # the display's canceller restarted at every lost frame while the detector's ran on, so the
+    # trace showed hum (~16 µV RMS at 5 % of frames lost) that the detector no longer saw
+    from myotwitch.host.gui.acquisition import Acquisition
+    from myotwitch.host.stream import DeviceInfo, GapRecord, SampleBlock
+
+    fs, fr = 1000.0, 20
+    t = np.arange(30_000) / fs
+    x = (56.0 * np.sin(2 * np.pi * 50.0 * t) + np.random.default_rng(0).normal(0, 3.0, t.size)).astype(np.float32)[None]
+    acq = Acquisition("sim:test", DetectorConfig())
+    acq._handle_record(DeviceInfo("sim", "id", "fw", fs, 1, 0, 1.0, ("ch0",)))
+    for i in range(t.size // fr):
+        acq._handle_record(GapRecord(i * fr, fr, fs, "lost") if i > 100 and i % 20 == 0
+                           else SampleBlock(i * fr, fs, x[:, i * fr:(i + 1) * fr]))
+    shown = acq.buffer.window(acq.buffer.end, 20_000, True)[0]
+    assert np.sqrt(np.nanmean(shown ** 2)) < 4.0
+
+
+def test_the_trace_shades_what_is_in_view_among_a_nights_gaps_and_events(qtbot, settings):
+    # a night holds tens of thousands of gaps and events: a redraw picks the window's by
+    # bisection (events kept in onset order though some arrive late) and moves kept regions
+    import bisect
+    import random
+
+    from myotwitch.dsp import Event
+
+    win = make_window(qtbot, "sim:rate=1000,seed=8,speed=0", settings)
+    qtbot.waitUntil(lambda: hasattr(win, "_region_keys"), timeout=30_000)
+    win.acq.stop()
+    fs = win.acq.buffer.fs
+    win.gaps = [(i * 400, 20) for i in range(20_000)]  # 8000 s
+    kinds = ["twitch", "contraction", "artifact"]
+    made = [Event(onset_s=s, offset_s=s + (3.0 if k == "contraction" else 0.02), duration_ms=20.0,
+                  peak_to_peak_uv=100.0, snr_db=20.0, channel=0, kind=k)
+            for s, k in zip(np.arange(0.0, 8000.0, 0.7), itertools.cycle(kinds))]
+    order = list(range(len(made)))
+    random.Random(1).shuffle(order[:50])
+    win.events = []
+    for i in sorted(order, key=lambda i: made[i].onset_s + (2.0 if i % 7 == 0 else 0.0)):  # some come late
+        bisect.insort(win.events, made[i], key=lambda e: e.onset_s)
+
+    def shaded():
+        return sorted(tuple(round(v, 6) for v in r.getRegion()) for r in win.regions[0] if r.isVisible())
+
+    for t_lo, t_hi in ((5000.0, 5010.0), (7000.0, 7002.0)):
+        win._draw_events(0, t_lo, t_hi, np.zeros(10))
+        want = [(e.onset_s, e.offset_s) for e in made if e.kind != "twitch" and e.offset_s >= t_lo and e.onset_s <= t_hi]
+        want += [(a / fs, (a + n) / fs) for a, n in win.gaps if (a + n) / fs >= t_lo and a / fs <= t_hi]
+        assert shaded() == sorted((round(a - t_hi, 6), round(b - t_hi, 6)) for a, b in want)
+        assert len(want) >= 5
     win.close()
