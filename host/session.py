@@ -10,10 +10,12 @@ import statistics
 from dataclasses import asdict
 
 from myotwitch.dsp import DetectorConfig, Episode, Event, Pipeline
+from myotwitch.dsp.classify import CUT_BY_GAP
 from myotwitch.dsp.coincidence import channel_hits
 from myotwitch.dsp.pipeline import QualityTally
 from myotwitch.dsp.unit_measures import unit_summaries
 from myotwitch.host.strict import strict
+from myotwitch.host.wording import counted
 
 SCHEMA = "myotwitch.session/1"
 
@@ -31,6 +33,34 @@ def settling_warning(pipe: Pipeline, blind_s: float, valid_s: float) -> str:
     return (f"{100 * blind_s / valid_s:.0f}% of the data came in the {pipe.config.settle_s:g} s after a gap "
             f"of over {pipe.config.bridge_gap_s:g} s, while the detector restarts and counts nothing: the link lost data often "
             "(Bluetooth range, a loose cable?), so the twitch rate reads low")
+
+
+#: over this share of the potentials seen cut off by gaps (so not counted), the summary warns
+GAP_CUT_WARN = 0.05
+
+
+def gap_cut_counts(events: list[Event]) -> tuple[int, int]:
+    """How many potentials gaps cut off (not counted), and how many twitches were counted."""
+    return sum(1 for e in events if e.reason == CUT_BY_GAP), sum(1 for e in events if e.kind == "twitch")
+
+
+def gap_cut_warning(cut: int, twitches: int, lost_share: float | None) -> str:
+    """A warning when many potentials were cut off by gaps in the data and not counted: a link
+    that loses frames often, even gaps short enough to bridge, makes the rate read low."""
+    if cut < 3 or cut <= GAP_CUT_WARN * (cut + twitches):
+        return ""
+    lost = "" if lost_share is None else f"; {100 * lost_share:.0f}% of the samples were lost"
+    return (f"{counted(cut, 'potential')} cut off by gaps in the data went uncounted (against "
+            f"{counted(twitches, 'twitch', 'twitches')} counted{lost}): "
+            "the link lost data often (Bluetooth range, a loose cable?), so the twitch rate reads low")
+
+
+def link_loss_warning(pipe: Pipeline, cut_counts: tuple[int, int], blind_s: float, valid_s: float,
+                      lost_s: float | None) -> str:
+    """The one warning about a lossy link: the settling after long gaps when it is large, else
+    the potentials that gaps cut off (``gap_cut_counts``; ``lost_s``: the seconds lost, when known)."""
+    lost = None if lost_s is None or valid_s + lost_s <= 0 else lost_s / (valid_s + lost_s)
+    return settling_warning(pipe, blind_s, valid_s) or gap_cut_warning(*cut_counts, lost)
 
 
 def summarize(events: list[Event], episodes: list[Episode], pipe: Pipeline, *, file: str | None,
@@ -52,13 +82,14 @@ def summarize(events: list[Event], episodes: list[Episode], pipe: Pipeline, *, f
     quality.update(extra_quality or {})
     quality.setdefault("warnings", [])  # (present when empty: a sidecar has the analysis's keys)
     duration_s = pipe.samples_seen / pipe.fs
-    valid_s = max(duration_s - quality["gap_s"], 0.0)
+    valid_s = max(pipe.samples_seen - round(quality["gap_s"] * pipe.fs), 0) / pipe.fs  # (in samples: exact)
     hours = valid_s / 3600.0
     if span:  # (a rotated file: its own settled seconds over its own seconds of data)
         first, last = span[0], span[1] or pipe.quality_tally()
-        blind = settling_warning(pipe, (last.settling - first.settling) / pipe.fs, (last.finite - first.finite) / pipe.fs)
+        blind = link_loss_warning(pipe, gap_cut_counts(events), (last.settling - first.settling) / pipe.fs,
+                                  (last.finite - first.finite) / pipe.fs, None)
     else:
-        blind = settling_warning(pipe, pipe.settling_after_gaps_s, valid_s)
+        blind = link_loss_warning(pipe, gap_cut_counts(events), pipe.settling_after_gaps_s, valid_s, quality["gap_s"])
     if blind and blind not in quality["warnings"]:
         quality["warnings"].append(blind)
     twitch_amps = [e.peak_to_peak_uv for e in events if e.kind == "twitch"]
