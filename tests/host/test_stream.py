@@ -28,6 +28,15 @@ def test_lost_frames_become_an_exact_gap():
     assert a.stats.samples_lost == 15 and a.next_index == 35
 
 
+def test_lost_frames_are_logged_at_debug_level_and_outages_at_info(caplog):
+    # a daemon's journal had a line for every lost frame (~9,000 an hour at 5 % lost)
+    a = StreamAssembler("test")
+    with caplog.at_level("DEBUG", logger="myotwitch.host.stream"):
+        a.feed([INFO, samples(0, 10), samples(30, 10), samples(3040, 10)])
+    levels = [(r.levelname, r.getMessage().split(" at ")[0]) for r in caplog.records if "gap of" in r.getMessage()]
+    assert levels == [("DEBUG", "gap of 20 samples (0.020 s)"), ("INFO", "gap of 3000 samples (3.000 s)")]
+
+
 def test_counter_wrap_is_not_a_gap():
     a = StreamAssembler("test")
     out = a.feed([INFO, samples(2**32 - 5, 5), samples(0, 5)])
