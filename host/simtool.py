@@ -128,7 +128,7 @@ def run_simulator(args: argparse.Namespace) -> int:
     spec = SynthSpec(fs=args.rate, n_channels=args.channels, twitch_rate=args.twitch_rate, mains_hz=args.mains,
                      seed=args.seed, duration_s=10.0)
     faults = Faults(bit_error_rate=args.bit_errors, drop_frame_rate=args.drop, stall_every_s=args.stall_every,
-                    stall_for_s=args.stall_for)
+                    stall_for_s=args.stall_for, seed=args.seed)
     device = VirtualDevice(spec, faults=faults, uv_per_count=args.uv_per_count,
                            sample_format=P.FMT_INT24 if args.int24 else P.FMT_INT16)
     server = PtyServer(device, args.link)

@@ -102,3 +102,17 @@ def test_source_stats_report_restarts():
         assert src.stats()["duplicates"] == 0
     finally:
         src.close()
+
+
+def test_the_seed_also_sets_which_frames_a_lossy_simulator_drops():
+    # seeds meant to differ had lost the very same frames
+    from myotwitch.host.sources import open_source
+
+    dropped = []
+    for spec in ("sim:seed=3,drop=0.1,speed=0", "sim:seed=4,drop=0.1,speed=0", "sim:seed=3,drop=0.1,speed=0"):
+        src = open_source(spec)
+        while len(src.device.dropped_frames) < 10:
+            src.read(0.1)
+        dropped.append(src.device.dropped_frames[:10])
+        src.close()
+    assert dropped[0] == dropped[2] != dropped[1]

@@ -72,7 +72,7 @@ def test_simulator_source_matches_ground_truth():
 
 
 def test_dropped_frames_become_exact_gaps_and_no_twitch_spans_them():
-    src = open_source("sim:rate=1000,twitch_rate=30,seed=2,speed=0,drop=0.02,ber=0.00002")
+    src = open_source("sim:rate=1000,twitch_rate=30,seed=2,speed=0,drop=0.05,ber=0.00002")
     pipe, events, records = run_source(src, 30_000)
     gaps = [r for r in records if isinstance(r, GapRecord)]
     dropped = src.device.dropped_frames
