@@ -58,6 +58,7 @@ class CsvReader:
         self.name = os.path.basename(self.path)
         self.warnings: list[str] = []
         self._said_huge = False  # (values beyond float32: said once)
+        self._said_partial = False  # (a row missing some channels only: said once)
         lines = self._lines()
         try:
             header = next(lines)[1]
@@ -239,6 +240,16 @@ class CsvReader:
                         self.warnings.append(f"{self.name}: line {chunk[int(np.argmax(huge))][0]}, column "
                                              f"'{self.all_labels[c]}': a value beyond ±3.4e38 µV; such values "
                                              "are read as missing")
+            if not self._said_partial and len(self.channels) > 1:
+                missing_at = ~np.isfinite(out)
+                partial = missing_at.any(axis=0) & ~missing_at.all(axis=0)
+                if partial.any():
+                    self._said_partial = True
+                    j = int(np.argmax(partial))
+                    empty = self.all_labels[self.channels[int(np.argmax(missing_at[:, j]))]]
+                    self.warnings.append(f"{self.name}: line {chunk[j][0]}, column '{empty}': missing where other "
+                                         "channels have values; a sample missing on one channel is a gap on every "
+                                         "channel (so are such rows further on)")
             start = 0
             for j in [*gap_at.tolist(), len(chunk)]:
                 if j > start:

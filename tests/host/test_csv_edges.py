@@ -164,3 +164,22 @@ def test_quoted_numbers_and_a_latin1_header_are_read(tmp_path):
     for other in (quoted, latin):
         got = analyze_file(other)
         assert got["channels"] == ["calf"] and got["stats"] == ref["stats"]
+
+
+def test_a_row_missing_one_channel_of_two_is_said_once(tmp_path):
+    # such a row is a gap on every channel (the detector needs each sample on all of them): it
+    # had been so without a word
+    from myotwitch.host.csvio import CsvReader
+
+    x = np.random.default_rng(0).normal(0, 5, (3000, 2))
+    lines = [f"{i / 1000},{a},{b}" for i, (a, b) in enumerate(x)]
+    lines[100] = "0.1,3.5,"
+    lines[200] = "0.2,,"  # missing on both: a gap as any other, not this warning
+    lines[900] = "0.9,,2.0"
+    p = tmp_path / "two.csv"
+    p.write_text("time,calf,shin\n" + "\n".join(lines) + "\n")
+    r = CsvReader(p)
+    got = np.concatenate([u for _, u in r.iter_records()], axis=1)
+    assert got.shape == (2, 3000) and np.isnan(got[1, 100]) and np.isnan(got[0, 900])
+    assert r.warnings == ["two.csv: line 102, column 'shin': missing where other channels have values; a sample "
+                          "missing on one channel is a gap on every channel (so are such rows further on)"]
