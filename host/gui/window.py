@@ -702,11 +702,14 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _list_event(self, e) -> None:
         label = self._labels[e.channel] if e.channel < len(self._labels) else f"ch{e.channel}"
-        width = max((len(x) for x in self._labels), default=0)
-        # columns line up in the list's fixed-pitch font; the reason, whole, on a line of its own
-        text = f"{e.onset_s:8.1f} s {e.kind:<11} {label:<{width}} {e.peak_to_peak_uv:5.0f}\u00a0µV"
+        # columns line up in the list's fixed-pitch font, the figures first and the channel (only
+        # when there are several) last: a long label had wrapped the size onto a line of its own
+        # at the side panel's width; the reason, whole, on a line of its own
+        text = f"{e.onset_s:7.1f} s {e.peak_to_peak_uv:5.0f}\u00a0µV {e.kind}"
         if e.unit:
             text += f" {e.unit}"
+        if len(self._labels) > 1:
+            text += f"  {label}"
         if e.reason:
             text += f"\n           {e.reason}"
         item = QtWidgets.QListWidgetItem(text)

@@ -527,3 +527,23 @@ def test_the_trace_shades_what_is_in_view_among_a_nights_gaps_and_events(qtbot, 
         assert shaded() == sorted((round(a - t_hi, 6), round(b - t_hi, 6)) for a, b in want)
         assert len(want) >= 5
     win.close()
+
+
+def test_an_event_line_fits_the_side_panel_at_a_laptops_size(qtbot, settings):
+    # the size had wrapped onto a line of its own behind a long channel label at 1280x760
+    from PySide6 import QtGui
+
+    from myotwitch.dsp import Event
+
+    win = make_window(qtbot, "sim:rate=1000,seed=8,speed=0", settings)
+    win.resize(1280, 760)
+    qtbot.waitUntil(lambda: hasattr(win, "_region_keys"), timeout=30_000)
+    win.acq.stop()
+    e = Event(onset_s=28799.9, offset_s=28800.0, duration_ms=20.0, peak_to_peak_uv=12345.0, snr_db=20.0, channel=0,
+              kind="contraction", unit="U12")
+    win._list_event(e)
+    item = next(win.event_list.item(i) for i in range(win.event_list.count()) if win.event_list.item(i).data(0x0100) is e)
+    line = item.text().splitlines()[0]
+    assert "12345" in line and "contraction" in line
+    assert QtGui.QFontMetrics(win.event_list.font()).horizontalAdvance(line) < win.event_list.viewport().width()
+    win.close()
