@@ -150,6 +150,12 @@ class NoiseFloor:
             return
         self._m = 0  # samples of the window being filled, carried in _partbuf[:, :_m]
 
+    @staticmethod
+    def _valid(hist: np.ndarray) -> np.ndarray:
+        """Windows of data in each history (..., H): a window left out (NaN: it touched a bridged
+        gap's fill while the floor was learnt) does not count toward ``min_history_s``."""
+        return np.count_nonzero(~np.isnan(hist), axis=-1)
+
     def _floor(self, hist: np.ndarray, n_valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The floor after the history ``hist`` (..., H) and the resting floor (``_after_activity``)."""
         floors = percentile_rows(hist, self.percentile)
@@ -217,7 +223,7 @@ class NoiseFloor:
         m = self._m
         first = self.win - m
         if self._current is None:
-            self._current, self._rest = self._floor(self._hist, np.array(self._n_hist))
+            self._current, self._rest = self._floor(self._hist, self._valid(self._hist))
             self._rest_same = self._rest is self._current
         if n < first:
             self._block_rest = (self._rest[:, None], first)  # type: ignore[index]
@@ -257,8 +263,11 @@ class NoiseFloor:
             rest = new
             if self._n_hist < self.min_hist:
                 new[:] = np.nan
-            elif self.recent:
-                new, rest = self._after_activity(new, hist)
+            else:
+                if srt is None:  # (a window left out, NaN, is no history)
+                    new[self._valid(hist) < self.min_hist] = np.nan
+                if self.recent:
+                    new, rest = self._after_activity(new, hist)
             out = np.empty((ch, n))
             out[:, :first] = self._current[:, None]
             out[:, first:] = new[:, None]
@@ -283,7 +292,8 @@ class NoiseFloor:
         # as_strided directly (sliding_window_view's checks cost more than the work for k=1)
         s0, s1 = allh.strides
         views = np.lib.stride_tricks.as_strided(allh, (ch, k + 1, self.hist_len), (s0, s1, s1), writeable=False)
-        n_valid = np.minimum(self._n_hist + np.arange(k + 1), self.hist_len)
+        n_valid = self._valid(views) if np.isnan(allh).any() else np.minimum(self._n_hist + np.arange(k + 1),
+                                                                               self.hist_len)
         floors, rest = self._floor(views, n_valid)
         lengths = np.full(k + 1, self.win)
         lengths[0] = first

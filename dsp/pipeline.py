@@ -42,7 +42,8 @@ FLOOR_START_MS = 2.0
 BRIDGE_MARGIN_MS = 5.0
 #: ... and it is cut when those gaps add up to more than this share of its length
 BRIDGE_LOST_SHARE = 0.25
-#: ... and this much, lost near a potential, hides too little of one (3-30 ms) to change it
+#: ... and this much, lost near a large potential (5-30 ms as a rule), hides too little of it
+#: to change what it is
 BRIDGE_KEEP_MS = 4.0
 #: ... when it is this many noise floors (RMS) peak to peak: a small one may be the fill's own
 #: kink, rung through the band-pass, over the noise
@@ -206,7 +207,7 @@ class Pipeline:
             return []
         self.samples_in += x.shape[1]
         if self._band is None:
-            return self._hold(("data", x.copy()), x.shape[1])
+            return self._hold_block(x)
         return self._run(x)
 
     def gap(self, n_samples: int) -> list[Event]:
@@ -294,6 +295,23 @@ class Pipeline:
         if self._pending_n >= self._probe_n:
             return self._release()
         return []
+
+    def _hold_block(self, x: np.ndarray) -> list[Event]:
+        """Hold a block while the mains is not decided: its NaN runs as the gaps they are, as
+        ``gap`` holds them, so the probe is ``mains_probe_s`` of data however the input comes
+        (counted with the NaN, its length, and so the mains decision, had followed the block
+        sizes). Once the mains is decided, the rest of the block runs."""
+        finite = np.isfinite(x).all(axis=0)
+        if finite.all():
+            return self._hold(("data", x.copy()), x.shape[1])
+        events: list[Event] = []
+        bounds = [0, *(np.flatnonzero(finite[1:] != finite[:-1]) + 1).tolist(), x.shape[1]]
+        for start, end in zip(bounds[:-1], bounds[1:]):
+            if self._band is not None:
+                return events + self._run(x[:, start:])
+            events += (self._hold(("data", x[:, start:end].copy()), end - start) if finite[start]
+                       else self._hold(("gap", end - start), 0))
+        return events
 
     def _probe(self) -> np.ndarray:
         """The held input the mains decision looks at (its first ``mains_probe_s``). Short gaps
@@ -445,8 +463,9 @@ class Pipeline:
             # up to noise_recent_cap): a window touching the fill is left out of the history (NaN)
             level = self._noise.level_sq()
             y2[:, :n_fill] = np.where(np.isfinite(level), level, y2[:, :n_fill])
-            y2_noise = y2.copy()
-            y2_noise[:, :n_fill] = level  # NaN where unknown
+            if not np.isfinite(level).all():
+                y2_noise = y2.copy()
+                y2_noise[:, :n_fill] = level  # NaN where unknown
         floor = self._noise.process(y2_noise)
         self.units.push(y, self.samples_seen)
         if self._settle_left:

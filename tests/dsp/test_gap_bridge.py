@@ -184,12 +184,13 @@ def test_a_bridged_gap_is_no_restart_for_the_settling_figure_or_the_floor_start(
     fs = 1000.0
     w = muap(20.0, fs, np.random.default_rng(3), False)
     x = np.random.default_rng(1).normal(0.0, 3.0, (1, 4000))
-    x[0, 495:495 + w.size] += w / np.ptp(w) * 300.0  # under way when the floor first exists
+    # under way when the floor first exists (0.6 s: the window the fill touched is no history)
+    x[0, 595:595 + w.size] += w / np.ptp(w) * 300.0
     x[:, 100:120] = np.nan
     pipe = Pipeline(fs, 1)
     ev = pipe.process(x) + pipe.flush()
     assert pipe.settling_after_gaps_s == 0.0
-    assert [e.reason for e in ev if e.onset_s < 0.6][0].startswith("cut off by the start of data")
+    assert [e.reason for e in ev if e.onset_s < 0.7][0].startswith("cut off by the start of data")
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -241,3 +242,38 @@ def test_after_a_gap_longer_than_the_floors_history_the_floor_is_learnt_again():
 
     assert [key(e, n0) for e in ev if e.onset_sample >= n0] == [key(e) for e in detect(after, fs).events]
     assert sum(e.kind == "twitch" and e.onset_sample >= n0 for e in ev) == 4
+
+
+@pytest.mark.parametrize("block", [20, 1000])
+def test_data_lost_while_the_mains_is_decided_leaves_the_decision_to_the_data_not_the_blocks(block):
+    # NaN samples had counted toward the probe's 2 s: in small blocks the probe held what data
+    # came before the 2 s of input were up (here 0.8 s), and the mains went undetected, while
+    # the same array in one chunk found it
+    fs = 1000.0
+    t = np.arange(int(12 * fs)) / fs
+    x = (np.random.default_rng(0).normal(0.0, 3.0, t.size) + 80.0 * np.sin(2 * np.pi * 50.0 * t))[None]
+    x[:, 500:1700] = np.nan
+    ref = detect(x, fs)
+    ev, pipe = _in_blocks(x, fs, block)
+    assert ref.mains.frequency_hz == 50.0 and pipe.mains == ref.mains
+    assert sorted(ev, key=lambda e: (e.onset_sample, e.channel)) == ref.events and pipe.gaps == ref.gaps
+
+
+def test_windows_left_out_while_the_floor_is_learnt_do_not_count_as_its_history():
+    # a window that touched a bridged fill is left out (NaN) but had counted toward the floor's
+    # 0.5 s of history: with a lost frame in each of the first five, the floor came from the one
+    # window after them (30 µV of activity over a 3 µV floor)
+    fs = 1000.0
+    rng = np.random.default_rng(0)
+    x = rng.normal(0.0, 3.0, (1, 3000))
+    x[0, 520:580] += rng.normal(0.0, 40.0, 60)
+    for w in range(5):
+        x[:, w * 100 + 40: w * 100 + 60] = np.nan
+    pipe = Pipeline(fs, 1, DetectorConfig(mains="off"))
+    floors = []
+    for i in range(0, 2000, 20):
+        pipe.process(x[:, i: i + 20])
+        f = pipe.current_floor()
+        if f is not None and np.isfinite(f[0]):
+            floors.append(float(f[0]))
+    assert floors and max(floors) < 4.0
