@@ -688,7 +688,7 @@ class Recorder:
         end = f.end_sample if f.end_sample is not None else self.samples_in_session()
         st = summary["stats"]
         st["duration_s"] = (end - f.first_sample) / self.info.fs
-        st["valid_s"] = st["duration_s"] - f.gap_samples / self.info.fs
+        st["valid_s"] = (end - f.first_sample - f.gap_samples) / self.info.fs  # (in samples: exact)
         summary["quality"]["gap_s"] = f.gap_samples / self.info.fs
         summary["quality"]["samples"] = end - f.first_sample  # (the pipeline's count is the session's)
         if self.stream_warnings:

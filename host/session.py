@@ -30,8 +30,9 @@ def settling_warning(pipe: Pipeline, blind_s: float, valid_s: float) -> str:
     often makes the rate read low without it."""
     if valid_s <= 0 or blind_s <= SETTLING_WARN * valid_s:
         return ""
-    return (f"{100 * blind_s / valid_s:.0f}% of the data came in the {pipe.config.settle_s:g} s after a gap "
-            f"of over {pipe.config.bridge_gap_s:g} s, while the detector restarts and counts nothing: the link lost data often "
+    which = f" of over {pipe.config.bridge_gap_s:g} s" if pipe.config.bridge_gap_s else ""
+    return (f"{100 * blind_s / valid_s:.0f}% of the data came in the {pipe.config.settle_s:g} s after a gap"
+            f"{which}, while the detector restarts and counts nothing: the link lost data often "
             "(Bluetooth range, a loose cable?), so the twitch rate reads low")
 
 
@@ -39,9 +40,16 @@ def settling_warning(pipe: Pipeline, blind_s: float, valid_s: float) -> str:
 GAP_CUT_WARN = 0.05
 
 
-def gap_cut_counts(events: list[Event]) -> tuple[int, int]:
+def cut_potential(e: Event, config: DetectorConfig) -> bool:
+    """Did a gap cut off a burst that could have been a potential? (A burst as long as a
+    contraction is none: contractions that outages cut had made a few reconnects read as
+    twitches lost.)"""
+    return e.reason == CUT_BY_GAP and e.duration_ms < config.contraction_min_ms
+
+
+def gap_cut_counts(events: list[Event], config: DetectorConfig) -> tuple[int, int]:
     """How many potentials gaps cut off (not counted), and how many twitches were counted."""
-    return sum(1 for e in events if e.reason == CUT_BY_GAP), sum(1 for e in events if e.kind == "twitch")
+    return sum(cut_potential(e, config) for e in events), sum(1 for e in events if e.kind == "twitch")
 
 
 def gap_cut_warning(cut: int, twitches: int, lost_share: float | None) -> str:
@@ -82,14 +90,14 @@ def summarize(events: list[Event], episodes: list[Episode], pipe: Pipeline, *, f
     quality.update(extra_quality or {})
     quality.setdefault("warnings", [])  # (present when empty: a sidecar has the analysis's keys)
     duration_s = pipe.samples_seen / pipe.fs
-    valid_s = max(pipe.samples_seen - round(quality["gap_s"] * pipe.fs), 0) / pipe.fs  # (in samples: exact)
+    valid_s = max(pipe.samples_seen - sum(g.n_samples for g in pipe.gaps), 0) / pipe.fs  # (in samples: exact)
     hours = valid_s / 3600.0
     if span:  # (a rotated file: its own settled seconds over its own seconds of data)
         first, last = span[0], span[1] or pipe.quality_tally()
-        blind = link_loss_warning(pipe, gap_cut_counts(events), (last.settling - first.settling) / pipe.fs,
+        blind = link_loss_warning(pipe, gap_cut_counts(events, pipe.config), (last.settling - first.settling) / pipe.fs,
                                   (last.finite - first.finite) / pipe.fs, None)
     else:
-        blind = link_loss_warning(pipe, gap_cut_counts(events), pipe.settling_after_gaps_s, valid_s, quality["gap_s"])
+        blind = link_loss_warning(pipe, gap_cut_counts(events, pipe.config), pipe.settling_after_gaps_s, valid_s, quality["gap_s"])
     if blind and blind not in quality["warnings"]:
         quality["warnings"].append(blind)
     twitch_amps = [e.peak_to_peak_uv for e in events if e.kind == "twitch"]

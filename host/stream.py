@@ -19,8 +19,8 @@ from myotwitch.host.protocol import AckFrame, Frame, InfoFrame, PongFrame, Sampl
 
 log = logging.getLogger(__name__)
 COUNTER_MOD = 1 << 32
-#: an exact gap shorter than this (lost frames) is logged at debug level only
-QUIET_GAP_S = 1.0
+#: an exact gap up to this long (lost frames, which the detector bridges) is logged at debug level only
+QUIET_GAP_S = 0.1
 #: A forward counter jump on a live link is believed up to this many seconds of samples, or
 #: up to what the host clock says passed since the last samples (plus slack), whichever is
 #: larger. A 16-bit CRC lets about 1 corrupt frame in 65,536 through, and its counter can
@@ -344,7 +344,8 @@ class StreamAssembler:
         self.stats.gaps += 1
         self._recent = np.empty((0, 0), dtype=np.int32)
         # a lost frame or a few (a busy radio) is only counted: at 5 % lost that was ~9,000 lines an
-        # hour in a daemon's journal; the status line and the summary still count every gap
-        log.log(logging.DEBUG if exact and gap.duration_s < QUIET_GAP_S else logging.INFO,
+        # hour in a daemon's journal; the status line and the summary still count every gap, and
+        # a gap the detector restarts after is said
+        log.log(logging.DEBUG if exact and gap.duration_s <= QUIET_GAP_S else logging.INFO,
                 "gap of %d samples (%.3f s) at %.3f s: %s", n, gap.duration_s, gap.onset_s, reason)
         return gap

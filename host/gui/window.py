@@ -11,27 +11,24 @@ import math
 import os
 import re
 import time
+from operator import attrgetter
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from myotwitch.dsp import DetectorConfig
-from myotwitch.dsp.classify import CUT_BY_GAP
 from myotwitch.host.errors import MyotwitchError
 from myotwitch.host.gui import collector
 from myotwitch.host.gui.acquisition import Acquisition, DisplayBuffer
 from myotwitch.host.gui.envelope import minmax_envelope
 from myotwitch.host.gui.history_tab import HistoryTab
 from myotwitch.host.gui.units_panel import UnitsPanel
-from myotwitch.host.session import link_loss_warning
+from myotwitch.host.session import cut_potential, link_loss_warning
 from myotwitch.host.wording import counted
 
 log = logging.getLogger(__name__)
-
-
-def _onset(e) -> float:
-    return e.onset_s
+_ONSET = attrgetter("onset_s")
 
 THRESHOLD_RANGE = (2.5, 20.0)
 #: the advice box's least and greatest height, px
@@ -121,6 +118,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.view_end: int | None = None  # absolute sample shown at the right edge when paused
         self.events: list = []  # in onset order
         self._cut = self._twitches = 0  # potentials cut off by gaps, and twitches, among them
+        self._longest = 0.0  # s: the longest event, how far before a window a redraw looks
         self.gaps: list[tuple[int, int]] = []
         self.frames = 0
         self._open_source = open_source
@@ -381,6 +379,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._remember = None if fallback and spec.startswith("sim") else spec
         self.events, self.gaps = [], []
         self._cut = self._twitches = 0
+        self._longest = 0.0
         self.event_list.clear()
         self.units_panel.clear()
         self._clear_display()
@@ -603,9 +602,10 @@ class MainWindow(QtWidgets.QMainWindow):
             for e in up.events:
                 # kept in onset order (an event held for its context comes after later ones), so
                 # a redraw finds the window's by bisection: a night holds tens of thousands
-                bisect.insort(self.events, e, key=_onset)
-                self._cut += e.reason == CUT_BY_GAP
+                bisect.insort(self.events, e, key=_ONSET)
+                self._cut += cut_potential(e, self.config)
                 self._twitches += e.kind == "twitch"
+                self._longest = max(self._longest, e.offset_s - e.onset_s)
                 self._list_event(e)
         buf = acq.buffer
         if buf is None:
@@ -662,8 +662,8 @@ class MainWindow(QtWidgets.QMainWindow):
         plot = self.items[c]
         fs = self.acq.buffer.fs if self.acq and self.acq.buffer else 1.0
         xs, spans, brushes = [], [], []
-        first = bisect.bisect_left(self.events, t_lo - self.config.max_burst_s, key=_onset)
-        for e in self.events[first: bisect.bisect_right(self.events, t_hi, key=_onset)]:
+        first = bisect.bisect_left(self.events, t_lo - self._longest, key=_ONSET)
+        for e in self.events[first: bisect.bisect_right(self.events, t_hi, key=_ONSET)]:
             if e.channel != c or e.offset_s < t_lo:
                 continue
             if e.kind == "twitch":

@@ -66,7 +66,7 @@ def parse_sim_options(opts: dict[str, str]) -> tuple[SynthSpec, Faults, float]:
             raise UsageError(f"sim: {length}={f:g} must be under half of {every}={e:g} (the device must stream "
                              "some of the time)")
     # the faults follow the seed too: seeds meant to differ had lost the very same frames
-    fault_kw["seed"] = spec_kw.get("seed", Faults.seed)
+    fault_kw["seed"] = spec_kw.get("seed", SceneSpec.seed)  # (the default too: seed=0 is the default's signal)
     return SceneSpec(**spec_kw), Faults(**fault_kw), speed  # SceneSpec: SynthSpec + recurring units, crosstalk
 
 

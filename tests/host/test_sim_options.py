@@ -116,3 +116,11 @@ def test_the_seed_also_sets_which_frames_a_lossy_simulator_drops():
         dropped.append(src.device.dropped_frames[:10])
         src.close()
     assert dropped[0] == dropped[2] != dropped[1]
+
+
+def test_the_default_seed_drops_the_frames_seed_0_drops():
+    # sim:drop=0.1 makes the signal of seed 0 but had dropped the frames of seed 1
+    from myotwitch.host.sources.sim import parse_sim_options
+
+    (spec, faults, _), (spec0, faults0, _) = (parse_sim_options(o) for o in ({"drop": "0.1"}, {"seed": "0", "drop": "0.1"}))
+    assert (spec.seed, faults.seed) == (spec0.seed, faults0.seed)

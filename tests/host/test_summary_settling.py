@@ -80,3 +80,22 @@ def test_the_seconds_lost_and_of_data_are_counted_in_samples():
     events = pipe.process(x) + pipe.flush()
     out = summarize(events, pipe.episodes, pipe, file=None, start=None, labels=["calf"])
     assert (out["quality"]["gap_s"], out["stats"]["valid_s"]) == (5.9, 114.1)
+
+
+def test_contractions_that_outages_cut_off_are_no_potentials_lost():
+    # a few reconnects that cut contractions had warned that the twitch rate read low
+    from scipy.signal import butter, sosfilt
+
+    fs = 1000.0
+    rng = np.random.default_rng(4)
+    x, _ = synthesize(case_spec("clean_rest", fs, 120.0, seed=5).with_(twitch_rate=20.0))
+    x = x.astype(np.float64)
+    band = butter(4, (40.0, 150.0), "bandpass", fs=fs, output="sos")
+    for at in (20, 45, 70, 95):
+        x[0, at * 1000: at * 1000 + 3000] += sosfilt(band, rng.normal(0.0, 150.0, 3000))
+        x[:, at * 1000 + 1500: at * 1000 + 2500] = np.nan  # a 1 s outage in the middle of each
+    pipe = Pipeline(fs, 1)
+    events = pipe.process(x) + pipe.flush()
+    assert sum(e.reason == "cut off by the data gap" and e.duration_ms >= 150 for e in events) >= 3
+    warnings = summarize(events, pipe.episodes, pipe, file=None, start=None, labels=["calf"])["quality"]["warnings"]
+    assert not [w for w in warnings if "cut off by gaps" in w], warnings
