@@ -244,8 +244,10 @@ class MainsCanceller:
         ended = self._pos // self.block - cur  # blocks that ended in the gap
         if ended:
             ch, h = self._hist.shape[0], self._hist.shape[2]
-            self._hist = np.concatenate([self._hist, np.full((ch, ended, h), _UNKNOWN)], axis=1)[:, -self.keep:]
-            self._power = np.concatenate([self._power, np.full((ch, ended), np.nan)], axis=1)[:, -self.hist_len:]
+            unknown = min(ended, self.keep)  # (a long gap leaves nothing known)
+            self._hist = np.concatenate([self._hist, np.full((ch, unknown, h), _UNKNOWN)], axis=1)[:, -self.keep:]
+            self._power = np.concatenate([self._power, np.full((ch, min(ended, self.hist_len)), np.nan)],
+                                         axis=1)[:, -self.hist_len:]
             self._part = np.empty((ch, 0))
         # the block now filling misses samples (its start, or some of its middle): not estimated
         self._discard = not ended or self._pos % self.block != 0
