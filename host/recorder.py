@@ -684,7 +684,8 @@ class Recorder:
         episodes = [dataclasses.replace(ep, start_s=ep.start_s - t0, end_s=ep.end_s - t0) for ep in own]
         summary = summarize(events, episodes, self.pipe, file=f.path, start=f.start, labels=list(self.info.labels),
                             device=self.info.to_dict(), extra_quality=extra,
-                            span=(f.tally, f.end_tally) if f.tally is not None else None)
+                            span=(f.tally, f.end_tally) if f.tally is not None else None,
+                            span_lost_s=f.gap_samples / self.info.fs)
         end = f.end_sample if f.end_sample is not None else self.samples_in_session()
         st = summary["stats"]
         st["duration_s"] = (end - f.first_sample) / self.info.fs

@@ -36,7 +36,9 @@ def settling_warning(pipe: Pipeline, blind_s: float, valid_s: float) -> str:
             "(Bluetooth range, a loose cable?), so the twitch rate reads low")
 
 
-#: over this share of the potentials seen cut off by gaps (so not counted), the summary warns
+#: when the share of the potentials seen that gaps cut off (so not counted) exceeds the share
+#: of the samples lost by this much, the summary warns (the rate is per hour of data, so the
+#: potentials that lay in the lost samples do not lower it; those cut beyond them do)
 GAP_CUT_WARN = 0.05
 
 
@@ -52,33 +54,36 @@ def gap_cut_counts(events: list[Event], config: DetectorConfig) -> tuple[int, in
     return sum(cut_potential(e, config) for e in events), sum(1 for e in events if e.kind == "twitch")
 
 
-def gap_cut_warning(cut: int, twitches: int, lost_share: float | None) -> str:
-    """A warning when many potentials were cut off by gaps in the data and not counted: a link
-    that loses frames often, even gaps short enough to bridge, makes the rate read low."""
-    if cut < 3 or cut <= GAP_CUT_WARN * (cut + twitches):
+def gap_cut_warning(cut: int, twitches: int, lost_share: float) -> str:
+    """A warning when gaps in the data cut off more possible twitches than the samples they
+    took explain: a link that loses frames often, even gaps short enough to bridge, makes the
+    rate read low by about the difference. (Not when nothing counts: then the link is not why.)"""
+    if cut < 3 or not twitches:
         return ""
-    lost = "" if lost_share is None else f"; {100 * lost_share:.0f}% of the samples were lost"
-    return (f"{counted(cut, 'potential')} cut off by gaps in the data went uncounted (against "
-            f"{counted(twitches, 'twitch', 'twitches')} counted{lost}): "
-            "the link lost data often (Bluetooth range, a loose cable?), so the twitch rate reads low")
+    low = cut / (cut + twitches) - lost_share
+    if low <= GAP_CUT_WARN:
+        return ""
+    what = counted(cut, "possible twitch", "possible twitches")
+    return (f"gaps in the data ({100 * lost_share:.0f}% of the samples lost) cut off {what}, which were not "
+            f"counted: the twitch rate may read about {100 * low:.0f}% low (Bluetooth range, a loose cable?)")
 
 
 def link_loss_warning(pipe: Pipeline, cut_counts: tuple[int, int], blind_s: float, valid_s: float,
-                      lost_s: float | None) -> str:
+                      lost_s: float) -> str:
     """The one warning about a lossy link: the settling after long gaps when it is large, else
-    the potentials that gaps cut off (``gap_cut_counts``; ``lost_s``: the seconds lost, when known)."""
-    lost = None if lost_s is None or valid_s + lost_s <= 0 else lost_s / (valid_s + lost_s)
+    the potentials that gaps cut off (``gap_cut_counts``) beyond the ``lost_s`` seconds lost."""
+    lost = lost_s / (valid_s + lost_s) if valid_s + lost_s > 0 else 0.0
     return settling_warning(pipe, blind_s, valid_s) or gap_cut_warning(*cut_counts, lost)
 
 
 def summarize(events: list[Event], episodes: list[Episode], pipe: Pipeline, *, file: str | None,
               start: dt.datetime | None, labels: list[str] | tuple[str, ...], device: dict | None = None,
               extra_quality: dict | None = None, include_events: bool = True,
-              span: tuple[QualityTally, QualityTally | None] | None = None) -> dict:
+              span: tuple[QualityTally, QualityTally | None] | None = None, span_lost_s: float = 0.0) -> dict:
     """The session dict: counts, rates over the time with data, episodes, quality, advice inputs,
     and the recurring sources (``units``; event labels as known at the end of the session).
     ``span``: the quality figures of a part of the session (a rotated file), between two of the
-    pipeline's tallies (the second None: now)."""
+    pipeline's tallies (the second None: now), with the seconds lost in it (``span_lost_s``)."""
     events = pipe.units.resolved(events)
     counts = {k: 0 for k in ("twitch", "contraction", "artifact")}
     per_channel = [0] * pipe.n_channels
@@ -95,7 +100,7 @@ def summarize(events: list[Event], episodes: list[Episode], pipe: Pipeline, *, f
     if span:  # (a rotated file: its own settled seconds over its own seconds of data)
         first, last = span[0], span[1] or pipe.quality_tally()
         blind = link_loss_warning(pipe, gap_cut_counts(events, pipe.config), (last.settling - first.settling) / pipe.fs,
-                                  (last.finite - first.finite) / pipe.fs, None)
+                                  (last.finite - first.finite) / pipe.fs, span_lost_s)
     else:
         blind = link_loss_warning(pipe, gap_cut_counts(events, pipe.config), pipe.settling_after_gaps_s, valid_s, quality["gap_s"])
     if blind and blind not in quality["warnings"]:

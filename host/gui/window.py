@@ -774,11 +774,11 @@ class MainWindow(QtWidgets.QMainWindow):
             f"battery {bat} · lead-off {'YES' if st.lead_off else 'no'}<br>"
             + (floor_note(acq.buffer.floor, self._labels, self.config.max_rest_floor_uv)
                if acq.buffer is not None else "noise floor: –")
-            + self._link_loss_note(acq.pipe, data_s, st.lost / st.fs if st.fs else None)
+            + self._link_loss_note(acq.pipe, data_s, st.lost / st.fs if st.fs else 0.0)
             + (f"<br><b style='color:#c62828'>recording to {st.recording}</b>" if st.recording else "")
             + (f"<br><b style='color:#c62828'>{html.escape(st.error)}</b>" if st.error else ""))
 
-    def _link_loss_note(self, pipe, data_s: float, lost_s: float | None) -> str:
+    def _link_loss_note(self, pipe, data_s: float, lost_s: float) -> str:
         """The summary's warning, live: much of the ``data_s`` came while the detector settled
         after long gaps, or gaps cut off many potentials (a link that loses frames often)."""
         text = (link_loss_warning(pipe, (self._cut, self._twitches), pipe.settling_after_gaps_s, data_s, lost_s)

@@ -61,14 +61,17 @@ def test_the_summary_warns_when_gaps_cut_off_many_potentials(share, warned):
     pipe = Pipeline(1000.0, 1)
     events = pipe.process(x) + pipe.flush()
     warnings = summarize(events, pipe.episodes, pipe, file=None, start=None, labels=["calf"])["quality"]["warnings"]
-    said = [w for w in warnings if "cut off by gaps in the data went uncounted" in w]
+    said = [w for w in warnings if "which were not counted" in w]
     assert bool(said) == warned, warnings
-    if warned:
+    if warned:  # the rate is per hour of data: what lay in the lost samples does not lower it
         cut = sum(e.reason == "cut off by the data gap" for e in events)
         twitches = sum(e.kind == "twitch" for e in events)
-        assert said[0].startswith(f"{cut} potentials cut off by gaps in the data went uncounted (against {twitches} "
-                                  "twitches counted; 10% of the samples were lost)")
-        assert pipe.settling_after_gaps_s == 0.0
+        lost = sum(g.n_samples for g in pipe.gaps) / x.shape[1]
+        low = 100 * (cut / (cut + twitches) - lost)
+        assert said[0] == (f"gaps in the data ({100 * lost:.0f}% of the samples lost) cut off {cut} possible twitches, "
+                           f"which were not counted: the twitch rate may read about {low:.0f}% low (Bluetooth range, "
+                           "a loose cable?)")
+        assert pipe.settling_after_gaps_s == 0.0 and low > 5
 
 
 def test_the_seconds_lost_and_of_data_are_counted_in_samples():
@@ -98,4 +101,4 @@ def test_contractions_that_outages_cut_off_are_no_potentials_lost():
     events = pipe.process(x) + pipe.flush()
     assert sum(e.reason == "cut off by the data gap" and e.duration_ms >= 150 for e in events) >= 3
     warnings = summarize(events, pipe.episodes, pipe, file=None, start=None, labels=["calf"])["quality"]["warnings"]
-    assert not [w for w in warnings if "cut off by gaps" in w], warnings
+    assert not [w for w in warnings if "which were not counted" in w], warnings
