@@ -1,5 +1,6 @@
-"""Twitches found when a link loses frames, with short gaps bridged and with the detector
-restarted after every gap (``bridge_gap_s`` 0, as before gaps were bridged).
+"""Twitches found when a link loses frames, with short gaps bridged and with the detector's
+filters restarted after every gap (``bridge_gap_s`` 0; the mains canceller keeps its history
+across gaps of up to 1 s either way).
 
 The hard suite's twitch cases (``dsp.synth.hard_case``: mains, 1/f and heavy-tailed noise,
 runs of twitches, contractions, walking, motion) are fed a frame at a time, as a link delivers
