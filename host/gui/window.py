@@ -758,10 +758,14 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         busy = busy_channels(acq.buffer.floor, self._labels, self.config.max_rest_floor_uv) \
             if acq.buffer is not None else []
-        self._set(self.lbl_hold, f"not counting on {', '.join(busy)}: the background is over "
-                                 f"{self.config.max_rest_floor_uv:g} µV (see Sensor)" if busy else "")
-        self.lbl_hold.setVisible(bool(busy))
         st = acq.state
+        lossy = self._link_loss_text(acq.pipe, data_s, st.lost / st.fs if st.fs else 0.0)
+        # why the count may be short, beside it: the Sensor panel is below the fold at 1280x760
+        hold = ([f"not counting on {', '.join(busy)}: the background is over "
+                 f"{self.config.max_rest_floor_uv:g} µV (see Sensor)"] if busy else []) \
+            + (["the link loses data, so the rate may read low (see Sensor)"] if lossy else [])
+        self._set(self.lbl_hold, "<br>".join(hold))
+        self.lbl_hold.setVisible(bool(hold))
         bat = f"{st.battery_pct}%" if st.battery_pct is not None else "–"
         silent = time.monotonic() - st.last_data_at if st.connected and st.last_data_at else 0.0
         link = "connected" if st.connected else "not connected"
@@ -774,16 +778,15 @@ class MainWindow(QtWidgets.QMainWindow):
             f"battery {bat} · lead-off {'YES' if st.lead_off else 'no'}<br>"
             + (floor_note(acq.buffer.floor, self._labels, self.config.max_rest_floor_uv)
                if acq.buffer is not None else "noise floor: –")
-            + self._link_loss_note(acq.pipe, data_s, st.lost / st.fs if st.fs else 0.0)
+            + (f"<br><b style='color:#c62828'>{html.escape(lossy)}</b>" if lossy else "")
             + (f"<br><b style='color:#c62828'>recording to {st.recording}</b>" if st.recording else "")
             + (f"<br><b style='color:#c62828'>{html.escape(st.error)}</b>" if st.error else ""))
 
-    def _link_loss_note(self, pipe, data_s: float, lost_s: float) -> str:
+    def _link_loss_text(self, pipe, data_s: float, lost_s: float) -> str:
         """The summary's warning, live: much of the ``data_s`` came while the detector settled
-        after long gaps, or gaps cut off many potentials (a link that loses frames often)."""
-        text = (link_loss_warning(pipe, (self._cut, self._twitches), pipe.settling_after_gaps_s, data_s, lost_s)
+        after long gaps, or gaps cut off many possible twitches (a link that loses frames often)."""
+        return (link_loss_warning(pipe, (self._cut, self._twitches), pipe.settling_after_gaps_s, data_s, lost_s)
                 if pipe is not None else "")
-        return f"<br><b style='color:#c62828'>{html.escape(text)}</b>" if text else ""
 
     def _draw_rate(self, counts: np.ndarray) -> None:
         """Twitches per minute, the last ``RATE_MINUTES`` minutes; the axis starts at minute 0
