@@ -172,6 +172,11 @@ GATE = 3.0
 #: move the estimate by much; without this floor, blocks of a clean hum whose swell is at its
 #: steepest were left out, and the swell with them)
 GATE_SHARE = 0.01
+#: across gaps up to this long in all (s) the history is kept: the phase is absolute and the grid
+#: drifts little in a second. Restarted after every gap too long to bridge, the canceller left
+#: ~50 µV of hum for the first 0.1 s, and the twitches of the next half second read as activity
+#: in a muscle not at rest
+KEEP_ACROSS_S = 1.0
 #: an unknown block amplitude (real and imaginary parts both NaN, so both medians skip it)
 _UNKNOWN = complex(np.nan, np.nan)
 
@@ -213,10 +218,12 @@ class MainsCanceller:
         self.keep = max(self.hist_len, self.turn_len + self.turn_every) + self.stride
         ramp = n - (self.block - 1) / 2.0
         self._ramp = ramp / np.sqrt(ramp @ ramp)  # a unit linear trend over a block
+        self._keep_across_n = round(KEEP_ACROSS_S * fs)
         self.reset()
 
     def reset(self) -> None:
         self._pos = 0  # absolute sample index of the next sample
+        self._skipped = 0  # samples skipped since the last ones processed (``skip``)
         self.restart()
 
     def restart(self, skipped: int = 0) -> None:
@@ -235,9 +242,14 @@ class MainsCanceller:
         self._discard = self._pos % self.block != 0  # the block now starting is incomplete
 
     def skip(self, n: int) -> None:
-        """A short gap of ``n`` samples: the hum is the same after it, so the history stays;
-        the blocks the gap touched are unknown and the one it ends in is incomplete."""
+        """A gap of ``n`` samples (or more of the one just skipped). Up to ``KEEP_ACROSS_S`` in
+        all the hum is the same after it, so the history stays: the blocks the gap touched are
+        unknown and the one it ends in is incomplete. Past that, the history starts again."""
         if n <= 0:
+            return
+        self._skipped += n
+        if self._skipped > self._keep_across_n:
+            self.restart(n)
             return
         cur = self._pos // self.block
         self._pos += n
@@ -425,6 +437,7 @@ class MainsCanceller:
         ch, n = x.shape
         if n == 0:
             return x.copy()
+        self._skipped = 0
         cur = self._pos // self.block  # absolute index of the block being filled
         r0 = self._pos % self.block
         m = self._part.shape[1]

@@ -37,10 +37,6 @@ OFFLINE_CHUNK = 1 << 18  # samples per channel per internal step in detect(): bo
 
 #: a burst starting this close after its channel's floor first exists began before it
 FLOOR_START_MS = 2.0
-#: after a gap up to this long (s) the mains canceller keeps its history: its phase is absolute
-#: and the grid drifts little in a second. Restarted, it left ~50 µV of hum for the first 0.1 s
-#: and the twitches of the next half second read as activity in a muscle not at rest
-MAINS_KEEP_S = 1.0
 #: a burst this close to a bridged gap may have lost a part in it (a centred window reaches
 #: half its length past the edge, and the fill's kink rings for a few ms in the band-pass)
 BRIDGE_MARGIN_MS = 5.0
@@ -124,7 +120,6 @@ class Pipeline:
         self._bridge_max_n = round(cfg.bridge_gap_s * self.fs)
         self._bridge_margin_n = max(2, math.ceil(BRIDGE_MARGIN_MS * ms))
         self._bridge_keep_n = BRIDGE_KEEP_MS * ms
-        self._mains_keep_n = round(MAINS_KEEP_S * self.fs)
         self._contraction_n = round(cfg.contraction_min_ms * ms)
         self._episodes = EpisodeGrouper(cfg.episode_gap_s, cfg.episode_max_s)
         #: after classification: one twitch across channels counts once, twitches get units
@@ -403,7 +398,7 @@ class Pipeline:
         self._last = None
         self._in_gap = True
         self.samples_seen += pending + n
-        if self._mains is not None:  # (kept or forgotten once the gap's length is known: _run_segment)
+        if self._mains is not None:  # (its history kept across a gap of up to a second)
             self._mains.skip(pending + n)
         return events
 
@@ -434,8 +429,6 @@ class Pipeline:
             self._energy.reset()
             self._held = None
             self._noise.restart(forget=self.gaps[-1].n_samples >= self._noise.hist_len * self._noise.win)
-            if self._mains is not None and self.gaps[-1].n_samples > self._mains_keep_n:
-                self._mains.restart()  # the grid's phase is not followed across a long gap
             self._segmenter.start_segment(self.samples_seen)
             self._settle_left = self._settle_n
             self._restarted = True

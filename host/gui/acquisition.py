@@ -18,7 +18,6 @@ import numpy as np
 from myotwitch.dsp import DetectorConfig, Event, Pipeline
 from myotwitch.dsp.filters import StreamingSOS, bandpass_sos
 from myotwitch.dsp.mains import MainsCanceller
-from myotwitch.dsp.pipeline import MAINS_KEEP_S
 from myotwitch.host.errors import MyotwitchError
 from myotwitch.host.recorder import Recorder
 from myotwitch.host.sources.base import Source
@@ -285,10 +284,8 @@ class Acquisition:
                 self.buffer.end += rec.n_samples - self.buffer.n
             if not self.pipe.bridging:  # (a short gap the detector bridges: its filters run on)
                 self._display_filter.reset()
-            if self._display_mains is not None:  # the canceller keeps its history as the detector's does
+            if self._display_mains is not None:  # (its history kept as the detector's is)
                 self._display_mains.skip(rec.n_samples)
-                if rec.n_samples > MAINS_KEEP_S * rec.fs:
-                    self._display_mains.restart()
             st.lost += rec.n_samples
             st.gaps += 1
             self.updates.put(Update(events=events, gaps=[(rec.start_sample, rec.n_samples)]))
