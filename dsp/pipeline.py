@@ -50,6 +50,18 @@ BRIDGE_KEEP_MS = 4.0
 BRIDGE_KEEP_SIZE = 16.0
 
 
+def _runs(finite: np.ndarray) -> list[tuple[int, int]]:
+    """The ``(start, end)`` runs of a block's samples that are all finite or all not."""
+    bounds = [0, *(np.flatnonzero(finite[1:] != finite[:-1]) + 1).tolist(), finite.size]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def _straight(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
+    """``(channels, n)``: the straight line across ``n`` lost samples from the sample ``a``
+    before them to ``b`` after them (each ``(channels,)``)."""
+    return a[:, None] + (b - a)[:, None] * (np.arange(1, n + 1) / (n + 1))
+
+
 @dataclass(frozen=True)
 class QualityTally:
     """``Pipeline.quality``'s running counts at one moment (``Pipeline.quality_tally``)."""
@@ -305,8 +317,7 @@ class Pipeline:
         if finite.all():
             return self._hold(("data", x.copy()), x.shape[1])
         events: list[Event] = []
-        bounds = [0, *(np.flatnonzero(finite[1:] != finite[:-1]) + 1).tolist(), x.shape[1]]
-        for start, end in zip(bounds[:-1], bounds[1:]):
+        for start, end in _runs(finite):
             if self._band is not None:
                 return events + self._run(x[:, start:])
             events += (self._hold(("data", x[:, start:end].copy()), end - start) if finite[start]
@@ -316,30 +327,21 @@ class Pipeline:
     def _probe(self) -> np.ndarray:
         """The held input the mains decision looks at (its first ``mains_probe_s``). Short gaps
         are drawn straight across, as the detector bridges them, so the hum's phase runs on;
-        longer ones are left out. (Joined end to end, lost frames had put phase jumps in the
-        hum: at 5 % of frames lost, harmonics went unfound and stayed for the whole session.)"""
-        short = self._bridge_max_n
+        longer ones, and gaps with no data on one side, are left out. (Joined end to end, lost
+        frames had put phase jumps in the hum: at 5 % of frames lost, harmonics went unfound and
+        stayed for the whole session.) Held data holds no NaN (``_hold_block``)."""
         parts: list[np.ndarray] = []
+        lost = 0  # samples lost since the last data held
         for kind, item in self._pending:
-            if kind == "data":
-                parts.append(item)  # type: ignore[arg-type]
-            else:  # (a long gap is as left out as one just over the bridge)
-                n: int = min(int(item), short + 1)  # type: ignore[call-overload]
-                parts.append(np.full((self.n_channels, n), np.nan))
-        if not parts:
-            return np.empty((self.n_channels, 0))
-        x: np.ndarray = np.concatenate(parts, axis=1)
-        lost = ~np.isfinite(x).all(axis=0)
-        if lost.any():
-            edges = np.flatnonzero(np.diff(np.concatenate([[0], lost.astype(np.int8), [0]])))
-            keep = ~lost
-            for s, e in zip(edges[::2], edges[1::2]):
-                if 0 < s and e < x.shape[1] and e - s <= short:
-                    t = np.arange(1, e - s + 1) / (e - s + 1)
-                    x[:, s:e] = x[:, s - 1: s] + (x[:, e: e + 1] - x[:, s - 1: s]) * t
-                    keep[s:e] = True
-            x = x[:, keep]
-        return x[:, : self._probe_n]
+            if kind == "gap":
+                lost += item  # type: ignore[operator]
+                continue
+            x: np.ndarray = item  # type: ignore[assignment]
+            if parts and 0 < lost <= self._bridge_max_n:
+                parts.append(_straight(parts[-1][:, -1], x[:, 0], lost))
+            parts.append(x)
+            lost = 0
+        return np.concatenate(parts, axis=1)[:, : self._probe_n] if parts else np.empty((self.n_channels, 0))
 
     def _release(self) -> list[Event]:
         probe = self._probe()
@@ -375,8 +377,7 @@ class Pipeline:
         if finite.all():
             return self._run_segment(x)
         events: list[Event] = []
-        bounds = [0, *(np.flatnonzero(finite[1:] != finite[:-1]) + 1).tolist(), x.shape[1]]
-        for start, end in zip(bounds[:-1], bounds[1:]):
+        for start, end in _runs(finite):
             events += self._run_segment(x[:, start:end]) if finite[start] else self._gap(end - start)
         return events
 
@@ -415,9 +416,8 @@ class Pipeline:
         each led by a straight line from the sample before the gap to the first after it: the
         filters run on without a restart, and the gap's samples carry no activity."""
         raw0, clean0 = self._last  # type: ignore[misc]
-        t = np.arange(1, n_fill + 1) / (n_fill + 1)
-        return (np.concatenate([raw0[:, None] + (x[:, :1] - raw0[:, None]) * t, x], axis=1),
-                np.concatenate([clean0[:, None] + (clean[:, :1] - clean0[:, None]) * t, clean], axis=1))
+        return (np.concatenate([_straight(raw0, x[:, 0], n_fill), x], axis=1),
+                np.concatenate([_straight(clean0, clean[:, 0], n_fill), clean], axis=1))
 
     def _run_segment(self, x: np.ndarray, sums: np.ndarray | None = None) -> list[Event]:
         n_fill, self._bridge_n = self._bridge_n, 0
