@@ -99,10 +99,10 @@ def summarize(events: list[Event], episodes: list[Episode], pipe: Pipeline, *, f
     hours = valid_s / 3600.0
     if span:  # (a rotated file: its own settled seconds over its own seconds of data)
         first, last = span[0], span[1] or pipe.quality_tally()
-        blind = link_loss_warning(pipe, gap_cut_counts(events, pipe.config), (last.settling - first.settling) / pipe.fs,
-                                  (last.finite - first.finite) / pipe.fs, span_lost_s)
+        settled_s, data_s, lost_s = (last.settling - first.settling) / pipe.fs, (last.finite - first.finite) / pipe.fs, span_lost_s
     else:
-        blind = link_loss_warning(pipe, gap_cut_counts(events, pipe.config), pipe.settling_after_gaps_s, valid_s, quality["gap_s"])
+        settled_s, data_s, lost_s = pipe.settling_after_gaps_s, valid_s, quality["gap_s"]
+    blind = link_loss_warning(pipe, gap_cut_counts(events, pipe.config), settled_s, data_s, lost_s)
     if blind and blind not in quality["warnings"]:
         quality["warnings"].append(blind)
     twitch_amps = [e.peak_to_peak_uv for e in events if e.kind == "twitch"]

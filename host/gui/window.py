@@ -117,7 +117,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.paused = False
         self.view_end: int | None = None  # absolute sample shown at the right edge when paused
         self.events: list = []  # in onset order
-        self._cut = self._twitches = 0  # potentials cut off by gaps, and twitches, among them
+        self._cut = 0  # possible twitches that gaps cut off, among the events
         self._longest = 0.0  # s: the longest event, how far before a window a redraw looks
         self.gaps: list[tuple[int, int]] = []
         self.frames = 0
@@ -378,7 +378,7 @@ class MainWindow(QtWidgets.QMainWindow):
         # a fallback to the simulator is not a choice to remember: the device remembered before stays
         self._remember = None if fallback and spec.startswith("sim") else spec
         self.events, self.gaps = [], []
-        self._cut = self._twitches = 0
+        self._cut = 0
         self._longest = 0.0
         self.event_list.clear()
         self.units_panel.clear()
@@ -604,7 +604,6 @@ class MainWindow(QtWidgets.QMainWindow):
                 # a redraw finds the window's by bisection: a night holds tens of thousands
                 bisect.insort(self.events, e, key=_ONSET)
                 self._cut += cut_potential(e, self.config)
-                self._twitches += e.kind == "twitch"
                 self._longest = max(self._longest, e.offset_s - e.onset_s)
                 self._list_event(e)
         buf = acq.buffer
@@ -737,7 +736,8 @@ class MainWindow(QtWidgets.QMainWindow):
         recent = [e for e in twitches if e.onset_s >= now_s - 60]
         st = acq.state if acq else None
         # seconds of data: gaps are no time recorded (as in the summary)
-        data_s = max(now_s - (st.lost / st.fs if st is not None and st.fs else 0.0), 0.0)
+        lost_s = st.lost / st.fs if st is not None and st.fs else 0.0
+        data_s = max(now_s - lost_s, 0.0)
         hours = data_s / 3600.0
         self._set(self.lbl_rate, (f"{len(recent)} /min (last 60 s)" if now_s >= 60 else
                                   f"{len(recent)} in the first {now_s:.0f} s")
@@ -759,7 +759,8 @@ class MainWindow(QtWidgets.QMainWindow):
         busy = busy_channels(acq.buffer.floor, self._labels, self.config.max_rest_floor_uv) \
             if acq.buffer is not None else []
         st = acq.state
-        lossy = self._link_loss_text(acq.pipe, data_s, st.lost / st.fs if st.fs else 0.0)
+        lossy = (link_loss_warning(acq.pipe, (self._cut, len(twitches)), acq.pipe.settling_after_gaps_s, data_s, lost_s)
+                 if acq.pipe is not None else "")
         # why the count may be short, beside it: the Sensor panel is below the fold at 1280x760
         hold = ([f"not counting on {', '.join(busy)}: the background is over "
                  f"{self.config.max_rest_floor_uv:g} µV (see Sensor)"] if busy else []) \
@@ -781,12 +782,6 @@ class MainWindow(QtWidgets.QMainWindow):
             + (f"<br><b style='color:#c62828'>{html.escape(lossy)}</b>" if lossy else "")
             + (f"<br><b style='color:#c62828'>recording to {st.recording}</b>" if st.recording else "")
             + (f"<br><b style='color:#c62828'>{html.escape(st.error)}</b>" if st.error else ""))
-
-    def _link_loss_text(self, pipe, data_s: float, lost_s: float) -> str:
-        """The summary's warning, live: much of the ``data_s`` came while the detector settled
-        after long gaps, or gaps cut off many possible twitches (a link that loses frames often)."""
-        return (link_loss_warning(pipe, (self._cut, self._twitches), pipe.settling_after_gaps_s, data_s, lost_s)
-                if pipe is not None else "")
 
     def _draw_rate(self, counts: np.ndarray) -> None:
         """Twitches per minute, the last ``RATE_MINUTES`` minutes; the axis starts at minute 0
