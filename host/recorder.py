@@ -662,15 +662,22 @@ class Recorder:
 
     def _annotate_episode(self, f: OpenFile, ep: Episode) -> None:
         assert self.info is not None
-        f.writer.annotate(ep.start_s - f.first_sample / self.info.fs, ep.duration_s, f"episode {ep.n_twitches} twitches")
+        f.writer.annotate(self._file_time(f, ep.start_s), ep.duration_s, f"episode {ep.n_twitches} twitches")
+
+    def _file_time(self, f: OpenFile, t: float) -> float:
+        """Session time ``t`` (a sample's) in seconds from the file's first sample, counted in
+        samples as the file's analysis counts them (a difference of seconds carries float noise:
+        0.742999999999995 for 0.743)."""
+        assert self.info is not None
+        return (round(t * self.info.fs) - f.first_sample) / self.info.fs
 
     def _close(self, f: OpenFile) -> None:
         assert self.pipe is not None and self.info is not None
         self._closing = f.path  # (named if the close fails)
         extra = {"reconnects": f.reconnects, "link_gaps": f.gaps, "source": self.source.spec}
         # times in a file's summary are relative to that file, like its annotations
-        t0, n0 = f.first_sample / self.info.fs, f.first_sample
-        events = [dataclasses.replace(e, onset_s=e.onset_s - t0, offset_s=e.offset_s - t0,
+        fs, n0 = self.info.fs, f.first_sample
+        events = [dataclasses.replace(e, onset_s=(e.onset_sample - n0) / fs, offset_s=(e.offset_sample - n0) / fs,
                                       onset_sample=e.onset_sample - n0, offset_sample=e.offset_sample - n0)
                   for e in f.events]
         # the file's episodes from its own twitches (an episode across a rotation is one in each
@@ -681,7 +688,8 @@ class Recorder:
             if (ep.start_s, ep.end_s, ep.n_twitches) not in f.annotated:
                 self._annotate_episode(f, ep)
         f.writer.close()
-        episodes = [dataclasses.replace(ep, start_s=ep.start_s - t0, end_s=ep.end_s - t0) for ep in own]
+        episodes = [dataclasses.replace(ep, start_s=self._file_time(f, ep.start_s), end_s=self._file_time(f, ep.end_s))
+                    for ep in own]
         summary = summarize(events, episodes, self.pipe, file=f.path, start=f.start, labels=list(self.info.labels),
                             device=self.info.to_dict(), extra_quality=extra,
                             span=(f.tally, f.end_tally) if f.tally is not None else None,
@@ -695,7 +703,7 @@ class Recorder:
         if self.stream_warnings:
             summary["quality"]["warnings"] = self.stream_warnings + summary["quality"].get("warnings", [])
         summary["quality"]["gaps"] = f.gaps
-        summary["gaps"] = [{**g, "start_sample": g["start_sample"] - n0, "onset_s": g["onset_s"] - t0}
+        summary["gaps"] = [{**g, "start_sample": g["start_sample"] - n0, "onset_s": (g["start_sample"] - n0) / fs}
                            for g in summary.get("gaps", []) if f.first_sample <= g["start_sample"] < end]
         hours = st["valid_s"] / 3600
         st["twitches_per_hour"] = st["counts"]["twitch"] / hours if hours else 0.0

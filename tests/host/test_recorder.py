@@ -320,6 +320,13 @@ def test_rotated_summaries_use_file_relative_times(episode_max_s, tmp_path):
         spans = sorted((a.onset_s, a.onset_s + a.duration_s) for a in episodes)
         assert all(b[0] >= a[1] - 1e-3 for a, b in zip(spans, spans[1:])), spans  # no two overlap
         assert s["quality"]["samples"] == round(s["stats"]["duration_s"] * 1000)
+        # times counted from the file's own first sample, as its analysis counts them: a later
+        # file's had carried float noise (0.742999999999995 for 0.743)
+        assert all(e["onset_s"] == e["onset_sample"] / 1000 and e["offset_s"] == e["offset_sample"] / 1000
+                   for e in s["events"])
+        onsets = {e["onset_s"] for e in s["events"]}
+        assert all(ep["start_s"] in onsets for ep in s["episodes"])
+        assert all(g["onset_s"] == g["start_sample"] / 1000 for g in s["gaps"])
 
 
 def test_status_lines_carry_the_floor_and_say_when_nothing_can_count(tmp_path, caplog):
