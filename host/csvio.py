@@ -110,6 +110,9 @@ class CsvReader:
         self.t0 = t[0] if t else 0.0
         # a time column in Unix seconds (2001-2096) dates the recording; relative time does not
         self.start = dt.datetime.fromtimestamp(self.t0) if 1e9 <= self.t0 < 4e9 else None
+        if self.start is None and abs(self.t0) > max(2.0 / self.fs, 0.01):  # (an excerpt cut from a longer one)
+            self.warnings.append(f"{self.name}: times count from its first row, where the time column "
+                                 f"('{self.time_label}') reads {self.t0:g} s (add {self.t0:g} to read them on that column)")
         self._n_rows = max(sum(1 for _, line in self._lines() if line.strip()) - 1, 0)
         self.n_samples = self._n_rows
 

@@ -183,3 +183,17 @@ def test_a_row_missing_one_channel_of_two_is_said_once(tmp_path):
     assert got.shape == (2, 3000) and np.isnan(got[1, 100]) and np.isnan(got[0, 900])
     assert r.warnings == ["two.csv: line 102, column 'shin': missing where other channels have values; a sample "
                           "missing on one channel is a gap on every channel (so are such rows further on)"]
+
+
+@pytest.mark.parametrize("t0, said", [(120.0, True), (0.0, False), (0.0005, False)])
+def test_a_time_column_that_starts_later_says_where_times_count_from(tmp_path, t0, said):
+    """An excerpt cut from 120 s on is reported in seconds from its first row, as every format
+    is; that was nowhere said, so its events read 120 s early against its own time column."""
+    p = tmp_path / "excerpt.csv"
+    p.write_text("time_s,calf_uV\n" + rows(3000, t0=t0))
+    warnings = analyze_file(p)["quality"]["warnings"]
+    note = [w for w in warnings if "count from its first row" in w]
+    assert len(note) == int(said), warnings
+    if said:
+        assert note[0] == ("excerpt.csv: times count from its first row, where the time column "
+                           "('time_s') reads 120 s (add 120 to read them on that column)")
