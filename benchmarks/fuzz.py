@@ -92,7 +92,7 @@ def assembler_case(ops: list[str], offsets: list[int]) -> None:
         counter += N
         serial += N
     # the last frames of a silent reset may still be held, waiting for confirmation
-    held = {c0 + 32768 * c1 for fr, _ in a._suspects for c0, c1 in zip(fr.counts[::2], fr.counts[1::2])}
+    held = {c0 + 32768 * c1 for fr, *_ in a._suspects for c0, c1 in zip(fr.counts[::2], fr.counts[1::2])}
     expected = [s for s in expected if s not in held]
     got: list[int] = []
     index, gap_total = 0, 0

@@ -175,8 +175,10 @@ class StreamAssembler:
         self._reconnected = False  # the link came back: the next samples decide how many were lost
         self._info_repeated = False  # an INFO frame arrived mid-stream: a restart is likely
         self._last_rx: float | None = None  # host time of the last accepted samples
+        self._last_link_t: float | None = None  # ... by the link's clock (``Link.device_time``): outages
+        self._link_now = 0.0  # the link's clock at the frames being fed
         self._recent = np.empty((0, 0), dtype=np.int32)  # last samples' counts, ending at _expected
-        self._suspects: list[tuple[SamplesFrame, float]] = []
+        self._suspects: list[tuple[SamplesFrame, float, float]] = []  # (frame, host time, link time)
         self.pongs: list[int] = []
         self.acks: list[AckFrame] = []
 
@@ -193,14 +195,19 @@ class StreamAssembler:
         self._reconnected = True
 
     def _silence_s(self, f: SamplesFrame, received_at: float) -> float:
-        """Host-clock seconds from the last samples to ``f``'s first one, which came a frame's
-        length before ``f`` arrived (0 before any samples)."""
+        """Seconds by the link's clock from the last samples to ``f``'s first one, which came a
+        frame's length before ``f`` arrived (``received_at``, the link's clock; 0 before any samples)."""
         assert self.info is not None
-        return 0.0 if self._last_rx is None else max(received_at - f.n_samples / self.info.fs - self._last_rx, 0.0)
+        if self._last_link_t is None:
+            return 0.0
+        return max(received_at - f.n_samples / self.info.fs - self._last_link_t, 0.0)
 
-    def feed(self, frames: list[Frame], received_at: float | None = None) -> list[Record]:
+    def feed(self, frames: list[Frame], received_at: float | None = None, link_time: float | None = None) -> list[Record]:
+        """``received_at``: the host's clock when the bytes came (latency, LSL time stamps);
+        ``link_time``: the link's clock then, by which outages are measured (the same when not given)."""
         out: list[Record] = []
         now = time.monotonic() if received_at is None else received_at
+        self._link_now = now if link_time is None else link_time
         for f in frames:
             if isinstance(f, SamplesFrame):
                 out.extend(self._samples(f, now))
@@ -244,7 +251,7 @@ class StreamAssembler:
         if self._reconnected:
             out: list[Record] = self._drop_suspects()
             self._reconnected = self._info_repeated = False
-            by_clock = int(round(self._silence_s(f, now) * info.fs))
+            by_clock = int(round(self._silence_s(f, self._link_now) * info.fs))
             if diff < COUNTER_MOD // 2 and abs(diff - by_clock) <= max(2 * info.fs, 0.5 * by_clock):
                 if diff:
                     out.append(self._gap(diff, "link down; device kept counting", True))
@@ -254,7 +261,7 @@ class StreamAssembler:
         if diff == 0:
             return self._drop_suspects() + self._accept(f.first_sample, counts, now)
         if diff < COUNTER_MOD // 2:
-            elapsed = 0.0 if self._last_rx is None else max(now - self._last_rx, 0.0)
+            elapsed = 0.0 if self._last_link_t is None else max(self._link_now - self._last_link_t, 0.0)
             if diff <= max(MAX_JUMP_S, elapsed + JUMP_SLACK_S) * info.fs:
                 out = self._drop_suspects()
                 out.append(self._gap(diff, "samples lost in transit or on the device", True))
@@ -270,7 +277,7 @@ class StreamAssembler:
             return self._drop_suspects() + self._accept((f.first_sample + overlap) % COUNTER_MOD, counts[:, overlap:],
                                                         now)
         if self._info_repeated:
-            return self._resync([(f, now)], backward=True)
+            return self._resync([(f, now, self._link_now)], backward=True)
         return self._suspect(f, counts, now, backward=True)
 
     def _suspect(self, f: SamplesFrame, counts: np.ndarray, now: float, backward: bool) -> list[Record]:
@@ -280,7 +287,7 @@ class StreamAssembler:
             last = self._suspects[-1][0]
             if (last.first_sample + last.n_samples) % COUNTER_MOD != f.first_sample:
                 out = self._drop_suspects()
-        self._suspects.append((f, now))
+        self._suspects.append((f, now, self._link_now))
         if len(self._suspects) >= CONFIRM_FRAMES:
             held, self._suspects = self._suspects, []
             return out + self._resync(held, backward)
@@ -298,14 +305,14 @@ class StreamAssembler:
         log.warning("%s: %s", self.source, why)
         return [LinkEvent("error", why)]
 
-    def _resync(self, held: list[tuple[SamplesFrame, float]], backward: bool) -> list[Record]:
+    def _resync(self, held: list[tuple[SamplesFrame, float, float]], backward: bool) -> list[Record]:
         """Start a new segment at the held frames, after a gap measured by the host clock."""
         assert self.info is not None
-        f0, t0 = held[0]
+        f0, _, link_t0 = held[0]
         fs = self.info.fs
         # the samples a restarted board took before the host's START (its counter's start) were
         # never sent and lie in the gap too
-        n_gap = max(int(round(self._silence_s(f0, t0) * fs)), 1)
+        n_gap = max(int(round(self._silence_s(f0, link_t0) * fs)), 1)
         if backward:
             self.stats.restarts += 1
             reason = "device restarted (counter began again); length from the host clock"
@@ -316,16 +323,18 @@ class StreamAssembler:
         self._info_repeated = False
         out: list[Record] = [self._gap(n_gap, reason, False)]
         self._recent = np.empty((0, 0), dtype=np.int32)
-        for f, t in held:
+        for f, t, link_t in held:
             counts = np.asarray(f.counts, dtype=np.int32).reshape(-1, f.n_channels).T
-            out += self._accept(f.first_sample, counts, t)
+            out += self._accept(f.first_sample, counts, t, link_t)
         return out
 
-    def _accept(self, first_counter: int, counts: np.ndarray, now: float) -> list[Record]:
+    def _accept(self, first_counter: int, counts: np.ndarray, now: float,
+                link_t: float | None = None) -> list[Record]:
         assert self.info is not None
         n = counts.shape[1]
         self._expected = (first_counter + n) % COUNTER_MOD
         self._last_rx = now
+        self._last_link_t = self._link_now if link_t is None else link_t
         self._info_repeated = False
         keep = max(int(RECENT_S * self.info.fs), 1)
         recent = counts if self._recent.shape[0] != counts.shape[0] else np.concatenate([self._recent, counts], axis=1)

@@ -93,6 +93,12 @@ class Link(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
+    def device_time(self) -> float:
+        """Seconds on the device's side of the link, by which an outage is measured when the
+        device's counter cannot say: the host's clock, except where the device keeps its own
+        time at another pace (a simulator run faster than real time)."""
+        return time.monotonic()
+
 
 class Backoff:
     """When to try a lost device again: soon after a loss, then doubling up to a ceiling.
@@ -265,7 +271,7 @@ class LinkSource(ReconnectingSource):
                 # port's opening reset, whose bootloader swallowed the START sent at connect
                 # (its firmware then says INFO), or a board that restarted behind the link
                 self.send_command(P.CMD_START)
-            out += self.assembler.feed(frames, now)
+            out += self.assembler.feed(frames, now, self.link.device_time())
         elif now - self._last_rx > self.stall_timeout_s:
             self._pending.append(LinkEvent("stalled", f"no data for {now - self._last_rx:.1f} s"))
             self._lost("stalled")

@@ -441,7 +441,7 @@ def test_no_device_information_says_what_did_come_in(tmp_path, chatter, words):
     # a maker's board that sent its CRC big-endian got only "wrong device, or wrong baud rate?"
     from myotwitch.host import protocol as P
     from myotwitch.host.errors import SourceError
-    from myotwitch.host.sources.base import LinkSource
+    from myotwitch.host.sources.base import Link, LinkSource
 
     if chatter == "crc":
         good = P.encode_info(0, firmware=(0, 1, 0), device_id=1, sample_rate_hz=1000, n_channels=1,
@@ -450,7 +450,7 @@ def test_no_device_information_says_what_did_come_in(tmp_path, chatter, words):
         body[-2:] = body[-2:][::-1]  # the CRC sent big-endian
         chatter = P.cobs_encode(bytes(body)) + b"\x00"
 
-    class Board:
+    class Board(Link):
         name = "board"
 
         def open(self):

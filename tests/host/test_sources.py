@@ -163,6 +163,25 @@ def test_a_simulated_unplug_keeps_the_timeline_on_the_device_clock():
     assert -3 * src.device.frame_samples <= ahead <= 0, ahead  # (frames may still be on the device)
 
 
+@pytest.mark.parametrize("spec", ["speed=0,disconnect_every=7,disconnect_for=3",
+                                  "speed=8,disconnect_every=7,disconnect_for=3",
+                                  "speed=8,reset_every=4"])
+def test_an_outage_the_counter_cannot_measure_is_measured_by_the_simulator_s_own_clock(spec):
+    # outages over 2 s (beyond what the host clock must confirm) and device restarts were
+    # measured by the host's clock, which a simulator off real time does not keep: at speed 0
+    # a 3 s unplug was a gap of 0.24 s, and every later time early
+    src = open_source(f"sim:rate=500,seed=3,twitch_rate=0,{spec}")
+    records = []
+    while src.device.time_s < 24.0:
+        records += src.read(0.05)
+    gaps = [r for r in records if isinstance(r, GapRecord)]
+    timeline = sum(r.n for r in records if isinstance(r, SampleBlock)) + sum(g.n_samples for g in gaps)
+    behind = round(src.device.time_s * 500) - timeline
+    src.close()
+    assert len(gaps) >= 3 and all(g.n_samples >= (1000 if "reset" not in spec else 1) for g in gaps), gaps
+    assert 0 <= behind <= 3 * src.device.frame_samples + 25, behind  # (frames still on the device, a START's wait)
+
+
 def test_a_simulated_device_counts_what_it_streamed_apart_from_its_counter():
     # `simulate` said it had streamed (and its --truth held) samples taken while no program
     # had asked it to stream

@@ -4,6 +4,7 @@
 import numpy as np
 
 from myotwitch.host import protocol as P
+from myotwitch.host.sources.base import Link
 from myotwitch.host.stream import GapRecord, LinkEvent, SampleBlock, StreamAssembler
 
 INFO = P.InfoFrame(0, 1, (0, 1, 0), 7, 1000, 1, P.FMT_INT16, 0.5, True, ("a",))
@@ -160,7 +161,7 @@ class _Clock:
         self.t += dt
 
 
-class _ScriptedLink:
+class _ScriptedLink(Link):
     """A virtual device behind a link on ``clock``: it samples all the time, delivers nothing
     while ``silent(t)`` (a stall: the port stays open) and cannot be opened while ``absent(t)``."""
 
