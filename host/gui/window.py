@@ -23,6 +23,7 @@ from myotwitch.host.gui import collector
 from myotwitch.host.gui.acquisition import Acquisition, DisplayBuffer
 from myotwitch.host.gui.envelope import minmax_envelope
 from myotwitch.host.gui.history_tab import HistoryTab
+from myotwitch.host.gui.spans import SpanItem
 from myotwitch.host.gui.units_panel import UnitsPanel
 from myotwitch.host.session import cut_potential, link_loss_warning
 from myotwitch.host.wording import counted
@@ -120,6 +121,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._cut = 0  # possible twitches that gaps cut off, among the events
         self._longest = 0.0  # s: the longest event, how far before a window a redraw looks
         self.gaps: list[tuple[int, int]] = []
+        self._gap_cache: tuple | None = None  # the last redraw's gaps in view (``_gaps_in``)
         self.frames = 0
         self._open_source = open_source
         self._plotted: DisplayBuffer | None = None  # the buffer the plots were made for
@@ -330,6 +332,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _make_plots(self, labels: tuple[str, ...]) -> None:
         self.plots.clear()
         self.curves, self.thr_hi, self.thr_lo, self.markers, self.items = [], [], [], [], []
+        self.shading: list[SpanItem] = []
         for i, label in enumerate(labels):
             p = self.plots.addPlot(row=i, col=0)
             p.setLabel("left", f"{label} (µV)")
@@ -342,6 +345,10 @@ class MainWindow(QtWidgets.QMainWindow):
             p.enableAutoRange(x=False, y=False)
             for side in ("left", "bottom"):  # axes change rarely: blit a cached pixmap each frame
                 p.getAxis(side).setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+            # contractions, artefacts and gaps: one item whatever their count, under the trace
+            shade = SpanItem({kind: COLORS[kind] for kind in ("contraction", "artifact", "gap")})
+            p.addItem(shade, ignoreBounds=True)
+            self.shading.append(shade)
             curve = p.plot(pen=pg.mkPen((40, 40, 40), width=1), skipFiniteCheck=False, connect="finite")
             # (the dashed lines are explained under the plots: a legend inside one covered the
             # row where twitches are marked)
@@ -356,7 +363,6 @@ class MainWindow(QtWidgets.QMainWindow):
             self.items.append(p)
             if i:
                 p.setXLink(self.items[0])
-        self.regions: list[list] = [[] for _ in labels]
         self._region_keys: list[tuple] = [() for _ in labels]
         self._yrange = [0.0 for _ in labels]
         self._x_window = None
@@ -658,7 +664,6 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _draw_events(self, c: int, t_lo: float, t_hi: float, y: np.ndarray) -> None:
         """Twitch markers, and shaded contractions/artefacts/gaps, relative to the right edge."""
-        plot = self.items[c]
         fs = self.acq.buffer.fs if self.acq and self.acq.buffer else 1.0
         xs, spans, brushes = [], [], []
         first = bisect.bisect_left(self.events, t_lo - self._longest, key=_ONSET)
@@ -670,34 +675,33 @@ class MainWindow(QtWidgets.QMainWindow):
                 brushes.append(self.units_panel.brush(e.unit))  # a colour per recurring source
             else:
                 spans.append((e.onset_s, e.offset_s, e.kind))
-        # gaps come in order and never overlap: from the last one starting before the window
-        for start, n in self.gaps[max(bisect.bisect_right(self.gaps, (t_lo * fs, math.inf)) - 1, 0):]:
-            a, b = start / fs, (start + n) / fs
-            if a > t_hi:
-                break
-            if b >= t_lo:
-                spans.append((a, b, "gap"))
+        gap_start, gap_end, gap_key = self._gaps_in(t_lo, t_hi, fs)
         top = self._yrange[c] / 1.3 if self._yrange[c] else 100.0
         self.markers[c].setData(xs, [top] * len(xs), brush=brushes)
-        key = (t_hi, tuple(spans)) if spans else ()
+        key = (t_hi, gap_key, tuple(spans))
         if key == self._region_keys[c]:
             return
         self._region_keys[c] = key
-        # the shaded regions move with the right edge at every redraw: the items are kept and
-        # moved (made anew, a lossy link's gaps in view cost ~20 ms a redraw)
-        pool = self.regions[c]
-        for i, (a, b, kind) in enumerate(spans):
-            if i == len(pool):
-                pool.append(pg.LinearRegionItem(movable=False, pen=pg.mkPen(None)))
-                plot.addItem(pool[i])
-            reg = pool[i]
-            reg.setRegion((a - t_hi, b - t_hi))
-            if getattr(reg, "kind", None) != kind:
-                reg.setBrush(pg.mkBrush(*COLORS[kind]))
-                reg.kind = kind
-            reg.setVisible(True)
-        for reg in pool[len(spans):]:
-            reg.setVisible(False)
+        # relative to the right edge, so they move with it at every redraw
+        shaded = {kind: (np.array([a - t_hi for a, _, k in spans if k == kind]),
+                         np.array([b - t_hi for _, b, k in spans if k == kind])) for kind in ("contraction", "artifact")}
+        shaded["gap"] = (gap_start - t_hi, gap_end - t_hi)
+        self.shading[c].set_spans(shaded)
+
+    def _gaps_in(self, t_lo: float, t_hi: float, fs: float) -> tuple[np.ndarray, np.ndarray, tuple]:
+        """The gaps in [t_lo, t_hi] (s), as starts and ends, and a key that changes with them;
+        the same for every channel, so taken once a redraw. Gaps come in order and never
+        overlap: from the last one starting before the window, by bisection (a night holds
+        tens of thousands)."""
+        first = max(bisect.bisect_right(self.gaps, (t_lo * fs, math.inf)) - 1, 0)
+        last = bisect.bisect_right(self.gaps, (t_hi * fs, math.inf))
+        if first < last and sum(self.gaps[first]) < t_lo * fs:  # (it ends before the window)
+            first += 1
+        key = (first, last, fs)
+        if self._gap_cache is None or self._gap_cache[2] != key:
+            g = np.array(self.gaps[first:last], dtype=float).reshape(-1, 2)
+            self._gap_cache = (g[:, 0] / fs, (g[:, 0] + g[:, 1]) / fs, key)
+        return self._gap_cache
 
     def _list_event(self, e) -> None:
         label = self._labels[e.channel] if e.channel < len(self._labels) else f"ch{e.channel}"

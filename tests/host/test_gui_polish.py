@@ -498,7 +498,7 @@ def test_the_live_trace_keeps_its_mains_cancelled_across_a_bridged_gap():
 
 def test_the_trace_shades_what_is_in_view_among_a_nights_gaps_and_events(qtbot, settings):
     # a night holds tens of thousands of gaps and events: a redraw picks the window's by
-    # bisection (events kept in onset order though some arrive late) and moves kept regions
+    # bisection (events kept in onset order though some arrive late) and shades them with one item
     from myotwitch.dsp import Event
 
     win = make_window(qtbot, "sim:rate=1000,seed=8,speed=0", settings)
@@ -521,7 +521,7 @@ def test_the_trace_shades_what_is_in_view_among_a_nights_gaps_and_events(qtbot, 
     assert onsets == sorted(onsets) and len(onsets) >= len(made)
 
     def shaded():
-        return sorted(tuple(round(v, 6) for v in r.getRegion()) for r in win.regions[0] if r.isVisible())
+        return sorted((round(a, 6), round(b, 6)) for a, b, _kind in win.shading[0].spans())
 
     for t_lo, t_hi in ((5000.0, 5010.0), (7000.0, 7002.0)):
         win._draw_events(0, t_lo, t_hi, np.zeros(10))
@@ -549,4 +549,53 @@ def test_an_event_line_fits_the_side_panel_at_a_laptops_size(qtbot, settings):
     line = item.text().splitlines()[0]
     assert "12345" in line and "contraction" in line
     assert QtGui.QFontMetrics(win.event_list.font()).horizontalAdvance(line) < win.event_list.viewport().width()
+    win.close()
+
+
+def test_the_shaded_stretches_are_merged_within_a_pixel_and_a_pixel_wide_at_least():
+    from myotwitch.host.gui.spans import merged
+
+    a, b = merged(np.array([5.0, 0.0, 1.05, 3.0, 9.5]), np.array([5.01, 1.0, 2.0, 3.0, 12.0]), 0.0, 10.0, 0.1)
+    # 0-1 and 1.05-2 are closer than a pixel: one; 3-3 and 5-5.01 are widened to a pixel; 9.5-12 is cut at 10
+    assert np.allclose(a, [0.0, 3.0, 5.0, 9.5]) and np.allclose(b, [2.0, 3.1, 5.1, 10.0])
+    assert merged(np.array([11.0]), np.array([12.0]), 0.0, 10.0, 0.1)[0].size == 0
+
+
+def test_a_lossy_links_gaps_are_shaded_by_one_item_a_plot_whatever_their_count(qtbot, settings):
+    # at 4 kHz x 8 channels with 5 % of frames lost a 10 s window held ~1,100 shaded regions (one
+    # item per gap and channel) and the app ran at ~6 fps; one item a plot now draws them all
+    from PySide6 import QtCore
+
+    win = make_window(qtbot, "sim:rate=1000,channels=2,seed=8,speed=0", settings)
+    win.resize(1280, 760)
+    qtbot.waitUntil(lambda: hasattr(win, "_region_keys") and win.acq.buffer.end > 20_000, timeout=30_000)
+    win.timer.stop()
+    win.acq.stop()
+    win.redraw()
+    items = [len(p.vb.addedItems) for p in win.items]
+    end = win.acq.buffer.end
+    win.gaps = [(s, 4) for s in range(end - 9_000, end, 20)]  # 450 lost frames in the last 9 s
+    win.redraw()
+    assert [len(p.vb.addedItems) for p in win.items] == items
+    shaded = np.array([(a, b) for a, b, _ in win.shading[1].spans()])
+    assert np.allclose(shaded, [((s - end) / 1000, (s + 4 - end) / 1000) for s, _ in win.gaps])
+    # and they are drawn: a long gap's middle is tinted, the trace's data between gaps are not
+    win.gaps = [(end - 8_000, 1_000), (end - 4_000, 1_000)]
+    win.redraw()
+    QtWidgets.QApplication.processEvents()
+    image = win.plots.viewport().grab().toImage()
+    vb = win.items[0].vb
+    top = vb.viewRange()[1][1] * 0.97
+
+    def color(t):
+        at = win.plots.mapFromScene(vb.mapViewToScene(QtCore.QPointF(t, top)))
+        c = image.pixelColor(at.x(), at.y())
+        return c.red(), c.green(), c.blue()
+
+    for t in (-7.5, -3.5):  # inside the gaps
+        r, g, b = color(t)
+        assert b > r + 10, (t, r, g, b)
+    for t in (-5.5, -1.5):  # between them
+        r, g, b = color(t)
+        assert abs(b - r) < 10, (t, r, g, b)
     win.close()
