@@ -365,7 +365,14 @@ class MainWindow(QtWidgets.QMainWindow):
                 p.setXLink(self.items[0])
         self._region_keys: list[tuple] = [() for _ in labels]
         self._yrange = [0.0 for _ in labels]
+        self._axis_width = 0  # px: every left axis's (``_align_axes``)
+        self._axes_stale = True
+        for p in self.items:  # a resize changes the tick spacing, and so maybe the widest text
+            p.vb.sigResized.connect(self._axes_resized)
         self._x_window = None
+
+    def _axes_resized(self, *_args) -> None:
+        self._axes_stale = True
 
     # -- sources ------------------------------------------------------------------------------------
     def start_source(self, spec: str) -> None:
@@ -644,6 +651,8 @@ class MainWindow(QtWidgets.QMainWindow):
                 self.thr_lo[c].setData([], [])
             self._draw_events(c, t_lo, t_hi, data[c])
             self._fit_y(c, y)
+        if self._axes_stale:
+            self._align_axes()
         # outside the plots: changing text inside the scene would re-lay it out and repaint the axes
         self._set(self.lbl_time, f"right edge at {t_hi:,.1f} s" + ("   (paused: Space resumes, ←/→ scroll)"
                                                                      if self.paused else "")
@@ -661,6 +670,34 @@ class MainWindow(QtWidgets.QMainWindow):
         if not (0.6 * self._yrange[c] <= top <= self._yrange[c]):
             self._yrange[c] = top * 1.3
             self.items[c].setYRange(-self._yrange[c], self._yrange[c], padding=0)
+            self._axes_stale = True
+
+    def _align_axes(self) -> None:
+        """One width for every channel's left axis, room for the widest tick text among them:
+        each had grown to its own (-200 beside 10), and with 8 channels the plots' time axes
+        did not line up. Set when a range changes (seldom: steady axes draw cheaply)."""
+        self._axes_stale = False
+        if not self.items:
+            return
+        axes = [p.getAxis("left") for p in self.items]
+        text = max(self._tick_text_width(p, ax) for p, ax in zip(self.items, axes))
+        ax = axes[0]
+        label = ax.label.boundingRect().height() * 0.8 if ax.label.isVisible() else 0.0  # (as pyqtgraph sizes it)
+        width = int(math.ceil(text + ax.style["tickTextOffset"][0] + max(0, ax.style["tickLength"]) + label)) + 2
+        if width != self._axis_width:
+            self._axis_width = width
+            for axis in axes:
+                axis.setWidth(width)
+
+    @staticmethod
+    def _tick_text_width(plot, ax) -> float:
+        """The widest tick text ``ax`` shows at its plot's y range, measured as pyqtgraph does."""
+        lo, hi = plot.vb.viewRange()[1]
+        metrics = QtGui.QFontMetricsF(ax.style["tickFont"] or QtGui.QFont())
+        box, centre = QtCore.QRectF(0, 0, 100, 100), QtCore.Qt.AlignmentFlag.AlignCenter
+        levels = ax.tickValues(lo, hi, max(plot.vb.height(), 50.0))[: ax.style["maxTextLevel"] + 1]
+        return max((metrics.boundingRect(box, centre, text).width() for spacing, values in levels
+                    for text in ax.tickStrings(values, ax.autoSIPrefixScale * ax.scale, spacing)), default=0.0)
 
     def _draw_events(self, c: int, t_lo: float, t_hi: float, y: np.ndarray) -> None:
         """Twitch markers, and shaded contractions/artefacts/gaps, relative to the right edge."""

@@ -599,3 +599,27 @@ def test_a_lossy_links_gaps_are_shaded_by_one_item_a_plot_whatever_their_count(q
         r, g, b = color(t)
         assert abs(b - r) < 10, (t, r, g, b)
     win.close()
+
+
+def test_eight_channels_plots_share_one_left_axis_width_so_their_times_line_up(qtbot, settings):
+    # each left axis had grown to its own tick text (-200 beside 10, 500000 beside 0), so the
+    # plots' time axes were shifted against each other
+    win = make_window(qtbot, "sim:rate=1000,channels=8,seed=3", settings)
+    win.resize(1280, 760)
+    qtbot.waitUntil(lambda: len(win.curves) == 8, timeout=30_000)
+    win.timer.stop()
+    win.acq.stop()
+    amps = np.array([0.4, 3.0, 12.0, 150.0, 2_000.0, 45_000.0, 600_000.0, 7.0])[:, None]
+    x = (np.sin(np.arange(12_000) / 50.0)[None] * amps).astype(np.float32)
+    win.acq.buffer.append(x, x)
+    win.redraw()
+    for _ in range(3):  # paint (pyqtgraph sizes an axis to the text it drew) and lay out again
+        win.plots.viewport().grab()
+        QtWidgets.QApplication.processEvents()
+    assert len({round(p.vb.viewRange()[1][1]) for p in win.items}) == 8  # the ranges differ
+    lefts = [p.vb.sceneBoundingRect().left() for p in win.items]
+    assert max(lefts) - min(lefts) < 0.5, lefts
+    for p in win.items:  # and every axis's text has room
+        ax = p.getAxis("left")
+        assert ax.textWidth + ax.style["tickTextOffset"][0] <= ax.width()
+    win.close()
