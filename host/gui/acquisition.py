@@ -80,6 +80,7 @@ class LinkState:
     labels: tuple[str, ...] = ()
     samples: int = 0
     lost: int = 0
+    lost_earlier: int = 0  # of ``lost``, those of the streams before this one (another rate or channel count)
     gaps: int = 0
     reconnects: int = 0
     battery_pct: int | None = None
@@ -96,7 +97,12 @@ class Update:
     """What happened since the GUI last asked."""
 
     events: list[Event] = field(default_factory=list)
+    #: (first sample, samples) on the stream's time line (the display buffer's and the detector's)
     gaps: list[tuple[int, int]] = field(default_factory=list)
+    #: a new stream starts, with this buffer: the board changed its rate or channel count, and
+    #: the time line, the detector and the counts start again (the recorder starts a new file).
+    #: Events and gaps before it in the queue are the last stream's, those after it the new one's.
+    stream: DisplayBuffer | None = None
 
 
 class Acquisition:
@@ -128,6 +134,7 @@ class Acquisition:
         #: why the source could not be opened or read (None while it works)
         self.failure: MyotwitchError | None = None
         self._recorder: Recorder | None = None
+        self._ended: Pipeline | None = None  # the detector of a stream that has ended (``_end_stream``)
         self._rec_lock = threading.Lock()
         self.source: Source | None = None
 
@@ -221,9 +228,26 @@ class Acquisition:
                 self.publisher.close()
 
     def _handle(self, rec: object) -> None:
+        if isinstance(rec, DeviceInfo):
+            self._end_stream(rec)  # (its last events go out before the publisher opens the new stream's outlets)
         if self.publisher is not None:
             self.publisher.record(rec)
         self._handle_record(rec)
+
+    def _new_format(self, info: DeviceInfo) -> bool:
+        return (self.state.fs, self.state.n_channels) != (info.fs, info.n_channels)
+
+    def _end_stream(self, info: DeviceInfo) -> None:
+        """A board that changes its rate or channel count mid-stream starts a new stream: the
+        last one's detector gives its held events now (as the recorder's file gets them)."""
+        pipe = self.pipe
+        if pipe is None or pipe is self._ended or not self._new_format(info):
+            return
+        self._ended = pipe
+        final = pipe.flush()
+        self._publish(final)
+        if final:
+            self.updates.put(Update(events=final))
 
     def _publish(self, events: list[Event]) -> None:
         if self.publisher is not None and events:
@@ -247,13 +271,20 @@ class Acquisition:
             st.battery_pct, st.battery_mv, st.lead_off = rec.battery_pct, rec.battery_mv, rec.lead_off
             return
         if isinstance(rec, DeviceInfo):
-            if self.pipe is None or (st.fs, st.n_channels) != (rec.fs, rec.n_channels):
+            if self.pipe is None or self._new_format(rec):
+                buffer = DisplayBuffer(rec.fs, rec.n_channels, labels=rec.labels)
+                if self.pipe is not None:
+                    self._end_stream(rec)
+                    st.lost_earlier = st.lost
+                    # said before the buffer is swapped: the window never draws the last
+                    # stream's events over the new one's trace
+                    self.updates.put(Update(stream=buffer))
                 pipe = Pipeline(rec.fs, rec.n_channels, self.config)
                 self._new_display_chain(rec.fs, rec.n_channels)
-                self.pipe, self.episodes_before = pipe, []
+                self.pipe, self.episodes_before, self._ended = pipe, [], None
                 # the GUI redraws from the buffer alone: it (with its labels and channel count)
                 # is swapped in one assignment, last
-                self.buffer = DisplayBuffer(rec.fs, rec.n_channels, labels=rec.labels)
+                self.buffer = buffer
             st.fs, st.n_channels, st.labels = rec.fs, rec.n_channels, rec.labels
             return
         if self.pipe is None or self.buffer is None or self._display_filter is None:
@@ -278,6 +309,9 @@ class Acquisition:
         elif isinstance(rec, GapRecord):
             events = self.pipe.gap(rec.n_samples)
             self._publish(events)
+            # where the gap starts on the stream's time line: the source's index counts on across
+            # a change of format (the session's), the buffer and the detector start again there
+            start = self.buffer.end
             shown = min(rec.n_samples, self.buffer.n)
             self.buffer.append(np.full((st.n_channels, shown), np.nan, dtype=np.float32), None)
             if rec.n_samples > self.buffer.n:
@@ -288,7 +322,7 @@ class Acquisition:
                 self._display_mains.skip(rec.n_samples)
             st.lost += rec.n_samples
             st.gaps += 1
-            self.updates.put(Update(events=events, gaps=[(rec.start_sample, rec.n_samples)]))
+            self.updates.put(Update(events=events, gaps=[(start, rec.n_samples)]))
 
     # -- what the detector sees, for the display ------------------------------------------------
     def _new_display_chain(self, fs: float, n_channels: int) -> None:

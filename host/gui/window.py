@@ -122,6 +122,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._longest = 0.0  # s: the longest event, how far before a window a redraw looks
         self.gaps: list[tuple[int, int]] = []
         self._gap_cache: tuple | None = None  # the last redraw's gaps in view (``_gaps_in``)
+        self._next_buffer: DisplayBuffer | None = None  # a new stream's, said but not yet swapped in
         self.frames = 0
         self._open_source = open_source
         self._plotted: DisplayBuffer | None = None  # the buffer the plots were made for
@@ -390,11 +391,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self.spec = spec
         # a fallback to the simulator is not a choice to remember: the device remembered before stays
         self._remember = None if fallback and spec.startswith("sim") else spec
-        self.events, self.gaps = [], []
-        self._cut = 0
-        self._longest = 0.0
-        self.event_list.clear()
-        self.units_panel.clear()
         self._clear_display()
         self.acq = Acquisition(spec, self.config, self._open_source, lsl=self.lsl)
         self.acq.start()
@@ -415,11 +411,23 @@ class MainWindow(QtWidgets.QMainWindow):
         self.source_box.setToolTip(spec)
 
     def _clear_display(self) -> None:
-        """Forget the previous source's trace, markers, counters and link text."""
+        """Forget the previous source's trace, events, counters and link text."""
+        self._forget_stream()
+        self.event_list.clear()
+        self._labels = ()
+        self.lbl_link.setText("connecting…")
+
+    def _forget_stream(self) -> None:
+        """Forget a stream's events, gaps, trace, shading and counts."""
+        self.events, self.gaps = [], []
+        self._gap_cache = None
+        self._cut = 0
+        self._longest = 0.0
+        self._next_buffer = None
+        self.units_panel.clear()
         self.plots.clear()
         self.curves = []
         self._plotted = None
-        self._labels = ()
         self._x_window = None
         self.paused = False
         self.view_end = None
@@ -428,9 +436,32 @@ class MainWindow(QtWidgets.QMainWindow):
             self.btn_pause.setChecked(False)
             self.btn_pause.blockSignals(False)
         for label, text in ((self.lbl_count, "0"), (self.lbl_rate, "– /min"), (self.lbl_episodes, "episodes: 0"),
-                            (self.lbl_last, "last: –"), (self.lbl_link, "connecting…"), (self.lbl_time, "")):
+                            (self.lbl_last, "last: –"), (self.lbl_time, "")):
             label.setText(text)
         self._draw_rate(np.zeros(1))
+
+    def _new_stream(self, buf: DisplayBuffer) -> None:
+        """The board changed its rate or channel count mid-stream: the acquisition has a new
+        detector and buffer, whose time line starts again at 0 (the recorder, a new file). The
+        last stream's trace, events, gap shading and counts go with it (they were drawn against
+        the new time line); its lines stay in the event list, under one that says what
+        happened, but no longer jump to a time (its samples are gone)."""
+        self._forget_stream()
+        self._next_buffer = buf  # (the acquisition swaps it in just after saying so)
+        self._labels = buf.labels  # (its events may be listed before its plots are made)
+        old = QtGui.QColor(160, 160, 160)
+        for i in range(self.event_list.count()):
+            item = self.event_list.item(i)
+            item.setData(QtCore.Qt.ItemDataRole.UserRole, None)
+            item.setForeground(old)
+        what = f"new stream: {buf.fs:g} Hz, {counted(buf.n_channels, 'channel')}"
+        item = QtWidgets.QListWidgetItem(f"── {what} ──\n   times and counts start again\n"
+                                         "   below: the last stream's events")
+        item.setForeground(QtGui.QColor(21, 101, 192))
+        self.event_list.insertItem(0, item)
+        recording = self.acq is not None and bool(self.acq.state.recording)
+        self.say(f"{what}: the board changed its format, so times and counts start again"
+                 + ("; the recording goes on in a new file" if recording else ""))
 
     def source_failure(self):
         """The error that stopped the current source before it delivered any data, else None."""
@@ -611,6 +642,8 @@ class MainWindow(QtWidgets.QMainWindow):
         fresh = not acq.updates.empty()
         while not acq.updates.empty():
             up = acq.updates.get_nowait()
+            if up.stream is not None:
+                self._new_stream(up.stream)
             self.gaps += up.gaps
             for e in up.events:
                 # kept in onset order (an event held for its context comes after later ones), so
@@ -624,6 +657,10 @@ class MainWindow(QtWidgets.QMainWindow):
             if acq.failure is not None or st.error:
                 self._set(self.lbl_link, f"not connected<br><b style='color:#c62828'>{html.escape(st.error)}</b>")
             return
+        if self._next_buffer is not None:  # a new stream was said: draw nothing before its buffer
+            if buf is not self._next_buffer:
+                return
+            self._next_buffer = None
         if buf is not self._plotted:  # a new stream (or channel count): buffer, labels and plots together
             self._plotted = buf
             self._labels = buf.labels
@@ -777,7 +814,7 @@ class MainWindow(QtWidgets.QMainWindow):
         recent = [e for e in twitches if e.onset_s >= now_s - 60]
         st = acq.state if acq else None
         # seconds of data: gaps are no time recorded (as in the summary)
-        lost_s = st.lost / st.fs if st is not None and st.fs else 0.0
+        lost_s = (st.lost - st.lost_earlier) / st.fs if st is not None and st.fs else 0.0  # (this stream's)
         data_s = max(now_s - lost_s, 0.0)
         hours = data_s / 3600.0
         self._set(self.lbl_rate, (f"{len(recent)} /min (last 60 s)" if now_s >= 60 else

@@ -623,3 +623,116 @@ def test_eight_channels_plots_share_one_left_axis_width_so_their_times_line_up(q
         ax = p.getAxis("left")
         assert ax.textWidth + ax.style["tickTextOffset"][0] <= ax.width()
     win.close()
+
+
+def test_a_board_that_changes_format_mid_stream_starts_the_window_again(qtbot, settings):
+    # a new rate or channel count is a new stream (the recorder starts a new file): the last
+    # stream's events and shaded gaps had stayed, drawn against the new stream's time line
+    from myotwitch.dsp import Event
+    from myotwitch.host.gui.acquisition import Update
+    from myotwitch.host.stream import DeviceInfo, GapRecord, SampleBlock
+
+    win = make_window(qtbot, "sim:rate=1000,seed=8", settings)
+    qtbot.waitUntil(lambda: len(win.curves) == 1 and win.acq.buffer.end > 3000, timeout=30_000)
+    win.timer.stop()
+    acq = win.acq
+    acq.stop()
+    end = acq.buffer.end
+    old = [Event(onset_s=end / 1000 - 2.0, offset_s=end / 1000 - 1.0, duration_ms=1000.0, peak_to_peak_uv=300.0,
+                 snr_db=20.0, channel=0, kind="contraction"),
+           Event(onset_s=end / 1000 - 0.5, offset_s=end / 1000 - 0.48, duration_ms=20.0, peak_to_peak_uv=300.0,
+                 snr_db=20.0, channel=0, kind="twitch")]
+    acq.updates.put(Update(events=old, gaps=[(end - 1500, 200)]))
+    win.redraw()
+    assert int(win.lbl_count.text()) >= 1 and len(win.shading[0].spans()) >= 2
+    listed = win.event_list.count()
+    # the board comes back at 2000 Hz with 2 channels; the source's sample index counts on
+    acq._handle(DeviceInfo("sim", "id", "fw", 2000.0, 2, 1, 0.125, ("left", "right")))
+    noise = np.random.default_rng(0).normal(0.0, 3.0, (2, 400)).astype(np.float32)
+    index = end + 10
+    for k in range(10):
+        acq._handle(SampleBlock(index, 2000.0, noise))
+        index += 400
+        if k == 5:
+            acq._handle(GapRecord(index, 100, 2000.0, "lost"))
+            index += 100
+    win.redraw()
+    assert win.events == [] and win.lbl_count.text() == "0" and win.lbl_last.text() == "last: –"
+    assert len(win.curves) == 2 and win.acq.buffer.end == 4100
+    # only the new stream's gap is shaded, where it is on the new time line (2400 samples in)
+    for c in range(2):
+        assert np.allclose([(a, b) for a, b, _ in win.shading[c].spans()], [((2400 - 4100) / 2000, (2500 - 4100) / 2000)])
+    said = "new stream: 2000 Hz, 2 channels"
+    assert said in win.status_label.text()
+    top = win.event_list.item(0)
+    assert said in top.text() and top.data(0x0100) is None
+    assert win.event_list.count() == listed + 1  # the last stream's lines stay, below it, and jump nowhere
+    assert all(win.event_list.item(i).data(0x0100) is None for i in range(win.event_list.count()))
+    # the rate counts this stream's lost samples only
+    assert acq.state.lost - acq.state.lost_earlier == 100
+    win.close()
+
+
+def test_a_format_change_while_recording_is_said_and_goes_on_in_a_new_file(qtbot, settings, tmp_path):
+    import threading
+    import time
+
+    from myotwitch.host.sources.base import Source
+    from myotwitch.host.stream import DeviceInfo, GapRecord, SampleBlock
+
+    rng = np.random.default_rng(3)
+
+    def stream(fs, n_channels, first, seconds):
+        info = DeviceInfo("scripted", "00000000000000aa", "0.1.0", fs, n_channels, 1, 0.125,
+                          tuple(f"m{i}" for i in range(n_channels)))
+        block = int(fs // 50)
+        out: list = [info]
+        for k in range(int(seconds * 50)):
+            out.append(GapRecord(first, block, fs, "lost") if k % 25 == 10 else
+                       SampleBlock(first, fs, rng.normal(0.0, 3.0, (n_channels, block)).astype(np.float32)))
+            first += block
+        return out, first
+
+    class Scripted(Source):
+        spec = "scripted:"
+
+        def __init__(self):
+            super().__init__()
+            first, end = stream(1000.0, 1, 0, 4.0)
+            second, _ = stream(2000.0, 2, end, 3.0)
+            self.batches = [first[:151]]  # 3 s, then 1 s more once recording, then the new format
+            self.second = [first[151:], second]
+            self.go = threading.Event()
+            self._info = None
+
+        @property
+        def info(self):
+            return self._info
+
+        def read(self, timeout=0.5):
+            if not self.batches and self.go.is_set() and self.second:
+                self.batches, self.second = self.second, []
+            if not self.batches:
+                time.sleep(0.02)
+                return []
+            batch = self.batches.pop(0)
+            self._info = next((r for r in reversed(batch) if isinstance(r, DeviceInfo)), self._info)
+            return batch
+
+    source = Scripted()
+    out = tmp_path / "rec"
+    win = make_window(qtbot, "scripted:", settings, out_dir=str(out), open_source=lambda spec: source)
+    qtbot.waitUntil(lambda: win.acq.state.samples + win.acq.state.lost == 3000 and len(win.curves) == 1,
+                    timeout=15_000)
+    win.btn_record.click()
+    assert win.acq.state.recording
+    source.go.set()
+    qtbot.waitUntil(lambda: "new stream: 2000 Hz, 2 channels" in win.status_label.text(), timeout=15_000)
+    assert "the recording goes on in a new file" in win.status_label.text()
+    qtbot.waitUntil(lambda: len(win.curves) == 2 and win.acq.buffer.end == 6000, timeout=15_000)
+    qtbot.wait(100)
+    # the new stream's gaps only, at their places on its time line (from 0 s): 0.2, 0.7, ... s
+    assert [a for a, _ in win.gaps] == [k * 40 for k in range(10, 150, 25)]
+    win.btn_record.click()
+    assert len(glob.glob(str(out / "*.edf"))) == 2
+    win.close()
