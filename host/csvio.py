@@ -98,7 +98,7 @@ class CsvReader:
                 self._scale.append((_SCALE[m.group(1).lower()], 0.0))
             else:
                 self._scale.append((1.0, 0.0))  # assume µV; check_units warns if implausible
-        self.labels = [_UNIT_RE.sub("", c) or c for c in self.all_labels]
+        self.labels = [_UNIT_RE.sub("", c).strip() or c for c in self.all_labels]  # ("soleus [mV]": "soleus")
         self.channels = list(range(len(self.all_labels)))
         rows = [line for line in sample_lines if line.strip()]
         t = []
