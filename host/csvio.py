@@ -277,18 +277,19 @@ def _quote(text: str, limit: int = 40) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "…")
 
 
-#: a cell that is missing (read as NaN)
-_MISSING = ("", "nan", "NaN")
+#: a cell that is missing (read as NaN), in lower case: empty, or as R, spreadsheets and
+#: databases write a missing value (NA, N/A, #N/A, null, None)
+_MISSING = frozenset({"", "nan", "na", "n/a", "#n/a", "null", "none"})
 
 
 def _values(parts: list[str]) -> list[float]:
     """A row's cells as numbers, missing ones NaN; ValueError when one is not a number."""
-    return [float(p) if p.strip() not in _MISSING else np.nan for p in parts]
+    return [np.nan if p.strip().lower() in _MISSING else float(p) for p in parts]
 
 
 def _is_number(text: str) -> bool:
     t = text.strip()
-    if t in _MISSING:
+    if t.lower() in _MISSING:
         return True
     try:
         float(t)

@@ -26,3 +26,20 @@ def write(path, header, n=3000, fs=1000.0, t_scale=1.0, sep=",", fmt=None, cells
 def test_channel_names_lose_the_unit_and_the_space_before_it(tmp_path, header):
     r = open_reader(write(tmp_path / "u.csv", header))
     assert r.labels == ["calf", "soleus"]
+
+
+@pytest.mark.parametrize("token", ["NA", "N/A", "#N/A", "null", "NULL", "None", "nan", ""])
+def test_missing_values_as_lab_software_writes_them(tmp_path, token):
+    """R writes NA, Excel #N/A, databases null: a missing sample, not an error."""
+    p = write(tmp_path / "m.csv", "time_s,calf_uV,soleus_uV",
+              cells=lambda i, row: [row[0], token, row[2]] if i in (1000, 1001) else row)
+    res = analyze_file(p)
+    assert res["quality"]["gaps"] == 1
+    assert any("missing where other channels have values" in w for w in res["quality"]["warnings"])
+
+
+def test_a_word_in_a_cell_is_still_an_error_naming_it(tmp_path):
+    p = write(tmp_path / "w.csv", "time_s,calf_uV,soleus_uV",
+              cells=lambda i, row: [row[0], "lead off", row[2]] if i == 10 else row)
+    with pytest.raises(FormatError, match=r"line 12, column 'calf_uV': 'lead off' is not a number"):
+        analyze_file(p)
