@@ -182,7 +182,12 @@ def analyze_file(path: str | os.PathLike, config: DetectorConfig | None = None, 
     if reader.n_samples == 0:
         raise FormatError(f"{os.path.basename(path)}: holds no samples")
     if reader.fs < 250:
-        where = f" (from the time column '{reader.time_label}', read in seconds)" if hasattr(reader, "time_label") else ""
+        where = ""
+        if hasattr(reader, "time_label"):  # (a time column in ms must say so in its name: time_ms, Time (ms))
+            unit = {"s": "seconds", "ms": "milliseconds"}.get(reader.time_unit, reader.time_unit)
+            where = f" (from the time column '{reader.time_label}', read in {unit}" + (
+                "; one in milliseconds says so in its name, e.g. 'time_ms' or 'Time (ms)')" if reader.time_unit == "s"
+                else ")")
         raise FormatError(f"{os.path.basename(path)}: sample rate {reader.fs:g} Hz{where} is below 250 Hz; "
                           "twitches (3-30 ms) need at least 250 Hz")
     # an EDF header has a start; a CSV only when its time column holds clock time (Unix seconds);

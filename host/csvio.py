@@ -25,6 +25,11 @@ GAP_INTERVALS = 2.5  # a time step above this many sample intervals is a gap
 MAX_GAP_S = 7 * 86400.0
 _UNIT_RE = re.compile(r"(?:[_\s\[(])(uv|µv|mv|v|counts)\]?\)?$", re.I)
 _SCALE = {"uv": 1.0, "µv": 1.0, "mv": 1e3, "v": 1e6}
+#: the time column's unit, from its name (``time_ms``, ``Time (ms)``, ``t [s]``); seconds unless it says
+_TIME_UNIT_RE = re.compile(r"(?:^|[_\s\[(])(s|sec|secs|seconds|ms|msec|millis|milliseconds|us|µs|usec|microseconds)\]?\)?$",
+                           re.I)
+_TIME_SCALE = {"ms": 1e-3, "msec": 1e-3, "millis": 1e-3, "milliseconds": 1e-3, "us": 1e-6, "µs": 1e-6, "usec": 1e-6,
+               "microseconds": 1e-6}
 
 
 def parse_units(spec: str | None) -> tuple[float, float] | None:
@@ -84,6 +89,13 @@ class CsvReader:
                               "first column must be the time in seconds (e.g. 'time_s')")
         #: the time column's name, as the header gives it (errors name it so)
         self.time_label = cols[0]
+        unit = _TIME_UNIT_RE.search(cols[0])
+        #: the time column's unit as its name gives it, and its factor to seconds
+        self.time_unit = "s"
+        self._t_scale = 1.0
+        if unit and unit.group(1).lower() in _TIME_SCALE:
+            self._t_scale = _TIME_SCALE[unit.group(1).lower()]
+            self.time_unit = "ms" if self._t_scale == 1e-3 else "µs"
         if len(cols) - 1 > MAX_CHANNELS:
             raise FormatError(f"{self.name}: header has {len(cols) - 1} channel columns; at most {MAX_CHANNELS} "
                               "are supported")
@@ -111,8 +123,10 @@ class CsvReader:
         # a time column in Unix seconds (2001-2096) dates the recording; relative time does not
         self.start = dt.datetime.fromtimestamp(self.t0) if 1e9 <= self.t0 < 4e9 else None
         if self.start is None and abs(self.t0) > max(2.0 / self.fs, 0.01):  # (an excerpt cut from a longer one)
+            raw = f"{self.t0 / self._t_scale:g}"
             self.warnings.append(f"{self.name}: times count from its first row, where the time column "
-                                 f"('{self.time_label}') reads {self.t0:g} s (add {self.t0:g} to read them on that column)")
+                                 f"('{self.time_label}') reads {raw} {self.time_unit} (add {raw} to read them on that "
+                                 "column)")
         self._n_rows = max(sum(1 for _, line in self._lines() if line.strip()) - 1, 0)
         self.n_samples = self._n_rows
 
@@ -154,7 +168,7 @@ class CsvReader:
                               "number") from None
         if not np.isfinite(value):
             raise FormatError(f"{self.name}: line {line_no}, column '{self.time_label}': {_quote(text)} is not a time")
-        return value
+        return value * self._t_scale
 
     def _rate(self, t: np.ndarray) -> float:
         if len(t) < 2:
@@ -221,7 +235,7 @@ class CsvReader:
                     col = self.time_label if bad == 0 else self.all_labels[bad - 1]
                     raise FormatError(f"{self.name}: line {no}, column '{col}': {_quote(parts[bad].strip())} "
                                       "is not a number") from None
-            t = data[:, 0]
+            t = data[:, 0] * self._t_scale
             if not np.all(np.isfinite(t)):
                 j = int(np.argmin(np.isfinite(t)))
                 raise FormatError(f"{self.name}: line {chunk[j][0]}, column '{self.time_label}': {t[j]} is not a time")

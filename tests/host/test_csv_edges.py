@@ -137,7 +137,7 @@ def test_a_value_beyond_float32_is_missing_with_a_warning_naming_its_line(tmp_pa
 
 @pytest.mark.parametrize("header, body, message", [
     ("a_uV,b_uV", "1,2\n3,4\n5,6\n", "the first column is 'a_uV', a channel by the unit in its name"),
-    ("foo;bar", "1;2\n3;4\n5;6\n", "sample rate 0.5 Hz (from the time column 'foo', read in seconds) is below"),
+    ("foo;bar", "1;2\n3;4\n5;6\n", "sample rate 0.5 Hz (from the time column 'foo', read in seconds; one in milliseconds"),
     ("stamp,calf_uV", "2,1\n1,2\n0,3\n", "the time column ('stamp') does not increase"),
 ])
 def test_a_first_column_that_is_no_time_is_named(tmp_path, header, body, message):

@@ -43,3 +43,25 @@ def test_a_word_in_a_cell_is_still_an_error_naming_it(tmp_path):
               cells=lambda i, row: [row[0], "lead off", row[2]] if i == 10 else row)
     with pytest.raises(FormatError, match=r"line 12, column 'calf_uV': 'lead off' is not a number"):
         analyze_file(p)
+
+
+@pytest.mark.parametrize("header, scale", [("time_ms,calf_uV,soleus_uV", 1e3), ("Time (ms),calf_uV,soleus_uV", 1e3),
+                                           ("t [ms],calf_uV,soleus_uV", 1e3), ("time_us,calf_uV,soleus_uV", 1e6),
+                                           ("Time (s),calf_uV,soleus_uV", 1.0), ("time,calf_uV,soleus_uV", 1.0)])
+def test_a_time_column_in_milliseconds_says_so_in_its_name(tmp_path, header, scale):
+    res = analyze_file(write(tmp_path / "ms.csv", header, fs=2000.0, t_scale=scale))
+    assert res["fs"] == 2000.0
+    assert res["stats"]["duration_s"] == pytest.approx(1.5)
+
+
+def test_an_unnamed_millisecond_column_is_refused_with_the_way_out(tmp_path):
+    with pytest.raises(FormatError, match=r"read in seconds; one in milliseconds says so in its name, e\.g\. 'time_ms'"):
+        analyze_file(write(tmp_path / "t.csv", "time,calf_uV,soleus_uV", t_scale=1e3))
+
+
+def test_an_excerpt_in_milliseconds_is_said_in_its_own_unit(tmp_path):
+    p = write(tmp_path / "x.csv", "time_ms,calf_uV,soleus_uV", t_scale=1e3,
+              cells=lambda i, row: [f"{5000 + i:.6g}", *row[1:]])
+    res = analyze_file(p)
+    assert res["stats"]["duration_s"] == pytest.approx(3.0)
+    assert any("reads 5000 ms (add 5000 to read them on that column)" in w for w in res["quality"]["warnings"])
