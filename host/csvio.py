@@ -113,6 +113,11 @@ class CsvReader:
         self.labels = [_UNIT_RE.sub("", c).strip() or c for c in self.all_labels]  # ("soleus [mV]": "soleus")
         self.channels = list(range(len(self.all_labels)))
         rows = [line for line in sample_lines if line.strip()]
+        #: numbers written with a decimal comma ('0,125' in a ';' or tab separated file, as
+        #: spreadsheets in much of Europe export them): read as '0.125'
+        self.decimal_comma = self.delimiter != "," and _decimal_comma(rows[:50], self.delimiter)
+        if self.decimal_comma:
+            rows = [line.replace(",", ".") for line in rows]
         t = []
         for i, line in enumerate(rows):
             t.append(self._time(line.split(self.delimiter)[0], i + 2))
@@ -219,6 +224,8 @@ class CsvReader:
                 return
             data = np.empty((len(chunk), ncols))
             for j, (no, line) in enumerate(chunk):
+                if self.decimal_comma:
+                    line = line.replace(",", ".")
                 parts = line.rstrip("\r\n").split(self.delimiter)
                 if len(parts) == ncols + 1 and not parts[-1].strip():
                     parts.pop()  # trailing separator
@@ -299,6 +306,15 @@ _MISSING = frozenset({"", "nan", "na", "n/a", "#n/a", "null", "none"})
 def _values(parts: list[str]) -> list[float]:
     """A row's cells as numbers, missing ones NaN; ValueError when one is not a number."""
     return [np.nan if p.strip().lower() in _MISSING else float(p) for p in parts]
+
+
+def _decimal_comma(rows: list[str], delimiter: str) -> bool:
+    """Do these rows write numbers with a decimal comma (``0,001;12,5``)? Some cell holds a
+    comma, no cell a point, and with points for commas every cell is a number."""
+    cells = [c.strip().strip('"') for line in rows for c in line.rstrip("\r\n").split(delimiter)]
+    if not any("," in c for c in cells) or any("." in c for c in cells):
+        return False
+    return all(_is_number(c.replace(",", ".")) for c in cells)
 
 
 def _is_number(text: str) -> bool:

@@ -65,3 +65,26 @@ def test_an_excerpt_in_milliseconds_is_said_in_its_own_unit(tmp_path):
     res = analyze_file(p)
     assert res["stats"]["duration_s"] == pytest.approx(3.0)
     assert any("reads 5000 ms (add 5000 to read them on that column)" in w for w in res["quality"]["warnings"])
+
+
+@pytest.mark.parametrize("sep", [";", "\t"])
+def test_decimal_commas_are_read(tmp_path, sep):
+    """A European spreadsheet's export: '0,001;12,5'. It was "'0,000' is not a number"."""
+    comma = tmp_path / "c.csv"
+    write(comma, sep.join(["Time [s]", "calf [mV]", "soleus [mV]"]), sep=sep,
+          cells=lambda i, row: [v.replace(".", ",") for v in [row[0], f"{float(row[1]) / 1e3:.6f}",
+                                                             f"{float(row[2]) / 1e3:.6f}"]])
+    point = tmp_path / "p.csv"
+    write(point, sep.join(["Time [s]", "calf [mV]", "soleus [mV]"]), sep=sep,
+          cells=lambda i, row: [row[0], f"{float(row[1]) / 1e3:.6f}", f"{float(row[2]) / 1e3:.6f}"])
+    a, b = analyze_file(comma), analyze_file(point)
+    assert a["fs"] == b["fs"] == 1000.0
+    assert a["channels"] == ["calf", "soleus"]
+    assert a["quality"]["raw_rms_uv"] == b["quality"]["raw_rms_uv"]
+    assert a["quality"]["raw_rms_uv"][0] == pytest.approx(5.0, rel=0.1)
+
+
+def test_commas_in_a_comma_separated_file_are_still_separators(tmp_path):
+    p = tmp_path / "c.csv"
+    p.write_text("time_s,calf_uV\n" + "".join(f"{i / 1000:.3f},{(i % 7) - 3}\n" for i in range(3000)))
+    assert analyze_file(p)["channels"] == ["calf"]
