@@ -45,22 +45,60 @@ def check_units(x: np.ndarray, name: str, unit_hint: str, remedy: str = CSV_REME
     return warnings
 
 
-def signal_problems(x: np.ndarray, name: str) -> list[str]:
-    """All-zero, constant or saturated signals: not analysable."""
+def _channel_name(c: int, labels: list[str] | None) -> str:
+    """A channel as the user knows it: its label and its place (the 4th of a CSV's columns
+    was "channel 3", by a 0-based index nobody counts by)."""
+    if labels and c < len(labels) and labels[c]:
+        return f"channel '{labels[c]}' (column {c + 1})" if labels.count(labels[c]) > 1 else f"channel '{labels[c]}'"
+    return f"channel {c + 1}"
+
+
+def signal_problems(x: np.ndarray, name: str, labels: list[str] | None = None) -> list[str]:
+    """All-zero, constant or saturated signals: not analysable. ``labels``: the channels' names."""
     problems = []
     for c in range(x.shape[0]):
         row = x[c][np.isfinite(x[c])]
         if row.size == 0:
             continue
+        what = _channel_name(c, labels)
         if np.all(row == 0):
-            problems.append(f"{name}: channel {c} is all zeros (electrode not connected?)")
+            problems.append(f"{name}: {what} is all zeros (electrode not connected?)")
         elif np.ptp(row) == 0:
-            problems.append(f"{name}: channel {c} is constant at {row[0]:g} (saturated or disconnected)")
+            problems.append(f"{name}: {what} is constant at {row[0]:g} (saturated or disconnected)")
         else:
             at_rail = np.mean((row == row.max()) | (row == row.min()))
             if at_rail > 0.2:
-                problems.append(f"{name}: channel {c} sits at its extreme values {at_rail:.0%} of the time (saturated)")
+                problems.append(f"{name}: {what} sits at its extreme values {at_rail:.0%} of the time (saturated)")
     return problems
+
+
+class _Flat:
+    """Which channels stay at one value over the whole file (the first chunk alone called a
+    channel "all zeros" whose electrode was connected a minute in, and missed one that fell
+    flat later)."""
+
+    def __init__(self, n: int) -> None:
+        self.value = np.full(n, np.nan)
+        self.flat = np.ones(n, dtype=bool)
+
+    def add(self, x: np.ndarray) -> None:
+        for c in range(x.shape[0]):
+            if not self.flat[c]:
+                continue
+            row = x[c][np.isfinite(x[c])]
+            if row.size == 0:
+                continue
+            if np.isnan(self.value[c]):
+                self.value[c] = row[0]
+            self.flat[c] = bool(np.all(row == self.value[c]))
+
+    def problems(self, name: str, labels: list[str] | None) -> list[str]:
+        out = []
+        for c in np.nonzero(self.flat & np.isfinite(self.value))[0]:
+            what = _channel_name(int(c), labels)
+            out.append(f"{name}: {what} is all zeros (electrode not connected?)" if self.value[c] == 0 else
+                       f"{name}: {what} is constant at {self.value[c]:g} (saturated or disconnected)")
+        return out
 
 
 def analyze_reader(reader, config: DetectorConfig | None = None, progress: Progress | None = None,
@@ -78,7 +116,9 @@ def analyze_reader(reader, config: DetectorConfig | None = None, progress: Progr
     checked = False
     problems: list[str] = []
     warnings: list[str] = []
+    flat = _Flat(len(reader.channels))
     for first, x in reader.iter_records():
+        flat.add(x)
         if first > expected:
             events += pipe.gap(first - expected)
         if not checked:
@@ -86,13 +126,15 @@ def analyze_reader(reader, config: DetectorConfig | None = None, progress: Progr
 
             # (--units applies to a CSV; an EDF/BDF header states its own unit and range)
             warnings += check_units(x, name, "units", CSV_REMEDY if isinstance(reader, CsvReader) else EDF_REMEDY)
-            problems += signal_problems(x, name)
+            # (saturation from the first chunk; a channel flat all along from all of them, below)
+            problems += [p for p in signal_problems(x, name, reader.labels) if "sits at its extreme" in p]
             checked = True
         events += pipe.process(x)
         expected = first + x.shape[1]
         if progress:
             progress(min(expected / total, 1.0))
     events += pipe.flush()
+    problems = flat.problems(name, reader.labels) + problems
     events.sort(key=lambda e: (e.onset_sample, e.channel))
     busy = sorted({e.channel for e in events if e.kind == "contraction" and (e.reason or "").startswith(BUSY_FLOOR)})
     if busy:

@@ -517,7 +517,7 @@ class Recorder:
 
         name = self.source.spec
         found = check_units(x, name, "µV", remedy="check the stream's unit, or the device's µV per count")
-        found += signal_problems(x, name)
+        found += signal_problems(x, name, list(self.info.labels))
         clip = self.pipe.config.clip_uv
         finite = x[np.isfinite(x)]
         beyond = float(np.mean(np.abs(finite) >= clip)) if clip and finite.size else 0.0
