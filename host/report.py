@@ -76,16 +76,16 @@ def _select_as_analysed(reader, names: list[str]) -> None:
     reader.select([str(i) for i in used])
 
 
-def _signal_views(r: dict, bins: int = 1500):
+def _signal_views(r: dict, bins: int = 1500, units: str | None = None):
     """One pass over the file: a min/max envelope per channel (up to ``TIMELINE_CHANNELS``) for
     the timeline, the largest twitches' snippets (each from its own channel), a PSD of
-    channel 0."""
+    channel 0. ``units``: the CSV units the analysis read the file in (``analyze --units``)."""
     from scipy import signal as sps
 
     from myotwitch.dsp.filters import bandpass_sos
     from myotwitch.host.analysis import open_reader
 
-    reader = open_reader(r["file"])
+    reader = open_reader(r["file"], units=units)
     _select_as_analysed(reader, r.get("channels") or [])
     fs, n = reader.fs, max(reader.n_samples, 1)
     edges = np.linspace(0, n, bins + 1).astype(np.int64)
@@ -129,14 +129,14 @@ def _signal_views(r: dict, bins: int = 1500):
     return fs, edges, lo[:shown], hi[:shown], snippets, (f, p)
 
 
-def _plots(r: dict) -> dict[str, str]:
+def _plots(r: dict, units: str | None = None) -> dict[str, str]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     out = {}
-    fs, edges, lo, hi, snippets, (f, p) = _signal_views(r)
+    fs, edges, lo, hi, snippets, (f, p) = _signal_views(r, units=units)
     t = edges[:-1] / fs / 60
     events = r.get("events", [])
     labels = list(r.get("channels") or [])
@@ -223,9 +223,9 @@ def _advice_html(advice: dict | None) -> str:
     return "\n".join(parts)
 
 
-def _session_html(r: dict) -> str:
+def _session_html(r: dict, units: str | None = None) -> str:
     st, q = r["stats"], r["quality"]
-    plots = _plots(r)
+    plots = _plots(r, units)
     mains = q.get("mains") or {}
     rows = [("Duration", f"{hms(st['duration_s'])} ({hms(st['valid_s'])} with data)"),
             ("Twitches", f"{st['counts']['twitch']} ({st['twitches_per_hour']:.1f} per hour)"),
@@ -309,12 +309,14 @@ def _n(value: object, spec: str) -> str:
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 
 
-def write_report(path: str, results: list[dict]) -> None:
+def write_report(path: str, results: list[dict], units: str | None = None) -> None:
+    """``units``: ``analyze --units``, the units its CSV files were read in (the plots read the
+    files again, and drew a file in mV at a thousandth of its size)."""
     body = []
     if len(results) > 1:
         body.append(_trend_html(results))
     for r in results:
-        body.append(_session_html(r))
+        body.append(_session_html(r, units))
     body.append(_advice_html(results[-1].get("advice")))
     doc = (f"<!doctype html><html lang=en><head><meta charset=utf-8>"
            f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\"><meta name=viewport "
