@@ -162,18 +162,14 @@ def _plots(r: dict, units: str | None = None) -> dict[str, str]:
                          f"contractions yellow, gaps blue{more}", fontsize=9)
     out["timeline"] = _png(fig)
 
-    dur_min = max(r["stats"]["duration_s"] / 60, 1e-9)
-    width = 10 if dur_min > 30 else max(1, int(dur_min // 6) or 1)
-    nb = int(np.ceil(dur_min / width))
-    counts = np.zeros(max(nb, 1))
-    for e in events:
-        if e["kind"] == "twitch":
-            counts[min(int(e["onset_s"] / 60 // width), len(counts) - 1)] += 1
+    counts, hours, width = rate_bins(r)
     fig, ax = plt.subplots(figsize=(10, 2.4))
-    ax.bar(np.arange(len(counts)) * width, counts * 60 / width, width=width * 0.9, align="edge", color="#c62828")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(hours > 0, counts / hours, np.nan)  # (a bin without data has no bar, not a 0)
+    ax.bar(np.arange(len(counts)) * width, rate, width=width * 0.9, align="edge", color="#c62828")
     ax.set_xlabel("minutes from start")
     ax.set_ylabel("twitches per hour")
-    ax.set_title(f"Twitch rate in {width}-minute bins (per hour)")
+    ax.set_title(f"Twitch rate in {width}-minute bins (per hour of data)")
     out["rate"] = _png(fig)
 
     amps = [e["peak_to_peak_uv"] for e in events if e["kind"] == "twitch"]
@@ -209,6 +205,27 @@ def _plots(r: dict, units: str | None = None) -> dict[str, str]:
     ax.set_title(f"Spectrum (first 5 min, {name}): band shaded" + (", mains lines dashed" if mains.get("harmonics_hz") else ""))
     out["spectrum"] = _png(fig)
     return out
+
+
+def rate_bins(r: dict) -> tuple[np.ndarray, np.ndarray, int]:
+    """(twitches, hours of data, bin width in minutes) per bin of the session: a bin's rate is
+    per hour of its data, as the session's is, so a 20 s recording's one-minute bin, the last
+    bin's part of one, and a bin with gaps no longer read a third (or less) of the rate."""
+    dur_s = max(float(r["stats"]["duration_s"]), 1e-9)
+    dur_min = dur_s / 60
+    width = 10 if dur_min > 30 else max(1, int(dur_min // 6) or 1)
+    nb = max(int(np.ceil(dur_min / width)), 1)
+    counts = np.zeros(nb)
+    for e in r.get("events", []):
+        if e["kind"] == "twitch":
+            counts[min(int(e["onset_s"] / 60 // width), nb - 1)] += 1
+    lo = np.arange(nb) * width * 60.0
+    hi = np.minimum(lo + width * 60.0, dur_s)
+    seconds = np.maximum(hi - lo, 0.0)
+    for g in r.get("gaps", []):
+        g0, g1 = float(g["onset_s"]), float(g["onset_s"]) + float(g["duration_s"])
+        seconds -= np.clip(np.minimum(hi, g1) - np.maximum(lo, g0), 0.0, None)
+    return counts, np.maximum(seconds, 0.0) / 3600, width
 
 
 def _advice_html(advice: dict | None) -> str:

@@ -1,5 +1,5 @@
-"""The analysis report's plots show the numbers the summary states: a CSV read with --units is
-drawn in those units."""
+"""The analysis report's plots show the numbers the summary states: the rate bins are per hour
+of data, and a CSV read with --units is drawn in those units."""
 
 import numpy as np
 import pytest
@@ -8,6 +8,39 @@ pytest.importorskip("matplotlib")
 
 from myotwitch.host import report  # noqa: E402
 from myotwitch.host.cli import main  # noqa: E402
+
+
+def session(duration_s, onsets, gaps=()):
+    return {"stats": {"duration_s": duration_s},
+            "events": [{"kind": "twitch", "onset_s": t} for t in onsets] + [{"kind": "artifact", "onset_s": 1.0}],
+            "gaps": [{"onset_s": a, "duration_s": d} for a, d in gaps]}
+
+
+def rates(r):
+    counts, hours, width = report.rate_bins(r)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(hours > 0, counts / hours, np.nan), width
+
+
+def test_a_recording_shorter_than_a_bin_shows_its_own_rate():
+    """8 twitches in 20 s is 1440 an hour, as the summary says; the bar read 480."""
+    r, width = rates(session(20.0, np.linspace(1, 19, 8)))
+    assert width == 1 and r == pytest.approx([1440.0])
+
+
+def test_the_last_partial_bin_is_per_hour_of_its_data():
+    """65 minutes in 10-minute bins: the last holds 5 minutes, and 5 twitches there are 60/h."""
+    onsets = [*np.linspace(30, 590, 10), *np.linspace(3610, 3890, 5)]
+    r, width = rates(session(65 * 60.0, onsets))
+    assert width == 10 and len(r) == 7
+    assert r[0] == pytest.approx(60.0) and r[-1] == pytest.approx(60.0)
+    assert np.all(r[1:-1] == 0)
+
+
+def test_gaps_leave_a_bin_with_its_data_time_only():
+    r, _ = rates(session(120.0, [5, 10, 70], gaps=[(30.0, 15.0), (60.0, 60.0)]))
+    assert r[0] == pytest.approx(2 / (45 / 3600))
+    assert np.isnan(r[1])  # (the whole second minute is a gap: no bar, not a rate of 0)
 
 
 def test_the_report_draws_a_csv_in_the_units_it_was_analysed_in(tmp_path, monkeypatch):
