@@ -33,7 +33,7 @@ def write(tmp_path, text, encoding="utf-8"):
     ("attribute in why", lambda t: t.replace("{twitch_days}", "{rate_latest.__class__}", 1),
      r"'\{rate_latest.__class__\}' is not a metric"),
     ("unknown metric in why", lambda t: t.replace("{twitch_days}", "{secret}", 1), r"'\{secret\}' is not a metric"),
-    ("bad format spec", lambda t: t.replace("{trend_p:.3f}", "{trend_p:.3q}", 1), "cannot be evaluated"),
+    ("bad format spec", lambda t: t.replace("{trend_p:.2g}", "{trend_p:.3q}", 1), "cannot be evaluated"),
     ("medications not lists", lambda t: t.replace('stimulant = ["methylphenidate"', 'stimulant = 3 #', 1),
      r"\[medications\]"),
 ])
