@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import logging
 import math
+import re
 
 from myotwitch.host.advice import MAX_WINDOW_DAYS as MAX_DAYS
 from myotwitch.host.errors import UsageError
@@ -94,6 +95,7 @@ def parse_entry(what: str, value: str | None, unit: str | None) -> tuple[str, st
         return kind, value.strip().lower(), None
     if kind == "exercise" and value.lower() in EXERCISE:
         return kind, kind, float(EXERCISE[value.lower()])
+    value, unit = _unit_in_value(kind, value, unit)
     try:
         number = float(value)
     except ValueError as e:
@@ -117,16 +119,38 @@ def parse_entry(what: str, value: str | None, unit: str | None) -> tuple[str, st
         if u not in ("l", "ml"):
             raise UsageError(f"fluids unit '{unit}': use l or ml")
         if number > 15:
-            raise UsageError(f"fluids {number:g} l in one entry is implausible")
+            hint = f"; in millilitres: `myotwitch log fluids {number:g} --unit ml`" if unit is None else ""
+            raise UsageError(f"fluids {number:g} l in one entry is implausible (over 15 l{hint})")
     elif kind == "sleep":
         number = number / 60 if u == "min" else number
         if number > 24:
-            raise UsageError(f"sleep {number:g} h: a night has at most 24 hours")
+            hint = f"; in minutes: `myotwitch log sleep {number:g} --unit min`" if unit is None else ""
+            raise UsageError(f"sleep {number:g} h: a night has at most 24 hours{hint}")
     elif kind == "stress" and not 1 <= number <= 5:
         raise UsageError(f"stress {number:g}: use 1 (calm) to 5 (very stressed)")
     elif kind == "exercise" and number not in (0, 1, 2, 3):
         raise UsageError(f"exercise '{value}': use none, light, moderate or hard (0-3)")
     return kind, kind, number
+
+
+def _unit_in_value(kind: str, value: str, unit: str | None) -> tuple[str, str | None]:
+    """A unit typed onto the number (``7h``, ``450min``, ``200mg``, ``2cups``, ``500ml``,
+    ``1.5 l``): the number and that unit, as if given with --unit. Only for the kinds that
+    take units; one that is not theirs, or that contradicts --unit, is refused in one line."""
+    m = _VALUE_UNIT.match(value)
+    if kind not in UNITS or m is None:
+        return value, unit
+    number, typed = m.group(1), m.group(2).lower()
+    if typed not in UNITS[kind]:
+        raise UsageError(f"{kind} '{_echo(value)}': unit '{_echo(m.group(2))}' is not one of "
+                         f"{', '.join(UNITS[kind])} ({KINDS[kind][1]})")
+    if unit is not None and unit.lower() != typed:
+        raise UsageError(f"{kind} '{_echo(value)}' with --unit {unit}: give the unit once")
+    return number, typed
+
+
+#: a number with a unit typed onto it: ``7h``, ``450 min``, ``1.5l``
+_VALUE_UNIT = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([A-Za-z]+)\s*$")
 
 
 def shown_value(kind: str, name: str, value: float | None) -> str:
@@ -141,7 +165,7 @@ def shown_value(kind: str, name: str, value: float | None) -> str:
     if kind == "sleep" and 0 < value < 1:
         return f"{value * 60:.0f} min"
     unit = KINDS.get(kind, ("",))[0]
-    number = f"{round(value, 2):g}"
+    number = f"{round(value, 3 if kind == 'fluids' else 2):g}"  # (a sip of 20 ml read "0 l")
     return f"{number} {unit}" if unit in ("mg", "l", "h") else number
 
 

@@ -434,14 +434,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("log", cmd_log, "symptom and intake diary: add, list, edit, delete entries",
              "Diary entries feed the advice. Examples:\n"
-             "  myotwitch log caffeine 300 --unit mg       myotwitch log sleep 5.5\n"
+             "  myotwitch log caffeine 300 --unit mg       myotwitch log sleep 5.5   (or: sleep 330min)\n"
              "  myotwitch log symptom weakness --note 'left calf'   myotwitch log stress 4\n"
              "  myotwitch log medication salbutamol        myotwitch log --list\n"
              "  myotwitch log --edit 3 --set-value 200     myotwitch log --delete 3")
     sp.add_argument("what", nargs="?", help="caffeine | fluids | sleep | exercise | stress | symptom | medication")
     sp.add_argument("value", nargs="?", help="caffeine mg (or cups), fluids l, sleep h: an amount; stress 1-5; "
                     "exercise none|light|moderate|hard; symptom or medication: a name")
-    sp.add_argument("--unit", help="unit of the value: caffeine mg|cups, fluids l|ml, sleep h|min")
+    sp.add_argument("--unit", help="unit of the value: caffeine mg|cups, fluids l|ml, sleep h|min (or typed onto "
+                    "the value: 7h, 450min, 2cups, 500ml)")
     sp.add_argument("--at", metavar="WHEN", help="time of the entry (YYYY-MM-DD[ HH:MM], default now)")
     sp.add_argument("--note", help="free text")
     sp.add_argument("--list", action="store_true", help="list entries")

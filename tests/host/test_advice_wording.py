@@ -4,6 +4,8 @@ p-value or an amount shown as 0."""
 import pytest
 
 from myotwitch.host.advice import format_why, load_rules
+from myotwitch.host.advice_cmd import parse_entry, shown_value
+from myotwitch.host.errors import UsageError
 
 
 def rule(rid):
@@ -16,3 +18,30 @@ def test_the_worsening_rules_p_value_is_never_rounded_to_zero(p, shown):
     why = format_why(rule("consult-worsening").why, {"trend_start_rate": 45.0, "trend_end_rate": 315.0,
                                                       "trend_sessions": 10, "trend_p": p})
     assert shown in why and "p = 0.000)" not in why
+
+
+@pytest.mark.parametrize("what, value, unit, expected", [
+    ("sleep", "7h", None, 7.0), ("sleep", "450min", None, 7.5), ("sleep", "450 min", "min", 7.5),
+    ("caffeine", "200mg", None, 200.0), ("caffeine", "2cups", None, 190.0), ("fluids", "500ml", None, 0.5),
+    ("fluids", "1.5L", None, 1.5)])
+def test_a_unit_typed_onto_the_number_is_understood(what, value, unit, expected):
+    """`log sleep 7h` was "'7h' is not a number", as people write their amounts."""
+    assert parse_entry(what, value, unit)[2] == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("what, value, unit, message", [
+    ("sleep", "7hrs", None, "unit 'hrs' is not one of h, min"),
+    ("sleep", "7h", "min", "give the unit once"),
+    ("fluids", "3000", None, "implausible (over 15 l; in millilitres: `myotwitch log fluids 3000 --unit ml`)"),
+    ("sleep", "450", None, "at most 24 hours; in minutes: `myotwitch log sleep 450 --unit min`"),
+])
+def test_amount_mistakes_say_the_way_out(what, value, unit, message):
+    with pytest.raises(UsageError, match=message.replace("(", r"\(").replace(")", r"\)")) as e:
+        parse_entry(what, value, unit)
+    assert "\n" not in str(e.value)
+
+
+def test_a_small_amount_of_fluid_is_not_shown_as_zero():
+    """`log fluids 20 --unit ml` answered "logged: fluids 0 l"."""
+    assert shown_value("fluids", "fluids", parse_entry("fluids", "20", "ml")[2]) == "0.02 l"
+    assert shown_value("fluids", "fluids", parse_entry("fluids", "2", "ml")[2]) == "0.002 l"
