@@ -234,10 +234,12 @@ def run_log(args: argparse.Namespace) -> int:
 
 def run_advice(args: argparse.Namespace) -> int:
     from myotwitch.host.advice import advise, format_advice, load_rules
+    from myotwitch.host.history_cmd import parse_days
 
-    check_days(args.days)
     rules = load_rules(args.rules) if args.rules else load_rules()
-    rules.definitions["window_days"] = args.days
+    # the rules' own window unless --days says otherwise, as `history` reads it: with a rules
+    # file of another window, advice had looked 28 days back and history that window
+    rules.definitions["window_days"] = parse_days(args.days, int(rules.definitions["window_days"]))
     advice = advise(ruleset=rules)
     if args.json:
         print(json.dumps(advice.to_dict(), indent=1, default=str))

@@ -307,6 +307,29 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+ADVICE_HELP = """\
+What your recordings and your diary suggest, from the rules in data/advice/rules.toml. Each
+item says why it applies (the numbers it rests on) and which section of the reference article
+it comes from, under one of three headings:
+
+  SEE A DOCTOR ABOUT  twitching that is persistent (twitches on most recorded days over at
+                      least 14 days), worsening (a rising rate over at least 6 sessions) or
+                      spreading, or symptoms such as weakness, numbness or muscle loss;
+  THINGS TO TRY       self-care that fits your diary: sleep, caffeine, stress, fluids, ...;
+  GOOD TO KNOW        background, and associations in your own records (stated as such,
+                      not as causes).
+
+It reads the recordings that `myotwitch record` and `myotwitch analyze` added to your history
+and the diary (`myotwitch log`); `myotwitch history` shows the same evidence day by day.
+myotwitch is not a medical device: this is general information, not a diagnosis. If you are
+worried, talk to a doctor.
+
+examples:
+  myotwitch log sleep 5.5 && myotwitch advice
+  myotwitch advice --days 90
+  myotwitch advice --json > advice.json"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="myotwitch",
@@ -422,10 +445,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--scan-time", type=float, default=4.0, help="BLE scan seconds (default 4)")
     sp.add_argument("--probe-all", action="store_true", help="probe every serial port, not just known USB ids")
 
-    sp = add("advice", cmd_advice, "what the twitch counts and your diary suggest (not a diagnosis)")
-    sp.add_argument("--days", type=int, default=28, help="how far back to look (default 28 days)")
+    sp = add("advice", cmd_advice, "what the twitch counts and your diary suggest (not a diagnosis)", ADVICE_HELP)
+    sp.add_argument("--days", type=str, default=None, metavar="N",
+                    help="how far back to look (1-3650; default: the rules' window, 28)")
     sp.add_argument("--json", action="store_true", help="machine-readable output")
-    sp.add_argument("--rules", metavar="TOML", help="use another rules file")
+    sp.add_argument("--rules", metavar="TOML", help="use another rules file (its window too, unless --days)")
 
     sp = add("history", cmd_history, "your twitches over weeks: daily rates, diary, the evidence behind the advice")
     from myotwitch.host.history_cmd import configure_parser

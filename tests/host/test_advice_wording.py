@@ -1,6 +1,8 @@
 """What the advice and the diary say to a person: numbers as they are, never a rounded-away
 p-value or an amount shown as 0."""
 
+import json
+
 import pytest
 
 from myotwitch.host.advice import format_why, load_rules
@@ -45,3 +47,39 @@ def test_a_small_amount_of_fluid_is_not_shown_as_zero():
     """`log fluids 20 --unit ml` answered "logged: fluids 0 l"."""
     assert shown_value("fluids", "fluids", parse_entry("fluids", "20", "ml")[2]) == "0.02 l"
     assert shown_value("fluids", "fluids", parse_entry("fluids", "2", "ml")[2]) == "0.002 l"
+
+
+def test_advice_looks_back_over_the_rules_window_as_history_does(tmp_path, capsys):
+    """`advice --rules r.toml` with a 7-day window looked 28 days back (its --days default
+    overwrote the rules' window) while `history --rules r.toml` looked 7: the two disagreed."""
+    import datetime as dt
+
+    from myotwitch.host.cli import main
+    from myotwitch.host.paths import data_dir
+
+    rules = tmp_path / "r7.toml"
+    text = (data_dir() / "advice" / "rules.toml").read_text(encoding="utf-8")
+    rules.write_text(text.replace("window_days = 28 ", "window_days = 7 ", 1), encoding="utf-8")
+    for days_ago in (20, 19, 2, 1):
+        when = (dt.datetime.now() - dt.timedelta(days=days_ago)).strftime("%Y-%m-%d %H:%M")
+        assert main(["log", "sleep", "4", "--at", when]) == 0
+
+    def sleep_why(*argv):
+        capsys.readouterr()
+        assert main(["advice", "--json", *argv]) == 0
+        return [i["why"] for i in json.loads(capsys.readouterr().out)["items"] if i["id"] == "selfcare-sleep"]
+
+    assert sleep_why("--rules", str(rules)) == ["2 nights under 6 h of sleep in your diary (average 4.0 h)"]
+    assert sleep_why() == ["4 nights under 6 h of sleep in your diary (average 4.0 h)"]
+    assert sleep_why("--rules", str(rules), "--days", "28") == sleep_why()
+
+
+def test_advice_help_teaches_what_it_reads_and_what_it_is_not(capsys):
+    from myotwitch.host.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["advice", "--help"])
+    out = capsys.readouterr().out
+    for words in ("SEE A DOCTOR ABOUT", "THINGS TO TRY", "GOOD TO KNOW", "myotwitch log", "myotwitch history",
+                  "not a diagnosis", "rules.toml", "examples:"):
+        assert words in out, words
