@@ -202,10 +202,15 @@ def render_history(h: dict) -> str:
         parts.append(f"<div class=assoc>{'<b>association</b>: ' if associated else ''}{html.escape(text)}</div>")
     parts.append("<p class=src>Associations say what went together in your own records, not what causes what.</p>")
     diary = {r["date"]: r for r in h["diary"]}
+    recorded = {r["date"]: r for r in h["days"]}
     parts.append("<h2>Days</h2>")
+    # every day with a recording or a diary entry, as the terminal and the CSV list them (a
+    # symptom logged on a day without a recording was missing here)
     parts.append(_table(["date", "hours", "twitches", "rate", "episodes", "diary"],
-                        [[r["date"], f"{r['hours']:.2f}", str(r["twitches"]), fmt_rate(r["rate_per_hour"]),
-                          str(r["episodes"]), diary_text(diary.get(r["date"]))] for r in h["days"]], wrap_last=True))
+                        [[day, *([f"{r['hours']:.2f}", str(r["twitches"]), fmt_rate(r["rate_per_hour"]),
+                                  str(r["episodes"])] if (r := recorded.get(day)) else ["–"] * 4),
+                          diary_text(diary.get(day))] for day in sorted(set(recorded) | set(diary))],
+                        wrap_last=True))
     if h["channels"]:
         parts.append("<h2>Channels and units</h2>")
         rows = [[k, str(v["twitches"]), fmt_rate(v["rate_per_hour"]), v["first_seen"] or "–"]

@@ -1,0 +1,32 @@
+"""The history page lists the same days as the terminal and the CSV: a diary entry on a day
+without a recording (a symptom logged today) is a row too."""
+
+import datetime as dt
+import re
+
+import pytest
+
+from myotwitch.host.advice import load_rules
+from myotwitch.host.history import build_history, format_history
+from myotwitch.host.index import SessionIndex
+
+pytest.importorskip("matplotlib")
+
+
+def test_a_diary_day_without_a_recording_is_in_the_pages_days_table():
+    from myotwitch.host.history_report import render_history
+
+    today = dt.datetime.combine(dt.date.today(), dt.time())
+    with SessionIndex.default() as idx:
+        for i in range(3):
+            idx.add_session(file=f"/rec/n{i}.edf", start=today - dt.timedelta(days=5 - i, hours=1),
+                            duration_s=3 * 3600, twitches=30 * (i + 1), channels=["calf"], per_channel=[30 * (i + 1)])
+        idx.add_entry(today + dt.timedelta(hours=8), "symptom", "weakness", None, None)
+        sessions, diary = idx.sessions(include_undated=True), idx.entries()
+    h = build_history(sessions, diary, load_rules(), days=28)
+    day = f"{today:%Y-%m-%d}"
+    assert re.search(rf"^{day} .*symptom weakness", format_history(h), re.M)
+    page = render_history(h)
+    days_table = page[page.index("<h2>Days</h2>"):]
+    row = re.search(rf"<tr><td>{day}</td>(.*?)</tr>", days_table)
+    assert row and "weakness" in row.group(1) and "–" in row.group(1), days_table[:2000]
