@@ -38,6 +38,7 @@ td,th{border-bottom:1px solid #eee;padding:4px 6px;text-align:left}.num{text-ali
 .info{border-left:5px solid #1565c0;padding:6px 10px;background:#e8f1fb;margin:6px 0}
 .why{color:#555;font-size:.9em}.src{color:#777;font-size:.85em}.notice{background:#fff8e1;padding:8px;
 border:1px solid #f0d98c}.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(300px,100%),1fr));gap:8px}
+.units{grid-template-columns:repeat(auto-fill,minmax(min(420px,100%),1fr))}.units img{max-width:480px}
 """
 
 

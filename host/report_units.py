@@ -53,7 +53,9 @@ def units_html(r: dict) -> str:
     cells = []
     for i, u in enumerate(units):
         cells.append(_unit_card(u, i, labels, plt, _png))
-    parts.append("<div class=grid>" + "".join(cells) + "</div>")
+    # (a lone card kept a column of its own size: spread over the page, its small plot was blown up
+    # to twice its pixels, blurred)
+    parts.append("<div class='grid units'>" + "".join(cells) + "</div>")
     if len(recurring) > len(units):
         rest = [u for u in recurring if id(u) not in shown]
         parts.append(f'<p class="why">{len(rest)} more recurring source(s) with fewer twitches, not drawn here: '

@@ -65,3 +65,23 @@ def test_the_report_draws_a_csv_in_the_units_it_was_analysed_in(tmp_path, monkey
     assert main(["analyze", str(p), "--units", "mV", "--no-index", "--report", str(tmp_path / "r.html")]) == 0
     fs, edges, lo, hi, snippets, _ = seen[0]
     assert np.nanmax(hi) > 100  # µV, as analysed (in mV it peaked at 0.3)
+
+
+def test_a_lone_unit_card_is_not_blown_up_on_a_wide_screen(tmp_path, chromium_page):
+    """One recurring unit: its 460 px plot was stretched over the 980 px page, blurred."""
+    from myotwitch.dsp import DetectorConfig
+    from myotwitch.host.analysis import analyze_file
+    from myotwitch.host.paths import data_dir
+
+    r = analyze_file(str(data_dir() / "examples" / "calf-10min.edf"), DetectorConfig())
+    r["units"] = [u for u in r["units"] if u["count"] >= 3][:1]
+    out = tmp_path / "r.html"
+    report.write_report(str(out), [r])
+    view = chromium_page(out, width=1280)
+    sizes = view.page.evaluate("[...document.images].filter(i => i.alt.includes('members (grey)'))"
+                               ".map(i => [i.getBoundingClientRect().width, i.naturalWidth])")
+    assert len(sizes) == 1
+    shown, natural = sizes[0]
+    assert shown <= 1.1 * natural, sizes
+    phone = chromium_page(out)
+    assert phone.scroll_width() <= 390
