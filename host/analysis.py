@@ -207,11 +207,11 @@ def open_reader(path: str | os.PathLike, channels: list[str] | None = None, unit
         from myotwitch.host.csvio import CsvReader
 
         reader = CsvReader(path, units=units, fs=fs)
+        reader.select(channels)
     else:
         from myotwitch.host.edf import EdfReader
 
-        reader = EdfReader(path)
-    reader.select(channels)
+        reader = EdfReader(path, channels)  # (chosen before the rates are compared)
     return reader
 
 

@@ -670,16 +670,26 @@ class EdfReader:
     """Chunked reading of the data signals as µV float32 with NaN where data is missing
     (our gap annotations, or holes between EDF+D records)."""
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, wanted: list[str] | None = None) -> None:
+        """``wanted``: the channels to read (``--channels``: labels or 0-based indices), chosen
+        before the sample rates are compared, so a file whose signals differ in rate (EMG at
+        1 kHz beside an accelerometer at 50 Hz) is read by choosing the channels of one rate."""
         self.edf = read_header(path)
         e = self.edf
         sig = e.data_signals
+        name = os.path.basename(e.path)
         if not sig:
-            raise FormatError(f"{os.path.basename(e.path)}: no data signals (only annotations)")
+            raise FormatError(f"{name}: no data signals (only annotations)")
+        if wanted:
+            sig = [sig[k] for k in select_channels([e.signals[i].label for i in sig], wanted, name)]
         sprs = {e.signals[i].spr for i in sig}
         if len(sprs) != 1:
-            raise FormatError(f"{os.path.basename(e.path)}: signals have different sample rates "
-                              f"({sorted(s / e.record_s for s in sprs)} Hz); choose channels of one rate")
+            groups = sorted(sprs, reverse=True)
+            said = "; ".join(f"{', '.join(e.signals[i].label for i in sig if e.signals[i].spr == spr)}: "
+                             f"{spr / e.record_s:g} Hz" for spr in groups)
+            fastest = ",".join(e.signals[i].label for i in sig if e.signals[i].spr == groups[0])
+            raise FormatError(f"{name}: signals have different sample rates ({said}); choose channels of one "
+                              f"rate, e.g. --channels '{fastest}'")
         self.spr = sprs.pop()
         self.fs = self.spr / e.record_s
         self.channels = sig

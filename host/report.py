@@ -85,8 +85,12 @@ def _signal_views(r: dict, bins: int = 1500, units: str | None = None):
 
     from myotwitch.dsp.filters import bandpass_sos
     from myotwitch.host.analysis import open_reader
+    from myotwitch.host.errors import FormatError
 
-    reader = open_reader(r["file"], units=units)
+    try:
+        reader = open_reader(r["file"], units=units)
+    except FormatError:  # (signals of several rates: only the ones analysed can be opened together)
+        reader = open_reader(r["file"], r.get("channels") or None, units=units)
     _select_as_analysed(reader, r.get("channels") or [])
     fs, n = reader.fs, max(reader.n_samples, 1)
     edges = np.linspace(0, n, bins + 1).astype(np.int64)

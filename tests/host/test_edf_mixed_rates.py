@@ -1,0 +1,52 @@
+"""An EDF whose signals differ in rate (EMG at 1 kHz beside an accelerometer at 50 Hz, as
+lab and sleep recorders write them): the channels of one rate are chosen with --channels."""
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from myotwitch.host.analysis import analyze_file
+from myotwitch.host.cli import main
+from myotwitch.host.errors import FormatError
+
+pyedflib = pytest.importorskip("pyedflib")
+
+
+@pytest.fixture
+def mixed(tmp_path):
+    path = tmp_path / "mixed.edf"
+    rng = np.random.default_rng(0)
+
+    def header(label, fs, dim="uV", top=5000.0):
+        return dict(label=label, dimension=dim, sample_frequency=fs, physical_max=top, physical_min=-top,
+                    digital_max=32767, digital_min=-32768, transducer="", prefilter="")
+
+    f = pyedflib.EdfWriter(str(path), 3, file_type=pyedflib.FILETYPE_EDFPLUS)
+    f.setSignalHeaders([header("EMG L", 1000), header("EMG R", 1000), header("Accel", 50, "g", 8.0)])
+    f.setStartdatetime(dt.datetime(2026, 12, 1, 22, 0))
+    f.writeSamples([rng.normal(0, 5, 10000), rng.normal(0, 5, 10000), np.zeros(500)])
+    f.close()
+    return path
+
+
+def test_choosing_the_channels_of_one_rate_reads_the_file(mixed):
+    """The refusal said "choose channels of one rate", and --channels was refused all the same
+    (the rates were compared before the channels were chosen)."""
+    res = analyze_file(mixed, channels=["EMG L", "EMG R"])
+    assert res["channels"] == ["EMG L", "EMG R"] and res["fs"] == 1000.0
+    assert analyze_file(mixed, channels=["1"])["channels"] == ["EMG R"]
+
+
+def test_the_refusal_names_the_channels_of_each_rate_and_the_way_out(mixed):
+    with pytest.raises(FormatError) as e:
+        analyze_file(mixed)
+    assert str(e.value) == ("mixed.edf: signals have different sample rates (EMG L, EMG R: 1000 Hz; Accel: 50 Hz); "
+                            "choose channels of one rate, e.g. --channels 'EMG L,EMG R'")
+
+
+def test_the_report_draws_the_channels_analysed(mixed, tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "r.html"
+    assert main(["analyze", str(mixed), "--channels", "EMG L,EMG R", "--no-index", "--report", str(out)]) == 0
+    assert "EMG R" in out.read_text()
