@@ -489,6 +489,7 @@ def _write_outputs(args: argparse.Namespace, ok: list[dict], run_advice: Advice 
                 st = r["stats"]
                 print(f"  {(r.get('start') or '')[:16]:16}  {st['twitches_per_hour']:7.1f}/h  {st['counts']['twitch']:6d} "
                       f"twitches  {hms(st['valid_s'])}  {names[r['file']]}")
+            print()  # (the advice's first heading had run on from the list's last line)
         if run_advice is not None:
             from myotwitch.host.advice import format_advice
 
