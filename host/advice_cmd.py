@@ -157,7 +157,7 @@ def shown_value(kind: str, name: str, value: float | None) -> str:
     """An entry's value as the diary stores it, with its unit (caffeine in mg, fluids in l,
     sleep in h, whatever unit it was typed in)."""
     if value is None:
-        return name
+        return name.replace("_", " ") if kind == "symptom" else name  # (as history shows it)
     if kind == "exercise" and value in EXERCISE.values():
         return next(word for word, level in EXERCISE.items() if level == value)
     if kind == "stress":
@@ -224,7 +224,7 @@ def run_log(args: argparse.Namespace) -> int:
                 print(f"no diary entries in the last {args.days} days. Add one: myotwitch log sleep 7")
             for e in rows:
                 shown = shown_value(e["kind"], e["name"], e["value"])
-                print(f"{e['id']:>4}  {e['time']:%Y-%m-%d %H:%M}  {e['kind']:<10} {shown:<18} {e['note'] or ''}")
+                print(f"{e['id']:>4}  {e['time']:%Y-%m-%d %H:%M}  {e['kind']:<10} {shown:<19} {e['note'] or ''}".rstrip())
             return 0
         kind, name, value = parse_entry(args.what, args.value, args.unit)
         entry_id = idx.add_entry(parse_when(args.at), kind, name, value, args.note)

@@ -83,3 +83,19 @@ def test_advice_help_teaches_what_it_reads_and_what_it_is_not(capsys):
     for words in ("SEE A DOCTOR ABOUT", "THINGS TO TRY", "GOOD TO KNOW", "myotwitch log", "myotwitch history",
                   "not a diagnosis", "rules.toml", "examples:"):
         assert words in out, words
+
+
+def test_the_diary_list_shows_symptoms_as_history_does_and_keeps_its_columns(capsys):
+    """`log --list` showed 'twitching_elsewhere' (history: 'twitching elsewhere'), one character
+    wider than its column, so that row's note stood out of line."""
+    from myotwitch.host.cli import main
+
+    assert main(["log", "symptom", "twitching elsewhere", "--note", "left thumb", "--at", "2026-01-02 10:00"]) == 0
+    assert main(["log", "sleep", "7", "--note", "ok", "--at", "2026-01-02 07:00"]) == 0
+    assert main(["log", "symptom", "muscle loss", "--at", "2026-01-02 11:00"]) == 0
+    capsys.readouterr()
+    assert main(["log", "--list", "--days", "3650"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert "twitching elsewhere" in rows[1] and "twitching_elsewhere" not in rows[1]
+    assert rows[0].index("ok") == rows[1].index("left thumb")
+    assert rows[2].endswith("muscle loss")
