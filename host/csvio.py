@@ -111,6 +111,7 @@ class CsvReader:
             else:
                 self._scale.append((1.0, 0.0))  # assume µV; check_units warns if implausible
         self.labels = [_UNIT_RE.sub("", c).strip() or c for c in self.all_labels]  # ("soleus [mV]": "soleus")
+        self._names = list(self.labels)  # (every column's channel name, whatever --channels keeps)
         self.channels = list(range(len(self.all_labels)))
         rows = [line for line in sample_lines if line.strip()]
         #: numbers written with a decimal comma ('0,125' in a ';' or tab separated file, as
@@ -222,7 +223,12 @@ class CsvReader:
                 if jumps > 3:
                     self.warnings.append(f"{self.name}: {jumps - 3} more jumps in the time column treated as gaps")
                 return
-            data = np.empty((len(chunk), ncols))
+            # only the time and the chosen channels are read: a column left out with --channels
+            # (a marker or event column holding words) is no error
+            use = [0] + [c + 1 for c in self.channels]
+            every = len(use) == ncols
+            data = np.empty((len(chunk), ncols)) if every else np.full((len(chunk), ncols), np.nan)
+            where: slice | list[int] = slice(None) if every else use
             for j, (no, line) in enumerate(chunk):
                 if self.decimal_comma:
                     line = line.replace(",", ".")
@@ -231,17 +237,22 @@ class CsvReader:
                     parts.pop()  # trailing separator
                 if len(parts) != ncols:
                     raise FormatError(f"{self.name}: line {no} has {len(parts)} columns, header has {ncols}")
+                if not every:
+                    parts = [parts[k] for k in use]
                 try:
-                    data[j] = _values(parts)
+                    data[j, where] = _values(parts)
                 except ValueError:
                     parts = [p.strip().strip('"') for p in parts]  # (quoted numbers, as spreadsheets write them)
                     if all(_is_number(p) for p in parts):
-                        data[j] = _values(parts)
+                        data[j, where] = _values(parts)
                         continue
-                    bad = next(k for k, p in enumerate(parts) if not _is_number(p))
+                    bad = use[next(k for k, p in enumerate(parts) if not _is_number(p))]
                     col = self.time_label if bad == 0 else self.all_labels[bad - 1]
-                    raise FormatError(f"{self.name}: line {no}, column '{col}': {_quote(parts[bad].strip())} "
-                                      "is not a number") from None
+                    others = [n for k, n in enumerate(self._names) if k != bad - 1]
+                    hint = (f" (a column that is no channel, such as markers, is left out with --channels, e.g. "
+                            f"--channels '{','.join(others)}')" if bad > 0 and others else "")
+                    raise FormatError(f"{self.name}: line {no}, column '{col}': "
+                                      f"{_quote(parts[use.index(bad)].strip())} is not a number{hint}") from None
             t = data[:, 0] * self._t_scale
             if not np.all(np.isfinite(t)):
                 j = int(np.argmin(np.isfinite(t)))

@@ -88,3 +88,17 @@ def test_commas_in_a_comma_separated_file_are_still_separators(tmp_path):
     p = tmp_path / "c.csv"
     p.write_text("time_s,calf_uV\n" + "".join(f"{i / 1000:.3f},{(i % 7) - 3}\n" for i in range(3000)))
     assert analyze_file(p)["channels"] == ["calf"]
+
+
+def test_a_marker_column_left_out_with_channels_is_not_read(tmp_path):
+    """Lab software adds a marker column ('stim' on a few rows). The refusal pointed nowhere, and
+    `--channels calf,soleus` was refused the same: every column was read, chosen or not."""
+    p = write(tmp_path / "m.csv", "time_s,calf_uV,soleus_uV,marker",
+              cells=lambda i, row: [*row, "stim" if i % 1000 == 500 else ""])
+    with pytest.raises(FormatError) as e:
+        analyze_file(p)
+    assert str(e.value) == ("m.csv: line 502, column 'marker': 'stim' is not a number (a column that is no channel, "
+                            "such as markers, is left out with --channels, e.g. --channels 'calf,soleus')")
+    res = analyze_file(p, channels=["calf", "soleus"])
+    assert res["channels"] == ["calf", "soleus"] and res["stats"]["duration_s"] == pytest.approx(3.0)
+    assert res["quality"]["gaps"] == 0
