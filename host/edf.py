@@ -666,6 +666,14 @@ def _read_annotations(edf: EdfFile) -> None:
         edf.warn(f"{name}: more than {MAX_ANNOTATIONS} annotations; the rest ignored")
 
 
+#: physical dimensions of EMG signals (lower case, µ as u); an empty one is taken for one too
+VOLTAGE_UNITS = {"uv", "mv", "v", "nv", ""}
+
+
+def _is_voltage(unit: str) -> bool:
+    return unit.strip().lower().replace("µ", "u") in VOLTAGE_UNITS
+
+
 class EdfReader:
     """Chunked reading of the data signals as µV float32 with NaN where data is missing
     (our gap annotations, or holes between EDF+D records)."""
@@ -682,6 +690,17 @@ class EdfReader:
             raise FormatError(f"{name}: no data signals (only annotations)")
         if wanted:
             sig = [sig[k] for k in select_channels([e.signals[i].label for i in sig], wanted, name)]
+        else:
+            # a signal in another unit than a voltage (a BioSemi 'Status' in Boolean, an
+            # accelerometer in g, a temperature) is no EMG: it was read as µV, its steps and
+            # range counted as artefacts and clipping. Left out unless chosen with --channels.
+            volts = [i for i in sig if _is_voltage(e.signals[i].unit)]
+            if volts and len(volts) < len(sig):
+                others = [i for i in sig if i not in volts]
+                e.warn(f"{name}: left out {', '.join(repr(e.signals[i].label) for i in others)} (unit "
+                       f"{', '.join(repr(e.signals[i].unit) for i in others)}, not a voltage: no EMG); "
+                       "--channels chooses them")
+                sig = volts
         sprs = {e.signals[i].spr for i in sig}
         if len(sprs) != 1:
             groups = sorted(sprs, reverse=True)

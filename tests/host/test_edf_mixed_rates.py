@@ -1,5 +1,6 @@
-"""An EDF whose signals differ in rate (EMG at 1 kHz beside an accelerometer at 50 Hz, as
-lab and sleep recorders write them): the channels of one rate are chosen with --channels."""
+"""EDF/BDF files as other recorders write them: signals that differ in rate (EMG at 1 kHz
+beside an accelerometer at 50 Hz), chosen with --channels; signals that are no voltage (a
+BioSemi 'Status', an accelerometer) left out unless chosen."""
 
 import datetime as dt
 
@@ -23,7 +24,7 @@ def mixed(tmp_path):
                     digital_max=32767, digital_min=-32768, transducer="", prefilter="")
 
     f = pyedflib.EdfWriter(str(path), 3, file_type=pyedflib.FILETYPE_EDFPLUS)
-    f.setSignalHeaders([header("EMG L", 1000), header("EMG R", 1000), header("Accel", 50, "g", 8.0)])
+    f.setSignalHeaders([header("EMG L", 1000), header("EMG R", 1000), header("Accel", 50, "uV", 8.0)])
     f.setStartdatetime(dt.datetime(2026, 12, 1, 22, 0))
     f.writeSamples([rng.normal(0, 5, 10000), rng.normal(0, 5, 10000), np.zeros(500)])
     f.close()
@@ -50,3 +51,29 @@ def test_the_report_draws_the_channels_analysed(mixed, tmp_path):
     out = tmp_path / "r.html"
     assert main(["analyze", str(mixed), "--channels", "EMG L,EMG R", "--no-index", "--report", str(out)]) == 0
     assert "EMG R" in out.read_text()
+
+
+def test_signals_that_are_no_voltage_are_left_out_and_said(tmp_path):
+    """A BioSemi BDF's 'Status' (Boolean) was read as a third EMG channel: 100 % "clipped",
+    "saturated", and its steps counted as artefacts."""
+    path = tmp_path / "biosemi.bdf"
+    rng = np.random.default_rng(1)
+
+    def header(label, dim, top):
+        return dict(label=label, dimension=dim, sample_frequency=2048, physical_max=top, physical_min=-top - 1,
+                    digital_max=8388607, digital_min=-8388608, transducer="", prefilter="")
+
+    status = np.full(4096, -6815744.0)
+    status[::512] += 255
+    f = pyedflib.EdfWriter(str(path), 4, file_type=pyedflib.FILETYPE_BDF)
+    f.setSignalHeaders([header("EXG1", "uV", 262143), header("EXG2", "uV", 262143),
+                        header("Status", "Boolean", 8388607), header("Accel", "g", 8)])
+    f.setStartdatetime(dt.datetime(2026, 12, 1, 22, 0))
+    f.writeSamples([rng.normal(0, 5, 4096), rng.normal(0, 5, 4096), status, np.zeros(4096)])
+    f.close()
+    res = analyze_file(path)
+    assert res["channels"] == ["EXG1", "EXG2"]
+    assert res["quality"]["clipped_fraction"] == [0.0, 0.0]
+    assert ("biosemi.bdf: left out 'Status', 'Accel' (unit 'Boolean', 'g', not a voltage: no EMG); --channels "
+            "chooses them") in res["quality"]["warnings"]
+    assert analyze_file(path, channels=["EXG1", "Status"])["channels"] == ["EXG1", "Status"]
