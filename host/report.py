@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 import html
 import io
+import logging
 import os
 
 import numpy as np
@@ -141,7 +142,14 @@ def _plots(r: dict, units: str | None = None) -> dict[str, str]:
     import matplotlib.pyplot as plt
 
     out = {}
-    fs, edges, lo, hi, snippets, (f, p) = _signal_views(r, units=units)
+    # the file's reading warnings were said when it was analysed (and are in its summary); read
+    # again for the plots, a truncated file was said to be truncated twice
+    edf_log = logging.getLogger("myotwitch.host.edf")
+    quiet, edf_log.disabled = edf_log.disabled, True
+    try:
+        fs, edges, lo, hi, snippets, (f, p) = _signal_views(r, units=units)
+    finally:
+        edf_log.disabled = quiet
     t = edges[:-1] / fs / 60
     events = r.get("events", [])
     labels = list(r.get("channels") or [])

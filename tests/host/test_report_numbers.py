@@ -85,3 +85,16 @@ def test_a_lone_unit_card_is_not_blown_up_on_a_wide_screen(tmp_path, chromium_pa
     assert shown <= 1.1 * natural, sizes
     phone = chromium_page(out)
     assert phone.scroll_width() <= 390
+
+
+def test_the_report_does_not_say_a_files_warnings_twice(tmp_path, caplog):
+    """A truncated EDF was said to be truncated twice: when analysed, and when the report read
+    it again for its plots."""
+    from myotwitch.host.paths import data_dir
+
+    src = (data_dir() / "examples" / "calf-10min.edf").read_bytes()
+    cut = tmp_path / "cut.edf"
+    cut.write_bytes(src[: len(src) // 8 + 100])
+    assert main(["analyze", str(cut), "--no-index", "--report", str(tmp_path / "r.html")]) == 0
+    said = [r.getMessage() for r in caplog.records if "(truncated?)" in r.getMessage()]
+    assert len(said) == 1, said
