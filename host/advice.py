@@ -597,9 +597,20 @@ def counting_note(c: dict) -> str:
     or with settings the index does not know): a change between them may be the settings'."""
     if len(c["sets"]) > 1 and c["differ"]:
         what = "; ".join(f"{k} " + " / ".join(str(x["settings"].get(k)) for x in c["sets"]) for k in c["differ"])
+        how = "Analyse the files again with one setting to compare them."
+        if c["differ"] == ["band_high_hz"]:
+            # (no option chosen differs: the band's default upper edge follows each file's rate,
+            # and "one setting" named nothing the person had set)
+            lows = {x["settings"].get("band_low_hz") for x in c["sets"]}
+            highs = [x["settings"].get("band_high_hz") for x in c["sets"]]
+            if len(lows) == 1 and all(isinstance(h, (int, float)) for h in highs):
+                low = lows.pop()
+                how = ("Recordings at different sample rates get different bands by default (the upper edge is "
+                       "0.45 x the rate, at most 450 Hz); to count them alike, analyse them again with "
+                       f"--band {low if isinstance(low, (int, float)) else 20:g}-{min(highs):g}.")
         return (f"these sessions were counted with different detector settings ({what}; "
                 f"{' / '.join(str(x['sessions']) for x in c['sets'])} session(s)): a change in rate between them may "
-                "be the settings', not the muscle's. Analyse the files again with one setting to compare them.")
+                f"be the settings', not the muscle's. {how}")
     if c["unknown"] and c["sets"]:
         return (f"{c['unknown']} session(s) were indexed before the index kept the detector settings; if the "
                 "settings or the version of myotwitch changed since, analyse those files again to compare rates.")

@@ -99,3 +99,23 @@ def test_the_diary_list_shows_symptoms_as_history_does_and_keeps_its_columns(cap
     assert "twitching elsewhere" in rows[1] and "twitching_elsewhere" not in rows[1]
     assert rows[0].index("ok") == rows[1].index("left thumb")
     assert rows[2].endswith("muscle loss")
+
+
+def test_a_band_that_differs_by_sample_rate_says_how_to_count_alike():
+    """Nights at 500 Hz beside one at 1 kHz, all with the default band, were told to "analyse
+    the files again with one setting", though no setting had been chosen: the band's upper
+    edge follows the rate. The note now names the --band that counts them alike."""
+    from myotwitch.host.advice import counting_note, counting_summary
+
+    def at(hi):
+        return {"counting": {"detector": "energy", "energy_on_threshold": 5.8, "on_threshold": 5.0,
+                             "min_twitch_uv": 15.0, "max_rest_floor_uv": 25.0, "band_low_hz": 20.0,
+                             "band_high_hz": hi}}
+
+    note = counting_note(counting_summary([at(225.0)] * 10 + [at(450.0)]))
+    assert "band_high_hz 225.0 / 450.0; 10 / 1 session(s)" in note
+    assert note.endswith("to count them alike, analyse them again with --band 20-225.")
+    other = at(450.0)
+    other["counting"]["min_twitch_uv"] = 10.0
+    assert counting_note(counting_summary([at(450.0), other])).endswith("Analyse the files again with one setting "
+                                                                         "to compare them.")
