@@ -74,6 +74,13 @@ def run_history(args: argparse.Namespace) -> int:
     if args.before is not None and not args.before.strip():
         raise UsageError("--before '': expected a date YYYY-MM-DD")
     if args.forget or args.before:
+        # removing is a command of its own: a --report beside it was not written, without a word
+        shown = [o for o, given in (("--days", args.days is not None), ("--report", args.report),
+                                    ("--json", args.json), ("--csv", args.csv), ("--rules", args.rules)) if given]
+        if shown:
+            removing = "--forget" if args.forget else "--before"
+            raise UsageError(f"{shown[0]} goes with showing the history, not with {removing}, which removes sessions "
+                             "and shows nothing: run them one after the other")
         return _remove(args)
     rules = load_rules(args.rules) if args.rules else load_rules()
     days = parse_days(args.days, int(rules.definitions["window_days"]))
