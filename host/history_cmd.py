@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import sys
 
 from myotwitch.host.advice import MAX_WINDOW_DAYS as MAX_DAYS
 from myotwitch.host.advice_cmd import check_days
@@ -131,16 +132,20 @@ def _remove(args: argparse.Namespace) -> int:
         if before > dt.datetime.now() + dt.timedelta(days=1):
             raise UsageError(f"--before {args.before}: is in the future, so every dated session would go; "
                              "to remove them all, give tomorrow's date")
+    missing = []
     with SessionIndex.default() as idx:
-        for f in args.forget or []:
+        for f in args.forget or []:  # (every file given: one not in the index stopped the ones after it)
             n = idx.forget(f)
-            if not n:
-                raise UsageError(f"{f}: no session of this file in the index (`myotwitch history --json` lists "
-                                 "the sessions' files)")
-            print(f"removed {n} session(s) of {f}")
+            if n:
+                print(f"removed {n} session(s) of {f}")
+            else:
+                missing.append(f)
         if before is not None:
             n = idx.forget_before(before)
             undated = sum(1 for s in idx.sessions(include_undated=True) if s["start"] is None)
             print(f"removed {n} session(s) that started before {before:%Y-%m-%d}"
                   + (f"; {undated} undated session(s) kept (remove them with --forget FILE)" if undated else ""))
-    return 0
+    for f in missing:
+        print(f"myotwitch: error: {f}: no session of this file in the index (`myotwitch history --json` lists the "
+              "sessions' files)", file=sys.stderr)
+    return 2 if missing else 0

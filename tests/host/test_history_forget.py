@@ -31,3 +31,15 @@ def test_an_output_beside_forget_is_refused_not_dropped(three, extra, tmp_path, 
     with SessionIndex.default() as idx:
         assert len(idx.sessions()) == 3  # (nothing done)
     assert not (tmp_path / extra[1]).exists()
+
+
+def test_every_file_given_to_forget_is_dealt_with(three, tmp_path, capsys):
+    """`--forget a nope c`: a went, the error for nope stopped there, and c stayed."""
+    nope = str(tmp_path / "nope.edf")
+    assert main(["history", "--forget", three[0], nope, three[2]]) == 2
+    out, err = capsys.readouterr()
+    assert f"removed 1 session(s) of {three[0]}" in out and f"removed 1 session(s) of {three[2]}" in out
+    assert err.strip() == (f"myotwitch: error: {nope}: no session of this file in the index (`myotwitch history "
+                           "--json` lists the sessions' files)")
+    with SessionIndex.default() as idx:
+        assert [s["file"] for s in idx.sessions()] == [three[1]]
