@@ -393,7 +393,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("analyze", cmd_analyze, "analyse recordings: counts, rates, episodes, quality, report, advice",
              "Analyse EDF/EDF+/BDF or CSV recordings (many files or globs). Prints a summary per file;\n"
-             "--json/--csv/--report write machine-readable results. Exit code = number of files that failed.")
+             "--json/--csv/--report write machine-readable results. Exit code = number of files that failed.\n\n"
+             "CSV files: a header line, the time first (seconds; milliseconds when its name says so:\n"
+             "time_ms, 'Time (ms)'), then one column per channel with its unit in its name (calf_uV,\n"
+             "'soleus [mV]', 'ch1 (V)'; else --units, else µV). ',', ';' or tab separated; decimal commas\n"
+             "in ';' or tab files; empty, NA, N/A or NaN cells are missing samples. --channels keeps some\n"
+             "columns (a marker column is left out so); EDF signals that are no voltage (a BioSemi Status)\n"
+             "are left out unless chosen.\n\n"
+             "examples:\n"
+             "  myotwitch analyze night.edf --report night.html\n"
+             "  myotwitch analyze 'lab/*.csv' --units mV --out-dir results -j 2\n"
+             "  myotwitch analyze export.csv --channels 'gastroc,soleus' --json export.json")
     sp.add_argument("files", nargs="+", help="recordings (globs allowed)")
     sp.add_argument("--json", nargs="?", const="-", metavar="PATH",
                     help="write the result as JSON (to stdout when no PATH or '-'): one file's result, or for "
