@@ -23,6 +23,8 @@ CHUNK_CHARS = 16 << 20  # characters of text parsed at a time
 MAX_CHANNELS = 256
 GAP_INTERVALS = 2.5  # a time step above this many sample intervals is a gap
 MAX_GAP_S = 7 * 86400.0
+#: a line before the header that starts so is a comment (a preamble of lab software's)
+COMMENT = ("#", "%")
 _UNIT_RE = re.compile(r"(?:[_\s\[(])(uv|µv|mv|v|counts)\]?\)?$", re.I)
 _SCALE = {"uv": 1.0, "µv": 1.0, "mv": 1e3, "v": 1e6}
 #: the time column's unit, from its name (``time_ms``, ``Time (ms)``, ``t [s]``); seconds unless it says
@@ -66,8 +68,22 @@ class CsvReader:
         self._said_partial = False  # (a row missing some channels only: said once)
         lines = self._lines()
         try:
-            header = next(lines)[1]
-            sample_lines = [line for _, line in itertools.islice(lines, 2000)]
+            self._header_line, header = next(lines)
+            # a preamble of comment lines ('# exported by ...', '% subject S01') or blank ones
+            # before the header, as lab software writes it: the header is the first other line
+            comment: tuple[int, str] | None = None
+            while header.lstrip("\ufeff \t").startswith(COMMENT) or not header.strip():
+                if header.strip():
+                    comment = (self._header_line, header)
+                self._header_line, header = next(lines)
+            first = [(self._header_line, header)]
+            if comment is not None and _all_numbers(header):
+                # numpy's savetxt writes its header as a comment ('# time_s,calf_uV'): the last
+                # comment line is the header when numbers follow it
+                (self._header_line, header), first = (comment[0], comment[1].lstrip(" \t#%")), first
+            else:
+                first = []
+            sample_lines = first + list(itertools.islice(lines, 2000 - len(first)))
         except StopIteration:
             raise FormatError(f"{self.name}: is empty; expected a header like 'time_s,gastroc_uV'") from None
         finally:
@@ -113,15 +129,16 @@ class CsvReader:
         self.labels = [_UNIT_RE.sub("", c).strip() or c for c in self.all_labels]  # ("soleus [mV]": "soleus")
         self._names = list(self.labels)  # (every column's channel name, whatever --channels keeps)
         self.channels = list(range(len(self.all_labels)))
-        rows = [line for line in sample_lines if line.strip()]
+        numbered = [(no, line) for no, line in sample_lines if line.strip()]
+        rows = [line for _, line in numbered]
         #: numbers written with a decimal comma ('0,125' in a ';' or tab separated file, as
         #: spreadsheets in much of Europe export them): read as '0.125'
         self.decimal_comma = self.delimiter != "," and _decimal_comma(rows[:50], self.delimiter)
         if self.decimal_comma:
             rows = [line.replace(",", ".") for line in rows]
         t = []
-        for i, line in enumerate(rows):
-            t.append(self._time(line.split(self.delimiter)[0], i + 2))
+        for (no, _), line in zip(numbered, rows):
+            t.append(self._time(line.split(self.delimiter)[0], no))
         if fs is None:
             fs = self._rate(np.asarray(t))
         self.fs = float(fs)
@@ -133,7 +150,7 @@ class CsvReader:
             self.warnings.append(f"{self.name}: times count from its first row, where the time column "
                                  f"('{self.time_label}') reads {raw} {self.time_unit} (add {raw} to read them on that "
                                  "column)")
-        self._n_rows = max(sum(1 for _, line in self._lines() if line.strip()) - 1, 0)
+        self._n_rows = sum(1 for no, line in self._lines() if no > self._header_line and line.strip())
         self.n_samples = self._n_rows
 
     def _lines(self) -> Generator[tuple[int, str], None, None]:
@@ -209,7 +226,9 @@ class CsvReader:
         last_t: float | None = None
         jumps = 0
         lines = self._lines()
-        next(lines, None)  # the header
+        for no, _ in lines:  # the preamble and the header
+            if no >= self._header_line:
+                break
         while True:
             chunk = []
             size = 0
@@ -317,6 +336,12 @@ _MISSING = frozenset({"", "nan", "na", "n/a", "#n/a", "null", "none"})
 def _values(parts: list[str]) -> list[float]:
     """A row's cells as numbers, missing ones NaN; ValueError when one is not a number."""
     return [np.nan if p.strip().lower() in _MISSING else float(p) for p in parts]
+
+
+def _all_numbers(line: str) -> bool:
+    """Is every cell of ``line`` a number (with any of the separators)?"""
+    cells = re.split(r"[,;\t]", line.strip())
+    return bool(cells) and all(c.strip().strip('"') and _is_number(c.strip('"')) for c in cells)
 
 
 def _decimal_comma(rows: list[str], delimiter: str) -> bool:

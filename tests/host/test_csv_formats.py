@@ -102,3 +102,26 @@ def test_a_marker_column_left_out_with_channels_is_not_read(tmp_path):
     res = analyze_file(p, channels=["calf", "soleus"])
     assert res["channels"] == ["calf", "soleus"] and res["stats"]["duration_s"] == pytest.approx(3.0)
     assert res["quality"]["gaps"] == 0
+
+
+def test_a_preamble_of_comment_lines_before_the_header_is_skipped(tmp_path):
+    """Lab software writes '# exported by ...' lines before the header: "needs a time column
+    ... header is '# exported by AcqKnowledge 5.0'". Errors still name the file's own lines."""
+    body = write(tmp_path / "b.csv", "time_s,calf_uV,soleus_uV").read_text()
+    p = tmp_path / "p.csv"
+    p.write_text("# exported by AcqKnowledge 5.0\n% subject: S01\n\n" + body.replace("\n0.005,", "\n0.005x,", 1))
+    with pytest.raises(FormatError, match=r"line 10, column 'time_s': '0.005x' is not a number"):
+        analyze_file(p)
+    p.write_text("# exported by AcqKnowledge 5.0\n% subject: S01\n\n" + body)
+    res = analyze_file(p)
+    assert res["channels"] == ["calf", "soleus"] and res["stats"]["duration_s"] == pytest.approx(3.0)
+
+
+def test_numpys_commented_header_is_the_header(tmp_path):
+    """np.savetxt writes its header as '# time_s,calf_uV': numbers follow the last comment line."""
+    p = tmp_path / "s.csv"
+    np.savetxt(p, np.column_stack([np.arange(3000) / 1000, np.random.default_rng(0).normal(0, 5, 3000)]),
+               delimiter=",", header="# exported\ntime_s,calf_uV")
+    r = open_reader(p)
+    assert r.labels == ["calf"] and r.time_label == "time_s" and r.n_samples == 3000
+    assert analyze_file(p)["stats"]["duration_s"] == pytest.approx(3.0)
