@@ -118,14 +118,21 @@ class CsvReader:
         self.all_labels = cols[1:]
         forced = parse_units(units)
         self._scale = []
+        contradicted = []
         for c in self.all_labels:
             m = _UNIT_RE.search(c.lower())
             if forced is not None:
                 self._scale.append(forced)
+                if m and m.group(1).lower() in _SCALE and (_SCALE[m.group(1).lower()], 0.0) != forced:
+                    contradicted.append(c)
             elif m and m.group(1).lower() in _SCALE:
                 self._scale.append((_SCALE[m.group(1).lower()], 0.0))
             else:
                 self._scale.append((1.0, 0.0))  # assume µV; check_units warns if implausible
+        if contradicted:  # (a batch's --units meant for the files whose columns name no unit)
+            self.warnings.append(f"{self.name}: column {', '.join(repr(c) for c in contradicted)} names another unit "
+                                 f"than --units {units}; read in {units} as --units says (leave --units out to "
+                                 "read each column in the unit its name gives)")
         self.labels = [_UNIT_RE.sub("", c).strip() or c for c in self.all_labels]  # ("soleus [mV]": "soleus")
         self._names = list(self.labels)  # (every column's channel name, whatever --channels keeps)
         self.channels = list(range(len(self.all_labels)))

@@ -125,3 +125,13 @@ def test_numpys_commented_header_is_the_header(tmp_path):
     r = open_reader(p)
     assert r.labels == ["calf"] and r.time_label == "time_s" and r.n_samples == 3000
     assert analyze_file(p)["stats"]["duration_s"] == pytest.approx(3.0)
+
+
+def test_units_that_contradict_the_columns_own_are_said(tmp_path):
+    """`analyze lab/*.csv --units mV`, meant for the exports without units, read a file whose
+    columns say uV at a thousand times their size, without a word."""
+    p = write(tmp_path / "u.csv", "time_s,calf_uV,soleus")
+    res = analyze_file(p, units="mV")
+    assert ("u.csv: column 'calf_uV' names another unit than --units mV; read in mV as --units says (leave "
+            "--units out to read each column in the unit its name gives)") in res["quality"]["warnings"]
+    assert not any("names another unit" in w for w in analyze_file(p, units="uV")["quality"]["warnings"])
