@@ -294,6 +294,17 @@ def short_statement(h: dict) -> str:
             f"out: {', '.join(short['files'][:5])}{' …' if n > 5 else ''}") if n else ""
 
 
+def no_days_statement(h: dict) -> str:
+    """What to do when no recording in the window gives a rate: record, or record longer (the
+    ones there were too short; "Record to add sessions" read as if they had not counted at all)."""
+    short = h.get("short") or {"count": 0}
+    if short["count"]:
+        return (f"no recording in this window is long enough to give a rate (at least {short['min_minutes']:g} min "
+                "of data): record for longer, e.g. `myotwitch record --duration 8h` over a night.")
+    return ("no dated recordings in this window. Record (`myotwitch record`) or analyse files "
+            "(`myotwitch analyze FILE`) to add sessions.")
+
+
 def undated_statement(h: dict) -> str:
     n = h["undated"]["count"]
     return (f"{n} undated session(s) (no start time in the file) are kept in the index but left out of the "
@@ -314,8 +325,7 @@ def format_history(h: dict, width: int = 100) -> str:
     if counting_statement(h):
         out.append(textwrap.fill(counting_statement(h), width))
     if not h["days"]:
-        out.append("no dated recordings in this window. Record (`myotwitch record`) or analyse files "
-                   "(`myotwitch analyze FILE`) to add sessions.")
+        out.append(textwrap.fill(no_days_statement(h), width))
     if h["days"] or h["diary"]:
         out += ["", "date         hours  twitches    rate/h  episodes  diary"]
         recorded = {r["date"]: r for r in h["days"]}

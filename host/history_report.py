@@ -14,6 +14,7 @@ from myotwitch.host.history import (
     counting_statement,
     diary_text,
     fmt_rate,
+    no_days_statement,
     rule_statements,
     short_statement,
     undated_statement,
@@ -180,7 +181,8 @@ def render_history(h: dict) -> str:
     if counting_statement(h):
         parts.append(f"<p class=note>{html.escape(counting_statement(h))}</p>")
     if not h["days"]:
-        parts.append("<p class=note>No dated recordings in this window yet.</p>")
+        text = no_days_statement(h)
+        parts.append(f"<p class=note>{html.escape(text[0].upper() + text[1:])}</p>")
     parts.append("<h2>What the time rules measured</h2>")
     for _, fires, text in rule_statements(h):
         parts.append(f"<div class={'fires' if fires else 'quiet'}>{html.escape(text)}</div>")

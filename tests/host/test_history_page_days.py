@@ -30,3 +30,21 @@ def test_a_diary_day_without_a_recording_is_in_the_pages_days_table():
     days_table = page[page.index("<h2>Days</h2>"):]
     row = re.search(rf"<tr><td>{day}</td>(.*?)</tr>", days_table)
     assert row and "weakness" in row.group(1) and "–" in row.group(1), days_table[:2000]
+
+
+def test_only_short_recordings_say_record_longer_not_record():
+    """After a 30 s recording, history said "no dated recordings in this window. Record ... to
+    add sessions", as if the recording had not been kept at all."""
+    from myotwitch.host.history_report import render_history
+
+    with SessionIndex.default() as idx:
+        idx.add_session(file="/rec/short.edf", start=dt.datetime.now() - dt.timedelta(hours=1), duration_s=30,
+                        twitches=2)
+        sessions = idx.sessions(include_undated=True)
+    h = build_history(sessions, [], load_rules(), days=28)
+    text = format_history(h)
+    flat = " ".join(text.split())
+    assert "no recording in this window is long enough to give a rate (at least 1 min of data): record for " in flat
+    assert "Record (`myotwitch record`)" not in flat
+    assert "No recording in this window is long enough to give a rate" in render_history(h)
+    assert max(len(line) for line in text.splitlines()) <= 100
