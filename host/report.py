@@ -99,6 +99,13 @@ def _signal_views(r: dict, bins: int = 1500, units: str | None = None):
     lo = np.full((shown, bins), np.nan)
     hi = np.full((shown, bins), np.nan)
     sos = bandpass_sos(20.0, min(450.0, 0.45 * fs), fs, 2)
+    # the mains the analysis found and removed is notched out of the drawing too: its hum had
+    # drawn a band of ±30 µV around the trace, hiding the smaller twitches marked on it
+    hum = [h for h in ((r.get("quality") or {}).get("mains") or {}).get("harmonics_hz") or []
+           if isinstance(h, (int, float)) and 0 < h < 0.45 * fs]
+    for h in hum:
+        num, den = sps.iirnotch(h, 30.0, fs)
+        sos = np.vstack([sos, sps.tf2sos(num, den)])
     twitch = [e for e in r.get("events", []) if e["kind"] == "twitch"]
     twitch = sorted(twitch, key=lambda e: -e["snr_db"])[:30]
     wanted = {(int(e["onset_s"] * fs), e["channel"]) for e in twitch}
@@ -171,7 +178,9 @@ def _plots(r: dict, units: str | None = None) -> dict[str, str]:
         ax.set_ylabel(f"µV\n{labels[c] if c < len(labels) else f'channel {c}'}", fontsize=8)
     axes[-1, 0].set_xlabel("minutes from start")
     more = f" (first {n_ch} of {len(labels)} channels)" if len(labels) > n_ch else ""
-    axes[0, 0].set_title("Timeline, band-passed: twitches ▼ and artefacts × on the channel they were counted on; "
+    hummed = (r.get("quality") or {}).get("mains") or {}
+    axes[0, 0].set_title("Timeline, band-passed" + (", mains removed" if hummed.get("harmonics_hz") else "")
+                         + ": twitches ▼ and artefacts × on the channel they were counted on; "
                          f"contractions yellow, gaps blue{more}", fontsize=9)
     out["timeline"] = _png(fig)
 

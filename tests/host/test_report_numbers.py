@@ -98,3 +98,20 @@ def test_the_report_does_not_say_a_files_warnings_twice(tmp_path, caplog):
     assert main(["analyze", str(cut), "--no-index", "--report", str(tmp_path / "r.html")]) == 0
     said = [r.getMessage() for r in caplog.records if "(truncated?)" in r.getMessage()]
     assert len(said) == 1, said
+
+
+def test_the_timeline_is_drawn_without_the_mains_the_analysis_removed(tmp_path):
+    """20 µV RMS of 50 Hz hum drew a ±30 µV band around a 2 µV trace: the analysis removes the
+    hum, the drawing kept it and hid the smaller twitches marked on it."""
+    from myotwitch.dsp import DetectorConfig
+    from myotwitch.host.analysis import analyze_file
+
+    fs, n = 1000.0, 20000
+    t = np.arange(n) / fs
+    x = np.random.default_rng(0).normal(0, 2, n) + 20 * np.sqrt(2) * np.sin(2 * np.pi * 50 * t)
+    p = tmp_path / "hum.csv"
+    np.savetxt(p, np.column_stack([t, x]), delimiter=",", header="time_s,calf_uV", comments="", fmt="%.4f")
+    r = analyze_file(str(p), DetectorConfig())
+    assert r["quality"]["mains"]["frequency_hz"] == 50.0
+    _, _, lo, hi, _, _ = report._signal_views(r)
+    assert np.nanmedian(hi[0, 100:-100]) < 10, np.nanmedian(hi[0])  # (with the hum: ~30)
