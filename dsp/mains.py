@@ -177,6 +177,10 @@ GATE_SHARE = 0.01
 #: ~50 µV of hum for the first 0.1 s, and the twitches of the next half second read as activity
 #: in a muscle not at rest
 KEEP_ACROSS_S = 1.0
+#: the fit to the first data after a restart (``MainsCanceller.learn``) is made again without
+#: the samples this many robust SDs off the first fit (a twitch's own content at the harmonics
+#: is not read as hum)
+LEAD_OUTLIER = 4.0
 #: an unknown block amplitude (real and imaginary parts both NaN, so both medians skip it)
 _UNKNOWN = complex(np.nan, np.nan)
 
@@ -195,7 +199,7 @@ class MainsCanceller:
     only past blocks are used, so the output is causal and independent of chunking."""
 
     def __init__(self, fs: float, n_channels: int, f0: float, harmonics_hz: tuple[float, ...],
-                 history_s: float = 1.0) -> None:
+                 history_s: float = 1.0, lead_s: float = 0.0) -> None:
         self.n_channels = n_channels
         self.block, self.f_exact = _block_length(fs, f0)
         ks = np.array(sorted({int(round(h / f0)) for h in harmonics_hz} or {1}), dtype=float)
@@ -215,19 +219,33 @@ class MainsCanceller:
         self.turn_len = max(2 * int(round(TURN_S * fs / self.block / 2)), 2 * (self.hist_len // 2))
         #: the turn is measured at the update points that are multiples of this (in blocks)
         self.turn_every = self.stride * max(1, int(round(TURN_EVERY_S * fs / self.block / self.stride)))
-        self.keep = max(self.hist_len, self.turn_len + self.turn_every) + self.stride
+        self._keep_across_n = round(KEEP_ACROSS_S * fs)
+        # (the long window before a gap the history is kept across is still there at its end:
+        # ``_last_turn``)
+        across = max(self.turn_every, -(-self._keep_across_n // self.block))
+        self.keep = max(self.hist_len, self.turn_len + across) + self.stride
         ramp = n - (self.block - 1) / 2.0
         self._ramp = ramp / np.sqrt(ramp @ ramp)  # a unit linear trend over a block
-        self._keep_across_n = round(KEEP_ACROSS_S * fs)
+        self._lead_len = max(0, round(lead_s * fs))
         self.reset()
 
     def reset(self) -> None:
         self._pos = 0  # absolute sample index of the next sample
+        self._data_end = 0  # ... and one past the last sample processed
+        self._kept_step = np.zeros(self.n_channels)  # the turn per block measured before a restart
+        self._turn_from = 0  # ... at the data end it was measured at
         self._skipped = 0  # samples skipped since the last ones processed (``skip``)
         self.restart()
 
     def restart(self, skipped: int = 0) -> None:
-        """After a gap of ``skipped`` samples: phase stays absolute, history starts again."""
+        """After a gap of ``skipped`` samples: phase stays absolute, history starts again (from
+        the hum fitted to the first ``lead_s`` of data, when given it: ``learn``)."""
+        # the grid's offset from nominal outlasts a gap (it changes over minutes): the turn last
+        # measured before the data stopped is kept for that fit (once: a gap given in parts may
+        # restart the history again before any data)
+        if self._turn_from != self._data_end:
+            self._kept_step = self._last_turn()
+            self._turn_from = self._data_end
         self._pos += skipped
         n_h = len(self.harmonics_hz)
         # amplitudes of absolute blocks [cur - keep, cur); NaN = unknown or left out
@@ -240,6 +258,9 @@ class MainsCanceller:
         self._turn_cached: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._part = np.empty((self.n_channels, 0))  # samples of the block being filled
         self._discard = self._pos % self.block != 0  # the block now starting is incomplete
+        #: samples of data the canceller would learn the hum from before it processes any
+        #: (``learn``): ``lead_s`` after a restart, 0 once it has learnt or processed data
+        self.lead_n = self._lead_len
 
     def skip(self, n: int) -> None:
         """A gap of ``n`` samples (or more of the one just skipped). Up to ``KEEP_ACROSS_S`` in
@@ -263,6 +284,57 @@ class MainsCanceller:
             self._part = np.empty((ch, 0))
         # the block now filling misses samples (its start, or some of its middle): not estimated
         self._discard = not ended or self._pos % self.block != 0
+
+    def _last_turn(self) -> np.ndarray:
+        """The fundamental's turn per block measured over the long window before the block the
+        data last stopped in (0 where its halves held too few blocks). The blocks of the gap
+        are left out: given in parts, it would otherwise move the window."""
+        end, cur = self._data_end // self.block, self._pos // self.block
+        known = self._hist[:, : max(self.keep - (cur - end), 0)]  # blocks [cur - keep, end)
+        short = self.turn_len - known.shape[1]
+        if short > 0:  # (not after a gap the history is kept across: ``keep``)
+            known = np.concatenate([np.full((self.n_channels, short, known.shape[2]), _UNKNOWN), known], axis=1)
+        step, ok = self._turns(known, end - known.shape[1], np.array([end]))
+        return np.where(ok[:, 0], step[:, 0], 0.0)
+
+    def learn(self, parts: list[tuple[int, np.ndarray]]) -> None:
+        """Learn the hum from the first data after a restart, before any of it is processed:
+        ``(offset, (channels, n) samples)`` pieces, offsets counted from the next sample (what
+        lies between pieces is lost; the caller skips it as it processes them). The amplitude and
+        phase of each harmonic are fitted by least squares (with an offset and a linear trend;
+        the phase is absolute and the turn from the grid's offset is the one measured before the
+        gap, so only amplitudes and phases are unknown), a second time without the samples that
+        stand out of the first fit (a twitch's own content at the harmonics), and the history
+        is filled with that hum, as if it had been seen for a history window before: the data
+        after a long gap is cancelled from its first sample, and the blocks that follow take the
+        estimate over as they fill the history. Too little data (less than a block, or than a
+        few samples per figure fitted) leaves the history empty, as it was; so does a canceller
+        that asks for none (``lead_n`` 0: its history kept, or data processed since)."""
+        parts = [(off, x) for off, x in parts if x.shape[1]]
+        if not self.lead_n or not parts:
+            return
+        self.lead_n = 0
+        offs = np.concatenate([off + np.arange(x.shape[1]) for off, x in parts])
+        x = np.concatenate([x for _, x in parts], axis=1)
+        n, n_h = offs.size, len(self.harmonics_hz)
+        if n < max(self.block, 4 * (2 * n_h + 2)):
+            return
+        ref = self._pos // self.block  # the hum is fitted as its amplitude in this block
+        at = (self._pos + offs - (ref * self.block + (self.block - 1) / 2.0)) / self.block  # blocks from its middle
+        r = (self._pos + offs) % self.block
+        trend = np.stack([np.ones(n), (offs - offs[0]) / max(int(offs[-1] - offs[0]), 1) - 0.5], axis=1)
+        back = np.arange(-self.hist_len, 0, dtype=float)  # the history's blocks, from ref
+        for c in range(self.n_channels):  # (per channel: a channel's fit never depends on the others)
+            turn = self._kept_step[c] * self.orders  # (H,) per block
+            z = _turned(self._recon_re[:, r] + 1j * self._recon_im[:, r], turn[:, None] * at[None, :])  # (H, n)
+            basis = np.concatenate([z.real.T, -z.imag.T, trend], axis=1)
+            coef = np.linalg.lstsq(basis, x[c], rcond=None)[0]
+            resid = x[c] - basis @ coef
+            keep = np.abs(resid) <= LEAD_OUTLIER * 1.4826 * np.median(np.abs(resid))
+            if basis.shape[1] * 4 <= keep.sum() < n:
+                coef = np.linalg.lstsq(basis[keep], x[c, keep], rcond=None)[0]
+            amp = coef[:n_h] + 1j * coef[n_h: 2 * n_h]
+            self._hist[c, -self.hist_len:] = _turned(amp[None, :], back[:, None] * turn[None, :])
 
     def level_uv(self) -> float:
         """Current RMS amplitude of the fundamental (mean over channels), µV."""
@@ -438,6 +510,7 @@ class MainsCanceller:
         if n == 0:
             return x.copy()
         self._skipped = 0
+        self.lead_n = 0  # (what it processes comes after what it could learn from)
         cur = self._pos // self.block  # absolute index of the block being filled
         r0 = self._pos % self.block
         m = self._part.shape[1]
@@ -448,6 +521,7 @@ class MainsCanceller:
             self._subtract(out, est, r0)
             self._part = np.concatenate([self._part, x], axis=1)
             self._pos += n
+            self._data_end = self._pos
             return out
         k = 1 + (n - first) // self.block  # blocks completed in this chunk
         body_end = first + (k - 1) * self.block
@@ -471,4 +545,5 @@ class MainsCanceller:
         self._hist = allh[:, -self.keep:].copy()
         self._part = x[:, body_end:].copy()
         self._pos += n
+        self._data_end = self._pos
         return out

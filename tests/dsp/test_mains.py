@@ -163,3 +163,38 @@ def cancel_in_chunks(x: np.ndarray, fs: float, sizes) -> np.ndarray:
             out.append(c.process(x[:, i:i + m]))
             i += m
     return np.concatenate(out, axis=1)
+
+
+def _hum(fs, f0, n, amp=90.0, seed=4):
+    """An off-nominal grid's hum (0.03 Hz high: its blocks turn) with four harmonics."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / fs
+    return sum(amp * rel * np.sqrt(2) * np.sin(2 * np.pi * k * (f0 + 0.03) * t + rng.uniform(0, 2 * np.pi))
+               for k, rel in ((1, 1.0), (2, 0.35), (3, 0.2), (4, 0.1)))
+
+
+@pytest.mark.parametrize("fs, f0", [(500.0, 60.0), (1000.0, 50.0), (2000.0, 60.0)])
+@pytest.mark.parametrize("twitch", [False, True])
+def test_after_a_long_gap_the_hum_is_learnt_from_the_first_data_and_removed_from_its_first_sample(fs, f0, twitch):
+    """After a gap too long to keep the history, the canceller had started again empty: the hum
+    stayed whole until its first update point (~0.1 s), then came back to 5-7 µV by 0.5 s as
+    the off-nominal grid turned the few blocks' median away from it, and the twitches of the
+    next half second read as activity. It now learns the hum from the first ``lead_s`` of data
+    (a twitch among them left out) with the turn measured before the gap."""
+    n = int(12 * fs)
+    hum = _hum(fs, f0, n)
+    x = (hum + np.random.default_rng(5).normal(0.0, 3.0, n))[None, :]
+    a = int(7 * fs) + 7  # 3 s lost after the first 4 s; the data comes back mid-block
+    if twitch:  # a 10 ms, 300 µV biphasic twitch 50 ms into what it learns from
+        k = np.arange(int(0.01 * fs))
+        x[0, a + int(0.05 * fs): a + int(0.05 * fs) + k.size] += 150 * np.sin(2 * np.pi * k / k.size)
+    c = MainsCanceller(fs, 1, f0, tuple(f0 * k for k in range(1, 5)), 1.0, lead_s=0.15)
+    c.process(x[:, : int(4 * fs)])
+    c.skip(a - int(4 * fs))
+    assert c.lead_n == int(0.15 * fs)
+    c.learn([(0, x[:, a: a + c.lead_n])])
+    assert c.lead_n == 0
+    out = np.concatenate([c.process(x[:, i: i + 20]) for i in range(a, n, 20)], axis=1)
+    left = (hum[None, a:] - (x[:, a:] - out))[0, : int(fs)]  # the hum not removed, its first second
+    worst = max(np.sqrt(np.mean(left[i: i + int(0.05 * fs)] ** 2)) for i in range(0, left.size, int(0.05 * fs)))
+    assert worst < 2.5, f"{worst:.1f} µV RMS of hum left in a 50 ms window of the first second"
