@@ -182,6 +182,11 @@ class Pipeline:
         self._mains: MainsCanceller | None = None
         self._pending: list[tuple[str, object]] = []  # input held until mains is decided
         self._pending_n = 0
+        #: the first data after the canceller restarted (``_hold_lead``): blocks, and the ints of
+        #: samples lost among them
+        self._lead: list[np.ndarray | int] = []
+        self._lead_n = 0  # samples of data held there
+        self._lead_lost = 0  # samples lost since the last held there (a gap bridged when they go through)
         self._activity = {}
         self._noise.reset()
         self._segmenter.reset()
@@ -238,6 +243,8 @@ class Pipeline:
         events: list[Event] = []
         if self._band is None:
             events += self._release()
+        if self._lead:
+            events += self._release_lead()
         if self._bridge_n:  # the data ended in a short gap: nothing after it to bridge to
             events += self._gap(0, bridge=False)
         if not self._in_gap:
@@ -250,7 +257,7 @@ class Pipeline:
     def bridging(self) -> bool:
         """Is the data now in a short gap that the next samples will bridge (the filters and the
         mains canceller run on across it), rather than one after which they restart?"""
-        return self._bridge_n > 0
+        return self._bridge_n > 0 or self._lead_lost > 0
 
     @property
     def time_s(self) -> float:
@@ -363,8 +370,10 @@ class Pipeline:
         self._band = StreamingSOS(bandpass_sos(lo, hi, self.fs, cfg.band_order), self.n_channels)
         if est is not None and est.frequency_hz:
             harmonics = tuple(h for h in est.harmonics_hz if h < hi + 10.0) or (est.frequency_hz,)
+            # it learns the hum from the data the detector settles on after a restart (the
+            # recording's start, a gap too long for its history): no event can come from it
             self._mains = MainsCanceller(self.fs, self.n_channels, est.frequency_hz, harmonics,
-                                         cfg.mains_history_s)
+                                         cfg.mains_history_s, lead_s=cfg.settle_s)
 
     # -- the per-block path ------------------------------------------------------------
     def _run(self, x: np.ndarray) -> list[Event]:
@@ -385,6 +394,12 @@ class Pipeline:
         """``n`` samples lost. Up to ``bridge_gap_s`` in all (after data), the gap waits to be
         bridged by the next data (``_bridged``); a longer one ends the segment, and the filters
         restart after it."""
+        if self._lead:  # (held while the canceller learns: a short gap is held with it)
+            if bridge and self._lead_lost + n <= self._bridge_max_n:
+                self._lead.append(n)
+                self._lead_lost += n
+                return []
+            return self._release_lead() + self._gap(n, bridge)
         pending = self._bridge_n
         if bridge and not self._in_gap and self._last is not None and pending + n <= self._bridge_max_n:
             self._note_gap(n, extend=pending > 0)
@@ -419,7 +434,44 @@ class Pipeline:
         return (np.concatenate([_straight(raw0, x[:, 0], n_fill), x], axis=1),
                 np.concatenate([_straight(clean0, clean[:, 0], n_fill), clean], axis=1))
 
+    def _hold_lead(self, x: np.ndarray) -> list[Event]:
+        """Hold the first data after the mains canceller restarted (the recording's start, a gap
+        too long for its history) until it has the ``lead_n`` samples it learns the hum from
+        (``MainsCanceller.learn``), with the short gaps among them; a longer gap, or the end of
+        the data, lets it learn from what there is. It had started with an empty history and
+        left the hum in the first ~0.1 s, and the twitches of the next half second read as
+        activity in a muscle not at rest. What is held is what the detector settles on
+        (``settle_s``): no event can come from it, so the hold delays none."""
+        need = self._mains.lead_n - self._lead_n  # type: ignore[union-attr]
+        self._lead.append(x[:, :need].copy())
+        self._lead_n += min(need, x.shape[1])
+        self._lead_lost = 0
+        if x.shape[1] < need:
+            return []
+        events = self._release_lead()  # (the canceller learns from exactly ``lead_n``, however the data came)
+        return events + self._run_segment(x[:, need:]) if x.shape[1] > need else events
+
+    def _release_lead(self) -> list[Event]:
+        """The canceller learns from the data held (``_hold_lead``), which then goes through."""
+        items, self._lead = self._lead, []
+        self._lead_n = self._lead_lost = 0
+        parts: list[tuple[int, np.ndarray]] = []
+        at = 0  # samples from the first held
+        for item in items:
+            if isinstance(item, int):
+                at += item
+            else:
+                parts.append((at, item))
+                at += item.shape[1]
+        self._mains.learn(parts)  # type: ignore[union-attr]
+        events: list[Event] = []
+        for item in items:
+            events += self._gap(item) if isinstance(item, int) else self._run_segment(item)
+        return events
+
     def _run_segment(self, x: np.ndarray, sums: np.ndarray | None = None) -> list[Event]:
+        if self._mains is not None and self._mains.lead_n:
+            return self._hold_lead(x)
         n_fill, self._bridge_n = self._bridge_n, 0
         if self._in_gap:
             self._in_gap = False
