@@ -236,6 +236,9 @@ class MainsCanceller:
         self._turn_from = 0  # ... at the data end it was measured at
         self._skipped = 0  # samples skipped since the last ones processed (``skip``)
         self.restart()
+        # at the recording's start the history fills while the noise floor is learnt (0.5 s, no
+        # events): learning there changed a few early events of gap-free recordings, for nothing
+        self.lead_n = 0
 
     def restart(self, skipped: int = 0) -> None:
         """After a gap of ``skipped`` samples: phase stays absolute, history starts again (from

@@ -370,8 +370,8 @@ class Pipeline:
         self._band = StreamingSOS(bandpass_sos(lo, hi, self.fs, cfg.band_order), self.n_channels)
         if est is not None and est.frequency_hz:
             harmonics = tuple(h for h in est.harmonics_hz if h < hi + 10.0) or (est.frequency_hz,)
-            # it learns the hum from the data the detector settles on after a restart (the
-            # recording's start, a gap too long for its history): no event can come from it
+            # it learns the hum from the data the detector settles on after a gap too long for
+            # its history: no event can come from it
             self._mains = MainsCanceller(self.fs, self.n_channels, est.frequency_hz, harmonics,
                                          cfg.mains_history_s, lead_s=cfg.settle_s)
 
@@ -435,8 +435,8 @@ class Pipeline:
                 np.concatenate([_straight(clean0, clean[:, 0], n_fill), clean], axis=1))
 
     def _hold_lead(self, x: np.ndarray) -> list[Event]:
-        """Hold the first data after the mains canceller restarted (the recording's start, a gap
-        too long for its history) until it has the ``lead_n`` samples it learns the hum from
+        """Hold the first data after the mains canceller restarted (after a gap too long for its
+        history) until it has the ``lead_n`` samples it learns the hum from
         (``MainsCanceller.learn``), with the short gaps among them; a longer gap, or the end of
         the data, lets it learn from what there is. It had started with an empty history and
         left the hum in the first ~0.1 s, and the twitches of the next half second read as
