@@ -96,6 +96,13 @@ class _OpenRuns:
     strong: list[bool]
 
 
+#: samples of a burst at or beyond a known input range's end (``clip_uv``) that make it clipped.
+#: Clipping holds a potential at the rail for a stretch; one sample there is a peak that just
+#: reaches it, as the largest peak of a file whose range is its data's own extremes does (MNE's
+#: EDF export and pyedflib write the range so): that twitch had been an artefact.
+CLIP_LEVEL_SAMPLES = 2
+
+
 def flat_top_run(raw: np.ndarray, noise_uv: float, least: int) -> int:
     """How many equal samples in a row at a burst's extreme mean ADC clipping. On a trace
     quantised in steps of q (the smallest change between its samples) with noise of sigma, a
@@ -740,7 +747,7 @@ class BurstSegmenter:
         lf_ptp = (np.maximum.reduceat(lf, loff) - np.minimum.reduceat(lf, loff)).tolist()
         raw, roff, _ = _gather(buf[RAW], s, e)
         if self.clip_uv is not None:
-            clip = (np.maximum.reduceat(np.abs(raw), roff) >= self.clip_uv).tolist()
+            clip = (np.add.reduceat((np.abs(raw) >= self.clip_uv).astype(np.intp), roff) >= CLIP_LEVEL_SAMPLES).tolist()
         else:  # a flat top needs clip_run samples at an extreme: only such stretches are looked at
             n_mx = np.add.reduceat((raw == np.repeat(np.maximum.reduceat(raw, roff), e - s)).astype(np.intp), roff)
             n_mn = np.add.reduceat((raw == np.repeat(np.minimum.reduceat(raw, roff), e - s)).astype(np.intp), roff)
@@ -771,7 +778,7 @@ class BurstSegmenter:
         flags, snips = np.empty((n, 3), dtype=bool), np.empty((n, 2 * m + 1))
         if not kernel(buf[Y], buf[ENV], buf[LF], buf[RAW], buf[STAT], s, e, one, np.array(floor), seg0, self.off,
                       self.core_rel, self.context_n, self.spike_n, m, -1.0 if self.clip_uv is None else self.clip_uv,
-                      self.clip_run, at, fig, flags, snips):
+                      CLIP_LEVEL_SAMPLES if self.clip_uv is not None else self.clip_run, at, fig, flags, snips):
             return None
         full = flags[:, 2].tolist()
         spike = [v if ok else None for ok, v in zip(full, fig[:, 3].tolist())]
@@ -909,7 +916,7 @@ class BurstSegmenter:
         if raw.size == 0:
             return False
         if self.clip_uv is not None:
-            return bool(np.any(np.abs(raw) >= self.clip_uv))
+            return bool(np.count_nonzero(np.abs(raw) >= self.clip_uv) >= CLIP_LEVEL_SAMPLES)
         # flat top: equal samples in a row at the burst's extreme value (how many depends on
         # the trace's quantisation, worked out only for a burst with clip_run of them at all)
         need = None

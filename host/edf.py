@@ -746,15 +746,24 @@ class EdfReader:
 
     @property
     def clip_uv(self) -> float | None:
-        """|µV| at which the recording's input range ends (ADC clipping), from the header."""
+        """|µV| at which the recording's input range ends (ADC clipping), from the header; None
+        (flat tops tell clipping) when a range is not symmetric about 0 or the channels' ranges
+        differ: then they are the data's own extremes, as some writers set them (MNE's export,
+        pyedflib's default), not an amplifier's range. The nearer end had made each larger
+        twitch beyond it "clipping", and the quietest channel's range every larger twitch of
+        the others."""
         gains, offsets = self._scale()
         levels = []
         for k, i in enumerate(self.channels):
             s = self.edf.signals[i]
             lo = (s.dig_min + 1) * gains[k, 0] + offsets[k, 0]
             hi = s.dig_max * gains[k, 0] + offsets[k, 0]
-            levels.append(min(abs(lo), abs(hi)))
-        return 0.999 * min(levels) if levels else None
+            if not (lo < 0 < hi) or max(-lo, hi) > 1.01 * min(-lo, hi):
+                return None
+            levels.append(min(-lo, hi))
+        if not levels or max(levels) > 1.01 * min(levels):
+            return None
+        return 0.999 * min(levels)
 
     def _scale(self) -> tuple[np.ndarray, np.ndarray]:
         gains, offsets = [], []

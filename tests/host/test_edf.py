@@ -218,3 +218,35 @@ def test_a_signal_without_a_physical_range_is_refused_naming_it(tmp_path):
     bad.write_bytes(bytes(data))
     with pytest.raises(FormatError, match="has physical minimum and maximum both .*; expected a range"):
         read_header(bad)
+
+
+@pytest.mark.parametrize("ranges", ["per channel", "one for all", "symmetric"])
+def test_a_range_that_is_the_data_s_own_extremes_is_no_clipping(tmp_path, ranges):
+    """pyedflib (by default) and MNE's export set an EDF's range to the data's own extremes, per
+    channel or one for all (others to +-the largest |value|): the largest twitch reached it with
+    one sample and was "ADC clipping", each larger twitch beyond the nearer end of an asymmetric
+    range too, and with ranges per channel the quietest channel's made every larger twitch of
+    the others so."""
+    from myotwitch.dsp.synth import SynthSpec, synthesize
+    from myotwitch.host.analysis import analyze_file
+
+    x, _ = synthesize(SynthSpec(fs=1000.0, duration_s=60.0, n_channels=2, twitch_rate=20.0, seed=11,
+                                twitch_ptp_uv=(40.0, 400.0)))
+    x[1] *= 0.2  # a quieter channel
+    path = str(tmp_path / "export.edf")
+    w = pyedflib.EdfWriter(path, 2, file_type=pyedflib.FILETYPE_EDFPLUS)
+    for c in range(2):
+        lo, hi = (x[c].min(), x[c].max()) if ranges == "per channel" else (x.min(), x.max())
+        if ranges == "symmetric":
+            lo, hi = -np.abs(x).max(), np.abs(x).max()
+        lo, hi = float(np.floor(float(lo) * 1000)) / 1000, float(np.ceil(float(hi) * 1000)) / 1000  # (8 characters)
+        w.setSignalHeader(c, {"label": f"emg{c}", "dimension": "uV", "sample_frequency": 1000,
+                              "physical_min": float(lo), "physical_max": float(hi),
+                              "digital_min": -32768, "digital_max": 32767})
+    w.writeSamples([np.ascontiguousarray(r, dtype=np.float64) for r in x])
+    w.close()
+    s = analyze_file(path)
+    clipped = [e for e in s["events"] if (e["reason"] or "").startswith("ADC clipping")]
+    assert not clipped, clipped
+    assert s["quality"]["clipped_fraction"] == [pytest.approx(0.0, abs=1e-4)] * 2
+    assert s["stats"]["counts"]["twitch"] >= 20
