@@ -347,6 +347,17 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
         from myotwitch.host.analysis import still_recording
 
         kept_out = [_shipped_example(r["file"]) or still_recording(r["file"]) for r in ok]
+        # a study's recordings of several people are no one's history: they had fed "your" rates
+        # and advice (the advice then reads the history alone)
+        people = _people(r["file"] for r, out in zip(ok, kept_out) if not out)
+        others = len(people) > 1 and not getattr(args, "index", False)
+        if others:
+            kept_out = [True] * len(ok)
+            if not args.no_index:
+                shown = ", ".join(repr(x) for x in people[:3]) + (f" and {len(people) - 3} more" if len(people) > 3
+                                                                   else "")
+                log.warning("not added to your history: these files name %d different people (%s); analyse your "
+                            "own files apart, or give --index to add them all", len(people), shown)
         if not args.no_index:
             from myotwitch.host.unit_registry import register_summary
 
@@ -355,7 +366,7 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
                     register_summary(r)  # units seen in earlier sessions keep their lasting names
         # one advice for the run: the history and every file analysed now (the user's own; the
         # ones kept out only when nothing else was given), each file's JSON carrying it
-        mine = [r for r, out in zip(ok, kept_out) if not out] or ok
+        mine = [] if others else [r for r, out in zip(ok, kept_out) if not out] or ok
         try:
             run_advice = advise(extra_sessions=mine)
             for r in ok:
@@ -423,6 +434,23 @@ def _out_names(files: list[str]) -> dict[str, str]:
             rel = os.path.splitdrive(os.path.abspath(f))[1].lstrip("\\/")
         out[f] = rel.replace(os.sep, "__").replace("/", "__")
     return out
+
+
+def _people(files) -> list[str]:
+    """The different people the EDF/BDF headers among ``files`` name (sorted; files that name no
+    one, or cannot be read, are left out)."""
+    from myotwitch.host.analysis import is_csv
+    from myotwitch.host.edf import read_header, subject_of
+
+    found = set()
+    for f in files:
+        try:
+            who = None if is_csv(str(f)) else subject_of(read_header(f).patient)
+        except (OSError, MyotwitchError):
+            continue
+        if who:
+            found.add(who)
+    return sorted(found)
 
 
 def _shipped_example(path: str) -> bool:

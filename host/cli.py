@@ -417,7 +417,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("-j", "--jobs", type=int, default=None, help="parallel workers (default: all cores)")
     sp.add_argument("--scheduler", metavar="ADDRESS", help="run per-file work on a Dask cluster (needs myotwitch[dask])")
     sp.add_argument("--no-progress", action="store_true", help="no progress bar")
-    sp.add_argument("--no-index", action="store_true", help="do not add the sessions to the local session index")
+    indexing = sp.add_mutually_exclusive_group()
+    indexing.add_argument("--no-index", action="store_true", help="do not add the sessions to the local session index")
+    indexing.add_argument("--index", action="store_true",
+                    help="add the sessions to the index even when their files name several people (by default such "
+                         "a batch is someone else's study, not your history)")
     add_detector_options(sp)
 
     sp = add("simulate", cmd_simulate, "virtual device speaking the real protocol (for tests and demos)",

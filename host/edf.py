@@ -102,6 +102,17 @@ class Subject:
                                                                            self.equipment)])
 
 
+def subject_of(patient: str) -> str | None:
+    """Who a header's patient field names, None when no one: EDF+'s code and name (its
+    ``X`` parts are unknown), a plain EDF's whole field (a tool's anonymous 'X' or nothing too)."""
+    parts = patient.split()
+    if len(parts) == 4 and (parts[1] in ("M", "F", "X")):  # EDF+: code sex birthdate name
+        known = [x for x in (parts[0], parts[3]) if x.upper() != "X"]
+        return " ".join(known) or None
+    text = patient.strip()
+    return None if text.upper() in ("", "X", "X X X X") else text
+
+
 class EdfWriter:
     """Streaming EDF+C (16-bit) / BDF+C (24-bit) writer.
 

@@ -349,3 +349,40 @@ def test_a_recording_given_with_its_sidecar_is_still_a_batch_in_the_json(tmp_pat
     assert main(["analyze", str(edf), str(sidecar), "--json", str(tmp_path / "o.json")]) == 0
     out = json.loads((tmp_path / "o.json").read_text())
     assert [s["file"] for s in out["sessions"]] == [str(edf)]  # (two files given: the batch schema)
+
+
+@pytest.mark.parametrize("codes, extra, added", [(("S01", "S02"), [], 0), (("S01", "S02"), ["--index"], 2),
+                                                 (("P01", "P01"), [], 2), (("X", "X"), [], 2)])
+def test_a_batch_of_several_people_s_files_is_not_added_to_your_history(tmp_path, caplog, codes, extra, added):
+    """A researcher's folder of subjects' recordings had joined the personal history (and the
+    advice about "your" twitching); files that name one person, or no one, still join it."""
+    import datetime as dt
+
+    from myotwitch.dsp.synth import SynthSpec, synthesize
+    from myotwitch.host.cli import main
+    from myotwitch.host.edf import EdfWriter, Subject
+    from myotwitch.host.index import SessionIndex
+
+    files = []
+    for k, code in enumerate(codes):
+        x, _ = synthesize(SynthSpec(fs=1000.0, duration_s=20.0, seed=k))
+        path = str(tmp_path / f"rec{k}.edf")
+        w = EdfWriter(path, fs=1000, labels=["calf"], uv_per_count=0.125, start=dt.datetime(2026, 11, 20 + k, 22),
+                      subject=Subject(code=code))
+        w.write(x)
+        w.close()
+        files.append(path)
+    with caplog.at_level("WARNING"):
+        assert main(["analyze", *files, "--no-progress", *extra]) == 0
+    with SessionIndex.default() as idx:
+        assert len(idx.sessions(include_undated=True)) == added
+    said = "not added to your history: these files name 2 different people ('S01', 'S02')" in caplog.text
+    assert said == (added == 0), caplog.text
+
+
+def test_index_and_no_index_together_are_refused(capsys):
+    from myotwitch.host.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["analyze", str(EDF), "--index", "--no-index"])
+    assert "not allowed with argument" in capsys.readouterr().err
