@@ -80,7 +80,7 @@ class LinkState:
     labels: tuple[str, ...] = ()
     samples: int = 0
     lost: int = 0
-    lost_earlier: int = 0  # of ``lost``, those of the streams before this one (another rate or channel count)
+    lost_earlier: int = 0  # of ``lost``, those of the streams before this one (another format)
     gaps: int = 0
     reconnects: int = 0
     battery_pct: int | None = None
@@ -99,7 +99,7 @@ class Update:
     events: list[Event] = field(default_factory=list)
     #: (first sample, samples) on the stream's time line (the display buffer's and the detector's)
     gaps: list[tuple[int, int]] = field(default_factory=list)
-    #: a new stream starts, with this buffer: the board changed its rate or channel count, and
+    #: a new stream starts, with this buffer: the board changed its format (``Acquisition._new_format``), and
     #: the time line, the detector and the counts start again (the recorder starts a new file).
     #: Events and gaps before it in the queue are the last stream's, those after it the new one's.
     stream: DisplayBuffer | None = None
@@ -135,6 +135,7 @@ class Acquisition:
         self.failure: MyotwitchError | None = None
         self._recorder: Recorder | None = None
         self._ended: Pipeline | None = None  # the detector of a stream that has ended (``_end_stream``)
+        self._info: DeviceInfo | None = None  # what the board said it is, last
         self._rec_lock = threading.Lock()
         self.source: Source | None = None
 
@@ -235,10 +236,13 @@ class Acquisition:
         self._handle_record(rec)
 
     def _new_format(self, info: DeviceInfo) -> bool:
-        return (self.state.fs, self.state.n_channels) != (info.fs, info.n_channels)
+        """Does ``info`` start a new stream (as the recorder starts a new file there): another
+        rate or channel count, and as well another board, sample format or µV per count (the
+        detector's floor and history are the last board's or scale's)?"""
+        return self._info is not None and not self._info.same_stream(info)
 
     def _end_stream(self, info: DeviceInfo) -> None:
-        """A board that changes its rate or channel count mid-stream starts a new stream: the
+        """A board that changes its format mid-stream (``_new_format``) starts a new stream: the
         last one's detector gives its held events now (as the recorder's file gets them)."""
         pipe = self.pipe
         if pipe is None or pipe is self._ended or not self._new_format(info):
@@ -286,6 +290,7 @@ class Acquisition:
                 # is swapped in one assignment, last
                 self.buffer = buffer
             st.fs, st.n_channels, st.labels = rec.fs, rec.n_channels, rec.labels
+            self._info = rec
             return
         if self.pipe is None or self.buffer is None or self._display_filter is None:
             return  # nothing can be shown before the device has said what it is

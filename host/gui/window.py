@@ -441,8 +441,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._draw_rate(np.zeros(1))
 
     def _new_stream(self, buf: DisplayBuffer) -> None:
-        """The board changed its rate or channel count mid-stream: the acquisition has a new
-        detector and buffer, whose time line starts again at 0 (the recorder, a new file). The
+        """The board changed its format mid-stream (rate, channels, id, sample format or scale):
+        the acquisition has a new detector and buffer, whose time line starts again at 0 (the recorder, a new file). The
         last stream's trace, events, gap shading and counts go with it (they were drawn against
         the new time line); its lines stay in the event list, under one that says what
         happened, but no longer jump to a time (its samples are gone)."""

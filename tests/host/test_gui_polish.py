@@ -736,3 +736,25 @@ def test_a_format_change_while_recording_is_said_and_goes_on_in_a_new_file(qtbot
     win.btn_record.click()
     assert len(glob.glob(str(out / "*.edf"))) == 2
     win.close()
+
+
+@pytest.mark.parametrize("change", [{"uv_per_count": 0.5}, {"device_id": "another-board"}])
+def test_a_board_that_changes_only_its_scale_or_id_is_a_new_stream_too(qtbot, settings, change):
+    # the recorder starts a new file on any change of format; the window had gone on with the
+    # last board's detector (its floor and history at the old scale) and drawn both as one
+    import dataclasses
+
+    win = make_window(qtbot, "sim:rate=1000,seed=8", settings)
+    qtbot.waitUntil(lambda: len(win.curves) == 1 and win.acq.buffer.end > 2000, timeout=30_000)
+    win.timer.stop()
+    acq = win.acq
+    acq.stop()
+    old_pipe, old_buffer = acq.pipe, acq.buffer
+    acq._handle(dataclasses.replace(acq._info, **change))
+    assert acq.pipe is not old_pipe and acq.buffer is not old_buffer and acq.buffer.end == 0
+    win.redraw()
+    assert "new stream: 1000 Hz, 1 channel" in win.status_label.text()
+    new_pipe = acq.pipe
+    acq._handle(dataclasses.replace(acq._info))  # the same again: no new stream
+    assert acq.pipe is new_pipe
+    win.close()
