@@ -352,12 +352,18 @@ def _all_numbers(line: str) -> bool:
 
 
 def _decimal_comma(rows: list[str], delimiter: str) -> bool:
-    """Do these rows write numbers with a decimal comma (``0,001;12,5``)? Some cell holds a
-    comma, no cell a point, and with points for commas every cell is a number."""
-    cells = [c.strip().strip('"') for line in rows for c in line.rstrip("\r\n").split(delimiter)]
-    if not any("," in c for c in cells) or any("." in c for c in cells):
-        return False
-    return all(_is_number(c.replace(",", ".")) for c in cells)
+    """Do these rows write numbers with a decimal comma (``0,001;12,5``)? Some number is
+    written with a comma and none with a point. Cells that are no number either way (a marker
+    column's words, 'Stim. A', left out with --channels) say nothing: they had made a file with
+    a marker in its first rows unreadable, --channels or not ("'0,000' is not a number")."""
+    comma = False
+    for line in rows:
+        for c in line.rstrip("\r\n").split(delimiter):
+            c = c.strip().strip('"')
+            if "." in c and _is_number(c):
+                return False
+            comma = comma or ("," in c and _is_number(c.replace(",", ".")))
+    return comma
 
 
 def _is_number(text: str) -> bool:

@@ -84,6 +84,19 @@ def test_decimal_commas_are_read(tmp_path, sep):
     assert a["quality"]["raw_rms_uv"][0] == pytest.approx(5.0, rel=0.1)
 
 
+def test_decimal_commas_beside_a_marker_column(tmp_path):
+    """A marker in the first rows ('start', 'Stim. A') of a decimal-comma export: the words were
+    taken as a sign of no decimal commas, and the file failed at its first time ("'0,000' is not
+    a number"), with --channels leaving the marker out or not."""
+    p = write(tmp_path / "m.csv", ";".join(["time_s", "calf_uV", "soleus_uV", "marker"]), sep=";",
+              cells=lambda i, row: [v.replace(".", ",") for v in row] + [{3: "start", 7: "Stim. A"}.get(i, "")])
+    res = analyze_file(p, channels=["calf", "soleus"])
+    assert res["fs"] == 1000.0 and res["stats"]["duration_s"] == pytest.approx(3.0)
+    assert res["quality"]["raw_rms_uv"][0] == pytest.approx(5.0, rel=0.1)
+    with pytest.raises(FormatError, match="column 'marker': 'start' is not a number"):
+        analyze_file(p)
+
+
 def test_commas_in_a_comma_separated_file_are_still_separators(tmp_path):
     p = tmp_path / "c.csv"
     p.write_text("time_s,calf_uV\n" + "".join(f"{i / 1000:.3f},{(i % 7) - 3}\n" for i in range(3000)))
