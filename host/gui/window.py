@@ -639,6 +639,10 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.btn_record.isChecked() and not st.recording:  # the recorder failed in the worker
             self._show_record_button(False)
             self.say(f"recording stopped: {st.error or 'the source ended'}", error=True)
+        # the buffer is read before the news: the worker says a new stream before it swaps its
+        # buffer in, so a buffer read after the queue was found empty could be the new stream's,
+        # drawn under the last one's events (the news came at the next redraw)
+        buf = acq.buffer
         fresh = not acq.updates.empty()
         while not acq.updates.empty():
             up = acq.updates.get_nowait()
@@ -652,7 +656,6 @@ class MainWindow(QtWidgets.QMainWindow):
                 self._cut += cut_potential(e, self.config)
                 self._longest = max(self._longest, e.offset_s - e.onset_s)
                 self._list_event(e)
-        buf = acq.buffer
         if buf is None:
             if acq.failure is not None or st.error:
                 self._set(self.lbl_link, f"not connected<br><b style='color:#c62828'>{html.escape(st.error)}</b>")

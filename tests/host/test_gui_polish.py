@@ -758,3 +758,49 @@ def test_a_board_that_changes_only_its_scale_or_id_is_a_new_stream_too(qtbot, se
     acq._handle(dataclasses.replace(acq._info))  # the same again: no new stream
     assert acq.pipe is new_pipe
     win.close()
+
+
+def test_a_format_change_between_reading_the_queue_and_the_buffer_draws_no_old_event(qtbot, settings):
+    # the worker says a new stream, then swaps its buffer in: a redraw that had found the queue
+    # empty and then read the buffer drew the new stream's trace and plots under the last
+    # stream's events (until the next redraw read the news)
+    import queue
+
+    from myotwitch.dsp import Event
+    from myotwitch.host.gui.acquisition import Update
+    from myotwitch.host.stream import DeviceInfo
+
+    win = make_window(qtbot, "sim:rate=1000,seed=8", settings)
+    qtbot.waitUntil(lambda: len(win.curves) == 1 and win.acq.buffer.end > 3000, timeout=30_000)
+    win.timer.stop()
+    acq = win.acq
+    acq.stop()
+    end = acq.buffer.end
+    acq.updates.put(Update(events=[Event(onset_s=end / 1000 - 2.0, offset_s=end / 1000 - 1.0, duration_ms=1000.0,
+                                         peak_to_peak_uv=300.0, snr_db=20.0, channel=0, kind="contraction")]))
+    win.redraw()
+    assert win.events and win.shading[0].spans()
+
+    class Racing(queue.Queue):
+        """The worker changes format just after the window has found the queue empty."""
+
+        armed = True
+        seen = 0  # (the redraw asks whether there is news, then drains until there is none)
+
+        def empty(self):
+            found = super().empty()
+            self.seen += found
+            if found and self.armed and self.seen == 2:
+                self.armed = False
+                acq._handle(DeviceInfo("sim", "id", "fw", 2000.0, 2, 1, 0.125, ("left", "right")))
+            return found
+
+    racing = Racing()
+    acq.updates = racing
+    win.redraw()
+    assert not racing.armed
+    drawn_new = win._plotted is acq.buffer
+    assert not (drawn_new and win.events), "the last stream's events were drawn over the new stream's trace"
+    win.redraw()
+    assert win.events == [] and len(win.curves) == 2 and win._plotted is acq.buffer
+    win.close()
