@@ -681,8 +681,14 @@ def _read_annotations(edf: EdfFile) -> None:
 VOLTAGE_UNITS = {"uv", "mv", "v", "nv", ""}
 
 
+def _unit_key(unit: str) -> str:
+    """A physical dimension in lower case with µ as u, also a µ written in UTF-8 (two bytes,
+    read one by one as 'Âµ'): some writers put one in a header meant for ASCII."""
+    return unit.strip().lower().replace("âµ", "u").replace("µ", "u")
+
+
 def _is_voltage(unit: str) -> bool:
-    return unit.strip().lower().replace("µ", "u") in VOLTAGE_UNITS
+    return _unit_key(unit) in VOLTAGE_UNITS
 
 
 class EdfReader:
@@ -780,7 +786,7 @@ class EdfReader:
         gains, offsets = [], []
         for i in self.channels:
             s = self.edf.signals[i]
-            unit = s.unit.lower().replace("µ", "u")
+            unit = _unit_key(s.unit)
             k = {"uv": 1.0, "mv": 1e3, "v": 1e6, "nv": 1e-3}.get(unit, 1.0)
             gains.append(s.gain * k)
             offsets.append(s.offset * k)

@@ -77,3 +77,30 @@ def test_signals_that_are_no_voltage_are_left_out_and_said(tmp_path):
     assert ("biosemi.bdf: left out 'Status', 'Accel' (unit 'Boolean', 'g', not a voltage: no EMG); --channels "
             "chooses them") in res["quality"]["warnings"]
     assert analyze_file(path, channels=["EXG1", "Status"])["channels"] == ["EXG1", "Status"]
+
+
+def test_a_micro_sign_written_in_utf_8_is_still_a_voltage(tmp_path):
+    """'µV' written in UTF-8 (as some writers do, in a header meant for ASCII) reads 'ÂµV' byte
+    by byte; the samples were always read as µV, but the EMG beside an 'mV' signal was left out
+    as "not a voltage" and the other signal analysed alone."""
+    path = tmp_path / "utf8.edf"
+    rng = np.random.default_rng(2)
+
+    def header(label, dim):
+        return dict(label=label, dimension=dim, sample_frequency=1000, physical_max=5000.0, physical_min=-5000.0,
+                    digital_max=32767, digital_min=-32768, transducer="", prefilter="")
+
+    f = pyedflib.EdfWriter(str(path), 2, file_type=pyedflib.FILETYPE_EDFPLUS)
+    f.setSignalHeaders([header("EMG", "uV"), header("ECG", "mV")])
+    f.setStartdatetime(dt.datetime(2026, 12, 1, 22, 0))
+    f.writeSamples([rng.normal(0, 5, 10000), rng.normal(0, 0.005, 10000)])
+    f.close()
+    data = bytearray(path.read_bytes())
+    ns = int(data[252:256])
+    at = 256 + ns * (16 + 80)  # the first signal's physical dimension
+    assert data[at:at + 8] == b"uV      "
+    data[at:at + 8] = "µV".encode().ljust(8)
+    path.write_bytes(bytes(data))
+    res = analyze_file(path)
+    assert res["channels"] == ["EMG", "ECG"]
+    assert not any("left out" in w for w in res["quality"]["warnings"])
