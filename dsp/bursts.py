@@ -96,11 +96,27 @@ class _OpenRuns:
     strong: list[bool]
 
 
-#: samples of a burst at or beyond a known input range's end (``clip_uv``) that make it clipped.
-#: Clipping holds a potential at the rail for a stretch; one sample there is a peak that just
-#: reaches it, as the largest peak of a file whose range is its data's own extremes does (MNE's
-#: EDF export and pyedflib write the range so): that twitch had been an artefact.
+#: samples in a row of a burst at or beyond a known input range's end (``clip_uv``) that make it
+#: clipped. Clipping holds a potential at the rail for a stretch; one sample there is a peak that
+#: just reaches it, as the largest peak of a file whose range is its data's own extremes does
+#: (MNE's EDF export and pyedflib write the range so), and so are a biphasic twitch's two peaks,
+#: apart, when that range is by chance symmetric: that twitch had been an artefact.
 CLIP_LEVEL_SAMPLES = 2
+
+
+def _at_level_runs(raw: np.ndarray, offsets: np.ndarray, level: float) -> np.ndarray:
+    """Per stretch of ``raw`` (starting at ``offsets``): are ``CLIP_LEVEL_SAMPLES`` samples in
+    a row at or beyond ``level`` in |value|?"""
+    at = np.abs(raw) >= level
+    k = CLIP_LEVEL_SAMPLES
+    run = at.copy()
+    for shift in range(1, k):  # run[i]: samples i .. i + k - 1 all at the level
+        run[:-shift] &= at[shift:]
+        run[-shift:] = False
+    ends = np.append(offsets[1:], raw.size)
+    for shift in range(1, k):  # (a run across two stretches is neither's)
+        run[np.maximum(ends - shift, 0)] = False
+    return np.add.reduceat(run.astype(np.intp), offsets) > 0
 
 
 def flat_top_run(raw: np.ndarray, noise_uv: float, least: int) -> int:
@@ -747,7 +763,7 @@ class BurstSegmenter:
         lf_ptp = (np.maximum.reduceat(lf, loff) - np.minimum.reduceat(lf, loff)).tolist()
         raw, roff, _ = _gather(buf[RAW], s, e)
         if self.clip_uv is not None:
-            clip = (np.add.reduceat((np.abs(raw) >= self.clip_uv).astype(np.intp), roff) >= CLIP_LEVEL_SAMPLES).tolist()
+            clip = _at_level_runs(raw, roff, self.clip_uv).tolist()
         else:  # a flat top needs clip_run samples at an extreme: only such stretches are looked at
             n_mx = np.add.reduceat((raw == np.repeat(np.maximum.reduceat(raw, roff), e - s)).astype(np.intp), roff)
             n_mn = np.add.reduceat((raw == np.repeat(np.minimum.reduceat(raw, roff), e - s)).astype(np.intp), roff)
@@ -916,7 +932,8 @@ class BurstSegmenter:
         if raw.size == 0:
             return False
         if self.clip_uv is not None:
-            return bool(np.count_nonzero(np.abs(raw) >= self.clip_uv) >= CLIP_LEVEL_SAMPLES)
+            s, e = _runs(np.abs(raw) >= self.clip_uv)
+            return bool(np.any(e - s >= CLIP_LEVEL_SAMPLES))
         # flat top: equal samples in a row at the burst's extreme value (how many depends on
         # the trace's quantisation, worked out only for a burst with clip_run of them at all)
         need = None

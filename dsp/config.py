@@ -424,7 +424,7 @@ class DetectorConfig:
     #: a moving limb or a pop swings tens to hundreds of µV. Held-out tuning seeds 123/124:
     #: found 2252/2153 -> 2257/2162, false 93/113 -> 94/113; real recordings unchanged (0 off)
     lf_min_floor: float = 4.0
-    #: ADC clipping: a burst with two samples or more (bursts.CLIP_LEVEL_SAMPLES) at |raw| at
+    #: ADC clipping: a burst with two samples in a row (bursts.CLIP_LEVEL_SAMPLES) at |raw| at
     #: or above this (µV) is clipped; ``None`` looks for flat tops:
     #: ``clip_run`` equal samples at a burst's extreme on an unquantised trace, more on a
     #: quantised one, where the top of a potential holds one level by chance (bursts.flat_top_run)

@@ -1289,7 +1289,7 @@ def _burst_features_py(y: Any, env: Any, lf: Any, raw: Any, stat: Any, s: Any, e
     (within [seg0, L)), the spike ratio (raw samples ``sn`` either side of the peak, when they
     lie within [seg0, L)) and the snippet's norm (0 where none is cut, ``m`` samples either side
     of a single potential's peak); ``flags[j]``: shape only, clipped (``clip_uv`` >= 0: ``clip_run``
-    samples at or beyond that level; else a flat top possible, ``clip_run`` equal samples at an extreme), spike window
+    samples in a row at or beyond that level; else a flat top possible, ``clip_run`` equal samples at an extreme), spike window
     inside; ``snips[j]``: the unit-norm snippet. False, unfinished, at a sample that is not
     finite or an extreme of zero (of the envelope, y or lf: numpy's reductions pick among signed
     zeros there): the pure path then answers."""
@@ -1358,11 +1358,12 @@ def _burst_features_py(y: Any, env: Any, lf: Any, raw: Any, stat: Any, s: Any, e
                 return False
             mx = v if v > mx else mx
             mn = v if v < mn else mn
-        if clip_uv >= 0.0:  # (``clip_run`` samples at or beyond that level: bursts.CLIP_LEVEL_SAMPLES)
-            n_big = 0
+        if clip_uv >= 0.0:  # (``clip_run`` samples in a row at or beyond that level: bursts.CLIP_LEVEL_SAMPLES)
+            run = longest = 0
             for i in range(a, b):
-                n_big += abs(raw[i]) >= clip_uv
-            flags[j, 1] = n_big >= clip_run
+                run = run + 1 if abs(raw[i]) >= clip_uv else 0
+                longest = run if run > longest else longest
+            flags[j, 1] = longest >= clip_run
         else:
             n_mx = n_mn = 0
             for i in range(a, b):

@@ -620,3 +620,28 @@ def test_a_twitch_that_begins_once_the_floor_exists_counts(at_s):
     _twitch_at(x, fs, at_s)
     res = detect(x, fs)
     assert len([e for e in res.twitches if abs(e.onset_s - at_s) < 0.02]) == 1, res.events
+
+
+@pytest.mark.parametrize("flat_top, clipped", [(False, False), (True, True)])
+def test_a_twitch_whose_two_peaks_reach_a_known_range_is_clipped_only_when_it_holds_there(flat_top, clipped):
+    # a file whose range is its data's extremes, symmetric by chance: the largest biphasic
+    # twitch reaches both ends, a sample each, apart; counted as samples at the level anywhere
+    # in the burst, it was "ADC clipping"
+    fs = 1000.0
+    rng = np.random.default_rng(3)
+    x = rng.normal(0.0, 2.0, (1, int(20 * fs)))
+    t = (np.arange(-15, 16) / fs) / 0.003
+    wave = t * np.exp(-t * t)
+    wave = 150.0 * wave / np.abs(wave).max()
+    at = int(10 * fs)
+    x[0, at - 15: at + 16] += wave * (1.4 if flat_top else 1.0)
+    twitch = x[0, at - 15: at + 16]
+    # the range's ends: at the nearer peak (each peak reaches it with a sample), or below both
+    # (the twitch held there for several samples)
+    rail = 150.0 if flat_top else min(twitch.max(), -twitch.min())
+    x = np.clip(x, -rail, rail)
+    level = 0.999 * rail
+    events = [e for e in detect(x, fs, DetectorConfig(clip_uv=level)).events if abs(e.onset_s - 10.0) < 0.05]
+    assert events, "the twitch was not found at all"
+    reasons = [e.reason or "" for e in events]
+    assert any(r.startswith("ADC clipping") for r in reasons) == clipped, reasons
