@@ -15,6 +15,7 @@ the file stays EDF+C (continuous), samples inside a gap hold the digital minimum
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import errno
 import logging
@@ -100,6 +101,17 @@ class Subject:
         date = f"{start.day:02d}-{_MONTHS[start.month - 1]}-{start.year}"
         return "Startdate " + " ".join([date] + [edfplus_text(p) for p in (self.recording_code, self.technician,
                                                                            self.equipment)])
+
+
+@contextlib.contextmanager
+def read_quietly() -> Iterator[None]:
+    """Read a file again without saying its warnings again: they were said when it was
+    analysed, and are in its summary (a truncated file had been said truncated twice)."""
+    quiet, log.disabled = log.disabled, True
+    try:
+        yield
+    finally:
+        log.disabled = quiet
 
 
 def subject_of(patient: str) -> str | None:

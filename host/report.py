@@ -6,7 +6,6 @@ import base64
 import datetime as dt
 import html
 import io
-import logging
 import os
 
 import numpy as np
@@ -62,20 +61,22 @@ def _png(fig) -> str:
 TIMELINE_CHANNELS = 4
 
 
-def _select_as_analysed(reader, names: list[str]) -> None:
+def _select_as_analysed(reader, names: list[str]) -> bool:
     """Pick the reader's channels that the analysis used (``analyze --channels soleus``: the
     panel named soleus drew the file's first channel), by position, so that labels holding
-    digits or repeated labels cannot be misread as a selection."""
+    digits or repeated labels cannot be misread as a selection. False when one is not among
+    them (a signal that is no voltage, read only when chosen; or the file changed since)."""
     labels = list(reader.labels)
     if not names or labels == names:
-        return
+        return True
     used: list[int] = []
     for name in names:
         i = next((k for k, lab in enumerate(labels) if lab == name and k not in used), None)
         if i is None:
-            return  # (the file changed since: draw it as it is)
+            return False
         used.append(i)
     reader.select([str(i) for i in used])
+    return True
 
 
 def _signal_views(r: dict, bins: int = 1500, units: str | None = None):
@@ -92,7 +93,11 @@ def _signal_views(r: dict, bins: int = 1500, units: str | None = None):
         reader = open_reader(r["file"], units=units)
     except FormatError:  # (signals of several rates: only the ones analysed can be opened together)
         reader = open_reader(r["file"], r.get("channels") or None, units=units)
-    _select_as_analysed(reader, r.get("channels") or [])
+    if not _select_as_analysed(reader, r.get("channels") or []):
+        try:  # (a channel chosen with --channels that is read only when chosen: "Status" had drawn EXG2)
+            reader = open_reader(r["file"], r.get("channels"), units=units)
+        except FormatError:
+            pass  # (the file changed since: draw it as it is)
     fs, n = reader.fs, max(reader.n_samples, 1)
     edges = np.linspace(0, n, bins + 1).astype(np.int64)
     shown = min(TIMELINE_CHANNELS, max(len(r.get("channels") or []), 1))
@@ -149,14 +154,10 @@ def _plots(r: dict, units: str | None = None) -> dict[str, str]:
     import matplotlib.pyplot as plt
 
     out = {}
-    # the file's reading warnings were said when it was analysed (and are in its summary); read
-    # again for the plots, a truncated file was said to be truncated twice
-    edf_log = logging.getLogger("myotwitch.host.edf")
-    quiet, edf_log.disabled = edf_log.disabled, True
-    try:
+    from myotwitch.host.edf import read_quietly
+
+    with read_quietly():  # (its warnings were said when it was analysed)
         fs, edges, lo, hi, snippets, (f, p) = _signal_views(r, units=units)
-    finally:
-        edf_log.disabled = quiet
     t = edges[:-1] / fs / 60
     events = r.get("events", [])
     labels = list(r.get("channels") or [])

@@ -76,7 +76,14 @@ def test_signals_that_are_no_voltage_are_left_out_and_said(tmp_path):
     assert res["quality"]["clipped_fraction"] == [0.0, 0.0]
     assert ("biosemi.bdf: left out 'Status', 'Accel' (unit 'Boolean', 'g', not a voltage: no EMG); --channels "
             "chooses them") in res["quality"]["warnings"]
-    assert analyze_file(path, channels=["EXG1", "Status"])["channels"] == ["EXG1", "Status"]
+    chosen = analyze_file(path, channels=["EXG1", "Status"])
+    assert chosen["channels"] == ["EXG1", "Status"]
+    # the report draws what was analysed: reopened without the choice, its "Status" panel had
+    # drawn EXG2 (Status is read only when chosen)
+    from myotwitch.host import report
+
+    _, _, lo, hi, _, _ = report._signal_views(chosen)
+    assert np.nanmax(hi[1]) > 50 > 30 > np.nanmax(hi[0]), (np.nanmax(hi[0]), np.nanmax(hi[1]))  # (Status: steps, EXG: 5 µV)
 
 
 def test_a_micro_sign_written_in_utf_8_is_still_a_voltage(tmp_path):
