@@ -625,6 +625,16 @@ def test_eight_channels_plots_share_one_left_axis_width_so_their_times_line_up(q
     win.close()
 
 
+def _stopped_stream(qtbot, settings):
+    """A window on the simulator with over 3 s of its stream, its redraws and worker stopped (the
+    test feeds the acquisition itself): (window, acquisition, samples in the buffer)."""
+    win = make_window(qtbot, "sim:rate=1000,seed=8", settings)
+    qtbot.waitUntil(lambda: len(win.curves) == 1 and win.acq.buffer.end > 3000, timeout=30_000)
+    win.timer.stop()
+    win.acq.stop()
+    return win, win.acq, win.acq.buffer.end
+
+
 def test_a_board_that_changes_format_mid_stream_starts_the_window_again(qtbot, settings):
     # a new rate or channel count is a new stream (the recorder starts a new file): the last
     # stream's events and shaded gaps had stayed, drawn against the new stream's time line
@@ -632,12 +642,7 @@ def test_a_board_that_changes_format_mid_stream_starts_the_window_again(qtbot, s
     from myotwitch.host.gui.acquisition import Update
     from myotwitch.host.stream import DeviceInfo, GapRecord, SampleBlock
 
-    win = make_window(qtbot, "sim:rate=1000,seed=8", settings)
-    qtbot.waitUntil(lambda: len(win.curves) == 1 and win.acq.buffer.end > 3000, timeout=30_000)
-    win.timer.stop()
-    acq = win.acq
-    acq.stop()
-    end = acq.buffer.end
+    win, acq, end = _stopped_stream(qtbot, settings)
     old = [Event(onset_s=end / 1000 - 2.0, offset_s=end / 1000 - 1.0, duration_ms=1000.0, peak_to_peak_uv=300.0,
                  snr_db=20.0, channel=0, kind="contraction"),
            Event(onset_s=end / 1000 - 0.5, offset_s=end / 1000 - 0.48, duration_ms=20.0, peak_to_peak_uv=300.0,
@@ -744,11 +749,7 @@ def test_a_board_that_changes_only_its_scale_or_id_is_a_new_stream_too(qtbot, se
     # last board's detector (its floor and history at the old scale) and drawn both as one
     import dataclasses
 
-    win = make_window(qtbot, "sim:rate=1000,seed=8", settings)
-    qtbot.waitUntil(lambda: len(win.curves) == 1 and win.acq.buffer.end > 2000, timeout=30_000)
-    win.timer.stop()
-    acq = win.acq
-    acq.stop()
+    win, acq, _ = _stopped_stream(qtbot, settings)
     old_pipe, old_buffer = acq.pipe, acq.buffer
     acq._handle(dataclasses.replace(acq._info, **change))
     assert acq.pipe is not old_pipe and acq.buffer is not old_buffer and acq.buffer.end == 0
@@ -770,12 +771,7 @@ def test_a_format_change_between_reading_the_queue_and_the_buffer_draws_no_old_e
     from myotwitch.host.gui.acquisition import Update
     from myotwitch.host.stream import DeviceInfo
 
-    win = make_window(qtbot, "sim:rate=1000,seed=8", settings)
-    qtbot.waitUntil(lambda: len(win.curves) == 1 and win.acq.buffer.end > 3000, timeout=30_000)
-    win.timer.stop()
-    acq = win.acq
-    acq.stop()
-    end = acq.buffer.end
+    win, acq, end = _stopped_stream(qtbot, settings)
     acq.updates.put(Update(events=[Event(onset_s=end / 1000 - 2.0, offset_s=end / 1000 - 1.0, duration_ms=1000.0,
                                          peak_to_peak_uv=300.0, snr_db=20.0, channel=0, kind="contraction")]))
     win.redraw()
