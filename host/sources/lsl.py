@@ -40,6 +40,8 @@ QUERY_KEYS = ("name", "type", "source_id")
 CONFIRM_S = 0.25
 #: samples wait at most this long (s) for that decision
 HOLD_S = 0.5
+#: how long (s) a query that found one stream waits for others that match it too
+MORE_S = 0.5
 LSL_OPTIONS = "unit=uV|mV|V, channels=A,B, bits=16|24, timeout=S"
 
 
@@ -179,6 +181,7 @@ class LslSource(ReconnectingSource):
         self.retry = Backoff(*backoff_s)
         self._inlet = None
         self._info: DeviceInfo | None = None
+        self._picked: tuple | None = None  # who the stream read is (source id, host, channels, rate)
         self._plan: StreamPlan | None = None
         self._pending: list[Record] = []
         self._next_index = 0
@@ -219,10 +222,10 @@ class LslSource(ReconnectingSource):
         found = pylsl.resolve_byprop(self.prop, self.value, minimum=1, timeout=timeout)
         if not found:
             return False
-        if len(found) > 1:
-            log.warning("%s: %d streams match; using '%s' from %s (source_id '%s')", self.spec, len(found),
-                        found[0].name(), found[0].hostname(), found[0].source_id())
-        inlet = pylsl.StreamInlet(found[0], max_buflen=360, recover=False,
+        if len(found) == 1:  # the first answer came alone: give other matches a moment to answer too
+            found = list(found) + list(pylsl.resolve_byprop(self.prop, self.value, minimum=2, timeout=MORE_S))
+        chosen = self._choose(found)
+        inlet = pylsl.StreamInlet(chosen, max_buflen=360, recover=False,
                                   processing_flags=pylsl.proc_clocksync)
         try:
             full = inlet.info(timeout=max(timeout, 2.0))
@@ -242,6 +245,7 @@ class LslSource(ReconnectingSource):
             self._t_next, self._jitter_s = None, 0.005
         first = self._info is None
         self._inlet, self._plan, self._info = inlet, plan, info
+        self._picked = _identity(chosen)
         self._last_rx = time.monotonic()
         self.retry.connected()
         if self._down_since is not None and not first:
@@ -252,6 +256,20 @@ class LslSource(ReconnectingSource):
         log.info("%s: connected to LSL stream '%s' (%s, %d ch at %g Hz)", self.spec, full.name(), full.hostname(),
                  len(plan.keep), plan.fs)
         return True
+
+    def _choose(self, found: list):
+        """One stream of those that match: the one read before (a sender back after an outage),
+        else the oldest. Several matching is said, with how to pick one."""
+        streams = list({s.uid() or id(s): s for s in found}.values())  # one answer per stream
+        streams.sort(key=lambda s: (_identity(s) != self._picked, s.created_at()))
+        chosen = streams[0]
+        if len(streams) > 1:
+            others = ", ".join(f"'{s.source_id()}'" if s.source_id() else f"none ({s.channel_count()} ch on "
+                               f"{s.hostname()})" for s in streams[1:])
+            log.warning("%s: %d LSL streams match; using '%s' on %s (source_id '%s'; others: %s); "
+                        "pick one with lsl:source_id=ID", self.spec, len(streams), chosen.name(),
+                        chosen.hostname(), chosen.source_id(), others)
+        return chosen
 
     def _lost(self, why: str) -> None:
         if self._held is not None:
@@ -419,6 +437,11 @@ class LslSource(ReconnectingSource):
                 log.debug("close failed", exc_info=True)
             self._inlet = None
         self.closed = True
+
+
+def _identity(s) -> tuple:
+    """What tells a sender apart when it comes back as a new outlet (its uid is new)."""
+    return (s.source_id(), s.hostname(), s.channel_count(), s.nominal_srate())
 
 
 def list_streams(wait_s: float = 1.0, usable_only: bool = False) -> list[dict]:

@@ -216,6 +216,31 @@ def test_sender_stops_and_comes_back():
     assert np.all(samples_of(recs) == 1)
 
 
+def test_two_streams_of_one_name_are_said_and_the_same_one_is_read_again(caplog):
+    """Two amplifiers publishing one name: which one was read changed from run to run (and on a
+    reconnect), and the warning that several matched came only when both answered at once."""
+    name = unique("twin")
+    first = outlet(name, 1, units=["uV"], source_id=name + "-a")
+    time.sleep(0.05)
+    _second = outlet(name, 2, units=["uV", "uV"], source_id=name + "-b")
+    time.sleep(0.3)
+    for _ in range(3):
+        caplog.clear()
+        with caplog.at_level("WARNING"), open_source(f"lsl:{name}", resolve_timeout_s=3) as src:
+            head = collect(src, lambda r: any(isinstance(x, DeviceInfo) for x in r))
+        assert next(x for x in head if isinstance(x, DeviceInfo)).device_id == name + "-a"  # the oldest
+        assert f"2 LSL streams match; using '{name}'" in caplog.text and f"'{name}-b'" in caplog.text
+        assert "lsl:source_id=ID" in caplog.text
+    with open_source(f"lsl:{name}", resolve_timeout_s=3, stall_timeout_s=1.0) as src:
+        collect(src, lambda r: any(isinstance(x, DeviceInfo) for x in r))
+        del first
+        gc.collect()  # the sender read goes away and comes back; the other one stays
+        collect(src, lambda r: any(isinstance(x, LinkEvent) and x.kind == "disconnected" for x in r))
+        _back = outlet(name, 1, units=["uV"], source_id=name + "-a")
+        recs = collect(src, lambda r: any(isinstance(x, DeviceInfo) for x in r))
+    assert next(x for x in recs if isinstance(x, DeviceInfo)).device_id == name + "-a"
+
+
 def test_a_sender_back_with_an_older_clock_gets_the_outage_from_the_host_clock():
     name = unique("oldclock")
     out = outlet(name, 1, units=["uV"])
