@@ -122,9 +122,8 @@ def plan_stream(spec: str, info, unit: str | None, channels: list[str] | None) -
         raise SourceError(f"{spec}: stream '{name}' runs at {fs:g} Hz; {why}")
     if info.channel_format() == 3:  # cf_string
         raise SourceError(f"{spec}: stream '{name}' carries text, not samples")
-    n = info.channel_count()
-    labels = [lab or f"ch{i + 1}" for i, lab in enumerate(info.get_channel_labels() or [None] * n)]
-    units = info.get_channel_units() or [None] * n
+    labels = [lab or f"ch{i + 1}" for i, lab in enumerate(channel_info(info, "label"))]
+    units = channel_info(info, "unit")
     try:
         keep = select_channels(labels, channels, spec)
     except FormatError as e:
@@ -149,6 +148,19 @@ def plan_stream(spec: str, info, unit: str | None, channels: list[str] | None) -
             scales.append(factor)
     return StreamPlan(fs, keep, tuple(labels[i] for i in keep),
                       np.asarray(scales, dtype=np.float64)[:, None], info.source_id() or name)
+
+
+def channel_info(info, key: str) -> list[str | None]:
+    """One ``desc/channels/channel/KEY`` per channel of the stream (None where missing). A
+    description listing fewer or more channels than the stream has is padded or cut: it had
+    dropped the channels it did not list (or read ones the stream does not have), and pylsl's
+    own getter prints its complaint on stdout, where ``--events -`` writes."""
+    found: list[str | None] = []
+    ch = info.desc().child("channels").child("channel")
+    while not ch.empty() and len(found) < info.channel_count():
+        found.append(ch.child_value(key).strip() or None)
+        ch = ch.next_sibling("channel")
+    return found + [None] * (info.channel_count() - len(found))
 
 
 class LslSource(ReconnectingSource):

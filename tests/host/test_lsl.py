@@ -100,6 +100,33 @@ def test_unknown_unit_is_refused_in_one_line_unless_given():
     del out2
 
 
+def test_a_description_listing_fewer_or_more_channels_than_the_stream_keeps_every_channel(capsys):
+    """A 3-channel stream whose metadata named one channel was read as 1 channel (the others
+    silently dropped), and pylsl's complaint about it went to stdout (where --events - writes)."""
+    for listed, n_ch in ((1, 3), (3, 2)):
+        name = unique("partial")
+        info = pylsl.StreamInfo(name, "EMG", n_ch, 1000.0, pylsl.cf_float32, name + "-sid")
+        chans = info.desc().append_child("channels")
+        for i in range(listed):
+            c = chans.append_child("channel")
+            c.append_child_value("label", f"L{i}")
+            c.append_child_value("unit", "microvolts")
+        out = pylsl.StreamOutlet(info)
+        with open_source(f"lsl:{name}?unit=uV", resolve_timeout_s=3) as src:
+            head = collect(src, lambda r: any(isinstance(x, DeviceInfo) for x in r))
+            got = next(x for x in head if isinstance(x, DeviceInfo))
+            out.push_chunk(np.tile(np.arange(1, n_ch + 1, dtype=np.float32), (100, 1)))
+            recs = collect(src, lambda r: n_samples(r) >= 100)
+        assert got.n_channels == n_ch
+        assert got.labels == tuple(f"L{i}" if i < listed else f"ch{i + 1}" for i in range(n_ch))
+        assert samples_of(recs)[:, 0].tolist() == list(range(1, n_ch + 1))
+        if listed < n_ch:  # without ?unit=, the unlisted channels have no unit: refused in one line
+            with pytest.raises(SourceError, match="channel 'ch2' .* has no unit"):
+                open_source(f"lsl:{name}", resolve_timeout_s=3)
+        del out
+    assert capsys.readouterr().out == ""
+
+
 def test_irregular_and_slow_streams_are_refused():
     name = unique("irr")
     _keep = outlet(name, 1, fs=pylsl.IRREGULAR_RATE, units=["uV"])
