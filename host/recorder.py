@@ -429,6 +429,9 @@ class Recorder:
         if self.info is not None:
             log.warning("device changed format; starting a new file")
             self._close_all()
+            if self.pipe is not None:  # the new stream's time line (a new pipeline, from 0) starts
+                # where the last one's ended: its files were dated from the session's start
+                self._session_start += dt.timedelta(seconds=self.pipe.samples_in / self.info.fs)
         self.info = info
         config = self.config
         if config.clip_uv is None:  # where the file clips, as analysing the file takes it (its range;

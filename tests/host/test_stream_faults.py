@@ -129,6 +129,29 @@ def test_a_long_gap_costs_constant_disk_and_time_in_the_recorder(tmp_path):
     assert any(a.text.startswith("after a gap") for a in second.edf.annotations)
 
 
+def test_a_stream_back_in_another_format_dates_its_file_after_the_last_ones_data(tmp_path):
+    """An LSL sender restarted with more channels: the new file was dated as if its data began
+    right after the session's start (the time recorded before the change was forgotten), so a
+    sender reconfigured three hours into a night had its twitches dated three hours early."""
+    from myotwitch.host.edf import EdfReader
+    from myotwitch.host.recorder import Recorder
+    from myotwitch.host.stream import DeviceInfo
+
+    one = DeviceInfo("lsl:amp", "amp", "lsl amp@host", 1000.0, 1, 1, 0.125, ("calf",))
+    two = DeviceInfo("lsl:amp", "amp", "lsl amp@host", 1000.0, 2, 1, 0.125, ("calf", "soleus"))
+    rec = Recorder(_NoSource(), str(tmp_path), status_interval_s=999)
+    rng = np.random.default_rng(0)
+    rec.handle(one)
+    rec.handle(SampleBlock(0, 1000.0, rng.normal(0, 5, (1, 7000)).astype(np.float32)))
+    rec.handle(two)  # as LslSource sends it: the new format, then the outage from the host clock
+    rec.handle(GapRecord(7000, 3000, 1000.0, "LSL stream lost; length from the host clock", False))
+    rec.handle(SampleBlock(10000, 1000.0, rng.normal(0, 5, (2, 5000)).astype(np.float32)))
+    rec.finish(close_source=False)
+    first, second = (EdfReader(f) for f in sorted(tmp_path.glob("*.edf")))
+    assert first.duration_s == 7.0 and second.duration_s == 5.0
+    assert abs((second.edf.start - first.edf.start).total_seconds() - 10.0) <= 1  # whole-second header
+
+
 def test_a_file_ended_by_a_long_gap_has_its_own_quality_figures(tmp_path):
     """The file before a long gap took its noise and level up to when it was closed, later:
     the next file's first seconds were in them."""
