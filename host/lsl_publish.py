@@ -22,7 +22,7 @@ from collections import deque
 import numpy as np
 
 from myotwitch.dsp.events import Event
-from myotwitch.host.sources.lsl import require_pylsl
+from myotwitch.host.sources.lsl import OWN_UIDS, require_pylsl
 from myotwitch.host.stream import DeviceInfo, GapRecord, SampleBlock
 
 log = logging.getLogger(__name__)
@@ -82,8 +82,9 @@ class LslPublisher:
                              f"{sid}-markers")
         m.desc().append_child_value("format", "JSON: kind, channel, label, onset_s, duration_ms, "
                                     "peak_to_peak_uv, snr_db, unit (when known)")
-        self._samples = pylsl.StreamOutlet(s)
-        self._markers = pylsl.StreamOutlet(m)
+        outlets = pylsl.StreamOutlet(s), pylsl.StreamOutlet(m)
+        OWN_UIDS.update(o.get_info().uid() for o in outlets)  # never read back as a source
+        self._samples, self._markers = outlets
         self.info = info
         self._index = 0
         self._restart_line()

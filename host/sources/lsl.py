@@ -46,6 +46,10 @@ LSL_OPTIONS = "unit=uV|mV|V, channels=A,B, bits=16|24, timeout=S"
 
 
 _quieted = False
+#: uids of the outlets this process publishes (``--lsl``): never read back as a source. A query
+#: such as ``type=EMG`` matches them too, and after the sender's outage myotwitch had latched
+#: onto its own copy, which sends nothing while the sender is gone, and kept it when it came back.
+OWN_UIDS: set[str] = set()
 
 
 def require_pylsl() -> ModuleType:
@@ -231,11 +235,15 @@ class LslSource(ReconnectingSource):
     # -- connecting ------------------------------------------------------------------------------
     def _connect(self, timeout: float) -> bool:
         pylsl = self.pylsl
-        found = pylsl.resolve_byprop(self.prop, self.value, minimum=1, timeout=timeout)
+        def resolve(minimum: int, wait: float) -> list:
+            got = pylsl.resolve_byprop(self.prop, self.value, minimum=minimum, timeout=wait)
+            return [s for s in got if s.uid() not in OWN_UIDS]
+
+        found = resolve(1, timeout)
         if not found:
             return False
         if len(found) == 1:  # the first answer came alone: give other matches a moment to answer too
-            found = list(found) + list(pylsl.resolve_byprop(self.prop, self.value, minimum=2, timeout=MORE_S))
+            found += resolve(2, MORE_S)
         chosen = self._choose(found)
         inlet = pylsl.StreamInlet(chosen, max_buflen=360, recover=False,
                                   processing_flags=pylsl.proc_clocksync)
@@ -469,6 +477,8 @@ def list_streams(wait_s: float = 1.0, usable_only: bool = False) -> list[dict]:
     streams = pylsl.resolve_streams(wait_time=wait_s)
     names = [s.name() for s in streams]
     for s in streams:
+        if s.uid() in OWN_UIDS:  # what this process publishes (the live app's --lsl) is no source
+            continue
         rate = s.nominal_srate()
         why = rate_problem(rate) if rate > 0 else ""
         if usable_only and (rate <= 0 or why):

@@ -268,6 +268,33 @@ def test_two_streams_of_one_name_are_said_and_the_same_one_is_read_again(caplog)
     assert next(x for x in recs if isinstance(x, DeviceInfo)).device_id == name + "-a"
 
 
+def test_what_myotwitch_publishes_is_never_read_back_as_its_source():
+    """`record --source lsl:type=EMG --lsl`: the query matches myotwitch's own EMG outlet too
+    (here: by source id, which the copy shares). After the sender's outage it latched onto that
+    copy (which sends nothing while the sender is gone) and never went back to the sender."""
+    from myotwitch.host.sources.lsl import list_streams
+
+    name, sid = unique("amp"), unique("sid")
+    sender = outlet(name, 1, units=["uV"], source_id=sid)
+    with open_source(f"lsl:source_id={sid}", resolve_timeout_s=3, stall_timeout_s=1.0) as src:
+        head = collect(src, lambda r: any(isinstance(x, DeviceInfo) for x in r))
+        pub = LslPublisher()
+        pub.record(next(x for x in head if isinstance(x, DeviceInfo)))  # its outlets: source id sid too
+        del sender
+        gc.collect()  # the sender goes away; only myotwitch's copy matches the query now
+        recs = collect(src, lambda r: any(isinstance(x, LinkEvent) and x.kind == "disconnected" for x in r))
+        deadline = time.monotonic() + 2.5
+        while time.monotonic() < deadline:
+            recs += src.read(0.1)
+        assert not any(isinstance(x, LinkEvent) and x.kind == "connected" for x in recs)
+        assert not any(sid in r["spec"] and "myotwitch" in r["description"] + r["spec"] for r in list_streams(1.0))
+        assert not any(r.get("source_id") == sid for r in list_streams(1.0))  # (the live app's list)
+        _back = outlet(name, 1, units=["uV"], source_id=sid)
+        recs = collect(src, lambda r: any(isinstance(x, LinkEvent) and x.kind == "connected" for x in r))
+    assert f"'{name}'" in next(x.detail for x in recs if isinstance(x, LinkEvent) and x.kind == "connected")
+    pub.close()
+
+
 def test_a_sender_back_with_an_older_clock_gets_the_outage_from_the_host_clock():
     name = unique("oldclock")
     out = outlet(name, 1, units=["uV"])
