@@ -525,9 +525,15 @@ class Recorder:
         finite = x[np.isfinite(x)]
         beyond = float(np.mean(np.abs(finite) >= clip)) if clip and finite.size else 0.0
         if beyond > 0.2:
-            found.append(f"{name}: {beyond:.0%} of the samples are beyond the file's range of ±{clip:.0f} µV and are "
-                         "clipped there: the stream's unit or the device's µV per count is wrong, or the amplifier "
-                         "saturates")
+            text = (f"{name}: {beyond:.0%} of the samples are beyond the file's range of ±{clip:.0f} µV and are "
+                    "clipped there: the stream's unit or the device's µV per count is wrong, or the amplifier "
+                    "saturates")
+            offset = np.nanmedian(x, axis=1)
+            if name.startswith("lsl:") and self.info.bits == 16 and np.any(np.abs(offset) >= clip):
+                # a DC-coupled amplifier's offset (the twitches ride on it, all clipped away)
+                text += (f", or it is a DC-coupled amplifier's offset (median {np.max(np.abs(offset)):.0f} µV): "
+                         "?bits=24 records ±168 mV (BDF)")
+            found.append(text)
         for text in found:
             log.warning("%s", text)
             self.eventlog.write("warning", text=text)

@@ -316,6 +316,28 @@ def test_a_sender_back_with_an_older_clock_gets_the_outage_from_the_host_clock()
     assert len(gaps) == 1 and not gaps[0].exact and 0.0 < gaps[0].duration_s <= outage + 0.5 / gaps[0].fs
 
 
+def test_a_dc_offset_beyond_the_edf_range_is_said_with_the_option_that_records_it(tmp_path, caplog):
+    """An amplifier streaming volts with a 50 mV electrode offset: every sample clipped at the
+    EDF's ±4.1 mV and no twitch counted, and the warning named wrong units or saturation but
+    not ?bits=24, which records it."""
+    from myotwitch.host.recorder import Recorder
+
+    class Source:
+        spec, closed = "lsl:amp", False
+
+        def close(self):
+            self.closed = True
+
+    info = DeviceInfo("lsl:amp", "amp", "lsl amp@host", 1000.0, 1, 1, 0.125, ("calf",))
+    x = (50_000.0 + np.random.default_rng(3).normal(0, 5, (1, 12000))).astype(np.float32)
+    rec = Recorder(Source(), str(tmp_path), status_interval_s=999)
+    rec.handle(info)
+    for k in range(0, 12000, 500):
+        rec.handle(SampleBlock(k, 1000.0, x[:, k:k + 500]))
+    rec.finish(close_source=False)
+    assert "offset (median 50000 µV): ?bits=24 records ±168 mV" in caplog.text
+
+
 def test_missing_pylsl_says_which_extra(monkeypatch):
     from myotwitch.host.sources import lsl
 
