@@ -483,12 +483,17 @@ def list_streams(wait_s: float = 1.0, usable_only: bool = False) -> list[dict]:
         why = rate_problem(rate) if rate > 0 else ""
         if usable_only and (rate <= 0 or why):
             continue
-        rows.append({"spec": _spec_for(s.name(), s.source_id(), names.count(s.name()) > 1),
+        shared = names.count(s.name()) > 1
+        spec = _spec_for(s.name(), s.source_id(), shared)
+        rows.append({"spec": spec,
                      "description": f"LSL {s.type() or '?'} stream on {s.hostname()}",
                      "lsl": f"{s.channel_count()} ch @ {rate:g} Hz" + (f" (not usable: {why})" if why else "")
                      if rate > 0 else
                      f"{s.channel_count()} ch, irregular rate (not usable)",
                      "source_id": s.source_id()})
+        if shared and not spec.startswith("lsl:source_id="):  # nothing else tells it apart
+            rows[-1]["lsl"] += (f"; {names.count(s.name())} streams share this name and this one has no "
+                                "usable source_id: the spec reads the oldest of them")
     return rows
 
 

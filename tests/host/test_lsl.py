@@ -527,6 +527,11 @@ def test_devices_suggests_a_spec_that_opens_each_stream(capsys):
     assert {f"lsl:source_id={base}-a", f"lsl:source_id={base}-b", f"lsl:source_id={base}-odd"} <= specs
     assert "below" not in " ".join(lines) and any(
         line.startswith(f"lsl:{base}-slow ") and "(not usable: the twitch detector needs" in line for line in lines)
+    assert not any("share this name" in line for line in lines if base + "-a" in line)
+    _anon = pylsl.StreamOutlet(pylsl.StreamInfo(base, "EMG", 3, 1000.0, pylsl.cf_float32, ""))  # no source id
+    assert list_all(argparse.Namespace(probe_all=False, no_ble=True, no_lsl=False, lsl_wait=1.0)) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith(f"lsl:{base} "))
+    assert "3 ch @ 1000 Hz; 3 streams share this name and this one has no usable source_id" in row
     src = open_source(f"lsl:source_id={base}-odd")  # the suggestion opens the stream
     src.close()
     from myotwitch.host.sources.lsl import list_streams
