@@ -53,18 +53,25 @@ def _channel_name(c: int, labels: list[str] | None) -> str:
     return f"channel {c + 1}"
 
 
-def signal_problems(x: np.ndarray, name: str, labels: list[str] | None = None) -> list[str]:
-    """All-zero, constant or saturated signals: not analysable. ``labels``: the channels' names."""
+def _flat_problem(name: str, what: str, value: float) -> str:
+    """What a channel that holds one value all along is: not analysable."""
+    return (f"{name}: {what} is all zeros (electrode not connected?)" if value == 0 else
+            f"{name}: {what} is constant at {value:g} (saturated or disconnected)")
+
+
+def signal_problems(x: np.ndarray, name: str, labels: list[str] | None = None, flat: bool = True) -> list[str]:
+    """All-zero, constant or saturated signals: not analysable. ``labels``: the channels' names;
+    ``flat``: whether to judge flat channels from ``x`` (a file's analysis judges them over
+    the whole file: ``_Flat``)."""
     problems = []
     for c in range(x.shape[0]):
         row = x[c][np.isfinite(x[c])]
         if row.size == 0:
             continue
         what = _channel_name(c, labels)
-        if np.all(row == 0):
-            problems.append(f"{name}: {what} is all zeros (electrode not connected?)")
-        elif np.ptp(row) == 0:
-            problems.append(f"{name}: {what} is constant at {row[0]:g} (saturated or disconnected)")
+        if np.ptp(row) == 0:
+            if flat:
+                problems.append(_flat_problem(name, what, float(row[0])))
         else:
             at_rail = np.mean((row == row.max()) | (row == row.min()))
             if at_rail > 0.2:
@@ -93,12 +100,8 @@ class _Flat:
             self.flat[c] = bool(np.all(row == self.value[c]))
 
     def problems(self, name: str, labels: list[str] | None) -> list[str]:
-        out = []
-        for c in np.nonzero(self.flat & np.isfinite(self.value))[0]:
-            what = _channel_name(int(c), labels)
-            out.append(f"{name}: {what} is all zeros (electrode not connected?)" if self.value[c] == 0 else
-                       f"{name}: {what} is constant at {self.value[c]:g} (saturated or disconnected)")
-        return out
+        return [_flat_problem(name, _channel_name(int(c), labels), float(self.value[c]))
+                for c in np.nonzero(self.flat & np.isfinite(self.value))[0]]
 
 
 def analyze_reader(reader, config: DetectorConfig | None = None, progress: Progress | None = None,
@@ -127,7 +130,7 @@ def analyze_reader(reader, config: DetectorConfig | None = None, progress: Progr
             # (--units applies to a CSV; an EDF/BDF header states its own unit and range)
             warnings += check_units(x, name, "units", CSV_REMEDY if isinstance(reader, CsvReader) else EDF_REMEDY)
             # (saturation from the first chunk; a channel flat all along from all of them, below)
-            problems += [p for p in signal_problems(x, name, reader.labels) if "sits at its extreme" in p]
+            problems += signal_problems(x, name, reader.labels, flat=False)
             checked = True
         events += pipe.process(x)
         expected = first + x.shape[1]
