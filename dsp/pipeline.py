@@ -56,6 +56,20 @@ def _runs(finite: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(bounds[:-1], bounds[1:]))
 
 
+def _after_losses(items: list[tuple[str, object]]) -> list[tuple[int, np.ndarray]]:
+    """The blocks of data among held ``("data", block)`` / ``("gap", n)`` items, each with the
+    samples lost just before it (since the block before it, or the first item)."""
+    out: list[tuple[int, np.ndarray]] = []
+    lost = 0
+    for kind, item in items:
+        if kind == "gap":
+            lost += item  # type: ignore[operator]
+        else:
+            out.append((lost, item))  # type: ignore[arg-type]
+            lost = 0
+    return out
+
+
 def _straight(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
     """``(channels, n)``: the straight line across ``n`` lost samples from the sample ``a``
     before them to ``b`` after them (each ``(channels,)``)."""
@@ -182,9 +196,9 @@ class Pipeline:
         self._mains: MainsCanceller | None = None
         self._pending: list[tuple[str, object]] = []  # input held until mains is decided
         self._pending_n = 0
-        #: the first data after the canceller restarted (``_hold_lead``): blocks, and the ints of
-        #: samples lost among them
-        self._lead: list[np.ndarray | int] = []
+        #: the first data after the canceller restarted (``_hold_lead``), held as ``_pending``
+        #: holds input: ("data", block) and ("gap", samples lost among them)
+        self._lead: list[tuple[str, object]] = []
         self._lead_n = 0  # samples of data held there
         self._lead_lost = 0  # samples lost since the last held there (a gap bridged when they go through)
         self._activity = {}
@@ -338,16 +352,10 @@ class Pipeline:
         frames had put phase jumps in the hum: at 5 % of frames lost, harmonics went unfound and
         stayed for the whole session.) Held data holds no NaN (``_hold_block``)."""
         parts: list[np.ndarray] = []
-        lost = 0  # samples lost since the last data held
-        for kind, item in self._pending:
-            if kind == "gap":
-                lost += item  # type: ignore[operator]
-                continue
-            x: np.ndarray = item  # type: ignore[assignment]
+        for lost, x in _after_losses(self._pending):
             if parts and 0 < lost <= self._bridge_max_n:
                 parts.append(_straight(parts[-1][:, -1], x[:, 0], lost))
             parts.append(x)
-            lost = 0
         return np.concatenate(parts, axis=1)[:, : self._probe_n] if parts else np.empty((self.n_channels, 0))
 
     def _release(self) -> list[Event]:
@@ -396,7 +404,7 @@ class Pipeline:
         restart after it."""
         if self._lead:  # (held while the canceller learns: a short gap is held with it)
             if bridge and self._lead_lost + n <= self._bridge_max_n:
-                self._lead.append(n)
+                self._lead.append(("gap", n))
                 self._lead_lost += n
                 return []
             return self._release_lead() + self._gap(n, bridge)
@@ -443,7 +451,7 @@ class Pipeline:
         activity in a muscle not at rest. What is held is what the detector settles on
         (``settle_s``): no event can come from it, so the hold delays none."""
         need = self._mains.lead_n - self._lead_n  # type: ignore[union-attr]
-        self._lead.append(x[:, :need].copy())
+        self._lead.append(("data", x[:, :need].copy()))
         self._lead_n += min(need, x.shape[1])
         self._lead_lost = 0
         if x.shape[1] < need:
@@ -457,16 +465,13 @@ class Pipeline:
         self._lead_n = self._lead_lost = 0
         parts: list[tuple[int, np.ndarray]] = []
         at = 0  # samples from the first held
-        for item in items:
-            if isinstance(item, int):
-                at += item
-            else:
-                parts.append((at, item))
-                at += item.shape[1]
+        for lost, x in _after_losses(items):
+            parts.append((at + lost, x))
+            at += lost + x.shape[1]
         self._mains.learn(parts)  # type: ignore[union-attr]
         events: list[Event] = []
-        for item in items:
-            events += self._gap(item) if isinstance(item, int) else self._run_segment(item)
+        for kind, item in items:
+            events += self._run_segment(item) if kind == "data" else self._gap(item)  # type: ignore[arg-type]
         return events
 
     def _run_segment(self, x: np.ndarray, sums: np.ndarray | None = None) -> list[Event]:
