@@ -755,7 +755,7 @@ class MainWindow(QtWidgets.QMainWindow):
         gap_start, gap_end, gap_key = self._gaps_in(t_lo, t_hi, fs)
         top = self._yrange[c] / 1.3 if self._yrange[c] else 100.0
         self.markers[c].setData(xs, [top] * len(xs), brush=brushes)
-        key = (t_hi, gap_key, tuple(spans))
+        key = (t_hi, gap_key, tuple(spans)) if spans or gap_start.size else ()  # (nothing shaded: nothing to move)
         if key == self._region_keys[c]:
             return
         self._region_keys[c] = key
