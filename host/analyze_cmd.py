@@ -439,15 +439,13 @@ def _out_names(files: list[str]) -> dict[str, str]:
 def _people(files) -> list[str]:
     """The different people the EDF/BDF headers among ``files`` name (sorted; files that name no
     one, or cannot be read, are left out)."""
-    from myotwitch.host.analysis import is_csv
-    from myotwitch.host.edf import read_header, read_quietly, subject_of
+    from myotwitch.host.edf import read_patient, subject_of
 
     found = set()
     for f in files:
         try:
-            with read_quietly():  # (its warnings were said when it was analysed)
-                who = None if is_csv(str(f)) else subject_of(read_header(f).patient)
-        except (OSError, MyotwitchError):
+            who = subject_of(read_patient(f) or "")
+        except OSError:
             continue
         if who:
             found.add(who)
