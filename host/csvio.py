@@ -30,8 +30,9 @@ _SCALE = {"uv": 1.0, "µv": 1.0, "mv": 1e3, "v": 1e6}
 #: the time column's unit, from its name (``time_ms``, ``Time (ms)``, ``t [s]``); seconds unless it says
 _TIME_UNIT_RE = re.compile(r"(?:^|[_\s\[(])(s|sec|secs|seconds|ms|msec|millis|milliseconds|us|µs|usec|microseconds)\]?\)?$",
                            re.I)
-_TIME_SCALE = {"ms": 1e-3, "msec": 1e-3, "millis": 1e-3, "milliseconds": 1e-3, "us": 1e-6, "µs": 1e-6, "usec": 1e-6,
-               "microseconds": 1e-6}
+_TIME_UNIT = {"ms": "ms", "msec": "ms", "millis": "ms", "milliseconds": "ms", "us": "µs", "µs": "µs", "usec": "µs",
+              "microseconds": "µs"}
+_SECONDS_PER = {"s": 1.0, "ms": 1e-3, "µs": 1e-6}
 
 
 def parse_units(spec: str | None) -> tuple[float, float] | None:
@@ -106,12 +107,9 @@ class CsvReader:
         #: the time column's name, as the header gives it (errors name it so)
         self.time_label = cols[0]
         unit = _TIME_UNIT_RE.search(cols[0])
-        #: the time column's unit as its name gives it, and its factor to seconds
-        self.time_unit = "s"
-        self._t_scale = 1.0
-        if unit and unit.group(1).lower() in _TIME_SCALE:
-            self._t_scale = _TIME_SCALE[unit.group(1).lower()]
-            self.time_unit = "ms" if self._t_scale == 1e-3 else "µs"
+        #: the time column's unit as its name gives it ("s", "ms" or "µs"), and its factor to seconds
+        self.time_unit = _TIME_UNIT.get(unit.group(1).lower(), "s") if unit else "s"
+        self._t_scale = _SECONDS_PER[self.time_unit]
         if len(cols) - 1 > MAX_CHANNELS:
             raise FormatError(f"{self.name}: header has {len(cols) - 1} channel columns; at most {MAX_CHANNELS} "
                               "are supported")
