@@ -29,7 +29,8 @@ class UnitsPanel(QtWidgets.QGroupBox):
     """``templates()`` returns the detector's current unit templates (id -> info dict)."""
 
     def __init__(self, templates: Callable[[], dict], parent: QtWidgets.QWidget | None = None) -> None:
-        super().__init__("Units: recurring waveforms (click one; again to close)", parent)
+        super().__init__("recurring waveforms: click one to see it, again to close", parent)
+        self.setFlat(True)
         self._templates = templates
         self._counts: Counter = Counter()
         self._brushes: dict[str | None, QtGui.QBrush] = {}

@@ -18,6 +18,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from myotwitch.dsp import DetectorConfig
+from myotwitch.dsp.events import Episode, Event
 from myotwitch.host.errors import MyotwitchError
 from myotwitch.host.gui import collector
 from myotwitch.host.gui.acquisition import Acquisition, DisplayBuffer
@@ -75,6 +76,44 @@ def floor_note(floor: np.ndarray, labels: tuple[str, ...], bar_uv: float) -> str
     return text
 
 
+def open_episode(twitches: list[Event], closed: list[Episode], gap_s: float) -> Episode | None:
+    """The episode going on: the twitches after the last closed episode's end (the detector
+    closes an episode only once no later twitch can join it), as one; None when there are none.
+    Within ``gap_s`` of the last, it is the next part of an episode cut at its longest."""
+    after = closed[-1].end_s if closed else -math.inf
+    i = len(twitches)
+    while i > 0 and twitches[i - 1].onset_s > after:
+        i -= 1
+    ongoing = twitches[i:]
+    if not ongoing:
+        return None
+    return Episode(start_s=ongoing[0].onset_s, end_s=max(e.offset_s for e in ongoing), n_twitches=len(ongoing),
+                   channels=tuple(sorted({e.channel for e in ongoing})),
+                   max_peak_to_peak_uv=max(e.peak_to_peak_uv for e in ongoing),
+                   continues_previous=bool(closed) and ongoing[0].onset_s - after <= gap_s)
+
+
+def _span(seconds: float) -> str:
+    if seconds < 1:
+        return "< 1 s"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 90 * 60 else f"{seconds / 3600:.1f} h"
+
+
+def episode_line(ep: Episode, labels: tuple[str, ...], going_on: bool = False) -> str:
+    """One line of the episode list, in the event list's columns: start, length, twitches and
+    the largest, then the channels when there are several."""
+    length = f"{_span(ep.end_s - ep.start_s)} so far" if going_on else _span(ep.end_s - ep.start_s)
+    text = (f"{ep.start_s:7.1f} s {counted(ep.n_twitches, 'twitch', 'twitches')}, up to {ep.max_peak_to_peak_uv:.0f}\u00a0µV"
+            f"\n           {'going on, ' if going_on else ''}{length}")
+    if ep.continues_previous:
+        text += ", continues the last"
+    if len(labels) > 1:
+        text += "  " + ",".join(labels[c] if c < len(labels) else f"ch{c}" for c in ep.channels)
+    return text
+
+
 def parse_threshold(text: str) -> float | str:
     """The on-threshold (a multiple of the noise floor), or the reason the text is not one."""
     try:
@@ -101,6 +140,9 @@ def live_settings() -> QtCore.QSettings:
 
 
 class MainWindow(QtWidgets.QMainWindow):
+    #: the episode list's line for the episode going on (at its top), None when none is
+    _open_item: QtWidgets.QListWidgetItem | None = None
+
     def __init__(self, spec: str, config: DetectorConfig, *, window_s: float | None = None, out_dir: str | None = None,
                  settings: QtCore.QSettings | None = None, fps: int = 30, open_source=None, lsl: bool = False,
                  remembered: bool = False) -> None:
@@ -221,7 +263,6 @@ class MainWindow(QtWidgets.QMainWindow):
         g.addWidget(self.rate_plot, 3, 0, 1, 2)
         form.addWidget(counters)
         self.units_panel = UnitsPanel(self._unit_templates)
-        form.addWidget(self.units_panel)
 
         self.event_list = QtWidgets.QListWidget()
         self.event_list.setWordWrap(True)  # long reasons wrap: no horizontal scrolling at the default width
@@ -229,8 +270,24 @@ class MainWindow(QtWidgets.QMainWindow):
         self.event_list.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.event_list.setMinimumHeight(90)
         self.event_list.itemClicked.connect(self.jump_to_event)
-        box = QtWidgets.QGroupBox("Events (click to view)")
-        QtWidgets.QVBoxLayout(box).addWidget(self.event_list)
+        self.episode_list = QtWidgets.QListWidget()
+        self.episode_list.setFont(self.event_list.font())
+        self.episode_list.setWordWrap(True)
+        self.episode_list.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.episode_list.itemClicked.connect(self.jump_to_episode)
+        #: closed episodes listed so far (the list grows at its top, as the events' does)
+        self._listed_episodes = 0
+        # one tabbed box for the three lists: at 1280x760 the events had been below the fold,
+        # under a units box of their own
+        self.lists = QtWidgets.QTabWidget()
+        self.lists.addTab(self.event_list, "Events")
+        self.lists.addTab(self.episode_list, "Episodes")
+        self.lists.addTab(self.units_panel, "Units")
+        self.lists.setMinimumHeight(170)
+        for i, tip in enumerate(("every burst found, newest first: click one to view it",
+                                 f"twitches no more than {self.config.episode_gap_s:g} s apart: click one to view it",
+                                 "recurring waveforms: click one to see it, again to close")):
+            self.lists.setTabToolTip(i, tip)
 
         link = QtWidgets.QGroupBox("Sensor")
         lg = QtWidgets.QFormLayout(link)
@@ -289,7 +346,6 @@ class MainWindow(QtWidgets.QMainWindow):
         buttons.addWidget(self.btn_record)
         cg.addRow(buttons)
         form.addWidget(ctl)
-        form.addWidget(box, 1)  # the lists take what height is left, controls stay in view
 
         self.advice = QtWidgets.QTextBrowser()
         self.advice.setOpenExternalLinks(False)
@@ -298,8 +354,10 @@ class MainWindow(QtWidgets.QMainWindow):
         abox = QtWidgets.QGroupBox("Advice (not a diagnosis)")
         QtWidgets.QVBoxLayout(abox).addWidget(self.advice)
         # right under the counters: on a laptop screen the bottom of the side panel is out of
-        # sight, and the advice is what the counts are for
+        # sight, and the advice is what the counts are for; the lists next, taking what height
+        # is left (the sensor and the controls below them)
         form.insertWidget(1, abox)
+        form.insertWidget(2, self.lists, 1)
         self.status = self.statusBar()
         self.status_label = QtWidgets.QLabel()  # messages stay until replaced (errors) or for 30 s
         self.status_label.setWordWrap(True)
@@ -414,6 +472,7 @@ class MainWindow(QtWidgets.QMainWindow):
         """Forget the previous source's trace, events, counters and link text."""
         self._forget_stream()
         self.event_list.clear()
+        self.episode_list.clear()
         self._labels = ()
         self.lbl_link.setText("connecting…")
 
@@ -424,6 +483,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._cut = 0
         self._longest = 0.0
         self._next_buffer = None
+        self._listed_episodes = 0
+        self._drop_open_episode()
         self.units_panel.clear()
         self.plots.clear()
         self.curves = []
@@ -450,15 +511,16 @@ class MainWindow(QtWidgets.QMainWindow):
         self._next_buffer = buf  # (the acquisition swaps it in just after saying so)
         self._labels = buf.labels  # (its events may be listed before its plots are made)
         old = QtGui.QColor(160, 160, 160)
-        for i in range(self.event_list.count()):
-            item = self.event_list.item(i)
-            item.setData(QtCore.Qt.ItemDataRole.UserRole, None)
-            item.setForeground(old)
         what = f"new stream: {buf.fs:g} Hz, {counted(buf.n_channels, 'channel')}"
-        item = QtWidgets.QListWidgetItem(f"── {what} ──\n   times and counts start again\n"
-                                         "   below: the last stream's events")
-        item.setForeground(QtGui.QColor(21, 101, 192))
-        self.event_list.insertItem(0, item)
+        for lst, whose in ((self.event_list, "events"), (self.episode_list, "episodes")):
+            for i in range(lst.count()):
+                item = lst.item(i)
+                item.setData(QtCore.Qt.ItemDataRole.UserRole, None)
+                item.setForeground(old)
+            item = QtWidgets.QListWidgetItem(f"── {what} ──\n   times and counts start again\n"
+                                             f"   below: the last stream's {whose}")
+            item.setForeground(QtGui.QColor(21, 101, 192))
+            lst.insertItem(0, item)
         recording = self.acq is not None and bool(self.acq.state.recording)
         self.say(f"{what}: the board changed its format, so times and counts start again"
                  + ("; the recording goes on in a new file" if recording else ""))
@@ -614,6 +676,19 @@ class MainWindow(QtWidgets.QMainWindow):
         self.btn_pause.setChecked(True)
         fs = self.acq.buffer.fs
         self.view_end = self._clamp_view(self.acq.buffer, int(ev.onset_sample + 0.5 * self.window_s * fs))
+
+    def jump_to_episode(self, item: QtWidgets.QListWidgetItem) -> None:
+        """Show the episode clicked: whole when it fits the window, else its start."""
+        ep = item.data(QtCore.Qt.ItemDataRole.UserRole)
+        if ep is None or self.acq is None or self.acq.buffer is None:
+            return
+        self.btn_pause.setChecked(True)
+        fs = self.acq.buffer.fs
+        if ep.end_s - ep.start_s <= 0.8 * self.window_s:
+            end_s = 0.5 * (ep.start_s + ep.end_s) + 0.5 * self.window_s
+        else:
+            end_s = ep.start_s + 0.9 * self.window_s
+        self.view_end = self._clamp_view(self.acq.buffer, int(end_s * fs))
 
     # -- drawing -----------------------------------------------------------------------------------------
     def redraw(self) -> None:
@@ -804,6 +879,36 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.event_list.count() > 2000:
             self.event_list.takeItem(self.event_list.count() - 1)
 
+    def _list_episodes(self, closed: list[Episode], ongoing: Episode | None) -> None:
+        """Closed episodes are added at the top of the list as they close; the one going on,
+        if any, sits above them and is rewritten as it grows."""
+        lst = self.episode_list
+        self._drop_open_episode()
+        for ep in closed[self._listed_episodes:]:
+            item = QtWidgets.QListWidgetItem(episode_line(ep, self._labels))
+            item.setData(QtCore.Qt.ItemDataRole.UserRole, ep)
+            item.setForeground(QtGui.QColor(*COLORS["twitch"][:3]))
+            lst.insertItem(0, item)
+        self._listed_episodes = len(closed)
+        while lst.count() > 2000:
+            lst.takeItem(lst.count() - 1)
+        if ongoing is not None:
+            item = QtWidgets.QListWidgetItem(episode_line(ongoing, self._labels, going_on=True))
+            item.setData(QtCore.Qt.ItemDataRole.UserRole, ongoing)
+            font = item.font()
+            font.setBold(True)
+            item.setFont(font)
+            item.setForeground(QtGui.QColor(*COLORS["twitch"][:3]))
+            lst.insertItem(0, item)
+            self._open_item = item
+
+    def _drop_open_episode(self) -> None:
+        if self._open_item is not None:
+            row = self.episode_list.row(self._open_item)
+            if row >= 0:
+                self.episode_list.takeItem(row)
+        self._open_item = None
+
     @staticmethod
     def _set(label: QtWidgets.QLabel, text: str) -> None:
         if label.text() != text:
@@ -824,8 +929,14 @@ class MainWindow(QtWidgets.QMainWindow):
                                   f"{len(recent)} in the first {now_s:.0f} s")
                   + (f"<br>{len(twitches) / hours:.0f} /h so far" if hours * 3600 >= 60 else ""))
         eps = acq.episodes if acq else []
-        open_ep = 1 if twitches and (not eps or twitches[-1].onset_s > eps[-1].end_s) else 0
-        self._set(self.lbl_episodes, f"episodes: {len(eps) + open_ep}")
+        ongoing = open_episode(twitches, eps, self.config.episode_gap_s)
+        self._set(self.lbl_episodes, f"episodes: {len(eps) + (ongoing is not None)}")
+        self._list_episodes(eps, ongoing)
+        for i, (name, n) in enumerate((("Episodes", len(eps) + (ongoing is not None)),
+                                       ("Units", self.units_panel.list.count())), start=1):
+            text = f"{name} ({n})" if n else name
+            if self.lists.tabText(i) != text:
+                self.lists.setTabText(i, text)
         if twitches:
             last = twitches[-1]
             self._set(self.lbl_last, f"last: {last.peak_to_peak_uv:.0f} µV at {last.onset_s:.1f} s "

@@ -35,6 +35,8 @@ def test_units_are_coloured_counted_and_show_their_template(qtbot, tmp_path):
     assert sum(listed) + rest == len(twitches)  # the panel's numbers add up to the total
     # crosstalk: each firing reaches both channels but is one twitch
     assert any(e.hit_channels == (0, 1) for e in twitches)
+    win.lists.setCurrentWidget(panel)  # (the units' tab, beside the events and episodes)
+    assert win.lists.tabText(win.lists.currentIndex()) == f"Units ({panel.list.count()})"
     panel.show_template(first)
     assert panel.plot.isVisible() and panel.shown == unit
     assert "template from" in panel.caption.text()
