@@ -71,7 +71,8 @@ class HistoryTab(QtWidgets.QWidget):
             with SessionIndex.default() as idx:
                 sessions = idx.sessions(include_undated=True)
                 diary = idx.entries(now - dt.timedelta(days=days))
-            h = build_history(sessions, diary, load_rules(), days=days, now=now)
+            rules = load_rules()
+            h = build_history(sessions, diary, rules, days=days, now=now)
         except Exception as e:  # noqa: BLE001 - shown in the tab instead
             log.warning("history unavailable: %s", e)
             self.evidence.setPlainText(f"history unavailable: {e}")
@@ -100,4 +101,5 @@ class HistoryTab(QtWidgets.QWidget):
             parts.append(f"<p><i>{html.escape(short)}</i></p>")
         if h["undated"]["count"]:
             parts.append(f"<p><i>{html.escape(undated_statement(h))}</i></p>")
+        parts.append(f"<p style='color:#666'><i>{html.escape(rules.notice)}</i></p>")  # (as every other page)
         self.evidence.setHtml("".join(parts))

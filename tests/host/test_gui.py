@@ -179,3 +179,15 @@ def test_history_tab_says_why_short_recordings_are_not_counted(qtbot, settings):
     text = win.history_tab.evidence.toPlainText()
     assert "too short to give a rate" in text and "short.edf" in text
     win.acq.stop()
+
+
+def test_history_tab_says_it_is_not_a_diagnosis(qtbot, settings):
+    """The terminal, the reports and the live app's advice all carry the rules' notice; the
+    History tab, which shows the same rules' measures, had not."""
+    from myotwitch.host.advice import load_rules
+
+    win = make_window(qtbot, "sim:speed=0", settings)
+    win.tabs.setCurrentWidget(win.history_tab)
+    text = win.history_tab.evidence.toPlainText()
+    assert load_rules().notice in text
+    win.acq.stop()
