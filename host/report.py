@@ -36,6 +36,7 @@ td,th{border-bottom:1px solid #eee;padding:4px 6px;text-align:left}.num{text-ali
 .consult{border-left:5px solid #c62828;padding:6px 10px;background:#fdecea;margin:6px 0}
 .self-care{border-left:5px solid #2e7d32;padding:6px 10px;background:#edf7ed;margin:6px 0}
 .info{border-left:5px solid #1565c0;padding:6px 10px;background:#e8f1fb;margin:6px 0}
+.warn{border-left:5px solid #ef6c00;padding:6px 10px;background:#fff3e0;margin:6px 0}
 .why{color:#555;font-size:.9em}.src{color:#777;font-size:.85em}.notice{background:#fff8e1;padding:8px;
 border:1px solid #f0d98c}.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(300px,100%),1fr));gap:8px}
 .units{grid-template-columns:repeat(auto-fill,minmax(min(420px,100%),1fr))}.units img{max-width:480px}
@@ -278,6 +279,9 @@ def _session_html(r: dict, units: str | None = None) -> str:
              if mains.get("frequency_hz") else "not detected"),
             ("Gaps", f"{q['gaps']} ({q['gap_s']:.1f} s)")]
     table = "<table>" + "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows) + "</table>"
+    # what went wrong while reading or counting (a truncated file, a channel left out, a floor
+    # over the resting bar where nothing counts): the terminal said it, the page had kept it back
+    warned = "".join(f'<div class="warn"><b>warning</b>: {_e(w)}</div>' for w in q.get("warnings") or [])
     episodes = ""
     if r["episodes"]:
         episodes = ("<h3>Episodes</h3><table><tr><th>start (min)</th><th class=num>length (s)</th>"
@@ -285,7 +289,7 @@ def _session_html(r: dict, units: str | None = None) -> str:
                         f"<tr><td>{_n(e['start_s'] / 60, '.1f')}</td><td class=num>{_n(e['duration_s'], '.0f')}</td>"
                         f"<td class=num>{_n(e['n_twitches'], 'd')}</td><td class=num>{_n(e['max_peak_to_peak_uv'], '.0f')}</td></tr>"
                         for e in r["episodes"][:50]) + "</table>")
-    return (f"<h2>{_e(os.path.basename(r['file']))}</h2><p>{_e(when(r.get('start')))}</p>{table}"
+    return (f"<h2>{_e(os.path.basename(r['file']))}</h2><p>{_e(when(r.get('start')))}</p>{table}{warned}"
             f"{plots['timeline']}{plots['rate']}<div class=grid>{plots['amplitudes']}{plots['waveforms']}</div>"
             f"{plots['spectrum']}{episodes}{units_html(r)}")
 

@@ -100,6 +100,27 @@ def test_the_report_does_not_say_a_files_warnings_twice(tmp_path, caplog):
     assert len(said) == 1, said
 
 
+def test_the_report_shows_what_went_wrong_with_each_file(tmp_path):
+    """The terminal said a file was truncated (or a channel no EMG, or counting nothing); the
+    page, which is what gets handed on, showed the counts as if nothing had gone wrong."""
+    import html
+
+    from myotwitch.host.analysis import analyze_file
+    from myotwitch.host.paths import data_dir
+
+    src = (data_dir() / "examples" / "calf-10min.edf").read_bytes()
+    cut = tmp_path / "cut.edf"
+    cut.write_bytes(src[: len(src) // 8 + 100])
+    r = analyze_file(str(cut))
+    warnings = r["quality"]["warnings"]
+    assert any("(truncated?)" in w for w in warnings)
+    out = tmp_path / "r.html"
+    report.write_report(str(out), [r])
+    page = html.unescape(out.read_text())
+    for w in warnings:
+        assert w in page
+
+
 def test_the_timeline_is_drawn_without_the_mains_the_analysis_removed(tmp_path):
     """20 µV RMS of 50 Hz hum drew a ±30 µV band around a 2 µV trace: the analysis removes the
     hum, the drawing kept it and hid the smaller twitches marked on it."""
