@@ -13,9 +13,8 @@ import numpy as np
 
 from myotwitch.dsp import DetectorConfig, Event, Pipeline
 from myotwitch.dsp.config import ConfigError
-from myotwitch.dsp.pipeline import BUSY_FLOOR
 from myotwitch.host.errors import FormatError
-from myotwitch.host.session import summarize
+from myotwitch.host.session import busy_floor_warning, summarize
 from myotwitch.host.strict import strict
 
 log = logging.getLogger(__name__)
@@ -139,11 +138,10 @@ def analyze_reader(reader, config: DetectorConfig | None = None, progress: Progr
     events += pipe.flush()
     problems = flat.problems(name, reader.labels) + problems
     events.sort(key=lambda e: (e.onset_sample, e.channel))
-    busy = sorted({e.channel for e in events if e.kind == "contraction" and (e.reason or "").startswith(BUSY_FLOOR)})
+    # (summarize gives the recorder's summaries the same warning; here it is logged too)
+    busy = busy_floor_warning(events, pipe.quality()["noise_floor_uv_rms"], reader.labels, pipe.config, name)
     if busy:
-        warnings.append(f"{name}: the noise floor was over {pipe.config.max_rest_floor_uv:g} µV RMS on "
-                        f"{', '.join(reader.labels[c] for c in busy)}, where nothing counts as a twitch (a working "
-                        f"muscle, or poor skin contact; --max-rest-floor)")
+        warnings.append(busy)
     for w in warnings + problems:
         log.warning("%s", w)
     q = dict(extra_quality or {})

@@ -12,7 +12,7 @@ from dataclasses import asdict
 from myotwitch.dsp import DetectorConfig, Episode, Event, Pipeline
 from myotwitch.dsp.classify import CUT_BY_GAP
 from myotwitch.dsp.coincidence import channel_hits
-from myotwitch.dsp.pipeline import QualityTally
+from myotwitch.dsp.pipeline import BUSY_FLOOR, QualityTally
 from myotwitch.dsp.unit_measures import unit_summaries
 from myotwitch.host.strict import strict
 from myotwitch.host.wording import counted
@@ -76,6 +76,26 @@ def link_loss_warning(pipe: Pipeline, cut_counts: tuple[int, int], blind_s: floa
     return settling_warning(pipe, blind_s, valid_s) or gap_cut_warning(*cut_counts, lost)
 
 
+def busy_floor_warning(events: list[Event], floors: list, labels: list[str] | tuple[str, ...],
+                       config: DetectorConfig, file: str | None) -> str:
+    """The channels where nothing counts as a twitch because their background is over
+    ``max_rest_floor_uv``: a twitch held out so ("inside muscle activity"), or a resting floor
+    (``noise_floor_uv_rms``, a low percentile of the file's 100 ms RMS) over the bar, which
+    holds out every twitch there even when no potential was seen at all (an 8-channel board
+    with unused inputs reported 0 twitches on them without a word)."""
+    bar = config.max_rest_floor_uv
+    if bar <= 0:
+        return ""
+    busy = {e.channel for e in events if e.kind == "contraction" and (e.reason or "").startswith(BUSY_FLOOR)}
+    busy |= {c for c, v in enumerate(floors) if isinstance(v, (int, float)) and v > bar}  # (NaN > bar is False)
+    if not busy:
+        return ""
+    names = ", ".join(labels[c] if c < len(labels) else f"ch{c + 1}" for c in sorted(busy))
+    name = f"{os.path.basename(file)}: " if file else ""
+    return (f"{name}the noise floor was over {bar:g} µV RMS on {names}, where nothing counts as a twitch "
+            "(a working muscle, or poor skin contact; --max-rest-floor)")
+
+
 def summarize(events: list[Event], episodes: list[Episode], pipe: Pipeline, *, file: str | None,
               start: dt.datetime | None, labels: list[str] | tuple[str, ...], device: dict | None = None,
               extra_quality: dict | None = None, include_events: bool = True,
@@ -105,6 +125,9 @@ def summarize(events: list[Event], episodes: list[Episode], pipe: Pipeline, *, f
     blind = link_loss_warning(pipe, gap_cut_counts(events, pipe.config), settled_s, data_s, lost_s)
     if blind and blind not in quality["warnings"]:
         quality["warnings"].append(blind)
+    busy = busy_floor_warning(events, quality.get("noise_floor_uv_rms") or [], labels, pipe.config, file)
+    if busy and busy not in quality["warnings"]:
+        quality["warnings"].append(busy)
     twitch_amps = [e.peak_to_peak_uv for e in events if e.kind == "twitch"]
     out = {
         "schema": SCHEMA,

@@ -369,6 +369,19 @@ def test_the_recorder_s_summary_has_the_analysis_s_keys(tmp_path):
     assert sidecar["dated"] is True and sidecar["quality"]["warnings"] == []
 
 
+def test_a_channel_whose_floor_keeps_every_twitch_out_is_named_in_the_summary(tmp_path):
+    """A channel over the resting bar (--max-rest-floor) counts nothing; the recorder's log said
+    so while recording, but the summary, and `analyze` of the file, said so only when some
+    potential had been held out for it: a noisy input with none read "0 twitches" in silence."""
+    rec, out = record(tmp_path, "sim:rate=1000,channels=2,twitch_rate=0,noise=40,seed=3,speed=0", duration_s=8.0)
+    [path] = rec.closed_files
+    sidecar = json.loads(pathlib.Path(path[:-4] + ".summary.json").read_text())
+    assert sidecar["stats"]["counts"]["contraction"] == 0  # (nothing was held out for it)
+    for summary in (sidecar, analyze_file(path)):
+        said = [w for w in summary["quality"]["warnings"] if "noise floor was over 25 µV RMS" in w]
+        assert len(said) == 1 and "gastrocnemius, soleus" in said[0], summary["quality"]["warnings"]
+
+
 def test_event_log_lines_name_their_file_and_two_recorders_never_share_a_log(tmp_path):
     # the log counts from the session's start, a rotated file from its own: event lines name
     # their file and where in it they lie; two recorders started in one second had written one
