@@ -468,6 +468,10 @@ class EdfFile:
         return None if self.start is None else self.start + dt.timedelta(seconds=self.first_record_s)
 
 
+#: the date an EDF+ file whose recording field says "Startdate X" (unknown) holds in its header
+UNKNOWN_DATE = dt.date(1985, 1, 1)
+
+
 def _text(b: bytes) -> str:
     return b.decode("latin-1").strip()
 
@@ -548,6 +552,13 @@ def read_header(path: str | os.PathLike, *, allow_truncated: bool = True) -> Edf
         start = None
         log.warning("%s: start date/time %r unreadable (expected dd.mm.yy hh.mm.ss); the session is undated",
                     name, _text(head[168:184]))
+    if start is not None and start.date() == UNKNOWN_DATE and _text(head[88:168]).split()[:2] == ["Startdate", "X"]:
+        # EDF+ "Startdate X": the date is unknown, and 01.01.85 (the first date EDF can hold) fills
+        # the header, as MNE's and edfio's exports of a recording without a date write it. Read as
+        # a date, the session lay in 1985, out of every history and trend plot's reach
+        start = None
+        log.warning("%s: the header says its start date is unknown ('Startdate X', 01.01.85); the session is undated",
+                    name)
     edf = EdfFile(path, bdf, _text(head[192:236])[:5], _text(head[8:88]), _text(head[88:168]), start, header_bytes,
                   n_records, record_s, signals)
     if edf.record_bytes > MAX_RECORD_BYTES:

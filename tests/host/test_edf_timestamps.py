@@ -222,3 +222,27 @@ def test_a_first_record_stamped_beyond_reason_starts_at_the_header(tmp_path, plu
     assert "the first record is time-stamped" in caplog.text and "header's time" in caplog.text
     res = analyze_file(p)
     assert res["start"].startswith("2026-11-01T22:00:00") and res["stats"]["duration_s"] == pytest.approx(20.0)
+
+
+def test_an_edf_plus_export_without_a_date_is_undated_not_1985(tmp_path):
+    """MNE (and edfio) export a recording without a measurement date as EDF+ "Startdate X" with
+    01.01.85 in the header; read as a date, the session lay in 1985, where no history reaches,
+    and stretched the report's trend axis over four decades."""
+    from myotwitch.host.index import SessionIndex
+
+    p = make(tmp_path / "x.edf")
+    with open(p, "r+b") as fh:
+        fh.seek(88)
+        fh.write(b"Startdate X X X X".ljust(80))
+        fh.write(b"01.01.8500.00.00")
+    assert read_header(p).start is None
+    res = analyze_file(p)
+    assert res["dated"] is False and res["start"] is None
+    idx = SessionIndex.default()
+    idx.add_summary(res)
+    assert [s["file"] for s in idx.sessions(include_undated=True)] == [res["file"]]
+    # a file that names its date keeps 01.01.85 (a real, if old, recording)
+    with open(p, "r+b") as fh:
+        fh.seek(88)
+        fh.write(b"Startdate 01-JAN-1985 X X X".ljust(80))
+    assert read_header(p).start == dt.datetime(1985, 1, 1)
