@@ -225,9 +225,13 @@ def render_history(h: dict) -> str:
         parts.append("<h2>Advice</h2>")
         level_class = {"consult": "fires", "self-care": "quiet", "info": "assoc"}
         for i in items:
+            # (each item names the article's section it paraphrases, as the analysis report, the
+            # terminal and the live app do; the page had left it out)
             parts.append(f"<div class={level_class.get(i['level'], 'assoc')}><b>{html.escape(i['level'])}</b>: "
                          f"{html.escape(i['text'])}" + (f"<div class=src>why: {html.escape(i['why'])}</div>"
-                                                        if i["why"] else "") + "</div>")
+                                                        if i["why"] else "")
+                         + f"<div class=src>source: reference article, section “{html.escape(i['section'])}”</div>"
+                         + "</div>")
     parts.append(f"<p class=note>{html.escape(h['advice']['notice'])}</p>")
     return (f"<!doctype html><html lang=en><head><meta charset=utf-8>"
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'

@@ -2,6 +2,7 @@
 without a recording (a symptom logged today) is a row too."""
 
 import datetime as dt
+import html
 import re
 
 import pytest
@@ -30,6 +31,26 @@ def test_a_diary_day_without_a_recording_is_in_the_pages_days_table():
     days_table = page[page.index("<h2>Days</h2>"):]
     row = re.search(rf"<tr><td>{day}</td>(.*?)</tr>", days_table)
     assert row and "weakness" in row.group(1) and "–" in row.group(1), days_table[:2000]
+
+
+def test_the_pages_advice_names_the_article_section_of_each_item():
+    """The terminal, the analysis report and the live app cite the reference article's section
+    of every advice item; the history page, which a doctor may be shown, left it out."""
+    from myotwitch.host.history_report import render_history
+
+    now = dt.datetime.now().replace(microsecond=0)
+    with SessionIndex.default() as idx:
+        idx.add_session(file="/rec/n.edf", start=now - dt.timedelta(days=1), duration_s=3 * 3600, twitches=30,
+                        channels=["calf"], per_channel=[30])
+        idx.add_entry(now - dt.timedelta(hours=2), "symptom", "weakness", None, None)
+        sessions, diary = idx.sessions(include_undated=True), idx.entries()
+    h = build_history(sessions, diary, load_rules(), days=28)
+    items = h["advice"]["items"]
+    assert {"consult", "info"} <= {i["level"] for i in items}
+    advice = render_history(h)
+    advice = advice[advice.index("<h2>Advice</h2>"):]
+    for i in items:
+        assert f"source: reference article, section “{html.escape(i['section'])}”" in advice, advice
 
 
 def test_only_short_recordings_say_record_longer_not_record():
