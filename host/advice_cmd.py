@@ -30,6 +30,29 @@ SYMPTOM_WORDS = {
     "balance": "coordination", "twitching_elsewhere": "twitching_elsewhere", "elsewhere": "twitching_elsewhere",
     "spreading": "twitching_elsewhere",
 }
+#: words that name a symptom inside a longer phrase ("muscle weakness", "pins and needles",
+#: "loss of balance"); a phrase is that symptom when its words name this one only
+SYMPTOM_PHRASE_WORDS = {
+    **{w: s for w, s in SYMPTOM_WORDS.items() if "_" not in w and "-" not in w},
+    "painful": "pain", "aching": "pain", "wasted": "muscle_loss", "shrinking": "muscle_loss", "mass": "muscle_loss",
+    "needles": "numbness", "unsteady": "coordination", "clumsy": "coordination", "uncoordinated": "coordination",
+}
+
+NEGATIONS = {"no", "not", "without", "never", "none", "gone", "less"}
+
+
+def symptom_name(text: str) -> str | None:
+    """The symptom a diary word or phrase names: ``weak``, ``muscle weakness``, ``loss of
+    muscle mass``, ``pins and needles``, ``poor balance`` (the article's red flags, as people
+    say them); None when it names none, or several ("pain and numbness": one entry each)."""
+    key = text.strip().lower().replace(" ", "_")
+    if key in SYMPTOM_WORDS:
+        return SYMPTOM_WORDS[key]
+    words = re.split(r"[\s_\-/,.]+", text.lower())
+    if NEGATIONS & set(words):  # ("no pain", "weakness gone": not that symptom)
+        return None
+    named = {SYMPTOM_PHRASE_WORDS[w] for w in words if w in SYMPTOM_PHRASE_WORDS}
+    return named.pop() if len(named) == 1 else None
 EXERCISE = {"none": 0, "light": 1, "moderate": 2, "hard": 3}
 
 
@@ -85,8 +108,13 @@ def parse_entry(what: str, value: str | None, unit: str | None) -> tuple[str, st
     if value is None:
         raise UsageError(f"'{kind}' needs a value: {KINDS[kind][1]}")
     if kind == "symptom":
-        name = SYMPTOM_WORDS.get(value.lower().replace(" ", "_"))
+        name = symptom_name(value)
         if name is None:
+            several = sorted({SYMPTOM_PHRASE_WORDS[w] for w in re.split(r"[\s_\-/,.]+", value.lower())
+                              if w in SYMPTOM_PHRASE_WORDS})
+            if len(several) > 1:
+                raise UsageError(f"symptom '{_echo(value)}' names {len(several)} symptoms ({', '.join(several)}): "
+                                 "log each as its own entry")
             raise UsageError(f"unknown symptom '{_echo(value)}': expected {KINDS['symptom'][1]}")
         return kind, name, None
     if kind == "medication":

@@ -232,6 +232,27 @@ def test_diary_units_and_words():
     assert parse_entry("symptom", "numb", None) == ("symptom", "numbness", None)
 
 
+@pytest.mark.parametrize("phrase, name", [
+    ("muscle weakness", "weakness"), ("Muscle Wasting", "muscle_loss"), ("loss of muscle mass", "muscle_loss"),
+    ("muscle atrophy", "muscle_loss"), ("pins and needles", "numbness"), ("loss of balance", "coordination"),
+    ("difficulty with coordination", "coordination"), ("calf pain", "pain"), ("twitching elsewhere", "twitching_elsewhere"),
+])
+def test_the_article_s_red_flags_are_understood_as_people_say_them(phrase, name):
+    """`log symptom 'muscle weakness'` (or wasting, pins and needles, loss of balance) was
+    refused as an unknown symptom: a red flag the consult rules look for could not be logged
+    in the words people use for it."""
+    assert parse_entry("symptom", phrase, None) == ("symptom", name, None)
+
+
+@pytest.mark.parametrize("phrase, message", [
+    ("pain and numbness", "names 2 symptoms (numbness, pain): log each as its own entry"),
+    ("no pain", "unknown symptom 'no pain'"), ("weakness gone", "unknown symptom"),
+])
+def test_a_phrase_naming_several_symptoms_or_none_is_refused(phrase, message):
+    with pytest.raises(UsageError, match=re.escape(message)):
+        parse_entry("symptom", phrase, None)
+
+
 @pytest.mark.parametrize("text", ["2026-13-01", "yesterday", "29/11/2026", "", "  "])
 def test_malformed_dates(text):
     with pytest.raises(UsageError, match="expected YYYY-MM-DD"):
