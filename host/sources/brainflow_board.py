@@ -29,6 +29,8 @@ from myotwitch.host.stream import DeviceInfo, GapRecord, LinkEvent, Record, Samp
 log = logging.getLogger(__name__)
 
 COUNTER_MOD = 256
+#: the options that tell BrainFlow where a board is
+CONNECTION_PARAMS = ("serial_port", "mac_address", "ip_address", "serial_number", "file", "other_info")
 INT_PARAMS = ("ip_port", "ip_port_aux", "ip_port_anc", "ip_protocol", "timeout", "master_board")
 
 
@@ -205,7 +207,13 @@ class BrainFlowSource(ReconnectingSource):
                     board.release_session()
             except self.bs.BrainFlowError:
                 pass
-            raise SourceError(f"{self.spec}: BrainFlow could not start {self.name}: {e}") from e
+            # (a board reached over a port or a network says only INVALID_ARGUMENTS_ERROR without one)
+            hint = "" if self.board_id == self.bs.BoardIds.SYNTHETIC_BOARD.value or any(
+                getattr(self.params, k) for k in CONNECTION_PARAMS) else (
+                f" (no connection given: add the board's port, e.g. brainflow:{self.spec.split(':', 1)[1].split('?')[0]}"
+                "?serial_port=/dev/ttyUSB0, or mac_address=, ip_address=, serial_number= as BrainFlow's page for "
+                "the board says)")
+            raise SourceError(f"{self.spec}: BrainFlow could not start {self.name}: {e}{hint}") from e
         if self._ever_connected:
             self.reconnects += 1
         self._ever_connected = True

@@ -55,7 +55,10 @@ def test_specs_parse():
     ("brainflow:12345", UsageError, "no board id 12345"),
     ("brainflow:synthetic?colour=red", UsageError, "unknown option 'colour'"),
     ("brainflow:synthetic?channels=0", UsageError, "board channel numbers 1-16"),
-    ("brainflow:cyton?serial_port=/dev/no-such-port", SourceError, "could not start Cyton"),
+    ("brainflow:cyton?serial_port=/dev/no-such-port", SourceError, r"could not start Cyton: [^(]*$"),
+    # (BrainFlow's own words were INVALID_ARGUMENTS_ERROR:13, with no hint of the port it wants)
+    ("brainflow:cyton", SourceError, r"could not start Cyton: .*\(no connection given: add the board's port, "
+     r"e\.g\. brainflow:cyton\?serial_port=/dev/ttyUSB0"),
 ])
 def test_what_cannot_work_is_refused_clearly(spec, error, message):
     with pytest.raises(error, match=message):
