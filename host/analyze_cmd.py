@@ -353,11 +353,13 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
         others = len(people) > 1 and not getattr(args, "index", False)
         if others:
             kept_out = [True] * len(ok)
-            if not args.no_index:
-                shown = ", ".join(repr(x) for x in people[:3]) + (f" and {len(people) - 3} more" if len(people) > 3
-                                                                   else "")
-                log.warning("not added to your history: these files name %d different people (%s); analyse your "
-                            "own files apart, or give --index to add them all", len(people), shown)
+            shown = ", ".join(repr(x) for x in people[:3]) + (f" and {len(people) - 3} more" if len(people) > 3
+                                                               else "")
+            # nor do they get advice: it reads one person's history and diary (the user's own), and
+            # had come out under each subject's file and in their report as if it were about them
+            log.warning("%sno advice: these files name %d different people (%s); analyse your own files apart, "
+                        "or give --index to add them all", "" if args.no_index else "not added to your history, ",
+                        len(people), shown)
         if not args.no_index:
             from myotwitch.host.unit_registry import register_summary
 
@@ -366,11 +368,12 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
                     register_summary(r)  # units seen in earlier sessions keep their lasting names
         # one advice for the run: the history and every file analysed now (the user's own; the
         # ones kept out only when nothing else was given), each file's JSON carrying it
-        mine = [] if others else [r for r, out in zip(ok, kept_out) if not out] or ok
+        mine = [r for r, out in zip(ok, kept_out) if not out] or ok
         try:
-            run_advice = advise(extra_sessions=mine)
-            for r in ok:
-                r["advice"] = run_advice.to_dict()
+            if not others:
+                run_advice = advise(extra_sessions=mine)
+                for r in ok:
+                    r["advice"] = run_advice.to_dict()
         except HistoryError as e:  # (the analysis stands; only what the history adds is missing)
             log.warning("advice unavailable, and the sessions are not added to the history: %s", e)
             db_broken = True

@@ -372,12 +372,23 @@ def test_a_batch_of_several_people_s_files_is_not_added_to_your_history(tmp_path
         w.write(x)
         w.close()
         files.append(path)
+    from myotwitch.host.advice_cmd import parse_when
+
+    with SessionIndex.default() as idx:  # (the user's own diary: advice about *them*)
+        idx.add_entry(parse_when(None), "symptom", "weakness", None, None)
+    out = tmp_path / "o.json"
     with caplog.at_level("WARNING"):
-        assert main(["analyze", *files, "--no-progress", *extra]) == 0
+        assert main(["analyze", *files, "--no-progress", "--json", str(out), *extra]) == 0
     with SessionIndex.default() as idx:
         assert len(idx.sessions(include_undated=True)) == added
-    said = "not added to your history: these files name 2 different people ('S01', 'S02')" in caplog.text
+    said = "not added to your history, no advice: these files name 2 different people ('S01', 'S02')" in caplog.text
     assert said == (added == 0), caplog.text
+    # the user's diary had come out as advice under each subject's file ("You noted muscle weakness")
+    advice = [s.get("advice") for s in json.loads(out.read_text())["sessions"]]
+    if added:
+        assert all(a and "consult-weakness" in [i["id"] for i in a["items"]] for a in advice), advice
+    else:
+        assert advice == [None, None]
 
 
 def test_index_and_no_index_together_are_refused(capsys):
