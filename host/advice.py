@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import json
+import re
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
@@ -387,6 +388,12 @@ def rule_sessions(sessions: list[dict], definitions: dict, now: dt.datetime) -> 
     return split_short(dated, definitions)
 
 
+def _med_words(name: str) -> str:
+    """A logged medicine's words, space separated ("symbicort/ventolin 100mcg" -> "symbicort
+    ventolin 100mcg"), so a class's names are found at the start of any of them."""
+    return " ".join(re.split(r"[\s,;:/+()-]+", name.lower())).strip()
+
+
 def compute_metrics(sessions: list[dict], diary: list[dict], ruleset: RuleSet,
                     now: dt.datetime | None = None) -> dict:
     """Turn session rows (host.index) and diary entries into the metric values the rules use."""
@@ -457,7 +464,8 @@ def compute_metrics(sessions: list[dict], diary: list[dict], ruleset: RuleSet,
     classes, names = set(), set()
     for cls, members in ruleset.medications.items():
         for med in meds:
-            if any(med == x or med.startswith(x) for x in members):
+            # (a name anywhere in what was logged: "mixed amphetamine salts", "ventolin inhaler")
+            if any(med.startswith(x) or f" {x}" in f" {words}" for x in members for words in [_med_words(med)]):
                 classes.add(cls.replace("_", " "))
                 names.add(med)
     m["medication_linked"] = len(names)

@@ -173,6 +173,17 @@ def test_medication_classes():
     assert compute_metrics([], [entry(1, "medication", "paracetamol")], RULES, NOW)["medication_linked"] == 0
 
 
+@pytest.mark.parametrize("logged, cls", [
+    ("Prozac", "ssri"), ("zoloft 50mg", "ssri"), ("Lasix", "diuretic"), ("mixed amphetamine salts", "stimulant"),
+    ("Elvanse 30mg", "stimulant"), ("Symbicort inhaler", "asthma beta agonist"), ("inhaler: salbutamol", "asthma beta agonist"),
+])
+def test_a_medicine_logged_by_its_brand_or_in_a_phrase_is_recognised(logged, cls):
+    """The article's medicines (SSRIs, diuretics, stimulants, asthma relievers) logged as people
+    read them off the box were not recognised, so the consult rule about them stayed silent."""
+    m = compute_metrics([], [entry(1, "medication", logged.lower())], RULES, NOW)
+    assert m["medication_linked"] == 1 and m["medication_classes"] == cls, m["medication_classes"]
+
+
 def test_old_symptoms_do_not_count():
     assert compute_metrics([], [entry(20, "symptom", "weakness")], RULES, NOW)["symptom_weakness"] == 0
     assert compute_metrics([], [entry(3, "symptom", "weakness")], RULES, NOW)["symptom_weakness"] == 1
