@@ -101,6 +101,13 @@ class CsvReader:
             raise FormatError(f"{self.name}: first line is numbers; expected a header like 'time_s,gastroc_uV'")
         except ValueError:
             pass
+        if cols[0].lower() == "sample index" and any(c.lower().startswith("exg channel") for c in cols):
+            # (its first column counts packets, 0-255 over and over: read as seconds it gave "sample
+            # rate 9.657 Hz is below 250 Hz", which did not say what the file was or what to do)
+            raise FormatError(f"{self.name}: an OpenBCI GUI recording (its first column is the packet's sample "
+                              "index, not a time), which is not read here: save the session as BDF+ in the "
+                              "OpenBCI GUI and analyse that, or record the board with --source "
+                              "'brainflow:cyton?serial_port=PORT'")
         if _UNIT_RE.search(cols[0].lower()):
             raise FormatError(f"{self.name}: the first column is {cols[0]!r}, a channel by the unit in its name; the "
                               "first column must be the time in seconds (e.g. 'time_s')")

@@ -148,3 +148,17 @@ def test_units_that_contradict_the_columns_own_are_said(tmp_path):
     assert ("u.csv: column 'calf_uV' names another unit than --units mV; read in mV as --units says (leave "
             "--units out to read each column in the unit its name gives)") in res["quality"]["warnings"]
     assert not any("names another unit" in w for w in analyze_file(p, units="uV")["quality"]["warnings"])
+
+
+def test_an_openbci_gui_recording_is_named_and_the_way_out_given(tmp_path):
+    """The OpenBCI GUI's text files start with a packet counter (0-255, again and again), not a
+    time: read as seconds it was "sample rate 9.657 Hz ... is below 250 Hz"."""
+    p = tmp_path / "OpenBCI-RAW-2026-12-01.txt"
+    head = ("%OpenBCI Raw EXG Data\n%Number of channels = 2\n%Sample Rate = 250 Hz\n"
+            "%Board = OpenBCI_GUI$BoardCytonSerial\n"
+            "Sample Index, EXG Channel 0, EXG Channel 1, Accel Channel 0, Timestamp, Timestamp (Formatted)\n")
+    rows = "".join(f"{k % 256}.0, {k % 7 - 3}.5, {k % 5 - 2}.25, 0.0, {1796600000 + k / 250:.3f}, "
+                   f"2026-12-07 10:00:00.000\n" for k in range(600))
+    p.write_text(head + rows)
+    with pytest.raises(FormatError, match="OpenBCI GUI recording .* save the session as BDF\\+"):
+        open_reader(str(p))
