@@ -357,9 +357,9 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
                                                                else "")
             # nor do they get advice: it reads one person's history and diary (the user's own), and
             # had come out under each subject's file and in their report as if it were about them
-            log.warning("%sno advice: these files name %d different people (%s); analyse your own files apart, "
-                        "or give --index to add them all", "" if args.no_index else "not added to your history, ",
-                        len(people), shown)
+            log.warning("%sno advice: these files name %d different people (%s); analyse your own files apart%s",
+                        "" if args.no_index else "not added to your history, ", len(people), shown,
+                        "" if args.no_index else ", or give --index to add them all")
         if not args.no_index:
             from myotwitch.host.unit_registry import register_summary
 
