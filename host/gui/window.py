@@ -670,25 +670,34 @@ class MainWindow(QtWidgets.QMainWindow):
         return int(min(max(end, oldest), buf.end))
 
     def jump_to_event(self, item: QtWidgets.QListWidgetItem) -> None:
-        ev = item.data(QtCore.Qt.ItemDataRole.UserRole)
-        if ev is None or self.acq is None or self.acq.buffer is None:
-            return
-        self.btn_pause.setChecked(True)
-        fs = self.acq.buffer.fs
-        self.view_end = self._clamp_view(self.acq.buffer, int(ev.onset_sample + 0.5 * self.window_s * fs))
+        """Show the event clicked, in the middle of the window."""
+        ev = self._clicked(item)
+        if ev is not None:
+            self._show_until(ev.onset_sample + 0.5 * self.window_s * self.acq.buffer.fs)  # type: ignore[union-attr]
 
     def jump_to_episode(self, item: QtWidgets.QListWidgetItem) -> None:
         """Show the episode clicked: whole when it fits the window, else its start."""
-        ep = item.data(QtCore.Qt.ItemDataRole.UserRole)
-        if ep is None or self.acq is None or self.acq.buffer is None:
+        ep = self._clicked(item)
+        if ep is None:
             return
-        self.btn_pause.setChecked(True)
-        fs = self.acq.buffer.fs
+        fs = self.acq.buffer.fs  # type: ignore[union-attr]
         if ep.end_s - ep.start_s <= 0.8 * self.window_s:
-            end_s = 0.5 * (ep.start_s + ep.end_s) + 0.5 * self.window_s
+            self._show_until((0.5 * (ep.start_s + ep.end_s) + 0.5 * self.window_s) * fs)
         else:
-            end_s = ep.start_s + 0.9 * self.window_s
-        self.view_end = self._clamp_view(self.acq.buffer, int(end_s * fs))
+            self._show_until((ep.start_s + 0.9 * self.window_s) * fs)
+
+    def _clicked(self, item: QtWidgets.QListWidgetItem):
+        """The record behind a list line clicked, the view paused to show it; None when the line
+        has none (a note, or a stream that has gone) or there is nothing to show."""
+        rec = item.data(QtCore.Qt.ItemDataRole.UserRole)
+        if rec is None or self.acq is None or self.acq.buffer is None:
+            return None
+        self.btn_pause.setChecked(True)
+        return rec
+
+    def _show_until(self, end_sample: float) -> None:
+        """Pan the paused view so its right edge is at ``end_sample`` (within the data)."""
+        self.view_end = self._clamp_view(self.acq.buffer, int(end_sample))  # type: ignore[union-attr]
 
     # -- drawing -----------------------------------------------------------------------------------------
     def redraw(self) -> None:

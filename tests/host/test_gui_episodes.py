@@ -70,4 +70,11 @@ def test_the_live_episode_list_follows_the_detector_and_shows_a_clicked_episode(
     fs = win.acq.buffer.fs
     lo, hi = win.view_end / fs - win.window_s, win.view_end / fs
     assert lo <= ep.start_s and (ep.end_s <= hi or ep.end_s - ep.start_s > 0.8 * win.window_s)
+    # an event line shows its event in the middle of the window, as before the lists shared a box
+    item = next(win.event_list.item(i) for i in range(win.event_list.count())
+                if win.event_list.item(i).data(0x0100) is twitches[len(twitches) // 2])
+    win.event_list.itemClicked.emit(item)
+    e = twitches[len(twitches) // 2]
+    assert win.view_end == win._clamp_view(win.acq.buffer, int(e.onset_sample + 0.5 * win.window_s * fs))
+    assert win.view_end - win.window_s * fs <= e.onset_sample < win.view_end
     win.close()
