@@ -48,6 +48,9 @@ LONG_GAP_S = 60.0
 #: seconds of a new stream checked for looking like EMG in µV (``Recorder._check_stream``)
 PROBE_S = 5.0
 LOW_DISK_WARN_BYTES = 500 * 1024 * 1024
+#: a step of the system clock larger than this re-dates the recording from there on (a board
+#: without a real-time clock starts with a stale clock, which the network sets minutes later)
+CLOCK_STEP_S = 10.0
 
 
 class RecorderError(MyotwitchError):
@@ -241,6 +244,15 @@ def _state(path: str, marker: dict | None) -> str:
     return "live" if running else "interrupted"
 
 
+def clock_offset() -> float:
+    """The system clock minus a clock that nobody sets (the time since boot, suspend included where
+    the system counts it): it changes only when the system clock is set."""
+    try:
+        return time.time() - time.clock_gettime(time.CLOCK_BOOTTIME)
+    except (AttributeError, OSError):  # (not Linux)
+        return time.time() - time.monotonic()
+
+
 def _read_marker(path: str) -> dict | None:
     """``path``'s recorder marker as written (None when missing or unreadable)."""
     try:
@@ -289,7 +301,11 @@ class Recorder:
         self.reconnects = 0
         self._stop = False
         self._rotate_requested = False
+        #: the wall-clock time of the session's first sample: set when that sample comes (a service
+        #: started with ``--wait`` hours before the sensor must not date the night at its start)
         self._session_start = dt.datetime.now()
+        self._dated = False
+        self._clock_offset = clock_offset()  # (``_check_clock``)
         self._last_status = time.monotonic()
         self._busy_floor: list[str] = []  # channels last said to be over max_rest_floor_uv
         self._last_flags: tuple[bool, bool] | None = None
@@ -362,15 +378,39 @@ class Recorder:
             raise RecorderError(self.error) from e
 
     def tick(self) -> None:
-        """Periodic duties: rotation and status lines."""
-        if self._rotate_requested or self._rotation_due():
-            self._rotate_requested = False
-            try:
+        """Periodic duties: a step of the system clock, rotation and status lines."""
+        try:
+            self._check_clock()
+            if self._rotate_requested or self._rotation_due():
+                self._rotate_requested = False
                 self._rotate("rotation")
-            except OSError as e:
-                self.error = self._disk_error(e)
-                raise RecorderError(self.error) from e
+        except OSError as e:
+            self.error = self._disk_error(e)
+            raise RecorderError(self.error) from e
         self._maybe_status()
+
+    def _check_clock(self) -> None:
+        """The system clock was set (by the network, minutes after a board without a real-time
+        clock booted with a stale one): files are dated by the new clock from here on. The file
+        being written keeps the old clock's date (said in it), and the recording goes on in a new
+        file dated by the new one; no sample is lost, and gaps are measured by a clock nobody sets."""
+        offset = clock_offset()
+        step = offset - self._clock_offset
+        if abs(step) < CLOCK_STEP_S:
+            return
+        self._clock_offset = offset
+        if not self._dated:  # (no data yet: the first samples are dated by the clock as it is then)
+            return
+        self._session_start += dt.timedelta(seconds=step)
+        way = f"{'forward' if step > 0 else 'back'} by {hms(abs(step))}"
+        log.warning("the system clock was set %s (a board without a real-time clock gets its time from the "
+                    "network after booting); the recording is dated by the new clock from here on%s", way,
+                    ", in a new file" if self.current is not None else "")
+        self.eventlog.write("clock", step_s=round(step, 3))
+        if self.current is not None:
+            self._annotate_now(f"system clock set {way}: this file is dated by the clock before")
+            self._next_file_note = f"system clock set {way}: dated by the new clock"
+            self._rotate("the system clock was set")
 
     def finish(self, close_source: bool = True) -> None:
         """Close every file cleanly (summaries written, markers removed)."""
@@ -495,6 +535,9 @@ class Recorder:
             uv = uv[:, :max(room, 0)]
             if uv.shape[1] == 0:
                 return
+        if not self._dated:  # the session's first sample: its time is now
+            self._session_start, self._dated = dt.datetime.now(), True
+            self._clock_offset = clock_offset()
         if self.current is None:
             # the recorder's own sample count, not the source's: the live app starts recording mid-stream
             self.current = self._new_file(self.samples_in_session())

@@ -527,3 +527,56 @@ def test_a_file_another_recorder_writes_is_said_once(tmp_path, caplog):
     with caplog.at_level("WARNING"):
         assert main(["record", "--source", "sim:speed=0", "--duration", "1s", "--out", str(out)]) == 0
     assert sum("is being recorded" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_a_recorder_waiting_for_its_sensor_dates_the_file_by_its_first_samples(tmp_path):
+    # `record --wait` started by the service at boot, the sensor plugged in at bedtime: the night
+    # had been dated at the recorder's start (here 2 s before the data; hours on a bedside board)
+    import datetime as dt
+
+    rec = Recorder(open_source(SIM), str(tmp_path / "rec"), events_path=None, status_interval_s=999,
+                   duration_s=2.0)
+    time.sleep(2.0)  # waiting for the sensor
+    before = dt.datetime.now()
+    rec.run()
+    [path] = rec.closed_files
+    start = read_header(path).data_start
+    assert before - dt.timedelta(seconds=0.5) <= start <= dt.datetime.now()
+    summary = json.loads(pathlib.Path(path[:-4] + ".summary.json").read_text())
+    assert abs((dt.datetime.fromisoformat(summary["start"]) - start).total_seconds()) < 1e-3
+
+
+def test_a_step_of_the_system_clock_dates_the_rest_in_a_new_file(tmp_path, monkeypatch, caplog):
+    # a board without a real-time clock boots with a stale time and the network sets it minutes
+    # later: the recording goes on, dated by the new clock, in a new file; no sample is lost
+    import datetime as dt
+
+    step = 3 * 3600.0
+    real_time = time.time
+    rec = Recorder(open_source(SIM), str(tmp_path / "rec"), events_path=str(tmp_path / "events.jsonl"),
+                   status_interval_s=999, duration_s=20.0)
+    handle = rec.handle
+
+    def handle_then_set_the_clock(record):
+        handle(record)
+        if rec.samples >= 10_000 and time.time is real_time:
+            monkeypatch.setattr(time, "time", lambda: real_time() + step)
+
+    rec.handle = handle_then_set_the_clock
+    t0 = dt.datetime.now()
+    with caplog.at_level("WARNING", logger="myotwitch.host.recorder"):
+        rec.run()
+    first, second = sorted(rec.closed_files, key=lambda p: read_header(p).data_start)
+    a, b = read_header(first), read_header(second)
+    assert abs((a.data_start - t0).total_seconds()) < 1.0  # the first keeps the clock it began with
+    n_first = json.loads(pathlib.Path(first[:-4] + ".summary.json").read_text())["quality"]["samples"]
+    gap = (b.data_start - a.data_start).total_seconds() - n_first / 1000
+    assert gap == pytest.approx(step, abs=0.01)  # the second is dated by the new clock
+    pieces = [EdfReader(p).read_all()[0][:, :json.loads(pathlib.Path(p[:-4] + ".summary.json").read_text())
+                                          ["quality"]["samples"]] for p in (first, second)]
+    np.testing.assert_allclose(np.concatenate(pieces, axis=1), reference_uv(SIM, 20_000), atol=1e-3)
+    said = [r.getMessage() for r in caplog.records if "system clock" in r.getMessage()]
+    assert len(said) == 1 and "forward by 3:00:00" in said[0]
+    assert any(x.text.startswith("system clock set forward") for x in EdfReader(first).edf.annotations)
+    assert [e["step_s"] for e in read_events(tmp_path / "events.jsonl") if e["type"] == "clock"] == \
+        [pytest.approx(step, abs=1)]
