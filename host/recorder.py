@@ -232,10 +232,14 @@ def _state(path: str, marker: dict | None) -> str:
     """``marker_state`` of a marker that exists, as read (None: unreadable)."""
     pid = marker.get("pid") if marker else None
     host = marker.get("host") if marker else None
+    boot = marker.get("boot") if marker else None
     running = None
     if isinstance(pid, int) and pid > 0 and host in (None, socket.gethostname()):
-        # (our own pid: a previous process's, given the same number after a restart)
-        running = False if pid == os.getpid() else alive(pid)
+        # (our own pid: a previous process's, given the same number after a restart; a pid of an
+        # earlier boot: another process's now, as a board that boots the same way every time,
+        # after a power cut, gives its services much the same numbers)
+        now = boot_id()
+        running = False if pid == os.getpid() or (isinstance(boot, str) and now and boot != now) else alive(pid)
     if running is None:  # (another computer's marker, or one that cannot say: the file's age decides)
         try:
             running = time.time() - os.path.getmtime(path) < STALE_S
@@ -251,6 +255,15 @@ def clock_offset() -> float:
         return time.time() - time.clock_gettime(time.CLOCK_BOOTTIME)
     except (AttributeError, OSError):  # (not Linux)
         return time.time() - time.monotonic()
+
+
+def boot_id() -> str | None:
+    """This boot's id (Linux): a process named in a marker of another boot is gone."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as fh:
+            return fh.read().strip() or None
+    except OSError:
+        return None
 
 
 def _read_marker(path: str) -> dict | None:
@@ -512,7 +525,7 @@ class Recorder:
             path = os.path.join(self.out_dir, f"{base}-{k}" + os.path.splitext(path)[1])
             k += 1
         with open(path + MARKER_SUFFIX, "w", encoding="utf-8") as fh:
-            json.dump({"pid": os.getpid(), "host": socket.gethostname(), "started": start.isoformat(),
+            json.dump({"pid": os.getpid(), "host": socket.gethostname(), "boot": boot_id(), "started": start.isoformat(),
                        "source": self.source.spec, "replay": self._replay, "device": self.info.to_dict()}, fh)
         writer = edf.EdfWriter(path, fs=self.info.fs, labels=list(self.info.labels), uv_per_count=self.info.uv_per_count,
                                bits=self.info.bits, start=start, subject=self.subject,

@@ -580,3 +580,38 @@ def test_a_step_of_the_system_clock_dates_the_rest_in_a_new_file(tmp_path, monke
     assert any(x.text.startswith("system clock set forward") for x in EdfReader(first).edf.annotations)
     assert [e["step_s"] for e in read_events(tmp_path / "events.jsonl") if e["type"] == "clock"] == \
         [pytest.approx(step, abs=1)]
+
+
+def test_a_marker_of_an_earlier_boot_is_interrupted_whatever_its_pid_now_is(tmp_path, caplog):
+    # after a power cut the board boots the same way and gives its services much the same pids:
+    # the process a marker names may be another one now, and the file was left "being recorded"
+    # (never repaired, kept out of the history) for as long as that process ran
+    boot = pathlib.Path("/proc/sys/kernel/random/boot_id")
+    if not boot.exists():
+        pytest.skip("no boot id on this system")
+    rec, out = record(tmp_path, duration_s=3.0)
+    [path] = rec.closed_files
+    os.remove(path[:-4] + ".summary.json")
+    other = os.getppid()  # a running process that is not this one
+    pathlib.Path(path + ".recording").write_text(json.dumps(
+        {"pid": other, "host": os.uname().nodename, "boot": "an-earlier-boot"}))
+    assert recorder_mod.marker_state(path) == "interrupted"
+    assert recorder_mod.recover(str(out)) == [path]
+    # the same pid in a marker of this boot is a running recorder's
+    pathlib.Path(path + ".recording").write_text(json.dumps(
+        {"pid": other, "host": os.uname().nodename, "boot": boot.read_text().strip()}))
+    assert recorder_mod.marker_state(path) == "live"
+
+
+def test_the_marker_names_the_boot(tmp_path):
+    out = tmp_path / "rec"
+    rec = Recorder(open_source(SIM), str(out), events_path=None, status_interval_s=999, duration_s=1.5)
+    rec.begin()
+    while rec.current is None:
+        for r in rec.source.read(0.2):
+            rec.handle(r)
+    marker = json.loads(pathlib.Path(rec.current.path + ".recording").read_text())
+    rec.finish()
+    assert marker["pid"] == os.getpid()
+    boot = pathlib.Path("/proc/sys/kernel/random/boot_id")
+    assert marker["boot"] == (boot.read_text().strip() if boot.exists() else None)
