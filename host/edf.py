@@ -326,6 +326,19 @@ class EdfWriter:
         if n > 0:
             self._append(np.full((self.n_channels, n), self.to_counts(np.zeros(1))[0], dtype=np.int32))
 
+    def end_data(self) -> None:
+        """The data ends here (a rotation, a long gap): the record being filled goes to disk now,
+        padded with 0 µV that an ``end_padding`` annotation marks, so no sample waits in memory
+        while the file waits for its last annotations (a ``kill -9`` meanwhile had lost them).
+        Annotations added later go into the last record's free room, or into more padding."""
+        partial = self._pending.shape[1]
+        if partial:
+            pad = self.spr - partial
+            # (first in the queue: it goes into the padded record, however many wait)
+            self._annotations.insert(0, Annotation(self.offset_s + self.samples_written_total / self.fs,
+                                                   pad / self.fs, "end_padding"))
+            self._pad(pad)
+
     def _amend_last_record(self) -> None:
         """Put annotations left at close into the free room of the last record's annotation
         signal, so a recording that ends on a whole record needs no extra record."""

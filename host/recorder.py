@@ -806,6 +806,7 @@ class Recorder:
         the boundary (session samples)."""
         assert self.current is not None
         boundary = self.samples_in_session()
+        self.current.writer.end_data()  # (its last samples on disk now, not when it closes)
         self.current.end_sample = boundary
         self.current.end_tally = self.pipe.quality_tally() if self.pipe is not None else None
         self.closing.append(self.current)

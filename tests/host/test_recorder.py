@@ -615,3 +615,42 @@ def test_the_marker_names_the_boot(tmp_path):
     assert marker["pid"] == os.getpid()
     boot = pathlib.Path("/proc/sys/kernel/random/boot_id")
     assert marker["boot"] == (boot.read_text().strip() if boot.exists() else None)
+
+
+def test_a_rotated_file_has_its_last_samples_on_disk_while_it_waits_for_its_last_events(tmp_path):
+    # a rotated file stays open ~30 s more for the detector's last events; its last partial
+    # second had waited in memory all that time, so a kill -9 then lost it as well as the new
+    # file's record being filled
+    rec = Recorder(open_source(SIM), str(tmp_path / "rec"), events_path=None, status_interval_s=999)
+    rec.begin()
+    while rec.samples < 2_500:
+        for r in rec.source.read(0.2):
+            rec.handle(r)
+            if rec.samples >= 2_500:
+                break
+    boundary = rec.samples
+    assert boundary % 1000  # (a partial record at the rotation)
+    rec.request_rotate()
+    rec.tick()
+    [old] = rec.closing
+    for r in rec.source.read(0.2):  # the recording goes on in the new file: then "kill -9"
+        rec.handle(r)
+    assert os.path.exists(old.path + ".recording")
+    f = pyedflib.EdfReader(old.path)  # the file as it is on disk
+    try:
+        x = f.readSignal(0)
+        onsets, durations, texts = f.readAnnotations()
+    finally:
+        f.close()
+    assert len(x) >= boundary
+    np.testing.assert_allclose(x[:boundary], reference_uv(SIM, boundary)[0], atol=1e-3)
+    [pad] = [(o, d) for o, d, t in zip(onsets, durations, texts) if t == "end_padding"]
+    assert pad[0] == pytest.approx(boundary / 1000, abs=1e-3) and pad[0] + pad[1] == pytest.approx(len(x) / 1000)
+    rec.source.close()
+    # closed in the normal way, the file still holds exactly the data, and its late events
+    rec2 = Recorder(open_source(SIM), str(tmp_path / "rec2"), events_path=None, status_interval_s=999,
+                    duration_s=25.0, rotate="10.5s")
+    rec2.run()
+    pieces = [EdfReader(p).read_all()[0] for p in sorted(rec2.closed_files)]
+    assert [p.shape[1] for p in pieces] == [10_500, 10_500, 4_000]
+    np.testing.assert_allclose(np.concatenate(pieces, axis=1), reference_uv(SIM, 25_000), atol=1e-3)
