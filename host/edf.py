@@ -326,6 +326,14 @@ class EdfWriter:
         if n > 0:
             self._append(np.full((self.n_channels, n), self.to_counts(np.zeros(1))[0], dtype=np.int32))
 
+    def deleted(self) -> bool:
+        """Was the file deleted (by name) while being written? What is written to it then is lost
+        when it closes."""
+        try:
+            return os.fstat(self._fd).st_nlink == 0
+        except OSError:
+            return False
+
     def end_data(self) -> None:
         """The data ends here (a rotation, a long gap): the record being filled goes to disk now,
         padded with 0 µV that an ``end_padding`` annotation marks, so no sample waits in memory

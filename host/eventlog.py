@@ -54,6 +54,26 @@ class EventLog:
                       "stdout" if self.path == "-" else self.path, e.strerror or e)
             self.close()
 
+    def deleted(self) -> bool:
+        """Was the log's file deleted (its folder removed) while open?"""
+        fh = self._fh
+        if fh is None or fh is sys.stdout:
+            return False
+        try:
+            return os.fstat(fh.fileno()).st_nlink == 0
+        except (OSError, ValueError):
+            return False
+
+    def reopen(self) -> None:
+        """Start the log again at its path (after ``deleted``), so what follows is not written into
+        a file nobody can read."""
+        self.close()
+        try:
+            self._fh = open(self.path or "", "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the log
+        except OSError as e:
+            log.error("event log %s cannot be started again (%s); no more events are logged there, the "
+                      "recording goes on", self.path, e.strerror or e)
+
     def close(self) -> None:
         fh, self._fh = self._fh, None
         if fh is not None and fh is not sys.stdout:

@@ -101,6 +101,7 @@ class OpenFile:
     gap_samples: int = 0
     reconnects: int = 0
     end_sample: int | None = None  # set when rotated away (data stops there)
+    deleted: bool = False  # deleted while being written: closed without a summary
 
     @property
     def path(self) -> str:
@@ -319,6 +320,7 @@ class Recorder:
         self._session_start = dt.datetime.now()
         self._dated = False
         self._clock_offset = clock_offset()  # (``_check_clock``)
+        self._next_deleted_check = 0  # (``_check_deleted``: a sample count)
         self._last_status = time.monotonic()
         self._busy_floor: list[str] = []  # channels last said to be over max_rest_floor_uv
         self._last_flags: tuple[bool, bool] | None = None
@@ -393,6 +395,7 @@ class Recorder:
     def tick(self) -> None:
         """Periodic duties: a step of the system clock, rotation and status lines."""
         try:
+            self._check_deleted()
             self._check_clock()
             if self._rotate_requested or self._rotation_due():
                 self._rotate_requested = False
@@ -401,6 +404,33 @@ class Recorder:
             self.error = self._disk_error(e)
             raise RecorderError(self.error) from e
         self._maybe_status()
+
+    def _check_deleted(self) -> None:
+        """The file being written was deleted (its folder removed, a clean-up script): what went on
+        being written to it was lost when it closed, at the next rotation, or all night without
+        one. Looked at every second of data: said at once, and the recording goes on in a new file (its
+        folder made again), with the event log."""
+        if self.info is None or self.samples < self._next_deleted_check:
+            return
+        self._next_deleted_check = self.samples + int(self.info.fs)
+        f = self.current
+        gone = f is not None and f.writer.deleted()
+        if gone or self.eventlog.deleted():
+            self._check_dir()
+        if self.eventlog.deleted():
+            log.error("the event log %s was deleted while being written; it starts again there", self.events_path)
+            self.eventlog.reopen()
+        if f is None or not gone:
+            return
+        assert self.info is not None
+        f.deleted = True
+        kept = self.samples_in_session() - f.first_sample
+        log.error("%s was deleted while being recorded (its folder removed?): its %s of data are lost; "
+                  "recording goes on in a new file", f.path, hms(kept / self.info.fs))
+        self._check_dir()
+        self._next_file_note = f"the file before, {os.path.basename(f.path)}, was deleted while being recorded"
+        self._rotate("the file was deleted")
+        self.eventlog.write("file_deleted", path=f.path)
 
     def _check_clock(self) -> None:
         """The system clock was set (by the network, minutes after a board without a real-time
@@ -739,6 +769,10 @@ class Recorder:
     def _close(self, f: OpenFile) -> None:
         assert self.pipe is not None and self.info is not None
         self._closing = f.path  # (named if the close fails)
+        if f.deleted:  # (said when it was found; nothing of it is left to summarise)
+            f.writer.close()
+            _remove_quietly(f.path + MARKER_SUFFIX)
+            return
         extra = {"reconnects": f.reconnects, "link_gaps": f.gaps, "source": self.source.spec}
         # times in a file's summary are relative to that file, like its annotations
         fs, n0 = self.info.fs, f.first_sample

@@ -654,3 +654,42 @@ def test_a_rotated_file_has_its_last_samples_on_disk_while_it_waits_for_its_last
     pieces = [EdfReader(p).read_all()[0] for p in sorted(rec2.closed_files)]
     assert [p.shape[1] for p in pieces] == [10_500, 10_500, 4_000]
     np.testing.assert_allclose(np.concatenate(pieces, axis=1), reference_uv(SIM, 25_000), atol=1e-3)
+
+
+def test_a_file_deleted_while_being_recorded_is_said_and_recording_goes_on_in_a_new_one(tmp_path, caplog):
+    # the output folder removed mid-night: the recorder went on writing into the deleted file
+    # (lost when it closed) until the next rotation, all night without one, and said nothing
+    import shutil
+
+    out = tmp_path / "rec"
+    rec = Recorder(open_source(SIM), str(out), events_path="auto", status_interval_s=999)
+    rec.begin()
+
+    def feed_to(n):
+        while rec.samples < n:
+            for r in rec.source.read(0.2):
+                rec.handle(r)
+            rec.tick()
+
+    feed_to(3_000)
+    lost = rec.current.path
+    shutil.rmtree(out)
+    with caplog.at_level("ERROR", logger="myotwitch.host.recorder"):
+        feed_to(4_000)
+        boundary = rec.current.first_sample
+        feed_to(8_000)
+        rec.finish()
+    said = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len([t for t in said if "was deleted while being recorded" in t and os.path.basename(lost) in t]) == 1
+    assert any("event log" in t and "deleted" in t for t in said)
+    [path] = rec.closed_files
+    assert os.path.dirname(path) == str(out) and not os.path.exists(lost)
+    assert boundary <= 4_000  # (found within a second)
+    y, _ = EdfReader(path).read_all()
+    np.testing.assert_allclose(y, reference_uv(SIM, 8_000)[:, boundary:], atol=1e-3)
+    assert os.path.exists(path[:-4] + ".summary.json") and not os.path.exists(path + ".recording")
+    [log_path] = glob.glob(str(out / "*.events.jsonl"))
+    kinds = [e["type"] for e in read_events(log_path)]
+    assert "file_deleted" in kinds and "file_closed" in kinds
+    assert sorted(os.listdir(out)) == sorted([os.path.basename(p) for p in (path, path[:-4] + ".summary.json",
+                                                                              log_path)])
