@@ -48,6 +48,8 @@ LONG_GAP_S = 60.0
 #: seconds of a new stream checked for looking like EMG in µV (``Recorder._check_stream``)
 PROBE_S = 5.0
 LOW_DISK_WARN_BYTES = 500 * 1024 * 1024
+#: a status line says how long no data has come once it is this long (an outage, a silent device)
+NO_DATA_SAY_S = 5.0
 #: a step of the system clock larger than this re-dates the recording from there on (a board
 #: without a real-time clock starts with a stale clock, which the network sets minutes later)
 CLOCK_STEP_S = 10.0
@@ -321,6 +323,7 @@ class Recorder:
         self._dated = False
         self._clock_offset = clock_offset()  # (``_check_clock``)
         self._next_deleted_check = 0  # (``_check_deleted``: a sample count)
+        self._last_data: float | None = None  # time.monotonic() of the last samples (status lines)
         self._last_status = time.monotonic()
         self._busy_floor: list[str] = []  # channels last said to be over max_rest_floor_uv
         self._last_flags: tuple[bool, bool] | None = None
@@ -585,6 +588,7 @@ class Recorder:
             # the recorder's own sample count, not the source's: the live app starts recording mid-stream
             self.current = self._new_file(self.samples_in_session())
         self._say_back()
+        self._last_data = time.monotonic()
         self.current.writer.write(uv)
         self.samples += uv.shape[1]
         if self._probe is not None:
@@ -872,6 +876,15 @@ class Recorder:
             self._last_status = time.monotonic()
             self._log_status()
 
+    def _no_data(self, quiet_s: float) -> str:
+        """What a status line adds while no data comes (a night unplugged): for how long and since
+        when, so a line in the journal does not read like the one before it as if all were well."""
+        if quiet_s < NO_DATA_SAY_S or self.source.closed:
+            return ""
+        since = dt.datetime.now() - dt.timedelta(seconds=quiet_s)
+        why = "the link is up" if getattr(self.source, "connected", True) else "waiting for the device"
+        return f"; no data for {hms(quiet_s)} (since {since:%Y-%m-%d %H:%M:%S}), {why}"
+
     def _log_status(self) -> None:
         if self.info is None:  # (no data yet: "rate=0Hz ... floor=-uV" said nothing true)
             log.info("status source=%s: no data yet (%s)", self.source.spec,
@@ -883,10 +896,11 @@ class Recorder:
         rate = self.twitches / (t / 3600) if t else 0
         floor = self.pipe.current_floor() if self.pipe is not None else None
         floors = "-" if floor is None else ",".join(f"{v:.1f}" for v in floor)
+        quiet = "" if self._last_data is None else self._no_data(time.monotonic() - self._last_data)
         log.info("status source=%s rate=%gHz recorded=%s twitches=%d (%.0f/h) gaps=%d lost=%.1fs reconnects=%d "
-                 "floor=%suV file=%s", self.source.spec, fs, hms(t), self.twitches, rate, self.gaps,
+                 "floor=%suV file=%s%s", self.source.spec, fs, hms(t), self.twitches, rate, self.gaps,
                  self.lost_samples / fs, self.reconnects, floors,
-                 os.path.basename(self.current.path) if self.current else "-")
+                 os.path.basename(self.current.path) if self.current else "-", quiet)
         bar = self.config.max_rest_floor_uv
         labels = list(self.info.labels)
         busy = [labels[c] if c < len(labels) else f"ch{c}"

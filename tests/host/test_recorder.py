@@ -6,6 +6,7 @@ import glob
 import json
 import os
 import pathlib
+import re
 import signal
 import subprocess
 import sys
@@ -693,3 +694,22 @@ def test_a_file_deleted_while_being_recorded_is_said_and_recording_goes_on_in_a_
     assert "file_deleted" in kinds and "file_closed" in kinds
     assert sorted(os.listdir(out)) == sorted([os.path.basename(p) for p in (path, path[:-4] + ".summary.json",
                                                                               log_path)])
+
+
+def test_status_lines_during_an_outage_say_for_how_long_no_data_came(tmp_path, monkeypatch, caplog):
+    # a night unplugged printed the same status line every interval, as if all were well
+    rec = Recorder(open_source(SIM), str(tmp_path / "rec"), events_path=None, status_interval_s=60)
+    rec.begin()
+    while rec.samples < 2_000:
+        for r in rec.source.read(0.2):
+            rec.handle(r)
+    rec.source._lost("unplugged")  # the link goes away
+    assert not rec.source.connected
+    real = time.monotonic
+    monkeypatch.setattr(time, "monotonic", lambda: real() + 3_700)
+    with caplog.at_level("INFO", logger="myotwitch.host.recorder"):
+        rec.tick()
+    monkeypatch.undo()
+    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("status")]
+    assert re.search(r"; no data for 1:01:4\d \(since [-\d]+ [:\d]+\), waiting for the device$", line), line
+    rec.finish()
