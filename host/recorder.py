@@ -745,8 +745,8 @@ class Recorder:
     def _rotate(self, why: str) -> None:
         if self.current is None:
             return
-        boundary = self._end_current()
-        self.current = self._new_file(boundary)
+        boundary = self._end_current()  # (the next samples begin the next file: none is begun in an
+        # outage, which a gap over LONG_GAP_S would end with no data in it)
         log.info("rotated (%s) at %.1f s", why, boundary / self.info.fs if self.info else 0)
         self._close_finished()
 

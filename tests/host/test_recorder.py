@@ -713,3 +713,27 @@ def test_status_lines_during_an_outage_say_for_how_long_no_data_came(tmp_path, m
     [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("status")]
     assert re.search(r"; no data for 1:01:4\d \(since [-\d]+ [:\d]+\), waiting for the device$", line), line
     rec.finish()
+
+
+def test_a_rotation_during_a_long_outage_leaves_no_empty_file(tmp_path):
+    # SIGHUP, the hour or midnight coming while the sensor is unplugged: the next file was begun
+    # at once, and the outage's long gap then ended it with no data in it (a file of 0 s, with a
+    # summary and a session in the history)
+    from myotwitch.host.stream import GapRecord, SampleBlock
+
+    rec = Recorder(open_source(SIM), str(tmp_path / "rec"), events_path=None, status_interval_s=999)
+    rec.begin()
+    while rec.samples < 2_500:
+        for r in rec.source.read(0.2):
+            if rec.samples < 2_500 or not isinstance(r, SampleBlock):
+                rec.handle(r)
+    n = rec.samples
+    rec.request_rotate()  # the link is down from here
+    rec.tick()
+    rec.handle(GapRecord(n, 70_000, 1000.0, reason="link down; device kept counting"))
+    rec.handle(SampleBlock(n + 70_000, 1000.0, np.ones((2, 5_000), dtype=np.float32)))
+    rec.finish()
+    durations = sorted(json.loads(pathlib.Path(p[:-4] + ".summary.json").read_text())["stats"]["duration_s"]
+                       for p in rec.closed_files)
+    assert durations == [pytest.approx(n / 1000), pytest.approx(5.0)]
+    assert len(glob.glob(str(tmp_path / "rec" / "*.edf"))) == 2
