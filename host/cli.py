@@ -155,6 +155,10 @@ def cmd_record(args: argparse.Namespace) -> int:
     # would be worse than an error; `--source sim:` records the simulator on purpose
     spec = "serial:auto" if args.source == "auto" else args.source
     lsl_publisher(args, check_only=True)  # a missing pylsl fails before the device is opened
+    if hasattr(signal, "SIGHUP"):  # a reload (SIGHUP: rotate) before the recorder is up has no file to
+        # rotate; by default it ended the process, which systemd's Restart=on-failure takes for a
+        # clean stop: no recording that night (the recorder installs its own handler below)
+        signal.signal(signal.SIGHUP, _no_file_to_rotate)
     prepare_detector()
     repaired = os.path.isdir(args.out)  # repaired even when the sensor is missing and the start fails
     if repaired:
@@ -179,6 +183,10 @@ def cmd_record(args: argparse.Namespace) -> int:
     for path in rec.closed_files:
         print(path, file=sys.stderr)
     return 0
+
+
+def _no_file_to_rotate(*_: object) -> None:
+    log.info("SIGHUP before recording began: no file to rotate yet")
 
 
 def _say_header_changes(subject, args: argparse.Namespace) -> None:

@@ -737,3 +737,24 @@ def test_a_rotation_during_a_long_outage_leaves_no_empty_file(tmp_path):
                        for p in rec.closed_files)
     assert durations == [pytest.approx(n / 1000), pytest.approx(5.0)]
     assert len(glob.glob(str(tmp_path / "rec" / "*.edf"))) == 2
+
+
+def test_a_reload_while_the_recorder_starts_does_not_end_it(tmp_path):
+    # `systemctl reload` (SIGHUP) while the start repairs last night's file (a minute on a small
+    # board) ended the process, which Restart=on-failure takes for a clean stop
+    code = f"""
+import os, signal, sys
+from myotwitch.host import recorder
+real = recorder.recover
+def recover(*a, **k):
+    os.kill(os.getpid(), signal.SIGHUP)
+    return real(*a, **k)
+recorder.recover = recover
+from myotwitch.host.cli import main
+sys.exit(main(["record", "--source", "sim:speed=0", "--duration", "2s", "--out", {str(tmp_path / "rec")!r},
+               "--events", "none"]))
+"""
+    os.makedirs(tmp_path / "rec")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, (done.returncode, done.stderr[-500:])
+    assert len(glob.glob(str(tmp_path / "rec" / "*.summary.json"))) == 1
