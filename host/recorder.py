@@ -323,6 +323,7 @@ class Recorder:
         self._dated = False
         self._clock_offset = clock_offset()  # (``_check_clock``)
         self._next_deleted_check = 0  # (``_check_deleted``: a sample count)
+        self._unbegun: str | None = None  # a file that could not be begun (``_disk_error``)
         self._last_data: float | None = None  # time.monotonic() of the last samples (status lines)
         self._last_status = time.monotonic()
         self._busy_floor: list[str] = []  # channels last said to be over max_rest_floor_uv
@@ -490,6 +491,8 @@ class Recorder:
     def _disk_error(self, e: OSError) -> str:
         where = getattr(e, "filename", None) or (self.current.path if self.current else self.out_dir)
         if e.errno == errno.ENOSPC:
+            if self._unbegun in (where, (where or "").removesuffix(MARKER_SUFFIX)):  # (its first byte failed)
+                return f"disk full: could not begin {where}; recording stopped"
             return f"disk full while writing {where}; recording stopped, the file holds everything up to the last second"
         if e.errno == errno.EROFS:
             return f"{where}: file system became read-only; recording stopped"
@@ -557,12 +560,19 @@ class Recorder:
         while os.path.exists(path) or os.path.exists(path + MARKER_SUFFIX):
             path = os.path.join(self.out_dir, f"{base}-{k}" + os.path.splitext(path)[1])
             k += 1
-        with open(path + MARKER_SUFFIX, "w", encoding="utf-8") as fh:
-            json.dump({"pid": os.getpid(), "host": socket.gethostname(), "boot": boot_id(), "started": start.isoformat(),
-                       "source": self.source.spec, "replay": self._replay, "device": self.info.to_dict()}, fh)
-        writer = edf.EdfWriter(path, fs=self.info.fs, labels=list(self.info.labels), uv_per_count=self.info.uv_per_count,
-                               bits=self.info.bits, start=start, subject=self.subject,
-                               prefilter=f"device {self.info.device_id} fw {self.info.firmware}")
+        try:
+            with open(path + MARKER_SUFFIX, "w", encoding="utf-8") as fh:
+                json.dump({"pid": os.getpid(), "host": socket.gethostname(), "boot": boot_id(),
+                           "started": start.isoformat(), "source": self.source.spec, "replay": self._replay,
+                           "device": self.info.to_dict()}, fh)
+            writer = edf.EdfWriter(path, fs=self.info.fs, labels=list(self.info.labels),
+                                   uv_per_count=self.info.uv_per_count, bits=self.info.bits, start=start,
+                                   subject=self.subject, prefilter=f"device {self.info.device_id} fw {self.info.firmware}")
+        except OSError as e:  # (a full disk: no file begun, and no marker of one left behind)
+            _remove_quietly(path + MARKER_SUFFIX)
+            e.filename = e.filename or path
+            self._unbegun = path
+            raise
         f = OpenFile(writer, first_sample, start, tally=self.pipe.quality_tally() if self.pipe is not None else None)
         if self._next_file_note:
             writer.annotate(0.0, None, self._next_file_note)

@@ -758,3 +758,17 @@ sys.exit(main(["record", "--source", "sim:speed=0", "--duration", "2s", "--out",
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, (done.returncode, done.stderr[-500:])
     assert len(glob.glob(str(tmp_path / "rec" / "*.summary.json"))) == 1
+
+
+def test_a_disk_full_before_the_first_file_says_no_file_was_begun_and_leaves_no_marker(tmp_path, monkeypatch):
+    # a restart into a full disk said "the file holds everything up to the last second" of a
+    # file that was never begun, and left an empty marker of it behind at every restart
+    def full(*_a, **_k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(recorder_mod.edf, "EdfWriter", full)
+    rec = Recorder(open_source(SIM), str(tmp_path / "rec"), events_path=None, status_interval_s=999, duration_s=5.0)
+    with pytest.raises(RecorderError) as info:
+        rec.run()
+    assert "could not begin" in str(info.value) and "holds everything" not in str(info.value)
+    assert os.listdir(tmp_path / "rec") == []
