@@ -388,6 +388,57 @@ def rule_sessions(sessions: list[dict], definitions: dict, now: dt.datetime) -> 
     return split_short(dated, definitions)
 
 
+#: files that follow one another within this long are one recording to the rules: a recorder's
+#: rotated files (``--rotate 1h`` makes a night eight or more), or a new file after an unplug
+JOIN_GAP_S = 600.0
+
+
+def recordings(sessions: list[dict]) -> list[dict]:
+    """The dated sessions (oldest first) with the files of one recording joined into one. The
+    rules weigh sessions: a night's hourly files had made eight "sessions", so a rate rising
+    over one night read as a trend worsening over weeks, the latest rate was a 3-minute tail
+    file's, and a new unit seen in two of the night's files was "seen in two sessions". Files
+    join when they follow within ``JOIN_GAP_S`` with the same channels, counted alike."""
+    out: list[dict] = []
+    for s in sessions:
+        last = out[-1] if out else None
+        if last is not None and _continues(last, s):
+            out[-1] = _joined(last, s)
+        else:
+            out.append(s)
+    return out
+
+
+def _continues(a: dict, b: dict) -> bool:
+    end = a["start"] + dt.timedelta(seconds=a["duration_s"] or 0.0)
+    return (-1.0 <= (b["start"] - end).total_seconds() <= JOIN_GAP_S
+            and (a.get("channels") or []) == (b.get("channels") or []) and a.get("counting") == b.get("counting"))
+
+
+def _joined(a: dict, b: dict) -> dict:
+    """One session of two files that follow each other (``_continues``)."""
+    out = dict(a)
+    end = max(a["start"] + dt.timedelta(seconds=a["duration_s"] or 0.0),
+              b["start"] + dt.timedelta(seconds=b["duration_s"] or 0.0))
+    out["duration_s"] = (end - a["start"]).total_seconds()
+    out["valid_s"] = a["valid_s"] + b["valid_s"]
+    out["twitches"] = a["twitches"] + b["twitches"]
+    out["twitches_per_hour"] = out["twitches"] / (out["valid_s"] / 3600) if out["valid_s"] > 0 else 0.0
+    out["episodes"] = (a.get("episodes") or 0) + (b.get("episodes") or 0)
+    pa, pb = a.get("per_channel") or [], b.get("per_channel") or []
+    out["per_channel"] = [x + y for x, y in zip(pa, pb)] if len(pa) == len(pb) else pa or pb
+    units: dict[object, dict] = {}
+    for i, u in enumerate((a.get("units") or []) + (b.get("units") or [])):
+        name = u.get("known_as") if isinstance(u, dict) else None
+        if name is None or name not in units:  # (a file's own ids, U3 in one and U3 in the next, are no one unit)
+            units[name if name is not None else ("file", i)] = dict(u) if isinstance(u, dict) else u
+        else:
+            units[name]["count"] = int(units[name].get("count") or 0) + int(u.get("count") or 0)
+    out["units"] = list(units.values())
+    out["files"] = a.get("files", [a.get("file")]) + [b.get("file")]
+    return out
+
+
 def _med_words(name: str) -> str:
     """A logged medicine's words, space separated ("symbicort/ventolin 100mcg" -> "symbicort
     ventolin 100mcg"), so a class's names are found at the start of any of them."""
@@ -400,7 +451,8 @@ def compute_metrics(sessions: list[dict], diary: list[dict], ruleset: RuleSet,
     d = ruleset.definitions
     now = now or dt.datetime.now()
     window = dt.timedelta(days=min(d["window_days"], MAX_WINDOW_DAYS))
-    sessions, short = rule_sessions(sessions, d, now)
+    files, short = rule_sessions(sessions, d, now)
+    sessions = recordings(files)  # (days are the files'; trends, sites and units the recordings')
     # entries dated in the future (a typo, a wrong clock) would count forever: leave them out
     diary = [e for e in diary if now - window <= e["time"] <= now + dt.timedelta(minutes=5)]
     m: dict = {"window_days": d["window_days"], "short_sleep_h": d["short_sleep_h"],
@@ -412,7 +464,7 @@ def compute_metrics(sessions: list[dict], diary: list[dict], ruleset: RuleSet,
 
     # per day
     by_day: dict[dt.date, list[dict]] = defaultdict(list)
-    for s in sessions:
+    for s in files:
         by_day[s["start"].date()].append(s)
     day_rate = daily_rates(by_day)
     if day_rate:

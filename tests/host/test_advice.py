@@ -388,3 +388,51 @@ def test_every_look_back_has_the_one_ten_year_bound(argv, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "3650" in err or "10 years ago" in err, err
+
+
+def night_in_files(day, rates, minutes=60.0, tail_min=3.0, tail_rate=150.0, units=()):
+    """One night as a recorder with ``--rotate 1h`` leaves it: hourly files one after the other
+    (the rates given), and a short last one."""
+    out, start = [], NOW.replace(hour=23) - dt.timedelta(days=day)
+    for i, (mins, rate) in enumerate([(minutes, r) for r in rates] + [(tail_min, tail_rate)]):
+        n = int(round(rate * mins / 60))
+        out.append({"file": f"night{day}-{i}.edf", "start": start, "duration_s": mins * 60, "valid_s": mins * 60,
+                    "twitches": n, "twitches_per_hour": n / (mins / 60), "episodes": 1, "per_channel": [n],
+                    "channels": ["gastrocnemius"], "units": [dict(u) for u in units]})
+        start += dt.timedelta(minutes=mins)
+    return out
+
+
+def test_a_nights_rotated_files_are_one_session_to_the_rules():
+    """A QA night with --rotate 1h: eight files with the rate rising through the night read as
+    a trend worsening over sessions, and the latest rate was a 3-minute tail file's."""
+    night = night_in_files(0, [10, 15, 20, 30, 40, 55, 70, 90])
+    m = compute_metrics(night, [], RULES, NOW)
+    assert m["sessions"] == 1 and not m.get("worsening")
+    twitches = sum(s["twitches"] for s in night)
+    assert m["twitches_total"] == twitches
+    assert m["rate_latest"] == pytest.approx(twitches / (8 + 3 / 60))  # the night's, not its tail's 150/h
+    # nights on days of their own stay sessions of their own: a rise over them is a trend
+    nights = [s for d, r in zip(range(8, 0, -1), (10, 15, 20, 30, 40, 55, 70, 90)) for s in night_in_files(d, [r] * 8)]
+    m = compute_metrics(nights, [], RULES, NOW)
+    assert m["sessions"] == 8 and m["worsening"]
+    # a file after a longer pause, or with other channels, is another recording
+    other = night_in_files(0, [20, 20])
+    for s in other[1:]:
+        s["start"] += dt.timedelta(minutes=30)
+    assert compute_metrics(other, [], RULES, NOW)["sessions"] == 2
+    other = night_in_files(0, [20, 20])
+    for s in other[1:]:
+        s["channels"] = ["soleus"]
+    assert compute_metrics(other, [], RULES, NOW)["sessions"] == 2
+
+
+def test_a_unit_in_two_files_of_one_night_is_seen_in_one_session():
+    """A new unit must be seen in ``new_unit_min_sessions`` sessions: a night's hourly files had
+    been that many."""
+    from myotwitch.host.advice import recordings
+
+    u = {"unit": "U1", "known_as": "calf-3", "count": 4}
+    joined = recordings(night_in_files(0, [20, 20], units=[u]))
+    assert len(joined) == 1 and joined[0]["units"] == [{"unit": "U1", "known_as": "calf-3", "count": 12}]
+    assert joined[0]["files"] == ["night0-0.edf", "night0-1.edf", "night0-2.edf"]
