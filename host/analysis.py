@@ -189,8 +189,9 @@ def refuse_pipe(path: str) -> None:
 
 
 def open_reader(path: str | os.PathLike, channels: list[str] | None = None, units: str | None = None,
-                fs: float | None = None):
-    """An EDF/BDF or CSV reader for ``path`` (chosen by content/extension)."""
+                fs: float | None = None, keep_bad: bool = False):
+    """An EDF/BDF or CSV reader for ``path`` (chosen by content/extension). ``keep_bad``: analyse
+    the stretches an EDF+ file marks bad too (``EdfReader``)."""
     path = os.fspath(path)
     name = os.path.basename(path)
     if not os.path.exists(path):
@@ -212,16 +213,18 @@ def open_reader(path: str | os.PathLike, channels: list[str] | None = None, unit
     else:
         from myotwitch.host.edf import EdfReader
 
-        reader = EdfReader(path, channels)  # (chosen before the rates are compared)
+        reader = EdfReader(path, channels, keep_bad=keep_bad)  # (channels chosen before the rates are compared)
     return reader
 
 
 def analyze_file(path: str | os.PathLike, config: DetectorConfig | None = None, channels: list[str] | None = None,
-                 units: str | None = None, progress: Progress | None = None, say_marker: bool = True) -> dict:
+                 units: str | None = None, progress: Progress | None = None, say_marker: bool = True,
+                 keep_bad: bool = False) -> dict:
     """Analyse one recording file; returns the session dict (see host.session). ``say_marker``:
-    warn of a recorder's marker beside the file (not when the recorder repairs it)."""
+    warn of a recorder's marker beside the file (not when the recorder repairs it); ``keep_bad``:
+    analyse the stretches the file marks bad too."""
     path = os.fspath(path)
-    reader = open_reader(path, channels, units)
+    reader = open_reader(path, channels, units, keep_bad=keep_bad)
     if reader.n_samples == 0:
         raise FormatError(f"{os.path.basename(path)}: holds no samples")
     if reader.fs < 250:

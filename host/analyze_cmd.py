@@ -42,14 +42,15 @@ def expand(patterns: list[str]) -> tuple[list[str], list[str]]:
     return list(dict.fromkeys(files)), missing
 
 
-def analyze_one(path: str, config: DetectorConfig, channels: list[str] | None, units: str | None) -> dict:
+def analyze_one(path: str, config: DetectorConfig, channels: list[str] | None, units: str | None,
+                keep_bad: bool = False) -> dict:
     """Worker: returns the session dict or {'file': path, 'error': message}. Never raises."""
     from myotwitch.host.analysis import analyze_file
 
     try:
         if path.endswith(SIDECAR):  # a recorder's sidecar: already analysed, use it as is
             return _load_summary(path)
-        return analyze_file(path, config, channels, units)
+        return analyze_file(path, config, channels, units, keep_bad=keep_bad)
     except MyotwitchError as e:
         return {"file": path, "error": str(e)}
     except MemoryError:
@@ -102,14 +103,14 @@ def _batch(files: list[str], named: list[str]) -> list[str]:
     return out
 
 
-def _run_local(files, config, channels, units, jobs, bar, single_bar: bool) -> list[dict]:
+def _run_local(files, config, channels, units, jobs, bar, single_bar: bool, keep_bad: bool = False) -> list[dict]:
     """One file (with a per-file progress bar when asked) or a process pool over many."""
     if len(files) == 1 and single_bar:
-        return [_single_with_bar(files[0], config, channels, units)]
+        return [_single_with_bar(files[0], config, channels, units, keep_bad)]
     if len(files) == 1 or jobs == 1:
         done = []
         for f in files:
-            done.append(analyze_one(f, config, channels, units))
+            done.append(analyze_one(f, config, channels, units, keep_bad))
             if bar:
                 bar.update(1)
         return done
@@ -118,7 +119,7 @@ def _run_local(files, config, channels, units, jobs, bar, single_bar: bool) -> l
     kernels.prepare()  # compiled once here, not in every worker at once (and said once)
     results: list[dict] = [{} for _ in files]
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(analyze_one, f, config, channels, units): i for i, f in enumerate(files)}
+        futures = {pool.submit(analyze_one, f, config, channels, units, keep_bad): i for i, f in enumerate(files)}
         for fut in as_completed(futures):
             results[futures[fut]] = fut.result()
             if bar:
@@ -126,7 +127,7 @@ def _run_local(files, config, channels, units, jobs, bar, single_bar: bool) -> l
     return results
 
 
-def _single_with_bar(path, config, channels, units) -> dict:
+def _single_with_bar(path, config, channels, units, keep_bad: bool = False) -> dict:
     from tqdm import tqdm
 
     from myotwitch.host.analysis import analyze_file
@@ -142,12 +143,12 @@ def _single_with_bar(path, config, channels, units) -> dict:
                 last[0] = now
 
         try:
-            return analyze_file(path, config, channels, units, progress=tick)
+            return analyze_file(path, config, channels, units, progress=tick, keep_bad=keep_bad)
         except MyotwitchError as e:
             return {"file": path, "error": str(e)}
 
 
-def _run_dask(address, files, config, channels, units, progress) -> list[dict]:
+def _run_dask(address, files, config, channels, units, progress, keep_bad: bool = False) -> list[dict]:
     try:
         from distributed import Client
         from distributed import as_completed as dask_completed
@@ -158,7 +159,8 @@ def _run_dask(address, files, config, channels, units, progress) -> list[dict]:
     except (OSError, TimeoutError) as e:
         raise UsageError(f"--scheduler {address}: cannot connect ({e})") from e
     with client:
-        futures = client.map(analyze_one, files, config=config, channels=channels, units=units, pure=False)
+        futures = client.map(analyze_one, files, config=config, channels=channels, units=units, keep_bad=keep_bad,
+                             pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
         results: list = [None] * len(files)
         for fut in dask_completed(futures):
@@ -327,9 +329,9 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
         progress = tqdm(total=len(files), desc="analysing", unit="file", file=sys.stderr)
     try:
         if args.scheduler:
-            results = _run_dask(args.scheduler, files, config, channels, args.units, progress)
+            results = _run_dask(args.scheduler, files, config, channels, args.units, progress, args.keep_bad)
         else:
-            results = _run_local(files, config, channels, args.units, jobs, progress, bool(show))
+            results = _run_local(files, config, channels, args.units, jobs, progress, bool(show), args.keep_bad)
     finally:
         if progress:
             progress.close()

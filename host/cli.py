@@ -407,7 +407,8 @@ def build_parser() -> argparse.ArgumentParser:
              "with its unit in its name (calf_uV, 'soleus [mV]', 'ch1 (V)'; else --units, else µV).\n"
              "',', ';' or tab separated; decimal commas in ';' or tab files; empty, NA, N/A or NaN cells\n"
              "are missing samples. --channels keeps some columns (a marker column is left out so); EDF\n"
-             "signals that are no voltage (a BioSemi Status) are left out unless chosen.\n\n"
+             "signals that are no voltage (a BioSemi Status) are left out unless chosen, and stretches an\n"
+             "EDF+ file marks bad (annotations starting 'BAD', as MNE writes them) unless --keep-bad.\n\n"
              "examples:\n"
              "  myotwitch analyze night.edf --report night.html\n"
              "  myotwitch analyze 'lab/*.csv' --units mV --out-dir results -j 2\n"
@@ -422,6 +423,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "several folders: their paths from where they part, e.g. d1__x.edf.json)")
     sp.add_argument("--channels", metavar="A,B", help="channels by name or 0-based index")
     sp.add_argument("--units", metavar="U", help="CSV units: uV, mV, V or counts:UV_PER_COUNT[:OFFSET]")
+    sp.add_argument("--keep-bad", action="store_true",
+                    help="also analyse the stretches an EDF+ file marks bad (annotations starting 'BAD', as MNE "
+                         "writes them); by default they are left out like lost data, and said")
     sp.add_argument("-j", "--jobs", type=int, default=None, help="parallel workers (default: all cores)")
     sp.add_argument("--scheduler", metavar="ADDRESS", help="run per-file work on a Dask cluster (needs myotwitch[dask])")
     sp.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -30,6 +30,7 @@ import numpy as np
 
 from myotwitch.host.channels import select_channels
 from myotwitch.host.errors import FormatError
+from myotwitch.host.wording import counted
 
 log = logging.getLogger(__name__)
 
@@ -731,6 +732,18 @@ def _read_annotations(edf: EdfFile) -> None:
         edf.warn(f"{name}: more than {MAX_ANNOTATIONS} annotations; the rest ignored")
 
 
+def bad_spans(annotations: list[Annotation], end_s: float) -> list[tuple[float, float, str]]:
+    """(onset s, duration s, text) of the stretches a file marks bad: annotations with a duration
+    whose text starts with 'BAD' in any case (MNE's convention, 'BAD_muscle', 'bad_acq_skip',
+    which its own analyses leave out), within the data."""
+    out = []
+    for a in annotations:
+        if a.text[:3].upper() == "BAD" and a.duration_s and a.onset_s < end_s and a.onset_s + a.duration_s > 0:
+            on = max(a.onset_s, 0.0)
+            out.append((on, min(a.onset_s + a.duration_s, end_s) - on, a.text))
+    return out
+
+
 #: physical dimensions of EMG signals (lower case, µ as u); an empty one is taken for one too
 VOLTAGE_UNITS = {"uv", "mv", "v", "nv", ""}
 
@@ -749,10 +762,11 @@ class EdfReader:
     """Chunked reading of the data signals as µV float32 with NaN where data is missing
     (our gap annotations, or holes between EDF+D records)."""
 
-    def __init__(self, path: str | os.PathLike, wanted: list[str] | None = None) -> None:
+    def __init__(self, path: str | os.PathLike, wanted: list[str] | None = None, keep_bad: bool = False) -> None:
         """``wanted``: the channels to read (``--channels``: labels or 0-based indices), chosen
         before the sample rates are compared, so a file whose signals differ in rate (EMG at
-        1 kHz beside an accelerometer at 50 Hz) is read by choosing the channels of one rate."""
+        1 kHz beside an accelerometer at 50 Hz) is read by choosing the channels of one rate.
+        The stretches the file marks bad (``bad_spans``) read as lost data unless ``keep_bad``."""
         self.edf = read_header(path)
         e = self.edf
         sig = e.data_signals
@@ -798,6 +812,13 @@ class EdfReader:
         for a in sorted((a for a in e.annotations if a.text == "end_padding"), key=lambda a: -a.onset_s):
             if a.duration_s and abs(a.onset_s + a.duration_s - self.n_samples / self.fs) < 1e-3:
                 self.n_samples = max(int(round(a.onset_s * self.fs)), 0)
+        bad = bad_spans(e.annotations, self.n_samples / self.fs)
+        if bad and not keep_bad:
+            self.gaps += [(on, d) for on, d, _ in bad]
+            kinds = sorted({text for _, _, text in bad})
+            e.warn(f"{name}: left out {counted(len(bad), 'stretch', 'stretches')} ({sum(d for _, d, _ in bad):.1f} s) "
+                   f"the file marks bad ({', '.join(repr(k) for k in kinds[:4])}{', ...' if len(kinds) > 4 else ''}), "
+                   "as lost data; --keep-bad analyses them")
 
     @property
     def duration_s(self) -> float:
