@@ -890,26 +890,34 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _list_episodes(self, closed: list[Episode], ongoing: Episode | None) -> None:
         """Closed episodes are added at the top of the list as they close; the one going on,
-        if any, sits above them and is rewritten as it grows."""
+        if any, sits above them, its line rewritten in place as it grows."""
         lst = self.episode_list
-        self._drop_open_episode()
-        for ep in closed[self._listed_episodes:]:
-            item = QtWidgets.QListWidgetItem(episode_line(ep, self._labels))
-            item.setData(QtCore.Qt.ItemDataRole.UserRole, ep)
-            item.setForeground(QtGui.QColor(*COLORS["twitch"][:3]))
-            lst.insertItem(0, item)
-        self._listed_episodes = len(closed)
-        while lst.count() > 2000:
-            lst.takeItem(lst.count() - 1)
-        if ongoing is not None:
-            item = QtWidgets.QListWidgetItem(episode_line(ongoing, self._labels, going_on=True))
-            item.setData(QtCore.Qt.ItemDataRole.UserRole, ongoing)
-            font = item.font()
+        if len(closed) > self._listed_episodes:
+            at = int(self._open_item is not None)  # (under the line of the one going on)
+            for ep in closed[self._listed_episodes:]:
+                item = QtWidgets.QListWidgetItem(episode_line(ep, self._labels))
+                item.setData(QtCore.Qt.ItemDataRole.UserRole, ep)
+                item.setForeground(QtGui.QColor(*COLORS["twitch"][:3]))
+                lst.insertItem(at, item)
+            self._listed_episodes = len(closed)
+            while lst.count() > 2000:
+                lst.takeItem(lst.count() - 1)
+        if ongoing is None:
+            self._drop_open_episode()
+            return
+        text = episode_line(ongoing, self._labels, going_on=True)
+        top = self._open_item
+        if top is None:
+            top = QtWidgets.QListWidgetItem(text)
+            font = top.font()
             font.setBold(True)
-            item.setFont(font)
-            item.setForeground(QtGui.QColor(*COLORS["twitch"][:3]))
-            lst.insertItem(0, item)
-            self._open_item = item
+            top.setFont(font)
+            top.setForeground(QtGui.QColor(*COLORS["twitch"][:3]))
+            lst.insertItem(0, top)
+            self._open_item = top
+        elif top.text() != text:
+            top.setText(text)
+        top.setData(QtCore.Qt.ItemDataRole.UserRole, ongoing)
 
     def _drop_open_episode(self) -> None:
         if self._open_item is not None:

@@ -78,3 +78,24 @@ def test_the_live_episode_list_follows_the_detector_and_shows_a_clicked_episode(
     assert win.view_end == win._clamp_view(win.acq.buffer, int(e.onset_sample + 0.5 * win.window_s * fs))
     assert win.view_end - win.window_s * fs <= e.onset_sample < win.view_end
     win.close()
+
+
+def test_the_line_of_the_episode_going_on_is_rewritten_in_place(qtbot, settings):
+    """Redrawn every few frames: the line is not taken out and put back (which made the list
+    jump under a user's scrolling), only its text changes; a closed episode goes under it."""
+    win = MainWindow("sim:speed=0", DetectorConfig(), settings=settings)
+    qtbot.addWidget(win)
+    win.acq.stop()
+    tw = [twitch(1.0), twitch(2.0), twitch(3.0, pp=120.0)]
+    win._list_episodes([], open_episode(tw[:2], [], 30.0))
+    top = win.episode_list.item(0)
+    win._list_episodes([], open_episode(tw, [], 30.0))
+    assert win.episode_list.item(0) is top and win.episode_list.count() == 1 and "3 twitches" in top.text()
+    closed = group_episodes(tw, gap_s=30.0)
+    later = [*tw, twitch(50.0)]
+    win._list_episodes(closed, open_episode(later, closed, 30.0))
+    assert win.episode_list.count() == 2 and win.episode_list.item(0) is top and "1 twitch," in top.text()
+    assert win.episode_list.item(1).data(0x0100) == closed[0]
+    win._list_episodes(closed, None)
+    assert win.episode_list.count() == 1 and win._open_item is None
+    win.close()
