@@ -9,6 +9,19 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _never_the_users_home(tmp_path_factory):
+    """Under every test's own home (below): a test that undoes its monkeypatch (which undoes the
+    home too) still writes into a throwaway folder, never the real user's history."""
+    saved = os.environ.get("MYOTWITCH_HOME")
+    os.environ["MYOTWITCH_HOME"] = str(tmp_path_factory.mktemp("fallback-home"))
+    yield
+    if saved is None:
+        os.environ.pop("MYOTWITCH_HOME", None)
+    else:
+        os.environ["MYOTWITCH_HOME"] = saved
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path, monkeypatch):
     """Keep the session index and diary of each test apart from the user's and each other's."""

@@ -706,10 +706,11 @@ def test_status_lines_during_an_outage_say_for_how_long_no_data_came(tmp_path, m
     rec.source._lost("unplugged")  # the link goes away
     assert not rec.source.connected
     real = time.monotonic
-    monkeypatch.setattr(time, "monotonic", lambda: real() + 3_700)
-    with caplog.at_level("INFO", logger="myotwitch.host.recorder"):
+    with monkeypatch.context() as m, caplog.at_level("INFO", logger="myotwitch.host.recorder"):
+        # (only the clock is put back after: monkeypatch.undo() had also undone the test's own
+        # MYOTWITCH_HOME, and the recorder's sessions went into the real user's history)
+        m.setattr(time, "monotonic", lambda: real() + 3_700)
         rec.tick()
-    monkeypatch.undo()
     [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("status")]
     assert re.search(r"; no data for 1:01:4\d \(since [-\d]+ [:\d]+\), waiting for the device$", line), line
     rec.finish()
