@@ -51,6 +51,8 @@ def list_all(args: argparse.Namespace) -> int:
             details.append(f"id {r['device_id']} @ {r['sample_rate_hz']} Hz")
         elif r.get("lsl"):
             details.append(r["lsl"] + (f", source_id {r['source_id']}" if r.get("source_id") else ""))
+        elif r.get("in_use"):
+            details.append("in use by another program (not probed)")
         elif "answers_protocol" in r:
             details.append("did not answer the protocol probe")
         spec = shlex.quote(r["spec"])  # (pasted after --source as shown: 'lsl:calf EMG' needs its quotes)

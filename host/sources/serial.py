@@ -66,6 +66,15 @@ def board_of(port: str) -> Board:
     return OTHER
 
 
+class PortBusy(LinkError):
+    """The port is held by another program: its bytes would be shared between both."""
+
+
+def busy_text(port: str) -> str:
+    return (f"{port} is in use by another program (another myotwitch, a serial monitor such as the Arduino "
+            "IDE's, or ModemManager): two programs on one port each get part of the bytes; close the other one")
+
+
 class SerialLink(Link):
     """A serial port at ``baudrate``; None: the rate of the board at the port (``board_of``), so
     an Uno is read at 250000 baud without ``?baud=``."""
@@ -83,12 +92,17 @@ class SerialLink(Link):
         if self.explicit_baud is None and "://" not in self.port:
             self.baudrate = board_of(self.port).baud
         try:
-            self._ser = serial.serial_for_url(self.port, baudrate=self.baudrate, timeout=0.05, write_timeout=1.0)
+            # exclusive: a lock another myotwitch (or any program that locks) respects, so two
+            # programs never read one port, each getting part of the frames
+            self._ser = serial.serial_for_url(self.port, baudrate=self.baudrate, timeout=0.05, write_timeout=1.0,
+                                              exclusive=True)
         except serial.SerialException as e:
             err = getattr(e, "errno", None) or (e.args[0] if e.args and isinstance(e.args[0], int) else None)
             if err == errno.EACCES or "Permission denied" in str(e):
                 raise SourceError(f"serial port {self.port}: permission denied (on Linux add yourself to the "
                                   "'dialout' group, then log in again)") from e
+            if err in (errno.EBUSY, errno.EAGAIN, errno.EWOULDBLOCK) or "exclusively lock" in str(e):
+                raise PortBusy(busy_text(self.port)) from e  # (EBUSY: another program's TIOCEXCL)
             raise LinkError(f"cannot open {self.port}: {e}") from e
         except ValueError as e:
             raise SourceError(f"serial port {self.port}: {e}") from e
@@ -145,11 +159,14 @@ def probe(port: str, timeout: float | None = None, baudrate: int | None = None,
     default at the rate of the board there (``board_of``), waiting as long as it needs: an
     Arduino resets when the port opens, and its bootloader swallows what arrives meanwhile, so
     GET_INFO is asked again every half second (the AVR build also says INFO when it starts).
-    ``board``: the port's, when the caller has it from its own scan of the ports."""
+    ``board``: the port's, when the caller has it from its own scan of the ports. Raises
+    ``PortBusy`` when another program holds the port (a probe would steal its bytes)."""
     board = board or board_of(port)
     link = SerialLink(port, baudrate or board.baud)
     try:
         link.open()
+    except PortBusy:
+        raise
     except (LinkError, SourceError):
         return None
     try:
@@ -175,12 +192,16 @@ def list_devices(probe_all: bool = False) -> list[dict]:
     found = []
     for p in list_ports.comports():
         known = KNOWN_USB_IDS.get((p.vid, p.pid)) if p.vid is not None else None
-        info = probe(p.device, board=known or OTHER) if (known or probe_all) else None
-        if known or info:
+        busy = False
+        try:
+            info = probe(p.device, board=known or OTHER) if (known or probe_all) else None
+        except PortBusy:
+            info, busy = None, True
+        if known or info or busy:
             found.append({"spec": f"serial:{p.device}", "description": known.name if known else p.description,
                           "device_id": info.device_id_hex if info else None,
                           "sample_rate_hz": info.sample_rate_hz if info else None,
-                          "answers_protocol": info is not None})
+                          "answers_protocol": info is not None, "in_use": busy})
     return found
 
 
@@ -190,8 +211,14 @@ def resolve_auto(baudrate: int | None = None) -> str:
     # supported boards first, then other USB serial ports; never legacy UARTs (ttyS*), which
     # could be anything and should not be sent probes
     usb = [(p.device, KNOWN_USB_IDS.get((p.vid, p.pid))) for p in list_ports.comports() if p.vid is not None]
+    busy = []
     for dev, board in sorted(usb, key=lambda d: d[1] is None):  # (supported boards first, in port order)
-        if probe(dev, timeout=0.7, baudrate=baudrate, board=board or OTHER):
-            return dev
+        try:
+            if probe(dev, timeout=0.7, baudrate=baudrate, board=board or OTHER):
+                return dev
+        except PortBusy:
+            busy.append(dev)
+    if busy:
+        raise SourceError(f"serial:auto: no free myotwitch device found; {busy_text(', '.join(busy))}")
     raise SourceError("serial:auto: no myotwitch device found on any serial port "
                       "(plug it in, or use sim: to run the simulator)")

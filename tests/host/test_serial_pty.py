@@ -244,6 +244,38 @@ def test_an_uno_is_read_at_its_own_baud_rate_and_probed_past_its_bootloader(monk
         close()
 
 
+def test_a_port_another_program_holds_is_refused_not_shared(monkeypatch, tmp_path):
+    # two programs on one port (a recorder service and `live`, or the Arduino serial monitor)
+    # each read part of the bytes: both recorded every other frame, as gaps. The second open
+    # is refused in one line, `devices` and serial:auto say the port is in use (a probe would
+    # steal the first program's bytes), and --wait waits for the port to come free
+    from myotwitch.host.errors import SourceError
+    from myotwitch.host.sources import serial as serial_mod
+
+    path, close = _fake_uno(monkeypatch, swallow_s=0.0)
+    try:
+        first = open_source(f"serial:{path}")
+        try:
+            with pytest.raises(SourceError, match=r"in use by another program.*close the other one"):
+                open_source(f"serial:{path}")
+            [row] = serial_mod.list_devices()
+            assert row["in_use"] and not row["answers_protocol"]
+            with pytest.raises(SourceError, match=f"no free myotwitch device found; {path} is in use"):
+                serial_mod.resolve_auto()
+            waiting = open_source(f"serial:{path}", wait=True)
+            assert not waiting.connected
+        finally:
+            first.close()
+        deadline = time.monotonic() + 5
+        while not waiting.connected and time.monotonic() < deadline:
+            waiting.read(0.1)
+        assert waiting.connected  # free again: the waiting one takes it
+        waiting.close()
+        assert serial_mod.list_devices()[0]["answers_protocol"]
+    finally:
+        close()
+
+
 def test_simulate_states_the_scale_and_width_of_a_makers_board(tmp_path):
     # a maker compares their board with the simulator: same scale and sample width (the
     # simulator was fixed at 0.125 µV per count, 16 bits)
