@@ -196,6 +196,7 @@ class MainWindow(QtWidgets.QMainWindow):
         outer = QtWidgets.QVBoxLayout(central)
         self.banner = QtWidgets.QLabel()
         self.banner.setStyleSheet("background:#c62828;color:white;padding:6px;font-weight:bold")
+        self.banner.setWordWrap(True)  # (a long reason wraps: it never widens the window past the screen)
         self.banner.hide()
         self.sim_banner = QtWidgets.QLabel("No sensor found: showing the built-in simulator. Choose a source on the right.")
         self.sim_banner.setStyleSheet("background:#fff3c4;color:#5d4700;padding:4px")

@@ -800,3 +800,17 @@ def test_a_format_change_between_reading_the_queue_and_the_buffer_draws_no_old_e
     win.redraw()
     assert win.events == [] and len(win.curves) == 2 and win._plotted is acq.buffer
     win.close()
+
+
+def test_a_long_banner_wraps_instead_of_widening_the_window(qtbot, settings):
+    # why a board's samples cannot be used takes ~200 characters: the banner in one line made
+    # the window (and --screenshot's image) 1700 px wide
+    win = make_window(qtbot, "sim:rate=1000,speed=1", settings)
+    win.resize(1280, 760)
+    qtbot.waitUntil(lambda: "connected ·" in win.lbl_link.text(), timeout=15_000)  # (connecting clears it)
+    win.acq.state.banner = "Sensor: " + "a reason that goes on " * 12
+    qtbot.waitUntil(lambda: win.banner.isVisible(), timeout=5_000)
+    qtbot.wait(200)
+    win.resize(1280, 760)
+    assert win.width() <= 1280 and win.banner.height() < 120
+    win.close()
