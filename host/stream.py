@@ -181,6 +181,8 @@ class StreamAssembler:
         self._suspects: list[tuple[SamplesFrame, float, float]] = []  # (frame, host time, link time)
         self.pongs: list[int] = []
         self.acks: list[AckFrame] = []
+        #: (channels, sample format) of the last samples frame that disagreed with the INFO
+        self.last_mismatch: tuple[int, int] | None = None
 
     @property
     def last_samples_at(self) -> float | None:
@@ -242,6 +244,7 @@ class StreamAssembler:
             return []
         if f.n_channels != info.n_channels or f.sample_format != info.sample_format:
             self.stats.mismatched += 1
+            self.last_mismatch = (f.n_channels, f.sample_format)
             return []
         counts = np.asarray(f.counts, dtype=np.int32).reshape(-1, f.n_channels).T
         n = counts.shape[1]

@@ -270,6 +270,8 @@ class Acquisition:
                 st.banner = f"Sensor {rec.kind}: {rec.detail}. Reconnecting…"
             elif rec.kind == "end":
                 st.banner = "End of file"
+            elif rec.kind == "unusable":  # (until samples come)
+                st.banner = f"Sensor connected, but: {rec.detail}"
             return
         if isinstance(rec, StatusRecord):
             st.battery_pct, st.battery_mv, st.lead_off = rec.battery_pct, rec.battery_mv, rec.lead_off
@@ -306,6 +308,8 @@ class Acquisition:
                 self.buffer.floor = floor
             st.samples += rec.n
             st.last_data_at = time.monotonic()
+            if st.banner.startswith("Sensor connected, but: "):
+                st.banner = ""
             if self.keep_samples:
                 self.received.append((rec.first_sample, rec.uv.copy()))
             self._publish(events)

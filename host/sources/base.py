@@ -31,6 +31,11 @@ def rate_problem(fs: float) -> str:
     return ""
 
 
+#: seconds a connected device that has said what it is (INFO) may send nothing usable before
+#: the source says why: frames spoilt by text on the port, samples that disagree with its INFO
+UNUSABLE_AFTER_S = 5.0
+
+
 class LinkError(Exception):
     """The transport failed (unplugged, dropped, closed). LinkSource reconnects."""
 
@@ -170,6 +175,8 @@ class LinkSource(ReconnectingSource):
         self._down_since: float | None = None
         self._last_rx = time.monotonic()
         self._pending: list[Record] = []
+        self._since: tuple[float, int, int, int] = (self._last_rx, 0, 0, 0)  # (``_connect``)
+        self._said_unusable = False
         self._connect(first=True)
 
     @property
@@ -197,6 +204,26 @@ class LinkSource(ReconnectingSource):
         elif not d.frames:
             text += " (no frame delimiters: another protocol, or the wrong baud rate)"
         return text
+
+    def unusable(self) -> str:
+        """Why a device that said what it is sent no usable samples since the connection ("" when it did)."""
+        at, samples, errors, mismatched = self._since
+        a, d, info = self.assembler.stats, self.decoder.stats, self.assembler.info
+        if info is None or a.samples > samples:
+            return ""
+        why = []
+        if a.mismatched > mismatched and self.assembler.last_mismatch is not None:
+            nch, fmt = self.assembler.last_mismatch
+            why.append(f"{a.mismatched - mismatched} sample frames of {nch} channels in sample format {fmt}, where "
+                       f"its INFO says {info.n_channels} channels in format {info.sample_format}: the firmware's INFO "
+                       "and its frames disagree")
+        if d.errors > errors:
+            why.append(f"{d.errors - errors} frames damaged (last: {d.last_error}): text the firmware prints on the "
+                       "port (boot or debug lines) spoils the frame it comes before")
+        if not why:
+            why.append("it sent no samples after START")
+        return (f"the device said it sends {info.n_channels} ch at {info.fs:g} Hz, but none of its samples could be "
+                f"used in {time.monotonic() - at:.0f} s: " + "; ".join(why))
 
     def send_command(self, opcode: int, argument: int = 0) -> None:
         frame = P.encode_command(self._seq, opcode, argument)
@@ -228,6 +255,10 @@ class LinkSource(ReconnectingSource):
             # the first new ones (an Uno spends a second in its bootloader after the reopen)
             self.assembler.on_reconnect()
         self._down_since = None
+        # (connected at, samples, damaged frames, mismatched frames): what came since, for ``unusable``
+        a = self.assembler.stats
+        self._since = (now, a.samples, self.decoder.stats.errors, a.mismatched)
+        self._said_unusable = False
         self.retry.connected()
         self._pending.append(LinkEvent("connected", self.link.name))
         log.info("connected to %s (%s)", self.spec, self.link.name)
@@ -272,6 +303,12 @@ class LinkSource(ReconnectingSource):
                 # (its firmware then says INFO), or a board that restarted behind the link
                 self.send_command(P.CMD_START)
             out += self.assembler.feed(frames, now, self.link.device_time())
+            if self.start and not self._said_unusable and now - self._since[0] > UNUSABLE_AFTER_S:
+                why = self.unusable()
+                if why:  # (said once a connection, as a warning: the link itself is up)
+                    self._said_unusable = True
+                    log.warning("%s: %s", self.spec, why)
+                    self._pending.append(LinkEvent("unusable", why))
         elif now - self._last_rx > self.stall_timeout_s:
             self._pending.append(LinkEvent("stalled", f"no data for {now - self._last_rx:.1f} s"))
             self._lost("stalled")

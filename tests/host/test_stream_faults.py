@@ -336,3 +336,68 @@ def test_a_replugged_board_that_resets_is_a_gap_to_its_first_new_sample(monkeypa
     timeline = sum(r.n for r in out if isinstance(r, SampleBlock)) + gaps[0].n_samples
     first = 101.0  # (the first open's bootloader second)
     assert abs(timeline / 500 - (clock.t - first)) < 0.15, (timeline / 500, clock.t - first)
+
+
+class _DebugPrintingLink(_ScriptedLink):
+    """A sketch that prints a debug line on the port before every frame (Serial.println beside
+    the protocol's bytes): the INFO asked for at connect comes first and is whole."""
+
+    def read(self, timeout):
+        return super().read(timeout).replace(b"\x00", b"\x00dbg: frame sent\r\n")
+
+
+class _DisagreeingLink(_ScriptedLink):
+    """Firmware whose INFO says one channel while its frames carry two."""
+
+    def __init__(self, clock):
+        super().__init__(clock)
+        from myotwitch.dsp.synth import SynthSpec
+        from myotwitch.host.simulator import VirtualDevice
+
+        self.device = VirtualDevice(SynthSpec(fs=500.0, n_channels=2, twitch_rate=0.0))
+        self.decoder = P.Decoder()
+
+    def read(self, timeout):
+        import dataclasses
+
+        out = b""
+        for f in self.decoder.feed(super().read(timeout)):
+            if isinstance(f, P.InfoFrame):
+                f = dataclasses.replace(f, n_channels=1, labels=f.labels[:1])
+            out += P.encode_frame(f)
+        return out
+
+
+def _unusable(out):
+    return [r.detail for r in out if isinstance(r, LinkEvent) and r.kind == "unusable"]
+
+
+def test_a_board_whose_frames_cannot_be_used_is_told_why_once(monkeypatch):
+    # a board that said INFO and then only spoilt or disagreeing sample frames recorded nothing,
+    # and `record` and `live` said nothing either ("recorded=0:00:00", "samples 0") for ever
+    clock = _Clock()
+    src, out = _run_link(monkeypatch, _DebugPrintingLink(clock), clock, 112.0)
+    assert not [r for r in out if isinstance(r, SampleBlock)] and src.info is not None
+    [why] = _unusable(out)  # (said once, after UNUSABLE_AFTER_S)
+    assert "none of its samples could be used" in why and "frames damaged" in why and "debug lines" in why
+    clock = _Clock()
+    src, out = _run_link(monkeypatch, _DisagreeingLink(clock), clock, 108.0)
+    [why] = _unusable(out)
+    assert "sample frames of 2 channels" in why and "its INFO says 1 channels" in why
+    clock = _Clock()  # a healthy board, and one the port's opening reset (a second without samples), are not
+    for link in (_ScriptedLink(clock), _ResetOnOpenLink(clock)):
+        src, out = _run_link(monkeypatch, link, clock, clock.t + 12.0)
+        assert not _unusable(out) and src.unusable() == ""
+
+
+def test_the_live_app_shows_why_a_board_sends_nothing_usable_until_samples_come():
+    from myotwitch.dsp import DetectorConfig
+    from myotwitch.host.gui.acquisition import Acquisition
+    from myotwitch.host.stream import DeviceInfo
+
+    acq = Acquisition("sim:test", DetectorConfig())
+    acq._handle_record(DeviceInfo("sim", "id", "fw", 1000.0, 1, 0, 1.0, ("ch0",)))
+    acq._handle_record(LinkEvent("unusable", "12 frames damaged"))
+    assert acq.state.banner == "Sensor connected, but: 12 frames damaged"
+    acq._handle_record(SampleBlock(0, 1000.0, np.zeros((1, 20), np.float32)))
+    assert acq.state.banner == ""
