@@ -163,6 +163,14 @@ class FieldError(ValueError):
     """A frame passed its CRC but a field is impossible."""
 
 
+class VersionError(FieldError):
+    """A whole frame of another protocol version (firmware older or newer than this host)."""
+
+    def __init__(self, version: int) -> None:
+        super().__init__(f"protocol version {version}, expected {PROTOCOL_VERSION}")
+        self.version = version
+
+
 # -- encoding ------------------------------------------------------------------------------
 def _frame(ftype: int, seq: int, payload: bytes) -> bytes:
     body = struct.pack("<BBH", PROTOCOL_VERSION, ftype, seq & 0xFFFF) + payload
@@ -263,7 +271,7 @@ def parse_body(body: bytes) -> Frame:
     """Parse a COBS-decoded body whose CRC was checked. Raises FieldError on impossible fields."""
     version, ftype, seq = struct.unpack_from("<BBH", body)
     if version != PROTOCOL_VERSION:
-        raise FieldError(f"protocol version {version}, expected {PROTOCOL_VERSION}")
+        raise VersionError(version)
     p = body[4:-2]
     if ftype == T_SAMPLES:
         _need(p, 7, "samples")
@@ -343,6 +351,7 @@ class DecoderStats:
     oversize: int = 0
     seq_gaps: int = 0  # frames missing according to the sequence number
     last_error: str = ""
+    other_version: int = 0  # the protocol version of the last whole frame of another version (0: none)
 
     @property
     def errors(self) -> int:
@@ -424,6 +433,8 @@ class Decoder:
             frame = parse_body(body)
         except FieldError as e:
             self._reject("field_errors", len(raw), str(e))
+            if isinstance(e, VersionError):
+                self.stats.other_version = e.version
             return None
         if self._last_seq is not None:
             missing = (frame.seq - self._last_seq - 1) & 0xFFFF

@@ -366,8 +366,7 @@ class Recorder:
                         time.monotonic() - started > self.info_timeout_s:
                     heard = self.source.heard()
                     raise SourceError(f"{self.source.spec}: no myotwitch device information received within "
-                                      f"{self.info_timeout_s:g} s ({heard + '; ' if heard else ''}wrong device, "
-                                      "or wrong baud rate?)")
+                                      f"{self.info_timeout_s:g} s ({heard or 'wrong device, or wrong baud rate?'})")
                 self.tick()
                 if self.source.closed:
                     break

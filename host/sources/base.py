@@ -98,6 +98,10 @@ class Link(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
+    def hint(self) -> str:
+        """What to try when nothing readable comes over this link ("" if nothing to say)."""
+        return ""
+
     def device_time(self) -> float:
         """Seconds on the device's side of the link, by which an outage is measured when the
         device's counter cannot say: the host's clock, except where the device keeps its own
@@ -197,19 +201,29 @@ class LinkSource(ReconnectingSource):
     def heard(self) -> str:
         d = self.decoder.stats
         if not d.bytes_in:
-            return "not a byte came in"
+            return "not a byte came in; wrong device, or wrong baud rate?"
         text = f"{d.bytes_in} bytes came in, {d.frames} whole frames"
+        verdict = "wrong device, or wrong baud rate?"
         if d.errors:
             text += f", {d.errors} damaged (last: {d.last_error})"
         elif not d.frames:
             text += " (no frame delimiters: another protocol, or the wrong baud rate)"
-        return text
+            verdict = ""
+        if self.assembler.info is not None:
+            return text
+        if d.other_version:  # (whole frames, CRC and all: the rate is right, the firmware is not)
+            return text + (f"; its frames are protocol version {d.other_version} and this myotwitch reads version "
+                           f"{P.PROTOCOL_VERSION}: update the older of the firmware and myotwitch")
+        return "; ".join(t for t in (text, self.link.hint(), verdict) if t)
 
     def unusable(self) -> str:
-        """Why a device that said what it is sent no usable samples since the connection ("" when it did)."""
+        """Why a device sent no usable samples since the connection ("" when it did): no INFO, or frames
+        that cannot be used after it."""
         at, samples, errors, mismatched = self._since
         a, d, info = self.assembler.stats, self.decoder.stats, self.assembler.info
-        if info is None or a.samples > samples:
+        if info is None:  # (`record` says this itself, as an error, at its info_timeout_s)
+            return f"no device information (INFO) came in {time.monotonic() - at:.0f} s ({self.heard()})"
+        if a.samples > samples:
             return ""
         why = []
         if a.mismatched > mismatched and self.assembler.last_mismatch is not None:
@@ -307,7 +321,8 @@ class LinkSource(ReconnectingSource):
                 why = self.unusable()
                 if why:  # (said once a connection, as a warning: the link itself is up)
                     self._said_unusable = True
-                    log.warning("%s: %s", self.spec, why)
+                    if self.assembler.info is not None:
+                        log.warning("%s: %s", self.spec, why)
                     self._pending.append(LinkEvent("unusable", why))
         elif now - self._last_rx > self.stall_timeout_s:
             self._pending.append(LinkEvent("stalled", f"no data for {now - self._last_rx:.1f} s"))

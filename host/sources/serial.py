@@ -84,13 +84,15 @@ class SerialLink(Link):
         self.name = f"serial {port}"
         self.explicit_baud = baudrate
         self.baudrate = baudrate or DEFAULT_BAUD
+        self.board: Board | None = None  # the board its USB id names, when the rate came from it
         self._ser: serial.Serial | None = None
 
     def open(self) -> None:
         if "://" not in self.port and not os.path.exists(self.port):
             raise LinkError(f"{self.port} does not exist (unplugged?)")
         if self.explicit_baud is None and "://" not in self.port:
-            self.baudrate = board_of(self.port).baud
+            self.board = board_of(self.port)
+            self.baudrate = self.board.baud
         try:
             # exclusive: a lock another myotwitch (or any program that locks) respects, so two
             # programs never read one port, each getting part of the frames
@@ -106,6 +108,12 @@ class SerialLink(Link):
             raise LinkError(f"cannot open {self.port}: {e}") from e
         except ValueError as e:
             raise SourceError(f"serial port {self.port}: {e}") from e
+
+    def hint(self) -> str:
+        if self.board is not OTHER:  # (a rate given, or a known board's)
+            return ""
+        return (f"read at {self.baudrate} baud, the rate of a board of no known USB id: an Arduino Uno or Nano "
+                f"(clone) talks at {AVR_BAUD}, serial:{self.port}?baud={AVR_BAUD}")
 
     def read(self, timeout: float) -> bytes:
         ser = self._ser

@@ -450,6 +450,10 @@ def test_a_start_without_its_sensor_still_repairs_the_folder(tmp_path, caplog):
     (b"", "not a byte came in"),
     (b"hello from another protocol\r\n" * 20, r"0 whole frames, \d+ damaged \(last: frame longer"),
     ("crc", r"0 whole frames, \d+ damaged \(last: [^)]*(crc|CRC)"),
+    # firmware of another protocol version: whole frames with good CRCs, which the hint to try
+    # another baud rate would only mislead
+    ("v2", r"damaged \(last: protocol version 2, expected 1\); its frames are protocol version 2 and this "
+           r"myotwitch reads version 1: update the older of the firmware and myotwitch\)$"),
 ])
 def test_no_device_information_says_what_did_come_in(tmp_path, chatter, words):
     # a maker's board that sent its CRC big-endian got only "wrong device, or wrong baud rate?"
@@ -463,6 +467,12 @@ def test_no_device_information_says_what_did_come_in(tmp_path, chatter, words):
         body = bytearray(P.cobs_decode(good[:-1]))
         body[-2:] = body[-2:][::-1]  # the CRC sent big-endian
         chatter = P.cobs_encode(bytes(body)) + b"\x00"
+    elif chatter == "v2":
+        good = P.encode_info(0, firmware=(0, 1, 0), device_id=1, sample_rate_hz=1000, n_channels=1,
+                             sample_format=P.FMT_INT16, uv_per_count=0.5, streaming=False, labels=("a",))
+        body = bytearray(P.cobs_decode(good[:-1]))[:-2]
+        body[0] = 2  # (the header's version byte, with a CRC of its own)
+        chatter = P.cobs_encode(bytes(body) + P.crc16(bytes(body)).to_bytes(2, "little")) + b"\x00"
 
     class Board(Link):
         name = "board"
@@ -773,3 +783,30 @@ def test_a_disk_full_before_the_first_file_says_no_file_was_begun_and_leaves_no_
         rec.run()
     assert "could not begin" in str(info.value) and "holds everything" not in str(info.value)
     assert os.listdir(tmp_path / "rec") == []
+
+
+def test_a_port_read_at_the_wrong_rate_is_told_the_rate_an_uno_talks_at(tmp_path, monkeypatch):
+    # an Uno clone whose USB id is not in the list is read at 1 Mbaud: its 250000-baud frames
+    # arrive as garbage, and the error said only "wrong baud rate?", not which rate to try
+    import random
+    import re
+
+    from myotwitch.host.errors import SourceError
+    from myotwitch.host.sources import serial as serial_mod
+    from myotwitch.host.sources.base import LinkSource
+
+    garbage = bytes(random.Random(3).choice([0, 0x80, 0xF8, 0xFE, 0xFF, 0x78, 0x06]) for _ in range(400))
+    monkeypatch.setattr(serial_mod.SerialLink, "read", lambda self, timeout: (time.sleep(0.01), garbage)[1])
+    monkeypatch.setattr(serial_mod.SerialLink, "write", lambda self, data: None)
+    port = tmp_path / "ttyUSB0"
+    port.write_text("")
+    monkeypatch.setattr(serial_mod.serial, "serial_for_url", lambda *a, **k: None)
+    for spec_tail, hint in (("", f"an Arduino Uno or Nano \\(clone\\) talks at 250000, serial:{port}\\?baud=250000"),
+                            ("?baud=250000", None)):
+        link = serial_mod.SerialLink(str(port), 250000 if spec_tail else None)
+        rec = Recorder(LinkSource(f"serial:{port}{spec_tail}", link, stall_timeout_s=60), str(tmp_path / "rec"),
+                       info_timeout_s=0.3, status_interval_s=999, events_path=None)
+        with pytest.raises(SourceError) as e:
+            rec.run()
+        assert "wrong device, or wrong baud rate?" in str(e.value)
+        assert (re.search(hint, str(e.value)) is not None) if hint else "talks at 250000" not in str(e.value)

@@ -401,3 +401,21 @@ def test_the_live_app_shows_why_a_board_sends_nothing_usable_until_samples_come(
     assert acq.state.banner == "Sensor connected, but: 12 frames damaged"
     acq._handle_record(SampleBlock(0, 1000.0, np.zeros((1, 20), np.float32)))
     assert acq.state.banner == ""
+
+
+def test_a_device_that_never_says_what_it_is_is_told_why_once(monkeypatch):
+    # the live app showed "connecting…" for ever to firmware of another protocol version (or a
+    # board read at the wrong baud rate); `record` says it as its error, the window never did
+    class _Version2Link(_ScriptedLink):
+        def read(self, timeout):
+            out = bytearray()
+            for raw in super().read(timeout).split(b"\x00")[:-1]:
+                body = bytearray(P.cobs_decode(raw))[:-2]
+                body[0] = 2
+                out += P.cobs_encode(bytes(body) + P.crc16(bytes(body)).to_bytes(2, "little")) + b"\x00"
+            return bytes(out)
+
+    clock = _Clock()
+    src, out = _run_link(monkeypatch, _Version2Link(clock), clock, 108.0)
+    [why] = _unusable(out)
+    assert why.startswith("no device information (INFO) came in 5 s") and "protocol version 2" in why
