@@ -48,9 +48,14 @@ KNOWN_USB_IDS = {
     (0x2886, 0x8045): Board("Seeed XIAO nRF52840 Sense"),
     (0x2886, 0x0045): Board("Seeed XIAO nRF52840 Sense (bootloader)"),
     (0x239A, 0x8029): Board("Adafruit nRF52840"),
+    # the Uno's ids as the Arduino AVR core's boards.txt lists them (uno.vid.N/pid.N)
     (0x2341, 0x0043): Board("Arduino Uno", AVR_BAUD, AVR_SETTLE_S),
     (0x2341, 0x0001): Board("Arduino Uno", AVR_BAUD, AVR_SETTLE_S),
+    (0x2A03, 0x0043): Board("Arduino Uno", AVR_BAUD, AVR_SETTLE_S),
+    (0x2341, 0x0243): Board("Arduino Uno", AVR_BAUD, AVR_SETTLE_S),
+    (0x2341, 0x006A): Board("Arduino Uno", AVR_BAUD, AVR_SETTLE_S),
     (0x1A86, 0x7523): Board("CH340 USB-serial (Uno/Nano clone)", AVR_BAUD, AVR_SETTLE_S),
+    (0x1A86, 0x55D4): Board("CH9102 USB-serial (Nano clone)", AVR_BAUD, AVR_SETTLE_S),
     (0x0403, 0x6001): Board("FTDI USB-serial (Nano)", AVR_BAUD, AVR_SETTLE_S),
 }
 #: a port of no known board (``--probe-all``, ``serial:auto``'s other USB ports)

@@ -300,3 +300,18 @@ def test_simulate_refuses_an_impossible_scale(scale):
     p = subprocess.run([sys.executable, "-m", "myotwitch.host.cli", "simulate", "--uv-per-count", scale],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 2 and "--uv-per-count" in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+
+
+@pytest.mark.parametrize("vid, pid", [(0x2341, 0x0043), (0x2341, 0x0001), (0x2A03, 0x0043), (0x2341, 0x0243),
+                                      (0x2341, 0x006A), (0x1A86, 0x7523), (0x1A86, 0x55D4)])
+def test_every_uno_id_of_the_arduino_core_and_the_nano_clones_bridges_is_read_at_250000(monkeypatch, vid, pid):
+    # a genuine Uno of the 2A03 or 0243 ids (both in the Arduino AVR core's boards.txt) or a Nano
+    # clone on a CH9102 was read at 1 Mbaud: `devices` did not list it, serial:auto never found it
+    from types import SimpleNamespace
+
+    from myotwitch.host.sources import serial as serial_mod
+
+    monkeypatch.setattr(serial_mod.list_ports, "comports",
+                        lambda: [SimpleNamespace(device="/dev/ttyACM7", vid=vid, pid=pid, description="x")])
+    board = serial_mod.board_of("/dev/ttyACM7")
+    assert board.baud == serial_mod.AVR_BAUD and board.probe_s == serial_mod.AVR_SETTLE_S
