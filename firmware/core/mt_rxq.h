@@ -3,10 +3,12 @@
  * For links whose hardware holds only a byte or two (the ATmega328P's UART: a two-character
  * FIFO), so that bytes arriving while the main loop is busy sending a frame are kept: the
  * receive interrupt calls mt_rxq_put, the main loop mt_rxq_get and hands the bytes to
- * mt_device_receive(). Same contract as mt_ring.h: the producer writes only `head`, the
- * consumer only `tail`; both are uint8_t, read and written in one access on every CPU. A byte
- * that finds the queue full is dropped and counted (the host's command then fails its CRC
- * and is answered by nothing, as on a noisy line). */
+ * mt_device_receive(). The XIAO sketch queues the bytes its BLE write callback gets on another
+ * task the same way, so that loop() alone touches the device's state. Same contract as
+ * mt_ring.h: the producer writes only `head`, the consumer only `tail`; both are uint8_t, read
+ * and written in one access on every CPU. A byte that finds the queue full is dropped and
+ * counted (the host's command then fails its CRC and is answered by nothing, as on a noisy
+ * line). */
 #ifndef MT_RXQ_H
 #define MT_RXQ_H
 

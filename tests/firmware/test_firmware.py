@@ -144,6 +144,19 @@ def test_xiao_sketch_leaves_the_saadc_to_the_sampling_interrupt():
     assert users == {"saadc_init", "TIMER2_IRQHandler"}
 
 
+def test_xiao_sketch_hands_commands_to_the_device_from_loop_only():
+    """Bluefruit calls a characteristic's write callback on its own task, which preempts loop():
+    on_command fed mt_device_receive() there, racing mt_device_poll() in loop() over the reply
+    queue. The device's state has one owner, loop(); the callback only queues the bytes."""
+    code = re.sub(r"//[^\n]*", "", SKETCH.read_text())
+    owners = re.findall(r"\n(?:static |extern \"C\" )?[\w ]+?(\w+)\([^)]*\) \{", code)
+    body_of = dict(zip(owners, (b.split("\n}\n")[0] for b in
+                                re.split(r"\n(?:static |extern \"C\" )?[\w ]+?\w+\([^)]*\) \{", code)[1:])))
+    assert {n for n, b in body_of.items() if "mt_device_receive" in b or "mt_device_poll" in b} == {"loop"}
+    assert "mt_rxq_put(&ble_rx" in body_of["on_command"] and "mt_rxq_get(&ble_rx" in body_of["loop"]
+    assert "mt_rxq_init(&ble_rx)" in body_of["setup"].split("Bluefruit.begin()")[0]
+
+
 @pytest.mark.skipif(not NRF52_CORE, reason="no Arduino nRF52 core given: set MYOTWITCH_NRF52_CORE to its folder "
                     "(e.g. ~/.arduino15/packages/Seeeduino/hardware/nrf52/1.1.8) to compile the XIAO sketch")
 def test_xiao_sketch_compiles_against_the_real_core_without_warnings():

@@ -16,6 +16,7 @@ extern "C" {
 #include "src/core/mt_battery.h"
 #include "src/core/mt_device.h"
 #include "src/core/mt_notify.h"
+#include "src/core/mt_rxq.h"
 #include "src/core/mt_scan.h"
 }
 
@@ -50,6 +51,11 @@ BLEBas blebas;
 static mt_device_t dev;
 static mt_scan_t scan;
 static mt_notify_link_t ble_link;
+// Command bytes written over BLE. Bluefruit runs the write callback on its own FreeRTOS task (the
+// "Callback" task, or inline on the BLE task), which preempts loop(): handing the bytes to
+// mt_device_receive() there raced loop()'s mt_device_poll() over the device's reply queue (a
+// reply lost or sent twice). The callback only queues them; loop() feeds them to the device.
+static mt_rxq_t ble_rx;
 static volatile uint32_t saadc_faults;  // scans that did not finish in time (should stay 0)
 static uint8_t frame[300];
 static volatile uint16_t conn_handle = BLE_CONN_HANDLE_INVALID;
@@ -142,7 +148,7 @@ static const mt_board_t board = {board_set_rate, board_battery_mv, board_battery
 
 // -- BLE ------------------------------------------------------------------------------------------
 static void on_command(uint16_t, BLECharacteristic *, uint8_t *data, uint16_t len) {
-  mt_device_receive(&dev, data, len);
+  for (uint16_t i = 0; i < len; i++) (void)mt_rxq_put(&ble_rx, data[i]);  // (loop() reads them)
 }
 static void on_connect(uint16_t handle) {
   conn_handle = handle;
@@ -204,6 +210,7 @@ void setup() {
   strcpy(info.labels[0], "gastrocnemius");
   strcpy(info.labels[1], "soleus");
   mt_device_init(&dev, &info, &board, 1);
+  mt_rxq_init(&ble_rx);  // (before Bluefruit.begin(): no write callback can come earlier)
   mt_notify_link_init(&ble_link);
   (void)mt_notify_follow(&ble_link, &dev, MT_ATT_MTU_MIN);  // frames for the smallest MTU until told more
 
@@ -252,10 +259,12 @@ static void update_bas() {
 }
 
 void loop() {
+  uint8_t b;
   while (Serial.available()) {
-    uint8_t b = (uint8_t)Serial.read();
+    b = (uint8_t)Serial.read();
     mt_device_receive(&dev, &b, 1);
   }
+  while (mt_rxq_get(&ble_rx, &b)) mt_device_receive(&dev, &b, 1);
   update_bas();
   const uint16_t payload = mt_notify_follow(&ble_link, &dev, link_mtu());
   size_t n = mt_device_poll(&dev, frame, sizeof frame);
