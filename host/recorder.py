@@ -34,7 +34,7 @@ from myotwitch.host.sources import Source
 from myotwitch.host.sources.replay import REPLAY_FIRMWARE
 from myotwitch.host.stream import DeviceInfo, GapRecord, LinkEvent, SampleBlock, StatusRecord
 from myotwitch.host.summary_check import LONGEST_S
-from myotwitch.host.wording import hms
+from myotwitch.host.wording import busy_floor_reason, hms
 
 if TYPE_CHECKING:
     from myotwitch.host.lsl_publish import LslPublisher
@@ -916,8 +916,9 @@ class Recorder:
                 for c, v in enumerate(floor if floor is not None else []) if bar > 0 and v > bar]
         if busy != self._busy_floor:  # said when it starts (and when it ends), not on every status line
             if busy:
-                log.warning("the noise floor is over %g µV RMS on %s: no twitch counts there while it is "
-                            "(a working muscle, or poor skin contact)", bar, ", ".join(busy))
+                over = [v for v in (floor if floor is not None else []) if v > bar]
+                log.warning("the noise floor is over %g µV RMS on %s: no twitch counts there while it is (%s)",
+                            bar, ", ".join(busy), busy_floor_reason(over))
             elif self._busy_floor:
                 log.info("the noise floor is back under %g µV RMS: twitches count again", bar)
             self._busy_floor = busy

@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+#: a noise floor over this many µV RMS is more than a muscle gives at the skin: the stream's scale
+#: is wrong (a board's µV per count without its front-end gain) or an electrode is off
+IMPLAUSIBLE_FLOOR_UV = 1000.0
+
+
+def busy_floor_reason(floors) -> str:
+    """Why channels' noise floors are over the resting bar, in words (``floors``: theirs, µV RMS)."""
+    if max((float(v) for v in floors), default=0.0) > IMPLAUSIBLE_FLOOR_UV:
+        return (f"over {IMPLAUSIBLE_FLOOR_UV:g} µV RMS is more than a muscle gives at the skin: the device's µV "
+                "per count is wrong (its front-end gain, FRONTEND_GAIN in the firmware), or an electrode is off")
+    return "a working muscle, or poor skin contact"
+
 
 def counted(n: int, noun: str, plural: str | None = None) -> str:
     """``n`` and the noun, singular for exactly one."""

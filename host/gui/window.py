@@ -27,7 +27,7 @@ from myotwitch.host.gui.history_tab import HistoryTab
 from myotwitch.host.gui.spans import SpanItem
 from myotwitch.host.gui.units_panel import UnitsPanel
 from myotwitch.host.session import cut_potential, link_loss_warning
-from myotwitch.host.wording import counted
+from myotwitch.host.wording import busy_floor_reason, counted
 
 log = logging.getLogger(__name__)
 _ONSET = attrgetter("onset_s")
@@ -71,8 +71,9 @@ def floor_note(floor: np.ndarray, labels: tuple[str, ...], bar_uv: float) -> str
     text = "noise floor " + " · ".join(f"{v:.1f}" for _, v in known) + " µV RMS"
     over = busy_channels(floor, labels, bar_uv)
     if over:
+        why = busy_floor_reason([v for _, v in known if bar_uv > 0 and v > bar_uv])
         text += (f"<br><b style='color:#c62828'>over {bar_uv:g} µV on {', '.join(over)}: no twitch counts "
-                 f"there (a working muscle, or poor skin contact)</b>")
+                 f"there ({why})</b>")
     return text
 
 

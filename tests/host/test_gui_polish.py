@@ -270,6 +270,12 @@ def test_the_sensor_panel_says_why_nothing_counts_over_the_rest_floor():
     busy = floor_note(np.array([3.2, 41.0]), ("calf", "shin"), 25.0)
     assert "over 25 µV on shin: no twitch counts" in busy and "calf," not in busy
     assert "no twitch counts" not in floor_note(np.array([41.0]), ("calf",), 0.0)  # the bar turned off
+    assert "working muscle" in busy and "µV per count" not in busy
+    # a board whose µV per count leaves out its front end's gain (x1000): a floor of 16.7 mV is
+    # no muscle's, and "a working muscle, or poor skin contact" sent a maker to their electrodes
+    scaled = floor_note(np.array([16749.0, 16802.0]), ("calf", "shin"), 25.0)
+    assert "more than a muscle gives at the skin: the device's µV per count is wrong" in scaled
+    assert "FRONTEND_GAIN" in scaled and "working muscle" not in scaled
 
 
 def test_a_needle_recording_shows_its_busy_floor_in_the_sensor_panel(qtbot, settings):

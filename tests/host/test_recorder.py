@@ -347,6 +347,11 @@ def test_status_lines_carry_the_floor_and_say_when_nothing_can_count(tmp_path, c
         Recorder(open_source("sim:rate=1000,seed=3,speed=0"), str(tmp_path / "rest"), duration_s=12.0,
                  status_interval_s=0.001).run()
     assert "floor=" in caplog.text and "no twitch counts" not in caplog.text
+    caplog.clear()  # a floor no muscle gives (a board's µV per count without its gain) says what to check
+    with caplog.at_level("INFO"):
+        Recorder(open_source("sim:rate=1000,seed=3,speed=0,noise=4000"), str(tmp_path / "scale"), duration_s=12.0,
+                 status_interval_s=0.001).run()
+    assert "more than a muscle gives at the skin: the device's µV per count is wrong" in caplog.text
 
 
 def test_a_gap_measured_by_the_host_clock_says_so_in_the_file(tmp_path):
