@@ -27,6 +27,7 @@ from myotwitch.host.gui.history_tab import HistoryTab
 from myotwitch.host.gui.spans import SpanItem
 from myotwitch.host.gui.units_panel import UnitsPanel
 from myotwitch.host.session import cut_potential, link_loss_warning
+from myotwitch.host.sources.auto import NO_SENSOR
 from myotwitch.host.wording import busy_floor_reason, counted
 
 log = logging.getLogger(__name__)
@@ -199,7 +200,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.banner.setStyleSheet("background:#c62828;color:white;padding:6px;font-weight:bold")
         self.banner.setWordWrap(True)  # (a long reason wraps: it never widens the window past the screen)
         self.banner.hide()
-        self.sim_banner = QtWidgets.QLabel("No sensor found: showing the built-in simulator. Choose a source on the right.")
+        self.sim_banner = QtWidgets.QLabel(NO_SENSOR)
         self.sim_banner.setStyleSheet("background:#fff3c4;color:#5d4700;padding:4px")
         self.sim_banner.hide()
         outer.addWidget(self.banner)
@@ -437,7 +438,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # -- sources ------------------------------------------------------------------------------------
     def start_source(self, spec: str) -> None:
-        from myotwitch.host.sources.auto import resolve_source
+        from myotwitch.host.sources.auto import resolve_auto_source
 
         stopped = ""
         if self.acq is not None:
@@ -446,8 +447,9 @@ class MainWindow(QtWidgets.QMainWindow):
             self._from_memory = False  # (a source chosen now is the user's: its failure stays shown)
         spec = spec.strip() or "sim:"
         fallback = spec == "auto"
+        why = ""
         if fallback:
-            spec = resolve_source("auto")
+            spec, why = resolve_auto_source("auto")
         self.spec = spec
         # a fallback to the simulator is not a choice to remember: the device remembered before stays
         self._remember = None if fallback and spec.startswith("sim") else spec
@@ -458,6 +460,8 @@ class MainWindow(QtWidgets.QMainWindow):
         # (an error about the source before is no longer news; a recording it stopped is)
         self.say(f"source: {spec}" + (f"; the recording stopped: {stopped}" if stopped else ""))
         # "no sensor found" only when we fell back to the simulator, not when it was asked for
+        if why:
+            self.sim_banner.setText(why)
         self.sim_banner.setVisible(fallback and spec.startswith("sim"))
 
     def _show_spec(self, spec: str) -> None:

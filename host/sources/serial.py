@@ -75,6 +75,10 @@ class PortBusy(LinkError):
     """The port is held by another program: its bytes would be shared between both."""
 
 
+class PortsInUse(SourceError):
+    """``serial:auto`` found no free device, only ports another program holds."""
+
+
 def busy_text(port: str) -> str:
     return (f"{port} is in use by another program (another myotwitch, a serial monitor such as the Arduino "
             "IDE's, or ModemManager): two programs on one port each get part of the bytes; close the other one")
@@ -232,6 +236,6 @@ def resolve_auto(baudrate: int | None = None) -> str:
         except PortBusy:
             busy.append(dev)
     if busy:
-        raise SourceError(f"serial:auto: no free myotwitch device found; {busy_text(', '.join(busy))}")
+        raise PortsInUse(f"serial:auto: no free myotwitch device found; {busy_text(', '.join(busy))}")
     raise SourceError("serial:auto: no myotwitch device found on any serial port "
                       "(plug it in, or use sim: to run the simulator)")

@@ -248,6 +248,24 @@ def test_no_sensor_banner_only_when_falling_back(qtbot, settings, monkeypatch):
     win.close()
 
 
+def test_a_sensor_another_program_holds_is_said_in_use_not_missing(qtbot, settings, monkeypatch, caplog):
+    # `live` opened while the recorder service holds the sensor: it fell back to the simulator
+    # saying "no sensor found", as if the sensor were gone
+    from myotwitch.host.sources import serial as serial_mod
+
+    def busy(baudrate=None):
+        raise serial_mod.PortsInUse("serial:auto: no free myotwitch device found; "
+                                    + serial_mod.busy_text("/dev/ttyACM0"))
+
+    monkeypatch.setattr(serial_mod, "resolve_auto", busy)
+    with caplog.at_level("WARNING"):
+        win = make_window(qtbot, "auto", settings)
+    assert win.spec == "sim:" and win.sim_banner.isVisible()
+    assert "in use by another program" in win.sim_banner.text() and "No sensor found" not in win.sim_banner.text()
+    assert "/dev/ttyACM0 is in use by another program" in caplog.text
+    win.close()
+
+
 def test_rate_history_labels_only_zero_and_the_top(qtbot, settings):
     """The 80 px rate history has room for two y labels; automatic ticks overlapped."""
     win = make_window(qtbot, "sim:rate=1000,seed=8,speed=8,twitch_rate=60", settings)
