@@ -31,6 +31,10 @@ def rate_problem(fs: float) -> str:
     return ""
 
 
+#: while a connected device has not said what it is, GET_INFO is asked again this often: the INFO
+#: an Uno says after the bootloader that swallowed the first ask may be lost or spoilt, and it
+#: then waits for START in silence (a stall, whose reopening resets it into the same again)
+INFO_RETRY_S = 1.0
 #: seconds a connected device that has said what it is (INFO) may send nothing usable before
 #: the source says why: frames spoilt by text on the port, samples that disagree with its INFO
 UNUSABLE_AFTER_S = 5.0
@@ -181,6 +185,8 @@ class LinkSource(ReconnectingSource):
         self._pending: list[Record] = []
         self._since: tuple[float, int, int, int] = (self._last_rx, 0, 0, 0)  # (``_connect``)
         self._said_unusable = False
+        self._info_heard = False  # an INFO frame came on this connection
+        self._info_asked = self._last_rx
         self._connect(first=True)
 
     @property
@@ -273,6 +279,8 @@ class LinkSource(ReconnectingSource):
         a = self.assembler.stats
         self._since = (now, a.samples, self.decoder.stats.errors, a.mismatched)
         self._said_unusable = False
+        self._info_heard = False
+        self._info_asked = now
         self.retry.connected()
         self._pending.append(LinkEvent("connected", self.link.name))
         log.info("connected to %s (%s)", self.spec, self.link.name)
@@ -311,6 +319,7 @@ class LinkSource(ReconnectingSource):
         if data:
             self._last_rx = now
             frames = self.decoder.feed(data)
+            self._info_heard = self._info_heard or any(type(f) is P.InfoFrame for f in frames)
             if self.start and any(type(f) is P.InfoFrame and not f.streaming for f in frames):
                 # a device that says it is not streaming while we want samples: an Arduino the
                 # port's opening reset, whose bootloader swallowed the START sent at connect
@@ -327,6 +336,10 @@ class LinkSource(ReconnectingSource):
         elif now - self._last_rx > self.stall_timeout_s:
             self._pending.append(LinkEvent("stalled", f"no data for {now - self._last_rx:.1f} s"))
             self._lost("stalled")
+            return out + self._drain()
+        if not self._info_heard and now - self._info_asked >= INFO_RETRY_S:
+            self._info_asked = now
+            self.send_command(P.CMD_GET_INFO)
         return out + self._drain()
 
     def _drain(self) -> list[Record]:

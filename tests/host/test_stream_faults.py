@@ -419,3 +419,27 @@ def test_a_device_that_never_says_what_it_is_is_told_why_once(monkeypatch):
     src, out = _run_link(monkeypatch, _Version2Link(clock), clock, 108.0)
     [why] = _unusable(out)
     assert why.startswith("no device information (INFO) came in 5 s") and "protocol version 2" in why
+
+
+class _BootBannerUnoLink(_ResetOnOpenLink):
+    """An Uno whose sketch prints a line at start-up, before its INFO (a maker's Serial.println
+    in setup()): the one INFO it says unasked is spoilt, and the GET_INFO sent at connect went
+    to the bootloader."""
+
+    def _advance(self):
+        booting = not getattr(self, "booted", True) and self.clock.t >= self.boot_until
+        if booting:
+            self.out += b"myotwitch uno booting\r\n"
+        super()._advance()
+
+
+def test_a_board_whose_first_info_is_lost_is_asked_again(monkeypatch):
+    # the host asked GET_INFO once, at connect: an Uno whose start-up INFO was spoilt waited for
+    # START in silence, the host took the silence for a stall and reopened the port, which reset
+    # the board into the same again, every 3 s for ever
+    clock = _Clock()
+    link = _BootBannerUnoLink(clock)
+    src, out = _run_link(monkeypatch, link, clock, 108.0)
+    assert src.info is not None and link.device.streaming and src.reconnects == 0
+    assert not [r for r in out if isinstance(r, LinkEvent) and r.kind in ("stalled", "disconnected")]
+    assert sum(r.n for r in out if isinstance(r, SampleBlock)) > 5.5 * 500
