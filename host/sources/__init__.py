@@ -79,6 +79,8 @@ def open_source(spec: str, **kw: object) -> Source:
             baud = int(opts.pop("baud")) if "baud" in opts else None  # None: the board's own (Uno 250000)
         except ValueError as e:
             raise UsageError(f"source '{spec}': baud must be a whole number") from e
+        if baud is not None and baud <= 0:  # (0 had been the board's own rate in silence, -1 pyserial's error)
+            raise UsageError(f"source '{spec}': baud must be a whole number above 0 (an Uno's firmware: 250000)")
         if opts:
             raise UsageError(f"source '{spec}': unknown option(s) {', '.join(opts)} (serial takes baud=N)")
         if target == "auto":

@@ -32,6 +32,8 @@ def test_parse_spec(spec, expected):
     ("sim:colour=red", "unknown option 'colour'"),
     ("sim:rate=100", "outside 250 to 4000"),
     ("serial:/dev/x?speed=3", "unknown option"),
+    ("serial:/dev/x?baud=0", "baud must be a whole number above 0"),  # (had read at 1 Mbaud in silence)
+    ("serial:auto?baud=-9600", "baud must be a whole number above 0"),
 ])
 def test_bad_specs_name_the_problem(spec, message):
     with pytest.raises(UsageError, match=message):
