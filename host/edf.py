@@ -284,7 +284,9 @@ class EdfWriter:
         return keep.ljust(self.annot_bytes, b"\x00")
 
     def _write_record(self, counts: np.ndarray) -> None:
-        data = counts.astype("<i4")
+        # (C order: a source's samples come channel-major transposed, and the 24-bit view below
+        # needs each sample's 4 bytes side by side)
+        data = np.ascontiguousarray(counts, dtype="<i4")
         if self.width == 2:
             raw = data.astype("<i2").tobytes()
         else:

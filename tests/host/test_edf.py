@@ -80,6 +80,23 @@ def test_bdf_24_bit_roundtrip(tmp_path):
         f.close()
 
 
+def test_bdf_24_bit_takes_samples_in_the_order_a_source_gives_them(tmp_path):
+    # a device's frames are interleaved (s0c0, s0c1, ...), so the stream hands the writer its
+    # transpose (Fortran order): the 24-bit packing failed on it ("the last axis must be
+    # contiguous"), and a 2-channel int24 board's recording died in its first second
+    rng = np.random.default_rng(5)
+    uvpc = 0.048
+    x = quantised(rng, (2, 2600), uvpc, bits=24)
+    interleaved = np.ascontiguousarray(x.T)
+    p = tmp_path / "f.bdf"
+    w = EdfWriter(p, fs=1000, labels=["a", "b"], uv_per_count=uvpc, bits=24, start=dt.datetime(2026, 11, 28, 23, 5, 7))
+    for i in range(0, 2600, 25):  # (frames of 25 sample sets, as a 2 kHz board sends them)
+        w.write(interleaved[i: i + 25].T)
+    w.close()
+    y, fs = EdfReader(p).read_all()
+    np.testing.assert_allclose(y[:, :2600], x, atol=uvpc * 0.51)
+
+
 def test_gaps_are_annotated_and_read_back_as_nan(tmp_path):
     rng = np.random.default_rng(3)
     x = quantised(rng, (1, 5000), 0.125)

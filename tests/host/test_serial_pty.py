@@ -315,3 +315,22 @@ def test_every_uno_id_of_the_arduino_core_and_the_nano_clones_bridges_is_read_at
                         lambda: [SimpleNamespace(device="/dev/ttyACM7", vid=vid, pid=pid, description="x")])
     board = serial_mod.board_of("/dev/ttyACM7")
     assert board.baud == serial_mod.AVR_BAUD and board.probe_s == serial_mod.AVR_SETTLE_S
+
+
+def test_a_two_channel_24_bit_board_is_recorded(tmp_path):
+    # the recorder died in its first second ("internal error: ... the last axis must be
+    # contiguous") on any board of more than one channel in int24 (an ADS1292R's), and left
+    # a file of no records
+    from myotwitch.host.edf import EdfReader
+    from myotwitch.host.recorder import Recorder
+
+    proc, link, _ = start_sim(tmp_path, "--int24", "--channels", "2", "--rate", "2000", "--uv-per-count", "0.048")
+    try:
+        rec = Recorder(open_source(f"serial:{link}"), str(tmp_path / "rec"), duration_s=3.0, events_path=None)
+        rec.run()
+    finally:
+        stop_sim(proc)
+    [path] = rec.closed_files
+    assert path.endswith(".bdf")
+    y, fs = EdfReader(path).read_all()
+    assert fs == 2000 and y.shape[0] == 2 and np.isfinite(y).sum(axis=1).min() >= 3 * 2000
