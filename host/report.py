@@ -197,11 +197,14 @@ def _plots(r: dict, units: str | None = None) -> dict[str, str]:
     out["rate"] = _png(fig)
 
     amps = [e["peak_to_peak_uv"] for e in events if e["kind"] == "twitch"]
+    if not amps:  # (two empty plots had read "The 0 clearest twitches")
+        out["amplitudes"], out["waveforms"] = "<p>No twitches were found, so there are no sizes or " \
+            "waveforms to show.</p>", ""
+        return _spectrum(out, r, labels, f, p, plt)
     fig, ax = plt.subplots(figsize=(5, 3))
-    if amps:
-        edges = np.logspace(np.log10(max(min(amps), 1)), np.log10(max(amps) + 1), 20).tolist()
-        ax.hist(amps, bins=edges, color="#1565c0")
-        ax.set_xscale("log")
+    edges = np.logspace(np.log10(max(min(amps), 1)), np.log10(max(amps) + 1), 20).tolist()
+    ax.hist(amps, bins=edges, color="#1565c0")
+    ax.set_xscale("log")
     ax.set_xlabel("peak-to-peak (µV)")
     ax.set_ylabel("twitches")
     ax.set_title("Twitch sizes")
@@ -215,7 +218,10 @@ def _plots(r: dict, units: str | None = None) -> dict[str, str]:
     ax.set_ylabel("µV")
     ax.set_title(f"The {len(snippets)} clearest twitches, each on its channel")
     out["waveforms"] = _png(fig)
+    return _spectrum(out, r, labels, f, p, plt)
 
+
+def _spectrum(out: dict[str, str], r: dict, labels: list, f: np.ndarray, p: np.ndarray, plt) -> dict[str, str]:
     fig, ax = plt.subplots(figsize=(10, 2.8))
     ax.semilogy(f, np.maximum(p, 1e-12), color="#333", lw=0.8)
     lo_hz, hi_hz = r["detector"]["band_low_hz"], r["detector"]["band_high_hz"] or min(450, 0.45 * r["fs"])

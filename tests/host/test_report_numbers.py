@@ -136,3 +136,16 @@ def test_the_timeline_is_drawn_without_the_mains_the_analysis_removed(tmp_path):
     assert r["quality"]["mains"]["frequency_hz"] == 50.0
     _, _, lo, hi, _, _ = report._signal_views(r)
     assert np.nanmedian(hi[0, 100:-100]) < 10, np.nanmedian(hi[0])  # (with the hum: ~30)
+
+
+def test_a_recording_without_twitches_says_so_instead_of_drawing_empty_plots(tmp_path):
+    """A quiet file's report drew an empty size histogram and "The 0 clearest twitches"."""
+    rng = np.random.default_rng(3)
+    p = tmp_path / "quiet.csv"
+    np.savetxt(p, np.column_stack([np.arange(20_000) / 1000, rng.normal(0, 3, 20_000)]), delimiter=",",
+               header="time_s,calf_uV", comments="")
+    out = tmp_path / "r.html"
+    assert main(["analyze", str(p), "--no-index", "--report", str(out)]) == 0
+    text = out.read_text()
+    assert "No twitches were found, so there are no sizes or waveforms to show." in text
+    assert text.count("data:image/png") == 3  # the timeline, the rate and the spectrum, no empty ones
