@@ -43,6 +43,9 @@ STRIDE = "one more burst of potentials at a steady stride (the early steps of a 
 #: a crowded potential whose own unit's train starts within the look-ahead it waited: a unit's firing,
 #: so it counts for the unit firing on (``_decide``) as a train's firings do
 UNIT_AHEAD = "the first firing of a voluntary motor unit's train (its next firings follow at a voluntary rate)"
+#: ... and one whose decision came just before another unit's train started (within the margin: the
+#: edge of that activity, seen ahead); a unit's firing as well, as the recruitment's first
+ONSET_AHEAD = "at the onset of voluntary activity (a motor unit's train starts right after it)"
 SHAPE_ONLY = "a small potential next to other activity (too weak to tell from a voluntary unit's firing)"
 #: ``_busy_background``'s answer when only the bar for small candidates marked the background busy
 SMALL = "small"
@@ -60,6 +63,7 @@ class _Potential:
     floor: float = 0.0  # noise floor (µV RMS) at the potential
     shape_only: bool = False  # only the twitch-shape filters found it (bursts.Burst.shape_only)
     share: float = 1.0  # the part of the snippet's energy that is the potential's, not noise
+    signal: float = math.nan  # ... as measured (``share`` is taken as at least ``share_least``); NaN: not known
     # (the fields a burst gives come first: ``TrainStage._take`` passes them by position, ~0.1 us
     # less a candidate than by keyword)
     voluntary: bool = False  # recognised as a firing of a voluntary unit
@@ -135,6 +139,11 @@ def same_size(a: _Potential, b: _Potential, ratio: float, noise: float = 0.0, le
     lo, hi = min(a.ptp, b.ptp), max(a.ptp, b.ptp)
     return hi <= size_ratio_allowed(ratio, lo, max(a.floor, b.floor), noise, least) * lo
 
+
+#: ``TrainStage._same_waveform``'s least part of noise in a correlation: sampling places two
+#: firings' peaks up to half a sample apart, which alone costs a short potential a few
+#: hundredths of correlation at 500 Hz however clean it is
+SHAPE_NOISE_LEAST = 0.05
 
 #: firings of a voluntary unit too small to see that a train may skip between two seen ones
 MAX_MISSED = 1
@@ -219,7 +228,8 @@ class TrainStage:
                  recur_max_snr: float = math.inf, recur_refine: float = 0.6, recur_refine_n: int = 0,
                  cluster_min: int = 0, cluster_ratio: float = 2.0,
                  isolation_s: float = 0.0, isolation_snr: float = 12.0, share_least: float = 1.0,
-                 activity_uv: float = 0.0, pair_unmixed: bool = False, train_unmixed: bool = False, crowd_s: float = 0.0,
+                 activity_uv: float = 0.0, pair_unmixed: bool = False, train_unmixed: bool = False,
+                 shape_noise: float = 0.0, crowd_s: float = 0.0, ahead_any: bool = False,
                  blip_max_s: float = 0.0, idle_s: float = 0.0, signal: SignalRing | None = None) -> None:
         #: the band-passed signal: a ring of its own, or one the pipeline shares (``signal``,
         #: appended to by its owner ahead of ``feed``)
@@ -267,11 +277,16 @@ class TrainStage:
         #: come in crowds, so such a potential waits that long for the activity to show; a
         #: potential on its own does not wait (0 or no more than the margin: off)
         self.crowd_margin = max(int(round(crowd_s * fs)), self.margin)
+        #: ... and is recruitment when any unit's train starts within the margin after it (the edge
+        #: rule, known ahead: ``_unit_ahead``)
+        self.ahead_any = ahead_any
         #: one unit firing again: stricter likeness than for a train (0: check off)
         self.pair_ratio, self.pair_corr = pair_ratio, pair_corr
         #: ... but not inside a run of mixed sizes (``_pair_mixed``)
         self.pair_unmixed = pair_unmixed
         self.train_unmixed = train_unmixed
+        #: ... and at rest, alike only as closely as the noise allows (``_same_waveform``; 0: off)
+        self.shape_noise = shape_noise
         #: ... nor in a muscle at rest: no contraction in the ``idle_n`` before it (0: never at
         #: rest), where a verdict from a waveform's recurrence or a busy background does not
         #: spread as an edge either (``_active_lately``)
@@ -928,7 +943,9 @@ class TrainStage:
                     act.append(entry)
             pot = None
             if kind == "twitch" and b.snippet is not None:
-                pot = _Potential(on, e.peak_to_peak_uv, b.snippet, off, b.floor_uv, b.shape_only, self._share(b))
+                signal = self._signal_share(b)
+                pot = _Potential(on, e.peak_to_peak_uv, b.snippet, off, b.floor_uv, b.shape_only,
+                                 self._share_from(signal), signal)
                 rec_on = self._recent_on[c]
                 k = bisect.bisect_right(rec_on, on)
                 rec_on.insert(k, on)
@@ -1016,7 +1033,14 @@ class TrainStage:
         if not self._sized_like(pot, close, self.size_ratio):
             return []
         others = self._sized_like(pot, near[first:stop], self.size_ratio)
-        return self._alike(pot, others, best_correlations([p.snippet for p in others], pot.snippet))
+        alike = self._alike(pot, others, best_correlations([p.snippet for p in others], pot.snippet))
+        if alike and self.shape_noise and not self._active_lately(c, pot):
+            # at rest, a run of twitches offers look-alikes: of two potentials that differ by more
+            # than their noise, beside a larger potential of another size, neither is the other's unit
+            known = pot.onset + self.isi_max - 1  # (every decision on it waits for this data)
+            alike = [(p, r) for p, r in alike if self._same_waveform(pot, p, r) or not self._larger_other_near(
+                c, pot if pot.ptp >= p.ptp else p, [pot, p], min(pot.onset, p.onset), max(pot.onset, p.onset), known)]
+        return alike
 
     def _active_lately(self, c: int, pot: _Potential) -> bool:
         """Has channel c contracted lately: a contraction begun before the potential and ended
@@ -1051,15 +1075,38 @@ class TrainStage:
             return False  # the unit is seen a third time: the train rules judge it
         return self._larger_other_near(c, pot, [p], min(pot.onset, p.onset), max(pot.onset, p.onset), horizon)
 
+    def _signal_share(self, b: Burst) -> float:
+        """The signal's share of the burst's snippet energy (the rest is noise at the floor), as
+        measured; NaN when the floor or the snippet is not known."""
+        snip, floor, norm = b.snippet, b.floor_uv, b.snippet_norm
+        if snip is None or not (norm > 0 and floor > 0):
+            return math.nan
+        return 1.0 - snip.size * self.noise_power * floor * floor / (norm * norm)
+
+    def _same_waveform(self, a: _Potential, b: _Potential, r: float) -> bool:
+        """Is the correlation ``r`` of two potentials' snippets what one waveform under their
+        noise gives? Noise leaves two firings of one unit correlated about sqrt(s1 s2) (each s a
+        snippet's signal share); ``r`` may fall short of that by ``shape_noise`` x the noise's
+        part, 1 - sqrt(s1 s2), taken as at least ``SHAPE_NOISE_LEAST``. True when a share is
+        not known."""
+        sa, sb = a.signal, b.signal
+        if not (sa > 0.0 and sb > 0.0):  # (NaN too)
+            return True
+        e = math.sqrt(sa * sb)
+        noise = 1.0 - e
+        return r >= e - self.shape_noise * (noise if noise > SHAPE_NOISE_LEAST else SHAPE_NOISE_LEAST)
+
     def _share(self, b: Burst) -> float:
         """The signal's share of the burst's snippet energy (the rest is noise at the floor),
         at least ``share_least``; 1 (nothing lowered) when the floor is not known."""
-        least, snip, floor, norm = self.share_least, b.snippet, b.floor_uv, b.snippet_norm  # (each read once)
-        if least >= 1.0 or snip is None or not (norm > 0 and floor > 0):
+        return self._share_from(self._signal_share(b))
+
+    def _share_from(self, signal: float) -> float:
+        """``_share`` of a measured share ``signal`` (NaN: not known)."""
+        least = self.share_least
+        if least >= 1.0 or signal != signal:
             return 1.0
-        noise = snip.size * self.noise_power * floor * floor
-        share = 1.0 - noise / (norm * norm)
-        return share if share > least else least  # max(least, share), without the call
+        return signal if signal > least else least  # max(least, share), without the call
 
     def _corr_needed(self, a: _Potential, b: _Potential, least: float, shares: bool = True) -> float:
         """The correlation two potentials need to count as one unit's firings: what noise alone
@@ -1147,14 +1194,17 @@ class TrainStage:
         before = self.margin if c < 0 else self._margin_before(c, pot)
         return max(horizon, pot.onset + before, pot.offset + self.quiet_n if self.quiet_n else 0)
 
-    def _unit_ahead(self, c: int, pot: _Potential, before: int) -> bool:
+    def _unit_ahead(self, c: int, pot: _Potential, before: int) -> str:
         """Does a candidate within ``before`` after the potential (one it waited for) fire in a
         regular train of the potential's own unit (the potential alike to it), the train checked
         as that candidate's own decision will check it, without the potential? Decisions go in
         onset order, so a crowded potential is decided before the potentials after it and cannot
         read their verdicts: a unit's first firings, too noisy to pass the pair rule's bar, are
-        seen as its firings only once its train has been recognised. A train of other units,
-        such as chance look-alikes in a run of fasciculations, does not take the potential."""
+        seen as its firings only once its train has been recognised. A train of another unit
+        takes the potential only when it starts within the margin after it (``ahead_any``): the
+        edge of that activity, which the potential's decision comes too early to see; one
+        further on, such as chance look-alikes later in a run of fasciculations, does not.
+        The verdict (``UNIT_AHEAD``, ``ONSET_AHEAD``), "" for none."""
         on_c, near = self._recent_on[c], self._recent[c]
         i = bisect.bisect_right(on_c, pot.onset)
         known = pot.onset + before  # the data the potential waited for
@@ -1164,14 +1214,23 @@ class TrainStage:
             i += 1
             first, stop = bisect.bisect_left(on_c, p.onset - self.memory), bisect.bisect_right(on_c, p.onset + self.memory)
             alike = self._alike_near(c, p, first, stop) if stop - first > 1 else []
-            if not any(q is pot for q, _ in alike):
-                continue  # another unit's firing
+            own = any(q is pot for q, _ in alike)
+            if not own and not (self.ahead_any and p.onset - pot.onset <= self.margin):
+                continue  # another unit's firing, beyond the margin: not this potential's activity
             horizon = self._train_horizon(p, alike)
             times = sorted({p.onset, *(q.onset for q, _ in alike if q.onset <= horizon and q is not pot)})
-            if len(times) >= self.min_len and regular_chain(times, times.index(p.onset), self.isi_min, self.isi_max,
-                                                            self.regularity, self.min_len):
-                return True
-        return False
+            span = regular_chain(times, times.index(p.onset), self.isi_min, self.isi_max, self.regularity,
+                                 self.min_len) if len(times) >= self.min_len else None
+            if span is None:
+                continue
+            if own:
+                return UNIT_AHEAD
+            if self.train_unmixed and not self._active_lately(c, p):  # (as the train's own decision judges it)
+                members = [q for q, _ in alike if span[0] <= q.onset <= span[1]]
+                if len(members) + 1 == self.min_len and self._larger_other_near(c, p, members, *span, horizon):
+                    continue
+            return ONSET_AHEAD
+        return ""
 
     def _crowded(self, c: int, pot: _Potential) -> bool:
         """Does another candidate on channel ``c`` start within the margin after the potential?
@@ -1194,9 +1253,10 @@ class TrainStage:
         if any(a - before <= pot.onset <= b + self.margin_after for a, b in self._spans[c]):
             self._spans[c].append((pot.onset, pot.offset))  # the edge moves with it
             return EDGE
-        if before > self.margin and self._unit_ahead(c, pot, before):
-            self._spans[c].append((pot.onset, pot.offset))  # (the train that follows is its unit's)
-            return UNIT_AHEAD
+        ahead = self._unit_ahead(c, pot, before) if before > self.margin else ""
+        if ahead:
+            self._spans[c].append((pot.onset, pot.offset))  # (the train that follows is its unit's, or starts at it)
+            return ahead
         if (self.rhythm_n and len(self._contractions[c]) >= self.rhythm_bouts  # (no more bouts than contractions)
                 and self._bouts_before(c, pot.onset) >= self.rhythm_bouts):
             return RHYTHM

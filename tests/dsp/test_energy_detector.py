@@ -20,7 +20,7 @@ from myotwitch.dsp.filters import bandpass_sos
 from myotwitch.dsp.mains import MainsCanceller
 from myotwitch.dsp.matched import hermite_rodriguez
 from myotwitch.dsp.synth import hr_muap
-from myotwitch.dsp.trains import EDGE, UNIT_AHEAD, TrainStage, _Potential, best_correlation
+from myotwitch.dsp.trains import EDGE, ONSET_AHEAD, UNIT_AHEAD, TrainStage, _Potential, best_correlation
 
 ENERGY = DetectorConfig(detector="energy", mains="off")
 
@@ -581,6 +581,54 @@ def test_a_verdict_on_one_member_of_a_run_at_rest_does_not_take_the_rest(monkeyp
     monkeypatch.setattr(TrainStage, "_active_lately", lambda self, c, pot: True)
     spread = detect(x, fs).events
     assert all([e.reason for e in near(spread, t)] == [EDGE] for t in members)
+
+
+def test_look_alikes_in_a_run_at_rest_that_differ_by_more_than_their_noise_are_no_unit():
+    """A run of seven fasciculations at rest in the held-out suite's 2 kHz bursty case (seed
+    126, 338.5-339.2 s; 8-57x the noise, each its own waveform). Three of them agree in size
+    and, within the train's lax bar, in shape, at a voluntary rhythm: the run's second member
+    was "the first firing of a voluntary motor unit's train", and the edge and "firing on"
+    rules took the five after it. Two firings of one unit differ only by their noise, and
+    these differ by more; beside a larger potential of another size they are no unit's, so the
+    whole run counts, offline and live."""
+    start = 320.0
+    x, fs = _heldout("bursty_2k", 126, start, 342.0)
+    run = (338.517, 338.610, 338.728, 338.801, 338.932, 339.006, 339.142)
+
+    def kinds(events):
+        return [[e.kind for e in events if abs(e.onset_s + start - t) < 0.005] for t in run]
+
+    offline = detect(x, fs).events
+    assert kinds(offline) == [["twitch"]] * len(run)
+    assert _live(x, fs, DetectorConfig(), 50) == offline
+    lax = kinds(detect(x, fs, DetectorConfig(train_shape_noise=0.0)).events)
+    assert lax[0] == ["twitch"] and all(k == ["contraction"] for k in lax[1:])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_crowded_potential_just_before_another_units_train_is_its_onset(seed):
+    """At rest, one small unit fires once (14x the noise) and 90 ms later a larger unit starts
+    firing at 10 Hz. The first potential is decided before that train is known, and it is no
+    firing of the train's unit, so it had counted as a twitch; the edge rule, seen ahead within
+    its 0.2 s, makes it the onset of that activity (``crowd_any_unit``), offline and live."""
+    rng = np.random.default_rng(seed)
+    fs, noise = 1000.0, 3.0
+    x = rng.standard_normal(int(30 * fs)) * noise
+    first, unit = hr_muap(6.0, fs, rng) * 14 * noise, hr_muap(12.0, fs, rng) * 30 * noise
+    x[int(20.0 * fs): int(20.0 * fs) + first.size] += first
+    t = 20.09
+    while t < 23.0:
+        i = int(t * fs)
+        x[i:i + unit.size] += unit * rng.normal(1.0, 0.03)
+        t += rng.normal(0.1, 0.006)
+
+    def onset(cfg):
+        return [e for e in detect(x, fs, cfg).events if abs(e.onset_s - 20.0) < 0.01]
+
+    got = onset(ENERGY)
+    assert [(e.kind, e.reason) for e in got] == [("contraction", ONSET_AHEAD)]
+    assert [e for e in _live(x, fs, ENERGY, 37) if abs(e.onset_s - 20.0) < 0.01] == got
+    assert [e.kind for e in onset(ENERGY.replace(crowd_any_unit=False))] == ["twitch"]
 
 
 def test_potentials_inside_low_level_activity_are_voluntary():
