@@ -319,7 +319,7 @@ class Recorder:
         self._rotate_requested = False
         #: the wall-clock time of the session's first sample: set when that sample comes (a service
         #: started with ``--wait`` hours before the sensor must not date the night at its start)
-        self._session_start = dt.datetime.now()
+        self._session_start = dt.datetime.now().astimezone()  # (aware: ``_local``)
         self._dated = False
         self._clock_offset = clock_offset()  # (``_check_clock``)
         self._next_deleted_check = 0  # (``_check_deleted``: a sample count)
@@ -552,7 +552,7 @@ class Recorder:
 
     def _new_file(self, first_sample: int) -> OpenFile:
         assert self.info is not None
-        start = self._session_start + dt.timedelta(seconds=first_sample / self.info.fs)
+        start = self._local(first_sample)
         base = f"{self.prefix}_{start:%Y%m%d-%H%M%S}_{self._device_tag()}"
         path = os.path.join(self.out_dir, base + ".edf" if self.info.bits == 16 else base + ".bdf")
         k = 1
@@ -591,7 +591,7 @@ class Recorder:
             if uv.shape[1] == 0:
                 return
         if not self._dated:  # the session's first sample: its time is now
-            self._session_start, self._dated = dt.datetime.now(), True
+            self._session_start, self._dated = dt.datetime.now().astimezone(), True
             self._clock_offset = clock_offset()
         if self.current is None:
             # the recorder's own sample count, not the source's: the live app starts recording mid-stream
@@ -744,9 +744,16 @@ class Recorder:
         if self.rotate_s:
             return (self.samples_in_session() - self.current.first_sample) >= self.rotate_s * self.info.fs
         if self.rotate == "daily":
-            now = self._session_start + dt.timedelta(seconds=self.samples_in_session() / self.info.fs)
-            return now.date() != self.current.start.date()
+            return self._local(self.samples_in_session()).date() != self.current.start.date()
         return False
+
+    def _local(self, sample: int) -> dt.datetime:
+        """The local clock time (naive, as EDF dates files) of a session sample. The session's
+        start is kept with its UTC offset and each time converted on its own: across a change of
+        daylight saving time the offset changes, and a night's later files and its midnight
+        rotation had kept the evening's (an hour off)."""
+        assert self.info is not None
+        return (self._session_start + dt.timedelta(seconds=sample / self.info.fs)).astimezone().replace(tzinfo=None)
 
     def samples_in_session(self) -> int:
         return self.pipe.samples_in if self.pipe else 0

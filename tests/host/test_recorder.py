@@ -815,3 +815,32 @@ def test_a_port_read_at_the_wrong_rate_is_told_the_rate_an_uno_talks_at(tmp_path
             rec.run()
         assert "wrong device, or wrong baud rate?" in str(e.value)
         assert (re.search(hint, str(e.value)) is not None) if hint else "talks at 250000" not in str(e.value)
+
+
+@pytest.mark.parametrize("start, rotate, later", [
+    ((2027, 3, 28, 1, 59, 50), "20s", (2027, 3, 28, 3, 0, 10)),  # clocks go forward at 02:00
+    ((2026, 10, 25, 23, 59, 50), "daily", (2026, 10, 26, 0, 0, 0)),  # a midnight, no change
+])
+def test_files_are_dated_by_the_local_clock_of_their_own_first_sample(tmp_path, monkeypatch, start, rotate, later):
+    """A session's start was kept as a local time and every later file dated by adding seconds
+    to it: after a change to daylight saving time the night's later files (and a daily
+    rotation's midnight) kept the evening's offset, an hour off the clock on the wall."""
+    import datetime as dt
+    import types
+
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    try:
+        class Clock(dt.datetime):
+            @classmethod
+            def now(cls, tz=None):
+                return dt.datetime(*start)
+
+        monkeypatch.setattr(recorder_mod, "dt", types.SimpleNamespace(**{**vars(dt), "datetime": Clock}))
+        rec, out = record(tmp_path, spec="sim:rate=1000,seed=2,speed=0", duration_s=30.0, rotate=rotate)
+        starts = sorted(read_header(p).data_start for p in rec.closed_files)
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    assert starts[0] == dt.datetime(*start)
+    assert starts[1] == dt.datetime(*later)
