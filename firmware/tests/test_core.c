@@ -13,6 +13,7 @@
 #include "../core/mt_ring.h"
 #include "../core/mt_rxq.h"
 #include "../core/mt_scan.h"
+#include "../core/mt_usbtx.h"
 #include "check.h"
 
 static uint32_t fake_ms;
@@ -478,6 +479,56 @@ static void test_notify_follows_mtu_changes(void)
     CHECK(mt_notify_follow(&l, &d, 517u) == 244u && d.frame_samples == 57u);
 }
 
+/* A port with `room` bytes of FIFO space at each pump, written into `out`: what a USB host
+ * reads. The sender must never block, send frames whole and in order, and drop (and count) the
+ * frames that come while the host reads nothing. */
+static size_t pump_usb(mt_usbtx_t *q, size_t room, uint8_t *out, size_t at)
+{
+    size_t n = 0;
+    const uint8_t *p = mt_usbtx_next(q, room, &n);
+    memcpy(out + at, p, n);
+    mt_usbtx_sent(q, n);
+    return at + n;
+}
+
+static void test_usbtx_never_blocks_and_sends_whole_frames(void)
+{
+    static mt_usbtx_t q;
+    static uint8_t a[MT_USBTX_MAX], b[40], out[4 * MT_USBTX_MAX];
+    size_t at = 0, n = 0, i;
+    for (i = 0; i < sizeof a; i++) a[i] = (uint8_t)(i * 3u + 1u);
+    for (i = 0; i < sizeof b; i++) b[i] = (uint8_t)(200u - i);
+    mt_usbtx_init(&q);
+    (void)mt_usbtx_next(&q, 64, &n);
+    CHECK(n == 0); /* nothing to send */
+    /* a 300-byte frame through 64 bytes of room at a time: five pumps, whole and in order */
+    CHECK(mt_usbtx_offer(&q, a, sizeof a));
+    for (i = 0; i < 5; i++) at = pump_usb(&q, 64, out, at);
+    CHECK(at == sizeof a && memcmp(out, a, sizeof a) == 0 && q.dropped == 0);
+    /* the host stops reading (no room): the frame waits, the next ones are dropped and counted */
+    CHECK(mt_usbtx_offer(&q, b, sizeof b));
+    at = pump_usb(&q, 10, out, at);
+    for (i = 0; i < 1000; i++) {
+        at = pump_usb(&q, 0, out, at);
+        CHECK(!mt_usbtx_offer(&q, a, sizeof a));
+    }
+    CHECK(q.dropped == 1000 && at == sizeof a + 10);
+    /* it reads again: the frame it had begun ends whole, then the next is taken */
+    at = pump_usb(&q, 256, out, at);
+    CHECK(at == sizeof a + sizeof b && memcmp(out + sizeof a, b, sizeof b) == 0);
+    CHECK(mt_usbtx_offer(&q, b, sizeof b));
+    /* the port closes mid-frame: the next program reads from a frame's first byte */
+    at = pump_usb(&q, 7, out, 0);
+    mt_usbtx_reset(&q);
+    (void)mt_usbtx_next(&q, 64, &n);
+    CHECK(n == 0 && mt_usbtx_offer(&q, a, sizeof a));
+    at = pump_usb(&q, 256, out, 0);
+    at = pump_usb(&q, 256, out, at);
+    CHECK(at == sizeof a && memcmp(out, a, sizeof a) == 0);
+    /* longer than any frame the device sends: refused and counted, never overrun */
+    CHECK(!mt_usbtx_offer(&q, out, MT_USBTX_MAX + 1u) && q.dropped == 1001);
+}
+
 int main(void)
 {
     test_crc();
@@ -492,5 +543,6 @@ int main(void)
     test_scan_interleaves_battery();
     test_notify_sizes_frames_for_the_mtu();
     test_notify_follows_mtu_changes();
+    test_usbtx_never_blocks_and_sends_whole_frames();
     return CHECK_REPORT();
 }

@@ -144,17 +144,35 @@ def test_xiao_sketch_leaves_the_saadc_to_the_sampling_interrupt():
     assert users == {"saadc_init", "TIMER2_IRQHandler"}
 
 
+def _sketch_functions() -> dict[str, str]:
+    """The XIAO sketch's functions by name: their bodies, comments left out."""
+    code = re.sub(r"//[^\n]*", "", SKETCH.read_text())
+    head = r"\n(?:static |extern \"C\" )?[\w ]+?(\w+)\([^)]*\) \{"
+    return dict(zip(re.findall(head, code), (b.split("\n}\n")[0] for b in re.split(head, code)[2::2])))
+
+
 def test_xiao_sketch_hands_commands_to_the_device_from_loop_only():
     """Bluefruit calls a characteristic's write callback on its own task, which preempts loop():
     on_command fed mt_device_receive() there, racing mt_device_poll() in loop() over the reply
     queue. The device's state has one owner, loop(); the callback only queues the bytes."""
-    code = re.sub(r"//[^\n]*", "", SKETCH.read_text())
-    owners = re.findall(r"\n(?:static |extern \"C\" )?[\w ]+?(\w+)\([^)]*\) \{", code)
-    body_of = dict(zip(owners, (b.split("\n}\n")[0] for b in
-                                re.split(r"\n(?:static |extern \"C\" )?[\w ]+?\w+\([^)]*\) \{", code)[1:])))
+    body_of = _sketch_functions()
     assert {n for n, b in body_of.items() if "mt_device_receive" in b or "mt_device_poll" in b} == {"loop"}
     assert "mt_rxq_put(&ble_rx" in body_of["on_command"] and "mt_rxq_get(&ble_rx" in body_of["loop"]
     assert "mt_rxq_init(&ble_rx)" in body_of["setup"].split("Bluefruit.begin()")[0]
+
+
+def test_xiao_sketch_never_waits_on_a_usb_host_that_stops_reading():
+    """The core's Serial.write() waits while the USB FIFO (256 bytes) is full for as long as the
+    port is open: a program that opened the port and stopped reading stopped loop(), and BLE
+    with it. Frames go to USB through mt_usbtx, never more than availableForWrite() at once
+    (the sender itself is tested on the host in firmware/tests/test_core.c)."""
+    body_of = _sketch_functions()
+    writers = {n for n, b in body_of.items() if "Serial.write(" in b}
+    assert writers == {"usb_pump"}
+    pump = body_of["usb_pump"]
+    assert "Serial.availableForWrite()" in pump and "mt_usbtx_next(&usb_tx, room" in pump
+    assert "mt_usbtx_reset(&usb_tx)" in pump.split("Serial.availableForWrite()")[0]  # (a closed port)
+    assert "mt_usbtx_offer(&usb_tx, frame, n)" in body_of["loop"] and "usb_pump()" in body_of["loop"]
 
 
 @pytest.mark.skipif(not NRF52_CORE, reason="no Arduino nRF52 core given: set MYOTWITCH_NRF52_CORE to its folder "

@@ -18,6 +18,7 @@ extern "C" {
 #include "src/core/mt_notify.h"
 #include "src/core/mt_rxq.h"
 #include "src/core/mt_scan.h"
+#include "src/core/mt_usbtx.h"
 }
 
 #define N_CHANNELS 2
@@ -56,8 +57,13 @@ static mt_notify_link_t ble_link;
 // mt_device_receive() there raced loop()'s mt_device_poll() over the device's reply queue (a
 // reply lost or sent twice). The callback only queues them; loop() feeds them to the device.
 static mt_rxq_t ble_rx;
+// Frames to a program that has the USB port open, a FIFO's room at a time: the core's
+// Serial.write() waits while the 256-byte FIFO is full for as long as the port stays open, so a
+// program that opened the port and stopped reading stopped loop(), and BLE with it.
+static mt_usbtx_t usb_tx;
 static volatile uint32_t saadc_faults;  // scans that did not finish in time (should stay 0)
 static uint8_t frame[300];
+static_assert(sizeof frame <= MT_USBTX_MAX, "a frame must fit the USB sender");
 static volatile uint16_t conn_handle = BLE_CONN_HANDLE_INVALID;
 static bool ble_resync;  // a notification failed mid-frame: send a delimiter before the next frame
 
@@ -210,6 +216,7 @@ void setup() {
   strcpy(info.labels[0], "gastrocnemius");
   strcpy(info.labels[1], "soleus");
   mt_device_init(&dev, &info, &board, 1);
+  mt_usbtx_init(&usb_tx);
   mt_rxq_init(&ble_rx);  // (before Bluefruit.begin(): no write callback can come earlier)
   mt_notify_link_init(&ble_link);
   (void)mt_notify_follow(&ble_link, &dev, MT_ATT_MTU_MIN);  // frames for the smallest MTU until told more
@@ -258,6 +265,19 @@ static void update_bas() {
   last_bas = millis();
 }
 
+// What the USB FIFO has room for of the frame going out; never waits. A port closed mid-frame
+// forgets the rest, so the next program to open it reads whole frames.
+static void usb_pump() {
+  if (!Serial) {
+    mt_usbtx_reset(&usb_tx);
+    return;
+  }
+  const int room = Serial.availableForWrite();
+  size_t k = 0;
+  const uint8_t *p = mt_usbtx_next(&usb_tx, room > 0 ? (size_t)room : 0u, &k);
+  if (k) mt_usbtx_sent(&usb_tx, Serial.write(p, k));
+}
+
 void loop() {
   uint8_t b;
   while (Serial.available()) {
@@ -267,8 +287,10 @@ void loop() {
   while (mt_rxq_get(&ble_rx, &b)) mt_device_receive(&dev, &b, 1);
   update_bas();
   const uint16_t payload = mt_notify_follow(&ble_link, &dev, link_mtu());
+  usb_pump();
   size_t n = mt_device_poll(&dev, frame, sizeof frame);
   if (!n) return;
-  if (Serial) Serial.write(frame, n);  // USB host attached
+  if (Serial) (void)mt_usbtx_offer(&usb_tx, frame, n);  // USB host attached (dropped while one goes out)
+  usb_pump();
   notify_frame(frame, n, payload);
 }
