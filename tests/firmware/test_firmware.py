@@ -138,9 +138,7 @@ def test_xiao_sketch_leaves_the_saadc_to_the_sampling_interrupt():
     assert "analogRead" not in code
     assert "digitalWrite(VBAT_ENABLE, LOW)" in code
     # SAADC registers only in the init and the TIMER2 interrupt (the two functions that own it)
-    owners = re.findall(r"\n(?:static |extern \"C\" )?[\w ]+?(\w+)\([^)]*\) \{", code)
-    body_of = dict(zip(owners, re.split(r"\n(?:static |extern \"C\" )?[\w ]+?\w+\([^)]*\) \{", code)[1:]))
-    users = {name for name, body in body_of.items() if "NRF_SAADC" in body.split("\n}\n")[0]}
+    users = {name for name, body in _sketch_functions().items() if "NRF_SAADC" in body}
     assert users == {"saadc_init", "TIMER2_IRQHandler"}
 
 
