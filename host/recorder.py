@@ -789,6 +789,12 @@ class Recorder:
     def _close(self, f: OpenFile) -> None:
         assert self.pipe is not None and self.info is not None
         self._closing = f.path  # (named if the close fails)
+        if not f.deleted and f.writer.deleted():  # (after it ended, while it waited for its last events)
+            f.deleted = True
+            end = f.end_sample if f.end_sample is not None else self.samples_in_session()
+            log.error("%s was deleted before it was closed: its %s of data are lost; it gets no summary",
+                      f.path, hms((end - f.first_sample) / self.info.fs))
+            self.eventlog.write("file_deleted", path=f.path)
         if f.deleted:  # (said when it was found; nothing of it is left to summarise)
             f.writer.close()
             _remove_quietly(f.path + MARKER_SUFFIX)

@@ -844,3 +844,38 @@ def test_files_are_dated_by_the_local_clock_of_their_own_first_sample(tmp_path, 
         time.tzset()
     assert starts[0] == dt.datetime(*start)
     assert starts[1] == dt.datetime(*later)
+
+
+def _feed(rec, n, stop=lambda: False):
+    while rec.samples < n:
+        for r in rec.source.read(0.2):
+            rec.handle(r)
+        rec.tick()
+        if stop():
+            return
+
+
+def test_a_rotated_file_deleted_before_it_closes_gets_no_summary_and_no_history_row(tmp_path, caplog):
+    # a rotated file waits ~30 s for its last events; deleted meanwhile (a clean-up script), it
+    # had been summarised, indexed in the history and listed as recorded, with no word said
+    from myotwitch.host.index import SessionIndex
+
+    out = tmp_path / "rec"
+    rec = Recorder(open_source(SIM), str(out), rotate="4s", events_path="auto", status_interval_s=999)
+    rec.begin()
+    _feed(rec, 4_500)
+    [waiting] = [f.path for f in rec.closing]
+    os.remove(waiting)
+    with caplog.at_level("ERROR", logger="myotwitch.host.recorder"):
+        _feed(rec, 45_000)
+        rec.finish()
+    assert waiting not in rec.closed_files and len(rec.closed_files) >= 10
+    assert not os.path.exists(waiting[:-4] + ".summary.json") and not os.path.exists(waiting + ".recording")
+    said = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len([t for t in said if os.path.basename(waiting) in t and "deleted" in t]) == 1
+    indexed = {os.path.abspath(s["file"]) for s in SessionIndex.default().sessions(include_undated=True)}
+    assert os.path.abspath(waiting) not in indexed and os.path.abspath(rec.closed_files[0]) in indexed
+    [log_path] = glob.glob(str(out / "*.events.jsonl"))
+    assert {"type": "file_deleted", "path": waiting}.items() <= next(
+        e for e in read_events(log_path) if e["type"] == "file_deleted").items()
+
