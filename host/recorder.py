@@ -552,6 +552,7 @@ class Recorder:
 
     def _new_file(self, first_sample: int) -> OpenFile:
         assert self.info is not None
+        self._check_dir()  # (a folder removed while no file was open, after a rotation or a long gap)
         start = self._local(first_sample)
         base = f"{self.prefix}_{start:%Y%m%d-%H%M%S}_{self._device_tag()}"
         path = os.path.join(self.out_dir, base + ".edf" if self.info.bits == 16 else base + ".bdf")

@@ -7,6 +7,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -879,3 +880,20 @@ def test_a_rotated_file_deleted_before_it_closes_gets_no_summary_and_no_history_
     assert {"type": "file_deleted", "path": waiting}.items() <= next(
         e for e in read_events(log_path) if e["type"] == "file_deleted").items()
 
+
+def test_a_folder_removed_while_no_file_is_open_is_made_again_by_the_next_file(tmp_path, caplog):
+    # between a rotation (or a long gap) and the next samples no file is open; the folder
+    # removed then made the next file's marker fail to open, and the recording stopped
+    out = tmp_path / "rec"
+    rec = Recorder(open_source(SIM), str(out), rotate="4s", events_path="auto", status_interval_s=999)
+    rec.begin()
+    _feed(rec, 10_000, stop=lambda: rec.current is None)
+    assert rec.current is None and rec.samples < 10_000
+    shutil.rmtree(out)
+    with caplog.at_level("ERROR", logger="myotwitch.host.recorder"):
+        _feed(rec, 10_000)
+        rec.finish()
+    assert rec.error is None
+    assert rec.closed_files and all(os.path.exists(p) for p in rec.closed_files)
+    y, _ = EdfReader(rec.closed_files[-1]).read_all()
+    assert y.shape[1] > 1_000
