@@ -131,6 +131,9 @@ class Acquisition:
         self._pending_config: DetectorConfig | None = None
         #: episodes closed by detectors replaced after a settings change (the counts carry on)
         self.episodes_before: list = []
+        #: (episodes_before, pipe) as one value, swapped in one assignment: the window reads
+        #: ``episodes`` from its own thread while the worker swaps detectors
+        self._episode_parts: tuple[list, Pipeline | None] = ([], None)
         #: why the source could not be opened or read (None while it works)
         self.failure: MyotwitchError | None = None
         self._recorder: Recorder | None = None
@@ -149,7 +152,8 @@ class Acquisition:
 
     @property
     def episodes(self) -> list:
-        return self.episodes_before + (list(self.pipe.episodes) if self.pipe is not None else [])
+        before, pipe = self._episode_parts
+        return before + (list(pipe.episodes) if pipe is not None else [])
 
     def stop(self) -> None:
         self._stop.set()
@@ -288,6 +292,7 @@ class Acquisition:
                 pipe = Pipeline(rec.fs, rec.n_channels, self.config)
                 self._new_display_chain(rec.fs, rec.n_channels)
                 self.pipe, self.episodes_before, self._ended = pipe, [], None
+                self._episode_parts = ([], pipe)
                 # the GUI redraws from the buffer alone: it (with its labels and channel count)
                 # is swapped in one assignment, last
                 self.buffer = buffer
@@ -371,6 +376,8 @@ class Acquisition:
         self.episodes_before = self.episodes_before + list(old.episodes)
         self._new_display_chain(old.fs, old.n_channels)
         self.pipe = new
+        # (read apart, the window could take the last detector's episodes from both, twice)
+        self._episode_parts = (self.episodes_before, new)
         self._publish(final)
         if final:
             self.updates.put(Update(events=final))

@@ -99,3 +99,34 @@ def test_the_line_of_the_episode_going_on_is_rewritten_in_place(qtbot, settings)
     win._list_episodes(closed, None)
     assert win.episode_list.count() == 1 and win._open_item is None
     win.close()
+
+
+def test_the_episodes_read_while_new_settings_are_swapped_in_hold_each_once():
+    # the window reads acq.episodes from its own thread while the worker swaps in a detector
+    # with new settings: the last detector's episodes were in episodes_before and still in the
+    # detector, so the list took them twice (and then missed as many new ones, counted as listed)
+    from myotwitch.host.gui.acquisition import Acquisition
+    from myotwitch.host.sources import open_source
+
+    acq = Acquisition("sim:test", DetectorConfig(episode_gap_s=1.5))
+    src = open_source("sim:rate=1000,seed=5,speed=0,twitch_rate=60")
+    while len(acq.episodes) < 3:
+        for rec in src.read(0.2):
+            acq._handle_record(rec)
+    seen = []
+    swap = acq._new_display_chain
+
+    def reading_meanwhile(*a):  # (the GUI thread, between the worker's steps)
+        seen.append(acq.episodes)
+        return swap(*a)
+
+    acq._new_display_chain = reading_meanwhile
+    acq.reconfigure(DetectorConfig(episode_gap_s=2.0))
+    while not seen:
+        for rec in src.read(0.2):
+            acq._handle_record(rec)
+    src.close()
+    final = acq.episodes
+    for eps in seen:
+        assert len({id(e) for e in eps}) == len(eps)
+        assert eps == final[:len(eps)]
