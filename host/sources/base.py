@@ -184,8 +184,10 @@ class LinkSource(ReconnectingSource):
         self._last_rx = time.monotonic()
         self._pending: list[Record] = []
         self._since: tuple[float, int, int, int] = (self._last_rx, 0, 0, 0)  # (``_connect``)
-        self._said_unusable = False
+        self._said_unusable = False  # (``unusable``, said once a connection after INFO)
+        self._said_no_info = False  # (... and once before it)
         self._info_heard = False  # an INFO frame came on this connection
+        self._info_at: float | None = None  # when it first came
         self._info_asked = self._last_rx
         self._connect(first=True)
 
@@ -278,8 +280,9 @@ class LinkSource(ReconnectingSource):
         # (connected at, samples, damaged frames, mismatched frames): what came since, for ``unusable``
         a = self.assembler.stats
         self._since = (now, a.samples, self.decoder.stats.errors, a.mismatched)
-        self._said_unusable = False
+        self._said_unusable = self._said_no_info = False
         self._info_heard = False
+        self._info_at = None
         self._info_asked = now
         self.retry.connected()
         self._pending.append(LinkEvent("connected", self.link.name))
@@ -319,19 +322,25 @@ class LinkSource(ReconnectingSource):
         if data:
             self._last_rx = now
             frames = self.decoder.feed(data)
-            self._info_heard = self._info_heard or any(type(f) is P.InfoFrame for f in frames)
+            if not self._info_heard and any(type(f) is P.InfoFrame for f in frames):
+                self._info_heard, self._info_at = True, now
             if self.start and any(type(f) is P.InfoFrame and not f.streaming for f in frames):
                 # a device that says it is not streaming while we want samples: an Arduino the
                 # port's opening reset, whose bootloader swallowed the START sent at connect
                 # (its firmware then says INFO), or a board that restarted behind the link
                 self.send_command(P.CMD_START)
             out += self.assembler.feed(frames, now, self.link.device_time())
-            if self.start and not self._said_unusable and now - self._since[0] > UNUSABLE_AFTER_S:
+            # (an INFO that came late gives its samples as long to come as one at the connection)
+            info = self.assembler.info
+            if self.start and not self._said_unusable and now - self._since[0] > UNUSABLE_AFTER_S and (
+                    info is None or now - (self._info_at or self._since[0]) > UNUSABLE_AFTER_S):
                 why = self.unusable()
-                if why:  # (said once a connection, as a warning: the link itself is up)
-                    self._said_unusable = True
-                    if self.assembler.info is not None:
+                if why and (info is not None or not self._said_no_info):  # (said once a connection
+                    if info is not None:     # before INFO and once after it, as a warning: the link is up)
+                        self._said_unusable = True
                         log.warning("%s: %s", self.spec, why)
+                    else:
+                        self._said_no_info = True
                     self._pending.append(LinkEvent("unusable", why))
         elif now - self._last_rx > self.stall_timeout_s:
             self._pending.append(LinkEvent("stalled", f"no data for {now - self._last_rx:.1f} s"))

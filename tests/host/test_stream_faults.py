@@ -443,3 +443,22 @@ def test_a_board_whose_first_info_is_lost_is_asked_again(monkeypatch):
     assert src.info is not None and link.device.streaming and src.reconnects == 0
     assert not [r for r in out if isinstance(r, LinkEvent) and r.kind in ("stalled", "disconnected")]
     assert sum(r.n for r in out if isinstance(r, SampleBlock)) > 5.5 * 500
+
+
+def test_a_board_whose_info_comes_late_is_told_why_its_frames_cannot_be_used(monkeypatch):
+    # said once a connection: a board heard without INFO for 5 s was told so, and when its INFO
+    # came and its frames disagreed with it, nothing more was said; the live app's banner kept
+    # saying that no INFO came, and `record` recorded nothing without a word
+    class _LateInfoLink(_DisagreeingLink):
+        def read(self, timeout):
+            data = super().read(timeout)
+            if self.clock.t >= 106.5:
+                return data
+            return b"".join(P.encode_frame(f) for f in P.Decoder().feed(data) if not isinstance(f, P.InfoFrame))
+
+    clock = _Clock()
+    src, out = _run_link(monkeypatch, _LateInfoLink(clock), clock, 114.0)
+    assert src.info is not None and not [r for r in out if isinstance(r, SampleBlock)]
+    said = _unusable(out)
+    assert len(said) == 2 and said[0].startswith("no device information (INFO) came")
+    assert "sample frames of 2 channels" in said[1] and "its INFO says 1 channels" in said[1]
