@@ -22,6 +22,7 @@ from myotwitch.host.advice import (
     counting_summary,
     daily_rates,
     evaluate,
+    recordings,
     site_changes,
     split_short,
 )
@@ -109,7 +110,9 @@ def build_history(sessions: list[dict], diary: list[dict], ruleset: RuleSet, *, 
         for label, n in zip(s.get("channels") or [], s.get("per_channel") or []):
             if n > 0 and label not in first_seen:
                 first_seen[label] = s["start"].date().isoformat()
-    sites = site_changes(dated)
+    # (the rules weigh recordings, a night's rotated files as one: so are they stated here)
+    recs = recordings(dated)
+    sites = site_changes(recs)
     channels = {}
     for label, v in sites.items():
         hours = sum(s["valid_s"] for s in dated if label in (s.get("channels") or []))
@@ -140,13 +143,13 @@ def build_history(sessions: list[dict], diary: list[dict], ruleset: RuleSet, *, 
                        "recorded_days": m["recorded_days"], "span_days": m["span_days"],
                        "min_rate_per_hour": d["persistent_min_rate"], "min_span_days": d["persistent_days"],
                        "min_fraction": d["persistent_fraction"]},
-        "worsening": {"fires": bool(m["worsening"]), "tested": tested, "sessions": len(dated),
+        "worsening": {"fires": bool(m["worsening"]), "tested": tested, "sessions": len(recs),
                       "min_sessions": d["trend_min_sessions"], "p": m["trend_p"] if tested else None,
                       "max_p": d["trend_p"], "start_rate_per_hour": start_rate if tested else None,
                       "end_rate_per_hour": end_rate if tested else None,
                       "fold_change": end_rate / max(start_rate, 1.0) if tested else None,
                       "min_fold_change": d["trend_min_ratio"],
-                      "line": {"from": dated[0]["start"].isoformat(), "to": dated[-1]["start"].isoformat(),
+                      "line": {"from": recs[0]["start"].isoformat(), "to": recs[-1]["start"].isoformat(),
                                "start_rate_per_hour": start_rate, "end_rate_per_hour": end_rate} if tested else None},
         "spreading": {"fires": bool(m["spreading"]), "detail": m["spreading_detail"],
                       "split_at": split.isoformat() if split else None,

@@ -436,3 +436,28 @@ def test_a_unit_in_two_files_of_one_night_is_seen_in_one_session():
     joined = recordings(night_in_files(0, [20, 20], units=[u]))
     assert len(joined) == 1 and joined[0]["units"] == [{"unit": "U1", "known_as": "calf-3", "count": 12}]
     assert joined[0]["files"] == ["night0-0.edf", "night0-1.edf", "night0-2.edf"]
+
+
+def test_the_history_says_the_worsening_rule_over_the_recordings_it_tested():
+    """The rule tests a night's rotated files as one session; the history's statement of it had
+    counted the files: one night of nine files read "not tested: every session has the same
+    rate" (it needs 6 sessions; there was one), and a tested trend "over 72 sessions" (8)."""
+    from myotwitch.host.history import build_history, rule_statements
+
+    def worsening(sessions):
+        h = build_history(sessions, [], RULES, days=28, now=NOW)
+        [text] = [t for rule, _, t in rule_statements(h) if rule == "worsening"]
+        return h, text
+
+    h, text = worsening(night_in_files(0, [10, 15, 20, 30, 40, 55, 70, 90]))
+    assert "needs at least 6 dated sessions, 1 recorded" in text, text
+    nights = [s for d, r in zip(range(8, 0, -1), (10, 15, 20, 30, 40, 55, 70, 90)) for s in night_in_files(d, [r] * 8)]
+    h, text = worsening(nights)
+    assert h["rules"]["worsening"]["fires"] and "over 8 sessions" in text, text
+    # the line is drawn to where the rate was fitted: the last recording's start, not its last file's
+    assert h["rules"]["worsening"]["line"]["to"] == nights[-9]["start"].isoformat()
+    # and the halves the spreading rule compares are split at its middle recording, not file
+    nights = [s for d, r in zip(range(8, 0, -1), (10, 15, 20, 30, 40, 55, 70, 90))
+              for s in night_in_files(d, [r] * (2 if d > 4 else 8))]
+    h, _ = worsening(nights)
+    assert h["rules"]["spreading"]["split_at"] == nights[4 * 3]["start"].isoformat()
