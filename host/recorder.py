@@ -332,6 +332,8 @@ class Recorder:
         self.error: str | None = None
         self._episodes_seen = 0
         self._next_file_note = ""
+        #: reconnects since a rotation left the next file to the next samples (None: no file left so)
+        self._between: int | None = None
         #: a "link connected" note waiting for the first samples after the outage
         self._back_note: str | None = None
         self._probe: list[np.ndarray] | None = None  # (``_check_stream``)
@@ -574,6 +576,7 @@ class Recorder:
             self._unbegun = path
             raise
         f = OpenFile(writer, first_sample, start, tally=self.pipe.quality_tally() if self.pipe is not None else None)
+        f.reconnects, self._between = self._between or 0, None  # (an outage since the rotation is this file's)
         if self._next_file_note:
             writer.annotate(0.0, None, self._next_file_note)
             self._next_file_note = ""
@@ -644,6 +647,12 @@ class Recorder:
         self.lost_samples += gap.n_samples
         if self.pipe is None:
             return
+        if self.current is None and self._between is not None:  # (a rotation during the outage)
+            if gap.n_samples <= LONG_GAP_S * gap.fs:  # the next file begins where the outage did, as
+                self.current = self._new_file(self.samples_in_session())  # it began at the rotation
+            else:
+                self._between = None
+                self._next_file_note = f"after a gap of {gap.duration_s:.0f} s ({gap.reason})"
         if self.current is not None and gap.n_samples > LONG_GAP_S * gap.fs:
             note = f"gap of {gap.duration_s:.0f} s ({gap.reason}); recording continues in a new file"
             self._annotate_now(note)
@@ -666,6 +675,8 @@ class Recorder:
             self.reconnects += 1
             if self.current:
                 self.current.reconnects += 1
+            elif self._between is not None:
+                self._between += 1
             # said where the data resumes: the outage's gap is written when the first samples
             # after it come, so here the note fell at the gap's start
             self._say_back()  # (back twice with no samples between: both said)
@@ -763,7 +774,8 @@ class Recorder:
         if self.current is None:
             return
         boundary = self._end_current()  # (the next samples begin the next file: none is begun in an
-        # outage, which a gap over LONG_GAP_S would end with no data in it)
+        # outage, which a gap over LONG_GAP_S would end with no data in it; a shorter one begins it)
+        self._between = 0
         log.info("rotated (%s) at %.1f s", why, boundary / self.info.fs if self.info else 0)
         self._close_finished()
 

@@ -897,3 +897,47 @@ def test_a_folder_removed_while_no_file_is_open_is_made_again_by_the_next_file(t
     assert rec.closed_files and all(os.path.exists(p) for p in rec.closed_files)
     y, _ = EdfReader(rec.closed_files[-1]).read_all()
     assert y.shape[1] > 1_000
+
+
+def test_a_short_outage_across_a_rotation_is_counted_in_the_next_file(tmp_path):
+    # a rotation while the link is down left the next file to the next samples: the outage's
+    # gap and reconnect then lay between two files and neither file's summary counted them (it
+    # had been the next file's, begun at the rotation)
+    from myotwitch.host.stream import GapRecord, LinkEvent, SampleBlock
+
+    rec = Recorder(open_source(SIM), str(tmp_path / "rec"), events_path=None, status_interval_s=999)
+    rec.begin()
+    while rec.samples < 2_500:
+        for r in rec.source.read(0.2):
+            if rec.samples < 2_500 or not isinstance(r, SampleBlock):
+                rec.handle(r)
+    n = rec.samples_in_session()
+    rec.handle(LinkEvent("disconnected", "unplugged"))
+    rec.request_rotate()
+    rec.tick()
+    rec.handle(LinkEvent("connected", "scripted"))
+    rec.handle(GapRecord(n, 5_000, 1000.0, reason="link down; device kept counting"))
+    rec.handle(SampleBlock(n + 5_000, 1000.0, np.ones((2, 5_000), dtype=np.float32)))
+    rec.finish()
+    first, second = sorted(rec.closed_files)
+    q = json.loads(pathlib.Path(second[:-4] + ".summary.json").read_text())["quality"]
+    assert (q["gaps"], q["gap_s"], q["reconnects"], q["samples"]) == (1, 5.0, 1, 10_000)
+    y, _ = EdfReader(second).read_all()
+    assert np.isnan(y[:, :5_000]).all() and (y[:, 5_000:] == 1).all()
+    a, b = read_header(first).data_start, read_header(second).data_start
+    assert (b - a).total_seconds() == pytest.approx(n / 1000, abs=1e-3)  # (it begins where the first ends)
+    # a long one ends no file of its own: the next file says what came before it
+    rec = Recorder(open_source(SIM), str(tmp_path / "long"), events_path=None, status_interval_s=999)
+    rec.begin()
+    while rec.samples < 2_500:
+        for r in rec.source.read(0.2):
+            if rec.samples < 2_500 or not isinstance(r, SampleBlock):
+                rec.handle(r)
+    n = rec.samples_in_session()
+    rec.request_rotate()
+    rec.tick()
+    rec.handle(GapRecord(n, 70_000, 1000.0, reason="link down; device kept counting"))
+    rec.handle(SampleBlock(n + 70_000, 1000.0, np.ones((2, 5_000), dtype=np.float32)))
+    rec.finish()
+    second = sorted(rec.closed_files)[1]
+    assert any(a.text.startswith("after a gap of 70 s") for a in EdfReader(second).edf.annotations)
