@@ -409,6 +409,13 @@ def recordings(sessions: list[dict]) -> list[dict]:
     return out
 
 
+def rule_recordings(files: list[dict], short: list[dict], definitions: dict) -> list[dict]:
+    """The recordings the rules weigh: every dated file joined (``recordings``), the short ones
+    too, so a 30-second file after an unplug no longer parts a night in two; then those long
+    enough to give a rate (``split_short``)."""
+    return split_short(recordings(sorted(files + short, key=lambda s: s["start"])), definitions)[0]
+
+
 def _continues(a: dict, b: dict) -> bool:
     end = a["start"] + dt.timedelta(seconds=a["duration_s"] or 0.0)
     return (-1.0 <= (b["start"] - end).total_seconds() <= JOIN_GAP_S
@@ -452,7 +459,7 @@ def compute_metrics(sessions: list[dict], diary: list[dict], ruleset: RuleSet,
     now = now or dt.datetime.now()
     window = dt.timedelta(days=min(d["window_days"], MAX_WINDOW_DAYS))
     files, short = rule_sessions(sessions, d, now)
-    sessions = recordings(files)  # (days are the files'; trends, sites and units the recordings')
+    sessions = rule_recordings(files, short, d)  # (days are the files'; trends, sites and units the recordings')
     # entries dated in the future (a typo, a wrong clock) would count forever: leave them out
     diary = [e for e in diary if now - window <= e["time"] <= now + dt.timedelta(minutes=5)]
     m: dict = {"window_days": d["window_days"], "short_sleep_h": d["short_sleep_h"],

@@ -22,7 +22,7 @@ from myotwitch.host.advice import (
     counting_summary,
     daily_rates,
     evaluate,
-    recordings,
+    rule_recordings,
     site_changes,
     split_short,
 )
@@ -62,7 +62,7 @@ def build_history(sessions: list[dict], diary: list[dict], ruleset: RuleSet, *, 
                    key=lambda s: s["start"])
     dated, short = split_short(dated, d)
     diary = [e for e in diary if e["time"] >= since]
-    m = {**METRICS, **compute_metrics(dated, diary, rs, now)}  # the defaults the rules see when unmeasured
+    m = {**METRICS, **compute_metrics(dated + short, diary, rs, now)}  # (it parts them again the same way)  # the defaults the rules see when unmeasured
 
     by_day: dict[dt.date, list[dict]] = defaultdict(list)
     for s in dated:
@@ -111,7 +111,7 @@ def build_history(sessions: list[dict], diary: list[dict], ruleset: RuleSet, *, 
             if n > 0 and label not in first_seen:
                 first_seen[label] = s["start"].date().isoformat()
     # (the rules weigh recordings, a night's rotated files as one: so are they stated here)
-    recs = recordings(dated)
+    recs = rule_recordings(dated, short, d)
     sites = site_changes(recs)
     channels = {}
     for label, v in sites.items():

@@ -461,3 +461,14 @@ def test_the_history_says_the_worsening_rule_over_the_recordings_it_tested():
               for s in night_in_files(d, [r] * (2 if d > 4 else 8))]
     h, _ = worsening(nights)
     assert h["rules"]["spreading"]["split_at"] == nights[4 * 3]["start"].isoformat()
+
+
+def test_a_short_file_after_an_unplug_does_not_part_a_night_in_two():
+    """Files too short to give a rate were left out before the night's files were joined: a
+    30-second file between two hours 15 minutes apart made the night two recordings."""
+    night = night_in_files(0, [20, 20], tail_min=0.5, tail_rate=20)  # hour, hour, 30 s
+    last = dict(night[0], file="after.edf", start=night[-1]["start"] + dt.timedelta(minutes=10, seconds=18))
+    m = compute_metrics([*night, last], [], RULES, NOW)
+    assert m["sessions"] == 1 and m["short_sessions"] == 1
+    # without the short file the pause is over 10 minutes: two recordings
+    assert compute_metrics([*night[:2], last], [], RULES, NOW)["sessions"] == 2
