@@ -503,7 +503,7 @@ def _write_outputs(args: argparse.Namespace, ok: list[dict], run_advice: Advice 
     if args.report and ok:
         from myotwitch.host.report import write_report
 
-        write(args.report, lambda: write_report(args.report, ok, args.units), "report")
+        write(args.report, lambda: write_report(args.report, ok, args.units, args.keep_bad), "report")
     if args.json:
         payload = {"schema": ANALYSIS_SCHEMA, "sessions": ok} if several or not ok else ok[0]
         if args.json == "-":

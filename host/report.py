@@ -80,10 +80,11 @@ def _select_as_analysed(reader, names: list[str]) -> bool:
     return True
 
 
-def _signal_views(r: dict, bins: int = 1500, units: str | None = None):
+def _signal_views(r: dict, bins: int = 1500, units: str | None = None, keep_bad: bool = False):
     """One pass over the file: a min/max envelope per channel (up to ``TIMELINE_CHANNELS``) for
     the timeline, the largest twitches' snippets (each from its own channel), a PSD of
-    channel 0. ``units``: the CSV units the analysis read the file in (``analyze --units``)."""
+    channel 0. ``units``: the CSV units the analysis read the file in (``analyze --units``);
+    ``keep_bad``: it analysed the stretches the file marks bad (``--keep-bad``), so they are drawn."""
     from scipy import signal as sps
 
     from myotwitch.dsp.filters import bandpass_sos
@@ -91,12 +92,12 @@ def _signal_views(r: dict, bins: int = 1500, units: str | None = None):
     from myotwitch.host.errors import FormatError
 
     try:
-        reader = open_reader(r["file"], units=units)
+        reader = open_reader(r["file"], units=units, keep_bad=keep_bad)
     except FormatError:  # (signals of several rates: only the ones analysed can be opened together)
-        reader = open_reader(r["file"], r.get("channels") or None, units=units)
+        reader = open_reader(r["file"], r.get("channels") or None, units=units, keep_bad=keep_bad)
     if not _select_as_analysed(reader, r.get("channels") or []):
         try:  # (a channel chosen with --channels that is read only when chosen: "Status" had drawn EXG2)
-            reader = open_reader(r["file"], r.get("channels"), units=units)
+            reader = open_reader(r["file"], r.get("channels"), units=units, keep_bad=keep_bad)
         except FormatError:
             pass  # (the file changed since: draw it as it is)
     fs, n = reader.fs, max(reader.n_samples, 1)
@@ -148,7 +149,7 @@ def _signal_views(r: dict, bins: int = 1500, units: str | None = None):
     return fs, edges, lo[:shown], hi[:shown], snippets, (f, p)
 
 
-def _plots(r: dict, units: str | None = None) -> dict[str, str]:
+def _plots(r: dict, units: str | None = None, keep_bad: bool = False) -> dict[str, str]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -158,7 +159,7 @@ def _plots(r: dict, units: str | None = None) -> dict[str, str]:
     from myotwitch.host.edf import read_quietly
 
     with read_quietly():  # (its warnings were said when it was analysed)
-        fs, edges, lo, hi, snippets, (f, p) = _signal_views(r, units=units)
+        fs, edges, lo, hi, snippets, (f, p) = _signal_views(r, units=units, keep_bad=keep_bad)
     t = edges[:-1] / fs / 60
     events = r.get("events", [])
     labels = list(r.get("channels") or [])
@@ -270,9 +271,9 @@ def _advice_html(advice: dict | None) -> str:
     return "\n".join(parts)
 
 
-def _session_html(r: dict, units: str | None = None) -> str:
+def _session_html(r: dict, units: str | None = None, keep_bad: bool = False) -> str:
     st, q = r["stats"], r["quality"]
-    plots = _plots(r, units)
+    plots = _plots(r, units, keep_bad)
     mains = q.get("mains") or {}
     rows = [("Duration", f"{hms(st['duration_s'])} ({hms(st['valid_s'])} with data)"),
             ("Twitches", f"{st['counts']['twitch']} ({st['twitches_per_hour']:.1f} per hour)"),
@@ -359,14 +360,15 @@ def _n(value: object, spec: str) -> str:
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 
 
-def write_report(path: str, results: list[dict], units: str | None = None) -> None:
+def write_report(path: str, results: list[dict], units: str | None = None, keep_bad: bool = False) -> None:
     """``units``: ``analyze --units``, the units its CSV files were read in (the plots read the
-    files again, and drew a file in mV at a thousandth of its size)."""
+    files again, and drew a file in mV at a thousandth of its size); ``keep_bad``: ``--keep-bad``,
+    so the stretches the files mark bad are drawn as they were analysed."""
     body = []
     if len(results) > 1:
         body.append(_trend_html(results))
     for r in results:
-        body.append(_session_html(r, units))
+        body.append(_session_html(r, units, keep_bad))
     body.append(_advice_html(results[-1].get("advice")))
     doc = (f"<!doctype html><html lang=en><head><meta charset=utf-8>"
            f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\"><meta name=viewport "
