@@ -15,7 +15,7 @@ from myotwitch.dsp.coincidence import channel_hits
 from myotwitch.dsp.pipeline import BUSY_FLOOR, QualityTally
 from myotwitch.dsp.unit_measures import unit_summaries
 from myotwitch.host.strict import strict
-from myotwitch.host.wording import counted
+from myotwitch.host.wording import busy_floor_reason, counted
 
 SCHEMA = "myotwitch.session/1"
 
@@ -90,10 +90,11 @@ def busy_floor_warning(events: list[Event], floors: list, labels: list[str] | tu
     busy |= {c for c, v in enumerate(floors) if isinstance(v, (int, float)) and v > bar}  # (NaN > bar is False)
     if not busy:
         return ""
-    names = ", ".join(labels[c] if c < len(labels) else f"ch{c + 1}" for c in sorted(busy))
+    names = ", ".join(labels[c] if c < len(labels) else f"ch{c}" for c in sorted(busy))  # (0-based, as elsewhere)
     name = f"{os.path.basename(file)}: " if file else ""
+    over = [floors[c] for c in sorted(busy) if c < len(floors) and isinstance(floors[c], (int, float))]
     return (f"{name}the noise floor was over {bar:g} µV RMS on {names}, where nothing counts as a twitch "
-            "(a working muscle, or poor skin contact; --max-rest-floor)")
+            f"({busy_floor_reason(over)}; --max-rest-floor)")
 
 
 def summarize(events: list[Event], episodes: list[Episode], pipe: Pipeline, *, file: str | None,

@@ -397,3 +397,18 @@ def test_index_and_no_index_together_are_refused(capsys):
     with pytest.raises(SystemExit):
         main(["analyze", str(EDF), "--index", "--no-index"])
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_a_floor_no_muscle_gives_is_blamed_on_the_scale_as_record_and_live_say(tmp_path):
+    """Over 1000 µV RMS the recorder and the live app say the µV per count is wrong (or an
+    electrode off); the analysis of the same file still said "a working muscle"."""
+    import numpy as np
+
+    from myotwitch.host.analysis import analyze_file
+
+    rng = np.random.default_rng(5)
+    p = tmp_path / "unscaled.csv"
+    np.savetxt(p, np.column_stack([np.arange(20_000) / 1000, rng.normal(0, 3000, 20_000)]), delimiter=",",
+               header="time_s,calf_uV", comments="")
+    [said] = [w for w in analyze_file(p)["quality"]["warnings"] if "noise floor was over" in w]
+    assert "µV per count is wrong" in said and "a working muscle" not in said
