@@ -58,25 +58,14 @@ def test_keep_bad_on_the_command_line(marked, tmp_path, caplog):
 
 
 @pytest.mark.parametrize("keep", [False, True])
-def test_the_report_draws_a_bad_stretch_as_it_was_analysed(marked, tmp_path, monkeypatch, keep):
+def test_the_report_draws_a_bad_stretch_as_it_was_analysed(marked, tmp_path, report_views, keep):
     """The report reads the file again for its plots: with --keep-bad it had left the stretch
     blank while listing the twitches found there."""
     pytest.importorskip("matplotlib")
-    from myotwitch.host import report
-
     path, _ = marked
-    seen = []
-    original = report._signal_views
-
-    def spy(r, *a, **kw):
-        out = original(r, *a, **kw)
-        seen.append(out)
-        return out
-
-    monkeypatch.setattr(report, "_signal_views", spy)
     args = ["analyze", str(path), "--no-index", "--no-progress", "--report", str(tmp_path / "r.html")]
     assert main(args + (["--keep-bad"] if keep else [])) == 0
-    fs, edges, lo, hi, _, _ = seen[0]
+    fs, edges, lo, hi, _, _ = report_views[0]
     t = edges[:-1] / fs
     inside = (t > 22) & (t < 33)
     assert np.isfinite(hi[0][inside]).all() == keep and np.isfinite(hi[0][t < 15]).all()

@@ -732,18 +732,27 @@ def test_status_lines_during_an_outage_say_for_how_long_no_data_came(tmp_path, m
     rec.finish()
 
 
+def _recording_then_silent(out, samples=2_500):
+    """A recorder on the simulator that has recorded ``samples`` and then gets no more samples
+    (the records that are not samples still reach it): the sensor has gone quiet."""
+    from myotwitch.host.stream import SampleBlock
+
+    rec = Recorder(open_source(SIM), str(out), events_path=None, status_interval_s=999)
+    rec.begin()
+    while rec.samples < samples:
+        for r in rec.source.read(0.2):
+            if rec.samples < samples or not isinstance(r, SampleBlock):
+                rec.handle(r)
+    return rec
+
+
 def test_a_rotation_during_a_long_outage_leaves_no_empty_file(tmp_path):
     # SIGHUP, the hour or midnight coming while the sensor is unplugged: the next file was begun
     # at once, and the outage's long gap then ended it with no data in it (a file of 0 s, with a
     # summary and a session in the history)
     from myotwitch.host.stream import GapRecord, SampleBlock
 
-    rec = Recorder(open_source(SIM), str(tmp_path / "rec"), events_path=None, status_interval_s=999)
-    rec.begin()
-    while rec.samples < 2_500:
-        for r in rec.source.read(0.2):
-            if rec.samples < 2_500 or not isinstance(r, SampleBlock):
-                rec.handle(r)
+    rec = _recording_then_silent(tmp_path / "rec")
     n = rec.samples
     rec.request_rotate()  # the link is down from here
     rec.tick()
@@ -905,12 +914,7 @@ def test_a_short_outage_across_a_rotation_is_counted_in_the_next_file(tmp_path):
     # had been the next file's, begun at the rotation)
     from myotwitch.host.stream import GapRecord, LinkEvent, SampleBlock
 
-    rec = Recorder(open_source(SIM), str(tmp_path / "rec"), events_path=None, status_interval_s=999)
-    rec.begin()
-    while rec.samples < 2_500:
-        for r in rec.source.read(0.2):
-            if rec.samples < 2_500 or not isinstance(r, SampleBlock):
-                rec.handle(r)
+    rec = _recording_then_silent(tmp_path / "rec")
     n = rec.samples_in_session()
     rec.handle(LinkEvent("disconnected", "unplugged"))
     rec.request_rotate()
@@ -927,12 +931,7 @@ def test_a_short_outage_across_a_rotation_is_counted_in_the_next_file(tmp_path):
     a, b = read_header(first).data_start, read_header(second).data_start
     assert (b - a).total_seconds() == pytest.approx(n / 1000, abs=1e-3)  # (it begins where the first ends)
     # a long one ends no file of its own: the next file says what came before it
-    rec = Recorder(open_source(SIM), str(tmp_path / "long"), events_path=None, status_interval_s=999)
-    rec.begin()
-    while rec.samples < 2_500:
-        for r in rec.source.read(0.2):
-            if rec.samples < 2_500 or not isinstance(r, SampleBlock):
-                rec.handle(r)
+    rec = _recording_then_silent(tmp_path / "long")
     n = rec.samples_in_session()
     rec.request_rotate()
     rec.tick()

@@ -43,7 +43,7 @@ def test_gaps_leave_a_bin_with_its_data_time_only():
     assert np.isnan(r[1])  # (the whole second minute is a gap: no bar, not a rate of 0)
 
 
-def test_the_report_draws_a_csv_in_the_units_it_was_analysed_in(tmp_path, monkeypatch):
+def test_the_report_draws_a_csv_in_the_units_it_was_analysed_in(tmp_path, monkeypatch, report_views):
     """`analyze x.csv --units mV --report r.html` counted in µV but drew the file again as µV:
     traces and twitch snippets a thousand times too small."""
     rng = np.random.default_rng(0)
@@ -52,18 +52,9 @@ def test_the_report_draws_a_csv_in_the_units_it_was_analysed_in(tmp_path, monkey
     x[2000:2010] += 0.3 * np.sin(np.linspace(0, 2 * np.pi, 10))  # a 600 µV twitch
     p = tmp_path / "mv.csv"
     np.savetxt(p, np.column_stack([np.arange(n) / 1000, x]), delimiter=",", header="time_s,calf", comments="")
-    seen = []
-    original = report._signal_views
-
-    def spy(r, *a, **kw):
-        out = original(r, *a, **kw)
-        seen.append(out)
-        return out
-
-    monkeypatch.setattr(report, "_signal_views", spy)
     monkeypatch.setenv("MYOTWITCH_HOME", str(tmp_path / "home"))
     assert main(["analyze", str(p), "--units", "mV", "--no-index", "--report", str(tmp_path / "r.html")]) == 0
-    fs, edges, lo, hi, snippets, _ = seen[0]
+    fs, edges, lo, hi, snippets, _ = report_views[0]
     assert np.nanmax(hi) > 100  # µV, as analysed (in mV it peaked at 0.3)
 
 
