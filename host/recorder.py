@@ -50,6 +50,8 @@ PROBE_S = 5.0
 LOW_DISK_WARN_BYTES = 500 * 1024 * 1024
 #: a status line says how long no data has come once it is this long (an outage, a silent device)
 NO_DATA_SAY_S = 5.0
+#: notes held while no file is open (``Recorder._annotate_now``): the rest are counted
+HELD_NOTES = 10
 #: a step of the system clock larger than this re-dates the recording from there on (a board
 #: without a real-time clock starts with a stale clock, which the network sets minutes later)
 CLOCK_STEP_S = 10.0
@@ -336,6 +338,9 @@ class Recorder:
         self._between: int | None = None
         #: a "link connected" note waiting for the first samples after the outage
         self._back_note: str | None = None
+        #: notes that came while no file was open, for the start of the next (``_annotate_now``)
+        self._held_notes: list[str] = []
+        self._held_over = 0
         self._probe: list[np.ndarray] | None = None  # (``_check_stream``)
         self.stream_warnings: list[str] = []  # what ``_check_stream`` found, for every file's summary
 
@@ -580,6 +585,11 @@ class Recorder:
         if self._next_file_note:
             writer.annotate(0.0, None, self._next_file_note)
             self._next_file_note = ""
+        for text in self._held_notes:  # (what happened while no file was open)
+            writer.annotate(0.0, None, f"before this file: {text}")
+        if self._held_over:
+            writer.annotate(0.0, None, f"before this file: {self._held_over} more notes (in the event log)")
+        self._held_notes, self._held_over = [], 0
         self._files_opened += 1
         log.info("recording to %s", path)
         self.eventlog.write("file", path=path, start=start.isoformat())
@@ -696,8 +706,17 @@ class Recorder:
                                               lead_off=st.lead_off, saturated=st.saturated, overruns=st.overruns)
 
     def _annotate_now(self, text: str) -> None:
-        if self.current is not None and self.info is not None:
+        """A note at the current sample of the file being written; between files (after a
+        rotation or a long gap, before the next samples begin the next file) it is held for the
+        start of the next one: a link lost or a lead off then had been in the event log only."""
+        if self.info is None:
+            return
+        if self.current is not None:
             self.current.writer.annotate(self.current.writer.samples_written_total / self.info.fs, None, text)
+        elif len(self._held_notes) < HELD_NOTES:
+            self._held_notes.append(text)
+        else:
+            self._held_over += 1
 
     def _events(self, events: list[Event]) -> None:
         assert self.pipe is not None and self.info is not None

@@ -940,3 +940,27 @@ def test_a_short_outage_across_a_rotation_is_counted_in_the_next_file(tmp_path):
     rec.finish()
     second = sorted(rec.closed_files)[1]
     assert any(a.text.startswith("after a gap of 70 s") for a in EdfReader(second).edf.annotations)
+
+
+def test_what_happens_while_no_file_is_open_is_said_at_the_start_of_the_next(tmp_path):
+    # after a rotation in an outage the next samples begin the next file: a link lost or a lead
+    # off in between had gone into no file, only the event log
+    from myotwitch.host.stream import GapRecord, LinkEvent, SampleBlock, StatusRecord
+
+    rec = _recording_then_silent(tmp_path / "rec")
+    n = rec.samples_in_session()
+    rec.request_rotate()
+    rec.tick()
+    rec.handle(LinkEvent("disconnected", "unplugged"))
+    rec.handle(StatusRecord(n, 3900, 80, lead_off=True, saturated=False, streaming=True, overruns=0))
+    for k in range(12):
+        rec.handle(LinkEvent("stalled", f"no data for {k} s"))
+    rec.handle(GapRecord(n, 70_000, 1000.0, reason="link down; device kept counting"))
+    rec.handle(SampleBlock(n + 70_000, 1000.0, np.ones((2, 5_000), dtype=np.float32)))
+    rec.finish()
+    second = sorted(rec.closed_files)[1]
+    notes = [a.text for a in EdfReader(second).edf.annotations if a.onset_s == 0.0]
+    assert "before this file: link disconnected: unplugged" in notes
+    assert "before this file: status lead_off=1 saturated=0" in notes
+    assert sum(t.startswith("before this file: link stalled") for t in notes) == 8  # (ten held in all)
+    assert "before this file: 4 more notes (in the event log)" in notes
