@@ -129,10 +129,9 @@ class Acquisition:
         self._display_mains: MainsCanceller | None = None
         self._display_mains_decided = False
         self._pending_config: DetectorConfig | None = None
-        #: episodes closed by detectors replaced after a settings change (the counts carry on)
-        self.episodes_before: list = []
-        #: (episodes_before, pipe) as one value, swapped in one assignment: the window reads
-        #: ``episodes`` from its own thread while the worker swaps detectors
+        #: (episodes closed by detectors replaced after a settings change, the detector now) as
+        #: one value, swapped in one assignment: the window reads ``episodes`` from its own thread
+        #: while the worker swaps detectors (the counts carry on across a settings change)
         self._episode_parts: tuple[list, Pipeline | None] = ([], None)
         #: why the source could not be opened or read (None while it works)
         self.failure: MyotwitchError | None = None
@@ -291,7 +290,7 @@ class Acquisition:
                     self.updates.put(Update(stream=buffer))
                 pipe = Pipeline(rec.fs, rec.n_channels, self.config)
                 self._new_display_chain(rec.fs, rec.n_channels)
-                self.pipe, self.episodes_before, self._ended = pipe, [], None
+                self.pipe, self._ended = pipe, None
                 self._episode_parts = ([], pipe)
                 # the GUI redraws from the buffer alone: it (with its labels and channel count)
                 # is swapped in one assignment, last
@@ -373,11 +372,11 @@ class Acquisition:
         new = Pipeline(old.fs, old.n_channels, cfg)
         new.gap(old.samples_in)
         self.config = cfg
-        self.episodes_before = self.episodes_before + list(old.episodes)
+        before = self._episode_parts[0] + list(old.episodes)
         self._new_display_chain(old.fs, old.n_channels)
         self.pipe = new
         # (read apart, the window could take the last detector's episodes from both, twice)
-        self._episode_parts = (self.episodes_before, new)
+        self._episode_parts = (before, new)
         self._publish(final)
         if final:
             self.updates.put(Update(events=final))

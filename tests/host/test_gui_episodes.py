@@ -103,7 +103,7 @@ def test_the_line_of_the_episode_going_on_is_rewritten_in_place(qtbot, settings)
 
 def test_the_episodes_read_while_new_settings_are_swapped_in_hold_each_once():
     # the window reads acq.episodes from its own thread while the worker swaps in a detector
-    # with new settings: the last detector's episodes were in episodes_before and still in the
+    # with new settings: the last detector's episodes were among those before and still in the
     # detector, so the list took them twice (and then missed as many new ones, counted as listed)
     from myotwitch.host.gui.acquisition import Acquisition
     from myotwitch.host.sources import open_source
