@@ -29,7 +29,7 @@ from myotwitch.dsp.pipeline import QualityTally
 from myotwitch.host import edf
 from myotwitch.host.errors import MyotwitchError, SourceError, UsageError
 from myotwitch.host.eventlog import EventLog
-from myotwitch.host.session import summarize, summary_path, write_summary
+from myotwitch.host.session import floors_over, summarize, summary_path, write_summary
 from myotwitch.host.sources import Source
 from myotwitch.host.sources.replay import REPLAY_FIRMWARE
 from myotwitch.host.stream import DeviceInfo, GapRecord, LinkEvent, SampleBlock, StatusRecord
@@ -956,14 +956,12 @@ class Recorder:
                  self.lost_samples / fs, self.reconnects, floors,
                  os.path.basename(self.current.path) if self.current else "-", quiet)
         bar = self.config.max_rest_floor_uv
-        labels = list(self.info.labels)
-        busy = [labels[c] if c < len(labels) else f"ch{c}"
-                for c, v in enumerate(floor if floor is not None else []) if bar > 0 and v > bar]
+        over = floors_over(floor if floor is not None else [], self.info.labels, bar)
+        busy = [name for _, name, _ in over]
         if busy != self._busy_floor:  # said when it starts (and when it ends), not on every status line
             if busy:
-                over = [v for v in (floor if floor is not None else []) if v > bar]
                 log.warning("the noise floor is over %g µV RMS on %s: no twitch counts there while it is (%s)",
-                            bar, ", ".join(busy), busy_floor_reason(over))
+                            bar, ", ".join(busy), busy_floor_reason([v for _, _, v in over]))
             elif self._busy_floor:
                 log.info("the noise floor is back under %g µV RMS: twitches count again", bar)
             self._busy_floor = busy

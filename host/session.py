@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import statistics
 from dataclasses import asdict
@@ -76,6 +77,17 @@ def link_loss_warning(pipe: Pipeline, cut_counts: tuple[int, int], blind_s: floa
     return settling_warning(pipe, blind_s, valid_s) or gap_cut_warning(*cut_counts, lost)
 
 
+def floors_over(floors, labels: list[str] | tuple[str, ...], bar_uv: float) -> list[tuple[int, str, float]]:
+    """(channel, name, floor) of the channels whose resting noise floor (µV RMS) is over
+    ``bar_uv`` (``max_rest_floor_uv``; 0: no bar), where no twitch counts. A floor not known
+    (None, NaN) is not over it; a channel without a label is named ch0, ch1, ... The recorder's
+    status lines, the live app's sensor panel and a file's warnings decide it so alike."""
+    if bar_uv <= 0:
+        return []
+    return [(c, labels[c] if c < len(labels) else f"ch{c}", float(v)) for c, v in enumerate(floors)
+            if v is not None and math.isfinite(v) and v > bar_uv]
+
+
 def busy_floor_warning(events: list[Event], floors: list, labels: list[str] | tuple[str, ...],
                        config: DetectorConfig, file: str | None) -> str:
     """The channels where nothing counts as a twitch because their background is over
@@ -87,7 +99,7 @@ def busy_floor_warning(events: list[Event], floors: list, labels: list[str] | tu
     if bar <= 0:
         return ""
     busy = {e.channel for e in events if e.kind == "contraction" and (e.reason or "").startswith(BUSY_FLOOR)}
-    busy |= {c for c, v in enumerate(floors) if isinstance(v, (int, float)) and v > bar}  # (NaN > bar is False)
+    busy |= {c for c, _, _ in floors_over(floors, labels, bar)}
     if not busy:
         return ""
     names = ", ".join(labels[c] if c < len(labels) else f"ch{c}" for c in sorted(busy))  # (0-based, as elsewhere)

@@ -26,7 +26,7 @@ from myotwitch.host.gui.envelope import minmax_envelope
 from myotwitch.host.gui.history_tab import HistoryTab
 from myotwitch.host.gui.spans import SpanItem
 from myotwitch.host.gui.units_panel import UnitsPanel
-from myotwitch.host.session import cut_potential, link_loss_warning
+from myotwitch.host.session import cut_potential, floors_over, link_loss_warning
 from myotwitch.host.sources.auto import NO_SENSOR
 from myotwitch.host.wording import busy_floor_reason, counted
 
@@ -59,7 +59,7 @@ def parse_band(text: str) -> tuple[float, float] | str:
 
 def busy_channels(floor: np.ndarray, labels: tuple[str, ...], bar_uv: float) -> list[str]:
     """The channels whose noise floor is over ``max_rest_floor_uv``: no twitch counts there."""
-    return [lab for lab, v in zip(labels, floor) if np.isfinite(v) and bar_uv > 0 and float(v) > bar_uv]
+    return [name for _, name, _ in floors_over(floor, labels, bar_uv)]
 
 
 def floor_note(floor: np.ndarray, labels: tuple[str, ...], bar_uv: float) -> str:
@@ -70,11 +70,10 @@ def floor_note(floor: np.ndarray, labels: tuple[str, ...], bar_uv: float) -> str
     if not known:
         return "noise floor: learning…"
     text = "noise floor " + " · ".join(f"{v:.1f}" for _, v in known) + " µV RMS"
-    over = busy_channels(floor, labels, bar_uv)
+    over = floors_over(floor, labels, bar_uv)
     if over:
-        why = busy_floor_reason([v for _, v in known if bar_uv > 0 and v > bar_uv])
-        text += (f"<br><b style='color:#c62828'>over {bar_uv:g} µV on {', '.join(over)}: no twitch counts "
-                 f"there ({why})</b>")
+        text += (f"<br><b style='color:#c62828'>over {bar_uv:g} µV on {', '.join(name for _, name, _ in over)}: "
+                 f"no twitch counts there ({busy_floor_reason([v for _, _, v in over])})</b>")
     return text
 
 
