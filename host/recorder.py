@@ -425,19 +425,18 @@ class Recorder:
         self._next_deleted_check = self.samples + int(self.info.fs)
         f = self.current
         gone = f is not None and f.writer.deleted()
-        if gone or self.eventlog.deleted():
-            self._check_dir()
-        if self.eventlog.deleted():
+        log_gone = self.eventlog.deleted()
+        if gone or log_gone:
+            self._check_dir()  # (the folder made again; the next file's own check finds it there)
+        if log_gone:
             log.error("the event log %s was deleted while being written; it starts again there", self.events_path)
             self.eventlog.reopen()
         if f is None or not gone:
             return
-        assert self.info is not None
         f.deleted = True
         kept = self.samples_in_session() - f.first_sample
         log.error("%s was deleted while being recorded (its folder removed?): its %s of data are lost; "
                   "recording goes on in a new file", f.path, hms(kept / self.info.fs))
-        self._check_dir()
         self._next_file_note = f"the file before, {os.path.basename(f.path)}, was deleted while being recorded"
         self._rotate("the file was deleted")
         self.eventlog.write("file_deleted", path=f.path)
