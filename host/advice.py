@@ -521,10 +521,11 @@ def compute_metrics(sessions: list[dict], diary: list[dict], ruleset: RuleSet,
     m["pattern"] = " and ".join(p for p, on in (("persistent", m.get("persistent")), ("spreading", m["spreading"])) if on)
     meds = {e["name"].lower() for e in diary if e["kind"] == "medication"}
     classes, names = set(), set()
+    # (a name anywhere in what was logged: "mixed amphetamine salts", "ventolin inhaler")
+    words = {med: f" {_med_words(med)}" for med in meds}
     for cls, members in ruleset.medications.items():
         for med in meds:
-            # (a name anywhere in what was logged: "mixed amphetamine salts", "ventolin inhaler")
-            if any(med.startswith(x) or f" {x}" in f" {words}" for x in members for words in [_med_words(med)]):
+            if any(med.startswith(x) or f" {x}" in words[med] for x in members):
                 classes.add(cls.replace("_", " "))
                 names.add(med)
     m["medication_linked"] = len(names)
