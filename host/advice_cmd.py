@@ -48,11 +48,21 @@ def symptom_name(text: str) -> str | None:
     key = text.strip().lower().replace(" ", "_")
     if key in SYMPTOM_WORDS:
         return SYMPTOM_WORDS[key]
-    words = re.split(r"[\s_\-/,.]+", text.lower())
-    if NEGATIONS & set(words):  # ("no pain", "weakness gone": not that symptom)
+    if NEGATIONS & set(_phrase_words(text)):  # ("no pain", "weakness gone": not that symptom)
         return None
-    named = {SYMPTOM_PHRASE_WORDS[w] for w in words if w in SYMPTOM_PHRASE_WORDS}
+    named = phrase_symptoms(text)
     return named.pop() if len(named) == 1 else None
+
+
+def phrase_symptoms(text: str) -> set[str]:
+    """The symptoms the words of a phrase name (``SYMPTOM_PHRASE_WORDS``), negated or not."""
+    return {SYMPTOM_PHRASE_WORDS[w] for w in _phrase_words(text) if w in SYMPTOM_PHRASE_WORDS}
+
+
+def _phrase_words(text: str) -> list[str]:
+    return re.split(r"[\s_\-/,.]+", text.lower())
+
+
 EXERCISE = {"none": 0, "light": 1, "moderate": 2, "hard": 3}
 
 
@@ -110,8 +120,7 @@ def parse_entry(what: str, value: str | None, unit: str | None) -> tuple[str, st
     if kind == "symptom":
         name = symptom_name(value)
         if name is None:
-            several = sorted({SYMPTOM_PHRASE_WORDS[w] for w in re.split(r"[\s_\-/,.]+", value.lower())
-                              if w in SYMPTOM_PHRASE_WORDS})
+            several = sorted(phrase_symptoms(value))
             if len(several) > 1:
                 raise UsageError(f"symptom '{_echo(value)}' names {len(several)} symptoms ({', '.join(several)}): "
                                  "log each as its own entry")
