@@ -62,7 +62,9 @@ def build_history(sessions: list[dict], diary: list[dict], ruleset: RuleSet, *, 
                    key=lambda s: s["start"])
     dated, short = split_short(dated, d)
     diary = [e for e in diary if e["time"] >= since]
-    m = {**METRICS, **compute_metrics(dated + short, diary, rs, now)}  # (it parts them again the same way)  # the defaults the rules see when unmeasured
+    # the defaults the rules see when unmeasured; (the short ones too: it parts them again the
+    # same way, and joins them into their recordings first)
+    m = {**METRICS, **compute_metrics(dated + short, diary, rs, now)}
 
     by_day: dict[dt.date, list[dict]] = defaultdict(list)
     for s in dated:
