@@ -91,13 +91,16 @@ def _signal_views(r: dict, bins: int = 1500, units: str | None = None, keep_bad:
     from myotwitch.host.analysis import open_reader
     from myotwitch.host.errors import FormatError
 
+    def read(channels: list[str] | None = None):  # (as the analysis read it)
+        return open_reader(r["file"], channels, units=units, keep_bad=keep_bad)
+
     try:
-        reader = open_reader(r["file"], units=units, keep_bad=keep_bad)
+        reader = read()
     except FormatError:  # (signals of several rates: only the ones analysed can be opened together)
-        reader = open_reader(r["file"], r.get("channels") or None, units=units, keep_bad=keep_bad)
+        reader = read(r.get("channels") or None)
     if not _select_as_analysed(reader, r.get("channels") or []):
         try:  # (a channel chosen with --channels that is read only when chosen: "Status" had drawn EXG2)
-            reader = open_reader(r["file"], r.get("channels"), units=units, keep_bad=keep_bad)
+            reader = read(r.get("channels"))
         except FormatError:
             pass  # (the file changed since: draw it as it is)
     fs, n = reader.fs, max(reader.n_samples, 1)
