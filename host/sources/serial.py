@@ -39,6 +39,9 @@ class Board:
     probe_s: float = 1.0
 
 
+#: an Arduino Uno: its firmware talks at AVR_BAUD, and it resets when its port opens
+UNO = Board("Arduino Uno", AVR_BAUD, AVR_SETTLE_S)
+
 #: USB vendor/product ids of boards the firmware supports (makers may add theirs).
 #: Seeed ids from boards.txt of "Seeed nRF52 Boards" (Seeed-Studio/Adafruit_nRF52_Arduino):
 #: 0x80xx the sketch's USB CDC, 0x00xx the UF2 bootloader.
@@ -49,11 +52,11 @@ KNOWN_USB_IDS = {
     (0x2886, 0x0045): Board("Seeed XIAO nRF52840 Sense (bootloader)"),
     (0x239A, 0x8029): Board("Adafruit nRF52840"),
     # the Uno's ids as the Arduino AVR core's boards.txt lists them (uno.vid.N/pid.N)
-    (0x2341, 0x0043): Board("Arduino Uno", AVR_BAUD, AVR_SETTLE_S),
-    (0x2341, 0x0001): Board("Arduino Uno", AVR_BAUD, AVR_SETTLE_S),
-    (0x2A03, 0x0043): Board("Arduino Uno", AVR_BAUD, AVR_SETTLE_S),
-    (0x2341, 0x0243): Board("Arduino Uno", AVR_BAUD, AVR_SETTLE_S),
-    (0x2341, 0x006A): Board("Arduino Uno", AVR_BAUD, AVR_SETTLE_S),
+    (0x2341, 0x0043): UNO,
+    (0x2341, 0x0001): UNO,
+    (0x2A03, 0x0043): UNO,
+    (0x2341, 0x0243): UNO,
+    (0x2341, 0x006A): UNO,
     (0x1A86, 0x7523): Board("CH340 USB-serial (Uno/Nano clone)", AVR_BAUD, AVR_SETTLE_S),
     (0x1A86, 0x55D4): Board("CH9102 USB-serial (Nano clone)", AVR_BAUD, AVR_SETTLE_S),
     (0x0403, 0x6001): Board("FTDI USB-serial (Nano)", AVR_BAUD, AVR_SETTLE_S),
