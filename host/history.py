@@ -117,9 +117,13 @@ def build_history(sessions: list[dict], diary: list[dict], ruleset: RuleSet, *, 
     sites = site_changes(recs)
     channels = {}
     for label, v in sites.items():
-        hours = sum(s["valid_s"] for s in dated if label in (s.get("channels") or []))
-        channels[label] = {"twitches": v["twitches"], "hours": hours / 3600,
-                           "rate_per_hour": _rate(v["twitches"], hours), "first_seen": first_seen.get(label),
+        # (the counts and hours are the files' that give a rate, as the days' are: a recording's
+        # short file, joined in for the rules, had added its twitches over none of its hours)
+        here = [(n, s["valid_s"]) for s in dated for lab, n in zip(s.get("channels") or [], s.get("per_channel") or [])
+                if lab == label]
+        n, hours = sum(k for k, _ in here), sum(h for _, h in here)
+        channels[label] = {"twitches": n, "hours": hours / 3600,
+                           "rate_per_hour": _rate(n, hours), "first_seen": first_seen.get(label),
                            "early_rate_per_hour": v["early_rate"], "late_rate_per_hour": v["late_rate"],
                            "late_twitches": v["late_twitches"], "new": v["new"]}
     unit_sessions = [s for s in dated if _named_units(s)]

@@ -506,3 +506,22 @@ def test_a_fold_change_from_a_fitted_zero_says_what_it_divided_by(rising):
     h["rules"]["worsening"]["start_rate_per_hour"] = 0.0
     worsening = next(text for kind, _, text in rule_statements(h) if kind == "worsening")
     assert "fold change" in worsening and "over a start counted as 1/h" in worsening
+
+
+def test_a_channels_count_is_over_the_same_files_as_its_hours():
+    """A recording's short last file (under a minute) is joined in for the rules, but gives no
+    rate: the channel table had added its twitches over none of its hours (89 twitches over the
+    69 of the day's table, at 1,335/h instead of 1,035/h)."""
+    now = dt.datetime(2026, 12, 7, 12, 0)
+    start = now - dt.timedelta(hours=3)
+    files = []
+    for i, (n, secs) in enumerate([(17, 60.0), (21, 60.0), (20, 59.98)]):
+        files.append({"file": f"f{i}.edf", "start": start + dt.timedelta(minutes=i), "duration_s": secs,
+                      "valid_s": secs, "twitches": n, "twitches_per_hour": n / secs * 3600, "episodes": 1,
+                      "per_channel": [n], "channels": ["gastrocnemius"], "units": []})
+    h = build_history(files, [], load_rules(), days=28, now=now)
+    [day] = h["days"]
+    ch = h["channels"]["gastrocnemius"]
+    assert day["twitches"] == ch["twitches"] == 38
+    assert ch["rate_per_hour"] == pytest.approx(day["rate_per_hour"]) == pytest.approx(38 / (120 / 3600))
+    assert h["rules"]["worsening"]["sessions"] == 1  # (the rules see one recording, the short file in it)
