@@ -398,13 +398,20 @@ def recordings(sessions: list[dict]) -> list[dict]:
     rules weigh sessions: a night's hourly files had made eight "sessions", so a rate rising
     over one night read as a trend worsening over weeks, the latest rate was a 3-minute tail
     file's, and a new unit seen in two of the night's files was "seen in two sessions". Files
-    join when they follow within ``JOIN_GAP_S`` with the same channels, counted alike."""
+    join when they follow within ``JOIN_GAP_S`` with the same channels, counted alike, from the
+    same device where both say which; a file continues the recording it follows most closely,
+    not merely the last one begun (two sensors recorded at once, each in hourly files, had
+    made one recording of files taking turns)."""
     out: list[dict] = []
+    open_: list[int] = []  # the recordings a later file may still continue
     for s in sessions:
-        last = out[-1] if out else None
-        if last is not None and _continues(last, s):
-            out[-1] = _joined(last, s)
+        open_ = [i for i in open_ if (s["start"] - _end(out[i])).total_seconds() <= JOIN_GAP_S]
+        fits = [i for i in open_ if _continues(out[i], s)]
+        if fits:
+            i = min(fits, key=lambda i: abs((s["start"] - _end(out[i])).total_seconds()))
+            out[i] = _joined(out[i], s)
         else:
+            open_.append(len(out))
             out.append(s)
     return out
 
@@ -416,17 +423,21 @@ def rule_recordings(files: list[dict], short: list[dict], definitions: dict) -> 
     return split_short(recordings(sorted(files + short, key=lambda s: s["start"])), definitions)[0]
 
 
+def _end(s: dict) -> dt.datetime:
+    return s["start"] + dt.timedelta(seconds=s["duration_s"] or 0.0)
+
+
 def _continues(a: dict, b: dict) -> bool:
-    end = a["start"] + dt.timedelta(seconds=a["duration_s"] or 0.0)
-    return (-1.0 <= (b["start"] - end).total_seconds() <= JOIN_GAP_S
-            and (a.get("channels") or []) == (b.get("channels") or []) and a.get("counting") == b.get("counting"))
+    da, db = a.get("device"), b.get("device")
+    return (-1.0 <= (b["start"] - _end(a)).total_seconds() <= JOIN_GAP_S
+            and (a.get("channels") or []) == (b.get("channels") or []) and a.get("counting") == b.get("counting")
+            and (da is None or db is None or da == db))
 
 
 def _joined(a: dict, b: dict) -> dict:
     """One session of two files that follow each other (``_continues``)."""
     out = dict(a)
-    end = max(a["start"] + dt.timedelta(seconds=a["duration_s"] or 0.0),
-              b["start"] + dt.timedelta(seconds=b["duration_s"] or 0.0))
+    end = max(_end(a), _end(b))
     out["duration_s"] = (end - a["start"]).total_seconds()
     out["valid_s"] = a["valid_s"] + b["valid_s"]
     out["twitches"] = a["twitches"] + b["twitches"]
@@ -443,6 +454,7 @@ def _joined(a: dict, b: dict) -> dict:
             units[name]["count"] = int(units[name].get("count") or 0) + int(u.get("count") or 0)
     out["units"] = list(units.values())
     out["files"] = a.get("files", [a.get("file")]) + [b.get("file")]
+    out["device"] = a.get("device") or b.get("device")
     return out
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import stat
 from collections.abc import Callable
 from typing import Any
@@ -243,7 +244,7 @@ def analyze_file(path: str | os.PathLike, config: DetectorConfig | None = None, 
     clip = getattr(reader, "clip_uv", None)
     if config.clip_uv is None and clip:
         config = config.replace(clip_uv=clip)  # the file's input range tells where clipping starts
-    result = analyze_reader(reader, config, progress, name=path, start=start)
+    result = analyze_reader(reader, config, progress, name=path, start=start, device=recorded_by(reader))
     from myotwitch.host.recorder import marker_state
 
     state = marker_state(path) if say_marker else None
@@ -256,6 +257,21 @@ def analyze_file(path: str | os.PathLike, config: DetectorConfig | None = None, 
         log.warning("%s", note)
         result["quality"]["warnings"].insert(0, note)
     return result
+
+
+#: what the recorder writes in each EDF/BDF signal's prefilter field (host/recorder.py)
+_DEVICE_FIELD = re.compile(r"device (.+?) fw (.*)")
+
+
+def recorded_by(reader) -> dict | None:
+    """The device a myotwitch recording names in its header (``device <id> fw <version>`` in
+    the signals' prefilter field), as ``{"device_id", "firmware"}``; None for other files."""
+    edf = getattr(reader, "edf", None)
+    for sig in getattr(edf, "signals", None) or []:
+        m = _DEVICE_FIELD.fullmatch(sig.prefilter.strip())
+        if m:
+            return {"device_id": m.group(1), "firmware": m.group(2)}
+    return None
 
 
 def still_recording(path: str) -> bool:

@@ -26,8 +26,8 @@ from myotwitch.host.errors import HistoryError
 log = logging.getLogger(__name__)
 
 #: bumped when the sessions table changes; older databases are migrated on open (3: the
-#: detector settings a session was counted with)
-SCHEMA_VERSION = 3
+#: detector settings a session was counted with; 4: the device that recorded it)
+SCHEMA_VERSION = 4
 
 SESSIONS_TABLE = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -45,7 +45,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     channels TEXT,
     units TEXT,
     added_at TEXT,
-    counting TEXT
+    counting TEXT,
+    device TEXT
 );
 CREATE INDEX IF NOT EXISTS sessions_start ON sessions(start);
 CREATE INDEX IF NOT EXISTS sessions_file ON sessions(file);
@@ -63,7 +64,7 @@ CREATE TABLE IF NOT EXISTS diary (
 CREATE INDEX IF NOT EXISTS diary_time ON diary(time);
 """
 COLUMNS = ("key", "file", "start", "dated", "duration_s", "valid_s", "twitches", "twitches_per_hour", "episodes",
-           "per_channel", "channels", "units", "added_at", "counting")
+           "per_channel", "channels", "units", "added_at", "counting", "device")
 #: the detector settings that change what a session counts (``summary["detector"]``): two
 #: sessions counted with different ones cannot be compared rate for rate
 COUNTING_SETTINGS = ("detector", "energy_on_threshold", "on_threshold", "min_twitch_uv", "max_rest_floor_uv",
@@ -148,7 +149,17 @@ def summary_row(summary: dict) -> dict:
             "valid_s": st.get("valid_s", st["duration_s"]), "twitches": st["counts"]["twitch"],
             "twitches_per_hour": st.get("twitches_per_hour", 0.0), "episodes": st.get("episodes", 0),
             "per_channel": list(st.get("twitches_per_channel", [])), "channels": list(summary.get("channels", [])),
-            "units": list(units) if isinstance(units, list) else [], "counting": counting_settings(summary)}
+            "units": list(units) if isinstance(units, list) else [], "counting": counting_settings(summary),
+            "device": device_of(summary)}
+
+
+def device_of(summary: dict) -> str | None:
+    """The id of the device that recorded a session (its INFO frame's, an LSL stream's, a
+    BrainFlow board's), None when the summary does not say: two sensors recorded at once with
+    the same channel names are two recordings, not one whose files take turns."""
+    dev = summary.get("device")
+    ident = dev.get("device_id") if isinstance(dev, dict) else None
+    return str(ident) if isinstance(ident, (str, int)) and not isinstance(ident, bool) and str(ident) else None
 
 
 def counting_settings(summary: dict) -> dict | None:
@@ -261,8 +272,10 @@ class SessionIndex:
                 cols = [r[1] for r in self.db.execute("PRAGMA table_info(sessions)")]
                 if cols and "key" not in cols:
                     self._migrate_from_paths()
-                elif cols and "counting" not in cols:  # schema 2: the rows stay, their settings unknown
-                    self.db.execute("ALTER TABLE sessions ADD COLUMN counting TEXT")
+                elif cols:  # schema 2 or 3: the rows stay, what they lack (settings, device) unknown
+                    for col in ("counting", "device"):
+                        if col not in cols:
+                            self.db.execute(f"ALTER TABLE sessions ADD COLUMN {col} TEXT")
                 else:
                     self._create_sessions()
                 self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
@@ -320,7 +333,7 @@ class SessionIndex:
                   row["duration_s"], row["valid_s"], row["twitches"], row["twitches_per_hour"], row["episodes"],
                   json.dumps(row["per_channel"]), json.dumps(row["channels"]), json.dumps(row["units"]),
                   dt.datetime.now().isoformat(timespec="seconds"),
-                  None if row["counting"] is None else json.dumps(row["counting"], sort_keys=True))
+                  None if row["counting"] is None else json.dumps(row["counting"], sort_keys=True), row["device"])
         self.db.execute("BEGIN IMMEDIATE")
         try:
             self.db.execute("DELETE FROM sessions WHERE file=? AND key<>?", (row["file"], row["key"]))
@@ -351,7 +364,7 @@ class SessionIndex:
         """Session rows, oldest first. Undated sessions only with ``include_undated`` (they come
         last, with ``start`` None): trends and advice must not place them in time."""
         keys = ["key", "file", "start", "dated", "duration_s", "valid_s", "twitches", "twitches_per_hour", "episodes",
-                "per_channel", "channels", "units", "counting"]
+                "per_channel", "channels", "units", "counting", "device"]
         q = f"SELECT {', '.join(keys)} FROM sessions WHERE (dated=1 AND start IS NOT NULL"
         args: tuple = ()
         if since is not None:

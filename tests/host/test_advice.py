@@ -438,6 +438,32 @@ def test_a_unit_in_two_files_of_one_night_is_seen_in_one_session():
     assert joined[0]["files"] == ["night0-0.edf", "night0-1.edf", "night0-2.edf"]
 
 
+def test_two_sensors_recorded_at_once_are_two_recordings():
+    """Two sensors (one on each calf, the same channel names) recorded the same night, each in
+    hourly files rotated on the hour: the files had joined in turns, left-right-left, one
+    recording of both that ended when the right one's files stopped lining up. Each file now
+    continues its own device's recording; without device ids (rows from before), the one it
+    follows most closely."""
+    from myotwitch.host.advice import recordings
+
+    left, right = night_in_files(0, [20, 20, 20]), night_in_files(0, [60, 60, 60])
+    for s in left:
+        s["device"] = "0000a1"
+    for s in right:
+        s["device"] = "0000b2"
+        s["file"] = "right-" + s["file"]
+    joined = recordings(sorted(left + right, key=lambda s: s["start"]))
+    assert [r["files"] for r in joined] == [[s["file"] for s in left], [s["file"] for s in right]]
+    assert [r["twitches"] for r in joined] == [sum(s["twitches"] for s in left), sum(s["twitches"] for s in right)]
+    # no device ids, the right sensor started 5 minutes later: each file follows its own
+    for s in left + right:
+        s.pop("device")
+    for s in right:
+        s["start"] += dt.timedelta(minutes=5)
+    joined = recordings(sorted(left + right, key=lambda s: s["start"]))
+    assert [r["files"] for r in joined] == [[s["file"] for s in left], [s["file"] for s in right]]
+
+
 def test_the_history_says_the_worsening_rule_over_the_recordings_it_tested():
     """The rule tests a night's rotated files as one session; the history's statement of it had
     counted the files: one night of nine files read "not tested: every session has the same

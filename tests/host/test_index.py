@@ -12,7 +12,7 @@ import sqlite3
 import pytest
 
 from myotwitch.host.advice import advise, load_rules
-from myotwitch.host.index import SessionIndex, content_key
+from myotwitch.host.index import SCHEMA_VERSION, SessionIndex, content_key
 
 
 def _summary(file: str, start: str | None = "2026-11-01T23:00:00", twitches: int = 120, **extra) -> dict:
@@ -206,8 +206,9 @@ def test_schema_2_database_gains_the_settings_column_and_keeps_its_rows(tmp_path
     path = tmp_path / "v2.sqlite"
     with SessionIndex(path) as idx:
         idx.add_summary(_summary("/rec/old.edf"))
-    db = sqlite3.connect(path)  # make it a schema-2 file: no settings column
+    db = sqlite3.connect(path)  # make it a schema-2 file: no settings or device column
     db.execute("ALTER TABLE sessions DROP COLUMN counting")
+    db.execute("ALTER TABLE sessions DROP COLUMN device")
     db.execute("PRAGMA user_version=2")
     db.commit()
     db.close()
@@ -218,7 +219,27 @@ def test_schema_2_database_gains_the_settings_column_and_keeps_its_rows(tmp_path
         s["detector"] = {"min_twitch_uv": 15.0}
         idx.add_summary(s)
         assert idx.sessions()[-1]["counting"]["min_twitch_uv"] == 15.0
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 3
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_sessions_say_which_device_recorded_them_and_schema_3_gains_the_column(tmp_path):
+    """Two sensors recorded at once with the same channel names are told apart by the device
+    that recorded each file (advice.recordings); a schema-3 database keeps its rows."""
+    path = tmp_path / "v3.sqlite"
+    with SessionIndex(path) as idx:
+        idx.add_summary(_summary("/rec/old.edf"))
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE sessions DROP COLUMN device")
+    db.execute("PRAGMA user_version=3")
+    db.commit()
+    db.close()
+    with SessionIndex(path) as idx:
+        idx.add_summary(_summary("/rec/left.edf", start="2026-11-03T23:00:00",
+                                 device={"device_id": "00c0ffee", "firmware": "1.2.0"}))
+        idx.add_summary(_summary("/rec/lsl.edf", start="2026-11-04T23:00:00", device={"device_id": 7}))
+        got = {os.path.basename(r["file"]): r["device"] for r in idx.sessions()}
+    assert got == {"old.edf": None, "left.edf": "00c0ffee", "lsl.edf": "7"}
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_equal_settings_are_stored_alike_however_they_were_written(tmp_path):

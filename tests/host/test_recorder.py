@@ -964,3 +964,24 @@ def test_what_happens_while_no_file_is_open_is_said_at_the_start_of_the_next(tmp
     assert "before this file: status lead_off=1 saturated=0" in notes
     assert sum(t.startswith("before this file: link stalled") for t in notes) == 8  # (ten held in all)
     assert "before this file: 4 more notes (in the event log)" in notes
+
+
+def test_each_file_names_its_device_for_the_history_and_analyze_reads_it_back(tmp_path):
+    # two sensors recorded at once with the same channel names are two recordings to the rules
+    # (advice.recordings) only if each session row says which device recorded it: the
+    # recorder's own rows, and a file analysed again later (its header says)
+    from myotwitch.host.analysis import analyze_file
+    from myotwitch.host.index import SessionIndex
+
+    out = tmp_path / "rec"
+    rec = Recorder(open_source(SIM), str(out), rotate="4s", events_path=None, status_interval_s=999)
+    rec.begin()
+    _feed(rec, 9_000)
+    rec.finish()
+    assert rec.info is not None and len(rec.closed_files) >= 2
+    ident = rec.info.device_id
+    rows = [s for s in SessionIndex.default().sessions(include_undated=True)
+            if os.path.abspath(s["file"]) in {os.path.abspath(p) for p in rec.closed_files}]
+    assert len(rows) == len(rec.closed_files) and {r["device"] for r in rows} == {ident}
+    again = analyze_file(rec.closed_files[0])
+    assert again["device"] == {"device_id": ident, "firmware": rec.info.firmware}
