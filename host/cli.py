@@ -16,11 +16,12 @@ import signal
 import sqlite3
 import sys
 from importlib.metadata import PackageNotFoundError, version
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-from myotwitch.dsp import DetectorConfig, kernels
-from myotwitch.dsp.config import ConfigError
 from myotwitch.host.errors import MyotwitchError, UsageError
+
+if TYPE_CHECKING:
+    from myotwitch.dsp import DetectorConfig
 
 log = logging.getLogger("myotwitch")
 
@@ -86,6 +87,9 @@ def add_lsl_option(p: argparse.ArgumentParser) -> None:
 
 
 def detector_config(args: argparse.Namespace) -> DetectorConfig:
+    from myotwitch.dsp import DetectorConfig
+    from myotwitch.dsp.config import ConfigError
+
     kw: dict = {}
     if args.mains != "auto":
         kw["mains"] = args.mains if args.mains == "off" else int(args.mains)
@@ -503,7 +507,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _subcommand(argv: list[str]) -> str | None:
+    """The sub-command named in ``argv`` (its first word that is not an option), before parsing."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
 def main(argv: list[str] | None = None) -> int:
+    if _subcommand(sys.argv[1:] if argv is None else argv) == "record" and hasattr(signal, "SIGHUP"):
+        # a reload (SIGHUP: a new file) in the second the imports take had ended the recorder
+        # (Python's default); ignored until ``run_record`` says it has no file to rotate yet.
+        # This module imports the detector (numpy, scipy) only from here on, so the window is
+        # the interpreter's start alone
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    from myotwitch.dsp import kernels
+    from myotwitch.dsp.config import ConfigError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     level = logging.DEBUG if args.debug else (logging.WARNING if args.quiet else logging.INFO)

@@ -786,6 +786,27 @@ sys.exit(main(["record", "--source", "sim:speed=0", "--duration", "2s", "--out",
     assert len(glob.glob(str(tmp_path / "rec" / "*.summary.json"))) == 1
 
 
+def test_a_reload_while_the_recorder_imports_does_not_end_it(tmp_path):
+    # the second the detector's imports take (numpy, scipy) came before any handler: a SIGHUP
+    # then ended the process, which Restart=on-failure takes for a clean stop
+    code = f"""
+import importlib.abc, os, signal, sys
+class Hangup(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "myotwitch.dsp":
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGHUP)
+        return None
+sys.meta_path.insert(0, Hangup())
+from myotwitch.host.cli import main
+sys.exit(main(["record", "--source", "sim:speed=0", "--duration", "2s", "--out", {str(tmp_path / "rec")!r},
+               "--events", "none"]))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, (done.returncode, done.stderr[-500:])
+    assert len(glob.glob(str(tmp_path / "rec" / "*.summary.json"))) == 1
+
+
 def test_a_disk_full_before_the_first_file_says_no_file_was_begun_and_leaves_no_marker(tmp_path, monkeypatch):
     # a restart into a full disk said "the file holds everything up to the last second" of a
     # file that was never begun, and left an empty marker of it behind at every restart
