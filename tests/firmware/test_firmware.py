@@ -157,6 +157,10 @@ def test_xiao_sketch_hands_commands_to_the_device_from_loop_only():
     assert {n for n, b in body_of.items() if "mt_device_receive" in b or "mt_device_poll" in b} == {"loop"}
     assert "mt_rxq_put(&ble_rx" in body_of["on_command"] and "mt_rxq_get(&ble_rx" in body_of["loop"]
     assert "mt_rxq_init(&ble_rx)" in body_of["setup"].split("Bluefruit.begin()")[0]
+    # one producer: by default Bluefruit runs the callback on its Callback task, and inline on
+    # the BLE task when it cannot allocate the task's queue item, so both could write the queue
+    registered = re.findall(r"commandChr\.setWriteCallback\(([^)]*)\)", "".join(body_of.values()))
+    assert registered == ["on_command, false"]
 
 
 def test_xiao_sketch_never_waits_on_a_usb_host_that_stops_reading():

@@ -52,10 +52,13 @@ BLEBas blebas;
 static mt_device_t dev;
 static mt_scan_t scan;
 static mt_notify_link_t ble_link;
-// Command bytes written over BLE. Bluefruit runs the write callback on its own FreeRTOS task (the
-// "Callback" task, or inline on the BLE task), which preempts loop(): handing the bytes to
-// mt_device_receive() there raced loop()'s mt_device_poll() over the device's reply queue (a
-// reply lost or sent twice). The callback only queues them; loop() feeds them to the device.
+// Command bytes written over BLE. Bluefruit runs the write callback on another FreeRTOS task,
+// which preempts loop(): handing the bytes to mt_device_receive() there raced loop()'s
+// mt_device_poll() over the device's reply queue (a reply lost or sent twice). The callback only
+// queues them; loop() feeds them to the device. The queue has one producer: the callback is
+// registered to run on the BLE task itself (useAdaCallback false). By default it runs on the
+// "Callback" task, but inline on the BLE task whenever the core cannot allocate the callback's
+// queue item (BLECharacteristic.cpp), so two tasks could have written the queue at once.
 static mt_rxq_t ble_rx;
 // Frames to a program that has the USB port open, a FIFO's room at a time: the core's
 // Serial.write() waits while the 256-byte FIFO is full for as long as the port stays open, so a
@@ -239,7 +242,7 @@ void setup() {
   commandChr.setProperties(CHR_PROPS_WRITE | CHR_PROPS_WRITE_WO_RESP);
   commandChr.setPermission(SECMODE_NO_ACCESS, SECMODE_OPEN);
   commandChr.setMaxLen(64);
-  commandChr.setWriteCallback(on_command);
+  commandChr.setWriteCallback(on_command, false);  // (on the BLE task: the queue's one producer)
   commandChr.begin();
   Bluefruit.Advertising.addFlags(BLE_GAP_ADV_FLAGS_LE_ONLY_GENERAL_DISC_MODE);
   Bluefruit.Advertising.addTxPower();
