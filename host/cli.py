@@ -519,11 +519,11 @@ def main(argv: list[str] | None = None) -> int:
         # This module imports the detector (numpy, scipy) only from here on, so the window is
         # the interpreter's start alone
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    parser = build_parser()
+    args = parser.parse_args(argv)  # (--help and usage errors end here, before numpy and scipy load)
     from myotwitch.dsp import kernels
     from myotwitch.dsp.config import ConfigError
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
     level = logging.DEBUG if args.debug else (logging.WARNING if args.quiet else logging.INFO)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s" if args.debug
                         else "myotwitch: %(message)s", stream=sys.stderr)

@@ -20,6 +20,23 @@ def test_help_and_version():
         assert run(sub, "--help").returncode == 0
 
 
+def test_help_answers_without_loading_the_detector():
+    """`--help` had loaded numpy and scipy first (1.3 s on a desktop, several on a small board):
+    every sub-command's help, and a usage error, now come from the parser alone."""
+    code = """
+import sys
+from myotwitch.host.cli import main
+for argv in (["--help"], ["record", "--help"], ["analyze", "--help"], ["history", "--help"], ["record", "--bogus"]):
+    try:
+        main(argv)
+    except SystemExit:
+        pass
+print(sorted(m for m in ("numpy", "scipy", "myotwitch.dsp") if m in sys.modules))
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip().splitlines()[-1] == "[]", r.stdout + r.stderr
+
+
 @pytest.mark.parametrize("args, message", [
     (("record", "--source", "serial:/dev/ttyNOPE", "--out", "/tmp/x"), "does not exist"),
     (("record", "--source", "sim:rate=abc"), "not a number"),
