@@ -227,9 +227,19 @@ class MainsCanceller:
         ramp = n - (self.block - 1) / 2.0
         self._ramp = ramp / np.sqrt(ramp @ ramp)  # a unit linear trend over a block
         self._lead_len = max(0, round(lead_s * fs))
+        self._has_fundamental = bool(ks[0] == 1)
         self.reset()
 
+    @property
+    def line_tally(self) -> tuple[np.ndarray, int] | None:
+        """The fundamental's mean square removed (µV², per channel) summed over the blocks
+        done, and their count: two of them give the hum's level over a part of the recording
+        (a rotated file's, not the session start's). None when the fundamental is not removed."""
+        return (self._line_sq.copy(), self._line_blocks) if self._has_fundamental else None
+
     def reset(self) -> None:
+        self._line_sq = np.zeros(self.n_channels)
+        self._line_blocks = 0
         self._pos = 0  # absolute sample index of the next sample
         self._data_end = 0  # ... and one past the last sample processed
         self._kept_step = np.zeros(self.n_channels)  # the turn per block measured before a restart
@@ -539,6 +549,11 @@ class MainsCanceller:
         allh = np.concatenate([self._hist, amps], axis=1)
         est = self._estimates(allh, cur, cur + np.arange(k + 1))  # (ch, k+1, H)
         self._subtract(out[:, :first], est[:, 0], r0)
+        if self._has_fundamental:  # (a running sum in block order: the same at any chunking)
+            line = est[:, :k, 0]
+            sq = np.where(np.isfinite(line), line.real * line.real + line.imag * line.imag, 0.0) / 2.0
+            self._line_sq = np.cumsum(np.concatenate([self._line_sq[:, None], sq], axis=1), axis=1)[:, -1]
+            self._line_blocks += k
         if k > 1:  # whole blocks
             body = out[:, first:body_end].reshape(ch, k - 1, self.block)
             self._subtract(body, est[:, 1:k], 0)

@@ -86,6 +86,9 @@ class QualityTally:
     sumsq: np.ndarray
     clipped: np.ndarray
     settling: int = 0  # samples settled after gaps (``Pipeline.settling_after_gaps_s``)
+    #: the mains fundamental removed: mean square per channel summed over blocks, and their count
+    #: (``MainsCanceller.line_tally``; None without a canceller)
+    line: tuple[np.ndarray, int] | None = None
 
 
 class Pipeline:
@@ -293,7 +296,8 @@ class Pipeline:
         """The running counts ``quality`` is made of, copied: two of them bound a part of the
         session (a recorder's rotated file), whose figures ``quality(since=...)`` gives."""
         return QualityTally(self._noise.histogram.copy(), self._finite, self._sum.copy(), self._sumsq.copy(),
-                            self._clipped.copy(), self._settling_n)
+                            self._clipped.copy(), self._settling_n,
+                            self._mains.line_tally if self._mains is not None else None)
 
     @property
     def settling_after_gaps_s(self) -> float:
@@ -304,7 +308,9 @@ class Pipeline:
     def quality(self, since: QualityTally | None = None, until: QualityTally | None = None) -> dict:
         """Signal-quality figures so far (per channel lists): noise floor, mains, clipping, gaps.
         Noise, level and clipping of the part between two tallies when ``since`` is given
-        (``until``: now when not given); mains, gaps and samples stay the session's."""
+        (``until``: now when not given); the mains level too (the fundamental's RMS the canceller
+        removed over that part; the decision's estimate before any block was done), while the
+        mains frequency, gaps and samples stay the session's."""
         end = until or self.quality_tally()
         start = since or QualityTally(np.zeros_like(end.histogram), 0, np.zeros_like(end.sum), np.zeros_like(end.sumsq),
                                       np.zeros_like(end.clipped))
@@ -316,11 +322,23 @@ class Pipeline:
             "median_window_rms_uv": [float(v) for v in self._noise.low_floor_uv(50.0, hist)],
             "raw_rms_uv": [float(v) for v in np.sqrt(np.maximum((end.sumsq - start.sumsq) / n - mean**2, 0))],
             "clipped_fraction": [float(v) for v in (end.clipped - start.clipped) / n],
-            "mains": self.mains.to_dict() if self.mains else None,
+            "mains": self._mains_figures(start, end),
             "gaps": len(self.gaps),
             "gap_s": sum(g.n_samples for g in self.gaps) / self.fs,  # (in samples: a sum of seconds drifts)
             "samples": int(self.samples_seen),
         }
+
+    def _mains_figures(self, start: QualityTally, end: QualityTally) -> dict | None:
+        if not self.mains:
+            return None
+        out = self.mains.to_dict()
+        if end.line is not None:
+            sq, blocks = end.line
+            if start.line is not None:  # (a tally taken before the mains was decided has none)
+                sq, blocks = sq - start.line[0], blocks - start.line[1]
+            if blocks > 0:
+                out["level_uv_rms"] = float(np.sqrt(max(float(np.mean(sq)) / blocks, 0.0)))
+        return out
 
     # -- mains decision ------------------------------------------------------------------
     def _hold(self, item: tuple[str, object], n: int) -> list[Event]:

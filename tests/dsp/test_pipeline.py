@@ -276,6 +276,33 @@ def test_mains_is_detected_and_reported():
     assert res.quality["mains"]["frequency_hz"] == 60.0
 
 
+def test_the_mains_level_is_the_hums_over_the_part_asked_whatever_the_blocks():
+    """A recorder's rotated file reported the mains level the session's first seconds had
+    (the decision's estimate): a lamp switched on at midnight left every later file at the
+    evening's level. The level is the fundamental's RMS removed over the part asked, and the
+    same for any chunking."""
+    fs = 1000.0
+    t = np.arange(int(120 * fs)) / fs
+    rms = np.where(t < 60, 30.0, 90.0)
+    x = (rms * np.sqrt(2) * np.sin(2 * np.pi * 50.02 * t + 0.3)
+         + np.random.default_rng(4).normal(0, 3, t.size)).astype(np.float32)[None]
+    levels = []
+    for step in (60_000, 1_000, 37):
+        pipe = Pipeline(fs, 1)
+        for i in range(0, 60_000, step):
+            pipe.process(x[:, i: min(i + step, 60_000)])
+        half = pipe.quality_tally()
+        for i in range(60_000, x.shape[1], step):
+            pipe.process(x[:, i: i + step])
+        pipe.flush()
+        levels.append((pipe.quality(None, half)["mains"]["level_uv_rms"], pipe.quality(half)["mains"]["level_uv_rms"],
+                       pipe.quality()["mains"]["level_uv_rms"]))
+    first, second, whole = levels[0]
+    assert first == pytest.approx(30.0, rel=0.05) and second == pytest.approx(90.0, rel=0.05)
+    assert whole == pytest.approx(np.sqrt((30.0 ** 2 + 90.0 ** 2) / 2), rel=0.05)
+    assert levels[1] == levels[0] == levels[2]
+
+
 def test_forced_mains_overrides_detection():
     x, _ = synthesize(case_spec("mains_50", 1000.0, 20.0, seed=1))
     assert detect(x, 1000.0, DetectorConfig(mains=60)).mains.frequency_hz == 60.0
