@@ -19,7 +19,7 @@ from typing import IO, TYPE_CHECKING
 from myotwitch.dsp import DetectorConfig
 from myotwitch.host.errors import HistoryError, MyotwitchError, UsageError
 from myotwitch.host.session import SIDECAR, sidecar_recording
-from myotwitch.host.wording import counted, figure, hms, per_channel
+from myotwitch.host.wording import counted, figure, file_names, hms, per_channel
 
 if TYPE_CHECKING:
     from myotwitch.host.advice import Advice
@@ -410,13 +410,6 @@ def _as_given(r: dict) -> str:
     return error
 
 
-def _short_names(files: list[str]) -> dict[str, str]:
-    """file -> how the session list names it: its base name, or its path where two files of the
-    batch share a base name (recordings of the same second from two folders)."""
-    base = [os.path.basename(f) for f in files]
-    return {f: b if base.count(b) == 1 else f for f, b in zip(files, base)}
-
-
 def _out_names(files: list[str]) -> dict[str, str]:
     """file -> the name of its result in ``--out-dir``: its base name without the extension, or,
     where two files of the batch share that, its path from where their paths part (folders
@@ -516,7 +509,7 @@ def _write_outputs(args: argparse.Namespace, ok: list[dict], run_advice: Advice 
             print()
         if len(ok) > 1:
             print("sessions (oldest first):")
-            names = _short_names([r["file"] for r in ok])
+            names = file_names([r["file"] for r in ok])
             for r in sorted(ok, key=lambda r: (r.get("start") or "", r["file"])):
                 st = r["stats"]
                 print(f"  {(r.get('start') or '')[:16]:16}  {st['twitches_per_hour']:7.1f}/h  {st['counts']['twitch']:6d} "

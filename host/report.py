@@ -11,7 +11,7 @@ import os
 import numpy as np
 
 from myotwitch.host.report_units import units_html
-from myotwitch.host.wording import counted, hms, per_channel, when
+from myotwitch.host.wording import counted, file_names, hms, per_channel, when
 
 #: a shadow at the edge a table (or wide plot) can be swiped towards, so a phone shows that
 #: more lies beyond it (pure CSS: the pages run no scripts)
@@ -274,7 +274,7 @@ def _advice_html(advice: dict | None) -> str:
     return "\n".join(parts)
 
 
-def _session_html(r: dict, units: str | None = None, keep_bad: bool = False) -> str:
+def _session_html(r: dict, units: str | None = None, keep_bad: bool = False, name: str | None = None) -> str:
     st, q = r["stats"], r["quality"]
     plots = _plots(r, units, keep_bad)
     mains = q.get("mains") or {}
@@ -299,15 +299,15 @@ def _session_html(r: dict, units: str | None = None, keep_bad: bool = False) -> 
                         f"<tr><td>{_n(e['start_s'] / 60, '.1f')}</td><td class=num>{_n(e['duration_s'], '.0f')}</td>"
                         f"<td class=num>{_n(e['n_twitches'], 'd')}</td><td class=num>{_n(e['max_peak_to_peak_uv'], '.0f')}</td></tr>"
                         for e in r["episodes"][:50]) + "</table>")
-    return (f"<h2>{_e(os.path.basename(r['file']))}</h2><p>{_e(when(r.get('start')))}</p>{table}{warned}"
+    return (f"<h2>{_e(name or os.path.basename(r['file']))}</h2><p>{_e(when(r.get('start')))}</p>{table}{warned}"
             f"{plots['timeline']}{plots['rate']}<div class=grid>{plots['amplitudes']}{plots['waveforms']}</div>"
             f"{plots['spectrum']}{episodes}{units_html(r)}")
 
 
-def _trend_html(results: list[dict]) -> str:
+def _trend_html(results: list[dict], names: dict[str, str]) -> str:
     rs = sorted(results, key=lambda r: (r.get("start") or "", r["file"]))
     fig = trend_figure(rs)
-    rows = "".join(f"<tr><td>{_e((r.get('start') or '')[:16])}</td><td>{_e(os.path.basename(r['file']))}"
+    rows = "".join(f"<tr><td>{_e((r.get('start') or '')[:16])}</td><td>{_e(names[r['file']])}"
                    f"</td><td class=num>{_n(r['stats']['twitches_per_hour'], '.1f')}</td><td class=num>"
                    f"{_n(r['stats']['counts']['twitch'], 'd')}</td><td class=num>{_n(r['stats']['valid_s'] / 3600, '.2f')}</td></tr>"
                    for r in rs)
@@ -368,10 +368,13 @@ def write_report(path: str, results: list[dict], units: str | None = None, keep_
     files again, and drew a file in mV at a thousandth of its size); ``keep_bad``: ``--keep-bad``,
     so the stretches the files mark bad are drawn as they were analysed."""
     body = []
+    # (a study's P01/night 1.edf and P02/night 1.edf: by base name alone the table and the
+    # headings named four files "night 1.edf", whose participant the page no longer said)
+    names = file_names([r["file"] for r in results])
     if len(results) > 1:
-        body.append(_trend_html(results))
+        body.append(_trend_html(results, names))
     for r in results:
-        body.append(_session_html(r, units, keep_bad))
+        body.append(_session_html(r, units, keep_bad, names[r["file"]]))
     body.append(_advice_html(results[-1].get("advice")))
     doc = (f"<!doctype html><html lang=en><head><meta charset=utf-8>"
            f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\"><meta name=viewport "

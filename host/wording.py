@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 #: a noise floor over this many µV RMS is more than a muscle gives at the skin: the stream's scale
 #: is wrong (a board's µV per count without its front-end gain) or an electrode is off
 IMPLAUSIBLE_FLOOR_UV = 1000.0
@@ -13,6 +15,13 @@ def busy_floor_reason(floors) -> str:
         return (f"over {IMPLAUSIBLE_FLOOR_UV:g} µV RMS is more than a muscle gives at the skin: the device's µV "
                 "per count is wrong (its front-end gain, FRONTEND_GAIN in the firmware), or an electrode is off")
     return "a working muscle, or poor skin contact"
+
+
+def file_names(files: list[str]) -> dict[str, str]:
+    """file -> how a batch's lists and pages name it: its base name, or its path as given where
+    two files of the batch share a base name (a study's P01/night 1.edf and P02/night 1.edf)."""
+    base = [os.path.basename(f) for f in files]
+    return {f: b if base.count(b) == 1 else f for f, b in zip(files, base)}
 
 
 def counted(n: int, noun: str, plural: str | None = None) -> str:

@@ -140,3 +140,29 @@ def test_a_recording_without_twitches_says_so_instead_of_drawing_empty_plots(tmp
     text = out.read_text()
     assert "No twitches were found, so there are no sizes or waveforms to show." in text
     assert text.count("data:image/png") == 3  # the timeline, the rate and the spectrum, no empty ones
+
+
+def test_files_of_one_name_from_two_folders_are_told_apart_in_the_report(tmp_path, monkeypatch):
+    """A study's P01/night.csv and P02/night.csv: the terminal's list names them by their paths,
+    the report had named both "night.csv" in its table and headings, so the page no longer said
+    whose recording each section was."""
+    rng = np.random.default_rng(1)
+    given = []
+    for who in ("P01", "P02"):
+        (tmp_path / who).mkdir()
+        p = tmp_path / who / "night.csv"
+        np.savetxt(p, np.column_stack([np.arange(4000) / 1000, rng.normal(0, 5, 4000)]), delimiter=",",
+                   header="time_s,calf", comments="")
+        given.append(str(p))
+    (tmp_path / "solo").mkdir()
+    solo = tmp_path / "solo" / "day.csv"
+    solo.write_text((tmp_path / "P01" / "night.csv").read_text())
+    monkeypatch.setenv("MYOTWITCH_HOME", str(tmp_path / "home"))
+    out = tmp_path / "r.html"
+    assert main(["analyze", *given, str(solo), "--no-index", "--no-progress", "--report", str(out)]) == 0
+    page = out.read_text(encoding="utf-8")
+    for p in given:
+        assert page.count(f"<td>{p}</td>") == 1  # the table's row
+        assert f"<h2>{p}</h2>" in page  # the file's section
+    assert "<h2>night.csv</h2>" not in page and "<td>night.csv</td>" not in page
+    assert "<h2>day.csv</h2>" in page  # (a name no other file shares stays short)
