@@ -653,6 +653,10 @@ def advise(sessions: list[dict] | None = None, diary: list[dict] | None = None, 
             row = summary_row(extra)
             if row["start"] is not None and not any(same_session(s, row) for s in sessions):
                 sessions.append(row)
+    # a night and a copy of it cut short, or its BDF beside its EDF, in the index or the batch: once
+    from myotwitch.host.index import distinct_sessions
+
+    sessions = distinct_sessions(sessions)
     metrics = compute_metrics(sessions, diary, ruleset, now)
     note = counting_note(counting_summary(rule_sessions(sessions, ruleset.definitions, now)[0]))
     return Advice(ruleset.notice, evaluate(ruleset, metrics), metrics, [note] if note else [])

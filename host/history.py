@@ -26,6 +26,7 @@ from myotwitch.host.advice import (
     site_changes,
     split_short,
 )
+from myotwitch.host.index import distinct_sessions
 from myotwitch.host.report_units import recurring_units
 
 SCHEMA = "myotwitch.history/1"
@@ -54,6 +55,8 @@ def build_history(sessions: list[dict], diary: list[dict], ruleset: RuleSet, *, 
     """The history of the last ``days`` days as plain data (JSON-ready apart from NaN cleaning).
     ``sessions`` are index rows, undated ones included (they are counted, not placed in time)."""
     now = now or dt.datetime.now()
+    # (a night and a copy of it cut short, or exported again, are one recording: had been added twice)
+    sessions = distinct_sessions(sessions)
     rs = dataclasses.replace(ruleset, definitions={**ruleset.definitions, "window_days": days})
     d = rs.definitions
     since = now - dt.timedelta(days=days)

@@ -185,6 +185,54 @@ def same_session(row: dict, other: dict) -> bool:
     return bool(a) and bool(b) and resolved(str(a)) == resolved(str(b))
 
 
+def same_stretch(a: dict, b: dict) -> bool:
+    """Two dated session rows of different files hold the same stretch of one recording: the
+    same channels (from the same device where both say which) over times that overlap by more
+    than half the shorter one. A muscle is recorded once at a time on one set of channels, so
+    such files are one recording twice: a copy cut short (an interrupted download or card
+    copy), the same night exported again (a BDF beside its EDF), and adding both had counted
+    its twitches and hours twice."""
+    if a.get("start") is None or b.get("start") is None:
+        return False
+    if (a.get("channels") or []) != (b.get("channels") or []):
+        return False
+    da, db = a.get("device"), b.get("device")
+    if da is not None and db is not None and da != db:
+        return False
+    la, lb = float(a.get("duration_s") or 0.0), float(b.get("duration_s") or 0.0)
+    if min(la, lb) <= 0:
+        return False
+    end = min(a["start"] + dt.timedelta(seconds=la), b["start"] + dt.timedelta(seconds=lb))
+    overlap = (end - max(a["start"], b["start"])).total_seconds()
+    return overlap > 0.5 * min(la, lb)
+
+
+_said_twice: set[tuple[str, str]] = set()
+
+
+def distinct_sessions(rows: list[dict]) -> list[dict]:
+    """``rows`` (in their order) with each recording once: of the rows that hold the same
+    stretch (``same_stretch``), the one with the most data stays, and the others are said once
+    with the command that removes them."""
+    order = sorted(range(len(rows)), key=lambda i: -float(rows[i].get("valid_s") or 0.0))  # (stable: first wins ties)
+    kept: list[int] = []
+    dropped: set[int] = set()
+    for i in order:
+        twin = next((k for k in kept if same_stretch(rows[k], rows[i])), None)
+        if twin is None:
+            kept.append(i)
+            continue
+        dropped.add(i)
+        gone, stays = str(rows[i].get("file") or "?"), str(rows[twin].get("file") or "?")
+        if (gone, stays) not in _said_twice:
+            _said_twice.add((gone, stays))
+            log.warning("%s holds the same stretch of recording as %s (the same channels at the same time: a copy cut "
+                        "short, or another export of it): counted once, from the one with more data, %s; "
+                        "`myotwitch history --forget %s` removes the other", gone, stays, os.path.basename(stays),
+                        _shell_quoted(gone))
+    return [r for i, r in enumerate(rows) if i not in dropped]
+
+
 #: how long a process waits for another one holding the file (a write, a migration, the
 #: switch to WAL) before giving up
 BUSY_WAIT_S = 30.0

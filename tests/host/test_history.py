@@ -16,7 +16,7 @@ import pytest
 from myotwitch.host.advice import advise, load_rules
 from myotwitch.host.cli import main
 from myotwitch.host.history import build_history, fmt_p, format_history, strict
-from myotwitch.host.index import SessionIndex
+from myotwitch.host.index import SessionIndex, distinct_sessions
 
 TODAY = dt.datetime.combine(dt.date.today(), dt.time())
 
@@ -525,3 +525,46 @@ def test_a_channels_count_is_over_the_same_files_as_its_hours():
     assert day["twitches"] == ch["twitches"] == 38
     assert ch["rate_per_hour"] == pytest.approx(day["rate_per_hour"]) == pytest.approx(38 / (120 / 3600))
     assert h["rules"]["worsening"]["sessions"] == 1  # (the rules see one recording, the short file in it)
+
+
+def _summary(file, start, duration_s, twitches, device=None, channels=("gastrocnemius",)):
+    return {"file": file, "start": start.isoformat(), "channels": list(channels), "fs": 1000.0,
+            "device": {"device_id": device} if device else None,
+            "stats": {"duration_s": duration_s, "valid_s": duration_s, "counts": {"twitch": twitches},
+                      "twitches_per_hour": twitches / (duration_s / 3600), "episodes": 1,
+                      "twitches_per_channel": [twitches]}}
+
+
+def test_a_copy_cut_short_or_exported_again_counts_once(_isolated_home, caplog):
+    """A night and a copy of it cut short (an interrupted card copy: its first third, same start,
+    same channels) are two files of one recording: the history had added both, 52 twitches over
+    0.11 h for the night's 41 over 0.08 h, and the advice weighed the night twice. Files that
+    merely follow each other (the recorder's rotated files), or come from two devices at once,
+    stay apart."""
+    with SessionIndex.default() as idx:
+        starts = _nights(idx, STEADY)
+        last = idx.sessions()[-1]
+        cut = _summary("/copies/night-cut.edf", last["start"], last["duration_s"] / 3, last["twitches"] // 3)
+        idx.add_summary(cut)
+        sessions = idx.sessions(include_undated=True)
+    caplog.clear()
+    h = build_history(sessions, [], load_rules(), days=28)
+    assert len(h["sessions"]) == len(STEADY)
+    said = [r.getMessage() for r in caplog.records if "same stretch" in r.getMessage()]
+    assert len(said) == 1 and "night-cut.edf" in said[0] and "--forget /copies/night-cut.edf" in said[0]
+    assert h["days"][-1]["twitches"] == last["twitches"]
+    assert h["days"][-1]["hours"] == pytest.approx(last["valid_s"] / 3600)
+    # `analyze` with the cut copy in its batch: its advice weighs the night once too
+    full = [s for s in sessions if s["file"] != cut["file"]]
+    a = advise(sessions=full, diary=[], ruleset=load_rules(), extra_sessions=[cut])
+    b = advise(sessions=sessions, diary=[], ruleset=load_rules())
+    assert a.metrics["sessions"] == b.metrics["sessions"] == len(STEADY)
+    assert a.metrics["rate_latest"] == pytest.approx(b.metrics["rate_latest"]) == pytest.approx(last["twitches_per_hour"])
+
+    with SessionIndex.default() as idx:
+        day = starts[0] - dt.timedelta(days=3)
+        idx.add_summary(_summary("/rec/a1.edf", day, 3600.0, 60, device="left"))
+        idx.add_summary(_summary("/rec/a2.edf", day + dt.timedelta(hours=1), 3600.0, 60, device="left"))
+        idx.add_summary(_summary("/rec/b1.edf", day, 3600.0, 30, device="right"))
+        files = {s["file"] for s in distinct_sessions(idx.sessions())}
+    assert {"/rec/a1.edf", "/rec/a2.edf", "/rec/b1.edf"} <= files
