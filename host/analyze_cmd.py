@@ -33,9 +33,15 @@ EVENT_COLUMNS = ["file", "channel", "channel_label", "kind", "onset_s", "offset_
 
 
 def expand(patterns: list[str]) -> tuple[list[str], list[str]]:
+    """The files that ``patterns`` name (a pattern's ``**`` spans any depth of folders, as in a
+    shell with globstar: ``study/**/*.edf`` had read ``study/*/*.edf`` and left out, unsaid, a
+    participant's files one folder deeper), and the patterns that name none."""
     files, missing = [], []
     for p in patterns:
-        hits = sorted(glob.glob(os.path.expanduser(p))) if any(c in p for c in "*?[") else [p]
+        hits = sorted(glob.glob(os.path.expanduser(p), recursive=True)) if any(c in p for c in "*?[") else [p]
+        # (``study/**/*`` names the folders on the way too: they are no recordings, but a pattern
+        # that names folders alone is refused for them, as a folder given by name is)
+        hits = [h for h in hits if not os.path.isdir(h)] or hits
         if not hits:
             missing.append(p)
         files += hits

@@ -417,7 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
              "  myotwitch analyze night.edf --report night.html\n"
              "  myotwitch analyze 'lab/*.csv' --units mV --out-dir results -j 2\n"
              "  myotwitch analyze export.csv --channels 'gastroc,soleus' --json export.json")
-    sp.add_argument("files", nargs="+", help="recordings (globs allowed)")
+    sp.add_argument("files", nargs="+", help="recordings (globs allowed; quoted, 'study/**/*.edf' reaches every folder depth)")
     sp.add_argument("--json", nargs="?", const="-", metavar="PATH",
                     help="write the result as JSON (to stdout when no PATH or '-'): one file's result, or for "
                          "several files {\"schema\": ..., \"sessions\": [...]}")

@@ -412,3 +412,21 @@ def test_a_floor_no_muscle_gives_is_blamed_on_the_scale_as_record_and_live_say(t
                header="time_s,calf_uV", comments="")
     [said] = [w for w in analyze_file(p)["quality"]["warnings"] if "noise floor was over" in w]
     assert "µV per count is wrong" in said and "a working muscle" not in said
+
+
+def test_a_pattern_s_double_star_reaches_every_folder_depth(tmp_path):
+    """`analyze 'study/**/*.csv'` read 'study/*/*.csv': the files of a participant's visit one
+    folder deeper, and those at the top, were left out without a word."""
+    from myotwitch.host.analyze_cmd import expand
+
+    made = [tmp_path / "study" / "top.csv", tmp_path / "study" / "P01" / "a.csv",
+            tmp_path / "study" / "P02" / "visit 1" / "b.csv", tmp_path / "study" / "P02" / "visit 1" / "c.edf"]
+    for p in made:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text("time_s,calf\n")
+    files, missing = expand([str(tmp_path / "study" / "**" / "*.csv")])
+    assert sorted(files) == sorted(str(p) for p in made if p.suffix == ".csv") and missing == []
+    files, _ = expand([str(tmp_path / "study" / "**" / "*")])
+    assert sorted(files) == sorted(str(p) for p in made)  # (the folders on the way are no recordings)
+    files, _ = expand([str(tmp_path / "study" / "P0*")])
+    assert len(files) == 2  # (a pattern naming folders alone: they are refused one by one, as before)
