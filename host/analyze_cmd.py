@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import IO, TYPE_CHECKING
 
@@ -402,7 +403,9 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
             except Exception as e:  # noqa: BLE001 - the index is a convenience
                 log.warning("session index %s not updated (%s: %s)", database_path(), type(e).__name__, e)
     several = given + len(missing) > 1 or any(c in p for p in args.files for c in "*?[")
-    _write_outputs(args, ok, run_advice, several)
+    not_read = [{"file": m, "error": f"{m}: no such file"} for m in missing] + [
+        {"file": str(r["file"]), "error": _as_given(r)} for r in failed]
+    _write_outputs(args, ok, run_advice, several, not_read)
     return min(len(failed) + len(missing), 125)
 
 
@@ -475,14 +478,25 @@ def _shipped_example(path: str) -> bool:
         return False
 
 
+def _write_failed_csv(path: str, failed: Sequence[dict]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["file", "error"])
+        for f in failed:
+            w.writerow([f["file"], f["error"]])
+
+
 def _write_json(path: str, payload: object) -> None:
     with open(path, "w", encoding="utf-8") as fh:
         json.dump(payload, fh, indent=1, default=str)
 
 
-def _write_outputs(args: argparse.Namespace, ok: list[dict], run_advice: Advice | None, several: bool) -> None:
+def _write_outputs(args: argparse.Namespace, ok: list[dict], run_advice: Advice | None, several: bool,
+                   failed: Sequence[dict] = ()) -> None:
     """``several``: more than one file, or a pattern, was given (the JSON is then the list of
-    sessions, however many were analysed)."""
+    sessions, however many were analysed). ``failed``: the files not analysed (``file``,
+    ``error``): the batch's JSON lists them, and so do ``failed.csv`` in ``--out-dir`` and the
+    report; a batch of 60 files whose outputs held 57 had said which 3 only on stderr."""
     from myotwitch.host.outputs import Writes
 
     write = Writes()
@@ -493,8 +507,15 @@ def _write_outputs(args: argparse.Namespace, ok: list[dict], run_advice: Advice 
             out = os.path.join(args.out_dir, names[r["file"]] + ".json")
             write(out, functools.partial(_write_json, out, r))
         sessions = os.path.join(args.out_dir, "sessions.csv")
-        if write(sessions, lambda: write_sessions_csv(sessions, ok)) and len(write.failed) == failed_before:
-            log.info("%d JSON files and sessions.csv written to %s", len(ok), args.out_dir)
+        written = write(sessions, lambda: write_sessions_csv(sessions, ok))
+        not_read = os.path.join(args.out_dir, "failed.csv")
+        if failed:
+            written = write(not_read, lambda: _write_failed_csv(not_read, failed)) and written
+        elif os.path.exists(not_read):  # (an earlier run's list, of files this run has read)
+            write(not_read, lambda: os.remove(not_read))
+        if written and len(write.failed) == failed_before:
+            log.info("%d JSON files and sessions.csv written to %s%s", len(ok), args.out_dir,
+                     f", and failed.csv naming the {counted(len(failed), 'file')} not analysed" if failed else "")
     if args.csv == "-":
         write_events_csv("-", ok)
     elif args.csv:
@@ -502,9 +523,10 @@ def _write_outputs(args: argparse.Namespace, ok: list[dict], run_advice: Advice 
     if args.report and ok:
         from myotwitch.host.report import write_report
 
-        write(args.report, lambda: write_report(args.report, ok, args.units, args.keep_bad), "report")
+        write(args.report, lambda: write_report(args.report, ok, args.units, args.keep_bad, failed), "report")
     if args.json:
-        payload = {"schema": ANALYSIS_SCHEMA, "sessions": ok} if several or not ok else ok[0]
+        payload = ({"schema": ANALYSIS_SCHEMA, "sessions": ok, "failed": list(failed)} if several or not ok
+                   else ok[0])
         if args.json == "-":
             print(json.dumps(payload, indent=1, default=str))
         else:

@@ -423,8 +423,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "several files {\"schema\": ..., \"sessions\": [...]}")
     sp.add_argument("--csv", metavar="PATH", help="write the event table as CSV ('-': stdout)")
     sp.add_argument("--report", metavar="HTML", help="write a self-contained HTML report (plots embedded)")
-    sp.add_argument("--out-dir", metavar="DIR", help="batch: write <name>.json per file and sessions.csv here (files of the same name from "
-                    "several folders: their paths from where they part, e.g. d1__x.edf.json)")
+    sp.add_argument("--out-dir", metavar="DIR", help="batch: write <name>.json per file and sessions.csv here, and failed.csv naming "
+                    "the files that could not be analysed (files of the same name from several folders: their "
+                    "paths from where they part, e.g. d1__x.edf.json)")
     sp.add_argument("--channels", metavar="A,B", help="channels by name or 0-based index")
     sp.add_argument("--units", metavar="U", help="CSV units: uV, mV, V or counts:UV_PER_COUNT[:OFFSET]")
     sp.add_argument("--keep-bad", action="store_true",

@@ -7,6 +7,7 @@ import datetime as dt
 import html
 import io
 import os
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -363,11 +364,16 @@ def _n(value: object, spec: str) -> str:
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 
 
-def write_report(path: str, results: list[dict], units: str | None = None, keep_bad: bool = False) -> None:
+def write_report(path: str, results: list[dict], units: str | None = None, keep_bad: bool = False,
+                 failed: Sequence[dict] = ()) -> None:
     """``units``: ``analyze --units``, the units its CSV files were read in (the plots read the
     files again, and drew a file in mV at a thousandth of its size); ``keep_bad``: ``--keep-bad``,
-    so the stretches the files mark bad are drawn as they were analysed."""
+    so the stretches the files mark bad are drawn as they were analysed; ``failed``: the batch's
+    files that could not be analysed (``file``, ``error``), named at the top."""
     body = []
+    if failed:
+        body.append(f"<h2>Not analysed ({len(failed)})</h2>" + "".join(
+            f'<div class="warn">{_e(f["error"])}</div>' for f in failed))
     # (a study's P01/night 1.edf and P02/night 1.edf: by base name alone the table and the
     # headings named four files "night 1.edf", whose participant the page no longer said)
     names = file_names([r["file"] for r in results])

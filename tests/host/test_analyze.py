@@ -430,3 +430,35 @@ def test_a_pattern_s_double_star_reaches_every_folder_depth(tmp_path):
     assert sorted(files) == sorted(str(p) for p in made)  # (the folders on the way are no recordings)
     files, _ = expand([str(tmp_path / "study" / "P0*")])
     assert len(files) == 2  # (a pattern naming folders alone: they are refused one by one, as before)
+
+
+def test_the_files_not_analysed_are_named_in_the_outputs_too(tmp_path, caplog):
+    """A batch's outputs held the files it could analyse and nothing else: a study's 60 files
+    gave 57 sessions, and which 3 failed, and why, was said only on stderr, gone from a job's
+    log. The batch JSON lists them under ``failed``, --out-dir writes failed.csv, the report
+    names them."""
+    pytest.importorskip("matplotlib")
+    good = tmp_path / "P01 night.csv"
+    rng = np.random.default_rng(0)
+    np.savetxt(good, np.column_stack([np.arange(3000) / 1000, rng.normal(0, 5, 3000)]), delimiter=",",
+               header="time_s,calf", comments="")
+    empty = tmp_path / "P02 night.edf"
+    empty.write_bytes(b"")
+    outdir, js, page = tmp_path / "out", tmp_path / "all.json", tmp_path / "r.html"
+    caplog.set_level("INFO")
+    code = main(["analyze", str(good), str(empty), str(tmp_path / "gone.edf"), str(tmp_path / "none*.bdf"),
+                 "--out-dir", str(outdir),
+                 "--json", str(js), "--report", str(page), "--no-progress", "--no-index"])
+    assert code == 3
+    assert "failed.csv naming the 3 files not analysed" in caplog.text
+    failed = json.loads(js.read_text())["failed"]
+    assert [f["file"] for f in failed] == [str(tmp_path / "none*.bdf"), str(empty), str(tmp_path / "gone.edf")]
+    assert failed[1]["error"].startswith(f"{empty}: ") and "0 bytes" in failed[1]["error"]
+    rows = list(csv.DictReader((outdir / "failed.csv").read_text(encoding="utf-8").splitlines()))
+    assert rows == failed
+    assert len(list(csv.DictReader((outdir / "sessions.csv").read_text().splitlines()))) == 1
+    html = page.read_text(encoding="utf-8")
+    assert "Not analysed (3)" in html and "gone.edf: no such file" in html
+    # the next run into the folder, with every file read, leaves no stale list behind
+    assert main(["analyze", str(good), "--out-dir", str(outdir), "--no-progress", "--no-index"]) == 0
+    assert not (outdir / "failed.csv").exists()
