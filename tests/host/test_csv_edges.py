@@ -197,3 +197,24 @@ def test_a_time_column_that_starts_later_says_where_times_count_from(tmp_path, t
     if said:
         assert note[0] == ("excerpt.csv: times count from its first row, where the time column "
                            "('time_s') reads 120 s (add 120 to read them on that column)")
+
+
+def test_stamps_rounded_to_the_millisecond_give_the_true_rate(tmp_path):
+    """2 kHz written with its time to the millisecond (a spreadsheet's 3 decimals): the mean
+    interval over the first 2000 rows rests on two stamps each off by up to half a step, and read
+    1999 Hz; the recording then lasted 600.3 s instead of 600 and its twitches came 0.28 s late
+    by its end (1.8 s an hour)."""
+    n, fs = 2_000 * 120, 2000.0
+    t = np.arange(n) / fs
+    x = np.random.default_rng(0).normal(0, 10, n)
+    p = tmp_path / "ms.csv"
+    p.write_text("time_s,calf_uV\n" + "".join(f"{a:.3f},{b:.2f}\n" for a, b in zip(t, x)))
+    reader = open_reader(p)
+    assert reader.fs == fs
+    assert any("jitter" in w and "2000 Hz" in w for w in reader.warnings)
+    # exact stamps at 250 Hz, a jitter of +-0.4 ms at 1 kHz: the same rates as before
+    for decimals, rate, jitter in ((3, 250.0, 0.0), (6, 1000.0, 0.0004)):
+        q = tmp_path / f"{decimals}.csv"
+        tt = np.arange(20_000) / rate + np.random.default_rng(1).uniform(-jitter, jitter, 20_000)
+        q.write_text("time_s,calf_uV\n" + "".join(f"{a:.{decimals}f},1.0\n" for a in tt))
+        assert open_reader(q).fs == rate
