@@ -110,27 +110,46 @@ def _batch(files: list[str], named: list[str]) -> list[str]:
     return out
 
 
+class BatchInterrupted(Exception):
+    """Ctrl+C during a batch: ``done`` holds the files analysed by then, so their results are
+    still written (a night's batch stopped at its 50th file had lost all 49)."""
+
+    def __init__(self, done: list[dict]) -> None:
+        super().__init__("interrupted")
+        self.done = done
+
+
 def _run_local(files, config, channels, units, jobs, bar, single_bar: bool, keep_bad: bool = False) -> list[dict]:
-    """One file (with a per-file progress bar when asked) or a process pool over many."""
+    """One file (with a per-file progress bar when asked) or a process pool over many;
+    ``BatchInterrupted`` with the finished files' results on Ctrl+C."""
     if len(files) == 1 and single_bar:
         return [_single_with_bar(files[0], config, channels, units, keep_bad)]
     if len(files) == 1 or jobs == 1:
         done = []
-        for f in files:
-            done.append(analyze_one(f, config, channels, units, keep_bad))
-            if bar:
-                bar.update(1)
+        try:
+            for f in files:
+                done.append(analyze_one(f, config, channels, units, keep_bad))
+                if bar:
+                    bar.update(1)
+        except KeyboardInterrupt:
+            raise BatchInterrupted(done) from None
         return done
     from myotwitch.dsp import kernels
 
     kernels.prepare()  # compiled once here, not in every worker at once (and said once)
     results: list[dict] = [{} for _ in files]
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    pool = ProcessPoolExecutor(max_workers=jobs)
+    try:
         futures = {pool.submit(analyze_one, f, config, channels, units, keep_bad): i for i, f in enumerate(files)}
         for fut in as_completed(futures):
             results[futures[fut]] = fut.result()
             if bar:
                 bar.update(1)
+    except KeyboardInterrupt:
+        # (the files not begun are cancelled; Ctrl+C on a terminal has stopped the workers too)
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise BatchInterrupted([r for r in results if r]) from None
+    pool.shutdown()
     return results
 
 
@@ -334,11 +353,14 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
         from tqdm import tqdm
 
         progress = tqdm(total=len(files), desc="analysing", unit="file", file=sys.stderr)
+    interrupted = False
     try:
         if args.scheduler:
             results = _run_dask(args.scheduler, files, config, channels, args.units, progress, args.keep_bad)
         else:
             results = _run_local(files, config, channels, args.units, jobs, progress, bool(show), args.keep_bad)
+    except BatchInterrupted as e:
+        interrupted, results = True, e.done
     finally:
         if progress:
             progress.close()
@@ -346,6 +368,13 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
     failed = [r for r in results if "error" in r]
     for r in failed:
         print(f"myotwitch: error: {_as_given(r)}", file=sys.stderr)
+    if interrupted:
+        # the files not analysed are named in the outputs as the failed ones are
+        finished = {r["file"] for r in results}
+        failed += [{"file": f, "error": f"{os.path.basename(f)}: not analysed (interrupted)"} for f in files
+                   if f not in finished]
+        log.warning("interrupted after %d of %d files; the results of those are written, and the others named as "
+                    "not analysed (Ctrl+C again stops now)", len(results), len(files))
     run_advice = None
     if ok:
         from myotwitch.host.advice import advise
@@ -406,6 +435,8 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
     not_read = [{"file": m, "error": f"{m}: no such file"} for m in missing] + [
         {"file": str(r["file"]), "error": _as_given(r)} for r in failed]
     _write_outputs(args, ok, run_advice, several, not_read)
+    if interrupted:
+        return 130
     return min(len(failed) + len(missing), 125)
 
 

@@ -462,3 +462,34 @@ def test_the_files_not_analysed_are_named_in_the_outputs_too(tmp_path, caplog):
     # the next run into the folder, with every file read, leaves no stale list behind
     assert main(["analyze", str(good), "--out-dir", str(outdir), "--no-progress", "--no-index"]) == 0
     assert not (outdir / "failed.csv").exists()
+
+
+def test_ctrl_c_in_a_batch_keeps_the_files_analysed_by_then(tmp_path, monkeypatch, caplog):
+    """A batch stopped with Ctrl+C at its 2nd of 3 files ended with exit code 130 and nothing
+    written: the 1st file's finished analysis was lost with the rest. Now it is written, and the
+    files not analysed are named in the outputs as failed ones are."""
+    from myotwitch.host import analyze_cmd
+
+    rng = np.random.default_rng(2)
+    files = []
+    for i in range(3):
+        p = tmp_path / f"n{i}.csv"
+        np.savetxt(p, np.column_stack([np.arange(3000) / 1000, rng.normal(0, 5, 3000)]), delimiter=",",
+                   header="time_s,calf", comments="")
+        files.append(str(p))
+    real = analyze_cmd.analyze_one
+
+    def stopped_at_the_second(path, *a, **kw):
+        if path == files[1]:
+            raise KeyboardInterrupt
+        return real(path, *a, **kw)
+
+    monkeypatch.setattr(analyze_cmd, "analyze_one", stopped_at_the_second)
+    out, js = tmp_path / "out", tmp_path / "all.json"
+    code = main(["analyze", *files, "-j", "1", "--out-dir", str(out), "--json", str(js), "--no-progress", "--no-index"])
+    assert code == 130
+    d = json.loads(js.read_text())
+    assert [s["file"] for s in d["sessions"]] == [files[0]]
+    assert [f["file"] for f in d["failed"]] == files[1:] and "interrupted" in d["failed"][0]["error"]
+    assert (out / "n0.json").is_file() and (out / "failed.csv").is_file()
+    assert "interrupted after 1 of 3 files" in caplog.text
