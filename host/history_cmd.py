@@ -28,9 +28,10 @@ counts and p-values; they are associations, not causes. The verdicts use the sam
 file as `myotwitch advice` (data/advice/rules.toml), so the two always agree.
 
 Sessions come from the local index: `myotwitch record` and `myotwitch analyze` add them.
-A file is one session however it is named (relative path, symlink, copy). Undated files
-(no start time, e.g. CSV without timestamps) are kept but left out of the trends, and the
-output says so."""
+A file is one session however it is named (relative path, symlink, copy), and two files
+that hold the same stretch of one recording (a copy cut short, a BDF beside its EDF) count
+once. Undated files (no start time, e.g. CSV without timestamps) are kept but left out of the
+trends, and the output says so."""
 
 EXAMPLES = """\
 examples:
