@@ -109,6 +109,12 @@ class CsvReader:
                               "index, not a time), which is not read here: save the session as BDF+ in the "
                               "OpenBCI GUI and analyse that, or record the board with --source "
                               "'brainflow:cyton?serial_port=PORT'")
+        if cols[0] == "" and len(cols) > 2:
+            # (pandas' to_csv writes its row index first, unnamed, unless index=False: read as the
+            # time it gave "sample rate 1 Hz (from the time column '')", naming no cause)
+            raise FormatError(f"{self.name}: the first column has no name: a row index (pandas' to_csv writes one "
+                              f"unless index=False), not the time, which must come first; header is "
+                              f"{_quote(header.strip())}: save it again with index=False, or remove that column")
         if _UNIT_RE.search(cols[0].lower()):
             raise FormatError(f"{self.name}: the first column is {cols[0]!r}, a channel by the unit in its name; the "
                               "first column must be the time in seconds (e.g. 'time_s')")

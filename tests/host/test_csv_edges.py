@@ -218,3 +218,12 @@ def test_stamps_rounded_to_the_millisecond_give_the_true_rate(tmp_path):
         tt = np.arange(20_000) / rate + np.random.default_rng(1).uniform(-jitter, jitter, 20_000)
         q.write_text("time_s,calf_uV\n" + "".join(f"{a:.{decimals}f},1.0\n" for a in tt))
         assert open_reader(q).fs == rate
+
+
+def test_a_pandas_row_index_before_the_time_is_named_as_such(tmp_path):
+    """`df.to_csv(path)` writes the row index first, unnamed (',time_s,emg_uV'): it was read as
+    the time, "sample rate 1 Hz (from the time column '')", which named no cause or remedy."""
+    p = tmp_path / "pandas.csv"
+    p.write_text(",time_s,emg_uV\n" + "".join(f"{i},{i / 1000:.3f},1.0\n" for i in range(3000)))
+    with pytest.raises(FormatError, match=r"pandas.csv: the first column has no name: a row index .*index=False"):
+        analyze_file(p)
