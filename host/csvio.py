@@ -162,8 +162,10 @@ class CsvReader:
             fs = self._rate(np.asarray(t))
         self.fs = float(fs)
         self.t0 = t[0] if t else 0.0
-        # a time column in Unix seconds (2001-2096) dates the recording; relative time does not
-        self.start = dt.datetime.fromtimestamp(self.t0) if 1e9 <= self.t0 < 4e9 else None
+        # a time column in Unix seconds (2001-2096) dates the recording; relative time does not.
+        # (with this computer's UTC offset: a Unix time is an instant, and without its offset the
+        # start read 07:00 on a computer in UTC and 02:00 in New York, from the same file)
+        self.start = dt.datetime.fromtimestamp(self.t0).astimezone() if 1e9 <= self.t0 < 4e9 else None
         if self.start is None and abs(self.t0) > max(2.0 / self.fs, 0.01):  # (an excerpt cut from a longer one)
             raw = f"{self.t0 / self._t_scale:g}"
             self.warnings.append(f"{self.name}: times count from its first row, where the time column "

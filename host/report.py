@@ -316,6 +316,10 @@ def _trend_html(results: list[dict], names: dict[str, str]) -> str:
             "<th class=num>twitches</th><th class=num>hours</th></tr>" + rows + "</table>")
 
 
+def _local_clock(t: dt.datetime) -> dt.datetime:
+    return t.astimezone().replace(tzinfo=None) if t.tzinfo else t
+
+
 def trend_figure(rs: list[dict]):
     """Rate per session on a date axis (dated ticks, never fractional session numbers).
     Sessions without a start time cannot be placed in time: they are left out and counted in
@@ -330,7 +334,8 @@ def trend_figure(rs: list[dict]):
     fig, ax = plt.subplots(figsize=(10, 2.8))
     dated = [r for r in rs if r.get("start")]
     if dated:
-        x: list = [dt.datetime.fromisoformat(r["start"]) for r in dated]
+        # (on the local clock: a CSV's Unix start carries its UTC offset, an EDF's start has none)
+        x: list = [_local_clock(dt.datetime.fromisoformat(r["start"])) for r in dated]
         ax.plot(x, [r["stats"]["twitches_per_hour"] for r in dated], "o-", color="#c62828")
         locator = mdates.AutoDateLocator(minticks=2, maxticks=8)
         ax.xaxis.set_major_locator(locator)

@@ -162,3 +162,38 @@ def test_an_openbci_gui_recording_is_named_and_the_way_out_given(tmp_path):
     p.write_text(head + rows)
     with pytest.raises(FormatError, match="OpenBCI GUI recording .* save the session as BDF\\+"):
         open_reader(str(p))
+
+
+def test_a_unix_time_start_carries_its_utc_offset(tmp_path, monkeypatch):
+    """A time column in Unix seconds is an instant; its start was written as this computer's wall
+    clock without an offset, so one file read 07:00 on a computer in UTC and 02:00 in New York,
+    each a plain time that could not be told apart from an EDF's own clock. With the offset, both
+    computers state the same instant; the session list, index and report still show local time."""
+    import datetime as dt
+    import time
+
+    pytest.importorskip("matplotlib")
+    from myotwitch.host.report import write_report
+
+    unix0 = dt.datetime(2026, 11, 25, 7, 0, tzinfo=dt.timezone.utc).timestamp()
+    p = tmp_path / "unix.csv"
+    t = unix0 + np.arange(3000) / 1000
+    p.write_text("unix_time,calf_uV\n" + "".join(f"{a:.3f},{b:.2f}\n" for a, b in zip(
+        t, np.random.default_rng(0).normal(0, 5, 3000))))
+    starts = []
+    try:
+        for zone in ("UTC", "America/New_York"):
+            monkeypatch.setenv("TZ", zone)
+            time.tzset()
+            res = analyze_file(p)
+            starts.append(res["start"])
+            assert dt.datetime.fromisoformat(res["start"]).timestamp() == pytest.approx(unix0)
+        # beside an EDF's start, which has no offset, the report's trend still draws
+        other = tmp_path / "other.csv"
+        other.write_text(p.read_text())
+        edf_like = dict(res, file=str(other), start="2026-11-24T22:30:00")
+        write_report(str(tmp_path / "r.html"), [edf_like, res])
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    assert starts == ["2026-11-25T07:00:00+00:00", "2026-11-25T02:00:00-05:00"]
