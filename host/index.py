@@ -11,6 +11,7 @@ time are kept but marked undated, and left out of trends."""
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import hashlib
 import json
@@ -215,12 +216,25 @@ def distinct_sessions(rows: list[dict]) -> list[dict]:
     stretch (``same_stretch``), the one with the most data stays, and the others are said once
     with the command that removes them."""
     order = sorted(range(len(rows)), key=lambda i: -float(rows[i].get("valid_s") or 0.0))  # (stable: first wins ties)
+    # the kept dated rows by start, and the longest of them: a twin must start within that much
+    # before a row (a year of hourly files had asked every kept row of every other: a minute)
+    starts: list[dt.datetime] = []
     kept: list[int] = []
+    longest = 0.0
     dropped: set[int] = set()
     for i in order:
-        twin = next((k for k in kept if same_stretch(rows[k], rows[i])), None)
+        row, twin = rows[i], None
+        start, length = row.get("start"), float(rows[i].get("duration_s") or 0.0)
+        if start is not None:
+            lo = bisect.bisect_left(starts, start - dt.timedelta(seconds=longest))
+            hi = bisect.bisect_right(starts, start + dt.timedelta(seconds=max(length, 0.0)))
+            twin = next((kept[j] for j in range(lo, hi) if same_stretch(rows[kept[j]], row)), None)
         if twin is None:
-            kept.append(i)
+            if start is not None:
+                j = bisect.bisect_right(starts, start)
+                starts.insert(j, start)
+                kept.insert(j, i)
+                longest = max(longest, length)
             continue
         dropped.add(i)
         gone, stays = str(rows[i].get("file") or "?"), str(rows[twin].get("file") or "?")

@@ -568,3 +568,16 @@ def test_a_copy_cut_short_or_exported_again_counts_once(_isolated_home, caplog):
         idx.add_summary(_summary("/rec/b1.edf", day, 3600.0, 30, device="right"))
         files = {s["file"] for s in distinct_sessions(idx.sessions())}
     assert {"/rec/a1.edf", "/rec/a2.edf", "/rec/b1.edf"} <= files
+
+
+def test_a_copy_of_a_later_stretch_of_a_long_recording_is_found_among_many_files():
+    """The twin search looks back as far as the longest recording kept: a copy of hours 5-7 of
+    a 10-hour night starts long after the night does, among a year of hourly files."""
+    t0 = dt.datetime(2026, 1, 1, 22)
+    rows = [{"file": f"/rec/h{i}.edf", "start": t0 + dt.timedelta(days=2, hours=i), "duration_s": 3600.0,
+             "valid_s": 3600.0, "channels": ["calf"]} for i in range(2000)]
+    night = {"file": "/rec/night.edf", "start": t0, "duration_s": 36000.0, "valid_s": 36000.0, "channels": ["calf"]}
+    copy = {"file": "/copies/part.edf", "start": t0 + dt.timedelta(hours=5), "duration_s": 7200.0,
+            "valid_s": 7200.0, "channels": ["calf"]}
+    kept = distinct_sessions(rows[:1000] + [copy] + rows[1000:] + [night])
+    assert [r["file"] for r in kept] == [r["file"] for r in rows[:1000] + rows[1000:] + [night]]
