@@ -198,3 +198,25 @@ def test_after_a_long_gap_the_hum_is_learnt_from_the_first_data_and_removed_from
     left = (hum[None, a:] - (x[:, a:] - out))[0, : int(fs)]  # the hum not removed, its first second
     worst = max(np.sqrt(np.mean(left[i: i + int(0.05 * fs)] ** 2)) for i in range(0, left.size, int(0.05 * fs)))
     assert worst < 2.5, f"{worst:.1f} µV RMS of hum left in a 50 ms window of the first second"
+
+
+def test_a_disconnected_lead_does_not_hide_the_mains_of_the_others():
+    """The channels' spectra were averaged as they came: a loose lead's broadband noise (here
+    200 times the good channel's) buried the good channel's 50 Hz line, mains was "not
+    detected", and the hum left in read as a 49 µV floor on a 3.7 µV channel, where no twitch
+    was found. Each channel's spectrum now counts at its own scale."""
+    from myotwitch.dsp import detect
+    from myotwitch.dsp.synth import SynthSpec, synthesize
+
+    fs = 1000.0
+    clean, truth = synthesize(SynthSpec(fs=fs, duration_s=60.0, noise_uv=3.7, twitch_rate=30.0, seed=7))
+    t = np.arange(clean.shape[1]) / fs
+    good = clean[0] + 40.0 * np.sqrt(2) * np.sin(2 * np.pi * 50.0 * t)
+    loose = np.random.default_rng(8).normal(0.0, 800.0, t.size)
+    x = np.stack([good, loose]).astype(np.float32)
+    est = estimate_mains(x[:, :2000], fs)
+    assert est.frequency_hz == 50.0
+    together, alone = detect(x, fs), detect(x[:1], fs)
+    assert together.quality["noise_floor_uv_rms"][0] == pytest.approx(alone.quality["noise_floor_uv_rms"][0], rel=0.05)
+    found = [e for e in together.events if e.kind == "twitch" and e.channel == 0]
+    assert len(found) == len([e for e in alone.events if e.kind == "twitch"]) > 0.8 * len(truth.twitches)
