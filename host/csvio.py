@@ -155,6 +155,11 @@ class CsvReader:
         self.decimal_comma = self.delimiter != "," and _decimal_comma(rows[:50], self.delimiter)
         if self.decimal_comma:
             rows = [line.replace(",", ".") for line in rows]
+        #: the first row's time when the column holds ISO 8601 times ('2026-11-01T22:00:00.125', as
+        #: pandas, spreadsheets and databases export clock time): times are then counted from it
+        self._iso_origin = _iso_time(rows[0].split(self.delimiter)[0]) if rows else None
+        if self._iso_origin is not None:
+            self.time_unit, self._t_scale = "s", 1.0
         t = []
         for (no, _), line in zip(numbered, rows):
             t.append(self._time(line.split(self.delimiter)[0], no))
@@ -166,7 +171,9 @@ class CsvReader:
         # (with this computer's UTC offset: a Unix time is an instant, and without its offset the
         # start read 07:00 on a computer in UTC and 02:00 in New York, from the same file)
         self.start = dt.datetime.fromtimestamp(self.t0).astimezone() if 1e9 <= self.t0 < 4e9 else None
-        if self.start is None and abs(self.t0) > max(2.0 / self.fs, 0.01):  # (an excerpt cut from a longer one)
+        if self._iso_origin is not None:  # (the recording's clock as written: with its offset when it has one)
+            self.start = self._iso_origin
+        elif self.start is None and abs(self.t0) > max(2.0 / self.fs, 0.01):  # (an excerpt cut from a longer one)
             raw = f"{self.t0 / self._t_scale:g}"
             self.warnings.append(f"{self.name}: times count from its first row, where the time column "
                                  f"('{self.time_label}') reads {raw} {self.time_unit} (add {raw} to read them on that "
@@ -205,14 +212,28 @@ class CsvReader:
         return enc
 
     def _time(self, text: str, line_no: int) -> float:
+        if self._iso_origin is not None:
+            return self._iso_seconds(text, line_no)
         try:
             value = float(text.strip().strip('"'))
         except ValueError:
             raise FormatError(f"{self.name}: line {line_no}, column '{self.time_label}': {_quote(text)} is not a "
-                              "number") from None
+                              "number of seconds or an ISO 8601 time such as 2026-11-01T22:00:00.125") from None
         if not np.isfinite(value):
             raise FormatError(f"{self.name}: line {line_no}, column '{self.time_label}': {_quote(text)} is not a time")
         return value * self._t_scale
+
+    def _iso_seconds(self, text: str, line_no: int) -> float:
+        """Seconds from the first row's ISO 8601 time (exact to the microsecond they are written to)."""
+        when = _iso_time(text)
+        try:
+            if when is None:
+                raise TypeError
+            assert self._iso_origin is not None
+            return (when - self._iso_origin) / dt.timedelta(seconds=1)
+        except TypeError:  # (not a time, or one with a UTC offset beside one without)
+            raise FormatError(f"{self.name}: line {line_no}, column '{self.time_label}': {_quote(text.strip())} is "
+                              "not an ISO 8601 time like the first row's") from None
 
     def _rate(self, t: np.ndarray) -> float:
         if len(t) < 2:
@@ -289,6 +310,8 @@ class CsvReader:
                     raise FormatError(f"{self.name}: line {no} has {len(parts)} columns, header has {ncols}")
                 if not every:
                     parts = [parts[k] for k in use]
+                if self._iso_origin is not None:
+                    parts[0] = repr(self._iso_seconds(parts[0], no))
                 try:
                     data[j, where] = _values(parts)
                 except ValueError:
@@ -352,6 +375,18 @@ class CsvReader:
                     index += missing
                 start = j
             last_t = float(t[-1])
+
+
+def _iso_time(text: str) -> dt.datetime | None:
+    """An ISO 8601 date and time (``T`` or a space between them, a ``Z`` or UTC offset or none),
+    None for anything else: a number is no ISO time."""
+    text = text.strip().strip('"')
+    if len(text) < 16 or text[4:5] != "-" or text[10:11] not in ("T", " "):
+        return None
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 def _quote(text: str, limit: int = 40) -> str:

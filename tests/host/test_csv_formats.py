@@ -197,3 +197,40 @@ def test_a_unix_time_start_carries_its_utc_offset(tmp_path, monkeypatch):
         monkeypatch.delenv("TZ")
         time.tzset()
     assert starts == ["2026-11-25T07:00:00+00:00", "2026-11-25T02:00:00-05:00"]
+
+
+def _iso_rows(path, stamps, sep=","):
+    rng = np.random.default_rng(2)
+    lines = ["timestamp,calf_uV"] + [f"{s}{sep}{v:.3f}" for s, v in zip(stamps, rng.normal(0, 5, len(stamps)))]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_an_iso_time_column_is_read_and_dates_the_recording(tmp_path):
+    """Clock time written as ISO 8601, as databases and spreadsheets export it, had been
+    refused ("'2026-11-01T22:00:00.000' is not a number"): it gives the rate, the gaps and the
+    start (the recording's clock as written, with its UTC offset when it has one)."""
+    import datetime as dt
+
+    t0 = dt.datetime(2026, 11, 1, 22, 0, 0)
+    stamps = [t0 + dt.timedelta(microseconds=500 * i) for i in range(6000)]
+    stamps = stamps[:3000] + [s + dt.timedelta(seconds=2) for s in stamps[3000:]]  # a 2 s gap
+    res = analyze_file(_iso_rows(tmp_path / "iso.csv", [s.isoformat(timespec="microseconds") for s in stamps]))
+    assert res["fs"] == 2000.0 and res["start"] == "2026-11-01T22:00:00"
+    assert res["stats"]["valid_s"] == pytest.approx(3.0) and res["stats"]["duration_s"] == pytest.approx(5.0, abs=0.01)
+    assert res["quality"]["gaps"] == 1
+    zoned = analyze_file(_iso_rows(tmp_path / "z.csv", [s.isoformat(sep=" ", timespec="milliseconds") + "Z"
+                                                        for s in stamps[:3000:2]]))
+    assert zoned["fs"] == 1000.0 and dt.datetime.fromisoformat(zoned["start"]) == t0.replace(tzinfo=dt.timezone.utc)
+    bad = [s.isoformat() for s in stamps[:3000]]
+    bad[2500] = "soon"
+    with pytest.raises(FormatError, match=r"line 2502, column 'timestamp': 'soon' is not an ISO 8601 time"):
+        analyze_file(_iso_rows(tmp_path / "bad.csv", bad))
+
+
+def test_pandas_datetime_index_export_is_read(tmp_path):
+    pd = pytest.importorskip("pandas")
+    idx = pd.date_range("2026-11-01 22:00", periods=4000, freq="1ms", name="time")
+    pd.DataFrame({"calf_uV": np.random.default_rng(3).normal(0, 5, 4000)}, index=idx).to_csv(tmp_path / "p.csv")
+    res = analyze_file(tmp_path / "p.csv")
+    assert res["fs"] == 1000.0 and res["start"] == "2026-11-01T22:00:00" and res["stats"]["duration_s"] == 4.0
