@@ -216,6 +216,7 @@ class Acquisition:
                 if source.closed:
                     self.state.connected = False
                     self.state.banner = "source ended"
+                    self._flush_at_end()
                     break
         except MyotwitchError as e:
             self.failure = e
@@ -230,6 +231,20 @@ class Acquisition:
             source.close()
             if self.publisher is not None:
                 self.publisher.close()
+
+    def _flush_at_end(self) -> None:
+        """The source has ended (a replayed file's last sample): the detector gives the events it
+        holds for their context and closes the episode going on, as analysing the file does. The
+        window had shown a replay of a file ending 0.15 s after a twitch with one twitch fewer
+        than `analyze` of the same file, and its last episode "going on" for good."""
+        pipe = self.pipe
+        if pipe is None or pipe is self._ended:
+            return
+        self._ended = pipe
+        final = pipe.flush()
+        self._publish(final)
+        if final:
+            self.updates.put(Update(events=final))
 
     def _handle(self, rec: object) -> None:
         if isinstance(rec, DeviceInfo):
