@@ -59,6 +59,17 @@ class DisplayBuffer:
             self.filt[:, idx] = np.nan if filt is None else filt
             self.end += k
 
+    def snapshot(self) -> DisplayBuffer:
+        """A copy that later samples leave alone: the paused view's (the buffer itself moves on,
+        and after ``BUFFER_S`` a paused trace had been blank under its markers)."""
+        with self.lock:
+            copy = DisplayBuffer.__new__(DisplayBuffer)
+            copy.__dict__.update(self.__dict__)
+            copy.raw, copy.filt = self.raw.copy(), self.filt.copy()
+            copy.threshold, copy.floor = self.threshold.copy(), self.floor.copy()
+        copy.lock = threading.Lock()
+        return copy
+
     def window(self, t_end: int, n: int, filtered: bool) -> np.ndarray:
         """Samples [t_end - n, t_end) (NaN where older than the buffer or missing)."""
         with self.lock:

@@ -160,6 +160,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.filtered = self.settings.value("filtered", "true") in (True, "true")
         self.paused = False
         self.view_end: int | None = None  # absolute sample shown at the right edge when paused
+        #: what the paused view shows and scrolls through: the trace as it was when paused (the
+        #: live buffer moves on, and an hour's pause had left the trace blank under its markers)
+        self._frozen: DisplayBuffer | None = None
         self.events: list = []  # in onset order
         self._cut = 0  # possible twitches that gaps cut off, among the events
         self._longest = 0.0  # s: the longest event, how far before a window a redraw looks
@@ -497,6 +500,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._x_window = None
         self.paused = False
         self.view_end = None
+        self._frozen = None
         if self.btn_pause.isChecked():
             self.btn_pause.blockSignals(True)
             self.btn_pause.setChecked(False)
@@ -619,9 +623,17 @@ class MainWindow(QtWidgets.QMainWindow):
     def set_paused(self, on: bool) -> None:
         self.paused = on
         if on and self.acq and self.acq.buffer:
-            self.view_end = self.acq.buffer.end
+            self._frozen = self.acq.buffer.snapshot()
+            self.view_end = self._frozen.end
         else:
+            self._frozen = None
             self.view_end = None
+
+    def _view_buffer(self) -> DisplayBuffer | None:
+        """The trace the view shows: the one kept when paused, else the live one."""
+        if self.paused and self._frozen is not None:
+            return self._frozen
+        return self.acq.buffer if self.acq is not None else None
 
     def set_recording(self, on: bool) -> str:
         """The button says Stop only while a recording really runs. Returns what a stop saved,
@@ -665,7 +677,8 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         if not self.paused:
             self.btn_pause.setChecked(True)
-        buf = self.acq.buffer
+        buf = self._view_buffer()
+        assert buf is not None
         step = int(windows * self.window_s * buf.fs)
         self.view_end = self._clamp_view(buf, (self.view_end or buf.end) + step)
 
@@ -678,7 +691,8 @@ class MainWindow(QtWidgets.QMainWindow):
         """Show the event clicked, in the middle of the window."""
         ev = self._clicked(item)
         if ev is not None:
-            self._show_until(ev.onset_sample + 0.5 * self.window_s * self.acq.buffer.fs)  # type: ignore[union-attr]
+            self._show_until(ev.onset_sample + 0.5 * self.window_s * self.acq.buffer.fs,  # type: ignore[union-attr]
+                             ev.onset_sample, f"the {ev.kind} at {ev.onset_s:.1f} s")
 
     def jump_to_episode(self, item: QtWidgets.QListWidgetItem) -> None:
         """Show the episode clicked: whole when it fits the window, else its start."""
@@ -686,10 +700,11 @@ class MainWindow(QtWidgets.QMainWindow):
         if ep is None:
             return
         fs = self.acq.buffer.fs  # type: ignore[union-attr]
+        what = f"the episode at {ep.start_s:.1f} s"
         if ep.end_s - ep.start_s <= 0.8 * self.window_s:
-            self._show_until((0.5 * (ep.start_s + ep.end_s) + 0.5 * self.window_s) * fs)
+            self._show_until((0.5 * (ep.start_s + ep.end_s) + 0.5 * self.window_s) * fs, ep.end_s * fs, what)
         else:
-            self._show_until((ep.start_s + 0.9 * self.window_s) * fs)
+            self._show_until((ep.start_s + 0.9 * self.window_s) * fs, ep.end_s * fs, what)
 
     def _clicked(self, item: QtWidgets.QListWidgetItem):
         """The record behind a list line clicked, the view paused to show it; None when the line
@@ -700,9 +715,16 @@ class MainWindow(QtWidgets.QMainWindow):
         self.btn_pause.setChecked(True)
         return rec
 
-    def _show_until(self, end_sample: float) -> None:
-        """Pan the paused view so its right edge is at ``end_sample`` (within the data)."""
-        self.view_end = self._clamp_view(self.acq.buffer, int(end_sample))  # type: ignore[union-attr]
+    def _show_until(self, end_sample: float, last_sample: float, what: str) -> None:
+        """Pan the paused view so its right edge is at ``end_sample`` (within the data). When what
+        was clicked (up to ``last_sample``) is older than the trace kept, say so: the view shows
+        the oldest it has, and had shown it as if it were the event."""
+        buf = self._view_buffer()
+        assert buf is not None
+        self.view_end = self._clamp_view(buf, int(end_sample))
+        if last_sample < buf.end - buf.n:
+            self.say(f"{what} is older than the last {buf.n / buf.fs:.0f} s the trace keeps: its numbers are in "
+                     "the list, the trace shows the oldest kept")
 
     # -- drawing -----------------------------------------------------------------------------------------
     def redraw(self) -> None:
@@ -758,9 +780,10 @@ class MainWindow(QtWidgets.QMainWindow):
             self._labels = buf.labels
             self._make_plots(buf.labels)
         fs = buf.fs
+        view = self._view_buffer() or buf
         end = self.view_end if (self.paused and self.view_end is not None) else buf.end
         n = int(self.window_s * fs)
-        data = buf.window(end, n, self.filtered)
+        data = view.window(end, n, self.filtered)
         t_hi = end / fs
         t_lo = t_hi - n / fs
         columns = max(int(self.plots.width()), 200)
@@ -771,7 +794,7 @@ class MainWindow(QtWidgets.QMainWindow):
         for c, curve in enumerate(self.curves):
             x, y = minmax_envelope(data[c], -n / fs, 1 / fs, columns)
             curve.setData(x, y)
-            thr = buf.threshold[c] if c < len(buf.threshold) else np.nan
+            thr = view.threshold[c] if c < len(view.threshold) else np.nan
             if np.isfinite(thr) and self.filtered:
                 self.thr_hi[c].setData([-self.window_s, 0], [thr, thr])
                 self.thr_lo[c].setData([-self.window_s, 0], [-thr, -thr])

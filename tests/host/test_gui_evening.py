@@ -1,13 +1,18 @@
 """An evening with the live app, as a worried user spends it (offscreen): a replayed file's
-numbers agree with `analyze` of the same file to its very end."""
+numbers agree with `analyze` of the same file to its very end; a paused trace stays while the
+sensor goes on."""
 
+import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
 pytest.importorskip("pyqtgraph")
 
+from PySide6 import QtCore  # noqa: E402
+
 from myotwitch.dsp import DetectorConfig  # noqa: E402
 from myotwitch.host.analysis import analyze_file  # noqa: E402
+from myotwitch.host.gui.acquisition import BUFFER_S  # noqa: E402
 from myotwitch.host.gui.window import MainWindow  # noqa: E402
 from myotwitch.host.paths import data_dir  # noqa: E402
 
@@ -46,4 +51,52 @@ def test_a_replay_ending_just_after_a_twitch_counts_it_as_analyze_does(qtbot, se
     # the file is over: its last episode has ended, it is not "going on"
     rows = [win.episode_list.item(i).text() for i in range(win.episode_list.count())]
     assert len(rows) == len(expected["episodes"]) and not any("going on" in r for r in rows)
+    win.close()
+
+
+def stopped_window(qtbot, settings, seconds: float):
+    """A window on the simulator, its acquisition stopped after ``seconds`` of data."""
+    win = make_window(qtbot, "sim:rate=1000,seed=3,speed=0,twitch_rate=30", settings)
+    qtbot.waitUntil(lambda: win.acq.state.samples >= seconds * 1000 and bool(win.events), timeout=60_000)
+    win.acq.stop()
+    qtbot.wait(50)
+    win.redraw()
+    return win
+
+
+def more_data(win, seconds: float) -> None:
+    """``seconds`` more of the live trace, as a sensor delivers while the view is paused."""
+    x = np.random.default_rng(1).normal(0, 4, (1, int(seconds * 1000))).astype(np.float32)
+    win.acq.buffer.append(x, x)
+    win.redraw()
+
+
+def test_a_paused_trace_stays_while_the_sensor_goes_on_for_longer_than_the_buffer(qtbot, settings):
+    win = stopped_window(qtbot, settings, 12)
+    win.btn_pause.click()
+    win.redraw()
+    _, shown = win.curves[0].getData()
+    assert np.isfinite(shown).all() and win.paused
+    more_data(win, BUFFER_S + 10)  # a pause longer than the trace the window keeps
+    _, after = win.curves[0].getData()
+    assert np.isfinite(after).all()
+    np.testing.assert_array_equal(after, shown)  # the very picture paused on, not a blank plot
+    win.scroll_view(-0.5)  # and it scrolls within what was kept when paused
+    win.redraw()
+    assert np.isfinite(win.curves[0].getData()[1]).any()
+    win.btn_pause.click()  # live again: the newest samples
+    win.redraw()
+    assert not win.paused and win.lbl_time.text().startswith(f"right edge at {win.acq.buffer.end / 1000:,.1f} s")
+    win.close()
+
+
+def test_clicking_an_event_older_than_the_kept_trace_says_so(qtbot, settings):
+    win = stopped_window(qtbot, settings, 12)
+    more_data(win, BUFFER_S + 10)
+    first = win.event_list.item(win.event_list.count() - 1)  # (newest first: the oldest is last)
+    ev = first.data(QtCore.Qt.ItemDataRole.UserRole)
+    assert ev is not None and ev.onset_sample < win.acq.buffer.end - win.acq.buffer.n
+    win.event_list.itemClicked.emit(first)
+    assert win.paused
+    assert f"at {ev.onset_s:.1f} s is older than the last {BUFFER_S:.0f} s the trace keeps" in win.status_label.text()
     win.close()
