@@ -151,6 +151,10 @@ class Acquisition:
         self._info: DeviceInfo | None = None  # what the board said it is, last
         self._rec_lock = threading.Lock()
         self.source: Source | None = None
+        #: stretches of this stream (first sample, end) recorded from the window into files that
+        #: are in the session history now: the advice counts them there, not again as the window's
+        self.recorded: list[tuple[int, int]] = []
+        self._recording_from: int | None = None  # where the recording going on began, on that time line
 
     def start(self) -> None:
         self._thread.start()
@@ -186,6 +190,7 @@ class Acquisition:
                 if info is not None:
                     rec.handle(info)
             self._recorder = rec
+            self._recording_from = self.buffer.end if self.buffer is not None else 0
             self.state.recording = out_dir
             return out_dir
 
@@ -193,9 +198,13 @@ class Acquisition:
         with self._rec_lock:
             rec, self._recorder = self._recorder, None
             self.state.recording = ""
+            began, self._recording_from = self._recording_from, None
+            end = self.buffer.end if self.buffer is not None else 0
         if rec is None:
             return []
         rec.finish(close_source=False)
+        if rec.closed_files and not rec._replay and began is not None and end > began:  # (a replay's
+            self.recorded.append((began, end))  # copy is kept out of the history: it counts as the window's)
         return rec.closed_files
 
     # -- the thread ------------------------------------------------------------------------------
@@ -315,6 +324,10 @@ class Acquisition:
                     # stream's events over the new one's trace
                     self.updates.put(Update(stream=buffer))
                 pipe = Pipeline(rec.fs, rec.n_channels, self.config)
+                with self._rec_lock:  # (the new stream's time line starts at 0, and so does its recording's file)
+                    self.recorded = []
+                    if self._recording_from is not None:
+                        self._recording_from = 0
                 self._new_display_chain(rec.fs, rec.n_channels)
                 self.pipe, self._ended = pipe, None
                 self._episode_parts = ([], pipe)

@@ -1037,6 +1037,37 @@ class MainWindow(QtWidgets.QMainWindow):
         pipe = self.acq.pipe if self.acq else None
         return pipe.units.tracker.units() if pipe is not None else {}
 
+    def _live_session(self) -> dict | None:
+        """The window's session for the advice, as a summary row: the twitches, episodes and hours
+        of data (gaps left out, as the counter's rate) that no recording made in the window has
+        put in the history already; None when there are none (all of it was recorded). The
+        recording and the window's own session had both been counted: 60 twitches in the advice
+        beside 30 on the counter after a minute recorded."""
+        acq = self.acq
+        buf = acq.buffer if acq is not None else None
+        if acq is None or acq.pipe is None or buf is None:
+            return None
+        pipe, spans = acq.pipe, list(acq.recorded)
+
+        def recorded(sample: float) -> bool:
+            return any(a <= sample < b for a, b in spans)
+
+        def lost(a: int, b: int) -> int:
+            return sum(max(min(s + n, b) - max(s, a), 0) for s, n in self.gaps)
+
+        data = buf.end - lost(0, buf.end) - sum(b - a - lost(a, b) for a, b in spans)
+        if data < buf.fs:  # (under a second: no rate to give)
+            return None
+        hours = data / buf.fs / 3600
+        twitches = [e for e in self.events if e.kind == "twitch" and not recorded(e.onset_sample)]
+        episodes = [ep for ep in acq.episodes if not recorded(ep.start_s * buf.fs)]
+        per = [sum(1 for e in twitches if e.channel == c) for c in range(pipe.n_channels)]
+        return {"file": "(live session)", "start": dt.datetime.now().isoformat(), "channels": list(self._labels),
+                "stats": {"duration_s": hours * 3600, "valid_s": hours * 3600, "counts": {"twitch": len(twitches)},
+                          "twitches_per_hour": len(twitches) / hours, "episodes": len(episodes),
+                          "twitches_per_channel": per},
+                "detector": dataclasses.asdict(pipe.config)}  # (the settings now: earlier changes in the session are not told apart)
+
     def update_advice(self) -> None:
         from myotwitch.host.advice import advise
 
@@ -1044,15 +1075,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if acq is None or acq.pipe is None or not acq.state.fs:
             return
         try:
-            pipe = acq.pipe
-            twitches = [e for e in self.events if e.kind == "twitch"]
-            hours = max(pipe.samples_seen / pipe.fs / 3600, 1e-9)
-            per = [sum(1 for e in twitches if e.channel == c) for c in range(pipe.n_channels)]
-            live = {"file": "(live session)", "start": dt.datetime.now().isoformat(), "channels": list(self._labels),
-                    "stats": {"duration_s": hours * 3600, "valid_s": hours * 3600, "counts": {"twitch": len(twitches)},
-                              "twitches_per_hour": len(twitches) / hours, "episodes": len(pipe.episodes),
-                              "twitches_per_channel": per},
-                    "detector": dataclasses.asdict(pipe.config)}  # (the settings now: earlier changes in the session are not told apart)
+            live = self._live_session()
             a = advise(extra_session=live)
         except Exception as e:  # noqa: BLE001 - advice must never take the app down
             self.advice.setPlainText(f"advice unavailable: {e}")

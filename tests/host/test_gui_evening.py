@@ -100,3 +100,36 @@ def test_clicking_an_event_older_than_the_kept_trace_says_so(qtbot, settings):
     assert win.paused
     assert f"at {ev.onset_s:.1f} s is older than the last {BUFFER_S:.0f} s the trace keeps" in win.status_label.text()
     win.close()
+
+
+def test_the_advice_counts_a_recording_made_in_the_window_once(qtbot, settings, tmp_path):
+    import json
+    import re
+
+    win = make_window(qtbot, "sim:rate=1000,seed=4,speed=0,twitch_rate=20", settings, out_dir=str(tmp_path / "rec"))
+    qtbot.waitUntil(lambda: win.acq.state.samples >= 5_000, timeout=60_000)
+    begin = win.acq.buffer.end
+    win.btn_record.click()
+    assert win.btn_record.isChecked()  # recorded from 5 s to 75 s, then over a minute more unrecorded
+    qtbot.waitUntil(lambda: win.acq.state.samples >= 75_000, timeout=120_000)
+    end = win.acq.buffer.end
+    win.btn_record.click()
+    assert "saved" in win.status_label.text()
+    qtbot.waitUntil(lambda: win.acq.state.samples >= 145_000, timeout=120_000)
+    win.acq.stop()
+    qtbot.wait(50)
+    win.redraw()
+    win.update_advice()
+    (summary,) = (tmp_path / "rec").glob("*.summary.json")
+    in_file = json.loads(summary.read_text())["stats"]["counts"]["twitch"]
+    shown = [e for e in win.events if e.kind == "twitch"]
+    # (the worker may add a block or two while a click starts or stops the file: none falls there)
+    assert not [e for e in shown if begin <= e.onset_sample <= begin + 500 or end <= e.onset_sample <= end + 500]
+    outside = [e for e in shown if not begin <= e.onset_sample < end]
+    assert int(win.lbl_count.text()) == len(shown) and 10 < len(outside) < len(shown) and in_file > 10
+    why = re.search(r"(\d+) twitches in (\d+) recording\(s\)", win.advice.toPlainText())
+    assert why is not None, win.advice.toPlainText()
+    # the recording is in the history now: its twitches count there, the window's session adds
+    # only those it holds outside the recording (they had been counted twice)
+    assert int(why.group(1)) == in_file + len(outside)
+    win.close()
