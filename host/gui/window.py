@@ -28,6 +28,7 @@ from myotwitch.host.gui.spans import SpanItem
 from myotwitch.host.gui.units_panel import UnitsPanel
 from myotwitch.host.session import cut_potential, floors_over, link_loss_warning
 from myotwitch.host.sources.auto import NO_SENSOR
+from myotwitch.host.sources.replay import ReplaySource
 from myotwitch.host.wording import busy_floor_reason, counted
 
 log = logging.getLogger(__name__)
@@ -1062,7 +1063,14 @@ class MainWindow(QtWidgets.QMainWindow):
         twitches = [e for e in self.events if e.kind == "twitch" and not recorded(e.onset_sample)]
         episodes = [ep for ep in acq.episodes if not recorded(ep.start_s * buf.fs)]
         per = [sum(1 for e in twitches if e.channel == c) for c in range(pipe.n_channels)]
-        return {"file": "(live session)", "start": dt.datetime.now().isoformat(), "channels": list(self._labels),
+        where: dict = {"file": "(live session)", "start": dt.datetime.now().isoformat()}
+        if isinstance(acq.source, ReplaySource):  # a replay is that file's session again, not one of today: it is
+            # dated as the file is, and counts once beside the file's own entry in the history (by
+            # its content); it had counted again, as today's, beside it
+            reader = acq.source.reader
+            start = getattr(getattr(reader, "edf", None), "data_start", None) or getattr(reader, "start", None)
+            where = {"file": acq.source.path, "start": start.isoformat() if start else None, "dated": start is not None}
+        return {**where, "channels": list(self._labels),
                 "stats": {"duration_s": hours * 3600, "valid_s": hours * 3600, "counts": {"twitch": len(twitches)},
                           "twitches_per_hour": len(twitches) / hours, "episodes": len(episodes),
                           "twitches_per_channel": per},

@@ -133,3 +133,28 @@ def test_the_advice_counts_a_recording_made_in_the_window_once(qtbot, settings, 
     # only those it holds outside the recording (they had been counted twice)
     assert int(why.group(1)) == in_file + len(outside)
     win.close()
+
+
+def test_the_advice_counts_a_replayed_recording_once_and_on_its_own_date(qtbot, settings, tmp_path):
+    import re
+
+    from myotwitch.host.cli import main
+    from myotwitch.host.index import SessionIndex
+
+    out = tmp_path / "night"
+    assert main(["-q", "record", "--source", "sim:rate=1000,speed=0,twitch_rate=20,seed=7", "--duration", "80s",
+                 "--out", str(out)]) == 0
+    (edf,) = out.glob("*.edf")
+    with SessionIndex.default() as idx:
+        (night,) = idx.sessions(include_undated=True)  # the recorder put it in the history
+    win = make_window(qtbot, f"file:{edf}?speed=0", settings)
+    qtbot.waitUntil(lambda: not win.acq._thread.is_alive(), timeout=120_000)
+    qtbot.wait(50)
+    win.redraw()
+    win.update_advice()
+    why = re.search(r"(\d+) twitches in (\d+) recording\(s\)", win.advice.toPlainText())
+    assert why is not None, win.advice.toPlainText()
+    # the replay is that night again, not a second session of today: counted once
+    assert (int(why.group(1)), int(why.group(2))) == (night["twitches"], 1)
+    assert int(win.lbl_count.text()) > 10
+    win.close()
