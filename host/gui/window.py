@@ -999,14 +999,17 @@ class MainWindow(QtWidgets.QMainWindow):
         st = acq.state
         lossy = (link_loss_warning(acq.pipe, (self._cut, len(twitches)), acq.pipe.settling_after_gaps_s, data_s, lost_s)
                  if acq.pipe is not None else "")
-        # why the count may be short, beside it: the Sensor panel is below the fold at 1280x760
+        silent = time.monotonic() - st.last_data_at if st.connected and st.last_data_at else 0.0
+        # why the count may be short or stand still, beside it: the Sensor panel is below the fold
+        # at 1280x760 (a sensor still connected but silent had frozen the trace with no word in sight)
         hold = ([f"not counting on {', '.join(busy)}: the background is over "
                  f"{self.config.max_rest_floor_uv:g} µV (see Sensor)"] if busy else []) \
-            + (["the link loses data, so the rate may read low (see Sensor)"] if lossy else [])
+            + (["the link loses data, so the rate may read low (see Sensor)"] if lossy else []) \
+            + ([f"no data from the sensor for {silent:.0f} s: the trace and the count wait for it; a link "
+                "silent for 3 s is reconnected (see Sensor)"] if silent >= SILENT_S else [])
         self._set(self.lbl_hold, "<br>".join(hold))
         self.lbl_hold.setVisible(bool(hold))
         bat = f"{st.battery_pct}%" if st.battery_pct is not None else "–"
-        silent = time.monotonic() - st.last_data_at if st.connected and st.last_data_at else 0.0
         link = "connected" if st.connected else "not connected"
         if silent >= SILENT_S:  # (a stalled link is declared lost only after 3 s; said from the first)
             link = f"<b style='color:#c62828'>connected, no data for {silent:.0f} s</b>"

@@ -158,3 +158,18 @@ def test_the_advice_counts_a_replayed_recording_once_and_on_its_own_date(qtbot, 
     assert (int(why.group(1)), int(why.group(2))) == (night["twitches"], 1)
     assert int(win.lbl_count.text()) > 10
     win.close()
+
+
+def test_a_sensor_gone_silent_is_said_beside_the_count(qtbot, settings):
+    import time
+
+    win = stopped_window(qtbot, settings, 3)
+    win.resize(1280, 760)  # (the Sensor panel, which says it too, is below the fold here)
+    win.acq.state.connected = True  # a BLE sensor that stays connected but sends nothing
+    win.acq.state.last_data_at = time.monotonic() - 5.2
+    win._update_counters(win.acq.buffer.end / win.acq.buffer.fs)
+    assert win.lbl_hold.isVisible() and "no data from the sensor for 5 s" in win.lbl_hold.text()
+    win.acq.state.last_data_at = time.monotonic()  # data again
+    win._update_counters(win.acq.buffer.end / win.acq.buffer.fs)
+    assert not win.lbl_hold.isVisible()
+    win.close()
