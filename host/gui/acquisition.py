@@ -151,8 +151,8 @@ class Acquisition:
         self._info: DeviceInfo | None = None  # what the board said it is, last
         self._rec_lock = threading.Lock()
         self.source: Source | None = None
-        #: stretches of this stream (first sample, end) recorded from the window into files that
-        #: are in the session history now: the advice counts them there, not again as the window's
+        #: stretches of this stream (first sample, end) recorded from the window, by recordings
+        #: that have stopped, into files that are in the session history (``recorded_spans``)
         self.recorded: list[tuple[int, int]] = []
         self._recording_from: int | None = None  # where the recording going on began, on that time line
 
@@ -199,13 +199,22 @@ class Acquisition:
             rec, self._recorder = self._recorder, None
             self.state.recording = ""
             began, self._recording_from = self._recording_from, None
-            end = self.buffer.end if self.buffer is not None else 0
         if rec is None:
             return []
         rec.finish(close_source=False)
-        if rec.closed_files and not rec._replay and began is not None and end > began:  # (a replay's
-            self.recorded.append((began, end))  # copy is kept out of the history: it counts as the window's)
+        if began is not None:
+            self.recorded += [(began + a, began + b) for a, b in rec.indexed_spans]
         return rec.closed_files
+
+    def recorded_spans(self) -> list[tuple[int, int]]:
+        """The stretches of this stream (first sample, end) that recordings made in the window
+        have put in the session history, the one going on included (a link lost for over a
+        minute closes its file while it goes on): the advice counts them there, not again as
+        the window's. (A replay's copy is kept out of the history: it stays the window's.)"""
+        rec, began = self._recorder, self._recording_from
+        going_on = [(began + a, began + b) for a, b in rec.indexed_spans] if rec is not None and began is not None \
+            else []
+        return self.recorded + going_on
 
     # -- the thread ------------------------------------------------------------------------------
     def _run(self) -> None:

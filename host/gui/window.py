@@ -1051,7 +1051,7 @@ class MainWindow(QtWidgets.QMainWindow):
         buf = acq.buffer if acq is not None else None
         if acq is None or acq.pipe is None or buf is None:
             return None
-        pipe, spans = acq.pipe, list(acq.recorded)
+        pipe, spans = acq.pipe, acq.recorded_spans()
 
         def recorded(sample: float) -> bool:
             return any(a <= sample < b for a, b in spans)
