@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 BUFFER_S = 60.0
+END_OF_FILE = "End of file"
 
 
 class DisplayBuffer:
@@ -244,7 +245,8 @@ class Acquisition:
                                 self.state.recording = ""
                 if source.closed:
                     self.state.connected = False
-                    self.state.banner = "source ended"
+                    if not self.state.banner.startswith(END_OF_FILE):  # (a replay's end says so, not "ended")
+                        self.state.banner = "source ended"
                     self._flush_at_end()
                     break
         except MyotwitchError as e:
@@ -316,7 +318,7 @@ class Acquisition:
                 st.connected = False
                 st.banner = f"Sensor {rec.kind}: {rec.detail}. Reconnecting…"
             elif rec.kind == "end":
-                st.banner = "End of file"
+                st.banner = f"{END_OF_FILE}: the replay is over; what it found stays shown (choose a source to go on)"
             elif rec.kind == "unusable":  # (until samples come)
                 st.banner = f"Sensor connected, but: {rec.detail}"
             return

@@ -51,6 +51,8 @@ def test_a_replay_ending_just_after_a_twitch_counts_it_as_analyze_does(qtbot, se
     # the file is over: its last episode has ended, it is not "going on"
     rows = [win.episode_list.item(i).text() for i in range(win.episode_list.count())]
     assert len(rows) == len(expected["episodes"]) and not any("going on" in r for r in rows)
+    # and the banner says the replay is over (a red "source ended" had read as a fault)
+    assert win.banner.isVisible() and win.banner.text().startswith("End of file: the replay is over")
     win.close()
 
 
