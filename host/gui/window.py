@@ -720,6 +720,9 @@ class MainWindow(QtWidgets.QMainWindow):
         """Pan the paused view so its right edge is at ``end_sample`` (within the data). When what
         was clicked (up to ``last_sample``) is older than the trace kept, say so: the view shows
         the oldest it has, and had shown it as if it were the event."""
+        live = self.acq.buffer if self.acq is not None else None
+        if self.paused and self._frozen is not None and live is not None and last_sample >= self._frozen.end:
+            self._frozen = live.snapshot()  # (it came after the pause: the trace kept since has it)
         buf = self._view_buffer()
         assert buf is not None
         self.view_end = self._clamp_view(buf, int(end_sample))

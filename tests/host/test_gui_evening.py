@@ -2,6 +2,8 @@
 numbers agree with `analyze` of the same file to its very end; a paused trace stays while the
 sensor goes on."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -86,6 +88,16 @@ def test_a_paused_trace_stays_while_the_sensor_goes_on_for_longer_than_the_buffe
     win.scroll_view(-0.5)  # and it scrolls within what was kept when paused
     win.redraw()
     assert np.isfinite(win.curves[0].getData()[1]).any()
+    # an event found after the pause, clicked while still paused, is shown (in the trace since)
+    last = next(e for e in reversed(win.events) if e.kind == "twitch")
+    shift = win.acq.buffer.end - 3000 - last.onset_sample
+    later = dataclasses.replace(last, onset_sample=last.onset_sample + shift, offset_sample=last.offset_sample + shift,
+                                onset_s=last.onset_s + shift / 1000, offset_s=last.offset_s + shift / 1000)
+    win._list_event(later)
+    win.event_list.itemClicked.emit(win.event_list.item(0))
+    assert win.paused and win.view_end - win.window_s * 1000 <= later.onset_sample < win.view_end
+    win.redraw()
+    assert np.isfinite(win.curves[0].getData()[1]).all()
     win.btn_pause.click()  # live again: the newest samples
     win.redraw()
     assert not win.paused and win.lbl_time.text().startswith(f"right edge at {win.acq.buffer.end / 1000:,.1f} s")
