@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 
 from myotwitch.dsp import DetectorConfig
@@ -46,6 +47,20 @@ def check_live(args: argparse.Namespace) -> None:
         check_parent("--out", args.out)
 
 
+def close_on_signals(win) -> None:
+    """SIGINT (Ctrl+C in the terminal) and SIGTERM (a logout, a shutdown, ``kill``) close the
+    window as its close button does: a recording going on is finished, its summary written and
+    the session put in the history. Ctrl+C had done nothing, and SIGTERM ended the process at
+    once, leaving the file without its summary until the next recording repaired it. (Python
+    runs the handler at the window's next redraw, within 1/30 s.)"""
+    def close(signum: int, _frame: object) -> None:
+        log.info("%s: closing the window", signal.Signals(signum).name)
+        win.close()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, close)
+
+
 def run_live(args: argparse.Namespace, config: DetectorConfig) -> int:
     """The live app, once ``check_live`` has passed (``cli.cmd_live`` asks it first)."""
     import pyqtgraph as pg
@@ -69,6 +84,7 @@ def run_live(args: argparse.Namespace, config: DetectorConfig) -> int:
     if args.screenshot:
         win.resize(1280, 760)
     win.show()
+    close_on_signals(win)
     failed: list[str] = []
     if args.run_for or args.screenshot:
         def finish() -> None:

@@ -219,3 +219,51 @@ def test_a_file_closed_by_a_long_outage_while_recording_counts_once_in_the_advic
     least = first["stats"]["counts"]["twitch"] + len(outside)
     assert least <= int(why.group(1)) <= least + len(unsure)
     win.close()
+
+
+CLOSE_BY_SIGNAL = r'''
+import argparse, os, signal, sys
+from PySide6 import QtCore, QtWidgets
+from myotwitch.dsp import DetectorConfig
+from myotwitch.host.gui.app import run_live
+from myotwitch.host.gui.window import MainWindow
+
+def poke():  # Record once data comes, then the signal a few seconds later
+    wins = [w for w in QtWidgets.QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
+    if not wins or wins[0].acq is None or wins[0].acq.state.samples < 3000:
+        return
+    if not wins[0].btn_record.isChecked():
+        wins[0].btn_record.click()
+    elif wins[0].acq.state.samples > 8000:
+        timer.stop()
+        os.kill(os.getpid(), getattr(signal, sys.argv[2]))
+
+app = QtWidgets.QApplication([])
+timer = QtCore.QTimer()
+timer.timeout.connect(poke)
+timer.start(100)
+args = argparse.Namespace(source="sim:speed=2", window=None, out=sys.argv[1], lsl=False, run_for=25, screenshot=None)
+sys.exit(run_live(args, DetectorConfig()))
+'''
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_a_signal_closes_the_window_and_finishes_the_recording(tmp_path, sig):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "child.py"
+    script.write_text(CLOSE_BY_SIGNAL)
+    out = tmp_path / "rec"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": os.pathsep.join(sys.path)}
+    r = subprocess.run([sys.executable, str(script), str(out), sig], capture_output=True, text=True, timeout=120,
+                       env=env)
+    # a logout's SIGTERM had ended the app at once (the file left without its summary, marked as
+    # being recorded); Ctrl+C had done nothing until --run-for
+    assert r.returncode == 0, r.stderr
+    assert not list(out.glob("*.recording"))
+    (summary,) = out.glob("*.summary.json")
+    assert json.loads(summary.read_text())["stats"]["duration_s"] >= 2
+    assert "Traceback" not in r.stderr
