@@ -48,17 +48,19 @@ def check_live(args: argparse.Namespace) -> None:
 
 
 def close_on_signals(win) -> None:
-    """SIGINT (Ctrl+C in the terminal) and SIGTERM (a logout, a shutdown, ``kill``) close the
-    window as its close button does: a recording going on is finished, its summary written and
-    the session put in the history. Ctrl+C had done nothing, and SIGTERM ended the process at
-    once, leaving the file without its summary until the next recording repaired it. (Python
-    runs the handler at the window's next redraw, within 1/30 s.)"""
+    """SIGINT (Ctrl+C in the terminal), SIGTERM (a logout, a shutdown, ``kill``) and SIGHUP (the
+    terminal it was started from closed) close the window as its close button does: a recording
+    going on is finished, its summary written and the session put in the history. Ctrl+C had
+    done nothing, and SIGTERM and SIGHUP ended the process at once, leaving the file without its
+    summary until the next recording repaired it. (Python runs the handler at the window's next
+    redraw, within 1/30 s.)"""
     def close(signum: int, _frame: object) -> None:
         log.info("%s: closing the window", signal.Signals(signum).name)
         win.close()
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, close)
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):  # (no SIGHUP on Windows)
+            signal.signal(getattr(signal, name), close)
 
 
 def run_live(args: argparse.Namespace, config: DetectorConfig) -> int:

@@ -247,7 +247,7 @@ sys.exit(run_live(args, DetectorConfig()))
 '''
 
 
-@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT", "SIGHUP"])
 def test_a_signal_closes_the_window_and_finishes_the_recording(tmp_path, sig):
     import json
     import os
