@@ -625,8 +625,10 @@ def advise(sessions: list[dict] | None = None, diary: list[dict] | None = None, 
            now: dt.datetime | None = None, index=None, extra_session: dict | None = None,
            extra_sessions: Sequence[dict] = ()) -> Advice:
     """Structured advice. With no sessions/diary given, reads the local session index.
-    ``extra_session`` (an analyze summary), and each of ``extra_sessions`` (one run's files), is
-    included as if it were indexed."""
+    ``extra_sessions`` (one run's files) are included as if they were indexed; so is
+    ``extra_session``, the live window's session (what it holds outside the recordings it made,
+    which are in the index), but after the check for copies of one recording: it overlaps those
+    recordings in time by design, and had been taken for their copy."""
     ruleset = ruleset or load_rules()
     now = now or dt.datetime.now()
     if sessions is None or diary is None:
@@ -643,20 +645,22 @@ def advise(sessions: list[dict] | None = None, diary: list[dict] | None = None, 
         finally:
             if index is None:
                 idx.close()
-    sessions = list(sessions)
-    extras = list(extra_sessions) + ([extra_session] if extra_session is not None else [])
-    if extras:
-        from myotwitch.host.index import same_session, summary_row
+    from myotwitch.host.index import distinct_sessions, same_session, summary_row
 
+    rows: list[dict] = list(sessions)
+
+    def add(extra: dict) -> None:
         # the same recording already indexed (by content or path) counts once; undated ones stay out of trends
-        for extra in extras:
-            row = summary_row(extra)
-            if row["start"] is not None and not any(same_session(s, row) for s in sessions):
-                sessions.append(row)
+        row = summary_row(extra)
+        if row["start"] is not None and not any(same_session(s, row) for s in rows):
+            rows.append(row)
+    for extra in extra_sessions:
+        add(extra)
     # a night and a copy of it cut short, or its BDF beside its EDF, in the index or the batch: once
-    from myotwitch.host.index import distinct_sessions
-
-    sessions = distinct_sessions(sessions)
+    rows[:] = distinct_sessions(rows)
+    if extra_session is not None:
+        add(extra_session)
+    sessions = rows
     metrics = compute_metrics(sessions, diary, ruleset, now)
     note = counting_note(counting_summary(rule_sessions(sessions, ruleset.definitions, now)[0]))
     return Advice(ruleset.notice, evaluate(ruleset, metrics), metrics, [note] if note else [])
