@@ -203,13 +203,18 @@ class BurstSegmenter:
                  context_n: int, max_n: int, clip_uv: float | None, clip_run: int,
                  core_db: float = 20.0, spike_n: int = 4, twitch_max_n: int = 0, dense_n: int = 8,
                  dense_rate: float = 0.015, idle_n: int = 0, run_max_n: int = 0,
-                 recent_n: tuple[int, int] = (0, 0), recent_rate: float = 0.015, recent_spread: float = 1.5) -> None:
+                 recent_n: tuple[int, int] = (0, 0), recent_rate: float = 0.015, recent_spread: float = 1.5,
+                 split_gap_n: int = 0, split_peak: float = 10.0) -> None:
         self.core_rel = 10 ** (-core_db / 20)
         self.twitch_max_n, self.dense_n, self.dense_rate = twitch_max_n, dense_n, dense_rate
         #: a muscle with no activity for ``idle_n`` samples is at rest: there, a cluster of
         #: separate potentials up to ``run_max_n`` long is a run of twitches even where a large
         #: one's band-passed tail keeps the envelope up longer than a twitch (0: off)
         self.idle_n, self.run_max_n = idle_n, run_max_n
+        #: ... and a member of such a cluster with an envelope peak of ``split_peak`` floors or
+        #: more whose core breaks into parts ``split_gap_n`` apart or more is that many
+        #: potentials (0: off)
+        self.split_gap_n, self.split_peak = split_gap_n, split_peak
         #: ... and a cluster up to ``run_max_n`` long that starts ``recent_n`` = (least, most)
         #: samples after activity ended, of several units (envelope peaks ``recent_spread`` apart
         #: or more), is the next burst of it when dense at ``recent_rate`` (most 0: off)
@@ -685,8 +690,14 @@ class BurstSegmenter:
                 if self._tracks_activity and long_n and e_l[a] - s_l[a] > long_n:
                     self._active_end[c] = b0 + e_l[a]
                 add(s_l[a], e_l[a], 1, cut if touches_end else None)
-            elif self._separate(starts[a:b], ends[a:b], self._run_at_rest(c, buf, b0, starts[a:b], ends[a:b]),
-                                self._stride_after(c, buf, b0, starts[a:b], ends[a:b])):
+            elif (rest := self._run_at_rest(c, buf, b0, starts[a:b], ends[a:b])) is not None and \
+                    self._separate(rest[0], rest[1], rest[2]):
+                # at rest, the members (a long one split into the potentials it holds) one by one
+                s_r, e_r = rest[0].tolist(), rest[1].tolist()
+                for i, (s_i, e_i) in enumerate(zip(s_r, e_r)):
+                    add(s_i, e_i, 1, cut if touches_end and i == len(s_r) - 1 else None)
+            elif rest is None and self._separate(starts[a:b], ends[a:b], None,
+                                                 self._stride_after(c, buf, b0, starts[a:b], ends[a:b])):
                 # separate potentials that happen to be close: each is judged on its own (a run of
                 # twitches); voluntary trains among them are recognised later by their regularity
                 for i in range(a, b):
@@ -853,21 +864,58 @@ class BurstSegmenter:
         top = np.maximum.reduceat(env, off)
         return float(top.max()) >= self.recent_spread * float(top.min())
 
-    def _run_at_rest(self, c: int, buf: np.ndarray, b0: int, s: np.ndarray, e: np.ndarray) -> np.ndarray | None:
-        """The members' lengths measured by their cores (where the envelope is within
-        ``core_db`` of the member's own peak, as a lone potential's duration is), when the
+    def _run_at_rest(self, c: int, buf: np.ndarray, b0: int, s: np.ndarray,
+                     e: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The members as starts, ends and lengths measured by their cores (where the envelope is
+        within ``core_db`` of the member's own peak, as a lone potential's duration is), when the
         cluster may be a run of twitches: the muscle at rest (no activity in the ``idle_n``
         before it) and the cluster no longer than ``run_max_n``. A large twitch's band-passed
         tail keeps its run above the off-threshold for longer than the twitch, and one such
-        member made a run of fasciculations one contraction. None: the runs' own lengths."""
+        member made a run of fasciculations one contraction. A large member whose core breaks
+        into parts with a quiet stretch between them holds that many potentials (the detection
+        statistic's longer windows bridge the quiet between a large twitch and the next, 60-70 ms
+        on): it is cut between them (``_pieces``). None: not at rest."""
         if not (self.idle_n and b0 + int(s[0]) - self._active_end[c] > self.idle_n
                 and int(e[-1] - s[0]) <= self.run_max_n):
             return None
         lengths = e - s
-        for i in np.flatnonzero(lengths > self.twitch_max_n).tolist():
-            first, end, _ = self._core(buf[ENV, s[i]: e[i]], float(buf[FLOOR, s[i]]))
-            lengths[i] = end - first
-        return lengths
+        longer = np.flatnonzero(lengths > self.twitch_max_n).tolist()
+        if not longer:
+            return s, e, lengths
+        s_o, e_o, n_o = [], [], []
+        done = 0
+        for i in longer:
+            s_o.extend(s[done:i].tolist())
+            e_o.extend(e[done:i].tolist())
+            n_o.extend(lengths[done:i].tolist())
+            done = i + 1
+            a = int(s[i])
+            for lo, hi, n in self._pieces(buf[ENV, a: int(e[i])], float(buf[FLOOR, a])):
+                s_o.append(a + lo)
+                e_o.append(a + hi)
+                n_o.append(n)
+        s_o.extend(s[done:].tolist())
+        e_o.extend(e[done:].tolist())
+        n_o.extend(lengths[done:].tolist())
+        return np.array(s_o, dtype=s.dtype), np.array(e_o, dtype=e.dtype), np.array(n_o, dtype=lengths.dtype)
+
+    def _pieces(self, env: np.ndarray, floor: float) -> list[tuple[int, int, int]]:
+        """A member's envelope ``env`` as the potentials it holds: ``(start, end, core length)``
+        in it. Its core (within ``core_db`` of its peak) is one potential unless the peak is at
+        least ``split_peak`` floors and the core breaks into parts with ``split_gap_n`` or more
+        between them: each part is then a potential, cut apart where the envelope between them
+        is lowest."""
+        top = float(env.max())
+        cs, ce = _runs(env >= min(max(self.off * floor, top * self.core_rel), top))
+        if self.split_gap_n and top >= self.split_peak * floor:
+            cs, ce = _join(cs, ce, self.split_gap_n)
+        else:
+            cs, ce = cs[:1], ce[-1:]
+        cuts = [0]
+        for lo, hi in zip(ce[:-1].tolist(), cs[1:].tolist()):
+            cuts.append(lo + int(env[lo:hi].argmin()))
+        cuts.append(env.size)
+        return [(a, b, int(he - hs)) for a, b, hs, he in zip(cuts[:-1], cuts[1:], cs.tolist(), ce.tolist())]
 
     def _core(self, env: np.ndarray, floor: float) -> tuple[int, int, float]:
         """Where one potential's envelope ``env`` is within ``core_db`` of its peak (and over the

@@ -127,6 +127,7 @@ class Pipeline:
             idle_n=round(cfg.at_rest_after_s * self.fs), run_max_n=round(cfg.twitch_run_max_s * self.fs),
             recent_n=(round(cfg.derecruitment_margin_s * self.fs), round(cfg.dense_recent_s * self.fs)),
             recent_rate=cfg.dense_recent_hz / self.fs, recent_spread=cfg.dense_recent_spread,
+            split_gap_n=round(cfg.run_split_gap_ms * ms), split_peak=cfg.run_split_peak,
         )
         self._env = StreamingSOS(lowpass_sos(cfg.envelope_hz, self.fs, 1), n_channels)
         self._lf = StreamingSOS(bandpass_sos(cfg.lf_low_hz, cfg.lf_cutoff_hz, self.fs, 1), n_channels)

@@ -521,6 +521,35 @@ def test_a_run_of_twitches_with_large_members_is_not_one_contraction_at_rest(see
 
 
 @pytest.mark.parametrize("seed", range(4))
+def test_a_large_twitch_and_the_next_in_one_run_are_two_potentials_at_rest(seed):
+    """A run of five 30 ms potentials 110-120 ms apart at rest, but one pair only 60 ms apart:
+    the first of the pair at 120x the noise, whose detection statistic (its longer windows)
+    bridges the quiet to the second, so the two are one active run with a 90 ms core, longer
+    than a twitch, and the whole run was one contraction. The core breaks into two parts with
+    a quiet stretch between them: two potentials, and the run is judged member by member
+    (live blocks alike); with ``run_split_gap_ms`` 0 it stays one contraction."""
+    rng = np.random.default_rng(seed)
+    fs, noise = 2000.0, 3.0
+    x = rng.standard_normal(int(20 * fs)) * noise
+    waves = [hr_muap(30.0, fs, rng) * size * noise for size in (20, 30, 120, 25, 25)]
+    run = 10.0 + np.cumsum([0.0, 0.11, 0.12, 0.06, 0.12])
+    for t, w in zip(run, waves):
+        i = int(t * fs)
+        x[i:i + w.size] += w
+
+    def there(events):
+        return [e for e in events if 9.9 < e.onset_s < 10.6]
+
+    got = there(detect(x, fs, ENERGY).events)
+    assert len(got) == 5 and not [e for e in got if e.kind == "contraction"]
+    assert [abs(e.onset_s - t) < 0.03 for e, t in zip(got, run)] == [True] * 5
+    assert _found(got, run) >= 4  # (the small one just after the large one may carry its low-frequency swing)
+    assert [(e.onset_sample, e.kind) for e in got] == [(e.onset_sample, e.kind) for e in there(_live(x, fs, ENERGY, 50))]
+    old = there(detect(x, fs, ENERGY.replace(run_split_gap_ms=0.0)).events)
+    assert len(old) == 1 and old[0].kind == "contraction"
+
+
+@pytest.mark.parametrize("seed", range(4))
 def test_a_crowded_step_at_rest_stays_one_contraction(seed):
     """Six potentials of different units, four of them within 175 ms and two more trailing (a
     walk's first step): over the whole cluster the rate is under ``dense_min_hz``, so the old
