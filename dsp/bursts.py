@@ -204,7 +204,8 @@ class BurstSegmenter:
                  core_db: float = 20.0, spike_n: int = 4, twitch_max_n: int = 0, dense_n: int = 8,
                  dense_rate: float = 0.015, idle_n: int = 0, run_max_n: int = 0,
                  recent_n: tuple[int, int] = (0, 0), recent_rate: float = 0.015, recent_spread: float = 1.5,
-                 split_gap_n: int = 0, split_peak: float = 10.0) -> None:
+                 split_gap_n: int = 0, split_peak: float = 10.0, lf_ratio: float = 0.0,
+                 lf_min_floor: float = 4.0, pop_n: int = 0) -> None:
         self.core_rel = 10 ** (-core_db / 20)
         self.twitch_max_n, self.dense_n, self.dense_rate = twitch_max_n, dense_n, dense_rate
         #: a muscle with no activity for ``idle_n`` samples is at rest: there, a cluster of
@@ -215,6 +216,10 @@ class BurstSegmenter:
         #: more whose core breaks into parts ``split_gap_n`` apart or more is that many
         #: potentials (0: off)
         self.split_gap_n, self.split_peak = split_gap_n, split_peak
+        #: a stretch up to ``pop_n`` long whose low band around it swings more than ``lf_ratio``
+        #: times its band-passed peak to peak (and ``lf_min_floor`` floors) is an electrode's pop,
+        #: not the muscle's activity: it does not end a rest (0: it does)
+        self.lf_ratio, self.lf_min_floor, self.pop_n = lf_ratio, lf_min_floor, pop_n
         #: ... and a cluster up to ``run_max_n`` long that starts ``recent_n`` = (least, most)
         #: samples after activity ended, of several units (envelope peaks ``recent_spread`` apart
         #: or more), is the next burst of it when dense at ``recent_rate`` (most 0: off)
@@ -672,8 +677,10 @@ class BurstSegmenter:
         if len(bounds) == len(s_l) + 1:
             if self._tracks_activity and long_n:
                 longer = np.flatnonzero(ends - starts > long_n)
-                if longer.size:
-                    self._active_end[c] = b0 + e_l[longer[-1]]
+                for i in reversed(longer.tolist()):
+                    if not self._moved(buf, b0, s_l[i], e_l[i]):
+                        self._active_end[c] = b0 + e_l[i]
+                        break
             return s_l, e_l, [1] * len(s_l), [None] * len(s_l) if cut is None else [cut if e >= q else None for e in e_l]
         out: Stretches = ([], [], [], [])
         s_o, e_o, n_o, cut_o = out
@@ -687,7 +694,8 @@ class BurstSegmenter:
         for a, b in zip(bounds[:-1], bounds[1:]):
             touches_end = cut is not None and e_l[b - 1] >= q
             if b - a == 1:
-                if self._tracks_activity and long_n and e_l[a] - s_l[a] > long_n:
+                if self._tracks_activity and long_n and e_l[a] - s_l[a] > long_n and \
+                        not self._moved(buf, b0, s_l[a], e_l[a]):
                     self._active_end[c] = b0 + e_l[a]
                 add(s_l[a], e_l[a], 1, cut if touches_end else None)
             elif (rest := self._run_at_rest(c, buf, b0, starts[a:b], ends[a:b])) is not None and \
@@ -703,7 +711,7 @@ class BurstSegmenter:
                 for i in range(a, b):
                     add(s_l[i], e_l[i], 1, cut if touches_end and i == b - 1 else None)
             else:
-                if self._tracks_activity:
+                if self._tracks_activity and not self._moved(buf, b0, s_l[a], e_l[b - 1]):
                     self._active_end[c] = b0 + e_l[b - 1]
                 add(s_l[a], e_l[b - 1], b - a, cut if touches_end else None)
         return out
@@ -863,6 +871,18 @@ class BurstSegmenter:
         env, off, _ = _gather(buf[ENV], s, e)
         top = np.maximum.reduceat(env, off)
         return float(top.max()) >= self.recent_spread * float(top.min())
+
+    def _moved(self, buf: np.ndarray, b0: int, s: int, e: int) -> bool:
+        """Is the stretch ``[s, e)`` of ``buf`` (from ``b0``), up to ``pop_n`` long, a
+        low-frequency transient (the artifact test of dsp/classify.py, over the same context):
+        an electrode's pop, not the muscle's activity? (A longer one, a movement, may come with
+        the muscle's use: it ends a rest.)"""
+        if not self.lf_ratio or e - s > self.pop_n:
+            return False
+        lf = buf[LF, max(s - self.context_n, self._seg_start - b0, 0): e + self.context_n]
+        y = buf[Y, s:e]
+        lf_ptp = float(lf.max() - lf.min())
+        return lf_ptp > self.lf_ratio * float(y.max() - y.min()) and lf_ptp > self.lf_min_floor * float(buf[FLOOR, s])
 
     def _run_at_rest(self, c: int, buf: np.ndarray, b0: int, s: np.ndarray,
                      e: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:

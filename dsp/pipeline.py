@@ -128,6 +128,7 @@ class Pipeline:
             recent_n=(round(cfg.derecruitment_margin_s * self.fs), round(cfg.dense_recent_s * self.fs)),
             recent_rate=cfg.dense_recent_hz / self.fs, recent_spread=cfg.dense_recent_spread,
             split_gap_n=round(cfg.run_split_gap_ms * ms), split_peak=cfg.run_split_peak,
+            lf_ratio=cfg.lf_ratio, lf_min_floor=cfg.lf_min_floor, pop_n=round(cfg.pop_max_ms * ms),
         )
         self._env = StreamingSOS(lowpass_sos(cfg.envelope_hz, self.fs, 1), n_channels)
         self._lf = StreamingSOS(bandpass_sos(cfg.lf_low_hz, cfg.lf_cutoff_hz, self.fs, 1), n_channels)

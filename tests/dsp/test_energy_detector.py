@@ -550,6 +550,34 @@ def test_a_large_twitch_and_the_next_in_one_run_are_two_potentials_at_rest(seed)
 
 
 @pytest.mark.parametrize("seed", range(4))
+def test_an_electrode_pop_does_not_end_a_rest(seed):
+    """An electrode pop (a step of 1 mV decaying over 0.3 s) is no activity of the muscle: a
+    run of twitches with large members 6 s later is still at rest, each member its own event
+    (live blocks alike). With ``pop_max_ms`` 0 the pop's burst, longer than a twitch, ended the
+    rest and the run became one contraction."""
+    rng = np.random.default_rng(seed)
+    fs, noise = 2000.0, 3.0
+    x = rng.standard_normal(int(20 * fs)) * noise
+    i, since = int(4.0 * fs), np.arange(int(1.5 * fs))
+    x[i:i + since.size] += 1000.0 * np.minimum(since / 2.0, 1.0) * np.exp(-since / (0.3 * fs))
+    waves = [hr_muap(30.0, fs, rng) * size * noise for size in (20, 80, 25, 80, 15)]
+    run = 10.0 + np.cumsum([0.0, 0.10, 0.12, 0.09, 0.11])
+    for t, w in zip(run, waves):
+        i = int(t * fs)
+        x[i:i + w.size] += w
+
+    def own(events):  # the members with an event of their own that is no contraction
+        mine = [[e for e in events if abs(e.onset_s - t) <= 0.03] for t in run]
+        return sum(len(m) == 1 and m[0].kind != "contraction" for m in mine)
+
+    r = detect(x, fs, ENERGY)
+    assert [e.kind for e in r.events if 3.9 < e.onset_s < 5.0] and \
+        not [e for e in r.events if 3.9 < e.onset_s < 5.0 and e.kind != "artifact"]
+    assert own(r.events) == own(_live(x, fs, ENERGY, 50)) == 5
+    assert own(detect(x, fs, ENERGY.replace(pop_max_ms=0.0)).events) == 0
+
+
+@pytest.mark.parametrize("seed", range(4))
 def test_a_crowded_step_at_rest_stays_one_contraction(seed):
     """Six potentials of different units, four of them within 175 ms and two more trailing (a
     walk's first step): over the whole cluster the rate is under ``dense_min_hz``, so the old
