@@ -109,12 +109,6 @@ class CsvReader:
                               "index, not a time), which is not read here: save the session as BDF+ in the "
                               "OpenBCI GUI and analyse that, or record the board with --source "
                               "'brainflow:cyton?serial_port=PORT'")
-        if cols[0] == "" and len(cols) > 2:
-            # (pandas' to_csv writes its row index first, unnamed, unless index=False: read as the
-            # time it gave "sample rate 1 Hz (from the time column '')", naming no cause)
-            raise FormatError(f"{self.name}: the first column has no name: a row index (pandas' to_csv writes one "
-                              f"unless index=False), not the time, which must come first; header is "
-                              f"{_quote(header.strip())}: save it again with index=False, or remove that column")
         if _UNIT_RE.search(cols[0].lower()):
             raise FormatError(f"{self.name}: the first column is {cols[0]!r}, a channel by the unit in its name; the "
                               "first column must be the time in seconds (e.g. 'time_s')")
@@ -155,6 +149,14 @@ class CsvReader:
         self.decimal_comma = self.delimiter != "," and _decimal_comma(rows[:50], self.delimiter)
         if self.decimal_comma:
             rows = [line.replace(",", ".") for line in rows]
+        if cols[0] == "" and len(cols) > 2 and _row_numbers(rows[:50], self.delimiter):
+            # (pandas' to_csv writes its row index first, unnamed, unless index=False: read as the
+            # time it gave "sample rate 1 Hz (from the time column '')", naming no cause. An unnamed
+            # first column of times, or pandas' unnamed DatetimeIndex, is the time column)
+            raise FormatError(f"{self.name}: the first column has no name and counts the rows 0, 1, 2, ...: a row "
+                              f"index (pandas' to_csv writes one unless index=False), not the time, which must come "
+                              f"first; header is {_quote(header.strip())}: save it again with index=False, or remove "
+                              "that column")
         #: the first row's time when the column holds ISO 8601 times ('2026-11-01T22:00:00.125', as
         #: pandas, spreadsheets and databases export clock time): times are then counted from it
         self._iso_origin = _iso_time(rows[0].split(self.delimiter)[0]) if rows else None
@@ -377,16 +379,37 @@ class CsvReader:
             last_t = float(t[-1])
 
 
+def _row_numbers(rows: list[str], delimiter: str) -> bool:
+    """Do the rows' first cells count them, 0, 1, 2, ... (or from another whole number)?"""
+    cells = [row.split(delimiter, 1)[0].strip().strip('"') for row in rows]
+    if len(cells) < 2 or not all(c.isdigit() for c in cells):
+        return False
+    first = int(cells[0])
+    return all(int(c) == first + i for i, c in enumerate(cells))
+
+
 def _iso_time(text: str) -> dt.datetime | None:
     """An ISO 8601 date and time (``T`` or a space between them, a ``Z`` or UTC offset or none),
     None for anything else: a number is no ISO time."""
     text = text.strip().strip('"')
     if len(text) < 16 or text[4:5] != "-" or text[10:11] not in ("T", " "):
         return None
+    # (Python 3.10 reads neither a "Z" nor fractions of other than 3 or 6 digits, as pandas
+    # writes nanoseconds: the fraction is cut or padded to microseconds)
+    m = _ISO_PARTS.fullmatch(text)
+    if m is not None:
+        frac = (m.group(2) or "")[1:]
+        zone = m.group(3) or ""
+        zone = zone[:3] + ":" + zone[3:] if len(zone) == 5 else zone  # (+0100 as +01:00)
+        text = m.group(1) + ("." + (frac + "000000")[:6] if frac else "") + ("+00:00" if zone in ("Z", "z") else zone)
     try:
         return dt.datetime.fromisoformat(text)
     except ValueError:
         return None
+
+
+#: an ISO 8601 date and time: the part up to the seconds, a fraction, a zone
+_ISO_PARTS = re.compile(r"(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2})?)(\.\d+)?(Z|z|[+-]\d{2}:?\d{2})?")
 
 
 def _quote(text: str, limit: int = 40) -> str:

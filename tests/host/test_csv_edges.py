@@ -225,5 +225,5 @@ def test_a_pandas_row_index_before_the_time_is_named_as_such(tmp_path):
     the time, "sample rate 1 Hz (from the time column '')", which named no cause or remedy."""
     p = tmp_path / "pandas.csv"
     p.write_text(",time_s,emg_uV\n" + "".join(f"{i},{i / 1000:.3f},1.0\n" for i in range(3000)))
-    with pytest.raises(FormatError, match=r"pandas.csv: the first column has no name: a row index .*index=False"):
+    with pytest.raises(FormatError, match=r"pandas.csv: the first column has no name and counts the rows .*: a row index .*index=False"):
         analyze_file(p)

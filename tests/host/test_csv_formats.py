@@ -234,3 +234,35 @@ def test_pandas_datetime_index_export_is_read(tmp_path):
     pd.DataFrame({"calf_uV": np.random.default_rng(3).normal(0, 5, 4000)}, index=idx).to_csv(tmp_path / "p.csv")
     res = analyze_file(tmp_path / "p.csv")
     assert res["fs"] == 1000.0 and res["start"] == "2026-11-01T22:00:00" and res["stats"]["duration_s"] == 4.0
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2026-11-01T22:00:00.125Z", "2026-11-01T22:00:00.125000+00:00"),
+    ("2026-11-01 22:00:00.000333333", "2026-11-01T22:00:00.000333"),  # (pandas' nanoseconds)
+    ("2026-11-01T22:00:00.5+0100", "2026-11-01T22:00:00.500000+01:00"),
+    ("2026-11-01T22:00", "2026-11-01T22:00:00"),
+    ("12.5", None), ("2026-11-01", None), ("2026-11-01Tlate", None),
+])
+def test_iso_times_as_exporters_write_them(text, expected):
+    """Python 3.10's fromisoformat reads neither a 'Z' nor 9-digit fractions (the project
+    supports 3.10): what the time column may hold is read alike on every Python."""
+    from myotwitch.host.csvio import _iso_time
+
+    got = _iso_time(text)
+    assert (got.isoformat() if got is not None else None) == expected
+
+
+def test_an_unnamed_first_column_of_times_is_the_time_column(tmp_path):
+    """Only an unnamed first column that counts the rows is pandas' row index: an unnamed
+    column of seconds, or pandas' unnamed DatetimeIndex, is the time."""
+    import datetime as dt
+
+    secs = tmp_path / "secs.csv"
+    secs.write_text(",calf_uV,soleus_uV\n" + "".join(f"{i / 1000:.3f},1.0,2.0\n" for i in range(3000)))
+    assert analyze_file(secs)["fs"] == 1000.0
+    t0 = dt.datetime(2026, 11, 1, 22)
+    iso = tmp_path / "iso.csv"
+    iso.write_text(",calf_uV,soleus_uV\n" + "".join(
+        f"{(t0 + dt.timedelta(milliseconds=i)).isoformat(sep=' ')},1.0,2.0\n" for i in range(3000)))
+    res = analyze_file(iso)
+    assert res["fs"] == 1000.0 and res["start"] == "2026-11-01T22:00:00"
