@@ -186,14 +186,20 @@ def same_session(row: dict, other: dict) -> bool:
     return bool(a) and bool(b) and resolved(str(a)) == resolved(str(b))
 
 
+#: two files of one recording start within this many seconds of each other (``same_stretch``)
+SAME_START_S = 1.0
+
+
 def same_stretch(a: dict, b: dict) -> bool:
     """Two dated session rows of different files hold the same stretch of one recording: the
-    same channels (from the same device where both say which) over times that overlap by more
-    than half the shorter one. A muscle is recorded once at a time on one set of channels, so
-    such files are one recording twice: a copy cut short (an interrupted download or card
-    copy), the same night exported again (a BDF beside its EDF), and adding both had counted
-    its twitches and hours twice."""
+    same start (within ``SAME_START_S``) and channels (from the same device where both say
+    which), over times that overlap by more than half the shorter one: a copy cut short (an
+    interrupted download or card copy), the same night exported again (a BDF beside its EDF);
+    adding both had counted its twitches and hours twice. Two people's nights recorded at once
+    with the same channel names start apart, as two sensors' files do."""
     if a.get("start") is None or b.get("start") is None:
+        return False
+    if abs((a["start"] - b["start"]).total_seconds()) > SAME_START_S:
         return False
     if (a.get("channels") or []) != (b.get("channels") or []):
         return False
@@ -216,33 +222,31 @@ def distinct_sessions(rows: list[dict]) -> list[dict]:
     stretch (``same_stretch``), the one with the most data stays, and the others are said once
     with the command that removes them."""
     order = sorted(range(len(rows)), key=lambda i: -float(rows[i].get("valid_s") or 0.0))  # (stable: first wins ties)
-    # the kept dated rows by start, and the longest of them: a twin must start within that much
-    # before a row (a year of hourly files had asked every kept row of every other: a minute)
+    # the kept dated rows by start: a twin starts within SAME_START_S of a row (a year of hourly
+    # files had asked every kept row of every other: a minute)
     starts: list[dt.datetime] = []
     kept: list[int] = []
-    longest = 0.0
     dropped: set[int] = set()
+    near = dt.timedelta(seconds=SAME_START_S)
     for i in order:
         row, twin = rows[i], None
-        start, length = row.get("start"), float(rows[i].get("duration_s") or 0.0)
+        start = row.get("start")
         if start is not None:
-            lo = bisect.bisect_left(starts, start - dt.timedelta(seconds=longest))
-            hi = bisect.bisect_right(starts, start + dt.timedelta(seconds=max(length, 0.0)))
+            lo, hi = bisect.bisect_left(starts, start - near), bisect.bisect_right(starts, start + near)
             twin = next((kept[j] for j in range(lo, hi) if same_stretch(rows[kept[j]], row)), None)
         if twin is None:
             if start is not None:
                 j = bisect.bisect_right(starts, start)
                 starts.insert(j, start)
                 kept.insert(j, i)
-                longest = max(longest, length)
             continue
         dropped.add(i)
         gone, stays = str(rows[i].get("file") or "?"), str(rows[twin].get("file") or "?")
         if (gone, stays) not in _said_twice:
             _said_twice.add((gone, stays))
-            log.warning("%s holds the same stretch of recording as %s (the same channels at the same time: a copy cut "
-                        "short, or another export of it): counted once, from the one with more data, %s; "
-                        "`myotwitch history --forget %s` removes the other", gone, stays, os.path.basename(stays),
+            log.warning("%s holds the same stretch of recording as %s (the same channels from the same start: a copy "
+                        "cut short, or another export of it): counted once, from %s, which has more data; "
+                        "`myotwitch history --forget %s` removes the other", gone, stays, stays,
                         _shell_quoted(gone))
     return [r for i, r in enumerate(rows) if i not in dropped]
 

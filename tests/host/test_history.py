@@ -570,14 +570,18 @@ def test_a_copy_cut_short_or_exported_again_counts_once(_isolated_home, caplog):
     assert {"/rec/a1.edf", "/rec/a2.edf", "/rec/b1.edf"} <= files
 
 
-def test_a_copy_of_a_later_stretch_of_a_long_recording_is_found_among_many_files():
-    """The twin search looks back as far as the longest recording kept: a copy of hours 5-7 of
-    a 10-hour night starts long after the night does, among a year of hourly files."""
+def test_a_cut_copy_is_found_among_many_files_and_two_peoples_nights_stay_two():
+    """Copies start with their recording (a copy cut short, another export); two people's
+    nights recorded at once with the same channel names (no device said) start apart and are
+    two recordings, not one counted once."""
     t0 = dt.datetime(2026, 1, 1, 22)
     rows = [{"file": f"/rec/h{i}.edf", "start": t0 + dt.timedelta(days=2, hours=i), "duration_s": 3600.0,
              "valid_s": 3600.0, "channels": ["calf"]} for i in range(2000)]
-    night = {"file": "/rec/night.edf", "start": t0, "duration_s": 36000.0, "valid_s": 36000.0, "channels": ["calf"]}
-    copy = {"file": "/copies/part.edf", "start": t0 + dt.timedelta(hours=5), "duration_s": 7200.0,
-            "valid_s": 7200.0, "channels": ["calf"]}
-    kept = distinct_sessions(rows[:1000] + [copy] + rows[1000:] + [night])
-    assert [r["file"] for r in kept] == [r["file"] for r in rows[:1000] + rows[1000:] + [night]]
+    copy = dict(rows[1500], file="/copies/h1500-cut.edf", duration_s=1200.0, valid_s=1200.0)
+    kept = distinct_sessions(rows[:1000] + [copy] + rows[1000:])
+    assert [r["file"] for r in kept] == [r["file"] for r in rows]
+    p1 = {"file": "/study/P01/night 1.edf", "start": t0, "duration_s": 8 * 3600.0, "valid_s": 8 * 3600.0,
+          "channels": ["EMG"]}
+    p2 = {"file": "/study/P02/night 1.edf", "start": t0 + dt.timedelta(minutes=7), "duration_s": 7.5 * 3600.0,
+          "valid_s": 7.5 * 3600.0, "channels": ["EMG"]}
+    assert distinct_sessions([p1, p2]) == [p1, p2]
