@@ -645,15 +645,23 @@ def advise(sessions: list[dict] | None = None, diary: list[dict] | None = None, 
         finally:
             if index is None:
                 idx.close()
-    from myotwitch.host.index import distinct_sessions, same_session, summary_row
+    from myotwitch.host.index import distinct_sessions, resolved, summary_row
 
     rows: list[dict] = list(sessions)
+    # the same recording already indexed (by content or path) counts once: looked up, not asked of
+    # every row (a batch of 800 files had spent 10 s resolving paths pair by pair)
+    keys = {r.get("key") for r in rows if r.get("key")}
+    paths = {resolved(str(r["file"])) for r in rows if r.get("file")}
 
     def add(extra: dict) -> None:
-        # the same recording already indexed (by content or path) counts once; undated ones stay out of trends
-        row = summary_row(extra)
-        if row["start"] is not None and not any(same_session(s, row) for s in rows):
-            rows.append(row)
+        row = summary_row(extra)  # (its file resolved)
+        if row["start"] is None:  # undated ones stay out of trends
+            return
+        if (row["key"] and row["key"] in keys) or (row["file"] and row["file"] in paths):
+            return
+        rows.append(row)
+        keys.add(row["key"])
+        paths.add(row["file"])
     for extra in extra_sessions:
         add(extra)
     # a night and a copy of it cut short, or its BDF beside its EDF, in the index or the batch: once
