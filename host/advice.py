@@ -623,12 +623,12 @@ def _associations(m: dict, sessions: list[dict], caffeine: dict, intake: list[tu
 
 def advise(sessions: list[dict] | None = None, diary: list[dict] | None = None, *, ruleset: RuleSet | None = None,
            now: dt.datetime | None = None, index=None, extra_session: dict | None = None,
-           extra_sessions: Sequence[dict] = ()) -> Advice:
+           extra_sessions: Sequence[dict] = (), leave_out: Sequence[str] = ()) -> Advice:
     """Structured advice. With no sessions/diary given, reads the local session index.
     ``extra_sessions`` (one run's files) are included as if they were indexed; so is
-    ``extra_session``, the live window's session (what it holds outside the recordings it made,
-    which are in the index), but after the check for copies of one recording: it overlaps those
-    recordings in time by design, and had been taken for their copy."""
+    ``extra_session``, the live window's session, after the check for copies of one recording,
+    with the files it recorded into the index (``leave_out``) left out: its session holds them
+    (a file of its, under a minute, would have been set aside as too short on its own)."""
     ruleset = ruleset or load_rules()
     now = now or dt.datetime.now()
     if sessions is None or diary is None:
@@ -647,7 +647,8 @@ def advise(sessions: list[dict] | None = None, diary: list[dict] | None = None, 
                 idx.close()
     from myotwitch.host.index import distinct_sessions, resolved, summary_row
 
-    rows: list[dict] = list(sessions)
+    gone = {resolved(f) for f in leave_out}
+    rows: list[dict] = [s for s in sessions if not (gone and s.get("file") and resolved(str(s["file"])) in gone)]
     # the same recording already indexed (by content or path) counts once: looked up, not asked of
     # every row (a batch of 800 files had spent 10 s resolving paths pair by pair)
     keys = {r.get("key") for r in rows if r.get("key")}

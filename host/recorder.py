@@ -312,10 +312,9 @@ class Recorder:
         self.current: OpenFile | None = None
         self.closing: list[OpenFile] = []
         self.closed_files: list[str] = []
-        #: the stream's samples (first, end) of each file closed into the session history, on the
-        #: recorder's time line (0 at its first sample; again at a new stream's): the live app's
-        #: advice counts them there, not again as the window's
-        self.indexed_spans: list[tuple[int, int]] = []
+        #: the files of the stream going on closed into the session history (a new stream's start
+        #: empties it): the live app's session holds them, so its advice leaves their rows out
+        self.indexed_files: list[str] = []
         self.samples = 0
         self.twitches = 0
         self.gaps = 0
@@ -527,7 +526,7 @@ class Recorder:
         if self.info is not None:
             log.warning("device changed format; starting a new file")
             self._close_all()
-            self.indexed_spans = []  # (the new stream's time line starts again at 0)
+            self.indexed_files = []  # (the live window's session starts again with the new stream)
             if self.pipe is not None:  # the new stream's time line (a new pipeline, from 0) starts
                 # where the last one's ended: its files were dated from the session's start
                 self._session_start += dt.timedelta(seconds=self.pipe.samples_in / self.info.fs)
@@ -885,7 +884,7 @@ class Recorder:
                      os.path.basename(f.path), self.info.device_id if self.info else "a file")
         else:
             _index(summary)
-            self.indexed_spans = [*self.indexed_spans, (f.first_sample, end)]  # (swapped whole: read by another thread)
+            self.indexed_files = [*self.indexed_files, f.path]  # (swapped whole: read by another thread)
         log.info("closed %s (%.0f s, %d twitches)", f.path, st["duration_s"], st["counts"]["twitch"])
         self.eventlog.write("file_closed", path=f.path, summary=os.path.basename(summary_path(f.path)))
 

@@ -152,10 +152,9 @@ class Acquisition:
         self._info: DeviceInfo | None = None  # what the board said it is, last
         self._rec_lock = threading.Lock()
         self.source: Source | None = None
-        #: stretches of this stream (first sample, end) recorded from the window, by recordings
-        #: that have stopped, into files that are in the session history (``recorded_spans``)
-        self.recorded: list[tuple[int, int]] = []
-        self._recording_from: int | None = None  # where the recording going on began, on that time line
+        #: the files of this stream that recordings made in the window, now stopped, put in the
+        #: session history (``recorded_files``)
+        self.recorded: list[str] = []
 
     def start(self) -> None:
         self._thread.start()
@@ -191,7 +190,6 @@ class Acquisition:
                 if info is not None:
                     rec.handle(info)
             self._recorder = rec
-            self._recording_from = self.buffer.end if self.buffer is not None else 0
             self.state.recording = out_dir
             return out_dir
 
@@ -199,23 +197,23 @@ class Acquisition:
         with self._rec_lock:
             rec, self._recorder = self._recorder, None
             self.state.recording = ""
-            began, self._recording_from = self._recording_from, None
         if rec is None:
             return []
         rec.finish(close_source=False)
-        if began is not None:
-            self.recorded += [(began + a, began + b) for a, b in rec.indexed_spans]
+        with self._rec_lock:
+            self.recorded = self.recorded + rec.indexed_files
         return rec.closed_files
 
-    def recorded_spans(self) -> list[tuple[int, int]]:
-        """The stretches of this stream (first sample, end) that recordings made in the window
-        have put in the session history, the one going on included (a link lost for over a
-        minute closes its file while it goes on): the advice counts them there, not again as
-        the window's. (A replay's copy is kept out of the history: it stays the window's.)"""
-        rec, began = self._recorder, self._recording_from
-        going_on = [(began + a, began + b) for a, b in rec.indexed_spans] if rec is not None and began is not None \
-            else []
-        return self.recorded + going_on
+    def recorded_files(self) -> list[str]:
+        """The files of this stream that recordings made in the window have put in the session
+        history, the one going on included (a link lost for over a minute closes its file while
+        it goes on). The window's session holds their data: its advice leaves their rows out, so
+        they count once, in the one recording the window's session is (a file under a minute,
+        too short for a rate on its own, counts there too). A replay's copy is kept out of the
+        history."""
+        with self._rec_lock:
+            rec = self._recorder
+            return self.recorded + (rec.indexed_files if rec is not None else [])
 
     # -- the thread ------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -241,6 +239,8 @@ class Acquisition:
                                 self._recorder.tick()
                             except MyotwitchError as e:
                                 self.state.error = str(e)
+                                # (the files it closed into the history are still the window's)
+                                self.recorded = self.recorded + self._recorder.indexed_files
                                 self._recorder = None
                                 self.state.recording = ""
                 if source.closed:
@@ -335,10 +335,8 @@ class Acquisition:
                     # stream's events over the new one's trace
                     self.updates.put(Update(stream=buffer))
                 pipe = Pipeline(rec.fs, rec.n_channels, self.config)
-                with self._rec_lock:  # (the new stream's time line starts at 0, and so does its recording's file)
+                with self._rec_lock:  # (the window's session starts again with the new stream)
                     self.recorded = []
-                    if self._recording_from is not None:
-                        self._recording_from = 0
                 self._new_display_chain(rec.fs, rec.n_channels)
                 self.pipe, self._ended = pipe, None
                 self._episode_parts = ([], pipe)

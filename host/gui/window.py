@@ -1045,29 +1045,22 @@ class MainWindow(QtWidgets.QMainWindow):
         return pipe.units.tracker.units() if pipe is not None else {}
 
     def _live_session(self) -> dict | None:
-        """The window's session for the advice, as a summary row: the twitches, episodes and hours
-        of data (gaps left out, as the counter's rate) that no recording made in the window has
-        put in the history already; None when there are none (all of it was recorded). The
-        recording and the window's own session had both been counted: 60 twitches in the advice
-        beside 30 on the counter after a minute recorded."""
+        """The window's session for the advice, as a summary row: its twitches, episodes and hours
+        of data (gaps left out, as the counter's rate). The files recorded in the window hold a
+        part of it: the advice leaves their rows out (``Acquisition.recorded_files``), so that they
+        count once, here (they and the window's session had both been counted: 76 twitches in the
+        advice beside 46 on the counter)."""
         acq = self.acq
         buf = acq.buffer if acq is not None else None
         if acq is None or acq.pipe is None or buf is None:
             return None
-        pipe, spans = acq.pipe, acq.recorded_spans()
-
-        def recorded(sample: float) -> bool:
-            return any(a <= sample < b for a, b in spans)
-
-        def lost(a: int, b: int) -> int:
-            return sum(max(min(s + n, b) - max(s, a), 0) for s, n in self.gaps)
-
-        data = buf.end - lost(0, buf.end) - sum(b - a - lost(a, b) for a, b in spans)
+        pipe = acq.pipe
+        data = buf.end - sum(max(min(s + n, buf.end) - max(s, 0), 0) for s, n in self.gaps)
         if data < buf.fs:  # (under a second: no rate to give)
             return None
         hours = data / buf.fs / 3600
-        twitches = [e for e in self.events if e.kind == "twitch" and not recorded(e.onset_sample)]
-        episodes = [ep for ep in acq.episodes if not recorded(ep.start_s * buf.fs)]
+        twitches = [e for e in self.events if e.kind == "twitch"]
+        episodes = acq.episodes
         per = [sum(1 for e in twitches if e.channel == c) for c in range(pipe.n_channels)]
         where: dict = {"file": "(live session)", "start": dt.datetime.now().isoformat()}
         if isinstance(acq.source, ReplaySource):  # a replay is that file's session again, not one of today: it is
@@ -1090,7 +1083,7 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         try:
             live = self._live_session()
-            a = advise(extra_session=live)
+            a = advise(extra_session=live, leave_out=acq.recorded_files())
         except Exception as e:  # noqa: BLE001 - advice must never take the app down
             self.advice.setPlainText(f"advice unavailable: {e}")
             return

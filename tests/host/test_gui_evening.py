@@ -144,9 +144,9 @@ def test_the_advice_counts_a_recording_made_in_the_window_once(qtbot, settings, 
     assert int(win.lbl_count.text()) == len(shown) and 10 < len(outside) < len(shown) and in_file > 10
     why = re.search(r"(\d+) twitches in (\d+) recording\(s\)", win.advice.toPlainText())
     assert why is not None, win.advice.toPlainText()
-    # the recording is in the history now: its twitches count there, the window's session adds
-    # only those it holds outside the recording (they had been counted twice)
-    assert in_file + len(outside) <= int(why.group(1)) <= in_file + len(outside) + len(unsure)
+    # the recording is in the history now, and the window's session holds it: counted once, in
+    # the one recording the window's session is (the file's twitches had been added on top)
+    assert (int(why.group(1)), int(why.group(2))) == (len(shown), 1)
     win.close()
 
 
@@ -215,9 +215,9 @@ def test_a_file_closed_by_a_long_outage_while_recording_counts_once_in_the_advic
     assert first["stats"]["counts"]["twitch"] > 10 and len(outside) > 2
     why = re.search(r"(\d+) twitches in (\d+) recording\(s\)", win.advice.toPlainText())
     assert why is not None, win.advice.toPlainText()
-    # the file closed at the outage is in the history while the recording goes on: counted there once
-    least = first["stats"]["counts"]["twitch"] + len(outside)
-    assert least <= int(why.group(1)) <= least + len(unsure)
+    # the file closed at the outage is in the history while the recording goes on, and the
+    # window's session holds it: counted once
+    assert (int(why.group(1)), int(why.group(2))) == (len(shown), 1)
     win.close()
 
 
