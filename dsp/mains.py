@@ -73,13 +73,15 @@ def estimate_mains(x: np.ndarray, fs: float, *, forced: float | None = None, max
     # noise, hundreds of times the others', had buried the good channels' line in the mean (mains
     # "not detected", a 3.7 µV floor read as 49 µV, no twitch found on the good channel)
     band = (f >= CANDIDATES_HZ[0] - 20.0) & (f <= max_hz)
+    if not band.any():  # (a band far below the mains: the whole spectrum sets the scale)
+        band = np.ones_like(f, dtype=bool)
     psd = np.mean([p / max(float(np.median(p[band])), 1e-30) for p in psds], axis=0)
     scores = {f0: _line_db(f, psd, f0) for f0 in CANDIDATES_HZ}
     if forced is not None:
         f0 = float(forced)
     else:
         f0 = max(scores, key=lambda k: scores[k][0])
-        if scores[f0][0] < detect_db:
+        if not scores[f0][0] >= detect_db:  # (NaN: no line)
             return MainsEstimate(None, (), 0.0, float(max(s[0] for s in scores.values())))
     line_db = scores[f0][0]
     power = float(np.mean([_line_db(f, p, f0)[1] for p in psds]))  # (µV², the channels' mean)

@@ -220,3 +220,12 @@ def test_a_disconnected_lead_does_not_hide_the_mains_of_the_others():
     assert together.quality["noise_floor_uv_rms"][0] == pytest.approx(alone.quality["noise_floor_uv_rms"][0], rel=0.05)
     found = [e for e in together.events if e.kind == "twitch" and e.channel == 0]
     assert len(found) == len([e for e in alone.events if e.kind == "twitch"]) > 0.8 * len(truth.twitches)
+
+
+def test_a_band_far_below_the_mains_finds_no_mains_in_noise():
+    """With the detector's band at 2-12 Hz the spectra's scale came from no bins at all (NaN),
+    and a NaN score passed for a line: mains "detected" in white noise, a canceller run on it."""
+    from myotwitch.dsp import DetectorConfig, detect
+
+    x = np.random.default_rng(1).normal(0, 5, (1, 250 * 30)).astype(np.float32)
+    assert detect(x, 250.0, DetectorConfig(band_low_hz=2, band_high_hz=12)).mains.frequency_hz is None
