@@ -114,9 +114,12 @@ class BatchInterrupted(Exception):
     """Ctrl+C during a batch: ``done`` holds the files analysed by then, so their results are
     still written (a night's batch stopped at its 50th file had lost all 49)."""
 
-    def __init__(self, done: list[dict]) -> None:
+    def __init__(self, done: list[dict], finished: list[int]) -> None:
         super().__init__("interrupted")
         self.done = done
+        #: the positions in the batch of the files ``done`` holds (a sidecar's result names the
+        #: recording, not the sidecar given, so names cannot tell which were done)
+        self.finished = finished
 
 
 def _run_local(files, config, channels, units, jobs, bar, single_bar: bool, keep_bad: bool = False) -> list[dict]:
@@ -132,7 +135,7 @@ def _run_local(files, config, channels, units, jobs, bar, single_bar: bool, keep
                 if bar:
                     bar.update(1)
         except KeyboardInterrupt:
-            raise BatchInterrupted(done) from None
+            raise BatchInterrupted(done, list(range(len(done)))) from None
         return done
     from myotwitch.dsp import kernels
 
@@ -148,7 +151,7 @@ def _run_local(files, config, channels, units, jobs, bar, single_bar: bool, keep
     except KeyboardInterrupt:
         # (the files not begun are cancelled; Ctrl+C on a terminal has stopped the workers too)
         pool.shutdown(wait=False, cancel_futures=True)
-        raise BatchInterrupted([r for r in results if r]) from None
+        raise BatchInterrupted([r for r in results if r], [i for i, r in enumerate(results) if r]) from None
     pool.shutdown()
     return results
 
@@ -353,14 +356,14 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
         from tqdm import tqdm
 
         progress = tqdm(total=len(files), desc="analysing", unit="file", file=sys.stderr)
-    interrupted = False
+    interrupted, finished = False, list(range(len(files)))
     try:
         if args.scheduler:
             results = _run_dask(args.scheduler, files, config, channels, args.units, progress, args.keep_bad)
         else:
             results = _run_local(files, config, channels, args.units, jobs, progress, bool(show), args.keep_bad)
     except BatchInterrupted as e:
-        interrupted, results = True, e.done
+        interrupted, results, finished = True, e.done, e.finished
     finally:
         if progress:
             progress.close()
@@ -370,9 +373,9 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
         print(f"myotwitch: error: {_as_given(r)}", file=sys.stderr)
     if interrupted:
         # the files not analysed are named in the outputs as the failed ones are
-        finished = {r["file"] for r in results}
-        failed += [{"file": f, "error": f"{os.path.basename(f)}: not analysed (interrupted)"} for f in files
-                   if f not in finished]
+        done_at = set(finished)
+        failed += [{"file": f, "error": f"{os.path.basename(f)}: not analysed (interrupted)"}
+                   for i, f in enumerate(files) if i not in done_at]
         log.warning("interrupted after %d of %d files; the results of those are written, and the others named as "
                     "not analysed (Ctrl+C again stops now)", len(results), len(files))
     run_advice = None

@@ -493,3 +493,33 @@ def test_ctrl_c_in_a_batch_keeps_the_files_analysed_by_then(tmp_path, monkeypatc
     assert [f["file"] for f in d["failed"]] == files[1:] and "interrupted" in d["failed"][0]["error"]
     assert (out / "n0.json").is_file() and (out / "failed.csv").is_file()
     assert "interrupted after 1 of 3 files" in caplog.text
+
+
+def test_ctrl_c_does_not_name_a_sidecar_already_read_as_not_analysed(tmp_path, monkeypatch):
+    """A recorder's sidecar's result names its recording, not the sidecar given: after Ctrl+C
+    every sidecar read by then had been named "not analysed" too (by the names finished)."""
+    from myotwitch.host import analyze_cmd
+    from myotwitch.host.analysis import analyze_file
+
+    rng = np.random.default_rng(3)
+    files = []
+    for i in range(3):
+        p = tmp_path / f"n{i}.csv"
+        np.savetxt(p, np.column_stack([np.arange(3000) / 1000, rng.normal(0, 5, 3000)]), delimiter=",",
+                   header="time_s,calf", comments="")
+        files.append(str(p))
+    sidecar = tmp_path / "n0.summary.json"
+    sidecar.write_text(json.dumps(analyze_file(files[0])))
+    real = analyze_cmd.analyze_one
+
+    def stopped_at_the_second(path, *a, **kw):
+        if path == files[1]:
+            raise KeyboardInterrupt
+        return real(path, *a, **kw)
+
+    monkeypatch.setattr(analyze_cmd, "analyze_one", stopped_at_the_second)
+    js = tmp_path / "all.json"
+    code = main(["analyze", str(sidecar), *files[1:], "-j", "1", "--json", str(js), "--no-progress", "--no-index"])
+    assert code == 130
+    d = json.loads(js.read_text())
+    assert len(d["sessions"]) == 1 and [f["file"] for f in d["failed"]] == files[1:]
