@@ -335,8 +335,12 @@ class CsvReader:
             steps = np.diff(t, prepend=t[0] if last_t is None else last_t)
             if np.any(steps < -1.0 / self.fs):
                 j = int(np.argmax(steps < -1.0 / self.fs))
+                clock = (self._iso_origin is not None and self._iso_origin.tzinfo is None
+                         and abs(steps[j] + 3600.0) < 60.0)
                 raise FormatError(f"{self.name}: line {chunk[j][0]}: time goes back by {-steps[j]:.6g} s; "
-                                  "expected increasing times")
+                                  + ("its clock times have no UTC offset, and an hour repeats when daylight saving "
+                                     "time ends: export them with their offset (+01:00) or in UTC (Z)" if clock else
+                                     "expected increasing times"))
             gap_at = np.nonzero(steps > GAP_INTERVALS / self.fs)[0]
             out = np.empty((len(self.channels), len(chunk)), dtype=np.float32)
             for k, c in enumerate(self.channels):

@@ -266,3 +266,15 @@ def test_an_unnamed_first_column_of_times_is_the_time_column(tmp_path):
         f"{(t0 + dt.timedelta(milliseconds=i)).isoformat(sep=' ')},1.0,2.0\n" for i in range(3000)))
     res = analyze_file(iso)
     assert res["fs"] == 1000.0 and res["start"] == "2026-11-01T22:00:00"
+
+
+def test_local_clock_times_across_the_end_of_summer_time_say_what_to_do(tmp_path):
+    """Clock times without an offset repeat an hour when daylight saving time ends: the
+    refusal said only "expected increasing times"."""
+    import datetime as dt
+
+    t0 = dt.datetime(2026, 10, 25, 2, 59, 58)
+    stamps = [t0 + dt.timedelta(milliseconds=i) for i in range(2000)]
+    stamps += [dt.datetime(2026, 10, 25, 2, 0, 0) + dt.timedelta(milliseconds=i) for i in range(2000)]
+    with pytest.raises(FormatError, match=r"line 2002: time goes back by 3600 s; its clock times have no UTC offset"):
+        analyze_file(_iso_rows(tmp_path / "dst.csv", [s.isoformat() for s in stamps]))
