@@ -271,6 +271,10 @@ class Acquisition:
         pipe = self.pipe
         if pipe is None or pipe is self._ended:
             return
+        self._flush(pipe)
+
+    def _flush(self, pipe: Pipeline) -> None:
+        """The ended stream's detector gives its held events, once, to the window and the outlets."""
         self._ended = pipe
         final = pipe.flush()
         self._publish(final)
@@ -296,11 +300,7 @@ class Acquisition:
         pipe = self.pipe
         if pipe is None or pipe is self._ended or not self._new_format(info):
             return
-        self._ended = pipe
-        final = pipe.flush()
-        self._publish(final)
-        if final:
-            self.updates.put(Update(events=final))
+        self._flush(pipe)
 
     def _publish(self, events: list[Event]) -> None:
         if self.publisher is not None and events:

@@ -464,13 +464,11 @@ def test_the_files_not_analysed_are_named_in_the_outputs_too(tmp_path, caplog):
     assert not (outdir / "failed.csv").exists()
 
 
-def test_ctrl_c_in_a_batch_keeps_the_files_analysed_by_then(tmp_path, monkeypatch, caplog):
-    """A batch stopped with Ctrl+C at its 2nd of 3 files ended with exit code 130 and nothing
-    written: the 1st file's finished analysis was lost with the rest. Now it is written, and the
-    files not analysed are named in the outputs as failed ones are."""
+def _stopped_at_the_second_of_three(tmp_path, monkeypatch, seed):
+    """Three CSV recordings; a Ctrl+C comes while the second is analysed."""
     from myotwitch.host import analyze_cmd
 
-    rng = np.random.default_rng(2)
+    rng = np.random.default_rng(seed)
     files = []
     for i in range(3):
         p = tmp_path / f"n{i}.csv"
@@ -485,6 +483,14 @@ def test_ctrl_c_in_a_batch_keeps_the_files_analysed_by_then(tmp_path, monkeypatc
         return real(path, *a, **kw)
 
     monkeypatch.setattr(analyze_cmd, "analyze_one", stopped_at_the_second)
+    return files
+
+
+def test_ctrl_c_in_a_batch_keeps_the_files_analysed_by_then(tmp_path, monkeypatch, caplog):
+    """A batch stopped with Ctrl+C at its 2nd of 3 files ended with exit code 130 and nothing
+    written: the 1st file's finished analysis was lost with the rest. Now it is written, and the
+    files not analysed are named in the outputs as failed ones are."""
+    files = _stopped_at_the_second_of_three(tmp_path, monkeypatch, 2)
     out, js = tmp_path / "out", tmp_path / "all.json"
     code = main(["analyze", *files, "-j", "1", "--out-dir", str(out), "--json", str(js), "--no-progress", "--no-index"])
     assert code == 130
@@ -498,26 +504,11 @@ def test_ctrl_c_in_a_batch_keeps_the_files_analysed_by_then(tmp_path, monkeypatc
 def test_ctrl_c_does_not_name_a_sidecar_already_read_as_not_analysed(tmp_path, monkeypatch):
     """A recorder's sidecar's result names its recording, not the sidecar given: after Ctrl+C
     every sidecar read by then had been named "not analysed" too (by the names finished)."""
-    from myotwitch.host import analyze_cmd
     from myotwitch.host.analysis import analyze_file
 
-    rng = np.random.default_rng(3)
-    files = []
-    for i in range(3):
-        p = tmp_path / f"n{i}.csv"
-        np.savetxt(p, np.column_stack([np.arange(3000) / 1000, rng.normal(0, 5, 3000)]), delimiter=",",
-                   header="time_s,calf", comments="")
-        files.append(str(p))
+    files = _stopped_at_the_second_of_three(tmp_path, monkeypatch, 3)
     sidecar = tmp_path / "n0.summary.json"
     sidecar.write_text(json.dumps(analyze_file(files[0])))
-    real = analyze_cmd.analyze_one
-
-    def stopped_at_the_second(path, *a, **kw):
-        if path == files[1]:
-            raise KeyboardInterrupt
-        return real(path, *a, **kw)
-
-    monkeypatch.setattr(analyze_cmd, "analyze_one", stopped_at_the_second)
     js = tmp_path / "all.json"
     code = main(["analyze", str(sidecar), *files[1:], "-j", "1", "--json", str(js), "--no-progress", "--no-index"])
     assert code == 130

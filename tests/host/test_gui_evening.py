@@ -12,20 +12,12 @@ pytest.importorskip("pyqtgraph")
 
 from PySide6 import QtCore  # noqa: E402
 
-from myotwitch.dsp import DetectorConfig  # noqa: E402
 from myotwitch.host.analysis import analyze_file  # noqa: E402
 from myotwitch.host.gui.acquisition import BUFFER_S  # noqa: E402
-from myotwitch.host.gui.window import MainWindow  # noqa: E402
 from myotwitch.host.paths import data_dir  # noqa: E402
+from tests.host.test_gui_polish import make_window  # noqa: E402
 
 pytestmark = pytest.mark.gui
-
-
-def make_window(qtbot, spec, settings, **kw):
-    win = MainWindow(spec, DetectorConfig(), settings=settings, **kw)
-    qtbot.addWidget(win)
-    win.show()
-    return win
 
 
 def twitches(summary: dict) -> list[dict]:
