@@ -20,7 +20,7 @@ from typing import IO, TYPE_CHECKING
 from myotwitch.dsp import DetectorConfig
 from myotwitch.host.errors import HistoryError, MyotwitchError, UsageError
 from myotwitch.host.session import SIDECAR, sidecar_recording
-from myotwitch.host.wording import counted, figure, file_names, hms, per_channel
+from myotwitch.host.wording import counted, figure, file_names, hms, local_clock, per_channel
 
 if TYPE_CHECKING:
     from myotwitch.host.advice import Advice
@@ -259,7 +259,7 @@ def _events_csv(fh: IO[str], results: list[dict]) -> None:
 def write_sessions_csv(path: str, results: list[dict]) -> None:
     cols = ["file", "start", "duration_s", "valid_s", "twitches", "twitches_per_hour", "episodes", "contractions",
             "artifacts", "noise_floor_uv_rms", "mains_hz", "gaps"]
-    rows = sorted(results, key=lambda r: (r.get("start") or "", r["file"]))
+    rows = sorted(results, key=lambda r: (local_clock(r.get("start")), r["file"]))
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(cols)
@@ -572,9 +572,9 @@ def _write_outputs(args: argparse.Namespace, ok: list[dict], run_advice: Advice 
         if len(ok) > 1:
             print("sessions (oldest first):")
             names = file_names([r["file"] for r in ok])
-            for r in sorted(ok, key=lambda r: (r.get("start") or "", r["file"])):
+            for r in sorted(ok, key=lambda r: (local_clock(r.get("start")), r["file"])):
                 st = r["stats"]
-                print(f"  {(r.get('start') or '')[:16]:16}  {st['twitches_per_hour']:7.1f}/h  {st['counts']['twitch']:6d} "
+                print(f"  {local_clock(r.get('start'))[:16]:16}  {st['twitches_per_hour']:7.1f}/h  {st['counts']['twitch']:6d} "
                       f"twitches  {hms(st['valid_s'])}  {names[r['file']]}")
             print()  # (the advice's first heading had run on from the list's last line)
         if run_advice is not None:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from myotwitch.host.report_units import units_html
-from myotwitch.host.wording import counted, file_names, hms, per_channel, when
+from myotwitch.host.wording import counted, file_names, hms, local_clock, per_channel, when
 
 #: a shadow at the edge a table (or wide plot) can be swiped towards, so a phone shows that
 #: more lies beyond it (pure CSS: the pages run no scripts)
@@ -306,9 +306,9 @@ def _session_html(r: dict, units: str | None = None, keep_bad: bool = False, nam
 
 
 def _trend_html(results: list[dict], names: dict[str, str]) -> str:
-    rs = sorted(results, key=lambda r: (r.get("start") or "", r["file"]))
+    rs = sorted(results, key=lambda r: (local_clock(r.get("start")), r["file"]))
     fig = trend_figure(rs)
-    rows = "".join(f"<tr><td>{_e((r.get('start') or '')[:16])}</td><td>{_e(names[r['file']])}"
+    rows = "".join(f"<tr><td>{_e(local_clock(r.get('start'))[:16])}</td><td>{_e(names[r['file']])}"
                    f"</td><td class=num>{_n(r['stats']['twitches_per_hour'], '.1f')}</td><td class=num>"
                    f"{_n(r['stats']['counts']['twitch'], 'd')}</td><td class=num>{_n(r['stats']['valid_s'] / 3600, '.2f')}</td></tr>"
                    for r in rs)

@@ -48,6 +48,22 @@ def hms(seconds: float) -> str:
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
+def local_clock(iso: str | None) -> str:
+    """A session's ISO start on this computer's clock, as the history and the trend plot place
+    it ("" when undated, the text as it is when it is not ISO): a start with a UTC offset (a
+    CSV's Unix or ISO times) is turned to it, a plain one (an EDF's own clock) stays. Lists sort
+    and show starts so; by their own clocks a UTC file had stood among the others by UTC."""
+    if not iso:
+        return ""
+    import datetime as dt
+
+    try:
+        t = dt.datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    return (t.astimezone().replace(tzinfo=None) if t.tzinfo else t).isoformat()
+
+
 def when(iso: str | None) -> str:
     """A session's ISO start time as people read it ("2026-12-07 04:39:01"); "" when undated,
     the text as it is when it is not ISO."""

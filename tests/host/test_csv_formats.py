@@ -278,3 +278,32 @@ def test_local_clock_times_across_the_end_of_summer_time_say_what_to_do(tmp_path
     stamps += [dt.datetime(2026, 10, 25, 2, 0, 0) + dt.timedelta(milliseconds=i) for i in range(2000)]
     with pytest.raises(FormatError, match=r"line 2002: time goes back by 3600 s; its clock times have no UTC offset"):
         analyze_file(_iso_rows(tmp_path / "dst.csv", [s.isoformat() for s in stamps]))
+
+
+def test_starts_with_a_utc_offset_are_listed_by_this_computers_clock(tmp_path, monkeypatch):
+    """A CSV's start with its UTC offset (07:00Z) and an EDF's plain start (03:00, its own
+    clock) on a computer in New York: the history and the trend plot place the CSV at 02:00,
+    but the session list, sessions.csv and the report's table had sorted and shown it by its
+    own clock, 07:00, after the EDF."""
+    import csv
+    import time
+
+    from myotwitch.host.analyze_cmd import write_sessions_csv
+    from myotwitch.host.wording import local_clock
+
+    def result(name, start):
+        return {"file": name, "start": start, "stats": {"duration_s": 60.0, "valid_s": 60.0, "twitches_per_hour": 0.0,
+                                                       "episodes": 0, "counts": {"twitch": 0, "contraction": 0,
+                                                                                 "artifact": 0}},
+                "quality": {"noise_floor_uv_rms": [3.0], "mains": None, "gaps": 0}}
+    try:
+        monkeypatch.setenv("TZ", "America/New_York")
+        time.tzset()
+        rs = [result("edf.edf", "2026-11-25T03:00:00"), result("utc.csv", "2026-11-25T07:00:00+00:00")]
+        write_sessions_csv(str(tmp_path / "s.csv"), rs)
+        with open(tmp_path / "s.csv", newline="") as fh:
+            assert [row["file"] for row in csv.DictReader(fh)] == ["utc.csv", "edf.edf"]
+        assert local_clock(rs[1]["start"])[:16] == "2026-11-25T02:00"
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
