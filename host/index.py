@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from myotwitch.host.errors import HistoryError
+from myotwitch.host.wording import on_local_clock
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ def _local_naive(start: object) -> dt.datetime | None:
             return None
     else:
         return None
-    return t.astimezone().replace(tzinfo=None) if t.tzinfo else t
+    return on_local_clock(t)
 
 
 def is_dated(summary: dict) -> bool:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from myotwitch.host.report_units import units_html
-from myotwitch.host.wording import counted, file_names, hms, local_clock, per_channel, when
+from myotwitch.host.wording import counted, file_names, hms, local_clock, on_local_clock, per_channel, when
 
 #: a shadow at the edge a table (or wide plot) can be swiped towards, so a phone shows that
 #: more lies beyond it (pure CSS: the pages run no scripts)
@@ -316,10 +316,6 @@ def _trend_html(results: list[dict], names: dict[str, str]) -> str:
             "<th class=num>twitches</th><th class=num>hours</th></tr>" + rows + "</table>")
 
 
-def _local_clock(t: dt.datetime) -> dt.datetime:
-    return t.astimezone().replace(tzinfo=None) if t.tzinfo else t
-
-
 def trend_figure(rs: list[dict]):
     """Rate per session on a date axis (dated ticks, never fractional session numbers).
     Sessions without a start time cannot be placed in time: they are left out and counted in
@@ -335,7 +331,7 @@ def trend_figure(rs: list[dict]):
     dated = [r for r in rs if r.get("start")]
     if dated:
         # (on the local clock: a CSV's Unix start carries its UTC offset, an EDF's start has none)
-        x: list = [_local_clock(dt.datetime.fromisoformat(r["start"])) for r in dated]
+        x: list = [on_local_clock(dt.datetime.fromisoformat(r["start"])) for r in dated]
         ax.plot(x, [r["stats"]["twitches_per_hour"] for r in dated], "o-", color="#c62828")
         locator = mdates.AutoDateLocator(minticks=2, maxticks=8)
         ax.xaxis.set_major_locator(locator)

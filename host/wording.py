@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 
 #: a noise floor over this many µV RMS is more than a muscle gives at the skin: the stream's scale
@@ -48,20 +49,27 @@ def hms(seconds: float) -> str:
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
+def on_local_clock(t: dt.datetime) -> dt.datetime:
+    """``t`` on this computer's clock, without a zone: one with a UTC offset (a CSV's Unix or ISO
+    times) is turned to it, a plain one (an EDF's own clock) stays."""
+    return t.astimezone().replace(tzinfo=None) if t.tzinfo else t
+
+
+def _iso(text: str) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
 def local_clock(iso: str | None) -> str:
-    """A session's ISO start on this computer's clock, as the history and the trend plot place
-    it ("" when undated, the text as it is when it is not ISO): a start with a UTC offset (a
-    CSV's Unix or ISO times) is turned to it, a plain one (an EDF's own clock) stays. Lists sort
+    """A session's ISO start on this computer's clock (``on_local_clock``), as the history and
+    the trend plot place it ("" when undated, the text as it is when it is not ISO). Lists sort
     and show starts so; by their own clocks a UTC file had stood among the others by UTC."""
     if not iso:
         return ""
-    import datetime as dt
-
-    try:
-        t = dt.datetime.fromisoformat(iso)
-    except ValueError:
-        return iso
-    return (t.astimezone().replace(tzinfo=None) if t.tzinfo else t).isoformat()
+    t = _iso(iso)
+    return iso if t is None else on_local_clock(t).isoformat()
 
 
 def when(iso: str | None) -> str:
@@ -69,10 +77,7 @@ def when(iso: str | None) -> str:
     the text as it is when it is not ISO."""
     if not iso:
         return ""
-    import datetime as dt
-
-    try:
-        t = dt.datetime.fromisoformat(iso)
-    except ValueError:
+    t = _iso(iso)
+    if t is None:
         return iso
     return t.strftime("%Y-%m-%d %H:%M:%S") + (t.strftime(" %Z") if t.tzinfo else "")
