@@ -648,11 +648,17 @@ def advise(sessions: list[dict] | None = None, diary: list[dict] | None = None, 
     from myotwitch.host.index import distinct_sessions, resolved, summary_row
 
     gone = {resolved(f) for f in leave_out}
-    rows: list[dict] = [s for s in sessions if not (gone and s.get("file") and resolved(str(s["file"])) in gone)]
     # the same recording already indexed (by content or path) counts once: looked up, not asked of
     # every row (a batch of 800 files had spent 10 s resolving paths pair by pair)
+    rows: list[dict] = []
+    paths: set[str] = set()
+    for s in sessions:
+        path = resolved(str(s["file"])) if s.get("file") else ""
+        if path not in gone:
+            rows.append(s)
+            paths.add(path)
+    paths.discard("")
     keys = {r.get("key") for r in rows if r.get("key")}
-    paths = {resolved(str(r["file"])) for r in rows if r.get("file")}
 
     def add(extra: dict) -> None:
         row = summary_row(extra)  # (its file resolved)
