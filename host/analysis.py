@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import stat
 from collections.abc import Callable
 from typing import Any
@@ -259,18 +258,17 @@ def analyze_file(path: str | os.PathLike, config: DetectorConfig | None = None, 
     return result
 
 
-#: what the recorder writes in each EDF/BDF signal's prefilter field (host/recorder.py)
-_DEVICE_FIELD = re.compile(r"device (.+?) fw (.*)")
-
-
 def recorded_by(reader) -> dict | None:
     """The device a myotwitch recording names in its header (``device <id> fw <version>`` in
-    the signals' prefilter field), as ``{"device_id", "firmware"}``; None for other files."""
+    the signals' prefilter field, ``host/device_id.py``), as ``{"device_id", "firmware"}``; None
+    for other files."""
+    from myotwitch.host.device_id import read_prefilter
+
     edf = getattr(reader, "edf", None)
     for sig in getattr(edf, "signals", None) or []:
-        m = _DEVICE_FIELD.fullmatch(sig.prefilter.strip())
-        if m:
-            return {"device_id": m.group(1), "firmware": m.group(2)}
+        found = read_prefilter(sig.prefilter)
+        if found:
+            return found
     return None
 
 

@@ -22,6 +22,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+from myotwitch.host.device_id import device_key
 from myotwitch.host.errors import HistoryError
 from myotwitch.host.wording import on_local_clock
 
@@ -161,7 +162,9 @@ def device_of(summary: dict) -> str | None:
     the same channel names are two recordings, not one whose files take turns."""
     dev = summary.get("device")
     ident = dev.get("device_id") if isinstance(dev, dict) else None
-    return str(ident) if isinstance(ident, (str, int)) and not isinstance(ident, bool) and str(ident) else None
+    # in the form a recording's header keeps it (device_key: a long or non-ASCII id is encoded
+    # there), so the recorder's row and its file analysed again name one device
+    return device_key(ident) if isinstance(ident, (str, int)) and not isinstance(ident, bool) and str(ident) else None
 
 
 def counting_settings(summary: dict) -> dict | None:
@@ -289,6 +292,8 @@ def _decoded(d: dict) -> dict:
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
             raise ValueError(f"{k} is {v!r}, not a number")
     d["dated"] = bool(d["dated"]) and d["start"] is not None
+    if d["device"] is not None:  # (a row from before ids were kept as headers keep them: a long id whole)
+        d["device"] = device_key(d["device"])
     field = "start"
     try:
         d["start"] = dt.datetime.fromisoformat(d["start"]) if d["dated"] else None

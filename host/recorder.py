@@ -27,6 +27,7 @@ from myotwitch.dsp import DetectorConfig, Episode, Event, Pipeline
 from myotwitch.dsp.episodes import group_episodes
 from myotwitch.dsp.pipeline import QualityTally
 from myotwitch.host import edf
+from myotwitch.host.device_id import prefilter_field
 from myotwitch.host.errors import MyotwitchError, SourceError, UsageError
 from myotwitch.host.eventlog import EventLog
 from myotwitch.host.session import floors_over, summarize, summary_path, write_summary
@@ -577,7 +578,8 @@ class Recorder:
                            "device": self.info.to_dict()}, fh)
             writer = edf.EdfWriter(path, fs=self.info.fs, labels=list(self.info.labels),
                                    uv_per_count=self.info.uv_per_count, bits=self.info.bits, start=start,
-                                   subject=self.subject, prefilter=f"device {self.info.device_id} fw {self.info.firmware}")
+                                   subject=self.subject,
+                                   prefilter=prefilter_field(self.info.device_id, self.info.firmware))
         except OSError as e:  # (a full disk: no file begun, and no marker of one left behind)
             _remove_quietly(path + MARKER_SUFFIX)
             e.filename = e.filename or path

@@ -143,3 +143,42 @@ def test_each_rotated_file_s_quality_figures_are_its_own(tmp_path):
     assert q[0]["noise_floor_uv_rms"][0] < 8 and q[1]["noise_floor_uv_rms"][0] > 30
     assert q[0]["raw_rms_uv"][0] < 8 and q[1]["raw_rms_uv"][0] > 1000
     assert q[0]["clipped_fraction"][0] == 0 and q[1]["clipped_fraction"][0] == pytest.approx(0.1, abs=0.01)
+
+
+@pytest.mark.parametrize("device_id", [("lsl-calf-amplifier-left-" * 5)[:120],
+                                       "Wadenmuskel-Gerät ü", "amp fw 2"])
+def test_a_long_or_non_ascii_device_id_reads_back_as_the_index_keeps_it(tmp_path, device_id):
+    """The header's prefilter field (80 characters of ASCII) had cut a long id and written
+    ``?`` for the others, so ``analyze`` read back a device the recorder's index row did not
+    name, and a file analysed again joined no recording of its device."""
+    import dataclasses
+    import json
+    import os
+    import pathlib
+
+    from myotwitch.host.analysis import analyze_file
+    from myotwitch.host.index import SessionIndex, device_of
+
+    assert len(device_id) == 120 or not device_id.isascii() or " fw " in device_id
+    info = dataclasses.replace(DeviceInfo.from_frame(info_frame(["calf"]), "t"), device_id=device_id,
+                            firmware="lsl Wadenmuskel-Gerät ü@labor-rechner-" + "x" * 40)
+    path = _record(tmp_path, info, [np.zeros((1, 3000), dtype=np.float32)])
+    [row] = [s for s in SessionIndex.default().sessions(include_undated=True) if s["file"] == os.path.realpath(path)]
+    again = analyze_file(path)
+    assert again["device"]["device_id"] and device_of(again) == row["device"]  # one device to the history
+    sidecar = json.loads(pathlib.Path(path[:-4] + ".summary.json").read_text(encoding="utf-8"))
+    assert sidecar["device"]["device_id"] == device_id  # (the recorder's own summary keeps the id whole)
+    if len(device_id) <= 40:  # an id that fits reads back as it is, firmware and all
+        assert again["device"]["device_id"] == device_id
+        assert again["device"]["firmware"].startswith("lsl Wadenmuskel-Gerät ü@")
+    else:  # its start, and a hash of the whole: another id with the same start is another device
+        assert row["device"].startswith(device_id[:40]) and row["device"] != device_id
+        other = device_of({"device": {"device_id": device_id[:-1] + "X"}})
+        assert other != row["device"]
+    # the header stays valid EDF (printable ASCII, 80 characters): edflib reads it, and the field as written
+    with pyedflib.EdfReader(path) as f:
+        field = f.getPrefilter(0)
+        assert f.getSignalLabels() == ["calf"]
+    assert field.isascii() and len(field) <= 80 and field.startswith("device ")
+    raw = pathlib.Path(path).read_bytes()[:256 * 3]
+    assert all(32 <= b < 127 for b in raw)

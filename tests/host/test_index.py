@@ -242,6 +242,26 @@ def test_sessions_say_which_device_recorded_them_and_schema_3_gains_the_column(t
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
+def test_a_long_device_id_a_row_kept_whole_compares_as_the_header_keeps_it(tmp_path):
+    """A recorder's row from before ids were kept as a header keeps them holds a long id whole;
+    the same file analysed again reads it from its header (its start and a hash): one device."""
+    from myotwitch.host.device_id import header_form
+
+    long_id = "openbci-cyton-" + "0123456789" * 10
+    path = tmp_path / "db.sqlite"
+    with SessionIndex(path) as idx:
+        idx.add_summary(_summary("/rec/a.edf", device={"device_id": long_id}))
+    db = sqlite3.connect(path)
+    db.execute("UPDATE sessions SET device=?", (long_id,))  # (as an older recorder wrote it)
+    db.commit()
+    db.close()
+    with SessionIndex(path) as idx:
+        idx.add_summary(_summary("/rec/b.edf", start="2026-11-02T23:00:00",
+                                 device={"device_id": header_form(long_id)}))
+        a, b = (r["device"] for r in idx.sessions())
+    assert a == b and len(a) < len(long_id)
+
+
 def test_equal_settings_are_stored_alike_however_they_were_written(tmp_path):
     # the band's default upper edge (None) is 450 Hz at 1 kHz, as the live app writes it out;
     # a whole number is the same setting as its float
