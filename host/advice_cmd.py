@@ -87,24 +87,57 @@ def check_days(days: int) -> int:
     return days
 
 
+#: a time with its UTC offset (``2026-10-25 02:30+01:00``, ``2026-10-25T00:30Z``)
+_WITH_OFFSET = re.compile(r"(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2})\s*(?:(Z)|([+-])(\d{2}):?(\d{2}))", re.IGNORECASE)
+_WHEN_FORMS = "YYYY-MM-DD or 'YYYY-MM-DD HH:MM'"
+
+
 def parse_when(text: str | None) -> dt.datetime:
-    """The entry's time (now when not given); entries in the future are refused (they would
-    count forever), and so is an empty --at (it had meant "now" without a word)."""
+    """The entry's time on this computer's clock, as the history places recordings (now when not
+    given). A time without a zone is read on this computer's clock; one in the hour the clocks
+    went back came twice and is refused unless its UTC offset says which (``+02:00``), and one
+    the clocks skipped is refused (either had been stored as the one reading, an hour off the
+    other). Entries in the future are refused (they would count forever), and so is an empty
+    --at (it had meant "now" without a word)."""
+    from myotwitch.host.wording import not_once_on_local_clock, on_local_clock
+
     if text is None:
         return dt.datetime.now().replace(second=0, microsecond=0)
     if not text.strip():
-        raise UsageError("--at '': expected YYYY-MM-DD or 'YYYY-MM-DD HH:MM' (leave --at out for now)")
+        raise UsageError(f"--at '': expected {_WHEN_FORMS} (leave --at out for now)")
+    when: dt.datetime | None = None
+    m = _WITH_OFFSET.fullmatch(text.strip())
+    if m:
+        try:
+            when = dt.datetime.strptime(f"{m[1]} {m[2]}", "%Y-%m-%d %H:%M")
+            offset = dt.timedelta(0) if m[3] else (1 if m[4] == "+" else -1) * dt.timedelta(
+                hours=int(m[5]), minutes=int(m[6]))
+            when = on_local_clock(when.replace(tzinfo=dt.timezone(offset)))
+        except ValueError:  # (an impossible date, or an offset of 24 h or more)
+            when = None
     for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d"):
+        if when is not None:
+            break
         try:
             when = dt.datetime.strptime(text, fmt)
         except ValueError:
             continue
-        if when > dt.datetime.now() + dt.timedelta(minutes=5):
-            raise UsageError(f"--at '{text}': is in the future; diary entries record what already happened")
-        if when < dt.datetime.now() - dt.timedelta(days=MAX_DAYS):
-            raise UsageError(f"--at '{text}': more than {MAX_DAYS // 365} years ago; expected the date it happened")
-        return when
-    raise UsageError(f"--at '{text}': expected YYYY-MM-DD or 'YYYY-MM-DD HH:MM'")
+        offsets = not_once_on_local_clock(when)
+        if offsets:
+            raise UsageError(f"--at '{text}': came twice on this computer's clock (at {offsets[0]}, then at "
+                             f"{offsets[1]} after the clocks went back); say which with its UTC offset, e.g. "
+                             f"'{when:%Y-%m-%d %H:%M}{offsets[1]}'")
+        if offsets is not None:
+            raise UsageError(f"--at '{text}': never came on this computer's clock (the clocks went forward "
+                             "past it); expected a time that did")
+    if when is None:
+        raise UsageError(f"--at '{text}': expected {_WHEN_FORMS}, on this computer's clock "
+                         "(or with a UTC offset: 'YYYY-MM-DD HH:MM+01:00')")
+    if when > dt.datetime.now() + dt.timedelta(minutes=5):
+        raise UsageError(f"--at '{text}': is in the future; diary entries record what already happened")
+    if when < dt.datetime.now() - dt.timedelta(days=MAX_DAYS):
+        raise UsageError(f"--at '{text}': more than {MAX_DAYS // 365} years ago; expected the date it happened")
+    return when
 
 
 def parse_entry(what: str, value: str | None, unit: str | None) -> tuple[str, str, float | None]:

@@ -498,7 +498,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "exercise none|light|moderate|hard; symptom or medication: a name")
     sp.add_argument("--unit", help="unit of the value: caffeine mg|cups, fluids l|ml, sleep h|min (or typed onto "
                     "the value: 7h, 450min, 2cups, 500ml)")
-    sp.add_argument("--at", metavar="WHEN", help="time of the entry (YYYY-MM-DD[ HH:MM], default now)")
+    sp.add_argument("--at", metavar="WHEN", help="time of the entry on this computer's clock (YYYY-MM-DD[ HH:MM], default "
+                    "now); in the hour the clocks go back, with its UTC offset: 'YYYY-MM-DD HH:MM+01:00'")
     sp.add_argument("--note", help="free text")
     sp.add_argument("--list", action="store_true", help="list entries")
     sp.add_argument("--days", type=int, default=28, help="with --list: how far back")

@@ -55,6 +55,24 @@ def on_local_clock(t: dt.datetime) -> dt.datetime:
     return t.astimezone().replace(tzinfo=None) if t.tzinfo else t
 
 
+def _utc_offset(t: dt.datetime) -> str:
+    off = t.utcoffset() or dt.timedelta(0)
+    sign, off = ("-", -off) if off < dt.timedelta(0) else ("+", off)
+    return f"{sign}{off.seconds // 3600:02d}:{off.seconds % 3600 // 60:02d}"
+
+
+def not_once_on_local_clock(t: dt.datetime) -> list[str] | None:
+    """Is a time without a zone, read on this computer's clock, not one instant? The UTC offsets
+    it came at, twice (``["+02:00", "+01:00"]``: the hour the clocks went back), or ``[]`` when it
+    never came (the hour they went forward past); None for any other time."""
+    first, second = t.replace(fold=0).astimezone(), t.replace(fold=1).astimezone()
+    if first.utcoffset() == second.utcoffset():
+        return None
+    if first.replace(tzinfo=None) != t.replace(fold=0) or second.replace(tzinfo=None) != t.replace(fold=0):
+        return []
+    return [_utc_offset(first), _utc_offset(second)]
+
+
 def _iso(text: str) -> dt.datetime | None:
     try:
         return dt.datetime.fromisoformat(text)

@@ -270,6 +270,53 @@ def test_malformed_dates(text):
         parse_when(text)
 
 
+@pytest.fixture
+def berlin():
+    """This computer's clock in Berlin (CEST until 03:00 on 25 October 2026, then CET)."""
+    import os
+    import time
+
+    saved = os.environ.get("TZ")
+    os.environ["TZ"] = "Europe/Berlin"
+    time.tzset()
+    yield
+    if saved is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = saved
+    time.tzset()
+
+
+@pytest.mark.parametrize("text, said", [
+    ("2026-10-25 02:30", "came twice on this computer's clock (at +02:00, then at +01:00 after the clocks went "
+                         "back); say which with its UTC offset, e.g. '2026-10-25 02:30+01:00'"),
+    ("2026-03-29 02:30", "never came on this computer's clock (the clocks went forward past it)"),
+])
+def test_a_diary_time_that_is_not_one_instant_on_this_computers_clock_is_refused(berlin, capsys, text, said):
+    """A time without a zone is read on this computer's clock, as the history places recordings;
+    in the hour the clocks went back it came twice (it had been stored as either, an hour off the
+    other), and in the hour they went forward never: refused in one line, with a way out."""
+    from myotwitch.host.cli import main
+
+    with pytest.raises(UsageError, match=re.escape(said)):
+        parse_when(text)
+    assert main(["log", "sleep", "7", "--at", text]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and said in err
+    with SessionIndex.default() as idx:
+        assert idx.entries() == []
+
+
+@pytest.mark.parametrize("text, local", [
+    ("2026-10-25 01:30", dt.datetime(2026, 10, 25, 1, 30)),  # (no zone: this computer's clock, as written)
+    ("2026-10-25 02:30+01:00", dt.datetime(2026, 10, 25, 2, 30)),  # (the second 02:30, said so)
+    ("2026-10-25T00:30Z", dt.datetime(2026, 10, 25, 2, 30)),  # (the first 02:30, in UTC)
+    ("2026-11-01 22:00 -0500", dt.datetime(2026, 11, 2, 4, 0)),  # (New York's evening, on this clock)
+])
+def test_a_diary_time_with_a_utc_offset_is_placed_on_this_computers_clock(berlin, text, local):
+    assert parse_when(text) == local
+
+
 def _writer(path, who, n):
     idx = SessionIndex(path)
     for i in range(n):
