@@ -8,7 +8,8 @@ how soon (0-0.15 s: the detector settles after a gap and finds nothing there; 0.
 0.5-1 s), and two far from any outage (3-7 s after). Sizes are 15-30x the noise in the
 detector's 20-450 Hz band. The data is fed 20 ms at a time, the lost frames as ``gap``, as a
 link delivers them. Recall: onset within 25 ms, one-to-one. After an outage longer than the
-noise floor's history (6 s) the floor is learnt again (0.5 s of data), hum or not.
+noise floor's history (6 s) the floor from before it goes on when the first 0.1 s back is like
+it (``noise_seed_ratio``), as here; else it is learnt again (0.5 s of data), hum or not.
 Prints only. Run: python -m benchmarks.after_outage [--cycles N] [--seeds N] [--hum SCALE]
 """
 

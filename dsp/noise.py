@@ -77,7 +77,7 @@ class NoiseFloor:
 
     def __init__(self, fs: float, n_channels: int, window_s: float, history_s: float,
                  percentile: float, min_history_s: float, recent_s: float = 0.0, recent_ratio: float = 1.5,
-                 recent_cap: float = 4.0, recent_bouts: int = 0) -> None:
+                 recent_cap: float = 4.0, recent_bouts: int = 0, seed_ratio: float = 0.0) -> None:
         self.n_channels = n_channels
         self.win = max(1, int(round(window_s * fs)))
         self.hist_len = max(1, int(round(history_s / window_s)))
@@ -92,6 +92,13 @@ class NoiseFloor:
         #: (``activity_bouts``; 0: never withheld): activity that keeps coming back
         self.recent_bouts = int(recent_bouts)
         self.min_hist = max(1, min(self.hist_len, int(round(min_history_s / window_s))))
+        #: after a gap as long as the history (``restart(forget=True)``), the first window of new
+        #: data decides: on a channel where its RMS is within ``seed_ratio`` times (either way)
+        #: the floor before the gap, the same skin and electrodes are back, and the history from
+        #: before the gap goes on (the floor exists from that window's end, not after
+        #: ``min_history_s`` of learning); elsewhere the floor is learnt again. 0: always learnt.
+        self.seed_ratio = float(seed_ratio)
+        self._seed: tuple[np.ndarray, int, np.ndarray] | None = None
         self.percentile = percentile
         self._partbuf = np.empty((n_channels, self.win))
         # the percentile's two positions in a full (NaN-free) history, as in percentile_rows
@@ -110,6 +117,7 @@ class NoiseFloor:
 
     def _forget(self) -> None:
         """No history: the floor is learnt again (the quality figures' histogram stays)."""
+        self._seed = None
         self._set_history(np.full((self.n_channels, self.hist_len), np.nan), 0)
         self._current: np.ndarray | None = None  # floor for the window being filled
         #: ... and the resting floor (``rest_at``), the same unless ``recent_bouts`` kept it up
@@ -140,15 +148,40 @@ class NoiseFloor:
         self._sorted: list[list[float]] | None = None
         self._sorted_rows: np.ndarray | None = None
 
-    def restart(self, forget: bool = False) -> None:
+    def restart(self, forget: bool = False, seed: bool = True) -> None:
         """After a gap: drop the partial window but keep the history (same electrodes, same
         skin), unless the gap was as long as the history (``forget``): the floor is the
         percentile of the last ``history_s``, which then hold no data, so it is learnt again, as
-        a file that starts after the gap would learn it."""
+        a file that starts after the gap would learn it; with ``seed`` (and ``seed_ratio``), the
+        history before the gap goes on where the first window after it is like it (``_take_seed``)."""
         if forget:
+            kept = None
+            if seed and self.seed_ratio:
+                floor = self._floor(self._hist, self._valid(self._hist))[0]
+                if np.isfinite(floor).any():
+                    kept = (self._hist.copy(), self._n_hist, floor)
             self._forget()
+            self._seed = kept
             return
         self._m = 0  # samples of the window being filled, carried in _partbuf[:, :_m]
+
+    def _take_seed(self) -> None:
+        """The first window after a long gap is complete (the last in the history): on each
+        channel where its RMS is within ``seed_ratio`` of the floor before the gap, the history
+        before the gap goes on with this window after it; the others go on learning."""
+        assert self._seed is not None
+        old, old_n, floor = self._seed
+        self._seed = None
+        new = self._hist[:, -1]
+        with np.errstate(invalid="ignore"):
+            same = (new * self.seed_ratio >= floor) & (new <= floor * self.seed_ratio)
+        if not same.any():
+            return
+        hist = self._hist.copy()
+        hist[same, :-1] = old[same, 1:]
+        self._set_history(hist, max(self._n_hist, min(old_n + 1, self.hist_len)))
+        self._current, self._rest = self._floor(hist, self._valid(hist))
+        self._rest_same = self._rest is self._current
 
     @staticmethod
     def _valid(hist: np.ndarray) -> np.ndarray:
@@ -214,6 +247,25 @@ class NoiseFloor:
 
     def process(self, y2: np.ndarray) -> np.ndarray:
         """``y2`` is the squared band-passed block (channels, n); returns the floor per sample.
+        A block that completes the first window after a long gap (with ``seed``) is taken in two,
+        at that window's end, where the floor before the gap may go on (``_take_seed``): as if
+        the block had come so, which gives the same floors (the chunking does not matter)."""
+        if self._seed is None or y2.shape[1] < self.win - self._m:
+            return self._process(y2)
+        first = self.win - self._m
+        head = self._process(y2[:, :first])
+        (values, start), same = self._block_rest, self._block_same
+        self._take_seed()
+        if y2.shape[1] == first:
+            return head
+        tail = self._process(y2[:, first:])
+        if self.guarded:  # the resting floors of both parts (the head's second, from its end on, is the tail's)
+            self._block_rest = (np.concatenate([values[:, :1], self._block_rest[0]], axis=1), start)
+        self._block_same = same and self._block_same
+        return np.concatenate([head, tail], axis=1)
+
+    def _process(self, y2: np.ndarray) -> np.ndarray:
+        """``process`` of a block (the floor per sample).
 
         The partial window's samples are carried (not their sum), so every window's sum is
         computed by the same code on the same numbers whatever the chunking: bit-exact.

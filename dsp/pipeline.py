@@ -115,7 +115,8 @@ class Pipeline:
         self._activity: dict[tuple[int, int], str] = {}
         self._noise = NoiseFloor(self.fs, n_channels, cfg.noise_window_s, cfg.noise_history_s,
                                  cfg.noise_percentile, cfg.noise_min_history_s, cfg.noise_recent_s,
-                                 cfg.noise_recent_ratio, cfg.noise_recent_cap, cfg.noise_recent_bouts)
+                                 cfg.noise_recent_ratio, cfg.noise_recent_cap, cfg.noise_recent_bouts,
+                                 cfg.noise_seed_ratio)
         self._segmenter = BurstSegmenter(
             n_channels, on=cfg.on_threshold, off=cfg.off_threshold,
             merge_n=max(1, round(cfg.merge_gap_ms * ms)), cluster_n=max(1, round(cfg.cluster_gap_ms * ms)),
@@ -149,6 +150,7 @@ class Pipeline:
         self._settle_n = round(cfg.settle_s * self.fs)
         self._floor_start_n = max(2, round(FLOOR_START_MS * ms))
         self._bridge_max_n = round(cfg.bridge_gap_s * self.fs)
+        self._seed_max_n = round(cfg.noise_seed_max_gap_s * self.fs)
         self._bridge_margin_n = max(2, math.ceil(BRIDGE_MARGIN_MS * ms))
         self._bridge_keep_n = BRIDGE_KEEP_MS * ms
         self._contraction_n = round(cfg.contraction_min_ms * ms)
@@ -506,7 +508,8 @@ class Pipeline:
             self._lf.reset()
             self._energy.reset()
             self._held = None
-            self._noise.restart(forget=self.gaps[-1].n_samples >= self._noise.hist_len * self._noise.win)
+            lost = self.gaps[-1].n_samples
+            self._noise.restart(forget=lost >= self._noise.hist_len * self._noise.win, seed=lost <= self._seed_max_n)
             self._segmenter.start_segment(self.samples_seen)
             self._settle_left = self._settle_n
             self._restarted = True

@@ -348,3 +348,122 @@ def test_a_short_gap_while_the_canceller_learns_is_held_with_it_and_bridged():
     for block in (7, 20, 1000):
         ev, pipe = _in_blocks(x, fs, block)
         assert sorted(ev, key=lambda e: (e.onset_sample, e.channel)) == ref.events and pipe.gaps == ref.gaps
+
+
+def _outage(fs: float, after_rms: float, lost_s: float = 10.0, seed: int = 4) -> tuple[np.ndarray, list[float]]:
+    """20 s at 3 µV, ``lost_s`` lost, 20 s at ``after_rms``; three twitches of other shapes and
+    sizes (no one unit's train) 0.17-0.45 s after the data comes back."""
+    x = np.concatenate([_quiet(fs, 20.0, seed), np.full((1, int(lost_s * fs)), np.nan),
+                        _quiet(fs, 20.0, seed + 1, after_rms)], axis=1)
+    back = 20.0 + lost_s
+    times = [round(back + d, 3) for d in (0.17, 0.3, 0.45)]
+    for at, ptp, ms in zip(times, (60.0, 150.0, 45.0), (20.0, 8.0, 12.0)):
+        _twitch(x, fs, at, ptp=ptp, ms=ms)
+    return x, times
+
+
+@pytest.mark.parametrize("fs", [1000.0, 2000.0])
+def test_after_a_long_outage_on_the_same_skin_the_floor_goes_on_and_twitches_soon_after_count(fs):
+    # past the floor's 6 s history the floor was learnt again, over 0.5 s in which nothing
+    # counted: a Bluetooth drop of 10 s cost the twitches of the half second after it. When the
+    # first 0.1 s back is as quiet as the floor before, that floor goes on: blind only while the
+    # filters settle (0.15 s), as after a shorter gap
+    x, times = _outage(fs, 3.0)
+    found = [e.onset_s for e in detect(x, fs).twitches if e.onset_s > 29.0]
+    assert len(found) == 3 and all(abs(f - t) < 0.02 for f, t in zip(found, times))
+    pipe = Pipeline(fs, 1)
+    pipe.process(x[:, : int(30.16 * fs)])  # (the floor of 3 µV of white noise in the 20-450 Hz band)
+    assert 0.8 < pipe.current_floor()[0] / 3.0 * np.sqrt((fs / 2) / (min(450.0, 0.45 * fs) - 20.0)) < 1.1
+
+
+def test_after_a_long_outage_on_other_skin_the_floor_is_learnt_again():
+    # electrodes put on again (five times the noise): the floor from before would have read
+    # the new noise as activity; learnt again, as at a file's start, twitches in its 0.5 s are lost
+    fs = 1000.0
+    x, _ = _outage(fs, 15.0)
+    pipe = Pipeline(fs, 1)
+    pipe.process(x[:, : int(30.4 * fs)])
+    assert pipe.current_floor() is None or np.isnan(pipe.current_floor()[0])
+    assert not [e for e in detect(x, fs).events if 30.0 < e.onset_s < 30.5 and e.kind == "twitch"]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_floor_from_before_a_long_outage_goes_on_whatever_the_chunking(seed):
+    # the first window back decides; a block that ends inside it, at its end or past it gives
+    # the same events, with one channel on the same skin and one not, a frame lost (bridged)
+    # right after that window, and twitches soon after
+    fs = 1000.0
+    a, _ = _outage(fs, 3.0)
+    b, _ = _outage(fs, 12.0, seed=9)
+    x = np.concatenate([a, b])
+    x[:, 30_110:30_130] = np.nan
+    ref = detect(x, fs)
+    rng = np.random.default_rng(seed)
+    pipe, events, i = Pipeline(fs, 2), [], 0
+    while i < x.shape[1]:
+        near = 29_900 <= i < 30_400
+        n = int(rng.integers(1, 30 if near else 3000))
+        events += pipe.process(x[:, i: i + n])
+        i += n
+    events += pipe.flush()
+    assert sorted(events, key=lambda e: (e.onset_sample, e.channel)) == ref.events
+    soon = [e.onset_s for e in ref.twitches if 30.0 < e.onset_s < 30.5]
+    assert len(soon) == 3 and all(abs(f - t) < 0.02 for f, t in zip(soon, (30.17, 30.3, 30.45)))
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_the_floor_and_resting_floor_after_a_long_gap_are_the_same_in_any_blocks(monkeypatch, compiled):
+    # the block that completes the first window after the gap is taken in two at its end (the
+    # floor before the gap may go on from there): the floors and the resting floors the trains
+    # read (``rest_at``, which differ after activity that keeps coming back) come out bit for
+    # bit as from the whole block, on channels that go on (0, 1) and one that learns again (2)
+    from myotwitch.dsp import kernels
+    from myotwitch.dsp.noise import NoiseFloor
+
+    monkeypatch.setattr(kernels, "enabled", compiled)
+    fs = 1000.0
+    rng = np.random.default_rng(2)
+    y = rng.standard_normal((3, 30_000)) * np.array([[3.0], [5.0], [4.0]])
+    for t in np.arange(0.0, 30.0, 2.5):  # contractions every 2.5 s, the data coming back in one (at 11.8 s)
+        y[:, int(t * fs): int((t + 2.0) * fs)] *= 4.0 + 30.0 * np.hanning(int(2.0 * fs))
+    back = 11_800
+    y[2, back:] *= 5.0  # channel 2 comes back on other skin
+    y2 = y * y
+
+    def run(sizes):
+        nf = NoiseFloor(fs, 3, 0.1, 6.0, 25.0, 0.5, 0.5, 1.5, 4.0, 2, seed_ratio=1.5)
+        floors, rests, i = [], [], 0
+        for part, end in ((0, back), (1, 30_000)):
+            if part:
+                nf.restart(forget=True)
+            k = 0
+            while i < end:
+                n = min(sizes[k % len(sizes)], end - i)
+                floors.append(nf.process(y2[:, i: i + n]))
+                rests.append(nf.rest_at(np.arange(n)))
+                i, k = i + n, k + 1
+        return np.concatenate(floors, axis=1), np.concatenate(rests, axis=1)
+
+    want = run([30_000])
+    assert np.isfinite(want[0][:2, back + 150]).all() and np.isnan(want[0][2, back + 150])  # (0, 1 go on; 2 learns)
+    assert (want[1][:2, back:back + 600] < want[0][:2, back:back + 600]).any(axis=1).all()  # (a pause's resting floor)
+    for sizes in ([50], [7, 93, 1], [100], [150, 20, 3000], [1, 1, 98, 1]):
+        got = run(sizes)
+        for a, b in zip(want, got):
+            assert np.array_equal(a, b, equal_nan=True)
+
+
+def test_after_an_outage_over_a_minute_the_floor_is_learnt_again_even_on_the_same_skin():
+    # the recorder ends its file at a gap over 60 s, and the next file's analysis learns the
+    # floor from its first sample: the live events after such a gap stay that file's events
+    fs = 1000.0
+    x, _ = _outage(fs, 3.0, lost_s=61.0)
+    back = int(81.0 * fs)
+    pipe = Pipeline(fs, 1)
+    ev = pipe.process(x[:, :int(20 * fs)]) + pipe.gap(back - int(20 * fs)) + pipe.process(x[:, back:]) + pipe.flush()
+
+    def key(e, shift=0):
+        return e.onset_sample - shift, e.offset_sample - shift, e.kind, e.reason, e.peak_to_peak_uv
+
+    assert [key(e, back) for e in ev if e.onset_sample >= back] == [key(e) for e in detect(x[:, back:], fs).events]
+    assert not [e for e in ev if e.onset_sample >= back and e.kind == "twitch" and e.onset_s < 81.5]
