@@ -226,6 +226,7 @@ class Pipeline:
         self._settle_left = self._settle_n
         self._restarted = False  # the filters restarted after a gap (a bridged one is no restart)
         self._settling_n = 0  # samples the filters settled after gaps (``settling_after_gaps_s``)
+        self._blind = False  # after a restart, until every channel's floor is back
         self._floor_waits = list(range(self.n_channels))  # channels whose floor is still unknown
         self._floor_starts: dict[int, int] = {}  # channel -> first sample with a floor, until judged
         self._clipped = np.zeros(self.n_channels, dtype=np.int64)
@@ -306,7 +307,9 @@ class Pipeline:
     @property
     def settling_after_gaps_s(self) -> float:
         """Seconds of data that came while the detector settled after a gap (``settle_s`` after
-        each): nothing is found there, so a link that loses data often loses twitches too."""
+        each, and after one as long as the floor's history until the floor is back: at once
+        where the noise is as before, else ``noise_min_history_s`` later) on any channel:
+        nothing is found there, so a link that loses data often loses twitches too."""
         return self._settling_n / self.fs
 
     def quality(self, since: QualityTally | None = None, until: QualityTally | None = None) -> dict:
@@ -513,6 +516,7 @@ class Pipeline:
             self._segmenter.start_segment(self.samples_seen)
             self._settle_left = self._settle_n
             self._restarted = True
+            self._blind = True
             self._floor_waits = list(range(self.n_channels))
         self._account(x, sums)
         if n_fill and self._mains is not None:
@@ -553,8 +557,10 @@ class Pipeline:
             k = min(self._settle_left, n)
             floor[:, :k] = np.nan
             self._settle_left -= k
-            if self._restarted:
-                self._settling_n += max(0, k - n_fill)  # (seconds of data: not the bridge's)
+        if self._blind:  # nothing counts where a channel's floor is not back (settling, or learnt again)
+            blind = np.isnan(floor).any(axis=0)
+            self._settling_n += int(np.count_nonzero(blind[n_fill:]))  # (seconds of data: not the bridge's)
+            self._blind = bool(blind[-1]) or self._settle_left > 0
         if self._floor_waits:
             self._note_floor_start(floor)
         self.samples_seen += n

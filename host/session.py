@@ -31,9 +31,11 @@ def settling_warning(pipe: Pipeline, blind_s: float, valid_s: float) -> str:
     often makes the rate read low without it."""
     if valid_s <= 0 or blind_s <= SETTLING_WARN * valid_s:
         return ""
-    which = f" of over {pipe.config.bridge_gap_s:g} s" if pipe.config.bridge_gap_s else ""
-    return (f"{100 * blind_s / valid_s:.0f}% of the data came in the {pipe.config.settle_s:g} s after a gap"
-            f"{which}, while the detector restarts and counts nothing: the link lost data often "
+    cfg = pipe.config
+    which = f" of over {cfg.bridge_gap_s:g} s" if cfg.bridge_gap_s else ""
+    return (f"{100 * blind_s / valid_s:.0f}% of the data came in the {cfg.settle_s:g} s after a gap"
+            f"{which} (over {cfg.noise_min_history_s:g} s after one of over {cfg.noise_history_s:g} s whose noise "
+            "came back changed), while the detector restarts and counts nothing: the link lost data often "
             "(Bluetooth range, a loose cable?), so the twitch rate reads low")
 
 

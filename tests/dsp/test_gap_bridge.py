@@ -374,16 +374,22 @@ def test_after_a_long_outage_on_the_same_skin_the_floor_goes_on_and_twitches_soo
     pipe = Pipeline(fs, 1)
     pipe.process(x[:, : int(30.16 * fs)])  # (the floor of 3 µV of white noise in the 20-450 Hz band)
     assert 0.8 < pipe.current_floor()[0] / 3.0 * np.sqrt((fs / 2) / (min(450.0, 0.45 * fs) - 20.0)) < 1.1
+    pipe.process(x[:, int(30.16 * fs):])
+    assert pipe.settling_after_gaps_s == pytest.approx(0.15)  # (blind as long as after a short gap)
 
 
 def test_after_a_long_outage_on_other_skin_the_floor_is_learnt_again():
     # electrodes put on again (five times the noise): the floor from before would have read
-    # the new noise as activity; learnt again, as at a file's start, twitches in its 0.5 s are lost
+    # the new noise as activity; learnt again, as at a file's start, twitches in its 0.5 s are
+    # lost, and the settling figure (the summary's warning about blind time) says so: it had
+    # counted the filters' 0.15 s alone
     fs = 1000.0
     x, _ = _outage(fs, 15.0)
     pipe = Pipeline(fs, 1)
     pipe.process(x[:, : int(30.4 * fs)])
     assert pipe.current_floor() is None or np.isnan(pipe.current_floor()[0])
+    pipe.process(x[:, int(30.4 * fs):])
+    assert 0.5 <= pipe.settling_after_gaps_s <= 0.65
     assert not [e for e in detect(x, fs).events if 30.0 < e.onset_s < 30.5 and e.kind == "twitch"]
 
 
