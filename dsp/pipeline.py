@@ -86,6 +86,7 @@ class QualityTally:
     sumsq: np.ndarray
     clipped: np.ndarray
     settling: int = 0  # samples settled after gaps (``Pipeline.settling_after_gaps_s``)
+    searched: int = 0  # samples searched for twitches (``Pipeline.searched_s``)
     #: the mains fundamental removed: mean square per channel summed over blocks, and their count
     #: (``MainsCanceller.line_tally``; None without a canceller)
     line: tuple[np.ndarray, int] | None = None
@@ -227,6 +228,7 @@ class Pipeline:
         self._restarted = False  # the filters restarted after a gap (a bridged one is no restart)
         self._settling_n = 0  # samples the filters settled after gaps (``settling_after_gaps_s``)
         self._blind = False  # after a restart, until every channel's floor is back
+        self._searched_n = 0  # samples with a noise floor on some channel (``searched_s``)
         self._floor_waits = list(range(self.n_channels))  # channels whose floor is still unknown
         self._floor_starts: dict[int, int] = {}  # channel -> first sample with a floor, until judged
         self._clipped = np.zeros(self.n_channels, dtype=np.int64)
@@ -301,7 +303,7 @@ class Pipeline:
         """The running counts ``quality`` is made of, copied: two of them bound a part of the
         session (a recorder's rotated file), whose figures ``quality(since=...)`` gives."""
         return QualityTally(self._noise.histogram.copy(), self._finite, self._sum.copy(), self._sumsq.copy(),
-                            self._clipped.copy(), self._settling_n,
+                            self._clipped.copy(), self._settling_n, self._searched_n,
                             self._mains.line_tally if self._mains is not None else None)
 
     @property
@@ -311,6 +313,15 @@ class Pipeline:
         where the noise is as before, else ``noise_min_history_s`` later) on any channel:
         nothing is found there, so a link that loses data often loses twitches too."""
         return self._settling_n / self.fs
+
+    @property
+    def searched_s(self) -> float:
+        """Seconds of data the detector searched: those with a noise floor on some channel. The
+        start-up is not searched (``settle_s``, and until ``noise_min_history_s`` of windows give
+        the first floor: 0.5 s by default, measured, at the start and after each gap too long to
+        bridge that forgets the floor): a file shorter than that, or whose data all falls in it,
+        gives no rate (no twitch there is no measured 0/h)."""
+        return self._searched_n / self.fs
 
     def quality(self, since: QualityTally | None = None, until: QualityTally | None = None) -> dict:
         """Signal-quality figures so far (per channel lists): noise floor, mains, clipping, gaps.
@@ -561,6 +572,7 @@ class Pipeline:
             blind = np.isnan(floor).any(axis=0)
             self._settling_n += int(np.count_nonzero(blind[n_fill:]))  # (seconds of data: not the bridge's)
             self._blind = bool(blind[-1]) or self._settle_left > 0
+        self._searched_n += int(np.count_nonzero(np.isfinite(floor[:, n_fill:]).any(axis=0)))
         if self._floor_waits:
             self._note_floor_start(floor)
         self.samples_seen += n

@@ -374,9 +374,12 @@ MIN_SESSION_MINUTES = 1.0
 def split_short(sessions: list[dict], definitions: dict) -> tuple[list[dict], list[dict]]:
     """(sessions long enough to give a rate, the shorter ones). A recording of a second or two
     with one twitch in it reads thousands an hour: one such file made a trend line climb to
-    200,000/h. The short ones are listed, not measured."""
+    200,000/h. The short ones are listed, not measured; so are those without usable data
+    (``twitches_per_hour`` None), whose 0 twitches had counted as a day at 0/h."""
     least = 60.0 * float(definitions.get("min_session_minutes", MIN_SESSION_MINUTES))
-    return [s for s in sessions if s["valid_s"] >= least], [s for s in sessions if s["valid_s"] < least]
+    # (a file without usable data has no rate, null: not a measured 0/h to pull the rates down)
+    gives = [s["valid_s"] >= least and s.get("twitches_per_hour", 0.0) is not None for s in sessions]
+    return [s for s, g in zip(sessions, gives) if g], [s for s, g in zip(sessions, gives) if not g]
 
 
 def rule_sessions(sessions: list[dict], definitions: dict, now: dt.datetime) -> tuple[list[dict], list[dict]]:
@@ -441,7 +444,8 @@ def _joined(a: dict, b: dict) -> dict:
     out["duration_s"] = (end - a["start"]).total_seconds()
     out["valid_s"] = a["valid_s"] + b["valid_s"]
     out["twitches"] = a["twitches"] + b["twitches"]
-    out["twitches_per_hour"] = out["twitches"] / (out["valid_s"] / 3600) if out["valid_s"] > 0 else 0.0
+    usable = a.get("twitches_per_hour", 0.0) is not None or b.get("twitches_per_hour", 0.0) is not None
+    out["twitches_per_hour"] = out["twitches"] / (out["valid_s"] / 3600) if usable and out["valid_s"] > 0 else None
     out["episodes"] = (a.get("episodes") or 0) + (b.get("episodes") or 0)
     pa, pb = a.get("per_channel") or [], b.get("per_channel") or []
     out["per_channel"] = [x + y for x, y in zip(pa, pb)] if len(pa) == len(pb) else pa or pb

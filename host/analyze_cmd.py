@@ -20,7 +20,16 @@ from typing import IO, TYPE_CHECKING
 from myotwitch.dsp import DetectorConfig
 from myotwitch.host.errors import HistoryError, MyotwitchError, UsageError
 from myotwitch.host.session import SIDECAR, sidecar_recording
-from myotwitch.host.wording import counted, figure, file_names, hms, local_clock, per_channel
+from myotwitch.host.wording import (
+    NO_RATE,
+    counted,
+    figure,
+    file_names,
+    hms,
+    local_clock,
+    per_channel,
+    rate_text,
+)
 
 if TYPE_CHECKING:
     from myotwitch.host.advice import Advice
@@ -208,7 +217,7 @@ def summary_text(r: dict) -> str:
         f"{r['file']}",
         f"  duration   {hms(st['duration_s'])} ({hms(st['valid_s'])} with data), {r['fs']:g} Hz, "
         f"channels: {', '.join(r['channels'])}",
-        f"  twitches   {st['counts']['twitch']}  ({st['twitches_per_hour']:.1f} per hour"
+        f"  twitches   {st['counts']['twitch']}  ({rate_text(st['twitches_per_hour'])}"
         + (f"; per channel {', '.join(f'{lab} {n}' for lab, n in zip(r['channels'], st['twitches_per_channel']))}"
            if len(r["channels"]) > 1 else "")
         + (f"; median size {st['median_twitch_uv']:.0f} µV p-p)" if st["median_twitch_uv"] else ")"),
@@ -234,7 +243,10 @@ def summary_text(r: dict) -> str:
         lines.append(f"  units      {rare}")
     for w in q.get("warnings", []):
         lines.append(f"  warning    {w}")
-    if hours < 0.05:
+    if st["twitches_per_hour"] is None:
+        lines.append(f"  note       {NO_RATE}: no second the detector could search (all gaps, or shorter than "
+                     "its start-up), so no rate; the batch, the history and the advice leave it out")
+    elif hours < 0.05:
         lines.append("  note       under 3 minutes of data: rates are rough")
     return "\n".join(lines)
 
@@ -266,10 +278,16 @@ def write_sessions_csv(path: str, results: list[dict]) -> None:
         for r in rows:
             st, q = r["stats"], r["quality"]
             w.writerow([r["file"], r.get("start") or "", f"{st['duration_s']:.1f}", f"{st['valid_s']:.1f}",
-                        st["counts"]["twitch"], f"{st['twitches_per_hour']:.2f}", st["episodes"],
+                        st["counts"]["twitch"], _csv_rate(st["twitches_per_hour"]),
+                        st["episodes"],
                         st["counts"]["contraction"], st["counts"]["artifact"],
                         ";".join(figure(v, ".2f") for v in q["noise_floor_uv_rms"]),
                         (q.get("mains") or {}).get("frequency_hz") or "", q["gaps"]])
+
+
+def _csv_rate(rate: float | None) -> str:
+    """A rate in ``sessions.csv``: empty where the file has none (no usable data), not 0."""
+    return "" if rate is None else f"{rate:.2f}"
 
 
 def check_outputs(args: argparse.Namespace) -> None:
@@ -574,7 +592,8 @@ def _write_outputs(args: argparse.Namespace, ok: list[dict], run_advice: Advice 
             names = file_names([r["file"] for r in ok])
             for r in sorted(ok, key=lambda r: (local_clock(r.get("start")), r["file"])):
                 st = r["stats"]
-                print(f"  {local_clock(r.get('start'))[:16]:16}  {st['twitches_per_hour']:7.1f}/h  {st['counts']['twitch']:6d} "
+                rate = rate_text(st["twitches_per_hour"], "7.1f", "/h")
+                print(f"  {local_clock(r.get('start'))[:16]:16}  {rate:>9}  {st['counts']['twitch']:6d} "
                       f"twitches  {hms(st['valid_s'])}  {names[r['file']]}")
             print()  # (the advice's first heading had run on from the list's last line)
         if run_advice is not None:

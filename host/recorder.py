@@ -30,7 +30,7 @@ from myotwitch.host import edf
 from myotwitch.host.device_id import prefilter_field
 from myotwitch.host.errors import MyotwitchError, SourceError, UsageError
 from myotwitch.host.eventlog import EventLog
-from myotwitch.host.session import floors_over, summarize, summary_path, write_summary
+from myotwitch.host.session import floors_over, rate_per_hour, summarize, summary_path, write_summary
 from myotwitch.host.sources import Source
 from myotwitch.host.sources.replay import REPLAY_FIRMWARE
 from myotwitch.host.stream import DeviceInfo, GapRecord, LinkEvent, SampleBlock, StatusRecord
@@ -868,7 +868,9 @@ class Recorder:
         summary["gaps"] = [{**g, "start_sample": g["start_sample"] - n0, "onset_s": (g["start_sample"] - n0) / fs}
                            for g in summary.get("gaps", []) if f.first_sample <= g["start_sample"] < end]
         hours = st["valid_s"] / 3600
-        st["twitches_per_hour"] = st["counts"]["twitch"] / hours if hours else 0.0
+        # (summarize judged from the file's own tallies whether the detector searched any of it)
+        if st["twitches_per_hour"] is not None:
+            st["twitches_per_hour"] = rate_per_hour(st["counts"]["twitch"], st["valid_s"])
         for u in summary.get("units", []):
             u["rate_per_hour"] = u["count"] / hours if hours else None
         if not self._replay:  # (a replay's units are the original's, registered when it was)

@@ -12,7 +12,16 @@ from collections.abc import Sequence
 import numpy as np
 
 from myotwitch.host.report_units import units_html
-from myotwitch.host.wording import counted, file_names, hms, local_clock, on_local_clock, per_channel, when
+from myotwitch.host.wording import (
+    counted,
+    file_names,
+    hms,
+    local_clock,
+    on_local_clock,
+    per_channel,
+    rate_text,
+    when,
+)
 
 #: a shadow at the edge a table (or wide plot) can be swiped towards, so a phone shows that
 #: more lies beyond it (pure CSS: the pages run no scripts)
@@ -280,7 +289,7 @@ def _session_html(r: dict, units: str | None = None, keep_bad: bool = False, nam
     plots = _plots(r, units, keep_bad)
     mains = q.get("mains") or {}
     rows = [("Duration", f"{hms(st['duration_s'])} ({hms(st['valid_s'])} with data)"),
-            ("Twitches", f"{st['counts']['twitch']} ({st['twitches_per_hour']:.1f} per hour)"),
+            ("Twitches", f"{st['counts']['twitch']} ({rate_text(st['twitches_per_hour'])})"),
             ("Per channel", ", ".join(f"{lab}: {n}" for lab, n in zip(r["channels"], st["twitches_per_channel"]))),
             ("Episodes", str(st["episodes"])),
             ("Rejected", f"{counted(st['counts']['contraction'], 'contraction')}, "
@@ -309,11 +318,17 @@ def _trend_html(results: list[dict], names: dict[str, str]) -> str:
     rs = sorted(results, key=lambda r: (local_clock(r.get("start")), r["file"]))
     fig = trend_figure(rs)
     rows = "".join(f"<tr><td>{_e(local_clock(r.get('start'))[:16])}</td><td>{_e(names[r['file']])}"
-                   f"</td><td class=num>{_n(r['stats']['twitches_per_hour'], '.1f')}</td><td class=num>"
+                   f"</td><td class=num>{_e(rate_text(r['stats']['twitches_per_hour'], '.1f', ''))}</td><td class=num>"
                    f"{_n(r['stats']['counts']['twitch'], 'd')}</td><td class=num>{_n(r['stats']['valid_s'] / 3600, '.2f')}</td></tr>"
                    for r in rs)
     return ("<h2>Across sessions</h2>" + _png(fig) + "<table><tr><th>start</th><th>file</th><th class=num>per hour</th>"
             "<th class=num>twitches</th><th class=num>hours</th></tr>" + rows + "</table>")
+
+
+def _rate_or_nan(r: dict) -> float:
+    """A session's rate for the trend line; NaN (no point) where it has none: no usable data."""
+    rate = r["stats"]["twitches_per_hour"]
+    return float("nan") if rate is None else float(rate)
 
 
 def trend_figure(rs: list[dict]):
@@ -332,14 +347,14 @@ def trend_figure(rs: list[dict]):
     if dated:
         # (on the local clock: a CSV's Unix start carries its UTC offset, an EDF's start has none)
         x: list = [on_local_clock(dt.datetime.fromisoformat(r["start"])) for r in dated]
-        ax.plot(x, [r["stats"]["twitches_per_hour"] for r in dated], "o-", color="#c62828")
+        ax.plot(x, [_rate_or_nan(r) for r in dated], "o-", color="#c62828")
         locator = mdates.AutoDateLocator(minticks=2, maxticks=8)
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
         if len({d.date() for d in x}) == 1:  # one day: pad so the axis shows that day's hours
             ax.set_xlim(min(x) - dt.timedelta(hours=1), max(x) + dt.timedelta(hours=1))
     else:
-        ax.plot(range(1, len(rs) + 1), [r["stats"]["twitches_per_hour"] for r in rs], "o-", color="#c62828")
+        ax.plot(range(1, len(rs) + 1), [_rate_or_nan(r) for r in rs], "o-", color="#c62828")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("session (no start times recorded)")
     ax.set_ylabel("twitches per hour")

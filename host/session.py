@@ -111,6 +111,16 @@ def busy_floor_warning(events: list[Event], floors: list, labels: list[str] | tu
             f"({busy_floor_reason(over)}; --max-rest-floor)")
 
 
+def rate_per_hour(n: int, valid_s: float, searched_s: float | None = None) -> float | None:
+    """``n`` over the hours of data ``valid_s``; None (no rate) when there is no usable data:
+    none at all (every sample a gap, NaN or marked bad), or none the detector searched
+    (``searched_s`` 0: a file shorter than its start-up). A file without a second of data had
+    read "0.0 per hour", a measured zero that pulled a batch's and the history's rates down."""
+    if valid_s <= 0 or (searched_s is not None and searched_s <= 0):
+        return None
+    return n / (valid_s / 3600.0)
+
+
 def summarize(events: list[Event], episodes: list[Episode], pipe: Pipeline, *, file: str | None,
               start: dt.datetime | None, labels: list[str] | tuple[str, ...], device: dict | None = None,
               extra_quality: dict | None = None, include_events: bool = True,
@@ -131,12 +141,13 @@ def summarize(events: list[Event], episodes: list[Episode], pipe: Pipeline, *, f
     quality.setdefault("warnings", [])  # (present when empty: a sidecar has the analysis's keys)
     duration_s = pipe.samples_seen / pipe.fs
     valid_s = max(pipe.samples_seen - sum(g.n_samples for g in pipe.gaps), 0) / pipe.fs  # (in samples: exact)
-    hours = valid_s / 3600.0
     if span:  # (a rotated file: its own settled seconds over its own seconds of data)
         first, last = span[0], span[1] or pipe.quality_tally()
         settled_s, data_s, lost_s = (last.settling - first.settling) / pipe.fs, (last.finite - first.finite) / pipe.fs, span_lost_s
+        searched_s = (last.searched - first.searched) / pipe.fs
     else:
         settled_s, data_s, lost_s = pipe.settling_after_gaps_s, valid_s, quality["gap_s"]
+        searched_s = pipe.searched_s
     blind = link_loss_warning(pipe, gap_cut_counts(events, pipe.config), settled_s, data_s, lost_s)
     if blind and blind not in quality["warnings"]:
         quality["warnings"].append(blind)
@@ -156,7 +167,7 @@ def summarize(events: list[Event], episodes: list[Episode], pipe: Pipeline, *, f
             "duration_s": duration_s,
             "valid_s": valid_s,
             "counts": counts,
-            "twitches_per_hour": counts["twitch"] / hours if hours > 0 else 0.0,
+            "twitches_per_hour": rate_per_hour(counts["twitch"], valid_s, searched_s),
             "twitches_per_channel": per_channel,
             "channel_hits": channel_hits(events, pipe.n_channels),
             "median_twitch_uv": statistics.median(twitch_amps) if twitch_amps else None,

@@ -79,7 +79,7 @@ def validate_summary(s: object, name: str) -> dict:
     st = c.table(s.get("stats"), "stats")
     for key in ("duration_s", "valid_s"):  # (a century: what a recording's --duration may be at most)
         c.number(st.get(key), f"stats.{key}", maximum=LONGEST_S)
-    c.number(st.get("twitches_per_hour"), "stats.twitches_per_hour")
+    c.number(st.get("twitches_per_hour"), "stats.twitches_per_hour", optional=True)  # (null: no usable data)
     if st["valid_s"] > st["duration_s"] + 1.0:
         raise c.fail("stats.valid_s", f"at most stats.duration_s ({st['duration_s']:g} s)")
     c.number(st.get("median_twitch_uv"), "stats.median_twitch_uv", optional=True)

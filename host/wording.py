@@ -35,6 +35,16 @@ def figure(value: float | None, fmt: str) -> str:
     return "n/a" if value is None else format(value, fmt)
 
 
+#: what a session without usable data shows where its rate would be (``session.rate_per_hour``)
+NO_RATE = "no usable data"
+
+
+def rate_text(rate: float | None, fmt: str = ".1f", unit: str = " per hour") -> str:
+    """A session's twitch rate ("12.5 per hour"), or ``NO_RATE`` where it has none: a file
+    without a second the detector could search had read "0.0 per hour", a measured zero."""
+    return NO_RATE if rate is None else f"{format(rate, fmt)}{unit}"
+
+
 def per_channel(labels: list[str], values: list[float | None], fmt: str = ".1f") -> str:
     """One figure per channel, each named ("gastrocnemius 3.7, soleus 3.6")."""
     figures = [figure(v, fmt) for v in values]
