@@ -426,7 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out-dir", metavar="DIR", help="batch: write <name>.json per file and sessions.csv here, and failed.csv naming "
                     "the files that could not be analysed (files of the same name from several folders: their "
                     "paths from where they part, e.g. d1__x.edf.json)")
-    sp.add_argument("--channels", metavar="A,B", help="channels by name or 0-based index")
+    sp.add_argument("--channels", metavar="A,B",
+                    help="channels by name or 0-based index (where two share a label, the second is 'LABEL #2')")
     sp.add_argument("--units", metavar="U", help="CSV units: uV, mV, V or counts:UV_PER_COUNT[:OFFSET]")
     sp.add_argument("--keep-bad", action="store_true",
                     help="also analyse the stretches an EDF+ file marks bad (annotations starting 'BAD', as MNE "

@@ -14,7 +14,7 @@ from collections.abc import Generator, Iterator
 
 import numpy as np
 
-from myotwitch.host.channels import select_channels
+from myotwitch.host.channels import distinct_labels, select_channels
 from myotwitch.host.errors import FormatError
 
 CHUNK_ROWS = 200_000
@@ -139,7 +139,9 @@ class CsvReader:
             self.warnings.append(f"{self.name}: column {', '.join(repr(c) for c in contradicted)} names another unit "
                                  f"than --units {units}; read in {units} as --units says (leave --units out to "
                                  "read each column in the unit its name gives)")
-        self.labels = [_UNIT_RE.sub("", c).strip() or c for c in self.all_labels]  # ("soleus [mV]": "soleus")
+        self._raw_labels = [_UNIT_RE.sub("", c).strip() or c for c in self.all_labels]  # ("soleus [mV]": "soleus")
+        # (made distinct where they repeat, 'calf' and 'calf #2': calf_uV beside calf [mV])
+        self.labels = distinct_labels(self._raw_labels)
         self._names = list(self.labels)  # (every column's channel name, whatever --channels keeps)
         self.channels = list(range(len(self.all_labels)))
         numbered = [(no, line) for no, line in sample_lines if line.strip()]
@@ -270,9 +272,10 @@ class CsvReader:
         return fs
 
     def select(self, wanted: list[str] | None) -> None:
-        keep = select_channels(self.labels, wanted, self.name)
+        keep = select_channels(self._raw_labels, wanted, self.name, self.labels)
         self.channels = [self.channels[i] for i in keep]
         self.labels = [self.labels[i] for i in keep]
+        self._raw_labels = [self._raw_labels[i] for i in keep]
 
     def iter_records(self) -> Iterator[tuple[int, np.ndarray]]:
         ncols = len(self.all_labels) + 1

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from myotwitch.host.channels import select_channels
+from myotwitch.host.channels import distinct_labels, select_channels
 from myotwitch.host.errors import FormatError
 from myotwitch.host.wording import counted
 
@@ -775,8 +775,12 @@ class EdfReader:
         name = os.path.basename(e.path)
         if not sig:
             raise FormatError(f"{name}: no data signals (only annotations)")
+        # each channel's name: its label, made distinct where labels repeat ('EMG calf #2'), over
+        # all the data signals, so a channel has one name whichever are chosen
+        names = dict(zip(sig, distinct_labels([e.signals[i].label for i in sig])))
         if wanted:
-            sig = [sig[k] for k in select_channels([e.signals[i].label for i in sig], wanted, name)]
+            sig = [sig[k] for k in select_channels([e.signals[i].label for i in sig], wanted, name,
+                                                   [names[i] for i in sig])]
         else:
             # a signal in another unit than a voltage (a BioSemi 'Status' in Boolean, an
             # accelerometer in g, a temperature) is no EMG: it was read as µV, its steps and
@@ -799,7 +803,8 @@ class EdfReader:
         self.spr = sprs.pop()
         self.fs = self.spr / e.record_s
         self.channels = sig
-        self.labels = [e.signals[i].label for i in sig]
+        self.labels = [names[i] for i in sig]
+        self._raw_labels = [e.signals[i].label for i in sig]
         self.units = [e.signals[i].unit for i in sig]
         self._layout = np.cumsum([0] + [s.spr * e.width for s in e.signals])
         # timeline: record r starts at sample round(onset * fs)
@@ -833,9 +838,10 @@ class EdfReader:
 
     def select(self, wanted: list[str] | None) -> None:
         """Keep only the channels named (label, case-insensitive) or indexed (0-based) in ``wanted``."""
-        keep = select_channels(self.labels, wanted, os.path.basename(self.edf.path))
+        keep = select_channels(self._raw_labels, wanted, os.path.basename(self.edf.path), self.labels)
         self.channels = [self.channels[i] for i in keep]
         self.labels = [self.labels[i] for i in keep]
+        self._raw_labels = [self._raw_labels[i] for i in keep]
         self.units = [self.units[i] for i in keep]
 
     @property

@@ -15,6 +15,7 @@ from myotwitch.dsp.classify import CUT_BY_GAP
 from myotwitch.dsp.coincidence import channel_hits
 from myotwitch.dsp.pipeline import BUSY_FLOOR, QualityTally
 from myotwitch.dsp.unit_measures import unit_summaries
+from myotwitch.host.channels import distinct_labels
 from myotwitch.host.strict import strict
 from myotwitch.host.wording import busy_floor_reason, counted
 
@@ -130,6 +131,9 @@ def summarize(events: list[Event], episodes: list[Episode], pipe: Pipeline, *, f
     ``span``: the quality figures of a part of the session (a rotated file), between two of the
     pipeline's tallies (the second None: now), with the seconds lost in it (``span_lost_s``)."""
     events = pipe.units.resolved(events)
+    # (a device's or stream's channels of one label get distinct names, as a file's readers give
+    # them: the history keeps twitches per channel name, and had added such channels up as one)
+    labels = distinct_labels(list(labels))
     counts = {k: 0 for k in ("twitch", "contraction", "artifact")}
     per_channel = [0] * pipe.n_channels
     for e in events:
