@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime as dt
 import functools
 import glob
+import hashlib
 import json
 import logging
 import os
@@ -311,6 +313,9 @@ def check_outputs(args: argparse.Namespace) -> None:
     check_files(_output_files(args))
     if args.out_dir:
         check_folder("--out-dir", args.out_dir)
+        if not _manifest_is_ours(os.path.join(args.out_dir, MANIFEST)):
+            raise UsageError(f"--out-dir {args.out_dir}: {MANIFEST} there is not the list of results myotwitch "
+                             "writes; it would be overwritten (give another folder)")
 
 
 def _holds_other_than_events(path: str) -> bool:
@@ -538,9 +543,92 @@ def _write_failed_csv(path: str, failed: Sequence[dict]) -> None:
             w.writerow([f["file"], f["error"]])
 
 
-def _write_json(path: str, payload: object) -> None:
-    with open(path, "w", encoding="utf-8") as fh:
-        json.dump(payload, fh, indent=1, default=str)
+def _write_json(path: str, payload: object, digest: list[str] | None = None) -> None:
+    """``payload`` as JSON in ``path``; ``digest`` gets the SHA-256 of the bytes written."""
+    data = json.dumps(payload, indent=1, default=str).encode("utf-8")
+    with open(path, "wb") as fh:
+        fh.write(data)
+    if digest is not None:
+        digest.append(hashlib.sha256(data).hexdigest())
+
+
+#: ``--out-dir``'s list of the per-file results the last run wrote there, with their SHA-256
+MANIFEST = "manifest.csv"
+MANIFEST_COLUMNS = ["output", "recording", "sha256", "run"]
+
+
+def _manifest_is_ours(path: str) -> bool:
+    """Is there no file at ``path``, or one ``_write_manifest`` wrote (its header)?"""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(",".join(MANIFEST_COLUMNS)) + 2)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return head.startswith(",".join(MANIFEST_COLUMNS).encode())
+
+
+def _read_manifest(folder: str) -> dict[str, str]:
+    """output name -> SHA-256 of the per-file results an earlier run listed in ``folder``'s
+    manifest (none when there is none, or it is not ours)."""
+    path = os.path.join(folder, MANIFEST)
+    if not _manifest_is_ours(path):
+        return {}
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            return {row["output"]: row["sha256"] for row in csv.DictReader(fh) if row.get("output") and row.get("sha256")}
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return {}
+
+
+def _sha256(path: str) -> str | None:
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        return None
+    return h.hexdigest()
+
+
+def _remove_stale(folder: str, earlier: dict[str, str], now: dict[str, tuple[str, str]]) -> None:
+    """Remove the results an earlier run wrote into ``folder`` (its manifest lists them) that
+    this run did not write (a file that failed this time, or was not in the batch): left there,
+    they had been read as this run's. Only a file provably ours goes: a plain ``.json`` in the
+    folder whose content is still, to the byte, what that run wrote; one changed since (the
+    user's now) stays, and is said. Files no manifest lists are never touched."""
+    gone, kept = 0, []
+    for name, digest in earlier.items():
+        path = os.path.join(folder, name)
+        if name in now or os.path.basename(name) != name or not name.endswith(".json") or os.path.islink(path) \
+                or not os.path.isfile(path):
+            continue
+        if _sha256(path) != digest:
+            kept.append(name)
+            continue
+        try:
+            os.remove(path)
+            gone += 1
+        except OSError as e:
+            log.warning("%s: an earlier run's result, not this run's, cannot be removed (%s)", path, e.strerror or e)
+    if gone:
+        log.info("%s: removed %s an earlier run wrote that this run did not (see %s)", folder,
+                 counted(gone, "result"), MANIFEST)
+    if kept:
+        log.warning("%s: %s an earlier run wrote %s changed since, so left as %s: not this run's results (%s lists "
+                    "this run's)", folder, ", ".join(kept[:3]) + (f" and {len(kept) - 3} more" if len(kept) > 3 else ""),
+                    "is" if len(kept) == 1 else "are", "it is" if len(kept) == 1 else "they are", MANIFEST)
+
+
+def _write_manifest(path: str, written: dict[str, tuple[str, str]]) -> None:
+    run = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(MANIFEST_COLUMNS)
+        for name, (recording, digest) in sorted(written.items()):
+            w.writerow([name, recording, digest, run])
 
 
 def _write_outputs(args: argparse.Namespace, ok: list[dict], run_advice: Advice | None, several: bool,
@@ -555,9 +643,17 @@ def _write_outputs(args: argparse.Namespace, ok: list[dict], run_advice: Advice 
     if args.out_dir and write(args.out_dir, lambda: os.makedirs(args.out_dir, exist_ok=True)):
         names = _out_names([r["file"] for r in ok])
         failed_before = len(write.failed)
+        earlier = _read_manifest(args.out_dir)
+        results: dict[str, tuple[str, str]] = {}  # output name -> (recording, sha256 of what was written)
         for r in ok:
-            out = os.path.join(args.out_dir, names[r["file"]] + ".json")
-            write(out, functools.partial(_write_json, out, r))
+            name = names[r["file"]] + ".json"
+            out = os.path.join(args.out_dir, name)
+            digest: list[str] = []
+            if write(out, functools.partial(_write_json, out, r, digest)):
+                results[name] = (str(r["file"]), digest[0])
+        _remove_stale(args.out_dir, earlier, results)
+        manifest = os.path.join(args.out_dir, MANIFEST)
+        write(manifest, lambda: _write_manifest(manifest, results))
         sessions = os.path.join(args.out_dir, "sessions.csv")
         written = write(sessions, lambda: write_sessions_csv(sessions, ok))
         not_read = os.path.join(args.out_dir, "failed.csv")
@@ -566,7 +662,8 @@ def _write_outputs(args: argparse.Namespace, ok: list[dict], run_advice: Advice 
         elif os.path.exists(not_read):  # (an earlier run's list, of files this run has read)
             write(not_read, lambda: os.remove(not_read))
         if written and len(write.failed) == failed_before:
-            log.info("%d JSON files and sessions.csv written to %s%s", len(ok), args.out_dir,
+            log.info("%d JSON files, sessions.csv and %s (this run's results) written to %s%s", len(ok), MANIFEST,
+                     args.out_dir,
                      f", and failed.csv naming the {counted(len(failed), 'file')} not analysed" if failed else "")
     if args.csv == "-":
         write_events_csv("-", ok)
