@@ -1,0 +1,96 @@
+"""A SIGINT that reaches the main process alone (`kill -INT PID`, not the terminal's Ctrl+C,
+which the workers get too) stops a parallel batch at once: the finished files are written,
+the running workers are ended, and none is left behind."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+psutil = pytest.importorskip("psutil")
+
+#: how long a slow worker's file takes: a batch that waited for its workers took this long to stop
+SLOW_S = 60
+
+LAUNCHER = """
+import os, sys, time
+from myotwitch.host import analyze_cmd
+
+real = analyze_cmd.analyze_one
+marks = sys.argv[1]
+
+def analyze_one(path, *a, **kw):  # (the workers are forked: they run this, by its name)
+    name = os.path.basename(path)
+    if name != "quick.csv":
+        open(os.path.join(marks, "started-" + name), "w").close()
+        time.sleep({slow})
+    out = real(path, *a, **kw)
+    open(os.path.join(marks, "done-" + name), "w").close()
+    return out
+
+analyze_cmd.analyze_one = analyze_one
+from myotwitch.host.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def write(path, seed, n=3000, fs=1000.0):
+    x = np.random.default_rng(seed).normal(0, 5, n)
+    np.savetxt(path, np.column_stack([np.arange(n) / fs, x]), delimiter=",", header="time_s,calf_uV", comments="")
+    return str(path)
+
+
+def wait_for(paths, seconds=60.0):
+    end = time.monotonic() + seconds
+    while not all(os.path.exists(p) for p in paths):
+        assert time.monotonic() < end, f"not there after {seconds:g} s: {paths}"
+        time.sleep(0.05)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to one process")
+def test_kill_int_stops_the_workers_and_writes_what_is_done(tmp_path):
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    launcher = tmp_path / "launch.py"
+    launcher.write_text(textwrap.dedent(LAUNCHER.format(slow=SLOW_S)))
+    files = [write(tmp_path / "quick.csv", 1), write(tmp_path / "slow1.csv", 2), write(tmp_path / "slow2.csv", 3)]
+    out = tmp_path / "out"
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, MYOTWITCH_PURE="1", PYTHONPATH=os.pathsep.join(p for p in sys.path if p) + os.pathsep + here)
+    proc = subprocess.Popen([sys.executable, str(launcher), str(marks), "analyze", *files, "-j", "3", "--no-index",
+                             "--no-progress", "--out-dir", str(out)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for([marks / "done-quick.csv", marks / "started-slow1.csv", marks / "started-slow2.csv"])
+        time.sleep(0.5)  # (the main process takes in the quick file's result)
+        workers = psutil.Process(proc.pid).children(recursive=True)
+        assert len(workers) == 3
+        sent = time.monotonic()
+        os.kill(proc.pid, signal.SIGINT)  # the main process alone
+        _, err = proc.communicate(timeout=SLOW_S + 30)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert took < 10, f"stopped {took:.1f} s after the SIGINT (the workers were waited for)"
+    assert "Traceback" not in err and "interrupted after 1 of 3 files" in err
+    left = [w.pid for w in workers if w.is_running() and w.status() != psutil.STATUS_ZOMBIE]
+    for w in workers:
+        try:
+            w.kill()
+        except psutil.NoSuchProcess:
+            pass
+    assert not left, f"workers left running: {left}"
+    assert json.loads((out / "quick.json").read_text())["file"] == files[0]
+    assert not (marks / "done-slow1.csv").exists()
+    with open(out / "failed.csv", newline="", encoding="utf-8") as fh:
+        assert sorted(r["file"] for r in csv.DictReader(fh)) == files[1:]
