@@ -27,7 +27,7 @@ SYMPTOMS = ("pain", "weakness", "numbness", "muscle_loss", "coordination", "twit
 
 #: every metric a rule may use, with its value when there is no data
 METRICS: dict[str, object] = {
-    "twitches_total": 0, "sessions": 0, "short_sessions": 0, "rate_latest": 0.0,
+    "twitches_total": 0, "sessions": 0, "short_sessions": 0, "no_data_sessions": 0, "rate_latest": 0.0,
     "persistent": False, "twitch_days": 0, "recorded_days": 0, "span_days": 0,
     "worsening": False, "trend_start_rate": 0.0, "trend_end_rate": 0.0, "trend_sessions": 0, "trend_p": 1.0,
     "spreading": False, "spreading_detail": "",
@@ -482,6 +482,7 @@ def compute_metrics(sessions: list[dict], diary: list[dict], ruleset: RuleSet,
                "high_caffeine_mg": d["high_caffeine_mg"], "symptom_days": d["symptom_days"]}
     m["sessions"] = len(sessions)
     m["short_sessions"] = len(short)
+    m["no_data_sessions"] = sum(1 for s in short if s.get("twitches_per_hour", 0.0) is None)
     m["twitches_total"] = sum(s["twitches"] for s in sessions)
     m["rate_latest"] = sessions[-1]["twitches_per_hour"] if sessions else 0.0
 
@@ -730,6 +731,11 @@ def _nothing_to_advise(m: dict) -> str:
     days = m.get("window_days", 28)
     if not m.get("sessions"):
         short = m.get("short_sessions", 0)
+        none = m.get("no_data_sessions", 0)
+        if short and none:  # (without usable data: no rate, whatever their length)
+            why = "no usable data" if short == none else f"{none} without usable data, {short - none} under a minute"
+            return (f"{short} recording{'s' if short != 1 else ''} in the last {days} days, "
+                    f"{'none' if short != 1 else 'not'} giving a rate ({why}); nothing in the diary calls for advice.")
         if short:  # (too short to give a rate, so the rules leave them out)
             return (f"{short} recording{'s' if short != 1 else ''} in the last {days} days, "
                     f"{'all too short' if short != 1 else 'too short'} to give a rate; nothing in the diary calls "

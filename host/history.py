@@ -186,7 +186,9 @@ def build_history(sessions: list[dict], diary: list[dict], ruleset: RuleSet, *, 
                       "episodes": s.get("episodes") or 0} for s in dated],
         "undated": {"count": len(undated), "files": [os.path.basename(s.get("file") or "") for s in undated]},
         "short": {"count": len(short), "min_minutes": float(d.get("min_session_minutes", MIN_SESSION_MINUTES)),
-                  "files": [os.path.basename(s.get("file") or "") for s in short]},
+                  "files": [os.path.basename(s.get("file") or "") for s in short],
+                  # (of them, those without usable data: no rate whatever their length)
+                  "no_usable_data": sum(1 for s in short if s.get("twitches_per_hour", 0.0) is None)},
         "counting": counting_summary(dated),
         "days": day_rows, "diary": diary_days(diary), "channels": channels, "units": units,
         "unnamed_units": unnamed,
@@ -301,9 +303,14 @@ def counting_statement(h: dict) -> str:
 
 def short_statement(h: dict) -> str:
     short = h.get("short") or {"count": 0}
-    n = short["count"]
-    return (f"{n} recording(s) under {short['min_minutes']:g} min of data are too short to give a rate and are left "
-            f"out: {', '.join(short['files'][:5])}{' …' if n > 5 else ''}") if n else ""
+    n, none = short["count"], short.get("no_usable_data", 0)
+    if not n:
+        return ""
+    files = f"{', '.join(short['files'][:5])}{' …' if n > 5 else ''}"
+    if not none:
+        return f"{n} recording(s) under {short['min_minutes']:g} min of data are too short to give a rate and are left out: {files}"
+    return (f"{n} recording(s) give no rate and are left out ({none} without usable data"
+            + (f", {n - none} under {short['min_minutes']:g} min of data" if n > none else "") + f"): {files}")
 
 
 def no_days_statement(h: dict) -> str:

@@ -426,7 +426,7 @@ class SessionIndex:
         hours = duration_s / 3600
         summary: dict = {"file": file, "start": start.isoformat() if start else None, "channels": channels or ["ch0"],
                          "stats": {"duration_s": duration_s, "valid_s": duration_s, "counts": {"twitch": twitches},
-                                   "twitches_per_hour": twitches / hours if hours else 0.0, "episodes": episodes,
+                                   "twitches_per_hour": twitches / hours if hours else None, "episodes": episodes,
                                    "twitches_per_channel": per_channel or [twitches]}}
         if units is not None:
             summary["units"] = units

@@ -76,6 +76,15 @@ def test_a_file_the_detector_could_not_search_has_no_rate_in_any_output(tmp_path
     assert "chopped.csv" in h["short"]["files"]
     assert all(not s["file"].endswith("chopped.csv") for s in h["sessions"])
     assert sum(d["hours"] for d in h["days"]) * 3600 == pytest.approx(sessions["good.csv"]["stats"]["valid_s"])
+    from myotwitch.host.history import format_history
+
+    assert "2 recording(s) give no rate and are left out (2 without usable data)" in format_history(h)
+
+
+def test_the_advice_says_why_a_file_alone_gives_no_rate(tmp_path, capsys):
+    bad = chopped(tmp_path / "chopped.csv", time.time() - 86400)
+    assert main(["analyze", str(bad), "--no-progress"]) == 0
+    assert "1 recording in the last 28 days, not giving a rate (no usable data)" in capsys.readouterr().out
 
 
 def test_the_report_says_no_usable_data(tmp_path):
