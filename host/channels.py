@@ -30,11 +30,12 @@ def distinct_labels(labels: list[str]) -> list[str]:
 
 
 def select_channels(labels: list[str], wanted: list[str] | None, file_name: str,
-                    names: list[str] | None = None) -> list[int]:
+                    names: list[str] | None = None, option: str = "--channels ") -> list[int]:
     """Positions in ``labels`` of the channels named (case-insensitive) or indexed (0-based)
     in ``wanted``; all of them when ``wanted`` is empty. ``names``: the channels' names in the
     outputs (``distinct_labels``' by default), which choose them too. A label that several
-    channels share chooses none: one line says which, and how to choose one."""
+    channels share chooses none: one line says which, and how to choose one (with ``option``,
+    as the user gives channels there: ``--channels 2``, or a stream's ``?channels=2``)."""
     if not wanted:
         return list(range(len(labels)))
     names = names if names is not None else distinct_labels(labels)
@@ -45,7 +46,7 @@ def select_channels(labels: list[str], wanted: list[str] | None, file_name: str,
             continue
         same = [i for i, lab in enumerate(labels) if lab.lower() == w.lower()]
         if len(same) > 1:
-            ways = " or ".join(f"--channels {i}" for i in same[:3])
+            ways = " or ".join(f"{option}{i}" for i in same[:3])
             also = " or ".join(f"'{names[i]}'" for i in same[:3])
             raise FormatError(f"{file_name}: {len(same)} channels are labelled '{w}' (0-based indices "
                               f"{', '.join(map(str, same))}); choose one by its index ({ways}) or by its name in "
@@ -56,5 +57,5 @@ def select_channels(labels: list[str], wanted: list[str] | None, file_name: str,
         keep += hits
     twice = sorted({names[i] for i in keep if keep.count(i) > 1})
     if twice:
-        raise FormatError(f"{file_name}: channel '{twice[0]}' chosen twice (--channels {','.join(wanted)})")
+        raise FormatError(f"{file_name}: channel '{twice[0]}' chosen twice ({option}{','.join(wanted)})")
     return keep

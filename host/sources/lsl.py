@@ -17,7 +17,7 @@ from types import ModuleType
 import numpy as np
 
 from myotwitch.dsp.config import MAX_CHANNELS
-from myotwitch.host.channels import select_channels
+from myotwitch.host.channels import distinct_labels, select_channels
 from myotwitch.host.errors import FormatError, SourceError, UsageError
 from myotwitch.host.sources.base import Backoff, ReconnectingSource, rate_problem
 from myotwitch.host.stream import DeviceInfo, GapRecord, LinkEvent, Record, SampleBlock
@@ -129,7 +129,7 @@ def plan_stream(spec: str, info, unit: str | None, channels: list[str] | None) -
     labels = [lab or f"ch{i + 1}" for i, lab in enumerate(channel_info(info, "label"))]
     units = channel_info(info, "unit")
     try:
-        keep = select_channels(labels, channels, spec)
+        keep = select_channels(labels, channels, spec, option="?channels=")
     except FormatError as e:
         raise UsageError(str(e)) from e
     if len(keep) > MAX_CHANNELS:
@@ -150,7 +150,8 @@ def plan_stream(spec: str, info, unit: str | None, channels: list[str] | None) -
                 raise SourceError(f"{spec}: channel '{labels[i]}' of stream '{name}' has {said} in its metadata; "
                                   "say what it is with ?unit=uV (or mV, V)")
             scales.append(factor)
-    return StreamPlan(fs, keep, tuple(labels[i] for i in keep),
+    names = distinct_labels(labels)  # (two channels of one label: 'EMG calf', 'EMG calf #2', as a file's)
+    return StreamPlan(fs, keep, tuple(names[i] for i in keep),
                       np.asarray(scales, dtype=np.float64)[:, None], info.source_id() or name)
 
 

@@ -592,3 +592,25 @@ def test_devices_quotes_a_spec_with_a_space_so_it_can_be_pasted(capsys):
     [spec] = shlex.split(row[:34])  # the SOURCE column, as a shell reads it
     assert spec == f"lsl:{name}"
     open_source(spec, resolve_timeout_s=3).close()
+
+
+def test_two_channels_of_one_label_are_named_apart_and_a_choice_by_it_is_refused():
+    """A stream with two channels labelled 'EMG calf' had both chosen by ?channels=EMG calf and
+    kept one name, which the history adds up as one channel."""
+    name = unique("twins")
+    info = pylsl.StreamInfo(name, "EMG", 2, 1000.0, pylsl.cf_float32, name + "-sid")
+    chans = info.desc().append_child("channels")
+    for _ in range(2):
+        c = chans.append_child("channel")
+        c.append_child_value("label", "EMG calf")
+        c.append_child_value("unit", "microvolts")
+    out = pylsl.StreamOutlet(info)
+    with open_source(f"lsl:{name}", resolve_timeout_s=3) as src:
+        head = collect(src, lambda r: any(isinstance(x, DeviceInfo) for x in r))
+    assert next(x for x in head if isinstance(x, DeviceInfo)).labels == ("EMG calf", "EMG calf #2")
+    with pytest.raises(UsageError, match=r"2 channels are labelled 'EMG calf' .*\?channels=0 or \?channels=1"):
+        open_source(f"lsl:{name}?channels=EMG calf", resolve_timeout_s=3)
+    with open_source(f"lsl:{name}?channels=EMG calf #2", resolve_timeout_s=3) as src:
+        head = collect(src, lambda r: any(isinstance(x, DeviceInfo) for x in r))
+    assert next(x for x in head if isinstance(x, DeviceInfo)).labels == ("EMG calf #2",)
+    del out
