@@ -437,15 +437,21 @@ def _continues(a: dict, b: dict) -> bool:
             and (da is None or db is None or da == db))
 
 
+def _usable_s(s: dict) -> float:
+    """A session's seconds of data a rate is over: none for one without usable data."""
+    return 0.0 if s.get("twitches_per_hour", 0.0) is None else float(s["valid_s"])
+
+
 def _joined(a: dict, b: dict) -> dict:
     """One session of two files that follow each other (``_continues``)."""
     out = dict(a)
     end = max(_end(a), _end(b))
     out["duration_s"] = (end - a["start"]).total_seconds()
-    out["valid_s"] = a["valid_s"] + b["valid_s"]
+    # (over the seconds of usable data: a file without any, whose seconds the detector could
+    # not search, had added them to the hours its recording's rate is over)
+    out["valid_s"] = _usable_s(a) + _usable_s(b)
     out["twitches"] = a["twitches"] + b["twitches"]
-    usable = a.get("twitches_per_hour", 0.0) is not None or b.get("twitches_per_hour", 0.0) is not None
-    out["twitches_per_hour"] = out["twitches"] / (out["valid_s"] / 3600) if usable and out["valid_s"] > 0 else None
+    out["twitches_per_hour"] = out["twitches"] / (out["valid_s"] / 3600) if out["valid_s"] > 0 else None
     out["episodes"] = (a.get("episodes") or 0) + (b.get("episodes") or 0)
     pa, pb = a.get("per_channel") or [], b.get("per_channel") or []
     out["per_channel"] = [x + y for x, y in zip(pa, pb)] if len(pa) == len(pb) else pa or pb

@@ -95,3 +95,24 @@ def test_the_report_says_no_usable_data(tmp_path):
     assert main(["analyze", str(bad), "--no-index", "--no-progress", "--report", str(page)]) == 0
     html = page.read_text()
     assert "no usable data" in html and "0.0 per hour" not in html
+
+
+def test_a_file_without_usable_data_adds_no_hours_to_the_recording_it_joins():
+    """A night's file after an unplug that the detector could not search (65 s of stretches too
+    short for its start-up) joins the night's recording, but its seconds are no hours of it."""
+    import datetime as dt
+
+    from myotwitch.host.advice import rule_recordings
+
+    t0 = dt.datetime(2026, 11, 30, 22, 0)
+
+    def row(start, valid_s, twitches, rate):
+        return {"file": f"{start:%H%M}.edf", "start": start, "duration_s": valid_s, "valid_s": valid_s,
+                "twitches": twitches, "twitches_per_hour": rate, "episodes": 0, "per_channel": [twitches],
+                "channels": ["calf"], "units": [], "counting": None, "device": None}
+
+    night = row(t0, 3600.0, 60, 60.0)
+    after = row(t0 + dt.timedelta(hours=1, minutes=2), 65.0, 0, None)
+    [rec] = rule_recordings([night], [after], {"min_session_minutes": 1.0})
+    assert rec["files"] == ["2200.edf", "2302.edf"]
+    assert rec["valid_s"] == 3600.0 and rec["twitches_per_hour"] == pytest.approx(60.0)
