@@ -638,9 +638,12 @@ def _remove_stale(folder: str, earlier: dict[str, str], now: dict[str, tuple[str
         log.info("%s: removed %s an earlier run wrote that this run did not (see %s)", folder,
                  counted(gone, "result"), MANIFEST)
     if kept:
-        log.warning("%s: %s an earlier run wrote %s changed since, so left as %s: not this run's results (%s lists "
-                    "this run's)", folder, ", ".join(kept[:3]) + (f" and {len(kept) - 3} more" if len(kept) > 3 else ""),
-                    "is" if len(kept) == 1 else "are", "it is" if len(kept) == 1 else "they are", MANIFEST)
+        one = len(kept) == 1
+        log.warning("%s: %s, written by an earlier run, %s changed since and %s left as %s: not this run's "
+                    "result%s (%s lists this run's)", folder,
+                    ", ".join(kept[:3]) + (f" and {len(kept) - 3} more" if len(kept) > 3 else ""),
+                    "has" if one else "have", "is" if one else "are", "it is" if one else "they are",
+                    "" if one else "s", MANIFEST)
 
 
 def _write_manifest(path: str, written: dict[str, tuple[str, str]]) -> None:
