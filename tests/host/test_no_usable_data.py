@@ -13,10 +13,11 @@ from myotwitch.host.cli import main
 FS = 250.0
 
 
-def chopped(path, start, pieces=130, piece_s=0.5, gap_s=7.0, fs=FS):
+def chopped(path, start, pieces=130, piece_s=0.5, gap_s=65.0, fs=FS):
     """A dated CSV of ``pieces`` stretches of ``piece_s`` s of noise between gaps of ``gap_s``:
     over a minute of data (65 s) while every stretch is shorter than the detector's start-up
-    after a gap too long to bridge, so the detector searched none of it."""
+    after a gap too long to bridge or to carry the floor over (``noise_seed_max_gap_s``), so the
+    detector searched none of it."""
     rng = np.random.default_rng(3)
     n = round(piece_s * fs)
     rows = []
@@ -43,8 +44,8 @@ def noise(path, start, seconds=120.0, fs=FS):
 def test_a_file_the_detector_could_not_search_has_no_rate_in_any_output(tmp_path, capsys):
     start = time.time() - 2 * 86400
     bad = chopped(tmp_path / "chopped.csv", start)
-    short = noise(tmp_path / "short.csv", start + 3600, seconds=0.3)  # (shorter than the start-up)
-    good = noise(tmp_path / "good.csv", start + 7200)
+    short = noise(tmp_path / "short.csv", start + 3 * 3600, seconds=0.3)  # (shorter than the start-up)
+    good = noise(tmp_path / "good.csv", start + 4 * 3600)
     out = tmp_path / "out"
     code = main(["analyze", str(bad), str(short), str(good), "-j", "1", "--no-progress", "--json",
                  str(tmp_path / "all.json"), "--out-dir", str(out)])
