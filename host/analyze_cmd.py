@@ -711,10 +711,11 @@ def _write_outputs(args: argparse.Namespace, ok: list[dict], run_advice: Advice 
         if len(ok) > 1:
             print("sessions (oldest first):")
             names = file_names([r["file"] for r in ok])
+            rates = {r["file"]: rate_text(r["stats"]["twitches_per_hour"], "7.1f", "/h") for r in ok}
+            wide = max(9, *(len(v) for v in rates.values()))  # ("no usable data" is wider than a rate)
             for r in sorted(ok, key=lambda r: (local_clock(r.get("start")), r["file"])):
                 st = r["stats"]
-                rate = rate_text(st["twitches_per_hour"], "7.1f", "/h")
-                print(f"  {local_clock(r.get('start'))[:16]:16}  {rate:>9}  {st['counts']['twitch']:6d} "
+                print(f"  {local_clock(r.get('start'))[:16]:16}  {rates[r['file']]:>{wide}}  {st['counts']['twitch']:6d} "
                       f"twitches  {hms(st['valid_s'])}  {names[r['file']]}")
             print()  # (the advice's first heading had run on from the list's last line)
         if run_advice is not None:

@@ -60,6 +60,7 @@ def test_a_file_the_detector_could_not_search_has_no_rate_in_any_output(tmp_path
     assert "no usable data" in block and "0.0 per hour" not in block
     listing = text[text.index("sessions (oldest first):"):].split("\n\n")[0].splitlines()
     assert any("no usable data" in ln and ln.rstrip().endswith("chopped.csv") for ln in listing)
+    assert len({ln.index(" twitches ") for ln in listing[1:]}) == 1  # (the columns line up)
     with open(out / "sessions.csv", newline="") as fh:
         rows = {r["file"].rsplit("/", 1)[-1]: r for r in csv.DictReader(fh)}
     assert rows["chopped.csv"]["twitches_per_hour"] == "" and rows["short.csv"]["twitches_per_hour"] == ""
