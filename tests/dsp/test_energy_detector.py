@@ -21,6 +21,7 @@ from myotwitch.dsp.mains import MainsCanceller
 from myotwitch.dsp.matched import hermite_rodriguez
 from myotwitch.dsp.synth import hr_muap
 from myotwitch.dsp.trains import EDGE, ONSET_AHEAD, UNIT_AHEAD, TrainStage, _Potential, best_correlation
+from tests.dsp.heldout_cases import heldout_signal
 
 ENERGY = DetectorConfig(detector="energy", mains="off")
 
@@ -84,10 +85,10 @@ def _live(x: np.ndarray, fs: float, cfg: DetectorConfig, block: int) -> list:
 
 
 def _heldout(case: str, seed: int, t0: float, t1: float) -> tuple[np.ndarray, float]:
-    """Seconds ``t0``-``t1`` of a held-out suite case (benchmarks/heldout.py) and its rate."""
-    from benchmarks import heldout as h
-    spec = next(s for s in h.suite(False) if s.name == case)
-    return h.generate(spec, seed)[0][int(t0 * spec.fs): int(t1 * spec.fs)], spec.fs
+    """Seconds ``t0``-``t1`` of a held-out suite case (benchmarks/heldout.py) and its rate
+    (read-only: the case is made once per run, tests/dsp/heldout_cases.py)."""
+    x, fs = heldout_signal(case, seed)
+    return x[int(t0 * fs): int(t1 * fs)], fs
 
 
 def test_small_twitches_found_far_more_often_than_by_the_envelope():

@@ -93,13 +93,11 @@ def test_a_run_of_large_twitches_leaves_no_hum_behind():
     from: 7 µV RMS of hum (peaks of 15 µV, three times the noise) stayed for 300 ms after the
     run and joined its members into one contraction. The blocks they spoil are left out now,
     and the turn is measured over 5 s."""
-    import dataclasses
-
-    from benchmarks import heldout as h
-    spec = next(s for s in h.suite(False) if s.name == "bursty_2k")
-    fs, a, b = spec.fs, int(60 * spec.fs), int(80 * spec.fs)
-    x = h.generate(spec, 126)[0][a:b].astype(float)
-    clean = h.generate(dataclasses.replace(spec, mains_uv=(0, 0)), 126)[0][a:b].astype(float)
+    from tests.dsp.heldout_cases import heldout_signal
+    whole, fs = heldout_signal("bursty_2k", 126)  # (made once per run: test_energy_detector reads it too)
+    a, b = int(60 * fs), int(80 * fs)
+    x = whole[a:b].astype(float)
+    clean = heldout_signal("bursty_2k", 126, mains_uv=(0, 0))[0][a:b].astype(float)
     est = estimate_mains(x[None, : int(2 * fs)], fs)
     c = MainsCanceller(fs, 1, est.frequency_hz, est.harmonics_hz)
     left = c.process(x[None, :])[0] - clean  # the hum not removed
