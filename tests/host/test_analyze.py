@@ -19,8 +19,8 @@ EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "data" / "examples"
 EDF = EXAMPLES / "calf-10min.edf"
 
 
-def test_chunked_analysis_equals_whole_array_detection():
-    r = analyze_file(EDF)
+def test_chunked_analysis_equals_whole_array_detection(example_edf_analysis):
+    r = example_edf_analysis  # analyze_file(EDF), once per run (tests/host/conftest.py)
     x, fs = EdfReader(EDF).read_all()
     from myotwitch.dsp import DetectorConfig
 
@@ -52,12 +52,12 @@ def test_json_to_stdout_is_one_object(capsys):
     assert r["file"] == str(EDF)
 
 
-def test_csv_input_gives_the_same_twitches(tmp_path):
+def test_csv_input_gives_the_same_twitches(tmp_path, example_edf_analysis):
     x, fs = EdfReader(EDF).read_all()
     p = tmp_path / "same.csv"
     write_csv(p, np.nan_to_num(x[:, :120_000]), fs, ["gastrocnemius", "soleus"])
     a = analyze_file(p)
-    b = analyze_file(EDF)
+    b = example_edf_analysis  # analyze_file(EDF)
     onsets_b = [e["onset_s"] for e in b["events"] if e["kind"] == "twitch" and e["onset_s"] < 119.5]
     onsets_a = [e["onset_s"] for e in a["events"] if e["kind"] == "twitch"]
     assert len(onsets_a) == len(onsets_b) > 10
@@ -113,7 +113,7 @@ def test_report_is_self_contained_html(tmp_path):
     assert "http://" not in text.replace("http://www.w3.org", "") and "<script" not in text
 
 
-def test_dask_scheduler_gives_the_same_results(tmp_path, capsys):
+def test_dask_scheduler_gives_the_same_results(tmp_path, capsys, example_edf_analysis):
     distributed = pytest.importorskip("distributed")
     files = []
     for i in range(2):
@@ -125,7 +125,7 @@ def test_dask_scheduler_gives_the_same_results(tmp_path, capsys):
         assert main(["analyze", *files, "--scheduler", cl.scheduler_address, "--json", str(out), "--no-progress",
                      "--no-index"]) == 0
     d = json.loads(out.read_text())
-    local = analyze_file(EDF)
+    local = example_edf_analysis  # analyze_file(EDF)
     assert [s["stats"]["counts"] for s in d["sessions"]] == [local["stats"]["counts"]] * 2
 
 
@@ -201,10 +201,10 @@ def test_adc_counts_warn(tmp_path):
     assert any("ADC counts" in w for w in analyze_file(p)["quality"]["warnings"])
 
 
-def test_channel_selection_by_name_and_index(tmp_path):
+def test_channel_selection_by_name_and_index(tmp_path, example_edf_analysis):
     by_name = analyze_file(EDF, channels=["soleus"])
     by_index = analyze_file(EDF, channels=["1"])
-    both = analyze_file(EDF)
+    both = example_edf_analysis  # analyze_file(EDF)
     assert by_name["channels"] == ["soleus"] == by_index["channels"]
     # a twitch seen on both channels counts once in the totals; each channel's detections are its hits
     assert by_name["stats"]["counts"]["twitch"] == both["stats"]["channel_hits"][1]

@@ -58,13 +58,9 @@ def test_the_report_draws_a_csv_in_the_units_it_was_analysed_in(tmp_path, monkey
     assert np.nanmax(hi) > 100  # µV, as analysed (in mV it peaked at 0.3)
 
 
-def test_a_lone_unit_card_is_not_blown_up_on_a_wide_screen(tmp_path, chromium_page):
+def test_a_lone_unit_card_is_not_blown_up_on_a_wide_screen(tmp_path, chromium_page, example_edf_analysis):
     """One recurring unit: its 460 px plot was stretched over the 980 px page, blurred."""
-    from myotwitch.dsp import DetectorConfig
-    from myotwitch.host.analysis import analyze_file
-    from myotwitch.host.paths import data_dir
-
-    r = analyze_file(str(data_dir() / "examples" / "calf-10min.edf"), DetectorConfig())
+    r = example_edf_analysis  # analyze_file(calf-10min.edf, DetectorConfig()), a copy of this test's own
     r["units"] = [u for u in r["units"] if u["count"] >= 3][:1]
     out = tmp_path / "r.html"
     report.write_report(str(out), [r])

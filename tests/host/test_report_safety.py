@@ -122,10 +122,10 @@ def test_the_timeline_draws_each_channel_with_its_own_twitches():
     assert len(snippets) == min(30, n_twitches)  # the clearest twitches of both channels
 
 
-def test_each_unit_card_is_named_in_its_alternative_text(tmp_path):
+def test_each_unit_card_is_named_in_its_alternative_text(tmp_path, example_edf_analysis):
     """Eleven cards read "4 twitches: members (grey) and template" and the like, never saying
     which unit each is."""
-    r = analyze_file(str(data_dir() / "examples" / "calf-10min.edf"), DetectorConfig())
+    r = example_edf_analysis  # analyze_file(calf-10min.edf, DetectorConfig())
     out = tmp_path / "r.html"
     write_report(str(out), [r])
     alts = [a for a in re.findall(r'<img alt="([^"]*)"', out.read_text()) if "members (grey)" in a]

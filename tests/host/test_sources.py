@@ -115,19 +115,15 @@ def test_missing_file_is_one_clear_error(tmp_path):
         open_source(f"file:{tmp_path}/missing.edf")
 
 
-def test_file_replay_equals_offline_analysis():
+def test_file_replay_equals_offline_analysis(example_edf_analysis):
     import pathlib
-
-    from myotwitch.host.analysis import analyze_file
 
     edf = pathlib.Path(__file__).resolve().parents[2] / "data" / "examples" / "calf-10min.edf"
     src = open_source(f"file:{edf}?speed=0")
     pipe, events, records = run_source(src, 600_000)
     gaps = [r for r in records if isinstance(r, GapRecord)]
     assert [(g.start_sample, g.n_samples) for g in gaps] == [(300_000, 1500)]
-    from myotwitch.dsp import DetectorConfig
-
-    offline = analyze_file(edf, DetectorConfig())  # the same settings as the replayed pipeline
+    offline = example_edf_analysis  # analyze_file(edf, DetectorConfig()): the replayed pipeline's settings
     assert len([e for e in events if e.kind == "twitch"]) > 100
     assert [e.onset_sample for e in events if e.kind == "twitch"] == [
         e["onset_sample"] for e in offline["events"] if e["kind"] == "twitch"]
