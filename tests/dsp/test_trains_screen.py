@@ -4,6 +4,8 @@ to the background check (``_background``), with nothing decided differently on t
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 import pytest
 
@@ -57,17 +59,43 @@ def _with_twitches(name: str, fs: float, seed: int, units: float) -> np.ndarray:
     return x
 
 
+def _case(name: str, fs: float, units: float) -> np.ndarray:
+    return np.stack([_with_twitches(name, fs, 17, units), _with_twitches(name, fs, 18, units)])
+
+
+def _pipeline_run(x: np.ndarray, fs: float) -> tuple:
+    """The events of a pipeline fed ``x`` in blocks that hold a few seconds of potentials each,
+    and the train stage's rest grid left."""
+    pipe = Pipeline(fs, 2)
+    events = []
+    for i in range(0, x.shape[1], 1 << 13):
+        events += pipe.process(x[:, i: i + (1 << 13)])
+    events += pipe.flush()
+    tr = pipe._trains
+    return events, tr._rest_base, list(tr._rest_i), tr._rest_v.tolist()
+
+
+@cache
+def _checked_run(name: str, fs: float, units: float) -> tuple[int, tuple]:
+    """A case run with every screened potential's scalar verdict checked (``_checking``, the
+    shortcut ahead off): how many were screened, and ``_pipeline_run``'s events and rest grid.
+    The two tests below share it (once per case: a run of bursty_high_rate takes 6 s here): the
+    first for the check; the second as its run without the shortcut. The check leaves a run as
+    it is (it asks ``_verdict`` with ``_background`` answering a marker and changes nothing;
+    on these four cases the events and rest grid were exactly those of a run without it), and
+    should it ever change one, the second test would show the difference."""
+    with pytest.MonkeyPatch.context() as mp:
+        seen = _checking(mp)
+        run = _pipeline_run(_case(name, fs, units), fs)
+    return seen[0], run
+
+
 @pytest.mark.parametrize("name, fs, units", [("near_contraction", 2000.0, 0.0), ("voluntary_low", 1000.0, 0.0),
                                              ("motion", 1000.0, 0.0), ("bursty_high_rate", 1000.0, 0.0),
                                              ("rest_quiet", 1000.0, 0.3), ("mains_strong", 500.0, 0.3)])
-def test_a_screened_potential_is_one_the_scalar_checks_bring_to_the_background(monkeypatch, name, fs, units):
-    seen = _checking(monkeypatch)
-    x = np.stack([_with_twitches(name, fs, 17, units), _with_twitches(name, fs, 18, units)])
-    pipe = Pipeline(fs, 2)
-    for i in range(0, x.shape[1], 1 << 13):  # blocks that hold a few seconds of potentials each
-        pipe.process(x[:, i: i + (1 << 13)])
-    pipe.flush()
-    assert seen[0] > 10  # (the screen did pass some)
+def test_a_screened_potential_is_one_the_scalar_checks_bring_to_the_background(name, fs, units):
+    seen, _ = _checked_run(name, fs, units)
+    assert seen > 10  # (the screen did pass some)
 
 
 @pytest.mark.parametrize("name, fs, units", [("near_contraction", 2000.0, 0.0), ("voluntary_low", 1000.0, 0.0),
@@ -79,7 +107,7 @@ def test_a_screened_potential_found_at_rest_ahead_is_decided_as_the_background_c
     works out nothing ahead)."""
     if kernels.quiet_backgrounds() is None:
         pytest.skip("no compiled kernels")
-    x = np.stack([_with_twitches(name, fs, 17, units), _with_twitches(name, fs, 18, units)])
+    _, without = _checked_run(name, fs, units)  # (screen_min 2, the shortcut off)
     monkeypatch.setattr(TrainStage, "screen_min", 2)
     real, hits = TrainStage._at_rest_ahead, [0]
 
@@ -88,18 +116,10 @@ def test_a_screened_potential_found_at_rest_ahead_is_decided_as_the_background_c
         hits[0] += got
         return got
 
-    runs = []
-    for shortcut in (counted, lambda *_: False):
-        monkeypatch.setattr(TrainStage, "_at_rest_ahead", shortcut)
-        pipe = Pipeline(fs, 2)
-        events = []
-        for i in range(0, x.shape[1], 1 << 13):
-            events += pipe.process(x[:, i: i + (1 << 13)])
-        events += pipe.flush()
-        tr = pipe._trains
-        runs.append((events, tr._rest_base, list(tr._rest_i), tr._rest_v.tolist()))
+    monkeypatch.setattr(TrainStage, "_at_rest_ahead", counted)
+    with_shortcut = _pipeline_run(_case(name, fs, units), fs)
     assert hits[0] > 10
-    assert runs[0] == runs[1]
+    assert with_shortcut == without
 
 
 def _pair(onset: int, snippet: np.ndarray, ptp: float = 300.0) -> tuple[Burst, object]:
