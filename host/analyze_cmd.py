@@ -339,14 +339,22 @@ def check_outputs(args: argparse.Namespace) -> None:
                              "writes; it would be overwritten (give another folder)")
 
 
-def _holds_other_than_events(path: str) -> bool:
-    """Does ``path`` exist with something in it other than an event table ``--csv`` wrote?"""
+def _csv_head(path: str, columns: list[str]) -> tuple[bytes, bool] | None:
+    """The first bytes of the file at ``path`` and whether they are the CSV header ``columns``
+    (after a UTF-8 byte-order mark), as myotwitch writes it; None where it cannot be read."""
+    header = ",".join(columns).encode()
     try:
         with open(path, "rb") as fh:
-            head = fh.read(len(",".join(EVENT_COLUMNS)) + 2)
+            head = fh.read(len(header) + 3)
     except OSError:
-        return False
-    return bool(head) and not head.lstrip(b"\xef\xbb\xbf").startswith(",".join(EVENT_COLUMNS).encode())
+        return None
+    return head, head.lstrip(b"\xef\xbb\xbf").startswith(header)
+
+
+def _holds_other_than_events(path: str) -> bool:
+    """Does ``path`` exist with something in it other than an event table ``--csv`` wrote?"""
+    head = _csv_head(path, EVENT_COLUMNS)
+    return head is not None and bool(head[0]) and not head[1]
 
 
 def _output_files(args: argparse.Namespace) -> list[tuple[str, str]]:
@@ -580,14 +588,10 @@ MANIFEST_COLUMNS = ["output", "recording", "sha256", "run"]
 
 def _manifest_is_ours(path: str) -> bool:
     """Is there no file at ``path``, or one ``_write_manifest`` wrote (its header)?"""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(len(",".join(MANIFEST_COLUMNS)) + 2)
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         return True
-    except OSError:
-        return False
-    return head.startswith(",".join(MANIFEST_COLUMNS).encode())
+    head = _csv_head(path, MANIFEST_COLUMNS)
+    return head is not None and head[1]
 
 
 def _read_manifest(folder: str) -> dict[str, str]:
