@@ -8,11 +8,12 @@ from myotwitch.host.errors import FormatError
 REPEAT_MARK = " #"
 
 
-def distinct_labels(labels: list[str]) -> list[str]:
+def distinct_labels(labels: list[str], max_len: int | None = None) -> list[str]:
     """Each channel's name in the outputs: its label, or, for the second and later of channels
     that share one (case-insensitive: an EDF with two 'EMG calf'), the label and its place
     among them ('EMG calf #2', a name no other channel has). The history keeps a channel's
-    twitches by its name: two channels of one name had been added up there as one."""
+    twitches by its name: two channels of one name had been added up there as one. With
+    ``max_len`` (an EDF label's 16 characters) the label is cut so its place still fits."""
     taken = {lab.casefold() for lab in labels}
     seen: dict[str, int] = {}
     out = []
@@ -21,12 +22,17 @@ def distinct_labels(labels: list[str]) -> list[str]:
         if n == 1:
             out.append(lab)
             continue
-        while f"{lab}{REPEAT_MARK}{n}".casefold() in taken:
+        while (name := _numbered(lab, n, max_len)).casefold() in taken:
             n += 1
-        name = f"{lab}{REPEAT_MARK}{n}"
         taken.add(name.casefold())
         out.append(name)
     return out
+
+
+def _numbered(label: str, n: int, max_len: int | None) -> str:
+    """``label`` as the ``n``-th channel of its name ('calf #2'), cut to fit ``max_len``."""
+    mark = f"{REPEAT_MARK}{n}"
+    return (label if max_len is None else label[:max(0, max_len - len(mark))].rstrip()) + mark
 
 
 def select_channels(labels: list[str], wanted: list[str] | None, file_name: str,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from myotwitch.dsp.events import Gap
+from myotwitch.host.channels import distinct_labels
 from myotwitch.host.protocol import AckFrame, Frame, InfoFrame, PongFrame, SamplesFrame, StatusFrame
 
 log = logging.getLogger(__name__)
@@ -40,15 +41,16 @@ RESERVED_LABELS = ("edf annotations", "bdf annotations")
 
 def safe_labels(labels: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     """Channel labels as a device sent them, made safe for files and terminals: printable
-    ASCII only (no escape sequences), never an EDF annotation signal's name, never empty,
-    and unique (``chN`` stands in where needed)."""
+    ASCII only (no escape sequences), never an EDF annotation signal's name, never empty
+    (``chN`` stands in), and unique as analysis names them (a second 'calf' is 'calf #2', which
+    had been ``chN``, its muscle's name lost), within an EDF label's 16 characters."""
     out: list[str] = []
     for i, raw in enumerate(labels):
         text = "".join(c if 32 <= ord(c) < 127 else "?" for c in str(raw)).strip()[:16]
-        if not text.strip("?") or text.lower().strip() in RESERVED_LABELS or text in out:
+        if not text.strip("?") or text.lower().strip() in RESERVED_LABELS:
             text = f"ch{i + 1}"
         out.append(text)
-    return tuple(out)
+    return tuple(distinct_labels(out, max_len=16))
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,26 @@ def test_distinct_labels():
     # (a name the file already uses is not given again)
     assert distinct_labels(["x", "x #2", "x"]) == ["x", "x #2", "x #3"]
     assert distinct_labels(["a", "b"]) == ["a", "b"]
+    assert distinct_labels(["soleus-medial-16", "SOLEUS-MEDIAL-16"], max_len=16) == ["soleus-medial-16", "SOLEUS-MEDIAL #2"]
+
+
+def test_a_devices_labels_in_its_files_are_named_apart_as_analysis_names_them(tmp_path):
+    """A device that sends one label twice: its files keep the muscle's name for both channels
+    ('calf', 'calf #2'; the second had become 'ch2'), within EDF's 16 characters, and another
+    EDF reader reads the same names; empty and reserved labels still get ``chN``."""
+    import pyedflib
+
+    from myotwitch.host.stream import safe_labels
+
+    sent = ["calf", "Calf", "", "EDF Annotations", "gastrocnemius-lat", "gastrocnemius-lat"]
+    names = ["calf", "Calf #2", "ch3", "ch4", "gastrocnemius-la", "gastrocnemius #2"]
+    assert safe_labels(sent) == tuple(names)
+    path = tmp_path / "d.edf"
+    w = EdfWriter(path, fs=500, labels=sent, uv_per_count=0.125, start=dt.datetime(2026, 12, 1, 22, 0))
+    w.write(np.zeros((len(sent), 500)))
+    w.close()
+    with pyedflib.EdfReader(str(path)) as f:
+        assert f.getSignalLabels() == names
 
 
 def test_a_shared_label_chooses_no_channel_and_says_how_to_choose_one(tmp_path, capsys):
