@@ -955,11 +955,13 @@ class Recorder:
             return
         fs = self.info.fs
         t = self.samples / fs
-        rate = self.twitches / (t / 3600) if t else 0
+        # (no rate before the detector has searched a sample: its start-up's "0/h" was no measure)
+        searched = self.pipe is not None and self.pipe.searched_s > 0
+        rate = f"{self.twitches / (t / 3600):.0f}" if t and searched else "-"
         floor = self.pipe.current_floor() if self.pipe is not None else None
         floors = "-" if floor is None else ",".join(f"{v:.1f}" for v in floor)
         quiet = "" if self._last_data is None else self._no_data(time.monotonic() - self._last_data)
-        log.info("status source=%s rate=%gHz recorded=%s twitches=%d (%.0f/h) gaps=%d lost=%.1fs reconnects=%d "
+        log.info("status source=%s rate=%gHz recorded=%s twitches=%d (%s/h) gaps=%d lost=%.1fs reconnects=%d "
                  "floor=%suV file=%s%s", self.source.spec, fs, hms(t), self.twitches, rate, self.gaps,
                  self.lost_samples / fs, self.reconnects, floors,
                  os.path.basename(self.current.path) if self.current else "-", quiet)

@@ -355,6 +355,17 @@ def test_status_lines_carry_the_floor_and_say_when_nothing_can_count(tmp_path, c
     assert "more than a muscle gives at the skin: the device's µV per count is wrong" in caplog.text
 
 
+def test_status_lines_give_no_rate_before_the_detector_has_searched(tmp_path, caplog):
+    """The first status lines of a recording come while the detector starts up (0.5 s): they say
+    "(-/h)", not a measured "(0/h)"; once it searches, a rate."""
+    with caplog.at_level("INFO", logger="myotwitch.host.recorder"):
+        Recorder(open_source("sim:rate=1000,seed=3,speed=0"), str(tmp_path / "rec"), duration_s=3.0,
+                 status_interval_s=0.0001).run()
+    rates = [m.split("twitches=", 1)[1].split(")", 1)[0] for m in (r.getMessage() for r in caplog.records)
+             if m.startswith("status") and "twitches=" in m]
+    assert rates[0].endswith("(-/h") and not rates[-1].endswith("(-/h"), rates
+
+
 def test_a_gap_measured_by_the_host_clock_says_so_in_the_file(tmp_path):
     """A device that restarts its counter: the file names the gap and where its length came
     from in the source's own words (an LSL sender's stamps had been called "the host clock")."""
