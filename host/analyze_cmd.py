@@ -690,7 +690,7 @@ def _write_outputs(args: argparse.Namespace, ok: list[dict], run_advice: Advice 
         elif os.path.exists(not_read):  # (an earlier run's list, of files this run has read)
             write(not_read, lambda: os.remove(not_read))
         if written and len(write.failed) == failed_before:
-            log.info("%d JSON files, sessions.csv and %s (this run's results) written to %s%s", len(ok), MANIFEST,
+            log.info("%s, sessions.csv and %s (this run's results) written to %s%s", counted(len(ok), "JSON file"), MANIFEST,
                      args.out_dir,
                      f", and failed.csv naming the {counted(len(failed), 'file')} not analysed" if failed else "")
     if args.csv == "-":

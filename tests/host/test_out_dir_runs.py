@@ -63,3 +63,9 @@ def test_a_manifest_that_is_not_ours_is_refused_before_any_work(tmp_path, capsys
     assert len(err.splitlines()) == 1 and "manifest.csv" in err and "--out-dir" in err
     assert (out / "manifest.csv").read_text() == "participant,age\nP01,40\n"
     assert not (out / "a.json").exists()
+
+
+def test_the_run_says_what_it_wrote_in_words(tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="myotwitch"):
+        assert analyse(write(tmp_path / "a.csv"), out=tmp_path / "out") == 0
+    assert "1 JSON file, sessions.csv and manifest.csv (this run's results) written to" in caplog.text
