@@ -220,15 +220,19 @@ from myotwitch.dsp import DetectorConfig
 from myotwitch.host.gui.app import run_live
 from myotwitch.host.gui.window import MainWindow
 
-def poke():  # Record once data comes, then the signal a few seconds later
+def poke():  # Record once data comes, then the signal once 4 s more have come (a loaded machine's
+    # timer fires late: counted from the click, not from the start, the file always holds them)
     wins = [w for w in QtWidgets.QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
     if not wins or wins[0].acq is None or wins[0].acq.state.samples < 3000:
         return
     if not wins[0].btn_record.isChecked():
         wins[0].btn_record.click()
-    elif wins[0].acq.state.samples > 8000:
+        clicked.append(wins[0].acq.state.samples)
+    elif wins[0].acq.state.samples > clicked[0] + 4000:
         timer.stop()
         os.kill(os.getpid(), getattr(signal, sys.argv[2]))
+
+clicked = []
 
 app = QtWidgets.QApplication([])
 timer = QtCore.QTimer()
