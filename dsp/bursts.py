@@ -899,24 +899,15 @@ class BurstSegmenter:
                 and int(e[-1] - s[0]) <= self.run_max_n):
             return None
         lengths = e - s
-        longer = np.flatnonzero(lengths > self.twitch_max_n).tolist()
-        if not longer:
+        if not np.any(lengths > self.twitch_max_n):
             return s, e, lengths
-        s_o, e_o, n_o = [], [], []
-        done = 0
-        for i in longer:
-            s_o.extend(s[done:i].tolist())
-            e_o.extend(e[done:i].tolist())
-            n_o.extend(lengths[done:i].tolist())
-            done = i + 1
-            a = int(s[i])
-            for lo, hi, n in self._pieces(buf[ENV, a: int(e[i])], float(buf[FLOOR, a])):
-                s_o.append(a + lo)
-                e_o.append(a + hi)
-                n_o.append(n)
-        s_o.extend(s[done:].tolist())
-        e_o.extend(e[done:].tolist())
-        n_o.extend(lengths[done:].tolist())
+        pieces = []
+        for a, z, n in zip(s.tolist(), e.tolist(), lengths.tolist()):
+            if n <= self.twitch_max_n:
+                pieces.append((a, z, n))
+            else:
+                pieces += [(a + lo, a + hi, k) for lo, hi, k in self._pieces(buf[ENV, a:z], float(buf[FLOOR, a]))]
+        s_o, e_o, n_o = zip(*pieces)
         return np.array(s_o, dtype=s.dtype), np.array(e_o, dtype=e.dtype), np.array(n_o, dtype=lengths.dtype)
 
     def _pieces(self, env: np.ndarray, floor: float) -> list[tuple[int, int, int]]:
