@@ -572,13 +572,17 @@ def _write_failed_csv(path: str, failed: Sequence[dict]) -> None:
             w.writerow([f["file"], f["error"]])
 
 
-def _write_json(path: str, payload: object, digest: list[str] | None = None) -> None:
-    """``payload`` as JSON in ``path``; ``digest`` gets the SHA-256 of the bytes written."""
-    data = json.dumps(payload, indent=1, default=str).encode("utf-8")
+def _json_bytes(payload: object) -> bytes:
+    return json.dumps(payload, indent=1, default=str).encode("utf-8")
+
+
+def _write_bytes(path: str, data: bytes) -> None:
     with open(path, "wb") as fh:
         fh.write(data)
-    if digest is not None:
-        digest.append(hashlib.sha256(data).hexdigest())
+
+
+def _write_json(path: str, payload: object) -> None:
+    _write_bytes(path, _json_bytes(payload))
 
 
 #: ``--out-dir``'s list of the per-file results the last run wrote there, with their SHA-256
@@ -676,9 +680,9 @@ def _write_outputs(args: argparse.Namespace, ok: list[dict], run_advice: Advice 
         for r in ok:
             name = names[r["file"]] + ".json"
             out = os.path.join(args.out_dir, name)
-            digest: list[str] = []
-            if write(out, functools.partial(_write_json, out, r, digest)):
-                results[name] = (str(r["file"]), digest[0])
+            data = _json_bytes(r)
+            if write(out, functools.partial(_write_bytes, out, data)):
+                results[name] = (str(r["file"]), hashlib.sha256(data).hexdigest())
         _remove_stale(args.out_dir, earlier, results)
         manifest = os.path.join(args.out_dir, MANIFEST)
         write(manifest, lambda: _write_manifest(manifest, results))
