@@ -371,6 +371,12 @@ def site_changes(sessions: list[dict]) -> dict[str, dict]:
 MIN_SESSION_MINUTES = 1.0
 
 
+def without_usable_data(s: dict) -> bool:
+    """Has the session row no rate (``twitches_per_hour`` null: no second the detector could
+    search)? Its 0 twitches are no measured 0/h."""
+    return s.get("twitches_per_hour", 0.0) is None
+
+
 def split_short(sessions: list[dict], definitions: dict) -> tuple[list[dict], list[dict]]:
     """(sessions long enough to give a rate, the shorter ones). A recording of a second or two
     with one twitch in it reads thousands an hour: one such file made a trend line climb to
@@ -378,7 +384,7 @@ def split_short(sessions: list[dict], definitions: dict) -> tuple[list[dict], li
     (``twitches_per_hour`` None), whose 0 twitches had counted as a day at 0/h."""
     least = 60.0 * float(definitions.get("min_session_minutes", MIN_SESSION_MINUTES))
     # (a file without usable data has no rate, null: not a measured 0/h to pull the rates down)
-    gives = [s["valid_s"] >= least and s.get("twitches_per_hour", 0.0) is not None for s in sessions]
+    gives = [s["valid_s"] >= least and not without_usable_data(s) for s in sessions]
     return [s for s, g in zip(sessions, gives) if g], [s for s, g in zip(sessions, gives) if not g]
 
 
@@ -439,7 +445,7 @@ def _continues(a: dict, b: dict) -> bool:
 
 def _usable_s(s: dict) -> float:
     """A session's seconds of data a rate is over: none for one without usable data."""
-    return 0.0 if s.get("twitches_per_hour", 0.0) is None else float(s["valid_s"])
+    return 0.0 if without_usable_data(s) else float(s["valid_s"])
 
 
 def _joined(a: dict, b: dict) -> dict:
@@ -488,7 +494,7 @@ def compute_metrics(sessions: list[dict], diary: list[dict], ruleset: RuleSet,
                "high_caffeine_mg": d["high_caffeine_mg"], "symptom_days": d["symptom_days"]}
     m["sessions"] = len(sessions)
     m["short_sessions"] = len(short)
-    m["no_data_sessions"] = sum(1 for s in short if s.get("twitches_per_hour", 0.0) is None)
+    m["no_data_sessions"] = sum(1 for s in short if without_usable_data(s))
     m["twitches_total"] = sum(s["twitches"] for s in sessions)
     m["rate_latest"] = sessions[-1]["twitches_per_hour"] if sessions else 0.0
 

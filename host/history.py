@@ -25,6 +25,7 @@ from myotwitch.host.advice import (
     rule_recordings,
     site_changes,
     split_short,
+    without_usable_data,
 )
 from myotwitch.host.index import distinct_sessions
 from myotwitch.host.report_units import recurring_units
@@ -188,7 +189,7 @@ def build_history(sessions: list[dict], diary: list[dict], ruleset: RuleSet, *, 
         "short": {"count": len(short), "min_minutes": float(d.get("min_session_minutes", MIN_SESSION_MINUTES)),
                   "files": [os.path.basename(s.get("file") or "") for s in short],
                   # (of them, those without usable data: no rate whatever their length)
-                  "no_usable_data": sum(1 for s in short if s.get("twitches_per_hour", 0.0) is None)},
+                  "no_usable_data": sum(1 for s in short if without_usable_data(s))},
         "counting": counting_summary(dated),
         "days": day_rows, "diary": diary_days(diary), "channels": channels, "units": units,
         "unnamed_units": unnamed,
