@@ -386,6 +386,17 @@ def _say_units_unused(units: str, files: list[str]) -> None:
 
 def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
     check_outputs(args)
+    if not args.out_dir:
+        return _analyze(args, config)
+    from myotwitch.host.outputs import hold_folder
+
+    # held from before the first file to the last write: two runs into one folder had interleaved
+    # their results, manifests and removals of each other's files
+    with hold_folder("--out-dir", args.out_dir):
+        return _analyze(args, config)
+
+
+def _analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
     files, missing = expand(args.files)
     for m in missing:
         print(f"myotwitch: error: {m}: no such file", file=sys.stderr)

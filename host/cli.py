@@ -426,7 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out-dir", metavar="DIR", help="batch: write <name>.json per file and sessions.csv here, and failed.csv naming "
                     "the files that could not be analysed (files of the same name from several folders: their "
                     "paths from where they part, e.g. d1__x.edf.json), and manifest.csv listing this run's "
-                    "results; an earlier run's results this run did not write are removed if unchanged)")
+                    "results; an earlier run's results this run did not write are removed if unchanged); one run at a time: "
+                    "a second run into the same DIR while one writes there is refused at once")
     sp.add_argument("--channels", metavar="A,B",
                     help="channels by name or 0-based index (where two share a label, the second is 'LABEL #2')")
     sp.add_argument("--units", metavar="U", help="CSV units: uV, mV, V or counts:UV_PER_COUNT[:OFFSET]")

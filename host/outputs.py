@@ -4,11 +4,14 @@ so an hour of analysis is never thrown away at the end."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import importlib.util
 import logging
 import os
+import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from myotwitch.host.errors import MyotwitchError, UsageError
 
@@ -146,3 +149,88 @@ class Writes:
     def done(self) -> None:
         if self.failed:
             raise MyotwitchError("; ".join(self.failed))
+
+
+#: the lock file ``hold_folder`` keeps in a folder while a run writes there (a dot file: no
+#: result, listed in no manifest, removed when the run ends)
+LOCK_NAME = ".myotwitch-analyze.lock"
+
+
+def _try_lock(fd: int) -> bool:
+    """Take the lock on the open lock file ``fd`` without waiting; False when another process
+    holds it. A POSIX record lock (``lockf``), not ``flock``: it belongs to this process alone,
+    so the workers a batch forks do not inherit it. Held by an orphaned worker, an ``flock``
+    had outlived a holder killed with SIGKILL (measured: still locked while the forked child
+    lived); either kind is released by the OS when its holder dies, so no crash leaves it."""
+    try:
+        if sys.platform == "win32":
+            import msvcrt
+
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # (released when the handle closes, or the process ends)
+        else:
+            import fcntl
+
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        if e.errno in (errno.EACCES, errno.EAGAIN, errno.EDEADLK):
+            return False
+        raise
+    return True
+
+
+def _holder(path: str) -> str:
+    """" (process N)" naming the run that holds the lock file at ``path``, as it wrote there."""
+    try:
+        with open(path, encoding="ascii") as fh:
+            pid = fh.read(20).strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return f" (process {pid})" if pid.isdigit() else ""
+
+
+@contextlib.contextmanager
+def hold_folder(option: str, folder: str) -> Iterator[None]:
+    """Hold ``folder`` for this run: a second run that starts while this one writes there is
+    refused at once (one UsageError naming the folder) rather than interleave its results,
+    manifest and removals with this run's. The lock is the OS's, on ``LOCK_NAME`` inside the
+    folder: it ends with this process however it ends (Ctrl+C, a crash, SIGKILL), so a lock
+    file left behind by a dead run blocks nothing; on a normal end the file is removed."""
+    path = os.path.join(folder, LOCK_NAME)
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise UsageError(f"{option} {folder}: cannot make the lock file {LOCK_NAME} there "
+                             f"({e.strerror or e})") from e
+        try:
+            taken = _try_lock(fd)
+        except OSError as e:
+            os.close(fd)
+            raise UsageError(f"{option} {folder}: cannot lock the folder ({e.strerror or e})") from e
+        if not taken:
+            os.close(fd)
+            raise UsageError(f"{option} {folder}: another myotwitch analyze run{_holder(path)} is writing there; "
+                             "wait for it to end, or give another folder")
+        try:  # (the file locked is still the one named: a run ending as this one opened it removes it)
+            same = os.path.samestat(os.fstat(fd), os.stat(path))
+        except OSError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+    except OSError:  # (the pid only makes the refusal's message clearer)
+        pass
+    try:
+        yield
+    finally:
+        if sys.platform == "win32":  # (an open file cannot be removed there: closed first)
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.remove(path)
+        else:  # removed while still locked: a run that opened it meanwhile sees it gone, and retries
+            with contextlib.suppress(OSError):
+                os.remove(path)
+            os.close(fd)

@@ -1,0 +1,133 @@
+"""One `analyze --out-dir` run writes into a folder at a time: a second run started while
+another writes there is refused at once and touches nothing, and the hold ends with its
+process however it ends (Ctrl+C, or killed outright with its workers still alive)."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from myotwitch.host.cli import main
+from myotwitch.host.outputs import LOCK_NAME
+
+psutil = pytest.importorskip("psutil")
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="signals to one process")
+
+#: how long the holder's slow files take: a run that waited for the lock would take this long
+SLOW_S = 60
+
+LAUNCHER = """
+import os, sys, time
+from myotwitch.host import analyze_cmd
+
+real = analyze_cmd.analyze_one
+marks = sys.argv[1]
+
+def analyze_one(path, *a, **kw):  # (the workers are forked: they run this, by its name)
+    open(os.path.join(marks, "started-" + os.path.basename(path)), "w").close()
+    time.sleep({slow})
+    return real(path, *a, **kw)
+
+analyze_cmd.analyze_one = analyze_one
+from myotwitch.host.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def write(path, n=3000, fs=1000.0, seed=1):
+    x = np.random.default_rng(seed).normal(0, 5, n)
+    np.savetxt(path, np.column_stack([np.arange(n) / fs, x]), delimiter=",", header="time_s,calf_uV", comments="")
+    return str(path)
+
+
+def analyse(*files, out):
+    return main(["analyze", *map(str, files), "--out-dir", str(out), "-j", "1", "--no-progress", "--no-index"])
+
+
+def wait_for(paths, seconds=60.0):
+    end = time.monotonic() + seconds
+    while not all(os.path.exists(p) for p in paths):
+        assert time.monotonic() < end, f"not there after {seconds:g} s: {paths}"
+        time.sleep(0.05)
+
+
+def holder(tmp_path, files, out, jobs):
+    """The real CLI analysing ``files`` into ``out``, each file taking ``SLOW_S``; its marks folder."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    launcher = tmp_path / "launch.py"
+    launcher.write_text(textwrap.dedent(LAUNCHER.format(slow=SLOW_S)))
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, MYOTWITCH_PURE="1", PYTHONPATH=os.pathsep.join(p for p in sys.path if p) + os.pathsep + here)
+    proc = subprocess.Popen([sys.executable, str(launcher), str(marks), "analyze", *files, "-j", str(jobs),
+                             "--no-index", "--no-progress", "--out-dir", str(out)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return proc, marks
+
+
+def contents(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def test_a_second_run_into_a_folder_being_written_is_refused_and_touches_nothing(tmp_path, capsys):
+    a, b = write(tmp_path / "a.csv"), write(tmp_path / "b.csv", seed=2)
+    out = tmp_path / "out"
+    assert analyse(a, b, out=out) == 0
+    assert not (out / LOCK_NAME).exists()  # (a run that ended leaves no lock file)
+    capsys.readouterr()
+    proc, marks = holder(tmp_path, [write(tmp_path / "slow.csv", seed=3)], out, jobs=1)
+    try:
+        wait_for([marks / "started-slow.csv"])
+        before = contents(out)
+        # unguarded, this run (b left out) removed b.json and wrote its manifest over the holder's
+        started = time.monotonic()
+        assert analyse(a, out=out) == 2
+        took = time.monotonic() - started
+        err = capsys.readouterr().err.strip()
+        assert proc.poll() is None  # (the first run still writes there)
+        assert contents(out) == before
+        os.kill(proc.pid, signal.SIGINT)
+        _, first_err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert f"--out-dir {out}: another myotwitch analyze run (process {proc.pid}) is writing there" in err
+    assert took < 10, f"refused {took:.1f} s after its start (it waited for the lock)"
+    # stopped by Ctrl+C, the first run writes what it has and lets go of the folder
+    assert proc.returncode == 130, first_err
+    assert not (out / LOCK_NAME).exists()
+    assert analyse(a, out=out) == 0
+    assert sorted(p.name for p in out.glob("*.json")) == ["a.json"]
+
+
+def test_a_lock_file_left_by_a_killed_run_blocks_nothing(tmp_path):
+    out = tmp_path / "out"
+    files = [write(tmp_path / "s1.csv", seed=3), write(tmp_path / "s2.csv", seed=4)]
+    proc, marks = holder(tmp_path, files, out, jobs=2)
+    workers = []
+    try:
+        wait_for([marks / "started-s1.csv", marks / "started-s2.csv"])
+        workers = psutil.Process(proc.pid).children(recursive=True)
+        proc.kill()  # SIGKILL: no clean-up runs, and its forked workers live on
+        proc.wait()
+        assert (out / LOCK_NAME).exists()
+        assert any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers)
+        a = write(tmp_path / "a.csv")
+        assert analyse(a, out=out) == 0
+        assert (out / "a.json").exists() and not (out / LOCK_NAME).exists()
+    finally:
+        for w in workers:  # (first: they hold the killed run's stdout and stderr open)
+            try:
+                w.kill()
+            except psutil.NoSuchProcess:
+                pass
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
