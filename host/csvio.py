@@ -177,6 +177,8 @@ class CsvReader:
         self.start = dt.datetime.fromtimestamp(self.t0).astimezone() if 1e9 <= self.t0 < 4e9 else None
         if self._iso_origin is not None:  # (the recording's clock as written: with its offset when it has one)
             self.start = self._iso_origin
+            if self._iso_origin.tzinfo is None:
+                self._say_start_not_once(self._iso_origin)
         elif self.start is None and abs(self.t0) > max(2.0 / self.fs, 0.01):  # (an excerpt cut from a longer one)
             raw = f"{self.t0 / self._t_scale:g}"
             self.warnings.append(f"{self.name}: times count from its first row, where the time column "
@@ -184,6 +186,30 @@ class CsvReader:
                                  "column)")
         self._n_rows = sum(1 for no, line in self._lines() if no > self._header_line and line.strip())
         self.n_samples = self._n_rows
+
+    def _say_start_not_once(self, start: dt.datetime) -> None:
+        """A warning when the first row's time, without a UTC offset, is not one instant on this
+        computer's clock: in the hour the clocks went back it came twice, in the hour they went
+        forward never. The file is still read and dated as written (the history places it so,
+        the earlier of the two where it came twice); it had been so without a word, an hour off
+        the other reading (as ``log --at`` refuses such a time, a file's data is not thrown away)."""
+        from myotwitch.host.wording import not_once_on_local_clock
+
+        offsets = not_once_on_local_clock(start)
+        if offsets is None:
+            return
+        written = start.isoformat(sep=" ", timespec="seconds")
+        if offsets:
+            self.warnings.append(
+                f"{self.name}: its first time, {written}, has no UTC offset and came twice on this computer's clock "
+                f"(at {offsets[0]}, then at {offsets[1]} after the clocks went back); dated the earlier ({offsets[0]}): "
+                f"if it was the later, write the offset in the file ({start:%Y-%m-%dT%H:%M:%S}{offsets[1]}) or "
+                "times in UTC (Z)")
+        else:
+            self.warnings.append(
+                f"{self.name}: its first time, {written}, has no UTC offset and never came on this computer's clock "
+                "(the clocks went forward past it); dated as written: write the offset the recording's clock had in "
+                "the file (e.g. +01:00) or times in UTC (Z)")
 
     def _lines(self) -> Generator[tuple[int, str], None, None]:
         """(line number, text) for every line (LF, CRLF or CR endings), each bounded in length."""

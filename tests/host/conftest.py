@@ -1,7 +1,9 @@
-"""Fixtures shared by the live-app tests, and the example recording's analysis."""
+"""Fixtures shared by the live-app tests, the example recording's analysis, and a clock with
+daylight saving time."""
 
 import copy
 import pathlib
+import time
 
 import pytest
 
@@ -22,6 +24,18 @@ def example_edf_analysis(_example_edf_analysis_once):
     this machine). It is worked out once per run, and each test gets its own deep copy, so a
     test that changes its copy changes no other test's."""
     return copy.deepcopy(_example_edf_analysis_once)
+
+
+@pytest.fixture
+def berlin(monkeypatch):
+    """This computer's clock in Berlin: CET until 02:00 on 29 March 2026, which is then 03:00
+    CEST (02:30 never comes), until 03:00 on 25 October 2026, which is then 02:00 CET again
+    (02:30 comes twice). Put back after the test (``time.tzset`` reads TZ only when called)."""
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
 
 
 @pytest.fixture

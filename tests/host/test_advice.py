@@ -270,23 +270,6 @@ def test_malformed_dates(text):
         parse_when(text)
 
 
-@pytest.fixture
-def berlin():
-    """This computer's clock in Berlin (CEST until 03:00 on 25 October 2026, then CET)."""
-    import os
-    import time
-
-    saved = os.environ.get("TZ")
-    os.environ["TZ"] = "Europe/Berlin"
-    time.tzset()
-    yield
-    if saved is None:
-        os.environ.pop("TZ", None)
-    else:
-        os.environ["TZ"] = saved
-    time.tzset()
-
-
 @pytest.mark.parametrize("text, said", [
     ("2026-10-25 02:30", "came twice on this computer's clock (at +02:00, then at +01:00 after the clocks went "
                          "back); say which with its UTC offset, e.g. '2026-10-25 02:30+01:00'"),

@@ -280,6 +280,45 @@ def test_local_clock_times_across_the_end_of_summer_time_say_what_to_do(tmp_path
         analyze_file(_iso_rows(tmp_path / "dst.csv", [s.isoformat() for s in stamps]))
 
 
+@pytest.mark.parametrize("first, said", [
+    ("2026-10-25T02:30:00", "d.csv: its first time, 2026-10-25 02:30:00, has no UTC offset and came twice on this "
+                            "computer's clock (at +02:00, then at +01:00 after the clocks went back); dated the earlier "
+                            "(+02:00): if it was the later, write the offset in the file (2026-10-25T02:30:00+01:00)"),
+    ("2026-03-29T02:30:00", "d.csv: its first time, 2026-03-29 02:30:00, has no UTC offset and never came on this "
+                            "computer's clock (the clocks went forward past it); dated as written: write the offset"),
+])
+def test_a_start_without_an_offset_that_is_not_one_instant_is_said(tmp_path, berlin, capsys, first, said):
+    """Clock times without a UTC offset starting in the hour the clocks went back (came twice)
+    or skipped (never came) had dated the session as written without a word, an hour off the
+    other reading. The file is still read whole, and its warning says which reading was taken
+    and how to make it exact."""
+    import datetime as dt
+
+    from myotwitch.host.cli import main
+
+    t0 = dt.datetime.fromisoformat(first)
+    p = _iso_rows(tmp_path / "d.csv", [(t0 + dt.timedelta(milliseconds=i)).isoformat(timespec="milliseconds")
+                                       for i in range(3000)])
+    res = analyze_file(p)
+    assert res["start"] == first and res["stats"]["duration_s"] == pytest.approx(3.0, abs=0.01)
+    ours = [w for w in res["quality"]["warnings"] if "UTC offset" in w]
+    assert len(ours) == 1 and ours[0].startswith(said), res["quality"]["warnings"]
+    assert main(["analyze", str(p), "--no-index", "--no-progress"]) == 0
+    shown = [line for line in capsys.readouterr().out.splitlines() if "UTC offset" in line]
+    assert len(shown) == 1 and said in shown[0]
+
+
+@pytest.mark.parametrize("first", ["2026-10-25T01:30:00", "2026-10-25T03:30:00", "2026-10-25T02:30:00+01:00",
+                                   "2026-03-29T01:30:00", "2026-03-29T03:30:00"])
+def test_a_start_that_is_one_instant_has_no_such_warning(tmp_path, berlin, first):
+    import datetime as dt
+
+    t0 = dt.datetime.fromisoformat(first)
+    p = _iso_rows(tmp_path / "d.csv", [(t0 + dt.timedelta(milliseconds=i)).isoformat(timespec="milliseconds")
+                                       for i in range(3000)])
+    assert not [w for w in analyze_file(p)["quality"]["warnings"] if "UTC offset" in w]
+
+
 def test_starts_with_a_utc_offset_are_listed_by_this_computers_clock(tmp_path, monkeypatch):
     """A CSV's start with its UTC offset (07:00Z) and an EDF's plain start (03:00, its own
     clock) on a computer in New York: the history and the trend plot place the CSV at 02:00,
