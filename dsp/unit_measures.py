@@ -41,10 +41,10 @@ def _num(v: float | None, nd: int = 3) -> float | None:
     return None if v is None or not math.isfinite(v) else round(float(v), nd)
 
 
-def unit_summaries(events: list[Event], stage: UnitStage, valid_s: float,
+def unit_summaries(events: list[Event], stage: UnitStage, seconds: float,
                    keep_snippets: int = 12) -> list[dict]:
     """One dict per unit seen in ``events`` (labels as resolved by ``stage.resolved``): count,
-    rate, median peak-to-peak, morphology of its template, inter-twitch intervals, first and
+    rate (over ``seconds``: a session's searched seconds, as its twitch rate), median peak-to-peak, morphology of its template, inter-twitch intervals, first and
     last seen, channel, and the template and a few member snippets for plots and matching."""
     members: dict[str, list[Event]] = defaultdict(list)
     for e in events:
@@ -53,7 +53,7 @@ def unit_summaries(events: list[Event], stage: UnitStage, valid_s: float,
     info = stage.tracker.units()
     up = stage.tracker.up
     fs = stage.tracker.fs
-    hours = valid_s / 3600.0
+    hours = seconds / 3600.0
     out = []
     for unit in sorted(members, key=lambda u: int(u[1:]) if u[1:].isdigit() else 0):
         evs = sorted(members[unit], key=lambda e: e.onset_sample)

@@ -339,9 +339,17 @@ def _kendall_trend(times: list[float], rates: list[float]) -> tuple[float, float
     return p, intercept + slope * times[0], intercept + slope * times[-1]
 
 
+def searched_s(s: dict) -> float:
+    """The seconds a session's rate is over (a session row's or a summary's ``stats``): those
+    the detector searched, or, in a row or summary from before they were kept, ``valid_s``
+    (all the seconds of data, its start-up and the settling after gaps too)."""
+    v = s.get("searched_s")
+    return float(s["valid_s"] if v is None else v)
+
+
 def daily_rates(by_day: dict[dt.date, list[dict]]) -> dict[dt.date, float]:
-    """Twitches per hour of each day: the day's twitches over its hours with data."""
-    return {day: sum(x["twitches"] for x in ss) / max(sum(x["valid_s"] for x in ss) / 3600, 1e-9)
+    """Twitches per hour of each day: the day's twitches over its hours searched."""
+    return {day: sum(x["twitches"] for x in ss) / max(sum(searched_s(x) for x in ss) / 3600, 1e-9)
             for day, ss in by_day.items()}
 
 
@@ -352,7 +360,8 @@ def site_changes(sessions: list[dict]) -> dict[str, dict]:
     per_site: dict[str, list[tuple[dt.datetime, int, float]]] = defaultdict(list)
     for s in sessions:
         for label, n in zip(s.get("channels") or [], s.get("per_channel") or []):
-            per_site[label].append((s["start"], n, s["valid_s"]))
+            # (over the seconds searched on any channel: a channel's own are not kept)
+            per_site[label].append((s["start"], n, searched_s(s)))
     mid = sessions[len(sessions) // 2]["start"] if len(sessions) >= 4 else None
     out: dict[str, dict] = {}
     for label, rows in per_site.items():
@@ -443,9 +452,12 @@ def _continues(a: dict, b: dict) -> bool:
             and (da is None or db is None or da == db))
 
 
-def _usable_s(s: dict) -> float:
-    """A session's seconds of data a rate is over: none for one without usable data."""
-    return 0.0 if without_usable_data(s) else float(s["valid_s"])
+def _usable_s(s: dict, key: str = "valid_s") -> float:
+    """A session's seconds of data (``key`` "valid_s"), or those searched that a rate is over
+    (``key`` "searched_s"): none for one without usable data."""
+    if without_usable_data(s):
+        return 0.0
+    return searched_s(s) if key == "searched_s" else float(s["valid_s"])
 
 
 def _joined(a: dict, b: dict) -> dict:
@@ -456,8 +468,9 @@ def _joined(a: dict, b: dict) -> dict:
     # (over the seconds of usable data: a file without any, whose seconds the detector could
     # not search, had added them to the hours its recording's rate is over)
     out["valid_s"] = _usable_s(a) + _usable_s(b)
+    out["searched_s"] = _usable_s(a, "searched_s") + _usable_s(b, "searched_s")
     out["twitches"] = a["twitches"] + b["twitches"]
-    out["twitches_per_hour"] = out["twitches"] / (out["valid_s"] / 3600) if out["valid_s"] > 0 else None
+    out["twitches_per_hour"] = out["twitches"] / (out["searched_s"] / 3600) if out["searched_s"] > 0 else None
     out["episodes"] = (a.get("episodes") or 0) + (b.get("episodes") or 0)
     pa, pb = a.get("per_channel") or [], b.get("per_channel") or []
     out["per_channel"] = [x + y for x, y in zip(pa, pb)] if len(pa) == len(pb) else pa or pb

@@ -292,7 +292,7 @@ def _events_csv(fh: IO[str], results: list[dict]) -> None:
 
 
 def write_sessions_csv(path: str, results: list[dict]) -> None:
-    cols = ["file", "start", "duration_s", "valid_s", "twitches", "twitches_per_hour", "episodes", "contractions",
+    cols = ["file", "start", "duration_s", "valid_s", "searched_s", "twitches", "twitches_per_hour", "episodes", "contractions",
             "artifacts", "noise_floor_uv_rms", "mains_hz", "gaps"]
     rows = sorted(results, key=lambda r: (local_clock(r.get("start")), r["file"]))
     with open(path, "w", newline="", encoding="utf-8") as fh:
@@ -301,6 +301,7 @@ def write_sessions_csv(path: str, results: list[dict]) -> None:
         for r in rows:
             st, q = r["stats"], r["quality"]
             w.writerow([r["file"], r.get("start") or "", f"{st['duration_s']:.1f}", f"{st['valid_s']:.1f}",
+                        "" if st.get("searched_s") is None else f"{st['searched_s']:.1f}",
                         st["counts"]["twitch"], _csv_rate(st["twitches_per_hour"]),
                         st["episodes"],
                         st["counts"]["contraction"], st["counts"]["artifact"],

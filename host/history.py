@@ -23,6 +23,7 @@ from myotwitch.host.advice import (
     daily_rates,
     evaluate,
     rule_recordings,
+    searched_s,
     site_changes,
     split_short,
     without_usable_data,
@@ -83,22 +84,23 @@ def build_history(sessions: list[dict], diary: list[dict], ruleset: RuleSet, *, 
             unit_sites[_unit_label(u)].add(tuple(s.get("channels") or ()))
 
     def unit_hours_in(label: str, ss: list[dict]) -> float:
-        return sum(x["valid_s"] for x in ss if tuple(x.get("channels") or ()) in unit_sites[label])
+        return sum(searched_s(x) for x in ss if tuple(x.get("channels") or ()) in unit_sites[label])
 
     day_rows = []
     for day in sorted(by_day):
         ss = by_day[day]
-        valid = sum(s["valid_s"] for s in ss)
+        # (the hours are those searched, as the rates are over; ``valid_s`` in older rows)
+        searched = sum(searched_s(s) for s in ss)
         per_channel: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
         per_unit: dict[str, int] = defaultdict(int)
         for s in ss:
             for label, n in zip(s.get("channels") or [], s.get("per_channel") or []):
                 per_channel[label][0] += n
-                per_channel[label][1] += s["valid_s"]
+                per_channel[label][1] += searched_s(s)  # (on any channel: none kept per channel)
             for u in _named_units(s):
                 per_unit[_unit_label(u)] += int(u.get("count") or 0)
         day_rows.append({
-            "date": day.isoformat(), "sessions": len(ss), "hours": valid / 3600,
+            "date": day.isoformat(), "sessions": len(ss), "hours": searched / 3600,
             "recorded_hours": sum(s["duration_s"] for s in ss) / 3600,
             "twitches": sum(s["twitches"] for s in ss), "rate_per_hour": rates[day],
             "episodes": sum(s.get("episodes") or 0 for s in ss),
@@ -123,7 +125,7 @@ def build_history(sessions: list[dict], diary: list[dict], ruleset: RuleSet, *, 
     for label, v in sites.items():
         # (the counts and hours are the files' that give a rate, as the days' are: a recording's
         # short file, joined in for the rules, had added its twitches over none of its hours)
-        here = [(n, s["valid_s"]) for s in dated for lab, n in zip(s.get("channels") or [], s.get("per_channel") or [])
+        here = [(n, searched_s(s)) for s in dated for lab, n in zip(s.get("channels") or [], s.get("per_channel") or [])
                 if lab == label]
         n, hours = sum(k for k, _ in here), sum(h for _, h in here)
         channels[label] = {"twitches": n, "hours": hours / 3600,
@@ -182,7 +184,7 @@ def build_history(sessions: list[dict], diary: list[dict], ruleset: RuleSet, *, 
     return {
         "schema": SCHEMA, "generated": now.isoformat(timespec="seconds"), "rules_file": rs.path,
         "window": {"days": days, "from": since.date().isoformat(), "to": now.date().isoformat()},
-        "sessions": [{"start": s["start"].isoformat(), "file": s.get("file"), "hours": s["valid_s"] / 3600,
+        "sessions": [{"start": s["start"].isoformat(), "file": s.get("file"), "hours": searched_s(s) / 3600,
                       "twitches": s["twitches"], "rate_per_hour": s["twitches_per_hour"],
                       "episodes": s.get("episodes") or 0} for s in dated],
         "undated": {"count": len(undated), "files": [os.path.basename(s.get("file") or "") for s in undated]},

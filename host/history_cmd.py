@@ -22,7 +22,8 @@ what the advice's time rules measured:
   spreading   when each channel (and each motor unit, once the analysis reports units) was
               first seen twitching, and the rates before and after the middle session.
 
-Rates are twitches per hour of recorded data, so 10 minutes is not read like a night.
+Rates are twitches per hour searched (of recorded data, less the detector's start-up and
+its settling after gaps), so 10 minutes is not read like a night.
 Associations (rates after high-caffeine days, after short nights) are shown with their
 counts and p-values; they are associations, not causes. The verdicts use the same rules
 file as `myotwitch advice` (data/advice/rules.toml), so the two always agree.

@@ -29,8 +29,10 @@ from myotwitch.host.wording import on_local_clock
 log = logging.getLogger(__name__)
 
 #: bumped when the sessions table changes; older databases are migrated on open (3: the
-#: detector settings a session was counted with; 4: the device that recorded it)
-SCHEMA_VERSION = 4
+#: detector settings a session was counted with; 4: the device that recorded it; 5: the
+#: seconds the detector searched, which the rates are over: NULL in older rows, whose
+#: ``valid_s`` stands in)
+SCHEMA_VERSION = 5
 
 SESSIONS_TABLE = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -49,7 +51,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     units TEXT,
     added_at TEXT,
     counting TEXT,
-    device TEXT
+    device TEXT,
+    searched_s REAL
 );
 CREATE INDEX IF NOT EXISTS sessions_start ON sessions(start);
 CREATE INDEX IF NOT EXISTS sessions_file ON sessions(file);
@@ -67,7 +70,7 @@ CREATE TABLE IF NOT EXISTS diary (
 CREATE INDEX IF NOT EXISTS diary_time ON diary(time);
 """
 COLUMNS = ("key", "file", "start", "dated", "duration_s", "valid_s", "twitches", "twitches_per_hour", "episodes",
-           "per_channel", "channels", "units", "added_at", "counting", "device")
+           "per_channel", "channels", "units", "added_at", "counting", "device", "searched_s")
 #: the detector settings that change what a session counts (``summary["detector"]``): two
 #: sessions counted with different ones cannot be compared rate for rate
 COUNTING_SETTINGS = ("detector", "energy_on_threshold", "on_threshold", "min_twitch_uv", "max_rest_floor_uv",
@@ -149,7 +152,8 @@ def summary_row(summary: dict) -> dict:
     return {"key": session_key(file) if file else "", "file": resolved(file) if file else "",
             "start": _local_naive(summary.get("start")) if is_dated(summary) else None,
             "dated": is_dated(summary), "duration_s": st["duration_s"],
-            "valid_s": st.get("valid_s", st["duration_s"]), "twitches": st["counts"]["twitch"],
+            "valid_s": st.get("valid_s", st["duration_s"]), "searched_s": st.get("searched_s"),
+            "twitches": st["counts"]["twitch"],
             "twitches_per_hour": st.get("twitches_per_hour", 0.0), "episodes": st.get("episodes", 0),
             "per_channel": list(st.get("twitches_per_channel", [])), "channels": list(summary.get("channels", [])),
             "units": list(units) if isinstance(units, list) else [], "counting": counting_settings(summary),
@@ -287,7 +291,7 @@ def _shell_quoted(path: str) -> str:
 def _decoded(d: dict) -> dict:
     """A session row as ``sessions`` returns it; ValueError naming the field that is not what the
     index writes (a row edited or damaged by hand)."""
-    for k in ("duration_s", "valid_s", "twitches", "twitches_per_hour", "episodes"):
+    for k in ("duration_s", "valid_s", "searched_s", "twitches", "twitches_per_hour", "episodes"):
         v = d[k]
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
             raise ValueError(f"{k} is {v!r}, not a number")
@@ -344,10 +348,10 @@ class SessionIndex:
                 cols = [r[1] for r in self.db.execute("PRAGMA table_info(sessions)")]
                 if cols and "key" not in cols:
                     self._migrate_from_paths()
-                elif cols:  # schema 2 or 3: the rows stay, what they lack (settings, device) unknown
-                    for col in ("counting", "device"):
+                elif cols:  # schema 2 to 4: the rows stay, what they lack (settings, device, searched seconds) unknown
+                    for col, kind in (("counting", "TEXT"), ("device", "TEXT"), ("searched_s", "REAL")):
                         if col not in cols:
-                            self.db.execute(f"ALTER TABLE sessions ADD COLUMN {col} TEXT")
+                            self.db.execute(f"ALTER TABLE sessions ADD COLUMN {col} {kind}")
                 else:
                     self._create_sessions()
                 self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
@@ -405,7 +409,8 @@ class SessionIndex:
                   row["duration_s"], row["valid_s"], row["twitches"], row["twitches_per_hour"], row["episodes"],
                   json.dumps(row["per_channel"]), json.dumps(row["channels"]), json.dumps(row["units"]),
                   dt.datetime.now().isoformat(timespec="seconds"),
-                  None if row["counting"] is None else json.dumps(row["counting"], sort_keys=True), row["device"])
+                  None if row["counting"] is None else json.dumps(row["counting"], sort_keys=True), row["device"],
+                  row["searched_s"])
         self.db.execute("BEGIN IMMEDIATE")
         try:
             self.db.execute("DELETE FROM sessions WHERE file=? AND key<>?", (row["file"], row["key"]))
@@ -436,7 +441,7 @@ class SessionIndex:
         """Session rows, oldest first. Undated sessions only with ``include_undated`` (they come
         last, with ``start`` None): trends and advice must not place them in time."""
         keys = ["key", "file", "start", "dated", "duration_s", "valid_s", "twitches", "twitches_per_hour", "episodes",
-                "per_channel", "channels", "units", "counting", "device"]
+                "per_channel", "channels", "units", "counting", "device", "searched_s"]
         q = f"SELECT {', '.join(keys)} FROM sessions WHERE (dated=1 AND start IS NOT NULL"
         args: tuple = ()
         if since is not None:

@@ -30,7 +30,7 @@ from myotwitch.host import edf
 from myotwitch.host.device_id import prefilter_field
 from myotwitch.host.errors import MyotwitchError, SourceError, UsageError
 from myotwitch.host.eventlog import EventLog
-from myotwitch.host.session import floors_over, rate_per_hour, summarize, summary_path, write_summary
+from myotwitch.host.session import floors_over, summarize, summary_path, write_summary
 from myotwitch.host.sources import Source
 from myotwitch.host.sources.replay import REPLAY_FIRMWARE
 from myotwitch.host.stream import DeviceInfo, GapRecord, LinkEvent, SampleBlock, StatusRecord
@@ -318,6 +318,7 @@ class Recorder:
         self.indexed_files: list[str] = []
         self.samples = 0
         self.twitches = 0
+        self._searched_earlier = 0.0  # seconds the pipelines of earlier streams searched (status lines)
         self.gaps = 0
         self.lost_samples = 0
         self.reconnects = 0
@@ -531,6 +532,7 @@ class Recorder:
             if self.pipe is not None:  # the new stream's time line (a new pipeline, from 0) starts
                 # where the last one's ended: its files were dated from the session's start
                 self._session_start += dt.timedelta(seconds=self.pipe.samples_in / self.info.fs)
+                self._searched_earlier += self.pipe.searched_s  # (the twitches count on: so do their hours)
         self.info = info
         config = self.config
         if config.clip_uv is None:  # where the file clips, as analysing the file takes it (its range;
@@ -867,10 +869,9 @@ class Recorder:
         summary["quality"]["gaps"] = f.gaps
         summary["gaps"] = [{**g, "start_sample": g["start_sample"] - n0, "onset_s": (g["start_sample"] - n0) / fs}
                            for g in summary.get("gaps", []) if f.first_sample <= g["start_sample"] < end]
-        hours = st["valid_s"] / 3600
-        # (summarize judged from the file's own tallies whether the detector searched any of it)
-        if st["twitches_per_hour"] is not None:
-            st["twitches_per_hour"] = rate_per_hour(st["counts"]["twitch"], st["valid_s"])
+        # (the rates are over the file's own searched seconds, from its tallies: summarize's;
+        # a unit's over the seconds searched on any channel, none kept per channel)
+        hours = st["searched_s"] / 3600
         for u in summary.get("units", []):
             u["rate_per_hour"] = u["count"] / hours if hours else None
         if not self._replay:  # (a replay's units are the original's, registered when it was)
@@ -955,9 +956,10 @@ class Recorder:
             return
         fs = self.info.fs
         t = self.samples / fs
-        # (no rate before the detector has searched a sample: its start-up's "0/h" was no measure)
-        searched = self.pipe is not None and self.pipe.searched_s > 0
-        rate = f"{self.twitches / (t / 3600):.0f}" if t and searched else "-"
+        # per hour searched, as the summaries' rates (no rate before the detector has searched a
+        # sample: its start-up's "0/h" was no measure)
+        searched = self._searched_earlier + (self.pipe.searched_s if self.pipe is not None else 0.0)
+        rate = f"{self.twitches / (searched / 3600):.0f}" if searched > 0 else "-"
         floor = self.pipe.current_floor() if self.pipe is not None else None
         floors = "-" if floor is None else ",".join(f"{v:.1f}" for v in floor)
         quiet = "" if self._last_data is None else self._no_data(time.monotonic() - self._last_data)

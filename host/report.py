@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from myotwitch.host.advice import searched_s
 from myotwitch.host.report_units import units_html
 from myotwitch.host.wording import (
     counted,
@@ -253,8 +254,11 @@ def _spectrum(out: dict[str, str], r: dict, labels: list, f: np.ndarray, p: np.n
 
 def rate_bins(r: dict) -> tuple[np.ndarray, np.ndarray, int]:
     """(twitches, hours of data, bin width in minutes) per bin of the session: a bin's rate is
-    per hour of its data, as the session's is, so a 20 s recording's one-minute bin, the last
-    bin's part of one, and a bin with gaps no longer read a third (or less) of the rate."""
+    per hour of its data, so a 20 s recording's one-minute bin, the last bin's part of one, and
+    a bin with gaps no longer read a third (or less) of the rate. (The session's rate is per
+    hour searched; a summary does not say where in it the detector was blind, its start-up and
+    the settling after gaps, only for how long, so a bin's seconds keep those: a bin after many
+    gaps reads low by their share, the first by about 0.5 s of its width.)"""
     dur_s = max(float(r["stats"]["duration_s"]), 1e-9)
     dur_min = dur_s / 60
     width = 10 if dur_min > 30 else max(1, int(dur_min // 6) or 1)
@@ -317,9 +321,10 @@ def _session_html(r: dict, units: str | None = None, keep_bad: bool = False, nam
 def _trend_html(results: list[dict], names: dict[str, str]) -> str:
     rs = sorted(results, key=lambda r: (local_clock(r.get("start")), r["file"]))
     fig = trend_figure(rs)
+    # (the hours are those searched, which the rates are over: per hour is twitches over hours)
     rows = "".join(f"<tr><td>{_e(local_clock(r.get('start'))[:16])}</td><td>{_e(names[r['file']])}"
                    f"</td><td class=num>{_e(rate_text(r['stats']['twitches_per_hour'], '.1f', ''))}</td><td class=num>"
-                   f"{_n(r['stats']['counts']['twitch'], 'd')}</td><td class=num>{_n(r['stats']['valid_s'] / 3600, '.2f')}</td></tr>"
+                   f"{_n(r['stats']['counts']['twitch'], 'd')}</td><td class=num>{_n(searched_s(r['stats']) / 3600, '.2f')}</td></tr>"
                    for r in rs)
     return ("<h2>Across sessions</h2>" + _png(fig) + "<table><tr><th>start</th><th>file</th><th class=num>per hour</th>"
             "<th class=num>twitches</th><th class=num>hours</th></tr>" + rows + "</table>")

@@ -82,6 +82,11 @@ def validate_summary(s: object, name: str) -> dict:
     c.number(st.get("twitches_per_hour"), "stats.twitches_per_hour", optional=True)  # (null: no usable data)
     if st["valid_s"] > st["duration_s"] + 1.0:
         raise c.fail("stats.valid_s", f"at most stats.duration_s ({st['duration_s']:g} s)")
+    # (the seconds searched, which the rate is over: absent in a summary written before they
+    # were kept, whose valid_s stands in)
+    c.number(st.get("searched_s"), "stats.searched_s", optional=True, maximum=LONGEST_S)
+    if st.get("searched_s") is not None and st["searched_s"] > st["valid_s"] + 1.0:
+        raise c.fail("stats.searched_s", f"at most stats.valid_s ({st['valid_s']:g} s)")
     c.number(st.get("median_twitch_uv"), "stats.median_twitch_uv", optional=True)
     c.integer(st.get("episodes"), "stats.episodes")
     counts = c.table(st.get("counts"), "stats.counts")

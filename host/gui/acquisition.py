@@ -145,6 +145,9 @@ class Acquisition:
         #: one value, swapped in one assignment: the window reads ``episodes`` from its own thread
         #: while the worker swaps detectors (the counts carry on across a settings change)
         self._episode_parts: tuple[list, Pipeline | None] = ([], None)
+        #: (seconds the detectors replaced so searched, the detector now), the same way: the
+        #: counters' rate is per hour searched (``searched_s``)
+        self._searched_parts: tuple[float, Pipeline | None] = (0.0, None)
         #: why the source could not be opened or read (None while it works)
         self.failure: MyotwitchError | None = None
         self._recorder: Recorder | None = None
@@ -168,6 +171,13 @@ class Acquisition:
     def episodes(self) -> list:
         before, pipe = self._episode_parts
         return before + (list(pipe.episodes) if pipe is not None else [])
+
+    @property
+    def searched_s(self) -> float:
+        """Seconds of this stream's data the detectors searched (``Pipeline.searched_s``), across
+        settings changes (each new detector learns the floor again: 0.5 s more not searched)."""
+        before, pipe = self._searched_parts
+        return before + (pipe.searched_s if pipe is not None else 0.0)
 
     def stop(self) -> None:
         self._stop.set()
@@ -340,6 +350,7 @@ class Acquisition:
                 self._new_display_chain(rec.fs, rec.n_channels)
                 self.pipe, self._ended = pipe, None
                 self._episode_parts = ([], pipe)
+                self._searched_parts = (0.0, pipe)
                 # the GUI redraws from the buffer alone: it (with its labels and channel count)
                 # is swapped in one assignment, last
                 self.buffer = buffer
@@ -425,6 +436,7 @@ class Acquisition:
         self.pipe = new
         # (read apart, the window could take the last detector's episodes from both, twice)
         self._episode_parts = (before, new)
+        self._searched_parts = (self._searched_parts[0] + old.searched_s, new)
         self._publish(final)
         if final:
             self.updates.put(Update(events=final))

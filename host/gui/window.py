@@ -26,7 +26,7 @@ from myotwitch.host.gui.envelope import minmax_envelope
 from myotwitch.host.gui.history_tab import HistoryTab
 from myotwitch.host.gui.spans import SpanItem
 from myotwitch.host.gui.units_panel import UnitsPanel
-from myotwitch.host.session import cut_potential, floors_over, link_loss_warning
+from myotwitch.host.session import cut_potential, floors_over, link_loss_warning, settling_warning
 from myotwitch.host.sources.auto import NO_SENSOR
 from myotwitch.host.sources.replay import ReplaySource
 from myotwitch.host.wording import busy_floor_reason, counted
@@ -973,10 +973,12 @@ class MainWindow(QtWidgets.QMainWindow):
         # seconds of data: gaps are no time recorded (as in the summary)
         lost_s = (st.lost - st.lost_earlier) / st.fs if st is not None and st.fs else 0.0  # (this stream's)
         data_s = max(now_s - lost_s, 0.0)
-        hours = data_s / 3600.0
+        # per hour searched, as the summary's rate (not the detector's start-up, nor its
+        # settling after gaps), from a minute of data on
+        hours = (acq.searched_s if acq is not None else data_s) / 3600.0
         self._set(self.lbl_rate, (f"{len(recent)} /min (last 60 s)" if now_s >= 60 else
                                   f"{len(recent)} in the first {now_s:.0f} s")
-                  + (f"<br>{len(twitches) / hours:.0f} /h so far" if hours * 3600 >= 60 else ""))
+                  + (f"<br>{len(twitches) / hours:.0f} /h so far" if data_s >= 60 and hours > 0 else ""))
         eps = acq.episodes if acq else []
         ongoing = open_episode(twitches, eps, self.config.episode_gap_s)
         self._set(self.lbl_episodes, f"episodes: {len(eps) + (ongoing is not None)}")
@@ -1000,14 +1002,19 @@ class MainWindow(QtWidgets.QMainWindow):
         busy = busy_channels(acq.buffer.floor, self._labels, self.config.max_rest_floor_uv) \
             if acq.buffer is not None else []
         st = acq.state
-        lossy = (link_loss_warning(acq.pipe, (self._cut, len(twitches)), acq.pipe.settling_after_gaps_s, data_s, lost_s)
-                 if acq.pipe is not None else "")
+        pipe = acq.pipe
+        lossy = (link_loss_warning(pipe, (self._cut, len(twitches)), pipe.settling_after_gaps_s, data_s, lost_s)
+                 if pipe is not None else "")
+        # (the settling after gaps does not lower the rate, per hour searched; the twitches gaps cut off do)
+        settling = pipe is not None and bool(lossy) and lossy == settling_warning(pipe, pipe.settling_after_gaps_s,
+                                                                                   data_s)
         silent = time.monotonic() - st.last_data_at if st.connected and st.last_data_at else 0.0
         # why the count may be short or stand still, beside it: the Sensor panel is below the fold
         # at 1280x760 (a sensor still connected but silent had frozen the trace with no word in sight)
         hold = ([f"not counting on {', '.join(busy)}: the background is over "
                  f"{self.config.max_rest_floor_uv:g} µV (see Sensor)"] if busy else []) \
-            + (["the link loses data, so the rate may read low (see Sensor)"] if lossy else []) \
+            + ([f"the link loses data{' often' if settling else ', so the rate may read low'} (see Sensor)"]
+               if lossy else []) \
             + ([f"no data from the sensor for {silent:.0f} s: the trace and the count wait for it; a link "
                 "silent for 3 s is reconnected (see Sensor)"] if silent >= SILENT_S else [])
         self._set(self.lbl_hold, "<br>".join(hold))
@@ -1045,8 +1052,8 @@ class MainWindow(QtWidgets.QMainWindow):
         return pipe.units.tracker.units() if pipe is not None else {}
 
     def _live_session(self) -> dict | None:
-        """The window's session for the advice, as a summary row: its twitches, episodes and hours
-        of data (gaps left out, as the counter's rate). The files recorded in the window hold a
+        """The window's session for the advice, as a summary row: its twitches, episodes, hours
+        of data (gaps left out) and the seconds searched its rate is over, as the counter's. The files recorded in the window hold a
         part of it: the advice leaves their rows out (``Acquisition.recorded_files``), so that they
         count once, here (they and the window's session had both been counted: 76 twitches in the
         advice beside 46 on the counter)."""
@@ -1056,7 +1063,8 @@ class MainWindow(QtWidgets.QMainWindow):
             return None
         pipe = acq.pipe
         data = buf.end - sum(max(min(s + n, buf.end) - max(s, 0), 0) for s, n in self.gaps)
-        if data < buf.fs:  # (under a second: no rate to give)
+        searched = acq.searched_s  # (the rate is over it, as a summary's)
+        if data < buf.fs or searched <= 0:  # (under a second, or none searched yet: no rate to give)
             return None
         hours = data / buf.fs / 3600
         twitches = [e for e in self.events if e.kind == "twitch"]
@@ -1070,8 +1078,9 @@ class MainWindow(QtWidgets.QMainWindow):
             start = getattr(getattr(reader, "edf", None), "data_start", None) or getattr(reader, "start", None)
             where = {"file": acq.source.path, "start": start.isoformat() if start else None, "dated": start is not None}
         return {**where, "channels": list(self._labels),
-                "stats": {"duration_s": hours * 3600, "valid_s": hours * 3600, "counts": {"twitch": len(twitches)},
-                          "twitches_per_hour": len(twitches) / hours, "episodes": len(episodes),
+                "stats": {"duration_s": hours * 3600, "valid_s": hours * 3600, "searched_s": searched,
+                          "counts": {"twitch": len(twitches)},
+                          "twitches_per_hour": len(twitches) / (searched / 3600), "episodes": len(episodes),
                           "twitches_per_channel": per},
                 "detector": dataclasses.asdict(pipe.config)}  # (the settings now: earlier changes in the session are not told apart)
 

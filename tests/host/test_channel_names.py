@@ -94,6 +94,6 @@ def test_every_output_and_the_history_keep_the_two_apart(tmp_path):
         sessions = idx.sessions()
     assert [r["channels"] for r in sessions] == [s["channels"]]
     h = build_history(sessions, [], load_rules(), days=28)
-    hours = s["stats"]["valid_s"] / 3600
+    hours = s["stats"]["searched_s"] / 3600  # (the hours its rates are over)
     assert set(h["channels"]) == {"EMG calf", "EMG soleus", "EMG calf #2"}
     assert h["channels"]["EMG calf"]["hours"] == pytest.approx(hours)  # (not twice the file's)

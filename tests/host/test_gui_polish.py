@@ -423,19 +423,32 @@ def test_live_out_in_a_missing_folder_is_refused(tmp_path):
         check_live(args)
 
 
-def test_the_rate_so_far_counts_hours_of_data_not_gaps(qtbot, settings):
+def test_the_rate_so_far_counts_hours_searched_not_gaps(qtbot, settings):
     # a faulty link's gaps were counted as time recorded: 594 /h in the window where the
-    # recording's summary and the history said 1050 /h
+    # recording's summary and the history said 1050 /h; and the seconds the detector settled
+    # after them, blind, as hours without a twitch, as the summary's rate had
     from myotwitch.dsp.events import Event
 
     win = make_window(qtbot, "sim:rate=1000,seed=8,speed=0,twitch_rate=0", settings)
-    qtbot.waitUntil(lambda: win.acq is not None and win.acq.state.fs > 0, timeout=30_000)
+    qtbot.waitUntil(lambda: win.acq is not None and win.acq.pipe is not None, timeout=30_000)
     win.acq.stop()
+    win.acq.reconfigure(win.acq.config)  # (a detector of its own: what the simulator gave is the last one's)
+    win.acq._apply_config()
+    before = win.acq.searched_s
+    pipe, noise = win.acq.pipe, np.random.default_rng(1).normal(0.0, 3.0, (win.acq.pipe.n_channels, 2800))
+    for _ in range(20):  # 56 s of data, with 0.2 s outages: 0.15 s of settling after each
+        pipe.process(noise)
+        pipe.gap(200)
     win.events = [Event(onset_s=10.0 + i, offset_s=10.02 + i, duration_ms=20.0, peak_to_peak_uv=100.0, snr_db=20.0,
                         channel=0, kind="twitch") for i in range(10)]
     win.acq.state.lost = 60_000  # 60 s of gaps in 120 s
+    searched = win.acq.searched_s
+    # (the seconds with data less the new detector's settling: its start-up after the old one's
+    # time line, a gap to it, and 0.15 s after each outage but the last; had been 60 s, 600 /h)
+    assert pipe.settling_after_gaps_s > 19 * pipe.config.settle_s
+    assert searched - before == pytest.approx(56.0 - pipe.settling_after_gaps_s, abs=0.02)
     win._update_counters(120.0)
-    assert "600 /h so far" in win.lbl_rate.text()
+    assert f"{10 / (searched / 3600):.0f} /h so far" in win.lbl_rate.text()
     win._update_counters(30.0)
     assert win.lbl_rate.text().startswith("10 in the first 30 s") and "/h" not in win.lbl_rate.text()
     win.close()
@@ -454,7 +467,8 @@ def test_the_sensor_panel_says_when_a_lossy_link_keeps_the_detector_settling(qtb
     win._update_counters(20.0)
     assert "the link lost data often" in win.lbl_link.text()
     # and beside the count (the Sensor panel is below the fold at 1280x760)
-    assert not win.lbl_hold.isHidden() and "the link loses data, so the rate may read low" in win.lbl_hold.text()
+    # (the rate, per hour searched, does not read low for the settling: the link is named, not the rate)
+    assert not win.lbl_hold.isHidden() and "the link loses data often (see Sensor)" in win.lbl_hold.text()
     win.close()
 
 

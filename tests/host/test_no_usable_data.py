@@ -77,7 +77,8 @@ def test_a_file_the_detector_could_not_search_has_no_rate_in_any_output(tmp_path
     h = build_history(rows_, diary, load_rules(), days=28)
     assert "chopped.csv" in h["short"]["files"]
     assert all(not s["file"].endswith("chopped.csv") for s in h["sessions"])
-    assert sum(d["hours"] for d in h["days"]) * 3600 == pytest.approx(sessions["good.csv"]["stats"]["valid_s"])
+    # (the hours the rates are over: the good file's searched ones)
+    assert sum(d["hours"] for d in h["days"]) * 3600 == pytest.approx(sessions["good.csv"]["stats"]["searched_s"])
     from myotwitch.host.history import format_history
 
     assert "2 recording(s) give no rate and are left out (2 without usable data)" in format_history(h)
