@@ -23,6 +23,9 @@ CHUNK_CHARS = 16 << 20  # characters of text parsed at a time
 MAX_CHANNELS = 256
 GAP_INTERVALS = 2.5  # a time step above this many sample intervals is a gap
 MAX_GAP_S = 7 * 86400.0
+#: s; a step in clock times under this is no move of the clocks (the least, as daylight saving time
+#: begins or ends, is Lord Howe Island's 30 min; elsewhere an hour)
+CLOCK_SHIFT_MIN_S = 1500.0
 #: a line before the header that starts so is a comment (a preamble of lab software's)
 COMMENT = ("#", "%")
 _UNIT_RE = re.compile(r"(?:[_\s\[(])(uv|µv|mv|v|counts)\]?\)?$", re.I)
@@ -60,12 +63,14 @@ class CsvReader:
     The sample rate is the mean interval over gap-free rows; where the stamps jitter or are
     rounded to a coarse step, the slope of a line through the longest gap-free run's stamps
     (whose errors cancel, where the mean interval's rest on the run's two ends); a jump in the time column is a gap, a time that goes back
-    or is not a number is an error naming the line."""
+    or is not a number is an error naming the line (clock times without a UTC offset that follow the
+    clocks back or forward a sample on, as daylight saving time ends or begins, are read on: ``_follow_clock``)."""
 
     def __init__(self, path: str | os.PathLike, units: str | None = None, fs: float | None = None) -> None:
         self.path = os.fspath(path)
         self.name = os.path.basename(self.path)
         self.warnings: list[str] = []
+        self._start_twice: str | None = None  # (the warning that the first time came twice, if it did)
         self._said_huge = False  # (values beyond float32: said once)
         self._said_partial = False  # (a row missing some channels only: said once)
         lines = self._lines()
@@ -164,11 +169,19 @@ class CsvReader:
         self._iso_origin = _iso_time(rows[0].split(self.delimiter)[0]) if rows else None
         if self._iso_origin is not None:
             self.time_unit, self._t_scale = "s", 1.0
+        #: the first row's instant, where its clock time has no UTC offset (read on this computer's
+        #: clock, the earlier where it came twice): the clocks' own jumps are followed from it
+        self._naive_origin = (self._iso_origin.replace(fold=0).astimezone()
+                              if self._iso_origin is not None and self._iso_origin.tzinfo is None else None)
         t = []
         for (no, _), line in zip(numbered, rows):
             t.append(self._time(line.split(self.delimiter)[0], no))
         if fs is None:
-            fs = self._rate(np.asarray(t))
+            sample = np.asarray(t)
+            step = float(np.median(np.diff(sample))) if len(sample) > 1 else 0.0
+            if step > 0:  # (a night's file whose first rows hold the hour the clocks went back)
+                self._follow_clock(sample, 0.0, None, -step, GAP_INTERVALS * step, numbered)
+            fs = self._rate(sample)
         self.fs = float(fs)
         self.t0 = t[0] if t else 0.0
         # a time column in Unix seconds (2001-2096) dates the recording; relative time does not.
@@ -200,16 +213,79 @@ class CsvReader:
             return
         written = start.isoformat(sep=" ", timespec="seconds")
         if offsets:
-            self.warnings.append(
+            self._start_twice = (
                 f"{self.name}: its first time, {written}, has no UTC offset and came twice on this computer's clock "
                 f"(at {offsets[0]}, then at {offsets[1]} after the clocks went back); dated the earlier ({offsets[0]}): "
                 f"if it was the later, write the offset in the file ({start:%Y-%m-%dT%H:%M:%S}{offsets[1]}) or "
                 "times in UTC (Z)")
+            self.warnings.append(self._start_twice)
         else:
             self.warnings.append(
                 f"{self.name}: its first time, {written}, has no UTC offset and never came on this computer's clock "
                 "(the clocks went forward past it); dated as written: write the offset the recording's clock had in "
                 "the file (e.g. +01:00) or times in UTC (Z)")
+
+    def _follow_clock(self, t: np.ndarray, shift: float, prev: float | None, lo: float, hi: float,
+                      rows: list[tuple[int, str]], say: bool = False) -> float:
+        """Clock times without a UTC offset as the seconds that passed, on this computer's clock.
+        ``t`` holds ``rows``' as written, from the first row's (``_iso_seconds``), and gets the seconds
+        the clocks moved since that row (``shift``) added, in place; ``prev`` is the row before's.
+        Where they go back by the clocks' own shift as daylight saving time ends (02:59:59.99, then
+        02:00:00.00, the hour's second pass) or jump forward by it as it begins (01:59:59.99, then
+        03:00:00.00, the hour that never came), and the two instants are a sample apart (``lo`` to
+        ``hi`` s: the earlier read at the clock's reading before, the later at the other), the rows
+        from there on are read so, and the file's warnings say it (``say``); the shift then
+        returned carries to the next chunk. Read as written, such a night's file had been refused
+        whole ("time goes back by 3600 s"), and the spring night's read with an hour's gap that
+        was none. Any other step back stays an error, any other jump a gap (``iter_records``)."""
+        origin, written_origin = self._naive_origin, self._iso_origin
+        if origin is None or written_origin is None or not len(t):
+            return shift
+        offset = origin.utcoffset() or dt.timedelta(0)
+        t += shift
+        steps = np.diff(t, prepend=t[0] if prev is None else prev)
+        # (no zone moves its clocks by under half an hour: no other step needs a look)
+        for j in np.flatnonzero(((steps < lo) | (steps > hi)) & (np.abs(steps) > CLOCK_SHIFT_MIN_S)).tolist():
+            before = float(t[j - 1]) if j or prev is None else prev  # (a first row's step is 0 without prev)
+            written = written_origin + dt.timedelta(seconds=float(t[j]) - shift)
+            for fold in (0, 1):
+                at = written.replace(fold=fold).astimezone()
+                moved = (offset - (at.utcoffset() or dt.timedelta(0))) / dt.timedelta(seconds=1)
+                if moved != shift and lo <= float(t[j]) - before + moved - shift <= hi:
+                    break
+            else:
+                continue
+            t[j:] += moved - shift
+            if say:
+                self._say_clock_moved(rows[j][0], origin + dt.timedelta(seconds=before), at,
+                                      written_origin + dt.timedelta(seconds=before - shift), written)
+            shift = moved
+        return shift
+
+    def _say_clock_moved(self, line_no: int, was: dt.datetime, now: dt.datetime, was_written: dt.datetime,
+                         written: dt.datetime) -> None:
+        """The file's warning that its times followed the clocks back or forward (``_follow_clock``):
+        ``was`` and ``now`` the two rows' instants, ``was_written`` and ``written`` their times."""
+        from myotwitch.host.wording import utc_offset
+
+        was = was.astimezone()
+        moved = (now.utcoffset() or dt.timedelta(0)) - (was.utcoffset() or dt.timedelta(0))
+        amount = abs(moved) / dt.timedelta(minutes=1)
+        by = f"{amount / 60:g} h" if amount % 60 == 0 else f"{amount:g} min"
+        times = (f"from {was_written.isoformat(sep=' ', timespec='milliseconds')} to "
+                 f"{written.isoformat(sep=' ', timespec='milliseconds')}")
+        if moved < dt.timedelta(0):
+            if self._start_twice in self.warnings:  # (the rows before it went back were its first pass)
+                self.warnings.remove(self._start_twice)
+            self.warnings.append(
+                f"{self.name}: line {line_no}: its times, without a UTC offset, go back {times} as this computer's "
+                f"clock went back by {by} (from {utc_offset(was)} to {utc_offset(now)}): read from there on as the "
+                f"repeated hour's second pass ({utc_offset(now)}), following on without a gap")
+        else:
+            self.warnings.append(
+                f"{self.name}: line {line_no}: its times, without a UTC offset, jump {times} as this computer's "
+                f"clock went forward by {by} (from {utc_offset(was)} to {utc_offset(now)}): read as following on "
+                "without a gap (the hour skipped never came)")
 
     def _lines(self) -> Generator[tuple[int, str], None, None]:
         """(line number, text) for every line (LF, CRLF or CR endings), each bounded in length."""
@@ -307,6 +383,7 @@ class CsvReader:
         ncols = len(self.all_labels) + 1
         index = 0  # sample index of the next row
         last_t: float | None = None
+        shift = 0.0  # s added to the clock times read since the clocks last went back or forward
         jumps = 0
         lines = self._lines()
         for no, _ in lines:  # the preamble and the header
@@ -361,6 +438,8 @@ class CsvReader:
             if not np.all(np.isfinite(t)):
                 j = int(np.argmin(np.isfinite(t)))
                 raise FormatError(f"{self.name}: line {chunk[j][0]}, column '{self.time_label}': {t[j]} is not a time")
+            shift = self._follow_clock(t, shift, last_t, -1.0 / self.fs, GAP_INTERVALS / self.fs, chunk,
+                                       say=True)
             steps = np.diff(t, prepend=t[0] if last_t is None else last_t)
             if np.any(steps < -1.0 / self.fs):
                 j = int(np.argmax(steps < -1.0 / self.fs))

@@ -65,7 +65,7 @@ def on_local_clock(t: dt.datetime) -> dt.datetime:
     return t.astimezone().replace(tzinfo=None) if t.tzinfo else t
 
 
-def _utc_offset(t: dt.datetime) -> str:
+def utc_offset(t: dt.datetime) -> str:
     off = t.utcoffset() or dt.timedelta(0)
     sign, off = ("-", -off) if off < dt.timedelta(0) else ("+", off)
     return f"{sign}{off.seconds // 3600:02d}:{off.seconds % 3600 // 60:02d}"
@@ -80,7 +80,7 @@ def not_once_on_local_clock(t: dt.datetime) -> list[str] | None:
         return None
     if first.replace(tzinfo=None) != t.replace(fold=0) or second.replace(tzinfo=None) != t.replace(fold=0):
         return []
-    return [_utc_offset(first), _utc_offset(second)]
+    return [utc_offset(first), utc_offset(second)]
 
 
 def _iso(text: str) -> dt.datetime | None:

@@ -268,16 +268,79 @@ def test_an_unnamed_first_column_of_times_is_the_time_column(tmp_path):
     assert res["fs"] == 1000.0 and res["start"] == "2026-11-01T22:00:00"
 
 
-def test_local_clock_times_across_the_end_of_summer_time_say_what_to_do(tmp_path):
-    """Clock times without an offset repeat an hour when daylight saving time ends: the
-    refusal said only "expected increasing times"."""
+@pytest.mark.parametrize("before, after", [
+    ("2026-11-01T02:59:58", "2026-11-01T02:00:00"),  # (no clock goes back that night)
+    ("2026-10-25T02:59:58", "2026-10-25T02:00:05"),  # (the clocks went back, and then 5 s are missing)
+    ("2026-10-25T01:59:58", "2026-10-25T01:00:00"),  # (an hour before they went back)
+])
+def test_local_clock_times_going_back_otherwise_say_what_to_do(tmp_path, berlin, before, after):
+    """Clock times without an offset that go back other than as the clocks did, a sample on, are
+    refused as before; the refusal said only "expected increasing times"."""
     import datetime as dt
 
-    t0 = dt.datetime(2026, 10, 25, 2, 59, 58)
+    t0, t1 = dt.datetime.fromisoformat(before), dt.datetime.fromisoformat(after)
     stamps = [t0 + dt.timedelta(milliseconds=i) for i in range(2000)]
-    stamps += [dt.datetime(2026, 10, 25, 2, 0, 0) + dt.timedelta(milliseconds=i) for i in range(2000)]
-    with pytest.raises(FormatError, match=r"line 2002: time goes back by 3600 s; its clock times have no UTC offset"):
+    stamps += [t1 + dt.timedelta(milliseconds=i) for i in range(2000)]
+    back = (t0 + dt.timedelta(milliseconds=1999) - t1).total_seconds()
+    with pytest.raises(FormatError, match=rf"line 2002: time goes back by {back:g} s; its clock times have no UTC "
+                                          "offset"):
         analyze_file(_iso_rows(tmp_path / "dst.csv", [s.isoformat() for s in stamps]))
+
+
+def _clock_rows(path, parts, zones=None):
+    """A file of clock times at 1 kHz, without an offset (or each part's of ``zones``): each
+    part its first time and its number of rows."""
+    import datetime as dt
+
+    return _iso_rows(path, [(dt.datetime.fromisoformat(first) + dt.timedelta(milliseconds=i))
+                            .isoformat(sep=" ", timespec="milliseconds") + (zones[k] if zones else "")
+                            for k, (first, n) in enumerate(parts) for i in range(n)])
+
+
+@pytest.mark.parametrize("chunk_rows", [None, 777])
+@pytest.mark.parametrize("first, n", [("2026-10-25T02:59:50", 10_000),  # (it goes back after the rate's first rows)
+                                      ("2026-10-25T02:59:59", 1000)])  # (within them)
+def test_local_clock_times_that_go_back_with_the_clocks_are_read_whole(tmp_path, berlin, monkeypatch, chunk_rows,
+                                                                      first, n):
+    """A logger on local time writes the hour the clocks go back twice (02:59:59.999, then
+    02:00:00.000 again): such a night's file had been refused whole ("time goes back by 3600
+    s"), its data lost. Where the times go back by the clock's shift and the two instants are a
+    sample apart, the rest is read as the hour's second pass: the file reads as one written
+    with its offsets, without a gap, and its warnings say where and how it was read."""
+    from myotwitch.host import csvio
+
+    if chunk_rows:  # (the shift carries from chunk to chunk)
+        monkeypatch.setattr(csvio, "CHUNK_ROWS", chunk_rows)
+    parts = [(first, n), ("2026-10-25T02:00:00", 10_000)]
+    plain = analyze_file(_clock_rows(tmp_path / "night.csv", parts))
+    zoned = analyze_file(_clock_rows(tmp_path / "zoned.csv", parts, zones=["+02:00", "+01:00"]))
+    assert plain["fs"] == zoned["fs"] == 1000.0
+    assert plain["stats"]["duration_s"] == pytest.approx((n + 10_000) / 1000.0, abs=0.002)
+    assert plain["stats"]["valid_s"] == zoned["stats"]["valid_s"] and plain["quality"]["gaps"] == 0
+    assert plain["start"] == first and len(plain["events"]) == len(zoned["events"])
+    said = [w for w in plain["quality"]["warnings"] if "UTC offset" in w]
+    assert said == [f"night.csv: line {n + 2}: its times, without a UTC offset, go back from 2026-10-25 "
+                    "02:59:59.999 to 2026-10-25 02:00:00.000 as this computer's clock went back by 1 h (from +02:00 "
+                    "to +01:00): read from there on as the repeated hour's second pass (+01:00), following on "
+                    "without a gap"]
+
+
+def test_local_clock_times_that_skip_the_hour_the_clocks_do_follow_on(tmp_path, berlin):
+    """The night the clocks go forward a logger on local time jumps from 01:59:59.999 to
+    03:00:00.000: that had been read as a gap of an hour (its 5 s recording said to last 1 h,
+    and 'the link lost data often' for the data after it). It follows on; a jump of an hour on
+    another night is still a gap."""
+    res = analyze_file(_clock_rows(tmp_path / "spring.csv", [("2026-03-29T01:59:58", 2000),
+                                                             ("2026-03-29T03:00:00", 3000)]))
+    assert res["stats"]["duration_s"] == pytest.approx(5.0, abs=0.002) and res["quality"]["gaps"] == 0
+    assert res["stats"]["valid_s"] == pytest.approx(5.0, abs=0.002)
+    said = [w for w in res["quality"]["warnings"] if "UTC offset" in w or "gap" in w]
+    assert said == ["spring.csv: line 2002: its times, without a UTC offset, jump from 2026-03-29 01:59:59.999 to "
+                    "2026-03-29 03:00:00.000 as this computer's clock went forward by 1 h (from +01:00 to +02:00): "
+                    "read as following on without a gap (the hour skipped never came)"]
+    other = analyze_file(_clock_rows(tmp_path / "gap.csv", [("2026-04-05T01:59:58", 2000),
+                                                            ("2026-04-05T03:00:00", 3000)]))
+    assert other["stats"]["duration_s"] == pytest.approx(3605.0, abs=0.01) and other["quality"]["gaps"] == 1
 
 
 @pytest.mark.parametrize("first, said", [
