@@ -34,6 +34,8 @@ def analyze_one(path, *a, **kw):  # (the workers are forked: they run this, by i
     return real(path, *a, **kw)
 
 analyze_cmd.analyze_one = analyze_one
+if {orphans}:  # (workers that outlive a killed run, as they did before they ended with it)
+    analyze_cmd._end_with_parent = lambda *a: None
 from myotwitch.host.cli import main
 sys.exit(main(sys.argv[2:]))
 """
@@ -56,12 +58,13 @@ def wait_for(paths, seconds=60.0):
         time.sleep(0.05)
 
 
-def holder(tmp_path, files, out, jobs):
-    """The real CLI analysing ``files`` into ``out``, each file taking ``SLOW_S``; its marks folder."""
+def holder(tmp_path, files, out, jobs, orphans=False):
+    """The real CLI analysing ``files`` into ``out``, each file taking ``SLOW_S``; its marks folder.
+    ``orphans``: its workers do not end when it is killed (``analyze_cmd._end_with_parent``)."""
     marks = tmp_path / "marks"
     marks.mkdir()
     launcher = tmp_path / "launch.py"
-    launcher.write_text(textwrap.dedent(LAUNCHER.format(slow=SLOW_S)))
+    launcher.write_text(textwrap.dedent(LAUNCHER.format(slow=SLOW_S, orphans=orphans)))
     here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = dict(os.environ, MYOTWITCH_PURE="1", PYTHONPATH=os.pathsep.join(p for p in sys.path if p) + os.pathsep + here)
     proc = subprocess.Popen([sys.executable, str(launcher), str(marks), "analyze", *files, "-j", str(jobs),
@@ -110,7 +113,7 @@ def test_a_second_run_into_a_folder_being_written_is_refused_and_touches_nothing
 def test_a_lock_file_left_by_a_killed_run_blocks_nothing(tmp_path):
     out = tmp_path / "out"
     files = [write(tmp_path / "s1.csv", seed=3), write(tmp_path / "s2.csv", seed=4)]
-    proc, marks = holder(tmp_path, files, out, jobs=2)
+    proc, marks = holder(tmp_path, files, out, jobs=2, orphans=True)  # (the lock must not rest on their end)
     workers = []
     try:
         wait_for([marks / "started-s1.csv", marks / "started-s2.csv"])
