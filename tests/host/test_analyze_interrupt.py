@@ -6,13 +6,13 @@ import csv
 import json
 import os
 import signal
-import subprocess
 import sys
 import textwrap
 import time
 
-import numpy as np
 import pytest
+
+from tests.host.batch_runs import end_all, launch, wait_for, write
 
 psutil = pytest.importorskip("psutil")
 
@@ -41,19 +41,6 @@ sys.exit(main(sys.argv[2:]))
 """
 
 
-def write(path, seed, n=3000, fs=1000.0):
-    x = np.random.default_rng(seed).normal(0, 5, n)
-    np.savetxt(path, np.column_stack([np.arange(n) / fs, x]), delimiter=",", header="time_s,calf_uV", comments="")
-    return str(path)
-
-
-def wait_for(paths, seconds=60.0):
-    end = time.monotonic() + seconds
-    while not all(os.path.exists(p) for p in paths):
-        assert time.monotonic() < end, f"not there after {seconds:g} s: {paths}"
-        time.sleep(0.05)
-
-
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to one process")
 def test_kill_int_stops_the_workers_and_writes_what_is_done(tmp_path):
     marks = tmp_path / "marks"
@@ -62,11 +49,8 @@ def test_kill_int_stops_the_workers_and_writes_what_is_done(tmp_path):
     launcher.write_text(textwrap.dedent(LAUNCHER.format(slow=SLOW_S)))
     files = [write(tmp_path / "quick.csv", 1), write(tmp_path / "slow1.csv", 2), write(tmp_path / "slow2.csv", 3)]
     out = tmp_path / "out"
-    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = dict(os.environ, MYOTWITCH_PURE="1", PYTHONPATH=os.pathsep.join(p for p in sys.path if p) + os.pathsep + here)
-    proc = subprocess.Popen([sys.executable, str(launcher), str(marks), "analyze", *files, "-j", "3", "--no-index",
-                             "--no-progress", "--out-dir", str(out)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = launch(launcher, marks, "analyze", *files, "-j", "3", "--no-index", "--no-progress", "--out-dir", out,
+                  capture=True)
     try:
         wait_for([marks / "done-quick.csv", marks / "started-slow1.csv", marks / "started-slow2.csv"])
         time.sleep(0.5)  # (the main process takes in the quick file's result)
@@ -150,11 +134,8 @@ def test_workers_end_soon_after_the_main_process_is_killed(tmp_path, start):
     launcher = tmp_path / "launch.py"
     launcher.write_text(textwrap.dedent(ANY_START.format(slow=SLOW_S)))
     files = [write(tmp_path / "slow1.csv", 2), write(tmp_path / "slow2.csv", 3)]
-    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = dict(os.environ, MYOTWITCH_PURE="1", PYTHONPATH=os.pathsep.join(p for p in sys.path if p) + os.pathsep + here)
-    proc = subprocess.Popen([sys.executable, str(launcher), str(marks), start, "analyze", *files, "-j", "2",
-                             "--no-index", "--no-progress", "--out-dir", str(tmp_path / "out")], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = launch(launcher, marks, start, "analyze", *files, "-j", "2", "--no-index", "--no-progress",
+                  "--out-dir", tmp_path / "out")
     workers = []
     try:
         wait_for([marks / "started-slow1.csv", marks / "started-slow2.csv"])
@@ -169,14 +150,7 @@ def test_workers_end_soon_after_the_main_process_is_killed(tmp_path, start):
         took = time.monotonic() - killed
         left = [w.pid for w in _running(workers)]
     finally:
-        for w in workers:
-            try:
-                w.kill()
-            except psutil.NoSuchProcess:
-                pass
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        end_all(workers, proc)
     assert not left, f"processes left running {took:.1f} s after the batch was killed: {left}"
     assert took < 3, f"the workers ended {took:.1f} s after their parent was killed"
     assert not (marks / "done-slow1.csv").exists() and not (marks / "done-slow2.csv").exists()

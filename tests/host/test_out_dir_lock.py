@@ -4,16 +4,14 @@ process however it ends (Ctrl+C, or killed outright with its workers still alive
 
 import os
 import signal
-import subprocess
 import sys
 import textwrap
 import time
 
-import numpy as np
 import pytest
 
-from myotwitch.host.cli import main
 from myotwitch.host.outputs import LOCK_NAME
+from tests.host.batch_runs import analyse, end_all, launch, wait_for, write
 
 psutil = pytest.importorskip("psutil")
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="signals to one process")
@@ -41,23 +39,6 @@ sys.exit(main(sys.argv[2:]))
 """
 
 
-def write(path, n=3000, fs=1000.0, seed=1):
-    x = np.random.default_rng(seed).normal(0, 5, n)
-    np.savetxt(path, np.column_stack([np.arange(n) / fs, x]), delimiter=",", header="time_s,calf_uV", comments="")
-    return str(path)
-
-
-def analyse(*files, out):
-    return main(["analyze", *map(str, files), "--out-dir", str(out), "-j", "1", "--no-progress", "--no-index"])
-
-
-def wait_for(paths, seconds=60.0):
-    end = time.monotonic() + seconds
-    while not all(os.path.exists(p) for p in paths):
-        assert time.monotonic() < end, f"not there after {seconds:g} s: {paths}"
-        time.sleep(0.05)
-
-
 def holder(tmp_path, files, out, jobs, orphans=False):
     """The real CLI analysing ``files`` into ``out``, each file taking ``SLOW_S``; its marks folder.
     ``orphans``: its workers do not end when it is killed (``analyze_cmd._end_with_parent``)."""
@@ -65,11 +46,8 @@ def holder(tmp_path, files, out, jobs, orphans=False):
     marks.mkdir()
     launcher = tmp_path / "launch.py"
     launcher.write_text(textwrap.dedent(LAUNCHER.format(slow=SLOW_S, orphans=orphans)))
-    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = dict(os.environ, MYOTWITCH_PURE="1", PYTHONPATH=os.pathsep.join(p for p in sys.path if p) + os.pathsep + here)
-    proc = subprocess.Popen([sys.executable, str(launcher), str(marks), "analyze", *files, "-j", str(jobs),
-                             "--no-index", "--no-progress", "--out-dir", str(out)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = launch(launcher, marks, "analyze", *files, "-j", jobs, "--no-index", "--no-progress", "--out-dir", out,
+                  capture=True)
     return proc, marks
 
 
@@ -126,11 +104,4 @@ def test_a_lock_file_left_by_a_killed_run_blocks_nothing(tmp_path):
         assert analyse(a, out=out) == 0
         assert (out / "a.json").exists() and not (out / LOCK_NAME).exists()
     finally:
-        for w in workers:  # (first: they hold the killed run's stdout and stderr open)
-            try:
-                w.kill()
-            except psutil.NoSuchProcess:
-                pass
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate()
+        end_all(workers, proc)

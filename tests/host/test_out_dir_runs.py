@@ -6,19 +6,7 @@ import csv
 import hashlib
 import logging
 
-import numpy as np
-
-from myotwitch.host.cli import main
-
-
-def write(path, n=3000, fs=1000.0, seed=1):
-    x = np.random.default_rng(seed).normal(0, 5, n)
-    np.savetxt(path, np.column_stack([np.arange(n) / fs, x]), delimiter=",", header="time_s,calf_uV", comments="")
-    return str(path)
-
-
-def analyse(*files, out):
-    return main(["analyze", *map(str, files), "--out-dir", str(out), "-j", "1", "--no-progress", "--no-index"])
+from tests.host.batch_runs import analyse, write
 
 
 def manifest(out):
