@@ -52,6 +52,9 @@ def expand(patterns: list[str]) -> tuple[list[str], list[str]]:
     participant's files one folder deeper), and the patterns that name none."""
     files, missing = [], []
     for p in patterns:
+        if not p.strip():  # (an empty name is no file, not a path to the current folder)
+            missing.append(p)
+            continue
         hits = sorted(glob.glob(os.path.expanduser(p), recursive=True)) if any(c in p for c in "*?[") else [p]
         # (``study/**/*`` names the folders on the way too: they are no recordings, but a pattern
         # that names folders alone is refused for them, as a folder given by name is)
@@ -401,7 +404,7 @@ def check_outputs(args: argparse.Namespace) -> None:
         raise UsageError(f"--csv {args.csv}: the file exists and is not an event table of myotwitch's (a "
                          "recording?); it would be overwritten (give another file name)")
     check_files(_output_files(args))
-    if args.out_dir:
+    if args.out_dir is not None:  # (check_folder refuses an empty name, which had written no results)
         check_folder("--out-dir", args.out_dir)
         if not _manifest_is_ours(os.path.join(args.out_dir, MANIFEST)):
             raise UsageError(f"--out-dir {args.out_dir}: {MANIFEST} there is not the list of results myotwitch "
@@ -429,7 +432,7 @@ def _holds_other_than_events(path: str) -> bool:
 def _output_files(args: argparse.Namespace) -> list[tuple[str, str]]:
     """The (option, path) of each output file given (not stdout)."""
     return [(o, p) for o, p in (("--json", args.json), ("--csv", args.csv), ("--report", args.report))
-            if p and p != "-"]
+            if p is not None and p != "-"]
 
 
 def check_not_inputs(args: argparse.Namespace, files: list[str]) -> None:
@@ -468,7 +471,7 @@ def run_analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
 def _analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
     files, missing = expand(args.files)
     for m in missing:
-        print(f"myotwitch: error: {m}: no such file", file=sys.stderr)
+        print(f"myotwitch: error: {_missing(m)}", file=sys.stderr)
     given = len(files)
     files = _batch(files, args.files)
     if not files:
@@ -567,12 +570,18 @@ def _analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
             except Exception as e:  # noqa: BLE001 - the index is a convenience
                 log.warning("session index %s not updated (%s: %s)", database_path(), type(e).__name__, e)
     several = given + len(missing) > 1 or any(c in p for p in args.files for c in "*?[")
-    not_read = [{"file": m, "error": f"{m}: no such file"} for m in missing] + [
+    not_read = [{"file": m, "error": _missing(m)} for m in missing] + [
         {"file": str(r["file"]), "error": _as_given(r)} for r in failed]
     _write_outputs(args, ok, run_advice, several, not_read)
     if interrupted:
         return 130
     return min(len(failed) + len(missing), 125)
+
+
+def _missing(name: str) -> str:
+    """The line for a file given that is not there (an empty name, from a shell variable left
+    unset, had read ": no such file")."""
+    return f"{name}: no such file" if name.strip() else f"{name!r}: an empty file name"
 
 
 def _as_given(r: dict) -> str:

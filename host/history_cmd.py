@@ -78,8 +78,8 @@ def run_history(args: argparse.Namespace) -> int:
         raise UsageError("--before '': expected a date YYYY-MM-DD")
     if args.forget or args.before:
         # removing is a command of its own: a --report beside it was not written, without a word
-        shown = [o for o, given in (("--days", args.days is not None), ("--report", args.report),
-                                    ("--json", args.json), ("--csv", args.csv), ("--rules", args.rules)) if given]
+        shown = [o for o, given in (("--days", args.days), ("--report", args.report), ("--json", args.json),
+                                    ("--csv", args.csv), ("--rules", args.rules)) if given is not None]
         if shown:
             removing = "--forget" if args.forget else "--before"
             raise UsageError(f"{shown[0]} goes with showing the history, not with {removing}, which removes sessions "

@@ -39,6 +39,8 @@ def _cannot_write_in(folder: str) -> OSError | None:
 
 def check_writable(option: str, path: str) -> None:
     """``path`` can be created or overwritten as a file."""
+    if not path.strip():  # (an unset shell variable: abspath would make it the current folder)
+        raise UsageError(f"{option}: expected a file name, got an empty one")
     full = os.path.abspath(os.path.expanduser(path))
     parent = os.path.dirname(full) or "."
     if os.path.isdir(full):
@@ -74,7 +76,7 @@ def check_files(outputs: Sequence[tuple[str, str | None]]) -> None:
     if report:
         check_html("--report", report)
     for option, path in outputs:
-        if path and path != "-":
+        if path is not None and path != "-":  # ('' is refused: an empty variable had skipped the output)
             check_writable(option, path)
     if report:
         require_extra("--report")

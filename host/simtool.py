@@ -117,14 +117,11 @@ def run_simulator(args: argparse.Namespace) -> int:
         raise UsageError(f"--uv-per-count {args.uv_per_count:g}: expected a scale above 0 and under "
                          f"{P.MAX_UV_PER_COUNT:g} µV per count")
     _check_faults(args)
-    if args.link:
-        from myotwitch.host.outputs import check_writable
+    from myotwitch.host.outputs import check_writable
 
-        check_writable("--link", args.link)
-    if args.truth:
-        from myotwitch.host.outputs import check_writable
-
-        check_writable("--truth", args.truth)
+    for option, path in (("--link", args.link), ("--truth", args.truth)):
+        if path is not None:  # ('' is refused: an empty variable had gone without a word)
+            check_writable(option, path)
     spec = SynthSpec(fs=args.rate, n_channels=args.channels, twitch_rate=args.twitch_rate, mains_hz=args.mains,
                      seed=args.seed, duration_s=10.0)
     faults = Faults(bit_error_rate=args.bit_errors, drop_frame_rate=args.drop, stall_every_s=args.stall_every,

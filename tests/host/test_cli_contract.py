@@ -810,3 +810,35 @@ def test_patient_fields_the_header_cannot_hold_are_written_near_as_typed_and_sai
     assert "the patient fields take 86 characters and an EDF header keeps 80" in caplog.text
     [edf] = out.glob("*.edf")
     assert read_header(edf).patient == "P" * 70 + " X X Jurge"  # (80 characters)
+
+
+@pytest.mark.parametrize("args, option", [
+    (("analyze", CSV, "--no-index", "--json", ""), "--json"),
+    (("analyze", CSV, "--no-index", "--csv", ""), "--csv"),
+    (("analyze", CSV, "--no-index", "--report", ""), "--report"),
+    (("analyze", CSV, "--no-index", "--out-dir", ""), "--out-dir"),
+    (("history", "--json", ""), "--json"),
+    (("history", "--csv", ""), "--csv"),
+    (("history", "--report", ""), "--report"),
+    (("history", "--forget", "x.edf", "--json", ""), "--json goes with showing the history"),
+    (("record", "--source", "sim:", "--duration", "1s", "--events", ""), "--events"),
+    (("simulate", "--duration", "1s", "--truth", ""), "--truth"),
+    (("simulate", "--duration", "1s", "--link", ""), "--link"),
+])
+def test_an_empty_output_name_is_refused_not_skipped(args, option, _isolated_home, tmp_path, monkeypatch, cli):
+    """An output given as '' (a shell variable left unset: `--out-dir "$OUT"`) had been taken as
+    not given: the analysis ran and its results were written nowhere, without a word."""
+    monkeypatch.chdir(tmp_path)
+    r = cli(*args)
+    line = one_error_line(r, option)
+    assert "empty" in line or "--forget" in args, line
+    assert r.stdout == ""  # refused before any work
+    assert set(os.listdir(tmp_path)) <= {"recordings"}  # (record makes --out before it checks --events)
+
+
+def test_an_empty_file_name_in_a_batch_is_named_as_such(_isolated_home, tmp_path, cli):
+    r = cli("analyze", CSV, "", "--no-index", "--out-dir", str(tmp_path / "o"))
+    assert r.returncode == 1
+    assert "'': an empty file name" in r.stderr
+    assert ": no such file" not in r.stderr
+    assert "'': an empty file name" in (tmp_path / "o" / "failed.csv").read_text()
