@@ -3,6 +3,7 @@ live use, summarise. Memory stays bounded whatever the file length."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import stat
@@ -202,8 +203,7 @@ def open_reader(path: str | os.PathLike, channels: list[str] | None = None, unit
     with open(path, "rb") as fh:
         head = fh.read(8)
     if head.lstrip()[:1] in (b"{", b"["):
-        raise FormatError(f"{name}: JSON, not a recording (an event log or a report?); expected EDF, BDF or CSV "
-                          "samples, or a recorder's .summary.json")
+        raise FormatError(f"{name}: {_what_json(path)}")
     reader: Any
     if is_csv(path, head):
         from myotwitch.host.csvio import CsvReader
@@ -215,6 +215,31 @@ def open_reader(path: str | os.PathLike, channels: list[str] | None = None, unit
 
         reader = EdfReader(path, channels, keep_bad=keep_bad)  # (channels chosen before the rates are compared)
     return reader
+
+
+def _what_json(path: str) -> str:
+    """What a JSON file given as a recording is, and what to give instead: myotwitch's own
+    results had been guessed to be "an event log or a report?", and a recorder's sidecar given
+    to a ``file:`` replay was told that a sidecar was expected."""
+    kind = None
+    try:
+        if os.path.getsize(path) <= 64 << 20:  # (a larger one is no result of ours worth parsing)
+            with open(path, encoding="utf-8") as fh:
+                doc = json.load(fh)
+            kind = doc.get("schema") if isinstance(doc, dict) else None
+    except (OSError, ValueError):  # (JSON lines, or not JSON after all)
+        pass
+    if kind == "myotwitch.session/1":
+        of = doc.get("file")
+        of = f", of {os.path.basename(of)}" if isinstance(of, str) else ""
+        return f"myotwitch's analysis of a recording (schema {kind}{of}), not a recording; give the recording itself"
+    if kind == "myotwitch.analysis/1":
+        return f"myotwitch's results of a batch (schema {kind}), not a recording; give the recordings themselves"
+    if isinstance(kind, str) and kind.startswith("myotwitch."):
+        return f"myotwitch's output (schema {kind}), not a recording; expected EDF, BDF or CSV samples"
+    if path.endswith(".events.jsonl"):
+        return "the recorder's event log, not a recording; expected EDF, BDF or CSV samples (the recording is beside it)"
+    return "JSON, not a recording (an event log or a report?); expected EDF, BDF or CSV samples"
 
 
 def analyze_file(path: str | os.PathLike, config: DetectorConfig | None = None, channels: list[str] | None = None,

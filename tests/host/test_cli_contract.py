@@ -167,7 +167,7 @@ def test_a_json_file_or_a_folder_given_to_analyze_is_named_as_such(tmp_path, cli
     and a folder is named by the path typed, not its last part."""
     log = tmp_path / "night.events.jsonl"
     log.write_text('{"type": "device"}\n{"type": "twitch"}\n')
-    one_error_line(cli("analyze", str(log), "--no-index"), "night.events.jsonl", "JSON, not a recording")
+    one_error_line(cli("analyze", str(log), "--no-index"), "night.events.jsonl", "event log, not a recording")
     one_error_line(cli("analyze", str(tmp_path), "--no-index"), str(tmp_path), "is a directory")
     fifo = tmp_path / "stream.edf"
     os.mkfifo(fifo)  # (reading it waited for a writer forever, and stalled the whole batch)
@@ -842,3 +842,21 @@ def test_an_empty_file_name_in_a_batch_is_named_as_such(_isolated_home, tmp_path
     assert "'': an empty file name" in r.stderr
     assert ": no such file" not in r.stderr
     assert "'': an empty file name" in (tmp_path / "o" / "failed.csv").read_text()
+
+
+def test_myotwitch_s_own_json_given_as_a_recording_is_named_for_what_it_is(_isolated_home, tmp_path, cli):
+    """analyze's own results read back in (an --out-dir NAME.json, a batch's --json) had been
+    guessed to be "an event log or a report?"; a recorder's sidecar given to a `file:` replay
+    was told a sidecar was what it expected."""
+    out = tmp_path / "out"
+    assert cli("analyze", CSV, CSV.replace("30s.csv", "10min.edf"), "--no-index", "--out-dir", str(out),
+               "--json", str(tmp_path / "all.json")).returncode == 0
+    line = one_error_line(cli("analyze", str(out / "calf-30s.json"), "--no-index"), "calf-30s.json")
+    assert "analysis of a recording" in line and "of calf-30s.csv" in line and "event log" not in line
+    line = one_error_line(cli("analyze", str(tmp_path / "all.json"), "--no-index"), "all.json")
+    assert "results of a batch" in line and "event log" not in line
+    sidecar = tmp_path / "night.summary.json"
+    sidecar.write_bytes((out / "calf-30s.json").read_bytes())
+    line = one_error_line(cli("record", "--source", f"file:{sidecar}", "--duration", "1s", "--out",
+                              str(tmp_path / "rec")), "night.summary.json")
+    assert "analysis of a recording" in line and "expected" not in line
