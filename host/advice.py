@@ -653,9 +653,11 @@ def _associations(m: dict, sessions: list[dict], caffeine: dict, intake: list[tu
 
 def advise(sessions: list[dict] | None = None, diary: list[dict] | None = None, *, ruleset: RuleSet | None = None,
            now: dt.datetime | None = None, index=None, extra_session: dict | None = None,
-           extra_sessions: Sequence[dict] = (), leave_out: Sequence[str] = ()) -> Advice:
+           extra_sessions: Sequence[dict] = (), leave_out: Sequence[str] = (),
+           extras_indexed: bool = True) -> Advice:
     """Structured advice. With no sessions/diary given, reads the local session index.
-    ``extra_sessions`` (one run's files) are included as if they were indexed; so is
+    ``extra_sessions`` (one run's files) are included as if they were indexed
+    (``extras_indexed``: whether the run adds them to the index after this); so is
     ``extra_session``, the live window's session, after the check for copies of one recording,
     with the files it recorded into the index (``leave_out``) left out: its session holds them
     (a file of its, under a minute, would have been set aside as too short on its own)."""
@@ -699,10 +701,12 @@ def advise(sessions: list[dict] | None = None, diary: list[dict] | None = None, 
         rows.append(row)
         keys.add(row["key"])
         paths.add(row["file"])
+    before = len(rows)
     for extra in extra_sessions:
         add(extra)
     # a night and a copy of it cut short, or its BDF beside its EDF, in the index or the batch: once
-    rows[:] = distinct_sessions(rows)
+    outside = () if extras_indexed else {r["file"] for r in rows[before:]}
+    rows[:] = distinct_sessions(rows, outside)
     if extra_session is not None:
         add(extra_session)
     sessions = rows

@@ -547,7 +547,10 @@ def _analyze(args: argparse.Namespace, config: DetectorConfig) -> int:
         mine = [r for r, out in zip(ok, kept_out) if not out] or ok
         try:
             if not others:
-                run_advice = advise(extra_sessions=mine)
+                # (the files kept out of the history, or all with --no-index, are not in it: a copy
+                # of a recording among them is not one that `history --forget` could remove)
+                run_advice = advise(extra_sessions=mine, extras_indexed=not args.no_index
+                                    and not all(kept_out))
                 for r in ok:
                     r["advice"] = run_advice.to_dict()
         except HistoryError as e:  # (the analysis stands; only what the history adds is missing)

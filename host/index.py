@@ -20,6 +20,7 @@ import math
 import os
 import sqlite3
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 from myotwitch.host.device_id import device_key
@@ -225,10 +226,11 @@ def same_stretch(a: dict, b: dict) -> bool:
 _said_twice: set[tuple[str, str]] = set()
 
 
-def distinct_sessions(rows: list[dict]) -> list[dict]:
+def distinct_sessions(rows: list[dict], outside: Collection[str] = ()) -> list[dict]:
     """``rows`` (in their order) with each recording once: of the rows that hold the same
     stretch (``same_stretch``), the one with the most data stays, and the others are said once
-    with the command that removes them."""
+    with the command that removes them from the index; ``outside``: the files of rows that are
+    not in it (a batch analysed with --no-index), for which there is none to give."""
     order = sorted(range(len(rows)), key=lambda i: -float(rows[i].get("valid_s") or 0.0))  # (stable: first wins ties)
     # the kept dated rows by start: a twin starts within SAME_START_S of a row (a year of hourly
     # files had asked every kept row of every other: a minute)
@@ -252,10 +254,12 @@ def distinct_sessions(rows: list[dict]) -> list[dict]:
         gone, stays = str(rows[i].get("file") or "?"), str(rows[twin].get("file") or "?")
         if (gone, stays) not in _said_twice:
             _said_twice.add((gone, stays))
+            # (a file the index does not hold had been given the command, which then found no session)
+            remove = ("" if gone in outside else
+                      f"; `myotwitch history --forget {_shell_quoted(gone)}` removes the other")
             log.warning("%s holds the same stretch of recording as %s (the same channels from the same start: a copy "
-                        "cut short, or another export of it): counted once, from %s, which has more data; "
-                        "`myotwitch history --forget %s` removes the other", gone, stays, stays,
-                        _shell_quoted(gone))
+                        "cut short, or another export of it): counted once, from %s, which has more data%s",
+                        gone, stays, stays, remove)
     return [r for i, r in enumerate(rows) if i not in dropped]
 
 

@@ -860,3 +860,25 @@ def test_myotwitch_s_own_json_given_as_a_recording_is_named_for_what_it_is(_isol
     line = one_error_line(cli("record", "--source", f"file:{sidecar}", "--duration", "1s", "--out",
                               str(tmp_path / "rec")), "night.summary.json")
     assert "analysis of a recording" in line and "expected" not in line
+
+
+@pytest.mark.parametrize("indexed", [False, True])
+def test_a_copy_cut_short_is_offered_forget_only_when_it_is_in_the_history(indexed, _isolated_home, tmp_path, cli,
+                                                                          caplog):
+    """A batch holding a night and a copy of it cut short counts it once and says so; it had
+    also offered `history --forget COPY` under --no-index, where the copy is in no history (the
+    command then found no session of it)."""
+    night = Path(CSV.replace("30s.csv", "10min.edf")).read_bytes()
+    (tmp_path / "night.edf").write_bytes(night)
+    (tmp_path / "copy.edf").write_bytes(night[:len(night) // 3])  # (an interrupted card copy)
+    r = cli("analyze", str(tmp_path / "night.edf"), str(tmp_path / "copy.edf"), "-j", "1",
+            *(() if indexed else ("--no-index",)))
+    assert r.returncode == 0, r.stderr
+    said = [m for m in caplog.messages if "holds the same stretch" in m]
+    assert len(said) == 1 and "copy.edf" in said[0].split(" holds")[0], caplog.messages
+    assert ("history --forget" in said[0]) == indexed, said[0]
+    if indexed:
+        from myotwitch.host.index import SessionIndex
+
+        with SessionIndex.default() as idx:  # (the command it gives finds what it is to remove)
+            assert str(tmp_path / "copy.edf") in [s["file"] for s in idx.sessions(include_undated=True)]
