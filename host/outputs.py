@@ -99,6 +99,8 @@ def check_folder(option: str, path: str) -> None:
     if not path.strip():  # (abspath would make it the current folder, which later code does not)
         raise UsageError(f"{option}: expected a folder, got an empty name")
     full = check_parent(option, path)
+    if os.path.lexists(full) and not os.path.isdir(full):  # (makedirs had said "File exists")
+        raise UsageError(f"{option} {path}: is a file, not a folder; give a folder (it is made if missing)")
     try:
         os.makedirs(full, exist_ok=True)
     except OSError as e:

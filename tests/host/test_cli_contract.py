@@ -882,3 +882,15 @@ def test_a_copy_cut_short_is_offered_forget_only_when_it_is_in_the_history(index
 
         with SessionIndex.default() as idx:  # (the command it gives finds what it is to remove)
             assert str(tmp_path / "copy.edf") in [s["file"] for s in idx.sessions(include_undated=True)]
+
+
+@pytest.mark.parametrize("args", [("analyze", CSV, "--no-index", "--out-dir"),
+                                  ("record", "--source", "sim:", "--duration", "1s", "--out")])
+def test_a_file_given_as_an_output_folder_is_named_so(args, _isolated_home, tmp_path, cli):
+    """`--out-dir results.json` (or `--out /dev/null`) had been refused as "cannot create the
+    folder (File exists)"."""
+    taken = tmp_path / "results.json"
+    taken.write_text("{}")
+    line = one_error_line(cli(*args, str(taken)), str(taken), "is a file, not a folder")
+    assert "File exists" not in line
+    assert taken.read_text() == "{}"
