@@ -22,7 +22,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import IO, TYPE_CHECKING
 
 from myotwitch.dsp import DetectorConfig
-from myotwitch.host.errors import HistoryError, MyotwitchError, UsageError
+from myotwitch.host.errors import FormatError, HistoryError, MyotwitchError, UsageError
 from myotwitch.host.session import SIDECAR, sidecar_recording
 from myotwitch.host.wording import (
     NO_RATE,
@@ -390,6 +390,13 @@ def check_outputs(args: argparse.Namespace) -> None:
     from myotwitch.host.outputs import check_files, check_folder, check_range
 
     check_range("-j/--jobs", args.jobs, 1, 4096, "a number of parallel workers, 1 or more")
+    if args.units is not None:  # (once, before the batch: each CSV had failed with the same line)
+        from myotwitch.host.csvio import parse_units
+
+        try:
+            parse_units(args.units)
+        except FormatError as e:
+            raise UsageError(str(e)) from e
     if args.json == "-" and args.csv == "-":
         raise UsageError("--json - and --csv -: only one of them can go to stdout; give the other a file name")
     for option, path in _output_files(args):

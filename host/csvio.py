@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import math
 import os
 import re
 from collections.abc import Generator, Iterator
@@ -16,6 +17,7 @@ import numpy as np
 
 from myotwitch.host.channels import distinct_labels, select_channels
 from myotwitch.host.errors import FormatError
+from myotwitch.host.protocol import MAX_UV_PER_COUNT
 
 CHUNK_ROWS = 200_000
 MAX_LINE = 64 * 1024  # characters; a recording's line is a few dozen
@@ -48,10 +50,17 @@ def parse_units(spec: str | None) -> tuple[float, float] | None:
     if s.startswith("counts:"):
         parts = s.split(":")
         try:
+            if len(parts) > 3:
+                raise ValueError("too many parts")
             k = float(parts[1])
             off = float(parts[2]) if len(parts) > 2 else 0.0
         except (IndexError, ValueError) as e:
             raise FormatError(f"--units {spec}: expected counts:UV_PER_COUNT[:OFFSET_COUNTS]") from e
+        # (counts:0 had read every channel as all zeros, "electrode not connected?", and nan as a
+        # file without data; the scale is bounded as a device's INFO is)
+        if not 0 < k < MAX_UV_PER_COUNT or not math.isfinite(off):
+            raise FormatError(f"--units {spec}: expected a scale above 0 and under {MAX_UV_PER_COUNT:g} µV per "
+                              "count and a finite offset (counts:UV_PER_COUNT[:OFFSET_COUNTS], e.g. counts:0.125)")
         return k, -off * k
     raise FormatError(f"--units {spec}: expected uV, mV, V or counts:UV_PER_COUNT[:OFFSET]")
 

@@ -894,3 +894,21 @@ def test_a_file_given_as_an_output_folder_is_named_so(args, _isolated_home, tmp_
     line = one_error_line(cli(*args, str(taken)), str(taken), "is a file, not a folder")
     assert "File exists" not in line
     assert taken.read_text() == "{}"
+
+
+@pytest.mark.parametrize("units", ["counts:0", "counts:-0.5", "counts:nan", "counts:inf", "counts:1:nan",
+                                   "counts:1:2:3"])
+def test_a_csv_scale_that_cannot_be_is_refused_once_before_the_batch(units, _isolated_home, tmp_path, cli):
+    """`--units counts:0` had read every channel as zeros ("electrode not connected?") and
+    counted nothing; a bad --units was refused by each file of a batch in turn, not once."""
+    other = tmp_path / "other.csv"
+    shutil.copy(CSV, other)
+    r = cli("analyze", CSV, str(other), "--no-index", "--units", units)
+    one_error_line(r, f"--units {units}", "expected")
+    assert r.returncode == 2 and r.stdout == ""
+
+
+def test_a_csv_scale_in_counts_still_reads(_isolated_home, cli):
+    r = cli("analyze", CSV, "--no-index", "--units", "counts:0.125:-2048", "--json", "-")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["stats"]["duration_s"] == 30.0
