@@ -109,7 +109,10 @@ class CsvReader:
         while len(cols) > 2 and cols[-1] == "":  # a trailing separator is not an empty channel
             cols.pop()
         if len(cols) < 2 or not all(cols[1:]):
-            raise FormatError(f"{self.name}: needs a time column and at least one channel column; header is "
+            # (one column: the file is split by something else, a space or a '|', which had been
+            # left for the user to guess)
+            split = " (columns separated by ',', ';' or a tab)" if len(cols) < 2 else ""
+            raise FormatError(f"{self.name}: needs a time column and at least one channel column{split}; header is "
                               f"{_quote(header.strip())}")
         try:
             [float(c) for c in cols]

@@ -172,6 +172,15 @@ def test_file_without_emg_channels(tmp_path):
         analyze_file(p)
 
 
+@pytest.mark.parametrize("sep", [" ", "|"])
+def test_csv_split_by_another_character_names_the_separators_read(tmp_path, sep):
+    """A file split by spaces or '|' was refused as lacking a time column, which it has."""
+    p = tmp_path / "x.csv"
+    p.write_text(sep.join(["time_s", "calf_uV"]) + "\n" + "".join(f"{i / 1000}{sep}1.0\n" for i in range(10)))
+    with pytest.raises(FormatError, match=r"x.csv: needs a time column .*separated by ',', ';' or a tab"):
+        analyze_file(p)
+
+
 def test_sample_rate_below_250(tmp_path):
     p = _edf(tmp_path / "slow.edf", np.zeros((1, 2000)), fs=200.0)
     with pytest.raises(FormatError, match="sample rate 200 Hz is below 250 Hz"):
