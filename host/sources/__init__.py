@@ -57,7 +57,8 @@ def parse_spec(spec: str) -> tuple[str, str, dict[str, str]]:
     if kind not in KINDS:
         raise UsageError(f"source '{spec}': unknown kind '{kind}' ({', '.join(KINDS[:-1])} or {KINDS[-1]})")
     if kind in ("serial", "ble", "file", "lsl", "brainflow") and not target:
-        what = {"file": "path", "lsl": "stream name, type=TYPE or source_id=ID", "brainflow": "board name or id"}
+        what = {"file": "path", "lsl": "stream name, type=TYPE or source_id=ID", "brainflow": "board name or id",
+                "ble": "device name or address, or auto"}  # (a BLE sensor has no port)
         raise UsageError(f"source '{spec}': {kind}: needs a {what.get(kind, 'port or auto')}")
     return kind, target, opts
 

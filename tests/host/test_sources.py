@@ -34,6 +34,7 @@ def test_parse_spec(spec, expected):
     ("serial:/dev/x?speed=3", "unknown option"),
     ("serial:/dev/x?baud=0", "baud must be a whole number above 0"),  # (had read at 1 Mbaud in silence)
     ("serial:auto?baud=-9600", "baud must be a whole number above 0"),
+    ("ble:", "ble: needs a device name or address, or auto$"),  # (had asked for "a port")
 ])
 def test_bad_specs_name_the_problem(spec, message):
     with pytest.raises(UsageError, match=message):
