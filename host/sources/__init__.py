@@ -53,6 +53,8 @@ def parse_spec(spec: str) -> tuple[str, str, dict[str, str]]:
         if not eq:
             raise UsageError(f"source '{spec}': option '{part}' should be key=value")
         last = key.strip()
+        if last in opts:  # (the last had won in silence: sim:rate=1000&rate=2000 recorded at 2000 Hz)
+            raise UsageError(f"source '{spec}': option '{last}' given twice")
         opts[last] = value.strip()
     if kind not in KINDS:
         raise UsageError(f"source '{spec}': unknown kind '{kind}' ({', '.join(KINDS[:-1])} or {KINDS[-1]})")

@@ -79,13 +79,18 @@ def outage_too_long(every: float, length: float) -> bool:
     return bool(every) and length >= 0.5 * every
 
 
+def _bound(x: float) -> str:
+    """A range's end as typed (``:g`` had shown the seed's 4294967295 as 4.29497e+09)."""
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
 def out_of_range(key: str, number: float) -> str | None:
     """What option ``key`` accepts, when ``number`` is not in it (None when it is)."""
     lo, hi = OPTION_RANGES[key]
     if not math.isfinite(number) or not lo <= number <= hi:
-        return f"{lo:g} to {hi:g}"
+        return f"{_bound(lo)} to {_bound(hi)}"
     if key in MIN_INTERVAL_S and 0 < number < MIN_INTERVAL_S[key]:
-        return f"0 (off) or {MIN_INTERVAL_S[key]:g} to {hi:g} s"
+        return f"0 (off) or {_bound(MIN_INTERVAL_S[key])} to {_bound(hi)} s"
     return None
 
 
@@ -97,7 +102,7 @@ def _number(key: str, value: str, typ: type) -> float | int:
     try:
         number = typ(value)
     except ValueError:
-        raise UsageError(f"sim: option {key}={value!r} is not {what} (expected {lo:g} to {hi:g})") from None
+        raise UsageError(f"sim: option {key}={value!r} is not {what} (expected {_bound(lo)} to {_bound(hi)})") from None
     expected = out_of_range(key, number)
     if expected is not None:
         raise UsageError(f"sim: {key}={value} is outside {expected}")

@@ -35,6 +35,9 @@ def test_parse_spec(spec, expected):
     ("serial:/dev/x?baud=0", "baud must be a whole number above 0"),  # (had read at 1 Mbaud in silence)
     ("serial:auto?baud=-9600", "baud must be a whole number above 0"),
     ("ble:", "ble: needs a device name or address, or auto$"),  # (had asked for "a port")
+    ("sim:rate=1000&rate=2000", "option 'rate' given twice"),  # (the last had won in silence)
+    ("serial:auto?baud=9600,baud=250000", "option 'baud' given twice"),
+    ("sim:seed=-1", "outside 0 to 4294967295$"),  # (had read 4.29497e+09)
 ])
 def test_bad_specs_name_the_problem(spec, message):
     with pytest.raises(UsageError, match=message):
