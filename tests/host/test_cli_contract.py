@@ -912,3 +912,17 @@ def test_a_csv_scale_in_counts_still_reads(_isolated_home, cli):
     r = cli("analyze", CSV, "--no-index", "--units", "counts:0.125:-2048", "--json", "-")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["stats"]["duration_s"] == 30.0
+
+
+def test_a_closed_recording_with_one_twitch_says_one_twitch(_isolated_home, tmp_path, cli, caplog):
+    """The recorder's closing line had read "(4 s, 1 twitches)"."""
+    import logging
+
+    caplog.set_level(logging.INFO)
+    r = cli("record", "--source", "sim:speed=0", "--duration", "4s", "--out", str(tmp_path), "--events", "none")
+    assert r.returncode == 0, r.stderr
+    (summary,) = tmp_path.glob("*.summary.json")
+    n = json.loads(summary.read_text())["stats"]["counts"]["twitch"]
+    assert n == 1  # (this seed's first 4 s hold one twitch)
+    (line,) = [m for m in caplog.messages if m.startswith("closed ")]
+    assert line.endswith("(4 s, 1 twitch)"), line
