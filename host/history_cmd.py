@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 
 from myotwitch.host.advice import MAX_WINDOW_DAYS as MAX_DAYS
@@ -70,6 +71,32 @@ def parse_days(text: str | None, default: int) -> int:
     return check_days(days)
 
 
+#: how the daily table ``--csv`` writes begins
+DAILY_HEADER = b"date,hours,twitches,"
+
+
+def _check_not_recordings(args: argparse.Namespace) -> None:
+    """No output is written over a recording (a CSV one too: ``check_files`` knows EDF/BDF by
+    their header), as ``analyze`` refuses for its own: ``history --csv night.csv`` had replaced
+    the night with the daily table."""
+    for option, path in (("--json", args.json), ("--csv", args.csv)):
+        if not path or path == "-":
+            continue
+        if option == "--json" and path.lower().endswith((".csv", ".edf", ".bdf", ".rec")):
+            raise UsageError(f"{option} {path}: that is a recording's name, not an output file; it would be "
+                             "overwritten (give --json FILE.json)")
+        if option != "--csv" or not os.path.isfile(path):  # (reading a pipe, /dev/stdout, waits)
+            continue
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(len(DAILY_HEADER) + 3)
+        except OSError:
+            continue
+        if head and not head.lstrip(b"\xef\xbb\xbf").startswith(DAILY_HEADER):
+            raise UsageError(f"{option} {path}: the file exists and is not a daily table of myotwitch's (a "
+                             "recording?); it would be overwritten (give another file name)")
+
+
 def run_history(args: argparse.Namespace) -> int:
     from myotwitch.host.advice import load_rules
     from myotwitch.host.index import SessionIndex
@@ -87,6 +114,7 @@ def run_history(args: argparse.Namespace) -> int:
         return _remove(args)
     rules = load_rules(args.rules) if args.rules else load_rules()
     days = parse_days(args.days, int(rules.definitions["window_days"]))
+    _check_not_recordings(args)
     check_files([("--report", args.report), ("--csv", args.csv), ("--json", args.json)])
     from myotwitch.host.history import build_history, format_history, strict, write_csv
 

@@ -37,14 +37,28 @@ def _cannot_write_in(folder: str) -> OSError | None:
     return None
 
 
+#: the first bytes of an EDF and of a BDF file (their version field)
+RECORDING_MAGIC = (b"0       ", b"\xffBIOSEMI")
+
+
 def check_writable(option: str, path: str) -> None:
-    """``path`` can be created or overwritten as a file."""
+    """``path`` can be created or overwritten as a file, and is no recording."""
     if not path.strip():  # (an unset shell variable: abspath would make it the current folder)
         raise UsageError(f"{option}: expected a file name, got an empty one")
     full = os.path.abspath(os.path.expanduser(path))
     parent = os.path.dirname(full) or "."
     if os.path.isdir(full):
         raise UsageError(f"{option} {path}: is a folder, expected a file name")
+    head = b""
+    if os.path.isfile(full):  # (a regular file only: reading a pipe, /dev/stdout, waits)
+        try:
+            with open(full, "rb") as fh:
+                head = fh.read(8)
+        except OSError:
+            pass
+    if head in RECORDING_MAGIC:  # (history --csv/--json, record --events, simulate --truth wrote over one)
+        raise UsageError(f"{option} {path}: that is a recording (EDF/BDF); it would be overwritten (give another "
+                         "file name)")
     if not os.path.isdir(parent):
         raise UsageError(f"{option} {path}: folder {parent} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK) or (os.path.exists(full) and not os.access(full, os.W_OK)):

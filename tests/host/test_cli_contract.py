@@ -926,3 +926,34 @@ def test_a_closed_recording_with_one_twitch_says_one_twitch(_isolated_home, tmp_
     assert n == 1  # (this seed's first 4 s hold one twitch)
     (line,) = [m for m in caplog.messages if m.startswith("closed ")]
     assert line.endswith("(4 s, 1 twitch)"), line
+
+
+@pytest.mark.parametrize("args, option", [
+    (("history", "--csv", "{edf}"), "--csv"),
+    (("history", "--json", "{edf}"), "--json"),
+    (("history", "--report", "{edf_html}"), "--report"),
+    (("history", "--csv", "{csv}"), "--csv"),
+    (("history", "--json", "{csv}"), "--json"),
+    (("record", "--source", "sim:speed=0", "--duration", "1s", "--out", "{tmp}/rec", "--events", "{edf}"), "--events"),
+    (("simulate", "--duration", "1s", "--truth", "{edf}"), "--truth"),
+    (("analyze", CSV, "--no-index", "--json", "{edf_json}"), "--json"),
+])
+def test_no_output_is_written_over_a_recording(args, option, _isolated_home, tmp_path, cli):
+    """`history --csv night.edf` (or --json, record --events, simulate --truth) had replaced the
+    recording with its output, without a word; analyze refused this by name only."""
+    night = Path(CSV.replace("30s.csv", "10min.edf")).read_bytes()
+    names = {"edf": "night.edf", "edf_html": "night.html", "edf_json": "night.json", "csv": "night.csv"}
+    for key, name in names.items():
+        (tmp_path / name).write_bytes(Path(CSV).read_bytes() if key == "csv" else night)
+    given = [a.format(tmp=tmp_path, **{k: str(tmp_path / n) for k, n in names.items()}) for a in args]
+    one_error_line(cli(*given), option, "it would be overwritten")
+    for key, name in names.items():
+        assert (tmp_path / name).read_bytes() == (Path(CSV).read_bytes() if key == "csv" else night), name
+
+
+def test_history_overwrites_its_own_daily_table(_isolated_home, tmp_path, cli):
+    out = tmp_path / "days.csv"
+    for _ in range(2):  # (the second run finds the first's table there)
+        r = cli("history", "--csv", str(out))
+        assert r.returncode == 0, r.stderr
+    assert out.read_text().startswith("date,hours,twitches,")
