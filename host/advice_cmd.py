@@ -239,6 +239,10 @@ def shown_value(kind: str, name: str, value: float | None) -> str:
     return f"{number} {unit}" if unit in ("mg", "l", "h") else number
 
 
+#: how far back ``log --list`` looks by default (days)
+LIST_DAYS = 28
+
+
 def _one_action(args: argparse.Namespace) -> None:
     """Adding, listing, editing and deleting are separate commands: with two of them, one was
     done and the other dropped without a word."""
@@ -258,6 +262,11 @@ def _one_action(args: argparse.Namespace) -> None:
             alone = "--delete" if args.delete is not None else "--list"
             raise UsageError(f"{extra[0]} goes with an entry to add or --edit ID, not {alone}"
                              f"{'' if args.list or args.delete is not None else ' (what `log` does with no entry)'}")
+    if args.days is not None and (args.what is not None or args.edit is not None or args.delete is not None):
+        # (`log caffeine 100 --days 5` had added the entry and dropped --days without a word)
+        raise UsageError("--days goes with --list (how far back to list), not with "
+                         + ("an entry to add" if args.what is not None else "--edit" if args.edit is not None
+                            else "--delete"))
     if args.edit is not None and args.set_value is None and args.at is None and args.note is None:
         raise UsageError(f"--edit {args.edit}: nothing to change; give --set-value, --at or --note")
 
@@ -287,11 +296,12 @@ def run_log(args: argparse.Namespace) -> int:
             print(f"updated entry {args.edit}")
             return 0
         if args.list or not args.what:
-            check_days(args.days)
-            since = dt.datetime.now() - dt.timedelta(days=args.days)
+            days = LIST_DAYS if args.days is None else args.days
+            check_days(days)
+            since = dt.datetime.now() - dt.timedelta(days=days)
             rows = idx.entries(since)
             if not rows:
-                print(f"no diary entries in the last {args.days} days. Add one: myotwitch log sleep 7")
+                print(f"no diary entries in the last {days} days. Add one: myotwitch log sleep 7")
             for e in rows:
                 shown = shown_value(e["kind"], e["name"], e["value"])
                 print(f"{e['id']:>4}  {e['time']:%Y-%m-%d %H:%M}  {e['kind']:<10} {shown:<19} {e['note'] or ''}".rstrip())

@@ -957,3 +957,14 @@ def test_history_overwrites_its_own_daily_table(_isolated_home, tmp_path, cli):
         r = cli("history", "--csv", str(out))
         assert r.returncode == 0, r.stderr
     assert out.read_text().startswith("date,hours,twitches,")
+
+
+@pytest.mark.parametrize("args", [("log", "caffeine", "100", "--days", "5"), ("log", "--delete", "1", "--days", "5"),
+                                  ("log", "--edit", "1", "--note", "x", "--days", "5")])
+def test_log_days_beside_another_action_is_refused(args, _isolated_home, cli):
+    """`log caffeine 100 --days 5` had added the entry and dropped --days without a word, where
+    every other option that does not go with the action is refused."""
+    one_error_line(cli(*args), "--days goes with --list")
+    assert cli("log", "--list").stdout.startswith("no diary entries in the last 28 days")  # nothing was added
+    r = cli("log", "--days", "5")  # (`log` alone lists)
+    assert r.returncode == 0 and "last 5 days" in r.stdout
