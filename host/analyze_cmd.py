@@ -62,7 +62,15 @@ def expand(patterns: list[str]) -> tuple[list[str], list[str]]:
         if not hits:
             missing.append(p)
         files += hits
-    return list(dict.fromkeys(files)), missing
+    # one file given twice (c.csv and ./c.csv, or a name beside a pattern that finds it) is analysed
+    # once: it had been analysed again for each, listed as that many sessions in sessions.csv and
+    # the --json, and written as one NAME.json over the other
+    first: dict[str, str] = {}
+    for f in dict.fromkeys(files):
+        was = first.setdefault(os.path.realpath(f), f)
+        if was != f:
+            log.info("%s: the same file as %s, analysed once", f, was)
+    return list(first.values()), missing
 
 
 def analyze_one(path: str, config: DetectorConfig, channels: list[str] | None, units: str | None,

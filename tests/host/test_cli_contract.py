@@ -968,3 +968,20 @@ def test_log_days_beside_another_action_is_refused(args, _isolated_home, cli):
     assert cli("log", "--list").stdout.startswith("no diary entries in the last 28 days")  # nothing was added
     r = cli("log", "--days", "5")  # (`log` alone lists)
     assert r.returncode == 0 and "last 5 days" in r.stdout
+
+
+def test_one_file_given_by_two_paths_is_analysed_once(_isolated_home, tmp_path, monkeypatch, cli, caplog):
+    """`analyze c.csv ./c.csv /abs/c.csv` analysed the file three times: three rows in
+    sessions.csv and the --json, "3 JSON files written" where one NAME.json was written over twice."""
+    import logging
+
+    caplog.set_level(logging.INFO)
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(CSV, tmp_path / "c.csv")
+    r = cli("analyze", "c.csv", "./c.csv", str(tmp_path / "c.csv"), str(tmp_path / "*.csv"), "--no-index",
+            "--out-dir", "out", "--json", "all.json")
+    assert r.returncode == 0, r.stderr
+    assert [s["file"] for s in json.loads((tmp_path / "all.json").read_text())["sessions"]] == ["c.csv"]
+    assert len((tmp_path / "out" / "sessions.csv").read_text().splitlines()) == 2  # (header and one row)
+    assert any(m.startswith("1 JSON file,") for m in caplog.messages), caplog.messages
+    assert any(m.startswith("./c.csv: the same file as c.csv") for m in caplog.messages)
