@@ -165,6 +165,8 @@ def parse_entry(what: str, value: str | None, unit: str | None) -> tuple[str, st
         return kind, value.strip().lower(), None
     if kind == "exercise" and value.lower() in EXERCISE:
         return kind, kind, float(EXERCISE[value.lower()])
+    if kind == "sleep":
+        value, unit = _hours_and_minutes(value, unit)
     value, unit = _unit_in_value(kind, value, unit)
     try:
         number = float(value)
@@ -218,6 +220,23 @@ def _unit_in_value(kind: str, value: str, unit: str | None) -> tuple[str, str | 
         raise UsageError(f"{kind} '{_echo(value)}' with --unit {unit}: give the unit once")
     return number, typed
 
+
+def _hours_and_minutes(value: str, unit: str | None) -> tuple[str, str | None]:
+    """A night typed in hours and minutes (``7h30m``, ``7h30``, ``7:30``, as ``record --duration``
+    takes ``1h30m``): its hours, as ``7.5`` with the unit h; had been refused as "not a number"."""
+    m = _HOURS_MINUTES.match(value)
+    if m is None:
+        return value, unit
+    if unit is not None and unit.lower() != "h":
+        raise UsageError(f"sleep '{_echo(value)}' with --unit {unit}: give the unit once")
+    hours, minutes = int(m.group(1)), int(m.group(2) or m.group(3))
+    if minutes >= 60:
+        raise UsageError(f"sleep '{_echo(value)}': minutes go up to 59 (e.g. 7h30m)")
+    return repr(hours + minutes / 60), "h"
+
+
+#: hours and minutes: ``7h30m``, ``7h30``, ``7 h 30 min``, ``7:30``
+_HOURS_MINUTES = re.compile(r"^\s*([0-9]+)\s*(?:h\s*([0-9]{1,2})\s*(?:m|min)?|:([0-9]{2}))\s*$", re.I)
 
 #: a number with a unit typed onto it: ``7h``, ``450 min``, ``1.5l``
 _VALUE_UNIT = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([A-Za-z]+)\s*$")

@@ -500,7 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("value", nargs="?", help="caffeine mg (or cups), fluids l, sleep h: an amount; stress 1-5; "
                     "exercise none|light|moderate|hard; symptom or medication: a name")
     sp.add_argument("--unit", help="unit of the value: caffeine mg|cups, fluids l|ml, sleep h|min (or typed onto "
-                    "the value: 7h, 450min, 2cups, 500ml)")
+                    "the value: 7h, 450min, 7h30m or 7:30, 2cups, 500ml)")
     sp.add_argument("--at", metavar="WHEN", help="time of the entry on this computer's clock (YYYY-MM-DD[ HH:MM], default "
                     "now); in the hour the clocks go back, with its UTC offset: 'YYYY-MM-DD HH:MM+01:00'")
     sp.add_argument("--note", help="free text")

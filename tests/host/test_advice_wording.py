@@ -31,7 +31,19 @@ def test_a_unit_typed_onto_the_number_is_understood(what, value, unit, expected)
     assert parse_entry(what, value, unit)[2] == pytest.approx(expected)
 
 
+@pytest.mark.parametrize("value, unit, expected", [
+    ("7h30m", None, 7.5), ("7h30", None, 7.5), ("7 h 30 min", None, 7.5), ("7:30", None, 7.5), ("6:05", "h", 6 + 5 / 60),
+    ("0h45m", None, 0.75)])
+def test_a_night_in_hours_and_minutes_is_understood(value, unit, expected):
+    """`log sleep 7h30m` (as `record --duration 1h30m` is written) or `7:30` had been refused as
+    "'7h30m' is not a number"."""
+    assert parse_entry("sleep", value, unit)[2] == pytest.approx(expected)
+
+
 @pytest.mark.parametrize("what, value, unit, message", [
+    ("sleep", "7h75", None, "minutes go up to 59"),
+    ("sleep", "7h30m", "min", "give the unit once"),
+    ("sleep", "25:00", None, "at most 24 hours"),
     ("sleep", "7hrs", None, "unit 'hrs' is not one of h, min"),
     ("sleep", "7h", "min", "give the unit once"),
     ("fluids", "3000", None, "implausible (over 15 l; in millilitres: `myotwitch log fluids 3000 --unit ml`)"),
