@@ -575,7 +575,7 @@ def read_header(path: str | os.PathLike, *, allow_truncated: bool = True) -> Edf
     except ValueError:  # undated, as a CSV without clock times: a made-up date hid it in the history
         start = None
         log.warning("%s: start date/time %r unreadable (expected dd.mm.yy hh.mm.ss); the session is undated",
-                    name, _text(head[168:184]))
+                    name, _text(head[168:176]) + " " + _text(head[176:184]))  # (the two fields had run together)
     if start is not None and start.date() == UNKNOWN_DATE and _text(head[88:168]).split()[:2] == ["Startdate", "X"]:
         # EDF+ "Startdate X": the date is unknown, and 01.01.85 (the first date EDF can hold) fills
         # the header, as MNE's and edfio's exports of a recording without a date write it. Read as
