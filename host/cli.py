@@ -457,7 +457,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--rate", type=float, default=1000.0, help="sample rate in Hz (default 1000; 250-4000)")
     sp.add_argument("--channels", type=int, default=1, help="channels (default 1; 1-8)")
     sp.add_argument("--twitch-rate", type=float, default=6.0, help="twitches per minute on each channel (default 6; 0 to 600)")
-    sp.add_argument("--mains", type=float, default=None, help="add 50 or 60 Hz interference (default: none)")
+    sp.add_argument("--mains", default=None, metavar="50|60|off",
+                    help="add 50 or 60 Hz interference (default: off)")
     sp.add_argument("--seed", type=int, default=1, help="random seed (default 1; same seed, same signal)")
     sp.add_argument("--duration", metavar="T", help="stop after T (e.g. 60s; default: until Ctrl+C)")
     sp.add_argument("--uv-per-count", type=float, default=0.125, metavar="UV",

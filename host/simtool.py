@@ -96,8 +96,12 @@ def _check_faults(args: argparse.Namespace) -> None:
         expected = out_of_range(key, value)
         if expected is not None:
             raise UsageError(f"{flag} {value:g}: expected {expected}")
-    if args.mains not in (None, 0.0, 50.0, 60.0):
-        raise UsageError(f"--mains {args.mains:g}: expected 50 or 60 (Hz)")
+    # (off as sim:'s mains=off takes it: it had been "invalid float value: 'off'")
+    mains: dict[str | None, float | None] = {"off": None, "none": None, "0": None, "50": 50.0, "60": 60.0, None: None}
+    given: str | None = None if args.mains is None else args.mains.strip().lower().removesuffix("hz").removesuffix(".0")
+    if given not in mains:
+        raise UsageError(f"--mains {args.mains}: expected 50, 60 (Hz) or off")
+    args.mains = mains[given]
     for every, length in (("--unplug-every", "--unplug-for"), ("--stall-every", "--stall-for")):
         e, f = (getattr(args, o[2:].replace("-", "_")) for o in (every, length))
         if outage_too_long(e, f):

@@ -118,7 +118,7 @@ def test_record_refuses_bad_options_and_outputs_before_opening_the_device(args, 
 @pytest.mark.parametrize("args, words", [
     (("--drop", "2"), ["--drop 2", "0 to 0.5"]),
     (("--bit-errors", "5"), ["--bit-errors 5"]),
-    (("--mains", "55"), ["--mains 55", "50 or 60"]),
+    (("--mains", "55"), ["--mains 55", "50, 60 (Hz) or off"]),
     (("--twitch-rate", "-3"), ["--twitch-rate -3"]),
     (("--unplug-every", "0.5"), ["--unplug-every 0.5", "0 (off)"]),
     (("--unplug-every", "1", "--unplug-for", "5"), ["--unplug-for 5", "half of --unplug-every 1"]),
@@ -985,3 +985,11 @@ def test_one_file_given_by_two_paths_is_analysed_once(_isolated_home, tmp_path, 
     assert len((tmp_path / "out" / "sessions.csv").read_text().splitlines()) == 2  # (header and one row)
     assert any(m.startswith("1 JSON file,") for m in caplog.messages), caplog.messages
     assert any(m.startswith("./c.csv: the same file as c.csv") for m in caplog.messages)
+
+
+@pytest.mark.parametrize("mains", ["off", "50", "60"])
+def test_simulate_takes_mains_off_as_sim_does(mains, cli):
+    """`simulate --mains off` (as `sim:mains=off`) was refused as "invalid float value: 'off'"."""
+    r = cli("simulate", "--mains", mains, "--duration", "1s")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("/dev/")
