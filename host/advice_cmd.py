@@ -11,6 +11,7 @@ import re
 
 from myotwitch.host.advice import MAX_WINDOW_DAYS as MAX_DAYS
 from myotwitch.host.errors import UsageError
+from myotwitch.host.outputs import Writes, check_files
 
 log = logging.getLogger(__name__)
 
@@ -339,9 +340,23 @@ def run_advice(args: argparse.Namespace) -> int:
     # the rules' own window unless --days says otherwise, as `history` reads it: with a rules
     # file of another window, advice had looked 28 days back and history that window
     rules.definitions["window_days"] = parse_days(args.days, int(rules.definitions["window_days"]))
+    # (a file, as history's and analyze's --json take one: `advice --json advice.json` had been
+    # "unrecognized arguments")
+    check_files([("--json", args.json)])
     advice = advise(ruleset=rules)
-    if args.json:
-        print(json.dumps(advice.to_dict(), indent=1, default=str))
-    else:
+    if args.json is None:
         print(format_advice(advice))
+        return 0
+    text = json.dumps(advice.to_dict(), indent=1, default=str)
+    if args.json == "-":
+        print(text)
+        return 0
+    write = Writes()
+    write(args.json, lambda: _write_text(args.json, text + "\n"), "JSON")
+    write.done()
     return 0
+
+
+def _write_text(path: str, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)

@@ -483,7 +483,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("advice", cmd_advice, "what the twitch counts and your diary suggest (not a diagnosis)", ADVICE_HELP)
     sp.add_argument("--days", type=str, default=None, metavar="N",
                     help="how far back to look (1-3650; default: the rules' window, 28)")
-    sp.add_argument("--json", action="store_true", help="machine-readable output")
+    sp.add_argument("--json", nargs="?", const="-", metavar="PATH",
+                    help="write JSON (to stdout when no PATH), as history --json does")
     sp.add_argument("--rules", metavar="TOML", help="use another rules file (its window too, unless --days)")
 
     sp = add("history", cmd_history, "your twitches over weeks: daily rates, diary, the evidence behind the advice")

@@ -993,3 +993,17 @@ def test_simulate_takes_mains_off_as_sim_does(mains, cli):
     r = cli("simulate", "--mains", mains, "--duration", "1s")
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("/dev/")
+
+
+def test_advice_json_takes_a_file_as_history_json_does(_isolated_home, tmp_path, cli):
+    """`advice --json advice.json` was "unrecognized arguments: advice.json", where history's and
+    analyze's --json take a PATH; `advice --json` alone still prints it."""
+    out = tmp_path / "advice.json"
+    r = cli("advice", "--json", str(out))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ""
+    printed = cli("advice", "--json")
+    assert printed.returncode == 0
+    written, shown = json.loads(out.read_text()), json.loads(printed.stdout)
+    assert written.keys() == shown.keys() and written["items"] == shown["items"]
+    one_error_line(cli("advice", "--json", str(tmp_path / "nope" / "a.json")), "--json", "does not exist")
