@@ -389,11 +389,24 @@ def without_usable_data(s: dict) -> bool:
 def split_short(sessions: list[dict], definitions: dict) -> tuple[list[dict], list[dict]]:
     """(sessions long enough to give a rate, the shorter ones). A recording of a second or two
     with one twitch in it reads thousands an hour: one such file made a trend line climb to
-    200,000/h. The short ones are listed, not measured; so are those without usable data
-    (``twitches_per_hour`` None), whose 0 twitches had counted as a day at 0/h."""
+    200,000/h. The short ones are listed, not measured, unless they are part of a recording
+    long enough (``recordings``) that gives a rate on their day; so are those without usable
+    data (``twitches_per_hour`` None), whose 0 twitches had counted as a day at 0/h."""
     least = 60.0 * float(definitions.get("min_session_minutes", MIN_SESSION_MINUTES))
     # (a file without usable data has no rate, null: not a measured 0/h to pull the rates down)
     gives = [s["valid_s"] >= least and not without_usable_data(s) for s in sessions]
+    # a short file of a longer recording (a rotated recording's last minutes, the seconds
+    # between two unplugs) is part of that recording's measure, on a day one of its long files
+    # gives a rate for: its twitches had been left out of the day (with `--rotate 1h` a night's
+    # last 30 s piece, 11 of 62 twitches)
+    dated = sorted((i for i, s in enumerate(sessions) if s.get("start") is not None),
+                   key=lambda i: sessions[i]["start"])
+    recs, of = _grouped([sessions[i] for i in dated])
+    long_days = {(of[k], sessions[i]["start"].date()) for k, i in enumerate(dated) if gives[i]}
+    for k, i in enumerate(dated):
+        if not gives[i] and not without_usable_data(sessions[i]) and recs[of[k]]["valid_s"] >= least \
+                and (of[k], sessions[i]["start"].date()) in long_days:
+            gives[i] = True
     return [s for s, g in zip(sessions, gives) if g], [s for s, g in zip(sessions, gives) if not g]
 
 
@@ -420,7 +433,13 @@ def recordings(sessions: list[dict]) -> list[dict]:
     same device where both say which; a file continues the recording it follows most closely,
     not merely the last one begun (two sensors recorded at once, each in hourly files, had
     made one recording of files taking turns)."""
+    return _grouped(sessions)[0]
+
+
+def _grouped(sessions: list[dict]) -> tuple[list[dict], list[int]]:
+    """``recordings`` and, for each of the sessions, the index of the recording it is part of."""
     out: list[dict] = []
+    of: list[int] = []
     open_: list[int] = []  # the recordings a later file may still continue
     for s in sessions:
         open_ = [i for i in open_ if (s["start"] - _end(out[i])).total_seconds() <= JOIN_GAP_S]
@@ -429,9 +448,11 @@ def recordings(sessions: list[dict]) -> list[dict]:
             i = min(fits, key=lambda i: abs((s["start"] - _end(out[i])).total_seconds()))
             out[i] = _joined(out[i], s)
         else:
-            open_.append(len(out))
+            i = len(out)
+            open_.append(i)
             out.append(s)
-    return out
+        of.append(i)
+    return out, of
 
 
 def rule_recordings(files: list[dict], short: list[dict], definitions: dict) -> list[dict]:

@@ -525,6 +525,7 @@ def test_a_short_file_after_an_unplug_does_not_part_a_night_in_two():
     night = night_in_files(0, [20, 20], tail_min=0.5, tail_rate=20)  # hour, hour, 30 s
     last = dict(night[0], file="after.edf", start=night[-1]["start"] + dt.timedelta(minutes=10, seconds=18))
     m = compute_metrics([*night, last], [], RULES, NOW)
-    assert m["sessions"] == 1 and m["short_sessions"] == 1
+    # (and it counts as part of the night, not as a recording too short to give a rate)
+    assert m["sessions"] == 1 and m["short_sessions"] == 0
     # without the short file the pause is over 10 minutes: two recordings
     assert compute_metrics([*night[:2], last], [], RULES, NOW)["sessions"] == 2

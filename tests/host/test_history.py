@@ -509,9 +509,10 @@ def test_a_fold_change_from_a_fitted_zero_says_what_it_divided_by(rising):
 
 
 def test_a_channels_count_is_over_the_same_files_as_its_hours():
-    """A recording's short last file (under a minute) is joined in for the rules, but gives no
-    rate: the channel table had added its twitches over none of its hours (89 twitches over the
-    69 of the day's table, at 1,335/h instead of 1,035/h)."""
+    """The channel table and the day's are over the same files: the channel table had added a
+    short file's twitches over none of its hours (89 twitches over the 69 of the day's table, at
+    1,335/h instead of 1,035/h). A recording's short last file (under a minute) counts in both,
+    its twitches over its seconds, as part of the recording (it had been left out of the day)."""
     now = dt.datetime(2026, 12, 7, 12, 0)
     start = now - dt.timedelta(hours=3)
     files = []
@@ -522,9 +523,37 @@ def test_a_channels_count_is_over_the_same_files_as_its_hours():
     h = build_history(files, [], load_rules(), days=28, now=now)
     [day] = h["days"]
     ch = h["channels"]["gastrocnemius"]
-    assert day["twitches"] == ch["twitches"] == 38
-    assert ch["rate_per_hour"] == pytest.approx(day["rate_per_hour"]) == pytest.approx(38 / (120 / 3600))
+    assert day["twitches"] == ch["twitches"] == 58
+    assert ch["rate_per_hour"] == pytest.approx(day["rate_per_hour"]) == pytest.approx(58 / (179.98 / 3600))
+    assert h["short"]["count"] == 0
     assert h["rules"]["worsening"]["sessions"] == 1  # (the rules see one recording, the short file in it)
+
+
+def test_a_short_file_counts_with_its_recording_on_a_day_the_recording_has_a_rate():
+    """A rotated recording's last piece under a minute (`record --rotate 1h` ending 30 s into an
+    hour) had been listed as too short and its twitches left out of the day. It counts where its
+    recording is long enough and gives a rate that day; alone on the next day (the recording
+    ended just after midnight), and as a recording of its own, it is still listed, not measured:
+    30 s with a twitch or two is no day's rate."""
+    def f(name, start, secs, n):
+        return {"file": name, "start": start, "duration_s": secs, "valid_s": secs, "twitches": n,
+                "twitches_per_hour": n / secs * 3600, "episodes": 1, "per_channel": [n],
+                "channels": ["gastrocnemius"], "units": []}
+    now = dt.datetime(2026, 12, 7, 12, 0)
+    t0 = dt.datetime(2026, 12, 7, 1, 0)
+    files = [f("h1.edf", t0, 3600.0, 40), f("h2.edf", t0 + dt.timedelta(hours=1), 3600.0, 50),
+             f("tail.edf", t0 + dt.timedelta(hours=2), 30.0, 11),
+             f("blip.edf", t0 + dt.timedelta(hours=5), 30.0, 2)]  # (a recording of its own)
+    h = build_history(files, [], load_rules(), days=28, now=now)
+    [day] = h["days"]
+    assert day["twitches"] == 101 and day["rate_per_hour"] == pytest.approx(101 / (7230 / 3600))
+    assert h["short"]["count"] == 1 and h["short"]["files"] == ["blip.edf"]
+    # a recording that ends 30 s into the next day: its last piece has no long file on that day
+    late = [f("h1.edf", t0 - dt.timedelta(hours=2), 3600.0, 40), f("h2.edf", t0 - dt.timedelta(hours=1), 3600.0, 50),
+            f("tail.edf", t0, 30.0, 11)]
+    late = [dict(s, start=s["start"] - dt.timedelta(hours=1)) for s in late]  # (23:00-00:00-00:00:30 ... )
+    h = build_history(late, [], load_rules(), days=28, now=now)
+    assert [d["twitches"] for d in h["days"]] == [90] and h["short"]["files"] == ["tail.edf"]
 
 
 def _summary(file, start, duration_s, twitches, device=None, channels=("gastrocnemius",)):
