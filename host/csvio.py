@@ -260,24 +260,31 @@ class CsvReader:
         for j in np.flatnonzero(((steps < lo) | (steps > hi)) & (np.abs(steps) > CLOCK_SHIFT_MIN_S)).tolist():
             before = float(t[j - 1]) if j or prev is None else prev  # (a first row's step is 0 without prev)
             written = written_origin + dt.timedelta(seconds=float(t[j]) - shift)
+            gap: tuple[dt.datetime, float] | None = None
             for fold in (0, 1):
                 at = written.replace(fold=fold).astimezone()
                 moved = (offset - (at.utcoffset() or dt.timedelta(0))) / dt.timedelta(seconds=1)
                 if moved != shift and lo <= float(t[j]) - before + moved - shift <= hi:
                     break
+                if moved != shift and steps[j] < lo and float(t[j]) - before + moved - shift > hi:
+                    gap = (at, moved)  # (back as written; read at the clock's new reading, a gap forward)
             else:
-                continue
+                if gap is None:
+                    continue
+                at, moved = gap
             t[j:] += moved - shift
             if say:
                 self._say_clock_moved(rows[j][0], origin + dt.timedelta(seconds=before), at,
-                                      written_origin + dt.timedelta(seconds=before - shift), written)
+                                      written_origin + dt.timedelta(seconds=before - shift), written,
+                                      float(t[j]) - before if gap is not None else None)
             shift = moved
         return shift
 
     def _say_clock_moved(self, line_no: int, was: dt.datetime, now: dt.datetime, was_written: dt.datetime,
-                         written: dt.datetime) -> None:
+                         written: dt.datetime, gap_s: float | None = None) -> None:
         """The file's warning that its times followed the clocks back or forward (``_follow_clock``):
-        ``was`` and ``now`` the two rows' instants, ``was_written`` and ``written`` their times."""
+        ``was`` and ``now`` the two rows' instants, ``was_written`` and ``written`` their times,
+        ``gap_s`` the seconds between them where the data stopped as the clocks went back."""
         from myotwitch.host.wording import utc_offset
 
         was = was.astimezone()
@@ -292,7 +299,8 @@ class CsvReader:
             self.warnings.append(
                 f"{self.name}: line {line_no}: its times, without a UTC offset, go back {times} as this computer's "
                 f"clock went back by {by} (from {utc_offset(was)} to {utc_offset(now)}): read from there on as the "
-                f"repeated hour's second pass ({utc_offset(now)}), following on without a gap")
+                f"repeated hour's second pass ({utc_offset(now)}), "
+                + ("following on without a gap" if gap_s is None else f"after a gap of {gap_s:g} s in the data"))
         else:
             self.warnings.append(
                 f"{self.name}: line {line_no}: its times, without a UTC offset, jump {times} as this computer's "

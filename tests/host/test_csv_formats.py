@@ -270,8 +270,8 @@ def test_an_unnamed_first_column_of_times_is_the_time_column(tmp_path):
 
 @pytest.mark.parametrize("before, after", [
     ("2026-11-01T02:59:58", "2026-11-01T02:00:00"),  # (no clock goes back that night)
-    ("2026-10-25T02:59:58", "2026-10-25T02:00:05"),  # (the clocks went back, and then 5 s are missing)
     ("2026-10-25T01:59:58", "2026-10-25T01:00:00"),  # (an hour before they went back)
+    ("2026-10-25T02:59:58", "2026-10-25T01:59:00"),  # (back past the repeated hour: not the clocks)
 ])
 def test_local_clock_times_going_back_otherwise_say_what_to_do(tmp_path, berlin, before, after):
     """Clock times without an offset that go back other than as the clocks did, a sample on, are
@@ -323,6 +323,30 @@ def test_local_clock_times_that_go_back_with_the_clocks_are_read_whole(tmp_path,
                     "02:59:59.999 to 2026-10-25 02:00:00.000 as this computer's clock went back by 1 h (from +02:00 "
                     "to +01:00): read from there on as the repeated hour's second pass (+01:00), following on "
                     "without a gap"]
+
+
+@pytest.mark.parametrize("first, then, gap", [
+    ("2026-10-25T02:59:58", "2026-10-25T02:00:05", 5.0),  # (the clocks went back, and 5 s are missing)
+    ("2026-10-25T02:50:00", "2026-10-25T02:10:00", 1198.0),  # (unplugged 02:50 +02:00 to 02:10 +01:00)
+])
+def test_local_clock_times_that_go_back_with_the_clocks_over_a_gap_are_read_with_it(tmp_path, berlin, first,
+                                                                                    then, gap):
+    """Data that stopped before the clocks went back and came again in the repeated hour's second
+    pass goes back as written (a logger unplugged at 02:50, plugged in again at 02:10 after the
+    clocks went back at 03:00): the file had been refused whole. Read at the clock's new reading
+    the second part follows the first, after a gap: both parts are read, the gap is the true
+    one, and the warnings say how it was read."""
+    parts = [(first, 2000), (then, 3000)]
+    plain = analyze_file(_clock_rows(tmp_path / "night.csv", parts))
+    zoned = analyze_file(_clock_rows(tmp_path / "zoned.csv", parts, zones=["+02:00", "+01:00"]))
+    assert plain["stats"]["valid_s"] == pytest.approx(5.0, abs=0.002) == zoned["stats"]["valid_s"]
+    assert plain["stats"]["duration_s"] == pytest.approx(zoned["stats"]["duration_s"]) == pytest.approx(5.0 + gap,
+                                                                                                          abs=0.01)
+    assert plain["quality"]["gaps"] == zoned["quality"]["gaps"] == 1
+    said = [w for w in plain["quality"]["warnings"] if "UTC offset" in w]
+    assert len(said) == 1 and said[0].startswith("night.csv: line 2002: its times, without a UTC offset, go back")
+    assert said[0].endswith(f"read from there on as the repeated hour's second pass (+01:00), after a gap of "
+                            f"{gap + 0.001:g} s in the data")
 
 
 def test_local_clock_times_that_skip_the_hour_the_clocks_do_follow_on(tmp_path, berlin):
