@@ -799,7 +799,7 @@ def _nothing_to_advise(m: dict) -> str:
 
 def format_advice(advice: Advice, width: int = 100) -> str:
     """Plain text, grouped by level, consult first, each item with why and its source."""
-    import textwrap
+    from myotwitch.host.wording import wrap
 
     titles = {"consult": "SEE A DOCTOR ABOUT", "self-care": "THINGS TO TRY", "info": "GOOD TO KNOW"}
     out = []
@@ -809,15 +809,15 @@ def format_advice(advice: Advice, width: int = 100) -> str:
             continue
         out.append(titles[level])
         for i in items:
-            out.append(textwrap.fill(i.text, width, initial_indent="  * ", subsequent_indent="    "))
+            out.append(wrap(i.text, width, initial_indent="  * ", subsequent_indent="    "))
             if i.why:
-                out.append(textwrap.fill(f"why: {i.why}", width, initial_indent="    ", subsequent_indent="    "))
+                out.append(wrap(f"why: {i.why}", width, initial_indent="    ", subsequent_indent="    "))
             out.append(f"    source: reference article, \"{i.section}\"")
         out.append("")
     if not advice.items:
         out.append(_nothing_to_advise(advice.metrics) + "\n")
     for c in advice.caveats:
-        out.append(textwrap.fill(f"note: {c}", width) + "\n")
-    out.append(textwrap.fill(advice.notice, width))
+        out.append(wrap(f"note: {c}", width) + "\n")
+    out.append(wrap(advice.notice, width))
     return "\n".join(out)
 

@@ -30,6 +30,7 @@ from myotwitch.host.advice import (
 )
 from myotwitch.host.index import distinct_sessions
 from myotwitch.host.report_units import recurring_units
+from myotwitch.host.wording import wrap
 
 SCHEMA = "myotwitch.history/1"
 #: diary kinds drawn beside the rates, with how a day's entries combine and the unit shown
@@ -335,19 +336,19 @@ def undated_statement(h: dict) -> str:
 
 def format_history(h: dict, width: int = 100) -> str:
     """Plain text with the same numbers as the JSON and the HTML page."""
-    import textwrap
-
     w = h["window"]
+    # (the files the statements quote, kept whole on a line)
+    names = [*h["undated"]["files"], *(h.get("short") or {}).get("files", [])]
     out = [f"myotwitch history {w['from']} to {w['to']} ({w['days']} days): {len(h['sessions'])} dated session(s) "
            f"on {len(h['days'])} day(s)"]
     if h["undated"]["count"]:
-        out.append(textwrap.fill(undated_statement(h), width))
+        out.append(wrap(undated_statement(h), width, names))
     if short_statement(h):
-        out.append(textwrap.fill(short_statement(h), width))
+        out.append(wrap(short_statement(h), width, names))
     if counting_statement(h):
-        out.append(textwrap.fill(counting_statement(h), width))
+        out.append(wrap(counting_statement(h), width))
     if not h["days"]:
-        out.append(textwrap.fill(no_days_statement(h), width))
+        out.append(wrap(no_days_statement(h), width))
     if h["days"] or h["diary"]:
         out += ["", "date         hours  twitches    rate/h  episodes  diary"]
         recorded = {r["date"]: r for r in h["days"]}
@@ -370,11 +371,11 @@ def format_history(h: dict, width: int = 100) -> str:
                    "are not followed across sessions)")
     out += ["", "WHAT THE TIME RULES MEASURED"]
     for _, _, text in rule_statements(h):
-        out.append(textwrap.fill(text, width, initial_indent="  * ", subsequent_indent="    "))
+        out.append(wrap(text, width, initial_indent="  * ", subsequent_indent="    "))
     out += ["", "ASSOCIATIONS (not causes)"]
     for _, _, text in association_statements(h):
-        out.append(textwrap.fill(text, width, initial_indent="  * ", subsequent_indent="    "))
-    out += ["", f"rules: {h['rules_file']}", textwrap.fill(h["advice"]["notice"], width)]
+        out.append(wrap(text, width, initial_indent="  * ", subsequent_indent="    "))
+    out += ["", f"rules: {h['rules_file']}", wrap(h["advice"]["notice"], width)]
     return "\n".join(out)
 
 

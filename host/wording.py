@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
+import textwrap
 
 #: a noise floor over this many µV RMS is more than a muscle gives at the skin: the stream's scale
 #: is wrong (a board's µV per count without its front-end gain) or an electrode is off
@@ -23,6 +25,17 @@ def file_names(files: list[str]) -> dict[str, str]:
     two files of the batch share a base name (a study's P01/night 1.edf and P02/night 1.edf)."""
     base = [os.path.basename(f) for f in files]
     return {f: b if base.count(b) == 1 else f for f, b in zip(files, base)}
+
+
+def wrap(text: str, width: int, names=(), **kw) -> str:
+    """``textwrap.fill`` that never splits a file name across lines: ``names`` (files or paths the
+    text quotes) and `commands` in backquotes are kept whole at their spaces, and no word is broken
+    at a hyphen or for its length (a path longer than the line stands on a line of its own). A
+    history had printed "...: n" and "ö.csv" on the next line for the file "n ö.csv"."""
+    kept = {n for n in names if n and " " in n} | set(re.findall(r"`[^`\n]*`", text))
+    for n in sorted(kept, key=len, reverse=True):  # (the longest first: a name that holds another)
+        text = text.replace(n, n.replace(" ", "\0"))  # (no file name holds a NUL)
+    return textwrap.fill(text, width, break_long_words=False, break_on_hyphens=False, **kw).replace("\0", " ")
 
 
 def counted(n: int, noun: str, plural: str | None = None) -> str:

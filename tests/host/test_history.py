@@ -614,3 +614,19 @@ def test_a_cut_copy_is_found_among_many_files_and_two_peoples_nights_stay_two():
     p2 = {"file": "/study/P02/night 1.edf", "start": t0 + dt.timedelta(minutes=7), "duration_s": 7.5 * 3600.0,
           "valid_s": 7.5 * 3600.0, "channels": ["EMG"]}
     assert distinct_sessions([p1, p2]) == [p1, p2]
+
+
+def test_a_file_name_is_never_split_across_lines(_isolated_home):
+    """The text had wrapped "n ö.csv" at its space ("...: n" / "ö.csv"): names of every length,
+    so one of them meets the end of a line wherever the statement's words fall."""
+    names = [f"{'n ö ' * k}x-{'y' * k}.csv" for k in range(1, 12)]
+    with SessionIndex.default() as idx:
+        for name in names:
+            idx.add_session(file=f"/rec/sp ü/{name}", start=None, duration_s=600, twitches=5)
+        idx.add_session(file="/rec/short one.csv", start=TODAY - dt.timedelta(days=1), duration_s=1.0, twitches=1)
+        h = build_history(idx.sessions(include_undated=True), [], load_rules(), days=28)
+    assert h["short"]["files"] == ["short one.csv"]
+    for width in range(40, 101, 3):
+        lines = format_history(h, width).splitlines()
+        for name in names[:5] + ["short one.csv"]:  # (the statement quotes the first five)
+            assert any(name in line for line in lines), (width, name, lines[:6])
