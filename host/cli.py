@@ -151,14 +151,15 @@ def cmd_record(args: argparse.Namespace) -> int:
     from myotwitch.host.outputs import check_folder, check_range, check_writable
 
     check_range("--status-interval", args.status_interval, 1.0, 86_400.0, "1 to 86400 seconds")
-    check_folder("--out", args.out)
     if events not in ("auto", "none", "-"):
-        check_writable("--events", events)
+        check_writable("--events", events, made=args.out)
     config = detector_config(args)
     # a recorder never falls back to the simulator on its own: recording fake data unnoticed
     # would be worse than an error; `--source sim:` records the simulator on purpose
     spec = "serial:auto" if args.source == "auto" else args.source
     lsl_publisher(args, check_only=True)  # a missing pylsl fails before the device is opened
+    # the folder is made last of the checks: `--events ''` had been refused after ./recordings was made
+    check_folder("--out", args.out)
     if hasattr(signal, "SIGHUP"):  # a reload (SIGHUP: rotate) before the recorder is up has no file to
         # rotate; by default it ended the process, which systemd's Restart=on-failure takes for a
         # clean stop: no recording that night (the recorder installs its own handler below)

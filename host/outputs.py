@@ -41,12 +41,17 @@ def _cannot_write_in(folder: str) -> OSError | None:
 RECORDING_MAGIC = (b"0       ", b"\xffBIOSEMI")
 
 
-def check_writable(option: str, path: str) -> None:
-    """``path`` can be created or overwritten as a file, and is no recording."""
+def check_writable(option: str, path: str, made: str | None = None) -> None:
+    """``path`` can be created or overwritten as a file, and is no recording. ``made``: a folder
+    ``check_folder`` makes after this check (checks made last, so that a refused command leaves
+    no folder behind): a file directly in it, while it does not exist yet, is taken as it will
+    be (``record --out new --events new/ev.jsonl``); the folder's own check covers it."""
     if not path.strip():  # (an unset shell variable: abspath would make it the current folder)
         raise UsageError(f"{option}: expected a file name, got an empty one")
     full = os.path.abspath(os.path.expanduser(path))
     parent = os.path.dirname(full) or "."
+    if made is not None and not os.path.lexists(parent) and parent == os.path.abspath(os.path.expanduser(made)):
+        return
     if os.path.isdir(full):
         raise UsageError(f"{option} {path}: is a folder, expected a file name")
     head = b""

@@ -833,7 +833,23 @@ def test_an_empty_output_name_is_refused_not_skipped(args, option, _isolated_hom
     line = one_error_line(r, option)
     assert "empty" in line or "--forget" in args, line
     assert r.stdout == ""  # refused before any work
-    assert set(os.listdir(tmp_path)) <= {"recordings"}  # (record makes --out before it checks --events)
+    assert os.listdir(tmp_path) == []  # (record had made ./recordings, its --out, before it refused --events)
+
+
+@pytest.mark.parametrize("events", ["", "nope/ev.jsonl", "new/sub/ev.jsonl"])
+def test_a_refused_record_leaves_no_folder_behind(events, _isolated_home, tmp_path, cli):
+    r = cli("record", "--source", "sim:", "--duration", "1s", "--out", str(tmp_path / "new"), "--events",
+            events and str(tmp_path / events))
+    one_error_line(r, "--events")
+    assert os.listdir(tmp_path) == []
+
+
+def test_record_events_inside_the_out_folder_it_makes(_isolated_home, tmp_path, cli):
+    """The --out folder is made after the checks; an --events file in it is taken as it will be."""
+    r = cli("record", "--source", "sim:speed=0", "--duration", "1s", "--out", str(tmp_path / "new"), "--events",
+            str(tmp_path / "new" / "ev.jsonl"))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "new" / "ev.jsonl").is_file() and list((tmp_path / "new").glob("*.edf"))
 
 
 def test_an_empty_file_name_in_a_batch_is_named_as_such(_isolated_home, tmp_path, cli):
