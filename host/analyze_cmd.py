@@ -33,6 +33,7 @@ from myotwitch.host.wording import (
     local_clock,
     per_channel,
     rate_text,
+    seconds_text,
 )
 
 if TYPE_CHECKING:
@@ -323,7 +324,7 @@ def summary_text(r: dict) -> str:
         + (f"; per channel {', '.join(f'{lab} {n}' for lab, n in zip(r['channels'], st['twitches_per_channel']))}"
            if len(r["channels"]) > 1 else "")
         + (f"; median size {st['median_twitch_uv']:.0f} µV p-p)" if st["median_twitch_uv"] else ")"),
-        f"  episodes   {st['episodes']}" + (f" (longest {max(e['duration_s'] for e in r['episodes']):.0f} s, "
+        f"  episodes   {st['episodes']}" + (f" (longest {seconds_text(max(e['duration_s'] for e in r['episodes']))}, "
                                               f"most twitches {max(e['n_twitches'] for e in r['episodes'])})"
                                               if r["episodes"] else ""),
         f"  rejected   {counted(st['counts']['contraction'], 'contraction')}, {counted(st['counts']['artifact'], 'artefact')}",

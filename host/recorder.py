@@ -35,7 +35,7 @@ from myotwitch.host.sources import Source
 from myotwitch.host.sources.replay import REPLAY_FIRMWARE
 from myotwitch.host.stream import DeviceInfo, GapRecord, LinkEvent, SampleBlock, StatusRecord
 from myotwitch.host.summary_check import LONGEST_S
-from myotwitch.host.wording import busy_floor_reason, counted, hms
+from myotwitch.host.wording import busy_floor_reason, counted, hms, seconds_text
 
 if TYPE_CHECKING:
     from myotwitch.host.lsl_publish import LslPublisher
@@ -890,7 +890,7 @@ class Recorder:
         else:
             _index(summary)
             self.indexed_files = [*self.indexed_files, f.path]  # (swapped whole: read by another thread)
-        log.info("closed %s (%.0f s, %s)", f.path, st["duration_s"], counted(st["counts"]["twitch"], "twitch", "twitches"))
+        log.info("closed %s (%s, %s)", f.path, seconds_text(st["duration_s"]), counted(st["counts"]["twitch"], "twitch", "twitches"))
         self.eventlog.write("file_closed", path=f.path, summary=os.path.basename(summary_path(f.path)))
 
     def _close_all(self) -> None:

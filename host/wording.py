@@ -66,6 +66,12 @@ def per_channel(labels: list[str], values: list[float | None], fmt: str = ".1f")
     return ", ".join(f"{name} {f}" for name, f in zip(labels, figures))
 
 
+def seconds_text(s: float) -> str:
+    """A duration in seconds: whole ones from 10 s on, under that with its fraction (a
+    ``record --duration 0.5s`` had closed its file with "(0 s, 0 twitches)")."""
+    return f"{s:.0f} s" if s >= 9.95 else f"{round(s, 1 if s >= 1 else 2):g} s"
+
+
 def hms(seconds: float) -> str:
     """A duration as h:mm:ss."""
     s = int(round(seconds))

@@ -1017,3 +1017,14 @@ def test_each_file_names_its_device_for_the_history_and_analyze_reads_it_back(tm
     assert len(rows) == len(rec.closed_files) and {r["device"] for r in rows} == {ident}
     again = analyze_file(rec.closed_files[0])
     assert again["device"] == {"device_id": ident, "firmware": rec.info.firmware}
+
+
+@pytest.mark.parametrize("duration, said", [("0.5s", "0.5 s"), ("2.5s", "2.5 s"), ("12s", "12 s")])
+def test_a_closed_file_is_said_with_its_fraction_of_a_second(duration, said, tmp_path, _isolated_home):
+    """`record --duration 0.5s` had closed with "(0 s, 0 twitches)"; whole seconds from 10 s on."""
+    proc = _cli("record", "--source", "sim:speed=0", "--duration", duration, "--out", str(tmp_path / "r"),
+                "--events", "none")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    closed = [line for line in err.splitlines() if line.startswith("myotwitch: closed ")]
+    assert len(closed) == 1 and f"({said}, " in closed[0], err
