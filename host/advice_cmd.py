@@ -199,8 +199,9 @@ def parse_entry(what: str, value: str | None, unit: str | None) -> tuple[str, st
         if number > 24:
             hint = f"; in minutes: `myotwitch log sleep {number:g} --unit min`" if unit is None else ""
             raise UsageError(f"sleep {number:g} h: a night has at most 24 hours{hint}")
-    elif kind == "stress" and not 1 <= number <= 5:
-        raise UsageError(f"stress {number:g}: use 1 (calm) to 5 (very stressed)")
+    elif kind == "stress" and number not in (1, 2, 3, 4, 5):  # (a level, as exercise's: 3.5 had been kept as
+        # "3.5 of 5"; only a day's mean of several entries, in the history, falls between them)
+        raise UsageError(f"stress {number:g}: use a whole level, 1 (calm) to 5 (very stressed)")
     elif kind == "exercise" and number not in (0, 1, 2, 3):
         raise UsageError(f"exercise '{value}': use none, light, moderate or hard (0-3)")
     return kind, kind, number

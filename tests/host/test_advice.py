@@ -226,7 +226,9 @@ def test_no_advice_says_what_the_window_held():
     (("caffeine", "lots", None), "is not a number"),
     (("caffeine", "2", "litres"), "caffeine unit"),
     (("sleep", "30", None), "at most 24 hours"),
-    (("stress", "9", None), "use 1 (calm) to 5"),
+    (("stress", "9", None), "stress 9: use a whole level, 1 (calm) to 5"),
+    (("stress", "3.5", None), "stress 3.5: use a whole level, 1 (calm) to 5"),  # (had been kept as "3.5 of 5")
+    (("stress", "0", None), "stress 0: use a whole level"),
     (("mood", "good", None), "unknown diary entry 'mood'"),
     (("sleep", None, None), "needs a value"),
     (("symptom", "x" * 5000, None), "unknown symptom '" + "x" * 39 + "…'"),  # (not the whole paste)
