@@ -208,6 +208,10 @@ def open_reader(path: str | os.PathLike, channels: list[str] | None = None, unit
     if is_csv(path, head):
         from myotwitch.host.csvio import CsvReader
 
+        what = _what_table(path)
+        if what:
+            raise FormatError(f"{name}: {what}")
+
         reader = CsvReader(path, units=units, fs=fs)
         reader.select(channels)
     else:
@@ -240,6 +244,33 @@ def _what_json(path: str) -> str:
     if path.endswith(".events.jsonl"):
         return "the recorder's event log, not a recording; expected EDF, BDF or CSV samples (the recording is beside it)"
     return "JSON, not a recording (an event log or a report?); expected EDF, BDF or CSV samples"
+
+
+def _what_table(path: str) -> str | None:
+    """What a CSV of myotwitch's own given as a recording is, by its header; None for any other.
+    ``analyze out/sessions.csv`` had been refused as "column 'file': 'a.csv' is not a number of
+    seconds", as if a recording's time column were bad."""
+    from myotwitch.host.analyze_cmd import EVENT_COLUMNS, FAILED_COLUMNS, MANIFEST_COLUMNS, SESSION_COLUMNS
+    from myotwitch.host.history import DAILY_COLUMNS
+
+    try:
+        with open(path, encoding="utf-8", errors="replace", newline="") as fh:
+            first = fh.readline(1 << 16)
+    except OSError:
+        return None
+    cols = [c.strip() for c in first.lstrip("\ufeff").rstrip("\r\n").split(",")]
+    them = "give the recordings themselves"
+    if cols == SESSION_COLUMNS:
+        return f"myotwitch's table of analysed sessions (the sessions.csv of `analyze --out-dir`), not a recording; {them}"
+    if cols == FAILED_COLUMNS:
+        return f"myotwitch's list of the files a batch could not analyse (failed.csv), not a recording; {them}"
+    if cols == MANIFEST_COLUMNS:
+        return f"myotwitch's list of a batch's results (manifest.csv), not a recording; {them}"
+    if cols == EVENT_COLUMNS:
+        return f"myotwitch's table of detected events (`analyze --csv`), not a recording; {them}"
+    if cols[:len(DAILY_COLUMNS)] == DAILY_COLUMNS:
+        return f"myotwitch's daily table (`history --csv`), not a recording; {them}"
+    return None
 
 
 def analyze_file(path: str | os.PathLike, config: DetectorConfig | None = None, channels: list[str] | None = None,

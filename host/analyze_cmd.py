@@ -371,9 +371,15 @@ def _events_csv(fh: IO[str], results: list[dict]) -> None:
             w.writerow({**e, "file": r["file"], "channel_label": r["channels"][e["channel"]]})
 
 
+#: ``--out-dir``'s sessions.csv, one row per file analysed
+SESSION_COLUMNS = ["file", "start", "duration_s", "valid_s", "searched_s", "twitches", "twitches_per_hour", "episodes",
+                   "contractions", "artifacts", "noise_floor_uv_rms", "mains_hz", "gaps"]
+#: ``--out-dir``'s failed.csv, one row per file not analysed
+FAILED_COLUMNS = ["file", "error"]
+
+
 def write_sessions_csv(path: str, results: list[dict]) -> None:
-    cols = ["file", "start", "duration_s", "valid_s", "searched_s", "twitches", "twitches_per_hour", "episodes", "contractions",
-            "artifacts", "noise_floor_uv_rms", "mains_hz", "gaps"]
+    cols = SESSION_COLUMNS
     rows = sorted(results, key=lambda r: (local_clock(r.get("start")), r["file"]))
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
@@ -675,7 +681,7 @@ def _shipped_example(path: str) -> bool:
 def _write_failed_csv(path: str, failed: Sequence[dict]) -> None:
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["file", "error"])
+        w.writerow(FAILED_COLUMNS)
         for f in failed:
             w.writerow([f["file"], f["error"]])
 

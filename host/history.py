@@ -402,6 +402,10 @@ def strict(obj: object) -> object:
     return obj
 
 
+#: the first columns of ``history --csv``'s daily table (a column per channel, unit and diary series follow)
+DAILY_COLUMNS = ["date", "hours", "twitches", "rate_per_hour", "episodes"]
+
+
 def write_csv(h: dict, path: str) -> None:
     """One row per day with recordings or diary entries: rates, hours, episodes, channels, diary."""
     labels = sorted(h["channels"])
@@ -410,7 +414,7 @@ def write_csv(h: dict, path: str) -> None:
     diary = {r["date"]: r for r in h["diary"]}
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["date", "hours", "twitches", "rate_per_hour", "episodes", *[f"rate_per_hour:{k}" for k in labels],
+        w.writerow([*DAILY_COLUMNS, *[f"rate_per_hour:{k}" for k in labels],
                     *[f"rate_per_hour:{k}" for k in units], *[f"{k}_{u}" for k, (_, u) in DIARY_SERIES.items()],
                     "symptoms", "medication"])
         for day in sorted(set(rec) | set(diary)):

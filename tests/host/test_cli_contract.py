@@ -1023,3 +1023,19 @@ def test_advice_json_takes_a_file_as_history_json_does(_isolated_home, tmp_path,
     written, shown = json.loads(out.read_text()), json.loads(printed.stdout)
     assert written.keys() == shown.keys() and written["items"] == shown["items"]
     one_error_line(cli("advice", "--json", str(tmp_path / "nope" / "a.json")), "--json", "does not exist")
+
+
+def test_myotwitch_s_own_tables_given_as_recordings_are_named_for_what_they_are(_isolated_home, tmp_path, cli):
+    """`analyze out/sessions.csv` (its own table fed back) had been refused as "column 'file':
+    'calf-30s.csv' is not a number of seconds", as if a recording's time column were bad."""
+    out = tmp_path / "out"
+    assert cli("analyze", CSV, str(tmp_path / "gone.csv"), "--no-index", "--out-dir", str(out), "--csv",
+               str(tmp_path / "events.csv")).returncode == 1  # (gone.csv: a failed.csv)
+    assert cli("history", "--csv", str(tmp_path / "days.csv")).returncode == 0
+    for path, what in [(out / "sessions.csv", "table of analysed sessions"), (out / "failed.csv", "could not analyse"),
+                       (out / "manifest.csv", "list of a batch's results"), (tmp_path / "events.csv", "detected events"),
+                       (tmp_path / "days.csv", "daily table")]:
+        line = one_error_line(cli("analyze", str(path), "--no-index"), path.name, what, "not a recording")
+        assert "number of seconds" not in line and "sample rate" not in line, line
+    one_error_line(cli("record", "--source", f"file:{out / 'sessions.csv'}", "--duration", "1s", "--out",
+                       str(tmp_path / "rec")), "sessions.csv", "table of analysed sessions")
