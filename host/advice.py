@@ -190,16 +190,27 @@ def _why_fields(template: str) -> list[tuple[str, str, str | None]]:
     return out
 
 
+#: a word with its plural ending in brackets right after a number ("{sessions} recording(s)",
+#: "{symptom_pain} time(s)", "twitch(es)"): said singular for exactly one, plural otherwise
+_PLURAL_AFTER = re.compile(r"^(\s+)(\w+)\((e?s)\)")
+
+
 def format_why(template: str, values: dict) -> str:
     """Fill a ``why`` template with plain metric values: no attribute or index lookups, ever."""
     parts = []
+    before = ""  # (a number filled in just before this literal, as shown: "1" for 1.0 shown so)
     for literal, name, spec in _why_fields(template):
+        if before:
+            literal = _PLURAL_AFTER.sub(r"\1\2" if before == "1" else r"\1\2\3", literal, count=1)
         parts.append(literal)
+        before = ""
         if name:
             value = values.get(name, METRICS[name])
             if not isinstance(value, (bool, int, float, str)):
                 value = str(value)
             parts.append(format(value, spec or ""))
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                before = parts[-1]
     return "".join(parts)
 
 
@@ -767,10 +778,12 @@ def counting_note(c: dict) -> str:
                        "0.45 x the rate, at most 450 Hz); to count them alike, analyse them again with "
                        f"--band {low if isinstance(low, (int, float)) else 20:g}-{min(highs):g}.")
         return (f"these sessions were counted with different detector settings ({what}; "
-                f"{' / '.join(str(x['sessions']) for x in c['sets'])} session(s)): a change in rate between them may "
+                f"{' / '.join(str(x['sessions']) for x in c['sets'])} sessions): a change in rate between them may "
                 f"be the settings', not the muscle's. {how}")
     if c["unknown"] and c["sets"]:
-        return (f"{c['unknown']} session(s) were indexed before the index kept the detector settings; if the "
+        from myotwitch.host.wording import counted
+
+        return (f"{counted(c['unknown'], 'session')} {'was' if c['unknown'] == 1 else 'were'} indexed before the index kept the detector settings; if the "
                 "settings or the version of myotwitch changed since, analyse those files again to compare rates.")
     return ""
 

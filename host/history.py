@@ -30,7 +30,7 @@ from myotwitch.host.advice import (
 )
 from myotwitch.host.index import distinct_sessions
 from myotwitch.host.report_units import recurring_units
-from myotwitch.host.wording import wrap
+from myotwitch.host.wording import counted, wrap
 
 SCHEMA = "myotwitch.history/1"
 #: diary kinds drawn beside the rates, with how a day's entries combine and the unit shown
@@ -267,7 +267,7 @@ def rule_statements(h: dict) -> list[tuple[str, bool, str]]:
     else:
         text += "; a new site needs at least 4 dated sessions to compare halves"
     if s["twitching_elsewhere_logged"]:
-        text += f"; twitching elsewhere logged {s['twitching_elsewhere_logged']} time(s) in the diary"
+        text += f"; twitching elsewhere logged {counted(s['twitching_elsewhere_logged'], 'time')} in the diary"
     out.append(("spreading", s["fires"], text))
     return out
 
@@ -330,8 +330,8 @@ def no_days_statement(h: dict) -> str:
 
 def undated_statement(h: dict) -> str:
     n = h["undated"]["count"]
-    return (f"{n} undated session(s) (no start time in the file) are kept in the index but left out of the "
-            f"trends: {', '.join(h['undated']['files'][:5])}{' …' if n > 5 else ''}") if n else ""
+    return (f"{counted(n, 'undated session')} (no start time in the file) {'is' if n == 1 else 'are'} kept in the "
+            f"index but left out of the trends: {', '.join(h['undated']['files'][:5])}{' …' if n > 5 else ''}") if n else ""
 
 
 def format_history(h: dict, width: int = 100) -> str:
@@ -339,8 +339,8 @@ def format_history(h: dict, width: int = 100) -> str:
     w = h["window"]
     # (the files the statements quote, kept whole on a line)
     names = [*h["undated"]["files"], *(h.get("short") or {}).get("files", [])]
-    out = [f"myotwitch history {w['from']} to {w['to']} ({w['days']} days): {len(h['sessions'])} dated session(s) "
-           f"on {len(h['days'])} day(s)"]
+    out = [f"myotwitch history {w['from']} to {w['to']} ({w['days']} days): "
+           f"{counted(len(h['sessions']), 'dated session')} on {counted(len(h['days']), 'day')}"]
     if h["undated"]["count"]:
         out.append(wrap(undated_statement(h), width, names))
     if short_statement(h):
@@ -367,8 +367,9 @@ def format_history(h: dict, width: int = 100) -> str:
             f"{k} {v['twitches']} {'twitch' if v['twitches'] == 1 else 'twitches'}, {fmt_rate(v['rate_per_hour'])}, "
             f"first seen {v['first_seen'] or '–'}" for k, v in h["units"].items()))
     if h.get("unnamed_units"):
-        out.append(f"({h['unnamed_units']} recurring unit(s) without a lasting name, each known in its own session only, "
-                   "are not followed across sessions)")
+        n = h["unnamed_units"]
+        out.append(f"({counted(n, 'recurring unit')} without a lasting name, each known in its own session only, "
+                   f"{'is' if n == 1 else 'are'} not followed across sessions)")
     out += ["", "WHAT THE TIME RULES MEASURED"]
     for _, _, text in rule_statements(h):
         out.append(wrap(text, width, initial_indent="  * ", subsequent_indent="    "))

@@ -12,6 +12,7 @@ from myotwitch.host.advice import MAX_WINDOW_DAYS as MAX_DAYS
 from myotwitch.host.advice_cmd import check_days
 from myotwitch.host.errors import UsageError
 from myotwitch.host.outputs import Writes, check_files
+from myotwitch.host.wording import counted
 
 DESCRIPTION = """\
 Show your twitch rate over the days and weeks you recorded, with your diary beside it, and
@@ -167,14 +168,15 @@ def _remove(args: argparse.Namespace) -> int:
         for f in args.forget or []:  # (every file given: one not in the index stopped the ones after it)
             n = idx.forget(f)
             if n:
-                print(f"removed {n} session(s) of {f}")
+                print(f"removed {counted(n, 'session')} of {f}")
             else:
                 missing.append(f)
         if before is not None:
             n = idx.forget_before(before)
             undated = sum(1 for s in idx.sessions(include_undated=True) if s["start"] is None)
-            print(f"removed {n} session(s) that started before {before:%Y-%m-%d}"
-                  + (f"; {undated} undated session(s) kept (remove them with --forget FILE)" if undated else ""))
+            print(f"removed {counted(n, 'session')} that started before {before:%Y-%m-%d}"
+                  + (f"; {counted(undated, 'undated session')} kept (remove {'it' if undated == 1 else 'them'} with "
+                     "--forget FILE)" if undated else ""))
     for f in missing:
         print(f"myotwitch: error: {f}: no session of this file in the index (`myotwitch history --json` lists the "
               "sessions' files)", file=sys.stderr)

@@ -20,6 +20,7 @@ from myotwitch.host.history import (
     undated_statement,
 )
 from myotwitch.host.report import SCROLL_HINT
+from myotwitch.host.wording import counted
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 CSS = SCROLL_HINT + """
@@ -171,8 +172,8 @@ def render_history(h: dict) -> str:
     pics = plots(h)
     w = h["window"]
     parts = [f"<h1>Your twitches over {w['days']} days</h1>",
-             f"<p>{html.escape(w['from'])} to {html.escape(w['to'])}: {len(h['sessions'])} dated session(s) on "
-             f"{len(h['days'])} day(s). Rates are twitches per hour of recorded data. Generated "
+             f"<p>{html.escape(w['from'])} to {html.escape(w['to'])}: {counted(len(h['sessions']), 'dated session')} "
+             f"on {counted(len(h['days']), 'day')}. Rates are twitches per hour of recorded data. Generated "
              f"{html.escape(h['generated'][:16].replace('T', ' '))}.</p>"]
     if h["undated"]["count"]:
         parts.append(f"<p class=note>{html.escape(undated_statement(h))}</p>")

@@ -12,6 +12,7 @@ import pyqtgraph as pg
 from PySide6 import QtWidgets
 
 from myotwitch.host.advice import MAX_WINDOW_DAYS
+from myotwitch.host.wording import counted
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +90,8 @@ class HistoryTab(QtWidgets.QWidget):
             self.fit.setData([], [])
         lo = dt.datetime.fromisoformat(h["window"]["from"]).timestamp()
         self.plot.setXRange(lo, dt.datetime.fromisoformat(h["window"]["to"]).timestamp() + 86400, padding=0)
-        self.summary.setText(f"{h['window']['from']} to {h['window']['to']}: {len(h['sessions'])} dated session(s) "
-                             f"on {len(h['days'])} day(s)")
+        self.summary.setText(f"{h['window']['from']} to {h['window']['to']}: "
+                             f"{counted(len(h['sessions']), 'dated session')} on {counted(len(h['days']), 'day')}")
         colors = {True: "#c62828", False: "#2e7d32"}
         parts = ["<b>What the time rules measured</b>"]
         parts += [f"<p style='color:{colors[fires]}'>{html.escape(text)}</p>" for _, fires, text in rule_statements(h)]

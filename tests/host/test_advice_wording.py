@@ -22,6 +22,32 @@ def test_the_worsening_rules_p_value_is_never_rounded_to_zero(p, shown):
     assert shown in why and "p = 0.000)" not in why
 
 
+@pytest.mark.parametrize("n, said", [(1, "1 twitch in 1 recording, "), (2, "2 twitches in 2 recordings, ")])
+def test_a_count_in_a_why_is_singular_for_one(n, said):
+    """The rules said "twitches in {sessions} recording(s)" and "logged {n} time(s)"."""
+    why = format_why(rule("info-usually-harmless").why, {"twitches_total": n, "sessions": n, "rate_latest": 3.0})
+    assert why.startswith(said) and "(s)" not in why, why
+    for r in load_rules().rules:
+        if "symptom_pain" in r.why:
+            pain = format_why(r.why, {"symptom_pain": n, "symptom_days": 14})
+            assert f"pain logged {n} time{'s' if n > 1 else ''} in the last 14 days" in pain, pain
+
+
+def test_history_counts_are_singular_for_one(_isolated_home):
+    import datetime as dt
+
+    from myotwitch.host.history import build_history, format_history
+    from myotwitch.host.index import SessionIndex
+
+    with SessionIndex.default() as idx:
+        idx.add_session(file="/rec/n.edf", start=dt.datetime.now() - dt.timedelta(days=1), duration_s=3600, twitches=9)
+        idx.add_session(file="/rec/u.csv", start=None, duration_s=600, twitches=1)
+        h = build_history(idx.sessions(include_undated=True), [], load_rules(), days=28)
+    text = " ".join(format_history(h).split())
+    assert ": 1 dated session on 1 day" in text and "1 undated session (no start time in the file) is kept" in text
+    assert "(s)" not in text, text
+
+
 @pytest.mark.parametrize("what, value, unit, expected", [
     ("sleep", "7h", None, 7.0), ("sleep", "450min", None, 7.5), ("sleep", "450 min", "min", 7.5),
     ("caffeine", "200mg", None, 200.0), ("caffeine", "2cups", None, 190.0), ("fluids", "500ml", None, 0.5),
@@ -125,7 +151,7 @@ def test_a_band_that_differs_by_sample_rate_says_how_to_count_alike():
                              "band_high_hz": hi}}
 
     note = counting_note(counting_summary([at(225.0)] * 10 + [at(450.0)]))
-    assert "band_high_hz 225.0 / 450.0; 10 / 1 session(s)" in note
+    assert "band_high_hz 225.0 / 450.0; 10 / 1 sessions" in note
     assert note.endswith("to count them alike, analyse them again with --band 20-225.")
     other = at(450.0)
     other["counting"]["min_twitch_uv"] = 10.0

@@ -134,7 +134,7 @@ def test_the_advice_counts_a_recording_made_in_the_window_once(qtbot, settings, 
     unsure = [e for e in shown if begin <= e.onset_sample <= begin + 500 or end <= e.onset_sample <= end + 500]
     outside = [e for e in shown if not begin <= e.onset_sample < end and e not in unsure]
     assert int(win.lbl_count.text()) == len(shown) and 10 < len(outside) < len(shown) and in_file > 10
-    why = re.search(r"(\d+) twitches in (\d+) recording\(s\)", win.advice.toPlainText())
+    why = re.search(r"(\d+) twitch(?:es)? in (\d+) recordings?\b", win.advice.toPlainText())
     assert why is not None, win.advice.toPlainText()
     # the recording is in the history now, and the window's session holds it: counted once, in
     # the one recording the window's session is (the file's twitches had been added on top)
@@ -159,7 +159,7 @@ def test_the_advice_counts_a_replayed_recording_once_and_on_its_own_date(qtbot, 
     qtbot.wait(50)
     win.redraw()
     win.update_advice()
-    why = re.search(r"(\d+) twitches in (\d+) recording\(s\)", win.advice.toPlainText())
+    why = re.search(r"(\d+) twitch(?:es)? in (\d+) recordings?\b", win.advice.toPlainText())
     assert why is not None, win.advice.toPlainText()
     # the replay is that night again, not a second session of today: counted once
     assert (int(why.group(1)), int(why.group(2))) == (night["twitches"], 1)
@@ -205,7 +205,7 @@ def test_a_file_closed_by_a_long_outage_while_recording_counts_once_in_the_advic
     unsure = [e for e in shown if begin <= e.onset_sample <= begin + 500]  # (the file's or not)
     outside = [e for e in shown if not begin <= e.onset_sample < end and e not in unsure]
     assert first["stats"]["counts"]["twitch"] > 10 and len(outside) > 2
-    why = re.search(r"(\d+) twitches in (\d+) recording\(s\)", win.advice.toPlainText())
+    why = re.search(r"(\d+) twitch(?:es)? in (\d+) recordings?\b", win.advice.toPlainText())
     assert why is not None, win.advice.toPlainText()
     # the file closed at the outage is in the history while the recording goes on, and the
     # window's session holds it: counted once

@@ -83,7 +83,7 @@ def test_rising_nights_report_json_and_text_agree(rising, tmp_path, capsys):
     html = page.read_text()
     terminal = " ".join(r.stdout.split())  # undo the line wrapping
     for text in (f"p = {fmt_p(w['p'])}", f"fold change {w['fold_change']:.2f}", "Worsening rule: worsening",
-                 "Persistent rule: persistent", "twitching elsewhere logged 1 time(s)"):
+                 "Persistent rule: persistent", "twitching elsewhere logged 1 time in"):
         assert text in html and text in terminal, text
     assert 'alt="twitch rate per recorded day with the fitted trend line"' in html
     assert 'alt="diary: caffeine, sleep, stress, exercise, fluids, symptoms"' in html
@@ -229,7 +229,7 @@ def test_undated_sessions_are_counted_and_left_out(_isolated_home):
     assert h["undated"] == {"count": 1, "files": ["notime.csv"]}
     assert len(h["sessions"]) == 3 and sum(d["twitches"] for d in h["days"]) == sum(s["twitches"] for s in h["sessions"])
     text = format_history(h)
-    assert "1 undated session(s)" in text and "left out of the trends" in text and "notime.csv" in text
+    assert "1 undated session (no start time in the file) is kept" in text and "left out of the trends" in text and "notime.csv" in text
     assert "not tested: needs at least 6 dated sessions, 3 recorded" in text
 
 
@@ -283,7 +283,8 @@ def test_per_unit_rates_and_first_seen(_isolated_home):
     # two sessions' "U3" are two sources, not one: neither is added up nor first seen; the one
     # seen only twice is no recurring unit (as `analyze` and its report count them)
     assert set(h["units"]) == {"unit P1", "unit P2"} and h["unnamed_units"] == 1
-    assert "(1 recurring unit(s) without a lasting name" in format_history(h)
+    assert "(1 recurring unit without a lasting name, each known in its own session only, is not" in " ".join(
+        format_history(h).split())
 
 
 def test_caffeine_association_stated_with_counts(_isolated_home):
@@ -347,8 +348,8 @@ def test_forget_and_before_from_the_cli(capsys, tmp_path):
     assert main(["history", "--forget", str(link)]) == 0
     assert main(["history", "--before", (TODAY - dt.timedelta(days=2)).date().isoformat()]) == 0
     out = capsys.readouterr().out
-    assert f"removed 1 session(s) of {link}" in out
-    assert "removed 2 session(s) that started before" in out and "1 undated session(s) kept" in out
+    assert f"removed 1 session of {link}" in out
+    assert "removed 2 sessions that started before" in out and "1 undated session kept (remove it with" in out
     with SessionIndex.default() as idx:
         assert [s["file"] for s in idx.sessions(include_undated=True)] == [
             "/rec/night02.edf", "/rec/night03.edf", "/rec/undated.csv"]
@@ -434,7 +435,7 @@ def test_sessions_counted_with_different_settings_are_said_to_be(tmp_path):
     assert counting_statement(same) == "" and len(same["counting"]["sets"]) == 1
     mixed = history([DetectorConfig(min_twitch_uv=10.0)] * 2 + [DetectorConfig()] * 2)
     text = counting_statement(mixed)
-    assert "different detector settings (min_twitch_uv 10.0 / 15.0; 2 / 2 session(s))" in text
+    assert "different detector settings (min_twitch_uv 10.0 / 15.0; 2 / 2 sessions)" in text
     assert mixed["counting"]["differ"] == ["min_twitch_uv"]
     assert "different detector settings" in format_history(mixed).replace("\n", " ")
     pytest.importorskip("matplotlib")
@@ -442,7 +443,7 @@ def test_sessions_counted_with_different_settings_are_said_to_be(tmp_path):
 
     assert "different detector settings (min_twitch_uv 10.0 / 15.0" in render_history(mixed)
     old = history([None, None, DetectorConfig()])
-    assert counting_statement(old).startswith("2 session(s) were indexed before the index kept the detector settings")
+    assert counting_statement(old).startswith("2 sessions were indexed before the index kept the detector settings")
     assert counting_statement(history([None, None])) == ""  # nothing known to compare with
 
 

@@ -38,7 +38,7 @@ def test_every_file_given_to_forget_is_dealt_with(three, tmp_path, capsys):
     nope = str(tmp_path / "nope.edf")
     assert main(["history", "--forget", three[0], nope, three[2]]) == 2
     out, err = capsys.readouterr()
-    assert f"removed 1 session(s) of {three[0]}" in out and f"removed 1 session(s) of {three[2]}" in out
+    assert f"removed 1 session of {three[0]}" in out and f"removed 1 session of {three[2]}" in out
     assert err.strip() == (f"myotwitch: error: {nope}: no session of this file in the index (`myotwitch history "
                            "--json` lists the sessions' files)")
     with SessionIndex.default() as idx:
