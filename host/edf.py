@@ -729,7 +729,7 @@ def _read_annotations(edf: EdfFile) -> None:
     edf.record_onsets = onsets
     name = os.path.basename(edf.path)
     if bad:
-        edf.warn(f"{name}: {bad} annotation(s) with an unreadable, infinite or negative time ignored")
+        edf.warn(f"{name}: {counted(bad, 'annotation')} with an unreadable, infinite or negative time ignored")
     if capped:
         edf.warn(f"{name}: more than {MAX_ANNOTATIONS} annotations; the rest ignored")
 

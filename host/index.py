@@ -25,7 +25,7 @@ from pathlib import Path
 
 from myotwitch.host.device_id import device_key
 from myotwitch.host.errors import HistoryError
-from myotwitch.host.wording import on_local_clock
+from myotwitch.host.wording import counted, on_local_clock
 
 log = logging.getLogger(__name__)
 
@@ -386,7 +386,7 @@ class SessionIndex:
         self.db.execute("DROP TABLE sessions_v1")
         merged = len(old) - self.db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
         log.info("session index migrated to content keys (%d rows%s)", len(old),
-                 f", {merged} duplicate(s) of the same file merged" if merged else "")
+                 f", {counted(merged, 'duplicate')} of the same file merged" if merged else "")
 
     @classmethod
     def default(cls) -> SessionIndex:

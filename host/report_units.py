@@ -7,6 +7,8 @@ import html
 
 import numpy as np
 
+from myotwitch.host.wording import counted
+
 MAX_UNITS = 12
 #: a unit with this many twitches or more is a recurring source, in the text and the report alike
 RECURRING_MIN = 3
@@ -58,7 +60,7 @@ def units_html(r: dict) -> str:
     parts.append("<div class='grid units'>" + "".join(cells) + "</div>")
     if len(recurring) > len(units):
         rest = [u for u in recurring if id(u) not in shown]
-        parts.append(f'<p class="why">{len(rest)} more recurring source(s) with fewer twitches, not drawn here: '
+        parts.append(f'<p class="why">{counted(len(rest), "more recurring source")} with fewer twitches, not drawn here: '
                      + html.escape(", ".join(f"{u['unit']} ({u['count']})" for u in rest))
                      + ' (all are in the analysis JSON, <code>units</code>).</p>')
     if rare:

@@ -17,6 +17,7 @@ import numpy as np
 from myotwitch.dsp.events import Gap
 from myotwitch.host.channels import distinct_labels
 from myotwitch.host.protocol import AckFrame, Frame, InfoFrame, PongFrame, SamplesFrame, StatusFrame
+from myotwitch.host.wording import counted
 
 log = logging.getLogger(__name__)
 COUNTER_MOD = 1 << 32
@@ -306,7 +307,7 @@ class StreamAssembler:
         first = self._suspects[0][0].first_sample
         self._suspects.clear()
         self.stats.implausible_jumps += n
-        why = f"{n} frame(s) with an implausible sample counter ({first}, expected {self._expected}) dropped"
+        why = f"{counted(n, 'frame')} with an implausible sample counter ({first}, expected {self._expected}) dropped"
         log.warning("%s: %s", self.source, why)
         return [LinkEvent("error", why)]
 

@@ -556,7 +556,7 @@ class MainWindow(QtWidgets.QMainWindow):
         for spec in found:
             if self.source_box.findText(spec) < 0:
                 self.source_box.addItem(spec)
-        self.say(f"{len(found)} device(s) found" if found else "no devices found")
+        self.say(f"{counted(len(found), 'device')} found" if found else "no devices found")
 
     def choose_file(self) -> None:
         path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Replay a recording", "", "Recordings (*.edf *.bdf *.csv)")

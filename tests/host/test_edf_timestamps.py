@@ -94,7 +94,7 @@ def test_gap_annotation_with_an_impossible_duration_is_ignored_and_said(tmp_path
     p = make(tmp_path / "f.edf", annotations=[(2.0, duration, "gap")])
     res = analyze_file(p)
     assert res["stats"]["valid_s"] == pytest.approx(20.0)
-    assert any("annotation(s) with an unreadable, infinite or negative time" in w for w in res["quality"]["warnings"])
+    assert any(": 1 annotation with an unreadable, infinite or negative time" in w for w in res["quality"]["warnings"])
 
 
 @pytest.mark.parametrize("value", [b"0       ", b"nan     ", b"-1      "])

@@ -193,5 +193,5 @@ def test_the_report_and_the_text_count_the_same_recurring_sources_and_name_those
     recurring = recurring_units(r)  # (what the text counts)
     assert [u["count"] for u in recurring] == [n for n in counts if n >= 3]
     assert page.count("<h4>") == MAX_UNITS < len(recurring) == 14
-    assert "2 more recurring source(s) with fewer twitches, not drawn here: U13 (3), U15 (3)" in page
+    assert "2 more recurring sources with fewer twitches, not drawn here: U13 (3), U15 (3)" in page
     assert "<h4>U1 " not in page and "<h4>U5 " not in page  # 2 twitches: not a recurring source
