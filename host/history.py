@@ -311,10 +311,12 @@ def short_statement(h: dict) -> str:
     if not n:
         return ""
     files = f"{', '.join(short['files'][:5])}{' …' if n > 5 else ''}"
+    are = "is" if n == 1 else "are"
     if not none:
-        return f"{n} recording(s) under {short['min_minutes']:g} min of data are too short to give a rate and are left out: {files}"
-    return (f"{n} recording(s) give no rate and are left out ({none} without usable data"
-            + (f", {n - none} under {short['min_minutes']:g} min of data" if n > none else "") + f"): {files}")
+        return (f"{counted(n, 'recording')} under {short['min_minutes']:g} min of data {are} too short to give a rate "
+                f"and {are} left out: {files}")
+    return (f"{counted(n, 'recording')} {'gives' if n == 1 else 'give'} no rate and {are} left out ({none} without "
+            "usable data" + (f", {n - none} under {short['min_minutes']:g} min of data" if n > none else "") + f"): {files}")
 
 
 def no_days_statement(h: dict) -> str:
