@@ -261,13 +261,16 @@ class CsvReader:
             before = float(t[j - 1]) if j or prev is None else prev  # (a first row's step is 0 without prev)
             written = written_origin + dt.timedelta(seconds=float(t[j]) - shift)
             gap: tuple[dt.datetime, float] | None = None
-            for fold in (0, 1):
-                at = written.replace(fold=fold).astimezone()
+            readings = [written.replace(fold=fold).astimezone() for fold in (0, 1)]
+            # (a time the clock showed once: its offset is certain, so a jump over the change is a gap
+            # of the true length; in the repeated hour a jump forward is read as written, on one pass)
+            once = readings[0].utcoffset() == readings[1].utcoffset()
+            for at in readings:
                 moved = (offset - (at.utcoffset() or dt.timedelta(0))) / dt.timedelta(seconds=1)
                 if moved != shift and lo <= float(t[j]) - before + moved - shift <= hi:
                     break
-                if moved != shift and steps[j] < lo and float(t[j]) - before + moved - shift > hi:
-                    gap = (at, moved)  # (back as written; read at the clock's new reading, a gap forward)
+                if moved != shift and (steps[j] < lo or once) and float(t[j]) - before + moved - shift > hi:
+                    gap = (at, moved)  # (read at the clock's new reading: a gap forward, of its true length)
             else:
                 if gap is None:
                     continue
@@ -284,7 +287,7 @@ class CsvReader:
                          written: dt.datetime, gap_s: float | None = None) -> None:
         """The file's warning that its times followed the clocks back or forward (``_follow_clock``):
         ``was`` and ``now`` the two rows' instants, ``was_written`` and ``written`` their times,
-        ``gap_s`` the seconds between them where the data stopped as the clocks went back."""
+        ``gap_s`` the seconds between them where the data stopped over the change."""
         from myotwitch.host.wording import utc_offset
 
         was = was.astimezone()
@@ -293,19 +296,20 @@ class CsvReader:
         by = f"{amount / 60:g} h" if amount % 60 == 0 else f"{amount:g} min"
         times = (f"from {was_written.isoformat(sep=' ', timespec='milliseconds')} to "
                  f"{written.isoformat(sep=' ', timespec='milliseconds')}")
-        if moved < dt.timedelta(0):
-            if self._start_twice in self.warnings:  # (the rows before it went back were its first pass)
-                self.warnings.remove(self._start_twice)
-            self.warnings.append(
-                f"{self.name}: line {line_no}: its times, without a UTC offset, go back {times} as this computer's "
-                f"clock went back by {by} (from {utc_offset(was)} to {utc_offset(now)}): read from there on as the "
-                f"repeated hour's second pass ({utc_offset(now)}), "
-                + ("following on without a gap" if gap_s is None else f"after a gap of {gap_s:g} s in the data"))
-        else:
-            self.warnings.append(
-                f"{self.name}: line {line_no}: its times, without a UTC offset, jump {times} as this computer's "
-                f"clock went forward by {by} (from {utc_offset(was)} to {utc_offset(now)}): read as following on "
-                "without a gap (the hour skipped never came)")
+        clocks = f"this computer's clock went {'back' if moved < dt.timedelta(0) else 'forward'} by {by} " \
+                 f"(from {utc_offset(was)} to {utc_offset(now)})"
+        gap = "following on without a gap" if gap_s is None else f"after a gap of {gap_s:g} s in the data"
+        head = f"{self.name}: line {line_no}: its times, without a UTC offset,"
+        if moved < dt.timedelta(0) and self._start_twice in self.warnings:
+            self.warnings.remove(self._start_twice)  # (the rows before the change were its first pass)
+        if written < was_written:
+            self.warnings.append(f"{head} go back {times} as {clocks}: read from there on as the repeated hour's "
+                                 f"second pass ({utc_offset(now)}), {gap}")
+        elif moved > dt.timedelta(0) and gap_s is None:
+            self.warnings.append(f"{head} jump {times} as {clocks}: read as following on without a gap (the hour "
+                                 "skipped never came)")
+        else:  # (a stop in the data over the change: the gap is the time that passed, not the clock's)
+            self.warnings.append(f"{head} jump {times} over the time {clocks}: read at its new reading, {gap}")
 
     def _lines(self) -> Generator[tuple[int, str], None, None]:
         """(line number, text) for every line (LF, CRLF or CR endings), each bounded in length."""

@@ -367,6 +367,30 @@ def test_local_clock_times_that_skip_the_hour_the_clocks_do_follow_on(tmp_path, 
     assert other["stats"]["duration_s"] == pytest.approx(3605.0, abs=0.01) and other["quality"]["gaps"] == 1
 
 
+@pytest.mark.parametrize("parts, zones, gap", [
+    ([("2026-03-29T01:50:00", 2000), ("2026-03-29T03:10:00", 3000)], ["+01:00", "+02:00"], 1198.0),  # (spring)
+    ([("2026-10-25T02:50:00", 2000), ("2026-10-25T03:30:00", 3000)], ["+02:00", "+01:00"], 5998.0),  # (autumn)
+])
+def test_a_stop_in_the_data_over_the_clock_change_is_as_long_as_the_time_that_passed(tmp_path, berlin, parts,
+                                                                                       zones, gap):
+    """Data that stops before the clocks change and comes again after it: the gap read as written
+    had been an hour too long in spring (01:50 to 03:10 is 20 min) and an hour too short in
+    autumn (02:50 on the first pass to 03:30 is 100 min). It is the time that passed, as the
+    file written with its offsets reads, and the warnings say so."""
+    plain = analyze_file(_clock_rows(tmp_path / "night.csv", parts))
+    zoned = analyze_file(_clock_rows(tmp_path / "zoned.csv", parts, zones=zones))
+    assert plain["stats"]["duration_s"] == pytest.approx(zoned["stats"]["duration_s"]) == pytest.approx(5.0 + gap,
+                                                                                                          abs=0.01)
+    assert plain["quality"]["gaps"] == 1 and plain["stats"]["valid_s"] == pytest.approx(5.0, abs=0.002)
+    said = [w for w in plain["quality"]["warnings"] if "UTC offset" in w]
+    assert len(said) == 1 and "over the time this computer's clock went" in said[0], said
+    assert said[0].endswith(f"read at its new reading, after a gap of {gap + 0.001:g} s in the data")
+    # (in the repeated hour a jump forward is read on one pass, as written: 02:10 to 02:50 is 40 min)
+    same = analyze_file(_clock_rows(tmp_path / "same.csv", [("2026-10-25T02:10:00", 2000),
+                                                            ("2026-10-25T02:50:00", 3000)]))
+    assert same["stats"]["duration_s"] == pytest.approx(2400.0 + 3.0, abs=0.01)
+
+
 @pytest.mark.parametrize("first, said", [
     ("2026-10-25T02:30:00", "d.csv: its first time, 2026-10-25 02:30:00, has no UTC offset and came twice on this "
                             "computer's clock (at +02:00, then at +01:00 after the clocks went back); dated the earlier "
