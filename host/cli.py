@@ -138,7 +138,7 @@ def _named_option(args: argparse.Namespace, message: str) -> str:
 def cmd_record(args: argparse.Namespace) -> int:
     from myotwitch.host.edf import Subject
     from myotwitch.host.recorder import Recorder, parse_duration
-    from myotwitch.host.sources import open_source
+    from myotwitch.host.sources import open_source, parse_spec
 
     subject = Subject(code=args.patient_code or "X", sex=args.sex or "X", name=args.patient_name or "X",
                       birthdate=_date(args.birthdate) if args.birthdate else None)
@@ -158,6 +158,9 @@ def cmd_record(args: argparse.Namespace) -> int:
     # would be worse than an error; `--source sim:` records the simulator on purpose
     spec = "serial:auto" if args.source == "auto" else args.source
     lsl_publisher(args, check_only=True)  # a missing pylsl fails before the device is opened
+    # a file to replay is opened (its header read) before the folder is made: one that is no
+    # recording had been refused after an empty --out was made
+    src = open_source(spec) if parse_spec(spec)[0] == "file" else None
     # the folder is made last of the checks: `--events ''` had been refused after ./recordings was made
     check_folder("--out", args.out)
     if hasattr(signal, "SIGHUP"):  # a reload (SIGHUP: rotate) before the recorder is up has no file to
@@ -172,7 +175,8 @@ def cmd_record(args: argparse.Namespace) -> int:
         recover(args.out, config)
     if args.wait:
         log.info("waiting for the sensor (%s); Ctrl+C stops", spec)
-    src = open_source(spec, wait=args.wait)
+    if src is None:
+        src = open_source(spec, wait=args.wait)
     rec = Recorder(src, args.out, config=config, rotate=args.rotate, duration_s=duration,
                    events_path=None if events == "none" else events, subject=subject,
                    annotate_rejected=not args.no_rejected, status_interval_s=args.status_interval,

@@ -1039,3 +1039,5 @@ def test_myotwitch_s_own_tables_given_as_recordings_are_named_for_what_they_are(
         assert "number of seconds" not in line and "sample rate" not in line, line
     one_error_line(cli("record", "--source", f"file:{out / 'sessions.csv'}", "--duration", "1s", "--out",
                        str(tmp_path / "rec")), "sessions.csv", "table of analysed sessions")
+    # (the file is read before --out is made: a refused one had left an empty folder behind)
+    assert not (tmp_path / "rec").exists()
