@@ -408,8 +408,8 @@ def split_short(sessions: list[dict], definitions: dict) -> tuple[list[dict], li
     gives = [s["valid_s"] >= least and not without_usable_data(s) for s in sessions]
     # a short file of a longer recording (a rotated recording's last minutes, the seconds
     # between two unplugs) is part of that recording's measure, on a day one of its long files
-    # gives a rate for: its twitches had been left out of the day (with `--rotate 1h` a night's
-    # last 30 s piece, 11 of 62 twitches)
+    # gives a rate for: its twitches had been left out of the day (`record --rotate 1m` for 150 s:
+    # the last 30 s piece, 11 of 62 twitches)
     dated = sorted((i for i, s in enumerate(sessions) if s.get("start") is not None),
                    key=lambda i: sessions[i]["start"])
     recs, of = _grouped([sessions[i] for i in dated])
