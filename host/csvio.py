@@ -249,7 +249,10 @@ class CsvReader:
         from there on are read so, and the file's warnings say it (``say``); the shift then
         returned carries to the next chunk. Read as written, such a night's file had been refused
         whole ("time goes back by 3600 s"), and the spring night's read with an hour's gap that
-        was none. Any other step back stays an error, any other jump a gap (``iter_records``)."""
+        was none. A stop in the data over the change (times that go back as written yet forward at
+        the clock's new reading, or jump to a time the clock showed once) is read at the new
+        reading too: a gap as long as the time that passed. Any other step back stays an error,
+        any other jump a gap as written (``iter_records``)."""
         origin, written_origin = self._naive_origin, self._iso_origin
         if origin is None or written_origin is None or not len(t):
             return shift
