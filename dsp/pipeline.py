@@ -229,6 +229,7 @@ class Pipeline:
         self._settling_n = 0  # samples the filters settled after gaps (``settling_after_gaps_s``)
         self._blind = False  # after a restart, until every channel's floor is back
         self._searched_n = 0  # samples with a noise floor on some channel (``searched_s``)
+        self._unsearched: list[list[int]] = []  # the samples of data without one, as spans (``unsearched_spans``)
         self._floor_waits = list(range(self.n_channels))  # channels whose floor is still unknown
         self._floor_starts: dict[int, int] = {}  # channel -> first sample with a floor, until judged
         self._clipped = np.zeros(self.n_channels, dtype=np.int64)
@@ -322,6 +323,24 @@ class Pipeline:
         bridge that forgets the floor): a file shorter than that, or whose data all falls in it,
         gives no rate (no twitch there is no measured 0/h)."""
         return self._searched_n / self.fs
+
+    @property
+    def unsearched_spans(self) -> list[tuple[int, int]]:
+        """Where the detector did not search, as (first, one-past-last) absolute samples: the
+        samples of data with no noise floor on any channel (the start-up, the settling after
+        gaps, a floor learnt again). With the gaps they tell where in a session the rate's
+        seconds (``searched_s``) lie: a report's rate over time needs that, not just how long.
+        Spans that meet across blocks are one, so they do not depend on the chunking."""
+        return [(a, b) for a, b in self._unsearched]
+
+    def _note_unsearched(self, mask: np.ndarray, at: int) -> None:
+        """Add the runs of ``mask`` (True: not searched), its first sample at absolute ``at``."""
+        edges = np.flatnonzero(np.diff(np.concatenate(([False], mask, [False])).astype(np.int8)))
+        for a, b in zip(edges[::2].tolist(), edges[1::2].tolist()):
+            if self._unsearched and self._unsearched[-1][1] == at + a:
+                self._unsearched[-1][1] = at + b
+            else:
+                self._unsearched.append([at + a, at + b])
 
     def quality(self, since: QualityTally | None = None, until: QualityTally | None = None) -> dict:
         """Signal-quality figures so far (per channel lists): noise floor, mains, clipping, gaps.
@@ -572,7 +591,11 @@ class Pipeline:
             blind = np.isnan(floor).any(axis=0)
             self._settling_n += int(np.count_nonzero(blind[n_fill:]))  # (seconds of data: not the bridge's)
             self._blind = bool(blind[-1]) or self._settle_left > 0
-        self._searched_n += int(np.count_nonzero(np.isfinite(floor[:, n_fill:]).any(axis=0)))
+        found = np.isfinite(floor[:, n_fill:]).any(axis=0)
+        searched = int(np.count_nonzero(found))
+        self._searched_n += searched
+        if searched < found.size:
+            self._note_unsearched(~found, self.samples_seen + n_fill)
         if self._floor_waits:
             self._note_floor_start(floor)
         self.samples_seen += n

@@ -869,6 +869,11 @@ class Recorder:
         summary["quality"]["gaps"] = f.gaps
         summary["gaps"] = [{**g, "start_sample": g["start_sample"] - n0, "onset_s": (g["start_sample"] - n0) / fs}
                            for g in summary.get("gaps", []) if f.first_sample <= g["start_sample"] < end]
+        # (the file's part of each: a rotation may fall inside one)
+        spans = [(max(u["start_sample"], n0), min(u["start_sample"] + u["n_samples"], end))
+                 for u in summary.get("unsearched", [])]
+        summary["unsearched"] = [{"onset_s": (a - n0) / fs, "duration_s": (b - a) / fs, "start_sample": a - n0,
+                                  "n_samples": b - a} for a, b in spans if b > a]
         # (the rates are over the file's own searched seconds, from its tallies: summarize's;
         # a unit's over the seconds searched on any channel, none kept per channel)
         hours = st["searched_s"] / 3600

@@ -208,7 +208,7 @@ def _plots(r: dict, units: str | None = None, keep_bad: bool = False) -> dict[st
     ax.bar(np.arange(len(counts)) * width, rate, width=width * 0.9, align="edge", color="#c62828")
     ax.set_xlabel("minutes from start")
     ax.set_ylabel("twitches per hour")
-    ax.set_title(f"Twitch rate in {width}-minute bins (per hour of data)")
+    ax.set_title(f"Twitch rate in {width}-minute bins (per hour searched)")
     out["rate"] = _png(fig)
 
     amps = [e["peak_to_peak_uv"] for e in events if e["kind"] == "twitch"]
@@ -253,12 +253,12 @@ def _spectrum(out: dict[str, str], r: dict, labels: list, f: np.ndarray, p: np.n
 
 
 def rate_bins(r: dict) -> tuple[np.ndarray, np.ndarray, int]:
-    """(twitches, hours of data, bin width in minutes) per bin of the session: a bin's rate is
-    per hour of its data, so a 20 s recording's one-minute bin, the last bin's part of one, and
-    a bin with gaps no longer read a third (or less) of the rate. (The session's rate is per
-    hour searched; a summary does not say where in it the detector was blind, its start-up and
-    the settling after gaps, only for how long, so a bin's seconds keep those: a bin after many
-    gaps reads low by their share, the first by about 0.5 s of its width.)"""
+    """(twitches, hours searched, bin width in minutes) per bin of the session: a bin's rate is
+    per hour of its data the detector searched, as the session's is, so a 20 s recording's
+    one-minute bin, the last bin's part of one, and a bin with gaps no longer read a third (or
+    less) of the rate, nor one after many gaps low by the share its detector was blind (its
+    start-up, the settling after each gap: ``unsearched``; a summary from before they were kept
+    has none, and its bins keep those seconds)."""
     dur_s = max(float(r["stats"]["duration_s"]), 1e-9)
     dur_min = dur_s / 60
     width = 10 if dur_min > 30 else max(1, int(dur_min // 6) or 1)
@@ -270,7 +270,7 @@ def rate_bins(r: dict) -> tuple[np.ndarray, np.ndarray, int]:
     lo = np.arange(nb) * width * 60.0
     hi = np.minimum(lo + width * 60.0, dur_s)
     seconds = np.maximum(hi - lo, 0.0)
-    for g in r.get("gaps", []):
+    for g in [*r.get("gaps", []), *r.get("unsearched", [])]:
         g0, g1 = float(g["onset_s"]), float(g["onset_s"]) + float(g["duration_s"])
         seconds -= np.clip(np.minimum(hi, g1) - np.maximum(lo, g0), 0.0, None)
     return counts, np.maximum(seconds, 0.0) / 3600, width

@@ -193,6 +193,10 @@ def summarize(events: list[Event], episodes: list[Episode], pipe: Pipeline, *, f
     if include_events:
         out["events"] = [e.to_dict() for e in events]
         out["gaps"] = [g.to_dict() for g in pipe.gaps]
+        # (where the detector did not search: a report's rate over time is over the rest, as the
+        # session's rate is; had been over every second of data, a bin after gaps reading low)
+        out["unsearched"] = [{"onset_s": a / pipe.fs, "duration_s": (b - a) / pipe.fs, "start_sample": a,
+                              "n_samples": b - a} for a, b in pipe.unsearched_spans]
     return out
 
 

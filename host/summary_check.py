@@ -134,10 +134,11 @@ def validate_summary(s: object, name: str) -> dict:
         c.text(ev.get("reason"), f"events[{i}].reason", optional=True)
         c.text(ev.get("unit"), f"events[{i}].unit", optional=True, limit=32)
     _check_units(c, s.get("units", []), len(channels))
-    for i, item in enumerate(c.items(s.get("gaps", []), "gaps")):
-        g = c.table(item, f"gaps[{i}]")
-        c.number(g.get("onset_s"), f"gaps[{i}].onset_s")
-        c.number(g.get("duration_s"), f"gaps[{i}].duration_s")
+    for key in ("gaps", "unsearched"):  # (spans of the session; "unsearched" absent in older summaries)
+        for i, item in enumerate(c.items(s.get(key, []), key)):
+            g = c.table(item, f"{key}[{i}]")
+            c.number(g.get("onset_s"), f"{key}[{i}].onset_s")
+            c.number(g.get("duration_s"), f"{key}[{i}].duration_s")
     return s
 
 

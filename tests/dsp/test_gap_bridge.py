@@ -473,3 +473,30 @@ def test_after_an_outage_over_a_minute_the_floor_is_learnt_again_even_on_the_sam
 
     assert [key(e, back) for e in ev if e.onset_sample >= back] == [key(e) for e in detect(x[:, back:], fs).events]
     assert not [e for e in ev if e.onset_sample >= back and e.kind == "twitch" and e.onset_s < 81.5]
+
+
+@pytest.mark.parametrize("chunk", [37, 500, 4096, 60_000])
+def test_where_the_detector_did_not_search_is_the_same_in_any_blocks(chunk):
+    """``unsearched_spans`` say where the seconds ``searched_s`` leaves out lie (the start-up, the
+    settling after a restart, none after a bridged gap), in samples of data only, the same
+    however the data is cut: a report's rate over time is over the rest (host/report.py)."""
+    rng = np.random.default_rng(7)
+    fs = 1000.0
+    x = rng.normal(0, 5, (2, 60_000))
+    x[:, 10_000:10_030] = np.nan   # (short: bridged, no restart)
+    x[:, 20_000:28_000] = np.nan   # (longer than the floor's history: learnt again)
+    x[:, 40_000:40_300] = np.nan   # (a restart: settles)
+    pipe = Pipeline(fs, 2)
+    for i in range(0, x.shape[1], chunk):
+        pipe.process(x[:, i:i + chunk])
+    pipe.flush()
+    spans = pipe.unsearched_spans
+    valid = pipe.samples_seen - sum(g.n_samples for g in pipe.gaps)
+    assert sum(b - a for a, b in spans) == valid - round(pipe.searched_s * fs)
+    assert spans[0][0] == 0 and all(a < b for a, b in spans)
+    assert not any(a < 10_030 and b > 10_030 for a, b in spans)  # (the bridged gap leaves none)
+    assert [a for a, _ in spans[1:]] == [28_000, 40_300]  # (each restart from its first sample of data)
+    one = Pipeline(fs, 2)
+    one.process(x)
+    one.flush()
+    assert one.unsearched_spans == spans

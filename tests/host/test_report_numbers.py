@@ -1,5 +1,5 @@
 """The analysis report's plots show the numbers the summary states: the rate bins are per hour
-of data, and a CSV read with --units is drawn in those units."""
+searched, and a CSV read with --units is drawn in those units."""
 
 import numpy as np
 import pytest
@@ -10,10 +10,13 @@ from myotwitch.host import report  # noqa: E402
 from myotwitch.host.cli import main  # noqa: E402
 
 
-def session(duration_s, onsets, gaps=()):
-    return {"stats": {"duration_s": duration_s},
-            "events": [{"kind": "twitch", "onset_s": t} for t in onsets] + [{"kind": "artifact", "onset_s": 1.0}],
-            "gaps": [{"onset_s": a, "duration_s": d} for a, d in gaps]}
+def session(duration_s, onsets, gaps=(), unsearched=None):
+    out = {"stats": {"duration_s": duration_s},
+           "events": [{"kind": "twitch", "onset_s": t} for t in onsets] + [{"kind": "artifact", "onset_s": 1.0}],
+           "gaps": [{"onset_s": a, "duration_s": d} for a, d in gaps]}
+    if unsearched is not None:
+        out["unsearched"] = [{"onset_s": a, "duration_s": d} for a, d in unsearched]
+    return out
 
 
 def rates(r):
@@ -41,6 +44,42 @@ def test_gaps_leave_a_bin_with_its_data_time_only():
     r, _ = rates(session(120.0, [5, 10, 70], gaps=[(30.0, 15.0), (60.0, 60.0)]))
     assert r[0] == pytest.approx(2 / (45 / 3600))
     assert np.isnan(r[1])  # (the whole second minute is a gap: no bar, not a rate of 0)
+
+
+def test_a_bin_is_per_hour_its_detector_searched_as_the_session_is(tmp_path, monkeypatch):
+    """The session's rate is over the seconds searched (not the start-up, nor the settling after
+    each gap); a bin's had been over all its seconds of data, so the bins of a link that drops out
+    often read low against the rate the summary states. A real analysis of such a file: its one
+    bin shows the summary's rate; a summary from before the spans were kept keeps its seconds."""
+    rng = np.random.default_rng(3)
+    fs, n = 1000, 50_000
+    x = rng.normal(0, 5, n)
+    for k in range(2000, n - 1000, 2000):  # (a 0.2 s outage every 2 s: each followed by 0.15 s blind)
+        x[k:k + 200] = np.nan
+    for t in range(1300, n, 1700):  # (a twitch now and then, away from the outages)
+        if (t % 2000) > 400:
+            x[t:t + 10] += 150 * np.sin(np.linspace(0, 2 * np.pi, 10))
+    p = tmp_path / "lossy.csv"
+    np.savetxt(p, np.column_stack([np.arange(n) / fs, x]), delimiter=",", header="time_s,calf", comments="")
+    monkeypatch.setenv("MYOTWITCH_HOME", str(tmp_path / "home"))
+    assert main(["analyze", str(p), "--no-index", "--json", str(tmp_path / "r.json")]) == 0
+    import json
+
+    r = json.loads((tmp_path / "r.json").read_text())
+    r = r[0] if isinstance(r, list) else r
+    st = r["stats"]
+    assert st["counts"]["twitch"] > 10 and st["searched_s"] < st["valid_s"] - 3  # (blind 3.8 s of 45)
+    assert sum(u["duration_s"] for u in r["unsearched"]) == pytest.approx(st["valid_s"] - st["searched_s"], abs=1e-6)
+    rate, width = rates(r)
+    assert width == 1 and rate[0] == pytest.approx(st["twitches_per_hour"])
+    older = {k: v for k, v in r.items() if k != "unsearched"}
+    assert rates(older)[0][0] == pytest.approx(st["counts"]["twitch"] / (st["valid_s"] / 3600))
+
+
+def test_unsearched_spans_leave_a_bin_with_its_searched_time_only():
+    r, _ = rates(session(120.0, [5, 10, 70], gaps=[(30.0, 15.0)], unsearched=[(0.0, 0.5), (45.0, 0.15), (59.9, 0.2)]))
+    assert r[0] == pytest.approx(2 / ((45 - 0.5 - 0.15 - 0.1) / 3600))
+    assert r[1] == pytest.approx(1 / ((60 - 0.1) / 3600))  # (a span across the bins' edge: its part in each)
 
 
 def test_the_report_draws_a_csv_in_the_units_it_was_analysed_in(tmp_path, monkeypatch, report_views):
