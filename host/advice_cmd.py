@@ -11,7 +11,7 @@ import re
 
 from myotwitch.host.advice import MAX_WINDOW_DAYS as MAX_DAYS
 from myotwitch.host.errors import UsageError
-from myotwitch.host.outputs import Writes, check_files
+from myotwitch.host.outputs import Writes, check_files, write_text
 
 log = logging.getLogger(__name__)
 
@@ -353,11 +353,6 @@ def run_advice(args: argparse.Namespace) -> int:
         print(text)
         return 0
     write = Writes()
-    write(args.json, lambda: _write_text(args.json, text + "\n"), "JSON")
+    write(args.json, lambda: write_text(args.json, text + "\n"), "JSON")
     write.done()
     return 0
-
-
-def _write_text(path: str, text: str) -> None:
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(text)

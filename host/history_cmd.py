@@ -11,7 +11,7 @@ import sys
 from myotwitch.host.advice import MAX_WINDOW_DAYS as MAX_DAYS
 from myotwitch.host.advice_cmd import check_days
 from myotwitch.host.errors import UsageError
-from myotwitch.host.outputs import Writes, check_files
+from myotwitch.host.outputs import Writes, check_files, write_text
 from myotwitch.host.wording import counted
 
 DESCRIPTION = """\
@@ -140,15 +140,10 @@ def run_history(args: argparse.Namespace) -> int:
             print(text)
             write.done()
             return 0
-        write(args.json, lambda: _write_text(args.json, text), "JSON")
+        write(args.json, lambda: write_text(args.json, text), "JSON")
     print(format_history(h))
     write.done()
     return 0
-
-
-def _write_text(path: str, text: str) -> None:
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(text)
 
 
 def _remove(args: argparse.Namespace) -> int:

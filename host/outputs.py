@@ -148,6 +148,12 @@ def check_range(option: str, value: float | int | None, lo: float, hi: float, wh
         raise UsageError(f"{option} {value:g}: expected {what}")  # (as typed: 0, not 0.0)
 
 
+def write_text(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` as UTF-8 (a ``Writes`` job: ``lambda: write_text(path, text)``)."""
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
 class Writes:
     """Output files written after the work, one after another: one that fails (a disk filling
     up, a folder gone since the checks) is named and the others are still written, so the
