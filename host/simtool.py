@@ -89,19 +89,19 @@ _SHARED_RANGES = {"--twitch-rate": "twitch_rate", "--seed": "seed", "--bit-error
 def _check_faults(args: argparse.Namespace) -> None:
     """The signal and fault options in the ranges ``sim:`` accepts, so that data still flows
     and a recording with a duration always ends."""
-    from myotwitch.host.sources.sim import out_of_range, outage_too_long
+    from myotwitch.host.sources.sim import mains_hz, out_of_range, outage_too_long
 
     for flag, key in _SHARED_RANGES.items():
         value = getattr(args, flag[2:].replace("-", "_"))
         expected = out_of_range(key, value)
         if expected is not None:
             raise UsageError(f"{flag} {value:g}: expected {expected}")
-    # (off as sim:'s mains=off takes it: it had been "invalid float value: 'off'")
-    mains: dict[str | None, float | None] = {"off": None, "none": None, "0": None, "50": 50.0, "60": 60.0, None: None}
-    given: str | None = None if args.mains is None else args.mains.strip().lower().removesuffix("hz").removesuffix(".0")
-    if given not in mains:
-        raise UsageError(f"--mains {args.mains}: expected 50, 60 (Hz) or off")
-    args.mains = mains[given]
+    # (off as sim:'s mains=off takes it: it had been "invalid float value: 'off'"; "50Hz" and "0.0" too)
+    if args.mains is not None:
+        try:
+            args.mains = mains_hz(args.mains.strip().lower().removesuffix("hz").removesuffix(".0"))
+        except ValueError:
+            raise UsageError(f"--mains {args.mains}: expected 50, 60 (Hz) or off") from None
     for every, length in (("--unplug-every", "--unplug-for"), ("--stall-every", "--stall-for")):
         e, f = (getattr(args, o[2:].replace("-", "_")) for o in (every, length))
         if outage_too_long(e, f):

@@ -109,14 +109,23 @@ def _number(key: str, value: str, typ: type) -> float | int:
     return number
 
 
-def _mains(value: str) -> float | None:
-    from myotwitch.host.errors import UsageError
-
+def mains_hz(value: str) -> float | None:
+    """The mains frequency a simulator option names (50 or 60 Hz; None: off); ValueError for
+    any other (``sim:``'s ``mains=`` and ``simulate --mains`` read it alike)."""
     if value.lower() in ("0", "off", "none"):
         return None
     if value in ("50", "60", "50.0", "60.0"):
         return float(value)
-    raise UsageError(f"sim: mains={value} must be 50, 60 or off (the mains frequencies in use)")
+    raise ValueError(value)
+
+
+def _mains(value: str) -> float | None:
+    from myotwitch.host.errors import UsageError
+
+    try:
+        return mains_hz(value)
+    except ValueError:
+        raise UsageError(f"sim: mains={value} must be 50, 60 or off (the mains frequencies in use)") from None
 
 
 class SimLink(Link):
