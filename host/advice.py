@@ -21,6 +21,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 from myotwitch.host.errors import FormatError
 from myotwitch.host.paths import data_dir
+from myotwitch.host.wording import counted
 
 LEVELS = ("consult", "self-care", "info")
 SYMPTOMS = ("pain", "weakness", "numbness", "muscle_loss", "coordination", "twitching_elsewhere")
@@ -484,14 +485,6 @@ def _continues(a: dict, b: dict) -> bool:
             and (da is None or db is None or da == db))
 
 
-def _usable_s(s: dict, key: str = "valid_s") -> float:
-    """A session's seconds of data (``key`` "valid_s"), or those searched that a rate is over
-    (``key`` "searched_s"): none for one without usable data."""
-    if without_usable_data(s):
-        return 0.0
-    return searched_s(s) if key == "searched_s" else float(s["valid_s"])
-
-
 def _joined(a: dict, b: dict) -> dict:
     """One session of two files that follow each other (``_continues``)."""
     out = dict(a)
@@ -499,8 +492,9 @@ def _joined(a: dict, b: dict) -> dict:
     out["duration_s"] = (end - a["start"]).total_seconds()
     # (over the seconds of usable data: a file without any, whose seconds the detector could
     # not search, had added them to the hours its recording's rate is over)
-    out["valid_s"] = _usable_s(a) + _usable_s(b)
-    out["searched_s"] = _usable_s(a, "searched_s") + _usable_s(b, "searched_s")
+    usable = [x for x in (a, b) if not without_usable_data(x)]
+    out["valid_s"] = sum(float(x["valid_s"]) for x in usable)
+    out["searched_s"] = sum(searched_s(x) for x in usable)
     out["twitches"] = a["twitches"] + b["twitches"]
     out["twitches_per_hour"] = out["twitches"] / (out["searched_s"] / 3600) if out["searched_s"] > 0 else None
     out["episodes"] = (a.get("episodes") or 0) + (b.get("episodes") or 0)
@@ -781,8 +775,6 @@ def counting_note(c: dict) -> str:
                 f"{' / '.join(str(x['sessions']) for x in c['sets'])} sessions): a change in rate between them may "
                 f"be the settings', not the muscle's. {how}")
     if c["unknown"] and c["sets"]:
-        from myotwitch.host.wording import counted
-
         return (f"{counted(c['unknown'], 'session')} {'was' if c['unknown'] == 1 else 'were'} indexed before the index kept the detector settings; if the "
                 "settings or the version of myotwitch changed since, analyse those files again to compare rates.")
     return ""
