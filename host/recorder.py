@@ -30,7 +30,7 @@ from myotwitch.host import edf
 from myotwitch.host.device_id import prefilter_field
 from myotwitch.host.errors import MyotwitchError, SourceError, UsageError
 from myotwitch.host.eventlog import EventLog
-from myotwitch.host.session import floors_over, summarize, summary_path, write_summary
+from myotwitch.host.session import floors_over, span_dict, summarize, summary_path, write_summary
 from myotwitch.host.sources import Source
 from myotwitch.host.sources.replay import REPLAY_FIRMWARE
 from myotwitch.host.stream import DeviceInfo, GapRecord, LinkEvent, SampleBlock, StatusRecord
@@ -872,8 +872,7 @@ class Recorder:
         # (the file's part of each: a rotation may fall inside one)
         spans = [(max(u["start_sample"], n0), min(u["start_sample"] + u["n_samples"], end))
                  for u in summary.get("unsearched", [])]
-        summary["unsearched"] = [{"onset_s": (a - n0) / fs, "duration_s": (b - a) / fs, "start_sample": a - n0,
-                                  "n_samples": b - a} for a, b in spans if b > a]
+        summary["unsearched"] = [span_dict(a - n0, b - n0, fs) for a, b in spans if b > a]
         # (the rates are over the file's own searched seconds, from its tallies: summarize's;
         # a unit's over the seconds searched on any channel, none kept per channel)
         hours = st["searched_s"] / 3600

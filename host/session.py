@@ -127,6 +127,11 @@ def rate_per_hour(n: int, valid_s: float, searched_s: float | None = None) -> fl
     return n / ((valid_s if searched_s is None else searched_s) / 3600.0)
 
 
+def span_dict(start: int, end: int, fs: float) -> dict:
+    """A stretch of samples as a summary lists it (the shape of ``Gap.to_dict``): ``unsearched``."""
+    return {"onset_s": start / fs, "duration_s": (end - start) / fs, "start_sample": start, "n_samples": end - start}
+
+
 def summarize(events: list[Event], episodes: list[Episode], pipe: Pipeline, *, file: str | None,
               start: dt.datetime | None, labels: list[str] | tuple[str, ...], device: dict | None = None,
               extra_quality: dict | None = None, include_events: bool = True,
@@ -195,8 +200,7 @@ def summarize(events: list[Event], episodes: list[Episode], pipe: Pipeline, *, f
         out["gaps"] = [g.to_dict() for g in pipe.gaps]
         # (where the detector did not search: a report's rate over time is over the rest, as the
         # session's rate is; had been over every second of data, a bin after gaps reading low)
-        out["unsearched"] = [{"onset_s": a / pipe.fs, "duration_s": (b - a) / pipe.fs, "start_sample": a,
-                              "n_samples": b - a} for a, b in pipe.unsearched_spans]
+        out["unsearched"] = [span_dict(a, b, pipe.fs) for a, b in pipe.unsearched_spans]
     return out
 
 
