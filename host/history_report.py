@@ -173,7 +173,7 @@ def render_history(h: dict) -> str:
     w = h["window"]
     parts = [f"<h1>Your twitches over {w['days']} days</h1>",
              f"<p>{html.escape(w['from'])} to {html.escape(w['to'])}: {counted(len(h['sessions']), 'dated session')} "
-             f"on {counted(len(h['days']), 'day')}. Rates are twitches per hour of recorded data. Generated "
+             f"on {counted(len(h['days']), 'day')}. Rates are twitches per hour the detector searched (recorded data less its start-up and the settling after gaps). Generated "
              f"{html.escape(h['generated'][:16].replace('T', ' '))}.</p>"]
     if h["undated"]["count"]:
         parts.append(f"<p class=note>{html.escape(undated_statement(h))}</p>")
