@@ -1005,9 +1005,9 @@ class MainWindow(QtWidgets.QMainWindow):
         pipe = acq.pipe
         lossy = (link_loss_warning(pipe, (self._cut, len(twitches)), pipe.settling_after_gaps_s, data_s, lost_s)
                  if pipe is not None else "")
-        # (the settling after gaps does not lower the rate, per hour searched; the twitches gaps cut off do)
-        settling = pipe is not None and bool(lossy) and lossy == settling_warning(pipe, pipe.settling_after_gaps_s,
-                                                                                   data_s)
+        # (the settling after gaps does not lower the rate, per hour searched; the twitches gaps cut off do:
+        # the lossy-link warning is the settling's where there is one)
+        settling = pipe is not None and bool(settling_warning(pipe, pipe.settling_after_gaps_s, data_s))
         silent = time.monotonic() - st.last_data_at if st.connected and st.last_data_at else 0.0
         # why the count may be short or stand still, beside it: the Sensor panel is below the fold
         # at 1280x760 (a sensor still connected but silent had frozen the trace with no word in sight)
