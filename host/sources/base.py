@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from myotwitch.dsp.config import FS_MAX_HZ, FS_MIN_HZ
 from myotwitch.host import protocol as P
 from myotwitch.host.errors import SourceError
-from myotwitch.host.stream import DeviceInfo, LinkEvent, Record, StreamAssembler
+from myotwitch.host.stream import DeviceInfo, GapRecord, LinkEvent, Record, StreamAssembler
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +160,82 @@ class ReconnectingSource(Source):
         if not self.reconnect:
             self.closed = True
         self.retry.lost()
+
+
+class ChunkSource(ReconnectingSource):
+    """A reconnecting source over a library that hands over chunks of samples with time stamps
+    (LSL, BrainFlow): it numbers the samples itself, so the read loop, the stall check, the gap
+    records and the counters are the same for each; a subclass says how to open, pull and lose."""
+
+    stall_timeout_s: float
+    _next_index: int
+    _last_rx: float
+    _down_since: float | None
+
+    def _setup(self, *, wait: bool, reconnect: bool, stall_timeout_s: float,
+               backoff_s: tuple[float, float]) -> None:
+        self.wait = wait
+        self.reconnect = reconnect
+        self.stall_timeout_s = stall_timeout_s
+        self.retry = Backoff(*backoff_s)
+        self._pending = []
+        self._next_index = 0
+        self._down_since = None
+        self._last_rx = time.monotonic()
+        self.samples = self.samples_lost = self.gaps = self.reconnects = 0
+
+    def stats(self) -> dict:
+        return {"samples": self.samples, "samples_lost": self.samples_lost, "gaps": self.gaps,
+                "reconnects": self.reconnects}
+
+    @property
+    @abstractmethod
+    def _open(self) -> bool:
+        """Whether a session with the stream or board is open."""
+
+    @abstractmethod
+    def _reopen(self, timeout: float) -> bool:
+        """Try once to open it again (saying why it failed); whether it did."""
+
+    @abstractmethod
+    def _pull(self, timeout: float) -> list[Record] | None:
+        """The records of what came in within ``timeout`` (``_last_rx`` moved when samples
+        did), ``[]`` after calling ``_lost``, None when nothing came."""
+
+    @abstractmethod
+    def _lost(self, why: str) -> None:
+        """End the session and announce the loss (``_announce_loss``)."""
+
+    def read(self, timeout: float = 0.5) -> list[Record]:
+        out, self._pending = self._pending, []
+        if self.closed:
+            return out
+        if not self._open:
+            if self.retry.wait(timeout):
+                return out
+            if not self._reopen(timeout):
+                self.retry.failed()
+            return out + self._drain()
+        got = self._pull(timeout)
+        if got is not None:
+            out += got
+        elif (quiet := time.monotonic() - self._last_rx) > self.stall_timeout_s:
+            self._pending.append(LinkEvent("stalled", f"no samples for {quiet:.1f} s"))
+            self._lost("stalled")
+        return out + self._drain()
+
+    def _drain(self) -> list[Record]:
+        out, self._pending = self._pending, []
+        return out
+
+    def _gap(self, n: int, fs: float, reason: str, exact: bool) -> GapRecord:
+        """``n`` samples lost at the next sample number: numbered, counted and logged."""
+        gap = GapRecord(self._next_index, n, fs, reason, exact)
+        self._next_index += n
+        self.samples_lost += n
+        self.gaps += 1
+        log.info("gap of %d samples (%.3f s) at %.3f s: %s", n, gap.duration_s, gap.onset_s, reason)
+        return gap
 
 
 class LinkSource(ReconnectingSource):

@@ -22,9 +22,9 @@ import numpy as np
 
 from myotwitch.dsp.config import FS_MIN_HZ, MAX_CHANNELS
 from myotwitch.host.errors import SourceError, UsageError
-from myotwitch.host.sources.base import Backoff, ReconnectingSource, rate_problem
+from myotwitch.host.sources.base import ChunkSource, rate_problem
 from myotwitch.host.sources.lsl import file_format
-from myotwitch.host.stream import DeviceInfo, GapRecord, LinkEvent, Record, SampleBlock
+from myotwitch.host.stream import DeviceInfo, LinkEvent, Record, SampleBlock
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ class PackageCounter:
         return [(a, b, int(missing[a])) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
-class BrainFlowSource(ReconnectingSource):
+class BrainFlowSource(ChunkSource):
     """One BrainFlow board session; reconnects (release, prepare, start) when data stops."""
 
     def __init__(self, spec: str, target: str, opts: dict[str, str], *, wait: bool = False,
@@ -150,18 +150,10 @@ class BrainFlowSource(ReconnectingSource):
         self._info = DeviceInfo(spec, device_id, f"brainflow {bs.BoardShim.get_version()}",
                                 self.fs, len(self.rows), self.sample_format, self.uv_per_count,
                                 tuple(labels[i] for i in keep))
-        self.wait = wait
-        self.reconnect = reconnect
-        self.stall_timeout_s = stall_timeout_s
-        self.retry = Backoff(*backoff_s)
+        self._setup(wait=wait, reconnect=reconnect, stall_timeout_s=stall_timeout_s, backoff_s=backoff_s)
         self._board = None
         self._ever_connected = False
-        self._pending: list[Record] = []
         self._counter = PackageCounter(self.fs)
-        self._next_index = 0
-        self._down_since: float | None = None
-        self._last_rx = time.monotonic()
-        self.samples = self.samples_lost = self.gaps = self.reconnects = 0
         try:
             self._connect()
         except SourceError:
@@ -190,10 +182,6 @@ class BrainFlowSource(ReconnectingSource):
     @property
     def info(self) -> DeviceInfo | None:
         return self._info
-
-    def stats(self) -> dict:
-        return {"samples": self.samples, "samples_lost": self.samples_lost, "gaps": self.gaps,
-                "reconnects": self.reconnects}
 
     # -- session -------------------------------------------------------------------------------
     def _connect(self) -> None:
@@ -239,19 +227,20 @@ class BrainFlowSource(ReconnectingSource):
         self._announce_loss(why, why, "reconnecting")
 
     # -- reading ------------------------------------------------------------------------------
-    def read(self, timeout: float = 0.5) -> list[Record]:
-        out, self._pending = self._pending, []
-        if self.closed:
-            return out
-        if self._board is None:
-            if self.retry.wait(timeout):
-                return out
-            try:
-                self._connect()
-            except SourceError as e:
-                log.info("%s", e)
-                self.retry.failed()
-            return out + self._drain()
+    @property
+    def _open(self) -> bool:
+        return self._board is not None
+
+    def _reopen(self, timeout: float) -> bool:
+        try:
+            self._connect()
+        except SourceError as e:
+            log.info("%s", e)
+            return False
+        return True
+
+    def _pull(self, timeout: float) -> list[Record] | None:
+        assert self._board is not None
         deadline = time.monotonic() + timeout
         try:
             while self._board.get_board_data_count() == 0 and time.monotonic() < deadline:
@@ -259,19 +248,11 @@ class BrainFlowSource(ReconnectingSource):
             data = self._board.get_board_data()
         except self.bs.BrainFlowError as e:
             self._lost(f"BrainFlow read failed: {e}")
-            return out + self._drain()
-        now = time.monotonic()
-        if data.shape[1]:
-            self._last_rx = now
-            out += self._samples(data, now)
-        elif now - self._last_rx > self.stall_timeout_s:
-            self._pending.append(LinkEvent("stalled", f"no samples for {now - self._last_rx:.1f} s"))
-            self._lost("stalled")
-        return out + self._drain()
-
-    def _drain(self) -> list[Record]:
-        out, self._pending = self._pending, []
-        return out
+            return []
+        if not data.shape[1]:
+            return None
+        self._last_rx = now = time.monotonic()
+        return self._samples(data, now)
 
     def _samples(self, data: np.ndarray, now: float) -> list[Record]:
         out: list[Record] = []
@@ -282,25 +263,17 @@ class BrainFlowSource(ReconnectingSource):
             n = int(round((ts[0] - self._counter.last_ts) * self.fs)) - 1
             if n <= 0:
                 n = max(1, int(round((now - down) * self.fs)))
-            out.append(self._gap(n, "BrainFlow session restarted; length from timestamps", False))
+            out.append(self._gap(n, self.fs, "BrainFlow session restarted; length from timestamps", False))
             self._counter = PackageCounter(self.fs)
         self._down_since = None
         uv = data[self.rows].astype(np.float32)
         for a, b, missing in self._counter.split(data[self.package_row], ts):
             if missing:
-                out.append(self._gap(missing, "packets lost (BrainFlow package counter)", True))
+                out.append(self._gap(missing, self.fs, "packets lost (BrainFlow package counter)", True))
             out.append(SampleBlock(self._next_index, self.fs, uv[:, a:b], now))
             self._next_index += b - a
             self.samples += b - a
         return out
-
-    def _gap(self, n: int, reason: str, exact: bool) -> GapRecord:
-        gap = GapRecord(self._next_index, n, self.fs, reason, exact)
-        self._next_index += n
-        self.samples_lost += n
-        self.gaps += 1
-        log.info("gap of %d samples (%.3f s) at %.3f s: %s", n, gap.duration_s, gap.onset_s, reason)
-        return gap
 
     def close(self) -> None:
         self._release()

@@ -19,8 +19,8 @@ import numpy as np
 from myotwitch.dsp.config import MAX_CHANNELS
 from myotwitch.host.channels import distinct_labels, select_channels
 from myotwitch.host.errors import FormatError, SourceError, UsageError
-from myotwitch.host.sources.base import Backoff, ReconnectingSource, rate_problem
-from myotwitch.host.stream import DeviceInfo, GapRecord, LinkEvent, Record, SampleBlock
+from myotwitch.host.sources.base import ChunkSource, rate_problem
+from myotwitch.host.stream import DeviceInfo, LinkEvent, Record, SampleBlock
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ def channel_info(info, key: str) -> list[str | None]:
     return found + [None] * (info.channel_count() - len(found))
 
 
-class LslSource(ReconnectingSource):
+class LslSource(ChunkSource):
     """Resolves the stream, pulls chunks, converts to µV and accounts for every sample."""
 
     def __init__(self, spec: str, target: str, opts: dict[str, str], *, wait: bool = False,
@@ -192,25 +192,17 @@ class LslSource(ReconnectingSource):
         if opts:
             raise UsageError(f"{spec}: unknown option(s) {', '.join(opts)} (lsl takes {LSL_OPTIONS})")
         self.resolve_timeout_s = timeout
-        self.wait = wait
-        self.reconnect = reconnect
-        self.stall_timeout_s = stall_timeout_s
-        self.retry = Backoff(*backoff_s)
+        self._setup(wait=wait, reconnect=reconnect, stall_timeout_s=stall_timeout_s, backoff_s=backoff_s)
         self._inlet = None
         self._info: DeviceInfo | None = None
         self._picked: tuple | None = None  # who the stream read is (source id, host, channels, rate)
         self._plan: StreamPlan | None = None
-        self._pending: list[Record] = []
-        self._next_index = 0
         self._t_next: float | None = None  # LSL time the next sample is expected at
         self._held: tuple[np.ndarray, np.ndarray] | None = None  # (samples, stamps) awaiting a decision
         self._held_since = 0.0
         self._early = 0  # samples in a row earlier than the line
         self._after_reconnect = False
         self._jitter_s = 0.005  # mean deviation from that line; starts generous, learns the sender
-        self._down_since: float | None = None
-        self._last_rx = time.monotonic()
-        self.samples = self.samples_lost = self.gaps = self.reconnects = 0
         if not self._connect(self.resolve_timeout_s):
             if not wait:
                 raise SourceError(f"{spec}: no LSL stream with {self.prop} '{self.value}' found within "
@@ -228,10 +220,6 @@ class LslSource(ReconnectingSource):
         least 2 samples), or 4 x the jitter seen, whichever is more."""
         fs = self._info.fs if self._info else 1000.0
         return max(2.0 / fs, 0.004, 4.0 * self._jitter_s)
-
-    def stats(self) -> dict:
-        return {"samples": self.samples, "samples_lost": self.samples_lost, "gaps": self.gaps,
-                "reconnects": self.reconnects}
 
     # -- connecting ------------------------------------------------------------------------------
     def _connect(self, timeout: float) -> bool:
@@ -305,40 +293,31 @@ class LslSource(ReconnectingSource):
         self._announce_loss(why, f"LSL stream lost ({why})", "waiting for it")
 
     # -- reading ------------------------------------------------------------------------------
-    def read(self, timeout: float = 0.5) -> list[Record]:
-        out, self._pending = self._pending, []
-        if self.closed:
-            return out
-        if self._inlet is None:
-            if self.retry.wait(timeout):
-                return out
-            try:
-                ok = self._connect(min(max(timeout, 0.2), 1.0))
-            except (SourceError, UsageError) as e:  # it came back unusable: say so, keep waiting
-                log.warning("%s", e)
-                ok = False
-            if not ok:
-                self.retry.failed()
-            return out + self._drain()
+    @property
+    def _open(self) -> bool:
+        return self._inlet is not None
+
+    def _reopen(self, timeout: float) -> bool:
+        try:
+            return self._connect(min(max(timeout, 0.2), 1.0))
+        except (SourceError, UsageError) as e:  # it came back unusable: say so, keep waiting
+            log.warning("%s", e)
+            return False
+
+    def _pull(self, timeout: float) -> list[Record] | None:
+        assert self._inlet is not None
         try:
             x, ts = self._inlet.pull_chunk(timeout=timeout, max_samples=4096, min_samples=1, as_numpy=True)
         except self.pylsl.util.LostError:
             self._lost("the sender went away")
-            return out + self._drain()
+            return []
         now = time.monotonic()
         if len(ts):
             self._last_rx = now
-            out += self._samples(np.asarray(x), np.asarray(ts, dtype=np.float64), now)
-        elif self._held is not None and now - self._held_since > HOLD_S:
-            out += self._samples(None, None, now, force=True)
-        elif now - self._last_rx > self.stall_timeout_s:
-            self._pending.append(LinkEvent("stalled", f"no samples for {now - self._last_rx:.1f} s"))
-            self._lost("stalled")
-        return out + self._drain()
-
-    def _drain(self) -> list[Record]:
-        out, self._pending = self._pending, []
-        return out
+            return self._samples(np.asarray(x), np.asarray(ts, dtype=np.float64), now)
+        if self._held is not None and now - self._held_since > HOLD_S:
+            return self._samples(None, None, now, force=True)
+        return None
 
     def _samples(self, x: np.ndarray | None, ts: np.ndarray | None, now: float, force: bool = False) -> list[Record]:
         """New samples (and any held back) -> records. Samples whose lateness is not yet
@@ -358,7 +337,7 @@ class LslSource(ReconnectingSource):
             self._t_next = None  # back with a clock that is behind the old one: its stamps cannot tell
         if down is not None and self._t_next is None and self._next_index:
             # the stream came back in another format or clock: only the host clock knows the outage
-            out.append(self._gap(max(1, int(round((now - down) * fs))),
+            out.append(self._gap(max(1, int(round((now - down) * fs))), fs,
                                  "LSL stream lost; length from the host clock", False))
             self._after_reconnect = False
         segments, held_from = self._timeline(stamps, force)
@@ -366,7 +345,7 @@ class LslSource(ReconnectingSource):
         for a, b, missing in segments:
             if missing:
                 exact = not self._after_reconnect
-                out.append(self._gap(missing, "LSL timestamps jump (samples lost)" if exact else
+                out.append(self._gap(missing, fs, "LSL timestamps jump (samples lost)" if exact else
                                      "LSL sender was gone; length from its timestamps", exact))
             self._after_reconnect = False
             out.append(SampleBlock(self._next_index, fs, uv[:, a:b], now))
@@ -440,15 +419,6 @@ class LslSource(ReconnectingSource):
             missing += int(round(loss * fs))
             self._t_next += loss
         return out, n
-
-    def _gap(self, n: int, reason: str, exact: bool) -> GapRecord:
-        assert self._info is not None
-        gap = GapRecord(self._next_index, n, self._info.fs, reason, exact)
-        self._next_index += n
-        self.samples_lost += n
-        self.gaps += 1
-        log.info("gap of %d samples (%.3f s) at %.3f s: %s", n, gap.duration_s, gap.onset_s, reason)
-        return gap
 
     def close(self) -> None:
         if self._inlet is not None:
