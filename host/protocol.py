@@ -426,6 +426,9 @@ class Decoder:
         if len(body) < 6:
             self._reject("length_errors", len(raw), f"frame of {len(body)} bytes is too short")
             return None
+        if len(body) > MAX_BODY:  # (its COBS can fit the byte limit above when the body holds zeros)
+            self._reject("oversize", len(raw), f"frame body of {len(body)} bytes is over the protocol's {MAX_BODY}")
+            return None
         if crc16(body[:-2]) != struct.unpack_from("<H", body, len(body) - 2)[0]:
             self._reject("crc_errors", len(raw), "CRC mismatch")
             return None

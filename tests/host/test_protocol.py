@@ -130,6 +130,27 @@ def test_oversize_garbage_is_skipped_to_the_next_delimiter():
     assert dec.stats.oversize == 1
 
 
+def test_a_frame_whose_body_is_over_2048_bytes_is_rejected_however_short_its_cobs():
+    """PROTOCOL.md: bodies longer than 2048 bytes are invalid. A body with zeros in it encodes
+    in about its own length, under the byte limit the decoder applies while buffering: a SAMPLES
+    frame of 7 channels x 97 int24 zeros (body 2050 bytes, encoded 2051) had been accepted.
+    One just under the limit (6 x 113 int24: 2047 bytes) still decodes."""
+    def body_of(n_channels: int, n_samples: int) -> bytes:
+        body = bytes([1, P.T_SAMPLES, 0, 0]) + (0).to_bytes(4, "little") + bytes([n_channels, P.FMT_INT24, n_samples])
+        body += bytes(n_channels * n_samples * 3)
+        return body + P.crc16(body).to_bytes(2, "little")
+
+    over = body_of(7, 97)
+    assert len(over) == 2050 and len(P.cobs_encode(over)) < P.MAX_BODY + 8
+    dec = P.Decoder()
+    assert dec.feed(P.cobs_encode(over) + b"\x00") == []
+    assert dec.stats.oversize == 1 and "2050" in dec.stats.last_error
+    under = body_of(6, 113)
+    assert len(under) == 2047
+    [frame] = dec.feed(P.cobs_encode(under) + b"\x00")
+    assert isinstance(frame, P.SamplesFrame) and frame.n_samples == 113 and dec.stats.errors == 1
+
+
 @pytest.mark.parametrize("ftype, payload, message", [
     (P.T_SAMPLES, (0).to_bytes(4, "little") + bytes([9, 1, 1, 0, 0]), "9 channels"),
     (P.T_SAMPLES, (0).to_bytes(4, "little") + bytes([1, 7, 1, 0, 0]), "sample format 7"),
