@@ -229,13 +229,18 @@ static mt_result_t parse_info(const uint8_t *p, size_t n, mt_info_t *info)
         return MT_ERR_FIELD;
     }
     for (ch = 0; ch < info->n_channels; ch++) {
-        uint8_t len;
+        uint8_t len, k;
         if (i >= n) {
             return MT_ERR_FIELD;
         }
         len = p[i];
         if (len > MT_LABEL_MAX || i + 1u + len > n) {
             return MT_ERR_FIELD;
+        }
+        for (k = 0; k < len; k++) {
+            if (p[i + 1u + k] > 0x7Fu) { /* labels are ASCII (PROTOCOL.md), as the host checks */
+                return MT_ERR_FIELD;
+            }
         }
         memcpy(info->labels[ch], p + i + 1u, len);
         info->labels[ch][len] = '\0';
@@ -256,7 +261,7 @@ mt_result_t mt_frame_decode(const uint8_t *enc_ptr, size_t enc_len, uint8_t *scr
     if (n == SIZE_MAX) {
         return MT_ERR_COBS;
     }
-    if (n < 6u) {
+    if (n < 6u || n > MT_MAX_BODY) { /* (a larger body is invalid however large the caller's scratch) */
         return MT_ERR_LENGTH;
     }
     if (mt_crc16(scratch_ptr, n - 2u) != rd16(scratch_ptr + n - 2u)) {

@@ -319,6 +319,49 @@ static void test_decode_rejects(void)
             n = mt_frame_info(&info, 1, big, sizeof big);
             CHECK(n > 0 && (mt_frame_decode(big, n - 1, scratch2, sizeof scratch2, f) == MT_OK) == (k == 0));
         }
+        /* labels are ASCII: a byte over 0x7F makes the frame impossible, as on the host */
+        info.uv_per_count = 0.5f;
+        strcpy(info.labels[0], "ca\xE9" "f");
+        n = mt_frame_info(&info, 1, big, sizeof big);
+        CHECK(n > 0 && mt_frame_decode(big, n - 1, scratch2, sizeof scratch2, f) == MT_ERR_FIELD);
+        strcpy(info.labels[0], "ca\x7F");
+        n = mt_frame_info(&info, 1, big, sizeof big);
+        CHECK(n > 0 && mt_frame_decode(big, n - 1, scratch2, sizeof scratch2, f) == MT_OK);
+    }
+    {   /* a body over MT_MAX_BODY is invalid even when the scratch could hold it: a COMMAND of an
+         * opcode unknown here (delivered whatever its argument bytes) with 2043 zero bytes of
+         * argument, body 2050 bytes, as an encoder without the size check would write it */
+        static uint8_t body[2100], enc[2200], scratch3[4096];
+        size_t k, len = 0, m;
+        uint16_t crc;
+        mt_cobs_enc_t c;
+        memset(body, 0, sizeof body);
+        body[len++] = MT_PROTOCOL_VERSION;
+        body[len++] = MT_T_COMMAND;
+        len += 2u;                      /* seq 0 */
+        body[len++] = 9u;               /* opcode */
+        len += 2043u;
+        crc = mt_crc16(body, len);
+        body[len++] = (uint8_t)crc;
+        body[len++] = (uint8_t)(crc >> 8);
+        CHECK(len == 2050u);
+        mt_cobs_enc_begin(&c, enc, sizeof enc);
+        for (k = 0; k < len; k++) {
+            mt_cobs_enc_put(&c, body[k]);
+        }
+        m = mt_cobs_enc_end(&c);
+        CHECK(m > 0 && mt_frame_decode(enc, m - 1, scratch3, sizeof scratch3, f) == MT_ERR_LENGTH);
+        /* the largest valid body, 2048 bytes, decodes */
+        len = 4u + 1u + 2041u;
+        crc = mt_crc16(body, len);
+        body[len++] = (uint8_t)crc;
+        body[len++] = (uint8_t)(crc >> 8);
+        mt_cobs_enc_begin(&c, enc, sizeof enc);
+        for (k = 0; k < len; k++) {
+            mt_cobs_enc_put(&c, body[k]);
+        }
+        m = mt_cobs_enc_end(&c);
+        CHECK(m > 0 && mt_frame_decode(enc, m - 1, scratch3, sizeof scratch3, f) == MT_OK && f->u.command.opcode == 9u);
     }
     free(f);
 }
