@@ -1,9 +1,12 @@
 """The firmware core on the host (ASan/UBSan), its cross builds, and the AVR build in simavr."""
 
+import ctypes
+import math
 import os
 import pathlib
 import re
 import shutil
+import struct
 import subprocess
 
 import numpy as np
@@ -188,3 +191,53 @@ def test_xiao_sketch_compiles_against_the_real_core_without_warnings():
     ram = int(re.search(r"^ram: +(\d+) bytes", r.stdout, re.M).group(1))
     assert 50_000 < flash < 811_008 // 4  # a real BLE image, well inside the application flash
     assert 8_000 < ram < 237_568 // 4
+
+
+def _boundary_bodies() -> list[bytes]:
+    """Frame bodies (without CRC) at and just past each limit PROTOCOL.md states."""
+    def info(rate=1000, nch=2, fmt=P.FMT_INT16, uvpc=0.8, labels=(b"a", b"bb"), extra=b"", version=1):
+        p = struct.pack("<BBBBQHBBfB", 1, 0, 2, 0, 0x1122334455667788, rate, nch, fmt, uvpc, 1)
+        return bytes([version, P.T_INFO, 5, 0]) + p + b"".join(bytes([len(x)]) + x for x in labels) + extra
+
+    def samples(nch=2, fmt=P.FMT_INT16, n=3, extra=0):
+        width = P.SAMPLE_BYTES.get(fmt, 2)
+        return bytes([1, P.T_SAMPLES, 1, 0]) + struct.pack("<IBBB", 7, nch, fmt, n) + bytes(
+            (k * 37 + 1) % 256 for k in range(n * nch * width + extra))
+
+    out = [info(rate=r) for r in (249, 250, 4000, 4001)]
+    out += [info(nch=n, labels=(b"c",) * n) for n in (0, 1, 8, 9)] + [info(nch=2, labels=(b"a",))]
+    out += [info(fmt=f) for f in (0, 1, 2, 3)]
+    out += [info(uvpc=u) for u in (0.0, -1.0, 1e-30, 999_999.9, 1e6, math.inf, math.nan)]
+    out += [info(labels=(x, b"y")) for x in (b"", b"x" * 16, b"x" * 17, b"\x80ab", b"\x7f")]
+    out += [info(extra=b"\x00"), info(version=0), info(version=2)]
+    out += [samples(**kw) for kw in (dict(), dict(nch=0), dict(nch=8), dict(nch=9), dict(fmt=0), dict(fmt=2),
+                                     dict(fmt=3), dict(n=0), dict(n=64, nch=8), dict(extra=1), dict(extra=-1))]
+    out += [bytes([1, P.T_STATUS, 0, 0]) + bytes(n) for n in (16, 17, 18)]
+    out += [bytes([1, P.T_PONG, 0, 0]) + bytes(n) for n in (3, 4, 5)]
+    out += [bytes([1, P.T_ACK, 0, 0]) + bytes(n) for n in (1, 2, 3)]
+    out += [bytes([1, P.T_COMMAND, 0, 0, op]) + bytes(n) for op in range(9) for n in range(6)]
+    out += [bytes([1, P.T_COMMAND, 0, 0]), bytes([1, 0x7E, 0, 0])]
+    out += [bytes([1, P.T_COMMAND, 0, 0, 9]) + bytes(n) for n in (2041, 2042, 2043)]  # bodies of 2048-2050 bytes
+    return out
+
+
+def test_c_and_python_decoders_accept_and_reject_the_same_frames_at_every_limit():
+    """PROTOCOL.md's limits (rate, channels, format, scale, labels, lengths, version, body size)
+    held by both decoders alike: the C core had taken a 2050-byte body and a label byte over
+    0x7F, the host a 2050-byte body whose zeros kept its COBS short."""
+    r = make("blesim")
+    assert r.returncode == 0, r.stdout + r.stderr
+    lib = ctypes.CDLL(str(FW / "build" / "libmt_blesim.so"))
+    lib.mt_frame_decode.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t,
+                                    ctypes.c_void_p]
+    scratch, frame = ctypes.create_string_buffer(4096), ctypes.create_string_buffer(1 << 16)
+    verdicts = []
+    for body in _boundary_bodies():
+        enc = P.cobs_encode(body + P.crc16(body).to_bytes(2, "little"))
+        c_ok = lib.mt_frame_decode(enc, len(enc), scratch, len(scratch), frame) == 0
+        dec = P.Decoder()
+        py_ok = len(dec.feed(enc + b"\x00")) == 1
+        assert c_ok == py_ok, f"C {'accepts' if c_ok else 'rejects'}, host {dec.stats.last_error or 'accepts'}: " \
+                              f"{body[:24].hex()} ({len(body) + 2} bytes)"
+        verdicts.append(c_ok)
+    assert 30 < sum(verdicts) < len(verdicts) - 30  # both kinds, many of each
