@@ -293,6 +293,28 @@ static void test_device(void)
     n = mt_device_poll(&d, out, sizeof out);
     CHECK(n > 0 && mt_frame_decode(out, n - 1, scratch, sizeof scratch, &f) == MT_OK);
     CHECK(f.type == MT_T_ACK && f.u.ack.opcode == 9 && f.u.ack.status == MT_ACK_UNKNOWN);
+    /* ... whatever its argument, up to the 8 bytes that fit MT_CMD_MAX_ENCODED (PROTOCOL.md); a
+     * longer command is dropped unanswered */
+    for (i = 8u; i <= 9u; i++) {
+        uint8_t body[32] = {MT_PROTOCOL_VERSION, MT_T_COMMAND, 7, 0, 9, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+        size_t k, len = 5u + i, answers = 0u;
+        uint16_t crc = mt_crc16(body, len);
+        mt_cobs_enc_t c;
+        body[len++] = (uint8_t)crc;
+        body[len++] = (uint8_t)(crc >> 8);
+        mt_cobs_enc_begin(&c, cmd, sizeof cmd);
+        for (k = 0; k < len; k++) {
+            mt_cobs_enc_put(&c, body[k]);
+        }
+        n = mt_cobs_enc_end(&c);
+        CHECK(n == (i == 8u ? MT_CMD_MAX_ENCODED : MT_CMD_MAX_ENCODED + 1u) + 1u);
+        mt_device_receive(&d, cmd, n);
+        while ((n = mt_device_poll(&d, out, sizeof out)) > 0) {
+            answers += mt_frame_decode(out, n - 1, scratch, sizeof scratch, &f) == MT_OK && f.type == MT_T_ACK &&
+                       f.u.ack.opcode == 9 && f.u.ack.status == MT_ACK_UNKNOWN;
+        }
+        CHECK(answers == (i == 8u ? 1u : 0u));
+    }
 }
 
 static void test_decode_rejects(void)
