@@ -130,6 +130,25 @@ def test_avr_firmware_answers_commands_that_arrive_while_it_sends_a_frame(tmp_pa
     assert 1950 <= end <= 2050  # stopped at 2 s (1 kHz), not at the end of the run
 
 
+@needs_simavr
+def test_avr_firmware_refuses_a_rate_its_timer_cannot_hit_exactly(tmp_path):
+    """The Uno's Timer1 counts a 2 MHz clock: 3000 Hz would be 666 ticks, 3003 Hz, 0.1 % off the
+    rate INFO states (29 s of timing error over an 8 h night). SET_RATE answers it "bad argument"
+    and keeps the old rate; 2500 Hz (800 ticks) is taken and sampled at."""
+    data, report = run_avr(tmp_path, 1.5, P.encode_command(0, P.CMD_SET_RATE, 3000)
+                           + P.encode_command(1, P.CMD_SET_RATE, 2500) + P.encode_command(2, P.CMD_START))
+    assert "rx overruns: 0" in report, report
+    dec = P.Decoder()
+    frames = dec.feed(data)
+    assert dec.stats.errors == 0
+    acks = [(f.opcode, f.status) for f in frames if isinstance(f, P.AckFrame)]
+    assert acks == [(P.CMD_SET_RATE, P.ACK_BAD_ARG), (P.CMD_SET_RATE, P.ACK_OK), (P.CMD_START, P.ACK_OK)]
+    assert [f.sample_rate_hz for f in frames if isinstance(f, P.InfoFrame)][-1] == 2500
+    s = [f for f in frames if isinstance(f, P.SamplesFrame)]
+    span = s[-1].first_sample + s[-1].n_samples - s[0].first_sample
+    assert 3000 <= span <= 3750  # ~1.45 s at 2500 Hz
+
+
 SKETCH = FW / "boards" / "xiao_nrf52840" / "xiao_nrf52840.ino"
 NRF52_CORE = os.environ.get("MYOTWITCH_NRF52_CORE", "")
 

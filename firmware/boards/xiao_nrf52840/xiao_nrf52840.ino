@@ -145,8 +145,11 @@ extern "C" void TIMER2_IRQHandler(void) {
 }
 
 // -- board hooks (main loop; none of them touches the SAADC) ---------------------------------------
+// only rates the 1 MHz timer divides exactly: another would run off the rate INFO states
+// (1500 Hz: 666 us = 1501.5 Hz, 0.1 %: 29 s over an 8 h night)
+static_assert(1000000UL % START_RATE_HZ == 0, "START_RATE_HZ must divide 1 MHz (250, 500, 1000, 2000, 4000, ...)");
 static uint8_t board_set_rate(void *, uint16_t hz) {
-  if (hz < 250 || hz > 4000) return 0;
+  if (hz < 250 || hz > 4000 || 1000000UL % hz != 0) return 0;
   timer_start(hz);
   return 1;
 }
