@@ -190,8 +190,9 @@ class ChunkSource(ReconnectingSource):
 
     @property
     @abstractmethod
-    def _open(self) -> bool:
-        """Whether a session with the stream or board is open."""
+    def connected(self) -> bool:
+        """Whether a session with the stream or board is open (the recorder's status lines say
+        "waiting for the device" otherwise)."""
 
     @abstractmethod
     def _reopen(self, timeout: float) -> bool:
@@ -210,7 +211,7 @@ class ChunkSource(ReconnectingSource):
         out, self._pending = self._pending, []
         if self.closed:
             return out
-        if not self._open:
+        if not self.connected:
             if self.retry.wait(timeout):
                 return out
             if not self._reopen(timeout):

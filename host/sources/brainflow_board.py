@@ -228,7 +228,8 @@ class BrainFlowSource(ChunkSource):
 
     # -- reading ------------------------------------------------------------------------------
     @property
-    def _open(self) -> bool:
+    def connected(self) -> bool:
+        """A session is streaming (the recorder's status lines ask it)."""
         return self._board is not None
 
     def _reopen(self, timeout: float) -> bool:

@@ -215,6 +215,12 @@ class LslSource(ChunkSource):
         return self._info
 
     @property
+    def connected(self) -> bool:
+        """A stream is being read (the recorder's status lines say "waiting for the device"
+        otherwise; without this they had said "the link is up" while the sender was gone)."""
+        return self._inlet is not None
+
+    @property
     def tolerance_s(self) -> float:
         """Timestamp deviations up to this are the sender's jitter, not lost samples: 4 ms (at
         least 2 samples), or 4 x the jitter seen, whichever is more."""
@@ -293,10 +299,6 @@ class LslSource(ChunkSource):
         self._announce_loss(why, f"LSL stream lost ({why})", "waiting for it")
 
     # -- reading ------------------------------------------------------------------------------
-    @property
-    def _open(self) -> bool:
-        return self._inlet is not None
-
     def _reopen(self, timeout: float) -> bool:
         try:
             return self._connect(min(max(timeout, 0.2), 1.0))

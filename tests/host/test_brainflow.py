@@ -162,3 +162,18 @@ def test_missing_brainflow_says_which_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "brainflow", None)
     with pytest.raises(SourceError, match=r"pip install 'myotwitch\[brainflow\]'"):
         brainflow_board.require_brainflow()
+
+
+def test_a_board_that_goes_quiet_is_not_connected_until_restarted():
+    # (the recorder's status lines ask `connected`: without it they said "the link is up" while the
+    # board was being restarted)
+    with open_source("brainflow:synthetic?channels=1", stall_timeout_s=0.5, backoff_s=(0.2, 1.0)) as src:
+        assert src.connected
+        src._board.stop_stream()
+        deadline = time.monotonic() + 10
+        while src.connected:
+            assert time.monotonic() < deadline
+            src.read(0.1)
+        while not src.connected:
+            assert time.monotonic() < deadline
+            src.read(0.1)

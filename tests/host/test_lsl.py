@@ -614,3 +614,37 @@ def test_two_channels_of_one_label_are_named_apart_and_a_choice_by_it_is_refused
         head = collect(src, lambda r: any(isinstance(x, DeviceInfo) for x in r))
     assert next(x for x in head if isinstance(x, DeviceInfo)).labels == ("EMG calf #2",)
     del out
+
+
+def test_status_lines_while_the_sender_is_gone_say_it_is_waited_for(tmp_path, monkeypatch, caplog):
+    # the LSL source had no `connected`: the recorder took the link for up, and its status lines
+    # said "no data for 0:00:08 ..., the link is up" just after "LSL stream lost (the sender went away)"
+    import re
+
+    from myotwitch.host.recorder import Recorder
+
+    name = unique("gone")
+    out = outlet(name, 1, units=["uV"])
+    src = open_source(f"lsl:{name}", resolve_timeout_s=3, stall_timeout_s=1.0)
+    rec = Recorder(src, str(tmp_path / "rec"), events_path=None, status_interval_s=3_600)
+    rec.begin()
+    out.push_chunk(np.random.default_rng(1).normal(0.0, 4.0, (1_000, 1)).astype(np.float32))
+    deadline = time.monotonic() + 10
+    while rec.samples < 1_000:
+        assert time.monotonic() < deadline
+        for r in src.read(0.05):
+            rec.handle(r)
+    assert src.connected
+    del out
+    gc.collect()  # the sender goes away
+    while src.connected:
+        assert time.monotonic() < deadline + 10
+        for r in src.read(0.05):
+            rec.handle(r)
+    real = time.monotonic
+    with monkeypatch.context() as m, caplog.at_level("INFO", logger="myotwitch.host.recorder"):
+        m.setattr(time, "monotonic", lambda: real() + 3_700)
+        rec.tick()
+    rec.finish()
+    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("status")][:1]
+    assert re.search(r"; no data for 1:01:\d\d \(since [-\d]+ [:\d]+\), waiting for the device$", line), line
