@@ -66,14 +66,18 @@ def require_pylsl() -> ModuleType:
 
 
 def _quiet_liblsl(pylsl: ModuleType) -> None:
-    """liblsl logs INFO lines on stderr; keep to warnings unless the user has an LSL config
-    of their own (which may hold network settings we must not replace)."""
+    """liblsl logs on stderr in its own format (a time, its uptime, a thread, its source file):
+    keep to its fatal lines unless --debug asks for all or the user has an LSL config of their
+    own (which may hold network settings we must not replace). Its INFO lines said nothing for
+    a user, and its errors are the losses myotwitch says in its own words: "ERR| Stream
+    transmission broke off (Input stream error.); re-connecting..." had stood above "LSL stream
+    lost (the sender went away); waiting for it" whenever a sender went away."""
     own = [os.environ.get("LSLAPICFG", ""), "lsl_api.cfg", os.path.expanduser("~/lsl_api/lsl_api.cfg"),
            "/etc/lsl_api/lsl_api.cfg"]
     if log.isEnabledFor(logging.DEBUG) or any(p and os.path.exists(p) for p in own):
         return
     try:
-        pylsl.set_config_content("[log]\nlevel = -1\n")
+        pylsl.set_config_content("[log]\nlevel = -3\n")  # (loguru: -3 fatal, -2 error, -1 warning)
     except Exception:  # noqa: BLE001 - only cosmetic; older pylsl has no set_config_content
         log.debug("could not quiet liblsl", exc_info=True)
 

@@ -648,3 +648,37 @@ def test_status_lines_while_the_sender_is_gone_say_it_is_waited_for(tmp_path, mo
     rec.finish()
     [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("status")][:1]
     assert re.search(r"; no data for 1:01:\d\d \(since [-\d]+ [:\d]+\), waiting for the device$", line), line
+
+
+def test_a_sender_going_away_leaves_no_liblsl_log_line_on_stderr():
+    # liblsl's own "2026-12-08 00:50:27.568 ( 12.603s) [R_x] data_receiver.cpp:375 ERR| Stream
+    # transmission broke off (Input stream error.); re-connecting..." stood among myotwitch's lines,
+    # which say the same ("LSL stream lost (the sender went away); waiting for it")
+    script = f"""
+import gc, time, numpy as np, pylsl
+from myotwitch.host.sources import open_source
+from myotwitch.host.sources.lsl import require_pylsl
+from myotwitch.host.stream import LinkEvent, SampleBlock
+require_pylsl()  # (as myotwitch's own commands load it: before liblsl's first use)
+info = pylsl.StreamInfo({unique("quiet")!r}, "EMG", 1, 1000.0, pylsl.cf_float32, "quiet-sid")
+info.set_channel_units(["uV"])
+out = pylsl.StreamOutlet(info)
+src = open_source("lsl:" + info.name(), resolve_timeout_s=3, stall_timeout_s=1.0)
+out.push_chunk(np.zeros((200, 1), np.float32))
+got, deadline = [], time.monotonic() + 10
+while sum(r.n for r in got if isinstance(r, SampleBlock)) < 200:
+    assert time.monotonic() < deadline
+    got += src.read(0.05)
+del out
+gc.collect()
+while not any(isinstance(r, LinkEvent) and r.kind == "disconnected" for r in got):
+    assert time.monotonic() < deadline
+    got += src.read(0.05)
+time.sleep(0.5)
+src.close()
+print("lost")
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and run.stdout.strip() == "lost", run.stderr
+    assert "sender went away" in run.stderr
+    assert "ERR|" not in run.stderr and ".cpp:" not in run.stderr, run.stderr
