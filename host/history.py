@@ -360,14 +360,17 @@ def format_history(h: dict, width: int = 100) -> str:
             numbers = (f"{r['hours']:5.2f}  {r['twitches']:8d}  {r['rate_per_hour']:8.1f}  {r['episodes']:8d}" if r
                        else f"{'–':>5}  {'–':>8}  {'–':>8}  {'–':>8}")
             out.append(f"{day}  {numbers}  {diary_text(diary.get(day))}".rstrip())
+    # (wrapped as the statements are, a channel's or unit's name kept whole: seven channels and
+    # 39 units had made lines of 360 and 2,000 characters, which a terminal broke anywhere)
     if h["channels"]:
-        out += ["", "per channel: " + "; ".join(
+        out += ["", wrap("per channel: " + "; ".join(
             f"{k} {v['twitches']} twitches, {fmt_rate(v['rate_per_hour'])}, first seen {v['first_seen'] or '–'}"
-            for k, v in h["channels"].items())]
+            for k, v in h["channels"].items()), width, h["channels"], subsequent_indent="  ")]
     if h["units"]:
-        out.append("per unit: " + "; ".join(
+        out.append(wrap("per unit: " + "; ".join(
             f"{k} {v['twitches']} {'twitch' if v['twitches'] == 1 else 'twitches'}, {fmt_rate(v['rate_per_hour'])}, "
-            f"first seen {v['first_seen'] or '–'}" for k, v in h["units"].items()))
+            f"first seen {v['first_seen'] or '–'}" for k, v in h["units"].items()), width, h["units"],
+            subsequent_indent="  "))
     if h.get("unnamed_units"):
         n = h["unnamed_units"]
         out.append(f"({counted(n, 'recurring unit')} without a lasting name, each known in its own session only, "

@@ -632,3 +632,23 @@ def test_a_file_name_is_never_split_across_lines(_isolated_home):
         lines = format_history(h, width).splitlines()
         for name in names[:5] + ["short one.csv"]:  # (the statement quotes the first five)
             assert any(name in line for line in lines), (width, name, lines[:6])
+
+
+def test_the_per_channel_and_per_unit_lines_are_wrapped_with_names_kept_whole(_isolated_home):
+    # seven channels and 39 units had printed one line of 360 and one of 2,000 characters
+    labels = [f"EMG calf {i}" for i in range(7)]
+    with SessionIndex.default() as idx:
+        for i in range(3):
+            units = [{"unit": f"U{k}", "channel": 0, "count": 5, "known_as": f"P{10 * i + k}"} for k in range(8)]
+            idx.add_session(file=f"/rec/c{i}.edf", start=TODAY - dt.timedelta(days=3 - i), duration_s=3600,
+                            twitches=70, channels=labels, per_channel=[10] * 7, units=units)
+        h = build_history(idx.sessions(include_undated=True), [], load_rules(), days=28)
+    text = format_history(h)
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("per channel: "))
+    block = lines[start: next(i for i in range(start, len(lines)) if not lines[i])]
+    assert len(block) > 4 and all(len(line) <= 100 for line in block), block
+    joined = " ".join(line.strip() for line in block)
+    assert all(f"{k} 30 twitches" in joined for k in labels)  # (whole, never "EMG calf" / "3" apart)
+    assert all(f"unit P{10 * i + k} 5 twitches" in joined for i in range(3) for k in range(8))
+    assert not any(line.rstrip().endswith(("EMG", "calf", "unit")) for line in block), block
