@@ -7,6 +7,7 @@ import base64
 import datetime as dt
 import html
 import io
+import re
 
 from myotwitch.host.history import (
     DIARY_SERIES,
@@ -49,6 +50,11 @@ def _png(fig) -> str:
 
 def _img(b64: str, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{b64}">'
+
+
+def natural(label: str) -> list:
+    """A sort key that puts numbers in a name in their order: unit P2 before unit P10."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", label)]
 
 
 def _day(iso: str) -> dt.datetime:
@@ -106,28 +112,40 @@ def plots(h: dict) -> dict[str, str]:
     a1.set_title("Hours with data and episodes per day")
     a2.bar(x, [r["episodes"] for r in days], width=0.8, color="#8e24aa")
     a2.set_ylabel("episodes")
-    a2.yaxis.set_major_locator(MaxNLocator(integer=True))  # (no half episodes)
+    # (no half episodes; at most 4 steps: a day of 34 episodes had labelled every 4th, 0 to 32,
+    # and the labels of the 1.3-inch panel ran into each other)
+    a2.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=4))
+    a1.yaxis.set_major_locator(MaxNLocator(nbins=4))
     dated(a1)
     dated(a2)
     out["hours"] = _png(fig)
 
     for name, key, first in (("channels", "per_channel", h["rules"]["spreading"]["first_seen"]),
                              ("units", "per_unit", h["rules"]["spreading"]["units_first_seen"])):
-        labels = sorted({k for r in days for k in r[key]})
+        labels = sorted({k for r in days for k in r[key]}, key=natural)
         if not labels:
             continue
-        fig, ax = plt.subplots(figsize=(6, 3.2))
-        for label in labels:
+        # the legend under the plot, in a panel of its own as tall as its rows: drawn over the
+        # plot, 39 units' legend had covered the points and run over the date axis below it
+        ncol = 4
+        rows = -(-len(labels) // ncol)
+        fig, (ax, lax) = plt.subplots(2, 1, figsize=(6, 3.2 + 0.19 * rows),
+                                      gridspec_kw={"height_ratios": [2.6, 0.19 * rows + 0.05], "hspace": 0.3})
+        for i, label in enumerate(labels):
             pts = [(xx, r[key][label]["rate_per_hour"]) for xx, r in zip(x, days) if label in r[key]]
-            # (unclipped: a point on the last day or at the top was cut by the frame)
-            line, = ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", ms=3, label=label, clip_on=False)
+            # (unclipped: a point on the last day or at the top was cut by the frame; past ten
+            # lines the colours come round again, each round with another marker)
+            line, = ax.plot([p[0] for p in pts], [p[1] for p in pts], "osD^v"[i // 10 % 5] + "-", ms=3,
+                            label=label, clip_on=False)
             if first.get(label):
                 ax.axvline(_num(_day(first[label])), color=line.get_color(), ls=":", lw=1.5)
         ax.set_ylabel("twitches per hour")
         ax.set_ylim(bottom=0)  # (a rate from zero: one point alone got an axis of 240-265)
         ax.set_title(f"Rate per {name[:-1]} (dotted: first seen)")
-        ax.legend(fontsize=8, frameon=False, ncol=2)
         dated(ax)
+        lax.axis("off")
+        lax.legend(*ax.get_legend_handles_labels(), loc="upper center", fontsize=8, frameon=False, ncol=ncol,
+                   borderaxespad=0)
         out[name] = _png(fig)
 
     diary = h["diary"]

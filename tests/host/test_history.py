@@ -126,7 +126,7 @@ def test_rate_and_diary_plots_have_dated_axes(rising, monkeypatch):
     names = list(history_report.plots(h))
     assert names == ["rate", "hours", "channels", "diary"]
     for fig in figs:
-        for ax in fig.axes:
+        for ax in (a for a in fig.axes if a.axison):  # (not the channels' legend panel)
             fmt = ax.xaxis.get_major_formatter()
             assert isinstance(fmt, mdates.DateFormatter)  # day and month on every tick, no offset to misread
             assert fmt(mdates.date2num(dt.datetime(2026, 11, 22))) == "22 Nov"
@@ -652,3 +652,40 @@ def test_the_per_channel_and_per_unit_lines_are_wrapped_with_names_kept_whole(_i
     assert all(f"{k} 30 twitches" in joined for k in labels)  # (whole, never "EMG calf" / "3" apart)
     assert all(f"unit P{10 * i + k} 5 twitches" in joined for i in range(3) for k in range(8))
     assert not any(line.rstrip().endswith(("EMG", "calf", "unit")) for line in block), block
+
+
+def test_a_legend_of_many_units_and_a_day_of_many_episodes_leave_the_plots_readable(_isolated_home, monkeypatch):
+    # 39 units' legend had been drawn over their plot and down over its date axis; a day of 34
+    # episodes had labelled its 1.3-inch axis 0, 4, 8 ... 32, the labels running into each other
+    pytest.importorskip("matplotlib")
+    from myotwitch.host import history_report
+
+    figs = {}
+    monkeypatch.setattr(history_report, "_png", lambda fig: figs.setdefault(len(figs), fig) and "x")
+    with SessionIndex.default() as idx:
+        for i in range(3):
+            units = [{"unit": f"U{k}", "channel": 0, "count": 5 + k, "known_as": f"P{13 * i + k}"} for k in range(13)]
+            idx.add_session(file=f"/rec/u{i}.edf", start=TODAY - dt.timedelta(days=3 - i), duration_s=7200,
+                            twitches=200, channels=["calf"], units=units, episodes=34 if i == 2 else 1)
+        h = build_history(idx.sessions(include_undated=True), [], load_rules(), days=28)
+    names = list(history_report.plots(h))
+    hours, units = (figs[names.index(n)] for n in ("hours", "units"))
+
+    def boxes(fig, texts):
+        r = fig.canvas.get_renderer()
+        return [t.get_window_extent(r) for t in texts if t.get_text() and t.get_visible()]
+
+    hours.canvas.draw()
+    for ax in hours.axes:
+        lo, hi = ax.get_ylim()
+        ticks = [t for t, v in zip(ax.get_yticklabels(), ax.get_yticks()) if lo <= v <= hi]
+        b = boxes(hours, ticks)
+        assert len(b) >= 2 and all(p.y1 <= q.y0 or q.y1 <= p.y0 for p, q in zip(b, b[1:])), [t.get_text() for t in ticks]
+    units.canvas.draw()
+    plot = next(a for a in units.axes if a.axison)
+    [legend] = [lg for a in units.axes for lg in ([a.get_legend()] if a.get_legend() else [])]
+    assert len(legend.get_texts()) == 39
+    r = units.canvas.get_renderer()
+    assert legend.get_window_extent(r).y1 < plot.get_tightbbox(r).y0  # below the plot and its date labels
+    assert [t.get_text() for t in legend.get_texts()][:3] == ["unit P0", "unit P1", "unit P2"]
+    assert [t.get_text() for t in legend.get_texts()][10] == "unit P10"  # (P2 before P10, not after)
