@@ -334,3 +334,13 @@ def test_a_two_channel_24_bit_board_is_recorded(tmp_path):
     assert path.endswith(".bdf")
     y, fs = EdfReader(path).read_all()
     assert fs == 2000 and y.shape[0] == 2 and np.isfinite(y).sum(axis=1).min() >= 3 * 2000
+
+
+def test_the_truth_lists_only_what_was_streamed(tmp_path):
+    # the signal is made 10 s ahead: a 17.1 s stream's --truth had named a twitch at 18.8 s
+    pipe, events, _, _, truth_path = run_over_pty(tmp_path, 1500, "--twitch-rate", "120", "--seed", "3")
+    truth = json.loads(truth_path.read_text())
+    end = truth["samples"] / truth["fs"]
+    assert pipe.samples_in <= truth["samples"] and end < 8.0  # (well inside the first 10 s made)
+    assert truth["twitches"] and all(t["onset_s"] < end for t in truth["twitches"])
+    assert all(c["onset_s"] < end for c in truth["confounders"])
