@@ -208,6 +208,9 @@ def _plots(r: dict, units: str | None = None, keep_bad: bool = False) -> dict[st
     ax.bar(np.arange(len(counts)) * width, rate, width=width * 0.9, align="edge", color="#c62828")
     ax.set_xlabel("minutes from start")
     ax.set_ylabel("twitches per hour")
+    # (a rate from zero; with no twitch anywhere matplotlib had drawn an axis of -0.04 to 0.04
+    # with no bar on it, which read as a broken plot rather than as 0 an hour)
+    ax.set_ylim(0, None if np.nanmax(rate, initial=0.0) > 0 else 1)
     ax.set_title(f"Twitch rate in {width}-minute bins (per hour searched)")
     out["rate"] = _png(fig)
 

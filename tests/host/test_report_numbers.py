@@ -201,3 +201,20 @@ def test_files_of_one_name_from_two_folders_are_told_apart_in_the_report(tmp_pat
         assert f"<h2>{p}</h2>" in page  # the file's section
     assert "<h2>night.csv</h2>" not in page and "<td>night.csv</td>" not in page
     assert "<h2>day.csv</h2>" in page  # (a name no other file shares stays short)
+
+
+def test_the_rate_bins_of_a_file_without_twitches_start_at_zero(tmp_path, monkeypatch):
+    """With no twitch anywhere the axis had run from -0.04 to 0.04 with no bar on it (a broken
+    plot to the eye, and a negative rate); it runs from 0, as it does with twitches."""
+    rng = np.random.default_rng(5)
+    p = tmp_path / "quiet.csv"
+    np.savetxt(p, np.column_stack([np.arange(30_000) / 1000, rng.normal(0, 4, 30_000)]), delimiter=",",
+               header="time_s,calf", comments="")
+    figs = []
+    real = report._png
+    monkeypatch.setattr(report, "_png", lambda fig: (figs.append((fig, [a.get_ylim() for a in fig.axes],
+                                                                  [a.get_title() for a in fig.axes])), real(fig))[1])
+    monkeypatch.setenv("MYOTWITCH_HOME", str(tmp_path / "home"))
+    assert main(["analyze", str(p), "--no-index", "--report", str(tmp_path / "r.html")]) == 0
+    [(lo, hi)] = [lims[0] for _, lims, titles in figs if titles[0].startswith("Twitch rate in")]
+    assert lo == 0 and hi >= 1
