@@ -792,6 +792,14 @@ class EdfReader:
                        f"{', '.join(repr(e.signals[i].unit) for i in others)}, not a voltage: no EMG); "
                        "--channels chooses them")
                 sig = volts
+        # what is analysed in another unit (every signal in one, a raw ADC export in 'counts',
+        # or one chosen with --channels) is read as µV: said, since its sizes, floor and rate
+        # are then in the file's own unit (a file of 'counts' had been analysed without a word)
+        others = [i for i in sig if not _is_voltage(e.signals[i].unit)]
+        if others:
+            e.warn(f"{name}: {', '.join(repr(e.signals[i].label) for i in others)} in "
+                   f"{', '.join(repr(e.signals[i].unit) for i in others)}, not a voltage: read as µV, so the sizes "
+                   "and noise floor given in µV are in that unit")
         sprs = {e.signals[i].spr for i in sig}
         if len(sprs) != 1:
             groups = sorted(sprs, reverse=True)

@@ -111,3 +111,31 @@ def test_a_micro_sign_written_in_utf_8_is_still_a_voltage(tmp_path):
     res = analyze_file(path)
     assert res["channels"] == ["EMG", "ECG"]
     assert not any("left out" in w for w in res["quality"]["warnings"])
+
+
+def test_signals_read_as_microvolts_in_another_unit_are_said_to_be(tmp_path):
+    """A file whose only signal is in 'counts' (a raw ADC export) was analysed as µV without a
+    word; so was a signal of another unit chosen with --channels."""
+    rng = np.random.default_rng(4)
+
+    def write(path, dims):
+        f = pyedflib.EdfWriter(str(path), len(dims), file_type=pyedflib.FILETYPE_EDFPLUS)
+        f.setSignalHeaders([dict(label=f"S{k}", dimension=d, sample_frequency=1000, physical_max=5000.0,
+                                 physical_min=-5000.0, digital_max=32767, digital_min=-32768, transducer="",
+                                 prefilter="") for k, d in enumerate(dims)])
+        f.setStartdatetime(dt.datetime(2026, 12, 1, 22, 0))
+        f.writeSamples([rng.normal(0, 5, 10000) for _ in dims])
+        f.close()
+        return path
+
+    raw = analyze_file(write(tmp_path / "adc.edf", ["counts"]))
+    assert raw["channels"] == ["S0"]
+    assert ("adc.edf: 'S0' in 'counts', not a voltage: read as µV, so the sizes and noise floor given in µV are "
+            "in that unit") in raw["quality"]["warnings"]
+    mixed = write(tmp_path / "mixed.edf", ["uV", "g"])
+    assert not any("read as µV" in w for w in analyze_file(mixed)["quality"]["warnings"])  # (S1 left out)
+    chosen = analyze_file(mixed, channels=["S0", "S1"])
+    assert any(w.startswith("mixed.edf: 'S1' in 'g', not a voltage: read as µV") for w in chosen["quality"]["warnings"])
+    assert not any(w.startswith("mixed.edf: 'S0'") for w in chosen["quality"]["warnings"])
+    plain = analyze_file(write(tmp_path / "uv.edf", ["uV", "mV"]))
+    assert not any("not a voltage" in w for w in plain["quality"]["warnings"])
