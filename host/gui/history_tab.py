@@ -60,6 +60,7 @@ class HistoryTab(QtWidgets.QWidget):
         from myotwitch.host.history import (
             association_statements,
             build_history,
+            counting_statement,
             rule_statements,
             short_statement,
             undated_statement,
@@ -102,5 +103,8 @@ class HistoryTab(QtWidgets.QWidget):
             parts.append(f"<p><i>{html.escape(short)}</i></p>")
         if h["undated"]["count"]:
             parts.append(f"<p><i>{html.escape(undated_statement(h))}</i></p>")
+        counting = counting_statement(h)
+        if counting:  # (as the CLI, the page and the advice say it: the tab had left it out)
+            parts.insert(0, f"<p style='background:#fff8e1'>{html.escape(counting)}</p>")
         parts.append(f"<p style='color:#666'><i>{html.escape(rules.notice)}</i></p>")  # (as every other page)
         self.evidence.setHtml("".join(parts))

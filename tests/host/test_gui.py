@@ -191,3 +191,26 @@ def test_history_tab_says_it_is_not_a_diagnosis(qtbot, settings):
     text = win.history_tab.evidence.toPlainText()
     assert load_rules().notice in text
     win.acq.stop()
+
+
+def test_history_tab_says_when_sessions_were_counted_with_different_settings(qtbot, settings):
+    """`history`, its page and `advice` say a change in rate may be the settings' (a 500 Hz file's
+    band ends at 225 Hz, a 1 kHz file's at 450); the live app's History tab had not."""
+    import dataclasses
+    import datetime as dt
+
+    from myotwitch.dsp import DetectorConfig
+    from myotwitch.host.index import SessionIndex
+
+    now = dt.datetime.now()
+    with SessionIndex.default() as idx:
+        for i, cfg in enumerate([DetectorConfig(min_twitch_uv=10.0)] * 2 + [DetectorConfig()] * 2):
+            idx.add_summary({"file": f"/rec/s{i}.edf", "start": (now - dt.timedelta(days=5 - i)).isoformat(),
+                             "channels": ["calf"], "detector": dataclasses.asdict(cfg),
+                             "stats": {"duration_s": 7200.0, "valid_s": 7200.0, "counts": {"twitch": 100},
+                                       "twitches_per_hour": 50.0, "episodes": 1, "twitches_per_channel": [100]}})
+    win = make_window(qtbot, "sim:speed=0", settings)
+    win.tabs.setCurrentWidget(win.history_tab)
+    text = " ".join(win.history_tab.evidence.toPlainText().split())
+    assert "counted with different detector settings (min_twitch_uv 10.0 / 15.0; 2 / 2 sessions)" in text
+    win.acq.stop()
