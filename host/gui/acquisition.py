@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from myotwitch.dsp import DetectorConfig, Event, Pipeline
+from myotwitch.dsp.config import ConfigError
 from myotwitch.dsp.filters import StreamingSOS, bandpass_sos
 from myotwitch.dsp.mains import MainsCanceller
-from myotwitch.host.errors import MyotwitchError
+from myotwitch.host.errors import MyotwitchError, UsageError
 from myotwitch.host.recorder import Recorder
+from myotwitch.host.session import new_pipeline
 from myotwitch.host.sources.base import Source
 from myotwitch.host.stream import DeviceInfo, GapRecord, LinkEvent, SampleBlock, StatusRecord
 
@@ -259,8 +261,8 @@ class Acquisition:
                         self.state.banner = "source ended"
                     self._flush_at_end()
                     break
-        except MyotwitchError as e:
-            self.failure = e
+        except (MyotwitchError, ConfigError) as e:  # (a band the detector cannot be set up with)
+            self.failure = e if isinstance(e, MyotwitchError) else UsageError(str(e))
             self.state.connected = False
             self.state.error = self.state.banner = str(e)
         except Exception as e:  # noqa: BLE001 - surface to the GUI, never die silently
@@ -344,7 +346,7 @@ class Acquisition:
                     # said before the buffer is swapped: the window never draws the last
                     # stream's events over the new one's trace
                     self.updates.put(Update(stream=buffer))
-                pipe = Pipeline(rec.fs, rec.n_channels, self.config)
+                pipe = new_pipeline(rec.fs, rec.n_channels, self.config)
                 with self._rec_lock:  # (the window's session starts again with the new stream)
                     self.recorded = []
                 self._new_display_chain(rec.fs, rec.n_channels)
@@ -428,7 +430,7 @@ class Acquisition:
         if cfg is None or old is None:
             return
         final = old.flush()
-        new = Pipeline(old.fs, old.n_channels, cfg)
+        new = new_pipeline(old.fs, old.n_channels, cfg)
         new.gap(old.samples_in)
         self.config = cfg
         before = self._episode_parts[0] + list(old.episodes)
