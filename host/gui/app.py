@@ -23,6 +23,10 @@ def _qt_message(mode, _context, message: str) -> None:
     logging.getLogger("myotwitch.qt").log(logging.WARNING if serious else logging.DEBUG, "Qt: %s", message)
 
 
+#: image endings every Qt build writes
+SCREENSHOT_ENDINGS = (".png", ".jpg", ".jpeg", ".bmp")
+
+
 def check_live(args: argparse.Namespace) -> None:
     """What can be refused before the detector's kernels load (up to ~30 s on a first run):
     no display, options out of range, a screenshot path that cannot be written."""
@@ -41,6 +45,11 @@ def check_live(args: argparse.Namespace) -> None:
         from myotwitch.host.outputs import check_writable
 
         check_writable("--screenshot", args.screenshot)
+        # (Qt picks the format by the ending: 'shot.txt' or 'shot' had run the window its 8 s and
+        # then said only "the image could not be saved")
+        if os.path.splitext(args.screenshot)[1].lower() not in SCREENSHOT_ENDINGS:
+            raise MyotwitchError(f"--screenshot {args.screenshot}: give a .png file (or .jpg, .bmp): the image's "
+                                 "format is read from its name's ending")
     if args.out:  # (made when recording starts, but only inside a folder that exists, as `record --out`)
         from myotwitch.host.outputs import check_parent
 

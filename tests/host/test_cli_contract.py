@@ -273,6 +273,16 @@ def test_live_screenshot_to_a_missing_folder_is_one_line(tmp_path):
 
 
 @pytestmark_gui
+@pytest.mark.parametrize("name", ["shot.txt", "shot"])
+def test_live_screenshot_without_an_image_ending_is_refused_at_once(name, tmp_path):
+    """Qt reads the format from the ending: the window had run its seconds, then said only "the
+    image could not be saved"."""
+    r = run("live", "--source", "sim:", "--screenshot", str(tmp_path / name), "--run-for", "3", home=tmp_path)
+    one_error_line(r, "--screenshot", name, ".png")
+    assert "connected" not in r.stderr and not (tmp_path / name).exists()
+
+
+@pytestmark_gui
 def test_live_screenshot_is_confirmed(tmp_path):
     shot = tmp_path / "x.png"
     r = run("live", "--source", "sim:", "--screenshot", str(shot), "--run-for", "1", home=tmp_path)
