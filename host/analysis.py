@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from myotwitch.dsp import DetectorConfig, Event
+from myotwitch.dsp import DetectorConfig, Event, Pipeline
 from myotwitch.dsp.config import ConfigError
 from myotwitch.host.errors import FormatError
-from myotwitch.host.session import busy_floor_warning, new_pipeline, summarize
+from myotwitch.host.session import busy_floor_warning, summarize
 from myotwitch.host.strict import strict
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ def analyze_reader(reader, config: DetectorConfig | None = None, progress: Progr
     """Run the detector over a reader's ``iter_records`` chunks and summarise."""
     fs = reader.fs
     try:
-        pipe = new_pipeline(fs, len(reader.channels), config)
+        pipe = Pipeline(fs, len(reader.channels), config)
     except ConfigError as e:
         raise FormatError(f"{name}: {e}") from e
     events: list[Event] = []

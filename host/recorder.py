@@ -30,14 +30,7 @@ from myotwitch.host import edf
 from myotwitch.host.device_id import prefilter_field
 from myotwitch.host.errors import MyotwitchError, SourceError, UsageError
 from myotwitch.host.eventlog import EventLog
-from myotwitch.host.session import (
-    floors_over,
-    new_pipeline,
-    span_dict,
-    summarize,
-    summary_path,
-    write_summary,
-)
+from myotwitch.host.session import floors_over, span_dict, summarize, summary_path, write_summary
 from myotwitch.host.sources import Source
 from myotwitch.host.sources.replay import REPLAY_FIRMWARE
 from myotwitch.host.stream import DeviceInfo, GapRecord, LinkEvent, SampleBlock, StatusRecord
@@ -545,7 +538,7 @@ class Recorder:
         if config.clip_uv is None:  # where the file clips, as analysing the file takes it (its range;
             # the writer keeps the lowest count for gaps, so both ends are the top of ``range_uv``)
             config = config.replace(clip_uv=0.999 * info.range_uv[1])
-        self.pipe = new_pipeline(info.fs, info.n_channels, config)
+        self.pipe = Pipeline(info.fs, info.n_channels, config)
         self._probe = []  # the stream's first seconds, to check they look like EMG in µV
         self._episodes_seen = 0
         self.eventlog.write("device", **info.to_dict())

@@ -13,7 +13,6 @@ from dataclasses import asdict
 from myotwitch.dsp import DetectorConfig, Episode, Event, Pipeline
 from myotwitch.dsp.classify import CUT_BY_GAP
 from myotwitch.dsp.coincidence import channel_hits
-from myotwitch.dsp.config import ConfigError
 from myotwitch.dsp.pipeline import BUSY_FLOOR, QualityTally
 from myotwitch.dsp.unit_measures import unit_summaries
 from myotwitch.host.channels import distinct_labels
@@ -26,21 +25,6 @@ SCHEMA = "myotwitch.session/1"
 #: over this share of the data in the detector's settling after gaps, the summary warns
 SETTLING_WARN = 0.05
 
-
-
-def new_pipeline(fs: float, n_channels: int, config: DetectorConfig | None = None) -> Pipeline:
-    """The detector for a stream, or ``ConfigError`` in one line for a band it cannot be set up
-    with: a narrow or low band (``--band 20-40``, ``5-10``) at 1 kHz and more had failed inside
-    the detector with numpy's "setting an array element with a sequence" (an internal error in
-    ``record``, a file's error in ``analyze``, and the live app's acquisition ended)."""
-    try:
-        return Pipeline(fs, n_channels, config)
-    except ConfigError:
-        raise
-    except ValueError as e:
-        lo, hi = (config or DetectorConfig()).band_for(fs)
-        raise ConfigError(f"the detector cannot be set up with a band of {lo:g}-{hi:g} Hz at {fs:g} Hz; give a "
-                          f"wider band, e.g. --band 20-{min(450.0, 0.45 * fs):g} (the default)") from e
 
 def settling_warning(pipe: Pipeline, blind_s: float, valid_s: float) -> str:
     """A warning when much of the data (``blind_s`` of ``valid_s``) came while the detector

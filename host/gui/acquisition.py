@@ -16,12 +16,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from myotwitch.dsp import DetectorConfig, Event, Pipeline
-from myotwitch.dsp.config import ConfigError
 from myotwitch.dsp.filters import StreamingSOS, bandpass_sos
 from myotwitch.dsp.mains import MainsCanceller
-from myotwitch.host.errors import MyotwitchError, UsageError
+from myotwitch.host.errors import MyotwitchError
 from myotwitch.host.recorder import Recorder
-from myotwitch.host.session import new_pipeline
 from myotwitch.host.sources.base import Source
 from myotwitch.host.stream import DeviceInfo, GapRecord, LinkEvent, SampleBlock, StatusRecord
 
@@ -261,8 +259,8 @@ class Acquisition:
                         self.state.banner = "source ended"
                     self._flush_at_end()
                     break
-        except (MyotwitchError, ConfigError) as e:  # (a band the detector cannot be set up with)
-            self.failure = e if isinstance(e, MyotwitchError) else UsageError(str(e))
+        except MyotwitchError as e:
+            self.failure = e
             self.state.connected = False
             self.state.error = self.state.banner = str(e)
         except Exception as e:  # noqa: BLE001 - surface to the GUI, never die silently
@@ -346,7 +344,7 @@ class Acquisition:
                     # said before the buffer is swapped: the window never draws the last
                     # stream's events over the new one's trace
                     self.updates.put(Update(stream=buffer))
-                pipe = new_pipeline(rec.fs, rec.n_channels, self.config)
+                pipe = Pipeline(rec.fs, rec.n_channels, self.config)
                 with self._rec_lock:  # (the window's session starts again with the new stream)
                     self.recorded = []
                 self._new_display_chain(rec.fs, rec.n_channels)
@@ -430,7 +428,7 @@ class Acquisition:
         if cfg is None or old is None:
             return
         final = old.flush()
-        new = new_pipeline(old.fs, old.n_channels, cfg)
+        new = Pipeline(old.fs, old.n_channels, cfg)
         new.gap(old.samples_in)
         self.config = cfg
         before = self._episode_parts[0] + list(old.episodes)

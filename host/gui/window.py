@@ -26,13 +26,7 @@ from myotwitch.host.gui.envelope import minmax_envelope
 from myotwitch.host.gui.history_tab import HistoryTab
 from myotwitch.host.gui.spans import SpanItem
 from myotwitch.host.gui.units_panel import UnitsPanel
-from myotwitch.host.session import (
-    cut_potential,
-    floors_over,
-    link_loss_warning,
-    new_pipeline,
-    settling_warning,
-)
+from myotwitch.host.session import cut_potential, floors_over, link_loss_warning, settling_warning
 from myotwitch.host.sources.auto import NO_SENSOR
 from myotwitch.host.sources.replay import ReplaySource
 from myotwitch.host.wording import busy_floor_reason, counted
@@ -603,9 +597,7 @@ class MainWindow(QtWidgets.QMainWindow):
             cfg = self.config.replace(mains=mains if mains in ("auto", "off") else int(mains), band_low_hz=band[0],
                                       band_high_hz=band[1]).with_sensitivity(thr)
             if self.acq is not None and self.acq.state.fs:
-                # (the detector built as the stream would build it: a band it cannot be set up with
-                # had ended the acquisition)
-                new_pipeline(self.acq.state.fs, max(self.acq.state.n_channels, 1), cfg)
+                cfg.validate(self.acq.state.fs, max(self.acq.state.n_channels, 1))
             else:
                 cfg.validate(max(2.3 * band[1], 1000.0))
         except Exception as e:  # noqa: BLE001 - show, don't crash

@@ -1051,21 +1051,3 @@ def test_myotwitch_s_own_tables_given_as_recordings_are_named_for_what_they_are(
                        str(tmp_path / "rec")), "sessions.csv", "table of analysed sessions")
     # (the file is read before --out is made: a refused one had left an empty folder behind)
     assert not (tmp_path / "rec").exists()
-
-
-@pytest.mark.parametrize("command", ["analyze", "record"])
-def test_a_band_the_detector_cannot_be_set_up_with_is_one_line(command, tmp_path, _isolated_home, cli):
-    """`--band 20-40` (or 5-10) at 1 kHz had failed inside the detector: analyze named the file
-    with numpy's "setting an array element with a sequence", record ended in an internal error."""
-    import numpy as np
-
-    said = "the detector cannot be set up with a band of 20-40 Hz at 1000 Hz; give a wider band, e.g. --band 20-450"
-    if command == "analyze":
-        p = tmp_path / "r.csv"
-        np.savetxt(p, np.column_stack([np.arange(3000) / 1000, np.random.default_rng(1).normal(0, 4, 3000)]),
-                   delimiter=",", header="time_s,calf", comments="")
-        one_error_line(cli("analyze", str(p), "--band", "20-40", "--no-index"), said)
-    else:  # (found once the device has said its rate: after the lines on connecting)
-        r = cli("record", "--source", "sim:", "--band", "20-40", "--duration", "2s", "--out", str(tmp_path / "rec"))
-        assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith(f"myotwitch: error: {said}"), r.stderr
-        assert "ValueError" not in r.stderr and "internal error" not in r.stderr
