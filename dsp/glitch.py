@@ -45,7 +45,9 @@ class ImpulseFit:
     the twitch shapes' (``contrast``)."""
 
     def __init__(self, sos: np.ndarray, half: int, fs: float | None = None) -> None:
-        n = 4 * half + 8
+        # a second of the response after the impulse: a narrow or low band (20-40 Hz, 5-10 Hz)
+        # peaks tens of ms late, where a template cut at a default band's length had failed
+        n = 4 * half + 8 + (int(fs) if fs else 4000)
         impulse = np.zeros(n)
         impulse[2 * half + 2] = 1.0  # zeros before: the response is causal
         h = signal.sosfilt(sos, impulse)

@@ -835,6 +835,27 @@ def test_impulse_fit_is_one_for_an_impulse_and_lower_for_a_potential():
     assert fit(snip) < 0.9
 
 
+@pytest.mark.parametrize("band", [(20.0, 40.0), (5.0, 10.0), (30.0, 80.0)])
+@pytest.mark.parametrize("fs", [1000.0, 2000.0])
+def test_a_narrow_band_still_gives_a_detector_and_its_glitch_template(band, fs):
+    """A narrow or low band's impulse response peaks later than a default band's: the template
+    had been cut short there, and every such ``--band`` (20-40 or 5-10 Hz at 1 kHz) failed while
+    the detector was set up ("setting an array element with a sequence")."""
+    from myotwitch.dsp.glitch import ImpulseFit
+    sos = bandpass_sos(*band, fs)
+    half = max(1, round(4 * fs / 1000))
+    fit = ImpulseFit(sos, half, fs)
+    imp = np.zeros(int(fs))
+    imp[50] = 1.0
+    y = signal.sosfilt(sos, imp)  # the response, however late it peaks
+    i = int(np.argmax(np.abs(y)))
+    snip = y[i - 2 * half: i + 2 * half + 1] / np.linalg.norm(y[i - 2 * half: i + 2 * half + 1])
+    assert fit(snip) == pytest.approx(1.0, abs=1e-9)
+    x = np.random.default_rng(3).normal(0.0, 3.0, (1, int(10 * fs)))
+    r = detect(x, fs, DetectorConfig(band_low_hz=band[0], band_high_hz=band[1]))
+    assert r.duration_s == pytest.approx(10.0)
+
+
 def test_impulse_fits_are_the_same_alone_or_together_and_match_a_plain_correlation():
     from myotwitch.dsp.glitch import ImpulseFit
     fs = 2000.0

@@ -1051,3 +1051,16 @@ def test_myotwitch_s_own_tables_given_as_recordings_are_named_for_what_they_are(
                        str(tmp_path / "rec")), "sessions.csv", "table of analysed sessions")
     # (the file is read before --out is made: a refused one had left an empty folder behind)
     assert not (tmp_path / "rec").exists()
+
+
+def test_a_narrow_band_is_analysed(tmp_path, _isolated_home, cli):
+    """`--band 20-40` at 1 kHz is a band the settings allow: it had failed inside the detector
+    with numpy's "setting an array element with a sequence" (its glitch template, cut short)."""
+    import numpy as np
+
+    p = tmp_path / "r.csv"
+    np.savetxt(p, np.column_stack([np.arange(3000) / 1000, np.random.default_rng(1).normal(0, 4, 3000)]),
+               delimiter=",", header="time_s,calf", comments="")
+    r = cli("analyze", str(p), "--band", "20-40", "--no-index", "--json", str(tmp_path / "r.json"))
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["detector"]["band_high_hz"] == 40.0
