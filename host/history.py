@@ -306,6 +306,8 @@ def counting_statement(h: dict) -> str:
 
 
 def short_statement(h: dict) -> str:
+    """The files set aside as giving no rate, named (files: a rotated recording's pieces are
+    each one, and "3 recordings" had stood over three pieces of two)."""
     short = h.get("short") or {"count": 0}
     n, none = short["count"], short.get("no_usable_data", 0)
     if not n:
@@ -313,9 +315,9 @@ def short_statement(h: dict) -> str:
     files = f"{', '.join(short['files'][:5])}{' …' if n > 5 else ''}"
     are = "is" if n == 1 else "are"
     if not none:
-        return (f"{counted(n, 'recording')} under {short['min_minutes']:g} min of data {are} too short to give a rate "
+        return (f"{counted(n, 'file')} under {short['min_minutes']:g} min of data {are} too short to give a rate "
                 f"and {are} left out: {files}")
-    return (f"{counted(n, 'recording')} {'gives' if n == 1 else 'give'} no rate and {are} left out ({none} without "
+    return (f"{counted(n, 'file')} {'gives' if n == 1 else 'give'} no rate and {are} left out ({none} without "
             "usable data" + (f", {n - none} under {short['min_minutes']:g} min of data" if n > none else "") + f"): {files}")
 
 

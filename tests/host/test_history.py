@@ -252,7 +252,7 @@ def test_recordings_too_short_for_a_rate_are_listed_not_measured(_isolated_home)
     w = h["rules"]["worsening"]
     assert w["tested"] and max(w["start_rate_per_hour"], w["end_rate_per_hour"]) < 2 * 60 * max(STEADY)
     assert all(d["rate_per_hour"] < 2 * 60 * max(STEADY) for d in h["days"])
-    assert "5 recordings under 1 min of data are too short to give a rate" in format_history(h)
+    assert "5 files under 1 min of data are too short to give a rate" in format_history(h)
     a = advise(sessions=[s for s in sessions if s["start"] is not None], diary=[], ruleset=rules)
     assert a.metrics["short_sessions"] == 5 and a.metrics["sessions"] == len(STEADY)
     assert a.metrics["rate_latest"] == pytest.approx(h["sessions"][-1]["rate_per_hour"])
@@ -549,7 +549,7 @@ def test_a_short_file_counts_with_its_recording_on_a_day_the_recording_has_a_rat
     [day] = h["days"]
     assert day["twitches"] == 101 and day["rate_per_hour"] == pytest.approx(101 / (7230 / 3600))
     assert h["short"]["count"] == 1 and h["short"]["files"] == ["blip.edf"]
-    assert "1 recording under 1 min of data is too short to give a rate and is left out: blip.edf" in format_history(h)
+    assert "1 file under 1 min of data is too short to give a rate and is left out: blip.edf" in format_history(h)
     # a recording that ends 30 s into the next day: its last piece has no long file on that day
     late = [f("h1.edf", t0 - dt.timedelta(hours=2), 3600.0, 40), f("h2.edf", t0 - dt.timedelta(hours=1), 3600.0, 50),
             f("tail.edf", t0, 30.0, 11)]

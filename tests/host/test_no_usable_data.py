@@ -81,7 +81,7 @@ def test_a_file_the_detector_could_not_search_has_no_rate_in_any_output(tmp_path
     assert sum(d["hours"] for d in h["days"]) * 3600 == pytest.approx(sessions["good.csv"]["stats"]["searched_s"])
     from myotwitch.host.history import format_history
 
-    assert "2 recordings give no rate and are left out (2 without usable data)" in format_history(h)
+    assert "2 files give no rate and are left out (2 without usable data)" in format_history(h)
 
 
 def test_the_advice_says_why_a_file_alone_gives_no_rate(tmp_path, capsys):
