@@ -25,6 +25,23 @@ static uint8_t leadoff(void *ctx) { (void)ctx; return 0u; }
 static uint32_t millis(void *ctx) { (void)ctx; return fake_ms; }
 static const mt_board_t board = {set_rate, batt, pct, leadoff, millis, NULL};
 
+/* A frame as a sender without the size checks would write it: the body's first len bytes, its
+ * CRC appended (body needs 2 bytes of room past len), COBS-encoded into out; returns the encoded
+ * length with its delimiter (0 when out is too small). */
+static size_t frame_raw(uint8_t *body, size_t len, uint8_t *out, size_t room)
+{
+    uint16_t crc = mt_crc16(body, len);
+    mt_cobs_enc_t c;
+    size_t k;
+    body[len++] = (uint8_t)crc;
+    body[len++] = (uint8_t)(crc >> 8);
+    mt_cobs_enc_begin(&c, out, room);
+    for (k = 0; k < len; k++) {
+        mt_cobs_enc_put(&c, body[k]);
+    }
+    return mt_cobs_enc_end(&c);
+}
+
 static void test_crc(void)
 {
     CHECK(mt_crc16((const uint8_t *)"123456789", 9) == 0x29B1u);
@@ -297,16 +314,8 @@ static void test_device(void)
      * longer command is dropped unanswered */
     for (i = 8u; i <= 9u; i++) {
         uint8_t body[32] = {MT_PROTOCOL_VERSION, MT_T_COMMAND, 7, 0, 9, 1, 2, 3, 4, 5, 6, 7, 8, 9};
-        size_t k, len = 5u + i, answers = 0u;
-        uint16_t crc = mt_crc16(body, len);
-        mt_cobs_enc_t c;
-        body[len++] = (uint8_t)crc;
-        body[len++] = (uint8_t)(crc >> 8);
-        mt_cobs_enc_begin(&c, cmd, sizeof cmd);
-        for (k = 0; k < len; k++) {
-            mt_cobs_enc_put(&c, body[k]);
-        }
-        n = mt_cobs_enc_end(&c);
+        size_t answers = 0u;
+        n = frame_raw(body, 5u + i, cmd, sizeof cmd);
         CHECK(n == (i == 8u ? MT_CMD_MAX_ENCODED : MT_CMD_MAX_ENCODED + 1u) + 1u);
         mt_device_receive(&d, cmd, n);
         while ((n = mt_device_poll(&d, out, sizeof out)) > 0) {
@@ -354,35 +363,15 @@ static void test_decode_rejects(void)
          * opcode unknown here (delivered whatever its argument bytes) with 2043 zero bytes of
          * argument, body 2050 bytes, as an encoder without the size check would write it */
         static uint8_t body[2100], enc[2200], scratch3[4096];
-        size_t k, len = 0, m;
-        uint16_t crc;
-        mt_cobs_enc_t c;
+        size_t m;
         memset(body, 0, sizeof body);
-        body[len++] = MT_PROTOCOL_VERSION;
-        body[len++] = MT_T_COMMAND;
-        len += 2u;                      /* seq 0 */
-        body[len++] = 9u;               /* opcode */
-        len += 2043u;
-        crc = mt_crc16(body, len);
-        body[len++] = (uint8_t)crc;
-        body[len++] = (uint8_t)(crc >> 8);
-        CHECK(len == 2050u);
-        mt_cobs_enc_begin(&c, enc, sizeof enc);
-        for (k = 0; k < len; k++) {
-            mt_cobs_enc_put(&c, body[k]);
-        }
-        m = mt_cobs_enc_end(&c);
+        body[0] = MT_PROTOCOL_VERSION;
+        body[1] = MT_T_COMMAND;         /* seq 0 */
+        body[4] = 9u;                   /* opcode */
+        m = frame_raw(body, 4u + 1u + 2043u, enc, sizeof enc);  /* + CRC: 2050 bytes */
         CHECK(m > 0 && mt_frame_decode(enc, m - 1, scratch3, sizeof scratch3, f) == MT_ERR_LENGTH);
         /* the largest valid body, 2048 bytes, decodes */
-        len = 4u + 1u + 2041u;
-        crc = mt_crc16(body, len);
-        body[len++] = (uint8_t)crc;
-        body[len++] = (uint8_t)(crc >> 8);
-        mt_cobs_enc_begin(&c, enc, sizeof enc);
-        for (k = 0; k < len; k++) {
-            mt_cobs_enc_put(&c, body[k]);
-        }
-        m = mt_cobs_enc_end(&c);
+        m = frame_raw(body, 4u + 1u + 2041u, enc, sizeof enc);
         CHECK(m > 0 && mt_frame_decode(enc, m - 1, scratch3, sizeof scratch3, f) == MT_OK && f->u.command.opcode == 9u);
     }
     free(f);
