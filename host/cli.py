@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import logging
 import os
 import re
@@ -162,6 +163,7 @@ def cmd_record(args: argparse.Namespace) -> int:
     # recording had been refused after an empty --out was made
     src = open_source(spec) if parse_spec(spec)[0] == "file" else None
     # the folder is made last of the checks: `--events ''` had been refused after ./recordings was made
+    made = not os.path.isdir(args.out)
     check_folder("--out", args.out)
     if hasattr(signal, "SIGHUP"):  # a reload (SIGHUP: rotate) before the recorder is up has no file to
         # rotate; by default it ended the process, which systemd's Restart=on-failure takes for a
@@ -176,7 +178,13 @@ def cmd_record(args: argparse.Namespace) -> int:
     if args.wait:
         log.info("waiting for the sensor (%s); Ctrl+C stops", spec)
     if src is None:
-        src = open_source(spec, wait=args.wait)
+        try:
+            src = open_source(spec, wait=args.wait)
+        except BaseException:  # (no sensor, or Ctrl+C while waiting): a folder made for nothing goes
+            if made:
+                with contextlib.suppress(OSError):
+                    os.rmdir(args.out)  # (only while empty)
+            raise
     rec = Recorder(src, args.out, config=config, rotate=args.rotate, duration_s=duration,
                    events_path=None if events == "none" else events, subject=subject,
                    annotate_rejected=not args.no_rejected, status_interval_s=args.status_interval,

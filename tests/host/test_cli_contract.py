@@ -1064,3 +1064,16 @@ def test_a_narrow_band_is_analysed(tmp_path, _isolated_home, cli):
     r = cli("analyze", str(p), "--band", "20-40", "--no-index", "--json", str(tmp_path / "r.json"))
     assert r.returncode == 0, r.stderr
     assert json.loads((tmp_path / "r.json").read_text())["detector"]["band_high_hz"] == 40.0
+
+
+def test_record_without_a_sensor_leaves_no_folder_it_made(tmp_path, _isolated_home, cli, monkeypatch):
+    """`record` with no sensor attached fails once the folder is made (the sensor is looked for
+    last): the empty folder it made for nothing had stayed behind; one that was there stays."""
+    import myotwitch.host.sources.serial as serial_source
+
+    monkeypatch.setattr(serial_source.list_ports, "comports", lambda *a, **k: [])  # (no USB serial port)
+    one_error_line(cli("record", "--out", str(tmp_path / "rec"), "--duration", "1s"), "no myotwitch device")
+    assert not (tmp_path / "rec").exists()
+    (tmp_path / "kept").mkdir()
+    one_error_line(cli("record", "--out", str(tmp_path / "kept"), "--duration", "1s"), "no myotwitch device")
+    assert (tmp_path / "kept").is_dir()
