@@ -72,7 +72,7 @@ def signal_problems(x: np.ndarray, name: str, labels: list[str] | None = None, f
         if np.ptp(row) == 0:
             if flat:
                 problems.append(_flat_problem(name, what, float(row[0])))
-        else:
+        elif row.size >= SATURATION_MIN_SAMPLES:
             at_rail = np.mean((row == row.max()) | (row == row.min()))
             if at_rail > 0.2:
                 problems.append(f"{name}: {what} sits at its extreme values {at_rail:.0%} of the time (saturated)")
@@ -153,9 +153,20 @@ def analyze_reader(reader, config: DetectorConfig | None = None, progress: Progr
     return strict_summary(summary)
 
 
+#: the quality figures a file too short to search has none of (``strict_summary``)
+FLOOR_FIGURES = ("quality.noise_floor_uv_rms[", "quality.median_window_rms_uv[")
+#: a channel's first samples are judged saturated only from this many on: of n samples of any
+#: signal, its two extremes alone are 2/n of them (three samples had read "67 % saturated")
+SATURATION_MIN_SAMPLES = 100
+
+
 def strict_summary(summary: dict) -> dict:
     """NaN or infinite figures (all-NaN channels, non-finite ranges) become null, with a warning."""
     clean, replaced = strict(summary)
+    if (clean.get("stats") or {}).get("twitches_per_hour", 0.0) is None:
+        # no second searched (shorter than the detector's start-up): its note says so, and the
+        # floors it could not measure are that, not figures to name by their JSON paths
+        replaced = [r for r in replaced if not r.startswith(FLOOR_FIGURES)]
     if replaced:
         shown = ", ".join(replaced[:5]) + (f" and {len(replaced) - 5} more" if len(replaced) > 5 else "")
         text = f"{os.path.basename(str(summary.get('file') or ''))}: not computable (no finite data), left empty: {shown}"

@@ -27,7 +27,21 @@ def test_all_nan_channel_gives_null_and_a_warning_in_json(tmp_path):
                         "--no-index", "--no-progress"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     data = json.loads(out.read_text(), parse_constant=_reject_constants)
-    assert any("not computable" in w for w in data["quality"]["warnings"])
+    assert data["quality"]["noise_floor_uv_rms"][1] is None
+    # (every row misses the dead channel, so every row is a gap: its note says no usable data, and
+    # the floors it could not measure are not named again)
+    assert data["stats"]["twitches_per_hour"] is None
+    assert not any("not computable" in w for w in data["quality"]["warnings"])
+
+
+def test_a_non_finite_figure_of_a_searched_file_is_null_and_named():
+    from myotwitch.host.analysis import strict_summary
+
+    s = strict_summary({"file": "/x/a.edf", "stats": {"twitches_per_hour": 12.0},
+                        "quality": {"noise_floor_uv_rms": [3.1, float("nan")], "warnings": []}})
+    assert s["quality"]["noise_floor_uv_rms"] == [3.1, None]
+    assert s["quality"]["warnings"] == ["a.edf: not computable (no finite data), left empty: "
+                                        "quality.noise_floor_uv_rms[1]"]
 
 
 def test_infinite_physical_range_gives_strict_json(tmp_path):
@@ -76,3 +90,20 @@ def test_edf_is_dated_by_its_header(tmp_path):
         w.write(np.random.default_rng(4).normal(0, 10, (1, 3000)))
     res = analyze_file(p)
     assert res["dated"] is True and res["start"] == "2026-01-02T03:04:05"
+
+
+def test_a_file_too_short_to_search_says_so_once(tmp_path):
+    """Three samples: the note says there is no usable data; the floors it could not measure had
+    also been named by their JSON paths ("quality.noise_floor_uv_rms[0]"), and its two extremes,
+    two samples of three, had read as a channel "saturated 67 % of the time"."""
+    p = tmp_path / "tiny.csv"
+    write_csv(p, np.array([[1.0, 2.0, 3.0]]), 1000.0, ["calf"])
+    s = analyze_file(str(p))
+    assert s["stats"]["twitches_per_hour"] is None
+    assert s["quality"]["noise_floor_uv_rms"] == [None]  # (still null in the JSON)
+    assert not any("quality." in w or "saturated" in w for w in s["quality"]["warnings"]), s["quality"]["warnings"]
+    long = tmp_path / "rail.csv"  # a long channel at its rails is still called saturated
+    x = np.where(np.random.default_rng(2).random(5000) < 0.5, -100.0, 100.0)
+    x[::7] = 0.0
+    write_csv(long, x[None, :], 1000.0, ["calf"])
+    assert any("saturated" in w for w in analyze_file(str(long))["quality"]["warnings"])
