@@ -32,6 +32,11 @@ MAX_LABEL = 16
 INFO_FIXED = struct.calcsize("<BBBBQHBBfB")  # 21 bytes before the labels
 STATUS_LEN = struct.calcsize("<HBBBIII")  # 17 bytes
 RATE_MIN_HZ, RATE_MAX_HZ = 250, 4000
+#: the firmware's command buffer (firmware/core/mt_config.h ``MT_CMD_MAX_ENCODED``): COBS bytes of
+#: one command without its delimiter; a longer command is dropped unanswered (PROTOCOL.md)
+CMD_MAX_ENCODED = 16
+#: the longest COBS frame a body of ``MAX_BODY`` bytes encodes to, without its delimiter
+MAX_ENCODED = MAX_BODY + MAX_BODY // 254 + 2
 MAX_CHANNELS = 8
 
 
@@ -365,9 +370,12 @@ class DecoderStats:
 
 @dataclass
 class Decoder:
-    """Incremental decoder: ``feed(chunk)`` returns the frames completed by that chunk."""
+    """Incremental decoder: ``feed(chunk)`` returns the frames completed by that chunk. Frames
+    longer than ``max_encoded`` COBS bytes are dropped (the simulator reads commands with the
+    firmware's ``CMD_MAX_ENCODED``)."""
 
     stats: DecoderStats = field(default_factory=DecoderStats)
+    max_encoded: int = MAX_ENCODED
 
     def __post_init__(self) -> None:
         self._buf = bytearray()
@@ -406,7 +414,7 @@ class Decoder:
             self.stats.bytes_discarded += len(data)
             return
         self._buf += data
-        if len(self._buf) > MAX_BODY + MAX_BODY // 254 + 2:
+        if len(self._buf) > self.max_encoded:
             self.stats.oversize += 1
             self.stats.bytes_discarded += len(self._buf)
             self.stats.last_error = "frame longer than the protocol maximum"

@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 
 SIM_DEVICE_ID = 0x5107_0000_0000_0001
 SIM_FIRMWARE = (0, 1, 0)
+#: the sample timer's clock, as the XIAO's (1 MHz; the Uno's 2 MHz divides a superset of its
+#: rates): SET_RATE refuses a rate it cannot divide exactly, as the firmware does
+TIMER_HZ = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,7 @@ class VirtualDevice:
         self.streaming = streaming
         self.faults = faults or Faults()
         self._rng = random.Random(self.faults.seed)
-        self._decoder = P.Decoder()
+        self._decoder = P.Decoder(max_encoded=P.CMD_MAX_ENCODED)  # (the firmware's command buffer)
         self._seq = 0
         self.sample_counter = 0  # the device's running counter: counts every sample taken
         self.streamed = 0  # samples taken while streaming (the synthetic signal's, and its truth's, length)
@@ -94,7 +97,8 @@ class VirtualDevice:
                 out += self._flush_pending()
                 out += self._ack(op, P.ACK_OK)
             elif op == P.CMD_SET_RATE:
-                if self.streaming or not P.RATE_MIN_HZ <= frame.argument <= P.RATE_MAX_HZ:
+                if self.streaming or not P.RATE_MIN_HZ <= frame.argument <= P.RATE_MAX_HZ \
+                        or TIMER_HZ % frame.argument:
                     out += self._ack(op, P.ACK_BUSY if self.streaming else P.ACK_BAD_ARG)
                 else:
                     self.spec = self.spec.with_(fs=float(frame.argument))

@@ -185,3 +185,22 @@ def test_a_command_unknown_to_the_device_is_answered_unknown_and_a_damaged_one_d
     assert dec.feed(_command_bytes(P.CMD_START, b"\x01")) == []  # a known one of the wrong length
     assert dec.stats.field_errors == 1
     assert dev.receive(_command_bytes(P.CMD_START, b"\x01")) == b""
+
+
+def test_the_simulator_reads_commands_as_the_firmware_does():
+    """The firmware keeps 16 COBS bytes of a command (an opcode and 8 argument bytes) and drops a
+    longer one unanswered; its timers divide 1 MHz (XIAO) and 2 MHz (Uno), so SET_RATE refuses a
+    rate neither hits exactly (3000 Hz had run at 3003 Hz). The simulator had answered both."""
+    from myotwitch.dsp.synth import SynthSpec
+    from myotwitch.host.simulator import VirtualDevice
+
+    dev = VirtualDevice(SynthSpec(fs=1000.0))
+    [ack] = P.Decoder().feed(dev.receive(_command_bytes(9, bytes(range(1, 9)))))  # 8 argument bytes
+    assert (ack.opcode, ack.status) == (9, P.ACK_UNKNOWN)
+    assert dev.receive(_command_bytes(9, bytes(range(1, 10)))) == b""  # 9: over the buffer, dropped
+    [ack] = P.Decoder().feed(dev.receive(_command_bytes(P.CMD_PING, b"\x01\x02\x03\x04")))  # (still reading)
+    assert isinstance(ack, P.PongFrame)
+    [ack] = P.Decoder().feed(dev.receive(P.encode_command(0, P.CMD_SET_RATE, 3000)))
+    assert (ack.opcode, ack.status) == (P.CMD_SET_RATE, P.ACK_BAD_ARG) and dev.fs == 1000
+    ack, info = P.Decoder().feed(dev.receive(P.encode_command(1, P.CMD_SET_RATE, 2500)))
+    assert ack.status == P.ACK_OK and info.sample_rate_hz == 2500 and dev.fs == 2500
