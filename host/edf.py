@@ -25,6 +25,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 import numpy as np
 
@@ -944,6 +945,12 @@ def repair(path: str | os.PathLike) -> tuple[int, int]:
         except ValueError:
             before = -1
     size = os.path.getsize(path)
+    available = max(0, size - edf.header_bytes) // edf.record_bytes if edf.record_bytes else 0
+    if before <= available:
+        # the count lags what is on disk when the process or the power went between a record's
+        # fsync and the count's: the records after it that carry their own time stamp are whole
+        # (a tail the filesystem left zero-filled carries none, and is cut off)
+        edf.n_records = _stamped_records(path, edf, max(before, 0), available)
     good = edf.header_bytes + edf.n_records * edf.record_bytes
     with open(path, "r+b") as f:
         if size > good:
@@ -953,3 +960,37 @@ def repair(path: str | os.PathLike) -> tuple[int, int]:
         f.flush()
         os.fsync(f.fileno())
     return before, edf.n_records
+
+
+def _stamped_records(path: str, edf: EdfFile, trusted: int, available: int) -> int:
+    """How many of the ``available`` records on disk to keep: the first ``trusted`` (the header
+    counts them) and each one after that whose time-keeping TAL (the first in the annotation
+    signal) is the record's own start, as our writer puts it in the record's single write."""
+    ann = [i for i, s in enumerate(edf.signals) if s.is_annotation]
+    if not ann or trusted >= available:
+        return trusted
+    start = sum(s.spr for s in edf.signals[: ann[0]]) * edf.width
+    size = edf.signals[ann[0]].spr * edf.width
+
+    def onset(f: BinaryIO, r: int) -> float | None:
+        f.seek(edf.header_bytes + r * edf.record_bytes + start)
+        head, sep, rest = f.read(size).partition(b"\x14")
+        if not sep or not rest.startswith(b"\x14") or head[:1] not in (b"+", b"-"):
+            return None
+        try:
+            t = float(head.decode("ascii"))
+        except (UnicodeDecodeError, ValueError):
+            return None
+        return t if math.isfinite(t) else None
+
+    with open(path, "rb") as f:
+        first = onset(f, 0)
+        if first is None or not 0 <= first < edf.record_s:
+            return trusted
+        n = trusted
+        while n < available:
+            t = onset(f, n)
+            if t is None or abs(t - (first + n * edf.record_s)) > TIME_TOLERANCE_S:
+                break
+            n += 1
+    return n

@@ -130,6 +130,42 @@ def test_torn_file_is_repaired_without_losing_complete_records(tmp_path):
         f.close()
 
 
+@pytest.mark.parametrize("bits", [16, 24])
+def test_repair_keeps_a_whole_record_the_count_lags_and_cuts_a_zero_filled_tail(tmp_path, bits):
+    """A crash (or power cut) between a record's fsync and the count's update leaves the header
+    one record behind: that record is whole on disk and stays (repair had cut it, 1 s lost on
+    top of the record being filled). A tail a filesystem left zero-filled holds no time stamp
+    and is cut off, also when the count is still -1."""
+    rng = np.random.default_rng(5)
+    x = quantised(rng, (2, 4000), 0.125, bits)
+    p = tmp_path / "f.edf"
+    w = EdfWriter(p, fs=1000, labels=["a", "b"], uv_per_count=0.125, bits=bits,
+                  start=dt.datetime(2026, 11, 28, 23, 5, 7, 520000))
+    w.write(x)  # 4 records, each fsynced before the count
+    os.close(w._fd)
+    whole = os.path.getsize(p)
+    with open(p, "r+b") as fh:
+        fh.seek(236)
+        fh.write(b"3       ")  # the count's update for record 4 never reached the disk
+        fh.seek(whole)
+        fh.write(bytes(w.record_bytes + 100))  # and a zero-filled tail after it
+    assert repair(p) == (3, 4)
+    assert os.path.getsize(p) == whole
+    y, _ = EdfReader(p).read_all()
+    np.testing.assert_allclose(y, x, atol=0.07)  # (within half a 0.125 µV step: 24-bit scales round)
+    f = pyedflib.EdfReader(str(p))
+    try:
+        assert f.datarecords_in_file == 4
+    finally:
+        f.close()
+    with open(p, "r+b") as fh:  # killed before the first count: -1, whole records then zeros
+        fh.seek(236)
+        fh.write(b"-1      ")
+        fh.seek(whole)
+        fh.write(bytes(2 * w.record_bytes))
+    assert repair(p) == (-1, 4) and os.path.getsize(p) == whole
+
+
 @pytest.mark.parametrize("content, message", [
     (b"", "only 0 bytes"),
     (b"NOTANEDF" + b" " * 300, "not an EDF/BDF file"),
