@@ -143,6 +143,31 @@ def test_kill_in_the_first_second_is_recovered_once(tmp_path, caplog):
     assert not caplog.records
 
 
+@pytest.mark.parametrize("left", ["empty", "zeros", "half header"])
+def test_a_crash_before_the_header_was_on_disk_leaves_nothing_behind(tmp_path, caplog, left):
+    """Killed (or the power cut) between the new file's creation and its header's fsync: the file
+    is empty, zero-filled or shorter than its header. It held no sample, so the next start removes
+    it as it does a header-only file; it had been said unrecoverable and left in the folder, an
+    error in every ``analyze`` of the folder's files. A file that is no EDF at all stays."""
+    out = tmp_path / "rec"
+    out.mkdir()
+    path = out / "myotwitch_20261129-010203_00000001.edf"
+    with EdfWriter(tmp_path / "h.edf", fs=1000, labels=["calf"], uv_per_count=0.125):
+        pass
+    content = {"empty": b"", "zeros": bytes(4096), "half header": (tmp_path / "h.edf").read_bytes()[:300]}[left]
+    path.write_bytes(content)
+    (out / (path.name + MARKER_SUFFIX)).write_text(json.dumps({"pid": _dead_pid()}))
+    other = out / "myotwitch_20261129-020000_00000001.edf"
+    other.write_bytes(b"# notes\n" * 100)
+    (out / (other.name + MARKER_SUFFIX)).write_text(json.dumps({"pid": _dead_pid()}))
+    with caplog.at_level(logging.WARNING):
+        recover(str(out))
+    assert not path.exists() and other.exists()
+    assert not list(out.glob("*" + MARKER_SUFFIX))
+    assert [r.message for r in caplog.records if "could not recover" in r.message] == [
+        f"could not recover {other}: {other.name}: not an EDF/BDF file (version field is b'# notes\\n', expected '0')"]
+
+
 def test_an_interrupted_recording_is_said_to_be_interrupted_and_repaired_without_that_note(tmp_path, caplog):
     """`analyze` of a file whose recorder died said 'still being recorded'; so did the summary
     the next start writes when it repairs the file (the marker is still there then)."""
