@@ -901,17 +901,20 @@ class Recorder:
 
             register_summary(summary)  # units seen in earlier sessions keep their lasting names
         write_summary(f.path, summary)
+        if self._replay:  # dated now, it would be the same data counted again in the history
+            log.info("%s replays %s: not added to the session history (the original is, once analysed)",
+                     os.path.basename(f.path), self.info.device_id if self.info else "a file")
+        else:
+            # (before the marker goes: a crash between the two had left the file out of the history
+            # for good, with no marker for the next start to find; a crash after indexing and before
+            # the marker's removal indexes the unchanged file again, under the same content key)
+            _index(summary)
+            self.indexed_files = [*self.indexed_files, f.path]  # (swapped whole: read by another thread)
         try:
             os.remove(f.path + MARKER_SUFFIX)
         except FileNotFoundError:
             pass
         self.closed_files.append(f.path)
-        if self._replay:  # dated now, it would be the same data counted again in the history
-            log.info("%s replays %s: not added to the session history (the original is, once analysed)",
-                     os.path.basename(f.path), self.info.device_id if self.info else "a file")
-        else:
-            _index(summary)
-            self.indexed_files = [*self.indexed_files, f.path]  # (swapped whole: read by another thread)
         log.info("closed %s (%s, %s)", f.path, seconds_text(st["duration_s"]), counted(st["counts"]["twitch"], "twitch", "twitches"))
         self.eventlog.write("file_closed", path=f.path, summary=os.path.basename(summary_path(f.path)))
 

@@ -253,6 +253,35 @@ def test_a_repaired_recording_enters_the_history_unless_it_replays_a_file(marker
     assert indexed == ([] if replay else [os.path.abspath(path)])
 
 
+class _Killed(BaseException):
+    """A kill -9 at this point of the close: nothing after it runs."""
+
+
+def test_a_kill_as_a_closed_file_enters_the_history_leaves_it_for_the_next_start(tmp_path, monkeypatch):
+    """The close writes the summary, then adds the session to the history: a crash between them
+    must leave the marker, so the next start indexes the file. The marker had been removed before
+    the history was written, and such a recording never reached the history."""
+    from myotwitch.host import recorder as recorder_mod
+    from myotwitch.host.index import SessionIndex
+
+    def killed(summary):
+        raise _Killed
+
+    monkeypatch.setattr(recorder_mod, "_index", killed)
+    out = tmp_path / "rec"
+    rec = Recorder(open_source(SIM), str(out), duration_s=3.0, status_interval_s=999, events_path=None)
+    with pytest.raises(_Killed):
+        rec.run()
+    [path] = [str(p) for p in out.glob("*.edf")]
+    assert os.path.exists(path + MARKER_SUFFIX) and os.path.exists(path[:-4] + ".summary.json")
+    monkeypatch.undo()
+    monkeypatch.setattr(recorder_mod, "_state", lambda path, marker: "interrupted")  # (this process wrote it)
+    assert recover(str(out)) == [path]
+    indexed = [os.path.abspath(s["file"]) for s in SessionIndex.default().sessions(include_undated=True)]
+    assert indexed == [os.path.abspath(path)]
+    assert read_header(path, allow_truncated=False).n_records == 3
+
+
 def test_a_start_between_seconds_is_kept_to_the_tenth_of_a_millisecond(tmp_path):
     """The header holds whole seconds and the writer cut the rest, so every reader placed the
     data up to 1 s early. EDF+ puts the fraction in the first record's time-keeping TAL and
