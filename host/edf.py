@@ -974,8 +974,14 @@ def _stamped_records(path: str, edf: EdfFile, trusted: int, available: int) -> i
 
     def onset(f: BinaryIO, r: int) -> float | None:
         f.seek(edf.header_bytes + r * edf.record_bytes + start)
-        head, sep, rest = f.read(size).partition(b"\x14")
-        if not sep or not rest.startswith(b"\x14") or head[:1] not in (b"+", b"-"):
+        block = f.read(size)
+        # the record's last bytes: whole TALs ("+onset[\x15duration]\x14text\x14\x00") then zeros;
+        # a record cut in them and zero-filled (a power cut) ends in a TAL without its end
+        tals = block.rstrip(b"\x00").split(b"\x00")
+        if not all(t[:1] in (b"+", b"-") and t.endswith(b"\x14") for t in tals):
+            return None
+        head, sep, rest = tals[0].partition(b"\x14")
+        if not sep or rest != b"\x14":
             return None
         try:
             t = float(head.decode("ascii"))

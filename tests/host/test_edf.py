@@ -164,6 +164,23 @@ def test_repair_keeps_a_whole_record_the_count_lags_and_cuts_a_zero_filled_tail(
         fh.seek(whole)
         fh.write(bytes(2 * w.record_bytes))
     assert repair(p) == (-1, 4) and os.path.getsize(p) == whole
+    # a record cut inside its annotations and zero-filled (its data whole, a TAL without its end)
+    # is cut off: pyedflib refuses a file with such a TAL
+    w = EdfWriter(tmp_path / "g.edf", fs=1000, labels=["a", "b"], uv_per_count=0.125, bits=bits)
+    w.write(x[:, :3000])
+    w.annotate(2.5, 0.1, "twitch ch0 120uV 20dB")
+    w.write(x[:, 3000:])
+    os.close(w._fd)
+    raw = (tmp_path / "g.edf").read_bytes()
+    cut = raw.rindex(b"twitch ch0") + 4
+    raw = raw[:236] + b"3       " + raw[244:cut]  # (the count's update for it never came)
+    (tmp_path / "g.edf").write_bytes(raw + bytes(w.record_bytes))
+    assert repair(tmp_path / "g.edf") == (3, 3)
+    f = pyedflib.EdfReader(str(tmp_path / "g.edf"))
+    try:
+        assert f.datarecords_in_file == 3
+    finally:
+        f.close()
 
 
 @pytest.mark.parametrize("content, message", [
