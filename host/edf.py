@@ -390,7 +390,10 @@ class EdfWriter:
         room = (self.annot_bytes - 24) if partial else 0
         marker = Annotation(self.offset_s + real_end / self.fs, 99999.0, "end_padding")  # as long as the real one, or longer
         pad = partial + self._records_for([*self._annotations, marker], room) * self.spr
-        self.annotate(real_end / self.fs, pad / self.fs, "end_padding")
+        # (first in the queue, as in ``end_data``: it goes into the first padded record, so a kill
+        # while the later ones are written still leaves the padding marked; it had gone last, and
+        # a cut-short padding had read as seconds of 0 µV data)
+        self._annotations.insert(0, Annotation(self.offset_s + real_end / self.fs, pad / self.fs, "end_padding"))
         self._pad(pad)
         while self._annotations:  # only if the estimate above fell short
             self.annotate(self.samples_written_total / self.fs, self.record_s, "end_padding")
@@ -825,8 +828,10 @@ class EdfReader:
         self.gaps = [(a.onset_s, min(a.duration_s or 0.0, end_s)) for a in e.annotations
                      if a.text == GAP_TEXT and 0 <= a.onset_s <= end_s]
         # our recorder pads the last record and says so: the data ends where the padding starts
+        # (or beyond the end: a recorder killed while it wrote the padding left it shorter than said)
         for a in sorted((a for a in e.annotations if a.text == "end_padding"), key=lambda a: -a.onset_s):
-            if a.duration_s and abs(a.onset_s + a.duration_s - self.n_samples / self.fs) < 1e-3:
+            end = self.n_samples / self.fs
+            if a.duration_s and a.onset_s < end and a.onset_s + a.duration_s > end - 1e-3:
                 self.n_samples = max(int(round(a.onset_s * self.fs)), 0)
         bad = bad_spans(e.annotations, self.n_samples / self.fs)
         if bad and not keep_bad:

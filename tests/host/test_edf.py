@@ -183,6 +183,40 @@ def test_repair_keeps_a_whole_record_the_count_lags_and_cuts_a_zero_filled_tail(
         f.close()
 
 
+def test_a_kill_while_the_close_writes_its_padding_leaves_the_padding_marked(tmp_path):
+    """Annotations left at the close that need more than the last record are written into records
+    of 0 µV padding that one ``end_padding`` annotation marks. Killed after the first of them, the
+    mark had not been written yet (it went last) and the padding read as a second of 0 µV data,
+    also in the summary the next start writes; it now goes first and marks what was written."""
+    p = tmp_path / "h.edf"
+    w = EdfWriter(p, fs=1000, labels=["a"], uv_per_count=0.125)
+    x = quantised(np.random.default_rng(6), (1, 2000), 0.125)
+    w.write(x)
+    for k in range(40):  # a busy end: about 1 kB of annotations, two records of padding
+        w.annotate(1.5 + k * 0.01, 0.02, f"twitch ch0 {100 + k}uV 20dB")
+    real, written = w._write_record, []
+
+    def killed_after_one(counts):
+        if written:
+            raise KeyboardInterrupt  # (the kill: nothing more is written)
+        written.append(1)
+        real(counts)
+
+    w._write_record = killed_after_one
+    with pytest.raises(KeyboardInterrupt):
+        w.close()
+    assert repair(p) == (3, 3)
+    r = EdfReader(p)
+    assert r.n_samples == 2000
+    y, _ = r.read_all()
+    np.testing.assert_array_equal(y, x.astype(np.float32))
+    f = pyedflib.EdfReader(str(p))
+    try:
+        assert f.datarecords_in_file == 3
+    finally:
+        f.close()
+
+
 @pytest.mark.parametrize("content, message", [
     (b"", "only 0 bytes"),
     (b"NOTANEDF" + b" " * 300, "not an EDF/BDF file"),
