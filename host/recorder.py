@@ -216,6 +216,21 @@ def _index(summary: dict) -> None:
         log.warning("session index not updated: %s", e)
 
 
+def _sync_dir(path: str) -> None:
+    """fsync a folder, so the names created in it survive a power cut (POSIX asks for it; where
+    a folder cannot be opened or synced, as on Windows, the file system's own order has to do)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def _remove_quietly(path: str) -> None:
     try:
         os.remove(path)
@@ -596,10 +611,14 @@ class Recorder:
                 json.dump({"pid": os.getpid(), "host": socket.gethostname(), "boot": boot_id(),
                            "started": start.isoformat(), "source": self.source.spec, "replay": self._replay,
                            "device": self.info.to_dict()}, fh)
+                fh.flush()
+                os.fsync(fh.fileno())  # (on disk before the file: a power cut must not leave a file
+                # whose marker is empty or missing, which the next start leaves alone or never sees)
             writer = edf.EdfWriter(path, fs=self.info.fs, labels=list(self.info.labels),
                                    uv_per_count=self.info.uv_per_count, bits=self.info.bits, start=start,
                                    subject=self.subject,
                                    prefilter=prefilter_field(self.info.device_id, self.info.firmware))
+            _sync_dir(self.out_dir)  # (the new names: a file whose name is not on disk is lost whole)
         except OSError as e:  # (a full disk: no file begun, and no marker of one left behind)
             _remove_quietly(path + MARKER_SUFFIX)
             e.filename = e.filename or path

@@ -253,6 +253,28 @@ def test_a_repaired_recording_enters_the_history_unless_it_replays_a_file(marker
     assert indexed == ([] if replay else [os.path.abspath(path)])
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="names an fd's file through /proc")
+def test_a_new_files_marker_and_name_are_on_disk_before_its_data(tmp_path, monkeypatch):
+    """A power cut must not leave a recording whose marker is empty (the next start leaves it
+    alone as one being written) or whose name never reached the disk. The marker was written
+    without fsync and the folder never synced: what reached the disk was up to the file system."""
+    synced = []
+    real = os.fsync
+
+    def fsync(fd):
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    out = tmp_path / "rec"
+    rec = Recorder(open_source(SIM), str(out), duration_s=2.0, status_interval_s=999, events_path=None)
+    rec.run()
+    [path] = rec.closed_files
+    first_data = synced.index(os.path.realpath(path))
+    assert os.path.realpath(path + MARKER_SUFFIX) in synced[:first_data]
+    assert os.path.realpath(out) in synced[first_data:synced.index(os.path.realpath(path), first_data + 1)]
+
+
 class _Killed(BaseException):
     """A kill -9 at this point of the close: nothing after it runs."""
 
