@@ -279,6 +279,11 @@ def _state(path: str, marker: dict | None) -> str:
         # after a power cut, gives its services much the same numbers)
         now = boot_id()
         running = False if pid == os.getpid() or (isinstance(boot, str) and now and boot != now) else alive(pid)
+        began = marker.get("pid_start") if marker else None
+        if running and isinstance(began, int) and process_start(pid) not in (None, began):
+            running = False  # (its number, given to another process since: a crashed recorder's pid
+            # reused before the next start had kept its file "being recorded", unrepaired, for as
+            # long as that other process ran)
     if running is None:  # (another computer's marker, or one that cannot say: the file's age decides)
         try:
             running = time.time() - os.path.getmtime(path) < STALE_S
@@ -294,6 +299,17 @@ def clock_offset() -> float:
         return time.time() - time.clock_gettime(time.CLOCK_BOOTTIME)
     except (AttributeError, OSError):  # (not Linux)
         return time.time() - time.monotonic()
+
+
+def process_start(pid: int) -> int | None:
+    """When process ``pid`` started, in clock ticks since boot (Linux; None elsewhere or when it
+    cannot be read): with the boot's id it tells a process from a later one given its number."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return int(fields[19])  # (field 22 of stat; the split starts at field 3)
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def boot_id() -> str | None:
@@ -608,7 +624,8 @@ class Recorder:
             k += 1
         try:
             with open(path + MARKER_SUFFIX, "w", encoding="utf-8") as fh:
-                json.dump({"pid": os.getpid(), "host": socket.gethostname(), "boot": boot_id(),
+                json.dump({"pid": os.getpid(), "pid_start": process_start(os.getpid()), "host": socket.gethostname(),
+                           "boot": boot_id(),
                            "started": start.isoformat(), "source": self.source.spec, "replay": self._replay,
                            "device": self.info.to_dict()}, fh)
                 fh.flush()

@@ -275,6 +275,36 @@ def test_a_new_files_marker_and_name_are_on_disk_before_its_data(tmp_path, monke
     assert os.path.realpath(out) in synced[first_data:synced.index(os.path.realpath(path), first_data + 1)]
 
 
+@pytest.mark.skipif(not os.path.exists(f"/proc/{os.getpid()}/stat"), reason="process start times from /proc")
+def test_a_crashed_recorders_number_given_to_another_process_does_not_keep_its_file_live(tmp_path):
+    """The marker names the recorder's process; a crashed recorder's number given to another
+    process before the next start (a small pid_max, as a 32-bit Raspberry Pi's 32768) had kept the
+    file 'being recorded': never repaired, left out of analyze and the history while that process
+    ran. The marker also names when its process started, which tells the two apart."""
+    from myotwitch.host.recorder import boot_id, marker_state, process_start
+
+    out = tmp_path / "rec"
+    out.mkdir()
+    path = out / "myotwitch_20261129-010203_00000001.edf"
+    w = EdfWriter(path, fs=1000, labels=["calf"], uv_per_count=0.125, start=dt.datetime(2026, 11, 29, 1, 2, 3))
+    w.write(np.random.default_rng(1).normal(0, 3, (1, 2500)))
+    os.close(w._fd)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        began = process_start(other.pid)
+        assert began is not None
+        marker = {"pid": other.pid, "host": socket.gethostname(), "boot": boot_id()}
+        (out / (path.name + MARKER_SUFFIX)).write_text(json.dumps({**marker, "pid_start": began}))
+        assert marker_state(str(path)) == "live"  # (that process is the one that wrote it)
+        (out / (path.name + MARKER_SUFFIX)).write_text(json.dumps({**marker, "pid_start": began - 1}))
+        assert marker_state(str(path)) == "interrupted"
+        assert recover(str(out)) == [str(path)]
+        assert read_header(path, allow_truncated=False).n_records == 2
+    finally:
+        other.kill()
+        other.wait()
+
+
 class _Killed(BaseException):
     """A kill -9 at this point of the close: nothing after it runs."""
 
