@@ -13,6 +13,7 @@ from myotwitch.host.history import (
     DIARY_SERIES,
     association_statements,
     counting_statement,
+    counts_statement,
     diary_text,
     fmt_rate,
     no_days_statement,
@@ -21,7 +22,6 @@ from myotwitch.host.history import (
     undated_statement,
 )
 from myotwitch.host.report import SCROLL_HINT
-from myotwitch.host.wording import counted
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 CSS = SCROLL_HINT + """
@@ -190,8 +190,7 @@ def render_history(h: dict) -> str:
     pics = plots(h)
     w = h["window"]
     parts = [f"<h1>Your twitches over {w['days']} days</h1>",
-             f"<p>{html.escape(w['from'])} to {html.escape(w['to'])}: {counted(len(h['sessions']), 'dated session')} "
-             f"on {counted(len(h['days']), 'day')}. Rates are twitches per hour the detector searched (recorded data less its start-up and the settling after gaps). Generated "
+             f"<p>{html.escape(w['from'])} to {html.escape(w['to'])}: {html.escape(counts_statement(h))}. Rates are twitches per hour the detector searched (recorded data less its start-up and the settling after gaps). Generated "
              f"{html.escape(h['generated'][:16].replace('T', ' '))}.</p>"]
     if h["undated"]["count"]:
         parts.append(f"<p class=note>{html.escape(undated_statement(h))}</p>")

@@ -12,7 +12,6 @@ import pyqtgraph as pg
 from PySide6 import QtWidgets
 
 from myotwitch.host.advice import MAX_WINDOW_DAYS
-from myotwitch.host.wording import counted
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +60,7 @@ class HistoryTab(QtWidgets.QWidget):
             association_statements,
             build_history,
             counting_statement,
+            counts_statement,
             rule_statements,
             short_statement,
             undated_statement,
@@ -92,7 +92,7 @@ class HistoryTab(QtWidgets.QWidget):
         lo = dt.datetime.fromisoformat(h["window"]["from"]).timestamp()
         self.plot.setXRange(lo, dt.datetime.fromisoformat(h["window"]["to"]).timestamp() + 86400, padding=0)
         self.summary.setText(f"{h['window']['from']} to {h['window']['to']}: "
-                             f"{counted(len(h['sessions']), 'dated session')} on {counted(len(h['days']), 'day')}")
+                             f"{counts_statement(h)}")
         colors = {True: "#c62828", False: "#2e7d32"}
         parts = ["<b>What the time rules measured</b>"]
         parts += [f"<p style='color:{colors[fires]}'>{html.escape(text)}</p>" for _, fires, text in rule_statements(h)]

@@ -689,3 +689,28 @@ def test_a_legend_of_many_units_and_a_day_of_many_episodes_leave_the_plots_reada
     assert legend.get_window_extent(r).y1 < plot.get_tightbbox(r).y0  # below the plot and its date labels
     assert [t.get_text() for t in legend.get_texts()][:3] == ["unit P0", "unit P1", "unit P2"]
     assert [t.get_text() for t in legend.get_texts()][10] == "unit P10"  # (P2 before P10, not after)
+
+
+def test_the_header_counts_files_and_recordings_as_the_rules_do():
+    """Seven nights, two of them rotated into three 1 h files: the header had said "11 dated
+    sessions" above a worsening rule "over 7 sessions" (the rules join a night's files). Both
+    counts are said, in the text and on the page, and the rule says recordings."""
+    from myotwitch.host import history_report
+
+    def f(name, start, n):
+        return {"file": name, "start": start, "duration_s": 3600.0, "valid_s": 3600.0, "twitches": n,
+                "twitches_per_hour": float(n), "episodes": 1, "per_channel": [n],
+                "channels": ["gastrocnemius"], "units": []}
+    now = dt.datetime(2026, 12, 7, 12, 0)
+    files = []
+    for night in range(7):
+        t = dt.datetime(2026, 11, 29, 23, 0) + dt.timedelta(days=night)
+        for k in range(3 if night in (1, 4) else 1):
+            files.append(f(f"n{night}_{k}.edf", t + dt.timedelta(hours=k), 30 + 10 * night))
+    h = build_history(files, [], load_rules(), days=28, now=now)
+    assert len(h["sessions"]) == 11 and h["rules"]["worsening"]["sessions"] == 7
+    text = format_history(h, width=400)
+    assert "11 dated files (7 recordings: files that follow one another are one) on" in text
+    assert "Kendall trend test over 7 recordings" in text and "11 dated session" not in text
+    page = history_report.render_history(h)
+    assert "11 dated files (7 recordings" in page and "11 dated session" not in page
