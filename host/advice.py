@@ -755,11 +755,26 @@ def counting_summary(sessions: list[dict]) -> dict:
     return {"sets": sets, "differ": differ, "unknown": sum(1 for s in sessions if s.get("counting") is None)}
 
 
+#: the index's counting settings as the note names them (its JSON keys, "band_high_hz 225.0 / 450.0",
+#: had been shown to the reader), with their units
+SETTING_WORDS = {"detector": ("detector", ""), "energy_on_threshold": ("energy detector threshold", ""),
+                 "on_threshold": ("envelope detector threshold", ""), "min_twitch_uv": ("smallest twitch counted", " µV"),
+                 "max_rest_floor_uv": ("highest rest floor", " µV"), "band_low_hz": ("band's lower edge", " Hz"),
+                 "band_high_hz": ("band's upper edge", " Hz")}
+
+
+def _setting_values(key: str, values: list) -> str:
+    """``band's upper edge 225 / 450 Hz``: one setting's values, one per set of sessions."""
+    name, unit = SETTING_WORDS.get(key, (key, ""))
+    text = " / ".join(f"{v:g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v) for v in values)
+    return f"{name} {text}{unit}"
+
+
 def counting_note(c: dict) -> str:
     """A warning when rates were counted with different detector settings (``counting_summary``;
     or with settings the index does not know): a change between them may be the settings'."""
     if len(c["sets"]) > 1 and c["differ"]:
-        what = "; ".join(f"{k} " + " / ".join(str(x["settings"].get(k)) for x in c["sets"]) for k in c["differ"])
+        what = "; ".join(_setting_values(k, [x["settings"].get(k) for x in c["sets"]]) for k in c["differ"])
         how = "Analyse the files again with one setting to compare them."
         if c["differ"] == ["band_high_hz"]:
             # (no option chosen differs: the band's default upper edge follows each file's rate,
@@ -771,8 +786,8 @@ def counting_note(c: dict) -> str:
                 how = ("Recordings at different sample rates get different bands by default (the upper edge is "
                        "0.45 x the rate, at most 450 Hz); to count them alike, analyse them again with "
                        f"--band {low if isinstance(low, (int, float)) else 20:g}-{min(highs):g}.")
-        return (f"these sessions were counted with different detector settings ({what}; "
-                f"{' / '.join(str(x['sessions']) for x in c['sets'])} sessions): a change in rate between them may "
+        return (f"these files were counted with different detector settings ({what}; "
+                f"{' / '.join(str(x['sessions']) for x in c['sets'])} files): a change in rate between them may "
                 f"be the settings', not the muscle's. {how}")
     if c["unknown"] and c["sets"]:
         return (f"{counted(c['unknown'], 'session')} {'was' if c['unknown'] == 1 else 'were'} indexed before the index kept the detector settings; if the "

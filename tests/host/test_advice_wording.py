@@ -151,7 +151,7 @@ def test_a_band_that_differs_by_sample_rate_says_how_to_count_alike():
                              "band_high_hz": hi}}
 
     note = counting_note(counting_summary([at(225.0)] * 10 + [at(450.0)]))
-    assert "band_high_hz 225.0 / 450.0; 10 / 1 sessions" in note
+    assert "band's upper edge 225 / 450 Hz; 10 / 1 files" in note
     assert note.endswith("to count them alike, analyse them again with --band 20-225.")
     other = at(450.0)
     other["counting"]["min_twitch_uv"] = 10.0

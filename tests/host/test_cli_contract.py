@@ -507,7 +507,7 @@ def test_analyze_prints_the_note_on_sessions_counted_differently(_isolated_home,
                                        "twitches_per_hour": 20.0, "episodes": 1, "twitches_per_channel": [40]}})
     r = cli("analyze", CSV)
     assert r.returncode == 0, r.stderr
-    assert "note: these sessions were counted with different detector settings (min_twitch_uv 10.0 / 15.0" in \
+    assert "note: these files were counted with different detector settings (smallest twitch counted 10 / 15 µV" in \
         r.stdout.replace("\n", " ")
 
 

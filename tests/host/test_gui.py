@@ -212,5 +212,5 @@ def test_history_tab_says_when_sessions_were_counted_with_different_settings(qtb
     win = make_window(qtbot, "sim:speed=0", settings)
     win.tabs.setCurrentWidget(win.history_tab)
     text = " ".join(win.history_tab.evidence.toPlainText().split())
-    assert "counted with different detector settings (min_twitch_uv 10.0 / 15.0; 2 / 2 sessions)" in text
+    assert "counted with different detector settings (smallest twitch counted 10 / 15 µV; 2 / 2 files)" in text
     win.acq.stop()

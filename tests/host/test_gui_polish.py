@@ -325,7 +325,7 @@ def test_the_advice_panel_says_when_the_sessions_were_counted_differently(qtbot,
     qtbot.waitUntil(lambda: win.acq.pipe is not None and win.acq.pipe.samples_seen > 61_000, timeout=30_000)
     win.update_advice()
     assert "counted with different detector settings" in win.advice.toPlainText()
-    assert "min_twitch_uv 10.0 / 15.0" in win.advice.toPlainText()
+    assert "smallest twitch counted 10 / 15 µV" in win.advice.toPlainText()
     win.close()
 
 

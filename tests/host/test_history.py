@@ -435,13 +435,13 @@ def test_sessions_counted_with_different_settings_are_said_to_be(tmp_path):
     assert counting_statement(same) == "" and len(same["counting"]["sets"]) == 1
     mixed = history([DetectorConfig(min_twitch_uv=10.0)] * 2 + [DetectorConfig()] * 2)
     text = counting_statement(mixed)
-    assert "different detector settings (min_twitch_uv 10.0 / 15.0; 2 / 2 sessions)" in text
+    assert "different detector settings (smallest twitch counted 10 / 15 µV; 2 / 2 files)" in text
     assert mixed["counting"]["differ"] == ["min_twitch_uv"]
     assert "different detector settings" in format_history(mixed).replace("\n", " ")
     pytest.importorskip("matplotlib")
     from myotwitch.host.history_report import render_history
 
-    assert "different detector settings (min_twitch_uv 10.0 / 15.0" in render_history(mixed)
+    assert "different detector settings (smallest twitch counted 10 / 15 µV" in render_history(mixed)
     old = history([None, None, DetectorConfig()])
     assert counting_statement(old).startswith("2 sessions were indexed before the index kept the detector settings")
     assert counting_statement(history([None, None])) == ""  # nothing known to compare with
@@ -460,9 +460,9 @@ def test_advice_carries_the_same_caveat_as_history(tmp_path):
                          "episodes": 1, "per_channel": [100], "channels": ["calf"], "units": [],
                          "counting": dataclasses.asdict(cfg)})
     mixed = advise(sessions, [], now=now)
-    assert mixed.caveats and "min_twitch_uv 10.0 / 15.0" in mixed.caveats[0]
+    assert mixed.caveats and "smallest twitch counted 10 / 15 µV" in mixed.caveats[0]
     assert mixed.to_dict()["caveats"] == mixed.caveats
-    assert "note: these sessions were counted with different detector settings" in format_advice(mixed).replace("\n", " ")
+    assert "note: these files were counted with different detector settings" in format_advice(mixed).replace("\n", " ")
     for s in sessions:
         s["counting"] = dataclasses.asdict(DetectorConfig())
     assert advise(sessions, [], now=now).caveats == []
