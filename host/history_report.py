@@ -161,17 +161,33 @@ def plots(h: dict) -> dict[str, str]:
             dated(ax)
         if marks:
             ax = axes[-1, 0]
+            notes = []
             for r in marks:
                 at = _num(_day(r["date"]) + dt.timedelta(hours=12))
                 ax.plot([at], [0], "v", color="#c62828", ms=9)
-                ax.annotate(", ".join(r["symptoms"] + r["medication"]).replace("_", " "), (at, 0), xytext=(0, 8),
-                            textcoords="offset points", ha="center", fontsize=7)
+                notes.append(ax.annotate(", ".join(r["symptoms"] + r["medication"]).replace("_", " "), (at, 0),
+                                         xytext=(0, 8), textcoords="offset points", ha="center", fontsize=7))
             ax.set_yticks([])
             ax.set_ylabel("symptoms,\nmedicines", fontsize=9)
             dated(ax)
+            _unstack(fig, ax, notes)
         axes[0, 0].set_title("Diary")
         out["diary"] = _png(fig)
     return out
+
+
+def _unstack(fig, ax, notes: list) -> None:
+    """Raise a diary label that would overprint one before it (a symptom and a medicine logged 4
+    days apart on a 90-day axis had read "weakmagnesium") a line above it, up to four lines."""
+    renderer = fig.canvas.get_renderer()
+    placed: list = []
+    for note in notes:
+        for level in range(4):
+            note.xyann = (0, 8 + 9 * level)
+            box = note.get_window_extent(renderer)
+            if not any(box.overlaps(other) for other in placed):
+                break
+        placed.append(note.get_window_extent(renderer))
 
 
 def _table(head: list[str], rows: list[list[str]], wrap_last: bool = False) -> str:

@@ -714,3 +714,30 @@ def test_the_header_counts_files_and_recordings_as_the_rules_do():
     assert "Kendall trend test over 7 recordings" in text and "11 dated session" not in text
     page = history_report.render_history(h)
     assert "11 dated files (7 recordings" in page and "11 dated session" not in page
+
+
+def test_diary_labels_logged_days_apart_do_not_overprint(monkeypatch):
+    """A symptom and a medicine logged 4 days apart on a 90-day page had their labels printed
+    over each other ("weakmagnesium"); one now stands a line above the other."""
+    pytest.importorskip("matplotlib")
+    from myotwitch.host import history_report
+
+    figs = {}
+    monkeypatch.setattr(history_report, "_png", lambda fig: figs.setdefault(len(figs), fig) and "x")
+    now = dt.datetime(2026, 12, 7, 12, 0)
+    idx = [{"file": "n.edf", "start": dt.datetime(2026, 10, 20, 23), "duration_s": 3600.0, "valid_s": 3600.0,
+            "twitches": 40, "twitches_per_hour": 40.0, "episodes": 1, "per_channel": [40],
+            "channels": ["calf"], "units": []}]
+    diary = [{"id": i, "time": t, "kind": k, "value": None, "name": v, "note": None}
+             for i, (t, k, v) in enumerate([(dt.datetime(2026, 10, 22, 8), "symptom", "weakness"),
+                                            (dt.datetime(2026, 10, 26, 21), "medication", "magnesium"),
+                                            (dt.datetime(2026, 10, 27, 9), "medication", "salbutamol")])]
+    h = build_history(idx, diary, load_rules(), days=90, now=now)
+    names = list(history_report.plots(h))
+    fig = figs[names.index("diary")]
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    texts = [t for t in fig.axes[-1].texts if t.get_text()]
+    assert [t.get_text() for t in texts] == ["weakness", "magnesium", "salbutamol"]
+    b = [t.get_window_extent(r) for t in texts]
+    assert not any(b[i].overlaps(b[j]) for i in range(3) for j in range(i)), [(x.x0, x.x1, x.y0) for x in b]
