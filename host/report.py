@@ -321,15 +321,30 @@ def _session_html(r: dict, units: str | None = None, keep_bad: bool = False, nam
             f"{plots['spectrum']}{episodes}{units_html(r)}")
 
 
+def _person(file: str) -> str | None:
+    """Whom a file's EDF/BDF header names (None: no one, or not an EDF/BDF file)."""
+    from myotwitch.host.edf import read_patient, subject_of
+
+    try:
+        return subject_of(read_patient(file) or "")
+    except OSError:
+        return None
+
+
 def _trend_html(results: list[dict], names: dict[str, str]) -> str:
     rs = sorted(results, key=lambda r: (local_clock(r.get("start")), r["file"]))
-    fig = trend_figure(rs)
-    # (the hours are those searched, which the rates are over: per hour is twitches over hours)
-    rows = "".join(f"<tr><td>{_e(local_clock(r.get('start'))[:16])}</td><td>{_e(names[r['file']])}"
+    who = [_person(r["file"]) for r in rs]
+    several = len({w for w in who if w}) > 1
+    fig = trend_figure(rs, who if several else None)
+    # (the hours are those searched, which the rates are over: per hour is twitches over hours;
+    # a batch of several people's files says whose each row is, as its plot draws a line each)
+    rows = "".join(f"<tr><td>{_e(local_clock(r.get('start'))[:16])}</td>"
+                   + (f"<td>{_e(w or '–')}</td>" if several else "") + f"<td>{_e(names[r['file']])}"
                    f"</td><td class=num>{_e(rate_text(r['stats']['twitches_per_hour'], '.1f', ''))}</td><td class=num>"
                    f"{_n(r['stats']['counts']['twitch'], 'd')}</td><td class=num>{_n(searched_s(r['stats']) / 3600, '.2f')}</td></tr>"
-                   for r in rs)
-    return ("<h2>Across sessions</h2>" + _png(fig) + "<table><tr><th>start</th><th>file</th><th class=num>per hour</th>"
+                   for r, w in zip(rs, who))
+    return ("<h2>Across sessions</h2>" + _png(fig) + "<table><tr><th>start</th>"
+            + ("<th>person</th>" if several else "") + "<th>file</th><th class=num>per hour</th>"
             "<th class=num>twitches</th><th class=num>hours</th></tr>" + rows + "</table>")
 
 
@@ -339,10 +354,12 @@ def _rate_or_nan(r: dict) -> float:
     return float("nan") if rate is None else float(rate)
 
 
-def trend_figure(rs: list[dict]):
+def trend_figure(rs: list[dict], who: list[str | None] | None = None):
     """Rate per session on a date axis (dated ticks, never fractional session numbers).
     Sessions without a start time cannot be placed in time: they are left out and counted in
-    the title; with none dated, the axis is whole session numbers."""
+    the title; with none dated, the axis is whole session numbers. ``who``: the person each
+    session is of, when they are several: a line each (three participants' nights had been
+    joined into one line, read as one person's trend)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -355,7 +372,14 @@ def trend_figure(rs: list[dict]):
     if dated:
         # (on the local clock: a CSV's Unix start carries its UTC offset, an EDF's start has none)
         x: list = [on_local_clock(dt.datetime.fromisoformat(r["start"])) for r in dated]
-        ax.plot(x, [_rate_or_nan(r) for r in dated], "o-", color="#c62828")
+        if who is None:
+            ax.plot(x, [_rate_or_nan(r) for r in dated], "o-", color="#c62828")
+        else:
+            whose = [w for r, w in zip(rs, who) if r.get("start")]
+            for person in sorted({w or "–" for w in whose}):
+                mine = [i for i, w in enumerate(whose) if (w or "–") == person]
+                ax.plot([x[i] for i in mine], [_rate_or_nan(dated[i]) for i in mine], "o-", label=person)
+            ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         locator = mdates.AutoDateLocator(minticks=2, maxticks=8)
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))

@@ -146,3 +146,33 @@ def test_the_timeline_draws_the_channels_the_analysis_used():
     assert lo_one.shape[0] == 1
     np.testing.assert_array_equal(lo_one[0], lo_all[1])
     np.testing.assert_array_equal(hi_one[0], hi_all[1])
+
+
+def test_a_batch_of_several_people_draws_a_line_each_and_says_whose_each_row_is(session, tmp_path):
+    """Three participants' nights (69 files, P01-P03 in their EDF headers) had been drawn as one
+    line in "Sessions over time" and listed without whose they were: one person's trend to the
+    eye. Each person now has a line of their own and the table a person column."""
+    import datetime as dt
+
+    from myotwitch.host.edf import EdfWriter, Subject
+    from myotwitch.host.report import _trend_html, trend_figure
+
+    rs, who = [], []
+    for day in range(1, 7):
+        person = "P01" if day % 2 else "P02"
+        path = tmp_path / f"{person}_{day}.edf"
+        start = dt.datetime(2026, 11, day, 23, 0)
+        with EdfWriter(path, fs=500.0, labels=["calf"], uv_per_count=0.125, start=start,
+                       subject=Subject(code=person)) as w:
+            w.write(np.zeros((1, 500), np.float32))
+        s = copy.deepcopy(session)
+        s["file"], s["start"] = str(path), start.isoformat()
+        rs.append(s)
+        who.append(person)
+    page = _trend_html(rs, {r["file"]: r["file"].rsplit("/", 1)[-1] for r in rs})
+    assert "<th>person</th>" in page and page.count("<td>P01</td>") == 3 and page.count("<td>P02</td>") == 3
+    fig = trend_figure(rs, who)
+    lines = [ln for ln in fig.axes[0].get_lines() if len(ln.get_xdata())]
+    assert sorted(ln.get_label() for ln in lines) == ["P01", "P02"] and all(len(ln.get_xdata()) == 3 for ln in lines)
+    one = _trend_html(rs[::2], {r["file"]: "x" for r in rs})  # (one person: no column)
+    assert "<th>person</th>" not in one
