@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from myotwitch.host.advice import searched_s
+from myotwitch.host.advice import MIN_SESSION_MINUTES, searched_s
 from myotwitch.host.report_units import units_html
 from myotwitch.host.wording import (
     counted,
@@ -348,10 +348,18 @@ def _trend_html(results: list[dict], names: dict[str, str]) -> str:
             "<th class=num>twitches</th><th class=num>hours</th></tr>" + rows + "</table>")
 
 
+def _too_short(r: dict) -> bool:
+    """Under the minute of data ``history`` and the advice want for a rate (``split_short``)."""
+    st = r["stats"]
+    return float(st.get("valid_s", st["duration_s"])) < 60.0 * MIN_SESSION_MINUTES
+
+
 def _rate_or_nan(r: dict) -> float:
-    """A session's rate for the trend line; NaN (no point) where it has none: no usable data."""
+    """A session's rate for the trend line; NaN (no point) where it has none: no usable data,
+    or under a minute of it (three 8 s files, 0, 0 and 960/h from 2 twitches, had stood among
+    3-minute nights as the line's lowest and a high point; history leaves them out)."""
     rate = r["stats"]["twitches_per_hour"]
-    return float("nan") if rate is None else float(rate)
+    return float("nan") if rate is None or _too_short(r) else float(rate)
 
 
 def trend_figure(rs: list[dict], who: list[str | None] | None = None):
@@ -383,15 +391,21 @@ def trend_figure(rs: list[dict], who: list[str | None] | None = None):
         locator = mdates.AutoDateLocator(minticks=2, maxticks=8)
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-        if len({d.date() for d in x}) == 1:  # one day: pad so the axis shows that day's hours
-            ax.set_xlim(min(x) - dt.timedelta(hours=1), max(x) + dt.timedelta(hours=1))
+        # (the sessions' span whether or not they have points: all under a minute, none has)
+        pad = max(dt.timedelta(hours=1), (max(x) - min(x)) * 0.05)
+        ax.set_xlim(min(x) - pad, max(x) + pad)
     else:
         ax.plot(range(1, len(rs) + 1), [_rate_or_nan(r) for r in rs], "o-", color="#c62828")
+        ax.set_xlim(0.5, len(rs) + 0.5)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("session (no start times recorded)")
     ax.set_ylabel("twitches per hour")
+    ax.set_ylim(bottom=0)  # (a rate from zero: without the short files' 0/h the axis began at 180)
     undated = len(rs) - len(dated) if dated else 0
-    ax.set_title("Sessions over time" + (f" ({undated} without a start time not shown)" if undated else ""))
+    short = sum(1 for r in (dated or rs) if _too_short(r))
+    left = [f"{undated} without a start time"] if undated else []
+    left += [f"{short} under {MIN_SESSION_MINUTES:g} min of data"] if short else []
+    ax.set_title("Sessions over time" + (f" ({' and '.join(left)} not shown)" if left else ""))
     return fig
 
 

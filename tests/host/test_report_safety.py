@@ -176,3 +176,23 @@ def test_a_batch_of_several_people_draws_a_line_each_and_says_whose_each_row_is(
     assert sorted(ln.get_label() for ln in lines) == ["P01", "P02"] and all(len(ln.get_xdata()) == 3 for ln in lines)
     one = _trend_html(rs[::2], {r["file"]: "x" for r in rs})  # (one person: no column)
     assert "<th>person</th>" not in one
+
+
+def test_files_under_a_minute_are_no_point_on_the_trend_and_are_said_to_be_left_out(session):
+    """Three 8 s files among 3-minute nights (0, 0 and 960/h from 2 twitches) had been points of
+    the "Sessions over time" line, its lowest and a high one; history leaves files under a minute
+    out, and so does the plot now, saying how many."""
+    from myotwitch.host.report import trend_figure
+
+    rs = []
+    for day, secs, rate in ((1, 180.0, 400.0), (2, 8.0, 960.0), (3, 180.0, 500.0), (4, 8.0, 0.0)):
+        s = copy.deepcopy(session)
+        s["start"] = f"2026-11-{day:02d}T23:00:00"
+        s["stats"] = dict(s["stats"], duration_s=secs, valid_s=secs, twitches_per_hour=rate)
+        rs.append(s)
+    fig = trend_figure(rs)
+    [line] = fig.axes[0].get_lines()
+    y = np.asarray(line.get_ydata(), float)
+    assert list(y[~np.isnan(y)]) == [400.0, 500.0]
+    assert fig.axes[0].get_title() == "Sessions over time (2 under 1 min of data not shown)"
+    assert fig.axes[0].get_ylim()[0] == 0.0
