@@ -390,7 +390,11 @@ def trend_figure(rs: list[dict], who: list[str | None] | None = None):
             ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         locator = mdates.AutoDateLocator(minticks=2, maxticks=8)
         ax.xaxis.set_major_locator(locator)
-        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        # (days with their month, "08 Oct": by default they read "08", "15", "22" beside an
+        # offset "2026-Nov", the last tick's month, for nights from 5 October)
+        concise = mdates.ConciseDateFormatter(locator)
+        concise.formats[2], concise.offset_formats[2] = "%d %b", "%Y"
+        ax.xaxis.set_major_formatter(concise)
         # (the sessions' span whether or not they have points: all under a minute, none has)
         pad = max(dt.timedelta(hours=1), (max(x) - min(x)) * 0.05)
         ax.set_xlim(min(x) - pad, max(x) + pad)

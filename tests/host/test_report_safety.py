@@ -2,6 +2,7 @@
 and a Content-Security-Policy forbids scripts. Its trend plot has dated ticks."""
 
 import copy
+import datetime as dt
 import json
 import re
 
@@ -196,3 +197,22 @@ def test_files_under_a_minute_are_no_point_on_the_trend_and_are_said_to_be_left_
     assert list(y[~np.isnan(y)]) == [400.0, 500.0]
     assert fig.axes[0].get_title() == "Sessions over time (2 under 1 min of data not shown)"
     assert fig.axes[0].get_ylim()[0] == 0.0
+
+
+def test_the_days_of_a_trend_over_two_months_carry_their_month(session):
+    """Nights from 5 October to 3 November had ticks "08", "15", "22", "Nov" over an offset
+    "2026-Nov": October's days read as November's. Each day tick now says its month."""
+    from myotwitch.host.report import trend_figure
+
+    rs = []
+    for day in range(29):
+        s = copy.deepcopy(session)
+        s["start"] = (dt.datetime(2026, 10, 5, 23) + dt.timedelta(days=day)).isoformat()
+        rs.append(s)
+    fig = trend_figure(rs)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert any(t.endswith(" Oct") for t in labels), labels
+    assert all(not re.fullmatch(r"\d+", t) for t in labels), labels
+    assert "Nov" not in ax.xaxis.get_major_formatter().get_offset(), ax.xaxis.get_major_formatter().get_offset()
