@@ -425,7 +425,9 @@ def check_outputs(args: argparse.Namespace) -> None:
     if args.csv and args.csv != "-" and _holds_other_than_events(args.csv):
         raise UsageError(f"--csv {args.csv}: the file exists and is not an event table of myotwitch's (a "
                          "recording?); it would be overwritten (give another file name)")
-    check_files(_output_files(args))
+    # (`--out-dir res --csv res/events.csv`: res is made before they are written, and had been
+    # refused as "folder res does not exist")
+    check_files(_output_files(args), made=args.out_dir)
     if args.out_dir is not None:  # (check_folder refuses an empty name, which had written no results)
         check_folder("--out-dir", args.out_dir)
         if not _manifest_is_ours(os.path.join(args.out_dir, MANIFEST)):

@@ -87,16 +87,16 @@ def check_html(option: str, path: str) -> None:
                          "(for tables use --csv, for data --json)")
 
 
-def check_files(outputs: Sequence[tuple[str, str | None]]) -> None:
+def check_files(outputs: Sequence[tuple[str, str | None]], made: str | None = None) -> None:
     """Each ``(option, path)`` given can be written, and a ``--report`` among them is an HTML
     page whose extra is installed: what ``analyze`` and ``history`` ask of their outputs before
-    any work (``-`` is stdout)."""
+    any work (``-`` is stdout). ``made``: a folder the command makes (``check_writable``)."""
     report = dict(outputs).get("--report")
     if report:
         check_html("--report", report)
     for option, path in outputs:
         if path is not None and path != "-":  # ('' is refused: an empty variable had skipped the output)
-            check_writable(option, path)
+            check_writable(option, path, made)
     if report:
         require_extra("--report")
 

@@ -862,6 +862,19 @@ def test_record_events_inside_the_out_folder_it_makes(_isolated_home, tmp_path, 
     assert (tmp_path / "new" / "ev.jsonl").is_file() and list((tmp_path / "new").glob("*.edf"))
 
 
+def test_analyze_outputs_inside_the_out_dir_it_makes(_isolated_home, tmp_path, cli):
+    """`analyze ... --out-dir res --csv res/events.csv --json res/all.json --report res/r.html`
+    had been refused, "folder res does not exist", though --out-dir makes res before they are
+    written; a folder under it that nothing makes is still refused."""
+    out = tmp_path / "res"
+    r = cli("analyze", CSV, "--no-index", "--no-progress", "--out-dir", str(out), "--csv", str(out / "events.csv"),
+            "--json", str(out / "all.json"))
+    assert r.returncode == 0, r.stderr
+    assert (out / "events.csv").is_file() and (out / "all.json").is_file() and (out / "sessions.csv").is_file()
+    r = cli("analyze", CSV, "--no-index", "--out-dir", str(tmp_path / "res2"), "--csv", str(tmp_path / "res2" / "a" / "e.csv"))
+    assert r.returncode == 2 and "does not exist" in r.stderr and not (tmp_path / "res2").exists()
+
+
 def test_an_empty_file_name_in_a_batch_is_named_as_such(_isolated_home, tmp_path, cli):
     r = cli("analyze", CSV, "", "--no-index", "--out-dir", str(tmp_path / "o"))
     assert r.returncode == 1
