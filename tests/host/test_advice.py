@@ -511,7 +511,7 @@ def test_the_history_says_the_worsening_rule_over_the_recordings_it_tested():
     assert "needs at least 6 dated sessions, 1 recorded" in text, text
     nights = [s for d, r in zip(range(8, 0, -1), (10, 15, 20, 30, 40, 55, 70, 90)) for s in night_in_files(d, [r] * 8)]
     h, text = worsening(nights)
-    assert h["rules"]["worsening"]["fires"] and "over 8 sessions" in text, text
+    assert h["rules"]["worsening"]["fires"] and "over 8 recordings" in text, text
     # the line is drawn to where the rate was fitted: the last recording's start, not its last file's
     assert h["rules"]["worsening"]["line"]["to"] == nights[-9]["start"].isoformat()
     # and the halves the spreading rule compares are split at its middle recording, not file
