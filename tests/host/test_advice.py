@@ -512,6 +512,10 @@ def test_the_history_says_the_worsening_rule_over_the_recordings_it_tested():
     nights = [s for d, r in zip(range(8, 0, -1), (10, 15, 20, 30, 40, 55, 70, 90)) for s in night_in_files(d, [r] * 8)]
     h, text = worsening(nights)
     assert h["rules"]["worsening"]["fires"] and "over 8 recordings" in text, text
+    # the advice's reason counts them alike (it had said "over 8 sessions" beside a history of
+    # 64 files, 8 recordings)
+    [why] = [i["why"] for i in h["advice"]["items"] if "Kendall" in (i.get("why") or "")]
+    assert "over 8 recordings" in why, why
     # the line is drawn to where the rate was fitted: the last recording's start, not its last file's
     assert h["rules"]["worsening"]["line"]["to"] == nights[-9]["start"].isoformat()
     # and the halves the spreading rule compares are split at its middle recording, not file
