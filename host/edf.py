@@ -937,6 +937,24 @@ class EdfReader:
         return out, self.fs
 
 
+def header_never_written(path: str | os.PathLike) -> bool:
+    """Did the writer end (a crash, a power cut) before the file's header was on disk? The file is
+    shorter than its header, or its header is zeros (a filesystem's unwritten blocks): it never
+    held a sample, and ``repair`` has nothing to mend. The recorder's recovery removes such a file,
+    which it had said unrecoverable and left in the folder, for every ``analyze`` of it to fail on."""
+    with open(path, "rb") as fh:
+        head = fh.read(256)
+        size = os.fstat(fh.fileno()).st_size
+        if len(head) < 256:
+            return True
+        if not any(head):  # (all zeros, however long: nothing of it was written)
+            return not any(any(chunk) for chunk in iter(lambda: fh.read(1 << 20), b""))
+    try:
+        return size < int(head[184:192].decode("latin-1").strip())
+    except ValueError:
+        return False
+
+
 def repair(path: str | os.PathLike) -> tuple[int, int]:
     """Make an interrupted recording consistent: drop a torn last record and set the header's
     record count to what is on disk. Returns (records in header before, records after).

@@ -130,7 +130,7 @@ def recover(out_dir: str, config: DetectorConfig | None = None) -> list[str]:
                         "the file is still growing); leaving it alone", path)
             continue
         try:
-            before, after = (-1, 0) if _headless(path) else edf.repair(path)
+            before, after = (-1, 0) if edf.header_never_written(path) else edf.repair(path)
         except MyotwitchError as e:
             log.error("could not recover %s: %s", path, e)
             _remove_quietly(marker)  # once: the file is left as it is, and not tried again at every start
@@ -170,24 +170,6 @@ def recover(out_dir: str, config: DetectorConfig | None = None) -> list[str]:
             recovered.append(path)
         os.remove(marker)
     return recovered
-
-
-def _headless(path: str) -> bool:
-    """Did the recorder end (a crash, a power cut) before its new file's header was on disk? The
-    file is shorter than its header, or its header is zeros (a filesystem's unwritten blocks): it
-    never held a sample. Such a file had been said unrecoverable at the next start and left in the
-    folder, for every ``analyze`` of it to fail on."""
-    with open(path, "rb") as fh:
-        head = fh.read(256)
-        size = os.fstat(fh.fileno()).st_size
-        if len(head) < 256:
-            return True
-        if not any(head):  # (all zeros, however long: nothing of it was written)
-            return not any(any(chunk) for chunk in iter(lambda: fh.read(1 << 20), b""))
-    try:
-        return size < int(head[184:192].decode("latin-1").strip())
-    except ValueError:
-        return False
 
 
 def _replays(path: str, marker: dict | None) -> bool:
