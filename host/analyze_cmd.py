@@ -648,17 +648,9 @@ def _out_names(files: list[str]) -> dict[str, str]:
 def _people(files) -> list[str]:
     """The different people the EDF/BDF headers among ``files`` name (sorted; files that name no
     one, or cannot be read, are left out)."""
-    from myotwitch.host.edf import read_patient, subject_of
+    from myotwitch.host.edf import person_of
 
-    found = set()
-    for f in files:
-        try:
-            who = subject_of(read_patient(f) or "")
-        except OSError:
-            continue
-        if who:
-            found.add(who)
-    return sorted(found)
+    return sorted({who for who in map(person_of, files) if who})
 
 
 def _shipped_example(path: str) -> bool:

@@ -137,6 +137,15 @@ def subject_of(patient: str) -> str | None:
     return None if text.upper() in ("", "X", "X X X X") else text
 
 
+def person_of(path: str | os.PathLike) -> str | None:
+    """Whom a file's EDF/BDF header names (``subject_of``); None when no one, when the file is no
+    EDF/BDF, or when it cannot be read."""
+    try:
+        return subject_of(read_patient(path) or "")
+    except OSError:
+        return None
+
+
 class EdfWriter:
     """Streaming EDF+C (16-bit) / BDF+C (24-bit) writer.
 

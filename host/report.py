@@ -321,19 +321,11 @@ def _session_html(r: dict, units: str | None = None, keep_bad: bool = False, nam
             f"{plots['spectrum']}{episodes}{units_html(r)}")
 
 
-def _person(file: str) -> str | None:
-    """Whom a file's EDF/BDF header names (None: no one, or not an EDF/BDF file)."""
-    from myotwitch.host.edf import read_patient, subject_of
-
-    try:
-        return subject_of(read_patient(file) or "")
-    except OSError:
-        return None
-
-
 def _trend_html(results: list[dict], names: dict[str, str]) -> str:
     rs = sorted(results, key=lambda r: (local_clock(r.get("start")), r["file"]))
-    who = [_person(r["file"]) for r in rs]
+    from myotwitch.host.edf import person_of
+
+    who = [person_of(r["file"]) for r in rs]
     several = len({w for w in who if w}) > 1
     fig = trend_figure(rs, who if several else None)
     # (the hours are those searched, which the rates are over: per hour is twitches over hours;
