@@ -92,6 +92,7 @@ def streamed_truth(truth: dict, end_s: float) -> dict:
     named one at 18.8 s, which a maker comparing it with the recording would take for a miss)."""
     return {k: [t for t in v if t["onset_s"] < end_s] for k, v in truth.items()}
 
+
 def _check_faults(args: argparse.Namespace) -> None:
     """The signal and fault options in the ranges ``sim:`` accepts, so that data still flows
     and a recording with a duration always ends."""
